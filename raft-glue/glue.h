@@ -1,0 +1,109 @@
+/* raft-glue: everything that calls libraft lives here, behind this API.
+ *
+ * A `struct glue` is one Raft server of one structure, driven by the caller's
+ * libuv loop (libraft's uv backend: O_DIRECT + kernel AIO segments, LZ4
+ * snapshots). The state machine is passed in as `struct glue_sm`; the glue
+ * adapts it to libraft's raft_fsm.
+ *
+ * Threading: every function must be called from the loop thread. */
+#ifndef QSG_GLUE_H
+#define QSG_GLUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "../src/common/codec.h"
+#include "../src/common/qsg_err.h"
+
+/* The state machine as the glue sees it. */
+struct glue_sm {
+	void *data;
+	/* Apply one entry. results == NULL when nobody waits for them. Must be
+	 * deterministic. A non-zero return is a fatal state-machine error. */
+	int (*apply)(void *data, const void *buf, size_t len, struct qsg_wbuf *results);
+	int (*snapshot)(void *data, struct qsg_wbuf *out);
+	int (*restore)(void *data, const void *buf, size_t len);
+};
+
+struct glue_server {
+	uint64_t id;
+	char address[128]; /* Raft address host:port */
+};
+
+#define GLUE_MAX_SERVERS 9
+
+struct glue_config {
+	uint64_t id; /* this server's Raft id (>0) */
+	const char *address; /* this server's Raft address host:port */
+	const char *dir; /* data directory (exists, locked by caller) */
+	unsigned n_servers; /* initial configuration for bootstrap */
+	struct glue_server servers[GLUE_MAX_SERVERS];
+	unsigned election_timeout_ms; /* default 1000 */
+	unsigned heartbeat_ms; /* default 100 */
+	unsigned snapshot_threshold; /* entries between snapshots; default 8192 */
+	unsigned snapshot_trailing; /* entries kept after a snapshot; default 2048 */
+	bool snapshot_compress; /* LZ4; default true */
+};
+
+enum glue_role {
+	GLUE_UNAVAILABLE = 0,
+	GLUE_FOLLOWER = 1,
+	GLUE_CANDIDATE = 2,
+	GLUE_LEADER = 3,
+};
+
+struct glue_info {
+	uint8_t role; /* enum glue_role */
+	uint64_t term;
+	uint64_t commit_index;
+	uint64_t applied_index;
+	uint64_t last_index;
+	uint64_t leader_id; /* 0 when unknown */
+	char leader_address[128];
+};
+
+/* Completion of glue_submit. status: QSG_OK (committed and applied; results
+ * holds one result per command, owned by the glue, valid during the call),
+ * QSG_RC_OUTCOME_UNKNOWN (leadership lost or shutdown after submission: the
+ * entry may or may not have committed), or another code (not submitted:
+ * QSG_RC_NOT_LEADER, QSG_RC_STORAGE_NOT_AVAILABLE ...). */
+typedef void (*glue_apply_cb)(void *arg, int status, const struct qsg_wbuf *results);
+
+/* Role changes and fatal errors. */
+typedef void (*glue_role_cb)(void *arg, int old_role, int new_role);
+typedef void (*glue_fatal_cb)(void *arg, const char *msg);
+
+struct glue; /* opaque */
+
+int glue_init(struct glue **out, uv_loop_t *loop, const struct glue_config *cfg,
+	      const struct glue_sm *sm, char *errmsg);
+/* Bootstrap (when the directory holds no Raft state) and start. */
+int glue_start(struct glue *g, char *errmsg);
+void glue_set_role_cb(struct glue *g, glue_role_cb cb, void *arg);
+/* Called once if the server becomes RAFT_UNAVAILABLE (I/O fault): the daemon
+ * must fail-stop (exit non-zero). */
+void glue_set_fatal_cb(struct glue *g, glue_fatal_cb cb, void *arg);
+
+/* Leader only: replicate one entry (buf is copied). On a non-leader returns
+ * QSG_RC_NOT_LEADER without calling cb. Otherwise cb is called exactly once. */
+int glue_submit(struct glue *g, const void *buf, size_t len, glue_apply_cb cb, void *arg);
+
+bool glue_is_leader(struct glue *g);
+void glue_get_info(struct glue *g, struct glue_info *info);
+/* Leadership transfer to `to` (0: pick the most up-to-date follower). */
+int glue_transfer(struct glue *g, uint64_t to, char *errmsg);
+
+/* Stop: in-flight submissions complete with QSG_RC_OUTCOME_UNKNOWN; cb runs
+ * when libraft has released everything, then the glue memory is freed. */
+void glue_close(struct glue *g, void (*cb)(void *arg), void *arg);
+
+/* Adapter for tests and the simulator: wrap a glue_sm into a libraft
+ * struct raft_fsm (for raft_fixture). Results of an apply are handed to the
+ * raft_apply callback as a struct qsg_wbuf * (owned by the adapter, valid
+ * during the callback). */
+struct raft_fsm;
+int glue_fsm_adapter_init(struct raft_fsm *fsm, const struct glue_sm *sm);
+void glue_fsm_adapter_close(struct raft_fsm *fsm);
+
+#endif

@@ -1,0 +1,5 @@
+# raft-glue build fragment (included by the top-level Makefile.am).
+# Owner: raft-glue. Produces libqsgglue.la (the only code that calls libraft).
+noinst_LTLIBRARIES += libqsgglue.la
+libqsgglue_la_SOURCES = raft-glue/glue.h
+libqsgglue_la_LIBADD = libqsgcommon.la $(RAFT_LIBS) $(UV_LIBS)

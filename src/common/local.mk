@@ -1,0 +1,6 @@
+# Shared by the daemon and the client library.
+noinst_LTLIBRARIES += libqsgcommon.la
+libqsgcommon_la_SOURCES = \
+	src/common/qsg_err.h src/common/err.c \
+	src/common/codec.h src/common/codec.c
+include_HEADERS += src/common/qsg_err.h

@@ -1,0 +1,244 @@
+/* The replicated state machine of one structure (one Raft group holding a set
+ * of shared queues): queue definitions, queue contents, sessions with their
+ * units of work, and the group's members with their leases.
+ *
+ * Pure: fsm_apply() depends only on the state and the entry. Time comes from
+ * the entry header (the leader's clock). No I/O, clocks or randomness here.
+ *
+ * Log entry format (version 1), all little-endian:
+ *   u8  version (=1)   u8 type (=1 batch)   u16 reserved (=0)
+ *   i64 time_ms        leader's wall clock when it built the entry
+ *   u32 count          number of commands (1..FSM_MAX_BATCH)
+ *   count x { u32 len; u8[len] command }
+ * A command starts with u8 op; its body is defined in fsm_cmd.c and
+ * docs/protocol.md. An entry that fails to decode is rejected as a whole,
+ * before any command in it is applied; a command that decodes but is refused
+ * (unknown queue, queue full, stale session ...) gets a reason code in its
+ * result and changes nothing.
+ *
+ * Result format, one per command in entry order, appended by fsm_apply to the
+ * caller's wbuf: u32 len; u8[len] result. Each result begins with
+ * u32 rc; op-specific fields follow only when rc == QSG_OK (see
+ * fsm_result_decode). */
+#ifndef QSG_FSM_H
+#define QSG_FSM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/codec.h"
+#include "../common/qsg_err.h"
+
+#define FSM_ENTRY_VERSION 1
+#define FSM_SNAPSHOT_VERSION 1
+#define FSM_MAX_BATCH 65536
+#define FSM_NAME_MAX 48 /* MQ object names: 48 characters */
+#define FSM_ADDR_MAX 128 /* host:port */
+#define FSM_DESCR_MAX 64
+#define FSM_ID_LEN 24 /* MQ MsgId / CorrelId length */
+#define FSM_MAX_MSGL (100u * 1024 * 1024) /* hard cap for MAXMSGL */
+#define FSM_MAX_PROPS (64u * 1024)
+
+enum fsm_op {
+	/* Object definitions. */
+	FSM_OP_QDEFINE = 1, /* attrs (+FSM_F_REPLACE) */
+	FSM_OP_QALTER = 2, /* attrs with attrs.set mask */
+	FSM_OP_QDELETE = 3, /* queue (+FSM_F_PURGE) */
+	FSM_OP_QCLEAR = 4, /* queue: remove committed messages */
+	/* Sessions (one per client connection; fencing by epoch). */
+	FSM_OP_ATTACH = 10, /* client_id, member_id -> epoch, put_seq, uows_done */
+	FSM_OP_DETACH = 11, /* client_id, epoch: backs out its uow */
+	FSM_OP_OPEN = 12, /* client_id, epoch, queue */
+	FSM_OP_CLOSE = 13, /* client_id, epoch, queue */
+	/* Messages. */
+	FSM_OP_PUT = 20, /* client_id, epoch, seq, queue, flags, msg */
+	FSM_OP_GET = 21, /* client_id, epoch, queue, flags, msg.msgid/correlid */
+	FSM_OP_BROWSE = 22, /* queue, flags, cursor -> msg (no state change) */
+	FSM_OP_COMMIT = 23, /* client_id, epoch, seq = uow number being committed */
+	FSM_OP_BACKOUT = 24, /* client_id, epoch */
+	/* Members and leases. */
+	FSM_OP_MEMBER_JOIN = 40, /* member_id, name, addresses */
+	FSM_OP_LEASE_RENEW = 41, /* member_id, stats */
+	FSM_OP_MEMBER_FAIL = 42, /* member_id, seq = lease_expiry the leader saw */
+	FSM_OP_EXPIRE = 43, /* housekeeping: drop detached sessions older
+			     * than seq ms, remove expired messages */
+};
+
+/* Command flags. */
+#define FSM_F_SYNCPOINT 0x0001 /* PUT/GET inside the session's uow */
+#define FSM_F_PERSISTENT 0x0002 /* PUT: persistent message */
+#define FSM_F_PERSIST_DEFAULT 0x0004 /* PUT: take persistence from DEFPSIST */
+#define FSM_F_MATCH_MSGID 0x0008 /* GET/BROWSE: match msg.msgid */
+#define FSM_F_MATCH_CORRELID 0x0010 /* GET/BROWSE: match msg.correlid */
+#define FSM_F_GEN_MSGID 0x0020 /* PUT: the state machine generates msgid */
+#define FSM_F_REPLACE 0x0040 /* QDEFINE: replace existing */
+#define FSM_F_PURGE 0x0080 /* QDELETE: delete even with messages */
+
+enum fsm_indxtype { FSM_INDX_NONE = 0, FSM_INDX_MSGID = 1, FSM_INDX_CORRELID = 2 };
+
+/* Bits of fsm_qattrs.set (QALTER changes only the attributes whose bit is set;
+ * QDEFINE uses defaults for attributes whose bit is clear). */
+#define FSM_QA_MAXDEPTH 0x0001
+#define FSM_QA_MAXMSGL 0x0002
+#define FSM_QA_DEFPSIST 0x0004
+#define FSM_QA_BOTHRESH 0x0008
+#define FSM_QA_BOQNAME 0x0010
+#define FSM_QA_INDXTYPE 0x0020
+#define FSM_QA_GET 0x0040
+#define FSM_QA_PUT 0x0080
+#define FSM_QA_DESCR 0x0100
+#define FSM_QA_DEFPRTY 0x0200
+#define FSM_QA_MAXUMSGS 0x0400
+
+/* Defaults (MQ-like). */
+#define FSM_DEFAULT_MAXDEPTH 5000
+#define FSM_DEFAULT_MAXMSGL (4u * 1024 * 1024)
+#define FSM_DEFAULT_MAXUMSGS 10000
+
+struct fsm_qattrs {
+	char name[FSM_NAME_MAX + 1];
+	uint32_t set; /* FSM_QA_* mask */
+	uint32_t maxdepth;
+	uint32_t maxmsgl;
+	uint8_t defpsist; /* 0 = NO, 1 = YES */
+	uint8_t defprty; /* 0..9 */
+	uint32_t bothresh; /* 0 = no threshold */
+	char boqname[FSM_NAME_MAX + 1];
+	uint8_t indxtype; /* enum fsm_indxtype */
+	uint8_t get_inhibited;
+	uint8_t put_inhibited;
+	uint32_t maxumsgs; /* per uow */
+	char descr[FSM_DESCR_MAX + 1];
+};
+
+/* A message. In commands and results body/props point into the entry or the
+ * result buffer (not owned). */
+struct fsm_msg {
+	uint8_t msgid[FSM_ID_LEN];
+	uint8_t correlid[FSM_ID_LEN];
+	uint8_t priority; /* 0..9 */
+	uint8_t persistent; /* 0/1 */
+	int64_t expiry_ms; /* PUT: relative TTL, 0 = never; results: absolute time, 0 = never */
+	int64_t put_time_ms; /* results: time of the PUT's entry */
+	uint32_t backout_count;
+	uint64_t seqno; /* group-wide message number assigned at PUT apply */
+	struct qsg_slice props;
+	struct qsg_slice body;
+};
+
+struct fsm_member_stats {
+	uint8_t role; /* 0 unavailable, 1 follower, 2 candidate, 3 leader */
+	uint64_t term;
+	uint64_t commit_index;
+	uint64_t applied_index;
+	uint64_t last_index;
+};
+
+struct fsm_cmd {
+	uint8_t op; /* enum fsm_op */
+	uint32_t flags; /* FSM_F_* */
+	uint64_t client_id; /* session ops */
+	uint64_t epoch; /* session ops: epoch returned by ATTACH */
+	uint32_t member_id; /* ATTACH, member ops */
+	uint64_t seq; /* PUT: producer sequence; COMMIT: uow number;
+		       * MEMBER_FAIL: lease expiry seen; EXPIRE: ttl ms */
+	char queue[FSM_NAME_MAX + 1];
+	struct fsm_qattrs attrs; /* QDEFINE/QALTER */
+	struct fsm_msg msg; /* PUT: the message; GET/BROWSE: match ids;
+			     * BROWSE: cursor in msg.priority/msg.seqno
+			     * (0/0 = from the start) */
+	/* MEMBER_JOIN */
+	char name[FSM_NAME_MAX + 1];
+	char raft_addr[FSM_ADDR_MAX + 1];
+	char client_addr[FSM_ADDR_MAX + 1];
+	struct fsm_member_stats stats; /* LEASE_RENEW */
+};
+
+/* Encode one command (without length prefix). */
+int fsm_cmd_encode(const struct fsm_cmd *c, struct qsg_wbuf *w);
+/* Decode one command from exactly `len` bytes; slices point into p. */
+int fsm_cmd_decode(const void *p, size_t len, struct fsm_cmd *c, char *errmsg);
+
+/* Entry building: begin writes the header with count 0; add appends one
+ * encoded command (len-prefixed) and bumps the count. */
+void fsm_entry_begin(struct qsg_wbuf *w, int64_t time_ms);
+void fsm_entry_add(struct qsg_wbuf *w, const void *cmd, size_t len);
+uint32_t fsm_entry_count(const struct qsg_wbuf *w);
+
+/* Decoded result. Slices point into the result bytes. */
+struct fsm_result {
+	int rc;
+	/* ATTACH */
+	uint64_t epoch;
+	uint64_t put_seq; /* highest producer seq applied for this client */
+	uint64_t uows_done; /* number of uows committed by this client */
+	/* PUT */
+	uint8_t duplicate; /* the put was already applied (idempotent retry) */
+	/* PUT (msgid, seqno) / GET / BROWSE (whole message) */
+	struct fsm_msg msg;
+};
+int fsm_result_decode(uint8_t op, const void *p, size_t len, struct fsm_result *res, char *errmsg);
+
+/* Read-only views for administration and the daemon. */
+struct fsm_qinfo {
+	struct fsm_qattrs attrs;
+	uint32_t curdepth; /* all messages, including uncommitted puts and gets */
+	uint32_t uncommitted; /* messages in some uow (puts and gets) */
+	uint32_t opens; /* open handles across the group */
+	int64_t oldest_put_ms; /* put time of the oldest committed message, 0 if none */
+	uint64_t puts_total;
+	uint64_t gets_total;
+};
+
+enum fsm_member_state {
+	FSM_MEMBER_ACTIVE = 1,
+	FSM_MEMBER_FAILED = 2,
+};
+
+struct fsm_member {
+	uint32_t id;
+	char name[FSM_NAME_MAX + 1];
+	char raft_addr[FSM_ADDR_MAX + 1];
+	char client_addr[FSM_ADDR_MAX + 1];
+	uint8_t state; /* enum fsm_member_state */
+	int64_t lease_expiry_ms; /* leader time */
+	int64_t last_renew_ms;
+	struct fsm_member_stats stats; /* as reported in its last renewal */
+	uint32_t sessions; /* attached sessions owned by it */
+};
+
+struct fsm;
+
+/* Called during apply when `n` messages became available on `queue`
+ * (a committed put, a backout). Output only: must not touch the fsm. */
+typedef void (*fsm_notify_cb)(void *arg, const char *queue, uint32_t n);
+
+int fsm_init(struct fsm **out, char *errmsg);
+void fsm_close(struct fsm *f);
+void fsm_set_notify(struct fsm *f, fsm_notify_cb cb, void *arg);
+
+/* Apply one log entry. results may be NULL (nobody waits). Returns QSG_OK,
+ * or QSG_RC_BAD_FRAME/QSG_RC_BAD_VERSION (entry rejected, state unchanged),
+ * or QSG_RC_STORAGE_NOT_AVAILABLE. */
+int fsm_apply(struct fsm *f, const void *entry, size_t len, struct qsg_wbuf *results, char *errmsg);
+
+/* Canonical snapshot (same state => same bytes) and restore. Restore
+ * replaces the state only if the whole snapshot decodes. */
+int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out);
+int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg);
+/* Hash of the canonical snapshot: equal states have equal digests. */
+uint64_t fsm_digest(struct fsm *f);
+
+/* Queries (local replica). */
+int fsm_queue_info(struct fsm *f, const char *name, struct fsm_qinfo *out);
+/* Visit every queue in name order; stop when cb returns non-zero. */
+void fsm_queue_foreach(struct fsm *f, int (*cb)(void *arg, const struct fsm_qinfo *q), void *arg);
+void fsm_member_foreach(struct fsm *f, int (*cb)(void *arg, const struct fsm_member *m), void *arg);
+int fsm_member_get(struct fsm *f, uint32_t id, struct fsm_member *out);
+/* Entries applied since init/restore and the time of the last one. */
+uint64_t fsm_entries_applied(struct fsm *f);
+int64_t fsm_last_time(struct fsm *f);
+/* Number of committed messages a get could take now (for waiters). */
+uint32_t fsm_available(struct fsm *f, const char *queue);
+
+#endif

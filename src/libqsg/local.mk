@@ -1,0 +1,1 @@
+# src/libqsg build fragment (included by the top-level Makefile.am).

@@ -1,0 +1,163 @@
+/* Client protocol (version 1): between applications (libqsg, tools) and a
+ * member, and between members (a follower forwarding commands to the leader).
+ *
+ * Every frame, request or response:
+ *   u32 len       bytes that follow this field (8 .. PROTO_MAX_FRAME)
+ *   u8  version   PROTO_VERSION
+ *   u8  op        enum proto_op; a response has PROTO_RESP set
+ *   u16 flags     0 (reserved)
+ *   u32 reqid     chosen by the requester, echoed in the response
+ *   ...body
+ * A response body always starts with: u32 rc; str text (empty when rc == 0);
+ * the op-specific fields follow only when rc == QSG_OK.
+ * Responses may come in any order; match them by reqid.
+ * See docs/protocol.md for every body. */
+#ifndef QSG_PROTO_H
+#define QSG_PROTO_H
+
+#include <stdint.h>
+
+#include "../common/codec.h"
+#include "../common/qsg_err.h"
+#include "../fsm/fsm.h"
+
+#define PROTO_VERSION 1
+#define PROTO_HDR_SIZE 12 /* including the length field */
+#define PROTO_MAX_FRAME (FSM_MAX_MSGL + FSM_MAX_PROPS + 4096)
+#define PROTO_MAX_TEXT 65535
+#define PROTO_RESP 0x80
+
+enum proto_op {
+	PROTO_HELLO = 1,
+	PROTO_PUT = 2,
+	PROTO_GET = 3,
+	PROTO_BROWSE = 4,
+	PROTO_COMMIT = 5,
+	PROTO_BACKOUT = 6,
+	PROTO_OPEN = 7,
+	PROTO_CLOSE = 8,
+	PROTO_ADMIN = 9,
+	PROTO_PING = 10,
+	PROTO_FORWARD = 20, /* member -> leader: encoded fsm commands */
+};
+
+enum proto_peer_kind { PROTO_KIND_CLIENT = 1, PROTO_KIND_MEMBER = 2 };
+
+/* One admin reply object: DISPLAY output is a list of objects, each a list
+ * of attribute/value pairs (MQSC names, e.g. "QUEUE", "CURDEPTH"). */
+struct proto_attr {
+	struct qsg_slice name;
+	struct qsg_slice value;
+};
+
+struct proto_req {
+	uint8_t op;
+	uint32_t reqid;
+	union {
+		struct { /* HELLO */
+			uint8_t kind; /* enum proto_peer_kind */
+			uint64_t client_id; /* client: stable across reconnects; never 0 */
+			uint32_t member_id; /* member: the forwarding member's Raft id */
+			struct qsg_slice app; /* application name (informational) */
+		} hello;
+		struct { /* PUT */
+			char queue[FSM_NAME_MAX + 1];
+			uint64_t seq; /* producer sequence, 1, 2, 3 ... per client_id */
+			uint32_t flags; /* FSM_F_SYNCPOINT|PERSISTENT|PERSIST_DEFAULT|GEN_MSGID */
+			struct fsm_msg msg; /* msgid, correlid, priority, expiry_ms (TTL),
+					     * props, body */
+		} put;
+		struct { /* GET and BROWSE */
+			char queue[FSM_NAME_MAX + 1];
+			uint32_t flags; /* FSM_F_SYNCPOINT|MATCH_MSGID|MATCH_CORRELID */
+			int32_t wait_ms; /* GET: 0 = no wait, -1 = forever */
+			struct fsm_msg match; /* msgid, correlid; BROWSE cursor in
+					       * priority/seqno */
+		} get;
+		struct { /* COMMIT */
+			uint64_t uow; /* uow number: uows_done + 1 at HELLO, +1 per commit */
+		} commit;
+		struct { /* OPEN / CLOSE */
+			char queue[FSM_NAME_MAX + 1];
+		} open;
+		struct { /* ADMIN */
+			struct qsg_slice text; /* one MQSC command */
+		} admin;
+		struct { /* FORWARD */
+			uint32_t member_id;
+			struct qsg_slice cmd; /* one encoded fsm command */
+		} forward;
+	} u;
+};
+
+struct proto_resp {
+	uint8_t op; /* request op (without PROTO_RESP) */
+	uint32_t reqid;
+	int rc;
+	struct qsg_slice text; /* reason text, empty when rc == 0 */
+	union {
+		struct { /* HELLO */
+			uint64_t epoch;
+			uint64_t put_seq;
+			uint64_t uows_done;
+			uint32_t member_id;
+			struct qsg_slice qmgr; /* queue manager name of the member */
+			struct qsg_slice group; /* queue-sharing group name */
+		} hello;
+		struct { /* PUT */
+			uint8_t duplicate;
+			uint8_t msgid[FSM_ID_LEN];
+		} put;
+		struct { /* GET / BROWSE */
+			struct fsm_msg msg;
+		} get;
+		struct { /* ADMIN: n objects, each n attrs; decoded lazily */
+			uint32_t nobjects;
+			struct qsg_slice objects; /* raw encoding, see proto_admin_next */
+		} admin;
+		struct { /* FORWARD */
+			struct qsg_slice result; /* one encoded fsm result */
+		} forward;
+	} u;
+};
+
+/* Framing. Given `avail` bytes at p, returns QSG_OK and sets *frame_len to
+ * the whole frame's size (header included) when a complete frame is there;
+ * QSG_OK with *frame_len = 0 when more bytes are needed; QSG_RC_FRAME_TOO_LARGE
+ * or QSG_RC_BAD_FRAME when the length field is out of range. */
+int proto_frame_check(const void *p, size_t avail, size_t *frame_len);
+
+/* Encode a whole frame (header included) by appending to w. */
+int proto_req_encode(const struct proto_req *req, struct qsg_wbuf *w);
+int proto_resp_encode(const struct proto_resp *resp, struct qsg_wbuf *w);
+
+/* Decode one whole frame (as delimited by proto_frame_check). Slices point
+ * into p. Errors: QSG_RC_BAD_FRAME, QSG_RC_BAD_VERSION, QSG_RC_UNKNOWN_OP,
+ * with a message. On error req->op and req->reqid are set when the header
+ * could be read, so the server can answer with the reason. */
+int proto_req_decode(const void *p, size_t len, struct proto_req *req, char *errmsg);
+int proto_resp_decode(const void *p, size_t len, struct proto_resp *resp, char *errmsg);
+
+/* Admin reply objects. The server builds with begin/attr/end (any number of
+ * objects); a client walks them with proto_admin_next. */
+struct proto_admin_writer {
+	struct qsg_wbuf buf;
+	uint32_t nobjects;
+	size_t obj_off; /* offset of the current object's attr count */
+	uint32_t nattrs;
+};
+void proto_admin_init(struct proto_admin_writer *aw);
+void proto_admin_close(struct proto_admin_writer *aw);
+void proto_admin_begin(struct proto_admin_writer *aw);
+void proto_admin_attr(struct proto_admin_writer *aw, const char *name, const char *value);
+void proto_admin_end(struct proto_admin_writer *aw);
+/* Attach the writer's objects to a response (resp keeps pointers into aw). */
+void proto_admin_to_resp(struct proto_admin_writer *aw, struct proto_resp *resp);
+
+/* Iterate objects of an admin response: returns 1 and fills up to max attrs
+ * (*nattrs = count in the object, may exceed max: the extra are skipped),
+ * 0 at the end, negative reason code on malformed data. *cursor starts at 0. */
+int proto_admin_next(const struct proto_resp *resp, size_t *cursor, struct proto_attr *attrs,
+		     size_t max, size_t *nattrs);
+
+#endif

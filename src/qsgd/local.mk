@@ -1,0 +1,1 @@
+# src/qsgd build fragment (included by the top-level Makefile.am).

@@ -1,0 +1,1 @@
+# src/tools build fragment (included by the top-level Makefile.am).

@@ -1,0 +1,1 @@
+# tests/cluster build fragment (included by the top-level Makefile.am).

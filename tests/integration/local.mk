@@ -1,0 +1,1 @@
+# tests/integration build fragment (included by the top-level Makefile.am).
