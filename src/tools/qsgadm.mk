@@ -1,0 +1,1 @@
+# src/tools/qsgadm.mk: build fragment owned by the module it names (included by Makefile.am).

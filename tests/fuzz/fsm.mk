@@ -1,0 +1,1 @@
+# tests/fuzz/fsm.mk: build fragment owned by the module it names (included by Makefile.am).

@@ -1,0 +1,1 @@
+# tests/unit/proto.mk: build fragment owned by the module it names (included by Makefile.am).

@@ -1,0 +1,131 @@
+/* Unit tests for src/common: codec bounds checks and reason codes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/codec.h"
+#include "common/qsg_err.h"
+
+static void roundtrip(void **state)
+{
+	(void)state;
+	struct qsg_wbuf w;
+	qsg_wbuf_init(&w);
+	qsg_put_u8(&w, 0xab);
+	qsg_put_u16(&w, 0xbeef);
+	qsg_put_u32(&w, 0xdeadbeef);
+	qsg_put_u64(&w, 0x0123456789abcdefULL);
+	qsg_put_i64(&w, -5);
+	qsg_put_str(&w, "QUEUE.A");
+	qsg_put_blob(&w, "xyz", 3);
+	assert_int_equal(w.err, QSG_OK);
+
+	struct qsg_rbuf r;
+	char name[49];
+	qsg_rbuf_init(&r, w.data, w.len);
+	assert_int_equal(qsg_get_u8(&r), 0xab);
+	assert_int_equal(qsg_get_u16(&r), 0xbeef);
+	assert_int_equal(qsg_get_u32(&r), 0xdeadbeef);
+	assert_true(qsg_get_u64(&r) == 0x0123456789abcdefULL);
+	assert_true(qsg_get_i64(&r) == -5);
+	qsg_get_str(&r, name, sizeof name);
+	assert_string_equal(name, "QUEUE.A");
+	struct qsg_slice b = qsg_get_blob(&r, 10);
+	assert_int_equal(b.len, 3);
+	assert_memory_equal(b.p, "xyz", 3);
+	assert_int_equal(r.err, QSG_OK);
+	assert_int_equal(qsg_rbuf_left(&r), 0);
+	qsg_wbuf_close(&w);
+}
+
+static void truncated_input_is_sticky_error(void **state)
+{
+	(void)state;
+	const uint8_t in[] = {1, 2, 3};
+	struct qsg_rbuf r;
+	qsg_rbuf_init(&r, in, sizeof in);
+	assert_int_equal(qsg_get_u32(&r), 0);
+	assert_int_equal(r.err, QSG_RC_BAD_FRAME);
+	/* further reads stay failed and return zero */
+	assert_int_equal(qsg_get_u8(&r), 0);
+	assert_int_equal(qsg_rbuf_left(&r), 0);
+}
+
+static void absurd_lengths_rejected(void **state)
+{
+	(void)state;
+	/* blob claims 4 GiB but only 2 bytes follow */
+	const uint8_t blob[] = {0xff, 0xff, 0xff, 0xff, 'a', 'b'};
+	struct qsg_rbuf r;
+	qsg_rbuf_init(&r, blob, sizeof blob);
+	struct qsg_slice s = qsg_get_blob(&r, SIZE_MAX);
+	assert_null(s.p);
+	assert_int_equal(r.err, QSG_RC_BAD_FRAME);
+
+	/* blob within buffer but above the caller's max */
+	const uint8_t blob2[] = {2, 0, 0, 0, 'a', 'b'};
+	qsg_rbuf_init(&r, blob2, sizeof blob2);
+	s = qsg_get_blob(&r, 1);
+	assert_int_equal(r.err, QSG_RC_BAD_FRAME);
+
+	/* string longer than destination */
+	const uint8_t str[] = {5, 0, 'a', 'b', 'c', 'd', 'e'};
+	char small[4];
+	qsg_rbuf_init(&r, str, sizeof str);
+	qsg_get_str(&r, small, sizeof small);
+	assert_int_equal(r.err, QSG_RC_BAD_FRAME);
+	assert_string_equal(small, "");
+
+	/* string with an embedded NUL */
+	const uint8_t nul[] = {3, 0, 'a', 0, 'c'};
+	char big[8];
+	qsg_rbuf_init(&r, nul, sizeof nul);
+	qsg_get_str(&r, big, sizeof big);
+	assert_int_equal(r.err, QSG_RC_BAD_FRAME);
+}
+
+static void patch_and_take(void **state)
+{
+	(void)state;
+	struct qsg_wbuf w;
+	qsg_wbuf_init(&w);
+	qsg_put_u32(&w, 0);
+	qsg_put_str(&w, "hello");
+	qsg_patch_u32(&w, 0, (uint32_t)(w.len - 4));
+	size_t len;
+	uint8_t *p = qsg_wbuf_take(&w, &len);
+	assert_non_null(p);
+	assert_int_equal(qsg_le32(p), len - 4);
+	assert_null(w.data);
+	free(p);
+}
+
+static void reason_codes(void **state)
+{
+	(void)state;
+	assert_string_equal(qsg_rc_name(QSG_RC_Q_FULL), "QSG_RC_Q_FULL");
+	assert_int_equal(QSG_RC_Q_FULL, 2053); /* MQRC_Q_FULL */
+	assert_true(qsg_rc_valid(QSG_RC_OUTCOME_UNKNOWN));
+	assert_false(qsg_rc_valid(12345));
+	assert_string_equal(qsg_rc_name(12345), "QSG_RC_UNKNOWN");
+	char msg[QSG_ERRMSG_SIZE];
+	assert_int_equal(qsg_errf(msg, QSG_RC_INVALID, "bad %d", 7), QSG_RC_INVALID);
+	assert_string_equal(msg, "bad 7");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(roundtrip),
+	    cmocka_unit_test(truncated_input_is_sticky_error),
+	    cmocka_unit_test(absurd_lengths_rejected),
+	    cmocka_unit_test(patch_and_take),
+	    cmocka_unit_test(reason_codes),
+	};
+	return cmocka_run_group_tests_name("codec", tests, NULL, NULL);
+}
