@@ -10,11 +10,10 @@
  *   i64 time_ms        leader's wall clock when it built the entry
  *   u32 count          number of commands (1..FSM_MAX_BATCH)
  *   count x { u32 len; u8[len] command }
- * A command starts with u8 op; its body is defined in fsm_cmd.c and
- * docs/protocol.md. An entry that fails to decode is rejected as a whole,
- * before any command in it is applied; a command that decodes but is refused
- * (unknown queue, queue full, stale session ...) gets a reason code in its
- * result and changes nothing.
+ * A command starts with u8 op and u8 command-format version (FSM_CMD_VERSION);
+ * its body is defined in cmd.c and docs/log-entries.md. An entry that fails to decode is rejected
+ * as a whole, before any command in it is applied; a command that decodes but is refused (unknown
+ * queue, queue full, stale session ...) gets a reason code in its result and changes nothing.
  *
  * Result format, one per command in entry order, appended by fsm_apply to the
  * caller's wbuf: u32 len; u8[len] result. Each result begins with
@@ -94,6 +93,19 @@ enum fsm_indxtype { FSM_INDX_NONE = 0, FSM_INDX_MSGID = 1, FSM_INDX_CORRELID = 2
 #define FSM_DEFAULT_MAXDEPTH 5000
 #define FSM_DEFAULT_MAXMSGL (4u * 1024 * 1024)
 #define FSM_DEFAULT_MAXUMSGS 10000
+/* MEMBER_JOIN and LEASE_RENEW carry the lease duration in cmd.seq (0 = this
+ * default, at most FSM_MAX_LEASE_MS). */
+#define FSM_DEFAULT_LEASE_MS 1500
+#define FSM_MAX_LEASE_MS (24u * 3600 * 1000)
+
+#define FSM_CMD_VERSION 1 /* second byte of every command */
+#define FSM_ENTRY_TYPE_BATCH 1
+#define FSM_ENTRY_HEADER_SIZE 16 /* version, type, reserved, time_ms, count */
+#define FSM_F_ALL 0x00ff /* every defined FSM_F_* bit */
+#define FSM_QA_ALL 0x07ff /* every defined FSM_QA_* bit */
+/* The batcher must check every command with fsm_cmd_decode before adding it
+ * to an entry: one undecodable command makes fsm_apply reject the whole
+ * entry. */
 
 struct fsm_qattrs {
 	char name[FSM_NAME_MAX + 1];

@@ -8,7 +8,8 @@
  *   u16 flags     0 (reserved)
  *   u32 reqid     chosen by the requester, echoed in the response
  *   ...body
- * A response body always starts with: u32 rc; str text (empty when rc == 0);
+ * A response body always starts with: u32 rc; str text (the reason on failure;
+ * optional information on success, e.g. an ADMIN message);
  * the op-specific fields follow only when rc == QSG_OK.
  * Responses may come in any order; match them by reqid.
  * See docs/protocol.md for every body. */
@@ -26,6 +27,7 @@
 #define PROTO_MAX_FRAME (FSM_MAX_MSGL + FSM_MAX_PROPS + 4096)
 #define PROTO_MAX_TEXT 65535
 #define PROTO_RESP 0x80
+#define PROTO_MAX_APP 256 /* HELLO application name */
 
 enum proto_op {
 	PROTO_HELLO = 1,
@@ -94,7 +96,7 @@ struct proto_resp {
 	uint8_t op; /* request op (without PROTO_RESP) */
 	uint32_t reqid;
 	int rc;
-	struct qsg_slice text; /* reason text, empty when rc == 0 */
+	struct qsg_slice text; /* reason text; on success optional information */
 	union {
 		struct { /* HELLO */
 			uint64_t epoch;

@@ -1,1 +1,20 @@
 # src/qsgd build fragment (included by the top-level Makefile.am).
+# Owner: daemon. The member daemon `qsgd` (admin.c/mqsc.c: MQSC module).
+bin_PROGRAMS += qsgd
+qsgd_SOURCES = \
+	src/qsgd/log.h src/qsgd/log.c \
+	src/qsgd/config.h src/qsgd/config.c \
+	src/qsgd/net.h src/qsgd/net.c \
+	src/qsgd/daemon.h src/qsgd/submit.c \
+	src/qsgd/stream.h src/qsgd/stream.c \
+	src/qsgd/batcher.h src/qsgd/batcher.c \
+	src/qsgd/forward.h src/qsgd/forward.c \
+	src/qsgd/lease.h src/qsgd/lease.c \
+	src/qsgd/waiters.h src/qsgd/waiters.c \
+	src/qsgd/server.h src/qsgd/server.c \
+	src/qsgd/admin.h src/qsgd/admin.c \
+	src/qsgd/mqsc.h src/qsgd/mqsc.c \
+	src/qsgd/main.c
+qsgd_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
+qsgd_LDADD = libqsgglue.la libqsgfsm.la libqsgcommon.la \
+	$(RAFT_LIBS) $(UV_LIBS) $(LZ4_LIBS) $(INIH_LIBS)

@@ -1,1 +1,7 @@
 # src/tools/qsgadm.mk: build fragment owned by the module it names (included by Makefile.am).
+# Owner: MQSC administration. qsgadm: runmqsc-like client over libqsg.
+# qsg.h includes "qsg_err.h" as installed side by side, hence src/common.
+bin_PROGRAMS += qsgadm
+qsgadm_SOURCES = src/tools/qsgadm.c
+qsgadm_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/common
+qsgadm_LDADD = libqsg.la libqsgcommon.la

@@ -1,1 +1,13 @@
-# tests/fuzz/fsm.mk: build fragment owned by the module it names (included by Makefile.am).
+# tests/fuzz/fsm.mk: libFuzzer target for src/fsm (owner: fsm module).
+# Configure with CC=clang --enable-fuzz; run e.g.
+#   ./tests/fuzz/fuzz_entry -max_total_time=30 $(top_srcdir)/tests/fuzz/corpus/entry
+if ENABLE_FUZZ
+noinst_PROGRAMS += tests/fuzz/fuzz_entry
+# The fsm and codec sources are compiled into the target so that libFuzzer's
+# coverage instrumentation covers them (the libraries are not instrumented).
+tests_fuzz_fuzz_entry_SOURCES = tests/fuzz/fuzz_entry.c \
+	src/fsm/cmd.c src/fsm/fsm.c src/fsm/hmap.c \
+	src/common/codec.c src/common/err.c
+tests_fuzz_fuzz_entry_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_entry_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+endif

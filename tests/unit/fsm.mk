@@ -1,1 +1,8 @@
-# tests/unit/fsm.mk: build fragment owned by the module it names (included by Makefile.am).
+# tests/unit/fsm.mk: unit tests of src/fsm (owner: fsm module).
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_fsm
+TESTS += tests/unit/test_fsm
+tests_unit_test_fsm_SOURCES = tests/unit/test_fsm.c
+tests_unit_test_fsm_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_fsm_LDADD = libqsgfsm.la libqsgcommon.la $(CMOCKA_LIBS)
+endif

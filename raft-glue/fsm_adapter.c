@@ -1,0 +1,235 @@
+/* struct raft_fsm over struct glue_sm.
+ *
+ * Apply results and their lifetime. In libraft 0.15 (src/replication.c,
+ * applyCommand) a committed RAFT_COMMAND entry is applied with
+ *
+ *	rv = r->fsm->apply(r->fsm, buf, &result);
+ *	req = getRequest(r, index, RAFT_COMMAND);
+ *	if (req != NULL && req->cb != NULL)
+ *		req->cb(req, 0, result);
+ *
+ * i.e. the raft_apply callback of the submitting server runs synchronously,
+ * right after fsm->apply and before the next entry is applied. Every other
+ * server (followers, or a leader applying an entry it did not submit) gets a
+ * result that nobody ever sees and nobody frees. So the adapter does not
+ * allocate a result per entry: it owns one qsg_wbuf, resets it at the start
+ * of each apply and hands out a pointer to it. The leader's callback reads it
+ * during the callback (the contract in glue.h: "owned by the glue, valid
+ * during the call"); followers never leak anything; the buffer's memory is
+ * reused from entry to entry and released by glue_adapter_teardown().
+ *
+ * Snapshots use raft_fsm version 2: with snapshot_finalize set, libraft
+ * takes no ownership of the snapshot buffers (takeSnapshotClose), so they are
+ * plain malloc() memory released in snapshot_finalize. Restore: on success
+ * the fsm owns buf->base (libraft frees only the bufs array), so it is
+ * released with raft_free(); on failure libraft frees it. */
+#include "fsm_adapter.h"
+
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int glue_entry_wrap(const void *payload, size_t len, struct raft_buffer *out)
+{
+	size_t total;
+	uint8_t *p;
+
+	if (len > UINT32_MAX - 16) {
+		return RAFT_TOOBIG;
+	}
+	total = (GLUE_ENVELOPE_HDR + len + 7) & ~(size_t)7;
+	p = raft_malloc(total);
+	if (p == NULL) {
+		return RAFT_NOMEM;
+	}
+	memset(p, 0, total);
+	p[0] = (uint8_t)len;
+	p[1] = (uint8_t)(len >> 8);
+	p[2] = (uint8_t)(len >> 16);
+	p[3] = (uint8_t)(len >> 24);
+	p[4] = GLUE_ENVELOPE_VERSION;
+	if (len > 0) {
+		memcpy(p + GLUE_ENVELOPE_HDR, payload, len);
+	}
+	out->base = p;
+	out->len = total;
+	return 0;
+}
+
+int glue_entry_unwrap(const struct raft_buffer *buf, const void **payload, size_t *len)
+{
+	const uint8_t *p = buf->base;
+	size_t n;
+
+	if (p == NULL || buf->len < GLUE_ENVELOPE_HDR || buf->len % 8 != 0) {
+		return -1;
+	}
+	n = qsg_le32(p);
+	if (p[4] != GLUE_ENVELOPE_VERSION || p[5] != 0 || p[6] != 0 || p[7] != 0 ||
+	    n > buf->len - GLUE_ENVELOPE_HDR || buf->len - GLUE_ENVELOPE_HDR - n >= 8) {
+		return -1;
+	}
+	*payload = p + GLUE_ENVELOPE_HDR;
+	*len = n;
+	return 0;
+}
+
+static int adapter_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+	struct glue_adapter *a = fsm->data;
+	struct qsg_wbuf *out = NULL;
+	int rc;
+
+	*result = NULL;
+	if (a->failed) {
+		return RAFT_INVALID;
+	}
+	qsg_wbuf_reset(&a->results);
+	if (a->waiters == NULL || *a->waiters > 0) {
+		out = &a->results;
+	}
+	const void *payload;
+	size_t len;
+	if (glue_entry_unwrap(buf, &payload, &len) != 0) {
+		/* Not one of ours (or damaged): every member skips it alike,
+		 * so the state stays identical; the waiter gets no results. */
+		*result = out;
+		return 0;
+	}
+	rc = a->sm.apply(a->sm.data, payload, len, out);
+	if (rc != QSG_OK) {
+		a->failed = rc;
+		snprintf(a->errmsg, sizeof a->errmsg, "state machine apply failed: %s (%d)",
+			 qsg_rc_name(rc), rc);
+		return rc == QSG_RC_STORAGE_NOT_AVAILABLE ? RAFT_NOMEM : RAFT_INVALID;
+	}
+	/* If the results could not be built (out->err set: out of memory),
+	 * the entry is applied but its waiter cannot learn the outcome: the
+	 * consumer of the result checks out->err. */
+	*result = out;
+	return 0;
+}
+
+static int adapter_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+	struct glue_adapter *a = fsm->data;
+	struct qsg_wbuf w;
+	struct raft_buffer *b;
+	size_t len;
+	int rc;
+
+	if (a->failed) {
+		return RAFT_INVALID;
+	}
+	b = malloc(sizeof *b);
+	if (b == NULL) {
+		return RAFT_NOMEM;
+	}
+	qsg_wbuf_init(&w);
+	rc = a->sm.snapshot(a->sm.data, &w);
+	if (rc == QSG_OK && w.err != QSG_OK) {
+		rc = w.err;
+	}
+	if (rc != QSG_OK) {
+		qsg_wbuf_close(&w);
+		free(b);
+		/* Transient for libraft (it retries at the next threshold). */
+		return rc == QSG_RC_STORAGE_NOT_AVAILABLE ? RAFT_NOMEM : RAFT_BUSY;
+	}
+	b->base = qsg_wbuf_take(&w, &len);
+	b->len = len;
+	if (b->base == NULL) {
+		/* An empty snapshot is not supported by the state
+		 * machine contract: skip it, libraft retries later. */
+		free(b);
+		return RAFT_BUSY;
+	}
+	*bufs = b;
+	*n_bufs = 1;
+	return 0;
+}
+
+static int adapter_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+				     unsigned *n_bufs)
+{
+	unsigned i;
+
+	(void)fsm;
+	if (*bufs != NULL) {
+		for (i = 0; i < *n_bufs; i++) {
+			free((*bufs)[i].base);
+		}
+		free(*bufs);
+	}
+	*bufs = NULL;
+	*n_bufs = 0;
+	return 0;
+}
+
+static int adapter_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+	struct glue_adapter *a = fsm->data;
+	int rc;
+
+	rc = a->sm.restore(a->sm.data, buf->base, buf->len);
+	if (rc != QSG_OK) {
+		snprintf(a->errmsg, sizeof a->errmsg, "snapshot restore failed: %s (%d)",
+			 qsg_rc_name(rc), rc);
+		return rc == QSG_RC_STORAGE_NOT_AVAILABLE ? RAFT_NOMEM : RAFT_MALFORMED;
+	}
+	raft_free(buf->base);
+	return 0;
+}
+
+void glue_adapter_setup(struct raft_fsm *fsm, struct glue_adapter *a, const struct glue_sm *sm,
+			const unsigned *waiters)
+{
+	a->sm = *sm;
+	qsg_wbuf_init(&a->results);
+	a->waiters = waiters;
+	a->failed = 0;
+	a->errmsg[0] = '\0';
+
+	fsm->version = 2;
+	fsm->data = a;
+	fsm->apply = adapter_apply;
+	fsm->snapshot = adapter_snapshot;
+	fsm->restore = adapter_restore;
+	fsm->snapshot_finalize = adapter_snapshot_finalize;
+	fsm->snapshot_async = NULL;
+}
+
+void glue_adapter_teardown(struct glue_adapter *a)
+{
+	qsg_wbuf_close(&a->results);
+}
+
+int glue_fsm_adapter_init(struct raft_fsm *fsm, const struct glue_sm *sm)
+{
+	struct glue_adapter *a;
+
+	if (fsm == NULL || sm == NULL || sm->apply == NULL || sm->snapshot == NULL ||
+	    sm->restore == NULL) {
+		return QSG_RC_INVALID;
+	}
+	a = malloc(sizeof *a);
+	if (a == NULL) {
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	}
+	glue_adapter_setup(fsm, a, sm, NULL);
+	return QSG_OK;
+}
+
+void glue_fsm_adapter_close(struct raft_fsm *fsm)
+{
+	struct glue_adapter *a;
+
+	if (fsm == NULL || fsm->data == NULL) {
+		return;
+	}
+	a = fsm->data;
+	glue_adapter_teardown(a);
+	free(a);
+	fsm->data = NULL;
+}

@@ -1,0 +1,42 @@
+/* raft-glue private: the struct raft_fsm adapter over a struct glue_sm.
+ * Shared by glue.c (daemon path) and glue_fsm_adapter_init() (raft_fixture
+ * tests). Not part of the public contract in glue.h. */
+#ifndef QSG_GLUE_FSM_ADAPTER_H
+#define QSG_GLUE_FSM_ADAPTER_H
+
+#include <raft.h>
+
+#include "glue.h"
+
+struct glue_adapter {
+	struct glue_sm sm;
+	/* Results of the most recent apply, reused by the next one. */
+	struct qsg_wbuf results;
+	/* When non-NULL and *waiters == 0, nobody on this server waits for
+	 * results, so the state machine is called with results == NULL. When
+	 * NULL, results are always collected (raft_fixture users). */
+	const unsigned *waiters;
+	/* Sticky: the state machine returned non-zero (fatal). */
+	int failed;
+	char errmsg[QSG_ERRMSG_SIZE];
+};
+
+/* Entry envelope. libraft's disk format requires every entry buffer to be a
+ * multiple of 8 bytes (uvSegmentBufferAppend asserts it; Debian's release
+ * build compiles the assert out and then writes a data checksum that does not
+ * cover the padding the reader checks, so recovery truncates the log). Every
+ * entry is therefore wrapped as:
+ *   u32 payload length, u8 envelope version (1), u8[3] zero, payload,
+ *   zero padding to a multiple of 8.
+ * glue_entry_wrap allocates the buffer with raft_malloc (libraft frees it). */
+#define GLUE_ENVELOPE_VERSION 1
+#define GLUE_ENVELOPE_HDR 8
+int glue_entry_wrap(const void *payload, size_t len, struct raft_buffer *out);
+/* Validates the envelope; returns 0 and the payload, or -1 when malformed. */
+int glue_entry_unwrap(const struct raft_buffer *buf, const void **payload, size_t *len);
+
+void glue_adapter_setup(struct raft_fsm *fsm, struct glue_adapter *a, const struct glue_sm *sm,
+			const unsigned *waiters);
+void glue_adapter_teardown(struct glue_adapter *a);
+
+#endif

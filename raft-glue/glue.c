@@ -1,0 +1,544 @@
+/* raft-glue: one Raft server on the caller's libuv loop (libraft 0.15 uv
+ * backend and TCP transport), with the state machine adapted by
+ * fsm_adapter.c.
+ *
+ * Role changes. libraft 0.15 has no state-change callback (raft.h has no
+ * raft_register_state_cb), so the glue polls raft_state() from a 10 ms
+ * uv_timer and after every apply callback, and reports changes through the
+ * role callback. User callbacks are never invoked from inside a glue_*()
+ * call, so callers need not be re-entrant; glue_is_leader() and
+ * glue_get_info() read raft's live state, never the polled copy.
+ *
+ * Shutdown. glue_close() does not call raft_close() directly (it may be
+ * called from inside a libraft callback); a zero-delay timer does. libraft
+ * fails the outstanding raft_apply requests while converting to
+ * unavailable (RAFT_LEADERSHIPLOST / RAFT_SHUTDOWN: reported as
+ * QSG_RC_OUTCOME_UNKNOWN), closes its raft_io, and calls back; then the uv
+ * backend and the transport memory are released (raft_uv_close,
+ * raft_uv_tcp_close), the timer handle is closed, and the user's close
+ * callback runs. */
+#include "glue.h"
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsm_adapter.h"
+
+#define GLUE_POLL_MS 10
+#define GLUE_CLOSE_MAX_POLLS 5000 /* x 1 ms */
+
+struct glue_req {
+	struct raft_apply req; /* first: libraft's request */
+	struct glue *g;
+	glue_apply_cb cb;
+	void *arg;
+	struct glue_req *prev, *next; /* in-flight list */
+};
+
+struct glue {
+	uv_loop_t *loop;
+	struct raft raft;
+	struct raft_io io;
+	struct raft_uv_transport transport;
+	struct raft_fsm fsm;
+	struct glue_adapter adapter;
+	struct glue_config cfg;
+	char address[128];
+	char *dir;
+
+	uv_timer_t timer;
+	int role; /* last reported enum glue_role */
+	bool started;
+	bool fatal_reported;
+	bool closing;
+	bool raft_closed;
+	bool timer_closed;
+	unsigned close_polls; /* see close_timer_cb() */
+
+	unsigned inflight; /* submissions waiting for results */
+	struct glue_req *reqs; /* in-flight list head */
+
+	struct raft_transfer transfer;
+	bool transferring;
+
+	glue_role_cb role_cb;
+	void *role_arg;
+	glue_fatal_cb fatal_cb;
+	void *fatal_arg;
+	void (*close_cb)(void *arg);
+	void *close_arg;
+};
+
+static int raft_rc(int rv)
+{
+	switch (rv) {
+	case 0:
+		return QSG_OK;
+	case RAFT_NOMEM:
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	case RAFT_NOTLEADER:
+		return QSG_RC_NOT_LEADER;
+	case RAFT_LEADERSHIPLOST:
+	case RAFT_SHUTDOWN:
+		return QSG_RC_OUTCOME_UNKNOWN;
+	case RAFT_BADID:
+	case RAFT_DUPLICATEID:
+	case RAFT_DUPLICATEADDRESS:
+	case RAFT_BADROLE:
+	case RAFT_NAMETOOLONG:
+	case RAFT_INVALID:
+	case RAFT_CANTBOOTSTRAP:
+		return QSG_RC_CONFIG;
+	case RAFT_BUSY:
+		return QSG_RC_BUSY;
+	case RAFT_NOTFOUND:
+		return QSG_RC_INVALID;
+	default:
+		return QSG_RC_IO;
+	}
+}
+
+static int glue_role_of(int state)
+{
+	switch (state) {
+	case RAFT_FOLLOWER:
+		return GLUE_FOLLOWER;
+	case RAFT_CANDIDATE:
+		return GLUE_CANDIDATE;
+	case RAFT_LEADER:
+		return GLUE_LEADER;
+	default:
+		return GLUE_UNAVAILABLE;
+	}
+}
+
+/* Report role changes and, once, a fatal stop. Called from the timer and
+ * from libraft callbacks only. */
+static void poll_state(struct glue *g)
+{
+	int role;
+	int old;
+
+	if (!g->started || g->closing) {
+		return;
+	}
+	role = glue_role_of(raft_state(&g->raft));
+	if (role != g->role) {
+		old = g->role;
+		g->role = role;
+		if (g->role_cb != NULL) {
+			g->role_cb(g->role_arg, old, role);
+		}
+	}
+	if (g->closing || g->fatal_reported) {
+		return;
+	}
+	if (g->adapter.failed) {
+		g->fatal_reported = true;
+		if (g->fatal_cb != NULL) {
+			g->fatal_cb(g->fatal_arg, g->adapter.errmsg);
+		}
+	} else if (role == GLUE_UNAVAILABLE) {
+		g->fatal_reported = true;
+		if (g->fatal_cb != NULL) {
+			char msg[QSG_ERRMSG_SIZE];
+			const char *why = raft_errmsg(&g->raft);
+
+			snprintf(msg, sizeof msg, "raft server %llu stopped (I/O failure): %s",
+				 (unsigned long long)g->cfg.id, why != NULL && *why ? why : "-");
+			g->fatal_cb(g->fatal_arg, msg);
+		}
+	}
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+	poll_state(t->data);
+}
+
+int glue_init(struct glue **out, uv_loop_t *loop, const struct glue_config *cfg,
+	      const struct glue_sm *sm, char *errmsg)
+{
+	struct glue *g;
+	int rv;
+
+	*out = NULL;
+	if (loop == NULL || cfg == NULL || sm == NULL || sm->apply == NULL ||
+	    sm->snapshot == NULL || sm->restore == NULL) {
+		return qsg_errf(errmsg, QSG_RC_INVALID, "glue_init: missing argument");
+	}
+	if (cfg->id == 0) {
+		return qsg_errf(errmsg, QSG_RC_CONFIG, "raft id must be > 0");
+	}
+	if (cfg->address == NULL || cfg->address[0] == '\0' || strlen(cfg->address) >= 128) {
+		return qsg_errf(errmsg, QSG_RC_CONFIG, "bad raft address");
+	}
+	if (cfg->dir == NULL || cfg->dir[0] == '\0') {
+		return qsg_errf(errmsg, QSG_RC_CONFIG, "no raft data directory");
+	}
+	if (cfg->n_servers == 0 || cfg->n_servers > GLUE_MAX_SERVERS) {
+		return qsg_errf(errmsg, QSG_RC_CONFIG, "need 1..%d servers, got %u",
+				GLUE_MAX_SERVERS, cfg->n_servers);
+	}
+
+	g = calloc(1, sizeof *g);
+	if (g == NULL) {
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+	}
+	g->loop = loop;
+	g->cfg = *cfg;
+	snprintf(g->address, sizeof g->address, "%s", cfg->address);
+	g->cfg.address = g->address;
+	g->dir = strdup(cfg->dir);
+	if (g->dir == NULL) {
+		free(g);
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+	}
+	g->cfg.dir = g->dir;
+	if (g->cfg.election_timeout_ms == 0) {
+		g->cfg.election_timeout_ms = 1000;
+	}
+	if (g->cfg.heartbeat_ms == 0) {
+		g->cfg.heartbeat_ms = 100;
+	}
+	if (g->cfg.snapshot_threshold == 0) {
+		g->cfg.snapshot_threshold = 8192;
+	}
+	if (g->cfg.snapshot_trailing == 0) {
+		g->cfg.snapshot_trailing = 2048;
+	}
+	if (g->cfg.heartbeat_ms >= g->cfg.election_timeout_ms) {
+		rv = qsg_errf(errmsg, QSG_RC_CONFIG,
+			      "heartbeat (%u ms) must be shorter than the election timeout (%u ms)",
+			      g->cfg.heartbeat_ms, g->cfg.election_timeout_ms);
+		goto err_dir;
+	}
+
+	rv = raft_uv_tcp_init(&g->transport, loop);
+	if (rv != 0) {
+		rv = qsg_errf(errmsg, raft_rc(rv), "raft transport: %s", raft_strerror(rv));
+		goto err_dir;
+	}
+	rv = raft_uv_init(&g->io, loop, g->dir, &g->transport);
+	if (rv != 0) {
+		rv = qsg_errf(errmsg, raft_rc(rv), "raft storage in %s: %s", g->dir,
+			      g->io.errmsg[0] ? g->io.errmsg : raft_strerror(rv));
+		goto err_transport;
+	}
+	rv = raft_uv_set_snapshot_compression(&g->io, g->cfg.snapshot_compress);
+	if (rv != 0) {
+		rv = qsg_errf(errmsg, QSG_RC_CONFIG, "snapshot compression: %s", raft_strerror(rv));
+		goto err_io;
+	}
+
+	glue_adapter_setup(&g->fsm, &g->adapter, sm, &g->inflight);
+	rv = raft_init(&g->raft, &g->io, &g->fsm, g->cfg.id, g->address);
+	if (rv != 0) {
+		rv = qsg_errf(errmsg, raft_rc(rv), "raft init (%s): %s", g->dir,
+			      raft_errmsg(&g->raft));
+		goto err_adapter;
+	}
+	g->raft.data = g;
+	raft_set_election_timeout(&g->raft, g->cfg.election_timeout_ms);
+	raft_set_heartbeat_timeout(&g->raft, g->cfg.heartbeat_ms);
+	raft_set_snapshot_threshold(&g->raft, g->cfg.snapshot_threshold);
+	raft_set_snapshot_trailing(&g->raft, g->cfg.snapshot_trailing);
+	raft_set_pre_vote(&g->raft, true);
+
+	rv = uv_timer_init(loop, &g->timer);
+	if (rv != 0) {
+		/* Cannot happen in libuv 1.44 (uv_timer_init always returns 0);
+		 * raft is initialised, so it must be closed asynchronously. */
+		abort();
+	}
+	g->timer.data = g;
+	g->transfer.data = g;
+	g->role = GLUE_UNAVAILABLE;
+	*out = g;
+	return QSG_OK;
+
+err_adapter:
+	glue_adapter_teardown(&g->adapter);
+err_io:
+	raft_uv_close(&g->io);
+err_transport:
+	raft_uv_tcp_close(&g->transport);
+err_dir:
+	free(g->dir);
+	free(g);
+	return rv;
+}
+
+int glue_start(struct glue *g, char *errmsg)
+{
+	struct raft_configuration conf;
+	unsigned i;
+	int rv;
+
+	if (g->started || g->closing) {
+		return qsg_errf(errmsg, QSG_RC_INVALID, "glue already started or closing");
+	}
+	raft_configuration_init(&conf);
+	for (i = 0; i < g->cfg.n_servers; i++) {
+		const struct glue_server *s = &g->cfg.servers[i];
+
+		rv = raft_configuration_add(&conf, s->id, s->address, RAFT_VOTER);
+		if (rv != 0) {
+			raft_configuration_close(&conf);
+			return qsg_errf(errmsg, raft_rc(rv), "server %llu (%s): %s",
+					(unsigned long long)s->id, s->address, raft_strerror(rv));
+		}
+	}
+	rv = raft_bootstrap(&g->raft, &conf);
+	raft_configuration_close(&conf);
+	/* RAFT_CANTBOOTSTRAP: the directory already holds Raft state. */
+	if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
+		return qsg_errf(errmsg, raft_rc(rv), "raft bootstrap (%s): %s", g->dir,
+				raft_errmsg(&g->raft));
+	}
+	rv = raft_start(&g->raft);
+	if (rv != 0) {
+		return qsg_errf(errmsg, raft_rc(rv), "raft start (%s): %s", g->dir,
+				raft_errmsg(&g->raft));
+	}
+	g->started = true;
+	g->role = glue_role_of(raft_state(&g->raft));
+	uv_timer_start(&g->timer, timer_cb, GLUE_POLL_MS, GLUE_POLL_MS);
+	return QSG_OK;
+}
+
+void glue_set_role_cb(struct glue *g, glue_role_cb cb, void *arg)
+{
+	g->role_cb = cb;
+	g->role_arg = arg;
+}
+
+void glue_set_fatal_cb(struct glue *g, glue_fatal_cb cb, void *arg)
+{
+	g->fatal_cb = cb;
+	g->fatal_arg = arg;
+}
+
+static void req_unlink(struct glue *g, struct glue_req *r)
+{
+	if (r->prev != NULL) {
+		r->prev->next = r->next;
+	} else {
+		g->reqs = r->next;
+	}
+	if (r->next != NULL) {
+		r->next->prev = r->prev;
+	}
+	r->prev = r->next = NULL;
+	g->inflight--;
+}
+
+static void apply_cb(struct raft_apply *req, int status, void *result)
+{
+	struct glue_req *r = (struct glue_req *)req;
+	struct glue *g = r->g;
+	const struct qsg_wbuf *results = result;
+	int rc;
+
+	req_unlink(g, r);
+	if (status == 0 && results != NULL && results->err == QSG_OK) {
+		rc = QSG_OK;
+	} else {
+		/* Once raft_apply() has accepted the entry every failure --
+		 * leadership lost, shutdown, an I/O error on the leader's
+		 * append, or results that could not be built -- leaves the
+		 * entry possibly committed: never report it as failed. */
+		rc = QSG_RC_OUTCOME_UNKNOWN;
+		results = NULL;
+	}
+	r->cb(r->arg, rc, results);
+	free(r);
+	poll_state(g);
+}
+
+int glue_submit(struct glue *g, const void *buf, size_t len, glue_apply_cb cb, void *arg)
+{
+	struct glue_req *r;
+	struct raft_buffer b;
+	int rv;
+
+	if (cb == NULL || buf == NULL || len == 0) {
+		return QSG_RC_INVALID;
+	}
+	if (g->closing) {
+		return QSG_RC_Q_MGR_STOPPING;
+	}
+	if (!g->started || raft_state(&g->raft) != RAFT_LEADER) {
+		return QSG_RC_NOT_LEADER;
+	}
+	r = calloc(1, sizeof *r);
+	if (r == NULL) {
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	}
+	/* libraft takes ownership of the entry buffer and releases it with
+	 * raft_free() (log.c), so it must come from raft_malloc(). */
+	if (glue_entry_wrap(buf, len, &b) != 0) {
+		free(r);
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	}
+	r->g = g;
+	r->cb = cb;
+	r->arg = arg;
+	rv = raft_apply(&g->raft, &r->req, &b, 1, apply_cb);
+	if (rv != 0) {
+		/* RAFT_NOTLEADER (e.g. a leadership transfer in progress) and
+		 * RAFT_NOMEM from the log append leave the buffer with us. A
+		 * failure of the replication trigger after the append
+		 * discards the entry and frees the buffer inside libraft; it
+		 * is not distinguishable here, so the buffer is freed only
+		 * for the first, certain case (a rare leak beats a double
+		 * free). */
+		if (rv == RAFT_NOTLEADER) {
+			raft_free(b.base);
+		}
+		free(r);
+		return raft_rc(rv);
+	}
+	r->next = g->reqs;
+	if (g->reqs != NULL) {
+		g->reqs->prev = r;
+	}
+	g->reqs = r;
+	g->inflight++;
+	return QSG_OK;
+}
+
+bool glue_is_leader(struct glue *g)
+{
+	return g->started && !g->closing && raft_state(&g->raft) == RAFT_LEADER;
+}
+
+void glue_get_info(struct glue *g, struct glue_info *info)
+{
+	raft_id id = 0;
+	const char *address = NULL;
+
+	memset(info, 0, sizeof *info);
+	info->role = (uint8_t)(g->closing ? GLUE_UNAVAILABLE : glue_role_of(raft_state(&g->raft)));
+	info->term = g->raft.current_term;
+	info->commit_index = g->raft.commit_index;
+	info->applied_index = raft_last_applied(&g->raft);
+	info->last_index = raft_last_index(&g->raft);
+	if (g->started && !g->closing) {
+		raft_leader(&g->raft, &id, &address);
+	}
+	info->leader_id = id;
+	if (id != 0 && address != NULL) {
+		snprintf(info->leader_address, sizeof info->leader_address, "%s", address);
+	}
+}
+
+static void transfer_cb(struct raft_transfer *req)
+{
+	struct glue *g = req->data;
+
+	g->transferring = false;
+}
+
+int glue_transfer(struct glue *g, uint64_t to, char *errmsg)
+{
+	int rv;
+
+	if (g->closing || !g->started) {
+		return qsg_errf(errmsg, QSG_RC_Q_MGR_STOPPING, "raft server not running");
+	}
+	if (raft_state(&g->raft) != RAFT_LEADER) {
+		return qsg_errf(errmsg, QSG_RC_NOT_LEADER, "not the leader");
+	}
+	if (g->transferring) {
+		return qsg_errf(errmsg, QSG_RC_BUSY, "a leadership transfer is in progress");
+	}
+	memset(&g->transfer, 0, sizeof g->transfer);
+	g->transfer.data = g;
+	rv = raft_transfer(&g->raft, &g->transfer, to, transfer_cb);
+	if (rv != 0) {
+		return qsg_errf(errmsg, rv == RAFT_BADID ? QSG_RC_INVALID : raft_rc(rv),
+				"leadership transfer to %llu: %s", (unsigned long long)to,
+				raft_errmsg(&g->raft));
+	}
+	g->transferring = true;
+	return QSG_OK;
+}
+
+static void close_finish(struct glue *g)
+{
+	void (*cb)(void *arg) = g->close_cb;
+	void *arg = g->close_arg;
+
+	if (!g->raft_closed || !g->timer_closed) {
+		return;
+	}
+	/* Anything libraft did not complete (it should have failed every
+	 * outstanding request while shutting down) is completed here. */
+	while (g->reqs != NULL) {
+		struct glue_req *r = g->reqs;
+
+		req_unlink(g, r);
+		r->cb(r->arg, QSG_RC_OUTCOME_UNKNOWN, NULL);
+		free(r);
+	}
+	glue_adapter_teardown(&g->adapter);
+	free(g->dir);
+	free(g);
+	if (cb != NULL) {
+		cb(arg);
+	}
+}
+
+static void timer_close_cb(uv_handle_t *h)
+{
+	struct glue *g = h->data;
+
+	g->timer_closed = true;
+	close_finish(g);
+}
+
+static void glue_raft_closed(struct raft *raft)
+{
+	struct glue *g = raft->data;
+
+	/* raft_close() closed the raft_io; release the backend memory. */
+	raft_uv_close(&g->io);
+	raft_uv_tcp_close(&g->transport);
+	g->raft_closed = true;
+	uv_close((uv_handle_t *)&g->timer, timer_close_cb);
+}
+
+static void close_timer_cb(uv_timer_t *t)
+{
+	struct glue *g = t->data;
+
+	uv_timer_stop(&g->timer);
+	/* libraft 0.15 crashes (NULL dereference under raft_close) when it
+	 * is closed while log appends are still being written. New
+	 * submissions are refused once closing, so wait -- boundedly -- for
+	 * the writes in flight to finish. */
+	if (g->started && raft_state(&g->raft) != RAFT_UNAVAILABLE &&
+	    g->raft.last_stored < raft_last_index(&g->raft) &&
+	    g->close_polls < GLUE_CLOSE_MAX_POLLS) {
+		g->close_polls++;
+		uv_timer_start(&g->timer, close_timer_cb, 1, 0);
+		return;
+	}
+	raft_close(&g->raft, glue_raft_closed);
+}
+
+void glue_close(struct glue *g, void (*cb)(void *arg), void *arg)
+{
+	if (g->closing) {
+		return;
+	}
+	g->closing = true;
+	g->close_cb = cb;
+	g->close_arg = arg;
+	uv_timer_stop(&g->timer);
+	uv_timer_start(&g->timer, close_timer_cb, 0, 0);
+}

@@ -1,0 +1,1142 @@
+/* libqsg: blocking client of the qsg protocol (src/proto) with reconnect,
+ * idempotent producer and unit-of-work tracking. Rules: docs/client.md. */
+#include "qsg.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto/proto.h"
+
+#define DEFAULT_RECONNECT_MS 30000
+#define DEFAULT_REPLY_MS 30000 /* longest wait for a reply, plus a get's wait */
+#define DIAL_MS 2000 /* longest TCP connect attempt to one member */
+#define BACKOFF_MIN_MS 20
+#define BACKOFF_MAX_MS 1000
+#define HOST_MAX 255
+
+struct addr {
+	char host[HOST_MAX + 1];
+	char port[8];
+};
+
+struct defprty {
+	char queue[FSM_NAME_MAX + 1];
+	uint8_t priority;
+};
+
+struct qsg_conn {
+	pthread_mutex_t mu;
+	struct addr *addrs;
+	size_t naddrs;
+	size_t next; /* next address to try */
+	char app[PROTO_MAX_APP + 1];
+	int reconnect_ms;
+	int reply_ms;
+
+	int fd; /* -1: not connected */
+	uint64_t client_id; /* random, non-zero, kept across reconnects */
+	uint64_t epoch;
+	uint64_t last_seq; /* producer sequence of the last put */
+	uint64_t uows_done; /* units of work committed (from HELLO, +1 per commit) */
+	bool uow_open; /* a syncpoint op succeeded since the last commit/backout */
+	bool uow_lost; /* the connection broke while uow_open */
+	uint32_t reqid;
+	uint32_t member_id;
+	char qmgr[FSM_NAME_MAX + 1];
+
+	char (*opened)[FSM_NAME_MAX + 1]; /* queues to reopen after reconnect */
+	size_t nopened;
+	struct defprty *prty; /* DEFPRTY of queues, for QSG_PRI_AS_Q_DEF */
+	size_t nprty;
+
+	struct qsg_wbuf out;
+	uint8_t *in; /* receive buffer */
+	size_t inlen, incap;
+	size_t consumed; /* bytes of the last returned frame, dropped on next read */
+	char err[QSG_ERRMSG_SIZE];
+};
+
+/* ---- time ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left until deadline (-1 = none: infinite), for poll(). */
+static int left_ms(int64_t deadline)
+{
+	if (deadline < 0)
+		return -1;
+	int64_t l = deadline - now_ms();
+	if (l <= 0)
+		return 0;
+	return l > INT32_MAX ? INT32_MAX : (int)l;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* ---- reason code classes ---- */
+
+/* Replies after which libqsg moves to a fresh connection / member. */
+static bool retryable(int rc)
+{
+	switch (rc) {
+	case QSG_RC_OUTCOME_UNKNOWN:
+	case QSG_RC_NO_LEADER:
+	case QSG_RC_NOT_LEADER:
+	case QSG_RC_MEMBER_FENCED:
+	case QSG_RC_Q_MGR_STOPPING:
+	case QSG_RC_SEQUENCE_GAP:
+	case QSG_RC_SESSION_FENCED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Replies that say the request was certainly not applied. */
+static bool not_applied(int rc)
+{
+	switch (rc) {
+	case QSG_RC_NO_LEADER:
+	case QSG_RC_NOT_LEADER:
+	case QSG_RC_MEMBER_FENCED:
+	case QSG_RC_SEQUENCE_GAP:
+	case QSG_RC_SESSION_FENCED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* ---- connection list ---- */
+
+static int parse_list(qsg_conn *c, const char *list, char *errmsg)
+{
+	size_t n = 1;
+	for (const char *p = list; *p; p++)
+		n += *p == ',';
+	c->addrs = calloc(n, sizeof *c->addrs);
+	if (c->addrs == NULL)
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+	const char *p = list;
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *colon = NULL;
+		for (size_t i = len; i > 0; i--)
+			if (p[i - 1] == ':') {
+				colon = p + i - 1;
+				break;
+			}
+		if (len == 0 || colon == NULL || colon == p || (size_t)(p + len - colon - 1) == 0 ||
+		    (size_t)(p + len - colon - 1) >= sizeof c->addrs[0].port ||
+		    (size_t)(colon - p) > HOST_MAX)
+			return qsg_errf(errmsg, QSG_RC_INVALID,
+					"connection list entry '%.*s' is not host:port", (int)len,
+					p);
+		struct addr *a = &c->addrs[c->naddrs++];
+		const char *h = p;
+		size_t hl = (size_t)(colon - p);
+		if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+			h++;
+			hl -= 2;
+		}
+		memcpy(a->host, h, hl);
+		a->host[hl] = '\0';
+		memcpy(a->port, colon + 1, (size_t)(p + len - colon - 1));
+		for (const char *d = a->port; *d; d++)
+			if (*d < '0' || *d > '9')
+				return qsg_errf(errmsg, QSG_RC_INVALID, "bad port in '%.*s'",
+						(int)len, p);
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	if (c->naddrs == 0)
+		return qsg_errf(errmsg, QSG_RC_INVALID, "empty connection list");
+	return QSG_OK;
+}
+
+/* ---- socket I/O ---- */
+
+static void drop_conn(qsg_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->inlen = 0;
+	c->consumed = 0;
+	c->member_id = 0;
+	c->qmgr[0] = '\0';
+	if (c->uow_open) {
+		/* The member backs the unit of work out when it sees the close. */
+		c->uow_open = false;
+		c->uow_lost = true;
+	}
+}
+
+static int dial(const struct addr *a, int64_t deadline, char *errmsg)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res = NULL;
+	int g = getaddrinfo(a->host, a->port, &hints, &res);
+	if (g != 0) {
+		qsg_errf(errmsg, QSG_RC_Q_MGR_NOT_AVAILABLE, "%s:%s: %s", a->host, a->port,
+			 gai_strerror(g));
+		return -1;
+	}
+	int fd = -1;
+	for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+		if (r != 0 && errno == EINPROGRESS) {
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+			int t = left_ms(deadline);
+			r = poll(&pfd, 1, t < 0 || t > DIAL_MS ? DIAL_MS : t);
+			int soerr = 0;
+			socklen_t sl = sizeof soerr;
+			if (r == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
+			    soerr == 0)
+				r = 0;
+			else {
+				errno = r == 0 ? ETIMEDOUT : soerr ? soerr : errno;
+				r = -1;
+			}
+		}
+		if (r != 0) {
+			qsg_errf(errmsg, QSG_RC_Q_MGR_NOT_AVAILABLE, "connect to %s:%s: %s",
+				 a->host, a->port, strerror(errno));
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	if (fd >= 0) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+	}
+	return fd;
+}
+
+static int send_all(qsg_conn *c, const uint8_t *p, size_t n, int64_t deadline)
+{
+	while (n > 0) {
+		ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
+		if (k > 0) {
+			p += k;
+			n -= (size_t)k;
+			continue;
+		}
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+			int r = poll(&pfd, 1, left_ms(deadline));
+			if (r == 0)
+				return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
+						"timed out sending to the member");
+			if (r < 0 && errno != EINTR)
+				return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN, "poll: %s",
+						strerror(errno));
+			continue;
+		}
+		return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN, "send: %s",
+				k < 0 ? strerror(errno) : "no progress");
+	}
+	return QSG_OK;
+}
+
+/* Receive one frame and decode it into resp (slices point into c->in, valid
+ * until the next receive). */
+static int recv_frame(qsg_conn *c, struct proto_resp *resp, int64_t deadline)
+{
+	if (c->consumed > 0) {
+		memmove(c->in, c->in + c->consumed, c->inlen - c->consumed);
+		c->inlen -= c->consumed;
+		c->consumed = 0;
+	}
+	for (;;) {
+		size_t flen = 0;
+		int rc = proto_frame_check(c->in, c->inlen, &flen);
+		if (rc != QSG_OK)
+			return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
+					"bad frame from the member: %s", qsg_rc_text(rc));
+		if (flen > 0) {
+			char msg[QSG_ERRMSG_SIZE];
+			c->consumed = flen;
+			rc = proto_resp_decode(c->in, flen, resp, msg);
+			if (rc != QSG_OK)
+				return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
+						"bad response from the member: %s", msg);
+			return QSG_OK;
+		}
+		size_t want = c->inlen < 4 ? 4096 : (size_t)qsg_le32(c->in) + 4;
+		if (want < c->inlen + 4096)
+			want = c->inlen + 4096;
+		if (want > c->incap) {
+			uint8_t *p = realloc(c->in, want);
+			if (p == NULL)
+				return qsg_errf(c->err, QSG_RC_STORAGE_NOT_AVAILABLE,
+						"out of memory for a %zu-byte frame", want);
+			c->in = p;
+			c->incap = want;
+		}
+		ssize_t k = recv(c->fd, c->in + c->inlen, c->incap - c->inlen, 0);
+		if (k > 0) {
+			c->inlen += (size_t)k;
+			continue;
+		}
+		if (k == 0)
+			return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
+					"the member closed the connection");
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN, "recv: %s",
+					strerror(errno));
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		int r = poll(&pfd, 1, left_ms(deadline));
+		if (r == 0)
+			return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
+					"no reply from the member in time");
+		if (r < 0 && errno != EINTR)
+			return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN, "poll: %s",
+					strerror(errno));
+	}
+}
+
+/* One request/response exchange on the current connection. Returns QSG_OK
+ * with resp filled (its rc is the member's answer), or a transport error
+ * after which the connection is closed. */
+static int call(qsg_conn *c, struct proto_req *req, struct proto_resp *resp, int timeout_ms)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	req->reqid = ++c->reqid;
+	qsg_wbuf_reset(&c->out);
+	int rc = proto_req_encode(req, &c->out);
+	if (rc != QSG_OK)
+		return qsg_errf(c->err, rc, "cannot encode the request: %s", qsg_rc_text(rc));
+	rc = send_all(c, c->out.data, c->out.len, deadline);
+	while (rc == QSG_OK) {
+		rc = recv_frame(c, resp, deadline);
+		if (rc == QSG_OK && resp->reqid == req->reqid && resp->op == req->op)
+			return QSG_OK;
+		/* A stale reply of an earlier, abandoned request: skip it. */
+	}
+	drop_conn(c);
+	return rc;
+}
+
+static void set_reply_error(qsg_conn *c, const struct proto_resp *resp)
+{
+	if (resp->rc == QSG_OK)
+		c->err[0] = '\0';
+	else if (resp->text.len > 0)
+		snprintf(c->err, sizeof c->err, "%s: %.*s", qsg_rc_name(resp->rc),
+			 (int)resp->text.len, (const char *)resp->text.p);
+	else
+		snprintf(c->err, sizeof c->err, "%s: %s", qsg_rc_name(resp->rc),
+			 qsg_rc_text(resp->rc));
+}
+
+/* ---- attach: connect to some member and HELLO ---- */
+
+static int hello(qsg_conn *c, int64_t deadline)
+{
+	struct proto_req req = {.op = PROTO_HELLO};
+	struct proto_resp resp;
+	req.u.hello.kind = PROTO_KIND_CLIENT;
+	req.u.hello.client_id = c->client_id;
+	req.u.hello.app.p = (const uint8_t *)c->app;
+	req.u.hello.app.len = strlen(c->app);
+	int t = left_ms(deadline);
+	int rc = call(c, &req, &resp, t < 0 || t > c->reply_ms ? c->reply_ms : t);
+	if (rc != QSG_OK)
+		return rc;
+	if (resp.rc != QSG_OK) {
+		set_reply_error(c, &resp);
+		drop_conn(c);
+		return resp.rc;
+	}
+	c->epoch = resp.u.hello.epoch;
+	c->last_seq = resp.u.hello.put_seq;
+	c->uows_done = resp.u.hello.uows_done;
+	c->member_id = resp.u.hello.member_id;
+	snprintf(c->qmgr, sizeof c->qmgr, "%.*s", (int)resp.u.hello.qmgr.len,
+		 (const char *)resp.u.hello.qmgr.p);
+	/* The member dropped the session's handles at HELLO: reopen. */
+	for (size_t i = 0; i < c->nopened && c->fd >= 0; i++) {
+		struct proto_req o = {.op = PROTO_OPEN};
+		memcpy(o.u.open.queue, c->opened[i], sizeof o.u.open.queue);
+		(void)call(c, &o, &resp, c->reply_ms);
+	}
+	return c->fd >= 0 ? QSG_OK : QSG_RC_CONNECTION_BROKEN;
+}
+
+/* (Re)connect to the next member that answers HELLO, until deadline. With
+ * `initial`, give up after one round in which no member was reachable. */
+static int attach(qsg_conn *c, int64_t deadline, bool initial)
+{
+	int backoff = BACKOFF_MIN_MS;
+	drop_conn(c);
+	for (;;) {
+		bool reached = false;
+		for (size_t i = 0; i < c->naddrs; i++) {
+			const struct addr *a = &c->addrs[c->next];
+			c->next = (c->next + 1) % c->naddrs;
+			c->fd = dial(a, deadline, c->err);
+			if (c->fd < 0)
+				continue;
+			reached = true;
+			int rc = hello(c, deadline);
+			if (rc == QSG_OK) {
+				c->err[0] = '\0';
+				return QSG_OK;
+			}
+			if (rc != QSG_RC_CONNECTION_BROKEN && !retryable(rc) && rc != QSG_RC_BUSY)
+				return rc; /* deterministic refusal of HELLO */
+		}
+		if (initial && !reached)
+			return QSG_RC_Q_MGR_NOT_AVAILABLE;
+		int l = left_ms(deadline);
+		if (l == 0) {
+			char e[QSG_ERRMSG_SIZE];
+			snprintf(e, sizeof e, "%s", c->err);
+			return qsg_errf(c->err, QSG_RC_Q_MGR_NOT_AVAILABLE,
+					"no member of the group answered (last: %s)", e);
+		}
+		sleep_ms(l > 0 && l < backoff ? l : backoff);
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+	}
+}
+
+/* Exchange with connect-on-demand. *sent tells whether the request may have
+ * reached a member. */
+static int exchange(qsg_conn *c, struct proto_req *req, struct proto_resp *resp, int timeout_ms,
+		    bool *sent)
+{
+	*sent = false;
+	if (c->fd < 0) {
+		int rc = attach(c, now_ms() + c->reconnect_ms, false);
+		if (rc != QSG_OK)
+			return rc;
+	}
+	*sent = true;
+	return call(c, req, resp, timeout_ms);
+}
+
+/* Between retries: the op's deadline starts at its first failure. */
+static bool retry_wait(qsg_conn *c, int64_t *deadline, int *backoff)
+{
+	if (*deadline == 0)
+		*deadline = now_ms() + c->reconnect_ms;
+	if (left_ms(*deadline) == 0)
+		return false;
+	sleep_ms(*backoff);
+	*backoff = *backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff * 2;
+	return true;
+}
+
+/* ---- public API ---- */
+
+static void lock(qsg_conn *c)
+{
+	pthread_mutex_lock(&c->mu);
+}
+
+static int unlock_rc(qsg_conn *c, int rc)
+{
+	if (rc == QSG_OK)
+		c->err[0] = '\0';
+	else if (c->err[0] == '\0')
+		snprintf(c->err, sizeof c->err, "%s: %s", qsg_rc_name(rc), qsg_rc_text(rc));
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+void qsg_md_init(struct qsg_md *md)
+{
+	memset(md, 0, sizeof *md);
+	md->priority = QSG_PRI_AS_Q_DEF;
+	md->persistence = QSG_PERSISTENCE_AS_Q_DEF;
+}
+
+static int env_timeout_ms(void)
+{
+	const char *e = getenv("QSG_RECONNECT_TIMEOUT");
+	if (e == NULL || *e == '\0')
+		return DEFAULT_RECONNECT_MS;
+	char *end;
+	double s = strtod(e, &end);
+	if (*end != '\0' || s < 0 || s > 86400)
+		return DEFAULT_RECONNECT_MS;
+	return (int)(s * 1000);
+}
+
+int qsg_connect(const char *conn_list, const char *app_name, qsg_conn **out, char *errmsg)
+{
+	*out = NULL;
+	if (conn_list == NULL)
+		conn_list = getenv("QSG_CONN");
+	if (conn_list == NULL || *conn_list == '\0')
+		return qsg_errf(errmsg, QSG_RC_INVALID,
+				"no connection list: give host:port[,...] or set QSG_CONN");
+	qsg_conn *c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+	c->fd = -1;
+	c->reconnect_ms = env_timeout_ms();
+	c->reply_ms = DEFAULT_REPLY_MS;
+	qsg_wbuf_init(&c->out);
+	snprintf(c->app, sizeof c->app, "%s", app_name ? app_name : "");
+	if (pthread_mutex_init(&c->mu, NULL) != 0) {
+		free(c);
+		return qsg_errf(errmsg, QSG_RC_UNEXPECTED_ERROR, "pthread_mutex_init failed");
+	}
+	int rc = parse_list(c, conn_list, errmsg);
+	if (rc != QSG_OK)
+		goto fail;
+	while (c->client_id == 0) {
+		if (getrandom(&c->client_id, sizeof c->client_id, 0) != sizeof c->client_id) {
+			rc = qsg_errf(errmsg, QSG_RC_UNEXPECTED_ERROR, "getrandom: %s",
+				      strerror(errno));
+			goto fail;
+		}
+	}
+	rc = attach(c, now_ms() + c->reconnect_ms, true);
+	if (rc != QSG_OK) {
+		qsg_errf(errmsg, rc, "%s", c->err[0] ? c->err : qsg_rc_text(rc));
+		goto fail;
+	}
+	*out = c;
+	return QSG_OK;
+fail:
+	qsg_disconnect(c);
+	return rc;
+}
+
+void qsg_disconnect(qsg_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	pthread_mutex_destroy(&c->mu);
+	qsg_wbuf_close(&c->out);
+	free(c->in);
+	free(c->addrs);
+	free(c->opened);
+	free(c->prty);
+	free(c);
+}
+
+int qsg_set_reconnect_timeout(qsg_conn *c, int timeout_ms)
+{
+	if (timeout_ms < 0)
+		return QSG_RC_INVALID;
+	lock(c);
+	c->reconnect_ms = timeout_ms;
+	return unlock_rc(c, QSG_OK);
+}
+
+static int check_queue(qsg_conn *c, const char *queue)
+{
+	size_t n = queue ? strnlen(queue, FSM_NAME_MAX + 1) : 0;
+	if (n == 0 || n > FSM_NAME_MAX)
+		return qsg_errf(c->err, QSG_RC_INVALID, "queue name must be 1 to %d characters",
+				FSM_NAME_MAX);
+	return QSG_OK;
+}
+
+/* Requests that change nothing (open, close, browse): retried freely. */
+static int idempotent(qsg_conn *c, struct proto_req *req, struct proto_resp *resp, int timeout_ms)
+{
+	int64_t deadline = 0;
+	int backoff = BACKOFF_MIN_MS;
+	for (;;) {
+		bool sent;
+		int rc = exchange(c, req, resp, timeout_ms, &sent);
+		if (rc == QSG_OK && !retryable(resp->rc)) {
+			set_reply_error(c, resp);
+			return resp->rc;
+		}
+		if (rc == QSG_OK) {
+			set_reply_error(c, resp);
+			drop_conn(c);
+			rc = resp->rc;
+		} else if (!sent) {
+			return rc;
+		}
+		if (!retry_wait(c, &deadline, &backoff))
+			return rc;
+	}
+}
+
+int qsg_open(qsg_conn *c, const char *queue)
+{
+	lock(c);
+	int rc = check_queue(c, queue);
+	if (rc != QSG_OK)
+		return unlock_rc(c, rc);
+	struct proto_req req = {.op = PROTO_OPEN};
+	struct proto_resp resp;
+	strcpy(req.u.open.queue, queue);
+	rc = idempotent(c, &req, &resp, c->reply_ms);
+	if (rc == QSG_OK) {
+		void *p = realloc(c->opened, (c->nopened + 1) * sizeof *c->opened);
+		if (p == NULL)
+			return unlock_rc(c, QSG_RC_STORAGE_NOT_AVAILABLE);
+		c->opened = p;
+		strcpy(c->opened[c->nopened++], queue);
+	}
+	return unlock_rc(c, rc);
+}
+
+int qsg_close(qsg_conn *c, const char *queue)
+{
+	lock(c);
+	int rc = check_queue(c, queue);
+	if (rc != QSG_OK)
+		return unlock_rc(c, rc);
+	for (size_t i = 0; i < c->nopened; i++)
+		if (strcmp(c->opened[i], queue) == 0) {
+			memmove(c->opened[i], c->opened[i + 1],
+				(c->nopened - i - 1) * sizeof *c->opened);
+			c->nopened--;
+			break;
+		}
+	struct proto_req req = {.op = PROTO_CLOSE};
+	struct proto_resp resp;
+	strcpy(req.u.open.queue, queue);
+	return unlock_rc(c, idempotent(c, &req, &resp, c->reply_ms));
+}
+
+/* A syncpoint op or commit after the connection broke with a uow open. */
+static bool take_uow_lost(qsg_conn *c)
+{
+	if (!c->uow_lost)
+		return false;
+	c->uow_lost = false;
+	c->uow_open = false;
+	qsg_errf(c->err, QSG_RC_BACKED_OUT,
+		 "the connection was lost with a unit of work open: it was backed out");
+	return true;
+}
+
+/* A syncpoint put/get that failed with an unknown outcome: its uow is gone.
+ * Reconnect (best effort) and report BACKED_OUT. */
+static int syncpoint_lost(qsg_conn *c)
+{
+	c->uow_open = true; /* make drop_conn record the loss */
+	drop_conn(c);
+	(void)attach(c, now_ms() + c->reconnect_ms, false);
+	c->uow_lost = false;
+	c->uow_open = false;
+	return qsg_errf(c->err, QSG_RC_BACKED_OUT,
+			"the connection was lost during a syncpoint operation: the unit of work "
+			"was backed out");
+}
+
+static int queue_defprty(qsg_conn *c, const char *queue, uint8_t *priority);
+
+int qsg_put(qsg_conn *c, const char *queue, struct qsg_md *md, const void *body, size_t len,
+	    int options)
+{
+	struct qsg_md dflt;
+	if (md == NULL) {
+		qsg_md_init(&dflt);
+		md = &dflt;
+	}
+	lock(c);
+	int rc = check_queue(c, queue);
+	if (rc != QSG_OK)
+		return unlock_rc(c, rc);
+	if ((options & ~(QSG_PMO_SYNCPOINT | QSG_PMO_NEW_MSG_ID)) != 0)
+		return unlock_rc(c, qsg_errf(c->err, QSG_RC_OPTIONS_ERROR, "unknown put option"));
+	if (md->priority != QSG_PRI_AS_Q_DEF && (md->priority < 0 || md->priority > 9))
+		return unlock_rc(c, qsg_errf(c->err, QSG_RC_PRIORITY_ERROR,
+					     "priority %d is not 0 to 9", md->priority));
+	if (md->expiry_ms < 0)
+		return unlock_rc(c, qsg_errf(c->err, QSG_RC_EXPIRY_ERROR, "negative expiry"));
+	if (len > FSM_MAX_MSGL)
+		return unlock_rc(c, qsg_errf(c->err, QSG_RC_MSG_TOO_BIG,
+					     "message of %zu bytes is over the limit", len));
+	if (len > 0 && body == NULL)
+		return unlock_rc(c, QSG_RC_INVALID);
+	bool sync = (options & QSG_PMO_SYNCPOINT) != 0;
+	if (sync && take_uow_lost(c))
+		return unlock_rc(c, QSG_RC_BACKED_OUT);
+
+	struct proto_req req = {.op = PROTO_PUT};
+	struct proto_resp resp;
+	strcpy(req.u.put.queue, queue);
+	uint32_t flags = 0;
+	if (sync)
+		flags |= FSM_F_SYNCPOINT;
+	if (options & QSG_PMO_NEW_MSG_ID)
+		flags |= FSM_F_GEN_MSGID;
+	if (md->persistence == QSG_PERSISTENT)
+		flags |= FSM_F_PERSISTENT;
+	else if (md->persistence == QSG_PERSISTENCE_AS_Q_DEF)
+		flags |= FSM_F_PERSIST_DEFAULT;
+	if (md->priority == QSG_PRI_AS_Q_DEF) {
+		rc = queue_defprty(c, queue, &req.u.put.msg.priority);
+		if (rc != QSG_OK)
+			return unlock_rc(c, rc);
+	} else {
+		req.u.put.msg.priority = (uint8_t)md->priority;
+	}
+	req.u.put.flags = flags;
+	memcpy(req.u.put.msg.msgid, md->msgid, FSM_ID_LEN);
+	memcpy(req.u.put.msg.correlid, md->correlid, FSM_ID_LEN);
+	req.u.put.msg.expiry_ms = md->expiry_ms;
+	req.u.put.msg.body.p = body;
+	req.u.put.msg.body.len = len;
+
+	uint64_t seq = ++c->last_seq;
+	bool maybe_applied = false;
+	int64_t deadline = 0;
+	int backoff = BACKOFF_MIN_MS;
+	for (;;) {
+		bool sent;
+		req.u.put.seq = seq;
+		rc = exchange(c, &req, &resp, c->reply_ms, &sent);
+		if (rc == QSG_OK && !retryable(resp.rc)) {
+			set_reply_error(c, &resp);
+			if (resp.rc == QSG_OK) {
+				memcpy(md->msgid, resp.u.put.msgid, FSM_ID_LEN);
+				if (sync)
+					c->uow_open = true;
+			}
+			return unlock_rc(c, resp.rc);
+		}
+		if (rc == QSG_OK) {
+			set_reply_error(c, &resp);
+			maybe_applied |= !not_applied(resp.rc);
+			rc = resp.rc;
+		} else {
+			maybe_applied |= sent;
+		}
+		if (sync && (sent || c->uow_open))
+			return unlock_rc(c, syncpoint_lost(c));
+		if (!sent && !maybe_applied) {
+			c->last_seq = seq - 1;
+			return unlock_rc(c, rc);
+		}
+		/* Outcome unknown or refused for a transient reason: reconnect
+		 * and learn from HELLO whether the put was applied. */
+		if (!retry_wait(c, &deadline, &backoff))
+			return unlock_rc(c, maybe_applied ? QSG_RC_OUTCOME_UNKNOWN : rc);
+		rc = attach(c, deadline, false);
+		if (rc != QSG_OK)
+			return unlock_rc(c, maybe_applied ? QSG_RC_OUTCOME_UNKNOWN : rc);
+		if (c->last_seq >= seq) {
+			/* Applied before the connection broke; the reply with the
+			 * msgid is lost. */
+			memset(md->msgid, 0, FSM_ID_LEN);
+			return unlock_rc(c, QSG_OK);
+		}
+		seq = ++c->last_seq;
+		maybe_applied = false;
+	}
+}
+
+static int copy_msg(qsg_conn *c, const struct fsm_msg *m, struct qsg_md *md, void **body,
+		    size_t *len)
+{
+	void *p = NULL;
+	if (m->body.len > 0) {
+		p = malloc(m->body.len);
+		if (p == NULL)
+			return qsg_errf(c->err, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+		memcpy(p, m->body.p, m->body.len);
+	}
+	*body = p;
+	*len = m->body.len;
+	if (md != NULL) {
+		memcpy(md->msgid, m->msgid, FSM_ID_LEN);
+		memcpy(md->correlid, m->correlid, FSM_ID_LEN);
+		md->priority = m->priority;
+		md->persistence = m->persistent;
+		md->expiry_ms = m->expiry_ms;
+		md->put_time_ms = m->put_time_ms;
+		md->backout_count = m->backout_count;
+		md->seqno = m->seqno;
+	}
+	return QSG_OK;
+}
+
+static int fill_get(qsg_conn *c, struct proto_req *req, const char *queue, struct qsg_md *md,
+		    int options)
+{
+	int rc = check_queue(c, queue);
+	if (rc != QSG_OK)
+		return rc;
+	if ((options & ~(QSG_GMO_SYNCPOINT | QSG_GMO_MATCH_MSGID | QSG_GMO_MATCH_CORRELID)) != 0)
+		return qsg_errf(c->err, QSG_RC_OPTIONS_ERROR, "unknown get option");
+	if ((options & (QSG_GMO_MATCH_MSGID | QSG_GMO_MATCH_CORRELID)) && md == NULL)
+		return qsg_errf(c->err, QSG_RC_INVALID, "match options need a descriptor");
+	strcpy(req->u.get.queue, queue);
+	if (options & QSG_GMO_SYNCPOINT)
+		req->u.get.flags |= FSM_F_SYNCPOINT;
+	if (options & QSG_GMO_MATCH_MSGID) {
+		req->u.get.flags |= FSM_F_MATCH_MSGID;
+		memcpy(req->u.get.match.msgid, md->msgid, FSM_ID_LEN);
+	}
+	if (options & QSG_GMO_MATCH_CORRELID) {
+		req->u.get.flags |= FSM_F_MATCH_CORRELID;
+		memcpy(req->u.get.match.correlid, md->correlid, FSM_ID_LEN);
+	}
+	return QSG_OK;
+}
+
+int qsg_get(qsg_conn *c, const char *queue, struct qsg_md *md, int options, int wait_ms,
+	    void **body, size_t *len)
+{
+	*body = NULL;
+	*len = 0;
+	lock(c);
+	struct proto_req req = {.op = PROTO_GET};
+	struct proto_resp resp;
+	int rc = fill_get(c, &req, queue, md, options);
+	if (rc != QSG_OK)
+		return unlock_rc(c, rc);
+	if (wait_ms < QSG_WAIT_FOREVER)
+		return unlock_rc(c, qsg_errf(c->err, QSG_RC_INVALID, "bad wait %d", wait_ms));
+	bool sync = (options & QSG_GMO_SYNCPOINT) != 0;
+	if (sync && take_uow_lost(c))
+		return unlock_rc(c, QSG_RC_BACKED_OUT);
+	req.u.get.wait_ms = wait_ms;
+	int timeout = wait_ms < 0
+			  ? -1
+			  : (wait_ms > INT32_MAX - c->reply_ms ? INT32_MAX : wait_ms + c->reply_ms);
+	int64_t deadline = 0;
+	int backoff = BACKOFF_MIN_MS;
+	for (;;) {
+		bool sent;
+		rc = exchange(c, &req, &resp, timeout, &sent);
+		if (rc == QSG_OK && !retryable(resp.rc)) {
+			set_reply_error(c, &resp);
+			if (resp.rc != QSG_OK)
+				return unlock_rc(c, resp.rc);
+			rc = copy_msg(c, &resp.u.get.msg, md, body, len);
+			if (rc == QSG_OK && sync)
+				c->uow_open = true;
+			return unlock_rc(c, rc);
+		}
+		bool unknown = sent;
+		if (rc == QSG_OK) {
+			set_reply_error(c, &resp);
+			unknown = !not_applied(resp.rc);
+			rc = resp.rc;
+		}
+		if (sync && (sent || c->uow_open))
+			return unlock_rc(c, syncpoint_lost(c));
+		if (!sent)
+			return unlock_rc(c, rc);
+		drop_conn(c);
+		if (unknown) {
+			(void)attach(c, now_ms() + c->reconnect_ms, false);
+			return unlock_rc(c,
+					 qsg_errf(c->err, QSG_RC_OUTCOME_UNKNOWN,
+						  "the connection was lost during a get outside "
+						  "syncpoint: a message may have been consumed"));
+		}
+		if (!retry_wait(c, &deadline, &backoff))
+			return unlock_rc(c, rc);
+	}
+}
+
+int qsg_browse(qsg_conn *c, const char *queue, struct qsg_browse_cursor *cursor, struct qsg_md *md,
+	       int options, void **body, size_t *len)
+{
+	*body = NULL;
+	*len = 0;
+	lock(c);
+	struct proto_req req = {.op = PROTO_BROWSE};
+	struct proto_resp resp;
+	int rc = fill_get(c, &req, queue, md, options);
+	if (rc != QSG_OK)
+		return unlock_rc(c, rc);
+	if (options & QSG_GMO_SYNCPOINT)
+		return unlock_rc(
+		    c, qsg_errf(c->err, QSG_RC_OPTIONS_ERROR, "browse cannot be under syncpoint"));
+	if (cursor->priority > 9)
+		return unlock_rc(c, QSG_RC_INVALID);
+	req.u.get.match.priority = cursor->priority;
+	req.u.get.match.seqno = cursor->seqno;
+	rc = idempotent(c, &req, &resp, c->reply_ms);
+	if (rc == QSG_OK) {
+		rc = copy_msg(c, &resp.u.get.msg, md, body, len);
+		if (rc == QSG_OK) {
+			cursor->priority = resp.u.get.msg.priority;
+			cursor->seqno = resp.u.get.msg.seqno;
+		}
+	}
+	return unlock_rc(c, rc);
+}
+
+int qsg_commit(qsg_conn *c)
+{
+	lock(c);
+	if (take_uow_lost(c))
+		return unlock_rc(c, QSG_RC_BACKED_OUT);
+	if (!c->uow_open)
+		return unlock_rc(c, QSG_OK); /* nothing to commit */
+	struct proto_req req = {.op = PROTO_COMMIT};
+	struct proto_resp resp;
+	uint64_t uow = c->uows_done + 1;
+	req.u.commit.uow = uow;
+	bool sent;
+	int rc = exchange(c, &req, &resp, c->reply_ms, &sent);
+	if (rc == QSG_OK && !retryable(resp.rc)) {
+		set_reply_error(c, &resp);
+		c->uow_open = false;
+		if (resp.rc == QSG_OK)
+			c->uows_done = uow;
+		return unlock_rc(c, resp.rc);
+	}
+	/* Outcome unknown: the new session's uows_done tells. */
+	drop_conn(c);
+	rc = attach(c, now_ms() + c->reconnect_ms, false);
+	c->uow_open = false;
+	c->uow_lost = false;
+	if (rc != QSG_OK)
+		return unlock_rc(c, qsg_errf(c->err, QSG_RC_OUTCOME_UNKNOWN,
+					     "commit outcome unknown: no member reachable"));
+	if (c->uows_done >= uow)
+		return unlock_rc(c, QSG_OK);
+	return unlock_rc(c, qsg_errf(c->err, QSG_RC_BACKED_OUT,
+				     "the connection was lost before the commit: the unit of "
+				     "work was backed out"));
+}
+
+int qsg_backout(qsg_conn *c)
+{
+	lock(c);
+	if (c->uow_lost || !c->uow_open) {
+		c->uow_lost = false;
+		c->uow_open = false;
+		return unlock_rc(c, QSG_OK);
+	}
+	struct proto_req req = {.op = PROTO_BACKOUT};
+	struct proto_resp resp;
+	bool sent;
+	int rc = exchange(c, &req, &resp, c->reply_ms, &sent);
+	if (rc == QSG_OK && !retryable(resp.rc)) {
+		set_reply_error(c, &resp);
+		c->uow_open = false;
+		return unlock_rc(c, resp.rc);
+	}
+	/* Either way the uow is gone: a new session backs it out. */
+	drop_conn(c);
+	(void)attach(c, now_ms() + c->reconnect_ms, false);
+	c->uow_open = false;
+	c->uow_lost = false;
+	return unlock_rc(c, QSG_OK);
+}
+
+static int admin_objects(qsg_conn *c, const struct proto_resp *resp, qsg_admin_obj_cb cb, void *arg)
+{
+	size_t cur = 0, n;
+	struct proto_attr *attrs = NULL;
+	size_t cap = 0;
+	char **strs = NULL;
+	int rc = QSG_OK;
+	for (;;) {
+		/* First pass learns the count, second fills. */
+		size_t save = cur;
+		int r = proto_admin_next(resp, &cur, attrs, cap, &n);
+		if (r <= 0) {
+			if (r < 0)
+				rc = qsg_errf(c->err, -r, "malformed admin reply");
+			break;
+		}
+		if (n > cap) {
+			struct proto_attr *a = realloc(attrs, n * sizeof *a);
+			if (a == NULL) {
+				rc = QSG_RC_STORAGE_NOT_AVAILABLE;
+				break;
+			}
+			attrs = a;
+			cap = n;
+			cur = save;
+			(void)proto_admin_next(resp, &cur, attrs, cap, &n);
+		}
+		size_t total = 0;
+		for (size_t i = 0; i < n; i++)
+			total += attrs[i].name.len + attrs[i].value.len + 2;
+		char **s = realloc(strs, (2 * n + 1) * sizeof *s);
+		if (s == NULL) {
+			rc = QSG_RC_STORAGE_NOT_AVAILABLE;
+			break;
+		}
+		strs = s;
+		char *pool = malloc(total + 1);
+		if (pool == NULL) {
+			rc = QSG_RC_STORAGE_NOT_AVAILABLE;
+			break;
+		}
+		char *p = pool;
+		for (size_t i = 0; i < n; i++) {
+			strs[i] = p;
+			memcpy(p, attrs[i].name.p, attrs[i].name.len);
+			p += attrs[i].name.len;
+			*p++ = '\0';
+			strs[n + i] = p;
+			memcpy(p, attrs[i].value.p, attrs[i].value.len);
+			p += attrs[i].value.len;
+			*p++ = '\0';
+		}
+		int stop = cb(arg, n, (const char *const *)strs, (const char *const *)(strs + n));
+		free(pool);
+		if (stop)
+			break;
+	}
+	free(attrs);
+	free(strs);
+	return rc;
+}
+
+/* qsg_admin with the mutex held. */
+static int admin_locked(qsg_conn *c, const char *command, qsg_admin_obj_cb cb, void *arg,
+			char *text, size_t textlen)
+{
+	size_t n = command ? strlen(command) : 0;
+	if (n == 0 || n > PROTO_MAX_TEXT)
+		return qsg_errf(c->err, QSG_RC_INVALID, "MQSC command must be 1 to %d bytes",
+				PROTO_MAX_TEXT);
+	struct proto_req req = {.op = PROTO_ADMIN};
+	struct proto_resp resp;
+	req.u.admin.text.p = (const uint8_t *)command;
+	req.u.admin.text.len = n;
+	bool sent;
+	int rc = exchange(c, &req, &resp, c->reply_ms, &sent);
+	if (rc != QSG_OK) {
+		if (!sent)
+			return rc;
+		(void)attach(c, now_ms() + c->reconnect_ms, false);
+		return qsg_errf(c->err, QSG_RC_OUTCOME_UNKNOWN,
+				"the connection was lost during the command: it may or may not "
+				"have been executed");
+	}
+	set_reply_error(c, &resp);
+	if (text != NULL && textlen > 0)
+		snprintf(text, textlen, "%.*s", (int)resp.text.len, (const char *)resp.text.p);
+	rc = resp.rc;
+	if (rc == QSG_OK && cb != NULL) {
+		rc = admin_objects(c, &resp, cb, arg);
+	} else if (retryable(rc)) {
+		/* Move to a healthier member for the next call. */
+		drop_conn(c);
+		(void)attach(c, now_ms() + c->reconnect_ms, false);
+		set_reply_error(c, &resp);
+	}
+	return rc;
+}
+
+int qsg_admin(qsg_conn *c, const char *command, qsg_admin_obj_cb cb, void *arg, char *text,
+	      size_t textlen)
+{
+	if (text != NULL && textlen > 0)
+		text[0] = '\0';
+	lock(c);
+	return unlock_rc(c, admin_locked(c, command, cb, arg, text, textlen));
+}
+
+static int defprty_cb(void *arg, size_t nattrs, const char *const *names, const char *const *values)
+{
+	int *pri = arg;
+	for (size_t i = 0; i < nattrs; i++)
+		if (strcmp(names[i], "DEFPRTY") == 0 && values[i][0] >= '0' &&
+		    values[i][0] <= '9' && values[i][1] == '\0')
+			*pri = values[i][0] - '0';
+	return 0;
+}
+
+/* QSG_PRI_AS_Q_DEF: the protocol carries an explicit priority, so libqsg
+ * learns the queue's DEFPRTY once per connection (DISPLAY QLOCAL) and caches
+ * it. An ALTER of DEFPRTY is seen by new connections. */
+static int queue_defprty(qsg_conn *c, const char *queue, uint8_t *priority)
+{
+	for (size_t i = 0; i < c->nprty; i++)
+		if (strcmp(c->prty[i].queue, queue) == 0) {
+			*priority = c->prty[i].priority;
+			return QSG_OK;
+		}
+	char cmd[FSM_NAME_MAX + 32];
+	int pri = -1;
+	snprintf(cmd, sizeof cmd, "DISPLAY QLOCAL(%s) DEFPRTY", queue);
+	int rc = admin_locked(c, cmd, defprty_cb, &pri, NULL, 0);
+	if (rc == QSG_RC_OUTCOME_UNKNOWN)
+		rc = QSG_RC_CONNECTION_BROKEN; /* a DISPLAY changes nothing */
+	if (rc != QSG_OK)
+		return rc;
+	if (pri < 0)
+		return qsg_errf(c->err, QSG_RC_UNKNOWN_OBJECT, "cannot learn DEFPRTY of queue %s",
+				queue);
+	struct defprty *p = realloc(c->prty, (c->nprty + 1) * sizeof *p);
+	if (p == NULL)
+		return qsg_errf(c->err, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+	c->prty = p;
+	snprintf(p[c->nprty].queue, sizeof p[c->nprty].queue, "%s", queue);
+	p[c->nprty++].priority = (uint8_t)pri;
+	*priority = (uint8_t)pri;
+	return QSG_OK;
+}
+
+void qsg_free(void *p)
+{
+	free(p);
+}
+
+const char *qsg_reason_name(int rc)
+{
+	return qsg_rc_name(rc);
+}
+
+const char *qsg_reason_text(int rc)
+{
+	return qsg_rc_text(rc);
+}
+
+const char *qsg_last_error(qsg_conn *c)
+{
+	return c->err;
+}
+
+const char *qsg_qmgr_name(qsg_conn *c)
+{
+	return c->fd >= 0 ? c->qmgr : NULL;
+}
+
+uint32_t qsg_member_id(qsg_conn *c)
+{
+	return c->fd >= 0 ? c->member_id : 0;
+}

@@ -1,0 +1,610 @@
+/* Client protocol version 1: framing, encoding and validating decoding.
+ * Byte-level layout of every body: docs/protocol.md. */
+#include "proto.h"
+
+#include <limits.h>
+#include <string.h>
+
+/* Upper bounds of the variable-length fields. */
+#define MAX_FWD_BLOB (PROTO_MAX_FRAME - PROTO_HDR_SIZE - 8)
+
+static const char *op_name(uint8_t op)
+{
+	switch (op) {
+	case PROTO_HELLO:
+		return "HELLO";
+	case PROTO_PUT:
+		return "PUT";
+	case PROTO_GET:
+		return "GET";
+	case PROTO_BROWSE:
+		return "BROWSE";
+	case PROTO_COMMIT:
+		return "COMMIT";
+	case PROTO_BACKOUT:
+		return "BACKOUT";
+	case PROTO_OPEN:
+		return "OPEN";
+	case PROTO_CLOSE:
+		return "CLOSE";
+	case PROTO_ADMIN:
+		return "ADMIN";
+	case PROTO_PING:
+		return "PING";
+	case PROTO_FORWARD:
+		return "FORWARD";
+	default:
+		return NULL;
+	}
+}
+
+int proto_frame_check(const void *p, size_t avail, size_t *frame_len)
+{
+	*frame_len = 0;
+	if (avail < 4)
+		return QSG_OK;
+	uint32_t len = qsg_le32(p);
+	if (len < PROTO_HDR_SIZE - 4)
+		return QSG_RC_BAD_FRAME;
+	if (len > PROTO_MAX_FRAME)
+		return QSG_RC_FRAME_TOO_LARGE;
+	if (avail - 4 >= len)
+		*frame_len = (size_t)len + 4;
+	return QSG_OK;
+}
+
+/* ---- encoding ---- */
+
+static size_t begin_frame(struct qsg_wbuf *w, uint8_t op, uint32_t reqid)
+{
+	size_t off = w->len;
+	qsg_put_u32(w, 0);
+	qsg_put_u8(w, PROTO_VERSION);
+	qsg_put_u8(w, op);
+	qsg_put_u16(w, 0);
+	qsg_put_u32(w, reqid);
+	return off;
+}
+
+/* Patch the length; on any error drop the partial frame and return it. */
+static int end_frame(struct qsg_wbuf *w, size_t off, int rc)
+{
+	if (rc == QSG_OK && w->err != QSG_OK)
+		rc = w->err == QSG_RC_DATA_LENGTH_ERROR ? QSG_RC_DATA_LENGTH_ERROR
+							: QSG_RC_STORAGE_NOT_AVAILABLE;
+	if (rc == QSG_OK && w->len - off - 4 > PROTO_MAX_FRAME)
+		rc = QSG_RC_FRAME_TOO_LARGE;
+	if (rc != QSG_OK) {
+		if (w->err == QSG_OK || w->err == QSG_RC_DATA_LENGTH_ERROR) {
+			if (w->len > off)
+				w->len = off;
+			w->err = QSG_OK;
+		}
+		return rc;
+	}
+	qsg_patch_u32(w, off, (uint32_t)(w->len - off - 4));
+	return QSG_OK;
+}
+
+static int check_queue(const char *q)
+{
+	size_t n = strnlen(q, FSM_NAME_MAX + 1);
+	return n >= 1 && n <= FSM_NAME_MAX ? QSG_OK : QSG_RC_INVALID;
+}
+
+static int check_msg(const struct fsm_msg *m)
+{
+	if (m->priority > 9)
+		return QSG_RC_PRIORITY_ERROR;
+	if (m->body.len > FSM_MAX_MSGL)
+		return QSG_RC_MSG_TOO_BIG;
+	if (m->props.len > FSM_MAX_PROPS)
+		return QSG_RC_DATA_LENGTH_ERROR;
+	return QSG_OK;
+}
+
+int proto_req_encode(const struct proto_req *req, struct qsg_wbuf *w)
+{
+	if (op_name(req->op) == NULL)
+		return QSG_RC_UNKNOWN_OP;
+	size_t off = begin_frame(w, req->op, req->reqid);
+	int rc = QSG_OK;
+	switch (req->op) {
+	case PROTO_HELLO:
+		if (req->u.hello.app.len > PROTO_MAX_APP) {
+			rc = QSG_RC_DATA_LENGTH_ERROR;
+			break;
+		}
+		qsg_put_u8(w, req->u.hello.kind);
+		qsg_put_u64(w, req->u.hello.client_id);
+		qsg_put_u32(w, req->u.hello.member_id);
+		qsg_put_strn(w, (const char *)req->u.hello.app.p, req->u.hello.app.len);
+		break;
+	case PROTO_PUT: {
+		const struct fsm_msg *m = &req->u.put.msg;
+		if ((rc = check_queue(req->u.put.queue)) != QSG_OK || (rc = check_msg(m)) != QSG_OK)
+			break;
+		qsg_put_str(w, req->u.put.queue);
+		qsg_put_u64(w, req->u.put.seq);
+		qsg_put_u32(w, req->u.put.flags);
+		qsg_put_bytes(w, m->msgid, FSM_ID_LEN);
+		qsg_put_bytes(w, m->correlid, FSM_ID_LEN);
+		qsg_put_u8(w, m->priority);
+		qsg_put_i64(w, m->expiry_ms);
+		qsg_put_blob(w, m->props.p, m->props.len);
+		qsg_put_blob(w, m->body.p, m->body.len);
+		break;
+	}
+	case PROTO_GET:
+	case PROTO_BROWSE:
+		if ((rc = check_queue(req->u.get.queue)) != QSG_OK)
+			break;
+		if (req->u.get.match.priority > 9) {
+			rc = QSG_RC_PRIORITY_ERROR;
+			break;
+		}
+		qsg_put_str(w, req->u.get.queue);
+		qsg_put_u32(w, req->u.get.flags);
+		qsg_put_u32(w, (uint32_t)req->u.get.wait_ms);
+		qsg_put_bytes(w, req->u.get.match.msgid, FSM_ID_LEN);
+		qsg_put_bytes(w, req->u.get.match.correlid, FSM_ID_LEN);
+		qsg_put_u8(w, req->u.get.match.priority);
+		qsg_put_u64(w, req->u.get.match.seqno);
+		break;
+	case PROTO_COMMIT:
+		qsg_put_u64(w, req->u.commit.uow);
+		break;
+	case PROTO_OPEN:
+	case PROTO_CLOSE:
+		if ((rc = check_queue(req->u.open.queue)) != QSG_OK)
+			break;
+		qsg_put_str(w, req->u.open.queue);
+		break;
+	case PROTO_ADMIN:
+		if (req->u.admin.text.len > PROTO_MAX_TEXT) {
+			rc = QSG_RC_DATA_LENGTH_ERROR;
+			break;
+		}
+		qsg_put_blob(w, req->u.admin.text.p, req->u.admin.text.len);
+		break;
+	case PROTO_FORWARD:
+		if (req->u.forward.cmd.len > MAX_FWD_BLOB) {
+			rc = QSG_RC_FRAME_TOO_LARGE;
+			break;
+		}
+		qsg_put_u32(w, req->u.forward.member_id);
+		qsg_put_blob(w, req->u.forward.cmd.p, req->u.forward.cmd.len);
+		break;
+	default: /* BACKOUT, PING: empty body */
+		break;
+	}
+	return end_frame(w, off, rc);
+}
+
+static void put_msg(struct qsg_wbuf *w, const struct fsm_msg *m)
+{
+	qsg_put_bytes(w, m->msgid, FSM_ID_LEN);
+	qsg_put_bytes(w, m->correlid, FSM_ID_LEN);
+	qsg_put_u8(w, m->priority);
+	qsg_put_u8(w, m->persistent);
+	qsg_put_i64(w, m->expiry_ms);
+	qsg_put_i64(w, m->put_time_ms);
+	qsg_put_u32(w, m->backout_count);
+	qsg_put_u64(w, m->seqno);
+	qsg_put_blob(w, m->props.p, m->props.len);
+	qsg_put_blob(w, m->body.p, m->body.len);
+}
+
+int proto_resp_encode(const struct proto_resp *resp, struct qsg_wbuf *w)
+{
+	if (op_name(resp->op) == NULL)
+		return QSG_RC_UNKNOWN_OP;
+	if (resp->rc < 0)
+		return QSG_RC_INVALID;
+	size_t off = begin_frame(w, (uint8_t)(resp->op | PROTO_RESP), resp->reqid);
+	int rc = QSG_OK;
+	qsg_put_u32(w, (uint32_t)resp->rc);
+	/* Reason text on failure; optional informational text on success
+	 * (e.g. the MQSC message of an ADMIN command). */
+	size_t ntext = resp->text.len > PROTO_MAX_TEXT ? PROTO_MAX_TEXT : resp->text.len;
+	qsg_put_strn(w, (const char *)resp->text.p, ntext);
+	if (resp->rc != QSG_OK)
+		return end_frame(w, off, rc);
+	switch (resp->op) {
+	case PROTO_HELLO: {
+		size_t nq = resp->u.hello.qmgr.len, ng = resp->u.hello.group.len;
+		if (nq > FSM_NAME_MAX || ng > FSM_NAME_MAX) {
+			rc = QSG_RC_DATA_LENGTH_ERROR;
+			break;
+		}
+		qsg_put_u64(w, resp->u.hello.epoch);
+		qsg_put_u64(w, resp->u.hello.put_seq);
+		qsg_put_u64(w, resp->u.hello.uows_done);
+		qsg_put_u32(w, resp->u.hello.member_id);
+		qsg_put_strn(w, (const char *)resp->u.hello.qmgr.p, nq);
+		qsg_put_strn(w, (const char *)resp->u.hello.group.p, ng);
+		break;
+	}
+	case PROTO_PUT:
+		qsg_put_u8(w, resp->u.put.duplicate ? 1 : 0);
+		qsg_put_bytes(w, resp->u.put.msgid, FSM_ID_LEN);
+		break;
+	case PROTO_GET:
+	case PROTO_BROWSE:
+		if ((rc = check_msg(&resp->u.get.msg)) != QSG_OK)
+			break;
+		put_msg(w, &resp->u.get.msg);
+		break;
+	case PROTO_ADMIN:
+		qsg_put_u32(w, resp->u.admin.nobjects);
+		qsg_put_bytes(w, resp->u.admin.objects.p, resp->u.admin.objects.len);
+		break;
+	case PROTO_FORWARD:
+		if (resp->u.forward.result.len > MAX_FWD_BLOB) {
+			rc = QSG_RC_FRAME_TOO_LARGE;
+			break;
+		}
+		qsg_put_blob(w, resp->u.forward.result.p, resp->u.forward.result.len);
+		break;
+	default: /* COMMIT, BACKOUT, OPEN, CLOSE, PING: empty body */
+		break;
+	}
+	return end_frame(w, off, rc);
+}
+
+/* ---- decoding ---- */
+
+/* A str as a slice into the frame (at most max bytes, no NUL bytes). */
+static struct qsg_slice get_str_slice(struct qsg_rbuf *r, size_t max)
+{
+	struct qsg_slice s = {NULL, 0};
+	size_t n = qsg_get_u16(r);
+	if (r->err != QSG_OK)
+		return s;
+	if (n > max) {
+		r->err = QSG_RC_BAD_FRAME;
+		return s;
+	}
+	s = qsg_get_raw(r, n);
+	if (n > 0 && s.p != NULL && memchr(s.p, '\0', n) != NULL) {
+		r->err = QSG_RC_BAD_FRAME;
+		s.p = NULL;
+		s.len = 0;
+	}
+	return s;
+}
+
+/* Queue name: 1..FSM_NAME_MAX characters. */
+static int get_queue(struct qsg_rbuf *r, char *dst, char *errmsg)
+{
+	qsg_get_str(r, dst, FSM_NAME_MAX + 1);
+	if (r->err != QSG_OK)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+				"queue name truncated, longer than %d characters or has a NUL",
+				FSM_NAME_MAX);
+	if (dst[0] == '\0')
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "empty queue name");
+	return QSG_OK;
+}
+
+/* Header: sets *op (without PROTO_RESP) and *reqid when readable. */
+static int decode_header(struct qsg_rbuf *r, size_t len, bool resp, uint8_t *op, uint32_t *reqid,
+			 char *errmsg)
+{
+	if (len < PROTO_HDR_SIZE)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+				"frame of %zu bytes is shorter than the "
+				"%d-byte header",
+				len, PROTO_HDR_SIZE);
+	uint32_t flen = qsg_get_u32(r);
+	uint8_t version = qsg_get_u8(r);
+	uint8_t rawop = qsg_get_u8(r);
+	(void)qsg_get_u16(r); /* flags: reserved, ignored */
+	*reqid = qsg_get_u32(r);
+	*op = (uint8_t)(rawop & ~PROTO_RESP);
+	if ((size_t)flen != len - 4)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+				"length field %u does not match the frame size %zu", flen, len);
+	if (flen > PROTO_MAX_FRAME)
+		return qsg_errf(errmsg, QSG_RC_FRAME_TOO_LARGE, "frame length %u over the limit %u",
+				flen, (unsigned)PROTO_MAX_FRAME);
+	if (version != PROTO_VERSION)
+		return qsg_errf(errmsg, QSG_RC_BAD_VERSION,
+				"protocol version %u not supported (this side speaks %d)", version,
+				PROTO_VERSION);
+	if (op_name(*op) == NULL)
+		return qsg_errf(errmsg, QSG_RC_UNKNOWN_OP, "unknown operation code %u", rawop);
+	if (((rawop & PROTO_RESP) != 0) != resp)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "%s frame where a %s was expected",
+				resp ? "request" : "response", resp ? "response" : "request");
+	return QSG_OK;
+}
+
+static int finish(struct qsg_rbuf *r, uint8_t op, char *errmsg)
+{
+	if (r->err != QSG_OK)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+				"%s body truncated or a length field out of range", op_name(op));
+	if (qsg_rbuf_left(r) != 0)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "%zu trailing bytes after the %s body",
+				qsg_rbuf_left(r), op_name(op));
+	return QSG_OK;
+}
+
+int proto_req_decode(const void *p, size_t len, struct proto_req *req, char *errmsg)
+{
+	struct qsg_rbuf r;
+	memset(req, 0, sizeof *req);
+	qsg_rbuf_init(&r, p, len);
+	int rc = decode_header(&r, len, false, &req->op, &req->reqid, errmsg);
+	if (rc != QSG_OK)
+		return rc;
+	switch (req->op) {
+	case PROTO_HELLO:
+		req->u.hello.kind = qsg_get_u8(&r);
+		req->u.hello.client_id = qsg_get_u64(&r);
+		req->u.hello.member_id = qsg_get_u32(&r);
+		req->u.hello.app = get_str_slice(&r, PROTO_MAX_APP);
+		if ((rc = finish(&r, req->op, errmsg)) != QSG_OK)
+			return rc;
+		if (req->u.hello.kind != PROTO_KIND_CLIENT &&
+		    req->u.hello.kind != PROTO_KIND_MEMBER)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "HELLO: unknown peer kind %u",
+					req->u.hello.kind);
+		if (req->u.hello.kind == PROTO_KIND_CLIENT && req->u.hello.client_id == 0)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "HELLO: client_id must not be 0");
+		return QSG_OK;
+	case PROTO_PUT: {
+		struct fsm_msg *m = &req->u.put.msg;
+		if ((rc = get_queue(&r, req->u.put.queue, errmsg)) != QSG_OK)
+			return rc;
+		req->u.put.seq = qsg_get_u64(&r);
+		req->u.put.flags = qsg_get_u32(&r);
+		qsg_get_bytes(&r, m->msgid, FSM_ID_LEN);
+		qsg_get_bytes(&r, m->correlid, FSM_ID_LEN);
+		m->priority = qsg_get_u8(&r);
+		m->expiry_ms = qsg_get_i64(&r);
+		m->props = qsg_get_blob(&r, FSM_MAX_PROPS);
+		m->body = qsg_get_blob(&r, FSM_MAX_MSGL);
+		if ((rc = finish(&r, req->op, errmsg)) != QSG_OK)
+			return rc;
+		if (m->priority > 9)
+			return qsg_errf(errmsg, QSG_RC_PRIORITY_ERROR,
+					"PUT: priority %u is not 0 to 9", m->priority);
+		if (m->expiry_ms < 0)
+			return qsg_errf(errmsg, QSG_RC_EXPIRY_ERROR, "PUT: negative expiry");
+		return QSG_OK;
+	}
+	case PROTO_GET:
+	case PROTO_BROWSE:
+		if ((rc = get_queue(&r, req->u.get.queue, errmsg)) != QSG_OK)
+			return rc;
+		req->u.get.flags = qsg_get_u32(&r);
+		req->u.get.wait_ms = (int32_t)qsg_get_u32(&r);
+		qsg_get_bytes(&r, req->u.get.match.msgid, FSM_ID_LEN);
+		qsg_get_bytes(&r, req->u.get.match.correlid, FSM_ID_LEN);
+		req->u.get.match.priority = qsg_get_u8(&r);
+		req->u.get.match.seqno = qsg_get_u64(&r);
+		if ((rc = finish(&r, req->op, errmsg)) != QSG_OK)
+			return rc;
+		if (req->u.get.wait_ms < -1)
+			return qsg_errf(errmsg, QSG_RC_INVALID, "%s: wait %d ms is not valid",
+					op_name(req->op), (int)req->u.get.wait_ms);
+		if (req->u.get.match.priority > 9)
+			return qsg_errf(errmsg, QSG_RC_PRIORITY_ERROR,
+					"%s: cursor priority %u is not 0 to 9", op_name(req->op),
+					req->u.get.match.priority);
+		return QSG_OK;
+	case PROTO_COMMIT:
+		req->u.commit.uow = qsg_get_u64(&r);
+		return finish(&r, req->op, errmsg);
+	case PROTO_OPEN:
+	case PROTO_CLOSE:
+		if ((rc = get_queue(&r, req->u.open.queue, errmsg)) != QSG_OK)
+			return rc;
+		return finish(&r, req->op, errmsg);
+	case PROTO_ADMIN:
+		req->u.admin.text = qsg_get_blob(&r, PROTO_MAX_TEXT);
+		if ((rc = finish(&r, req->op, errmsg)) != QSG_OK)
+			return rc;
+		if (req->u.admin.text.len > 0 &&
+		    memchr(req->u.admin.text.p, '\0', req->u.admin.text.len) != NULL)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "ADMIN: command has a NUL byte");
+		return QSG_OK;
+	case PROTO_FORWARD:
+		req->u.forward.member_id = qsg_get_u32(&r);
+		req->u.forward.cmd = qsg_get_blob(&r, MAX_FWD_BLOB);
+		return finish(&r, req->op, errmsg);
+	default: /* BACKOUT, PING */
+		return finish(&r, req->op, errmsg);
+	}
+}
+
+static void get_msg(struct qsg_rbuf *r, struct fsm_msg *m)
+{
+	qsg_get_bytes(r, m->msgid, FSM_ID_LEN);
+	qsg_get_bytes(r, m->correlid, FSM_ID_LEN);
+	m->priority = qsg_get_u8(r);
+	m->persistent = qsg_get_u8(r);
+	m->expiry_ms = qsg_get_i64(r);
+	m->put_time_ms = qsg_get_i64(r);
+	m->backout_count = qsg_get_u32(r);
+	m->seqno = qsg_get_u64(r);
+	m->props = qsg_get_blob(r, FSM_MAX_PROPS);
+	m->body = qsg_get_blob(r, FSM_MAX_MSGL);
+}
+
+/* Walk one admin object at *pos; fills up to max attrs. */
+static int admin_object(struct qsg_rbuf *r, struct proto_attr *attrs, size_t max, size_t *nattrs)
+{
+	uint32_t n = qsg_get_u32(r);
+	if (r->err != QSG_OK)
+		return QSG_RC_BAD_FRAME;
+	/* Each attribute takes at least 4 bytes: reject absurd counts early. */
+	if (n > qsg_rbuf_left(r) / 4)
+		return QSG_RC_BAD_FRAME;
+	for (uint32_t i = 0; i < n; i++) {
+		struct qsg_slice name = get_str_slice(r, PROTO_MAX_TEXT);
+		struct qsg_slice value = get_str_slice(r, PROTO_MAX_TEXT);
+		if (r->err != QSG_OK)
+			return QSG_RC_BAD_FRAME;
+		if (name.len == 0)
+			return QSG_RC_BAD_FRAME;
+		if (i < max) {
+			attrs[i].name = name;
+			attrs[i].value = value;
+		}
+	}
+	*nattrs = n;
+	return QSG_OK;
+}
+
+int proto_resp_decode(const void *p, size_t len, struct proto_resp *resp, char *errmsg)
+{
+	struct qsg_rbuf r;
+	memset(resp, 0, sizeof *resp);
+	qsg_rbuf_init(&r, p, len);
+	int rc = decode_header(&r, len, true, &resp->op, &resp->reqid, errmsg);
+	if (rc != QSG_OK)
+		return rc;
+	uint32_t code = qsg_get_u32(&r);
+	resp->text = get_str_slice(&r, PROTO_MAX_TEXT);
+	if (r.err != QSG_OK)
+		return finish(&r, resp->op, errmsg);
+	if (code > INT32_MAX)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "%s: reason code %u out of range",
+				op_name(resp->op), code);
+	resp->rc = (int)code;
+	if (resp->rc != QSG_OK)
+		return finish(&r, resp->op, errmsg);
+	switch (resp->op) {
+	case PROTO_HELLO:
+		resp->u.hello.epoch = qsg_get_u64(&r);
+		resp->u.hello.put_seq = qsg_get_u64(&r);
+		resp->u.hello.uows_done = qsg_get_u64(&r);
+		resp->u.hello.member_id = qsg_get_u32(&r);
+		resp->u.hello.qmgr = get_str_slice(&r, FSM_NAME_MAX);
+		resp->u.hello.group = get_str_slice(&r, FSM_NAME_MAX);
+		return finish(&r, resp->op, errmsg);
+	case PROTO_PUT:
+		resp->u.put.duplicate = qsg_get_u8(&r);
+		qsg_get_bytes(&r, resp->u.put.msgid, FSM_ID_LEN);
+		if ((rc = finish(&r, resp->op, errmsg)) != QSG_OK)
+			return rc;
+		if (resp->u.put.duplicate > 1)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "PUT: duplicate flag %u",
+					resp->u.put.duplicate);
+		return QSG_OK;
+	case PROTO_GET:
+	case PROTO_BROWSE:
+		get_msg(&r, &resp->u.get.msg);
+		if ((rc = finish(&r, resp->op, errmsg)) != QSG_OK)
+			return rc;
+		if (resp->u.get.msg.priority > 9 || resp->u.get.msg.persistent > 1)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"%s: priority %u or persistence %u out of range",
+					op_name(resp->op), resp->u.get.msg.priority,
+					resp->u.get.msg.persistent);
+		return QSG_OK;
+	case PROTO_ADMIN: {
+		resp->u.admin.nobjects = qsg_get_u32(&r);
+		if (r.err != QSG_OK)
+			return finish(&r, resp->op, errmsg);
+		size_t start = r.pos;
+		for (uint32_t i = 0; i < resp->u.admin.nobjects; i++) {
+			size_t n;
+			if (admin_object(&r, NULL, 0, &n) != QSG_OK)
+				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+						"ADMIN: object %u of %u is malformed", i + 1,
+						resp->u.admin.nobjects);
+		}
+		if ((rc = finish(&r, resp->op, errmsg)) != QSG_OK)
+			return rc;
+		resp->u.admin.objects.p = (const uint8_t *)p + start;
+		resp->u.admin.objects.len = len - start;
+		return QSG_OK;
+	}
+	case PROTO_FORWARD:
+		resp->u.forward.result = qsg_get_blob(&r, MAX_FWD_BLOB);
+		return finish(&r, resp->op, errmsg);
+	default: /* COMMIT, BACKOUT, OPEN, CLOSE, PING */
+		return finish(&r, resp->op, errmsg);
+	}
+}
+
+/* ---- admin reply objects ---- */
+
+#define NO_OBJECT SIZE_MAX
+
+void proto_admin_init(struct proto_admin_writer *aw)
+{
+	qsg_wbuf_init(&aw->buf);
+	aw->nobjects = 0;
+	aw->obj_off = NO_OBJECT;
+	aw->nattrs = 0;
+}
+
+void proto_admin_close(struct proto_admin_writer *aw)
+{
+	qsg_wbuf_close(&aw->buf);
+	proto_admin_init(aw);
+}
+
+void proto_admin_end(struct proto_admin_writer *aw)
+{
+	if (aw->obj_off == NO_OBJECT)
+		return;
+	qsg_patch_u32(&aw->buf, aw->obj_off, aw->nattrs);
+	aw->obj_off = NO_OBJECT;
+	aw->nattrs = 0;
+	aw->nobjects++;
+}
+
+void proto_admin_begin(struct proto_admin_writer *aw)
+{
+	proto_admin_end(aw);
+	aw->obj_off = aw->buf.len;
+	aw->nattrs = 0;
+	qsg_put_u32(&aw->buf, 0);
+}
+
+void proto_admin_attr(struct proto_admin_writer *aw, const char *name, const char *value)
+{
+	if (aw->obj_off == NO_OBJECT)
+		proto_admin_begin(aw);
+	qsg_put_str(&aw->buf, name);
+	qsg_put_str(&aw->buf, value);
+	aw->nattrs++;
+}
+
+void proto_admin_to_resp(struct proto_admin_writer *aw, struct proto_resp *resp)
+{
+	proto_admin_end(aw);
+	resp->u.admin.nobjects = aw->nobjects;
+	resp->u.admin.objects.p = aw->buf.data;
+	resp->u.admin.objects.len = aw->buf.len;
+	/* A writer that failed (out of memory, over-long string) yields no
+	 * objects rather than a corrupt reply. */
+	if (aw->buf.err != QSG_OK) {
+		resp->u.admin.nobjects = 0;
+		resp->u.admin.objects.len = 0;
+	}
+}
+
+int proto_admin_next(const struct proto_resp *resp, size_t *cursor, struct proto_attr *attrs,
+		     size_t max, size_t *nattrs)
+{
+	const struct qsg_slice *o = &resp->u.admin.objects;
+	*nattrs = 0;
+	if (*cursor >= o->len)
+		return 0;
+	struct qsg_rbuf r;
+	qsg_rbuf_init(&r, o->p, o->len);
+	r.pos = *cursor;
+	size_t n = 0;
+	if (admin_object(&r, attrs, max, &n) != QSG_OK)
+		return -QSG_RC_BAD_FRAME;
+	*nattrs = n;
+	*cursor = r.pos;
+	return 1;
+}

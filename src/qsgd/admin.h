@@ -1,0 +1,56 @@
+/* MQSC administration inside a member: parse one MQSC command, execute it
+ * against the group (changes go through the log as fsm commands; DISPLAY
+ * reads the member's own replica) and build the reply objects.
+ *
+ * The daemon provides a struct admin_env; the admin module never calls
+ * libraft or the network itself. All calls on the loop thread. */
+#ifndef QSG_ADMIN_H
+#define QSG_ADMIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fsm/fsm.h"
+#include "proto/proto.h"
+
+/* Completion of a command submitted to the group. status is the transport
+ * outcome (QSG_OK, QSG_RC_OUTCOME_UNKNOWN, QSG_RC_NO_LEADER ...); when it is
+ * QSG_OK, result/len is the encoded fsm result (see fsm_result_decode). */
+typedef void (*admin_submit_cb)(void *cbarg, int status, const void *result, size_t len);
+
+/* This member's own Raft view, for DISPLAY GROUP / QMSTATUS. */
+struct admin_raft_info {
+	uint8_t role; /* 0 unavailable, 1 follower, 2 candidate, 3 leader */
+	uint64_t term;
+	uint64_t commit_index;
+	uint64_t applied_index;
+	uint64_t last_index;
+	uint64_t leader_id;
+};
+
+struct admin_env {
+	void *arg;
+	struct fsm *fsm; /* local replica (read-only use) */
+	const char *qmgr_name;
+	const char *group_name;
+	uint32_t member_id;
+	/* Submit one fsm command through the group (leader batcher or forward
+	 * to the leader). Returns QSG_OK when cb will be called exactly once,
+	 * or a reason code (cb not called). */
+	int (*submit)(void *arg, const struct fsm_cmd *cmd, admin_submit_cb cb, void *cbarg);
+	void (*raft_info)(void *arg, struct admin_raft_info *out);
+};
+
+/* Completion of admin_exec: rc is QSG_OK or the reason code of the failure;
+ * text is a one-line message (never NULL; for MQSC-style output, e.g.
+ * "QSG0008I: Queue QA defined." or the error); objects holds DISPLAY output
+ * (zero objects for other commands). Both valid only during the call. */
+typedef void (*admin_done_cb)(void *arg, int rc, const char *text,
+			      struct proto_admin_writer *objects);
+
+/* Execute one MQSC command (text need not be NUL-terminated). done is called
+ * exactly once, possibly before admin_exec returns. */
+void admin_exec(const struct admin_env *env, const char *text, size_t len, admin_done_cb done,
+		void *arg);
+
+#endif

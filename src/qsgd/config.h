@@ -1,0 +1,74 @@
+/* qsgd configuration: an INI file (inih) overridden by command-line flags.
+ * See docs/operations.md for every key. */
+#ifndef QSGD_CONFIG_H
+#define QSGD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/qsg_err.h"
+#include "fsm/fsm.h"
+
+#define QSGD_MAX_MEMBERS 9
+#define QSGD_PATH_MAX 1024
+
+struct qsgd_member_cfg {
+	char name[FSM_NAME_MAX + 1];
+	uint32_t id;
+	char raft[FSM_ADDR_MAX + 1]; /* host:port */
+	char listen[FSM_ADDR_MAX + 1]; /* host:port */
+};
+
+struct qsgd_config {
+	/* [qmgr] */
+	char name[FSM_NAME_MAX + 1];
+	char group[FSM_NAME_MAX + 1];
+	char dir[QSGD_PATH_MAX];
+	int log_level; /* enum qlog_level */
+	/* [raft] */
+	uint32_t id;
+	char raft[FSM_ADDR_MAX + 1];
+	unsigned election_timeout_ms;
+	unsigned heartbeat_ms;
+	unsigned snapshot_threshold;
+	unsigned snapshot_trailing;
+	/* [listener] */
+	char listen[FSM_ADDR_MAX + 1];
+	/* [lease] */
+	unsigned lease_ms;
+	unsigned renew_ms;
+	unsigned session_expiry_s;
+	/* [batch] */
+	unsigned max_entry_bytes;
+	unsigned max_inflight;
+	/* not configurable in the file; fixed by the design */
+	unsigned leader_wait_ms;
+	unsigned expire_interval_ms;
+	/* [member NAME] sections or --member flags (this member included). */
+	unsigned n_members;
+	struct qsgd_member_cfg members[QSGD_MAX_MEMBERS];
+};
+
+/* Defaults for every field. */
+void qsgd_config_defaults(struct qsgd_config *c);
+
+/* Load `-f FILE` (if given), apply the flags on top, validate. Returns QSG_OK,
+ * QSG_RC_CONFIG (errmsg says why) or QSG_RC_INVALID with errmsg "help" when
+ * --help was asked for. */
+int qsgd_config_load(struct qsgd_config *c, int argc, char **argv, char *errmsg);
+
+/* Parse an INI file into c (no validation). */
+int qsgd_config_load_file(struct qsgd_config *c, const char *path, char *errmsg);
+
+/* Check the whole configuration; fills in a group of one if no members. */
+int qsgd_config_validate(struct qsgd_config *c, char *errmsg);
+
+/* Split "host:port"; host must be non-empty, port 1..65535. */
+int qsgd_parse_hostport(const char *s, char *host, size_t hostsize, int *port);
+
+const struct qsgd_member_cfg *qsgd_config_member(const struct qsgd_config *c, uint32_t id);
+
+void qsgd_usage(FILE *out);
+
+#endif

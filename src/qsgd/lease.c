@@ -1,0 +1,323 @@
+#include "lease.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "raft-glue/glue.h"
+#include "server.h"
+
+#define MAX_RENEW_INFLIGHT 4
+
+enum lease_op_kind { OP_JOIN = 1, OP_RENEW = 2, OP_FAIL = 3, OP_EXPIRE = 4 };
+
+struct lease {
+	struct qsgd *d;
+	uv_timer_t tick; /* every renew_ms */
+	uv_timer_t fence; /* last acknowledged send + lease_ms - renew_ms */
+	uv_timer_t expire; /* every expire_interval_ms */
+	unsigned nclosed;
+	unsigned inflight; /* submissions not yet completed */
+	bool closing;
+	bool joined; /* a MEMBER_JOIN was acknowledged (and not FAILED since) */
+	bool join_inflight;
+	unsigned renew_inflight;
+	bool fenced;
+	bool have_ack;
+	uint64_t last_ack_send; /* uv_now() when the last acknowledged renewal was sent */
+	bool is_leader;
+	uint64_t leader_since;
+	uint32_t failing[QSGD_MAX_MEMBERS]; /* MEMBER_FAIL in flight for these ids */
+};
+
+struct lease_op {
+	struct lease *l;
+	int kind;
+	uint64_t sent;
+	uint32_t member_id;
+	int64_t expiry;
+	char name[FSM_NAME_MAX + 1];
+};
+
+static void maybe_free(struct lease *l)
+{
+	if (l->closing && l->nclosed == 3 && l->inflight == 0)
+		free(l);
+}
+
+static void set_fenced(struct lease *l, bool fenced, const char *why)
+{
+	struct qsgd *d = l->d;
+	if (l->fenced == fenced)
+		return;
+	l->fenced = fenced;
+	if (fenced)
+		QLOG_WARNING(d->log, "QSG4002W", "member %s fenced: %s; closing client connections",
+			     d->cfg->name, why);
+	else
+		QLOG_INFO_(d->log, "QSG4001I", "member %s active: lease renewed", d->cfg->name);
+	server_set_fenced(d->server, fenced);
+}
+
+static void fence_cb(uv_timer_t *t)
+{
+	struct lease *l = t->data;
+	char why[128];
+	snprintf(why, sizeof why, "no lease renewal acknowledged for %u ms",
+		 l->d->cfg->lease_ms - l->d->cfg->renew_ms);
+	set_fenced(l, true, why);
+}
+
+static void acked(struct lease *l, uint64_t sent)
+{
+	const struct qsgd_config *cfg = l->d->cfg;
+	if (l->have_ack && sent <= l->last_ack_send)
+		return;
+	l->have_ack = true;
+	l->last_ack_send = sent;
+	uint64_t deadline = sent + cfg->lease_ms - cfg->renew_ms;
+	uint64_t now = uv_now(l->d->loop);
+	if (deadline <= now)
+		return; /* too old to extend the lease; the fence timer decides */
+	uv_timer_start(&l->fence, fence_cb, deadline - now, 0);
+	set_fenced(l, false, NULL);
+}
+
+static void unmark_failing(struct lease *l, uint32_t id)
+{
+	for (unsigned i = 0; i < QSGD_MAX_MEMBERS; i++)
+		if (l->failing[i] == id)
+			l->failing[i] = 0;
+}
+
+static void op_done(void *arg, int status, const void *result, size_t len)
+{
+	struct lease_op *op = arg;
+	struct lease *l = op->l;
+	struct qsgd *d = l->d;
+	struct fsm_result res;
+	char errmsg[QSG_ERRMSG_SIZE];
+	static const uint8_t fsm_ops[] = {0, FSM_OP_MEMBER_JOIN, FSM_OP_LEASE_RENEW,
+					  FSM_OP_MEMBER_FAIL, FSM_OP_EXPIRE};
+	int rc = status;
+
+	l->inflight--;
+	if (rc == QSG_OK)
+		rc = fsm_result_decode(fsm_ops[op->kind], result, len, &res, errmsg);
+	if (rc == QSG_OK)
+		rc = res.rc;
+	switch (op->kind) {
+	case OP_JOIN:
+		l->join_inflight = false;
+		if (rc == QSG_OK && !l->closing) {
+			if (!l->joined)
+				QLOG_INFO_(d->log, "QSG4004I", "member %s (id %u) joined group %s",
+					   d->cfg->name, d->cfg->id, d->cfg->group);
+			l->joined = true;
+			acked(l, op->sent);
+		} else if (rc != QSG_OK) {
+			QLOG_DBG(d->log, "QSG4010D", "MEMBER_JOIN: %s", qsg_rc_name(rc));
+		}
+		break;
+	case OP_RENEW:
+		l->renew_inflight--;
+		if (l->closing)
+			break;
+		if (rc == QSG_OK)
+			acked(l, op->sent);
+		else if (status == QSG_OK && l->joined) {
+			/* Applied but refused: the group no longer knows us as active. */
+			QLOG_WARNING(d->log, "QSG4005W", "lease renewal refused (%s): rejoining",
+				     qsg_rc_name(rc));
+			l->joined = false;
+		}
+		break;
+	case OP_FAIL:
+		unmark_failing(l, op->member_id);
+		if (rc == QSG_OK)
+			QLOG_WARNING(d->log, "QSG4003W",
+				     "member %s (id %u) declared failed: lease expired at %lld",
+				     op->name, op->member_id, (long long)op->expiry);
+		else
+			QLOG_DBG(d->log, "QSG4011D", "MEMBER_FAIL %s: %s", op->name,
+				 qsg_rc_name(rc));
+		break;
+	case OP_EXPIRE:
+		if (rc != QSG_OK)
+			QLOG_DBG(d->log, "QSG4012D", "EXPIRE: %s", qsg_rc_name(rc));
+		break;
+	default:
+		break;
+	}
+	free(op);
+	maybe_free(l);
+}
+
+static int submit(struct lease *l, const struct fsm_cmd *cmd, int kind, struct lease_op **opp)
+{
+	struct lease_op *op = calloc(1, sizeof *op);
+	if (op == NULL)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	op->l = l;
+	op->kind = kind;
+	op->sent = uv_now(l->d->loop);
+	int rc = qsgd_submit(l->d, cmd, op_done, op);
+	if (rc != QSG_OK) {
+		free(op);
+		return rc;
+	}
+	l->inflight++;
+	if (opp != NULL)
+		*opp = op;
+	return QSG_OK;
+}
+
+struct scan {
+	struct lease *l;
+	int64_t now;
+};
+
+static int scan_member(void *arg, const struct fsm_member *m)
+{
+	struct scan *sc = arg;
+	struct lease *l = sc->l;
+	unsigned free_slot = QSGD_MAX_MEMBERS;
+
+	if (m->state != FSM_MEMBER_ACTIVE || m->lease_expiry_ms >= sc->now)
+		return 0;
+	for (unsigned i = 0; i < QSGD_MAX_MEMBERS; i++) {
+		if (l->failing[i] == m->id)
+			return 0; /* already in flight */
+		if (l->failing[i] == 0 && free_slot == QSGD_MAX_MEMBERS)
+			free_slot = i;
+	}
+	if (free_slot == QSGD_MAX_MEMBERS)
+		return 0;
+	struct fsm_cmd cmd;
+	memset(&cmd, 0, sizeof cmd);
+	cmd.op = FSM_OP_MEMBER_FAIL;
+	cmd.member_id = m->id;
+	cmd.seq = (uint64_t)m->lease_expiry_ms;
+	struct lease_op *op = NULL;
+	if (submit(l, &cmd, OP_FAIL, &op) == QSG_OK) {
+		op->member_id = m->id;
+		op->expiry = m->lease_expiry_ms;
+		snprintf(op->name, sizeof op->name, "%s", m->name);
+		l->failing[free_slot] = m->id;
+	}
+	return 0;
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+	struct lease *l = t->data;
+	struct qsgd *d = l->d;
+	struct glue_info info;
+	struct fsm_cmd cmd;
+
+	glue_get_info(d->glue, &info);
+	/* Role callbacks may not report the initial role: track it here too. */
+	lease_on_role(l, 0, info.role);
+	if (info.role != GLUE_LEADER && info.leader_id == 0)
+		return; /* nobody to renew with; the fence timer runs on */
+	if (l->joined) {
+		struct fsm_member m;
+		if (fsm_member_get(d->fsm, d->cfg->id, &m) == QSG_OK &&
+		    m.state == FSM_MEMBER_FAILED) {
+			QLOG_WARNING(d->log, "QSG4005W", "member %s was declared failed: rejoining",
+				     d->cfg->name);
+			l->joined = false;
+		}
+	}
+	memset(&cmd, 0, sizeof cmd);
+	cmd.member_id = d->cfg->id;
+	cmd.seq = d->cfg->lease_ms;
+	if (!l->joined) {
+		if (!l->join_inflight) {
+			cmd.op = FSM_OP_MEMBER_JOIN;
+			snprintf(cmd.name, sizeof cmd.name, "%s", d->cfg->name);
+			snprintf(cmd.raft_addr, sizeof cmd.raft_addr, "%s", d->cfg->raft);
+			snprintf(cmd.client_addr, sizeof cmd.client_addr, "%s", d->cfg->listen);
+			if (submit(l, &cmd, OP_JOIN, NULL) == QSG_OK)
+				l->join_inflight = true;
+		}
+	} else if (l->renew_inflight < MAX_RENEW_INFLIGHT) {
+		cmd.op = FSM_OP_LEASE_RENEW;
+		cmd.stats.role = info.role;
+		cmd.stats.term = info.term;
+		cmd.stats.commit_index = info.commit_index;
+		cmd.stats.applied_index = info.applied_index;
+		cmd.stats.last_index = info.last_index;
+		if (submit(l, &cmd, OP_RENEW, NULL) == QSG_OK)
+			l->renew_inflight++;
+	}
+	/* Leader: declare members whose lease expired, after the grace. */
+	if (l->is_leader && uv_now(d->loop) - l->leader_since >= d->cfg->lease_ms) {
+		int64_t now = qsgd_wall_ms(), last = fsm_last_time(d->fsm);
+		struct scan sc = {.l = l, .now = now > last ? now : last};
+		fsm_member_foreach(d->fsm, scan_member, &sc);
+	}
+}
+
+static void expire_cb(uv_timer_t *t)
+{
+	struct lease *l = t->data;
+	if (!l->is_leader)
+		return;
+	struct fsm_cmd cmd;
+	memset(&cmd, 0, sizeof cmd);
+	cmd.op = FSM_OP_EXPIRE;
+	cmd.seq = (uint64_t)l->d->cfg->session_expiry_s * 1000;
+	submit(l, &cmd, OP_EXPIRE, NULL);
+}
+
+int lease_init(struct lease **out, struct qsgd *d, char *errmsg)
+{
+	struct lease *l = calloc(1, sizeof *l);
+	if (l == NULL)
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+	l->d = d;
+	l->fenced = true; /* until the first renewal is acknowledged */
+	uv_timer_init(d->loop, &l->tick);
+	uv_timer_init(d->loop, &l->fence);
+	uv_timer_init(d->loop, &l->expire);
+	l->tick.data = l->fence.data = l->expire.data = l;
+	*out = l;
+	return QSG_OK;
+}
+
+void lease_start(struct lease *l)
+{
+	const struct qsgd_config *cfg = l->d->cfg;
+	server_set_fenced(l->d->server, true);
+	uv_timer_start(&l->tick, tick_cb, 0, cfg->renew_ms);
+	uv_timer_start(&l->expire, expire_cb, cfg->expire_interval_ms, cfg->expire_interval_ms);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	struct lease *l = h->data;
+	l->nclosed++;
+	maybe_free(l);
+}
+
+void lease_close(struct lease *l)
+{
+	l->closing = true;
+	uv_close((uv_handle_t *)&l->tick, timer_closed);
+	uv_close((uv_handle_t *)&l->fence, timer_closed);
+	uv_close((uv_handle_t *)&l->expire, timer_closed);
+}
+
+void lease_on_role(struct lease *l, int old_role, int new_role)
+{
+	(void)old_role;
+	bool leader = new_role == GLUE_LEADER;
+	if (leader && !l->is_leader)
+		l->leader_since = uv_now(l->d->loop);
+	l->is_leader = leader;
+}
+
+bool lease_fenced(const struct lease *l)
+{
+	return l->fenced;
+}

@@ -1,0 +1,310 @@
+/* qsgd: one member of a queue-sharing group. Wires the modules together,
+ * owns the data directory lock, the signals and the exit codes:
+ *   0 clean stop, 1 configuration error, 2 data directory locked,
+ *   70 fatal Raft error (fail-stop; a supervisor restarts the member). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "batcher.h"
+#include "config.h"
+#include "daemon.h"
+#include "forward.h"
+#include "lease.h"
+#include "log.h"
+#include "net.h"
+#include "raft-glue/glue.h"
+#include "server.h"
+
+#define EXIT_CONFIG 1
+#define EXIT_LOCKED 2
+#define EXIT_RAFT_FATAL 70
+
+struct member {
+	struct qsgd core;
+	struct qsgd_config cfg;
+	struct qlog log;
+	uv_loop_t loop;
+	uv_signal_t sigterm;
+	uv_signal_t sigint;
+	int lock_fd;
+	bool stopping;
+};
+
+static const char *role_name(int role)
+{
+	switch (role) {
+	case GLUE_FOLLOWER:
+		return "follower";
+	case GLUE_CANDIDATE:
+		return "candidate";
+	case GLUE_LEADER:
+		return "leader";
+	default:
+		return "unavailable";
+	}
+}
+
+/* ---- state machine adapter ---- */
+
+static int sm_apply(void *data, const void *buf, size_t len, struct qsg_wbuf *results)
+{
+	struct member *m = data;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	int rc = fsm_apply(m->core.fsm, buf, len, results, errmsg);
+	if (rc == QSG_RC_BAD_FRAME || rc == QSG_RC_BAD_VERSION) {
+		/* Rejected as a whole, state unchanged, the same on every
+		 * replica: not fatal. The submitter sees no results. */
+		QLOG_ERR(&m->log, "QSG0010E", "log entry rejected: %s", errmsg);
+		if (results != NULL)
+			qsg_wbuf_reset(results);
+		return 0;
+	}
+	if (rc != QSG_OK)
+		QLOG_ERR(&m->log, "QSG0011E", "state machine apply failed: %s (%s)",
+			 qsg_rc_name(rc), errmsg);
+	return rc;
+}
+
+static int sm_snapshot(void *data, struct qsg_wbuf *out)
+{
+	struct member *m = data;
+	return fsm_snapshot(m->core.fsm, out);
+}
+
+static int sm_restore(void *data, const void *buf, size_t len)
+{
+	struct member *m = data;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	int rc = fsm_restore(m->core.fsm, buf, len, errmsg);
+	if (rc != QSG_OK)
+		QLOG_ERR(&m->log, "QSG0012E", "snapshot restore failed: %s", errmsg);
+	else
+		QLOG_INFO_(&m->log, "QSG0012I", "state restored from a snapshot of %zu bytes", len);
+	return rc;
+}
+
+/* ---- glue callbacks ---- */
+
+static void on_role(void *arg, int old_role, int new_role)
+{
+	struct member *m = arg;
+	struct qsgd *d = &m->core;
+	if (m->stopping)
+		return;
+	QLOG_INFO_(&m->log, "QSG0003I", "Raft role %s -> %s", role_name(old_role),
+		   role_name(new_role));
+	lease_on_role(d->lease, old_role, new_role);
+	batcher_on_role(d->batcher, new_role);
+	forward_check_leader(d->forward);
+	if (new_role == GLUE_LEADER)
+		qsgd_hold_retry(d);
+}
+
+static void on_fatal(void *arg, const char *msg)
+{
+	struct member *m = arg;
+	QLOG_ERR(&m->log, "QSG0099E", "fatal Raft error, stopping at once: %s", msg);
+	fflush(stderr);
+	_exit(EXIT_RAFT_FATAL);
+}
+
+/* ---- shutdown ---- */
+
+static void glue_closed(void *arg)
+{
+	struct member *m = arg;
+	qsgd_core_close(&m->core);
+	uv_close((uv_handle_t *)&m->sigterm, NULL);
+	uv_close((uv_handle_t *)&m->sigint, NULL);
+}
+
+static void stop(struct member *m, const char *why)
+{
+	struct qsgd *d = &m->core;
+	if (m->stopping)
+		return;
+	m->stopping = true;
+	d->stopping = true;
+	QLOG_INFO_(&m->log, "QSG0002I", "qsgd %s stopping (%s)", m->cfg.name, why);
+	uv_signal_stop(&m->sigterm);
+	uv_signal_stop(&m->sigint);
+	lease_close(d->lease);
+	server_close(d->server);
+	forward_close(d->forward);
+	batcher_close(d->batcher);
+	glue_close(d->glue, glue_closed, m);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	stop(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* ---- startup ---- */
+
+static int prepare_dir(struct member *m)
+{
+	const char *dir = m->cfg.dir;
+	char path[QSGD_PATH_MAX + 16];
+	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+		fprintf(stderr, "qsgd: cannot create data directory %s: %s\n", dir,
+			strerror(errno));
+		return EXIT_CONFIG;
+	}
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "qsgd: %s is not a directory\n", dir);
+		return EXIT_CONFIG;
+	}
+	snprintf(path, sizeof path, "%s/qsgd.lock", dir);
+	m->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (m->lock_fd < 0) {
+		fprintf(stderr, "qsgd: cannot open %s: %s\n", path, strerror(errno));
+		return EXIT_CONFIG;
+	}
+	if (flock(m->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		fprintf(stderr,
+			"qsgd: data directory %s is locked: another qsgd is using it (%s)\n", dir,
+			strerror(errno));
+		close(m->lock_fd);
+		m->lock_fd = -1;
+		return EXIT_LOCKED;
+	}
+	return 0;
+}
+
+static int check_addresses(const struct qsgd_config *cfg)
+{
+	struct sockaddr_storage sa;
+	for (unsigned i = 0; i < cfg->n_members; i++) {
+		if (net_resolve(cfg->members[i].listen, &sa) != QSG_OK) {
+			fprintf(stderr,
+				"qsgd: config: member %s: listen address %s: host must be a "
+				"numeric IP address or localhost\n",
+				cfg->members[i].name, cfg->members[i].listen);
+			return EXIT_CONFIG;
+		}
+	}
+	return 0;
+}
+
+static int run(struct member *m)
+{
+	struct qsgd *d = &m->core;
+	const struct qsgd_config *cfg = &m->cfg;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	struct glue_config gc;
+	int rc;
+
+	qsgd_core_init(d, &m->loop, cfg, &m->log);
+	if ((rc = fsm_init(&d->fsm, errmsg)) != QSG_OK) {
+		QLOG_ERR(&m->log, "QSG0020E", "state machine: %s", errmsg);
+		return EXIT_CONFIG;
+	}
+	memset(&gc, 0, sizeof gc);
+	gc.id = cfg->id;
+	gc.address = cfg->raft;
+	gc.dir = cfg->dir;
+	gc.n_servers = cfg->n_members;
+	for (unsigned i = 0; i < cfg->n_members; i++) {
+		gc.servers[i].id = cfg->members[i].id;
+		size_t n = strlen(cfg->members[i].raft);
+		if (n >= sizeof gc.servers[i].address) {
+			QLOG_ERR(&m->log, "QSG0025E", "member %s: Raft address too long",
+				 cfg->members[i].name);
+			fsm_close(d->fsm);
+			return EXIT_CONFIG;
+		}
+		memcpy(gc.servers[i].address, cfg->members[i].raft, n + 1);
+	}
+	gc.election_timeout_ms = cfg->election_timeout_ms;
+	gc.heartbeat_ms = cfg->heartbeat_ms;
+	gc.snapshot_threshold = cfg->snapshot_threshold;
+	gc.snapshot_trailing = cfg->snapshot_trailing;
+	gc.snapshot_compress = true;
+	struct glue_sm sm = {
+	    .data = m, .apply = sm_apply, .snapshot = sm_snapshot, .restore = sm_restore};
+
+	if ((rc = glue_init(&d->glue, &m->loop, &gc, &sm, errmsg)) != QSG_OK) {
+		QLOG_ERR(&m->log, "QSG0021E", "Raft: %s", errmsg);
+		fsm_close(d->fsm);
+		return rc == QSG_RC_CONFIG ? EXIT_CONFIG : EXIT_RAFT_FATAL;
+	}
+	glue_set_role_cb(d->glue, on_role, m);
+	glue_set_fatal_cb(d->glue, on_fatal, m);
+	if (server_init(&d->server, d, errmsg) != QSG_OK ||
+	    batcher_init(&d->batcher, d, errmsg) != QSG_OK ||
+	    forward_init(&d->forward, d, errmsg) != QSG_OK ||
+	    lease_init(&d->lease, d, errmsg) != QSG_OK) {
+		QLOG_ERR(&m->log, "QSG0022E", "%s", errmsg);
+		_exit(EXIT_RAFT_FATAL); /* out of memory at startup */
+	}
+	uv_signal_init(&m->loop, &m->sigterm);
+	uv_signal_init(&m->loop, &m->sigint);
+	m->sigterm.data = m->sigint.data = m;
+	uv_signal_start(&m->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&m->sigint, on_signal, SIGINT);
+
+	int exit_code = 0;
+	if ((rc = glue_start(d->glue, errmsg)) != QSG_OK) {
+		QLOG_ERR(&m->log, "QSG0023E", "Raft start: %s", errmsg);
+		exit_code = rc == QSG_RC_CONFIG ? EXIT_CONFIG : EXIT_RAFT_FATAL;
+		stop(m, "Raft start failed");
+	} else if ((rc = server_listen(d->server, errmsg)) != QSG_OK) {
+		QLOG_ERR(&m->log, "QSG0024E", "%s", errmsg);
+		exit_code = EXIT_CONFIG;
+		stop(m, "listener failed");
+	} else {
+		QLOG_INFO_(&m->log, "QSG0001I",
+			   "qsgd %s started: group %s, member id %u, %u member(s), raft %s, "
+			   "listening on %s, data in %s",
+			   cfg->name, cfg->group, cfg->id, cfg->n_members, cfg->raft, cfg->listen,
+			   cfg->dir);
+		lease_start(d->lease);
+	}
+	uv_run(&m->loop, UV_RUN_DEFAULT);
+	fsm_close(d->fsm);
+	if (exit_code == 0)
+		QLOG_INFO_(&m->log, "QSG0004I", "qsgd %s stopped", cfg->name);
+	return exit_code;
+}
+
+int main(int argc, char **argv)
+{
+	static struct member m; /* too big for the stack; not shared */
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+
+	int rc = qsgd_config_load(&m.cfg, argc, argv, errmsg);
+	if (rc == QSG_RC_INVALID && strcmp(errmsg, "help") == 0) {
+		qsgd_usage(stdout);
+		return 0;
+	}
+	if (rc != QSG_OK) {
+		fprintf(stderr, "qsgd: config: %s\n", errmsg);
+		qsgd_usage(stderr);
+		return EXIT_CONFIG;
+	}
+	if ((rc = check_addresses(&m.cfg)) != 0)
+		return rc;
+	qlog_init(&m.log, stderr, m.cfg.name, m.cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	if ((rc = prepare_dir(&m)) != 0)
+		return rc;
+	if (uv_loop_init(&m.loop) != 0) {
+		fprintf(stderr, "qsgd: cannot create the event loop\n");
+		return EXIT_RAFT_FATAL;
+	}
+	int code = run(&m);
+	if (uv_loop_close(&m.loop) != 0)
+		QLOG_WARNING(&m.log, "QSG0005W", "event loop closed with handles still open");
+	close(m.lock_fd);
+	return code;
+}

@@ -1,0 +1,82 @@
+/* MQSC command parser: one command text -> struct mqsc_cmd.
+ *
+ * Pure: no I/O, no allocation, no global state. The parser tokenizes
+ * (keywords are case-insensitive, unquoted names and values are upper-cased as
+ * MQ does, '...' keeps case with '' as an embedded quote, blanks or commas
+ * separate items), checks the command's structure and validates every
+ * attribute for the verb and object type, so the executor only maps the result
+ * to state-machine commands or queries.
+ *
+ * Errors: QSG_RC_MQSC_SYNTAX (structure: what and at which column),
+ * QSG_RC_BAD_ATTR (unknown attribute for the command, value out of range).
+ * Any input, including embedded NUL bytes and unbalanced parentheses, yields
+ * a reason code and a message. */
+#ifndef QSG_MQSC_H
+#define QSG_MQSC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fsm/fsm.h"
+
+#define MQSC_MAX_ATTRS 32 /* items after the object */
+#define MQSC_KEYWORD_MAX 16 /* longest keyword we know */
+#define MQSC_VALUE_MAX 256 /* longest token */
+#define MQSC_MAX_TEXT 65535 /* longest command text */
+
+enum mqsc_verb {
+	MQSC_DEFINE = 1,
+	MQSC_ALTER,
+	MQSC_DELETE,
+	MQSC_CLEAR,
+	MQSC_DISPLAY,
+	MQSC_PING,
+};
+
+enum mqsc_obj {
+	MQSC_OBJ_QLOCAL = 1, /* QLOCAL / QL */
+	MQSC_OBJ_QUEUE, /* QUEUE / Q (DISPLAY only: every queue type) */
+	MQSC_OBJ_QSTATUS, /* QSTATUS / QS (DISPLAY only) */
+	MQSC_OBJ_GROUP, /* DISPLAY GROUP */
+	MQSC_OBJ_QMGR, /* DISPLAY QMGR, PING QMGR */
+};
+
+/* One item after the object: KEYWORD or KEYWORD(value). */
+struct mqsc_attr {
+	char keyword[MQSC_KEYWORD_MAX + 1]; /* canonical upper-case name */
+	char value[MQSC_VALUE_MAX + 1];
+	bool has_value;
+	unsigned column; /* 1-based column of the keyword */
+};
+
+struct mqsc_cmd {
+	enum mqsc_verb verb;
+	enum mqsc_obj obj;
+	char name[FSM_NAME_MAX + 1]; /* object name; empty for GROUP/QMGR */
+	bool generic; /* DISPLAY: name ends with '*' (prefix match) */
+	size_t nattrs;
+	struct mqsc_attr attrs[MQSC_MAX_ATTRS];
+
+	/* Validated meaning, filled by mqsc_parse. */
+	struct fsm_qattrs qattrs; /* DEFINE/ALTER: name + values, set = given */
+	uint32_t flags; /* FSM_F_REPLACE (DEFINE), FSM_F_PURGE (DELETE) */
+	char like[FSM_NAME_MAX + 1]; /* DEFINE ... LIKE(q); "" if none */
+	bool all; /* DISPLAY ... ALL */
+	bool selected; /* DISPLAY: attribute names were listed */
+};
+
+/* Parse one command of `len` bytes (need not be NUL-terminated). */
+int mqsc_parse(const char *text, size_t len, struct mqsc_cmd *cmd, char *errmsg);
+
+/* DISPLAY: should attribute `name` (canonical, e.g. "CURDEPTH") be shown? */
+bool mqsc_display_wants(const struct mqsc_cmd *cmd, const char *name);
+
+/* Generic name match: prefix before '*' when cmd->generic, exact otherwise. */
+bool mqsc_name_matches(const struct mqsc_cmd *cmd, const char *name);
+
+/* "DEFINE", "QLOCAL" ... for messages. */
+const char *mqsc_verb_name(enum mqsc_verb v);
+const char *mqsc_obj_name(enum mqsc_obj o);
+
+#endif

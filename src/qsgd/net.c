@@ -1,0 +1,28 @@
+#include "net.h"
+
+#include <string.h>
+#include <uv.h>
+
+#include "common/qsg_err.h"
+#include "config.h"
+
+int net_resolve(const char *hostport, struct sockaddr_storage *out)
+{
+	char host[FSM_ADDR_MAX + 1];
+	int port;
+	if (qsgd_parse_hostport(hostport, host, sizeof host, &port) != QSG_OK)
+		return QSG_RC_CONFIG;
+	size_t n = strlen(host);
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = '\0';
+	}
+	if (strcmp(host, "localhost") == 0)
+		strcpy(host, "127.0.0.1");
+	memset(out, 0, sizeof *out);
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)out) == 0)
+		return QSG_OK;
+	if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)out) == 0)
+		return QSG_OK;
+	return QSG_RC_CONFIG;
+}

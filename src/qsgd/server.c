@@ -1,0 +1,796 @@
+#include "server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "net.h"
+#include "proto/proto.h"
+#include "raft-glue/glue.h"
+#include "stream.h"
+#include "waiters.h"
+
+#define LISTEN_BACKLOG 511
+
+enum conn_kind { CONN_NEW = 0, CONN_CLIENT = 1, CONN_MEMBER = 2 };
+enum sess_state { SESS_NONE = 0, SESS_ATTACHING = 1, SESS_ATTACHED = 2 };
+
+struct conn {
+	struct stream stream;
+	struct server *srv;
+	struct conn *next; /* open connections */
+	struct conn *prev;
+	unsigned refs; /* 1 while the socket is open + 1 per request in flight */
+	bool closed; /* socket gone: replies are dropped */
+	int kind; /* enum conn_kind */
+	int sess; /* enum sess_state */
+	uint64_t client_id;
+	uint64_t epoch;
+	uint32_t member_id; /* member connections: the peer's id */
+	unsigned inflight;
+	struct sreq *parked; /* GETs waiting for messages */
+};
+
+/* One request in flight. */
+struct sreq {
+	struct conn *c;
+	uint32_t reqid;
+	uint8_t op; /* enum proto_op */
+	/* GET with wait */
+	struct waiter w;
+	struct sreq *pnext; /* conn->parked list */
+	struct sreq *pprev;
+	bool parked;
+	int32_t wait_ms;
+	uint64_t deadline; /* uv_now */
+	uint64_t gen; /* d->notify_gen when last submitted */
+	char queue[FSM_NAME_MAX + 1];
+	uint8_t *cmd; /* encoded GET, for resubmission */
+	size_t cmd_len;
+	/* ADMIN */
+	char *admin_text;
+};
+
+struct server {
+	struct qsgd *d;
+	uv_tcp_t listener;
+	bool listening;
+	struct stream_set set;
+	struct conn *conns;
+	size_t nconns; /* open */
+	size_t nlive; /* not yet freed */
+	unsigned nclosed; /* of listener + set (3 handles) */
+	bool closing;
+	bool fenced;
+	struct admin_env admin;
+};
+
+static void server_maybe_free(struct server *s)
+{
+	if (s->closing && s->nclosed == 3 && s->nlive == 0) {
+		waiters_close(s->d->waiters);
+		s->d->waiters = NULL;
+		free(s);
+	}
+}
+
+/* ---- connections and replies ---- */
+
+static void conn_unref(struct conn *c)
+{
+	if (--c->refs > 0)
+		return;
+	struct server *s = c->srv;
+	free(c);
+	s->nlive--;
+	server_maybe_free(s);
+}
+
+static void reply(struct conn *c, const struct proto_resp *resp)
+{
+	if (c->closed || c->stream.closing || c->stream.draining)
+		return;
+	int rc = proto_resp_encode(resp, &c->stream.out);
+	if (rc != QSG_OK) {
+		/* Could not encode (e.g. too large): answer with the reason. */
+		struct proto_resp e;
+		memset(&e, 0, sizeof e);
+		e.op = resp->op;
+		e.reqid = resp->reqid;
+		e.rc = rc;
+		e.text.p = (const uint8_t *)qsg_rc_text(rc);
+		e.text.len = strlen((const char *)e.text.p);
+		proto_resp_encode(&e, &c->stream.out);
+	}
+	stream_mark(&c->stream);
+}
+
+static bool known_op(uint8_t op)
+{
+	return (op >= PROTO_HELLO && op <= PROTO_PING) || op == PROTO_FORWARD;
+}
+
+static void reply_rc(struct conn *c, uint8_t op, uint32_t reqid, int rc, const char *text)
+{
+	struct proto_resp resp;
+	memset(&resp, 0, sizeof resp);
+	/* A request whose op could not be read is answered as PING. */
+	resp.op = known_op(op) ? op : PROTO_PING;
+	resp.reqid = reqid;
+	resp.rc = rc;
+	if (rc != QSG_OK) {
+		if (text == NULL || text[0] == '\0')
+			text = qsg_rc_text(rc);
+		resp.text.p = (const uint8_t *)text;
+		resp.text.len = strlen(text);
+	}
+	reply(c, &resp);
+}
+
+static void get_expired(struct waiter *w);
+static void get_woken(struct waiter *w);
+
+static struct sreq *req_new(struct conn *c, uint8_t op, uint32_t reqid)
+{
+	struct sreq *r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return NULL;
+	r->c = c;
+	r->op = op;
+	r->reqid = reqid;
+	r->w.data = r;
+	r->w.wake = get_woken;
+	r->w.expire = get_expired;
+	c->refs++;
+	c->inflight++;
+	return r;
+}
+
+static void req_freed(struct waiter *w)
+{
+	struct sreq *r = w->data;
+	struct conn *c = r->c;
+	free(r->cmd);
+	free(r->admin_text);
+	free(r);
+	conn_unref(c);
+}
+
+static void unpark(struct sreq *r)
+{
+	if (!r->parked)
+		return;
+	struct conn *c = r->c;
+	waiters_cancel(&r->w);
+	if (r->pprev != NULL)
+		r->pprev->pnext = r->pnext;
+	else
+		c->parked = r->pnext;
+	if (r->pnext != NULL)
+		r->pnext->pprev = r->pprev;
+	r->pnext = r->pprev = NULL;
+	r->parked = false;
+}
+
+/* The request is finished (replied or dropped). */
+static void req_done(struct sreq *r)
+{
+	unpark(r);
+	r->c->inflight--;
+	waiters_release(&r->w, req_freed);
+}
+
+static void conn_closed(struct stream *st)
+{
+	struct conn *c = st->data;
+	struct server *s = c->srv;
+	struct qsgd *d = s->d;
+
+	c->closed = true;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	s->nconns--;
+	while (c->parked != NULL)
+		req_done(c->parked);
+	if (c->kind == CONN_CLIENT && c->sess == SESS_ATTACHED) {
+		struct fsm_cmd cmd;
+		memset(&cmd, 0, sizeof cmd);
+		cmd.op = FSM_OP_DETACH;
+		cmd.client_id = c->client_id;
+		cmd.epoch = c->epoch;
+		qsgd_submit(d, &cmd, NULL, NULL);
+	}
+	QLOG_DBG(d->log, "QSG1003D", "connection closed (client_id %016llx)",
+		 (unsigned long long)c->client_id);
+	conn_unref(c);
+}
+
+static void conn_error(struct stream *st, int rc, uint32_t reqid)
+{
+	struct conn *c = st->data;
+	if (rc == QSG_RC_FRAME_TOO_LARGE || rc == QSG_RC_BAD_FRAME) {
+		/* Framing is lost: answer once and close. */
+		reply_rc(c, PROTO_PING, reqid, rc, NULL);
+		stream_close_after_write(st);
+		return;
+	}
+	stream_close(st);
+}
+
+/* ---- command completion ---- */
+
+static uint8_t fsm_op_of(uint8_t op)
+{
+	switch (op) {
+	case PROTO_HELLO:
+		return FSM_OP_ATTACH;
+	case PROTO_PUT:
+		return FSM_OP_PUT;
+	case PROTO_GET:
+		return FSM_OP_GET;
+	case PROTO_BROWSE:
+		return FSM_OP_BROWSE;
+	case PROTO_COMMIT:
+		return FSM_OP_COMMIT;
+	case PROTO_BACKOUT:
+		return FSM_OP_BACKOUT;
+	case PROTO_OPEN:
+		return FSM_OP_OPEN;
+	case PROTO_CLOSE:
+		return FSM_OP_CLOSE;
+	default:
+		return 0;
+	}
+}
+
+static void get_resubmit(struct sreq *r);
+
+static void get_expired(struct waiter *w)
+{
+	struct sreq *r = w->data;
+	unpark(r);
+	reply_rc(r->c, r->op, r->reqid, QSG_RC_NO_MSG_AVAILABLE, NULL);
+	req_done(r);
+}
+
+static void get_woken(struct waiter *w)
+{
+	struct sreq *r = w->data;
+	unpark(r);
+	get_resubmit(r);
+}
+
+/* NO_MSG_AVAILABLE for a GET that may wait: park it or answer. */
+static void get_wait(struct sreq *r)
+{
+	struct conn *c = r->c;
+	struct qsgd *d = c->srv->d;
+	uint64_t now = uv_now(d->loop);
+	int64_t left = -1;
+
+	if (r->wait_ms > 0) {
+		if (now >= r->deadline) {
+			reply_rc(c, r->op, r->reqid, QSG_RC_NO_MSG_AVAILABLE, NULL);
+			req_done(r);
+			return;
+		}
+		left = (int64_t)(r->deadline - now);
+	}
+	/* A notification since the GET was submitted may have been missed
+	 * (follower: the local replica can apply a put before the leader's
+	 * answer to our GET arrives): retry at once if messages are there. */
+	if (d->notify_gen != r->gen && fsm_available(d->fsm, r->queue) > 0) {
+		get_resubmit(r);
+		return;
+	}
+	if (waiters_park(d->waiters, &r->w, r->queue, left) != QSG_OK) {
+		reply_rc(c, r->op, r->reqid, QSG_RC_STORAGE_NOT_AVAILABLE, NULL);
+		req_done(r);
+		return;
+	}
+	r->parked = true;
+	r->pprev = NULL;
+	r->pnext = c->parked;
+	if (c->parked != NULL)
+		c->parked->pprev = r;
+	c->parked = r;
+}
+
+static void cmd_done(void *arg, int status, const void *result, size_t len)
+{
+	struct sreq *r = arg;
+	struct conn *c = r->c;
+	struct qsgd *d = c->srv->d;
+	struct proto_resp resp;
+	struct fsm_result res;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+
+	if (c->closed) {
+		/* Nobody to answer. An ATTACH that succeeded must be undone. */
+		if (r->op == PROTO_HELLO && status == QSG_OK &&
+		    fsm_result_decode(FSM_OP_ATTACH, result, len, &res, errmsg) == QSG_OK &&
+		    res.rc == QSG_OK) {
+			struct fsm_cmd cmd;
+			memset(&cmd, 0, sizeof cmd);
+			cmd.op = FSM_OP_DETACH;
+			cmd.client_id = c->client_id;
+			cmd.epoch = res.epoch;
+			qsgd_submit(d, &cmd, NULL, NULL);
+		}
+		req_done(r);
+		return;
+	}
+	if (status != QSG_OK) {
+		if (r->op == PROTO_HELLO)
+			c->sess = SESS_NONE;
+		reply_rc(c, r->op, r->reqid, status, NULL);
+		req_done(r);
+		return;
+	}
+	int rc = fsm_result_decode(fsm_op_of(r->op), result, len, &res, errmsg);
+	if (rc != QSG_OK) {
+		QLOG_ERR(d->log, "QSG1010E", "undecodable result for %u: %s", r->op, errmsg);
+		if (r->op == PROTO_HELLO)
+			c->sess = SESS_NONE;
+		reply_rc(c, r->op, r->reqid, QSG_RC_UNEXPECTED_ERROR, errmsg);
+		req_done(r);
+		return;
+	}
+	if (res.rc == QSG_RC_NO_MSG_AVAILABLE && r->op == PROTO_GET && r->wait_ms != 0) {
+		get_wait(r);
+		return;
+	}
+	memset(&resp, 0, sizeof resp);
+	resp.op = r->op;
+	resp.reqid = r->reqid;
+	resp.rc = res.rc;
+	if (res.rc != QSG_OK) {
+		if (r->op == PROTO_HELLO)
+			c->sess = SESS_NONE;
+		reply_rc(c, r->op, r->reqid, res.rc, NULL);
+		if (res.rc == QSG_RC_SESSION_FENCED)
+			stream_close_after_write(&c->stream);
+		req_done(r);
+		return;
+	}
+	switch (r->op) {
+	case PROTO_HELLO:
+		c->sess = SESS_ATTACHED;
+		c->epoch = res.epoch;
+		resp.u.hello.epoch = res.epoch;
+		resp.u.hello.put_seq = res.put_seq;
+		resp.u.hello.uows_done = res.uows_done;
+		resp.u.hello.member_id = d->cfg->id;
+		resp.u.hello.qmgr.p = (const uint8_t *)d->cfg->name;
+		resp.u.hello.qmgr.len = strlen(d->cfg->name);
+		resp.u.hello.group.p = (const uint8_t *)d->cfg->group;
+		resp.u.hello.group.len = strlen(d->cfg->group);
+		QLOG_DBG(d->log, "QSG1002D", "client %016llx attached, epoch %llu",
+			 (unsigned long long)c->client_id, (unsigned long long)res.epoch);
+		break;
+	case PROTO_PUT:
+		resp.u.put.duplicate = res.duplicate;
+		memcpy(resp.u.put.msgid, res.msg.msgid, FSM_ID_LEN);
+		break;
+	case PROTO_GET:
+	case PROTO_BROWSE:
+		resp.u.get.msg = res.msg;
+		break;
+	default:
+		break;
+	}
+	reply(c, &resp);
+	req_done(r);
+}
+
+static void get_resubmit(struct sreq *r)
+{
+	struct qsgd *d = r->c->srv->d;
+	r->gen = d->notify_gen;
+	int rc = qsgd_submit_raw(d, r->cmd, r->cmd_len, false, cmd_done, r);
+	if (rc != QSG_OK) {
+		reply_rc(r->c, r->op, r->reqid, rc, NULL);
+		req_done(r);
+	}
+}
+
+static void fwd_done(void *arg, int status, const void *result, size_t len)
+{
+	struct sreq *r = arg;
+	struct proto_resp resp;
+	memset(&resp, 0, sizeof resp);
+	resp.op = PROTO_FORWARD;
+	resp.reqid = r->reqid;
+	resp.rc = status;
+	if (status == QSG_OK) {
+		resp.u.forward.result.p = result;
+		resp.u.forward.result.len = len;
+		reply(r->c, &resp);
+	} else {
+		reply_rc(r->c, PROTO_FORWARD, r->reqid, status, NULL);
+	}
+	req_done(r);
+}
+
+static void admin_done(void *arg, int rc, const char *text, struct proto_admin_writer *objects)
+{
+	struct sreq *r = arg;
+	struct proto_resp resp;
+	if (rc != QSG_OK) {
+		reply_rc(r->c, PROTO_ADMIN, r->reqid, rc, text);
+	} else {
+		memset(&resp, 0, sizeof resp);
+		resp.op = PROTO_ADMIN;
+		resp.reqid = r->reqid;
+		if (text != NULL) {
+			resp.text.p = (const uint8_t *)text;
+			resp.text.len = strlen(text);
+		}
+		if (objects != NULL)
+			proto_admin_to_resp(objects, &resp);
+		reply(r->c, &resp);
+	}
+	req_done(r);
+}
+
+/* ---- admin environment ---- */
+
+static int admin_submit(void *arg, const struct fsm_cmd *cmd, admin_submit_cb cb, void *cbarg)
+{
+	struct server *s = arg;
+	return qsgd_submit(s->d, cmd, cb, cbarg);
+}
+
+static void admin_raft_info(void *arg, struct admin_raft_info *out)
+{
+	struct server *s = arg;
+	struct glue_info info;
+	glue_get_info(s->d->glue, &info);
+	memset(out, 0, sizeof *out);
+	out->role = info.role;
+	out->term = info.term;
+	out->commit_index = info.commit_index;
+	out->applied_index = info.applied_index;
+	out->last_index = info.last_index;
+	out->leader_id = info.leader_id;
+}
+
+/* ---- request dispatch ---- */
+
+static void submit_cmd(struct conn *c, const struct proto_req *req, struct fsm_cmd *cmd)
+{
+	struct qsgd *d = c->srv->d;
+	struct sreq *r = req_new(c, req->op, req->reqid);
+	if (r == NULL) {
+		reply_rc(c, req->op, req->reqid, QSG_RC_STORAGE_NOT_AVAILABLE, NULL);
+		return;
+	}
+	int rc;
+	if (req->op == PROTO_GET && req->u.get.wait_ms != 0) {
+		/* Keep the encoded command for resubmission after a wake-up. */
+		struct qsg_wbuf w;
+		qsg_wbuf_init(&w);
+		rc = fsm_cmd_encode(cmd, &w);
+		if (rc == QSG_OK)
+			rc = w.err;
+		if (rc != QSG_OK) {
+			qsg_wbuf_close(&w);
+			reply_rc(c, req->op, req->reqid, rc, NULL);
+			req_done(r);
+			return;
+		}
+		r->cmd = qsg_wbuf_take(&w, &r->cmd_len);
+		r->wait_ms = req->u.get.wait_ms;
+		if (r->wait_ms > 0)
+			r->deadline = uv_now(d->loop) + (uint64_t)r->wait_ms;
+		strcpy(r->queue, cmd->queue);
+		get_resubmit(r);
+		return;
+	}
+	rc = qsgd_submit(d, cmd, cmd_done, r);
+	if (rc != QSG_OK) {
+		if (req->op == PROTO_HELLO)
+			c->sess = SESS_NONE;
+		reply_rc(c, req->op, req->reqid, rc, NULL);
+		req_done(r);
+	}
+}
+
+static void on_hello(struct conn *c, const struct proto_req *req)
+{
+	struct server *s = c->srv;
+	struct qsgd *d = s->d;
+	if (c->kind != CONN_NEW) {
+		reply_rc(c, req->op, req->reqid, QSG_RC_OPTIONS_ERROR,
+			 "HELLO was already sent on this connection");
+		return;
+	}
+	if (req->u.hello.kind == PROTO_KIND_MEMBER) {
+		if (qsgd_config_member(d->cfg, req->u.hello.member_id) == NULL) {
+			reply_rc(c, req->op, req->reqid, QSG_RC_INVALID,
+				 "HELLO from a member that is not in the group");
+			return;
+		}
+		c->kind = CONN_MEMBER;
+		c->member_id = req->u.hello.member_id;
+		struct proto_resp resp;
+		memset(&resp, 0, sizeof resp);
+		resp.op = PROTO_HELLO;
+		resp.reqid = req->reqid;
+		resp.u.hello.member_id = d->cfg->id;
+		resp.u.hello.qmgr.p = (const uint8_t *)d->cfg->name;
+		resp.u.hello.qmgr.len = strlen(d->cfg->name);
+		resp.u.hello.group.p = (const uint8_t *)d->cfg->group;
+		resp.u.hello.group.len = strlen(d->cfg->group);
+		reply(c, &resp);
+		QLOG_DBG(d->log, "QSG1004D", "member %u connected for forwarding", c->member_id);
+		return;
+	}
+	if (req->u.hello.kind != PROTO_KIND_CLIENT || req->u.hello.client_id == 0) {
+		reply_rc(c, req->op, req->reqid, QSG_RC_INVALID,
+			 "HELLO: unknown peer kind or client_id 0");
+		return;
+	}
+	if (s->fenced) {
+		reply_rc(c, req->op, req->reqid, QSG_RC_MEMBER_FENCED, NULL);
+		return;
+	}
+	c->kind = CONN_CLIENT;
+	c->client_id = req->u.hello.client_id;
+	c->sess = SESS_ATTACHING;
+	struct fsm_cmd cmd;
+	memset(&cmd, 0, sizeof cmd);
+	cmd.op = FSM_OP_ATTACH;
+	cmd.client_id = c->client_id;
+	cmd.member_id = d->cfg->id;
+	submit_cmd(c, req, &cmd);
+}
+
+static void on_forward(struct conn *c, const struct proto_req *req)
+{
+	struct qsgd *d = c->srv->d;
+	struct fsm_cmd cmd;
+	char errmsg[QSG_ERRMSG_SIZE];
+	/* One malformed command would make the whole entry undecodable. */
+	int rc = fsm_cmd_decode(req->u.forward.cmd.p, req->u.forward.cmd.len, &cmd, errmsg);
+	if (rc != QSG_OK) {
+		reply_rc(c, req->op, req->reqid, rc, errmsg);
+		return;
+	}
+	struct sreq *r = req_new(c, req->op, req->reqid);
+	if (r == NULL) {
+		reply_rc(c, req->op, req->reqid, QSG_RC_STORAGE_NOT_AVAILABLE, NULL);
+		return;
+	}
+	rc = qsgd_submit_raw(d, req->u.forward.cmd.p, req->u.forward.cmd.len, true, fwd_done, r);
+	if (rc != QSG_OK) {
+		reply_rc(c, req->op, req->reqid, rc, NULL);
+		req_done(r);
+	}
+}
+
+static void on_admin(struct conn *c, const struct proto_req *req)
+{
+	struct sreq *r = req_new(c, req->op, req->reqid);
+	if (r == NULL || (r->admin_text = malloc(req->u.admin.text.len + 1)) == NULL) {
+		reply_rc(c, req->op, req->reqid, QSG_RC_STORAGE_NOT_AVAILABLE, NULL);
+		if (r != NULL)
+			req_done(r);
+		return;
+	}
+	memcpy(r->admin_text, req->u.admin.text.p, req->u.admin.text.len);
+	r->admin_text[req->u.admin.text.len] = '\0';
+	admin_exec(&c->srv->admin, r->admin_text, req->u.admin.text.len, admin_done, r);
+}
+
+static void conn_frame(struct stream *st, const uint8_t *p, size_t len)
+{
+	struct conn *c = st->data;
+	struct proto_req req;
+	struct fsm_cmd cmd;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+
+	int rc = proto_req_decode(p, len, &req, errmsg);
+	if (rc != QSG_OK) {
+		reply_rc(c, req.op, req.reqid, rc, errmsg);
+		return;
+	}
+	unsigned limit = c->kind == CONN_MEMBER ? SERVER_MAX_INFLIGHT_MEMBER : SERVER_MAX_INFLIGHT;
+	if (c->inflight >= limit) {
+		reply_rc(c, req.op, req.reqid, QSG_RC_BUSY, NULL);
+		return;
+	}
+	if (req.op == PROTO_HELLO) {
+		on_hello(c, &req);
+		return;
+	}
+	if (req.op == PROTO_FORWARD) {
+		if (c->kind != CONN_MEMBER)
+			reply_rc(c, req.op, req.reqid, QSG_RC_NOT_ATTACHED,
+				 "FORWARD is only accepted from members");
+		else
+			on_forward(c, &req);
+		return;
+	}
+	if (c->kind != CONN_CLIENT || c->sess != SESS_ATTACHED) {
+		reply_rc(c, req.op, req.reqid, QSG_RC_NOT_ATTACHED,
+			 c->sess == SESS_ATTACHING ? "HELLO is still in progress" : NULL);
+		return;
+	}
+	memset(&cmd, 0, sizeof cmd);
+	cmd.client_id = c->client_id;
+	cmd.epoch = c->epoch;
+	switch (req.op) {
+	case PROTO_PING:
+		reply_rc(c, req.op, req.reqid, QSG_OK, NULL);
+		return;
+	case PROTO_ADMIN:
+		on_admin(c, &req);
+		return;
+	case PROTO_PUT:
+		cmd.op = FSM_OP_PUT;
+		cmd.seq = req.u.put.seq;
+		cmd.flags = req.u.put.flags;
+		strcpy(cmd.queue, req.u.put.queue);
+		cmd.msg = req.u.put.msg;
+		break;
+	case PROTO_GET:
+	case PROTO_BROWSE:
+		cmd.op = req.op == PROTO_GET ? FSM_OP_GET : FSM_OP_BROWSE;
+		cmd.flags = req.u.get.flags;
+		strcpy(cmd.queue, req.u.get.queue);
+		cmd.msg = req.u.get.match;
+		if (req.op == PROTO_GET && req.u.get.wait_ms < -1) {
+			reply_rc(c, req.op, req.reqid, QSG_RC_OPTIONS_ERROR,
+				 "wait must be -1 (forever), 0 or a number of milliseconds");
+			return;
+		}
+		break;
+	case PROTO_COMMIT:
+		cmd.op = FSM_OP_COMMIT;
+		cmd.seq = req.u.commit.uow;
+		break;
+	case PROTO_BACKOUT:
+		cmd.op = FSM_OP_BACKOUT;
+		break;
+	case PROTO_OPEN:
+	case PROTO_CLOSE:
+		cmd.op = req.op == PROTO_OPEN ? FSM_OP_OPEN : FSM_OP_CLOSE;
+		strcpy(cmd.queue, req.u.open.queue);
+		break;
+	default:
+		reply_rc(c, req.op, req.reqid, QSG_RC_UNKNOWN_OP, NULL);
+		return;
+	}
+	submit_cmd(c, &req, &cmd);
+}
+
+static const struct stream_ops conn_ops = {
+    .on_frame = conn_frame,
+    .on_error = conn_error,
+    .on_closed = conn_closed,
+};
+
+/* ---- listener ---- */
+
+static void on_connection(uv_stream_t *l, int status)
+{
+	struct server *s = l->data;
+	if (status != 0 || s->closing)
+		return;
+	struct conn *c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return;
+	c->srv = s;
+	uv_tcp_init(s->d->loop, &c->stream.tcp);
+	stream_init(&c->stream, &s->set, &conn_ops, c);
+	c->refs = 1;
+	s->nlive++;
+	s->nconns++;
+	c->next = s->conns;
+	if (s->conns != NULL)
+		s->conns->prev = c;
+	s->conns = c;
+	if (uv_accept(l, (uv_stream_t *)&c->stream.tcp) != 0 || stream_start(&c->stream) != QSG_OK)
+		stream_close(&c->stream);
+}
+
+static void server_notify_cb(void *arg, const char *queue, uint32_t n)
+{
+	server_notify(arg, queue, n);
+}
+
+void server_notify(struct server *s, const char *queue, uint32_t n)
+{
+	s->d->notify_gen++;
+	if (s->d->waiters != NULL)
+		waiters_notify(s->d->waiters, queue, n);
+}
+
+int server_init(struct server **out, struct qsgd *d, char *errmsg)
+{
+	struct server *s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+	if (waiters_init(&d->waiters, d->loop) != QSG_OK) {
+		free(s);
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+	}
+	s->d = d;
+	stream_set_init(&s->set, d->loop);
+	s->set.data = s;
+	uv_tcp_init(d->loop, &s->listener);
+	s->listener.data = s;
+	s->admin.arg = s;
+	s->admin.fsm = d->fsm;
+	s->admin.qmgr_name = d->cfg->name;
+	s->admin.group_name = d->cfg->group;
+	s->admin.member_id = d->cfg->id;
+	s->admin.submit = admin_submit;
+	s->admin.raft_info = admin_raft_info;
+	fsm_set_notify(d->fsm, server_notify_cb, s);
+	*out = s;
+	return QSG_OK;
+}
+
+int server_listen(struct server *s, char *errmsg)
+{
+	struct sockaddr_storage sa;
+	const char *addr = s->d->cfg->listen;
+	if (net_resolve(addr, &sa) != QSG_OK)
+		return qsg_errf(errmsg, QSG_RC_CONFIG,
+				"listener address %s: host must be a numeric IP address", addr);
+	int rv = uv_tcp_bind(&s->listener, (const struct sockaddr *)&sa, 0);
+	if (rv == 0)
+		rv = uv_listen((uv_stream_t *)&s->listener, LISTEN_BACKLOG, on_connection);
+	if (rv != 0)
+		return qsg_errf(errmsg, QSG_RC_IO, "cannot listen on %s: %s", addr,
+				uv_strerror(rv));
+	s->listening = true;
+	return QSG_OK;
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+	struct server *s = h->data;
+	s->nclosed++;
+	server_maybe_free(s);
+}
+
+static void set_closed(struct stream_set *set)
+{
+	struct server *s = set->data;
+	s->nclosed += 2;
+	server_maybe_free(s);
+}
+
+void server_close(struct server *s)
+{
+	s->closing = true;
+	fsm_set_notify(s->d->fsm, NULL, NULL);
+	for (struct conn *c = s->conns; c != NULL; c = c->next)
+		stream_close(&c->stream);
+	uv_close((uv_handle_t *)&s->listener, listener_closed);
+	stream_set_close(&s->set, set_closed);
+}
+
+void server_set_fenced(struct server *s, bool fenced)
+{
+	if (s->fenced == fenced)
+		return;
+	s->fenced = fenced;
+	if (!fenced)
+		return;
+	for (struct conn *c = s->conns; c != NULL; c = c->next)
+		if (c->kind != CONN_MEMBER)
+			stream_close(&c->stream);
+}
+
+size_t server_connections(const struct server *s)
+{
+	return s->nconns;
+}

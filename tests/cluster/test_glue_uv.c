@@ -1,0 +1,506 @@
+/* raft-glue on the real libuv backend: three servers of one group on one
+ * loop, talking TCP over loopback, data under a mkdtemp() directory that the
+ * test removes. The state machine is a counter: each entry is a u64 that is
+ * added to `sum`; the result is the entry count after the apply.
+ *
+ * Ports: QSG_TEST_PORT_BASE (+1, +2, +3), default 29100 + (pid % 500) * 10.
+ * The loop is run until a predicate holds; a generous deadline only guards
+ * against hangs (no timing assertions). */
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "raft-glue/glue.h"
+
+#define N 3
+#define DEADLINE_MS 10000
+
+struct counter {
+	uint64_t count;
+	uint64_t sum;
+};
+
+static int counter_apply(void *data, const void *buf, size_t len, struct qsg_wbuf *results)
+{
+	struct counter *c = data;
+	struct qsg_rbuf r;
+	uint64_t v;
+
+	qsg_rbuf_init(&r, buf, len);
+	v = qsg_get_u64(&r);
+	if (r.err != QSG_OK || qsg_rbuf_left(&r) != 0) {
+		return QSG_RC_BAD_FRAME;
+	}
+	c->count++;
+	c->sum += v;
+	if (results != NULL) {
+		qsg_put_u64(results, c->count);
+	}
+	return QSG_OK;
+}
+
+static int counter_snapshot(void *data, struct qsg_wbuf *out)
+{
+	struct counter *c = data;
+
+	qsg_put_u64(out, c->count);
+	qsg_put_u64(out, c->sum);
+	return out->err;
+}
+
+static int counter_restore(void *data, const void *buf, size_t len)
+{
+	struct counter *c = data;
+	struct qsg_rbuf r;
+	struct counter n;
+
+	qsg_rbuf_init(&r, buf, len);
+	n.count = qsg_get_u64(&r);
+	n.sum = qsg_get_u64(&r);
+	if (r.err != QSG_OK || qsg_rbuf_left(&r) != 0) {
+		return QSG_RC_BAD_FRAME;
+	}
+	*c = n;
+	return QSG_OK;
+}
+
+struct server {
+	struct glue *g;
+	struct counter sm;
+	int role_changes;
+	int role;
+	int fatal;
+	bool closed;
+};
+
+struct cluster {
+	uv_loop_t loop;
+	char dir[64];
+	int port_base;
+	struct server s[N];
+	/* submissions */
+	unsigned acked;
+	unsigned unknown;
+	uint64_t last_result;
+	bool results_ordered;
+};
+
+static void role_cb(void *arg, int old_role, int new_role)
+{
+	struct server *s = arg;
+
+	(void)old_role;
+	s->role = new_role;
+	s->role_changes++;
+}
+
+static void fatal_cb(void *arg, const char *msg)
+{
+	struct server *s = arg;
+
+	fprintf(stderr, "fatal: %s\n", msg);
+	s->fatal++;
+}
+
+static void server_init(struct cluster *c, unsigned i, unsigned threshold)
+{
+	struct glue_config cfg;
+	struct glue_sm sm = {
+	    .data = &c->s[i].sm,
+	    .apply = counter_apply,
+	    .snapshot = counter_snapshot,
+	    .restore = counter_restore,
+	};
+	char dir[128];
+	char address[64];
+	char errmsg[QSG_ERRMSG_SIZE];
+	unsigned j;
+	int rc;
+
+	memset(&cfg, 0, sizeof cfg);
+	snprintf(dir, sizeof dir, "%s/s%u", c->dir, i + 1);
+	mkdir(dir, 0700);
+	snprintf(address, sizeof address, "127.0.0.1:%d", c->port_base + (int)i + 1);
+	cfg.id = i + 1;
+	cfg.address = address;
+	cfg.dir = dir;
+	cfg.n_servers = N;
+	for (j = 0; j < N; j++) {
+		cfg.servers[j].id = j + 1;
+		snprintf(cfg.servers[j].address, sizeof cfg.servers[j].address, "127.0.0.1:%d",
+			 c->port_base + (int)j + 1);
+	}
+	cfg.election_timeout_ms = 300;
+	cfg.heartbeat_ms = 50;
+	cfg.snapshot_threshold = threshold;
+	cfg.snapshot_trailing = 2;
+	cfg.snapshot_compress = true;
+
+	memset(&c->s[i], 0, sizeof c->s[i]);
+	rc = glue_init(&c->s[i].g, &c->loop, &cfg, &sm, errmsg);
+	if (rc != QSG_OK) {
+		fail_msg("glue_init %u: %s", i, errmsg);
+	}
+	glue_set_role_cb(c->s[i].g, role_cb, &c->s[i]);
+	glue_set_fatal_cb(c->s[i].g, fatal_cb, &c->s[i]);
+	rc = glue_start(c->s[i].g, errmsg);
+	if (rc != QSG_OK) {
+		fail_msg("glue_start %u: %s", i, errmsg);
+	}
+}
+
+static void deadline_cb(uv_timer_t *t)
+{
+	*(bool *)t->data = true;
+}
+
+/* Run the loop until pred(c) holds; false if the deadline passed. */
+static bool run_until(struct cluster *c, bool (*pred)(struct cluster *c))
+{
+	uv_timer_t timer;
+	bool expired = false;
+
+	uv_timer_init(&c->loop, &timer);
+	timer.data = &expired;
+	uv_timer_start(&timer, deadline_cb, DEADLINE_MS, 0);
+	while (!pred(c) && !expired) {
+		uv_run(&c->loop, UV_RUN_ONCE);
+	}
+	uv_close((uv_handle_t *)&timer, NULL);
+	uv_run(&c->loop, UV_RUN_NOWAIT);
+	return pred(c);
+}
+
+static int leader_of(struct cluster *c)
+{
+	unsigned i;
+
+	for (i = 0; i < N; i++) {
+		if (c->s[i].g != NULL && glue_is_leader(c->s[i].g)) {
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+static bool has_leader(struct cluster *c)
+{
+	int l = leader_of(c);
+	struct glue_info info;
+	unsigned i;
+
+	if (l < 0) {
+		return false;
+	}
+	/* Everybody knows the leader. */
+	for (i = 0; i < N; i++) {
+		glue_get_info(c->s[i].g, &info);
+		if (info.leader_id != (uint64_t)l + 1) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static void closed_cb(void *arg)
+{
+	struct server *s = arg;
+
+	s->closed = true;
+	s->g = NULL;
+}
+
+static bool all_closed(struct cluster *c)
+{
+	unsigned i;
+
+	for (i = 0; i < N; i++) {
+		if (!c->s[i].closed) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static void close_all(struct cluster *c)
+{
+	unsigned i;
+
+	for (i = 0; i < N; i++) {
+		c->s[i].closed = false;
+		glue_close(c->s[i].g, closed_cb, &c->s[i]);
+	}
+	assert_true(run_until(c, all_closed));
+}
+
+static void apply_cb(void *arg, int status, const struct qsg_wbuf *results)
+{
+	struct cluster *c = arg;
+	struct qsg_rbuf r;
+	uint64_t n;
+
+	if (status == QSG_RC_OUTCOME_UNKNOWN) {
+		assert_null(results);
+		c->unknown++;
+		return;
+	}
+	assert_int_equal(status, QSG_OK);
+	assert_non_null(results);
+	qsg_rbuf_init(&r, results->data, results->len);
+	n = qsg_get_u64(&r);
+	assert_int_equal(r.err, QSG_OK);
+	if (n != c->last_result + 1) {
+		c->results_ordered = false;
+	}
+	c->last_result = n;
+	c->acked++;
+}
+
+static unsigned target;
+
+static unsigned want;
+
+static bool all_done(struct cluster *c)
+{
+	return c->acked + c->unknown >= want;
+}
+
+static bool all_applied(struct cluster *c)
+{
+	unsigned i;
+
+	for (i = 0; i < N; i++) {
+		if (c->s[i].sm.count != target) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static int submit(struct cluster *c, unsigned i, uint64_t v)
+{
+	struct qsg_wbuf w;
+	int rc;
+
+	qsg_wbuf_init(&w);
+	qsg_put_u64(&w, v);
+	rc = glue_submit(c->s[i].g, w.data, w.len, apply_cb, c);
+	qsg_wbuf_close(&w);
+	return rc;
+}
+
+static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int has_snapshot_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	return strncmp(path + ftw->base, "snapshot-", 9) == 0 ? 1 : 0;
+}
+
+static int setup(void **state)
+{
+	struct cluster *c = calloc(1, sizeof *c);
+	const char *base = getenv("QSG_TEST_PORT_BASE");
+
+	assert_non_null(c);
+	assert_int_equal(uv_loop_init(&c->loop), 0);
+	snprintf(c->dir, sizeof c->dir, "/tmp/qsg-glue-XXXXXX");
+	assert_non_null(mkdtemp(c->dir));
+	c->port_base = base != NULL ? atoi(base) : 29100 + (int)(getpid() % 500) * 10;
+	c->results_ordered = true;
+	*state = c;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct cluster *c = *state;
+
+	uv_run(&c->loop, UV_RUN_NOWAIT);
+	assert_int_equal(uv_loop_close(&c->loop), 0);
+	nftw(c->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(c);
+	return 0;
+}
+
+/* Bootstrap, election, submit on the leader, NOT_LEADER on followers, all
+ * replicas apply, restart from disk (snapshot + log), close without leaks. */
+static void test_group_lifecycle(void **state)
+{
+	struct cluster *c = *state;
+	struct glue_info info;
+	unsigned i;
+	int l;
+
+	for (i = 0; i < N; i++) {
+		server_init(c, i, 8);
+	}
+	assert_true(run_until(c, has_leader));
+	l = leader_of(c);
+	assert_true(l >= 0);
+
+	for (i = 0; i < N; i++) {
+		if ((int)i != l) {
+			assert_int_equal(submit(c, i, 1), QSG_RC_NOT_LEADER);
+		}
+	}
+	target = 20;
+	want = 20;
+	for (i = 0; i < target; i++) {
+		assert_int_equal(submit(c, (unsigned)l, i + 1), QSG_OK);
+	}
+	assert_true(run_until(c, all_done));
+	/* No fault injected: every submission committed, results in order. */
+	assert_int_equal(c->acked, target);
+	assert_true(c->results_ordered);
+	assert_true(run_until(c, all_applied));
+	for (i = 0; i < N; i++) {
+		assert_int_equal(c->s[i].sm.sum, 20 * 21 / 2);
+		assert_int_equal(c->s[i].fatal, 0);
+	}
+	/* The role callback saw the leader. */
+	assert_int_equal(c->s[l].role, GLUE_LEADER);
+	glue_get_info(c->s[l].g, &info);
+	assert_int_equal(info.role, GLUE_LEADER);
+	assert_true(info.term >= 1);
+	assert_true(info.commit_index >= 21);
+	assert_true(info.applied_index >= 21);
+	assert_true(info.last_index >= info.commit_index);
+	assert_int_equal(info.leader_id, (uint64_t)l + 1);
+	assert_true(strstr(info.leader_address, "127.0.0.1:") != NULL);
+
+	close_all(c);
+	/* A snapshot was taken (threshold 8, 21+ entries). */
+	assert_int_equal(nftw(c->dir, has_snapshot_cb, 16, FTW_PHYS), 1);
+
+	/* Restart on the same directories with empty state machines. */
+	for (i = 0; i < N; i++) {
+		server_init(c, i, 8);
+	}
+	assert_true(run_until(c, has_leader));
+	target = 21;
+	want = 1;
+	l = leader_of(c);
+	c->acked = 0;
+	c->unknown = 0;
+	c->last_result = 20;
+	assert_int_equal(submit(c, (unsigned)l, 1000), QSG_OK);
+	assert_true(run_until(c, all_done));
+	assert_int_equal(c->acked, 1);
+	assert_int_equal(c->last_result, 21);
+	assert_true(run_until(c, all_applied));
+	for (i = 0; i < N; i++) {
+		assert_int_equal(c->s[i].sm.sum, 20 * 21 / 2 + 1000);
+	}
+	close_all(c);
+}
+
+/* Closing with submissions in flight completes each exactly once, with
+ * QSG_OK or QSG_RC_OUTCOME_UNKNOWN. */
+static void test_close_inflight(void **state)
+{
+	struct cluster *c = *state;
+	unsigned i;
+	int l;
+
+	for (i = 0; i < N; i++) {
+		server_init(c, i, 1024);
+	}
+	assert_true(run_until(c, has_leader));
+	l = leader_of(c);
+	want = 10;
+	for (i = 0; i < 10; i++) {
+		assert_int_equal(submit(c, (unsigned)l, 1), QSG_OK);
+	}
+	close_all(c);
+	assert_int_equal(c->acked + c->unknown, 10);
+}
+
+static void test_bad_config(void **state)
+{
+	struct cluster *c = *state;
+	struct glue *g = NULL;
+	struct glue_config cfg;
+	struct counter cnt = {0, 0};
+	struct glue_sm sm = {&cnt, counter_apply, counter_snapshot, counter_restore};
+	char errmsg[QSG_ERRMSG_SIZE];
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.id = 0;
+	cfg.address = "127.0.0.1:1";
+	cfg.dir = c->dir;
+	cfg.n_servers = 1;
+	assert_int_equal(glue_init(&g, &c->loop, &cfg, &sm, errmsg), QSG_RC_CONFIG);
+	assert_null(g);
+	cfg.id = 1;
+	cfg.n_servers = 0;
+	assert_int_equal(glue_init(&g, &c->loop, &cfg, &sm, errmsg), QSG_RC_CONFIG);
+	cfg.n_servers = 1;
+	cfg.heartbeat_ms = 500;
+	cfg.election_timeout_ms = 100;
+	assert_int_equal(glue_init(&g, &c->loop, &cfg, &sm, errmsg), QSG_RC_CONFIG);
+	assert_non_null(strstr(errmsg, "heartbeat"));
+	cfg.heartbeat_ms = 0;
+	cfg.election_timeout_ms = 0;
+	cfg.dir = "/nonexistent/qsg/dir";
+	assert_int_not_equal(glue_init(&g, &c->loop, &cfg, &sm, errmsg), QSG_OK);
+	assert_null(g);
+	assert_true(errmsg[0] != '\0');
+}
+
+/* Init then close without start: nothing leaks. */
+static void test_close_unstarted(void **state)
+{
+	struct cluster *c = *state;
+	struct glue_config cfg;
+	struct counter cnt = {0, 0};
+	struct glue_sm sm = {&cnt, counter_apply, counter_snapshot, counter_restore};
+	char errmsg[QSG_ERRMSG_SIZE];
+	char address[32];
+
+	memset(&cfg, 0, sizeof cfg);
+	snprintf(address, sizeof address, "127.0.0.1:%d", c->port_base + 9);
+	cfg.id = 1;
+	cfg.address = address;
+	cfg.dir = c->dir;
+	cfg.n_servers = 1;
+	cfg.servers[0].id = 1;
+	snprintf(cfg.servers[0].address, sizeof cfg.servers[0].address, "%s", address);
+	memset(&c->s[0], 0, sizeof c->s[0]);
+	assert_int_equal(glue_init(&c->s[0].g, &c->loop, &cfg, &sm, errmsg), QSG_OK);
+	assert_false(glue_is_leader(c->s[0].g));
+	assert_int_equal(submit(c, 0, 1), QSG_RC_NOT_LEADER);
+	glue_close(c->s[0].g, closed_cb, &c->s[0]);
+	while (!c->s[0].closed) {
+		uv_run(&c->loop, UV_RUN_ONCE);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_group_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_close_inflight, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_close_unstarted, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

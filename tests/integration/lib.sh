@@ -1,0 +1,73 @@
+# Shared setup for integration tests: a private run directory and port range,
+# a cluster that is always torn down (by PID, via scripts/cluster down), and
+# a check that no member reported a sanitizer error.
+set -euo pipefail
+: "${top_builddir:?run through make check}"
+: "${top_srcdir:?run through make check}"
+test_name=$(basename "$0" .sh)
+export QSG_BIN_DIR=$top_builddir
+export QSG_RUN_DIR=$top_builddir/tests/integration/run-$test_name
+export QSG_PORT_BASE=${QSG_PORT_BASE:-$1}
+CLUSTER=$top_srcdir/scripts/cluster
+QSGPUT=$top_builddir/qsgput
+QSGGET=$top_builddir/qsgget
+QSGADM=$top_builddir/qsgadm
+rm -rf "$QSG_RUN_DIR"
+mkdir -p "$QSG_RUN_DIR"
+extra_pids=()
+
+log() { echo "[$test_name $(date +%T)] $*"; }
+fail() {
+	log "FAIL: $*"
+	exit 1
+}
+
+teardown() {
+	local rc=$?
+	for p in "${extra_pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	"$CLUSTER" down >/dev/null 2>&1 || true
+	if grep -l 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' \
+		"$QSG_RUN_DIR"/*.log 2>/dev/null; then
+		log "sanitizer errors in member logs:"
+		grep -h -A30 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' \
+			"$QSG_RUN_DIR"/*.log | head -120
+		rc=1
+	fi
+	if [ $rc -ne 0 ]; then
+		for f in "$QSG_RUN_DIR"/QM*.log; do
+			[ -f "$f" ] || continue
+			echo "--- tail of $f"
+			tail -25 "$f"
+		done
+	else
+		rm -rf "$QSG_RUN_DIR"
+	fi
+	exit $rc
+}
+trap teardown EXIT
+
+cluster_up() { # N
+	local line
+	line=$("$CLUSTER" up "$1" | grep '^QSG_CONN=') || fail "cluster up $1"
+	export QSG_CONN=${line#QSG_CONN=}
+	log "group of $1 up: $QSG_CONN"
+}
+
+# Exactly-once check: every line of $1 (sent) appears exactly once in $2 (got)
+# and nothing else does.
+check_exactly_once() {
+	local sent=$1 got=$2 dups lost extra
+	dups=$(sort "$got" | uniq -d | wc -l)
+	lost=$(sort -u "$sent" | comm -23 - <(sort -u "$got") | wc -l)
+	extra=$(sort -u "$got" | comm -13 <(sort -u "$sent") - | wc -l)
+	log "sent=$(wc -l <"$sent") got=$(wc -l <"$got") duplicated=$dups lost=$lost unexpected=$extra"
+	[ "$dups" -eq 0 ] || fail "$dups duplicated messages"
+	[ "$lost" -eq 0 ] || fail "$lost lost messages"
+	[ "$extra" -eq 0 ] || fail "$extra unexpected messages"
+}
+
+other_than() { # QM -> the other members, one per line
+	local qm
+	for qm in $(cat "$QSG_RUN_DIR/members"); do [ "$qm" != "$1" ] && echo "$qm"; done
+	return 0
+}
