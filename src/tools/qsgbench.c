@@ -96,9 +96,10 @@ struct conn {
 	bool empty; /* get mode: the queue was found empty */
 	uint64_t issued; /* ops started by this connection (open loop index) */
 	unsigned inflight; /* requests in flight (puts/gets and COMMIT) */
-	uint32_t next_reqid;
+	uint32_t gen; /* reqid = gen * nslots + slot index + 1 */
 	struct slot *slots; /* inflight + 1 entries (room for a COMMIT) */
-	unsigned nslots;
+	unsigned *free_slots; /* stack of free slot indexes */
+	unsigned nslots, nfree;
 	uint8_t *rbuf;
 	size_t rlen, rcap;
 	struct qsg_wbuf out; /* frames encoded during one pump */
@@ -115,6 +116,8 @@ struct bench {
 	struct conn *conns;
 	unsigned nconns;
 	unsigned nputters, ngetters;
+	enum conn_role paced_role; /* open loop: put, or get in get mode */
+	unsigned npaced;
 	unsigned pending_connects; /* connections not yet through HELLO */
 	uint8_t *payload;
 	uv_timer_t deadline_timer;
@@ -129,7 +132,9 @@ struct bench {
 	uint64_t pace_ns; /* open loop: ns between two messages */
 	uint64_t put_budget; /* puts left to start (UINT64_MAX = unbounded) */
 	uint64_t get_budget; /* gets that may still succeed */
+	uint64_t gets_inflight;
 	bool stopping; /* no new requests */
+	bool putters_done; /* every put connection has finished */
 	bool failed; /* a connection error: report, stop, exit 1 */
 	uint64_t unanswered;
 	uint64_t empty_answers; /* get: NO_MSG_AVAILABLE (end of the queue) */
@@ -142,6 +147,7 @@ struct bench {
 
 static void conn_pump(struct conn *c);
 static void bench_check_done(struct bench *b);
+static void bench_arm(struct bench *b);
 
 static uint64_t now_ns(void)
 {
@@ -176,9 +182,11 @@ static void conn_close(struct conn *c)
 {
 	if (c->state == CS_CLOSED || uv_is_closing((uv_handle_t *)&c->tcp))
 		return;
-	if (c->inflight > 0)
-		c->b->unanswered += c->inflight;
-	c->inflight = 0;
+	/* HELLO and COMMIT in flight are not operations. */
+	for (unsigned i = 0; i < c->nslots; i++)
+		if (c->slots[i].reqid != 0 &&
+		    (c->slots[i].op == PROTO_PUT || c->slots[i].op == PROTO_GET))
+			c->b->unanswered++;
 	c->state = CS_DONE;
 	uv_close((uv_handle_t *)&c->tcp, on_close);
 }
@@ -241,26 +249,30 @@ static void conn_flush(struct conn *c)
 	}
 }
 
-/* Reserve a slot and a reqid for a request sent at (or scheduled for) t. */
+/* Reserve a slot and a reqid for a request sent at (or scheduled for) t.
+ * The caller guarantees a free slot (inflight < nslots). */
 static struct slot *slot_get(struct conn *c, uint8_t op, uint64_t t)
 {
-	for (unsigned i = 0; i < c->nslots; i++) {
-		struct slot *s = &c->slots[i];
-		if (s->reqid != 0)
-			continue;
-		/* reqid = i + 1 (mod nslots), never 0: lookup is one division. */
-		c->next_reqid += c->nslots;
-		if (c->next_reqid == 0 || c->next_reqid > UINT32_MAX - c->nslots - 1)
-			c->next_reqid = c->nslots;
-		s->reqid = c->next_reqid - c->nslots + i + 1;
-		s->op = op;
-		s->t_sched = t;
-		c->inflight++;
-		return s;
-	}
-	return NULL;
+	unsigned i = c->free_slots[--c->nfree];
+	struct slot *s = &c->slots[i];
+	if ((uint64_t)(c->gen + 2) * c->nslots > UINT32_MAX)
+		c->gen = 0;
+	c->gen++;
+	s->reqid = c->gen * c->nslots + i + 1;
+	s->op = op;
+	s->t_sched = t;
+	c->inflight++;
+	return s;
 }
 
+static void slot_put(struct conn *c, struct slot *s)
+{
+	s->reqid = 0;
+	c->free_slots[c->nfree++] = (unsigned)(s - c->slots);
+	c->inflight--;
+}
+
+/* The slot of a response's reqid, or NULL if no such request is in flight. */
 static struct slot *slot_find(struct conn *c, uint32_t reqid)
 {
 	if (reqid == 0)
@@ -317,14 +329,14 @@ static void send_op(struct conn *c, uint64_t t_sched)
 		req.reqid = s->reqid;
 		snprintf(req.u.put.queue, sizeof req.u.put.queue, "%s", b->o.queue);
 		req.u.put.seq = ++c->seq;
-		req.u.put.flags =
-		    FSM_F_GEN_MSGID | sp | (b->o.persistent ? FSM_F_PERSISTENT : 0);
+		req.u.put.flags = FSM_F_GEN_MSGID | sp | (b->o.persistent ? FSM_F_PERSISTENT : 0);
 		req.u.put.msg.body.p = b->payload;
 		req.u.put.msg.body.len = b->o.size;
 		if (b->put_budget != UINT64_MAX)
 			b->put_budget--;
 	} else {
 		struct slot *s = slot_get(c, PROTO_GET, t_sched);
+		b->gets_inflight++;
 		req.op = PROTO_GET;
 		req.reqid = s->reqid;
 		snprintf(req.u.get.queue, sizeof req.u.get.queue, "%s", b->o.queue);
@@ -341,7 +353,7 @@ static void send_op(struct conn *c, uint64_t t_sched)
 static uint64_t conn_next_sched(const struct conn *c)
 {
 	const struct bench *b = c->b;
-	uint64_t i = c->issued * b->nputters + c->role_idx;
+	uint64_t i = c->issued * b->npaced + c->role_idx;
 	return b->t_start + i * b->pace_ns;
 }
 
@@ -352,8 +364,8 @@ static bool conn_may_issue(const struct conn *c)
 		return false;
 	if (c->role == ROLE_PUT && b->put_budget == 0)
 		return false;
-	if (c->role == ROLE_GET && b->get_budget == 0)
-		return false;
+	if (c->role == ROLE_GET && b->gets_inflight >= b->get_budget)
+		return false; /* never ask for more messages than the limit */
 	/* Under syncpoint: a full uow waits for its answers, then commits. */
 	if (b->o.syncpoint > 0 && c->uow_ops >= b->o.syncpoint)
 		return false;
@@ -365,9 +377,9 @@ static bool conn_may_issue(const struct conn *c)
 static void conn_pump(struct conn *c)
 {
 	struct bench *b = c->b;
-	if (c->state != CS_RUNNING)
-		return;
-	bool open_loop = b->pace_ns > 0 && c->role == ROLE_PUT;
+	if (c->state != CS_RUNNING || b->pending_connects > 0)
+		return; /* the run starts when every session is attached */
+	bool open_loop = b->pace_ns > 0 && c->role == b->paced_role;
 	uint64_t now = open_loop ? now_ns() : 0;
 	while (conn_may_issue(c)) {
 		if (open_loop) {
@@ -425,9 +437,7 @@ static void on_hello(struct conn *c, const struct proto_resp *r)
 	if (b->o.seconds > 0) {
 		double total = b->o.warmup + b->o.seconds;
 		b->t_end = b->t_start + (uint64_t)(total * 1e9);
-		uv_timer_start(&b->deadline_timer, NULL, 0, 0); /* replaced below */
 	}
-	extern void bench_arm(struct bench * b);
 	bench_arm(b);
 }
 
@@ -441,50 +451,44 @@ static void on_response(struct conn *c, const struct proto_resp *r)
 	}
 	uint64_t t_sched = s->t_sched, t_done = now_ns();
 	uint8_t op = s->op;
-	s->reqid = 0;
-	c->inflight--;
-	switch (op) {
-	case PROTO_HELLO:
+	slot_put(c, s);
+	if (op == PROTO_GET)
+		b->gets_inflight--;
+	if (op == PROTO_HELLO) {
 		on_hello(c, r);
 		return;
-	case PROTO_COMMIT:
+	}
+	if (op == PROTO_COMMIT) {
 		c->committing = false;
-		if (r->rc == QSG_OK) {
+		if (r->rc == QSG_OK)
 			b->commits++;
-		} else {
-			/* The uow's ops did not happen. */
-			count_error(b, r->rc);
-		}
+		else
+			count_error(b, r->rc); /* the uow's ops did not happen */
 		c->uow++;
 		c->uow_ops = 0;
-		break;
-	case PROTO_PUT:
-		if (r->rc == QSG_OK)
+		return;
+	}
+	/* PUT or GET. A failed op leaves nothing in the uow. */
+	if (r->rc != QSG_OK && b->o.syncpoint > 0 && c->uow_ops > 0)
+		c->uow_ops--;
+	if (r->rc == QSG_OK) {
+		if (op == PROTO_PUT) {
 			record(b, &b->put, t_sched, t_done, b->o.size);
-		else
-			count_error(b, r->rc);
-		break;
-	case PROTO_GET:
-		if (r->rc == QSG_OK) {
+		} else {
 			if (b->get_budget != UINT64_MAX && b->get_budget > 0)
 				b->get_budget--;
 			record(b, &b->get, t_sched, t_done, r->u.get.msg.body.len);
-		} else if (r->rc == QSG_RC_NO_MSG_AVAILABLE) {
-			if (b->o.mode == MODE_GET) {
-				b->empty_answers++;
-				/* The queue is drained: every getter stops. */
-				for (unsigned i = 0; i < b->nconns; i++)
-					b->conns[i].empty = true;
-			}
-		} else {
-			count_error(b, r->rc);
 		}
-		if (c->uow_ops > 0 && r->rc != QSG_OK && b->o.syncpoint > 0)
-			c->uow_ops--; /* nothing of it in the uow */
-		break;
-	default:
-		conn_fail(c, QSG_RC_BAD_FRAME, "unexpected response op");
-		return;
+	} else if (op == PROTO_GET && r->rc == QSG_RC_NO_MSG_AVAILABLE) {
+		b->empty_answers++;
+		/* Get mode, or putget after the last put: the queue is drained
+		 * and every getter stops. */
+		if (b->o.mode == MODE_GET || b->putters_done)
+			for (unsigned i = 0; i < b->nconns; i++)
+				if (b->conns[i].role == ROLE_GET)
+					b->conns[i].empty = true;
+	} else {
+		count_error(b, r->rc);
 	}
 }
 
@@ -585,9 +589,7 @@ static bool conn_idle_for_good(const struct conn *c)
 		return false;
 	if (b->stopping || c->empty)
 		return true;
-	if (c->role == ROLE_PUT)
-		return b->put_budget == 0;
-	return b->get_budget == 0 || (b->o.mode == MODE_PUTGET && b->nputters > 0 && false);
+	return c->role == ROLE_PUT ? b->put_budget == 0 : b->get_budget == 0;
 }
 
 static void bench_check_done(struct bench *b)
@@ -603,11 +605,9 @@ static void bench_check_done(struct bench *b)
 		if (!idle)
 			all_done = false;
 	}
-	/* putget: when every put is done and answered, getters only need the
-	 * messages those puts left; their budget is the number put. */
-	if (b->o.mode == MODE_PUTGET && putters_done && b->put_budget == 0 &&
-	    b->get_budget == UINT64_MAX)
-		b->get_budget = 0;
+	/* putget: once the putters are through, a getter that finds the queue
+	 * empty (after its wait) ends the run. */
+	b->putters_done = putters_done;
 	if (all_done)
 		bench_stop_all(b);
 }
@@ -642,7 +642,7 @@ static void pace_arm(struct bench *b)
 	uint64_t next = UINT64_MAX;
 	for (unsigned i = 0; i < b->nconns; i++) {
 		const struct conn *c = &b->conns[i];
-		if (c->role != ROLE_PUT || !conn_may_issue(c))
+		if (c->role != b->paced_role || !conn_may_issue(c))
 			continue;
 		uint64_t t = conn_next_sched(c);
 		if (t < next)
@@ -670,7 +670,7 @@ static void on_pace(uv_poll_t *p, int status, int events)
 	if (read(b->pace_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
 		fprintf(stderr, "qsgbench: timerfd read: %s\n", strerror(errno));
 	for (unsigned i = 0; i < b->nconns; i++)
-		if (b->conns[i].role == ROLE_PUT)
+		if (b->conns[i].role == b->paced_role)
 			conn_pump(&b->conns[i]);
 	bench_check_done(b);
 	if (!b->stopping)
@@ -678,14 +678,13 @@ static void on_pace(uv_poll_t *p, int status, int events)
 }
 
 /* Called once every session is attached: start the clock and the load. */
-void bench_arm(struct bench *b)
+static void bench_arm(struct bench *b)
 {
 	if (b->t_end != 0) {
-		uv_timer_stop(&b->deadline_timer);
 		uv_timer_start(&b->deadline_timer, on_deadline, (b->t_end - b->t_start) / 1000000u,
 			       0);
 	}
-	if (b->pace_ns > 0 && b->nputters > 0) {
+	if (b->pace_ns > 0 && b->npaced > 0) {
 		b->pacing = true;
 		uv_poll_start(&b->pace_poll, UV_READABLE, on_pace);
 		pace_arm(b);
@@ -693,4 +692,462 @@ void bench_arm(struct bench *b)
 	for (unsigned i = 0; i < b->nconns; i++)
 		conn_pump(&b->conns[i]);
 	bench_check_done(b);
+}
+
+/* ---- setup ----------------------------------------------------------------- */
+
+/* Resolve "host:port" (or "[v6]:port") into addr. */
+static int resolve(const char *hp, struct sockaddr_storage *addr, char *errmsg)
+{
+	char host[256], *port;
+	if (strlen(hp) >= sizeof host)
+		return qsg_errf(errmsg, QSG_RC_INVALID, "%s: address too long", hp);
+	strcpy(host, hp);
+	char *h = host;
+	if (h[0] == '[') {
+		char *close = strchr(h, ']');
+		if (close == NULL || close[1] != ':')
+			return qsg_errf(errmsg, QSG_RC_INVALID, "%s: expected [host]:port", hp);
+		*close = '\0';
+		h++;
+		port = close + 2;
+	} else {
+		port = strrchr(h, ':');
+		if (port == NULL)
+			return qsg_errf(errmsg, QSG_RC_INVALID, "%s: expected host:port", hp);
+		*port++ = '\0';
+	}
+	struct addrinfo hints, *res;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	int gai = getaddrinfo(h, port, &hints, &res);
+	if (gai != 0)
+		return qsg_errf(errmsg, QSG_RC_INVALID, "%s: %s", hp, gai_strerror(gai));
+	memcpy(addr, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return QSG_OK;
+}
+
+/* Split the connection list; conn i goes to member i mod n. */
+static int conns_init(struct bench *b, char *errmsg)
+{
+	char *list = strdup(b->o.conn);
+	if (list == NULL)
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+	char *members[BENCH_MAX_CONNS];
+	unsigned nmembers = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(list, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+		if (nmembers == BENCH_MAX_CONNS)
+			break;
+		members[nmembers++] = t;
+	}
+	int rc = QSG_OK;
+	if (nmembers == 0)
+		rc = qsg_errf(errmsg, QSG_RC_INVALID, "empty connection list");
+	b->conns = calloc(b->o.conns, sizeof *b->conns);
+	if (rc == QSG_OK && b->conns == NULL)
+		rc = qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+	for (unsigned i = 0; rc == QSG_OK && i < b->o.conns; i++) {
+		struct conn *c = &b->conns[i];
+		c->b = b;
+		c->idx = i;
+		c->state = CS_CLOSED; /* until its handle is initialised */
+		snprintf(c->addr_text, sizeof c->addr_text, "%s", members[i % nmembers]);
+		rc = resolve(c->addr_text, &c->addr, errmsg);
+		if (rc != QSG_OK)
+			break;
+		if (b->o.mode == MODE_PUT || (b->o.mode == MODE_PUTGET && i % 2 == 0)) {
+			c->role = ROLE_PUT;
+			c->role_idx = b->nputters++;
+		} else {
+			c->role = ROLE_GET;
+			c->role_idx = b->ngetters++;
+		}
+		c->nslots = b->o.inflight + 1;
+		c->slots = calloc(c->nslots, sizeof *c->slots);
+		c->free_slots = calloc(c->nslots, sizeof *c->free_slots);
+		if (c->slots == NULL || c->free_slots == NULL) {
+			rc = qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+			break;
+		}
+		for (unsigned k = 0; k < c->nslots; k++)
+			c->free_slots[k] = c->nslots - 1 - k;
+		c->nfree = c->nslots;
+		qsg_wbuf_init(&c->out);
+		while (c->client_id == 0) {
+			if (getrandom(&c->client_id, sizeof c->client_id, 0) !=
+			    (ssize_t)sizeof c->client_id) {
+				rc = qsg_errf(errmsg, QSG_RC_UNEXPECTED_ERROR, "getrandom: %s",
+					      strerror(errno));
+				break;
+			}
+		}
+	}
+	b->nconns = b->conns != NULL ? b->o.conns : 0;
+	free(list);
+	return rc;
+}
+
+static int conns_start(struct bench *b, char *errmsg)
+{
+	for (unsigned i = 0; i < b->nconns; i++) {
+		struct conn *c = &b->conns[i];
+		int rv = uv_tcp_init(b->loop, &c->tcp);
+		if (rv != 0)
+			return qsg_errf(errmsg, QSG_RC_UNEXPECTED_ERROR, "uv_tcp_init: %s",
+					uv_strerror(rv));
+		c->tcp.data = c;
+		c->state = CS_CONNECTING;
+		c->connect_req.data = c;
+		b->pending_connects++;
+		rv = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&c->addr,
+				    on_connect);
+		if (rv != 0) {
+			conn_close(c);
+			return qsg_errf(errmsg, QSG_RC_CONNECTION_BROKEN, "connect %s: %s",
+					c->addr_text, uv_strerror(rv));
+		}
+	}
+	return QSG_OK;
+}
+
+static void conns_free(struct bench *b)
+{
+	for (unsigned i = 0; i < b->nconns; i++) {
+		struct conn *c = &b->conns[i];
+		free(c->slots);
+		free(c->free_slots);
+		free(c->rbuf);
+		qsg_wbuf_close(&c->out);
+	}
+	free(b->conns);
+}
+
+/* ---- report ---------------------------------------------------------------- */
+
+static const char *mode_name(enum bench_mode m)
+{
+	return m == MODE_PUT ? "put" : m == MODE_GET ? "get" : "putget";
+}
+
+static double us(uint64_t ns)
+{
+	return (double)ns / 1000.0;
+}
+
+static void print_stats(const char *name, const struct op_stats *st, double secs)
+{
+	const struct bench_hist *h = &st->hist;
+	printf("%s: %" PRIu64 " ok in %.3f s: %.1f msgs/s, %.2f MiB/s\n", name, st->ok, secs,
+	       secs > 0 ? (double)st->ok / secs : 0.0,
+	       secs > 0 ? (double)st->bytes / secs / (1024.0 * 1024.0) : 0.0);
+	if (h->count == 0)
+		return;
+	printf("%s latency us: min %.1f mean %.1f p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
+	       name, us(h->min), bench_hist_mean(h) / 1000.0, us(bench_hist_percentile(h, 50)),
+	       us(bench_hist_percentile(h, 90)), us(bench_hist_percentile(h, 99)),
+	       us(bench_hist_percentile(h, 99.9)), us(h->max));
+}
+
+static void report(const struct bench *b)
+{
+	double secs = b->t_last > b->t_measure ? (double)(b->t_last - b->t_measure) / 1e9 : 0.0;
+	const struct bench_opts *o = &b->o;
+	printf("qsgbench: mode=%s conns=%u (put %u, get %u) inflight=%u size=%zu persistent=%d "
+	       "syncpoint=%u rate=%.0f queue=%s\n",
+	       mode_name(o->mode), b->nconns, b->nputters, b->ngetters, o->inflight, o->size,
+	       o->persistent, o->syncpoint, o->rate, o->queue);
+	if (o->mode != MODE_GET)
+		print_stats("put", &b->put, secs);
+	if (o->mode != MODE_PUT)
+		print_stats("get", &b->get, secs);
+	if (o->syncpoint > 0)
+		printf("commits: %" PRIu64 "\n", b->commits);
+	if (b->unanswered > 0)
+		printf("unanswered at close: %" PRIu64 "\n", b->unanswered);
+	printf("errors: %" PRIu64, b->errors_total);
+	for (unsigned i = 0; i < b->nerrors; i++)
+		printf(" %s=%" PRIu64, qsg_rc_name(b->errors[i].rc), b->errors[i].n);
+	printf("\n");
+	const struct op_stats *st = o->mode == MODE_GET ? &b->get : &b->put;
+	const struct bench_hist *h = &st->hist;
+	printf("RESULT mode=%s conns=%u inflight=%u size=%zu persistent=%d syncpoint=%u "
+	       "ops=%" PRIu64 " secs=%.3f rate=%.1f p50_us=%.0f p90_us=%.0f p99_us=%.0f "
+	       "p999_us=%.0f errors=%" PRIu64 "\n",
+	       mode_name(o->mode), b->nconns, o->inflight, o->size, o->persistent, o->syncpoint,
+	       st->ok, secs, secs > 0 ? (double)st->ok / secs : 0.0,
+	       us(bench_hist_percentile(h, 50)), us(bench_hist_percentile(h, 90)),
+	       us(bench_hist_percentile(h, 99)), us(bench_hist_percentile(h, 99.9)),
+	       b->errors_total);
+	fflush(stdout);
+}
+
+/* ---- options ------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: qsgbench [-c HOST:PORT[,...]] [--conns N] [--inflight M] [--size BYTES]\n"
+		"                [--persistent|--nonpersistent] [--syncpoint B]\n"
+		"                [--mode put|get|putget] [--messages TOTAL] [--seconds S]\n"
+		"                [--rate R] [--queue Q] [--warmup S]\n"
+		"  -c, --conn      members (default: QSG_CONN); connections round-robin over them\n"
+		"  --conns N       connections (sessions), default 1; putget: half put, half get\n"
+		"  --inflight M    requests in flight per connection, default 1 (max %d)\n"
+		"  --size BYTES    message body size, default 1024\n"
+		"  --syncpoint B   put/get under syncpoint, COMMIT every B per connection\n"
+		"  --mode          put (default); get: destructive gets, no wait, until the\n"
+		"                  queue is empty; putget: getters wait %d ms per GET\n"
+		"  --messages N    total operations (warmup included)\n"
+		"  --seconds S     measured seconds (after warmup); default 10 if neither\n"
+		"  --rate R        total msgs/s, open loop (latency from the scheduled time)\n"
+		"  --queue Q       default " BENCH_DEFAULT_QUEUE " (must exist)\n"
+		"  --warmup S      seconds of load not measured, default 0\n",
+		BENCH_MAX_INFLIGHT, BENCH_GET_WAIT_MS);
+}
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (*s == '-' || *s == '\0')
+		return -1;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_double(const char *s, double max, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || end == s || !(v >= 0.0) || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Returns 0 to run, 1 after --help, 2 on a usage error. */
+static int parse_args(int argc, char **argv, struct bench_opts *o)
+{
+	enum {
+		OPT_CONNS = 256,
+		OPT_INFLIGHT,
+		OPT_SIZE,
+		OPT_PERS,
+		OPT_NONPERS,
+		OPT_SYNC,
+		OPT_MODE,
+		OPT_MSGS,
+		OPT_SECS,
+		OPT_RATE,
+		OPT_QUEUE,
+		OPT_WARMUP
+	};
+	static const struct option opts[] = {
+	    {"conn", required_argument, NULL, 'c'},
+	    {"conns", required_argument, NULL, OPT_CONNS},
+	    {"inflight", required_argument, NULL, OPT_INFLIGHT},
+	    {"size", required_argument, NULL, OPT_SIZE},
+	    {"persistent", no_argument, NULL, OPT_PERS},
+	    {"nonpersistent", no_argument, NULL, OPT_NONPERS},
+	    {"syncpoint", required_argument, NULL, OPT_SYNC},
+	    {"mode", required_argument, NULL, OPT_MODE},
+	    {"messages", required_argument, NULL, OPT_MSGS},
+	    {"seconds", required_argument, NULL, OPT_SECS},
+	    {"rate", required_argument, NULL, OPT_RATE},
+	    {"queue", required_argument, NULL, OPT_QUEUE},
+	    {"warmup", required_argument, NULL, OPT_WARMUP},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	memset(o, 0, sizeof *o);
+	o->conn = getenv("QSG_CONN");
+	o->conns = 1;
+	o->inflight = 1;
+	o->size = 1024;
+	o->persistent = true;
+	o->mode = MODE_PUT;
+	o->queue = BENCH_DEFAULT_QUEUE;
+	int opt;
+	uint64_t u;
+	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		const char *bad = NULL;
+		switch (opt) {
+		case 'c':
+			o->conn = optarg;
+			break;
+		case OPT_CONNS:
+			if (parse_u64(optarg, BENCH_MAX_CONNS, &u) != 0 || u == 0)
+				bad = "--conns must be 1 to 4096";
+			o->conns = (unsigned)u;
+			break;
+		case OPT_INFLIGHT:
+			if (parse_u64(optarg, BENCH_MAX_INFLIGHT, &u) != 0 || u == 0)
+				bad = "--inflight must be 1 to 1024";
+			o->inflight = (unsigned)u;
+			break;
+		case OPT_SIZE:
+			if (parse_u64(optarg, FSM_MAX_MSGL, &u) != 0)
+				bad = "--size must be 0 to 104857600";
+			o->size = (size_t)u;
+			break;
+		case OPT_PERS:
+			o->persistent = true;
+			break;
+		case OPT_NONPERS:
+			o->persistent = false;
+			break;
+		case OPT_SYNC:
+			if (parse_u64(optarg, 1000000, &u) != 0)
+				bad = "--syncpoint must be 0 to 1000000";
+			o->syncpoint = (unsigned)u;
+			break;
+		case OPT_MODE:
+			if (strcmp(optarg, "put") == 0)
+				o->mode = MODE_PUT;
+			else if (strcmp(optarg, "get") == 0)
+				o->mode = MODE_GET;
+			else if (strcmp(optarg, "putget") == 0)
+				o->mode = MODE_PUTGET;
+			else
+				bad = "--mode must be put, get or putget";
+			break;
+		case OPT_MSGS:
+			if (parse_u64(optarg, UINT64_MAX - 1, &o->messages) != 0)
+				bad = "--messages must be a non-negative integer";
+			break;
+		case OPT_SECS:
+			if (parse_double(optarg, 86400, &o->seconds) != 0)
+				bad = "--seconds must be 0 to 86400";
+			break;
+		case OPT_RATE:
+			if (parse_double(optarg, 1e8, &o->rate) != 0)
+				bad = "--rate must be 0 to 1e8";
+			break;
+		case OPT_QUEUE:
+			if (strlen(optarg) < 1 || strlen(optarg) > FSM_NAME_MAX)
+				bad = "--queue must be 1 to 48 characters";
+			o->queue = optarg;
+			break;
+		case OPT_WARMUP:
+			if (parse_double(optarg, 3600, &o->warmup) != 0)
+				bad = "--warmup must be 0 to 3600";
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return 2;
+		}
+		if (bad != NULL) {
+			fprintf(stderr, "qsgbench: %s\n", bad);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (o->conn == NULL || o->conn[0] == '\0') {
+		fprintf(stderr, "qsgbench: no members: use -c HOST:PORT[,...] or set QSG_CONN\n");
+		return 2;
+	}
+	if (o->mode == MODE_PUTGET && o->conns < 2) {
+		fprintf(stderr, "qsgbench: --mode putget needs --conns 2 or more\n");
+		return 2;
+	}
+	if (o->messages == 0 && o->seconds == 0)
+		o->seconds = 10;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct bench b;
+	memset(&b, 0, sizeof b);
+	b.pace_fd = -1;
+	int rc = parse_args(argc, argv, &b.o);
+	if (rc != 0)
+		return rc == 1 ? 0 : 2;
+	char errmsg[QSG_ERRMSG_SIZE];
+	int status = 0;
+	uv_loop_t loop;
+	bench_hist_init(&b.put.hist);
+	bench_hist_init(&b.get.hist);
+	b.put_budget = b.o.messages ? b.o.messages : UINT64_MAX;
+	b.get_budget = b.o.messages ? b.o.messages : UINT64_MAX;
+	if (b.o.rate > 0) {
+		b.pace_ns = (uint64_t)(1e9 / b.o.rate);
+		if (b.pace_ns == 0)
+			b.pace_ns = 1;
+	}
+	b.payload = malloc(b.o.size ? b.o.size : 1);
+	if (b.payload == NULL) {
+		fprintf(stderr, "qsgbench: out of memory\n");
+		return 1;
+	}
+	for (size_t i = 0; i < b.o.size; i++)
+		b.payload[i] = (uint8_t)('a' + i % 26);
+	if (uv_loop_init(&loop) != 0) {
+		fprintf(stderr, "qsgbench: uv_loop_init failed\n");
+		free(b.payload);
+		return 1;
+	}
+	b.loop = &loop;
+	uv_timer_init(&loop, &b.deadline_timer);
+	uv_timer_init(&loop, &b.grace_timer);
+	b.deadline_timer.data = &b;
+	b.grace_timer.data = &b;
+	bool have_poll = false;
+	rc = conns_init(&b, errmsg);
+	b.paced_role = b.o.mode == MODE_GET ? ROLE_GET : ROLE_PUT;
+	b.npaced = b.paced_role == ROLE_PUT ? b.nputters : b.ngetters;
+	if (rc == QSG_OK && b.pace_ns > 0) {
+		b.pace_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (b.pace_fd < 0) {
+			rc = qsg_errf(errmsg, QSG_RC_UNEXPECTED_ERROR, "timerfd_create: %s",
+				      strerror(errno));
+		} else if (uv_poll_init(&loop, &b.pace_poll, b.pace_fd) != 0) {
+			rc = qsg_errf(errmsg, QSG_RC_UNEXPECTED_ERROR, "uv_poll_init failed");
+		} else {
+			b.pace_poll.data = &b;
+			have_poll = true;
+		}
+	}
+	if (rc == QSG_OK)
+		rc = conns_start(&b, errmsg);
+	if (rc != QSG_OK) {
+		fprintf(stderr, "qsgbench: %s: %s\n", qsg_rc_name(rc), errmsg);
+		bench_stop_all(&b);
+		status = 1;
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (status == 0) {
+		if (b.pending_connects > 0 || b.t_start == 0) {
+			status = 1; /* could not connect or attach (reported) */
+		} else {
+			report(&b);
+			if (b.failed || (b.put.ok + b.get.ok == 0 && b.errors_total > 0))
+				status = 1;
+		}
+	}
+	uv_close((uv_handle_t *)&b.deadline_timer, NULL);
+	uv_close((uv_handle_t *)&b.grace_timer, NULL);
+	if (have_poll)
+		uv_close((uv_handle_t *)&b.pace_poll, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0)
+		fprintf(stderr, "qsgbench: handles left open at exit\n");
+	if (b.pace_fd >= 0)
+		close(b.pace_fd);
+	conns_free(&b);
+	free(b.payload);
+	return status;
 }
