@@ -301,8 +301,11 @@ int glue_start(struct glue *g, char *errmsg)
 	}
 	rv = raft_start(&g->raft);
 	if (rv != 0) {
-		return qsg_errf(errmsg, raft_rc(rv), "raft start (%s): %s", g->dir,
-				raft_errmsg(&g->raft));
+		const char *why = raft_errmsg(&g->raft);
+		if (why == NULL || why[0] == '\0')
+			why = g->io.errmsg[0] ? g->io.errmsg : raft_strerror(rv);
+		return qsg_errf(errmsg, raft_rc(rv), "raft start (%s, address %s): %s", g->dir,
+				g->address, why);
 	}
 	g->started = true;
 	g->role = glue_role_of(raft_state(&g->raft));

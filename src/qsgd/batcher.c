@@ -176,6 +176,20 @@ static void batcher_flush(struct batcher *b)
 
 void batcher_add(struct batcher *b, struct qsgd_sub *s)
 {
+	/* Membership commands (lease renewals, joins, failure declarations)
+	 * jump the queue: a backlog of client work must never delay a renewal
+	 * past the lease and make a healthy member fence itself. The first
+	 * byte of an encoded command is its op. */
+	uint8_t op = s->len > 0 ? s->cmd[0] : 0;
+	if (op == FSM_OP_LEASE_RENEW || op == FSM_OP_MEMBER_JOIN || op == FSM_OP_MEMBER_FAIL) {
+		s->next = b->pending.head;
+		b->pending.head = s;
+		if (b->pending.tail == NULL)
+			b->pending.tail = s;
+		b->pending.n++;
+		kick(b);
+		return;
+	}
 	qsgd_subq_push(&b->pending, s);
 	kick(b);
 }
