@@ -1,5 +1,5 @@
 /* Command, entry and result encoding of the state machine (format version 1,
- * see docs/log-entries.md). Decoders check every length and value. */
+ * see docs/protocol.md). Decoders check every length and value. */
 #include <string.h>
 
 #include "fsm_int.h"

@@ -1,6 +1,6 @@
 /* The replicated state machine: queues with their messages, sessions with
  * their units of work, members with their leases. See fsm.h for the contract
- * and docs/log-entries.md for the formats and rules.
+ * and docs/protocol.md for the formats and rules.
  *
  * Determinism: apply never looks at clocks, randomness or pointer values;
  * whenever several objects are visited and the order matters (detaching a

@@ -11,7 +11,7 @@
  *   u32 count          number of commands (1..FSM_MAX_BATCH)
  *   count x { u32 len; u8[len] command }
  * A command starts with u8 op and u8 command-format version (FSM_CMD_VERSION);
- * its body is defined in cmd.c and docs/log-entries.md. An entry that fails to decode is rejected
+ * its body is defined in cmd.c and docs/protocol.md. An entry that fails to decode is rejected
  * as a whole, before any command in it is applied; a command that decodes but is refused (unknown
  * queue, queue full, stale session ...) gets a reason code in its result and changes nothing.
  *
