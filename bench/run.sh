@@ -50,6 +50,15 @@ echo "group: $conn (run dir $QSG_RUN_DIR, binaries $QSG_BIN_DIR)"
 
 "$QSG_BIN_DIR/qsgadm" <<<"DEFINE QLOCAL(QSG.BENCH) MAXDEPTH(10000000) REPLACE" >/dev/null
 
+# A member answers QSG_RC_MEMBER_FENCED until its first lease renewal is
+# acknowledged: wait until every member's lease is active.
+for ((i = 0; i < 150; i++)); do
+	"$QSG_BIN_DIR/qsgadm" --json <<<"DISPLAY GROUP" 2>/dev/null | python3 -c 'import json,sys
+objs=[o for l in sys.stdin for o in json.loads(l).get("objects", [])]
+sys.exit(0 if len(objs) == 3 and all(o.get("LEASE") == "ACTIVE" for o in objs) else 1)' && break
+	sleep 0.1
+done
+
 # The leader's commit index (Raft entries committed so far).
 commit_index() {
 	"$QSG_BIN_DIR/qsgadm" --json <<<"DISPLAY GROUP" 2>/dev/null | python3 -c 'import json,sys
