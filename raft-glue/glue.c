@@ -22,6 +22,7 @@
 #include <raft.h>
 #include <raft/uv.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,12 @@ struct glue {
 	struct raft raft;
 	struct raft_io io;
 	struct raft_uv_transport transport;
+	/* libraft's TCP transport, whose listen/connect are wrapped to set
+	 * TCP_NODELAY on every Raft connection (see nodelay_listen). */
+	int (*tcp_listen)(struct raft_uv_transport *t, raft_uv_accept_cb cb);
+	int (*tcp_connect)(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
+			   const char *address, raft_uv_connect_cb cb);
+	raft_uv_accept_cb accept_cb;
 	struct raft_fsm fsm;
 	struct glue_adapter adapter;
 	struct glue_config cfg;
@@ -71,6 +78,63 @@ struct glue {
 	void (*close_cb)(void *arg);
 	void *close_arg;
 };
+
+/* TCP_NODELAY on Raft connections. libraft 0.15's raft_uv_tcp never sets it,
+ * so small AppendEntries messages and their replies wait for Nagle and the
+ * peer's delayed ACK (~40 ms stalls at low load). The glue interposes on the
+ * transport's listen and connect and sets the option on every stream. */
+#define GLUE_OF_TRANSPORT(t) ((struct glue *)((char *)(t)-offsetof(struct glue, transport)))
+
+static void set_nodelay(struct uv_stream_s *stream)
+{
+	if (stream != NULL && stream->type == UV_TCP)
+		(void)uv_tcp_nodelay((uv_tcp_t *)stream, 1);
+}
+
+static void nodelay_accept_cb(struct raft_uv_transport *t, raft_id id, const char *address,
+			      struct uv_stream_s *stream)
+{
+	set_nodelay(stream);
+	GLUE_OF_TRANSPORT(t)->accept_cb(t, id, address, stream);
+}
+
+static int nodelay_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
+{
+	struct glue *g = GLUE_OF_TRANSPORT(t);
+	g->accept_cb = cb;
+	return g->tcp_listen(t, nodelay_accept_cb);
+}
+
+struct nodelay_connect {
+	struct raft_uv_connect inner; /* first */
+	struct raft_uv_connect *outer;
+	raft_uv_connect_cb cb;
+};
+
+static void nodelay_connect_cb(struct raft_uv_connect *req, struct uv_stream_s *stream, int status)
+{
+	struct nodelay_connect *w = (struct nodelay_connect *)req;
+	if (status == 0)
+		set_nodelay(stream);
+	w->cb(w->outer, stream, status);
+	free(w);
+}
+
+static int nodelay_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
+			   const char *address, raft_uv_connect_cb cb)
+{
+	struct nodelay_connect *w = calloc(1, sizeof *w);
+	int rv;
+	if (w == NULL)
+		return RAFT_NOMEM;
+	w->outer = req;
+	w->cb = cb;
+	w->inner.data = req->data;
+	rv = GLUE_OF_TRANSPORT(t)->tcp_connect(t, &w->inner, id, address, nodelay_connect_cb);
+	if (rv != 0)
+		free(w);
+	return rv;
+}
 
 static int raft_rc(int rv)
 {
@@ -222,6 +286,10 @@ int glue_init(struct glue **out, uv_loop_t *loop, const struct glue_config *cfg,
 		rv = qsg_errf(errmsg, raft_rc(rv), "raft transport: %s", raft_strerror(rv));
 		goto err_dir;
 	}
+	g->tcp_listen = g->transport.listen;
+	g->tcp_connect = g->transport.connect;
+	g->transport.listen = nodelay_listen;
+	g->transport.connect = nodelay_connect;
 	rv = raft_uv_init(&g->io, loop, g->dir, &g->transport);
 	if (rv != 0) {
 		rv = qsg_errf(errmsg, raft_rc(rv), "raft storage in %s: %s", g->dir,
