@@ -4,3 +4,4 @@ libqsgcommon_la_SOURCES = \
 	src/common/qsg_err.h src/common/err.c \
 	src/common/codec.h src/common/codec.c
 include_HEADERS += src/common/qsg_err.h
+libqsgcommon_la_SOURCES += src/fsm/msgcodec.c

@@ -166,6 +166,12 @@ struct fsm_cmd {
 	struct fsm_member_stats stats; /* LEASE_RENEW */
 };
 
+/* The message layout used in results and client replies (shared codec):
+ * ids, priority, persistent, expiry, put time, backout count, seqno, props,
+ * body. decode validates priority <= 9 and persistent <= 1. */
+void fsm_msg_encode(struct qsg_wbuf *w, const struct fsm_msg *m);
+void fsm_msg_decode(struct qsg_rbuf *r, struct fsm_msg *m);
+
 /* Encode one command (without length prefix). */
 int fsm_cmd_encode(const struct fsm_cmd *c, struct qsg_wbuf *w);
 /* Decode one command from exactly `len` bytes; slices point into p. */

@@ -5,13 +5,7 @@
 
 #include "fsm.h"
 
-/* A whole message as it appears in GET/BROWSE results and snapshots:
- * msgid[24] correlid[24] u8 priority u8 persistent i64 expiry_ms
- * i64 put_time_ms u32 backout_count u64 seqno blob props blob body. */
-void fsm_msg_encode(struct qsg_wbuf *w, const struct fsm_msg *m);
-/* Decodes and checks priority <= 9, persistent <= 1 and the size caps;
- * slices point into the reader's buffer. Errors are left in r->err. */
-void fsm_msg_decode(struct qsg_rbuf *r, struct fsm_msg *m);
+/* fsm_msg_encode/fsm_msg_decode (the message layout) are public in fsm.h. */
 
 /* Queue attributes, all fields (QDEFINE/QALTER bodies and snapshots). */
 void fsm_qattrs_encode(struct qsg_wbuf *w, const struct fsm_qattrs *a);

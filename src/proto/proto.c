@@ -181,20 +181,6 @@ int proto_req_encode(const struct proto_req *req, struct qsg_wbuf *w)
 	return end_frame(w, off, rc);
 }
 
-static void put_msg(struct qsg_wbuf *w, const struct fsm_msg *m)
-{
-	qsg_put_bytes(w, m->msgid, FSM_ID_LEN);
-	qsg_put_bytes(w, m->correlid, FSM_ID_LEN);
-	qsg_put_u8(w, m->priority);
-	qsg_put_u8(w, m->persistent);
-	qsg_put_i64(w, m->expiry_ms);
-	qsg_put_i64(w, m->put_time_ms);
-	qsg_put_u32(w, m->backout_count);
-	qsg_put_u64(w, m->seqno);
-	qsg_put_blob(w, m->props.p, m->props.len);
-	qsg_put_blob(w, m->body.p, m->body.len);
-}
-
 int proto_resp_encode(const struct proto_resp *resp, struct qsg_wbuf *w)
 {
 	if (op_name(resp->op) == NULL)
@@ -233,7 +219,7 @@ int proto_resp_encode(const struct proto_resp *resp, struct qsg_wbuf *w)
 	case PROTO_BROWSE:
 		if ((rc = check_msg(&resp->u.get.msg)) != QSG_OK)
 			break;
-		put_msg(w, &resp->u.get.msg);
+		fsm_msg_encode(w, &resp->u.get.msg);
 		break;
 	case PROTO_ADMIN:
 		qsg_put_u32(w, resp->u.admin.nobjects);
@@ -420,20 +406,6 @@ int proto_req_decode(const void *p, size_t len, struct proto_req *req, char *err
 	}
 }
 
-static void get_msg(struct qsg_rbuf *r, struct fsm_msg *m)
-{
-	qsg_get_bytes(r, m->msgid, FSM_ID_LEN);
-	qsg_get_bytes(r, m->correlid, FSM_ID_LEN);
-	m->priority = qsg_get_u8(r);
-	m->persistent = qsg_get_u8(r);
-	m->expiry_ms = qsg_get_i64(r);
-	m->put_time_ms = qsg_get_i64(r);
-	m->backout_count = qsg_get_u32(r);
-	m->seqno = qsg_get_u64(r);
-	m->props = qsg_get_blob(r, FSM_MAX_PROPS);
-	m->body = qsg_get_blob(r, FSM_MAX_MSGL);
-}
-
 /* Walk one admin object at *pos; fills up to max attrs. */
 static int admin_object(struct qsg_rbuf *r, struct proto_attr *attrs, size_t max, size_t *nattrs)
 {
@@ -497,7 +469,7 @@ int proto_resp_decode(const void *p, size_t len, struct proto_resp *resp, char *
 		return QSG_OK;
 	case PROTO_GET:
 	case PROTO_BROWSE:
-		get_msg(&r, &resp->u.get.msg);
+		fsm_msg_decode(&r, &resp->u.get.msg);
 		if ((rc = finish(&r, resp->op, errmsg)) != QSG_OK)
 			return rc;
 		if (resp->u.get.msg.priority > 9 || resp->u.get.msg.persistent > 1)
