@@ -6,10 +6,8 @@
  * idempotent producer (client_id 42) puts messages 1..N with producer
  * sequence numbers, batching 1-3 puts per log entry, while faults chosen by a
  * xorshift PRNG seeded from the seed are injected: disconnect/reconnect of a
- * pair, kill/revive, saturate/desaturate, leader depose, and I/O faults (a
- * faulted server may go RAFT_UNAVAILABLE, which is permanent in libraft:
- * it is treated as crashed -- at most a minority -- killed at heal time and
- * left out of the convergence check). A submission acknowledged by the
+ * pair, kill/revive, saturate/desaturate, leader depose, and disk write
+ * failures of the leader (see "I/O faults" below). A submission acknowledged by the
  * leader (apply callback status 0) is committed; any other completion
  * (RAFT_LEADERSHIPLOST, shutdown, or no completion within 3 s of simulated
  * time) is an unknown outcome, resolved like libqsg does: re-ATTACH and
@@ -23,10 +21,29 @@
  * the log is compacted and checks it catches up by snapshot install and
  * converges.
  *
- * raft_fixture_io_fault() is off by default: in libraft 0.15 it leads to a
- * double free inside raft_fixture_step() (seen under valgrind); set
- * QSG_CLUSTER_IO_FAULTS=1 to include it. QSG_CLUSTER_VERBOSE=1 prints
- * per-seed statistics.
+ * I/O faults. raft_fixture_io_fault(f, i, delay, repeat) makes the
+ * (delay+1)-th I/O request of server i (set_term, set_vote, append, truncate,
+ * send) fail with RAFT_IOERR. Armed at random, it crashes libraft 0.15 itself
+ * whenever the failing request is a follower's: src/recv_append_entries.c,
+ * recvAppendEntries(), "reply:" frees the received entries (raft_free of
+ * args->entries[0].batch and of args->entries) and then returns the error of
+ * r->io->send() for the AppendEntries result; src/recv.c, recvCb(), on that
+ * non-zero return calls entryBatchesDestroy(message->append_entries.entries,
+ * ...) and frees the same batch again (ASan: double free of the batch that
+ * the fixture's ioFlushSend() -> io_stub__copy_entries() allocated). No qsg
+ * code is involved.
+ * So the test only injects a fault whose firing point it controls: at the
+ * next submission it arms the leader with delay 0 and repeat 1 and calls
+ * raft_apply() at once; the first I/O request raft_apply() makes is the
+ * leader's own io->append (replicationTrigger -> appendLeader), so the fault
+ * fires synchronously there and raft_apply() returns RAFT_IOERR before any
+ * message is delivered. The fault is disarmed right after (delay -1) whatever
+ * happened, so it can never reach the buggy follower paths. On any raft_apply()
+ * error the entry buffer is still the caller's in libraft 0.15 (the entry is
+ * discarded from the in-memory log without releasing its buffer; verified
+ * under ASan: freeing it is clean, not freeing it leaks), so the test frees it.
+ *
+ * QSG_CLUSTER_VERBOSE=1 prints per-seed statistics.
  *
  * Seeds: 20 per group size by default; QSG_CLUSTER_SEEDS=n runs n seeds;
  * QSG_CLUSTER_SEED=s runs only seed s (both sizes) to replay a failure. A
@@ -88,10 +105,9 @@ struct sim {
 	struct raft_fsm rfsm[MAX_N];
 	uint64_t seed;
 	uint64_t rng;
-	bool faulted[MAX_N];
-	unsigned n_faulted;
 	bool killed[MAX_N];
-	bool io_faults; /* inject raft_fixture_io_fault (see the header) */
+	bool io_fault_pending; /* fail the leader's next append (see the header) */
+	unsigned n_io_faults; /* leader appends failed by injection */
 	bool healed; /* drain only once the faults are over */
 
 	/* client */
@@ -188,7 +204,7 @@ static void sim_close(struct sim *s)
 	free(s->received);
 }
 
-/* The leader's index, or -1: a live, unfaulted server in RAFT_LEADER state. */
+/* The leader's index, or -1: a live server in RAFT_LEADER state. */
 static int leader(struct sim *s)
 {
 	unsigned i;
@@ -342,6 +358,7 @@ static void client_step(struct sim *s)
 	struct req *r;
 	uint8_t body[8];
 	unsigned k;
+	bool fault;
 	int l;
 	int rv;
 
@@ -424,12 +441,31 @@ static void client_step(struct sim *s)
 	/* The same envelope as the daemon's path (8-byte aligned entries). */
 	assert_int_equal(glue_entry_wrap(entry.data, entry.len, &buf), 0);
 	qsg_wbuf_close(&entry);
+	fault = s->io_fault_pending;
+	s->io_fault_pending = false;
+	if (fault) {
+		/* Spent by raft_apply's own io->append (see the header). */
+		raft_fixture_io_fault(&s->f, (unsigned)l, 0, 1);
+	}
 	rv = raft_apply(raft_fixture_get(&s->f, (unsigned)l), &r->ra, &buf, 1, apply_cb);
+	if (fault) {
+		raft_fixture_io_fault(&s->f, (unsigned)l, -1, 0);
+	}
 	if (rv != 0) {
-		/* Not submitted (e.g. transfer in progress): retry later. */
+		/* Not submitted (transfer in progress, or the injected
+		 * append fault): retry later with the same sequence numbers.
+		 * The buffer is still ours (see the header). */
 		raft_free(buf.base);
+		if (fault && rv == RAFT_IOERR) {
+			s->n_io_faults++;
+		} else if (rv != RAFT_NOTLEADER) {
+			sim_fail(s, "raft_apply failed: %s (%d)", raft_strerror(rv), rv);
+		}
 		free(r);
 		return;
+	}
+	if (fault) {
+		sim_fail(s, "injected append fault did not fire in raft_apply");
 	}
 	s->inflight = true;
 	s->sent_at = raft_fixture_time(&s->f);
@@ -457,7 +493,7 @@ static void inject_fault(struct sim *s)
 		}
 		break;
 	case 5:
-		if (s->killed[i] && !s->faulted[i]) {
+		if (s->killed[i]) {
 			raft_fixture_revive(&s->f, i);
 			s->killed[i] = false;
 		}
@@ -470,11 +506,8 @@ static void inject_fault(struct sim *s)
 		break;
 	case 8:
 		l = leader(s);
-		if (pick(&s->rng, 2) == 0 && s->n_faulted < (s->n - 1) / 2 && !s->faulted[i] &&
-		    s->io_faults) {
-			raft_fixture_io_fault(&s->f, i, (int)pick(&s->rng, 5), 1);
-			s->faulted[i] = true;
-			s->n_faulted++;
+		if (pick(&s->rng, 2) == 0) {
+			s->io_fault_pending = true;
 		} else if (l >= 0 && !s->failed) {
 			unsigned k;
 			bool healthy = true;
@@ -482,7 +515,7 @@ static void inject_fault(struct sim *s)
 			/* raft_fixture_depose() asserts that the leader steps
 			 * down: only use it when nothing else interferes. */
 			for (k = 0; k < s->n; k++) {
-				if (s->killed[k] || s->faulted[k]) {
+				if (s->killed[k]) {
 					healthy = false;
 				}
 			}
@@ -505,19 +538,13 @@ static void heal(struct sim *s)
 	unsigned i, j;
 
 	for (i = 0; i < s->n; i++) {
-		if (s->faulted[i] && !s->killed[i]) {
-			raft_fixture_kill(&s->f, i);
-			s->killed[i] = true;
-		}
-	}
-	for (i = 0; i < s->n; i++) {
 		for (j = 0; j < s->n; j++) {
 			if (i != j) {
 				raft_fixture_reconnect(&s->f, i, j);
 				raft_fixture_desaturate(&s->f, i, j);
 			}
 		}
-		if (s->killed[i] && !s->faulted[i]) {
+		if (s->killed[i]) {
 			raft_fixture_revive(&s->f, i);
 			s->killed[i] = false;
 		}
@@ -542,9 +569,6 @@ static bool converged(struct raft_fixture *f, void *arg)
 	}
 	last = raft_last_index(raft_fixture_get(&s->f, (unsigned)l));
 	for (i = 0; i < s->n; i++) {
-		if (s->faulted[i]) {
-			continue;
-		}
 		if (raft_last_applied(raft_fixture_get(&s->f, i)) != last) {
 			return false;
 		}
@@ -563,7 +587,6 @@ static bool run_seed(unsigned n, uint64_t seed, uint64_t n_puts, unsigned thresh
 	bool ok;
 
 	sim_init(&s, n, seed, n_puts, threshold);
-	s.io_faults = getenv("QSG_CLUSTER_IO_FAULTS") != NULL;
 	ok = raft_fixture_step_until_has_leader(&s.f, 10000);
 	if (!ok) {
 		sim_fail(&s, "no initial leader");
@@ -611,9 +634,6 @@ static bool run_seed(unsigned n, uint64_t seed, uint64_t n_puts, unsigned thresh
 	for (i = 0; i < n && !s.failed; i++) {
 		uint64_t d;
 
-		if (s.faulted[i]) {
-			continue;
-		}
 		d = fsm_digest(s.fsm[i]);
 		if (first) {
 			digest = d;
@@ -632,19 +652,19 @@ static bool run_seed(unsigned n, uint64_t seed, uint64_t n_puts, unsigned thresh
 	}
 	if (getenv("QSG_CLUSTER_VERBOSE") != NULL) {
 		fprintf(stderr,
-			"seed=%llu servers=%u: acked %llu unknown %llu (drain %llu) faulted %u "
+			"seed=%llu servers=%u: acked %llu unknown %llu (drain %llu) io faults %u "
 			"time %llu ms snapshot %llu %s\n",
 			(unsigned long long)seed, n, (unsigned long long)s.acked,
 			(unsigned long long)s.unknown, (unsigned long long)s.drain_unknown,
-			s.n_faulted, (unsigned long long)raft_fixture_time(&s.f),
+			s.n_io_faults, (unsigned long long)raft_fixture_time(&s.f),
 			(unsigned long long)raft_fixture_get(&s.f, 0)->log.snapshot.last_index,
 			s.failed ? s.why : "ok");
 	}
 	if (s.failed) {
 		fprintf(stderr,
-			"FAILED seed=%llu servers=%u: %s (acked %llu unknown %llu faulted %u)\n",
+			"FAILED seed=%llu servers=%u: %s (acked %llu unknown %llu io faults %u)\n",
 			(unsigned long long)seed, n, s.why, (unsigned long long)s.acked,
-			(unsigned long long)s.unknown, s.n_faulted);
+			(unsigned long long)s.unknown, s.n_io_faults);
 	}
 	ok = !s.failed;
 	sim_close(&s);
