@@ -30,7 +30,7 @@ teardown() {
 		"$QSG_RUN_DIR"/*.log 2>/dev/null; then
 		log "sanitizer errors in member logs:"
 		grep -h -A30 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' \
-			"$QSG_RUN_DIR"/*.log | head -120
+			"$QSG_RUN_DIR"/*.log | sed -n 1,120p
 		rc=1
 	fi
 	if [ $rc -ne 0 ]; then

@@ -12,7 +12,7 @@ log "leader is $leader"
 "$QSGPUT" -c "$QSG_CONN" T.FAIL <"$QSG_RUN_DIR/sent.1" >"$QSG_RUN_DIR/put1.out" 2>&1 &
 p1=$!
 extra_pids+=($p1)
-conn2=$(other_than "$leader" | head -1)
+conn2=$(other_than "$leader" | sed -n 1p)
 "$QSGPUT" -c "$("$CLUSTER" conn "$conn2"),$QSG_CONN" T.FAIL <"$QSG_RUN_DIR/sent.2" \
 	>"$QSG_RUN_DIR/put2.out" 2>&1 &
 p2=$!
@@ -28,7 +28,7 @@ follower=$(other_than "$leader" | tail -1)
 newleader=$("$CLUSTER" leader || true)
 [ -n "$newleader" ] || fail "no new leader after killing $leader"
 log "new leader $newleader"
-victim=$(other_than "$leader" | grep -v "^$newleader\$" | head -1)
+victim=$(other_than "$leader" | grep -v "^$newleader\$" | sed -n 1p)
 log "restart $leader, then kill -9 follower $victim"
 "$CLUSTER" start "$leader"
 sleep 1

@@ -43,7 +43,7 @@ wait_uncom 0 10
 
 for role in follower leader; do
 	leader=$("$CLUSTER" leader)
-	if [ $role = leader ]; then target=$leader; else target=$(other_than "$leader" | head -1); fi
+	if [ $role = leader ]; then target=$leader; else target=$(other_than "$leader" | sed -n 1p); fi
 	log "2: kill -9 the $role $target while it holds a uow"
 	hold "$target" 5
 	wait_uncom 5 5 # DISPLAY reads a member's replica, which may lag by an entry
