@@ -2,6 +2,7 @@
 noinst_LTLIBRARIES += libqsgcommon.la
 libqsgcommon_la_SOURCES = \
 	src/common/qsg_err.h src/common/err.c \
-	src/common/codec.h src/common/codec.c
+	src/common/codec.h src/common/codec.c \
+	src/common/hostport.h src/common/hostport.c
 include_HEADERS += src/common/qsg_err.h
 libqsgcommon_la_SOURCES += src/fsm/msgcodec.c

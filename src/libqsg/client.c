@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/hostport.h"
 #include "proto/proto.h"
 
 #define DEFAULT_RECONNECT_MS 30000
@@ -144,32 +145,14 @@ static int parse_list(qsg_conn *c, const char *list, char *errmsg)
 	while (*p) {
 		const char *end = strchr(p, ',');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
-		const char *colon = NULL;
-		for (size_t i = len; i > 0; i--)
-			if (p[i - 1] == ':') {
-				colon = p + i - 1;
-				break;
-			}
-		if (len == 0 || colon == NULL || colon == p || (size_t)(p + len - colon - 1) == 0 ||
-		    (size_t)(p + len - colon - 1) >= sizeof c->addrs[0].port ||
-		    (size_t)(colon - p) > HOST_MAX)
+		struct addr *a = &c->addrs[c->naddrs];
+		int port;
+		if (qsg_hostport_split(p, len, a->host, sizeof a->host, &port) != QSG_OK)
 			return qsg_errf(errmsg, QSG_RC_INVALID,
 					"connection list entry '%.*s' is not host:port", (int)len,
 					p);
-		struct addr *a = &c->addrs[c->naddrs++];
-		const char *h = p;
-		size_t hl = (size_t)(colon - p);
-		if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-			h++;
-			hl -= 2;
-		}
-		memcpy(a->host, h, hl);
-		a->host[hl] = '\0';
-		memcpy(a->port, colon + 1, (size_t)(p + len - colon - 1));
-		for (const char *d = a->port; *d; d++)
-			if (*d < '0' || *d > '9')
-				return qsg_errf(errmsg, QSG_RC_INVALID, "bad port in '%.*s'",
-						(int)len, p);
+		snprintf(a->port, sizeof a->port, "%d", port);
+		c->naddrs++;
 		p += len;
 		if (*p == ',')
 			p++;

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "common/hostport.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
@@ -63,27 +65,12 @@ static int set_unsigned(unsigned *dst, const char *s, unsigned long min, unsigne
 	return rc;
 }
 
-int qsgd_parse_hostport(const char *s, char *host, size_t hostsize, int *port)
-{
-	const char *colon = strrchr(s, ':');
-	if (colon == NULL || colon == s || (size_t)(colon - s) >= hostsize)
-		return QSG_RC_CONFIG;
-	char *end;
-	errno = 0;
-	long p = strtol(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || colon[1] == '\0' || p < 1 || p > 65535)
-		return QSG_RC_CONFIG;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	*port = (int)p;
-	return QSG_OK;
-}
-
 static int set_addr(char *dst, const char *s, const char *what, char *errmsg)
 {
 	char host[FSM_ADDR_MAX + 1];
 	int port;
-	if (strlen(s) > FSM_ADDR_MAX || qsgd_parse_hostport(s, host, sizeof host, &port) != QSG_OK)
+	if (strlen(s) > FSM_ADDR_MAX ||
+	    qsg_hostport_split(s, strlen(s), host, sizeof host, &port) != QSG_OK)
 		return qsg_errf(errmsg, QSG_RC_CONFIG, "%s: '%s' is not HOST:PORT", what, s);
 	strcpy(dst, s);
 	return QSG_OK;

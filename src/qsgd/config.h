@@ -64,9 +64,6 @@ int qsgd_config_load_file(struct qsgd_config *c, const char *path, char *errmsg)
 /* Check the whole configuration; fills in a group of one if no members. */
 int qsgd_config_validate(struct qsgd_config *c, char *errmsg);
 
-/* Split "host:port"; host must be non-empty, port 1..65535. */
-int qsgd_parse_hostport(const char *s, char *host, size_t hostsize, int *port);
-
 const struct qsgd_member_cfg *qsgd_config_member(const struct qsgd_config *c, uint32_t id);
 
 void qsgd_usage(FILE *out);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "common/hostport.h"
 #include "common/qsg_err.h"
 #include "config.h"
 
@@ -10,13 +11,8 @@ int net_resolve(const char *hostport, struct sockaddr_storage *out)
 {
 	char host[FSM_ADDR_MAX + 1];
 	int port;
-	if (qsgd_parse_hostport(hostport, host, sizeof host, &port) != QSG_OK)
+	if (qsg_hostport_split(hostport, strlen(hostport), host, sizeof host, &port) != QSG_OK)
 		return QSG_RC_CONFIG;
-	size_t n = strlen(host);
-	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-		memmove(host, host + 1, n - 2);
-		host[n - 2] = '\0';
-	}
 	if (strcmp(host, "localhost") == 0)
 		strcpy(host, "127.0.0.1");
 	memset(out, 0, sizeof *out);

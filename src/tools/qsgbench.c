@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "bench_hist.h"
+#include "common/hostport.h"
 #include "proto/proto.h"
 
 #define BENCH_DEFAULT_QUEUE "QSG.BENCH"
@@ -699,24 +700,12 @@ static void bench_arm(struct bench *b)
 /* Resolve "host:port" (or "[v6]:port") into addr. */
 static int resolve(const char *hp, struct sockaddr_storage *addr, char *errmsg)
 {
-	char host[256], *port;
-	if (strlen(hp) >= sizeof host)
-		return qsg_errf(errmsg, QSG_RC_INVALID, "%s: address too long", hp);
-	strcpy(host, hp);
-	char *h = host;
-	if (h[0] == '[') {
-		char *close = strchr(h, ']');
-		if (close == NULL || close[1] != ':')
-			return qsg_errf(errmsg, QSG_RC_INVALID, "%s: expected [host]:port", hp);
-		*close = '\0';
-		h++;
-		port = close + 2;
-	} else {
-		port = strrchr(h, ':');
-		if (port == NULL)
-			return qsg_errf(errmsg, QSG_RC_INVALID, "%s: expected host:port", hp);
-		*port++ = '\0';
-	}
+	char h[256], port[8];
+	int portnum;
+	if (qsg_hostport_split(hp, strlen(hp), h, sizeof h, &portnum) != QSG_OK)
+		return qsg_errf(errmsg, QSG_RC_INVALID, "%s: expected host:port or [host]:port",
+				hp);
+	snprintf(port, sizeof port, "%d", portnum);
 	struct addrinfo hints, *res;
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;

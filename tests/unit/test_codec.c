@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "common/codec.h"
+#include "common/hostport.h"
 #include "common/qsg_err.h"
 
 static void roundtrip(void **state)
@@ -118,6 +119,27 @@ static void reason_codes(void **state)
 	assert_string_equal(msg, "bad 7");
 }
 
+static void hostport(void **state)
+{
+	(void)state;
+	char host[64];
+	int port = 0;
+	assert_int_equal(qsg_hostport_split("127.0.0.1:6001", 14, host, sizeof host, &port),
+			 QSG_OK);
+	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(port, 6001);
+	assert_int_equal(qsg_hostport_split("[::1]:7,x", 7, host, sizeof host, &port), QSG_OK);
+	assert_string_equal(host, "::1");
+	assert_int_equal(port, 7);
+	const char *bad[] = {"", "host", ":1", "h:", "h:0", "h:65536", "h:12a", "h:123456", "[]:1"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(
+		    qsg_hostport_split(bad[i], strlen(bad[i]), host, sizeof host, &port),
+		    QSG_RC_INVALID);
+	char tiny[4];
+	assert_int_equal(qsg_hostport_split("abcd:1", 6, tiny, sizeof tiny, &port), QSG_RC_INVALID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -126,6 +148,7 @@ int main(void)
 	    cmocka_unit_test(absurd_lengths_rejected),
 	    cmocka_unit_test(patch_and_take),
 	    cmocka_unit_test(reason_codes),
+	    cmocka_unit_test(hostport),
 	};
 	return cmocka_run_group_tests_name("codec", tests, NULL, NULL);
 }
