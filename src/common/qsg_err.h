@@ -30,9 +30,12 @@ enum qsg_rc {
 	QSG_RC_PUT_INHIBITED = 2051, /* PUT(DISABLED) on the queue */
 	QSG_RC_Q_FULL = 2053, /* MAXDEPTH reached */
 	QSG_RC_Q_NOT_EMPTY = 2055, /* delete of a non-empty queue */
+	QSG_RC_NOT_OPEN_FOR_INPUT = 2037, /* GET from a remote queue */
 	QSG_RC_Q_MGR_NOT_AVAILABLE = 2059, /* no member reachable */
 	QSG_RC_STORAGE_NOT_AVAILABLE = 2071, /* out of memory */
 	QSG_RC_UNKNOWN_OBJECT = 2085, /* no such queue */
+	QSG_RC_UNKNOWN_REMOTE_Q_MGR = 2087, /* no route to the remote queue manager */
+	QSG_RC_XMIT_Q_USAGE_ERROR = 2091, /* transmission queue is not USAGE(XMITQ) */
 	QSG_RC_OBJECT_EXISTS = 2100, /* DEFINE of an existing object */
 	QSG_RC_Q_MGR_STOPPING = 2162, /* member shutting down */
 	QSG_RC_UNEXPECTED_ERROR = 2195, /* internal error */
@@ -56,6 +59,17 @@ enum qsg_rc {
 	QSG_RC_INVALID = 6016, /* invalid argument */
 	QSG_RC_NOT_ATTACHED = 6017, /* operation before HELLO */
 	QSG_RC_BUSY = 6018, /* too many requests in flight */
+	QSG_RC_CAS_FAILED = 6019, /* channel status before-image did not match */
+	QSG_RC_CHANNEL_NOT_FOUND = 6020, /* no such channel definition */
+	QSG_RC_CHANNEL_ACTIVE = 6021, /* channel already running somewhere */
+	QSG_RC_CHANNEL_STOPPED = 6022, /* channel is stopped */
+	QSG_RC_XMITQ_IN_USE = 6023, /* xmitq locked by another channel */
+	QSG_RC_BATCH_REJECTED = 6024, /* some destinations refused (black list) */
+	QSG_RC_CHANNEL_FENCED = 6025, /* instance epoch older than newest seen */
+	QSG_RC_SEQ_MISMATCH = 6026, /* channel sequence numbers disagree */
+	QSG_RC_CHINIT_NOT_RUNNING = 6027, /* channel initiator stopped */
+	QSG_RC_CHANNEL_INDOUBT = 6028, /* channel has an in-doubt batch */
+	QSG_RC_REMOTE_ERROR = 6029, /* the partner ended the channel with an error */
 };
 
 /* Short symbolic name ("QSG_RC_Q_FULL") and one-line text for a code.

@@ -44,6 +44,10 @@ enum fsm_op {
 	FSM_OP_QALTER = 2, /* attrs with attrs.set mask */
 	FSM_OP_QDELETE = 3, /* queue (+FSM_F_PURGE) */
 	FSM_OP_QCLEAR = 4, /* queue: remove committed messages */
+	FSM_OP_QMGR_ALTER = 5, /* ch.qm (group queue-manager attributes) */
+	FSM_OP_CHDEFINE = 6, /* ch.attrs (+FSM_F_REPLACE) */
+	FSM_OP_CHALTER = 7, /* ch.attrs with ch.attrs.set mask */
+	FSM_OP_CHDELETE = 8, /* ch.name */
 	/* Sessions (one per client connection; fencing by epoch). */
 	FSM_OP_ATTACH = 10, /* client_id, member_id -> epoch, put_seq, uows_done */
 	FSM_OP_DETACH = 11, /* client_id, epoch: backs out its uow */
@@ -61,6 +65,19 @@ enum fsm_op {
 	FSM_OP_MEMBER_FAIL = 42, /* member_id, seq = lease_expiry the leader saw */
 	FSM_OP_EXPIRE = 43, /* housekeeping: drop detached sessions older
 			     * than seq ms, remove expired messages */
+	FSM_OP_CHINIT_STATE = 44, /* ch.member_id, ch.chinit */
+	/* Channels (fsm_chan.h). */
+	FSM_OP_CHST_CAS = 50, /* ch.name, ch.rqmname, ch.chltype, before, after,
+			       * conname, reason -> current image (always) */
+	FSM_OP_CH_GETBATCH = 51, /* ch.name, member_id, epoch, max_msgs, max_bytes */
+	FSM_OP_CH_SETTLE = 52, /* ch.name, member_id, epoch, seq (upto), flags,
+				* count + list of dispositions */
+	FSM_OP_CH_RESET = 53, /* ch.name, seq (next sequence number) */
+	FSM_OP_CH_RECV_START = 54, /* ch.name, rqmname, member_id, epoch, flags,
+				    * seq (reset), conname */
+	FSM_OP_CH_RECV_BATCH = 55, /* ch.name, rqmname, local_qmgr, member_id,
+				    * epoch, seq (first), last, luwid, count +
+				    * list of messages */
 };
 
 /* Command flags. */
@@ -88,6 +105,10 @@ enum fsm_indxtype { FSM_INDX_NONE = 0, FSM_INDX_MSGID = 1, FSM_INDX_CORRELID = 2
 #define FSM_QA_DESCR 0x0100
 #define FSM_QA_DEFPRTY 0x0200
 #define FSM_QA_MAXUMSGS 0x0400
+#define FSM_QA_USAGE 0x0800
+#define FSM_QA_RNAME 0x1000
+#define FSM_QA_RQMNAME 0x2000
+#define FSM_QA_XMITQ 0x4000
 
 /* Defaults (MQ-like). */
 #define FSM_DEFAULT_MAXDEPTH 5000
@@ -102,7 +123,7 @@ enum fsm_indxtype { FSM_INDX_NONE = 0, FSM_INDX_MSGID = 1, FSM_INDX_CORRELID = 2
 #define FSM_ENTRY_TYPE_BATCH 1
 #define FSM_ENTRY_HEADER_SIZE 16 /* version, type, reserved, time_ms, count */
 #define FSM_F_ALL 0x00ff /* every defined FSM_F_* bit */
-#define FSM_QA_ALL 0x07ff /* every defined FSM_QA_* bit */
+#define FSM_QA_ALL 0x7fff /* every defined FSM_QA_* bit */
 /* The batcher must check every command with fsm_cmd_decode before adding it
  * to an entry: one undecodable command makes fsm_apply reject the whole
  * entry. */
@@ -121,6 +142,14 @@ struct fsm_qattrs {
 	uint8_t put_inhibited;
 	uint32_t maxumsgs; /* per uow */
 	char descr[FSM_DESCR_MAX + 1];
+	/* Queue type, fixed by QDEFINE (QALTER must not change it; a REPLACE
+	 * of another type fails with QSG_RC_OBJECT_EXISTS). Local and remote
+	 * queues share one name space. */
+	uint8_t qtype; /* enum fsm_qtype; 0 in a command means LOCAL */
+	uint8_t usage; /* LOCAL: enum fsm_usage */
+	char rname[FSM_NAME_MAX + 1]; /* REMOTE: queue name at the remote end */
+	char rqmname[FSM_NAME_MAX + 1]; /* REMOTE: remote queue manager */
+	char xmitq[FSM_NAME_MAX + 1]; /* REMOTE: "" = the queue named rqmname */
 };
 
 /* A message. In commands and results body/props point into the entry or the
@@ -137,6 +166,8 @@ struct fsm_msg {
 	struct qsg_slice props;
 	struct qsg_slice body;
 };
+
+#include "fsm_chan.h" /* needs struct fsm_msg */
 
 struct fsm_member_stats {
 	uint8_t role; /* 0 unavailable, 1 follower, 2 candidate, 3 leader */
@@ -164,6 +195,7 @@ struct fsm_cmd {
 	char raft_addr[FSM_ADDR_MAX + 1];
 	char client_addr[FSM_ADDR_MAX + 1];
 	struct fsm_member_stats stats; /* LEASE_RENEW */
+	struct fsm_chcmd ch; /* channel ops, QMGR_ALTER, CHINIT_STATE */
 };
 
 /* The message layout used in results and client replies (shared codec):
@@ -194,6 +226,10 @@ struct fsm_result {
 	uint8_t duplicate; /* the put was already applied (idempotent retry) */
 	/* PUT (msgid, seqno) / GET / BROWSE (whole message) */
 	struct fsm_msg msg;
+	/* Channel ops (fsm_chan.h). CHST_CAS carries the current image also
+	 * with QSG_RC_CAS_FAILED; CH_RECV_BATCH carries the rejected list with
+	 * QSG_RC_BATCH_REJECTED. */
+	struct fsm_chresult ch;
 };
 int fsm_result_decode(uint8_t op, const void *p, size_t len, struct fsm_result *res, char *errmsg);
 
@@ -223,6 +259,8 @@ struct fsm_member {
 	int64_t last_renew_ms;
 	struct fsm_member_stats stats; /* as reported in its last renewal */
 	uint32_t sessions; /* attached sessions owned by it */
+	uint8_t chinit; /* its channel initiator: 1 running, 0 not (MEMBER_JOIN
+			 * and MEMBER_FAIL set 0; CHINIT_STATE sets it) */
 };
 
 struct fsm;

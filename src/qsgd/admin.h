@@ -39,6 +39,15 @@ struct admin_env {
 	 * or a reason code (cb not called). */
 	int (*submit)(void *arg, const struct fsm_cmd *cmd, admin_submit_cb cb, void *cbarg);
 	void (*raft_info)(void *arg, struct admin_raft_info *out);
+	/* This member's channel initiator (START/STOP/DISPLAY CHINIT).
+	 * start/stop are synchronous: QSG_OK or a reason code with errmsg. */
+	int (*chinit_start)(void *arg, char *errmsg);
+	int (*chinit_stop)(void *arg, char *errmsg);
+	int (*chinit_running)(void *arg); /* 1 running, 0 not */
+	/* The member that should run a new channel instance, chosen by load
+	 * among active members whose channel initiator runs, avoiding
+	 * `exclude` when another is available; 0 = none available. */
+	uint32_t (*pick_owner)(void *arg, uint32_t exclude);
 };
 
 /* Completion of admin_exec: rc is QSG_OK or the reason code of the failure;

@@ -1,0 +1,296 @@
+/* Channels in the replicated state machine: remote queues and transmission
+ * queues, channel definitions (group objects), the group's queue-manager
+ * attributes (dead-letter queue), the shared channel status table (changed
+ * only by compare-and-swap) and the shared synchronisation queue (SYNCQ).
+ * Included by fsm.h; see docs/channels.md for the rules.
+ *
+ * Two ends of a channel, both run by some member's channel initiator:
+ *
+ *  - Sender (SDR): one status entry keyed by the channel name. Its owner is
+ *    the member running the instance; its epoch grows by exactly one each
+ *    time a new instance is made (a transition into STARTING). CH_GETBATCH
+ *    takes messages from the xmitq and locks them to the channel (not to a
+ *    member or session) with channel sequence numbers curseq+1, curseq+2...
+ *    CH_SETTLE commits locked messages up to a sequence number and may back
+ *    out the rest. A member failure therefore leaves the in-flight batch
+ *    locked and in doubt; the next instance resolves it from the receiver's
+ *    SYNCQ during the start handshake. Only the owner with the current epoch
+ *    may get or settle (the xmitq lock).
+ *
+ *  - Receiver (RCVR): CH_RECV_START and CH_RECV_BATCH. The SYNCQ record
+ *    keyed by (channel, sending queue manager) holds the newest sender epoch
+ *    seen and the last committed message sequence number. A batch's puts and
+ *    its SYNCQ update are one command. Batches are idempotent: a batch whose
+ *    last sequence number is <= the SYNCQ's is acknowledged as a duplicate
+ *    and changes nothing.
+ */
+#ifndef QSG_FSM_CHAN_H
+#define QSG_FSM_CHAN_H
+
+#include <stdint.h>
+
+#include "../common/codec.h"
+
+#define FSM_CHNAME_MAX 20 /* MQ channel names: 20 characters */
+#define FSM_CONNAME_MAX 264 /* comma-separated host:port list */
+#define FSM_REASON_MAX 64 /* text of the last status change */
+#define FSM_MAX_CHBATCH 9999 /* BATCHSZ upper bound */
+
+/* --- queue types (fsm_qattrs.qtype / usage) ------------------------------ */
+enum fsm_qtype { FSM_QT_LOCAL = 1, FSM_QT_REMOTE = 2 };
+enum fsm_usage { FSM_USAGE_NORMAL = 0, FSM_USAGE_XMITQ = 1 };
+
+/* --- the group's queue-manager object ------------------------------------ */
+#define FSM_QM_DEADQ 0x0001
+#define FSM_QM_DESCR 0x0002
+#define FSM_QM_ALL 0x0003
+struct fsm_qmgr_attrs {
+	uint32_t set; /* FSM_QM_* (QMGR_ALTER changes only these) */
+	char deadq[FSM_NAME_MAX + 1]; /* "" = no dead-letter queue */
+	char descr[FSM_DESCR_MAX + 1];
+};
+
+/* --- channel definitions ------------------------------------------------- */
+enum fsm_chltype { FSM_CHL_SDR = 1, FSM_CHL_RCVR = 3 }; /* MQ's MQCHT_* values */
+enum fsm_compmsg { FSM_COMP_NONE = 0, FSM_COMP_LZ4 = 1 };
+
+#define FSM_CA_CHLTYPE 0x00001
+#define FSM_CA_CONNAME 0x00002
+#define FSM_CA_XMITQ 0x00004
+#define FSM_CA_BATCHSZ 0x00008
+#define FSM_CA_BATCHINT 0x00010
+#define FSM_CA_HBINT 0x00020
+#define FSM_CA_DISCINT 0x00040
+#define FSM_CA_SHORTRTY 0x00080
+#define FSM_CA_SHORTTMR 0x00100
+#define FSM_CA_LONGRTY 0x00200
+#define FSM_CA_LONGTMR 0x00400
+#define FSM_CA_COMPMSG 0x00800
+#define FSM_CA_USEDLQ 0x01000
+#define FSM_CA_DESCR 0x02000
+#define FSM_CA_MAXMSGL 0x04000
+#define FSM_CA_PIPELINE 0x08000
+#define FSM_CA_ALL 0x0ffff
+
+/* Defaults (MQ's, except the timers, which are in seconds as in MQ). */
+#define FSM_CH_DEFAULT_BATCHSZ 50
+#define FSM_CH_DEFAULT_HBINT 300
+#define FSM_CH_DEFAULT_DISCINT 6000
+#define FSM_CH_DEFAULT_SHORTRTY 10
+#define FSM_CH_DEFAULT_SHORTTMR 60
+#define FSM_CH_DEFAULT_LONGRTY 999999999
+#define FSM_CH_DEFAULT_LONGTMR 1200
+#define FSM_CH_DEFAULT_PIPELINE 4 /* batches in flight (qsg's own) */
+#define FSM_CH_MAX_PIPELINE 64
+
+struct fsm_chattrs {
+	char name[FSM_CHNAME_MAX + 1];
+	uint32_t set; /* FSM_CA_*: CHALTER changes only these; CHDEFINE
+		       * takes defaults for the others */
+	uint8_t chltype; /* enum fsm_chltype; required by CHDEFINE */
+	char conname[FSM_CONNAME_MAX + 1]; /* SDR: required */
+	char xmitq[FSM_NAME_MAX + 1]; /* SDR: required */
+	uint32_t batchsz; /* 1..FSM_MAX_CHBATCH */
+	uint32_t batchint; /* ms */
+	uint32_t hbint; /* s, 0 = none */
+	uint32_t discint; /* s, 0 = never */
+	uint32_t shortrty, shorttmr, longrty, longtmr; /* counts and seconds */
+	uint8_t compmsg; /* enum fsm_compmsg */
+	uint8_t usedlq; /* 0/1, default 1 */
+	uint32_t maxmsgl; /* default FSM_DEFAULT_MAXMSGL */
+	uint32_t pipeline; /* 1..FSM_CH_MAX_PIPELINE batches in flight */
+	char descr[FSM_DESCR_MAX + 1];
+};
+
+/* --- shared channel status table ----------------------------------------- */
+enum fsm_chstate {
+	FSM_CHS_INACTIVE = 0, /* only in a "does not exist" before-image */
+	FSM_CHS_STOPPED = 1, /* stopped by an operator or after retries: stays */
+	FSM_CHS_STARTING = 2, /* the owner is to start a new instance */
+	FSM_CHS_RUNNING = 3,
+	FSM_CHS_RETRYING = 4, /* communications failure, waiting to retry */
+	FSM_CHS_RECOVERING = 5, /* taken over by a recovering member */
+};
+#define FSM_CHS_MAX FSM_CHS_RECOVERING
+
+/* The compared part of an entry: a CAS succeeds only when the entry is
+ * exactly this (or does not exist and exists == 0). */
+struct fsm_chimage {
+	uint8_t exists;
+	uint32_t owner; /* member id, 0 = none */
+	uint8_t state; /* enum fsm_chstate */
+	uint64_t epoch;
+};
+
+/* A status entry as the table holds it. Key: (name, rqmname); for SDR
+ * entries rqmname is "". */
+struct fsm_chstatus {
+	char name[FSM_CHNAME_MAX + 1];
+	char rqmname[FSM_NAME_MAX + 1]; /* RCVR: sending queue manager */
+	uint8_t chltype;
+	char xmitq[FSM_NAME_MAX + 1]; /* SDR: from the definition */
+	struct fsm_chimage img;
+	char conname[FSM_ADDR_MAX + 1]; /* connection in use */
+	char reason[FSM_REASON_MAX + 1]; /* why the last change was made */
+	uint32_t prev_owner; /* owner before the last change of owner */
+	int64_t last_change_ms; /* leader time of the last change */
+	uint64_t msgs; /* messages committed (sent or received) */
+	uint64_t batches;
+	uint64_t curseq; /* SDR: highest sequence number assigned; RCVR: = lstseq */
+	uint64_t lstseq; /* last committed sequence number */
+	uint32_t indoubt; /* SDR: messages locked (sent, not settled) */
+	int64_t last_msg_ms; /* leader time of the last committed batch */
+	uint64_t reset_seq; /* SDR: RESET CHANNEL SEQNUM pending (0 = none);
+			     * the next start sends it to the receiver */
+};
+
+/* SYNCQ record (receiver side). Key: (channel, sending queue manager). */
+struct fsm_syncq {
+	char name[FSM_CHNAME_MAX + 1];
+	char rqmname[FSM_NAME_MAX + 1];
+	uint64_t epoch; /* newest sender epoch seen */
+	uint64_t lstseq; /* last committed message sequence number */
+	uint64_t luwid; /* sender's id of that batch */
+	int64_t last_ms; /* leader time of the last batch */
+};
+
+/* --- commands -------------------------------------------------------------
+ * All are struct fsm_cmd with op set and `ch` filled (fsm_cmd.ch). */
+
+/* Settle dispositions (CH_SETTLE.disp). */
+enum fsm_disp { FSM_DISP_DLQ = 1, FSM_DISP_HOLD = 2 };
+struct fsm_chdisp {
+	uint64_t seq; /* channel sequence number of a locked message */
+	uint8_t action; /* enum fsm_disp */
+	uint32_t reason; /* reason code for the dead-letter header */
+	uint32_t hold_ms; /* HOLD: not got again before now + hold_ms */
+};
+
+#define FSM_CHF_BACKOUT_REST 0x01 /* CH_SETTLE: back out locked > upto */
+#define FSM_CHF_OPERATOR 0x02 /* CH_SETTLE (RESOLVE): any epoch, channel must
+				* not be RUNNING/STARTING */
+#define FSM_CHF_RESET 0x04 /* CH_RECV_START: set lstseq = seq - 1 */
+
+struct fsm_chcmd {
+	/* CHDEFINE/CHALTER */
+	struct fsm_chattrs attrs;
+	/* CHDELETE, CHST_CAS, CH_*: the key */
+	char name[FSM_CHNAME_MAX + 1];
+	char rqmname[FSM_NAME_MAX + 1]; /* RCVR entries and SYNCQ */
+	uint8_t chltype; /* CHST_CAS: type of the entry (create) */
+	/* QMGR_ALTER */
+	struct fsm_qmgr_attrs qm;
+	/* CHST_CAS */
+	struct fsm_chimage before, after;
+	char conname[FSM_ADDR_MAX + 1]; /* after: connection in use */
+	char reason[FSM_REASON_MAX + 1];
+	/* CH_GETBATCH / CH_SETTLE / CH_RECV_*: the instance */
+	uint32_t member_id;
+	uint64_t epoch;
+	uint32_t max_msgs; /* GETBATCH */
+	uint32_t max_bytes; /* GETBATCH, 0 = no limit */
+	uint64_t seq; /* SETTLE: upto; RESET: new seq; RECV_START: reset seq;
+		       * RECV_BATCH: first */
+	uint64_t last; /* RECV_BATCH: last seq */
+	uint64_t luwid; /* RECV_BATCH */
+	uint32_t flags; /* FSM_CHF_* */
+	char local_qmgr[FSM_NAME_MAX + 1]; /* RECV_BATCH: the receiving group's
+					    * name: messages for it are local */
+	uint32_t count; /* SETTLE: dispositions; RECV_BATCH: messages */
+	struct qsg_slice list; /* encoded dispositions or messages (below) */
+	/* CHINIT_STATE */
+	uint8_t chinit; /* 0 stopped, 1 running */
+};
+
+/* Encoded lists inside fsm_chcmd.list:
+ *  dispositions: count x { u64 seq; u8 action; u32 reason; u32 hold_ms }
+ *  messages:     count x { str rqmname; str rname; message (fsm_msg_encode,
+ *                with expiry_ms relative: 0 = never) }
+ * Iterate with these (return QSG_OK, or QSG_RC_BAD_FRAME at bad input; *done
+ * set true after the last). */
+struct fsm_chiter {
+	struct qsg_rbuf r;
+	uint32_t left;
+};
+void fsm_chiter_init(struct fsm_chiter *it, const struct fsm_chcmd *ch);
+int fsm_chiter_disp(struct fsm_chiter *it, struct fsm_chdisp *d, int *done);
+struct fsm_chmsg {
+	char rqmname[FSM_NAME_MAX + 1];
+	char rname[FSM_NAME_MAX + 1];
+	struct fsm_msg msg; /* slices point into the list */
+};
+int fsm_chiter_msg(struct fsm_chiter *it, struct fsm_chmsg *m, int *done);
+void fsm_chlist_put_disp(struct qsg_wbuf *w, const struct fsm_chdisp *d);
+void fsm_chlist_put_msg(struct qsg_wbuf *w, const struct fsm_chmsg *m);
+
+/* --- the transmission and dead-letter headers ----------------------------
+ * A message on a transmission queue has body = XQH + the original body; the
+ * message's other fields (ids, priority, persistence, expiry, properties)
+ * are the original's. A message on the dead-letter queue has body = DLH +
+ * the original body (the XQH removed).
+ *  XQH: "XQH " u8 version=1 str rqmname str rname str srcqmgr i64 put_ms
+ *  DLH: "DLH " u8 version=1 u32 reason str destq str destqmgr i64 put_ms
+ *       str channel
+ * decode returns QSG_OK and the offset of the original body in *hdr_len. */
+struct fsm_xqh {
+	char rqmname[FSM_NAME_MAX + 1];
+	char rname[FSM_NAME_MAX + 1];
+	char srcqmgr[FSM_NAME_MAX + 1];
+	int64_t put_ms;
+};
+struct fsm_dlh {
+	uint32_t reason;
+	char destq[FSM_NAME_MAX + 1];
+	char destqmgr[FSM_NAME_MAX + 1];
+	int64_t put_ms;
+	char channel[FSM_CHNAME_MAX + 1];
+};
+void fsm_xqh_encode(struct qsg_wbuf *w, const struct fsm_xqh *h);
+int fsm_xqh_decode(const void *body, size_t len, struct fsm_xqh *h, size_t *hdr_len);
+void fsm_dlh_encode(struct qsg_wbuf *w, const struct fsm_dlh *h);
+int fsm_dlh_decode(const void *body, size_t len, struct fsm_dlh *h, size_t *hdr_len);
+
+/* --- results (fsm_result.ch) ---------------------------------------------- */
+struct fsm_chresult {
+	/* CHST_CAS with QSG_RC_CAS_FAILED: the entry's current image (rc is the
+	 * failure; this is filled by fsm_result_decode from the result bytes,
+	 * which carry the image also on failure). */
+	struct fsm_chimage current;
+	/* CH_GETBATCH: count messages in list, each { u64 seq; message with
+	 * absolute expiry_ms }; iterate with fsm_chiter_batch. */
+	uint32_t count;
+	struct qsg_slice list;
+	/* CH_RECV_START: SYNCQ state after the command */
+	uint64_t epoch;
+	uint64_t lstseq;
+	uint64_t luwid;
+	/* CH_RECV_BATCH: duplicate (already committed); with
+	 * QSG_RC_BATCH_REJECTED: count x { u32 index; u32 reason } in list
+	 * (iterate with fsm_chiter_reject) */
+	uint8_t duplicate;
+	/* CH_SETTLE: messages committed, backed out, disposed */
+	uint32_t committed, backed_out, disposed;
+};
+int fsm_chiter_batch(struct fsm_chiter *it, uint64_t *seq, struct fsm_msg *m, int *done);
+int fsm_chiter_reject(struct fsm_chiter *it, uint32_t *index, uint32_t *reason, int *done);
+void fsm_chiter_result(struct fsm_chiter *it, const struct fsm_chresult *res);
+
+/* --- queries (local replica) ---------------------------------------------- */
+struct fsm;
+int fsm_qmgr_get(struct fsm *f, struct fsm_qmgr_attrs *out);
+int fsm_channel_get(struct fsm *f, const char *name, struct fsm_chattrs *out);
+void fsm_channel_foreach(struct fsm *f, int (*cb)(void *arg, const struct fsm_chattrs *c),
+			 void *arg);
+/* rqmname "" for SDR entries. */
+int fsm_chstatus_get(struct fsm *f, const char *name, const char *rqmname,
+		     struct fsm_chstatus *out);
+/* In (name, rqmname) order. */
+void fsm_chstatus_foreach(struct fsm *f, int (*cb)(void *arg, const struct fsm_chstatus *s),
+			  void *arg);
+int fsm_syncq_get(struct fsm *f, const char *name, const char *rqmname, struct fsm_syncq *out);
+void fsm_syncq_foreach(struct fsm *f, int (*cb)(void *arg, const struct fsm_syncq *s), void *arg);
+/* Grows by one with every change of a channel definition, status entry,
+ * SYNCQ record, member state or channel-initiator state. */
+uint64_t fsm_chan_generation(struct fsm *f);
+
+#endif
