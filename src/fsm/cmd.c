@@ -1,5 +1,5 @@
-/* Command, entry and result encoding of the state machine (format version 1,
- * see docs/protocol.md). Decoders check every length and value. */
+/* Command, entry and result encoding of the state machine (command format
+ * version 2, see docs/protocol.md). Decoders check every length and value. */
 #include <string.h>
 
 #include "fsm_int.h"
@@ -18,6 +18,16 @@ bool fsm_name_valid(const char *s)
 	return true;
 }
 
+bool fsm_chname_valid(const char *s)
+{
+	return strlen(s) <= FSM_CHNAME_MAX && fsm_name_valid(s);
+}
+
+static bool name_or_empty(const char *s)
+{
+	return s[0] == '\0' || fsm_name_valid(s);
+}
+
 void fsm_qattrs_encode(struct qsg_wbuf *w, const struct fsm_qattrs *a)
 {
 	qsg_put_str(w, a->name);
@@ -33,6 +43,11 @@ void fsm_qattrs_encode(struct qsg_wbuf *w, const struct fsm_qattrs *a)
 	qsg_put_u8(w, a->put_inhibited);
 	qsg_put_u32(w, a->maxumsgs);
 	qsg_put_str(w, a->descr);
+	qsg_put_u8(w, a->qtype);
+	qsg_put_u8(w, a->usage);
+	qsg_put_str(w, a->rname);
+	qsg_put_str(w, a->rqmname);
+	qsg_put_str(w, a->xmitq);
 }
 
 int fsm_qattrs_decode(struct qsg_rbuf *r, struct fsm_qattrs *a, char *errmsg)
@@ -50,6 +65,11 @@ int fsm_qattrs_decode(struct qsg_rbuf *r, struct fsm_qattrs *a, char *errmsg)
 	a->put_inhibited = qsg_get_u8(r);
 	a->maxumsgs = qsg_get_u32(r);
 	qsg_get_str(r, a->descr, sizeof a->descr);
+	a->qtype = qsg_get_u8(r);
+	a->usage = qsg_get_u8(r);
+	qsg_get_str(r, a->rname, sizeof a->rname);
+	qsg_get_str(r, a->rqmname, sizeof a->rqmname);
+	qsg_get_str(r, a->xmitq, sizeof a->xmitq);
 	if (r->err != QSG_OK)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "queue attributes truncated or too long");
 	if ((a->set & ~(uint32_t)FSM_QA_ALL) != 0)
@@ -62,7 +82,92 @@ int fsm_qattrs_decode(struct qsg_rbuf *r, struct fsm_qattrs *a, char *errmsg)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "INDXTYPE %u out of range", a->indxtype);
 	if (a->maxmsgl > FSM_MAX_MSGL)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "MAXMSGL %u over the cap", a->maxmsgl);
+	if (a->qtype > FSM_QT_REMOTE || a->usage > FSM_USAGE_XMITQ)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "queue type %u usage %u out of range",
+				a->qtype, a->usage);
+	if (!name_or_empty(a->rname) || !name_or_empty(a->rqmname) || !name_or_empty(a->xmitq))
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad RNAME, RQMNAME or XMITQ");
 	return QSG_OK;
+}
+
+void fsm_chattrs_encode(struct qsg_wbuf *w, const struct fsm_chattrs *a)
+{
+	qsg_put_str(w, a->name);
+	qsg_put_u32(w, a->set);
+	qsg_put_u8(w, a->chltype);
+	qsg_put_str(w, a->conname);
+	qsg_put_str(w, a->xmitq);
+	qsg_put_u32(w, a->batchsz);
+	qsg_put_u32(w, a->batchint);
+	qsg_put_u32(w, a->hbint);
+	qsg_put_u32(w, a->discint);
+	qsg_put_u32(w, a->shortrty);
+	qsg_put_u32(w, a->shorttmr);
+	qsg_put_u32(w, a->longrty);
+	qsg_put_u32(w, a->longtmr);
+	qsg_put_u8(w, a->compmsg);
+	qsg_put_u8(w, a->usedlq);
+	qsg_put_u32(w, a->maxmsgl);
+	qsg_put_u32(w, a->pipeline);
+	qsg_put_str(w, a->descr);
+}
+
+int fsm_chattrs_decode(struct qsg_rbuf *r, struct fsm_chattrs *a, char *errmsg)
+{
+	memset(a, 0, sizeof *a);
+	qsg_get_str(r, a->name, sizeof a->name);
+	a->set = qsg_get_u32(r);
+	a->chltype = qsg_get_u8(r);
+	qsg_get_str(r, a->conname, sizeof a->conname);
+	qsg_get_str(r, a->xmitq, sizeof a->xmitq);
+	a->batchsz = qsg_get_u32(r);
+	a->batchint = qsg_get_u32(r);
+	a->hbint = qsg_get_u32(r);
+	a->discint = qsg_get_u32(r);
+	a->shortrty = qsg_get_u32(r);
+	a->shorttmr = qsg_get_u32(r);
+	a->longrty = qsg_get_u32(r);
+	a->longtmr = qsg_get_u32(r);
+	a->compmsg = qsg_get_u8(r);
+	a->usedlq = qsg_get_u8(r);
+	a->maxmsgl = qsg_get_u32(r);
+	a->pipeline = qsg_get_u32(r);
+	qsg_get_str(r, a->descr, sizeof a->descr);
+	if (r->err != QSG_OK)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+				"channel attributes truncated or too long");
+	if (!fsm_chname_valid(a->name))
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad channel name");
+	if ((a->set & ~(uint32_t)FSM_CA_ALL) != 0)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "unknown channel attribute bits 0x%x",
+				a->set);
+	if (a->chltype != 0 && a->chltype != FSM_CHL_SDR && a->chltype != FSM_CHL_RCVR)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "CHLTYPE %u out of range", a->chltype);
+	if (a->compmsg > FSM_COMP_LZ4 || a->usedlq > 1)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "COMPMSG or USEDLQ out of range");
+	if (!name_or_empty(a->xmitq))
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad XMITQ name");
+	if (a->maxmsgl > FSM_MAX_MSGL)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "MAXMSGL %u over the cap", a->maxmsgl);
+	return QSG_OK;
+}
+
+void fsm_chimage_encode(struct qsg_wbuf *w, const struct fsm_chimage *i)
+{
+	qsg_put_u8(w, i->exists);
+	qsg_put_u32(w, i->owner);
+	qsg_put_u8(w, i->state);
+	qsg_put_u64(w, i->epoch);
+}
+
+void fsm_chimage_decode(struct qsg_rbuf *r, struct fsm_chimage *i)
+{
+	i->exists = qsg_get_u8(r);
+	i->owner = qsg_get_u32(r);
+	i->state = qsg_get_u8(r);
+	i->epoch = qsg_get_u64(r);
+	if (r->err == QSG_OK && (i->exists > 1 || i->state > FSM_CHS_MAX))
+		r->err = QSG_RC_BAD_FRAME;
 }
 
 /* Which fields each op carries. */
@@ -78,6 +183,7 @@ int fsm_qattrs_decode(struct qsg_rbuf *r, struct fsm_qattrs *a, char *errmsg)
 #define F_CLIENT 0x0200 /* client_id only (ATTACH) */
 #define F_ADDRS 0x0400 /* name, raft_addr, client_addr */
 #define F_STATS 0x0800
+#define F_CHAN 0x1000 /* the op's fsm_chcmd fields (chan_encode/chan_decode) */
 
 static unsigned op_fields(uint8_t op)
 {
@@ -112,9 +218,266 @@ static unsigned op_fields(uint8_t op)
 		return F_MEMBER | F_SEQ;
 	case FSM_OP_EXPIRE:
 		return F_SEQ;
+	case FSM_OP_CHDEFINE:
+	case FSM_OP_CHALTER:
+		return F_FLAGS | F_CHAN;
+	case FSM_OP_QMGR_ALTER:
+	case FSM_OP_CHDELETE:
+	case FSM_OP_CHINIT_STATE:
+	case FSM_OP_CHST_CAS:
+	case FSM_OP_CH_GETBATCH:
+	case FSM_OP_CH_SETTLE:
+	case FSM_OP_CH_RESET:
+	case FSM_OP_CH_RECV_START:
+	case FSM_OP_CH_RECV_BATCH:
+		return F_CHAN;
 	default:
 		return 0;
 	}
+}
+
+/* The channel fields of op (after the generic ones). */
+static void chan_encode(uint8_t op, const struct fsm_chcmd *ch, struct qsg_wbuf *w)
+{
+	switch (op) {
+	case FSM_OP_QMGR_ALTER:
+		qsg_put_u32(w, ch->qm.set);
+		qsg_put_str(w, ch->qm.deadq);
+		qsg_put_str(w, ch->qm.descr);
+		break;
+	case FSM_OP_CHDEFINE:
+	case FSM_OP_CHALTER: {
+		struct fsm_chattrs a = ch->attrs;
+		if (a.name[0] == '\0')
+			memcpy(a.name, ch->name, sizeof a.name);
+		fsm_chattrs_encode(w, &a);
+		break;
+	}
+	case FSM_OP_CHDELETE:
+		qsg_put_str(w, ch->name);
+		break;
+	case FSM_OP_CHINIT_STATE:
+		qsg_put_u32(w, ch->member_id);
+		qsg_put_u8(w, ch->chinit);
+		break;
+	case FSM_OP_CHST_CAS:
+		qsg_put_str(w, ch->name);
+		qsg_put_str(w, ch->rqmname);
+		qsg_put_u8(w, ch->chltype);
+		fsm_chimage_encode(w, &ch->before);
+		fsm_chimage_encode(w, &ch->after);
+		qsg_put_str(w, ch->conname);
+		qsg_put_str(w, ch->reason);
+		break;
+	case FSM_OP_CH_GETBATCH:
+		qsg_put_str(w, ch->name);
+		qsg_put_u32(w, ch->member_id);
+		qsg_put_u64(w, ch->epoch);
+		qsg_put_u32(w, ch->max_msgs);
+		qsg_put_u32(w, ch->max_bytes);
+		break;
+	case FSM_OP_CH_SETTLE:
+		qsg_put_str(w, ch->name);
+		qsg_put_u32(w, ch->member_id);
+		qsg_put_u64(w, ch->epoch);
+		qsg_put_u64(w, ch->seq);
+		qsg_put_u32(w, ch->flags);
+		qsg_put_u32(w, ch->count);
+		qsg_put_blob(w, ch->list.p, ch->list.len);
+		break;
+	case FSM_OP_CH_RESET:
+		qsg_put_str(w, ch->name);
+		qsg_put_u64(w, ch->seq);
+		break;
+	case FSM_OP_CH_RECV_START:
+		qsg_put_str(w, ch->name);
+		qsg_put_str(w, ch->rqmname);
+		qsg_put_u32(w, ch->member_id);
+		qsg_put_u64(w, ch->epoch);
+		qsg_put_u32(w, ch->flags);
+		qsg_put_u64(w, ch->seq);
+		qsg_put_str(w, ch->conname);
+		break;
+	case FSM_OP_CH_RECV_BATCH:
+		qsg_put_str(w, ch->name);
+		qsg_put_str(w, ch->rqmname);
+		qsg_put_str(w, ch->local_qmgr);
+		qsg_put_u32(w, ch->member_id);
+		qsg_put_u64(w, ch->epoch);
+		qsg_put_u64(w, ch->seq);
+		qsg_put_u64(w, ch->last);
+		qsg_put_u64(w, ch->luwid);
+		qsg_put_u32(w, ch->count);
+		qsg_put_blob(w, ch->list.p, ch->list.len);
+		break;
+	default:
+		break;
+	}
+}
+
+static void chan_read(uint8_t op, struct qsg_rbuf *r, struct fsm_chcmd *ch)
+{
+	switch (op) {
+	case FSM_OP_QMGR_ALTER:
+		ch->qm.set = qsg_get_u32(r);
+		qsg_get_str(r, ch->qm.deadq, sizeof ch->qm.deadq);
+		qsg_get_str(r, ch->qm.descr, sizeof ch->qm.descr);
+		break;
+	case FSM_OP_CHDELETE:
+		qsg_get_str(r, ch->name, sizeof ch->name);
+		break;
+	case FSM_OP_CHINIT_STATE:
+		ch->member_id = qsg_get_u32(r);
+		ch->chinit = qsg_get_u8(r);
+		break;
+	case FSM_OP_CHST_CAS:
+		qsg_get_str(r, ch->name, sizeof ch->name);
+		qsg_get_str(r, ch->rqmname, sizeof ch->rqmname);
+		ch->chltype = qsg_get_u8(r);
+		fsm_chimage_decode(r, &ch->before);
+		fsm_chimage_decode(r, &ch->after);
+		qsg_get_str(r, ch->conname, sizeof ch->conname);
+		qsg_get_str(r, ch->reason, sizeof ch->reason);
+		break;
+	case FSM_OP_CH_GETBATCH:
+		qsg_get_str(r, ch->name, sizeof ch->name);
+		ch->member_id = qsg_get_u32(r);
+		ch->epoch = qsg_get_u64(r);
+		ch->max_msgs = qsg_get_u32(r);
+		ch->max_bytes = qsg_get_u32(r);
+		break;
+	case FSM_OP_CH_SETTLE:
+		qsg_get_str(r, ch->name, sizeof ch->name);
+		ch->member_id = qsg_get_u32(r);
+		ch->epoch = qsg_get_u64(r);
+		ch->seq = qsg_get_u64(r);
+		ch->flags = qsg_get_u32(r);
+		ch->count = qsg_get_u32(r);
+		ch->list = qsg_get_blob(r, UINT32_MAX);
+		break;
+	case FSM_OP_CH_RESET:
+		qsg_get_str(r, ch->name, sizeof ch->name);
+		ch->seq = qsg_get_u64(r);
+		break;
+	case FSM_OP_CH_RECV_START:
+		qsg_get_str(r, ch->name, sizeof ch->name);
+		qsg_get_str(r, ch->rqmname, sizeof ch->rqmname);
+		ch->member_id = qsg_get_u32(r);
+		ch->epoch = qsg_get_u64(r);
+		ch->flags = qsg_get_u32(r);
+		ch->seq = qsg_get_u64(r);
+		qsg_get_str(r, ch->conname, sizeof ch->conname);
+		break;
+	case FSM_OP_CH_RECV_BATCH:
+		qsg_get_str(r, ch->name, sizeof ch->name);
+		qsg_get_str(r, ch->rqmname, sizeof ch->rqmname);
+		qsg_get_str(r, ch->local_qmgr, sizeof ch->local_qmgr);
+		ch->member_id = qsg_get_u32(r);
+		ch->epoch = qsg_get_u64(r);
+		ch->seq = qsg_get_u64(r);
+		ch->last = qsg_get_u64(r);
+		ch->luwid = qsg_get_u64(r);
+		ch->count = qsg_get_u32(r);
+		ch->list = qsg_get_blob(r, UINT32_MAX);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Values of a decoded channel command (the lists are walked fully). */
+static int chan_check(uint8_t op, const struct fsm_chcmd *ch, char *errmsg)
+{
+	struct fsm_chiter it;
+	int done = 0;
+	switch (op) {
+	case FSM_OP_QMGR_ALTER:
+		if ((ch->qm.set & ~(uint32_t)FSM_QM_ALL) != 0)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"unknown qmgr attribute bits 0x%x", ch->qm.set);
+		if (!name_or_empty(ch->qm.deadq))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad DEADQ name");
+		return QSG_OK;
+	case FSM_OP_CHDEFINE:
+	case FSM_OP_CHALTER:
+		return QSG_OK; /* fsm_chattrs_decode checked them */
+	case FSM_OP_CHINIT_STATE:
+		if (ch->member_id == 0 || ch->chinit > 1)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "CHINIT_STATE member %u state %u",
+					ch->member_id, ch->chinit);
+		return QSG_OK;
+	default:
+		break;
+	}
+	if (!fsm_chname_valid(ch->name))
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad channel name");
+	switch (op) {
+	case FSM_OP_CHST_CAS:
+		if (!name_or_empty(ch->rqmname))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad RQMNAME");
+		if (ch->chltype != 0 && ch->chltype != FSM_CHL_SDR && ch->chltype != FSM_CHL_RCVR)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "CHLTYPE %u out of range",
+					ch->chltype);
+		if ((ch->before.exists == 0 && ch->before.state != FSM_CHS_INACTIVE) ||
+		    (ch->after.exists == 0 && ch->after.state != FSM_CHS_INACTIVE))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"a missing entry's image has a state");
+		break;
+	case FSM_OP_CH_GETBATCH:
+		if (ch->member_id == 0 || ch->max_msgs == 0 || ch->max_msgs > FSM_MAX_CHBATCH)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "GETBATCH member %u max_msgs %u",
+					ch->member_id, ch->max_msgs);
+		break;
+	case FSM_OP_CH_SETTLE: {
+		if ((ch->flags & ~(uint32_t)(FSM_CHF_BACKOUT_REST | FSM_CHF_OPERATOR)) != 0)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "SETTLE flags 0x%x", ch->flags);
+		if (ch->member_id == 0 && !(ch->flags & FSM_CHF_OPERATOR))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "member id 0 is reserved");
+		fsm_chiter_init(&it, ch);
+		struct fsm_chdisp d;
+		do {
+			if (fsm_chiter_disp(&it, &d, &done) != QSG_OK)
+				return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad disposition list");
+		} while (!done);
+		break;
+	}
+	case FSM_OP_CH_RESET:
+		if (ch->seq == 0)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "RESET sequence number 0");
+		break;
+	case FSM_OP_CH_RECV_START:
+		if (!fsm_name_valid(ch->rqmname) || ch->member_id == 0)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "RECV_START rqmname or member");
+		if ((ch->flags & ~(uint32_t)FSM_CHF_RESET) != 0 ||
+		    ((ch->flags & FSM_CHF_RESET) && ch->seq == 0))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "RECV_START flags 0x%x seq 0",
+					ch->flags);
+		break;
+	case FSM_OP_CH_RECV_BATCH: {
+		if (!fsm_name_valid(ch->rqmname) || !name_or_empty(ch->local_qmgr) ||
+		    ch->member_id == 0)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"RECV_BATCH rqmname, local_qmgr or member");
+		if (ch->count == 0 || ch->count > FSM_MAX_CHBATCH)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "RECV_BATCH of %u messages",
+					ch->count);
+		fsm_chiter_init(&it, ch);
+		struct fsm_chmsg m;
+		for (;;) {
+			if (fsm_chiter_msg(&it, &m, &done) != QSG_OK)
+				return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad message list");
+			if (done)
+				break;
+			if (!name_or_empty(m.rqmname) || !fsm_name_valid(m.rname))
+				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+						"bad destination in the message list");
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	return QSG_OK;
 }
 
 int fsm_cmd_encode(const struct fsm_cmd *c, struct qsg_wbuf *w)
@@ -170,6 +533,8 @@ int fsm_cmd_encode(const struct fsm_cmd *c, struct qsg_wbuf *w)
 		qsg_put_u64(w, c->stats.applied_index);
 		qsg_put_u64(w, c->stats.last_index);
 	}
+	if (f & F_CHAN)
+		chan_encode(c->op, &c->ch, w);
 	return w->err;
 }
 
@@ -234,6 +599,16 @@ int fsm_cmd_decode(const void *p, size_t len, struct fsm_cmd *c, char *errmsg)
 		c->stats.applied_index = qsg_get_u64(&r);
 		c->stats.last_index = qsg_get_u64(&r);
 	}
+	if (f & F_CHAN) {
+		if (c->op == FSM_OP_CHDEFINE || c->op == FSM_OP_CHALTER) {
+			int rc = fsm_chattrs_decode(&r, &c->ch.attrs, errmsg);
+			if (rc != QSG_OK)
+				return rc;
+			memcpy(c->ch.name, c->ch.attrs.name, sizeof c->ch.name);
+		} else {
+			chan_read(c->op, &r, &c->ch);
+		}
+	}
 	if (r.err != QSG_OK)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 				"command op %u truncated or a field is too long", c->op);
@@ -256,6 +631,8 @@ int fsm_cmd_decode(const void *p, size_t len, struct fsm_cmd *c, char *errmsg)
 	if ((f & F_STATS) && c->stats.role > 3)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "raft role %u out of range",
 				c->stats.role);
+	if (f & F_CHAN)
+		return chan_check(c->op, &c->ch, errmsg);
 	return QSG_OK;
 }
 
@@ -288,6 +665,43 @@ void fsm_entry_add(struct qsg_wbuf *w, const void *cmd, size_t len)
 	qsg_patch_u32(w, 12, n + 1);
 }
 
+static bool batch_list_ok(const struct fsm_chresult *res)
+{
+	struct fsm_chiter it;
+	uint64_t seq, prev = 0;
+	struct fsm_msg m;
+	int done = 0;
+	fsm_chiter_result(&it, res);
+	for (;;) {
+		if (fsm_chiter_batch(&it, &seq, &m, &done) != QSG_OK)
+			return false;
+		if (done)
+			return true;
+		if (seq <= prev)
+			return false;
+		prev = seq;
+	}
+}
+
+static bool reject_list_ok(const struct fsm_chresult *res)
+{
+	struct fsm_chiter it;
+	uint32_t index, reason;
+	int done = 0;
+	if (res->count == 0 || res->count > FSM_MAX_CHBATCH)
+		return false;
+	fsm_chiter_result(&it, res);
+	for (;;) {
+		if (fsm_chiter_reject(&it, &index, &reason, &done) != QSG_OK)
+			return false;
+		if (done)
+			return true;
+		if (index >= FSM_MAX_CHBATCH || reason == 0 || reason > (uint32_t)INT32_MAX ||
+		    !qsg_rc_valid((int)reason))
+			return false;
+	}
+}
+
 int fsm_result_decode(uint8_t op, const void *p, size_t len, struct fsm_result *res, char *errmsg)
 {
 	struct qsg_rbuf r;
@@ -317,12 +731,45 @@ int fsm_result_decode(uint8_t op, const void *p, size_t len, struct fsm_result *
 		case FSM_OP_BROWSE:
 			fsm_msg_decode(&r, &res->msg);
 			break;
+		case FSM_OP_CHST_CAS:
+			fsm_chimage_decode(&r, &res->ch.current);
+			break;
+		case FSM_OP_CH_GETBATCH:
+			res->ch.count = qsg_get_u32(&r);
+			res->ch.list = qsg_get_raw(&r, qsg_rbuf_left(&r));
+			if (r.err == QSG_OK && !batch_list_ok(&res->ch))
+				r.err = QSG_RC_BAD_FRAME;
+			break;
+		case FSM_OP_CH_SETTLE:
+			res->ch.committed = qsg_get_u32(&r);
+			res->ch.backed_out = qsg_get_u32(&r);
+			res->ch.disposed = qsg_get_u32(&r);
+			break;
+		case FSM_OP_CH_RECV_START:
+			res->ch.epoch = qsg_get_u64(&r);
+			res->ch.lstseq = qsg_get_u64(&r);
+			res->ch.luwid = qsg_get_u64(&r);
+			break;
+		case FSM_OP_CH_RECV_BATCH:
+			res->ch.duplicate = qsg_get_u8(&r);
+			if (r.err == QSG_OK && res->ch.duplicate > 1)
+				r.err = QSG_RC_BAD_FRAME;
+			break;
 		default:
 			if (op_fields(op) == 0)
 				return qsg_errf(errmsg, QSG_RC_UNKNOWN_OP, "unknown command op %u",
 						op);
 			break;
 		}
+	} else if (op == FSM_OP_CHST_CAS && qsg_rbuf_left(&r) > 0) {
+		/* The current image comes with every CAS result, failures too
+		 * (a result made outside the state machine may carry only rc). */
+		fsm_chimage_decode(&r, &res->ch.current);
+	} else if (op == FSM_OP_CH_RECV_BATCH && rc == QSG_RC_BATCH_REJECTED) {
+		res->ch.count = qsg_get_u32(&r);
+		res->ch.list = qsg_get_raw(&r, qsg_rbuf_left(&r));
+		if (r.err == QSG_OK && !reject_list_ok(&res->ch))
+			r.err = QSG_RC_BAD_FRAME;
 	}
 	if (r.err != QSG_OK)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "result of op %u truncated or invalid",

@@ -6,6 +6,7 @@
  * whenever several objects are visited and the order matters (detaching a
  * member's sessions, snapshots) they are sorted by key first. Hash tables are
  * derived data: their iteration order never reaches the state. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ enum msg_state {
 	MS_VISIBLE = 1, /* committed, in the priority list (and the index) */
 	MS_HELD = 2, /* put under syncpoint, in a session's uow only */
 	MS_LOCKED = 3, /* got under syncpoint, in a session's uow only */
+	MS_CHLOCKED = 4, /* got by a sender channel, in its locked list only */
 };
 
 struct ikey;
@@ -37,6 +39,9 @@ struct qmsg {
 	int64_t put_time_ms;
 	uint32_t backout_count;
 	uint64_t seqno;
+	int64_t hold_until; /* channel HOLD: CH_GETBATCH skips it before this */
+	uint64_t chseq; /* MS_CHLOCKED: channel sequence number */
+	uint8_t mark; /* CH_SETTLE scratch (0 outside an apply) */
 	uint32_t props_len;
 	uint32_t body_len;
 	uint8_t data[]; /* props then body */
@@ -60,6 +65,7 @@ struct queue {
 	uint64_t gets_total;
 	struct hmap index; /* ikey by msgid or correlid (INDXTYPE) */
 	bool index_ok; /* false after an allocation failure: gets scan */
+	uint32_t pending; /* CH_RECV_BATCH scratch (0 outside an apply) */
 };
 
 struct sopen {
@@ -93,6 +99,22 @@ struct fsm {
 	uint64_t entries_applied;
 	fsm_notify_cb notify;
 	void *notify_arg;
+	/* Channels (fsm_chan.h). Few objects: sorted arrays. */
+	struct fsm_qmgr_attrs qmgr;
+	struct fsm_chattrs *chdefs; /* by name */
+	size_t nchdefs, capchdefs;
+	struct chst **chsts; /* by (name, rqmname) */
+	size_t nchsts, capchsts;
+	struct fsm_syncq *syncqs; /* by (name, rqmname) */
+	size_t nsyncqs, capsyncqs;
+	uint64_t chan_gen;
+};
+
+/* A channel status entry with the messages locked to it (linked by
+ * uow_next, in chseq order; s.indoubt counts them). */
+struct chst {
+	struct fsm_chstatus s;
+	struct qmsg *lk_head, *lk_tail;
 };
 
 /* --- helpers ------------------------------------------------------------ */
@@ -606,6 +628,22 @@ static void state_free(struct fsm *f)
 	free(f->members);
 	f->members = NULL;
 	f->nmembers = f->capmembers = 0;
+	for (size_t i = 0; i < f->nchsts; i++) {
+		struct qmsg *m = f->chsts[i]->lk_head;
+		while (m != NULL) {
+			struct qmsg *next = m->uow_next;
+			free(m);
+			m = next;
+		}
+		free(f->chsts[i]);
+	}
+	free(f->chsts);
+	free(f->chdefs);
+	free(f->syncqs);
+	f->chsts = NULL;
+	f->chdefs = NULL;
+	f->syncqs = NULL;
+	f->nchsts = f->capchsts = f->nchdefs = f->capchdefs = f->nsyncqs = f->capsyncqs = 0;
 }
 
 int fsm_init(struct fsm **out, char *errmsg)
@@ -670,6 +708,35 @@ static void attrs_merge(struct fsm_qattrs *dst, const struct fsm_qattrs *src)
 		dst->defprty = src->defprty;
 	if (s & FSM_QA_MAXUMSGS)
 		dst->maxumsgs = src->maxumsgs;
+	if (s & FSM_QA_USAGE)
+		dst->usage = src->usage;
+	if (s & FSM_QA_RNAME)
+		memcpy(dst->rname, src->rname, sizeof dst->rname);
+	if (s & FSM_QA_RQMNAME)
+		memcpy(dst->rqmname, src->rqmname, sizeof dst->rqmname);
+	if (s & FSM_QA_XMITQ)
+		memcpy(dst->xmitq, src->xmitq, sizeof dst->xmitq);
+}
+
+static uint8_t qtype_of(const struct fsm_qattrs *a)
+{
+	return a->qtype == 0 ? FSM_QT_LOCAL : a->qtype;
+}
+
+/* The type-specific attributes are consistent: LOCAL queues have no remote
+ * attributes; REMOTE queues need RNAME and RQMNAME and have no USAGE. */
+static bool attrs_type_ok(const struct fsm_qattrs *a)
+{
+	if (a->boqname[0] != '\0' && !fsm_name_valid(a->boqname))
+		return false;
+	if (a->qtype == FSM_QT_LOCAL)
+		return a->usage <= FSM_USAGE_XMITQ && a->rname[0] == '\0' &&
+		       a->rqmname[0] == '\0' && a->xmitq[0] == '\0';
+	if (a->qtype == FSM_QT_REMOTE)
+		return a->usage == FSM_USAGE_NORMAL && fsm_name_valid(a->rname) &&
+		       fsm_name_valid(a->rqmname) &&
+		       (a->xmitq[0] == '\0' || fsm_name_valid(a->xmitq));
+	return false;
 }
 
 static void set_attrs(struct queue *q, const struct fsm_qattrs *a)
@@ -687,12 +754,13 @@ static int op_qdefine(struct fsm *f, const struct fsm_cmd *c)
 		return QSG_RC_BAD_ATTR;
 	attrs_defaults(&a);
 	memcpy(a.name, c->attrs.name, sizeof a.name);
+	a.qtype = qtype_of(&c->attrs);
 	attrs_merge(&a, &c->attrs);
-	if (a.boqname[0] != '\0' && !fsm_name_valid(a.boqname))
+	if (!attrs_type_ok(&a))
 		return QSG_RC_BAD_ATTR;
 	struct queue *q = queue_find(f, a.name);
 	if (q != NULL) {
-		if (!(c->flags & FSM_F_REPLACE))
+		if (!(c->flags & FSM_F_REPLACE) || q->attrs.qtype != a.qtype)
 			return QSG_RC_OBJECT_EXISTS;
 		set_attrs(q, &a);
 		return QSG_OK;
@@ -715,9 +783,11 @@ static int op_qalter(struct fsm *f, const struct fsm_cmd *c)
 	struct queue *q = queue_find(f, c->attrs.name);
 	if (q == NULL)
 		return QSG_RC_UNKNOWN_OBJECT;
+	if (qtype_of(&c->attrs) != q->attrs.qtype)
+		return QSG_RC_BAD_ATTR;
 	struct fsm_qattrs a = q->attrs;
 	attrs_merge(&a, &c->attrs);
-	if (a.boqname[0] != '\0' && !fsm_name_valid(a.boqname))
+	if (!attrs_type_ok(&a))
 		return QSG_RC_BAD_ATTR;
 	set_attrs(q, &a);
 	return QSG_OK;
@@ -867,6 +937,20 @@ static void gen_msgid(uint8_t *id, uint64_t seqno, int64_t now)
 	}
 }
 
+/* The transmission queue of remote queue rq: XMITQ, or the queue named
+ * RQMNAME; it must be a LOCAL queue with USAGE(XMITQ). */
+static int resolve_xmitq(const struct fsm *f, const struct queue *rq, struct queue **out)
+{
+	const char *name = rq->attrs.xmitq[0] != '\0' ? rq->attrs.xmitq : rq->attrs.rqmname;
+	struct queue *x = queue_find(f, name);
+	if (x == NULL)
+		return QSG_RC_UNKNOWN_REMOTE_Q_MGR;
+	if (x->attrs.qtype != FSM_QT_LOCAL || x->attrs.usage != FSM_USAGE_XMITQ)
+		return QSG_RC_XMIT_Q_USAGE_ERROR;
+	*out = x;
+	return QSG_OK;
+}
+
 static int op_put(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out)
 {
 	struct session *s;
@@ -890,10 +974,14 @@ static int op_put(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qs
 	if (c->seq != 0)
 		s->put_seq = c->seq; /* consumed even if refused below */
 	bool sync = (c->flags & FSM_F_SYNCPOINT) != 0;
-	struct queue *q = queue_find(f, c->queue);
-	if (q == NULL)
+	struct queue *rq = queue_find(f, c->queue);
+	if (rq == NULL)
 		return QSG_RC_UNKNOWN_OBJECT;
-	if (q->attrs.put_inhibited)
+	/* A remote queue's messages go to its transmission queue. */
+	struct queue *q = rq;
+	if (rq->attrs.qtype == FSM_QT_REMOTE && (rc = resolve_xmitq(f, rq, &q)) != QSG_OK)
+		return rc;
+	if (rq->attrs.put_inhibited || q->attrs.put_inhibited)
 		return QSG_RC_PUT_INHIBITED;
 	if (c->msg.body.len > q->attrs.maxmsgl)
 		return QSG_RC_MSG_TOO_BIG;
@@ -911,12 +999,26 @@ static int op_put(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qs
 	v.expiry_ms = c->msg.expiry_ms == 0 ? 0 : sat_add(now, c->msg.expiry_ms);
 	v.backout_count = 0;
 	if (c->flags & FSM_F_PERSIST_DEFAULT)
-		v.persistent = q->attrs.defpsist;
+		v.persistent = rq->attrs.defpsist;
 	else
 		v.persistent = (c->flags & FSM_F_PERSISTENT) ? 1 : 0;
 	if (c->flags & FSM_F_GEN_MSGID)
 		gen_msgid(v.msgid, v.seqno, now);
-	struct qmsg *m = msg_new(&v);
+	struct qsg_wbuf xb;
+	qsg_wbuf_init(&xb);
+	if (q != rq) {
+		struct fsm_xqh h;
+		memset(&h, 0, sizeof h);
+		memcpy(h.rqmname, rq->attrs.rqmname, sizeof h.rqmname);
+		memcpy(h.rname, rq->attrs.rname, sizeof h.rname);
+		h.put_ms = now;
+		fsm_xqh_encode(&xb, &h);
+		qsg_put_bytes(&xb, c->msg.body.p, c->msg.body.len);
+		v.body.p = xb.data;
+		v.body.len = xb.len;
+	}
+	struct qmsg *m = xb.err == QSG_OK ? msg_new(&v) : NULL;
+	qsg_wbuf_close(&xb);
 	if (m == NULL) {
 		s->put_seq = old_seq;
 		return QSG_RC_STORAGE_NOT_AVAILABLE;
@@ -1019,6 +1121,8 @@ static int op_get(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qs
 	struct queue *q = queue_find(f, c->queue);
 	if (q == NULL)
 		return QSG_RC_UNKNOWN_OBJECT;
+	if (q->attrs.qtype == FSM_QT_REMOTE)
+		return QSG_RC_NOT_OPEN_FOR_INPUT;
 	if (q->attrs.get_inhibited)
 		return QSG_RC_GET_INHIBITED;
 	bool sync = (c->flags & FSM_F_SYNCPOINT) != 0;
@@ -1046,6 +1150,8 @@ static int op_browse(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 	struct queue *q = queue_find(f, c->queue);
 	if (q == NULL)
 		return QSG_RC_UNKNOWN_OBJECT;
+	if (q->attrs.qtype == FSM_QT_REMOTE)
+		return QSG_RC_NOT_OPEN_FOR_INPUT;
 	if (q->attrs.get_inhibited)
 		return QSG_RC_GET_INHIBITED;
 	struct qmsg cur = {.priority = c->msg.priority, .seqno = c->msg.seqno};
@@ -1139,6 +1245,8 @@ static int op_member_join(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	m->state = FSM_MEMBER_ACTIVE;
 	m->lease_expiry_ms = sat_add(now, lease_of(c));
 	m->last_renew_ms = now;
+	m->chinit = 0;
+	f->chan_gen++; /* channel recovery watches member states */
 	return QSG_OK;
 }
 
@@ -1163,6 +1271,8 @@ static int op_member_fail(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	if (rc != QSG_OK)
 		return rc;
 	m->state = FSM_MEMBER_FAILED;
+	m->chinit = 0;
+	f->chan_gen++;
 	return QSG_OK;
 }
 
@@ -1182,6 +1292,952 @@ static int op_expire(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	for (n = hmap_next(&f->queues, NULL); n != NULL; n = hmap_next(&f->queues, n))
 		purge_visible((struct queue *)n, true, now);
 	return QSG_OK;
+}
+
+/* --- apply: channels (fsm_chan.h) ---------------------------------------- */
+
+static void chan_changed(struct fsm *f)
+{
+	f->chan_gen++;
+}
+
+static bool state_active(uint8_t st)
+{
+	return st == FSM_CHS_STARTING || st == FSM_CHS_RUNNING || st == FSM_CHS_RETRYING ||
+	       st == FSM_CHS_RECOVERING;
+}
+
+/* Grow a sorted array to hold one more element. */
+static int grow(void **v, size_t *cap, size_t n, size_t elsize)
+{
+	if (n < *cap)
+		return QSG_OK;
+	size_t ncap = *cap ? *cap * 2 : 8;
+	void *nv = realloc(*v, ncap * elsize);
+	if (nv == NULL)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	*v = nv;
+	*cap = ncap;
+	return QSG_OK;
+}
+
+static int key_cmp(const char *n1, const char *r1, const char *n2, const char *r2)
+{
+	int c = strcmp(n1, n2);
+	return c != 0 ? c : strcmp(r1, r2);
+}
+
+/* Definitions. */
+static size_t chdef_pos(const struct fsm *f, const char *name, bool *found)
+{
+	size_t lo = 0, hi = f->nchdefs;
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(f->chdefs[mid].name, name);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct fsm_chattrs *chdef_find(const struct fsm *f, const char *name)
+{
+	bool found;
+	size_t i = chdef_pos(f, name, &found);
+	return found ? &f->chdefs[i] : NULL;
+}
+
+/* Status entries. */
+static size_t chst_pos(const struct fsm *f, const char *name, const char *rqm, bool *found)
+{
+	size_t lo = 0, hi = f->nchsts;
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = key_cmp(f->chsts[mid]->s.name, f->chsts[mid]->s.rqmname, name, rqm);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct chst *chst_find(const struct fsm *f, const char *name, const char *rqm)
+{
+	bool found;
+	size_t i = chst_pos(f, name, rqm, &found);
+	return found ? f->chsts[i] : NULL;
+}
+
+/* A new, empty entry for a key that is not in the table (NULL: no memory). */
+static struct chst *chst_insert(struct fsm *f, const char *name, const char *rqm, uint8_t type)
+{
+	bool found;
+	size_t i = chst_pos(f, name, rqm, &found);
+	if (grow((void **)&f->chsts, &f->capchsts, f->nchsts, sizeof *f->chsts) != QSG_OK)
+		return NULL;
+	struct chst *e = calloc(1, sizeof *e);
+	if (e == NULL)
+		return NULL;
+	snprintf(e->s.name, sizeof e->s.name, "%s", name);
+	snprintf(e->s.rqmname, sizeof e->s.rqmname, "%s", rqm);
+	e->s.chltype = type;
+	e->s.img.exists = 1;
+	memmove(&f->chsts[i + 1], &f->chsts[i], (f->nchsts - i) * sizeof *f->chsts);
+	f->chsts[i] = e;
+	f->nchsts++;
+	return e;
+}
+
+/* Remove and free an entry without locked messages. */
+static void chst_remove(struct fsm *f, struct chst *e)
+{
+	bool found;
+	size_t i = chst_pos(f, e->s.name, e->s.rqmname, &found);
+	if (!found)
+		return;
+	memmove(&f->chsts[i], &f->chsts[i + 1], (f->nchsts - i - 1) * sizeof *f->chsts);
+	f->nchsts--;
+	free(e);
+}
+
+static void chst_image(const struct chst *e, struct fsm_chimage *out)
+{
+	memset(out, 0, sizeof *out);
+	if (e != NULL)
+		*out = e->s.img;
+}
+
+static void lk_append(struct chst *e, struct qmsg *m)
+{
+	m->uow_next = NULL;
+	if (e->lk_tail != NULL)
+		e->lk_tail->uow_next = m;
+	else
+		e->lk_head = m;
+	e->lk_tail = m;
+	e->s.indoubt++;
+}
+
+/* SYNCQ records. */
+static size_t syncq_pos(const struct fsm *f, const char *name, const char *rqm, bool *found)
+{
+	size_t lo = 0, hi = f->nsyncqs;
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = key_cmp(f->syncqs[mid].name, f->syncqs[mid].rqmname, name, rqm);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct fsm_syncq *syncq_find(const struct fsm *f, const char *name, const char *rqm)
+{
+	bool found;
+	size_t i = syncq_pos(f, name, rqm, &found);
+	return found ? &f->syncqs[i] : NULL;
+}
+
+/* --- QMGR_ALTER, CHDEFINE, CHALTER, CHDELETE, CHINIT_STATE --- */
+
+static int op_qmgr_alter(struct fsm *f, const struct fsm_cmd *c)
+{
+	const struct fsm_qmgr_attrs *a = &c->ch.qm;
+	if ((a->set & FSM_QM_DEADQ) && a->deadq[0] != '\0' && !fsm_name_valid(a->deadq))
+		return QSG_RC_BAD_ATTR;
+	if (a->set & FSM_QM_DEADQ)
+		memcpy(f->qmgr.deadq, a->deadq, sizeof f->qmgr.deadq);
+	if (a->set & FSM_QM_DESCR)
+		memcpy(f->qmgr.descr, a->descr, sizeof f->qmgr.descr);
+	f->qmgr.set = FSM_QM_ALL;
+	return QSG_OK;
+}
+
+static void chattrs_defaults(struct fsm_chattrs *a)
+{
+	memset(a, 0, sizeof *a);
+	a->set = FSM_CA_ALL;
+	a->batchsz = FSM_CH_DEFAULT_BATCHSZ;
+	a->hbint = FSM_CH_DEFAULT_HBINT;
+	a->discint = FSM_CH_DEFAULT_DISCINT;
+	a->shortrty = FSM_CH_DEFAULT_SHORTRTY;
+	a->shorttmr = FSM_CH_DEFAULT_SHORTTMR;
+	a->longrty = FSM_CH_DEFAULT_LONGRTY;
+	a->longtmr = FSM_CH_DEFAULT_LONGTMR;
+	a->usedlq = 1;
+	a->maxmsgl = FSM_DEFAULT_MAXMSGL;
+	a->pipeline = FSM_CH_DEFAULT_PIPELINE;
+}
+
+static void chattrs_merge(struct fsm_chattrs *d, const struct fsm_chattrs *a)
+{
+	uint32_t s = a->set;
+	if (s & FSM_CA_CHLTYPE)
+		d->chltype = a->chltype;
+	if (s & FSM_CA_CONNAME)
+		memcpy(d->conname, a->conname, sizeof d->conname);
+	if (s & FSM_CA_XMITQ)
+		memcpy(d->xmitq, a->xmitq, sizeof d->xmitq);
+	if (s & FSM_CA_BATCHSZ)
+		d->batchsz = a->batchsz;
+	if (s & FSM_CA_BATCHINT)
+		d->batchint = a->batchint;
+	if (s & FSM_CA_HBINT)
+		d->hbint = a->hbint;
+	if (s & FSM_CA_DISCINT)
+		d->discint = a->discint;
+	if (s & FSM_CA_SHORTRTY)
+		d->shortrty = a->shortrty;
+	if (s & FSM_CA_SHORTTMR)
+		d->shorttmr = a->shorttmr;
+	if (s & FSM_CA_LONGRTY)
+		d->longrty = a->longrty;
+	if (s & FSM_CA_LONGTMR)
+		d->longtmr = a->longtmr;
+	if (s & FSM_CA_COMPMSG)
+		d->compmsg = a->compmsg;
+	if (s & FSM_CA_USEDLQ)
+		d->usedlq = a->usedlq;
+	if (s & FSM_CA_DESCR)
+		memcpy(d->descr, a->descr, sizeof d->descr);
+	if (s & FSM_CA_MAXMSGL)
+		d->maxmsgl = a->maxmsgl;
+	if (s & FSM_CA_PIPELINE)
+		d->pipeline = a->pipeline;
+}
+
+static bool chattrs_ok(const struct fsm_chattrs *a)
+{
+	if (!fsm_chname_valid(a->name))
+		return false;
+	if (a->chltype != FSM_CHL_SDR && a->chltype != FSM_CHL_RCVR)
+		return false;
+	if (a->chltype == FSM_CHL_SDR && (a->conname[0] == '\0' || a->xmitq[0] == '\0'))
+		return false;
+	if (a->xmitq[0] != '\0' && !fsm_name_valid(a->xmitq))
+		return false;
+	if (a->batchsz < 1 || a->batchsz > FSM_MAX_CHBATCH || a->pipeline < 1 ||
+	    a->pipeline > FSM_CH_MAX_PIPELINE || a->compmsg > FSM_COMP_LZ4 || a->usedlq > 1 ||
+	    a->maxmsgl > FSM_MAX_MSGL)
+		return false;
+	return true;
+}
+
+static int op_chdefine(struct fsm *f, const struct fsm_cmd *c)
+{
+	struct fsm_chattrs a;
+	chattrs_defaults(&a);
+	memcpy(a.name, c->ch.attrs.name, sizeof a.name);
+	if (!(c->ch.attrs.set & FSM_CA_CHLTYPE))
+		return QSG_RC_BAD_ATTR;
+	chattrs_merge(&a, &c->ch.attrs);
+	if (!chattrs_ok(&a))
+		return QSG_RC_BAD_ATTR;
+	bool found;
+	size_t i = chdef_pos(f, a.name, &found);
+	if (found) {
+		if (!(c->flags & FSM_F_REPLACE) || f->chdefs[i].chltype != a.chltype)
+			return QSG_RC_OBJECT_EXISTS;
+		f->chdefs[i] = a;
+		chan_changed(f);
+		return QSG_OK;
+	}
+	if (grow((void **)&f->chdefs, &f->capchdefs, f->nchdefs, sizeof *f->chdefs) != QSG_OK)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	memmove(&f->chdefs[i + 1], &f->chdefs[i], (f->nchdefs - i) * sizeof *f->chdefs);
+	f->chdefs[i] = a;
+	f->nchdefs++;
+	chan_changed(f);
+	return QSG_OK;
+}
+
+static int op_chalter(struct fsm *f, const struct fsm_cmd *c)
+{
+	struct fsm_chattrs *d = chdef_find(f, c->ch.attrs.name);
+	if (d == NULL)
+		return QSG_RC_CHANNEL_NOT_FOUND;
+	if ((c->ch.attrs.set & FSM_CA_CHLTYPE) && c->ch.attrs.chltype != d->chltype)
+		return QSG_RC_BAD_ATTR;
+	struct fsm_chattrs a = *d;
+	chattrs_merge(&a, &c->ch.attrs);
+	if (!chattrs_ok(&a))
+		return QSG_RC_BAD_ATTR;
+	*d = a;
+	chan_changed(f);
+	return QSG_OK;
+}
+
+static int op_chdelete(struct fsm *f, const struct fsm_cmd *c)
+{
+	bool found;
+	size_t i = chdef_pos(f, c->ch.name, &found);
+	if (!found)
+		return QSG_RC_CHANNEL_NOT_FOUND;
+	const struct chst *sdr = chst_find(f, c->ch.name, "");
+	if (sdr != NULL && sdr->s.chltype == FSM_CHL_SDR && state_active(sdr->s.img.state))
+		return QSG_RC_CHANNEL_ACTIVE;
+	for (size_t j = 0; j < f->nchsts; j++)
+		if (strcmp(f->chsts[j]->s.name, c->ch.name) == 0 && f->chsts[j]->s.indoubt > 0)
+			return QSG_RC_CHANNEL_INDOUBT;
+	memmove(&f->chdefs[i], &f->chdefs[i + 1], (f->nchdefs - i - 1) * sizeof *f->chdefs);
+	f->nchdefs--;
+	size_t k = 0;
+	for (size_t j = 0; j < f->nchsts; j++) {
+		if (strcmp(f->chsts[j]->s.name, c->ch.name) == 0)
+			free(f->chsts[j]);
+		else
+			f->chsts[k++] = f->chsts[j];
+	}
+	f->nchsts = k;
+	chan_changed(f);
+	return QSG_OK;
+}
+
+static int op_chinit_state(struct fsm *f, const struct fsm_cmd *c)
+{
+	struct fsm_member *m = member_find(f, c->ch.member_id);
+	if (m == NULL)
+		return QSG_RC_INVALID;
+	m->chinit = c->ch.chinit;
+	chan_changed(f);
+	return QSG_OK;
+}
+
+/* --- CHST_CAS --- */
+
+static int chst_cas(struct fsm *f, const struct fsm_chcmd *ch, int64_t now)
+{
+	struct chst *e = chst_find(f, ch->name, ch->rqmname);
+	struct fsm_chimage cur;
+	chst_image(e, &cur);
+	const struct fsm_chimage *b = &ch->before, *a = &ch->after;
+	if (b->exists != cur.exists ||
+	    (cur.exists &&
+	     (b->owner != cur.owner || b->state != cur.state || b->epoch != cur.epoch)))
+		return QSG_RC_CAS_FAILED;
+	if (!a->exists) {
+		if (e == NULL)
+			return QSG_OK;
+		if (e->s.indoubt > 0)
+			return QSG_RC_CHANNEL_INDOUBT;
+		chst_remove(f, e);
+		chan_changed(f);
+		return QSG_OK;
+	}
+	uint8_t type = e != NULL ? e->s.chltype : ch->chltype;
+	if (type == 0 || (ch->chltype != 0 && ch->chltype != type))
+		return QSG_RC_INVALID;
+	if (type == FSM_CHL_SDR && ch->rqmname[0] != '\0')
+		return QSG_RC_INVALID;
+	const struct fsm_chattrs *def = NULL;
+	if (type == FSM_CHL_SDR) {
+		def = chdef_find(f, ch->name);
+		if (def == NULL || def->chltype != FSM_CHL_SDR)
+			return QSG_RC_CHANNEL_NOT_FOUND;
+	}
+	if (a->state < FSM_CHS_STOPPED || a->state > FSM_CHS_MAX)
+		return QSG_RC_INVALID;
+	if (state_active(a->state)) {
+		const struct fsm_member *m = member_find(f, a->owner);
+		if (m == NULL || m->state == FSM_MEMBER_FAILED)
+			return QSG_RC_INVALID;
+	}
+	bool into_starting =
+	    a->state == FSM_CHS_STARTING && (!cur.exists || cur.state != FSM_CHS_STARTING);
+	if (into_starting ? (cur.epoch == UINT64_MAX || a->epoch != cur.epoch + 1)
+			  : a->epoch != cur.epoch)
+		return QSG_RC_INVALID;
+	if (def != NULL && state_active(a->state)) {
+		for (size_t i = 0; i < f->nchsts; i++) {
+			const struct chst *o = f->chsts[i];
+			if (o != e && o->s.chltype == FSM_CHL_SDR && state_active(o->s.img.state) &&
+			    strcmp(o->s.xmitq, def->xmitq) == 0)
+				return QSG_RC_XMITQ_IN_USE;
+		}
+	}
+	if (e == NULL && (e = chst_insert(f, ch->name, ch->rqmname, type)) == NULL)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	if (def != NULL)
+		memcpy(e->s.xmitq, def->xmitq, sizeof e->s.xmitq);
+	if (cur.exists && a->owner != cur.owner)
+		e->s.prev_owner = cur.owner;
+	bool into_running =
+	    a->state == FSM_CHS_RUNNING && (!cur.exists || cur.state != FSM_CHS_RUNNING);
+	e->s.img = *a;
+	memcpy(e->s.conname, ch->conname, sizeof e->s.conname);
+	memcpy(e->s.reason, ch->reason, sizeof e->s.reason);
+	e->s.last_change_ms = now;
+	if (into_running)
+		e->s.reset_seq = 0;
+	chan_changed(f);
+	return QSG_OK;
+}
+
+static int op_chst_cas(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out)
+{
+	int rc = chst_cas(f, &c->ch, now);
+	if (out != NULL) {
+		struct fsm_chimage cur;
+		chst_image(chst_find(f, c->ch.name, c->ch.rqmname), &cur);
+		fsm_chimage_encode(out, &cur);
+	}
+	return rc;
+}
+
+/* --- sender: CH_GETBATCH, CH_SETTLE, CH_RESET --- */
+
+/* The SDR entry of an instance (owner and epoch must match). */
+static int sdr_instance(struct fsm *f, const struct fsm_chcmd *ch, struct chst **out)
+{
+	struct chst *e = chst_find(f, ch->name, "");
+	*out = e;
+	if (e == NULL || e->s.chltype != FSM_CHL_SDR || e->s.img.owner != ch->member_id ||
+	    e->s.img.epoch != ch->epoch)
+		return QSG_RC_CHANNEL_FENCED;
+	return QSG_OK;
+}
+
+static int op_ch_getbatch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out)
+{
+	const struct fsm_chcmd *ch = &c->ch;
+	struct chst *e;
+	int rc = sdr_instance(f, ch, &e);
+	if (rc != QSG_OK)
+		return rc;
+	if (e->s.img.state != FSM_CHS_RUNNING)
+		return QSG_RC_CHANNEL_STOPPED;
+	struct queue *q = queue_find(f, e->s.xmitq);
+	if (q == NULL || q->attrs.qtype != FSM_QT_LOCAL)
+		return QSG_RC_UNKNOWN_OBJECT;
+	size_t off = 0;
+	if (out != NULL) {
+		off = out->len;
+		qsg_put_u32(out, 0);
+	}
+	uint32_t n = 0;
+	uint64_t bytes = 0;
+	for (int p = NPRIO - 1; p >= 0 && n < ch->max_msgs; p--) {
+		struct qmsg *m = q->head[p];
+		while (m != NULL && n < ch->max_msgs) {
+			struct qmsg *next = m->next;
+			if (expired(m, now) || m->hold_until > now) {
+				m = next;
+				continue;
+			}
+			uint64_t size = (uint64_t)m->body_len + m->props_len;
+			if (n > 0 && ch->max_bytes != 0 && bytes + size > ch->max_bytes)
+				goto done;
+			bytes += size;
+			take_visible(q, m);
+			m->state = MS_CHLOCKED;
+			m->chseq = ++e->s.curseq;
+			q->uncommitted++;
+			lk_append(e, m);
+			if (out != NULL) {
+				qsg_put_u64(out, m->chseq);
+				put_msg(out, m);
+			}
+			n++;
+			m = next;
+		}
+	}
+done:
+	if (out != NULL)
+		qsg_patch_u32(out, off, n);
+	if (n > 0)
+		chan_changed(f);
+	return QSG_OK;
+}
+
+/* Index of seq in the sorted seqs[0..n), or n. */
+static size_t seq_index(const uint64_t *seqs, size_t n, uint64_t seq)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (seqs[mid] == seq)
+			return mid;
+		if (seqs[mid] < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return n;
+}
+
+/* Release a channel-locked message from its queue's uncommitted count. */
+static void lk_release(struct qmsg *m)
+{
+	m->q->uncommitted--;
+	m->uow_next = NULL;
+	m->mark = 0;
+}
+
+/* DLQ disposition: the message goes to the dead-letter queue with a DLH
+ * instead of its XQH. false: not possible (the caller holds it instead). */
+static bool dispose_dlq(struct fsm *f, const struct chst *e, struct qmsg *m,
+			const struct fsm_chdisp *d, int64_t now)
+{
+	struct queue *dq = f->qmgr.deadq[0] != '\0' ? queue_find(f, f->qmgr.deadq) : NULL;
+	if (dq == NULL || dq->attrs.qtype != FSM_QT_LOCAL || dq->attrs.put_inhibited ||
+	    dq->curdepth >= dq->attrs.maxdepth)
+		return false;
+	struct fsm_msg v;
+	msg_view(m, &v);
+	struct fsm_xqh x;
+	size_t hl = 0;
+	struct fsm_dlh h;
+	memset(&h, 0, sizeof h);
+	if (fsm_xqh_decode(v.body.p, v.body.len, &x, &hl) == QSG_OK) {
+		memcpy(h.destq, x.rname, sizeof h.destq);
+		memcpy(h.destqmgr, x.rqmname, sizeof h.destqmgr);
+	} else {
+		hl = 0;
+	}
+	h.reason = d->reason;
+	h.put_ms = now;
+	memcpy(h.channel, e->s.name, sizeof h.channel);
+	struct qsg_wbuf w;
+	qsg_wbuf_init(&w);
+	fsm_dlh_encode(&w, &h);
+	qsg_put_bytes(&w, v.body.p + hl, v.body.len - hl);
+	struct qmsg *nm = NULL;
+	if (w.err == QSG_OK && w.len <= dq->attrs.maxmsgl) {
+		v.body.p = w.data;
+		v.body.len = w.len;
+		v.seqno = f->last_seqno + 1;
+		nm = msg_new(&v);
+	}
+	qsg_wbuf_close(&w);
+	if (nm == NULL)
+		return false;
+	f->last_seqno = nm->seqno;
+	struct queue *q = m->q;
+	lk_release(m);
+	q->curdepth--;
+	q->gets_total++;
+	free(m);
+	nm->q = dq;
+	dq->curdepth++;
+	dq->puts_total++;
+	make_visible(dq, nm, true);
+	notify(f, dq, 1);
+	return true;
+}
+
+static int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out)
+{
+	const struct fsm_chcmd *ch = &c->ch;
+	struct chst *e;
+	if (ch->flags & FSM_CHF_OPERATOR) {
+		e = chst_find(f, ch->name, "");
+		if (e == NULL || e->s.chltype != FSM_CHL_SDR)
+			return QSG_RC_CHANNEL_NOT_FOUND;
+		if (e->s.img.state == FSM_CHS_STARTING || e->s.img.state == FSM_CHS_RUNNING)
+			return QSG_RC_CHANNEL_ACTIVE;
+	} else {
+		int rc = sdr_instance(f, ch, &e);
+		if (rc != QSG_OK)
+			return rc;
+	}
+	uint64_t upto = ch->seq;
+	if (upto > e->s.curseq)
+		return QSG_RC_SEQ_MISMATCH;
+	/* The locked messages, in chseq order. */
+	size_t nl = e->s.indoubt, i = 0;
+	struct qmsg **v = NULL;
+	uint64_t *seqs = NULL;
+	if (nl > 0) {
+		v = malloc(nl * sizeof *v);
+		seqs = malloc(nl * sizeof *seqs);
+		if (v == NULL || seqs == NULL) {
+			free(v);
+			free(seqs);
+			return QSG_RC_STORAGE_NOT_AVAILABLE;
+		}
+	}
+	for (struct qmsg *m = e->lk_head; m != NULL && i < nl; m = m->uow_next) {
+		v[i] = m;
+		seqs[i++] = m->chseq;
+	}
+	/* (a) Check every disposition before changing anything. */
+	struct fsm_chiter it;
+	struct fsm_chdisp d;
+	int done = 0, rc = QSG_OK;
+	fsm_chiter_init(&it, ch);
+	for (;;) {
+		if (fsm_chiter_disp(&it, &d, &done) != QSG_OK) {
+			rc = QSG_RC_INVALID; /* unreachable: decode walked it */
+			break;
+		}
+		if (done)
+			break;
+		size_t k = seq_index(seqs, nl, d.seq);
+		if (k == nl || v[k]->mark) {
+			rc = QSG_RC_INVALID;
+			break;
+		}
+		v[k]->mark = 1;
+	}
+	for (i = 0; i < nl; i++)
+		v[i]->mark = 0;
+	if (rc != QSG_OK) {
+		free(v);
+		free(seqs);
+		return rc;
+	}
+	uint32_t committed = 0, backed = 0, disposed = 0;
+	fsm_chiter_init(&it, ch);
+	while (fsm_chiter_disp(&it, &d, &done) == QSG_OK && !done) {
+		size_t k = seq_index(seqs, nl, d.seq);
+		if (k == nl || v[k] == NULL)
+			continue; /* unreachable: checked above */
+		struct qmsg *m = v[k];
+		v[k] = NULL;
+		disposed++;
+		if (d.action == FSM_DISP_DLQ && dispose_dlq(f, e, m, &d, now))
+			continue;
+		/* HOLD: back on the xmitq, not got again by a channel before
+		 * now + hold_ms. */
+		struct queue *q = m->q;
+		lk_release(m);
+		m->hold_until = sat_add(now, (int64_t)d.hold_ms);
+		if (m->backout_count < UINT32_MAX)
+			m->backout_count++;
+		make_visible(q, m, false);
+		notify(f, q, 1);
+	}
+	/* (b) commit up to upto, (c) back out the rest if asked. */
+	for (i = 0; i < nl; i++) {
+		struct qmsg *m = v[i];
+		if (m == NULL)
+			continue;
+		struct queue *q = m->q;
+		if (m->chseq <= upto) {
+			lk_release(m);
+			q->curdepth--;
+			q->gets_total++;
+			free(m);
+			v[i] = NULL;
+			committed++;
+		} else if (ch->flags & FSM_CHF_BACKOUT_REST) {
+			lk_release(m);
+			make_visible(q, m, false);
+			notify(f, q, 1);
+			v[i] = NULL;
+			backed++;
+		}
+	}
+	/* Rebuild the locked list from what is left. */
+	e->lk_head = e->lk_tail = NULL;
+	e->s.indoubt = 0;
+	for (i = 0; i < nl; i++)
+		if (v[i] != NULL)
+			lk_append(e, v[i]);
+	free(v);
+	free(seqs);
+	bool changed = committed + backed + disposed > 0;
+	if (committed > 0) {
+		e->s.msgs += committed;
+		e->s.batches++;
+	}
+	if (committed > 0 || upto > e->s.lstseq) {
+		if (upto > e->s.lstseq)
+			e->s.lstseq = upto;
+		e->s.last_msg_ms = now;
+		changed = true;
+	}
+	if (ch->flags & FSM_CHF_BACKOUT_REST) {
+		uint64_t cs = upto > e->s.lstseq ? upto : e->s.lstseq;
+		if (cs != e->s.curseq) {
+			e->s.curseq = cs;
+			changed = true;
+		}
+	}
+	if (changed)
+		chan_changed(f);
+	if (out != NULL) {
+		qsg_put_u32(out, committed);
+		qsg_put_u32(out, backed);
+		qsg_put_u32(out, disposed);
+	}
+	return QSG_OK;
+}
+
+static int op_ch_reset(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+{
+	const struct fsm_chattrs *def = chdef_find(f, c->ch.name);
+	if (def == NULL || def->chltype != FSM_CHL_SDR)
+		return QSG_RC_CHANNEL_NOT_FOUND;
+	struct chst *e = chst_find(f, c->ch.name, "");
+	if (e != NULL && e->s.indoubt > 0)
+		return QSG_RC_CHANNEL_INDOUBT;
+	if (e == NULL) {
+		if ((e = chst_insert(f, c->ch.name, "", FSM_CHL_SDR)) == NULL)
+			return QSG_RC_STORAGE_NOT_AVAILABLE;
+		e->s.img.state = FSM_CHS_STOPPED;
+		memcpy(e->s.xmitq, def->xmitq, sizeof e->s.xmitq);
+		snprintf(e->s.reason, sizeof e->s.reason, "reset");
+		e->s.last_change_ms = now;
+	}
+	e->s.lstseq = e->s.curseq = c->ch.seq - 1;
+	e->s.reset_seq = c->ch.seq;
+	chan_changed(f);
+	return QSG_OK;
+}
+
+/* --- receiver: CH_RECV_START, CH_RECV_BATCH --- */
+
+static int op_ch_recv_start(struct fsm *f, const struct fsm_cmd *c, int64_t now,
+			    struct qsg_wbuf *out)
+{
+	const struct fsm_chcmd *ch = &c->ch;
+	const struct fsm_chattrs *def = chdef_find(f, ch->name);
+	if (def == NULL || def->chltype != FSM_CHL_RCVR)
+		return QSG_RC_CHANNEL_NOT_FOUND;
+	bool found;
+	size_t si = syncq_pos(f, ch->name, ch->rqmname, &found);
+	if (found && ch->epoch < f->syncqs[si].epoch)
+		return QSG_RC_CHANNEL_FENCED;
+	/* Allocate everything first: nothing changes on failure. */
+	if (!found &&
+	    grow((void **)&f->syncqs, &f->capsyncqs, f->nsyncqs, sizeof *f->syncqs) != QSG_OK)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	struct chst *e = chst_find(f, ch->name, ch->rqmname);
+	if (e != NULL && e->s.chltype != FSM_CHL_RCVR)
+		return QSG_RC_INVALID; /* unreachable: RCVR keys have an rqmname */
+	bool had = e != NULL;
+	if (e == NULL && (e = chst_insert(f, ch->name, ch->rqmname, FSM_CHL_RCVR)) == NULL)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	if (!found) {
+		memmove(&f->syncqs[si + 1], &f->syncqs[si], (f->nsyncqs - si) * sizeof *f->syncqs);
+		memset(&f->syncqs[si], 0, sizeof f->syncqs[si]);
+		memcpy(f->syncqs[si].name, ch->name, sizeof f->syncqs[si].name);
+		memcpy(f->syncqs[si].rqmname, ch->rqmname, sizeof f->syncqs[si].rqmname);
+		f->nsyncqs++;
+	}
+	struct fsm_syncq *sq = &f->syncqs[si];
+	sq->epoch = ch->epoch;
+	if (ch->flags & FSM_CHF_RESET)
+		sq->lstseq = ch->seq - 1;
+	if (had && e->s.img.owner != ch->member_id)
+		e->s.prev_owner = e->s.img.owner;
+	e->s.img.exists = 1;
+	e->s.img.owner = ch->member_id;
+	e->s.img.state = FSM_CHS_RUNNING;
+	e->s.img.epoch = ch->epoch;
+	memcpy(e->s.conname, ch->conname, sizeof e->s.conname);
+	snprintf(e->s.reason, sizeof e->s.reason, "inbound");
+	e->s.last_change_ms = now;
+	e->s.lstseq = e->s.curseq = sq->lstseq;
+	chan_changed(f);
+	if (out != NULL) {
+		qsg_put_u64(out, sq->epoch);
+		qsg_put_u64(out, sq->lstseq);
+		qsg_put_u64(out, sq->luwid);
+	}
+	return QSG_OK;
+}
+
+/* Where a received message goes: *dq, and whether it needs an XQH (*wrap,
+ * with its destination in x). Returns a reason code for the reject list. */
+static int recv_route(const struct fsm *f, const struct fsm_chcmd *ch, const struct fsm_chmsg *m,
+		      struct queue **dq, bool *wrap, struct fsm_xqh *x)
+{
+	memset(x, 0, sizeof *x);
+	*wrap = false;
+	*dq = NULL;
+	if (m->rqmname[0] == '\0' || strcmp(m->rqmname, ch->local_qmgr) == 0) {
+		struct queue *q = queue_find(f, m->rname);
+		if (q == NULL)
+			return QSG_RC_UNKNOWN_OBJECT;
+		if (q->attrs.qtype == FSM_QT_REMOTE) {
+			int rc = resolve_xmitq(f, q, dq);
+			if (rc != QSG_OK)
+				return rc;
+			if (q->attrs.put_inhibited)
+				return QSG_RC_PUT_INHIBITED;
+			*wrap = true;
+			memcpy(x->rqmname, q->attrs.rqmname, sizeof x->rqmname);
+			memcpy(x->rname, q->attrs.rname, sizeof x->rname);
+			return QSG_OK;
+		}
+		*dq = q;
+		return QSG_OK;
+	}
+	struct queue *q = queue_find(f, m->rqmname);
+	if (q == NULL)
+		return QSG_RC_UNKNOWN_REMOTE_Q_MGR;
+	if (q->attrs.qtype != FSM_QT_LOCAL || q->attrs.usage != FSM_USAGE_XMITQ)
+		return QSG_RC_XMIT_Q_USAGE_ERROR;
+	*dq = q;
+	*wrap = true;
+	memcpy(x->rqmname, m->rqmname, sizeof x->rqmname);
+	memcpy(x->rname, m->rname, sizeof x->rname);
+	return QSG_OK;
+}
+
+static int recv_validate(struct fsm *f, const struct fsm_chcmd *ch, struct queue **dqs,
+			 struct qsg_wbuf *rej, uint32_t *nrej)
+{
+	struct fsm_chiter it;
+	struct fsm_chmsg m;
+	int done = 0;
+	uint32_t idx = 0;
+	*nrej = 0;
+	fsm_chiter_init(&it, ch);
+	while (fsm_chiter_msg(&it, &m, &done) == QSG_OK && !done && idx < ch->count) {
+		struct queue *dq;
+		bool wrap;
+		struct fsm_xqh x;
+		int rc = recv_route(f, ch, &m, &dq, &wrap, &x);
+		if (rc == QSG_OK && dq->attrs.put_inhibited)
+			rc = QSG_RC_PUT_INHIBITED;
+		if (rc == QSG_OK && (uint64_t)dq->curdepth + dq->pending >= dq->attrs.maxdepth)
+			rc = QSG_RC_Q_FULL;
+		if (rc == QSG_OK && m.msg.body.len > dq->attrs.maxmsgl)
+			rc = QSG_RC_MSG_TOO_BIG;
+		if (rc == QSG_OK) {
+			dq->pending++;
+			dqs[idx] = dq;
+		} else {
+			qsg_put_u32(rej, idx);
+			qsg_put_u32(rej, (uint32_t)rc);
+			(*nrej)++;
+		}
+		idx++;
+	}
+	for (uint32_t i = 0; i < idx; i++)
+		if (dqs[i] != NULL)
+			dqs[i]->pending = 0;
+	return rej->err;
+}
+
+static int op_ch_recv_batch(struct fsm *f, const struct fsm_cmd *c, int64_t now,
+			    struct qsg_wbuf *out)
+{
+	const struct fsm_chcmd *ch = &c->ch;
+	struct fsm_syncq *sq = syncq_find(f, ch->name, ch->rqmname);
+	if (sq == NULL)
+		return QSG_RC_SEQ_MISMATCH;
+	if (ch->epoch < sq->epoch)
+		return QSG_RC_CHANNEL_FENCED;
+	if (ch->last <= sq->lstseq) {
+		if (out != NULL)
+			qsg_put_u8(out, 1);
+		return QSG_OK;
+	}
+	if (ch->seq != sq->lstseq + 1 || ch->seq > ch->last || ch->last - ch->seq >= UINT32_MAX ||
+	    ch->count != ch->last - ch->seq + 1)
+		return QSG_RC_SEQ_MISMATCH;
+	struct queue **dqs = calloc(ch->count, sizeof *dqs);
+	struct qmsg **nm = calloc(ch->count, sizeof *nm);
+	struct qsg_wbuf rej;
+	qsg_wbuf_init(&rej);
+	uint32_t nrej = 0;
+	int rc = QSG_OK;
+	if (dqs == NULL || nm == NULL)
+		rc = QSG_RC_STORAGE_NOT_AVAILABLE;
+	if (rc == QSG_OK)
+		rc = recv_validate(f, ch, dqs, &rej, &nrej);
+	if (rc == QSG_OK && nrej > 0) {
+		if (out != NULL) {
+			qsg_put_u32(out, nrej);
+			qsg_put_bytes(out, rej.data, rej.len);
+		}
+		rc = QSG_RC_BATCH_REJECTED;
+	}
+	/* Build every message before linking any: nothing changes on failure. */
+	struct fsm_chiter it;
+	struct fsm_chmsg m;
+	int done = 0;
+	uint32_t n = 0;
+	uint64_t seqno = f->last_seqno;
+	if (rc == QSG_OK) {
+		fsm_chiter_init(&it, ch);
+		while (fsm_chiter_msg(&it, &m, &done) == QSG_OK && !done && n < ch->count) {
+			struct queue *dq;
+			bool wrap;
+			struct fsm_xqh x;
+			recv_route(f, ch, &m, &dq, &wrap, &x);
+			struct fsm_msg v = m.msg;
+			v.seqno = ++seqno;
+			v.put_time_ms = now;
+			v.expiry_ms = m.msg.expiry_ms == 0 ? 0 : sat_add(now, m.msg.expiry_ms);
+			v.backout_count = 0;
+			struct qsg_wbuf w;
+			qsg_wbuf_init(&w);
+			if (wrap) {
+				x.put_ms = now;
+				fsm_xqh_encode(&w, &x);
+				qsg_put_bytes(&w, m.msg.body.p, m.msg.body.len);
+				v.body.p = w.data;
+				v.body.len = w.len;
+			}
+			nm[n] = w.err == QSG_OK ? msg_new(&v) : NULL;
+			qsg_wbuf_close(&w);
+			if (nm[n] == NULL) {
+				rc = QSG_RC_STORAGE_NOT_AVAILABLE;
+				break;
+			}
+			nm[n]->q = dq;
+			n++;
+		}
+		if (rc == QSG_OK && n != ch->count)
+			rc = QSG_RC_INVALID; /* unreachable: decode walked the list */
+	}
+	if (rc != QSG_OK) {
+		for (uint32_t i = 0; i < ch->count && nm != NULL; i++)
+			free(nm[i]);
+	} else {
+		f->last_seqno = seqno;
+		for (uint32_t i = 0; i < n; i++) {
+			struct queue *dq = nm[i]->q;
+			dq->curdepth++;
+			dq->puts_total++;
+			make_visible(dq, nm[i], true);
+			notify(f, dq, 1);
+		}
+		sq->lstseq = ch->last;
+		sq->luwid = ch->luwid;
+		sq->last_ms = now;
+		if (ch->epoch > sq->epoch)
+			sq->epoch = ch->epoch;
+		struct chst *e = chst_find(f, ch->name, ch->rqmname);
+		if (e != NULL) {
+			e->s.msgs += ch->count;
+			e->s.batches++;
+			e->s.lstseq = e->s.curseq = ch->last;
+			e->s.last_msg_ms = now;
+		}
+		chan_changed(f);
+		if (out != NULL)
+			qsg_put_u8(out, 0);
+	}
+	free(dqs);
+	free(nm);
+	qsg_wbuf_close(&rej);
+	return rc;
 }
 
 static int apply_cmd(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out)
@@ -1221,6 +2277,28 @@ static int apply_cmd(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 		return op_member_fail(f, c, now);
 	case FSM_OP_EXPIRE:
 		return op_expire(f, c, now);
+	case FSM_OP_QMGR_ALTER:
+		return op_qmgr_alter(f, c);
+	case FSM_OP_CHDEFINE:
+		return op_chdefine(f, c);
+	case FSM_OP_CHALTER:
+		return op_chalter(f, c);
+	case FSM_OP_CHDELETE:
+		return op_chdelete(f, c);
+	case FSM_OP_CHINIT_STATE:
+		return op_chinit_state(f, c);
+	case FSM_OP_CHST_CAS:
+		return op_chst_cas(f, c, now, out);
+	case FSM_OP_CH_GETBATCH:
+		return op_ch_getbatch(f, c, now, out);
+	case FSM_OP_CH_SETTLE:
+		return op_ch_settle(f, c, now, out);
+	case FSM_OP_CH_RESET:
+		return op_ch_reset(f, c, now);
+	case FSM_OP_CH_RECV_START:
+		return op_ch_recv_start(f, c, now, out);
+	case FSM_OP_CH_RECV_BATCH:
+		return op_ch_recv_batch(f, c, now, out);
 	default:
 		return QSG_RC_UNKNOWN_OP; /* unreachable: decode checked it */
 	}
@@ -1299,6 +2377,60 @@ int fsm_apply(struct fsm *f, const void *entry, size_t len, struct qsg_wbuf *res
 #define UOW_HELD_PUT 1
 #define UOW_LOCKED_GET 2
 
+/* A message in a snapshot: the message layout, then i64 hold_until. */
+static void snap_msg(struct qsg_wbuf *out, const struct qmsg *m)
+{
+	put_msg(out, m);
+	qsg_put_i64(out, m->hold_until);
+}
+
+static void snap_chan(const struct fsm *f, struct qsg_wbuf *out)
+{
+	qsg_put_u32(out, f->qmgr.set);
+	qsg_put_str(out, f->qmgr.deadq);
+	qsg_put_str(out, f->qmgr.descr);
+	qsg_put_u64(out, f->chan_gen);
+	qsg_put_u32(out, (uint32_t)f->nchdefs);
+	for (size_t i = 0; i < f->nchdefs; i++)
+		fsm_chattrs_encode(out, &f->chdefs[i]);
+	qsg_put_u32(out, (uint32_t)f->nchsts);
+	for (size_t i = 0; i < f->nchsts; i++) {
+		const struct chst *e = f->chsts[i];
+		const struct fsm_chstatus *s = &e->s;
+		qsg_put_str(out, s->name);
+		qsg_put_str(out, s->rqmname);
+		qsg_put_u8(out, s->chltype);
+		qsg_put_str(out, s->xmitq);
+		fsm_chimage_encode(out, &s->img);
+		qsg_put_str(out, s->conname);
+		qsg_put_str(out, s->reason);
+		qsg_put_u32(out, s->prev_owner);
+		qsg_put_i64(out, s->last_change_ms);
+		qsg_put_u64(out, s->msgs);
+		qsg_put_u64(out, s->batches);
+		qsg_put_u64(out, s->curseq);
+		qsg_put_u64(out, s->lstseq);
+		qsg_put_i64(out, s->last_msg_ms);
+		qsg_put_u64(out, s->reset_seq);
+		qsg_put_u32(out, s->indoubt);
+		for (const struct qmsg *m = e->lk_head; m != NULL; m = m->uow_next) {
+			qsg_put_u64(out, m->chseq);
+			qsg_put_str(out, m->q->attrs.name);
+			snap_msg(out, m);
+		}
+	}
+	qsg_put_u32(out, (uint32_t)f->nsyncqs);
+	for (size_t i = 0; i < f->nsyncqs; i++) {
+		const struct fsm_syncq *q = &f->syncqs[i];
+		qsg_put_str(out, q->name);
+		qsg_put_str(out, q->rqmname);
+		qsg_put_u64(out, q->epoch);
+		qsg_put_u64(out, q->lstseq);
+		qsg_put_u64(out, q->luwid);
+		qsg_put_i64(out, q->last_ms);
+	}
+}
+
 int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
 {
 	struct queue **qs;
@@ -1324,7 +2456,7 @@ int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
 		qsg_put_u32(out, q->nvisible);
 		for (int p = NPRIO - 1; p >= 0; p--)
 			for (struct qmsg *m = q->head[p]; m != NULL; m = m->next)
-				put_msg(out, m);
+				snap_msg(out, m);
 	}
 	qsg_put_u32(out, (uint32_t)ns);
 	for (size_t i = 0; i < ns; i++) {
@@ -1351,7 +2483,7 @@ int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
 		for (struct qmsg *m = s->uow_head; m != NULL; m = m->uow_next) {
 			qsg_put_u8(out, m->state == MS_HELD ? UOW_HELD_PUT : UOW_LOCKED_GET);
 			qsg_put_str(out, m->q->attrs.name);
-			put_msg(out, m);
+			snap_msg(out, m);
 		}
 	}
 	qsg_put_u32(out, (uint32_t)f->nmembers);
@@ -1369,7 +2501,9 @@ int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
 		qsg_put_u64(out, m->stats.commit_index);
 		qsg_put_u64(out, m->stats.applied_index);
 		qsg_put_u64(out, m->stats.last_index);
+		qsg_put_u8(out, m->chinit);
 	}
+	snap_chan(f, out);
 	free(qs);
 	free(ss);
 	return out->err;
@@ -1388,8 +2522,9 @@ static int restore_queues(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 		if (!fsm_name_valid(a.name) || (i > 0 && strcmp(prev, a.name) >= 0))
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 					"snapshot queue %u: bad or unordered name", i);
-		if (a.boqname[0] != '\0' && !fsm_name_valid(a.boqname))
-			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot queue %s: bad BOQNAME",
+		if (!attrs_type_ok(&a))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"snapshot queue %s: bad BOQNAME or type attributes",
 					a.name);
 		memcpy(prev, a.name, sizeof prev);
 		struct queue *q = calloc(1, sizeof *q);
@@ -1405,10 +2540,14 @@ static int restore_queues(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 		q->puts_total = qsg_get_u64(r);
 		q->gets_total = qsg_get_u64(r);
 		uint32_t nm = qsg_get_u32(r);
+		if (r->err == QSG_OK && nm > 0 && a.qtype == FSM_QT_REMOTE)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"snapshot queue %s: remote queue with messages", a.name);
 		struct qmsg *last = NULL;
 		for (uint32_t j = 0; j < nm && r->err == QSG_OK; j++) {
 			struct fsm_msg v;
 			fsm_msg_decode(r, &v);
+			int64_t hold = qsg_get_i64(r);
 			if (r->err != QSG_OK)
 				break;
 			if (v.seqno == 0 || v.seqno > g->last_seqno)
@@ -1423,6 +2562,7 @@ static int restore_queues(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 						"snapshot queue %s: messages out of order", a.name);
 			}
+			m->hold_until = hold;
 			make_visible(q, m, true);
 			q->curdepth++;
 			last = m;
@@ -1493,11 +2633,13 @@ static int restore_sessions(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 			uint8_t kind = qsg_get_u8(r);
 			qsg_get_str(r, name, sizeof name);
 			fsm_msg_decode(r, &v);
+			int64_t hold = qsg_get_i64(r);
 			if (r->err != QSG_OK)
 				break;
 			struct queue *q = queue_find(g, name);
-			if (q == NULL || (kind != UOW_HELD_PUT && kind != UOW_LOCKED_GET) ||
-			    v.seqno == 0 || v.seqno > g->last_seqno)
+			if (q == NULL || q->attrs.qtype != FSM_QT_LOCAL ||
+			    (kind != UOW_HELD_PUT && kind != UOW_LOCKED_GET) || v.seqno == 0 ||
+			    v.seqno > g->last_seqno)
 				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 						"snapshot session %u: bad uow entry", i);
 			struct qmsg *m = msg_new(&v);
@@ -1505,6 +2647,7 @@ static int restore_sessions(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 				return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
 						"out of memory");
 			m->q = q;
+			m->hold_until = hold;
 			m->state = kind == UOW_HELD_PUT ? MS_HELD : MS_LOCKED;
 			uow_append(s, m);
 			q->curdepth++;
@@ -1532,9 +2675,11 @@ static int restore_members(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 		m.stats.commit_index = qsg_get_u64(r);
 		m.stats.applied_index = qsg_get_u64(r);
 		m.stats.last_index = qsg_get_u64(r);
+		m.chinit = qsg_get_u8(r);
 		if (r->err != QSG_OK)
 			break;
-		if (m.id == 0 || (g->nmembers > 0 && g->members[g->nmembers - 1].id >= m.id) ||
+		if (m.chinit > 1 || m.id == 0 ||
+		    (g->nmembers > 0 && g->members[g->nmembers - 1].id >= m.id) ||
 		    (m.state != FSM_MEMBER_ACTIVE && m.state != FSM_MEMBER_FAILED) ||
 		    m.stats.role > 3)
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot member %u: bad values",
@@ -1543,6 +2688,130 @@ static int restore_members(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 		if (slot == NULL)
 			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
 		*slot = m;
+	}
+	return r->err;
+}
+
+static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
+{
+	uint32_t n = qsg_get_u32(r);
+	for (uint32_t i = 0; i < n && r->err == QSG_OK; i++) {
+		struct fsm_chstatus s;
+		memset(&s, 0, sizeof s);
+		qsg_get_str(r, s.name, sizeof s.name);
+		qsg_get_str(r, s.rqmname, sizeof s.rqmname);
+		s.chltype = qsg_get_u8(r);
+		qsg_get_str(r, s.xmitq, sizeof s.xmitq);
+		fsm_chimage_decode(r, &s.img);
+		qsg_get_str(r, s.conname, sizeof s.conname);
+		qsg_get_str(r, s.reason, sizeof s.reason);
+		s.prev_owner = qsg_get_u32(r);
+		s.last_change_ms = qsg_get_i64(r);
+		s.msgs = qsg_get_u64(r);
+		s.batches = qsg_get_u64(r);
+		s.curseq = qsg_get_u64(r);
+		s.lstseq = qsg_get_u64(r);
+		s.last_msg_ms = qsg_get_i64(r);
+		s.reset_seq = qsg_get_u64(r);
+		uint32_t nl = qsg_get_u32(r);
+		if (r->err != QSG_OK)
+			break;
+		bool sdr = s.chltype == FSM_CHL_SDR;
+		if (!fsm_chname_valid(s.name) ||
+		    (g->nchsts > 0 &&
+		     key_cmp(g->chsts[g->nchsts - 1]->s.name, g->chsts[g->nchsts - 1]->s.rqmname,
+			     s.name, s.rqmname) >= 0) ||
+		    (!sdr && s.chltype != FSM_CHL_RCVR) || (sdr && s.rqmname[0] != '\0') ||
+		    (s.rqmname[0] != '\0' && !fsm_name_valid(s.rqmname)) ||
+		    (s.xmitq[0] != '\0' && !fsm_name_valid(s.xmitq)) || s.img.exists != 1 ||
+		    s.img.state < FSM_CHS_STOPPED || (!sdr && nl > 0) || s.lstseq > s.curseq)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"snapshot channel status %u: bad values", i);
+		struct chst *e = chst_insert(g, s.name, s.rqmname, s.chltype);
+		if (e == NULL)
+			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+		e->s = s;
+		e->s.indoubt = 0;
+		uint64_t prev = 0;
+		for (uint32_t j = 0; j < nl && r->err == QSG_OK; j++) {
+			char name[FSM_NAME_MAX + 1];
+			struct fsm_msg v;
+			uint64_t chseq = qsg_get_u64(r);
+			qsg_get_str(r, name, sizeof name);
+			fsm_msg_decode(r, &v);
+			int64_t hold = qsg_get_i64(r);
+			if (r->err != QSG_OK)
+				break;
+			struct queue *q = queue_find(g, name);
+			if (q == NULL || q->attrs.qtype != FSM_QT_LOCAL || chseq <= prev ||
+			    chseq > s.curseq || v.seqno == 0 || v.seqno > g->last_seqno)
+				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+						"snapshot channel %s: bad locked message", s.name);
+			prev = chseq;
+			struct qmsg *m = msg_new(&v);
+			if (m == NULL)
+				return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
+						"out of memory");
+			m->q = q;
+			m->state = MS_CHLOCKED;
+			m->chseq = chseq;
+			m->hold_until = hold;
+			lk_append(e, m);
+			q->curdepth++;
+			q->uncommitted++;
+		}
+	}
+	return r->err;
+}
+
+static int restore_chan(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
+{
+	g->qmgr.set = qsg_get_u32(r);
+	qsg_get_str(r, g->qmgr.deadq, sizeof g->qmgr.deadq);
+	qsg_get_str(r, g->qmgr.descr, sizeof g->qmgr.descr);
+	g->chan_gen = qsg_get_u64(r);
+	if (r->err == QSG_OK && ((g->qmgr.set & ~(uint32_t)FSM_QM_ALL) != 0 ||
+				 (g->qmgr.deadq[0] != '\0' && !fsm_name_valid(g->qmgr.deadq))))
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot qmgr attributes: bad values");
+	uint32_t n = qsg_get_u32(r);
+	for (uint32_t i = 0; i < n && r->err == QSG_OK; i++) {
+		struct fsm_chattrs a;
+		if (fsm_chattrs_decode(r, &a, errmsg) != QSG_OK)
+			return QSG_RC_BAD_FRAME;
+		if (!chattrs_ok(&a) ||
+		    (g->nchdefs > 0 && strcmp(g->chdefs[g->nchdefs - 1].name, a.name) >= 0))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot channel %u: bad values",
+					i);
+		if (grow((void **)&g->chdefs, &g->capchdefs, g->nchdefs, sizeof *g->chdefs) !=
+		    QSG_OK)
+			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+		g->chdefs[g->nchdefs++] = a;
+	}
+	int rc = r->err == QSG_OK ? restore_chsts(g, r, errmsg) : r->err;
+	if (rc != QSG_OK)
+		return rc;
+	n = qsg_get_u32(r);
+	for (uint32_t i = 0; i < n && r->err == QSG_OK; i++) {
+		struct fsm_syncq q;
+		memset(&q, 0, sizeof q);
+		qsg_get_str(r, q.name, sizeof q.name);
+		qsg_get_str(r, q.rqmname, sizeof q.rqmname);
+		q.epoch = qsg_get_u64(r);
+		q.lstseq = qsg_get_u64(r);
+		q.luwid = qsg_get_u64(r);
+		q.last_ms = qsg_get_i64(r);
+		if (r->err != QSG_OK)
+			break;
+		if (!fsm_chname_valid(q.name) || !fsm_name_valid(q.rqmname) ||
+		    (g->nsyncqs > 0 &&
+		     key_cmp(g->syncqs[g->nsyncqs - 1].name, g->syncqs[g->nsyncqs - 1].rqmname,
+			     q.name, q.rqmname) >= 0))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot SYNCQ %u: bad values",
+					i);
+		if (grow((void **)&g->syncqs, &g->capsyncqs, g->nsyncqs, sizeof *g->syncqs) !=
+		    QSG_OK)
+			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+		g->syncqs[g->nsyncqs++] = q;
 	}
 	return r->err;
 }
@@ -1564,7 +2833,8 @@ int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
 		rc = qsg_errf(msg, QSG_RC_BAD_VERSION, "snapshot format version %u", version);
 	} else if ((rc = restore_queues(&g, &r, msg)) == QSG_OK &&
 		   (rc = restore_sessions(&g, &r, msg)) == QSG_OK &&
-		   (rc = restore_members(&g, &r, msg)) == QSG_OK && qsg_rbuf_left(&r) != 0) {
+		   (rc = restore_members(&g, &r, msg)) == QSG_OK &&
+		   (rc = restore_chan(&g, &r, msg)) == QSG_OK && qsg_rbuf_left(&r) != 0) {
 		rc = qsg_errf(msg, QSG_RC_BAD_FRAME, "%zu trailing bytes after the snapshot",
 			      qsg_rbuf_left(&r));
 	}
@@ -1682,4 +2952,68 @@ uint32_t fsm_available(struct fsm *f, const char *queue)
 {
 	const struct queue *q = queue_find(f, queue);
 	return q == NULL ? 0 : q->nvisible;
+}
+
+/* --- channel queries ----------------------------------------------------- */
+
+int fsm_qmgr_get(struct fsm *f, struct fsm_qmgr_attrs *out)
+{
+	*out = f->qmgr;
+	out->set = FSM_QM_ALL;
+	return QSG_OK;
+}
+
+int fsm_channel_get(struct fsm *f, const char *name, struct fsm_chattrs *out)
+{
+	const struct fsm_chattrs *a = chdef_find(f, name);
+	if (a == NULL)
+		return QSG_RC_CHANNEL_NOT_FOUND;
+	*out = *a;
+	return QSG_OK;
+}
+
+void fsm_channel_foreach(struct fsm *f, int (*cb)(void *arg, const struct fsm_chattrs *c),
+			 void *arg)
+{
+	for (size_t i = 0; i < f->nchdefs; i++)
+		if (cb(arg, &f->chdefs[i]) != 0)
+			break;
+}
+
+int fsm_chstatus_get(struct fsm *f, const char *name, const char *rqmname, struct fsm_chstatus *out)
+{
+	const struct chst *e = chst_find(f, name, rqmname != NULL ? rqmname : "");
+	if (e == NULL)
+		return QSG_RC_CHANNEL_NOT_FOUND;
+	*out = e->s;
+	return QSG_OK;
+}
+
+void fsm_chstatus_foreach(struct fsm *f, int (*cb)(void *arg, const struct fsm_chstatus *s),
+			  void *arg)
+{
+	for (size_t i = 0; i < f->nchsts; i++)
+		if (cb(arg, &f->chsts[i]->s) != 0)
+			break;
+}
+
+int fsm_syncq_get(struct fsm *f, const char *name, const char *rqmname, struct fsm_syncq *out)
+{
+	const struct fsm_syncq *q = syncq_find(f, name, rqmname != NULL ? rqmname : "");
+	if (q == NULL)
+		return QSG_RC_CHANNEL_NOT_FOUND;
+	*out = *q;
+	return QSG_OK;
+}
+
+void fsm_syncq_foreach(struct fsm *f, int (*cb)(void *arg, const struct fsm_syncq *s), void *arg)
+{
+	for (size_t i = 0; i < f->nsyncqs; i++)
+		if (cb(arg, &f->syncqs[i]) != 0)
+			break;
+}
+
+uint64_t fsm_chan_generation(struct fsm *f)
+{
+	return f->chan_gen;
 }

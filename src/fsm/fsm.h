@@ -29,7 +29,7 @@
 #include "../common/qsg_err.h"
 
 #define FSM_ENTRY_VERSION 1
-#define FSM_SNAPSHOT_VERSION 1
+#define FSM_SNAPSHOT_VERSION 2
 #define FSM_MAX_BATCH 65536
 #define FSM_NAME_MAX 48 /* MQ object names: 48 characters */
 #define FSM_ADDR_MAX 128 /* host:port */
@@ -119,7 +119,7 @@ enum fsm_indxtype { FSM_INDX_NONE = 0, FSM_INDX_MSGID = 1, FSM_INDX_CORRELID = 2
 #define FSM_DEFAULT_LEASE_MS 1500
 #define FSM_MAX_LEASE_MS (24u * 3600 * 1000)
 
-#define FSM_CMD_VERSION 1 /* second byte of every command */
+#define FSM_CMD_VERSION 2 /* second byte of every command */
 #define FSM_ENTRY_TYPE_BATCH 1
 #define FSM_ENTRY_HEADER_SIZE 16 /* version, type, reserved, time_ms, count */
 #define FSM_F_ALL 0x00ff /* every defined FSM_F_* bit */

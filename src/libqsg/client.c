@@ -1064,7 +1064,7 @@ static int defprty_cb(void *arg, size_t nattrs, const char *const *names, const 
 }
 
 /* QSG_PRI_AS_Q_DEF: the protocol carries an explicit priority, so libqsg
- * learns the queue's DEFPRTY once per connection (DISPLAY QLOCAL) and caches
+ * learns the queue's DEFPRTY once per connection (DISPLAY QUEUE) and caches
  * it. An ALTER of DEFPRTY is seen by new connections. */
 static int queue_defprty(qsg_conn *c, const char *queue, uint8_t *priority)
 {
@@ -1075,15 +1075,14 @@ static int queue_defprty(qsg_conn *c, const char *queue, uint8_t *priority)
 		}
 	char cmd[FSM_NAME_MAX + 32];
 	int pri = -1;
-	snprintf(cmd, sizeof cmd, "DISPLAY QLOCAL(%s) DEFPRTY", queue);
+	snprintf(cmd, sizeof cmd, "DISPLAY QUEUE(%s) DEFPRTY", queue);
 	int rc = admin_locked(c, cmd, defprty_cb, &pri, NULL, 0);
 	if (rc == QSG_RC_OUTCOME_UNKNOWN)
 		rc = QSG_RC_CONNECTION_BROKEN; /* a DISPLAY changes nothing */
 	if (rc != QSG_OK)
 		return rc;
 	if (pri < 0)
-		return qsg_errf(c->err, QSG_RC_UNKNOWN_OBJECT, "cannot learn DEFPRTY of queue %s",
-				queue);
+		pri = 0; /* a remote queue: priority 0 unless the message says */
 	struct defprty *p = realloc(c->prty, (c->nprty + 1) * sizeof *p);
 	if (p == NULL)
 		return qsg_errf(c->err, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");

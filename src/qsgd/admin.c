@@ -1,9 +1,13 @@
 /* MQSC administration: execute a parsed command. See admin.h.
  *
- * Changes (DEFINE, ALTER, DELETE, CLEAR) become one fsm command each,
- * submitted through env->submit; the reply is built when the result comes
- * back. Queries (DISPLAY, PING) read the local replica and answer at once.
- * Message ids are listed in docs/admin.md. */
+ * Changes (DEFINE, ALTER, DELETE, CLEAR; START, STOP, RESET and RESOLVE
+ * CHANNEL) become one fsm command each, submitted through env->submit; the
+ * reply is built when the result comes back. START/STOP CHANNEL are
+ * compare-and-swap commands on the shared channel status table built from
+ * the replica's entry; a CAS that lost a race is retried once from the
+ * image the group returned. Queries (DISPLAY, PING) read the local replica
+ * and answer at once; START/STOP CHINIT call the member's channel
+ * initiator. Message ids are listed in docs/admin.md. */
 #include "admin.h"
 
 #include <inttypes.h>
@@ -17,11 +21,16 @@
 
 /* One command waiting for its fsm result. */
 struct admin_op {
+	struct admin_env env; /* copy: the result may come after admin_exec returned */
 	admin_done_cb done;
 	void *arg;
 	uint8_t fsm_op;
 	enum mqsc_verb verb;
+	enum mqsc_obj obj;
+	char name[FSM_NAME_MAX + 1];
 	char object[FSM_NAME_MAX + 16]; /* "QLOCAL(QA)" */
+	struct fsm_cmd cmd; /* START/STOP CHANNEL: kept for the retry */
+	int retries;
 };
 
 static void reply(admin_done_cb done, void *arg, int rc, const char *text,
@@ -46,7 +55,14 @@ static const char *err_id(int rc)
 	case QSG_RC_BAD_ATTR:
 		return "QSG0002E";
 	case QSG_RC_UNKNOWN_OBJECT:
+	case QSG_RC_CHANNEL_NOT_FOUND:
 		return "QSG0003E";
+	case QSG_RC_CHANNEL_ACTIVE:
+		return "QSG0021E";
+	case QSG_RC_CHANNEL_STOPPED:
+		return "QSG0023E";
+	case QSG_RC_CHINIT_NOT_RUNNING:
+		return "QSG0024E";
 	default:
 		return "QSG0004E";
 	}
@@ -70,6 +86,14 @@ static const char *done_word(enum mqsc_verb v)
 		return "deleted";
 	case MQSC_CLEAR:
 		return "cleared";
+	case MQSC_START:
+		return "started";
+	case MQSC_STOP:
+		return "stopped";
+	case MQSC_RESET:
+		return "reset";
+	case MQSC_RESOLVE:
+		return "resolved";
 	default:
 		return "done";
 	}
@@ -107,6 +131,167 @@ static void transport_text(char *text, size_t size, enum mqsc_verb verb, const c
 			 object, done_word(verb), qsg_rc_name(status), status, qsg_rc_text(status));
 }
 
+static void failed_text(char *text, size_t size, const struct admin_op *op, int rc)
+{
+	snprintf(text, size, "%s: %s %s failed: %s (%d): %s.", err_id(rc), mqsc_verb_name(op->verb),
+		 op->object, qsg_rc_name(rc), rc, qsg_rc_text(rc));
+}
+
+/* ------------------------------------------------------------------------
+ * Channel status helpers
+ * ------------------------------------------------------------------------ */
+
+static bool chs_active(uint8_t state)
+{
+	return state == FSM_CHS_STARTING || state == FSM_CHS_RUNNING || state == FSM_CHS_RETRYING ||
+	       state == FSM_CHS_RECOVERING;
+}
+
+static const char *chs_name(uint8_t state)
+{
+	switch (state) {
+	case FSM_CHS_STOPPED:
+		return "STOPPED";
+	case FSM_CHS_STARTING:
+		return "STARTING";
+	case FSM_CHS_RUNNING:
+		return "RUNNING";
+	case FSM_CHS_RETRYING:
+		return "RETRYING";
+	case FSM_CHS_RECOVERING:
+		return "RECOVERING";
+	default:
+		return "INACTIVE";
+	}
+}
+
+static const char *chltype_name(uint8_t t)
+{
+	return t == FSM_CHL_SDR ? "SDR" : t == FSM_CHL_RCVR ? "RCVR" : "";
+}
+
+/* Queue manager name of member id (its id in decimal when unknown; "" for
+ * 0). */
+static void member_name(const struct admin_env *env, uint32_t id, char *buf, size_t size)
+{
+	struct fsm_member m;
+	if (id == 0)
+		buf[0] = '\0';
+	else if (fsm_member_get(env->fsm, id, &m) == QSG_OK && m.name[0] != '\0')
+		snprintf(buf, size, "%s", m.name);
+	else
+		snprintf(buf, size, "%" PRIu32, id);
+}
+
+static void active_text(char *text, size_t size, const struct admin_env *env, const char *name,
+			const struct fsm_chimage *img, const char *tail)
+{
+	char owner[FSM_NAME_MAX + 16];
+	member_name(env, img->owner, owner, sizeof owner);
+	snprintf(text, size, "QSG0021E: Channel %s is %s on %s (epoch %" PRIu64 ")%s", name,
+		 tail[0] == '.' ? "already active" : "active", owner, img->epoch, tail);
+}
+
+/* Fill op->cmd for START (after = new instance) or STOP from the image
+ * `cur`. Returns QSG_OK, or a reason code with the reply text in text. */
+static int build_chst(struct admin_op *op, const struct fsm_chimage *cur, char *text, size_t size)
+{
+	struct fsm_chcmd *ch = &op->cmd.ch;
+
+	if (op->verb == MQSC_START) {
+		if (cur->exists && chs_active(cur->state)) {
+			active_text(text, size, &op->env, op->name, cur, ".");
+			return QSG_RC_CHANNEL_ACTIVE;
+		}
+		ch->before = *cur;
+		if (!cur->exists)
+			memset(&ch->before, 0, sizeof ch->before);
+		ch->after.exists = 1;
+		ch->after.state = FSM_CHS_STARTING;
+		ch->after.epoch = ch->before.epoch + 1;
+		/* after.owner chosen by the caller */
+		return QSG_OK;
+	}
+	if (!cur->exists || !chs_active(cur->state)) {
+		snprintf(text, size, "QSG0023E: Channel %s is not active (%s).", op->name,
+			 cur->exists ? chs_name(cur->state) : "no status");
+		return QSG_RC_CHANNEL_STOPPED;
+	}
+	ch->before = *cur;
+	ch->after = *cur;
+	ch->after.state = FSM_CHS_STOPPED;
+	return QSG_OK;
+}
+
+static void finish(struct admin_op *op, int rc, const char *text)
+{
+	admin_done_cb done = op->done;
+	void *arg = op->arg;
+	free(op);
+	reply(done, arg, rc, text, NULL);
+}
+
+static void on_submitted(void *cbarg, int status, const void *result, size_t len);
+
+/* Submit op->cmd; on refusal reply (not applied) and free op. */
+static void submit_op(struct admin_op *op)
+{
+	char text[ADMIN_TEXT_SIZE];
+	op->fsm_op = op->cmd.op;
+	int rc = op->env.submit(op->env.arg, &op->cmd, on_submitted, op);
+	if (rc != QSG_OK) {
+		transport_text(text, sizeof text, op->verb, op->object, rc);
+		finish(op, rc, text);
+	}
+}
+
+/* Result of a START/STOP CHANNEL compare-and-swap. Returns true when op was
+ * resubmitted (the reply comes later). */
+static bool chst_result(struct admin_op *op, const struct fsm_result *res, int *rc, char *text,
+			size_t size)
+{
+	const struct fsm_chimage *cur = &res->ch.current;
+	char owner[FSM_NAME_MAX + 16];
+
+	*rc = res->rc;
+	if (res->rc == QSG_OK) {
+		if (op->verb == MQSC_START) {
+			member_name(&op->env, op->cmd.ch.after.owner, owner, sizeof owner);
+			snprintf(text, size,
+				 "QSG0020I: Channel %s is starting on %s (epoch %" PRIu64 ").",
+				 op->name, owner, op->cmd.ch.after.epoch);
+		} else {
+			member_name(&op->env, op->cmd.ch.after.owner, owner, sizeof owner);
+			snprintf(text, size,
+				 "QSG0022I: Channel %s stopped (was on %s, epoch %" PRIu64 ").",
+				 op->name, owner, op->cmd.ch.after.epoch);
+		}
+		return false;
+	}
+	if (res->rc != QSG_RC_CAS_FAILED) {
+		failed_text(text, size, op, res->rc);
+		return false;
+	}
+	if (op->retries > 0) {
+		snprintf(text, size,
+			 "QSG0031E: %s %s failed: the channel status changed concurrently twice; "
+			 "display CHSTATUS(%s) and retry: %s (%d).",
+			 mqsc_verb_name(op->verb), op->object, op->name, qsg_rc_name(res->rc),
+			 res->rc);
+		return false;
+	}
+	/* Lost a race: decide again from the image the group returned. */
+	op->retries++;
+	uint32_t owner_id = op->cmd.ch.after.owner;
+	*rc = build_chst(op, cur, text, size);
+	if (*rc != QSG_OK)
+		return false;
+	if (op->verb == MQSC_START)
+		op->cmd.ch.after.owner = owner_id;
+	submit_op(op);
+	return true;
+}
+
 static void on_submitted(void *cbarg, int status, const void *result, size_t len)
 {
 	struct admin_op *op = cbarg;
@@ -116,29 +301,43 @@ static void on_submitted(void *cbarg, int status, const void *result, size_t len
 
 	if (status != QSG_OK) {
 		transport_text(text, sizeof text, op->verb, op->object, status);
-	} else {
-		struct fsm_result res;
-		memset(&res, 0, sizeof res);
-		rc = fsm_result_decode(op->fsm_op, result, len, &res, errmsg);
-		if (rc != QSG_OK) {
-			snprintf(text, sizeof text,
-				 "QSG0004E: %s %s: bad result from the group: %s (%d): %s.",
-				 mqsc_verb_name(op->verb), op->object, qsg_rc_name(rc), rc, errmsg);
-			rc = QSG_RC_UNEXPECTED_ERROR;
-		} else if (res.rc != QSG_OK) {
-			rc = res.rc;
-			snprintf(text, sizeof text, "%s: %s %s failed: %s (%d): %s.", err_id(rc),
-				 mqsc_verb_name(op->verb), op->object, qsg_rc_name(rc), rc,
-				 qsg_rc_text(rc));
-		} else {
-			snprintf(text, sizeof text, "%s: %s %s.", done_id(op->verb), op->object,
-				 done_word(op->verb));
-		}
+		finish(op, rc, text);
+		return;
 	}
-	admin_done_cb done = op->done;
-	void *arg = op->arg;
-	free(op);
-	reply(done, arg, rc, text, NULL);
+	struct fsm_result res;
+	memset(&res, 0, sizeof res);
+	rc = fsm_result_decode(op->fsm_op, result, len, &res, errmsg);
+	if (rc != QSG_OK) {
+		snprintf(text, sizeof text,
+			 "QSG0004E: %s %s: bad result from the group: %s (%d): %s.",
+			 mqsc_verb_name(op->verb), op->object, qsg_rc_name(rc), rc, errmsg);
+		finish(op, QSG_RC_UNEXPECTED_ERROR, text);
+		return;
+	}
+	if (op->fsm_op == FSM_OP_CHST_CAS) {
+		if (chst_result(op, &res, &rc, text, sizeof text))
+			return; /* resubmitted: op belongs to the new submission */
+		finish(op, rc, text);
+		return;
+	}
+	rc = res.rc;
+	if (rc != QSG_OK) {
+		failed_text(text, sizeof text, op, rc);
+	} else if (op->fsm_op == FSM_OP_CH_RESET) {
+		snprintf(text, sizeof text,
+			 "QSG0025I: Channel %s reset: the next message is sent with sequence "
+			 "number %" PRIu64 ".",
+			 op->name, op->cmd.ch.seq);
+	} else if (op->fsm_op == FSM_OP_CH_SETTLE) {
+		snprintf(text, sizeof text,
+			 "QSG0026I: Channel %s resolved: %" PRIu32 " messages committed, %" PRIu32
+			 " backed out.",
+			 op->name, res.ch.committed, res.ch.backed_out);
+	} else {
+		snprintf(text, sizeof text, "%s: %s %s.", done_id(op->verb), op->object,
+			 done_word(op->verb));
+	}
+	finish(op, rc, text);
 }
 
 /* Copy the attributes whose bit is set in src->set over dst. */
@@ -167,56 +366,129 @@ static void merge_qattrs(struct fsm_qattrs *dst, const struct fsm_qattrs *src)
 		dst->maxumsgs = src->maxumsgs;
 	if (m & FSM_QA_DESCR)
 		memcpy(dst->descr, src->descr, sizeof dst->descr);
+	if (m & FSM_QA_USAGE)
+		dst->usage = src->usage;
+	if (m & FSM_QA_RNAME)
+		memcpy(dst->rname, src->rname, sizeof dst->rname);
+	if (m & FSM_QA_RQMNAME)
+		memcpy(dst->rqmname, src->rqmname, sizeof dst->rqmname);
+	if (m & FSM_QA_XMITQ)
+		memcpy(dst->xmitq, src->xmitq, sizeof dst->xmitq);
 	dst->set |= m;
 }
 
-#ifndef FSM_QA_ALL
-#define FSM_QA_ALL                                                                                 \
-	(FSM_QA_MAXDEPTH | FSM_QA_MAXMSGL | FSM_QA_DEFPSIST | FSM_QA_BOTHRESH | FSM_QA_BOQNAME |   \
-	 FSM_QA_INDXTYPE | FSM_QA_GET | FSM_QA_PUT | FSM_QA_DESCR | FSM_QA_DEFPRTY |               \
-	 FSM_QA_MAXUMSGS)
-#endif
-
-static void exec_change(const struct admin_env *env, const struct mqsc_cmd *mc, admin_done_cb done,
-			void *arg)
+static void merge_chattrs(struct fsm_chattrs *dst, const struct fsm_chattrs *src)
 {
-	struct fsm_cmd *cmd;
-	struct admin_op *op;
-	char object[FSM_NAME_MAX + 16];
-	char what[ADMIN_TEXT_SIZE];
-	int rc;
+	uint32_t m = src->set;
+	if (m & FSM_CA_CHLTYPE)
+		dst->chltype = src->chltype;
+	if (m & FSM_CA_CONNAME)
+		memcpy(dst->conname, src->conname, sizeof dst->conname);
+	if (m & FSM_CA_XMITQ)
+		memcpy(dst->xmitq, src->xmitq, sizeof dst->xmitq);
+	if (m & FSM_CA_BATCHSZ)
+		dst->batchsz = src->batchsz;
+	if (m & FSM_CA_BATCHINT)
+		dst->batchint = src->batchint;
+	if (m & FSM_CA_HBINT)
+		dst->hbint = src->hbint;
+	if (m & FSM_CA_DISCINT)
+		dst->discint = src->discint;
+	if (m & FSM_CA_SHORTRTY)
+		dst->shortrty = src->shortrty;
+	if (m & FSM_CA_SHORTTMR)
+		dst->shorttmr = src->shorttmr;
+	if (m & FSM_CA_LONGRTY)
+		dst->longrty = src->longrty;
+	if (m & FSM_CA_LONGTMR)
+		dst->longtmr = src->longtmr;
+	if (m & FSM_CA_COMPMSG)
+		dst->compmsg = src->compmsg;
+	if (m & FSM_CA_USEDLQ)
+		dst->usedlq = src->usedlq;
+	if (m & FSM_CA_MAXMSGL)
+		dst->maxmsgl = src->maxmsgl;
+	if (m & FSM_CA_PIPELINE)
+		dst->pipeline = src->pipeline;
+	if (m & FSM_CA_DESCR)
+		memcpy(dst->descr, src->descr, sizeof dst->descr);
+	dst->set |= m;
+}
 
-	snprintf(object, sizeof object, "QLOCAL(%s)", mc->name);
-	cmd = calloc(1, sizeof *cmd);
-	op = calloc(1, sizeof *op);
-	if (cmd == NULL || op == NULL) {
-		free(cmd);
-		free(op);
-		snprintf(what, sizeof what, "%s %s", mqsc_verb_name(mc->verb), object);
-		reply_error(done, arg, QSG_RC_STORAGE_NOT_AVAILABLE, what);
-		return;
-	}
+static uint8_t qtype_of(const struct fsm_qattrs *a)
+{
+	return a->qtype == FSM_QT_REMOTE ? FSM_QT_REMOTE : FSM_QT_LOCAL;
+}
+
+static const char *qtype_name(uint8_t t)
+{
+	return t == FSM_QT_REMOTE ? "QREMOTE" : "QLOCAL";
+}
+
+/* Attributes LIKE copies per queue type. */
+#define LIKE_QL_MASK (FSM_QA_ALL & ~(uint32_t)(FSM_QA_RNAME | FSM_QA_RQMNAME | FSM_QA_XMITQ))
+#define LIKE_QR_MASK (FSM_QA_DESCR | FSM_QA_RNAME | FSM_QA_RQMNAME | FSM_QA_XMITQ)
+
+static struct admin_op *op_new(const struct admin_env *env, const struct mqsc_cmd *mc,
+			       admin_done_cb done, void *arg)
+{
+	struct admin_op *op = calloc(1, sizeof *op);
+	if (op == NULL)
+		return NULL;
+	op->env = *env;
 	op->done = done;
 	op->arg = arg;
 	op->verb = mc->verb;
-	memcpy(op->object, object, sizeof op->object);
+	op->obj = mc->obj;
+	memcpy(op->name, mc->name, sizeof op->name);
+	if (mc->obj == MQSC_OBJ_QMGR)
+		snprintf(op->object, sizeof op->object, "QMGR");
+	else
+		snprintf(op->object, sizeof op->object, "%s(%s)", mqsc_obj_name(mc->obj), mc->name);
+	return op;
+}
+
+/* Refuse before submitting: reply and free op. */
+static void op_refuse(struct admin_op *op, int rc, const char *fmt, const char *a1, const char *a2)
+{
+	char what[ADMIN_TEXT_SIZE];
+	char text[ADMIN_TEXT_SIZE + 96];
+	snprintf(what, sizeof what, fmt, a1, a2);
+	snprintf(text, sizeof text, "%s: %s: %s (%d).", err_id(rc), what, qsg_rc_name(rc), rc);
+	finish(op, rc, text);
+}
+
+/* DEFINE/ALTER/DELETE/CLEAR QLOCAL/QREMOTE. */
+static void exec_queue_change(struct admin_op *op, const struct mqsc_cmd *mc)
+{
+	struct fsm_cmd *cmd = &op->cmd;
+	uint8_t qtype = mc->obj == MQSC_OBJ_QREMOTE ? FSM_QT_REMOTE : FSM_QT_LOCAL;
+	struct fsm_qinfo qi;
+
 	memcpy(cmd->queue, mc->name, sizeof cmd->queue);
 	cmd->flags = mc->flags;
+	/* ALTER/DELETE/CLEAR name the object's type: a queue of another type
+	 * is not the object meant. */
+	if (mc->verb != MQSC_DEFINE && fsm_queue_info(op->env.fsm, mc->name, &qi) == QSG_OK &&
+	    qtype_of(&qi.attrs) != qtype) {
+		op_refuse(op, QSG_RC_UNKNOWN_OBJECT, "%s not found (the queue is a %s)", op->object,
+			  qtype_name(qtype_of(&qi.attrs)));
+		return;
+	}
 	switch (mc->verb) {
 	case MQSC_DEFINE:
 		cmd->op = FSM_OP_QDEFINE;
 		if (mc->like[0] != '\0') {
 			struct fsm_qinfo like;
-			if (fsm_queue_info(env->fsm, mc->like, &like) != QSG_OK) {
-				free(cmd);
-				free(op);
-				snprintf(what, sizeof what,
-					 "DEFINE %s: LIKE queue QLOCAL(%s) not found", object,
-					 mc->like);
-				reply_error(done, arg, QSG_RC_UNKNOWN_OBJECT, what);
+			if (fsm_queue_info(op->env.fsm, mc->like, &like) != QSG_OK ||
+			    qtype_of(&like.attrs) != qtype) {
+				char lk[FSM_NAME_MAX + 16];
+				snprintf(lk, sizeof lk, "%s(%s)", qtype_name(qtype), mc->like);
+				op_refuse(op, QSG_RC_UNKNOWN_OBJECT,
+					  "DEFINE %s: LIKE queue %s not found", op->object, lk);
 				return;
 			}
-			like.attrs.set = FSM_QA_ALL;
+			like.attrs.set = qtype == FSM_QT_REMOTE ? LIKE_QR_MASK : LIKE_QL_MASK;
 			merge_qattrs(&cmd->attrs, &like.attrs);
 		}
 		merge_qattrs(&cmd->attrs, &mc->qattrs);
@@ -232,15 +504,218 @@ static void exec_change(const struct admin_env *env, const struct mqsc_cmd *mc, 
 		cmd->op = FSM_OP_QCLEAR;
 		break;
 	}
+	cmd->attrs.qtype = qtype;
 	memcpy(cmd->attrs.name, mc->name, sizeof cmd->attrs.name);
-	op->fsm_op = cmd->op;
-	rc = env->submit(env->arg, cmd, on_submitted, op);
-	free(cmd);
-	if (rc != QSG_OK) {
-		/* Not submitted: definitely not applied. */
-		free(op);
-		transport_text(what, sizeof what, mc->verb, object, rc);
-		reply(done, arg, rc, what, NULL);
+	submit_op(op);
+}
+
+/* DEFINE/ALTER/DELETE CHANNEL. */
+static void exec_channel_change(struct admin_op *op, const struct mqsc_cmd *mc)
+{
+	struct fsm_chcmd *ch = &op->cmd.ch;
+	struct fsm_chattrs cur;
+
+	op->cmd.flags = mc->flags;
+	snprintf(ch->name, sizeof ch->name, "%.*s", FSM_CHNAME_MAX, mc->name);
+	switch (mc->verb) {
+	case MQSC_DEFINE:
+		op->cmd.op = FSM_OP_CHDEFINE;
+		if (mc->like[0] != '\0') {
+			struct fsm_chattrs like;
+			if (fsm_channel_get(op->env.fsm, mc->like, &like) != QSG_OK) {
+				op_refuse(op, QSG_RC_CHANNEL_NOT_FOUND,
+					  "DEFINE %s: LIKE channel CHANNEL(%s) not found",
+					  op->object, mc->like);
+				return;
+			}
+			like.set = FSM_CA_ALL;
+			merge_chattrs(&ch->attrs, &like);
+		}
+		merge_chattrs(&ch->attrs, &mc->chattrs);
+		break;
+	case MQSC_ALTER:
+		op->cmd.op = FSM_OP_CHALTER;
+		merge_chattrs(&ch->attrs, &mc->chattrs);
+		if ((ch->attrs.set & FSM_CA_CHLTYPE) &&
+		    fsm_channel_get(op->env.fsm, mc->name, &cur) == QSG_OK) {
+			if (cur.chltype != ch->attrs.chltype) {
+				op_refuse(op, QSG_RC_BAD_ATTR,
+					  "CHLTYPE cannot be changed: %s is a %s channel",
+					  op->object, chltype_name(cur.chltype));
+				return;
+			}
+			/* Same type: nothing to change. */
+			ch->attrs.set &= ~(uint32_t)FSM_CA_CHLTYPE;
+		}
+		break;
+	default:
+		op->cmd.op = FSM_OP_CHDELETE;
+		break;
+	}
+	snprintf(ch->attrs.name, sizeof ch->attrs.name, "%.*s", FSM_CHNAME_MAX, mc->name);
+	submit_op(op);
+}
+
+/* The channel definition for START/STOP/RESET/RESOLVE: must exist and be a
+ * sender. Returns false (and replies) otherwise. */
+static bool need_sender(struct admin_op *op)
+{
+	struct fsm_chattrs def;
+	if (fsm_channel_get(op->env.fsm, op->name, &def) != QSG_OK) {
+		op_refuse(op, QSG_RC_CHANNEL_NOT_FOUND, "%s not found%s", op->object, "");
+		return false;
+	}
+	if (def.chltype != FSM_CHL_SDR) {
+		char what[ADMIN_TEXT_SIZE / 2];
+		const char *why =
+		    op->verb == MQSC_START  ? "receiver channels start when their partner connects"
+		    : op->verb == MQSC_STOP ? "receiver channels end when their partner stops"
+					    : "this command applies to sender channels";
+		snprintf(what, sizeof what, "%s %s", mqsc_verb_name(op->verb), op->object);
+		op_refuse(op, QSG_RC_BAD_ATTR, "%s: %s", what, why);
+		return false;
+	}
+	return true;
+}
+
+static void exec_start_stop(struct admin_op *op, const struct mqsc_cmd *mc)
+{
+	struct fsm_chcmd *ch = &op->cmd.ch;
+	struct fsm_chstatus st;
+	struct fsm_chimage cur;
+	char text[ADMIN_TEXT_SIZE];
+	uint32_t owner = 0;
+	int rc;
+
+	if (!need_sender(op))
+		return;
+	memset(&cur, 0, sizeof cur);
+	if (fsm_chstatus_get(op->env.fsm, op->name, "", &st) == QSG_OK)
+		cur = st.img;
+	op->cmd.op = FSM_OP_CHST_CAS;
+	snprintf(ch->name, sizeof ch->name, "%.*s", FSM_CHNAME_MAX, op->name);
+	ch->chltype = FSM_CHL_SDR;
+	snprintf(ch->reason, sizeof ch->reason, "%s CHANNEL by %s", mqsc_verb_name(op->verb),
+		 op->env.qmgr_name ? op->env.qmgr_name : "?");
+	if ((rc = build_chst(op, &cur, text, sizeof text)) != QSG_OK) {
+		finish(op, rc, text);
+		return;
+	}
+	if (op->verb == MQSC_START) {
+		if (mc->chldisp == MQSC_CHLDISP_FIXSHARED) {
+			if (op->env.chinit_running == NULL ||
+			    op->env.chinit_running(op->env.arg) != 1) {
+				snprintf(text, sizeof text,
+					 "QSG0024E: START %s CHLDISP(FIXSHARED): the channel "
+					 "initiator of %s is not running: %s (%d).",
+					 op->object, op->env.qmgr_name ? op->env.qmgr_name : "?",
+					 qsg_rc_name(QSG_RC_CHINIT_NOT_RUNNING),
+					 QSG_RC_CHINIT_NOT_RUNNING);
+				finish(op, QSG_RC_CHINIT_NOT_RUNNING, text);
+				return;
+			}
+			owner = op->env.member_id;
+		} else {
+			if (op->env.pick_owner != NULL)
+				owner = op->env.pick_owner(op->env.arg, 0);
+			if (owner == 0) {
+				snprintf(text, sizeof text,
+					 "QSG0024E: START %s: no channel initiator is running in "
+					 "the group: %s (%d).",
+					 op->object, qsg_rc_name(QSG_RC_CHINIT_NOT_RUNNING),
+					 QSG_RC_CHINIT_NOT_RUNNING);
+				finish(op, QSG_RC_CHINIT_NOT_RUNNING, text);
+				return;
+			}
+		}
+		ch->after.owner = owner;
+	}
+	submit_op(op);
+}
+
+static void exec_reset(struct admin_op *op, const struct mqsc_cmd *mc)
+{
+	if (!need_sender(op))
+		return;
+	op->cmd.op = FSM_OP_CH_RESET;
+	snprintf(op->cmd.ch.name, sizeof op->cmd.ch.name, "%.*s", FSM_CHNAME_MAX, op->name);
+	op->cmd.ch.seq = mc->seqnum;
+	submit_op(op);
+}
+
+static void exec_resolve(struct admin_op *op, const struct mqsc_cmd *mc)
+{
+	struct fsm_chcmd *ch = &op->cmd.ch;
+	struct fsm_chstatus st;
+	char text[ADMIN_TEXT_SIZE];
+
+	if (!need_sender(op))
+		return;
+	if (fsm_chstatus_get(op->env.fsm, op->name, "", &st) != QSG_OK) {
+		snprintf(text, sizeof text, "QSG0019E: no status for channel %s: %s (%d).",
+			 op->name, qsg_rc_name(QSG_RC_CHANNEL_NOT_FOUND), QSG_RC_CHANNEL_NOT_FOUND);
+		finish(op, QSG_RC_CHANNEL_NOT_FOUND, text);
+		return;
+	}
+	if (st.img.state == FSM_CHS_STARTING || st.img.state == FSM_CHS_RUNNING) {
+		active_text(text, sizeof text, &op->env, op->name, &st.img,
+			    ": stop it before RESOLVE CHANNEL.");
+		finish(op, QSG_RC_CHANNEL_ACTIVE, text);
+		return;
+	}
+	op->cmd.op = FSM_OP_CH_SETTLE;
+	snprintf(ch->name, sizeof ch->name, "%.*s", FSM_CHNAME_MAX, op->name);
+	ch->member_id = op->env.member_id;
+	ch->epoch = st.img.epoch;
+	ch->flags = FSM_CHF_OPERATOR;
+	if (mc->action == MQSC_ACTION_COMMIT) {
+		ch->seq = st.curseq;
+	} else {
+		ch->seq = st.lstseq;
+		ch->flags |= FSM_CHF_BACKOUT_REST;
+	}
+	submit_op(op);
+}
+
+static void exec_change(const struct admin_env *env, const struct mqsc_cmd *mc, admin_done_cb done,
+			void *arg)
+{
+	char what[ADMIN_TEXT_SIZE];
+	struct admin_op *op = op_new(env, mc, done, arg);
+
+	if (op == NULL) {
+		snprintf(what, sizeof what, "%s %s", mqsc_verb_name(mc->verb),
+			 mqsc_obj_name(mc->obj));
+		reply_error(done, arg, QSG_RC_STORAGE_NOT_AVAILABLE, what);
+		return;
+	}
+	switch (mc->obj) {
+	case MQSC_OBJ_QLOCAL:
+	case MQSC_OBJ_QREMOTE:
+		exec_queue_change(op, mc);
+		return;
+	case MQSC_OBJ_QMGR:
+		op->cmd.op = FSM_OP_QMGR_ALTER;
+		op->cmd.ch.qm = mc->qmattrs;
+		submit_op(op);
+		return;
+	default:
+		break;
+	}
+	switch (mc->verb) {
+	case MQSC_START:
+	case MQSC_STOP:
+		exec_start_stop(op, mc);
+		return;
+	case MQSC_RESET:
+		exec_reset(op, mc);
+		return;
+	case MQSC_RESOLVE:
+		exec_resolve(op, mc);
+		return;
+	default:
+		exec_channel_change(op, mc);
+		return;
 	}
 }
 
@@ -308,8 +783,24 @@ static void display_qlocal_one(struct display_ctx *d, const struct fsm_qinfo *q)
 	attr_str(d, "GET", a->get_inhibited ? "DISABLED" : "ENABLED");
 	attr_str(d, "PUT", a->put_inhibited ? "DISABLED" : "ENABLED");
 	attr_u64(d, "MAXUMSGS", a->maxumsgs);
+	attr_str(d, "USAGE", a->usage == FSM_USAGE_XMITQ ? "XMITQ" : "NORMAL");
 	attr_str(d, "DESCR", a->descr);
 	attr_u64(d, "CURDEPTH", q->curdepth);
+	proto_admin_end(d->aw);
+}
+
+static void display_qremote_one(struct display_ctx *d, const struct fsm_qinfo *q)
+{
+	const struct fsm_qattrs *a = &q->attrs;
+
+	proto_admin_begin(d->aw);
+	attr_str(d, "QUEUE", a->name);
+	attr_str(d, "TYPE", "QREMOTE");
+	attr_str(d, "QSGDISP", "GROUP");
+	attr_str(d, "RNAME", a->rname);
+	attr_str(d, "RQMNAME", a->rqmname);
+	attr_str(d, "XMITQ", a->xmitq);
+	attr_str(d, "DESCR", a->descr);
 	proto_admin_end(d->aw);
 }
 
@@ -335,10 +826,21 @@ static void display_qstatus_one(struct display_ctx *d, const struct fsm_qinfo *q
 static int display_queue_cb(void *arg, const struct fsm_qinfo *q)
 {
 	struct display_ctx *d = arg;
-	if (!mqsc_name_matches(d->mc, q->attrs.name))
+	const struct mqsc_cmd *mc = d->mc;
+	uint8_t t = qtype_of(&q->attrs);
+	if (!mqsc_name_matches(mc, q->attrs.name))
 		return 0;
-	if (d->mc->obj == MQSC_OBJ_QSTATUS)
+	if (mc->obj == MQSC_OBJ_QREMOTE ? t != FSM_QT_REMOTE
+	    : mc->obj == MQSC_OBJ_QUEUE ? false
+					: t != FSM_QT_LOCAL)
+		return 0;
+	if ((mc->type_filter != 0 && t != mc->type_filter) ||
+	    (mc->disp_filter != 0 && t != mc->disp_filter))
+		return 0;
+	if (mc->obj == MQSC_OBJ_QSTATUS)
 		display_qstatus_one(d, q);
+	else if (t == FSM_QT_REMOTE)
+		display_qremote_one(d, q);
 	else
 		display_qlocal_one(d, q);
 	d->count++;
@@ -412,8 +914,115 @@ static void display_qmgr(struct display_ctx *d)
 	attr_u64(d, "RAFTID", d->env->member_id);
 	attr_str(d, "ROLE", role_name(ri.role));
 	attr_str(d, "LEADER", buf);
+	struct fsm_qmgr_attrs qm;
+	memset(&qm, 0, sizeof qm);
+	(void)fsm_qmgr_get(d->env->fsm, &qm);
+	attr_str(d, "DEADQ", qm.deadq);
+	attr_str(d, "DESCR", qm.descr);
 	proto_admin_end(d->aw);
 	d->count++;
+}
+
+static int display_channel_cb(void *arg, const struct fsm_chattrs *c)
+{
+	struct display_ctx *d = arg;
+
+	if (!mqsc_name_matches(d->mc, c->name) ||
+	    (d->mc->chltype != 0 && c->chltype != d->mc->chltype))
+		return 0;
+	proto_admin_begin(d->aw);
+	attr_str(d, "CHANNEL", c->name);
+	attr_str(d, "CHLTYPE", chltype_name(c->chltype));
+	attr_str(d, "QSGDISP", "GROUP");
+	attr_str(d, "CONNAME", c->conname);
+	attr_str(d, "XMITQ", c->xmitq);
+	attr_u64(d, "BATCHSZ", c->batchsz);
+	attr_u64(d, "BATCHINT", c->batchint);
+	attr_u64(d, "HBINT", c->hbint);
+	attr_u64(d, "DISCINT", c->discint);
+	attr_u64(d, "SHORTRTY", c->shortrty);
+	attr_u64(d, "SHORTTMR", c->shorttmr);
+	attr_u64(d, "LONGRTY", c->longrty);
+	attr_u64(d, "LONGTMR", c->longtmr);
+	attr_str(d, "COMPMSG", c->compmsg == FSM_COMP_LZ4 ? "LZ4" : "NONE");
+	attr_str(d, "USEDLQ", c->usedlq ? "YES" : "NO");
+	attr_u64(d, "MAXMSGL", c->maxmsgl);
+	attr_u64(d, "PIPELINE", c->pipeline);
+	attr_str(d, "DESCR", c->descr);
+	proto_admin_end(d->aw);
+	d->count++;
+	return 0;
+}
+
+/* Seconds from `then` to the replica's last applied entry time; "" when
+ * then is 0 (never). */
+static void attr_age(struct display_ctx *d, const char *name, int64_t then)
+{
+	if (then == 0) {
+		attr_str(d, name, "");
+		return;
+	}
+	int64_t age = (fsm_last_time(d->env->fsm) - then) / 1000;
+	attr_i64(d, name, age < 0 ? 0 : age);
+}
+
+static int display_chstatus_cb(void *arg, const struct fsm_chstatus *s)
+{
+	struct display_ctx *d = arg;
+	char owner[FSM_NAME_MAX + 16];
+
+	if (!mqsc_name_matches(d->mc, s->name) ||
+	    (d->mc->chltype != 0 && s->chltype != d->mc->chltype))
+		return 0;
+	proto_admin_begin(d->aw);
+	attr_str(d, "CHANNEL", s->name);
+	attr_str(d, "CHLTYPE", chltype_name(s->chltype));
+	attr_str(d, "RQMNAME", s->rqmname);
+	attr_str(d, "XMITQ", s->xmitq);
+	attr_str(d, "STATUS", chs_name(s->img.state));
+	member_name(d->env, s->img.owner, owner, sizeof owner);
+	attr_str(d, "OWNER", owner);
+	attr_u64(d, "EPOCH", s->img.epoch);
+	attr_str(d, "CONNAME", s->conname);
+	attr_u64(d, "MSGS", s->msgs);
+	attr_u64(d, "BATCHES", s->batches);
+	attr_u64(d, "CURSEQNO", s->curseq);
+	attr_u64(d, "LSTSEQNO", s->lstseq);
+	attr_str(d, "INDOUBT", s->indoubt > 0 ? "YES" : "NO");
+	attr_u64(d, "INDOUBTMSGS", s->indoubt);
+	attr_age(d, "LSTMSGTI", s->last_msg_ms);
+	attr_age(d, "CHSTATI", s->last_change_ms);
+	attr_str(d, "REASON", s->reason);
+	member_name(d->env, s->prev_owner, owner, sizeof owner);
+	attr_str(d, "PREVOWNER", owner);
+	proto_admin_end(d->aw);
+	d->count++;
+	return 0;
+}
+
+/* Counts the active sender channels this member owns. */
+static int count_owned_cb(void *arg, const struct fsm_chstatus *s)
+{
+	struct display_ctx *d = arg;
+	if (s->chltype == FSM_CHL_SDR && s->img.exists && chs_active(s->img.state) &&
+	    s->img.owner == d->env->member_id)
+		d->count++;
+	return 0;
+}
+
+static void display_chinit(struct display_ctx *d)
+{
+	bool running = d->env->chinit_running != NULL && d->env->chinit_running(d->env->arg) == 1;
+
+	d->count = 0;
+	fsm_chstatus_foreach(d->env->fsm, count_owned_cb, d);
+	uint32_t owned = d->count;
+	proto_admin_begin(d->aw);
+	attr_str(d, "QMNAME", d->env->qmgr_name ? d->env->qmgr_name : "");
+	attr_str(d, "STATUS", running ? "RUNNING" : "STOPPED");
+	attr_u64(d, "CHANNELS", owned);
+	proto_admin_end(d->aw);
+	d->count = 1;
 }
 
 static void exec_display(const struct admin_env *env, const struct mqsc_cmd *mc, admin_done_cb done,
@@ -428,6 +1037,7 @@ static void exec_display(const struct admin_env *env, const struct mqsc_cmd *mc,
 	switch (mc->obj) {
 	case MQSC_OBJ_QLOCAL:
 	case MQSC_OBJ_QUEUE:
+	case MQSC_OBJ_QREMOTE:
 	case MQSC_OBJ_QSTATUS:
 		if (mc->generic) {
 			fsm_queue_foreach(env->fsm, display_queue_cb, &d);
@@ -468,6 +1078,42 @@ static void exec_display(const struct admin_env *env, const struct mqsc_cmd *mc,
 		display_qmgr(&d);
 		snprintf(text, sizeof text, "QSG0015I: Display queue manager details.");
 		break;
+	case MQSC_OBJ_CHANNEL:
+		if (mc->generic) {
+			fsm_channel_foreach(env->fsm, display_channel_cb, &d);
+		} else {
+			struct fsm_chattrs ca;
+			if (fsm_channel_get(env->fsm, mc->name, &ca) == QSG_OK)
+				display_channel_cb(&d, &ca);
+		}
+		if (d.count == 0 && !mc->generic) {
+			rc = QSG_RC_CHANNEL_NOT_FOUND;
+			snprintf(text, sizeof text, "QSG0003E: CHANNEL(%s) not found: %s (%d).",
+				 mc->name, qsg_rc_name(rc), rc);
+		} else if (d.count == 0) {
+			snprintf(text, sizeof text, "QSG0017I: No channels match CHANNEL(%s).",
+				 mc->name);
+		} else {
+			snprintf(text, sizeof text, "QSG0016I: Display channel details.");
+		}
+		break;
+	case MQSC_OBJ_CHSTATUS:
+		fsm_chstatus_foreach(env->fsm, display_chstatus_cb, &d);
+		if (d.count == 0 && !mc->generic) {
+			rc = QSG_RC_CHANNEL_NOT_FOUND;
+			snprintf(text, sizeof text, "QSG0019E: no status for channel %s: %s (%d).",
+				 mc->name, qsg_rc_name(rc), rc);
+		} else if (d.count == 0) {
+			snprintf(text, sizeof text,
+				 "QSG0017I: No channel status matches CHSTATUS(%s).", mc->name);
+		} else {
+			snprintf(text, sizeof text, "QSG0018I: Display channel status details.");
+		}
+		break;
+	case MQSC_OBJ_CHINIT:
+		display_chinit(&d);
+		snprintf(text, sizeof text, "QSG0030I: Display channel initiator details.");
+		break;
 	}
 	if (aw.buf.err != QSG_OK) {
 		rc = QSG_RC_STORAGE_NOT_AVAILABLE;
@@ -478,6 +1124,31 @@ static void exec_display(const struct admin_env *env, const struct mqsc_cmd *mc,
 	}
 	done(arg, rc, text, &aw);
 	proto_admin_close(&aw);
+}
+
+/* START/STOP CHINIT: this member's channel initiator, synchronously. */
+static void exec_chinit(const struct admin_env *env, enum mqsc_verb verb, admin_done_cb done,
+			void *arg)
+{
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	char msg[ADMIN_TEXT_SIZE];
+	const char *qm = env->qmgr_name ? env->qmgr_name : "";
+	int (*fn)(void *, char *) = verb == MQSC_START ? env->chinit_start : env->chinit_stop;
+	int rc;
+
+	if (fn == NULL)
+		rc = qsg_errf(errmsg, QSG_RC_UNEXPECTED_ERROR,
+			      "this member has no channel initiator");
+	else
+		rc = fn(env->arg, errmsg);
+	if (rc == QSG_OK)
+		snprintf(msg, sizeof msg, "%s: Channel initiator %s on %s.",
+			 verb == MQSC_START ? "QSG0027I" : "QSG0028I", done_word(verb), qm);
+	else
+		snprintf(msg, sizeof msg, "QSG0029E: %s CHINIT on %s failed: %s (%d): %s.",
+			 mqsc_verb_name(verb), qm, qsg_rc_name(rc), rc,
+			 errmsg[0] != '\0' ? errmsg : qsg_rc_text(rc));
+	reply(done, arg, rc, msg, NULL);
 }
 
 void admin_exec(const struct admin_env *env, const char *text, size_t len, admin_done_cb done,
@@ -507,6 +1178,14 @@ void admin_exec(const struct admin_env *env, const char *text, size_t len, admin
 		snprintf(msg, sizeof msg, "QSG0007I: Queue manager %s is available.",
 			 env->qmgr_name ? env->qmgr_name : "");
 		reply(done, arg, QSG_OK, msg, NULL);
+		break;
+	case MQSC_START:
+	case MQSC_STOP:
+		if (mc->obj == MQSC_OBJ_CHINIT) {
+			exec_chinit(env, mc->verb, done, arg);
+			break;
+		}
+		exec_change(env, mc, done, arg);
 		break;
 	default:
 		exec_change(env, mc, done, arg);

@@ -22,6 +22,7 @@ void qsgd_config_defaults(struct qsgd_config *c)
 	c->lease_ms = 1500;
 	c->renew_ms = 250;
 	c->session_expiry_s = 3600;
+	c->chinit_autostart = 1;
 	c->max_entry_bytes = 4u * 1024 * 1024;
 	c->max_inflight = 16;
 	c->leader_wait_ms = 3000;
@@ -153,6 +154,19 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 			rc = set_unsigned(&c->session_expiry_s, value, 1, 100u * 86400, what, e);
 		else
 			goto unknown;
+	} else if (strcmp(section, "chinit") == 0) {
+		if (strcmp(key, "autostart") == 0) {
+			if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
+			    strcmp(value, "1") == 0)
+				c->chinit_autostart = 1;
+			else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 ||
+				 strcmp(value, "0") == 0)
+				c->chinit_autostart = 0;
+			else
+				rc = qsg_errf(e, QSG_RC_CONFIG, "%s: expected yes or no", what);
+		} else {
+			goto unknown;
+		}
 	} else if (strcmp(section, "batch") == 0) {
 		if (strcmp(key, "max_entry_bytes") == 0)
 			rc = set_unsigned(&c->max_entry_bytes, value, 64 * 1024,
@@ -259,6 +273,7 @@ void qsgd_usage(FILE *out)
 		     "            [--member NAME:ID:RAFTHOST:RAFTPORT:LISTENHOST:LISTENPORT]...\n"
 		     "            [--log-level error|warn|info|debug] [--snapshot-threshold N]\n"
 		     "            [--lease-ms N] [--renew-ms N] [--election-timeout-ms N]\n"
+		     "            [--no-chinit]\n"
 		     "Flags override the file. Without members the group is this member alone.\n"
 		     "Exit codes: 0 stopped, 1 configuration error, 2 data directory locked,\n"
 		     "            70 fatal Raft error.\n");
@@ -277,6 +292,7 @@ enum {
 	OPT_LEASE,
 	OPT_RENEW,
 	OPT_ELECTION,
+	OPT_NO_CHINIT,
 	OPT_HELP,
 };
 
@@ -294,6 +310,7 @@ static const struct option long_opts[] = {
     {"lease-ms", required_argument, NULL, OPT_LEASE},
     {"renew-ms", required_argument, NULL, OPT_RENEW},
     {"election-timeout-ms", required_argument, NULL, OPT_ELECTION},
+    {"no-chinit", no_argument, NULL, OPT_NO_CHINIT},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -382,6 +399,9 @@ int qsgd_config_load(struct qsgd_config *c, int argc, char **argv, char *errmsg)
 		case OPT_ELECTION:
 			rc = set_unsigned(&c->election_timeout_ms, optarg, 50, 600000,
 					  "--election-timeout-ms", errmsg);
+			break;
+		case OPT_NO_CHINIT:
+			c->chinit_autostart = 0;
 			break;
 		default:
 			break;

@@ -39,6 +39,8 @@ struct qsgd_config {
 	unsigned lease_ms;
 	unsigned renew_ms;
 	unsigned session_expiry_s;
+	/* [chinit] */
+	int chinit_autostart; /* start the channel initiator with the member */
 	/* [batch] */
 	unsigned max_entry_bytes;
 	unsigned max_inflight;

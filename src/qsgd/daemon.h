@@ -27,6 +27,7 @@ struct batcher;
 struct forward;
 struct lease;
 struct waiters;
+struct chinit;
 
 /* Completion of a submitted command. status: QSG_OK (applied; result/len is
  * the encoded fsm result, valid during the call only), QSG_RC_OUTCOME_UNKNOWN
@@ -68,6 +69,7 @@ struct qsgd {
 	struct forward *forward;
 	struct lease *lease;
 	struct waiters *waiters;
+	struct chinit *chinit; /* channel initiator */
 	/* Commands waiting for a leader. */
 	struct qsgd_subq held;
 	uv_timer_t hold_timer;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "raft-glue/glue.h"
+#include "chinit.h"
 #include "server.h"
 
 #define MAX_RENEW_INFLIGHT 4
@@ -56,6 +57,7 @@ static void set_fenced(struct lease *l, bool fenced, const char *why)
 	else
 		QLOG_INFO_(d->log, "QSG4001I", "member %s active: lease renewed", d->cfg->name);
 	server_set_fenced(d->server, fenced);
+	chinit_set_fenced(d->chinit, fenced);
 }
 
 static void fence_cb(uv_timer_t *t)

@@ -13,8 +13,10 @@ qsgd_SOURCES = \
 	src/qsgd/waiters.h src/qsgd/waiters.c \
 	src/qsgd/server.h src/qsgd/server.c \
 	src/qsgd/admin.h src/qsgd/admin.c \
+	src/qsgd/chinit.h src/qsgd/chinit_int.h src/qsgd/chinit.c \
+	src/qsgd/chsdr.c src/qsgd/chrcv.c \
 	src/qsgd/mqsc.h src/qsgd/mqsc.c \
 	src/qsgd/main.c
 qsgd_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
-qsgd_LDADD = libqsgglue.la libqsgfsm.la libqsgcommon.la \
+qsgd_LDADD = libqsgglue.la libqsgchan.la libqsgfsm.la libqsgcommon.la \
 	$(RAFT_LIBS) $(UV_LIBS) $(LZ4_LIBS) $(INIH_LIBS)

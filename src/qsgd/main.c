@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "batcher.h"
+#include "chinit.h"
 #include "config.h"
 #include "daemon.h"
 #include "forward.h"
@@ -137,6 +138,7 @@ static void stop(struct member *m, const char *why)
 	uv_signal_stop(&m->sigterm);
 	uv_signal_stop(&m->sigint);
 	lease_close(d->lease);
+	chinit_close(d->chinit);
 	server_close(d->server);
 	forward_close(d->forward);
 	batcher_close(d->batcher);
@@ -243,7 +245,8 @@ static int run(struct member *m)
 	if (server_init(&d->server, d, errmsg) != QSG_OK ||
 	    batcher_init(&d->batcher, d, errmsg) != QSG_OK ||
 	    forward_init(&d->forward, d, errmsg) != QSG_OK ||
-	    lease_init(&d->lease, d, errmsg) != QSG_OK) {
+	    lease_init(&d->lease, d, errmsg) != QSG_OK ||
+	    chinit_init(&d->chinit, d, errmsg) != QSG_OK) {
 		QLOG_ERR(&m->log, "QSG0022E", "%s", errmsg);
 		_exit(EXIT_RAFT_FATAL); /* out of memory at startup */
 	}
@@ -269,6 +272,7 @@ static int run(struct member *m)
 			   cfg->name, cfg->group, cfg->id, cfg->n_members, cfg->raft, cfg->listen,
 			   cfg->dir);
 		lease_start(d->lease);
+		chinit_begin(d->chinit, cfg->chinit_autostart != 0);
 	}
 	uv_run(&m->loop, UV_RUN_DEFAULT);
 	fsm_close(d->fsm);

@@ -1,8 +1,10 @@
 /* MQSC command parser. See mqsc.h. */
 #include "mqsc.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "common/hostport.h"
 #include "common/qsg_err.h"
 
 /* ------------------------------------------------------------------------
@@ -145,15 +147,19 @@ struct word_map {
 };
 
 static const struct word_map verbs[] = {
-    {"DEFINE", MQSC_DEFINE}, {"DEF", MQSC_DEFINE}, {"ALTER", MQSC_ALTER}, {"ALT", MQSC_ALTER},
-    {"DELETE", MQSC_DELETE}, {"DEL", MQSC_DELETE}, {"CLEAR", MQSC_CLEAR}, {"DISPLAY", MQSC_DISPLAY},
-    {"DIS", MQSC_DISPLAY},   {"PING", MQSC_PING},
+    {"DEFINE", MQSC_DEFINE}, {"DEF", MQSC_DEFINE},	{"ALTER", MQSC_ALTER},
+    {"ALT", MQSC_ALTER},     {"DELETE", MQSC_DELETE},	{"DEL", MQSC_DELETE},
+    {"CLEAR", MQSC_CLEAR},   {"DISPLAY", MQSC_DISPLAY}, {"DIS", MQSC_DISPLAY},
+    {"PING", MQSC_PING},     {"START", MQSC_START},	{"STA", MQSC_START},
+    {"STOP", MQSC_STOP},     {"RESET", MQSC_RESET},	{"RESOLVE", MQSC_RESOLVE},
 };
 
 static const struct word_map objs[] = {
-    {"QLOCAL", MQSC_OBJ_QLOCAL}, {"QL", MQSC_OBJ_QLOCAL},	{"QUEUE", MQSC_OBJ_QUEUE},
-    {"Q", MQSC_OBJ_QUEUE},	 {"QSTATUS", MQSC_OBJ_QSTATUS}, {"QS", MQSC_OBJ_QSTATUS},
-    {"GROUP", MQSC_OBJ_GROUP},	 {"QMGR", MQSC_OBJ_QMGR},
+    {"QLOCAL", MQSC_OBJ_QLOCAL},     {"QL", MQSC_OBJ_QLOCAL},	    {"QUEUE", MQSC_OBJ_QUEUE},
+    {"Q", MQSC_OBJ_QUEUE},	     {"QSTATUS", MQSC_OBJ_QSTATUS}, {"QS", MQSC_OBJ_QSTATUS},
+    {"GROUP", MQSC_OBJ_GROUP},	     {"QMGR", MQSC_OBJ_QMGR},	    {"QREMOTE", MQSC_OBJ_QREMOTE},
+    {"QR", MQSC_OBJ_QREMOTE},	     {"CHANNEL", MQSC_OBJ_CHANNEL}, {"CHL", MQSC_OBJ_CHANNEL},
+    {"CHSTATUS", MQSC_OBJ_CHSTATUS}, {"CHS", MQSC_OBJ_CHSTATUS},    {"CHINIT", MQSC_OBJ_CHINIT},
 };
 
 static int map_find(const struct word_map *m, size_t n, const char *w)
@@ -179,6 +185,14 @@ const char *mqsc_verb_name(enum mqsc_verb v)
 		return "DISPLAY";
 	case MQSC_PING:
 		return "PING";
+	case MQSC_START:
+		return "START";
+	case MQSC_STOP:
+		return "STOP";
+	case MQSC_RESET:
+		return "RESET";
+	case MQSC_RESOLVE:
+		return "RESOLVE";
 	}
 	return "?";
 }
@@ -196,16 +210,30 @@ const char *mqsc_obj_name(enum mqsc_obj o)
 		return "GROUP";
 	case MQSC_OBJ_QMGR:
 		return "QMGR";
+	case MQSC_OBJ_QREMOTE:
+		return "QREMOTE";
+	case MQSC_OBJ_CHANNEL:
+		return "CHANNEL";
+	case MQSC_OBJ_CHSTATUS:
+		return "CHSTATUS";
+	case MQSC_OBJ_CHINIT:
+		return "CHINIT";
 	}
 	return "?";
 }
 
-/* Queue attributes accepted by DEFINE and ALTER. */
-enum qa_kind { QA_NUM, QA_ENUM, QA_NAME, QA_TEXT };
+/* Attributes accepted by DEFINE and ALTER (queues, channels, QMGR). */
+enum qa_kind { QA_NUM, QA_ENUM, QA_NAME, QA_TEXT, QA_CONNAME };
 
 static const char *const yes_no[] = {"NO", "YES", NULL};
 static const char *const indx_types[] = {"NONE", "MSGID", "CORRELID", NULL};
 static const char *const en_dis[] = {"ENABLED", "DISABLED", NULL};
+static const char *const usages[] = {"NORMAL", "XMITQ", NULL}; /* enum fsm_usage */
+static const char *const compmsgs[] = {"NONE", "LZ4", NULL}; /* enum fsm_compmsg */
+
+/* Objects an attribute applies to. */
+#define ON_QL 0x1
+#define ON_QR 0x2
 
 struct qa_spec {
 	const char *name;
@@ -213,34 +241,85 @@ struct qa_spec {
 	enum qa_kind kind;
 	uint32_t min, max; /* QA_NUM */
 	const char *const *values; /* QA_ENUM: value = index */
+	unsigned on; /* queues: ON_QL | ON_QR */
 };
 
 static const struct qa_spec qa_specs[] = {
-    {"MAXDEPTH", FSM_QA_MAXDEPTH, QA_NUM, 0, 999999999, NULL},
-    {"MAXMSGL", FSM_QA_MAXMSGL, QA_NUM, 0, FSM_MAX_MSGL, NULL},
-    {"DEFPSIST", FSM_QA_DEFPSIST, QA_ENUM, 0, 0, yes_no},
-    {"DEFPRTY", FSM_QA_DEFPRTY, QA_NUM, 0, 9, NULL},
-    {"BOTHRESH", FSM_QA_BOTHRESH, QA_NUM, 0, 999999999, NULL},
-    {"BOQNAME", FSM_QA_BOQNAME, QA_NAME, 0, 0, NULL},
-    {"INDXTYPE", FSM_QA_INDXTYPE, QA_ENUM, 0, 0, indx_types},
-    {"GET", FSM_QA_GET, QA_ENUM, 0, 0, en_dis},
-    {"PUT", FSM_QA_PUT, QA_ENUM, 0, 0, en_dis},
-    {"MAXUMSGS", FSM_QA_MAXUMSGS, QA_NUM, 1, 999999999, NULL},
-    {"DESCR", FSM_QA_DESCR, QA_TEXT, 0, 0, NULL},
+    {"MAXDEPTH", FSM_QA_MAXDEPTH, QA_NUM, 0, 999999999, NULL, ON_QL},
+    {"MAXMSGL", FSM_QA_MAXMSGL, QA_NUM, 0, FSM_MAX_MSGL, NULL, ON_QL},
+    {"DEFPSIST", FSM_QA_DEFPSIST, QA_ENUM, 0, 0, yes_no, ON_QL},
+    {"DEFPRTY", FSM_QA_DEFPRTY, QA_NUM, 0, 9, NULL, ON_QL},
+    {"BOTHRESH", FSM_QA_BOTHRESH, QA_NUM, 0, 999999999, NULL, ON_QL},
+    {"BOQNAME", FSM_QA_BOQNAME, QA_NAME, 0, 0, NULL, ON_QL},
+    {"INDXTYPE", FSM_QA_INDXTYPE, QA_ENUM, 0, 0, indx_types, ON_QL},
+    {"GET", FSM_QA_GET, QA_ENUM, 0, 0, en_dis, ON_QL},
+    {"PUT", FSM_QA_PUT, QA_ENUM, 0, 0, en_dis, ON_QL},
+    {"MAXUMSGS", FSM_QA_MAXUMSGS, QA_NUM, 1, 999999999, NULL, ON_QL},
+    {"USAGE", FSM_QA_USAGE, QA_ENUM, 0, 0, usages, ON_QL},
+    {"DESCR", FSM_QA_DESCR, QA_TEXT, 0, 0, NULL, ON_QL | ON_QR},
+    {"RNAME", FSM_QA_RNAME, QA_NAME, 0, 0, NULL, ON_QR},
+    {"RQMNAME", FSM_QA_RQMNAME, QA_NAME, 0, 0, NULL, ON_QR},
+    {"XMITQ", FSM_QA_XMITQ, QA_NAME, 0, 0, NULL, ON_QR},
 };
 #define N_QA (sizeof qa_specs / sizeof qa_specs[0])
 
+static const char *const chltypes[] = {"SDR", "RCVR", NULL}; /* -> FSM_CHL_SDR, FSM_CHL_RCVR */
+
+static const struct qa_spec ca_specs[] = {
+    {"CHLTYPE", FSM_CA_CHLTYPE, QA_ENUM, 0, 0, chltypes, 0},
+    {"CONNAME", FSM_CA_CONNAME, QA_CONNAME, 0, 0, NULL, 0},
+    {"XMITQ", FSM_CA_XMITQ, QA_NAME, 0, 0, NULL, 0},
+    {"BATCHSZ", FSM_CA_BATCHSZ, QA_NUM, 1, FSM_MAX_CHBATCH, NULL, 0},
+    {"BATCHINT", FSM_CA_BATCHINT, QA_NUM, 0, 999999999, NULL, 0},
+    {"HBINT", FSM_CA_HBINT, QA_NUM, 0, 999999, NULL, 0},
+    {"DISCINT", FSM_CA_DISCINT, QA_NUM, 0, 999999, NULL, 0},
+    {"SHORTRTY", FSM_CA_SHORTRTY, QA_NUM, 0, 999999999, NULL, 0},
+    {"SHORTTMR", FSM_CA_SHORTTMR, QA_NUM, 0, 999999999, NULL, 0},
+    {"LONGRTY", FSM_CA_LONGRTY, QA_NUM, 0, 999999999, NULL, 0},
+    {"LONGTMR", FSM_CA_LONGTMR, QA_NUM, 0, 999999999, NULL, 0},
+    {"COMPMSG", FSM_CA_COMPMSG, QA_ENUM, 0, 0, compmsgs, 0},
+    {"USEDLQ", FSM_CA_USEDLQ, QA_ENUM, 0, 0, yes_no, 0},
+    {"MAXMSGL", FSM_CA_MAXMSGL, QA_NUM, 0, FSM_MAX_MSGL, NULL, 0},
+    {"DESCR", FSM_CA_DESCR, QA_TEXT, 0, 0, NULL, 0},
+    {"PIPELINE", FSM_CA_PIPELINE, QA_NUM, 1, FSM_CH_MAX_PIPELINE, NULL, 0},
+};
+#define N_CA (sizeof ca_specs / sizeof ca_specs[0])
+
+static const struct qa_spec qm_specs[] = {
+    {"DEADQ", FSM_QM_DEADQ, QA_NAME, 0, 0, NULL, 0},
+    {"DESCR", FSM_QM_DESCR, QA_TEXT, 0, 0, NULL, 0},
+};
+#define N_QM (sizeof qm_specs / sizeof qm_specs[0])
+
 /* Attribute names DISPLAY knows per object; the first `always` are shown
  * whatever was selected. default_all: shown all when nothing is selected. */
-static const char *const disp_qlocal[] = {
-    "QUEUE",   "TYPE",	   "QSGDISP", "MAXDEPTH", "MAXMSGL",  "DEFPSIST", "DEFPRTY",  "BOTHRESH",
-    "BOQNAME", "INDXTYPE", "GET",     "PUT",	  "MAXUMSGS", "DESCR",	  "CURDEPTH", NULL};
+static const char *const disp_qlocal[] = {"QUEUE",    "TYPE",	 "QSGDISP",  "MAXDEPTH", "MAXMSGL",
+					  "DEFPSIST", "DEFPRTY", "BOTHRESH", "BOQNAME",	 "INDXTYPE",
+					  "GET",      "PUT",	 "MAXUMSGS", "USAGE",	 "DESCR",
+					  "CURDEPTH", NULL};
+static const char *const disp_qremote[] = {"QUEUE",   "TYPE",  "QSGDISP", "RNAME",
+					   "RQMNAME", "XMITQ", "DESCR",	  NULL};
+/* DISPLAY QUEUE: every queue type's attributes. */
+static const char *const disp_queue[] = {"QUEUE",    "TYPE",	"QSGDISP",  "MAXDEPTH", "MAXMSGL",
+					 "DEFPSIST", "DEFPRTY", "BOTHRESH", "BOQNAME",	"INDXTYPE",
+					 "GET",	     "PUT",	"MAXUMSGS", "USAGE",	"DESCR",
+					 "CURDEPTH", "RNAME",	"RQMNAME",  "XMITQ",	NULL};
 static const char *const disp_qstatus[] = {"QUEUE",  "TYPE", "CURDEPTH", "UNCOM", "OPENS",
 					   "MSGAGE", "PUTS", "GETS",	 NULL};
 static const char *const disp_group[] = {"QMNAME", "RAFTID",  "ROLE",  "TERM",
 					 "COMMIT", "APPLIED", "LEASE", "LEASEEXP",
 					 "CONNS",  "CONNAME", NULL};
-static const char *const disp_qmgr[] = {"QMNAME", "QSGNAME", "RAFTID", "ROLE", "LEADER", NULL};
+static const char *const disp_qmgr[] = {"QMNAME", "QSGNAME", "RAFTID", "ROLE",
+					"LEADER", "DEADQ",   "DESCR",  NULL};
+static const char *const disp_channel[] = {"CHANNEL",  "CHLTYPE",  "QSGDISP", "CONNAME", "XMITQ",
+					   "BATCHSZ",  "BATCHINT", "HBINT",   "DISCINT", "SHORTRTY",
+					   "SHORTTMR", "LONGRTY",  "LONGTMR", "COMPMSG", "USEDLQ",
+					   "MAXMSGL",  "PIPELINE", "DESCR",   NULL};
+static const char *const disp_chstatus[] = {
+    "CHANNEL",	"CHLTYPE", "RQMNAME", "XMITQ",	   "STATUS",   "OWNER",	  "EPOCH",
+    "CONNAME",	"MSGS",	   "BATCHES", "CURSEQNO",  "LSTSEQNO", "INDOUBT", "INDOUBTMSGS",
+    "LSTMSGTI", "CHSTATI", "REASON",  "PREVOWNER", NULL};
+static const char *const disp_chinit[] = {"QMNAME", "STATUS", "CHANNELS", NULL};
 
 struct disp_table {
 	const char *const *names;
@@ -252,14 +331,24 @@ static struct disp_table disp_table(enum mqsc_obj o)
 {
 	switch (o) {
 	case MQSC_OBJ_QLOCAL:
-	case MQSC_OBJ_QUEUE:
 		return (struct disp_table){disp_qlocal, 3, false};
+	case MQSC_OBJ_QUEUE:
+		return (struct disp_table){disp_queue, 3, false};
+	case MQSC_OBJ_QREMOTE:
+		return (struct disp_table){disp_qremote, 3, false};
 	case MQSC_OBJ_QSTATUS:
 		return (struct disp_table){disp_qstatus, 2, true};
 	case MQSC_OBJ_GROUP:
 		return (struct disp_table){disp_group, 1, true};
 	case MQSC_OBJ_QMGR:
 		return (struct disp_table){disp_qmgr, 1, true};
+	case MQSC_OBJ_CHANNEL:
+		return (struct disp_table){disp_channel, 3, false};
+	case MQSC_OBJ_CHSTATUS:
+		/* As MQ: a short default set; ALL or names for the rest. */
+		return (struct disp_table){disp_chstatus, 8, false};
+	case MQSC_OBJ_CHINIT:
+		return (struct disp_table){disp_chinit, 1, true};
 	}
 	return (struct disp_table){NULL, 0, true};
 }
@@ -282,9 +371,10 @@ static bool name_char(char c)
 	       c == '.' || c == '/' || c == '_' || c == '%';
 }
 
-/* Check an MQ object name. what: "queue name", "BOQNAME" ... */
-static int check_name(const char *s, const char *what, bool allow_generic, bool allow_empty,
-		      bool *generic, unsigned col, char *errmsg)
+/* Check an MQ object name of at most max characters. what: "queue name",
+ * "BOQNAME" ... */
+static int check_name_max(const char *s, const char *what, size_t max, bool allow_generic,
+			  bool allow_empty, bool *generic, unsigned col, char *errmsg)
 {
 	size_t n = strlen(s);
 	if (generic != NULL)
@@ -294,10 +384,9 @@ static int check_name(const char *s, const char *what, bool allow_generic, bool 
 			return QSG_OK;
 		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX, "%s is empty at column %u", what, col);
 	}
-	if (n > FSM_NAME_MAX)
+	if (n > max)
 		return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
-				"%s longer than %d characters at column %u", what, FSM_NAME_MAX,
-				col);
+				"%s longer than %zu characters at column %u", what, max, col);
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '*' && i == n - 1 && allow_generic) {
 			*generic = true;
@@ -313,6 +402,13 @@ static int check_name(const char *s, const char *what, bool allow_generic, bool 
 					col);
 	}
 	return QSG_OK;
+}
+
+static int check_name(const char *s, const char *what, bool allow_generic, bool allow_empty,
+		      bool *generic, unsigned col, char *errmsg)
+{
+	return check_name_max(s, what, FSM_NAME_MAX, allow_generic, allow_empty, generic, col,
+			      errmsg);
 }
 
 static int parse_num(const struct mqsc_attr *a, uint32_t min, uint32_t max, uint32_t *out,
@@ -364,42 +460,56 @@ static void copy_str(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-/* Set one queue attribute in cmd->qattrs. Returns 1 when `a` is not a queue
- * attribute, QSG_OK or an error otherwise. */
-static int set_qattr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
+static const struct qa_spec *find_spec(const struct qa_spec *t, size_t n, const char *k,
+				       unsigned on)
 {
-	const struct qa_spec *sp = NULL;
-	struct fsm_qattrs *q = &cmd->qattrs;
-	uint32_t num = 0;
-	unsigned idx = 0;
-	int rc = QSG_OK;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(t[i].name, k) == 0 && (on == 0 || (t[i].on & on) != 0))
+			return &t[i];
+	return NULL;
+}
 
-	for (size_t i = 0; i < N_QA; i++)
-		if (strcmp(qa_specs[i].name, a->keyword) == 0)
-			sp = &qa_specs[i];
-	if (sp == NULL)
-		return 1;
+/* Check the value of `a` against its spec: numbers into *num, enumerations
+ * into *idx. QA_CONNAME is checked by the caller. */
+static int spec_value(const struct qa_spec *sp, const struct mqsc_attr *a, uint32_t *num,
+		      unsigned *idx, char *errmsg)
+{
 	if (!a->has_value)
 		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX, "%s needs a value: %s(...) (column %u)",
 				a->keyword, a->keyword, a->column);
 	switch (sp->kind) {
 	case QA_NUM:
-		rc = parse_num(a, sp->min, sp->max, &num, errmsg);
-		break;
+		return parse_num(a, sp->min, sp->max, num, errmsg);
 	case QA_ENUM:
-		rc = parse_enum(a, sp->values, &idx, errmsg);
-		break;
+		return parse_enum(a, sp->values, idx, errmsg);
 	case QA_NAME:
-		rc = check_name(a->value, sp->name, false, true, NULL, a->column, errmsg);
-		break;
+		return check_name(a->value, sp->name, false, true, NULL, a->column, errmsg);
 	case QA_TEXT:
 		if (strlen(a->value) > FSM_DESCR_MAX)
-			rc = qsg_errf(errmsg, QSG_RC_BAD_ATTR,
-				      "%s longer than %d characters (column %u)", a->keyword,
-				      FSM_DESCR_MAX, a->column);
-		break;
+			return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+					"%s longer than %d characters (column %u)", a->keyword,
+					FSM_DESCR_MAX, a->column);
+		return QSG_OK;
+	case QA_CONNAME:
+		return QSG_OK;
 	}
-	if (rc != QSG_OK)
+	return QSG_OK;
+}
+
+/* Set one queue attribute in cmd->qattrs. Returns 1 when `a` is not an
+ * attribute of this queue type, QSG_OK or an error otherwise. */
+static int set_qattr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
+{
+	struct fsm_qattrs *q = &cmd->qattrs;
+	const struct qa_spec *sp =
+	    find_spec(qa_specs, N_QA, a->keyword, cmd->obj == MQSC_OBJ_QREMOTE ? ON_QR : ON_QL);
+	uint32_t num = 0;
+	unsigned idx = 0;
+	int rc;
+
+	if (sp == NULL)
+		return 1;
+	if ((rc = spec_value(sp, a, &num, &idx, errmsg)) != QSG_OK)
 		return rc;
 	switch (sp->bit) {
 	case FSM_QA_MAXDEPTH:
@@ -432,12 +542,188 @@ static int set_qattr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errm
 	case FSM_QA_MAXUMSGS:
 		q->maxumsgs = num;
 		break;
+	case FSM_QA_USAGE:
+		q->usage = (uint8_t)idx;
+		break;
 	case FSM_QA_DESCR:
 		copy_str(q->descr, sizeof q->descr, a->value);
+		break;
+	case FSM_QA_RNAME:
+		copy_str(q->rname, sizeof q->rname, a->value);
+		break;
+	case FSM_QA_RQMNAME:
+		copy_str(q->rqmname, sizeof q->rqmname, a->value);
+		break;
+	case FSM_QA_XMITQ:
+		copy_str(q->xmitq, sizeof q->xmitq, a->value);
 		break;
 	}
 	q->set |= sp->bit;
 	return QSG_OK;
+}
+
+static int conname_bad(const char *item, const struct mqsc_attr *a, char *errmsg)
+{
+	return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+			"CONNAME: '%.60s' is not host:port or host(port) (column %u)", item,
+			a->column);
+}
+
+/* CONNAME('host:port,host(port),...'): every item must be host:port (IPv6 as
+ * [addr]:port) or MQ's host(port); stored as a host:port list. Empty is
+ * allowed (the state machine requires a CONNAME for senders). */
+static int check_conname(const struct mqsc_attr *a, char *out, size_t size, char *errmsg)
+{
+	const char *s = a->value;
+	size_t o = 0;
+
+	out[0] = '\0';
+	while (*s != '\0') {
+		const char *e = strchr(s, ',');
+		size_t n = e != NULL ? (size_t)(e - s) : strlen(s);
+		char item[MQSC_VALUE_MAX + 32], host[MQSC_VALUE_MAX + 1];
+		int port = 0;
+
+		memcpy(item, s, n);
+		item[n] = '\0';
+		char *lp = strchr(item, '(');
+		if (lp != NULL && n > 0 && item[n - 1] == ')') {
+			/* host(port) -> host:port, [v6]:port for IPv6 literals. */
+			char port_s[16];
+			size_t pn = (size_t)(item + n - 1 - (lp + 1));
+			if (pn == 0 || pn >= sizeof port_s)
+				return conname_bad(item, a, errmsg);
+			memcpy(port_s, lp + 1, pn);
+			port_s[pn] = '\0';
+			*lp = '\0';
+			copy_str(host, sizeof host, item);
+			if (strchr(host, ':') != NULL && host[0] != '[')
+				snprintf(item, sizeof item, "[%s]:%s", host, port_s);
+			else
+				snprintf(item, sizeof item, "%s:%s", host, port_s);
+		}
+		if (qsg_hostport_split(item, strlen(item), host, sizeof host, &port) != QSG_OK)
+			return conname_bad(item, a, errmsg);
+		size_t in = strlen(item);
+		if (o + (o > 0) + in >= size)
+			return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+					"CONNAME longer than %zu characters (column %u)", size - 1,
+					a->column);
+		if (o > 0)
+			out[o++] = ',';
+		memcpy(out + o, item, in + 1);
+		o += in;
+		if (e == NULL)
+			break;
+		s = e + 1;
+		if (*s == '\0')
+			return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+					"CONNAME ends with ',' (column %u)", a->column);
+	}
+	return QSG_OK;
+}
+
+/* Set one channel attribute in cmd->chattrs; 1 when `a` is not one. */
+static int set_chattr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
+{
+	struct fsm_chattrs *c = &cmd->chattrs;
+	const struct qa_spec *sp = find_spec(ca_specs, N_CA, a->keyword, 0);
+	uint32_t num = 0;
+	unsigned idx = 0;
+	int rc;
+
+	if (sp == NULL)
+		return 1;
+	if ((rc = spec_value(sp, a, &num, &idx, errmsg)) != QSG_OK)
+		return rc;
+	switch (sp->bit) {
+	case FSM_CA_CHLTYPE:
+		c->chltype = idx == 0 ? FSM_CHL_SDR : FSM_CHL_RCVR;
+		break;
+	case FSM_CA_CONNAME:
+		if ((rc = check_conname(a, c->conname, sizeof c->conname, errmsg)) != QSG_OK)
+			return rc;
+		break;
+	case FSM_CA_XMITQ:
+		copy_str(c->xmitq, sizeof c->xmitq, a->value);
+		break;
+	case FSM_CA_BATCHSZ:
+		c->batchsz = num;
+		break;
+	case FSM_CA_BATCHINT:
+		c->batchint = num;
+		break;
+	case FSM_CA_HBINT:
+		c->hbint = num;
+		break;
+	case FSM_CA_DISCINT:
+		c->discint = num;
+		break;
+	case FSM_CA_SHORTRTY:
+		c->shortrty = num;
+		break;
+	case FSM_CA_SHORTTMR:
+		c->shorttmr = num;
+		break;
+	case FSM_CA_LONGRTY:
+		c->longrty = num;
+		break;
+	case FSM_CA_LONGTMR:
+		c->longtmr = num;
+		break;
+	case FSM_CA_COMPMSG:
+		c->compmsg = (uint8_t)idx;
+		break;
+	case FSM_CA_USEDLQ:
+		c->usedlq = (uint8_t)idx;
+		break;
+	case FSM_CA_MAXMSGL:
+		c->maxmsgl = num;
+		break;
+	case FSM_CA_DESCR:
+		copy_str(c->descr, sizeof c->descr, a->value);
+		break;
+	case FSM_CA_PIPELINE:
+		c->pipeline = num;
+		break;
+	}
+	c->set |= sp->bit;
+	return QSG_OK;
+}
+
+/* Set one queue-manager attribute in cmd->qmattrs; 1 when `a` is not one. */
+static int set_qmattr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
+{
+	const struct qa_spec *sp = find_spec(qm_specs, N_QM, a->keyword, 0);
+	uint32_t num = 0;
+	unsigned idx = 0;
+	int rc;
+
+	if (sp == NULL)
+		return 1;
+	if ((rc = spec_value(sp, a, &num, &idx, errmsg)) != QSG_OK)
+		return rc;
+	if (sp->bit == FSM_QM_DEADQ)
+		copy_str(cmd->qmattrs.deadq, sizeof cmd->qmattrs.deadq, a->value);
+	else
+		copy_str(cmd->qmattrs.descr, sizeof cmd->qmattrs.descr, a->value);
+	cmd->qmattrs.set |= sp->bit;
+	return QSG_OK;
+}
+
+static int set_obj_attr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
+{
+	switch (cmd->obj) {
+	case MQSC_OBJ_QLOCAL:
+	case MQSC_OBJ_QREMOTE:
+		return set_qattr(cmd, a, errmsg);
+	case MQSC_OBJ_CHANNEL:
+		return set_chattr(cmd, a, errmsg);
+	case MQSC_OBJ_QMGR:
+		return set_qmattr(cmd, a, errmsg);
+	default:
+		return 1;
+	}
 }
 
 static int want_no_value(const struct mqsc_attr *a, char *errmsg)
@@ -456,23 +742,45 @@ static int want_value(const struct mqsc_attr *a, char *errmsg)
 	return QSG_OK;
 }
 
-static int check_qsgdisp(const struct mqsc_attr *a, bool display, char *errmsg)
+/* QSGDISP: QLOCAL is SHARED; QREMOTE and CHANNEL are GROUP objects; DISPLAY
+ * also takes ALL/LIVE, and DISPLAY QUEUE takes SHARED or GROUP as a filter. */
+static int check_qsgdisp(struct mqsc_cmd *cmd, const struct mqsc_attr *a, bool display,
+			 char *errmsg)
 {
+	const char *v = a->value;
 	int rc = want_value(a, errmsg);
 	if (rc != QSG_OK)
 		return rc;
-	if (strcmp(a->value, "SHARED") == 0)
+	if (display && (strcmp(v, "ALL") == 0 || strcmp(v, "LIVE") == 0))
 		return QSG_OK;
-	if (display && (strcmp(a->value, "ALL") == 0 || strcmp(a->value, "LIVE") == 0))
-		return QSG_OK;
-	if (strcmp(a->value, "QMGR") == 0 || strcmp(a->value, "COPY") == 0 ||
-	    strcmp(a->value, "GROUP") == 0)
+	if (cmd->obj == MQSC_OBJ_QUEUE) {
+		if (strcmp(v, "SHARED") == 0 || strcmp(v, "GROUP") == 0) {
+			cmd->disp_filter = v[0] == 'S' ? FSM_QT_LOCAL : FSM_QT_REMOTE;
+			return QSG_OK;
+		}
 		return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
-				"QSGDISP(%s) is not supported: shared queues only for now, "
-				"use QSGDISP(SHARED) (column %u)",
-				a->value, a->column);
-	return qsg_errf(errmsg, QSG_RC_BAD_ATTR, "QSGDISP(%.40s): value must be SHARED (column %u)",
-			a->value, a->column);
+				"QSGDISP(%.40s): value must be SHARED (local queues), GROUP "
+				"(remote queues), ALL or LIVE (column %u)",
+				v, a->column);
+	}
+	if (cmd->obj == MQSC_OBJ_QLOCAL) {
+		if (strcmp(v, "SHARED") == 0)
+			return QSG_OK;
+		if (strcmp(v, "QMGR") == 0 || strcmp(v, "COPY") == 0 || strcmp(v, "GROUP") == 0)
+			return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+					"QSGDISP(%s) is not supported: shared queues only for now, "
+					"use QSGDISP(SHARED) (column %u)",
+					v, a->column);
+		return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+				"QSGDISP(%.40s): value must be SHARED (column %u)", v, a->column);
+	}
+	/* QREMOTE, CHANNEL */
+	if (strcmp(v, "GROUP") == 0)
+		return QSG_OK;
+	return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+			"QSGDISP(%.40s) is not supported for %s: group objects are held in the "
+			"replicated state and seen by every member, use QSGDISP(GROUP) (column %u)",
+			v, mqsc_obj_name(cmd->obj), a->column);
 }
 
 static int unknown_attr(const struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
@@ -481,83 +789,154 @@ static int unknown_attr(const struct mqsc_cmd *cmd, const struct mqsc_attr *a, c
 			mqsc_verb_name(cmd->verb), mqsc_obj_name(cmd->obj), a->keyword, a->column);
 }
 
+/* DISPLAY items: ALL, filters with a value, attribute names without. */
+static int check_display_item(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
+{
+	const char *k = a->keyword;
+	enum mqsc_obj o = cmd->obj;
+	bool queue = o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QUEUE || o == MQSC_OBJ_QREMOTE;
+	int rc;
+
+	if (strcmp(k, "ALL") == 0) {
+		if ((rc = want_no_value(a, errmsg)) != QSG_OK)
+			return rc;
+		cmd->all = true;
+		return QSG_OK;
+	}
+	if (strcmp(k, "TYPE") == 0 && a->has_value && (queue || o == MQSC_OBJ_QSTATUS)) {
+		const char *v = a->value;
+		bool ok = false;
+		if (o == MQSC_OBJ_QSTATUS) {
+			ok = strcmp(v, "QUEUE") == 0;
+		} else if (strcmp(v, "ALL") == 0) {
+			ok = true;
+		} else if (strcmp(v, "QLOCAL") == 0 && o != MQSC_OBJ_QREMOTE) {
+			ok = true;
+			cmd->type_filter = FSM_QT_LOCAL;
+		} else if (strcmp(v, "QREMOTE") == 0 && o != MQSC_OBJ_QLOCAL) {
+			ok = true;
+			cmd->type_filter = FSM_QT_REMOTE;
+		}
+		if (!ok)
+			return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+					"DISPLAY %s: TYPE(%.40s) is not supported (column %u)",
+					mqsc_obj_name(o), v, a->column);
+		return QSG_OK;
+	}
+	if (strcmp(k, "QSGDISP") == 0 && a->has_value && (queue || o == MQSC_OBJ_CHANNEL))
+		return check_qsgdisp(cmd, a, true, errmsg);
+	if (strcmp(k, "CHLTYPE") == 0 && a->has_value &&
+	    (o == MQSC_OBJ_CHANNEL || o == MQSC_OBJ_CHSTATUS)) {
+		if (strcmp(a->value, "SDR") == 0)
+			cmd->chltype = FSM_CHL_SDR;
+		else if (strcmp(a->value, "RCVR") == 0)
+			cmd->chltype = FSM_CHL_RCVR;
+		else if (strcmp(a->value, "ALL") != 0)
+			return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+					"CHLTYPE(%.40s): value must be SDR|RCVR|ALL (column %u)",
+					a->value, a->column);
+		return QSG_OK;
+	}
+	if (in_list(disp_table(o).names, k)) {
+		if ((rc = want_no_value(a, errmsg)) != QSG_OK)
+			return rc;
+		cmd->selected = true;
+		return QSG_OK;
+	}
+	return unknown_attr(cmd, a, errmsg);
+}
+
+static int flag_item(const struct mqsc_attr *a, bool *flag, char *errmsg)
+{
+	int rc = want_no_value(a, errmsg);
+	if (rc == QSG_OK)
+		*flag = true;
+	return rc;
+}
+
 /* Validate the items of a command and fill its meaning. */
 static int check_items(struct mqsc_cmd *cmd, char *errmsg)
 {
 	bool replace = false, noreplace = false, purge = false, nopurge = false;
+	bool channel = cmd->obj == MQSC_OBJ_CHANNEL;
+	enum mqsc_verb v = cmd->verb;
 	int rc;
 
-	cmd->qattrs.name[0] = '\0';
 	copy_str(cmd->qattrs.name, sizeof cmd->qattrs.name, cmd->name);
+	if (cmd->obj == MQSC_OBJ_QLOCAL)
+		cmd->qattrs.qtype = FSM_QT_LOCAL;
+	else if (cmd->obj == MQSC_OBJ_QREMOTE)
+		cmd->qattrs.qtype = FSM_QT_REMOTE;
+	if (channel)
+		copy_str(cmd->chattrs.name, sizeof cmd->chattrs.name, cmd->name);
+	cmd->seqnum = 1;
 	for (size_t i = 0; i < cmd->nattrs; i++) {
 		const struct mqsc_attr *a = &cmd->attrs[i];
 		const char *k = a->keyword;
+		uint32_t num;
+		unsigned idx;
 
-		if (cmd->verb == MQSC_DISPLAY) {
-			struct disp_table t = disp_table(cmd->obj);
-			if (strcmp(k, "ALL") == 0) {
-				if ((rc = want_no_value(a, errmsg)) != QSG_OK)
-					return rc;
-				cmd->all = true;
-			} else if (strcmp(k, "TYPE") == 0 && a->has_value) {
-				bool ok = cmd->obj == MQSC_OBJ_QSTATUS
-					      ? strcmp(a->value, "QUEUE") == 0
-					      : (cmd->obj == MQSC_OBJ_QLOCAL ||
-						 cmd->obj == MQSC_OBJ_QUEUE) &&
-						    (strcmp(a->value, "QLOCAL") == 0 ||
-						     strcmp(a->value, "ALL") == 0);
-				if (!ok)
-					return qsg_errf(
-					    errmsg, QSG_RC_BAD_ATTR,
-					    "DISPLAY %s: TYPE(%.40s) is not supported (column %u)",
-					    mqsc_obj_name(cmd->obj), a->value, a->column);
-			} else if (strcmp(k, "QSGDISP") == 0 && a->has_value &&
-				   (cmd->obj == MQSC_OBJ_QLOCAL || cmd->obj == MQSC_OBJ_QUEUE)) {
-				if ((rc = check_qsgdisp(a, true, errmsg)) != QSG_OK)
-					return rc;
-			} else if (in_list(t.names, k)) {
-				if ((rc = want_no_value(a, errmsg)) != QSG_OK)
-					return rc;
-				cmd->selected = true;
-			} else {
-				return unknown_attr(cmd, a, errmsg);
-			}
+		if (v == MQSC_DISPLAY) {
+			if ((rc = check_display_item(cmd, a, errmsg)) != QSG_OK)
+				return rc;
 			continue;
 		}
-		if (cmd->verb == MQSC_DEFINE || cmd->verb == MQSC_ALTER) {
-			rc = set_qattr(cmd, a, errmsg);
+		if (v == MQSC_DEFINE || v == MQSC_ALTER) {
+			rc = set_obj_attr(cmd, a, errmsg);
 			if (rc != 1) {
 				if (rc != QSG_OK)
 					return rc;
 				continue;
 			}
 		}
-		if (strcmp(k, "QSGDISP") == 0 && cmd->obj == MQSC_OBJ_QLOCAL) {
-			if ((rc = check_qsgdisp(a, false, errmsg)) != QSG_OK)
+		if (strcmp(k, "QSGDISP") == 0 &&
+		    (cmd->obj == MQSC_OBJ_QLOCAL || cmd->obj == MQSC_OBJ_QREMOTE || channel) &&
+		    (v == MQSC_DEFINE || v == MQSC_ALTER || v == MQSC_DELETE || v == MQSC_CLEAR)) {
+			if ((rc = check_qsgdisp(cmd, a, false, errmsg)) != QSG_OK)
 				return rc;
-		} else if (cmd->verb == MQSC_DEFINE && strcmp(k, "LIKE") == 0) {
+		} else if (v == MQSC_DEFINE && strcmp(k, "LIKE") == 0) {
 			if ((rc = want_value(a, errmsg)) != QSG_OK)
 				return rc;
-			rc = check_name(a->value, "LIKE", false, false, NULL, a->column, errmsg);
+			rc = check_name_max(a->value, "LIKE",
+					    channel ? FSM_CHNAME_MAX : FSM_NAME_MAX, false, false,
+					    NULL, a->column, errmsg);
 			if (rc != QSG_OK)
 				return rc;
 			copy_str(cmd->like, sizeof cmd->like, a->value);
-		} else if (cmd->verb == MQSC_DEFINE && strcmp(k, "REPLACE") == 0) {
-			if ((rc = want_no_value(a, errmsg)) != QSG_OK)
+		} else if (v == MQSC_DEFINE && strcmp(k, "REPLACE") == 0) {
+			if ((rc = flag_item(a, &replace, errmsg)) != QSG_OK)
 				return rc;
-			replace = true;
-		} else if (cmd->verb == MQSC_DEFINE && strcmp(k, "NOREPLACE") == 0) {
-			if ((rc = want_no_value(a, errmsg)) != QSG_OK)
+		} else if (v == MQSC_DEFINE && strcmp(k, "NOREPLACE") == 0) {
+			if ((rc = flag_item(a, &noreplace, errmsg)) != QSG_OK)
 				return rc;
-			noreplace = true;
-		} else if (cmd->verb == MQSC_DELETE && strcmp(k, "PURGE") == 0) {
-			if ((rc = want_no_value(a, errmsg)) != QSG_OK)
+		} else if (v == MQSC_DELETE && cmd->obj == MQSC_OBJ_QLOCAL &&
+			   strcmp(k, "PURGE") == 0) {
+			if ((rc = flag_item(a, &purge, errmsg)) != QSG_OK)
 				return rc;
-			purge = true;
-		} else if (cmd->verb == MQSC_DELETE && strcmp(k, "NOPURGE") == 0) {
-			if ((rc = want_no_value(a, errmsg)) != QSG_OK)
+		} else if (v == MQSC_DELETE && cmd->obj == MQSC_OBJ_QLOCAL &&
+			   strcmp(k, "NOPURGE") == 0) {
+			if ((rc = flag_item(a, &nopurge, errmsg)) != QSG_OK)
 				return rc;
-			nopurge = true;
+		} else if (v == MQSC_START && channel && strcmp(k, "CHLDISP") == 0) {
+			static const char *const disps[] = {"SHARED", "FIXSHARED", NULL};
+			if ((rc = want_value(a, errmsg)) != QSG_OK)
+				return rc;
+			if ((rc = parse_enum(a, disps, &idx, errmsg)) != QSG_OK)
+				return rc;
+			cmd->chldisp = (enum mqsc_chldisp)idx;
+		} else if (v == MQSC_RESET && channel && strcmp(k, "SEQNUM") == 0) {
+			if ((rc = want_value(a, errmsg)) != QSG_OK)
+				return rc;
+			if ((rc = parse_num(a, 1, 999999999, &num, errmsg)) != QSG_OK)
+				return rc;
+			cmd->seqnum = num;
+		} else if (v == MQSC_RESOLVE && channel && strcmp(k, "ACTION") == 0) {
+			static const char *const actions[] = {"COMMIT", "BACKOUT", NULL};
+			if ((rc = want_value(a, errmsg)) != QSG_OK)
+				return rc;
+			if ((rc = parse_enum(a, actions, &idx, errmsg)) != QSG_OK)
+				return rc;
+			cmd->action = idx == 0 ? MQSC_ACTION_COMMIT : MQSC_ACTION_BACKOUT;
 		} else {
 			return unknown_attr(cmd, a, errmsg);
 		}
@@ -568,6 +947,13 @@ static int check_items(struct mqsc_cmd *cmd, char *errmsg)
 	if (purge && nopurge)
 		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
 				"PURGE and NOPURGE are mutually exclusive");
+	if (v == MQSC_RESOLVE && cmd->action == MQSC_ACTION_NONE)
+		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
+				"RESOLVE CHANNEL needs ACTION(COMMIT) or ACTION(BACKOUT)");
+	if (v == MQSC_DEFINE && channel && !(cmd->chattrs.set & FSM_CA_CHLTYPE) &&
+	    cmd->like[0] == '\0')
+		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
+				"DEFINE CHANNEL needs CHLTYPE(SDR) or CHLTYPE(RCVR)");
 	if (replace)
 		cmd->flags |= FSM_F_REPLACE;
 	if (purge)
@@ -583,21 +969,31 @@ static bool verb_takes(enum mqsc_verb v, enum mqsc_obj o)
 {
 	switch (v) {
 	case MQSC_DEFINE:
-	case MQSC_ALTER:
 	case MQSC_DELETE:
+		return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL;
+	case MQSC_ALTER:
+		return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL ||
+		       o == MQSC_OBJ_QMGR;
 	case MQSC_CLEAR:
 		return o == MQSC_OBJ_QLOCAL;
 	case MQSC_DISPLAY:
 		return true;
 	case MQSC_PING:
 		return o == MQSC_OBJ_QMGR;
+	case MQSC_START:
+	case MQSC_STOP:
+		return o == MQSC_OBJ_CHANNEL || o == MQSC_OBJ_CHINIT;
+	case MQSC_RESET:
+	case MQSC_RESOLVE:
+		return o == MQSC_OBJ_CHANNEL;
 	}
 	return false;
 }
 
 static bool obj_has_name(enum mqsc_obj o)
 {
-	return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QUEUE || o == MQSC_OBJ_QSTATUS;
+	return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QUEUE || o == MQSC_OBJ_QSTATUS ||
+	       o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL || o == MQSC_OBJ_CHSTATUS;
 }
 
 static int expect_rparen(struct parser *ps, const char *what)
@@ -691,7 +1087,8 @@ int mqsc_parse(const char *text, size_t len, struct mqsc_cmd *cmd, char *errmsg)
 	if (cmd->verb == 0)
 		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
 				"unknown command verb '%.40s' at column %u (expected DEFINE, "
-				"ALTER, DELETE, CLEAR, DISPLAY or PING)",
+				"ALTER, DELETE, CLEAR, DISPLAY, PING, START, STOP, RESET or "
+				"RESOLVE)",
 				t->text, t->column);
 	if ((rc = advance(&ps)) != QSG_OK)
 		return rc;
@@ -719,8 +1116,10 @@ int mqsc_parse(const char *text, size_t len, struct mqsc_cmd *cmd, char *errmsg)
 					"expected an object name, found %s at column %u",
 					tok_desc(t), t->column);
 		bool generic = false;
-		rc = check_name(t->text, "object name", cmd->verb == MQSC_DISPLAY, false, &generic,
-				t->column, errmsg);
+		bool chl = cmd->obj == MQSC_OBJ_CHANNEL || cmd->obj == MQSC_OBJ_CHSTATUS;
+		rc = check_name_max(t->text, chl ? "channel name" : "object name",
+				    chl ? FSM_CHNAME_MAX : FSM_NAME_MAX, cmd->verb == MQSC_DISPLAY,
+				    false, &generic, t->column, errmsg);
 		if (rc != QSG_OK)
 			return rc;
 		copy_str(cmd->name, sizeof cmd->name, t->text);

@@ -22,7 +22,7 @@
 
 #define MQSC_MAX_ATTRS 32 /* items after the object */
 #define MQSC_KEYWORD_MAX 16 /* longest keyword we know */
-#define MQSC_VALUE_MAX 256 /* longest token */
+#define MQSC_VALUE_MAX 264 /* longest token (FSM_CONNAME_MAX) */
 #define MQSC_MAX_TEXT 65535 /* longest command text */
 
 enum mqsc_verb {
@@ -32,6 +32,10 @@ enum mqsc_verb {
 	MQSC_CLEAR,
 	MQSC_DISPLAY,
 	MQSC_PING,
+	MQSC_START, /* START CHANNEL / CHINIT */
+	MQSC_STOP, /* STOP CHANNEL / CHINIT */
+	MQSC_RESET, /* RESET CHANNEL */
+	MQSC_RESOLVE, /* RESOLVE CHANNEL */
 };
 
 enum mqsc_obj {
@@ -39,8 +43,15 @@ enum mqsc_obj {
 	MQSC_OBJ_QUEUE, /* QUEUE / Q (DISPLAY only: every queue type) */
 	MQSC_OBJ_QSTATUS, /* QSTATUS / QS (DISPLAY only) */
 	MQSC_OBJ_GROUP, /* DISPLAY GROUP */
-	MQSC_OBJ_QMGR, /* DISPLAY QMGR, PING QMGR */
+	MQSC_OBJ_QMGR, /* DISPLAY QMGR, PING QMGR, ALTER QMGR */
+	MQSC_OBJ_QREMOTE, /* QREMOTE / QR */
+	MQSC_OBJ_CHANNEL, /* CHANNEL / CHL */
+	MQSC_OBJ_CHSTATUS, /* CHSTATUS / CHS (DISPLAY only) */
+	MQSC_OBJ_CHINIT, /* START/STOP/DISPLAY CHINIT */
 };
+
+enum mqsc_chldisp { MQSC_CHLDISP_SHARED = 0, MQSC_CHLDISP_FIXSHARED = 1 };
+enum mqsc_action { MQSC_ACTION_NONE = 0, MQSC_ACTION_COMMIT = 1, MQSC_ACTION_BACKOUT = 2 };
 
 /* One item after the object: KEYWORD or KEYWORD(value). */
 struct mqsc_attr {
@@ -53,17 +64,30 @@ struct mqsc_attr {
 struct mqsc_cmd {
 	enum mqsc_verb verb;
 	enum mqsc_obj obj;
-	char name[FSM_NAME_MAX + 1]; /* object name; empty for GROUP/QMGR */
+	char name[FSM_NAME_MAX + 1]; /* object name; empty for GROUP/QMGR/CHINIT;
+				      * channels: at most FSM_CHNAME_MAX */
 	bool generic; /* DISPLAY: name ends with '*' (prefix match) */
 	size_t nattrs;
 	struct mqsc_attr attrs[MQSC_MAX_ATTRS];
 
 	/* Validated meaning, filled by mqsc_parse. */
-	struct fsm_qattrs qattrs; /* DEFINE/ALTER: name + values, set = given */
+	struct fsm_qattrs qattrs; /* DEFINE/ALTER QLOCAL/QREMOTE: name + values,
+				   * set = given, qtype = the object's type */
+	struct fsm_chattrs chattrs; /* DEFINE/ALTER CHANNEL: set = given */
+	struct fsm_qmgr_attrs qmattrs; /* ALTER QMGR: set = given */
 	uint32_t flags; /* FSM_F_REPLACE (DEFINE), FSM_F_PURGE (DELETE) */
-	char like[FSM_NAME_MAX + 1]; /* DEFINE ... LIKE(q); "" if none */
+	char like[FSM_NAME_MAX + 1]; /* DEFINE ... LIKE(q or channel); "" if none */
 	bool all; /* DISPLAY ... ALL */
 	bool selected; /* DISPLAY: attribute names were listed */
+	/* DISPLAY filters (0 = no filter). */
+	uint8_t type_filter; /* QUEUE/QLOCAL/QREMOTE TYPE(...): enum fsm_qtype */
+	uint8_t disp_filter; /* QUEUE QSGDISP(SHARED|GROUP): enum fsm_qtype
+			      * (SHARED = local queues, GROUP = remote queues) */
+	uint8_t chltype; /* CHANNEL/CHSTATUS CHLTYPE(SDR|RCVR): enum fsm_chltype */
+	/* Channel commands. */
+	enum mqsc_chldisp chldisp; /* START CHANNEL CHLDISP, default SHARED */
+	uint64_t seqnum; /* RESET CHANNEL SEQNUM, default 1 */
+	enum mqsc_action action; /* RESOLVE CHANNEL ACTION (required) */
 };
 
 /* Parse one command of `len` bytes (need not be NUL-terminated). */

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "admin.h"
+#include "chan/chproto.h"
+#include "chinit.h"
 #include "net.h"
 #include "proto/proto.h"
 #include "raft-glue/glue.h"
@@ -12,7 +14,7 @@
 
 #define LISTEN_BACKLOG 511
 
-enum conn_kind { CONN_NEW = 0, CONN_CLIENT = 1, CONN_MEMBER = 2 };
+enum conn_kind { CONN_NEW = 0, CONN_CLIENT = 1, CONN_MEMBER = 2, CONN_CHANNEL = 3 };
 enum sess_state { SESS_NONE = 0, SESS_ATTACHING = 1, SESS_ATTACHED = 2 };
 
 struct conn {
@@ -29,6 +31,7 @@ struct conn {
 	uint32_t member_id; /* member connections: the peer's id */
 	unsigned inflight;
 	struct sreq *parked; /* GETs waiting for messages */
+	struct chrcv *chan; /* CONN_CHANNEL: the receiving channel instance */
 };
 
 /* One request in flight. */
@@ -196,6 +199,10 @@ static void conn_closed(struct stream *st)
 	s->nconns--;
 	while (c->parked != NULL)
 		req_done(c->parked);
+	if (c->kind == CONN_CHANNEL && c->chan != NULL) {
+		chrcv_closed(c->chan);
+		c->chan = NULL;
+	}
 	if (c->kind == CONN_CLIENT && c->sess == SESS_ATTACHED) {
 		struct fsm_cmd cmd;
 		memset(&cmd, 0, sizeof cmd);
@@ -459,6 +466,30 @@ static void admin_raft_info(void *arg, struct admin_raft_info *out)
 	out->leader_id = info.leader_id;
 }
 
+static int admin_chinit_start(void *arg, char *errmsg)
+{
+	struct server *s = arg;
+	return chinit_start(s->d->chinit, errmsg);
+}
+
+static int admin_chinit_stop(void *arg, char *errmsg)
+{
+	struct server *s = arg;
+	return chinit_stop(s->d->chinit, errmsg);
+}
+
+static int admin_chinit_running(void *arg)
+{
+	struct server *s = arg;
+	return chinit_running(s->d->chinit) ? 1 : 0;
+}
+
+static uint32_t admin_pick_owner(void *arg, uint32_t exclude)
+{
+	struct server *s = arg;
+	return chinit_pick_owner(s->d->fsm, exclude);
+}
+
 /* ---- request dispatch ---- */
 
 static void submit_cmd(struct conn *c, const struct proto_req *req, struct fsm_cmd *cmd)
@@ -594,6 +625,23 @@ static void conn_frame(struct stream *st, const uint8_t *p, size_t len)
 	struct fsm_cmd cmd;
 	char errmsg[QSG_ERRMSG_SIZE] = "";
 
+	if (c->kind == CONN_CHANNEL) {
+		chrcv_frame(c->chan, p, len);
+		return;
+	}
+	if (c->kind == CONN_NEW && len > 5 && p[5] == CHP_START) {
+		/* An inbound channel on the group port. */
+		struct chinit *ci = c->srv->d->chinit;
+		c->chan = ci != NULL ? chinit_accept(ci, &c->stream) : NULL;
+		if (c->chan == NULL) {
+			stream_close(&c->stream);
+			return;
+		}
+		c->kind = CONN_CHANNEL;
+		chrcv_frame(c->chan, p, len);
+		return;
+	}
+
 	int rc = proto_req_decode(p, len, &req, errmsg);
 	if (rc != QSG_OK) {
 		reply_rc(c, req.op, req.reqid, rc, errmsg);
@@ -709,6 +757,8 @@ void server_notify(struct server *s, const char *queue, uint32_t n)
 	s->d->notify_gen++;
 	if (s->d->waiters != NULL)
 		waiters_notify(s->d->waiters, queue, n);
+	if (s->d->chinit != NULL)
+		chinit_notify_queue(s->d->chinit, queue);
 }
 
 int server_init(struct server **out, struct qsgd *d, char *errmsg)
@@ -732,6 +782,10 @@ int server_init(struct server **out, struct qsgd *d, char *errmsg)
 	s->admin.member_id = d->cfg->id;
 	s->admin.submit = admin_submit;
 	s->admin.raft_info = admin_raft_info;
+	s->admin.chinit_start = admin_chinit_start;
+	s->admin.chinit_stop = admin_chinit_stop;
+	s->admin.chinit_running = admin_chinit_running;
+	s->admin.pick_owner = admin_pick_owner;
 	fsm_set_notify(d->fsm, server_notify_cb, s);
 	*out = s;
 	return QSG_OK;

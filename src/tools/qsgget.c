@@ -8,28 +8,28 @@
 #include <string.h>
 
 #include "conn_opts.h"
+#include "fsm/fsm.h"
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: qsgget [-c HOST:PORT[,...]] QUEUE [-w SECONDS] [-n COUNT] "
-			"[--syncpoint] [--browse]\n");
+			"[--syncpoint] [--browse] [--headers]\n"
+			"  --headers  show a dead-letter (DLH) or transmission (XQH) header\n"
+			"             as text before the body\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"conn", required_argument, NULL, 'c'},
-	    {"wait", required_argument, NULL, 'w'},
-	    {"count", required_argument, NULL, 'n'},
-	    {"syncpoint", no_argument, NULL, 'S'},
-	    {"browse", no_argument, NULL, 'B'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"conn", required_argument, NULL, 'c'},  {"wait", required_argument, NULL, 'w'},
+	    {"count", required_argument, NULL, 'n'}, {"syncpoint", no_argument, NULL, 'S'},
+	    {"browse", no_argument, NULL, 'B'},	     {"headers", no_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
 	};
 	const char *conn = NULL;
 	double wait_s = 0;
 	long count = 0;
-	int sync = 0, browse = 0, o;
+	int sync = 0, browse = 0, headers = 0, o;
 	char *end;
 	while ((o = getopt_long(argc, argv, "c:w:n:h", opts, NULL)) != -1) {
 		switch (o) {
@@ -52,6 +52,9 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			sync = 1;
+			break;
+		case 'H':
+			headers = 1;
 			break;
 		case 'B':
 			browse = 1;
@@ -102,7 +105,26 @@ int main(int argc, char **argv)
 				break;
 			}
 		}
-		if ((len > 0 && fwrite(body, 1, len, stdout) != len) || putchar('\n') == EOF) {
+		const char *out = body;
+		size_t outlen = len;
+		if (headers) {
+			size_t hl = 0;
+			struct fsm_dlh dlh;
+			struct fsm_xqh xqh;
+			if (fsm_dlh_decode(body, len, &dlh, &hl) == QSG_OK) {
+				printf("DLH reason=%u(%s) destq=%s destqmgr=%s channel=%s | ",
+				       dlh.reason, qsg_rc_name((int)dlh.reason), dlh.destq,
+				       dlh.destqmgr, dlh.channel);
+				out += hl;
+				outlen -= hl;
+			} else if (fsm_xqh_decode(body, len, &xqh, &hl) == QSG_OK) {
+				printf("XQH rname=%s rqmname=%s | ", xqh.rname, xqh.rqmname);
+				out += hl;
+				outlen -= hl;
+			}
+		}
+		if ((outlen > 0 && fwrite(out, 1, outlen, stdout) != outlen) ||
+		    putchar('\n') == EOF) {
 			qsg_free(body);
 			perror("qsgget: stdout");
 			status = 1;

@@ -1,5 +1,7 @@
 /* libFuzzer target: arbitrary bytes as a log entry (applied to a state with a
- * queue and an attached session) and as a snapshot. Neither may crash, leak
+ * queue, an attached session, a member, a transmission queue with a remote
+ * queue, a running sender channel with a locked batch, a receiver channel
+ * with its SYNCQ and a dead-letter queue) and as a snapshot. Neither may crash, leak
  * or trip a sanitizer; a rejected entry or snapshot must leave the state
  * unchanged. Seeds: tests/fuzz/corpus/entry/. */
 #include <stdint.h>
@@ -23,6 +25,85 @@ static void apply_one(struct fsm *f, const struct fsm_cmd *c)
 	qsg_wbuf_close(&e);
 }
 
+/* Names used by the seeds in corpus/entry (chan-*): XQ "QM2", remote queue
+ * "QR", sender "TO.QM2" (member 1, epoch 1), receiver "IN" from "QM2". */
+static void setup_channels(struct fsm *f)
+{
+	struct fsm_cmd c;
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_MEMBER_JOIN;
+	c.member_id = 1;
+	strcpy(c.name, "QM1");
+	apply_one(f, &c);
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_QDEFINE;
+	strcpy(c.attrs.name, "QM2");
+	c.attrs.set = FSM_QA_USAGE;
+	c.attrs.usage = FSM_USAGE_XMITQ;
+	apply_one(f, &c);
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_QDEFINE;
+	strcpy(c.attrs.name, "QR");
+	c.attrs.qtype = FSM_QT_REMOTE;
+	c.attrs.set = FSM_QA_RNAME | FSM_QA_RQMNAME;
+	strcpy(c.attrs.rname, "APP.Q");
+	strcpy(c.attrs.rqmname, "QM2");
+	apply_one(f, &c);
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_QMGR_ALTER;
+	c.ch.qm.set = FSM_QM_DEADQ;
+	strcpy(c.ch.qm.deadq, "Q");
+	apply_one(f, &c);
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_CHDEFINE;
+	strcpy(c.ch.attrs.name, "TO.QM2");
+	c.ch.attrs.set = FSM_CA_CHLTYPE | FSM_CA_CONNAME | FSM_CA_XMITQ;
+	c.ch.attrs.chltype = FSM_CHL_SDR;
+	strcpy(c.ch.attrs.conname, "127.0.0.1:1414");
+	strcpy(c.ch.attrs.xmitq, "QM2");
+	apply_one(f, &c);
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_CHDEFINE;
+	strcpy(c.ch.attrs.name, "IN");
+	c.ch.attrs.set = FSM_CA_CHLTYPE;
+	c.ch.attrs.chltype = FSM_CHL_RCVR;
+	apply_one(f, &c);
+	for (uint8_t st = FSM_CHS_STARTING; st <= FSM_CHS_RUNNING; st++) {
+		memset(&c, 0, sizeof c);
+		c.op = FSM_OP_CHST_CAS;
+		strcpy(c.ch.name, "TO.QM2");
+		c.ch.chltype = FSM_CHL_SDR;
+		if (st == FSM_CHS_RUNNING)
+			c.ch.before = (struct fsm_chimage){1, 1, FSM_CHS_STARTING, 1};
+		c.ch.after = (struct fsm_chimage){1, 1, st, 1};
+		apply_one(f, &c);
+	}
+	for (int i = 0; i < 3; i++) {
+		memset(&c, 0, sizeof c);
+		c.op = FSM_OP_PUT;
+		c.client_id = 1;
+		c.epoch = 1;
+		strcpy(c.queue, "QR");
+		c.msg.body.p = (const uint8_t *)"msg";
+		c.msg.body.len = 3;
+		apply_one(f, &c);
+	}
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_CH_GETBATCH;
+	strcpy(c.ch.name, "TO.QM2");
+	c.ch.member_id = 1;
+	c.ch.epoch = 1;
+	c.ch.max_msgs = 2;
+	apply_one(f, &c);
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_CH_RECV_START;
+	strcpy(c.ch.name, "IN");
+	strcpy(c.ch.rqmname, "QM2");
+	c.ch.member_id = 1;
+	c.ch.epoch = 1;
+	apply_one(f, &c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -43,6 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.client_id = 1;
 	c.member_id = 1;
 	apply_one(f, &c);
+	setup_channels(f);
 
 	uint64_t before = fsm_digest(f);
 	struct qsg_wbuf res;

@@ -6,3 +6,10 @@ tests_unit_test_fsm_SOURCES = tests/unit/test_fsm.c
 tests_unit_test_fsm_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_fsm_LDADD = libqsgfsm.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_fsm_chan
+TESTS += tests/unit/test_fsm_chan
+tests_unit_test_fsm_chan_SOURCES = tests/unit/test_fsm_chan.c
+tests_unit_test_fsm_chan_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_fsm_chan_LDADD = libqsgfsm.la libqsgcommon.la $(CMOCKA_LIBS)
+endif

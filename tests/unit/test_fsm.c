@@ -961,9 +961,9 @@ static void malformed_entries(void **state)
 	reject(x, buf, e.len);
 	memcpy(buf, e.data, e.len);
 	/* Command format version, unknown op. */
-	buf[21] = 2;
+	buf[21] = FSM_CMD_VERSION + 1;
 	reject(x, buf, e.len);
-	buf[21] = 1;
+	buf[21] = FSM_CMD_VERSION;
 	buf[20] = 99;
 	reject(x, buf, e.len);
 	buf[20] = FSM_OP_PUT;

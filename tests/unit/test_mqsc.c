@@ -147,7 +147,7 @@ static void parse_bad(void **state)
 	    {"FOO QLOCAL(A)", QSG_RC_MQSC_SYNTAX, "column 1"},
 	    {"(", QSG_RC_MQSC_SYNTAX, "column 1"},
 	    {"DEFINE", QSG_RC_MQSC_SYNTAX, "object type"},
-	    {"DEFINE QREMOTE(A)", QSG_RC_MQSC_SYNTAX, "column 8"},
+	    {"DEFINE CHSTATUS(A)", QSG_RC_MQSC_SYNTAX, "column 8"},
 	    {"DEFINE QSTATUS(A)", QSG_RC_MQSC_SYNTAX, "not supported"},
 	    {"DEFINE QLOCAL", QSG_RC_MQSC_SYNTAX, "needs an object name"},
 	    {"DEFINE QLOCAL(A", QSG_RC_MQSC_SYNTAX, "missing ')'"},
@@ -217,6 +217,212 @@ static void parse_bad(void **state)
 	}
 }
 
+static void parse_channel_cmds(void **state)
+{
+	(void)state;
+	struct mqsc_cmd c;
+	char err[QSG_ERRMSG_SIZE];
+
+	/* QREMOTE and USAGE. */
+	assert_int_equal(parse("def qr(rq) rname(app.in) rqmname(qm2) xmitq(qm2.x) descr('to qm2') "
+			       "qsgdisp(group) replace",
+			       &c, err),
+			 QSG_OK);
+	assert_int_equal(c.obj, MQSC_OBJ_QREMOTE);
+	assert_int_equal(c.qattrs.qtype, FSM_QT_REMOTE);
+	assert_string_equal(c.qattrs.rname, "APP.IN");
+	assert_string_equal(c.qattrs.rqmname, "QM2");
+	assert_string_equal(c.qattrs.xmitq, "QM2.X");
+	assert_string_equal(c.qattrs.descr, "to qm2");
+	assert_int_equal(c.qattrs.set, FSM_QA_RNAME | FSM_QA_RQMNAME | FSM_QA_XMITQ | FSM_QA_DESCR);
+	assert_int_equal(c.flags, FSM_F_REPLACE);
+	assert_int_equal(parse("DEFINE QLOCAL(QM2) USAGE(XMITQ)", &c, err), QSG_OK);
+	assert_int_equal(c.qattrs.qtype, FSM_QT_LOCAL);
+	assert_int_equal(c.qattrs.usage, FSM_USAGE_XMITQ);
+	assert_int_equal(c.qattrs.set, FSM_QA_USAGE);
+	assert_int_equal(parse("ALTER QREMOTE(RQ) XMITQ('')", &c, err), QSG_OK);
+	assert_int_equal(c.qattrs.set, FSM_QA_XMITQ);
+	assert_int_equal(parse("DELETE QREMOTE(RQ) QSGDISP(GROUP)", &c, err), QSG_OK);
+	assert_int_equal(parse("DISPLAY QREMOTE(R*) RNAME", &c, err), QSG_OK);
+	assert_true(mqsc_display_wants(&c, "RNAME"));
+	assert_false(mqsc_display_wants(&c, "XMITQ"));
+	assert_int_equal(
+	    parse("DISPLAY QUEUE(*) TYPE(QREMOTE) QSGDISP(GROUP) RQMNAME USAGE", &c, err), QSG_OK);
+	assert_int_equal(c.type_filter, FSM_QT_REMOTE);
+	assert_int_equal(c.disp_filter, FSM_QT_REMOTE);
+	assert_int_equal(parse("DISPLAY QUEUE(*) QSGDISP(SHARED)", &c, err), QSG_OK);
+	assert_int_equal(c.disp_filter, FSM_QT_LOCAL);
+
+	/* Channels. */
+	assert_int_equal(parse("DEFINE CHANNEL(QM1.TO.QM2) CHLTYPE(SDR) "
+			       "CONNAME('127.0.0.1:1414,host2(1415)') XMITQ(QM2) BATCHSZ(9999) "
+			       "BATCHINT(10) HBINT(0) DISCINT(60) SHORTRTY(3) SHORTTMR(5) "
+			       "LONGRTY(7) LONGTMR(30) COMPMSG(LZ4) USEDLQ(NO) MAXMSGL(1000) "
+			       "DESCR('to qm2') PIPELINE(64) QSGDISP(GROUP) REPLACE",
+			       &c, err),
+			 QSG_OK);
+	assert_int_equal(c.obj, MQSC_OBJ_CHANNEL);
+	assert_string_equal(c.name, "QM1.TO.QM2");
+	assert_string_equal(c.chattrs.name, "QM1.TO.QM2");
+	assert_int_equal(c.chattrs.chltype, FSM_CHL_SDR);
+	assert_string_equal(c.chattrs.conname, "127.0.0.1:1414,host2:1415");
+	assert_string_equal(c.chattrs.xmitq, "QM2");
+	assert_int_equal(c.chattrs.batchsz, 9999);
+	assert_int_equal(c.chattrs.batchint, 10);
+	assert_int_equal(c.chattrs.hbint, 0);
+	assert_int_equal(c.chattrs.discint, 60);
+	assert_int_equal(c.chattrs.shortrty, 3);
+	assert_int_equal(c.chattrs.shorttmr, 5);
+	assert_int_equal(c.chattrs.longrty, 7);
+	assert_int_equal(c.chattrs.longtmr, 30);
+	assert_int_equal(c.chattrs.compmsg, FSM_COMP_LZ4);
+	assert_int_equal(c.chattrs.usedlq, 0);
+	assert_int_equal(c.chattrs.maxmsgl, 1000);
+	assert_string_equal(c.chattrs.descr, "to qm2");
+	assert_int_equal(c.chattrs.pipeline, 64);
+	assert_int_equal(c.chattrs.set, FSM_CA_ALL);
+	assert_int_equal(c.flags, FSM_F_REPLACE);
+	assert_int_equal(parse("def chl(r1) chltype(rcvr)", &c, err), QSG_OK);
+	assert_int_equal(c.chattrs.chltype, FSM_CHL_RCVR);
+	assert_int_equal(c.chattrs.set, FSM_CA_CHLTYPE);
+	assert_int_equal(parse("DEFINE CHANNEL(S2) LIKE(S1) CONNAME('[::1]:5000')", &c, err),
+			 QSG_OK);
+	assert_string_equal(c.like, "S1");
+	assert_string_equal(c.chattrs.conname, "[::1]:5000");
+	assert_int_equal(parse("DEFINE CHANNEL(S3) CHLTYPE(SDR) CONNAME('::1(5000)')", &c, err),
+			 QSG_OK);
+	assert_string_equal(c.chattrs.conname, "[::1]:5000");
+	assert_int_equal(parse("ALTER CHANNEL(S1) BATCHSZ(1)", &c, err), QSG_OK);
+	assert_int_equal(c.chattrs.set, FSM_CA_BATCHSZ);
+	assert_int_equal(parse("DELETE CHANNEL(S1)", &c, err), QSG_OK);
+	assert_int_equal(parse("DIS CHL(*) CHLTYPE(SDR) ALL", &c, err), QSG_OK);
+	assert_int_equal(c.chltype, FSM_CHL_SDR);
+	assert_true(c.all && c.generic);
+	assert_int_equal(parse("DISPLAY CHANNEL(S1) BATCHSZ", &c, err), QSG_OK);
+	assert_true(mqsc_display_wants(&c, "CHLTYPE"));
+	assert_true(mqsc_display_wants(&c, "BATCHSZ"));
+	assert_false(mqsc_display_wants(&c, "CONNAME"));
+	assert_int_equal(parse("DISPLAY CHSTATUS(S*)", &c, err), QSG_OK);
+	assert_int_equal(c.obj, MQSC_OBJ_CHSTATUS);
+	assert_true(mqsc_display_wants(&c, "STATUS"));
+	assert_true(mqsc_display_wants(&c, "OWNER"));
+	assert_false(mqsc_display_wants(&c, "MSGS"));
+	assert_int_equal(parse("DIS CHS(S1) ALL", &c, err), QSG_OK);
+	assert_true(mqsc_display_wants(&c, "PREVOWNER"));
+	assert_int_equal(parse("DIS CHS(S1) MSGS INDOUBT", &c, err), QSG_OK);
+	assert_true(mqsc_display_wants(&c, "MSGS"));
+	assert_false(mqsc_display_wants(&c, "REASON"));
+
+	assert_int_equal(parse("START CHANNEL(S1)", &c, err), QSG_OK);
+	assert_int_equal(c.verb, MQSC_START);
+	assert_int_equal(c.chldisp, MQSC_CHLDISP_SHARED);
+	assert_int_equal(parse("sta chl(s1) chldisp(fixshared)", &c, err), QSG_OK);
+	assert_int_equal(c.chldisp, MQSC_CHLDISP_FIXSHARED);
+	assert_int_equal(parse("STOP CHANNEL(S1)", &c, err), QSG_OK);
+	assert_int_equal(c.verb, MQSC_STOP);
+	assert_int_equal(parse("RESET CHANNEL(S1)", &c, err), QSG_OK);
+	assert_int_equal(c.seqnum, 1);
+	assert_int_equal(parse("RESET CHANNEL(S1) SEQNUM(999999999)", &c, err), QSG_OK);
+	assert_int_equal(c.seqnum, 999999999);
+	assert_int_equal(parse("RESOLVE CHANNEL(S1) ACTION(COMMIT)", &c, err), QSG_OK);
+	assert_int_equal(c.action, MQSC_ACTION_COMMIT);
+	assert_int_equal(parse("resolve channel(s1) action(backout)", &c, err), QSG_OK);
+	assert_int_equal(c.action, MQSC_ACTION_BACKOUT);
+	assert_int_equal(parse("START CHINIT", &c, err), QSG_OK);
+	assert_int_equal(c.obj, MQSC_OBJ_CHINIT);
+	assert_int_equal(parse("STOP CHINIT", &c, err), QSG_OK);
+	assert_int_equal(parse("DISPLAY CHINIT", &c, err), QSG_OK);
+	assert_true(mqsc_display_wants(&c, "CHANNELS"));
+
+	assert_int_equal(parse("ALTER QMGR DEADQ(SYSTEM.DEAD) DESCR('the group')", &c, err),
+			 QSG_OK);
+	assert_int_equal(c.obj, MQSC_OBJ_QMGR);
+	assert_string_equal(c.qmattrs.deadq, "SYSTEM.DEAD");
+	assert_string_equal(c.qmattrs.descr, "the group");
+	assert_int_equal(c.qmattrs.set, FSM_QM_DEADQ | FSM_QM_DESCR);
+	assert_int_equal(parse("ALTER QMGR DEADQ('')", &c, err), QSG_OK);
+	assert_int_equal(c.qmattrs.set, FSM_QM_DEADQ);
+	assert_int_equal(parse("DISPLAY QMGR DEADQ", &c, err), QSG_OK);
+	assert_true(mqsc_display_wants(&c, "DEADQ"));
+}
+
+static void parse_channel_bad(void **state)
+{
+	(void)state;
+	static const struct bad_case cases[] = {
+	    {"DEFINE QREMOTE(R) MAXDEPTH(5)", QSG_RC_BAD_ATTR, "unknown attribute MAXDEPTH"},
+	    {"DEFINE QLOCAL(L) RNAME(X)", QSG_RC_BAD_ATTR, "unknown attribute RNAME"},
+	    {"DEFINE QLOCAL(L) USAGE(DEAD)", QSG_RC_BAD_ATTR, "NORMAL|XMITQ"},
+	    {"DEFINE QREMOTE(R) USAGE(XMITQ)", QSG_RC_BAD_ATTR, "unknown attribute USAGE"},
+	    {"DEFINE QREMOTE(R) RNAME('a b')", QSG_RC_BAD_ATTR, "not allowed"},
+	    {"DEFINE QREMOTE(R) QSGDISP(SHARED)", QSG_RC_BAD_ATTR, "group objects"},
+	    {"DEFINE QREMOTE(R) QSGDISP(QMGR)", QSG_RC_BAD_ATTR, "replicated state"},
+	    {"DELETE QREMOTE(R) PURGE", QSG_RC_BAD_ATTR, "unknown attribute PURGE"},
+	    {"CLEAR QREMOTE(R)", QSG_RC_MQSC_SYNTAX, "not supported"},
+	    {"DISPLAY QREMOTE(R) TYPE(QLOCAL)", QSG_RC_BAD_ATTR, "TYPE(QLOCAL)"},
+	    {"DISPLAY QLOCAL(R) TYPE(QREMOTE)", QSG_RC_BAD_ATTR, "TYPE(QREMOTE)"},
+	    {"DISPLAY QUEUE(*) QSGDISP(COPY)", QSG_RC_BAD_ATTR, "SHARED"},
+	    {"DISPLAY QREMOTE(R) MAXDEPTH", QSG_RC_BAD_ATTR, "unknown attribute MAXDEPTH"},
+	    {"DEFINE CHANNEL(C)", QSG_RC_MQSC_SYNTAX, "CHLTYPE"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SVR)", QSG_RC_BAD_ATTR, "SDR|RCVR"},
+	    {"DEFINE CHANNEL(C) CHLTYPE('')", QSG_RC_BAD_ATTR, "SDR|RCVR"},
+	    {"DEFINE CHANNEL(ABCDEFGHIJKLMNOPQRSTU) CHLTYPE(SDR)", QSG_RC_BAD_ATTR, "20"},
+	    {"DEFINE CHANNEL(C*) CHLTYPE(SDR)", QSG_RC_MQSC_SYNTAX, "generic"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) BATCHSZ(0)", QSG_RC_BAD_ATTR, "1..9999"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) BATCHSZ(10000)", QSG_RC_BAD_ATTR, "1..9999"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) PIPELINE(65)", QSG_RC_BAD_ATTR, "1..64"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) PIPELINE(0)", QSG_RC_BAD_ATTR, "PIPELINE"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) COMPMSG(ZLIB)", QSG_RC_BAD_ATTR, "NONE|LZ4"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) USEDLQ(MAYBE)", QSG_RC_BAD_ATTR, "NO|YES"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) HBINT(1000000)", QSG_RC_BAD_ATTR, "HBINT"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) CONNAME('nohost')", QSG_RC_BAD_ATTR, "CONNAME"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) CONNAME('h:1,')", QSG_RC_BAD_ATTR, "ends with"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) CONNAME('h:99999')", QSG_RC_BAD_ATTR, "CONNAME"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) CONNAME('h()')", QSG_RC_BAD_ATTR, "CONNAME"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) CONNAME('h:1,,h:2')", QSG_RC_BAD_ATTR, "CONNAME"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) XMITQ('a b')", QSG_RC_BAD_ATTR, "not allowed"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) MAXDEPTH(5)", QSG_RC_BAD_ATTR, "unknown attribute"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) QSGDISP(SHARED)", QSG_RC_BAD_ATTR, "group objects"},
+	    {"DEFINE CHANNEL(C) LIKE(ABCDEFGHIJKLMNOPQRSTU)", QSG_RC_BAD_ATTR, "20"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) CHLDISP(SHARED)", QSG_RC_BAD_ATTR, "unknown"},
+	    {"DISPLAY CHANNEL(C) CHLTYPE(SVR)", QSG_RC_BAD_ATTR, "SDR|RCVR|ALL"},
+	    {"DISPLAY CHANNEL(C) STATUS", QSG_RC_BAD_ATTR, "unknown attribute STATUS"},
+	    {"DISPLAY CHSTATUS(C) BATCHSZ", QSG_RC_BAD_ATTR, "unknown attribute BATCHSZ"},
+	    {"DISPLAY CHSTATUS", QSG_RC_MQSC_SYNTAX, "needs an object name"},
+	    {"START CHANNEL(C*)", QSG_RC_MQSC_SYNTAX, "generic"},
+	    {"START CHANNEL", QSG_RC_MQSC_SYNTAX, "needs an object name"},
+	    {"START CHANNEL(C) CHLDISP(PRIVATE)", QSG_RC_BAD_ATTR, "SHARED|FIXSHARED"},
+	    {"START CHANNEL(C) CHLDISP", QSG_RC_MQSC_SYNTAX, "needs a value"},
+	    {"STOP CHANNEL(C) CHLDISP(SHARED)", QSG_RC_BAD_ATTR, "unknown attribute CHLDISP"},
+	    {"START QLOCAL(A)", QSG_RC_MQSC_SYNTAX, "not supported"},
+	    {"START CHINIT(X)", QSG_RC_MQSC_SYNTAX, "takes no name"},
+	    {"START CHINIT NOW", QSG_RC_BAD_ATTR, "unknown attribute NOW"},
+	    {"STOP CHINIT FORCE", QSG_RC_BAD_ATTR, "unknown attribute"},
+	    {"RESET CHANNEL(C) SEQNUM(0)", QSG_RC_BAD_ATTR, "1..999999999"},
+	    {"RESET CHANNEL(C) SEQNUM(x)", QSG_RC_BAD_ATTR, "SEQNUM"},
+	    {"RESET CHINIT", QSG_RC_MQSC_SYNTAX, "not supported"},
+	    {"RESOLVE CHANNEL(C)", QSG_RC_MQSC_SYNTAX, "ACTION"},
+	    {"RESOLVE CHANNEL(C) ACTION(MAYBE)", QSG_RC_BAD_ATTR, "COMMIT|BACKOUT"},
+	    {"RESOLVE CHANNEL(C) SEQNUM(3) ACTION(COMMIT)", QSG_RC_BAD_ATTR, "unknown"},
+	    {"ALTER QMGR DEADQ('a b')", QSG_RC_BAD_ATTR, "not allowed"},
+	    {"ALTER QMGR MAXDEPTH(3)", QSG_RC_BAD_ATTR, "unknown attribute"},
+	    {"ALTER QMGR(X)", QSG_RC_MQSC_SYNTAX, "takes no name"},
+	    {"DEFINE QMGR", QSG_RC_MQSC_SYNTAX, "not supported"},
+	    {"DISPLAY QMGR DEADQ(X)", QSG_RC_MQSC_SYNTAX, "no value"},
+	    {"LAUNCH CHANNEL(C)", QSG_RC_MQSC_SYNTAX, "RESOLVE"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct mqsc_cmd c;
+		char err[QSG_ERRMSG_SIZE];
+		int rc = parse(cases[i].text, &c, err);
+		if (rc != cases[i].rc || strstr(err, cases[i].in_msg) == NULL)
+			print_error("case %zu \"%s\": rc %d, message \"%s\"\n", i, cases[i].text,
+				    rc, err);
+		assert_int_equal(rc, cases[i].rc);
+		assert_non_null(strstr(err, cases[i].in_msg));
+	}
+}
+
 static void parse_hostile(void **state)
 {
 	(void)state;
@@ -269,7 +475,8 @@ static void parse_hostile(void **state)
 	free(s);
 
 	/* Random garbage from an alphabet that reaches every branch. */
-	static const char alpha[] = "()' ,\t*AQLDISPEFNXGROUPMAXDEPTH09\xff";
+	static const char alpha[] = "()' ,\t*AQLDISPEFNXGROUPMAXDEPTH09\xff"
+				    "CHRTV:";
 	uint64_t x = 0x9e3779b97f4a7c15ULL;
 	char buf[64];
 	for (int iter = 0; iter < 50000; iter++) {
@@ -290,10 +497,40 @@ static void parse_hostile(void **state)
 			assert_true(err[0] != '\0');
 	}
 	/* Garbage that looks like commands. */
-	static const char *const words[] = {
-	    "DEFINE", "DISPLAY", "QLOCAL(A)", "QL(*)",	      "MAXDEPTH(5)", "ALL",
-	    "(",      ")",	 "'q'",	      "QSTATUS(Q*)",  "PURGE",	     "LIKE(B)",
-	    "GROUP",  "QMGR",	 "CURDEPTH",  "DESCR('x''y')"};
+	static const char *const words[] = {"DEFINE",
+					    "DISPLAY",
+					    "QLOCAL(A)",
+					    "QL(*)",
+					    "MAXDEPTH(5)",
+					    "ALL",
+					    "(",
+					    ")",
+					    "'q'",
+					    "QSTATUS(Q*)",
+					    "PURGE",
+					    "LIKE(B)",
+					    "GROUP",
+					    "QMGR",
+					    "CURDEPTH",
+					    "DESCR('x''y')",
+					    "START",
+					    "STOP",
+					    "RESET",
+					    "RESOLVE",
+					    "CHANNEL(C)",
+					    "CHL(*)",
+					    "CHSTATUS(C*)",
+					    "CHINIT",
+					    "QREMOTE(R)",
+					    "CHLTYPE(SDR)",
+					    "CONNAME('h:1,h(2)')",
+					    "ACTION(COMMIT)",
+					    "SEQNUM(2)",
+					    "CHLDISP(FIXSHARED)",
+					    "RNAME(X)",
+					    "USAGE(XMITQ)",
+					    "DEADQ(D)",
+					    "QSGDISP(GROUP)"};
 	for (int iter = 0; iter < 20000; iter++) {
 		size_t len = 0;
 		x ^= x << 13;
@@ -336,6 +573,16 @@ struct harness {
 	enum submit_mode mode;
 	unsigned submits;
 	struct admin_raft_info ri;
+	/* Channel initiator fakes. */
+	int chinit_running;
+	int chinit_rc; /* what chinit_start/stop return */
+	unsigned chinit_starts, chinit_stops;
+	uint32_t pick; /* pick_owner's answer */
+	unsigned picks;
+	/* Commands applied just before the next CHST_CAS submissions (racing
+	 * members): race[race_next++] while race_next < nrace. */
+	struct fsm_cmd race[2];
+	int nrace, race_next;
 	/* Last reply. */
 	int calls;
 	int rc;
@@ -388,6 +635,10 @@ static int fake_submit(void *arg, const struct fsm_cmd *cmd, admin_submit_cb cb,
 	if (h->mode == SUBMIT_REFUSE)
 		return QSG_RC_NO_LEADER;
 	h->submits++;
+	if (h->race_next < h->nrace && cmd->op == FSM_OP_CHST_CAS) {
+		struct fsm_result rres;
+		assert_int_equal(apply(h, &h->race[h->race_next++], &rres), QSG_OK);
+	}
 	qsg_wbuf_init(&r);
 	apply_raw(h, cmd, &r);
 	if (h->mode == SUBMIT_UNKNOWN)
@@ -402,6 +653,40 @@ static void fake_raft_info(void *arg, struct admin_raft_info *out)
 {
 	struct harness *h = arg;
 	*out = h->ri;
+}
+
+static int fake_chinit_start(void *arg, char *errmsg)
+{
+	struct harness *h = arg;
+	h->chinit_starts++;
+	if (h->chinit_rc != QSG_OK)
+		return qsg_errf(errmsg, h->chinit_rc, "listener port in use");
+	h->chinit_running = 1;
+	return QSG_OK;
+}
+
+static int fake_chinit_stop(void *arg, char *errmsg)
+{
+	struct harness *h = arg;
+	h->chinit_stops++;
+	if (h->chinit_rc != QSG_OK)
+		return qsg_errf(errmsg, h->chinit_rc, "cannot stop now");
+	h->chinit_running = 0;
+	return QSG_OK;
+}
+
+static int fake_chinit_running(void *arg)
+{
+	struct harness *h = arg;
+	return h->chinit_running;
+}
+
+static uint32_t fake_pick_owner(void *arg, uint32_t exclude)
+{
+	struct harness *h = arg;
+	assert_int_equal(exclude, 0);
+	h->picks++;
+	return h->pick;
 }
 
 static void copy_slice(char *dst, size_t size, struct qsg_slice s)
@@ -480,6 +765,10 @@ static int setup(void **state)
 	h->env.member_id = 1;
 	h->env.submit = fake_submit;
 	h->env.raft_info = fake_raft_info;
+	h->env.chinit_start = fake_chinit_start;
+	h->env.chinit_stop = fake_chinit_stop;
+	h->env.chinit_running = fake_chinit_running;
+	h->env.pick_owner = fake_pick_owner;
 	h->ri.role = 3;
 	h->ri.term = 5;
 	h->ri.commit_index = 42;
@@ -546,7 +835,8 @@ static void admin_define_display(void **state)
 	assert_int_equal(run(h, "dis ql(qa) all"), QSG_OK);
 	assert_non_null(strstr(h->text, "QSG0012I"));
 	assert_int_equal(h->nobjs, 1);
-	assert_int_equal(h->objs[0].nattrs, 15);
+	assert_int_equal(h->objs[0].nattrs, 16);
+	assert_string_equal(val(h, 0, "USAGE"), "NORMAL");
 	assert_string_equal(val(h, 0, "MAXDEPTH"), "100");
 	assert_string_equal(val(h, 0, "MAXMSGL"), "4194304");
 	assert_string_equal(val(h, 0, "DEFPSIST"), "NO");
@@ -815,12 +1105,629 @@ static void admin_group_qmgr_ping(void **state)
 	assert_int_equal(h->submits, 0);
 }
 
+/* ------------------------------------------------------------------------
+ * Channels
+ * ------------------------------------------------------------------------ */
+
+static void join(struct harness *h, uint32_t id, const char *name)
+{
+	struct fsm_cmd c;
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_MEMBER_JOIN;
+	c.member_id = id;
+	snprintf(c.name, sizeof c.name, "%s", name);
+	snprintf(c.raft_addr, sizeof c.raft_addr, "127.0.0.1:%u", 9000 + (unsigned)id);
+	snprintf(c.client_addr, sizeof c.client_addr, "127.0.0.1:%u", 1414 + (unsigned)id);
+	assert_int_equal(apply(h, &c, NULL), QSG_OK);
+}
+
+static struct fsm_chimage img(uint8_t exists, uint32_t owner, uint8_t state, uint64_t epoch)
+{
+	struct fsm_chimage i = {.exists = exists, .owner = owner, .state = state, .epoch = epoch};
+	return i;
+}
+
+static void cas_cmd(struct fsm_cmd *c, const char *name, struct fsm_chimage before,
+		    struct fsm_chimage after)
+{
+	memset(c, 0, sizeof *c);
+	c->op = FSM_OP_CHST_CAS;
+	snprintf(c->ch.name, sizeof c->ch.name, "%s", name);
+	c->ch.chltype = FSM_CHL_SDR;
+	c->ch.before = before;
+	c->ch.after = after;
+	snprintf(c->ch.reason, sizeof c->ch.reason, "test");
+}
+
+static int cas(struct harness *h, const char *name, struct fsm_chimage before,
+	       struct fsm_chimage after)
+{
+	struct fsm_cmd c;
+	cas_cmd(&c, name, before, after);
+	return apply(h, &c, NULL);
+}
+
+struct capture {
+	int calls;
+	int status;
+	int rc;
+	uint32_t count;
+};
+
+static void capture_getbatch(void *cbarg, int status, const void *result, size_t len)
+{
+	struct capture *cap = cbarg;
+	struct fsm_result res;
+	char err[QSG_ERRMSG_SIZE];
+
+	cap->calls++;
+	cap->status = status;
+	assert_int_equal(status, QSG_OK);
+	memset(&res, 0, sizeof res);
+	assert_int_equal(fsm_result_decode(FSM_OP_CH_GETBATCH, result, len, &res, err), QSG_OK);
+	cap->rc = res.rc;
+	cap->count = res.ch.count;
+}
+
+/* Lock up to max messages of the channel's xmitq through the fake submit. */
+static uint32_t getbatch(struct harness *h, const char *name, uint32_t member, uint64_t epoch,
+			 uint32_t max)
+{
+	struct fsm_cmd c;
+	struct capture cap = {0};
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_CH_GETBATCH;
+	snprintf(c.ch.name, sizeof c.ch.name, "%s", name);
+	c.ch.member_id = member;
+	c.ch.epoch = epoch;
+	c.ch.max_msgs = max;
+	assert_int_equal(h->env.submit(h->env.arg, &c, capture_getbatch, &cap), QSG_OK);
+	assert_int_equal(cap.calls, 1);
+	assert_int_equal(cap.rc, QSG_OK);
+	return cap.count;
+}
+
+static void admin_remote_queues(void **state)
+{
+	struct harness *h = *state;
+
+	assert_int_equal(run(h, "DEFINE QLOCAL(QM2) USAGE(XMITQ)"), QSG_OK);
+	assert_int_equal(run(h, "DEFINE QREMOTE(RQ) RNAME(APP.IN) RQMNAME(QM2) DESCR('to qm2')"),
+			 QSG_OK);
+	assert_string_equal(h->text, "QSG0008I: QREMOTE(RQ) defined.");
+
+	assert_int_equal(run(h, "DISPLAY QREMOTE(RQ)"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_int_equal(h->objs[0].nattrs, 3);
+	assert_string_equal(val(h, 0, "QUEUE"), "RQ");
+	assert_string_equal(val(h, 0, "TYPE"), "QREMOTE");
+	assert_string_equal(val(h, 0, "QSGDISP"), "GROUP");
+	assert_int_equal(run(h, "DISPLAY QREMOTE(RQ) ALL"), QSG_OK);
+	assert_int_equal(h->objs[0].nattrs, 7);
+	assert_string_equal(val(h, 0, "RNAME"), "APP.IN");
+	assert_string_equal(val(h, 0, "RQMNAME"), "QM2");
+	assert_string_equal(val(h, 0, "XMITQ"), "");
+	assert_string_equal(val(h, 0, "DESCR"), "to qm2");
+
+	/* DISPLAY QUEUE lists every type; filters by TYPE and QSGDISP. */
+	assert_int_equal(run(h, "DISPLAY QUEUE(*)"), QSG_OK);
+	assert_int_equal(h->nobjs, 2);
+	assert_string_equal(val(h, 0, "QUEUE"), "QM2");
+	assert_string_equal(val(h, 0, "TYPE"), "QLOCAL");
+	assert_string_equal(val(h, 0, "QSGDISP"), "SHARED");
+	assert_string_equal(val(h, 1, "QUEUE"), "RQ");
+	assert_string_equal(val(h, 1, "TYPE"), "QREMOTE");
+	assert_string_equal(val(h, 1, "QSGDISP"), "GROUP");
+	assert_int_equal(run(h, "DISPLAY QUEUE(*) ALL"), QSG_OK);
+	assert_string_equal(val(h, 0, "USAGE"), "XMITQ");
+	assert_null(val(h, 0, "RNAME"));
+	assert_string_equal(val(h, 1, "RNAME"), "APP.IN");
+	assert_null(val(h, 1, "MAXDEPTH"));
+	assert_int_equal(run(h, "DISPLAY QUEUE(*) TYPE(QREMOTE)"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_string_equal(val(h, 0, "QUEUE"), "RQ");
+	assert_int_equal(run(h, "DISPLAY QUEUE(*) QSGDISP(SHARED)"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_string_equal(val(h, 0, "QUEUE"), "QM2");
+	assert_int_equal(run(h, "DISPLAY QUEUE(*) TYPE(QLOCAL) QSGDISP(GROUP)"), QSG_OK);
+	assert_int_equal(h->nobjs, 0);
+	assert_int_equal(run(h, "DISPLAY QLOCAL(*)"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_int_equal(run(h, "DISPLAY QREMOTE(*)"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_int_equal(run(h, "DISPLAY QLOCAL(RQ)"), QSG_RC_UNKNOWN_OBJECT);
+	assert_int_equal(run(h, "DISPLAY QREMOTE(QM2)"), QSG_RC_UNKNOWN_OBJECT);
+	assert_int_equal(run(h, "DISPLAY QSTATUS(*)"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_int_equal(run(h, "DISPLAY QLOCAL(QM2) USAGE"), QSG_OK);
+	assert_string_equal(val(h, 0, "USAGE"), "XMITQ");
+
+	/* Group objects only. */
+	unsigned before = h->submits;
+	assert_int_equal(run(h, "DEFINE QREMOTE(RQ9) RQMNAME(QM3) QSGDISP(SHARED)"),
+			 QSG_RC_BAD_ATTR);
+	assert_non_null(strstr(h->text, "QSG0002E"));
+	assert_non_null(strstr(h->text, "group objects are held in the replicated state"));
+	assert_int_equal(h->submits, before);
+
+	/* ALTER changes only what it names. */
+	assert_int_equal(run(h, "ALTER QREMOTE(RQ) XMITQ(QM2)"), QSG_OK);
+	assert_string_equal(h->text, "QSG0009I: QREMOTE(RQ) altered.");
+	assert_int_equal(run(h, "DISPLAY QREMOTE(RQ) ALL"), QSG_OK);
+	assert_string_equal(val(h, 0, "XMITQ"), "QM2");
+	assert_string_equal(val(h, 0, "RNAME"), "APP.IN");
+
+	/* The object type is part of the name. */
+	before = h->submits;
+	assert_int_equal(run(h, "ALTER QLOCAL(RQ) MAXDEPTH(5)"), QSG_RC_UNKNOWN_OBJECT);
+	assert_non_null(strstr(h->text, "QSG0003E"));
+	assert_non_null(strstr(h->text, "is a QREMOTE"));
+	assert_int_equal(run(h, "DELETE QLOCAL(RQ)"), QSG_RC_UNKNOWN_OBJECT);
+	assert_int_equal(run(h, "DELETE QREMOTE(QM2)"), QSG_RC_UNKNOWN_OBJECT);
+	assert_int_equal(run(h, "CLEAR QLOCAL(RQ)"), QSG_RC_UNKNOWN_OBJECT);
+	assert_int_equal(h->submits, before);
+	assert_int_equal(run(h, "DEFINE QLOCAL(RQ) REPLACE"), QSG_RC_OBJECT_EXISTS);
+
+	/* LIKE takes a queue of the same type. */
+	assert_int_equal(run(h, "DEFINE QREMOTE(RQ2) LIKE(RQ) RNAME(APP.OUT)"), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY QREMOTE(RQ2) ALL"), QSG_OK);
+	assert_string_equal(val(h, 0, "RNAME"), "APP.OUT");
+	assert_string_equal(val(h, 0, "RQMNAME"), "QM2");
+	assert_string_equal(val(h, 0, "XMITQ"), "QM2");
+	assert_string_equal(val(h, 0, "DESCR"), "to qm2");
+	assert_int_equal(run(h, "DEFINE QREMOTE(RQ3) LIKE(QM2)"), QSG_RC_UNKNOWN_OBJECT);
+	assert_non_null(strstr(h->text, "LIKE"));
+	assert_int_equal(run(h, "DEFINE QLOCAL(Q4) LIKE(RQ)"), QSG_RC_UNKNOWN_OBJECT);
+
+	/* A put to the remote queue lands on the transmission queue. */
+	uint64_t epoch = attach(h, 9);
+	assert_int_equal(put(h, 9, epoch, 1, "RQ", 0), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY QSTATUS(QM2) CURDEPTH"), QSG_OK);
+	assert_string_equal(val(h, 0, "CURDEPTH"), "1");
+
+	assert_int_equal(run(h, "DELETE QREMOTE(RQ2)"), QSG_OK);
+	assert_string_equal(h->text, "QSG0010I: QREMOTE(RQ2) deleted.");
+	assert_int_equal(run(h, "DISPLAY QREMOTE(RQ2)"), QSG_RC_UNKNOWN_OBJECT);
+}
+
+static void admin_channel_define_display(void **state)
+{
+	struct harness *h = *state;
+
+	assert_int_equal(run(h, "DEFINE QLOCAL(XQ) USAGE(XMITQ)"), QSG_OK);
+	assert_int_equal(run(h, "DEFINE CHANNEL(TO.QM2) CHLTYPE(SDR) CONNAME('127.0.0.1:1414') "
+				"XMITQ(XQ) DESCR('out')"),
+			 QSG_OK);
+	assert_string_equal(h->text, "QSG0008I: CHANNEL(TO.QM2) defined.");
+	assert_int_equal(run(h, "DEFINE CHANNEL(FROM.QM2) CHLTYPE(RCVR)"), QSG_OK);
+	assert_int_equal(run(h, "DEFINE CHANNEL(TO.QM2) CHLTYPE(SDR) CONNAME('h:1') XMITQ(XQ)"),
+			 QSG_RC_OBJECT_EXISTS);
+	assert_non_null(strstr(h->text, "QSG0004E"));
+
+	assert_int_equal(run(h, "DISPLAY CHANNEL(*)"), QSG_OK);
+	assert_string_equal(h->text, "QSG0016I: Display channel details.");
+	assert_int_equal(h->nobjs, 2);
+	assert_string_equal(val(h, 0, "CHANNEL"), "FROM.QM2");
+	assert_string_equal(val(h, 0, "CHLTYPE"), "RCVR");
+	assert_string_equal(val(h, 1, "CHANNEL"), "TO.QM2");
+	assert_string_equal(val(h, 1, "CHLTYPE"), "SDR");
+	assert_string_equal(val(h, 1, "QSGDISP"), "GROUP");
+	assert_int_equal(h->objs[1].nattrs, 3);
+
+	assert_int_equal(run(h, "DISPLAY CHANNEL(TO.QM2) ALL"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_int_equal(h->objs[0].nattrs, 18);
+	assert_string_equal(val(h, 0, "CONNAME"), "127.0.0.1:1414");
+	assert_string_equal(val(h, 0, "XMITQ"), "XQ");
+	assert_string_equal(val(h, 0, "BATCHSZ"), "50");
+	assert_string_equal(val(h, 0, "HBINT"), "300");
+	assert_string_equal(val(h, 0, "DISCINT"), "6000");
+	assert_string_equal(val(h, 0, "SHORTRTY"), "10");
+	assert_string_equal(val(h, 0, "SHORTTMR"), "60");
+	assert_string_equal(val(h, 0, "LONGRTY"), "999999999");
+	assert_string_equal(val(h, 0, "LONGTMR"), "1200");
+	assert_string_equal(val(h, 0, "PIPELINE"), "4");
+	assert_string_equal(val(h, 0, "COMPMSG"), "NONE");
+	assert_string_equal(val(h, 0, "USEDLQ"), "YES");
+	assert_string_equal(val(h, 0, "MAXMSGL"), "4194304");
+	assert_string_equal(val(h, 0, "DESCR"), "out");
+
+	assert_int_equal(run(h, "DISPLAY CHANNEL(*) CHLTYPE(RCVR)"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_string_equal(val(h, 0, "CHANNEL"), "FROM.QM2");
+	assert_int_equal(run(h, "DISPLAY CHANNEL(TO*) BATCHSZ"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_int_equal(h->objs[0].nattrs, 4);
+	assert_int_equal(run(h, "DISPLAY CHANNEL(NOPE)"), QSG_RC_CHANNEL_NOT_FOUND);
+	assert_non_null(strstr(h->text, "QSG0003E"));
+	assert_int_equal(run(h, "DISPLAY CHANNEL(X*)"), QSG_OK);
+	assert_int_equal(h->nobjs, 0);
+	assert_non_null(strstr(h->text, "QSG0017I"));
+
+	assert_int_equal(run(h, "ALTER CHANNEL(TO.QM2) BATCHSZ(10) COMPMSG(LZ4)"), QSG_OK);
+	assert_string_equal(h->text, "QSG0009I: CHANNEL(TO.QM2) altered.");
+	assert_int_equal(run(h, "DISPLAY CHANNEL(TO.QM2) ALL"), QSG_OK);
+	assert_string_equal(val(h, 0, "BATCHSZ"), "10");
+	assert_string_equal(val(h, 0, "COMPMSG"), "LZ4");
+	assert_string_equal(val(h, 0, "CONNAME"), "127.0.0.1:1414");
+	unsigned before = h->submits;
+	assert_int_equal(run(h, "ALTER CHANNEL(TO.QM2) CHLTYPE(RCVR)"), QSG_RC_BAD_ATTR);
+	assert_non_null(strstr(h->text, "cannot be changed"));
+	assert_int_equal(h->submits, before);
+	assert_int_equal(run(h, "ALTER CHANNEL(TO.QM2) CHLTYPE(SDR) DESCR('x')"), QSG_OK);
+	assert_int_equal(run(h, "ALTER CHANNEL(NOPE) BATCHSZ(3)"), QSG_RC_CHANNEL_NOT_FOUND);
+	assert_non_null(strstr(h->text, "QSG0003E"));
+
+	assert_int_equal(run(h, "DEFINE CHANNEL(TO.QM3) LIKE(TO.QM2) CONNAME('h3(1416)')"), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY CHANNEL(TO.QM3) ALL"), QSG_OK);
+	assert_string_equal(val(h, 0, "CHLTYPE"), "SDR");
+	assert_string_equal(val(h, 0, "BATCHSZ"), "10");
+	assert_string_equal(val(h, 0, "CONNAME"), "h3:1416");
+	assert_string_equal(val(h, 0, "XMITQ"), "XQ");
+	assert_string_equal(val(h, 0, "DESCR"), "x");
+	before = h->submits;
+	assert_int_equal(run(h, "DEFINE CHANNEL(X) LIKE(NOPE)"), QSG_RC_CHANNEL_NOT_FOUND);
+	assert_non_null(strstr(h->text, "LIKE"));
+	assert_int_equal(h->submits, before);
+	/* The state machine checks what the parser cannot: SDR needs CONNAME
+	 * and XMITQ. */
+	assert_true(run(h, "DEFINE CHANNEL(BAD) CHLTYPE(SDR)") != QSG_OK);
+	assert_int_equal(run(h, "DISPLAY CHANNEL(BAD)"), QSG_RC_CHANNEL_NOT_FOUND);
+	assert_int_equal(run(h, "DEFINE CHANNEL(C) CHLTYPE(SDR) QSGDISP(QMGR)"), QSG_RC_BAD_ATTR);
+	assert_non_null(strstr(h->text, "group objects"));
+
+	assert_int_equal(run(h, "DELETE CHANNEL(TO.QM3)"), QSG_OK);
+	assert_string_equal(h->text, "QSG0010I: CHANNEL(TO.QM3) deleted.");
+	assert_int_equal(run(h, "DELETE CHANNEL(TO.QM3)"), QSG_RC_CHANNEL_NOT_FOUND);
+	assert_non_null(strstr(h->text, "QSG0003E"));
+}
+
+/* Members QM1 (this one) and QM2, an xmitq and channels S1 (SDR), R1
+ * (RCVR). */
+static void channel_setup(struct harness *h)
+{
+	join(h, 1, "QM1");
+	join(h, 2, "QM2");
+	assert_int_equal(run(h, "DEFINE QLOCAL(XQ) USAGE(XMITQ)"), QSG_OK);
+	assert_int_equal(
+	    run(h, "DEFINE CHANNEL(S1) CHLTYPE(SDR) CONNAME('127.0.0.1:1500') XMITQ(XQ)"), QSG_OK);
+	assert_int_equal(run(h, "DEFINE CHANNEL(R1) CHLTYPE(RCVR)"), QSG_OK);
+}
+
+static void admin_start_stop_channel(void **state)
+{
+	struct harness *h = *state;
+	channel_setup(h);
+
+	assert_int_equal(run(h, "DISPLAY CHSTATUS(S1)"), QSG_RC_CHANNEL_NOT_FOUND);
+	assert_non_null(strstr(h->text, "QSG0019E"));
+	assert_non_null(strstr(h->text, "no status for channel S1"));
+	assert_int_equal(run(h, "DISPLAY CHSTATUS(S*)"), QSG_OK);
+	assert_int_equal(h->nobjs, 0);
+	assert_non_null(strstr(h->text, "QSG0017I"));
+
+	/* No channel initiator anywhere. */
+	unsigned before = h->submits;
+	assert_int_equal(run(h, "START CHANNEL(S1) CHLDISP(FIXSHARED)"), QSG_RC_CHINIT_NOT_RUNNING);
+	assert_non_null(strstr(h->text, "QSG0024E"));
+	assert_int_equal(h->picks, 0);
+	h->pick = 0;
+	assert_int_equal(run(h, "START CHANNEL(S1)"), QSG_RC_CHINIT_NOT_RUNNING);
+	assert_non_null(strstr(h->text, "no channel initiator is running in the group"));
+	assert_int_equal(h->picks, 1);
+	assert_int_equal(h->submits, before);
+
+	h->chinit_running = 1;
+	assert_int_equal(run(h, "START CHANNEL(S1) CHLDISP(FIXSHARED)"), QSG_OK);
+	assert_string_equal(h->text, "QSG0020I: Channel S1 is starting on QM1 (epoch 1).");
+	assert_int_equal(h->picks, 1);
+	assert_int_equal(run(h, "DISPLAY CHSTATUS(S1)"), QSG_OK);
+	assert_string_equal(h->text, "QSG0018I: Display channel status details.");
+	assert_int_equal(h->nobjs, 1);
+	assert_int_equal(h->objs[0].nattrs, 8);
+	assert_string_equal(val(h, 0, "CHANNEL"), "S1");
+	assert_string_equal(val(h, 0, "CHLTYPE"), "SDR");
+	assert_string_equal(val(h, 0, "RQMNAME"), "");
+	assert_string_equal(val(h, 0, "XMITQ"), "XQ");
+	assert_string_equal(val(h, 0, "STATUS"), "STARTING");
+	assert_string_equal(val(h, 0, "OWNER"), "QM1");
+	assert_string_equal(val(h, 0, "EPOCH"), "1");
+	assert_non_null(val(h, 0, "CONNAME"));
+	assert_int_equal(run(h, "DISPLAY CHSTATUS(S1) ALL"), QSG_OK);
+	assert_int_equal(h->objs[0].nattrs, 18);
+	assert_string_equal(val(h, 0, "REASON"), "START CHANNEL by QM1");
+	assert_string_equal(val(h, 0, "MSGS"), "0");
+	assert_string_equal(val(h, 0, "BATCHES"), "0");
+	assert_string_equal(val(h, 0, "CURSEQNO"), "0");
+	assert_string_equal(val(h, 0, "LSTSEQNO"), "0");
+	assert_string_equal(val(h, 0, "INDOUBT"), "NO");
+	assert_string_equal(val(h, 0, "INDOUBTMSGS"), "0");
+	assert_string_equal(val(h, 0, "LSTMSGTI"), "");
+	assert_string_equal(val(h, 0, "CHSTATI"), "0");
+	assert_string_equal(val(h, 0, "PREVOWNER"), "");
+
+	/* Twice: refused with the owner and epoch. */
+	before = h->submits;
+	assert_int_equal(run(h, "START CHANNEL(S1)"), QSG_RC_CHANNEL_ACTIVE);
+	assert_string_equal(h->text, "QSG0021E: Channel S1 is already active on QM1 (epoch 1).");
+	assert_int_equal(h->submits, before);
+	assert_int_equal(run(h, "START CHANNEL(R1)"), QSG_RC_BAD_ATTR);
+	assert_non_null(strstr(h->text, "receiver channels start when their partner connects"));
+	assert_int_equal(run(h, "STOP CHANNEL(R1)"), QSG_RC_BAD_ATTR);
+	assert_int_equal(run(h, "START CHANNEL(NOPE)"), QSG_RC_CHANNEL_NOT_FOUND);
+	assert_non_null(strstr(h->text, "QSG0003E"));
+	assert_int_equal(h->submits, before);
+	/* An active channel is not deleted. */
+	assert_int_equal(run(h, "DELETE CHANNEL(S1)"), QSG_RC_CHANNEL_ACTIVE);
+	assert_non_null(strstr(h->text, "QSG0021E"));
+
+	h->now += 5000;
+	assert_int_equal(run(h, "STOP CHANNEL(S1)"), QSG_OK);
+	assert_string_equal(h->text, "QSG0022I: Channel S1 stopped (was on QM1, epoch 1).");
+	assert_int_equal(run(h, "STOP CHANNEL(S1)"), QSG_RC_CHANNEL_STOPPED);
+	assert_non_null(strstr(h->text, "QSG0023E"));
+	assert_int_equal(run(h, "DISPLAY CHSTATUS(S1) STATUS EPOCH REASON"), QSG_OK);
+	assert_string_equal(val(h, 0, "STATUS"), "STOPPED");
+	assert_string_equal(val(h, 0, "EPOCH"), "1");
+	assert_string_equal(val(h, 0, "REASON"), "STOP CHANNEL by QM1");
+
+	/* START again: a new instance (epoch + 1) where pick_owner says. */
+	h->pick = 2;
+	h->now += 3000;
+	assert_int_equal(run(h, "START CHANNEL(S1) CHLDISP(SHARED)"), QSG_OK);
+	assert_string_equal(h->text, "QSG0020I: Channel S1 is starting on QM2 (epoch 2).");
+	assert_int_equal(h->picks, 2);
+	h->now += 4000;
+	assert_int_equal(run(h, "ALTER QLOCAL(XQ) DESCR('tick')"), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY CHSTATUS(S*) ALL"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_string_equal(val(h, 0, "OWNER"), "QM2");
+	assert_string_equal(val(h, 0, "EPOCH"), "2");
+	assert_string_equal(val(h, 0, "PREVOWNER"), "QM1");
+	assert_string_equal(val(h, 0, "CHSTATI"), "4");
+	assert_int_equal(run(h, "DISPLAY CHSTATUS(*) CHLTYPE(RCVR)"), QSG_OK);
+	assert_int_equal(h->nobjs, 0);
+	assert_int_equal(run(h, "DISPLAY CHINIT"), QSG_OK);
+	assert_string_equal(val(h, 0, "CHANNELS"), "0"); /* S1 runs on QM2 */
+	assert_int_equal(run(h, "START CHANNEL(S1)"), QSG_RC_CHANNEL_ACTIVE);
+	assert_string_equal(h->text, "QSG0021E: Channel S1 is already active on QM2 (epoch 2).");
+}
+
+static void admin_start_stop_race(void **state)
+{
+	struct harness *h = *state;
+	channel_setup(h);
+	h->chinit_running = 1;
+
+	/* Another member starts S1 between our read and our CAS: the retry
+	 * sees it active. */
+	cas_cmd(&h->race[0], "S1", img(0, 0, 0, 0), img(1, 2, FSM_CHS_STARTING, 1));
+	h->nrace = 1;
+	h->race_next = 0;
+	unsigned before = h->submits;
+	assert_int_equal(run(h, "START CHANNEL(S1) CHLDISP(FIXSHARED)"), QSG_RC_CHANNEL_ACTIVE);
+	assert_string_equal(h->text, "QSG0021E: Channel S1 is already active on QM2 (epoch 1).");
+	assert_int_equal(h->submits - before, 1);
+
+	/* The instance moves to RUNNING while we stop it: retried from the
+	 * image the group returned, and succeeds. */
+	cas_cmd(&h->race[0], "S1", img(1, 2, FSM_CHS_STARTING, 1), img(1, 2, FSM_CHS_RUNNING, 1));
+	h->nrace = 1;
+	h->race_next = 0;
+	before = h->submits;
+	assert_int_equal(run(h, "STOP CHANNEL(S1)"), QSG_OK);
+	assert_string_equal(h->text, "QSG0022I: Channel S1 stopped (was on QM2, epoch 1).");
+	assert_int_equal(h->submits - before, 2);
+
+	/* A START that loses to another START of a new instance. */
+	cas_cmd(&h->race[0], "S1", img(1, 2, FSM_CHS_STOPPED, 1), img(1, 2, FSM_CHS_STARTING, 2));
+	h->nrace = 1;
+	h->race_next = 0;
+	assert_int_equal(run(h, "START CHANNEL(S1) CHLDISP(FIXSHARED)"), QSG_RC_CHANNEL_ACTIVE);
+	assert_non_null(strstr(h->text, "on QM2 (epoch 2)"));
+
+	/* Losing twice is reported, not retried forever. */
+	assert_int_equal(
+	    cas(h, "S1", img(1, 2, FSM_CHS_STARTING, 2), img(1, 2, FSM_CHS_RUNNING, 2)), QSG_OK);
+	cas_cmd(&h->race[0], "S1", img(1, 2, FSM_CHS_RUNNING, 2), img(1, 2, FSM_CHS_RETRYING, 2));
+	cas_cmd(&h->race[1], "S1", img(1, 2, FSM_CHS_RETRYING, 2), img(1, 2, FSM_CHS_RUNNING, 2));
+	h->nrace = 2;
+	h->race_next = 0;
+	before = h->submits;
+	assert_int_equal(run(h, "STOP CHANNEL(S1)"), QSG_RC_CAS_FAILED);
+	assert_non_null(strstr(h->text, "QSG0031E"));
+	assert_non_null(strstr(h->text, "concurrently"));
+	assert_int_equal(h->submits - before, 2);
+	assert_int_equal(run(h, "DISPLAY CHSTATUS(S1)"), QSG_OK);
+	assert_string_equal(val(h, 0, "STATUS"), "RUNNING");
+	h->nrace = 0;
+	h->race_next = 0;
+}
+
+static void admin_reset_resolve(void **state)
+{
+	struct harness *h = *state;
+	channel_setup(h);
+	h->chinit_running = 1;
+	assert_int_equal(
+	    run(h, "DEFINE CHANNEL(S2) CHLTYPE(SDR) CONNAME('127.0.0.1:1501') XMITQ(XQ2)"), QSG_OK);
+
+	uint64_t epoch = attach(h, 21);
+	for (uint64_t i = 1; i <= 5; i++)
+		assert_int_equal(put(h, 21, epoch, i, "XQ", 0), QSG_OK);
+
+	assert_int_equal(run(h, "START CHANNEL(S1) CHLDISP(FIXSHARED)"), QSG_OK);
+	assert_int_equal(
+	    cas(h, "S1", img(1, 1, FSM_CHS_STARTING, 1), img(1, 1, FSM_CHS_RUNNING, 1)), QSG_OK);
+	assert_int_equal(getbatch(h, "S1", 1, 1, 3), 3);
+	assert_int_equal(run(h, "DISPLAY CHSTATUS(S1) ALL"), QSG_OK);
+	assert_string_equal(val(h, 0, "STATUS"), "RUNNING");
+	assert_string_equal(val(h, 0, "INDOUBT"), "YES");
+	assert_string_equal(val(h, 0, "INDOUBTMSGS"), "3");
+	assert_string_equal(val(h, 0, "CURSEQNO"), "3");
+	assert_string_equal(val(h, 0, "LSTSEQNO"), "0");
+	assert_int_equal(run(h, "DISPLAY CHINIT"), QSG_OK);
+	assert_string_equal(val(h, 0, "CHANNELS"), "1");
+
+	/* A running channel is not resolved; in-doubt messages block RESET. */
+	unsigned before = h->submits;
+	assert_int_equal(run(h, "RESOLVE CHANNEL(S1) ACTION(COMMIT)"), QSG_RC_CHANNEL_ACTIVE);
+	assert_non_null(strstr(h->text, "QSG0021E"));
+	assert_non_null(strstr(h->text, "RESOLVE"));
+	assert_int_equal(h->submits, before);
+	assert_int_equal(run(h, "STOP CHANNEL(S1)"), QSG_OK);
+	assert_int_equal(run(h, "RESET CHANNEL(S1)"), QSG_RC_CHANNEL_INDOUBT);
+	assert_non_null(strstr(h->text, "QSG0004E"));
+	assert_non_null(strstr(h->text, "QSG_RC_CHANNEL_INDOUBT"));
+
+	/* BACKOUT: the three return to the xmitq. */
+	assert_int_equal(run(h, "RESOLVE CHANNEL(S1) ACTION(BACKOUT)"), QSG_OK);
+	assert_string_equal(h->text,
+			    "QSG0026I: Channel S1 resolved: 0 messages committed, 3 backed out.");
+	assert_int_equal(run(h, "DISPLAY CHSTATUS(S1) ALL"), QSG_OK);
+	assert_string_equal(val(h, 0, "INDOUBT"), "NO");
+	assert_string_equal(val(h, 0, "INDOUBTMSGS"), "0");
+	assert_string_equal(val(h, 0, "MSGS"), "0");
+	assert_string_equal(val(h, 0, "LSTSEQNO"), "0");
+	assert_int_equal(run(h, "DISPLAY QSTATUS(XQ)"), QSG_OK);
+	assert_string_equal(val(h, 0, "CURDEPTH"), "5");
+	assert_string_equal(val(h, 0, "UNCOM"), "0");
+
+	/* A new instance sends two; COMMIT settles them. */
+	assert_int_equal(run(h, "START CHANNEL(S1) CHLDISP(FIXSHARED)"), QSG_OK);
+	assert_string_equal(h->text, "QSG0020I: Channel S1 is starting on QM1 (epoch 2).");
+	assert_int_equal(
+	    cas(h, "S1", img(1, 1, FSM_CHS_STARTING, 2), img(1, 1, FSM_CHS_RUNNING, 2)), QSG_OK);
+	assert_int_equal(getbatch(h, "S1", 1, 2, 2), 2);
+	h->now += 2000;
+	assert_int_equal(run(h, "STOP CHANNEL(S1)"), QSG_OK);
+	assert_int_equal(run(h, "RESOLVE CHANNEL(S1) ACTION(COMMIT)"), QSG_OK);
+	assert_string_equal(h->text,
+			    "QSG0026I: Channel S1 resolved: 2 messages committed, 0 backed out.");
+	h->now += 3000;
+	assert_int_equal(run(h, "ALTER QLOCAL(XQ) DESCR('tick')"), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY CHSTATUS(S1) ALL"), QSG_OK);
+	assert_string_equal(val(h, 0, "MSGS"), "2");
+	assert_string_equal(val(h, 0, "BATCHES"), "1");
+	assert_string_equal(val(h, 0, "CURSEQNO"), "2");
+	assert_string_equal(val(h, 0, "LSTSEQNO"), "2");
+	assert_string_equal(val(h, 0, "INDOUBT"), "NO");
+	assert_string_equal(val(h, 0, "LSTMSGTI"), "3");
+	assert_int_equal(run(h, "DISPLAY QSTATUS(XQ)"), QSG_OK);
+	assert_string_equal(val(h, 0, "CURDEPTH"), "3");
+	/* Nothing in doubt: RESOLVE is an idempotent no-op. */
+	assert_int_equal(run(h, "RESOLVE CHANNEL(S1) ACTION(BACKOUT)"), QSG_OK);
+	assert_non_null(strstr(h->text, "0 messages committed, 0 backed out"));
+
+	assert_int_equal(run(h, "RESET CHANNEL(S1) SEQNUM(10)"), QSG_OK);
+	assert_string_equal(h->text, "QSG0025I: Channel S1 reset: the next message is sent with "
+				     "sequence number 10.");
+	assert_int_equal(run(h, "DISPLAY CHSTATUS(S1) ALL"), QSG_OK);
+	assert_string_equal(val(h, 0, "LSTSEQNO"), "9");
+	assert_string_equal(val(h, 0, "CURSEQNO"), "9");
+
+	/* Receivers are not reset or resolved here; a channel without status
+	 * has nothing to resolve; RESET creates the status entry. */
+	assert_int_equal(run(h, "RESET CHANNEL(R1)"), QSG_RC_BAD_ATTR);
+	assert_int_equal(run(h, "RESOLVE CHANNEL(R1) ACTION(COMMIT)"), QSG_RC_BAD_ATTR);
+	assert_int_equal(run(h, "RESOLVE CHANNEL(S2) ACTION(COMMIT)"), QSG_RC_CHANNEL_NOT_FOUND);
+	assert_non_null(strstr(h->text, "QSG0019E: no status for channel S2"));
+	assert_int_equal(run(h, "RESET CHANNEL(S2)"), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY CHSTATUS(S2)"), QSG_OK);
+	assert_string_equal(val(h, 0, "STATUS"), "STOPPED");
+	assert_int_equal(run(h, "RESET CHANNEL(NOPE)"), QSG_RC_CHANNEL_NOT_FOUND);
+	assert_int_equal(run(h, "DISPLAY CHSTATUS(*)"), QSG_OK);
+	assert_int_equal(h->nobjs, 2);
+	assert_string_equal(val(h, 0, "CHANNEL"), "S1");
+	assert_string_equal(val(h, 1, "CHANNEL"), "S2");
+}
+
+static void admin_chinit_qmgr(void **state)
+{
+	struct harness *h = *state;
+
+	assert_int_equal(run(h, "DISPLAY CHINIT"), QSG_OK);
+	assert_string_equal(h->text, "QSG0030I: Display channel initiator details.");
+	assert_int_equal(h->nobjs, 1);
+	assert_string_equal(val(h, 0, "QMNAME"), "QM1");
+	assert_string_equal(val(h, 0, "STATUS"), "STOPPED");
+	assert_string_equal(val(h, 0, "CHANNELS"), "0");
+
+	assert_int_equal(run(h, "START CHINIT"), QSG_OK);
+	assert_string_equal(h->text, "QSG0027I: Channel initiator started on QM1.");
+	assert_int_equal(h->chinit_starts, 1);
+	assert_int_equal(run(h, "DISPLAY CHINIT STATUS"), QSG_OK);
+	assert_string_equal(val(h, 0, "STATUS"), "RUNNING");
+	assert_int_equal(h->objs[0].nattrs, 2);
+
+	h->chinit_rc = QSG_RC_IO;
+	assert_int_equal(run(h, "STOP CHINIT"), QSG_RC_IO);
+	assert_non_null(strstr(h->text, "QSG0029E"));
+	assert_non_null(strstr(h->text, "cannot stop now"));
+	assert_int_equal(h->chinit_running, 1);
+	h->chinit_rc = QSG_OK;
+	assert_int_equal(run(h, "STOP CHINIT"), QSG_OK);
+	assert_string_equal(h->text, "QSG0028I: Channel initiator stopped on QM1.");
+	assert_int_equal(h->chinit_stops, 2);
+	assert_int_equal(run(h, "DISPLAY CHINIT"), QSG_OK);
+	assert_string_equal(val(h, 0, "STATUS"), "STOPPED");
+	h->env.chinit_start = NULL;
+	assert_int_equal(run(h, "START CHINIT"), QSG_RC_UNEXPECTED_ERROR);
+	assert_non_null(strstr(h->text, "QSG0029E"));
+	assert_int_equal(h->submits, 0);
+
+	assert_int_equal(run(h, "DISPLAY QMGR"), QSG_OK);
+	assert_string_equal(val(h, 0, "DEADQ"), "");
+	assert_int_equal(run(h, "ALTER QMGR DEADQ(DLQ) DESCR('group qm')"), QSG_OK);
+	assert_string_equal(h->text, "QSG0009I: QMGR altered.");
+	assert_int_equal(run(h, "DISPLAY QMGR"), QSG_OK);
+	assert_string_equal(val(h, 0, "DEADQ"), "DLQ");
+	assert_string_equal(val(h, 0, "DESCR"), "group qm");
+	assert_int_equal(run(h, "DISPLAY QMGR DEADQ"), QSG_OK);
+	assert_int_equal(h->objs[0].nattrs, 2);
+	assert_int_equal(run(h, "ALTER QMGR DESCR('only this')"), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY QMGR ALL"), QSG_OK);
+	assert_string_equal(val(h, 0, "DEADQ"), "DLQ");
+	assert_string_equal(val(h, 0, "DESCR"), "only this");
+	assert_int_equal(run(h, "ALTER QMGR DEADQ('')"), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY QMGR DEADQ"), QSG_OK);
+	assert_string_equal(val(h, 0, "DEADQ"), "");
+}
+
+static void admin_channel_outcome_unknown(void **state)
+{
+	struct harness *h = *state;
+	channel_setup(h);
+	h->chinit_running = 1;
+
+	h->mode = SUBMIT_UNKNOWN;
+	assert_int_equal(run(h, "START CHANNEL(S1) CHLDISP(FIXSHARED)"), QSG_RC_OUTCOME_UNKNOWN);
+	assert_non_null(strstr(h->text, "QSG0005W"));
+	assert_non_null(strstr(h->text, "may or may not have been started"));
+	assert_null(strstr(h->text, "fail"));
+	h->mode = SUBMIT_APPLY;
+	assert_int_equal(run(h, "DISPLAY CHSTATUS(S1)"), QSG_OK);
+	assert_string_equal(val(h, 0, "STATUS"), "STARTING");
+
+	h->mode = SUBMIT_REFUSE;
+	assert_int_equal(run(h, "STOP CHANNEL(S1)"), QSG_RC_NO_LEADER);
+	assert_non_null(strstr(h->text, "QSG0006E"));
+	assert_non_null(strstr(h->text, "not stopped"));
+	assert_int_equal(run(h, "ALTER QMGR DEADQ(DLQ)"), QSG_RC_NO_LEADER);
+	assert_non_null(strstr(h->text, "QSG0006E"));
+	h->mode = SUBMIT_APPLY;
+	assert_int_equal(run(h, "DISPLAY CHSTATUS(S1)"), QSG_OK);
+	assert_string_equal(val(h, 0, "STATUS"), "STARTING");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(parse_define),
 	    cmocka_unit_test(parse_display),
 	    cmocka_unit_test(parse_bad),
+	    cmocka_unit_test(parse_channel_cmds),
+	    cmocka_unit_test(parse_channel_bad),
 	    cmocka_unit_test(parse_hostile),
 	    cmocka_unit_test_setup_teardown(admin_define_display, setup, teardown),
 	    cmocka_unit_test_setup_teardown(admin_define_replace_like_alter, setup, teardown),
@@ -828,6 +1735,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(admin_outcome_unknown_and_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(admin_syntax_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(admin_group_qmgr_ping, setup, teardown),
+	    cmocka_unit_test_setup_teardown(admin_remote_queues, setup, teardown),
+	    cmocka_unit_test_setup_teardown(admin_channel_define_display, setup, teardown),
+	    cmocka_unit_test_setup_teardown(admin_start_stop_channel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(admin_start_stop_race, setup, teardown),
+	    cmocka_unit_test_setup_teardown(admin_reset_resolve, setup, teardown),
+	    cmocka_unit_test_setup_teardown(admin_chinit_qmgr, setup, teardown),
+	    cmocka_unit_test_setup_teardown(admin_channel_outcome_unknown, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

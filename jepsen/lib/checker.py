@@ -1,0 +1,155 @@
+"""Checkers over a history (list of op dicts)."""
+import re
+from collections import Counter, defaultdict
+
+VALUE_RE = re.compile(r"^[pt](\d+)-(\d+)$")
+
+
+def total_queue(ops, queues, put_f=("enqueue",), get_f=("dequeue", "drain")):
+    """Jepsen total-queue, per queue and summed.
+    lost        acknowledged (:ok) puts never read
+    duplicated  values read (:ok) more than once
+    unexpected  values read that no put ever attempted
+    recovered   :info puts whose value was read
+    A get whose outcome is unknown and whose value is known (syncpoint get,
+    commit unknown) counts as a possible read: its value is not lost. A get
+    outside syncpoint whose reply was lost (value unknown) may have consumed
+    any one message: `lost` beyond the number of those is unexplained and a
+    violation; `lost` within it is reported but cannot be proven."""
+    res = {}
+    tot = Counter()
+    for q in queues:
+        attempted, acked, info_puts = set(), set(), set()
+        reads = Counter()
+        maybe_reads = set()
+        unknown_gets = 0
+        for op in ops:
+            if op.get("queue") != q or op.get("process") == "nemesis":
+                continue
+            f, t, v = op.get("f"), op.get("type"), op.get("value")
+            if f in put_f:
+                if t == "invoke":
+                    attempted.add(v)
+                elif t == "ok":
+                    acked.add(v)
+                elif t == "info":
+                    info_puts.add(v)
+            elif f in get_f:
+                if t == "ok" and v is not None:
+                    reads[v] += 1
+                elif t == "info":
+                    if v is not None:
+                        maybe_reads.add(v)
+                    else:
+                        unknown_gets += 1
+        read = set(reads)
+        lost = sorted(acked - read - maybe_reads)
+        dup = sorted(v for v, c in reads.items() if c > 1)
+        unexpected = sorted((read | maybe_reads) - attempted)
+        recovered = sorted(info_puts & read)
+        unexplained = max(0, len(lost) - unknown_gets)
+        r = {"attempted": len(attempted), "acknowledged": len(acked), "read": len(read),
+             "lost": len(lost), "duplicated": len(dup), "unexpected": len(unexpected),
+             "recovered": len(recovered), "info_puts": len(info_puts),
+             "unknown_gets": unknown_gets, "lost_unexplained": unexplained,
+             "lost_values": lost[:50], "duplicated_values": dup[:50],
+             "unexpected_values": unexpected[:50]}
+        r["valid"] = unexplained == 0 and not dup and not unexpected
+        res[q] = r
+        for k in ("attempted", "acknowledged", "read", "lost", "duplicated", "unexpected",
+                  "recovered", "lost_unexplained"):
+            tot[k] += r[k]
+    res["total"] = dict(tot)
+    res["valid"] = all(res[q]["valid"] for q in queues)
+    return res
+
+
+def producer_order(ops, queue, get_f=("dequeue", "drain")):
+    """Single consumer, puts outside syncpoint: each producer's values must be
+    read in the order they were put (FIFO per queue)."""
+    last = {}
+    violations = []
+    n = 0
+    for op in ops:
+        if op.get("queue") != queue or op.get("f") not in get_f or op.get("type") != "ok":
+            continue
+        m = VALUE_RE.match(str(op.get("value")))
+        if not m:
+            continue
+        n += 1
+        p, k = int(m.group(1)), int(m.group(2))
+        if p in last and k < last[p]:
+            violations.append({"producer": p, "read": k, "after": last[p],
+                               "index": op.get("index")})
+        last[p] = max(k, last.get(p, 0))
+    return {"queue": queue, "reads": n, "violations": len(violations),
+            "examples": violations[:20], "valid": not violations}
+
+
+def ep(x):
+    try:
+        return int(x)
+    except (TypeError, ValueError):
+        return -1
+
+
+def channel_instances(ops, poll_s=1.0):
+    """Single active channel instance. From the :chstatus polls of every
+    member: an instance is (owner, epoch); it is active from the first to
+    the last poll that saw it RUNNING. Two distinct instances of one channel
+    whose active intervals overlap by more than 2 polling periods, or an
+    older epoch seen RUNNING after a newer one, are violations. Polls are
+    1 s apart: shorter overlaps are not visible (documented limitation)."""
+    spans = defaultdict(dict)
+    seen_order = defaultdict(list)
+    for op in ops:
+        if op.get("f") != "chstatus" or op.get("type") != "ok":
+            continue
+        t = op["time"] / 1e9
+        for o in op.get("value") or []:
+            if str(o.get("status", "")).upper() != "RUNNING":
+                continue
+            inst = (o.get("owner"), o.get("epoch"))
+            s = spans[o.get("channel")].setdefault(inst, [t, t])
+            s[1] = max(s[1], t)
+            seen_order[(o.get("channel"), op.get("node"))].append((t, inst))
+    violations = []
+    for ch, insts in spans.items():
+        items = sorted(insts.items(), key=lambda kv: kv[1][0])
+        for i in range(len(items)):
+            for j in range(i + 1, len(items)):
+                (a, sa), (b, sb) = items[i], items[j]
+                overlap = min(sa[1], sb[1]) - max(sa[0], sb[0])
+                if overlap > 2 * poll_s:
+                    violations.append({"channel": ch, "a": a, "b": b, "overlap_s": overlap})
+    # each member's replicated view must never go back to an older epoch
+    for (ch, node), seq in seen_order.items():
+        newest = -1
+        for t, inst in sorted(seq):
+            e = ep(inst[1])
+            if e < newest:
+                violations.append({"channel": ch, "member_view": node, "stale": list(inst),
+                                   "newest_epoch": newest, "time": t})
+            newest = max(newest, e)
+    return {"channels": {ch: [list(k) for k in v] for ch, v in spans.items()},
+            "violations": len(violations), "examples": violations[:20],
+            "valid": not violations}
+
+
+def member_exits(ops):
+    """Every qsgd exit must be one the nemesis caused: a kill/stop by the
+    harness, or exit 70 (fail-stop) under a disk fault."""
+    bad = []
+    for op in ops:
+        if op.get("f") != "member-exit":
+            continue
+        v = op["value"]
+        exp, code = v.get("expected"), v.get("code")
+        if exp in ("kill", "teardown") or (exp and code == 0):
+            continue
+        if exp in ("disk-eio", "disk-full") and code == 70:
+            continue
+        if exp in ("clock-skew", "clock-skew-end", "membership", "stop") and code in (0, -9):
+            continue
+        bad.append(v)
+    return {"unexpected_exits": len(bad), "examples": bad[:20], "valid": not bad}

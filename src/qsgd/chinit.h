@@ -1,0 +1,67 @@
+/* The channel initiator of a member (docs/channels.md).
+ *
+ * It runs the member's sending channel instances (chsdr.c) and its receiving
+ * ones (chrcv.c, for inbound connections on the group port), and it keeps the
+ * shared channel status table true to what runs: every change goes through
+ * the log as a compare-and-swap (FSM_OP_CHST_CAS).
+ *
+ * Reconciliation runs whenever the channel part of the state machine changed
+ * (fsm_chan_generation) and once a second:
+ *   - an SDR entry owned by this member in STARTING with an epoch we run no
+ *     instance for: start an instance for that epoch;
+ *   - an entry owned by this member that is active but has no instance here
+ *     (we restarted, or our channel initiator stopped): recover it;
+ *   - entries owned by a FAILED member: peer recovery, racing the other
+ *     members by compare-and-swap (exactly one wins each entry): running
+ *     sender channels are restarted on a member chosen by load, STOPPED ones
+ *     stay stopped, inbound entries are deleted;
+ *   - a local instance whose entry no longer names it (owner or epoch
+ *     changed: fenced, or STOPPED): end it.
+ * The queue-manager part does recovery even while the channel initiator is
+ * stopped (seed 001, scenario 3). All on the loop thread. */
+#ifndef QSGD_CHINIT_H
+#define QSGD_CHINIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daemon.h"
+
+struct chinit;
+struct chrcv;
+struct stream;
+
+int chinit_init(struct chinit **out, struct qsgd *d, char *errmsg);
+/* Begin reconciling (after the listener is up). autostart: start the
+ * channel initiator too. */
+void chinit_begin(struct chinit *ci, bool autostart);
+/* End every instance and close the handles; freed when all is released. */
+void chinit_close(struct chinit *ci);
+
+/* START/STOP CHINIT. Stop ends every instance at once (their channels are
+ * recovered elsewhere by this member's queue-manager part). */
+int chinit_start(struct chinit *ci, char *errmsg);
+int chinit_stop(struct chinit *ci, char *errmsg);
+bool chinit_running(const struct chinit *ci);
+
+/* Member fencing (lease): a fenced member ends every instance at once and
+ * changes nothing until it is active again. */
+void chinit_set_fenced(struct chinit *ci, bool fenced);
+
+/* Messages became available on `queue` (fsm notify). */
+void chinit_notify_queue(struct chinit *ci, const char *queue);
+
+/* The member that should run a new instance: active members whose channel
+ * initiator runs, fewest active sender channels first, then lowest id;
+ * `exclude` only when nobody else qualifies. 0 = none. Pure. */
+uint32_t chinit_pick_owner(struct fsm *f, uint32_t exclude);
+
+/* Inbound: the server hands over a connection whose first frame is a
+ * channel START. Returns NULL when the connection must be closed (the
+ * reason was written to the stream). */
+struct chrcv *chinit_accept(struct chinit *ci, struct stream *st);
+void chrcv_frame(struct chrcv *r, const uint8_t *p, size_t len);
+/* The connection is gone (no more writes to the stream). */
+void chrcv_closed(struct chrcv *r);
+
+#endif

@@ -1,0 +1,542 @@
+/* A receiving channel instance (MCA) for one inbound connection on the
+ * group port. See docs/channels.md.
+ *
+ *   CHP_START -> CH_RECV_START (fences older sender epochs, reads the
+ *   shared SYNCQ: the last committed sequence number) -> reply;
+ *   CHP_MSG ... CHP_MSG(LAST) -> one CH_RECV_BATCH command: the batch's puts
+ *   and its SYNCQ record commit together -> CHP_CONFIRM.
+ *
+ * Batches are submitted one after another, in order; a batch whose outcome
+ * is unknown is submitted again (the state machine recognises it as a
+ * duplicate if it was committed). A batch refused in part (destination black
+ * list) is answered with the refused messages; the messages that follow it
+ * are ignored until the sender sends the batch again from its first
+ * sequence number. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chinit_int.h"
+
+#define RCV_MAX_QUEUED (FSM_CH_MAX_PIPELINE + 2)
+#define RCV_MAX_BATCH_BYTES (256u * 1024 * 1024)
+#define RCV_MAX_ATTEMPTS 30
+
+enum rphase { R_WAIT_START = 1, R_STARTING, R_RUN, R_DEAD };
+
+struct rbatch {
+	struct rbatch *next;
+	uint64_t first, last, luwid;
+	uint32_t count;
+	struct qsg_wbuf list;
+	unsigned attempts;
+};
+
+struct chrcv {
+	struct chinit *ci;
+	struct chrcv *next;
+	struct stream *st;
+	bool closed; /* the connection is gone */
+	unsigned refs;
+	int phase;
+	char name[FSM_CHNAME_MAX + 1];
+	char rqmname[FSM_NAME_MAX + 1];
+	uint64_t epoch;
+	uint32_t maxmsgl;
+	uint32_t batchsz;
+	char peer[FSM_ADDR_MAX + 1];
+	uint64_t expect; /* next message sequence number expected */
+	bool skip; /* after a refused batch: ignore until expect comes again */
+	struct rbatch *cur;
+	struct rbatch *qhead, *qtail;
+	unsigned nq;
+	bool submitting;
+	struct qsg_wbuf scratch;
+};
+
+struct chrcv *chrcv_next(const struct chrcv *r)
+{
+	return r->next;
+}
+
+static void rbatch_free(struct rbatch *b)
+{
+	if (b == NULL)
+		return;
+	qsg_wbuf_close(&b->list);
+	free(b);
+}
+
+static void drop_batches(struct chrcv *r)
+{
+	rbatch_free(r->cur);
+	r->cur = NULL;
+	bool first = true;
+	while (r->qhead != NULL) {
+		struct rbatch *b = r->qhead;
+		r->qhead = b->next;
+		/* The batch being submitted is freed by its completion. */
+		if (!(first && r->submitting))
+			rbatch_free(b);
+		first = false;
+	}
+	r->qtail = NULL;
+	r->nq = 0;
+}
+
+static void release(struct chrcv *r)
+{
+	if (--r->refs > 0)
+		return;
+	struct chinit *ci = r->ci;
+	qsg_wbuf_close(&r->scratch);
+	free(r);
+	chinit_unref(ci);
+}
+
+static void send_end(struct chrcv *r, int rc, const char *text)
+{
+	if (r->closed)
+		return;
+	chp_end_encode(&r->st->out, rc, text);
+	stream_mark(r->st);
+}
+
+void chrcv_abort(struct chrcv *r, int rc, const char *why)
+{
+	if (r->closed || r->phase == R_DEAD)
+		return;
+	QLOG_INFO_(r->ci->d->log, "QSG5050I", "inbound channel %s from %s (%s) ended: %s",
+		   r->name[0] ? r->name : "?", r->rqmname[0] ? r->rqmname : "?", r->peer, why);
+	send_end(r, rc, why);
+	r->phase = R_DEAD;
+	stream_close_after_write(r->st);
+}
+
+/* ---- start ---- */
+
+static void start_reply(struct chrcv *r, int rc, const char *text, uint64_t lstseq, uint64_t luwid,
+			const struct chp_start *s)
+{
+	struct chp_start_resp resp;
+	memset(&resp, 0, sizeof resp);
+	resp.rc = rc;
+	snprintf(resp.text, sizeof resp.text, "%s", text != NULL ? text : "");
+	if (rc == QSG_OK) {
+		struct fsm_chattrs def;
+		snprintf(resp.receiver_qmgr, sizeof resp.receiver_qmgr, "%s", r->ci->d->cfg->group);
+		resp.member_id = r->ci->d->cfg->id;
+		resp.lstseq = lstseq;
+		resp.luwid = luwid;
+		resp.batchsz = s->batchsz;
+		resp.maxmsgl = s->maxmsgl;
+		resp.hbint = s->hbint;
+		resp.pipeline =
+		    s->pipeline > FSM_CH_MAX_PIPELINE ? FSM_CH_MAX_PIPELINE : s->pipeline;
+		if (fsm_channel_get(r->ci->d->fsm, r->name, &def) == QSG_OK) {
+			if (def.maxmsgl < resp.maxmsgl)
+				resp.maxmsgl = def.maxmsgl;
+			resp.compmsg = s->compmsg == FSM_COMP_LZ4 && def.compmsg == FSM_COMP_LZ4
+					   ? FSM_COMP_LZ4
+					   : FSM_COMP_NONE;
+		}
+		r->maxmsgl = resp.maxmsgl;
+		r->batchsz = resp.batchsz;
+	}
+	chp_start_resp_encode(&r->st->out, 1, &resp);
+	stream_mark(r->st);
+}
+
+struct rstart {
+	struct chrcv *r;
+	struct chp_start s;
+};
+
+static void recv_start_done(void *arg, int status, const void *result, size_t len)
+{
+	struct rstart *x = arg;
+	struct chrcv *r = x->r;
+	struct fsm_result res;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	int rc = status;
+	if (status == QSG_OK) {
+		rc = fsm_result_decode(FSM_OP_CH_RECV_START, result, len, &res, errmsg);
+		if (rc == QSG_OK)
+			rc = res.rc;
+	}
+	if (!r->closed && r->phase == R_STARTING) {
+		if (rc == QSG_OK) {
+			r->phase = R_RUN;
+			r->expect = res.ch.lstseq + 1;
+			start_reply(r, QSG_OK, NULL, res.ch.lstseq, res.ch.luwid, &x->s);
+			QLOG_INFO_(r->ci->d->log, "QSG5051I",
+				   "inbound channel %s from %s (%s) running, epoch %llu, last "
+				   "sequence number %llu",
+				   r->name, r->rqmname, r->peer, (unsigned long long)r->epoch,
+				   (unsigned long long)res.ch.lstseq);
+		} else {
+			start_reply(r, rc, errmsg[0] ? errmsg : qsg_rc_text(rc), 0, 0, &x->s);
+			r->phase = R_DEAD;
+			stream_close_after_write(r->st);
+		}
+	}
+	free(x);
+	release(r);
+}
+
+static void on_start(struct chrcv *r, const uint8_t *p, size_t len)
+{
+	struct rstart *x = calloc(1, sizeof *x);
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	if (x == NULL) {
+		chrcv_abort(r, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+		return;
+	}
+	int rc = chp_start_decode(p, len, &x->s, errmsg);
+	const struct qsgd_config *cfg = r->ci->d->cfg;
+	if (rc == QSG_OK && x->s.receiver_qmgr[0] != '\0' &&
+	    strcmp(x->s.receiver_qmgr, cfg->group) != 0 &&
+	    strcmp(x->s.receiver_qmgr, cfg->name) != 0)
+		rc = qsg_errf(errmsg, QSG_RC_UNKNOWN_REMOTE_Q_MGR, "this is %s (member %s), not %s",
+			      cfg->group, cfg->name, x->s.receiver_qmgr);
+	if (rc == QSG_OK && !chinit_running(r->ci))
+		rc = qsg_errf(errmsg, QSG_RC_CHINIT_NOT_RUNNING,
+			      "the channel initiator of %s is not running", cfg->name);
+	if (rc == QSG_OK && r->ci->fenced)
+		rc = qsg_errf(errmsg, QSG_RC_MEMBER_FENCED, "member %s is fenced", cfg->name);
+	if (rc != QSG_OK) {
+		struct chp_start dummy;
+		memset(&dummy, 0, sizeof dummy);
+		start_reply(r, rc, errmsg, 0, 0, &dummy);
+		r->phase = R_DEAD;
+		stream_close_after_write(r->st);
+		free(x);
+		return;
+	}
+	snprintf(r->name, sizeof r->name, "%s", x->s.channel);
+	snprintf(r->rqmname, sizeof r->rqmname, "%s", x->s.sender_qmgr);
+	r->epoch = x->s.epoch;
+	struct fsm_cmd cmd;
+	memset(&cmd, 0, sizeof cmd);
+	cmd.op = FSM_OP_CH_RECV_START;
+	snprintf(cmd.ch.name, sizeof cmd.ch.name, "%s", r->name);
+	snprintf(cmd.ch.rqmname, sizeof cmd.ch.rqmname, "%s", r->rqmname);
+	cmd.ch.member_id = cfg->id;
+	cmd.ch.epoch = r->epoch;
+	if (x->s.reset_seq != 0) {
+		cmd.ch.flags = FSM_CHF_RESET;
+		cmd.ch.seq = x->s.reset_seq;
+	}
+	snprintf(cmd.ch.conname, sizeof cmd.ch.conname, "%s", r->peer);
+	x->r = r;
+	r->refs++;
+	r->phase = R_STARTING;
+	if (qsgd_submit(r->ci->d, &cmd, recv_start_done, x) != QSG_OK) {
+		r->refs--;
+		free(x);
+		chrcv_abort(r, QSG_RC_Q_MGR_STOPPING, "cannot submit");
+	}
+}
+
+/* ---- batches ---- */
+
+static void submit_next(struct chrcv *r);
+
+static void confirm(struct chrcv *r, const struct rbatch *b, int rc, const char *text,
+		    const struct chp_reject *rej, uint32_t n)
+{
+	if (r->closed)
+		return;
+	chp_confirm_encode(&r->st->out, b->first, b->last, rc, text, rej, n);
+	stream_mark(r->st);
+}
+
+struct rsub {
+	struct chrcv *r;
+	struct rbatch *b;
+};
+
+static void batch_done(void *arg, int status, const void *result, size_t len)
+{
+	struct rsub *x = arg;
+	struct chrcv *r = x->r;
+	struct rbatch *b = x->b;
+	struct fsm_result res;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	free(x);
+	r->submitting = false;
+	if (r->closed || r->phase != R_RUN || r->qhead != b) {
+		if (r->qhead != b)
+			rbatch_free(b); /* dropped from the queue meanwhile */
+		release(r);
+		return;
+	}
+	int rc = status;
+	if (status == QSG_OK) {
+		rc = fsm_result_decode(FSM_OP_CH_RECV_BATCH, result, len, &res, errmsg);
+		if (rc == QSG_OK)
+			rc = res.rc;
+	} else if (++b->attempts < RCV_MAX_ATTEMPTS) {
+		/* Not applied or unknown: the same batch again is safe (a
+		 * committed one comes back as a duplicate). */
+		submit_next(r);
+		release(r);
+		return;
+	}
+	r->qhead = b->next;
+	if (r->qhead == NULL)
+		r->qtail = NULL;
+	r->nq--;
+	if (rc == QSG_OK) {
+		confirm(r, b, QSG_OK, NULL, NULL, 0);
+		rbatch_free(b);
+		submit_next(r);
+	} else if (rc == QSG_RC_BATCH_REJECTED) {
+		struct chp_reject rej[256];
+		uint32_t n = 0;
+		struct fsm_chiter it;
+		fsm_chiter_result(&it, &res.ch);
+		for (;;) {
+			uint32_t index, reason;
+			int done = 0;
+			if (fsm_chiter_reject(&it, &index, &reason, &done) != QSG_OK || done)
+				break;
+			if (n < sizeof rej / sizeof rej[0] && index < b->count) {
+				rej[n].seq = b->first + index;
+				rej[n].reason = reason;
+				n++;
+			}
+		}
+		QLOG_WARNING(r->ci->d->log, "QSG5052W",
+			     "inbound channel %s: batch %llu..%llu refused for %u message(s)",
+			     r->name, (unsigned long long)b->first, (unsigned long long)b->last, n);
+		confirm(r, b, QSG_RC_BATCH_REJECTED, "destinations refused", rej, n);
+		/* Everything after it is sent again from b->first. */
+		r->skip = true;
+		r->expect = b->first;
+		rbatch_free(b);
+		drop_batches(r);
+	} else {
+		confirm(r, b, rc, errmsg[0] ? errmsg : qsg_rc_text(rc), NULL, 0);
+		rbatch_free(b);
+		r->phase = R_DEAD;
+		stream_close_after_write(r->st);
+	}
+	release(r);
+}
+
+static void submit_next(struct chrcv *r)
+{
+	if (r->submitting || r->qhead == NULL || r->closed || r->phase != R_RUN)
+		return;
+	struct rbatch *b = r->qhead;
+	struct rsub *x = calloc(1, sizeof *x);
+	if (x == NULL) {
+		chrcv_abort(r, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+		return;
+	}
+	x->r = r;
+	x->b = b;
+	struct fsm_cmd cmd;
+	memset(&cmd, 0, sizeof cmd);
+	cmd.op = FSM_OP_CH_RECV_BATCH;
+	snprintf(cmd.ch.name, sizeof cmd.ch.name, "%s", r->name);
+	snprintf(cmd.ch.rqmname, sizeof cmd.ch.rqmname, "%s", r->rqmname);
+	snprintf(cmd.ch.local_qmgr, sizeof cmd.ch.local_qmgr, "%s", r->ci->d->cfg->group);
+	cmd.ch.member_id = r->ci->d->cfg->id;
+	cmd.ch.epoch = r->epoch;
+	cmd.ch.seq = b->first;
+	cmd.ch.last = b->last;
+	cmd.ch.luwid = b->luwid;
+	cmd.ch.count = b->count;
+	cmd.ch.list.p = b->list.data;
+	cmd.ch.list.len = b->list.len;
+	r->refs++;
+	r->submitting = true;
+	if (qsgd_submit(r->ci->d, &cmd, batch_done, x) != QSG_OK) {
+		r->submitting = false;
+		r->refs--;
+		free(x);
+		chrcv_abort(r, QSG_RC_Q_MGR_STOPPING, "cannot submit");
+	}
+}
+
+static void on_msg(struct chrcv *r, const uint8_t *p, size_t len)
+{
+	struct chp_msg m;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	char why[QSG_ERRMSG_SIZE + 32];
+	if (chp_msg_decode(p, len, &m, &r->scratch, r->maxmsgl, errmsg) != QSG_OK) {
+		snprintf(why, sizeof why, "bad message: %s", errmsg);
+		chrcv_abort(r, QSG_RC_BAD_FRAME, why);
+		return;
+	}
+	if (r->skip) {
+		if (m.seq != r->expect)
+			return; /* part of a batch sent before the refusal */
+		r->skip = false;
+	}
+	if (m.seq != r->expect) {
+		snprintf(why, sizeof why, "message sequence number %llu, expected %llu",
+			 (unsigned long long)m.seq, (unsigned long long)r->expect);
+		chrcv_abort(r, QSG_RC_SEQ_MISMATCH, why);
+		return;
+	}
+	if (r->cur == NULL) {
+		r->cur = calloc(1, sizeof *r->cur);
+		if (r->cur == NULL) {
+			chrcv_abort(r, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+			return;
+		}
+		qsg_wbuf_init(&r->cur->list);
+		r->cur->first = m.seq;
+	}
+	struct rbatch *b = r->cur;
+	struct fsm_chmsg cm;
+	memset(&cm, 0, sizeof cm);
+	memcpy(cm.rqmname, m.rqmname, sizeof cm.rqmname);
+	memcpy(cm.rname, m.rname, sizeof cm.rname);
+	cm.msg = m.msg;
+	fsm_chlist_put_msg(&b->list, &cm);
+	b->count++;
+	b->last = m.seq;
+	r->expect = m.seq + 1;
+	if (b->count > FSM_MAX_CHBATCH || b->list.len > RCV_MAX_BATCH_BYTES) {
+		chrcv_abort(r, QSG_RC_DATA_LENGTH_ERROR, "batch too large");
+		return;
+	}
+	if (!(m.mflags & CHP_M_LAST))
+		return;
+	b->luwid = m.luwid;
+	r->cur = NULL;
+	if (r->nq >= RCV_MAX_QUEUED) {
+		rbatch_free(b);
+		chrcv_abort(r, QSG_RC_BUSY, "too many batches in flight");
+		return;
+	}
+	if (r->qtail != NULL)
+		r->qtail->next = b;
+	else
+		r->qhead = b;
+	r->qtail = b;
+	r->nq++;
+	submit_next(r);
+}
+
+void chrcv_frame(struct chrcv *r, const uint8_t *p, size_t len)
+{
+	uint32_t reqid;
+	if (r->closed || r->phase == R_DEAD)
+		return;
+	int op = chp_frame_op(p, len, &reqid);
+	switch (r->phase) {
+	case R_WAIT_START:
+		if (op != CHP_START) {
+			chrcv_abort(r, QSG_RC_BAD_FRAME, "the first frame must be a channel start");
+			return;
+		}
+		on_start(r, p, len);
+		return;
+	case R_STARTING:
+		chrcv_abort(r, QSG_RC_BAD_FRAME, "frame before the start was answered");
+		return;
+	default:
+		break;
+	}
+	switch (op) {
+	case CHP_MSG:
+		on_msg(r, p, len);
+		return;
+	case CHP_HB:
+		chp_hb_encode(&r->st->out, 1);
+		stream_mark(r->st);
+		return;
+	case CHP_HB | PROTO_RESP:
+		return;
+	case CHP_END:
+		r->phase = R_DEAD;
+		stream_close_after_write(r->st);
+		return;
+	default:
+		chrcv_abort(r, QSG_RC_UNKNOWN_OP, "unexpected frame on a receiving channel");
+		return;
+	}
+}
+
+/* ---- lifecycle ---- */
+
+struct chrcv *chinit_accept(struct chinit *ci, struct stream *st)
+{
+	struct chrcv *r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return NULL;
+	r->ci = ci;
+	r->st = st;
+	r->phase = R_WAIT_START;
+	r->refs = 1;
+	qsg_wbuf_init(&r->scratch);
+	struct sockaddr_storage sa;
+	int n = sizeof sa;
+	char host[64] = "?";
+	int port = 0;
+	if (uv_tcp_getpeername(&st->tcp, (struct sockaddr *)&sa, &n) == 0) {
+		if (sa.ss_family == AF_INET) {
+			uv_ip4_name((const struct sockaddr_in *)&sa, host, sizeof host);
+			port = ntohs(((const struct sockaddr_in *)&sa)->sin_port);
+		} else if (sa.ss_family == AF_INET6) {
+			uv_ip6_name((const struct sockaddr_in6 *)&sa, host, sizeof host);
+			port = ntohs(((const struct sockaddr_in6 *)&sa)->sin6_port);
+		}
+	}
+	snprintf(r->peer, sizeof r->peer, "%s:%d", host, port);
+	chinit_ref(ci);
+	r->next = ci->rcvs;
+	ci->rcvs = r;
+	return r;
+}
+
+static void entry_removed(void *arg, int status, const void *result, size_t len)
+{
+	(void)status;
+	(void)result;
+	(void)len;
+	release(arg);
+}
+
+void chrcv_closed(struct chrcv *r)
+{
+	struct chinit *ci = r->ci;
+	r->closed = true;
+	for (struct chrcv **pp = &ci->rcvs; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	bool was_running = r->name[0] != '\0' && r->epoch != 0;
+	r->phase = R_DEAD;
+	drop_batches(r);
+	/* Remove our inbound status entry if it still names this connection. */
+	struct fsm_chstatus st;
+	if (was_running && !ci->fenced &&
+	    fsm_chstatus_get(ci->d->fsm, r->name, r->rqmname, &st) == QSG_OK && st.img.exists &&
+	    st.img.owner == ci->d->cfg->id && st.img.epoch == r->epoch) {
+		struct fsm_cmd cmd;
+		memset(&cmd, 0, sizeof cmd);
+		cmd.op = FSM_OP_CHST_CAS;
+		snprintf(cmd.ch.name, sizeof cmd.ch.name, "%s", r->name);
+		snprintf(cmd.ch.rqmname, sizeof cmd.ch.rqmname, "%s", r->rqmname);
+		cmd.ch.chltype = FSM_CHL_RCVR;
+		cmd.ch.before = st.img;
+		snprintf(cmd.ch.reason, sizeof cmd.ch.reason, "inbound channel ended");
+		r->refs++;
+		if (qsgd_submit(ci->d, &cmd, entry_removed, r) != QSG_OK)
+			r->refs--;
+	}
+	QLOG_DBG(ci->d->log, "QSG5053D", "inbound channel %s from %s closed", r->name, r->peer);
+	release(r);
+}
+
+bool chrcv_matches(const struct chrcv *r, const char *name, const char *rqmname, uint64_t epoch)
+{
+	return strcmp(r->name, name) == 0 && strcmp(r->rqmname, rqmname) == 0 && r->epoch == epoch;
+}

@@ -1,0 +1,1127 @@
+/* A sending channel instance (MCA): one per (channel, epoch) owned by this
+ * member. See docs/channels.md for the protocol.
+ *
+ *   connect (CONNAME list in turn) -> CHP_START -> resolve the in-doubt
+ *   batch from the receiver's last sequence number (CH_SETTLE) -> CAS
+ *   STARTING->RUNNING -> run: CH_GETBATCH, send the batch (the last message
+ *   asks for commit and confirmation), up to PIPELINE batches unconfirmed;
+ *   each confirmation -> CH_SETTLE (commit the gets).
+ *
+ * A communications failure: CAS ->RETRYING, wait SHORTTMR (LONGTMR after
+ * SHORTRTY attempts), then CAS ->STARTING with epoch+1 on a member chosen
+ * by load; this instance ends there. A batch the receiver refuses in part:
+ * the refused messages go to the dead-letter queue (USEDLQ and a DEADQ) or
+ * are held back and retried alone later; the rest is sent again. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chinit_int.h"
+#include "net.h"
+
+#define CONNECT_TIMEOUT_MS 5000
+#define STOP_TIMEOUT_MS 10000
+#define TICK_MS 250
+#define MAX_CONN 8
+#define BATCH_MAX_BYTES (8u * 1024 * 1024)
+#define HOLD_MS 5000
+#define RETRY_SOON_MS 200
+
+enum phase {
+	P_CONNECT = 1,
+	P_HANDSHAKE,
+	P_RESOLVE,
+	P_BIND,
+	P_RUN,
+	P_WAIT_RETRY,
+	P_DEAD,
+};
+
+struct sbatch {
+	uint64_t first, last;
+};
+
+struct chsdr;
+
+struct sconn {
+	struct stream st;
+	uv_connect_t creq;
+	struct chsdr *s;
+};
+
+struct chsdr {
+	struct chinit *ci;
+	struct chsdr *next;
+	char name[FSM_CHNAME_MAX + 1];
+	uint64_t epoch;
+	struct fsm_chattrs def;
+	int phase;
+	unsigned refs; /* 1 while alive + submissions in flight + open handles */
+	/* connection: a new sconn per attempt (a closing one frees itself) */
+	struct sconn *conn_cur;
+	struct stream *st; /* &conn_cur->st while st_open */
+	bool st_open;
+	uv_timer_t timer;
+	bool timer_open;
+	char conn[MAX_CONN][FSM_ADDR_MAX + 1];
+	unsigned nconn, conn_idx;
+	uint64_t phase_start; /* uv_now */
+	/* negotiated */
+	uint32_t batchsz, pipeline, hbint_s, maxmsgl;
+	int comp;
+	/* running */
+	struct sbatch fifo[FSM_CH_MAX_PIPELINE];
+	unsigned fhead, fn;
+	bool get_inflight;
+	bool idle; /* last GETBATCH found nothing */
+	bool settle_inflight;
+	uint64_t confirmed, settled;
+	uint64_t luwid;
+	bool rejecting;
+	struct qsg_wbuf disp;
+	uint32_t ndisp;
+	uint64_t reject_upto;
+	bool stopping;
+	uint64_t last_send, last_recv, idle_since;
+	bool idle_disc; /* ended by DISCINT: restart when messages arrive */
+	bool hb_outstanding;
+	bool retry_inflight;
+	uint64_t settle_retry_at;
+};
+
+static void fail(struct chsdr *s, const char *why);
+static void pump(struct chsdr *s);
+static void settle_pump(struct chsdr *s);
+static void sdr_bind(struct chsdr *s);
+
+const char *chsdr_name(const struct chsdr *s)
+{
+	return s->name;
+}
+
+uint64_t chsdr_epoch(const struct chsdr *s)
+{
+	return s->epoch;
+}
+
+struct chsdr *chsdr_next(const struct chsdr *s)
+{
+	return s->next;
+}
+
+static uint64_t now_ms(struct chsdr *s)
+{
+	return uv_now(s->ci->d->loop);
+}
+
+static void release(struct chsdr *s)
+{
+	if (--s->refs > 0)
+		return;
+	struct chinit *ci = s->ci;
+	qsg_wbuf_close(&s->disp);
+	free(s);
+	chinit_unref(ci);
+}
+
+static void unlink_sdr(struct chsdr *s)
+{
+	for (struct chsdr **pp = &s->ci->sdrs; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			return;
+		}
+	}
+}
+
+static void st_closed(struct stream *st)
+{
+	struct sconn *c = (struct sconn *)st;
+	struct chsdr *s = c->s;
+	if (s->conn_cur == c)
+		s->conn_cur = NULL;
+	free(c);
+	release(s);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	release(h->data);
+}
+
+static void close_conn(struct chsdr *s)
+{
+	if (s->st_open) {
+		s->st_open = false;
+		stream_close(s->st);
+	}
+	s->fn = 0;
+	s->fhead = 0;
+	s->get_inflight = false;
+	s->hb_outstanding = false;
+}
+
+static void die(struct chsdr *s)
+{
+	if (s->phase == P_DEAD)
+		return;
+	s->phase = P_DEAD;
+	unlink_sdr(s);
+	close_conn(s);
+	if (s->timer_open) {
+		s->timer_open = false;
+		uv_close((uv_handle_t *)&s->timer, timer_closed);
+	}
+	release(s);
+}
+
+void chsdr_abort(struct chsdr *s, const char *why)
+{
+	if (s->phase == P_DEAD)
+		return;
+	QLOG_INFO_(s->ci->d->log, "QSG5030I", "channel %s (epoch %llu) ended: %s", s->name,
+		   (unsigned long long)s->epoch, why);
+	die(s);
+}
+
+/* Our entry, if it still names this instance. */
+static bool entry(struct chsdr *s, struct fsm_chstatus *st)
+{
+	if (fsm_chstatus_get(s->ci->d->fsm, s->name, "", st) != QSG_OK)
+		return false;
+	return st->img.exists && st->img.owner == s->ci->d->cfg->id && st->img.epoch == s->epoch;
+}
+
+/* ---- submissions ---- */
+
+struct ssub {
+	struct chsdr *s;
+	uint8_t op;
+	uint64_t upto;
+};
+
+static struct ssub *ssub_new(struct chsdr *s, uint8_t op)
+{
+	struct ssub *x = calloc(1, sizeof *x);
+	if (x == NULL)
+		return NULL;
+	x->s = s;
+	x->op = op;
+	s->refs++;
+	return x;
+}
+
+static void ssub_free(struct ssub *x)
+{
+	struct chsdr *s = x->s;
+	free(x);
+	release(s);
+}
+
+static int submit(struct chsdr *s, const struct fsm_cmd *cmd, qsgd_done_cb cb, struct ssub *x)
+{
+	int rc = qsgd_submit(s->ci->d, cmd, cb, x);
+	if (rc != QSG_OK)
+		ssub_free(x);
+	return rc;
+}
+
+static void base_cmd(struct chsdr *s, struct fsm_cmd *cmd, uint8_t op)
+{
+	memset(cmd, 0, sizeof *cmd);
+	cmd->op = op;
+	snprintf(cmd->ch.name, sizeof cmd->ch.name, "%s", s->name);
+	cmd->ch.member_id = s->ci->d->cfg->id;
+	cmd->ch.epoch = s->epoch;
+}
+
+/* ---- status changes made by the instance ---- */
+
+struct cas_sub {
+	struct chsdr *s;
+	struct fsm_chimage before, after;
+	char reason[FSM_REASON_MAX + 1];
+	void (*then)(struct chsdr *s, int rc);
+};
+
+static void cas_done(void *arg, int status, const void *result, size_t len)
+{
+	struct cas_sub *c = arg;
+	struct chsdr *s = c->s;
+	struct fsm_result res;
+	char errmsg[QSG_ERRMSG_SIZE];
+	int rc = status;
+	if (status == QSG_OK) {
+		rc = fsm_result_decode(FSM_OP_CHST_CAS, result, len, &res, errmsg);
+		if (rc == QSG_OK)
+			rc = res.rc;
+	}
+	if (rc == QSG_OK)
+		chinit_log_change(s->ci, s->name, "", &c->before, &c->after, c->reason);
+	if (c->then != NULL && s->phase != P_DEAD)
+		c->then(s, rc);
+	free(c);
+	release(s);
+}
+
+static void cas(struct chsdr *s, const struct fsm_chimage *before, const struct fsm_chimage *after,
+		const char *reason, void (*then)(struct chsdr *s, int rc))
+{
+	struct cas_sub *c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		if (then != NULL)
+			then(s, QSG_RC_STORAGE_NOT_AVAILABLE);
+		return;
+	}
+	c->s = s;
+	c->before = *before;
+	c->after = *after;
+	c->then = then;
+	snprintf(c->reason, sizeof c->reason, "%s", reason);
+	struct fsm_cmd cmd;
+	memset(&cmd, 0, sizeof cmd);
+	cmd.op = FSM_OP_CHST_CAS;
+	snprintf(cmd.ch.name, sizeof cmd.ch.name, "%s", s->name);
+	cmd.ch.chltype = FSM_CHL_SDR;
+	cmd.ch.before = *before;
+	cmd.ch.after = *after;
+	snprintf(cmd.ch.reason, sizeof cmd.ch.reason, "%s", reason);
+	if (s->conn_idx < s->nconn)
+		snprintf(cmd.ch.conname, sizeof cmd.ch.conname, "%s", s->conn[s->conn_idx]);
+	s->refs++;
+	int rc = qsgd_submit(s->ci->d, &cmd, cas_done, c);
+	if (rc != QSG_OK) {
+		free(c);
+		s->refs--;
+		if (then != NULL)
+			then(s, rc);
+	}
+}
+
+/* ---- retry ---- */
+
+static void retry_moved(struct chsdr *s, int rc)
+{
+	(void)rc; /* whatever happened, reconciliation takes it from here */
+	die(s);
+}
+
+static void retry_fire(struct chsdr *s)
+{
+	struct fsm_chstatus st;
+	if (s->retry_inflight)
+		return;
+	if (!entry(s, &st) || st.img.state != FSM_CHS_RETRYING) {
+		chsdr_abort(s, "status changed while waiting to retry");
+		return;
+	}
+	uint32_t target = chinit_pick_owner(s->ci->d->fsm, s->ci->d->cfg->id);
+	if (target == 0)
+		target = s->ci->d->cfg->id;
+	struct fsm_chimage after = st.img;
+	after.owner = target;
+	after.state = FSM_CHS_STARTING;
+	after.epoch = st.img.epoch + 1;
+	char why[256], nm[FSM_NAME_MAX + 16];
+	snprintf(why, sizeof why, "%s on %s", s->idle_disc ? "messages arrived: restart" : "retry",
+		 chinit_member_name(s->ci, target, nm, sizeof nm));
+	s->retry_inflight = true;
+	cas(s, &st.img, &after, why, retry_moved);
+}
+
+static void retrying_set(struct chsdr *s, int rc)
+{
+	if (rc == QSG_RC_CAS_FAILED || rc == QSG_RC_CHANNEL_FENCED) {
+		chsdr_abort(s, "status changed by someone else");
+		return;
+	}
+	/* Not recorded (no quorum?): the timer tries again. */
+}
+
+static void fail(struct chsdr *s, const char *why)
+{
+	if (s->phase == P_DEAD || s->phase == P_WAIT_RETRY)
+		return;
+	close_conn(s);
+	struct fsm_chstatus st;
+	if (!entry(s, &st)) {
+		chsdr_abort(s, why);
+		return;
+	}
+	if (st.img.state == FSM_CHS_STOPPED) {
+		chsdr_abort(s, "stopped");
+		return;
+	}
+	struct chretry *r = chinit_retry(s->ci, s->name);
+	unsigned count = r != NULL ? ++r->count : 1;
+	uint64_t delay_s;
+	if (count <= s->def.shortrty) {
+		delay_s = s->def.shorttmr;
+	} else if (count <= s->def.shortrty + s->def.longrty) {
+		delay_s = s->def.longtmr;
+	} else {
+		QLOG_WARNING(s->ci->d->log, "QSG5031W",
+			     "channel %s: retries exhausted (%u); stopping it: %s", s->name,
+			     count - 1, why);
+		struct fsm_chimage after = st.img;
+		after.state = FSM_CHS_STOPPED;
+		cas(s, &st.img, &after, "retries exhausted", retry_moved);
+		s->phase = P_WAIT_RETRY;
+		return;
+	}
+	QLOG_WARNING(s->ci->d->log, "QSG5032W", "channel %s (epoch %llu): %s; retry %u in %llu s",
+		     s->name, (unsigned long long)s->epoch, why, count,
+		     (unsigned long long)delay_s);
+	s->phase = P_WAIT_RETRY;
+	s->phase_start = now_ms(s) + delay_s * 1000;
+	if (st.img.state != FSM_CHS_RETRYING) {
+		struct fsm_chimage after = st.img;
+		after.state = FSM_CHS_RETRYING;
+		char reason[FSM_REASON_MAX + 1];
+		snprintf(reason, sizeof reason, "%s", why);
+		cas(s, &st.img, &after, reason, retrying_set);
+	}
+}
+
+/* ---- sending ---- */
+
+static void send_end(struct chsdr *s, int rc, const char *text)
+{
+	if (!s->st_open)
+		return;
+	chp_end_encode(&s->st->out, rc, text);
+	stream_mark(s->st);
+}
+
+static void graceful_end(struct chsdr *s, const char *why)
+{
+	if (s->st_open) {
+		send_end(s, QSG_OK, why);
+		s->st_open = false;
+		stream_close_after_write(s->st);
+	}
+	chsdr_abort(s, why);
+}
+
+static void maybe_finish_stop(struct chsdr *s)
+{
+	if (s->stopping && s->fn == 0 && !s->get_inflight && !s->settle_inflight &&
+	    s->settled >= s->confirmed)
+		graceful_end(s, "stopped by operator");
+}
+
+static void getbatch_done(void *arg, int status, const void *result, size_t len)
+{
+	struct ssub *x = arg;
+	struct chsdr *s = x->s;
+	struct fsm_result res;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	s->get_inflight = false;
+	if (s->phase != P_RUN) {
+		ssub_free(x);
+		return;
+	}
+	if (status != QSG_OK) {
+		/* Outcome unknown: some messages may now be locked to us with
+		 * sequence numbers we do not know. Reconnect: the handshake
+		 * resolves them from the receiver's state. */
+		if (status == QSG_RC_OUTCOME_UNKNOWN)
+			fail(s, "status table: outcome of a get unknown");
+		else
+			fail(s, "status table unreachable");
+		ssub_free(x);
+		return;
+	}
+	int rc = fsm_result_decode(FSM_OP_CH_GETBATCH, result, len, &res, errmsg);
+	if (rc == QSG_OK)
+		rc = res.rc;
+	if (rc == QSG_RC_CHANNEL_FENCED || rc == QSG_RC_CHANNEL_STOPPED) {
+		struct fsm_chstatus st;
+		bool mine = entry(s, &st);
+		chsdr_entry_changed(s, mine ? &st : NULL, mine);
+		ssub_free(x);
+		return;
+	}
+	if (rc != QSG_OK) {
+		fail(s, qsg_rc_text(rc));
+		ssub_free(x);
+		return;
+	}
+	if (res.ch.count == 0) {
+		s->idle = true;
+		if (s->idle_since == 0)
+			s->idle_since = now_ms(s);
+		ssub_free(x);
+		maybe_finish_stop(s);
+		return;
+	}
+	s->idle = false;
+	s->idle_since = 0;
+	struct fsm_chiter it;
+	fsm_chiter_result(&it, &res.ch);
+	int64_t wall = qsgd_wall_ms();
+	uint64_t first = 0, last = 0;
+	uint32_t n = 0;
+	s->luwid++;
+	for (;;) {
+		uint64_t seq;
+		struct fsm_msg m;
+		int done = 0;
+		if (fsm_chiter_batch(&it, &seq, &m, &done) != QSG_OK) {
+			fail(s, "undecodable batch from the state machine");
+			ssub_free(x);
+			return;
+		}
+		if (done)
+			break;
+		struct chp_msg cm;
+		memset(&cm, 0, sizeof cm);
+		cm.seq = seq;
+		cm.luwid = (s->epoch << 32) | (s->luwid & 0xffffffffu);
+		struct fsm_xqh h;
+		size_t hl = 0;
+		cm.msg = m;
+		if (fsm_xqh_decode(m.body.p, m.body.len, &h, &hl) == QSG_OK) {
+			snprintf(cm.rqmname, sizeof cm.rqmname, "%s", h.rqmname);
+			snprintf(cm.rname, sizeof cm.rname, "%s", h.rname);
+			cm.msg.body.p = (const uint8_t *)m.body.p + hl;
+			cm.msg.body.len = m.body.len - hl;
+		}
+		if (m.expiry_ms != 0)
+			cm.msg.expiry_ms = m.expiry_ms > wall ? m.expiry_ms - wall : 1;
+		if (n + 1 == res.ch.count)
+			cm.mflags |= CHP_M_LAST;
+		chp_msg_encode(&s->st->out, &cm, s->comp);
+		if (n == 0)
+			first = seq;
+		last = seq;
+		n++;
+	}
+	ssub_free(x);
+	if (n == 0 || n != res.ch.count) {
+		fail(s, "batch count mismatch");
+		return;
+	}
+	stream_mark(s->st);
+	s->last_send = now_ms(s);
+	unsigned slot = (s->fhead + s->fn) % FSM_CH_MAX_PIPELINE;
+	s->fifo[slot].first = first;
+	s->fifo[slot].last = last;
+	s->fn++;
+	pump(s);
+}
+
+static void pump(struct chsdr *s)
+{
+	if (s->phase != P_RUN || s->get_inflight || s->rejecting || s->stopping || !s->st_open)
+		return;
+	if (s->fn >= s->pipeline)
+		return;
+	struct ssub *x = ssub_new(s, FSM_OP_CH_GETBATCH);
+	if (x == NULL)
+		return;
+	struct fsm_cmd cmd;
+	base_cmd(s, &cmd, FSM_OP_CH_GETBATCH);
+	cmd.ch.max_msgs = s->batchsz;
+	cmd.ch.max_bytes = BATCH_MAX_BYTES;
+	s->get_inflight = true;
+	if (submit(s, &cmd, getbatch_done, x) != QSG_OK)
+		s->get_inflight = false;
+}
+
+/* ---- settling ---- */
+
+static void settle_done(void *arg, int status, const void *result, size_t len)
+{
+	struct ssub *x = arg;
+	struct chsdr *s = x->s;
+	uint64_t upto = x->upto;
+	uint8_t op = x->op;
+	struct fsm_result res;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	s->settle_inflight = false;
+	ssub_free(x);
+	if (s->phase == P_DEAD)
+		return;
+	int rc = status;
+	if (status == QSG_OK) {
+		rc = fsm_result_decode(FSM_OP_CH_SETTLE, result, len, &res, errmsg);
+		if (rc == QSG_OK)
+			rc = res.rc;
+	}
+	if (rc == QSG_RC_CHANNEL_FENCED) {
+		chsdr_abort(s, "superseded by a newer instance");
+		return;
+	}
+	if (s->phase == P_RESOLVE) {
+		if (rc != QSG_OK) {
+			fail(s, "cannot resolve the in-doubt batch");
+			return;
+		}
+		s->settled = upto;
+		sdr_bind(s);
+		return;
+	}
+	if (rc != QSG_OK) {
+		/* Not applied or unknown: settling is idempotent; try again. */
+		s->settle_retry_at = now_ms(s) + RETRY_SOON_MS;
+		return;
+	}
+	if (op == 1) { /* settle after a refused batch */
+		if (res.ch.disposed > 0)
+			QLOG_WARNING(s->ci->d->log, "QSG5033W",
+				     "channel %s: %u message(s) refused by the receiver were %s",
+				     s->name, res.ch.disposed,
+				     "moved to the dead-letter queue or held for a later retry");
+		s->rejecting = false;
+		qsg_wbuf_reset(&s->disp);
+		s->ndisp = 0;
+	}
+	if (upto > s->settled)
+		s->settled = upto;
+	settle_pump(s);
+	pump(s);
+	maybe_finish_stop(s);
+}
+
+static void settle_pump(struct chsdr *s)
+{
+	if (s->settle_inflight || s->phase == P_DEAD)
+		return;
+	if (s->settle_retry_at != 0 && now_ms(s) < s->settle_retry_at)
+		return;
+	s->settle_retry_at = 0;
+	struct fsm_cmd cmd;
+	struct ssub *x;
+	if (s->rejecting) {
+		/* Wait for every earlier confirmation to be settled first. */
+		x = ssub_new(s, 1);
+		if (x == NULL)
+			return;
+		x->upto = s->reject_upto;
+		base_cmd(s, &cmd, FSM_OP_CH_SETTLE);
+		cmd.ch.seq = s->reject_upto;
+		cmd.ch.flags = FSM_CHF_BACKOUT_REST;
+		cmd.ch.count = s->ndisp;
+		cmd.ch.list.p = s->disp.data;
+		cmd.ch.list.len = s->disp.len;
+	} else {
+		if (s->confirmed <= s->settled)
+			return;
+		x = ssub_new(s, 2);
+		if (x == NULL)
+			return;
+		x->upto = s->confirmed;
+		base_cmd(s, &cmd, FSM_OP_CH_SETTLE);
+		cmd.ch.seq = s->confirmed;
+	}
+	s->settle_inflight = true;
+	if (submit(s, &cmd, settle_done, x) != QSG_OK) {
+		s->settle_inflight = false;
+		s->settle_retry_at = now_ms(s) + RETRY_SOON_MS;
+	}
+}
+
+/* ---- confirmations ---- */
+
+static void on_confirm(struct chsdr *s, const uint8_t *p, size_t len)
+{
+	struct chp_confirm c;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	char why[QSG_ERRMSG_SIZE + 64];
+	if (chp_confirm_decode(p, len, &c, errmsg) != QSG_OK) {
+		snprintf(why, sizeof why, "bad confirmation: %s", errmsg);
+		fail(s, why);
+		return;
+	}
+	if (s->fn == 0 || s->fifo[s->fhead].first != c.first || s->fifo[s->fhead].last != c.last) {
+		fail(s, "confirmation for a batch not in flight");
+		return;
+	}
+	if (c.rc == QSG_OK) {
+		s->fhead = (s->fhead + 1) % FSM_CH_MAX_PIPELINE;
+		s->fn--;
+		s->confirmed = c.last;
+		settle_pump(s);
+		pump(s);
+		return;
+	}
+	if (c.rc != QSG_RC_BATCH_REJECTED) {
+		snprintf(why, sizeof why, "receiver ended the channel: %s %s", qsg_rc_name(c.rc),
+			 c.text);
+		send_end(s, c.rc, "receiver error");
+		fail(s, why);
+		return;
+	}
+	/* Destination black list: dispose of the refused messages, send the
+	 * rest again. Later batches in flight are dropped by the receiver. */
+	struct fsm_qmgr_attrs qm;
+	bool dlq = s->def.usedlq && fsm_qmgr_get(s->ci->d->fsm, &qm) == QSG_OK && qm.deadq[0];
+	size_t cursor = 0;
+	struct chp_reject r;
+	qsg_wbuf_reset(&s->disp);
+	s->ndisp = 0;
+	int k;
+	while ((k = chp_reject_next(&c, &cursor, &r)) == 1) {
+		if (r.seq < c.first || r.seq > c.last)
+			continue;
+		struct fsm_chdisp d = {.seq = r.seq,
+				       .action = dlq ? FSM_DISP_DLQ : FSM_DISP_HOLD,
+				       .reason = r.reason,
+				       .hold_ms = HOLD_MS};
+		fsm_chlist_put_disp(&s->disp, &d);
+		s->ndisp++;
+		QLOG_WARNING(s->ci->d->log, "QSG5034W",
+			     "channel %s: message %llu refused by the receiver: %s", s->name,
+			     (unsigned long long)r.seq, qsg_rc_name((int)r.reason));
+	}
+	if (k < 0 || s->ndisp == 0) {
+		fail(s, "bad refusal list");
+		return;
+	}
+	s->rejecting = true;
+	s->reject_upto = c.first - 1;
+	s->fn = 0;
+	s->fhead = 0;
+	/* confirmed covers up to first-1 already (confirmations are in order). */
+	settle_pump(s);
+}
+
+/* ---- handshake ---- */
+
+static void bind_done(struct chsdr *s, int rc)
+{
+	if (rc == QSG_OK) {
+		s->phase = P_RUN;
+		s->last_recv = s->last_send = now_ms(s);
+		chinit_retry_clear(s->ci, s->name);
+		QLOG_INFO_(s->ci->d->log, "QSG5035I",
+			   "channel %s (epoch %llu) running to %s, batch size %u, pipeline %u%s",
+			   s->name, (unsigned long long)s->epoch, s->conn[s->conn_idx], s->batchsz,
+			   s->pipeline, s->comp ? ", LZ4" : "");
+		pump(s);
+		return;
+	}
+	if (rc == QSG_RC_CAS_FAILED) {
+		chsdr_abort(s, "status changed during start");
+		return;
+	}
+	fail(s, "cannot record RUNNING in the status table");
+}
+
+static void sdr_bind(struct chsdr *s)
+{
+	struct fsm_chstatus st;
+	if (!entry(s, &st)) {
+		chsdr_abort(s, "superseded during start");
+		return;
+	}
+	if (st.img.state != FSM_CHS_STARTING) {
+		chsdr_entry_changed(s, &st, true);
+		return;
+	}
+	s->phase = P_BIND;
+	struct fsm_chimage after = st.img;
+	after.state = FSM_CHS_RUNNING;
+	char why[256];
+	snprintf(why, sizeof why, "connected to %s", s->conn[s->conn_idx]);
+	cas(s, &st.img, &after, why, bind_done);
+}
+
+static void on_start_resp(struct chsdr *s, const uint8_t *p, size_t len)
+{
+	struct chp_start_resp r;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	char why[2 * QSG_ERRMSG_SIZE];
+	if (chp_start_resp_decode(p, len, &r, errmsg) != QSG_OK) {
+		snprintf(why, sizeof why, "bad start response: %s", errmsg);
+		fail(s, why);
+		return;
+	}
+	if (r.rc != QSG_OK) {
+		snprintf(why, sizeof why, "partner refused the start: %s %s", qsg_rc_name(r.rc),
+			 r.text);
+		fail(s, why);
+		return;
+	}
+	s->batchsz = r.batchsz < s->def.batchsz && r.batchsz > 0 ? r.batchsz : s->def.batchsz;
+	s->pipeline = r.pipeline > 0 && r.pipeline < s->def.pipeline ? r.pipeline : s->def.pipeline;
+	if (s->pipeline > FSM_CH_MAX_PIPELINE)
+		s->pipeline = FSM_CH_MAX_PIPELINE;
+	s->hbint_s = r.hbint;
+	s->comp = r.compmsg == FSM_COMP_LZ4 && s->def.compmsg == FSM_COMP_LZ4;
+	s->maxmsgl = r.maxmsgl;
+
+	struct fsm_chstatus st;
+	if (!entry(s, &st)) {
+		chsdr_abort(s, "superseded during start");
+		return;
+	}
+	uint64_t L = r.lstseq;
+	s->settled = s->confirmed = st.lstseq;
+	if (st.curseq == st.lstseq && L == st.lstseq) {
+		sdr_bind(s);
+		return;
+	}
+	if (L < st.lstseq || L > st.curseq) {
+		snprintf(why, sizeof why,
+			 "message sequence numbers out of step: this end %llu (in doubt to %llu), "
+			 "receiver %llu; use RESET CHANNEL",
+			 (unsigned long long)st.lstseq, (unsigned long long)st.curseq,
+			 (unsigned long long)L);
+		QLOG_ERR(s->ci->d->log, "QSG5036E", "channel %s: %s", s->name, why);
+		send_end(s, QSG_RC_SEQ_MISMATCH, why);
+		struct fsm_chimage after = st.img;
+		after.state = FSM_CHS_STOPPED;
+		close_conn(s);
+		s->phase = P_WAIT_RETRY;
+		cas(s, &st.img, &after, "sequence number mismatch", retry_moved);
+		return;
+	}
+	/* In doubt: the receiver committed up to L; commit our gets to there
+	 * and put the rest back. */
+	QLOG_INFO_(s->ci->d->log, "QSG5037I",
+		   "channel %s: in-doubt batch resolved from the partner: commit to %llu, back "
+		   "out %llu..%llu",
+		   s->name, (unsigned long long)L, (unsigned long long)L + 1,
+		   (unsigned long long)st.curseq);
+	s->phase = P_RESOLVE;
+	struct ssub *x = ssub_new(s, 3);
+	if (x == NULL) {
+		fail(s, "out of memory");
+		return;
+	}
+	x->upto = L;
+	struct fsm_cmd cmd;
+	base_cmd(s, &cmd, FSM_OP_CH_SETTLE);
+	cmd.ch.seq = L;
+	cmd.ch.flags = FSM_CHF_BACKOUT_REST;
+	s->settle_inflight = true;
+	s->confirmed = L;
+	if (submit(s, &cmd, settle_done, x) != QSG_OK) {
+		s->settle_inflight = false;
+		fail(s, "cannot resolve the in-doubt batch");
+	}
+}
+
+/* ---- connection ---- */
+
+static void on_frame(struct stream *st, const uint8_t *p, size_t len)
+{
+	struct chsdr *s = st->data;
+	uint32_t reqid;
+	if (s->phase == P_DEAD || !s->st_open)
+		return;
+	s->last_recv = now_ms(s);
+	s->hb_outstanding = false;
+	int op = chp_frame_op(p, len, &reqid);
+	switch (op) {
+	case CHP_START | PROTO_RESP:
+		if (s->phase != P_HANDSHAKE) {
+			fail(s, "unexpected start response");
+			return;
+		}
+		on_start_resp(s, p, len);
+		return;
+	case CHP_CONFIRM:
+		if (s->phase != P_RUN) {
+			fail(s, "confirmation before the channel runs");
+			return;
+		}
+		on_confirm(s, p, len);
+		return;
+	case CHP_HB:
+		chp_hb_encode(&s->st->out, 1);
+		stream_mark(s->st);
+		return;
+	case CHP_HB | PROTO_RESP:
+		return;
+	case CHP_END: {
+		struct chp_end e;
+		char errmsg[QSG_ERRMSG_SIZE], why[2 * QSG_ERRMSG_SIZE];
+		if (chp_end_decode(p, len, &e, errmsg) != QSG_OK)
+			snprintf(why, sizeof why, "partner ended the channel");
+		else
+			snprintf(why, sizeof why, "partner ended the channel: %s %s",
+				 qsg_rc_name(e.rc), e.text);
+		fail(s, why);
+		return;
+	}
+	default:
+		fail(s, "unexpected frame from the partner");
+		return;
+	}
+}
+
+static void on_error(struct stream *st, int rc, uint32_t reqid)
+{
+	struct chsdr *s = st->data;
+	(void)reqid;
+	(void)rc;
+	if (s->phase != P_DEAD && s->st_open)
+		fail(s, "connection lost");
+}
+
+static const struct stream_ops sdr_ops = {
+    .on_frame = on_frame,
+    .on_error = on_error,
+    .on_closed = st_closed,
+};
+
+static void try_connect(struct chsdr *s);
+
+static void connect_cb(uv_connect_t *req, int status)
+{
+	struct sconn *c = req->data;
+	struct chsdr *s = c->s;
+	if (s->phase != P_CONNECT || !s->st_open || s->conn_cur != c)
+		return;
+	if (status != 0) {
+		QLOG_DBG(s->ci->d->log, "QSG5038D", "channel %s: connect to %s: %s", s->name,
+			 s->conn[s->conn_idx], uv_strerror(status));
+		close_conn(s);
+		s->conn_idx++;
+		try_connect(s);
+		return;
+	}
+	if (stream_start(s->st) != QSG_OK) {
+		fail(s, "cannot read from the connection");
+		return;
+	}
+	struct fsm_chstatus st;
+	if (!entry(s, &st)) {
+		chsdr_abort(s, "superseded during connect");
+		return;
+	}
+	struct chp_start m;
+	memset(&m, 0, sizeof m);
+	m.chver = CHP_VERSION;
+	snprintf(m.channel, sizeof m.channel, "%s", s->name);
+	snprintf(m.sender_qmgr, sizeof m.sender_qmgr, "%s", s->ci->d->cfg->group);
+	m.epoch = s->epoch;
+	m.lstseq = st.lstseq;
+	if (st.curseq > st.lstseq) {
+		m.indoubt_first = st.lstseq + 1;
+		m.indoubt_last = st.curseq;
+	}
+	m.reset_seq = st.reset_seq;
+	m.batchsz = s->def.batchsz;
+	m.maxmsgl = s->def.maxmsgl;
+	m.hbint = s->def.hbint;
+	m.compmsg = s->def.compmsg;
+	m.pipeline = s->def.pipeline;
+	chp_start_encode(&s->st->out, 1, &m);
+	stream_mark(s->st);
+	s->phase = P_HANDSHAKE;
+	s->phase_start = now_ms(s);
+}
+
+static void try_connect(struct chsdr *s)
+{
+	struct sockaddr_storage sa;
+	while (s->conn_idx < s->nconn && net_resolve(s->conn[s->conn_idx], &sa) != QSG_OK) {
+		QLOG_WARNING(s->ci->d->log, "QSG5039W",
+			     "channel %s: CONNAME entry %s is not a numeric host:port", s->name,
+			     s->conn[s->conn_idx]);
+		s->conn_idx++;
+	}
+	if (s->conn_idx >= s->nconn) {
+		s->conn_idx = 0;
+		fail(s, "cannot connect to any CONNAME entry");
+		return;
+	}
+	struct sconn *c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		fail(s, "out of memory");
+		return;
+	}
+	c->s = s;
+	s->phase = P_CONNECT;
+	s->phase_start = now_ms(s);
+	uv_tcp_init(s->ci->d->loop, &c->st.tcp);
+	stream_init(&c->st, &s->ci->set, &sdr_ops, s);
+	s->conn_cur = c;
+	s->st = &c->st;
+	s->st_open = true;
+	s->refs++; /* released in st_closed */
+	uv_tcp_nodelay(&c->st.tcp, 1);
+	c->creq.data = c;
+	int rv = uv_tcp_connect(&c->creq, &c->st.tcp, (const struct sockaddr *)&sa, connect_cb);
+	if (rv != 0) {
+		close_conn(s);
+		s->conn_idx++;
+		try_connect(s);
+	}
+}
+
+/* ---- disconnect interval ---- */
+
+static void idle_set(struct chsdr *s, int rc)
+{
+	if (rc == QSG_RC_CAS_FAILED)
+		chsdr_abort(s, "status changed by someone else");
+}
+
+/* DISCINT: end the connection, keep the channel ours in RETRYING and start
+ * a new instance as soon as messages arrive on the xmitq. */
+static void idle_disconnect(struct chsdr *s)
+{
+	struct fsm_chstatus st;
+	if (!entry(s, &st)) {
+		chsdr_abort(s, "superseded");
+		return;
+	}
+	QLOG_INFO_(s->ci->d->log, "QSG5041I",
+		   "channel %s: idle for DISCINT (%u s); disconnecting until messages arrive",
+		   s->name, s->def.discint);
+	send_end(s, QSG_OK, "disconnect interval");
+	if (s->st_open) {
+		s->st_open = false;
+		stream_close_after_write(s->st);
+	}
+	close_conn(s);
+	s->phase = P_WAIT_RETRY;
+	s->idle_disc = true;
+	struct fsm_chimage after = st.img;
+	after.state = FSM_CHS_RETRYING;
+	cas(s, &st.img, &after, "idle: disconnected after DISCINT", idle_set);
+}
+
+/* ---- timer ---- */
+
+static void on_timer(uv_timer_t *t)
+{
+	struct chsdr *s = t->data;
+	uint64_t now = now_ms(s);
+	switch (s->phase) {
+	case P_CONNECT:
+	case P_HANDSHAKE:
+		if (now - s->phase_start > CONNECT_TIMEOUT_MS) {
+			if (s->phase == P_CONNECT) {
+				close_conn(s);
+				s->conn_idx++;
+				try_connect(s);
+			} else {
+				fail(s, "no start response from the partner");
+			}
+		}
+		return;
+	case P_WAIT_RETRY:
+		if (s->idle_disc) {
+			if (fsm_available(s->ci->d->fsm, s->def.xmitq) > 0)
+				retry_fire(s);
+			return;
+		}
+		if (now >= s->phase_start)
+			retry_fire(s);
+		return;
+	case P_RUN:
+		settle_pump(s);
+		if (s->idle && s->fn == 0 && !s->get_inflight)
+			pump(s); /* in case a notification was missed */
+		if (s->stopping && now - s->phase_start > STOP_TIMEOUT_MS) {
+			graceful_end(s, "stopped by operator (confirmations not received)");
+			return;
+		}
+		if (s->hbint_s > 0) {
+			uint64_t hb = (uint64_t)s->hbint_s * 1000;
+			if (now - s->last_recv > hb * CH_HB_MISS) {
+				fail(s, "heartbeat timeout: partner not responding");
+				return;
+			}
+			if (now - s->last_send >= hb && s->fn == 0 && !s->hb_outstanding) {
+				chp_hb_encode(&s->st->out, 0);
+				stream_mark(s->st);
+				s->last_send = now;
+				s->hb_outstanding = true;
+			}
+		}
+		if (s->def.discint > 0 && s->idle && s->fn == 0 && s->idle_since != 0 &&
+		    now - s->idle_since > (uint64_t)s->def.discint * 1000 &&
+		    s->settled >= s->confirmed) {
+			idle_disconnect(s);
+			return;
+		}
+		return;
+	default:
+		return;
+	}
+}
+
+/* ---- public ---- */
+
+struct chsdr *chsdr_start(struct chinit *ci, const struct fsm_chstatus *st)
+{
+	struct chsdr *s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return NULL;
+	s->ci = ci;
+	snprintf(s->name, sizeof s->name, "%s", st->name);
+	s->epoch = st->img.epoch;
+	if (fsm_channel_get(ci->d->fsm, st->name, &s->def) != QSG_OK ||
+	    s->def.chltype != FSM_CHL_SDR) {
+		free(s);
+		return NULL;
+	}
+	/* CONNAME: comma-separated host:port entries. */
+	const char *p = s->def.conname;
+	while (*p != '\0' && s->nconn < MAX_CONN) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		size_t n = strcspn(p, ",");
+		while (n > 0 && p[n - 1] == ' ')
+			n--;
+		if (n > 0 && n <= FSM_ADDR_MAX) {
+			memcpy(s->conn[s->nconn], p, n);
+			s->conn[s->nconn][n] = '\0';
+			s->nconn++;
+		}
+		p += strcspn(p, ",");
+	}
+	qsg_wbuf_init(&s->disp);
+	s->refs = 1;
+	chinit_ref(ci);
+	s->next = ci->sdrs;
+	ci->sdrs = s;
+	uv_timer_init(ci->d->loop, &s->timer);
+	s->timer.data = s;
+	s->timer_open = true;
+	s->refs++; /* released in timer_closed */
+	uv_timer_start(&s->timer, on_timer, TICK_MS, TICK_MS);
+	QLOG_INFO_(ci->d->log, "QSG5040I", "channel %s: starting instance epoch %llu", s->name,
+		   (unsigned long long)s->epoch);
+	try_connect(s);
+	return s;
+}
+
+void chsdr_entry_changed(struct chsdr *s, const struct fsm_chstatus *st, bool exists)
+{
+	if (s->phase == P_DEAD)
+		return;
+	if (!exists || st == NULL || !st->img.exists || st->img.owner != s->ci->d->cfg->id ||
+	    st->img.epoch != s->epoch) {
+		chsdr_abort(s, "superseded: the status entry names another instance");
+		return;
+	}
+	if (st->img.state == FSM_CHS_STOPPED && !s->stopping) {
+		s->stopping = true;
+		s->phase_start = now_ms(s);
+		if (s->phase != P_RUN) {
+			graceful_end(s, "stopped by operator");
+			return;
+		}
+		maybe_finish_stop(s);
+	}
+}
+
+void chsdr_notify_queue(struct chsdr *s, const char *queue)
+{
+	if (strcmp(queue, s->def.xmitq) != 0)
+		return;
+	if (s->phase == P_RUN && s->idle) {
+		s->idle = false;
+		s->idle_since = 0;
+		pump(s);
+	} else if (s->phase == P_WAIT_RETRY && s->idle_disc) {
+		retry_fire(s);
+	}
+}
