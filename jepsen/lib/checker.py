@@ -153,3 +153,16 @@ def member_exits(ops):
             continue
         bad.append(v)
     return {"unexpected_exits": len(bad), "examples": bad[:20], "valid": not bad}
+
+
+def disk_fail_stop(ops):
+    """Every disk-eio fault that was injected must have made the member
+    fail-stop (exit 70) before the fault period ended."""
+    bad, n = [], 0
+    for op in ops:
+        if op.get("f") == "stop-disk-eio" and op.get("phase") == "done" and op.get("value"):
+            n += 1
+            v = op["value"]
+            if not v.get("fail-stopped") or v.get("exit") != 70:
+                bad.append(v)
+    return {"faults": n, "not_fail_stopped": len(bad), "examples": bad, "valid": not bad}

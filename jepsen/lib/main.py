@@ -220,6 +220,8 @@ def run_one(cfg, rundir, state_path):
         checks["divergence"] = {"valid": results["divergence_before_drain"]["valid"]
                                 and results["divergence_after_drain"]["valid"]}
         checks["member-exits"] = checker.member_exits(ops)
+        if any(e["nemesis"] == "disk-eio" for e in sched):
+            checks["disk-eio-fail-stop"] = checker.disk_fail_stop(ops)
         results["checks"] = checks
         valid = all(c["valid"] for c in checks.values()) and bool(leader)
     except Exception as e:  # noqa: BLE001
@@ -270,6 +272,8 @@ def summary(r):
                      "unexpected %(unexpected)d recovered %(recovered)d" % t)
         elif "violations" in c:
             extra = "violations %d" % c["violations"]
+        elif "not_fail_stopped" in c:
+            extra = "faults %d not fail-stopped %d" % (c["faults"], c["not_fail_stopped"])
         elif "unexpected_exits" in c:
             extra = "unexpected exits %d" % c["unexpected_exits"]
         lines.append("  %-24s %s %s" % (name, "valid" if c["valid"] else "INVALID", extra))
@@ -336,7 +340,8 @@ def main():
         cfg = make_cfg(a, s["seed"], s["nemesis"], s["time_limit"], s["schedule"])
     else:
         seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1, 1 << 31)
-        names = nemesis.ALL if a.nemesis == "all" else [x for x in a.nemesis.split(",") if x]
+        names = ([x for x in nemesis.ALL if x not in nemesis.CHANNEL_ONLY]
+                 if a.nemesis == "all" else [x for x in a.nemesis.split(",") if x])
         for n in names:
             if n not in nemesis.ALL:
                 print("unknown nemesis %s (known: %s)" % (n, ", ".join(nemesis.ALL)),

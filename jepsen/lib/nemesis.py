@@ -11,9 +11,9 @@ from env import sh
 
 ALL = ["partition-random-halves", "partition-leader", "partition-majority-ring",
        "partition-one-way", "partition-channel-owner", "packet-loss", "kill",
-       "kill-leader", "pause", "clock-skew", "disk-eio", "disk-full", "membership",
+       "kill-leader", "kill-channel-owner", "pause", "clock-skew", "disk-eio", "disk-full", "membership",
        "pause+kill", "partition+kill"]
-QUICK_SAFE = [n for n in ALL if n != "partition-channel-owner"]
+CHANNEL_ONLY = ("partition-channel-owner", "kill-channel-owner")
 
 
 def draw_params(name, rng, n):
@@ -204,9 +204,14 @@ class Kill(Nemesis):
         self.role = role
 
     def start(self, env, p):
-        node = env.leader() if self.role == "leader" else env.nodes[p["node"] - 1]
+        if self.role == "leader":
+            node = env.leader()
+        elif self.role == "channel-owner":
+            node = env.channel_owner()
+        else:
+            node = env.nodes[p["node"] - 1]
         if node is None:
-            return {"skipped": "no leader"}
+            return {"skipped": "no %s found" % self.role}
         node.kill("kill")
         return {"killed": node.name, "_node": node.name}
 
@@ -361,6 +366,7 @@ def make(name):
         "packet-loss": PacketLoss(),
         "kill": Kill(),
         "kill-leader": Kill("leader"),
+        "kill-channel-owner": Kill("channel-owner"),
         "pause": Pause(),
         "clock-skew": ClockSkew(),
         "disk-eio": DiskEIO(),

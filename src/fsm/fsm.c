@@ -1255,6 +1255,8 @@ static int op_lease_renew(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	struct fsm_member *m = member_find(f, c->member_id);
 	if (m == NULL)
 		return QSG_RC_UNKNOWN_OBJECT;
+	if (m->state != FSM_MEMBER_ACTIVE)
+		f->chan_gen++; /* a failed member renewing: a member state change */
 	m->state = FSM_MEMBER_ACTIVE;
 	m->lease_expiry_ms = sat_add(now, lease_of(c));
 	m->last_renew_ms = now;

@@ -167,8 +167,9 @@ struct fsm_chdisp {
 };
 
 #define FSM_CHF_BACKOUT_REST 0x01 /* CH_SETTLE: back out locked > upto */
-#define FSM_CHF_OPERATOR 0x02 /* CH_SETTLE (RESOLVE): any epoch, channel must
-				* not be RUNNING/STARTING */
+#define FSM_CHF_OPERATOR                                                                           \
+	0x02 /* CH_SETTLE (RESOLVE): any epoch, channel must                                       \
+	      * not be RUNNING/STARTING */
 #define FSM_CHF_RESET 0x04 /* CH_RECV_START: set lstseq = seq - 1 */
 
 struct fsm_chcmd {
@@ -207,7 +208,11 @@ struct fsm_chcmd {
  *  messages:     count x { str rqmname; str rname; message (fsm_msg_encode,
  *                with expiry_ms relative: 0 = never) }
  * Iterate with these (return QSG_OK, or QSG_RC_BAD_FRAME at bad input; *done
- * set true after the last). */
+ * set true after the last): each call yields one item with *done = 0; the
+ * call after the last item yields none, sets *done = 1 and returns
+ * QSG_RC_BAD_FRAME if bytes are left over (count and list disagree):
+ *   for (;;) { if (fsm_chiter_msg(&it, &m, &done) != QSG_OK) bad;
+ *              if (done) break; use(&m); } */
 struct fsm_chiter {
 	struct qsg_rbuf r;
 	uint32_t left;

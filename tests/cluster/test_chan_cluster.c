@@ -156,6 +156,7 @@ enum astate {
 	S_RUN,
 	S_GET,
 	S_SETTLE,
+	S_RESTART, /* a new instance of the same owner (epoch + 1) */
 };
 
 struct actor {
@@ -180,7 +181,9 @@ struct actor {
 	unsigned resolves_ok;
 	/* zombie / operator */
 	unsigned ops_left;
-	bool zombie_get; /* next zombie op is GETBATCH */
+	unsigned zstep; /* zombie: GETBATCH, SETTLE (, CAS for an old instance) */
+	bool old_instance; /* zombie: the owner's own previous instance */
+	unsigned restarts; /* CH.A instance: new instances made by the owner */
 };
 
 #define MAX_ACTORS (2 + MAX_N * NENT + 1)
@@ -215,6 +218,7 @@ struct sim {
 	unsigned xmitq_in_use;
 	unsigned cas_ok[NENT];
 	bool noop_pending;
+	uint64_t noop_term; /* term in which a no-op was applied */
 	bool failed;
 	char why[256];
 };
@@ -325,6 +329,8 @@ static void apply_cb(struct raft_apply *ra, int status, void *result)
 	struct sim *s = r->sim;
 	if (r->actor == -2) { /* converge() no-op */
 		s->noop_pending = false;
+		if (status == 0)
+			s->noop_term = r->gen;
 		free(r);
 		return;
 	}
@@ -671,12 +677,23 @@ static bool actor_cmd(struct sim *s, struct actor *a, struct fsm_cmd *c)
 		struct fsm_chimage cur;
 		image_of(s->fsm[l], E_A, &cur);
 		a->takeover_known = !cur.exists || cur.epoch != a->epoch || cur.owner != a->member;
-		if (a->zombie_get) {
+		switch (a->zstep % (a->old_instance ? 3 : 2)) {
+		case 0:
 			chan_cmd(c, FSM_OP_CH_GETBATCH, a->member, a->epoch);
 			c->ch.max_msgs = BATCH;
-		} else {
+			break;
+		case 1:
 			chan_cmd(c, FSM_OP_CH_SETTLE, a->member, a->epoch);
 			c->ch.seq = a->upto;
+			break;
+		default:
+			/* The old instance reports a communications failure
+			 * with the image it last knew. */
+			a->before = (struct fsm_chimage){1, a->member, FSM_CHS_RUNNING, a->epoch};
+			a->after = a->before;
+			a->after.state = FSM_CHS_RETRYING;
+			cas_cmd(c, E_A, &a->before, &a->after, "old instance");
+			break;
 		}
 		return true;
 	}
@@ -733,9 +750,20 @@ static bool instance_cmd(struct sim *s, struct actor *a, struct fsm_cmd *c)
 		c->ch.max_msgs = BATCH;
 		return true;
 	case S_SETTLE:
+		if (a->restarts == 0 && pick(&s->rng, 3) == 0) {
+			/* The instance ends before settling its delivered
+			 * batch; the owner starts a new one (epoch + 1). */
+			a->st = S_RESTART;
+			return instance_cmd(s, a, c);
+		}
 		chan_cmd(c, FSM_OP_CH_SETTLE, a->member, a->epoch);
 		c->ch.seq = a->upto;
 		c->ch.flags = FSM_CHF_BACKOUT_REST;
+		return true;
+	case S_RESTART:
+		a->before = (struct fsm_chimage){1, a->member, FSM_CHS_RUNNING, a->epoch};
+		a->after = (struct fsm_chimage){1, a->member, FSM_CHS_STARTING, a->epoch + 1};
+		cas_cmd(c, E_A, &a->before, &a->after, "restart");
 		return true;
 	default:
 		return false;
@@ -749,8 +777,8 @@ static void on_unknown(struct sim *s, struct actor *a)
 		if (a->st >= S_HANDSHAKE) {
 			/* Instance: anything unknown is resolved with the
 			 * receiver again (SETTLE is idempotent). */
-			if (a->st == S_RUN)
-				schedule(s, a, S_RUN, 200);
+			if (a->st == S_RUN || a->st == S_RESTART)
+				schedule(s, a, a->st, 200);
 			else
 				schedule(s, a, S_HANDSHAKE, 200);
 			return;
@@ -803,14 +831,15 @@ static void on_actor_result(struct sim *s, struct actor *a, int status,
 				if (receive(s, a->epoch, first, last, ids, n))
 					a->upto = last;
 			}
-		} else if (res.rc == QSG_RC_CHANNEL_FENCED) {
+		} else if (res.rc == QSG_RC_CHANNEL_FENCED ||
+			   (a->op == FSM_OP_CHST_CAS && res.rc == QSG_RC_CAS_FAILED)) {
 			s->zombie_fenced++;
 			if (a->takeover_known)
 				s->zombie_after++;
 		} else if (!(a->op == FSM_OP_CH_GETBATCH && res.rc == QSG_RC_CHANNEL_STOPPED)) {
 			sim_fail(s, "zombie op %u rc %s", a->op, qsg_rc_name(res.rc));
 		}
-		a->zombie_get = !a->zombie_get;
+		a->zstep++;
 		schedule(s, a, S_READY, 400);
 		return;
 	case A_OPERATOR:
@@ -907,6 +936,33 @@ static void on_actor_result(struct sim *s, struct actor *a, int status,
 		a->st = S_GET;
 		a->next_at = now(s);
 		return;
+	case S_RESTART: {
+		if (res.rc != QSG_OK &&
+		    !(res.rc == QSG_RC_CAS_FAILED && image_eq(&res.ch.current, &a->after))) {
+			sim_fail(s, "CH.A restart: %s", qsg_rc_name(res.rc));
+			return;
+		}
+		/* The previous instance lives on as a zombie of the same
+		 * member with the old epoch: everything it does is refused. */
+		struct actor *z = add_actor(s, A_ZOMBIE, a->member, E_A);
+		a = NULL; /* add_actor does not move actors, but be explicit */
+		z->ops_left = ZOMBIE_OPS;
+		z->old_instance = true;
+		z->upto = s->rcv.lstseq;
+		z->zstep = pick(&s->rng, 3);
+		for (unsigned i = 0; i < s->nactors; i++) {
+			struct actor *w = &s->actors[i];
+			if (w->kind == A_RECOVER && w->ent == E_A && w->st == S_RESTART) {
+				z->epoch = w->epoch;
+				w->epoch++;
+				w->restarts++;
+				w->st = S_HANDSHAKE;
+				w->next_at = now(s);
+			}
+		}
+		schedule(s, z, S_READY, 50);
+		return;
+	}
 	default:
 		sim_fail(s, "result in state %d", (int)a->st);
 		return;
@@ -935,11 +991,13 @@ static void actors_step(struct sim *s)
 			continue;
 		if (a->st == S_WAIT) {
 			/* Recovering members react to the failure they see. */
-			bool go =
-			    a->kind == A_FAILER || member_failed(s->fsm[a->member - 1], s->victim);
+			/* Recovering members and the operator react to the
+			 * failure they see; the zombie just goes on. */
+			bool go = a->kind == A_FAILER || a->kind == A_ZOMBIE ||
+				  member_failed(s->fsm[a->member - 1], s->victim);
 			if (!go)
 				continue;
-			schedule(s, a, S_READY, a->kind == A_FAILER ? 50 : 400);
+			schedule(s, a, S_READY, a->kind == A_RECOVER ? 400 : 50);
 		}
 		if (now(s) < a->next_at || l < 0)
 			continue;
@@ -1072,13 +1130,15 @@ static bool converge(struct sim *s)
 		int l = leader(s);
 		if (l >= 0 && converged(&s->f, s) && !s->noop_pending)
 			return true;
-		if (l >= 0 && !s->noop_pending) {
+		uint64_t term = l >= 0 ? raft_fixture_get(&s->f, (unsigned)l)->current_term : 0;
+		if (l >= 0 && !s->noop_pending && s->noop_term != term) {
 			struct fsm_cmd c;
 			struct qsg_wbuf entry;
 			struct req *r = calloc(1, sizeof *r);
 			assert_non_null(r);
 			r->sim = s;
 			r->actor = -2;
+			r->gen = term;
 			memset(&c, 0, sizeof c);
 			c.op = FSM_OP_BROWSE;
 			snprintf(c.queue, sizeof c.queue, "XQ.B");
@@ -1098,10 +1158,14 @@ static bool converge(struct sim *s)
 		fprintf(stderr, "converge: leader %d noop %d:", l, s->noop_pending);
 		for (unsigned i = 0; i < s->n; i++) {
 			struct raft *r = raft_fixture_get(&s->f, i);
-			fprintf(stderr, " [%u st %d term %llu last %llu stored %llu commit %llu applied %llu alive %d]", i, raft_state(r),
-				(unsigned long long)r->current_term,
-				(unsigned long long)raft_last_index(r), (unsigned long long)r->last_stored,
-				(unsigned long long)r->commit_index, (unsigned long long)r->last_applied, raft_fixture_alive(&s->f, i));
+			fprintf(stderr,
+				" [%u st %d term %llu last %llu stored %llu commit %llu applied "
+				"%llu alive %d]",
+				i, raft_state(r), (unsigned long long)r->current_term,
+				(unsigned long long)raft_last_index(r),
+				(unsigned long long)r->last_stored,
+				(unsigned long long)r->commit_index,
+				(unsigned long long)r->last_applied, raft_fixture_alive(&s->f, i));
 		}
 		fprintf(stderr, "\n");
 	}
@@ -1291,7 +1355,7 @@ static void setup(struct sim *s)
 	z->ops_left = ZOMBIE_OPS;
 	z->epoch = s->epoch0[E_A];
 	z->upto = s->rcv.lstseq;
-	z->zombie_get = pick(&s->rng, 2) == 0;
+	z->zstep = pick(&s->rng, 2);
 	struct actor *o =
 	    add_actor(s, A_OPERATOR, 1 + (s->victim + pick(&s->rng, s->n - 1)) % s->n, E_S1);
 	o->ops_left = OPERATOR_OPS;
@@ -1377,7 +1441,11 @@ static void final_checks(struct sim *s)
 		if (believers != 1 || winner != img.owner)
 			sim_fail(s, "%s: %u members believe they won (owner %u)", ents[e].name,
 				 believers, img.owner);
-		if (img.epoch != s->epoch0[e] + 1)
+		unsigned restarts = 0;
+		for (unsigned i = 0; i < s->nactors; i++)
+			if (s->actors[i].kind == A_RECOVER && s->actors[i].ent == e)
+				restarts += s->actors[i].restarts;
+		if (img.epoch != s->epoch0[e] + 1 + restarts)
 			sim_fail(s, "%s: epoch %llu after the race (was %llu)", ents[e].name,
 				 (unsigned long long)img.epoch, (unsigned long long)s->epoch0[e]);
 		uint8_t want = e == E_A ? FSM_CHS_RUNNING : FSM_CHS_STARTING;
@@ -1458,6 +1526,27 @@ static struct outcome run_seed(unsigned n, uint64_t seed)
 		actors_step(s);
 		raft_fixture_step(&s->f);
 		check_invariants(s);
+		if (getenv("QSG_CLUSTER_DEBUG") != NULL) {
+			static raft_time lastp;
+			if (now(s) / 5000 != lastp / 5000) {
+				int l = leader(s);
+				unsigned busyn = 0;
+				for (unsigned i = 0; i < s->nactors; i++)
+					if (s->actors[i].inflight || !actor_idle(&s->actors[i]))
+						busyn++;
+				fprintf(stderr, "t=%llu leader %d commit %llu last %llu busy %u\n",
+					(unsigned long long)now(s), l,
+					l >= 0 ? (unsigned long long)raft_fixture_get(&s->f,
+										      (unsigned)l)
+						     ->commit_index
+					       : 0ULL,
+					l >= 0 ? (unsigned long long)raft_last_index(
+						     raft_fixture_get(&s->f, (unsigned)l))
+					       : 0ULL,
+					busyn);
+			}
+			lastp = now(s);
+		}
 	}
 	if (!s->failed && !converge(s))
 		sim_fail(s, "servers did not converge");

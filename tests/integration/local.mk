@@ -12,3 +12,5 @@ tests_integration_uowhold_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/common
 tests_integration_uowhold_LDADD = libqsg.la
 TESTS += tests/integration/test_restart.sh
 EXTRA_DIST += tests/integration/test_restart.sh
+TESTS += tests/integration/test_channels.sh tests/integration/test_chan_blacklist.sh
+EXTRA_DIST += tests/integration/test_channels.sh tests/integration/test_chan_blacklist.sh
