@@ -74,6 +74,7 @@ class Node:
         self.log = datadir + ".log"
         self.proc = None
         self.strace = None
+        self.strace_log = None
         self.paused = False
         self.expect_exit = None  # reason string when we stop/kill it
         self.faketime = None
@@ -190,15 +191,16 @@ class Node:
         self.paused = False
         return True
 
-    def attach_strace(self, when):
+    def attach_strace(self, when, calls):
         p = self.proc
         if p is None or p.poll() is not None:
             return None
-        calls = "fsync,fdatasync,write,pwrite64,pwritev,pwritev2,io_submit"
-        out = open(self.datadir + ".strace.log", "a")
-        # trace=SET is needed: strace only tampers with traced calls
+        out = open(self.datadir + ".strace.err", "a")
+        # trace=SET is needed: strace only tampers with traced calls; the
+        # trace (with "(INJECTED)" marks) goes to self.strace_log
+        self.strace_log = "%s.strace.%d.log" % (self.datadir, self.env.history.now())
         self.strace = subprocess.Popen(
-            ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + calls,
+            ["strace", "-f", "-qq", "-o", self.strace_log, "-e", "trace=" + calls,
              "-e", "inject=%s:error=EIO:when=%d+" % (calls, when), "-p", str(p.pid)],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
         out.close()

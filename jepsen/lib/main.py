@@ -273,7 +273,8 @@ def summary(r):
         elif "violations" in c:
             extra = "violations %d" % c["violations"]
         elif "not_fail_stopped" in c:
-            extra = "faults %d not fail-stopped %d" % (c["faults"], c["not_fail_stopped"])
+            extra = "injected faults %d (idle %d) not fail-stopped %d" % (
+                c["faults"], c["not_injected"], c["not_fail_stopped"])
         elif "unexpected_exits" in c:
             extra = "unexpected exits %d" % c["unexpected_exits"]
         lines.append("  %-24s %s %s" % (name, "valid" if c["valid"] else "INVALID", extra))

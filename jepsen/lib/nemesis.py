@@ -38,7 +38,9 @@ def draw_params(name, rng, n):
         return {"node": rng.choice(idx),
                 "offset": rng.choice(["+30s", "-30s", "+300s", "-300s", "+1d"])}
     if name == "disk-eio":
-        return {"node": rng.choice(idx), "when": rng.randint(1, 20)}
+        # strace counts `when` per thread and per call: keep N small
+        return {"node": rng.choice(idx), "when": rng.randint(1, 5),
+                "calls": rng.choice(["fsync", "disk-write", "all"])}
     if name == "disk-full":
         return {"node": rng.choice(idx)}
     if name == "pause+kill":
@@ -213,12 +215,12 @@ class Kill(Nemesis):
         if node is None:
             return {"skipped": "no %s found" % self.role}
         node.kill("kill")
-        return {"killed": node.name, "_node": node.name}
+        return {"killed": node.name, "target": node.name}
 
     def stop(self, env, p, ctx):
-        if not ctx or "_node" not in ctx:
+        if not ctx or "target" not in ctx:
             return None
-        node = env.node(ctx["_node"])
+        node = env.node(ctx["target"])
         ok = node.start()
         return {"restarted": node.name}
 
@@ -228,10 +230,10 @@ class Pause(Nemesis):
         node = env.nodes[p["node"] - 1]
         node.signal(signal.SIGSTOP)
         node.paused = True
-        return {"paused": node.name, "_node": node.name}
+        return {"paused": node.name, "target": node.name}
 
     def stop(self, env, p, ctx):
-        node = env.node(ctx["_node"])
+        node = env.node(ctx["target"])
         node.signal(signal.SIGCONT)
         node.paused = False
         return {"resumed": node.name}
@@ -246,13 +248,22 @@ class ClockSkew(Nemesis):
         node = env.nodes[p["node"] - 1]
         node.stop("clock-skew")
         node.start(faketime=p["offset"])
-        return {"node": node.name, "offset": p["offset"], "_node": node.name}
+        return {"node": node.name, "offset": p["offset"], "target": node.name}
 
     def stop(self, env, p, ctx):
-        node = env.node(ctx["_node"])
+        node = env.node(ctx["target"])
         node.stop("clock-skew-end")
         node.start()
         return {"node": node.name, "offset": "0"}
+
+
+# "disk-write": the calls that only write files (libraft's kernel AIO, libuv's
+# positional writes). "all" adds write(2) and the syncs: write(2) also hits
+# eventfds, sockets and the member's stderr (its fail-stop log line is then
+# lost), so "all" is a broader I/O fault than a disk fault.
+DISK_CALLS = {"fsync": "fsync,fdatasync",
+              "disk-write": "io_submit,pwrite64,pwritev,pwritev2",
+              "all": "fsync,fdatasync,write,pwrite64,pwritev,pwritev2,io_submit"}
 
 
 class DiskEIO(Nemesis):
@@ -262,16 +273,18 @@ class DiskEIO(Nemesis):
 
     def start(self, env, p):
         node = env.nodes[p["node"] - 1]
-        pid = node.attach_strace(p["when"])
+        calls = DISK_CALLS[p.get("calls", "all")]
+        pid = node.attach_strace(p["when"], calls)
         if pid is None:
             return {"skipped": "%s not running" % node.name}
         node.expect_exit = "disk-eio"
-        return {"node": node.name, "when": p["when"], "strace": pid, "_node": node.name}
+        return {"node": node.name, "when": p["when"], "calls": calls, "strace": pid,
+                "target": node.name}
 
     def stop(self, env, p, ctx):
-        if not ctx or "_node" not in ctx:
+        if not ctx or "target" not in ctx:
             return None
-        node = env.node(ctx["_node"])
+        node = env.node(ctx["target"])
         # give a slow fail-stop a moment
         for _ in range(20):
             if not node.alive():
@@ -280,11 +293,22 @@ class DiskEIO(Nemesis):
         died = not node.alive()
         code = node.proc.returncode if died else None
         node.detach_strace()
+        injected, calls = 0, {}
+        try:
+            with open(node.strace_log, errors="replace") as f:
+                for line in f:
+                    if "(INJECTED)" in line:
+                        injected += 1
+                        c = line.split("(", 1)[0].split()[-1]
+                        calls[c] = calls.get(c, 0) + 1
+        except OSError:
+            pass
         if died:
             node.start()
         else:
             node.expect_exit = None
-        return {"node": node.name, "fail-stopped": died, "exit": code}
+        return {"node": node.name, "fail-stopped": died, "exit": code, "injected": injected,
+                "injected_calls": calls}
 
 
 class DiskFull(Nemesis):
@@ -306,10 +330,10 @@ class DiskFull(Nemesis):
                     f.flush()
         except OSError:
             pass
-        return {"node": node.name, "ballast_mb": n, "_node": node.name}
+        return {"node": node.name, "ballast_mb": n, "target": node.name}
 
     def stop(self, env, p, ctx):
-        node = env.node(ctx["_node"])
+        node = env.node(ctx["target"])
         try:
             os.unlink(os.path.join(node.datadir, "ballast"))
         except OSError:
@@ -331,10 +355,10 @@ class Membership(Nemesis):
     def start(self, env, p):
         node = env.nodes[p["node"] - 1]
         node.stop("membership")
-        return {"removed": node.name, "_node": node.name}
+        return {"removed": node.name, "target": node.name}
 
     def stop(self, env, p, ctx):
-        node = env.node(ctx["_node"])
+        node = env.node(ctx["target"])
         node.start()
         return {"added": node.name}
 

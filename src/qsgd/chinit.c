@@ -76,8 +76,7 @@ struct pick_ctx {
 	struct fsm *f;
 	uint32_t exclude;
 	uint32_t best;
-	uint32_t best_load;
-	bool best_excluded;
+	uint32_t best_rank[3]; /* excluded, leader, load */
 };
 
 struct load_ctx {
@@ -93,6 +92,10 @@ static int count_load(void *arg, const struct fsm_chstatus *s)
 	return 0;
 }
 
+/* Rank: avoid `exclude`, then avoid the Raft leader (as last reported in its
+ * lease renewal: a channel owner that is also the leader costs an election
+ * on top of the takeover when it fails), then the lowest load, then the
+ * lowest id (members are visited in id order). */
 static int pick_member(void *arg, const struct fsm_member *m)
 {
 	struct pick_ctx *p = arg;
@@ -100,14 +103,17 @@ static int pick_member(void *arg, const struct fsm_member *m)
 		return 0;
 	struct load_ctx l = {.member = m->id};
 	fsm_chstatus_foreach(p->f, count_load, &l);
-	bool excluded = m->id == p->exclude;
-	/* Prefer any non-excluded member; among equals the lowest load, then
-	 * the lowest id (members are visited in id order). */
-	if (p->best == 0 || (p->best_excluded && !excluded) ||
-	    (p->best_excluded == excluded && l.n < p->best_load)) {
+	uint32_t rank[3] = {m->id == p->exclude, m->stats.role == 3, l.n};
+	bool better = p->best == 0;
+	for (int i = 0; i < 3 && !better; i++) {
+		if (rank[i] != p->best_rank[i]) {
+			better = rank[i] < p->best_rank[i];
+			break;
+		}
+	}
+	if (better) {
 		p->best = m->id;
-		p->best_load = l.n;
-		p->best_excluded = excluded;
+		memcpy(p->best_rank, rank, sizeof rank);
 	}
 	return 0;
 }

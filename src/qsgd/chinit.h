@@ -52,8 +52,9 @@ void chinit_set_fenced(struct chinit *ci, bool fenced);
 void chinit_notify_queue(struct chinit *ci, const char *queue);
 
 /* The member that should run a new instance: active members whose channel
- * initiator runs, fewest active sender channels first, then lowest id;
- * `exclude` only when nobody else qualifies. 0 = none. Pure. */
+ * initiator runs; `exclude` only when nobody else qualifies, the Raft leader
+ * only when no follower qualifies, then fewest active sender channels, then
+ * lowest id. 0 = none. Pure (reads the state machine only). */
 uint32_t chinit_pick_owner(struct fsm *f, uint32_t exclude);
 
 /* Inbound: the server hands over a connection whose first frame is a

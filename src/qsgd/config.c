@@ -19,8 +19,8 @@ void qsgd_config_defaults(struct qsgd_config *c)
 	c->heartbeat_ms = 100;
 	c->snapshot_threshold = 8192;
 	c->snapshot_trailing = 2048;
-	c->lease_ms = 1500;
-	c->renew_ms = 250;
+	c->lease_ms = 1000;
+	c->renew_ms = 200;
 	c->session_expiry_s = 3600;
 	c->chinit_autostart = 1;
 	c->max_entry_bytes = 4u * 1024 * 1024;

@@ -6,6 +6,20 @@
  * armed just before raft_apply and disarmed right after; the entry buffer is
  * freed by the caller on any raft_apply error).
  *
+ * One more libraft 0.15 limitation: the fixture's in-memory I/O truncates a
+ * follower's log as if it always started at index 1 (ioMethodTruncate copies
+ * index - 1 entries), so a truncation after the log was compacted by a
+ * snapshot reads past its entries array (ASan: heap-buffer-overflow, a memcpy
+ * called from raft_fixture_step via the io->truncate method, from a block the
+ * fixture realloc'd). With threshold 16 + seed % 64 and trailing threshold / 2
+ * (test_cluster.c's settings) about 1 seed in 700 hit it here, and
+ * test_cluster.c itself hits it with QSG_CLUSTER_SEEDS=300 under ASan. So
+ * snapshots are taken (every 8..23 entries: the fsm snapshot encoder runs,
+ * checked on the leader) but the log is never compacted: trailing is
+ * larger than any run's log, so no snapshot is ever installed (fsm_restore
+ * is not exercised here). No failure in 1500 seeds per group size under
+ * ASan with that setting.
+ *
  * Model. Fixture server i is member i+1; its fsm is that member's replica.
  * Every member submits its commands through the current leader (raft_apply on
  * the leader), one request in flight per actor; a request that is not
@@ -34,19 +48,23 @@
  *  - the member that won CH.A runs the start handshake with the receiver
  *    (which then refuses older epochs), settles the in-doubt batch up to the
  *    receiver's last sequence number backing out the rest, goes RUNNING and
- *    moves the rest of XQ.A to the receiver.
+ *    moves the rest of XQ.A to the receiver; at random its instance ends
+ *    between delivering a batch and settling it and it starts a new one
+ *    (RUNNING -> STARTING, epoch + 1), the old instance living on as a second
+ *    zombie of the same member that also tries a CAS with its old image.
  * Checked: (1) per channel exactly one CAS wins (the others get CAS_FAILED
  * or an unknown outcome resolved by reading the table), the epoch grew by
  * exactly one, exactly one member believes it owns it; (2) STOPPED channels
  * of V stay untouched; each RCVR entry of V is deleted by exactly one CAS;
  * O's entries are untouched; (3) on every replica after every step no two
- * active SDR entries share an xmitq; (4) once the takeover is committed every
- * GETBATCH/SETTLE of the fenced owner is refused with CHANNEL_FENCED, every
+ * active SDR entries share an xmitq; (4) once the takeover (or the new
+ * instance) is committed every GETBATCH/SETTLE of the fenced instance is
+ * refused with CHANNEL_FENCED and its CAS with CAS_FAILED, every
  * message of XQ.A reaches the receiver exactly once and XQ.A ends empty with
  * nothing in doubt; all replicas end with the same fsm_digest; (5) a seed
  * run twice gives the same final digest.
  *
- * Seeds: 20 per group size (3 and 5) by default; QSG_CLUSTER_SEEDS=n runs n;
+ * Seeds: 100 per group size (3 and 5) by default (about 2 s); QSG_CLUSTER_SEEDS=n runs n;
  * QSG_CLUSTER_SEED=s replays seed s only. A failure prints "seed=S
  * servers=N" and the reason; QSG_CLUSTER_VERBOSE=1 prints every seed. */
 #include <setjmp.h>
@@ -253,7 +271,7 @@ static int sm_restore(void *data, const void *buf, size_t len)
 static void sim_init(struct sim *s, unsigned n, uint64_t seed)
 {
 	struct raft_configuration conf;
-	unsigned threshold = 16 + (unsigned)(seed % 64);
+	unsigned threshold = 8 + (unsigned)(seed % 16);
 	memset(s, 0, sizeof *s);
 	s->n = n;
 	s->seed = seed;
@@ -269,7 +287,8 @@ static void sim_init(struct sim *s, unsigned n, uint64_t seed)
 		assert_int_equal(glue_fsm_adapter_init(&s->rfsm[i], &sm), QSG_OK);
 		assert_int_equal(raft_fixture_grow(&s->f, &s->rfsm[i]), 0);
 		raft_set_snapshot_threshold(raft_fixture_get(&s->f, i), threshold);
-		raft_set_snapshot_trailing(raft_fixture_get(&s->f, i), threshold / 2);
+		/* No compaction (see the header). */
+		raft_set_snapshot_trailing(raft_fixture_get(&s->f, i), 1000000);
 		raft_set_pre_vote(raft_fixture_get(&s->f, i), true);
 	}
 	raft_configuration_init(&conf);
@@ -1077,13 +1096,14 @@ static void inject_fault(struct sim *s)
 					healthy = false;
 			/* raft_fixture_depose() asserts that the leader steps
 			 * down: only with every link of the leader healthy. */
-			for (unsigned k = 0; k < s->n; k++) {
-				unsigned o = k == (unsigned)l ? (k + 1) % s->n : k;
-				raft_fixture_reconnect(&s->f, (unsigned)l, o);
-				raft_fixture_desaturate(&s->f, (unsigned)l, o);
-			}
-			if (healthy)
+			if (healthy) {
+				for (unsigned k = 0; k < s->n; k++) {
+					unsigned o = k == (unsigned)l ? (k + 1) % s->n : k;
+					raft_fixture_reconnect(&s->f, (unsigned)l, o);
+					raft_fixture_desaturate(&s->f, (unsigned)l, o);
+				}
 				raft_fixture_depose(&s->f);
+			}
 		}
 		break;
 	}
@@ -1120,18 +1140,22 @@ static bool converged(struct raft_fixture *f, void *arg)
 }
 
 /* An entry of an older term left at the end of the leader's log is only
- * committed with one of the current term: append no-op entries (a BROWSE,
- * which changes nothing) until every server has applied the leader's last
- * index. */
+ * committed with one of the current term, and an idle libraft 0.15 leader
+ * does not always bring a follower's commit index up to date (seen: a
+ * follower with the last entry stored, commit one behind, for 60 s of
+ * heartbeats). So append no-op entries (a BROWSE, which changes nothing)
+ * every second until every server has applied the leader's last index. */
 static bool converge(struct sim *s)
 {
-	raft_time start = now(s);
+	raft_time start = now(s), last_noop = 0;
 	while (now(s) - start < 60000) {
 		int l = leader(s);
 		if (l >= 0 && converged(&s->f, s) && !s->noop_pending)
 			return true;
 		uint64_t term = l >= 0 ? raft_fixture_get(&s->f, (unsigned)l)->current_term : 0;
-		if (l >= 0 && !s->noop_pending && s->noop_term != term) {
+		if (l >= 0 && !s->noop_pending &&
+		    (s->noop_term != term || now(s) - last_noop >= 1000)) {
+			last_noop = now(s);
 			struct fsm_cmd c;
 			struct qsg_wbuf entry;
 			struct req *r = calloc(1, sizeof *r);
@@ -1152,22 +1176,6 @@ static bool converge(struct sim *s)
 			qsg_wbuf_close(&entry);
 		}
 		raft_fixture_step(&s->f);
-	}
-	if (getenv("QSG_CLUSTER_DEBUG") != NULL) {
-		int l = leader(s);
-		fprintf(stderr, "converge: leader %d noop %d:", l, s->noop_pending);
-		for (unsigned i = 0; i < s->n; i++) {
-			struct raft *r = raft_fixture_get(&s->f, i);
-			fprintf(stderr,
-				" [%u st %d term %llu last %llu stored %llu commit %llu applied "
-				"%llu alive %d]",
-				i, raft_state(r), (unsigned long long)r->current_term,
-				(unsigned long long)raft_last_index(r),
-				(unsigned long long)r->last_stored,
-				(unsigned long long)r->commit_index,
-				(unsigned long long)r->last_applied, raft_fixture_alive(&s->f, i));
-		}
-		fprintf(stderr, "\n");
 	}
 	return false;
 }
@@ -1485,6 +1493,11 @@ static void final_checks(struct sim *s)
 		if (a->kind == A_RECOVER && a->ent == E_A && a->won && a->resolves_ok == 0)
 			sim_fail(s, "CH.A winner never resolved the in-doubt batch");
 	}
+	/* Snapshots of the channel state were taken (threshold <= 23 entries;
+	 * a follower that was down may have applied fewer since it came
+	 * back, so only the leader is checked). */
+	if (raft_fixture_get(&s->f, (unsigned)l)->log.snapshot.last_index == 0)
+		sim_fail(s, "the leader took no snapshot");
 	unsigned nst = 0;
 	fsm_chstatus_foreach(lf, count_cb, &nst);
 	if (nst != NENT - 2)
@@ -1526,27 +1539,6 @@ static struct outcome run_seed(unsigned n, uint64_t seed)
 		actors_step(s);
 		raft_fixture_step(&s->f);
 		check_invariants(s);
-		if (getenv("QSG_CLUSTER_DEBUG") != NULL) {
-			static raft_time lastp;
-			if (now(s) / 5000 != lastp / 5000) {
-				int l = leader(s);
-				unsigned busyn = 0;
-				for (unsigned i = 0; i < s->nactors; i++)
-					if (s->actors[i].inflight || !actor_idle(&s->actors[i]))
-						busyn++;
-				fprintf(stderr, "t=%llu leader %d commit %llu last %llu busy %u\n",
-					(unsigned long long)now(s), l,
-					l >= 0 ? (unsigned long long)raft_fixture_get(&s->f,
-										      (unsigned)l)
-						     ->commit_index
-					       : 0ULL,
-					l >= 0 ? (unsigned long long)raft_last_index(
-						     raft_fixture_get(&s->f, (unsigned)l))
-					       : 0ULL,
-					busyn);
-			}
-			lastp = now(s);
-		}
 	}
 	if (!s->failed && !converge(s))
 		sim_fail(s, "servers did not converge");
@@ -1587,7 +1579,7 @@ static unsigned n_seeds(void)
 {
 	const char *e = getenv("QSG_CLUSTER_SEEDS");
 	long v = e != NULL ? strtol(e, NULL, 10) : 0;
-	return v > 0 ? (unsigned)v : 20;
+	return v > 0 ? (unsigned)v : 100;
 }
 
 static void run_sizes(unsigned n)

@@ -1,0 +1,2482 @@
+/* qsgsim: deterministic simulation of a queue-sharing group and one shared
+ * sender channel, driving the REAL state machine (src/fsm) on libraft's
+ * raft_fixture (in-memory disk and network, simulated time) through the
+ * raft-glue fsm adapter, with a remote receiving queue manager (a second
+ * struct fsm applied directly) behind a simulated in-process transport.
+ * Everything random comes from one xorshift PRNG seeded by the seed: a seed
+ * replays exactly. See docs/simulation.md for the model, the faults, the
+ * checkers and how to run and replay.
+ *
+ * libraft 0.15 limitations respected (documented in tests/cluster/
+ * test_cluster.c): I/O faults only on the leader's own append, armed just
+ * before raft_apply and disarmed right after; on a raft_apply error the entry
+ * buffer is still the caller's; raft_fixture_depose only on a healthy group.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <raft.h>
+#include <raft/fixture.h>
+
+#include "raft-glue/fsm_adapter.h"
+#include "raft-glue/glue.h"
+#include "src/fsm/fsm.h"
+
+#define MAX_N 5
+#define NPROD 2
+#define NCONS 2
+#define REQ_TIMEOUT_MS 3000
+#define LEASE_MS 1500
+#define RENEW_MS 300
+#define TIME_LIMIT_MS 900000
+#define APPQ "APP.Q"
+#define XMITQ "XQ.RQM"
+#define RQ "RQ.DEST"
+#define DESTQ "DEST.Q"
+#define CHAN "QSG.TO.RQM"
+#define GROUPQM "QSG"
+#define REMOTEQM "RQM"
+#define DEST_REMOTE 1u /* value bit: the put went to the remote queue */
+
+/* ---- PRNG ---- */
+
+static uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+static unsigned pick(uint64_t *s, unsigned n)
+{
+	return n == 0 ? 0 : (unsigned)(xorshift(s) % n);
+}
+
+/* ---- options ---- */
+
+enum bug {
+	BUG_NONE = 0,
+	BUG_SETTLE_EARLY, /* settle a batch as soon as it is got (no confirmation) */
+	BUG_SKIP_INDOUBT, /* start: commit the whole in-doubt range, never ask */
+	BUG_NO_FENCE, /* frames to the receiver carry epoch 0: no fencing */
+};
+
+static const char *const bug_names[] = {"none", "settle-early", "skip-indoubt", "no-fence"};
+
+struct opts {
+	unsigned nodes;
+	unsigned steps;
+	uint32_t no_faults; /* bit k: fault kind k disabled (--no-fault) */
+	enum bug bug;
+	bool verbose;
+};
+
+/* ---- state ---- */
+
+struct sim;
+struct actor;
+typedef void (*done_fn)(struct actor *a, const struct fsm_result *res, unsigned n);
+
+/* One client of the group with at most one request in flight. res == NULL:
+ * the outcome is unknown (leadership lost, timeout). */
+struct actor {
+	struct sim *s;
+	void *owner;
+	const char *what;
+	bool inflight;
+	uint64_t gen;
+	raft_time sent_at;
+	raft_time next_at; /* do not act before */
+	uint8_t ops[16];
+	unsigned nops;
+	done_fn done;
+};
+
+struct req {
+	struct raft_apply ra; /* first */
+	struct actor *a;
+	uint64_t gen;
+};
+
+enum fr_type { FR_START = 1, FR_START_RESP, FR_BATCH, FR_CONFIRM };
+
+struct frame {
+	struct frame *next;
+	raft_time at;
+	uint8_t type;
+	uint32_t member;
+	uint64_t epoch; /* true epoch of the sending instance */
+	uint64_t first, last, lstseq;
+	int rc;
+	uint32_t count;
+	struct qsg_wbuf list;
+};
+
+struct fifo {
+	struct frame *head, *tail;
+	raft_time last_at;
+};
+
+struct inst;
+
+/* A TCP connection between an MCA and the receiver: in order or cut. */
+struct conn {
+	struct conn *next;
+	unsigned id;
+	struct inst *inst;
+	bool cut;
+	raft_time cut_notice_at; /* when the sender learns of the cut */
+	struct fifo s2r, r2s;
+};
+
+enum iphase {
+	I_HANDSHAKE = 1,
+	I_RESOLVE,
+	I_BIND,
+	I_RUN,
+	I_STOP_CAS,
+	I_RETRY_CAS,
+	I_WAIT_RETRY,
+	I_DEAD
+};
+
+/* A sending MCA instance (member, epoch), as src/qsgd/chsdr.c. */
+struct inst {
+	struct inst *next;
+	struct sim *s;
+	uint32_t member;
+	uint64_t epoch;
+	enum iphase phase;
+	struct conn *conn;
+	struct actor get, ctl; /* GETBATCH; SETTLE/CAS */
+	uint64_t fifo_first[FSM_CH_MAX_PIPELINE], fifo_last[FSM_CH_MAX_PIPELINE];
+	unsigned fhead, fn;
+	uint64_t confirmed, settled, settle_upto;
+	raft_time retry_at;
+	bool zombie; /* its member is paused but it runs on */
+};
+
+struct member {
+	uint32_t id;
+	bool up; /* lease renewals and channel initiator running */
+	bool zombie_pause; /* paused, instances run on */
+	raft_time up_at; /* when a paused/crashed member comes back */
+	struct actor lease, chinit;
+};
+
+struct producer {
+	uint64_t client;
+	struct actor a;
+	uint64_t epoch;
+	bool attached;
+	uint64_t next_seq, nputs;
+	unsigned batch;
+	bool done;
+};
+
+struct consumer {
+	uint64_t client;
+	struct actor a;
+	uint64_t epoch;
+	bool attached;
+	uint64_t uows_done;
+	bool sync; /* in a unit of work */
+	uint64_t held[4];
+	unsigned nheld;
+	bool committing;
+};
+
+/* Log history (first application of each index). */
+struct ev {
+	uint8_t op;
+	int rc;
+	uint32_t member;
+	uint64_t epoch;
+	struct fsm_chimage before, after;
+	uint32_t count;
+};
+
+struct stats {
+	uint64_t seeds, steps, ops, faults, cas_won, cas_lost, recoveries, batches, fenced_frames,
+	    stale_frames, unknown, io_faults, msgs, out_of_step;
+};
+
+struct srvctx {
+	struct sim *s;
+	unsigned i;
+};
+
+struct sim {
+	struct raft_fixture f;
+	struct opts o;
+	unsigned n;
+	struct fsm *fsm[MAX_N];
+	struct raft_fsm rfsm[MAX_N];
+	struct srvctx srv[MAX_N];
+	uint64_t seed, rng;
+	bool killed[MAX_N];
+	bool io_fault_pending;
+	bool healed;
+	raft_time now;
+	int leader_idx;
+	raft_time leader_since;
+	/* group */
+	struct actor setup, monitor;
+	bool setup_done;
+	struct member mem[MAX_N];
+	struct producer prod[NPROD];
+	struct consumer cons[NCONS];
+	uint64_t nputs;
+	uint8_t *put_dest; /* [NPROD][nputs+1]: 0 local, 1 remote */
+	uint8_t *acked; /* [NPROD][nputs+1] */
+	uint32_t *got; /* [NPROD][nputs+1] committed gets from APP.Q */
+	uint32_t *arrived; /* [NPROD][nputs+1] found on the receiver */
+	uint64_t get_unknown; /* non-syncpoint gets with unknown outcome */
+	/* channel */
+	uint32_t batchsz, pipeline;
+	struct inst *insts;
+	struct conn *conns;
+	unsigned nconn;
+	struct fifo stale; /* frames of cut connections delivered late */
+	/* receiver (remote queue manager): one fsm applied directly */
+	struct fsm *rfsm_remote;
+	uint64_t max_started_epoch; /* newest instance that completed START */
+	uint64_t last_accepted_epoch;
+	/* history */
+	uint64_t *hist_hash;
+	size_t hist_cap;
+	struct ev *ev;
+	size_t nev, evcap;
+	/* outcome */
+	struct stats st;
+	bool failed;
+	char why[512];
+};
+
+static void trace(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void trace(struct sim *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!s->o.verbose)
+		return;
+	printf("[%7llu] ", (unsigned long long)raft_fixture_time(&s->f));
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+static void sim_fail(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sim_fail(struct sim *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->failed)
+		return;
+	s->failed = true;
+	va_start(ap, fmt);
+	vsnprintf(s->why, sizeof s->why, fmt, ap);
+	va_end(ap);
+	trace(s, "VIOLATION: %s", s->why);
+}
+
+static void *xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n == 0 ? 1 : n, sz);
+
+	if (p == NULL) {
+		fprintf(stderr, "qsgsim: out of memory\n");
+		exit(2);
+	}
+	return p;
+}
+
+/* ---- the state machine on the fixture, with the history recorder ---- */
+
+static void record(struct sim *s, const void *entry, size_t len, const struct qsg_wbuf *res,
+		   size_t res_off)
+{
+	struct qsg_rbuf r, rr;
+	uint32_t count;
+
+	qsg_rbuf_init(&r, entry, len);
+	qsg_get_raw(&r, 12);
+	count = qsg_get_u32(&r);
+	qsg_rbuf_init(&rr, res->data + res_off, res->len - res_off);
+	for (uint32_t k = 0; k < count && r.err == QSG_OK; k++) {
+		uint32_t cl = qsg_get_u32(&r);
+		struct qsg_slice cp = qsg_get_raw(&r, cl);
+		uint32_t rl = qsg_get_u32(&rr);
+		struct qsg_slice rp = qsg_get_raw(&rr, rl);
+		struct fsm_cmd c;
+		struct fsm_result out;
+
+		if (r.err != QSG_OK || rr.err != QSG_OK ||
+		    fsm_cmd_decode(cp.p, cp.len, &c, NULL) != QSG_OK ||
+		    fsm_result_decode(c.op, rp.p, rp.len, &out, NULL) != QSG_OK) {
+			sim_fail(s, "history: undecodable command or result");
+			return;
+		}
+		if (c.op != FSM_OP_CHST_CAS && c.op != FSM_OP_CH_GETBATCH &&
+		    c.op != FSM_OP_CH_SETTLE && c.op != FSM_OP_MEMBER_FAIL &&
+		    c.op != FSM_OP_LEASE_RENEW && c.op != FSM_OP_MEMBER_JOIN)
+			continue;
+		if (c.op == FSM_OP_LEASE_RENEW && out.rc != QSG_OK)
+			continue;
+		if (s->nev == s->evcap) {
+			s->evcap = s->evcap ? 2 * s->evcap : 256;
+			s->ev = realloc(s->ev, s->evcap * sizeof *s->ev);
+			if (s->ev == NULL)
+				exit(2);
+		}
+		struct ev *e = &s->ev[s->nev++];
+		memset(e, 0, sizeof *e);
+		e->op = c.op;
+		e->rc = out.rc;
+		e->member = c.op == FSM_OP_CHST_CAS ? c.ch.after.owner
+			    : (c.op == FSM_OP_CH_GETBATCH || c.op == FSM_OP_CH_SETTLE)
+				? c.ch.member_id
+				: c.member_id;
+		e->epoch = c.ch.epoch;
+		e->before = c.ch.before;
+		e->after = c.ch.after;
+		e->count = out.ch.count;
+	}
+}
+
+static int sm_apply(void *data, const void *buf, size_t len, struct qsg_wbuf *results)
+{
+	struct sim *s = ((struct srvctx *)data)->s;
+	unsigned i = ((struct srvctx *)data)->i;
+	raft_index idx = raft_fixture_get(&s->f, i)->last_applied + 1;
+	size_t off = results != NULL ? results->len : 0;
+	uint64_t h = qsg_hash64(buf, len, 7) | 1;
+	int rc = fsm_apply(s->fsm[i], buf, len, results, NULL);
+
+	if (idx >= s->hist_cap) {
+		size_t cap = s->hist_cap ? s->hist_cap : 1024;
+
+		while (cap <= idx)
+			cap *= 2;
+		s->hist_hash = realloc(s->hist_hash, cap * sizeof *s->hist_hash);
+		if (s->hist_hash == NULL)
+			exit(2);
+		memset(s->hist_hash + s->hist_cap, 0, (cap - s->hist_cap) * sizeof *s->hist_hash);
+		s->hist_cap = cap;
+	}
+	if (s->hist_hash[idx] == 0) {
+		s->hist_hash[idx] = h;
+		if (rc == QSG_OK && results != NULL)
+			record(s, buf, len, results, off);
+	} else if (s->hist_hash[idx] != h) {
+		sim_fail(s, "server %u applied a different entry at index %llu", i,
+			 (unsigned long long)idx);
+	}
+	return rc;
+}
+
+static int sm_snapshot(void *data, struct qsg_wbuf *out)
+{
+	struct sim *s = ((struct srvctx *)data)->s;
+	unsigned i = ((struct srvctx *)data)->i;
+
+	return fsm_snapshot(s->fsm[i], out);
+}
+
+static int sm_restore(void *data, const void *buf, size_t len)
+{
+	struct sim *s = ((struct srvctx *)data)->s;
+	unsigned i = ((struct srvctx *)data)->i;
+
+	return fsm_restore(s->fsm[i], buf, len, NULL);
+}
+
+static int leader(struct sim *s)
+{
+	unsigned i;
+
+	if (s->f.leader_id == 0)
+		return -1;
+	i = (unsigned)s->f.leader_id - 1;
+	if (!raft_fixture_alive(&s->f, i) || raft_state(raft_fixture_get(&s->f, i)) != RAFT_LEADER)
+		return -1;
+	return (int)i;
+}
+
+/* ---- submission ---- */
+
+static void apply_cb(struct raft_apply *ra, int status, void *result)
+{
+	struct req *r = (struct req *)ra;
+	struct actor *a = r->a;
+
+	if (a != NULL && r->gen == a->gen && a->inflight) {
+		a->inflight = false;
+		if (status == 0 && result != NULL) {
+			const struct qsg_wbuf *rb = result;
+			struct fsm_result res[16];
+			struct qsg_rbuf r2;
+			unsigned k;
+
+			qsg_rbuf_init(&r2, rb->data, rb->len);
+			for (k = 0; k < a->nops; k++) {
+				uint32_t len = qsg_get_u32(&r2);
+				struct qsg_slice p = qsg_get_raw(&r2, len);
+
+				if (r2.err != QSG_OK ||
+				    fsm_result_decode(a->ops[k], p.p, p.len, &res[k], NULL) != QSG_OK) {
+					sim_fail(a->s, "%s: undecodable result", a->what);
+					break;
+				}
+			}
+			if (k == a->nops)
+				a->done(a, res, a->nops);
+		} else {
+			a->s->st.unknown++;
+			a->done(a, NULL, 0);
+		}
+	}
+	free(r);
+}
+
+static void actor_init(struct actor *a, struct sim *s, void *owner, const char *what, done_fn done)
+{
+	memset(a, 0, sizeof *a);
+	a->s = s;
+	a->owner = owner;
+	a->what = what;
+	a->done = done;
+}
+
+/* Forget a request in flight (its late completion is ignored). */
+static void actor_drop(struct actor *a)
+{
+	a->inflight = false;
+	a->gen++;
+}
+
+/* Time out a request: unknown outcome. */
+static void actor_poll(struct actor *a)
+{
+	if (a->inflight && a->s->now - a->sent_at > REQ_TIMEOUT_MS) {
+		actor_drop(a);
+		a->s->st.unknown++;
+		a->done(a, NULL, 0);
+	}
+}
+
+static bool actor_idle(struct actor *a)
+{
+	return !a->inflight && a->s->now >= a->next_at && !a->s->failed;
+}
+
+/* Submit cmds as one entry through the leader. false: certainly not applied
+ * (no leader, or the injected append fault); retry later. */
+static bool submit(struct actor *a, struct fsm_cmd *cmds, unsigned n)
+{
+	struct sim *s = a->s;
+	struct qsg_wbuf entry, w;
+	struct raft_buffer buf;
+	struct req *r;
+	bool fault;
+	int l = leader(s);
+	int rv;
+
+	if (l < 0)
+		return false;
+	qsg_wbuf_init(&entry);
+	fsm_entry_begin(&entry, (int64_t)s->now);
+	a->nops = n;
+	for (unsigned k = 0; k < n; k++) {
+		qsg_wbuf_init(&w);
+		if (fsm_cmd_encode(&cmds[k], &w) != QSG_OK || w.err != QSG_OK) {
+			sim_fail(s, "%s: cannot encode op %u", a->what, cmds[k].op);
+			qsg_wbuf_close(&w);
+			qsg_wbuf_close(&entry);
+			return false;
+		}
+		fsm_entry_add(&entry, w.data, w.len);
+		qsg_wbuf_close(&w);
+		a->ops[k] = cmds[k].op;
+	}
+	if (entry.err != QSG_OK || glue_entry_wrap(entry.data, entry.len, &buf) != 0) {
+		sim_fail(s, "%s: cannot build entry", a->what);
+		qsg_wbuf_close(&entry);
+		return false;
+	}
+	qsg_wbuf_close(&entry);
+	r = xcalloc(1, sizeof *r);
+	r->a = a;
+	r->gen = ++a->gen;
+	fault = s->io_fault_pending;
+	s->io_fault_pending = false;
+	if (fault)
+		raft_fixture_io_fault(&s->f, (unsigned)l, 0, 1);
+	rv = raft_apply(raft_fixture_get(&s->f, (unsigned)l), &r->ra, &buf, 1, apply_cb);
+	if (fault)
+		raft_fixture_io_fault(&s->f, (unsigned)l, -1, 0);
+	if (rv != 0) {
+		raft_free(buf.base);
+		free(r);
+		if (fault && rv == RAFT_IOERR) {
+			s->st.io_faults++;
+			trace(s, "fault: leader %d append I/O error (%s)", l + 1, a->what);
+		} else if (rv != RAFT_NOTLEADER) {
+			sim_fail(s, "raft_apply failed: %s (%d)", raft_strerror(rv), rv);
+		}
+		return false;
+	}
+	if (fault)
+		sim_fail(s, "injected append fault did not fire in raft_apply");
+	a->inflight = true;
+	a->sent_at = s->now;
+	s->st.ops++;
+	return true;
+}
+
+static void cmd_init(struct fsm_cmd *c, uint8_t op)
+{
+	memset(c, 0, sizeof *c);
+	c->op = op;
+}
+
+/* ---- values ---- */
+
+static uint64_t value_of(unsigned p, uint64_t seq)
+{
+	return ((uint64_t)(p + 1) << 40) | seq;
+}
+
+static bool value_split(const struct sim *s, uint64_t v, unsigned *p, uint64_t *seq)
+{
+	uint64_t pp = v >> 40;
+
+	*seq = v & ((1ull << 40) - 1);
+	if (pp < 1 || pp > NPROD || *seq < 1 || *seq > s->nputs)
+		return false;
+	*p = (unsigned)pp - 1;
+	return true;
+}
+
+static size_t vidx(const struct sim *s, unsigned p, uint64_t seq)
+{
+	return (size_t)p * (s->nputs + 1) + seq;
+}
+
+static bool body_value(const struct qsg_slice *b, uint64_t *v)
+{
+	struct qsg_rbuf r;
+
+	qsg_rbuf_init(&r, b->p, b->len);
+	*v = qsg_get_u64(&r);
+	return r.err == QSG_OK && qsg_rbuf_left(&r) == 0;
+}
+
+/* ---- setup ---- */
+
+static void setup_done(struct actor *a, const struct fsm_result *res, unsigned n)
+{
+	struct sim *s = a->s;
+
+	if (res == NULL) {
+		a->next_at = s->now + 100;
+		return;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		if (res[k].rc != QSG_OK && res[k].rc != QSG_RC_OBJECT_EXISTS &&
+		    !(a->ops[k] == FSM_OP_CHST_CAS && res[k].rc == QSG_RC_CAS_FAILED)) {
+			sim_fail(s, "setup op %u: rc %d", a->ops[k], res[k].rc);
+			return;
+		}
+	}
+	s->setup_done = true;
+	trace(s, "setup committed");
+}
+
+static void setup_step(struct sim *s)
+{
+	struct fsm_cmd c[16];
+	unsigned n = 0;
+
+	if (!actor_idle(&s->setup) || s->setup_done)
+		return;
+	/* one entry: queues, the channel, the members, the first instance */
+	cmd_init(&c[n], FSM_OP_QDEFINE);
+	snprintf(c[n].attrs.name, sizeof c[n].attrs.name, "%s", APPQ);
+	c[n].attrs.set = FSM_QA_MAXDEPTH;
+	c[n].attrs.maxdepth = 1000000;
+	n++;
+	cmd_init(&c[n], FSM_OP_QDEFINE);
+	snprintf(c[n].attrs.name, sizeof c[n].attrs.name, "%s", XMITQ);
+	c[n].attrs.set = FSM_QA_MAXDEPTH | FSM_QA_USAGE;
+	c[n].attrs.maxdepth = 1000000;
+	c[n].attrs.usage = FSM_USAGE_XMITQ;
+	n++;
+	cmd_init(&c[n], FSM_OP_QDEFINE);
+	snprintf(c[n].attrs.name, sizeof c[n].attrs.name, "%s", RQ);
+	c[n].attrs.qtype = FSM_QT_REMOTE;
+	c[n].attrs.set = FSM_QA_RNAME | FSM_QA_RQMNAME | FSM_QA_XMITQ;
+	snprintf(c[n].attrs.rname, sizeof c[n].attrs.rname, "%s", DESTQ);
+	snprintf(c[n].attrs.rqmname, sizeof c[n].attrs.rqmname, "%s", REMOTEQM);
+	snprintf(c[n].attrs.xmitq, sizeof c[n].attrs.xmitq, "%s", XMITQ);
+	n++;
+	cmd_init(&c[n], FSM_OP_CHDEFINE);
+	snprintf(c[n].ch.attrs.name, sizeof c[n].ch.attrs.name, "%s", CHAN);
+	c[n].ch.attrs.set = FSM_CA_CHLTYPE | FSM_CA_CONNAME | FSM_CA_XMITQ | FSM_CA_BATCHSZ |
+			    FSM_CA_PIPELINE;
+	c[n].ch.attrs.chltype = FSM_CHL_SDR;
+	snprintf(c[n].ch.attrs.conname, sizeof c[n].ch.attrs.conname, "rqm(1414)");
+	snprintf(c[n].ch.attrs.xmitq, sizeof c[n].ch.attrs.xmitq, "%s", XMITQ);
+	c[n].ch.attrs.batchsz = s->batchsz;
+	c[n].ch.attrs.pipeline = s->pipeline;
+	n++;
+	for (unsigned i = 0; i < s->n; i++) {
+		cmd_init(&c[n], FSM_OP_MEMBER_JOIN);
+		c[n].member_id = i + 1;
+		c[n].seq = LEASE_MS;
+		snprintf(c[n].name, sizeof c[n].name, "QM%u", i + 1);
+		snprintf(c[n].raft_addr, sizeof c[n].raft_addr, "127.0.0.1:%u", 9000 + i);
+		snprintf(c[n].client_addr, sizeof c[n].client_addr, "127.0.0.1:%u", 9100 + i);
+		n++;
+	}
+	/* the first instance: created STARTING, epoch 1, on a member of the seed */
+	cmd_init(&c[n], FSM_OP_CHST_CAS);
+	snprintf(c[n].ch.name, sizeof c[n].ch.name, "%s", CHAN);
+	c[n].ch.chltype = FSM_CHL_SDR;
+	c[n].ch.after.exists = 1;
+	c[n].ch.after.owner = 1 + pick(&s->rng, s->n);
+	c[n].ch.after.state = FSM_CHS_STARTING;
+	c[n].ch.after.epoch = 1;
+	snprintf(c[n].ch.reason, sizeof c[n].ch.reason, "setup");
+	n++;
+	if (!submit(&s->setup, c, n))
+		s->setup.next_at = s->now + 50;
+}
+
+/* ---- members: leases, failure detection ---- */
+
+static void lease_done(struct actor *a, const struct fsm_result *res, unsigned n)
+{
+	(void)res;
+	(void)n;
+	a->next_at = a->s->now + RENEW_MS;
+}
+
+static void lease_step(struct sim *s, struct member *m)
+{
+	struct fsm_cmd c;
+
+	actor_poll(&m->lease);
+	if (!m->up || !actor_idle(&m->lease))
+		return;
+	cmd_init(&c, FSM_OP_LEASE_RENEW);
+	c.member_id = m->id;
+	c.seq = LEASE_MS;
+	if (!submit(&m->lease, &c, 1))
+		m->lease.next_at = s->now + 50;
+}
+
+static void monitor_done(struct actor *a, const struct fsm_result *res, unsigned n)
+{
+	struct sim *s = a->s;
+
+	for (unsigned k = 0; res != NULL && k < n; k++)
+		if (res[k].rc == QSG_OK)
+			trace(s, "MEMBER_FAIL applied");
+	a->next_at = s->now + 250;
+}
+
+/* The leader's lease scan (src/qsgd/lease.c): MEMBER_FAIL for every member
+ * whose lease expired, never in the first LEASE_MS of a leadership. */
+static void monitor_step(struct sim *s)
+{
+	struct fsm_cmd c[MAX_N];
+	unsigned n = 0;
+	int l = leader(s);
+
+	actor_poll(&s->monitor);
+	if (l < 0 || !actor_idle(&s->monitor) || s->now - s->leader_since < LEASE_MS)
+		return;
+	for (unsigned i = 0; i < s->n; i++) {
+		struct fsm_member m;
+
+		if (fsm_member_get(s->fsm[l], i + 1, &m) == QSG_OK &&
+		    m.state == FSM_MEMBER_ACTIVE && m.lease_expiry_ms < (int64_t)s->now) {
+			cmd_init(&c[n], FSM_OP_MEMBER_FAIL);
+			c[n].member_id = i + 1;
+			c[n].seq = (uint64_t)m.lease_expiry_ms;
+			n++;
+		}
+	}
+	if (n == 0) {
+		s->monitor.next_at = s->now + 250;
+		return;
+	}
+	trace(s, "leader %d: %u lease(s) expired: MEMBER_FAIL", l + 1, n);
+	if (!submit(&s->monitor, c, n))
+		s->monitor.next_at = s->now + 50;
+}
+
+/* ---- the transport ---- */
+
+static struct frame *frame_new(struct sim *s, uint8_t type, struct inst *in)
+{
+	struct frame *fr = xcalloc(1, sizeof *fr);
+
+	(void)s;
+	fr->type = type;
+	qsg_wbuf_init(&fr->list);
+	if (in != NULL) {
+		fr->member = in->member;
+		fr->epoch = in->epoch;
+	}
+	return fr;
+}
+
+static void frame_free(struct frame *fr)
+{
+	qsg_wbuf_close(&fr->list);
+	free(fr);
+}
+
+static void fifo_push(struct sim *s, struct fifo *q, struct frame *fr, raft_time at)
+{
+	/* in order: never before the frame ahead of it */
+	if (at < q->last_at)
+		at = q->last_at;
+	q->last_at = at;
+	fr->at = at;
+	fr->next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = fr;
+	else
+		q->head = fr;
+	q->tail = fr;
+	(void)s;
+}
+
+/* Stale pool: ordered by delivery time (frames of dead connections). */
+static void stale_add(struct sim *s, struct frame *fr, raft_time at)
+{
+	struct frame **pp = &s->stale.head;
+
+	fr->at = at;
+	while (*pp != NULL && (*pp)->at <= at)
+		pp = &(*pp)->next;
+	fr->next = *pp;
+	*pp = fr;
+	s->st.stale_frames++;
+}
+
+static void conn_send(struct sim *s, struct conn *c, bool to_rcv, struct frame *fr)
+{
+	if (c->cut) {
+		frame_free(fr);
+		return;
+	}
+	fifo_push(s, to_rcv ? &c->s2r : &c->r2s, fr, s->now + 1 + pick(&s->rng, 20));
+}
+
+/* Cut a connection: the frames in flight are lost, except that a batch the
+ * receiving side had already read may still be processed late (stale). */
+static void conn_cut(struct sim *s, struct conn *c, const char *why)
+{
+	struct frame *fr;
+
+	if (c->cut)
+		return;
+	c->cut = true;
+	c->cut_notice_at = s->now + 1 + pick(&s->rng, 200);
+	trace(s, "conn %u cut (%s)", c->id, why);
+	while ((fr = c->s2r.head) != NULL) {
+		c->s2r.head = fr->next;
+		if (fr->type == FR_BATCH && !s->healed && pick(&s->rng, 2) == 0)
+			stale_add(s, fr, s->now + 50 + pick(&s->rng, 3000));
+		else
+			frame_free(fr);
+	}
+	c->s2r.tail = NULL;
+	while ((fr = c->r2s.head) != NULL) {
+		c->r2s.head = fr->next;
+		frame_free(fr);
+	}
+	c->r2s.tail = NULL;
+}
+
+static struct conn *conn_new(struct sim *s, struct inst *in)
+{
+	struct conn *c = xcalloc(1, sizeof *c);
+
+	c->id = ++s->nconn;
+	c->inst = in;
+	c->next = s->conns;
+	s->conns = c;
+	return c;
+}
+
+/* ---- the receiver (remote queue manager, applied directly) ---- */
+
+static int rapply(struct sim *s, struct fsm_cmd *c, struct qsg_wbuf *res_buf,
+		  struct fsm_result *res)
+{
+	struct qsg_wbuf e, w;
+	struct qsg_rbuf r;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	int rc;
+
+	qsg_wbuf_init(&e);
+	qsg_wbuf_init(&w);
+	fsm_entry_begin(&e, (int64_t)s->now);
+	if (fsm_cmd_encode(c, &w) != QSG_OK)
+		sim_fail(s, "receiver: cannot encode op %u", c->op);
+	fsm_entry_add(&e, w.data, w.len);
+	qsg_wbuf_close(&w);
+	qsg_wbuf_reset(res_buf);
+	rc = fsm_apply(s->rfsm_remote, e.data, e.len, res_buf, errmsg);
+	qsg_wbuf_close(&e);
+	if (rc != QSG_OK) {
+		sim_fail(s, "receiver: apply op %u failed: %s", c->op, errmsg);
+		return rc;
+	}
+	qsg_rbuf_init(&r, res_buf->data, res_buf->len);
+	uint32_t len = qsg_get_u32(&r);
+	struct qsg_slice p = qsg_get_raw(&r, len);
+	if (r.err != QSG_OK || fsm_result_decode(c->op, p.p, p.len, res, errmsg) != QSG_OK) {
+		sim_fail(s, "receiver: undecodable result of op %u", c->op);
+		return QSG_RC_BAD_FRAME;
+	}
+	return QSG_OK;
+}
+
+static uint64_t wire_epoch(struct sim *s, uint64_t epoch)
+{
+	return s->o.bug == BUG_NO_FENCE ? 0 : epoch;
+}
+
+/* The receiving MCA (src/qsgd/chrcv.c): one frame. c == NULL for a stale
+ * frame of a dead connection (no reply possible). */
+static void rcv_frame(struct sim *s, struct conn *c, struct frame *fr)
+{
+	struct qsg_wbuf rb;
+	struct fsm_cmd cmd;
+	struct fsm_result res;
+	struct frame *out;
+
+	qsg_wbuf_init(&rb);
+	if (fr->type == FR_START) {
+		cmd_init(&cmd, FSM_OP_CH_RECV_START);
+		snprintf(cmd.ch.name, sizeof cmd.ch.name, "%s", CHAN);
+		snprintf(cmd.ch.rqmname, sizeof cmd.ch.rqmname, "%s", GROUPQM);
+		cmd.ch.member_id = fr->member;
+		cmd.ch.epoch = wire_epoch(s, fr->epoch);
+		snprintf(cmd.ch.conname, sizeof cmd.ch.conname, "qm%u", fr->member);
+		if (rapply(s, &cmd, &rb, &res) == QSG_OK) {
+			trace(s, "receiver: START member %u epoch %llu -> rc %d lstseq %llu",
+			      fr->member, (unsigned long long)fr->epoch, res.rc,
+			      (unsigned long long)res.ch.lstseq);
+			if (res.rc == QSG_OK && fr->epoch > s->max_started_epoch)
+				s->max_started_epoch = fr->epoch;
+			if (c != NULL) {
+				out = frame_new(s, FR_START_RESP, NULL);
+				out->rc = res.rc;
+				out->lstseq = res.ch.lstseq;
+				conn_send(s, c, false, out);
+			}
+		}
+	} else if (fr->type == FR_BATCH) {
+		cmd_init(&cmd, FSM_OP_CH_RECV_BATCH);
+		snprintf(cmd.ch.name, sizeof cmd.ch.name, "%s", CHAN);
+		snprintf(cmd.ch.rqmname, sizeof cmd.ch.rqmname, "%s", GROUPQM);
+		snprintf(cmd.ch.local_qmgr, sizeof cmd.ch.local_qmgr, "%s", REMOTEQM);
+		cmd.ch.member_id = fr->member;
+		cmd.ch.epoch = wire_epoch(s, fr->epoch);
+		cmd.ch.seq = fr->first;
+		cmd.ch.last = fr->last;
+		cmd.ch.luwid = (fr->epoch << 32) | fr->first;
+		cmd.ch.count = fr->count;
+		cmd.ch.list.p = fr->list.data;
+		cmd.ch.list.len = fr->list.len;
+		if (rapply(s, &cmd, &rb, &res) == QSG_OK) {
+			trace(s, "receiver: BATCH %llu..%llu member %u epoch %llu%s -> rc %d%s",
+			      (unsigned long long)fr->first, (unsigned long long)fr->last,
+			      fr->member, (unsigned long long)fr->epoch, c == NULL ? " (stale)" : "",
+			      res.rc, res.rc == QSG_OK && res.ch.duplicate ? " duplicate" : "");
+			if (res.rc == QSG_RC_CHANNEL_FENCED)
+				s->st.fenced_frames++;
+			if (res.rc == QSG_OK && !res.ch.duplicate) {
+				s->st.batches++;
+				/* single instance: only the newest started instance
+				 * may have batches accepted, epochs never go back */
+				if (fr->epoch < s->last_accepted_epoch)
+					sim_fail(s,
+						 "batch %llu..%llu of instance (member %u, epoch %llu) "
+						 "accepted after a batch of epoch %llu",
+						 (unsigned long long)fr->first,
+						 (unsigned long long)fr->last, fr->member,
+						 (unsigned long long)fr->epoch,
+						 (unsigned long long)s->last_accepted_epoch);
+				else if (fr->epoch < s->max_started_epoch)
+					sim_fail(s,
+						 "batch %llu..%llu of instance (member %u, epoch %llu) "
+						 "accepted after instance epoch %llu started",
+						 (unsigned long long)fr->first,
+						 (unsigned long long)fr->last, fr->member,
+						 (unsigned long long)fr->epoch,
+						 (unsigned long long)s->max_started_epoch);
+				s->last_accepted_epoch = fr->epoch;
+			}
+			if (c != NULL) {
+				out = frame_new(s, FR_CONFIRM, NULL);
+				out->first = fr->first;
+				out->last = fr->last;
+				out->rc = res.rc;
+				conn_send(s, c, false, out);
+			}
+		}
+	}
+	qsg_wbuf_close(&rb);
+}
+
+static void inst_frame(struct sim *s, struct inst *in, struct frame *fr);
+static void inst_fail(struct sim *s, struct inst *in, const char *why);
+
+static void transport_step(struct sim *s)
+{
+	struct frame *fr;
+
+	for (struct conn *c = s->conns; c != NULL && !s->failed; c = c->next) {
+		while (!c->cut && (fr = c->s2r.head) != NULL && fr->at <= s->now) {
+			c->s2r.head = fr->next;
+			if (c->s2r.head == NULL)
+				c->s2r.tail = NULL;
+			rcv_frame(s, c, fr);
+			frame_free(fr);
+		}
+		while (!c->cut && (fr = c->r2s.head) != NULL && fr->at <= s->now) {
+			c->r2s.head = fr->next;
+			if (c->r2s.head == NULL)
+				c->r2s.tail = NULL;
+			if (c->inst != NULL && c->inst->phase != I_DEAD)
+				inst_frame(s, c->inst, fr);
+			frame_free(fr);
+		}
+		if (c->cut && c->inst != NULL && c->cut_notice_at != 0 &&
+		    s->now >= c->cut_notice_at) {
+			struct inst *in = c->inst;
+
+			c->cut_notice_at = 0;
+			if (in->phase != I_DEAD && in->conn == c)
+				inst_fail(s, in, "connection lost");
+		}
+	}
+	while ((fr = s->stale.head) != NULL && fr->at <= s->now && !s->failed) {
+		s->stale.head = fr->next;
+		rcv_frame(s, NULL, fr);
+		frame_free(fr);
+	}
+}
+
+/* ---- the sending MCA instance (src/qsgd/chsdr.c at the state-machine level) ---- */
+
+static bool entry_of(struct sim *s, uint32_t member, struct fsm_chstatus *st)
+{
+	return fsm_chstatus_get(s->fsm[member - 1], CHAN, "", st) == QSG_OK;
+}
+
+static void inst_die(struct sim *s, struct inst *in, const char *why)
+{
+	if (in->phase == I_DEAD)
+		return;
+	trace(s, "instance (member %u, epoch %llu) ends: %s", in->member,
+	      (unsigned long long)in->epoch, why);
+	in->phase = I_DEAD;
+	actor_drop(&in->get);
+	actor_drop(&in->ctl);
+	if (in->conn != NULL)
+		conn_cut(s, in->conn, "instance ended");
+}
+
+static void ctl_done(struct actor *a, const struct fsm_result *res, unsigned n);
+
+static void inst_cas(struct sim *s, struct inst *in, const struct fsm_chimage *before,
+		     const struct fsm_chimage *after, const char *why)
+{
+	struct fsm_cmd c;
+
+	cmd_init(&c, FSM_OP_CHST_CAS);
+	snprintf(c.ch.name, sizeof c.ch.name, "%s", CHAN);
+	c.ch.chltype = FSM_CHL_SDR;
+	c.ch.before = *before;
+	c.ch.after = *after;
+	snprintf(c.ch.conname, sizeof c.ch.conname, "rqm(1414)");
+	snprintf(c.ch.reason, sizeof c.ch.reason, "%s", why);
+	if (!submit(&in->ctl, &c, 1))
+		in->ctl.next_at = s->now + 50;
+}
+
+/* A communications failure: CAS -> RETRYING (same epoch), later a new
+ * instance (epoch + 1) on a member of the instance's choosing. */
+static void inst_fail(struct sim *s, struct inst *in, const char *why)
+{
+	if (in->phase == I_DEAD || in->phase == I_RETRY_CAS || in->phase == I_WAIT_RETRY)
+		return;
+	trace(s, "instance (member %u, epoch %llu) fails: %s", in->member,
+	      (unsigned long long)in->epoch, why);
+	if (in->conn != NULL)
+		conn_cut(s, in->conn, why);
+	actor_drop(&in->get);
+	actor_drop(&in->ctl);
+	in->phase = I_RETRY_CAS;
+	in->ctl.next_at = s->now;
+}
+
+static void send_start(struct sim *s, struct inst *in)
+{
+	in->conn = conn_new(s, in);
+	conn_send(s, in->conn, true, frame_new(s, FR_START, in));
+	in->phase = I_HANDSHAKE;
+	trace(s, "instance (member %u, epoch %llu) connects (conn %u)", in->member,
+	      (unsigned long long)in->epoch, in->conn->id);
+}
+
+static void settle_cmd(struct inst *in, struct fsm_cmd *c, uint64_t upto, uint32_t flags)
+{
+	cmd_init(c, FSM_OP_CH_SETTLE);
+	snprintf(c->ch.name, sizeof c->ch.name, "%s", CHAN);
+	c->ch.member_id = in->member;
+	c->ch.epoch = in->epoch;
+	c->ch.seq = upto;
+	c->ch.flags = flags;
+}
+
+static void inst_frame(struct sim *s, struct inst *in, struct frame *fr)
+{
+	struct fsm_chstatus st;
+	struct fsm_cmd c;
+
+	if (fr->type == FR_START_RESP && in->phase == I_HANDSHAKE) {
+		uint64_t L = fr->lstseq;
+
+		if (fr->rc != QSG_OK) {
+			inst_fail(s, in, "receiver refused the start");
+			return;
+		}
+		if (!entry_of(s, in->member, &st) || st.img.owner != in->member ||
+		    st.img.epoch != in->epoch || st.img.state != FSM_CHS_STARTING) {
+			inst_die(s, in, "superseded during start");
+			return;
+		}
+		in->settled = in->confirmed = st.lstseq;
+		if (st.curseq == st.lstseq && L == st.lstseq) {
+			in->phase = I_BIND;
+			in->ctl.next_at = s->now;
+			return;
+		}
+		if (L < st.lstseq || L > st.curseq) {
+			/* As chsdr.c: "out of step, use RESET CHANNEL" and a CAS
+			 * to STOPPED from the image read. With a replica that lags
+			 * (the image is older than the previous instance of this
+			 * same epoch) the CAS fails and reconciliation moves on;
+			 * if it succeeds the channel really is out of step. */
+			struct fsm_chimage after = st.img;
+
+			trace(s,
+			      "instance (member %u, epoch %llu): out of step: sender lstseq %llu "
+			      "curseq %llu (own replica), receiver %llu: CAS -> STOPPED",
+			      in->member, (unsigned long long)in->epoch,
+			      (unsigned long long)st.lstseq, (unsigned long long)st.curseq,
+			      (unsigned long long)L);
+			s->st.out_of_step++;
+			after.state = FSM_CHS_STOPPED;
+			in->phase = I_STOP_CAS;
+			inst_cas(s, in, &st.img, &after, "sequence number mismatch");
+			if (!in->ctl.inflight)
+				inst_die(s, in, "cannot record STOPPED");
+			return;
+		}
+		/* in doubt: the receiver committed up to L */
+		if (s->o.bug == BUG_SKIP_INDOUBT) {
+			L = st.curseq;
+			settle_cmd(in, &c, L, 0);
+		} else {
+			settle_cmd(in, &c, L, FSM_CHF_BACKOUT_REST);
+		}
+		trace(s, "instance (member %u, epoch %llu): in doubt %llu..%llu, receiver has %llu",
+		      in->member, (unsigned long long)in->epoch,
+		      (unsigned long long)st.lstseq + 1, (unsigned long long)st.curseq,
+		      (unsigned long long)fr->lstseq);
+		in->phase = I_RESOLVE;
+		in->confirmed = L;
+		if (!submit(&in->ctl, &c, 1))
+			inst_fail(s, in, "cannot resolve the in-doubt batch");
+		return;
+	}
+	if (fr->type == FR_CONFIRM && in->phase == I_RUN) {
+		if (in->fn == 0 || in->fifo_first[in->fhead] != fr->first ||
+		    in->fifo_last[in->fhead] != fr->last) {
+			sim_fail(s, "confirmation %llu..%llu for a batch not in flight",
+				 (unsigned long long)fr->first, (unsigned long long)fr->last);
+			return;
+		}
+		if (fr->rc == QSG_RC_CHANNEL_FENCED) {
+			inst_die(s, in, "fenced by the receiver");
+			return;
+		}
+		if (fr->rc != QSG_OK) {
+			inst_fail(s, in, "receiver refused a batch");
+			return;
+		}
+		in->fhead = (in->fhead + 1) % FSM_CH_MAX_PIPELINE;
+		in->fn--;
+		if (fr->last > in->confirmed)
+			in->confirmed = fr->last;
+	}
+}
+
+static void ctl_done(struct actor *a, const struct fsm_result *res, unsigned n)
+{
+	struct inst *in = a->owner;
+	struct sim *s = a->s;
+	int rc = res == NULL ? QSG_RC_OUTCOME_UNKNOWN : res[0].rc;
+
+	(void)n;
+	if (in->phase == I_DEAD)
+		return;
+	if (a->ops[0] == FSM_OP_CH_SETTLE) {
+		if (rc == QSG_RC_CHANNEL_FENCED) {
+			inst_die(s, in, "settle fenced");
+			return;
+		}
+		if (in->phase == I_RESOLVE) {
+			if (rc != QSG_OK) {
+				inst_fail(s, in, "cannot resolve the in-doubt batch");
+				return;
+			}
+			in->settled = in->confirmed;
+			in->phase = I_BIND;
+			return;
+		}
+		if (rc != QSG_OK) {
+			a->next_at = s->now + 200; /* idempotent: settle again */
+			return;
+		}
+		if (in->settle_upto > in->settled)
+			in->settled = in->settle_upto;
+		return;
+	}
+	/* CHST_CAS */
+	if (in->phase == I_STOP_CAS) {
+		if (rc == QSG_OK)
+			sim_fail(s, "channel STOPPED: sequence numbers out of step at the start of "
+				    "epoch %llu",
+				 (unsigned long long)in->epoch);
+		else
+			inst_die(s, in, "out-of-step CAS refused (the replica was behind)");
+		return;
+	}
+	if (in->phase == I_BIND) {
+		if (rc == QSG_OK) {
+			in->phase = I_RUN;
+			s->st.cas_won++;
+			trace(s, "instance (member %u, epoch %llu) RUNNING", in->member,
+			      (unsigned long long)in->epoch);
+		} else {
+			if (rc == QSG_RC_CAS_FAILED)
+				s->st.cas_lost++;
+			inst_die(s, in, "status changed during start");
+		}
+		return;
+	}
+	if (in->phase == I_RETRY_CAS) {
+		if (rc == QSG_OK) {
+			s->st.cas_won++;
+			in->phase = I_WAIT_RETRY;
+			in->retry_at = s->now + 100 + pick(&s->rng, 900);
+		} else {
+			inst_die(s, in, "cannot record RETRYING");
+		}
+		return;
+	}
+	if (in->phase == I_WAIT_RETRY) {
+		if (rc == QSG_OK)
+			s->st.cas_won++;
+		inst_die(s, in, rc == QSG_OK ? "moved to a new instance" : "retry CAS refused");
+	}
+}
+
+static void get_done(struct actor *a, const struct fsm_result *res, unsigned n)
+{
+	struct inst *in = a->owner;
+	struct sim *s = a->s;
+	struct fsm_chiter it;
+	struct frame *fr;
+	uint64_t seq;
+	struct fsm_msg m;
+	int done;
+
+	(void)n;
+	if (in->phase != I_RUN)
+		return;
+	if (res == NULL) {
+		inst_fail(s, in, "outcome of a get unknown");
+		return;
+	}
+	if (res[0].rc == QSG_RC_CHANNEL_FENCED || res[0].rc == QSG_RC_CHANNEL_STOPPED) {
+		inst_die(s, in, "get fenced");
+		return;
+	}
+	if (res[0].rc != QSG_OK) {
+		sim_fail(s, "CH_GETBATCH rc %d", res[0].rc);
+		return;
+	}
+	if (res[0].ch.count == 0) {
+		a->next_at = s->now + 80 + pick(&s->rng, 120);
+		return;
+	}
+	fr = frame_new(s, FR_BATCH, in);
+	fsm_chiter_result(&it, &res[0].ch);
+	for (;;) {
+		struct fsm_chmsg cm;
+		struct fsm_xqh h;
+		size_t hl = 0;
+
+		if (fsm_chiter_batch(&it, &seq, &m, &done) != QSG_OK) {
+			sim_fail(s, "undecodable batch");
+			frame_free(fr);
+			return;
+		}
+		if (done)
+			break;
+		memset(&cm, 0, sizeof cm);
+		cm.msg = m;
+		if (fsm_xqh_decode(m.body.p, m.body.len, &h, &hl) != QSG_OK) {
+			sim_fail(s, "message without a transmission header on the xmitq");
+			frame_free(fr);
+			return;
+		}
+		snprintf(cm.rqmname, sizeof cm.rqmname, "%s", h.rqmname);
+		snprintf(cm.rname, sizeof cm.rname, "%s", h.rname);
+		cm.msg.body.p = (const uint8_t *)m.body.p + hl;
+		cm.msg.body.len = m.body.len - hl;
+		cm.msg.expiry_ms = 0;
+		fsm_chlist_put_msg(&fr->list, &cm);
+		if (fr->count == 0)
+			fr->first = seq;
+		else if (seq != fr->last + 1)
+			sim_fail(s, "batch sequence numbers not consecutive");
+		fr->last = seq;
+		fr->count++;
+	}
+	if (fr->count != res[0].ch.count) {
+		sim_fail(s, "batch count mismatch");
+		frame_free(fr);
+		return;
+	}
+	s->st.msgs += fr->count;
+	trace(s, "instance (member %u, epoch %llu) sends %llu..%llu", in->member,
+	      (unsigned long long)in->epoch, (unsigned long long)fr->first,
+	      (unsigned long long)fr->last);
+	unsigned slot = (in->fhead + in->fn) % FSM_CH_MAX_PIPELINE;
+	in->fifo_first[slot] = fr->first;
+	in->fifo_last[slot] = fr->last;
+	in->fn++;
+	if (s->o.bug == BUG_SETTLE_EARLY && fr->last > in->confirmed)
+		in->confirmed = fr->last;
+	conn_send(s, in->conn, true, fr);
+}
+
+static struct inst *inst_new(struct sim *s, uint32_t member, uint64_t epoch)
+{
+	struct inst *in = xcalloc(1, sizeof *in);
+
+	in->s = s;
+	in->member = member;
+	in->epoch = epoch;
+	actor_init(&in->get, s, in, "getbatch", get_done);
+	actor_init(&in->ctl, s, in, "settle/cas", ctl_done);
+	in->next = s->insts;
+	s->insts = in;
+	trace(s, "instance (member %u, epoch %llu) created", member, (unsigned long long)epoch);
+	send_start(s, in);
+	return in;
+}
+
+static uint32_t pick_target(struct sim *s, uint32_t viewer)
+{
+	uint32_t cand[MAX_N];
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < s->n; i++) {
+		struct fsm_member m;
+
+		if (fsm_member_get(s->fsm[viewer - 1], i + 1, &m) == QSG_OK &&
+		    m.state == FSM_MEMBER_ACTIVE)
+			cand[k++] = i + 1;
+	}
+	return k == 0 ? viewer : cand[pick(&s->rng, k)];
+}
+
+static void inst_step(struct sim *s, struct inst *in)
+{
+	struct fsm_chstatus st;
+	struct fsm_cmd c;
+
+	actor_poll(&in->get);
+	actor_poll(&in->ctl);
+	if (in->phase == I_DEAD || s->failed)
+		return;
+	/* a crashed member's instances are gone; zombies run on */
+	if (!s->mem[in->member - 1].up && !in->zombie) {
+		inst_die(s, in, "member down");
+		return;
+	}
+	switch (in->phase) {
+	case I_BIND:
+		if (!actor_idle(&in->ctl))
+			return;
+		if (!entry_of(s, in->member, &st) || st.img.owner != in->member ||
+		    st.img.epoch != in->epoch || st.img.state != FSM_CHS_STARTING) {
+			inst_die(s, in, "superseded before RUNNING");
+			return;
+		}
+		{
+			struct fsm_chimage after = st.img;
+
+			after.state = FSM_CHS_RUNNING;
+			inst_cas(s, in, &st.img, &after, "connected");
+		}
+		return;
+	case I_RUN:
+		if (actor_idle(&in->get) && in->fn < s->pipeline && !in->conn->cut) {
+			cmd_init(&c, FSM_OP_CH_GETBATCH);
+			snprintf(c.ch.name, sizeof c.ch.name, "%s", CHAN);
+			c.ch.member_id = in->member;
+			c.ch.epoch = in->epoch;
+			c.ch.max_msgs = s->batchsz;
+			if (!submit(&in->get, &c, 1))
+				in->get.next_at = s->now + 50;
+		}
+		if (actor_idle(&in->ctl) && in->confirmed > in->settled) {
+			settle_cmd(in, &c, in->confirmed, 0);
+			in->settle_upto = in->confirmed;
+			if (!submit(&in->ctl, &c, 1))
+				in->ctl.next_at = s->now + 50;
+		}
+		return;
+	case I_RETRY_CAS:
+		if (!actor_idle(&in->ctl))
+			return;
+		if (!entry_of(s, in->member, &st) || st.img.owner != in->member ||
+		    st.img.epoch != in->epoch) {
+			inst_die(s, in, "superseded");
+			return;
+		}
+		if (st.img.state == FSM_CHS_RETRYING) {
+			in->phase = I_WAIT_RETRY;
+			in->retry_at = s->now + 100 + pick(&s->rng, 900);
+			return;
+		}
+		{
+			struct fsm_chimage after = st.img;
+
+			after.state = FSM_CHS_RETRYING;
+			inst_cas(s, in, &st.img, &after, "communications failure");
+		}
+		return;
+	case I_WAIT_RETRY:
+		if (!actor_idle(&in->ctl) || s->now < in->retry_at)
+			return;
+		if (!entry_of(s, in->member, &st) || st.img.owner != in->member ||
+		    st.img.epoch != in->epoch || st.img.state != FSM_CHS_RETRYING) {
+			inst_die(s, in, "superseded while retrying");
+			return;
+		}
+		{
+			struct fsm_chimage after = st.img;
+
+			after.owner = pick_target(s, in->member);
+			after.state = FSM_CHS_STARTING;
+			after.epoch = st.img.epoch + 1;
+			inst_cas(s, in, &st.img, &after, "retry");
+		}
+		return;
+	default:
+		return;
+	}
+}
+
+/* ---- members: the channel initiator's reconciliation (src/qsgd/chinit.c) ---- */
+
+static struct inst *live_inst(struct sim *s, uint32_t member, uint64_t epoch)
+{
+	for (struct inst *in = s->insts; in != NULL; in = in->next)
+		if (in->member == member && in->epoch == epoch && in->phase != I_DEAD)
+			return in;
+	return NULL;
+}
+
+static bool active_state(uint8_t st)
+{
+	return st == FSM_CHS_STARTING || st == FSM_CHS_RUNNING || st == FSM_CHS_RETRYING ||
+	       st == FSM_CHS_RECOVERING;
+}
+
+static void chinit_done(struct actor *a, const struct fsm_result *res, unsigned n)
+{
+	struct member *m = a->owner;
+	struct sim *s = a->s;
+
+	(void)n;
+	if (res != NULL && res[0].rc == QSG_OK) {
+		s->st.cas_won++;
+		trace(s, "member %u: CAS won: now (owner %u, state %u, epoch %llu)", m->id,
+		      res[0].ch.current.owner, res[0].ch.current.state,
+		      (unsigned long long)res[0].ch.current.epoch);
+	} else if (res != NULL && res[0].rc == QSG_RC_CAS_FAILED) {
+		s->st.cas_lost++;
+		trace(s, "member %u: CAS lost: current (owner %u, state %u, epoch %llu)", m->id,
+		      res[0].ch.current.owner, res[0].ch.current.state,
+		      (unsigned long long)res[0].ch.current.epoch);
+	} else if (res != NULL) {
+		trace(s, "member %u: CAS refused rc %d", m->id, res[0].rc);
+	}
+	a->next_at = s->now + 100 + pick(&s->rng, 250);
+}
+
+static void chinit_step(struct sim *s, struct member *m)
+{
+	struct fsm_chstatus st;
+	struct fsm_member me, om;
+	struct fsm_chimage after;
+	struct fsm_cmd c;
+	const char *why = NULL;
+
+	actor_poll(&m->chinit);
+	if (!m->up || !actor_idle(&m->chinit) || !s->setup_done)
+		return;
+	m->chinit.next_at = s->now + 100 + pick(&s->rng, 250);
+	if (fsm_member_get(s->fsm[m->id - 1], m->id, &me) != QSG_OK ||
+	    me.state != FSM_MEMBER_ACTIVE || !entry_of(s, m->id, &st) || !active_state(st.img.state))
+		return;
+	if (st.img.owner == m->id) {
+		if (live_inst(s, m->id, st.img.epoch) != NULL)
+			return;
+		if (st.img.state == FSM_CHS_STARTING) {
+			inst_new(s, m->id, st.img.epoch);
+			return;
+		}
+		why = "restarted";
+	} else if (fsm_member_get(s->fsm[m->id - 1], st.img.owner, &om) != QSG_OK ||
+		   om.state == FSM_MEMBER_FAILED) {
+		why = "peer recovery";
+	} else {
+		return;
+	}
+	after.exists = 1;
+	after.owner = m->id;
+	after.state = FSM_CHS_STARTING;
+	after.epoch = st.img.epoch + 1;
+	cmd_init(&c, FSM_OP_CHST_CAS);
+	snprintf(c.ch.name, sizeof c.ch.name, "%s", CHAN);
+	c.ch.chltype = FSM_CHL_SDR;
+	c.ch.before = st.img;
+	c.ch.after = after;
+	snprintf(c.ch.reason, sizeof c.ch.reason, "%s", why);
+	if (!submit(&m->chinit, &c, 1)) {
+		m->chinit.next_at = s->now + 50;
+		return;
+	}
+	trace(s, "member %u: %s: CAS (owner %u, state %u, epoch %llu) -> (%u, STARTING, %llu)",
+	      m->id, why, st.img.owner, st.img.state, (unsigned long long)st.img.epoch, m->id,
+	      (unsigned long long)after.epoch);
+}
+
+static void member_step(struct sim *s, struct member *m)
+{
+	if (!m->up && m->up_at != 0 && s->now >= m->up_at && !s->killed[m->id - 1]) {
+		m->up = true;
+		m->up_at = 0;
+		trace(s, "member %u back", m->id);
+	}
+	lease_step(s, m);
+	chinit_step(s, m);
+}
+
+/* ---- producers (idempotent producer, exactly-once by re-ATTACH) ---- */
+
+static void prod_done(struct actor *a, const struct fsm_result *res, unsigned n)
+{
+	struct producer *p = a->owner;
+	struct sim *s = a->s;
+	unsigned pi = (unsigned)(p - s->prod);
+
+	if (res == NULL) {
+		p->attached = false;
+		return;
+	}
+	if (a->ops[0] == FSM_OP_ATTACH) {
+		if (res[0].rc != QSG_OK) {
+			sim_fail(s, "producer ATTACH rc %d", res[0].rc);
+			return;
+		}
+		p->epoch = res[0].epoch;
+		if (p->batch > 0 && res[0].put_seq >= p->next_seq + p->batch - 1) {
+			for (unsigned k = 0; k < p->batch; k++)
+				s->acked[vidx(s, pi, p->next_seq + k)] = 1;
+			p->next_seq += p->batch;
+		} else if (res[0].put_seq >= p->next_seq) {
+			sim_fail(s, "producer %u: put_seq %llu inside batch %llu+%u", pi,
+				 (unsigned long long)res[0].put_seq,
+				 (unsigned long long)p->next_seq, p->batch);
+			return;
+		} else if (res[0].put_seq + 1 != p->next_seq) {
+			sim_fail(s, "producer %u: acknowledged put lost: put_seq %llu next %llu", pi,
+				 (unsigned long long)res[0].put_seq,
+				 (unsigned long long)p->next_seq);
+			return;
+		}
+		p->batch = 0;
+		p->attached = true;
+		p->done = p->next_seq > p->nputs;
+		return;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		if (res[k].rc == QSG_RC_SESSION_FENCED) {
+			p->attached = false; /* resolved by put_seq */
+			return;
+		}
+		if (res[k].rc != QSG_OK) {
+			sim_fail(s, "producer %u: PUT rc %d", pi, res[k].rc);
+			return;
+		}
+	}
+	for (unsigned k = 0; k < p->batch; k++)
+		s->acked[vidx(s, pi, p->next_seq + k)] = 1;
+	p->next_seq += p->batch;
+	p->batch = 0;
+	p->done = p->next_seq > p->nputs;
+	a->next_at = s->now + pick(&s->rng, 150);
+}
+
+static void prod_step(struct sim *s, struct producer *p)
+{
+	struct fsm_cmd c[3];
+	uint8_t body[3][8];
+	unsigned pi = (unsigned)(p - s->prod);
+
+	actor_poll(&p->a);
+	if (p->done || !actor_idle(&p->a) || !s->setup_done)
+		return;
+	if (!p->attached) {
+		cmd_init(&c[0], FSM_OP_ATTACH);
+		c[0].client_id = p->client;
+		c[0].member_id = 1 + pick(&s->rng, s->n);
+		if (!submit(&p->a, c, 1))
+			p->a.next_at = s->now + 50;
+		return;
+	}
+	if (p->batch == 0) {
+		p->batch = 1 + pick(&s->rng, 3);
+		if (p->next_seq + p->batch - 1 > p->nputs)
+			p->batch = (unsigned)(p->nputs - p->next_seq + 1);
+	}
+	for (unsigned k = 0; k < p->batch; k++) {
+		uint64_t seq = p->next_seq + k;
+		uint64_t v = value_of(pi, seq);
+
+		for (unsigned b = 0; b < 8; b++)
+			body[k][b] = (uint8_t)(v >> (8 * b));
+		cmd_init(&c[k], FSM_OP_PUT);
+		c[k].client_id = p->client;
+		c[k].epoch = p->epoch;
+		c[k].seq = seq;
+		c[k].flags = FSM_F_PERSISTENT;
+		snprintf(c[k].queue, sizeof c[k].queue, "%s",
+			 s->put_dest[vidx(s, pi, seq)] ? RQ : APPQ);
+		c[k].msg.body.p = body[k];
+		c[k].msg.body.len = 8;
+	}
+	if (!submit(&p->a, c, p->batch))
+		p->a.next_at = s->now + 50;
+}
+
+/* ---- consumers (with and without syncpoint) ---- */
+
+static void cons_got(struct sim *s, const struct qsg_slice *body)
+{
+	uint64_t v, seq;
+	unsigned p;
+
+	if (!body_value(body, &v) || !value_split(s, v, &p, &seq) ||
+	    s->put_dest[vidx(s, p, seq)] != 0) {
+		sim_fail(s, "unexpected message on %s", APPQ);
+		return;
+	}
+	s->got[vidx(s, p, seq)]++;
+}
+
+static void cons_done(struct actor *a, const struct fsm_result *res, unsigned n)
+{
+	struct consumer *cs = a->owner;
+	struct sim *s = a->s;
+
+	(void)n;
+	switch (a->ops[0]) {
+	case FSM_OP_ATTACH:
+		if (res == NULL)
+			return;
+		if (res[0].rc != QSG_OK) {
+			sim_fail(s, "consumer ATTACH rc %d", res[0].rc);
+			return;
+		}
+		if (cs->committing && res[0].uows_done > cs->uows_done) {
+			for (unsigned k = 0; k < cs->nheld; k++) {
+				uint8_t b[8];
+				struct qsg_slice sl = {b, 8};
+
+				for (unsigned j = 0; j < 8; j++)
+					b[j] = (uint8_t)(cs->held[k] >> (8 * j));
+				cons_got(s, &sl);
+			}
+		}
+		cs->committing = false;
+		cs->nheld = 0;
+		cs->sync = false;
+		cs->epoch = res[0].epoch;
+		cs->uows_done = res[0].uows_done;
+		cs->attached = true;
+		return;
+	case FSM_OP_GET:
+		if (res == NULL) {
+			if (cs->sync) {
+				cs->attached = false; /* re-ATTACH backs the uow out */
+			} else {
+				s->get_unknown++;
+			}
+			return;
+		}
+		if (res[0].rc == QSG_OK) {
+			uint64_t v;
+
+			if (cs->sync) {
+				if (!body_value(&res[0].msg.body, &v)) {
+					sim_fail(s, "unexpected message body on %s", APPQ);
+					return;
+				}
+				cs->held[cs->nheld++] = v;
+			} else {
+				cons_got(s, &res[0].msg.body);
+			}
+			a->next_at = s->now + pick(&s->rng, 40);
+		} else if (res[0].rc == QSG_RC_NO_MSG_AVAILABLE) {
+			a->next_at = s->now + 80 + pick(&s->rng, 120);
+			if (cs->sync && cs->nheld == 0)
+				cs->sync = false;
+		} else {
+			cs->attached = false;
+		}
+		return;
+	case FSM_OP_COMMIT:
+		if (res == NULL) {
+			cs->committing = true;
+			cs->attached = false;
+			return;
+		}
+		if (res[0].rc == QSG_OK) {
+			for (unsigned k = 0; k < cs->nheld; k++) {
+				uint8_t b[8];
+				struct qsg_slice sl = {b, 8};
+
+				for (unsigned j = 0; j < 8; j++)
+					b[j] = (uint8_t)(cs->held[k] >> (8 * j));
+				cons_got(s, &sl);
+			}
+			cs->uows_done++;
+			cs->nheld = 0;
+			cs->sync = false;
+		} else {
+			cs->attached = false;
+		}
+		return;
+	case FSM_OP_BACKOUT:
+		cs->nheld = 0;
+		cs->sync = false;
+		if (res == NULL || res[0].rc != QSG_OK)
+			cs->attached = false;
+		return;
+	default:
+		return;
+	}
+}
+
+static void cons_step(struct sim *s, struct consumer *cs)
+{
+	struct fsm_cmd c;
+
+	actor_poll(&cs->a);
+	if (!actor_idle(&cs->a) || !s->setup_done)
+		return;
+	if (!cs->attached) {
+		cmd_init(&c, FSM_OP_ATTACH);
+		c.client_id = cs->client;
+		c.member_id = 1 + pick(&s->rng, s->n);
+	} else if (cs->sync && cs->nheld > 0 &&
+		   (cs->nheld == 4 || s->healed || pick(&s->rng, 3) == 0)) {
+		if (pick(&s->rng, 5) == 0) {
+			cmd_init(&c, FSM_OP_BACKOUT);
+		} else {
+			cmd_init(&c, FSM_OP_COMMIT);
+			c.seq = cs->uows_done + 1;
+		}
+		c.client_id = cs->client;
+		c.epoch = cs->epoch;
+	} else {
+		if (!cs->sync && pick(&s->rng, 2) == 0)
+			cs->sync = true;
+		cmd_init(&c, FSM_OP_GET);
+		c.client_id = cs->client;
+		c.epoch = cs->epoch;
+		c.flags = cs->sync ? FSM_F_SYNCPOINT : 0;
+		snprintf(c.queue, sizeof c.queue, "%s", APPQ);
+	}
+	if (!submit(&cs->a, &c, 1))
+		cs->a.next_at = s->now + 50;
+}
+
+/* ---- faults ---- */
+
+static uint32_t channel_owner(struct sim *s)
+{
+	struct fsm_chstatus st;
+	int l = leader(s);
+
+	if (fsm_chstatus_get(s->fsm[l < 0 ? 0 : l], CHAN, "", &st) != QSG_OK)
+		return 0;
+	return st.img.owner;
+}
+
+static void member_down(struct sim *s, unsigned i, bool zombie, raft_time until)
+{
+	struct member *m = &s->mem[i];
+
+	m->up = false;
+	m->up_at = until;
+	actor_drop(&m->lease);
+	actor_drop(&m->chinit);
+	for (struct inst *in = s->insts; in != NULL; in = in->next)
+		if (in->member == m->id && in->phase != I_DEAD) {
+			if (zombie)
+				in->zombie = true;
+			else
+				inst_die(s, in, "member crashed");
+		}
+}
+
+static void inject_fault(struct sim *s)
+{
+	unsigned i = pick(&s->rng, s->n);
+	unsigned j = (i + 1 + pick(&s->rng, s->n - 1)) % s->n;
+	unsigned kind = pick(&s->rng, 16);
+	int l = leader(s);
+	uint32_t owner;
+
+	if (s->o.no_faults & (1u << kind))
+		return;
+	s->st.faults++;
+	switch (kind) {
+	case 0:
+	case 1:
+		trace(s, "fault: partition %u-%u", i + 1, j + 1);
+		raft_fixture_disconnect(&s->f, i, j);
+		raft_fixture_disconnect(&s->f, j, i);
+		break;
+	case 2:
+	case 3:
+		trace(s, "fault: heal %u-%u", i + 1, j + 1);
+		raft_fixture_reconnect(&s->f, i, j);
+		raft_fixture_reconnect(&s->f, j, i);
+		raft_fixture_desaturate(&s->f, i, j);
+		raft_fixture_desaturate(&s->f, j, i);
+		break;
+	case 4:
+		if (!s->killed[i]) {
+			trace(s, "fault: kill server %u (member %u crashes)", i + 1, i + 1);
+			raft_fixture_kill(&s->f, i);
+			s->killed[i] = true;
+			member_down(s, i, false, 0);
+		}
+		break;
+	case 5:
+		for (i = 0; i < s->n; i++)
+			if (s->killed[i]) {
+				trace(s, "fault: revive server %u", i + 1);
+				raft_fixture_revive(&s->f, i);
+				s->killed[i] = false;
+				s->mem[i].up = true;
+				break;
+			}
+		break;
+	case 6:
+		trace(s, "fault: message loss %u->%u", i + 1, j + 1);
+		raft_fixture_saturate(&s->f, i, j);
+		break;
+	case 7:
+		raft_fixture_desaturate(&s->f, i, j);
+		break;
+	case 8:
+		if (pick(&s->rng, 2) == 0) {
+			s->io_fault_pending = true;
+		} else if (l >= 0) {
+			bool healthy = true;
+
+			for (unsigned k = 0; k < s->n; k++)
+				healthy = healthy && !s->killed[k];
+			for (unsigned k = 0; k < s->n; k++) {
+				if (k == (unsigned)l)
+					continue;
+				raft_fixture_reconnect(&s->f, (unsigned)l, k);
+				raft_fixture_reconnect(&s->f, k, (unsigned)l);
+				raft_fixture_desaturate(&s->f, (unsigned)l, k);
+				raft_fixture_desaturate(&s->f, k, (unsigned)l);
+			}
+			if (healthy) {
+				trace(s, "fault: depose leader %d", l + 1);
+				raft_fixture_depose(&s->f);
+			}
+		}
+		break;
+	case 9:
+		if (l >= 0) {
+			trace(s, "fault: isolate leader %d", l + 1);
+			for (unsigned k = 0; k < s->n; k++)
+				if (k != (unsigned)l) {
+					raft_fixture_disconnect(&s->f, (unsigned)l, k);
+					raft_fixture_disconnect(&s->f, k, (unsigned)l);
+				}
+		}
+		break;
+	case 10:
+	case 11:
+		owner = channel_owner(s);
+		if (owner != 0 && pick(&s->rng, 3) != 0)
+			i = owner - 1;
+		if (s->mem[i].up && !s->killed[i]) {
+			bool zombie = kind == 10;
+
+			trace(s, "fault: member %u %s", i + 1,
+			      zombie ? "paused (its channel instances run on)" : "crashed");
+			member_down(s, i, zombie, s->now + 500 + pick(&s->rng, 3500));
+		}
+		break;
+	case 12:
+	case 13:
+	case 14: {
+		struct conn *c;
+		unsigned live = 0, k;
+
+		for (c = s->conns; c != NULL; c = c->next)
+			live += !c->cut;
+		if (live == 0)
+			break;
+		k = pick(&s->rng, live);
+		for (c = s->conns; c != NULL; c = c->next)
+			if (!c->cut && k-- == 0) {
+				conn_cut(s, c, "fault: transport cut");
+				break;
+			}
+		break;
+	}
+	default:
+		trace(s, "fault: heal the network");
+		for (i = 0; i < s->n; i++)
+			for (j = 0; j < s->n; j++)
+				if (i != j) {
+					raft_fixture_reconnect(&s->f, i, j);
+					raft_fixture_desaturate(&s->f, i, j);
+				}
+		break;
+	}
+}
+
+static void heal(struct sim *s)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		for (unsigned j = 0; j < s->n; j++)
+			if (i != j) {
+				raft_fixture_reconnect(&s->f, i, j);
+				raft_fixture_desaturate(&s->f, i, j);
+			}
+		if (s->killed[i]) {
+			raft_fixture_revive(&s->f, i);
+			s->killed[i] = false;
+		}
+		s->mem[i].up = true;
+		s->mem[i].up_at = 0;
+	}
+	s->healed = true;
+	trace(s, "healed: every fault removed");
+}
+
+/* ---- the loop ---- */
+
+static void tick(struct sim *s)
+{
+	int l;
+
+	s->now = raft_fixture_time(&s->f);
+	l = leader(s);
+	if (l != s->leader_idx) {
+		s->leader_idx = l;
+		s->leader_since = s->now;
+		if (l >= 0)
+			trace(s, "leader: server %d", l + 1);
+	}
+	actor_poll(&s->setup);
+	setup_step(s);
+	if (s->setup_done) {
+		monitor_step(s);
+		for (unsigned i = 0; i < s->n; i++)
+			member_step(s, &s->mem[i]);
+		for (struct inst *in = s->insts; in != NULL; in = in->next)
+			inst_step(s, in);
+		for (unsigned k = 0; k < NPROD; k++)
+			prod_step(s, &s->prod[k]);
+		for (unsigned k = 0; k < NCONS; k++)
+			cons_step(s, &s->cons[k]);
+		transport_step(s);
+	}
+	raft_fixture_step(&s->f);
+	s->st.steps++;
+}
+
+static bool finished(struct sim *s)
+{
+	struct fsm_qinfo qi;
+	struct fsm_chstatus st;
+	int l = leader(s);
+
+	if (l < 0 || s->stale.head != NULL)
+		return false;
+	for (unsigned k = 0; k < NPROD; k++)
+		if (!s->prod[k].done)
+			return false;
+	for (unsigned k = 0; k < NCONS; k++)
+		if (s->cons[k].nheld > 0 || s->cons[k].a.inflight || s->cons[k].committing)
+			return false;
+	if (fsm_queue_info(s->fsm[l], APPQ, &qi) != QSG_OK || qi.curdepth != 0)
+		return false;
+	if (fsm_queue_info(s->fsm[l], XMITQ, &qi) != QSG_OK || qi.curdepth != 0)
+		return false;
+	if (fsm_chstatus_get(s->fsm[l], CHAN, "", &st) != QSG_OK || st.indoubt != 0 ||
+	    st.lstseq != st.curseq)
+		return false;
+	return true;
+}
+
+static bool converged(struct raft_fixture *f, void *arg)
+{
+	struct sim *s = arg;
+	int l = leader(s);
+	raft_index last;
+
+	(void)f;
+	if (l < 0)
+		return false;
+	last = raft_last_index(raft_fixture_get(&s->f, (unsigned)l));
+	for (unsigned i = 0; i < s->n; i++)
+		if (raft_last_applied(raft_fixture_get(&s->f, i)) != last)
+			return false;
+	return true;
+}
+
+/* ---- checkers ---- */
+
+static bool img_eq(const struct fsm_chimage *a, const struct fsm_chimage *b)
+{
+	return a->exists == b->exists && a->owner == b->owner && a->state == b->state &&
+	       a->epoch == b->epoch;
+}
+
+static void check_history(struct sim *s)
+{
+	struct fsm_chimage cur = {0};
+	bool failed[MAX_N + 1] = {false};
+	uint64_t instances = 0;
+	size_t k, j;
+
+	for (k = 0; k < s->nev && !s->failed; k++) {
+		const struct ev *e = &s->ev[k];
+
+		switch (e->op) {
+		case FSM_OP_MEMBER_FAIL:
+			if (e->rc == QSG_OK && e->member <= MAX_N)
+				failed[e->member] = true;
+			break;
+		case FSM_OP_MEMBER_JOIN:
+		case FSM_OP_LEASE_RENEW:
+			if (e->rc == QSG_OK && e->member <= MAX_N)
+				failed[e->member] = false;
+			break;
+		case FSM_OP_CHST_CAS:
+			if (e->rc != QSG_OK)
+				break;
+			if (!img_eq(&e->before, &cur)) {
+				sim_fail(s, "CAS history: applied CAS #%zu from an image that was not "
+					    "current", k);
+				break;
+			}
+			if (e->after.state == FSM_CHS_STARTING && e->before.state != FSM_CHS_STARTING) {
+				instances++;
+				if (e->after.epoch != e->before.epoch + 1 ||
+				    e->after.epoch != instances)
+					sim_fail(s, "CAS history: new instance with epoch %llu after "
+						    "epoch %llu (%llu instances)",
+						 (unsigned long long)e->after.epoch,
+						 (unsigned long long)e->before.epoch,
+						 (unsigned long long)instances);
+				if (e->before.exists && e->before.owner <= MAX_N &&
+				    failed[e->before.owner] && e->after.owner != e->before.owner)
+					s->st.recoveries++;
+			} else if (e->after.epoch != e->before.epoch) {
+				sim_fail(s, "CAS history: epoch changed without a new instance");
+			}
+			/* each contested image won once */
+			for (j = 0; j < k; j++)
+				if (s->ev[j].op == FSM_OP_CHST_CAS && s->ev[j].rc == QSG_OK &&
+				    img_eq(&s->ev[j].before, &e->before))
+					sim_fail(s, "CAS history: image (owner %u state %u epoch "
+						    "%llu) won twice",
+						 e->before.owner, e->before.state,
+						 (unsigned long long)e->before.epoch);
+			cur = e->after;
+			break;
+		case FSM_OP_CH_GETBATCH:
+		case FSM_OP_CH_SETTLE:
+			if (e->rc == QSG_OK &&
+			    (cur.owner != e->member || cur.epoch != e->epoch ||
+			     (e->op == FSM_OP_CH_GETBATCH && cur.state != FSM_CHS_RUNNING)))
+				sim_fail(s, "fencing: op %u of (member %u, epoch %llu) applied while "
+					    "the owner is (member %u, epoch %llu, state %u)",
+					 e->op, e->member, (unsigned long long)e->epoch, cur.owner,
+					 (unsigned long long)cur.epoch, cur.state);
+			if (e->rc == QSG_RC_CHANNEL_FENCED)
+				s->st.fenced_frames++;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void drain_receiver(struct sim *s)
+{
+	struct qsg_wbuf rb;
+	struct fsm_cmd c;
+	struct fsm_result res;
+	uint64_t epoch;
+
+	qsg_wbuf_init(&rb);
+	cmd_init(&c, FSM_OP_ATTACH);
+	c.client_id = 900;
+	c.member_id = 1;
+	if (rapply(s, &c, &rb, &res) != QSG_OK || res.rc != QSG_OK) {
+		sim_fail(s, "receiver: ATTACH failed");
+		qsg_wbuf_close(&rb);
+		return;
+	}
+	epoch = res.epoch;
+	for (;;) {
+		uint64_t v, seq;
+		unsigned p;
+
+		cmd_init(&c, FSM_OP_GET);
+		c.client_id = 900;
+		c.epoch = epoch;
+		snprintf(c.queue, sizeof c.queue, "%s", DESTQ);
+		if (rapply(s, &c, &rb, &res) != QSG_OK)
+			break;
+		if (res.rc == QSG_RC_NO_MSG_AVAILABLE)
+			break;
+		if (res.rc != QSG_OK) {
+			sim_fail(s, "receiver: GET rc %d", res.rc);
+			break;
+		}
+		if (!body_value(&res.msg.body, &v) || !value_split(s, v, &p, &seq) ||
+		    s->put_dest[vidx(s, p, seq)] != 1) {
+			sim_fail(s, "transfer: unexpected message on the receiver");
+			break;
+		}
+		s->arrived[vidx(s, p, seq)]++;
+	}
+	qsg_wbuf_close(&rb);
+}
+
+static void check_end(struct sim *s)
+{
+	uint64_t missing = 0, d0 = 0;
+
+	for (unsigned p = 0; p < NPROD && !s->failed; p++)
+		for (uint64_t q = 1; q <= s->nputs && !s->failed; q++) {
+			size_t x = vidx(s, p, q);
+
+			if (!s->acked[x]) {
+				sim_fail(s, "put %u/%llu never acknowledged", p, (unsigned long long)q);
+			} else if (s->put_dest[x] == 0) {
+				if (s->got[x] > 1)
+					sim_fail(s, "queue: message %u/%llu got %u times", p,
+						 (unsigned long long)q, s->got[x]);
+				missing += s->got[x] == 0;
+			} else if (s->arrived[x] != 1) {
+				sim_fail(s, "transfer: message %u/%llu arrived %u times", p,
+					 (unsigned long long)q, s->arrived[x]);
+			}
+		}
+	if (!s->failed && missing > s->get_unknown)
+		sim_fail(s, "queue: %llu acknowledged messages lost (%llu gets with unknown outcome)",
+			 (unsigned long long)missing, (unsigned long long)s->get_unknown);
+	check_history(s);
+	for (unsigned i = 0; i < s->n && !s->failed; i++) {
+		uint64_t d = fsm_digest(s->fsm[i]);
+
+		if (i == 0)
+			d0 = d;
+		else if (d != d0)
+			sim_fail(s, "replicas differ: digest of server %u", i + 1);
+	}
+	if (!s->failed) {
+		struct fsm_syncq q;
+		struct fsm_chstatus st;
+
+		if (fsm_syncq_get(s->rfsm_remote, CHAN, GROUPQM, &q) == QSG_OK &&
+		    fsm_chstatus_get(s->fsm[0], CHAN, "", &st) == QSG_OK && q.lstseq != st.lstseq)
+			sim_fail(s, "sequence numbers: sender %llu receiver %llu",
+				 (unsigned long long)st.lstseq, (unsigned long long)q.lstseq);
+	}
+}
+
+/* ---- one seed ---- */
+
+static void sim_init(struct sim *s, const struct opts *o, uint64_t seed)
+{
+	struct raft_configuration conf;
+	struct qsg_wbuf rb;
+	struct fsm_cmd c;
+	struct fsm_result res;
+	char errmsg[QSG_ERRMSG_SIZE];
+	size_t nv;
+
+	memset(s, 0, sizeof *s);
+	s->o = *o;
+	s->n = o->nodes;
+	s->seed = seed;
+	s->rng = seed * 0x9e3779b97f4a7c15ULL + 0x2545f4914f6cdd1dULL;
+	if (s->rng == 0)
+		s->rng = 1;
+	s->leader_idx = -1;
+	s->batchsz = 1 + pick(&s->rng, 4);
+	s->pipeline = 1 + pick(&s->rng, 3);
+	s->nputs = 30 + pick(&s->rng, 50);
+	nv = NPROD * (s->nputs + 1);
+	s->put_dest = xcalloc(nv, 1);
+	s->acked = xcalloc(nv, 1);
+	s->got = xcalloc(nv, sizeof *s->got);
+	s->arrived = xcalloc(nv, sizeof *s->arrived);
+	for (size_t x = 0; x < nv; x++)
+		s->put_dest[x] = (uint8_t)pick(&s->rng, 2);
+	actor_init(&s->setup, s, NULL, "setup", setup_done);
+	actor_init(&s->monitor, s, NULL, "monitor", monitor_done);
+	for (unsigned i = 0; i < s->n; i++) {
+		s->mem[i].id = i + 1;
+		s->mem[i].up = true;
+		actor_init(&s->mem[i].lease, s, &s->mem[i], "lease", lease_done);
+		actor_init(&s->mem[i].chinit, s, &s->mem[i], "chinit", chinit_done);
+	}
+	for (unsigned k = 0; k < NPROD; k++) {
+		s->prod[k].client = 101 + k;
+		s->prod[k].next_seq = 1;
+		s->prod[k].nputs = s->nputs;
+		actor_init(&s->prod[k].a, s, &s->prod[k], "producer", prod_done);
+	}
+	for (unsigned k = 0; k < NCONS; k++) {
+		s->cons[k].client = 201 + k;
+		actor_init(&s->cons[k].a, s, &s->cons[k], "consumer", cons_done);
+	}
+	if (raft_fixture_initialize(&s->f) != 0) {
+		fprintf(stderr, "qsgsim: raft_fixture_initialize failed\n");
+		exit(2);
+	}
+	for (unsigned i = 0; i < s->n; i++) {
+		struct glue_sm sm = {0};
+
+		if (fsm_init(&s->fsm[i], errmsg) != QSG_OK)
+			exit(2);
+		s->srv[i].s = s;
+		s->srv[i].i = i;
+		sm.data = &s->srv[i];
+		sm.apply = sm_apply;
+		sm.snapshot = sm_snapshot;
+		sm.restore = sm_restore;
+		if (glue_fsm_adapter_init(&s->rfsm[i], &sm) != QSG_OK ||
+		    raft_fixture_grow(&s->f, &s->rfsm[i]) != 0)
+			exit(2);
+		raft_set_snapshot_threshold(raft_fixture_get(&s->f, i), 32 + (unsigned)(seed % 64));
+		/* Snapshots are taken, but the log is never compacted below
+		 * what a follower may need: libraft 0.15's fixture I/O stub
+		 * overflows its entry array when it truncates a log after an
+		 * InstallSnapshot (ioMethodTruncate assumes the stub log starts
+		 * at index 1; see docs/simulation.md). */
+		raft_set_snapshot_trailing(raft_fixture_get(&s->f, i), 1u << 30);
+		raft_set_pre_vote(raft_fixture_get(&s->f, i), true);
+	}
+	/* Disk writes complete before any message can arrive: the fixture's
+	 * ioMethodTruncate (libraft 0.15) assumes every append before the
+	 * truncation point has been flushed to its entry array; a follower
+	 * told to truncate while an append is pending reads beyond the
+	 * array (docs/simulation.md). */
+	for (unsigned i = 0; i < s->n; i++)
+		raft_fixture_set_disk_latency(&s->f, i, 0);
+	raft_configuration_init(&conf);
+	if (raft_fixture_configuration(&s->f, s->n, &conf) != 0 ||
+	    raft_fixture_bootstrap(&s->f, &conf) != 0 || raft_fixture_start(&s->f) != 0)
+		exit(2);
+	raft_configuration_close(&conf);
+
+	/* the receiving queue manager */
+	if (fsm_init(&s->rfsm_remote, errmsg) != QSG_OK)
+		exit(2);
+	qsg_wbuf_init(&rb);
+	cmd_init(&c, FSM_OP_QDEFINE);
+	snprintf(c.attrs.name, sizeof c.attrs.name, "%s", DESTQ);
+	c.attrs.set = FSM_QA_MAXDEPTH;
+	c.attrs.maxdepth = 1000000;
+	if (rapply(s, &c, &rb, &res) != QSG_OK || res.rc != QSG_OK)
+		sim_fail(s, "receiver setup: QDEFINE rc %d", res.rc);
+	cmd_init(&c, FSM_OP_CHDEFINE);
+	snprintf(c.ch.attrs.name, sizeof c.ch.attrs.name, "%s", CHAN);
+	c.ch.attrs.set = FSM_CA_CHLTYPE;
+	c.ch.attrs.chltype = FSM_CHL_RCVR;
+	if (rapply(s, &c, &rb, &res) != QSG_OK || res.rc != QSG_OK)
+		sim_fail(s, "receiver setup: CHDEFINE rc %d", res.rc);
+	qsg_wbuf_close(&rb);
+}
+
+static void sim_close(struct sim *s)
+{
+	raft_fixture_close(&s->f);
+	for (unsigned i = 0; i < s->n; i++) {
+		glue_fsm_adapter_close(&s->rfsm[i]);
+		fsm_close(s->fsm[i]);
+	}
+	fsm_close(s->rfsm_remote);
+	while (s->insts != NULL) {
+		struct inst *in = s->insts;
+
+		s->insts = in->next;
+		free(in);
+	}
+	while (s->conns != NULL) {
+		struct conn *c = s->conns;
+		struct frame *fr;
+
+		s->conns = c->next;
+		while ((fr = c->s2r.head) != NULL) {
+			c->s2r.head = fr->next;
+			frame_free(fr);
+		}
+		while ((fr = c->r2s.head) != NULL) {
+			c->r2s.head = fr->next;
+			frame_free(fr);
+		}
+		free(c);
+	}
+	while (s->stale.head != NULL) {
+		struct frame *fr = s->stale.head;
+
+		s->stale.head = fr->next;
+		frame_free(fr);
+	}
+	free(s->put_dest);
+	free(s->acked);
+	free(s->got);
+	free(s->arrived);
+	free(s->hist_hash);
+	free(s->ev);
+}
+
+static bool run_seed(const struct opts *o, uint64_t seed, struct stats *tot)
+{
+	struct sim *s = xcalloc(1, sizeof *s);
+	bool ok;
+
+	sim_init(s, o, seed);
+	trace(s, "seed %llu: %u servers, %llu puts per producer, batch size %u, pipeline %u",
+	      (unsigned long long)seed, s->n, (unsigned long long)s->nputs, s->batchsz,
+	      s->pipeline);
+	if (!raft_fixture_step_until_has_leader(&s->f, 10000))
+		sim_fail(s, "no initial leader");
+	while (!s->failed && !s->setup_done) {
+		if (raft_fixture_time(&s->f) > 60000) {
+			sim_fail(s, "setup not committed");
+			break;
+		}
+		tick(s);
+	}
+	for (unsigned step = 0; step < o->steps && !s->failed; step++) {
+		if (pick(&s->rng, 30) == 0)
+			inject_fault(s);
+		tick(s);
+	}
+	heal(s);
+	while (!s->failed && !finished(s)) {
+		if (raft_fixture_time(&s->f) > TIME_LIMIT_MS) {
+			sim_fail(s, "no progress after healing");
+			break;
+		}
+		tick(s);
+	}
+	if (!s->failed && !raft_fixture_step_until(&s->f, converged, s, 60000))
+		sim_fail(s, "servers did not converge");
+	if (!s->failed) {
+		drain_receiver(s);
+		check_end(s);
+	}
+	tot->seeds++;
+	tot->steps += s->st.steps;
+	tot->ops += s->st.ops;
+	tot->faults += s->st.faults;
+	tot->cas_won += s->st.cas_won;
+	tot->cas_lost += s->st.cas_lost;
+	tot->recoveries += s->st.recoveries;
+	tot->batches += s->st.batches;
+	tot->fenced_frames += s->st.fenced_frames;
+	tot->stale_frames += s->st.stale_frames;
+	tot->unknown += s->st.unknown;
+	tot->io_faults += s->st.io_faults;
+	tot->msgs += s->st.msgs;
+	tot->out_of_step += s->st.out_of_step;
+	if (o->verbose)
+		printf("seed %llu: %s (steps %llu ops %llu faults %llu recoveries %llu batches %llu "
+		       "sim time %llu ms)\n",
+		       (unsigned long long)seed, s->failed ? "FAIL" : "ok",
+		       (unsigned long long)s->st.steps, (unsigned long long)s->st.ops,
+		       (unsigned long long)s->st.faults, (unsigned long long)s->st.recoveries,
+		       (unsigned long long)s->st.batches,
+		       (unsigned long long)raft_fixture_time(&s->f));
+	if (s->failed)
+		printf("FAIL seed=%llu: %s\n", (unsigned long long)seed, s->why);
+	ok = !s->failed;
+	sim_close(s);
+	free(s);
+	return ok;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: qsgsim --seeds N [--start S] [--nodes 3|5] [--steps K] [--bug NAME]\n"
+		"       qsgsim --seed S [--verbose] [--nodes 3|5] [--steps K] [--bug NAME]\n"
+		"bugs: settle-early, skip-indoubt, no-fence\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {.nodes = 3, .steps = 2000, .bug = BUG_NONE, .verbose = false};
+	uint64_t start = 1, nseeds = 0;
+	bool one = false;
+	struct stats tot = {0};
+	struct timespec t0, t1;
+	int rc = 0;
+
+	for (int k = 1; k < argc; k++) {
+		const char *a = argv[k];
+		const char *v = k + 1 < argc ? argv[k + 1] : NULL;
+
+		if (strcmp(a, "--verbose") == 0) {
+			o.verbose = true;
+			continue;
+		}
+		if (v == NULL) {
+			usage();
+			return 2;
+		}
+		k++;
+		if (strcmp(a, "--seeds") == 0) {
+			nseeds = strtoull(v, NULL, 10);
+		} else if (strcmp(a, "--start") == 0) {
+			start = strtoull(v, NULL, 10);
+		} else if (strcmp(a, "--seed") == 0) {
+			start = strtoull(v, NULL, 10);
+			nseeds = 1;
+			one = true;
+		} else if (strcmp(a, "--nodes") == 0) {
+			o.nodes = (unsigned)strtoul(v, NULL, 10);
+		} else if (strcmp(a, "--steps") == 0) {
+			o.steps = (unsigned)strtoul(v, NULL, 10);
+		} else if (strcmp(a, "--no-fault") == 0) {
+			o.no_faults |= 1u << (strtoul(v, NULL, 10) & 31);
+		} else if (strcmp(a, "--bug") == 0) {
+			unsigned b;
+
+			for (b = 1; b < sizeof bug_names / sizeof bug_names[0]; b++)
+				if (strcmp(v, bug_names[b]) == 0)
+					break;
+			if (b == sizeof bug_names / sizeof bug_names[0]) {
+				usage();
+				return 2;
+			}
+			o.bug = (enum bug)b;
+		} else {
+			usage();
+			return 2;
+		}
+	}
+	if (nseeds == 0 || (o.nodes != 3 && o.nodes != 5)) {
+		usage();
+		return 2;
+	}
+	(void)one;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0); /* only for the summary */
+	for (uint64_t k = 0; k < nseeds; k++) {
+		if (!run_seed(&o, start + k, &tot)) {
+			printf("replay: qsgsim --seed %llu --nodes %u --steps %u%s%s --verbose\n",
+			       (unsigned long long)(start + k), o.nodes, o.steps,
+			       o.bug ? " --bug " : "", o.bug ? bug_names[o.bug] : "");
+			rc = 1;
+			break;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("qsgsim: %llu seeds (%llu..%llu), %u nodes, bug %s: %s\n",
+	       (unsigned long long)tot.seeds, (unsigned long long)start,
+	       (unsigned long long)(start + tot.seeds - 1), o.nodes, bug_names[o.bug],
+	       rc ? "FAILED" : "all passed");
+	printf("  steps %llu, operations %llu, faults %llu (leader append I/O %llu), unknown "
+	       "outcomes %llu\n",
+	       (unsigned long long)tot.steps, (unsigned long long)tot.ops,
+	       (unsigned long long)tot.faults, (unsigned long long)tot.io_faults,
+	       (unsigned long long)tot.unknown);
+	printf("  channel: messages sent %llu, batches accepted %llu, CAS won %llu lost %llu, "
+	       "recoveries %llu, fenced %llu, stale frames %llu\n",
+	       (unsigned long long)tot.msgs, (unsigned long long)tot.batches,
+	       (unsigned long long)tot.cas_won, (unsigned long long)tot.cas_lost,
+	       (unsigned long long)tot.recoveries, (unsigned long long)tot.fenced_frames,
+	       (unsigned long long)tot.stale_frames);
+	printf("  spurious out-of-step starts (stale replica, STOPPED CAS refused) %llu\n",
+	       (unsigned long long)tot.out_of_step);
+	printf("  time %.1f s\n",
+	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	return rc;
+}
