@@ -86,6 +86,7 @@ struct chsdr {
 	bool hb_outstanding;
 	bool retry_inflight;
 	uint64_t settle_retry_at;
+	uint64_t get_retry_at; /* no leader: get again at this time */
 };
 
 static void fail(struct chsdr *s, const char *why);
@@ -420,6 +421,14 @@ static void getbatch_done(void *arg, int status, const void *result, size_t len)
 		ssub_free(x);
 		return;
 	}
+	if (status == QSG_RC_NO_LEADER || status == QSG_RC_NOT_LEADER) {
+		/* Not applied: the status table (and the xmitq with it) is out of
+		 * reach for now. Keep the connection (heartbeats go on) and ask
+		 * again; the lease fences this member if it lasts. */
+		s->get_retry_at = now_ms(s) + RETRY_SOON_MS;
+		ssub_free(x);
+		return;
+	}
 	if (status != QSG_OK) {
 		/* Outcome unknown: some messages may now be locked to us with
 		 * sequence numbers we do not know. Reconnect: the handshake
@@ -516,6 +525,9 @@ static void pump(struct chsdr *s)
 		return;
 	if (s->fn >= s->pipeline)
 		return;
+	if (s->get_retry_at != 0 && now_ms(s) < s->get_retry_at)
+		return;
+	s->get_retry_at = 0;
 	struct ssub *x = ssub_new(s, FSM_OP_CH_GETBATCH);
 	if (x == NULL)
 		return;
@@ -1016,8 +1028,8 @@ static void on_timer(uv_timer_t *t)
 		return;
 	case P_RUN:
 		settle_pump(s);
-		if (s->idle && s->fn == 0 && !s->get_inflight)
-			pump(s); /* in case a notification was missed */
+		if ((s->idle && s->fn == 0 && !s->get_inflight) || s->get_retry_at != 0)
+			pump(s); /* a missed notification, or a get to retry */
 		if (s->stopping && now - s->phase_start > STOP_TIMEOUT_MS) {
 			graceful_end(s, "stopped by operator (confirmations not received)");
 			return;

@@ -7,7 +7,9 @@
 #   2. STOP CHINIT on the owner (its queue manager keeps running);
 #   3. SIGSTOP the owner past its lease, resume it afterwards;
 #   4. kill -9 the member holding the inbound R.TO.G connection;
-#   5. cut the connection to the remote (kill -9 and restart it).
+#   5. the status table out of reach: the two other members paused, so the
+#      owner has no quorum (its lease fences it and ends its instances);
+#   6. cut the connection to the remote (kill -9 and restart it).
 # After each the channel runs again (on a surviving member for 1-4) and at
 # the end each side holds every message exactly once.
 . "$(dirname "$0")/lib.sh" 17900
@@ -143,16 +145,27 @@ log "4: inbound R.TO.G now on $ninb (epoch $niepoch) ${secs}s after the kill"
 "$CLUSTER" start "$inb"
 sleep 2
 
-# 5. cut the connection to the remote.
+# 5. no quorum for the owner: pause both other members for 3 s.
+read -r owner epoch < <(chst "$G" G.TO.R OWNER EPOCH)
+log "5: pause every member but $owner (owner of G.TO.R, epoch $epoch) for 3 s"
+for q in $(other_than "$owner"); do "$CLUSTER" pause "$q"; done
+sleep 3
+for q in $(other_than "$owner"); do "$CLUSTER" resume "$q"; done
+read -r nowner nepoch secs < <(wait_running "$G" G.TO.R "$epoch" "") ||
+	fail "G.TO.R not running again after quorum came back"
+log "5: G.TO.R running on $nowner (epoch $nepoch) ${secs}s after quorum came back"
+sleep 2
+
+# 6. cut the connection to the remote.
 read -r owner epoch < <(chst "$G" G.TO.R OWNER EPOCH)
 wait "$pr" || { cat "$QSG_RUN_DIR/put.r.out"; fail "remote producer failed"; }
-log "5: kill -9 the remote queue manager QMR and restart it"
+log "6: kill -9 the remote queue manager QMR and restart it"
 "$CLUSTER" kill QMR
 sleep 1
 "$CLUSTER" start QMR
 read -r nowner nepoch secs < <(wait_running "$G" G.TO.R "$epoch" "") ||
 	fail "G.TO.R not running again after the remote came back"
-log "5: G.TO.R running on $nowner (epoch $nepoch)"
+log "6: G.TO.R running on $nowner (epoch $nepoch)"
 
 wait "$pg" || { cat "$QSG_RUN_DIR/put.g.out"; fail "group producer failed"; }
 log "producers done; draining"
