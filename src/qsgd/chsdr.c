@@ -87,10 +87,25 @@ struct chsdr {
 	bool retry_inflight;
 	uint64_t settle_retry_at;
 	uint64_t get_retry_at; /* no leader: get again at this time */
+	/* The batch being built: frames not yet written, and its last message
+	 * held back so that it can carry the commit request when the batch
+	 * closes (BATCHSZ reached, or BATCHINT expired, or at once when
+	 * BATCHINT is 0). */
+	bool open;
+	uint64_t open_first;
+	uint32_t open_n;
+	uint64_t open_since;
+	struct qsg_wbuf open_buf;
+	bool has_held;
+	struct chp_msg held;
+	struct qsg_wbuf held_data;
+	uv_timer_t btimer;
+	bool btimer_open;
 };
 
 static void fail(struct chsdr *s, const char *why);
 static void pump(struct chsdr *s);
+static void close_batch(struct chsdr *s);
 static void settle_pump(struct chsdr *s);
 static void sdr_bind(struct chsdr *s);
 
@@ -120,6 +135,8 @@ static void release(struct chsdr *s)
 		return;
 	struct chinit *ci = s->ci;
 	qsg_wbuf_close(&s->disp);
+	qsg_wbuf_close(&s->open_buf);
+	qsg_wbuf_close(&s->held_data);
 	free(s);
 	chinit_unref(ci);
 }
@@ -149,8 +166,19 @@ static void timer_closed(uv_handle_t *h)
 	release(h->data);
 }
 
+static void drop_open(struct chsdr *s)
+{
+	s->open = false;
+	s->open_n = 0;
+	s->has_held = false;
+	qsg_wbuf_reset(&s->open_buf);
+	if (s->btimer_open)
+		uv_timer_stop(&s->btimer);
+}
+
 static void close_conn(struct chsdr *s)
 {
+	drop_open(s);
 	if (s->st_open) {
 		s->st_open = false;
 		stream_close(s->st);
@@ -171,6 +199,10 @@ static void die(struct chsdr *s)
 	if (s->timer_open) {
 		s->timer_open = false;
 		uv_close((uv_handle_t *)&s->timer, timer_closed);
+	}
+	if (s->btimer_open) {
+		s->btimer_open = false;
+		uv_close((uv_handle_t *)&s->btimer, timer_closed);
 	}
 	release(s);
 }
@@ -405,9 +437,67 @@ static void graceful_end(struct chsdr *s, const char *why)
 
 static void maybe_finish_stop(struct chsdr *s)
 {
-	if (s->stopping && s->fn == 0 && !s->get_inflight && !s->settle_inflight &&
+	if (s->stopping && s->open && !s->get_inflight)
+		close_batch(s);
+	if (s->stopping && s->fn == 0 && !s->get_inflight && !s->settle_inflight && !s->open &&
 	    s->settled >= s->confirmed)
 		graceful_end(s, "stopped by operator");
+}
+
+/* Add one message to the open batch: the previously held one is encoded,
+ * this one is held (copied) in its place. */
+static void add_to_batch(struct chsdr *s, const struct chp_msg *cm)
+{
+	if (s->has_held)
+		chp_msg_encode(&s->open_buf, &s->held, s->comp);
+	if (!s->open) {
+		s->open = true;
+		s->open_first = cm->seq;
+		s->open_n = 0;
+		s->open_since = now_ms(s);
+		s->luwid++;
+	}
+	qsg_wbuf_reset(&s->held_data);
+	qsg_put_bytes(&s->held_data, cm->msg.props.p, cm->msg.props.len);
+	qsg_put_bytes(&s->held_data, cm->msg.body.p, cm->msg.body.len);
+	s->held = *cm;
+	s->held.msg.props.p = s->held_data.data;
+	s->held.msg.body.p = s->held_data.data + cm->msg.props.len;
+	s->has_held = true;
+	s->open_n++;
+}
+
+/* Close the open batch: the held message carries the commit request. */
+static void close_batch(struct chsdr *s)
+{
+	if (!s->open || !s->has_held || !s->st_open)
+		return;
+	s->held.mflags = CHP_M_LAST;
+	s->held.luwid = (s->epoch << 32) | (s->luwid & 0xffffffffu);
+	chp_msg_encode(&s->open_buf, &s->held, s->comp);
+	qsg_put_bytes(&s->st->out, s->open_buf.data, s->open_buf.len);
+	stream_mark(s->st);
+	s->last_send = now_ms(s);
+	unsigned slot = (s->fhead + s->fn) % FSM_CH_MAX_PIPELINE;
+	s->fifo[slot].first = s->open_first;
+	s->fifo[slot].last = s->held.seq;
+	s->fn++;
+	s->open = false;
+	s->open_n = 0;
+	s->has_held = false;
+	qsg_wbuf_reset(&s->open_buf);
+	if (s->btimer_open)
+		uv_timer_stop(&s->btimer);
+}
+
+static void on_btimer(uv_timer_t *t)
+{
+	struct chsdr *s = t->data;
+	if (s->phase == P_RUN && s->open) {
+		close_batch(s);
+		pump(s);
+		maybe_finish_stop(s);
+	}
 }
 
 static void getbatch_done(void *arg, int status, const void *result, size_t len)
@@ -456,6 +546,8 @@ static void getbatch_done(void *arg, int status, const void *result, size_t len)
 		return;
 	}
 	if (res.ch.count == 0) {
+		if (s->open && now_ms(s) - s->open_since >= s->def.batchint)
+			close_batch(s);
 		s->idle = true;
 		if (s->idle_since == 0)
 			s->idle_since = now_ms(s);
@@ -468,9 +560,7 @@ static void getbatch_done(void *arg, int status, const void *result, size_t len)
 	struct fsm_chiter it;
 	fsm_chiter_result(&it, &res.ch);
 	int64_t wall = qsgd_wall_ms();
-	uint64_t first = 0, last = 0;
 	uint32_t n = 0;
-	s->luwid++;
 	for (;;) {
 		uint64_t seq;
 		struct fsm_msg m;
@@ -497,12 +587,7 @@ static void getbatch_done(void *arg, int status, const void *result, size_t len)
 		}
 		if (m.expiry_ms != 0)
 			cm.msg.expiry_ms = m.expiry_ms > wall ? m.expiry_ms - wall : 1;
-		if (n + 1 == res.ch.count)
-			cm.mflags |= CHP_M_LAST;
-		chp_msg_encode(&s->st->out, &cm, s->comp);
-		if (n == 0)
-			first = seq;
-		last = seq;
+		add_to_batch(s, &cm);
 		n++;
 	}
 	ssub_free(x);
@@ -510,12 +595,12 @@ static void getbatch_done(void *arg, int status, const void *result, size_t len)
 		fail(s, "batch count mismatch");
 		return;
 	}
-	stream_mark(s->st);
-	s->last_send = now_ms(s);
-	unsigned slot = (s->fhead + s->fn) % FSM_CH_MAX_PIPELINE;
-	s->fifo[slot].first = first;
-	s->fifo[slot].last = last;
-	s->fn++;
+	uint64_t now = now_ms(s);
+	if (s->def.batchint == 0 || s->open_n >= s->batchsz ||
+	    now - s->open_since >= s->def.batchint)
+		close_batch(s);
+	else if (s->btimer_open && !uv_is_active((uv_handle_t *)&s->btimer))
+		uv_timer_start(&s->btimer, on_btimer, s->open_since + s->def.batchint - now, 0);
 	pump(s);
 }
 
@@ -533,7 +618,7 @@ static void pump(struct chsdr *s)
 		return;
 	struct fsm_cmd cmd;
 	base_cmd(s, &cmd, FSM_OP_CH_GETBATCH);
-	cmd.ch.max_msgs = s->batchsz;
+	cmd.ch.max_msgs = s->batchsz - s->open_n;
 	cmd.ch.max_bytes = BATCH_MAX_BYTES;
 	s->get_inflight = true;
 	if (submit(s, &cmd, getbatch_done, x) != QSG_OK)
@@ -691,6 +776,7 @@ static void on_confirm(struct chsdr *s, const uint8_t *p, size_t len)
 		return;
 	}
 	s->rejecting = true;
+	drop_open(s);
 	s->reject_upto = c.first - 1;
 	s->fn = 0;
 	s->fhead = 0;
@@ -1090,6 +1176,8 @@ struct chsdr *chsdr_start(struct chinit *ci, const struct fsm_chstatus *st)
 		p += strcspn(p, ",");
 	}
 	qsg_wbuf_init(&s->disp);
+	qsg_wbuf_init(&s->open_buf);
+	qsg_wbuf_init(&s->held_data);
 	s->refs = 1;
 	chinit_ref(ci);
 	s->next = ci->sdrs;
@@ -1099,6 +1187,10 @@ struct chsdr *chsdr_start(struct chinit *ci, const struct fsm_chstatus *st)
 	s->timer_open = true;
 	s->refs++; /* released in timer_closed */
 	uv_timer_start(&s->timer, on_timer, TICK_MS, TICK_MS);
+	uv_timer_init(ci->d->loop, &s->btimer);
+	s->btimer.data = s;
+	s->btimer_open = true;
+	s->refs++; /* released in timer_closed */
 	QLOG_INFO_(ci->d->log, "QSG5040I", "channel %s: starting instance epoch %llu", s->name,
 		   (unsigned long long)s->epoch);
 	try_connect(s);

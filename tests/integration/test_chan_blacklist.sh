@@ -93,4 +93,18 @@ check_exactly_once "$QSG_RUN_DIR/sent.hold.bad" "$QSG_RUN_DIR/got.hold"
 "$QSGGET" -c "$R" IN >"$QSG_RUN_DIR/got.good" || fail "get IN"
 log "good messages:"
 check_exactly_once "$QSG_RUN_DIR/sent.good" "$QSG_RUN_DIR/got.good"
+
+# BATCHINT: five messages 100 ms apart travel as one batch.
+"$QSGADM" -c "$G" <<<"STOP CHANNEL(G.TO.R)" >/dev/null || fail "stop"
+for ((i = 0; i < 100; i++)); do [ "$(status)" = STOPPED ] && break; sleep 0.1; done
+"$QSGADM" -c "$G" <<<"ALTER CHANNEL(G.TO.R) CHLTYPE(SDR) BATCHINT(2000) BATCHSZ(100)" >/dev/null ||
+	fail "alter batchint"
+"$QSGADM" -c "$G" <<<"START CHANNEL(G.TO.R)" >/dev/null || fail "restart"
+for ((i = 0; i < 100; i++)); do [ "$(status)" = RUNNING ] && break; sleep 0.1; done
+for i in 1 2 3 4 5; do echo "bi-$i" | "$QSGPUT" -c "$G" TO.R || fail "put"; sleep 0.1; done
+wait_depth "$R" IN 5 10 || fail "BATCHINT batch not delivered"
+b=$("$QSGADM" -c "$R" --json <<<"DISPLAY CHSTATUS(G.TO.R) ALL" |
+	sed -n 's/.*"BATCHES": *"\([0-9]*\)".*/\1/p')
+[ "$b" = 1 ] || fail "BATCHINT: 5 messages came in $b batches, want 1"
+log "BATCHINT: 5 messages 100 ms apart arrived as 1 batch"
 log "ok"
