@@ -62,11 +62,16 @@ def plots(rundir, ops):
     common = ("set terminal png size 1200,500\nset xlabel 'time (s)'\nset key outside right\n"
               + shade + "\n")
     if keys:
-        lp = ", ".join("'lat-%s.dat' using 1:2 with points pt 7 ps 0.4 lc rgb '%s' title '%s'"
-                       % (k.replace(" ", "-"), colour.get(k.split()[1], "#000000")
-                          if "enqueue" in k or "put" in k else
-                          {"ok": "#1f77b4", "fail": "#9467bd", "info": "#8c564b"}.get(
-                              k.split()[1], "#000000"), k) for k in keys)
+        def style(k):
+            f, t = k.split()
+            put = "enqueue" in f or "put" in f
+            col = {"ok": "#1f9e3a" if put else "#1f77b4", "fail": "#d62728",
+                   "info": "#ff9f1c"}.get(t, "#000000")
+            pt, ps = {"ok": (7, 0.4), "fail": (2, 1.0), "info": (9 if put else 11, 1.4)}.get(
+                t, (7, 0.4))
+            return "pt %d ps %.1f lc rgb '%s'" % (pt, ps, col)
+        lp = ", ".join("'lat-%s.dat' using 1:2 with points %s title '%s'"
+                       % (k.replace(" ", "-"), style(k), k) for k in keys)
         rp = ", ".join("'rate.dat' using 1:%d with lines lw 2 title '%s'" % (i + 2, k)
                        for i, k in enumerate(keys))
         script = (common + "set output 'latency.png'\nset logscale y\nset ylabel 'latency (ms)'\n"

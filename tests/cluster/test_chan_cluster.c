@@ -6,19 +6,19 @@
  * armed just before raft_apply and disarmed right after; the entry buffer is
  * freed by the caller on any raft_apply error).
  *
- * One more libraft 0.15 limitation: the fixture's in-memory I/O truncates a
- * follower's log as if it always started at index 1 (ioMethodTruncate copies
- * index - 1 entries), so a truncation after the log was compacted by a
- * snapshot reads past its entries array (ASan: heap-buffer-overflow, a memcpy
- * called from raft_fixture_step via the io->truncate method, from a block the
- * fixture realloc'd). With threshold 16 + seed % 64 and trailing threshold / 2
- * (test_cluster.c's settings) about 1 seed in 700 hit it here, and
- * test_cluster.c itself hits it with QSG_CLUSTER_SEEDS=300 under ASan. So
- * snapshots are taken (every 8..23 entries: the fsm snapshot encoder runs,
- * checked on the leader) but the log is never compacted: trailing is
- * larger than any run's log, so no snapshot is ever installed (fsm_restore
- * is not exercised here). No failure in 1500 seeds per group size under
- * ASan with that setting.
+ * One more libraft 0.15 limitation, which test_cluster.c shares: the
+ * fixture's in-memory io->truncate (ioMethodTruncate) copies index - 1
+ * entries into the new array without checking how many it holds, so when a
+ * follower truncates entries that are not all stored there (an append still
+ * in flight, or a log compacted by a snapshot) it reads past the array
+ * (ASan: heap-buffer-overflow in a memcpy called from raft_fixture_step; a
+ * plain build may crash later). No qsg code is involved. With these
+ * settings about 1 seed in 500 hits it, with or without kills, with disk
+ * latency 0, with or without compaction (seen with QSG_CLUSTER_SEEDS=1500;
+ * test_cluster.c hits it with QSG_CLUSTER_SEEDS=300 under ASan). The seeds
+ * run by default are checked clean under ASan; a failure of a run with more
+ * seeds must be told apart from a qsg bug by running it under ASan
+ * (--enable-sanitize).
  *
  * Model. Fixture server i is member i+1; its fsm is that member's replica.
  * Every member submits its commands through the current leader (raft_apply on
@@ -234,7 +234,6 @@ struct sim {
 	uint64_t settled_at_fail; /* lstseq of CH.A at the failure */
 	unsigned zombie_ok, zombie_fenced, zombie_after;
 	unsigned xmitq_in_use;
-	unsigned cas_ok[NENT];
 	bool noop_pending;
 	uint64_t noop_term; /* term in which a no-op was applied */
 	bool failed;
@@ -271,7 +270,7 @@ static int sm_restore(void *data, const void *buf, size_t len)
 static void sim_init(struct sim *s, unsigned n, uint64_t seed)
 {
 	struct raft_configuration conf;
-	unsigned threshold = 8 + (unsigned)(seed % 16);
+	unsigned threshold = 8 + (unsigned)(seed % 32);
 	memset(s, 0, sizeof *s);
 	s->n = n;
 	s->seed = seed;
@@ -287,8 +286,7 @@ static void sim_init(struct sim *s, unsigned n, uint64_t seed)
 		assert_int_equal(glue_fsm_adapter_init(&s->rfsm[i], &sm), QSG_OK);
 		assert_int_equal(raft_fixture_grow(&s->f, &s->rfsm[i]), 0);
 		raft_set_snapshot_threshold(raft_fixture_get(&s->f, i), threshold);
-		/* No compaction (see the header). */
-		raft_set_snapshot_trailing(raft_fixture_get(&s->f, i), 1000000);
+		raft_set_snapshot_trailing(raft_fixture_get(&s->f, i), threshold / 2);
 		raft_set_pre_vote(raft_fixture_get(&s->f, i), true);
 	}
 	raft_configuration_init(&conf);
@@ -877,7 +875,6 @@ static void on_actor_result(struct sim *s, struct actor *a, int status,
 	case S_READY: /* the recovery CAS */
 		if (res.rc == QSG_OK) {
 			a->n_ok++;
-			s->cas_ok[a->ent]++;
 			a->won = !is_rcvr(a->ent);
 			a->epoch = a->after.epoch;
 			if (a->won && a->after.epoch != s->epoch0[a->ent] + 1)
@@ -964,21 +961,15 @@ static void on_actor_result(struct sim *s, struct actor *a, int status,
 		/* The previous instance lives on as a zombie of the same
 		 * member with the old epoch: everything it does is refused. */
 		struct actor *z = add_actor(s, A_ZOMBIE, a->member, E_A);
-		a = NULL; /* add_actor does not move actors, but be explicit */
 		z->ops_left = ZOMBIE_OPS;
 		z->old_instance = true;
 		z->upto = s->rcv.lstseq;
 		z->zstep = pick(&s->rng, 3);
-		for (unsigned i = 0; i < s->nactors; i++) {
-			struct actor *w = &s->actors[i];
-			if (w->kind == A_RECOVER && w->ent == E_A && w->st == S_RESTART) {
-				z->epoch = w->epoch;
-				w->epoch++;
-				w->restarts++;
-				w->st = S_HANDSHAKE;
-				w->next_at = now(s);
-			}
-		}
+		z->epoch = a->epoch; /* actors live in a fixed array */
+		a->epoch++;
+		a->restarts++;
+		a->st = S_HANDSHAKE;
+		a->next_at = now(s);
 		schedule(s, z, S_READY, 50);
 		return;
 	}
@@ -1367,7 +1358,6 @@ static void setup(struct sim *s)
 	struct actor *o =
 	    add_actor(s, A_OPERATOR, 1 + (s->victim + pick(&s->rng, s->n - 1)) % s->n, E_S1);
 	o->ops_left = OPERATOR_OPS;
-	(void)o;
 }
 
 /* ---- one seed ---- */
@@ -1378,6 +1368,7 @@ struct outcome {
 	raft_time time;
 	unsigned zombie_after; /* fenced ops of the old owner after the takeover */
 	unsigned xmitq_in_use; /* starts refused by the xmitq lock */
+	bool snapshot; /* server 0 took or installed a snapshot */
 };
 
 static int count_cb(void *arg, const struct fsm_chstatus *st)
@@ -1493,11 +1484,6 @@ static void final_checks(struct sim *s)
 		if (a->kind == A_RECOVER && a->ent == E_A && a->won && a->resolves_ok == 0)
 			sim_fail(s, "CH.A winner never resolved the in-doubt batch");
 	}
-	/* Snapshots of the channel state were taken (threshold <= 23 entries;
-	 * a follower that was down may have applied fewer since it came
-	 * back, so only the leader is checked). */
-	if (raft_fixture_get(&s->f, (unsigned)l)->log.snapshot.last_index == 0)
-		sim_fail(s, "the leader took no snapshot");
 	unsigned nst = 0;
 	fsm_chstatus_foreach(lf, count_cb, &nst);
 	if (nst != NENT - 2)
@@ -1570,6 +1556,7 @@ static struct outcome run_seed(unsigned n, uint64_t seed)
 	out.time = now(s);
 	out.zombie_after = s->zombie_after;
 	out.xmitq_in_use = s->xmitq_in_use;
+	out.snapshot = raft_fixture_get(&s->f, 0)->log.snapshot.last_index > 0;
 	sim_close(s);
 	free(s);
 	return out;
@@ -1585,7 +1572,7 @@ static unsigned n_seeds(void)
 static void run_sizes(unsigned n)
 {
 	const char *one = getenv("QSG_CLUSTER_SEED");
-	unsigned failures = 0, fenced_after = 0, in_use = 0;
+	unsigned failures = 0, fenced_after = 0, in_use = 0, snapshots = 0;
 	if (one != NULL) {
 		assert_true(run_seed(n, strtoull(one, NULL, 10)).ok);
 		return;
@@ -1595,12 +1582,15 @@ static void run_sizes(unsigned n)
 		failures += !o.ok;
 		fenced_after += o.zombie_after;
 		in_use += o.xmitq_in_use;
+		snapshots += o.snapshot;
 	}
 	assert_int_equal(failures, 0);
-	/* The seeds must have exercised the fence and the xmitq lock. */
+	/* The seeds must have exercised the fence, the xmitq lock and
+	 * snapshots of the channel state (threshold 8..39 entries). */
 	if (n_seeds() >= 10) {
 		assert_true(fenced_after > 0);
 		assert_true(in_use > 0);
+		assert_true(snapshots >= n_seeds() / 2);
 	}
 }
 

@@ -145,7 +145,7 @@ static bool handle(struct fake *f, int fd, const struct proto_req *q)
 		break;
 	case PROTO_ADMIN: {
 		struct proto_admin_writer aw;
-		static const char dp[] = "DISPLAY QLOCAL(Q) DEFPRTY";
+		static const char dp[] = "DISPLAY QUEUE(Q) DEFPRTY";
 		f->admins++;
 		proto_admin_init(&aw);
 		proto_admin_begin(&aw);
