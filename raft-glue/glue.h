@@ -61,6 +61,18 @@ struct glue_info {
 	uint64_t last_index;
 	uint64_t leader_id; /* 0 when unknown */
 	char leader_address[128];
+	/* Snapshots taken by this server since it started. */
+	uint64_t snapshots;
+	uint64_t snapshot_last_bytes; /* encoded state of the last one */
+	uint64_t snapshot_last_us; /* time to encode the last one */
+};
+
+/* One server of the Raft configuration as this server knows it. */
+enum glue_member_role { GLUE_STANDBY = 0, GLUE_VOTER = 1, GLUE_SPARE = 2 };
+struct glue_member {
+	uint64_t id;
+	char address[128];
+	int role; /* enum glue_member_role */
 };
 
 /* Completion of glue_submit. status: QSG_OK (committed and applied; results
@@ -93,6 +105,17 @@ bool glue_is_leader(struct glue *g);
 void glue_get_info(struct glue *g, struct glue_info *info);
 /* Leadership transfer to `to` (0: pick the most up-to-date follower). */
 int glue_transfer(struct glue *g, uint64_t to, char *errmsg);
+
+/* The current Raft configuration: fills up to max, returns the count. */
+size_t glue_get_config(struct glue *g, struct glue_member *out, size_t max);
+
+/* Membership changes, leader only (else QSG_RC_NOT_LEADER, cb not called).
+ * glue_add adds `id` at `address` and makes it a voter once it has caught
+ * up; glue_remove removes it. cb is called exactly once with QSG_OK, a
+ * reason code, or QSG_RC_OUTCOME_UNKNOWN (leadership lost meanwhile). */
+typedef void (*glue_change_cb)(void *arg, int status, const char *text);
+int glue_add(struct glue *g, uint64_t id, const char *address, glue_change_cb cb, void *arg);
+int glue_remove(struct glue *g, uint64_t id, glue_change_cb cb, void *arg);
 
 /* Stop: in-flight submissions complete with QSG_RC_OUTCOME_UNKNOWN; cb runs
  * when libraft has released everything, then the glue memory is freed. */

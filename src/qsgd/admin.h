@@ -28,6 +28,29 @@ struct admin_raft_info {
 	uint64_t leader_id;
 };
 
+struct admin_raft_server {
+	uint64_t id;
+	char address[FSM_ADDR_MAX + 1]; /* Raft address */
+	int voter; /* 1 voter, 0 standby/spare */
+};
+
+enum admin_lifecycle_op {
+	ADMIN_LC_ADD = 1, /* add member `id` (name, raft, listen) as a voter */
+	ADMIN_LC_REMOVE = 2, /* remove member `id` from the Raft configuration */
+	ADMIN_LC_TRANSFER = 3, /* leadership to `id` (0: the best follower) */
+	ADMIN_LC_STOP = 4, /* controlled stop of this member; refused when it
+			    * would cost the group its quorum, unless force */
+};
+
+struct admin_lifecycle {
+	int op; /* enum admin_lifecycle_op */
+	uint32_t id;
+	char name[FSM_NAME_MAX + 1];
+	char raft[FSM_ADDR_MAX + 1];
+	char listen[FSM_ADDR_MAX + 1];
+	int force;
+};
+
 struct admin_env {
 	void *arg;
 	struct fsm *fsm; /* local replica (read-only use) */
@@ -48,6 +71,13 @@ struct admin_env {
 	 * among active members whose channel initiator runs, avoiding
 	 * `exclude` when another is available; 0 = none available. */
 	uint32_t (*pick_owner)(void *arg, uint32_t exclude);
+	/* Group lifecycle (issue 5). raft_config: the Raft configuration as
+	 * this member knows it (count returned, up to max filled). lifecycle:
+	 * ADD/REMOVE MEMBER, TRANSFER LEADER, STOP QMGR; done is called exactly
+	 * once (possibly before lifecycle returns) unless it returns non-OK. */
+	size_t (*raft_config)(void *arg, struct admin_raft_server *out, size_t max);
+	int (*lifecycle)(void *arg, const struct admin_lifecycle *req,
+			 void (*done)(void *cbarg, int rc, const char *text), void *cbarg);
 };
 
 /* Completion of admin_exec: rc is QSG_OK or the reason code of the failure;
