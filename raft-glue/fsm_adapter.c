@@ -117,6 +117,7 @@ static int adapter_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], un
 	struct qsg_wbuf w;
 	struct raft_buffer *b;
 	size_t len;
+	uint64_t t0, t1;
 	int rc;
 
 	if (a->failed) {
@@ -127,7 +128,9 @@ static int adapter_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], un
 		return RAFT_NOMEM;
 	}
 	qsg_wbuf_init(&w);
+	t0 = uv_hrtime();
 	rc = a->sm.snapshot(a->sm.data, &w);
+	t1 = uv_hrtime();
 	if (rc == QSG_OK && w.err != QSG_OK) {
 		rc = w.err;
 	}
@@ -145,6 +148,9 @@ static int adapter_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], un
 		free(b);
 		return RAFT_BUSY;
 	}
+	a->snapshots++;
+	a->snapshot_last_bytes = len;
+	a->snapshot_last_us = (t1 - t0) / 1000;
 	*bufs = b;
 	*n_bufs = 1;
 	return 0;
@@ -190,6 +196,9 @@ void glue_adapter_setup(struct raft_fsm *fsm, struct glue_adapter *a, const stru
 	a->waiters = waiters;
 	a->failed = 0;
 	a->errmsg[0] = '\0';
+	a->snapshots = 0;
+	a->snapshot_last_bytes = 0;
+	a->snapshot_last_us = 0;
 
 	fsm->version = 2;
 	fsm->data = a;

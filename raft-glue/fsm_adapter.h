@@ -19,6 +19,11 @@ struct glue_adapter {
 	/* Sticky: the state machine returned non-zero (fatal). */
 	int failed;
 	char errmsg[QSG_ERRMSG_SIZE];
+	/* Snapshot statistics: successful fsm snapshot calls, the size of the
+	 * last encoded state and the time the fsm took to encode it. */
+	uint64_t snapshots;
+	uint64_t snapshot_last_bytes;
+	uint64_t snapshot_last_us;
 };
 
 /* Entry envelope. libraft's disk format requires every entry buffer to be a

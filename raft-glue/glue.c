@@ -31,6 +31,14 @@
 #define GLUE_POLL_MS 10
 #define GLUE_CLOSE_MAX_POLLS 5000 /* x 1 ms */
 
+enum change_stage {
+	CHANGE_NONE = 0,
+	CHANGE_ADDING = 1, /* raft_add (spare) in flight */
+	CHANGE_PROMOTING = 2, /* raft_assign(VOTER): catch-up, then the change */
+	CHANGE_REMOVING = 3, /* raft_remove in flight */
+	CHANGE_DEFERRED = 4, /* completion waiting for ctimer */
+};
+
 struct glue_req {
 	struct raft_apply req; /* first: libraft's request */
 	struct glue *g;
@@ -70,6 +78,19 @@ struct glue {
 
 	struct raft_transfer transfer;
 	bool transferring;
+
+	/* The one membership change in flight (libraft allows one at a
+	 * time). Completions that cannot go through libraft (nothing to do)
+	 * are deferred to ctimer, so no user callback runs inside glue_*(). */
+	struct raft_change change;
+	int change_stage; /* enum change_stage */
+	uint64_t change_id;
+	glue_change_cb change_cb;
+	void *change_arg;
+	int change_status; /* CHANGE_DEFERRED: what to report */
+	char change_text[QSG_ERRMSG_SIZE];
+	uv_timer_t ctimer;
+	bool ctimer_closed;
 
 	glue_role_cb role_cb;
 	void *role_arg;
@@ -157,7 +178,10 @@ static int raft_rc(int rv)
 	case RAFT_CANTBOOTSTRAP:
 		return QSG_RC_CONFIG;
 	case RAFT_BUSY:
+	case RAFT_CANTCHANGE:
 		return QSG_RC_BUSY;
+	case RAFT_NOCONNECTION:
+		return QSG_RC_TIMEOUT;
 	case RAFT_NOTFOUND:
 		return QSG_RC_INVALID;
 	default:
@@ -243,7 +267,7 @@ int glue_init(struct glue **out, uv_loop_t *loop, const struct glue_config *cfg,
 	if (cfg->dir == NULL || cfg->dir[0] == '\0') {
 		return qsg_errf(errmsg, QSG_RC_CONFIG, "no raft data directory");
 	}
-	if (cfg->n_servers == 0 || cfg->n_servers > GLUE_MAX_SERVERS) {
+	if ((cfg->n_servers == 0 && !cfg->join) || cfg->n_servers > GLUE_MAX_SERVERS) {
 		return qsg_errf(errmsg, QSG_RC_CONFIG, "need 1..%d servers, got %u",
 				GLUE_MAX_SERVERS, cfg->n_servers);
 	}
@@ -323,6 +347,8 @@ int glue_init(struct glue **out, uv_loop_t *loop, const struct glue_config *cfg,
 		abort();
 	}
 	g->timer.data = g;
+	uv_timer_init(loop, &g->ctimer);
+	g->ctimer.data = g;
 	g->transfer.data = g;
 	g->role = GLUE_UNAVAILABLE;
 	*out = g;
@@ -349,6 +375,11 @@ int glue_start(struct glue *g, char *errmsg)
 	if (g->started || g->closing) {
 		return qsg_errf(errmsg, QSG_RC_INVALID, "glue already started or closing");
 	}
+	if (g->cfg.join) {
+		/* No bootstrap: the leader of the group sends the
+		 * configuration once it has added this server. */
+		goto start;
+	}
 	raft_configuration_init(&conf);
 	for (i = 0; i < g->cfg.n_servers; i++) {
 		const struct glue_server *s = &g->cfg.servers[i];
@@ -367,6 +398,7 @@ int glue_start(struct glue *g, char *errmsg)
 		return qsg_errf(errmsg, raft_rc(rv), "raft bootstrap (%s): %s", g->dir,
 				raft_errmsg(&g->raft));
 	}
+start:
 	rv = raft_start(&g->raft);
 	if (rv != 0) {
 		const char *why = raft_errmsg(&g->raft);

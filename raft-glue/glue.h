@@ -44,6 +44,13 @@ struct glue_config {
 	unsigned snapshot_threshold; /* entries between snapshots; default 8192 */
 	unsigned snapshot_trailing; /* entries kept after a snapshot; default 2048 */
 	bool snapshot_compress; /* LZ4; default true */
+	/* Join mode: never bootstrap. The server starts with no configuration
+	 * (n_servers may be 0 and servers[] is ignored) and waits for the
+	 * leader of an existing group to add it (glue_add on the leader); it
+	 * then receives the configuration, and the state as a snapshot or as
+	 * log entries. A directory that already holds Raft state starts from
+	 * that state either way. */
+	bool join;
 };
 
 enum glue_role {

@@ -126,6 +126,7 @@ def run_one(cfg, rundir, state_path):
                "workload": cfg["workload"], "time_limit": cfg["time_limit"]}
     valid = False
     env = None
+    interrupted = False
     try:
         ns = argparse.Namespace(bin=cfg["bin"], nodes=cfg["nodes"])
         env = Env(ns, rundir, run.history, run.state)
@@ -224,10 +225,12 @@ def run_one(cfg, rundir, state_path):
             checks["disk-eio-fail-stop"] = checker.disk_fail_stop(ops)
         results["checks"] = checks
         valid = all(c["valid"] for c in checks.values()) and bool(leader)
-    except Exception as e:  # noqa: BLE001
+    except BaseException as e:  # noqa: BLE001 (KeyboardInterrupt = SIGINT/SIGTERM)
         results["error"] = "%s: %s" % (type(e).__name__, e)
         results["traceback"] = traceback.format_exc()
-        log("run error: %s" % e)
+        log("run error: %s" % results["error"])
+        if not isinstance(e, Exception):
+            interrupted = True
     finally:
         run.stop_workload.set()
         if env is not None:
@@ -254,6 +257,8 @@ def run_one(cfg, rundir, state_path):
         json.dump(results, f, indent=1, default=str)
     with open(os.path.join(rundir, "summary.txt"), "w") as f:
         f.write(summary(results))
+    if interrupted:
+        raise KeyboardInterrupt()
     return valid, results
 
 
@@ -357,4 +362,7 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

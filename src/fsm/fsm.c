@@ -1664,8 +1664,12 @@ static int chst_cas(struct fsm *f, const struct fsm_chcmd *ch, int64_t now)
 		if (m == NULL || m->state == FSM_MEMBER_FAILED)
 			return QSG_RC_INVALID;
 	}
+	/* A new instance: STARTING from anything else, or STARTING on another
+	 * owner or as a restart (epoch moves) of a STARTING entry. Only an
+	 * unchanged STARTING image keeps its epoch. */
 	bool into_starting =
-	    a->state == FSM_CHS_STARTING && (!cur.exists || cur.state != FSM_CHS_STARTING);
+	    a->state == FSM_CHS_STARTING && (!cur.exists || cur.state != FSM_CHS_STARTING ||
+					     cur.owner != a->owner || a->epoch != cur.epoch);
 	if (into_starting ? (cur.epoch == UINT64_MAX || a->epoch != cur.epoch + 1)
 			  : a->epoch != cur.epoch)
 		return QSG_RC_INVALID;

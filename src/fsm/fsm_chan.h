@@ -8,7 +8,8 @@
  *
  *  - Sender (SDR): one status entry keyed by the channel name. Its owner is
  *    the member running the instance; its epoch grows by exactly one each
- *    time a new instance is made (a transition into STARTING). CH_GETBATCH
+ *    time a new instance is made (a transition into STARTING, or a STARTING
+ *    entry given to another owner or restarted). CH_GETBATCH
  *    takes messages from the xmitq and locks them to the channel (not to a
  *    member or session) with channel sequence numbers curseq+1, curseq+2...
  *    CH_SETTLE commits locked messages up to a sequence number and may back

@@ -843,9 +843,20 @@ static void cas_epoch_rule(void **state)
 	assert_int_equal(s.prev_owner, 1);
 	assert_int_equal(s.img.owner, 2);
 	assert_int_equal(s.img.epoch, 2);
-	/* STARTING -> STARTING (owner change) keeps the epoch. */
+	/* STARTING -> STARTING on another owner is a new instance (a member
+	 * recovering a channel its failed owner left STARTING): epoch + 1. */
+	assert_int_equal(
+	    cas(x, "C", "", 0, img(1, 2, FSM_CHS_STARTING, 2), img(1, 1, FSM_CHS_STARTING, 2)),
+	    QSG_RC_INVALID);
 	assert_int_equal(
 	    cas(x, "C", "", 0, img(1, 2, FSM_CHS_STARTING, 2), img(1, 1, FSM_CHS_STARTING, 3)),
+	    QSG_OK);
+	/* An unchanged STARTING image keeps its epoch; a restart moves it. */
+	assert_int_equal(
+	    cas(x, "C", "", 0, img(1, 1, FSM_CHS_STARTING, 3), img(1, 1, FSM_CHS_STARTING, 3)),
+	    QSG_OK);
+	assert_int_equal(
+	    cas(x, "C", "", 0, img(1, 1, FSM_CHS_STARTING, 3), img(1, 1, FSM_CHS_STARTING, 5)),
 	    QSG_RC_INVALID);
 	/* RUNNING clears a pending reset. */
 	struct fsm_cmd r = {.op = FSM_OP_CH_RESET};
@@ -854,7 +865,7 @@ static void cas_epoch_rule(void **state)
 	assert_int_equal(exec(x, &r), QSG_OK);
 	assert_int_equal(chst(x, "C", "").reset_seq, 10);
 	assert_int_equal(
-	    cas(x, "C", "", 0, img(1, 2, FSM_CHS_STARTING, 2), img(1, 2, FSM_CHS_RUNNING, 2)),
+	    cas(x, "C", "", 0, img(1, 1, FSM_CHS_STARTING, 3), img(1, 1, FSM_CHS_RUNNING, 3)),
 	    QSG_OK);
 	assert_int_equal(chst(x, "C", "").reset_seq, 0);
 	assert_int_equal(chst(x, "C", "").lstseq, 9);

@@ -1,0 +1,328 @@
+#include "metrics.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/qsg_err.h"
+#include "fsm/fsm.h"
+
+const uint32_t qsgd_lat_bounds_us[QSGD_LAT_BUCKETS] = {
+    500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2000000};
+
+void qsgd_stats_init(struct qsgd_stats *s)
+{
+	memset(s, 0, sizeof *s);
+}
+
+void qsgd_stats_commit(struct qsgd_stats *s)
+{
+	if (s != NULL)
+		s->commits_total++;
+}
+
+void qsgd_stats_backout(struct qsgd_stats *s)
+{
+	if (s != NULL)
+		s->backouts_total++;
+}
+
+void qsgd_stats_latency(struct qsgd_stats *s, uint64_t us)
+{
+	if (s == NULL)
+		return;
+	s->lat_count++;
+	s->lat_sum_us += us;
+	for (int i = 0; i < QSGD_LAT_BUCKETS; i++) {
+		if (us <= qsgd_lat_bounds_us[i]) {
+			s->lat_bucket[i]++;
+			return;
+		}
+	}
+	/* above the last bound: only in +Inf (lat_count) */
+}
+
+void metrics_label_escape(char *dst, size_t size, const char *src)
+{
+	size_t o = 0;
+	if (size == 0)
+		return;
+	for (; *src != '\0'; src++) {
+		const char *e = NULL;
+		char one[2] = {*src, '\0'};
+		if (*src == '\\')
+			e = "\\\\";
+		else if (*src == '"')
+			e = "\\\"";
+		else if (*src == '\n')
+			e = "\\n";
+		else
+			e = one;
+		size_t n = strlen(e);
+		if (o + n >= size)
+			break;
+		memcpy(dst + o, e, n);
+		o += n;
+	}
+	dst[o] = '\0';
+}
+
+/* ---- text output ---- */
+
+__attribute__((format(printf, 2, 3))) static void out(struct qsg_wbuf *w, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof buf)
+		n = (int)sizeof buf - 1;
+	qsg_put_bytes(w, buf, (size_t)n);
+}
+
+static void head(struct qsg_wbuf *w, const char *name, const char *type, const char *help)
+{
+	out(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void seconds(char *buf, size_t size, double v)
+{
+	snprintf(buf, size, "%.6f", v);
+}
+
+/* ---- queues ---- */
+
+struct qctx {
+	struct qsg_wbuf *w;
+	int64_t now_ms;
+	int which;
+};
+
+enum { Q_DEPTH, Q_UNCOMMITTED, Q_AGE, Q_PUTS, Q_GETS, Q_NKINDS };
+static const char *const q_names[Q_NKINDS] = {
+    "qsg_queue_depth", "qsg_queue_uncommitted", "qsg_queue_oldest_message_age_seconds",
+    "qsg_queue_puts_total", "qsg_queue_gets_total"};
+static const char *const q_types[Q_NKINDS] = {"gauge", "gauge", "gauge", "counter", "counter"};
+static const char *const q_help[Q_NKINDS] = {
+    "Messages on the queue, uncommitted puts and gets included (CURDEPTH).",
+    "Messages on the queue held in some unit of work (puts and gets).",
+    "Age of the oldest committed message, by the leader's clock (0 when empty).",
+    "Messages put to the queue (committed or not) since it was defined.",
+    "Messages got from the queue since it was defined."};
+
+static int q_cb(void *arg, const struct fsm_qinfo *q)
+{
+	struct qctx *c = arg;
+	char name[FSM_NAME_MAX * 2 + 1];
+	if (q->attrs.qtype == FSM_QT_REMOTE)
+		return 0; /* a remote queue holds nothing */
+	metrics_label_escape(name, sizeof name, q->attrs.name);
+	switch (c->which) {
+	case Q_DEPTH:
+		out(c->w, "qsg_queue_depth{queue=\"%s\"} %" PRIu32 "\n", name, q->curdepth);
+		break;
+	case Q_UNCOMMITTED:
+		out(c->w, "qsg_queue_uncommitted{queue=\"%s\"} %" PRIu32 "\n", name,
+		    q->uncommitted);
+		break;
+	case Q_AGE: {
+		char v[64];
+		int64_t age = q->oldest_put_ms > 0 ? c->now_ms - q->oldest_put_ms : 0;
+		seconds(v, sizeof v, age > 0 ? (double)age / 1000.0 : 0.0);
+		out(c->w, "qsg_queue_oldest_message_age_seconds{queue=\"%s\"} %s\n", name, v);
+		break;
+	}
+	case Q_PUTS:
+		out(c->w, "qsg_queue_puts_total{queue=\"%s\"} %" PRIu64 "\n", name, q->puts_total);
+		break;
+	case Q_GETS:
+		out(c->w, "qsg_queue_gets_total{queue=\"%s\"} %" PRIu64 "\n", name, q->gets_total);
+		break;
+	}
+	return 0;
+}
+
+/* ---- channels ---- */
+
+static const char *const ch_states[] = {"inactive", "stopped",	"starting",
+					"running",  "retrying", "recovering"};
+
+struct chctx {
+	struct qsg_wbuf *w;
+	int which;
+};
+
+enum { CH_STATUS, CH_CODE, CH_MSGS, CH_BATCHES, CH_EPOCH, CH_NKINDS };
+
+static int ch_cb(void *arg, const struct fsm_chstatus *s)
+{
+	struct chctx *c = arg;
+	char name[FSM_CHNAME_MAX * 2 + 1];
+	char rqm[FSM_NAME_MAX * 2 + 1];
+	char labels[256];
+	const char *type = s->chltype == FSM_CHL_SDR ? "sdr" : "rcvr";
+	metrics_label_escape(name, sizeof name, s->name);
+	metrics_label_escape(rqm, sizeof rqm, s->rqmname);
+	/* rqmname is empty for sender entries; a receiver has one entry per
+	 * sending queue manager. */
+	if (rqm[0] != '\0')
+		snprintf(labels, sizeof labels, "channel=\"%s\",type=\"%s\",rqmname=\"%s\"", name,
+			 type, rqm);
+	else
+		snprintf(labels, sizeof labels, "channel=\"%s\",type=\"%s\"", name, type);
+	switch (c->which) {
+	case CH_STATUS:
+		for (int st = FSM_CHS_STOPPED; st <= FSM_CHS_MAX; st++)
+			out(c->w, "qsg_channel_status{%s,state=\"%s\"} %d\n", labels,
+			    ch_states[st], s->img.state == st ? 1 : 0);
+		break;
+	case CH_CODE:
+		out(c->w, "qsg_channel_status_code{%s} %u\n", labels, (unsigned)s->img.state);
+		break;
+	case CH_MSGS:
+		out(c->w, "qsg_channel_messages_total{%s} %" PRIu64 "\n", labels, s->msgs);
+		break;
+	case CH_BATCHES:
+		out(c->w, "qsg_channel_batches_total{%s} %" PRIu64 "\n", labels, s->batches);
+		break;
+	case CH_EPOCH:
+		out(c->w, "qsg_channel_epoch{%s} %" PRIu64 "\n", labels, s->img.epoch);
+		break;
+	}
+	return 0;
+}
+
+/* ---- members ---- */
+
+struct mctx {
+	struct qsg_wbuf *w;
+	int64_t now_ms;
+};
+
+static int m_cb(void *arg, const struct fsm_member *m)
+{
+	struct mctx *c = arg;
+	char name[FSM_NAME_MAX * 2 + 1];
+	metrics_label_escape(name, sizeof name, m->name);
+	int up = m->state == FSM_MEMBER_ACTIVE && m->lease_expiry_ms >= c->now_ms;
+	out(c->w, "qsg_member_up{member=\"%s\"} %d\n", name, up);
+	return 0;
+}
+
+int metrics_render(const struct metrics_input *in, struct qsg_wbuf *w)
+{
+	const struct glue_info *gi = in->raft;
+	const struct qsgd_stats *st = in->stats;
+	int64_t now_ms = fsm_last_time(in->fsm);
+	char v[64];
+
+	for (int k = 0; k < Q_NKINDS; k++) {
+		struct qctx c = {.w = w, .now_ms = now_ms, .which = k};
+		head(w, q_names[k], q_types[k], q_help[k]);
+		fsm_queue_foreach(in->fsm, q_cb, &c);
+	}
+
+	head(w, "qsg_commits_total", "counter",
+	     "Units of work committed by clients of this member (COMMIT answered OK).");
+	out(w, "qsg_commits_total %" PRIu64 "\n", st->commits_total);
+	head(w, "qsg_backouts_total", "counter",
+	     "Units of work backed out by clients of this member (BACKOUT answered OK).");
+	out(w, "qsg_backouts_total %" PRIu64 "\n", st->backouts_total);
+
+	static const struct {
+		const char *name, *type, *help;
+	} ch[CH_NKINDS] = {
+	    {"qsg_channel_status", "gauge",
+	     "Shared channel status: one series per state, 1 for the current one."},
+	    {"qsg_channel_status_code", "gauge",
+	     "Shared channel status as a number: 1 stopped, 2 starting, 3 running, 4 retrying, "
+	     "5 recovering."},
+	    {"qsg_channel_messages_total", "counter", "Messages committed through the channel."},
+	    {"qsg_channel_batches_total", "counter", "Batches committed through the channel."},
+	    {"qsg_channel_epoch", "gauge", "Ownership epoch of the channel's current instance."},
+	};
+	for (int k = 0; k < CH_NKINDS; k++) {
+		struct chctx c = {.w = w, .which = k};
+		head(w, ch[k].name, ch[k].type, ch[k].help);
+		fsm_chstatus_foreach(in->fsm, ch_cb, &c);
+	}
+
+	head(w, "qsg_raft_term", "gauge", "Current Raft term.");
+	out(w, "qsg_raft_term %" PRIu64 "\n", gi->term);
+	head(w, "qsg_raft_commit_index", "gauge", "Highest log index known committed.");
+	out(w, "qsg_raft_commit_index %" PRIu64 "\n", gi->commit_index);
+	head(w, "qsg_raft_applied_index", "gauge", "Highest log index applied to the local replica.");
+	out(w, "qsg_raft_applied_index %" PRIu64 "\n", gi->applied_index);
+	head(w, "qsg_raft_last_index", "gauge", "Highest log index in the local log.");
+	out(w, "qsg_raft_last_index %" PRIu64 "\n", gi->last_index);
+	head(w, "qsg_raft_leader", "gauge", "1 if this member is the Raft leader.");
+	out(w, "qsg_raft_leader %d\n", gi->role == GLUE_LEADER ? 1 : 0);
+	head(w, "qsg_raft_leader_id", "gauge", "Raft id of the leader this member knows (0: none).");
+	out(w, "qsg_raft_leader_id %" PRIu64 "\n", gi->leader_id);
+	head(w, "qsg_raft_id", "gauge", "Raft id of this member.");
+	out(w, "qsg_raft_id %" PRIu32 "\n", in->member_id);
+
+	head(w, "qsg_member_up", "gauge",
+	     "1 if the member is active in the replicated state and its lease has not expired.");
+	struct mctx mc = {.w = w, .now_ms = now_ms};
+	fsm_member_foreach(in->fsm, m_cb, &mc);
+	head(w, "qsg_member_fenced", "gauge",
+	     "1 if this member has fenced itself (no lease renewal acknowledged).");
+	out(w, "qsg_member_fenced %d\n", in->fenced ? 1 : 0);
+
+	head(w, "qsg_commit_latency_seconds", "histogram",
+	     "Submission to application of the commands this member submitted.");
+	uint64_t cum = 0;
+	for (int i = 0; i < QSGD_LAT_BUCKETS; i++) {
+		cum += st->lat_bucket[i];
+		seconds(v, sizeof v, (double)qsgd_lat_bounds_us[i] / 1e6);
+		/* trim trailing zeros: le="0.0005", le="2" */
+		size_t n = strlen(v);
+		while (n > 1 && v[n - 1] == '0')
+			v[--n] = '\0';
+		if (n > 1 && v[n - 1] == '.')
+			v[--n] = '\0';
+		out(w, "qsg_commit_latency_seconds_bucket{le=\"%s\"} %" PRIu64 "\n", v, cum);
+	}
+	out(w, "qsg_commit_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", st->lat_count);
+	seconds(v, sizeof v, (double)st->lat_sum_us / 1e6);
+	out(w, "qsg_commit_latency_seconds_sum %s\n", v);
+	out(w, "qsg_commit_latency_seconds_count %" PRIu64 "\n", st->lat_count);
+
+	head(w, "qsg_snapshots_total", "counter", "Raft snapshots taken by this member since it started.");
+	out(w, "qsg_snapshots_total %" PRIu64 "\n", gi->snapshots);
+	head(w, "qsg_snapshot_last_bytes", "gauge", "Size of the encoded state in the last snapshot.");
+	out(w, "qsg_snapshot_last_bytes %" PRIu64 "\n", gi->snapshot_last_bytes);
+	head(w, "qsg_snapshot_last_duration_seconds", "gauge",
+	     "Time taken to encode the last snapshot.");
+	seconds(v, sizeof v, (double)gi->snapshot_last_us / 1e6);
+	out(w, "qsg_snapshot_last_duration_seconds %s\n", v);
+
+	head(w, "qsg_client_connections", "gauge",
+	     "Open connections on the client listener (applications, members, channels).");
+	out(w, "qsg_client_connections %zu\n", in->connections);
+	return w->err != QSG_OK ? QSG_RC_STORAGE_NOT_AVAILABLE : QSG_OK;
+}
+
+bool metrics_ready(const struct glue_info *gi, bool fenced, char *reason, size_t size)
+{
+	if (gi->leader_id == 0) {
+		snprintf(reason, size, "no known leader");
+		return false;
+	}
+	if (fenced) {
+		snprintf(reason, size, "member fenced: no lease renewal acknowledged");
+		return false;
+	}
+	if (gi->applied_index + METRICS_READY_LAG < gi->commit_index) {
+		snprintf(reason, size, "applied index %" PRIu64 " behind commit index %" PRIu64,
+			 gi->applied_index, gi->commit_index);
+		return false;
+	}
+	snprintf(reason, size, "ready");
+	return true;
+}

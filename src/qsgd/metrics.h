@@ -1,0 +1,65 @@
+/* Metrics: the member's own counters (struct qsgd_stats) and the Prometheus
+ * text exposition of /metrics, built from the local replica (fsm queries),
+ * the Raft state (glue_info) and the counters. The catalogue is in
+ * docs/observability.md.
+ *
+ * metrics_render() and metrics_ready() are pure functions of their input so
+ * that they can be tested against a real struct fsm without a daemon. */
+#ifndef QSGD_METRICS_H
+#define QSGD_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/codec.h"
+#include "raft-glue/glue.h"
+
+struct fsm;
+
+/* Commit latency histogram: upper bounds in microseconds (0.0005 s .. 2 s),
+ * plus +Inf. */
+#define QSGD_LAT_BUCKETS 12
+extern const uint32_t qsgd_lat_bounds_us[QSGD_LAT_BUCKETS];
+
+struct qsgd_stats {
+	uint64_t commits_total; /* COMMIT requests answered OK by this member */
+	uint64_t backouts_total; /* BACKOUT requests answered OK by this member */
+	/* Submission to completion of every command this member submitted for
+	 * its own clients and modules (not commands forwarded to it). */
+	uint64_t lat_count;
+	uint64_t lat_sum_us;
+	uint64_t lat_bucket[QSGD_LAT_BUCKETS]; /* per bucket, not cumulative */
+};
+
+void qsgd_stats_init(struct qsgd_stats *s);
+/* Hooks for the request handlers: a COMMIT / BACKOUT answered with QSG_OK. */
+void qsgd_stats_commit(struct qsgd_stats *s);
+void qsgd_stats_backout(struct qsgd_stats *s);
+/* One command applied, us microseconds after it was submitted. */
+void qsgd_stats_latency(struct qsgd_stats *s, uint64_t us);
+
+struct metrics_input {
+	struct fsm *fsm; /* the local replica */
+	const struct glue_info *raft;
+	uint32_t member_id; /* this member's Raft id */
+	bool fenced; /* lease_fenced() */
+	size_t connections; /* server_connections() */
+	const struct qsgd_stats *stats;
+};
+
+/* Append the exposition (text format 0.0.4) to out. Returns QSG_OK or
+ * QSG_RC_STORAGE_NOT_AVAILABLE. */
+int metrics_render(const struct metrics_input *in, struct qsg_wbuf *out);
+
+/* Readiness: a leader is known, this member is not fenced, and its applied
+ * index is within METRICS_READY_LAG of the commit index. Returns true when
+ * ready; otherwise false with the reason in reason (size bytes). */
+#define METRICS_READY_LAG 100
+bool metrics_ready(const struct glue_info *gi, bool fenced, char *reason, size_t size);
+
+/* Prometheus label value escaping (\\, \" and \n) into dst; always
+ * NUL-terminated, never cuts an escape. */
+void metrics_label_escape(char *dst, size_t size, const char *src);
+
+#endif
