@@ -21,6 +21,7 @@
 
 #include <raft.h>
 #include <raft/uv.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -534,6 +535,269 @@ void glue_get_info(struct glue *g, struct glue_info *info)
 	if (id != 0 && address != NULL) {
 		snprintf(info->leader_address, sizeof info->leader_address, "%s", address);
 	}
+	info->snapshots = g->adapter.snapshots;
+	info->snapshot_last_bytes = g->adapter.snapshot_last_bytes;
+	info->snapshot_last_us = g->adapter.snapshot_last_us;
+}
+
+size_t glue_get_config(struct glue *g, struct glue_member *out, size_t max)
+{
+	const struct raft_configuration *conf = &g->raft.configuration;
+	size_t i, n = 0;
+
+	for (i = 0; i < conf->n && n < max; i++) {
+		const struct raft_server *s = &conf->servers[i];
+
+		out[n].id = s->id;
+		snprintf(out[n].address, sizeof out[n].address, "%s",
+			 s->address != NULL ? s->address : "");
+		switch (s->role) {
+		case RAFT_VOTER:
+			out[n].role = GLUE_VOTER;
+			break;
+		case RAFT_SPARE:
+			out[n].role = GLUE_SPARE;
+			break;
+		default:
+			out[n].role = GLUE_STANDBY;
+			break;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* ---- membership changes ---- */
+
+static void change_finish(struct glue *g, int status, const char *text)
+{
+	glue_change_cb cb = g->change_cb;
+	void *arg = g->change_arg;
+
+	g->change_stage = CHANGE_NONE;
+	g->change_cb = NULL;
+	g->change_arg = NULL;
+	if (cb != NULL) {
+		cb(arg, status, text != NULL ? text : "");
+	}
+}
+
+static void ctimer_cb(uv_timer_t *t)
+{
+	struct glue *g = t->data;
+	char text[QSG_ERRMSG_SIZE];
+
+	if (g->change_stage != CHANGE_DEFERRED) {
+		return;
+	}
+	snprintf(text, sizeof text, "%s", g->change_text);
+	change_finish(g, g->change_status, text);
+}
+
+/* Complete the change from the loop, not from inside the glue_*() call. */
+static void change_defer(struct glue *g, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void change_defer(struct glue *g, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(g->change_text, sizeof g->change_text, fmt, ap);
+	va_end(ap);
+	g->change_status = status;
+	g->change_stage = CHANGE_DEFERRED;
+	uv_timer_start(&g->ctimer, ctimer_cb, 0, 0);
+}
+
+static const struct raft_server *config_find(struct glue *g, uint64_t id)
+{
+	const struct raft_configuration *conf = &g->raft.configuration;
+	unsigned i;
+
+	for (i = 0; i < conf->n; i++) {
+		if (conf->servers[i].id == id) {
+			return &conf->servers[i];
+		}
+	}
+	return NULL;
+}
+
+static int change_status(struct glue *g, int status, char *text, size_t size, const char *what)
+{
+	int rc = raft_rc(status);
+
+	if (status == RAFT_NOCONNECTION) {
+		snprintf(text, size,
+			 "%s server %llu: it did not catch up with the log in time (is it "
+			 "running, started in join mode, and reachable at its Raft address?)",
+			 what, (unsigned long long)g->change_id);
+	} else if (rc == QSG_RC_OUTCOME_UNKNOWN) {
+		snprintf(text, size,
+			 "%s server %llu: leadership lost or server stopping; the change may or "
+			 "may not have taken effect: check the configuration",
+			 what, (unsigned long long)g->change_id);
+	} else {
+		snprintf(text, size, "%s server %llu: %s", what, (unsigned long long)g->change_id,
+			 raft_strerror(status));
+	}
+	return rc;
+}
+
+static void promote_cb(struct raft_change *req, int status)
+{
+	struct glue *g = req->data;
+	char text[QSG_ERRMSG_SIZE];
+	int rc;
+
+	if (status != 0) {
+		rc = change_status(g, status, text, sizeof text, "promoting");
+		change_finish(g, rc, text);
+		return;
+	}
+	snprintf(text, sizeof text, "server %llu is a voter", (unsigned long long)g->change_id);
+	change_finish(g, QSG_OK, text);
+	poll_state(g);
+}
+
+static int start_promote(struct glue *g, char *text, size_t size)
+{
+	int rv;
+
+	memset(&g->change, 0, sizeof g->change);
+	g->change.data = g;
+	rv = raft_assign(&g->raft, &g->change, g->change_id, RAFT_VOTER, promote_cb);
+	if (rv != 0) {
+		snprintf(text, size, "promoting server %llu to voter: %s",
+			 (unsigned long long)g->change_id, raft_errmsg(&g->raft));
+		return raft_rc(rv);
+	}
+	g->change_stage = CHANGE_PROMOTING;
+	return QSG_OK;
+}
+
+static void add_cb(struct raft_change *req, int status)
+{
+	struct glue *g = req->data;
+	char text[QSG_ERRMSG_SIZE];
+	int rc;
+
+	if (status != 0) {
+		rc = change_status(g, status, text, sizeof text, "adding");
+		change_finish(g, rc, text);
+		return;
+	}
+	/* A spare now: promote it (libraft catches it up first). */
+	if (g->closing) {
+		snprintf(text, sizeof text,
+			 "server %llu added as a spare; stopping before its promotion",
+			 (unsigned long long)g->change_id);
+		change_finish(g, QSG_RC_Q_MGR_STOPPING, text);
+		return;
+	}
+	rc = start_promote(g, text, sizeof text);
+	if (rc != QSG_OK) {
+		change_finish(g, rc, text);
+	}
+}
+
+int glue_add(struct glue *g, uint64_t id, const char *address, glue_change_cb cb, void *arg)
+{
+	const struct raft_server *s;
+	char text[QSG_ERRMSG_SIZE];
+	int rv;
+
+	if (cb == NULL || id == 0 || address == NULL || address[0] == '\0' ||
+	    strlen(address) >= sizeof(((struct glue_member *)0)->address)) {
+		return QSG_RC_INVALID;
+	}
+	if (g->closing || !g->started) {
+		return QSG_RC_Q_MGR_STOPPING;
+	}
+	if (raft_state(&g->raft) != RAFT_LEADER) {
+		return QSG_RC_NOT_LEADER;
+	}
+	if (g->change_stage != CHANGE_NONE) {
+		return QSG_RC_BUSY;
+	}
+	g->change_id = id;
+	g->change_cb = cb;
+	g->change_arg = arg;
+	s = config_find(g, id);
+	if (s != NULL) {
+		if (s->address == NULL || strcmp(s->address, address) != 0) {
+			g->change_cb = NULL;
+			return QSG_RC_CONFIG;
+		}
+		if (s->role == RAFT_VOTER) {
+			change_defer(g, QSG_OK, "server %llu is already a voter",
+				     (unsigned long long)id);
+			return QSG_OK;
+		}
+		/* Added earlier (a spare or a standby): promote it. */
+		rv = start_promote(g, text, sizeof text);
+		if (rv != QSG_OK) {
+			g->change_cb = NULL;
+		}
+		return rv;
+	}
+	memset(&g->change, 0, sizeof g->change);
+	g->change.data = g;
+	rv = raft_add(&g->raft, &g->change, id, address, add_cb);
+	if (rv != 0) {
+		g->change_cb = NULL;
+		return raft_rc(rv);
+	}
+	g->change_stage = CHANGE_ADDING;
+	return QSG_OK;
+}
+
+static void remove_cb(struct raft_change *req, int status)
+{
+	struct glue *g = req->data;
+	char text[QSG_ERRMSG_SIZE];
+	int rc;
+
+	if (status != 0) {
+		rc = change_status(g, status, text, sizeof text, "removing");
+		change_finish(g, rc, text);
+		return;
+	}
+	snprintf(text, sizeof text, "server %llu removed", (unsigned long long)g->change_id);
+	change_finish(g, QSG_OK, text);
+	poll_state(g);
+}
+
+int glue_remove(struct glue *g, uint64_t id, glue_change_cb cb, void *arg)
+{
+	int rv;
+
+	if (cb == NULL || id == 0) {
+		return QSG_RC_INVALID;
+	}
+	if (g->closing || !g->started) {
+		return QSG_RC_Q_MGR_STOPPING;
+	}
+	if (raft_state(&g->raft) != RAFT_LEADER) {
+		return QSG_RC_NOT_LEADER;
+	}
+	if (g->change_stage != CHANGE_NONE) {
+		return QSG_RC_BUSY;
+	}
+	if (config_find(g, id) == NULL) {
+		return QSG_RC_INVALID;
+	}
+	g->change_id = id;
+	g->change_cb = cb;
+	g->change_arg = arg;
+	memset(&g->change, 0, sizeof g->change);
+	g->change.data = g;
+	rv = raft_remove(&g->raft, &g->change, id, remove_cb);
+	if (rv != 0) {
+		g->change_cb = NULL;
+		return raft_rc(rv);
+	}
+	g->change_stage = CHANGE_REMOVING;
+	return QSG_OK;
 }
 
 static void transfer_cb(struct raft_transfer *req)
@@ -573,8 +837,18 @@ static void close_finish(struct glue *g)
 	void (*cb)(void *arg) = g->close_cb;
 	void *arg = g->close_arg;
 
-	if (!g->raft_closed || !g->timer_closed) {
+	if (!g->raft_closed || !g->timer_closed || !g->ctimer_closed) {
 		return;
+	}
+	/* A change libraft did not complete, or a deferred completion. */
+	if (g->change_stage == CHANGE_DEFERRED) {
+		char text[QSG_ERRMSG_SIZE];
+
+		snprintf(text, sizeof text, "%s", g->change_text);
+		change_finish(g, g->change_status, text);
+	} else if (g->change_stage != CHANGE_NONE) {
+		change_finish(g, QSG_RC_OUTCOME_UNKNOWN,
+			      "server stopped while the configuration change was in flight");
 	}
 	/* Anything libraft did not complete (it should have failed every
 	 * outstanding request while shutting down) is completed here. */
@@ -601,6 +875,14 @@ static void timer_close_cb(uv_handle_t *h)
 	close_finish(g);
 }
 
+static void ctimer_close_cb(uv_handle_t *h)
+{
+	struct glue *g = h->data;
+
+	g->ctimer_closed = true;
+	close_finish(g);
+}
+
 static void glue_raft_closed(struct raft *raft)
 {
 	struct glue *g = raft->data;
@@ -610,6 +892,7 @@ static void glue_raft_closed(struct raft *raft)
 	raft_uv_tcp_close(&g->transport);
 	g->raft_closed = true;
 	uv_close((uv_handle_t *)&g->timer, timer_close_cb);
+	uv_close((uv_handle_t *)&g->ctimer, ctimer_close_cb);
 }
 
 static void close_timer_cb(uv_timer_t *t)
@@ -640,5 +923,6 @@ void glue_close(struct glue *g, void (*cb)(void *arg), void *arg)
 	g->close_cb = cb;
 	g->close_arg = arg;
 	uv_timer_stop(&g->timer);
+	uv_timer_stop(&g->ctimer);
 	uv_timer_start(&g->timer, close_timer_cb, 0, 0);
 }

@@ -723,17 +723,49 @@ static void exec_change(const struct admin_env *env, const struct mqsc_cmd *mc, 
  * DISPLAY
  * ------------------------------------------------------------------------ */
 
+#define DISP_MAX_ATTRS 32
+
+/* DISPLAY builds each object in `names`/`values` with every attribute, then
+ * obj_end applies WHERE and writes the attributes the command wants. */
 struct display_ctx {
 	const struct admin_env *env;
 	const struct mqsc_cmd *mc;
 	struct proto_admin_writer *aw;
-	uint32_t count;
+	uint32_t count; /* objects written */
+	size_t n;
+	const char *names[DISP_MAX_ATTRS];
+	char values[DISP_MAX_ATTRS][MQSC_VALUE_MAX + 1];
 };
+
+static void obj_begin(struct display_ctx *d)
+{
+	d->n = 0;
+}
 
 static void attr_str(struct display_ctx *d, const char *name, const char *value)
 {
-	if (mqsc_display_wants(d->mc, name))
-		proto_admin_attr(d->aw, name, value);
+	if (d->n == DISP_MAX_ATTRS)
+		return;
+	d->names[d->n] = name;
+	snprintf(d->values[d->n], sizeof d->values[d->n], "%s", value);
+	d->n++;
+}
+
+/* Returns true when the object passed WHERE and was written. */
+static bool obj_end(struct display_ctx *d)
+{
+	const char *values[DISP_MAX_ATTRS];
+	for (size_t i = 0; i < d->n; i++)
+		values[i] = d->values[i];
+	if (!mqsc_where_matches(d->mc, d->n, d->names, values))
+		return false;
+	proto_admin_begin(d->aw);
+	for (size_t i = 0; i < d->n; i++)
+		if (mqsc_display_wants(d->mc, d->names[i]))
+			proto_admin_attr(d->aw, d->names[i], values[i]);
+	proto_admin_end(d->aw);
+	d->count++;
+	return true;
 }
 
 static void attr_u64(struct display_ctx *d, const char *name, uint64_t v)
@@ -769,7 +801,7 @@ static void display_qlocal_one(struct display_ctx *d, const struct fsm_qinfo *q)
 	const struct fsm_qattrs *a = &q->attrs;
 	static const char *const indx[] = {"NONE", "MSGID", "CORRELID"};
 
-	proto_admin_begin(d->aw);
+	obj_begin(d);
 	attr_str(d, "QUEUE", a->name);
 	attr_str(d, "TYPE", "QLOCAL");
 	attr_str(d, "QSGDISP", "SHARED");
@@ -786,14 +818,14 @@ static void display_qlocal_one(struct display_ctx *d, const struct fsm_qinfo *q)
 	attr_str(d, "USAGE", a->usage == FSM_USAGE_XMITQ ? "XMITQ" : "NORMAL");
 	attr_str(d, "DESCR", a->descr);
 	attr_u64(d, "CURDEPTH", q->curdepth);
-	proto_admin_end(d->aw);
+	obj_end(d);
 }
 
 static void display_qremote_one(struct display_ctx *d, const struct fsm_qinfo *q)
 {
 	const struct fsm_qattrs *a = &q->attrs;
 
-	proto_admin_begin(d->aw);
+	obj_begin(d);
 	attr_str(d, "QUEUE", a->name);
 	attr_str(d, "TYPE", "QREMOTE");
 	attr_str(d, "QSGDISP", "GROUP");
@@ -801,12 +833,12 @@ static void display_qremote_one(struct display_ctx *d, const struct fsm_qinfo *q
 	attr_str(d, "RQMNAME", a->rqmname);
 	attr_str(d, "XMITQ", a->xmitq);
 	attr_str(d, "DESCR", a->descr);
-	proto_admin_end(d->aw);
+	obj_end(d);
 }
 
 static void display_qstatus_one(struct display_ctx *d, const struct fsm_qinfo *q)
 {
-	proto_admin_begin(d->aw);
+	obj_begin(d);
 	attr_str(d, "QUEUE", q->attrs.name);
 	attr_str(d, "TYPE", "QUEUE");
 	attr_u64(d, "CURDEPTH", q->curdepth);
@@ -820,7 +852,7 @@ static void display_qstatus_one(struct display_ctx *d, const struct fsm_qinfo *q
 	}
 	attr_u64(d, "PUTS", q->puts_total);
 	attr_u64(d, "GETS", q->gets_total);
-	proto_admin_end(d->aw);
+	obj_end(d);
 }
 
 static int display_queue_cb(void *arg, const struct fsm_qinfo *q)
@@ -835,7 +867,7 @@ static int display_queue_cb(void *arg, const struct fsm_qinfo *q)
 					: t != FSM_QT_LOCAL)
 		return 0;
 	if ((mc->type_filter != 0 && t != mc->type_filter) ||
-	    (mc->disp_filter != 0 && t != mc->disp_filter))
+	    (mc->disp_filter != 0 && t != mc->disp_filter) || mc->disp_none)
 		return 0;
 	if (mc->obj == MQSC_OBJ_QSTATUS)
 		display_qstatus_one(d, q);
@@ -843,7 +875,6 @@ static int display_queue_cb(void *arg, const struct fsm_qinfo *q)
 		display_qremote_one(d, q);
 	else
 		display_qlocal_one(d, q);
-	d->count++;
 	return 0;
 }
 
@@ -862,7 +893,7 @@ static void display_member(struct display_ctx *d, const struct fsm_member *m, bo
 	if (self && d->env->raft_info != NULL)
 		d->env->raft_info(d->env->arg, &ri);
 
-	proto_admin_begin(d->aw);
+	obj_begin(d);
 	attr_str(d, "QMNAME", m->name);
 	attr_u64(d, "RAFTID", m->id);
 	attr_str(d, "ROLE", role_name(ri.role));
@@ -881,8 +912,7 @@ static void display_member(struct display_ctx *d, const struct fsm_member *m, bo
 	}
 	attr_u64(d, "CONNS", m->sessions);
 	attr_str(d, "CONNAME", m->client_addr);
-	proto_admin_end(d->aw);
-	d->count++;
+	obj_end(d);
 }
 
 static int display_member_cb(void *arg, const struct fsm_member *m)
@@ -908,7 +938,7 @@ static void display_qmgr(struct display_ctx *d)
 	else if (ri.leader_id == d->env->member_id && ri.leader_id != 0)
 		snprintf(buf, sizeof buf, "%s", d->env->qmgr_name ? d->env->qmgr_name : "");
 
-	proto_admin_begin(d->aw);
+	obj_begin(d);
 	attr_str(d, "QMNAME", d->env->qmgr_name ? d->env->qmgr_name : "");
 	attr_str(d, "QSGNAME", d->env->group_name ? d->env->group_name : "");
 	attr_u64(d, "RAFTID", d->env->member_id);
@@ -919,8 +949,7 @@ static void display_qmgr(struct display_ctx *d)
 	(void)fsm_qmgr_get(d->env->fsm, &qm);
 	attr_str(d, "DEADQ", qm.deadq);
 	attr_str(d, "DESCR", qm.descr);
-	proto_admin_end(d->aw);
-	d->count++;
+	obj_end(d);
 }
 
 static int display_channel_cb(void *arg, const struct fsm_chattrs *c)
@@ -928,9 +957,9 @@ static int display_channel_cb(void *arg, const struct fsm_chattrs *c)
 	struct display_ctx *d = arg;
 
 	if (!mqsc_name_matches(d->mc, c->name) ||
-	    (d->mc->chltype != 0 && c->chltype != d->mc->chltype))
+	    (d->mc->chltype != 0 && c->chltype != d->mc->chltype) || d->mc->disp_none)
 		return 0;
-	proto_admin_begin(d->aw);
+	obj_begin(d);
 	attr_str(d, "CHANNEL", c->name);
 	attr_str(d, "CHLTYPE", chltype_name(c->chltype));
 	attr_str(d, "QSGDISP", "GROUP");
@@ -949,8 +978,7 @@ static int display_channel_cb(void *arg, const struct fsm_chattrs *c)
 	attr_u64(d, "MAXMSGL", c->maxmsgl);
 	attr_u64(d, "PIPELINE", c->pipeline);
 	attr_str(d, "DESCR", c->descr);
-	proto_admin_end(d->aw);
-	d->count++;
+	obj_end(d);
 	return 0;
 }
 
@@ -974,7 +1002,7 @@ static int display_chstatus_cb(void *arg, const struct fsm_chstatus *s)
 	if (!mqsc_name_matches(d->mc, s->name) ||
 	    (d->mc->chltype != 0 && s->chltype != d->mc->chltype))
 		return 0;
-	proto_admin_begin(d->aw);
+	obj_begin(d);
 	attr_str(d, "CHANNEL", s->name);
 	attr_str(d, "CHLTYPE", chltype_name(s->chltype));
 	attr_str(d, "RQMNAME", s->rqmname);
@@ -995,8 +1023,7 @@ static int display_chstatus_cb(void *arg, const struct fsm_chstatus *s)
 	attr_str(d, "REASON", s->reason);
 	member_name(d->env, s->prev_owner, owner, sizeof owner);
 	attr_str(d, "PREVOWNER", owner);
-	proto_admin_end(d->aw);
-	d->count++;
+	obj_end(d);
 	return 0;
 }
 
@@ -1017,12 +1044,170 @@ static void display_chinit(struct display_ctx *d)
 	d->count = 0;
 	fsm_chstatus_foreach(d->env->fsm, count_owned_cb, d);
 	uint32_t owned = d->count;
-	proto_admin_begin(d->aw);
+	d->count = 0;
+	obj_begin(d);
 	attr_str(d, "QMNAME", d->env->qmgr_name ? d->env->qmgr_name : "");
 	attr_str(d, "STATUS", running ? "RUNNING" : "STOPPED");
 	attr_u64(d, "CHANNELS", owned);
+	obj_end(d);
+}
+
+/* ------------------------------------------------------------------------
+ * DISPLAY QMSTATUS TYPE(RAFT)
+ * ------------------------------------------------------------------------ */
+
+#define QMS_MAX_SERVERS 64
+#define QMS_INSYNC_LAG 100 /* entries */
+
+struct qms_ctx {
+	struct display_ctx *d;
+	struct admin_raft_info self;
+	bool have_config;
+	size_t nservers;
+	struct admin_raft_server servers[QMS_MAX_SERVERS];
+	bool seen[QMS_MAX_SERVERS]; /* server listed as a member */
+	uint64_t leader_commit;
+	unsigned voters, insync;
+};
+
+static int qms_commit_cb(void *arg, const struct fsm_member *m)
+{
+	struct qms_ctx *q = arg;
+	if (m->stats.commit_index > q->leader_commit)
+		q->leader_commit = m->stats.commit_index;
+	return 0;
+}
+
+/* Is `id` a voter: from the Raft configuration when the daemon gives it
+ * (not in it: no), else every member is taken as a voter (the bootstrap
+ * configuration). */
+static bool qms_voter(struct qms_ctx *q, uint64_t id)
+{
+	if (!q->have_config)
+		return true;
+	for (size_t i = 0; i < q->nservers; i++)
+		if (q->servers[i].id == id) {
+			q->seen[i] = true;
+			return q->servers[i].voter != 0;
+		}
+	return false;
+}
+
+static void qms_member(struct qms_ctx *q, const struct fsm_member *m, bool self)
+{
+	struct display_ctx *d = q->d;
+	int64_t now = fsm_last_time(d->env->fsm);
+	uint8_t role = m->state == FSM_MEMBER_FAILED ? 0 : m->stats.role;
+	uint64_t term = m->stats.term, commit = m->stats.commit_index;
+	uint64_t applied = m->stats.applied_index;
+
+	if (self) {
+		role = q->self.role;
+		term = q->self.term;
+		commit = q->self.commit_index;
+		applied = q->self.applied_index;
+	}
+	uint64_t lag = q->leader_commit > applied ? q->leader_commit - applied : 0;
+	bool active = m->state == FSM_MEMBER_ACTIVE && m->lease_expiry_ms >= now;
+	bool insync = active && lag <= QMS_INSYNC_LAG;
+	bool voter = qms_voter(q, m->id);
+
+	if (voter) {
+		q->voters++;
+		if (insync)
+			q->insync++;
+	}
+	obj_begin(d);
+	attr_str(d, "QMNAME", m->name);
+	attr_u64(d, "RAFTID", m->id);
+	attr_str(d, "ROLE", role_name(role));
+	attr_u64(d, "TERM", term);
+	attr_u64(d, "COMMIT", commit);
+	attr_u64(d, "APPLIED", applied);
+	attr_u64(d, "LAG", lag);
+	attr_str(d, "INSYNC", insync ? "YES" : "NO");
+	attr_str(d, "VOTER", voter ? "YES" : "NO");
+	attr_str(d, "LEASE",
+		 m->state == FSM_MEMBER_ACTIVE	 ? (active ? "ACTIVE" : "EXPIRED")
+		 : m->state == FSM_MEMBER_FAILED ? "FAILED"
+						 : "NONE");
+	obj_end(d);
+}
+
+static int qms_member_cb(void *arg, const struct fsm_member *m)
+{
+	struct qms_ctx *q = arg;
+	qms_member(q, m, m->id == q->d->env->member_id);
+	return 0;
+}
+
+static void display_qmstatus(struct display_ctx *d)
+{
+	const struct admin_env *env = d->env;
+	struct qms_ctx *q = calloc(1, sizeof *q);
+	struct fsm_member m;
+	char buf[32];
+
+	if (q == NULL) {
+		d->aw->buf.err = QSG_RC_STORAGE_NOT_AVAILABLE;
+		return;
+	}
+	q->d = d;
+	if (env->raft_info != NULL)
+		env->raft_info(env->arg, &q->self);
+	if (env->raft_config != NULL) {
+		size_t n = env->raft_config(env->arg, q->servers, QMS_MAX_SERVERS);
+		q->have_config = true;
+		q->nservers = n < QMS_MAX_SERVERS ? n : QMS_MAX_SERVERS;
+	}
+	/* The leader's commit index: live when the serving member leads, else
+	 * as the leader reported it in its last renewal; without a known
+	 * leader the highest commit index any member reported. */
+	q->leader_commit = q->self.commit_index;
+	if (q->self.leader_id == env->member_id) {
+		/* live */
+	} else if (q->self.leader_id != 0 && q->self.leader_id <= UINT32_MAX &&
+		   fsm_member_get(env->fsm, (uint32_t)q->self.leader_id, &m) == QSG_OK) {
+		q->leader_commit = m.stats.commit_index;
+	} else {
+		fsm_member_foreach(env->fsm, qms_commit_cb, q);
+	}
+
+	bool self_known = fsm_member_get(env->fsm, env->member_id, &m) == QSG_OK;
+	fsm_member_foreach(env->fsm, qms_member_cb, q);
+	if (!self_known) {
+		memset(&m, 0, sizeof m);
+		m.id = env->member_id;
+		snprintf(m.name, sizeof m.name, "%s", env->qmgr_name ? env->qmgr_name : "");
+		qms_member(q, &m, true);
+	}
+	/* Servers of the Raft configuration that never joined the group. */
+	for (size_t i = 0; i < q->nservers; i++) {
+		if (q->seen[i] || q->servers[i].id == env->member_id)
+			continue;
+		memset(&m, 0, sizeof m);
+		m.id = (uint32_t)q->servers[i].id;
+		qms_member(q, &m, false);
+	}
+
+	/* Summary: not subject to WHERE or attribute selection. */
+	char leader[FSM_NAME_MAX + 16] = "";
+	if (q->self.leader_id != 0 && q->self.leader_id <= UINT32_MAX)
+		member_name(env, (uint32_t)q->self.leader_id, leader, sizeof leader);
+	if (q->self.leader_id == env->member_id && env->qmgr_name != NULL)
+		snprintf(leader, sizeof leader, "%s", env->qmgr_name);
+	proto_admin_begin(d->aw);
+	proto_admin_attr(d->aw, "QSGNAME", env->group_name ? env->group_name : "");
+	proto_admin_attr(d->aw, "LEADER", leader);
+	snprintf(buf, sizeof buf, "%u/%u", q->insync, q->voters);
+	proto_admin_attr(d->aw, "QUORUM", buf);
+	snprintf(buf, sizeof buf, "%u", q->voters / 2 + 1);
+	proto_admin_attr(d->aw, "MAJORITY", buf);
+	snprintf(buf, sizeof buf, "%s",
+		 q->voters > 0 && q->insync >= q->voters / 2 + 1 ? "YES" : "NO");
+	proto_admin_attr(d->aw, "HAVEQUORUM", buf);
 	proto_admin_end(d->aw);
-	d->count = 1;
+	free(q);
 }
 
 static void exec_display(const struct admin_env *env, const struct mqsc_cmd *mc, admin_done_cb done,
@@ -1114,6 +1299,19 @@ static void exec_display(const struct admin_env *env, const struct mqsc_cmd *mc,
 		display_chinit(&d);
 		snprintf(text, sizeof text, "QSG0030I: Display channel initiator details.");
 		break;
+	case MQSC_OBJ_QMSTATUS:
+		display_qmstatus(&d);
+		snprintf(text, sizeof text,
+			 "QSG0037I: Display queue manager status details (members: %u).",
+			 (unsigned)d.count);
+		break;
+	case MQSC_OBJ_QALIAS: /* refused by admin_exec */
+	case MQSC_OBJ_MEMBER:
+	case MQSC_OBJ_LEADER:
+		rc = QSG_RC_MQSC_SYNTAX;
+		snprintf(text, sizeof text, "QSG0001E: DISPLAY %s is not supported: %s (%d).",
+			 mqsc_obj_name(mc->obj), qsg_rc_name(rc), rc);
+		break;
 	}
 	if (aw.buf.err != QSG_OK) {
 		rc = QSG_RC_STORAGE_NOT_AVAILABLE;
@@ -1151,6 +1349,179 @@ static void exec_chinit(const struct admin_env *env, enum mqsc_verb verb, admin_
 	reply(done, arg, rc, msg, NULL);
 }
 
+/* ------------------------------------------------------------------------
+ * Lifecycle: ADD/REMOVE MEMBER, TRANSFER LEADER, STOP QMGR
+ * ------------------------------------------------------------------------ */
+
+struct lc_op {
+	admin_done_cb done;
+	void *arg;
+	int op; /* enum admin_lifecycle_op */
+	char what[FSM_NAME_MAX * 2 + 32]; /* "ADD MEMBER(QM4)" */
+	char name[FSM_NAME_MAX + 1];
+};
+
+struct find_name {
+	const char *name;
+	uint32_t id;
+};
+
+static int find_name_cb(void *arg, const struct fsm_member *m)
+{
+	struct find_name *f = arg;
+	if (strcmp(m->name, f->name) == 0) {
+		f->id = m->id;
+		return 1;
+	}
+	return 0;
+}
+
+/* Member id of queue manager `name` in the replica; 0 when unknown. */
+static uint32_t member_id_of(const struct admin_env *env, const char *name)
+{
+	struct find_name f = {.name = name, .id = 0};
+	fsm_member_foreach(env->fsm, find_name_cb, &f);
+	return f.id;
+}
+
+/* Text already carrying a message id ("QSGnnnnX: ...")? */
+static bool has_msgid(const char *t)
+{
+	if (t == NULL || strncmp(t, "QSG", 3) != 0)
+		return false;
+	for (int i = 3; i < 7; i++)
+		if (t[i] < '0' || t[i] > '9')
+			return false;
+	return (t[7] == 'I' || t[7] == 'W' || t[7] == 'E') && t[8] == ':';
+}
+
+static void lc_done(void *cbarg, int rc, const char *text)
+{
+	struct lc_op *op = cbarg;
+	char msg[ADMIN_TEXT_SIZE];
+	bool have = text != NULL && text[0] != '\0';
+
+	if (has_msgid(text)) {
+		snprintf(msg, sizeof msg, "%s", text);
+	} else if (rc != QSG_OK) {
+		snprintf(msg, sizeof msg, "QSG0036E: %s failed: %s (%d): %s.", op->what,
+			 qsg_rc_name(rc), rc, have ? text : qsg_rc_text(rc));
+	} else {
+		const char *id = op->op == ADMIN_LC_ADD	       ? "QSG0032I"
+				 : op->op == ADMIN_LC_REMOVE   ? "QSG0033I"
+				 : op->op == ADMIN_LC_TRANSFER ? "QSG0034I"
+							       : "QSG0035I";
+		const char *dflt = op->op == ADMIN_LC_ADD	 ? "member added"
+				   : op->op == ADMIN_LC_REMOVE	 ? "member removed"
+				   : op->op == ADMIN_LC_TRANSFER ? "leadership transferred"
+								 : "queue manager stopping";
+		snprintf(msg, sizeof msg, "%s: %s: %s.", id, op->what, have ? text : dflt);
+	}
+	admin_done_cb done = op->done;
+	void *arg = op->arg;
+	free(op);
+	reply(done, arg, rc, msg, NULL);
+}
+
+static void exec_lifecycle(const struct admin_env *env, const struct mqsc_cmd *mc,
+			   admin_done_cb done, void *arg)
+{
+	struct admin_lifecycle req;
+	char msg[ADMIN_TEXT_SIZE];
+	struct lc_op *op;
+	int rc;
+
+	memset(&req, 0, sizeof req);
+	op = calloc(1, sizeof *op);
+	if (op == NULL) {
+		reply_error(done, arg, QSG_RC_STORAGE_NOT_AVAILABLE, mqsc_verb_name(mc->verb));
+		return;
+	}
+	op->done = done;
+	op->arg = arg;
+	switch (mc->verb) {
+	case MQSC_ADD:
+	case MQSC_REMOVE:
+		snprintf(op->what, sizeof op->what, "%s MEMBER(%s)", mqsc_verb_name(mc->verb),
+			 mc->name);
+		break;
+	case MQSC_TRANSFER:
+		if (mc->to[0] != '\0')
+			snprintf(op->what, sizeof op->what, "TRANSFER LEADER TO(%s)", mc->to);
+		else
+			snprintf(op->what, sizeof op->what, "TRANSFER LEADER");
+		break;
+	default:
+		snprintf(op->what, sizeof op->what, "STOP QMGR%s", mc->force ? " FORCE" : "");
+		break;
+	}
+	if (env->lifecycle == NULL) {
+		rc = QSG_RC_UNEXPECTED_ERROR;
+		snprintf(msg, sizeof msg,
+			 "QSG0036E: %s failed: not available on this member: %s (%d).", op->what,
+			 qsg_rc_name(rc), rc);
+		free(op);
+		reply(done, arg, rc, msg, NULL);
+		return;
+	}
+	switch (mc->verb) {
+	case MQSC_ADD:
+		req.op = ADMIN_LC_ADD;
+		req.id = mc->raftid;
+		snprintf(req.name, sizeof req.name, "%s", mc->name);
+		snprintf(req.raft, sizeof req.raft, "%s", mc->raftaddr);
+		snprintf(req.listen, sizeof req.listen, "%s", mc->conname);
+		break;
+	case MQSC_REMOVE: {
+		req.op = ADMIN_LC_REMOVE;
+		snprintf(req.name, sizeof req.name, "%s", mc->name);
+		uint32_t id = member_id_of(env, mc->name);
+		if (mc->raftid != 0 && id != 0 && id != mc->raftid) {
+			rc = QSG_RC_BAD_ATTR;
+			snprintf(msg, sizeof msg,
+				 "QSG0002E: %s: RAFTID(%" PRIu32 ") is not %s's Raft id (%" PRIu32
+				 "): %s (%d).",
+				 op->what, mc->raftid, mc->name, id, qsg_rc_name(rc), rc);
+			free(op);
+			reply(done, arg, rc, msg, NULL);
+			return;
+		}
+		req.id = mc->raftid != 0 ? mc->raftid : id;
+		break;
+	}
+	case MQSC_TRANSFER:
+		req.op = ADMIN_LC_TRANSFER;
+		if (mc->to[0] != '\0') {
+			req.id = member_id_of(env, mc->to);
+			snprintf(req.name, sizeof req.name, "%s", mc->to);
+		}
+		break;
+	default:
+		req.op = ADMIN_LC_STOP;
+		req.id = env->member_id;
+		snprintf(req.name, sizeof req.name, "%s", env->qmgr_name ? env->qmgr_name : "");
+		req.force = mc->force ? 1 : 0;
+		break;
+	}
+	op->op = req.op;
+	if ((req.op == ADMIN_LC_REMOVE || (req.op == ADMIN_LC_TRANSFER && mc->to[0] != '\0')) &&
+	    req.id == 0) {
+		rc = QSG_RC_UNKNOWN_OBJECT;
+		snprintf(msg, sizeof msg, "QSG0003E: %s: %s is not a member of the group: %s (%d).",
+			 op->what, req.name, qsg_rc_name(rc), rc);
+		free(op);
+		reply(done, arg, rc, msg, NULL);
+		return;
+	}
+	rc = env->lifecycle(env->arg, &req, lc_done, op);
+	if (rc != QSG_OK) {
+		snprintf(msg, sizeof msg, "QSG0036E: %s failed: %s (%d): %s.", op->what,
+			 qsg_rc_name(rc), rc, qsg_rc_text(rc));
+		free(op);
+		reply(done, arg, rc, msg, NULL);
+	}
+}
+
 void admin_exec(const struct admin_env *env, const char *text, size_t len, admin_done_cb done,
 		void *arg)
 {
@@ -1170,7 +1541,34 @@ void admin_exec(const struct admin_env *env, const char *text, size_t len, admin
 		free(mc);
 		return;
 	}
+	if (mc->has_cmdscope && mc->cmdscope[0] != '\0' &&
+	    (env->qmgr_name == NULL || strcmp(mc->cmdscope, env->qmgr_name) != 0)) {
+		rc = QSG_RC_BAD_ATTR;
+		snprintf(msg, sizeof msg,
+			 "QSG0002E: CMDSCOPE(%s): a member runs commands for itself only; qsgadm "
+			 "sends CMDSCOPE(*) and CMDSCOPE(qmname) to each member: %s (%d).",
+			 mc->cmdscope, qsg_rc_name(rc), rc);
+		reply(done, arg, rc, msg, NULL);
+		free(mc);
+		return;
+	}
+	if (mc->obj == MQSC_OBJ_QALIAS || mc->alias_filter) {
+		rc = QSG_RC_BAD_ATTR;
+		snprintf(msg, sizeof msg,
+			 "QSG0002E: %s %s: QALIAS not supported in this version: %s (%d).",
+			 mqsc_verb_name(mc->verb),
+			 mc->obj == MQSC_OBJ_QALIAS ? "QALIAS" : "QUEUE TYPE(QALIAS)",
+			 qsg_rc_name(rc), rc);
+		reply(done, arg, rc, msg, NULL);
+		free(mc);
+		return;
+	}
 	switch (mc->verb) {
+	case MQSC_ADD:
+	case MQSC_REMOVE:
+	case MQSC_TRANSFER:
+		exec_lifecycle(env, mc, done, arg);
+		break;
 	case MQSC_DISPLAY:
 		exec_display(env, mc, done, arg);
 		break;
@@ -1181,6 +1579,10 @@ void admin_exec(const struct admin_env *env, const char *text, size_t len, admin
 		break;
 	case MQSC_START:
 	case MQSC_STOP:
+		if (mc->obj == MQSC_OBJ_QMGR) {
+			exec_lifecycle(env, mc, done, arg);
+			break;
+		}
 		if (mc->obj == MQSC_OBJ_CHINIT) {
 			exec_chinit(env, mc->verb, done, arg);
 			break;

@@ -15,6 +15,7 @@ void qsgd_config_defaults(struct qsgd_config *c)
 {
 	memset(c, 0, sizeof *c);
 	c->log_level = QLOG_INFO;
+	c->log_format = QLOG_TEXT;
 	c->election_timeout_ms = 1000;
 	c->heartbeat_ms = 100;
 	c->snapshot_threshold = 8192;
@@ -145,6 +146,25 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 			rc = set_addr(c->listen, value, what, e);
 		else
 			goto unknown;
+	} else if (strcmp(section, "http") == 0) {
+		if (strcmp(key, "address") == 0)
+			rc = set_addr(c->http, value, what, e);
+		else
+			goto unknown;
+	} else if (strcmp(section, "log") == 0) {
+		if (strcmp(key, "format") == 0) {
+			c->log_format = qlog_parse_format(value);
+			if (c->log_format < 0)
+				rc = qsg_errf(e, QSG_RC_CONFIG, "%s: '%s' is not json or text",
+					      what, value);
+		} else if (strcmp(key, "level") == 0) {
+			c->log_level = qlog_parse_level(value);
+			if (c->log_level < 0)
+				rc = qsg_errf(e, QSG_RC_CONFIG,
+					      "%s: '%s' is not error, warn, info or debug", what,
+					      value);
+		} else
+			goto unknown;
 	} else if (strcmp(section, "lease") == 0) {
 		if (strcmp(key, "lease_ms") == 0)
 			rc = set_unsigned(&c->lease_ms, value, 100, 3600000, what, e);
@@ -273,7 +293,7 @@ void qsgd_usage(FILE *out)
 		     "            [--member NAME:ID:RAFTHOST:RAFTPORT:LISTENHOST:LISTENPORT]...\n"
 		     "            [--log-level error|warn|info|debug] [--snapshot-threshold N]\n"
 		     "            [--lease-ms N] [--renew-ms N] [--election-timeout-ms N]\n"
-		     "            [--no-chinit]\n"
+		     "            [--no-chinit] [--http HOST:PORT] [--log-format text|json]\n"
 		     "Flags override the file. Without members the group is this member alone.\n"
 		     "Exit codes: 0 stopped, 1 configuration error, 2 data directory locked,\n"
 		     "            70 fatal Raft error.\n");
@@ -293,6 +313,8 @@ enum {
 	OPT_RENEW,
 	OPT_ELECTION,
 	OPT_NO_CHINIT,
+	OPT_HTTP,
+	OPT_LOG_FORMAT,
 	OPT_HELP,
 };
 
@@ -311,6 +333,8 @@ static const struct option long_opts[] = {
     {"renew-ms", required_argument, NULL, OPT_RENEW},
     {"election-timeout-ms", required_argument, NULL, OPT_ELECTION},
     {"no-chinit", no_argument, NULL, OPT_NO_CHINIT},
+    {"http", required_argument, NULL, OPT_HTTP},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -403,6 +427,15 @@ int qsgd_config_load(struct qsgd_config *c, int argc, char **argv, char *errmsg)
 		case OPT_NO_CHINIT:
 			c->chinit_autostart = 0;
 			break;
+		case OPT_HTTP:
+			rc = set_addr(c->http, optarg, "--http", errmsg);
+			break;
+		case OPT_LOG_FORMAT:
+			c->log_format = qlog_parse_format(optarg);
+			if (c->log_format < 0)
+				rc = qsg_errf(errmsg, QSG_RC_CONFIG,
+					      "--log-format: '%s' is not json or text", optarg);
+			break;
 		default:
 			break;
 		}
@@ -478,6 +511,10 @@ int qsgd_config_validate(struct qsgd_config *c, char *errmsg)
 					"member %s: raft and listen addresses are the same",
 					m->name);
 	}
+	if (c->http[0] != '\0' &&
+	    (strcmp(c->http, c->listen) == 0 || strcmp(c->http, c->raft) == 0))
+		return qsg_errf(errmsg, QSG_RC_CONFIG,
+				"http address %s is also the listener or Raft address", c->http);
 	const struct qsgd_member_cfg *self = NULL;
 	for (unsigned i = 0; i < c->n_members; i++)
 		if (strcmp(c->members[i].name, c->name) == 0)

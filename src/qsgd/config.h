@@ -39,6 +39,10 @@ struct qsgd_config {
 	unsigned lease_ms;
 	unsigned renew_ms;
 	unsigned session_expiry_s;
+	/* [http] "" = no HTTP listener (/metrics, /healthz, /readyz) */
+	char http[FSM_ADDR_MAX + 1];
+	/* [log] */
+	int log_format; /* enum qlog_format */
 	/* [chinit] */
 	int chinit_autostart; /* start the channel initiator with the member */
 	/* [batch] */

@@ -28,6 +28,8 @@ struct forward;
 struct lease;
 struct waiters;
 struct chinit;
+struct lifecycle;
+struct qsgd_stats;
 
 /* Completion of a submitted command. status: QSG_OK (applied; result/len is
  * the encoded fsm result, valid during the call only), QSG_RC_OUTCOME_UNKNOWN
@@ -47,6 +49,10 @@ struct qsgd_sub {
 	uint64_t hold_deadline; /* uv_now() deadline while waiting for a leader; 0 = unset */
 	uint32_t reqid; /* forward: reqid on the forwarding connection */
 	bool leader_only; /* forwarded to us: never re-forward, answer NOT_LEADER */
+	/* Commit latency (metrics.h): when submitted and where to record it
+	 * (NULL: not recorded, e.g. commands forwarded to us). */
+	uint64_t submit_ns; /* uv_hrtime() */
+	struct qsgd_stats *stats;
 };
 
 /* A singly linked FIFO of subs. */
@@ -75,6 +81,13 @@ struct qsgd {
 	uv_timer_t hold_timer;
 	bool stopping;
 	uint64_t notify_gen; /* bumped by every fsm notification */
+	/* Group lifecycle (lifecycle.h): controlled stop, leadership transfer,
+	 * membership changes. request_stop is the daemon's orderly stop (main.c
+	 * sets it; lifecycle calls it for STOP QMGR once leadership has moved);
+	 * NULL: STOP QMGR is refused. */
+	struct lifecycle *lifecycle;
+	void (*request_stop)(struct qsgd *d, const char *why);
+	struct qsgd_stats *stats; /* counters for /metrics (metrics.h); may be NULL */
 };
 
 void qsgd_core_init(struct qsgd *d, uv_loop_t *loop, const struct qsgd_config *cfg,

@@ -189,20 +189,41 @@ static void connect_cb(uv_connect_t *req, int status)
 	c->state = FC_HELLO;
 }
 
+/* The leader's client address: from the static member list, or -- for a
+ * member that joined after this one was configured (ADD MEMBER) -- from its
+ * replicated member record (MEMBER_JOIN carries the client address). */
+static const char *leader_listen(struct forward *f, uint64_t leader_id, struct fsm_member *rec)
+{
+	const struct qsgd_member_cfg *m;
+
+	if (leader_id == 0 || leader_id > UINT32_MAX)
+		return NULL;
+	m = qsgd_config_member(f->d->cfg, (uint32_t)leader_id);
+	if (m != NULL)
+		return m->listen;
+	if (f->d->fsm != NULL && fsm_member_get(f->d->fsm, (uint32_t)leader_id, rec) == QSG_OK &&
+	    rec->client_addr[0] != '\0')
+		return rec->client_addr;
+	return NULL;
+}
+
 static void open_conn(struct forward *f, uint64_t leader_id)
 {
-	const struct qsgd_member_cfg *m = qsgd_config_member(f->d->cfg, (uint32_t)leader_id);
+	struct fsm_member rec;
+	const char *listen = leader_listen(f, leader_id, &rec);
 	struct sockaddr_storage sa;
-	if (m == NULL || leader_id > UINT32_MAX) {
+	if (listen == NULL) {
 		if (f->failed_leader != leader_id)
-			QLOG_WARNING(f->d->log, "QSG3006W", "leader %llu is not in the member list",
+			QLOG_WARNING(f->d->log, "QSG3006W",
+				     "leader %llu is neither in the member list nor in the "
+				     "replicated member records (yet)",
 				     (unsigned long long)leader_id);
 		f->failed_leader = leader_id;
 		return;
 	}
-	if (net_resolve(m->listen, &sa) != QSG_OK) {
+	if (net_resolve(listen, &sa) != QSG_OK) {
 		if (f->failed_leader != leader_id)
-			QLOG_WARNING(f->d->log, "QSG3005W", "cannot resolve %s", m->listen);
+			QLOG_WARNING(f->d->log, "QSG3005W", "cannot resolve %s", listen);
 		f->failed_leader = leader_id;
 		return;
 	}

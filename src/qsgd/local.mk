@@ -16,6 +16,9 @@ qsgd_SOURCES = \
 	src/qsgd/chinit.h src/qsgd/chinit_int.h src/qsgd/chinit.c \
 	src/qsgd/chsdr.c src/qsgd/chrcv.c \
 	src/qsgd/mqsc.h src/qsgd/mqsc.c \
+	src/qsgd/metrics.h src/qsgd/metrics.c \
+	src/qsgd/httpd.h src/qsgd/httpd.c \
+	src/qsgd/sdnotify.h src/qsgd/sdnotify.c \
 	src/qsgd/main.c
 qsgd_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 qsgd_LDADD = libqsgglue.la libqsgchan.la libqsgfsm.la libqsgcommon.la \

@@ -146,11 +146,11 @@ static void vwrite(const struct qlog *l, int level, const char *code, const char
 		 ts.tv_nsec / 1000000L);
 	vsnprintf(text, sizeof text, fmt, ap);
 	if (l->format != QLOG_JSON) {
-		o = (size_t)snprintf(line, sizeof line, "%s %s %s %s %s", stamp,
-				     level_names[level], l->name, code, text);
+		o = (size_t)snprintf(line, sizeof line, "%s %s %s %s %s", stamp, level_names[level],
+				     l->name, code, text);
 		for (size_t i = 0; i + 1 < n_kv && o < sizeof line; i += 2)
-			o += (size_t)snprintf(line + o, sizeof line - o, " %s=%s", kv[i],
-					      kv[i + 1]);
+			o +=
+			    (size_t)snprintf(line + o, sizeof line - o, " %s=%s", kv[i], kv[i + 1]);
 		/* One fprintf per line so that lines are not interleaved. */
 		fprintf(l->out, "%s\n", line);
 		fflush(l->out);

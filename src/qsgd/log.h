@@ -1,8 +1,8 @@
 /* Daemon logging to stderr, one line per event, in one of two formats:
  *
- *   text: 2026-11-21T01:00:00.123Z INFO QM1 QSG1001I text
+ *   text: 2026-11-21T01:00:00.123Z INFO QM1 QSG0001I text
  *   json: {"time":"2026-11-21T01:00:00.123Z","level":"info","member":"QM1",
- *          "id":"QSG1001I","msg":"text","fields":{"k":"v"}}
+ *          "id":"QSG0001I","msg":"text","fields":{"k":"v"}}
  *
  * (json: one object per line; "fields" only when the caller gave some).
  * The logger is a plain struct passed to every module (no global state).

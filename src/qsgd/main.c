@@ -18,15 +18,20 @@
 #include "config.h"
 #include "daemon.h"
 #include "forward.h"
+#include "httpd.h"
 #include "lease.h"
 #include "log.h"
+#include "metrics.h"
 #include "net.h"
 #include "raft-glue/glue.h"
+#include "sdnotify.h"
 #include "server.h"
 
 #define EXIT_CONFIG 1
 #define EXIT_LOCKED 2
 #define EXIT_RAFT_FATAL 70
+
+#define READY_POLL_MS 100 /* poll lease_fenced() until the member is active */
 
 struct member {
 	struct qsgd core;
@@ -37,6 +42,14 @@ struct member {
 	uv_signal_t sigint;
 	int lock_fd;
 	bool stopping;
+	/* observability */
+	struct qsgd_stats stats;
+	struct httpd *httpd; /* NULL: no [http] address */
+	struct sdnotify sd;
+	uv_timer_t ready_timer; /* until READY=1 */
+	uv_timer_t watchdog_timer; /* WATCHDOG=1 every WATCHDOG_USEC/2 */
+	bool timers_inited;
+	bool ready_sent;
 };
 
 static const char *role_name(int role)
@@ -123,6 +136,10 @@ static void glue_closed(void *arg)
 {
 	struct member *m = arg;
 	qsgd_core_close(&m->core);
+	if (m->timers_inited) {
+		uv_close((uv_handle_t *)&m->ready_timer, NULL);
+		uv_close((uv_handle_t *)&m->watchdog_timer, NULL);
+	}
 	uv_close((uv_handle_t *)&m->sigterm, NULL);
 	uv_close((uv_handle_t *)&m->sigint, NULL);
 }
@@ -135,8 +152,18 @@ static void stop(struct member *m, const char *why)
 	m->stopping = true;
 	d->stopping = true;
 	QLOG_INFO_(&m->log, "QSG0002I", "qsgd %s stopping (%s)", m->cfg.name, why);
+	char note[160];
+	snprintf(note, sizeof note, "STOPPING=1\nSTATUS=stopping (%s)", why);
+	sdnotify_send(&m->sd, note);
 	uv_signal_stop(&m->sigterm);
 	uv_signal_stop(&m->sigint);
+	if (m->timers_inited) {
+		uv_timer_stop(&m->ready_timer);
+		/* the watchdog keeps running until the loop ends: a stop that
+		 * hangs is then caught by systemd */
+	}
+	httpd_close(m->httpd);
+	m->httpd = NULL;
 	lease_close(d->lease);
 	chinit_close(d->chinit);
 	server_close(d->server);
@@ -148,6 +175,93 @@ static void stop(struct member *m, const char *why)
 static void on_signal(uv_signal_t *h, int signum)
 {
 	stop(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* ---- HTTP: /metrics, /healthz, /readyz ---- */
+
+static void http_handler(void *arg, const char *path, struct httpd_response *r)
+{
+	struct member *m = arg;
+	struct qsgd *d = &m->core;
+	struct glue_info gi;
+	char reason[128];
+
+	if (strcmp(path, "/healthz") == 0) {
+		/* answered from the loop thread: the loop runs */
+		qsg_put_bytes(&r->body, "ok\n", 3);
+		return;
+	}
+	if (m->stopping || d->glue == NULL) {
+		r->status = 503;
+		qsg_put_bytes(&r->body, "stopping\n", 9);
+		return;
+	}
+	glue_get_info(d->glue, &gi);
+	if (strcmp(path, "/metrics") == 0) {
+		struct metrics_input in = {
+		    .fsm = d->fsm,
+		    .raft = &gi,
+		    .member_id = m->cfg.id,
+		    .fenced = lease_fenced(d->lease),
+		    .connections = server_connections(d->server),
+		    .stats = &m->stats,
+		};
+		r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+		if (metrics_render(&in, &r->body) != QSG_OK)
+			r->status = 500;
+		return;
+	}
+	if (strcmp(path, "/readyz") == 0) {
+		bool ok = metrics_ready(&gi, lease_fenced(d->lease), reason, sizeof reason);
+		r->status = ok ? 200 : 503;
+		qsg_put_bytes(&r->body, reason, strlen(reason));
+		qsg_put_bytes(&r->body, "\n", 1);
+		return;
+	}
+	r->status = 404;
+	const char *nf = "not found: /metrics, /healthz, /readyz\n";
+	qsg_put_bytes(&r->body, nf, strlen(nf));
+}
+
+/* ---- systemd notification ---- */
+
+static void ready_tick(uv_timer_t *t)
+{
+	struct member *m = t->data;
+	char note[256];
+	if (m->stopping || m->ready_sent || lease_fenced(m->core.lease))
+		return;
+	m->ready_sent = true;
+	uv_timer_stop(t);
+	snprintf(note, sizeof note, "READY=1\nSTATUS=member %s of group %s active", m->cfg.name,
+		 m->cfg.group);
+	sdnotify_send(&m->sd, note);
+	if (sdnotify_enabled(&m->sd))
+		QLOG_INFO_(&m->log, "QSG6003I", "service manager notified: ready");
+}
+
+static void watchdog_tick(uv_timer_t *t)
+{
+	struct member *m = t->data;
+	sdnotify_send(&m->sd, "WATCHDOG=1");
+}
+
+static void start_notify(struct member *m)
+{
+	uv_timer_init(&m->loop, &m->ready_timer);
+	uv_timer_init(&m->loop, &m->watchdog_timer);
+	m->ready_timer.data = m->watchdog_timer.data = m;
+	m->timers_inited = true;
+	if (!sdnotify_enabled(&m->sd))
+		return;
+	sdnotify_send(&m->sd, "STATUS=waiting for the first lease renewal");
+	uv_timer_start(&m->ready_timer, ready_tick, READY_POLL_MS, READY_POLL_MS);
+	if (m->sd.watchdog_usec > 0) {
+		uint64_t ms = m->sd.watchdog_usec / 2000;
+		if (ms == 0)
+			ms = 1;
+		uv_timer_start(&m->watchdog_timer, watchdog_tick, ms, ms);
+	}
 }
 
 /* ---- startup ---- */
@@ -207,6 +321,8 @@ static int run(struct member *m)
 	int rc;
 
 	qsgd_core_init(d, &m->loop, cfg, &m->log);
+	qsgd_stats_init(&m->stats);
+	d->stats = &m->stats;
 	if ((rc = fsm_init(&d->fsm, errmsg)) != QSG_OK) {
 		QLOG_ERR(&m->log, "QSG0020E", "state machine: %s", errmsg);
 		return EXIT_CONFIG;
@@ -265,7 +381,15 @@ static int run(struct member *m)
 		QLOG_ERR(&m->log, "QSG0024E", "%s", errmsg);
 		exit_code = EXIT_CONFIG;
 		stop(m, "listener failed");
+	} else if (cfg->http[0] != '\0' && (rc = httpd_init(&m->httpd, &m->loop, cfg->http,
+							    http_handler, m, errmsg)) != QSG_OK) {
+		QLOG_ERR(&m->log, "QSG6002E", "%s", errmsg);
+		exit_code = EXIT_CONFIG;
+		stop(m, "HTTP listener failed");
 	} else {
+		if (m->httpd != NULL)
+			QLOG_INFO_(&m->log, "QSG6001I",
+				   "HTTP listener on %s: /metrics, /healthz, /readyz", cfg->http);
 		QLOG_INFO_(&m->log, "QSG0001I",
 			   "qsgd %s started: group %s, member id %u, %u member(s), raft %s, "
 			   "listening on %s, data in %s",
@@ -273,6 +397,7 @@ static int run(struct member *m)
 			   cfg->dir);
 		lease_start(d->lease);
 		chinit_begin(d->chinit, cfg->chinit_autostart != 0);
+		start_notify(m);
 	}
 	uv_run(&m->loop, UV_RUN_DEFAULT);
 	fsm_close(d->fsm);
@@ -299,6 +424,10 @@ int main(int argc, char **argv)
 	if ((rc = check_addresses(&m.cfg)) != 0)
 		return rc;
 	qlog_init(&m.log, stderr, m.cfg.name, m.cfg.log_level);
+	qlog_set_format(&m.log, m.cfg.log_format);
+	if (sdnotify_init(&m.sd, getenv("NOTIFY_SOCKET"), getenv("WATCHDOG_USEC"),
+			  getenv("WATCHDOG_PID"), (long)getpid(), errmsg) != QSG_OK)
+		QLOG_WARNING(&m.log, "QSG6004W", "systemd notification disabled: %s", errmsg);
 	signal(SIGPIPE, SIG_IGN);
 	if ((rc = prepare_dir(&m)) != 0)
 		return rc;
@@ -310,5 +439,6 @@ int main(int argc, char **argv)
 	if (uv_loop_close(&m.loop) != 0)
 		QLOG_WARNING(&m.log, "QSG0005W", "event loop closed with handles still open");
 	close(m.lock_fd);
+	sdnotify_close(&m.sd);
 	return code;
 }

@@ -103,16 +103,16 @@ struct qctx {
 };
 
 enum { Q_DEPTH, Q_UNCOMMITTED, Q_AGE, Q_PUTS, Q_GETS, Q_NKINDS };
-static const char *const q_names[Q_NKINDS] = {
-    "qsg_queue_depth", "qsg_queue_uncommitted", "qsg_queue_oldest_message_age_seconds",
-    "qsg_queue_puts_total", "qsg_queue_gets_total"};
+static const char *const q_names[Q_NKINDS] = {"qsg_queue_depth", "qsg_queue_uncommitted",
+					      "qsg_queue_oldest_message_age_seconds",
+					      "qsg_queue_puts_total", "qsg_queue_gets_total"};
 static const char *const q_types[Q_NKINDS] = {"gauge", "gauge", "gauge", "counter", "counter"};
 static const char *const q_help[Q_NKINDS] = {
     "Messages on the queue, uncommitted puts and gets included (CURDEPTH).",
     "Messages on the queue held in some unit of work (puts and gets).",
     "Age of the oldest committed message, by the leader's clock (0 when empty).",
-    "Messages put to the queue (committed or not) since it was defined.",
-    "Messages got from the queue since it was defined."};
+    "Messages put to the queue and committed, since it was defined.",
+    "Messages got from the queue and committed, since it was defined."};
 
 static int q_cb(void *arg, const struct fsm_qinfo *q)
 {
@@ -177,8 +177,8 @@ static int ch_cb(void *arg, const struct fsm_chstatus *s)
 	switch (c->which) {
 	case CH_STATUS:
 		for (int st = FSM_CHS_STOPPED; st <= FSM_CHS_MAX; st++)
-			out(c->w, "qsg_channel_status{%s,state=\"%s\"} %d\n", labels,
-			    ch_states[st], s->img.state == st ? 1 : 0);
+			out(c->w, "qsg_channel_status{%s,state=\"%s\"} %d\n", labels, ch_states[st],
+			    s->img.state == st ? 1 : 0);
 		break;
 	case CH_CODE:
 		out(c->w, "qsg_channel_status_code{%s} %u\n", labels, (unsigned)s->img.state);
@@ -255,13 +255,15 @@ int metrics_render(const struct metrics_input *in, struct qsg_wbuf *w)
 	out(w, "qsg_raft_term %" PRIu64 "\n", gi->term);
 	head(w, "qsg_raft_commit_index", "gauge", "Highest log index known committed.");
 	out(w, "qsg_raft_commit_index %" PRIu64 "\n", gi->commit_index);
-	head(w, "qsg_raft_applied_index", "gauge", "Highest log index applied to the local replica.");
+	head(w, "qsg_raft_applied_index", "gauge",
+	     "Highest log index applied to the local replica.");
 	out(w, "qsg_raft_applied_index %" PRIu64 "\n", gi->applied_index);
 	head(w, "qsg_raft_last_index", "gauge", "Highest log index in the local log.");
 	out(w, "qsg_raft_last_index %" PRIu64 "\n", gi->last_index);
 	head(w, "qsg_raft_leader", "gauge", "1 if this member is the Raft leader.");
 	out(w, "qsg_raft_leader %d\n", gi->role == GLUE_LEADER ? 1 : 0);
-	head(w, "qsg_raft_leader_id", "gauge", "Raft id of the leader this member knows (0: none).");
+	head(w, "qsg_raft_leader_id", "gauge",
+	     "Raft id of the leader this member knows (0: none).");
 	out(w, "qsg_raft_leader_id %" PRIu64 "\n", gi->leader_id);
 	head(w, "qsg_raft_id", "gauge", "Raft id of this member.");
 	out(w, "qsg_raft_id %" PRIu32 "\n", in->member_id);
@@ -293,9 +295,11 @@ int metrics_render(const struct metrics_input *in, struct qsg_wbuf *w)
 	out(w, "qsg_commit_latency_seconds_sum %s\n", v);
 	out(w, "qsg_commit_latency_seconds_count %" PRIu64 "\n", st->lat_count);
 
-	head(w, "qsg_snapshots_total", "counter", "Raft snapshots taken by this member since it started.");
+	head(w, "qsg_snapshots_total", "counter",
+	     "Raft snapshots taken by this member since it started.");
 	out(w, "qsg_snapshots_total %" PRIu64 "\n", gi->snapshots);
-	head(w, "qsg_snapshot_last_bytes", "gauge", "Size of the encoded state in the last snapshot.");
+	head(w, "qsg_snapshot_last_bytes", "gauge",
+	     "Size of the encoded state in the last snapshot.");
 	out(w, "qsg_snapshot_last_bytes %" PRIu64 "\n", gi->snapshot_last_bytes);
 	head(w, "qsg_snapshot_last_duration_seconds", "gauge",
 	     "Time taken to encode the last snapshot.");

@@ -152,6 +152,7 @@ static const struct word_map verbs[] = {
     {"CLEAR", MQSC_CLEAR},   {"DISPLAY", MQSC_DISPLAY}, {"DIS", MQSC_DISPLAY},
     {"PING", MQSC_PING},     {"START", MQSC_START},	{"STA", MQSC_START},
     {"STOP", MQSC_STOP},     {"RESET", MQSC_RESET},	{"RESOLVE", MQSC_RESOLVE},
+    {"ADD", MQSC_ADD},	     {"REMOVE", MQSC_REMOVE},	{"TRANSFER", MQSC_TRANSFER},
 };
 
 static const struct word_map objs[] = {
@@ -160,6 +161,8 @@ static const struct word_map objs[] = {
     {"GROUP", MQSC_OBJ_GROUP},	     {"QMGR", MQSC_OBJ_QMGR},	    {"QREMOTE", MQSC_OBJ_QREMOTE},
     {"QR", MQSC_OBJ_QREMOTE},	     {"CHANNEL", MQSC_OBJ_CHANNEL}, {"CHL", MQSC_OBJ_CHANNEL},
     {"CHSTATUS", MQSC_OBJ_CHSTATUS}, {"CHS", MQSC_OBJ_CHSTATUS},    {"CHINIT", MQSC_OBJ_CHINIT},
+    {"QALIAS", MQSC_OBJ_QALIAS},     {"QA", MQSC_OBJ_QALIAS},	    {"QMSTATUS", MQSC_OBJ_QMSTATUS},
+    {"MEMBER", MQSC_OBJ_MEMBER},     {"LEADER", MQSC_OBJ_LEADER},
 };
 
 static int map_find(const struct word_map *m, size_t n, const char *w)
@@ -193,6 +196,12 @@ const char *mqsc_verb_name(enum mqsc_verb v)
 		return "RESET";
 	case MQSC_RESOLVE:
 		return "RESOLVE";
+	case MQSC_ADD:
+		return "ADD";
+	case MQSC_REMOVE:
+		return "REMOVE";
+	case MQSC_TRANSFER:
+		return "TRANSFER";
 	}
 	return "?";
 }
@@ -218,6 +227,14 @@ const char *mqsc_obj_name(enum mqsc_obj o)
 		return "CHSTATUS";
 	case MQSC_OBJ_CHINIT:
 		return "CHINIT";
+	case MQSC_OBJ_QALIAS:
+		return "QALIAS";
+	case MQSC_OBJ_QMSTATUS:
+		return "QMSTATUS";
+	case MQSC_OBJ_MEMBER:
+		return "MEMBER";
+	case MQSC_OBJ_LEADER:
+		return "LEADER";
 	}
 	return "?";
 }
@@ -234,6 +251,7 @@ static const char *const compmsgs[] = {"NONE", "LZ4", NULL}; /* enum fsm_compmsg
 /* Objects an attribute applies to. */
 #define ON_QL 0x1
 #define ON_QR 0x2
+#define ON_QA 0x4
 
 struct qa_spec {
 	const char *name;
@@ -247,16 +265,16 @@ struct qa_spec {
 static const struct qa_spec qa_specs[] = {
     {"MAXDEPTH", FSM_QA_MAXDEPTH, QA_NUM, 0, 999999999, NULL, ON_QL},
     {"MAXMSGL", FSM_QA_MAXMSGL, QA_NUM, 0, FSM_MAX_MSGL, NULL, ON_QL},
-    {"DEFPSIST", FSM_QA_DEFPSIST, QA_ENUM, 0, 0, yes_no, ON_QL},
-    {"DEFPRTY", FSM_QA_DEFPRTY, QA_NUM, 0, 9, NULL, ON_QL},
+    {"DEFPSIST", FSM_QA_DEFPSIST, QA_ENUM, 0, 0, yes_no, ON_QL | ON_QA},
+    {"DEFPRTY", FSM_QA_DEFPRTY, QA_NUM, 0, 9, NULL, ON_QL | ON_QA},
     {"BOTHRESH", FSM_QA_BOTHRESH, QA_NUM, 0, 999999999, NULL, ON_QL},
     {"BOQNAME", FSM_QA_BOQNAME, QA_NAME, 0, 0, NULL, ON_QL},
     {"INDXTYPE", FSM_QA_INDXTYPE, QA_ENUM, 0, 0, indx_types, ON_QL},
-    {"GET", FSM_QA_GET, QA_ENUM, 0, 0, en_dis, ON_QL},
-    {"PUT", FSM_QA_PUT, QA_ENUM, 0, 0, en_dis, ON_QL},
+    {"GET", FSM_QA_GET, QA_ENUM, 0, 0, en_dis, ON_QL | ON_QA},
+    {"PUT", FSM_QA_PUT, QA_ENUM, 0, 0, en_dis, ON_QL | ON_QA},
     {"MAXUMSGS", FSM_QA_MAXUMSGS, QA_NUM, 1, 999999999, NULL, ON_QL},
     {"USAGE", FSM_QA_USAGE, QA_ENUM, 0, 0, usages, ON_QL},
-    {"DESCR", FSM_QA_DESCR, QA_TEXT, 0, 0, NULL, ON_QL | ON_QR},
+    {"DESCR", FSM_QA_DESCR, QA_TEXT, 0, 0, NULL, ON_QL | ON_QR | ON_QA},
     {"RNAME", FSM_QA_RNAME, QA_NAME, 0, 0, NULL, ON_QR},
     {"RQMNAME", FSM_QA_RQMNAME, QA_NAME, 0, 0, NULL, ON_QR},
     {"XMITQ", FSM_QA_XMITQ, QA_NAME, 0, 0, NULL, ON_QR},
@@ -320,6 +338,14 @@ static const char *const disp_chstatus[] = {
     "CONNAME",	"MSGS",	   "BATCHES", "CURSEQNO",  "LSTSEQNO", "INDOUBT", "INDOUBTMSGS",
     "LSTMSGTI", "CHSTATI", "REASON",  "PREVOWNER", NULL};
 static const char *const disp_chinit[] = {"QMNAME", "STATUS", "CHANNELS", NULL};
+static const char *const disp_qalias[] = {"QUEUE",    "TYPE",  "QSGDISP",  "TARGET",
+					  "TARGTYPE", "DESCR", "DEFPSIST", "DEFPRTY",
+					  "GET",      "PUT",   NULL};
+/* Member objects; the summary object (QSGNAME, LEADER, QUORUM, VOTERS) is
+ * always shown whole. */
+static const char *const disp_qmstatus[] = {"QMNAME", "RAFTID",	 "ROLE", "TERM",
+					    "COMMIT", "APPLIED", "LAG",	 "INSYNC",
+					    "VOTER",  "LEASE",	 NULL};
 
 struct disp_table {
 	const char *const *names;
@@ -349,6 +375,13 @@ static struct disp_table disp_table(enum mqsc_obj o)
 		return (struct disp_table){disp_chstatus, 8, false};
 	case MQSC_OBJ_CHINIT:
 		return (struct disp_table){disp_chinit, 1, true};
+	case MQSC_OBJ_QALIAS:
+		return (struct disp_table){disp_qalias, 3, false};
+	case MQSC_OBJ_QMSTATUS:
+		return (struct disp_table){disp_qmstatus, 1, true};
+	case MQSC_OBJ_MEMBER:
+	case MQSC_OBJ_LEADER:
+		break;
 	}
 	return (struct disp_table){NULL, 0, true};
 }
@@ -501,8 +534,10 @@ static int spec_value(const struct qa_spec *sp, const struct mqsc_attr *a, uint3
 static int set_qattr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
 {
 	struct fsm_qattrs *q = &cmd->qattrs;
-	const struct qa_spec *sp =
-	    find_spec(qa_specs, N_QA, a->keyword, cmd->obj == MQSC_OBJ_QREMOTE ? ON_QR : ON_QL);
+	unsigned on = cmd->obj == MQSC_OBJ_QREMOTE  ? ON_QR
+		      : cmd->obj == MQSC_OBJ_QALIAS ? ON_QA
+						    : ON_QL;
+	const struct qa_spec *sp = find_spec(qa_specs, N_QA, a->keyword, on);
 	uint32_t num = 0;
 	unsigned idx = 0;
 	int rc;
@@ -711,6 +746,32 @@ static int set_qmattr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *err
 	return QSG_OK;
 }
 
+/* QALIAS: TARGET(q), TARGTYPE(QUEUE) and the queue attributes an alias
+ * has (DESCR, DEFPSIST, DEFPRTY, GET, PUT); 1 when `a` is not one. */
+static int set_alias_attr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
+{
+	int rc;
+	if (strcmp(a->keyword, "TARGET") == 0) {
+		if (!a->has_value)
+			return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
+					"TARGET needs a value: TARGET(queue) (column %u)",
+					a->column);
+		rc = check_name(a->value, "TARGET", false, false, NULL, a->column, errmsg);
+		if (rc != QSG_OK)
+			return rc;
+		copy_str(cmd->target, sizeof cmd->target, a->value);
+		return QSG_OK;
+	}
+	if (strcmp(a->keyword, "TARGTYPE") == 0) {
+		if (!a->has_value || strcmp(a->value, "QUEUE") != 0)
+			return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+					"TARGTYPE: only TARGTYPE(QUEUE) is supported (column %u)",
+					a->column);
+		return QSG_OK;
+	}
+	return set_qattr(cmd, a, errmsg);
+}
+
 static int set_obj_attr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
 {
 	switch (cmd->obj) {
@@ -721,6 +782,8 @@ static int set_obj_attr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *e
 		return set_chattr(cmd, a, errmsg);
 	case MQSC_OBJ_QMGR:
 		return set_qmattr(cmd, a, errmsg);
+	case MQSC_OBJ_QALIAS:
+		return set_alias_attr(cmd, a, errmsg);
 	default:
 		return 1;
 	}
@@ -742,8 +805,14 @@ static int want_value(const struct mqsc_attr *a, char *errmsg)
 	return QSG_OK;
 }
 
-/* QSGDISP: QLOCAL is SHARED; QREMOTE and CHANNEL are GROUP objects; DISPLAY
- * also takes ALL/LIVE, and DISPLAY QUEUE takes SHARED or GROUP as a filter. */
+/* QSGDISP, with MQ's meanings: SHARED (a shared queue, in the coupling
+ * facility in MQ, here in the replicated state), GROUP (a group definition
+ * every member sees), QMGR and COPY (private objects of one member). Every
+ * definition of this product lives in the replicated state, so there are no
+ * private per-member objects: QMGR and COPY are refused in changes (and
+ * match nothing in DISPLAY). QLOCAL is SHARED; QREMOTE, QALIAS and CHANNEL
+ * are GROUP objects; DISPLAY also takes ALL/LIVE, and DISPLAY QUEUE takes
+ * SHARED or GROUP as a filter. */
 static int check_qsgdisp(struct mqsc_cmd *cmd, const struct mqsc_attr *a, bool display,
 			 char *errmsg)
 {
@@ -751,8 +820,19 @@ static int check_qsgdisp(struct mqsc_cmd *cmd, const struct mqsc_attr *a, bool d
 	int rc = want_value(a, errmsg);
 	if (rc != QSG_OK)
 		return rc;
+	bool private = strcmp(v, "QMGR") == 0 || strcmp(v, "COPY") == 0;
 	if (display && (strcmp(v, "ALL") == 0 || strcmp(v, "LIVE") == 0))
 		return QSG_OK;
+	if (display && private) {
+		cmd->disp_none = true;
+		return QSG_OK;
+	}
+	if (private)
+		return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+				"QSGDISP(%s) is not supported: this group has no private "
+				"per-member objects, every definition is held in the replicated "
+				"state; use QSGDISP(%s) (column %u)",
+				v, cmd->obj == MQSC_OBJ_QLOCAL ? "SHARED" : "GROUP", a->column);
 	if (cmd->obj == MQSC_OBJ_QUEUE) {
 		if (strcmp(v, "SHARED") == 0 || strcmp(v, "GROUP") == 0) {
 			cmd->disp_filter = v[0] == 'S' ? FSM_QT_LOCAL : FSM_QT_REMOTE;
@@ -760,21 +840,23 @@ static int check_qsgdisp(struct mqsc_cmd *cmd, const struct mqsc_attr *a, bool d
 		}
 		return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
 				"QSGDISP(%.40s): value must be SHARED (local queues), GROUP "
-				"(remote queues), ALL or LIVE (column %u)",
+				"(remote queues), QMGR, COPY, ALL or LIVE (column %u)",
 				v, a->column);
 	}
 	if (cmd->obj == MQSC_OBJ_QLOCAL) {
 		if (strcmp(v, "SHARED") == 0)
 			return QSG_OK;
-		if (strcmp(v, "QMGR") == 0 || strcmp(v, "COPY") == 0 || strcmp(v, "GROUP") == 0)
-			return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
-					"QSGDISP(%s) is not supported: shared queues only for now, "
-					"use QSGDISP(SHARED) (column %u)",
-					v, a->column);
+		if (strcmp(v, "GROUP") == 0)
+			return qsg_errf(
+			    errmsg, QSG_RC_BAD_ATTR,
+			    "QSGDISP(GROUP) is not supported for QLOCAL: it would make a "
+			    "private COPY on every member; local queues are shared queues "
+			    "only, use QSGDISP(SHARED) (column %u)",
+			    a->column);
 		return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
 				"QSGDISP(%.40s): value must be SHARED (column %u)", v, a->column);
 	}
-	/* QREMOTE, CHANNEL */
+	/* QREMOTE, QALIAS, CHANNEL */
 	if (strcmp(v, "GROUP") == 0)
 		return QSG_OK;
 	return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
@@ -794,7 +876,8 @@ static int check_display_item(struct mqsc_cmd *cmd, const struct mqsc_attr *a, c
 {
 	const char *k = a->keyword;
 	enum mqsc_obj o = cmd->obj;
-	bool queue = o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QUEUE || o == MQSC_OBJ_QREMOTE;
+	bool queue = o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QUEUE || o == MQSC_OBJ_QREMOTE ||
+		     o == MQSC_OBJ_QALIAS;
 	int rc;
 
 	if (strcmp(k, "ALL") == 0) {
@@ -803,11 +886,25 @@ static int check_display_item(struct mqsc_cmd *cmd, const struct mqsc_attr *a, c
 		cmd->all = true;
 		return QSG_OK;
 	}
+	if (strcmp(k, "TYPE") == 0 && a->has_value && o == MQSC_OBJ_QMSTATUS) {
+		if (strcmp(a->value, "RAFT") != 0)
+			return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+					"DISPLAY QMSTATUS: TYPE(%.40s) is not supported, use "
+					"TYPE(RAFT) (column %u)",
+					a->value, a->column);
+		return QSG_OK;
+	}
 	if (strcmp(k, "TYPE") == 0 && a->has_value && (queue || o == MQSC_OBJ_QSTATUS)) {
 		const char *v = a->value;
 		bool ok = false;
 		if (o == MQSC_OBJ_QSTATUS) {
 			ok = strcmp(v, "QUEUE") == 0;
+		} else if (strcmp(v, "QALIAS") == 0 &&
+			   (o == MQSC_OBJ_QUEUE || o == MQSC_OBJ_QALIAS)) {
+			ok = true;
+			cmd->alias_filter = true;
+		} else if (o == MQSC_OBJ_QALIAS) {
+			ok = strcmp(v, "ALL") == 0;
 		} else if (strcmp(v, "ALL") == 0) {
 			ok = true;
 		} else if (strcmp(v, "QLOCAL") == 0 && o != MQSC_OBJ_QREMOTE) {
@@ -854,6 +951,82 @@ static int flag_item(const struct mqsc_attr *a, bool *flag, char *errmsg)
 	return rc;
 }
 
+/* CMDSCOPE(' ' | qmname | *): blanks are removed; '' or ' ' means "the
+ * member that serves the command". */
+static int check_cmdscope(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
+{
+	char v[MQSC_VALUE_MAX + 1];
+	size_t n = 0;
+	int rc = want_value(a, errmsg);
+	if (rc != QSG_OK)
+		return rc;
+	for (const char *p = a->value; *p != '\0'; p++)
+		if (*p != ' ')
+			v[n++] = *p;
+	v[n] = '\0';
+	if (strcmp(v, "*") != 0 && n > 0) {
+		rc = check_name(v, "CMDSCOPE", false, true, NULL, a->column, errmsg);
+		if (rc != QSG_OK)
+			return rc;
+	}
+	cmd->has_cmdscope = true;
+	copy_str(cmd->cmdscope, sizeof cmd->cmdscope, v);
+	return QSG_OK;
+}
+
+/* A numeric host:port of at most FSM_ADDR_MAX characters. */
+static int check_addr(const struct mqsc_attr *a, char *out, size_t size, char *errmsg)
+{
+	char host[FSM_ADDR_MAX + 1];
+	int port = 0;
+	size_t n = strlen(a->value);
+	if (!a->has_value)
+		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
+				"%s needs a value: %s('host:port') (column %u)", a->keyword,
+				a->keyword, a->column);
+	if (n > FSM_ADDR_MAX || n >= size ||
+	    qsg_hostport_split(a->value, n, host, sizeof host, &port) != QSG_OK)
+		return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+				"%s('%.60s'): must be host:port (column %u)", a->keyword, a->value,
+				a->column);
+	copy_str(out, size, a->value);
+	return QSG_OK;
+}
+
+/* Items of ADD/REMOVE MEMBER, TRANSFER LEADER and STOP QMGR. */
+static int check_lifecycle_item(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
+{
+	const char *k = a->keyword;
+	enum mqsc_verb v = cmd->verb;
+	uint32_t num;
+	int rc;
+
+	if ((v == MQSC_ADD || v == MQSC_REMOVE) && strcmp(k, "RAFTID") == 0) {
+		if ((rc = want_value(a, errmsg)) != QSG_OK)
+			return rc;
+		if ((rc = parse_num(a, 1, UINT32_MAX, &num, errmsg)) != QSG_OK)
+			return rc;
+		cmd->raftid = num;
+		return QSG_OK;
+	}
+	if (v == MQSC_ADD && strcmp(k, "RAFTADDR") == 0)
+		return check_addr(a, cmd->raftaddr, sizeof cmd->raftaddr, errmsg);
+	if (v == MQSC_ADD && strcmp(k, "CONNAME") == 0)
+		return check_addr(a, cmd->conname, sizeof cmd->conname, errmsg);
+	if (v == MQSC_TRANSFER && strcmp(k, "TO") == 0) {
+		if ((rc = want_value(a, errmsg)) != QSG_OK)
+			return rc;
+		rc = check_name(a->value, "TO", false, false, NULL, a->column, errmsg);
+		if (rc != QSG_OK)
+			return rc;
+		copy_str(cmd->to, sizeof cmd->to, a->value);
+		return QSG_OK;
+	}
+	if (v == MQSC_STOP && strcmp(k, "FORCE") == 0)
+		return flag_item(a, &cmd->force, errmsg);
+	return unknown_attr(cmd, a, errmsg);
+}
+
 /* Validate the items of a command and fill its meaning. */
 static int check_items(struct mqsc_cmd *cmd, char *errmsg)
 {
@@ -876,8 +1049,19 @@ static int check_items(struct mqsc_cmd *cmd, char *errmsg)
 		uint32_t num;
 		unsigned idx;
 
+		if (strcmp(k, "CMDSCOPE") == 0) {
+			if ((rc = check_cmdscope(cmd, a, errmsg)) != QSG_OK)
+				return rc;
+			continue;
+		}
 		if (v == MQSC_DISPLAY) {
 			if ((rc = check_display_item(cmd, a, errmsg)) != QSG_OK)
+				return rc;
+			continue;
+		}
+		if (v == MQSC_ADD || v == MQSC_REMOVE || v == MQSC_TRANSFER ||
+		    (v == MQSC_STOP && cmd->obj == MQSC_OBJ_QMGR)) {
+			if ((rc = check_lifecycle_item(cmd, a, errmsg)) != QSG_OK)
 				return rc;
 			continue;
 		}
@@ -890,7 +1074,8 @@ static int check_items(struct mqsc_cmd *cmd, char *errmsg)
 			}
 		}
 		if (strcmp(k, "QSGDISP") == 0 &&
-		    (cmd->obj == MQSC_OBJ_QLOCAL || cmd->obj == MQSC_OBJ_QREMOTE || channel) &&
+		    (cmd->obj == MQSC_OBJ_QLOCAL || cmd->obj == MQSC_OBJ_QREMOTE ||
+		     cmd->obj == MQSC_OBJ_QALIAS || channel) &&
 		    (v == MQSC_DEFINE || v == MQSC_ALTER || v == MQSC_DELETE || v == MQSC_CLEAR)) {
 			if ((rc = check_qsgdisp(cmd, a, false, errmsg)) != QSG_OK)
 				return rc;
@@ -954,6 +1139,27 @@ static int check_items(struct mqsc_cmd *cmd, char *errmsg)
 	    cmd->like[0] == '\0')
 		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
 				"DEFINE CHANNEL needs CHLTYPE(SDR) or CHLTYPE(RCVR)");
+	if (v == MQSC_DEFINE && cmd->obj == MQSC_OBJ_QALIAS && cmd->target[0] == '\0' &&
+	    cmd->like[0] == '\0')
+		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX, "DEFINE QALIAS needs TARGET(queue)");
+	if (v == MQSC_ADD &&
+	    (cmd->raftid == 0 || cmd->raftaddr[0] == '\0' || cmd->conname[0] == '\0'))
+		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
+				"ADD MEMBER(%s) needs RAFTID(n), RAFTADDR('host:port') and "
+				"CONNAME('host:port')",
+				cmd->name);
+	if (cmd->where.op != MQSC_WHERE_NONE) {
+		if (v != MQSC_DISPLAY)
+			return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+					"%s %s: WHERE is only allowed on DISPLAY (column %u)",
+					mqsc_verb_name(v), mqsc_obj_name(cmd->obj),
+					cmd->where.column);
+		if (!in_list(disp_table(cmd->obj).names, cmd->where.attr))
+			return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+					"WHERE: %s is not an attribute of %s (column %u)",
+					cmd->where.attr, mqsc_obj_name(cmd->obj),
+					cmd->where.column);
+	}
 	if (replace)
 		cmd->flags |= FSM_F_REPLACE;
 	if (purge)
@@ -970,19 +1176,26 @@ static bool verb_takes(enum mqsc_verb v, enum mqsc_obj o)
 	switch (v) {
 	case MQSC_DEFINE:
 	case MQSC_DELETE:
-		return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL;
+		return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL ||
+		       o == MQSC_OBJ_QALIAS;
 	case MQSC_ALTER:
 		return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL ||
-		       o == MQSC_OBJ_QMGR;
+		       o == MQSC_OBJ_QMGR || o == MQSC_OBJ_QALIAS;
 	case MQSC_CLEAR:
 		return o == MQSC_OBJ_QLOCAL;
 	case MQSC_DISPLAY:
-		return true;
+		return o != MQSC_OBJ_MEMBER && o != MQSC_OBJ_LEADER;
 	case MQSC_PING:
 		return o == MQSC_OBJ_QMGR;
 	case MQSC_START:
-	case MQSC_STOP:
 		return o == MQSC_OBJ_CHANNEL || o == MQSC_OBJ_CHINIT;
+	case MQSC_STOP:
+		return o == MQSC_OBJ_CHANNEL || o == MQSC_OBJ_CHINIT || o == MQSC_OBJ_QMGR;
+	case MQSC_ADD:
+	case MQSC_REMOVE:
+		return o == MQSC_OBJ_MEMBER;
+	case MQSC_TRANSFER:
+		return o == MQSC_OBJ_LEADER;
 	case MQSC_RESET:
 	case MQSC_RESOLVE:
 		return o == MQSC_OBJ_CHANNEL;
@@ -993,7 +1206,8 @@ static bool verb_takes(enum mqsc_verb v, enum mqsc_obj o)
 static bool obj_has_name(enum mqsc_obj o)
 {
 	return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QUEUE || o == MQSC_OBJ_QSTATUS ||
-	       o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL || o == MQSC_OBJ_CHSTATUS;
+	       o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL || o == MQSC_OBJ_CHSTATUS ||
+	       o == MQSC_OBJ_QALIAS || o == MQSC_OBJ_MEMBER;
 }
 
 static int expect_rparen(struct parser *ps, const char *what)
@@ -1006,6 +1220,63 @@ static int expect_rparen(struct parser *ps, const char *what)
 	return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
 			"expected ')' after %s, found %s at column %u", what, tok_desc(&ps->tok),
 			ps->tok.column);
+}
+
+static const struct word_map where_ops[] = {
+    {"EQ", MQSC_WHERE_EQ}, {"NE", MQSC_WHERE_NE}, {"LT", MQSC_WHERE_LT}, {"GT", MQSC_WHERE_GT},
+    {"LE", MQSC_WHERE_LE}, {"GE", MQSC_WHERE_GE}, {"LK", MQSC_WHERE_LK}, {"NL", MQSC_WHERE_NL},
+};
+
+/* WHERE(attribute op value), the current token after WHERE. */
+static int parse_where(struct parser *ps, struct mqsc_cmd *cmd, unsigned column)
+{
+	struct token *t = &ps->tok;
+	struct mqsc_where *w = &cmd->where;
+	int rc;
+
+	if (w->op != MQSC_WHERE_NONE)
+		return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
+				"WHERE specified more than once (column %u)", column);
+	if (t->kind != TOK_LPAREN)
+		return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
+				"WHERE needs (attribute operator value) at column %u", t->column);
+	if ((rc = advance(ps)) != QSG_OK)
+		return rc;
+	if (t->kind != TOK_WORD)
+		return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
+				"WHERE: expected an attribute name, found %s at column %u",
+				tok_desc(t), t->column);
+	if (t->len > MQSC_KEYWORD_MAX)
+		return qsg_errf(ps->errmsg, QSG_RC_BAD_ATTR,
+				"WHERE: unknown attribute %.20s... (column %u)", t->text,
+				t->column);
+	copy_str(w->attr, sizeof w->attr, t->text);
+	if (strcmp(w->attr, "IPPROCS") == 0 || strcmp(w->attr, "OPPROCS") == 0)
+		copy_str(w->attr, sizeof w->attr, "OPENS");
+	w->column = column;
+	if ((rc = advance(ps)) != QSG_OK)
+		return rc;
+	int op = t->kind == TOK_WORD
+		     ? map_find(where_ops, sizeof where_ops / sizeof where_ops[0], t->text)
+		     : 0;
+	if (op == 0)
+		return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
+				"WHERE: expected an operator EQ, NE, LT, GT, LE, GE, LK or NL at "
+				"column %u",
+				t->column);
+	if ((rc = advance(ps)) != QSG_OK)
+		return rc;
+	if (t->kind != TOK_WORD && t->kind != TOK_QUOTED)
+		return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
+				"WHERE: expected a value, found %s at column %u", tok_desc(t),
+				t->column);
+	memcpy(w->value, t->text, t->len + 1);
+	if ((rc = advance(ps)) != QSG_OK)
+		return rc;
+	if ((rc = expect_rparen(ps, "the WHERE value")) != QSG_OK)
+		return rc;
+	w->op = (enum mqsc_where_op)op;
+	return QSG_OK;
 }
 
 static int parse_items(struct parser *ps, struct mqsc_cmd *cmd)
@@ -1035,6 +1306,11 @@ static int parse_items(struct parser *ps, struct mqsc_cmd *cmd)
 			copy_str(a->keyword, sizeof a->keyword, "OPENS");
 		if ((rc = advance(ps)) != QSG_OK)
 			return rc;
+		if (strcmp(a->keyword, "WHERE") == 0) {
+			if ((rc = parse_where(ps, cmd, a->column)) != QSG_OK)
+				return rc;
+			continue;
+		}
 		if (ps->tok.kind == TOK_LPAREN) {
 			if ((rc = advance(ps)) != QSG_OK)
 				return rc;
@@ -1087,8 +1363,8 @@ int mqsc_parse(const char *text, size_t len, struct mqsc_cmd *cmd, char *errmsg)
 	if (cmd->verb == 0)
 		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
 				"unknown command verb '%.40s' at column %u (expected DEFINE, "
-				"ALTER, DELETE, CLEAR, DISPLAY, PING, START, STOP, RESET or "
-				"RESOLVE)",
+				"ALTER, DELETE, CLEAR, DISPLAY, PING, START, STOP, RESET, "
+				"RESOLVE, ADD, REMOVE or TRANSFER)",
 				t->text, t->column);
 	if ((rc = advance(&ps)) != QSG_OK)
 		return rc;
@@ -1150,6 +1426,9 @@ bool mqsc_display_wants(const struct mqsc_cmd *cmd, const char *name)
 			return true;
 	if (cmd->all)
 		return true;
+	/* As MQ, the attribute a WHERE filters on is shown. */
+	if (cmd->where.op != MQSC_WHERE_NONE && strcmp(cmd->where.attr, name) == 0)
+		return true;
 	if (!cmd->selected)
 		return t.default_all;
 	for (size_t i = 0; i < cmd->nattrs; i++)
@@ -1164,4 +1443,71 @@ bool mqsc_name_matches(const struct mqsc_cmd *cmd, const char *name)
 		return strcmp(cmd->name, name) == 0;
 	size_t n = strlen(cmd->name) - 1; /* without the '*' */
 	return strncmp(cmd->name, name, n) == 0;
+}
+
+/* An optional '-' and 1..18 digits. */
+static bool as_number(const char *s, int64_t *out)
+{
+	bool neg = *s == '-';
+	int64_t v = 0;
+	size_t n = 0;
+	if (neg)
+		s++;
+	for (; s[n] != '\0'; n++) {
+		if (s[n] < '0' || s[n] > '9' || n >= 18)
+			return false;
+		v = v * 10 + (s[n] - '0');
+	}
+	if (n == 0)
+		return false;
+	*out = neg ? -v : v;
+	return true;
+}
+
+static bool like(const char *pattern, const char *s)
+{
+	size_t n = strlen(pattern);
+	if (n > 0 && pattern[n - 1] == '*')
+		return strncmp(pattern, s, n - 1) == 0;
+	return strcmp(pattern, s) == 0;
+}
+
+bool mqsc_where_matches(const struct mqsc_cmd *cmd, size_t n, const char *const *names,
+			const char *const *values)
+{
+	const struct mqsc_where *w = &cmd->where;
+	const char *v = NULL;
+	if (w->op == MQSC_WHERE_NONE)
+		return true;
+	for (size_t i = 0; i < n && v == NULL; i++)
+		if (strcmp(names[i], w->attr) == 0)
+			v = values[i];
+	if (v == NULL)
+		return false;
+	if (w->op == MQSC_WHERE_LK)
+		return like(w->value, v);
+	if (w->op == MQSC_WHERE_NL)
+		return !like(w->value, v);
+	int64_t a, b;
+	int c;
+	if (as_number(v, &a) && as_number(w->value, &b))
+		c = a < b ? -1 : a > b ? 1 : 0;
+	else
+		c = strcmp(v, w->value);
+	switch (w->op) {
+	case MQSC_WHERE_EQ:
+		return c == 0;
+	case MQSC_WHERE_NE:
+		return c != 0;
+	case MQSC_WHERE_LT:
+		return c < 0;
+	case MQSC_WHERE_GT:
+		return c > 0;
+	case MQSC_WHERE_LE:
+		return c <= 0;
+	case MQSC_WHERE_GE:
+		return c >= 0;
+	default:
+		return false;
+	}
 }

@@ -36,6 +36,9 @@ enum mqsc_verb {
 	MQSC_STOP, /* STOP CHANNEL / CHINIT */
 	MQSC_RESET, /* RESET CHANNEL */
 	MQSC_RESOLVE, /* RESOLVE CHANNEL */
+	MQSC_ADD, /* ADD MEMBER (qsg's own verb) */
+	MQSC_REMOVE, /* REMOVE MEMBER (qsg's own verb) */
+	MQSC_TRANSFER, /* TRANSFER LEADER (qsg's own verb) */
 };
 
 enum mqsc_obj {
@@ -48,6 +51,31 @@ enum mqsc_obj {
 	MQSC_OBJ_CHANNEL, /* CHANNEL / CHL */
 	MQSC_OBJ_CHSTATUS, /* CHSTATUS / CHS (DISPLAY only) */
 	MQSC_OBJ_CHINIT, /* START/STOP/DISPLAY CHINIT */
+	MQSC_OBJ_QALIAS, /* QALIAS / QA: parsed and validated, refused at
+			  * execution (no state-machine support yet) */
+	MQSC_OBJ_QMSTATUS, /* DISPLAY QMSTATUS TYPE(RAFT) */
+	MQSC_OBJ_MEMBER, /* ADD/REMOVE MEMBER(name) */
+	MQSC_OBJ_LEADER, /* TRANSFER LEADER */
+};
+
+/* WHERE(attribute op value) on DISPLAY: MQ's operators. */
+enum mqsc_where_op {
+	MQSC_WHERE_NONE = 0,
+	MQSC_WHERE_EQ,
+	MQSC_WHERE_NE,
+	MQSC_WHERE_LT,
+	MQSC_WHERE_GT,
+	MQSC_WHERE_LE,
+	MQSC_WHERE_GE,
+	MQSC_WHERE_LK, /* like: value with a trailing '*' is a prefix */
+	MQSC_WHERE_NL, /* not like */
+};
+
+struct mqsc_where {
+	enum mqsc_where_op op; /* NONE: no filter */
+	char attr[MQSC_KEYWORD_MAX + 1]; /* a displayable attribute of the object */
+	char value[MQSC_VALUE_MAX + 1];
+	unsigned column;
 };
 
 enum mqsc_chldisp { MQSC_CHLDISP_SHARED = 0, MQSC_CHLDISP_FIXSHARED = 1 };
@@ -88,6 +116,28 @@ struct mqsc_cmd {
 	enum mqsc_chldisp chldisp; /* START CHANNEL CHLDISP, default SHARED */
 	uint64_t seqnum; /* RESET CHANNEL SEQNUM, default 1 */
 	enum mqsc_action action; /* RESOLVE CHANNEL ACTION (required) */
+	/* DISPLAY WHERE(...) filter. */
+	struct mqsc_where where;
+	/* DISPLAY ... QSGDISP(QMGR|COPY): a valid filter that matches nothing
+	 * (this product has no private per-member objects). */
+	bool disp_none;
+	/* DISPLAY QUEUE TYPE(QALIAS). */
+	bool alias_filter;
+	/* QALIAS TARGET(q) (TARGTYPE(QUEUE) only). */
+	char target[FSM_NAME_MAX + 1];
+	/* CMDSCOPE(value) as given (blanks removed); has_cmdscope when given.
+	 * qsgadm implements CMDSCOPE(*) and CMDSCOPE(QMn) client side and
+	 * sends the command without it; a member accepts only ' ' or its own
+	 * name. */
+	bool has_cmdscope;
+	char cmdscope[FSM_NAME_MAX + 1];
+	/* Lifecycle: ADD MEMBER(name) RAFTID RAFTADDR CONNAME, REMOVE
+	 * MEMBER(name) [RAFTID], TRANSFER LEADER [TO(name)], STOP QMGR [FORCE]. */
+	uint32_t raftid; /* 0: not given */
+	char raftaddr[FSM_ADDR_MAX + 1];
+	char conname[FSM_ADDR_MAX + 1];
+	char to[FSM_NAME_MAX + 1]; /* TRANSFER LEADER TO(name); "" = any */
+	bool force; /* STOP QMGR FORCE */
 };
 
 /* Parse one command of `len` bytes (need not be NUL-terminated). */
@@ -98,6 +148,14 @@ bool mqsc_display_wants(const struct mqsc_cmd *cmd, const char *name);
 
 /* Generic name match: prefix before '*' when cmd->generic, exact otherwise. */
 bool mqsc_name_matches(const struct mqsc_cmd *cmd, const char *name);
+
+/* WHERE filter of cmd on one object given as n name/value pairs: true when
+ * there is no filter or the object matches. An object without the
+ * attribute does not match. Numbers (optional '-' and digits, both sides)
+ * compare numerically, anything else as strings; LK/NL match a prefix when
+ * the value ends with '*', the whole value otherwise. */
+bool mqsc_where_matches(const struct mqsc_cmd *cmd, size_t n, const char *const *names,
+			const char *const *values);
 
 /* "DEFINE", "QLOCAL" ... for messages. */
 const char *mqsc_verb_name(enum mqsc_verb v);

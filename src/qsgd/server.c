@@ -6,6 +6,7 @@
 #include "admin.h"
 #include "chan/chproto.h"
 #include "chinit.h"
+#include "metrics.h"
 #include "net.h"
 #include "proto/proto.h"
 #include "raft-glue/glue.h"
@@ -364,6 +365,10 @@ static void cmd_done(void *arg, int status, const void *result, size_t len)
 		req_done(r);
 		return;
 	}
+	if (r->op == PROTO_COMMIT)
+		qsgd_stats_commit(d->stats);
+	else if (r->op == PROTO_BACKOUT)
+		qsgd_stats_backout(d->stats);
 	switch (r->op) {
 	case PROTO_HELLO:
 		c->sess = SESS_ATTACHED;

@@ -7,6 +7,7 @@
 
 #include "batcher.h"
 #include "forward.h"
+#include "metrics.h"
 #include "raft-glue/glue.h"
 
 #define HOLD_TICK_MS 50
@@ -44,6 +45,8 @@ int64_t qsgd_wall_ms(void)
 
 void qsgd_sub_complete(struct qsgd_sub *s, int status, const void *result, size_t len)
 {
+	if (s->stats != NULL && status == QSG_OK)
+		qsgd_stats_latency(s->stats, (uv_hrtime() - s->submit_ns) / 1000);
 	if (s->cb != NULL)
 		s->cb(s->arg, status, result, len);
 	free(s->cmd);
@@ -145,6 +148,10 @@ int qsgd_submit_raw(struct qsgd *d, const void *cmd, size_t len, bool leader_onl
 	s->cb = cb;
 	s->arg = arg;
 	s->leader_only = leader_only;
+	if (!leader_only && d->stats != NULL) {
+		s->stats = d->stats;
+		s->submit_ns = uv_hrtime();
+	}
 	qsgd_route(d, s);
 	return QSG_OK;
 }
@@ -170,6 +177,10 @@ int qsgd_submit(struct qsgd *d, const struct fsm_cmd *cmd, qsgd_done_cb cb, void
 	s->cmd = qsg_wbuf_take(&w, &s->len);
 	s->cb = cb;
 	s->arg = arg;
+	if (d->stats != NULL) {
+		s->stats = d->stats;
+		s->submit_ns = uv_hrtime();
+	}
 	qsgd_route(d, s);
 	return QSG_OK;
 }

@@ -1,23 +1,43 @@
-/* qsgadm: run MQSC commands against a queue-sharing group, like runmqsc.
+/* qsgadm: run MQSC commands against a queue-sharing group, like runmqsc,
+ * show the group's Raft status and run health checks.
  *
- *   qsgadm [-c CONN] [-f FILE] [--json]
+ *   qsgadm [-c CONN] [-f FILE] [--json] [-t SECONDS]     MQSC commands
+ *   qsgadm status [-c CONN] [--json]                      dspmq-like table
+ *   qsgadm check NAME [ARG] [-c CONN] [-t SECONDS]        health check
  *
- * Reads commands from FILE or stdin: lines starting with '*' are comments,
- * blank lines are skipped, a trailing '-' continues the command on the next
- * line keeping its leading blanks, a trailing '+' continues it with the next
- * line's leading blanks removed. Each command is sent to the group (the
- * member is the authority on syntax) and its reply printed in MQSC style or,
- * with --json, as one JSON object per line.
+ * MQSC input comes from FILE, from a terminal (line editing and history with
+ * libedit) or from a pipe: lines starting with '*' are comments, blank lines
+ * are skipped, a trailing '-' continues the command on the next line keeping
+ * its leading blanks, a trailing '+' continues it with the next line's
+ * leading blanks removed; END (or EXIT, QUIT) ends the input. Each command
+ * is sent to the group (the member is the authority on syntax) and its reply
+ * printed in MQSC style or, with --json, as one JSON object per line.
+ * CMDSCOPE(*) and CMDSCOPE(qmname) are handled here: the command is sent
+ * without CMDSCOPE to each member (or the one named) directly, at the client
+ * address DISPLAY GROUP shows, and every reply is labelled with its member.
  *
- * Exit status: 0 every command succeeded, 1 some command failed, 2 could
- * not connect (or bad usage / unreadable input). See docs/admin.md. */
+ * Exit status (MQSC, status): 0 every command succeeded, 1 some command
+ * failed (or a member in the command scope could not be reached), 2 could
+ * not connect, bad usage or unreadable input. check: 0 the check passed, 1
+ * it failed (including: the member could not be reached), 2 bad usage. See
+ * docs/admin.md. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifdef HAVE_LIBEDIT
+#include <editline/readline.h>
+#endif
 
 #include "libqsg/qsg.h"
 
@@ -117,6 +137,439 @@ static void sb_json_str(struct strbuf *b, const char *s)
 }
 
 /* ------------------------------------------------------------------------
+ * Replies: collected objects
+ * ------------------------------------------------------------------------ */
+
+struct robj {
+	size_t n;
+	char **names;
+	char **values;
+};
+
+struct reply {
+	int rc;
+	char text[TEXT_SIZE];
+	size_t nobj;
+	struct robj *obj;
+	bool oom;
+};
+
+static char *xstrdup(const char *s, bool *oom)
+{
+	char *p = strdup(s);
+	if (p == NULL)
+		*oom = true;
+	return p;
+}
+
+static int collect_cb(void *arg, size_t nattrs, const char *const *names, const char *const *values)
+{
+	struct reply *r = arg;
+	struct robj *v = realloc(r->obj, (r->nobj + 1) * sizeof *v);
+	if (v == NULL) {
+		r->oom = true;
+		return 1;
+	}
+	r->obj = v;
+	struct robj *o = &v[r->nobj];
+	o->n = 0;
+	o->names = calloc(nattrs ? nattrs : 1, sizeof *o->names);
+	o->values = calloc(nattrs ? nattrs : 1, sizeof *o->values);
+	r->nobj++;
+	if (o->names == NULL || o->values == NULL) {
+		r->oom = true;
+		return 1;
+	}
+	for (size_t i = 0; i < nattrs; i++) {
+		o->names[i] = xstrdup(names[i], &r->oom);
+		o->values[i] = xstrdup(values[i], &r->oom);
+		o->n++;
+		if (r->oom)
+			return 1;
+	}
+	return 0;
+}
+
+static void reply_clear(struct reply *r)
+{
+	for (size_t i = 0; i < r->nobj; i++) {
+		for (size_t k = 0; k < r->obj[i].n; k++) {
+			free(r->obj[i].names[k]);
+			free(r->obj[i].values[k]);
+		}
+		free(r->obj[i].names);
+		free(r->obj[i].values);
+	}
+	free(r->obj);
+	r->obj = NULL;
+	r->nobj = 0;
+	r->rc = QSG_OK;
+	r->text[0] = '\0';
+	r->oom = false;
+}
+
+/* Value of attribute name in o; NULL when absent. */
+static const char *obj_get(const struct robj *o, const char *name)
+{
+	for (size_t i = 0; i < o->n; i++)
+		if (o->names[i] != NULL && strcmp(o->names[i], name) == 0)
+			return o->values[i];
+	return NULL;
+}
+
+/* Run one command; r is cleared first. Returns r->rc. */
+static int do_admin(qsg_conn *c, const char *cmd, struct reply *r)
+{
+	reply_clear(r);
+	r->rc = qsg_admin(c, cmd, collect_cb, r, r->text, sizeof r->text);
+	if (r->oom) {
+		r->rc = QSG_RC_STORAGE_NOT_AVAILABLE;
+		snprintf(r->text, sizeof r->text, "qsgadm: out of memory");
+	}
+	if (r->text[0] == '\0' && r->rc != QSG_OK)
+		snprintf(r->text, sizeof r->text, "%s (%d): %s", qsg_reason_name(r->rc), r->rc,
+			 qsg_reason_text(r->rc));
+	return r->rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Output
+ * ------------------------------------------------------------------------ */
+
+/* MQSC style: two attributes per line, the left one in a 40-column field. */
+static void obj_mqsc(struct strbuf *out, const struct robj *o)
+{
+	struct strbuf item = {0};
+	for (size_t i = 0; i < o->n; i++) {
+		sb_reset(&item);
+		sb_printf(&item, "%s(%s)", o->names[i], o->values[i]);
+		bool left = (i % 2) == 0;
+		if (left) {
+			sb_adds(out, "   ");
+			sb_adds(out, sb_str(&item));
+			if (i + 1 == o->n || item.len >= MQSC_COLUMN) {
+				sb_adds(out, "\n");
+				/* A long left item: the next one starts a line. */
+				if (i + 1 < o->n && item.len >= MQSC_COLUMN) {
+					i++;
+					sb_reset(&item);
+					sb_printf(&item, "%s(%s)", o->names[i], o->values[i]);
+					sb_adds(out, "   ");
+					sb_adds(out, sb_str(&item));
+					sb_adds(out, "\n");
+				}
+			} else {
+				for (size_t k = item.len; k < MQSC_COLUMN; k++)
+					sb_add(out, " ", 1);
+			}
+		} else {
+			sb_adds(out, sb_str(&item));
+			sb_adds(out, "\n");
+		}
+	}
+	if (item.oom)
+		out->oom = true;
+	free(item.p);
+}
+
+static void obj_json(struct strbuf *out, const struct robj *o)
+{
+	sb_adds(out, "{");
+	for (size_t i = 0; i < o->n; i++) {
+		if (i > 0)
+			sb_adds(out, ", ");
+		sb_json_str(out, o->names[i]);
+		sb_adds(out, ": ");
+		sb_json_str(out, o->values[i]);
+	}
+	sb_adds(out, "}");
+}
+
+static void objs_json(struct strbuf *out, const struct reply *r, size_t from, size_t to)
+{
+	sb_adds(out, "[");
+	for (size_t i = from; i < to; i++) {
+		if (i > from)
+			sb_adds(out, ", ");
+		obj_json(out, &r->obj[i]);
+	}
+	sb_adds(out, "]");
+}
+
+struct ctx {
+	bool json;
+	bool interactive;
+	const char *conn_list;
+	qsg_conn *conn; /* the MQSC session's connection */
+	double member_timeout; /* seconds, for direct connections to one member */
+	unsigned nread, nsyntax, nfailed;
+	bool fatal;
+	struct strbuf line;
+};
+
+/* Print one reply; member labels it (CMDSCOPE). */
+static void print_reply(struct ctx *x, const char *command, const char *member,
+			const struct reply *r)
+{
+	struct strbuf *b = &x->line;
+	sb_reset(b);
+	if (x->json) {
+		sb_adds(b, "{");
+		if (member != NULL) {
+			sb_adds(b, "\"member\": ");
+			sb_json_str(b, member);
+			sb_adds(b, ", ");
+		}
+		sb_adds(b, "\"command\": ");
+		sb_json_str(b, command);
+		sb_printf(b, ", \"rc\": %d, \"reason\": ", r->rc);
+		sb_json_str(b, qsg_reason_name(r->rc));
+		sb_adds(b, ", \"text\": ");
+		sb_json_str(b, r->text);
+		sb_adds(b, ", \"objects\": ");
+		objs_json(b, r, 0, r->nobj);
+		sb_adds(b, "}\n");
+	} else {
+		if (member != NULL) {
+			sb_printf(b, "%s: ", member);
+			if (r->text[0] != '\0')
+				sb_adds(b, r->text);
+			else
+				sb_printf(b, "%s (%d)", qsg_reason_name(r->rc), r->rc);
+			sb_adds(b, "\n");
+		} else if (r->text[0] != '\0') {
+			sb_adds(b, r->text);
+			sb_adds(b, "\n");
+		}
+		for (size_t i = 0; i < r->nobj; i++)
+			obj_mqsc(b, &r->obj[i]);
+		sb_adds(b, "\n");
+	}
+	if (b->oom) {
+		fprintf(stderr, "qsgadm: out of memory\n");
+		x->fatal = true;
+		return;
+	}
+	fputs(b->p, stdout);
+	fflush(stdout);
+}
+
+static void count_rc(struct ctx *x, int rc)
+{
+	if (rc == QSG_RC_MQSC_SYNTAX || rc == QSG_RC_BAD_ATTR)
+		x->nsyntax++;
+	else if (rc != QSG_OK)
+		x->nfailed++;
+}
+
+/* ------------------------------------------------------------------------
+ * Connections to one member
+ * ------------------------------------------------------------------------ */
+
+/* Connect with a bounded reconnect timeout (libqsg reads it from the
+ * environment at connect time). */
+static int connect_timeout(const char *list, double timeout_s, qsg_conn **c, char *errmsg)
+{
+	char buf[32];
+	const char *old = getenv("QSG_RECONNECT_TIMEOUT");
+	char *saved = old != NULL ? strdup(old) : NULL;
+	snprintf(buf, sizeof buf, "%.3f", timeout_s);
+	setenv("QSG_RECONNECT_TIMEOUT", buf, 1);
+	int rc = qsg_connect(list, "qsgadm", c, errmsg);
+	if (saved != NULL) {
+		setenv("QSG_RECONNECT_TIMEOUT", saved, 1);
+		free(saved);
+	} else {
+		unsetenv("QSG_RECONNECT_TIMEOUT");
+	}
+	if (rc == QSG_OK)
+		qsg_set_reconnect_timeout(*c, (int)(timeout_s * 1000));
+	return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * CMDSCOPE (client side)
+ * ------------------------------------------------------------------------ */
+
+static bool is_sep(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == ',' || ch == '\r' || ch == '\n';
+}
+
+/* Find CMDSCOPE(value) outside quotes in cmd: remove it (in place) and put
+ * its value (unquoted values upper-cased, blanks removed) in scope. Returns
+ * 1 when found, 0 when not, -1 when malformed. */
+static int take_cmdscope(char *cmd, char *scope, size_t size)
+{
+	static const char kw[] = "CMDSCOPE";
+	size_t n = strlen(cmd);
+	bool quoted = false;
+	for (size_t i = 0; i < n; i++) {
+		if (cmd[i] == '\'') {
+			quoted = !quoted;
+			continue;
+		}
+		if (quoted || (i > 0 && !is_sep(cmd[i - 1]) && cmd[i - 1] != ')'))
+			continue;
+		if (strncasecmp(cmd + i, kw, sizeof kw - 1) != 0)
+			continue;
+		size_t j = i + sizeof kw - 1;
+		while (j < n && (cmd[j] == ' ' || cmd[j] == '\t'))
+			j++;
+		if (j >= n || cmd[j] != '(')
+			continue;
+		j++;
+		size_t o = 0;
+		bool q = false;
+		for (; j < n; j++) {
+			char ch = cmd[j];
+			if (ch == '\'') {
+				if (q && j + 1 < n && cmd[j + 1] == '\'') {
+					j++;
+				} else {
+					q = !q;
+					continue;
+				}
+			} else if (ch == ')' && !q) {
+				break;
+			}
+			if (ch == ' ' || ch == '\t')
+				continue;
+			if (o + 1 >= size)
+				return -1;
+			scope[o++] = q ? ch : (char)toupper((unsigned char)ch);
+		}
+		if (j >= n)
+			return -1;
+		scope[o] = '\0';
+		memmove(cmd + i, cmd + j + 1, n - j); /* includes the NUL */
+		return 1;
+	}
+	return 0;
+}
+
+struct member {
+	char name[64];
+	char conname[160];
+};
+
+/* Members and their client addresses from DISPLAY GROUP. */
+static int group_members(qsg_conn *c, struct member **out, size_t *count, struct reply *r)
+{
+	*out = NULL;
+	*count = 0;
+	int rc = do_admin(c, "DISPLAY GROUP CONNAME", r);
+	if (rc != QSG_OK)
+		return rc;
+	struct member *m = calloc(r->nobj ? r->nobj : 1, sizeof *m);
+	if (m == NULL)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	size_t k = 0;
+	for (size_t i = 0; i < r->nobj; i++) {
+		const char *name = obj_get(&r->obj[i], "QMNAME");
+		const char *addr = obj_get(&r->obj[i], "CONNAME");
+		if (name == NULL || name[0] == '\0')
+			continue;
+		snprintf(m[k].name, sizeof m[k].name, "%s", name);
+		snprintf(m[k].conname, sizeof m[k].conname, "%s", addr != NULL ? addr : "");
+		k++;
+	}
+	*out = m;
+	*count = k;
+	return QSG_OK;
+}
+
+/* Send cmd (CMDSCOPE removed) to every member, or to the one named. */
+static void run_scoped(struct ctx *x, const char *shown, const char *cmd, const char *scope)
+{
+	struct reply r = {0};
+	struct member *m = NULL;
+	size_t n = 0;
+	int rc = group_members(x->conn, &m, &n, &r);
+	if (rc != QSG_OK) {
+		snprintf(r.text, sizeof r.text,
+			 "qsgadm: CMDSCOPE(%s): cannot list the members (DISPLAY GROUP): %s (%d)",
+			 scope, qsg_reason_name(rc), rc);
+		r.rc = rc;
+		print_reply(x, shown, NULL, &r);
+		count_rc(x, rc);
+		reply_clear(&r);
+		free(m);
+		return;
+	}
+	bool all = strcmp(scope, "*") == 0, found = false;
+	for (size_t i = 0; i < n && !x->fatal; i++) {
+		if (!all && strcmp(m[i].name, scope) != 0)
+			continue;
+		found = true;
+		char errmsg[QSG_ERRMSG_SIZE] = "";
+		qsg_conn *c = NULL;
+		reply_clear(&r);
+		if (m[i].conname[0] == '\0') {
+			rc = QSG_RC_Q_MGR_NOT_AVAILABLE;
+			snprintf(errmsg, sizeof errmsg, "no client address known");
+		} else {
+			rc = connect_timeout(m[i].conname, x->member_timeout, &c, errmsg);
+		}
+		if (rc != QSG_OK) {
+			r.rc = QSG_RC_Q_MGR_NOT_AVAILABLE;
+			snprintf(r.text, sizeof r.text, "%s (%d): cannot reach %s at %s: %s",
+				 qsg_reason_name(r.rc), r.rc, m[i].name, m[i].conname,
+				 errmsg[0] ? errmsg : qsg_reason_name(rc));
+		} else {
+			do_admin(c, cmd, &r);
+			qsg_disconnect(c);
+		}
+		print_reply(x, shown, m[i].name, &r);
+		count_rc(x, r.rc);
+	}
+	if (!found) {
+		reply_clear(&r);
+		r.rc = QSG_RC_Q_MGR_NOT_AVAILABLE;
+		snprintf(r.text, sizeof r.text,
+			 "%s (%d): CMDSCOPE(%s): %s is not a member of the group",
+			 qsg_reason_name(r.rc), r.rc, scope, scope);
+		print_reply(x, shown, scope, &r);
+		count_rc(x, r.rc);
+	}
+	reply_clear(&r);
+	free(m);
+}
+
+/* Run one MQSC command. */
+static void run_command(struct ctx *x, char *cmd)
+{
+	char scope[64];
+	char *shown = strdup(cmd);
+	if (shown == NULL) {
+		fprintf(stderr, "qsgadm: out of memory\n");
+		x->fatal = true;
+		return;
+	}
+	x->nread++;
+	if (!x->json && !x->interactive)
+		printf("%6u : %s\n", x->nread, shown);
+	int got = take_cmdscope(cmd, scope, sizeof scope);
+	if (got == 1 && scope[0] != '\0') {
+		run_scoped(x, shown, cmd, scope);
+	} else {
+		struct reply r = {0};
+		if (got < 0) {
+			r.rc = QSG_RC_MQSC_SYNTAX;
+			snprintf(r.text, sizeof r.text,
+				 "QSG0001E: CMDSCOPE: missing ')' or value too long.");
+		} else {
+			/* CMDSCOPE(' '): the member we are connected to. */
+			do_admin(x->conn, cmd, &r);
+		}
+		print_reply(x, shown, NULL, &r);
+		count_rc(x, r.rc);
+		reply_clear(&r);
+	}
+	free(shown);
+}
+
+/* ------------------------------------------------------------------------
  * Input: MQSC lines -> commands
  * ------------------------------------------------------------------------ */
 
@@ -124,11 +577,41 @@ struct reader {
 	FILE *in;
 	char *line;
 	size_t cap;
+	bool interactive; /* stdin is a terminal: prompts */
+	bool edit; /* libedit line editing */
+	char *eline; /* libedit's last line */
 };
 
 static bool is_blank(char c)
 {
 	return c == ' ' || c == '\t';
+}
+
+/* Next physical line (newline removed) in *out: its length, -1 at the end,
+ * -2 on a read error. */
+static ssize_t next_line(struct reader *r, bool cont, char **out)
+{
+	const char *prompt = cont ? "      > " : "qsgadm> ";
+#ifdef HAVE_LIBEDIT
+	if (r->edit) {
+		free(r->eline);
+		r->eline = readline(prompt);
+		if (r->eline == NULL)
+			return -1;
+		*out = r->eline;
+		return (ssize_t)strlen(r->eline);
+	}
+#endif
+	if (r->interactive) {
+		fputs(prompt, stdout);
+		fflush(stdout);
+	}
+	errno = 0;
+	ssize_t n = getline(&r->line, &r->cap, r->in);
+	if (n < 0)
+		return ferror(r->in) ? -2 : -1;
+	*out = r->line;
+	return n;
 }
 
 /* Read the next command into cmd. Returns 1 with a command, 0 at the end,
@@ -139,15 +622,16 @@ static int read_command(struct reader *r, struct strbuf *cmd)
 
 	sb_reset(cmd);
 	for (;;) {
-		errno = 0;
-		ssize_t n = getline(&r->line, &r->cap, r->in);
+		char *s = NULL;
+		ssize_t n = next_line(r, cont != NONE, &s);
+		if (n == -2)
+			return -1;
 		if (n < 0) {
-			if (ferror(r->in))
-				return -1;
+			if (r->interactive)
+				fputs("\n", stdout);
 			return cont != NONE && cmd->len > 0 ? 1 : 0;
 		}
 		size_t len = (size_t)n;
-		char *s = r->line;
 		while (len > 0 &&
 		       (s[len - 1] == '\n' || s[len - 1] == '\r' || is_blank(s[len - 1])))
 			len--;
@@ -186,109 +670,557 @@ static int read_command(struct reader *r, struct strbuf *cmd)
 	}
 }
 
-/* ------------------------------------------------------------------------
- * Output
- * ------------------------------------------------------------------------ */
-
-struct objs {
-	bool json;
-	struct strbuf out;
-	unsigned count;
-};
-
-/* MQSC style: two attributes per line, the left one in a 40-column field. */
-static int obj_mqsc(struct objs *o, size_t nattrs, const char *const *names,
-		    const char *const *values)
+/* END, EXIT or QUIT (blanks around allowed): end of input. */
+static bool is_end(const char *s)
 {
-	struct strbuf item = {0};
-	for (size_t i = 0; i < nattrs; i++) {
-		sb_reset(&item);
-		sb_printf(&item, "%s(%s)", names[i], values[i]);
-		bool left = (i % 2) == 0;
-		if (left) {
-			sb_adds(&o->out, "   ");
-			sb_adds(&o->out, sb_str(&item));
-			if (i + 1 == nattrs || item.len >= MQSC_COLUMN) {
-				sb_adds(&o->out, "\n");
-				/* A long left item: the next one starts a line. */
-				if (i + 1 < nattrs && item.len >= MQSC_COLUMN) {
-					i++;
-					sb_reset(&item);
-					sb_printf(&item, "%s(%s)", names[i], values[i]);
-					sb_adds(&o->out, "   ");
-					sb_adds(&o->out, sb_str(&item));
-					sb_adds(&o->out, "\n");
-				}
-			} else {
-				for (size_t k = item.len; k < MQSC_COLUMN; k++)
-					sb_add(&o->out, " ", 1);
-			}
-		} else {
-			sb_adds(&o->out, sb_str(&item));
-			sb_adds(&o->out, "\n");
-		}
-	}
-	free(item.p);
-	return item.oom ? -1 : 0;
+	while (is_blank(*s))
+		s++;
+	size_t n = 0;
+	while (s[n] != '\0' && !is_blank(s[n]))
+		n++;
+	const char *t = s + n;
+	while (is_blank(*t))
+		t++;
+	if (*t != '\0')
+		return false;
+	return (n == 3 && strncasecmp(s, "END", 3) == 0) ||
+	       (n == 4 && (strncasecmp(s, "EXIT", 4) == 0 || strncasecmp(s, "QUIT", 4) == 0));
 }
 
-static int obj_json(struct objs *o, size_t nattrs, const char *const *names,
-		    const char *const *values)
+static int run_mqsc(struct ctx *x, const char *file)
 {
-	sb_adds(&o->out, o->count > 0 ? ", {" : "{");
-	for (size_t i = 0; i < nattrs; i++) {
-		if (i > 0)
-			sb_adds(&o->out, ", ");
-		sb_json_str(&o->out, names[i]);
-		sb_adds(&o->out, ": ");
-		sb_json_str(&o->out, values[i]);
+	struct reader rd = {.in = stdin};
+	char history[4096] = "";
+
+	if (file != NULL) {
+		rd.in = fopen(file, "r");
+		if (rd.in == NULL) {
+			fprintf(stderr, "qsgadm: cannot open %s: %s\n", file, strerror(errno));
+			return 2;
+		}
+	} else if (isatty(STDIN_FILENO)) {
+		rd.interactive = true;
+		x->interactive = true;
+#ifdef HAVE_LIBEDIT
+		rd.edit = true;
+		const char *home = getenv("HOME");
+		if (home != NULL && home[0] != '\0') {
+			snprintf(history, sizeof history, "%s/.qsgadm_history", home);
+			stifle_history(1000);
+			(void)read_history(history);
+		}
+#endif
 	}
-	sb_adds(&o->out, "}");
+
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	int rc = qsg_connect(x->conn_list, "qsgadm", &x->conn, errmsg);
+	if (rc != QSG_OK) {
+		fprintf(stderr, "qsgadm: cannot connect: %s (%d): %s\n", qsg_reason_name(rc), rc,
+			errmsg[0] ? errmsg : qsg_reason_text(rc));
+		if (rd.in != stdin)
+			fclose(rd.in);
+		return 2;
+	}
+	if (rd.interactive)
+		printf("qsgadm: connected; MQSC commands, END to finish.\n");
+
+	struct strbuf cmd = {0};
+	while (!x->fatal) {
+		int got = read_command(&rd, &cmd);
+		if (got < 0) {
+			fprintf(stderr, "qsgadm: read error: %s\n", strerror(errno));
+			x->fatal = true;
+			break;
+		}
+		if (got == 0)
+			break;
+		if (cmd.oom) {
+			fprintf(stderr, "qsgadm: out of memory\n");
+			x->fatal = true;
+			break;
+		}
+#ifdef HAVE_LIBEDIT
+		if (rd.edit)
+			add_history(cmd.p);
+#endif
+		if (is_end(cmd.p))
+			break;
+		run_command(x, cmd.p);
+	}
+	if (!x->json)
+		printf("%u MQSC commands read. %u commands have a syntax error. %u commands "
+		       "cannot be processed.\n",
+		       x->nread, x->nsyntax, x->nfailed);
+#ifdef HAVE_LIBEDIT
+	if (rd.edit && history[0] != '\0')
+		(void)write_history(history);
+	free(rd.eline);
+#endif
+	(void)history;
+	free(cmd.p);
+	free(rd.line);
+	if (rd.in != stdin)
+		fclose(rd.in);
+	qsg_disconnect(x->conn);
+	x->conn = NULL;
+	if (x->fatal)
+		return 1;
+	return x->nsyntax + x->nfailed > 0 ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------------
+ * qsgadm status
+ * ------------------------------------------------------------------------ */
+
+static const char *const status_cols[] = {"QMNAME",  "RAFTID", "ROLE",	 "TERM",  "COMMIT",
+					  "APPLIED", "LAG",    "INSYNC", "VOTER", "LEASE"};
+#define N_STATUS_COLS (sizeof status_cols / sizeof status_cols[0])
+
+static const struct robj *summary_of(const struct reply *r)
+{
+	for (size_t i = 0; i < r->nobj; i++)
+		if (obj_get(&r->obj[i], "QUORUM") != NULL)
+			return &r->obj[i];
+	return NULL;
+}
+
+static int cmd_status(struct ctx *x)
+{
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	struct reply r = {0};
+	qsg_conn *c = NULL;
+	int rc = qsg_connect(x->conn_list, "qsgadm", &c, errmsg);
+	if (rc != QSG_OK) {
+		fprintf(stderr, "qsgadm: cannot connect: %s (%d): %s\n", qsg_reason_name(rc), rc,
+			errmsg[0] ? errmsg : qsg_reason_text(rc));
+		return 2;
+	}
+	rc = do_admin(c, "DISPLAY QMSTATUS TYPE(RAFT)", &r);
+	qsg_disconnect(c);
+	const struct robj *sum = summary_of(&r);
+	struct strbuf *b = &x->line;
+	sb_reset(b);
+	if (x->json) {
+		sb_printf(b, "{\"rc\": %d, \"reason\": ", rc);
+		sb_json_str(b, qsg_reason_name(rc));
+		sb_adds(b, ", \"text\": ");
+		sb_json_str(b, r.text);
+		sb_adds(b, ", \"members\": [");
+		size_t k = 0;
+		for (size_t i = 0; i < r.nobj; i++) {
+			if (&r.obj[i] == sum)
+				continue;
+			if (k++ > 0)
+				sb_adds(b, ", ");
+			obj_json(b, &r.obj[i]);
+		}
+		sb_adds(b, "], \"group\": ");
+		if (sum != NULL)
+			obj_json(b, sum);
+		else
+			sb_adds(b, "null");
+		sb_adds(b, "}\n");
+	} else if (rc != QSG_OK) {
+		sb_printf(b, "%s\n", r.text);
+	} else {
+		size_t w[N_STATUS_COLS];
+		for (size_t k = 0; k < N_STATUS_COLS; k++)
+			w[k] = strlen(status_cols[k]);
+		for (size_t i = 0; i < r.nobj; i++)
+			for (size_t k = 0; k < N_STATUS_COLS && &r.obj[i] != sum; k++) {
+				const char *v = obj_get(&r.obj[i], status_cols[k]);
+				if (v != NULL && strlen(v) > w[k])
+					w[k] = strlen(v);
+			}
+		w[N_STATUS_COLS - 1] = 0; /* no padding after the last column */
+		for (size_t k = 0; k < N_STATUS_COLS; k++)
+			sb_printf(b, "%-*s%s", (int)w[k], status_cols[k],
+				  k + 1 < N_STATUS_COLS ? "  " : "\n");
+		for (size_t i = 0; i < r.nobj; i++) {
+			if (&r.obj[i] == sum)
+				continue;
+			for (size_t k = 0; k < N_STATUS_COLS; k++) {
+				const char *v = obj_get(&r.obj[i], status_cols[k]);
+				sb_printf(b, "%-*s%s", (int)w[k], v != NULL ? v : "",
+					  k + 1 < N_STATUS_COLS ? "  " : "\n");
+			}
+		}
+		if (sum != NULL) {
+			const char *l = obj_get(sum, "LEADER");
+			sb_printf(b, "group %s: leader %s, quorum %s in sync (majority %s): %s\n",
+				  obj_get(sum, "QSGNAME") ? obj_get(sum, "QSGNAME") : "?",
+				  l != NULL && l[0] != '\0' ? l : "(none)",
+				  obj_get(sum, "QUORUM") ? obj_get(sum, "QUORUM") : "?",
+				  obj_get(sum, "MAJORITY") ? obj_get(sum, "MAJORITY") : "?",
+				  obj_get(sum, "HAVEQUORUM") &&
+					  strcmp(obj_get(sum, "HAVEQUORUM"), "YES") == 0
+				      ? "ok"
+				      : "NO QUORUM");
+		}
+	}
+	if (!b->oom)
+		fputs(b->p, stdout);
+	reply_clear(&r);
+	return rc == QSG_OK && !b->oom ? 0 : 1;
+}
+
+/* ------------------------------------------------------------------------
+ * qsgadm check NAME
+ * ------------------------------------------------------------------------ */
+
+struct check {
+	struct ctx *x;
+	const char *name;
+	qsg_conn *c;
+	struct reply r;
+	char qmname[64];
+};
+
+static int check_line(bool ok, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int check_line(bool ok, const char *name, const char *fmt, ...)
+{
+	char buf[TEXT_SIZE];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	printf("%s: %s: %s\n", ok ? "ok" : "failed", name, buf);
+	fflush(stdout);
+	return ok ? 0 : 1;
+}
+
+/* Connect to the check's member (x->conn_list) and learn its name. */
+static int check_connect(struct check *k)
+{
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	const char *list = k->x->conn_list != NULL ? k->x->conn_list : getenv("QSG_CONN");
+	int rc = connect_timeout(list, k->x->member_timeout, &k->c, errmsg);
+	if (rc != QSG_OK)
+		return check_line(false, k->name, "cannot connect to %s: %s (%d): %s",
+				  list ? list : "(no QSG_CONN)", qsg_reason_name(rc), rc,
+				  errmsg[0] ? errmsg : qsg_reason_text(rc));
+	rc = do_admin(k->c, "DISPLAY QMGR QMNAME", &k->r);
+	if (rc != QSG_OK || k->r.nobj == 0 || obj_get(&k->r.obj[0], "QMNAME") == NULL)
+		return check_line(false, k->name, "DISPLAY QMGR failed: %s", k->r.text);
+	snprintf(k->qmname, sizeof k->qmname, "%s", obj_get(&k->r.obj[0], "QMNAME"));
 	return 0;
 }
 
-static int on_object(void *arg, size_t nattrs, const char *const *names, const char *const *values)
+static int check_ping(struct check *k)
 {
-	struct objs *o = arg;
-	int rc = o->json ? obj_json(o, nattrs, names, values) : obj_mqsc(o, nattrs, names, values);
-	o->count++;
-	return rc != 0 || o->out.oom ? 1 : 0;
+	int rc = check_connect(k);
+	if (rc != 0)
+		return rc;
+	rc = do_admin(k->c, "PING QMGR", &k->r);
+	if (rc != QSG_OK)
+		return check_line(false, k->name, "%s: PING QMGR: %s", k->qmname, k->r.text);
+	return check_line(true, k->name, "%s answers PING QMGR", k->qmname);
 }
+
+static int check_running(struct check *k)
+{
+	int rc = check_connect(k);
+	if (rc != 0)
+		return rc;
+	rc = do_admin(k->c, "DISPLAY GROUP LEASE", &k->r);
+	if (rc != QSG_OK)
+		return check_line(false, k->name, "%s: DISPLAY GROUP: %s", k->qmname, k->r.text);
+	for (size_t i = 0; i < k->r.nobj; i++) {
+		const char *n = obj_get(&k->r.obj[i], "QMNAME");
+		const char *l = obj_get(&k->r.obj[i], "LEASE");
+		if (n == NULL || strcmp(n, k->qmname) != 0)
+			continue;
+		if (l != NULL && strcmp(l, "ACTIVE") == 0)
+			return check_line(true, k->name, "%s is running, lease ACTIVE", k->qmname);
+		return check_line(false, k->name, "%s answers but its lease is %s", k->qmname,
+				  l != NULL ? l : "unknown");
+	}
+	return check_line(false, k->name, "%s answers but is not a member of the group yet",
+			  k->qmname);
+}
+
+/* DISPLAY QMSTATUS: summary, this member's object. */
+static int check_qmstatus(struct check *k, const struct robj **sum, const struct robj **self)
+{
+	int rc = check_connect(k);
+	if (rc != 0)
+		return rc;
+	rc = do_admin(k->c, "DISPLAY QMSTATUS TYPE(RAFT) ALL", &k->r);
+	if (rc != QSG_OK)
+		return check_line(false, k->name, "%s: DISPLAY QMSTATUS: %s", k->qmname, k->r.text);
+	*sum = summary_of(&k->r);
+	*self = NULL;
+	for (size_t i = 0; i < k->r.nobj; i++) {
+		const char *n = obj_get(&k->r.obj[i], "QMNAME");
+		if (n != NULL && strcmp(n, k->qmname) == 0)
+			*self = &k->r.obj[i];
+	}
+	if (*sum == NULL || obj_get(*sum, "QUORUM") == NULL || obj_get(*sum, "MAJORITY") == NULL)
+		return check_line(false, k->name, "%s: DISPLAY QMSTATUS gave no summary",
+				  k->qmname);
+	return 0;
+}
+
+static int check_quorum(struct check *k)
+{
+	const struct robj *sum, *self;
+	int rc = check_qmstatus(k, &sum, &self);
+	if (rc != 0)
+		return rc;
+	const char *leader = obj_get(sum, "LEADER");
+	unsigned insync = 0, voters = 0, majority = (unsigned)atoi(obj_get(sum, "MAJORITY"));
+	if (sscanf(obj_get(sum, "QUORUM"), "%u/%u", &insync, &voters) != 2)
+		return check_line(false, k->name, "bad QUORUM(%s)", obj_get(sum, "QUORUM"));
+	if (leader == NULL || leader[0] == '\0')
+		return check_line(false, k->name, "no leader known to %s (%u/%u voters in sync)",
+				  k->qmname, insync, voters);
+	if (voters == 0 || insync < majority)
+		return check_line(false, k->name,
+				  "leader %s, only %u/%u voters in sync, a majority is %u", leader,
+				  insync, voters, majority);
+	return check_line(true, k->name, "leader %s, %u/%u voters in sync (majority %u)", leader,
+			  insync, voters, majority);
+}
+
+static int check_quorum_critical(struct check *k)
+{
+	const struct robj *sum, *self;
+	int rc = check_qmstatus(k, &sum, &self);
+	if (rc != 0)
+		return rc;
+	unsigned insync = 0, voters = 0, majority = (unsigned)atoi(obj_get(sum, "MAJORITY"));
+	if (sscanf(obj_get(sum, "QUORUM"), "%u/%u", &insync, &voters) != 2)
+		return check_line(false, k->name, "bad QUORUM(%s)", obj_get(sum, "QUORUM"));
+	bool counts = self != NULL && obj_get(self, "VOTER") != NULL &&
+		      strcmp(obj_get(self, "VOTER"), "YES") == 0 &&
+		      obj_get(self, "INSYNC") != NULL &&
+		      strcmp(obj_get(self, "INSYNC"), "YES") == 0;
+	unsigned without = counts && insync > 0 ? insync - 1 : insync;
+	if (without < majority)
+		return check_line(false, k->name,
+				  "stopping %s would lose quorum: %u voter(s) in sync without it, "
+				  "a majority is %u of %u",
+				  k->qmname, without, majority, voters);
+	return check_line(true, k->name,
+			  "%s can stop: %u voter(s) in sync without it, a majority is %u of %u",
+			  k->qmname, without, majority, voters);
+}
+
+/* TCP connect to host:port within timeout_ms. */
+static int tcp_probe(const char *addr, int timeout_ms, char *err, size_t errsize)
+{
+	char host[160], port[16];
+	const char *colon = strrchr(addr, ':');
+	if (colon == NULL || colon == addr || strlen(colon + 1) >= sizeof port ||
+	    (size_t)(colon - addr) >= sizeof host) {
+		snprintf(err, errsize, "not host:port");
+		return -1;
+	}
+	size_t hn = (size_t)(colon - addr);
+	if (addr[0] == '[' && hn >= 2 && addr[hn - 1] == ']') {
+		memcpy(host, addr + 1, hn - 2);
+		host[hn - 2] = '\0';
+	} else {
+		memcpy(host, addr, hn);
+		host[hn] = '\0';
+	}
+	snprintf(port, sizeof port, "%s", colon + 1);
+	struct addrinfo hints, *ai = NULL;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	int g = getaddrinfo(host, port, &hints, &ai);
+	if (g != 0) {
+		snprintf(err, errsize, "%s", gai_strerror(g));
+		return -1;
+	}
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int ok = -1;
+	if (fd < 0) {
+		snprintf(err, errsize, "socket: %s", strerror(errno));
+	} else if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+		ok = 0;
+	} else if (errno != EINPROGRESS) {
+		snprintf(err, errsize, "%s", strerror(errno));
+	} else {
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		int soerr = 0;
+		socklen_t sl = sizeof soerr;
+		int p = poll(&pfd, 1, timeout_ms);
+		if (p == 0)
+			snprintf(err, errsize, "no answer within %d ms", timeout_ms);
+		else if (p < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+			snprintf(err, errsize, "%s", strerror(errno));
+		else if (soerr != 0)
+			snprintf(err, errsize, "%s", strerror(soerr));
+		else
+			ok = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return ok;
+}
+
+static int check_listeners(struct check *k)
+{
+	const char *list = k->x->conn_list != NULL ? k->x->conn_list : getenv("QSG_CONN");
+	if (list == NULL || list[0] == '\0')
+		return check_line(false, k->name, "no address: give -c host:port or set QSG_CONN");
+	char *copy = strdup(list);
+	if (copy == NULL)
+		return check_line(false, k->name, "out of memory");
+	int failed = 0;
+	char *save = NULL;
+	for (char *a = strtok_r(copy, ",", &save); a != NULL; a = strtok_r(NULL, ",", &save)) {
+		char err[256] = "", errmsg[QSG_ERRMSG_SIZE] = "";
+		qsg_conn *c = NULL;
+		if (tcp_probe(a, (int)(k->x->member_timeout * 1000), err, sizeof err) != 0) {
+			failed |= check_line(false, k->name, "%s does not accept connections: %s",
+					     a, err);
+			continue;
+		}
+		int rc = connect_timeout(a, k->x->member_timeout, &c, errmsg);
+		if (rc == QSG_OK)
+			rc = do_admin(c, "PING QMGR", &k->r);
+		else
+			snprintf(k->r.text, sizeof k->r.text, "%s (%d): %s", qsg_reason_name(rc),
+				 rc, errmsg[0] ? errmsg : qsg_reason_text(rc));
+		qsg_disconnect(c);
+		if (rc != QSG_OK)
+			failed |= check_line(false, k->name,
+					     "%s accepts connections but does not answer PING: %s",
+					     a, k->r.text);
+		else
+			failed |=
+			    check_line(true, k->name, "%s accepts connections and answers PING", a);
+	}
+	free(copy);
+	return failed;
+}
+
+static int check_channels(struct check *k, const char *channel)
+{
+	char cmd[128];
+	int rc = check_connect(k);
+	if (rc != 0)
+		return rc;
+	snprintf(cmd, sizeof cmd, "DISPLAY CHSTATUS(%s) CHLTYPE(SDR) STATUS",
+		 channel != NULL ? channel : "*");
+	rc = do_admin(k->c, cmd, &k->r);
+	if (rc != QSG_OK)
+		return check_line(false, k->name, "%s", k->r.text);
+	if (k->r.nobj == 0) {
+		if (channel != NULL)
+			return check_line(false, k->name, "sender channel %s has no status",
+					  channel);
+		return check_line(true, k->name, "no sender channel has a status entry");
+	}
+	struct strbuf bad = {0};
+	unsigned nbad = 0;
+	for (size_t i = 0; i < k->r.nobj; i++) {
+		const char *n = obj_get(&k->r.obj[i], "CHANNEL");
+		const char *st = obj_get(&k->r.obj[i], "STATUS");
+		if (st != NULL && strcmp(st, "RUNNING") == 0)
+			continue;
+		sb_printf(&bad, "%s%s(%s)", nbad++ ? ", " : "", n ? n : "?", st ? st : "?");
+	}
+	if (nbad > 0) {
+		rc = check_line(false, k->name, "%u of %zu sender channels not running: %s", nbad,
+				k->r.nobj, sb_str(&bad));
+		free(bad.p);
+		return rc;
+	}
+	free(bad.p);
+	return check_line(true, k->name, "%zu sender channel(s) running", k->r.nobj);
+}
+
+static int cmd_check(struct ctx *x, const char *name, const char *arg)
+{
+	struct check k = {.x = x, .name = name};
+	int rc;
+	if (strcmp(name, "ping") == 0)
+		rc = check_ping(&k);
+	else if (strcmp(name, "running") == 0)
+		rc = check_running(&k);
+	else if (strcmp(name, "quorum") == 0)
+		rc = check_quorum(&k);
+	else if (strcmp(name, "quorum-critical") == 0)
+		rc = check_quorum_critical(&k);
+	else if (strcmp(name, "listeners") == 0)
+		rc = check_listeners(&k);
+	else if (strcmp(name, "channels") == 0)
+		rc = check_channels(&k, arg);
+	else {
+		fprintf(stderr,
+			"qsgadm: unknown check '%s' (ping, running, quorum, quorum-critical, "
+			"listeners, channels [NAME])\n",
+			name);
+		return 2;
+	}
+	if (arg != NULL && strcmp(name, "channels") != 0) {
+		fprintf(stderr, "qsgadm: check %s takes no argument\n", name);
+		rc = 2;
+	}
+	qsg_disconnect(k.c);
+	reply_clear(&k.r);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * main
+ * ------------------------------------------------------------------------ */
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: qsgadm [-c host:port[,host:port...]] [-f FILE] [--json]\n"
-		   "  -c CONN   members to connect to (default: $QSG_CONN)\n"
-		   "  -f FILE   read MQSC commands from FILE (default: stdin)\n"
-		   "  --json    print one JSON object per command\n"
-		   "exit status: 0 all commands succeeded, 1 some failed, 2 could not connect\n");
+	fprintf(f, "usage: qsgadm [-c CONN] [-f FILE] [--json] [-t SECONDS]   run MQSC commands\n"
+		   "       qsgadm status [-c CONN] [--json]                     group Raft status\n"
+		   "       qsgadm check NAME [CHANNEL] [-c CONN] [-t SECONDS]   health check\n"
+		   "  -c CONN      members to connect to, host:port[,...] (default: $QSG_CONN)\n"
+		   "  -f FILE      read MQSC commands from FILE (default: stdin; a terminal gets\n"
+		   "               line editing and history)\n"
+		   "  --json       one JSON object per reply\n"
+		   "  -t SECONDS   give up on a member after SECONDS (checks and CMDSCOPE: 5)\n"
+		   "  checks: ping, running, quorum, quorum-critical, listeners, channels [NAME]\n"
+		   "exit status: 0 success, 1 a command or check failed, 2 could not connect or\n"
+		   "bad usage (checks: 1 also when the member cannot be reached)\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"conn", required_argument, NULL, 'c'},
-	    {"file", required_argument, NULL, 'f'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"conn", required_argument, NULL, 'c'}, {"file", required_argument, NULL, 'f'},
+	    {"json", no_argument, NULL, 'j'},	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
-	const char *conn_list = NULL;
+	struct ctx x = {.member_timeout = 5.0};
 	const char *file = NULL;
-	bool json = false;
+	bool timeout_given = false;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "c:f:jh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:f:jt:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			conn_list = optarg;
+			x.conn_list = optarg;
 			break;
 		case 'f':
 			file = optarg;
 			break;
 		case 'j':
-			json = true;
+			x.json = true;
 			break;
+		case 't': {
+			char *end;
+			double t = strtod(optarg, &end);
+			if (*end != '\0' || !(t > 0 && t <= 86400)) {
+				fprintf(stderr, "qsgadm: -t: seconds > 0 expected\n");
+				return 2;
+			}
+			x.member_timeout = t;
+			timeout_given = true;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -297,114 +1229,23 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc) {
+	if (timeout_given) {
+		char buf[32];
+		snprintf(buf, sizeof buf, "%.3f", x.member_timeout);
+		setenv("QSG_RECONNECT_TIMEOUT", buf, 1);
+	}
+	int rc;
+	if (optind == argc) {
+		rc = run_mqsc(&x, file);
+	} else if (strcmp(argv[optind], "status") == 0 && optind + 1 == argc && file == NULL) {
+		rc = cmd_status(&x);
+	} else if (strcmp(argv[optind], "check") == 0 && optind + 2 <= argc && optind + 3 >= argc &&
+		   file == NULL) {
+		rc = cmd_check(&x, argv[optind + 1], optind + 2 < argc ? argv[optind + 2] : NULL);
+	} else {
 		usage(stderr);
-		return 2;
+		rc = 2;
 	}
-
-	struct reader rd = {.in = stdin};
-	if (file != NULL) {
-		rd.in = fopen(file, "r");
-		if (rd.in == NULL) {
-			fprintf(stderr, "qsgadm: cannot open %s: %s\n", file, strerror(errno));
-			return 2;
-		}
-	}
-
-	char errmsg[QSG_ERRMSG_SIZE] = "";
-	qsg_conn *conn = NULL;
-	int rc = qsg_connect(conn_list, "qsgadm", &conn, errmsg);
-	if (rc != QSG_OK) {
-		fprintf(stderr, "qsgadm: cannot connect: %s (%d): %s\n", qsg_reason_name(rc), rc,
-			errmsg[0] ? errmsg : qsg_reason_text(rc));
-		if (rd.in != stdin)
-			fclose(rd.in);
-		return 2;
-	}
-
-	struct strbuf cmd = {0};
-	struct strbuf line = {0};
-	struct objs objs = {.json = json};
-	char *text = malloc(TEXT_SIZE);
-	unsigned nread = 0, nsyntax = 0, nfailed = 0;
-	bool fatal = false;
-
-	if (text == NULL) {
-		fprintf(stderr, "qsgadm: out of memory\n");
-		fatal = true;
-	}
-	while (!fatal) {
-		int got = read_command(&rd, &cmd);
-		if (got < 0) {
-			fprintf(stderr, "qsgadm: read error: %s\n", strerror(errno));
-			fatal = true;
-			break;
-		}
-		if (got == 0)
-			break;
-		if (cmd.oom) {
-			fprintf(stderr, "qsgadm: out of memory\n");
-			fatal = true;
-			break;
-		}
-		nread++;
-		if (!json)
-			printf("%6u : %s\n", nread, cmd.p);
-		sb_reset(&objs.out);
-		objs.count = 0;
-		text[0] = '\0';
-		rc = qsg_admin(conn, cmd.p, on_object, &objs, text, TEXT_SIZE);
-		if (objs.out.oom) {
-			fprintf(stderr, "qsgadm: out of memory\n");
-			fatal = true;
-			break;
-		}
-		if (rc == QSG_RC_MQSC_SYNTAX || rc == QSG_RC_BAD_ATTR)
-			nsyntax++;
-		else if (rc != QSG_OK)
-			nfailed++;
-		if (text[0] == '\0' && rc != QSG_OK)
-			snprintf(text, TEXT_SIZE, "%s (%d): %s", qsg_reason_name(rc), rc,
-				 qsg_reason_text(rc));
-		if (json) {
-			sb_reset(&line);
-			sb_adds(&line, "{\"command\": ");
-			sb_json_str(&line, cmd.p);
-			sb_printf(&line, ", \"rc\": %d, \"reason\": ", rc);
-			sb_json_str(&line, qsg_reason_name(rc));
-			sb_adds(&line, ", \"text\": ");
-			sb_json_str(&line, text);
-			sb_adds(&line, ", \"objects\": [");
-			sb_adds(&line, sb_str(&objs.out));
-			sb_adds(&line, "]}\n");
-			if (line.oom) {
-				fprintf(stderr, "qsgadm: out of memory\n");
-				fatal = true;
-				break;
-			}
-			fputs(line.p, stdout);
-		} else {
-			if (text[0] != '\0')
-				printf("%s\n", text);
-			fputs(sb_str(&objs.out), stdout);
-			printf("\n");
-		}
-		fflush(stdout);
-	}
-	if (!json)
-		printf("%u MQSC commands read. %u commands have a syntax error. %u commands "
-		       "cannot be processed.\n",
-		       nread, nsyntax, nfailed);
-
-	free(text);
-	free(cmd.p);
-	free(line.p);
-	free(objs.out.p);
-	free(rd.line);
-	if (rd.in != stdin)
-		fclose(rd.in);
-	qsg_disconnect(conn);
-	if (fatal)
-		return 1;
-	return nsyntax + nfailed > 0 ? 1 : 0;
+	free(x.line.p);
+	return rc;
 }

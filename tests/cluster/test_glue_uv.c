@@ -22,12 +22,14 @@
 
 #include "raft-glue/glue.h"
 
-#define N 3
+#define N 3 /* servers bootstrapped together */
+#define NMAX 4 /* with a fourth that joins */
 #define DEADLINE_MS 10000
 
 struct counter {
 	uint64_t count;
 	uint64_t sum;
+	unsigned restores; /* not part of the state */
 };
 
 static int counter_apply(void *data, const void *buf, size_t len, struct qsg_wbuf *results)
@@ -70,7 +72,9 @@ static int counter_restore(void *data, const void *buf, size_t len)
 	if (r.err != QSG_OK || qsg_rbuf_left(&r) != 0) {
 		return QSG_RC_BAD_FRAME;
 	}
-	*c = n;
+	c->count = n.count;
+	c->sum = n.sum;
+	c->restores++;
 	return QSG_OK;
 }
 
@@ -81,13 +85,15 @@ struct server {
 	int role;
 	int fatal;
 	bool closed;
+	bool gone; /* removed from the group and closed: not in predicates */
 };
 
 struct cluster {
 	uv_loop_t loop;
 	char dir[64];
 	int port_base;
-	struct server s[N];
+	unsigned n; /* servers in use (s[0..n-1]) */
+	struct server s[NMAX];
 	/* submissions */
 	unsigned acked;
 	unsigned unknown;
@@ -112,7 +118,7 @@ static void fatal_cb(void *arg, const char *msg)
 	s->fatal++;
 }
 
-static void server_init(struct cluster *c, unsigned i, unsigned threshold)
+static void server_init_mode(struct cluster *c, unsigned i, unsigned threshold, bool join)
 {
 	struct glue_config cfg;
 	struct glue_sm sm = {
@@ -145,6 +151,10 @@ static void server_init(struct cluster *c, unsigned i, unsigned threshold)
 	cfg.snapshot_threshold = threshold;
 	cfg.snapshot_trailing = 2;
 	cfg.snapshot_compress = true;
+	cfg.join = join;
+	if (join) {
+		cfg.n_servers = 0; /* ignored in join mode */
+	}
 
 	memset(&c->s[i], 0, sizeof c->s[i]);
 	rc = glue_init(&c->s[i].g, &c->loop, &cfg, &sm, errmsg);
@@ -157,6 +167,11 @@ static void server_init(struct cluster *c, unsigned i, unsigned threshold)
 	if (rc != QSG_OK) {
 		fail_msg("glue_start %u: %s", i, errmsg);
 	}
+}
+
+static void server_init(struct cluster *c, unsigned i, unsigned threshold)
+{
+	server_init_mode(c, i, threshold, false);
 }
 
 static void deadline_cb(uv_timer_t *t)
@@ -185,8 +200,8 @@ static int leader_of(struct cluster *c)
 {
 	unsigned i;
 
-	for (i = 0; i < N; i++) {
-		if (c->s[i].g != NULL && glue_is_leader(c->s[i].g)) {
+	for (i = 0; i < c->n; i++) {
+		if (!c->s[i].gone && c->s[i].g != NULL && glue_is_leader(c->s[i].g)) {
 			return (int)i;
 		}
 	}
@@ -203,7 +218,10 @@ static bool has_leader(struct cluster *c)
 		return false;
 	}
 	/* Everybody knows the leader. */
-	for (i = 0; i < N; i++) {
+	for (i = 0; i < c->n; i++) {
+		if (c->s[i].gone) {
+			continue;
+		}
 		glue_get_info(c->s[i].g, &info);
 		if (info.leader_id != (uint64_t)l + 1) {
 			return false;
@@ -224,8 +242,8 @@ static bool all_closed(struct cluster *c)
 {
 	unsigned i;
 
-	for (i = 0; i < N; i++) {
-		if (!c->s[i].closed) {
+	for (i = 0; i < c->n; i++) {
+		if (!c->s[i].gone && !c->s[i].closed) {
 			return false;
 		}
 	}
@@ -236,7 +254,10 @@ static void close_all(struct cluster *c)
 {
 	unsigned i;
 
-	for (i = 0; i < N; i++) {
+	for (i = 0; i < c->n; i++) {
+		if (c->s[i].gone) {
+			continue;
+		}
 		c->s[i].closed = false;
 		glue_close(c->s[i].g, closed_cb, &c->s[i]);
 	}
@@ -279,8 +300,8 @@ static bool all_applied(struct cluster *c)
 {
 	unsigned i;
 
-	for (i = 0; i < N; i++) {
-		if (c->s[i].sm.count != target) {
+	for (i = 0; i < c->n; i++) {
+		if (!c->s[i].gone && c->s[i].sm.count != target) {
 			return false;
 		}
 	}
@@ -325,6 +346,7 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(c->dir));
 	c->port_base = base != NULL ? atoi(base) : 29100 + (int)(getpid() % 500) * 10;
 	c->results_ordered = true;
+	c->n = N;
 	*state = c;
 	return 0;
 }
@@ -493,6 +515,265 @@ static void test_close_unstarted(void **state)
 	}
 }
 
+/* ---- membership (issue 5) ---- */
+
+struct change_res {
+	int calls;
+	int status;
+	char text[QSG_ERRMSG_SIZE];
+};
+
+static void change_cb(void *arg, int status, const char *text)
+{
+	struct change_res *r = arg;
+
+	assert_non_null(text);
+	r->calls++;
+	r->status = status;
+	snprintf(r->text, sizeof r->text, "%s", text);
+}
+
+static struct change_res *watched;
+
+static bool change_done(struct cluster *c)
+{
+	(void)c;
+	return watched->calls > 0;
+}
+
+static int run_change(struct cluster *c, struct change_res *r)
+{
+	watched = r;
+	assert_true(run_until(c, change_done));
+	/* Exactly once: nothing more arrives later. */
+	uv_run(&c->loop, UV_RUN_NOWAIT);
+	assert_int_equal(r->calls, 1);
+	return r->status;
+}
+
+static unsigned count_voters(const struct glue_member *m, size_t n)
+{
+	unsigned v = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		v += m[i].role == GLUE_VOTER;
+	}
+	return v;
+}
+
+static uint64_t want_leader;
+
+static bool leader_is_wanted(struct cluster *c)
+{
+	return has_leader(c) && (uint64_t)leader_of(c) + 1 == want_leader;
+}
+
+static unsigned want_voters;
+
+/* Every server in use knows a configuration of want_voters voters. */
+static bool config_converged(struct cluster *c)
+{
+	struct glue_member m[GLUE_MAX_SERVERS];
+	unsigned i;
+	size_t n;
+
+	for (i = 0; i < c->n; i++) {
+		if (c->s[i].gone) {
+			continue;
+		}
+		n = glue_get_config(c->s[i].g, m, GLUE_MAX_SERVERS);
+		if (n != want_voters || count_voters(m, n) != want_voters) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static void submit_n(struct cluster *c, unsigned count, uint64_t v)
+{
+	int l = leader_of(c);
+	unsigned i;
+
+	assert_true(l >= 0);
+	c->acked = c->unknown = 0;
+	c->last_result = c->s[l].sm.count;
+	want = count;
+	for (i = 0; i < count; i++) {
+		assert_int_equal(submit(c, (unsigned)l, v), QSG_OK);
+	}
+	assert_true(run_until(c, all_done));
+	assert_int_equal(c->acked, count);
+	target = (unsigned)c->s[l].sm.count;
+}
+
+/* The configuration as every server sees it, and leadership transfer: to a
+ * named follower, then to "the best one" (0); refused on a follower and for
+ * an unknown id. */
+static void test_config_transfer(void **state)
+{
+	struct cluster *c = *state;
+	struct glue_member m[GLUE_MAX_SERVERS];
+	char errmsg[QSG_ERRMSG_SIZE];
+	unsigned i;
+	size_t n;
+	int l, f;
+
+	for (i = 0; i < N; i++) {
+		server_init(c, i, 1024);
+	}
+	assert_true(run_until(c, has_leader));
+	for (i = 0; i < N; i++) {
+		n = glue_get_config(c->s[i].g, m, GLUE_MAX_SERVERS);
+		assert_int_equal(n, N);
+		assert_int_equal(count_voters(m, n), N);
+		assert_int_equal(m[i].id, i + 1);
+		assert_non_null(strstr(m[i].address, "127.0.0.1:"));
+	}
+	/* max is honoured */
+	assert_int_equal(glue_get_config(c->s[0].g, m, 2), 2);
+
+	l = leader_of(c);
+	f = (l + 1) % N;
+	assert_int_equal(glue_transfer(c->s[f].g, (uint64_t)l + 1, errmsg), QSG_RC_NOT_LEADER);
+	assert_int_equal(glue_transfer(c->s[l].g, 77, errmsg), QSG_RC_INVALID);
+	assert_int_equal(glue_transfer(c->s[l].g, (uint64_t)f + 1, errmsg), QSG_OK);
+	want_leader = (uint64_t)f + 1;
+	assert_true(run_until(c, leader_is_wanted));
+	submit_n(c, 5, 1);
+	assert_true(run_until(c, all_applied));
+
+	/* 0: libraft picks a voting follower. */
+	l = leader_of(c);
+	assert_int_equal(glue_transfer(c->s[l].g, 0, errmsg), QSG_OK);
+	want_leader = 0;
+	for (i = 0; i < 100 && (leader_of(c) < 0 || leader_of(c) == l); i++) {
+		uv_run(&c->loop, UV_RUN_ONCE);
+	}
+	assert_true(run_until(c, has_leader));
+	assert_int_not_equal(leader_of(c), l);
+	close_all(c);
+}
+
+/* A fourth server joins a running group (join mode: no bootstrap), catches
+ * up from a snapshot, becomes a voter and applies new entries; adding it
+ * again is a no-op; a follower cannot change the configuration; then a
+ * founding server is removed and the remaining three go on. */
+static void test_add_remove(void **state)
+{
+	struct cluster *c = *state;
+	struct change_res r;
+	struct glue_info info;
+	char address[64];
+	unsigned i;
+	int l, f, victim;
+
+	for (i = 0; i < N; i++) {
+		server_init(c, i, 8);
+	}
+	assert_true(run_until(c, has_leader));
+	/* Enough entries for a snapshot and log truncation (trailing 2). */
+	submit_n(c, 40, 2);
+	assert_true(run_until(c, all_applied));
+	l = leader_of(c);
+	glue_get_info(c->s[l].g, &info);
+	assert_true(info.snapshots >= 1);
+	assert_true(info.snapshot_last_bytes == 16); /* count + sum */
+
+	/* The joiner starts without a configuration. */
+	c->n = NMAX;
+	server_init_mode(c, 3, 8, true);
+	snprintf(address, sizeof address, "127.0.0.1:%d", c->port_base + 4);
+
+	f = (l + 1) % N;
+	memset(&r, 0, sizeof r);
+	assert_int_equal(glue_add(c->s[f].g, 4, address, change_cb, &r), QSG_RC_NOT_LEADER);
+	assert_int_equal(glue_remove(c->s[f].g, 1, change_cb, &r), QSG_RC_NOT_LEADER);
+	assert_int_equal(glue_add(c->s[l].g, 0, address, change_cb, &r), QSG_RC_INVALID);
+	assert_int_equal(glue_add(c->s[l].g, 4, address, change_cb, &r), QSG_OK);
+	/* One change at a time. */
+	assert_int_equal(glue_remove(c->s[l].g, 1, change_cb, &r), QSG_RC_BUSY);
+	assert_int_equal(r.calls, 0); /* never from inside the call */
+	assert_int_equal(run_change(c, &r), QSG_OK);
+	assert_non_null(strstr(r.text, "voter"));
+
+	want_voters = NMAX;
+	assert_true(run_until(c, config_converged));
+	/* Caught up from the snapshot (the log before it was truncated). */
+	target = (unsigned)c->s[l].sm.count;
+	assert_true(run_until(c, all_applied));
+	assert_true(c->s[3].sm.restores >= 1);
+	assert_int_equal(c->s[3].sm.sum, c->s[l].sm.sum);
+	assert_true(run_until(c, has_leader));
+	submit_n(c, 10, 3);
+	assert_true(run_until(c, all_applied));
+	assert_int_equal(c->s[3].sm.sum, c->s[leader_of(c)].sm.sum);
+
+	/* Adding it again: nothing to do; with another address: refused. */
+	l = leader_of(c);
+	memset(&r, 0, sizeof r);
+	assert_int_equal(glue_add(c->s[l].g, 4, address, change_cb, &r), QSG_OK);
+	assert_int_equal(r.calls, 0);
+	assert_int_equal(run_change(c, &r), QSG_OK);
+	assert_non_null(strstr(r.text, "already"));
+	memset(&r, 0, sizeof r);
+	assert_int_equal(glue_add(c->s[l].g, 4, "127.0.0.1:1", change_cb, &r), QSG_RC_CONFIG);
+	assert_int_equal(glue_remove(c->s[l].g, 9, change_cb, &r), QSG_RC_INVALID);
+
+	/* Remove a founding follower; close it; the other three go on. */
+	victim = (l + 1) % N;
+	memset(&r, 0, sizeof r);
+	assert_int_equal(glue_remove(c->s[l].g, (uint64_t)victim + 1, change_cb, &r), QSG_OK);
+	assert_int_equal(run_change(c, &r), QSG_OK);
+	c->s[victim].closed = false;
+	glue_close(c->s[victim].g, closed_cb, &c->s[victim]);
+	c->s[victim].gone = true;
+	while (!c->s[victim].closed) {
+		uv_run(&c->loop, UV_RUN_ONCE);
+	}
+	want_voters = N;
+	assert_true(run_until(c, config_converged));
+	submit_n(c, 10, 4);
+	assert_true(run_until(c, all_applied));
+	for (i = 0; i < c->n; i++) {
+		assert_int_equal(c->s[i].fatal, 0);
+	}
+	close_all(c);
+}
+
+/* The leader removes itself: it stays leader until the change commits,
+ * then steps down, and the two others elect a leader among themselves. */
+static void test_remove_leader(void **state)
+{
+	struct cluster *c = *state;
+	struct change_res r;
+	unsigned i;
+	int l;
+
+	for (i = 0; i < N; i++) {
+		server_init(c, i, 1024);
+	}
+	assert_true(run_until(c, has_leader));
+	submit_n(c, 5, 1);
+	l = leader_of(c);
+	memset(&r, 0, sizeof r);
+	assert_int_equal(glue_remove(c->s[l].g, (uint64_t)l + 1, change_cb, &r), QSG_OK);
+	assert_int_equal(run_change(c, &r), QSG_OK);
+	c->s[l].closed = false;
+	glue_close(c->s[l].g, closed_cb, &c->s[l]);
+	c->s[l].gone = true;
+	while (!c->s[l].closed) {
+		uv_run(&c->loop, UV_RUN_ONCE);
+	}
+	want_voters = N - 1;
+	assert_true(run_until(c, config_converged));
+	assert_true(run_until(c, has_leader));
+	assert_int_not_equal(leader_of(c), l);
+	submit_n(c, 5, 1);
+	assert_true(run_until(c, all_applied));
+	close_all(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +781,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_close_inflight, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_unstarted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_config_transfer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_add_remove, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remove_leader, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -183,8 +183,8 @@ static void parse_bad(void **state)
 	    {"DEFINE QLOCAL(A) GET(ON)", QSG_RC_BAD_ATTR, "ENABLED|DISABLED"},
 	    {"DEFINE QLOCAL(A) COLOUR(RED)", QSG_RC_BAD_ATTR, "unknown attribute COLOUR"},
 	    {"DEFINE QLOCAL(A) AVERYLONGKEYWORDTHATISUNKNOWN", QSG_RC_BAD_ATTR, "unknown"},
-	    {"DEFINE QLOCAL(A) QSGDISP(QMGR)", QSG_RC_BAD_ATTR, "shared queues only"},
-	    {"DEFINE QLOCAL(A) QSGDISP(COPY)", QSG_RC_BAD_ATTR, "shared queues only"},
+	    {"DEFINE QLOCAL(A) QSGDISP(QMGR)", QSG_RC_BAD_ATTR, "no private per-member objects"},
+	    {"DEFINE QLOCAL(A) QSGDISP(COPY)", QSG_RC_BAD_ATTR, "no private per-member objects"},
 	    {"DEFINE QLOCAL(A) QSGDISP(GROUP)", QSG_RC_BAD_ATTR, "shared queues only"},
 	    {"DEFINE QLOCAL(A) QSGDISP(XYZ)", QSG_RC_BAD_ATTR, "SHARED"},
 	    {"DEFINE QLOCAL(A) BOQNAME('a b')", QSG_RC_BAD_ATTR, "not allowed"},
@@ -201,7 +201,6 @@ static void parse_bad(void **state)
 	    {"DISPLAY QLOCAL(A) FOO", QSG_RC_BAD_ATTR, "unknown attribute FOO"},
 	    {"DISPLAY QLOCAL(A) MAXDEPTH(5)", QSG_RC_MQSC_SYNTAX, "no value"},
 	    {"DISPLAY QSTATUS(A) TYPE(HANDLE)", QSG_RC_BAD_ATTR, "TYPE(HANDLE)"},
-	    {"DISPLAY QLOCAL(A) QSGDISP(QMGR)", QSG_RC_BAD_ATTR, "shared queues only"},
 	    {"DISPLAY QLOCAL(A*B)", QSG_RC_MQSC_SYNTAX, "generic"},
 	    {"DISPLAY QLOCAL(A) ALL(X)", QSG_RC_MQSC_SYNTAX, "no value"},
 	};
@@ -361,7 +360,7 @@ static void parse_channel_bad(void **state)
 	    {"CLEAR QREMOTE(R)", QSG_RC_MQSC_SYNTAX, "not supported"},
 	    {"DISPLAY QREMOTE(R) TYPE(QLOCAL)", QSG_RC_BAD_ATTR, "TYPE(QLOCAL)"},
 	    {"DISPLAY QLOCAL(R) TYPE(QREMOTE)", QSG_RC_BAD_ATTR, "TYPE(QREMOTE)"},
-	    {"DISPLAY QUEUE(*) QSGDISP(COPY)", QSG_RC_BAD_ATTR, "SHARED"},
+	    {"DISPLAY QUEUE(*) QSGDISP(XYZ)", QSG_RC_BAD_ATTR, "SHARED"},
 	    {"DISPLAY QREMOTE(R) MAXDEPTH", QSG_RC_BAD_ATTR, "unknown attribute MAXDEPTH"},
 	    {"DEFINE CHANNEL(C)", QSG_RC_MQSC_SYNTAX, "CHLTYPE"},
 	    {"DEFINE CHANNEL(C) CHLTYPE(SVR)", QSG_RC_BAD_ATTR, "SDR|RCVR"},
@@ -551,6 +550,214 @@ static void parse_hostile(void **state)
 	}
 }
 
+/* WHERE(attr op value): parsing and matching. */
+static void parse_where(void **state)
+{
+	(void)state;
+	struct mqsc_cmd c;
+	char err[QSG_ERRMSG_SIZE];
+	const char *names[] = {"QUEUE", "MAXDEPTH", "DESCR", "LEASEEXP"};
+	const char *values[] = {"APP.IN", "100", "abc", "-5"};
+
+	assert_int_equal(parse("DIS QL(*) WHERE(MAXDEPTH GT 50)", &c, err), QSG_OK);
+	assert_int_equal(c.where.op, MQSC_WHERE_GT);
+	assert_string_equal(c.where.attr, "MAXDEPTH");
+	assert_string_equal(c.where.value, "50");
+	assert_int_equal(c.nattrs, 0);
+	/* As MQ: the filtered attribute is shown. */
+	assert_true(mqsc_display_wants(&c, "MAXDEPTH"));
+	assert_false(mqsc_display_wants(&c, "MAXMSGL"));
+	assert_true(mqsc_where_matches(&c, 4, names, values));
+	/* Numeric, not string, comparison: 100 > 50 but "100" < "50". */
+	assert_int_equal(parse("DIS QL(*) WHERE(MAXDEPTH LT 50)", &c, err), QSG_OK);
+	assert_false(mqsc_where_matches(&c, 4, names, values));
+	assert_int_equal(parse("DIS QL(*) where ( maxdepth ge 100 ) ALL", &c, err), QSG_OK);
+	assert_true(c.all);
+	assert_true(mqsc_where_matches(&c, 4, names, values));
+	assert_int_equal(parse("DIS QL(*) WHERE(MAXDEPTH LE 99)", &c, err), QSG_OK);
+	assert_false(mqsc_where_matches(&c, 4, names, values));
+	assert_int_equal(parse("DIS QL(*) WHERE(MAXDEPTH EQ 100)", &c, err), QSG_OK);
+	assert_true(mqsc_where_matches(&c, 4, names, values));
+	assert_int_equal(parse("DIS QL(*) WHERE(MAXDEPTH NE 100)", &c, err), QSG_OK);
+	assert_false(mqsc_where_matches(&c, 4, names, values));
+	/* Strings: quoted keeps case; LK/NL with a trailing '*'. */
+	assert_int_equal(parse("DIS QL(*) WHERE(DESCR EQ 'abc')", &c, err), QSG_OK);
+	assert_true(mqsc_where_matches(&c, 4, names, values));
+	assert_int_equal(parse("DIS QL(*) WHERE(DESCR EQ abc)", &c, err), QSG_OK);
+	assert_false(mqsc_where_matches(&c, 4, names, values)); /* upper-cased ABC */
+	assert_int_equal(parse("DIS QL(*) WHERE(QUEUE LK APP.*)", &c, err), QSG_OK);
+	assert_true(mqsc_where_matches(&c, 4, names, values));
+	assert_int_equal(parse("DIS QL(*) WHERE(QUEUE NL APP.*)", &c, err), QSG_OK);
+	assert_false(mqsc_where_matches(&c, 4, names, values));
+	assert_int_equal(parse("DIS QL(*) WHERE(QUEUE LK APP)", &c, err), QSG_OK);
+	assert_false(mqsc_where_matches(&c, 4, names, values)); /* no '*': whole value */
+	assert_int_equal(parse("DIS QL(*) WHERE(QUEUE GT APP.A)", &c, err), QSG_OK);
+	assert_true(mqsc_where_matches(&c, 4, names, values)); /* "APP.IN" > "APP.A" */
+	/* Negative numbers compare numerically. */
+	assert_int_equal(parse("DIS GROUP WHERE(LEASEEXP LT 0)", &c, err), QSG_OK);
+	assert_true(mqsc_where_matches(&c, 4, names, values));
+	assert_int_equal(parse("DIS GROUP WHERE(LEASEEXP GT -10)", &c, err), QSG_OK);
+	assert_true(mqsc_where_matches(&c, 4, names, values));
+	/* An object without the attribute does not match. */
+	assert_int_equal(parse("DIS QUEUE(*) WHERE(RNAME EQ X)", &c, err), QSG_OK);
+	assert_false(mqsc_where_matches(&c, 4, names, values));
+	/* Other objects. */
+	assert_int_equal(parse("DIS CHSTATUS(*) WHERE(STATUS NE RUNNING)", &c, err), QSG_OK);
+	assert_int_equal(parse("DIS QMSTATUS TYPE(RAFT) WHERE(INSYNC EQ NO)", &c, err), QSG_OK);
+	assert_int_equal(c.obj, MQSC_OBJ_QMSTATUS);
+	assert_int_equal(parse("DIS QS(*) WHERE(IPPROCS GT 0)", &c, err), QSG_OK);
+	assert_string_equal(c.where.attr, "OPENS");
+	/* No WHERE: everything matches. */
+	assert_int_equal(parse("DIS QL(*)", &c, err), QSG_OK);
+	assert_true(mqsc_where_matches(&c, 0, names, values));
+
+	static const struct bad_case bad[] = {
+	    {"DIS QL(*) WHERE", QSG_RC_MQSC_SYNTAX, "WHERE needs"},
+	    {"DIS QL(*) WHERE(MAXDEPTH)", QSG_RC_MQSC_SYNTAX, "operator"},
+	    {"DIS QL(*) WHERE(MAXDEPTH XX 5)", QSG_RC_MQSC_SYNTAX, "operator"},
+	    {"DIS QL(*) WHERE(MAXDEPTH GT)", QSG_RC_MQSC_SYNTAX, "expected a value"},
+	    {"DIS QL(*) WHERE(MAXDEPTH GT 5", QSG_RC_MQSC_SYNTAX, "missing ')'"},
+	    {"DIS QL(*) WHERE(MAXDEPTH GT 5 6)", QSG_RC_MQSC_SYNTAX, "expected ')'"},
+	    {"DIS QL(*) WHERE('X' GT 5)", QSG_RC_MQSC_SYNTAX, "attribute name"},
+	    {"DIS QL(*) WHERE(COLOUR EQ RED)", QSG_RC_BAD_ATTR, "not an attribute of QLOCAL"},
+	    {"DIS QL(*) WHERE(RNAME EQ RED)", QSG_RC_BAD_ATTR, "not an attribute"},
+	    {"DIS QL(*) WHERE(MAXDEPTH GT 1) WHERE(MAXDEPTH LT 9)", QSG_RC_MQSC_SYNTAX,
+	     "more than once"},
+	    {"DEFINE QLOCAL(A) WHERE(MAXDEPTH GT 1)", QSG_RC_BAD_ATTR, "only allowed on DISPLAY"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int rc = parse(bad[i].text, &c, err);
+		if (rc != bad[i].rc || strstr(err, bad[i].in_msg) == NULL)
+			print_error("case \"%s\": rc %d, message \"%s\"\n", bad[i].text, rc, err);
+		assert_int_equal(rc, bad[i].rc);
+		assert_non_null(strstr(err, bad[i].in_msg));
+	}
+}
+
+/* ADD/REMOVE MEMBER, TRANSFER LEADER, STOP QMGR, QALIAS, QSGDISP, CMDSCOPE,
+ * DISPLAY QMSTATUS. */
+static void parse_lifecycle_alias_scope(void **state)
+{
+	(void)state;
+	struct mqsc_cmd c;
+	char err[QSG_ERRMSG_SIZE];
+
+	assert_int_equal(parse("ADD MEMBER(qm4) RAFTID(4) RAFTADDR('127.0.0.1:9004') "
+			       "CONNAME('[::1]:1418')",
+			       &c, err),
+			 QSG_OK);
+	assert_int_equal(c.verb, MQSC_ADD);
+	assert_int_equal(c.obj, MQSC_OBJ_MEMBER);
+	assert_string_equal(c.name, "QM4");
+	assert_int_equal(c.raftid, 4);
+	assert_string_equal(c.raftaddr, "127.0.0.1:9004");
+	assert_string_equal(c.conname, "[::1]:1418");
+	assert_int_equal(parse("REMOVE MEMBER(QM3)", &c, err), QSG_OK);
+	assert_int_equal(c.verb, MQSC_REMOVE);
+	assert_string_equal(c.name, "QM3");
+	assert_int_equal(c.raftid, 0);
+	assert_int_equal(parse("REMOVE MEMBER(QM3) RAFTID(3)", &c, err), QSG_OK);
+	assert_int_equal(c.raftid, 3);
+	assert_int_equal(parse("TRANSFER LEADER", &c, err), QSG_OK);
+	assert_int_equal(c.verb, MQSC_TRANSFER);
+	assert_int_equal(c.obj, MQSC_OBJ_LEADER);
+	assert_string_equal(c.to, "");
+	assert_int_equal(parse("transfer leader to(qm2)", &c, err), QSG_OK);
+	assert_string_equal(c.to, "QM2");
+	assert_int_equal(parse("STOP QMGR", &c, err), QSG_OK);
+	assert_int_equal(c.verb, MQSC_STOP);
+	assert_int_equal(c.obj, MQSC_OBJ_QMGR);
+	assert_false(c.force);
+	assert_int_equal(parse("STOP QMGR FORCE", &c, err), QSG_OK);
+	assert_true(c.force);
+
+	assert_int_equal(parse("DEFINE QALIAS(AL) TARGET(APP.IN) DESCR('alias') GET(DISABLED) "
+			       "TARGTYPE(QUEUE) QSGDISP(GROUP) REPLACE",
+			       &c, err),
+			 QSG_OK);
+	assert_int_equal(c.obj, MQSC_OBJ_QALIAS);
+	assert_string_equal(c.target, "APP.IN");
+	assert_string_equal(c.qattrs.descr, "alias");
+	assert_int_equal(c.qattrs.get_inhibited, 1);
+	assert_int_equal(c.flags, FSM_F_REPLACE);
+	assert_int_equal(parse("DEF QA(AL2) LIKE(AL)", &c, err), QSG_OK);
+	assert_int_equal(parse("ALTER QALIAS(AL) TARGET(OTHER)", &c, err), QSG_OK);
+	assert_int_equal(parse("DELETE QALIAS(AL)", &c, err), QSG_OK);
+	assert_int_equal(parse("DISPLAY QALIAS(A*) TARGET", &c, err), QSG_OK);
+	assert_true(c.generic);
+	assert_true(mqsc_display_wants(&c, "TARGET"));
+	assert_int_equal(parse("DISPLAY QUEUE(*) TYPE(QALIAS)", &c, err), QSG_OK);
+	assert_true(c.alias_filter);
+
+	/* QSGDISP(QMGR|COPY) in DISPLAY: a valid filter that matches nothing. */
+	assert_int_equal(parse("DISPLAY QLOCAL(*) QSGDISP(QMGR)", &c, err), QSG_OK);
+	assert_true(c.disp_none);
+	assert_int_equal(parse("DISPLAY CHANNEL(*) QSGDISP(COPY)", &c, err), QSG_OK);
+	assert_true(c.disp_none);
+	assert_int_equal(parse("DISPLAY QUEUE(*) QSGDISP(LIVE)", &c, err), QSG_OK);
+	assert_false(c.disp_none);
+
+	assert_int_equal(parse("DISPLAY QLOCAL(*) CMDSCOPE(*)", &c, err), QSG_OK);
+	assert_true(c.has_cmdscope);
+	assert_string_equal(c.cmdscope, "*");
+	assert_int_equal(parse("DEFINE QLOCAL(A) CMDSCOPE(' ')", &c, err), QSG_OK);
+	assert_true(c.has_cmdscope);
+	assert_string_equal(c.cmdscope, "");
+	assert_int_equal(parse("PING QMGR", &c, err), QSG_OK);
+	assert_false(c.has_cmdscope);
+	assert_int_equal(parse("DISPLAY QMGR CMDSCOPE(qm2)", &c, err), QSG_OK);
+	assert_string_equal(c.cmdscope, "QM2");
+
+	assert_int_equal(parse("DISPLAY QMSTATUS TYPE(RAFT) LAG INSYNC", &c, err), QSG_OK);
+	assert_true(mqsc_display_wants(&c, "QMNAME"));
+	assert_true(mqsc_display_wants(&c, "LAG"));
+	assert_false(mqsc_display_wants(&c, "TERM"));
+	assert_int_equal(parse("DISPLAY QMSTATUS", &c, err), QSG_OK);
+	assert_true(mqsc_display_wants(&c, "VOTER"));
+
+	static const struct bad_case bad[] = {
+	    {"ADD MEMBER(QM4)", QSG_RC_MQSC_SYNTAX, "needs RAFTID"},
+	    {"ADD MEMBER(QM4) RAFTID(4) RAFTADDR('h:1')", QSG_RC_MQSC_SYNTAX, "CONNAME"},
+	    {"ADD MEMBER(QM4) RAFTID(0) RAFTADDR('h:1') CONNAME('h:2')", QSG_RC_BAD_ATTR, "RAFTID"},
+	    {"ADD MEMBER(QM4) RAFTID(4) RAFTADDR('nohost') CONNAME('h:2')", QSG_RC_BAD_ATTR,
+	     "must be host:port"},
+	    {"ADD MEMBER(QM4) RAFTID(4) RAFTADDR('h:99999') CONNAME('h:2')", QSG_RC_BAD_ATTR,
+	     "RAFTADDR"},
+	    {"ADD MEMBER(QM4) RAFTID(4) RAFTADDR('h:1') CONNAME('h:2') FORCE", QSG_RC_BAD_ATTR,
+	     "unknown attribute FORCE"},
+	    {"ADD MEMBER", QSG_RC_MQSC_SYNTAX, "needs an object name"},
+	    {"ADD QLOCAL(A)", QSG_RC_MQSC_SYNTAX, "not supported"},
+	    {"REMOVE MEMBER(QM3) TO(QM2)", QSG_RC_BAD_ATTR, "unknown attribute TO"},
+	    {"TRANSFER LEADER TO", QSG_RC_MQSC_SYNTAX, "needs a value"},
+	    {"TRANSFER LEADER(QM1)", QSG_RC_MQSC_SYNTAX, "takes no name"},
+	    {"TRANSFER MEMBER(QM1)", QSG_RC_MQSC_SYNTAX, "not supported"},
+	    {"STOP QMGR FORCE(YES)", QSG_RC_MQSC_SYNTAX, "no value"},
+	    {"STOP QMGR NOW", QSG_RC_BAD_ATTR, "unknown attribute NOW"},
+	    {"START QMGR", QSG_RC_MQSC_SYNTAX, "not supported"},
+	    {"DISPLAY MEMBER(QM1)", QSG_RC_MQSC_SYNTAX, "not supported"},
+	    {"DEFINE QALIAS(AL)", QSG_RC_MQSC_SYNTAX, "needs TARGET"},
+	    {"DEFINE QALIAS(AL) TARGET(X) TARGTYPE(TOPIC)", QSG_RC_BAD_ATTR, "TARGTYPE(QUEUE)"},
+	    {"DEFINE QALIAS(AL) TARGET(X) MAXDEPTH(5)", QSG_RC_BAD_ATTR, "unknown attribute"},
+	    {"DEFINE QALIAS(AL) TARGET(X) QSGDISP(SHARED)", QSG_RC_BAD_ATTR, "QSGDISP(GROUP)"},
+	    {"DEFINE QALIAS(AL) TARGET(X) QSGDISP(COPY)", QSG_RC_BAD_ATTR,
+	     "no private per-member objects"},
+	    {"DEFINE QALIAS(AL) TARGET('a b')", QSG_RC_BAD_ATTR, "not allowed"},
+	    {"DELETE QLOCAL(A) QSGDISP(QMGR)", QSG_RC_BAD_ATTR, "no private per-member objects"},
+	    {"DEFINE QLOCAL(A) CMDSCOPE", QSG_RC_MQSC_SYNTAX, "needs a value"},
+	    {"DEFINE QLOCAL(A) CMDSCOPE(A-B)", QSG_RC_BAD_ATTR, "not allowed"},
+	    {"DISPLAY QMSTATUS TYPE(LOG)", QSG_RC_BAD_ATTR, "TYPE(RAFT)"},
+	    {"DISPLAY QMSTATUS(QM1)", QSG_RC_MQSC_SYNTAX, "takes no name"},
+	    {"DISPLAY QLOCAL(*) TYPE(QALIAS)", QSG_RC_BAD_ATTR, "not supported"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int rc = parse(bad[i].text, &c, err);
+		if (rc != bad[i].rc || strstr(err, bad[i].in_msg) == NULL)
+			print_error("case \"%s\": rc %d, message \"%s\"\n", bad[i].text, rc, err);
+		assert_int_equal(rc, bad[i].rc);
+		assert_non_null(strstr(err, bad[i].in_msg));
+	}
+}
+
 /* ------------------------------------------------------------------------
  * admin_exec against a real state machine
  * ------------------------------------------------------------------------ */
@@ -583,6 +790,17 @@ struct harness {
 	 * members): race[race_next++] while race_next < nrace. */
 	struct fsm_cmd race[2];
 	int nrace, race_next;
+	/* Raft configuration and lifecycle fakes. */
+	struct admin_raft_server servers[8];
+	size_t nservers;
+	struct admin_lifecycle lc; /* last request */
+	unsigned lcs;
+	int lc_rc; /* lifecycle's return */
+	int lc_done_rc; /* rc given to done */
+	const char *lc_text;
+	bool lc_defer; /* keep done for later */
+	void (*lc_done)(void *, int, const char *);
+	void *lc_cbarg;
 	/* Last reply. */
 	int calls;
 	int rc;
@@ -689,6 +907,31 @@ static uint32_t fake_pick_owner(void *arg, uint32_t exclude)
 	return h->pick;
 }
 
+static size_t fake_raft_config(void *arg, struct admin_raft_server *out, size_t max)
+{
+	struct harness *h = arg;
+	for (size_t i = 0; i < h->nservers && i < max; i++)
+		out[i] = h->servers[i];
+	return h->nservers;
+}
+
+static int fake_lifecycle(void *arg, const struct admin_lifecycle *req,
+			  void (*done)(void *cbarg, int rc, const char *text), void *cbarg)
+{
+	struct harness *h = arg;
+	h->lc = *req;
+	h->lcs++;
+	if (h->lc_rc != QSG_OK)
+		return h->lc_rc;
+	if (h->lc_defer) {
+		h->lc_done = done;
+		h->lc_cbarg = cbarg;
+		return QSG_OK;
+	}
+	done(cbarg, h->lc_done_rc, h->lc_text);
+	return QSG_OK;
+}
+
 static void copy_slice(char *dst, size_t size, struct qsg_slice s)
 {
 	size_t n = s.len < size - 1 ? s.len : size - 1;
@@ -769,6 +1012,8 @@ static int setup(void **state)
 	h->env.chinit_stop = fake_chinit_stop;
 	h->env.chinit_running = fake_chinit_running;
 	h->env.pick_owner = fake_pick_owner;
+	h->env.raft_config = fake_raft_config;
+	h->env.lifecycle = fake_lifecycle;
 	h->ri.role = 3;
 	h->ri.term = 5;
 	h->ri.commit_index = 42;
@@ -1011,7 +1256,7 @@ static void admin_syntax_errors(void **state)
 	assert_int_equal(h->nobjs, 0);
 	assert_int_equal(run(h, "DEFINE QLOCAL(QA) QSGDISP(QMGR)"), QSG_RC_BAD_ATTR);
 	assert_non_null(strstr(h->text, "QSG0002E"));
-	assert_non_null(strstr(h->text, "shared queues only"));
+	assert_non_null(strstr(h->text, "no private per-member objects"));
 	assert_int_equal(run(h, ""), QSG_RC_MQSC_SYNTAX);
 	assert_int_equal(h->submits, 0);
 }
@@ -1374,7 +1619,7 @@ static void admin_channel_define_display(void **state)
 	assert_true(run(h, "DEFINE CHANNEL(BAD) CHLTYPE(SDR)") != QSG_OK);
 	assert_int_equal(run(h, "DISPLAY CHANNEL(BAD)"), QSG_RC_CHANNEL_NOT_FOUND);
 	assert_int_equal(run(h, "DEFINE CHANNEL(C) CHLTYPE(SDR) QSGDISP(QMGR)"), QSG_RC_BAD_ATTR);
-	assert_non_null(strstr(h->text, "group objects"));
+	assert_non_null(strstr(h->text, "no private per-member objects"));
 
 	assert_int_equal(run(h, "DELETE CHANNEL(TO.QM3)"), QSG_OK);
 	assert_string_equal(h->text, "QSG0010I: CHANNEL(TO.QM3) deleted.");
@@ -1720,6 +1965,303 @@ static void admin_channel_outcome_unknown(void **state)
 	assert_string_equal(val(h, 0, "STATUS"), "STARTING");
 }
 
+/* Three members joined; member 2 renewed with `applied2`. */
+static void join_three(struct harness *h, uint64_t applied2)
+{
+	struct fsm_cmd c;
+	for (uint32_t id = 1; id <= 3; id++) {
+		memset(&c, 0, sizeof c);
+		c.op = FSM_OP_MEMBER_JOIN;
+		c.member_id = id;
+		snprintf(c.name, sizeof c.name, "QM%u", (unsigned)id);
+		snprintf(c.raft_addr, sizeof c.raft_addr, "127.0.0.1:%u", 9000 + (unsigned)id);
+		snprintf(c.client_addr, sizeof c.client_addr, "127.0.0.1:%u", 1414 + (unsigned)id);
+		assert_int_equal(apply(h, &c, NULL), QSG_OK);
+	}
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_LEASE_RENEW;
+	c.member_id = 2;
+	c.stats.role = 1;
+	c.stats.term = 5;
+	c.stats.commit_index = applied2;
+	c.stats.applied_index = applied2;
+	assert_int_equal(apply(h, &c, NULL), QSG_OK);
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_LEASE_RENEW;
+	c.member_id = 3;
+	c.stats.role = 1;
+	c.stats.term = 5;
+	c.stats.commit_index = 40;
+	c.stats.applied_index = 40;
+	assert_int_equal(apply(h, &c, NULL), QSG_OK);
+}
+
+/* Index of the reply object whose QMNAME is name (or the summary for
+ * NULL); asserts it exists. */
+static size_t obj_of(const struct harness *h, const char *name)
+{
+	for (size_t i = 0; i < h->nobjs; i++) {
+		const char *n = val(h, i, "QMNAME");
+		if ((name == NULL && val(h, i, "QUORUM") != NULL) ||
+		    (name != NULL && n != NULL && strcmp(n, name) == 0))
+			return i;
+	}
+	fail_msg("no object %s", name ? name : "(summary)");
+	return 0;
+}
+
+static void admin_qmstatus(void **state)
+{
+	struct harness *h = *state;
+	join_three(h, 30); /* QM2 applied 30: 12 behind the leader's commit (42) */
+	h->servers[0] =
+	    (struct admin_raft_server){.id = 1, .address = "127.0.0.1:9001", .voter = 1};
+	h->servers[1] =
+	    (struct admin_raft_server){.id = 2, .address = "127.0.0.1:9002", .voter = 1};
+	h->servers[2] =
+	    (struct admin_raft_server){.id = 3, .address = "127.0.0.1:9003", .voter = 0};
+	h->servers[3] =
+	    (struct admin_raft_server){.id = 4, .address = "127.0.0.1:9004", .voter = 1};
+	h->nservers = 4;
+
+	assert_int_equal(run(h, "DISPLAY QMSTATUS TYPE(RAFT)"), QSG_OK);
+	assert_non_null(strstr(h->text, "QSG0037I"));
+	assert_int_equal(h->nobjs, 5); /* QM1..QM3, server 4 (not joined), summary */
+	size_t i = obj_of(h, "QM1");
+	assert_string_equal(val(h, i, "ROLE"), "LEADER");
+	assert_string_equal(val(h, i, "COMMIT"), "42");
+	assert_string_equal(val(h, i, "APPLIED"), "41");
+	assert_string_equal(val(h, i, "LAG"), "1");
+	assert_string_equal(val(h, i, "INSYNC"), "YES");
+	assert_string_equal(val(h, i, "VOTER"), "YES");
+	assert_string_equal(val(h, i, "LEASE"), "ACTIVE");
+	i = obj_of(h, "QM2");
+	assert_string_equal(val(h, i, "ROLE"), "FOLLOWER");
+	assert_string_equal(val(h, i, "TERM"), "5");
+	assert_string_equal(val(h, i, "APPLIED"), "30");
+	assert_string_equal(val(h, i, "LAG"), "12");
+	assert_string_equal(val(h, i, "INSYNC"), "YES");
+	i = obj_of(h, "QM3");
+	assert_string_equal(val(h, i, "LAG"), "2");
+	assert_string_equal(val(h, i, "INSYNC"), "YES");
+	assert_string_equal(val(h, i, "VOTER"), "NO");
+	i = obj_of(h, "");
+	assert_string_equal(val(h, i, "RAFTID"), "4");
+	assert_string_equal(val(h, i, "INSYNC"), "NO");
+	assert_string_equal(val(h, i, "VOTER"), "YES");
+	assert_string_equal(val(h, i, "LEASE"), "NONE");
+	i = obj_of(h, NULL);
+	assert_string_equal(val(h, i, "QSGNAME"), "QSG1");
+	assert_string_equal(val(h, i, "LEADER"), "QM1");
+	/* Voters QM1, QM2 (in sync) and server 4 (not joined); QM3 is not one. */
+	assert_string_equal(val(h, i, "QUORUM"), "2/3");
+	assert_string_equal(val(h, i, "MAJORITY"), "2");
+	assert_string_equal(val(h, i, "HAVEQUORUM"), "YES");
+	/* Attribute selection applies to members, never to the summary. */
+	assert_int_equal(run(h, "DISPLAY QMSTATUS TYPE(RAFT) LAG"), QSG_OK);
+	assert_int_equal(h->objs[obj_of(h, "QM1")].nattrs, 2);
+	assert_int_equal(h->objs[obj_of(h, NULL)].nattrs, 5);
+}
+
+static void admin_qmstatus_lag(void **state)
+{
+	struct harness *h = *state;
+	/* Leader QM1 live commit 500; QM2 applied 350 (lag 150, out of sync);
+	 * QM3 applied 40 too. No raft_config: every member is a voter. */
+	h->env.raft_config = NULL;
+	h->ri.commit_index = 500;
+	h->ri.applied_index = 500;
+	join_three(h, 400);
+	assert_int_equal(run(h, "DISPLAY QMSTATUS TYPE(RAFT) ALL"), QSG_OK);
+	assert_int_equal(h->nobjs, 4);
+	size_t i = obj_of(h, "QM2");
+	assert_string_equal(val(h, i, "LAG"), "100");
+	assert_string_equal(val(h, i, "INSYNC"), "YES"); /* LAG <= 100 */
+	assert_string_equal(val(h, i, "VOTER"), "YES");
+	i = obj_of(h, "QM3");
+	assert_string_equal(val(h, i, "LAG"), "460");
+	assert_string_equal(val(h, i, "INSYNC"), "NO");
+	i = obj_of(h, NULL);
+	assert_string_equal(val(h, i, "QUORUM"), "2/3");
+	assert_string_equal(val(h, i, "HAVEQUORUM"), "YES");
+	/* WHERE filters member objects; the summary always comes. */
+	assert_int_equal(run(h, "DISPLAY QMSTATUS WHERE(INSYNC EQ NO)"), QSG_OK);
+	assert_int_equal(h->nobjs, 2);
+	assert_string_equal(val(h, 0, "QMNAME"), "QM3");
+	assert_string_equal(val(h, 1, "QUORUM"), "2/3");
+	/* A failed member: not in sync, UNAVAILABLE; quorum 1/3 is lost. */
+	struct fsm_cmd c;
+	struct fsm_member m2;
+	assert_int_equal(fsm_member_get(h->fsm, 2, &m2), QSG_OK);
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_MEMBER_FAIL;
+	c.member_id = 2;
+	c.seq = (uint64_t)m2.lease_expiry_ms;
+	h->now = m2.lease_expiry_ms + 1;
+	assert_int_equal(apply(h, &c, NULL), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY QMSTATUS"), QSG_OK);
+	i = obj_of(h, "QM2");
+	assert_string_equal(val(h, i, "ROLE"), "UNAVAILABLE");
+	assert_string_equal(val(h, i, "LEASE"), "FAILED");
+	assert_string_equal(val(h, i, "INSYNC"), "NO");
+	i = obj_of(h, NULL);
+	assert_string_equal(val(h, i, "HAVEQUORUM"), "NO");
+}
+
+static void admin_where_display(void **state)
+{
+	struct harness *h = *state;
+	assert_int_equal(run(h, "DEFINE QLOCAL(APP.A) MAXDEPTH(10)"), QSG_OK);
+	assert_int_equal(run(h, "DEFINE QLOCAL(APP.B) MAXDEPTH(200) DESCR('big one')"), QSG_OK);
+	assert_int_equal(run(h, "DEFINE QLOCAL(OTHER) MAXDEPTH(300)"), QSG_OK);
+	assert_int_equal(run(h, "DEFINE QREMOTE(R1) RNAME(X) RQMNAME(QM9)"), QSG_OK);
+
+	assert_int_equal(run(h, "DISPLAY QLOCAL(*) WHERE(MAXDEPTH GT 100)"), QSG_OK);
+	assert_int_equal(h->nobjs, 2);
+	assert_string_equal(val(h, 0, "QUEUE"), "APP.B");
+	assert_string_equal(val(h, 0, "MAXDEPTH"), "200"); /* shown, as MQ */
+	assert_null(val(h, 0, "MAXMSGL"));
+	assert_string_equal(val(h, 1, "QUEUE"), "OTHER");
+	assert_int_equal(run(h, "DISPLAY QLOCAL(APP.*) WHERE(MAXDEPTH GT 100)"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_int_equal(run(h, "DISPLAY QUEUE(*) WHERE(QUEUE NL APP.*)"), QSG_OK);
+	assert_int_equal(h->nobjs, 2); /* OTHER, R1 */
+	assert_int_equal(run(h, "DISPLAY QUEUE(*) WHERE(TYPE EQ QREMOTE) RQMNAME"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_string_equal(val(h, 0, "RQMNAME"), "QM9");
+	assert_int_equal(run(h, "DISPLAY QLOCAL(*) WHERE(DESCR EQ 'big one')"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_int_equal(run(h, "DISPLAY QSTATUS(*) WHERE(CURDEPTH GE 0)"), QSG_OK);
+	assert_int_equal(h->nobjs, 3);
+	/* Generic without a match after WHERE: success, no objects. */
+	assert_int_equal(run(h, "DISPLAY QLOCAL(*) WHERE(MAXDEPTH GT 1000)"), QSG_OK);
+	assert_int_equal(h->nobjs, 0);
+	assert_non_null(strstr(h->text, "QSG0013I"));
+	/* A specific name filtered out: not found, as for any other name. */
+	assert_int_equal(run(h, "DISPLAY QLOCAL(APP.A) WHERE(MAXDEPTH GT 1000)"),
+			 QSG_RC_UNKNOWN_OBJECT);
+	/* QSGDISP(QMGR|COPY): no private objects exist. */
+	assert_int_equal(run(h, "DISPLAY QUEUE(*) QSGDISP(QMGR)"), QSG_OK);
+	assert_int_equal(h->nobjs, 0);
+	assert_int_equal(run(h, "DISPLAY QUEUE(*) QSGDISP(LIVE)"), QSG_OK);
+	assert_int_equal(h->nobjs, 4);
+	/* DISPLAY GROUP with WHERE. */
+	join_three(h, 40);
+	assert_int_equal(run(h, "DISPLAY GROUP WHERE(QMNAME NE QM2)"), QSG_OK);
+	assert_int_equal(h->nobjs, 2);
+	assert_non_null(strstr(h->text, "members: 2"));
+}
+
+static void admin_lifecycle(void **state)
+{
+	struct harness *h = *state;
+	join_three(h, 40);
+	unsigned submits = h->submits;
+
+	h->lc_text = "";
+	assert_int_equal(run(h, "ADD MEMBER(QM4) RAFTID(4) RAFTADDR('127.0.0.1:9004') "
+				"CONNAME('127.0.0.1:1418')"),
+			 QSG_OK);
+	assert_int_equal(h->lc.op, ADMIN_LC_ADD);
+	assert_int_equal(h->lc.id, 4);
+	assert_string_equal(h->lc.name, "QM4");
+	assert_string_equal(h->lc.raft, "127.0.0.1:9004");
+	assert_string_equal(h->lc.listen, "127.0.0.1:1418");
+	assert_string_equal(h->text, "QSG0032I: ADD MEMBER(QM4): member added.");
+
+	h->lc_text = "removed from the Raft configuration";
+	assert_int_equal(run(h, "REMOVE MEMBER(QM3)"), QSG_OK);
+	assert_int_equal(h->lc.op, ADMIN_LC_REMOVE);
+	assert_int_equal(h->lc.id, 3); /* name -> id from the members */
+	assert_string_equal(h->text,
+			    "QSG0033I: REMOVE MEMBER(QM3): removed from the Raft configuration.");
+	/* Not a member (never joined): RAFTID names it. */
+	assert_int_equal(run(h, "REMOVE MEMBER(QM9) RAFTID(9)"), QSG_OK);
+	assert_int_equal(h->lc.id, 9);
+	unsigned lcs = h->lcs;
+	assert_int_equal(run(h, "REMOVE MEMBER(QM9)"), QSG_RC_UNKNOWN_OBJECT);
+	assert_non_null(strstr(h->text, "not a member"));
+	assert_int_equal(run(h, "REMOVE MEMBER(QM2) RAFTID(3)"), QSG_RC_BAD_ATTR);
+	assert_int_equal(h->lcs, lcs); /* neither reached the daemon */
+
+	h->lc_text = NULL;
+	assert_int_equal(run(h, "TRANSFER LEADER TO(QM2)"), QSG_OK);
+	assert_int_equal(h->lc.op, ADMIN_LC_TRANSFER);
+	assert_int_equal(h->lc.id, 2);
+	assert_non_null(strstr(h->text, "QSG0034I"));
+	assert_int_equal(run(h, "TRANSFER LEADER"), QSG_OK);
+	assert_int_equal(h->lc.id, 0);
+	assert_int_equal(run(h, "TRANSFER LEADER TO(QM7)"), QSG_RC_UNKNOWN_OBJECT);
+
+	/* STOP QMGR: this member; refusal text from the daemon passes through. */
+	h->lc_done_rc = QSG_RC_BAD_ATTR;
+	h->lc_text = "QSG0099E: stopping QM1 would cost the group its quorum; use FORCE.";
+	assert_int_equal(run(h, "STOP QMGR"), QSG_RC_BAD_ATTR);
+	assert_int_equal(h->lc.op, ADMIN_LC_STOP);
+	assert_int_equal(h->lc.id, 1);
+	assert_int_equal(h->lc.force, 0);
+	assert_string_equal(h->text, h->lc_text);
+	h->lc_text = "quorum would be lost";
+	assert_int_equal(run(h, "STOP QMGR"), QSG_RC_BAD_ATTR);
+	assert_non_null(strstr(h->text, "QSG0036E: STOP QMGR failed"));
+	assert_non_null(strstr(h->text, "quorum would be lost"));
+	h->lc_done_rc = QSG_OK;
+	h->lc_text = NULL;
+	assert_int_equal(run(h, "STOP QMGR FORCE"), QSG_OK);
+	assert_int_equal(h->lc.force, 1);
+	assert_non_null(strstr(h->text, "QSG0035I: STOP QMGR FORCE"));
+
+	/* lifecycle refuses at once: done is not called by it. */
+	h->lc_rc = QSG_RC_NO_LEADER;
+	assert_int_equal(run(h, "TRANSFER LEADER"), QSG_RC_NO_LEADER);
+	assert_non_null(strstr(h->text, "QSG0036E"));
+	h->lc_rc = QSG_OK;
+
+	/* Completion after admin_exec returned. */
+	h->lc_defer = true;
+	h->calls = 0;
+	admin_exec(&h->env, "TRANSFER LEADER", 15, on_done, h);
+	assert_int_equal(h->calls, 0);
+	assert_non_null(h->lc_done);
+	h->lc_done(h->lc_cbarg, QSG_OK, "leader is now QM3");
+	assert_int_equal(h->calls, 1);
+	assert_string_equal(h->text, "QSG0034I: TRANSFER LEADER: leader is now QM3.");
+	h->lc_defer = false;
+
+	/* No lifecycle in this daemon. */
+	h->env.lifecycle = NULL;
+	assert_int_equal(run(h, "STOP QMGR"), QSG_RC_UNEXPECTED_ERROR);
+	assert_non_null(strstr(h->text, "not available"));
+	assert_int_equal(h->submits, submits); /* nothing went through the log */
+}
+
+static void admin_qalias_cmdscope(void **state)
+{
+	struct harness *h = *state;
+	static const char *const alias_cmds[] = {
+	    "DEFINE QALIAS(AL) TARGET(Q)", "ALTER QALIAS(AL) TARGET(Q2)",   "DELETE QALIAS(AL)",
+	    "DISPLAY QALIAS(*)",	   "DISPLAY QUEUE(*) TYPE(QALIAS)",
+	};
+	for (size_t i = 0; i < sizeof alias_cmds / sizeof alias_cmds[0]; i++) {
+		assert_int_equal(run(h, alias_cmds[i]), QSG_RC_BAD_ATTR);
+		assert_non_null(strstr(h->text, "QSG0002E"));
+		assert_non_null(strstr(h->text, "QALIAS not supported in this version"));
+	}
+	/* Syntax is still checked first. */
+	assert_int_equal(run(h, "DEFINE QALIAS(AL)"), QSG_RC_MQSC_SYNTAX);
+	assert_int_equal(h->submits, 0);
+
+	/* CMDSCOPE: ' ' and the member's own name run here; others are
+	 * qsgadm's job. */
+	assert_int_equal(run(h, "DEFINE QLOCAL(QS) CMDSCOPE(' ')"), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY QLOCAL(QS) CMDSCOPE(QM1)"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_int_equal(run(h, "DISPLAY QLOCAL(QS) CMDSCOPE(*)"), QSG_RC_BAD_ATTR);
+	assert_non_null(strstr(h->text, "qsgadm"));
+	assert_int_equal(run(h, "DELETE QLOCAL(QS) CMDSCOPE(QM2)"), QSG_RC_BAD_ATTR);
+	assert_int_equal(run(h, "DISPLAY QLOCAL(QS)"), QSG_OK); /* not deleted */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1729,6 +2271,8 @@ int main(void)
 	    cmocka_unit_test(parse_channel_cmds),
 	    cmocka_unit_test(parse_channel_bad),
 	    cmocka_unit_test(parse_hostile),
+	    cmocka_unit_test(parse_where),
+	    cmocka_unit_test(parse_lifecycle_alias_scope),
 	    cmocka_unit_test_setup_teardown(admin_define_display, setup, teardown),
 	    cmocka_unit_test_setup_teardown(admin_define_replace_like_alter, setup, teardown),
 	    cmocka_unit_test_setup_teardown(admin_delete_clear_status, setup, teardown),
@@ -1742,6 +2286,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(admin_reset_resolve, setup, teardown),
 	    cmocka_unit_test_setup_teardown(admin_chinit_qmgr, setup, teardown),
 	    cmocka_unit_test_setup_teardown(admin_channel_outcome_unknown, setup, teardown),
+	    cmocka_unit_test_setup_teardown(admin_qmstatus, setup, teardown),
+	    cmocka_unit_test_setup_teardown(admin_qmstatus_lag, setup, teardown),
+	    cmocka_unit_test_setup_teardown(admin_where_display, setup, teardown),
+	    cmocka_unit_test_setup_teardown(admin_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(admin_qalias_cmdscope, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
