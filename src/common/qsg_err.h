@@ -33,6 +33,7 @@ enum qsg_rc {
 	QSG_RC_NOT_OPEN_FOR_INPUT = 2037, /* GET from a remote queue */
 	QSG_RC_Q_MGR_NOT_AVAILABLE = 2059, /* no member reachable */
 	QSG_RC_STORAGE_NOT_AVAILABLE = 2071, /* out of memory */
+	QSG_RC_UNKNOWN_ALIAS_BASE_Q = 2082, /* alias target missing or not a local/remote queue */
 	QSG_RC_UNKNOWN_OBJECT = 2085, /* no such queue */
 	QSG_RC_UNKNOWN_REMOTE_Q_MGR = 2087, /* no route to the remote queue manager */
 	QSG_RC_XMIT_Q_USAGE_ERROR = 2091, /* transmission queue is not USAGE(XMITQ) */

@@ -48,6 +48,7 @@ void fsm_qattrs_encode(struct qsg_wbuf *w, const struct fsm_qattrs *a)
 	qsg_put_str(w, a->rname);
 	qsg_put_str(w, a->rqmname);
 	qsg_put_str(w, a->xmitq);
+	qsg_put_str(w, a->target);
 }
 
 int fsm_qattrs_decode(struct qsg_rbuf *r, struct fsm_qattrs *a, char *errmsg)
@@ -70,6 +71,7 @@ int fsm_qattrs_decode(struct qsg_rbuf *r, struct fsm_qattrs *a, char *errmsg)
 	qsg_get_str(r, a->rname, sizeof a->rname);
 	qsg_get_str(r, a->rqmname, sizeof a->rqmname);
 	qsg_get_str(r, a->xmitq, sizeof a->xmitq);
+	qsg_get_str(r, a->target, sizeof a->target);
 	if (r->err != QSG_OK)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "queue attributes truncated or too long");
 	if ((a->set & ~(uint32_t)FSM_QA_ALL) != 0)
@@ -82,11 +84,13 @@ int fsm_qattrs_decode(struct qsg_rbuf *r, struct fsm_qattrs *a, char *errmsg)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "INDXTYPE %u out of range", a->indxtype);
 	if (a->maxmsgl > FSM_MAX_MSGL)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "MAXMSGL %u over the cap", a->maxmsgl);
-	if (a->qtype > FSM_QT_REMOTE || a->usage > FSM_USAGE_XMITQ)
+	if (a->qtype > FSM_QT_ALIAS || a->usage > FSM_USAGE_XMITQ)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "queue type %u usage %u out of range",
 				a->qtype, a->usage);
 	if (!name_or_empty(a->rname) || !name_or_empty(a->rqmname) || !name_or_empty(a->xmitq))
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad RNAME, RQMNAME or XMITQ");
+	if (!name_or_empty(a->target))
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad TARGET");
 	return QSG_OK;
 }
 

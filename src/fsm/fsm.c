@@ -464,7 +464,8 @@ static void uow_backout(struct fsm *f, struct session *s)
 		if (q->attrs.bothresh > 0 && m->backout_count >= q->attrs.bothresh &&
 		    q->attrs.boqname[0] != '\0')
 			boq = queue_find(f, q->attrs.boqname);
-		if (boq != NULL && boq != q && boq->curdepth < boq->attrs.maxdepth) {
+		if (boq != NULL && boq != q && boq->attrs.qtype == FSM_QT_LOCAL &&
+		    boq->curdepth < boq->attrs.maxdepth) {
 			/* Moved as a new arrival: end of its priority on BOQNAME. */
 			q->curdepth--;
 			boq->curdepth++;
@@ -716,6 +717,8 @@ static void attrs_merge(struct fsm_qattrs *dst, const struct fsm_qattrs *src)
 		memcpy(dst->rqmname, src->rqmname, sizeof dst->rqmname);
 	if (s & FSM_QA_XMITQ)
 		memcpy(dst->xmitq, src->xmitq, sizeof dst->xmitq);
+	if (s & FSM_QA_TARGET)
+		memcpy(dst->target, src->target, sizeof dst->target);
 }
 
 static uint8_t qtype_of(const struct fsm_qattrs *a)
@@ -723,11 +726,33 @@ static uint8_t qtype_of(const struct fsm_qattrs *a)
 	return a->qtype == 0 ? FSM_QT_LOCAL : a->qtype;
 }
 
+/* The attributes an alias queue has (a QDEFINE/QALTER of an alias with any
+ * other bit is refused). */
+#define ALIAS_QA_MASK                                                                              \
+	(FSM_QA_DEFPSIST | FSM_QA_DEFPRTY | FSM_QA_GET | FSM_QA_PUT | FSM_QA_DESCR | FSM_QA_TARGET)
+
+/* An alias stores zeros for the attributes it does not have. */
+static void alias_clear(struct fsm_qattrs *a)
+{
+	a->maxdepth = 0;
+	a->maxmsgl = 0;
+	a->maxumsgs = 0;
+}
+
 /* The type-specific attributes are consistent: LOCAL queues have no remote
- * attributes; REMOTE queues need RNAME and RQMNAME and have no USAGE. */
+ * attributes; REMOTE queues need RNAME and RQMNAME and have no USAGE; only
+ * ALIAS queues have a TARGET (required), and nothing a local or remote
+ * queue has beyond DEFPSIST, DEFPRTY, GET, PUT and DESCR. */
 static bool attrs_type_ok(const struct fsm_qattrs *a)
 {
 	if (a->boqname[0] != '\0' && !fsm_name_valid(a->boqname))
+		return false;
+	if (a->qtype == FSM_QT_ALIAS)
+		return fsm_name_valid(a->target) && a->usage == FSM_USAGE_NORMAL &&
+		       a->rname[0] == '\0' && a->rqmname[0] == '\0' && a->xmitq[0] == '\0' &&
+		       a->boqname[0] == '\0' && a->maxdepth == 0 && a->maxmsgl == 0 &&
+		       a->maxumsgs == 0 && a->bothresh == 0 && a->indxtype == FSM_INDX_NONE;
+	if (a->target[0] != '\0')
 		return false;
 	if (a->qtype == FSM_QT_LOCAL)
 		return a->usage <= FSM_USAGE_XMITQ && a->rname[0] == '\0' &&
@@ -737,6 +762,12 @@ static bool attrs_type_ok(const struct fsm_qattrs *a)
 		       fsm_name_valid(a->rqmname) &&
 		       (a->xmitq[0] == '\0' || fsm_name_valid(a->xmitq));
 	return false;
+}
+
+/* Command attributes an alias cannot take. */
+static bool alias_bits_ok(const struct fsm_qattrs *c)
+{
+	return c->qtype != FSM_QT_ALIAS || (c->set & ~(uint32_t)ALIAS_QA_MASK) == 0;
 }
 
 static void set_attrs(struct queue *q, const struct fsm_qattrs *a)
@@ -752,9 +783,13 @@ static int op_qdefine(struct fsm *f, const struct fsm_cmd *c)
 	struct fsm_qattrs a;
 	if (!fsm_name_valid(c->attrs.name))
 		return QSG_RC_BAD_ATTR;
+	if (!alias_bits_ok(&c->attrs))
+		return QSG_RC_BAD_ATTR;
 	attrs_defaults(&a);
 	memcpy(a.name, c->attrs.name, sizeof a.name);
 	a.qtype = qtype_of(&c->attrs);
+	if (a.qtype == FSM_QT_ALIAS)
+		alias_clear(&a);
 	attrs_merge(&a, &c->attrs);
 	if (!attrs_type_ok(&a))
 		return QSG_RC_BAD_ATTR;
@@ -783,7 +818,7 @@ static int op_qalter(struct fsm *f, const struct fsm_cmd *c)
 	struct queue *q = queue_find(f, c->attrs.name);
 	if (q == NULL)
 		return QSG_RC_UNKNOWN_OBJECT;
-	if (qtype_of(&c->attrs) != q->attrs.qtype)
+	if (qtype_of(&c->attrs) != q->attrs.qtype || !alias_bits_ok(&c->attrs))
 		return QSG_RC_BAD_ATTR;
 	struct fsm_qattrs a = q->attrs;
 	attrs_merge(&a, &c->attrs);
@@ -815,6 +850,33 @@ static int op_qclear(struct fsm *f, const struct fsm_cmd *c)
 	if (q->uncommitted > 0)
 		return QSG_RC_OBJECT_IN_USE;
 	purge_visible(q, false, 0);
+	return QSG_OK;
+}
+
+/* --- alias resolution ---------------------------------------------------- */
+
+/* The queue `name` stands for: itself, or an alias's target (one level).
+ * *alias is the alias (NULL if name is not one). A missing target or a
+ * target that is itself an alias -> QSG_RC_UNKNOWN_ALIAS_BASE_Q. */
+static int queue_resolve(const struct fsm *f, const char *name, struct queue **out,
+			 struct queue **alias)
+{
+	struct queue *q = queue_find(f, name);
+	*out = NULL;
+	if (alias != NULL)
+		*alias = NULL;
+	if (q == NULL)
+		return QSG_RC_UNKNOWN_OBJECT;
+	if (q->attrs.qtype != FSM_QT_ALIAS) {
+		*out = q;
+		return QSG_OK;
+	}
+	if (alias != NULL)
+		*alias = q;
+	struct queue *t = queue_find(f, q->attrs.target);
+	if (t == NULL || t->attrs.qtype == FSM_QT_ALIAS)
+		return QSG_RC_UNKNOWN_ALIAS_BASE_Q;
+	*out = t;
 	return QSG_OK;
 }
 
@@ -877,9 +939,9 @@ static int op_open(struct fsm *f, const struct fsm_cmd *c)
 	int rc = session_check(f, c, &s);
 	if (rc != QSG_OK)
 		return rc;
-	struct queue *q = queue_find(f, c->queue);
-	if (q == NULL)
-		return QSG_RC_UNKNOWN_OBJECT;
+	struct queue *q;
+	if ((rc = queue_resolve(f, c->queue, &q, NULL)) != QSG_OK)
+		return rc;
 	struct sopen *o = s->opens;
 	while (o != NULL && o->q != q)
 		o = o->next;
@@ -902,9 +964,9 @@ static int op_close(struct fsm *f, const struct fsm_cmd *c)
 	int rc = session_check(f, c, &s);
 	if (rc != QSG_OK)
 		return rc;
-	struct queue *q = queue_find(f, c->queue);
-	if (q == NULL)
-		return QSG_RC_UNKNOWN_OBJECT;
+	struct queue *q;
+	if ((rc = queue_resolve(f, c->queue, &q, NULL)) != QSG_OK)
+		return rc;
 	struct sopen **pp = &s->opens;
 	while (*pp != NULL && (*pp)->q != q)
 		pp = &(*pp)->next;
@@ -974,9 +1036,14 @@ static int op_put(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qs
 	if (c->seq != 0)
 		s->put_seq = c->seq; /* consumed even if refused below */
 	bool sync = (c->flags & FSM_F_SYNCPOINT) != 0;
-	struct queue *rq = queue_find(f, c->queue);
-	if (rq == NULL)
-		return QSG_RC_UNKNOWN_OBJECT;
+	/* An alias resolves to its target (rq); the alias is the first queue
+	 * in the resolution path (its PUT inhibit first, its DEFPSIST). */
+	struct queue *rq, *alias;
+	if ((rc = queue_resolve(f, c->queue, &rq, &alias)) != QSG_OK)
+		return rc;
+	if (alias != NULL && alias->attrs.put_inhibited)
+		return QSG_RC_PUT_INHIBITED;
+	const struct queue *first = alias != NULL ? alias : rq;
 	/* A remote queue's messages go to its transmission queue. */
 	struct queue *q = rq;
 	if (rq->attrs.qtype == FSM_QT_REMOTE && (rc = resolve_xmitq(f, rq, &q)) != QSG_OK)
@@ -999,7 +1066,7 @@ static int op_put(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qs
 	v.expiry_ms = c->msg.expiry_ms == 0 ? 0 : sat_add(now, c->msg.expiry_ms);
 	v.backout_count = 0;
 	if (c->flags & FSM_F_PERSIST_DEFAULT)
-		v.persistent = rq->attrs.defpsist;
+		v.persistent = first->attrs.defpsist;
 	else
 		v.persistent = (c->flags & FSM_F_PERSISTENT) ? 1 : 0;
 	if (c->flags & FSM_F_GEN_MSGID)
@@ -1112,19 +1179,34 @@ static void put_msg(struct qsg_wbuf *out, const struct qmsg *m)
 	fsm_msg_encode(out, &v);
 }
 
+/* The queue a GET or BROWSE of `name` reads: an alias resolves to its
+ * target; GET(DISABLED) of the alias, then of the target; remote queues
+ * cannot be read. */
+static int resolve_input(const struct fsm *f, const char *name, struct queue **out)
+{
+	struct queue *q, *alias;
+	int rc = queue_resolve(f, name, &q, &alias);
+	if (rc != QSG_OK)
+		return rc;
+	if (alias != NULL && alias->attrs.get_inhibited)
+		return QSG_RC_GET_INHIBITED;
+	if (q->attrs.qtype == FSM_QT_REMOTE)
+		return QSG_RC_NOT_OPEN_FOR_INPUT;
+	if (q->attrs.get_inhibited)
+		return QSG_RC_GET_INHIBITED;
+	*out = q;
+	return QSG_OK;
+}
+
 static int op_get(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out)
 {
 	struct session *s;
 	int rc = session_check(f, c, &s);
 	if (rc != QSG_OK)
 		return rc;
-	struct queue *q = queue_find(f, c->queue);
-	if (q == NULL)
-		return QSG_RC_UNKNOWN_OBJECT;
-	if (q->attrs.qtype == FSM_QT_REMOTE)
-		return QSG_RC_NOT_OPEN_FOR_INPUT;
-	if (q->attrs.get_inhibited)
-		return QSG_RC_GET_INHIBITED;
+	struct queue *q;
+	if ((rc = resolve_input(f, c->queue, &q)) != QSG_OK)
+		return rc;
 	bool sync = (c->flags & FSM_F_SYNCPOINT) != 0;
 	if (sync && s->uow_count >= q->attrs.maxumsgs)
 		return QSG_RC_SYNCPOINT_LIMIT;
@@ -1147,13 +1229,10 @@ static int op_get(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qs
 
 static int op_browse(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out)
 {
-	struct queue *q = queue_find(f, c->queue);
-	if (q == NULL)
-		return QSG_RC_UNKNOWN_OBJECT;
-	if (q->attrs.qtype == FSM_QT_REMOTE)
-		return QSG_RC_NOT_OPEN_FOR_INPUT;
-	if (q->attrs.get_inhibited)
-		return QSG_RC_GET_INHIBITED;
+	struct queue *q;
+	int rc = resolve_input(f, c->queue, &q);
+	if (rc != QSG_OK)
+		return rc;
 	struct qmsg cur = {.priority = c->msg.priority, .seqno = c->msg.seqno};
 	bool from_start = c->msg.seqno == 0;
 	const uint8_t *key = index_key_for(q, c);
@@ -2074,9 +2153,12 @@ static int recv_route(const struct fsm *f, const struct fsm_chcmd *ch, const str
 	*wrap = false;
 	*dq = NULL;
 	if (m->rqmname[0] == '\0' || strcmp(m->rqmname, ch->local_qmgr) == 0) {
-		struct queue *q = queue_find(f, m->rname);
-		if (q == NULL)
-			return QSG_RC_UNKNOWN_OBJECT;
+		struct queue *q, *alias;
+		int arc = queue_resolve(f, m->rname, &q, &alias);
+		if (arc != QSG_OK)
+			return arc;
+		if (alias != NULL && alias->attrs.put_inhibited)
+			return QSG_RC_PUT_INHIBITED;
 		if (q->attrs.qtype == FSM_QT_REMOTE) {
 			int rc = resolve_xmitq(f, q, dq);
 			if (rc != QSG_OK)
@@ -2546,9 +2628,10 @@ static int restore_queues(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 		q->puts_total = qsg_get_u64(r);
 		q->gets_total = qsg_get_u64(r);
 		uint32_t nm = qsg_get_u32(r);
-		if (r->err == QSG_OK && nm > 0 && a.qtype == FSM_QT_REMOTE)
+		if (r->err == QSG_OK && nm > 0 && a.qtype != FSM_QT_LOCAL)
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
-					"snapshot queue %s: remote queue with messages", a.name);
+					"snapshot queue %s: remote or alias queue with messages",
+					a.name);
 		struct qmsg *last = NULL;
 		for (uint32_t j = 0; j < nm && r->err == QSG_OK; j++) {
 			struct fsm_msg v;
@@ -2614,8 +2697,8 @@ static int restore_sessions(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 			if (r->err != QSG_OK)
 				break;
 			struct queue *q = queue_find(g, name);
-			if (q == NULL || count == 0 || (j > 0 && strcmp(pq, name) >= 0) ||
-			    q->opens > UINT32_MAX - count)
+			if (q == NULL || q->attrs.qtype == FSM_QT_ALIAS || count == 0 ||
+			    (j > 0 && strcmp(pq, name) >= 0) || q->opens > UINT32_MAX - count)
 				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 						"snapshot session %u: bad open of %s", i, name);
 			memcpy(pq, name, sizeof pq);
@@ -2956,8 +3039,23 @@ int64_t fsm_last_time(struct fsm *f)
 
 uint32_t fsm_available(struct fsm *f, const char *queue)
 {
-	const struct queue *q = queue_find(f, queue);
-	return q == NULL ? 0 : q->nvisible;
+	struct queue *q;
+	if (queue_resolve(f, queue, &q, NULL) != QSG_OK)
+		return 0;
+	return q->nvisible;
+}
+
+int fsm_queue_resolve(struct fsm *f, const char *name, char *target_out)
+{
+	struct queue *q, *alias;
+	int rc = queue_resolve(f, name, &q, &alias);
+	if (rc == QSG_OK)
+		memcpy(target_out, q->attrs.name, FSM_NAME_MAX + 1);
+	else if (rc == QSG_RC_UNKNOWN_ALIAS_BASE_Q)
+		memcpy(target_out, alias->attrs.target, FSM_NAME_MAX + 1);
+	else
+		target_out[0] = '\0';
+	return rc;
 }
 
 /* --- channel queries ----------------------------------------------------- */

@@ -109,6 +109,7 @@ enum fsm_indxtype { FSM_INDX_NONE = 0, FSM_INDX_MSGID = 1, FSM_INDX_CORRELID = 2
 #define FSM_QA_RNAME 0x1000
 #define FSM_QA_RQMNAME 0x2000
 #define FSM_QA_XMITQ 0x4000
+#define FSM_QA_TARGET 0x8000 /* ALIAS: the base queue */
 
 /* Defaults (MQ-like). */
 #define FSM_DEFAULT_MAXDEPTH 5000
@@ -123,7 +124,7 @@ enum fsm_indxtype { FSM_INDX_NONE = 0, FSM_INDX_MSGID = 1, FSM_INDX_CORRELID = 2
 #define FSM_ENTRY_TYPE_BATCH 1
 #define FSM_ENTRY_HEADER_SIZE 16 /* version, type, reserved, time_ms, count */
 #define FSM_F_ALL 0x00ff /* every defined FSM_F_* bit */
-#define FSM_QA_ALL 0x7fff /* every defined FSM_QA_* bit */
+#define FSM_QA_ALL 0xffff /* every defined FSM_QA_* bit */
 /* The batcher must check every command with fsm_cmd_decode before adding it
  * to an entry: one undecodable command makes fsm_apply reject the whole
  * entry. */
@@ -150,6 +151,11 @@ struct fsm_qattrs {
 	char rname[FSM_NAME_MAX + 1]; /* REMOTE: queue name at the remote end */
 	char rqmname[FSM_NAME_MAX + 1]; /* REMOTE: remote queue manager */
 	char xmitq[FSM_NAME_MAX + 1]; /* REMOTE: "" = the queue named rqmname */
+	/* ALIAS: the base queue (TARGTYPE(QUEUE)); required by QDEFINE, need
+	 * not exist. An alias holds no messages: OPEN, PUT, GET and BROWSE
+	 * resolve it (one level) to this queue; an alias may carry only
+	 * DEFPSIST, DEFPRTY, GET, PUT, DESCR and TARGET. */
+	char target[FSM_NAME_MAX + 1];
 };
 
 /* A message. In commands and results body/props point into the entry or the
@@ -294,7 +300,14 @@ int fsm_member_get(struct fsm *f, uint32_t id, struct fsm_member *out);
 /* Entries applied since init/restore and the time of the last one. */
 uint64_t fsm_entries_applied(struct fsm *f);
 int64_t fsm_last_time(struct fsm *f);
-/* Number of committed messages a get could take now (for waiters). */
+/* Number of committed messages a get could take now (for waiters); an
+ * alias counts its target's. */
 uint32_t fsm_available(struct fsm *f, const char *queue);
+/* The queue that holds the messages of `name` (the name the notify callback
+ * reports): an alias's target, or `name` itself for a local or remote queue.
+ * target_out has FSM_NAME_MAX + 1 bytes. QSG_RC_UNKNOWN_OBJECT when name
+ * does not exist, QSG_RC_UNKNOWN_ALIAS_BASE_Q when it is an alias whose
+ * target is missing or another alias (target_out is then the target). */
+int fsm_queue_resolve(struct fsm *f, const char *name, char *target_out);
 
 #endif

@@ -38,7 +38,7 @@
 #define FSM_MAX_CHBATCH 9999 /* BATCHSZ upper bound */
 
 /* --- queue types (fsm_qattrs.qtype / usage) ------------------------------ */
-enum fsm_qtype { FSM_QT_LOCAL = 1, FSM_QT_REMOTE = 2 };
+enum fsm_qtype { FSM_QT_LOCAL = 1, FSM_QT_REMOTE = 2, FSM_QT_ALIAS = 3 };
 enum fsm_usage { FSM_USAGE_NORMAL = 0, FSM_USAGE_XMITQ = 1 };
 
 /* --- the group's queue-manager object ------------------------------------ */

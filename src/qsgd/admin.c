@@ -374,6 +374,8 @@ static void merge_qattrs(struct fsm_qattrs *dst, const struct fsm_qattrs *src)
 		memcpy(dst->rqmname, src->rqmname, sizeof dst->rqmname);
 	if (m & FSM_QA_XMITQ)
 		memcpy(dst->xmitq, src->xmitq, sizeof dst->xmitq);
+	if (m & FSM_QA_TARGET)
+		memcpy(dst->target, src->target, sizeof dst->target);
 	dst->set |= m;
 }
 
@@ -417,17 +419,27 @@ static void merge_chattrs(struct fsm_chattrs *dst, const struct fsm_chattrs *src
 
 static uint8_t qtype_of(const struct fsm_qattrs *a)
 {
-	return a->qtype == FSM_QT_REMOTE ? FSM_QT_REMOTE : FSM_QT_LOCAL;
+	return a->qtype == FSM_QT_REMOTE || a->qtype == FSM_QT_ALIAS ? a->qtype : FSM_QT_LOCAL;
 }
 
 static const char *qtype_name(uint8_t t)
 {
-	return t == FSM_QT_REMOTE ? "QREMOTE" : "QLOCAL";
+	return t == FSM_QT_REMOTE ? "QREMOTE" : t == FSM_QT_ALIAS ? "QALIAS" : "QLOCAL";
+}
+
+static uint8_t obj_qtype(enum mqsc_obj o)
+{
+	return o == MQSC_OBJ_QREMOTE  ? FSM_QT_REMOTE
+	       : o == MQSC_OBJ_QALIAS ? FSM_QT_ALIAS
+				      : FSM_QT_LOCAL;
 }
 
 /* Attributes LIKE copies per queue type. */
-#define LIKE_QL_MASK (FSM_QA_ALL & ~(uint32_t)(FSM_QA_RNAME | FSM_QA_RQMNAME | FSM_QA_XMITQ))
+#define LIKE_QL_MASK                                                                               \
+	(FSM_QA_ALL & ~(uint32_t)(FSM_QA_RNAME | FSM_QA_RQMNAME | FSM_QA_XMITQ | FSM_QA_TARGET))
 #define LIKE_QR_MASK (FSM_QA_DESCR | FSM_QA_RNAME | FSM_QA_RQMNAME | FSM_QA_XMITQ)
+#define LIKE_QA_MASK                                                                               \
+	(FSM_QA_DEFPSIST | FSM_QA_DEFPRTY | FSM_QA_GET | FSM_QA_PUT | FSM_QA_DESCR | FSM_QA_TARGET)
 
 static struct admin_op *op_new(const struct admin_env *env, const struct mqsc_cmd *mc,
 			       admin_done_cb done, void *arg)
@@ -458,11 +470,11 @@ static void op_refuse(struct admin_op *op, int rc, const char *fmt, const char *
 	finish(op, rc, text);
 }
 
-/* DEFINE/ALTER/DELETE/CLEAR QLOCAL/QREMOTE. */
+/* DEFINE/ALTER/DELETE/CLEAR QLOCAL/QREMOTE/QALIAS. */
 static void exec_queue_change(struct admin_op *op, const struct mqsc_cmd *mc)
 {
 	struct fsm_cmd *cmd = &op->cmd;
-	uint8_t qtype = mc->obj == MQSC_OBJ_QREMOTE ? FSM_QT_REMOTE : FSM_QT_LOCAL;
+	uint8_t qtype = obj_qtype(mc->obj);
 	struct fsm_qinfo qi;
 
 	memcpy(cmd->queue, mc->name, sizeof cmd->queue);
@@ -488,7 +500,9 @@ static void exec_queue_change(struct admin_op *op, const struct mqsc_cmd *mc)
 					  "DEFINE %s: LIKE queue %s not found", op->object, lk);
 				return;
 			}
-			like.attrs.set = qtype == FSM_QT_REMOTE ? LIKE_QR_MASK : LIKE_QL_MASK;
+			like.attrs.set = qtype == FSM_QT_REMOTE	 ? LIKE_QR_MASK
+					 : qtype == FSM_QT_ALIAS ? LIKE_QA_MASK
+								 : LIKE_QL_MASK;
 			merge_qattrs(&cmd->attrs, &like.attrs);
 		}
 		merge_qattrs(&cmd->attrs, &mc->qattrs);
@@ -692,6 +706,7 @@ static void exec_change(const struct admin_env *env, const struct mqsc_cmd *mc, 
 	switch (mc->obj) {
 	case MQSC_OBJ_QLOCAL:
 	case MQSC_OBJ_QREMOTE:
+	case MQSC_OBJ_QALIAS:
 		exec_queue_change(op, mc);
 		return;
 	case MQSC_OBJ_QMGR:
@@ -836,6 +851,24 @@ static void display_qremote_one(struct display_ctx *d, const struct fsm_qinfo *q
 	obj_end(d);
 }
 
+static void display_qalias_one(struct display_ctx *d, const struct fsm_qinfo *q)
+{
+	const struct fsm_qattrs *a = &q->attrs;
+
+	obj_begin(d);
+	attr_str(d, "QUEUE", a->name);
+	attr_str(d, "TYPE", "QALIAS");
+	attr_str(d, "QSGDISP", "GROUP");
+	attr_str(d, "TARGET", a->target);
+	attr_str(d, "TARGTYPE", "QUEUE");
+	attr_str(d, "DESCR", a->descr);
+	attr_str(d, "DEFPSIST", a->defpsist ? "YES" : "NO");
+	attr_u64(d, "DEFPRTY", a->defprty);
+	attr_str(d, "GET", a->get_inhibited ? "DISABLED" : "ENABLED");
+	attr_str(d, "PUT", a->put_inhibited ? "DISABLED" : "ENABLED");
+	obj_end(d);
+}
+
 static void display_qstatus_one(struct display_ctx *d, const struct fsm_qinfo *q)
 {
 	obj_begin(d);
@@ -862,17 +895,23 @@ static int display_queue_cb(void *arg, const struct fsm_qinfo *q)
 	uint8_t t = qtype_of(&q->attrs);
 	if (!mqsc_name_matches(mc, q->attrs.name))
 		return 0;
-	if (mc->obj == MQSC_OBJ_QREMOTE ? t != FSM_QT_REMOTE
-	    : mc->obj == MQSC_OBJ_QUEUE ? false
-					: t != FSM_QT_LOCAL)
+	if (mc->obj == MQSC_OBJ_QUEUE	  ? false
+	    : mc->obj == MQSC_OBJ_QSTATUS ? t != FSM_QT_LOCAL
+					  : t != obj_qtype(mc->obj))
 		return 0;
+	/* QSGDISP(GROUP) (disp_filter REMOTE) selects the group objects:
+	 * remote and alias queues. */
+	uint8_t disp = t == FSM_QT_ALIAS ? FSM_QT_REMOTE : t;
 	if ((mc->type_filter != 0 && t != mc->type_filter) ||
-	    (mc->disp_filter != 0 && t != mc->disp_filter) || mc->disp_none)
+	    (mc->alias_filter && t != FSM_QT_ALIAS) ||
+	    (mc->disp_filter != 0 && disp != mc->disp_filter) || mc->disp_none)
 		return 0;
 	if (mc->obj == MQSC_OBJ_QSTATUS)
 		display_qstatus_one(d, q);
 	else if (t == FSM_QT_REMOTE)
 		display_qremote_one(d, q);
+	else if (t == FSM_QT_ALIAS)
+		display_qalias_one(d, q);
 	else
 		display_qlocal_one(d, q);
 	return 0;
@@ -1223,6 +1262,7 @@ static void exec_display(const struct admin_env *env, const struct mqsc_cmd *mc,
 	case MQSC_OBJ_QLOCAL:
 	case MQSC_OBJ_QUEUE:
 	case MQSC_OBJ_QREMOTE:
+	case MQSC_OBJ_QALIAS:
 	case MQSC_OBJ_QSTATUS:
 		if (mc->generic) {
 			fsm_queue_foreach(env->fsm, display_queue_cb, &d);
@@ -1305,7 +1345,6 @@ static void exec_display(const struct admin_env *env, const struct mqsc_cmd *mc,
 			 "QSG0037I: Display queue manager status details (members: %u).",
 			 (unsigned)d.count);
 		break;
-	case MQSC_OBJ_QALIAS: /* refused by admin_exec */
 	case MQSC_OBJ_MEMBER:
 	case MQSC_OBJ_LEADER:
 		rc = QSG_RC_MQSC_SYNTAX;
@@ -1548,17 +1587,6 @@ void admin_exec(const struct admin_env *env, const char *text, size_t len, admin
 			 "QSG0002E: CMDSCOPE(%s): a member runs commands for itself only; qsgadm "
 			 "sends CMDSCOPE(*) and CMDSCOPE(qmname) to each member: %s (%d).",
 			 mc->cmdscope, qsg_rc_name(rc), rc);
-		reply(done, arg, rc, msg, NULL);
-		free(mc);
-		return;
-	}
-	if (mc->obj == MQSC_OBJ_QALIAS || mc->alias_filter) {
-		rc = QSG_RC_BAD_ATTR;
-		snprintf(msg, sizeof msg,
-			 "QSG0002E: %s %s: QALIAS not supported in this version: %s (%d).",
-			 mqsc_verb_name(mc->verb),
-			 mc->obj == MQSC_OBJ_QALIAS ? "QALIAS" : "QUEUE TYPE(QALIAS)",
-			 qsg_rc_name(rc), rc);
 		reply(done, arg, rc, msg, NULL);
 		free(mc);
 		return;

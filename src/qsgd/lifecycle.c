@@ -540,6 +540,22 @@ static int do_remove(struct lifecycle *lc, const struct admin_lifecycle *req, lc
 	return QSG_OK;
 }
 
+bool lifecycle_is_member(const struct qsgd *d, uint32_t id)
+{
+	struct glue_member cfg[GLUE_MAX_SERVERS];
+	size_t n, i;
+
+	if (qsgd_config_member(d->cfg, id) != NULL)
+		return true;
+	if (d->glue == NULL)
+		return false;
+	n = glue_get_config(d->glue, cfg, GLUE_MAX_SERVERS);
+	for (i = 0; i < n; i++)
+		if (cfg[i].id == id)
+			return true;
+	return false;
+}
+
 /* ---- the admin_env callbacks ---- */
 
 size_t lifecycle_raft_config(struct lifecycle *lc, struct admin_raft_server *out, size_t max)

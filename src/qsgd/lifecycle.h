@@ -27,7 +27,9 @@
 #ifndef QSGD_LIFECYCLE_H
 #define QSGD_LIFECYCLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "admin.h"
 #include "daemon.h"
@@ -45,6 +47,11 @@ size_t lifecycle_raft_config(struct lifecycle *lc, struct admin_raft_server *out
  * returns) unless a reason code is returned. */
 int lifecycle_exec(struct lifecycle *lc, const struct admin_lifecycle *req,
 		   void (*done)(void *cbarg, int rc, const char *text), void *cbarg);
+
+/* Is `id` a member of the group: in the static member list or in the Raft
+ * configuration (a member added online)? For the HELLO of a forwarding
+ * connection (server.c). */
+bool lifecycle_is_member(const struct qsgd *d, uint32_t id);
 
 /* Would stopping this member leave fewer than a majority of voters in sync?
  * QSG_OK when it may stop; QSG_RC_INVALID with errmsg explaining why not

@@ -760,6 +760,8 @@ static int set_alias_attr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char 
 		if (rc != QSG_OK)
 			return rc;
 		copy_str(cmd->target, sizeof cmd->target, a->value);
+		copy_str(cmd->qattrs.target, sizeof cmd->qattrs.target, a->value);
+		cmd->qattrs.set |= FSM_QA_TARGET;
 		return QSG_OK;
 	}
 	if (strcmp(a->keyword, "TARGTYPE") == 0) {
@@ -1040,6 +1042,8 @@ static int check_items(struct mqsc_cmd *cmd, char *errmsg)
 		cmd->qattrs.qtype = FSM_QT_LOCAL;
 	else if (cmd->obj == MQSC_OBJ_QREMOTE)
 		cmd->qattrs.qtype = FSM_QT_REMOTE;
+	else if (cmd->obj == MQSC_OBJ_QALIAS)
+		cmd->qattrs.qtype = FSM_QT_ALIAS;
 	if (channel)
 		copy_str(cmd->chattrs.name, sizeof cmd->chattrs.name, cmd->name);
 	cmd->seqnum = 1;

@@ -51,8 +51,7 @@ enum mqsc_obj {
 	MQSC_OBJ_CHANNEL, /* CHANNEL / CHL */
 	MQSC_OBJ_CHSTATUS, /* CHSTATUS / CHS (DISPLAY only) */
 	MQSC_OBJ_CHINIT, /* START/STOP/DISPLAY CHINIT */
-	MQSC_OBJ_QALIAS, /* QALIAS / QA: parsed and validated, refused at
-			  * execution (no state-machine support yet) */
+	MQSC_OBJ_QALIAS, /* QALIAS / QA: resolved by the state machine */
 	MQSC_OBJ_QMSTATUS, /* DISPLAY QMSTATUS TYPE(RAFT) */
 	MQSC_OBJ_MEMBER, /* ADD/REMOVE MEMBER(name) */
 	MQSC_OBJ_LEADER, /* TRANSFER LEADER */

@@ -295,7 +295,12 @@ static void get_wait(struct sreq *r)
 		get_resubmit(r);
 		return;
 	}
-	if (waiters_park(d->waiters, &r->w, r->queue, left) != QSG_OK) {
+	/* Park under the queue that holds the messages (an alias's target):
+	 * the fsm notifies with that name. */
+	char wq[FSM_NAME_MAX + 1];
+	if (fsm_queue_resolve(d->fsm, r->queue, wq) != QSG_OK)
+		snprintf(wq, sizeof wq, "%s", r->queue);
+	if (waiters_park(d->waiters, &r->w, wq, left) != QSG_OK) {
 		reply_rc(c, r->op, r->reqid, QSG_RC_STORAGE_NOT_AVAILABLE, NULL);
 		req_done(r);
 		return;

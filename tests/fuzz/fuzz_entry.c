@@ -1,5 +1,6 @@
 /* libFuzzer target: arbitrary bytes as a log entry (applied to a state with a
- * queue, an attached session, a member, a transmission queue with a remote
+ * queue, four alias queues (to a local, a remote, an alias and a missing
+ * queue), an attached session, a member, a transmission queue with a remote
  * queue, a running sender channel with a locked batch, a receiver channel
  * with its SYNCQ and a dead-letter queue) and as a snapshot. Neither may crash, leak
  * or trip a sanitizer; a rejected entry or snapshot must leave the state
@@ -104,6 +105,26 @@ static void setup_channels(struct fsm *f)
 	apply_one(f, &c);
 }
 
+/* Alias queues (one letter, so that mutations of the seeds' queue name
+ * "Q" reach them): "A" -> local "Q", "B" -> remote "QR", "C" -> alias "A"
+ * (alias to alias: refused at use), "D" -> a missing queue. */
+static void setup_aliases(struct fsm *f)
+{
+	static const char *const names[] = {"A", "B", "C", "D"};
+	static const char *const targets[] = {"Q", "QR", "A", "NOPE"};
+	for (size_t i = 0; i < 4; i++) {
+		struct fsm_cmd c;
+		memset(&c, 0, sizeof c);
+		c.op = FSM_OP_QDEFINE;
+		strcpy(c.attrs.name, names[i]);
+		c.attrs.qtype = FSM_QT_ALIAS;
+		c.attrs.set = FSM_QA_TARGET | FSM_QA_DEFPSIST;
+		c.attrs.defpsist = 1;
+		strcpy(c.attrs.target, targets[i]);
+		apply_one(f, &c);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -125,6 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.member_id = 1;
 	apply_one(f, &c);
 	setup_channels(f);
+	setup_aliases(f);
 
 	uint64_t before = fsm_digest(f);
 	struct qsg_wbuf res;

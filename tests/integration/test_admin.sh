@@ -69,9 +69,12 @@ if "$QSGADM" <<<"DISPLAY QLOCAL(*) WHERE(COLOUR EQ RED)" >"$out"; then fail "bad
 grep -q 'QSG0002E.*not an attribute' "$out" || fail "bad WHERE message: $(cat "$out")"
 
 log "QALIAS, QSGDISP, lifecycle syntax"
-if "$QSGADM" --json <<<"DEFINE QALIAS(ADM.AL) TARGET(ADM.BIG)" >"$out"; then fail "QALIAS accepted"; fi
-expect "QALIAS rc" "$(json_get "$out" 'r[0]["reason"]')" "QSG_RC_BAD_ATTR"
-grep -q 'QALIAS not supported in this version' "$out" || fail "QALIAS text: $(cat "$out")"
+"$QSGADM" --json <<<"DEFINE QALIAS(ADM.AL) TARGET(ADM.BIG)" >"$out" || fail "QALIAS define: $(cat "$out")"
+"$QSGADM" --json <<<"DISPLAY QALIAS(ADM.AL) TARGET" >"$out" || fail "QALIAS display"
+expect "QALIAS target" "$(json_get "$out" 'r[0]["objects"][0]["TARGET"]')" "ADM.BIG"
+echo "via-alias" | "$QSGPUT" ADM.AL || fail "put through the alias"
+[ "$("$QSGGET" ADM.AL -w 1)" = via-alias ] || fail "get through the alias"
+"$QSGADM" --json <<<"DELETE QALIAS(ADM.AL)" >"$out" || fail "QALIAS delete"
 if "$QSGADM" --json <<<"DEFINE QLOCAL(ADM.P) QSGDISP(QMGR)" >"$out"; then fail "QSGDISP(QMGR) accepted"; fi
 grep -q 'no private per-member objects' "$out" || fail "QSGDISP text: $(cat "$out")"
 "$QSGADM" --json <<<"DISPLAY QUEUE(*) QSGDISP(COPY)" >"$out" || fail "QSGDISP(COPY) filter"

@@ -453,7 +453,8 @@ static void apply_cb(struct raft_apply *ra, int status, void *result)
 				struct qsg_slice p = qsg_get_raw(&r2, len);
 
 				if (r2.err != QSG_OK ||
-				    fsm_result_decode(a->ops[k], p.p, p.len, &res[k], NULL) != QSG_OK) {
+				    fsm_result_decode(a->ops[k], p.p, p.len, &res[k], NULL) !=
+					QSG_OK) {
 					sim_fail(a->s, "%s: undecodable result", a->what);
 					break;
 				}
@@ -656,8 +657,8 @@ static void setup_step(struct sim *s)
 	n++;
 	cmd_init(&c[n], FSM_OP_CHDEFINE);
 	snprintf(c[n].ch.attrs.name, sizeof c[n].ch.attrs.name, "%s", CHAN);
-	c[n].ch.attrs.set = FSM_CA_CHLTYPE | FSM_CA_CONNAME | FSM_CA_XMITQ | FSM_CA_BATCHSZ |
-			    FSM_CA_PIPELINE;
+	c[n].ch.attrs.set =
+	    FSM_CA_CHLTYPE | FSM_CA_CONNAME | FSM_CA_XMITQ | FSM_CA_BATCHSZ | FSM_CA_PIPELINE;
 	c[n].ch.attrs.chltype = FSM_CHL_SDR;
 	snprintf(c[n].ch.attrs.conname, sizeof c[n].ch.attrs.conname, "rqm(1414)");
 	snprintf(c[n].ch.attrs.xmitq, sizeof c[n].ch.attrs.xmitq, "%s", XMITQ);
@@ -933,8 +934,9 @@ static void rcv_frame(struct sim *s, struct conn *c, struct frame *fr)
 		if (rapply(s, &cmd, &rb, &res) == QSG_OK) {
 			trace(s, "receiver: BATCH %llu..%llu member %u epoch %llu%s -> rc %d%s",
 			      (unsigned long long)fr->first, (unsigned long long)fr->last,
-			      fr->member, (unsigned long long)fr->epoch, c == NULL ? " (stale)" : "",
-			      res.rc, res.rc == QSG_OK && res.ch.duplicate ? " duplicate" : "");
+			      fr->member, (unsigned long long)fr->epoch,
+			      c == NULL ? " (stale)" : "", res.rc,
+			      res.rc == QSG_OK && res.ch.duplicate ? " duplicate" : "");
 			if (res.rc == QSG_RC_CHANNEL_FENCED)
 				s->st.fenced_frames++;
 			if (res.rc == QSG_OK && !res.ch.duplicate) {
@@ -942,21 +944,23 @@ static void rcv_frame(struct sim *s, struct conn *c, struct frame *fr)
 				/* single instance: only the newest started instance
 				 * may have batches accepted, epochs never go back */
 				if (fr->epoch < s->last_accepted_epoch)
-					sim_fail(s,
-						 "batch %llu..%llu of instance (member %u, epoch %llu) "
-						 "accepted after a batch of epoch %llu",
-						 (unsigned long long)fr->first,
-						 (unsigned long long)fr->last, fr->member,
-						 (unsigned long long)fr->epoch,
-						 (unsigned long long)s->last_accepted_epoch);
+					sim_fail(
+					    s,
+					    "batch %llu..%llu of instance (member %u, epoch %llu) "
+					    "accepted after a batch of epoch %llu",
+					    (unsigned long long)fr->first,
+					    (unsigned long long)fr->last, fr->member,
+					    (unsigned long long)fr->epoch,
+					    (unsigned long long)s->last_accepted_epoch);
 				else if (fr->epoch < s->max_started_epoch)
-					sim_fail(s,
-						 "batch %llu..%llu of instance (member %u, epoch %llu) "
-						 "accepted after instance epoch %llu started",
-						 (unsigned long long)fr->first,
-						 (unsigned long long)fr->last, fr->member,
-						 (unsigned long long)fr->epoch,
-						 (unsigned long long)s->max_started_epoch);
+					sim_fail(
+					    s,
+					    "batch %llu..%llu of instance (member %u, epoch %llu) "
+					    "accepted after instance epoch %llu started",
+					    (unsigned long long)fr->first,
+					    (unsigned long long)fr->last, fr->member,
+					    (unsigned long long)fr->epoch,
+					    (unsigned long long)s->max_started_epoch);
 				s->last_accepted_epoch = fr->epoch;
 			}
 			if (c != NULL) {
@@ -1136,9 +1140,8 @@ static void inst_frame(struct sim *s, struct inst *in, struct frame *fr)
 			settle_cmd(in, &c, L, FSM_CHF_BACKOUT_REST);
 		}
 		trace(s, "instance (member %u, epoch %llu): in doubt %llu..%llu, receiver has %llu",
-		      in->member, (unsigned long long)in->epoch,
-		      (unsigned long long)st.lstseq + 1, (unsigned long long)st.curseq,
-		      (unsigned long long)fr->lstseq);
+		      in->member, (unsigned long long)in->epoch, (unsigned long long)st.lstseq + 1,
+		      (unsigned long long)st.curseq, (unsigned long long)fr->lstseq);
 		in->phase = I_RESOLVE;
 		in->confirmed = L;
 		if (!submit(&in->ctl, &c, 1))
@@ -1201,8 +1204,9 @@ static void ctl_done(struct actor *a, const struct fsm_result *res, unsigned n)
 	/* CHST_CAS */
 	if (in->phase == I_STOP_CAS) {
 		if (rc == QSG_OK)
-			sim_fail(s, "channel STOPPED: sequence numbers out of step at the start of "
-				    "epoch %llu",
+			sim_fail(s,
+				 "channel STOPPED: sequence numbers out of step at the start of "
+				 "epoch %llu",
 				 (unsigned long long)in->epoch);
 		else
 			inst_die(s, in, "out-of-step CAS refused (the replica was behind)");
@@ -1490,7 +1494,8 @@ static void chinit_step(struct sim *s, struct member *m)
 		return;
 	m->chinit.next_at = s->now + 100 + pick(&s->rng, 250);
 	if (fsm_member_get(s->fsm[m->id - 1], m->id, &me) != QSG_OK ||
-	    me.state != FSM_MEMBER_ACTIVE || !entry_of(s, m->id, &st) || !active_state(st.img.state))
+	    me.state != FSM_MEMBER_ACTIVE || !entry_of(s, m->id, &st) ||
+	    !active_state(st.img.state))
 		return;
 	if (st.img.owner == m->id) {
 		if (live_inst(s, m->id, st.img.epoch) != NULL)
@@ -1564,8 +1569,8 @@ static void prod_done(struct actor *a, const struct fsm_result *res, unsigned n)
 				 (unsigned long long)p->next_seq, p->batch);
 			return;
 		} else if (res[0].put_seq + 1 != p->next_seq) {
-			sim_fail(s, "producer %u: acknowledged put lost: put_seq %llu next %llu", pi,
-				 (unsigned long long)res[0].put_seq,
+			sim_fail(s, "producer %u: acknowledged put lost: put_seq %llu next %llu",
+				 pi, (unsigned long long)res[0].put_seq,
 				 (unsigned long long)p->next_seq);
 			return;
 		}
@@ -1970,10 +1975,13 @@ static void tick(struct sim *s)
 
 	s->now = raft_fixture_time(&s->f);
 	for (unsigned i = 0; i < s->n; i++)
-		if (!s->unavailable[i] && raft_state(raft_fixture_get(&s->f, i)) == RAFT_UNAVAILABLE) {
+		if (!s->unavailable[i] &&
+		    raft_state(raft_fixture_get(&s->f, i)) == RAFT_UNAVAILABLE) {
 			s->unavailable[i] = true;
 			s->st.failstops++;
-			trace(s, "server %u fail-stopped (RAFT_UNAVAILABLE: %s): member %u stops for good",
+			trace(s,
+			      "server %u fail-stopped (RAFT_UNAVAILABLE: %s): member %u stops for "
+			      "good",
 			      i + 1, raft_errmsg(raft_fixture_get(&s->f, i)), i + 1);
 			member_down(s, i, false, 0);
 		}
@@ -2074,16 +2082,20 @@ static void check_history(struct sim *s)
 			if (e->rc != QSG_OK)
 				break;
 			if (!img_eq(&e->before, &cur)) {
-				sim_fail(s, "CAS history: applied CAS #%zu from an image that was not "
-					    "current", k);
+				sim_fail(s,
+					 "CAS history: applied CAS #%zu from an image that was not "
+					 "current",
+					 k);
 				break;
 			}
-			if (e->after.state == FSM_CHS_STARTING && e->before.state != FSM_CHS_STARTING) {
+			if (e->after.state == FSM_CHS_STARTING &&
+			    e->before.state != FSM_CHS_STARTING) {
 				instances++;
 				if (e->after.epoch != e->before.epoch + 1 ||
 				    e->after.epoch != instances)
-					sim_fail(s, "CAS history: new instance with epoch %llu after "
-						    "epoch %llu (%llu instances)",
+					sim_fail(s,
+						 "CAS history: new instance with epoch %llu after "
+						 "epoch %llu (%llu instances)",
 						 (unsigned long long)e->after.epoch,
 						 (unsigned long long)e->before.epoch,
 						 (unsigned long long)instances);
@@ -2097,8 +2109,9 @@ static void check_history(struct sim *s)
 			for (j = 0; j < k; j++)
 				if (s->ev[j].op == FSM_OP_CHST_CAS && s->ev[j].rc == QSG_OK &&
 				    img_eq(&s->ev[j].before, &e->before))
-					sim_fail(s, "CAS history: image (owner %u state %u epoch "
-						    "%llu) won twice",
+					sim_fail(s,
+						 "CAS history: image (owner %u state %u epoch "
+						 "%llu) won twice",
 						 e->before.owner, e->before.state,
 						 (unsigned long long)e->before.epoch);
 			cur = e->after;
@@ -2108,8 +2121,9 @@ static void check_history(struct sim *s)
 			if (e->rc == QSG_OK &&
 			    (cur.owner != e->member || cur.epoch != e->epoch ||
 			     (e->op == FSM_OP_CH_GETBATCH && cur.state != FSM_CHS_RUNNING)))
-				sim_fail(s, "fencing: op %u of (member %u, epoch %llu) applied while "
-					    "the owner is (member %u, epoch %llu, state %u)",
+				sim_fail(s,
+					 "fencing: op %u of (member %u, epoch %llu) applied while "
+					 "the owner is (member %u, epoch %llu, state %u)",
 					 e->op, e->member, (unsigned long long)e->epoch, cur.owner,
 					 (unsigned long long)cur.epoch, cur.state);
 			if (e->rc == QSG_RC_CHANNEL_FENCED)
@@ -2139,11 +2153,10 @@ static void check_snapshot(struct sim *s, const char *when)
 		    fsm_restore(g, a.data, a.len, errmsg) != QSG_OK)
 			sim_fail(s, "snapshot of server %u (%s) does not restore: %s", i + 1, when,
 				 errmsg);
-		else if (fsm_digest(g) != fsm_digest(s->fsm[i]) ||
-			 fsm_snapshot(g, &b) != QSG_OK || b.len != a.len ||
-			 memcmp(a.data, b.data, a.len) != 0)
-			sim_fail(s, "snapshot of server %u (%s) restores to a different state", i + 1,
-				 when);
+		else if (fsm_digest(g) != fsm_digest(s->fsm[i]) || fsm_snapshot(g, &b) != QSG_OK ||
+			 b.len != a.len || memcmp(a.data, b.data, a.len) != 0)
+			sim_fail(s, "snapshot of server %u (%s) restores to a different state",
+				 i + 1, when);
 		if (g != NULL)
 			fsm_close(g);
 		qsg_wbuf_close(&a);
@@ -2203,7 +2216,8 @@ static void check_end(struct sim *s)
 			size_t x = vidx(s, p, q);
 
 			if (!s->acked[x]) {
-				sim_fail(s, "put %u/%llu never acknowledged", p, (unsigned long long)q);
+				sim_fail(s, "put %u/%llu never acknowledged", p,
+					 (unsigned long long)q);
 			} else if (s->put_dest[x] == 0) {
 				if (s->got[x] > 1)
 					sim_fail(s, "queue: message %u/%llu got %u times", p,
@@ -2215,7 +2229,8 @@ static void check_end(struct sim *s)
 			}
 		}
 	if (!s->failed && missing > s->get_unknown)
-		sim_fail(s, "queue: %llu acknowledged messages lost (%llu gets with unknown outcome)",
+		sim_fail(s,
+			 "queue: %llu acknowledged messages lost (%llu gets with unknown outcome)",
 			 (unsigned long long)missing, (unsigned long long)s->get_unknown);
 	check_history(s);
 	bool first = true;
@@ -2314,7 +2329,7 @@ static void sim_init(struct sim *s, const struct opts *o, uint64_t seed)
 		 * machine's snapshot/restore is checked directly instead
 		 * (check_snapshot). */
 		raft_set_snapshot_threshold(raft_fixture_get(&s->f, i), 1u << 30);
-raft_set_snapshot_trailing(raft_fixture_get(&s->f, i), 1u << 30);
+		raft_set_snapshot_trailing(raft_fixture_get(&s->f, i), 1u << 30);
 		raft_set_pre_vote(raft_fixture_get(&s->f, i), true);
 	}
 	/* Disk writes complete before any message can arrive: the fixture's
@@ -2424,10 +2439,11 @@ static bool run_seed(const struct opts *o, uint64_t seed, struct stats *tot)
 
 			for (unsigned i = 0; i < s->n; i++)
 				o += (size_t)snprintf(
-				    d + o, sizeof d - o, " s%u:state %d term %llu applied %llu", i + 1,
-				    raft_state(raft_fixture_get(&s->f, i)),
+				    d + o, sizeof d - o, " s%u:state %d term %llu applied %llu",
+				    i + 1, raft_state(raft_fixture_get(&s->f, i)),
 				    (unsigned long long)raft_fixture_get(&s->f, i)->current_term,
-				    (unsigned long long)raft_last_applied(raft_fixture_get(&s->f, i)));
+				    (unsigned long long)raft_last_applied(
+					raft_fixture_get(&s->f, i)));
 			sim_fail(s, "no progress after healing (leader %d,%s)", leader(s), d);
 			break;
 		}
@@ -2456,13 +2472,14 @@ static bool run_seed(const struct opts *o, uint64_t seed, struct stats *tot)
 	tot->out_of_step += s->st.out_of_step;
 	tot->failstops += s->st.failstops;
 	if (o->verbose)
-		printf("seed %llu: %s (steps %llu ops %llu faults %llu recoveries %llu batches %llu "
-		       "sim time %llu ms)\n",
-		       (unsigned long long)seed, s->failed ? "FAIL" : "ok",
-		       (unsigned long long)s->st.steps, (unsigned long long)s->st.ops,
-		       (unsigned long long)s->st.faults, (unsigned long long)s->st.recoveries,
-		       (unsigned long long)s->st.batches,
-		       (unsigned long long)raft_fixture_time(&s->f));
+		printf(
+		    "seed %llu: %s (steps %llu ops %llu faults %llu recoveries %llu batches %llu "
+		    "sim time %llu ms)\n",
+		    (unsigned long long)seed, s->failed ? "FAIL" : "ok",
+		    (unsigned long long)s->st.steps, (unsigned long long)s->st.ops,
+		    (unsigned long long)s->st.faults, (unsigned long long)s->st.recoveries,
+		    (unsigned long long)s->st.batches,
+		    (unsigned long long)raft_fixture_time(&s->f));
 	if (s->failed)
 		printf("FAIL seed=%llu: %s\n", (unsigned long long)seed, s->why);
 	ok = !s->failed;

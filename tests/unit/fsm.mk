@@ -13,3 +13,10 @@ tests_unit_test_fsm_chan_SOURCES = tests/unit/test_fsm_chan.c
 tests_unit_test_fsm_chan_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_fsm_chan_LDADD = libqsgfsm.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_fsm_alias
+TESTS += tests/unit/test_fsm_alias
+tests_unit_test_fsm_alias_SOURCES = tests/unit/test_fsm_alias.c
+tests_unit_test_fsm_alias_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_fsm_alias_LDADD = libqsgfsm.la libqsgcommon.la $(CMOCKA_LIBS)
+endif

@@ -1772,7 +1772,7 @@ static void command_decode_channel_values(void **state)
 	/* Queue attributes: type and usage ranges. */
 	struct fsm_cmd q = {.op = FSM_OP_QDEFINE};
 	strcpy(q.attrs.name, "Q");
-	q.attrs.qtype = 3;
+	q.attrs.qtype = 4;
 	assert_int_equal(encode_decode(&q), QSG_RC_BAD_FRAME);
 	q.attrs.qtype = 1;
 	q.attrs.usage = 2;

@@ -2238,18 +2238,125 @@ static void admin_lifecycle(void **state)
 static void admin_qalias_cmdscope(void **state)
 {
 	struct harness *h = *state;
-	static const char *const alias_cmds[] = {
-	    "DEFINE QALIAS(AL) TARGET(Q)", "ALTER QALIAS(AL) TARGET(Q2)",   "DELETE QALIAS(AL)",
-	    "DISPLAY QALIAS(*)",	   "DISPLAY QUEUE(*) TYPE(QALIAS)",
-	};
-	for (size_t i = 0; i < sizeof alias_cmds / sizeof alias_cmds[0]; i++) {
-		assert_int_equal(run(h, alias_cmds[i]), QSG_RC_BAD_ATTR);
-		assert_non_null(strstr(h->text, "QSG0002E"));
-		assert_non_null(strstr(h->text, "QALIAS not supported in this version"));
-	}
+
+	/* DEFINE: the target need not exist. */
+	assert_int_equal(run(h, "DEFINE QALIAS(AL) TARGET(APP.Q) DESCR('my alias') DEFPSIST(YES) "
+				"DEFPRTY(6) PUT(DISABLED)"),
+			 QSG_OK);
+	assert_string_equal(h->text, "QSG0008I: QALIAS(AL) defined.");
+	assert_int_equal(h->submits, 1);
+	struct fsm_qinfo qi;
+	assert_int_equal(fsm_queue_info(h->fsm, "AL", &qi), QSG_OK);
+	assert_int_equal(qi.attrs.qtype, FSM_QT_ALIAS);
+	assert_string_equal(qi.attrs.target, "APP.Q");
+	assert_int_equal(qi.attrs.put_inhibited, 1);
+
+	/* DISPLAY QALIAS: QUEUE, TYPE, QSGDISP by default; ALL gives the rest. */
+	assert_int_equal(run(h, "DISPLAY QALIAS(AL)"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_int_equal(h->objs[0].nattrs, 3);
+	assert_string_equal(val(h, 0, "QUEUE"), "AL");
+	assert_string_equal(val(h, 0, "TYPE"), "QALIAS");
+	assert_string_equal(val(h, 0, "QSGDISP"), "GROUP");
+	assert_int_equal(run(h, "DISPLAY QALIAS(AL) ALL"), QSG_OK);
+	assert_int_equal(h->objs[0].nattrs, 10);
+	assert_string_equal(val(h, 0, "TARGET"), "APP.Q");
+	assert_string_equal(val(h, 0, "TARGTYPE"), "QUEUE");
+	assert_string_equal(val(h, 0, "DESCR"), "my alias");
+	assert_string_equal(val(h, 0, "DEFPSIST"), "YES");
+	assert_string_equal(val(h, 0, "DEFPRTY"), "6");
+	assert_string_equal(val(h, 0, "GET"), "ENABLED");
+	assert_string_equal(val(h, 0, "PUT"), "DISABLED");
+	assert_null(val(h, 0, "MAXDEPTH"));
+	assert_int_equal(run(h, "DISPLAY QA(A*) TARGET"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_int_equal(h->objs[0].nattrs, 4);
+	assert_string_equal(val(h, 0, "TARGET"), "APP.Q");
+
+	/* One name space with the other queue types. */
+	assert_int_equal(run(h, "DEFINE QLOCAL(APP.Q)"), QSG_OK);
+	assert_int_equal(run(h, "DEFINE QLOCAL(AL)"), QSG_RC_OBJECT_EXISTS);
+	assert_int_equal(run(h, "DEFINE QALIAS(APP.Q) TARGET(AL)"), QSG_RC_OBJECT_EXISTS);
+	assert_int_equal(run(h, "DEFINE QALIAS(AL) TARGET(APP.Q)"), QSG_RC_OBJECT_EXISTS);
+	/* Commands naming the wrong type do not find it. */
+	assert_int_equal(run(h, "ALTER QLOCAL(AL) DESCR('x')"), QSG_RC_UNKNOWN_OBJECT);
+	assert_non_null(strstr(h->text, "QALIAS"));
+	assert_int_equal(run(h, "DELETE QLOCAL(AL)"), QSG_RC_UNKNOWN_OBJECT);
+	assert_int_equal(run(h, "CLEAR QLOCAL(AL)"), QSG_RC_UNKNOWN_OBJECT);
+	assert_int_equal(run(h, "ALTER QALIAS(APP.Q) TARGET(X)"), QSG_RC_UNKNOWN_OBJECT);
+	assert_int_equal(run(h, "DISPLAY QLOCAL(AL)"), QSG_RC_UNKNOWN_OBJECT);
+	assert_int_equal(run(h, "DISPLAY QALIAS(APP.Q)"), QSG_RC_UNKNOWN_OBJECT);
+	assert_int_equal(run(h, "DISPLAY QSTATUS(AL)"), QSG_RC_UNKNOWN_OBJECT);
+
+	/* DISPLAY QUEUE(*) lists every type; TYPE(QALIAS) and QSGDISP filter. */
+	assert_int_equal(run(h, "DEFINE QLOCAL(QM2) USAGE(XMITQ)"), QSG_OK);
+	assert_int_equal(run(h, "DEFINE QREMOTE(RQ) RNAME(X) RQMNAME(QM2)"), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY QUEUE(*)"), QSG_OK);
+	assert_int_equal(h->nobjs, 4);
+	assert_string_equal(val(h, 0, "QUEUE"), "AL");
+	assert_string_equal(val(h, 0, "TYPE"), "QALIAS");
+	assert_int_equal(run(h, "DISPLAY QUEUE(*) TYPE(QALIAS) ALL"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_string_equal(val(h, 0, "QUEUE"), "AL");
+	assert_string_equal(val(h, 0, "TARGET"), "APP.Q");
+	assert_string_equal(val(h, 0, "QSGDISP"), "GROUP");
+	assert_int_equal(run(h, "DISPLAY QUEUE(*) QSGDISP(GROUP)"), QSG_OK);
+	assert_int_equal(h->nobjs, 2); /* AL and RQ */
+	assert_int_equal(run(h, "DISPLAY QUEUE(*) QSGDISP(SHARED)"), QSG_OK);
+	assert_int_equal(h->nobjs, 2); /* APP.Q and QM2 */
+	assert_int_equal(run(h, "DISPLAY QUEUE(*) TYPE(QLOCAL)"), QSG_OK);
+	assert_int_equal(h->nobjs, 2);
+	assert_int_equal(run(h, "DISPLAY QALIAS(*)"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_int_equal(run(h, "DISPLAY QSTATUS(*)"), QSG_OK);
+	assert_int_equal(h->nobjs, 2); /* local queues only */
+	assert_int_equal(run(h, "DISPLAY QALIAS(*) WHERE(TARGET EQ APP.Q)"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
+	assert_int_equal(run(h, "DISPLAY QALIAS(*) WHERE(TARGET EQ NONE)"), QSG_OK);
+	assert_int_equal(h->nobjs, 0);
+
+	/* ALTER: only the given attributes change. */
+	assert_int_equal(run(h, "ALTER QALIAS(AL) TARGET(RQ) PUT(ENABLED)"), QSG_OK);
+	assert_string_equal(h->text, "QSG0009I: QALIAS(AL) altered.");
+	assert_int_equal(run(h, "DISPLAY QALIAS(AL) ALL"), QSG_OK);
+	assert_string_equal(val(h, 0, "TARGET"), "RQ");
+	assert_string_equal(val(h, 0, "PUT"), "ENABLED");
+	assert_string_equal(val(h, 0, "DESCR"), "my alias");
+	assert_string_equal(val(h, 0, "DEFPRTY"), "6");
+	assert_int_equal(run(h, "ALTER QALIAS(NOPE) DESCR('x')"), QSG_RC_UNKNOWN_OBJECT);
+
+	/* LIKE copies the alias attributes, TARGET included. */
+	assert_int_equal(run(h, "DEFINE QALIAS(AL2) LIKE(AL) DESCR('second')"), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY QALIAS(AL2) ALL"), QSG_OK);
+	assert_string_equal(val(h, 0, "TARGET"), "RQ");
+	assert_string_equal(val(h, 0, "DEFPSIST"), "YES");
+	assert_string_equal(val(h, 0, "DESCR"), "second");
+	assert_int_equal(run(h, "DEFINE QALIAS(AL3) LIKE(APP.Q)"), QSG_RC_UNKNOWN_OBJECT);
+	assert_int_equal(run(h, "DEFINE QLOCAL(L3) LIKE(AL)"), QSG_RC_UNKNOWN_OBJECT);
+	/* REPLACE. */
+	assert_int_equal(run(h, "DEFINE QALIAS(AL2) TARGET(APP.Q) REPLACE"), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY QALIAS(AL2) ALL"), QSG_OK);
+	assert_string_equal(val(h, 0, "TARGET"), "APP.Q");
+	assert_string_equal(val(h, 0, "DEFPSIST"), "NO");
+	assert_string_equal(val(h, 0, "DESCR"), "");
+
+	/* Messages put through the alias are on the target; DELETE QALIAS
+	 * leaves the target and its messages. */
+	uint64_t ep = attach(h, 7);
+	assert_int_equal(put(h, 7, ep, 1, "AL2", 0), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY QLOCAL(APP.Q) CURDEPTH"), QSG_OK);
+	assert_string_equal(val(h, 0, "CURDEPTH"), "1");
+	assert_int_equal(run(h, "DELETE QALIAS(AL2)"), QSG_OK);
+	assert_string_equal(h->text, "QSG0010I: QALIAS(AL2) deleted.");
+	assert_int_equal(run(h, "DISPLAY QLOCAL(APP.Q) CURDEPTH"), QSG_OK);
+	assert_string_equal(val(h, 0, "CURDEPTH"), "1");
+	assert_int_equal(run(h, "DELETE QALIAS(AL2)"), QSG_RC_UNKNOWN_OBJECT);
+
 	/* Syntax is still checked first. */
-	assert_int_equal(run(h, "DEFINE QALIAS(AL)"), QSG_RC_MQSC_SYNTAX);
-	assert_int_equal(h->submits, 0);
+	unsigned submits = h->submits;
+	assert_int_equal(run(h, "DEFINE QALIAS(AX)"), QSG_RC_MQSC_SYNTAX);
+	assert_int_equal(run(h, "DEFINE QALIAS(AX) TARGET(X) MAXDEPTH(5)"), QSG_RC_BAD_ATTR);
+	assert_int_equal(h->submits, submits);
 
 	/* CMDSCOPE: ' ' and the member's own name run here; others are
 	 * qsgadm's job. */

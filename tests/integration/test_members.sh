@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Membership changes under load (issue 5, docs/lifecycle.md): a group of 3
+# with two producers and a syncpoint consumer running; QM4 joins (join mode,
+# ADD MEMBER on the leader), shows in DISPLAY GROUP and serves clients; then
+# the leader leaves (REMOVE MEMBER on itself, stopped); the group goes on,
+# the removed member is marked FAILED once its lease lapses, and every
+# acknowledged message is got exactly once.
+. "$(dirname "$0")/lib.sh" 19200
+
+# LEASE and ROLE of QM in DISPLAY GROUP as seen by the member at CONN.
+group_attr() { # CONN QM ATTR
+	timeout 10 "$QSGADM" -c "$1" --json <<<"DISPLAY GROUP" 2>/dev/null | python3 -c '
+import json, sys
+qm, attr = sys.argv[1], sys.argv[2]
+for line in sys.stdin:
+    d = json.loads(line)
+    for o in d.get("objects", []):
+        if o.get("QMNAME") == qm:
+            print(o.get(attr, "")); sys.exit(0)
+sys.exit(1)' "$2" "$3"
+}
+wait_attr() { # CONN QM ATTR VALUE SECONDS
+	local i
+	for ((i = 0; i < $5 * 5; i++)); do
+		[ "$(group_attr "$1" "$2" "$3" || true)" = "$4" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+cluster_up 3
+"$QSGADM" <<<"DEFINE QLOCAL(T.MEM) QSGDISP(SHARED) MAXDEPTH(1000000)" >/dev/null || fail "define"
+N=${MEMBERS_MESSAGES:-5000}
+for p in 1 2; do seq 1 "$N" | sed "s/^/p$p-/" >"$QSG_RUN_DIR/sent.$p"; done
+"$QSGPUT" -c "$QSG_CONN" T.MEM <"$QSG_RUN_DIR/sent.1" >"$QSG_RUN_DIR/put1.out" 2>&1 &
+p1=$!
+extra_pids+=($p1)
+"$QSGPUT" -c "$("$CLUSTER" conn QM2),$QSG_CONN" T.MEM <"$QSG_RUN_DIR/sent.2" \
+	>"$QSG_RUN_DIR/put2.out" 2>&1 &
+p2=$!
+extra_pids+=($p2)
+"$QSGGET" -c "$QSG_CONN" T.MEM --syncpoint -w 15 >"$QSG_RUN_DIR/got.1" 2>"$QSG_RUN_DIR/get1.err" &
+g1=$!
+extra_pids+=($g1)
+sleep 1
+
+kill -0 "$p1" 2>/dev/null && kill -0 "$p2" 2>/dev/null || fail "producers ended before the join: raise MEMBERS_MESSAGES"
+log "join QM4 under load"
+"$CLUSTER" join QM4 >"$QSG_RUN_DIR/join.out" 2>&1 || { cat "$QSG_RUN_DIR/join.out"; fail "join QM4"; }
+grep -q "QSG0032I" "$QSG_RUN_DIR/join.out" || { cat "$QSG_RUN_DIR/join.out"; fail "no QSG0032I from ADD MEMBER"; }
+c4=$("$CLUSTER" conn QM4)
+wait_attr "$QSG_CONN" QM4 LEASE ACTIVE 10 || fail "QM4 not ACTIVE in DISPLAY GROUP"
+log "QM4 is in DISPLAY GROUP: role $(group_attr "$c4" QM4 ROLE); caught up from a snapshot: $(grep -q QSG0012I "$QSG_RUN_DIR/QM4.log" && echo yes || echo "no (log entries only)")"
+# QM4 serves clients: puts and a DISPLAY through it alone.
+seq 1 300 | sed "s/^/q4-/" >"$QSG_RUN_DIR/sent.q4"
+"$QSGPUT" -c "$c4" T.MEM <"$QSG_RUN_DIR/sent.q4" >"$QSG_RUN_DIR/putq4.out" 2>&1 ||
+	{ cat "$QSG_RUN_DIR/putq4.out"; fail "puts through QM4"; }
+timeout 10 "$QSGADM" -c "$c4" <<<"DISPLAY QSTATUS(T.MEM)" | grep -q "CURDEPTH" || fail "DISPLAY through QM4"
+# Adding it again is refused or a no-op, never a second member.
+timeout 20 "$QSGADM" -c "$("$CLUSTER" conn "$("$CLUSTER" leader)")" \
+	<<<"ADD MEMBER(QM4) RAFTID(4) RAFTADDR('127.0.0.1:$((QSG_PORT_BASE + 104))')" >"$QSG_RUN_DIR/add2.out" 2>&1 || true
+[ "$(timeout 10 "$QSGADM" -c "$c4" --json <<<"DISPLAY GROUP" | grep -o '"QMNAME"' | wc -l)" -eq 4 ] ||
+	fail "DISPLAY GROUP does not list 4 members"
+
+leader=$("$CLUSTER" leader)
+log "the leader $leader leaves (producers running: $(kill -0 "$p1" 2>/dev/null && echo yes || echo no))"
+"$CLUSTER" leave "$leader" >"$QSG_RUN_DIR/leave.out" 2>&1 || { cat "$QSG_RUN_DIR/leave.out"; fail "leave $leader"; }
+grep -q "QSG0033I" "$QSG_RUN_DIR/leave.out" || { cat "$QSG_RUN_DIR/leave.out"; fail "no QSG0033I"; }
+rest=$("$CLUSTER" conn)
+newleader=""
+for ((i = 0; i < 50; i++)); do
+	newleader=$("$CLUSTER" leader || true)
+	[ -n "$newleader" ] && [ "$newleader" != "$leader" ] && break
+	sleep 0.2
+done
+[ -n "$newleader" ] && [ "$newleader" != "$leader" ] || fail "no new leader after $leader left"
+log "new leader $newleader; survivors $rest"
+wait_attr "$rest" "$leader" LEASE FAILED 15 || fail "$leader not marked FAILED after it left"
+# The group goes on: more puts through the survivors.
+seq 1 300 | sed "s/^/r-/" >"$QSG_RUN_DIR/sent.r"
+"$QSGPUT" -c "$rest" T.MEM <"$QSG_RUN_DIR/sent.r" >"$QSG_RUN_DIR/putr.out" 2>&1 ||
+	{ cat "$QSG_RUN_DIR/putr.out"; fail "puts after the leader left"; }
+
+wait "$p1" || { cat "$QSG_RUN_DIR/put1.out"; fail "producer 1 had unacknowledged puts"; }
+wait "$p2" || { cat "$QSG_RUN_DIR/put2.out"; fail "producer 2 had unacknowledged puts"; }
+wait "$g1" || { cat "$QSG_RUN_DIR/get1.err"; fail "consumer failed"; }
+for qm in $(cat "$QSG_RUN_DIR/members"); do
+	"$QSGGET" -c "$("$CLUSTER" conn "$qm"),$rest" T.MEM --syncpoint -w 3 >>"$QSG_RUN_DIR/got.2" ||
+		fail "drain via $qm"
+done
+cat "$QSG_RUN_DIR"/sent.[12] "$QSG_RUN_DIR/sent.q4" "$QSG_RUN_DIR/sent.r" >"$QSG_RUN_DIR/sent"
+cat "$QSG_RUN_DIR/got.1" "$QSG_RUN_DIR/got.2" >"$QSG_RUN_DIR/got"
+check_exactly_once "$QSG_RUN_DIR/sent" "$QSG_RUN_DIR/got"
+log "ok"
