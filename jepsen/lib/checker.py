@@ -122,6 +122,8 @@ def channel_instances(ops, poll_s=1.0):
         for o in op.get("value") or []:
             if str(o.get("status", "")).upper() != "RUNNING":
                 continue
+            if o.get("type") not in (None, "SDR"):
+                continue  # receiver entries: one per inbound connection
             inst = (o.get("owner"), o.get("epoch"))
             s = spans[o.get("channel")].setdefault(inst, [t, t])
             s[1] = max(s[1], t)

@@ -242,7 +242,7 @@ class Env:
             self.nodes.append(Node(self, mid, name, ip, "%sn%d" % (tag, mid), "QSGJ", members,
                                    os.path.join(rundir, name)))
         rip = SUBNET + ".100"
-        self.remote = Node(self, 1, "QMR", rip, tag + "r", "QSGR", [("QMR", 1, rip)],
+        self.remote = Node(self, 1, "QMR", rip, tag + "r", "QMR", [("QMR", 1, rip)],
                            os.path.join(rundir, "QMR"))
         self.all = self.nodes + [self.remote]
 

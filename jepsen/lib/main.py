@@ -201,8 +201,13 @@ def run_one(cfg, rundir, state_path):
             run.notes.append("no stable leader after healing")
         env.wait_joined(30)
         results["divergence_before_drain"] = divergence(env)
-        drained = workload.drain(run, queues + [q for q in ("IN", "IN.G") if transfer_queues],
-                                 1000)
+        if transfer_queues:
+            idle, last = workload.wait_channels_idle(env)
+            results["channels_idle"] = idle
+            if not idle:
+                run.notes.append("transmission queues not empty after 90 s: %s" % (last,))
+        drained = workload.drain(run, queues + (["IN", "IN.G"] if transfer_queues else []),
+                                 1000, where={"IN": [env.remote]})
         results["drained"] = drained
         results["divergence_after_drain"] = divergence(env)
         ops = run.history.ops

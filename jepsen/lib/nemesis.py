@@ -11,7 +11,7 @@ from env import sh
 
 ALL = ["partition-random-halves", "partition-leader", "partition-majority-ring",
        "partition-one-way", "partition-channel-owner", "packet-loss", "kill",
-       "kill-leader", "kill-channel-owner", "pause", "clock-skew", "disk-eio", "disk-full", "membership",
+       "kill-leader", "kill-channel-owner", "pause", "pause-leader", "clock-skew", "disk-eio", "disk-full", "membership",
        "pause+kill", "partition+kill"]
 CHANNEL_ONLY = ("partition-channel-owner", "kill-channel-owner")
 
@@ -228,13 +228,22 @@ class Kill(Nemesis):
 
 
 class Pause(Nemesis):
+    """SIGSTOP a random member (or the leader); SIGCONT at stop."""
+
+    def __init__(self, role=None):
+        self.role = role
+
     def start(self, env, p):
-        node = env.nodes[p["node"] - 1]
+        node = env.leader() if self.role == "leader" else env.nodes[p["node"] - 1]
+        if node is None:
+            return {"skipped": "no leader found"}
         node.signal(signal.SIGSTOP)
         node.paused = True
         return {"paused": node.name, "target": node.name}
 
     def stop(self, env, p, ctx):
+        if not ctx or "target" not in ctx:
+            return None
         node = env.node(ctx["target"])
         node.signal(signal.SIGCONT)
         node.paused = False
@@ -394,6 +403,7 @@ def make(name):
         "kill-leader": Kill("leader"),
         "kill-channel-owner": Kill("channel-owner"),
         "pause": Pause(),
+        "pause-leader": Pause("leader"),
         "clock-skew": ClockSkew(),
         "disk-eio": DiskEIO(),
         "disk-full": DiskFull(),

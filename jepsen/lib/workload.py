@@ -138,14 +138,15 @@ def queue_workers(run, rate):
     return workers
 
 
-def drain(run, queues, first_process):
+def drain(run, queues, first_process, where=None):
     """After healing: read every queue empty from every member (syncpoint
-    gets, each recorded as a :drain op)."""
+    gets, each recorded as a :drain op). where: {queue: [nodes]} for queues
+    that do not live on the group (the remote's IN)."""
     env, h = run.env, run.history
     proc = first_process
     total = 0
     for q in queues:
-        for node in env.nodes:
+        for node in (where or {}).get(q, env.nodes):
             client = Client(env, node.conn, timeout_ms=10000)
             empties = 0
             while empties < 2:
@@ -169,22 +170,48 @@ def drain(run, queues, first_process):
     return total
 
 
+def wait_channels_idle(env, timeout=90):
+    """Both transmission queues empty and nothing in doubt (so the drain
+    sees every transferred message)."""
+    end = time.time() + timeout
+    group = ",".join(n.conn for n in env.nodes)
+    last = None
+    while time.time() < end:
+        ok = True
+        for conn, xq in ((group, "QMR"), (env.remote.conn, "QSGJ")):
+            r = env.admin(conn, "DISPLAY QSTATUS(%s) CURDEPTH" % xq, timeout=6)
+            d = r and r.get("rc") == 0 and r.get("objects") and r["objects"][0].get("CURDEPTH")
+            last = (xq, d)
+            if d != "0":
+                ok = False
+        if ok:
+            return True, last
+        time.sleep(1)
+    return False, last
+
+
 # ---- transfer workload (needs shared channels, issue 3) -----------------
 
+# docs/channels.md: the group (QSGJ) sends to QMR through G.TO.R and receives
+# R.TO.G from it; QMR is a qsgd group of one whose group name is QMR.
 TRANSFER_SETUP_GROUP = [
-    "DEFINE QLOCAL(QMR) USAGE(XMITQ)",
+    "DEFINE QLOCAL(QMR) USAGE(XMITQ) MAXDEPTH(999999)",
     "DEFINE QREMOTE(TO.R) RNAME(IN) RQMNAME(QMR) XMITQ(QMR)",
-    "DEFINE CHANNEL(G.TO.R) CHLTYPE(SDR) CONNAME('{remote}') XMITQ(QMR)",
+    "DEFINE CHANNEL(G.TO.R) CHLTYPE(SDR) CONNAME('{remote}') XMITQ(QMR) HBINT(1) SHORTTMR(1)",
     "DEFINE CHANNEL(R.TO.G) CHLTYPE(RCVR)",
-    "DEFINE QLOCAL(IN.G)",
+    "DEFINE QLOCAL(IN.G) MAXDEPTH(999999)",
+    "DEFINE QLOCAL(DLQ) MAXDEPTH(999999)",
+    "ALTER QMGR DEADQ(DLQ)",
     "START CHANNEL(G.TO.R)",
 ]
 TRANSFER_SETUP_REMOTE = [
     "DEFINE CHANNEL(G.TO.R) CHLTYPE(RCVR)",
-    "DEFINE QLOCAL(IN)",
-    "DEFINE QLOCAL(QSGJ) USAGE(XMITQ)",
+    "DEFINE QLOCAL(IN) MAXDEPTH(999999)",
+    "DEFINE QLOCAL(QSGJ) USAGE(XMITQ) MAXDEPTH(999999)",
     "DEFINE QREMOTE(TO.G) RNAME(IN.G) RQMNAME(QSGJ) XMITQ(QSGJ)",
-    "DEFINE CHANNEL(R.TO.G) CHLTYPE(SDR) CONNAME('{group}') XMITQ(QSGJ)",
+    "DEFINE CHANNEL(R.TO.G) CHLTYPE(SDR) CONNAME('{group}') XMITQ(QSGJ) HBINT(1) SHORTTMR(1)",
+    "DEFINE QLOCAL(DLQ) MAXDEPTH(999999)",
+    "ALTER QMGR DEADQ(DLQ)",
     "START CHANNEL(R.TO.G)",
 ]
 
@@ -203,7 +230,7 @@ def channels_supported(env):
 def setup_transfer(env):
     group = ",".join(n.conn for n in env.nodes)
     for c in TRANSFER_SETUP_REMOTE:
-        r = env.admin(env.remote, c.format(group=env.nodes[0].conn))
+        r = env.admin(env.remote, c.format(group=group))
         if not r or r.get("rc") not in (0, 2100):
             return "remote: %s -> %s" % (c, r)
     for c in TRANSFER_SETUP_GROUP:
@@ -279,12 +306,14 @@ class ChannelPoller(threading.Thread):
                 if not node.alive() or node.paused:
                     continue
                 inv = h.invoke("chpoll", "chstatus", None, node=node.name)
-                r = env.admin(node, "DISPLAY CHSTATUS(*)", timeout=3)
+                r = env.admin(node, "DISPLAY CHSTATUS(*) ALL", timeout=3)
                 if r is None or r.get("rc") != 0:
                     h.complete(inv, "fail", None, rc=(r or {}).get("rc"))
                     continue
-                objs = [{"channel": o.get("CHANNEL"), "status": o.get("STATUS"),
-                         "owner": o.get("OWNER"), "epoch": o.get("EPOCH")}
+                objs = [{"channel": o.get("CHANNEL"), "type": o.get("CHLTYPE"),
+                         "rqm": o.get("RQMNAME"), "status": o.get("STATUS"),
+                         "owner": o.get("OWNER"), "epoch": o.get("EPOCH"),
+                         "msgs": o.get("MSGS")}
                         for o in r.get("objects", [])]
                 h.complete(inv, "ok", objs)
             time.sleep(1)

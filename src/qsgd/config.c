@@ -131,7 +131,16 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 			c->id = (uint32_t)v;
 		} else if (strcmp(key, "address") == 0)
 			rc = set_addr(c->raft, value, what, e);
-		else if (strcmp(key, "election_timeout_ms") == 0)
+		else if (strcmp(key, "join") == 0) {
+			if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
+			    strcmp(value, "1") == 0)
+				c->join = 1;
+			else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 ||
+				 strcmp(value, "0") == 0)
+				c->join = 0;
+			else
+				rc = qsg_errf(e, QSG_RC_CONFIG, "%s: expected yes or no", what);
+		} else if (strcmp(key, "election_timeout_ms") == 0)
 			rc = set_unsigned(&c->election_timeout_ms, value, 50, 600000, what, e);
 		else if (strcmp(key, "heartbeat_ms") == 0)
 			rc = set_unsigned(&c->heartbeat_ms, value, 10, 60000, what, e);
@@ -288,15 +297,16 @@ bad:
 
 void qsgd_usage(FILE *out)
 {
-	fprintf(out, "usage: qsgd [-f FILE] [--name QM] [--group G] [--id N] [--raft HOST:PORT]\n"
-		     "            [--listen HOST:PORT] [--dir DIR]\n"
-		     "            [--member NAME:ID:RAFTHOST:RAFTPORT:LISTENHOST:LISTENPORT]...\n"
-		     "            [--log-level error|warn|info|debug] [--snapshot-threshold N]\n"
-		     "            [--lease-ms N] [--renew-ms N] [--election-timeout-ms N]\n"
-		     "            [--no-chinit] [--http HOST:PORT] [--log-format text|json]\n"
-		     "Flags override the file. Without members the group is this member alone.\n"
-		     "Exit codes: 0 stopped, 1 configuration error, 2 data directory locked,\n"
-		     "            70 fatal Raft error.\n");
+	fprintf(out,
+		"usage: qsgd [-f FILE] [--name QM] [--group G] [--id N] [--raft HOST:PORT]\n"
+		"            [--listen HOST:PORT] [--dir DIR]\n"
+		"            [--member NAME:ID:RAFTHOST:RAFTPORT:LISTENHOST:LISTENPORT]...\n"
+		"            [--log-level error|warn|info|debug] [--snapshot-threshold N]\n"
+		"            [--lease-ms N] [--renew-ms N] [--election-timeout-ms N]\n"
+		"            [--no-chinit] [--join] [--http HOST:PORT] [--log-format text|json]\n"
+		"Flags override the file. Without members the group is this member alone.\n"
+		"Exit codes: 0 stopped, 1 configuration error, 2 data directory locked,\n"
+		"            70 fatal Raft error.\n");
 }
 
 enum {
@@ -313,6 +323,7 @@ enum {
 	OPT_RENEW,
 	OPT_ELECTION,
 	OPT_NO_CHINIT,
+	OPT_JOIN,
 	OPT_HTTP,
 	OPT_LOG_FORMAT,
 	OPT_HELP,
@@ -333,6 +344,7 @@ static const struct option long_opts[] = {
     {"renew-ms", required_argument, NULL, OPT_RENEW},
     {"election-timeout-ms", required_argument, NULL, OPT_ELECTION},
     {"no-chinit", no_argument, NULL, OPT_NO_CHINIT},
+    {"join", no_argument, NULL, OPT_JOIN},
     {"http", required_argument, NULL, OPT_HTTP},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"help", no_argument, NULL, OPT_HELP},
@@ -423,6 +435,9 @@ int qsgd_config_load(struct qsgd_config *c, int argc, char **argv, char *errmsg)
 		case OPT_ELECTION:
 			rc = set_unsigned(&c->election_timeout_ms, optarg, 50, 600000,
 					  "--election-timeout-ms", errmsg);
+			break;
+		case OPT_JOIN:
+			c->join = 1;
 			break;
 		case OPT_NO_CHINIT:
 			c->chinit_autostart = 0;

@@ -43,6 +43,8 @@ struct qsgd_config {
 	char http[FSM_ADDR_MAX + 1];
 	/* [log] */
 	int log_format; /* enum qlog_format */
+	int join; /* [raft] join / --join: never bootstrap; wait to be added
+		   * (docs/lifecycle.md) */
 	/* [chinit] */
 	int chinit_autostart; /* start the channel initiator with the member */
 	/* [batch] */

@@ -15,6 +15,7 @@ qsgd_SOURCES = \
 	src/qsgd/admin.h src/qsgd/admin.c \
 	src/qsgd/chinit.h src/qsgd/chinit_int.h src/qsgd/chinit.c \
 	src/qsgd/chsdr.c src/qsgd/chrcv.c \
+	src/qsgd/lifecycle.h src/qsgd/lifecycle.c \
 	src/qsgd/mqsc.h src/qsgd/mqsc.c \
 	src/qsgd/metrics.h src/qsgd/metrics.c \
 	src/qsgd/httpd.h src/qsgd/httpd.c \

@@ -15,6 +15,7 @@
 
 #include "batcher.h"
 #include "chinit.h"
+#include "lifecycle.h"
 #include "config.h"
 #include "daemon.h"
 #include "forward.h"
@@ -164,12 +165,19 @@ static void stop(struct member *m, const char *why)
 	}
 	httpd_close(m->httpd);
 	m->httpd = NULL;
+	lifecycle_close(d->lifecycle);
 	lease_close(d->lease);
 	chinit_close(d->chinit);
 	server_close(d->server);
 	forward_close(d->forward);
 	batcher_close(d->batcher);
 	glue_close(d->glue, glue_closed, m);
+}
+
+/* STOP QMGR (lifecycle.c): the same controlled stop as SIGTERM. */
+static void request_stop(struct qsgd *d, const char *why)
+{
+	stop((struct member *)d, why); /* core is the first field of struct member */
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -348,6 +356,7 @@ static int run(struct member *m)
 	gc.snapshot_threshold = cfg->snapshot_threshold;
 	gc.snapshot_trailing = cfg->snapshot_trailing;
 	gc.snapshot_compress = true;
+	gc.join = cfg->join != 0;
 	struct glue_sm sm = {
 	    .data = m, .apply = sm_apply, .snapshot = sm_snapshot, .restore = sm_restore};
 
@@ -356,13 +365,15 @@ static int run(struct member *m)
 		fsm_close(d->fsm);
 		return rc == QSG_RC_CONFIG ? EXIT_CONFIG : EXIT_RAFT_FATAL;
 	}
+	d->request_stop = request_stop;
 	glue_set_role_cb(d->glue, on_role, m);
 	glue_set_fatal_cb(d->glue, on_fatal, m);
 	if (server_init(&d->server, d, errmsg) != QSG_OK ||
 	    batcher_init(&d->batcher, d, errmsg) != QSG_OK ||
 	    forward_init(&d->forward, d, errmsg) != QSG_OK ||
 	    lease_init(&d->lease, d, errmsg) != QSG_OK ||
-	    chinit_init(&d->chinit, d, errmsg) != QSG_OK) {
+	    chinit_init(&d->chinit, d, errmsg) != QSG_OK ||
+	    lifecycle_init(&d->lifecycle, d, errmsg) != QSG_OK) {
 		QLOG_ERR(&m->log, "QSG0022E", "%s", errmsg);
 		_exit(EXIT_RAFT_FATAL); /* out of memory at startup */
 	}

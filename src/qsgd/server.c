@@ -6,6 +6,7 @@
 #include "admin.h"
 #include "chan/chproto.h"
 #include "chinit.h"
+#include "lifecycle.h"
 #include "metrics.h"
 #include "net.h"
 #include "proto/proto.h"
@@ -494,6 +495,19 @@ static int admin_chinit_running(void *arg)
 	return chinit_running(s->d->chinit) ? 1 : 0;
 }
 
+static size_t admin_raft_config(void *arg, struct admin_raft_server *out, size_t max)
+{
+	struct server *s = arg;
+	return lifecycle_raft_config(s->d->lifecycle, out, max);
+}
+
+static int admin_lifecycle(void *arg, const struct admin_lifecycle *req,
+			   void (*done)(void *cbarg, int rc, const char *text), void *cbarg)
+{
+	struct server *s = arg;
+	return lifecycle_exec(s->d->lifecycle, req, done, cbarg);
+}
+
 static uint32_t admin_pick_owner(void *arg, uint32_t exclude)
 {
 	struct server *s = arg;
@@ -551,7 +565,7 @@ static void on_hello(struct conn *c, const struct proto_req *req)
 		return;
 	}
 	if (req->u.hello.kind == PROTO_KIND_MEMBER) {
-		if (qsgd_config_member(d->cfg, req->u.hello.member_id) == NULL) {
+		if (!lifecycle_is_member(d, req->u.hello.member_id)) {
 			reply_rc(c, req->op, req->reqid, QSG_RC_INVALID,
 				 "HELLO from a member that is not in the group");
 			return;
@@ -796,6 +810,8 @@ int server_init(struct server **out, struct qsgd *d, char *errmsg)
 	s->admin.chinit_stop = admin_chinit_stop;
 	s->admin.chinit_running = admin_chinit_running;
 	s->admin.pick_owner = admin_pick_owner;
+	s->admin.raft_config = admin_raft_config;
+	s->admin.lifecycle = admin_lifecycle;
 	fsm_set_notify(d->fsm, server_notify_cb, s);
 	*out = s;
 	return QSG_OK;

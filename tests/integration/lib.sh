@@ -22,9 +22,18 @@ fail() {
 	exit 1
 }
 
+kill_tree() { # PID
+	local c
+	for c in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$c"; done
+	kill -KILL "$1" 2>/dev/null || true
+}
+
 teardown() {
 	local rc=$?
-	for p in "${extra_pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	# Background jobs are often subshells running a tool: kill the whole
+	# tree (children first), or an orphaned client would go on consuming
+	# from the next test's group on the same ports.
+	for p in "${extra_pids[@]}"; do kill_tree "$p"; done
 	"$CLUSTER" down >/dev/null 2>&1 || true
 	if grep -l 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' \
 		"$QSG_RUN_DIR"/*.log 2>/dev/null; then

@@ -63,7 +63,7 @@ for qm in $order; do
 	for ((i = 0; i < 150; i++)); do
 		out=$(timeout 30 "$QSGADM" -c "$conn" <<<"STOP QMGR" 2>&1 || true)
 		if grep -q "QSG0035I" <<<"$out"; then ok=1; break; fi
-		grep -q "QSG_RC_INVALID" <<<"$out" || log "STOP QMGR on $qm: $(grep QSG0 <<<"$out" | head -1)"
+		grep -q "QSG_RC_INVALID" <<<"$out" || log "STOP QMGR on $qm: $(grep QSG0 <<<"$out" | sed -n 1p)"
 		sleep 0.2
 	done
 	[ -n "$ok" ] || fail "STOP QMGR on $qm refused for 30 s: $out"
@@ -72,7 +72,7 @@ for qm in $order; do
 	! kill -0 "$pid" 2>/dev/null || fail "$qm (pid $pid) did not stop"
 	if [ -z "${refusal_checked:-}" ]; then
 		# With one member down, stopping another would cost the quorum.
-		next=$(other_than "$qm" | head -1)
+		next=$(other_than "$qm" | sed -n 1p)
 		out=$(timeout 30 "$QSGADM" -c "$("$CLUSTER" conn "$next")" <<<"STOP QMGR" 2>&1 || true)
 		grep -q "QSG0036E.*QSG_RC_INVALID.*quorum" <<<"$out" ||
 			fail "STOP QMGR on $next was not refused while $qm is down: $out"

@@ -2088,8 +2088,12 @@ static void check_history(struct sim *s)
 					 k);
 				break;
 			}
+			/* a new instance (fsm_chan.h): into STARTING, or a STARTING
+			 * entry given to another owner or restarted */
 			if (e->after.state == FSM_CHS_STARTING &&
-			    e->before.state != FSM_CHS_STARTING) {
+			    (!e->before.exists || e->before.state != FSM_CHS_STARTING ||
+			     e->before.owner != e->after.owner ||
+			     e->before.epoch != e->after.epoch)) {
 				instances++;
 				if (e->after.epoch != e->before.epoch + 1 ||
 				    e->after.epoch != instances)
@@ -2103,7 +2107,13 @@ static void check_history(struct sim *s)
 				    failed[e->before.owner] && e->after.owner != e->before.owner)
 					s->st.recoveries++;
 			} else if (e->after.epoch != e->before.epoch) {
-				sim_fail(s, "CAS history: epoch changed without a new instance");
+				sim_fail(
+				    s,
+				    "CAS history: epoch changed without a new instance: (owner %u "
+				    "state %u epoch %llu) -> (owner %u state %u epoch %llu)",
+				    e->before.owner, e->before.state,
+				    (unsigned long long)e->before.epoch, e->after.owner,
+				    e->after.state, (unsigned long long)e->after.epoch);
 			}
 			/* each contested image won once */
 			for (j = 0; j < k; j++)
@@ -2444,7 +2454,19 @@ static bool run_seed(const struct opts *o, uint64_t seed, struct stats *tot)
 				    (unsigned long long)raft_fixture_get(&s->f, i)->current_term,
 				    (unsigned long long)raft_last_applied(
 					raft_fixture_get(&s->f, i)));
-			sim_fail(s, "no progress after healing (leader %d,%s)", leader(s), d);
+			struct fsm_chstatus st;
+			struct fsm_syncq q;
+
+			memset(&st, 0, sizeof st);
+			memset(&q, 0, sizeof q);
+			fsm_chstatus_get(s->fsm[0], CHAN, "", &st);
+			fsm_syncq_get(s->rfsm_remote, CHAN, GROUPQM, &q);
+			sim_fail(s,
+				 "no progress after healing (channel state %u epoch %llu, sender "
+				 "lstseq %llu curseq %llu, receiver lstseq %llu; leader %d,%s)",
+				 st.img.state, (unsigned long long)st.img.epoch,
+				 (unsigned long long)st.lstseq, (unsigned long long)st.curseq,
+				 (unsigned long long)q.lstseq, leader(s), d);
 			break;
 		}
 		tick(s);
