@@ -281,6 +281,10 @@ int fsm_chiter_batch(struct fsm_chiter *it, uint64_t *seq, struct fsm_msg *m, in
 int fsm_chiter_reject(struct fsm_chiter *it, uint32_t *index, uint32_t *reason, int *done);
 void fsm_chiter_result(struct fsm_chiter *it, const struct fsm_chresult *res);
 
+/* "STOPPED", "STARTING", ... ("INACTIVE" for 0 and unknown values), as
+ * DISPLAY CHSTATUS and the logs show them. */
+const char *fsm_chstate_name(uint8_t st);
+
 /* --- queries (local replica) ---------------------------------------------- */
 struct fsm;
 int fsm_qmgr_get(struct fsm *f, struct fsm_qmgr_attrs *out);

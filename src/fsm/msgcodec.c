@@ -222,3 +222,21 @@ int fsm_dlh_decode(const void *body, size_t len, struct fsm_dlh *h, size_t *hdr_
 	*hdr_len = r.pos;
 	return QSG_OK;
 }
+
+const char *fsm_chstate_name(uint8_t st)
+{
+	switch (st) {
+	case FSM_CHS_STOPPED:
+		return "STOPPED";
+	case FSM_CHS_STARTING:
+		return "STARTING";
+	case FSM_CHS_RUNNING:
+		return "RUNNING";
+	case FSM_CHS_RETRYING:
+		return "RETRYING";
+	case FSM_CHS_RECOVERING:
+		return "RECOVERING";
+	default:
+		return "INACTIVE";
+	}
+}

@@ -147,24 +147,6 @@ static bool chs_active(uint8_t state)
 	       state == FSM_CHS_RECOVERING;
 }
 
-static const char *chs_name(uint8_t state)
-{
-	switch (state) {
-	case FSM_CHS_STOPPED:
-		return "STOPPED";
-	case FSM_CHS_STARTING:
-		return "STARTING";
-	case FSM_CHS_RUNNING:
-		return "RUNNING";
-	case FSM_CHS_RETRYING:
-		return "RETRYING";
-	case FSM_CHS_RECOVERING:
-		return "RECOVERING";
-	default:
-		return "INACTIVE";
-	}
-}
-
 static const char *chltype_name(uint8_t t)
 {
 	return t == FSM_CHL_SDR ? "SDR" : t == FSM_CHL_RCVR ? "RCVR" : "";
@@ -214,7 +196,7 @@ static int build_chst(struct admin_op *op, const struct fsm_chimage *cur, char *
 	}
 	if (!cur->exists || !chs_active(cur->state)) {
 		snprintf(text, size, "QSG0023E: Channel %s is not active (%s).", op->name,
-			 cur->exists ? chs_name(cur->state) : "no status");
+			 cur->exists ? fsm_chstate_name(cur->state) : "no status");
 		return QSG_RC_CHANNEL_STOPPED;
 	}
 	ch->before = *cur;
@@ -1046,7 +1028,7 @@ static int display_chstatus_cb(void *arg, const struct fsm_chstatus *s)
 	attr_str(d, "CHLTYPE", chltype_name(s->chltype));
 	attr_str(d, "RQMNAME", s->rqmname);
 	attr_str(d, "XMITQ", s->xmitq);
-	attr_str(d, "STATUS", chs_name(s->img.state));
+	attr_str(d, "STATUS", fsm_chstate_name(s->img.state));
 	member_name(d->env, s->img.owner, owner, sizeof owner);
 	attr_str(d, "OWNER", owner);
 	attr_u64(d, "EPOCH", s->img.epoch);

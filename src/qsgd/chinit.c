@@ -9,24 +9,6 @@
 
 #define TICK_MS 1000
 
-const char *chinit_state_name(uint8_t st)
-{
-	switch (st) {
-	case FSM_CHS_STOPPED:
-		return "STOPPED";
-	case FSM_CHS_STARTING:
-		return "STARTING";
-	case FSM_CHS_RUNNING:
-		return "RUNNING";
-	case FSM_CHS_RETRYING:
-		return "RETRYING";
-	case FSM_CHS_RECOVERING:
-		return "RECOVERING";
-	default:
-		return "INACTIVE";
-	}
-}
-
 const char *chinit_member_name(struct chinit *ci, uint32_t id, char *buf, size_t len)
 {
 	struct fsm_member m;
@@ -52,7 +34,7 @@ void chinit_log_change(struct chinit *ci, const char *name, const char *rqmname,
 	if (!after->exists) {
 		QLOG_INFO_(ci->d->log, "QSG5003I",
 			   "channel %s%s%s status removed (was %s on %s): %s", name,
-			   key[0] ? " from " : "", key, chinit_state_name(before->state),
+			   key[0] ? " from " : "", key, fsm_chstate_name(before->state),
 			   chinit_member_name(ci, before->owner, a, sizeof a), reason);
 	} else if (!before->exists || before->owner != after->owner) {
 		QLOG_INFO_(ci->d->log, "QSG5001I",
@@ -60,12 +42,12 @@ void chinit_log_change(struct chinit *ci, const char *name, const char *rqmname,
 			   before->exists ? chinit_member_name(ci, before->owner, a, sizeof a)
 					  : "(none)",
 			   chinit_member_name(ci, after->owner, b, sizeof b),
-			   chinit_state_name(before->state), chinit_state_name(after->state),
+			   fsm_chstate_name(before->state), fsm_chstate_name(after->state),
 			   (unsigned long long)after->epoch, reason);
 	} else {
 		QLOG_INFO_(ci->d->log, "QSG5002I", "channel %s on %s: %s -> %s, epoch %llu: %s",
 			   name, chinit_member_name(ci, after->owner, a, sizeof a),
-			   chinit_state_name(before->state), chinit_state_name(after->state),
+			   fsm_chstate_name(before->state), fsm_chstate_name(after->state),
 			   (unsigned long long)after->epoch, reason);
 	}
 }

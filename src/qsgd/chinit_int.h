@@ -60,7 +60,6 @@ void chinit_retry_clear(struct chinit *ci, const char *name);
 void chinit_log_change(struct chinit *ci, const char *name, const char *rqmname,
 		       const struct fsm_chimage *before, const struct fsm_chimage *after,
 		       const char *reason);
-const char *chinit_state_name(uint8_t st);
 const char *chinit_member_name(struct chinit *ci, uint32_t id, char *buf, size_t len);
 
 /* chsdr.c: one sending instance for (name, epoch) owned by this member. */
