@@ -177,7 +177,7 @@ def disk_fail_stop(ops):
     "(INJECTED)" line) proves nothing and is only counted."""
     bad, n, idle = [], 0, 0
     for op in ops:
-        if op.get("f") in ("stop-disk-eio",) and op.get("phase") == "done" and op.get("value"):
+        if op.get("f") in ("stop-disk-eio", "stop-disk-eio-leader") and op.get("phase") == "done" and op.get("value"):
             v = op["value"]
             if not isinstance(v, dict) or "fail-stopped" not in v:
                 continue

@@ -32,6 +32,7 @@ class Run:
         self.env = None
         self.notes = []
         self.wl_start = 0
+        self.drain_complete = True
 
 
 def log(msg):
@@ -209,6 +210,10 @@ def run_one(cfg, rundir, state_path):
         drained = workload.drain(run, queues + (["IN", "IN.G"] if transfer_queues else []),
                                  1000, where={"IN": [env.remote]})
         results["drained"] = drained
+        results["drain_complete"] = run.drain_complete
+        if not run.drain_complete:
+            run.notes.append("drain incomplete: `lost` counts are upper bounds (messages may "
+                             "still be on the queues)")
         results["divergence_after_drain"] = divergence(env)
         ops = run.history.ops
         checks = {}
@@ -226,7 +231,7 @@ def run_one(cfg, rundir, state_path):
         checks["divergence"] = {"valid": results["divergence_before_drain"]["valid"]
                                 and results["divergence_after_drain"]["valid"]}
         checks["member-exits"] = checker.member_exits(ops)
-        if any(e["nemesis"] == "disk-eio" for e in sched):
+        if any(e["nemesis"].startswith("disk-eio") for e in sched):
             checks["disk-eio-fail-stop"] = checker.disk_fail_stop(ops)
         results["checks"] = checks
         valid = all(c["valid"] for c in checks.values()) and bool(leader)
@@ -334,7 +339,7 @@ def main():
             seed = base * 100 + k
             cfg = make_cfg(a, seed, [name], 25)
             for e in cfg["schedule"]:  # quick: only the effective disk-eio classes
-                if e["nemesis"] == "disk-eio" and e["params"]["calls"] == "fsync":
+                if e["nemesis"].startswith("disk-eio") and e["params"]["calls"] == "fsync":
                     e["params"]["calls"] = "disk-write"
             rundir = os.path.join(a.results, "%s-%d-%s" % (stamp, seed, name))
             t = time.time()

@@ -11,7 +11,7 @@ from env import sh
 
 ALL = ["partition-random-halves", "partition-leader", "partition-majority-ring",
        "partition-one-way", "partition-channel-owner", "packet-loss", "kill",
-       "kill-leader", "kill-channel-owner", "pause", "pause-leader", "clock-skew", "disk-eio", "disk-full", "membership",
+       "kill-leader", "kill-channel-owner", "pause", "pause-leader", "clock-skew", "disk-eio", "disk-eio-leader", "disk-full", "membership",
        "pause+kill", "partition+kill"]
 CHANNEL_ONLY = ("partition-channel-owner", "kill-channel-owner")
 
@@ -37,7 +37,7 @@ def draw_params(name, rng, n):
     if name == "clock-skew":
         return {"node": rng.choice(idx),
                 "offset": rng.choice(["+30s", "-30s", "+300s", "-300s", "+1d"])}
-    if name == "disk-eio":
+    if name in ("disk-eio", "disk-eio-leader"):
         # strace counts `when` per thread and per call: keep N small
         return {"node": rng.choice(idx), "when": rng.randint(1, 5),
                 # fsync-only is usually idle (libraft appends with O_DIRECT AIO and
@@ -278,12 +278,17 @@ DISK_CALLS = {"fsync": "fsync,fdatasync",
 
 
 class DiskEIO(Nemesis):
+    def __init__(self, role=None):
+        self.role = role
+
     """strace -f -e inject=...:error=EIO:when=N+ on a member's qsgd: from the
     N-th write/fsync-class system call on, each fails with EIO. The member
     must fail-stop (exit 70); at stop it is restarted from its data dir."""
 
     def start(self, env, p):
-        node = env.nodes[p["node"] - 1]
+        node = env.leader() if self.role == "leader" else env.nodes[p["node"] - 1]
+        if node is None:
+            return {"skipped": "no leader found"}
         calls = DISK_CALLS[p.get("calls", "all")]
         pid = node.attach_strace(p["when"], calls)
         if pid is None:
@@ -406,6 +411,7 @@ def make(name):
         "pause-leader": Pause("leader"),
         "clock-skew": ClockSkew(),
         "disk-eio": DiskEIO(),
+        "disk-eio-leader": DiskEIO("leader"),
         "disk-full": DiskFull(),
         "membership": Membership(),
         "pause+kill": Composite([(Pause(), lambda p: {"node": p["pause"]}),

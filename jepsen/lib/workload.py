@@ -138,18 +138,27 @@ def queue_workers(run, rate):
     return workers
 
 
-def drain(run, queues, first_process, where=None):
+def drain(run, queues, first_process, where=None, deadline_s=180):
     """After healing: read every queue empty from every member (syncpoint
     gets, each recorded as a :drain op). where: {queue: [nodes]} for queues
-    that do not live on the group (the remote's IN)."""
+    that do not live on the group (the remote's IN). A member that answers
+    3 errors in a row is given up (the run is then failing anyway: no
+    stable group); the whole drain stops after deadline_s."""
     env, h = run.env, run.history
     proc = first_process
     total = 0
+    end = time.time() + deadline_s
     for q in queues:
         for node in (where or {}).get(q, env.nodes):
-            client = Client(env, node.conn, timeout_ms=10000)
+            if time.time() > end:
+                run.notes.append("drain deadline (%d s) reached before %s on %s"
+                                 % (deadline_s, q, node.name))
+                run.drain_complete = False
+                return total
+            client = Client(env, node.conn, timeout_ms=5000)
             empties = 0
-            while empties < 2:
+            errors = 0
+            while empties < 2 and errors < 3 and time.time() < end:
                 inv = h.invoke(proc, "drain", None, queue=q, sync=True, node=node.name)
                 r = client.call("sget %s 500" % q)
                 if r is None:
@@ -159,12 +168,18 @@ def drain(run, queues, first_process, where=None):
                            member=r.get("member"), stage=r.get("stage"))
                 if r["type"] == "ok":
                     total += 1
-                    empties = 0
+                    empties = errors = 0
                 elif r["rc"] == 2033:
                     empties += 1
+                    errors = 0
                 else:
+                    errors += 1
                     time.sleep(0.5)
-                    empties += 0.25
+            if errors >= 3 or empties < 2:
+                run.drain_complete = False
+            if errors >= 3:
+                run.notes.append("drain of %s on %s gave up after 3 errors (last %s)"
+                                 % (q, node.name, r and r.get("reason")))
             client.close()
             proc += 1
     return total

@@ -101,4 +101,37 @@ done
 cat "$QSG_RUN_DIR"/sent.[12] "$QSG_RUN_DIR/sent.q4" "$QSG_RUN_DIR/sent.r" >"$QSG_RUN_DIR/sent"
 cat "$QSG_RUN_DIR/got.1" "$QSG_RUN_DIR/got.2" >"$QSG_RUN_DIR/got"
 check_exactly_once "$QSG_RUN_DIR/sent" "$QSG_RUN_DIR/got"
+
+# TRANSFER LEADER through qsgadm. Then, with three voters: STOP QMGR on one
+# follower is allowed (two of three stay), on the second it is refused (one
+# of three is no majority) until FORCE is given.
+leader=$("$CLUSTER" leader)
+target=$(for qm in $(cat "$QSG_RUN_DIR/members"); do [ "$qm" != "$leader" ] && echo "$qm"; done | sed -n 1p)
+log "TRANSFER LEADER TO($target) through $leader"
+"$QSGADM" -c "$("$CLUSTER" conn "$leader")" <<<"TRANSFER LEADER TO($target)" >"$QSG_RUN_DIR/tr.out" 2>&1 ||
+	{ cat "$QSG_RUN_DIR/tr.out"; fail "TRANSFER LEADER"; }
+for ((i = 0; i < 50; i++)); do [ "$("$CLUSTER" leader || true)" = "$target" ] && break; sleep 0.2; done
+[ "$("$CLUSTER" leader || true)" = "$target" ] || fail "leadership did not move to $target"
+others=$(for qm in $(cat "$QSG_RUN_DIR/members"); do [ "$qm" != "$target" ] && echo "$qm"; done)
+first=$(echo "$others" | sed -n 1p)
+second=$(echo "$others" | sed -n 2p)
+log "STOP QMGR on $first (allowed), then on $second (refused: quorum), then FORCE"
+"$QSGADM" -c "$("$CLUSTER" conn "$first")" <<<"STOP QMGR" >"$QSG_RUN_DIR/st1.out" 2>&1 ||
+	{ cat "$QSG_RUN_DIR/st1.out"; fail "STOP QMGR on $first"; }
+for ((i = 0; i < 100; i++)); do
+	p=$("$CLUSTER" pid "$first" || true)
+	[ -z "$p" ] || ! kill -0 "$p" 2>/dev/null && break
+	sleep 0.1
+done
+sleep 1
+if "$QSGADM" -c "$("$CLUSTER" conn "$second")" <<<"STOP QMGR" >"$QSG_RUN_DIR/st2.out" 2>&1; then
+	cat "$QSG_RUN_DIR/st2.out"
+	fail "STOP QMGR on $second accepted although it would lose the quorum"
+fi
+grep -q "quorum" "$QSG_RUN_DIR/st2.out" || { cat "$QSG_RUN_DIR/st2.out"; fail "refusal text"; }
+"$QSGADM" -c "$("$CLUSTER" conn "$second")" <<<"STOP QMGR FORCE" >"$QSG_RUN_DIR/st3.out" 2>&1 ||
+	{ cat "$QSG_RUN_DIR/st3.out"; fail "STOP QMGR FORCE"; }
+p=$("$CLUSTER" pid "$second" || true)
+for ((i = 0; i < 100; i++)); do [ -n "$p" ] && kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+! { [ -n "$p" ] && kill -0 "$p" 2>/dev/null; } || fail "$second did not stop with FORCE"
 log "ok"
