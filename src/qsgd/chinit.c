@@ -149,14 +149,9 @@ struct chretry *chinit_retry(struct chinit *ci, const char *name)
 
 void chinit_retry_clear(struct chinit *ci, const char *name)
 {
-	for (struct chretry **pp = &ci->retries; *pp != NULL; pp = &(*pp)->next) {
-		if (strcmp((*pp)->name, name) == 0) {
-			struct chretry *r = *pp;
-			*pp = r->next;
-			free(r);
-			return;
-		}
-	}
+	for (struct chretry *r = ci->retries; r != NULL; r = r->next)
+		if (strcmp(r->name, name) == 0)
+			r->count = 0;
 }
 
 static struct chpend *pend_find(struct chinit *ci, const char *name, const char *rqmname)
@@ -353,8 +348,21 @@ static int reconcile_entry(void *arg, const struct fsm_chstatus *st)
 		if (s != NULL && chsdr_epoch(s) == st->img.epoch)
 			return 0; /* ours and running here */
 		if (st->img.state == FSM_CHS_STARTING && ci->running && !ci->closing) {
-			if (s == NULL)
-				chsdr_start(ci, st);
+			struct chretry *r = chinit_retry(ci, st->name);
+			if (s != NULL || r == NULL)
+				return 0;
+			if (r->started_epoch >= st->img.epoch) {
+				/* An instance of this epoch already ran here and
+				 * ended: never a second one with the same epoch. */
+				after = st->img;
+				after.epoch = st->img.epoch + 1;
+				snprintf(why, sizeof why, "restart: instance of epoch %llu ended",
+					 (unsigned long long)st->img.epoch);
+				submit_cas(ci, st, &after, why);
+				return 0;
+			}
+			r->started_epoch = st->img.epoch;
+			chsdr_start(ci, st);
 			return 0;
 		}
 		if (st->img.state == FSM_CHS_RETRYING && s != NULL)

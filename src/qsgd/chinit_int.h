@@ -24,11 +24,14 @@ struct chpend {
 	char rqmname[FSM_NAME_MAX + 1];
 };
 
-/* Retry bookkeeping per sending channel on this member. */
+/* Bookkeeping per sending channel on this member: retries, and the newest
+ * epoch an instance was started for here (never two instances with the same
+ * epoch: a lagging replica may still show an epoch whose instance ended). */
 struct chretry {
 	struct chretry *next;
 	char name[FSM_CHNAME_MAX + 1];
 	unsigned count;
+	uint64_t started_epoch;
 };
 
 struct chinit {
