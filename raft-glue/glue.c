@@ -69,6 +69,11 @@ struct glue {
 	int role; /* last reported enum glue_role */
 	bool started;
 	bool fatal_reported;
+	/* A storage fault seen in an apply callback or by raft_apply: libraft
+	 * 0.15 keeps a leader whose own append failed in the leader role
+	 * without committing anything again, so the glue fail-stops itself. */
+	bool io_fault;
+	char io_msg[QSG_ERRMSG_SIZE];
 	bool closing;
 	bool raft_closed;
 	bool timer_closed;
@@ -229,6 +234,11 @@ static void poll_state(struct glue *g)
 		g->fatal_reported = true;
 		if (g->fatal_cb != NULL) {
 			g->fatal_cb(g->fatal_arg, g->adapter.errmsg);
+		}
+	} else if (g->io_fault) {
+		g->fatal_reported = true;
+		if (g->fatal_cb != NULL) {
+			g->fatal_cb(g->fatal_arg, g->io_msg);
 		}
 	} else if (role == GLUE_UNAVAILABLE) {
 		g->fatal_reported = true;
@@ -440,6 +450,20 @@ static void req_unlink(struct glue *g, struct glue_req *r)
 	g->inflight--;
 }
 
+static bool storage_fault(int status)
+{
+	return status == RAFT_IOERR || status == RAFT_NOSPACE || status == RAFT_CORRUPT;
+}
+
+static void note_io_fault(struct glue *g, int status, const char *where)
+{
+	if (g->io_fault)
+		return;
+	g->io_fault = true;
+	snprintf(g->io_msg, sizeof g->io_msg, "raft server %llu: %s failed: %s (%d)",
+		 (unsigned long long)g->cfg.id, where, raft_strerror(status), status);
+}
+
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct glue_req *r = (struct glue_req *)req;
@@ -448,6 +472,8 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 	int rc;
 
 	req_unlink(g, r);
+	if (storage_fault(status))
+		note_io_fault(g, status, "log append");
 	if (status == 0 && results != NULL && results->err == QSG_OK) {
 		rc = QSG_OK;
 	} else {
@@ -501,6 +527,8 @@ int glue_submit(struct glue *g, const void *buf, size_t len, glue_apply_cb cb, v
 		 * double-freed). */
 		raft_free(b.base);
 		free(r);
+		if (storage_fault(rv))
+			note_io_fault(g, rv, "raft_apply"); /* reported by the timer */
 		return raft_rc(rv);
 	}
 	r->next = g->reqs;

@@ -87,6 +87,8 @@ struct qsgd {
 	 * NULL: STOP QMGR is refused. */
 	struct lifecycle *lifecycle;
 	void (*request_stop)(struct qsgd *d, const char *why);
+	/* Fail-stop at once (exit 70), as after a Raft I/O fault. */
+	void (*fatal)(struct qsgd *d, const char *why);
 	struct qsgd_stats *stats; /* counters for /metrics (metrics.h); may be NULL */
 };
 

@@ -28,6 +28,7 @@ struct lease {
 	bool is_leader;
 	uint64_t leader_since;
 	uint32_t failing[QSGD_MAX_MEMBERS]; /* MEMBER_FAIL in flight for these ids */
+	uint64_t fenced_since; /* uv_now when this member was last fenced */
 };
 
 struct lease_op {
@@ -51,6 +52,7 @@ static void set_fenced(struct lease *l, bool fenced, const char *why)
 	if (l->fenced == fenced)
 		return;
 	l->fenced = fenced;
+	l->fenced_since = uv_now(d->loop);
 	if (fenced)
 		QLOG_WARNING(d->log, "QSG4002W", "member %s fenced: %s; closing client connections",
 			     d->cfg->name, why);
@@ -252,6 +254,21 @@ static void tick_cb(uv_timer_t *t)
 		if (submit(l, &cmd, OP_RENEW, NULL) == QSG_OK)
 			l->renew_inflight++;
 	}
+	/* A leader that cannot get even its own renewal committed for three
+	 * leases while libraft keeps it leader (so it still reaches a
+	 * majority) has a stalled log write -- libraft 0.15 can leave an
+	 * append that failed with EIO pending for ever. It fail-stops so that
+	 * another member can lead; the supervisor restarts it. */
+	if (l->is_leader && l->fenced && d->fatal != NULL &&
+	    uv_now(d->loop) - l->fenced_since > 3ull * d->cfg->lease_ms &&
+	    uv_now(d->loop) - l->leader_since > 3ull * d->cfg->lease_ms) {
+		QLOG_ERR(d->log, "QSG4006E",
+			 "leader %s has committed nothing for %u ms (stalled log write?): "
+			 "stopping so that another member can lead",
+			 d->cfg->name, 3 * d->cfg->lease_ms);
+		d->fatal(d, "leader cannot commit");
+		return;
+	}
 	/* Leader: declare members whose lease expired, after the grace. */
 	if (l->is_leader && uv_now(d->loop) - l->leader_since >= d->cfg->lease_ms) {
 		int64_t now = qsgd_wall_ms(), last = fsm_last_time(d->fsm);
@@ -279,6 +296,7 @@ int lease_init(struct lease **out, struct qsgd *d, char *errmsg)
 		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
 	l->d = d;
 	l->fenced = true; /* until the first renewal is acknowledged */
+	l->fenced_since = uv_now(d->loop);
 	uv_timer_init(d->loop, &l->tick);
 	uv_timer_init(d->loop, &l->fence);
 	uv_timer_init(d->loop, &l->expire);

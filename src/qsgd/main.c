@@ -174,6 +174,12 @@ static void stop(struct member *m, const char *why)
 	glue_close(d->glue, glue_closed, m);
 }
 
+/* A leader whose commits are stuck (lease.c). */
+static void fatal_stop(struct qsgd *d, const char *why)
+{
+	on_fatal((struct member *)d, why); /* core is the first field */
+}
+
 /* STOP QMGR (lifecycle.c): the same controlled stop as SIGTERM. */
 static void request_stop(struct qsgd *d, const char *why)
 {
@@ -366,6 +372,7 @@ static int run(struct member *m)
 		return rc == QSG_RC_CONFIG ? EXIT_CONFIG : EXIT_RAFT_FATAL;
 	}
 	d->request_stop = request_stop;
+	d->fatal = fatal_stop;
 	glue_set_role_cb(d->glue, on_role, m);
 	glue_set_fatal_cb(d->glue, on_fatal, m);
 	if (server_init(&d->server, d, errmsg) != QSG_OK ||
