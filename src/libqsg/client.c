@@ -22,7 +22,12 @@
 #include "proto/proto.h"
 
 #define DEFAULT_RECONNECT_MS 30000
-#define DEFAULT_REPLY_MS 30000 /* longest wait for a reply, plus a get's wait */
+/* Longest wait for a reply (plus a get's own wait). A member that does not
+ * answer in time (paused, hung) is left for another: the request is then
+ * retried (idempotent puts and commits) or reported as outcome unknown.
+ * Above the members' 3 s wait for a leader, so an election is not mistaken
+ * for a hung member. QSG_REPLY_TIMEOUT (seconds) overrides it. */
+#define DEFAULT_REPLY_MS 6000
 #define DIAL_MS 2000 /* longest TCP connect attempt to one member */
 #define BACKOFF_MIN_MS 20
 #define BACKOFF_MAX_MS 1000
@@ -470,15 +475,16 @@ void qsg_md_init(struct qsg_md *md)
 	md->persistence = QSG_PERSISTENCE_AS_Q_DEF;
 }
 
-static int env_timeout_ms(void)
+/* Seconds from the environment variable `name`, in ms, or `dflt`. */
+static int env_timeout_ms(const char *name, int dflt)
 {
-	const char *e = getenv("QSG_RECONNECT_TIMEOUT");
+	const char *e = getenv(name);
 	if (e == NULL || *e == '\0')
-		return DEFAULT_RECONNECT_MS;
+		return dflt;
 	char *end;
 	double s = strtod(e, &end);
 	if (*end != '\0' || s < 0 || s > 86400)
-		return DEFAULT_RECONNECT_MS;
+		return dflt;
 	return (int)(s * 1000);
 }
 
@@ -494,8 +500,10 @@ int qsg_connect(const char *conn_list, const char *app_name, qsg_conn **out, cha
 	if (c == NULL)
 		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
 	c->fd = -1;
-	c->reconnect_ms = env_timeout_ms();
-	c->reply_ms = DEFAULT_REPLY_MS;
+	c->reconnect_ms = env_timeout_ms("QSG_RECONNECT_TIMEOUT", DEFAULT_RECONNECT_MS);
+	c->reply_ms = env_timeout_ms("QSG_REPLY_TIMEOUT", DEFAULT_REPLY_MS);
+	if (c->reply_ms < 100)
+		c->reply_ms = 100;
 	qsg_wbuf_init(&c->out);
 	snprintf(c->app, sizeof c->app, "%s", app_name ? app_name : "");
 	if (pthread_mutex_init(&c->mu, NULL) != 0) {
