@@ -2,7 +2,7 @@
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_fsm
 TESTS += tests/unit/test_fsm
-tests_unit_test_fsm_SOURCES = tests/unit/test_fsm.c
+tests_unit_test_fsm_SOURCES = tests/unit/test_fsm.c tests/unit/fsm_harness.c tests/unit/fsm_harness.h
 tests_unit_test_fsm_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_fsm_LDADD = libqsgfsm.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
@@ -16,7 +16,7 @@ endif
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_fsm_alias
 TESTS += tests/unit/test_fsm_alias
-tests_unit_test_fsm_alias_SOURCES = tests/unit/test_fsm_alias.c
+tests_unit_test_fsm_alias_SOURCES = tests/unit/test_fsm_alias.c tests/unit/fsm_harness.c tests/unit/fsm_harness.h
 tests_unit_test_fsm_alias_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_fsm_alias_LDADD = libqsgfsm.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
