@@ -5,9 +5,10 @@ the seed) and kept in its params, so a schedule replays exactly; only the
 *role* targets (the leader, the channel owner) are resolved at run time."""
 import os
 import signal
+import shutil
 import time
 
-from env import sh
+from env import RAFT_PORT, sh
 
 ALL = ["partition-random-halves", "partition-leader", "partition-majority-ring",
        "partition-one-way", "partition-channel-owner", "packet-loss", "kill",
@@ -364,19 +365,45 @@ class DiskFull(Nemesis):
 
 
 class Membership(Nemesis):
-    """Stop a member cleanly (SIGTERM) and start it again at stop. libraft
-    remove/add of a server is not exposed by qsgd yet: this is the closest
-    black-box change of the live membership."""
+    """A real Raft membership change: REMOVE MEMBER on the leader, stop the
+    member; at stop, wipe its data directory, start it in join mode
+    (`[raft] join = yes`) and ADD MEMBER it back, so it catches up from a
+    snapshot (docs/lifecycle.md). If the leader refuses the removal (it
+    would cost the quorum) the member is only stopped and started again."""
+
+    def _leader_cmd(self, env, command, tries=10):
+        for _ in range(tries):
+            leader = env.leader()
+            if leader is not None:
+                r = env.admin(leader, command, timeout=15)
+                if r is not None and r.get("rc") == 0:
+                    return r
+            time.sleep(0.5)
+        return None
 
     def start(self, env, p):
         node = env.nodes[p["node"] - 1]
+        r = self._leader_cmd(env, "REMOVE MEMBER(%s)" % node.name, tries=3)
         node.stop("membership")
-        return {"removed": node.name, "target": node.name}
+        return {"removed": node.name, "target": node.name, "raft_removed": r is not None}
 
     def stop(self, env, p, ctx):
         node = env.node(ctx["target"])
+        if not ctx.get("raft_removed"):
+            node.start()
+            return {"added": node.name, "raft_added": False}
+        shutil.rmtree(node.datadir, ignore_errors=True)
+        with open(node.ini) as f:
+            text = f.read()
+        if "join = yes" not in text:
+            text = text.replace("[raft]\n", "[raft]\njoin = yes\n", 1)
+            with open(node.ini, "w") as f:
+                f.write(text)
         node.start()
-        return {"added": node.name}
+        r = self._leader_cmd(
+            env, "ADD MEMBER(%s) RAFTID(%d) RAFTADDR('%s:%d') CONNAME('%s')"
+            % (node.name, node.idx, node.ip, RAFT_PORT, node.conn))
+        return {"added": node.name, "raft_added": r is not None}
 
 
 class Composite(Nemesis):
