@@ -87,15 +87,15 @@ struct chsdr {
 	bool retry_inflight;
 	uint64_t settle_retry_at;
 	uint64_t get_retry_at; /* no leader: get again at this time */
-	/* The batch being built: frames not yet written, and its last message
-	 * held back so that it can carry the commit request when the batch
-	 * closes (BATCHSZ reached, or BATCHINT expired, or at once when
-	 * BATCHINT is 0). */
+	/* The batch being built. Its messages are written as they are got,
+	 * except the last of each get, which is held back (one copy per get)
+	 * so that it can carry the commit request if the batch closes there
+	 * (BATCHSZ reached, BATCHINT expired, or at once when BATCHINT is 0).
+	 * The receiver collects frames until the commit request. */
 	bool open;
 	uint64_t open_first;
 	uint32_t open_n;
 	uint64_t open_since;
-	struct qsg_wbuf open_buf;
 	bool has_held;
 	struct chp_msg held;
 	struct qsg_wbuf held_data;
@@ -135,7 +135,6 @@ static void release(struct chsdr *s)
 		return;
 	struct chinit *ci = s->ci;
 	qsg_wbuf_close(&s->disp);
-	qsg_wbuf_close(&s->open_buf);
 	qsg_wbuf_close(&s->held_data);
 	free(s);
 	chinit_unref(ci);
@@ -171,7 +170,6 @@ static void drop_open(struct chsdr *s)
 	s->open = false;
 	s->open_n = 0;
 	s->has_held = false;
-	qsg_wbuf_reset(&s->open_buf);
 	if (s->btimer_open)
 		uv_timer_stop(&s->btimer);
 }
@@ -444,18 +442,25 @@ static void maybe_finish_stop(struct chsdr *s)
 		graceful_end(s, "stopped by operator");
 }
 
-/* Add one message to the open batch: the previously held one is encoded,
- * this one is held (copied) in its place. */
-static void add_to_batch(struct chsdr *s, const struct chp_msg *cm)
+/* Add one message to the open batch. A held message goes out first; the
+ * last message of a get is held (copied), the others are written at once. */
+static void add_to_batch(struct chsdr *s, const struct chp_msg *cm, bool last_of_get)
 {
-	if (s->has_held)
-		chp_msg_encode(&s->open_buf, &s->held, s->comp);
+	if (s->has_held) {
+		chp_msg_encode(&s->st->out, &s->held, s->comp);
+		s->has_held = false;
+	}
 	if (!s->open) {
 		s->open = true;
 		s->open_first = cm->seq;
 		s->open_n = 0;
 		s->open_since = now_ms(s);
 		s->luwid++;
+	}
+	s->open_n++;
+	if (!last_of_get) {
+		chp_msg_encode(&s->st->out, cm, s->comp);
+		return;
 	}
 	qsg_wbuf_reset(&s->held_data);
 	qsg_put_bytes(&s->held_data, cm->msg.props.p, cm->msg.props.len);
@@ -464,7 +469,6 @@ static void add_to_batch(struct chsdr *s, const struct chp_msg *cm)
 	s->held.msg.props.p = s->held_data.data;
 	s->held.msg.body.p = s->held_data.data + cm->msg.props.len;
 	s->has_held = true;
-	s->open_n++;
 }
 
 /* Close the open batch: the held message carries the commit request. */
@@ -474,8 +478,7 @@ static void close_batch(struct chsdr *s)
 		return;
 	s->held.mflags = CHP_M_LAST;
 	s->held.luwid = (s->epoch << 32) | (s->luwid & 0xffffffffu);
-	chp_msg_encode(&s->open_buf, &s->held, s->comp);
-	qsg_put_bytes(&s->st->out, s->open_buf.data, s->open_buf.len);
+	chp_msg_encode(&s->st->out, &s->held, s->comp);
 	stream_mark(s->st);
 	s->last_send = now_ms(s);
 	unsigned slot = (s->fhead + s->fn) % FSM_CH_MAX_PIPELINE;
@@ -485,7 +488,6 @@ static void close_batch(struct chsdr *s)
 	s->open = false;
 	s->open_n = 0;
 	s->has_held = false;
-	qsg_wbuf_reset(&s->open_buf);
 	if (s->btimer_open)
 		uv_timer_stop(&s->btimer);
 }
@@ -587,7 +589,7 @@ static void getbatch_done(void *arg, int status, const void *result, size_t len)
 		}
 		if (m.expiry_ms != 0)
 			cm.msg.expiry_ms = m.expiry_ms > wall ? m.expiry_ms - wall : 1;
-		add_to_batch(s, &cm);
+		add_to_batch(s, &cm, n + 1 == res.ch.count);
 		n++;
 	}
 	ssub_free(x);
@@ -595,6 +597,7 @@ static void getbatch_done(void *arg, int status, const void *result, size_t len)
 		fail(s, "batch count mismatch");
 		return;
 	}
+	stream_mark(s->st);
 	uint64_t now = now_ms(s);
 	if (s->def.batchint == 0 || s->open_n >= s->batchsz ||
 	    now - s->open_since >= s->def.batchint)
@@ -1176,7 +1179,6 @@ struct chsdr *chsdr_start(struct chinit *ci, const struct fsm_chstatus *st)
 		p += strcspn(p, ",");
 	}
 	qsg_wbuf_init(&s->disp);
-	qsg_wbuf_init(&s->open_buf);
 	qsg_wbuf_init(&s->held_data);
 	s->refs = 1;
 	chinit_ref(ci);
