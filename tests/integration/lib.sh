@@ -17,10 +17,18 @@ mkdir -p "$QSG_RUN_DIR"
 extra_pids=()
 
 log() { echo "[$test_name $(date +%T)] $*"; }
+fail_msg=
 fail() {
+	fail_msg="$*"
 	log "FAIL: $*"
 	exit 1
 }
+# A command that ends the script through errexit says which one it was.
+on_err() { # STATUS LINE
+	fail_msg="line $2: ${BASH_COMMAND%%$'\n'*} (exit status $1)"
+	log "FAIL: $fail_msg"
+}
+trap 'on_err $? $LINENO' ERR
 
 kill_tree() { # PID
 	local c
@@ -35,8 +43,12 @@ teardown() {
 	# from the next test's group on the same ports.
 	for p in "${extra_pids[@]}"; do kill_tree "$p"; done
 	"$CLUSTER" down >/dev/null 2>&1 || true
+	# Safety net: any member of this run still alive (one that left the
+	# member list, or whose pid file was lost) is killed by its PID.
+	for p in $(pgrep -f -- "-f $QSG_RUN_DIR/" 2>/dev/null || true); do kill_tree "$p"; done
 	if grep -l 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' \
 		"$QSG_RUN_DIR"/*.log 2>/dev/null; then
+		fail_msg="sanitizer errors in member logs"
 		log "sanitizer errors in member logs:"
 		grep -h -A30 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' \
 			"$QSG_RUN_DIR"/*.log | sed -n 1,120p
@@ -48,6 +60,8 @@ teardown() {
 			echo "--- tail of $f"
 			tail -25 "$f"
 		done
+		# Last, so that a tail of this log (CI) shows why it failed.
+		log "FAILED: ${fail_msg:-exit status $rc}"
 	else
 		rm -rf "$QSG_RUN_DIR"
 	fi
