@@ -49,6 +49,8 @@ void fsm_qattrs_encode(struct qsg_wbuf *w, const struct fsm_qattrs *a)
 	qsg_put_str(w, a->rqmname);
 	qsg_put_str(w, a->xmitq);
 	qsg_put_str(w, a->target);
+	qsg_put_u8(w, a->disp);
+	qsg_put_u32(w, a->scope);
 }
 
 int fsm_qattrs_decode(struct qsg_rbuf *r, struct fsm_qattrs *a, char *errmsg)
@@ -72,6 +74,8 @@ int fsm_qattrs_decode(struct qsg_rbuf *r, struct fsm_qattrs *a, char *errmsg)
 	qsg_get_str(r, a->rqmname, sizeof a->rqmname);
 	qsg_get_str(r, a->xmitq, sizeof a->xmitq);
 	qsg_get_str(r, a->target, sizeof a->target);
+	a->disp = qsg_get_u8(r);
+	a->scope = qsg_get_u32(r);
 	if (r->err != QSG_OK)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "queue attributes truncated or too long");
 	if ((a->set & ~(uint32_t)FSM_QA_ALL) != 0)
@@ -91,6 +95,8 @@ int fsm_qattrs_decode(struct qsg_rbuf *r, struct fsm_qattrs *a, char *errmsg)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad RNAME, RQMNAME or XMITQ");
 	if (!name_or_empty(a->target))
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad TARGET");
+	if (a->disp > FSM_DISP_COPY)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "QSGDISP %u out of range", a->disp);
 	return QSG_OK;
 }
 
@@ -185,6 +191,7 @@ void fsm_chimage_decode(struct qsg_rbuf *r, struct fsm_chimage *i)
 #define F_CURSOR 0x0080 /* priority, seqno */
 #define F_MEMBER 0x0100 /* member_id */
 #define F_CLIENT 0x0200 /* client_id only (ATTACH) */
+#define F_SCOPE 0x2000 /* attrs.scope, attrs.disp (QDELETE, QCLEAR) */
 #define F_ADDRS 0x0400 /* name, raft_addr, client_addr */
 #define F_STATS 0x0800
 #define F_CHAN 0x1000 /* the op's fsm_chcmd fields (chan_encode/chan_decode) */
@@ -197,7 +204,7 @@ static unsigned op_fields(uint8_t op)
 		return F_FLAGS | F_ATTRS;
 	case FSM_OP_QDELETE:
 	case FSM_OP_QCLEAR:
-		return F_FLAGS | F_QUEUE;
+		return F_FLAGS | F_QUEUE | F_SCOPE;
 	case FSM_OP_ATTACH:
 		return F_CLIENT | F_MEMBER;
 	case FSM_OP_DETACH:
@@ -211,7 +218,7 @@ static unsigned op_fields(uint8_t op)
 	case FSM_OP_GET:
 		return F_SESSION | F_QUEUE | F_FLAGS | F_MATCH;
 	case FSM_OP_BROWSE:
-		return F_QUEUE | F_FLAGS | F_MATCH | F_CURSOR;
+		return F_QUEUE | F_FLAGS | F_MATCH | F_CURSOR | F_MEMBER;
 	case FSM_OP_COMMIT:
 		return F_SESSION | F_SEQ;
 	case FSM_OP_MEMBER_JOIN:
@@ -220,6 +227,8 @@ static unsigned op_fields(uint8_t op)
 		return F_MEMBER | F_SEQ | F_STATS;
 	case FSM_OP_MEMBER_FAIL:
 		return F_MEMBER | F_SEQ;
+	case FSM_OP_MEMBER_REMOVE:
+		return F_MEMBER;
 	case FSM_OP_EXPIRE:
 		return F_SEQ;
 	case FSM_OP_CHDEFINE:
@@ -505,6 +514,10 @@ int fsm_cmd_encode(const struct fsm_cmd *c, struct qsg_wbuf *w)
 		qsg_put_u32(w, c->flags);
 	if (f & F_QUEUE)
 		qsg_put_str(w, c->queue);
+	if (f & F_SCOPE) {
+		qsg_put_u32(w, c->attrs.scope);
+		qsg_put_u8(w, c->attrs.disp);
+	}
 	if (f & F_ATTRS) {
 		struct fsm_qattrs a = c->attrs;
 		if (a.name[0] == '\0')
@@ -570,6 +583,13 @@ int fsm_cmd_decode(const void *p, size_t len, struct fsm_cmd *c, char *errmsg)
 		c->flags = qsg_get_u32(&r);
 	if (f & F_QUEUE)
 		qsg_get_str(&r, c->queue, sizeof c->queue);
+	if (f & F_SCOPE) {
+		c->attrs.scope = qsg_get_u32(&r);
+		c->attrs.disp = qsg_get_u8(&r);
+		if (r.err == QSG_OK && c->attrs.disp > FSM_DISP_COPY)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "QSGDISP %u out of range",
+					c->attrs.disp);
+	}
 	if (f & F_ATTRS) {
 		int rc = fsm_qattrs_decode(&r, &c->attrs, errmsg);
 		if (rc != QSG_OK)
@@ -626,7 +646,7 @@ int fsm_cmd_decode(const void *p, size_t len, struct fsm_cmd *c, char *errmsg)
 				c->msg.priority);
 	if ((f & (F_CLIENT | F_SESSION)) && c->client_id == 0)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "client_id 0 is reserved");
-	if ((f & F_MEMBER) && c->op != FSM_OP_ATTACH && c->member_id == 0)
+	if ((f & F_MEMBER) && c->op != FSM_OP_ATTACH && c->op != FSM_OP_BROWSE && c->member_id == 0)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "member id 0 is reserved");
 	if ((c->op == FSM_OP_MEMBER_JOIN || c->op == FSM_OP_LEASE_RENEW) &&
 	    c->seq > FSM_MAX_LEASE_MS)

@@ -144,7 +144,7 @@ static uint64_t id_hash(uint64_t v)
 static void notify(struct fsm *f, struct queue *q, uint32_t n)
 {
 	if (f->notify != NULL && n > 0)
-		f->notify(f->notify_arg, q->attrs.name, n);
+		f->notify(f->notify_arg, q->attrs.scope, q->attrs.name, n);
 }
 
 static bool expired(const struct qmsg *m, int64_t now)
@@ -373,14 +373,37 @@ static void purge_visible(struct queue *q, bool only_expired, int64_t now)
 
 /* --- queues -------------------------------------------------------------- */
 
-static struct queue *queue_find(const struct fsm *f, const char *name)
+static uint64_t queue_hash(uint32_t scope, const char *name)
 {
-	uint64_t h = name_hash(name);
+	return name_hash(name) ^ ((uint64_t)scope * 0x9e3779b97f4a7c15ull);
+}
+
+/* The object (scope, name) exactly. */
+static struct queue *queue_find(const struct fsm *f, uint32_t scope, const char *name)
+{
+	uint64_t h = queue_hash(scope, name);
 	for (struct hmap_node *n = hmap_bucket(&f->queues, h); n != NULL; n = n->next) {
 		struct queue *q = (struct queue *)n;
-		if (n->hash == h && strcmp(q->attrs.name, name) == 0)
+		if (n->hash == h && q->attrs.scope == scope && strcmp(q->attrs.name, name) == 0)
 			return q;
 	}
+	return NULL;
+}
+
+/* `name` as member `member` sees it (enum fsm_qdisp): its own QMGR object
+ * or COPY, else a SHARED queue or a GROUP remote queue or alias. A GROUP
+ * local queue is reached only through a COPY. */
+static struct queue *queue_lookup(const struct fsm *f, uint32_t member, const char *name)
+{
+	struct queue *q = member != 0 ? queue_find(f, member, name) : NULL;
+	if (q != NULL)
+		return q;
+	q = queue_find(f, 0, name);
+	if (q == NULL)
+		return NULL;
+	if (q->attrs.disp == FSM_DISP_SHARED ||
+	    (q->attrs.disp == FSM_DISP_GROUP && q->attrs.qtype != FSM_QT_LOCAL))
+		return q;
 	return NULL;
 }
 
@@ -395,7 +418,10 @@ static int cmp_queue(const void *a, const void *b)
 {
 	const struct queue *x = *(struct queue *const *)a;
 	const struct queue *y = *(struct queue *const *)b;
-	return strcmp(x->attrs.name, y->attrs.name);
+	int c = strcmp(x->attrs.name, y->attrs.name);
+	if (c != 0)
+		return c;
+	return x->attrs.scope < y->attrs.scope ? -1 : x->attrs.scope > y->attrs.scope;
 }
 
 /* Queues in name order; *out is malloc'd (NULL with n = 0 when empty). */
@@ -463,7 +489,7 @@ static void uow_backout(struct fsm *f, struct session *s)
 		struct queue *boq = NULL;
 		if (q->attrs.bothresh > 0 && m->backout_count >= q->attrs.bothresh &&
 		    q->attrs.boqname[0] != '\0')
-			boq = queue_find(f, q->attrs.boqname);
+			boq = queue_lookup(f, q->attrs.scope, q->attrs.boqname);
 		if (boq != NULL && boq != q && boq->attrs.qtype == FSM_QT_LOCAL &&
 		    boq->curdepth < boq->attrs.maxdepth) {
 			/* Moved as a new arrival: end of its priority on BOQNAME. */
@@ -778,6 +804,117 @@ static void set_attrs(struct queue *q, const struct fsm_qattrs *a)
 		index_build(q);
 }
 
+/* A new queue object with attributes a (scope and disp set). */
+static int queue_create(struct fsm *f, const struct fsm_qattrs *a, struct queue **out)
+{
+	struct queue *q = calloc(1, sizeof *q);
+	if (q == NULL)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	q->attrs = *a;
+	q->index_ok = true;
+	hmap_init(&q->index);
+	if (hmap_insert(&f->queues, &q->node, queue_hash(a->scope, a->name)) != QSG_OK) {
+		free(q);
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	}
+	if (out != NULL)
+		*out = q;
+	return QSG_OK;
+}
+
+static void queue_destroy(struct fsm *f, struct queue *q)
+{
+	hmap_remove(&f->queues, &q->node);
+	queue_free(q);
+}
+
+/* The COPY of group object g for member m: g's attributes in m's scope. */
+static void copy_attrs(struct fsm_qattrs *dst, const struct fsm_qattrs *g, uint32_t m)
+{
+	*dst = *g;
+	dst->disp = FSM_DISP_COPY;
+	dst->scope = m;
+}
+
+/* Give member m a COPY of group object g, or refresh the one it has (MQ
+ * refreshes copies when the group object changes and when a queue manager
+ * starts). A QMGR object of the same name keeps the member from having a
+ * copy. A refresh keeps the copy's messages. */
+static int copy_refresh(struct fsm *f, const struct queue *g, uint32_t m)
+{
+	struct fsm_qattrs a;
+	copy_attrs(&a, &g->attrs, m);
+	struct queue *q = queue_find(f, m, g->attrs.name);
+	if (q == NULL)
+		return queue_create(f, &a, NULL);
+	if (q->attrs.disp != FSM_DISP_COPY || q->attrs.qtype != a.qtype)
+		return QSG_OK;
+	set_attrs(q, &a);
+	return QSG_OK;
+}
+
+static int copies_refresh(struct fsm *f, const struct queue *g)
+{
+	for (size_t i = 0; i < f->nmembers; i++) {
+		if (f->members[i].id == 0)
+			continue;
+		int rc = copy_refresh(f, g, f->members[i].id);
+		if (rc != QSG_OK)
+			return rc;
+	}
+	return QSG_OK;
+}
+
+/* Member m joined (or restarted): a copy of every group object. */
+static int copies_for_member(struct fsm *f, uint32_t m)
+{
+	struct queue **v;
+	size_t n;
+	int rc = queues_sorted(f, &v, &n);
+	for (size_t i = 0; rc == QSG_OK && i < n; i++)
+		if (v[i]->attrs.scope == 0 && v[i]->attrs.disp == FSM_DISP_GROUP)
+			rc = copy_refresh(f, v[i], m);
+	free(v);
+	return rc;
+}
+
+/* Is there an object named `name` in some member's scope? */
+static bool any_member_object(const struct fsm *f, const char *name)
+{
+	for (struct hmap_node *x = hmap_next(&f->queues, NULL); x != NULL;
+	     x = hmap_next(&f->queues, x)) {
+		const struct queue *q = (const struct queue *)x;
+		if (q->attrs.scope != 0 && strcmp(q->attrs.name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The object an ALTER or DELETE without QSGDISP means on member `scope`:
+ * its QMGR object if it has one, else the group's (SHARED or GROUP); a
+ * COPY is changed only when QSGDISP(COPY) names it. With a disposition:
+ * the object of that disposition. */
+static struct queue *queue_target(const struct fsm *f, uint8_t disp, uint32_t scope,
+				  const char *name)
+{
+	struct queue *q;
+	switch (disp) {
+	case FSM_DISP_DEFAULT:
+		q = scope != 0 ? queue_find(f, scope, name) : NULL;
+		if (q != NULL && q->attrs.disp == FSM_DISP_QMGR)
+			return q;
+		return queue_find(f, 0, name);
+	case FSM_DISP_SHARED:
+	case FSM_DISP_GROUP:
+		q = queue_find(f, 0, name);
+		break;
+	default:
+		q = scope != 0 ? queue_find(f, scope, name) : NULL;
+		break;
+	}
+	return q != NULL && q->attrs.disp == disp ? q : NULL;
+}
+
 static int op_qdefine(struct fsm *f, const struct fsm_cmd *c)
 {
 	struct fsm_qattrs a;
@@ -790,32 +927,49 @@ static int op_qdefine(struct fsm *f, const struct fsm_cmd *c)
 	a.qtype = qtype_of(&c->attrs);
 	if (a.qtype == FSM_QT_ALIAS)
 		alias_clear(&a);
+	a.disp = c->attrs.disp;
+	if (a.disp == FSM_DISP_DEFAULT)
+		a.disp = a.qtype == FSM_QT_LOCAL ? FSM_DISP_SHARED : FSM_DISP_GROUP;
+	bool member = a.disp == FSM_DISP_QMGR || a.disp == FSM_DISP_COPY;
+	a.scope = member ? c->attrs.scope : 0;
+	if (member && a.scope == 0)
+		return QSG_RC_BAD_ATTR;
+	if (a.disp == FSM_DISP_SHARED && a.qtype != FSM_QT_LOCAL)
+		return QSG_RC_BAD_ATTR;
+	struct queue *g = queue_find(f, 0, a.name);
+	if (a.disp == FSM_DISP_COPY) {
+		/* LIKE the group object, then the command's attributes. */
+		if (g == NULL || g->attrs.disp != FSM_DISP_GROUP)
+			return QSG_RC_UNKNOWN_OBJECT;
+		if (g->attrs.qtype != a.qtype)
+			return QSG_RC_BAD_ATTR;
+		copy_attrs(&a, &g->attrs, a.scope);
+	}
 	attrs_merge(&a, &c->attrs);
 	if (!attrs_type_ok(&a))
 		return QSG_RC_BAD_ATTR;
-	struct queue *q = queue_find(f, a.name);
+	/* A member's object may not hide a shared queue, nor a shared queue
+	 * a member's object. */
+	if (member && g != NULL && g->attrs.disp == FSM_DISP_SHARED)
+		return QSG_RC_OBJECT_EXISTS;
+	if (a.disp == FSM_DISP_SHARED && any_member_object(f, a.name))
+		return QSG_RC_OBJECT_EXISTS;
+	struct queue *q = queue_find(f, a.scope, a.name);
+	int rc;
 	if (q != NULL) {
-		if (!(c->flags & FSM_F_REPLACE) || q->attrs.qtype != a.qtype)
+		if (!(c->flags & FSM_F_REPLACE) || q->attrs.qtype != a.qtype ||
+		    q->attrs.disp != a.disp)
 			return QSG_RC_OBJECT_EXISTS;
 		set_attrs(q, &a);
-		return QSG_OK;
+	} else if ((rc = queue_create(f, &a, &q)) != QSG_OK) {
+		return rc;
 	}
-	q = calloc(1, sizeof *q);
-	if (q == NULL)
-		return QSG_RC_STORAGE_NOT_AVAILABLE;
-	q->attrs = a;
-	q->index_ok = true;
-	hmap_init(&q->index);
-	if (hmap_insert(&f->queues, &q->node, name_hash(a.name)) != QSG_OK) {
-		free(q);
-		return QSG_RC_STORAGE_NOT_AVAILABLE;
-	}
-	return QSG_OK;
+	return a.disp == FSM_DISP_GROUP ? copies_refresh(f, q) : QSG_OK;
 }
 
 static int op_qalter(struct fsm *f, const struct fsm_cmd *c)
 {
-	struct queue *q = queue_find(f, c->attrs.name);
+	struct queue *q = queue_target(f, c->attrs.disp, c->attrs.scope, c->attrs.name);
 	if (q == NULL)
 		return QSG_RC_UNKNOWN_OBJECT;
 	if (qtype_of(&c->attrs) != q->attrs.qtype || !alias_bits_ok(&c->attrs))
@@ -825,26 +979,54 @@ static int op_qalter(struct fsm *f, const struct fsm_cmd *c)
 	if (!attrs_type_ok(&a))
 		return QSG_RC_BAD_ATTR;
 	set_attrs(q, &a);
+	return q->attrs.disp == FSM_DISP_GROUP ? copies_refresh(f, q) : QSG_OK;
+}
+
+static int deletable(const struct queue *q, uint32_t flags)
+{
+	if (q->opens > 0 || q->uncommitted > 0)
+		return QSG_RC_OBJECT_IN_USE;
+	if (q->curdepth > 0 && !(flags & FSM_F_PURGE))
+		return QSG_RC_Q_NOT_EMPTY;
 	return QSG_OK;
 }
 
 static int op_qdelete(struct fsm *f, const struct fsm_cmd *c)
 {
-	struct queue *q = queue_find(f, c->queue);
+	struct queue *q = queue_target(f, c->attrs.disp, c->attrs.scope, c->queue);
 	if (q == NULL)
 		return QSG_RC_UNKNOWN_OBJECT;
-	if (q->opens > 0 || q->uncommitted > 0)
-		return QSG_RC_OBJECT_IN_USE;
-	if (q->curdepth > 0 && !(c->flags & FSM_F_PURGE))
-		return QSG_RC_Q_NOT_EMPTY;
-	hmap_remove(&f->queues, &q->node);
-	queue_free(q);
-	return QSG_OK;
+	int rc = deletable(q, c->flags);
+	if (rc != QSG_OK || q->attrs.disp != FSM_DISP_GROUP) {
+		if (rc == QSG_OK)
+			queue_destroy(f, q);
+		return rc;
+	}
+	/* A group object goes with all its copies, or not at all. */
+	struct queue **v;
+	size_t n;
+	if ((rc = queues_sorted(f, &v, &n)) != QSG_OK)
+		return rc;
+	for (size_t i = 0; rc == QSG_OK && i < n; i++)
+		if (v[i]->attrs.disp == FSM_DISP_COPY &&
+		    strcmp(v[i]->attrs.name, q->attrs.name) == 0)
+			rc = deletable(v[i], c->flags);
+	for (size_t i = 0; rc == QSG_OK && i < n; i++)
+		if (v[i]->attrs.disp == FSM_DISP_COPY &&
+		    strcmp(v[i]->attrs.name, q->attrs.name) == 0)
+			queue_destroy(f, v[i]);
+	free(v);
+	if (rc == QSG_OK)
+		queue_destroy(f, q);
+	return rc;
 }
 
 static int op_qclear(struct fsm *f, const struct fsm_cmd *c)
 {
-	struct queue *q = queue_find(f, c->queue);
+	/* Without QSGDISP: the queue whose messages this member sees. */
+	struct queue *q = c->attrs.disp == FSM_DISP_DEFAULT
+			      ? queue_lookup(f, c->attrs.scope, c->queue)
+			      : queue_target(f, c->attrs.disp, c->attrs.scope, c->queue);
 	if (q == NULL)
 		return QSG_RC_UNKNOWN_OBJECT;
 	if (q->uncommitted > 0)
@@ -858,10 +1040,10 @@ static int op_qclear(struct fsm *f, const struct fsm_cmd *c)
 /* The queue `name` stands for: itself, or an alias's target (one level).
  * *alias is the alias (NULL if name is not one). A missing target or a
  * target that is itself an alias -> QSG_RC_UNKNOWN_ALIAS_BASE_Q. */
-static int queue_resolve(const struct fsm *f, const char *name, struct queue **out,
+static int queue_resolve(const struct fsm *f, uint32_t member, const char *name, struct queue **out,
 			 struct queue **alias)
 {
-	struct queue *q = queue_find(f, name);
+	struct queue *q = queue_lookup(f, member, name);
 	*out = NULL;
 	if (alias != NULL)
 		*alias = NULL;
@@ -873,7 +1055,7 @@ static int queue_resolve(const struct fsm *f, const char *name, struct queue **o
 	}
 	if (alias != NULL)
 		*alias = q;
-	struct queue *t = queue_find(f, q->attrs.target);
+	struct queue *t = queue_lookup(f, member, q->attrs.target);
 	if (t == NULL || t->attrs.qtype == FSM_QT_ALIAS)
 		return QSG_RC_UNKNOWN_ALIAS_BASE_Q;
 	*out = t;
@@ -940,7 +1122,7 @@ static int op_open(struct fsm *f, const struct fsm_cmd *c)
 	if (rc != QSG_OK)
 		return rc;
 	struct queue *q;
-	if ((rc = queue_resolve(f, c->queue, &q, NULL)) != QSG_OK)
+	if ((rc = queue_resolve(f, s->owner, c->queue, &q, NULL)) != QSG_OK)
 		return rc;
 	struct sopen *o = s->opens;
 	while (o != NULL && o->q != q)
@@ -965,7 +1147,7 @@ static int op_close(struct fsm *f, const struct fsm_cmd *c)
 	if (rc != QSG_OK)
 		return rc;
 	struct queue *q;
-	if ((rc = queue_resolve(f, c->queue, &q, NULL)) != QSG_OK)
+	if ((rc = queue_resolve(f, s->owner, c->queue, &q, NULL)) != QSG_OK)
 		return rc;
 	struct sopen **pp = &s->opens;
 	while (*pp != NULL && (*pp)->q != q)
@@ -1001,10 +1183,11 @@ static void gen_msgid(uint8_t *id, uint64_t seqno, int64_t now)
 
 /* The transmission queue of remote queue rq: XMITQ, or the queue named
  * RQMNAME; it must be a LOCAL queue with USAGE(XMITQ). */
-static int resolve_xmitq(const struct fsm *f, const struct queue *rq, struct queue **out)
+static int resolve_xmitq(const struct fsm *f, uint32_t member, const struct queue *rq,
+			 struct queue **out)
 {
 	const char *name = rq->attrs.xmitq[0] != '\0' ? rq->attrs.xmitq : rq->attrs.rqmname;
-	struct queue *x = queue_find(f, name);
+	struct queue *x = queue_lookup(f, member, name);
 	if (x == NULL)
 		return QSG_RC_UNKNOWN_REMOTE_Q_MGR;
 	if (x->attrs.qtype != FSM_QT_LOCAL || x->attrs.usage != FSM_USAGE_XMITQ)
@@ -1039,14 +1222,14 @@ static int op_put(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qs
 	/* An alias resolves to its target (rq); the alias is the first queue
 	 * in the resolution path (its PUT inhibit first, its DEFPSIST). */
 	struct queue *rq, *alias;
-	if ((rc = queue_resolve(f, c->queue, &rq, &alias)) != QSG_OK)
+	if ((rc = queue_resolve(f, s->owner, c->queue, &rq, &alias)) != QSG_OK)
 		return rc;
 	if (alias != NULL && alias->attrs.put_inhibited)
 		return QSG_RC_PUT_INHIBITED;
 	const struct queue *first = alias != NULL ? alias : rq;
 	/* A remote queue's messages go to its transmission queue. */
 	struct queue *q = rq;
-	if (rq->attrs.qtype == FSM_QT_REMOTE && (rc = resolve_xmitq(f, rq, &q)) != QSG_OK)
+	if (rq->attrs.qtype == FSM_QT_REMOTE && (rc = resolve_xmitq(f, s->owner, rq, &q)) != QSG_OK)
 		return rc;
 	if (rq->attrs.put_inhibited || q->attrs.put_inhibited)
 		return QSG_RC_PUT_INHIBITED;
@@ -1182,10 +1365,10 @@ static void put_msg(struct qsg_wbuf *out, const struct qmsg *m)
 /* The queue a GET or BROWSE of `name` reads: an alias resolves to its
  * target; GET(DISABLED) of the alias, then of the target; remote queues
  * cannot be read. */
-static int resolve_input(const struct fsm *f, const char *name, struct queue **out)
+static int resolve_input(const struct fsm *f, uint32_t member, const char *name, struct queue **out)
 {
 	struct queue *q, *alias;
-	int rc = queue_resolve(f, name, &q, &alias);
+	int rc = queue_resolve(f, member, name, &q, &alias);
 	if (rc != QSG_OK)
 		return rc;
 	if (alias != NULL && alias->attrs.get_inhibited)
@@ -1205,7 +1388,7 @@ static int op_get(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qs
 	if (rc != QSG_OK)
 		return rc;
 	struct queue *q;
-	if ((rc = resolve_input(f, c->queue, &q)) != QSG_OK)
+	if ((rc = resolve_input(f, s->owner, c->queue, &q)) != QSG_OK)
 		return rc;
 	bool sync = (c->flags & FSM_F_SYNCPOINT) != 0;
 	if (sync && s->uow_count >= q->attrs.maxumsgs)
@@ -1230,7 +1413,7 @@ static int op_get(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qs
 static int op_browse(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out)
 {
 	struct queue *q;
-	int rc = resolve_input(f, c->queue, &q);
+	int rc = resolve_input(f, c->member_id, c->queue, &q);
 	if (rc != QSG_OK)
 		return rc;
 	struct qmsg cur = {.priority = c->msg.priority, .seqno = c->msg.seqno};
@@ -1326,7 +1509,7 @@ static int op_member_join(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	m->last_renew_ms = now;
 	m->chinit = 0;
 	f->chan_gen++; /* channel recovery watches member states */
-	return QSG_OK;
+	return c->member_id != 0 ? copies_for_member(f, c->member_id) : QSG_OK;
 }
 
 static int op_lease_renew(struct fsm *f, const struct fsm_cmd *c, int64_t now)
@@ -1353,6 +1536,23 @@ static int op_member_fail(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 		return rc;
 	m->state = FSM_MEMBER_FAILED;
 	m->chinit = 0;
+	f->chan_gen++;
+	return QSG_OK;
+}
+
+static int op_member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+{
+	struct fsm_member *m = member_find(f, c->member_id);
+	if (m == NULL)
+		return QSG_RC_UNKNOWN_OBJECT;
+	if (m->state != FSM_MEMBER_FAILED)
+		return QSG_RC_INVALID; /* it came back: not to be forgotten */
+	int rc = detach_owned(f, c->member_id, now);
+	if (rc != QSG_OK)
+		return rc;
+	size_t i = (size_t)(m - f->members);
+	memmove(&f->members[i], &f->members[i + 1], (f->nmembers - i - 1) * sizeof *f->members);
+	f->nmembers--;
 	f->chan_gen++;
 	return QSG_OK;
 }
@@ -1811,7 +2011,7 @@ static int op_ch_getbatch(struct fsm *f, const struct fsm_cmd *c, int64_t now, s
 		return rc;
 	if (e->s.img.state != FSM_CHS_RUNNING)
 		return QSG_RC_CHANNEL_STOPPED;
-	struct queue *q = queue_find(f, e->s.xmitq);
+	struct queue *q = queue_lookup(f, 0, e->s.xmitq);
 	if (q == NULL || q->attrs.qtype != FSM_QT_LOCAL)
 		return QSG_RC_UNKNOWN_OBJECT;
 	size_t off = 0;
@@ -1883,7 +2083,8 @@ static void lk_release(struct qmsg *m)
 static bool dispose_dlq(struct fsm *f, const struct chst *e, struct qmsg *m,
 			const struct fsm_chdisp *d, int64_t now)
 {
-	struct queue *dq = f->qmgr.deadq[0] != '\0' ? queue_find(f, f->qmgr.deadq) : NULL;
+	struct queue *dq =
+	    f->qmgr.deadq[0] != '\0' ? queue_lookup(f, e->s.img.owner, f->qmgr.deadq) : NULL;
 	if (dq == NULL || dq->attrs.qtype != FSM_QT_LOCAL || dq->attrs.put_inhibited ||
 	    dq->curdepth >= dq->attrs.maxdepth)
 		return false;
@@ -2154,13 +2355,13 @@ static int recv_route(const struct fsm *f, const struct fsm_chcmd *ch, const str
 	*dq = NULL;
 	if (m->rqmname[0] == '\0' || strcmp(m->rqmname, ch->local_qmgr) == 0) {
 		struct queue *q, *alias;
-		int arc = queue_resolve(f, m->rname, &q, &alias);
+		int arc = queue_resolve(f, ch->member_id, m->rname, &q, &alias);
 		if (arc != QSG_OK)
 			return arc;
 		if (alias != NULL && alias->attrs.put_inhibited)
 			return QSG_RC_PUT_INHIBITED;
 		if (q->attrs.qtype == FSM_QT_REMOTE) {
-			int rc = resolve_xmitq(f, q, dq);
+			int rc = resolve_xmitq(f, ch->member_id, q, dq);
 			if (rc != QSG_OK)
 				return rc;
 			if (q->attrs.put_inhibited)
@@ -2173,7 +2374,7 @@ static int recv_route(const struct fsm *f, const struct fsm_chcmd *ch, const str
 		*dq = q;
 		return QSG_OK;
 	}
-	struct queue *q = queue_find(f, m->rqmname);
+	struct queue *q = queue_lookup(f, ch->member_id, m->rqmname);
 	if (q == NULL)
 		return QSG_RC_UNKNOWN_REMOTE_Q_MGR;
 	if (q->attrs.qtype != FSM_QT_LOCAL || q->attrs.usage != FSM_USAGE_XMITQ)
@@ -2363,6 +2564,8 @@ static int apply_cmd(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 		return op_lease_renew(f, c, now);
 	case FSM_OP_MEMBER_FAIL:
 		return op_member_fail(f, c, now);
+	case FSM_OP_MEMBER_REMOVE:
+		return op_member_remove(f, c, now);
 	case FSM_OP_EXPIRE:
 		return op_expire(f, c, now);
 	case FSM_OP_QMGR_ALTER:
@@ -2504,6 +2707,7 @@ static void snap_chan(const struct fsm *f, struct qsg_wbuf *out)
 		for (const struct qmsg *m = e->lk_head; m != NULL; m = m->uow_next) {
 			qsg_put_u64(out, m->chseq);
 			qsg_put_str(out, m->q->attrs.name);
+			qsg_put_u32(out, m->q->attrs.scope);
 			snap_msg(out, m);
 		}
 	}
@@ -2565,12 +2769,14 @@ int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
 			for (struct sopen *o = s->opens; o != NULL; o = o->next)
 				if (o->q == qs[j]) {
 					qsg_put_str(out, qs[j]->attrs.name);
+					qsg_put_u32(out, qs[j]->attrs.scope);
 					qsg_put_u32(out, o->count);
 				}
 		qsg_put_u32(out, s->uow_count);
 		for (struct qmsg *m = s->uow_head; m != NULL; m = m->uow_next) {
 			qsg_put_u8(out, m->state == MS_HELD ? UOW_HELD_PUT : UOW_LOCKED_GET);
 			qsg_put_str(out, m->q->attrs.name);
+			qsg_put_u32(out, m->q->attrs.scope);
 			snap_msg(out, m);
 		}
 	}
@@ -2601,30 +2807,31 @@ int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
 static int restore_queues(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 {
 	uint32_t nq = qsg_get_u32(r);
-	char prev[FSM_NAME_MAX + 1] = "";
+	struct queue *prevq = NULL;
 	for (uint32_t i = 0; i < nq && r->err == QSG_OK; i++) {
 		struct fsm_qattrs a;
 		int rc = fsm_qattrs_decode(r, &a, errmsg);
 		if (rc != QSG_OK)
 			return QSG_RC_BAD_FRAME;
-		if (!fsm_name_valid(a.name) || (i > 0 && strcmp(prev, a.name) >= 0))
+		struct queue key = {.attrs = a};
+		const struct queue *pk = &key;
+		if (!fsm_name_valid(a.name) || (prevq != NULL && cmp_queue(&prevq, &pk) >= 0))
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 					"snapshot queue %u: bad or unordered name", i);
+		if (a.disp == FSM_DISP_DEFAULT ||
+		    (a.scope == 0) != (a.disp == FSM_DISP_SHARED || a.disp == FSM_DISP_GROUP) ||
+		    (a.disp == FSM_DISP_SHARED && a.qtype != FSM_QT_LOCAL))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"snapshot queue %s: bad QSGDISP %u in scope %u", a.name,
+					a.disp, a.scope);
 		if (!attrs_type_ok(&a))
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 					"snapshot queue %s: bad BOQNAME or type attributes",
 					a.name);
-		memcpy(prev, a.name, sizeof prev);
-		struct queue *q = calloc(1, sizeof *q);
-		if (q == NULL)
+		struct queue *q;
+		if (queue_create(g, &a, &q) != QSG_OK)
 			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
-		q->attrs = a;
-		q->index_ok = true;
-		hmap_init(&q->index);
-		if (hmap_insert(&g->queues, &q->node, name_hash(a.name)) != QSG_OK) {
-			free(q);
-			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
-		}
+		prevq = q;
 		q->puts_total = qsg_get_u64(r);
 		q->gets_total = qsg_get_u64(r);
 		uint32_t nm = qsg_get_u32(r);
@@ -2689,19 +2896,22 @@ static int restore_sessions(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 		if (r->err == QSG_OK && (s->attached > 1 || (!s->attached && nopens > 0)))
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot session %u: bad state",
 					i);
-		char pq[FSM_NAME_MAX + 1] = "";
+		struct queue *pq = NULL;
 		for (uint32_t j = 0; j < nopens && r->err == QSG_OK; j++) {
 			char name[FSM_NAME_MAX + 1];
 			qsg_get_str(r, name, sizeof name);
+			uint32_t scope = qsg_get_u32(r);
 			uint32_t count = qsg_get_u32(r);
 			if (r->err != QSG_OK)
 				break;
-			struct queue *q = queue_find(g, name);
+			struct queue *q = queue_find(g, scope, name);
+			const struct queue *qk = q;
 			if (q == NULL || q->attrs.qtype == FSM_QT_ALIAS || count == 0 ||
-			    (j > 0 && strcmp(pq, name) >= 0) || q->opens > UINT32_MAX - count)
+			    (pq != NULL && cmp_queue(&pq, &qk) >= 0) ||
+			    q->opens > UINT32_MAX - count)
 				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 						"snapshot session %u: bad open of %s", i, name);
-			memcpy(pq, name, sizeof pq);
+			pq = q;
 			struct sopen *o = calloc(1, sizeof *o);
 			if (o == NULL)
 				return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
@@ -2721,11 +2931,12 @@ static int restore_sessions(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 			struct fsm_msg v;
 			uint8_t kind = qsg_get_u8(r);
 			qsg_get_str(r, name, sizeof name);
+			uint32_t scope = qsg_get_u32(r);
 			fsm_msg_decode(r, &v);
 			int64_t hold = qsg_get_i64(r);
 			if (r->err != QSG_OK)
 				break;
-			struct queue *q = queue_find(g, name);
+			struct queue *q = queue_find(g, scope, name);
 			if (q == NULL || q->attrs.qtype != FSM_QT_LOCAL ||
 			    (kind != UOW_HELD_PUT && kind != UOW_LOCKED_GET) || v.seqno == 0 ||
 			    v.seqno > g->last_seqno)
@@ -2827,11 +3038,12 @@ static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 			struct fsm_msg v;
 			uint64_t chseq = qsg_get_u64(r);
 			qsg_get_str(r, name, sizeof name);
+			uint32_t scope = qsg_get_u32(r);
 			fsm_msg_decode(r, &v);
 			int64_t hold = qsg_get_i64(r);
 			if (r->err != QSG_OK)
 				break;
-			struct queue *q = queue_find(g, name);
+			struct queue *q = queue_find(g, scope, name);
 			if (q == NULL || q->attrs.qtype != FSM_QT_LOCAL || chseq <= prev ||
 			    chseq > s.curseq || v.seqno == 0 || v.seqno > g->last_seqno)
 				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
@@ -2972,13 +3184,28 @@ static void qinfo(const struct queue *q, struct fsm_qinfo *out)
 	}
 }
 
-int fsm_queue_info(struct fsm *f, const char *name, struct fsm_qinfo *out)
+int fsm_queue_info(struct fsm *f, uint32_t scope, const char *name, struct fsm_qinfo *out)
 {
-	const struct queue *q = queue_find(f, name);
+	const struct queue *q = queue_find(f, scope, name);
 	if (q == NULL)
 		return QSG_RC_UNKNOWN_OBJECT;
 	qinfo(q, out);
 	return QSG_OK;
+}
+
+int fsm_queue_lookup(struct fsm *f, uint32_t member, const char *name, struct fsm_qinfo *out)
+{
+	const struct queue *q = queue_lookup(f, member, name);
+	if (q == NULL)
+		return QSG_RC_UNKNOWN_OBJECT;
+	qinfo(q, out);
+	return QSG_OK;
+}
+
+const char *fsm_disp_name(uint8_t disp)
+{
+	static const char *const names[] = {"", "SHARED", "GROUP", "QMGR", "COPY"};
+	return disp <= FSM_DISP_COPY ? names[disp] : "";
 }
 
 void fsm_queue_foreach(struct fsm *f, int (*cb)(void *arg, const struct fsm_qinfo *q), void *arg)
@@ -3037,18 +3264,18 @@ int64_t fsm_last_time(struct fsm *f)
 	return f->last_time;
 }
 
-uint32_t fsm_available(struct fsm *f, const char *queue)
+uint32_t fsm_available(struct fsm *f, uint32_t member, const char *queue)
 {
 	struct queue *q;
-	if (queue_resolve(f, queue, &q, NULL) != QSG_OK)
+	if (queue_resolve(f, member, queue, &q, NULL) != QSG_OK)
 		return 0;
 	return q->nvisible;
 }
 
-int fsm_queue_resolve(struct fsm *f, const char *name, char *target_out)
+int fsm_queue_resolve(struct fsm *f, uint32_t member, const char *name, char *target_out)
 {
 	struct queue *q, *alias;
-	int rc = queue_resolve(f, name, &q, &alias);
+	int rc = queue_resolve(f, member, name, &q, &alias);
 	if (rc == QSG_OK)
 		memcpy(target_out, q->attrs.name, FSM_NAME_MAX + 1);
 	else if (rc == QSG_RC_UNKNOWN_ALIAS_BASE_Q)

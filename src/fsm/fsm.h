@@ -66,6 +66,10 @@ enum fsm_op {
 	FSM_OP_EXPIRE = 43, /* housekeeping: drop detached sessions older
 			     * than seq ms, remove expired messages */
 	FSM_OP_CHINIT_STATE = 44, /* ch.member_id, ch.chinit */
+	FSM_OP_MEMBER_REMOVE = 45, /* member_id: forget a FAILED member (no
+				    * longer in the Raft configuration); its
+				    * sessions are detached, its QMGR and COPY
+				    * objects stay */
 	/* Channels (fsm_chan.h). */
 	FSM_OP_CHST_CAS = 50, /* ch.name, ch.rqmname, ch.chltype, before, after,
 			       * conname, reason -> current image (always) */
@@ -89,6 +93,21 @@ enum fsm_op {
 #define FSM_F_GEN_MSGID 0x0020 /* PUT: the state machine generates msgid */
 #define FSM_F_REPLACE 0x0040 /* QDEFINE: replace existing */
 #define FSM_F_PURGE 0x0080 /* QDELETE: delete even with messages */
+
+/* Queue dispositions, with MQ's meanings: SHARED (one queue the whole group
+ * uses), GROUP (a definition every member gets a COPY of, including members
+ * that join later; the COPY holds that member's messages), QMGR (a member's
+ * private object). Resolution on member m: (m, name), a QMGR object or a
+ * COPY, then (0, name) if it is a SHARED queue or a GROUP remote queue or
+ * alias (used as is by a member that has no copy). */
+enum fsm_qdisp {
+	FSM_DISP_DEFAULT = 0,
+	FSM_DISP_SHARED = 1,
+	FSM_DISP_GROUP = 2,
+	FSM_DISP_QMGR = 3,
+	FSM_DISP_COPY = 4,
+};
+const char *fsm_disp_name(uint8_t disp);
 
 enum fsm_indxtype { FSM_INDX_NONE = 0, FSM_INDX_MSGID = 1, FSM_INDX_CORRELID = 2 };
 
@@ -156,6 +175,13 @@ struct fsm_qattrs {
 	 * resolve it (one level) to this queue; an alias may carry only
 	 * DEFPSIST, DEFPRTY, GET, PUT, DESCR and TARGET. */
 	char target[FSM_NAME_MAX + 1];
+	/* QSGDISP and scope (docs/admin.md, "Dispositions"). scope is 0 for
+	 * SHARED queues and GROUP definitions, the owning member's id for
+	 * QMGR objects and for the COPY of a GROUP definition. In QDEFINE,
+	 * FSM_DISP_DEFAULT means SHARED for a local queue and GROUP for the
+	 * others; a stored object always has an explicit disposition. */
+	uint8_t disp; /* enum fsm_qdisp */
+	uint32_t scope;
 };
 
 /* A message. In commands and results body/props point into the entry or the
@@ -273,7 +299,7 @@ struct fsm;
 
 /* Called during apply when `n` messages became available on `queue`
  * (a committed put, a backout). Output only: must not touch the fsm. */
-typedef void (*fsm_notify_cb)(void *arg, const char *queue, uint32_t n);
+typedef void (*fsm_notify_cb)(void *arg, uint32_t scope, const char *queue, uint32_t n);
 
 int fsm_init(struct fsm **out, char *errmsg);
 void fsm_close(struct fsm *f);
@@ -291,8 +317,11 @@ int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg);
 /* Hash of the canonical snapshot: equal states have equal digests. */
 uint64_t fsm_digest(struct fsm *f);
 
-/* Queries (local replica). */
-int fsm_queue_info(struct fsm *f, const char *name, struct fsm_qinfo *out);
+/* Queries (local replica). fsm_queue_info finds the object (scope, name)
+ * exactly; fsm_queue_lookup resolves name as member `member` sees it (see
+ * enum fsm_qdisp; member 0 sees only SHARED and GROUP objects). */
+int fsm_queue_info(struct fsm *f, uint32_t scope, const char *name, struct fsm_qinfo *out);
+int fsm_queue_lookup(struct fsm *f, uint32_t member, const char *name, struct fsm_qinfo *out);
 /* Visit every queue in name order; stop when cb returns non-zero. */
 void fsm_queue_foreach(struct fsm *f, int (*cb)(void *arg, const struct fsm_qinfo *q), void *arg);
 void fsm_member_foreach(struct fsm *f, int (*cb)(void *arg, const struct fsm_member *m), void *arg);
@@ -300,14 +329,14 @@ int fsm_member_get(struct fsm *f, uint32_t id, struct fsm_member *out);
 /* Entries applied since init/restore and the time of the last one. */
 uint64_t fsm_entries_applied(struct fsm *f);
 int64_t fsm_last_time(struct fsm *f);
-/* Number of committed messages a get could take now (for waiters); an
- * alias counts its target's. */
-uint32_t fsm_available(struct fsm *f, const char *queue);
+/* Number of committed messages a get by member `member` could take now
+ * (for waiters); an alias counts its target's. */
+uint32_t fsm_available(struct fsm *f, uint32_t member, const char *queue);
 /* The queue that holds the messages of `name` (the name the notify callback
  * reports): an alias's target, or `name` itself for a local or remote queue.
  * target_out has FSM_NAME_MAX + 1 bytes. QSG_RC_UNKNOWN_OBJECT when name
  * does not exist, QSG_RC_UNKNOWN_ALIAS_BASE_Q when it is an alias whose
  * target is missing or another alias (target_out is then the target). */
-int fsm_queue_resolve(struct fsm *f, const char *name, char *target_out);
+int fsm_queue_resolve(struct fsm *f, uint32_t member, const char *name, char *target_out);
 
 #endif

@@ -452,6 +452,31 @@ static void op_refuse(struct admin_op *op, int rc, const char *fmt, const char *
 	finish(op, rc, text);
 }
 
+/* The object an ALTER/DELETE/CLEAR of mc means on this member, as the
+ * state machine will pick it (fsm.c queue_target): with QSGDISP the object
+ * of that disposition, without it the member's QMGR object or else the
+ * group's (CLEAR: the queue this member sees). */
+static bool target_info(struct fsm *f, uint32_t member, const struct mqsc_cmd *mc,
+			struct fsm_qinfo *qi)
+{
+	switch (mc->qsgdisp) {
+	case 0:
+		if (mc->verb == MQSC_CLEAR)
+			return fsm_queue_lookup(f, member, mc->name, qi) == QSG_OK;
+		if (fsm_queue_info(f, member, mc->name, qi) == QSG_OK &&
+		    qi->attrs.disp == FSM_DISP_QMGR)
+			return true;
+		return fsm_queue_info(f, 0, mc->name, qi) == QSG_OK;
+	case FSM_DISP_SHARED:
+	case FSM_DISP_GROUP:
+		return fsm_queue_info(f, 0, mc->name, qi) == QSG_OK &&
+		       qi->attrs.disp == mc->qsgdisp;
+	default:
+		return fsm_queue_info(f, member, mc->name, qi) == QSG_OK &&
+		       qi->attrs.disp == mc->qsgdisp;
+	}
+}
+
 /* DEFINE/ALTER/DELETE/CLEAR QLOCAL/QREMOTE/QALIAS. */
 static void exec_queue_change(struct admin_op *op, const struct mqsc_cmd *mc)
 {
@@ -463,7 +488,7 @@ static void exec_queue_change(struct admin_op *op, const struct mqsc_cmd *mc)
 	cmd->flags = mc->flags;
 	/* ALTER/DELETE/CLEAR name the object's type: a queue of another type
 	 * is not the object meant. */
-	if (mc->verb != MQSC_DEFINE && fsm_queue_info(op->env.fsm, mc->name, &qi) == QSG_OK &&
+	if (mc->verb != MQSC_DEFINE && target_info(op->env.fsm, op->env.member_id, mc, &qi) &&
 	    qtype_of(&qi.attrs) != qtype) {
 		op_refuse(op, QSG_RC_UNKNOWN_OBJECT, "%s not found (the queue is a %s)", op->object,
 			  qtype_name(qtype_of(&qi.attrs)));
@@ -474,7 +499,8 @@ static void exec_queue_change(struct admin_op *op, const struct mqsc_cmd *mc)
 		cmd->op = FSM_OP_QDEFINE;
 		if (mc->like[0] != '\0') {
 			struct fsm_qinfo like;
-			if (fsm_queue_info(op->env.fsm, mc->like, &like) != QSG_OK ||
+			if (fsm_queue_lookup(op->env.fsm, op->env.member_id, mc->like, &like) !=
+				QSG_OK ||
 			    qtype_of(&like.attrs) != qtype) {
 				char lk[FSM_NAME_MAX + 16];
 				snprintf(lk, sizeof lk, "%s(%s)", qtype_name(qtype), mc->like);
@@ -501,6 +527,8 @@ static void exec_queue_change(struct admin_op *op, const struct mqsc_cmd *mc)
 		break;
 	}
 	cmd->attrs.qtype = qtype;
+	cmd->attrs.disp = mc->qsgdisp;
+	cmd->attrs.scope = op->env.member_id;
 	memcpy(cmd->attrs.name, mc->name, sizeof cmd->attrs.name);
 	submit_op(op);
 }
@@ -801,7 +829,7 @@ static void display_qlocal_one(struct display_ctx *d, const struct fsm_qinfo *q)
 	obj_begin(d);
 	attr_str(d, "QUEUE", a->name);
 	attr_str(d, "TYPE", "QLOCAL");
-	attr_str(d, "QSGDISP", "SHARED");
+	attr_str(d, "QSGDISP", fsm_disp_name(a->disp));
 	attr_u64(d, "MAXDEPTH", a->maxdepth);
 	attr_u64(d, "MAXMSGL", a->maxmsgl);
 	attr_str(d, "DEFPSIST", a->defpsist ? "YES" : "NO");
@@ -825,7 +853,7 @@ static void display_qremote_one(struct display_ctx *d, const struct fsm_qinfo *q
 	obj_begin(d);
 	attr_str(d, "QUEUE", a->name);
 	attr_str(d, "TYPE", "QREMOTE");
-	attr_str(d, "QSGDISP", "GROUP");
+	attr_str(d, "QSGDISP", fsm_disp_name(a->disp));
 	attr_str(d, "RNAME", a->rname);
 	attr_str(d, "RQMNAME", a->rqmname);
 	attr_str(d, "XMITQ", a->xmitq);
@@ -840,7 +868,7 @@ static void display_qalias_one(struct display_ctx *d, const struct fsm_qinfo *q)
 	obj_begin(d);
 	attr_str(d, "QUEUE", a->name);
 	attr_str(d, "TYPE", "QALIAS");
-	attr_str(d, "QSGDISP", "GROUP");
+	attr_str(d, "QSGDISP", fsm_disp_name(a->disp));
 	attr_str(d, "TARGET", a->target);
 	attr_str(d, "TARGTYPE", "QUEUE");
 	attr_str(d, "DESCR", a->descr);
@@ -856,6 +884,7 @@ static void display_qstatus_one(struct display_ctx *d, const struct fsm_qinfo *q
 	obj_begin(d);
 	attr_str(d, "QUEUE", q->attrs.name);
 	attr_str(d, "TYPE", "QUEUE");
+	attr_str(d, "QSGDISP", fsm_disp_name(q->attrs.disp));
 	attr_u64(d, "CURDEPTH", q->curdepth);
 	attr_u64(d, "UNCOM", q->uncommitted);
 	attr_u64(d, "OPENS", q->opens);
@@ -881,12 +910,17 @@ static int display_queue_cb(void *arg, const struct fsm_qinfo *q)
 	    : mc->obj == MQSC_OBJ_QSTATUS ? t != FSM_QT_LOCAL
 					  : t != obj_qtype(mc->obj))
 		return 0;
-	/* QSGDISP(GROUP) (disp_filter REMOTE) selects the group objects:
-	 * remote and alias queues. */
-	uint8_t disp = t == FSM_QT_ALIAS ? FSM_QT_REMOTE : t;
+	/* A member shows the group's objects and its own, never another
+	 * member's; QSGDISP selects among them (default LIVE). DISPLAY
+	 * QSTATUS is about messages: a GROUP local queue holds none (its
+	 * copies do). */
+	uint8_t mask = mc->disp_mask != 0 ? mc->disp_mask : MQSC_DISP_LIVE;
+	if (mc->obj == MQSC_OBJ_QSTATUS)
+		mask &= (uint8_t) ~(1u << FSM_DISP_GROUP);
 	if ((mc->type_filter != 0 && t != mc->type_filter) ||
 	    (mc->alias_filter && t != FSM_QT_ALIAS) ||
-	    (mc->disp_filter != 0 && disp != mc->disp_filter) || mc->disp_none)
+	    (q->attrs.scope != 0 && q->attrs.scope != d->env->member_id) ||
+	    !(mask & (1u << q->attrs.disp)))
 		return 0;
 	if (mc->obj == MQSC_OBJ_QSTATUS)
 		display_qstatus_one(d, q);
@@ -978,7 +1012,8 @@ static int display_channel_cb(void *arg, const struct fsm_chattrs *c)
 	struct display_ctx *d = arg;
 
 	if (!mqsc_name_matches(d->mc, c->name) ||
-	    (d->mc->chltype != 0 && c->chltype != d->mc->chltype) || d->mc->disp_none)
+	    (d->mc->chltype != 0 && c->chltype != d->mc->chltype) ||
+	    (d->mc->disp_mask != 0 && !(d->mc->disp_mask & (1u << FSM_DISP_GROUP))))
 		return 0;
 	obj_begin(d);
 	attr_str(d, "CHANNEL", c->name);
@@ -1249,8 +1284,12 @@ static void exec_display(const struct admin_env *env, const struct mqsc_cmd *mc,
 		if (mc->generic) {
 			fsm_queue_foreach(env->fsm, display_queue_cb, &d);
 		} else {
+			/* The member's own object of that name and the group's. */
 			struct fsm_qinfo qi;
-			if (fsm_queue_info(env->fsm, mc->name, &qi) == QSG_OK)
+			if (env->member_id != 0 &&
+			    fsm_queue_info(env->fsm, env->member_id, mc->name, &qi) == QSG_OK)
+				display_queue_cb(&d, &qi);
+			if (fsm_queue_info(env->fsm, 0, mc->name, &qi) == QSG_OK)
 				display_queue_cb(&d, &qi);
 		}
 		if (d.count == 0 && !mc->generic) {
@@ -1508,6 +1547,7 @@ static void exec_lifecycle(const struct admin_env *env, const struct mqsc_cmd *m
 			return;
 		}
 		req.id = mc->raftid != 0 ? mc->raftid : id;
+		req.force = mc->force ? 1 : 0;
 		break;
 	}
 	case MQSC_TRANSFER:

@@ -1108,7 +1108,7 @@ static void on_timer(uv_timer_t *t)
 		return;
 	case P_WAIT_RETRY:
 		if (s->idle_disc) {
-			if (fsm_available(s->ci->d->fsm, s->def.xmitq) > 0)
+			if (fsm_available(s->ci->d->fsm, 0, s->def.xmitq) > 0)
 				retry_fire(s);
 			return;
 		}

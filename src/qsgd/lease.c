@@ -9,7 +9,7 @@
 
 #define MAX_RENEW_INFLIGHT 4
 
-enum lease_op_kind { OP_JOIN = 1, OP_RENEW = 2, OP_FAIL = 3, OP_EXPIRE = 4 };
+enum lease_op_kind { OP_JOIN = 1, OP_RENEW = 2, OP_FAIL = 3, OP_EXPIRE = 4, OP_REMOVE = 5 };
 
 struct lease {
 	struct qsgd *d;
@@ -27,7 +27,7 @@ struct lease {
 	uint64_t last_ack_send; /* uv_now() when the last acknowledged renewal was sent */
 	bool is_leader;
 	uint64_t leader_since;
-	uint32_t failing[QSGD_MAX_MEMBERS]; /* MEMBER_FAIL in flight for these ids */
+	uint32_t failing[QSGD_MAX_MEMBERS]; /* MEMBER_FAIL/REMOVE in flight for these ids */
 	uint64_t fenced_since; /* uv_now when this member was last fenced */
 };
 
@@ -100,8 +100,12 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 	struct qsgd *d = l->d;
 	struct fsm_result res;
 	char errmsg[QSG_ERRMSG_SIZE];
-	static const uint8_t fsm_ops[] = {0, FSM_OP_MEMBER_JOIN, FSM_OP_LEASE_RENEW,
-					  FSM_OP_MEMBER_FAIL, FSM_OP_EXPIRE};
+	static const uint8_t fsm_ops[] = {0,
+					  FSM_OP_MEMBER_JOIN,
+					  FSM_OP_LEASE_RENEW,
+					  FSM_OP_MEMBER_FAIL,
+					  FSM_OP_EXPIRE,
+					  FSM_OP_MEMBER_REMOVE};
 	int rc = status;
 
 	l->inflight--;
@@ -145,6 +149,17 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 			QLOG_DBG(d->log, "QSG4011D", "MEMBER_FAIL %s: %s", op->name,
 				 qsg_rc_name(rc));
 		break;
+	case OP_REMOVE:
+		unmark_failing(l, op->member_id);
+		if (rc == QSG_OK)
+			QLOG_INFO_(d->log, "QSG4007I",
+				   "member %s (id %u) forgotten: it failed and is no longer in the "
+				   "Raft configuration",
+				   op->name, op->member_id);
+		else
+			QLOG_DBG(d->log, "QSG4013D", "MEMBER_REMOVE %s: %s", op->name,
+				 qsg_rc_name(rc));
+		break;
 	case OP_EXPIRE:
 		if (rc != QSG_OK)
 			QLOG_DBG(d->log, "QSG4012D", "EXPIRE: %s", qsg_rc_name(rc));
@@ -178,7 +193,17 @@ static int submit(struct lease *l, const struct fsm_cmd *cmd, int kind, struct l
 struct scan {
 	struct lease *l;
 	int64_t now;
+	struct glue_member cfg[GLUE_MAX_SERVERS];
+	size_t ncfg;
 };
+
+static bool in_config(const struct scan *sc, uint32_t id)
+{
+	for (size_t i = 0; i < sc->ncfg; i++)
+		if (sc->cfg[i].id == id)
+			return true;
+	return false;
+}
 
 static int scan_member(void *arg, const struct fsm_member *m)
 {
@@ -186,7 +211,12 @@ static int scan_member(void *arg, const struct fsm_member *m)
 	struct lease *l = sc->l;
 	unsigned free_slot = QSGD_MAX_MEMBERS;
 
-	if (m->state != FSM_MEMBER_ACTIVE || m->lease_expiry_ms >= sc->now)
+	/* An ACTIVE member whose lease expired is declared FAILED; a FAILED
+	 * member that REMOVE MEMBER took out of the Raft configuration is
+	 * forgotten (DISPLAY GROUP no longer lists it). */
+	bool expired = m->state == FSM_MEMBER_ACTIVE && m->lease_expiry_ms < sc->now;
+	bool removed = m->state == FSM_MEMBER_FAILED && sc->ncfg > 0 && !in_config(sc, m->id);
+	if (!expired && !removed)
 		return 0;
 	for (unsigned i = 0; i < QSGD_MAX_MEMBERS; i++) {
 		if (l->failing[i] == m->id)
@@ -198,11 +228,12 @@ static int scan_member(void *arg, const struct fsm_member *m)
 		return 0;
 	struct fsm_cmd cmd;
 	memset(&cmd, 0, sizeof cmd);
-	cmd.op = FSM_OP_MEMBER_FAIL;
+	cmd.op = expired ? FSM_OP_MEMBER_FAIL : FSM_OP_MEMBER_REMOVE;
 	cmd.member_id = m->id;
-	cmd.seq = (uint64_t)m->lease_expiry_ms;
+	if (expired)
+		cmd.seq = (uint64_t)m->lease_expiry_ms;
 	struct lease_op *op = NULL;
-	if (submit(l, &cmd, OP_FAIL, &op) == QSG_OK) {
+	if (submit(l, &cmd, expired ? OP_FAIL : OP_REMOVE, &op) == QSG_OK) {
 		op->member_id = m->id;
 		op->expiry = m->lease_expiry_ms;
 		snprintf(op->name, sizeof op->name, "%s", m->name);
@@ -273,6 +304,7 @@ static void tick_cb(uv_timer_t *t)
 	if (l->is_leader && uv_now(d->loop) - l->leader_since >= d->cfg->lease_ms) {
 		int64_t now = qsgd_wall_ms(), last = fsm_last_time(d->fsm);
 		struct scan sc = {.l = l, .now = now > last ? now : last};
+		sc.ncfg = glue_get_config(d->glue, sc.cfg, GLUE_MAX_SERVERS);
 		fsm_member_foreach(d->fsm, scan_member, &sc);
 	}
 }

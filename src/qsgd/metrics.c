@@ -100,6 +100,7 @@ struct qctx {
 	struct qsg_wbuf *w;
 	int64_t now_ms;
 	int which;
+	uint32_t member_id;
 };
 
 enum { Q_DEPTH, Q_UNCOMMITTED, Q_AGE, Q_PUTS, Q_GETS, Q_NKINDS };
@@ -118,8 +119,13 @@ static int q_cb(void *arg, const struct fsm_qinfo *q)
 {
 	struct qctx *c = arg;
 	char name[FSM_NAME_MAX * 2 + 1];
-	if (q->attrs.qtype == FSM_QT_REMOTE)
-		return 0; /* a remote queue holds nothing */
+	if (q->attrs.qtype != FSM_QT_LOCAL)
+		return 0; /* a remote queue or an alias holds nothing */
+	/* One series per name: the shared queues and this member's own
+	 * queues (QMGR, COPY); a GROUP definition holds nothing, another
+	 * member's queues are that member's to report. */
+	if (q->attrs.scope != 0 ? q->attrs.scope != c->member_id : q->attrs.disp == FSM_DISP_GROUP)
+		return 0;
 	metrics_label_escape(name, sizeof name, q->attrs.name);
 	switch (c->which) {
 	case Q_DEPTH:
@@ -221,7 +227,7 @@ int metrics_render(const struct metrics_input *in, struct qsg_wbuf *w)
 	char v[64];
 
 	for (int k = 0; k < Q_NKINDS; k++) {
-		struct qctx c = {.w = w, .now_ms = now_ms, .which = k};
+		struct qctx c = {.w = w, .now_ms = now_ms, .which = k, .member_id = in->member_id};
 		head(w, q_names[k], q_types[k], q_help[k]);
 		fsm_queue_foreach(in->fsm, q_cb, &c);
 	}

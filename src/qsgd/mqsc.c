@@ -807,64 +807,57 @@ static int want_value(const struct mqsc_attr *a, char *errmsg)
 	return QSG_OK;
 }
 
-/* QSGDISP, with MQ's meanings: SHARED (a shared queue, in the coupling
- * facility in MQ, here in the replicated state), GROUP (a group definition
- * every member sees), QMGR and COPY (private objects of one member). Every
- * definition of this product lives in the replicated state, so there are no
- * private per-member objects: QMGR and COPY are refused in changes (and
- * match nothing in DISPLAY). QLOCAL is SHARED; QREMOTE, QALIAS and CHANNEL
- * are GROUP objects; DISPLAY also takes ALL/LIVE, and DISPLAY QUEUE takes
- * SHARED or GROUP as a filter. */
+/* QSGDISP, with MQ's meanings (enum fsm_qdisp): SHARED (a shared queue:
+ * local queues only), GROUP (a group definition; every member gets a COPY),
+ * COPY (a member's copy of a GROUP object), QMGR (a member's private
+ * object). Channels are shared channels: GROUP only. DISPLAY also takes
+ * ALL and LIVE (QMGR, COPY and SHARED: MQ's default). */
 static int check_qsgdisp(struct mqsc_cmd *cmd, const struct mqsc_attr *a, bool display,
 			 char *errmsg)
 {
+	static const char *const names[] = {"SHARED", "GROUP", "QMGR", "COPY"};
+	static const uint8_t values[] = {FSM_DISP_SHARED, FSM_DISP_GROUP, FSM_DISP_QMGR,
+					 FSM_DISP_COPY};
 	const char *v = a->value;
 	int rc = want_value(a, errmsg);
 	if (rc != QSG_OK)
 		return rc;
-	bool private = strcmp(v, "QMGR") == 0 || strcmp(v, "COPY") == 0;
-	if (display && (strcmp(v, "ALL") == 0 || strcmp(v, "LIVE") == 0))
-		return QSG_OK;
-	if (display && private) {
-		cmd->disp_none = true;
+	uint8_t disp = 0;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(v, names[i]) == 0)
+			disp = values[i];
+	if (display) {
+		if (strcmp(v, "ALL") == 0)
+			cmd->disp_mask = MQSC_DISP_ALL;
+		else if (strcmp(v, "LIVE") == 0)
+			cmd->disp_mask = MQSC_DISP_LIVE;
+		else if (disp != 0)
+			cmd->disp_mask = (uint8_t)(1u << disp);
+		else
+			return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+					"QSGDISP(%.40s): value must be SHARED, GROUP, QMGR, COPY, "
+					"ALL or LIVE (column %u)",
+					v, a->column);
 		return QSG_OK;
 	}
-	if (private)
+	if (disp == 0)
+		return qsg_errf(
+		    errmsg, QSG_RC_BAD_ATTR,
+		    "QSGDISP(%.40s): value must be SHARED, GROUP, QMGR or COPY (column %u)", v,
+		    a->column);
+	if (cmd->obj == MQSC_OBJ_CHANNEL && disp != FSM_DISP_GROUP)
 		return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
-				"QSGDISP(%s) is not supported: this group has no private "
-				"per-member objects, every definition is held in the replicated "
-				"state; use QSGDISP(%s) (column %u)",
-				v, cmd->obj == MQSC_OBJ_QLOCAL ? "SHARED" : "GROUP", a->column);
-	if (cmd->obj == MQSC_OBJ_QUEUE) {
-		if (strcmp(v, "SHARED") == 0 || strcmp(v, "GROUP") == 0) {
-			cmd->disp_filter = v[0] == 'S' ? FSM_QT_LOCAL : FSM_QT_REMOTE;
-			return QSG_OK;
-		}
-		return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
-				"QSGDISP(%.40s): value must be SHARED (local queues), GROUP "
-				"(remote queues), QMGR, COPY, ALL or LIVE (column %u)",
+				"QSGDISP(%s) is not supported for CHANNEL: the channels of this "
+				"group are shared channels, held once for the group and recovered "
+				"by any member; use QSGDISP(GROUP) (column %u)",
 				v, a->column);
-	}
-	if (cmd->obj == MQSC_OBJ_QLOCAL) {
-		if (strcmp(v, "SHARED") == 0)
-			return QSG_OK;
-		if (strcmp(v, "GROUP") == 0)
-			return qsg_errf(
-			    errmsg, QSG_RC_BAD_ATTR,
-			    "QSGDISP(GROUP) is not supported for QLOCAL: it would make a "
-			    "private COPY on every member; local queues are shared queues "
-			    "only, use QSGDISP(SHARED) (column %u)",
-			    a->column);
+	if (cmd->obj != MQSC_OBJ_QLOCAL && disp == FSM_DISP_SHARED)
 		return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
-				"QSGDISP(%.40s): value must be SHARED (column %u)", v, a->column);
-	}
-	/* QREMOTE, QALIAS, CHANNEL */
-	if (strcmp(v, "GROUP") == 0)
-		return QSG_OK;
-	return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
-			"QSGDISP(%.40s) is not supported for %s: group objects are held in the "
-			"replicated state and seen by every member, use QSGDISP(GROUP) (column %u)",
-			v, mqsc_obj_name(cmd->obj), a->column);
+				"QSGDISP(SHARED) is for local queues only: %s takes GROUP, QMGR "
+				"or COPY (column %u)",
+				mqsc_obj_name(cmd->obj), a->column);
+	cmd->qsgdisp = disp;
+	return QSG_OK;
 }
 
 static int unknown_attr(const struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
@@ -1024,7 +1017,7 @@ static int check_lifecycle_item(struct mqsc_cmd *cmd, const struct mqsc_attr *a,
 		copy_str(cmd->to, sizeof cmd->to, a->value);
 		return QSG_OK;
 	}
-	if (v == MQSC_STOP && strcmp(k, "FORCE") == 0)
+	if ((v == MQSC_STOP || v == MQSC_REMOVE) && strcmp(k, "FORCE") == 0)
 		return flag_item(a, &cmd->force, errmsg);
 	return unknown_attr(cmd, a, errmsg);
 }

@@ -24,6 +24,10 @@
 #define MQSC_KEYWORD_MAX 16 /* longest keyword we know */
 #define MQSC_VALUE_MAX 264 /* longest token (FSM_CONNAME_MAX) */
 #define MQSC_MAX_TEXT 65535 /* longest command text */
+/* DISPLAY QSGDISP masks (bits 1 << enum fsm_qdisp). */
+#define MQSC_DISP_LIVE                                                                             \
+	((uint8_t)((1u << FSM_DISP_QMGR) | (1u << FSM_DISP_COPY) | (1u << FSM_DISP_SHARED)))
+#define MQSC_DISP_ALL ((uint8_t)(MQSC_DISP_LIVE | (1u << FSM_DISP_GROUP)))
 
 enum mqsc_verb {
 	MQSC_DEFINE = 1,
@@ -108,8 +112,10 @@ struct mqsc_cmd {
 	bool selected; /* DISPLAY: attribute names were listed */
 	/* DISPLAY filters (0 = no filter). */
 	uint8_t type_filter; /* QUEUE/QLOCAL/QREMOTE TYPE(...): enum fsm_qtype */
-	uint8_t disp_filter; /* QUEUE QSGDISP(SHARED|GROUP): enum fsm_qtype
-			      * (SHARED = local queues, GROUP = remote queues) */
+	/* DISPLAY QSGDISP(...): the dispositions shown, bits 1 << enum
+	 * fsm_qdisp; 0 when not given (queues: LIVE = QMGR, COPY and SHARED;
+	 * channels: all). */
+	uint8_t disp_mask;
 	uint8_t chltype; /* CHANNEL/CHSTATUS CHLTYPE(SDR|RCVR): enum fsm_chltype */
 	/* Channel commands. */
 	enum mqsc_chldisp chldisp; /* START CHANNEL CHLDISP, default SHARED */
@@ -117,9 +123,11 @@ struct mqsc_cmd {
 	enum mqsc_action action; /* RESOLVE CHANNEL ACTION (required) */
 	/* DISPLAY WHERE(...) filter. */
 	struct mqsc_where where;
-	/* DISPLAY ... QSGDISP(QMGR|COPY): a valid filter that matches nothing
-	 * (this product has no private per-member objects). */
-	bool disp_none;
+	/* DEFINE/ALTER/DELETE/CLEAR QSGDISP(...): enum fsm_qdisp, 0 = not
+	 * given (DEFINE: SHARED for QLOCAL, GROUP otherwise; ALTER/DELETE:
+	 * the member's QMGR object, else the group's; CLEAR: the queue whose
+	 * messages this member sees). */
+	uint8_t qsgdisp;
 	/* DISPLAY QUEUE TYPE(QALIAS). */
 	bool alias_filter;
 	/* QALIAS TARGET(q) (TARGTYPE(QUEUE) only). */

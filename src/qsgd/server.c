@@ -292,14 +292,14 @@ static void get_wait(struct sreq *r)
 	/* A notification since the GET was submitted may have been missed
 	 * (follower: the local replica can apply a put before the leader's
 	 * answer to our GET arrives): retry at once if messages are there. */
-	if (d->notify_gen != r->gen && fsm_available(d->fsm, r->queue) > 0) {
+	if (d->notify_gen != r->gen && fsm_available(d->fsm, d->cfg->id, r->queue) > 0) {
 		get_resubmit(r);
 		return;
 	}
 	/* Park under the queue that holds the messages (an alias's target):
 	 * the fsm notifies with that name. */
 	char wq[FSM_NAME_MAX + 1];
-	if (fsm_queue_resolve(d->fsm, r->queue, wq) != QSG_OK)
+	if (fsm_queue_resolve(d->fsm, d->cfg->id, r->queue, wq) != QSG_OK)
 		snprintf(wq, sizeof wq, "%s", r->queue);
 	if (waiters_park(d->waiters, &r->w, wq, left) != QSG_OK) {
 		reply_rc(c, r->op, r->reqid, QSG_RC_STORAGE_NOT_AVAILABLE, NULL);
@@ -713,6 +713,7 @@ static void conn_frame(struct stream *st, const uint8_t *p, size_t len)
 	case PROTO_GET:
 	case PROTO_BROWSE:
 		cmd.op = req.op == PROTO_GET ? FSM_OP_GET : FSM_OP_BROWSE;
+		cmd.member_id = c->srv->d->cfg->id; /* BROWSE: whose view of the name */
 		cmd.flags = req.u.get.flags;
 		strcpy(cmd.queue, req.u.get.queue);
 		cmd.msg = req.u.get.match;
@@ -771,9 +772,15 @@ static void on_connection(uv_stream_t *l, int status)
 		stream_close(&c->stream);
 }
 
-static void server_notify_cb(void *arg, const char *queue, uint32_t n)
+static void server_notify_cb(void *arg, uint32_t scope, const char *queue, uint32_t n)
 {
-	server_notify(arg, queue, n);
+	struct server *s = arg;
+	/* Another member's private queue or copy: none of our waiters can
+	 * read it (a name this member sees is either its own object or a
+	 * group one, never both). */
+	if (scope != 0 && scope != s->d->cfg->id)
+		return;
+	server_notify(s, queue, n);
 }
 
 void server_notify(struct server *s, const char *queue, uint32_t n)

@@ -1465,7 +1465,7 @@ static void final_checks(struct sim *s)
 	for (unsigned i = 0; i < s->n; i++) {
 		struct fsm_qinfo qi;
 		struct fsm_chstatus st;
-		if (fsm_queue_info(s->fsm[i], "XQ.A", &qi) != QSG_OK || qi.curdepth != 0 ||
+		if (fsm_queue_info(s->fsm[i], 0, "XQ.A", &qi) != QSG_OK || qi.curdepth != 0 ||
 		    qi.uncommitted != 0) {
 			sim_fail(s, "server %u: XQ.A depth %u (uncommitted %u)", i, qi.curdepth,
 				 qi.uncommitted);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# qsgadm against a live 3-member group: WHERE filters, QALIAS and QSGDISP
-# refusals, DISPLAY QMSTATUS and `qsgadm status`, CMDSCOPE(*) and
+# qsgadm against a live 3-member group: WHERE filters, QALIAS, QSGDISP
+# (QMGR, GROUP and its copies, SHARED), DISPLAY QMSTATUS and `qsgadm status`, CMDSCOPE(*) and
 # CMDSCOPE(QMn) (also with a member killed: the others answer, the down one
 # is reported, exit 1), and every health check: all pass on a healthy group;
 # the right ones fail with a member down and with two members paused.
@@ -75,10 +75,52 @@ expect "QALIAS target" "$(json_get "$out" 'r[0]["objects"][0]["TARGET"]')" "ADM.
 echo "via-alias" | "$QSGPUT" ADM.AL || fail "put through the alias"
 [ "$("$QSGGET" ADM.AL -w 1)" = via-alias ] || fail "get through the alias"
 "$QSGADM" --json <<<"DELETE QALIAS(ADM.AL)" >"$out" || fail "QALIAS delete"
-if "$QSGADM" --json <<<"DEFINE QLOCAL(ADM.P) QSGDISP(QMGR)" >"$out"; then fail "QSGDISP(QMGR) accepted"; fi
-grep -q 'no private per-member objects' "$out" || fail "QSGDISP text: $(cat "$out")"
-"$QSGADM" --json <<<"DISPLAY QUEUE(*) QSGDISP(COPY)" >"$out" || fail "QSGDISP(COPY) filter"
-expect "COPY filter" "$(json_get "$out" 'len(r[0]["objects"])')" "0"
+
+log "QSGDISP: QMGR (private to a member), GROUP with a COPY on every member, SHARED"
+# ADM.P is QM1's own queue: usable through QM1 only.
+"$QSGADM" -c "$c1" --json <<<"DEFINE QLOCAL(ADM.P) QSGDISP(QMGR)" >"$out" ||
+	fail "QSGDISP(QMGR) define: $(cat "$out")"
+echo "private-1" | "$QSGPUT" -c "$c1" ADM.P || fail "put to QM1's private queue"
+if echo "x" | "$QSGPUT" -c "$c2" ADM.P 2>"$out"; then fail "QM2 reached QM1's private queue"; fi
+grep -q "2085\|UNKNOWN_OBJECT" "$out" || fail "put via QM2 to a QMGR queue of QM1: $(cat "$out")"
+wait_until 10 bash -c "\"$QSGADM\" -c '$c1' <<<'DISPLAY QLOCAL(ADM.P) QSGDISP(QMGR)' | grep -q 'QSGDISP(QMGR)'" ||
+	fail "QM1 does not show its QMGR queue"
+"$QSGADM" -c "$c2" --json <<<"DISPLAY QLOCAL(ADM.*) QSGDISP(QMGR)" >"$out" || fail "display QMGR via QM2"
+expect "QM2 sees no QMGR queues" "$(json_get "$out" 'len(r[0]["objects"])')" "0"
+# A shared queue of the same name is refused while the private one exists.
+if "$QSGADM" -c "$c2" <<<"DEFINE QLOCAL(ADM.P) QSGDISP(SHARED)" >"$out"; then
+	fail "SHARED beside a QMGR queue accepted"
+fi
+# ADM.G is a GROUP local queue: each member's COPY holds its own messages.
+"$QSGADM" -c "$c1" --json <<<"DEFINE QLOCAL(ADM.G) QSGDISP(GROUP) MAXDEPTH(77)" >"$out" ||
+	fail "QSGDISP(GROUP) define: $(cat "$out")"
+echo "g-from-1" | "$QSGPUT" -c "$c1" ADM.G || fail "put to ADM.G via QM1"
+echo "g-from-2" | "$QSGPUT" -c "$c2" ADM.G || fail "put to ADM.G via QM2"
+[ "$("$QSGGET" -c "$c2" ADM.G -w 1)" = g-from-2 ] || fail "QM2 did not get its own copy's message"
+[ "$("$QSGGET" -c "$c2" ADM.G -w 0 2>/dev/null || true)" = "" ] || fail "QM2 saw a second message"
+wait_until 10 bash -c "\"$QSGADM\" -c '$c3' <<<'DISPLAY QLOCAL(ADM.G)' | grep -q 'QSGDISP(COPY)'" ||
+	fail "QM3 has no COPY of ADM.G"
+"$QSGADM" --json <<<"DISPLAY QLOCAL(ADM.G) MAXDEPTH CURDEPTH CMDSCOPE(*)" >"$out" || fail "CMDSCOPE(*) copies"
+expect "copies" "$(json_get "$out" 'sorted((x["member"], o["QSGDISP"], o["MAXDEPTH"], o["CURDEPTH"]) for x in r for o in x.get("objects", []))')" \
+	"[('QM1', 'COPY', '77', '1'), ('QM2', 'COPY', '77', '0'), ('QM3', 'COPY', '77', '0')]"
+# ALTER of one COPY stays on that member; ALTER of the group object
+# refreshes every copy.
+"$QSGADM" -c "$c3" <<<"ALTER QLOCAL(ADM.G) QSGDISP(COPY) MAXDEPTH(5)" >"$out" || fail "ALTER COPY: $(cat "$out")"
+"$QSGADM" -c "$c3" --json <<<"DISPLAY QLOCAL(ADM.G) MAXDEPTH" >"$out" || fail "display QM3 copy"
+expect "QM3 copy altered" "$(json_get "$out" 'r[0]["objects"][0]["MAXDEPTH"]')" "5"
+"$QSGADM" -c "$c1" <<<"ALTER QLOCAL(ADM.G) QSGDISP(GROUP) MAXDEPTH(88)" >"$out" || fail "ALTER GROUP: $(cat "$out")"
+wait_until 10 bash -c "\"$QSGADM\" -c '$c3' <<<'DISPLAY QLOCAL(ADM.G) MAXDEPTH' | grep -q 'MAXDEPTH(88)'" ||
+	fail "QM3 copy not refreshed by ALTER of the group object"
+"$QSGADM" --json <<<"DISPLAY QUEUE(ADM.G) QSGDISP(GROUP)" >"$out" || fail "display GROUP"
+expect "group object" "$(json_get "$out" '[o["QSGDISP"] for o in r[0]["objects"]]')" "['GROUP']"
+# DELETE of the group object: refused while QM1's copy holds a message,
+# then with PURGE every copy goes.
+if "$QSGADM" -c "$c2" <<<"DELETE QLOCAL(ADM.G) QSGDISP(GROUP)" >"$out"; then fail "DELETE GROUP with messages"; fi
+"$QSGADM" -c "$c2" <<<"DELETE QLOCAL(ADM.G) QSGDISP(GROUP) PURGE" >"$out" || fail "DELETE GROUP PURGE: $(cat "$out")"
+wait_until 10 bash -c "! \"$QSGADM\" -c '$c1' <<<'DISPLAY QLOCAL(ADM.G)' >/dev/null" || fail "QM1 copy not deleted"
+"$QSGADM" -c "$c1" <<<"DELETE QLOCAL(ADM.P) PURGE" >"$out" || fail "DELETE QMGR queue: $(cat "$out")"
+if "$QSGADM" --json <<<"DEFINE CHANNEL(ADM.C) CHLTYPE(RCVR) QSGDISP(QMGR)" >"$out"; then fail "QMGR channel accepted"; fi
+grep -q 'shared channels' "$out" || fail "QSGDISP channel text: $(cat "$out")"
 if "$QSGADM" --json <<<"ADD MEMBER(QM4) RAFTID(4)" >"$out"; then fail "incomplete ADD MEMBER accepted"; fi
 expect "ADD rc" "$(json_get "$out" 'r[0]["reason"]')" "QSG_RC_MQSC_SYNTAX"
 

@@ -2024,9 +2024,9 @@ static bool finished(struct sim *s)
 	for (unsigned k = 0; k < NCONS; k++)
 		if (s->cons[k].nheld > 0 || s->cons[k].a.inflight || s->cons[k].committing)
 			return false;
-	if (fsm_queue_info(s->fsm[l], APPQ, &qi) != QSG_OK || qi.curdepth != 0)
+	if (fsm_queue_info(s->fsm[l], 0, APPQ, &qi) != QSG_OK || qi.curdepth != 0)
 		return false;
-	if (fsm_queue_info(s->fsm[l], XMITQ, &qi) != QSG_OK || qi.curdepth != 0)
+	if (fsm_queue_info(s->fsm[l], 0, XMITQ, &qi) != QSG_OK || qi.curdepth != 0)
 		return false;
 	if (fsm_chstatus_get(s->fsm[l], CHAN, "", &st) != QSG_OK || st.indoubt != 0 ||
 	    st.lstseq != st.curseq)

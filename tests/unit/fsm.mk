@@ -20,3 +20,10 @@ tests_unit_test_fsm_alias_SOURCES = tests/unit/test_fsm_alias.c tests/unit/fsm_h
 tests_unit_test_fsm_alias_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_fsm_alias_LDADD = libqsgfsm.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_fsm_disp
+TESTS += tests/unit/test_fsm_disp
+tests_unit_test_fsm_disp_SOURCES = tests/unit/test_fsm_disp.c tests/unit/fsm_harness.c tests/unit/fsm_harness.h
+tests_unit_test_fsm_disp_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_fsm_disp_LDADD = libqsgfsm.la libqsgcommon.la $(CMOCKA_LIBS)
+endif

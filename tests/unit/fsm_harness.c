@@ -11,9 +11,10 @@
 
 #include "fsm_harness.h"
 
-void on_notify(void *arg, const char *queue, uint32_t n)
+void on_notify(void *arg, uint32_t scope, const char *queue, uint32_t n)
 {
 	struct ctx *x = arg;
+	x->last_scope = scope;
 	x->notified += n;
 	strncpy(x->last_queue, queue, FSM_NAME_MAX);
 }
@@ -147,6 +148,6 @@ void assert_body(struct ctx *x, const char *body)
 struct fsm_qinfo qi(struct ctx *x, const char *name)
 {
 	struct fsm_qinfo info;
-	assert_int_equal(fsm_queue_info(x->f, name, &info), QSG_OK);
+	assert_int_equal(fsm_queue_info(x->f, 0, name, &info), QSG_OK);
 	return info;
 }

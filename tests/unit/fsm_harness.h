@@ -21,9 +21,10 @@ struct ctx {
 	size_t nlog;
 	uint32_t notified; /* sum of notify counts */
 	char last_queue[FSM_NAME_MAX + 1];
+	uint32_t last_scope;
 };
 
-void on_notify(void *arg, const char *queue, uint32_t n);
+void on_notify(void *arg, uint32_t scope, const char *queue, uint32_t n);
 int setup(void **state);
 int teardown(void **state);
 void build(struct ctx *x, const struct fsm_cmd *c, struct qsg_wbuf *e);

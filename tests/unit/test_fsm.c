@@ -66,7 +66,7 @@ static void queue_define_alter_delete(void **state)
 	assert_int_equal(qi(x, "Q.A").opens, 0);
 	assert_int_equal(qsimple(x, FSM_OP_QDELETE, "Q.A", FSM_F_PURGE), QSG_OK);
 	struct fsm_qinfo dummy;
-	assert_int_equal(fsm_queue_info(x->f, "Q.A", &dummy), QSG_RC_UNKNOWN_OBJECT);
+	assert_int_equal(fsm_queue_info(x->f, 0, "Q.A", &dummy), QSG_RC_UNKNOWN_OBJECT);
 	assert_int_equal(qsimple(x, FSM_OP_QDELETE, "Q.A", 0), QSG_RC_UNKNOWN_OBJECT);
 	assert_int_equal(qsimple(x, FSM_OP_QDELETE, "A/b%c_d.9", 0), QSG_OK);
 }
@@ -96,7 +96,7 @@ static void priority_then_fifo(void **state)
 	assert_int_equal(put(x, 1, ep, 4, "Q", 0, 9, "p9", 4), QSG_OK);
 	assert_int_equal(put(x, 1, ep, 5, "Q", 0, 5, "p5-b", 5), QSG_OK);
 	assert_int_equal(qi(x, "Q").curdepth, 5);
-	assert_int_equal(fsm_available(x->f, "Q"), 5);
+	assert_int_equal(fsm_available(x->f, 0, "Q"), 5);
 	const char *order[] = {"p9", "p5-a", "p5-b", "p0-a", "p0-b"};
 	for (int i = 0; i < 5; i++) {
 		assert_int_equal(get(x, 1, ep, "Q", 0, 0), QSG_OK);
@@ -190,7 +190,7 @@ static void syncpoint_put_invisible_until_commit(void **state)
 	struct fsm_qinfo i = qi(x, "Q");
 	assert_int_equal(i.curdepth, 2);
 	assert_int_equal(i.uncommitted, 2);
-	assert_int_equal(fsm_available(x->f, "Q"), 0);
+	assert_int_equal(fsm_available(x->f, 0, "Q"), 0);
 	assert_int_equal(get(x, 2, e2, "Q", 0, 0), QSG_RC_NO_MSG_AVAILABLE);
 	struct fsm_cmd br = {.op = FSM_OP_BROWSE};
 	strcpy(br.queue, "Q");
@@ -237,7 +237,7 @@ static void syncpoint_get_backout_restores_position(void **state)
 	struct fsm_qinfo i = qi(x, "Q");
 	assert_int_equal(i.curdepth, 2);
 	assert_int_equal(i.uncommitted, 1);
-	assert_int_equal(fsm_available(x->f, "Q"), 1);
+	assert_int_equal(fsm_available(x->f, 0, "Q"), 1);
 	assert_int_equal(put(x, 1, ep, 0, "Q", 0, 4, "third", 3), QSG_OK);
 	x->notified = 0;
 	assert_int_equal(sess(x, FSM_OP_BACKOUT, 1, ep, 0, NULL), QSG_OK);
@@ -259,7 +259,7 @@ static void syncpoint_get_backout_restores_position(void **state)
 	assert_int_equal(put(x, 1, ep, 0, "Q", 0, 0, "d", 4), QSG_OK);
 	assert_int_equal(get(x, 1, ep, "Q", FSM_F_SYNCPOINT, 0), QSG_OK);
 	assert_int_equal(sess(x, FSM_OP_DETACH, 1, ep, 0, NULL), QSG_OK);
-	assert_int_equal(fsm_available(x->f, "Q"), 1);
+	assert_int_equal(fsm_available(x->f, 0, "Q"), 1);
 	assert_int_equal(sess(x, FSM_OP_BACKOUT, 1, ep, 0, NULL), QSG_RC_SESSION_FENCED);
 }
 
@@ -434,6 +434,23 @@ static void members_and_leases(void **state)
 	/* A renewal revives a failed member. */
 	r.member_id = 1;
 	assert_int_equal(exec(x, &r), QSG_OK);
+	assert_int_equal(fsm_member_get(x->f, 1, &m), QSG_OK);
+	assert_int_equal(m.state, FSM_MEMBER_ACTIVE);
+
+	/* MEMBER_REMOVE forgets a FAILED member, and only a FAILED one. */
+	struct fsm_cmd rm = {.op = FSM_OP_MEMBER_REMOVE, .member_id = 1};
+	assert_int_equal(exec(x, &rm), QSG_RC_INVALID);
+	assert_int_equal(fsm_member_get(x->f, 1, &m), QSG_OK);
+	fl.member_id = 1;
+	fl.seq = (uint64_t)m.lease_expiry_ms;
+	assert_int_equal(exec(x, &fl), QSG_OK);
+	assert_int_equal(exec(x, &rm), QSG_OK);
+	assert_int_equal(fsm_member_get(x->f, 1, &m), QSG_RC_UNKNOWN_OBJECT);
+	assert_int_equal(fsm_member_get(x->f, 2, &m), QSG_OK);
+	assert_int_equal(exec(x, &rm), QSG_RC_UNKNOWN_OBJECT);
+	/* A forgotten member's renewal is refused: it has to join again. */
+	assert_int_equal(exec(x, &r), QSG_RC_UNKNOWN_OBJECT);
+	assert_int_equal(member_join(x, 1, 500), QSG_OK);
 	assert_int_equal(fsm_member_get(x->f, 1, &m), QSG_OK);
 	assert_int_equal(m.state, FSM_MEMBER_ACTIVE);
 }
@@ -657,12 +674,12 @@ static void snapshot_roundtrip(void **state)
 	assert_memory_equal(s1.data, s2.data, s1.len);
 	assert_true(fsm_digest(g) == fsm_digest(x->f));
 	struct fsm_qinfo a, b;
-	assert_int_equal(fsm_queue_info(g, "Q1", &a), QSG_OK);
+	assert_int_equal(fsm_queue_info(g, 0, "Q1", &a), QSG_OK);
 	b = qi(x, "Q1");
 	assert_int_equal(a.curdepth, b.curdepth);
 	assert_int_equal(a.uncommitted, b.uncommitted);
 	assert_int_equal(a.opens, b.opens);
-	assert_int_equal(fsm_available(g, "Q1"), fsm_available(x->f, "Q1"));
+	assert_int_equal(fsm_available(g, 0, "Q1"), fsm_available(x->f, 0, "Q1"));
 
 	/* The restored state keeps working identically: same command on both. */
 	struct fsm *orig = x->f;
@@ -728,7 +745,7 @@ static void replay_gives_equal_digests(void **state)
 	}
 	assert_int_equal(qsg_rbuf_left(&r), 0);
 	struct fsm_qinfo a;
-	assert_int_equal(fsm_queue_info(h, "Q0", &a), QSG_OK);
+	assert_int_equal(fsm_queue_info(h, 0, "Q0", &a), QSG_OK);
 	assert_int_equal(a.curdepth, qi(x, "Q0").curdepth);
 	fsm_close(h);
 	qsg_wbuf_close(&big);
@@ -927,7 +944,7 @@ static void command_roundtrip_all_ops(void **state)
 			       FSM_OP_OPEN,	   FSM_OP_CLOSE,       FSM_OP_PUT,
 			       FSM_OP_GET,	   FSM_OP_BROWSE,      FSM_OP_COMMIT,
 			       FSM_OP_BACKOUT,	   FSM_OP_MEMBER_JOIN, FSM_OP_LEASE_RENEW,
-			       FSM_OP_MEMBER_FAIL, FSM_OP_EXPIRE};
+			       FSM_OP_MEMBER_FAIL, FSM_OP_EXPIRE,      FSM_OP_MEMBER_REMOVE};
 	for (size_t i = 0; i < sizeof ops; i++) {
 		struct fsm_cmd c = {.op = ops[i],
 				    .client_id = 3,

@@ -151,7 +151,7 @@ static void alias_define_alter_delete(void **state)
 	assert_int_equal(sess(x, FSM_OP_OPEN, 1, ep, 0, "AL"), QSG_OK);
 	assert_int_equal(qsimple(x, FSM_OP_QDELETE, "AL", 0), QSG_OK);
 	struct fsm_qinfo info;
-	assert_int_equal(fsm_queue_info(x->f, "AL", &info), QSG_RC_UNKNOWN_OBJECT);
+	assert_int_equal(fsm_queue_info(x->f, 0, "AL", &info), QSG_RC_UNKNOWN_OBJECT);
 	assert_int_equal(qi(x, "TQ").curdepth, 1);
 	assert_int_equal(qi(x, "TQ").opens, 1);
 	assert_int_equal(qsimple(x, FSM_OP_QDELETE, "AL", 0), QSG_RC_UNKNOWN_OBJECT);
@@ -166,11 +166,11 @@ static void alias_resolution_each_op(void **state)
 	assert_int_equal(alias_def(x, "AL", "TQ", 0, NULL, 0), QSG_OK);
 	uint64_t ep = attach(x, 1, 1);
 	char t[FSM_NAME_MAX + 1];
-	assert_int_equal(fsm_queue_resolve(x->f, "AL", t), QSG_OK);
+	assert_int_equal(fsm_queue_resolve(x->f, 0, "AL", t), QSG_OK);
 	assert_string_equal(t, "TQ");
-	assert_int_equal(fsm_queue_resolve(x->f, "TQ", t), QSG_OK);
+	assert_int_equal(fsm_queue_resolve(x->f, 0, "TQ", t), QSG_OK);
 	assert_string_equal(t, "TQ");
-	assert_int_equal(fsm_queue_resolve(x->f, "NOPE", t), QSG_RC_UNKNOWN_OBJECT);
+	assert_int_equal(fsm_queue_resolve(x->f, 0, "NOPE", t), QSG_RC_UNKNOWN_OBJECT);
 	assert_string_equal(t, "");
 
 	/* OPEN/CLOSE count on the target. */
@@ -192,8 +192,8 @@ static void alias_resolution_each_op(void **state)
 	assert_int_equal(qi(x, "TQ").curdepth, 1);
 	assert_int_equal(qi(x, "TQ").puts_total, 1);
 	assert_int_equal(qi(x, "AL").curdepth, 0);
-	assert_int_equal(fsm_available(x->f, "AL"), 1);
-	assert_int_equal(fsm_available(x->f, "TQ"), 1);
+	assert_int_equal(fsm_available(x->f, 0, "AL"), 1);
+	assert_int_equal(fsm_available(x->f, 0, "TQ"), 1);
 	assert_int_equal(put(x, 1, ep, 2, "TQ", 0, 5, "two", 2), QSG_OK);
 
 	/* BROWSE and GET through the alias read the target. */
@@ -206,7 +206,7 @@ static void alias_resolution_each_op(void **state)
 	assert_int_equal(get(x, 1, ep, "AL", 0, 0), QSG_RC_NO_MSG_AVAILABLE);
 	assert_int_equal(browse(x, "AL"), QSG_RC_NO_MSG_AVAILABLE);
 	assert_int_equal(qi(x, "TQ").gets_total, 2);
-	assert_int_equal(fsm_available(x->f, "AL"), 0);
+	assert_int_equal(fsm_available(x->f, 0, "AL"), 0);
 
 	/* A new target takes effect at once. */
 	assert_int_equal(qdefine(x, "TQ2", 0, NULL, 0), QSG_OK);
@@ -284,13 +284,13 @@ static void alias_bad_targets(void **state)
 		assert_true(fsm_digest(x->f) == d);
 		assert_int_equal(put(x, 1, ep, i + 1, bad[i], 0, 0, "m", 1),
 				 QSG_RC_UNKNOWN_ALIAS_BASE_Q);
-		assert_int_equal(fsm_available(x->f, bad[i]), 0);
+		assert_int_equal(fsm_available(x->f, 0, bad[i]), 0);
 	}
 	assert_int_equal(qi(x, "TQ").curdepth, 0);
 	char t[FSM_NAME_MAX + 1];
-	assert_int_equal(fsm_queue_resolve(x->f, "AL", t), QSG_RC_UNKNOWN_ALIAS_BASE_Q);
+	assert_int_equal(fsm_queue_resolve(x->f, 0, "AL", t), QSG_RC_UNKNOWN_ALIAS_BASE_Q);
 	assert_string_equal(t, "MISSING");
-	assert_int_equal(fsm_queue_resolve(x->f, "AL2", t), QSG_RC_UNKNOWN_ALIAS_BASE_Q);
+	assert_int_equal(fsm_queue_resolve(x->f, 0, "AL2", t), QSG_RC_UNKNOWN_ALIAS_BASE_Q);
 	assert_string_equal(t, "AL1");
 	/* Defining the target later makes the alias work. */
 	assert_int_equal(qdefine(x, "MISSING", 0, NULL, 0), QSG_OK);
@@ -382,7 +382,7 @@ static void alias_units_of_work_and_dedup(void **state)
 	assert_int_equal(put(x, 1, ep, 1, "AL", FSM_F_SYNCPOINT, 0, "u1", 1), QSG_OK);
 	assert_int_equal(qi(x, "TQ").curdepth, 1);
 	assert_int_equal(qi(x, "TQ").uncommitted, 1);
-	assert_int_equal(fsm_available(x->f, "AL"), 0);
+	assert_int_equal(fsm_available(x->f, 0, "AL"), 0);
 	assert_int_equal(x->notified, 0);
 	/* A retry of the same producer seq through the alias is a duplicate. */
 	assert_int_equal(put(x, 1, ep, 1, "AL", FSM_F_SYNCPOINT, 0, "u1", 1), QSG_OK);
@@ -392,7 +392,7 @@ static void alias_units_of_work_and_dedup(void **state)
 	assert_int_equal(x->notified, 1);
 	assert_string_equal(x->last_queue, "TQ");
 	assert_int_equal(qi(x, "TQ").uncommitted, 0);
-	assert_int_equal(fsm_available(x->f, "AL"), 1);
+	assert_int_equal(fsm_available(x->f, 0, "AL"), 1);
 	/* Syncpoint get through the alias, backed out: back on the target. */
 	assert_int_equal(get(x, 1, ep, "AL", FSM_F_SYNCPOINT, 0), QSG_OK);
 	assert_body(x, "u1");
@@ -545,18 +545,18 @@ static void alias_snapshot_restore_digest(void **state)
 	assert_memory_equal(s1.data, s2.data, s1.len);
 	assert_true(fsm_digest(g) == fsm_digest(x->f));
 	struct fsm_qinfo i;
-	assert_int_equal(fsm_queue_info(g, "AL", &i), QSG_OK);
+	assert_int_equal(fsm_queue_info(g, 0, "AL", &i), QSG_OK);
 	assert_int_equal(i.attrs.qtype, FSM_QT_ALIAS);
 	assert_string_equal(i.attrs.target, "TQ");
 	assert_int_equal(i.attrs.defprty, 6);
 	assert_string_equal(i.attrs.descr, "snap alias");
-	assert_int_equal(fsm_queue_info(g, "TQ", &i), QSG_OK);
+	assert_int_equal(fsm_queue_info(g, 0, "TQ", &i), QSG_OK);
 	assert_int_equal(i.opens, 1);
 	assert_int_equal(i.curdepth, 2);
 	char t[FSM_NAME_MAX + 1];
-	assert_int_equal(fsm_queue_resolve(g, "AL", t), QSG_OK);
+	assert_int_equal(fsm_queue_resolve(g, 0, "AL", t), QSG_OK);
 	assert_string_equal(t, "TQ");
-	assert_int_equal(fsm_available(g, "AL"), 1);
+	assert_int_equal(fsm_available(g, 0, "AL"), 1);
 
 	/* The same commands on both give the same states. */
 	struct fsm_cmd c = {.op = FSM_OP_PUT, .client_id = 1, .epoch = ep, .seq = 3};

@@ -28,9 +28,10 @@ struct ctx {
 	uint64_t ep; /* epoch of client 1 (attached in setup) */
 };
 
-static void on_notify(void *arg, const char *queue, uint32_t n)
+static void on_notify(void *arg, uint32_t scope, const char *queue, uint32_t n)
 {
 	struct ctx *x = arg;
+	(void)scope;
 	(void)queue;
 	x->notified += n;
 }
@@ -153,7 +154,7 @@ static int get(struct ctx *x, const char *queue)
 static struct fsm_qinfo qi(struct ctx *x, const char *name)
 {
 	struct fsm_qinfo info;
-	assert_int_equal(fsm_queue_info(x->f, name, &info), QSG_OK);
+	assert_int_equal(fsm_queue_info(x->f, 0, name, &info), QSG_OK);
 	return info;
 }
 
@@ -407,7 +408,13 @@ static void qremote_default_xmitq_and_errors(void **state)
 	struct fsm_cmd o = {.op = FSM_OP_OPEN, .client_id = 1, .epoch = x->ep};
 	strcpy(o.queue, "QR");
 	assert_int_equal(exec(x, &o), QSG_OK);
-	assert_int_equal(qi(x, "QR").opens, 1);
+	/* Member 1 joined before QR was defined: it has a COPY of the group
+	 * object, and its clients use that. */
+	struct fsm_qinfo cp;
+	assert_int_equal(fsm_queue_info(x->f, 1, "QR", &cp), QSG_OK);
+	assert_int_equal(cp.attrs.disp, FSM_DISP_COPY);
+	assert_int_equal(cp.opens, 1);
+	assert_int_equal(qi(x, "QR").opens, 0);
 	/* PUT(DISABLED) on the remote queue. */
 	assert_int_equal(qalter(x, "QR", FSM_QT_REMOTE, FSM_QA_PUT, 0), QSG_OK);
 	assert_int_equal(put(x, "QR", 0, 0, "d"), QSG_RC_PUT_INHIBITED);
@@ -422,10 +429,10 @@ static void qremote_syncpoint_and_dedup(void **state)
 	struct fsm_qinfo i = qi(x, "QM2");
 	assert_int_equal(i.curdepth, 1);
 	assert_int_equal(i.uncommitted, 1);
-	assert_int_equal(fsm_available(x->f, "QM2"), 0);
+	assert_int_equal(fsm_available(x->f, 0, "QM2"), 0);
 	struct fsm_cmd c = {.op = FSM_OP_COMMIT, .client_id = 1, .epoch = x->ep, .seq = 1};
 	assert_int_equal(exec(x, &c), QSG_OK);
-	assert_int_equal(fsm_available(x->f, "QM2"), 1);
+	assert_int_equal(fsm_available(x->f, 0, "QM2"), 1);
 	/* Producer sequence numbers as for a local put. */
 	struct fsm_cmd p = {.op = FSM_OP_PUT, .client_id = 1, .epoch = x->ep, .seq = 1};
 	strcpy(p.queue, "QR");
@@ -970,7 +977,7 @@ static void getbatch_rules(void **state)
 	struct fsm_qinfo i = qi(x, "QM2");
 	assert_int_equal(i.curdepth, 3);
 	assert_int_equal(i.uncommitted, 2);
-	assert_int_equal(fsm_available(x->f, "QM2"), 1);
+	assert_int_equal(fsm_available(x->f, 0, "QM2"), 1);
 	struct fsm_chstatus s = chst(x, "TO.QM2", "");
 	assert_int_equal(s.indoubt, 2);
 	assert_int_equal(s.curseq, 2);
@@ -1111,7 +1118,7 @@ static void settle_dlq_disposition(void **state)
 	assert_int_equal(x->r.ch.committed, 0);
 	assert_int_equal(qi(x, "DLQ").curdepth, 0);
 	assert_int_equal(qi(x, "QM2").curdepth, 1);
-	assert_int_equal(fsm_available(x->f, "QM2"), 1);
+	assert_int_equal(fsm_available(x->f, 0, "QM2"), 1);
 }
 
 static void settle_hold_disposition(void **state)
@@ -1183,7 +1190,7 @@ static void settle_operator_resolve(void **state)
 	struct fsm_chstatus s = chst(x, "TO.QM2", "");
 	assert_int_equal(s.indoubt, 0);
 	assert_int_equal(s.curseq, 0);
-	assert_int_equal(fsm_available(x->f, "QM2"), 3);
+	assert_int_equal(fsm_available(x->f, 0, "QM2"), 3);
 	assert_int_equal(settle(x, "NOPE", 0, 0, 0, FSM_CHF_OPERATOR, NULL, 0),
 			 QSG_RC_CHANNEL_NOT_FOUND);
 }
@@ -1533,7 +1540,7 @@ static void snapshot_restore_digest_with_channels(void **state)
 	assert_int_equal(fsm_member_get(g, 2, &mb), QSG_OK);
 	assert_int_equal(mb.chinit, 1);
 	struct fsm_qinfo qa, qb;
-	assert_int_equal(fsm_queue_info(g, "QM2", &qa), QSG_OK);
+	assert_int_equal(fsm_queue_info(g, 0, "QM2", &qa), QSG_OK);
 	qb = qi(x, "QM2");
 	assert_int_equal(qa.curdepth, qb.curdepth);
 	assert_int_equal(qa.uncommitted, qb.uncommitted);

@@ -183,9 +183,7 @@ static void parse_bad(void **state)
 	    {"DEFINE QLOCAL(A) GET(ON)", QSG_RC_BAD_ATTR, "ENABLED|DISABLED"},
 	    {"DEFINE QLOCAL(A) COLOUR(RED)", QSG_RC_BAD_ATTR, "unknown attribute COLOUR"},
 	    {"DEFINE QLOCAL(A) AVERYLONGKEYWORDTHATISUNKNOWN", QSG_RC_BAD_ATTR, "unknown"},
-	    {"DEFINE QLOCAL(A) QSGDISP(QMGR)", QSG_RC_BAD_ATTR, "no private per-member objects"},
-	    {"DEFINE QLOCAL(A) QSGDISP(COPY)", QSG_RC_BAD_ATTR, "no private per-member objects"},
-	    {"DEFINE QLOCAL(A) QSGDISP(GROUP)", QSG_RC_BAD_ATTR, "shared queues only"},
+	    {"DEFINE QLOCAL(A) QSGDISP(ALL)", QSG_RC_BAD_ATTR, "SHARED, GROUP, QMGR or COPY"},
 	    {"DEFINE QLOCAL(A) QSGDISP(XYZ)", QSG_RC_BAD_ATTR, "SHARED"},
 	    {"DEFINE QLOCAL(A) BOQNAME('a b')", QSG_RC_BAD_ATTR, "not allowed"},
 	    {"DEFINE QLOCAL(A) LIKE('')", QSG_RC_MQSC_SYNTAX, "empty"},
@@ -248,9 +246,9 @@ static void parse_channel_cmds(void **state)
 	assert_int_equal(
 	    parse("DISPLAY QUEUE(*) TYPE(QREMOTE) QSGDISP(GROUP) RQMNAME USAGE", &c, err), QSG_OK);
 	assert_int_equal(c.type_filter, FSM_QT_REMOTE);
-	assert_int_equal(c.disp_filter, FSM_QT_REMOTE);
+	assert_int_equal(c.disp_mask, 1u << FSM_DISP_GROUP);
 	assert_int_equal(parse("DISPLAY QUEUE(*) QSGDISP(SHARED)", &c, err), QSG_OK);
-	assert_int_equal(c.disp_filter, FSM_QT_LOCAL);
+	assert_int_equal(c.disp_mask, 1u << FSM_DISP_SHARED);
 
 	/* Channels. */
 	assert_int_equal(parse("DEFINE CHANNEL(QM1.TO.QM2) CHLTYPE(SDR) "
@@ -354,8 +352,8 @@ static void parse_channel_bad(void **state)
 	    {"DEFINE QLOCAL(L) USAGE(DEAD)", QSG_RC_BAD_ATTR, "NORMAL|XMITQ"},
 	    {"DEFINE QREMOTE(R) USAGE(XMITQ)", QSG_RC_BAD_ATTR, "unknown attribute USAGE"},
 	    {"DEFINE QREMOTE(R) RNAME('a b')", QSG_RC_BAD_ATTR, "not allowed"},
-	    {"DEFINE QREMOTE(R) QSGDISP(SHARED)", QSG_RC_BAD_ATTR, "group objects"},
-	    {"DEFINE QREMOTE(R) QSGDISP(QMGR)", QSG_RC_BAD_ATTR, "replicated state"},
+	    {"DEFINE QREMOTE(R) QSGDISP(SHARED)", QSG_RC_BAD_ATTR, "local queues only"},
+	    {"DEFINE QREMOTE(R) QSGDISP(LIVE)", QSG_RC_BAD_ATTR, "GROUP, QMGR or COPY"},
 	    {"DELETE QREMOTE(R) PURGE", QSG_RC_BAD_ATTR, "unknown attribute PURGE"},
 	    {"CLEAR QREMOTE(R)", QSG_RC_MQSC_SYNTAX, "not supported"},
 	    {"DISPLAY QREMOTE(R) TYPE(QLOCAL)", QSG_RC_BAD_ATTR, "TYPE(QLOCAL)"},
@@ -381,7 +379,7 @@ static void parse_channel_bad(void **state)
 	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) CONNAME('h:1,,h:2')", QSG_RC_BAD_ATTR, "CONNAME"},
 	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) XMITQ('a b')", QSG_RC_BAD_ATTR, "not allowed"},
 	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) MAXDEPTH(5)", QSG_RC_BAD_ATTR, "unknown attribute"},
-	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) QSGDISP(SHARED)", QSG_RC_BAD_ATTR, "group objects"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) QSGDISP(SHARED)", QSG_RC_BAD_ATTR, "shared channels"},
 	    {"DEFINE CHANNEL(C) LIKE(ABCDEFGHIJKLMNOPQRSTU)", QSG_RC_BAD_ATTR, "20"},
 	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) CHLDISP(SHARED)", QSG_RC_BAD_ATTR, "unknown"},
 	    {"DISPLAY CHANNEL(C) CHLTYPE(SVR)", QSG_RC_BAD_ATTR, "SDR|RCVR|ALL"},
@@ -658,6 +656,9 @@ static void parse_lifecycle_alias_scope(void **state)
 	assert_int_equal(c.raftid, 0);
 	assert_int_equal(parse("REMOVE MEMBER(QM3) RAFTID(3)", &c, err), QSG_OK);
 	assert_int_equal(c.raftid, 3);
+	assert_false(c.force);
+	assert_int_equal(parse("REMOVE MEMBER(QM3) FORCE", &c, err), QSG_OK);
+	assert_true(c.force);
 	assert_int_equal(parse("TRANSFER LEADER", &c, err), QSG_OK);
 	assert_int_equal(c.verb, MQSC_TRANSFER);
 	assert_int_equal(c.obj, MQSC_OBJ_LEADER);
@@ -689,13 +690,26 @@ static void parse_lifecycle_alias_scope(void **state)
 	assert_int_equal(parse("DISPLAY QUEUE(*) TYPE(QALIAS)", &c, err), QSG_OK);
 	assert_true(c.alias_filter);
 
-	/* QSGDISP(QMGR|COPY) in DISPLAY: a valid filter that matches nothing. */
+	/* QSGDISP in DISPLAY: a mask of dispositions; not given = 0 (LIVE). */
 	assert_int_equal(parse("DISPLAY QLOCAL(*) QSGDISP(QMGR)", &c, err), QSG_OK);
-	assert_true(c.disp_none);
+	assert_int_equal(c.disp_mask, 1u << FSM_DISP_QMGR);
 	assert_int_equal(parse("DISPLAY CHANNEL(*) QSGDISP(COPY)", &c, err), QSG_OK);
-	assert_true(c.disp_none);
+	assert_int_equal(c.disp_mask, 1u << FSM_DISP_COPY);
 	assert_int_equal(parse("DISPLAY QUEUE(*) QSGDISP(LIVE)", &c, err), QSG_OK);
-	assert_false(c.disp_none);
+	assert_int_equal(c.disp_mask, MQSC_DISP_LIVE);
+	assert_int_equal(parse("DISPLAY QUEUE(*) QSGDISP(ALL)", &c, err), QSG_OK);
+	assert_int_equal(c.disp_mask, MQSC_DISP_ALL);
+	assert_int_equal(parse("DISPLAY QUEUE(*)", &c, err), QSG_OK);
+	assert_int_equal(c.disp_mask, 0);
+	/* In changes: the disposition, or 0 when not given. */
+	assert_int_equal(parse("DEFINE QLOCAL(P) QSGDISP(QMGR)", &c, err), QSG_OK);
+	assert_int_equal(c.qsgdisp, FSM_DISP_QMGR);
+	assert_int_equal(parse("ALTER QREMOTE(P) QSGDISP(COPY) DESCR('x')", &c, err), QSG_OK);
+	assert_int_equal(c.qsgdisp, FSM_DISP_COPY);
+	assert_int_equal(parse("DEFINE QLOCAL(P) QSGDISP(GROUP)", &c, err), QSG_OK);
+	assert_int_equal(c.qsgdisp, FSM_DISP_GROUP);
+	assert_int_equal(parse("DELETE QLOCAL(P)", &c, err), QSG_OK);
+	assert_int_equal(c.qsgdisp, 0);
 
 	assert_int_equal(parse("DISPLAY QLOCAL(*) CMDSCOPE(*)", &c, err), QSG_OK);
 	assert_true(c.has_cmdscope);
@@ -738,11 +752,9 @@ static void parse_lifecycle_alias_scope(void **state)
 	    {"DEFINE QALIAS(AL)", QSG_RC_MQSC_SYNTAX, "needs TARGET"},
 	    {"DEFINE QALIAS(AL) TARGET(X) TARGTYPE(TOPIC)", QSG_RC_BAD_ATTR, "TARGTYPE(QUEUE)"},
 	    {"DEFINE QALIAS(AL) TARGET(X) MAXDEPTH(5)", QSG_RC_BAD_ATTR, "unknown attribute"},
-	    {"DEFINE QALIAS(AL) TARGET(X) QSGDISP(SHARED)", QSG_RC_BAD_ATTR, "QSGDISP(GROUP)"},
-	    {"DEFINE QALIAS(AL) TARGET(X) QSGDISP(COPY)", QSG_RC_BAD_ATTR,
-	     "no private per-member objects"},
+	    {"DEFINE QALIAS(AL) TARGET(X) QSGDISP(SHARED)", QSG_RC_BAD_ATTR, "local queues only"},
 	    {"DEFINE QALIAS(AL) TARGET('a b')", QSG_RC_BAD_ATTR, "not allowed"},
-	    {"DELETE QLOCAL(A) QSGDISP(QMGR)", QSG_RC_BAD_ATTR, "no private per-member objects"},
+	    {"DELETE QLOCAL(A) QSGDISP(ANY)", QSG_RC_BAD_ATTR, "SHARED, GROUP, QMGR or COPY"},
 	    {"DEFINE QLOCAL(A) CMDSCOPE", QSG_RC_MQSC_SYNTAX, "needs a value"},
 	    {"DEFINE QLOCAL(A) CMDSCOPE(A-B)", QSG_RC_BAD_ATTR, "not allowed"},
 	    {"DISPLAY QMSTATUS TYPE(LOG)", QSG_RC_BAD_ATTR, "TYPE(RAFT)"},
@@ -1024,6 +1036,18 @@ static int setup(void **state)
 	return 0;
 }
 
+/* This member (1) joins: it gets a COPY of every GROUP object. */
+static void join_self(struct harness *h)
+{
+	struct fsm_cmd c;
+	struct fsm_result res;
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_MEMBER_JOIN;
+	c.member_id = 1;
+	snprintf(c.name, sizeof c.name, "QM1");
+	assert_int_equal(apply(h, &c, &res), QSG_OK);
+}
+
 static int teardown(void **state)
 {
 	struct harness *h = *state;
@@ -1254,9 +1278,9 @@ static void admin_syntax_errors(void **state)
 	assert_non_null(strstr(h->text, "QSG0001E"));
 	assert_non_null(strstr(h->text, "missing ')'"));
 	assert_int_equal(h->nobjs, 0);
-	assert_int_equal(run(h, "DEFINE QLOCAL(QA) QSGDISP(QMGR)"), QSG_RC_BAD_ATTR);
+	assert_int_equal(run(h, "DEFINE QLOCAL(QA) QSGDISP(LIVE)"), QSG_RC_BAD_ATTR);
 	assert_non_null(strstr(h->text, "QSG0002E"));
-	assert_non_null(strstr(h->text, "no private per-member objects"));
+	assert_non_null(strstr(h->text, "SHARED, GROUP, QMGR or COPY"));
 	assert_int_equal(run(h, ""), QSG_RC_MQSC_SYNTAX);
 	assert_int_equal(h->submits, 0);
 }
@@ -1435,6 +1459,7 @@ static uint32_t getbatch(struct harness *h, const char *name, uint32_t member, u
 static void admin_remote_queues(void **state)
 {
 	struct harness *h = *state;
+	join_self(h);
 
 	assert_int_equal(run(h, "DEFINE QLOCAL(QM2) USAGE(XMITQ)"), QSG_OK);
 	assert_int_equal(run(h, "DEFINE QREMOTE(RQ) RNAME(APP.IN) RQMNAME(QM2) DESCR('to qm2')"),
@@ -1446,7 +1471,13 @@ static void admin_remote_queues(void **state)
 	assert_int_equal(h->objs[0].nattrs, 3);
 	assert_string_equal(val(h, 0, "QUEUE"), "RQ");
 	assert_string_equal(val(h, 0, "TYPE"), "QREMOTE");
+	/* By default (LIVE) a member shows its COPY of a group object. */
+	assert_string_equal(val(h, 0, "QSGDISP"), "COPY");
+	assert_int_equal(run(h, "DISPLAY QREMOTE(RQ) QSGDISP(GROUP)"), QSG_OK);
+	assert_int_equal(h->nobjs, 1);
 	assert_string_equal(val(h, 0, "QSGDISP"), "GROUP");
+	assert_int_equal(run(h, "DISPLAY QREMOTE(RQ) QSGDISP(ALL)"), QSG_OK);
+	assert_int_equal(h->nobjs, 2);
 	assert_int_equal(run(h, "DISPLAY QREMOTE(RQ) ALL"), QSG_OK);
 	assert_int_equal(h->objs[0].nattrs, 7);
 	assert_string_equal(val(h, 0, "RNAME"), "APP.IN");
@@ -1462,7 +1493,7 @@ static void admin_remote_queues(void **state)
 	assert_string_equal(val(h, 0, "QSGDISP"), "SHARED");
 	assert_string_equal(val(h, 1, "QUEUE"), "RQ");
 	assert_string_equal(val(h, 1, "TYPE"), "QREMOTE");
-	assert_string_equal(val(h, 1, "QSGDISP"), "GROUP");
+	assert_string_equal(val(h, 1, "QSGDISP"), "COPY");
 	assert_int_equal(run(h, "DISPLAY QUEUE(*) ALL"), QSG_OK);
 	assert_string_equal(val(h, 0, "USAGE"), "XMITQ");
 	assert_null(val(h, 0, "RNAME"));
@@ -1492,7 +1523,7 @@ static void admin_remote_queues(void **state)
 	assert_int_equal(run(h, "DEFINE QREMOTE(RQ9) RQMNAME(QM3) QSGDISP(SHARED)"),
 			 QSG_RC_BAD_ATTR);
 	assert_non_null(strstr(h->text, "QSG0002E"));
-	assert_non_null(strstr(h->text, "group objects are held in the replicated state"));
+	assert_non_null(strstr(h->text, "local queues only"));
 	assert_int_equal(h->submits, before);
 
 	/* ALTER changes only what it names. */
@@ -1619,7 +1650,7 @@ static void admin_channel_define_display(void **state)
 	assert_true(run(h, "DEFINE CHANNEL(BAD) CHLTYPE(SDR)") != QSG_OK);
 	assert_int_equal(run(h, "DISPLAY CHANNEL(BAD)"), QSG_RC_CHANNEL_NOT_FOUND);
 	assert_int_equal(run(h, "DEFINE CHANNEL(C) CHLTYPE(SDR) QSGDISP(QMGR)"), QSG_RC_BAD_ATTR);
-	assert_non_null(strstr(h->text, "no private per-member objects"));
+	assert_non_null(strstr(h->text, "shared channels"));
 
 	assert_int_equal(run(h, "DELETE CHANNEL(TO.QM3)"), QSG_OK);
 	assert_string_equal(h->text, "QSG0010I: CHANNEL(TO.QM3) deleted.");
@@ -2111,6 +2142,7 @@ static void admin_qmstatus_lag(void **state)
 static void admin_where_display(void **state)
 {
 	struct harness *h = *state;
+	join_self(h);
 	assert_int_equal(run(h, "DEFINE QLOCAL(APP.A) MAXDEPTH(10)"), QSG_OK);
 	assert_int_equal(run(h, "DEFINE QLOCAL(APP.B) MAXDEPTH(200) DESCR('big one')"), QSG_OK);
 	assert_int_equal(run(h, "DEFINE QLOCAL(OTHER) MAXDEPTH(300)"), QSG_OK);
@@ -2140,11 +2172,14 @@ static void admin_where_display(void **state)
 	/* A specific name filtered out: not found, as for any other name. */
 	assert_int_equal(run(h, "DISPLAY QLOCAL(APP.A) WHERE(MAXDEPTH GT 1000)"),
 			 QSG_RC_UNKNOWN_OBJECT);
-	/* QSGDISP(QMGR|COPY): no private objects exist. */
+	/* QSGDISP: no QMGR objects here; LIVE = the 3 shared queues and the
+	 * COPY of R1. */
 	assert_int_equal(run(h, "DISPLAY QUEUE(*) QSGDISP(QMGR)"), QSG_OK);
 	assert_int_equal(h->nobjs, 0);
 	assert_int_equal(run(h, "DISPLAY QUEUE(*) QSGDISP(LIVE)"), QSG_OK);
 	assert_int_equal(h->nobjs, 4);
+	assert_int_equal(run(h, "DISPLAY QUEUE(*) QSGDISP(ALL)"), QSG_OK);
+	assert_int_equal(h->nobjs, 5);
 	/* DISPLAY GROUP with WHERE. */
 	join_three(h, 40);
 	assert_int_equal(run(h, "DISPLAY GROUP WHERE(QMNAME NE QM2)"), QSG_OK);
@@ -2173,8 +2208,11 @@ static void admin_lifecycle(void **state)
 	assert_int_equal(run(h, "REMOVE MEMBER(QM3)"), QSG_OK);
 	assert_int_equal(h->lc.op, ADMIN_LC_REMOVE);
 	assert_int_equal(h->lc.id, 3); /* name -> id from the members */
+	assert_int_equal(h->lc.force, 0);
 	assert_string_equal(h->text,
 			    "QSG0033I: REMOVE MEMBER(QM3): removed from the Raft configuration.");
+	assert_int_equal(run(h, "REMOVE MEMBER(QM3) FORCE"), QSG_OK);
+	assert_int_equal(h->lc.force, 1);
 	/* Not a member (never joined): RAFTID names it. */
 	assert_int_equal(run(h, "REMOVE MEMBER(QM9) RAFTID(9)"), QSG_OK);
 	assert_int_equal(h->lc.id, 9);
@@ -2238,6 +2276,7 @@ static void admin_lifecycle(void **state)
 static void admin_qalias_cmdscope(void **state)
 {
 	struct harness *h = *state;
+	join_self(h);
 
 	/* DEFINE: the target need not exist. */
 	assert_int_equal(run(h, "DEFINE QALIAS(AL) TARGET(APP.Q) DESCR('my alias') DEFPSIST(YES) "
@@ -2246,7 +2285,7 @@ static void admin_qalias_cmdscope(void **state)
 	assert_string_equal(h->text, "QSG0008I: QALIAS(AL) defined.");
 	assert_int_equal(h->submits, 1);
 	struct fsm_qinfo qi;
-	assert_int_equal(fsm_queue_info(h->fsm, "AL", &qi), QSG_OK);
+	assert_int_equal(fsm_queue_info(h->fsm, 0, "AL", &qi), QSG_OK);
 	assert_int_equal(qi.attrs.qtype, FSM_QT_ALIAS);
 	assert_string_equal(qi.attrs.target, "APP.Q");
 	assert_int_equal(qi.attrs.put_inhibited, 1);
@@ -2257,7 +2296,7 @@ static void admin_qalias_cmdscope(void **state)
 	assert_int_equal(h->objs[0].nattrs, 3);
 	assert_string_equal(val(h, 0, "QUEUE"), "AL");
 	assert_string_equal(val(h, 0, "TYPE"), "QALIAS");
-	assert_string_equal(val(h, 0, "QSGDISP"), "GROUP");
+	assert_string_equal(val(h, 0, "QSGDISP"), "COPY");
 	assert_int_equal(run(h, "DISPLAY QALIAS(AL) ALL"), QSG_OK);
 	assert_int_equal(h->objs[0].nattrs, 10);
 	assert_string_equal(val(h, 0, "TARGET"), "APP.Q");
@@ -2299,7 +2338,7 @@ static void admin_qalias_cmdscope(void **state)
 	assert_int_equal(h->nobjs, 1);
 	assert_string_equal(val(h, 0, "QUEUE"), "AL");
 	assert_string_equal(val(h, 0, "TARGET"), "APP.Q");
-	assert_string_equal(val(h, 0, "QSGDISP"), "GROUP");
+	assert_string_equal(val(h, 0, "QSGDISP"), "COPY");
 	assert_int_equal(run(h, "DISPLAY QUEUE(*) QSGDISP(GROUP)"), QSG_OK);
 	assert_int_equal(h->nobjs, 2); /* AL and RQ */
 	assert_int_equal(run(h, "DISPLAY QUEUE(*) QSGDISP(SHARED)"), QSG_OK);
