@@ -865,14 +865,16 @@ static int copies_refresh(struct fsm *f, const struct queue *g)
 	return QSG_OK;
 }
 
-/* Member m joined (or restarted): a copy of every group object. */
+/* Member m joined (or restarted): a copy of every group object it lacks
+ * (one it has keeps its own alterations until the group object changes). */
 static int copies_for_member(struct fsm *f, uint32_t m)
 {
 	struct queue **v;
 	size_t n;
 	int rc = queues_sorted(f, &v, &n);
 	for (size_t i = 0; rc == QSG_OK && i < n; i++)
-		if (v[i]->attrs.scope == 0 && v[i]->attrs.disp == FSM_DISP_GROUP)
+		if (v[i]->attrs.scope == 0 && v[i]->attrs.disp == FSM_DISP_GROUP &&
+		    queue_find(f, m, v[i]->attrs.name) == NULL)
 			rc = copy_refresh(f, v[i], m);
 	free(v);
 	return rc;
@@ -1140,6 +1142,14 @@ static int op_open(struct fsm *f, const struct fsm_cmd *c)
 	return QSG_OK;
 }
 
+static struct sopen **open_find(struct session *s, const struct queue *q)
+{
+	struct sopen **pp = &s->opens;
+	while (*pp != NULL && (*pp)->q != q)
+		pp = &(*pp)->next;
+	return pp;
+}
+
 static int op_close(struct fsm *f, const struct fsm_cmd *c)
 {
 	struct session *s;
@@ -1149,9 +1159,17 @@ static int op_close(struct fsm *f, const struct fsm_cmd *c)
 	struct queue *q;
 	if ((rc = queue_resolve(f, s->owner, c->queue, &q, NULL)) != QSG_OK)
 		return rc;
-	struct sopen **pp = &s->opens;
-	while (*pp != NULL && (*pp)->q != q)
-		pp = &(*pp)->next;
+	struct sopen **pp = open_find(s, q);
+	/* The name may resolve elsewhere than at OPEN time (a COPY or QMGR
+	 * object of that name was made or deleted since): close the session's
+	 * open of that name in its own scope, else in the group's. */
+	for (uint32_t k = 0; *pp == NULL && k < 2; k++) {
+		struct queue *alt = queue_find(f, k == 0 ? s->owner : 0, q->attrs.name);
+		if (alt != NULL && alt != q) {
+			q = alt;
+			pp = open_find(s, q);
+		}
+	}
 	if (*pp == NULL)
 		return QSG_RC_INVALID;
 	struct sopen *o = *pp;
@@ -1181,8 +1199,17 @@ static void gen_msgid(uint8_t *id, uint64_t seqno, int64_t now)
 	}
 }
 
+/* A transmission queue: a SHARED local queue with USAGE(XMITQ). Channels
+ * are shared channels and take messages from shared queues only: a member's
+ * own queue with USAGE(XMITQ) would hold messages no channel sends. */
+static bool xmitq_ok(const struct queue *x)
+{
+	return x->attrs.qtype == FSM_QT_LOCAL && x->attrs.usage == FSM_USAGE_XMITQ &&
+	       x->attrs.disp == FSM_DISP_SHARED;
+}
+
 /* The transmission queue of remote queue rq: XMITQ, or the queue named
- * RQMNAME; it must be a LOCAL queue with USAGE(XMITQ). */
+ * RQMNAME (xmitq_ok), as `member` sees the name. */
 static int resolve_xmitq(const struct fsm *f, uint32_t member, const struct queue *rq,
 			 struct queue **out)
 {
@@ -1190,7 +1217,7 @@ static int resolve_xmitq(const struct fsm *f, uint32_t member, const struct queu
 	struct queue *x = queue_lookup(f, member, name);
 	if (x == NULL)
 		return QSG_RC_UNKNOWN_REMOTE_Q_MGR;
-	if (x->attrs.qtype != FSM_QT_LOCAL || x->attrs.usage != FSM_USAGE_XMITQ)
+	if (!xmitq_ok(x))
 		return QSG_RC_XMIT_Q_USAGE_ERROR;
 	*out = x;
 	return QSG_OK;
@@ -1550,6 +1577,17 @@ static int op_member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	int rc = detach_owned(f, c->member_id, now);
 	if (rc != QSG_OK)
 		return rc;
+	/* Its QMGR objects and COPYs go with it, messages included (in MQ
+	 * they live on that queue manager's own page sets). Its sessions are
+	 * detached, and no other member's session can reach them. */
+	struct queue **v;
+	size_t n;
+	if ((rc = queues_sorted(f, &v, &n)) != QSG_OK)
+		return rc;
+	for (size_t k = 0; k < n; k++)
+		if (v[k]->attrs.scope == c->member_id && v[k]->opens == 0 && v[k]->uncommitted == 0)
+			queue_destroy(f, v[k]);
+	free(v);
 	size_t i = (size_t)(m - f->members);
 	memmove(&f->members[i], &f->members[i + 1], (f->nmembers - i - 1) * sizeof *f->members);
 	f->nmembers--;
@@ -2377,7 +2415,7 @@ static int recv_route(const struct fsm *f, const struct fsm_chcmd *ch, const str
 	struct queue *q = queue_lookup(f, ch->member_id, m->rqmname);
 	if (q == NULL)
 		return QSG_RC_UNKNOWN_REMOTE_Q_MGR;
-	if (q->attrs.qtype != FSM_QT_LOCAL || q->attrs.usage != FSM_USAGE_XMITQ)
+	if (!xmitq_ok(q))
 		return QSG_RC_XMIT_Q_USAGE_ERROR;
 	*dq = q;
 	*wrap = true;
@@ -2601,6 +2639,7 @@ static int walk_entry(struct fsm *f, const void *entry, size_t len, struct qsg_w
 {
 	struct qsg_rbuf r;
 	struct fsm_cmd c;
+	bool oom = false;
 	qsg_rbuf_init(&r, entry, len);
 	uint8_t version = qsg_get_u8(&r);
 	uint8_t type = qsg_get_u8(&r);
@@ -2638,6 +2677,8 @@ static int walk_entry(struct fsm *f, const void *entry, size_t len, struct qsg_w
 			qsg_patch_u32(results, off, (uint32_t)(results->len - off - 4));
 			qsg_patch_u32(results, off + 4, (uint32_t)rc);
 		}
+		if (rc == QSG_RC_STORAGE_NOT_AVAILABLE)
+			oom = true;
 	}
 	if (qsg_rbuf_left(&r) != 0)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "%zu trailing bytes after %u commands",
@@ -2646,6 +2687,11 @@ static int walk_entry(struct fsm *f, const void *entry, size_t len, struct qsg_w
 		f->entries_applied++;
 		f->last_time = now;
 	}
+	/* A command that ran out of memory may have been half applied: this
+	 * replica can no longer be trusted to equal the others. */
+	if (oom)
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
+				"out of memory while applying a command");
 	return QSG_OK;
 }
 

@@ -69,6 +69,8 @@ static const char *role_name(int role)
 
 /* ---- state machine adapter ---- */
 
+static void on_fatal(void *arg, const char *msg);
+
 static int sm_apply(void *data, const void *buf, size_t len, struct qsg_wbuf *results)
 {
 	struct member *m = data;
@@ -81,6 +83,11 @@ static int sm_apply(void *data, const void *buf, size_t len, struct qsg_wbuf *re
 		if (results != NULL)
 			qsg_wbuf_reset(results);
 		return 0;
+	}
+	if (rc == QSG_RC_STORAGE_NOT_AVAILABLE) {
+		/* Out of memory inside apply: this replica may differ from the
+		 * others from now on. Fail-stop; the restart replays the log. */
+		on_fatal(m, "state machine out of memory while applying an entry");
 	}
 	if (rc != QSG_OK)
 		QLOG_ERR(&m->log, "QSG0011E", "state machine apply failed: %s (%s)",

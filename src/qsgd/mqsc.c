@@ -851,6 +851,11 @@ static int check_qsgdisp(struct mqsc_cmd *cmd, const struct mqsc_attr *a, bool d
 				"group are shared channels, held once for the group and recovered "
 				"by any member; use QSGDISP(GROUP) (column %u)",
 				v, a->column);
+	if (cmd->verb == MQSC_CLEAR && disp == FSM_DISP_GROUP)
+		return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+				"CLEAR QLOCAL takes QSGDISP SHARED, QMGR or COPY: a GROUP "
+				"definition holds no messages, its copies do (column %u)",
+				a->column);
 	if (cmd->obj != MQSC_OBJ_QLOCAL && disp == FSM_DISP_SHARED)
 		return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
 				"QSGDISP(SHARED) is for local queues only: %s takes GROUP, QMGR "

@@ -36,6 +36,8 @@
 #define LEASE_MS 1500
 #define RENEW_MS 300
 #define TIME_LIMIT_MS 900000
+/* After healing: nothing moved for this long (simulated) -> failure. */
+#define STALL_MS 120000
 #define APPQ "APP.Q"
 #define XMITQ "XQ.RQM"
 #define RQ "RQ.DEST"
@@ -2034,6 +2036,45 @@ static bool finished(struct sim *s)
 	return true;
 }
 
+/* What moves while the group makes progress after healing: producers,
+ * consumers, the queues, the channel and the receiver's SYNCQ. Leader
+ * changes and lease renewals do not count. */
+struct progress {
+	uint64_t v[12];
+};
+
+static void progress_get(struct sim *s, struct progress *p)
+{
+	struct fsm_qinfo qi;
+	struct fsm_chstatus st;
+	struct fsm_syncq q;
+	int l = leader(s);
+
+	memset(p, 0, sizeof *p);
+	for (unsigned k = 0; k < NPROD; k++)
+		p->v[0] += s->prod[k].nputs + s->prod[k].next_seq + (s->prod[k].done ? 1 : 0);
+	for (unsigned k = 0; k < NCONS; k++)
+		p->v[1] += s->cons[k].uows_done + s->cons[k].nheld;
+	memset(&q, 0, sizeof q);
+	fsm_syncq_get(s->rfsm_remote, CHAN, GROUPQM, &q);
+	p->v[2] = q.lstseq;
+	if (l < 0)
+		return;
+	if (fsm_queue_info(s->fsm[l], 0, APPQ, &qi) == QSG_OK)
+		p->v[3] = qi.curdepth;
+	if (fsm_queue_info(s->fsm[l], 0, XMITQ, &qi) == QSG_OK)
+		p->v[4] = qi.curdepth;
+	memset(&st, 0, sizeof st);
+	if (fsm_chstatus_get(s->fsm[l], CHAN, "", &st) == QSG_OK) {
+		p->v[5] = st.lstseq;
+		p->v[6] = st.curseq;
+		p->v[7] = st.indoubt;
+		p->v[8] = st.img.epoch;
+		p->v[9] = st.img.state;
+		p->v[10] = st.img.owner;
+	}
+}
+
 static bool converged(struct raft_fixture *f, void *arg)
 {
 	struct sim *s = arg;
@@ -2442,8 +2483,15 @@ static bool run_seed(const struct opts *o, uint64_t seed, struct stats *tot)
 	}
 	check_snapshot(s, "end of the faults");
 	heal(s);
+	struct progress p0, p1;
+	raft_time moved = raft_fixture_time(&s->f);
+	progress_get(s, &p0);
 	while (!s->failed && !finished(s)) {
-		if (raft_fixture_time(&s->f) > TIME_LIMIT_MS) {
+		/* A healed group moves within seconds (retries are at most 1 s
+		 * apart): a long stall is a failure, found without running to
+		 * the time limit. */
+		if (raft_fixture_time(&s->f) > TIME_LIMIT_MS ||
+		    raft_fixture_time(&s->f) - moved > STALL_MS) {
 			char d[256] = "";
 			size_t o = 0;
 
@@ -2461,15 +2509,23 @@ static bool run_seed(const struct opts *o, uint64_t seed, struct stats *tot)
 			memset(&q, 0, sizeof q);
 			fsm_chstatus_get(s->fsm[0], CHAN, "", &st);
 			fsm_syncq_get(s->rfsm_remote, CHAN, GROUPQM, &q);
-			sim_fail(s,
-				 "no progress after healing (channel state %u epoch %llu, sender "
-				 "lstseq %llu curseq %llu, receiver lstseq %llu; leader %d,%s)",
-				 st.img.state, (unsigned long long)st.img.epoch,
-				 (unsigned long long)st.lstseq, (unsigned long long)st.curseq,
-				 (unsigned long long)q.lstseq, leader(s), d);
+			sim_fail(
+			    s,
+			    "no progress after healing (for %llu s; channel state %u epoch %llu, "
+			    "sender "
+			    "lstseq %llu curseq %llu, receiver lstseq %llu; leader %d,%s)",
+			    (unsigned long long)(raft_fixture_time(&s->f) - moved) / 1000,
+			    st.img.state, (unsigned long long)st.img.epoch,
+			    (unsigned long long)st.lstseq, (unsigned long long)st.curseq,
+			    (unsigned long long)q.lstseq, leader(s), d);
 			break;
 		}
 		tick(s);
+		progress_get(s, &p1);
+		if (memcmp(&p0, &p1, sizeof p0) != 0) {
+			p0 = p1;
+			moved = raft_fixture_time(&s->f);
+		}
 	}
 	if (!s->failed && !raft_fixture_step_until(&s->f, converged, s, 60000))
 		sim_fail(s, "servers did not converge");

@@ -297,6 +297,71 @@ static void dispositions_in_snapshots(void **state)
 	qsg_wbuf_close(&s2);
 }
 
+/* Transmission queues must be SHARED (channels take messages from shared
+ * queues only); MEMBER_REMOVE takes the member's own objects with it; a
+ * member's altered COPY keeps its alteration across a rejoin; a CLOSE finds
+ * the OPEN although the name now resolves to a new COPY. */
+static void xmitq_remove_rejoin_close(void **state)
+{
+	struct ctx *x = *state;
+	assert_int_equal(join(x, 1), QSG_OK);
+	assert_int_equal(join(x, 2), QSG_OK);
+	uint64_t e1 = attach(x, 1, 1);
+
+	struct fsm_qattrs xq = {.usage = FSM_USAGE_XMITQ, .disp = FSM_DISP_GROUP};
+	assert_int_equal(qdefine(x, "XG", FSM_QA_USAGE, &xq, 0), QSG_OK);
+	struct fsm_qattrs r = {.qtype = FSM_QT_REMOTE};
+	strcpy(r.rname, "APP");
+	strcpy(r.rqmname, "QM9");
+	strcpy(r.xmitq, "XG");
+	assert_int_equal(qdefine(x, "R", FSM_QA_RNAME | FSM_QA_RQMNAME | FSM_QA_XMITQ, &r, 0),
+			 QSG_OK);
+	assert_int_equal(put(x, 1, e1, 0, "R", 0, 0, "a", 1), QSG_RC_XMIT_Q_USAGE_ERROR);
+	struct fsm_qinfo c1;
+	assert_int_equal(disp_of(x, 1, "XG", &c1), FSM_DISP_COPY);
+	assert_int_equal(c1.curdepth, 0);
+
+	/* Rejoin keeps an altered COPY; a missing one is made again. */
+	assert_int_equal(alter_depth(x, "XG", FSM_DISP_COPY, 2, 5), QSG_OK);
+	assert_int_equal(join(x, 2), QSG_OK);
+	struct fsm_qinfo c2;
+	assert_int_equal(disp_of(x, 2, "XG", &c2), FSM_DISP_COPY);
+	assert_int_equal(c2.attrs.maxdepth, 5);
+
+	/* CLOSE after the name moved: member 1 has no copy of R, opens the
+	 * group object; a refresh then gives it a copy; CLOSE still finds the
+	 * open (else the group object would stay open for ever). */
+	assert_int_equal(del(x, "R", FSM_DISP_COPY, 1, 0), QSG_OK);
+	assert_int_equal(sess(x, FSM_OP_OPEN, 1, e1, 0, "R"), QSG_OK);
+	assert_int_equal(qi(x, "R").opens, 1);
+	struct fsm_cmd alt = {.op = FSM_OP_QALTER};
+	strcpy(alt.attrs.name, "R");
+	alt.attrs.qtype = FSM_QT_REMOTE;
+	alt.attrs.set = FSM_QA_DESCR;
+	strcpy(alt.attrs.descr, "refresh");
+	assert_int_equal(exec(x, &alt), QSG_OK);
+	assert_int_equal(disp_of(x, 1, "R", NULL), FSM_DISP_COPY);
+	assert_int_equal(sess(x, FSM_OP_CLOSE, 1, e1, 0, "R"), QSG_OK);
+	assert_int_equal(qi(x, "R").opens, 0);
+	assert_int_equal(sess(x, FSM_OP_CLOSE, 1, e1, 0, "R"), QSG_RC_INVALID);
+
+	/* MEMBER_REMOVE: member 2's QMGR object and copies go with it. */
+	assert_int_equal(def(x, "P2", FSM_DISP_QMGR, 2, 0, 0, 0), QSG_OK);
+	struct fsm_member m;
+	assert_int_equal(fsm_member_get(x->f, 2, &m), QSG_OK);
+	struct fsm_cmd fl = {.op = FSM_OP_MEMBER_FAIL, .member_id = 2};
+	fl.seq = (uint64_t)m.lease_expiry_ms;
+	assert_int_equal(exec(x, &fl), QSG_OK);
+	struct fsm_cmd rm = {.op = FSM_OP_MEMBER_REMOVE, .member_id = 2};
+	assert_int_equal(exec(x, &rm), QSG_OK);
+	assert_int_equal(disp_of(x, 2, "P2", NULL), 0);
+	assert_int_equal(disp_of(x, 2, "XG", NULL), 0);
+	assert_int_equal(disp_of(x, 2, "R", NULL), 0);
+	assert_int_equal(disp_of(x, 1, "XG", NULL), FSM_DISP_COPY);
+	/* The name is free for a shared queue now. */
+	assert_int_equal(def(x, "P2", FSM_DISP_SHARED, 0, 0, 0, 0), QSG_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +369,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(group_objects_have_copies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(group_remote_and_alias_resolution, setup, teardown),
 	    cmocka_unit_test_setup_teardown(dispositions_in_snapshots, setup, teardown),
+	    cmocka_unit_test_setup_teardown(xmitq_remove_rejoin_close, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

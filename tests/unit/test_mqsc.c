@@ -755,6 +755,7 @@ static void parse_lifecycle_alias_scope(void **state)
 	    {"DEFINE QALIAS(AL) TARGET(X) QSGDISP(SHARED)", QSG_RC_BAD_ATTR, "local queues only"},
 	    {"DEFINE QALIAS(AL) TARGET('a b')", QSG_RC_BAD_ATTR, "not allowed"},
 	    {"DELETE QLOCAL(A) QSGDISP(ANY)", QSG_RC_BAD_ATTR, "SHARED, GROUP, QMGR or COPY"},
+	    {"CLEAR QLOCAL(A) QSGDISP(GROUP)", QSG_RC_BAD_ATTR, "holds no messages"},
 	    {"DEFINE QLOCAL(A) CMDSCOPE", QSG_RC_MQSC_SYNTAX, "needs a value"},
 	    {"DEFINE QLOCAL(A) CMDSCOPE(A-B)", QSG_RC_BAD_ATTR, "not allowed"},
 	    {"DISPLAY QMSTATUS TYPE(LOG)", QSG_RC_BAD_ATTR, "TYPE(RAFT)"},
