@@ -59,6 +59,11 @@ struct glue {
 	int (*tcp_connect)(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
 			   const char *address, raft_uv_connect_cb cb);
 	raft_uv_accept_cb accept_cb;
+	/* libraft's disk append, wrapped to see its failures (checked_append),
+	 * and the appends in flight, oldest first. */
+	int (*uv_append)(struct raft_io *io, struct raft_io_append *req,
+			 const struct raft_entry entries[], unsigned n, raft_io_append_cb cb);
+	struct checked_append *appends, *appends_tail;
 	struct raft_fsm fsm;
 	struct glue_adapter adapter;
 	struct glue_config cfg;
@@ -105,6 +110,80 @@ struct glue {
 	void (*close_cb)(void *arg);
 	void *close_arg;
 };
+
+/* Log appends that fail or never finish. A failed append on any role is a
+ * storage fault: the glue records it and fail-stops (exit 70; the supervisor
+ * restarts the member, which catches up from its peers). And libraft 0.15's
+ * uv backend, after some io_submit failures on a follower, neither reports
+ * the error nor completes the append: the server stays a follower that never
+ * applies another entry but still renews its lease, its replica behind for
+ * good while it serves clients (found by jepsen/run's disk-eio nemesis). So
+ * an append still in flight after append_timeout_ms is a storage fault too. */
+#define GLUE_OF_IO(io) ((struct glue *)((char *)(io)-offsetof(struct glue, io)))
+
+struct checked_append {
+	struct raft_io_append inner; /* what libuv's backend sees */
+	struct raft_io_append *outer; /* libraft's request */
+	raft_io_append_cb cb;
+	struct glue *g;
+	uint64_t started; /* uv_now() at submission */
+	struct checked_append *prev, *next; /* g->appends, oldest first */
+};
+
+static void poll_state(struct glue *g);
+
+static void checked_append_cb(struct raft_io_append *req, int status)
+{
+	struct checked_append *w = req->data;
+	struct glue *g = w->g;
+	struct raft_io_append *outer = w->outer;
+	raft_io_append_cb cb = w->cb;
+
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		g->appends = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	else
+		g->appends_tail = w->prev;
+	raft_free(w);
+	if (status != 0 && status != RAFT_CANCELED && !g->io_fault) {
+		g->io_fault = true;
+		snprintf(g->io_msg, sizeof g->io_msg, "raft log append failed: %s (%.160s)",
+			 raft_strerror(status), g->io.errmsg[0] ? g->io.errmsg : "-");
+	}
+	cb(outer, status);
+	poll_state(g);
+}
+
+static int checked_append(struct raft_io *io, struct raft_io_append *req,
+			  const struct raft_entry entries[], unsigned n, raft_io_append_cb cb)
+{
+	struct glue *g = GLUE_OF_IO(io);
+	struct checked_append *w = raft_malloc(sizeof *w);
+	if (w == NULL)
+		return RAFT_NOMEM;
+	w->inner.data = w;
+	w->outer = req;
+	w->cb = cb;
+	w->g = g;
+	w->started = uv_now(g->loop);
+	req->cb = cb;
+	int rv = g->uv_append(io, &w->inner, entries, n, checked_append_cb);
+	if (rv != 0) {
+		raft_free(w);
+		return rv;
+	}
+	w->next = NULL;
+	w->prev = g->appends_tail;
+	if (g->appends_tail != NULL)
+		g->appends_tail->next = w;
+	else
+		g->appends = w;
+	g->appends_tail = w;
+	return 0;
+}
 
 /* TCP_NODELAY on Raft connections. libraft 0.15's raft_uv_tcp never sets it,
  * so small AppendEntries messages and their replies wait for Nagle and the
@@ -255,7 +334,16 @@ static void poll_state(struct glue *g)
 
 static void timer_cb(uv_timer_t *t)
 {
-	poll_state(t->data);
+	struct glue *g = t->data;
+	if (g->appends != NULL && !g->io_fault && !g->closing &&
+	    uv_now(g->loop) - g->appends->started > g->cfg.append_timeout_ms) {
+		g->io_fault = true;
+		snprintf(g->io_msg, sizeof g->io_msg,
+			 "raft log append in flight for %llu ms (limit %u ms): storage stalled",
+			 (unsigned long long)(uv_now(g->loop) - g->appends->started),
+			 g->cfg.append_timeout_ms);
+	}
+	poll_state(g);
 }
 
 int glue_init(struct glue **out, uv_loop_t *loop, const struct glue_config *cfg,
@@ -303,6 +391,9 @@ int glue_init(struct glue **out, uv_loop_t *loop, const struct glue_config *cfg,
 	if (g->cfg.heartbeat_ms == 0) {
 		g->cfg.heartbeat_ms = 100;
 	}
+	if (g->cfg.append_timeout_ms == 0) {
+		g->cfg.append_timeout_ms = 5000;
+	}
 	if (g->cfg.snapshot_threshold == 0) {
 		g->cfg.snapshot_threshold = 8192;
 	}
@@ -331,6 +422,8 @@ int glue_init(struct glue **out, uv_loop_t *loop, const struct glue_config *cfg,
 			      g->io.errmsg[0] ? g->io.errmsg : raft_strerror(rv));
 		goto err_transport;
 	}
+	g->uv_append = g->io.append;
+	g->io.append = checked_append;
 	rv = raft_uv_set_snapshot_compression(&g->io, g->cfg.snapshot_compress);
 	if (rv != 0) {
 		rv = qsg_errf(errmsg, QSG_RC_CONFIG, "snapshot compression: %s", raft_strerror(rv));

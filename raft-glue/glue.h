@@ -51,6 +51,9 @@ struct glue_config {
 	 * log entries. A directory that already holds Raft state starts from
 	 * that state either way. */
 	bool join;
+	/* A log append that has not completed after this long is a storage
+	 * fault (fail-stop); 0 = the default, 5000 ms. */
+	unsigned append_timeout_ms;
 };
 
 enum glue_role {

@@ -17,6 +17,7 @@ void qsgd_config_defaults(struct qsgd_config *c)
 	c->log_level = QLOG_INFO;
 	c->log_format = QLOG_TEXT;
 	c->election_timeout_ms = 1000;
+	c->append_timeout_ms = 5000;
 	c->heartbeat_ms = 100;
 	c->snapshot_threshold = 8192;
 	c->snapshot_trailing = 2048;
@@ -142,6 +143,8 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 				rc = qsg_errf(e, QSG_RC_CONFIG, "%s: expected yes or no", what);
 		} else if (strcmp(key, "election_timeout_ms") == 0)
 			rc = set_unsigned(&c->election_timeout_ms, value, 50, 600000, what, e);
+		else if (strcmp(key, "append_timeout_ms") == 0)
+			rc = set_unsigned(&c->append_timeout_ms, value, 500, 600000, what, e);
 		else if (strcmp(key, "heartbeat_ms") == 0)
 			rc = set_unsigned(&c->heartbeat_ms, value, 10, 60000, what, e);
 		else if (strcmp(key, "snapshot_threshold") == 0)

@@ -30,6 +30,7 @@ struct qsgd_config {
 	uint32_t id;
 	char raft[FSM_ADDR_MAX + 1];
 	unsigned election_timeout_ms;
+	unsigned append_timeout_ms; /* [raft] a log write stalled this long: fail-stop */
 	unsigned heartbeat_ms;
 	unsigned snapshot_threshold;
 	unsigned snapshot_trailing;

@@ -365,6 +365,7 @@ static int run(struct member *m)
 		memcpy(gc.servers[i].address, cfg->members[i].raft, n + 1);
 	}
 	gc.election_timeout_ms = cfg->election_timeout_ms;
+	gc.append_timeout_ms = cfg->append_timeout_ms;
 	gc.heartbeat_ms = cfg->heartbeat_ms;
 	gc.snapshot_threshold = cfg->snapshot_threshold;
 	gc.snapshot_trailing = cfg->snapshot_trailing;
