@@ -145,6 +145,25 @@ void assert_body(struct ctx *x, const char *body)
 	assert_memory_equal(x->r.msg.body.p, body, strlen(body));
 }
 
+struct fsm *snapshot_restored(struct ctx *x)
+{
+	struct qsg_wbuf s1, s2;
+	struct fsm *g;
+	char errmsg[QSG_ERRMSG_SIZE];
+	qsg_wbuf_init(&s1);
+	qsg_wbuf_init(&s2);
+	assert_int_equal(fsm_snapshot(x->f, &s1), QSG_OK);
+	assert_int_equal(fsm_init(&g, NULL), QSG_OK);
+	assert_int_equal(fsm_restore(g, s1.data, s1.len, errmsg), QSG_OK);
+	assert_int_equal(fsm_snapshot(g, &s2), QSG_OK);
+	assert_int_equal(s1.len, s2.len);
+	assert_memory_equal(s1.data, s2.data, s1.len);
+	assert_true(fsm_digest(g) == fsm_digest(x->f));
+	qsg_wbuf_close(&s1);
+	qsg_wbuf_close(&s2);
+	return g;
+}
+
 struct fsm_qinfo qi(struct ctx *x, const char *name)
 {
 	struct fsm_qinfo info;

@@ -42,5 +42,8 @@ int get(struct ctx *x, uint64_t client, uint64_t epoch, const char *queue, uint3
 	uint8_t idbyte);
 void assert_body(struct ctx *x, const char *body);
 struct fsm_qinfo qi(struct ctx *x, const char *name);
+/* Snapshot x's state, restore it into a new fsm (returned, the caller
+ * closes it) and check that it snapshots to the same bytes and digest. */
+struct fsm *snapshot_restored(struct ctx *x);
 
 #endif

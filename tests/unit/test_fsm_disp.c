@@ -269,18 +269,7 @@ static void dispositions_in_snapshots(void **state)
 	assert_int_equal(put(x, 1, e1, 0, "G", FSM_F_SYNCPOINT, 0, "u", 2), QSG_OK);
 	assert_int_equal(sess(x, FSM_OP_OPEN, 1, e1, 0, "G"), QSG_OK);
 
-	struct qsg_wbuf s1, s2;
-	qsg_wbuf_init(&s1);
-	qsg_wbuf_init(&s2);
-	assert_int_equal(fsm_snapshot(x->f, &s1), QSG_OK);
-	struct fsm *g;
-	char errmsg[QSG_ERRMSG_SIZE];
-	assert_int_equal(fsm_init(&g, NULL), QSG_OK);
-	assert_int_equal(fsm_restore(g, s1.data, s1.len, errmsg), QSG_OK);
-	assert_int_equal(fsm_snapshot(g, &s2), QSG_OK);
-	assert_int_equal(s1.len, s2.len);
-	assert_memory_equal(s1.data, s2.data, s1.len);
-	assert_true(fsm_digest(g) == fsm_digest(x->f));
+	struct fsm *g = snapshot_restored(x);
 	struct fsm_qinfo i;
 	assert_int_equal(fsm_queue_info(g, 1, "G", &i), QSG_OK);
 	assert_int_equal(i.attrs.disp, FSM_DISP_COPY);
@@ -293,8 +282,6 @@ static void dispositions_in_snapshots(void **state)
 	assert_int_equal(fsm_available(g, 1, "G"), 1);
 	assert_int_equal(fsm_available(g, 2, "G"), 0);
 	fsm_close(g);
-	qsg_wbuf_close(&s1);
-	qsg_wbuf_close(&s2);
 }
 
 /* Transmission queues must be SHARED (channels take messages from shared
