@@ -836,10 +836,9 @@ static void copy_attrs(struct fsm_qattrs *dst, const struct fsm_qattrs *g, uint3
 	dst->scope = m;
 }
 
-/* Give member m a COPY of group object g, or refresh the one it has (MQ
- * refreshes copies when the group object changes and when a queue manager
- * starts). A QMGR object of the same name keeps the member from having a
- * copy. A refresh keeps the copy's messages. */
+/* Give member m a COPY of group object g, or refresh the one it has (as MQ
+ * does when the group object changes). A QMGR object of the same name keeps
+ * the member from having a copy. A refresh keeps the copy's messages. */
 static int copy_refresh(struct fsm *f, const struct queue *g, uint32_t m)
 {
 	struct fsm_qattrs a;
