@@ -107,6 +107,7 @@ static void fail(struct chsdr *s, const char *why);
 static void pump(struct chsdr *s);
 static void close_batch(struct chsdr *s);
 static void settle_pump(struct chsdr *s);
+static void getbatch_done(void *arg, int status, const void *result, size_t len);
 static void sdr_bind(struct chsdr *s);
 
 const char *chsdr_name(const struct chsdr *s)
@@ -502,7 +503,7 @@ static void on_btimer(uv_timer_t *t)
 	}
 }
 
-static void getbatch_done(void *arg, int status, const void *result, size_t len)
+static void getbatch_done_body(void *arg, int status, const void *result, size_t len)
 {
 	struct ssub *x = arg;
 	struct chsdr *s = x->s;
@@ -628,9 +629,20 @@ static void pump(struct chsdr *s)
 		s->get_inflight = false;
 }
 
+/* The submission's reference (ssub) is dropped part way through these
+ * completions; an extra reference keeps the sender alive until they return
+ * (a settle completing after the sender ended read freed memory: ASan). */
+static void getbatch_done(void *arg, int status, const void *result, size_t len)
+{
+	struct chsdr *s = ((struct ssub *)arg)->s;
+	s->refs++;
+	getbatch_done_body(arg, status, result, len);
+	release(s);
+}
+
 /* ---- settling ---- */
 
-static void settle_done(void *arg, int status, const void *result, size_t len)
+static void settle_done_body(void *arg, int status, const void *result, size_t len)
 {
 	struct ssub *x = arg;
 	struct chsdr *s = x->s;
@@ -681,6 +693,14 @@ static void settle_done(void *arg, int status, const void *result, size_t len)
 	settle_pump(s);
 	pump(s);
 	maybe_finish_stop(s);
+}
+
+static void settle_done(void *arg, int status, const void *result, size_t len)
+{
+	struct chsdr *s = ((struct ssub *)arg)->s;
+	s->refs++;
+	settle_done_body(arg, status, result, len);
+	release(s);
 }
 
 static void settle_pump(struct chsdr *s)
