@@ -404,11 +404,11 @@ static void close_with_work(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(group_commit),	 cmocka_unit_test(refusal_stays_with_its_command),
-	    cmocka_unit_test(size_limit),	 cmocka_unit_test(count_limit),
-	    cmocka_unit_test(inflight_limit),	 cmocka_unit_test(priority_commands),
-	    cmocka_unit_test(entry_failure),	 cmocka_unit_test(short_results),
-	    cmocka_unit_test(submit_refused),	 cmocka_unit_test(role_change),
+	    cmocka_unit_test(group_commit),    cmocka_unit_test(refusal_stays_with_its_command),
+	    cmocka_unit_test(size_limit),      cmocka_unit_test(count_limit),
+	    cmocka_unit_test(inflight_limit),  cmocka_unit_test(priority_commands),
+	    cmocka_unit_test(entry_failure),   cmocka_unit_test(short_results),
+	    cmocka_unit_test(submit_refused),  cmocka_unit_test(role_change),
 	    cmocka_unit_test(close_with_work),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,8 +28,8 @@ static const char *write_ini(const char *text)
 }
 
 #define BASE_INI                                                                                   \
-	"[qmgr]\nname = QM1\ngroup = QSG\ndir = /tmp/qm1\n"                                       \
-	"[raft]\nid = 1\naddress = 127.0.0.1:7001\n"                                              \
+	"[qmgr]\nname = QM1\ngroup = QSG\ndir = /tmp/qm1\n"                                        \
+	"[raft]\nid = 1\naddress = 127.0.0.1:7001\n"                                               \
 	"[listener]\naddress = 127.0.0.1:1414\n"
 
 static const char full_ini[] = "; a complete file\n"
@@ -292,7 +292,8 @@ static const struct reject rejects[] = {
     {"[raft]\nid = 12x\n", "[raft] id: '12x' is not a number"},
     {"[raft]\naddress = nowhere\n", "[raft] address: 'nowhere' is not HOST:PORT"},
     {"[raft]\njoin = maybe\n", "[raft] join: expected yes or no"},
-    {"[raft]\nelection_timeout_ms = 49\n", "[raft] election_timeout_ms: 49 out of range 50..600000"},
+    {"[raft]\nelection_timeout_ms = 49\n",
+     "[raft] election_timeout_ms: 49 out of range 50..600000"},
     {"[raft]\nappend_timeout_ms = 499\n", "[raft] append_timeout_ms: 499 out of range 500..600000"},
     {"[raft]\nheartbeat_ms = 9\n", "[raft] heartbeat_ms: 9 out of range 10..60000"},
     {"[raft]\nsnapshot_threshold = 15\n", "[raft] snapshot_threshold: 15 out of range 16.."},
@@ -414,14 +415,10 @@ static void invalid_configurations(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(defaults),
-	    cmocka_unit_test(full_file),
-	    cmocka_unit_test(group_of_one),
-	    cmocka_unit_test(flags_override_file),
-	    cmocka_unit_test(member_flags),
-	    cmocka_unit_test(help_and_bad_flags),
-	    cmocka_unit_test(rejected_values),
-	    cmocka_unit_test(invalid_configurations),
+	    cmocka_unit_test(defaults),	       cmocka_unit_test(full_file),
+	    cmocka_unit_test(group_of_one),    cmocka_unit_test(flags_override_file),
+	    cmocka_unit_test(member_flags),    cmocka_unit_test(help_and_bad_flags),
+	    cmocka_unit_test(rejected_values), cmocka_unit_test(invalid_configurations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -264,9 +264,12 @@ static void bad_queue_name(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(notify_wakes_oldest), cmocka_unit_test(wake_may_repark),
-	    cmocka_unit_test(timeouts),		   cmocka_unit_test(wake_stops_timer),
-	    cmocka_unit_test(cancel),		   cmocka_unit_test(bad_queue_name),
+	    cmocka_unit_test(notify_wakes_oldest),
+	    cmocka_unit_test(wake_may_repark),
+	    cmocka_unit_test(timeouts),
+	    cmocka_unit_test(wake_stops_timer),
+	    cmocka_unit_test(cancel),
+	    cmocka_unit_test(bad_queue_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
