@@ -128,7 +128,7 @@ static void batcher_flush(struct batcher *b)
 	struct qsgd *d = b->d;
 
 	while (!b->closing && b->pending.n > 0 && b->inflight < d->cfg->max_inflight) {
-		if (!glue_is_leader(d->glue)) {
+		if (!d->ops->is_leader(d)) {
 			batcher_on_role(b, GLUE_FOLLOWER);
 			break;
 		}
@@ -151,7 +151,7 @@ static void batcher_flush(struct batcher *b)
 		unsigned n = (unsigned)e->subs.n;
 		int rc = b->buf.err;
 		if (rc == QSG_OK)
-			rc = glue_submit(d->glue, b->buf.data, b->buf.len, entry_applied, e);
+			rc = d->ops->append(d, b->buf.data, b->buf.len, entry_applied, e);
 		if (rc == QSG_OK) {
 			b->inflight++;
 			stats(b, n);
@@ -161,7 +161,7 @@ static void batcher_flush(struct batcher *b)
 		struct qsgd_sub *s;
 		while ((s = qsgd_subq_pop(&e->subs)) != NULL) {
 			if (rc == QSG_RC_NOT_LEADER)
-				qsgd_hold(d, s);
+				d->ops->hold(d, s);
 			else
 				qsgd_sub_complete(s, rc, NULL, 0);
 		}
@@ -182,11 +182,7 @@ void batcher_add(struct batcher *b, struct qsgd_sub *s)
 	 * byte of an encoded command is its op. */
 	uint8_t op = s->len > 0 ? s->cmd[0] : 0;
 	if (op == FSM_OP_LEASE_RENEW || op == FSM_OP_MEMBER_JOIN || op == FSM_OP_MEMBER_FAIL) {
-		s->next = b->pending.head;
-		b->pending.head = s;
-		if (b->pending.tail == NULL)
-			b->pending.tail = s;
-		b->pending.n++;
+		qsgd_subq_push_front(&b->pending, s);
 		kick(b);
 		return;
 	}
@@ -202,7 +198,7 @@ void batcher_on_role(struct batcher *b, int new_role)
 	struct qsgd_sub *s;
 	memset(&b->pending, 0, sizeof b->pending);
 	while ((s = qsgd_subq_pop(&q)) != NULL)
-		qsgd_route(b->d, s);
+		b->d->ops->route(b->d, s);
 	kick(b);
 }
 

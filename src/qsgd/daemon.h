@@ -20,6 +20,7 @@
 #include "config.h"
 #include "fsm/fsm.h"
 #include "log.h"
+#include "submission.h"
 
 struct glue;
 struct server;
@@ -31,38 +32,34 @@ struct chinit;
 struct lifecycle;
 struct qsgd_stats;
 
-/* Completion of a submitted command. status: QSG_OK (applied; result/len is
- * the encoded fsm result, valid during the call only), QSG_RC_OUTCOME_UNKNOWN
- * (may or may not have been applied) or a code meaning "not applied"
- * (QSG_RC_NO_LEADER, QSG_RC_NOT_LEADER, QSG_RC_Q_MGR_STOPPING ...). */
-typedef void (*qsgd_done_cb)(void *arg, int status, const void *result, size_t len);
-
-/* One command on its way into the log. Owned by whichever module holds it;
- * qsgd_sub_complete() calls the callback and frees it. */
-struct qsgd_sub {
-	struct qsgd_sub *next; /* list link (pending, held, entry) */
-	struct qsgd_sub *hnext; /* forward: reqid hash chain */
-	uint8_t *cmd; /* encoded fsm command (owned) */
-	size_t len;
-	qsgd_done_cb cb;
-	void *arg;
-	uint64_t hold_deadline; /* uv_now() deadline while waiting for a leader; 0 = unset */
-	uint32_t reqid; /* forward: reqid on the forwarding connection */
-	bool leader_only; /* forwarded to us: never re-forward, answer NOT_LEADER */
-	/* Commit latency (metrics.h): when submitted and where to record it
-	 * (NULL: not recorded, e.g. commands forwarded to us). */
-	uint64_t submit_ns; /* uv_hrtime() */
-	struct qsgd_stats *stats;
+/* What the batcher, forwarding and leases need from the rest of the daemon:
+ * the submission path (submit.c), raft-glue and the listeners. They call
+ * through this table instead of by name, so that they neither form an import
+ * circle with submit.c nor need raft or the listeners in their unit tests.
+ * main.c sets d->ops = &qsgd_live_ops (wiring.c); tests set fakes. */
+struct qsgd;
+struct glue_info;
+struct glue_member;
+struct qsgd_ops {
+	/* The submission path: qsgd_route, qsgd_hold, qsgd_hold_retry,
+	 * qsgd_submit. */
+	void (*route)(struct qsgd *d, struct qsgd_sub *s);
+	void (*hold)(struct qsgd *d, struct qsgd_sub *s);
+	void (*hold_retry)(struct qsgd *d);
+	int (*submit)(struct qsgd *d, const struct fsm_cmd *cmd, qsgd_done_cb cb, void *arg);
+	/* raft-glue: glue_is_leader, glue_submit, glue_get_info,
+	 * glue_get_config. */
+	bool (*is_leader)(struct qsgd *d);
+	int (*append)(struct qsgd *d, const void *buf, size_t len,
+		      void (*cb)(void *arg, int status, const struct qsg_wbuf *results), void *arg);
+	void (*info)(struct qsgd *d, struct glue_info *info);
+	size_t (*config)(struct qsgd *d, struct glue_member *out, size_t max);
+	/* This member stops (or resumes) serving: the client listener and,
+	 * when channels is true, the channel initiator (server_set_fenced,
+	 * chinit_set_fenced). */
+	void (*set_fenced)(struct qsgd *d, bool fenced, bool channels);
 };
-
-/* A singly linked FIFO of subs. */
-struct qsgd_subq {
-	struct qsgd_sub *head;
-	struct qsgd_sub *tail;
-	size_t n;
-};
-void qsgd_subq_push(struct qsgd_subq *q, struct qsgd_sub *s);
-struct qsgd_sub *qsgd_subq_pop(struct qsgd_subq *q);
+extern const struct qsgd_ops qsgd_live_ops;
 
 struct qsgd {
 	uv_loop_t *loop;
@@ -90,6 +87,7 @@ struct qsgd {
 	/* Fail-stop at once (exit 70), as after a Raft I/O fault. */
 	void (*fatal)(struct qsgd *d, const char *why);
 	struct qsgd_stats *stats; /* counters for /metrics (metrics.h); may be NULL */
+	const struct qsgd_ops *ops; /* see struct qsgd_ops */
 };
 
 void qsgd_core_init(struct qsgd *d, uv_loop_t *loop, const struct qsgd_config *cfg,
@@ -110,10 +108,5 @@ void qsgd_route(struct qsgd *d, struct qsgd_sub *s);
 void qsgd_hold(struct qsgd *d, struct qsgd_sub *s);
 /* A leader may have become reachable: re-route held commands now. */
 void qsgd_hold_retry(struct qsgd *d);
-
-void qsgd_sub_complete(struct qsgd_sub *s, int status, const void *result, size_t len);
-
-/* Wall-clock milliseconds (CLOCK_REALTIME). */
-int64_t qsgd_wall_ms(void);
 
 #endif

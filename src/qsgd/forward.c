@@ -132,7 +132,7 @@ static void fc_frame(struct stream *st, const uint8_t *p, size_t len)
 		f->failed_leader = 0;
 		QLOG_INFO_(f->d->log, "QSG3001I", "forwarding to leader %llu",
 			   (unsigned long long)c->leader_id);
-		qsgd_hold_retry(f->d);
+		f->d->ops->hold_retry(f->d);
 		return;
 	}
 	if (resp.op != PROTO_FORWARD) {
@@ -147,7 +147,7 @@ static void fc_frame(struct stream *st, const uint8_t *p, size_t len)
 	if (resp.rc == QSG_OK)
 		qsgd_sub_complete(s, QSG_OK, resp.u.forward.result.p, resp.u.forward.result.len);
 	else if (resp.rc == QSG_RC_NOT_LEADER || resp.rc == QSG_RC_NO_LEADER)
-		qsgd_hold(f->d, s); /* definitely not applied: route again later */
+		f->d->ops->hold(f->d, s); /* definitely not applied: route again later */
 	else
 		qsgd_sub_complete(s, resp.rc, NULL, 0);
 }
@@ -251,7 +251,7 @@ void forward_check_leader(struct forward *f)
 	struct glue_info info;
 	if (f->closing)
 		return;
-	glue_get_info(f->d->glue, &info);
+	f->d->ops->info(f->d, &info);
 	if (info.role == GLUE_LEADER) {
 		drop_conn(f, "this member is the leader");
 		return;

@@ -4,8 +4,6 @@
 #include <string.h>
 
 #include "raft-glue/glue.h"
-#include "chinit.h"
-#include "server.h"
 
 #define MAX_RENEW_INFLIGHT 4
 
@@ -58,8 +56,7 @@ static void set_fenced(struct lease *l, bool fenced, const char *why)
 			     d->cfg->name, why);
 	else
 		QLOG_INFO_(d->log, "QSG4001I", "member %s active: lease renewed", d->cfg->name);
-	server_set_fenced(d->server, fenced);
-	chinit_set_fenced(d->chinit, fenced);
+	d->ops->set_fenced(d, fenced, true);
 }
 
 static void fence_cb(uv_timer_t *t)
@@ -179,7 +176,7 @@ static int submit(struct lease *l, const struct fsm_cmd *cmd, int kind, struct l
 	op->l = l;
 	op->kind = kind;
 	op->sent = uv_now(l->d->loop);
-	int rc = qsgd_submit(l->d, cmd, op_done, op);
+	int rc = l->d->ops->submit(l->d, cmd, op_done, op);
 	if (rc != QSG_OK) {
 		free(op);
 		return rc;
@@ -249,7 +246,7 @@ static void tick_cb(uv_timer_t *t)
 	struct glue_info info;
 	struct fsm_cmd cmd;
 
-	glue_get_info(d->glue, &info);
+	d->ops->info(d, &info);
 	/* Role callbacks may not report the initial role: track it here too. */
 	lease_on_role(l, 0, info.role);
 	if (info.role != GLUE_LEADER && info.leader_id == 0)
@@ -304,7 +301,7 @@ static void tick_cb(uv_timer_t *t)
 	if (l->is_leader && uv_now(d->loop) - l->leader_since >= d->cfg->lease_ms) {
 		int64_t now = qsgd_wall_ms(), last = fsm_last_time(d->fsm);
 		struct scan sc = {.l = l, .now = now > last ? now : last};
-		sc.ncfg = glue_get_config(d->glue, sc.cfg, GLUE_MAX_SERVERS);
+		sc.ncfg = d->ops->config(d, sc.cfg, GLUE_MAX_SERVERS);
 		fsm_member_foreach(d->fsm, scan_member, &sc);
 	}
 }
@@ -340,7 +337,7 @@ int lease_init(struct lease **out, struct qsgd *d, char *errmsg)
 void lease_start(struct lease *l)
 {
 	const struct qsgd_config *cfg = l->d->cfg;
-	server_set_fenced(l->d->server, true);
+	l->d->ops->set_fenced(l->d, true, false); /* clients only */
 	uv_timer_start(&l->tick, tick_cb, 0, cfg->renew_ms);
 	uv_timer_start(&l->expire, expire_cb, cfg->expire_interval_ms, cfg->expire_interval_ms);
 }

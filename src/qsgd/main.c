@@ -342,6 +342,7 @@ static int run(struct member *m)
 	int rc;
 
 	qsgd_core_init(d, &m->loop, cfg, &m->log);
+	d->ops = &qsgd_live_ops;
 	qsgd_stats_init(&m->stats);
 	d->stats = &m->stats;
 	if ((rc = fsm_init(&d->fsm, errmsg)) != QSG_OK) {

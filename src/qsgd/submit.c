@@ -1,57 +1,15 @@
-/* The submission path: leader -> batcher, follower -> forward, else hold. */
+/* The submission path (daemon.h): leader -> batcher, follower -> forward,
+ * else hold. */
 #include "daemon.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "batcher.h"
 #include "forward.h"
-#include "metrics.h"
 #include "raft-glue/glue.h"
 
 #define HOLD_TICK_MS 50
-
-void qsgd_subq_push(struct qsgd_subq *q, struct qsgd_sub *s)
-{
-	s->next = NULL;
-	if (q->tail != NULL)
-		q->tail->next = s;
-	else
-		q->head = s;
-	q->tail = s;
-	q->n++;
-}
-
-struct qsgd_sub *qsgd_subq_pop(struct qsgd_subq *q)
-{
-	struct qsgd_sub *s = q->head;
-	if (s == NULL)
-		return NULL;
-	q->head = s->next;
-	if (q->head == NULL)
-		q->tail = NULL;
-	q->n--;
-	s->next = NULL;
-	return s;
-}
-
-int64_t qsgd_wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void qsgd_sub_complete(struct qsgd_sub *s, int status, const void *result, size_t len)
-{
-	if (s->stats != NULL && status == QSG_OK)
-		qsgd_stats_latency(s->stats, (uv_hrtime() - s->submit_ns) / 1000);
-	if (s->cb != NULL)
-		s->cb(s->arg, status, result, len);
-	free(s->cmd);
-	free(s);
-}
 
 static void hold_tick(uv_timer_t *t)
 {

@@ -15,6 +15,6 @@ check_PROGRAMS += tests/cluster/test_cluster
 TESTS += tests/cluster/test_cluster
 tests_cluster_test_cluster_SOURCES = tests/cluster/test_cluster.c
 tests_cluster_test_cluster_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_cluster_test_cluster_LDADD = libqsgfsm.la libqsgglue.la libqsgcommon.la \
+tests_cluster_test_cluster_LDADD = libqsgtestfix.la libqsgfsm.la libqsgglue.la libqsgcommon.la \
 	$(RAFT_LIBS) $(UV_LIBS) $(CMOCKA_LIBS)
 endif

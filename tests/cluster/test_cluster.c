@@ -48,7 +48,10 @@
  * Seeds: 20 per group size by default; QSG_CLUSTER_SEEDS=n runs n seeds;
  * QSG_CLUSTER_SEED=s runs only seed s (both sizes) to replay a failure. A
  * failing run prints "seed=S servers=N". The fixture is deterministic (no
- * wall clock, no rand()), so a seed replays identically. */
+ * wall clock, no rand()), so a seed replays identically.
+ *
+ * The servers, the PRNG, submission with an injected fault, fault injection,
+ * heal and convergence are the shared harness in tests/lib/fixture.h. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,30 +64,12 @@
 #include <raft.h>
 #include <raft/fixture.h>
 
-#include "raft-glue/fsm_adapter.h"
-#include "raft-glue/glue.h"
 #include "src/fsm/fsm.h"
+#include "tests/lib/fixture.h"
 
-#define MAX_N 5
 #define CLIENT 42
 #define QUEUE "Q.CLUSTER"
 #define REQ_TIMEOUT_MS 3000
-
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
-}
-
-static unsigned pick(uint64_t *s, unsigned n)
-{
-	return (unsigned)(xorshift(s) % n);
-}
 
 enum phase { PH_DEFINE, PH_ATTACH, PH_PUT, PH_DRAIN, PH_DONE };
 
@@ -99,15 +84,8 @@ struct req {
 };
 
 struct sim {
-	struct raft_fixture f;
+	struct fix fx; /* servers, PRNG, faults (tests/lib/fixture.h) */
 	unsigned n;
-	struct fsm *fsm[MAX_N];
-	struct raft_fsm rfsm[MAX_N];
-	uint64_t seed;
-	uint64_t rng;
-	bool killed[MAX_N];
-	bool io_fault_pending; /* fail the leader's next append (see the header) */
-	unsigned n_io_faults; /* leader appends failed by injection */
 	bool healed; /* drain only once the faults are over */
 
 	/* client */
@@ -124,100 +102,43 @@ struct sim {
 	uint64_t unknown;
 	uint64_t gaps;
 	uint64_t drain_unknown;
-	bool failed;
-	char why[256];
 };
 
-static int sm_apply(void *data, const void *buf, size_t len, struct qsg_wbuf *results)
-{
-	return fsm_apply(data, buf, len, results, NULL);
-}
+#define sim_fail(s, ...) fix_fail(&(s)->fx, __VA_ARGS__)
 
-static int sm_snapshot(void *data, struct qsg_wbuf *out)
-{
-	return fsm_snapshot(data, out);
-}
-
-static int sm_restore(void *data, const void *buf, size_t len)
-{
-	return fsm_restore(data, buf, len, NULL);
-}
-
-static void sim_fail(struct sim *s, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (s->failed) {
-		return;
-	}
-	s->failed = true;
-	va_start(ap, fmt);
-	vsnprintf(s->why, sizeof s->why, fmt, ap);
-	va_end(ap);
-}
+/* The faults of this test, drawn uniformly (the order of the slots fixes
+ * what a seed does). */
+static const enum fix_fault faults[] = {
+    FIX_PARTITION, FIX_PARTITION, FIX_HEAL_LINK,  FIX_HEAL_LINK, FIX_KILL,
+    FIX_REVIVE,	   FIX_SATURATE,  FIX_DESATURATE, FIX_LEADER,
+};
 
 static void sim_init(struct sim *s, unsigned n, uint64_t seed, uint64_t n_puts, unsigned threshold)
 {
-	struct raft_configuration conf;
-	unsigned i;
+	struct fix_config cfg = {
+	    .n = n,
+	    .seed = seed,
+	    .snapshot_threshold = threshold,
+	    .snapshot_trailing = threshold / 2,
+	    .faults = faults,
+	    .nfaults = sizeof faults / sizeof faults[0],
+	};
 
 	memset(s, 0, sizeof *s);
 	s->n = n;
-	s->seed = seed;
-	s->rng = seed * 0x9e3779b97f4a7c15ULL + 1;
 	s->n_puts = n_puts;
 	s->next_seq = 1;
 	s->received = calloc(n_puts + 1, sizeof *s->received);
 	assert_non_null(s->received);
-	assert_int_equal(raft_fixture_initialize(&s->f), 0);
-	for (i = 0; i < n; i++) {
-		struct glue_sm sm = {0};
-
-		assert_int_equal(fsm_init(&s->fsm[i], NULL), QSG_OK);
-		sm.data = s->fsm[i];
-		sm.apply = sm_apply;
-		sm.snapshot = sm_snapshot;
-		sm.restore = sm_restore;
-		assert_int_equal(glue_fsm_adapter_init(&s->rfsm[i], &sm), QSG_OK);
-		assert_int_equal(raft_fixture_grow(&s->f, &s->rfsm[i]), 0);
-		raft_set_snapshot_threshold(raft_fixture_get(&s->f, i), threshold);
-		raft_set_snapshot_trailing(raft_fixture_get(&s->f, i), threshold / 2);
-		raft_set_pre_vote(raft_fixture_get(&s->f, i), true);
-	}
-	raft_configuration_init(&conf);
-	assert_int_equal(raft_fixture_configuration(&s->f, n, &conf), 0);
-	assert_int_equal(raft_fixture_bootstrap(&s->f, &conf), 0);
-	raft_configuration_close(&conf);
-	assert_int_equal(raft_fixture_start(&s->f), 0);
+	if (fix_init(&s->fx, &cfg, NULL, NULL) != 0)
+		fail_msg("%s", s->fx.why);
 }
 
 static void sim_close(struct sim *s)
 {
-	unsigned i;
-
 	/* Closing the fixture fails the outstanding requests (freed in cb). */
-	raft_fixture_close(&s->f);
-	for (i = 0; i < s->n; i++) {
-		glue_fsm_adapter_close(&s->rfsm[i]);
-		fsm_close(s->fsm[i]);
-	}
+	fix_close(&s->fx);
 	free(s->received);
-}
-
-/* The leader's index, or -1: a live server in RAFT_LEADER state. */
-static int leader(struct sim *s)
-{
-	unsigned i;
-
-	if (s->f.leader_id == 0) {
-		return -1;
-	}
-	i = (unsigned)s->f.leader_id - 1;
-	if (!raft_fixture_alive(&s->f, i) ||
-	    raft_state(raft_fixture_get(&s->f, i)) != RAFT_LEADER) {
-		return -1;
-	}
-	return (int)i;
 }
 
 static void add_cmd(struct qsg_wbuf *entry, struct fsm_cmd *c)
@@ -354,16 +275,14 @@ static void client_step(struct sim *s)
 {
 	struct qsg_wbuf entry;
 	struct fsm_cmd c;
-	struct raft_buffer buf;
 	struct req *r;
 	uint8_t body[8];
 	unsigned k;
-	bool fault;
 	int l;
 	int rv;
 
 	if (s->inflight) {
-		if (raft_fixture_time(&s->f) - s->sent_at > REQ_TIMEOUT_MS) {
+		if (fix_time(&s->fx) - s->sent_at > REQ_TIMEOUT_MS) {
 			/* Gave up waiting (e.g. the leader was killed): the
 			 * outcome is unknown; a late completion is ignored. */
 			s->inflight = false;
@@ -377,8 +296,8 @@ static void client_step(struct sim *s)
 		}
 		return;
 	}
-	if (s->phase == PH_DONE || s->failed || (s->phase == PH_DRAIN && !s->healed) ||
-	    (l = leader(s)) < 0) {
+	if (s->phase == PH_DONE || s->fx.failed || (s->phase == PH_DRAIN && !s->healed) ||
+	    (l = fix_leader(&s->fx)) < 0) {
 		return;
 	}
 	r = calloc(1, sizeof *r);
@@ -386,7 +305,7 @@ static void client_step(struct sim *s)
 	r->sim = s;
 	r->gen = ++s->gen;
 	qsg_wbuf_init(&entry);
-	fsm_entry_begin(&entry, (int64_t)raft_fixture_time(&s->f));
+	fsm_entry_begin(&entry, (int64_t)fix_time(&s->fx));
 	memset(&c, 0, sizeof c);
 	c.client_id = CLIENT;
 	c.epoch = s->epoch;
@@ -408,7 +327,7 @@ static void client_step(struct sim *s)
 		break;
 	case PH_PUT:
 		if (s->batch == 0) {
-			s->batch = 1 + pick(&s->rng, 3);
+			s->batch = 1 + prng_pick(&s->fx.rng, 3);
 			if (s->next_seq + s->batch - 1 > s->n_puts) {
 				s->batch = (unsigned)(s->n_puts - s->next_seq + 1);
 			}
@@ -438,178 +357,61 @@ static void client_step(struct sim *s)
 		break;
 	}
 	assert_int_equal(entry.err, QSG_OK);
-	/* The same envelope as the daemon's path (8-byte aligned entries). */
-	assert_int_equal(glue_entry_wrap(entry.data, entry.len, &buf), 0);
+	/* The same envelope as the daemon's path (8-byte aligned entries); a
+	 * pending injected I/O fault is spent here (see the header). */
+	rv = fix_submit(&s->fx, (unsigned)l, &r->ra, &entry, apply_cb, true);
 	qsg_wbuf_close(&entry);
-	fault = s->io_fault_pending;
-	s->io_fault_pending = false;
-	if (fault) {
-		/* Spent by raft_apply's own io->append (see the header). */
-		raft_fixture_io_fault(&s->f, (unsigned)l, 0, 1);
-	}
-	rv = raft_apply(raft_fixture_get(&s->f, (unsigned)l), &r->ra, &buf, 1, apply_cb);
-	if (fault) {
-		raft_fixture_io_fault(&s->f, (unsigned)l, -1, 0);
-	}
 	if (rv != 0) {
 		/* Not submitted (transfer in progress, or the injected
-		 * append fault): retry later with the same sequence numbers.
-		 * The buffer is still ours (see the header). */
-		raft_free(buf.base);
-		if (fault && rv == RAFT_IOERR) {
-			s->n_io_faults++;
-		} else if (rv != RAFT_NOTLEADER) {
+		 * append fault): retry later with the same sequence numbers. */
+		if (rv != RAFT_IOERR && rv != RAFT_NOTLEADER) {
 			sim_fail(s, "raft_apply failed: %s (%d)", raft_strerror(rv), rv);
 		}
 		free(r);
 		return;
 	}
-	if (fault) {
-		sim_fail(s, "injected append fault did not fire in raft_apply");
-	}
 	s->inflight = true;
-	s->sent_at = raft_fixture_time(&s->f);
-}
-
-static void inject_fault(struct sim *s)
-{
-	unsigned i = pick(&s->rng, s->n);
-	unsigned j = (i + 1 + pick(&s->rng, s->n - 1)) % s->n;
-	int l;
-
-	switch (pick(&s->rng, 9)) {
-	case 0:
-	case 1:
-		raft_fixture_disconnect(&s->f, i, j);
-		break;
-	case 2:
-	case 3:
-		raft_fixture_reconnect(&s->f, i, j);
-		break;
-	case 4:
-		if (!s->killed[i]) {
-			raft_fixture_kill(&s->f, i);
-			s->killed[i] = true;
-		}
-		break;
-	case 5:
-		if (s->killed[i]) {
-			raft_fixture_revive(&s->f, i);
-			s->killed[i] = false;
-		}
-		break;
-	case 6:
-		raft_fixture_saturate(&s->f, i, j);
-		break;
-	case 7:
-		raft_fixture_desaturate(&s->f, i, j);
-		break;
-	case 8:
-		l = leader(s);
-		if (pick(&s->rng, 2) == 0) {
-			s->io_fault_pending = true;
-		} else if (l >= 0 && !s->failed) {
-			unsigned k;
-			bool healthy = true;
-
-			/* raft_fixture_depose() asserts that the leader steps
-			 * down: only use it when nothing else interferes. */
-			for (k = 0; k < s->n; k++) {
-				if (s->killed[k]) {
-					healthy = false;
-				}
-			}
-			for (k = 0; k < s->n; k++) {
-				raft_fixture_reconnect(&s->f, (unsigned)l,
-						       k == (unsigned)l ? (k + 1) % s->n : k);
-				raft_fixture_desaturate(&s->f, (unsigned)l,
-							k == (unsigned)l ? (k + 1) % s->n : k);
-			}
-			if (healthy) {
-				raft_fixture_depose(&s->f);
-			}
-		}
-		break;
-	}
+	s->sent_at = fix_time(&s->fx);
 }
 
 static void heal(struct sim *s)
 {
-	unsigned i, j;
-
-	for (i = 0; i < s->n; i++) {
-		for (j = 0; j < s->n; j++) {
-			if (i != j) {
-				raft_fixture_reconnect(&s->f, i, j);
-				raft_fixture_desaturate(&s->f, i, j);
-			}
-		}
-		if (s->killed[i]) {
-			raft_fixture_revive(&s->f, i);
-			s->killed[i] = false;
-		}
-	}
+	fix_heal(&s->fx);
 	s->healed = true;
 }
 
-struct converge {
-	struct sim *s;
-};
-
-static bool converged(struct raft_fixture *f, void *arg)
-{
-	struct sim *s = arg;
-	int l = leader(s);
-	raft_index last;
-	unsigned i;
-
-	(void)f;
-	if (l < 0) {
-		return false;
-	}
-	last = raft_last_index(raft_fixture_get(&s->f, (unsigned)l));
-	for (i = 0; i < s->n; i++) {
-		if (raft_last_applied(raft_fixture_get(&s->f, i)) != last) {
-			return false;
-		}
-	}
-	return true;
-}
-
-/* Run one seed; returns false (with s->why) on a violated property. */
+/* Run one seed; returns false (with s->fx.why) on a violated property. */
 static bool run_seed(unsigned n, uint64_t seed, uint64_t n_puts, unsigned threshold, bool faults)
 {
 	struct sim s;
 	unsigned step;
 	unsigned i;
-	uint64_t digest = 0;
-	bool first = true;
 	bool ok;
 
 	sim_init(&s, n, seed, n_puts, threshold);
-	ok = raft_fixture_step_until_has_leader(&s.f, 10000);
+	ok = raft_fixture_step_until_has_leader(&s.fx.f, 10000);
 	if (!ok) {
 		sim_fail(&s, "no initial leader");
 	}
 	/* Fault phase. */
-	for (step = 0; faults && step < 4000 && !s.failed; step++) {
-		if (pick(&s.rng, 40) == 0) {
-			inject_fault(&s);
+	for (step = 0; faults && step < 4000 && !s.fx.failed; step++) {
+		if (prng_pick(&s.fx.rng, 40) == 0) {
+			fix_inject(&s.fx);
 		}
 		client_step(&s);
-		raft_fixture_step(&s.f);
+		raft_fixture_step(&s.fx.f);
 	}
 	heal(&s);
 	/* Finish the puts and drain (bounded by simulated time). */
-	while (!s.failed && s.phase != PH_DONE) {
-		if (raft_fixture_time(&s.f) > 600000) {
+	while (!s.fx.failed && s.phase != PH_DONE) {
+		if (raft_fixture_time(&s.fx.f) > 600000) {
 			sim_fail(&s, "no progress after healing (phase %d)", (int)s.phase);
 			break;
 		}
 		client_step(&s);
-		raft_fixture_step(&s.f);
+		raft_fixture_step(&s.fx.f);
 	}
-	if (!s.failed) {
+	if (!s.fx.failed) {
 		uint64_t missing = 0;
 
 		/* Every put was acknowledged (directly or through put_seq after
@@ -623,30 +425,22 @@ static bool run_seed(unsigned n, uint64_t seed, uint64_t n_puts, unsigned thresh
 			}
 			missing += s.received[v] == 0;
 		}
-		if (!s.failed && missing > s.drain_unknown) {
+		if (!s.fx.failed && missing > s.drain_unknown) {
 			sim_fail(&s, "%llu acknowledged puts lost (%llu unknown gets)",
 				 (unsigned long long)missing, (unsigned long long)s.drain_unknown);
 		}
 	}
-	if (!s.failed && !raft_fixture_step_until(&s.f, converged, &s, 60000)) {
+	if (!s.fx.failed && !fix_step_until_converged(&s.fx, 60000)) {
 		sim_fail(&s, "servers did not converge");
 	}
-	for (i = 0; i < n && !s.failed; i++) {
-		uint64_t d;
-
-		d = fsm_digest(s.fsm[i]);
-		if (first) {
-			digest = d;
-			first = false;
-		} else if (d != digest) {
-			sim_fail(&s, "digest of server %u differs", i);
-		}
+	if (!s.fx.failed && (i = (unsigned)fix_digest_mismatch(&s.fx)) != (unsigned)-1) {
+		sim_fail(&s, "digest of server %u differs", i);
 	}
-	if (!s.failed && threshold <= 16) {
+	if (!s.fx.failed && threshold <= 16) {
 		/* With a low threshold a snapshot must have been taken. */
-		int l = leader(&s);
+		int l = fix_leader(&s.fx);
 
-		if (l < 0 || raft_fixture_get(&s.f, (unsigned)l)->log.snapshot.last_index == 0) {
+		if (l < 0 || raft_fixture_get(&s.fx.f, (unsigned)l)->log.snapshot.last_index == 0) {
 			sim_fail(&s, "no snapshot taken");
 		}
 	}
@@ -656,17 +450,17 @@ static bool run_seed(unsigned n, uint64_t seed, uint64_t n_puts, unsigned thresh
 			"time %llu ms snapshot %llu %s\n",
 			(unsigned long long)seed, n, (unsigned long long)s.acked,
 			(unsigned long long)s.unknown, (unsigned long long)s.drain_unknown,
-			s.n_io_faults, (unsigned long long)raft_fixture_time(&s.f),
-			(unsigned long long)raft_fixture_get(&s.f, 0)->log.snapshot.last_index,
-			s.failed ? s.why : "ok");
+			s.fx.n_io_faults, (unsigned long long)raft_fixture_time(&s.fx.f),
+			(unsigned long long)raft_fixture_get(&s.fx.f, 0)->log.snapshot.last_index,
+			s.fx.failed ? s.fx.why : "ok");
 	}
-	if (s.failed) {
+	if (s.fx.failed) {
 		fprintf(stderr,
 			"FAILED seed=%llu servers=%u: %s (acked %llu unknown %llu io faults %u)\n",
-			(unsigned long long)seed, n, s.why, (unsigned long long)s.acked,
-			(unsigned long long)s.unknown, s.n_io_faults);
+			(unsigned long long)seed, n, s.fx.why, (unsigned long long)s.acked,
+			(unsigned long long)s.unknown, s.fx.n_io_faults);
 	}
-	ok = !s.failed;
+	ok = !s.fx.failed;
 	sim_close(&s);
 	return ok;
 }
@@ -724,30 +518,31 @@ static void test_snapshot_install(void **state)
 	(void)state;
 	sim_init(&s, 3, 1, 200, 4);
 	s.healed = true;
-	assert_true(raft_fixture_step_until_has_leader(&s.f, 10000));
-	i = ((unsigned)leader(&s) + 1) % 3;
-	raft_fixture_kill(&s.f, i);
-	while (!s.failed && s.phase != PH_DRAIN) {
+	assert_true(raft_fixture_step_until_has_leader(&s.fx.f, 10000));
+	i = ((unsigned)fix_leader(&s.fx) + 1) % 3;
+	raft_fixture_kill(&s.fx.f, i);
+	while (!s.fx.failed && s.phase != PH_DRAIN) {
 		client_step(&s);
-		raft_fixture_step(&s.f);
-		assert_true(raft_fixture_time(&s.f) < 600000);
+		raft_fixture_step(&s.fx.f);
+		assert_true(raft_fixture_time(&s.fx.f) < 600000);
 	}
-	assert_false(s.failed);
-	assert_true(raft_fixture_get(&s.f, (unsigned)leader(&s))->log.snapshot.last_index > 0);
-	raft_fixture_revive(&s.f, i);
-	while (!s.failed && s.phase != PH_DONE) {
+	assert_false(s.fx.failed);
+	assert_true(
+	    raft_fixture_get(&s.fx.f, (unsigned)fix_leader(&s.fx))->log.snapshot.last_index > 0);
+	raft_fixture_revive(&s.fx.f, i);
+	while (!s.fx.failed && s.phase != PH_DONE) {
 		client_step(&s);
-		raft_fixture_step(&s.f);
-		assert_true(raft_fixture_time(&s.f) < 1200000);
+		raft_fixture_step(&s.fx.f);
+		assert_true(raft_fixture_time(&s.fx.f) < 1200000);
 	}
-	assert_false(s.failed);
-	assert_true(raft_fixture_step_until(&s.f, converged, &s, 60000));
+	assert_false(s.fx.failed);
+	assert_true(fix_step_until_converged(&s.fx, 60000));
 	/* The revived follower restored from a snapshot (its log starts after
 	 * the leader's first compaction). */
-	assert_true(raft_fixture_get(&s.f, i)->log.snapshot.last_index > 0);
-	d0 = fsm_digest(s.fsm[0]);
-	assert_int_equal(fsm_digest(s.fsm[1]), d0);
-	assert_int_equal(fsm_digest(s.fsm[2]), d0);
+	assert_true(raft_fixture_get(&s.fx.f, i)->log.snapshot.last_index > 0);
+	d0 = fsm_digest(s.fx.fsm[0]);
+	assert_int_equal(fsm_digest(s.fx.fsm[1]), d0);
+	assert_int_equal(fsm_digest(s.fx.fsm[2]), d0);
 	for (uint64_t v = 1; v <= 200; v++) {
 		assert_int_equal(s.received[v], 1);
 	}

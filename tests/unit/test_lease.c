@@ -1,0 +1,321 @@
+/* Unit tests of src/qsgd/lease.c on a real libuv loop with short timings
+ * (renew 10 ms, lease 100 ms): join and renewal scheduling, fencing when
+ * renewals cannot commit, and the leader's failure detection of another
+ * member after expiry + grace. Submissions, raft-glue and the listeners are
+ * faked (qsgd_fake.h); the state machine is real. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "qsgd/lease.h"
+#include "qsgd_fake.h"
+
+#define RENEW 10
+#define LEASE 100
+
+static void start(struct fake *fk, struct lease **l, uint8_t role)
+{
+	char errmsg[QSG_ERRMSG_SIZE];
+	fake_init(fk, 3, 1, 0);
+	fk->cfg.renew_ms = RENEW;
+	fk->cfg.lease_ms = LEASE;
+	fk->cfg.expire_interval_ms = 100000;
+	fk->info.role = role;
+	fk->info.leader_id = role == GLUE_LEADER ? 1 : 2;
+	fk->leader = role == GLUE_LEADER;
+	for (unsigned i = 0; i < 3; i++) {
+		fk->voters[i].id = i + 1;
+		fk->voters[i].role = GLUE_VOTER;
+	}
+	fk->nvoters = 3;
+	assert_int_equal(lease_init(l, &fk->d, errmsg), QSG_OK);
+}
+
+static void stop(struct fake *fk, struct lease *l)
+{
+	lease_close(l);
+	fake_close(fk);
+}
+
+static size_t count_op(const struct fake *fk, uint8_t op)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < fk->ncmds; i++)
+		if (fk->cmds[i].cmd.op == op)
+			n++;
+	return n;
+}
+
+/* Apply every command still unanswered (as the group would). */
+static void answer_all(struct fake *fk)
+{
+	for (size_t i = 0; i < fk->ncmds; i++)
+		if (!fk->cmds[i].done)
+			fake_cmd_apply(fk, i);
+}
+
+static void join_then_renew(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_FOLLOWER);
+	assert_true(lease_fenced(l)); /* until the first acknowledgement */
+	lease_start(l);
+	assert_int_equal(fk.fenced, 1); /* clients only: channels untouched */
+	assert_false(fk.fence_channels);
+	fake_run_ms(&fk, 3 * RENEW);
+	/* one MEMBER_JOIN in flight, not repeated while it is */
+	assert_int_equal(fk.ncmds, 1);
+	assert_int_equal(fk.cmds[0].cmd.op, FSM_OP_MEMBER_JOIN);
+	assert_int_equal(fk.cmds[0].cmd.member_id, 1);
+	assert_int_equal(fk.cmds[0].cmd.seq, LEASE);
+	assert_string_equal(fk.cmds[0].cmd.name, "QM1");
+	assert_string_equal(fk.cmds[0].cmd.client_addr, fk.cfg.listen);
+	fake_cmd_apply(&fk, 0);
+	assert_false(lease_fenced(l));
+	assert_int_equal(fk.fenced, 0);
+	assert_true(fk.fence_channels);
+	/* then a renewal every renew_ms, with this member's Raft statistics */
+	fk.info.term = 7;
+	fk.info.commit_index = 42;
+	for (int i = 0; i < 10; i++) {
+		fake_run_ms(&fk, RENEW);
+		answer_all(&fk);
+	}
+	size_t renewals = count_op(&fk, FSM_OP_LEASE_RENEW);
+	assert_true(renewals >= 5 && renewals <= 12);
+	struct fake_cmd *last = &fk.cmds[fk.ncmds - 1];
+	assert_int_equal(last->cmd.op, FSM_OP_LEASE_RENEW);
+	assert_int_equal(last->cmd.member_id, 1);
+	assert_int_equal(last->cmd.stats.term, 7);
+	assert_int_equal(last->cmd.stats.commit_index, 42);
+	assert_int_equal(last->cmd.stats.role, GLUE_FOLLOWER);
+	assert_false(lease_fenced(l));
+	assert_int_equal(fk.fence_calls, 2);
+	struct fsm_member m;
+	assert_int_equal(fsm_member_get(fk.d.fsm, 1, &m), QSG_OK);
+	assert_int_equal(m.state, FSM_MEMBER_ACTIVE);
+	stop(&fk, l);
+}
+
+/* No leader known: nothing is submitted. */
+static void no_leader_no_renewal(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_FOLLOWER);
+	fk.info.leader_id = 0;
+	lease_start(l);
+	fake_run_ms(&fk, 5 * RENEW);
+	assert_int_equal(fk.ncmds, 0);
+	assert_true(lease_fenced(l));
+	stop(&fk, l);
+}
+
+/* Renewals that do not commit: at most 4 in flight, and the member fences
+ * itself lease_ms - renew_ms after the send of the last acknowledged one;
+ * a renewal acknowledged later lifts the fence. */
+static void fence_when_renewals_stall(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_FOLLOWER);
+	lease_start(l);
+	fake_run_ms(&fk, 1);
+	assert_int_equal(fk.ncmds, 1);
+	uint64_t acked_send = uv_now(&fk.loop);
+	fake_cmd_apply(&fk, 0);
+	assert_false(lease_fenced(l));
+	/* stall: nothing is answered */
+	fake_run_ms(&fk, (LEASE - RENEW) / 2);
+	assert_false(lease_fenced(l));
+	fake_run_ms(&fk, LEASE);
+	assert_true(lease_fenced(l));
+	assert_true(uv_now(&fk.loop) - acked_send >= LEASE - RENEW);
+	assert_int_equal(fk.fenced, 1);
+	assert_true(fk.fence_channels); /* the channel initiator stops too */
+	assert_int_equal(count_op(&fk, FSM_OP_LEASE_RENEW), 4);
+	/* The stalled renewals commit late: too old to extend the lease. */
+	answer_all(&fk);
+	assert_true(lease_fenced(l));
+	/* A fresh renewal commits promptly: active again. */
+	fake_run_ms(&fk, 2 * RENEW);
+	answer_all(&fk);
+	assert_false(lease_fenced(l));
+	assert_int_equal(fk.fenced, 0);
+	stop(&fk, l);
+}
+
+/* A member that sees in its replica that it was declared failed joins
+ * again (its renewals in flight would revive it, but it does not wait). */
+static void refused_renewal_rejoins(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_FOLLOWER);
+	lease_start(l);
+	fake_run_ms(&fk, 1);
+	fake_cmd_apply(&fk, 0); /* joined */
+	fake_run_ms(&fk, RENEW + 2);
+	assert_int_equal(fk.cmds[fk.ncmds - 1].cmd.op, FSM_OP_LEASE_RENEW);
+	/* the leader declares us failed before the renewal applies */
+	struct fsm_member m;
+	assert_int_equal(fsm_member_get(fk.d.fsm, 1, &m), QSG_OK);
+	struct fsm_cmd fail;
+	memset(&fail, 0, sizeof fail);
+	fail.op = FSM_OP_MEMBER_FAIL;
+	fail.member_id = 1;
+	fail.seq = (uint64_t)m.lease_expiry_ms;
+	fk.now = m.lease_expiry_ms + 1; /* leader time past the expiry */
+	assert_int_equal(fake_apply(&fk, &fail), QSG_OK);
+	assert_int_equal(fsm_member_get(fk.d.fsm, 1, &m), QSG_OK);
+	assert_int_equal(m.state, FSM_MEMBER_FAILED);
+	size_t before = count_op(&fk, FSM_OP_MEMBER_JOIN);
+	fake_run_ms(&fk, 2 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN), before + 1);
+	stop(&fk, l);
+}
+
+static void join_member(struct fake *fk, uint32_t id, int64_t at)
+{
+	struct fsm_cmd c;
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_MEMBER_JOIN;
+	c.member_id = id;
+	c.seq = LEASE;
+	snprintf(c.name, sizeof c.name, "QM%u", id);
+	snprintf(c.raft_addr, sizeof c.raft_addr, "127.0.0.1:%u", 7000 + id);
+	snprintf(c.client_addr, sizeof c.client_addr, "127.0.0.1:%u", 1400 + id);
+	fk->now = at;
+	assert_int_equal(fake_apply(fk, &c), QSG_OK);
+}
+
+/* The leader declares a member whose lease expired failed (MEMBER_FAIL with
+ * the expiry it saw), not during the first lease_ms of its leadership, once
+ * while in flight; live members are left alone. */
+static void leader_detects_failure(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_LEADER);
+	int64_t now = qsgd_wall_ms();
+	join_member(&fk, 2, now - 10000); /* expired long ago */
+	join_member(&fk, 3, now + 100000); /* far in the future */
+	struct fsm_member m2;
+	assert_int_equal(fsm_member_get(fk.d.fsm, 2, &m2), QSG_OK);
+	lease_on_role(l, GLUE_FOLLOWER, GLUE_LEADER);
+	uint64_t leader_since = uv_now(&fk.loop);
+	lease_start(l);
+	fake_run_ms(&fk, LEASE / 2);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL), 0); /* grace */
+	fake_run_ms(&fk, LEASE);
+	assert_true(uv_now(&fk.loop) - leader_since >= LEASE);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL), 1); /* once */
+	size_t i;
+	for (i = 0; fk.cmds[i].cmd.op != FSM_OP_MEMBER_FAIL; i++)
+		;
+	assert_int_equal(fk.cmds[i].cmd.member_id, 2);
+	assert_int_equal(fk.cmds[i].cmd.seq, (uint64_t)m2.lease_expiry_ms);
+	fk.now = qsgd_wall_ms();
+	fake_cmd_apply(&fk, i);
+	assert_int_equal(fsm_member_get(fk.d.fsm, 2, &m2), QSG_OK);
+	assert_int_equal(m2.state, FSM_MEMBER_FAILED);
+	fake_run_ms(&fk, 3 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL), 1);
+	/* a failed member that left the Raft configuration is forgotten */
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE), 0);
+	fk.voters[1] = fk.voters[2];
+	fk.nvoters = 2;
+	fake_run_ms(&fk, 3 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE), 1);
+	for (i = 0; fk.cmds[i].cmd.op != FSM_OP_MEMBER_REMOVE; i++)
+		;
+	assert_int_equal(fk.cmds[i].cmd.member_id, 2);
+	stop(&fk, l);
+}
+
+/* A follower never declares anyone failed. */
+static void follower_does_not_detect(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_FOLLOWER);
+	join_member(&fk, 2, qsgd_wall_ms() - 10000);
+	lease_start(l);
+	fake_run_ms(&fk, 2 * LEASE);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL), 0);
+	stop(&fk, l);
+}
+
+/* The leader runs the periodic EXPIRE with the session expiry. */
+static void leader_expires_sessions(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_LEADER);
+	fk.cfg.expire_interval_ms = 20;
+	fk.cfg.session_expiry_s = 60;
+	lease_on_role(l, GLUE_FOLLOWER, GLUE_LEADER);
+	lease_start(l);
+	fake_run_ms(&fk, 50);
+	size_t n = count_op(&fk, FSM_OP_EXPIRE);
+	assert_true(n >= 1);
+	for (size_t i = 0; i < fk.ncmds; i++)
+		if (fk.cmds[i].cmd.op == FSM_OP_EXPIRE)
+			assert_int_equal(fk.cmds[i].cmd.seq, 60000);
+	stop(&fk, l);
+}
+
+static int fatal_calls;
+static void on_fatal(struct qsgd *d, const char *why)
+{
+	(void)d;
+	(void)why;
+	fatal_calls++;
+}
+
+/* A leader that commits nothing for three leases fail-stops. */
+static void stalled_leader_fail_stops(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_LEADER);
+	fk.d.fatal = on_fatal;
+	fk.log.level = -1; /* QSG4006E is expected */
+	fatal_calls = 0;
+	lease_on_role(l, GLUE_FOLLOWER, GLUE_LEADER);
+	lease_start(l);
+	fake_run_ms(&fk, 2 * LEASE);
+	assert_int_equal(fatal_calls, 0);
+	fake_run_ms(&fk, 2 * LEASE + 20);
+	assert_true(fatal_calls >= 1);
+	stop(&fk, l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(join_then_renew),
+	    cmocka_unit_test(no_leader_no_renewal),
+	    cmocka_unit_test(fence_when_renewals_stall),
+	    cmocka_unit_test(refused_renewal_rejoins),
+	    cmocka_unit_test(leader_detects_failure),
+	    cmocka_unit_test(follower_does_not_detect),
+	    cmocka_unit_test(leader_expires_sessions),
+	    cmocka_unit_test(stalled_leader_fail_stops),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
