@@ -1,243 +1,13 @@
-/* MQSC command parser. See mqsc.h. */
-#include "mqsc.h"
-
+/* MQSC command items: what DEFINE, ALTER, DELETE, DISPLAY and the channel
+ * and lifecycle verbs accept after the object, each value checked, and the
+ * meaning filled into struct mqsc_cmd. Queue and channel attributes come
+ * from the tables of src/fsm/fsm_attrs.h. See mqsc.h. */
 #include <stdio.h>
 #include <string.h>
 
 #include "common/hostport.h"
 #include "common/qsg_err.h"
-
-/* ------------------------------------------------------------------------
- * Lexer
- * ------------------------------------------------------------------------ */
-
-enum tok_kind { TOK_END, TOK_WORD, TOK_QUOTED, TOK_LPAREN, TOK_RPAREN };
-
-struct token {
-	enum tok_kind kind;
-	unsigned column; /* 1-based */
-	size_t len;
-	char text[MQSC_VALUE_MAX + 1];
-};
-
-struct parser {
-	const char *p;
-	size_t len;
-	size_t pos;
-	struct token tok; /* current token */
-	char *errmsg;
-};
-
-static bool is_sep(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',';
-}
-
-static bool is_printable(char c)
-{
-	return c >= 0x20 && c <= 0x7e;
-}
-
-static char to_upper(char c)
-{
-	return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
-}
-
-static const char *tok_desc(const struct token *t)
-{
-	switch (t->kind) {
-	case TOK_END:
-		return "end of command";
-	case TOK_LPAREN:
-		return "'('";
-	case TOK_RPAREN:
-		return "')'";
-	case TOK_QUOTED:
-		return "a quoted string";
-	case TOK_WORD:
-		return "a keyword";
-	}
-	return "?";
-}
-
-static int tok_append(struct parser *ps, char c)
-{
-	struct token *t = &ps->tok;
-	if (t->len >= MQSC_VALUE_MAX)
-		return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
-				"token longer than %d characters at column %u", MQSC_VALUE_MAX,
-				t->column);
-	t->text[t->len++] = c;
-	t->text[t->len] = '\0';
-	return QSG_OK;
-}
-
-/* Read the next token into ps->tok. */
-static int advance(struct parser *ps)
-{
-	struct token *t = &ps->tok;
-	int rc;
-
-	while (ps->pos < ps->len && is_sep(ps->p[ps->pos]))
-		ps->pos++;
-	t->column = (unsigned)ps->pos + 1;
-	t->len = 0;
-	t->text[0] = '\0';
-	if (ps->pos == ps->len) {
-		t->kind = TOK_END;
-		return QSG_OK;
-	}
-	char c = ps->p[ps->pos];
-	if (c == '(' || c == ')') {
-		t->kind = c == '(' ? TOK_LPAREN : TOK_RPAREN;
-		ps->pos++;
-		return QSG_OK;
-	}
-	if (c == '\'') {
-		t->kind = TOK_QUOTED;
-		ps->pos++;
-		for (;;) {
-			if (ps->pos == ps->len)
-				return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
-						"quoted string starting at column %u is not closed",
-						t->column);
-			c = ps->p[ps->pos];
-			if (c == '\'') {
-				if (ps->pos + 1 < ps->len && ps->p[ps->pos + 1] == '\'') {
-					ps->pos += 2;
-					if ((rc = tok_append(ps, '\'')) != QSG_OK)
-						return rc;
-					continue;
-				}
-				ps->pos++;
-				return QSG_OK;
-			}
-			if (!is_printable(c))
-				return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
-						"invalid character 0x%02x at column %zu",
-						(unsigned)(unsigned char)c, ps->pos + 1);
-			if ((rc = tok_append(ps, c)) != QSG_OK)
-				return rc;
-			ps->pos++;
-		}
-	}
-	t->kind = TOK_WORD;
-	while (ps->pos < ps->len) {
-		c = ps->p[ps->pos];
-		if (is_sep(c) || c == '(' || c == ')' || c == '\'')
-			break;
-		if (!is_printable(c))
-			return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
-					"invalid character 0x%02x at column %zu",
-					(unsigned)(unsigned char)c, ps->pos + 1);
-		if ((rc = tok_append(ps, to_upper(c))) != QSG_OK)
-			return rc;
-		ps->pos++;
-	}
-	return QSG_OK;
-}
-
-/* ------------------------------------------------------------------------
- * Keyword tables
- * ------------------------------------------------------------------------ */
-
-struct word_map {
-	const char *word;
-	int value;
-};
-
-static const struct word_map verbs[] = {
-    {"DEFINE", MQSC_DEFINE}, {"DEF", MQSC_DEFINE},	{"ALTER", MQSC_ALTER},
-    {"ALT", MQSC_ALTER},     {"DELETE", MQSC_DELETE},	{"DEL", MQSC_DELETE},
-    {"CLEAR", MQSC_CLEAR},   {"DISPLAY", MQSC_DISPLAY}, {"DIS", MQSC_DISPLAY},
-    {"PING", MQSC_PING},     {"START", MQSC_START},	{"STA", MQSC_START},
-    {"STOP", MQSC_STOP},     {"RESET", MQSC_RESET},	{"RESOLVE", MQSC_RESOLVE},
-    {"ADD", MQSC_ADD},	     {"REMOVE", MQSC_REMOVE},	{"TRANSFER", MQSC_TRANSFER},
-};
-
-static const struct word_map objs[] = {
-    {"QLOCAL", MQSC_OBJ_QLOCAL},     {"QL", MQSC_OBJ_QLOCAL},	    {"QUEUE", MQSC_OBJ_QUEUE},
-    {"Q", MQSC_OBJ_QUEUE},	     {"QSTATUS", MQSC_OBJ_QSTATUS}, {"QS", MQSC_OBJ_QSTATUS},
-    {"GROUP", MQSC_OBJ_GROUP},	     {"QMGR", MQSC_OBJ_QMGR},	    {"QREMOTE", MQSC_OBJ_QREMOTE},
-    {"QR", MQSC_OBJ_QREMOTE},	     {"CHANNEL", MQSC_OBJ_CHANNEL}, {"CHL", MQSC_OBJ_CHANNEL},
-    {"CHSTATUS", MQSC_OBJ_CHSTATUS}, {"CHS", MQSC_OBJ_CHSTATUS},    {"CHINIT", MQSC_OBJ_CHINIT},
-    {"QALIAS", MQSC_OBJ_QALIAS},     {"QA", MQSC_OBJ_QALIAS},	    {"QMSTATUS", MQSC_OBJ_QMSTATUS},
-    {"MEMBER", MQSC_OBJ_MEMBER},     {"LEADER", MQSC_OBJ_LEADER},
-};
-
-static int map_find(const struct word_map *m, size_t n, const char *w)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(m[i].word, w) == 0)
-			return m[i].value;
-	return 0;
-}
-
-const char *mqsc_verb_name(enum mqsc_verb v)
-{
-	switch (v) {
-	case MQSC_DEFINE:
-		return "DEFINE";
-	case MQSC_ALTER:
-		return "ALTER";
-	case MQSC_DELETE:
-		return "DELETE";
-	case MQSC_CLEAR:
-		return "CLEAR";
-	case MQSC_DISPLAY:
-		return "DISPLAY";
-	case MQSC_PING:
-		return "PING";
-	case MQSC_START:
-		return "START";
-	case MQSC_STOP:
-		return "STOP";
-	case MQSC_RESET:
-		return "RESET";
-	case MQSC_RESOLVE:
-		return "RESOLVE";
-	case MQSC_ADD:
-		return "ADD";
-	case MQSC_REMOVE:
-		return "REMOVE";
-	case MQSC_TRANSFER:
-		return "TRANSFER";
-	}
-	return "?";
-}
-
-const char *mqsc_obj_name(enum mqsc_obj o)
-{
-	switch (o) {
-	case MQSC_OBJ_QLOCAL:
-		return "QLOCAL";
-	case MQSC_OBJ_QUEUE:
-		return "QUEUE";
-	case MQSC_OBJ_QSTATUS:
-		return "QSTATUS";
-	case MQSC_OBJ_GROUP:
-		return "GROUP";
-	case MQSC_OBJ_QMGR:
-		return "QMGR";
-	case MQSC_OBJ_QREMOTE:
-		return "QREMOTE";
-	case MQSC_OBJ_CHANNEL:
-		return "CHANNEL";
-	case MQSC_OBJ_CHSTATUS:
-		return "CHSTATUS";
-	case MQSC_OBJ_CHINIT:
-		return "CHINIT";
-	case MQSC_OBJ_QALIAS:
-		return "QALIAS";
-	case MQSC_OBJ_QMSTATUS:
-		return "QMSTATUS";
-	case MQSC_OBJ_MEMBER:
-		return "MEMBER";
-	case MQSC_OBJ_LEADER:
-		return "LEADER";
-	}
-	return "?";
-}
+#include "mqsc_int.h"
 
 /* Attributes accepted by DEFINE and ALTER (queues, channels, QMGR). */
 enum qa_kind { QA_NUM, QA_ENUM, QA_NAME, QA_TEXT, QA_CONNAME };
@@ -347,43 +117,37 @@ static const char *const disp_qmstatus[] = {"QMNAME", "RAFTID",	 "ROLE", "TERM",
 					    "COMMIT", "APPLIED", "LAG",	 "INSYNC",
 					    "VOTER",  "LEASE",	 NULL};
 
-struct disp_table {
-	const char *const *names;
-	size_t always;
-	bool default_all;
-};
-
-static struct disp_table disp_table(enum mqsc_obj o)
+struct mqsc_disp_table mqsc_disp_table(enum mqsc_obj o)
 {
 	switch (o) {
 	case MQSC_OBJ_QLOCAL:
-		return (struct disp_table){disp_qlocal, 3, false};
+		return (struct mqsc_disp_table){disp_qlocal, 3, false};
 	case MQSC_OBJ_QUEUE:
-		return (struct disp_table){disp_queue, 3, false};
+		return (struct mqsc_disp_table){disp_queue, 3, false};
 	case MQSC_OBJ_QREMOTE:
-		return (struct disp_table){disp_qremote, 3, false};
+		return (struct mqsc_disp_table){disp_qremote, 3, false};
 	case MQSC_OBJ_QSTATUS:
-		return (struct disp_table){disp_qstatus, 2, true};
+		return (struct mqsc_disp_table){disp_qstatus, 2, true};
 	case MQSC_OBJ_GROUP:
-		return (struct disp_table){disp_group, 1, true};
+		return (struct mqsc_disp_table){disp_group, 1, true};
 	case MQSC_OBJ_QMGR:
-		return (struct disp_table){disp_qmgr, 1, true};
+		return (struct mqsc_disp_table){disp_qmgr, 1, true};
 	case MQSC_OBJ_CHANNEL:
-		return (struct disp_table){disp_channel, 3, false};
+		return (struct mqsc_disp_table){disp_channel, 3, false};
 	case MQSC_OBJ_CHSTATUS:
 		/* As MQ: a short default set; ALL or names for the rest. */
-		return (struct disp_table){disp_chstatus, 8, false};
+		return (struct mqsc_disp_table){disp_chstatus, 8, false};
 	case MQSC_OBJ_CHINIT:
-		return (struct disp_table){disp_chinit, 1, true};
+		return (struct mqsc_disp_table){disp_chinit, 1, true};
 	case MQSC_OBJ_QALIAS:
-		return (struct disp_table){disp_qalias, 3, false};
+		return (struct mqsc_disp_table){disp_qalias, 3, false};
 	case MQSC_OBJ_QMSTATUS:
-		return (struct disp_table){disp_qmstatus, 1, true};
+		return (struct mqsc_disp_table){disp_qmstatus, 1, true};
 	case MQSC_OBJ_MEMBER:
 	case MQSC_OBJ_LEADER:
 		break;
 	}
-	return (struct disp_table){NULL, 0, true};
+	return (struct mqsc_disp_table){NULL, 0, true};
 }
 
 static bool in_list(const char *const *list, const char *w)
@@ -406,8 +170,8 @@ static bool name_char(char c)
 
 /* Check an MQ object name of at most max characters. what: "queue name",
  * "BOQNAME" ... */
-static int check_name_max(const char *s, const char *what, size_t max, bool allow_generic,
-			  bool allow_empty, bool *generic, unsigned col, char *errmsg)
+int mqsc_check_name_max(const char *s, const char *what, size_t max, bool allow_generic,
+			bool allow_empty, bool *generic, unsigned col, char *errmsg)
 {
 	size_t n = strlen(s);
 	if (generic != NULL)
@@ -440,8 +204,8 @@ static int check_name_max(const char *s, const char *what, size_t max, bool allo
 static int check_name(const char *s, const char *what, bool allow_generic, bool allow_empty,
 		      bool *generic, unsigned col, char *errmsg)
 {
-	return check_name_max(s, what, FSM_NAME_MAX, allow_generic, allow_empty, generic, col,
-			      errmsg);
+	return mqsc_check_name_max(s, what, FSM_NAME_MAX, allow_generic, allow_empty, generic, col,
+				   errmsg);
 }
 
 static int parse_num(const struct mqsc_attr *a, uint32_t min, uint32_t max, uint32_t *out,
@@ -484,7 +248,7 @@ static int parse_enum(const struct mqsc_attr *a, const char *const *values, unsi
 			a->keyword, a->value, allowed, a->column);
 }
 
-static void copy_str(char *dst, size_t size, const char *src)
+void mqsc_copy_str(char *dst, size_t size, const char *src)
 {
 	size_t n = strlen(src);
 	if (n >= size)
@@ -563,7 +327,7 @@ static int set_qattr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errm
 		q->bothresh = num;
 		break;
 	case FSM_QA_BOQNAME:
-		copy_str(q->boqname, sizeof q->boqname, a->value);
+		mqsc_copy_str(q->boqname, sizeof q->boqname, a->value);
 		break;
 	case FSM_QA_INDXTYPE:
 		q->indxtype = (uint8_t)idx;
@@ -581,16 +345,16 @@ static int set_qattr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errm
 		q->usage = (uint8_t)idx;
 		break;
 	case FSM_QA_DESCR:
-		copy_str(q->descr, sizeof q->descr, a->value);
+		mqsc_copy_str(q->descr, sizeof q->descr, a->value);
 		break;
 	case FSM_QA_RNAME:
-		copy_str(q->rname, sizeof q->rname, a->value);
+		mqsc_copy_str(q->rname, sizeof q->rname, a->value);
 		break;
 	case FSM_QA_RQMNAME:
-		copy_str(q->rqmname, sizeof q->rqmname, a->value);
+		mqsc_copy_str(q->rqmname, sizeof q->rqmname, a->value);
 		break;
 	case FSM_QA_XMITQ:
-		copy_str(q->xmitq, sizeof q->xmitq, a->value);
+		mqsc_copy_str(q->xmitq, sizeof q->xmitq, a->value);
 		break;
 	}
 	q->set |= sp->bit;
@@ -631,7 +395,7 @@ static int check_conname(const struct mqsc_attr *a, char *out, size_t size, char
 			memcpy(port_s, lp + 1, pn);
 			port_s[pn] = '\0';
 			*lp = '\0';
-			copy_str(host, sizeof host, item);
+			mqsc_copy_str(host, sizeof host, item);
 			if (strchr(host, ':') != NULL && host[0] != '[')
 				snprintf(item, sizeof item, "[%s]:%s", host, port_s);
 			else
@@ -680,7 +444,7 @@ static int set_chattr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *err
 			return rc;
 		break;
 	case FSM_CA_XMITQ:
-		copy_str(c->xmitq, sizeof c->xmitq, a->value);
+		mqsc_copy_str(c->xmitq, sizeof c->xmitq, a->value);
 		break;
 	case FSM_CA_BATCHSZ:
 		c->batchsz = num;
@@ -716,7 +480,7 @@ static int set_chattr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *err
 		c->maxmsgl = num;
 		break;
 	case FSM_CA_DESCR:
-		copy_str(c->descr, sizeof c->descr, a->value);
+		mqsc_copy_str(c->descr, sizeof c->descr, a->value);
 		break;
 	case FSM_CA_PIPELINE:
 		c->pipeline = num;
@@ -739,9 +503,9 @@ static int set_qmattr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *err
 	if ((rc = spec_value(sp, a, &num, &idx, errmsg)) != QSG_OK)
 		return rc;
 	if (sp->bit == FSM_QM_DEADQ)
-		copy_str(cmd->qmattrs.deadq, sizeof cmd->qmattrs.deadq, a->value);
+		mqsc_copy_str(cmd->qmattrs.deadq, sizeof cmd->qmattrs.deadq, a->value);
 	else
-		copy_str(cmd->qmattrs.descr, sizeof cmd->qmattrs.descr, a->value);
+		mqsc_copy_str(cmd->qmattrs.descr, sizeof cmd->qmattrs.descr, a->value);
 	cmd->qmattrs.set |= sp->bit;
 	return QSG_OK;
 }
@@ -759,8 +523,8 @@ static int set_alias_attr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char 
 		rc = check_name(a->value, "TARGET", false, false, NULL, a->column, errmsg);
 		if (rc != QSG_OK)
 			return rc;
-		copy_str(cmd->target, sizeof cmd->target, a->value);
-		copy_str(cmd->qattrs.target, sizeof cmd->qattrs.target, a->value);
+		mqsc_copy_str(cmd->target, sizeof cmd->target, a->value);
+		mqsc_copy_str(cmd->qattrs.target, sizeof cmd->qattrs.target, a->value);
 		cmd->qattrs.set |= FSM_QA_TARGET;
 		return QSG_OK;
 	}
@@ -934,7 +698,7 @@ static int check_display_item(struct mqsc_cmd *cmd, const struct mqsc_attr *a, c
 					a->value, a->column);
 		return QSG_OK;
 	}
-	if (in_list(disp_table(o).names, k)) {
+	if (in_list(mqsc_disp_table(o).names, k)) {
 		if ((rc = want_no_value(a, errmsg)) != QSG_OK)
 			return rc;
 		cmd->selected = true;
@@ -970,7 +734,7 @@ static int check_cmdscope(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char 
 			return rc;
 	}
 	cmd->has_cmdscope = true;
-	copy_str(cmd->cmdscope, sizeof cmd->cmdscope, v);
+	mqsc_copy_str(cmd->cmdscope, sizeof cmd->cmdscope, v);
 	return QSG_OK;
 }
 
@@ -989,7 +753,7 @@ static int check_addr(const struct mqsc_attr *a, char *out, size_t size, char *e
 		return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
 				"%s('%.60s'): must be host:port (column %u)", a->keyword, a->value,
 				a->column);
-	copy_str(out, size, a->value);
+	mqsc_copy_str(out, size, a->value);
 	return QSG_OK;
 }
 
@@ -1019,7 +783,7 @@ static int check_lifecycle_item(struct mqsc_cmd *cmd, const struct mqsc_attr *a,
 		rc = check_name(a->value, "TO", false, false, NULL, a->column, errmsg);
 		if (rc != QSG_OK)
 			return rc;
-		copy_str(cmd->to, sizeof cmd->to, a->value);
+		mqsc_copy_str(cmd->to, sizeof cmd->to, a->value);
 		return QSG_OK;
 	}
 	if ((v == MQSC_STOP || v == MQSC_REMOVE) && strcmp(k, "FORCE") == 0)
@@ -1028,14 +792,14 @@ static int check_lifecycle_item(struct mqsc_cmd *cmd, const struct mqsc_attr *a,
 }
 
 /* Validate the items of a command and fill its meaning. */
-static int check_items(struct mqsc_cmd *cmd, char *errmsg)
+int mqsc_check_items(struct mqsc_cmd *cmd, char *errmsg)
 {
 	bool replace = false, noreplace = false, purge = false, nopurge = false;
 	bool channel = cmd->obj == MQSC_OBJ_CHANNEL;
 	enum mqsc_verb v = cmd->verb;
 	int rc;
 
-	copy_str(cmd->qattrs.name, sizeof cmd->qattrs.name, cmd->name);
+	mqsc_copy_str(cmd->qattrs.name, sizeof cmd->qattrs.name, cmd->name);
 	if (cmd->obj == MQSC_OBJ_QLOCAL)
 		cmd->qattrs.qtype = FSM_QT_LOCAL;
 	else if (cmd->obj == MQSC_OBJ_QREMOTE)
@@ -1043,7 +807,7 @@ static int check_items(struct mqsc_cmd *cmd, char *errmsg)
 	else if (cmd->obj == MQSC_OBJ_QALIAS)
 		cmd->qattrs.qtype = FSM_QT_ALIAS;
 	if (channel)
-		copy_str(cmd->chattrs.name, sizeof cmd->chattrs.name, cmd->name);
+		mqsc_copy_str(cmd->chattrs.name, sizeof cmd->chattrs.name, cmd->name);
 	cmd->seqnum = 1;
 	for (size_t i = 0; i < cmd->nattrs; i++) {
 		const struct mqsc_attr *a = &cmd->attrs[i];
@@ -1084,12 +848,12 @@ static int check_items(struct mqsc_cmd *cmd, char *errmsg)
 		} else if (v == MQSC_DEFINE && strcmp(k, "LIKE") == 0) {
 			if ((rc = want_value(a, errmsg)) != QSG_OK)
 				return rc;
-			rc = check_name_max(a->value, "LIKE",
-					    channel ? FSM_CHNAME_MAX : FSM_NAME_MAX, false, false,
-					    NULL, a->column, errmsg);
+			rc = mqsc_check_name_max(a->value, "LIKE",
+						 channel ? FSM_CHNAME_MAX : FSM_NAME_MAX, false,
+						 false, NULL, a->column, errmsg);
 			if (rc != QSG_OK)
 				return rc;
-			copy_str(cmd->like, sizeof cmd->like, a->value);
+			mqsc_copy_str(cmd->like, sizeof cmd->like, a->value);
 		} else if (v == MQSC_DEFINE && strcmp(k, "REPLACE") == 0) {
 			if ((rc = flag_item(a, &replace, errmsg)) != QSG_OK)
 				return rc;
@@ -1156,7 +920,7 @@ static int check_items(struct mqsc_cmd *cmd, char *errmsg)
 					"%s %s: WHERE is only allowed on DISPLAY (column %u)",
 					mqsc_verb_name(v), mqsc_obj_name(cmd->obj),
 					cmd->where.column);
-		if (!in_list(disp_table(cmd->obj).names, cmd->where.attr))
+		if (!in_list(mqsc_disp_table(cmd->obj).names, cmd->where.attr))
 			return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
 					"WHERE: %s is not an attribute of %s (column %u)",
 					cmd->where.attr, mqsc_obj_name(cmd->obj),
@@ -1167,349 +931,4 @@ static int check_items(struct mqsc_cmd *cmd, char *errmsg)
 	if (purge)
 		cmd->flags |= FSM_F_PURGE;
 	return QSG_OK;
-}
-
-/* ------------------------------------------------------------------------
- * Parser
- * ------------------------------------------------------------------------ */
-
-static bool verb_takes(enum mqsc_verb v, enum mqsc_obj o)
-{
-	switch (v) {
-	case MQSC_DEFINE:
-	case MQSC_DELETE:
-		return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL ||
-		       o == MQSC_OBJ_QALIAS;
-	case MQSC_ALTER:
-		return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL ||
-		       o == MQSC_OBJ_QMGR || o == MQSC_OBJ_QALIAS;
-	case MQSC_CLEAR:
-		return o == MQSC_OBJ_QLOCAL;
-	case MQSC_DISPLAY:
-		return o != MQSC_OBJ_MEMBER && o != MQSC_OBJ_LEADER;
-	case MQSC_PING:
-		return o == MQSC_OBJ_QMGR;
-	case MQSC_START:
-		return o == MQSC_OBJ_CHANNEL || o == MQSC_OBJ_CHINIT;
-	case MQSC_STOP:
-		return o == MQSC_OBJ_CHANNEL || o == MQSC_OBJ_CHINIT || o == MQSC_OBJ_QMGR;
-	case MQSC_ADD:
-	case MQSC_REMOVE:
-		return o == MQSC_OBJ_MEMBER;
-	case MQSC_TRANSFER:
-		return o == MQSC_OBJ_LEADER;
-	case MQSC_RESET:
-	case MQSC_RESOLVE:
-		return o == MQSC_OBJ_CHANNEL;
-	}
-	return false;
-}
-
-static bool obj_has_name(enum mqsc_obj o)
-{
-	return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QUEUE || o == MQSC_OBJ_QSTATUS ||
-	       o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL || o == MQSC_OBJ_CHSTATUS ||
-	       o == MQSC_OBJ_QALIAS || o == MQSC_OBJ_MEMBER;
-}
-
-static int expect_rparen(struct parser *ps, const char *what)
-{
-	if (ps->tok.kind == TOK_RPAREN)
-		return advance(ps);
-	if (ps->tok.kind == TOK_END)
-		return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX, "missing ')' after %s at column %u",
-				what, ps->tok.column);
-	return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
-			"expected ')' after %s, found %s at column %u", what, tok_desc(&ps->tok),
-			ps->tok.column);
-}
-
-static const struct word_map where_ops[] = {
-    {"EQ", MQSC_WHERE_EQ}, {"NE", MQSC_WHERE_NE}, {"LT", MQSC_WHERE_LT}, {"GT", MQSC_WHERE_GT},
-    {"LE", MQSC_WHERE_LE}, {"GE", MQSC_WHERE_GE}, {"LK", MQSC_WHERE_LK}, {"NL", MQSC_WHERE_NL},
-};
-
-/* WHERE(attribute op value), the current token after WHERE. */
-static int parse_where(struct parser *ps, struct mqsc_cmd *cmd, unsigned column)
-{
-	struct token *t = &ps->tok;
-	struct mqsc_where *w = &cmd->where;
-	int rc;
-
-	if (w->op != MQSC_WHERE_NONE)
-		return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
-				"WHERE specified more than once (column %u)", column);
-	if (t->kind != TOK_LPAREN)
-		return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
-				"WHERE needs (attribute operator value) at column %u", t->column);
-	if ((rc = advance(ps)) != QSG_OK)
-		return rc;
-	if (t->kind != TOK_WORD)
-		return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
-				"WHERE: expected an attribute name, found %s at column %u",
-				tok_desc(t), t->column);
-	if (t->len > MQSC_KEYWORD_MAX)
-		return qsg_errf(ps->errmsg, QSG_RC_BAD_ATTR,
-				"WHERE: unknown attribute %.20s... (column %u)", t->text,
-				t->column);
-	copy_str(w->attr, sizeof w->attr, t->text);
-	if (strcmp(w->attr, "IPPROCS") == 0 || strcmp(w->attr, "OPPROCS") == 0)
-		copy_str(w->attr, sizeof w->attr, "OPENS");
-	w->column = column;
-	if ((rc = advance(ps)) != QSG_OK)
-		return rc;
-	int op = t->kind == TOK_WORD
-		     ? map_find(where_ops, sizeof where_ops / sizeof where_ops[0], t->text)
-		     : 0;
-	if (op == 0)
-		return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
-				"WHERE: expected an operator EQ, NE, LT, GT, LE, GE, LK or NL at "
-				"column %u",
-				t->column);
-	if ((rc = advance(ps)) != QSG_OK)
-		return rc;
-	if (t->kind != TOK_WORD && t->kind != TOK_QUOTED)
-		return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
-				"WHERE: expected a value, found %s at column %u", tok_desc(t),
-				t->column);
-	memcpy(w->value, t->text, t->len + 1);
-	if ((rc = advance(ps)) != QSG_OK)
-		return rc;
-	if ((rc = expect_rparen(ps, "the WHERE value")) != QSG_OK)
-		return rc;
-	w->op = (enum mqsc_where_op)op;
-	return QSG_OK;
-}
-
-static int parse_items(struct parser *ps, struct mqsc_cmd *cmd)
-{
-	int rc;
-
-	while (ps->tok.kind != TOK_END) {
-		struct token *t = &ps->tok;
-		if (t->kind != TOK_WORD)
-			return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
-					"unexpected %s at column %u", tok_desc(t), t->column);
-		if (cmd->nattrs == MQSC_MAX_ATTRS)
-			return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
-					"more than %d attributes at column %u", MQSC_MAX_ATTRS,
-					t->column);
-		struct mqsc_attr *a = &cmd->attrs[cmd->nattrs];
-		memset(a, 0, sizeof *a);
-		a->column = t->column;
-		if (t->len > MQSC_KEYWORD_MAX)
-			return qsg_errf(ps->errmsg, QSG_RC_BAD_ATTR,
-					"%s %s: unknown attribute %.20s... (column %u)",
-					mqsc_verb_name(cmd->verb), mqsc_obj_name(cmd->obj), t->text,
-					t->column);
-		copy_str(a->keyword, sizeof a->keyword, t->text);
-		/* Synonyms, as MQ accepts them. */
-		if (strcmp(a->keyword, "IPPROCS") == 0 || strcmp(a->keyword, "OPPROCS") == 0)
-			copy_str(a->keyword, sizeof a->keyword, "OPENS");
-		if ((rc = advance(ps)) != QSG_OK)
-			return rc;
-		if (strcmp(a->keyword, "WHERE") == 0) {
-			if ((rc = parse_where(ps, cmd, a->column)) != QSG_OK)
-				return rc;
-			continue;
-		}
-		if (ps->tok.kind == TOK_LPAREN) {
-			if ((rc = advance(ps)) != QSG_OK)
-				return rc;
-			if (t->kind == TOK_RPAREN)
-				return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
-						"%s(): empty value at column %u", a->keyword,
-						t->column);
-			if (t->kind != TOK_WORD && t->kind != TOK_QUOTED)
-				return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
-						"expected a value for %s, found %s at column %u",
-						a->keyword, tok_desc(t), t->column);
-			memcpy(a->value, t->text, t->len + 1);
-			a->has_value = true;
-			if ((rc = advance(ps)) != QSG_OK)
-				return rc;
-			if ((rc = expect_rparen(ps, a->keyword)) != QSG_OK)
-				return rc;
-		}
-		for (size_t i = 0; i < cmd->nattrs; i++)
-			if (strcmp(cmd->attrs[i].keyword, a->keyword) == 0)
-				return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
-						"%s specified more than once (column %u)",
-						a->keyword, a->column);
-		cmd->nattrs++;
-	}
-	return QSG_OK;
-}
-
-int mqsc_parse(const char *text, size_t len, struct mqsc_cmd *cmd, char *errmsg)
-{
-	struct parser ps = {.p = text, .len = len, .errmsg = errmsg};
-	struct token *t = &ps.tok;
-	int rc;
-
-	memset(cmd, 0, sizeof *cmd);
-	if (text == NULL && len > 0)
-		return qsg_errf(errmsg, QSG_RC_INVALID, "no command text");
-	if (len > MQSC_MAX_TEXT)
-		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX, "command longer than %d characters",
-				MQSC_MAX_TEXT);
-	if ((rc = advance(&ps)) != QSG_OK)
-		return rc;
-	if (t->kind == TOK_END)
-		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX, "empty command");
-	if (t->kind != TOK_WORD)
-		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
-				"expected a command verb, found %s at column %u", tok_desc(t),
-				t->column);
-	cmd->verb = (enum mqsc_verb)map_find(verbs, sizeof verbs / sizeof verbs[0], t->text);
-	if (cmd->verb == 0)
-		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
-				"unknown command verb '%.40s' at column %u (expected DEFINE, "
-				"ALTER, DELETE, CLEAR, DISPLAY, PING, START, STOP, RESET, "
-				"RESOLVE, ADD, REMOVE or TRANSFER)",
-				t->text, t->column);
-	if ((rc = advance(&ps)) != QSG_OK)
-		return rc;
-	if (t->kind != TOK_WORD)
-		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
-				"%s: expected an object type, found %s at column %u",
-				mqsc_verb_name(cmd->verb), tok_desc(t), t->column);
-	cmd->obj = (enum mqsc_obj)map_find(objs, sizeof objs / sizeof objs[0], t->text);
-	if (cmd->obj == 0 || !verb_takes(cmd->verb, cmd->obj))
-		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
-				"%s: object type '%.40s' not supported at column %u",
-				mqsc_verb_name(cmd->verb), t->text, t->column);
-	unsigned obj_col = t->column;
-	if ((rc = advance(&ps)) != QSG_OK)
-		return rc;
-	if (t->kind == TOK_LPAREN) {
-		if (!obj_has_name(cmd->obj))
-			return qsg_errf(
-			    errmsg, QSG_RC_MQSC_SYNTAX, "%s %s takes no name at column %u",
-			    mqsc_verb_name(cmd->verb), mqsc_obj_name(cmd->obj), t->column);
-		if ((rc = advance(&ps)) != QSG_OK)
-			return rc;
-		if (t->kind != TOK_WORD && t->kind != TOK_QUOTED)
-			return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
-					"expected an object name, found %s at column %u",
-					tok_desc(t), t->column);
-		bool generic = false;
-		bool chl = cmd->obj == MQSC_OBJ_CHANNEL || cmd->obj == MQSC_OBJ_CHSTATUS;
-		rc = check_name_max(t->text, chl ? "channel name" : "object name",
-				    chl ? FSM_CHNAME_MAX : FSM_NAME_MAX, cmd->verb == MQSC_DISPLAY,
-				    false, &generic, t->column, errmsg);
-		if (rc != QSG_OK)
-			return rc;
-		copy_str(cmd->name, sizeof cmd->name, t->text);
-		cmd->generic = generic;
-		if ((rc = advance(&ps)) != QSG_OK)
-			return rc;
-		if ((rc = expect_rparen(&ps, "the object name")) != QSG_OK)
-			return rc;
-	} else if (obj_has_name(cmd->obj)) {
-		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
-				"%s %s needs an object name: %s(name) (column %u)",
-				mqsc_verb_name(cmd->verb), mqsc_obj_name(cmd->obj),
-				mqsc_obj_name(cmd->obj), obj_col);
-	}
-	if ((rc = parse_items(&ps, cmd)) != QSG_OK)
-		return rc;
-	if (cmd->verb == MQSC_PING && cmd->nattrs > 0)
-		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
-				"PING QMGR takes no attributes (column %u)", cmd->attrs[0].column);
-	return check_items(cmd, errmsg);
-}
-
-bool mqsc_display_wants(const struct mqsc_cmd *cmd, const char *name)
-{
-	struct disp_table t = disp_table(cmd->obj);
-	for (size_t i = 0; i < t.always && t.names[i] != NULL; i++)
-		if (strcmp(t.names[i], name) == 0)
-			return true;
-	if (cmd->all)
-		return true;
-	/* As MQ, the attribute a WHERE filters on is shown. */
-	if (cmd->where.op != MQSC_WHERE_NONE && strcmp(cmd->where.attr, name) == 0)
-		return true;
-	if (!cmd->selected)
-		return t.default_all;
-	for (size_t i = 0; i < cmd->nattrs; i++)
-		if (!cmd->attrs[i].has_value && strcmp(cmd->attrs[i].keyword, name) == 0)
-			return true;
-	return false;
-}
-
-bool mqsc_name_matches(const struct mqsc_cmd *cmd, const char *name)
-{
-	if (!cmd->generic)
-		return strcmp(cmd->name, name) == 0;
-	size_t n = strlen(cmd->name) - 1; /* without the '*' */
-	return strncmp(cmd->name, name, n) == 0;
-}
-
-/* An optional '-' and 1..18 digits. */
-static bool as_number(const char *s, int64_t *out)
-{
-	bool neg = *s == '-';
-	int64_t v = 0;
-	size_t n = 0;
-	if (neg)
-		s++;
-	for (; s[n] != '\0'; n++) {
-		if (s[n] < '0' || s[n] > '9' || n >= 18)
-			return false;
-		v = v * 10 + (s[n] - '0');
-	}
-	if (n == 0)
-		return false;
-	*out = neg ? -v : v;
-	return true;
-}
-
-static bool like(const char *pattern, const char *s)
-{
-	size_t n = strlen(pattern);
-	if (n > 0 && pattern[n - 1] == '*')
-		return strncmp(pattern, s, n - 1) == 0;
-	return strcmp(pattern, s) == 0;
-}
-
-bool mqsc_where_matches(const struct mqsc_cmd *cmd, size_t n, const char *const *names,
-			const char *const *values)
-{
-	const struct mqsc_where *w = &cmd->where;
-	const char *v = NULL;
-	if (w->op == MQSC_WHERE_NONE)
-		return true;
-	for (size_t i = 0; i < n && v == NULL; i++)
-		if (strcmp(names[i], w->attr) == 0)
-			v = values[i];
-	if (v == NULL)
-		return false;
-	if (w->op == MQSC_WHERE_LK)
-		return like(w->value, v);
-	if (w->op == MQSC_WHERE_NL)
-		return !like(w->value, v);
-	int64_t a, b;
-	int c;
-	if (as_number(v, &a) && as_number(w->value, &b))
-		c = a < b ? -1 : a > b ? 1 : 0;
-	else
-		c = strcmp(v, w->value);
-	switch (w->op) {
-	case MQSC_WHERE_EQ:
-		return c == 0;
-	case MQSC_WHERE_NE:
-		return c != 0;
-	case MQSC_WHERE_LT:
-		return c < 0;
-	case MQSC_WHERE_GT:
-		return c > 0;
-	case MQSC_WHERE_LE:
-		return c <= 0;
-	case MQSC_WHERE_GE:
-		return c >= 0;
-	default:
-		return false;
-	}
 }
