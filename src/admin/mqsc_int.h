@@ -8,12 +8,19 @@
 
 #include "mqsc.h"
 
-/* Attribute names DISPLAY knows per object; the first `always` are shown
- * whatever was selected. default_all: shown all when nothing is selected. */
+/* Attribute names DISPLAY knows per object: names, then the attributes of
+ * the fsm_attrs.h tables that attrs selects. The first `always` names are
+ * shown whatever was selected. default_all: shown all when nothing is
+ * selected. */
+#define MQSC_DISP_QL 0x1 /* attributes of local queues */
+#define MQSC_DISP_QR 0x2 /* of remote queues */
+#define MQSC_DISP_QA 0x4 /* of alias queues */
+#define MQSC_DISP_CH 0x8 /* of channels */
 struct mqsc_disp_table {
 	const char *const *names;
 	size_t always;
 	bool default_all;
+	unsigned attrs;
 };
 struct mqsc_disp_table mqsc_disp_table(enum mqsc_obj o);
 

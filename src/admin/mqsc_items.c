@@ -9,89 +9,18 @@
 #include "common/qsg_err.h"
 #include "mqsc_int.h"
 
-/* Attributes accepted by DEFINE and ALTER (queues, channels, QMGR). */
-enum qa_kind { QA_NUM, QA_ENUM, QA_NAME, QA_TEXT, QA_CONNAME };
-
-static const char *const yes_no[] = {"NO", "YES", NULL};
-static const char *const indx_types[] = {"NONE", "MSGID", "CORRELID", NULL};
-static const char *const en_dis[] = {"ENABLED", "DISABLED", NULL};
-static const char *const usages[] = {"NORMAL", "XMITQ", NULL}; /* enum fsm_usage */
-static const char *const compmsgs[] = {"NONE", "LZ4", NULL}; /* enum fsm_compmsg */
-
-/* Objects an attribute applies to. */
-#define ON_QL 0x1
-#define ON_QR 0x2
-#define ON_QA 0x4
-
-struct qa_spec {
-	const char *name;
-	uint32_t bit;
-	enum qa_kind kind;
-	uint32_t min, max; /* QA_NUM */
-	const char *const *values; /* QA_ENUM: value = index */
-	unsigned on; /* queues: ON_QL | ON_QR */
-};
-
-static const struct qa_spec qa_specs[] = {
-    {"MAXDEPTH", FSM_QA_MAXDEPTH, QA_NUM, 0, 999999999, NULL, ON_QL},
-    {"MAXMSGL", FSM_QA_MAXMSGL, QA_NUM, 0, FSM_MAX_MSGL, NULL, ON_QL},
-    {"DEFPSIST", FSM_QA_DEFPSIST, QA_ENUM, 0, 0, yes_no, ON_QL | ON_QA},
-    {"DEFPRTY", FSM_QA_DEFPRTY, QA_NUM, 0, 9, NULL, ON_QL | ON_QA},
-    {"BOTHRESH", FSM_QA_BOTHRESH, QA_NUM, 0, 999999999, NULL, ON_QL},
-    {"BOQNAME", FSM_QA_BOQNAME, QA_NAME, 0, 0, NULL, ON_QL},
-    {"INDXTYPE", FSM_QA_INDXTYPE, QA_ENUM, 0, 0, indx_types, ON_QL},
-    {"GET", FSM_QA_GET, QA_ENUM, 0, 0, en_dis, ON_QL | ON_QA},
-    {"PUT", FSM_QA_PUT, QA_ENUM, 0, 0, en_dis, ON_QL | ON_QA},
-    {"MAXUMSGS", FSM_QA_MAXUMSGS, QA_NUM, 1, 999999999, NULL, ON_QL},
-    {"USAGE", FSM_QA_USAGE, QA_ENUM, 0, 0, usages, ON_QL},
-    {"DESCR", FSM_QA_DESCR, QA_TEXT, 0, 0, NULL, ON_QL | ON_QR | ON_QA},
-    {"RNAME", FSM_QA_RNAME, QA_NAME, 0, 0, NULL, ON_QR},
-    {"RQMNAME", FSM_QA_RQMNAME, QA_NAME, 0, 0, NULL, ON_QR},
-    {"XMITQ", FSM_QA_XMITQ, QA_NAME, 0, 0, NULL, ON_QR},
-};
-#define N_QA (sizeof qa_specs / sizeof qa_specs[0])
-
-static const char *const chltypes[] = {"SDR", "RCVR", NULL}; /* -> FSM_CHL_SDR, FSM_CHL_RCVR */
-
-static const struct qa_spec ca_specs[] = {
-    {"CHLTYPE", FSM_CA_CHLTYPE, QA_ENUM, 0, 0, chltypes, 0},
-    {"CONNAME", FSM_CA_CONNAME, QA_CONNAME, 0, 0, NULL, 0},
-    {"XMITQ", FSM_CA_XMITQ, QA_NAME, 0, 0, NULL, 0},
-    {"BATCHSZ", FSM_CA_BATCHSZ, QA_NUM, 1, FSM_MAX_CHBATCH, NULL, 0},
-    {"BATCHINT", FSM_CA_BATCHINT, QA_NUM, 0, 999999999, NULL, 0},
-    {"HBINT", FSM_CA_HBINT, QA_NUM, 0, 999999, NULL, 0},
-    {"DISCINT", FSM_CA_DISCINT, QA_NUM, 0, 999999, NULL, 0},
-    {"SHORTRTY", FSM_CA_SHORTRTY, QA_NUM, 0, 999999999, NULL, 0},
-    {"SHORTTMR", FSM_CA_SHORTTMR, QA_NUM, 0, 999999999, NULL, 0},
-    {"LONGRTY", FSM_CA_LONGRTY, QA_NUM, 0, 999999999, NULL, 0},
-    {"LONGTMR", FSM_CA_LONGTMR, QA_NUM, 0, 999999999, NULL, 0},
-    {"COMPMSG", FSM_CA_COMPMSG, QA_ENUM, 0, 0, compmsgs, 0},
-    {"USEDLQ", FSM_CA_USEDLQ, QA_ENUM, 0, 0, yes_no, 0},
-    {"MAXMSGL", FSM_CA_MAXMSGL, QA_NUM, 0, FSM_MAX_MSGL, NULL, 0},
-    {"DESCR", FSM_CA_DESCR, QA_TEXT, 0, 0, NULL, 0},
-    {"PIPELINE", FSM_CA_PIPELINE, QA_NUM, 1, FSM_CH_MAX_PIPELINE, NULL, 0},
-};
-#define N_CA (sizeof ca_specs / sizeof ca_specs[0])
-
-static const struct qa_spec qm_specs[] = {
-    {"DEADQ", FSM_QM_DEADQ, QA_NAME, 0, 0, NULL, 0},
-    {"DESCR", FSM_QM_DESCR, QA_TEXT, 0, 0, NULL, 0},
-};
-#define N_QM (sizeof qm_specs / sizeof qm_specs[0])
-
-/* Attribute names DISPLAY knows per object; the first `always` are shown
- * whatever was selected. default_all: shown all when nothing is selected. */
-static const char *const disp_qlocal[] = {"QUEUE",    "TYPE",	 "QSGDISP",  "MAXDEPTH", "MAXMSGL",
-					  "DEFPSIST", "DEFPRTY", "BOTHRESH", "BOQNAME",	 "INDXTYPE",
-					  "GET",      "PUT",	 "MAXUMSGS", "USAGE",	 "DESCR",
-					  "CURDEPTH", NULL};
-static const char *const disp_qremote[] = {"QUEUE",   "TYPE",  "QSGDISP", "RNAME",
-					   "RQMNAME", "XMITQ", "DESCR",	  NULL};
-/* DISPLAY QUEUE: every queue type's attributes. */
-static const char *const disp_queue[] = {"QUEUE",    "TYPE",	"QSGDISP",  "MAXDEPTH", "MAXMSGL",
-					 "DEFPSIST", "DEFPRTY", "BOTHRESH", "BOQNAME",	"INDXTYPE",
-					 "GET",	     "PUT",	"MAXUMSGS", "USAGE",	"DESCR",
-					 "CURDEPTH", "RNAME",	"RQMNAME",  "XMITQ",	NULL};
+/* Queue and channel attributes accepted by DEFINE and ALTER are the
+ * descriptors of src/fsm/fsm_attrs.h (keyword, range or value names, the
+ * queue types that take each); QMGR attributes (DEADQ, DESCR) are in
+ * set_qmattr.
+ *
+ * Attribute names DISPLAY knows per object (struct mqsc_disp_table). For
+ * queues and channels: the names below, then the table's attributes of the
+ * object (MQSC_DISP_*); DISPLAY QUEUE knows the local and remote queue
+ * attributes (not TARGET). */
+static const char *const disp_qlocal[] = {"QUEUE", "TYPE", "QSGDISP", "CURDEPTH", NULL};
+static const char *const disp_qremote[] = {"QUEUE", "TYPE", "QSGDISP", NULL};
+static const char *const disp_queue[] = {"QUEUE", "TYPE", "QSGDISP", "CURDEPTH", NULL};
 static const char *const disp_qstatus[] = {"QUEUE",  "TYPE", "CURDEPTH", "UNCOM", "OPENS",
 					   "MSGAGE", "PUTS", "GETS",	 NULL};
 static const char *const disp_group[] = {"QMNAME", "RAFTID",  "ROLE",  "TERM",
@@ -99,18 +28,13 @@ static const char *const disp_group[] = {"QMNAME", "RAFTID",  "ROLE",  "TERM",
 					 "CONNS",  "CONNAME", NULL};
 static const char *const disp_qmgr[] = {"QMNAME", "QSGNAME", "RAFTID", "ROLE",
 					"LEADER", "DEADQ",   "DESCR",  NULL};
-static const char *const disp_channel[] = {"CHANNEL",  "CHLTYPE",  "QSGDISP", "CONNAME", "XMITQ",
-					   "BATCHSZ",  "BATCHINT", "HBINT",   "DISCINT", "SHORTRTY",
-					   "SHORTTMR", "LONGRTY",  "LONGTMR", "COMPMSG", "USEDLQ",
-					   "MAXMSGL",  "PIPELINE", "DESCR",   NULL};
+static const char *const disp_channel[] = {"CHANNEL", "CHLTYPE", "QSGDISP", NULL};
 static const char *const disp_chstatus[] = {
     "CHANNEL",	"CHLTYPE", "RQMNAME", "XMITQ",	   "STATUS",   "OWNER",	  "EPOCH",
     "CONNAME",	"MSGS",	   "BATCHES", "CURSEQNO",  "LSTSEQNO", "INDOUBT", "INDOUBTMSGS",
     "LSTMSGTI", "CHSTATI", "REASON",  "PREVOWNER", NULL};
 static const char *const disp_chinit[] = {"QMNAME", "STATUS", "CHANNELS", NULL};
-static const char *const disp_qalias[] = {"QUEUE",    "TYPE",  "QSGDISP",  "TARGET",
-					  "TARGTYPE", "DESCR", "DEFPSIST", "DEFPRTY",
-					  "GET",      "PUT",   NULL};
+static const char *const disp_qalias[] = {"QUEUE", "TYPE", "QSGDISP", "TARGTYPE", NULL};
 /* Member objects; the summary object (QSGNAME, LEADER, QUORUM, VOTERS) is
  * always shown whole. */
 static const char *const disp_qmstatus[] = {"QMNAME", "RAFTID",	 "ROLE", "TERM",
@@ -121,11 +45,11 @@ struct mqsc_disp_table mqsc_disp_table(enum mqsc_obj o)
 {
 	switch (o) {
 	case MQSC_OBJ_QLOCAL:
-		return (struct mqsc_disp_table){disp_qlocal, 3, false};
+		return (struct mqsc_disp_table){disp_qlocal, 3, false, MQSC_DISP_QL};
 	case MQSC_OBJ_QUEUE:
-		return (struct mqsc_disp_table){disp_queue, 3, false};
+		return (struct mqsc_disp_table){disp_queue, 3, false, MQSC_DISP_QL | MQSC_DISP_QR};
 	case MQSC_OBJ_QREMOTE:
-		return (struct mqsc_disp_table){disp_qremote, 3, false};
+		return (struct mqsc_disp_table){disp_qremote, 3, false, MQSC_DISP_QR};
 	case MQSC_OBJ_QSTATUS:
 		return (struct mqsc_disp_table){disp_qstatus, 2, true};
 	case MQSC_OBJ_GROUP:
@@ -133,14 +57,14 @@ struct mqsc_disp_table mqsc_disp_table(enum mqsc_obj o)
 	case MQSC_OBJ_QMGR:
 		return (struct mqsc_disp_table){disp_qmgr, 1, true};
 	case MQSC_OBJ_CHANNEL:
-		return (struct mqsc_disp_table){disp_channel, 3, false};
+		return (struct mqsc_disp_table){disp_channel, 3, false, MQSC_DISP_CH};
 	case MQSC_OBJ_CHSTATUS:
 		/* As MQ: a short default set; ALL or names for the rest. */
 		return (struct mqsc_disp_table){disp_chstatus, 8, false};
 	case MQSC_OBJ_CHINIT:
 		return (struct mqsc_disp_table){disp_chinit, 1, true};
 	case MQSC_OBJ_QALIAS:
-		return (struct mqsc_disp_table){disp_qalias, 3, false};
+		return (struct mqsc_disp_table){disp_qalias, 3, false, MQSC_DISP_QA};
 	case MQSC_OBJ_QMSTATUS:
 		return (struct mqsc_disp_table){disp_qmstatus, 1, true};
 	case MQSC_OBJ_MEMBER:
@@ -156,6 +80,19 @@ static bool in_list(const char *const *list, const char *w)
 		if (strcmp(list[i], w) == 0)
 			return true;
 	return false;
+}
+
+/* Is k an attribute DISPLAY of object o knows? */
+static bool disp_knows(enum mqsc_obj o, const char *k)
+{
+	struct mqsc_disp_table t = mqsc_disp_table(o);
+	if (in_list(t.names, k))
+		return true;
+	if (t.attrs & MQSC_DISP_CH)
+		return fsm_chattr_find(k) != NULL;
+	return ((t.attrs & MQSC_DISP_QL) && fsm_qattr_find(k, FSM_QT_LOCAL) != NULL) ||
+	       ((t.attrs & MQSC_DISP_QR) && fsm_qattr_find(k, FSM_QT_REMOTE) != NULL) ||
+	       ((t.attrs & MQSC_DISP_QA) && fsm_qattr_find(k, FSM_QT_ALIAS) != NULL);
 }
 
 /* ------------------------------------------------------------------------
@@ -229,6 +166,19 @@ static int parse_num(const struct mqsc_attr *a, uint32_t min, uint32_t max, uint
 	return QSG_OK;
 }
 
+static int enum_refuse(const struct mqsc_attr *a, const char *allowed, char *errmsg)
+{
+	return qsg_errf(errmsg, QSG_RC_BAD_ATTR, "%s(%.40s): value must be %s (column %u)",
+			a->keyword, a->value, allowed, a->column);
+}
+
+static void allowed_add(char *allowed, size_t size, const char *name, bool first)
+{
+	if (!first)
+		strncat(allowed, "|", size - strlen(allowed) - 1);
+	strncat(allowed, name, size - strlen(allowed) - 1);
+}
+
 static int parse_enum(const struct mqsc_attr *a, const char *const *values, unsigned *out,
 		      char *errmsg)
 {
@@ -239,13 +189,25 @@ static int parse_enum(const struct mqsc_attr *a, const char *const *values, unsi
 		}
 	}
 	char allowed[96] = "";
-	for (unsigned i = 0; values[i] != NULL; i++) {
-		if (i > 0)
-			strncat(allowed, "|", sizeof allowed - strlen(allowed) - 1);
-		strncat(allowed, values[i], sizeof allowed - strlen(allowed) - 1);
+	for (unsigned i = 0; values[i] != NULL; i++)
+		allowed_add(allowed, sizeof allowed, values[i], i == 0);
+	return enum_refuse(a, allowed, errmsg);
+}
+
+/* An enumerated attribute: the value of the name given. */
+static int parse_attr_enum(const struct mqsc_attr *a, const struct fsm_attr_enum *names,
+			   uint32_t *out, char *errmsg)
+{
+	for (size_t i = 0; names[i].name != NULL; i++) {
+		if (strcmp(names[i].name, a->value) == 0) {
+			*out = names[i].value;
+			return QSG_OK;
+		}
 	}
-	return qsg_errf(errmsg, QSG_RC_BAD_ATTR, "%s(%.40s): value must be %s (column %u)",
-			a->keyword, a->value, allowed, a->column);
+	char allowed[96] = "";
+	for (size_t i = 0; names[i].name != NULL; i++)
+		allowed_add(allowed, sizeof allowed, names[i].name, i == 0);
+	return enum_refuse(a, allowed, errmsg);
 }
 
 void mqsc_copy_str(char *dst, size_t size, const char *src)
@@ -257,108 +219,81 @@ void mqsc_copy_str(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-static const struct qa_spec *find_spec(const struct qa_spec *t, size_t n, const char *k,
-				       unsigned on)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(t[i].name, k) == 0 && (on == 0 || (t[i].on & on) != 0))
-			return &t[i];
-	return NULL;
-}
-
-/* Check the value of `a` against its spec: numbers into *num, enumerations
- * into *idx. QA_CONNAME is checked by the caller. */
-static int spec_value(const struct qa_spec *sp, const struct mqsc_attr *a, uint32_t *num,
-		      unsigned *idx, char *errmsg)
+static int need_value(const struct mqsc_attr *a, char *errmsg)
 {
 	if (!a->has_value)
 		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX, "%s needs a value: %s(...) (column %u)",
 				a->keyword, a->keyword, a->column);
-	switch (sp->kind) {
-	case QA_NUM:
-		return parse_num(a, sp->min, sp->max, num, errmsg);
-	case QA_ENUM:
-		return parse_enum(a, sp->values, idx, errmsg);
-	case QA_NAME:
-		return check_name(a->value, sp->name, false, true, NULL, a->column, errmsg);
-	case QA_TEXT:
-		if (strlen(a->value) > FSM_DESCR_MAX)
-			return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
-					"%s longer than %d characters (column %u)", a->keyword,
-					FSM_DESCR_MAX, a->column);
-		return QSG_OK;
-	case QA_CONNAME:
-		return QSG_OK;
-	}
 	return QSG_OK;
+}
+
+static int check_text(const struct mqsc_attr *a, size_t max, char *errmsg)
+{
+	if (strlen(a->value) > max)
+		return qsg_errf(errmsg, QSG_RC_BAD_ATTR, "%s longer than %d characters (column %u)",
+				a->keyword, (int)max, a->column);
+	return QSG_OK;
+}
+
+static int check_conname(const struct mqsc_attr *a, char *out, size_t size, char *errmsg);
+
+/* Check the value of `a` for attribute d and store it in obj (the struct
+ * fsm_qattrs or fsm_chattrs d describes); set the attribute's bit in *set. */
+static int attr_value(const struct fsm_attr *d, const struct mqsc_attr *a, void *obj, uint32_t *set,
+		      char *errmsg)
+{
+	char buf[MQSC_VALUE_MAX + 1];
+	uint32_t num = 0;
+	int rc;
+
+	if ((rc = need_value(a, errmsg)) != QSG_OK)
+		return rc;
+	switch (d->type) {
+	case FSM_ATTR_U8:
+	case FSM_ATTR_U32:
+		rc = d->names != NULL ? parse_attr_enum(a, d->names, &num, errmsg)
+				      : parse_num(a, d->min, d->max, &num, errmsg);
+		if (rc != QSG_OK)
+			return rc;
+		fsm_attr_set_num(d, obj, num);
+		break;
+	case FSM_ATTR_NAME:
+		rc = check_name(a->value, d->keyword, false, true, NULL, a->column, errmsg);
+		if (rc != QSG_OK)
+			return rc;
+		fsm_attr_set_str(d, obj, a->value);
+		break;
+	case FSM_ATTR_TEXT:
+		if ((rc = check_text(a, d->size - 1, errmsg)) != QSG_OK)
+			return rc;
+		fsm_attr_set_str(d, obj, a->value);
+		break;
+	case FSM_ATTR_CONN:
+		if ((rc = check_conname(a, buf, d->size < sizeof buf ? d->size : sizeof buf,
+					errmsg)) != QSG_OK)
+			return rc;
+		fsm_attr_set_str(d, obj, buf);
+		break;
+	}
+	*set |= d->bit;
+	return QSG_OK;
+}
+
+static uint8_t obj_qtype(enum mqsc_obj o)
+{
+	return o == MQSC_OBJ_QREMOTE  ? FSM_QT_REMOTE
+	       : o == MQSC_OBJ_QALIAS ? FSM_QT_ALIAS
+				      : FSM_QT_LOCAL;
 }
 
 /* Set one queue attribute in cmd->qattrs. Returns 1 when `a` is not an
  * attribute of this queue type, QSG_OK or an error otherwise. */
 static int set_qattr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
 {
-	struct fsm_qattrs *q = &cmd->qattrs;
-	unsigned on = cmd->obj == MQSC_OBJ_QREMOTE  ? ON_QR
-		      : cmd->obj == MQSC_OBJ_QALIAS ? ON_QA
-						    : ON_QL;
-	const struct qa_spec *sp = find_spec(qa_specs, N_QA, a->keyword, on);
-	uint32_t num = 0;
-	unsigned idx = 0;
-	int rc;
-
-	if (sp == NULL)
+	const struct fsm_attr *d = fsm_qattr_find(a->keyword, obj_qtype(cmd->obj));
+	if (d == NULL)
 		return 1;
-	if ((rc = spec_value(sp, a, &num, &idx, errmsg)) != QSG_OK)
-		return rc;
-	switch (sp->bit) {
-	case FSM_QA_MAXDEPTH:
-		q->maxdepth = num;
-		break;
-	case FSM_QA_MAXMSGL:
-		q->maxmsgl = num;
-		break;
-	case FSM_QA_DEFPSIST:
-		q->defpsist = (uint8_t)idx;
-		break;
-	case FSM_QA_DEFPRTY:
-		q->defprty = (uint8_t)num;
-		break;
-	case FSM_QA_BOTHRESH:
-		q->bothresh = num;
-		break;
-	case FSM_QA_BOQNAME:
-		mqsc_copy_str(q->boqname, sizeof q->boqname, a->value);
-		break;
-	case FSM_QA_INDXTYPE:
-		q->indxtype = (uint8_t)idx;
-		break;
-	case FSM_QA_GET:
-		q->get_inhibited = (uint8_t)idx;
-		break;
-	case FSM_QA_PUT:
-		q->put_inhibited = (uint8_t)idx;
-		break;
-	case FSM_QA_MAXUMSGS:
-		q->maxumsgs = num;
-		break;
-	case FSM_QA_USAGE:
-		q->usage = (uint8_t)idx;
-		break;
-	case FSM_QA_DESCR:
-		mqsc_copy_str(q->descr, sizeof q->descr, a->value);
-		break;
-	case FSM_QA_RNAME:
-		mqsc_copy_str(q->rname, sizeof q->rname, a->value);
-		break;
-	case FSM_QA_RQMNAME:
-		mqsc_copy_str(q->rqmname, sizeof q->rqmname, a->value);
-		break;
-	case FSM_QA_XMITQ:
-		mqsc_copy_str(q->xmitq, sizeof q->xmitq, a->value);
-		break;
-	}
-	q->set |= sp->bit;
-	return QSG_OK;
+	return attr_value(d, a, &cmd->qattrs, &cmd->qattrs.set, errmsg);
 }
 
 static int conname_bad(const char *item, const struct mqsc_attr *a, char *errmsg)
@@ -425,88 +360,35 @@ static int check_conname(const struct mqsc_attr *a, char *out, size_t size, char
 /* Set one channel attribute in cmd->chattrs; 1 when `a` is not one. */
 static int set_chattr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
 {
-	struct fsm_chattrs *c = &cmd->chattrs;
-	const struct qa_spec *sp = find_spec(ca_specs, N_CA, a->keyword, 0);
-	uint32_t num = 0;
-	unsigned idx = 0;
-	int rc;
-
-	if (sp == NULL)
+	const struct fsm_attr *d = fsm_chattr_find(a->keyword);
+	if (d == NULL)
 		return 1;
-	if ((rc = spec_value(sp, a, &num, &idx, errmsg)) != QSG_OK)
-		return rc;
-	switch (sp->bit) {
-	case FSM_CA_CHLTYPE:
-		c->chltype = idx == 0 ? FSM_CHL_SDR : FSM_CHL_RCVR;
-		break;
-	case FSM_CA_CONNAME:
-		if ((rc = check_conname(a, c->conname, sizeof c->conname, errmsg)) != QSG_OK)
-			return rc;
-		break;
-	case FSM_CA_XMITQ:
-		mqsc_copy_str(c->xmitq, sizeof c->xmitq, a->value);
-		break;
-	case FSM_CA_BATCHSZ:
-		c->batchsz = num;
-		break;
-	case FSM_CA_BATCHINT:
-		c->batchint = num;
-		break;
-	case FSM_CA_HBINT:
-		c->hbint = num;
-		break;
-	case FSM_CA_DISCINT:
-		c->discint = num;
-		break;
-	case FSM_CA_SHORTRTY:
-		c->shortrty = num;
-		break;
-	case FSM_CA_SHORTTMR:
-		c->shorttmr = num;
-		break;
-	case FSM_CA_LONGRTY:
-		c->longrty = num;
-		break;
-	case FSM_CA_LONGTMR:
-		c->longtmr = num;
-		break;
-	case FSM_CA_COMPMSG:
-		c->compmsg = (uint8_t)idx;
-		break;
-	case FSM_CA_USEDLQ:
-		c->usedlq = (uint8_t)idx;
-		break;
-	case FSM_CA_MAXMSGL:
-		c->maxmsgl = num;
-		break;
-	case FSM_CA_DESCR:
-		mqsc_copy_str(c->descr, sizeof c->descr, a->value);
-		break;
-	case FSM_CA_PIPELINE:
-		c->pipeline = num;
-		break;
-	}
-	c->set |= sp->bit;
-	return QSG_OK;
+	return attr_value(d, a, &cmd->chattrs, &cmd->chattrs.set, errmsg);
 }
 
-/* Set one queue-manager attribute in cmd->qmattrs; 1 when `a` is not one. */
+/* Set one queue-manager attribute in cmd->qmattrs (DEADQ(q), DESCR(text));
+ * 1 when `a` is not one. */
 static int set_qmattr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
 {
-	const struct qa_spec *sp = find_spec(qm_specs, N_QM, a->keyword, 0);
-	uint32_t num = 0;
-	unsigned idx = 0;
+	struct fsm_qmgr_attrs *qm = &cmd->qmattrs;
+	bool deadq = strcmp(a->keyword, "DEADQ") == 0;
 	int rc;
 
-	if (sp == NULL)
+	if (!deadq && strcmp(a->keyword, "DESCR") != 0)
 		return 1;
-	if ((rc = spec_value(sp, a, &num, &idx, errmsg)) != QSG_OK)
+	if ((rc = need_value(a, errmsg)) != QSG_OK)
 		return rc;
-	if (sp->bit == FSM_QM_DEADQ)
-		mqsc_copy_str(cmd->qmattrs.deadq, sizeof cmd->qmattrs.deadq, a->value);
+	if (deadq)
+		rc = check_name(a->value, "DEADQ", false, true, NULL, a->column, errmsg);
 	else
-		mqsc_copy_str(cmd->qmattrs.descr, sizeof cmd->qmattrs.descr, a->value);
-	cmd->qmattrs.set |= sp->bit;
+		rc = check_text(a, FSM_DESCR_MAX, errmsg);
+	if (rc != QSG_OK)
+		return rc;
+	if (deadq)
+		mqsc_copy_str(qm->deadq, sizeof qm->deadq, a->value);
+	else
+		mqsc_copy_str(qm->descr, sizeof qm->descr, a->value);
+	qm->set |= deadq ? FSM_QM_DEADQ : FSM_QM_DESCR;
 	return QSG_OK;
 }
 
@@ -698,7 +580,7 @@ static int check_display_item(struct mqsc_cmd *cmd, const struct mqsc_attr *a, c
 					a->value, a->column);
 		return QSG_OK;
 	}
-	if (in_list(mqsc_disp_table(o).names, k)) {
+	if (disp_knows(o, k)) {
 		if ((rc = want_no_value(a, errmsg)) != QSG_OK)
 			return rc;
 		cmd->selected = true;
@@ -920,7 +802,7 @@ int mqsc_check_items(struct mqsc_cmd *cmd, char *errmsg)
 					"%s %s: WHERE is only allowed on DISPLAY (column %u)",
 					mqsc_verb_name(v), mqsc_obj_name(cmd->obj),
 					cmd->where.column);
-		if (!in_list(mqsc_disp_table(cmd->obj).names, cmd->where.attr))
+		if (!disp_knows(cmd->obj, cmd->where.attr))
 			return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
 					"WHERE: %s is not an attribute of %s (column %u)",
 					cmd->where.attr, mqsc_obj_name(cmd->obj),
