@@ -120,42 +120,12 @@ bool admin_chst_result(struct admin_op *op, const struct fsm_result *res, int *r
 	admin_submit_op(op);
 	return true;
 }
+
+/* Copy the attributes whose bit is set in src->set over dst. */
 static void merge_chattrs(struct fsm_chattrs *dst, const struct fsm_chattrs *src)
 {
-	uint32_t m = src->set;
-	if (m & FSM_CA_CHLTYPE)
-		dst->chltype = src->chltype;
-	if (m & FSM_CA_CONNAME)
-		memcpy(dst->conname, src->conname, sizeof dst->conname);
-	if (m & FSM_CA_XMITQ)
-		memcpy(dst->xmitq, src->xmitq, sizeof dst->xmitq);
-	if (m & FSM_CA_BATCHSZ)
-		dst->batchsz = src->batchsz;
-	if (m & FSM_CA_BATCHINT)
-		dst->batchint = src->batchint;
-	if (m & FSM_CA_HBINT)
-		dst->hbint = src->hbint;
-	if (m & FSM_CA_DISCINT)
-		dst->discint = src->discint;
-	if (m & FSM_CA_SHORTRTY)
-		dst->shortrty = src->shortrty;
-	if (m & FSM_CA_SHORTTMR)
-		dst->shorttmr = src->shorttmr;
-	if (m & FSM_CA_LONGRTY)
-		dst->longrty = src->longrty;
-	if (m & FSM_CA_LONGTMR)
-		dst->longtmr = src->longtmr;
-	if (m & FSM_CA_COMPMSG)
-		dst->compmsg = src->compmsg;
-	if (m & FSM_CA_USEDLQ)
-		dst->usedlq = src->usedlq;
-	if (m & FSM_CA_MAXMSGL)
-		dst->maxmsgl = src->maxmsgl;
-	if (m & FSM_CA_PIPELINE)
-		dst->pipeline = src->pipeline;
-	if (m & FSM_CA_DESCR)
-		memcpy(dst->descr, src->descr, sizeof dst->descr);
-	dst->set |= m;
+	fsm_chattrs_merge(dst, src, src->set);
+	dst->set |= src->set;
 }
 void admin_exec_channel_change(struct admin_op *op, const struct mqsc_cmd *mc)
 {

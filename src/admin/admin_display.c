@@ -85,61 +85,37 @@ static const char *role_name(uint8_t role)
 	}
 }
 
-static void display_qlocal_one(struct display_ctx *d, const struct fsm_qinfo *q)
+/* One attribute of the fsm_attrs.h tables as DISPLAY shows it: numbers in
+ * decimal, enumerations by name, strings as stored. */
+static void attr_table(struct display_ctx *d, const struct fsm_attr *t, const void *obj)
 {
-	const struct fsm_qattrs *a = &q->attrs;
-	static const char *const indx[] = {"NONE", "MSGID", "CORRELID"};
-
-	obj_begin(d);
-	attr_str(d, "QUEUE", a->name);
-	attr_str(d, "TYPE", "QLOCAL");
-	attr_str(d, "QSGDISP", fsm_disp_name(a->disp));
-	attr_u64(d, "MAXDEPTH", a->maxdepth);
-	attr_u64(d, "MAXMSGL", a->maxmsgl);
-	attr_str(d, "DEFPSIST", a->defpsist ? "YES" : "NO");
-	attr_u64(d, "DEFPRTY", a->defprty);
-	attr_u64(d, "BOTHRESH", a->bothresh);
-	attr_str(d, "BOQNAME", a->boqname);
-	attr_str(d, "INDXTYPE", a->indxtype < 3 ? indx[a->indxtype] : "NONE");
-	attr_str(d, "GET", a->get_inhibited ? "DISABLED" : "ENABLED");
-	attr_str(d, "PUT", a->put_inhibited ? "DISABLED" : "ENABLED");
-	attr_u64(d, "MAXUMSGS", a->maxumsgs);
-	attr_str(d, "USAGE", a->usage == FSM_USAGE_XMITQ ? "XMITQ" : "NORMAL");
-	attr_str(d, "DESCR", a->descr);
-	attr_u64(d, "CURDEPTH", q->curdepth);
-	obj_end(d);
+	if (t->names != NULL)
+		attr_str(d, t->keyword, fsm_attr_enum_name(t->names, fsm_attr_num(t, obj)));
+	else if (t->type == FSM_ATTR_U8 || t->type == FSM_ATTR_U32)
+		attr_u64(d, t->keyword, fsm_attr_num(t, obj));
+	else
+		attr_str(d, t->keyword, fsm_attr_str(t, obj));
 }
 
-static void display_qremote_one(struct display_ctx *d, const struct fsm_qinfo *q)
+/* A local, remote or alias queue (t): QUEUE, TYPE, QSGDISP, the attributes
+ * of its type in the table's DISPLAY order (an alias's TARGTYPE(QUEUE)
+ * follows TARGET), then CURDEPTH for a local queue. */
+static void display_q_one(struct display_ctx *d, const struct fsm_qinfo *q, uint8_t t)
 {
 	const struct fsm_qattrs *a = &q->attrs;
+	const struct fsm_attr *x;
 
 	obj_begin(d);
 	attr_str(d, "QUEUE", a->name);
-	attr_str(d, "TYPE", "QREMOTE");
+	attr_str(d, "TYPE", admin_qtype_name(t));
 	attr_str(d, "QSGDISP", fsm_disp_name(a->disp));
-	attr_str(d, "RNAME", a->rname);
-	attr_str(d, "RQMNAME", a->rqmname);
-	attr_str(d, "XMITQ", a->xmitq);
-	attr_str(d, "DESCR", a->descr);
-	obj_end(d);
-}
-
-static void display_qalias_one(struct display_ctx *d, const struct fsm_qinfo *q)
-{
-	const struct fsm_qattrs *a = &q->attrs;
-
-	obj_begin(d);
-	attr_str(d, "QUEUE", a->name);
-	attr_str(d, "TYPE", "QALIAS");
-	attr_str(d, "QSGDISP", fsm_disp_name(a->disp));
-	attr_str(d, "TARGET", a->target);
-	attr_str(d, "TARGTYPE", "QUEUE");
-	attr_str(d, "DESCR", a->descr);
-	attr_str(d, "DEFPSIST", a->defpsist ? "YES" : "NO");
-	attr_u64(d, "DEFPRTY", a->defprty);
-	attr_str(d, "GET", a->get_inhibited ? "DISABLED" : "ENABLED");
-	attr_str(d, "PUT", a->put_inhibited ? "DISABLED" : "ENABLED");
+	for (unsigned pos = 1; (x = fsm_qattr_at(t, pos)) != NULL; pos++) {
+		attr_table(d, x, a);
+		if (x->bit == FSM_QA_TARGET)
+			attr_str(d, "TARGTYPE", "QUEUE");
+	}
+	if (t == FSM_QT_LOCAL)
+		attr_u64(d, "CURDEPTH", q->curdepth);
 	obj_end(d);
 }
 
@@ -188,12 +164,8 @@ static int display_queue_cb(void *arg, const struct fsm_qinfo *q)
 		return 0;
 	if (mc->obj == MQSC_OBJ_QSTATUS)
 		display_qstatus_one(d, q);
-	else if (t == FSM_QT_REMOTE)
-		display_qremote_one(d, q);
-	else if (t == FSM_QT_ALIAS)
-		display_qalias_one(d, q);
 	else
-		display_qlocal_one(d, q);
+		display_q_one(d, q, t);
 	return 0;
 }
 
@@ -281,23 +253,12 @@ static int display_channel_cb(void *arg, const struct fsm_chattrs *c)
 		return 0;
 	obj_begin(d);
 	attr_str(d, "CHANNEL", c->name);
-	attr_str(d, "CHLTYPE", admin_chltype_name(c->chltype));
-	attr_str(d, "QSGDISP", "GROUP");
-	attr_str(d, "CONNAME", c->conname);
-	attr_str(d, "XMITQ", c->xmitq);
-	attr_u64(d, "BATCHSZ", c->batchsz);
-	attr_u64(d, "BATCHINT", c->batchint);
-	attr_u64(d, "HBINT", c->hbint);
-	attr_u64(d, "DISCINT", c->discint);
-	attr_u64(d, "SHORTRTY", c->shortrty);
-	attr_u64(d, "SHORTTMR", c->shorttmr);
-	attr_u64(d, "LONGRTY", c->longrty);
-	attr_u64(d, "LONGTMR", c->longtmr);
-	attr_str(d, "COMPMSG", c->compmsg == FSM_COMP_LZ4 ? "LZ4" : "NONE");
-	attr_str(d, "USEDLQ", c->usedlq ? "YES" : "NO");
-	attr_u64(d, "MAXMSGL", c->maxmsgl);
-	attr_u64(d, "PIPELINE", c->pipeline);
-	attr_str(d, "DESCR", c->descr);
+	/* The table's attributes in order; QSGDISP(GROUP) follows CHLTYPE. */
+	for (size_t i = 0; i < fsm_chattr_count; i++) {
+		attr_table(d, &fsm_chattr_table[i], c);
+		if (fsm_chattr_table[i].bit == FSM_CA_CHLTYPE)
+			attr_str(d, "QSGDISP", "GROUP");
+	}
 	obj_end(d);
 	return 0;
 }

@@ -49,6 +49,8 @@ void admin_op_refuse(struct admin_op *op, int rc, const char *fmt, const char *a
 /* Queue type of stored attributes (0 means LOCAL) and of an MQSC object. */
 uint8_t admin_qtype_of(const struct fsm_qattrs *a);
 uint8_t admin_obj_qtype(enum mqsc_obj o);
+/* "QLOCAL", "QREMOTE" or "QALIAS". */
+const char *admin_qtype_name(uint8_t t);
 /* DEFINE/ALTER/DELETE/CLEAR QLOCAL/QREMOTE/QALIAS. */
 void admin_exec_queue_change(struct admin_op *op, const struct mqsc_cmd *mc);
 

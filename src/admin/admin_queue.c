@@ -10,40 +10,8 @@
 /* Copy the attributes whose bit is set in src->set over dst. */
 static void merge_qattrs(struct fsm_qattrs *dst, const struct fsm_qattrs *src)
 {
-	uint32_t m = src->set;
-	if (m & FSM_QA_MAXDEPTH)
-		dst->maxdepth = src->maxdepth;
-	if (m & FSM_QA_MAXMSGL)
-		dst->maxmsgl = src->maxmsgl;
-	if (m & FSM_QA_DEFPSIST)
-		dst->defpsist = src->defpsist;
-	if (m & FSM_QA_DEFPRTY)
-		dst->defprty = src->defprty;
-	if (m & FSM_QA_BOTHRESH)
-		dst->bothresh = src->bothresh;
-	if (m & FSM_QA_BOQNAME)
-		memcpy(dst->boqname, src->boqname, sizeof dst->boqname);
-	if (m & FSM_QA_INDXTYPE)
-		dst->indxtype = src->indxtype;
-	if (m & FSM_QA_GET)
-		dst->get_inhibited = src->get_inhibited;
-	if (m & FSM_QA_PUT)
-		dst->put_inhibited = src->put_inhibited;
-	if (m & FSM_QA_MAXUMSGS)
-		dst->maxumsgs = src->maxumsgs;
-	if (m & FSM_QA_DESCR)
-		memcpy(dst->descr, src->descr, sizeof dst->descr);
-	if (m & FSM_QA_USAGE)
-		dst->usage = src->usage;
-	if (m & FSM_QA_RNAME)
-		memcpy(dst->rname, src->rname, sizeof dst->rname);
-	if (m & FSM_QA_RQMNAME)
-		memcpy(dst->rqmname, src->rqmname, sizeof dst->rqmname);
-	if (m & FSM_QA_XMITQ)
-		memcpy(dst->xmitq, src->xmitq, sizeof dst->xmitq);
-	if (m & FSM_QA_TARGET)
-		memcpy(dst->target, src->target, sizeof dst->target);
-	dst->set |= m;
+	fsm_qattrs_merge(dst, src, src->set);
+	dst->set |= src->set;
 }
 
 uint8_t admin_qtype_of(const struct fsm_qattrs *a)
@@ -51,7 +19,7 @@ uint8_t admin_qtype_of(const struct fsm_qattrs *a)
 	return a->qtype == FSM_QT_REMOTE || a->qtype == FSM_QT_ALIAS ? a->qtype : FSM_QT_LOCAL;
 }
 
-static const char *qtype_name(uint8_t t)
+const char *admin_qtype_name(uint8_t t)
 {
 	return t == FSM_QT_REMOTE ? "QREMOTE" : t == FSM_QT_ALIAS ? "QALIAS" : "QLOCAL";
 }
@@ -62,13 +30,6 @@ uint8_t admin_obj_qtype(enum mqsc_obj o)
 	       : o == MQSC_OBJ_QALIAS ? FSM_QT_ALIAS
 				      : FSM_QT_LOCAL;
 }
-
-/* Attributes LIKE copies per queue type. */
-#define LIKE_QL_MASK                                                                               \
-	(FSM_QA_ALL & ~(uint32_t)(FSM_QA_RNAME | FSM_QA_RQMNAME | FSM_QA_XMITQ | FSM_QA_TARGET))
-#define LIKE_QR_MASK (FSM_QA_DESCR | FSM_QA_RNAME | FSM_QA_RQMNAME | FSM_QA_XMITQ)
-#define LIKE_QA_MASK                                                                               \
-	(FSM_QA_DEFPSIST | FSM_QA_DEFPRTY | FSM_QA_GET | FSM_QA_PUT | FSM_QA_DESCR | FSM_QA_TARGET)
 
 /* The object an ALTER/DELETE/CLEAR of mc means on this member, as the
  * state machine will pick it (fsm.c queue_target): with QSGDISP the object
@@ -109,7 +70,7 @@ void admin_exec_queue_change(struct admin_op *op, const struct mqsc_cmd *mc)
 	if (mc->verb != MQSC_DEFINE && target_info(op->env.fsm, op->env.member_id, mc, &qi) &&
 	    admin_qtype_of(&qi.attrs) != qtype) {
 		admin_op_refuse(op, QSG_RC_UNKNOWN_OBJECT, "%s not found (the queue is a %s)",
-				op->object, qtype_name(admin_qtype_of(&qi.attrs)));
+				op->object, admin_qtype_name(admin_qtype_of(&qi.attrs)));
 		return;
 	}
 	switch (mc->verb) {
@@ -121,15 +82,15 @@ void admin_exec_queue_change(struct admin_op *op, const struct mqsc_cmd *mc)
 				QSG_OK ||
 			    admin_qtype_of(&like.attrs) != qtype) {
 				char lk[FSM_NAME_MAX + 16];
-				snprintf(lk, sizeof lk, "%s(%s)", qtype_name(qtype), mc->like);
+				snprintf(lk, sizeof lk, "%s(%s)", admin_qtype_name(qtype),
+					 mc->like);
 				admin_op_refuse(op, QSG_RC_UNKNOWN_OBJECT,
 						"DEFINE %s: LIKE queue %s not found", op->object,
 						lk);
 				return;
 			}
-			like.attrs.set = qtype == FSM_QT_REMOTE	 ? LIKE_QR_MASK
-					 : qtype == FSM_QT_ALIAS ? LIKE_QA_MASK
-								 : LIKE_QL_MASK;
+			/* LIKE copies the attributes of the queue type. */
+			like.attrs.set = fsm_qattr_mask(qtype);
 			merge_qattrs(&cmd->attrs, &like.attrs);
 		}
 		merge_qattrs(&cmd->attrs, &mc->qattrs);
