@@ -28,54 +28,29 @@ static bool name_or_empty(const char *s)
 	return s[0] == '\0' || fsm_name_valid(s);
 }
 
+/* The attribute codec: the fields of FSM_QATTRS / FSM_CHATTRS (fsm_attrs.h)
+ * in table order. */
+#define ENC_U8(f) qsg_put_u8(w, a->f);
+#define ENC_U32(f) qsg_put_u32(w, a->f);
+#define ENC_NAME(f) qsg_put_str(w, a->f);
+#define ENC_TEXT(f) qsg_put_str(w, a->f);
+#define ENC_CONN(f) qsg_put_str(w, a->f);
+#define ENC(field, type, ...) ENC_##type(field)
+#define DEC_U8(f) a->f = qsg_get_u8(r);
+#define DEC_U32(f) a->f = qsg_get_u32(r);
+#define DEC_NAME(f) qsg_get_str(r, a->f, sizeof a->f);
+#define DEC_TEXT(f) qsg_get_str(r, a->f, sizeof a->f);
+#define DEC_CONN(f) qsg_get_str(r, a->f, sizeof a->f);
+#define DEC(field, type, ...) DEC_##type(field)
+
 void fsm_qattrs_encode(struct qsg_wbuf *w, const struct fsm_qattrs *a)
 {
-	qsg_put_str(w, a->name);
-	qsg_put_u32(w, a->set);
-	qsg_put_u32(w, a->maxdepth);
-	qsg_put_u32(w, a->maxmsgl);
-	qsg_put_u8(w, a->defpsist);
-	qsg_put_u8(w, a->defprty);
-	qsg_put_u32(w, a->bothresh);
-	qsg_put_str(w, a->boqname);
-	qsg_put_u8(w, a->indxtype);
-	qsg_put_u8(w, a->get_inhibited);
-	qsg_put_u8(w, a->put_inhibited);
-	qsg_put_u32(w, a->maxumsgs);
-	qsg_put_str(w, a->descr);
-	qsg_put_u8(w, a->qtype);
-	qsg_put_u8(w, a->usage);
-	qsg_put_str(w, a->rname);
-	qsg_put_str(w, a->rqmname);
-	qsg_put_str(w, a->xmitq);
-	qsg_put_str(w, a->target);
-	qsg_put_u8(w, a->disp);
-	qsg_put_u32(w, a->scope);
+	FSM_QATTRS(ENC, ENC)
 }
 
 int fsm_qattrs_decode(struct qsg_rbuf *r, struct fsm_qattrs *a, char *errmsg)
 {
-	qsg_get_str(r, a->name, sizeof a->name);
-	a->set = qsg_get_u32(r);
-	a->maxdepth = qsg_get_u32(r);
-	a->maxmsgl = qsg_get_u32(r);
-	a->defpsist = qsg_get_u8(r);
-	a->defprty = qsg_get_u8(r);
-	a->bothresh = qsg_get_u32(r);
-	qsg_get_str(r, a->boqname, sizeof a->boqname);
-	a->indxtype = qsg_get_u8(r);
-	a->get_inhibited = qsg_get_u8(r);
-	a->put_inhibited = qsg_get_u8(r);
-	a->maxumsgs = qsg_get_u32(r);
-	qsg_get_str(r, a->descr, sizeof a->descr);
-	a->qtype = qsg_get_u8(r);
-	a->usage = qsg_get_u8(r);
-	qsg_get_str(r, a->rname, sizeof a->rname);
-	qsg_get_str(r, a->rqmname, sizeof a->rqmname);
-	qsg_get_str(r, a->xmitq, sizeof a->xmitq);
-	qsg_get_str(r, a->target, sizeof a->target);
-	a->disp = qsg_get_u8(r);
-	a->scope = qsg_get_u32(r);
+	FSM_QATTRS(DEC, DEC)
 	if (r->err != QSG_OK)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "queue attributes truncated or too long");
 	if ((a->set & ~(uint32_t)FSM_QA_ALL) != 0)
@@ -102,47 +77,13 @@ int fsm_qattrs_decode(struct qsg_rbuf *r, struct fsm_qattrs *a, char *errmsg)
 
 void fsm_chattrs_encode(struct qsg_wbuf *w, const struct fsm_chattrs *a)
 {
-	qsg_put_str(w, a->name);
-	qsg_put_u32(w, a->set);
-	qsg_put_u8(w, a->chltype);
-	qsg_put_str(w, a->conname);
-	qsg_put_str(w, a->xmitq);
-	qsg_put_u32(w, a->batchsz);
-	qsg_put_u32(w, a->batchint);
-	qsg_put_u32(w, a->hbint);
-	qsg_put_u32(w, a->discint);
-	qsg_put_u32(w, a->shortrty);
-	qsg_put_u32(w, a->shorttmr);
-	qsg_put_u32(w, a->longrty);
-	qsg_put_u32(w, a->longtmr);
-	qsg_put_u8(w, a->compmsg);
-	qsg_put_u8(w, a->usedlq);
-	qsg_put_u32(w, a->maxmsgl);
-	qsg_put_u32(w, a->pipeline);
-	qsg_put_str(w, a->descr);
+	FSM_CHATTRS(ENC, ENC)
 }
 
 int fsm_chattrs_decode(struct qsg_rbuf *r, struct fsm_chattrs *a, char *errmsg)
 {
 	memset(a, 0, sizeof *a);
-	qsg_get_str(r, a->name, sizeof a->name);
-	a->set = qsg_get_u32(r);
-	a->chltype = qsg_get_u8(r);
-	qsg_get_str(r, a->conname, sizeof a->conname);
-	qsg_get_str(r, a->xmitq, sizeof a->xmitq);
-	a->batchsz = qsg_get_u32(r);
-	a->batchint = qsg_get_u32(r);
-	a->hbint = qsg_get_u32(r);
-	a->discint = qsg_get_u32(r);
-	a->shortrty = qsg_get_u32(r);
-	a->shorttmr = qsg_get_u32(r);
-	a->longrty = qsg_get_u32(r);
-	a->longtmr = qsg_get_u32(r);
-	a->compmsg = qsg_get_u8(r);
-	a->usedlq = qsg_get_u8(r);
-	a->maxmsgl = qsg_get_u32(r);
-	a->pipeline = qsg_get_u32(r);
-	qsg_get_str(r, a->descr, sizeof a->descr);
+	FSM_CHATTRS(DEC, DEC)
 	if (r->err != QSG_OK)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 				"channel attributes truncated or too long");

@@ -27,6 +27,7 @@
 
 #include "../common/codec.h"
 #include "../common/qsg_err.h"
+#include "fsm_attrs.h"
 
 #define FSM_ENTRY_VERSION 1
 #define FSM_SNAPSHOT_VERSION 2
@@ -112,23 +113,10 @@ const char *fsm_disp_name(uint8_t disp);
 enum fsm_indxtype { FSM_INDX_NONE = 0, FSM_INDX_MSGID = 1, FSM_INDX_CORRELID = 2 };
 
 /* Bits of fsm_qattrs.set (QALTER changes only the attributes whose bit is set;
- * QDEFINE uses defaults for attributes whose bit is clear). */
-#define FSM_QA_MAXDEPTH 0x0001
-#define FSM_QA_MAXMSGL 0x0002
-#define FSM_QA_DEFPSIST 0x0004
-#define FSM_QA_BOTHRESH 0x0008
-#define FSM_QA_BOQNAME 0x0010
-#define FSM_QA_INDXTYPE 0x0020
-#define FSM_QA_GET 0x0040
-#define FSM_QA_PUT 0x0080
-#define FSM_QA_DESCR 0x0100
-#define FSM_QA_DEFPRTY 0x0200
-#define FSM_QA_MAXUMSGS 0x0400
-#define FSM_QA_USAGE 0x0800
-#define FSM_QA_RNAME 0x1000
-#define FSM_QA_RQMNAME 0x2000
-#define FSM_QA_XMITQ 0x4000
-#define FSM_QA_TARGET 0x8000 /* ALIAS: the base queue */
+ * QDEFINE uses defaults for attributes whose bit is clear): FSM_QA_MAXDEPTH,
+ * FSM_QA_MAXMSGL ... one per A(...) row of FSM_QATTRS (fsm_attrs.h), which
+ * gives its value. */
+enum { FSM_QATTRS(FSM_ATTR_NONE, FSM_ATTR_QA_BIT) };
 
 /* Defaults (MQ-like). */
 #define FSM_DEFAULT_MAXDEPTH 5000
@@ -148,40 +136,22 @@ enum fsm_indxtype { FSM_INDX_NONE = 0, FSM_INDX_MSGID = 1, FSM_INDX_CORRELID = 2
  * to an entry: one undecodable command makes fsm_apply reject the whole
  * entry. */
 
+/* Queue attributes: the fields of FSM_QATTRS (fsm_attrs.h) in table order.
+ * qtype is fixed by QDEFINE (QALTER must not change it; a REPLACE of another
+ * type fails with QSG_RC_OBJECT_EXISTS); local, remote and alias queues share
+ * one name space. LOCAL queues take usage (enum fsm_usage); REMOTE queues
+ * rname (the queue name at the remote end), rqmname (the remote queue
+ * manager) and xmitq ("" = the queue named rqmname). ALIAS: target is the
+ * base queue (TARGTYPE(QUEUE)), required by QDEFINE, need not exist; an alias
+ * holds no messages: OPEN, PUT, GET and BROWSE resolve it (one level) to
+ * that queue; an alias may carry only FSM_QA_QALIAS_MASK (DEFPSIST, DEFPRTY,
+ * GET, PUT, DESCR and TARGET). QSGDISP and scope (docs/admin.md,
+ * "Dispositions"): scope is 0 for SHARED queues and GROUP definitions, the
+ * owning member's id for QMGR objects and for the COPY of a GROUP definition.
+ * In QDEFINE, FSM_DISP_DEFAULT means SHARED for a local queue and GROUP for
+ * the others; a stored object always has an explicit disposition. */
 struct fsm_qattrs {
-	char name[FSM_NAME_MAX + 1];
-	uint32_t set; /* FSM_QA_* mask */
-	uint32_t maxdepth;
-	uint32_t maxmsgl;
-	uint8_t defpsist; /* 0 = NO, 1 = YES */
-	uint8_t defprty; /* 0..9 */
-	uint32_t bothresh; /* 0 = no threshold */
-	char boqname[FSM_NAME_MAX + 1];
-	uint8_t indxtype; /* enum fsm_indxtype */
-	uint8_t get_inhibited;
-	uint8_t put_inhibited;
-	uint32_t maxumsgs; /* per uow */
-	char descr[FSM_DESCR_MAX + 1];
-	/* Queue type, fixed by QDEFINE (QALTER must not change it; a REPLACE
-	 * of another type fails with QSG_RC_OBJECT_EXISTS). Local and remote
-	 * queues share one name space. */
-	uint8_t qtype; /* enum fsm_qtype; 0 in a command means LOCAL */
-	uint8_t usage; /* LOCAL: enum fsm_usage */
-	char rname[FSM_NAME_MAX + 1]; /* REMOTE: queue name at the remote end */
-	char rqmname[FSM_NAME_MAX + 1]; /* REMOTE: remote queue manager */
-	char xmitq[FSM_NAME_MAX + 1]; /* REMOTE: "" = the queue named rqmname */
-	/* ALIAS: the base queue (TARGTYPE(QUEUE)); required by QDEFINE, need
-	 * not exist. An alias holds no messages: OPEN, PUT, GET and BROWSE
-	 * resolve it (one level) to this queue; an alias may carry only
-	 * DEFPSIST, DEFPRTY, GET, PUT, DESCR and TARGET. */
-	char target[FSM_NAME_MAX + 1];
-	/* QSGDISP and scope (docs/admin.md, "Dispositions"). scope is 0 for
-	 * SHARED queues and GROUP definitions, the owning member's id for
-	 * QMGR objects and for the COPY of a GROUP definition. In QDEFINE,
-	 * FSM_DISP_DEFAULT means SHARED for a local queue and GROUP for the
-	 * others; a stored object always has an explicit disposition. */
-	uint8_t disp; /* enum fsm_qdisp */
-	uint32_t scope;
+	FSM_QATTRS(FSM_ATTR_FIELD, FSM_ATTR_FIELD)
 };
 
 /* A message. In commands and results body/props point into the entry or the

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "../common/codec.h"
+#include "fsm_attrs.h"
 
 #define FSM_CHNAME_MAX 20 /* MQ channel names: 20 characters */
 #define FSM_CONNAME_MAX 264 /* comma-separated host:port list */
@@ -55,22 +56,9 @@ struct fsm_qmgr_attrs {
 enum fsm_chltype { FSM_CHL_SDR = 1, FSM_CHL_RCVR = 3 }; /* MQ's MQCHT_* values */
 enum fsm_compmsg { FSM_COMP_NONE = 0, FSM_COMP_LZ4 = 1 };
 
-#define FSM_CA_CHLTYPE 0x00001
-#define FSM_CA_CONNAME 0x00002
-#define FSM_CA_XMITQ 0x00004
-#define FSM_CA_BATCHSZ 0x00008
-#define FSM_CA_BATCHINT 0x00010
-#define FSM_CA_HBINT 0x00020
-#define FSM_CA_DISCINT 0x00040
-#define FSM_CA_SHORTRTY 0x00080
-#define FSM_CA_SHORTTMR 0x00100
-#define FSM_CA_LONGRTY 0x00200
-#define FSM_CA_LONGTMR 0x00400
-#define FSM_CA_COMPMSG 0x00800
-#define FSM_CA_USEDLQ 0x01000
-#define FSM_CA_DESCR 0x02000
-#define FSM_CA_MAXMSGL 0x04000
-#define FSM_CA_PIPELINE 0x08000
+/* Bits of fsm_chattrs.set: FSM_CA_CHLTYPE, FSM_CA_CONNAME ... one per A(...)
+ * row of FSM_CHATTRS (fsm_attrs.h), which gives its value. */
+enum { FSM_CHATTRS(FSM_ATTR_NONE, FSM_ATTR_CA_BIT) };
 #define FSM_CA_ALL 0x0ffff
 
 /* Defaults (MQ's, except the timers, which are in seconds as in MQ). */
@@ -84,23 +72,15 @@ enum fsm_compmsg { FSM_COMP_NONE = 0, FSM_COMP_LZ4 = 1 };
 #define FSM_CH_DEFAULT_PIPELINE 4 /* batches in flight (qsg's own) */
 #define FSM_CH_MAX_PIPELINE 64
 
+/* Channel attributes: the fields of FSM_CHATTRS (fsm_attrs.h) in table
+ * order. set: CHALTER changes only these; CHDEFINE takes defaults for the
+ * others. chltype is required by CHDEFINE; a sender requires conname and
+ * xmitq. batchsz 1..FSM_MAX_CHBATCH; batchint in ms; hbint and discint in
+ * seconds (0 = none / never); shortrty, shorttmr, longrty, longtmr: counts
+ * and seconds; usedlq default 1; pipeline 1..FSM_CH_MAX_PIPELINE batches in
+ * flight. */
 struct fsm_chattrs {
-	char name[FSM_CHNAME_MAX + 1];
-	uint32_t set; /* FSM_CA_*: CHALTER changes only these; CHDEFINE
-		       * takes defaults for the others */
-	uint8_t chltype; /* enum fsm_chltype; required by CHDEFINE */
-	char conname[FSM_CONNAME_MAX + 1]; /* SDR: required */
-	char xmitq[FSM_NAME_MAX + 1]; /* SDR: required */
-	uint32_t batchsz; /* 1..FSM_MAX_CHBATCH */
-	uint32_t batchint; /* ms */
-	uint32_t hbint; /* s, 0 = none */
-	uint32_t discint; /* s, 0 = never */
-	uint32_t shortrty, shorttmr, longrty, longtmr; /* counts and seconds */
-	uint8_t compmsg; /* enum fsm_compmsg */
-	uint8_t usedlq; /* 0/1, default 1 */
-	uint32_t maxmsgl; /* default FSM_DEFAULT_MAXMSGL */
-	uint32_t pipeline; /* 1..FSM_CH_MAX_PIPELINE batches in flight */
-	char descr[FSM_DESCR_MAX + 1];
+	FSM_CHATTRS(FSM_ATTR_FIELD, FSM_ATTR_FIELD)
 };
 
 /* --- shared channel status table ----------------------------------------- */

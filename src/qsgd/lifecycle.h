@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "admin.h"
+#include "admin/admin.h"
 #include "daemon.h"
 
 #define LIFECYCLE_SYNC_LAG 5000

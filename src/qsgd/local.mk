@@ -1,5 +1,5 @@
 # src/qsgd build fragment (included by the top-level Makefile.am).
-# Owner: daemon. The member daemon `qsgd` (admin.c/mqsc.c: MQSC module).
+# Owner: daemon. The member daemon `qsgd` (MQSC administration: src/admin).
 bin_PROGRAMS += qsgd
 
 # libqsgd: the daemon modules that unit tests link without the rest
@@ -22,15 +22,13 @@ libqsgd_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 qsgd_SOURCES = \
 	src/qsgd/daemon.h src/qsgd/submit.c src/qsgd/wiring.c \
 	src/qsgd/server.h src/qsgd/server.c \
-	src/qsgd/admin.h src/qsgd/admin.c \
 	src/qsgd/chinit.h src/qsgd/chinit_int.h src/qsgd/chinit.c \
 	src/qsgd/chsdr.c src/qsgd/chrcv.c \
 	src/qsgd/lifecycle.h src/qsgd/lifecycle.c \
-	src/qsgd/mqsc.h src/qsgd/mqsc.c \
 	src/qsgd/metrics.h src/qsgd/metrics.c \
 	src/qsgd/httpd.h src/qsgd/httpd.c \
 	src/qsgd/sdnotify.h src/qsgd/sdnotify.c \
 	src/qsgd/main.c
 qsgd_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
-qsgd_LDADD = libqsgd.la libqsgglue.la libqsgchan.la libqsgfsm.la libqsgcommon.la \
+qsgd_LDADD = libqsgd.la libqsgadmin.la libqsgglue.la libqsgchan.la libqsgfsm.la libqsgcommon.la \
 	$(RAFT_LIBS) $(UV_LIBS) $(LZ4_LIBS) $(INIH_LIBS)

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin.h"
+#include "admin/admin.h"
 #include "chan/chproto.h"
 #include "chinit.h"
 #include "lifecycle.h"

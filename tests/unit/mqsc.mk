@@ -4,8 +4,7 @@
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_mqsc
 TESTS += tests/unit/test_mqsc
-tests_unit_test_mqsc_SOURCES = tests/unit/test_mqsc.c \
-	src/qsgd/admin.h src/qsgd/admin.c src/qsgd/mqsc.h src/qsgd/mqsc.c
+tests_unit_test_mqsc_SOURCES = tests/unit/test_mqsc.c
 tests_unit_test_mqsc_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_mqsc_LDADD = libqsgfsm.la libqsgcommon.la $(CMOCKA_LIBS)
+tests_unit_test_mqsc_LDADD = libqsgadmin.la libqsgfsm.la libqsgcommon.la $(CMOCKA_LIBS)
 endif

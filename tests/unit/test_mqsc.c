@@ -15,8 +15,8 @@
 #include "common/qsg_err.h"
 #include "fsm/fsm.h"
 #include "proto/proto.h"
-#include "qsgd/admin.h"
-#include "qsgd/mqsc.h"
+#include "admin/admin.h"
+#include "admin/mqsc.h"
 
 /* ------------------------------------------------------------------------
  * Parser

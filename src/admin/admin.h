@@ -3,7 +3,10 @@
  * reads the member's own replica) and build the reply objects.
  *
  * The daemon provides a struct admin_env; the admin module never calls
- * libraft or the network itself. All calls on the loop thread. */
+ * libraft or the network itself. All calls on the loop thread. Callers:
+ * qsgd's admin adapter and tests/unit/test_mqsc. Internals: admin_int.h
+ * (admin.c dispatches; admin_queue.c, admin_chan.c, admin_display.c and
+ * admin_member.c execute), the parser in mqsc.h. */
 #ifndef QSG_ADMIN_H
 #define QSG_ADMIN_H
 

@@ -10,7 +10,9 @@
  * Errors: QSG_RC_MQSC_SYNTAX (structure: what and at which column),
  * QSG_RC_BAD_ATTR (unknown attribute for the command, value out of range).
  * Any input, including embedded NUL bytes and unbalanced parentheses, yields
- * a reason code and a message. */
+ * a reason code and a message. Queue and channel attributes are those of
+ * src/fsm/fsm_attrs.h. Callers: admin*.c and tests/unit/test_mqsc
+ * (mqsc.c: lexer and grammar; mqsc_items.c: item checks). */
 #ifndef QSG_MQSC_H
 #define QSG_MQSC_H
 

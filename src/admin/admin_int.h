@@ -1,0 +1,85 @@
+/* Internal interface of the MQSC administration module (src/admin): the
+ * command in flight, the reply texts and the executors of each concern.
+ * admin.c parses and dispatches; admin_queue.c, admin_chan.c,
+ * admin_display.c and admin_member.c execute. Not for use outside
+ * src/admin. */
+#ifndef QSG_ADMIN_INT_H
+#define QSG_ADMIN_INT_H
+
+#include <stdbool.h>
+
+#include "admin.h"
+#include "mqsc.h"
+
+#define ADMIN_TEXT_SIZE (2 * QSG_ERRMSG_SIZE)
+
+/* One command waiting for its fsm result. */
+struct admin_op {
+	struct admin_env env; /* copy: the result may come after admin_exec returned */
+	admin_done_cb done;
+	void *arg;
+	uint8_t fsm_op;
+	enum mqsc_verb verb;
+	enum mqsc_obj obj;
+	char name[FSM_NAME_MAX + 1];
+	char object[FSM_NAME_MAX + 16]; /* "QLOCAL(QA)" */
+	struct fsm_cmd cmd; /* START/STOP CHANNEL: kept for the retry */
+	int retries;
+};
+
+/* --- admin.c: replies and submission -------------------------------------- */
+/* Call done with text and aw (an empty object list when aw is NULL). */
+void admin_reply(admin_done_cb done, void *arg, int rc, const char *text,
+		 struct proto_admin_writer *aw);
+/* Message id of a failure ("QSG0002E" ...). */
+const char *admin_err_id(int rc);
+void admin_reply_error(admin_done_cb done, void *arg, int rc, const char *what);
+/* "defined", "altered" ... */
+const char *admin_done_word(enum mqsc_verb v);
+void admin_failed_text(char *text, size_t size, const struct admin_op *op, int rc);
+/* Reply with text and free op. */
+void admin_finish(struct admin_op *op, int rc, const char *text);
+/* Submit op->cmd; the reply follows the result. On refusal reply (not
+ * applied) and free op. */
+void admin_submit_op(struct admin_op *op);
+/* Refuse before submitting: reply (what = fmt with a1, a2) and free op. */
+void admin_op_refuse(struct admin_op *op, int rc, const char *fmt, const char *a1, const char *a2);
+
+/* --- admin_queue.c --------------------------------------------------------- */
+/* Queue type of stored attributes (0 means LOCAL) and of an MQSC object. */
+uint8_t admin_qtype_of(const struct fsm_qattrs *a);
+uint8_t admin_obj_qtype(enum mqsc_obj o);
+/* "QLOCAL", "QREMOTE" or "QALIAS". */
+const char *admin_qtype_name(uint8_t t);
+/* DEFINE/ALTER/DELETE/CLEAR QLOCAL/QREMOTE/QALIAS. */
+void admin_exec_queue_change(struct admin_op *op, const struct mqsc_cmd *mc);
+
+/* --- admin_chan.c ---------------------------------------------------------- */
+bool admin_chs_active(uint8_t state);
+/* "SDR", "RCVR" or "". */
+const char *admin_chltype_name(uint8_t t);
+/* Queue manager name of member id (its id in decimal when unknown; "" for
+ * 0). */
+void admin_member_name(const struct admin_env *env, uint32_t id, char *buf, size_t size);
+/* Result of a START/STOP CHANNEL compare-and-swap: true when op was
+ * resubmitted (the reply comes later). */
+bool admin_chst_result(struct admin_op *op, const struct fsm_result *res, int *rc, char *text,
+		       size_t size);
+void admin_exec_channel_change(struct admin_op *op, const struct mqsc_cmd *mc);
+void admin_exec_start_stop(struct admin_op *op, const struct mqsc_cmd *mc);
+void admin_exec_reset(struct admin_op *op, const struct mqsc_cmd *mc);
+void admin_exec_resolve(struct admin_op *op, const struct mqsc_cmd *mc);
+/* START/STOP CHINIT: this member's channel initiator, synchronously. */
+void admin_exec_chinit(const struct admin_env *env, enum mqsc_verb verb, admin_done_cb done,
+		       void *arg);
+
+/* --- admin_display.c ------------------------------------------------------- */
+void admin_exec_display(const struct admin_env *env, const struct mqsc_cmd *mc, admin_done_cb done,
+			void *arg);
+
+/* --- admin_member.c -------------------------------------------------------- */
+/* ADD/REMOVE MEMBER, TRANSFER LEADER, STOP QMGR. */
+void admin_exec_lifecycle(const struct admin_env *env, const struct mqsc_cmd *mc,
+			  admin_done_cb done, void *arg);
+
+#endif
