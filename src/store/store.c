@@ -488,7 +488,9 @@ static int list_segments(struct store *s, uint32_t **ids, size_t *n, char *errms
 		(*ids)[(*n)++] = id;
 	}
 	closedir(d);
-	qsort(*ids, *n, sizeof **ids, id_cmp);
+	if (*n > 1) {
+		qsort(*ids, *n, sizeof **ids, id_cmp);
+	}
 	return QSG_OK;
 }
 
@@ -537,7 +539,9 @@ int store_init(struct store *s, const struct store_config *cfg, char *errmsg)
 	/* Newest copy of each (key, part) wins; older copies (left by a
 	 * compaction interrupted before it deleted its source) are dead. */
 	struct store_rindex *ri = s->rindex;
-	qsort(ri->v, ri->n, sizeof *ri->v, rent_cmp);
+	if (ri->n > 1) {
+		qsort(ri->v, ri->n, sizeof *ri->v, rent_cmp);
+	}
 	size_t w = 0;
 	for (i = 0; i < ri->n; i++) {
 		if (w > 0 && ri->v[w - 1].key == ri->v[i].key &&
