@@ -2,7 +2,7 @@
  * directory, the active segment last; per-segment accounting of live and dead
  * bytes with the set of dead record offsets (what compaction skips); the
  * recovery index built by the scan at open; sync jobs; reclaim; compaction. */
-#include "store.h"
+#include "store_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,19 +14,6 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-struct store_seg {
-	uint32_t id;
-	int fd;
-	uint64_t size; /* bytes in the file = next append offset */
-	uint64_t synced; /* bytes known durable */
-	uint64_t live_bytes, dead_bytes, live_recs;
-	uint64_t last_release; /* highest release index of a record in it */
-	bool no_compact; /* a record failed verification during compaction */
-	/* Offsets of dead records: open addressing, 0 = empty slot. */
-	uint32_t *dead;
-	size_t ndead, capdead;
-};
 
 struct rent {
 	uint64_t key;
@@ -118,7 +105,7 @@ static void seg_path(const struct store *s, uint32_t id, char *out, size_t n)
 	snprintf(out, n, "%s/seg-%010u.qss", s->dir, id);
 }
 
-static struct store_seg *seg_find(const struct store *s, uint32_t id)
+struct store_seg *store_seg_find(const struct store *s, uint32_t id)
 {
 	size_t lo = 0, hi = s->nsegs;
 
@@ -547,7 +534,7 @@ int store_init(struct store *s, const struct store_config *cfg, char *errmsg)
 		if (w > 0 && ri->v[w - 1].key == ri->v[i].key &&
 		    ri->v[w - 1].part == ri->v[i].part) {
 			struct rent *old = &ri->v[w - 1];
-			mark_dead(s, seg_find(s, old->seg), old->off, old->len, 0);
+			mark_dead(s, store_seg_find(s, old->seg), old->off, old->len, 0);
 			ri->v[w - 1] = ri->v[i];
 			continue;
 		}
@@ -623,7 +610,7 @@ void store_recovery_end(struct store *s)
 	}
 	for (i = 0; i < ri->n; i++) {
 		if (!(ri->v[i].part & RENT_CLAIMED)) {
-			struct store_seg *g = seg_find(s, ri->v[i].seg);
+			struct store_seg *g = store_seg_find(s, ri->v[i].seg);
 			if (g != NULL) {
 				mark_dead(s, g, ri->v[i].off, ri->v[i].len, 0);
 			}
@@ -700,7 +687,7 @@ int store_read(struct store *s, const struct store_loc *loc, uint64_t key, uint3
 		}
 		store_cache_drop(&s->cache, key, part);
 	}
-	g = seg_find(s, loc->seg);
+	g = store_seg_find(s, loc->seg);
 	if (g == NULL || loc->off < STORE_SEG_HDR_SIZE || loc->len > STORE_MAX_PAYLOAD ||
 	    (uint64_t)loc->off + STORE_REC_HDR_SIZE + loc->len > g->size) {
 		add_fault(s, loc->seg, loc->off, loc->len, STORE_FAULT_MISMATCH);
@@ -731,7 +718,7 @@ int store_read(struct store *s, const struct store_loc *loc, uint64_t key, uint3
 int store_release(struct store *s, const struct store_loc *loc, uint64_t key, uint32_t part,
 		  uint64_t index)
 {
-	struct store_seg *g = seg_find(s, loc->seg);
+	struct store_seg *g = store_seg_find(s, loc->seg);
 
 	store_cache_drop(&s->cache, key, part);
 	if (g == NULL || loc->off < STORE_SEG_HDR_SIZE || loc->off >= g->size) {
@@ -743,117 +730,6 @@ int store_release(struct store *s, const struct store_loc *loc, uint64_t key, ui
 void store_set_stable(struct store *s, uint64_t index)
 {
 	s->stable = index;
-}
-
-/* ---- durability ---- */
-
-int store_sync_prepare(struct store *s, struct store_sync_job *job, char *errmsg)
-{
-	size_t i, n = 0;
-
-	memset(job, 0, sizeof *job);
-	job->dirfd = -1;
-	for (i = 0; i < s->nsegs; i++) {
-		n += s->segs[i]->size > s->segs[i]->synced;
-	}
-	if (n > 0) {
-		job->fds = calloc(n, sizeof *job->fds);
-		job->ids = calloc(n, sizeof *job->ids);
-		job->sizes = calloc(n, sizeof *job->sizes);
-		if (job->fds == NULL || job->ids == NULL || job->sizes == NULL) {
-			free(job->fds);
-			free(job->ids);
-			free(job->sizes);
-			memset(job, 0, sizeof *job);
-			job->dirfd = -1;
-			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
-					"store: out of memory");
-		}
-	}
-	for (i = 0; i < s->nsegs; i++) {
-		struct store_seg *g = s->segs[i];
-		if (g->size <= g->synced) {
-			continue;
-		}
-		int fd = dup(g->fd);
-		if (fd < 0) {
-			job->rc =
-			    qsg_errf(job->errmsg, QSG_RC_IO, "store: dup: %s", strerror(errno));
-			break;
-		}
-		job->fds[job->nfds] = fd;
-		job->ids[job->nfds] = g->id;
-		job->sizes[job->nfds] = g->size;
-		job->nfds++;
-	}
-	if (s->dir_dirty && job->rc == QSG_OK) {
-		job->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (job->dirfd < 0) {
-			job->rc = qsg_errf(job->errmsg, QSG_RC_IO, "store: open %s: %s", s->dir,
-					   strerror(errno));
-		} else {
-			s->dir_dirty = false;
-		}
-	}
-	return QSG_OK;
-}
-
-int store_sync_run(struct store_sync_job *job)
-{
-	int i;
-
-	for (i = 0; i < job->nfds && job->rc == QSG_OK; i++) {
-		if (fdatasync(job->fds[i]) != 0) {
-			job->rc =
-			    qsg_errf(job->errmsg, QSG_RC_IO, "store: fdatasync segment %u: %s",
-				     job->ids[i], strerror(errno));
-		}
-	}
-	if (job->dirfd >= 0 && job->rc == QSG_OK && fsync(job->dirfd) != 0) {
-		job->rc =
-		    qsg_errf(job->errmsg, QSG_RC_IO, "store: fsync directory: %s", strerror(errno));
-	}
-	return job->rc;
-}
-
-int store_sync_done(struct store *s, struct store_sync_job *job, char *errmsg)
-{
-	int i, rc = job->rc;
-
-	for (i = 0; i < job->nfds; i++) {
-		struct store_seg *g = seg_find(s, job->ids[i]);
-		if (rc == QSG_OK && g != NULL && job->sizes[i] > g->synced) {
-			g->synced = job->sizes[i];
-		}
-		close(job->fds[i]);
-	}
-	if (job->dirfd >= 0) {
-		close(job->dirfd);
-		if (rc != QSG_OK) {
-			s->dir_dirty = true;
-		}
-	}
-	if (rc != QSG_OK && errmsg != NULL) {
-		snprintf(errmsg, QSG_ERRMSG_SIZE, "%s", job->errmsg);
-	}
-	free(job->fds);
-	free(job->ids);
-	free(job->sizes);
-	memset(job, 0, sizeof *job);
-	job->dirfd = -1;
-	return rc;
-}
-
-int store_sync(struct store *s, char *errmsg)
-{
-	struct store_sync_job job;
-	int rc = store_sync_prepare(s, &job, errmsg);
-
-	if (rc != QSG_OK) {
-		return rc;
-	}
-	store_sync_run(&job);
-	return store_sync_done(s, &job, errmsg);
 }
 
 /* ---- reclaim and compaction ---- */
@@ -965,7 +841,7 @@ int store_compact_step(struct store *s, size_t budget, store_reloc_cb cb, void *
 	if (s->rindex != NULL) {
 		return qsg_errf(errmsg, QSG_RC_BUSY, "store: recovery not ended");
 	}
-	g = s->compact_seg ? seg_find(s, s->compact_seg) : NULL;
+	g = s->compact_seg ? store_seg_find(s, s->compact_seg) : NULL;
 	if (g == NULL) {
 		g = pick_source(s);
 		if (g == NULL) {
@@ -1058,28 +934,4 @@ int store_compact_step(struct store *s, size_t budget, store_reloc_cb cb, void *
 		}
 	}
 	return QSG_OK;
-}
-
-void store_get_stats(const struct store *s, struct store_stats *out)
-{
-	size_t i;
-
-	memset(out, 0, sizeof *out);
-	out->segments = (uint32_t)s->nsegs;
-	for (i = 0; i < s->nsegs; i++) {
-		const struct store_seg *g = s->segs[i];
-		out->disk_bytes += g->size;
-		out->live_bytes += g->live_bytes;
-		out->dead_bytes += g->dead_bytes;
-		out->live_records += g->live_recs;
-	}
-	out->cache_bytes = s->cache.bytes;
-	out->cache_entries = s->cache.count;
-	out->cache_hits = s->cache.hits;
-	out->cache_misses = s->cache.misses;
-	out->cache_evictions = s->cache.evictions;
-	out->faults = s->nfaults;
-	out->appended_bytes = s->appended_bytes;
-	out->compacted_bytes = s->compacted_bytes;
-	out->reclaimed_bytes = s->reclaimed_bytes;
 }

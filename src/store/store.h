@@ -137,7 +137,7 @@ bool store_cache_put(struct store_cache *c, uint64_t key, uint32_t part, const v
 void store_cache_drop(struct store_cache *c, uint64_t key, uint32_t part);
 
 /* ---- the store ---- */
-struct store_seg; /* store.c */
+struct store_seg; /* store_int.h */
 struct store_rindex; /* store.c: recovery index */
 
 struct store {
