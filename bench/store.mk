@@ -1,0 +1,5 @@
+# bench/store.mk: build fragment owned by the store module (included by Makefile.am).
+# bench/store_bench: append/read/compaction throughput of src/store (not installed).
+noinst_PROGRAMS += bench/store_bench
+bench_store_bench_SOURCES = bench/store_bench.c
+bench_store_bench_LDADD = libqsgstore.la libqsgcommon.la

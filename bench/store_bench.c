@@ -1,0 +1,248 @@
+/* store_bench: throughput of the message store (src/store) on this machine.
+ *
+ *   store_bench -d DIR [-n COUNT] [-s SIZE] [-N SYNC_EVERY] [-S SEGMENT_MB]
+ *               [-b BUDGET_KB]
+ *
+ * Phases, each timed: append COUNT records of SIZE bytes with store_sync
+ * every SYNC_EVERY records; reopen (the scan a restart does); read every
+ * record back, verified, after dropping the segments from the page cache
+ * (posix_fadvise DONTNEED; no cache in the store); release 3 records in 4;
+ * compact with a budget per step until idle and reclaim. Prints MB/s (10^6
+ * bytes of payload per second) and the longest compaction step. DIR must not
+ * exist or be empty; it is left in place (delete it afterwards). */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, const char *err)
+{
+	fprintf(stderr, "store_bench: %s: %s\n", what, err);
+	exit(1);
+}
+
+static void drop_page_cache(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char p[4200];
+
+	if (d == NULL) {
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "seg-", 4) != 0) {
+			continue;
+		}
+		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+		int fd = open(p, O_RDONLY);
+		if (fd >= 0) {
+			posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+			close(fd);
+		}
+	}
+	closedir(d);
+}
+
+struct relocs {
+	struct store_loc *loc;
+};
+
+static void on_reloc(void *arg, uint64_t key, uint32_t part, const struct store_loc *from,
+		     const struct store_loc *to)
+{
+	struct relocs *r = arg;
+	(void)part;
+	(void)from;
+	r->loc[key] = *to;
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = NULL;
+	uint64_t n = 1000000, i;
+	size_t size = 1024, budget = 4096 * 1024;
+	uint64_t sync_every = 1000, segmb = 64;
+	struct store_config cfg;
+	struct store s;
+	char err[QSG_ERRMSG_SIZE];
+	int opt;
+
+	while ((opt = getopt(argc, argv, "d:n:s:N:S:b:")) != -1) {
+		switch (opt) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'n':
+			n = strtoull(optarg, NULL, 10);
+			break;
+		case 's':
+			size = strtoull(optarg, NULL, 10);
+			break;
+		case 'N':
+			sync_every = strtoull(optarg, NULL, 10);
+			break;
+		case 'S':
+			segmb = strtoull(optarg, NULL, 10);
+			break;
+		case 'b':
+			budget = strtoull(optarg, NULL, 10) * 1024;
+			break;
+		default:
+			fprintf(stderr, "usage: store_bench -d DIR [-n COUNT] [-s SIZE] "
+					"[-N SYNC_EVERY] [-S SEGMENT_MB] [-b BUDGET_KB]\n");
+			return 2;
+		}
+	}
+	if (dir == NULL || n == 0 || size > STORE_MAX_PAYLOAD || sync_every == 0) {
+		fprintf(stderr, "store_bench: -d DIR required; COUNT, SYNC_EVERY > 0\n");
+		return 2;
+	}
+	struct store_loc *loc = calloc(n + 1, sizeof *loc);
+	uint8_t *body = malloc(size + 1);
+	if (loc == NULL || body == NULL) {
+		die("memory", "out of memory");
+	}
+	for (i = 0; i < size; i++) {
+		body[i] = (uint8_t)(i * 7 + 1);
+	}
+	store_config_default(&cfg);
+	cfg.dir = dir;
+	cfg.segment_size = segmb * 1024 * 1024;
+	cfg.cache_bytes = 0;
+	double mb = (double)n * (double)size / 1e6;
+	printf("store_bench: %llu records x %zu bytes (%.0f MB), sync every %llu, segments %llu "
+	       "MiB, compaction budget %zu KiB\n",
+	       (unsigned long long)n, size, mb, (unsigned long long)sync_every,
+	       (unsigned long long)segmb, budget / 1024);
+
+	/* Append. */
+	if (store_init(&s, &cfg, err) != QSG_OK) {
+		die("init", err);
+	}
+	store_recovery_end(&s);
+	double t0 = now_s();
+	for (i = 1; i <= n; i++) {
+		memcpy(body, &i, sizeof i < size ? sizeof i : size);
+		if (store_append(&s, STORE_REC_BODY, i, 0, body, size, false, &loc[i], err) !=
+		    QSG_OK) {
+			die("append", err);
+		}
+		if (i % sync_every == 0 && store_sync(&s, err) != QSG_OK) {
+			die("sync", err);
+		}
+	}
+	if (store_sync(&s, err) != QSG_OK) {
+		die("sync", err);
+	}
+	double t1 = now_s();
+	printf("append+sync: %.2f s, %.1f MB/s, %.0f records/s, %.0f syncs/s\n", t1 - t0,
+	       mb / (t1 - t0), (double)n / (t1 - t0), (double)n / (double)sync_every / (t1 - t0));
+	store_close(&s);
+
+	/* Reopen: the scan of a restart (from the page cache, then cold). */
+	for (int cold = 0; cold < 2; cold++) {
+		if (cold) {
+			drop_page_cache(dir);
+		}
+		t0 = now_s();
+		if (store_init(&s, &cfg, err) != QSG_OK) {
+			die("reopen", err);
+		}
+		t1 = now_s();
+		size_t nf;
+		store_faults(&s, &nf);
+		printf("reopen scan (%s): %.2f s, %.1f MB/s, %zu faults\n",
+		       cold ? "cold" : "page cache", t1 - t0, mb / (t1 - t0), nf);
+		if (cold) {
+			break;
+		}
+		store_close(&s);
+	}
+	for (i = 1; i <= n; i++) {
+		struct store_loc l;
+		if (store_claim(&s, i, 0, &l) != QSG_OK || memcmp(&l, &loc[i], sizeof l) != 0) {
+			die("claim", "record missing after reopen");
+		}
+	}
+	store_recovery_end(&s);
+
+	/* Read back, verified, cold. */
+	struct qsg_wbuf w;
+	qsg_wbuf_init(&w);
+	drop_page_cache(dir);
+	t0 = now_s();
+	for (i = 1; i <= n; i++) {
+		qsg_wbuf_reset(&w);
+		if (store_read(&s, &loc[i], i, 0, &w, err) != QSG_OK || w.len != size) {
+			die("read", err);
+		}
+	}
+	t1 = now_s();
+	printf("read (cold, in order, verified): %.2f s, %.1f MB/s\n", t1 - t0, mb / (t1 - t0));
+	qsg_wbuf_close(&w);
+
+	/* Release 3 in 4, then compact until idle. */
+	struct store_stats st0, st1;
+	for (i = 1; i <= n; i++) {
+		if (i % 4 != 0) {
+			store_release(&s, &loc[i], i, 0, 0);
+		}
+	}
+	store_get_stats(&s, &st0);
+	struct relocs r = {loc};
+	struct store_compact_result res;
+	uint64_t moved = 0, steps = 0, segs_done = 0;
+	double worst = 0;
+	t0 = now_s();
+	for (;;) {
+		double a = now_s();
+		if (store_compact_step(&s, budget, on_reloc, &r, &res, err) != QSG_OK) {
+			die("compact", err);
+		}
+		double b = now_s();
+		if (res.idle) {
+			break;
+		}
+		if (b - a > worst) {
+			worst = b - a;
+		}
+		moved += res.bytes_moved;
+		steps++;
+		segs_done += res.seg_done != 0;
+	}
+	uint32_t deleted = 0;
+	if (store_reclaim(&s, &deleted, err) != QSG_OK) {
+		die("reclaim", err);
+	}
+	t1 = now_s();
+	store_get_stats(&s, &st1);
+	printf("compaction: %.2f s, %.1f MB/s moved (%.0f MB in %llu steps, longest step %.1f ms), "
+	       "%llu segments compacted, disk %.0f -> %.0f MB\n",
+	       t1 - t0, (double)moved / 1e6 / (t1 - t0), (double)moved / 1e6,
+	       (unsigned long long)steps, worst * 1e3, (unsigned long long)segs_done,
+	       (double)st0.disk_bytes / 1e6, (double)st1.disk_bytes / 1e6);
+	for (i = 4; i <= n; i += 4) {
+		qsg_wbuf_init(&w);
+		if (store_read(&s, &loc[i], i, 0, &w, err) != QSG_OK) {
+			die("read after compaction", err);
+		}
+		qsg_wbuf_close(&w);
+	}
+	store_close(&s);
+	free(loc);
+	free(body);
+	return 0;
+}

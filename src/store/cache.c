@@ -1,0 +1,212 @@
+/* Bounded LRU body cache of the message store (see store.h): a chained hash
+ * table on (key, part) plus a doubly linked recency list. Each entry holds a
+ * copy of the bytes; its charge is len + STORE_CACHE_ENT_OVERHEAD. */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct store_cache_ent {
+	struct store_cache_ent *hnext; /* hash chain */
+	struct store_cache_ent *prev, *next; /* recency list */
+	uint64_t key;
+	uint32_t part;
+	size_t len;
+	uint8_t data[];
+};
+
+static size_t bucket_of(const struct store_cache *c, uint64_t key, uint32_t part)
+{
+	uint64_t h = (key ^ ((uint64_t)part << 40)) * 0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> 20) & (c->nbuckets - 1);
+}
+
+int store_cache_init(struct store_cache *c, size_t max_bytes, size_t max_item)
+{
+	static const struct store_offload_tier def[STORE_OFFLOAD_TIERS] = {
+	    {70, 32 * 1024}, {80, 4 * 1024}, {90, 0}};
+
+	memset(c, 0, sizeof *c);
+	c->max_bytes = max_bytes;
+	c->max_item = max_item;
+	memcpy(c->offload, def, sizeof def);
+	c->nbuckets = 1024;
+	c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
+	return c->buckets != NULL ? QSG_OK : QSG_RC_STORAGE_NOT_AVAILABLE;
+}
+
+static void unlink_ent(struct store_cache *c, struct store_cache_ent *e)
+{
+	struct store_cache_ent **pp = &c->buckets[bucket_of(c, e->key, e->part)];
+
+	while (*pp != e) {
+		pp = &(*pp)->hnext;
+	}
+	*pp = e->hnext;
+	if (e->prev != NULL) {
+		e->prev->next = e->next;
+	} else {
+		c->head = e->next;
+	}
+	if (e->next != NULL) {
+		e->next->prev = e->prev;
+	} else {
+		c->tail = e->prev;
+	}
+	c->bytes -= e->len + STORE_CACHE_ENT_OVERHEAD;
+	c->count--;
+	free(e);
+}
+
+void store_cache_close(struct store_cache *c)
+{
+	while (c->head != NULL) {
+		unlink_ent(c, c->head);
+	}
+	free(c->buckets);
+	c->buckets = NULL;
+}
+
+static struct store_cache_ent *find(const struct store_cache *c, uint64_t key, uint32_t part)
+{
+	struct store_cache_ent *e;
+
+	if (c->buckets == NULL) {
+		return NULL;
+	}
+	for (e = c->buckets[bucket_of(c, key, part)]; e != NULL; e = e->hnext) {
+		if (e->key == key && e->part == part) {
+			return e;
+		}
+	}
+	return NULL;
+}
+
+static void to_front(struct store_cache *c, struct store_cache_ent *e)
+{
+	if (c->head == e) {
+		return;
+	}
+	e->prev->next = e->next;
+	if (e->next != NULL) {
+		e->next->prev = e->prev;
+	} else {
+		c->tail = e->prev;
+	}
+	e->prev = NULL;
+	e->next = c->head;
+	c->head->prev = e;
+	c->head = e;
+}
+
+bool store_cache_get(struct store_cache *c, uint64_t key, uint32_t part, const uint8_t **p,
+		     size_t *len)
+{
+	struct store_cache_ent *e = find(c, key, part);
+
+	if (e == NULL) {
+		c->misses++;
+		return false;
+	}
+	c->hits++;
+	to_front(c, e);
+	*p = e->data;
+	*len = e->len;
+	return true;
+}
+
+/* Grow the table when chains get long (load > 2); failure is harmless. */
+static void maybe_grow(struct store_cache *c)
+{
+	struct store_cache_ent **nb, *e;
+	size_t n, i, old = c->nbuckets;
+
+	if (c->count < 2 * old) {
+		return;
+	}
+	n = old * 2;
+	nb = calloc(n, sizeof *nb);
+	if (nb == NULL) {
+		return;
+	}
+	struct store_cache_ent **ob = c->buckets;
+	c->buckets = nb;
+	c->nbuckets = n;
+	for (i = 0; i < old; i++) {
+		while ((e = ob[i]) != NULL) {
+			ob[i] = e->hnext;
+			size_t b = bucket_of(c, e->key, e->part);
+			e->hnext = nb[b];
+			nb[b] = e;
+		}
+	}
+	free(ob);
+}
+
+bool store_cache_put(struct store_cache *c, uint64_t key, uint32_t part, const void *p, size_t len,
+		     bool on_put)
+{
+	size_t charge = len + STORE_CACHE_ENT_OVERHEAD;
+	struct store_cache_ent *e;
+	int i;
+
+	if (c->buckets == NULL || len > c->max_item || charge > c->max_bytes) {
+		c->refused++;
+		return false;
+	}
+	if (on_put) {
+		/* Offload tiers: the fuller the cache, the smaller the bodies a
+		 * put may place in it (the rest are read back from disk). */
+		uint64_t pct = c->max_bytes ? (uint64_t)c->bytes * 100 / c->max_bytes : 100;
+		for (i = 0; i < STORE_OFFLOAD_TIERS; i++) {
+			if (c->offload[i].th_pct > 0 && pct >= c->offload[i].th_pct &&
+			    len > c->offload[i].max_size) {
+				c->refused++;
+				return false;
+			}
+		}
+	}
+	e = find(c, key, part);
+	if (e != NULL) {
+		unlink_ent(c, e);
+	}
+	while (c->bytes + charge > c->max_bytes && c->tail != NULL) {
+		unlink_ent(c, c->tail);
+		c->evictions++;
+	}
+	e = malloc(sizeof *e + len);
+	if (e == NULL) {
+		c->refused++;
+		return false;
+	}
+	e->key = key;
+	e->part = part;
+	e->len = len;
+	if (len > 0) {
+		memcpy(e->data, p, len);
+	}
+	size_t b = bucket_of(c, key, part);
+	e->hnext = c->buckets[b];
+	c->buckets[b] = e;
+	e->prev = NULL;
+	e->next = c->head;
+	if (c->head != NULL) {
+		c->head->prev = e;
+	} else {
+		c->tail = e;
+	}
+	c->head = e;
+	c->bytes += charge;
+	c->count++;
+	maybe_grow(c);
+	return true;
+}
+
+void store_cache_drop(struct store_cache *c, uint64_t key, uint32_t part)
+{
+	struct store_cache_ent *e = find(c, key, part);
+
+	if (e != NULL) {
+		unlink_ent(c, e);
+	}
+}

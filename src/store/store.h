@@ -1,0 +1,350 @@
+/* The message store of one structure on one member: message bodies (and
+ * properties) in append-only, checksummed segment files, a bounded LRU body
+ * cache, per-segment live/dead accounting, deletion of dead segments and an
+ * incremental compaction step. Also the descriptor codec (struct store_desc,
+ * the "proxy in the queue" that the state machine keeps per message).
+ * Design and reasons: docs/storage.md.
+ *
+ * Callers: the daemon's apply path and its housekeeping (wired by a later
+ * session), tests and bench/store_bench. The state machine must never call
+ * the file functions (it is pure); it may use the descriptor codec.
+ *
+ * Threads: a struct store is single-threaded: every call on one store must be
+ * made by one thread at a time. The only exception is store_sync_run(), which
+ * touches nothing but the job it is given and may run in libuv's thread pool
+ * while the loop keeps appending (see store_sync_prepare).
+ *
+ * Blocking: the core is synchronous file I/O. Calls marked BLOCKS below may
+ * wait for the disk (pwrite/pread/fdatasync/unlink/ftruncate); the caller
+ * decides whether to run them on the loop (bounded, page-cache work) or in
+ * the thread pool. Calls not marked touch memory only.
+ *
+ * Errors: int codes from qsg_err.h (QSG_RC_IO for I/O errors and for records
+ * that fail verification, QSG_RC_INVALID for bad arguments,
+ * QSG_RC_STORAGE_NOT_AVAILABLE for memory) plus errmsg (may be NULL). A
+ * record that fails verification is never returned as data; the fault is also
+ * recorded with a store_fault reason (store_faults()).
+ *
+ * Segment file format (version 1, little-endian), file name
+ * "seg-%010u.qss" (the segment id) in the store directory:
+ *   header (32 bytes): u32 magic "QSGS", u16 version (1), u16 header size
+ *     (32), u32 segment id, u32 flags (0), u64 created (caller's value, 0),
+ *     u32 reserved (0), u32 crc32c of bytes 0..28
+ *   records, back to back, each a 32-byte header then `len` payload bytes:
+ *     u8 version (1), u8 type (STORE_REC_*), u16 flags (0), u32 len,
+ *     u64 key, u32 part, u32 crc32c of the payload, u32 reserved (0),
+ *     u32 crc32c of header bytes 0..28 */
+#ifndef QSG_STORE_H
+#define QSG_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/codec.h"
+#include "../common/qsg_err.h"
+
+#define STORE_FORMAT_VERSION 1
+#define STORE_SEG_MAGIC 0x53475351u /* "QSGS" little-endian */
+#define STORE_SEG_HDR_SIZE 32
+#define STORE_REC_HDR_SIZE 32
+#define STORE_MAX_PAYLOAD (16u * 1024 * 1024) /* sanity bound for one record */
+#define STORE_CHUNK_MAX (1024u * 1024) /* largest body chunk per Raft entry */
+#define STORE_DEFAULT_SEGMENT_SIZE (64u * 1024 * 1024)
+#define STORE_DEFAULT_CACHE_BYTES ((size_t)256 * 1024 * 1024)
+#define STORE_DEFAULT_CACHE_MAX_ITEM ((size_t)1024 * 1024)
+#define STORE_DEFAULT_COMPACT_RATIO 50 /* compact sealed segments below 50% live */
+#define STORE_OFFLOAD_TIERS 3
+
+/* Record types. */
+enum store_rec_type {
+	STORE_REC_BODY = 1, /* a whole message: properties and body (part 0) */
+	STORE_REC_CHUNK = 2, /* one chunk (part 0..n-1) of a large message */
+};
+
+/* Where one record sits on this member's disk. Member-local: never
+ * replicated, never in snapshot bytes. seg 0 = nowhere. len is the payload
+ * length (the record takes STORE_REC_HDR_SIZE + len bytes at off). */
+struct store_loc {
+	uint32_t seg;
+	uint32_t off;
+	uint32_t len;
+};
+
+/* Why a region of a segment is not served. */
+enum store_fault_reason {
+	STORE_FAULT_TORN_TAIL = 1, /* incomplete last record(s): cut at open */
+	STORE_FAULT_HDR_CRC = 2, /* record header checksum mismatch */
+	STORE_FAULT_PAYLOAD_CRC = 3, /* payload checksum mismatch */
+	STORE_FAULT_BAD_VERSION = 4, /* record or segment of an unknown version/type */
+	STORE_FAULT_SEG_HEADER = 5, /* segment header unreadable: segment skipped */
+	STORE_FAULT_MISMATCH = 6, /* read: record key/part/length differ from the locator's */
+};
+const char *store_fault_name(int reason);
+
+struct store_fault {
+	uint32_t seg;
+	uint32_t off; /* first byte of the bad region */
+	uint32_t len; /* bytes in the region (to the next good record or EOF) */
+	int reason; /* enum store_fault_reason */
+};
+
+/* Thresholds in the spirit of IBM MQ's OFFLD1SZ/OFFLD1TH .. OFFLD3: when
+ * the cache is at least th_pct full, a body offered at put time is cached
+ * only if it is at most max_size bytes. Defaults 70%/32 KiB, 80%/4 KiB,
+ * 90%/0 (MQ's defaults). Bodies read back from disk are cached if at most
+ * cache_max_item (LRU eviction makes room). */
+struct store_offload_tier {
+	uint32_t th_pct;
+	size_t max_size;
+};
+
+struct store_config {
+	const char *dir; /* created if missing (one level) */
+	uint64_t segment_size; /* roll over past this size (>= 4096) */
+	size_t cache_bytes; /* body cache bound, 0 = no cache */
+	size_t cache_max_item;
+	struct store_offload_tier offload[STORE_OFFLOAD_TIERS];
+	uint32_t compact_ratio; /* percent live below which a sealed segment is compacted */
+};
+void store_config_default(struct store_config *c); /* dir = NULL */
+
+/* ---- body cache (cache.c): bounded LRU keyed by (key, part) ---- */
+struct store_cache_ent;
+struct store_cache {
+	size_t max_bytes; /* bound on data + per-entry overhead */
+	size_t max_item;
+	size_t bytes;
+	size_t count;
+	struct store_offload_tier offload[STORE_OFFLOAD_TIERS];
+	struct store_cache_ent **buckets;
+	size_t nbuckets;
+	struct store_cache_ent *head, *tail; /* head = most recently used */
+	uint64_t hits, misses, evictions, refused;
+};
+#define STORE_CACHE_ENT_OVERHEAD 64 /* bytes charged per entry besides data */
+int store_cache_init(struct store_cache *c, size_t max_bytes, size_t max_item);
+void store_cache_close(struct store_cache *c);
+/* Look up; on a hit *p and *len point into the cache (valid until the next
+ * call that changes the cache) and the entry becomes most recent. */
+bool store_cache_get(struct store_cache *c, uint64_t key, uint32_t part, const uint8_t **p,
+		     size_t *len);
+/* Insert (replacing an entry with the same key), evicting least recently
+ * used entries to stay within max_bytes. on_put applies the offload tiers.
+ * Returns true if cached. */
+bool store_cache_put(struct store_cache *c, uint64_t key, uint32_t part, const void *p, size_t len,
+		     bool on_put);
+void store_cache_drop(struct store_cache *c, uint64_t key, uint32_t part);
+
+/* ---- the store ---- */
+struct store_seg; /* store_int.h */
+struct store_rindex; /* store.c: recovery index */
+
+struct store {
+	struct store_config cfg;
+	char dir[4096];
+	struct store_seg **segs; /* by increasing id; last = active */
+	size_t nsegs, capsegs;
+	uint32_t next_id;
+	struct store_cache cache;
+	struct store_fault *faults;
+	size_t nfaults, capfaults;
+	struct store_rindex *rindex; /* non-NULL between init and store_recovery_end */
+	/* compaction in progress */
+	uint32_t compact_seg; /* 0 = none */
+	uint32_t compact_off;
+	uint8_t *iobuf; /* scratch for scans, reads and compaction */
+	size_t iobuf_cap;
+	uint64_t appended_bytes, compacted_bytes, reclaimed_bytes;
+	bool dir_dirty; /* segments created or deleted since the last sync */
+	uint64_t stable; /* see store_set_stable */
+};
+
+struct store_stats {
+	uint32_t segments;
+	uint64_t disk_bytes; /* sum of segment file sizes */
+	uint64_t live_bytes; /* record bytes (headers included) still live */
+	uint64_t dead_bytes; /* released, superseded or corrupt bytes */
+	uint64_t live_records;
+	size_t cache_bytes, cache_entries;
+	uint64_t cache_hits, cache_misses, cache_evictions;
+	size_t faults;
+	uint64_t appended_bytes, compacted_bytes, reclaimed_bytes;
+};
+
+/* BLOCKS. Open or create the store in cfg->dir: scan every segment, verify
+ * every record, cut a torn tail, record corrupt regions as faults (their
+ * bytes count as dead, they are never served) and build the recovery index
+ * (key, part) -> newest valid record. Returns QSG_OK even when faults were
+ * found: the caller inspects store_faults() and decides (fail-stop, or
+ * repair from a peer). Errors: QSG_RC_IO (directory or files unusable),
+ * QSG_RC_INVALID (bad config), QSG_RC_STORAGE_NOT_AVAILABLE. On error the
+ * store needs no store_close. */
+int store_init(struct store *s, const struct store_config *cfg, char *errmsg);
+/* Closes files and frees memory; does not sync (call store_sync first). */
+void store_close(struct store *s);
+
+/* Faults found so far (scan at open, reads, compaction). */
+const struct store_fault *store_faults(const struct store *s, size_t *n);
+
+/* Recovery. After store_init, the caller restores its descriptors (snapshot,
+ * then log replay) and claims the record of every message it holds:
+ * store_claim returns the location of the newest valid record for
+ * (key, part), QSG_RC_NO_MSG_AVAILABLE if there is none (the body must be
+ * fetched from a peer or re-written from the log). store_recovery_end marks
+ * every record that was not claimed as dead and frees the index. Compaction
+ * refuses to run (QSG_RC_BUSY) before store_recovery_end. Memory only. */
+int store_claim(struct store *s, uint64_t key, uint32_t part, struct store_loc *loc);
+void store_recovery_end(struct store *s);
+
+/* BLOCKS (pwrite, and file creation on roll-over; no fsync). Append one
+ * record; *loc receives its location. Rolls over to a new segment first if
+ * the record would take the active segment past segment_size (a record
+ * larger than a segment gets a segment of its own). len <=
+ * STORE_MAX_PAYLOAD. If cache_body, the payload is also offered to the
+ * cache (on_put tiers). */
+int store_append(struct store *s, uint8_t type, uint64_t key, uint32_t part, const void *p,
+		 size_t len, bool cache_body, struct store_loc *loc, char *errmsg);
+
+/* BLOCKS (pread) unless cached. Read the record at loc into out (appended),
+ * verifying the header checksum, version, key, part, length and payload
+ * checksum; QSG_RC_IO (and a fault) on any mismatch, nothing appended. A
+ * record read from disk is offered to the cache. */
+int store_read(struct store *s, const struct store_loc *loc, uint64_t key, uint32_t part,
+	       struct qsg_wbuf *out, char *errmsg);
+
+/* Memory only. The record at loc is no longer needed (message consumed,
+ * expired, cleared): its bytes become dead in its segment and it leaves the
+ * cache. `index` is the Raft index of the entry that released it. Releasing
+ * twice is detected and ignored (QSG_RC_INVALID).
+ *
+ * Snapshot gate: the last durable snapshot (index S) may still need a body
+ * that was released after S (a restart restores S and replays the log). So
+ * a segment is deleted only when it has no live record AND every release in
+ * it has index <= the stable index set here (the index of the last durable
+ * snapshot). store_init starts at 0 (nothing released with index > 0 is
+ * deleted until the caller says so). Memory only. */
+int store_release(struct store *s, const struct store_loc *loc, uint64_t key, uint32_t part,
+		  uint64_t index);
+void store_set_stable(struct store *s, uint64_t index);
+
+/* Durability. store_sync_prepare (memory + dup) captures what must be
+ * fdatasync'ed (every segment written since the last completed sync, and
+ * the directory if segments were created or deleted); store_sync_run
+ * (BLOCKS; thread-safe: touches only the job) does the work; store_sync_done
+ * (memory) records the outcome and releases the job. Appends may continue
+ * between prepare and done; they are covered by the next sync.
+ * store_sync = the three in a row. */
+struct store_sync_job {
+	int *fds; /* dup()ed descriptors, closed by store_sync_done */
+	uint32_t *ids;
+	uint64_t *sizes; /* size of each segment at prepare time */
+	int nfds;
+	int dirfd; /* -1 if the directory need not be synced */
+	int rc;
+	char errmsg[QSG_ERRMSG_SIZE];
+};
+int store_sync_prepare(struct store *s, struct store_sync_job *job, char *errmsg);
+int store_sync_run(struct store_sync_job *job);
+int store_sync_done(struct store *s, struct store_sync_job *job, char *errmsg);
+int store_sync(struct store *s, char *errmsg); /* BLOCKS */
+
+/* BLOCKS (unlink). Delete every sealed segment with no live record, after
+ * syncing the directory. *deleted (may be NULL) receives the count. The
+ * active segment is never deleted. */
+int store_reclaim(struct store *s, uint32_t *deleted, char *errmsg);
+
+/* BLOCKS, bounded by budget. One incremental compaction step: pick (or
+ * continue with) the sealed segment with the lowest live ratio under
+ * compact_ratio, and copy its live records forward into the active segment
+ * until about `budget` bytes were read. Every moved record is reported to
+ * cb (which must update the caller's descriptor: old -> new location); the
+ * old record becomes dead. When the source has no live record left, the
+ * destination is synced and the source deleted (res->seg_done). */
+typedef void (*store_reloc_cb)(void *arg, uint64_t key, uint32_t part, const struct store_loc *from,
+			       const struct store_loc *to);
+struct store_compact_result {
+	uint32_t moved; /* records moved in this step */
+	uint64_t bytes_moved;
+	uint32_t seg_done; /* id of a source finished and deleted, or 0 */
+	bool idle; /* nothing to compact */
+};
+int store_compact_step(struct store *s, size_t budget, store_reloc_cb cb, void *arg,
+		       struct store_compact_result *res, char *errmsg);
+
+void store_get_stats(const struct store *s, struct store_stats *out);
+
+/* ---- segment level (segment.c): formats and the scanner ---- */
+
+/* Encode a record header for payload p/len into hdr. */
+void store_rec_header(uint8_t hdr[STORE_REC_HDR_SIZE], uint8_t type, uint64_t key, uint32_t part,
+		      const void *p, uint32_t len);
+void store_seg_header(uint8_t hdr[STORE_SEG_HDR_SIZE], uint32_t id);
+/* Check a segment header; QSG_OK and *id, or a store_fault reason. */
+int store_seg_header_check(const uint8_t *p, size_t len, uint32_t *id);
+
+/* Scan the records of a segment image (buf = the whole file, header
+ * included). For every valid record, rec(arg, type, key, part, off, len) is
+ * called; for every bad region, fault(arg, off, len, reason). The result is
+ * the offset where the valid data ends (the file should be cut there: what
+ * follows is a torn tail, reported as STORE_FAULT_TORN_TAIL when non-empty).
+ * Bad regions followed by valid records are corruption in the middle: the
+ * scanner resynchronises on the next valid record header. Pure function of
+ * the bytes (fuzzed by tests/fuzz/fuzz_store.c). */
+struct store_scan_cb {
+	void (*rec)(void *arg, uint8_t type, uint64_t key, uint32_t part, uint32_t off,
+		    uint32_t len);
+	void (*fault)(void *arg, uint32_t off, uint32_t len, int reason);
+	void *arg;
+};
+size_t store_scan_image(const uint8_t *buf, size_t len, const struct store_scan_cb *cb);
+
+/* Verify one record at the start of p (hdr + payload available in len
+ * bytes). QSG_OK and the fields, or a store_fault reason. */
+int store_rec_check(const uint8_t *p, size_t len, uint8_t *type, uint64_t *key, uint32_t *part,
+		    uint32_t *plen);
+
+/* ---- CRC32C (Castagnoli), crc32c.c ---- */
+uint32_t store_crc32c(uint32_t crc, const void *p, size_t len);
+
+/* ---- descriptors (desc.c) ---- */
+
+/* The compact descriptor the state machine keeps per message. Everything
+ * except `loc` is replicated and deterministic (same log, same descriptor on
+ * every member) and goes into the encoding; `loc` is this member's business
+ * and is never encoded. */
+#define STORE_DESC_VERSION 1
+#define STORE_DESC_SIZE 100 /* encoded size, version 1 */
+#define STORE_ID_LEN 24
+#define STORE_DF_PERSISTENT 0x0001
+#define STORE_DF_CHUNKED 0x0002 /* body in nparts STORE_REC_CHUNK records */
+#define STORE_DF_ALL 0x0003
+struct store_desc {
+	uint64_t seqno; /* group-wide message number: the store key */
+	uint8_t msgid[STORE_ID_LEN];
+	uint8_t correlid[STORE_ID_LEN];
+	uint8_t priority; /* 0..9 */
+	uint16_t flags; /* STORE_DF_* */
+	int64_t expiry_ms; /* absolute, 0 = never */
+	int64_t put_time_ms;
+	uint32_t backout_count;
+	uint32_t props_len;
+	uint32_t body_len;
+	uint32_t nparts; /* 1 unless STORE_DF_CHUNKED */
+	uint32_t crc; /* crc32c of props then body: every member can verify */
+	struct store_loc loc; /* member-local, not encoded */
+};
+/* Append the canonical encoding (STORE_DESC_SIZE bytes):
+ *   u8 version, u8 priority, u16 flags, u64 seqno, id msgid, id correlid,
+ *   i64 expiry_ms, i64 put_time_ms, u32 backout_count, u32 props_len,
+ *   u32 body_len, u32 nparts, u32 crc, u32 reserved (0) */
+void store_desc_encode(struct qsg_wbuf *w, const struct store_desc *d);
+/* Decode exactly len bytes. QSG_RC_BAD_VERSION for an unknown version,
+ * QSG_RC_BAD_FRAME for a wrong length or a value out of range (priority > 9,
+ * unknown flags, reserved != 0, seqno 0, props > 64 KiB, body > 100 MiB,
+ * nparts inconsistent with body_len and STORE_DF_CHUNKED). loc is zeroed. */
+int store_desc_decode(const void *p, size_t len, struct store_desc *d, char *errmsg);
+/* Number of chunks a body of body_len bytes takes (>= 1). */
+uint32_t store_desc_parts(uint32_t body_len);
+
+#endif

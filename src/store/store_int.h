@@ -1,0 +1,24 @@
+/* Internals of the message store shared by its source files (store.c,
+ * sync.c). Callers outside src/store use store.h only. */
+#ifndef QSG_STORE_INT_H
+#define QSG_STORE_INT_H
+
+#include "store.h"
+
+struct store_seg {
+	uint32_t id;
+	int fd;
+	uint64_t size; /* bytes in the file = next append offset */
+	uint64_t synced; /* bytes known durable */
+	uint64_t live_bytes, dead_bytes, live_recs;
+	uint64_t last_release; /* highest release index of a record in it */
+	bool no_compact; /* a record failed verification during compaction */
+	/* Offsets of dead records: open addressing, 0 = empty slot. */
+	uint32_t *dead;
+	size_t ndead, capdead;
+};
+
+/* The segment with this id, or NULL (binary search; segs are sorted). */
+struct store_seg *store_seg_find(const struct store *s, uint32_t id);
+
+#endif

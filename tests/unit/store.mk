@@ -1,0 +1,9 @@
+# tests/unit/store.mk: build fragment owned by the store module (included by Makefile.am).
+# Unit tests of src/store.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_store
+TESTS += tests/unit/test_store
+tests_unit_test_store_SOURCES = tests/unit/test_store.c
+tests_unit_test_store_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_store_LDADD = libqsgstore.la libqsgcommon.la $(CMOCKA_LIBS)
+endif
