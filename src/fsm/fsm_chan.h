@@ -31,11 +31,11 @@
 #include <stdint.h>
 
 #include "../common/codec.h"
+#include "../common/msg.h" /* FSM_CHNAME_MAX, FSM_MAX_CHBATCH, FSM_CH_MAX_PIPELINE,
+			      * enum fsm_compmsg: the channel protocol checks them */
 
-#define FSM_CHNAME_MAX 20 /* MQ channel names: 20 characters */
 #define FSM_CONNAME_MAX 264 /* comma-separated host:port list */
 #define FSM_REASON_MAX 64 /* text of the last status change */
-#define FSM_MAX_CHBATCH 9999 /* BATCHSZ upper bound */
 
 /* --- queue types (fsm_qattrs.qtype / usage) ------------------------------ */
 enum fsm_qtype { FSM_QT_LOCAL = 1, FSM_QT_REMOTE = 2, FSM_QT_ALIAS = 3 };
@@ -53,7 +53,6 @@ struct fsm_qmgr_attrs {
 
 /* --- channel definitions ------------------------------------------------- */
 enum fsm_chltype { FSM_CHL_SDR = 1, FSM_CHL_RCVR = 3 }; /* MQ's MQCHT_* values */
-enum fsm_compmsg { FSM_COMP_NONE = 0, FSM_COMP_LZ4 = 1 };
 
 #define FSM_CA_CHLTYPE 0x00001
 #define FSM_CA_CONNAME 0x00002
@@ -82,7 +81,6 @@ enum fsm_compmsg { FSM_COMP_NONE = 0, FSM_COMP_LZ4 = 1 };
 #define FSM_CH_DEFAULT_LONGRTY 999999999
 #define FSM_CH_DEFAULT_LONGTMR 1200
 #define FSM_CH_DEFAULT_PIPELINE 4 /* batches in flight (qsg's own) */
-#define FSM_CH_MAX_PIPELINE 64
 
 struct fsm_chattrs {
 	char name[FSM_CHNAME_MAX + 1];

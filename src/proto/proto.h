@@ -20,7 +20,7 @@
 
 #include "../common/codec.h"
 #include "../common/qsg_err.h"
-#include "../fsm/fsm.h"
+#include "../common/msg.h"
 
 #define PROTO_VERSION 1
 #define PROTO_HDR_SIZE 12 /* including the length field */
