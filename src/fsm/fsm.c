@@ -223,6 +223,7 @@ int fsm_apply(struct fsm *f, const void *entry, size_t len, struct qsg_wbuf *res
 	rc = walk_entry(f, entry, len, results, true, errmsg);
 	if (rc != QSG_OK)
 		return rc;
+	state_check_amortised(f); /* QSG_CHECKED builds only */
 	if (results != NULL && results->err != QSG_OK)
 		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
 				"entry applied but its results could not be stored");

@@ -135,6 +135,9 @@ struct fsm {
 	struct fsm_syncq *syncqs; /* by (name, rqmname) */
 	size_t nsyncqs, capsyncqs;
 	uint64_t chan_gen;
+	/* Invariant checks (fsm_check.c, QSG_CHECKED builds only; not state):
+	 * applies since the last check and the applies between two checks. */
+	uint64_t check_skip, check_every;
 };
 
 /* A channel status entry with the messages locked to it (linked by
@@ -233,5 +236,13 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 int op_ch_reset(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_ch_recv_start(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
 int op_ch_recv_batch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
+
+/* fsm_check.c */
+/* Check the state's invariants with QSG_ASSERT (abort on failure) and
+ * return the number of objects walked; a no-op returning 0 unless compiled
+ * with QSG_CHECKED. fsm_apply and fsm_restore call it (amortised: after a
+ * check that walked W objects the next comes W / 64 applies later). */
+size_t state_check(const struct fsm *f);
+void state_check_amortised(struct fsm *f);
 
 #endif

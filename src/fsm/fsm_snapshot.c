@@ -499,6 +499,7 @@ int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
 	g.notify_arg = f->notify_arg;
 	g.entries_applied = 0;
 	*f = g;
+	state_check(f); /* QSG_CHECKED builds only */
 	return QSG_OK;
 }
 
