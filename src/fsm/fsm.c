@@ -9,7 +9,6 @@
  * whenever several objects are visited and the order matters (detaching a
  * member's sessions, snapshots) they are sorted by key first. Hash tables are
  * derived data: their iteration order never reaches the state. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,7 +1,6 @@
 /* State machine, members and leases: the member table (sorted by id) and
  * the apply functions of MEMBER_JOIN, LEASE_RENEW, MEMBER_FAIL,
  * MEMBER_REMOVE and EXPIRE. Internal to src/fsm (fsm_int.h). */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,7 +1,6 @@
 /* State machine, queue definitions: attribute defaults and merging, the
  * GROUP/COPY dispositions and the apply functions of QDEFINE, QALTER,
  * QDELETE and QCLEAR. Internal to src/fsm (fsm_int.h). */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,7 +1,6 @@
 /* State machine, queries on the local replica: queue and member views,
  * availability for waiters and alias resolution (fsm.h). Callers: the
  * daemon (admin, waiters, metrics) and the tests. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,7 +1,6 @@
 /* State machine, queues and messages: the message helpers, the msgid/correlid
  * index, the priority lists, the queue table, alias resolution and the apply
  * functions of PUT, GET and BROWSE. Internal to src/fsm (fsm_int.h). */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -2,7 +2,6 @@
  * bytes), restore into a fresh state that replaces the old one only when
  * the whole snapshot decodes, and the digest. Internal to src/fsm; the
  * entry points are in fsm.h. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

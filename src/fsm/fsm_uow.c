@@ -1,9 +1,7 @@
 /* State machine, sessions and units of work: the session table, uow lists
  * and backout, and the apply functions of ATTACH, DETACH, OPEN, CLOSE,
  * COMMIT and BACKOUT. Internal to src/fsm (fsm_int.h). */
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "fsm_int.h"
 
