@@ -15,22 +15,6 @@
 
 /* ---- names and values ---- */
 
-static bool name_ok(const char *s, size_t max, bool empty_ok)
-{
-	size_t n = strlen(s);
-	if (n == 0)
-		return empty_ok;
-	if (n > max)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '/' || c == '%'))
-			return false;
-	}
-	return true;
-}
-
 static const char *op_name(uint8_t op)
 {
 	switch (op & (uint8_t)~PROTO_RESP) {
@@ -86,31 +70,16 @@ static int check_params(uint32_t batchsz, uint32_t maxmsgl, uint8_t compmsg, uin
 
 /* ---- encoding ---- */
 
-static size_t begin_frame(struct qsg_wbuf *w, uint8_t op, uint32_t reqid)
-{
-	size_t off = w->len;
-	qsg_put_u32(w, 0);
-	qsg_put_u8(w, PROTO_VERSION);
-	qsg_put_u8(w, op);
-	qsg_put_u16(w, 0);
-	qsg_put_u32(w, reqid);
-	return off;
-}
-
 /* Patch the length. A frame over PROTO_MAX_FRAME or one whose field did not
  * fit its length prefix is dropped and w->err set to
  * QSG_RC_DATA_LENGTH_ERROR (a failed allocation leaves
  * QSG_RC_STORAGE_NOT_AVAILABLE). */
 static void end_frame(struct qsg_wbuf *w, size_t off)
 {
-	if (w->err == QSG_OK && w->len - off - 4 > PROTO_MAX_FRAME)
+	if (w->err == QSG_OK && proto_frame_patch(w, off) != QSG_OK)
 		w->err = QSG_RC_DATA_LENGTH_ERROR;
-	if (w->err != QSG_OK) {
-		if (w->len > off)
-			w->len = off;
-		return;
-	}
-	qsg_patch_u32(w, off, (uint32_t)(w->len - off - 4));
+	if (w->err != QSG_OK && w->len > off)
+		w->len = off;
 }
 
 /* Reason texts are capped so that they always decode. */
@@ -122,7 +91,7 @@ static void put_text(struct qsg_wbuf *w, const char *text)
 
 void chp_start_encode(struct qsg_wbuf *w, uint32_t reqid, const struct chp_start *s)
 {
-	size_t off = begin_frame(w, CHP_START, reqid);
+	size_t off = proto_frame_begin(w, CHP_START, reqid);
 	qsg_put_u8(w, s->chver);
 	qsg_put_str(w, s->channel);
 	qsg_put_str(w, s->sender_qmgr);
@@ -142,7 +111,7 @@ void chp_start_encode(struct qsg_wbuf *w, uint32_t reqid, const struct chp_start
 
 void chp_start_resp_encode(struct qsg_wbuf *w, uint32_t reqid, const struct chp_start_resp *r)
 {
-	size_t off = begin_frame(w, CHP_START | PROTO_RESP, reqid);
+	size_t off = proto_frame_begin(w, CHP_START | PROTO_RESP, reqid);
 	qsg_put_u32(w, (uint32_t)r->rc);
 	put_text(w, r->text);
 	if (r->rc == QSG_OK) {
@@ -185,7 +154,7 @@ static bool put_body_lz4(struct qsg_wbuf *w, const struct qsg_slice *body)
 
 void chp_msg_encode(struct qsg_wbuf *w, const struct chp_msg *m, int compress)
 {
-	size_t off = begin_frame(w, CHP_MSG, 0);
+	size_t off = proto_frame_begin(w, CHP_MSG, 0);
 	uint8_t mflags = m->mflags & CHP_M_LAST;
 	qsg_put_u64(w, m->seq);
 	size_t flags_off = w->len;
@@ -210,7 +179,7 @@ void chp_msg_encode(struct qsg_wbuf *w, const struct chp_msg *m, int compress)
 void chp_confirm_encode(struct qsg_wbuf *w, uint64_t first, uint64_t last, int rc, const char *text,
 			const struct chp_reject *rejects, uint32_t n)
 {
-	size_t off = begin_frame(w, CHP_CONFIRM, 0);
+	size_t off = proto_frame_begin(w, CHP_CONFIRM, 0);
 	qsg_put_u64(w, first);
 	qsg_put_u64(w, last);
 	qsg_put_u32(w, (uint32_t)rc);
@@ -227,13 +196,13 @@ void chp_confirm_encode(struct qsg_wbuf *w, uint64_t first, uint64_t last, int r
 
 void chp_hb_encode(struct qsg_wbuf *w, int response)
 {
-	size_t off = begin_frame(w, response ? CHP_HB | PROTO_RESP : CHP_HB, 0);
+	size_t off = proto_frame_begin(w, response ? CHP_HB | PROTO_RESP : CHP_HB, 0);
 	end_frame(w, off);
 }
 
 void chp_end_encode(struct qsg_wbuf *w, int rc, const char *text)
 {
-	size_t off = begin_frame(w, CHP_END, 0);
+	size_t off = proto_frame_begin(w, CHP_END, 0);
 	qsg_put_u32(w, (uint32_t)rc);
 	put_text(w, text);
 	end_frame(w, off);
@@ -243,39 +212,20 @@ void chp_end_encode(struct qsg_wbuf *w, int rc, const char *text)
 
 static int header(const void *p, size_t len, uint32_t *reqid, uint8_t *raw, char *errmsg)
 {
+	struct proto_hdr h;
+	int rc = proto_frame_header(p, len, "channel frame", &h, errmsg);
 	if (reqid)
-		*reqid = 0;
+		*reqid = h.reqid;
 	*raw = 0;
-	if (p == NULL || len < PROTO_HDR_SIZE)
-		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
-				"channel frame of %zu bytes is shorter than the %d-byte header",
-				len, PROTO_HDR_SIZE);
-	struct qsg_rbuf r;
-	qsg_rbuf_init(&r, p, len);
-	uint32_t flen = qsg_get_u32(&r);
-	uint8_t version = qsg_get_u8(&r);
-	uint8_t op = qsg_get_u8(&r);
-	(void)qsg_get_u16(&r); /* flags: reserved, ignored (as in proto.c) */
-	uint32_t id = qsg_get_u32(&r);
-	if (reqid)
-		*reqid = id;
-	if ((size_t)flen != len - 4)
-		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
-				"length field %u does not match the frame size %zu", flen, len);
-	if (flen > PROTO_MAX_FRAME)
-		return qsg_errf(errmsg, QSG_RC_FRAME_TOO_LARGE, "frame length %u over the limit %u",
-				flen, (unsigned)PROTO_MAX_FRAME);
-	if (version != PROTO_VERSION)
-		return qsg_errf(errmsg, QSG_RC_BAD_VERSION,
-				"protocol version %u not supported (this side speaks %d)", version,
-				PROTO_VERSION);
-	if (!op_known(op))
+	if (rc != QSG_OK)
+		return rc;
+	if (!op_known(h.op))
 		return qsg_errf(errmsg, QSG_RC_UNKNOWN_OP, "unknown channel operation code 0x%x",
-				op);
-	if ((op & (uint8_t)~PROTO_RESP) == CHP_HB && len != PROTO_HDR_SIZE)
+				h.op);
+	if ((h.op & (uint8_t)~PROTO_RESP) == CHP_HB && len != PROTO_HDR_SIZE)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "heartbeat with a %zu-byte body",
 				len - PROTO_HDR_SIZE);
-	*raw = op;
+	*raw = h.op;
 	return QSG_OK;
 }
 
@@ -305,13 +255,7 @@ static int begin_decode(struct qsg_rbuf *r, const void *p, size_t len, uint8_t w
 
 static int finish(struct qsg_rbuf *r, uint8_t op, char *errmsg)
 {
-	if (r->err != QSG_OK)
-		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
-				"%s body truncated or a length field out of range", op_name(op));
-	if (qsg_rbuf_left(r) != 0)
-		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "%zu trailing bytes after the %s body",
-				qsg_rbuf_left(r), op_name(op));
-	return QSG_OK;
+	return proto_body_end(r, op_name(op), errmsg);
 }
 
 /* u32 rc + str text; rc must be a code of the closed set. */
@@ -359,13 +303,13 @@ int chp_start_decode(const void *p, size_t len, struct chp_start *s, char *errms
 	s->pipeline = qsg_get_u32(&r);
 	if ((rc = finish(&r, CHP_START, errmsg)) != QSG_OK)
 		return rc;
-	if (!name_ok(s->channel, FSM_CHNAME_MAX, false))
+	if (!qsg_name_ok(s->channel, FSM_CHNAME_MAX, false))
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "CHP_START: bad channel name '%s'",
 				s->channel);
-	if (!name_ok(s->sender_qmgr, FSM_NAME_MAX, false))
+	if (!qsg_name_ok(s->sender_qmgr, FSM_NAME_MAX, false))
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "CHP_START: bad sender qmgr name '%s'",
 				s->sender_qmgr);
-	if (!name_ok(s->receiver_qmgr, FSM_NAME_MAX, true))
+	if (!qsg_name_ok(s->receiver_qmgr, FSM_NAME_MAX, true))
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "CHP_START: bad receiver qmgr name '%s'",
 				s->receiver_qmgr);
 	if ((s->indoubt_first == 0) != (s->indoubt_last == 0) || s->indoubt_first > s->indoubt_last)
@@ -397,7 +341,7 @@ int chp_start_resp_decode(const void *p, size_t len, struct chp_start_resp *rsp,
 	rsp->pipeline = qsg_get_u32(&r);
 	if ((rc = finish(&r, CHP_START, errmsg)) != QSG_OK)
 		return rc;
-	if (!name_ok(rsp->receiver_qmgr, FSM_NAME_MAX, false))
+	if (!qsg_name_ok(rsp->receiver_qmgr, FSM_NAME_MAX, false))
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 				"CHP_START response: bad receiver qmgr name '%s'",
 				rsp->receiver_qmgr);
@@ -466,7 +410,8 @@ int chp_msg_decode(const void *p, size_t len, struct chp_msg *m, struct qsg_wbuf
 		return rc;
 	if (m->seq == 0)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "CHP_MSG: sequence number 0");
-	if (!name_ok(m->rqmname, FSM_NAME_MAX, false) || !name_ok(m->rname, FSM_NAME_MAX, false))
+	if (!qsg_name_ok(m->rqmname, FSM_NAME_MAX, false) ||
+	    !qsg_name_ok(m->rname, FSM_NAME_MAX, false))
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "CHP_MSG: bad destination '%s' at '%s'",
 				m->rname, m->rqmname);
 	if (m->msg.priority > 9)

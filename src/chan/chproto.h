@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 #include "../common/codec.h"
-#include "../fsm/fsm.h"
+#include "../common/msg.h"
 #include "../proto/proto.h"
 
 #define CHP_VERSION 1
@@ -116,8 +116,8 @@ void chp_start_encode(struct qsg_wbuf *w, uint32_t reqid, const struct chp_start
 void chp_start_resp_encode(struct qsg_wbuf *w, uint32_t reqid, const struct chp_start_resp *r);
 void chp_msg_encode(struct qsg_wbuf *w, const struct chp_msg *m, int compress);
 /* Confirm: rejects may be NULL when n == 0. */
-void chp_confirm_encode(struct qsg_wbuf *w, uint64_t first, uint64_t last, int rc,
-			const char *text, const struct chp_reject *rejects, uint32_t n);
+void chp_confirm_encode(struct qsg_wbuf *w, uint64_t first, uint64_t last, int rc, const char *text,
+			const struct chp_reject *rejects, uint32_t n);
 void chp_hb_encode(struct qsg_wbuf *w, int response);
 void chp_end_encode(struct qsg_wbuf *w, int rc, const char *text);
 

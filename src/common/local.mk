@@ -5,4 +5,5 @@ libqsgcommon_la_SOURCES = \
 	src/common/codec.h src/common/codec.c \
 	src/common/hostport.h src/common/hostport.c
 include_HEADERS += src/common/qsg_err.h
-libqsgcommon_la_SOURCES += src/fsm/msgcodec.c
+libqsgcommon_la_SOURCES += src/common/msg.h src/common/msg.c \
+	src/common/qsg_assert.h src/common/qsg_assert.c

@@ -6,16 +6,7 @@
 
 bool fsm_name_valid(const char *s)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n > FSM_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '/' || c == '%'))
-			return false;
-	}
-	return true;
+	return qsg_name_ok(s, FSM_NAME_MAX, false);
 }
 
 bool fsm_chname_valid(const char *s)

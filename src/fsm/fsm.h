@@ -26,18 +26,15 @@
 #include <stdint.h>
 
 #include "../common/codec.h"
+#include "../common/msg.h" /* struct fsm_msg, names, message flags */
 #include "../common/qsg_err.h"
 #include "fsm_attrs.h"
 
 #define FSM_ENTRY_VERSION 1
 #define FSM_SNAPSHOT_VERSION 2
 #define FSM_MAX_BATCH 65536
-#define FSM_NAME_MAX 48 /* MQ object names: 48 characters */
 #define FSM_ADDR_MAX 128 /* host:port */
 #define FSM_DESCR_MAX 64
-#define FSM_ID_LEN 24 /* MQ MsgId / CorrelId length */
-#define FSM_MAX_MSGL (100u * 1024 * 1024) /* hard cap for MAXMSGL */
-#define FSM_MAX_PROPS (64u * 1024)
 
 enum fsm_op {
 	/* Object definitions. */
@@ -85,13 +82,8 @@ enum fsm_op {
 				    * list of messages */
 };
 
-/* Command flags. */
-#define FSM_F_SYNCPOINT 0x0001 /* PUT/GET inside the session's uow */
-#define FSM_F_PERSISTENT 0x0002 /* PUT: persistent message */
-#define FSM_F_PERSIST_DEFAULT 0x0004 /* PUT: take persistence from DEFPSIST */
-#define FSM_F_MATCH_MSGID 0x0008 /* GET/BROWSE: match msg.msgid */
-#define FSM_F_MATCH_CORRELID 0x0010 /* GET/BROWSE: match msg.correlid */
-#define FSM_F_GEN_MSGID 0x0020 /* PUT: the state machine generates msgid */
+/* Command flags (FSM_F_SYNCPOINT .. FSM_F_GEN_MSGID, the message flags, are
+ * in common/msg.h). */
 #define FSM_F_REPLACE 0x0040 /* QDEFINE: replace existing */
 #define FSM_F_PURGE 0x0080 /* QDELETE: delete even with messages */
 
@@ -154,22 +146,7 @@ struct fsm_qattrs {
 	FSM_QATTRS(FSM_ATTR_FIELD, FSM_ATTR_FIELD)
 };
 
-/* A message. In commands and results body/props point into the entry or the
- * result buffer (not owned). */
-struct fsm_msg {
-	uint8_t msgid[FSM_ID_LEN];
-	uint8_t correlid[FSM_ID_LEN];
-	uint8_t priority; /* 0..9 */
-	uint8_t persistent; /* 0/1 */
-	int64_t expiry_ms; /* PUT: relative TTL, 0 = never; results: absolute time, 0 = never */
-	int64_t put_time_ms; /* results: time of the PUT's entry */
-	uint32_t backout_count;
-	uint64_t seqno; /* group-wide message number assigned at PUT apply */
-	struct qsg_slice props;
-	struct qsg_slice body;
-};
-
-#include "fsm_chan.h" /* needs struct fsm_msg */
+#include "fsm_chan.h"
 
 struct fsm_member_stats {
 	uint8_t role; /* 0 unavailable, 1 follower, 2 candidate, 3 leader */
@@ -199,12 +176,6 @@ struct fsm_cmd {
 	struct fsm_member_stats stats; /* LEASE_RENEW */
 	struct fsm_chcmd ch; /* channel ops, QMGR_ALTER, CHINIT_STATE */
 };
-
-/* The message layout used in results and client replies (shared codec):
- * ids, priority, persistent, expiry, put time, backout count, seqno, props,
- * body. decode validates priority <= 9 and persistent <= 1. */
-void fsm_msg_encode(struct qsg_wbuf *w, const struct fsm_msg *m);
-void fsm_msg_decode(struct qsg_rbuf *r, struct fsm_msg *m);
 
 /* Encode one command (without length prefix). */
 int fsm_cmd_encode(const struct fsm_cmd *c, struct qsg_wbuf *w);

@@ -31,12 +31,12 @@
 #include <stdint.h>
 
 #include "../common/codec.h"
+#include "../common/msg.h" /* FSM_CHNAME_MAX, FSM_MAX_CHBATCH, FSM_CH_MAX_PIPELINE,
+			      * enum fsm_compmsg: the channel protocol checks them */
 #include "fsm_attrs.h"
 
-#define FSM_CHNAME_MAX 20 /* MQ channel names: 20 characters */
 #define FSM_CONNAME_MAX 264 /* comma-separated host:port list */
 #define FSM_REASON_MAX 64 /* text of the last status change */
-#define FSM_MAX_CHBATCH 9999 /* BATCHSZ upper bound */
 
 /* --- queue types (fsm_qattrs.qtype / usage) ------------------------------ */
 enum fsm_qtype { FSM_QT_LOCAL = 1, FSM_QT_REMOTE = 2, FSM_QT_ALIAS = 3 };
@@ -54,7 +54,6 @@ struct fsm_qmgr_attrs {
 
 /* --- channel definitions ------------------------------------------------- */
 enum fsm_chltype { FSM_CHL_SDR = 1, FSM_CHL_RCVR = 3 }; /* MQ's MQCHT_* values */
-enum fsm_compmsg { FSM_COMP_NONE = 0, FSM_COMP_LZ4 = 1 };
 
 /* Bits of fsm_chattrs.set: FSM_CA_CHLTYPE, FSM_CA_CONNAME ... one per A(...)
  * row of FSM_CHATTRS (fsm_attrs.h), which gives its value. */
@@ -70,7 +69,6 @@ enum { FSM_CHATTRS(FSM_ATTR_NONE, FSM_ATTR_CA_BIT) };
 #define FSM_CH_DEFAULT_LONGRTY 999999999
 #define FSM_CH_DEFAULT_LONGTMR 1200
 #define FSM_CH_DEFAULT_PIPELINE 4 /* batches in flight (qsg's own) */
-#define FSM_CH_MAX_PIPELINE 64
 
 /* Channel attributes: the fields of FSM_CHATTRS (fsm_attrs.h) in table
  * order. set: CHALTER changes only these; CHDEFINE takes defaults for the

@@ -1,9 +1,21 @@
-/* Internal interface between the command codec (cmd.c) and the state machine
- * (fsm.c). Not for use outside src/fsm. */
+/* Internal interface of the state machine, shared by the files of src/fsm
+ * and by nothing else (the unit tests may include it to inspect the state):
+ *  - the command codec (cmd.c) and the state machine proper;
+ *  - the state's types (struct fsm, queues, messages, sessions, channel
+ *    status entries) and the functions one concern's file offers the others.
+ * Files: fsm.c (lifecycle, entry decode, dispatch), fsm_queue.c (messages,
+ * index, priority lists, queue table, PUT/GET/BROWSE), fsm_object.c (queue
+ * definitions), fsm_uow.c (sessions, units of work), fsm_member.c (members,
+ * leases), fsm_chan.c (channel tables, definitions, status CAS, channel
+ * queries), fsm_chmsg.c (channel message transfer), fsm_snapshot.c,
+ * fsm_query.c, fsm_check.c (invariants, checked builds only), sorted.c
+ * (sorted-array search). Internal functions carry no fsm_ prefix: that
+ * prefix is the public interface of fsm.h. */
 #ifndef QSG_FSM_INT_H
 #define QSG_FSM_INT_H
 
 #include "fsm.h"
+#include "hmap.h"
 
 /* fsm_msg_encode/fsm_msg_decode (the message layout) are public in fsm.h. */
 
@@ -25,5 +37,212 @@ int fsm_chattrs_decode(struct qsg_rbuf *r, struct fsm_chattrs *a, char *errmsg);
  * r->err for exists > 1 or state > FSM_CHS_MAX). */
 void fsm_chimage_encode(struct qsg_wbuf *w, const struct fsm_chimage *i);
 void fsm_chimage_decode(struct qsg_rbuf *r, struct fsm_chimage *i);
+
+/* --- the state ---------------------------------------------------------- */
+
+#define NPRIO 10
+
+enum msg_state {
+	MS_VISIBLE = 1, /* committed, in the priority list (and the index) */
+	MS_HELD = 2, /* put under syncpoint, in a session's uow only */
+	MS_LOCKED = 3, /* got under syncpoint, in a session's uow only */
+	MS_CHLOCKED = 4, /* got by a sender channel, in its locked list only */
+};
+
+struct ikey;
+
+struct qmsg {
+	struct qmsg *prev, *next; /* priority list, sorted by seqno */
+	struct qmsg *iprev, *inext; /* index key list, in get order */
+	struct ikey *ik; /* index entry holding it, NULL if none */
+	struct qmsg *uow_next; /* session uow list */
+	struct queue *q;
+	uint8_t state; /* enum msg_state */
+	uint8_t priority;
+	uint8_t persistent;
+	uint8_t msgid[FSM_ID_LEN];
+	uint8_t correlid[FSM_ID_LEN];
+	int64_t expiry_ms; /* absolute, 0 = never */
+	int64_t put_time_ms;
+	uint32_t backout_count;
+	uint64_t seqno;
+	int64_t hold_until; /* channel HOLD: CH_GETBATCH skips it before this */
+	uint64_t chseq; /* MS_CHLOCKED: channel sequence number */
+	uint8_t mark; /* CH_SETTLE scratch (0 outside an apply) */
+	uint32_t props_len;
+	uint32_t body_len;
+	uint8_t data[]; /* props then body */
+};
+
+struct ikey {
+	struct hmap_node node;
+	uint8_t key[FSM_ID_LEN];
+	struct qmsg *head, *tail;
+};
+
+struct queue {
+	struct hmap_node node;
+	struct fsm_qattrs attrs;
+	struct qmsg *head[NPRIO], *tail[NPRIO];
+	uint32_t curdepth; /* visible + held + locked */
+	uint32_t uncommitted; /* held + locked */
+	uint32_t nvisible;
+	uint32_t opens;
+	uint64_t puts_total;
+	uint64_t gets_total;
+	struct hmap index; /* ikey by msgid or correlid (INDXTYPE) */
+	bool index_ok; /* false after an allocation failure: gets scan */
+	uint32_t pending; /* CH_RECV_BATCH scratch (0 outside an apply) */
+};
+
+struct sopen {
+	struct sopen *next;
+	struct queue *q;
+	uint32_t count;
+};
+
+struct session {
+	struct hmap_node node;
+	uint64_t client_id;
+	uint64_t epoch;
+	uint64_t put_seq;
+	uint64_t uows_done;
+	uint32_t owner;
+	uint8_t attached;
+	int64_t detached_at;
+	struct sopen *opens;
+	struct qmsg *uow_head, *uow_tail;
+	uint32_t uow_count;
+};
+
+struct fsm {
+	struct hmap queues;
+	struct hmap sessions;
+	struct fsm_member *members; /* sorted by id */
+	size_t nmembers;
+	size_t capmembers;
+	uint64_t last_seqno; /* group-wide message counter */
+	int64_t last_time;
+	uint64_t entries_applied;
+	fsm_notify_cb notify;
+	void *notify_arg;
+	/* Channels (fsm_chan.h). Few objects: sorted arrays. */
+	struct fsm_qmgr_attrs qmgr;
+	struct fsm_chattrs *chdefs; /* by name */
+	size_t nchdefs, capchdefs;
+	struct chst **chsts; /* by (name, rqmname) */
+	size_t nchsts, capchsts;
+	struct fsm_syncq *syncqs; /* by (name, rqmname) */
+	size_t nsyncqs, capsyncqs;
+	uint64_t chan_gen;
+	/* Invariant checks (fsm_check.c, QSG_CHECKED builds only; not state):
+	 * applies since the last check and the applies between two checks. */
+	uint64_t check_skip, check_every;
+};
+
+/* A channel status entry with the messages locked to it (linked by
+ * uow_next, in chseq order; s.indoubt counts them). */
+struct chst {
+	struct fsm_chstatus s;
+	struct qmsg *lk_head, *lk_tail;
+};
+
+/* --- functions shared between the files ---------------------------------- */
+
+/* fsm.c */
+void state_init(struct fsm *f);
+void state_free(struct fsm *f);
+
+/* fsm_queue.c */
+int64_t sat_add_i64(int64_t a, int64_t b);
+uint64_t id_hash(uint64_t v);
+void queue_notify(struct fsm *f, struct queue *q, uint32_t n);
+bool msg_expired(const struct qmsg *m, int64_t now);
+bool msg_get_before(const struct qmsg *a, const struct qmsg *b);
+void msg_view(const struct qmsg *m, struct fsm_msg *out);
+struct qmsg *msg_new(const struct fsm_msg *src);
+void index_build(struct queue *q);
+void make_visible(struct queue *q, struct qmsg *m, bool from_tail);
+void take_visible(struct queue *q, struct qmsg *m);
+void purge_visible(struct queue *q, bool only_expired, int64_t now);
+uint64_t queue_hash(uint32_t scope, const char *name);
+struct queue *queue_find(const struct fsm *f, uint32_t scope, const char *name);
+struct queue *queue_lookup(const struct fsm *f, uint32_t member, const char *name);
+void queue_free(struct queue *q);
+int cmp_queue(const void *a, const void *b);
+int queues_sorted(const struct fsm *f, struct queue ***out, size_t *n);
+int queue_resolve(const struct fsm *f, uint32_t member, const char *name, struct queue **out,
+		  struct queue **alias);
+bool xmitq_ok(const struct queue *x);
+int resolve_xmitq(const struct fsm *f, uint32_t member, const struct queue *rq, struct queue **out);
+int op_put(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
+void qmsg_put(struct qsg_wbuf *out, const struct qmsg *m);
+int op_get(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
+int op_browse(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
+
+/* fsm_object.c */
+bool attrs_type_ok(const struct fsm_qattrs *a);
+int queue_create(struct fsm *f, const struct fsm_qattrs *a, struct queue **out);
+void queue_destroy(struct fsm *f, struct queue *q);
+int copies_for_member(struct fsm *f, uint32_t m);
+int op_qdefine(struct fsm *f, const struct fsm_cmd *c);
+int op_qalter(struct fsm *f, const struct fsm_cmd *c);
+int op_qdelete(struct fsm *f, const struct fsm_cmd *c);
+int op_qclear(struct fsm *f, const struct fsm_cmd *c);
+
+/* fsm_uow.c */
+void uow_append(struct session *s, struct qmsg *m);
+void session_free(struct session *s);
+int sessions_sorted(const struct fsm *f, bool only_owner, uint32_t owner, struct session ***out,
+		    size_t *n);
+int detach_owned(struct fsm *f, uint32_t owner, int64_t now);
+int session_check(struct fsm *f, const struct fsm_cmd *c, struct session **out);
+int op_attach(struct fsm *f, const struct fsm_cmd *c, struct qsg_wbuf *out);
+int op_detach(struct fsm *f, const struct fsm_cmd *c, int64_t now);
+int op_open(struct fsm *f, const struct fsm_cmd *c);
+int op_close(struct fsm *f, const struct fsm_cmd *c);
+int op_commit(struct fsm *f, const struct fsm_cmd *c);
+int op_backout(struct fsm *f, const struct fsm_cmd *c);
+
+/* fsm_member.c */
+struct fsm_member *member_find(const struct fsm *f, uint32_t id);
+struct fsm_member *member_add(struct fsm *f, uint32_t id);
+int op_member_join(struct fsm *f, const struct fsm_cmd *c, int64_t now);
+int op_lease_renew(struct fsm *f, const struct fsm_cmd *c, int64_t now);
+int op_member_fail(struct fsm *f, const struct fsm_cmd *c, int64_t now);
+int op_member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now);
+int op_expire(struct fsm *f, const struct fsm_cmd *c, int64_t now);
+
+/* fsm_chan.c */
+void chan_changed(struct fsm *f);
+int chkey_cmp(const char *n1, const char *r1, const char *n2, const char *r2);
+struct fsm_chattrs *chdef_find(const struct fsm *f, const char *name);
+struct chst *chst_find(const struct fsm *f, const char *name, const char *rqm);
+struct chst *chst_insert(struct fsm *f, const char *name, const char *rqm, uint8_t type);
+void lk_append(struct chst *e, struct qmsg *m);
+size_t syncq_pos(const struct fsm *f, const char *name, const char *rqm, bool *found);
+struct fsm_syncq *syncq_find(const struct fsm *f, const char *name, const char *rqm);
+int op_qmgr_alter(struct fsm *f, const struct fsm_cmd *c);
+bool chattrs_ok(const struct fsm_chattrs *a);
+int op_chdefine(struct fsm *f, const struct fsm_cmd *c);
+int op_chalter(struct fsm *f, const struct fsm_cmd *c);
+int op_chdelete(struct fsm *f, const struct fsm_cmd *c);
+int op_chinit_state(struct fsm *f, const struct fsm_cmd *c);
+int op_chst_cas(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
+
+/* fsm_chmsg.c */
+int op_ch_getbatch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
+int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
+int op_ch_reset(struct fsm *f, const struct fsm_cmd *c, int64_t now);
+int op_ch_recv_start(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
+int op_ch_recv_batch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
+
+/* fsm_check.c */
+/* Check the state's invariants with QSG_ASSERT (abort on failure) and
+ * return the number of objects walked; a no-op returning 0 unless compiled
+ * with QSG_CHECKED. fsm_apply and fsm_restore call it (amortised: after a
+ * check that walked W objects the next comes W / 64 applies later). */
+size_t state_check(const struct fsm *f);
+void state_check_amortised(struct fsm *f);
 
 #endif

@@ -55,7 +55,7 @@ int proto_frame_check(const void *p, size_t avail, size_t *frame_len)
 
 /* ---- encoding ---- */
 
-static size_t begin_frame(struct qsg_wbuf *w, uint8_t op, uint32_t reqid)
+size_t proto_frame_begin(struct qsg_wbuf *w, uint8_t op, uint32_t reqid)
 {
 	size_t off = w->len;
 	qsg_put_u32(w, 0);
@@ -66,14 +66,22 @@ static size_t begin_frame(struct qsg_wbuf *w, uint8_t op, uint32_t reqid)
 	return off;
 }
 
+int proto_frame_patch(struct qsg_wbuf *w, size_t off)
+{
+	if (w->len - off - 4 > PROTO_MAX_FRAME)
+		return QSG_RC_FRAME_TOO_LARGE;
+	qsg_patch_u32(w, off, (uint32_t)(w->len - off - 4));
+	return QSG_OK;
+}
+
 /* Patch the length; on any error drop the partial frame and return it. */
 static int end_frame(struct qsg_wbuf *w, size_t off, int rc)
 {
 	if (rc == QSG_OK && w->err != QSG_OK)
 		rc = w->err == QSG_RC_DATA_LENGTH_ERROR ? QSG_RC_DATA_LENGTH_ERROR
 							: QSG_RC_STORAGE_NOT_AVAILABLE;
-	if (rc == QSG_OK && w->len - off - 4 > PROTO_MAX_FRAME)
-		rc = QSG_RC_FRAME_TOO_LARGE;
+	if (rc == QSG_OK)
+		rc = proto_frame_patch(w, off);
 	if (rc != QSG_OK) {
 		if (w->err == QSG_OK || w->err == QSG_RC_DATA_LENGTH_ERROR) {
 			if (w->len > off)
@@ -82,7 +90,6 @@ static int end_frame(struct qsg_wbuf *w, size_t off, int rc)
 		}
 		return rc;
 	}
-	qsg_patch_u32(w, off, (uint32_t)(w->len - off - 4));
 	return QSG_OK;
 }
 
@@ -107,7 +114,7 @@ int proto_req_encode(const struct proto_req *req, struct qsg_wbuf *w)
 {
 	if (op_name(req->op) == NULL)
 		return QSG_RC_UNKNOWN_OP;
-	size_t off = begin_frame(w, req->op, req->reqid);
+	size_t off = proto_frame_begin(w, req->op, req->reqid);
 	int rc = QSG_OK;
 	switch (req->op) {
 	case PROTO_HELLO:
@@ -187,7 +194,7 @@ int proto_resp_encode(const struct proto_resp *resp, struct qsg_wbuf *w)
 		return QSG_RC_UNKNOWN_OP;
 	if (resp->rc < 0)
 		return QSG_RC_INVALID;
-	size_t off = begin_frame(w, (uint8_t)(resp->op | PROTO_RESP), resp->reqid);
+	size_t off = proto_frame_begin(w, (uint8_t)(resp->op | PROTO_RESP), resp->reqid);
 	int rc = QSG_OK;
 	qsg_put_u32(w, (uint32_t)resp->rc);
 	/* Reason text on failure; optional informational text on success
@@ -273,34 +280,60 @@ static int get_queue(struct qsg_rbuf *r, char *dst, char *errmsg)
 	return QSG_OK;
 }
 
-/* Header: sets *op (without PROTO_RESP) and *reqid when readable. */
+int proto_frame_header(const void *p, size_t len, const char *what, struct proto_hdr *h,
+		       char *errmsg)
+{
+	memset(h, 0, sizeof *h);
+	if (p == NULL || len < PROTO_HDR_SIZE)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+				"%s of %zu bytes is shorter than the %d-byte header", what, len,
+				PROTO_HDR_SIZE);
+	struct qsg_rbuf r;
+	qsg_rbuf_init(&r, p, len);
+	h->len = qsg_get_u32(&r);
+	h->version = qsg_get_u8(&r);
+	h->op = qsg_get_u8(&r);
+	(void)qsg_get_u16(&r); /* flags: reserved, ignored */
+	h->reqid = qsg_get_u32(&r);
+	if ((size_t)h->len != len - 4)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+				"length field %u does not match the frame size %zu", h->len, len);
+	if (h->len > PROTO_MAX_FRAME)
+		return qsg_errf(errmsg, QSG_RC_FRAME_TOO_LARGE, "frame length %u over the limit %u",
+				h->len, (unsigned)PROTO_MAX_FRAME);
+	if (h->version != PROTO_VERSION)
+		return qsg_errf(errmsg, QSG_RC_BAD_VERSION,
+				"protocol version %u not supported (this side speaks %d)",
+				h->version, PROTO_VERSION);
+	return QSG_OK;
+}
+
+int proto_body_end(const struct qsg_rbuf *r, const char *opname, char *errmsg)
+{
+	if (r->err != QSG_OK)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+				"%s body truncated or a length field out of range", opname);
+	if (qsg_rbuf_left(r) != 0)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "%zu trailing bytes after the %s body",
+				qsg_rbuf_left(r), opname);
+	return QSG_OK;
+}
+
+/* Header: sets *op (without PROTO_RESP) and *reqid when readable; r is left
+ * after the header. */
 static int decode_header(struct qsg_rbuf *r, size_t len, bool resp, uint8_t *op, uint32_t *reqid,
 			 char *errmsg)
 {
-	if (len < PROTO_HDR_SIZE)
-		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
-				"frame of %zu bytes is shorter than the "
-				"%d-byte header",
-				len, PROTO_HDR_SIZE);
-	uint32_t flen = qsg_get_u32(r);
-	uint8_t version = qsg_get_u8(r);
-	uint8_t rawop = qsg_get_u8(r);
-	(void)qsg_get_u16(r); /* flags: reserved, ignored */
-	*reqid = qsg_get_u32(r);
-	*op = (uint8_t)(rawop & ~PROTO_RESP);
-	if ((size_t)flen != len - 4)
-		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
-				"length field %u does not match the frame size %zu", flen, len);
-	if (flen > PROTO_MAX_FRAME)
-		return qsg_errf(errmsg, QSG_RC_FRAME_TOO_LARGE, "frame length %u over the limit %u",
-				flen, (unsigned)PROTO_MAX_FRAME);
-	if (version != PROTO_VERSION)
-		return qsg_errf(errmsg, QSG_RC_BAD_VERSION,
-				"protocol version %u not supported (this side speaks %d)", version,
-				PROTO_VERSION);
+	struct proto_hdr h;
+	int rc = proto_frame_header(r->p, len, "frame", &h, errmsg);
+	*reqid = h.reqid;
+	*op = (uint8_t)(h.op & ~PROTO_RESP);
+	if (rc != QSG_OK)
+		return rc;
+	(void)qsg_get_raw(r, PROTO_HDR_SIZE);
 	if (op_name(*op) == NULL)
-		return qsg_errf(errmsg, QSG_RC_UNKNOWN_OP, "unknown operation code %u", rawop);
-	if (((rawop & PROTO_RESP) != 0) != resp)
+		return qsg_errf(errmsg, QSG_RC_UNKNOWN_OP, "unknown operation code %u", h.op);
+	if (((h.op & PROTO_RESP) != 0) != resp)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "%s frame where a %s was expected",
 				resp ? "request" : "response", resp ? "response" : "request");
 	return QSG_OK;
@@ -308,13 +341,7 @@ static int decode_header(struct qsg_rbuf *r, size_t len, bool resp, uint8_t *op,
 
 static int finish(struct qsg_rbuf *r, uint8_t op, char *errmsg)
 {
-	if (r->err != QSG_OK)
-		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
-				"%s body truncated or a length field out of range", op_name(op));
-	if (qsg_rbuf_left(r) != 0)
-		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "%zu trailing bytes after the %s body",
-				qsg_rbuf_left(r), op_name(op));
-	return QSG_OK;
+	return proto_body_end(r, op_name(op), errmsg);
 }
 
 int proto_req_decode(const void *p, size_t len, struct proto_req *req, char *errmsg)

@@ -20,7 +20,7 @@
 
 #include "../common/codec.h"
 #include "../common/qsg_err.h"
-#include "../fsm/fsm.h"
+#include "../common/msg.h"
 
 #define PROTO_VERSION 1
 #define PROTO_HDR_SIZE 12 /* including the length field */
@@ -128,6 +128,31 @@ struct proto_resp {
  * QSG_OK with *frame_len = 0 when more bytes are needed; QSG_RC_FRAME_TOO_LARGE
  * or QSG_RC_BAD_FRAME when the length field is out of range. */
 int proto_frame_check(const void *p, size_t avail, size_t *frame_len);
+
+/* Frame-header helpers, one implementation for the client protocol and the
+ * channel protocol (src/chan), whose frames use the same 12-byte header.
+ * begin appends a header with a zero length and returns its offset; patch
+ * writes the length of the frame begun at off and returns QSG_OK, or
+ * QSG_RC_FRAME_TOO_LARGE (nothing written) when the frame is over
+ * PROTO_MAX_FRAME. */
+size_t proto_frame_begin(struct qsg_wbuf *w, uint8_t op, uint32_t reqid);
+int proto_frame_patch(struct qsg_wbuf *w, size_t off);
+/* Read and check the header of one whole frame of len bytes at p: length
+ * field, PROTO_MAX_FRAME and version (not the op: each protocol checks its
+ * own). h is filled (op raw, PROTO_RESP included) whenever the header could
+ * be read, else zeroed. `what` names the frame in the error message
+ * ("frame", "channel frame"). */
+struct proto_hdr {
+	uint32_t len;
+	uint8_t version;
+	uint8_t op;
+	uint32_t reqid;
+};
+int proto_frame_header(const void *p, size_t len, const char *what, struct proto_hdr *h,
+		       char *errmsg);
+/* End of a body named opname: the reader must have no error and nothing
+ * left over. */
+int proto_body_end(const struct qsg_rbuf *r, const char *opname, char *errmsg);
 
 /* Encode a whole frame (header included) by appending to w. */
 int proto_req_encode(const struct proto_req *req, struct qsg_wbuf *w);

@@ -7,4 +7,4 @@ qsgput_CPPFLAGS = $(TOOLS_CPPFLAGS)
 qsgput_LDADD = libqsg.la
 qsgget_SOURCES = src/tools/qsgget.c src/tools/conn_opts.c src/tools/conn_opts.h
 qsgget_CPPFLAGS = $(TOOLS_CPPFLAGS)
-qsgget_LDADD = libqsg.la libqsgcommon.la
+qsgget_LDADD = libqsg.la libqsgfsm.la libqsgcommon.la

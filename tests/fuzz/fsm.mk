@@ -6,8 +6,8 @@ noinst_PROGRAMS += tests/fuzz/fuzz_entry
 # The fsm and codec sources are compiled into the target so that libFuzzer's
 # coverage instrumentation covers them (the libraries are not instrumented).
 tests_fuzz_fuzz_entry_SOURCES = tests/fuzz/fuzz_entry.c \
-	src/fsm/cmd.c src/fsm/fsm.c src/fsm/hmap.c \
-	src/fsm/msgcodec.c src/common/codec.c src/common/err.c
+	$(libqsgfsm_la_SOURCES) \
+	src/common/msg.c src/common/codec.c src/common/err.c src/common/qsg_assert.c
 tests_fuzz_fuzz_entry_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_entry_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 endif

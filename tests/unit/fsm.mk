@@ -1,29 +1,45 @@
 # tests/unit/fsm.mk: unit tests of src/fsm (owner: fsm module).
+# The state-machine tests link libqsgfsm_checked.la: the fsm sources compiled
+# with -DQSG_CHECKED, so QSG_ASSERT and the invariant checks after every
+# apply run in these tests whatever configure was given (qsg_assert.h).
+if HAVE_CMOCKA
+check_LTLIBRARIES = libqsgfsm_checked.la
+libqsgfsm_checked_la_SOURCES = $(libqsgfsm_la_SOURCES)
+libqsgfsm_checked_la_CPPFLAGS = $(AM_CPPFLAGS) -DQSG_CHECKED
+libqsgfsm_checked_la_LIBADD = libqsgcommon.la
+endif
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_fsm
 TESTS += tests/unit/test_fsm
 tests_unit_test_fsm_SOURCES = tests/unit/test_fsm.c tests/unit/fsm_harness.c tests/unit/fsm_harness.h
 tests_unit_test_fsm_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_fsm_LDADD = libqsgfsm.la libqsgcommon.la $(CMOCKA_LIBS)
+tests_unit_test_fsm_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_fsm_chan
 TESTS += tests/unit/test_fsm_chan
 tests_unit_test_fsm_chan_SOURCES = tests/unit/test_fsm_chan.c
 tests_unit_test_fsm_chan_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_fsm_chan_LDADD = libqsgfsm.la libqsgcommon.la $(CMOCKA_LIBS)
+tests_unit_test_fsm_chan_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_fsm_alias
 TESTS += tests/unit/test_fsm_alias
 tests_unit_test_fsm_alias_SOURCES = tests/unit/test_fsm_alias.c tests/unit/fsm_harness.c tests/unit/fsm_harness.h
 tests_unit_test_fsm_alias_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_fsm_alias_LDADD = libqsgfsm.la libqsgcommon.la $(CMOCKA_LIBS)
+tests_unit_test_fsm_alias_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_fsm_disp
 TESTS += tests/unit/test_fsm_disp
 tests_unit_test_fsm_disp_SOURCES = tests/unit/test_fsm_disp.c tests/unit/fsm_harness.c tests/unit/fsm_harness.h
 tests_unit_test_fsm_disp_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_fsm_disp_LDADD = libqsgfsm.la libqsgcommon.la $(CMOCKA_LIBS)
+tests_unit_test_fsm_disp_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
+endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_fsm_check
+TESTS += tests/unit/test_fsm_check
+tests_unit_test_fsm_check_SOURCES = tests/unit/test_fsm_check.c tests/unit/fsm_harness.c tests/unit/fsm_harness.h
+tests_unit_test_fsm_check_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_fsm_check_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
 endif

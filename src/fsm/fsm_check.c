@@ -1,0 +1,213 @@
+/* State machine, invariants (QSG_CHECKED builds; see common/qsg_assert.h).
+ * The checks walk the whole state: every queue's priority lists and index,
+ * every session's unit of work, every channel's locked list and the sorted
+ * tables. Pointer values order a scratch table here and nothing else: the
+ * checks never change the state. Internal to src/fsm (fsm_int.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/qsg_assert.h"
+#include "fsm_int.h"
+#include "sorted.h"
+
+#ifdef QSG_CHECKED
+
+/* Messages of one queue outside its priority lists. */
+struct qcount {
+	const struct queue *q;
+	uint32_t held, locked, chlocked;
+};
+
+static int qcount_cmp(const void *a, const void *b)
+{
+	const struct queue *x = ((const struct qcount *)a)->q, *y = ((const struct qcount *)b)->q;
+	return x < y ? -1 : x > y;
+}
+
+static int qcount_key(const void *key, const void *elem)
+{
+	const struct queue *x = key, *y = ((const struct qcount *)elem)->q;
+	return x < y ? -1 : x > y;
+}
+
+static struct qcount *qcount_of(struct qcount *v, size_t n, const struct queue *q)
+{
+	bool found;
+	size_t i = sorted_find(v, n, sizeof *v, q, qcount_key, &found);
+	QSG_ASSERT(found); /* every message points at a queue of the table */
+	return &v[i];
+}
+
+/* Priority lists: linked both ways, each message visible, of its list's
+ * priority and queue, sorted by seqno; returns the count. */
+static uint32_t check_lists(const struct queue *q)
+{
+	uint32_t n = 0;
+	for (int p = 0; p < NPRIO; p++) {
+		const struct qmsg *prev = NULL;
+		for (const struct qmsg *m = q->head[p]; m != NULL; m = m->next) {
+			QSG_ASSERT(m->prev == prev);
+			QSG_ASSERT(m->q == q);
+			QSG_ASSERT(m->state == MS_VISIBLE);
+			QSG_ASSERT(m->priority == p);
+			QSG_ASSERT(m->mark == 0);
+			QSG_ASSERT(prev == NULL || prev->seqno < m->seqno);
+			prev = m;
+			n++;
+		}
+		QSG_ASSERT(q->tail[p] == prev);
+	}
+	return n;
+}
+
+/* The index holds exactly the visible messages, each under its key, each
+ * key's list in get order. */
+static uint32_t check_index(const struct queue *q)
+{
+	if (q->attrs.indxtype == FSM_INDX_NONE || !q->index_ok)
+		return 0;
+	uint32_t n = 0;
+	for (const struct hmap_node *h = hmap_next(&q->index, NULL); h != NULL;
+	     h = hmap_next(&q->index, h)) {
+		const struct ikey *k = (const struct ikey *)h;
+		const struct qmsg *prev = NULL;
+		for (const struct qmsg *m = k->head; m != NULL; m = m->inext) {
+			const uint8_t *key =
+			    q->attrs.indxtype == FSM_INDX_MSGID ? m->msgid : m->correlid;
+			QSG_ASSERT(m->ik == k);
+			QSG_ASSERT(m->iprev == prev);
+			QSG_ASSERT(m->state == MS_VISIBLE);
+			QSG_ASSERT(memcmp(key, k->key, FSM_ID_LEN) == 0);
+			QSG_ASSERT(prev == NULL || msg_get_before(prev, m));
+			prev = m;
+			n++;
+		}
+		QSG_ASSERT(k->tail == prev);
+		QSG_ASSERT(k->head != NULL);
+	}
+	QSG_ASSERT(n == q->nvisible);
+	return n;
+}
+
+static size_t check_queues(const struct fsm *f, struct qcount *v, size_t nq)
+{
+	size_t walked = 0;
+	for (size_t i = 0; i < nq; i++) {
+		const struct queue *q = v[i].q;
+		uint32_t nvis = check_lists(q);
+		walked += nvis + check_index(q);
+		QSG_ASSERT(q->nvisible == nvis);
+		QSG_ASSERT(q->uncommitted == v[i].held + v[i].locked + v[i].chlocked);
+		QSG_ASSERT(q->curdepth == nvis + q->uncommitted);
+		QSG_ASSERT(q->pending == 0);
+		QSG_ASSERT(queue_find(f, q->attrs.scope, q->attrs.name) == q);
+	}
+	return walked + nq;
+}
+
+/* Units of work: the count is the list's length; held puts and locked gets
+ * only, of known queues. */
+static size_t check_sessions(const struct fsm *f, struct qcount *v, size_t nq)
+{
+	size_t walked = 0;
+	for (const struct hmap_node *h = hmap_next(&f->sessions, NULL); h != NULL;
+	     h = hmap_next(&f->sessions, h)) {
+		const struct session *s = (const struct session *)h;
+		uint32_t n = 0;
+		const struct qmsg *last = NULL;
+		for (const struct qmsg *m = s->uow_head; m != NULL; m = m->uow_next) {
+			struct qcount *c = qcount_of(v, nq, m->q);
+			QSG_ASSERT(m->state == MS_HELD || m->state == MS_LOCKED);
+			QSG_ASSERT(m->mark == 0);
+			if (m->state == MS_HELD)
+				c->held++;
+			else
+				c->locked++;
+			last = m;
+			n++;
+		}
+		QSG_ASSERT(s->uow_count == n);
+		QSG_ASSERT(s->uow_tail == last);
+		for (const struct sopen *o = s->opens; o != NULL; o = o->next)
+			QSG_ASSERT(o->count > 0);
+		walked += n + 1;
+	}
+	return walked;
+}
+
+/* Channels: locked lists in chseq order with indoubt their length; every
+ * sorted table strictly sorted. */
+static size_t check_chan(const struct fsm *f, struct qcount *v, size_t nq)
+{
+	size_t walked = 0;
+	for (size_t i = 0; i < f->nchsts; i++) {
+		const struct chst *e = f->chsts[i];
+		uint32_t n = 0;
+		const struct qmsg *last = NULL;
+		for (const struct qmsg *m = e->lk_head; m != NULL; m = m->uow_next) {
+			QSG_ASSERT(m->state == MS_CHLOCKED);
+			QSG_ASSERT(m->mark == 0);
+			QSG_ASSERT(last == NULL || last->chseq < m->chseq);
+			qcount_of(v, nq, m->q)->chlocked++;
+			last = m;
+			n++;
+		}
+		QSG_ASSERT(e->s.indoubt == n);
+		QSG_ASSERT(e->lk_tail == last);
+		if (i > 0)
+			QSG_ASSERT(chkey_cmp(f->chsts[i - 1]->s.name, f->chsts[i - 1]->s.rqmname,
+					     e->s.name, e->s.rqmname) < 0);
+		walked += n + 1;
+	}
+	for (size_t i = 1; i < f->nchdefs; i++)
+		QSG_ASSERT(strcmp(f->chdefs[i - 1].name, f->chdefs[i].name) < 0);
+	for (size_t i = 1; i < f->nsyncqs; i++)
+		QSG_ASSERT(chkey_cmp(f->syncqs[i - 1].name, f->syncqs[i - 1].rqmname,
+				     f->syncqs[i].name, f->syncqs[i].rqmname) < 0);
+	for (size_t i = 1; i < f->nmembers; i++)
+		QSG_ASSERT(f->members[i - 1].id < f->members[i].id);
+	return walked + f->nchdefs + f->nsyncqs + f->nmembers;
+}
+
+size_t state_check(const struct fsm *f)
+{
+	size_t nq = f->queues.count;
+	struct qcount *v = calloc(nq ? nq : 1, sizeof *v);
+	if (v == NULL)
+		return 0; /* no memory for the check: skip it */
+	size_t i = 0;
+	for (const struct hmap_node *h = hmap_next(&f->queues, NULL); h != NULL;
+	     h = hmap_next(&f->queues, h))
+		v[i++].q = (const struct queue *)h;
+	QSG_ASSERT(i == nq);
+	qsort(v, nq, sizeof *v, qcount_cmp);
+	/* Counts first (sessions, channels), then the queues against them. */
+	size_t walked = check_sessions(f, v, nq);
+	walked += check_chan(f, v, nq);
+	walked += check_queues(f, v, nq);
+	free(v);
+	return walked;
+}
+
+void state_check_amortised(struct fsm *f)
+{
+	if (++f->check_skip < f->check_every)
+		return;
+	f->check_skip = 0;
+	f->check_every = 1 + state_check(f) / 64;
+}
+
+#else
+
+size_t state_check(const struct fsm *f)
+{
+	(void)f;
+	return 0;
+}
+
+void state_check_amortised(struct fsm *f)
+{
+	(void)f;
+}
+
+#endif

@@ -1,0 +1,545 @@
+/* State machine, channel message transfer (fsm_chan.h): the sender's
+ * CH_GETBATCH, CH_SETTLE and CH_RESET and the receiver's CH_RECV_START and
+ * CH_RECV_BATCH. Internal to src/fsm (fsm_int.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsm_int.h"
+#include "sorted.h"
+
+/* --- sender: CH_GETBATCH, CH_SETTLE, CH_RESET --- */
+
+/* The SDR entry of an instance (owner and epoch must match). */
+static int sdr_instance(struct fsm *f, const struct fsm_chcmd *ch, struct chst **out)
+{
+	struct chst *e = chst_find(f, ch->name, "");
+	*out = e;
+	if (e == NULL || e->s.chltype != FSM_CHL_SDR || e->s.img.owner != ch->member_id ||
+	    e->s.img.epoch != ch->epoch)
+		return QSG_RC_CHANNEL_FENCED;
+	return QSG_OK;
+}
+
+int op_ch_getbatch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out)
+{
+	const struct fsm_chcmd *ch = &c->ch;
+	struct chst *e;
+	int rc = sdr_instance(f, ch, &e);
+	if (rc != QSG_OK)
+		return rc;
+	if (e->s.img.state != FSM_CHS_RUNNING)
+		return QSG_RC_CHANNEL_STOPPED;
+	struct queue *q = queue_lookup(f, 0, e->s.xmitq);
+	if (q == NULL || q->attrs.qtype != FSM_QT_LOCAL)
+		return QSG_RC_UNKNOWN_OBJECT;
+	size_t off = 0;
+	if (out != NULL) {
+		off = out->len;
+		qsg_put_u32(out, 0);
+	}
+	uint32_t n = 0;
+	uint64_t bytes = 0;
+	for (int p = NPRIO - 1; p >= 0 && n < ch->max_msgs; p--) {
+		struct qmsg *m = q->head[p];
+		while (m != NULL && n < ch->max_msgs) {
+			struct qmsg *next = m->next;
+			if (msg_expired(m, now) || m->hold_until > now) {
+				m = next;
+				continue;
+			}
+			uint64_t size = (uint64_t)m->body_len + m->props_len;
+			if (n > 0 && ch->max_bytes != 0 && bytes + size > ch->max_bytes)
+				goto done;
+			bytes += size;
+			take_visible(q, m);
+			m->state = MS_CHLOCKED;
+			m->chseq = ++e->s.curseq;
+			q->uncommitted++;
+			lk_append(e, m);
+			if (out != NULL) {
+				qsg_put_u64(out, m->chseq);
+				qmsg_put(out, m);
+			}
+			n++;
+			m = next;
+		}
+	}
+done:
+	if (out != NULL)
+		qsg_patch_u32(out, off, n);
+	if (n > 0)
+		chan_changed(f);
+	return QSG_OK;
+}
+
+/* Index of seq in the sorted seqs[0..n), or n. */
+static int seq_cmp(const void *key, const void *elem)
+{
+	uint64_t k = *(const uint64_t *)key, e = *(const uint64_t *)elem;
+	return k < e ? -1 : k > e;
+}
+
+static size_t seq_index(const uint64_t *seqs, size_t n, uint64_t seq)
+{
+	bool found;
+	size_t i = sorted_find(seqs, n, sizeof *seqs, &seq, seq_cmp, &found);
+	return found ? i : n;
+}
+
+/* Release a channel-locked message from its queue's uncommitted count. */
+static void lk_release(struct qmsg *m)
+{
+	m->q->uncommitted--;
+	m->uow_next = NULL;
+	m->mark = 0;
+}
+
+/* DLQ disposition: the message goes to the dead-letter queue with a DLH
+ * instead of its XQH. false: not possible (the caller holds it instead). */
+static bool dispose_dlq(struct fsm *f, const struct chst *e, struct qmsg *m,
+			const struct fsm_chdisp *d, int64_t now)
+{
+	struct queue *dq =
+	    f->qmgr.deadq[0] != '\0' ? queue_lookup(f, e->s.img.owner, f->qmgr.deadq) : NULL;
+	if (dq == NULL || dq->attrs.qtype != FSM_QT_LOCAL || dq->attrs.put_inhibited ||
+	    dq->curdepth >= dq->attrs.maxdepth)
+		return false;
+	struct fsm_msg v;
+	msg_view(m, &v);
+	struct fsm_xqh x;
+	size_t hl = 0;
+	struct fsm_dlh h;
+	memset(&h, 0, sizeof h);
+	if (fsm_xqh_decode(v.body.p, v.body.len, &x, &hl) == QSG_OK) {
+		memcpy(h.destq, x.rname, sizeof h.destq);
+		memcpy(h.destqmgr, x.rqmname, sizeof h.destqmgr);
+	} else {
+		hl = 0;
+	}
+	h.reason = d->reason;
+	h.put_ms = now;
+	memcpy(h.channel, e->s.name, sizeof h.channel);
+	struct qsg_wbuf w;
+	qsg_wbuf_init(&w);
+	fsm_dlh_encode(&w, &h);
+	qsg_put_bytes(&w, v.body.p + hl, v.body.len - hl);
+	struct qmsg *nm = NULL;
+	if (w.err == QSG_OK && w.len <= dq->attrs.maxmsgl) {
+		v.body.p = w.data;
+		v.body.len = w.len;
+		v.seqno = f->last_seqno + 1;
+		nm = msg_new(&v);
+	}
+	qsg_wbuf_close(&w);
+	if (nm == NULL)
+		return false;
+	f->last_seqno = nm->seqno;
+	struct queue *q = m->q;
+	lk_release(m);
+	q->curdepth--;
+	q->gets_total++;
+	free(m);
+	nm->q = dq;
+	dq->curdepth++;
+	dq->puts_total++;
+	make_visible(dq, nm, true);
+	queue_notify(f, dq, 1);
+	return true;
+}
+
+int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out)
+{
+	const struct fsm_chcmd *ch = &c->ch;
+	struct chst *e;
+	if (ch->flags & FSM_CHF_OPERATOR) {
+		e = chst_find(f, ch->name, "");
+		if (e == NULL || e->s.chltype != FSM_CHL_SDR)
+			return QSG_RC_CHANNEL_NOT_FOUND;
+		if (e->s.img.state == FSM_CHS_STARTING || e->s.img.state == FSM_CHS_RUNNING)
+			return QSG_RC_CHANNEL_ACTIVE;
+	} else {
+		int rc = sdr_instance(f, ch, &e);
+		if (rc != QSG_OK)
+			return rc;
+	}
+	uint64_t upto = ch->seq;
+	if (upto > e->s.curseq)
+		return QSG_RC_SEQ_MISMATCH;
+	/* The locked messages, in chseq order. */
+	size_t nl = e->s.indoubt, i = 0;
+	struct qmsg **v = NULL;
+	uint64_t *seqs = NULL;
+	if (nl > 0) {
+		v = malloc(nl * sizeof *v);
+		seqs = malloc(nl * sizeof *seqs);
+		if (v == NULL || seqs == NULL) {
+			free(v);
+			free(seqs);
+			return QSG_RC_STORAGE_NOT_AVAILABLE;
+		}
+	}
+	for (struct qmsg *m = e->lk_head; m != NULL && i < nl; m = m->uow_next) {
+		v[i] = m;
+		seqs[i++] = m->chseq;
+	}
+	/* (a) Check every disposition before changing anything. */
+	struct fsm_chiter it;
+	struct fsm_chdisp d;
+	int done = 0, rc = QSG_OK;
+	fsm_chiter_init(&it, ch);
+	for (;;) {
+		if (fsm_chiter_disp(&it, &d, &done) != QSG_OK) {
+			rc = QSG_RC_INVALID; /* unreachable: decode walked it */
+			break;
+		}
+		if (done)
+			break;
+		size_t k = seq_index(seqs, nl, d.seq);
+		if (k == nl || v[k]->mark) {
+			rc = QSG_RC_INVALID;
+			break;
+		}
+		v[k]->mark = 1;
+	}
+	for (i = 0; i < nl; i++)
+		v[i]->mark = 0;
+	if (rc != QSG_OK) {
+		free(v);
+		free(seqs);
+		return rc;
+	}
+	uint32_t committed = 0, backed = 0, disposed = 0;
+	fsm_chiter_init(&it, ch);
+	while (fsm_chiter_disp(&it, &d, &done) == QSG_OK && !done) {
+		size_t k = seq_index(seqs, nl, d.seq);
+		if (k == nl || v[k] == NULL)
+			continue; /* unreachable: checked above */
+		struct qmsg *m = v[k];
+		v[k] = NULL;
+		disposed++;
+		if (d.action == FSM_DISP_DLQ && dispose_dlq(f, e, m, &d, now))
+			continue;
+		/* HOLD: back on the xmitq, not got again by a channel before
+		 * now + hold_ms. */
+		struct queue *q = m->q;
+		lk_release(m);
+		m->hold_until = sat_add_i64(now, (int64_t)d.hold_ms);
+		if (m->backout_count < UINT32_MAX)
+			m->backout_count++;
+		make_visible(q, m, false);
+		queue_notify(f, q, 1);
+	}
+	/* (b) commit up to upto, (c) back out the rest if asked. */
+	for (i = 0; i < nl; i++) {
+		struct qmsg *m = v[i];
+		if (m == NULL)
+			continue;
+		struct queue *q = m->q;
+		if (m->chseq <= upto) {
+			lk_release(m);
+			q->curdepth--;
+			q->gets_total++;
+			free(m);
+			v[i] = NULL;
+			committed++;
+		} else if (ch->flags & FSM_CHF_BACKOUT_REST) {
+			lk_release(m);
+			make_visible(q, m, false);
+			queue_notify(f, q, 1);
+			v[i] = NULL;
+			backed++;
+		}
+	}
+	/* Rebuild the locked list from what is left. */
+	e->lk_head = e->lk_tail = NULL;
+	e->s.indoubt = 0;
+	for (i = 0; i < nl; i++)
+		if (v[i] != NULL)
+			lk_append(e, v[i]);
+	free(v);
+	free(seqs);
+	bool changed = committed + backed + disposed > 0;
+	if (committed > 0) {
+		e->s.msgs += committed;
+		e->s.batches++;
+	}
+	if (committed > 0 || upto > e->s.lstseq) {
+		if (upto > e->s.lstseq)
+			e->s.lstseq = upto;
+		e->s.last_msg_ms = now;
+		changed = true;
+	}
+	if (ch->flags & FSM_CHF_BACKOUT_REST) {
+		uint64_t cs = upto > e->s.lstseq ? upto : e->s.lstseq;
+		if (cs != e->s.curseq) {
+			e->s.curseq = cs;
+			changed = true;
+		}
+	}
+	if (changed)
+		chan_changed(f);
+	if (out != NULL) {
+		qsg_put_u32(out, committed);
+		qsg_put_u32(out, backed);
+		qsg_put_u32(out, disposed);
+	}
+	return QSG_OK;
+}
+
+int op_ch_reset(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+{
+	const struct fsm_chattrs *def = chdef_find(f, c->ch.name);
+	if (def == NULL || def->chltype != FSM_CHL_SDR)
+		return QSG_RC_CHANNEL_NOT_FOUND;
+	struct chst *e = chst_find(f, c->ch.name, "");
+	if (e != NULL && e->s.indoubt > 0)
+		return QSG_RC_CHANNEL_INDOUBT;
+	if (e == NULL) {
+		if ((e = chst_insert(f, c->ch.name, "", FSM_CHL_SDR)) == NULL)
+			return QSG_RC_STORAGE_NOT_AVAILABLE;
+		e->s.img.state = FSM_CHS_STOPPED;
+		memcpy(e->s.xmitq, def->xmitq, sizeof e->s.xmitq);
+		snprintf(e->s.reason, sizeof e->s.reason, "reset");
+		e->s.last_change_ms = now;
+	}
+	e->s.lstseq = e->s.curseq = c->ch.seq - 1;
+	e->s.reset_seq = c->ch.seq;
+	chan_changed(f);
+	return QSG_OK;
+}
+
+/* --- receiver: CH_RECV_START, CH_RECV_BATCH --- */
+
+int op_ch_recv_start(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out)
+{
+	const struct fsm_chcmd *ch = &c->ch;
+	const struct fsm_chattrs *def = chdef_find(f, ch->name);
+	if (def == NULL || def->chltype != FSM_CHL_RCVR)
+		return QSG_RC_CHANNEL_NOT_FOUND;
+	bool found;
+	size_t si = syncq_pos(f, ch->name, ch->rqmname, &found);
+	if (found && ch->epoch < f->syncqs[si].epoch)
+		return QSG_RC_CHANNEL_FENCED;
+	/* Allocate everything first: nothing changes on failure. */
+	if (!found && sorted_grow((void **)&f->syncqs, &f->capsyncqs, f->nsyncqs,
+				  sizeof *f->syncqs) != QSG_OK)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	struct chst *e = chst_find(f, ch->name, ch->rqmname);
+	if (e != NULL && e->s.chltype != FSM_CHL_RCVR)
+		return QSG_RC_INVALID; /* unreachable: RCVR keys have an rqmname */
+	bool had = e != NULL;
+	if (e == NULL && (e = chst_insert(f, ch->name, ch->rqmname, FSM_CHL_RCVR)) == NULL)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	if (!found) {
+		memmove(&f->syncqs[si + 1], &f->syncqs[si], (f->nsyncqs - si) * sizeof *f->syncqs);
+		memset(&f->syncqs[si], 0, sizeof f->syncqs[si]);
+		memcpy(f->syncqs[si].name, ch->name, sizeof f->syncqs[si].name);
+		memcpy(f->syncqs[si].rqmname, ch->rqmname, sizeof f->syncqs[si].rqmname);
+		f->nsyncqs++;
+	}
+	struct fsm_syncq *sq = &f->syncqs[si];
+	sq->epoch = ch->epoch;
+	if (ch->flags & FSM_CHF_RESET)
+		sq->lstseq = ch->seq - 1;
+	if (had && e->s.img.owner != ch->member_id)
+		e->s.prev_owner = e->s.img.owner;
+	e->s.img.exists = 1;
+	e->s.img.owner = ch->member_id;
+	e->s.img.state = FSM_CHS_RUNNING;
+	e->s.img.epoch = ch->epoch;
+	memcpy(e->s.conname, ch->conname, sizeof e->s.conname);
+	snprintf(e->s.reason, sizeof e->s.reason, "inbound");
+	e->s.last_change_ms = now;
+	e->s.lstseq = e->s.curseq = sq->lstseq;
+	chan_changed(f);
+	if (out != NULL) {
+		qsg_put_u64(out, sq->epoch);
+		qsg_put_u64(out, sq->lstseq);
+		qsg_put_u64(out, sq->luwid);
+	}
+	return QSG_OK;
+}
+
+/* Where a received message goes: *dq, and whether it needs an XQH (*wrap,
+ * with its destination in x). Returns a reason code for the reject list. */
+static int recv_route(const struct fsm *f, const struct fsm_chcmd *ch, const struct fsm_chmsg *m,
+		      struct queue **dq, bool *wrap, struct fsm_xqh *x)
+{
+	memset(x, 0, sizeof *x);
+	*wrap = false;
+	*dq = NULL;
+	if (m->rqmname[0] == '\0' || strcmp(m->rqmname, ch->local_qmgr) == 0) {
+		struct queue *q, *alias;
+		int arc = queue_resolve(f, ch->member_id, m->rname, &q, &alias);
+		if (arc != QSG_OK)
+			return arc;
+		if (alias != NULL && alias->attrs.put_inhibited)
+			return QSG_RC_PUT_INHIBITED;
+		if (q->attrs.qtype == FSM_QT_REMOTE) {
+			int rc = resolve_xmitq(f, ch->member_id, q, dq);
+			if (rc != QSG_OK)
+				return rc;
+			if (q->attrs.put_inhibited)
+				return QSG_RC_PUT_INHIBITED;
+			*wrap = true;
+			memcpy(x->rqmname, q->attrs.rqmname, sizeof x->rqmname);
+			memcpy(x->rname, q->attrs.rname, sizeof x->rname);
+			return QSG_OK;
+		}
+		*dq = q;
+		return QSG_OK;
+	}
+	struct queue *q = queue_lookup(f, ch->member_id, m->rqmname);
+	if (q == NULL)
+		return QSG_RC_UNKNOWN_REMOTE_Q_MGR;
+	if (!xmitq_ok(q))
+		return QSG_RC_XMIT_Q_USAGE_ERROR;
+	*dq = q;
+	*wrap = true;
+	memcpy(x->rqmname, m->rqmname, sizeof x->rqmname);
+	memcpy(x->rname, m->rname, sizeof x->rname);
+	return QSG_OK;
+}
+
+static int recv_validate(struct fsm *f, const struct fsm_chcmd *ch, struct queue **dqs,
+			 struct qsg_wbuf *rej, uint32_t *nrej)
+{
+	struct fsm_chiter it;
+	struct fsm_chmsg m;
+	int done = 0;
+	uint32_t idx = 0;
+	*nrej = 0;
+	fsm_chiter_init(&it, ch);
+	while (fsm_chiter_msg(&it, &m, &done) == QSG_OK && !done && idx < ch->count) {
+		struct queue *dq;
+		bool wrap;
+		struct fsm_xqh x;
+		int rc = recv_route(f, ch, &m, &dq, &wrap, &x);
+		if (rc == QSG_OK && dq->attrs.put_inhibited)
+			rc = QSG_RC_PUT_INHIBITED;
+		if (rc == QSG_OK && (uint64_t)dq->curdepth + dq->pending >= dq->attrs.maxdepth)
+			rc = QSG_RC_Q_FULL;
+		if (rc == QSG_OK && m.msg.body.len > dq->attrs.maxmsgl)
+			rc = QSG_RC_MSG_TOO_BIG;
+		if (rc == QSG_OK) {
+			dq->pending++;
+			dqs[idx] = dq;
+		} else {
+			qsg_put_u32(rej, idx);
+			qsg_put_u32(rej, (uint32_t)rc);
+			(*nrej)++;
+		}
+		idx++;
+	}
+	for (uint32_t i = 0; i < idx; i++)
+		if (dqs[i] != NULL)
+			dqs[i]->pending = 0;
+	return rej->err;
+}
+
+int op_ch_recv_batch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out)
+{
+	const struct fsm_chcmd *ch = &c->ch;
+	struct fsm_syncq *sq = syncq_find(f, ch->name, ch->rqmname);
+	if (sq == NULL)
+		return QSG_RC_SEQ_MISMATCH;
+	if (ch->epoch < sq->epoch)
+		return QSG_RC_CHANNEL_FENCED;
+	if (ch->last <= sq->lstseq) {
+		if (out != NULL)
+			qsg_put_u8(out, 1);
+		return QSG_OK;
+	}
+	if (ch->seq != sq->lstseq + 1 || ch->seq > ch->last || ch->last - ch->seq >= UINT32_MAX ||
+	    ch->count != ch->last - ch->seq + 1)
+		return QSG_RC_SEQ_MISMATCH;
+	struct queue **dqs = calloc(ch->count, sizeof *dqs);
+	struct qmsg **nm = calloc(ch->count, sizeof *nm);
+	struct qsg_wbuf rej;
+	qsg_wbuf_init(&rej);
+	uint32_t nrej = 0;
+	int rc = QSG_OK;
+	if (dqs == NULL || nm == NULL)
+		rc = QSG_RC_STORAGE_NOT_AVAILABLE;
+	if (rc == QSG_OK)
+		rc = recv_validate(f, ch, dqs, &rej, &nrej);
+	if (rc == QSG_OK && nrej > 0) {
+		if (out != NULL) {
+			qsg_put_u32(out, nrej);
+			qsg_put_bytes(out, rej.data, rej.len);
+		}
+		rc = QSG_RC_BATCH_REJECTED;
+	}
+	/* Build every message before linking any: nothing changes on failure. */
+	struct fsm_chiter it;
+	struct fsm_chmsg m;
+	int done = 0;
+	uint32_t n = 0;
+	uint64_t seqno = f->last_seqno;
+	if (rc == QSG_OK) {
+		fsm_chiter_init(&it, ch);
+		while (fsm_chiter_msg(&it, &m, &done) == QSG_OK && !done && n < ch->count) {
+			struct queue *dq;
+			bool wrap;
+			struct fsm_xqh x;
+			recv_route(f, ch, &m, &dq, &wrap, &x);
+			struct fsm_msg v = m.msg;
+			v.seqno = ++seqno;
+			v.put_time_ms = now;
+			v.expiry_ms = m.msg.expiry_ms == 0 ? 0 : sat_add_i64(now, m.msg.expiry_ms);
+			v.backout_count = 0;
+			struct qsg_wbuf w;
+			qsg_wbuf_init(&w);
+			if (wrap) {
+				x.put_ms = now;
+				fsm_xqh_encode(&w, &x);
+				qsg_put_bytes(&w, m.msg.body.p, m.msg.body.len);
+				v.body.p = w.data;
+				v.body.len = w.len;
+			}
+			nm[n] = w.err == QSG_OK ? msg_new(&v) : NULL;
+			qsg_wbuf_close(&w);
+			if (nm[n] == NULL) {
+				rc = QSG_RC_STORAGE_NOT_AVAILABLE;
+				break;
+			}
+			nm[n]->q = dq;
+			n++;
+		}
+		if (rc == QSG_OK && n != ch->count)
+			rc = QSG_RC_INVALID; /* unreachable: decode walked the list */
+	}
+	if (rc != QSG_OK) {
+		for (uint32_t i = 0; i < ch->count && nm != NULL; i++)
+			free(nm[i]);
+	} else {
+		f->last_seqno = seqno;
+		for (uint32_t i = 0; i < n; i++) {
+			struct queue *dq = nm[i]->q;
+			dq->curdepth++;
+			dq->puts_total++;
+			make_visible(dq, nm[i], true);
+			queue_notify(f, dq, 1);
+		}
+		sq->lstseq = ch->last;
+		sq->luwid = ch->luwid;
+		sq->last_ms = now;
+		if (ch->epoch > sq->epoch)
+			sq->epoch = ch->epoch;
+		struct chst *e = chst_find(f, ch->name, ch->rqmname);
+		if (e != NULL) {
+			e->s.msgs += ch->count;
+			e->s.batches++;
+			e->s.lstseq = e->s.curseq = ch->last;
+			e->s.last_msg_ms = now;
+		}
+		chan_changed(f);
+		if (out != NULL)
+			qsg_put_u8(out, 0);
+	}
+	free(dqs);
+	free(nm);
+	qsg_wbuf_close(&rej);
+	return rc;
+}

@@ -1,0 +1,139 @@
+/* State machine, members and leases: the member table (sorted by id) and
+ * the apply functions of MEMBER_JOIN, LEASE_RENEW, MEMBER_FAIL,
+ * MEMBER_REMOVE and EXPIRE. Internal to src/fsm (fsm_int.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsm_int.h"
+#include "sorted.h"
+
+/* --- members ------------------------------------------------------------- */
+
+static int member_cmp(const void *key, const void *elem)
+{
+	uint32_t id = *(const uint32_t *)key, e = ((const struct fsm_member *)elem)->id;
+	return id < e ? -1 : id > e;
+}
+
+struct fsm_member *member_find(const struct fsm *f, uint32_t id)
+{
+	bool found;
+	size_t i =
+	    sorted_find(f->members, f->nmembers, sizeof *f->members, &id, member_cmp, &found);
+	return found ? &f->members[i] : NULL;
+}
+
+struct fsm_member *member_add(struct fsm *f, uint32_t id)
+{
+	if (sorted_grow((void **)&f->members, &f->capmembers, f->nmembers, sizeof *f->members) !=
+	    QSG_OK)
+		return NULL;
+	bool found;
+	size_t i =
+	    sorted_find(f->members, f->nmembers, sizeof *f->members, &id, member_cmp, &found);
+	memmove(&f->members[i + 1], &f->members[i], (f->nmembers - i) * sizeof *f->members);
+	f->nmembers++;
+	memset(&f->members[i], 0, sizeof f->members[i]);
+	f->members[i].id = id;
+	return &f->members[i];
+}
+
+/* --- apply: members ------------------------------------------------------ */
+
+static int64_t lease_of(const struct fsm_cmd *c)
+{
+	return c->seq == 0 ? FSM_DEFAULT_LEASE_MS : (int64_t)c->seq;
+}
+
+int op_member_join(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+{
+	struct fsm_member *m = member_find(f, c->member_id);
+	if (m == NULL && (m = member_add(f, c->member_id)) == NULL)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	int rc = detach_owned(f, c->member_id, now);
+	if (rc != QSG_OK)
+		return rc;
+	memcpy(m->name, c->name, sizeof m->name);
+	memcpy(m->raft_addr, c->raft_addr, sizeof m->raft_addr);
+	memcpy(m->client_addr, c->client_addr, sizeof m->client_addr);
+	m->state = FSM_MEMBER_ACTIVE;
+	m->lease_expiry_ms = sat_add_i64(now, lease_of(c));
+	m->last_renew_ms = now;
+	m->chinit = 0;
+	f->chan_gen++; /* channel recovery watches member states */
+	return c->member_id != 0 ? copies_for_member(f, c->member_id) : QSG_OK;
+}
+
+int op_lease_renew(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+{
+	struct fsm_member *m = member_find(f, c->member_id);
+	if (m == NULL)
+		return QSG_RC_UNKNOWN_OBJECT;
+	if (m->state != FSM_MEMBER_ACTIVE)
+		f->chan_gen++; /* a failed member renewing: a member state change */
+	m->state = FSM_MEMBER_ACTIVE;
+	m->lease_expiry_ms = sat_add_i64(now, lease_of(c));
+	m->last_renew_ms = now;
+	m->stats = c->stats;
+	return QSG_OK;
+}
+
+int op_member_fail(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+{
+	struct fsm_member *m = member_find(f, c->member_id);
+	if (m == NULL || m->state != FSM_MEMBER_ACTIVE || (uint64_t)m->lease_expiry_ms != c->seq)
+		return QSG_RC_INVALID;
+	int rc = detach_owned(f, c->member_id, now);
+	if (rc != QSG_OK)
+		return rc;
+	m->state = FSM_MEMBER_FAILED;
+	m->chinit = 0;
+	f->chan_gen++;
+	return QSG_OK;
+}
+
+int op_member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+{
+	struct fsm_member *m = member_find(f, c->member_id);
+	if (m == NULL)
+		return QSG_RC_UNKNOWN_OBJECT;
+	if (m->state != FSM_MEMBER_FAILED)
+		return QSG_RC_INVALID; /* it came back: not to be forgotten */
+	int rc = detach_owned(f, c->member_id, now);
+	if (rc != QSG_OK)
+		return rc;
+	/* Its QMGR objects and COPYs go with it, messages included (in MQ
+	 * they live on that queue manager's own page sets). Its sessions are
+	 * detached, and no other member's session can reach them. */
+	struct queue **v;
+	size_t n;
+	if ((rc = queues_sorted(f, &v, &n)) != QSG_OK)
+		return rc;
+	for (size_t k = 0; k < n; k++)
+		if (v[k]->attrs.scope == c->member_id && v[k]->opens == 0 && v[k]->uncommitted == 0)
+			queue_destroy(f, v[k]);
+	free(v);
+	size_t i = (size_t)(m - f->members);
+	memmove(&f->members[i], &f->members[i + 1], (f->nmembers - i - 1) * sizeof *f->members);
+	f->nmembers--;
+	f->chan_gen++;
+	return QSG_OK;
+}
+
+int op_expire(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+{
+	int64_t ttl = c->seq > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)c->seq;
+	struct hmap_node *n = hmap_next(&f->sessions, NULL);
+	while (n != NULL) {
+		struct hmap_node *next = hmap_next(&f->sessions, n);
+		struct session *s = (struct session *)n;
+		if (!s->attached && sat_add_i64(s->detached_at, ttl) <= now) {
+			hmap_remove(&f->sessions, n);
+			session_free(s);
+		}
+		n = next;
+	}
+	for (n = hmap_next(&f->queues, NULL); n != NULL; n = hmap_next(&f->queues, n))
+		purge_visible((struct queue *)n, true, now);
+	return QSG_OK;
+}

@@ -1,0 +1,514 @@
+/* State machine, snapshots: the canonical snapshot (same state => same
+ * bytes), restore into a fresh state that replaces the old one only when
+ * the whole snapshot decodes, and the digest. Internal to src/fsm; the
+ * entry points are in fsm.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsm_int.h"
+
+#include "sorted.h"
+
+/* --- snapshot ------------------------------------------------------------ */
+
+#define UOW_HELD_PUT 1
+#define UOW_LOCKED_GET 2
+
+/* A message in a snapshot: the message layout, then i64 hold_until. */
+static void snap_msg(struct qsg_wbuf *out, const struct qmsg *m)
+{
+	qmsg_put(out, m);
+	qsg_put_i64(out, m->hold_until);
+}
+
+static void snap_chan(const struct fsm *f, struct qsg_wbuf *out)
+{
+	qsg_put_u32(out, f->qmgr.set);
+	qsg_put_str(out, f->qmgr.deadq);
+	qsg_put_str(out, f->qmgr.descr);
+	qsg_put_u64(out, f->chan_gen);
+	qsg_put_u32(out, (uint32_t)f->nchdefs);
+	for (size_t i = 0; i < f->nchdefs; i++)
+		fsm_chattrs_encode(out, &f->chdefs[i]);
+	qsg_put_u32(out, (uint32_t)f->nchsts);
+	for (size_t i = 0; i < f->nchsts; i++) {
+		const struct chst *e = f->chsts[i];
+		const struct fsm_chstatus *s = &e->s;
+		qsg_put_str(out, s->name);
+		qsg_put_str(out, s->rqmname);
+		qsg_put_u8(out, s->chltype);
+		qsg_put_str(out, s->xmitq);
+		fsm_chimage_encode(out, &s->img);
+		qsg_put_str(out, s->conname);
+		qsg_put_str(out, s->reason);
+		qsg_put_u32(out, s->prev_owner);
+		qsg_put_i64(out, s->last_change_ms);
+		qsg_put_u64(out, s->msgs);
+		qsg_put_u64(out, s->batches);
+		qsg_put_u64(out, s->curseq);
+		qsg_put_u64(out, s->lstseq);
+		qsg_put_i64(out, s->last_msg_ms);
+		qsg_put_u64(out, s->reset_seq);
+		qsg_put_u32(out, s->indoubt);
+		for (const struct qmsg *m = e->lk_head; m != NULL; m = m->uow_next) {
+			qsg_put_u64(out, m->chseq);
+			qsg_put_str(out, m->q->attrs.name);
+			qsg_put_u32(out, m->q->attrs.scope);
+			snap_msg(out, m);
+		}
+	}
+	qsg_put_u32(out, (uint32_t)f->nsyncqs);
+	for (size_t i = 0; i < f->nsyncqs; i++) {
+		const struct fsm_syncq *q = &f->syncqs[i];
+		qsg_put_str(out, q->name);
+		qsg_put_str(out, q->rqmname);
+		qsg_put_u64(out, q->epoch);
+		qsg_put_u64(out, q->lstseq);
+		qsg_put_u64(out, q->luwid);
+		qsg_put_i64(out, q->last_ms);
+	}
+}
+
+int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
+{
+	struct queue **qs;
+	struct session **ss;
+	size_t nq, ns;
+	int rc = queues_sorted(f, &qs, &nq);
+	if (rc != QSG_OK)
+		return rc;
+	rc = sessions_sorted(f, false, 0, &ss, &ns);
+	if (rc != QSG_OK) {
+		free(qs);
+		return rc;
+	}
+	qsg_put_u8(out, FSM_SNAPSHOT_VERSION);
+	qsg_put_u64(out, f->last_seqno);
+	qsg_put_i64(out, f->last_time);
+	qsg_put_u32(out, (uint32_t)nq);
+	for (size_t i = 0; i < nq; i++) {
+		struct queue *q = qs[i];
+		fsm_qattrs_encode(out, &q->attrs);
+		qsg_put_u64(out, q->puts_total);
+		qsg_put_u64(out, q->gets_total);
+		qsg_put_u32(out, q->nvisible);
+		for (int p = NPRIO - 1; p >= 0; p--)
+			for (struct qmsg *m = q->head[p]; m != NULL; m = m->next)
+				snap_msg(out, m);
+	}
+	qsg_put_u32(out, (uint32_t)ns);
+	for (size_t i = 0; i < ns; i++) {
+		struct session *s = ss[i];
+		qsg_put_u64(out, s->client_id);
+		qsg_put_u64(out, s->epoch);
+		qsg_put_u32(out, s->owner);
+		qsg_put_u64(out, s->put_seq);
+		qsg_put_u64(out, s->uows_done);
+		qsg_put_u8(out, s->attached);
+		qsg_put_i64(out, s->detached_at);
+		/* Opens in queue name order: walk the sorted queue list. */
+		uint32_t nopens = 0;
+		for (struct sopen *o = s->opens; o != NULL; o = o->next)
+			nopens++;
+		qsg_put_u32(out, nopens);
+		for (size_t j = 0; j < nq && nopens > 0; j++)
+			for (struct sopen *o = s->opens; o != NULL; o = o->next)
+				if (o->q == qs[j]) {
+					qsg_put_str(out, qs[j]->attrs.name);
+					qsg_put_u32(out, qs[j]->attrs.scope);
+					qsg_put_u32(out, o->count);
+				}
+		qsg_put_u32(out, s->uow_count);
+		for (struct qmsg *m = s->uow_head; m != NULL; m = m->uow_next) {
+			qsg_put_u8(out, m->state == MS_HELD ? UOW_HELD_PUT : UOW_LOCKED_GET);
+			qsg_put_str(out, m->q->attrs.name);
+			qsg_put_u32(out, m->q->attrs.scope);
+			snap_msg(out, m);
+		}
+	}
+	qsg_put_u32(out, (uint32_t)f->nmembers);
+	for (size_t i = 0; i < f->nmembers; i++) {
+		const struct fsm_member *m = &f->members[i];
+		qsg_put_u32(out, m->id);
+		qsg_put_str(out, m->name);
+		qsg_put_str(out, m->raft_addr);
+		qsg_put_str(out, m->client_addr);
+		qsg_put_u8(out, m->state);
+		qsg_put_i64(out, m->lease_expiry_ms);
+		qsg_put_i64(out, m->last_renew_ms);
+		qsg_put_u8(out, m->stats.role);
+		qsg_put_u64(out, m->stats.term);
+		qsg_put_u64(out, m->stats.commit_index);
+		qsg_put_u64(out, m->stats.applied_index);
+		qsg_put_u64(out, m->stats.last_index);
+		qsg_put_u8(out, m->chinit);
+	}
+	snap_chan(f, out);
+	free(qs);
+	free(ss);
+	return out->err;
+}
+
+/* Restore helpers: decode into the fresh state `g`. */
+static int restore_queues(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
+{
+	uint32_t nq = qsg_get_u32(r);
+	struct queue *prevq = NULL;
+	for (uint32_t i = 0; i < nq && r->err == QSG_OK; i++) {
+		struct fsm_qattrs a;
+		int rc = fsm_qattrs_decode(r, &a, errmsg);
+		if (rc != QSG_OK)
+			return QSG_RC_BAD_FRAME;
+		struct queue key = {.attrs = a};
+		const struct queue *pk = &key;
+		if (!fsm_name_valid(a.name) || (prevq != NULL && cmp_queue(&prevq, &pk) >= 0))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"snapshot queue %u: bad or unordered name", i);
+		if (a.disp == FSM_DISP_DEFAULT ||
+		    (a.scope == 0) != (a.disp == FSM_DISP_SHARED || a.disp == FSM_DISP_GROUP) ||
+		    (a.disp == FSM_DISP_SHARED && a.qtype != FSM_QT_LOCAL))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"snapshot queue %s: bad QSGDISP %u in scope %u", a.name,
+					a.disp, a.scope);
+		if (!attrs_type_ok(&a))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"snapshot queue %s: bad BOQNAME or type attributes",
+					a.name);
+		struct queue *q;
+		if (queue_create(g, &a, &q) != QSG_OK)
+			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+		prevq = q;
+		q->puts_total = qsg_get_u64(r);
+		q->gets_total = qsg_get_u64(r);
+		uint32_t nm = qsg_get_u32(r);
+		if (r->err == QSG_OK && nm > 0 && a.qtype != FSM_QT_LOCAL)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"snapshot queue %s: remote or alias queue with messages",
+					a.name);
+		struct qmsg *last = NULL;
+		for (uint32_t j = 0; j < nm && r->err == QSG_OK; j++) {
+			struct fsm_msg v;
+			fsm_msg_decode(r, &v);
+			int64_t hold = qsg_get_i64(r);
+			if (r->err != QSG_OK)
+				break;
+			if (v.seqno == 0 || v.seqno > g->last_seqno)
+				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+						"snapshot queue %s: bad seqno", a.name);
+			struct qmsg *m = msg_new(&v);
+			if (m == NULL)
+				return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
+						"out of memory");
+			if (last != NULL && !msg_get_before(last, m)) {
+				free(m);
+				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+						"snapshot queue %s: messages out of order", a.name);
+			}
+			m->hold_until = hold;
+			make_visible(q, m, true);
+			q->curdepth++;
+			last = m;
+		}
+	}
+	return r->err;
+}
+
+static int restore_sessions(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
+{
+	uint32_t ns = qsg_get_u32(r);
+	uint64_t prev = 0;
+	for (uint32_t i = 0; i < ns && r->err == QSG_OK; i++) {
+		uint64_t id = qsg_get_u64(r);
+		if (r->err != QSG_OK)
+			break;
+		if (id <= prev)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot session %u: bad id", i);
+		prev = id;
+		struct session *s = calloc(1, sizeof *s);
+		if (s == NULL)
+			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+		s->client_id = id;
+		if (hmap_insert(&g->sessions, &s->node, id_hash(id)) != QSG_OK) {
+			free(s);
+			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+		}
+		s->epoch = qsg_get_u64(r);
+		s->owner = qsg_get_u32(r);
+		s->put_seq = qsg_get_u64(r);
+		s->uows_done = qsg_get_u64(r);
+		s->attached = qsg_get_u8(r);
+		s->detached_at = qsg_get_i64(r);
+		uint32_t nopens = qsg_get_u32(r);
+		if (r->err == QSG_OK && (s->attached > 1 || (!s->attached && nopens > 0)))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot session %u: bad state",
+					i);
+		struct queue *pq = NULL;
+		for (uint32_t j = 0; j < nopens && r->err == QSG_OK; j++) {
+			char name[FSM_NAME_MAX + 1];
+			qsg_get_str(r, name, sizeof name);
+			uint32_t scope = qsg_get_u32(r);
+			uint32_t count = qsg_get_u32(r);
+			if (r->err != QSG_OK)
+				break;
+			struct queue *q = queue_find(g, scope, name);
+			const struct queue *qk = q;
+			if (q == NULL || q->attrs.qtype == FSM_QT_ALIAS || count == 0 ||
+			    (pq != NULL && cmp_queue(&pq, &qk) >= 0) ||
+			    q->opens > UINT32_MAX - count)
+				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+						"snapshot session %u: bad open of %s", i, name);
+			pq = q;
+			struct sopen *o = calloc(1, sizeof *o);
+			if (o == NULL)
+				return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
+						"out of memory");
+			o->q = q;
+			o->count = count;
+			o->next = s->opens;
+			s->opens = o;
+			q->opens += count;
+		}
+		uint32_t nuow = qsg_get_u32(r);
+		if (r->err == QSG_OK && !s->attached && nuow > 0)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"snapshot session %u: detached with a uow", i);
+		for (uint32_t j = 0; j < nuow && r->err == QSG_OK; j++) {
+			char name[FSM_NAME_MAX + 1];
+			struct fsm_msg v;
+			uint8_t kind = qsg_get_u8(r);
+			qsg_get_str(r, name, sizeof name);
+			uint32_t scope = qsg_get_u32(r);
+			fsm_msg_decode(r, &v);
+			int64_t hold = qsg_get_i64(r);
+			if (r->err != QSG_OK)
+				break;
+			struct queue *q = queue_find(g, scope, name);
+			if (q == NULL || q->attrs.qtype != FSM_QT_LOCAL ||
+			    (kind != UOW_HELD_PUT && kind != UOW_LOCKED_GET) || v.seqno == 0 ||
+			    v.seqno > g->last_seqno)
+				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+						"snapshot session %u: bad uow entry", i);
+			struct qmsg *m = msg_new(&v);
+			if (m == NULL)
+				return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
+						"out of memory");
+			m->q = q;
+			m->hold_until = hold;
+			m->state = kind == UOW_HELD_PUT ? MS_HELD : MS_LOCKED;
+			uow_append(s, m);
+			q->curdepth++;
+			q->uncommitted++;
+		}
+	}
+	return r->err;
+}
+
+static int restore_members(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
+{
+	uint32_t n = qsg_get_u32(r);
+	for (uint32_t i = 0; i < n && r->err == QSG_OK; i++) {
+		struct fsm_member m;
+		memset(&m, 0, sizeof m);
+		m.id = qsg_get_u32(r);
+		qsg_get_str(r, m.name, sizeof m.name);
+		qsg_get_str(r, m.raft_addr, sizeof m.raft_addr);
+		qsg_get_str(r, m.client_addr, sizeof m.client_addr);
+		m.state = qsg_get_u8(r);
+		m.lease_expiry_ms = qsg_get_i64(r);
+		m.last_renew_ms = qsg_get_i64(r);
+		m.stats.role = qsg_get_u8(r);
+		m.stats.term = qsg_get_u64(r);
+		m.stats.commit_index = qsg_get_u64(r);
+		m.stats.applied_index = qsg_get_u64(r);
+		m.stats.last_index = qsg_get_u64(r);
+		m.chinit = qsg_get_u8(r);
+		if (r->err != QSG_OK)
+			break;
+		if (m.chinit > 1 || m.id == 0 ||
+		    (g->nmembers > 0 && g->members[g->nmembers - 1].id >= m.id) ||
+		    (m.state != FSM_MEMBER_ACTIVE && m.state != FSM_MEMBER_FAILED) ||
+		    m.stats.role > 3)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot member %u: bad values",
+					i);
+		struct fsm_member *slot = member_add(g, m.id);
+		if (slot == NULL)
+			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+		*slot = m;
+	}
+	return r->err;
+}
+
+static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
+{
+	uint32_t n = qsg_get_u32(r);
+	for (uint32_t i = 0; i < n && r->err == QSG_OK; i++) {
+		struct fsm_chstatus s;
+		memset(&s, 0, sizeof s);
+		qsg_get_str(r, s.name, sizeof s.name);
+		qsg_get_str(r, s.rqmname, sizeof s.rqmname);
+		s.chltype = qsg_get_u8(r);
+		qsg_get_str(r, s.xmitq, sizeof s.xmitq);
+		fsm_chimage_decode(r, &s.img);
+		qsg_get_str(r, s.conname, sizeof s.conname);
+		qsg_get_str(r, s.reason, sizeof s.reason);
+		s.prev_owner = qsg_get_u32(r);
+		s.last_change_ms = qsg_get_i64(r);
+		s.msgs = qsg_get_u64(r);
+		s.batches = qsg_get_u64(r);
+		s.curseq = qsg_get_u64(r);
+		s.lstseq = qsg_get_u64(r);
+		s.last_msg_ms = qsg_get_i64(r);
+		s.reset_seq = qsg_get_u64(r);
+		uint32_t nl = qsg_get_u32(r);
+		if (r->err != QSG_OK)
+			break;
+		bool sdr = s.chltype == FSM_CHL_SDR;
+		if (!fsm_chname_valid(s.name) ||
+		    (g->nchsts > 0 &&
+		     chkey_cmp(g->chsts[g->nchsts - 1]->s.name, g->chsts[g->nchsts - 1]->s.rqmname,
+			       s.name, s.rqmname) >= 0) ||
+		    (!sdr && s.chltype != FSM_CHL_RCVR) || (sdr && s.rqmname[0] != '\0') ||
+		    (s.rqmname[0] != '\0' && !fsm_name_valid(s.rqmname)) ||
+		    (s.xmitq[0] != '\0' && !fsm_name_valid(s.xmitq)) || s.img.exists != 1 ||
+		    s.img.state < FSM_CHS_STOPPED || (!sdr && nl > 0) || s.lstseq > s.curseq)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"snapshot channel status %u: bad values", i);
+		struct chst *e = chst_insert(g, s.name, s.rqmname, s.chltype);
+		if (e == NULL)
+			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+		e->s = s;
+		e->s.indoubt = 0;
+		uint64_t prev = 0;
+		for (uint32_t j = 0; j < nl && r->err == QSG_OK; j++) {
+			char name[FSM_NAME_MAX + 1];
+			struct fsm_msg v;
+			uint64_t chseq = qsg_get_u64(r);
+			qsg_get_str(r, name, sizeof name);
+			uint32_t scope = qsg_get_u32(r);
+			fsm_msg_decode(r, &v);
+			int64_t hold = qsg_get_i64(r);
+			if (r->err != QSG_OK)
+				break;
+			struct queue *q = queue_find(g, scope, name);
+			if (q == NULL || q->attrs.qtype != FSM_QT_LOCAL || chseq <= prev ||
+			    chseq > s.curseq || v.seqno == 0 || v.seqno > g->last_seqno)
+				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+						"snapshot channel %s: bad locked message", s.name);
+			prev = chseq;
+			struct qmsg *m = msg_new(&v);
+			if (m == NULL)
+				return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
+						"out of memory");
+			m->q = q;
+			m->state = MS_CHLOCKED;
+			m->chseq = chseq;
+			m->hold_until = hold;
+			lk_append(e, m);
+			q->curdepth++;
+			q->uncommitted++;
+		}
+	}
+	return r->err;
+}
+
+static int restore_chan(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
+{
+	g->qmgr.set = qsg_get_u32(r);
+	qsg_get_str(r, g->qmgr.deadq, sizeof g->qmgr.deadq);
+	qsg_get_str(r, g->qmgr.descr, sizeof g->qmgr.descr);
+	g->chan_gen = qsg_get_u64(r);
+	if (r->err == QSG_OK && ((g->qmgr.set & ~(uint32_t)FSM_QM_ALL) != 0 ||
+				 (g->qmgr.deadq[0] != '\0' && !fsm_name_valid(g->qmgr.deadq))))
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot qmgr attributes: bad values");
+	uint32_t n = qsg_get_u32(r);
+	for (uint32_t i = 0; i < n && r->err == QSG_OK; i++) {
+		struct fsm_chattrs a;
+		if (fsm_chattrs_decode(r, &a, errmsg) != QSG_OK)
+			return QSG_RC_BAD_FRAME;
+		if (!chattrs_ok(&a) ||
+		    (g->nchdefs > 0 && strcmp(g->chdefs[g->nchdefs - 1].name, a.name) >= 0))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot channel %u: bad values",
+					i);
+		if (sorted_grow((void **)&g->chdefs, &g->capchdefs, g->nchdefs,
+				sizeof *g->chdefs) != QSG_OK)
+			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+		g->chdefs[g->nchdefs++] = a;
+	}
+	int rc = r->err == QSG_OK ? restore_chsts(g, r, errmsg) : r->err;
+	if (rc != QSG_OK)
+		return rc;
+	n = qsg_get_u32(r);
+	for (uint32_t i = 0; i < n && r->err == QSG_OK; i++) {
+		struct fsm_syncq q;
+		memset(&q, 0, sizeof q);
+		qsg_get_str(r, q.name, sizeof q.name);
+		qsg_get_str(r, q.rqmname, sizeof q.rqmname);
+		q.epoch = qsg_get_u64(r);
+		q.lstseq = qsg_get_u64(r);
+		q.luwid = qsg_get_u64(r);
+		q.last_ms = qsg_get_i64(r);
+		if (r->err != QSG_OK)
+			break;
+		if (!fsm_chname_valid(q.name) || !fsm_name_valid(q.rqmname) ||
+		    (g->nsyncqs > 0 &&
+		     chkey_cmp(g->syncqs[g->nsyncqs - 1].name, g->syncqs[g->nsyncqs - 1].rqmname,
+			       q.name, q.rqmname) >= 0))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot SYNCQ %u: bad values",
+					i);
+		if (sorted_grow((void **)&g->syncqs, &g->capsyncqs, g->nsyncqs,
+				sizeof *g->syncqs) != QSG_OK)
+			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+		g->syncqs[g->nsyncqs++] = q;
+	}
+	return r->err;
+}
+
+int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
+{
+	struct fsm g;
+	struct qsg_rbuf r;
+	char msg[QSG_ERRMSG_SIZE] = "";
+	state_init(&g);
+	qsg_rbuf_init(&r, p, len);
+	uint8_t version = qsg_get_u8(&r);
+	g.last_seqno = qsg_get_u64(&r);
+	g.last_time = qsg_get_i64(&r);
+	int rc;
+	if (r.err != QSG_OK) {
+		rc = qsg_errf(msg, QSG_RC_BAD_FRAME, "snapshot of %zu bytes has no header", len);
+	} else if (version != FSM_SNAPSHOT_VERSION) {
+		rc = qsg_errf(msg, QSG_RC_BAD_VERSION, "snapshot format version %u", version);
+	} else if ((rc = restore_queues(&g, &r, msg)) == QSG_OK &&
+		   (rc = restore_sessions(&g, &r, msg)) == QSG_OK &&
+		   (rc = restore_members(&g, &r, msg)) == QSG_OK &&
+		   (rc = restore_chan(&g, &r, msg)) == QSG_OK && qsg_rbuf_left(&r) != 0) {
+		rc = qsg_errf(msg, QSG_RC_BAD_FRAME, "%zu trailing bytes after the snapshot",
+			      qsg_rbuf_left(&r));
+	}
+	if (rc != QSG_OK) {
+		if (msg[0] == '\0')
+			qsg_errf(msg, rc, "snapshot truncated or a field is out of range");
+		if (errmsg != NULL)
+			memcpy(errmsg, msg, QSG_ERRMSG_SIZE);
+		state_free(&g);
+		return rc;
+	}
+	state_free(f);
+	g.notify = f->notify;
+	g.notify_arg = f->notify_arg;
+	g.entries_applied = 0;
+	*f = g;
+	state_check(f); /* QSG_CHECKED builds only */
+	return QSG_OK;
+}
+
+uint64_t fsm_digest(struct fsm *f)
+{
+	struct qsg_wbuf w;
+	qsg_wbuf_init(&w);
+	uint64_t h = 0;
+	if (fsm_snapshot(f, &w) == QSG_OK)
+		h = qsg_hash64(w.data, w.len, QSG_HASH_SEED);
+	qsg_wbuf_close(&w);
+	return h;
+}

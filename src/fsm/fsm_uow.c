@@ -1,0 +1,312 @@
+/* State machine, sessions and units of work: the session table, uow lists
+ * and backout, and the apply functions of ATTACH, DETACH, OPEN, CLOSE,
+ * COMMIT and BACKOUT. Internal to src/fsm (fsm_int.h). */
+#include <stdlib.h>
+
+#include "fsm_int.h"
+
+/* --- sessions ------------------------------------------------------------ */
+
+static struct session *session_find(const struct fsm *f, uint64_t id)
+{
+	uint64_t h = id_hash(id);
+	for (struct hmap_node *n = hmap_bucket(&f->sessions, h); n != NULL; n = n->next) {
+		struct session *s = (struct session *)n;
+		if (n->hash == h && s->client_id == id)
+			return s;
+	}
+	return NULL;
+}
+
+void uow_append(struct session *s, struct qmsg *m)
+{
+	m->uow_next = NULL;
+	if (s->uow_tail != NULL)
+		s->uow_tail->uow_next = m;
+	else
+		s->uow_head = m;
+	s->uow_tail = m;
+	s->uow_count++;
+}
+
+static void uow_backout(struct fsm *f, struct session *s)
+{
+	struct qmsg *m = s->uow_head;
+	s->uow_head = s->uow_tail = NULL;
+	s->uow_count = 0;
+	while (m != NULL) {
+		struct qmsg *next = m->uow_next;
+		struct queue *q = m->q;
+		m->uow_next = NULL;
+		q->uncommitted--;
+		if (m->state == MS_HELD) {
+			q->curdepth--;
+			free(m);
+			m = next;
+			continue;
+		}
+		if (m->backout_count < UINT32_MAX)
+			m->backout_count++;
+		struct queue *boq = NULL;
+		if (q->attrs.bothresh > 0 && m->backout_count >= q->attrs.bothresh &&
+		    q->attrs.boqname[0] != '\0')
+			boq = queue_lookup(f, q->attrs.scope, q->attrs.boqname);
+		if (boq != NULL && boq != q && boq->attrs.qtype == FSM_QT_LOCAL &&
+		    boq->curdepth < boq->attrs.maxdepth) {
+			/* Moved as a new arrival: end of its priority on BOQNAME. */
+			q->curdepth--;
+			boq->curdepth++;
+			m->seqno = ++f->last_seqno;
+			make_visible(boq, m, true);
+			queue_notify(f, boq, 1);
+		} else {
+			make_visible(q, m, false);
+			queue_notify(f, q, 1);
+		}
+		m = next;
+	}
+}
+
+static void drop_opens(struct session *s)
+{
+	struct sopen *o = s->opens;
+	while (o != NULL) {
+		struct sopen *next = o->next;
+		o->q->opens -= o->count;
+		free(o);
+		o = next;
+	}
+	s->opens = NULL;
+}
+
+static void session_detach(struct fsm *f, struct session *s, int64_t now)
+{
+	uow_backout(f, s);
+	drop_opens(s);
+	s->attached = 0;
+	s->detached_at = now;
+}
+
+void session_free(struct session *s)
+{
+	/* Only for teardown: messages of the uow are freed with it. */
+	struct qmsg *m = s->uow_head;
+	while (m != NULL) {
+		struct qmsg *next = m->uow_next;
+		free(m);
+		m = next;
+	}
+	struct sopen *o = s->opens;
+	while (o != NULL) {
+		struct sopen *next = o->next;
+		free(o);
+		o = next;
+	}
+	free(s);
+}
+
+static int cmp_session(const void *a, const void *b)
+{
+	const struct session *x = *(struct session *const *)a;
+	const struct session *y = *(struct session *const *)b;
+	return x->client_id < y->client_id ? -1 : x->client_id > y->client_id;
+}
+
+/* Sessions in client_id order, optionally only the attached ones of
+ * `owner`. */
+int sessions_sorted(const struct fsm *f, bool only_owner, uint32_t owner, struct session ***out,
+		    size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (f->sessions.count == 0)
+		return QSG_OK;
+	struct session **v = malloc(f->sessions.count * sizeof *v);
+	if (v == NULL)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	size_t i = 0;
+	for (struct hmap_node *x = hmap_next(&f->sessions, NULL); x != NULL;
+	     x = hmap_next(&f->sessions, x)) {
+		struct session *s = (struct session *)x;
+		if (!only_owner || (s->attached && s->owner == owner))
+			v[i++] = s;
+	}
+	qsort(v, i, sizeof *v, cmp_session);
+	*out = v;
+	*n = i;
+	return QSG_OK;
+}
+
+int detach_owned(struct fsm *f, uint32_t owner, int64_t now)
+{
+	struct session **v;
+	size_t n;
+	int rc = sessions_sorted(f, true, owner, &v, &n);
+	if (rc != QSG_OK)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		session_detach(f, v[i], now);
+	free(v);
+	return QSG_OK;
+}
+
+/* --- apply: sessions ----------------------------------------------------- */
+
+int session_check(struct fsm *f, const struct fsm_cmd *c, struct session **out)
+{
+	struct session *s = session_find(f, c->client_id);
+	*out = s;
+	if (s == NULL)
+		return QSG_RC_NOT_ATTACHED;
+	if (!s->attached || s->epoch != c->epoch)
+		return QSG_RC_SESSION_FENCED;
+	return QSG_OK;
+}
+
+int op_attach(struct fsm *f, const struct fsm_cmd *c, struct qsg_wbuf *out)
+{
+	if (c->client_id == 0)
+		return QSG_RC_INVALID;
+	struct session *s = session_find(f, c->client_id);
+	if (s == NULL) {
+		s = calloc(1, sizeof *s);
+		if (s == NULL)
+			return QSG_RC_STORAGE_NOT_AVAILABLE;
+		s->client_id = c->client_id;
+		if (hmap_insert(&f->sessions, &s->node, id_hash(s->client_id)) != QSG_OK) {
+			free(s);
+			return QSG_RC_STORAGE_NOT_AVAILABLE;
+		}
+	} else {
+		uow_backout(f, s);
+		drop_opens(s);
+	}
+	s->epoch++;
+	s->owner = c->member_id;
+	s->attached = 1;
+	s->detached_at = 0;
+	if (out != NULL) {
+		qsg_put_u64(out, s->epoch);
+		qsg_put_u64(out, s->put_seq);
+		qsg_put_u64(out, s->uows_done);
+	}
+	return QSG_OK;
+}
+
+int op_detach(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+{
+	struct session *s;
+	int rc = session_check(f, c, &s);
+	if (rc != QSG_OK)
+		return rc;
+	session_detach(f, s, now);
+	return QSG_OK;
+}
+
+int op_open(struct fsm *f, const struct fsm_cmd *c)
+{
+	struct session *s;
+	int rc = session_check(f, c, &s);
+	if (rc != QSG_OK)
+		return rc;
+	struct queue *q;
+	if ((rc = queue_resolve(f, s->owner, c->queue, &q, NULL)) != QSG_OK)
+		return rc;
+	struct sopen *o = s->opens;
+	while (o != NULL && o->q != q)
+		o = o->next;
+	if (o == NULL) {
+		o = calloc(1, sizeof *o);
+		if (o == NULL)
+			return QSG_RC_STORAGE_NOT_AVAILABLE;
+		o->q = q;
+		o->next = s->opens;
+		s->opens = o;
+	}
+	o->count++;
+	q->opens++;
+	return QSG_OK;
+}
+
+static struct sopen **open_find(struct session *s, const struct queue *q)
+{
+	struct sopen **pp = &s->opens;
+	while (*pp != NULL && (*pp)->q != q)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+int op_close(struct fsm *f, const struct fsm_cmd *c)
+{
+	struct session *s;
+	int rc = session_check(f, c, &s);
+	if (rc != QSG_OK)
+		return rc;
+	struct queue *q;
+	if ((rc = queue_resolve(f, s->owner, c->queue, &q, NULL)) != QSG_OK)
+		return rc;
+	struct sopen **pp = open_find(s, q);
+	/* The name may resolve elsewhere than at OPEN time (a COPY or QMGR
+	 * object of that name was made or deleted since): close the session's
+	 * open of that name in its own scope, else in the group's. */
+	for (uint32_t k = 0; *pp == NULL && k < 2; k++) {
+		struct queue *alt = queue_find(f, k == 0 ? s->owner : 0, q->attrs.name);
+		if (alt != NULL && alt != q) {
+			q = alt;
+			pp = open_find(s, q);
+		}
+	}
+	if (*pp == NULL)
+		return QSG_RC_INVALID;
+	struct sopen *o = *pp;
+	o->count--;
+	q->opens--;
+	if (o->count == 0) {
+		*pp = o->next;
+		free(o);
+	}
+	return QSG_OK;
+}
+
+int op_commit(struct fsm *f, const struct fsm_cmd *c)
+{
+	struct session *s;
+	int rc = session_check(f, c, &s);
+	if (rc != QSG_OK)
+		return rc;
+	if (c->seq <= s->uows_done)
+		return QSG_OK;
+	if (c->seq != s->uows_done + 1)
+		return QSG_RC_INVALID;
+	struct qmsg *m = s->uow_head;
+	s->uow_head = s->uow_tail = NULL;
+	s->uow_count = 0;
+	while (m != NULL) {
+		struct qmsg *next = m->uow_next;
+		struct queue *q = m->q;
+		m->uow_next = NULL;
+		q->uncommitted--;
+		if (m->state == MS_HELD) {
+			make_visible(q, m, true);
+			q->puts_total++;
+			queue_notify(f, q, 1);
+		} else {
+			q->curdepth--;
+			q->gets_total++;
+			free(m);
+		}
+		m = next;
+	}
+	s->uows_done++;
+	return QSG_OK;
+}
+
+int op_backout(struct fsm *f, const struct fsm_cmd *c)
+{
+	struct session *s;
+	int rc = session_check(f, c, &s);
+	if (rc != QSG_OK)
+		return rc;
+	uow_backout(f, s);
+	return QSG_OK;
+}
