@@ -116,8 +116,8 @@ void chp_start_encode(struct qsg_wbuf *w, uint32_t reqid, const struct chp_start
 void chp_start_resp_encode(struct qsg_wbuf *w, uint32_t reqid, const struct chp_start_resp *r);
 void chp_msg_encode(struct qsg_wbuf *w, const struct chp_msg *m, int compress);
 /* Confirm: rejects may be NULL when n == 0. */
-void chp_confirm_encode(struct qsg_wbuf *w, uint64_t first, uint64_t last, int rc,
-			const char *text, const struct chp_reject *rejects, uint32_t n);
+void chp_confirm_encode(struct qsg_wbuf *w, uint64_t first, uint64_t last, int rc, const char *text,
+			const struct chp_reject *rejects, uint32_t n);
 void chp_hb_encode(struct qsg_wbuf *w, int response);
 void chp_end_encode(struct qsg_wbuf *w, int rc, const char *text);
 
@@ -135,5 +135,10 @@ int chp_confirm_decode(const void *p, size_t len, struct chp_confirm *c, char *e
 /* Returns 1 and fills *r, 0 at the end, <0 on malformed data. */
 int chp_reject_next(const struct chp_confirm *c, size_t *cursor, struct chp_reject *r);
 int chp_end_decode(const void *p, size_t len, struct chp_end *e, char *errmsg);
+
+/* Whether a frame (delimited by proto_frame_check) is a channel START: the
+ * client listener's test for "this connection is an inbound channel". Looks
+ * at the op byte of the header only. */
+bool chp_is_start(const uint8_t *p, size_t len);
 
 #endif

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "raft-glue/glue.h"
-#include "chinit.h"
+#include "chan/chinit.h"
 #include "server.h"
 
 #define MAX_RENEW_INFLIGHT 4

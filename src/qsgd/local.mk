@@ -1,5 +1,6 @@
 # src/qsgd build fragment (included by the top-level Makefile.am).
-# Owner: daemon. The member daemon `qsgd` (admin.c/mqsc.c: MQSC module).
+# Owner: daemon. The member daemon `qsgd` (admin.c/mqsc.c: MQSC module; the
+# channel runtime src/chan/ch{init,host,sdr,rcv}.c is compiled in here).
 bin_PROGRAMS += qsgd
 qsgd_SOURCES = \
 	src/qsgd/log.h src/qsgd/log.c \
@@ -12,9 +13,11 @@ qsgd_SOURCES = \
 	src/qsgd/lease.h src/qsgd/lease.c \
 	src/qsgd/waiters.h src/qsgd/waiters.c \
 	src/qsgd/server.h src/qsgd/server.c \
+	src/qsgd/adminsrv.h src/qsgd/adminsrv.c \
+	src/qsgd/notify.h src/qsgd/notify.c \
 	src/qsgd/admin.h src/qsgd/admin.c \
-	src/qsgd/chinit.h src/qsgd/chinit_int.h src/qsgd/chinit.c \
-	src/qsgd/chsdr.c src/qsgd/chrcv.c \
+	src/chan/chinit.h src/chan/chinit.c src/chan/chhost.h src/chan/chhost.c \
+	src/chan/chsdr.h src/chan/chsdr.c src/chan/chrcv.h src/chan/chrcv.c \
 	src/qsgd/lifecycle.h src/qsgd/lifecycle.c \
 	src/qsgd/mqsc.h src/qsgd/mqsc.c \
 	src/qsgd/metrics.h src/qsgd/metrics.c \
