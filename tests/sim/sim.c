@@ -669,11 +669,11 @@ static void setup_step(struct sim *s)
 	n++;
 	cmd_init(&c[n], FSM_OP_CHDEFINE);
 	snprintf(c[n].ch.attrs.name, sizeof c[n].ch.attrs.name, "%s", CHAN);
-	/* retries 1 s apart (SHORTTMR/LONGTMR), as many as the defaults allow */
+	/* retries at once (SHORTTMR/LONGTMR 0), as many as the defaults allow */
 	c[n].ch.attrs.set = FSM_CA_CHLTYPE | FSM_CA_CONNAME | FSM_CA_XMITQ | FSM_CA_BATCHSZ |
 			    FSM_CA_PIPELINE | FSM_CA_SHORTTMR | FSM_CA_LONGTMR;
-	c[n].ch.attrs.shorttmr = 1;
-	c[n].ch.attrs.longtmr = 1;
+	c[n].ch.attrs.shorttmr = 0;
+	c[n].ch.attrs.longtmr = 0;
 	c[n].ch.attrs.chltype = FSM_CHL_SDR;
 	snprintf(c[n].ch.attrs.conname, sizeof c[n].ch.attrs.conname, "rqm(1414)");
 	snprintf(c[n].ch.attrs.xmitq, sizeof c[n].ch.attrs.xmitq, "%s", XMITQ);
