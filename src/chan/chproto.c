@@ -514,3 +514,8 @@ int chp_end_decode(const void *p, size_t len, struct chp_end *e, char *errmsg)
 		return rc;
 	return finish(&r, CHP_END, errmsg);
 }
+
+bool chp_is_start(const uint8_t *p, size_t len)
+{
+	return len > 5 && p[5] == CHP_START; /* u32 len, u8 version, u8 op */
+}

@@ -136,4 +136,9 @@ int chp_confirm_decode(const void *p, size_t len, struct chp_confirm *c, char *e
 int chp_reject_next(const struct chp_confirm *c, size_t *cursor, struct chp_reject *r);
 int chp_end_decode(const void *p, size_t len, struct chp_end *e, char *errmsg);
 
+/* Whether a frame (delimited by proto_frame_check) is a channel START: the
+ * client listener's test for "this connection is an inbound channel". Looks
+ * at the op byte of the header only. */
+bool chp_is_start(const uint8_t *p, size_t len);
+
 #endif

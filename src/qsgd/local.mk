@@ -1,5 +1,6 @@
 # src/qsgd build fragment (included by the top-level Makefile.am).
-# Owner: daemon. The member daemon `qsgd` (MQSC administration: src/admin).
+# Owner: daemon. The member daemon `qsgd` (MQSC administration: src/admin;
+# the channel runtime src/chan/ch{init,host,sdr,rcv}.c is compiled in here).
 bin_PROGRAMS += qsgd
 
 # libqsgd: the daemon modules that unit tests link without the rest
@@ -22,8 +23,10 @@ libqsgd_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 qsgd_SOURCES = \
 	src/qsgd/daemon.h src/qsgd/submit.c src/qsgd/wiring.c \
 	src/qsgd/server.h src/qsgd/server.c \
-	src/qsgd/chinit.h src/qsgd/chinit_int.h src/qsgd/chinit.c \
-	src/qsgd/chsdr.c src/qsgd/chrcv.c \
+	src/qsgd/adminsrv.h src/qsgd/adminsrv.c \
+	src/qsgd/notify.h src/qsgd/notify.c \
+	src/chan/chinit.h src/chan/chinit.c src/chan/chhost.h src/chan/chhost.c \
+	src/chan/chsdr.h src/chan/chsdr.c src/chan/chrcv.h src/chan/chrcv.c \
 	src/qsgd/lifecycle.h src/qsgd/lifecycle.c \
 	src/qsgd/metrics.h src/qsgd/metrics.c \
 	src/qsgd/httpd.h src/qsgd/httpd.c \

@@ -14,7 +14,7 @@
 #include <uv.h>
 
 #include "batcher.h"
-#include "chinit.h"
+#include "chan/chinit.h"
 #include "lifecycle.h"
 #include "config.h"
 #include "daemon.h"

@@ -3,15 +3,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin/admin.h"
+#include "adminsrv.h"
 #include "chan/chproto.h"
-#include "chinit.h"
+#include "chan/chinit.h"
+#include "chan/chrcv.h"
 #include "lifecycle.h"
 #include "metrics.h"
 #include "net.h"
 #include "proto/proto.h"
 #include "raft-glue/glue.h"
 #include "stream.h"
+#include "notify.h"
 #include "waiters.h"
 
 #define LISTEN_BACKLOG 511
@@ -455,65 +457,6 @@ static void admin_done(void *arg, int rc, const char *text, struct proto_admin_w
 	req_done(r);
 }
 
-/* ---- admin environment ---- */
-
-static int admin_submit(void *arg, const struct fsm_cmd *cmd, admin_submit_cb cb, void *cbarg)
-{
-	struct server *s = arg;
-	return qsgd_submit(s->d, cmd, cb, cbarg);
-}
-
-static void admin_raft_info(void *arg, struct admin_raft_info *out)
-{
-	struct server *s = arg;
-	struct glue_info info;
-	glue_get_info(s->d->glue, &info);
-	memset(out, 0, sizeof *out);
-	out->role = info.role;
-	out->term = info.term;
-	out->commit_index = info.commit_index;
-	out->applied_index = info.applied_index;
-	out->last_index = info.last_index;
-	out->leader_id = info.leader_id;
-}
-
-static int admin_chinit_start(void *arg, char *errmsg)
-{
-	struct server *s = arg;
-	return chinit_start(s->d->chinit, errmsg);
-}
-
-static int admin_chinit_stop(void *arg, char *errmsg)
-{
-	struct server *s = arg;
-	return chinit_stop(s->d->chinit, errmsg);
-}
-
-static int admin_chinit_running(void *arg)
-{
-	struct server *s = arg;
-	return chinit_running(s->d->chinit) ? 1 : 0;
-}
-
-static size_t admin_raft_config(void *arg, struct admin_raft_server *out, size_t max)
-{
-	struct server *s = arg;
-	return lifecycle_raft_config(s->d->lifecycle, out, max);
-}
-
-static int admin_lifecycle(void *arg, const struct admin_lifecycle *req,
-			   void (*done)(void *cbarg, int rc, const char *text), void *cbarg)
-{
-	struct server *s = arg;
-	return lifecycle_exec(s->d->lifecycle, req, done, cbarg);
-}
-
-static uint32_t admin_pick_owner(void *arg, uint32_t exclude)
-{
-	struct server *s = arg;
-	return chinit_pick_owner(s->d->fsm, exclude);
-}
-
 /* ---- request dispatch ---- */
 
 static void submit_cmd(struct conn *c, const struct proto_req *req, struct fsm_cmd *cmd)
@@ -653,7 +596,7 @@ static void conn_frame(struct stream *st, const uint8_t *p, size_t len)
 		chrcv_frame(c->chan, p, len);
 		return;
 	}
-	if (c->kind == CONN_NEW && len > 5 && p[5] == CHP_START) {
+	if (c->kind == CONN_NEW && chp_is_start(p, len)) {
 		/* An inbound channel on the group port. */
 		struct chinit *ci = c->srv->d->chinit;
 		c->chan = ci != NULL ? chinit_accept(ci, &c->stream) : NULL;
@@ -772,26 +715,6 @@ static void on_connection(uv_stream_t *l, int status)
 		stream_close(&c->stream);
 }
 
-static void server_notify_cb(void *arg, uint32_t scope, const char *queue, uint32_t n)
-{
-	struct server *s = arg;
-	/* Another member's private queue or copy: none of our waiters can
-	 * read it (a name this member sees is either its own object or a
-	 * group one, never both). */
-	if (scope != 0 && scope != s->d->cfg->id)
-		return;
-	server_notify(s, queue, n);
-}
-
-void server_notify(struct server *s, const char *queue, uint32_t n)
-{
-	s->d->notify_gen++;
-	if (s->d->waiters != NULL)
-		waiters_notify(s->d->waiters, queue, n);
-	if (s->d->chinit != NULL)
-		chinit_notify_queue(s->d->chinit, queue);
-}
-
 int server_init(struct server **out, struct qsgd *d, char *errmsg)
 {
 	struct server *s = calloc(1, sizeof *s);
@@ -806,20 +729,8 @@ int server_init(struct server **out, struct qsgd *d, char *errmsg)
 	s->set.data = s;
 	uv_tcp_init(d->loop, &s->listener);
 	s->listener.data = s;
-	s->admin.arg = s;
-	s->admin.fsm = d->fsm;
-	s->admin.qmgr_name = d->cfg->name;
-	s->admin.group_name = d->cfg->group;
-	s->admin.member_id = d->cfg->id;
-	s->admin.submit = admin_submit;
-	s->admin.raft_info = admin_raft_info;
-	s->admin.chinit_start = admin_chinit_start;
-	s->admin.chinit_stop = admin_chinit_stop;
-	s->admin.chinit_running = admin_chinit_running;
-	s->admin.pick_owner = admin_pick_owner;
-	s->admin.raft_config = admin_raft_config;
-	s->admin.lifecycle = admin_lifecycle;
-	fsm_set_notify(d->fsm, server_notify_cb, s);
+	adminsrv_env_init(&s->admin, d);
+	notify_install(d);
 	*out = s;
 	return QSG_OK;
 }
@@ -858,7 +769,7 @@ static void set_closed(struct stream_set *set)
 void server_close(struct server *s)
 {
 	s->closing = true;
-	fsm_set_notify(s->d->fsm, NULL, NULL);
+	notify_remove(s->d);
 	for (struct conn *c = s->conns; c != NULL; c = c->next)
 		stream_close(&c->stream);
 	uv_close((uv_handle_t *)&s->listener, listener_closed);

@@ -1,7 +1,9 @@
 /* Client listener: accepts connections from applications and from other
  * members, decodes requests, keeps each connection's session (HELLO ->
  * ATTACH, epoch), turns requests into fsm commands on the submission path,
- * parks GETs that wait, runs MQSC admin, and writes the replies. */
+ * parks GETs that wait, runs MQSC admin (environment: adminsrv.h), hands
+ * inbound channels to the channel initiator, installs the fsm notification
+ * fan-out (notify.h), and writes the replies. */
 #ifndef QSGD_SERVER_H
 #define QSGD_SERVER_H
 
@@ -19,8 +21,6 @@ void server_close(struct server *s);
 /* Member fencing: when fenced, client connections are closed and new
  * HELLOs answered QSG_RC_MEMBER_FENCED. */
 void server_set_fenced(struct server *s, bool fenced);
-/* fsm notify callback target (messages available on queue). */
-void server_notify(struct server *s, const char *queue, uint32_t n);
 size_t server_connections(const struct server *s);
 
 #endif

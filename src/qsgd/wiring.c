@@ -3,7 +3,7 @@
  * Only main.c refers to it. */
 #include "daemon.h"
 
-#include "chinit.h"
+#include "chan/chinit.h"
 #include "raft-glue/glue.h"
 #include "server.h"
 

@@ -6,6 +6,6 @@ check_PROGRAMS += tests/cluster/test_chan_cluster
 TESTS += tests/cluster/test_chan_cluster
 tests_cluster_test_chan_cluster_SOURCES = tests/cluster/test_chan_cluster.c
 tests_cluster_test_chan_cluster_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_cluster_test_chan_cluster_LDADD = libqsgfsm.la libqsgglue.la libqsgcommon.la \
+tests_cluster_test_chan_cluster_LDADD = libqsgchan.la libqsgfsm.la libqsgglue.la libqsgcommon.la \
 	$(RAFT_LIBS) $(UV_LIBS) $(CMOCKA_LIBS)
 endif

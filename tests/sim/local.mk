@@ -6,5 +6,5 @@ check_PROGRAMS += tests/sim/qsgsim
 TESTS += tests/sim/run_short.sh
 EXTRA_DIST += tests/sim/run_short.sh
 tests_sim_qsgsim_SOURCES = tests/sim/sim.c
-tests_sim_qsgsim_LDADD = libqsgfsm.la libqsgglue.la libqsgcommon.la \
+tests_sim_qsgsim_LDADD = libqsgchan.la libqsgfsm.la libqsgglue.la libqsgcommon.la \
 	$(RAFT_LIBS) $(UV_LIBS)

@@ -3,6 +3,11 @@
  * raft_fixture (in-memory disk and network, simulated time) through the
  * raft-glue fsm adapter, with a remote receiving queue manager (a second
  * struct fsm applied directly) behind a simulated in-process transport.
+ * The sending MCA, the receiver's checks and the channel initiator's
+ * reconciliation are driven by the REAL channel cores (src/chan/chcore.h:
+ * owner choice, recovery, in-doubt resolution, settling, retry policy,
+ * sequence checks), as qsgd drives them; the deliberate bugs (--bug) are
+ * perturbations around those calls, never inside them.
  * Everything random comes from one xorshift PRNG seeded by the seed: a seed
  * replays exactly. See docs/simulation.md for the model, the faults, the
  * checkers and how to run and replay.
@@ -27,6 +32,7 @@
 
 #include "raft-glue/fsm_adapter.h"
 #include "raft-glue/glue.h"
+#include "src/chan/chcore.h"
 #include "src/fsm/fsm.h"
 
 #define MAX_N 5
@@ -141,6 +147,8 @@ struct conn {
 	bool cut;
 	raft_time cut_notice_at; /* when the sender learns of the cut */
 	struct fifo s2r, r2s;
+	struct chcore_rcvseq rseq; /* the receiver's sequence checks */
+	bool rstarted;
 };
 
 enum iphase {
@@ -163,9 +171,8 @@ struct inst {
 	enum iphase phase;
 	struct conn *conn;
 	struct actor get, ctl; /* GETBATCH; SETTLE/CAS */
-	uint64_t fifo_first[FSM_CH_MAX_PIPELINE], fifo_last[FSM_CH_MAX_PIPELINE];
-	unsigned fhead, fn;
-	uint64_t confirmed, settled, settle_upto;
+	struct chcore_pipe pipe; /* batches in flight, confirmed, settled */
+	struct chcore_settle settle; /* the CH_SETTLE in flight */
 	raft_time retry_at;
 	bool zombie; /* its member is paused but it runs on */
 };
@@ -176,6 +183,9 @@ struct member {
 	bool zombie_pause; /* paused, instances run on */
 	raft_time up_at; /* when a paused/crashed member comes back */
 	struct actor lease, chinit;
+	/* the channel initiator's bookkeeping of the channel (as chhost.h) */
+	uint64_t started_epoch;
+	unsigned retry_count;
 };
 
 struct producer {
@@ -659,8 +669,11 @@ static void setup_step(struct sim *s)
 	n++;
 	cmd_init(&c[n], FSM_OP_CHDEFINE);
 	snprintf(c[n].ch.attrs.name, sizeof c[n].ch.attrs.name, "%s", CHAN);
-	c[n].ch.attrs.set =
-	    FSM_CA_CHLTYPE | FSM_CA_CONNAME | FSM_CA_XMITQ | FSM_CA_BATCHSZ | FSM_CA_PIPELINE;
+	/* retries at once (SHORTTMR/LONGTMR 0), as many as the defaults allow */
+	c[n].ch.attrs.set = FSM_CA_CHLTYPE | FSM_CA_CONNAME | FSM_CA_XMITQ | FSM_CA_BATCHSZ |
+			    FSM_CA_PIPELINE | FSM_CA_SHORTTMR | FSM_CA_LONGTMR;
+	c[n].ch.attrs.shorttmr = 0;
+	c[n].ch.attrs.longtmr = 0;
 	c[n].ch.attrs.chltype = FSM_CHL_SDR;
 	snprintf(c[n].ch.attrs.conname, sizeof c[n].ch.attrs.conname, "rqm(1414)");
 	snprintf(c[n].ch.attrs.xmitq, sizeof c[n].ch.attrs.xmitq, "%s", XMITQ);
@@ -674,6 +687,13 @@ static void setup_step(struct sim *s)
 		snprintf(c[n].name, sizeof c[n].name, "QM%u", i + 1);
 		snprintf(c[n].raft_addr, sizeof c[n].raft_addr, "127.0.0.1:%u", 9000 + i);
 		snprintf(c[n].client_addr, sizeof c[n].client_addr, "127.0.0.1:%u", 9100 + i);
+		n++;
+	}
+	/* every member's channel initiator runs (as chinit.c publishes it) */
+	for (unsigned i = 0; i < s->n; i++) {
+		cmd_init(&c[n], FSM_OP_CHINIT_STATE);
+		c[n].ch.member_id = i + 1;
+		c[n].ch.chinit = 1;
 		n++;
 	}
 	/* the first instance: created STARTING, epoch 1, on a member of the seed */
@@ -901,6 +921,17 @@ static void rcv_frame(struct sim *s, struct conn *c, struct frame *fr)
 
 	qsg_wbuf_init(&rb);
 	if (fr->type == FR_START) {
+		char err[QSG_ERRMSG_SIZE];
+		int arc = chcore_rcv_accept("", REMOTEQM, REMOTEQM, true, false, err);
+		if (arc != QSG_OK) {
+			if (c != NULL) {
+				out = frame_new(s, FR_START_RESP, NULL);
+				out->rc = arc;
+				conn_send(s, c, false, out);
+			}
+			qsg_wbuf_close(&rb);
+			return;
+		}
 		cmd_init(&cmd, FSM_OP_CH_RECV_START);
 		snprintf(cmd.ch.name, sizeof cmd.ch.name, "%s", CHAN);
 		snprintf(cmd.ch.rqmname, sizeof cmd.ch.rqmname, "%s", GROUPQM);
@@ -913,6 +944,10 @@ static void rcv_frame(struct sim *s, struct conn *c, struct frame *fr)
 			      (unsigned long long)res.ch.lstseq);
 			if (res.rc == QSG_OK && fr->epoch > s->max_started_epoch)
 				s->max_started_epoch = fr->epoch;
+			if (c != NULL && res.rc == QSG_OK) {
+				chcore_rcv_started(&c->rseq, res.ch.lstseq);
+				c->rstarted = true;
+			}
 			if (c != NULL) {
 				out = frame_new(s, FR_START_RESP, NULL);
 				out->rc = res.rc;
@@ -921,6 +956,17 @@ static void rcv_frame(struct sim *s, struct conn *c, struct frame *fr)
 			}
 		}
 	} else if (fr->type == FR_BATCH) {
+		/* the receiving MCA's sequence checks (a stale frame passed
+		 * them when it was read) */
+		for (uint64_t q = fr->first; c != NULL && q <= fr->last; q++) {
+			if (!c->rstarted || chcore_rcv_msg(&c->rseq, q) != CHSEQ_ACCEPT) {
+				trace(s, "receiver: conn %u: message %llu out of sequence", c->id,
+				      (unsigned long long)q);
+				conn_cut(s, c, "sequence number mismatch");
+				qsg_wbuf_close(&rb);
+				return;
+			}
+		}
 		cmd_init(&cmd, FSM_OP_CH_RECV_BATCH);
 		snprintf(cmd.ch.name, sizeof cmd.ch.name, "%s", CHAN);
 		snprintf(cmd.ch.rqmname, sizeof cmd.ch.rqmname, "%s", GROUPQM);
@@ -1037,6 +1083,7 @@ static void inst_die(struct sim *s, struct inst *in, const char *why)
 }
 
 static void ctl_done(struct actor *a, const struct fsm_result *res, unsigned n);
+static void inst_wait_retry(struct sim *s, struct inst *in);
 
 static void inst_cas(struct sim *s, struct inst *in, const struct fsm_chimage *before,
 		     const struct fsm_chimage *after, const char *why)
@@ -1081,6 +1128,7 @@ static void send_start(struct sim *s, struct inst *in)
 
 static void settle_cmd(struct inst *in, struct fsm_cmd *c, uint64_t upto, uint32_t flags)
 {
+	in->settle.upto = upto;
 	cmd_init(c, FSM_OP_CH_SETTLE);
 	snprintf(c->ch.name, sizeof c->ch.name, "%s", CHAN);
 	c->ch.member_id = in->member;
@@ -1106,13 +1154,14 @@ static void inst_frame(struct sim *s, struct inst *in, struct frame *fr)
 			inst_die(s, in, "superseded during start");
 			return;
 		}
-		in->settled = in->confirmed = st.lstseq;
-		if (st.curseq == st.lstseq && L == st.lstseq) {
+		chcore_pipe_begin(&in->pipe, st.lstseq);
+		enum chcore_start_act act = chcore_sdr_start(st.lstseq, st.curseq, L);
+		if (act == CHSTART_BIND) {
 			in->phase = I_BIND;
 			in->ctl.next_at = s->now;
 			return;
 		}
-		if (L < st.lstseq || L > st.curseq) {
+		if (act == CHSTART_OUT_OF_STEP) {
 			/* As chsdr.c: "out of step, use RESET CHANNEL" and a CAS
 			 * to STOPPED from the image read. With a replica that lags
 			 * (the image is older than the previous instance of this
@@ -1135,40 +1184,44 @@ static void inst_frame(struct sim *s, struct inst *in, struct frame *fr)
 			return;
 		}
 		/* in doubt: the receiver committed up to L */
+		chcore_pipe_resolve(&in->pipe, L, &in->settle);
 		if (s->o.bug == BUG_SKIP_INDOUBT) {
+			/* perturbation: commit the whole in-doubt range */
 			L = st.curseq;
-			settle_cmd(in, &c, L, 0);
-		} else {
-			settle_cmd(in, &c, L, FSM_CHF_BACKOUT_REST);
+			in->settle.upto = L;
+			in->settle.flags = 0;
+			in->pipe.confirmed = L;
 		}
+		settle_cmd(in, &c, in->settle.upto, in->settle.flags);
 		trace(s, "instance (member %u, epoch %llu): in doubt %llu..%llu, receiver has %llu",
 		      in->member, (unsigned long long)in->epoch, (unsigned long long)st.lstseq + 1,
 		      (unsigned long long)st.curseq, (unsigned long long)fr->lstseq);
 		in->phase = I_RESOLVE;
-		in->confirmed = L;
 		if (!submit(&in->ctl, &c, 1))
 			inst_fail(s, in, "cannot resolve the in-doubt batch");
 		return;
 	}
 	if (fr->type == FR_CONFIRM && in->phase == I_RUN) {
-		if (in->fn == 0 || in->fifo_first[in->fhead] != fr->first ||
-		    in->fifo_last[in->fhead] != fr->last) {
+		uint64_t was = in->pipe.confirmed;
+
+		switch (chcore_pipe_confirm(&in->pipe, fr->first, fr->last, fr->rc)) {
+		case CHCONF_NOT_IN_FLIGHT:
+			/* checker: TCP keeps order, so this is a sender bug */
 			sim_fail(s, "confirmation %llu..%llu for a batch not in flight",
 				 (unsigned long long)fr->first, (unsigned long long)fr->last);
 			return;
-		}
-		if (fr->rc == QSG_RC_CHANNEL_FENCED) {
-			inst_die(s, in, "fenced by the receiver");
+		case CHCONF_SETTLE:
+			/* settle-early moved confirmed ahead already */
+			if (was > in->pipe.confirmed)
+				in->pipe.confirmed = was;
+			return;
+		case CHCONF_REFUSED:
+		case CHCONF_ENDED:
+			inst_fail(s, in,
+				  fr->rc == QSG_RC_CHANNEL_FENCED ? "fenced by the receiver"
+								  : "receiver refused a batch");
 			return;
 		}
-		if (fr->rc != QSG_OK) {
-			inst_fail(s, in, "receiver refused a batch");
-			return;
-		}
-		in->fhead = (in->fhead + 1) % FSM_CH_MAX_PIPELINE;
-		in->fn--;
-		if (fr->last > in->confirmed)
-			in->confirmed = fr->last;
 	}
 }
 
@@ -1182,25 +1235,26 @@ static void ctl_done(struct actor *a, const struct fsm_result *res, unsigned n)
 	if (in->phase == I_DEAD)
 		return;
 	if (a->ops[0] == FSM_OP_CH_SETTLE) {
-		if (rc == QSG_RC_CHANNEL_FENCED) {
+		struct chcore_settle k = in->settle;
+
+		if (k.kind == CHSETTLE_RESOLVE && in->phase != I_RESOLVE)
+			k.kind = CHSETTLE_CONFIRMED;
+		switch (chcore_pipe_settled(&in->pipe, &k, rc)) {
+		case CHSETTLED_ABORT:
 			inst_die(s, in, "settle fenced");
 			return;
-		}
-		if (in->phase == I_RESOLVE) {
-			if (rc != QSG_OK) {
-				inst_fail(s, in, "cannot resolve the in-doubt batch");
-				return;
-			}
-			in->settled = in->confirmed;
+		case CHSETTLED_FAIL:
+			inst_fail(s, in, "cannot resolve the in-doubt batch");
+			return;
+		case CHSETTLED_BIND:
 			in->phase = I_BIND;
 			return;
-		}
-		if (rc != QSG_OK) {
+		case CHSETTLED_RETRY:
 			a->next_at = s->now + 200; /* idempotent: settle again */
 			return;
+		case CHSETTLED_DONE:
+			return;
 		}
-		if (in->settle_upto > in->settled)
-			in->settled = in->settle_upto;
 		return;
 	}
 	/* CHST_CAS */
@@ -1217,6 +1271,7 @@ static void ctl_done(struct actor *a, const struct fsm_result *res, unsigned n)
 	if (in->phase == I_BIND) {
 		if (rc == QSG_OK) {
 			in->phase = I_RUN;
+			s->mem[in->member - 1].retry_count = 0;
 			s->st.cas_won++;
 			trace(s, "instance (member %u, epoch %llu) RUNNING", in->member,
 			      (unsigned long long)in->epoch);
@@ -1230,8 +1285,7 @@ static void ctl_done(struct actor *a, const struct fsm_result *res, unsigned n)
 	if (in->phase == I_RETRY_CAS) {
 		if (rc == QSG_OK) {
 			s->st.cas_won++;
-			in->phase = I_WAIT_RETRY;
-			in->retry_at = s->now + 100 + pick(&s->rng, 900);
+			inst_wait_retry(s, in);
 		} else {
 			inst_die(s, in, "cannot record RETRYING");
 		}
@@ -1316,12 +1370,10 @@ static void get_done(struct actor *a, const struct fsm_result *res, unsigned n)
 	trace(s, "instance (member %u, epoch %llu) sends %llu..%llu", in->member,
 	      (unsigned long long)in->epoch, (unsigned long long)fr->first,
 	      (unsigned long long)fr->last);
-	unsigned slot = (in->fhead + in->fn) % FSM_CH_MAX_PIPELINE;
-	in->fifo_first[slot] = fr->first;
-	in->fifo_last[slot] = fr->last;
-	in->fn++;
-	if (s->o.bug == BUG_SETTLE_EARLY && fr->last > in->confirmed)
-		in->confirmed = fr->last;
+	chcore_pipe_push(&in->pipe, fr->first, fr->last);
+	/* perturbation: settle as soon as it is got */
+	if (s->o.bug == BUG_SETTLE_EARLY && fr->last > in->pipe.confirmed)
+		in->pipe.confirmed = fr->last;
 	conn_send(s, in->conn, true, fr);
 }
 
@@ -1341,19 +1393,22 @@ static struct inst *inst_new(struct sim *s, uint32_t member, uint64_t epoch)
 	return in;
 }
 
-static uint32_t pick_target(struct sim *s, uint32_t viewer)
+/* Waiting to retry: the retry policy of the channel (SHORTRTY/SHORTTMR,
+ * LONGRTY/LONGTMR), counted per member as chsdr.c counts it; exhausted:
+ * STOPPED (as chsdr.c; the run then fails for want of progress). */
+static void inst_wait_retry(struct sim *s, struct inst *in)
 {
-	uint32_t cand[MAX_N];
-	unsigned k = 0;
+	struct fsm_chattrs def;
+	uint64_t delay_s = 1;
+	unsigned count = ++s->mem[in->member - 1].retry_count;
 
-	for (unsigned i = 0; i < s->n; i++) {
-		struct fsm_member m;
-
-		if (fsm_member_get(s->fsm[viewer - 1], i + 1, &m) == QSG_OK &&
-		    m.state == FSM_MEMBER_ACTIVE)
-			cand[k++] = i + 1;
+	if (fsm_channel_get(s->fsm[in->member - 1], CHAN, &def) == QSG_OK &&
+	    !chcore_retry_delay(count, &def, &delay_s)) {
+		sim_fail(s, "channel retries exhausted (%u)", count - 1);
+		return;
 	}
-	return k == 0 ? viewer : cand[pick(&s->rng, k)];
+	in->phase = I_WAIT_RETRY;
+	in->retry_at = s->now + delay_s * 1000;
 }
 
 static void inst_step(struct sim *s, struct inst *in)
@@ -1387,7 +1442,7 @@ static void inst_step(struct sim *s, struct inst *in)
 		}
 		return;
 	case I_RUN:
-		if (actor_idle(&in->get) && in->fn < s->pipeline && !in->conn->cut) {
+		if (actor_idle(&in->get) && in->pipe.n < s->pipeline && !in->conn->cut) {
 			cmd_init(&c, FSM_OP_CH_GETBATCH);
 			snprintf(c.ch.name, sizeof c.ch.name, "%s", CHAN);
 			c.ch.member_id = in->member;
@@ -1396,9 +1451,8 @@ static void inst_step(struct sim *s, struct inst *in)
 			if (!submit(&in->get, &c, 1))
 				in->get.next_at = s->now + 50;
 		}
-		if (actor_idle(&in->ctl) && in->confirmed > in->settled) {
-			settle_cmd(in, &c, in->confirmed, 0);
-			in->settle_upto = in->confirmed;
+		if (actor_idle(&in->ctl) && chcore_pipe_settle_next(&in->pipe, &in->settle)) {
+			settle_cmd(in, &c, in->settle.upto, in->settle.flags);
 			if (!submit(&in->ctl, &c, 1))
 				in->ctl.next_at = s->now + 50;
 		}
@@ -1412,8 +1466,7 @@ static void inst_step(struct sim *s, struct inst *in)
 			return;
 		}
 		if (st.img.state == FSM_CHS_RETRYING) {
-			in->phase = I_WAIT_RETRY;
-			in->retry_at = s->now + 100 + pick(&s->rng, 900);
+			inst_wait_retry(s, in);
 			return;
 		}
 		{
@@ -1434,7 +1487,7 @@ static void inst_step(struct sim *s, struct inst *in)
 		{
 			struct fsm_chimage after = st.img;
 
-			after.owner = pick_target(s, in->member);
+			after.owner = chcore_view_retry_target(s->fsm[in->member - 1], in->member);
 			after.state = FSM_CHS_STARTING;
 			after.epoch = st.img.epoch + 1;
 			inst_cas(s, in, &st.img, &after, "retry");
@@ -1447,26 +1500,16 @@ static void inst_step(struct sim *s, struct inst *in)
 
 /* ---- members: the channel initiator's reconciliation (src/qsgd/chinit.c) ---- */
 
-static struct inst *live_inst(struct sim *s, uint32_t member, uint64_t epoch)
-{
-	for (struct inst *in = s->insts; in != NULL; in = in->next)
-		if (in->member == member && in->epoch == epoch && in->phase != I_DEAD)
-			return in;
-	return NULL;
-}
-
-static bool active_state(uint8_t st)
-{
-	return st == FSM_CHS_STARTING || st == FSM_CHS_RUNNING || st == FSM_CHS_RETRYING ||
-	       st == FSM_CHS_RECOVERING;
-}
-
 static void chinit_done(struct actor *a, const struct fsm_result *res, unsigned n)
 {
 	struct member *m = a->owner;
 	struct sim *s = a->s;
 
 	(void)n;
+	if (a->ops[0] != FSM_OP_CHST_CAS) {
+		a->next_at = s->now + 100 + pick(&s->rng, 250);
+		return;
+	}
 	if (res != NULL && res[0].rc == QSG_OK) {
 		s->st.cas_won++;
 		trace(s, "member %u: CAS won: now (owner %u, state %u, epoch %llu)", m->id,
@@ -1483,53 +1526,95 @@ static void chinit_done(struct actor *a, const struct fsm_result *res, unsigned 
 	a->next_at = s->now + 100 + pick(&s->rng, 250);
 }
 
+/* The live local instance of the channel (any epoch). */
+static struct inst *local_inst(struct sim *s, uint32_t member)
+{
+	for (struct inst *in = s->insts; in != NULL; in = in->next)
+		if (in->member == member && in->phase != I_DEAD)
+			return in;
+	return NULL;
+}
+
+/* chinit.c's reconciliation of the channel's entry on this member's own
+ * replica, decided by chcore_reconcile. */
 static void chinit_step(struct sim *s, struct member *m)
 {
+	struct fsm *f = s->fsm[m->id - 1];
 	struct fsm_chstatus st;
-	struct fsm_member me, om;
-	struct fsm_chimage after;
+	struct fsm_member me;
 	struct fsm_cmd c;
-	const char *why = NULL;
+	struct chcore_cand cands[MAX_N];
+	struct chcore_rec_in rin;
+	struct chcore_rec_out out;
+	static const char *const whys[] = {
+	    [CHREC_W_NONE] = "",
+	    [CHREC_W_RESTART_ENDED] = "restart: instance ended",
+	    [CHREC_W_RECOVERING] = "recovering: no channel initiator available",
+	    [CHREC_W_RESTARTED] = "restarted",
+	    [CHREC_W_CHINIT_STOPPED] = "channel initiator stopped: moved",
+	    [CHREC_W_PEER] = "peer recovery",
+	    [CHREC_W_RCV_GONE] = "inbound connection no longer here",
+	    [CHREC_W_RCV_PEER] = "peer recovery",
+	};
 
 	actor_poll(&m->chinit);
 	if (!m->up || !actor_idle(&m->chinit) || !s->setup_done)
 		return;
 	m->chinit.next_at = s->now + 100 + pick(&s->rng, 250);
-	if (fsm_member_get(s->fsm[m->id - 1], m->id, &me) != QSG_OK ||
-	    me.state != FSM_MEMBER_ACTIVE || !entry_of(s, m->id, &st) ||
-	    !active_state(st.img.state))
+	if (fsm_member_get(f, m->id, &me) != QSG_OK || me.state != FSM_MEMBER_ACTIVE)
 		return;
-	if (st.img.owner == m->id) {
-		if (live_inst(s, m->id, st.img.epoch) != NULL)
-			return;
-		if (st.img.state == FSM_CHS_STARTING) {
-			inst_new(s, m->id, st.img.epoch);
-			return;
-		}
-		why = "restarted";
-	} else if (fsm_member_get(s->fsm[m->id - 1], st.img.owner, &om) != QSG_OK ||
-		   om.state == FSM_MEMBER_FAILED) {
-		why = "peer recovery";
-	} else {
+	if (!me.chinit) {
+		/* publish our channel initiator (MEMBER_FAIL cleared it) */
+		cmd_init(&c, FSM_OP_CHINIT_STATE);
+		c.ch.member_id = m->id;
+		c.ch.chinit = 1;
+		if (!submit(&m->chinit, &c, 1))
+			m->chinit.next_at = s->now + 50;
 		return;
 	}
-	after.exists = 1;
-	after.owner = m->id;
-	after.state = FSM_CHS_STARTING;
-	after.epoch = st.img.epoch + 1;
+	if (!entry_of(s, m->id, &st))
+		return;
+	/* a local instance whose entry names another owner or epoch ends */
+	struct inst *in = local_inst(s, m->id);
+	if (in != NULL && (!st.img.exists || st.img.owner != m->id || st.img.epoch != in->epoch)) {
+		inst_die(s, in, "superseded: the status entry names another instance");
+		in = NULL;
+	}
+	memset(&rin, 0, sizeof rin);
+	rin.chltype = FSM_CHL_SDR;
+	rin.img = st.img;
+	rin.self = m->id;
+	rin.owner_failed = chcore_view_member_failed(f, st.img.owner);
+	rin.running = true;
+	rin.have_inst = in != NULL;
+	rin.inst_epoch = in != NULL ? in->epoch : 0;
+	rin.have_book = true;
+	rin.started_epoch = m->started_epoch;
+	rin.members = cands;
+	rin.nmembers = chcore_view_members(f, cands, MAX_N);
+	if (rin.nmembers > MAX_N)
+		rin.nmembers = MAX_N;
+	chcore_reconcile(&rin, &out);
+	if (out.act == CHREC_NONE)
+		return;
+	if (out.act == CHREC_START_LOCAL) {
+		m->started_epoch = st.img.epoch;
+		inst_new(s, m->id, st.img.epoch);
+		return;
+	}
 	cmd_init(&c, FSM_OP_CHST_CAS);
 	snprintf(c.ch.name, sizeof c.ch.name, "%s", CHAN);
 	c.ch.chltype = FSM_CHL_SDR;
 	c.ch.before = st.img;
-	c.ch.after = after;
-	snprintf(c.ch.reason, sizeof c.ch.reason, "%s", why);
+	c.ch.after = out.after;
+	snprintf(c.ch.reason, sizeof c.ch.reason, "%s", whys[out.why]);
 	if (!submit(&m->chinit, &c, 1)) {
 		m->chinit.next_at = s->now + 50;
 		return;
 	}
-	trace(s, "member %u: %s: CAS (owner %u, state %u, epoch %llu) -> (%u, STARTING, %llu)",
-	      m->id, why, st.img.owner, st.img.state, (unsigned long long)st.img.epoch, m->id,
-	      (unsigned long long)after.epoch);
+	trace(s, "member %u: %s: CAS (owner %u, state %u, epoch %llu) -> (%u, %u, %llu)", m->id,
+	      whys[out.why], st.img.owner, st.img.state, (unsigned long long)st.img.epoch,
+	      out.after.owner, out.after.state, (unsigned long long)out.after.epoch);
 }
 
 static void member_step(struct sim *s, struct member *m)

@@ -12,11 +12,13 @@
  * by load; this instance ends there. A batch the receiver refuses in part:
  * the refused messages go to the dead-letter queue (USEDLQ and a DEADQ) or
  * are held back and retried alone later; the rest is sent again. */
+#include "chsdr.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "chinit_int.h"
-#include "net.h"
+#include "chcore.h"
+#include "qsgd/net.h"
 
 #define CONNECT_TIMEOUT_MS 5000
 #define STOP_TIMEOUT_MS 10000
@@ -36,10 +38,6 @@ enum phase {
 	P_DEAD,
 };
 
-struct sbatch {
-	uint64_t first, last;
-};
-
 struct chsdr;
 
 struct sconn {
@@ -49,7 +47,7 @@ struct sconn {
 };
 
 struct chsdr {
-	struct chinit *ci;
+	struct chhost *h;
 	struct chsdr *next;
 	char name[FSM_CHNAME_MAX + 1];
 	uint64_t epoch;
@@ -68,18 +66,14 @@ struct chsdr {
 	/* negotiated */
 	uint32_t batchsz, pipeline, hbint_s, maxmsgl;
 	int comp;
-	/* running */
-	struct sbatch fifo[FSM_CH_MAX_PIPELINE];
-	unsigned fhead, fn;
+	/* running: batches in flight, confirmed and settled (chcore) */
+	struct chcore_pipe pipe;
 	bool get_inflight;
 	bool idle; /* last GETBATCH found nothing */
 	bool settle_inflight;
-	uint64_t confirmed, settled;
 	uint64_t luwid;
-	bool rejecting;
-	struct qsg_wbuf disp;
+	struct qsg_wbuf disp; /* dispositions of the refused messages */
 	uint32_t ndisp;
-	uint64_t reject_upto;
 	bool stopping;
 	uint64_t last_send, last_recv, idle_since;
 	bool idle_disc; /* ended by DISCINT: restart when messages arrive */
@@ -127,23 +121,23 @@ struct chsdr *chsdr_next(const struct chsdr *s)
 
 static uint64_t now_ms(struct chsdr *s)
 {
-	return uv_now(s->ci->d->loop);
+	return uv_now(s->h->d->loop);
 }
 
 static void release(struct chsdr *s)
 {
 	if (--s->refs > 0)
 		return;
-	struct chinit *ci = s->ci;
+	struct chhost *h = s->h;
 	qsg_wbuf_close(&s->disp);
 	qsg_wbuf_close(&s->held_data);
 	free(s);
-	chinit_unref(ci);
+	chhost_unref(h);
 }
 
 static void unlink_sdr(struct chsdr *s)
 {
-	for (struct chsdr **pp = &s->ci->sdrs; *pp != NULL; pp = &(*pp)->next) {
+	for (struct chsdr **pp = &s->h->sdrs; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == s) {
 			*pp = s->next;
 			return;
@@ -182,8 +176,7 @@ static void close_conn(struct chsdr *s)
 		s->st_open = false;
 		stream_close(s->st);
 	}
-	s->fn = 0;
-	s->fhead = 0;
+	chcore_pipe_drop(&s->pipe);
 	s->get_inflight = false;
 	s->hb_outstanding = false;
 }
@@ -210,7 +203,7 @@ void chsdr_abort(struct chsdr *s, const char *why)
 {
 	if (s->phase == P_DEAD)
 		return;
-	QLOG_INFO_(s->ci->d->log, "QSG5030I", "channel %s (epoch %llu) ended: %s", s->name,
+	QLOG_INFO_(s->h->d->log, "QSG5030I", "channel %s (epoch %llu) ended: %s", s->name,
 		   (unsigned long long)s->epoch, why);
 	die(s);
 }
@@ -218,26 +211,25 @@ void chsdr_abort(struct chsdr *s, const char *why)
 /* Our entry, if it still names this instance. */
 static bool entry(struct chsdr *s, struct fsm_chstatus *st)
 {
-	if (fsm_chstatus_get(s->ci->d->fsm, s->name, "", st) != QSG_OK)
+	if (fsm_chstatus_get(s->h->d->fsm, s->name, "", st) != QSG_OK)
 		return false;
-	return st->img.exists && st->img.owner == s->ci->d->cfg->id && st->img.epoch == s->epoch;
+	return st->img.exists && st->img.owner == s->h->d->cfg->id && st->img.epoch == s->epoch;
 }
 
 /* ---- submissions ---- */
 
+/* A CH_GETBATCH or CH_SETTLE in flight (settle: which kind, up to where). */
 struct ssub {
 	struct chsdr *s;
-	uint8_t op;
-	uint64_t upto;
+	struct chcore_settle settle;
 };
 
-static struct ssub *ssub_new(struct chsdr *s, uint8_t op)
+static struct ssub *ssub_new(struct chsdr *s)
 {
 	struct ssub *x = calloc(1, sizeof *x);
 	if (x == NULL)
 		return NULL;
 	x->s = s;
-	x->op = op;
 	s->refs++;
 	return x;
 }
@@ -251,7 +243,7 @@ static void ssub_free(struct ssub *x)
 
 static int submit(struct chsdr *s, const struct fsm_cmd *cmd, qsgd_done_cb cb, struct ssub *x)
 {
-	int rc = qsgd_submit(s->ci->d, cmd, cb, x);
+	int rc = qsgd_submit(s->h->d, cmd, cb, x);
 	if (rc != QSG_OK)
 		ssub_free(x);
 	return rc;
@@ -262,7 +254,7 @@ static void base_cmd(struct chsdr *s, struct fsm_cmd *cmd, uint8_t op)
 	memset(cmd, 0, sizeof *cmd);
 	cmd->op = op;
 	snprintf(cmd->ch.name, sizeof cmd->ch.name, "%s", s->name);
-	cmd->ch.member_id = s->ci->d->cfg->id;
+	cmd->ch.member_id = s->h->d->cfg->id;
 	cmd->ch.epoch = s->epoch;
 }
 
@@ -288,7 +280,7 @@ static void cas_done(void *arg, int status, const void *result, size_t len)
 			rc = res.rc;
 	}
 	if (rc == QSG_OK)
-		chinit_log_change(s->ci, s->name, "", &c->before, &c->after, c->reason);
+		chhost_log_change(s->h, s->name, "", &c->before, &c->after, c->reason);
 	if (c->then != NULL && s->phase != P_DEAD)
 		c->then(s, rc);
 	free(c);
@@ -320,7 +312,7 @@ static void cas(struct chsdr *s, const struct fsm_chimage *before, const struct 
 	if (s->conn_idx < s->nconn)
 		snprintf(cmd.ch.conname, sizeof cmd.ch.conname, "%s", s->conn[s->conn_idx]);
 	s->refs++;
-	int rc = qsgd_submit(s->ci->d, &cmd, cas_done, c);
+	int rc = qsgd_submit(s->h->d, &cmd, cas_done, c);
 	if (rc != QSG_OK) {
 		free(c);
 		s->refs--;
@@ -346,16 +338,14 @@ static void retry_fire(struct chsdr *s)
 		chsdr_abort(s, "status changed while waiting to retry");
 		return;
 	}
-	uint32_t target = chinit_pick_owner(s->ci->d->fsm, s->ci->d->cfg->id);
-	if (target == 0)
-		target = s->ci->d->cfg->id;
+	uint32_t target = chcore_view_retry_target(s->h->d->fsm, s->h->d->cfg->id);
 	struct fsm_chimage after = st.img;
 	after.owner = target;
 	after.state = FSM_CHS_STARTING;
 	after.epoch = st.img.epoch + 1;
 	char why[256], nm[FSM_NAME_MAX + 16];
 	snprintf(why, sizeof why, "%s on %s", s->idle_disc ? "messages arrived: restart" : "retry",
-		 chinit_member_name(s->ci, target, nm, sizeof nm));
+		 chhost_member_name(s->h, target, nm, sizeof nm));
 	s->retry_inflight = true;
 	cas(s, &st.img, &after, why, retry_moved);
 }
@@ -383,15 +373,11 @@ static void fail(struct chsdr *s, const char *why)
 		chsdr_abort(s, "stopped");
 		return;
 	}
-	struct chretry *r = chinit_retry(s->ci, s->name);
+	struct chretry *r = chhost_retry(s->h, s->name);
 	unsigned count = r != NULL ? ++r->count : 1;
 	uint64_t delay_s;
-	if (count <= s->def.shortrty) {
-		delay_s = s->def.shorttmr;
-	} else if (count <= s->def.shortrty + s->def.longrty) {
-		delay_s = s->def.longtmr;
-	} else {
-		QLOG_WARNING(s->ci->d->log, "QSG5031W",
+	if (!chcore_retry_delay(count, &s->def, &delay_s)) {
+		QLOG_WARNING(s->h->d->log, "QSG5031W",
 			     "channel %s: retries exhausted (%u); stopping it: %s", s->name,
 			     count - 1, why);
 		struct fsm_chimage after = st.img;
@@ -400,7 +386,7 @@ static void fail(struct chsdr *s, const char *why)
 		s->phase = P_WAIT_RETRY;
 		return;
 	}
-	QLOG_WARNING(s->ci->d->log, "QSG5032W", "channel %s (epoch %llu): %s; retry %u in %llu s",
+	QLOG_WARNING(s->h->d->log, "QSG5032W", "channel %s (epoch %llu): %s; retry %u in %llu s",
 		     s->name, (unsigned long long)s->epoch, why, count,
 		     (unsigned long long)delay_s);
 	s->phase = P_WAIT_RETRY;
@@ -438,8 +424,8 @@ static void maybe_finish_stop(struct chsdr *s)
 {
 	if (s->stopping && s->open && !s->get_inflight)
 		close_batch(s);
-	if (s->stopping && s->fn == 0 && !s->get_inflight && !s->settle_inflight && !s->open &&
-	    s->settled >= s->confirmed)
+	if (s->stopping && s->pipe.n == 0 && !s->get_inflight && !s->settle_inflight && !s->open &&
+	    s->pipe.settled >= s->pipe.confirmed)
 		graceful_end(s, "stopped by operator");
 }
 
@@ -482,10 +468,7 @@ static void close_batch(struct chsdr *s)
 	chp_msg_encode(&s->st->out, &s->held, s->comp);
 	stream_mark(s->st);
 	s->last_send = now_ms(s);
-	unsigned slot = (s->fhead + s->fn) % FSM_CH_MAX_PIPELINE;
-	s->fifo[slot].first = s->open_first;
-	s->fifo[slot].last = s->held.seq;
-	s->fn++;
+	chcore_pipe_push(&s->pipe, s->open_first, s->held.seq);
 	s->open = false;
 	s->open_n = 0;
 	s->has_held = false;
@@ -610,14 +593,14 @@ static void getbatch_done_body(void *arg, int status, const void *result, size_t
 
 static void pump(struct chsdr *s)
 {
-	if (s->phase != P_RUN || s->get_inflight || s->rejecting || s->stopping || !s->st_open)
+	if (s->phase != P_RUN || s->get_inflight || s->pipe.refusing || s->stopping || !s->st_open)
 		return;
-	if (s->fn >= s->pipeline)
+	if (s->pipe.n >= s->pipeline)
 		return;
 	if (s->get_retry_at != 0 && now_ms(s) < s->get_retry_at)
 		return;
 	s->get_retry_at = 0;
-	struct ssub *x = ssub_new(s, FSM_OP_CH_GETBATCH);
+	struct ssub *x = ssub_new(s);
 	if (x == NULL)
 		return;
 	struct fsm_cmd cmd;
@@ -646,8 +629,7 @@ static void settle_done_body(void *arg, int status, const void *result, size_t l
 {
 	struct ssub *x = arg;
 	struct chsdr *s = x->s;
-	uint64_t upto = x->upto;
-	uint8_t op = x->op;
+	struct chcore_settle k = x->settle;
 	struct fsm_result res;
 	char errmsg[QSG_ERRMSG_SIZE] = "";
 	s->settle_inflight = false;
@@ -660,36 +642,34 @@ static void settle_done_body(void *arg, int status, const void *result, size_t l
 		if (rc == QSG_OK)
 			rc = res.rc;
 	}
-	if (rc == QSG_RC_CHANNEL_FENCED) {
+	if (k.kind == CHSETTLE_RESOLVE && s->phase != P_RESOLVE)
+		k.kind = CHSETTLE_CONFIRMED; /* the instance moved on meanwhile */
+	switch (chcore_pipe_settled(&s->pipe, &k, rc)) {
+	case CHSETTLED_ABORT:
 		chsdr_abort(s, "superseded by a newer instance");
 		return;
-	}
-	if (s->phase == P_RESOLVE) {
-		if (rc != QSG_OK) {
-			fail(s, "cannot resolve the in-doubt batch");
-			return;
-		}
-		s->settled = upto;
+	case CHSETTLED_FAIL:
+		fail(s, "cannot resolve the in-doubt batch");
+		return;
+	case CHSETTLED_BIND:
 		sdr_bind(s);
 		return;
-	}
-	if (rc != QSG_OK) {
+	case CHSETTLED_RETRY:
 		/* Not applied or unknown: settling is idempotent; try again. */
 		s->settle_retry_at = now_ms(s) + RETRY_SOON_MS;
 		return;
+	case CHSETTLED_DONE:
+		break;
 	}
-	if (op == 1) { /* settle after a refused batch */
+	if (k.kind == CHSETTLE_REFUSED) {
 		if (res.ch.disposed > 0)
-			QLOG_WARNING(s->ci->d->log, "QSG5033W",
+			QLOG_WARNING(s->h->d->log, "QSG5033W",
 				     "channel %s: %u message(s) refused by the receiver were %s",
 				     s->name, res.ch.disposed,
 				     "moved to the dead-letter queue or held for a later retry");
-		s->rejecting = false;
 		qsg_wbuf_reset(&s->disp);
 		s->ndisp = 0;
 	}
-	if (upto > s->settled)
-		s->settled = upto;
 	settle_pump(s);
 	pump(s);
 	maybe_finish_stop(s);
@@ -710,29 +690,23 @@ static void settle_pump(struct chsdr *s)
 	if (s->settle_retry_at != 0 && now_ms(s) < s->settle_retry_at)
 		return;
 	s->settle_retry_at = 0;
+	/* After a refused batch: settle it (every earlier confirmation was
+	 * settled first, in order) before anything else. */
+	struct chcore_settle k;
+	if (!chcore_pipe_settle_next(&s->pipe, &k))
+		return;
+	struct ssub *x = ssub_new(s);
+	if (x == NULL)
+		return;
+	x->settle = k;
 	struct fsm_cmd cmd;
-	struct ssub *x;
-	if (s->rejecting) {
-		/* Wait for every earlier confirmation to be settled first. */
-		x = ssub_new(s, 1);
-		if (x == NULL)
-			return;
-		x->upto = s->reject_upto;
-		base_cmd(s, &cmd, FSM_OP_CH_SETTLE);
-		cmd.ch.seq = s->reject_upto;
-		cmd.ch.flags = FSM_CHF_BACKOUT_REST;
+	base_cmd(s, &cmd, FSM_OP_CH_SETTLE);
+	cmd.ch.seq = k.upto;
+	cmd.ch.flags = k.flags;
+	if (k.kind == CHSETTLE_REFUSED) {
 		cmd.ch.count = s->ndisp;
 		cmd.ch.list.p = s->disp.data;
 		cmd.ch.list.len = s->disp.len;
-	} else {
-		if (s->confirmed <= s->settled)
-			return;
-		x = ssub_new(s, 2);
-		if (x == NULL)
-			return;
-		x->upto = s->confirmed;
-		base_cmd(s, &cmd, FSM_OP_CH_SETTLE);
-		cmd.ch.seq = s->confirmed;
 	}
 	s->settle_inflight = true;
 	if (submit(s, &cmd, settle_done, x) != QSG_OK) {
@@ -753,29 +727,27 @@ static void on_confirm(struct chsdr *s, const uint8_t *p, size_t len)
 		fail(s, why);
 		return;
 	}
-	if (s->fn == 0 || s->fifo[s->fhead].first != c.first || s->fifo[s->fhead].last != c.last) {
+	switch (chcore_pipe_confirm(&s->pipe, c.first, c.last, c.rc)) {
+	case CHCONF_NOT_IN_FLIGHT:
 		fail(s, "confirmation for a batch not in flight");
 		return;
-	}
-	if (c.rc == QSG_OK) {
-		s->fhead = (s->fhead + 1) % FSM_CH_MAX_PIPELINE;
-		s->fn--;
-		s->confirmed = c.last;
+	case CHCONF_SETTLE:
 		settle_pump(s);
 		pump(s);
 		return;
-	}
-	if (c.rc != QSG_RC_BATCH_REJECTED) {
+	case CHCONF_ENDED:
 		snprintf(why, sizeof why, "receiver ended the channel: %s %s", qsg_rc_name(c.rc),
 			 c.text);
 		send_end(s, c.rc, "receiver error");
 		fail(s, why);
 		return;
+	case CHCONF_REFUSED:
+		break;
 	}
 	/* Destination black list: dispose of the refused messages, send the
 	 * rest again. Later batches in flight are dropped by the receiver. */
 	struct fsm_qmgr_attrs qm;
-	bool dlq = s->def.usedlq && fsm_qmgr_get(s->ci->d->fsm, &qm) == QSG_OK && qm.deadq[0];
+	bool dlq = s->def.usedlq && fsm_qmgr_get(s->h->d->fsm, &qm) == QSG_OK && qm.deadq[0];
 	size_t cursor = 0;
 	struct chp_reject r;
 	qsg_wbuf_reset(&s->disp);
@@ -790,20 +762,16 @@ static void on_confirm(struct chsdr *s, const uint8_t *p, size_t len)
 				       .hold_ms = HOLD_MS};
 		fsm_chlist_put_disp(&s->disp, &d);
 		s->ndisp++;
-		QLOG_WARNING(s->ci->d->log, "QSG5034W",
+		QLOG_WARNING(s->h->d->log, "QSG5034W",
 			     "channel %s: message %llu refused by the receiver: %s", s->name,
 			     (unsigned long long)r.seq, qsg_rc_name((int)r.reason));
 	}
 	if (k < 0 || s->ndisp == 0) {
+		s->pipe.refusing = false;
 		fail(s, "bad refusal list");
 		return;
 	}
-	s->rejecting = true;
 	drop_open(s);
-	s->reject_upto = c.first - 1;
-	s->fn = 0;
-	s->fhead = 0;
-	/* confirmed covers up to first-1 already (confirmations are in order). */
 	settle_pump(s);
 }
 
@@ -814,8 +782,8 @@ static void bind_done(struct chsdr *s, int rc)
 	if (rc == QSG_OK) {
 		s->phase = P_RUN;
 		s->last_recv = s->last_send = now_ms(s);
-		chinit_retry_clear(s->ci, s->name);
-		QLOG_INFO_(s->ci->d->log, "QSG5035I",
+		chhost_retry_clear(s->h, s->name);
+		QLOG_INFO_(s->h->d->log, "QSG5035I",
 			   "channel %s (epoch %llu) running to %s, batch size %u, pipeline %u%s",
 			   s->name, (unsigned long long)s->epoch, s->conn[s->conn_idx], s->batchsz,
 			   s->pipeline, s->comp ? ", LZ4" : "");
@@ -878,18 +846,19 @@ static void on_start_resp(struct chsdr *s, const uint8_t *p, size_t len)
 		return;
 	}
 	uint64_t L = r.lstseq;
-	s->settled = s->confirmed = st.lstseq;
-	if (st.curseq == st.lstseq && L == st.lstseq) {
+	chcore_pipe_begin(&s->pipe, st.lstseq);
+	enum chcore_start_act act = chcore_sdr_start(st.lstseq, st.curseq, L);
+	if (act == CHSTART_BIND) {
 		sdr_bind(s);
 		return;
 	}
-	if (L < st.lstseq || L > st.curseq) {
+	if (act == CHSTART_OUT_OF_STEP) {
 		snprintf(why, sizeof why,
 			 "message sequence numbers out of step: this end %llu (in doubt to %llu), "
 			 "receiver %llu; use RESET CHANNEL",
 			 (unsigned long long)st.lstseq, (unsigned long long)st.curseq,
 			 (unsigned long long)L);
-		QLOG_ERR(s->ci->d->log, "QSG5036E", "channel %s: %s", s->name, why);
+		QLOG_ERR(s->h->d->log, "QSG5036E", "channel %s: %s", s->name, why);
 		send_end(s, QSG_RC_SEQ_MISMATCH, why);
 		struct fsm_chimage after = st.img;
 		after.state = FSM_CHS_STOPPED;
@@ -900,24 +869,23 @@ static void on_start_resp(struct chsdr *s, const uint8_t *p, size_t len)
 	}
 	/* In doubt: the receiver committed up to L; commit our gets to there
 	 * and put the rest back. */
-	QLOG_INFO_(s->ci->d->log, "QSG5037I",
+	QLOG_INFO_(s->h->d->log, "QSG5037I",
 		   "channel %s: in-doubt batch resolved from the partner: commit to %llu, back "
 		   "out %llu..%llu",
 		   s->name, (unsigned long long)L, (unsigned long long)L + 1,
 		   (unsigned long long)st.curseq);
 	s->phase = P_RESOLVE;
-	struct ssub *x = ssub_new(s, 3);
+	struct ssub *x = ssub_new(s);
 	if (x == NULL) {
 		fail(s, "out of memory");
 		return;
 	}
-	x->upto = L;
+	chcore_pipe_resolve(&s->pipe, L, &x->settle);
 	struct fsm_cmd cmd;
 	base_cmd(s, &cmd, FSM_OP_CH_SETTLE);
-	cmd.ch.seq = L;
-	cmd.ch.flags = FSM_CHF_BACKOUT_REST;
+	cmd.ch.seq = x->settle.upto;
+	cmd.ch.flags = x->settle.flags;
 	s->settle_inflight = true;
-	s->confirmed = L;
 	if (submit(s, &cmd, settle_done, x) != QSG_OK) {
 		s->settle_inflight = false;
 		fail(s, "cannot resolve the in-doubt batch");
@@ -997,7 +965,7 @@ static void connect_cb(uv_connect_t *req, int status)
 	if (s->phase != P_CONNECT || !s->st_open || s->conn_cur != c)
 		return;
 	if (status != 0) {
-		QLOG_DBG(s->ci->d->log, "QSG5038D", "channel %s: connect to %s: %s", s->name,
+		QLOG_DBG(s->h->d->log, "QSG5038D", "channel %s: connect to %s: %s", s->name,
 			 s->conn[s->conn_idx], uv_strerror(status));
 		close_conn(s);
 		s->conn_idx++;
@@ -1017,7 +985,7 @@ static void connect_cb(uv_connect_t *req, int status)
 	memset(&m, 0, sizeof m);
 	m.chver = CHP_VERSION;
 	snprintf(m.channel, sizeof m.channel, "%s", s->name);
-	snprintf(m.sender_qmgr, sizeof m.sender_qmgr, "%s", s->ci->d->cfg->group);
+	snprintf(m.sender_qmgr, sizeof m.sender_qmgr, "%s", s->h->d->cfg->group);
 	m.epoch = s->epoch;
 	m.lstseq = st.lstseq;
 	if (st.curseq > st.lstseq) {
@@ -1040,7 +1008,7 @@ static void try_connect(struct chsdr *s)
 {
 	struct sockaddr_storage sa;
 	while (s->conn_idx < s->nconn && net_resolve(s->conn[s->conn_idx], &sa) != QSG_OK) {
-		QLOG_WARNING(s->ci->d->log, "QSG5039W",
+		QLOG_WARNING(s->h->d->log, "QSG5039W",
 			     "channel %s: CONNAME entry %s is not a numeric host:port", s->name,
 			     s->conn[s->conn_idx]);
 		s->conn_idx++;
@@ -1058,8 +1026,8 @@ static void try_connect(struct chsdr *s)
 	c->s = s;
 	s->phase = P_CONNECT;
 	s->phase_start = now_ms(s);
-	uv_tcp_init(s->ci->d->loop, &c->st.tcp);
-	stream_init(&c->st, &s->ci->set, &sdr_ops, s);
+	uv_tcp_init(s->h->d->loop, &c->st.tcp);
+	stream_init(&c->st, s->h->set, &sdr_ops, s);
 	s->conn_cur = c;
 	s->st = &c->st;
 	s->st_open = true;
@@ -1091,7 +1059,7 @@ static void idle_disconnect(struct chsdr *s)
 		chsdr_abort(s, "superseded");
 		return;
 	}
-	QLOG_INFO_(s->ci->d->log, "QSG5041I",
+	QLOG_INFO_(s->h->d->log, "QSG5041I",
 		   "channel %s: idle for DISCINT (%u s); disconnecting until messages arrive",
 		   s->name, s->def.discint);
 	send_end(s, QSG_OK, "disconnect interval");
@@ -1128,7 +1096,7 @@ static void on_timer(uv_timer_t *t)
 		return;
 	case P_WAIT_RETRY:
 		if (s->idle_disc) {
-			if (fsm_available(s->ci->d->fsm, 0, s->def.xmitq) > 0)
+			if (fsm_available(s->h->d->fsm, 0, s->def.xmitq) > 0)
 				retry_fire(s);
 			return;
 		}
@@ -1137,7 +1105,7 @@ static void on_timer(uv_timer_t *t)
 		return;
 	case P_RUN:
 		settle_pump(s);
-		if ((s->idle && s->fn == 0 && !s->get_inflight) || s->get_retry_at != 0)
+		if ((s->idle && s->pipe.n == 0 && !s->get_inflight) || s->get_retry_at != 0)
 			pump(s); /* a missed notification, or a get to retry */
 		if (s->stopping && now - s->phase_start > STOP_TIMEOUT_MS) {
 			graceful_end(s, "stopped by operator (confirmations not received)");
@@ -1149,16 +1117,16 @@ static void on_timer(uv_timer_t *t)
 				fail(s, "heartbeat timeout: partner not responding");
 				return;
 			}
-			if (now - s->last_send >= hb && s->fn == 0 && !s->hb_outstanding) {
+			if (now - s->last_send >= hb && s->pipe.n == 0 && !s->hb_outstanding) {
 				chp_hb_encode(&s->st->out, 0);
 				stream_mark(s->st);
 				s->last_send = now;
 				s->hb_outstanding = true;
 			}
 		}
-		if (s->def.discint > 0 && s->idle && s->fn == 0 && s->idle_since != 0 &&
+		if (s->def.discint > 0 && s->idle && s->pipe.n == 0 && s->idle_since != 0 &&
 		    now - s->idle_since > (uint64_t)s->def.discint * 1000 &&
-		    s->settled >= s->confirmed) {
+		    s->pipe.settled >= s->pipe.confirmed) {
 			idle_disconnect(s);
 			return;
 		}
@@ -1170,50 +1138,36 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- public ---- */
 
-struct chsdr *chsdr_start(struct chinit *ci, const struct fsm_chstatus *st)
+struct chsdr *chsdr_start(struct chhost *h, const struct fsm_chstatus *st)
 {
 	struct chsdr *s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return NULL;
-	s->ci = ci;
+	s->h = h;
 	snprintf(s->name, sizeof s->name, "%s", st->name);
 	s->epoch = st->img.epoch;
-	if (fsm_channel_get(ci->d->fsm, st->name, &s->def) != QSG_OK ||
+	if (fsm_channel_get(h->d->fsm, st->name, &s->def) != QSG_OK ||
 	    s->def.chltype != FSM_CHL_SDR) {
 		free(s);
 		return NULL;
 	}
-	/* CONNAME: comma-separated host:port entries. */
-	const char *p = s->def.conname;
-	while (*p != '\0' && s->nconn < MAX_CONN) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		size_t n = strcspn(p, ",");
-		while (n > 0 && p[n - 1] == ' ')
-			n--;
-		if (n > 0 && n <= FSM_ADDR_MAX) {
-			memcpy(s->conn[s->nconn], p, n);
-			s->conn[s->nconn][n] = '\0';
-			s->nconn++;
-		}
-		p += strcspn(p, ",");
-	}
+	s->nconn = chcore_conname_split(s->def.conname, s->conn, MAX_CONN);
 	qsg_wbuf_init(&s->disp);
 	qsg_wbuf_init(&s->held_data);
 	s->refs = 1;
-	chinit_ref(ci);
-	s->next = ci->sdrs;
-	ci->sdrs = s;
-	uv_timer_init(ci->d->loop, &s->timer);
+	chhost_ref(h);
+	s->next = h->sdrs;
+	h->sdrs = s;
+	uv_timer_init(h->d->loop, &s->timer);
 	s->timer.data = s;
 	s->timer_open = true;
 	s->refs++; /* released in timer_closed */
 	uv_timer_start(&s->timer, on_timer, TICK_MS, TICK_MS);
-	uv_timer_init(ci->d->loop, &s->btimer);
+	uv_timer_init(h->d->loop, &s->btimer);
 	s->btimer.data = s;
 	s->btimer_open = true;
 	s->refs++; /* released in timer_closed */
-	QLOG_INFO_(ci->d->log, "QSG5040I", "channel %s: starting instance epoch %llu", s->name,
+	QLOG_INFO_(h->d->log, "QSG5040I", "channel %s: starting instance epoch %llu", s->name,
 		   (unsigned long long)s->epoch);
 	try_connect(s);
 	return s;
@@ -1223,7 +1177,7 @@ void chsdr_entry_changed(struct chsdr *s, const struct fsm_chstatus *st, bool ex
 {
 	if (s->phase == P_DEAD)
 		return;
-	if (!exists || st == NULL || !st->img.exists || st->img.owner != s->ci->d->cfg->id ||
+	if (!exists || st == NULL || !st->img.exists || st->img.owner != s->h->d->cfg->id ||
 	    st->img.epoch != s->epoch) {
 		chsdr_abort(s, "superseded: the status entry names another instance");
 		return;

@@ -12,10 +12,12 @@
  * list) is answered with the refused messages; the messages that follow it
  * are ignored until the sender sends the batch again from its first
  * sequence number. */
+#include "chrcv.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "chinit_int.h"
+#include "chcore.h"
 
 #define RCV_MAX_QUEUED (FSM_CH_MAX_PIPELINE + 2)
 #define RCV_MAX_BATCH_BYTES (256u * 1024 * 1024)
@@ -32,7 +34,7 @@ struct rbatch {
 };
 
 struct chrcv {
-	struct chinit *ci;
+	struct chhost *h;
 	struct chrcv *next;
 	struct stream *st;
 	bool closed; /* the connection is gone */
@@ -44,8 +46,7 @@ struct chrcv {
 	uint32_t maxmsgl;
 	uint32_t batchsz;
 	char peer[FSM_ADDR_MAX + 1];
-	uint64_t expect; /* next message sequence number expected */
-	bool skip; /* after a refused batch: ignore until expect comes again */
+	struct chcore_rcvseq seq; /* sequence checks (chcore) */
 	struct rbatch *cur;
 	struct rbatch *qhead, *qtail;
 	unsigned nq;
@@ -87,10 +88,10 @@ static void release(struct chrcv *r)
 {
 	if (--r->refs > 0)
 		return;
-	struct chinit *ci = r->ci;
+	struct chhost *h = r->h;
 	qsg_wbuf_close(&r->scratch);
 	free(r);
-	chinit_unref(ci);
+	chhost_unref(h);
 }
 
 static void send_end(struct chrcv *r, int rc, const char *text)
@@ -105,7 +106,7 @@ void chrcv_abort(struct chrcv *r, int rc, const char *why)
 {
 	if (r->closed || r->phase == R_DEAD)
 		return;
-	QLOG_INFO_(r->ci->d->log, "QSG5050I", "inbound channel %s from %s (%s) ended: %s",
+	QLOG_INFO_(r->h->d->log, "QSG5050I", "inbound channel %s from %s (%s) ended: %s",
 		   r->name[0] ? r->name : "?", r->rqmname[0] ? r->rqmname : "?", r->peer, why);
 	send_end(r, rc, why);
 	r->phase = R_DEAD;
@@ -123,8 +124,8 @@ static void start_reply(struct chrcv *r, int rc, const char *text, uint64_t lsts
 	snprintf(resp.text, sizeof resp.text, "%s", text != NULL ? text : "");
 	if (rc == QSG_OK) {
 		struct fsm_chattrs def;
-		snprintf(resp.receiver_qmgr, sizeof resp.receiver_qmgr, "%s", r->ci->d->cfg->group);
-		resp.member_id = r->ci->d->cfg->id;
+		snprintf(resp.receiver_qmgr, sizeof resp.receiver_qmgr, "%s", r->h->d->cfg->group);
+		resp.member_id = r->h->d->cfg->id;
 		resp.lstseq = lstseq;
 		resp.luwid = luwid;
 		resp.batchsz = s->batchsz;
@@ -132,7 +133,7 @@ static void start_reply(struct chrcv *r, int rc, const char *text, uint64_t lsts
 		resp.hbint = s->hbint;
 		resp.pipeline =
 		    s->pipeline > FSM_CH_MAX_PIPELINE ? FSM_CH_MAX_PIPELINE : s->pipeline;
-		if (fsm_channel_get(r->ci->d->fsm, r->name, &def) == QSG_OK) {
+		if (fsm_channel_get(r->h->d->fsm, r->name, &def) == QSG_OK) {
 			if (def.maxmsgl < resp.maxmsgl)
 				resp.maxmsgl = def.maxmsgl;
 			resp.compmsg = s->compmsg == FSM_COMP_LZ4 && def.compmsg == FSM_COMP_LZ4
@@ -166,9 +167,9 @@ static void recv_start_done(void *arg, int status, const void *result, size_t le
 	if (!r->closed && r->phase == R_STARTING) {
 		if (rc == QSG_OK) {
 			r->phase = R_RUN;
-			r->expect = res.ch.lstseq + 1;
+			chcore_rcv_started(&r->seq, res.ch.lstseq);
 			start_reply(r, QSG_OK, NULL, res.ch.lstseq, res.ch.luwid, &x->s);
-			QLOG_INFO_(r->ci->d->log, "QSG5051I",
+			QLOG_INFO_(r->h->d->log, "QSG5051I",
 				   "inbound channel %s from %s (%s) running, epoch %llu, last "
 				   "sequence number %llu",
 				   r->name, r->rqmname, r->peer, (unsigned long long)r->epoch,
@@ -192,17 +193,10 @@ static void on_start(struct chrcv *r, const uint8_t *p, size_t len)
 		return;
 	}
 	int rc = chp_start_decode(p, len, &x->s, errmsg);
-	const struct qsgd_config *cfg = r->ci->d->cfg;
-	if (rc == QSG_OK && x->s.receiver_qmgr[0] != '\0' &&
-	    strcmp(x->s.receiver_qmgr, cfg->group) != 0 &&
-	    strcmp(x->s.receiver_qmgr, cfg->name) != 0)
-		rc = qsg_errf(errmsg, QSG_RC_UNKNOWN_REMOTE_Q_MGR, "this is %s (member %s), not %s",
-			      cfg->group, cfg->name, x->s.receiver_qmgr);
-	if (rc == QSG_OK && !chinit_running(r->ci))
-		rc = qsg_errf(errmsg, QSG_RC_CHINIT_NOT_RUNNING,
-			      "the channel initiator of %s is not running", cfg->name);
-	if (rc == QSG_OK && r->ci->fenced)
-		rc = qsg_errf(errmsg, QSG_RC_MEMBER_FENCED, "member %s is fenced", cfg->name);
+	const struct qsgd_config *cfg = r->h->d->cfg;
+	if (rc == QSG_OK)
+		rc = chcore_rcv_accept(x->s.receiver_qmgr, cfg->group, cfg->name, r->h->running,
+				       r->h->fenced, errmsg);
 	if (rc != QSG_OK) {
 		struct chp_start dummy;
 		memset(&dummy, 0, sizeof dummy);
@@ -230,7 +224,7 @@ static void on_start(struct chrcv *r, const uint8_t *p, size_t len)
 	x->r = r;
 	r->refs++;
 	r->phase = R_STARTING;
-	if (qsgd_submit(r->ci->d, &cmd, recv_start_done, x) != QSG_OK) {
+	if (qsgd_submit(r->h->d, &cmd, recv_start_done, x) != QSG_OK) {
 		r->refs--;
 		free(x);
 		chrcv_abort(r, QSG_RC_Q_MGR_STOPPING, "cannot submit");
@@ -306,13 +300,12 @@ static void batch_done(void *arg, int status, const void *result, size_t len)
 				n++;
 			}
 		}
-		QLOG_WARNING(r->ci->d->log, "QSG5052W",
+		QLOG_WARNING(r->h->d->log, "QSG5052W",
 			     "inbound channel %s: batch %llu..%llu refused for %u message(s)",
 			     r->name, (unsigned long long)b->first, (unsigned long long)b->last, n);
 		confirm(r, b, QSG_RC_BATCH_REJECTED, "destinations refused", rej, n);
 		/* Everything after it is sent again from b->first. */
-		r->skip = true;
-		r->expect = b->first;
+		chcore_rcv_refused(&r->seq, b->first);
 		rbatch_free(b);
 		drop_batches(r);
 	} else {
@@ -341,8 +334,8 @@ static void submit_next(struct chrcv *r)
 	cmd.op = FSM_OP_CH_RECV_BATCH;
 	snprintf(cmd.ch.name, sizeof cmd.ch.name, "%s", r->name);
 	snprintf(cmd.ch.rqmname, sizeof cmd.ch.rqmname, "%s", r->rqmname);
-	snprintf(cmd.ch.local_qmgr, sizeof cmd.ch.local_qmgr, "%s", r->ci->d->cfg->group);
-	cmd.ch.member_id = r->ci->d->cfg->id;
+	snprintf(cmd.ch.local_qmgr, sizeof cmd.ch.local_qmgr, "%s", r->h->d->cfg->group);
+	cmd.ch.member_id = r->h->d->cfg->id;
 	cmd.ch.epoch = r->epoch;
 	cmd.ch.seq = b->first;
 	cmd.ch.last = b->last;
@@ -352,7 +345,7 @@ static void submit_next(struct chrcv *r)
 	cmd.ch.list.len = b->list.len;
 	r->refs++;
 	r->submitting = true;
-	if (qsgd_submit(r->ci->d, &cmd, batch_done, x) != QSG_OK) {
+	if (qsgd_submit(r->h->d, &cmd, batch_done, x) != QSG_OK) {
 		r->submitting = false;
 		r->refs--;
 		free(x);
@@ -370,14 +363,13 @@ static void on_msg(struct chrcv *r, const uint8_t *p, size_t len)
 		chrcv_abort(r, QSG_RC_BAD_FRAME, why);
 		return;
 	}
-	if (r->skip) {
-		if (m.seq != r->expect)
-			return; /* part of a batch sent before the refusal */
-		r->skip = false;
-	}
-	if (m.seq != r->expect) {
+	uint64_t expect = r->seq.expect;
+	enum chcore_seq_act act = chcore_rcv_msg(&r->seq, m.seq);
+	if (act == CHSEQ_IGNORE)
+		return; /* part of a batch sent before the refusal */
+	if (act == CHSEQ_MISMATCH) {
 		snprintf(why, sizeof why, "message sequence number %llu, expected %llu",
-			 (unsigned long long)m.seq, (unsigned long long)r->expect);
+			 (unsigned long long)m.seq, (unsigned long long)expect);
 		chrcv_abort(r, QSG_RC_SEQ_MISMATCH, why);
 		return;
 	}
@@ -399,7 +391,6 @@ static void on_msg(struct chrcv *r, const uint8_t *p, size_t len)
 	fsm_chlist_put_msg(&b->list, &cm);
 	b->count++;
 	b->last = m.seq;
-	r->expect = m.seq + 1;
 	if (b->count > FSM_MAX_CHBATCH || b->list.len > RCV_MAX_BATCH_BYTES) {
 		chrcv_abort(r, QSG_RC_DATA_LENGTH_ERROR, "batch too large");
 		return;
@@ -464,12 +455,12 @@ void chrcv_frame(struct chrcv *r, const uint8_t *p, size_t len)
 
 /* ---- lifecycle ---- */
 
-struct chrcv *chinit_accept(struct chinit *ci, struct stream *st)
+struct chrcv *chrcv_new(struct chhost *h, struct stream *st)
 {
 	struct chrcv *r = calloc(1, sizeof *r);
 	if (r == NULL)
 		return NULL;
-	r->ci = ci;
+	r->h = h;
 	r->st = st;
 	r->phase = R_WAIT_START;
 	r->refs = 1;
@@ -488,9 +479,9 @@ struct chrcv *chinit_accept(struct chinit *ci, struct stream *st)
 		}
 	}
 	snprintf(r->peer, sizeof r->peer, "%s:%d", host, port);
-	chinit_ref(ci);
-	r->next = ci->rcvs;
-	ci->rcvs = r;
+	chhost_ref(h);
+	r->next = h->rcvs;
+	h->rcvs = r;
 	return r;
 }
 
@@ -504,9 +495,9 @@ static void entry_removed(void *arg, int status, const void *result, size_t len)
 
 void chrcv_closed(struct chrcv *r)
 {
-	struct chinit *ci = r->ci;
+	struct chhost *h = r->h;
 	r->closed = true;
-	for (struct chrcv **pp = &ci->rcvs; *pp != NULL; pp = &(*pp)->next) {
+	for (struct chrcv **pp = &h->rcvs; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == r) {
 			*pp = r->next;
 			break;
@@ -517,9 +508,9 @@ void chrcv_closed(struct chrcv *r)
 	drop_batches(r);
 	/* Remove our inbound status entry if it still names this connection. */
 	struct fsm_chstatus st;
-	if (was_running && !ci->fenced &&
-	    fsm_chstatus_get(ci->d->fsm, r->name, r->rqmname, &st) == QSG_OK && st.img.exists &&
-	    st.img.owner == ci->d->cfg->id && st.img.epoch == r->epoch) {
+	if (was_running && !h->fenced &&
+	    fsm_chstatus_get(h->d->fsm, r->name, r->rqmname, &st) == QSG_OK && st.img.exists &&
+	    st.img.owner == h->d->cfg->id && st.img.epoch == r->epoch) {
 		struct fsm_cmd cmd;
 		memset(&cmd, 0, sizeof cmd);
 		cmd.op = FSM_OP_CHST_CAS;
@@ -529,10 +520,10 @@ void chrcv_closed(struct chrcv *r)
 		cmd.ch.before = st.img;
 		snprintf(cmd.ch.reason, sizeof cmd.ch.reason, "inbound channel ended");
 		r->refs++;
-		if (qsgd_submit(ci->d, &cmd, entry_removed, r) != QSG_OK)
+		if (qsgd_submit(h->d, &cmd, entry_removed, r) != QSG_OK)
 			r->refs--;
 	}
-	QLOG_DBG(ci->d->log, "QSG5053D", "inbound channel %s from %s closed", r->name, r->peer);
+	QLOG_DBG(h->d->log, "QSG5053D", "inbound channel %s from %s closed", r->name, r->peer);
 	release(r);
 }
 

@@ -18,14 +18,16 @@
  *   - a local instance whose entry no longer names it (owner or epoch
  *     changed: fenced, or STOPPED): end it.
  * The queue-manager part does recovery even while the channel initiator is
- * stopped (seed 001, scenario 3). All on the loop thread. */
-#ifndef QSGD_CHINIT_H
-#define QSGD_CHINIT_H
+ * stopped (seed 001, scenario 3). The decisions are the channel cores'
+ * (chcore.h). Called by the daemon (main.c, lease.c, the listener and the
+ * admin adapter). All on the loop thread. */
+#ifndef QSG_CHINIT_H
+#define QSG_CHINIT_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "daemon.h"
+#include "qsgd/daemon.h"
 
 struct chinit;
 struct chrcv;
@@ -51,18 +53,9 @@ void chinit_set_fenced(struct chinit *ci, bool fenced);
 /* Messages became available on `queue` (fsm notify). */
 void chinit_notify_queue(struct chinit *ci, const char *queue);
 
-/* The member that should run a new instance: active members whose channel
- * initiator runs; `exclude` only when nobody else qualifies, the Raft leader
- * only when no follower qualifies, then fewest active sender channels, then
- * lowest id. 0 = none. Pure (reads the state machine only). */
-uint32_t chinit_pick_owner(struct fsm *f, uint32_t exclude);
-
 /* Inbound: the server hands over a connection whose first frame is a
- * channel START. Returns NULL when the connection must be closed (the
- * reason was written to the stream). */
+ * channel START (chp_is_start). The receiving instance (chrcv.h) then takes
+ * the frames, starting with that one. NULL: out of memory (close it). */
 struct chrcv *chinit_accept(struct chinit *ci, struct stream *st);
-void chrcv_frame(struct chrcv *r, const uint8_t *p, size_t len);
-/* The connection is gone (no more writes to the stream). */
-void chrcv_closed(struct chrcv *r);
 
 #endif

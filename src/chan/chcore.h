@@ -1,0 +1,213 @@
+/* Channel cores: the I/O-free decisions of shared channels (docs/channels.md).
+ *
+ * Pure functions of their inputs: no libuv, no clocks (time is passed in), no
+ * I/O, no state-machine pointer. The channel runtime of qsgd (chinit.c,
+ * chsdr.c, chrcv.c) drives them, and so do the deterministic simulator
+ * (tests/sim) and the fixture tests (tests/cluster/test_chan_cluster.c), so
+ * those tests exercise the same decisions as the daemon:
+ *   - owner choice (which member runs a new instance);
+ *   - recovery (chinit's reconciliation of one status entry);
+ *   - the sender: the in-doubt batch from the receiver's START reply, the
+ *     pipeline of unconfirmed batches and what to settle, the retry policy;
+ *   - the receiver: whether to accept a START, the sequence checks of the
+ *     messages of a batch.
+ * chcore_view.c fills the inputs from a replica (read only). Anyone may call
+ * these; they have no state of their own. */
+#ifndef QSG_CHCORE_H
+#define QSG_CHCORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../fsm/fsm.h"
+
+/* STARTING, RUNNING, RETRYING or RECOVERING. */
+bool chcore_active(uint8_t state);
+
+/* ---- owner choice ---- */
+
+/* A member as owner choice sees it. */
+struct chcore_cand {
+	uint32_t id;
+	bool active; /* FSM_MEMBER_ACTIVE */
+	bool chinit; /* its channel initiator runs */
+	bool leader; /* the Raft leader, as last reported in its lease renewal */
+	uint32_t load; /* active sender entries it owns */
+};
+
+/* The member that should run a new instance: active members whose channel
+ * initiator runs; `exclude` only when nobody else qualifies, the Raft leader
+ * only when no follower qualifies, then fewest active sender channels, then
+ * lowest id. 0 = none. */
+uint32_t chcore_pick_owner(const struct chcore_cand *c, size_t n, uint32_t exclude);
+
+/* ---- recovery (reconciliation of one status entry) ---- */
+
+enum chcore_rec_act {
+	CHREC_NONE = 0,
+	CHREC_START_LOCAL, /* start an instance of img.epoch here */
+	CHREC_CAS, /* compare-and-swap the entry to `after` */
+};
+
+/* Why a CAS is made (the reason text is the caller's). */
+enum chcore_rec_why {
+	CHREC_W_NONE = 0,
+	CHREC_W_RESTART_ENDED, /* STARTING, its instance of that epoch ended here */
+	CHREC_W_RECOVERING, /* ours, active, no channel initiator available */
+	CHREC_W_RESTARTED, /* ours, active, no instance here: new owner by load */
+	CHREC_W_CHINIT_STOPPED, /* ours, our initiator stopped: moved */
+	CHREC_W_PEER, /* owner FAILED: peer recovery */
+	CHREC_W_RCV_GONE, /* inbound entry of ours, connection no longer here */
+	CHREC_W_RCV_PEER, /* inbound entry of a FAILED member */
+};
+
+struct chcore_rec_in {
+	uint8_t chltype; /* FSM_CHL_SDR or FSM_CHL_RCVR */
+	struct fsm_chimage img; /* the entry */
+	uint32_t self;
+	bool owner_failed; /* its owner is FAILED or unknown */
+	bool running; /* our channel initiator runs */
+	bool closing; /* this member is stopping */
+	/* SDR: the local instance of this channel, if any (after it was told
+	 * of the entry), and the bookkeeping of the instances started here. */
+	bool have_inst;
+	uint64_t inst_epoch;
+	bool have_book; /* bookkeeping available (not out of memory) */
+	uint64_t started_epoch; /* newest epoch an instance was started for here */
+	/* RCVR: a local inbound connection matches (name, rqmname, epoch). */
+	bool rcv_here;
+	/* the member table, in id order */
+	const struct chcore_cand *members;
+	size_t nmembers;
+};
+
+struct chcore_rec_out {
+	enum chcore_rec_act act;
+	enum chcore_rec_why why;
+	struct fsm_chimage after; /* CHREC_CAS */
+};
+
+void chcore_reconcile(const struct chcore_rec_in *in, struct chcore_rec_out *out);
+
+/* ---- the sender ---- */
+
+/* What the receiver's START reply (its last committed number L) means for
+ * the sender's entry (lstseq settled, curseq sent). */
+enum chcore_start_act {
+	CHSTART_BIND = 1, /* nothing in doubt: CAS STARTING -> RUNNING */
+	CHSTART_RESOLVE, /* CH_SETTLE(upto L, BACKOUT_REST), then bind */
+	CHSTART_OUT_OF_STEP, /* L outside [lstseq, curseq]: STOPPED, RESET CHANNEL */
+};
+enum chcore_start_act chcore_sdr_start(uint64_t lstseq, uint64_t curseq, uint64_t L);
+
+/* The kinds of CH_SETTLE a sender submits. */
+enum chcore_settle_kind {
+	CHSETTLE_REFUSED = 1, /* after a batch refused in part: dispose, back out the rest */
+	CHSETTLE_CONFIRMED, /* commit up to the last confirmation */
+	CHSETTLE_RESOLVE, /* the in-doubt batch at START */
+};
+
+/* The batches sent and not yet confirmed, and what is settled. */
+struct chcore_pipe {
+	uint64_t first[FSM_CH_MAX_PIPELINE], last[FSM_CH_MAX_PIPELINE];
+	unsigned head, n;
+	uint64_t confirmed; /* highest confirmed (or resolved) sequence number */
+	uint64_t settled; /* highest settled */
+	bool refusing; /* a batch was refused in part: settle that first */
+	uint64_t refused_upto; /* ... with upto = its first - 1 */
+};
+
+/* Start of an instance: lstseq of the entry. */
+void chcore_pipe_begin(struct chcore_pipe *p, uint64_t lstseq);
+/* The connection is gone: nothing is in flight any more. */
+void chcore_pipe_drop(struct chcore_pipe *p);
+/* A batch was sent. */
+void chcore_pipe_push(struct chcore_pipe *p, uint64_t first, uint64_t last);
+
+enum chcore_confirm_act {
+	CHCONF_SETTLE = 1, /* committed: confirmed moved to `last`, settle */
+	CHCONF_NOT_IN_FLIGHT, /* not the oldest batch in flight: communications failure */
+	CHCONF_REFUSED, /* refused in part: dispose of the listed messages, send again */
+	CHCONF_ENDED, /* the receiver ended the channel: communications failure */
+};
+/* A confirmation {first, last, rc}. CHCONF_REFUSED empties the pipeline and
+ * sets refusing/refused_upto. */
+enum chcore_confirm_act chcore_pipe_confirm(struct chcore_pipe *p, uint64_t first, uint64_t last,
+					    int rc);
+
+/* The next CH_SETTLE to submit (when none is in flight): false if nothing
+ * to settle. flags: FSM_CHF_BACKOUT_REST or 0. */
+struct chcore_settle {
+	enum chcore_settle_kind kind;
+	uint64_t upto;
+	uint32_t flags;
+};
+bool chcore_pipe_settle_next(const struct chcore_pipe *p, struct chcore_settle *out);
+/* The resolve settle at START (CHSTART_RESOLVE with L). */
+void chcore_pipe_resolve(struct chcore_pipe *p, uint64_t L, struct chcore_settle *out);
+
+enum chcore_settled_act {
+	CHSETTLED_ABORT = 1, /* fenced: a newer instance exists; end now */
+	CHSETTLED_FAIL, /* the in-doubt batch could not be resolved */
+	CHSETTLED_BIND, /* resolved: CAS STARTING -> RUNNING */
+	CHSETTLED_RETRY, /* not applied or unknown: settle again soon (idempotent) */
+	CHSETTLED_DONE, /* recorded; `settled` moved */
+};
+/* The outcome (rc: the transport status, or the command's rc) of a settle. */
+enum chcore_settled_act chcore_pipe_settled(struct chcore_pipe *p, const struct chcore_settle *x,
+					    int rc);
+
+/* Retry policy after `count` communications failures in a row (count >= 1):
+ * SHORTRTY attempts SHORTTMR apart, then LONGRTY attempts LONGTMR apart,
+ * then stop (the channel becomes STOPPED). Returns false to stop; else the
+ * delay in seconds. */
+bool chcore_retry_delay(unsigned count, const struct fsm_chattrs *def, uint64_t *delay_s);
+
+/* Where a retry (or a DISCINT restart) starts the next instance: a member
+ * chosen by load avoiding `self`, else `self`. */
+uint32_t chcore_retry_target(const struct chcore_cand *c, size_t n, uint32_t self);
+
+/* CONNAME: comma-separated host:port entries (blanks around them ignored;
+ * empty or too long entries skipped); at most `max`. Returns the count. */
+unsigned chcore_conname_split(const char *conname, char (*out)[FSM_ADDR_MAX + 1], unsigned max);
+
+/* ---- the receiver ---- */
+
+/* Whether this member may take an inbound START addressed to
+ * `receiver_qmgr` ("" = any). QSG_OK or the refusal (errmsg set). */
+int chcore_rcv_accept(const char *receiver_qmgr, const char *group, const char *member,
+		      bool chinit_running, bool fenced, char *errmsg);
+
+/* Sequence numbers on an inbound connection. */
+struct chcore_rcvseq {
+	uint64_t expect; /* next message sequence number */
+	bool skip; /* after a refused batch: ignore until `expect` comes again */
+};
+enum chcore_seq_act {
+	CHSEQ_ACCEPT = 1, /* in order: take it (expect moves on) */
+	CHSEQ_IGNORE, /* part of a batch sent before a refusal */
+	CHSEQ_MISMATCH, /* out of order: end the channel */
+};
+/* START accepted with the SYNCQ's last committed number. */
+void chcore_rcv_started(struct chcore_rcvseq *q, uint64_t lstseq);
+enum chcore_seq_act chcore_rcv_msg(struct chcore_rcvseq *q, uint64_t seq);
+/* Batch first..last was refused in part: it comes again from `first`. */
+void chcore_rcv_refused(struct chcore_rcvseq *q, uint64_t first);
+
+/* ---- reading a replica (chcore_view.c) ---- */
+
+/* The member table as owner choice sees it, in id order: fills at most
+ * `cap` entries and returns the number of members (more than `cap`: call
+ * again with room for all). */
+size_t chcore_view_members(struct fsm *f, struct chcore_cand *c, size_t cap);
+/* The same into a growable array (*c with room for *cap; the caller frees
+ * *c). Returns the number filled. */
+size_t chcore_view_table(struct fsm *f, struct chcore_cand **c, size_t *cap);
+/* chcore_pick_owner and chcore_retry_target on a replica. */
+uint32_t chcore_view_pick_owner(struct fsm *f, uint32_t exclude);
+uint32_t chcore_view_retry_target(struct fsm *f, uint32_t self);
+/* Whether member `id` is FAILED (or unknown) in the replica; 0 = no owner. */
+bool chcore_view_member_failed(struct fsm *f, uint32_t id);
+
+#endif

@@ -1,0 +1,63 @@
+/* What a channel instance knows of its channel initiator (a leaf of the
+ * channel runtime): the daemon, the set of outbound connections, whether the
+ * initiator runs or is fenced, the references that keep the initiator alive,
+ * the retry bookkeeping per sending channel, and two helpers (member names,
+ * logging a status change), and the lists of instances (each instance links
+ * and unlinks itself). The initiator (chinit.c) owns it; the instances
+ * (chsdr.c, chrcv.c)
+ * include only this header, never chinit.h, so the runtime has no include or
+ * call cycle: chinit -> chsdr, chrcv -> chhost. Loop thread only. */
+#ifndef QSG_CHHOST_H
+#define QSG_CHHOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "chproto.h"
+#include "qsgd/daemon.h"
+#include "qsgd/stream.h"
+
+#define CH_HB_MISS 3 /* heartbeat intervals without a reply: connection dead */
+
+struct chsdr;
+struct chrcv;
+
+/* Bookkeeping per sending channel on this member: retries, and the newest
+ * epoch an instance was started for here (never two instances with the same
+ * epoch: a lagging replica may still show an epoch whose instance ended). */
+struct chretry {
+	struct chretry *next;
+	char name[FSM_CHNAME_MAX + 1];
+	unsigned count;
+	uint64_t started_epoch;
+};
+
+struct chhost {
+	struct qsgd *d;
+	struct stream_set *set; /* outbound channel connections */
+	bool running; /* START/STOP CHINIT (set by the initiator) */
+	bool fenced; /* member fenced (set by the initiator) */
+	unsigned refs; /* submissions in flight + instances alive */
+	struct chretry *retries;
+	struct chsdr *sdrs; /* sending instances alive */
+	struct chrcv *rcvs; /* receiving instances alive */
+	/* The initiator's callback: refs fell to 0. */
+	void *arg;
+	void (*released)(void *arg);
+};
+
+void chhost_ref(struct chhost *h);
+void chhost_unref(struct chhost *h);
+/* The bookkeeping of channel `name` (created on first use; NULL out of
+ * memory); _clear: a successful start resets its retry count. */
+struct chretry *chhost_retry(struct chhost *h, const char *name);
+void chhost_retry_clear(struct chhost *h, const char *name);
+void chhost_retry_free(struct chhost *h);
+/* Log a status change made by this member (owner changes at INFO). */
+void chhost_log_change(struct chhost *h, const char *name, const char *rqmname,
+		       const struct fsm_chimage *before, const struct fsm_chimage *after,
+		       const char *reason);
+const char *chhost_member_name(struct chhost *h, uint32_t id, char *buf, size_t len);
+
+#endif

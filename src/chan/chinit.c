@@ -1,0 +1,450 @@
+/* The channel initiator: start/stop, fencing, reconciliation of the shared
+ * channel status table with the instances running here, and peer recovery
+ * (see chinit.h and docs/channels.md). The decisions are chcore_reconcile's. */
+#include "chinit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "chcore.h"
+#include "chhost.h"
+#include "chrcv.h"
+#include "chsdr.h"
+
+#define TICK_MS 1000
+#define CH_MAX_PENDING 64 /* CAS commands in flight from reconciliation */
+
+/* A CAS (or another channel command) the initiator has in flight for one
+ * status entry: reconciliation does not act on that entry meanwhile. */
+struct chpend {
+	bool used;
+	char name[FSM_CHNAME_MAX + 1];
+	char rqmname[FSM_NAME_MAX + 1];
+};
+
+struct chinit {
+	struct qsgd *d;
+	struct chhost host; /* what the instances see (running, fenced, refs) */
+	bool begun;
+	bool closing;
+	bool published; /* fsm member.chinit matches `running` */
+	bool publish_inflight;
+	uint64_t gen_seen;
+	uv_check_t check;
+	uv_timer_t tick;
+	unsigned nclosed; /* handles closed (check, tick, set) */
+	struct stream_set set; /* outbound channel connections */
+	struct chpend pend[CH_MAX_PENDING];
+	struct chcore_cand *members; /* owner choice: the member table */
+	size_t members_cap;
+};
+
+/* ---- refs ---- */
+
+static void maybe_free(struct chinit *ci)
+{
+	if (ci->closing && ci->nclosed == 3 && ci->host.refs == 0) {
+		chhost_retry_free(&ci->host);
+		free(ci->members);
+		free(ci);
+	}
+}
+
+static void host_released(void *arg)
+{
+	maybe_free(arg);
+}
+
+static struct chpend *pend_find(struct chinit *ci, const char *name, const char *rqmname)
+{
+	for (unsigned i = 0; i < CH_MAX_PENDING; i++)
+		if (ci->pend[i].used && strcmp(ci->pend[i].name, name) == 0 &&
+		    strcmp(ci->pend[i].rqmname, rqmname) == 0)
+			return &ci->pend[i];
+	return NULL;
+}
+
+static struct chpend *pend_add(struct chinit *ci, const char *name, const char *rqmname)
+{
+	for (unsigned i = 0; i < CH_MAX_PENDING; i++) {
+		if (!ci->pend[i].used) {
+			ci->pend[i].used = true;
+			snprintf(ci->pend[i].name, sizeof ci->pend[i].name, "%s", name);
+			snprintf(ci->pend[i].rqmname, sizeof ci->pend[i].rqmname, "%s", rqmname);
+			return &ci->pend[i];
+		}
+	}
+	return NULL;
+}
+
+/* ---- CAS submitted by reconciliation ---- */
+
+struct cas_req {
+	struct chinit *ci;
+	struct chpend *pend;
+	char name[FSM_CHNAME_MAX + 1];
+	char rqmname[FSM_NAME_MAX + 1];
+	struct fsm_chimage before, after;
+	char reason[FSM_REASON_MAX + 1];
+};
+
+static void cas_done(void *arg, int status, const void *result, size_t len)
+{
+	struct cas_req *r = arg;
+	struct chinit *ci = r->ci;
+	struct fsm_result res;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	r->pend->used = false;
+	if (status == QSG_OK &&
+	    fsm_result_decode(FSM_OP_CHST_CAS, result, len, &res, errmsg) == QSG_OK) {
+		if (res.rc == QSG_OK)
+			chhost_log_change(&ci->host, r->name, r->rqmname, &r->before, &r->after,
+					  r->reason);
+		else if (res.rc != QSG_RC_CAS_FAILED)
+			QLOG_WARNING(ci->d->log, "QSG5010W",
+				     "channel %s: status change refused: %s", r->name,
+				     qsg_rc_name(res.rc));
+		/* CAS_FAILED: another member got there first; nothing to do. */
+	} else if (status != QSG_OK) {
+		QLOG_DBG(ci->d->log, "QSG5011D", "channel %s: status change not made (%s)", r->name,
+			 qsg_rc_name(status));
+	}
+	free(r);
+	chhost_unref(&ci->host);
+}
+
+static void submit_cas(struct chinit *ci, const struct fsm_chstatus *st,
+		       const struct fsm_chimage *after, const char *reason)
+{
+	if (pend_find(ci, st->name, st->rqmname) != NULL)
+		return;
+	struct chpend *p = pend_add(ci, st->name, st->rqmname);
+	struct cas_req *r = calloc(1, sizeof *r);
+	if (p == NULL || r == NULL) {
+		if (p != NULL)
+			p->used = false;
+		free(r);
+		return;
+	}
+	r->ci = ci;
+	r->pend = p;
+	snprintf(r->name, sizeof r->name, "%s", st->name);
+	snprintf(r->rqmname, sizeof r->rqmname, "%s", st->rqmname);
+	r->before = st->img;
+	r->after = *after;
+	snprintf(r->reason, sizeof r->reason, "%s", reason);
+
+	struct fsm_cmd cmd;
+	memset(&cmd, 0, sizeof cmd);
+	cmd.op = FSM_OP_CHST_CAS;
+	snprintf(cmd.ch.name, sizeof cmd.ch.name, "%s", st->name);
+	snprintf(cmd.ch.rqmname, sizeof cmd.ch.rqmname, "%s", st->rqmname);
+	cmd.ch.chltype = st->chltype;
+	cmd.ch.before = st->img;
+	cmd.ch.after = *after;
+	snprintf(cmd.ch.reason, sizeof cmd.ch.reason, "%s", reason);
+	chhost_ref(&ci->host);
+	if (qsgd_submit(ci->d, &cmd, cas_done, r) != QSG_OK) {
+		p->used = false;
+		free(r);
+		chhost_unref(&ci->host);
+	}
+}
+
+/* ---- publishing our channel initiator state ---- */
+
+static void publish_done(void *arg, int status, const void *result, size_t len)
+{
+	struct chinit *ci = arg;
+	struct fsm_result res;
+	char errmsg[QSG_ERRMSG_SIZE];
+	ci->publish_inflight = false;
+	(void)(status == QSG_OK &&
+	       fsm_result_decode(FSM_OP_CHINIT_STATE, result, len, &res, errmsg) == QSG_OK);
+	chhost_unref(&ci->host);
+}
+
+static void publish(struct chinit *ci)
+{
+	struct fsm_member m;
+	if (ci->publish_inflight || ci->host.fenced || ci->closing)
+		return;
+	if (fsm_member_get(ci->d->fsm, ci->d->cfg->id, &m) != QSG_OK ||
+	    m.state != FSM_MEMBER_ACTIVE)
+		return; /* not joined yet */
+	if ((m.chinit != 0) == ci->host.running)
+		return;
+	struct fsm_cmd cmd;
+	memset(&cmd, 0, sizeof cmd);
+	cmd.op = FSM_OP_CHINIT_STATE;
+	cmd.ch.member_id = ci->d->cfg->id;
+	cmd.ch.chinit = ci->host.running ? 1 : 0;
+	chhost_ref(&ci->host);
+	ci->publish_inflight = true;
+	if (qsgd_submit(ci->d, &cmd, publish_done, ci) != QSG_OK) {
+		ci->publish_inflight = false;
+		chhost_unref(&ci->host);
+	}
+}
+
+/* ---- reconciliation ---- */
+
+static struct chsdr *find_sdr(struct chinit *ci, const char *name)
+{
+	for (struct chsdr *s = ci->host.sdrs; s != NULL; s = chsdr_next(s))
+		if (strcmp(chsdr_name(s), name) == 0)
+			return s;
+	return NULL;
+}
+
+struct rec_ctx {
+	struct chinit *ci;
+	uint32_t self;
+	size_t nmembers;
+};
+
+static int reconcile_entry(void *arg, const struct fsm_chstatus *st)
+{
+	struct rec_ctx *x = arg;
+	struct chinit *ci = x->ci;
+	char why[256], nm[FSM_NAME_MAX + 16];
+
+	if (pend_find(ci, st->name, st->rqmname) != NULL)
+		return 0;
+	struct chcore_rec_in in = {
+	    .chltype = st->chltype,
+	    .img = st->img,
+	    .self = x->self,
+	    .owner_failed = chcore_view_member_failed(ci->d->fsm, st->img.owner),
+	    .running = ci->host.running,
+	    .closing = ci->closing,
+	    .members = ci->members,
+	    .nmembers = x->nmembers,
+	};
+	struct chretry *book = NULL;
+	struct chsdr *s = NULL;
+	if (st->chltype == FSM_CHL_RCVR) {
+		for (struct chrcv *r = ci->host.rcvs; r != NULL && !in.rcv_here; r = chrcv_next(r))
+			in.rcv_here = chrcv_matches(r, st->name, st->rqmname, st->img.epoch);
+	} else {
+		s = find_sdr(ci, st->name);
+		if (s != NULL) {
+			chsdr_entry_changed(s, st, true);
+			s = find_sdr(ci, st->name);
+		}
+		in.have_inst = s != NULL;
+		in.inst_epoch = s != NULL ? chsdr_epoch(s) : 0;
+		/* The bookkeeping is made when a start is possible (as before:
+		 * STARTING, ours, initiator running, no instance). */
+		if (chcore_active(st->img.state) && st->img.owner == x->self &&
+		    !(s != NULL && in.inst_epoch == st->img.epoch) &&
+		    st->img.state == FSM_CHS_STARTING && in.running && !in.closing && s == NULL)
+			book = chhost_retry(&ci->host, st->name);
+		in.have_book = book != NULL;
+		in.started_epoch = book != NULL ? book->started_epoch : 0;
+	}
+
+	struct chcore_rec_out out;
+	chcore_reconcile(&in, &out);
+	switch (out.act) {
+	case CHREC_NONE:
+		return 0;
+	case CHREC_START_LOCAL:
+		book->started_epoch = st->img.epoch;
+		chsdr_start(&ci->host, st);
+		return 0;
+	case CHREC_CAS:
+		break;
+	}
+	switch (out.why) {
+	case CHREC_W_RCV_GONE:
+		snprintf(why, sizeof why, "inbound connection no longer here");
+		break;
+	case CHREC_W_RCV_PEER:
+		snprintf(why, sizeof why, "peer recovery: %s failed",
+			 chhost_member_name(&ci->host, st->img.owner, nm, sizeof nm));
+		break;
+	case CHREC_W_RESTART_ENDED:
+		snprintf(why, sizeof why, "restart: instance of epoch %llu ended",
+			 (unsigned long long)st->img.epoch);
+		break;
+	case CHREC_W_RECOVERING:
+		snprintf(why, sizeof why, "recovering: no channel initiator available");
+		break;
+	case CHREC_W_RESTARTED:
+	case CHREC_W_CHINIT_STOPPED:
+		snprintf(why, sizeof why, "%s by %s",
+			 out.why == CHREC_W_RESTARTED ? "restarted"
+						      : "channel initiator stopped: moved",
+			 ci->d->cfg->name);
+		break;
+	case CHREC_W_PEER:
+		snprintf(why, sizeof why, "peer recovery: %s failed, recovered by %s",
+			 chhost_member_name(&ci->host, st->img.owner, nm, sizeof nm),
+			 ci->d->cfg->name);
+		break;
+	default:
+		why[0] = '\0';
+		break;
+	}
+	submit_cas(ci, st, &out.after, why);
+	return 0;
+}
+
+static void reconcile(struct chinit *ci)
+{
+	struct fsm_member me;
+	if (!ci->begun || ci->closing || ci->host.fenced)
+		return;
+	if (fsm_member_get(ci->d->fsm, ci->d->cfg->id, &me) != QSG_OK ||
+	    me.state != FSM_MEMBER_ACTIVE)
+		return;
+	publish(ci);
+	/* Instances whose entry is gone. */
+	for (struct chsdr *s = ci->host.sdrs, *n; s != NULL; s = n) {
+		n = chsdr_next(s);
+		struct fsm_chstatus st;
+		if (fsm_chstatus_get(ci->d->fsm, chsdr_name(s), "", &st) != QSG_OK)
+			chsdr_entry_changed(s, NULL, false);
+	}
+	struct rec_ctx x = {.ci = ci, .self = ci->d->cfg->id};
+	x.nmembers = chcore_view_table(ci->d->fsm, &ci->members, &ci->members_cap);
+	fsm_chstatus_foreach(ci->d->fsm, reconcile_entry, &x);
+}
+
+static void on_check(uv_check_t *h)
+{
+	struct chinit *ci = h->data;
+	uint64_t g = fsm_chan_generation(ci->d->fsm);
+	if (g != ci->gen_seen) {
+		ci->gen_seen = g;
+		reconcile(ci);
+	}
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	reconcile(t->data);
+}
+
+/* ---- public ---- */
+
+int chinit_init(struct chinit **out, struct qsgd *d, char *errmsg)
+{
+	struct chinit *ci = calloc(1, sizeof *ci);
+	if (ci == NULL)
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+	ci->d = d;
+	uv_check_init(d->loop, &ci->check);
+	ci->check.data = ci;
+	uv_timer_init(d->loop, &ci->tick);
+	ci->tick.data = ci;
+	stream_set_init(&ci->set, d->loop);
+	ci->set.data = ci;
+	ci->host.d = d;
+	ci->host.set = &ci->set;
+	ci->host.arg = ci;
+	ci->host.released = host_released;
+	*out = ci;
+	return QSG_OK;
+}
+
+void chinit_begin(struct chinit *ci, bool autostart)
+{
+	ci->begun = true;
+	ci->host.running = autostart;
+	if (autostart)
+		QLOG_INFO_(ci->d->log, "QSG5020I", "channel initiator %s started",
+			   ci->d->cfg->name);
+	uv_check_start(&ci->check, on_check);
+	uv_timer_start(&ci->tick, on_tick, TICK_MS, TICK_MS);
+}
+
+static void end_all(struct chinit *ci, const char *why)
+{
+	for (struct chsdr *s = ci->host.sdrs, *n; s != NULL; s = n) {
+		n = chsdr_next(s);
+		chsdr_abort(s, why);
+	}
+	for (struct chrcv *r = ci->host.rcvs, *n; r != NULL; r = n) {
+		n = chrcv_next(r);
+		chrcv_abort(r, QSG_RC_Q_MGR_STOPPING, why);
+	}
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct chinit *ci = h->data;
+	ci->nclosed++;
+	maybe_free(ci);
+}
+
+static void set_closed(struct stream_set *set)
+{
+	struct chinit *ci = set->data;
+	ci->nclosed++;
+	maybe_free(ci);
+}
+
+void chinit_close(struct chinit *ci)
+{
+	if (ci->closing)
+		return;
+	ci->closing = true;
+	end_all(ci, "queue manager stopping");
+	uv_close((uv_handle_t *)&ci->check, handle_closed);
+	uv_close((uv_handle_t *)&ci->tick, handle_closed);
+	stream_set_close(&ci->set, set_closed);
+}
+
+int chinit_start(struct chinit *ci, char *errmsg)
+{
+	if (ci->host.running)
+		return qsg_errf(errmsg, QSG_RC_CHANNEL_ACTIVE,
+				"channel initiator %s is already running", ci->d->cfg->name);
+	ci->host.running = true;
+	QLOG_INFO_(ci->d->log, "QSG5020I", "channel initiator %s started", ci->d->cfg->name);
+	reconcile(ci);
+	return QSG_OK;
+}
+
+int chinit_stop(struct chinit *ci, char *errmsg)
+{
+	if (!ci->host.running)
+		return qsg_errf(errmsg, QSG_RC_CHINIT_NOT_RUNNING,
+				"channel initiator %s is not running", ci->d->cfg->name);
+	ci->host.running = false;
+	QLOG_INFO_(ci->d->log, "QSG5021I",
+		   "channel initiator %s stopped; its channels are restarted on other members",
+		   ci->d->cfg->name);
+	end_all(ci, "channel initiator stopped");
+	reconcile(ci);
+	return QSG_OK;
+}
+
+bool chinit_running(const struct chinit *ci)
+{
+	return ci->host.running;
+}
+
+void chinit_set_fenced(struct chinit *ci, bool fenced)
+{
+	if (ci->host.fenced == fenced)
+		return;
+	ci->host.fenced = fenced;
+	if (fenced)
+		end_all(ci, "member fenced (lease lost)");
+	else
+		reconcile(ci);
+}
+
+void chinit_notify_queue(struct chinit *ci, const char *queue)
+{
+	for (struct chsdr *s = ci->host.sdrs; s != NULL; s = chsdr_next(s))
+		chsdr_notify_queue(s, queue);
+}
+
+struct chrcv *chinit_accept(struct chinit *ci, struct stream *st)
+{
+	return chrcv_new(&ci->host, st);
+}

@@ -1,0 +1,83 @@
+/* The admin adapter (adminsrv.h). */
+#include "adminsrv.h"
+
+#include <string.h>
+
+#include "chan/chcore.h"
+#include "chan/chinit.h"
+#include "lifecycle.h"
+#include "raft-glue/glue.h"
+
+static int admin_submit(void *arg, const struct fsm_cmd *cmd, admin_submit_cb cb, void *cbarg)
+{
+	struct qsgd *d = arg;
+	return qsgd_submit(d, cmd, cb, cbarg);
+}
+
+static void admin_raft_info(void *arg, struct admin_raft_info *out)
+{
+	struct qsgd *d = arg;
+	struct glue_info info;
+	glue_get_info(d->glue, &info);
+	memset(out, 0, sizeof *out);
+	out->role = info.role;
+	out->term = info.term;
+	out->commit_index = info.commit_index;
+	out->applied_index = info.applied_index;
+	out->last_index = info.last_index;
+	out->leader_id = info.leader_id;
+}
+
+static int admin_chinit_start(void *arg, char *errmsg)
+{
+	struct qsgd *d = arg;
+	return chinit_start(d->chinit, errmsg);
+}
+
+static int admin_chinit_stop(void *arg, char *errmsg)
+{
+	struct qsgd *d = arg;
+	return chinit_stop(d->chinit, errmsg);
+}
+
+static int admin_chinit_running(void *arg)
+{
+	struct qsgd *d = arg;
+	return chinit_running(d->chinit) ? 1 : 0;
+}
+
+static size_t admin_raft_config(void *arg, struct admin_raft_server *out, size_t max)
+{
+	struct qsgd *d = arg;
+	return lifecycle_raft_config(d->lifecycle, out, max);
+}
+
+static int admin_lifecycle(void *arg, const struct admin_lifecycle *req,
+			   void (*done)(void *cbarg, int rc, const char *text), void *cbarg)
+{
+	struct qsgd *d = arg;
+	return lifecycle_exec(d->lifecycle, req, done, cbarg);
+}
+
+static uint32_t admin_pick_owner(void *arg, uint32_t exclude)
+{
+	struct qsgd *d = arg;
+	return chcore_view_pick_owner(d->fsm, exclude);
+}
+
+void adminsrv_env_init(struct admin_env *env, struct qsgd *d)
+{
+	env->arg = d;
+	env->fsm = d->fsm;
+	env->qmgr_name = d->cfg->name;
+	env->group_name = d->cfg->group;
+	env->member_id = d->cfg->id;
+	env->submit = admin_submit;
+	env->raft_info = admin_raft_info;
+	env->chinit_start = admin_chinit_start;
+	env->chinit_stop = admin_chinit_stop;
+	env->chinit_running = admin_chinit_running;
+	env->pick_owner = admin_pick_owner;
+	env->raft_config = admin_raft_config;
+	env->lifecycle = admin_lifecycle;
+}

@@ -1,0 +1,496 @@
+/* Unit tests of the channel cores (src/chan/chcore.h). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "chan/chcore.h"
+#include "chan/chproto.h"
+
+/* ---- owner choice ---- */
+
+static struct chcore_cand cand(uint32_t id, uint32_t load)
+{
+	struct chcore_cand c = {.id = id, .active = true, .chinit = true, .load = load};
+	return c;
+}
+
+static void test_pick_least_loaded(void **state)
+{
+	(void)state;
+	struct chcore_cand c[3] = {cand(1, 2), cand(2, 0), cand(3, 1)};
+	assert_int_equal(chcore_pick_owner(c, 3, 0), 2);
+	c[1].load = 5;
+	assert_int_equal(chcore_pick_owner(c, 3, 0), 3);
+}
+
+static void test_pick_needs_active_chinit(void **state)
+{
+	(void)state;
+	struct chcore_cand c[3] = {cand(1, 0), cand(2, 1), cand(3, 2)};
+	c[0].chinit = false; /* initiator stopped */
+	assert_int_equal(chcore_pick_owner(c, 3, 0), 2);
+	c[1].active = false; /* failed */
+	assert_int_equal(chcore_pick_owner(c, 3, 0), 3);
+	c[2].chinit = false;
+	assert_int_equal(chcore_pick_owner(c, 3, 0), 0); /* no candidate */
+	assert_int_equal(chcore_pick_owner(c, 0, 0), 0);
+}
+
+static void test_pick_avoids_leader(void **state)
+{
+	(void)state;
+	struct chcore_cand c[3] = {cand(1, 0), cand(2, 3), cand(3, 4)};
+	c[0].leader = true; /* least loaded, but the leader */
+	assert_int_equal(chcore_pick_owner(c, 3, 0), 2);
+	/* the leader only when no follower qualifies */
+	c[1].active = false;
+	c[2].chinit = false;
+	assert_int_equal(chcore_pick_owner(c, 3, 0), 1);
+}
+
+static void test_pick_exclude(void **state)
+{
+	(void)state;
+	struct chcore_cand c[3] = {cand(1, 0), cand(2, 3), cand(3, 4)};
+	assert_int_equal(chcore_pick_owner(c, 3, 1), 2);
+	/* exclusion outranks the leader: an excluded follower loses to the
+	 * leader */
+	c[1].leader = true;
+	c[2].active = false;
+	assert_int_equal(chcore_pick_owner(c, 3, 1), 2);
+	/* the excluded member only when nobody else qualifies */
+	c[1].active = false;
+	assert_int_equal(chcore_pick_owner(c, 3, 1), 1);
+}
+
+static void test_pick_ties(void **state)
+{
+	(void)state;
+	struct chcore_cand c[3] = {cand(3, 1), cand(1, 1), cand(2, 1)};
+	/* equal rank: the lowest id, whatever the order of the table */
+	assert_int_equal(chcore_pick_owner(c, 3, 0), 1);
+	struct chcore_cand d[3] = {cand(1, 1), cand(2, 1), cand(3, 1)};
+	assert_int_equal(chcore_pick_owner(d, 3, 0), 1);
+	assert_int_equal(chcore_pick_owner(d, 3, 1), 2);
+}
+
+/* ---- recovery ---- */
+
+static struct chcore_cand members3[3];
+
+static struct chcore_rec_in rec_in(uint8_t state, uint32_t owner, uint64_t epoch)
+{
+	members3[0] = cand(1, 1);
+	members3[1] = cand(2, 0);
+	members3[2] = cand(3, 2);
+	struct chcore_rec_in in = {.chltype = FSM_CHL_SDR,
+				   .img = {1, owner, state, epoch},
+				   .self = 1,
+				   .running = true,
+				   .have_book = true,
+				   .members = members3,
+				   .nmembers = 3};
+	return in;
+}
+
+static void test_rec_stopped_stays(void **state)
+{
+	(void)state;
+	struct chcore_rec_out out;
+	struct chcore_rec_in in = rec_in(FSM_CHS_STOPPED, 2, 4);
+	in.owner_failed = true;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_NONE);
+	in = rec_in(FSM_CHS_STOPPED, 1, 4);
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_NONE);
+}
+
+static void test_rec_start_local(void **state)
+{
+	(void)state;
+	struct chcore_rec_out out;
+	struct chcore_rec_in in = rec_in(FSM_CHS_STARTING, 1, 5);
+	in.started_epoch = 4;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_START_LOCAL);
+	/* running here already with that epoch */
+	in.have_inst = true;
+	in.inst_epoch = 5;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_NONE);
+	/* an older instance still here: wait for it to end */
+	in.inst_epoch = 4;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_NONE);
+	/* no bookkeeping (out of memory): nothing */
+	in = rec_in(FSM_CHS_STARTING, 1, 5);
+	in.have_book = false;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_NONE);
+}
+
+static void test_rec_restart_ended(void **state)
+{
+	(void)state;
+	struct chcore_rec_out out;
+	struct chcore_rec_in in = rec_in(FSM_CHS_STARTING, 1, 5);
+	in.started_epoch = 5; /* an instance of epoch 5 ran here and ended */
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_CAS);
+	assert_int_equal(out.why, CHREC_W_RESTART_ENDED);
+	assert_int_equal(out.after.owner, 1);
+	assert_int_equal(out.after.state, FSM_CHS_STARTING);
+	assert_int_equal(out.after.epoch, 6);
+}
+
+static void test_rec_ours_no_instance(void **state)
+{
+	(void)state;
+	struct chcore_rec_out out;
+	/* RUNNING, ours, no instance here (we restarted): new instance on the
+	 * least loaded member, epoch + 1 */
+	struct chcore_rec_in in = rec_in(FSM_CHS_RUNNING, 1, 7);
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_CAS);
+	assert_int_equal(out.why, CHREC_W_RESTARTED);
+	assert_int_equal(out.after.exists, 1);
+	assert_int_equal(out.after.owner, 2);
+	assert_int_equal(out.after.state, FSM_CHS_STARTING);
+	assert_int_equal(out.after.epoch, 8);
+	/* RETRYING with its instance here (waiting to retry): nothing */
+	in = rec_in(FSM_CHS_RETRYING, 1, 7);
+	in.have_inst = true;
+	in.inst_epoch = 6;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_NONE);
+	/* our initiator stopped: moved elsewhere, never to us */
+	in = rec_in(FSM_CHS_RUNNING, 1, 7);
+	in.running = false;
+	members3[1].load = 9;
+	members3[2].load = 9;
+	members3[0].load = 0;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_CAS);
+	assert_int_equal(out.why, CHREC_W_CHINIT_STOPPED);
+	assert_int_equal(out.after.owner, 2);
+	assert_int_equal(out.after.epoch, 8);
+}
+
+static void test_rec_recovering(void **state)
+{
+	(void)state;
+	struct chcore_rec_out out;
+	/* ours, initiator stopped, nobody else has one: RECOVERING, same epoch */
+	struct chcore_rec_in in = rec_in(FSM_CHS_RUNNING, 1, 7);
+	in.running = false;
+	members3[1].chinit = false;
+	members3[2].chinit = false;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_CAS);
+	assert_int_equal(out.why, CHREC_W_RECOVERING);
+	assert_int_equal(out.after.owner, 1);
+	assert_int_equal(out.after.state, FSM_CHS_RECOVERING);
+	assert_int_equal(out.after.epoch, 7);
+	/* already RECOVERING: nothing */
+	in.img.state = FSM_CHS_RECOVERING;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_NONE);
+	/* RECOVERING and an initiator runs again (ours): restart, epoch + 1 */
+	in = rec_in(FSM_CHS_RECOVERING, 1, 7);
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_CAS);
+	assert_int_equal(out.after.state, FSM_CHS_STARTING);
+	assert_int_equal(out.after.epoch, 8);
+}
+
+static void test_rec_peer(void **state)
+{
+	(void)state;
+	struct chcore_rec_out out;
+	/* owned by member 3, which FAILED: STARTING on a member by load
+	 * (never 3 when another qualifies), epoch + 1 */
+	struct chcore_rec_in in = rec_in(FSM_CHS_RUNNING, 3, 4);
+	in.owner_failed = true;
+	members3[2].active = false;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_CAS);
+	assert_int_equal(out.why, CHREC_W_PEER);
+	assert_int_equal(out.after.owner, 2);
+	assert_int_equal(out.after.state, FSM_CHS_STARTING);
+	assert_int_equal(out.after.epoch, 5);
+	/* no initiator anywhere: the winner keeps it RECOVERING, same epoch */
+	in = rec_in(FSM_CHS_RETRYING, 3, 4);
+	in.owner_failed = true;
+	for (int i = 0; i < 3; i++)
+		members3[i].chinit = false;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_CAS);
+	assert_int_equal(out.after.owner, 1);
+	assert_int_equal(out.after.state, FSM_CHS_RECOVERING);
+	assert_int_equal(out.after.epoch, 4);
+	/* owner alive and not us: nothing */
+	in = rec_in(FSM_CHS_RUNNING, 3, 4);
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_NONE);
+}
+
+static void test_rec_inbound(void **state)
+{
+	(void)state;
+	struct chcore_rec_out out;
+	struct chcore_rec_in in = rec_in(FSM_CHS_RUNNING, 1, 3);
+	in.chltype = FSM_CHL_RCVR;
+	in.rcv_here = true;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_NONE);
+	/* ours, the connection is gone: removed */
+	in.rcv_here = false;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_CAS);
+	assert_int_equal(out.why, CHREC_W_RCV_GONE);
+	assert_int_equal(out.after.exists, 0);
+	/* a failed member's: removed */
+	in = rec_in(FSM_CHS_RUNNING, 2, 3);
+	in.chltype = FSM_CHL_RCVR;
+	in.owner_failed = true;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_CAS);
+	assert_int_equal(out.why, CHREC_W_RCV_PEER);
+	assert_int_equal(out.after.exists, 0);
+	/* a live member's: left alone */
+	in.owner_failed = false;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_NONE);
+}
+
+/* ---- the sender ---- */
+
+static void test_sdr_start(void **state)
+{
+	(void)state;
+	assert_int_equal(chcore_sdr_start(10, 10, 10), CHSTART_BIND);
+	assert_int_equal(chcore_sdr_start(10, 15, 10), CHSTART_RESOLVE);
+	assert_int_equal(chcore_sdr_start(10, 15, 12), CHSTART_RESOLVE);
+	assert_int_equal(chcore_sdr_start(10, 15, 15), CHSTART_RESOLVE);
+	assert_int_equal(chcore_sdr_start(10, 15, 9), CHSTART_OUT_OF_STEP);
+	assert_int_equal(chcore_sdr_start(10, 15, 16), CHSTART_OUT_OF_STEP);
+	assert_int_equal(chcore_sdr_start(10, 10, 11), CHSTART_OUT_OF_STEP);
+}
+
+static void test_pipe_resolve(void **state)
+{
+	(void)state;
+	struct chcore_pipe p;
+	struct chcore_settle x;
+	chcore_pipe_begin(&p, 10);
+	chcore_pipe_resolve(&p, 12, &x);
+	assert_int_equal(x.kind, CHSETTLE_RESOLVE);
+	assert_int_equal(x.upto, 12);
+	assert_int_equal(x.flags, FSM_CHF_BACKOUT_REST);
+	assert_int_equal(chcore_pipe_settled(&p, &x, QSG_RC_CHANNEL_FENCED), CHSETTLED_ABORT);
+	assert_int_equal(chcore_pipe_settled(&p, &x, QSG_RC_NO_LEADER), CHSETTLED_FAIL);
+	assert_int_equal(p.settled, 10);
+	assert_int_equal(chcore_pipe_settled(&p, &x, QSG_OK), CHSETTLED_BIND);
+	assert_int_equal(p.settled, 12);
+	assert_false(chcore_pipe_settle_next(&p, &x)); /* nothing more */
+}
+
+static void test_pipe_confirm(void **state)
+{
+	(void)state;
+	struct chcore_pipe p;
+	struct chcore_settle x;
+	chcore_pipe_begin(&p, 0);
+	chcore_pipe_push(&p, 1, 3);
+	chcore_pipe_push(&p, 4, 6);
+	assert_int_equal(p.n, 2);
+	/* not the oldest batch */
+	assert_int_equal(chcore_pipe_confirm(&p, 4, 6, QSG_OK), CHCONF_NOT_IN_FLIGHT);
+	assert_int_equal(chcore_pipe_confirm(&p, 1, 2, QSG_OK), CHCONF_NOT_IN_FLIGHT);
+	assert_int_equal(chcore_pipe_confirm(&p, 1, 3, QSG_OK), CHCONF_SETTLE);
+	assert_int_equal(p.confirmed, 3);
+	assert_int_equal(p.n, 1);
+	assert_true(chcore_pipe_settle_next(&p, &x));
+	assert_int_equal(x.kind, CHSETTLE_CONFIRMED);
+	assert_int_equal(x.upto, 3);
+	assert_int_equal(x.flags, 0);
+	/* a settle not applied: again; applied: settled moves */
+	assert_int_equal(chcore_pipe_settled(&p, &x, QSG_RC_OUTCOME_UNKNOWN), CHSETTLED_RETRY);
+	assert_int_equal(p.settled, 0);
+	assert_int_equal(chcore_pipe_settled(&p, &x, QSG_OK), CHSETTLED_DONE);
+	assert_int_equal(p.settled, 3);
+	assert_false(chcore_pipe_settle_next(&p, &x));
+	/* the receiver ends the channel */
+	assert_int_equal(chcore_pipe_confirm(&p, 4, 6, QSG_RC_SEQ_MISMATCH), CHCONF_ENDED);
+	/* empty pipeline */
+	chcore_pipe_drop(&p);
+	assert_int_equal(chcore_pipe_confirm(&p, 4, 6, QSG_OK), CHCONF_NOT_IN_FLIGHT);
+}
+
+static void test_pipe_refused(void **state)
+{
+	(void)state;
+	struct chcore_pipe p;
+	struct chcore_settle x;
+	chcore_pipe_begin(&p, 0);
+	chcore_pipe_push(&p, 1, 3);
+	chcore_pipe_push(&p, 4, 6);
+	chcore_pipe_push(&p, 7, 9);
+	assert_int_equal(chcore_pipe_confirm(&p, 1, 3, QSG_OK), CHCONF_SETTLE);
+	assert_int_equal(chcore_pipe_confirm(&p, 4, 6, QSG_RC_BATCH_REJECTED), CHCONF_REFUSED);
+	assert_int_equal(p.n, 0); /* later batches dropped */
+	assert_true(p.refusing);
+	/* the refused settle comes first, up to the batch before it */
+	assert_true(chcore_pipe_settle_next(&p, &x));
+	assert_int_equal(x.kind, CHSETTLE_REFUSED);
+	assert_int_equal(x.upto, 3);
+	assert_int_equal(x.flags, FSM_CHF_BACKOUT_REST);
+	assert_int_equal(chcore_pipe_settled(&p, &x, QSG_RC_NOT_LEADER), CHSETTLED_RETRY);
+	assert_true(p.refusing);
+	assert_int_equal(chcore_pipe_settled(&p, &x, QSG_OK), CHSETTLED_DONE);
+	assert_false(p.refusing);
+	assert_int_equal(p.settled, 3);
+	assert_false(chcore_pipe_settle_next(&p, &x));
+}
+
+static void test_retry_policy(void **state)
+{
+	(void)state;
+	struct fsm_chattrs def;
+	uint64_t d = 0;
+	memset(&def, 0, sizeof def);
+	def.shortrty = 2;
+	def.shorttmr = 60;
+	def.longrty = 3;
+	def.longtmr = 1200;
+	assert_true(chcore_retry_delay(1, &def, &d));
+	assert_int_equal(d, 60);
+	assert_true(chcore_retry_delay(2, &def, &d));
+	assert_int_equal(d, 60);
+	assert_true(chcore_retry_delay(3, &def, &d));
+	assert_int_equal(d, 1200);
+	assert_true(chcore_retry_delay(5, &def, &d));
+	assert_int_equal(d, 1200);
+	assert_false(chcore_retry_delay(6, &def, &d)); /* exhausted: STOPPED */
+	def.shortrty = 0;
+	def.longrty = 0;
+	assert_false(chcore_retry_delay(1, &def, &d));
+}
+
+static void test_retry_target(void **state)
+{
+	(void)state;
+	struct chcore_cand c[3] = {cand(1, 0), cand(2, 4), cand(3, 1)};
+	assert_int_equal(chcore_retry_target(c, 3, 1), 3); /* avoids itself */
+	c[1].active = false;
+	c[2].chinit = false;
+	assert_int_equal(chcore_retry_target(c, 3, 1), 1); /* only itself */
+	c[0].chinit = false;
+	assert_int_equal(chcore_retry_target(c, 3, 1), 1); /* nobody: itself */
+}
+
+static void test_conname_split(void **state)
+{
+	(void)state;
+	char out[4][FSM_ADDR_MAX + 1];
+	assert_int_equal(chcore_conname_split(" 10.0.0.1:1414 ,, 10.0.0.2:1414,", out, 4), 2);
+	assert_string_equal(out[0], "10.0.0.1:1414");
+	assert_string_equal(out[1], "10.0.0.2:1414");
+	assert_int_equal(chcore_conname_split("a:1,b:2,c:3", out, 2), 2);
+	assert_string_equal(out[1], "b:2");
+	assert_int_equal(chcore_conname_split("", out, 4), 0);
+}
+
+/* ---- the receiver ---- */
+
+static void test_rcv_accept(void **state)
+{
+	(void)state;
+	char err[QSG_ERRMSG_SIZE];
+	assert_int_equal(chcore_rcv_accept("", "QSG1", "QM1", true, false, err), QSG_OK);
+	assert_int_equal(chcore_rcv_accept("QSG1", "QSG1", "QM1", true, false, err), QSG_OK);
+	assert_int_equal(chcore_rcv_accept("QM1", "QSG1", "QM1", true, false, err), QSG_OK);
+	assert_int_equal(chcore_rcv_accept("QMX", "QSG1", "QM1", true, false, err),
+			 QSG_RC_UNKNOWN_REMOTE_Q_MGR);
+	assert_int_equal(chcore_rcv_accept("", "QSG1", "QM1", false, false, err),
+			 QSG_RC_CHINIT_NOT_RUNNING);
+	assert_int_equal(chcore_rcv_accept("", "QSG1", "QM1", true, true, err),
+			 QSG_RC_MEMBER_FENCED);
+	/* the name is checked first */
+	assert_int_equal(chcore_rcv_accept("QMX", "QSG1", "QM1", false, true, err),
+			 QSG_RC_UNKNOWN_REMOTE_Q_MGR);
+}
+
+static void test_rcv_seq(void **state)
+{
+	(void)state;
+	struct chcore_rcvseq q;
+	memset(&q, 0, sizeof q);
+	chcore_rcv_started(&q, 10);
+	assert_int_equal(q.expect, 11);
+	assert_int_equal(chcore_rcv_msg(&q, 11), CHSEQ_ACCEPT);
+	assert_int_equal(chcore_rcv_msg(&q, 12), CHSEQ_ACCEPT);
+	assert_int_equal(chcore_rcv_msg(&q, 14), CHSEQ_MISMATCH);
+	assert_int_equal(q.expect, 13);
+	/* refused batch 13..15: later frames ignored until 13 comes again */
+	chcore_rcv_refused(&q, 13);
+	assert_int_equal(chcore_rcv_msg(&q, 16), CHSEQ_IGNORE);
+	assert_int_equal(chcore_rcv_msg(&q, 17), CHSEQ_IGNORE);
+	assert_int_equal(chcore_rcv_msg(&q, 13), CHSEQ_ACCEPT);
+	assert_false(q.skip);
+	assert_int_equal(chcore_rcv_msg(&q, 15), CHSEQ_MISMATCH);
+}
+
+static void test_chp_is_start(void **state)
+{
+	(void)state;
+	struct qsg_wbuf w;
+	struct chp_start m;
+	qsg_wbuf_init(&w);
+	memset(&m, 0, sizeof m);
+	m.chver = CHP_VERSION;
+	snprintf(m.channel, sizeof m.channel, "CH");
+	snprintf(m.sender_qmgr, sizeof m.sender_qmgr, "QM");
+	chp_start_encode(&w, 1, &m);
+	assert_true(chp_is_start(w.data, w.len));
+	assert_false(chp_is_start(w.data, 5));
+	qsg_wbuf_reset(&w);
+	chp_hb_encode(&w, 0);
+	assert_false(chp_is_start(w.data, w.len));
+	qsg_wbuf_close(&w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pick_least_loaded),
+	    cmocka_unit_test(test_pick_needs_active_chinit),
+	    cmocka_unit_test(test_pick_avoids_leader),
+	    cmocka_unit_test(test_pick_exclude),
+	    cmocka_unit_test(test_pick_ties),
+	    cmocka_unit_test(test_rec_stopped_stays),
+	    cmocka_unit_test(test_rec_start_local),
+	    cmocka_unit_test(test_rec_restart_ended),
+	    cmocka_unit_test(test_rec_ours_no_instance),
+	    cmocka_unit_test(test_rec_recovering),
+	    cmocka_unit_test(test_rec_peer),
+	    cmocka_unit_test(test_rec_inbound),
+	    cmocka_unit_test(test_sdr_start),
+	    cmocka_unit_test(test_pipe_resolve),
+	    cmocka_unit_test(test_pipe_confirm),
+	    cmocka_unit_test(test_pipe_refused),
+	    cmocka_unit_test(test_retry_policy),
+	    cmocka_unit_test(test_retry_target),
+	    cmocka_unit_test(test_conname_split),
+	    cmocka_unit_test(test_rcv_accept),
+	    cmocka_unit_test(test_rcv_seq),
+	    cmocka_unit_test(test_chp_is_start),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
