@@ -6,7 +6,8 @@
  * libraft or the network itself. All calls on the loop thread. Callers:
  * qsgd's admin adapter and tests/unit/test_mqsc. Internals: admin_int.h
  * (admin.c dispatches; admin_queue.c, admin_chan.c, admin_display.c and
- * admin_member.c execute), the parser in mqsc.h. */
+ * admin_member.c execute; admin_submit.c submits, admin_util.c replies),
+ * the parser in mqsc.h. */
 #ifndef QSG_ADMIN_H
 #define QSG_ADMIN_H
 

@@ -1,125 +1,14 @@
 /* MQSC administration: channel commands. DEFINE/ALTER/DELETE CHANNEL; START
- * and STOP CHANNEL (compare-and-swap on the shared status table, retried once
- * from the image the group returned); RESET and RESOLVE CHANNEL; START/STOP
- * CHINIT. See admin.h. */
+ * and STOP CHANNEL (compare-and-swap on the shared status table, built by
+ * admin_chst_build; admin_submit.c retries a lost race once from the image
+ * the group returned); RESET and RESOLVE CHANNEL; START/STOP CHINIT. See
+ * admin.h. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "admin_int.h"
-
-/* ------------------------------------------------------------------------
- * Channel status helpers
- * ------------------------------------------------------------------------ */
-
-bool admin_chs_active(uint8_t state)
-{
-	return state == FSM_CHS_STARTING || state == FSM_CHS_RUNNING || state == FSM_CHS_RETRYING ||
-	       state == FSM_CHS_RECOVERING;
-}
-
-const char *admin_chltype_name(uint8_t t)
-{
-	return t == FSM_CHL_SDR ? "SDR" : t == FSM_CHL_RCVR ? "RCVR" : "";
-}
-
-/* Queue manager name of member id (its id in decimal when unknown; "" for
- * 0). */
-void admin_member_name(const struct admin_env *env, uint32_t id, char *buf, size_t size)
-{
-	struct fsm_member m;
-	if (id == 0)
-		buf[0] = '\0';
-	else if (fsm_member_get(env->fsm, id, &m) == QSG_OK && m.name[0] != '\0')
-		snprintf(buf, size, "%s", m.name);
-	else
-		snprintf(buf, size, "%" PRIu32, id);
-}
-
-static void active_text(char *text, size_t size, const struct admin_env *env, const char *name,
-			const struct fsm_chimage *img, const char *tail)
-{
-	char owner[FSM_NAME_MAX + 16];
-	admin_member_name(env, img->owner, owner, sizeof owner);
-	snprintf(text, size, "QSG0021E: Channel %s is %s on %s (epoch %" PRIu64 ")%s", name,
-		 tail[0] == '.' ? "already active" : "active", owner, img->epoch, tail);
-}
-
-/* Fill op->cmd for START (after = new instance) or STOP from the image
- * `cur`. Returns QSG_OK, or a reason code with the reply text in text. */
-static int build_chst(struct admin_op *op, const struct fsm_chimage *cur, char *text, size_t size)
-{
-	struct fsm_chcmd *ch = &op->cmd.ch;
-
-	if (op->verb == MQSC_START) {
-		if (cur->exists && admin_chs_active(cur->state)) {
-			active_text(text, size, &op->env, op->name, cur, ".");
-			return QSG_RC_CHANNEL_ACTIVE;
-		}
-		ch->before = *cur;
-		if (!cur->exists)
-			memset(&ch->before, 0, sizeof ch->before);
-		ch->after.exists = 1;
-		ch->after.state = FSM_CHS_STARTING;
-		ch->after.epoch = ch->before.epoch + 1;
-		/* after.owner chosen by the caller */
-		return QSG_OK;
-	}
-	if (!cur->exists || !admin_chs_active(cur->state)) {
-		snprintf(text, size, "QSG0023E: Channel %s is not active (%s).", op->name,
-			 cur->exists ? fsm_chstate_name(cur->state) : "no status");
-		return QSG_RC_CHANNEL_STOPPED;
-	}
-	ch->before = *cur;
-	ch->after = *cur;
-	ch->after.state = FSM_CHS_STOPPED;
-	return QSG_OK;
-}
-bool admin_chst_result(struct admin_op *op, const struct fsm_result *res, int *rc, char *text,
-		       size_t size)
-{
-	const struct fsm_chimage *cur = &res->ch.current;
-	char owner[FSM_NAME_MAX + 16];
-
-	*rc = res->rc;
-	if (res->rc == QSG_OK) {
-		if (op->verb == MQSC_START) {
-			admin_member_name(&op->env, op->cmd.ch.after.owner, owner, sizeof owner);
-			snprintf(text, size,
-				 "QSG0020I: Channel %s is starting on %s (epoch %" PRIu64 ").",
-				 op->name, owner, op->cmd.ch.after.epoch);
-		} else {
-			admin_member_name(&op->env, op->cmd.ch.after.owner, owner, sizeof owner);
-			snprintf(text, size,
-				 "QSG0022I: Channel %s stopped (was on %s, epoch %" PRIu64 ").",
-				 op->name, owner, op->cmd.ch.after.epoch);
-		}
-		return false;
-	}
-	if (res->rc != QSG_RC_CAS_FAILED) {
-		admin_failed_text(text, size, op, res->rc);
-		return false;
-	}
-	if (op->retries > 0) {
-		snprintf(text, size,
-			 "QSG0031E: %s %s failed: the channel status changed concurrently twice; "
-			 "display CHSTATUS(%s) and retry: %s (%d).",
-			 mqsc_verb_name(op->verb), op->object, op->name, qsg_rc_name(res->rc),
-			 res->rc);
-		return false;
-	}
-	/* Lost a race: decide again from the image the group returned. */
-	op->retries++;
-	uint32_t owner_id = op->cmd.ch.after.owner;
-	*rc = build_chst(op, cur, text, size);
-	if (*rc != QSG_OK)
-		return false;
-	if (op->verb == MQSC_START)
-		op->cmd.ch.after.owner = owner_id;
-	admin_submit_op(op);
-	return true;
-}
 
 /* Copy the attributes whose bit is set in src->set over dst. */
 static void merge_chattrs(struct fsm_chattrs *dst, const struct fsm_chattrs *src)
@@ -214,7 +103,7 @@ void admin_exec_start_stop(struct admin_op *op, const struct mqsc_cmd *mc)
 	ch->chltype = FSM_CHL_SDR;
 	snprintf(ch->reason, sizeof ch->reason, "%s CHANNEL by %s", mqsc_verb_name(op->verb),
 		 op->env.qmgr_name ? op->env.qmgr_name : "?");
-	if ((rc = build_chst(op, &cur, text, sizeof text)) != QSG_OK) {
+	if ((rc = admin_chst_build(op, &cur, text, sizeof text)) != QSG_OK) {
 		admin_finish(op, rc, text);
 		return;
 	}
@@ -275,8 +164,8 @@ void admin_exec_resolve(struct admin_op *op, const struct mqsc_cmd *mc)
 		return;
 	}
 	if (st.img.state == FSM_CHS_STARTING || st.img.state == FSM_CHS_RUNNING) {
-		active_text(text, sizeof text, &op->env, op->name, &st.img,
-			    ": stop it before RESOLVE CHANNEL.");
+		admin_active_text(text, sizeof text, &op->env, op->name, &st.img,
+				  ": stop it before RESOLVE CHANNEL.");
 		admin_finish(op, QSG_RC_CHANNEL_ACTIVE, text);
 		return;
 	}

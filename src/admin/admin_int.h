@@ -1,8 +1,11 @@
 /* Internal interface of the MQSC administration module (src/admin): the
  * command in flight, the reply texts and the executors of each concern.
- * admin.c parses and dispatches; admin_queue.c, admin_chan.c,
- * admin_display.c and admin_member.c execute. Not for use outside
- * src/admin. */
+ * Layers, each calling only those below it:
+ *   admin.c          parses and dispatches;
+ *   admin_queue.c, admin_chan.c, admin_display.c, admin_member.c execute;
+ *   admin_submit.c   submits a change and replies from its result;
+ *   admin_util.c     replies, message texts and names (a leaf).
+ * Not for use outside src/admin. */
 #ifndef QSG_ADMIN_INT_H
 #define QSG_ADMIN_INT_H
 
@@ -27,7 +30,7 @@ struct admin_op {
 	int retries;
 };
 
-/* --- admin.c: replies and submission -------------------------------------- */
+/* --- admin_util.c: replies, message texts and names ------------------------ */
 /* Call done with text and aw (an empty object list when aw is NULL). */
 void admin_reply(admin_done_cb done, void *arg, int rc, const char *text,
 		 struct proto_admin_writer *aw);
@@ -39,32 +42,42 @@ const char *admin_done_word(enum mqsc_verb v);
 void admin_failed_text(char *text, size_t size, const struct admin_op *op, int rc);
 /* Reply with text and free op. */
 void admin_finish(struct admin_op *op, int rc, const char *text);
-/* Submit op->cmd; the reply follows the result. On refusal reply (not
- * applied) and free op. */
-void admin_submit_op(struct admin_op *op);
 /* Refuse before submitting: reply (what = fmt with a1, a2) and free op. */
 void admin_op_refuse(struct admin_op *op, int rc, const char *fmt, const char *a1, const char *a2);
-
-/* --- admin_queue.c --------------------------------------------------------- */
 /* Queue type of stored attributes (0 means LOCAL) and of an MQSC object. */
 uint8_t admin_qtype_of(const struct fsm_qattrs *a);
 uint8_t admin_obj_qtype(enum mqsc_obj o);
 /* "QLOCAL", "QREMOTE" or "QALIAS". */
 const char *admin_qtype_name(uint8_t t);
-/* DEFINE/ALTER/DELETE/CLEAR QLOCAL/QREMOTE/QALIAS. */
-void admin_exec_queue_change(struct admin_op *op, const struct mqsc_cmd *mc);
-
-/* --- admin_chan.c ---------------------------------------------------------- */
 bool admin_chs_active(uint8_t state);
 /* "SDR", "RCVR" or "". */
 const char *admin_chltype_name(uint8_t t);
 /* Queue manager name of member id (its id in decimal when unknown; "" for
  * 0). */
 void admin_member_name(const struct admin_env *env, uint32_t id, char *buf, size_t size);
+/* "QSG0021E: Channel NAME is [already] active on OWNER (epoch N)" + tail
+ * (tail "." means already active). */
+void admin_active_text(char *text, size_t size, const struct admin_env *env, const char *name,
+		       const struct fsm_chimage *img, const char *tail);
+
+/* --- admin_submit.c: submission and results -------------------------------- */
+/* Submit op->cmd; the reply follows the result. On refusal reply (not
+ * applied) and free op. */
+void admin_submit_op(struct admin_op *op);
+/* Fill op->cmd for START (after = new instance) or STOP CHANNEL from the
+ * status image cur. Returns QSG_OK, or a reason code with the reply text in
+ * text. */
+int admin_chst_build(struct admin_op *op, const struct fsm_chimage *cur, char *text, size_t size);
 /* Result of a START/STOP CHANNEL compare-and-swap: true when op was
  * resubmitted (the reply comes later). */
 bool admin_chst_result(struct admin_op *op, const struct fsm_result *res, int *rc, char *text,
 		       size_t size);
+
+/* --- admin_queue.c --------------------------------------------------------- */
+/* DEFINE/ALTER/DELETE/CLEAR QLOCAL/QREMOTE/QALIAS. */
+void admin_exec_queue_change(struct admin_op *op, const struct mqsc_cmd *mc);
+
+/* --- admin_chan.c ---------------------------------------------------------- */
 void admin_exec_channel_change(struct admin_op *op, const struct mqsc_cmd *mc);
 void admin_exec_start_stop(struct admin_op *op, const struct mqsc_cmd *mc);
 void admin_exec_reset(struct admin_op *op, const struct mqsc_cmd *mc);

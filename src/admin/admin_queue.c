@@ -14,23 +14,6 @@ static void merge_qattrs(struct fsm_qattrs *dst, const struct fsm_qattrs *src)
 	dst->set |= src->set;
 }
 
-uint8_t admin_qtype_of(const struct fsm_qattrs *a)
-{
-	return a->qtype == FSM_QT_REMOTE || a->qtype == FSM_QT_ALIAS ? a->qtype : FSM_QT_LOCAL;
-}
-
-const char *admin_qtype_name(uint8_t t)
-{
-	return t == FSM_QT_REMOTE ? "QREMOTE" : t == FSM_QT_ALIAS ? "QALIAS" : "QLOCAL";
-}
-
-uint8_t admin_obj_qtype(enum mqsc_obj o)
-{
-	return o == MQSC_OBJ_QREMOTE  ? FSM_QT_REMOTE
-	       : o == MQSC_OBJ_QALIAS ? FSM_QT_ALIAS
-				      : FSM_QT_LOCAL;
-}
-
 /* The object an ALTER/DELETE/CLEAR of mc means on this member, as the
  * state machine will pick it (fsm.c queue_target): with QSGDISP the object
  * of that disposition, without it the member's QMGR object or else the

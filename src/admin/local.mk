@@ -8,4 +8,6 @@ libqsgadmin_la_SOURCES = \
 	src/admin/admin.h src/admin/admin_int.h src/admin/admin.c \
 	src/admin/admin_queue.c src/admin/admin_chan.c \
 	src/admin/admin_display.c src/admin/admin_member.c \
-	src/admin/mqsc.h src/admin/mqsc_int.h src/admin/mqsc.c src/admin/mqsc_items.c
+	src/admin/admin_submit.c src/admin/admin_util.c \
+	src/admin/mqsc.h src/admin/mqsc_int.h src/admin/mqsc.c src/admin/mqsc_items.c \
+	src/admin/mqsc_names.c

@@ -12,7 +12,8 @@
  * Any input, including embedded NUL bytes and unbalanced parentheses, yields
  * a reason code and a message. Queue and channel attributes are those of
  * src/fsm/fsm_attrs.h. Callers: admin*.c and tests/unit/test_mqsc
- * (mqsc.c: lexer and grammar; mqsc_items.c: item checks). */
+ * (mqsc.c: lexer and grammar; mqsc_items.c: item checks; mqsc_names.c:
+ * verb and object names). */
 #ifndef QSG_MQSC_H
 #define QSG_MQSC_H
 

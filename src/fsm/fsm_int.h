@@ -3,9 +3,10 @@
  *  - the command codec (cmd.c) and the state machine proper;
  *  - the state's types (struct fsm, queues, messages, sessions, channel
  *    status entries) and the functions one concern's file offers the others.
- * Files: fsm.c (lifecycle, entry decode, dispatch), fsm_queue.c (messages,
- * index, priority lists, queue table, PUT/GET/BROWSE), fsm_object.c (queue
- * definitions), fsm_uow.c (sessions, units of work), fsm_member.c (members,
+ * Files: fsm.c (lifecycle, entry decode, dispatch), fsm_qtable.c (messages,
+ * index, priority lists, queue table, alias and transmission queue
+ * resolution: the bottom layer), fsm_queue.c (PUT/GET/BROWSE),
+ * fsm_object.c (queue definitions), fsm_uow.c (sessions, units of work), fsm_member.c (members,
  * leases), fsm_chan.c (channel tables, definitions, status CAS, channel
  * queries), fsm_chmsg.c (channel message transfer), fsm_snapshot.c,
  * fsm_query.c, fsm_check.c (invariants, checked builds only), sorted.c
@@ -153,7 +154,7 @@ struct chst {
 void state_init(struct fsm *f);
 void state_free(struct fsm *f);
 
-/* fsm_queue.c */
+/* fsm_qtable.c */
 int64_t sat_add_i64(int64_t a, int64_t b);
 uint64_t id_hash(uint64_t v);
 void queue_notify(struct fsm *f, struct queue *q, uint32_t n);
@@ -161,9 +162,15 @@ bool msg_expired(const struct qmsg *m, int64_t now);
 bool msg_get_before(const struct qmsg *a, const struct qmsg *b);
 void msg_view(const struct qmsg *m, struct fsm_msg *out);
 struct qmsg *msg_new(const struct fsm_msg *src);
+/* Whether q has a usable msgid/correlid index (INDXTYPE set, no
+ * allocation failure); the index entry of key (NULL if none). */
+bool index_active(const struct queue *q);
+struct ikey *index_find(const struct queue *q, const uint8_t *key);
 void index_build(struct queue *q);
 void make_visible(struct queue *q, struct qmsg *m, bool from_tail);
 void take_visible(struct queue *q, struct qmsg *m);
+/* Take a visible message off its queue (curdepth included) and free it. */
+void remove_visible(struct queue *q, struct qmsg *m);
 void purge_visible(struct queue *q, bool only_expired, int64_t now);
 uint64_t queue_hash(uint32_t scope, const char *name);
 struct queue *queue_find(const struct fsm *f, uint32_t scope, const char *name);
@@ -175,6 +182,8 @@ int queue_resolve(const struct fsm *f, uint32_t member, const char *name, struct
 		  struct queue **alias);
 bool xmitq_ok(const struct queue *x);
 int resolve_xmitq(const struct fsm *f, uint32_t member, const struct queue *rq, struct queue **out);
+
+/* fsm_queue.c */
 int op_put(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
 void qmsg_put(struct qsg_wbuf *out, const struct qmsg *m);
 int op_get(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);

@@ -105,21 +105,6 @@ static void seg_path(const struct store *s, uint32_t id, char *out, size_t n)
 	snprintf(out, n, "%s/seg-%010u.qss", s->dir, id);
 }
 
-struct store_seg *store_seg_find(const struct store *s, uint32_t id)
-{
-	size_t lo = 0, hi = s->nsegs;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (s->segs[mid]->id < id) {
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
-	}
-	return lo < s->nsegs && s->segs[lo]->id == id ? s->segs[lo] : NULL;
-}
-
 static struct store_seg *active(const struct store *s)
 {
 	return s->nsegs ? s->segs[s->nsegs - 1] : NULL;

@@ -18,7 +18,22 @@ struct store_seg {
 	size_t ndead, capdead;
 };
 
-/* The segment with this id, or NULL (binary search; segs are sorted). */
-struct store_seg *store_seg_find(const struct store *s, uint32_t id);
+/* The segment with this id, or NULL (binary search; segs are sorted).
+ * Inline here so that store.c and sync.c (which store.c calls) share it
+ * without depending on each other. */
+static inline struct store_seg *store_seg_find(const struct store *s, uint32_t id)
+{
+	size_t lo = 0, hi = s->nsegs;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (s->segs[mid]->id < id) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return lo < s->nsegs && s->segs[lo]->id == id ? s->segs[lo] : NULL;
+}
 
 #endif

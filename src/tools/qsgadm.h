@@ -1,7 +1,8 @@
 /* Internal interface of qsgadm (src/tools/qsgadm*.c): the reply of an MQSC
- * command, the program's context and the helpers `qsgadm check`
- * (qsgadm_check.c) shares with the MQSC shell and `qsgadm status`
- * (qsgadm.c). Not for use outside qsgadm. */
+ * command, the program's context and the helpers (qsgadm_util.c) that
+ * `qsgadm check` (qsgadm_check.c) shares with the MQSC shell and `qsgadm
+ * status` (qsgadm.c). qsgadm.c calls qsgadm_check.c; both call
+ * qsgadm_util.c, which calls neither. Not for use outside qsgadm. */
 #ifndef QSG_QSGADM_H
 #define QSG_QSGADM_H
 
@@ -20,8 +21,18 @@ struct strbuf {
 	bool oom;
 };
 
+/* --- qsgadm_util.c --------------------------------------------------------- */
+
+/* Append n bytes of s, a C string, printf output; empty b; its contents
+ * ("" when empty). After an allocation failure b->oom is set and nothing
+ * more is appended. */
+void sb_add(struct strbuf *b, const char *s, size_t n);
+void sb_adds(struct strbuf *b, const char *s);
 void sb_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_reset(struct strbuf *b);
 const char *sb_str(const struct strbuf *b);
+/* Append s as a JSON string literal (quotes included, non-ASCII escaped). */
+void sb_json_str(struct strbuf *b, const char *s);
 
 /* A reply: objects of name/value pairs. */
 struct robj {
@@ -45,6 +56,8 @@ const char *obj_get(const struct robj *o, const char *name);
 int do_admin(qsg_conn *c, const char *cmd, struct reply *r);
 /* The QMSTATUS summary object of r (the one with QUORUM), NULL if none. */
 const struct robj *summary_of(const struct reply *r);
+/* Connect to the first reachable address of list within timeout_s. */
+int connect_timeout(const char *list, double timeout_s, qsg_conn **c, char *errmsg);
 
 struct member {
 	char name[64];
@@ -62,8 +75,7 @@ struct ctx {
 	struct strbuf line;
 };
 
-/* Connect to the first reachable address of list within timeout_s. */
-int connect_timeout(const char *list, double timeout_s, qsg_conn **c, char *errmsg);
+/* --- qsgadm_check.c -------------------------------------------------------- */
 
 /* qsgadm check NAME [ARG] (qsgadm_check.c): 0 passed, 1 failed, 2 usage. */
 int cmd_check(struct ctx *x, const char *name, const char *arg);
