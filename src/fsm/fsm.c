@@ -1,8 +1,9 @@
 /* The replicated state machine: lifecycle (init/close), entry decoding and
  * the dispatcher that hands each command to its apply function. See fsm.h for
  * the contract and docs/protocol.md for the formats and rules. The state and
- * its internal types are in fsm_int.h; the apply functions live with their
- * concern (fsm_queue.c, fsm_object.c, fsm_uow.c, fsm_member.c, fsm_chan.c,
+ * its internal types are in fsm_int.h; the queue table, index and priority
+ * lists in fsm_qtable.c; the apply functions live with their concern
+ * (fsm_queue.c, fsm_object.c, fsm_uow.c, fsm_member.c, fsm_chan.c,
  * fsm_chmsg.c), snapshots in fsm_snapshot.c and queries in fsm_query.c.
  *
  * Determinism: apply never looks at clocks, randomness or pointer values;
