@@ -1,6 +1,6 @@
 # src/qsgd build fragment (included by the top-level Makefile.am).
 # Owner: daemon. The member daemon `qsgd` (MQSC administration: src/admin;
-# the channel runtime src/chan/ch{init,host,sdr,rcv}.c is compiled in here).
+# the channel runtime src/chan/ch{init,host,sdr*,rcv}.c is compiled in here).
 bin_PROGRAMS += qsgd
 
 # libqsgd: the daemon modules that unit tests link without the rest
@@ -26,7 +26,9 @@ qsgd_SOURCES = \
 	src/qsgd/adminsrv.h src/qsgd/adminsrv.c \
 	src/qsgd/notify.h src/qsgd/notify.c \
 	src/chan/chinit.h src/chan/chinit.c src/chan/chhost.h src/chan/chhost.c \
-	src/chan/chsdr.h src/chan/chsdr.c src/chan/chrcv.h src/chan/chrcv.c \
+	src/chan/chsdr.h src/chan/chsdr.c src/chan/chsdr_int.h src/chan/chsdr_conn.c \
+	src/chan/chsdr_settle.c src/chan/chsdr_batch.c src/chan/chsdr_life.c \
+	src/chan/chrcv.h src/chan/chrcv.c \
 	src/qsgd/lifecycle.h src/qsgd/lifecycle.c \
 	src/qsgd/metrics.h src/qsgd/metrics.c \
 	src/qsgd/httpd.h src/qsgd/httpd.c \

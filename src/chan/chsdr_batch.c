@@ -1,0 +1,237 @@
+/* A sending channel instance (chsdr_int.h): CH_GETBATCH and building
+ * batches. Messages are written as they are got, except the last of each
+ * get, which is held back so that it can carry the commit request when the
+ * batch closes (BATCHSZ reached, BATCHINT expired, or at once when BATCHINT
+ * is 0). Up to PIPELINE batches are unconfirmed at a time. A STOP drains:
+ * the open batch closes, the instance ends once everything is settled; so
+ * chsdr_entry_changed (chsdr.h), which sees the STOP, is here. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chsdr_int.h"
+
+static void close_batch(struct chsdr *s);
+static void getbatch_done(void *arg, int status, const void *result, size_t len);
+
+void chsdr_maybe_finish_stop(struct chsdr *s)
+{
+	if (s->stopping && s->open && !s->get_inflight)
+		close_batch(s);
+	if (s->stopping && s->pipe.n == 0 && !s->get_inflight && !s->settle_inflight && !s->open &&
+	    s->pipe.settled >= s->pipe.confirmed)
+		chsdr_graceful_end(s, "stopped by operator");
+}
+
+/* Add one message to the open batch. A held message goes out first; the
+ * last message of a get is held (copied), the others are written at once. */
+static void add_to_batch(struct chsdr *s, const struct chp_msg *cm, bool last_of_get)
+{
+	if (s->has_held) {
+		chp_msg_encode(&s->st->out, &s->held, s->comp);
+		s->has_held = false;
+	}
+	if (!s->open) {
+		s->open = true;
+		s->open_first = cm->seq;
+		s->open_n = 0;
+		s->open_since = now_ms(s);
+		s->luwid++;
+	}
+	s->open_n++;
+	if (!last_of_get) {
+		chp_msg_encode(&s->st->out, cm, s->comp);
+		return;
+	}
+	qsg_wbuf_reset(&s->held_data);
+	qsg_put_bytes(&s->held_data, cm->msg.props.p, cm->msg.props.len);
+	qsg_put_bytes(&s->held_data, cm->msg.body.p, cm->msg.body.len);
+	s->held = *cm;
+	s->held.msg.props.p = s->held_data.data;
+	s->held.msg.body.p = s->held_data.data + cm->msg.props.len;
+	s->has_held = true;
+}
+
+/* Close the open batch: the held message carries the commit request. */
+static void close_batch(struct chsdr *s)
+{
+	if (!s->open || !s->has_held || !s->st_open)
+		return;
+	s->held.mflags = CHP_M_LAST;
+	s->held.luwid = (s->epoch << 32) | (s->luwid & 0xffffffffu);
+	chp_msg_encode(&s->st->out, &s->held, s->comp);
+	stream_mark(s->st);
+	s->last_send = now_ms(s);
+	chcore_pipe_push(&s->pipe, s->open_first, s->held.seq);
+	s->open = false;
+	s->open_n = 0;
+	s->has_held = false;
+	if (s->btimer_open)
+		uv_timer_stop(&s->btimer);
+}
+
+static void on_btimer(uv_timer_t *t)
+{
+	struct chsdr *s = t->data;
+	if (s->phase == P_RUN && s->open) {
+		close_batch(s);
+		chsdr_pump(s);
+		chsdr_maybe_finish_stop(s);
+	}
+}
+
+static void getbatch_done_body(void *arg, int status, const void *result, size_t len)
+{
+	struct ssub *x = arg;
+	struct chsdr *s = x->s;
+	struct fsm_result res;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	s->get_inflight = false;
+	if (s->phase != P_RUN) {
+		chsdr_ssub_free(x);
+		return;
+	}
+	if (status == QSG_RC_NO_LEADER || status == QSG_RC_NOT_LEADER) {
+		/* Not applied: the status table (and the xmitq with it) is out of
+		 * reach for now. Keep the connection (heartbeats go on) and ask
+		 * again; the lease fences this member if it lasts. */
+		s->get_retry_at = now_ms(s) + RETRY_SOON_MS;
+		chsdr_ssub_free(x);
+		return;
+	}
+	if (status != QSG_OK) {
+		/* Outcome unknown: some messages may now be locked to us with
+		 * sequence numbers we do not know. Reconnect: the handshake
+		 * resolves them from the receiver's state. */
+		if (status == QSG_RC_OUTCOME_UNKNOWN)
+			chsdr_fail(s, "status table: outcome of a get unknown");
+		else
+			chsdr_fail(s, "status table unreachable");
+		chsdr_ssub_free(x);
+		return;
+	}
+	int rc = fsm_result_decode(FSM_OP_CH_GETBATCH, result, len, &res, errmsg);
+	if (rc == QSG_OK)
+		rc = res.rc;
+	if (rc == QSG_RC_CHANNEL_FENCED || rc == QSG_RC_CHANNEL_STOPPED) {
+		struct fsm_chstatus st;
+		bool mine = chsdr_entry(s, &st);
+		chsdr_entry_changed(s, mine ? &st : NULL, mine);
+		chsdr_ssub_free(x);
+		return;
+	}
+	if (rc != QSG_OK) {
+		chsdr_fail(s, qsg_rc_text(rc));
+		chsdr_ssub_free(x);
+		return;
+	}
+	if (res.ch.count == 0) {
+		if (s->open && now_ms(s) - s->open_since >= s->def.batchint)
+			close_batch(s);
+		s->idle = true;
+		if (s->idle_since == 0)
+			s->idle_since = now_ms(s);
+		chsdr_ssub_free(x);
+		chsdr_maybe_finish_stop(s);
+		return;
+	}
+	s->idle = false;
+	s->idle_since = 0;
+	struct fsm_chiter it;
+	fsm_chiter_result(&it, &res.ch);
+	int64_t wall = qsgd_wall_ms();
+	uint32_t n = 0;
+	for (;;) {
+		uint64_t seq;
+		struct fsm_msg m;
+		int done = 0;
+		if (fsm_chiter_batch(&it, &seq, &m, &done) != QSG_OK) {
+			chsdr_fail(s, "undecodable batch from the state machine");
+			chsdr_ssub_free(x);
+			return;
+		}
+		if (done)
+			break;
+		struct chp_msg cm;
+		memset(&cm, 0, sizeof cm);
+		cm.seq = seq;
+		cm.luwid = (s->epoch << 32) | (s->luwid & 0xffffffffu);
+		struct fsm_xqh h;
+		size_t hl = 0;
+		cm.msg = m;
+		if (fsm_xqh_decode(m.body.p, m.body.len, &h, &hl) == QSG_OK) {
+			snprintf(cm.rqmname, sizeof cm.rqmname, "%s", h.rqmname);
+			snprintf(cm.rname, sizeof cm.rname, "%s", h.rname);
+			cm.msg.body.p = (const uint8_t *)m.body.p + hl;
+			cm.msg.body.len = m.body.len - hl;
+		}
+		if (m.expiry_ms != 0)
+			cm.msg.expiry_ms = m.expiry_ms > wall ? m.expiry_ms - wall : 1;
+		add_to_batch(s, &cm, n + 1 == res.ch.count);
+		n++;
+	}
+	chsdr_ssub_free(x);
+	if (n == 0 || n != res.ch.count) {
+		chsdr_fail(s, "batch count mismatch");
+		return;
+	}
+	stream_mark(s->st);
+	uint64_t now = now_ms(s);
+	if (s->def.batchint == 0 || s->open_n >= s->batchsz ||
+	    now - s->open_since >= s->def.batchint)
+		close_batch(s);
+	else if (s->btimer_open && !uv_is_active((uv_handle_t *)&s->btimer))
+		uv_timer_start(&s->btimer, on_btimer, s->open_since + s->def.batchint - now, 0);
+	chsdr_pump(s);
+}
+
+void chsdr_pump(struct chsdr *s)
+{
+	if (s->phase != P_RUN || s->get_inflight || s->pipe.refusing || s->stopping || !s->st_open)
+		return;
+	if (s->pipe.n >= s->pipeline)
+		return;
+	if (s->get_retry_at != 0 && now_ms(s) < s->get_retry_at)
+		return;
+	s->get_retry_at = 0;
+	struct ssub *x = chsdr_ssub_new(s);
+	if (x == NULL)
+		return;
+	struct fsm_cmd cmd;
+	chsdr_base_cmd(s, &cmd, FSM_OP_CH_GETBATCH);
+	cmd.ch.max_msgs = s->batchsz - s->open_n;
+	cmd.ch.max_bytes = BATCH_MAX_BYTES;
+	s->get_inflight = true;
+	if (chsdr_submit(s, &cmd, getbatch_done, x) != QSG_OK)
+		s->get_inflight = false;
+}
+
+/* The submission's reference (ssub) is dropped part way through these
+ * completions; an extra reference keeps the sender alive until they return
+ * (a settle completing after the sender ended read freed memory: ASan). */
+static void getbatch_done(void *arg, int status, const void *result, size_t len)
+{
+	struct chsdr *s = ((struct ssub *)arg)->s;
+	s->refs++;
+	getbatch_done_body(arg, status, result, len);
+	chsdr_release(s);
+}
+
+void chsdr_entry_changed(struct chsdr *s, const struct fsm_chstatus *st, bool exists)
+{
+	if (s->phase == P_DEAD)
+		return;
+	if (!exists || st == NULL || !st->img.exists || st->img.owner != s->h->d->cfg->id ||
+	    st->img.epoch != s->epoch) {
+		chsdr_abort(s, "superseded: the status entry names another instance");
+		return;
+	}
+	if (st->img.state == FSM_CHS_STOPPED && !s->stopping) {
+		s->stopping = true;
+		s->phase_start = now_ms(s);
+		if (s->phase != P_RUN) {
+			chsdr_graceful_end(s, "stopped by operator");
+			return;
+		}
+		chsdr_maybe_finish_stop(s);
+	}
+}

@@ -1,0 +1,245 @@
+/* A sending channel instance (chsdr_int.h): the connection. The CONNAME
+ * entries are tried in turn; on connect the instance sends START with its
+ * sequence numbers, and the receiver's reply decides what is in doubt
+ * (chcore_sdr_start): bind at once, resolve by a settle first, or stop
+ * (out of step). Then the frames from the partner: confirmations,
+ * heartbeats, END. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chsdr_int.h"
+#include "qsgd/net.h"
+
+static void st_closed(struct stream *st)
+{
+	struct sconn *c = (struct sconn *)st;
+	struct chsdr *s = c->s;
+	if (s->conn_cur == c)
+		s->conn_cur = NULL;
+	free(c);
+	chsdr_release(s);
+}
+
+static void on_start_resp(struct chsdr *s, const uint8_t *p, size_t len)
+{
+	struct chp_start_resp r;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	char why[2 * QSG_ERRMSG_SIZE];
+	if (chp_start_resp_decode(p, len, &r, errmsg) != QSG_OK) {
+		snprintf(why, sizeof why, "bad start response: %s", errmsg);
+		chsdr_fail(s, why);
+		return;
+	}
+	if (r.rc != QSG_OK) {
+		snprintf(why, sizeof why, "partner refused the start: %s %s", qsg_rc_name(r.rc),
+			 r.text);
+		chsdr_fail(s, why);
+		return;
+	}
+	s->batchsz = r.batchsz < s->def.batchsz && r.batchsz > 0 ? r.batchsz : s->def.batchsz;
+	s->pipeline = r.pipeline > 0 && r.pipeline < s->def.pipeline ? r.pipeline : s->def.pipeline;
+	if (s->pipeline > FSM_CH_MAX_PIPELINE)
+		s->pipeline = FSM_CH_MAX_PIPELINE;
+	s->hbint_s = r.hbint;
+	s->comp = r.compmsg == FSM_COMP_LZ4 && s->def.compmsg == FSM_COMP_LZ4;
+	s->maxmsgl = r.maxmsgl;
+
+	struct fsm_chstatus st;
+	if (!chsdr_entry(s, &st)) {
+		chsdr_abort(s, "superseded during start");
+		return;
+	}
+	uint64_t L = r.lstseq;
+	chcore_pipe_begin(&s->pipe, st.lstseq);
+	enum chcore_start_act act = chcore_sdr_start(st.lstseq, st.curseq, L);
+	if (act == CHSTART_BIND) {
+		chsdr_bind(s);
+		return;
+	}
+	if (act == CHSTART_OUT_OF_STEP) {
+		snprintf(why, sizeof why,
+			 "message sequence numbers out of step: this end %llu (in doubt to %llu), "
+			 "receiver %llu; use RESET CHANNEL",
+			 (unsigned long long)st.lstseq, (unsigned long long)st.curseq,
+			 (unsigned long long)L);
+		QLOG_ERR(s->h->d->log, "QSG5036E", "channel %s: %s", s->name, why);
+		chsdr_send_end(s, QSG_RC_SEQ_MISMATCH, why);
+		struct fsm_chimage after = st.img;
+		after.state = FSM_CHS_STOPPED;
+		chsdr_close_conn(s);
+		s->phase = P_WAIT_RETRY;
+		chsdr_cas(s, &st.img, &after, "sequence number mismatch", chsdr_retry_moved);
+		return;
+	}
+	/* In doubt: the receiver committed up to L; commit our gets to there
+	 * and put the rest back. */
+	QLOG_INFO_(s->h->d->log, "QSG5037I",
+		   "channel %s: in-doubt batch resolved from the partner: commit to %llu, back "
+		   "out %llu..%llu",
+		   s->name, (unsigned long long)L, (unsigned long long)L + 1,
+		   (unsigned long long)st.curseq);
+	s->phase = P_RESOLVE;
+	struct ssub *x = chsdr_ssub_new(s);
+	if (x == NULL) {
+		chsdr_fail(s, "out of memory");
+		return;
+	}
+	chcore_pipe_resolve(&s->pipe, L, &x->settle);
+	struct fsm_cmd cmd;
+	chsdr_base_cmd(s, &cmd, FSM_OP_CH_SETTLE);
+	cmd.ch.seq = x->settle.upto;
+	cmd.ch.flags = x->settle.flags;
+	s->settle_inflight = true;
+	if (chsdr_submit(s, &cmd, chsdr_settle_done, x) != QSG_OK) {
+		s->settle_inflight = false;
+		chsdr_fail(s, "cannot resolve the in-doubt batch");
+	}
+}
+
+/* ---- connection ---- */
+
+static void on_frame(struct stream *st, const uint8_t *p, size_t len)
+{
+	struct chsdr *s = st->data;
+	uint32_t reqid;
+	if (s->phase == P_DEAD || !s->st_open)
+		return;
+	s->last_recv = now_ms(s);
+	s->hb_outstanding = false;
+	int op = chp_frame_op(p, len, &reqid);
+	switch (op) {
+	case CHP_START | PROTO_RESP:
+		if (s->phase != P_HANDSHAKE) {
+			chsdr_fail(s, "unexpected start response");
+			return;
+		}
+		on_start_resp(s, p, len);
+		return;
+	case CHP_CONFIRM:
+		if (s->phase != P_RUN) {
+			chsdr_fail(s, "confirmation before the channel runs");
+			return;
+		}
+		chsdr_on_confirm(s, p, len);
+		return;
+	case CHP_HB:
+		chp_hb_encode(&s->st->out, 1);
+		stream_mark(s->st);
+		return;
+	case CHP_HB | PROTO_RESP:
+		return;
+	case CHP_END: {
+		struct chp_end e;
+		char errmsg[QSG_ERRMSG_SIZE], why[2 * QSG_ERRMSG_SIZE];
+		if (chp_end_decode(p, len, &e, errmsg) != QSG_OK)
+			snprintf(why, sizeof why, "partner ended the channel");
+		else
+			snprintf(why, sizeof why, "partner ended the channel: %s %s",
+				 qsg_rc_name(e.rc), e.text);
+		chsdr_fail(s, why);
+		return;
+	}
+	default:
+		chsdr_fail(s, "unexpected frame from the partner");
+		return;
+	}
+}
+
+static void on_error(struct stream *st, int rc, uint32_t reqid)
+{
+	struct chsdr *s = st->data;
+	(void)reqid;
+	(void)rc;
+	if (s->phase != P_DEAD && s->st_open)
+		chsdr_fail(s, "connection lost");
+}
+
+static const struct stream_ops sdr_ops = {
+    .on_frame = on_frame,
+    .on_error = on_error,
+    .on_closed = st_closed,
+};
+
+static void connect_cb(uv_connect_t *req, int status)
+{
+	struct sconn *c = req->data;
+	struct chsdr *s = c->s;
+	if (s->phase != P_CONNECT || !s->st_open || s->conn_cur != c)
+		return;
+	if (status != 0) {
+		QLOG_DBG(s->h->d->log, "QSG5038D", "channel %s: connect to %s: %s", s->name,
+			 s->conn[s->conn_idx], uv_strerror(status));
+		chsdr_close_conn(s);
+		s->conn_idx++;
+		chsdr_try_connect(s);
+		return;
+	}
+	if (stream_start(s->st) != QSG_OK) {
+		chsdr_fail(s, "cannot read from the connection");
+		return;
+	}
+	struct fsm_chstatus st;
+	if (!chsdr_entry(s, &st)) {
+		chsdr_abort(s, "superseded during connect");
+		return;
+	}
+	struct chp_start m;
+	memset(&m, 0, sizeof m);
+	m.chver = CHP_VERSION;
+	snprintf(m.channel, sizeof m.channel, "%s", s->name);
+	snprintf(m.sender_qmgr, sizeof m.sender_qmgr, "%s", s->h->d->cfg->group);
+	m.epoch = s->epoch;
+	m.lstseq = st.lstseq;
+	if (st.curseq > st.lstseq) {
+		m.indoubt_first = st.lstseq + 1;
+		m.indoubt_last = st.curseq;
+	}
+	m.reset_seq = st.reset_seq;
+	m.batchsz = s->def.batchsz;
+	m.maxmsgl = s->def.maxmsgl;
+	m.hbint = s->def.hbint;
+	m.compmsg = s->def.compmsg;
+	m.pipeline = s->def.pipeline;
+	chp_start_encode(&s->st->out, 1, &m);
+	stream_mark(s->st);
+	s->phase = P_HANDSHAKE;
+	s->phase_start = now_ms(s);
+}
+
+void chsdr_try_connect(struct chsdr *s)
+{
+	struct sockaddr_storage sa;
+	while (s->conn_idx < s->nconn && net_resolve(s->conn[s->conn_idx], &sa) != QSG_OK) {
+		QLOG_WARNING(s->h->d->log, "QSG5039W",
+			     "channel %s: CONNAME entry %s is not a numeric host:port", s->name,
+			     s->conn[s->conn_idx]);
+		s->conn_idx++;
+	}
+	if (s->conn_idx >= s->nconn) {
+		s->conn_idx = 0;
+		chsdr_fail(s, "cannot connect to any CONNAME entry");
+		return;
+	}
+	struct sconn *c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		chsdr_fail(s, "out of memory");
+		return;
+	}
+	c->s = s;
+	s->phase = P_CONNECT;
+	s->phase_start = now_ms(s);
+	uv_tcp_init(s->h->d->loop, &c->st.tcp);
+	stream_init(&c->st, s->h->set, &sdr_ops, s);
+	s->conn_cur = c;
+	s->st = &c->st;
+	s->st_open = true;
+	s->refs++; /* released in st_closed */
+	uv_tcp_nodelay(&c->st.tcp, 1);
+	c->creq.data = c;
+	int rv = uv_tcp_connect(&c->creq, &c->st.tcp, (const struct sockaddr *)&sa, connect_cb);
+	if (rv != 0) {
+		chsdr_close_conn(s);
+		s->conn_idx++;
+		chsdr_try_connect(s);
+	}
+}
