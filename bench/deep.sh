@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# bench/deep.sh: a deep queue, filled and drained, on a fresh 3-member group
+# (issue 10, "Think in backlogs"). It is the measuring stick for the message
+# store: run it before and after a change and compare the tables.
+#
+# Fills QSG.DEEP with DEPTH persistent messages of SIZE bytes in steps of
+# STEP (qsgbench --mode put, 8 connections x 8 in flight), then drains it in
+# the same steps (qsgbench --mode get). After every step it prints one line:
+#
+#   phase depth rate/s p99_ms p999_ms errors rss_MB(QM1/QM2/QM3) disk_MB fences failed leader
+#
+# fences: QSG4002W lines in the member logs so far (a member fenced itself);
+# failed: QSG4003W lines (the leader declared a member failed); leader: the
+# member that leads after the step (a change mid-run is a failure of the goal).
+# With RESTART=1 it also kills every member (kill -9) at full depth, starts
+# them again and prints how long the group took to serve a PUT.
+#
+# Environment: DEPTH (default 1000000), STEP (default 100000), SIZE (1024),
+# RESTART (0), QSG_BIN_DIR (default build/), QSG_RUN_DIR (run/deep),
+# QSG_PORT_BASE (16700), QSG_LOG_LEVEL (warn). The group is stopped on exit,
+# by PID. Results are recorded in docs/performance.md with the command.
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+export QSG_BIN_DIR=${QSG_BIN_DIR:-$src/build}
+export QSG_RUN_DIR=${QSG_RUN_DIR:-$src/run/deep}
+export QSG_PORT_BASE=${QSG_PORT_BASE:-16700}
+export QSG_LOG_LEVEL=${QSG_LOG_LEVEL:-warn}
+depth=${DEPTH:-1000000}
+step=${STEP:-100000}
+size=${SIZE:-1024}
+restart=${RESTART:-0}
+cluster=$src/scripts/cluster
+adm=$QSG_BIN_DIR/qsgadm
+
+for b in qsgd qsgadm qsgbench; do
+	[ -x "$QSG_BIN_DIR/$b" ] || {
+		echo "deep.sh: $QSG_BIN_DIR/$b not found (scripts/build, or set QSG_BIN_DIR)" >&2
+		exit 1
+	}
+done
+((step > 0 && depth >= step)) || { echo "deep.sh: need DEPTH >= STEP > 0" >&2; exit 1; }
+
+if [ -f "$QSG_RUN_DIR/members" ]; then
+	"$cluster" down >/dev/null 2>&1 || true
+fi
+rm -rf "$QSG_RUN_DIR"
+
+teardown() {
+	local qm p
+	[ -f "$QSG_RUN_DIR/members" ] || return 0
+	for qm in $(cat "$QSG_RUN_DIR/members"); do
+		p=$(cat "$QSG_RUN_DIR/$qm.pid" 2>/dev/null || true)
+		[ -n "$p" ] || continue
+		kill -CONT "$p" 2>/dev/null || true
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	"$cluster" down >/dev/null 2>&1 || true
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+conn=$("$cluster" up 3 | sed -n 's/^QSG_CONN=//p')
+[ -n "$conn" ] || { echo "deep.sh: the group did not start" >&2; exit 1; }
+export QSG_CONN=$conn
+
+group_json() { "$adm" --json <<<"DISPLAY GROUP" 2>/dev/null || true; }
+leases_active() {
+	group_json | python3 -c 'import json,sys
+objs=[o for l in sys.stdin for o in json.loads(l).get("objects", [])]
+sys.exit(0 if len(objs) == 3 and all(o.get("LEASE") == "ACTIVE" for o in objs) else 1)'
+}
+leader() {
+	group_json | python3 -c 'import json,sys
+for l in sys.stdin:
+    for o in json.loads(l).get("objects", []):
+        if o.get("ROLE") == "LEADER":
+            print(o.get("QMNAME", "?")); sys.exit(0)
+print("none")'
+}
+for ((i = 0; i < 150; i++)); do leases_active && break; sleep 0.1; done
+"$adm" <<<"DEFINE QLOCAL(QSG.DEEP) MAXDEPTH(999999999) REPLACE" >/dev/null
+
+rss() { # QM -> MB
+	local p
+	p=$(cat "$QSG_RUN_DIR/$1.pid" 2>/dev/null || true)
+	[ -n "$p" ] && [ -r "/proc/$p/status" ] || { echo "-"; return; }
+	awk '/^VmRSS/ {printf "%d", $2 / 1024}' "/proc/$p/status"
+}
+disk() { du -sm "$QSG_RUN_DIR/$1" 2>/dev/null | awk '{print $1}'; }
+count() { cat "$QSG_RUN_DIR"/QM*.log 2>/dev/null | grep -c "$1" || true; }
+
+printf '%-6s %9s %9s %8s %8s %6s %-17s %-17s %6s %6s %s\n' phase depth rate/s p99_ms \
+	p999_ms errors rss_MB disk_MB fences failed leader
+row() { # phase depth RESULT-line
+	local r=$3 rate p99 p999 err
+	rate=$(sed -n 's/.* rate=\([0-9.]*\).*/\1/p' <<<"$r")
+	p99=$(sed -n 's/.* p99_us=\([0-9]*\).*/\1/p' <<<"$r")
+	p999=$(sed -n 's/.* p999_us=\([0-9]*\).*/\1/p' <<<"$r")
+	err=$(sed -n 's/.* errors=\([0-9]*\).*/\1/p' <<<"$r")
+	printf '%-6s %9s %9.0f %8.1f %8.1f %6s %-17s %-17s %6s %6s %s\n' "$1" "$2" "${rate:-0}" \
+		"$(awk -v u="${p99:-0}" 'BEGIN{print u/1000}')" \
+		"$(awk -v u="${p999:-0}" 'BEGIN{print u/1000}')" "${err:-?}" \
+		"$(rss QM1)/$(rss QM2)/$(rss QM3)" "$(disk QM1)/$(disk QM2)/$(disk QM3)" \
+		"$(count QSG4002W)" "$(count QSG4003W)" "$(leader)"
+}
+
+status=0
+bench() { # qsgbench-args... -> prints the RESULT line
+	local out
+	out=$("$QSG_BIN_DIR/qsgbench" --queue QSG.DEEP "$@" 2>&1) || status=1
+	grep '^RESULT' <<<"$out" || echo "RESULT none errors=?"
+}
+
+d=0
+while ((d < depth)); do
+	r=$(bench --mode put --conns 8 --inflight 8 --size "$size" --persistent --messages "$step")
+	d=$((d + step))
+	row fill "$d" "$r"
+done
+
+if [ "$restart" = 1 ]; then
+	for qm in QM1 QM2 QM3; do "$cluster" kill "$qm" >/dev/null; done
+	t0=$(date +%s.%N)
+	for qm in QM1 QM2 QM3; do "$cluster" start "$qm" >/dev/null & done
+	wait
+	until echo x | "$QSG_BIN_DIR/qsgput" QSG.DEEP >/dev/null 2>&1; do sleep 0.2; done
+	t1=$(date +%s.%N)
+	echo "restart: kill -9 of every member at depth $depth, serving again after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s"
+	d=$((d + 1))
+fi
+
+while ((d > 0)); do
+	n=$((d < step ? d : step))
+	r=$(bench --mode get --conns 8 --inflight 8 --messages "$n")
+	d=$((d - n))
+	row drain "$d" "$r"
+done
+exit $status
