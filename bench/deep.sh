@@ -7,8 +7,12 @@
 # STEP (qsgbench --mode put, 8 connections x 8 in flight), then drains it in
 # the same steps (qsgbench --mode get). After every step it prints one line:
 #
-#   phase depth rate/s p99_ms p999_ms errors rss_MB(QM1/QM2/QM3) disk_MB fences failed leader
+#   phase depth rate/s p99_ms p999_ms errors rss_MB(QM1/QM2/QM3) disk_MB stall_ms fences failed leader
 #
+# stall_ms: per member, the longest event loop iteration during the step
+# (qsg_loop_iteration_window_max_seconds from each member's /metrics, read
+# just before the step, which starts a new window, and just after it; the
+# goal is at most about 20 ms). The members serve HTTP on QSG_PORT_BASE+90+i.
 # fences: QSG4002W lines in the member logs so far (a member fenced itself);
 # failed: QSG4003W lines (the leader declared a member failed); leader: the
 # member that leads after the step (a change mid-run is a failure of the goal).
@@ -19,6 +23,8 @@
 # RESTART (0), QSG_BIN_DIR (default build/), QSG_RUN_DIR (run/deep),
 # QSG_PORT_BASE (16700), QSG_LOG_LEVEL (warn). The group is stopped on exit,
 # by PID. Results are recorded in docs/performance.md with the command.
+# Nothing else may scrape the members' /metrics during a run: each scrape
+# starts a new stall window.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,6 +66,14 @@ teardown() {
 trap teardown EXIT
 trap 'exit 130' INT TERM
 
+# scripts/cluster writes QMn.ini on the first `up` only: start once to write
+# them, stop, add the [http] section (for stall_ms), start again.
+http_base=$((QSG_PORT_BASE + 90))
+"$cluster" up 3 >/dev/null || { echo "deep.sh: the group did not start" >&2; exit 1; }
+"$cluster" down >/dev/null
+for i in 1 2 3; do
+	printf '[http]\naddress = 127.0.0.1:%d\n' $((http_base + i)) >>"$QSG_RUN_DIR/QM$i.ini"
+done
 conn=$("$cluster" up 3 | sed -n 's/^QSG_CONN=//p')
 [ -n "$conn" ] || { echo "deep.sh: the group did not start" >&2; exit 1; }
 export QSG_CONN=$conn
@@ -89,25 +103,46 @@ rss() { # QM -> MB
 }
 disk() { du -sm "$QSG_RUN_DIR/$1" 2>/dev/null | awk '{print $1}'; }
 count() { cat "$QSG_RUN_DIR"/QM*.log 2>/dev/null | grep -c "$1" || true; }
+# stall -> "a/b/c": per member, the longest loop iteration in ms since the
+# previous scrape (which this one ends: the next window starts now); "-" for
+# a member that does not answer.
+stall() {
+	python3 - "$http_base" <<'PY'
+import sys, urllib.request
+out = []
+for i in (1, 2, 3):
+    v = "-"
+    try:
+        url = "http://127.0.0.1:%d/metrics" % (int(sys.argv[1]) + i)
+        for line in urllib.request.urlopen(url, timeout=5).read().decode().splitlines():
+            if line.startswith("qsg_loop_iteration_window_max_seconds "):
+                v = "%.0f" % (float(line.split()[1]) * 1000)
+    except Exception:
+        pass
+    out.append(v)
+print("/".join(out))
+PY
+}
 
-printf '%-6s %9s %9s %8s %8s %6s %-17s %-17s %6s %6s %s\n' phase depth rate/s p99_ms \
-	p999_ms errors rss_MB disk_MB fences failed leader
+printf '%-6s %9s %9s %8s %8s %6s %-17s %-17s %-14s %6s %6s %s\n' phase depth rate/s p99_ms \
+	p999_ms errors rss_MB disk_MB stall_ms fences failed leader
 row() { # phase depth RESULT-line
 	local r=$3 rate p99 p999 err
 	rate=$(sed -n 's/.* rate=\([0-9.]*\).*/\1/p' <<<"$r")
 	p99=$(sed -n 's/.* p99_us=\([0-9]*\).*/\1/p' <<<"$r")
 	p999=$(sed -n 's/.* p999_us=\([0-9]*\).*/\1/p' <<<"$r")
 	err=$(sed -n 's/.* errors=\([0-9]*\).*/\1/p' <<<"$r")
-	printf '%-6s %9s %9.0f %8.1f %8.1f %6s %-17s %-17s %6s %6s %s\n' "$1" "$2" "${rate:-0}" \
+	printf '%-6s %9s %9.0f %8.1f %8.1f %6s %-17s %-17s %-14s %6s %6s %s\n' "$1" "$2" "${rate:-0}" \
 		"$(awk -v u="${p99:-0}" 'BEGIN{print u/1000}')" \
 		"$(awk -v u="${p999:-0}" 'BEGIN{print u/1000}')" "${err:-?}" \
-		"$(rss QM1)/$(rss QM2)/$(rss QM3)" "$(disk QM1)/$(disk QM2)/$(disk QM3)" \
+		"$(rss QM1)/$(rss QM2)/$(rss QM3)" "$(disk QM1)/$(disk QM2)/$(disk QM3)" "$(stall)" \
 		"$(count QSG4002W)" "$(count QSG4003W)" "$(leader)"
 }
 
 status=0
 bench() { # qsgbench-args... -> prints the RESULT line
 	local out
+	stall >/dev/null # the step's stall window starts here
 	out=$("$QSG_BIN_DIR/qsgbench" --queue QSG.DEEP "$@" 2>&1) || status=1
 	grep '^RESULT' <<<"$out" || echo "RESULT none errors=?"
 }
@@ -126,7 +161,7 @@ if [ "$restart" = 1 ]; then
 	wait
 	until echo x | "$QSG_BIN_DIR/qsgput" QSG.DEEP >/dev/null 2>&1; do sleep 0.2; done
 	t1=$(date +%s.%N)
-	echo "restart: kill -9 of every member at depth $depth, serving again after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s"
+	echo "restart: kill -9 of every member at depth $depth, serving again after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s; longest loop iteration since start $(stall) ms"
 	d=$((d + 1))
 fi
 

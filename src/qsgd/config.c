@@ -16,6 +16,7 @@ void qsgd_config_defaults(struct qsgd_config *c)
 	memset(c, 0, sizeof *c);
 	c->log_level = QLOG_INFO;
 	c->log_format = QLOG_TEXT;
+	c->loop_warn_ms = 200;
 	c->election_timeout_ms = 1000;
 	c->append_timeout_ms = 5000;
 	c->heartbeat_ms = 100;
@@ -124,7 +125,9 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 				rc = qsg_errf(e, QSG_RC_CONFIG,
 					      "%s: '%s' is not error, warn, info or debug", what,
 					      value);
-		} else
+		} else if (strcmp(key, "loop_warn_ms") == 0)
+			rc = set_unsigned(&c->loop_warn_ms, value, 0, 600000, what, e);
+		else
 			goto unknown;
 	} else if (strcmp(section, "raft") == 0) {
 		if (strcmp(key, "id") == 0) {

@@ -26,6 +26,7 @@ struct qsgd_config {
 	char group[FSM_NAME_MAX + 1];
 	char dir[QSGD_PATH_MAX];
 	int log_level; /* enum qlog_level */
+	unsigned loop_warn_ms; /* QSG4008W above this iteration time; 0 = off (looplag.h) */
 	/* [raft] */
 	uint32_t id;
 	char raft[FSM_ADDR_MAX + 1];

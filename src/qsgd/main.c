@@ -22,6 +22,7 @@
 #include "httpd.h"
 #include "lease.h"
 #include "log.h"
+#include "looplag.h"
 #include "metrics.h"
 #include "net.h"
 #include "raft-glue/glue.h"
@@ -45,6 +46,7 @@ struct member {
 	bool stopping;
 	/* observability */
 	struct qsgd_stats stats;
+	struct looplag looplag; /* loop-stall monitor (issue 10) */
 	struct httpd *httpd; /* NULL: no [http] address */
 	struct sdnotify sd;
 	uv_timer_t ready_timer; /* until READY=1 */
@@ -144,6 +146,7 @@ static void glue_closed(void *arg)
 {
 	struct member *m = arg;
 	qsgd_core_close(&m->core);
+	looplag_close(&m->looplag);
 	if (m->timers_inited) {
 		uv_close((uv_handle_t *)&m->ready_timer, NULL);
 		uv_close((uv_handle_t *)&m->watchdog_timer, NULL);
@@ -219,6 +222,8 @@ static void http_handler(void *arg, const char *path, struct httpd_response *r)
 	}
 	glue_get_info(d->glue, &gi);
 	if (strcmp(path, "/metrics") == 0) {
+		struct looplag_stats ls;
+		looplag_read(&m->looplag, &ls, true); /* a scrape ends the window */
 		struct metrics_input in = {
 		    .fsm = d->fsm,
 		    .raft = &gi,
@@ -226,6 +231,7 @@ static void http_handler(void *arg, const char *path, struct httpd_response *r)
 		    .fenced = lease_fenced(d->lease),
 		    .connections = server_connections(d->server),
 		    .stats = &m->stats,
+		    .loop = &ls,
 		};
 		r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 		if (metrics_render(&in, &r->body) != QSG_OK)
@@ -398,6 +404,8 @@ static int run(struct member *m)
 	m->sigterm.data = m->sigint.data = m;
 	uv_signal_start(&m->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&m->sigint, on_signal, SIGINT);
+	if (looplag_init(&m->looplag, &m->loop, &m->log, cfg->loop_warn_ms, errmsg) != QSG_OK)
+		QLOG_WARNING(&m->log, "QSG4008W", "%s: loop stalls are not measured", errmsg);
 
 	int exit_code = 0;
 	if ((rc = glue_start(d->glue, errmsg)) != QSG_OK) {

@@ -7,6 +7,7 @@
 
 #include "common/qsg_err.h"
 #include "fsm/fsm.h"
+#include "looplag.h"
 
 const uint32_t qsgd_lat_bounds_us[QSGD_LAT_BUCKETS] = {
     500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2000000};
@@ -219,6 +220,41 @@ static int m_cb(void *arg, const struct fsm_member *m)
 	return 0;
 }
 
+/* ---- the event loop (looplag.h) ---- */
+
+static void loop_render(struct qsg_wbuf *w, const struct looplag_stats *ls)
+{
+	static const uint32_t bounds_ms[LOOPLAG_BUCKETS] = LOOPLAG_BOUNDS_MS;
+	char v[64];
+	uint64_t cum = 0;
+	head(w, "qsg_loop_iteration_seconds", "histogram",
+	     "Time one iteration of the event loop spent running callbacks (not waiting).");
+	for (int i = 0; i < LOOPLAG_BUCKETS; i++) {
+		cum += ls->bucket[i];
+		out(w, "qsg_loop_iteration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+		    (double)bounds_ms[i] / 1000.0, cum);
+	}
+	out(w, "qsg_loop_iteration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", ls->iterations);
+	seconds(v, sizeof v, (double)ls->sum_ns / 1e9);
+	out(w, "qsg_loop_iteration_seconds_sum %s\n", v);
+	out(w, "qsg_loop_iteration_seconds_count %" PRIu64 "\n", ls->iterations);
+	head(w, "qsg_loop_iteration_max_seconds", "gauge",
+	     "Longest event loop iteration since the member started.");
+	seconds(v, sizeof v, (double)ls->max_ns / 1e9);
+	out(w, "qsg_loop_iteration_max_seconds %s\n", v);
+	head(w, "qsg_loop_iteration_window_max_seconds", "gauge",
+	     "Longest event loop iteration since the previous scrape of /metrics.");
+	seconds(v, sizeof v, (double)ls->window_max_ns / 1e9);
+	out(w, "qsg_loop_iteration_window_max_seconds %s\n", v);
+	head(w, "qsg_loop_stalls_total", "counter",
+	     "Event loop iterations that took more than 20 ms (the budget of one iteration).");
+	out(w, "qsg_loop_stalls_total %" PRIu64 "\n", ls->over_stall);
+	head(w, "qsg_loop_timer_lag_max_seconds", "gauge",
+	     "Latest a 100 ms periodic timer has fired since the member started.");
+	seconds(v, sizeof v, (double)ls->timer_lag_max_ms / 1e3);
+	out(w, "qsg_loop_timer_lag_max_seconds %s\n", v);
+}
+
 int metrics_render(const struct metrics_input *in, struct qsg_wbuf *w)
 {
 	const struct glue_info *gi = in->raft;
@@ -315,6 +351,8 @@ int metrics_render(const struct metrics_input *in, struct qsg_wbuf *w)
 	head(w, "qsg_client_connections", "gauge",
 	     "Open connections on the client listener (applications, members, channels).");
 	out(w, "qsg_client_connections %zu\n", in->connections);
+	if (in->loop != NULL)
+		loop_render(w, in->loop);
 	return w->err != QSG_OK ? QSG_RC_STORAGE_NOT_AVAILABLE : QSG_OK;
 }
 

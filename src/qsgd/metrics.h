@@ -16,6 +16,7 @@
 #include "raft-glue/glue.h"
 
 struct fsm;
+struct looplag_stats;
 
 /* Commit latency histogram: upper bounds in microseconds (0.0005 s .. 2 s),
  * plus +Inf. */
@@ -46,6 +47,8 @@ struct metrics_input {
 	bool fenced; /* lease_fenced() */
 	size_t connections; /* server_connections() */
 	const struct qsgd_stats *stats;
+	/* the loop-stall monitor (looplag.h); NULL: no qsg_loop_* series */
+	const struct looplag_stats *loop;
 };
 
 /* Append the exposition (text format 0.0.4) to out. Returns QSG_OK or

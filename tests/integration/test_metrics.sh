@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # /metrics, /healthz and /readyz on a live 3-member group: the HTTP listener
 # ([http] address) of every member; queue counters and depth move with 500
-# puts and 500 gets; commit latency is recorded; a bad request gets 400 and
+# puts and 500 gets; commit latency is recorded; the loop-stall monitor
+# (qsg_loop_*) reports; a bad request gets 400 and
 # leaves the member serving; /readyz turns 503 on a member whose two peers are
 # paused (it loses its lease and its leader) and 200 again after they resume.
 # Ports: members 18601.., Raft 18701.., HTTP 18691.. (BASE+90+i: inside this
@@ -105,6 +106,13 @@ for name in ["qsg_queue_depth", "qsg_queue_uncommitted", "qsg_queue_oldest_messa
     if name.endswith("_total"):
         assert types[name] == "counter", name
 assert types["qsg_commit_latency_seconds"] == "histogram"
+# the loop-stall monitor (looplag.c): present, and it has counted iterations
+for name, t in [("qsg_loop_iteration_seconds", "histogram"), ("qsg_loop_iteration_max_seconds", "gauge"),
+                ("qsg_loop_iteration_window_max_seconds", "gauge"), ("qsg_loop_stalls_total", "counter"),
+                ("qsg_loop_timer_lag_max_seconds", "gauge")]:
+    assert types.get(name) == t, "%s: %s" % (name, types.get(name))
+assert re.search(r'^qsg_loop_iteration_seconds_count [1-9][0-9]*$', body, re.M), "no loop iterations"
+assert 'qsg_loop_iteration_seconds_bucket{le="0.02"} ' in body
 for m in ("QM1", "QM2", "QM3"):
     assert 'qsg_member_up{member="%s"} 1' % m in body, m
 leaders = 0
