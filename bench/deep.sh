@@ -143,13 +143,17 @@ status=0
 bench() { # qsgbench-args... -> prints the RESULT line
 	local out
 	stall >/dev/null # the step's stall window starts here
-	out=$("$QSG_BIN_DIR/qsgbench" --queue QSG.DEEP "$@" 2>&1) || status=1
-	grep '^RESULT' <<<"$out" || echo "RESULT none errors=?"
+	# Runs in a command substitution: a failure is reported in the line
+	# (failed=1), which the caller turns into the exit status.
+	local rc=0
+	out=$("$QSG_BIN_DIR/qsgbench" --queue QSG.DEEP "$@" 2>&1) || rc=1
+	{ grep '^RESULT' <<<"$out" || echo "RESULT none errors=?"; } | sed "s/\$/ failed=$rc/"
 }
 
 d=0
 while ((d < depth)); do
 	r=$(bench --mode put --conns 8 --inflight 8 --size "$size" --persistent --messages "$step")
+	[[ $r == *failed=1* ]] && status=1
 	d=$((d + step))
 	row fill "$d" "$r"
 done
@@ -168,6 +172,7 @@ fi
 while ((d > 0)); do
 	n=$((d < step ? d : step))
 	r=$(bench --mode get --conns 8 --inflight 8 --messages "$n")
+	[[ $r == *failed=1* ]] && status=1
 	d=$((d - n))
 	row drain "$d" "$r"
 done
