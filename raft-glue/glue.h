@@ -22,6 +22,10 @@ struct glue_sm {
 	/* Apply one entry. results == NULL when nobody waits for them. Must be
 	 * deterministic. A non-zero return is a fatal state-machine error. */
 	int (*apply)(void *data, const void *buf, size_t len, struct qsg_wbuf *results);
+	/* Canonical encoding of the whole state. In GLUE_SNAPSHOT_FORK mode
+	 * it runs in a forked child of the member (raft-glue/snapfork.c): it
+	 * must stay pure (no I/O, no locks but malloc's, no threads, no
+	 * libuv). */
 	int (*snapshot)(void *data, struct qsg_wbuf *out);
 	int (*restore)(void *data, const void *buf, size_t len);
 };

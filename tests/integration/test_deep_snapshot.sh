@@ -4,11 +4,12 @@
 # persistent messages (qsgbench, 8 connections x 8 in flight), so every member
 # snapshots its whole state again and again while puts flow. Checked: no
 # member fenced itself (QSG4002W) or was declared failed (QSG4003W), the
-# leader never changed, every member took snapshots (/metrics), the loop time
-# of a fork-mode capture is reported, and every message comes back
+# leader never changed, every member took snapshots (/metrics), the last
+# capture held each member's loop for less than 0.1 s, and every message comes back
 # (CURDEPTH after the fill == puts acknowledged == gets drained, then 0).
 # With QSG_SNAPSHOT_MODE=inline (encode on the loop) the same test fails on
-# this machine (docs/performance.md, "Deep queue").
+# this machine: the loop is held 0.2-0.3 s per snapshot (docs/performance.md,
+# "Deep queue"). DEEP_MESSAGES overrides the count (default 200000).
 # Ports: members 19401.., Raft 19501.., HTTP 19491..
 . "$(dirname "$0")/lib.sh" 19400
 HTTP_BASE=$((QSG_PORT_BASE + 90))
@@ -102,8 +103,12 @@ log "fences $fences, failed $failed, leaders seen: $leaders"
 for i in 1 2 3; do
 	s=$(metric $((HTTP_BASE + i)) qsg_snapshots_total)
 	[ -n "$s" ] && ((s >= 3)) || fail "QM$i took ${s:-no} snapshots (expected >= 3 at threshold 1024)"
+	# The loop's share of a capture: fork() in fork mode (~10 ms at this
+	# size), the whole encode inline (~0.2-0.3 s here). Issue 10: a few ms.
 	loop=$(metric $((HTTP_BASE + i)) qsg_snapshot_last_loop_seconds)
 	[ -n "$loop" ] || fail "QM$i: no qsg_snapshot_last_loop_seconds"
+	awk -v l="$loop" 'BEGIN { exit !(l < 0.1) }' ||
+		fail "QM$i: the last snapshot held the loop for $loop s (limit 0.1 s)"
 done
 
 d=$(depth)
