@@ -18,8 +18,19 @@
  * during the call"); followers never leak anything; the buffer's memory is
  * reused from entry to entry and released by glue_adapter_teardown().
  *
- * Snapshots use raft_fsm version 2: with snapshot_finalize set, libraft
- * takes no ownership of the snapshot buffers (takeSnapshotClose), so they are
+ * Snapshots. Inline mode uses raft_fsm version 2: `snapshot` encodes the
+ * whole state on the loop. Fork mode uses version 3 (libraft 0.15,
+ * src/replication.c, takeSnapshot): `snapshot` runs on the loop right after
+ * the last applied entry and forks the encoder (snapfork.c), returning no
+ * buffers; libraft then calls `snapshot_async` in the thread pool
+ * (io->async_work), which collects the child's bytes into the buffers, and
+ * after the put (or any failure) `snapshot_finalize` on the loop. libraft
+ * keeps applying entries meanwhile; the child's copy-on-write image does not
+ * see them. A failure after `snapshot` succeeded makes libraft skip that
+ * snapshot (takeSnapshotDoneCb); a failing `snapshot` returns RAFT_BUSY,
+ * which libraft ignores and retries after the next apply, so failures back
+ * off for a second. In both modes, with snapshot_finalize set, libraft takes
+ * no ownership of the snapshot buffers (takeSnapshotClose), so they are
  * plain malloc() memory released in snapshot_finalize. Restore: on success
  * the fsm owns buf->base (libraft frees only the bufs array), so it is
  * released with raft_free(); on failure libraft frees it. */
@@ -151,6 +162,66 @@ static int adapter_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], un
 	a->snapshots++;
 	a->snapshot_last_bytes = len;
 	a->snapshot_last_us = (t1 - t0) / 1000;
+	a->snapshot_last_loop_us = a->snapshot_last_us;
+	*bufs = b;
+	*n_bufs = 1;
+	return 0;
+}
+
+#define FORK_RETRY_NS (1000ull * 1000 * 1000)
+
+static void fork_failed(struct glue_adapter *a)
+{
+	a->snapshot_failures++;
+	snprintf(a->snapshot_errmsg, sizeof a->snapshot_errmsg, "%s", a->sf.errmsg);
+	a->retry_after_ns = uv_hrtime() + FORK_RETRY_NS;
+}
+
+/* Loop thread: fork the encoder. No buffers yet (see snapshot_async). */
+static int adapter_snapshot_fork(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+	struct glue_adapter *a = fsm->data;
+
+	if (a->failed) {
+		return RAFT_INVALID;
+	}
+	if (uv_hrtime() < a->retry_after_ns) {
+		return RAFT_BUSY;
+	}
+	if (snapfork_start(&a->sf, &a->sm) != QSG_OK) {
+		fork_failed(a);
+		return RAFT_BUSY;
+	}
+	a->snapshot_last_loop_us = a->sf.fork_us;
+	*bufs = NULL;
+	*n_bufs = 0;
+	return 0;
+}
+
+/* Thread pool: read the child's stream. Touches only a->sf (the loop does
+ * not use it until snapshot_finalize). */
+static int adapter_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+				  unsigned *n_bufs)
+{
+	struct glue_adapter *a = fsm->data;
+	struct raft_buffer *b;
+
+	b = malloc(sizeof *b);
+	if (b == NULL) {
+		snapfork_abort(&a->sf);
+	}
+	if (snapfork_collect(&a->sf) != QSG_OK) {
+		free(b);
+		return RAFT_IOERR;
+	}
+	if (b == NULL) {
+		free(a->sf.buf);
+		a->sf.buf = NULL;
+		return RAFT_NOMEM;
+	}
+	b->base = a->sf.buf;
+	b->len = a->sf.len;
+	a->sf.buf = NULL;
 	*bufs = b;
 	*n_bufs = 1;
 	return 0;
@@ -159,9 +230,20 @@ static int adapter_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], un
 static int adapter_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 				     unsigned *n_bufs)
 {
+	struct glue_adapter *a = fsm->data;
 	unsigned i;
 
-	(void)fsm;
+	if (a->mode == GLUE_SNAPSHOT_FORK) {
+		/* The pool work is over: its results are the loop's now. */
+		if (*bufs != NULL && *n_bufs == 1) {
+			a->snapshots++;
+			a->snapshot_last_bytes = (*bufs)[0].len;
+			a->snapshot_last_us = a->sf.encode_us;
+		} else {
+			fork_failed(a);
+		}
+		snapfork_close(&a->sf);
+	}
 	if (*bufs != NULL) {
 		for (i = 0; i < *n_bufs; i++) {
 			free((*bufs)[i].base);
@@ -189,7 +271,7 @@ static int adapter_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 }
 
 void glue_adapter_setup(struct raft_fsm *fsm, struct glue_adapter *a, const struct glue_sm *sm,
-			const unsigned *waiters)
+			const unsigned *waiters, int mode)
 {
 	a->sm = *sm;
 	qsg_wbuf_init(&a->results);
@@ -199,18 +281,37 @@ void glue_adapter_setup(struct raft_fsm *fsm, struct glue_adapter *a, const stru
 	a->snapshots = 0;
 	a->snapshot_last_bytes = 0;
 	a->snapshot_last_us = 0;
+	a->snapshot_last_loop_us = 0;
+	a->snapshot_failures = 0;
+	a->snapshot_errmsg[0] = '\0';
+	a->retry_after_ns = 0;
+	a->mode = mode == GLUE_SNAPSHOT_FORK ? GLUE_SNAPSHOT_FORK : GLUE_SNAPSHOT_INLINE;
+	snapfork_init(&a->sf);
 
-	fsm->version = 2;
 	fsm->data = a;
 	fsm->apply = adapter_apply;
-	fsm->snapshot = adapter_snapshot;
 	fsm->restore = adapter_restore;
 	fsm->snapshot_finalize = adapter_snapshot_finalize;
-	fsm->snapshot_async = NULL;
+	if (a->mode == GLUE_SNAPSHOT_FORK) {
+		fsm->version = 3;
+		fsm->snapshot = adapter_snapshot_fork;
+		fsm->snapshot_async = adapter_snapshot_async;
+	} else {
+		fsm->version = 2;
+		fsm->snapshot = adapter_snapshot;
+		fsm->snapshot_async = NULL;
+	}
+}
+
+void glue_adapter_abort(struct glue_adapter *a)
+{
+	a->retry_after_ns = UINT64_MAX; /* no new capture either */
+	snapfork_abort(&a->sf);
 }
 
 void glue_adapter_teardown(struct glue_adapter *a)
 {
+	snapfork_close(&a->sf);
 	qsg_wbuf_close(&a->results);
 }
 
@@ -226,7 +327,7 @@ int glue_fsm_adapter_init(struct raft_fsm *fsm, const struct glue_sm *sm)
 	if (a == NULL) {
 		return QSG_RC_STORAGE_NOT_AVAILABLE;
 	}
-	glue_adapter_setup(fsm, a, sm, NULL);
+	glue_adapter_setup(fsm, a, sm, NULL, GLUE_SNAPSHOT_INLINE);
 	return QSG_OK;
 }
 

@@ -7,6 +7,7 @@
 #include <raft.h>
 
 #include "glue.h"
+#include "snapfork.h"
 
 struct glue_adapter {
 	struct glue_sm sm;
@@ -19,11 +20,24 @@ struct glue_adapter {
 	/* Sticky: the state machine returned non-zero (fatal). */
 	int failed;
 	char errmsg[QSG_ERRMSG_SIZE];
-	/* Snapshot statistics: successful fsm snapshot calls, the size of the
-	 * last encoded state and the time the fsm took to encode it. */
+	/* enum glue_snapshot_mode: GLUE_SNAPSHOT_INLINE is raft_fsm version 2
+	 * (encode on the loop); GLUE_SNAPSHOT_FORK is version 3 (fork on the
+	 * loop, encode in the child, collect in the thread pool). */
+	int mode;
+	struct snapfork sf;
+	/* Fork mode: no capture is attempted before this uv_hrtime() (ns),
+	 * set after a failure, since libraft retries after every apply. */
+	uint64_t retry_after_ns;
+	/* Snapshot statistics: snapshots taken, the size of the last encoded
+	 * state, the time the encoder took (in the child in fork mode), the
+	 * time the loop thread spent (fork() in fork mode, the encode inline)
+	 * and failed captures (fork mode). */
 	uint64_t snapshots;
 	uint64_t snapshot_last_bytes;
 	uint64_t snapshot_last_us;
+	uint64_t snapshot_last_loop_us;
+	uint64_t snapshot_failures;
+	char snapshot_errmsg[QSG_ERRMSG_SIZE]; /* the last failure */
 };
 
 /* Entry envelope. libraft's disk format requires every entry buffer to be a
@@ -41,7 +55,9 @@ int glue_entry_wrap(const void *payload, size_t len, struct raft_buffer *out);
 int glue_entry_unwrap(const struct raft_buffer *buf, const void **payload, size_t *len);
 
 void glue_adapter_setup(struct raft_fsm *fsm, struct glue_adapter *a, const struct glue_sm *sm,
-			const unsigned *waiters);
+			const unsigned *waiters, int mode);
+/* Shutdown: a fork-mode capture in progress is killed and fails. */
+void glue_adapter_abort(struct glue_adapter *a);
 void glue_adapter_teardown(struct glue_adapter *a);
 
 #endif

@@ -424,13 +424,22 @@ int glue_init(struct glue **out, uv_loop_t *loop, const struct glue_config *cfg,
 	}
 	g->uv_append = g->io.append;
 	g->io.append = checked_append;
+	/* raft_fsm version 3 (fork-mode snapshots) needs io->version >= 2
+	 * (raft_init checks it). libraft 0.15's uv backend implements
+	 * async_work (src/uv_work.c) but still says version 1; upstream
+	 * fixed the number alone in 269e541 "uv: set io version to 2"
+	 * (v0.17.1). */
+	if (g->cfg.snapshot_mode == GLUE_SNAPSHOT_FORK && g->io.version < 2 &&
+	    g->io.async_work != NULL) {
+		g->io.version = 2;
+	}
 	rv = raft_uv_set_snapshot_compression(&g->io, g->cfg.snapshot_compress);
 	if (rv != 0) {
 		rv = qsg_errf(errmsg, QSG_RC_CONFIG, "snapshot compression: %s", raft_strerror(rv));
 		goto err_io;
 	}
 
-	glue_adapter_setup(&g->fsm, &g->adapter, sm, &g->inflight);
+	glue_adapter_setup(&g->fsm, &g->adapter, sm, &g->inflight, g->cfg.snapshot_mode);
 	rv = raft_init(&g->raft, &g->io, &g->fsm, g->cfg.id, g->address);
 	if (rv != 0) {
 		rv = qsg_errf(errmsg, raft_rc(rv), "raft init (%s): %s", g->dir,
@@ -659,6 +668,8 @@ void glue_get_info(struct glue *g, struct glue_info *info)
 	info->snapshots = g->adapter.snapshots;
 	info->snapshot_last_bytes = g->adapter.snapshot_last_bytes;
 	info->snapshot_last_us = g->adapter.snapshot_last_us;
+	info->snapshot_last_loop_us = g->adapter.snapshot_last_loop_us;
+	info->snapshot_failures = g->adapter.snapshot_failures;
 }
 
 size_t glue_get_config(struct glue *g, struct glue_member *out, size_t max)
@@ -1043,6 +1054,9 @@ void glue_close(struct glue *g, void (*cb)(void *arg), void *arg)
 	g->closing = true;
 	g->close_cb = cb;
 	g->close_arg = arg;
+	/* A snapshot child still encoding is killed: raft_close waits for
+	 * the pool work, which then fails at once. */
+	glue_adapter_abort(&g->adapter);
 	uv_timer_stop(&g->timer);
 	uv_timer_stop(&g->ctimer);
 	uv_timer_start(&g->timer, close_timer_cb, 0, 0);

@@ -22,6 +22,10 @@ struct glue_sm {
 	/* Apply one entry. results == NULL when nobody waits for them. Must be
 	 * deterministic. A non-zero return is a fatal state-machine error. */
 	int (*apply)(void *data, const void *buf, size_t len, struct qsg_wbuf *results);
+	/* Canonical encoding of the whole state. In GLUE_SNAPSHOT_FORK mode
+	 * it runs in a forked child of the member (raft-glue/snapfork.c): it
+	 * must stay pure (no I/O, no locks but malloc's, no threads, no
+	 * libuv). */
 	int (*snapshot)(void *data, struct qsg_wbuf *out);
 	int (*restore)(void *data, const void *buf, size_t len);
 };
@@ -32,6 +36,12 @@ struct glue_server {
 };
 
 #define GLUE_MAX_SERVERS 9
+
+/* How a snapshot captures the state (docs/storage.md, "fork capture").
+ * FORK: the loop only forks; a child encodes a copy-on-write image and the
+ * thread pool collects it (raft_fsm version 3). INLINE: the loop encodes the
+ * whole state (raft_fsm version 2; the raft_fixture adapter always does). */
+enum glue_snapshot_mode { GLUE_SNAPSHOT_FORK = 0, GLUE_SNAPSHOT_INLINE = 1 };
 
 struct glue_config {
 	uint64_t id; /* this server's Raft id (>0) */
@@ -44,6 +54,7 @@ struct glue_config {
 	unsigned snapshot_threshold; /* entries between snapshots; default 8192 */
 	unsigned snapshot_trailing; /* entries kept after a snapshot; default 2048 */
 	bool snapshot_compress; /* LZ4; default true */
+	int snapshot_mode; /* enum glue_snapshot_mode; default (0) FORK */
 	/* Join mode: never bootstrap. The server starts with no configuration
 	 * (n_servers may be 0 and servers[] is ignored) and waits for the
 	 * leader of an existing group to add it (glue_add on the leader); it
@@ -75,6 +86,10 @@ struct glue_info {
 	uint64_t snapshots;
 	uint64_t snapshot_last_bytes; /* encoded state of the last one */
 	uint64_t snapshot_last_us; /* time to encode the last one */
+	/* Time the loop thread spent capturing the last one: the fork() in
+	 * FORK mode, the whole encode in INLINE mode. */
+	uint64_t snapshot_last_loop_us;
+	uint64_t snapshot_failures; /* captures that failed (FORK mode) */
 };
 
 /* One server of the Raft configuration as this server knows it. */

@@ -2,5 +2,6 @@
 # Owner: raft-glue. Produces libqsgglue.la (the only code that calls libraft).
 noinst_LTLIBRARIES += libqsgglue.la
 libqsgglue_la_SOURCES = raft-glue/glue.h raft-glue/glue.c \
-	raft-glue/fsm_adapter.h raft-glue/fsm_adapter.c
+	raft-glue/fsm_adapter.h raft-glue/fsm_adapter.c \
+	raft-glue/snapfork.h raft-glue/snapfork.c
 libqsgglue_la_LIBADD = libqsgcommon.la $(RAFT_LIBS) $(UV_LIBS)

@@ -22,6 +22,7 @@ void qsgd_config_defaults(struct qsgd_config *c)
 	c->heartbeat_ms = 100;
 	c->snapshot_threshold = 8192;
 	c->snapshot_trailing = 2048;
+	c->snapshot_mode = QSGD_SNAPSHOT_FORK;
 	c->lease_ms = 1000;
 	c->renew_ms = 200;
 	c->session_expiry_s = 3600;
@@ -154,7 +155,15 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 			rc = set_unsigned(&c->snapshot_threshold, value, 16, UINT_MAX, what, e);
 		else if (strcmp(key, "snapshot_trailing") == 0)
 			rc = set_unsigned(&c->snapshot_trailing, value, 0, UINT_MAX, what, e);
-		else
+		else if (strcmp(key, "snapshot_mode") == 0) {
+			if (strcmp(value, "fork") == 0)
+				c->snapshot_mode = QSGD_SNAPSHOT_FORK;
+			else if (strcmp(value, "inline") == 0)
+				c->snapshot_mode = QSGD_SNAPSHOT_INLINE;
+			else
+				rc =
+				    qsg_errf(e, QSG_RC_CONFIG, "%s: expected fork or inline", what);
+		} else
 			goto unknown;
 	} else if (strcmp(section, "listener") == 0) {
 		if (strcmp(key, "address") == 0)

@@ -12,6 +12,9 @@
 
 #define QSGD_MAX_MEMBERS 9
 #define QSGD_PATH_MAX 1024
+/* [raft] snapshot_mode (docs/operations.md, docs/storage.md). */
+#define QSGD_SNAPSHOT_FORK 0
+#define QSGD_SNAPSHOT_INLINE 1
 
 struct qsgd_member_cfg {
 	char name[FSM_NAME_MAX + 1];
@@ -35,6 +38,7 @@ struct qsgd_config {
 	unsigned heartbeat_ms;
 	unsigned snapshot_threshold;
 	unsigned snapshot_trailing;
+	int snapshot_mode; /* [raft] snapshot_mode: QSGD_SNAPSHOT_FORK or _INLINE */
 	/* [listener] */
 	char listen[FSM_ADDR_MAX + 1];
 	/* [lease] */

@@ -377,6 +377,8 @@ static int run(struct member *m)
 	gc.snapshot_threshold = cfg->snapshot_threshold;
 	gc.snapshot_trailing = cfg->snapshot_trailing;
 	gc.snapshot_compress = true;
+	gc.snapshot_mode =
+	    cfg->snapshot_mode == QSGD_SNAPSHOT_INLINE ? GLUE_SNAPSHOT_INLINE : GLUE_SNAPSHOT_FORK;
 	gc.join = cfg->join != 0;
 	struct glue_sm sm = {
 	    .data = m, .apply = sm_apply, .snapshot = sm_snapshot, .restore = sm_restore};

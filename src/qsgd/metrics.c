@@ -347,6 +347,15 @@ int metrics_render(const struct metrics_input *in, struct qsg_wbuf *w)
 	     "Time taken to encode the last snapshot.");
 	seconds(v, sizeof v, (double)gi->snapshot_last_us / 1e6);
 	out(w, "qsg_snapshot_last_duration_seconds %s\n", v);
+	/* Snapshot capture: loop time and failures (docs/storage.md). */
+	head(w, "qsg_snapshot_last_loop_seconds", "gauge",
+	     "Time the event loop spent capturing the last snapshot (fork, or the "
+	     "whole encode in inline mode).");
+	seconds(v, sizeof v, (double)gi->snapshot_last_loop_us / 1e6);
+	out(w, "qsg_snapshot_last_loop_seconds %s\n", v);
+	head(w, "qsg_snapshot_failures_total", "counter",
+	     "Snapshot captures that failed (fork mode); libraft retries later.");
+	out(w, "qsg_snapshot_failures_total %" PRIu64 "\n", gi->snapshot_failures);
 
 	head(w, "qsg_client_connections", "gauge",
 	     "Open connections on the client listener (applications, members, channels).");

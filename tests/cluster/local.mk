@@ -18,3 +18,13 @@ tests_cluster_test_cluster_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_cluster_test_cluster_LDADD = libqsgtestfix.la libqsgfsm.la libqsgglue.la libqsgcommon.la \
 	$(RAFT_LIBS) $(UV_LIBS) $(CMOCKA_LIBS)
 endif
+
+# Fork-mode snapshot capture through the adapter's raft_fsm callbacks.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/cluster/test_snapshot_fork
+TESTS += tests/cluster/test_snapshot_fork
+tests_cluster_test_snapshot_fork_SOURCES = tests/cluster/test_snapshot_fork.c
+tests_cluster_test_snapshot_fork_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_cluster_test_snapshot_fork_LDADD = libqsgfsm.la libqsgglue.la libqsgcommon.la \
+	$(RAFT_LIBS) $(UV_LIBS) $(CMOCKA_LIBS)
+endif
