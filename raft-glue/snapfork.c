@@ -17,9 +17,13 @@
  *    child is safe even if a pool thread was inside malloc at that moment;
  *  - ends with _exit(): no atexit handlers, no stdio flush of buffers that
  *    were inherited half-full, no libuv or libraft teardown.
- * No other fd is touched (the inherited ones are closed by the kernel at
- * exit), so sockets, the data directory lock and AIO contexts are left
- * alone.
+ *  - closes every inherited descriptor but the pipe's write end, first
+ *    thing (close_range). An inherited socket would otherwise outlive the
+ *    parent's close for the length of an encode: its peer would see no FIN,
+ *    and its epoll registration (keyed by the open file, which the child
+ *    keeps alive) could deliver stale events to a new socket that reused
+ *    the fd number in the parent. The data directory lock is the parent's
+ *    (flock is per open file: closing the child's copy releases nothing).
  *
  * The parent reads in the thread pool with poll(): a stalled child (no byte
  * for stall_ms) or snapfork_abort() kills it. The child is always reaped by
@@ -129,6 +133,10 @@ static void child_run(int wfd, const struct glue_sm *sm, int fault, pid_t parent
 	size_t half;
 	int rc;
 
+	if (wfd > 3) {
+		(void)close_range(3, (unsigned)wfd - 1, 0);
+	}
+	(void)close_range((unsigned)wfd + 1, ~0u, 0);
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent) {
 		_exit(3); /* the parent died before the prctl */
