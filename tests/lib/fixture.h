@@ -103,7 +103,7 @@ struct fix {
 	unsigned n_io_faults; /* appends failed by injection */
 	unsigned n_faults; /* faults injected (FIX_NONE not counted) */
 	bool failed; /* fix_fail() was called */
-	char why[256];
+	char why[512];
 	struct fix_config cfg;
 	const struct fix_hooks *hooks;
 	void *arg;
