@@ -70,6 +70,7 @@ struct opts {
 	unsigned steps;
 	uint32_t no_faults; /* bit k: fault kind k disabled (--no-fault) */
 	bool kill_faults; /* kill/revive, isolate the leader (opt-in) */
+	uint32_t retry_tmr; /* SHORTTMR/LONGTMR of the channel, seconds */
 	enum bug bug;
 	bool verbose;
 };
@@ -631,11 +632,12 @@ static void setup_step(struct sim *s)
 	n++;
 	cmd_init(&c[n], FSM_OP_CHDEFINE);
 	snprintf(c[n].ch.attrs.name, sizeof c[n].ch.attrs.name, "%s", CHAN);
-	/* retries at once (SHORTTMR/LONGTMR 0), as many as the defaults allow */
+	/* retries --retry-tmr seconds apart (SHORTTMR/LONGTMR; default 0: at
+	 * once), as many as the defaults allow */
 	c[n].ch.attrs.set = FSM_CA_CHLTYPE | FSM_CA_CONNAME | FSM_CA_XMITQ | FSM_CA_BATCHSZ |
 			    FSM_CA_PIPELINE | FSM_CA_SHORTTMR | FSM_CA_LONGTMR;
-	c[n].ch.attrs.shorttmr = 0;
-	c[n].ch.attrs.longtmr = 0;
+	c[n].ch.attrs.shorttmr = s->o.retry_tmr;
+	c[n].ch.attrs.longtmr = s->o.retry_tmr;
 	c[n].ch.attrs.chltype = FSM_CHL_SDR;
 	snprintf(c[n].ch.attrs.conname, sizeof c[n].ch.attrs.conname, "rqm(1414)");
 	snprintf(c[n].ch.attrs.xmitq, sizeof c[n].ch.attrs.xmitq, "%s", XMITQ);
@@ -796,6 +798,21 @@ static void conn_send(struct sim *s, struct conn *c, bool to_rcv, struct frame *
 	fifo_push(s, to_rcv ? &c->s2r : &c->r2s, fr, s->now + 1 + pick(s, 20));
 }
 
+/* How much later than the 0.05-3 s of a stale frame it may be processed:
+ * the channel's short retry interval (SHORTTMR), so that a stale batch can
+ * still meet the next instance, which starts only after that interval,
+ * whatever the interval is (the receiver's fencing is what refuses it; the
+ * deliberate no-fence bug is caught that way). */
+static raft_time stale_delay(struct sim *s, const struct conn *c)
+{
+	struct fsm_chattrs def;
+
+	if (c->inst == NULL ||
+	    fsm_channel_get(s->fx.fsm[c->inst->member - 1], CHAN, &def) != QSG_OK)
+		return 0;
+	return (raft_time)def.shorttmr * 1000;
+}
+
 /* Cut a connection: the frames in flight are lost, except that a batch the
  * receiving side had already read may still be processed late (stale). */
 static void conn_cut(struct sim *s, struct conn *c, const char *why)
@@ -810,7 +827,7 @@ static void conn_cut(struct sim *s, struct conn *c, const char *why)
 	while ((fr = c->s2r.head) != NULL) {
 		c->s2r.head = fr->next;
 		if (fr->type == FR_BATCH && !s->healed && pick(s, 2) == 0)
-			stale_add(s, fr, s->now + 50 + pick(s, 3000));
+			stale_add(s, fr, s->now + stale_delay(s, c) + 50 + pick(s, 3000));
 		else
 			frame_free(fr);
 	}
@@ -949,6 +966,19 @@ static void rcv_frame(struct sim *s, struct conn *c, struct frame *fr)
 			      res.rc == QSG_OK && res.ch.duplicate ? " duplicate" : "");
 			if (res.rc == QSG_RC_CHANNEL_FENCED)
 				s->st.fenced_frames++;
+			/* fencing: the receiver refuses every batch of an
+			 * instance older than one that completed START, before
+			 * looking at its sequence numbers (a duplicate too) */
+			else if (fr->epoch < s->max_started_epoch)
+				sim_fail(s,
+					 "batch %llu..%llu of instance (member %u, epoch %llu) "
+					 "answered rc %d%s after instance epoch %llu started: "
+					 "not fenced",
+					 (unsigned long long)fr->first,
+					 (unsigned long long)fr->last, fr->member,
+					 (unsigned long long)fr->epoch, res.rc,
+					 res.rc == QSG_OK && res.ch.duplicate ? " (duplicate)" : "",
+					 (unsigned long long)s->max_started_epoch);
 			if (res.rc == QSG_OK && !res.ch.duplicate) {
 				s->st.batches++;
 				/* single instance: only the newest started instance
@@ -2456,7 +2486,7 @@ static bool run_seed(const struct opts *o, uint64_t seed, struct stats *tot)
 	raft_time moved = fix_time(&s->fx);
 	progress_get(s, &p0);
 	while (!s->fx.failed && !finished(s)) {
-		/* A healed group moves within seconds (retries are at most 1 s
+		/* A healed group moves within seconds (retries are --retry-tmr s
 		 * apart): a long stall is a failure, found without running to
 		 * the time limit. */
 		if (fix_time(&s->fx) > TIME_LIMIT_MS || fix_time(&s->fx) - moved > STALL_MS) {
@@ -2540,7 +2570,8 @@ static void usage(void)
 		"usage: qsgsim --seeds N [--start S] [--nodes 3|5] [--steps K] [--bug NAME]\n"
 		"       qsgsim --seed S [--verbose] [--nodes 3|5] [--steps K] [--bug NAME]\n"
 		"options: --kill-faults (kill/revive servers, isolate the leader: they trip\n"
-		"         a libraft 0.15 fixture defect), --no-fault KIND (0..15)\n"
+		"         a libraft 0.15 fixture defect), --no-fault KIND (0..15),\n"
+		"         --retry-tmr SECONDS (SHORTTMR/LONGTMR of the channel, default 0)\n"
 		"bugs: settle-early, skip-indoubt, no-fence\n");
 }
 
@@ -2582,6 +2613,8 @@ int main(int argc, char **argv)
 			o.nodes = (unsigned)strtoul(v, NULL, 10);
 		} else if (strcmp(a, "--steps") == 0) {
 			o.steps = (unsigned)strtoul(v, NULL, 10);
+		} else if (strcmp(a, "--retry-tmr") == 0) {
+			o.retry_tmr = (uint32_t)strtoul(v, NULL, 10);
 		} else if (strcmp(a, "--no-fault") == 0) {
 			o.no_faults |= 1u << (strtoul(v, NULL, 10) & 31);
 		} else if (strcmp(a, "--bug") == 0) {
@@ -2609,10 +2642,12 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0); /* only for the summary */
 	for (uint64_t k = 0; k < nseeds; k++) {
 		if (!run_seed(&o, start + k, &tot)) {
-			printf("replay: qsgsim --seed %llu --nodes %u --steps %u%s%s%s --verbose\n",
-			       (unsigned long long)(start + k), o.nodes, o.steps,
-			       o.bug ? " --bug " : "", o.bug ? bug_names[o.bug] : "",
-			       o.kill_faults ? " --kill-faults" : "");
+			printf(
+			    "replay: qsgsim --seed %llu --nodes %u --steps %u --retry-tmr %u%s%s%s "
+			    "--verbose\n",
+			    (unsigned long long)(start + k), o.nodes, o.steps, o.retry_tmr,
+			    o.bug ? " --bug " : "", o.bug ? bug_names[o.bug] : "",
+			    o.kill_faults ? " --kill-faults" : "");
 			rc = 1;
 			break;
 		}
