@@ -8,14 +8,13 @@
  * owner choice, recovery, in-doubt resolution, settling, retry policy,
  * sequence checks), as qsgd drives them; the deliberate bugs (--bug) are
  * perturbations around those calls, never inside them.
- * Everything random comes from one xorshift PRNG seeded by the seed: a seed
- * replays exactly. See docs/simulation.md for the model, the faults, the
- * checkers and how to run and replay.
- *
- * libraft 0.15 limitations respected (documented in tests/cluster/
- * test_cluster.c): I/O faults only on the leader's own append, armed just
- * before raft_apply and disarmed right after; on a raft_apply error the entry
- * buffer is still the caller's; raft_fixture_depose only on a healthy group.
+ * Everything random comes from one xorshift PRNG (tests/lib/prng.h) seeded
+ * by the seed: a seed replays exactly. The servers, submission with an
+ * injected leader-append fault, fault injection (this file's 16-slot table),
+ * heal and convergence are the shared harness of tests/lib/fixture.h, which
+ * respects the libraft 0.15 limitations documented there and in
+ * tests/cluster/test_cluster.c. See docs/simulation.md for the model, the
+ * faults, the checkers and how to run and replay.
  */
 #include <inttypes.h>
 #include <stdarg.h>
