@@ -86,7 +86,8 @@
  * because of the libraft limitation above: with 1 seed in ~500 affected, a
  * change of the fsm that changes the runs has a ~10% chance of moving a
  * default seed onto it); QSG_CLUSTER_SEEDS=n runs n;
- * QSG_CLUSTER_SEED=s replays seed s only. A failure prints "seed=S
+ * QSG_CLUSTER_SEED=s replays seed s only; QSG_CLUSTER_FIRST=k starts at the
+ * k-th seed (k * 7919 + servers) instead of the first, to go on past one. A failure prints "seed=S
  * servers=N" and the reason; QSG_CLUSTER_VERBOSE=1 prints every seed. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1665,7 +1666,9 @@ static void run_sizes(unsigned n)
 		assert_true(run_seed(n, strtoull(one, NULL, 10)).ok);
 		return;
 	}
-	for (unsigned k = 1; k <= n_seeds(); k++) {
+	const char *first = getenv("QSG_CLUSTER_FIRST");
+	unsigned k0 = first != NULL ? (unsigned)strtoul(first, NULL, 10) : 1;
+	for (unsigned k = k0 > 0 ? k0 : 1; k < (k0 > 0 ? k0 : 1) + n_seeds(); k++) {
 		struct outcome o = run_seed(n, k * 7919 + n);
 		failures += !o.ok;
 		fenced_after += o.zombie_after;
