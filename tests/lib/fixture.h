@@ -1,6 +1,6 @@
 /* The shared raft_fixture harness of the deterministic cluster tests
- * (tests/cluster/test_cluster.c; to be used by test_chan_cluster.c and
- * tests/sim/sim.c): N servers, each the real state machine (src/fsm) behind
+ * (tests/cluster/test_cluster.c, tests/cluster/test_chan_cluster.c) and the
+ * simulator (tests/sim/sim.c): N servers, each the real state machine (src/fsm) behind
  * the raft-glue fsm adapter on libraft's raft_fixture (in-memory disk and
  * network, simulated time); the seeded PRNG (prng.h); submission of entries
  * in the daemon's envelope with an optional injected I/O fault; seeded fault
@@ -103,7 +103,7 @@ struct fix {
 	unsigned n_io_faults; /* appends failed by injection */
 	unsigned n_faults; /* faults injected (FIX_NONE not counted) */
 	bool failed; /* fix_fail() was called */
-	char why[256];
+	char why[512]; /* room for the simulator's stall report */
 	struct fix_config cfg;
 	const struct fix_hooks *hooks;
 	void *arg;

@@ -8,14 +8,13 @@
  * owner choice, recovery, in-doubt resolution, settling, retry policy,
  * sequence checks), as qsgd drives them; the deliberate bugs (--bug) are
  * perturbations around those calls, never inside them.
- * Everything random comes from one xorshift PRNG seeded by the seed: a seed
- * replays exactly. See docs/simulation.md for the model, the faults, the
- * checkers and how to run and replay.
- *
- * libraft 0.15 limitations respected (documented in tests/cluster/
- * test_cluster.c): I/O faults only on the leader's own append, armed just
- * before raft_apply and disarmed right after; on a raft_apply error the entry
- * buffer is still the caller's; raft_fixture_depose only on a healthy group.
+ * Everything random comes from one xorshift PRNG (tests/lib/prng.h) seeded
+ * by the seed: a seed replays exactly. The servers, submission with an
+ * injected leader-append fault, fault injection (this file's 16-slot table),
+ * heal and convergence are the shared harness of tests/lib/fixture.h, which
+ * respects the libraft 0.15 limitations documented there and in
+ * tests/cluster/test_cluster.c. See docs/simulation.md for the model, the
+ * faults, the checkers and how to run and replay.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -30,12 +29,11 @@
 #include <raft.h>
 #include <raft/fixture.h>
 
-#include "raft-glue/fsm_adapter.h"
-#include "raft-glue/glue.h"
 #include "src/chan/chcore.h"
 #include "src/fsm/fsm.h"
+#include "tests/lib/fixture.h"
 
-#define MAX_N 5
+#define MAX_N FIX_MAX_N
 #define NPROD 2
 #define NCONS 2
 #define REQ_TIMEOUT_MS 3000
@@ -53,23 +51,7 @@
 #define REMOTEQM "RQM"
 #define DEST_REMOTE 1u /* value bit: the put went to the remote queue */
 
-/* ---- PRNG ---- */
-
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
-}
-
-static unsigned pick(uint64_t *s, unsigned n)
-{
-	return n == 0 ? 0 : (unsigned)(xorshift(s) % n);
-}
+#define pick(s, n) prng_pick(&(s)->fx.rng, (n))
 
 /* ---- options ---- */
 
@@ -87,6 +69,7 @@ struct opts {
 	unsigned steps;
 	uint32_t no_faults; /* bit k: fault kind k disabled (--no-fault) */
 	bool kill_faults; /* kill/revive, isolate the leader (opt-in) */
+	uint32_t retry_tmr; /* SHORTTMR/LONGTMR of the channel, seconds */
 	enum bug bug;
 	bool verbose;
 };
@@ -225,22 +208,13 @@ struct stats {
 	    stale_frames, unknown, io_faults, msgs, out_of_step, failstops;
 };
 
-struct srvctx {
-	struct sim *s;
-	unsigned i;
-};
-
 struct sim {
-	struct raft_fixture f;
+	/* servers, PRNG, faults (tests/lib/fixture.h); fx.unavailable[i]:
+	 * fail-stopped by an injected I/O fault */
+	struct fix fx;
+	enum fix_fault faults[16]; /* the fault table (fault_table) */
 	struct opts o;
 	unsigned n;
-	struct fsm *fsm[MAX_N];
-	struct raft_fsm rfsm[MAX_N];
-	struct srvctx srv[MAX_N];
-	uint64_t seed, rng;
-	bool killed[MAX_N];
-	bool unavailable[MAX_N]; /* fail-stopped by an injected I/O fault */
-	bool io_fault_pending;
 	bool healed;
 	raft_time now;
 	int leader_idx;
@@ -274,8 +248,6 @@ struct sim {
 	size_t nev, evcap;
 	/* outcome */
 	struct stats st;
-	bool failed;
-	char why[512];
 };
 
 static void trace(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -285,7 +257,7 @@ static void trace(struct sim *s, const char *fmt, ...)
 
 	if (!s->o.verbose)
 		return;
-	printf("[%7llu] ", (unsigned long long)raft_fixture_time(&s->f));
+	printf("[%7llu] ", (unsigned long long)fix_time(&s->fx));
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -296,14 +268,15 @@ static void sim_fail(struct sim *s, const char *fmt, ...) __attribute__((format(
 static void sim_fail(struct sim *s, const char *fmt, ...)
 {
 	va_list ap;
+	char why[sizeof s->fx.why];
 
-	if (s->failed)
+	if (s->fx.failed)
 		return;
-	s->failed = true;
 	va_start(ap, fmt);
-	vsnprintf(s->why, sizeof s->why, fmt, ap);
+	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
-	trace(s, "VIOLATION: %s", s->why);
+	fix_fail(&s->fx, "%s", why);
+	trace(s, "VIOLATION: %s", why);
 }
 
 static void *xcalloc(size_t n, size_t sz)
@@ -370,15 +343,13 @@ static void record(struct sim *s, const void *entry, size_t len, const struct qs
 	}
 }
 
-static int sm_apply(void *data, const void *buf, size_t len, struct qsg_wbuf *results)
+/* The fixture's hooks (tests/lib/fixture.h): the history recorder, the
+ * snapshot trace, the members' reactions to the faults. */
+static void on_applied(void *arg, unsigned i, raft_index idx, const void *buf, size_t len, int rc,
+		       const char *errmsg, struct qsg_wbuf *results, size_t off)
 {
-	struct sim *s = ((struct srvctx *)data)->s;
-	unsigned i = ((struct srvctx *)data)->i;
-	raft_index idx = raft_fixture_get(&s->f, i)->last_applied + 1;
-	size_t off = results != NULL ? results->len : 0;
+	struct sim *s = arg;
 	uint64_t h = qsg_hash64(buf, len, 7) | 1;
-	char errmsg[QSG_ERRMSG_SIZE] = "";
-	int rc = fsm_apply(s->fsm[i], buf, len, results, errmsg);
 
 	if (rc != QSG_OK)
 		sim_fail(s, "server %u: fsm_apply refused a committed entry: %s (rc %d)", i + 1,
@@ -403,46 +374,48 @@ static int sm_apply(void *data, const void *buf, size_t len, struct qsg_wbuf *re
 		sim_fail(s, "server %u applied a different entry at index %llu", i,
 			 (unsigned long long)idx);
 	}
-	return rc;
 }
 
-static int sm_snapshot(void *data, struct qsg_wbuf *out)
+static void on_snapshotted(void *arg, unsigned i, int rc)
 {
-	struct sim *s = ((struct srvctx *)data)->s;
-	unsigned i = ((struct srvctx *)data)->i;
-
-	int rc = fsm_snapshot(s->fsm[i], out);
+	struct sim *s = arg;
 
 	if (rc != QSG_OK)
 		trace(s, "server %u: snapshot failed rc %d", i + 1, rc);
-	return rc;
 }
 
-static int sm_restore(void *data, const void *buf, size_t len)
+static void on_restored(void *arg, unsigned i, int rc, const char *errmsg)
 {
-	struct sim *s = ((struct srvctx *)data)->s;
-	unsigned i = ((struct srvctx *)data)->i;
-
-	char errmsg[QSG_ERRMSG_SIZE] = "";
-	int rc = fsm_restore(s->fsm[i], buf, len, errmsg);
+	struct sim *s = arg;
 
 	trace(s, "server %u: restore from a snapshot: rc %d %s", i + 1, rc, errmsg);
 	if (rc != QSG_OK)
 		sim_fail(s, "server %u: snapshot restore failed: %s", i + 1, errmsg);
-	return rc;
 }
 
-static int leader(struct sim *s)
+static void on_faulted(void *arg, enum fix_fault kind, unsigned i, unsigned j);
+static void on_custom_fault(void *arg, unsigned slot, unsigned i, unsigned j);
+
+/* At most one fail-stopped server per seed: libraft 0.15 cannot bring it
+ * back on the fixture. */
+static bool may_io_fault(void *arg)
 {
-	unsigned i;
+	struct sim *s = arg;
 
-	if (s->f.leader_id == 0)
-		return -1;
-	i = (unsigned)s->f.leader_id - 1;
-	if (!raft_fixture_alive(&s->f, i) || raft_state(raft_fixture_get(&s->f, i)) != RAFT_LEADER)
-		return -1;
-	return (int)i;
+	for (unsigned k = 0; k < s->n; k++)
+		if (s->fx.unavailable[k])
+			return false;
+	return true;
 }
+
+static const struct fix_hooks hooks = {
+    .applied = on_applied,
+    .snapshotted = on_snapshotted,
+    .restored = on_restored,
+    .faulted = on_faulted,
+    .custom_fault = on_custom_fault,
+    .may_io_fault = may_io_fault,
+};
 
 /* ---- submission ---- */
 
@@ -509,7 +482,7 @@ static void actor_poll(struct actor *a)
 
 static bool actor_idle(struct actor *a)
 {
-	return !a->inflight && a->s->now >= a->next_at && !a->s->failed;
+	return !a->inflight && a->s->now >= a->next_at && !a->s->fx.failed;
 }
 
 /* Submit cmds as one entry through the leader. false: certainly not applied
@@ -518,10 +491,10 @@ static bool submit(struct actor *a, struct fsm_cmd *cmds, unsigned n)
 {
 	struct sim *s = a->s;
 	struct qsg_wbuf entry, w;
-	struct raft_buffer buf;
 	struct req *r;
-	bool fault;
-	int l = leader(s);
+	bool may;
+	unsigned faults_before;
+	int l = fix_leader(&s->fx);
 	int rv;
 
 	if (l < 0)
@@ -541,31 +514,22 @@ static bool submit(struct actor *a, struct fsm_cmd *cmds, unsigned n)
 		qsg_wbuf_close(&w);
 		a->ops[k] = cmds[k].op;
 	}
-	if (entry.err != QSG_OK || glue_entry_wrap(entry.data, entry.len, &buf) != 0) {
-		sim_fail(s, "%s: cannot build entry", a->what);
-		qsg_wbuf_close(&entry);
-		return false;
-	}
-	qsg_wbuf_close(&entry);
 	r = xcalloc(1, sizeof *r);
 	r->a = a;
 	r->gen = ++a->gen;
-	fault = s->io_fault_pending;
-	s->io_fault_pending = false;
-	for (unsigned k = 0; k < s->n; k++)
-		fault = fault && !s->unavailable[k];
-	if (fault)
-		raft_fixture_io_fault(&s->f, (unsigned)l, 0, 1);
-	rv = raft_apply(raft_fixture_get(&s->f, (unsigned)l), &r->ra, &buf, 1, apply_cb);
-	if (fault)
-		raft_fixture_io_fault(&s->f, (unsigned)l, -1, 0);
+	may = may_io_fault(s);
+	if (!may)
+		s->fx.io_fault_pending = false;
+	faults_before = s->fx.n_io_faults;
+	rv = fix_submit(&s->fx, (unsigned)l, &r->ra, &entry, apply_cb, may);
+	qsg_wbuf_close(&entry);
 	if (rv != 0) {
-		raft_free(buf.base);
 		free(r);
-		if (fault && rv == RAFT_IOERR) {
+		if (s->fx.n_io_faults != faults_before) {
 			s->st.io_faults++;
 			trace(s, "fault: leader %d append I/O error (%s)%s", l + 1, a->what,
-			      raft_state(raft_fixture_get(&s->f, (unsigned)l)) == RAFT_UNAVAILABLE
+			      raft_state(raft_fixture_get(&s->fx.f, (unsigned)l)) ==
+				      RAFT_UNAVAILABLE
 				  ? ": server fail-stopped (RAFT_UNAVAILABLE)"
 				  : "");
 		} else if (rv != RAFT_NOTLEADER) {
@@ -573,8 +537,6 @@ static bool submit(struct actor *a, struct fsm_cmd *cmds, unsigned n)
 		}
 		return false;
 	}
-	if (fault)
-		sim_fail(s, "injected append fault did not fire in raft_apply");
 	a->inflight = true;
 	a->sent_at = s->now;
 	s->st.ops++;
@@ -669,11 +631,12 @@ static void setup_step(struct sim *s)
 	n++;
 	cmd_init(&c[n], FSM_OP_CHDEFINE);
 	snprintf(c[n].ch.attrs.name, sizeof c[n].ch.attrs.name, "%s", CHAN);
-	/* retries at once (SHORTTMR/LONGTMR 0), as many as the defaults allow */
+	/* retries --retry-tmr seconds apart (SHORTTMR/LONGTMR; default 0: at
+	 * once), as many as the defaults allow */
 	c[n].ch.attrs.set = FSM_CA_CHLTYPE | FSM_CA_CONNAME | FSM_CA_XMITQ | FSM_CA_BATCHSZ |
 			    FSM_CA_PIPELINE | FSM_CA_SHORTTMR | FSM_CA_LONGTMR;
-	c[n].ch.attrs.shorttmr = 0;
-	c[n].ch.attrs.longtmr = 0;
+	c[n].ch.attrs.shorttmr = s->o.retry_tmr;
+	c[n].ch.attrs.longtmr = s->o.retry_tmr;
 	c[n].ch.attrs.chltype = FSM_CHL_SDR;
 	snprintf(c[n].ch.attrs.conname, sizeof c[n].ch.attrs.conname, "rqm(1414)");
 	snprintf(c[n].ch.attrs.xmitq, sizeof c[n].ch.attrs.xmitq, "%s", XMITQ);
@@ -701,7 +664,7 @@ static void setup_step(struct sim *s)
 	snprintf(c[n].ch.name, sizeof c[n].ch.name, "%s", CHAN);
 	c[n].ch.chltype = FSM_CHL_SDR;
 	c[n].ch.after.exists = 1;
-	c[n].ch.after.owner = 1 + pick(&s->rng, s->n);
+	c[n].ch.after.owner = 1 + pick(s, s->n);
 	c[n].ch.after.state = FSM_CHS_STARTING;
 	c[n].ch.after.epoch = 1;
 	snprintf(c[n].ch.reason, sizeof c[n].ch.reason, "setup");
@@ -749,7 +712,7 @@ static void monitor_step(struct sim *s)
 {
 	struct fsm_cmd c[MAX_N];
 	unsigned n = 0;
-	int l = leader(s);
+	int l = fix_leader(&s->fx);
 
 	actor_poll(&s->monitor);
 	if (l < 0 || !actor_idle(&s->monitor) || s->now - s->leader_since < LEASE_MS)
@@ -757,7 +720,7 @@ static void monitor_step(struct sim *s)
 	for (unsigned i = 0; i < s->n; i++) {
 		struct fsm_member m;
 
-		if (fsm_member_get(s->fsm[l], i + 1, &m) == QSG_OK &&
+		if (fsm_member_get(s->fx.fsm[l], i + 1, &m) == QSG_OK &&
 		    m.state == FSM_MEMBER_ACTIVE && m.lease_expiry_ms < (int64_t)s->now) {
 			cmd_init(&c[n], FSM_OP_MEMBER_FAIL);
 			c[n].member_id = i + 1;
@@ -831,7 +794,22 @@ static void conn_send(struct sim *s, struct conn *c, bool to_rcv, struct frame *
 		frame_free(fr);
 		return;
 	}
-	fifo_push(s, to_rcv ? &c->s2r : &c->r2s, fr, s->now + 1 + pick(&s->rng, 20));
+	fifo_push(s, to_rcv ? &c->s2r : &c->r2s, fr, s->now + 1 + pick(s, 20));
+}
+
+/* How much later than the 0.05-3 s of a stale frame it may be processed:
+ * the channel's short retry interval (SHORTTMR), so that a stale batch can
+ * still meet the next instance, which starts only after that interval,
+ * whatever the interval is (the receiver's fencing is what refuses it; the
+ * deliberate no-fence bug is caught that way). */
+static raft_time stale_delay(struct sim *s, const struct conn *c)
+{
+	struct fsm_chattrs def;
+
+	if (c->inst == NULL ||
+	    fsm_channel_get(s->fx.fsm[c->inst->member - 1], CHAN, &def) != QSG_OK)
+		return 0;
+	return (raft_time)def.shorttmr * 1000;
 }
 
 /* Cut a connection: the frames in flight are lost, except that a batch the
@@ -843,12 +821,12 @@ static void conn_cut(struct sim *s, struct conn *c, const char *why)
 	if (c->cut)
 		return;
 	c->cut = true;
-	c->cut_notice_at = s->now + 1 + pick(&s->rng, 200);
+	c->cut_notice_at = s->now + 1 + pick(s, 200);
 	trace(s, "conn %u cut (%s)", c->id, why);
 	while ((fr = c->s2r.head) != NULL) {
 		c->s2r.head = fr->next;
-		if (fr->type == FR_BATCH && !s->healed && pick(&s->rng, 2) == 0)
-			stale_add(s, fr, s->now + 50 + pick(&s->rng, 3000));
+		if (fr->type == FR_BATCH && !s->healed && pick(s, 2) == 0)
+			stale_add(s, fr, s->now + stale_delay(s, c) + 50 + pick(s, 3000));
 		else
 			frame_free(fr);
 	}
@@ -987,6 +965,19 @@ static void rcv_frame(struct sim *s, struct conn *c, struct frame *fr)
 			      res.rc == QSG_OK && res.ch.duplicate ? " duplicate" : "");
 			if (res.rc == QSG_RC_CHANNEL_FENCED)
 				s->st.fenced_frames++;
+			/* fencing: the receiver refuses every batch of an
+			 * instance older than one that completed START, before
+			 * looking at its sequence numbers (a duplicate too) */
+			else if (fr->epoch < s->max_started_epoch)
+				sim_fail(s,
+					 "batch %llu..%llu of instance (member %u, epoch %llu) "
+					 "answered rc %d%s after instance epoch %llu started: "
+					 "not fenced",
+					 (unsigned long long)fr->first,
+					 (unsigned long long)fr->last, fr->member,
+					 (unsigned long long)fr->epoch, res.rc,
+					 res.rc == QSG_OK && res.ch.duplicate ? " (duplicate)" : "",
+					 (unsigned long long)s->max_started_epoch);
 			if (res.rc == QSG_OK && !res.ch.duplicate) {
 				s->st.batches++;
 				/* single instance: only the newest started instance
@@ -1030,7 +1021,7 @@ static void transport_step(struct sim *s)
 {
 	struct frame *fr;
 
-	for (struct conn *c = s->conns; c != NULL && !s->failed; c = c->next) {
+	for (struct conn *c = s->conns; c != NULL && !s->fx.failed; c = c->next) {
 		while (!c->cut && (fr = c->s2r.head) != NULL && fr->at <= s->now) {
 			c->s2r.head = fr->next;
 			if (c->s2r.head == NULL)
@@ -1055,7 +1046,7 @@ static void transport_step(struct sim *s)
 				inst_fail(s, in, "connection lost");
 		}
 	}
-	while ((fr = s->stale.head) != NULL && fr->at <= s->now && !s->failed) {
+	while ((fr = s->stale.head) != NULL && fr->at <= s->now && !s->fx.failed) {
 		s->stale.head = fr->next;
 		rcv_frame(s, NULL, fr);
 		frame_free(fr);
@@ -1066,7 +1057,7 @@ static void transport_step(struct sim *s)
 
 static bool entry_of(struct sim *s, uint32_t member, struct fsm_chstatus *st)
 {
-	return fsm_chstatus_get(s->fsm[member - 1], CHAN, "", st) == QSG_OK;
+	return fsm_chstatus_get(s->fx.fsm[member - 1], CHAN, "", st) == QSG_OK;
 }
 
 static void inst_die(struct sim *s, struct inst *in, const char *why)
@@ -1324,7 +1315,7 @@ static void get_done(struct actor *a, const struct fsm_result *res, unsigned n)
 		return;
 	}
 	if (res[0].ch.count == 0) {
-		a->next_at = s->now + 80 + pick(&s->rng, 120);
+		a->next_at = s->now + 80 + pick(s, 120);
 		return;
 	}
 	fr = frame_new(s, FR_BATCH, in);
@@ -1402,7 +1393,7 @@ static void inst_wait_retry(struct sim *s, struct inst *in)
 	uint64_t delay_s = 1;
 	unsigned count = ++s->mem[in->member - 1].retry_count;
 
-	if (fsm_channel_get(s->fsm[in->member - 1], CHAN, &def) == QSG_OK &&
+	if (fsm_channel_get(s->fx.fsm[in->member - 1], CHAN, &def) == QSG_OK &&
 	    !chcore_retry_delay(count, &def, &delay_s)) {
 		sim_fail(s, "channel retries exhausted (%u)", count - 1);
 		return;
@@ -1418,7 +1409,7 @@ static void inst_step(struct sim *s, struct inst *in)
 
 	actor_poll(&in->get);
 	actor_poll(&in->ctl);
-	if (in->phase == I_DEAD || s->failed)
+	if (in->phase == I_DEAD || s->fx.failed)
 		return;
 	/* a crashed member's instances are gone; zombies run on */
 	if (!s->mem[in->member - 1].up && !in->zombie) {
@@ -1487,7 +1478,8 @@ static void inst_step(struct sim *s, struct inst *in)
 		{
 			struct fsm_chimage after = st.img;
 
-			after.owner = chcore_view_retry_target(s->fsm[in->member - 1], in->member);
+			after.owner =
+			    chcore_view_retry_target(s->fx.fsm[in->member - 1], in->member);
 			after.state = FSM_CHS_STARTING;
 			after.epoch = st.img.epoch + 1;
 			inst_cas(s, in, &st.img, &after, "retry");
@@ -1507,7 +1499,7 @@ static void chinit_done(struct actor *a, const struct fsm_result *res, unsigned 
 
 	(void)n;
 	if (a->ops[0] != FSM_OP_CHST_CAS) {
-		a->next_at = s->now + 100 + pick(&s->rng, 250);
+		a->next_at = s->now + 100 + pick(s, 250);
 		return;
 	}
 	if (res != NULL && res[0].rc == QSG_OK) {
@@ -1523,7 +1515,7 @@ static void chinit_done(struct actor *a, const struct fsm_result *res, unsigned 
 	} else if (res != NULL) {
 		trace(s, "member %u: CAS refused rc %d", m->id, res[0].rc);
 	}
-	a->next_at = s->now + 100 + pick(&s->rng, 250);
+	a->next_at = s->now + 100 + pick(s, 250);
 }
 
 /* The live local instance of the channel (any epoch). */
@@ -1539,7 +1531,7 @@ static struct inst *local_inst(struct sim *s, uint32_t member)
  * replica, decided by chcore_reconcile. */
 static void chinit_step(struct sim *s, struct member *m)
 {
-	struct fsm *f = s->fsm[m->id - 1];
+	struct fsm *f = s->fx.fsm[m->id - 1];
 	struct fsm_chstatus st;
 	struct fsm_member me;
 	struct fsm_cmd c;
@@ -1560,7 +1552,7 @@ static void chinit_step(struct sim *s, struct member *m)
 	actor_poll(&m->chinit);
 	if (!m->up || !actor_idle(&m->chinit) || !s->setup_done)
 		return;
-	m->chinit.next_at = s->now + 100 + pick(&s->rng, 250);
+	m->chinit.next_at = s->now + 100 + pick(s, 250);
 	if (fsm_member_get(f, m->id, &me) != QSG_OK || me.state != FSM_MEMBER_ACTIVE)
 		return;
 	if (!me.chinit) {
@@ -1619,7 +1611,7 @@ static void chinit_step(struct sim *s, struct member *m)
 
 static void member_step(struct sim *s, struct member *m)
 {
-	if (!m->up && m->up_at != 0 && s->now >= m->up_at && !s->killed[m->id - 1]) {
+	if (!m->up && m->up_at != 0 && s->now >= m->up_at && !s->fx.killed[m->id - 1]) {
 		m->up = true;
 		m->up_at = 0;
 		trace(s, "member %u back", m->id);
@@ -1681,7 +1673,7 @@ static void prod_done(struct actor *a, const struct fsm_result *res, unsigned n)
 	p->next_seq += p->batch;
 	p->batch = 0;
 	p->done = p->next_seq > p->nputs;
-	a->next_at = s->now + pick(&s->rng, 150);
+	a->next_at = s->now + pick(s, 150);
 }
 
 static void prod_step(struct sim *s, struct producer *p)
@@ -1696,13 +1688,13 @@ static void prod_step(struct sim *s, struct producer *p)
 	if (!p->attached) {
 		cmd_init(&c[0], FSM_OP_ATTACH);
 		c[0].client_id = p->client;
-		c[0].member_id = 1 + pick(&s->rng, s->n);
+		c[0].member_id = 1 + pick(s, s->n);
 		if (!submit(&p->a, c, 1))
 			p->a.next_at = s->now + 50;
 		return;
 	}
 	if (p->batch == 0) {
-		p->batch = 1 + pick(&s->rng, 3);
+		p->batch = 1 + pick(s, 3);
 		if (p->next_seq + p->batch - 1 > p->nputs)
 			p->batch = (unsigned)(p->nputs - p->next_seq + 1);
 	}
@@ -1793,9 +1785,9 @@ static void cons_done(struct actor *a, const struct fsm_result *res, unsigned n)
 			} else {
 				cons_got(s, &res[0].msg.body);
 			}
-			a->next_at = s->now + pick(&s->rng, 40);
+			a->next_at = s->now + pick(s, 40);
 		} else if (res[0].rc == QSG_RC_NO_MSG_AVAILABLE) {
-			a->next_at = s->now + 80 + pick(&s->rng, 120);
+			a->next_at = s->now + 80 + pick(s, 120);
 			if (cs->sync && cs->nheld == 0)
 				cs->sync = false;
 		} else {
@@ -1845,10 +1837,9 @@ static void cons_step(struct sim *s, struct consumer *cs)
 	if (!cs->attached) {
 		cmd_init(&c, FSM_OP_ATTACH);
 		c.client_id = cs->client;
-		c.member_id = 1 + pick(&s->rng, s->n);
-	} else if (cs->sync && cs->nheld > 0 &&
-		   (cs->nheld == 4 || s->healed || pick(&s->rng, 3) == 0)) {
-		if (pick(&s->rng, 5) == 0) {
+		c.member_id = 1 + pick(s, s->n);
+	} else if (cs->sync && cs->nheld > 0 && (cs->nheld == 4 || s->healed || pick(s, 3) == 0)) {
+		if (pick(s, 5) == 0) {
 			cmd_init(&c, FSM_OP_BACKOUT);
 		} else {
 			cmd_init(&c, FSM_OP_COMMIT);
@@ -1857,7 +1848,7 @@ static void cons_step(struct sim *s, struct consumer *cs)
 		c.client_id = cs->client;
 		c.epoch = cs->epoch;
 	} else {
-		if (!cs->sync && pick(&s->rng, 2) == 0)
+		if (!cs->sync && pick(s, 2) == 0)
 			cs->sync = true;
 		cmd_init(&c, FSM_OP_GET);
 		c.client_id = cs->client;
@@ -1874,9 +1865,9 @@ static void cons_step(struct sim *s, struct consumer *cs)
 static uint32_t channel_owner(struct sim *s)
 {
 	struct fsm_chstatus st;
-	int l = leader(s);
+	int l = fix_leader(&s->fx);
 
-	if (fsm_chstatus_get(s->fsm[l < 0 ? 0 : l], CHAN, "", &st) != QSG_OK)
+	if (fsm_chstatus_get(s->fx.fsm[l < 0 ? 0 : l], CHAN, "", &st) != QSG_OK)
 		return 0;
 	return st.img.owner;
 }
@@ -1898,156 +1889,111 @@ static void member_down(struct sim *s, unsigned i, bool zombie, raft_time until)
 		}
 }
 
-static void inject_fault(struct sim *s)
+/* The fault table (fix_inject draws i, j and a slot): 0-1 partition i-j,
+ * 2-3 heal i-j, 4 kill i, 5 revive the first dead server, 6 message loss
+ * i->j, 7 stop it, 8 leader (append I/O fault or deposition), 9 isolate the
+ * leader, 10-11 pause or crash a member, 12-14 cut a transport connection,
+ * 15 heal the network. A slot switched off (--no-fault) does nothing; kill,
+ * revive and isolating the leader trip a libraft 0.15 fixture defect (heap
+ * overflow in the I/O stub): opt-in with --kill-faults (docs/simulation.md),
+ * otherwise they heal the network. */
+static void fault_table(const struct opts *o, enum fix_fault *t)
 {
-	unsigned i = pick(&s->rng, s->n);
-	unsigned j = (i + 1 + pick(&s->rng, s->n - 1)) % s->n;
-	unsigned kind = pick(&s->rng, 16);
-	int l = leader(s);
-	uint32_t owner;
+	static const enum fix_fault all[16] = {
+	    FIX_PARTITION, FIX_PARTITION,      FIX_HEAL_LINK, FIX_HEAL_LINK,
+	    FIX_KILL,	   FIX_REVIVE_ANY,     FIX_SATURATE,  FIX_DESATURATE,
+	    FIX_LEADER,	   FIX_ISOLATE_LEADER, FIX_CUSTOM,    FIX_CUSTOM,
+	    FIX_CUSTOM,	   FIX_CUSTOM,	       FIX_CUSTOM,    FIX_HEAL_NETWORK,
+	};
 
-	if (s->o.no_faults & (1u << kind))
-		return;
-	/* Kill/revive and isolating the leader trip a libraft 0.15 fixture
-	 * defect (heap overflow in the I/O stub): opt-in with --kill-faults
-	 * (docs/simulation.md); otherwise they become a network heal. */
-	if (!s->o.kill_faults && (kind == 4 || kind == 5 || kind == 9))
-		kind = 15;
-	s->st.faults++;
-	switch (kind) {
-	case 0:
-	case 1:
-		trace(s, "fault: partition %u-%u", i + 1, j + 1);
-		raft_fixture_disconnect(&s->f, i, j);
-		raft_fixture_disconnect(&s->f, j, i);
-		break;
-	case 2:
-	case 3:
-		trace(s, "fault: heal %u-%u", i + 1, j + 1);
-		raft_fixture_reconnect(&s->f, i, j);
-		raft_fixture_reconnect(&s->f, j, i);
-		raft_fixture_desaturate(&s->f, i, j);
-		raft_fixture_desaturate(&s->f, j, i);
-		break;
-	case 4:
-		if (!s->killed[i]) {
-			trace(s, "fault: kill server %u (member %u crashes)", i + 1, i + 1);
-			raft_fixture_kill(&s->f, i);
-			s->killed[i] = true;
-			member_down(s, i, false, 0);
-		}
-		break;
-	case 5:
-		for (i = 0; i < s->n; i++)
-			if (s->killed[i]) {
-				trace(s, "fault: revive server %u", i + 1);
-				raft_fixture_revive(&s->f, i);
-				s->killed[i] = false;
-				s->mem[i].up = true;
-				break;
-			}
-		break;
-	case 6:
-		trace(s, "fault: message loss %u->%u", i + 1, j + 1);
-		raft_fixture_saturate(&s->f, i, j);
-		break;
-	case 7:
-		raft_fixture_desaturate(&s->f, i, j);
-		break;
-	case 8:
-		if (pick(&s->rng, 2) == 0) {
-			/* at most one fail-stopped server per seed: libraft 0.15
-			 * cannot bring it back on the fixture */
-			bool any = false;
-
-			for (unsigned k = 0; k < s->n; k++)
-				any = any || s->unavailable[k];
-			s->io_fault_pending = !any;
-		} else if (l >= 0) {
-			bool healthy = true;
-
-			for (unsigned k = 0; k < s->n; k++)
-				healthy = healthy && !s->killed[k];
-			for (unsigned k = 0; k < s->n; k++) {
-				if (k == (unsigned)l)
-					continue;
-				raft_fixture_reconnect(&s->f, (unsigned)l, k);
-				raft_fixture_reconnect(&s->f, k, (unsigned)l);
-				raft_fixture_desaturate(&s->f, (unsigned)l, k);
-				raft_fixture_desaturate(&s->f, k, (unsigned)l);
-			}
-			if (healthy) {
-				trace(s, "fault: depose leader %d", l + 1);
-				raft_fixture_depose(&s->f);
-			}
-		}
-		break;
-	case 9:
-		if (l >= 0) {
-			trace(s, "fault: isolate leader %d", l + 1);
-			for (unsigned k = 0; k < s->n; k++)
-				if (k != (unsigned)l) {
-					raft_fixture_disconnect(&s->f, (unsigned)l, k);
-					raft_fixture_disconnect(&s->f, k, (unsigned)l);
-				}
-		}
-		break;
-	case 10:
-	case 11:
-		owner = channel_owner(s);
-		if (owner != 0 && pick(&s->rng, 3) != 0)
-			i = owner - 1;
-		if (s->mem[i].up && !s->killed[i]) {
-			bool zombie = kind == 10;
-
-			trace(s, "fault: member %u %s", i + 1,
-			      zombie ? "paused (its channel instances run on)" : "crashed");
-			member_down(s, i, zombie, s->now + 500 + pick(&s->rng, 3500));
-		}
-		break;
-	case 12:
-	case 13:
-	case 14: {
-		struct conn *c;
-		unsigned live = 0, k;
-
-		for (c = s->conns; c != NULL; c = c->next)
-			live += !c->cut;
-		if (live == 0)
-			break;
-		k = pick(&s->rng, live);
-		for (c = s->conns; c != NULL; c = c->next)
-			if (!c->cut && k-- == 0) {
-				conn_cut(s, c, "fault: transport cut");
-				break;
-			}
-		break;
+	for (unsigned k = 0; k < 16; k++) {
+		t[k] = all[k];
+		if (o->no_faults & (1u << k))
+			t[k] = FIX_NONE;
+		else if (!o->kill_faults && (k == 4 || k == 5 || k == 9))
+			t[k] = FIX_HEAL_NETWORK;
 	}
-	default:
+}
+
+static void on_faulted(void *arg, enum fix_fault kind, unsigned i, unsigned j)
+{
+	struct sim *s = arg;
+
+	switch (kind) {
+	case FIX_PARTITION:
+		trace(s, "fault: partition %u-%u", i + 1, j + 1);
+		break;
+	case FIX_HEAL_LINK:
+		trace(s, "fault: heal %u-%u", i + 1, j + 1);
+		break;
+	case FIX_KILL:
+		trace(s, "fault: kill server %u (member %u crashes)", i + 1, i + 1);
+		member_down(s, i, false, 0);
+		break;
+	case FIX_REVIVE_ANY:
+		trace(s, "fault: revive server %u", i + 1);
+		s->mem[i].up = true;
+		break;
+	case FIX_SATURATE:
+		trace(s, "fault: message loss %u->%u", i + 1, j + 1);
+		break;
+	case FIX_LEADER:
+		if (j == 1)
+			trace(s, "fault: depose leader %u", i + 1);
+		else
+			trace(s, "fault: leader append I/O fault armed");
+		break;
+	case FIX_ISOLATE_LEADER:
+		trace(s, "fault: isolate leader %u", i + 1);
+		break;
+	case FIX_HEAL_NETWORK:
 		trace(s, "fault: heal the network");
-		for (i = 0; i < s->n; i++)
-			for (j = 0; j < s->n; j++)
-				if (i != j) {
-					raft_fixture_reconnect(&s->f, i, j);
-					raft_fixture_desaturate(&s->f, i, j);
-				}
+		break;
+	default:
 		break;
 	}
 }
 
+static void on_custom_fault(void *arg, unsigned slot, unsigned i, unsigned j)
+{
+	struct sim *s = arg;
+	uint32_t owner;
+
+	(void)j;
+	if (slot == 10 || slot == 11) {
+		owner = channel_owner(s);
+		if (owner != 0 && pick(s, 3) != 0)
+			i = owner - 1;
+		if (s->mem[i].up && !s->fx.killed[i]) {
+			bool zombie = slot == 10;
+
+			trace(s, "fault: member %u %s", i + 1,
+			      zombie ? "paused (its channel instances run on)" : "crashed");
+			member_down(s, i, zombie, s->now + 500 + pick(s, 3500));
+		}
+		return;
+	}
+	/* 12-14: cut a live transport connection */
+	struct conn *c;
+	unsigned live = 0, k;
+
+	for (c = s->conns; c != NULL; c = c->next)
+		live += !c->cut;
+	if (live == 0)
+		return;
+	k = pick(s, live);
+	for (c = s->conns; c != NULL; c = c->next)
+		if (!c->cut && k-- == 0) {
+			conn_cut(s, c, "fault: transport cut");
+			break;
+		}
+}
+
 static void heal(struct sim *s)
 {
+	fix_heal(&s->fx);
 	for (unsigned i = 0; i < s->n; i++) {
-		for (unsigned j = 0; j < s->n; j++)
-			if (i != j) {
-				raft_fixture_reconnect(&s->f, i, j);
-				raft_fixture_desaturate(&s->f, i, j);
-			}
-		if (s->killed[i]) {
-			raft_fixture_revive(&s->f, i);
-			s->killed[i] = false;
-		}
-		s->mem[i].up = !s->unavailable[i];
+		s->mem[i].up = !s->fx.unavailable[i];
 		s->mem[i].up_at = 0;
 	}
 	s->healed = true;
@@ -2060,19 +2006,19 @@ static void tick(struct sim *s)
 {
 	int l;
 
-	s->now = raft_fixture_time(&s->f);
+	s->now = fix_time(&s->fx);
 	for (unsigned i = 0; i < s->n; i++)
-		if (!s->unavailable[i] &&
-		    raft_state(raft_fixture_get(&s->f, i)) == RAFT_UNAVAILABLE) {
-			s->unavailable[i] = true;
+		if (!s->fx.unavailable[i] &&
+		    raft_state(raft_fixture_get(&s->fx.f, i)) == RAFT_UNAVAILABLE) {
+			s->fx.unavailable[i] = true;
 			s->st.failstops++;
 			trace(s,
 			      "server %u fail-stopped (RAFT_UNAVAILABLE: %s): member %u stops for "
 			      "good",
-			      i + 1, raft_errmsg(raft_fixture_get(&s->f, i)), i + 1);
+			      i + 1, raft_errmsg(raft_fixture_get(&s->fx.f, i)), i + 1);
 			member_down(s, i, false, 0);
 		}
-	l = leader(s);
+	l = fix_leader(&s->fx);
 	if (l != s->leader_idx) {
 		s->leader_idx = l;
 		s->leader_since = s->now;
@@ -2093,7 +2039,7 @@ static void tick(struct sim *s)
 			cons_step(s, &s->cons[k]);
 		transport_step(s);
 	}
-	raft_fixture_step(&s->f);
+	raft_fixture_step(&s->fx.f);
 	s->st.steps++;
 }
 
@@ -2101,7 +2047,7 @@ static bool finished(struct sim *s)
 {
 	struct fsm_qinfo qi;
 	struct fsm_chstatus st;
-	int l = leader(s);
+	int l = fix_leader(&s->fx);
 
 	if (l < 0 || s->stale.head != NULL)
 		return false;
@@ -2111,11 +2057,11 @@ static bool finished(struct sim *s)
 	for (unsigned k = 0; k < NCONS; k++)
 		if (s->cons[k].nheld > 0 || s->cons[k].a.inflight || s->cons[k].committing)
 			return false;
-	if (fsm_queue_info(s->fsm[l], 0, APPQ, &qi) != QSG_OK || qi.curdepth != 0)
+	if (fsm_queue_info(s->fx.fsm[l], 0, APPQ, &qi) != QSG_OK || qi.curdepth != 0)
 		return false;
-	if (fsm_queue_info(s->fsm[l], 0, XMITQ, &qi) != QSG_OK || qi.curdepth != 0)
+	if (fsm_queue_info(s->fx.fsm[l], 0, XMITQ, &qi) != QSG_OK || qi.curdepth != 0)
 		return false;
-	if (fsm_chstatus_get(s->fsm[l], CHAN, "", &st) != QSG_OK || st.indoubt != 0 ||
+	if (fsm_chstatus_get(s->fx.fsm[l], CHAN, "", &st) != QSG_OK || st.indoubt != 0 ||
 	    st.lstseq != st.curseq)
 		return false;
 	return true;
@@ -2133,7 +2079,7 @@ static void progress_get(struct sim *s, struct progress *p)
 	struct fsm_qinfo qi;
 	struct fsm_chstatus st;
 	struct fsm_syncq q;
-	int l = leader(s);
+	int l = fix_leader(&s->fx);
 
 	memset(p, 0, sizeof *p);
 	for (unsigned k = 0; k < NPROD; k++)
@@ -2145,12 +2091,12 @@ static void progress_get(struct sim *s, struct progress *p)
 	p->v[2] = q.lstseq;
 	if (l < 0)
 		return;
-	if (fsm_queue_info(s->fsm[l], 0, APPQ, &qi) == QSG_OK)
+	if (fsm_queue_info(s->fx.fsm[l], 0, APPQ, &qi) == QSG_OK)
 		p->v[3] = qi.curdepth;
-	if (fsm_queue_info(s->fsm[l], 0, XMITQ, &qi) == QSG_OK)
+	if (fsm_queue_info(s->fx.fsm[l], 0, XMITQ, &qi) == QSG_OK)
 		p->v[4] = qi.curdepth;
 	memset(&st, 0, sizeof st);
-	if (fsm_chstatus_get(s->fsm[l], CHAN, "", &st) == QSG_OK) {
+	if (fsm_chstatus_get(s->fx.fsm[l], CHAN, "", &st) == QSG_OK) {
 		p->v[5] = st.lstseq;
 		p->v[6] = st.curseq;
 		p->v[7] = st.indoubt;
@@ -2158,22 +2104,6 @@ static void progress_get(struct sim *s, struct progress *p)
 		p->v[9] = st.img.state;
 		p->v[10] = st.img.owner;
 	}
-}
-
-static bool converged(struct raft_fixture *f, void *arg)
-{
-	struct sim *s = arg;
-	int l = leader(s);
-	raft_index last;
-
-	(void)f;
-	if (l < 0)
-		return false;
-	last = raft_last_index(raft_fixture_get(&s->f, (unsigned)l));
-	for (unsigned i = 0; i < s->n; i++)
-		if (!s->unavailable[i] && raft_last_applied(raft_fixture_get(&s->f, i)) != last)
-			return false;
-	return true;
 }
 
 /* ---- checkers ---- */
@@ -2191,7 +2121,7 @@ static void check_history(struct sim *s)
 	uint64_t instances = 0;
 	size_t k, j;
 
-	for (k = 0; k < s->nev && !s->failed; k++) {
+	for (k = 0; k < s->nev && !s->fx.failed; k++) {
 		const struct ev *e = &s->ev[k];
 
 		switch (e->op) {
@@ -2275,22 +2205,23 @@ static void check_history(struct sim *s)
  * with the same digest and re-snapshots to the same bytes. */
 static void check_snapshot(struct sim *s, const char *when)
 {
-	for (unsigned i = 0; i < s->n && !s->failed; i++) {
+	for (unsigned i = 0; i < s->n && !s->fx.failed; i++) {
 		struct qsg_wbuf a, b;
 		struct fsm *g = NULL;
 		char errmsg[QSG_ERRMSG_SIZE] = "";
 
-		if (s->unavailable[i])
+		if (s->fx.unavailable[i])
 			continue;
 		qsg_wbuf_init(&a);
 		qsg_wbuf_init(&b);
-		if (fsm_snapshot(s->fsm[i], &a) != QSG_OK || a.err != QSG_OK ||
+		if (fsm_snapshot(s->fx.fsm[i], &a) != QSG_OK || a.err != QSG_OK ||
 		    fsm_init(&g, errmsg) != QSG_OK ||
 		    fsm_restore(g, a.data, a.len, errmsg) != QSG_OK)
 			sim_fail(s, "snapshot of server %u (%s) does not restore: %s", i + 1, when,
 				 errmsg);
-		else if (fsm_digest(g) != fsm_digest(s->fsm[i]) || fsm_snapshot(g, &b) != QSG_OK ||
-			 b.len != a.len || memcmp(a.data, b.data, a.len) != 0)
+		else if (fsm_digest(g) != fsm_digest(s->fx.fsm[i]) ||
+			 fsm_snapshot(g, &b) != QSG_OK || b.len != a.len ||
+			 memcmp(a.data, b.data, a.len) != 0)
 			sim_fail(s, "snapshot of server %u (%s) restores to a different state",
 				 i + 1, when);
 		if (g != NULL)
@@ -2347,8 +2278,8 @@ static void check_end(struct sim *s)
 {
 	uint64_t missing = 0, d0 = 0;
 
-	for (unsigned p = 0; p < NPROD && !s->failed; p++)
-		for (uint64_t q = 1; q <= s->nputs && !s->failed; q++) {
+	for (unsigned p = 0; p < NPROD && !s->fx.failed; p++)
+		for (uint64_t q = 1; q <= s->nputs && !s->fx.failed; q++) {
 			size_t x = vidx(s, p, q);
 
 			if (!s->acked[x]) {
@@ -2364,31 +2295,32 @@ static void check_end(struct sim *s)
 					 (unsigned long long)q, s->arrived[x]);
 			}
 		}
-	if (!s->failed && missing > s->get_unknown)
+	if (!s->fx.failed && missing > s->get_unknown)
 		sim_fail(s,
 			 "queue: %llu acknowledged messages lost (%llu gets with unknown outcome)",
 			 (unsigned long long)missing, (unsigned long long)s->get_unknown);
 	check_history(s);
 	bool first = true;
 
-	for (unsigned i = 0; i < s->n && !s->failed; i++) {
+	for (unsigned i = 0; i < s->n && !s->fx.failed; i++) {
 		uint64_t d;
 
-		if (s->unavailable[i])
+		if (s->fx.unavailable[i])
 			continue; /* fail-stopped: its state stopped short */
-		d = fsm_digest(s->fsm[i]);
+		d = fsm_digest(s->fx.fsm[i]);
 		if (first)
 			d0 = d;
 		else if (d != d0)
 			sim_fail(s, "replicas differ: digest of server %u", i + 1);
 		first = false;
 	}
-	if (!s->failed) {
+	if (!s->fx.failed) {
 		struct fsm_syncq q;
 		struct fsm_chstatus st;
 
 		if (fsm_syncq_get(s->rfsm_remote, CHAN, GROUPQM, &q) == QSG_OK &&
-		    fsm_chstatus_get(s->fsm[0], CHAN, "", &st) == QSG_OK && q.lstseq != st.lstseq)
+		    fsm_chstatus_get(s->fx.fsm[0], CHAN, "", &st) == QSG_OK &&
+		    q.lstseq != st.lstseq)
 			sim_fail(s, "sequence numbers: sender %llu receiver %llu",
 				 (unsigned long long)st.lstseq, (unsigned long long)q.lstseq);
 	}
@@ -2398,7 +2330,6 @@ static void check_end(struct sim *s)
 
 static void sim_init(struct sim *s, const struct opts *o, uint64_t seed)
 {
-	struct raft_configuration conf;
 	struct qsg_wbuf rb;
 	struct fsm_cmd c;
 	struct fsm_result res;
@@ -2408,21 +2339,47 @@ static void sim_init(struct sim *s, const struct opts *o, uint64_t seed)
 	memset(s, 0, sizeof *s);
 	s->o = *o;
 	s->n = o->nodes;
-	s->seed = seed;
-	s->rng = seed * 0x9e3779b97f4a7c15ULL + 0x2545f4914f6cdd1dULL;
-	if (s->rng == 0)
-		s->rng = 1;
+	fault_table(o, s->faults);
+	/* No Raft snapshots: with them libraft 0.15's fixture I/O stub
+	 * corrupts its entry array on a later truncation and servers turn
+	 * RAFT_UNAVAILABLE (docs/simulation.md). The state machine's
+	 * snapshot/restore is checked directly instead (check_snapshot).
+	 * Disk writes complete before any message can arrive: the fixture's
+	 * ioMethodTruncate (libraft 0.15) assumes every append before the
+	 * truncation point has been flushed to its entry array; a follower
+	 * told to truncate while an append is pending reads beyond the array
+	 * (docs/simulation.md). */
+	struct fix_config cfg = {
+	    .n = s->n,
+	    .seed = seed,
+	    .snapshot_threshold = 1u << 30,
+	    .snapshot_trailing = 1u << 30,
+	    .zero_disk_latency = true,
+	    .faults = s->faults,
+	    .nfaults = 16,
+	    .bidir = true,
+	    .relink_if_healthy = false,
+	};
+	if (fix_init(&s->fx, &cfg, &hooks, s) != 0) {
+		fprintf(stderr, "qsgsim: %s\n", s->fx.why);
+		exit(2);
+	}
+	/* The simulator's own seeding (kept so that a seed replays as it did
+	 * before the shared harness). */
+	s->fx.rng = seed * 0x9e3779b97f4a7c15ULL + 0x2545f4914f6cdd1dULL;
+	if (s->fx.rng == 0)
+		s->fx.rng = 1;
 	s->leader_idx = -1;
-	s->batchsz = 1 + pick(&s->rng, 4);
-	s->pipeline = 1 + pick(&s->rng, 3);
-	s->nputs = 30 + pick(&s->rng, 50);
+	s->batchsz = 1 + pick(s, 4);
+	s->pipeline = 1 + pick(s, 3);
+	s->nputs = 30 + pick(s, 50);
 	nv = NPROD * (s->nputs + 1);
 	s->put_dest = xcalloc(nv, 1);
 	s->acked = xcalloc(nv, 1);
 	s->got = xcalloc(nv, sizeof *s->got);
 	s->arrived = xcalloc(nv, sizeof *s->arrived);
 	for (size_t x = 0; x < nv; x++)
-		s->put_dest[x] = (uint8_t)pick(&s->rng, 2);
+		s->put_dest[x] = (uint8_t)pick(s, 2);
 	actor_init(&s->setup, s, NULL, "setup", setup_done);
 	actor_init(&s->monitor, s, NULL, "monitor", monitor_done);
 	for (unsigned i = 0; i < s->n; i++) {
@@ -2441,46 +2398,6 @@ static void sim_init(struct sim *s, const struct opts *o, uint64_t seed)
 		s->cons[k].client = 201 + k;
 		actor_init(&s->cons[k].a, s, &s->cons[k], "consumer", cons_done);
 	}
-	if (raft_fixture_initialize(&s->f) != 0) {
-		fprintf(stderr, "qsgsim: raft_fixture_initialize failed\n");
-		exit(2);
-	}
-	for (unsigned i = 0; i < s->n; i++) {
-		struct glue_sm sm = {0};
-
-		if (fsm_init(&s->fsm[i], errmsg) != QSG_OK)
-			exit(2);
-		s->srv[i].s = s;
-		s->srv[i].i = i;
-		sm.data = &s->srv[i];
-		sm.apply = sm_apply;
-		sm.snapshot = sm_snapshot;
-		sm.restore = sm_restore;
-		if (glue_fsm_adapter_init(&s->rfsm[i], &sm) != QSG_OK ||
-		    raft_fixture_grow(&s->f, &s->rfsm[i]) != 0)
-			exit(2);
-		/* No Raft snapshots: with them libraft 0.15's fixture I/O stub
-		 * corrupts its entry array on a later truncation and servers
-		 * turn RAFT_UNAVAILABLE (docs/simulation.md). The state
-		 * machine's snapshot/restore is checked directly instead
-		 * (check_snapshot). */
-		raft_set_snapshot_threshold(raft_fixture_get(&s->f, i), 1u << 30);
-		raft_set_snapshot_trailing(raft_fixture_get(&s->f, i), 1u << 30);
-		raft_set_pre_vote(raft_fixture_get(&s->f, i), true);
-	}
-	/* Disk writes complete before any message can arrive: the fixture's
-	 * ioMethodTruncate (libraft 0.15) assumes every append before the
-	 * truncation point has been flushed to its entry array; a follower
-	 * told to truncate while an append is pending reads beyond the
-	 * array (docs/simulation.md). */
-	for (unsigned i = 0; i < s->n; i++)
-		raft_fixture_set_disk_latency(&s->f, i, 0);
-	raft_configuration_init(&conf);
-	if (raft_fixture_configuration(&s->f, s->n, &conf) != 0 ||
-	    raft_fixture_bootstrap(&s->f, &conf) != 0 || raft_fixture_start(&s->f) != 0)
-		exit(2);
-	raft_configuration_close(&conf);
-
 	/* the receiving queue manager */
 	if (fsm_init(&s->rfsm_remote, errmsg) != QSG_OK)
 		exit(2);
@@ -2502,11 +2419,7 @@ static void sim_init(struct sim *s, const struct opts *o, uint64_t seed)
 
 static void sim_close(struct sim *s)
 {
-	raft_fixture_close(&s->f);
-	for (unsigned i = 0; i < s->n; i++) {
-		glue_fsm_adapter_close(&s->rfsm[i]);
-		fsm_close(s->fsm[i]);
-	}
+	fix_close(&s->fx);
 	fsm_close(s->rfsm_remote);
 	while (s->insts != NULL) {
 		struct inst *in = s->insts;
@@ -2552,69 +2465,68 @@ static bool run_seed(const struct opts *o, uint64_t seed, struct stats *tot)
 	trace(s, "seed %llu: %u servers, %llu puts per producer, batch size %u, pipeline %u",
 	      (unsigned long long)seed, s->n, (unsigned long long)s->nputs, s->batchsz,
 	      s->pipeline);
-	if (!raft_fixture_step_until_has_leader(&s->f, 10000))
+	if (!raft_fixture_step_until_has_leader(&s->fx.f, 10000))
 		sim_fail(s, "no initial leader");
-	while (!s->failed && !s->setup_done) {
-		if (raft_fixture_time(&s->f) > 60000) {
+	while (!s->fx.failed && !s->setup_done) {
+		if (fix_time(&s->fx) > 60000) {
 			sim_fail(s, "setup not committed");
 			break;
 		}
 		tick(s);
 	}
-	for (unsigned step = 0; step < o->steps && !s->failed; step++) {
-		if (pick(&s->rng, 30) == 0)
-			inject_fault(s);
+	for (unsigned step = 0; step < o->steps && !s->fx.failed; step++) {
+		if (pick(s, 30) == 0)
+			fix_inject(&s->fx);
 		tick(s);
 	}
 	check_snapshot(s, "end of the faults");
 	heal(s);
 	struct progress p0, p1;
-	raft_time moved = raft_fixture_time(&s->f);
+	raft_time moved = fix_time(&s->fx);
 	progress_get(s, &p0);
-	while (!s->failed && !finished(s)) {
-		/* A healed group moves within seconds (retries are at most 1 s
+	while (!s->fx.failed && !finished(s)) {
+		/* A healed group moves within seconds (retries are --retry-tmr s
 		 * apart): a long stall is a failure, found without running to
 		 * the time limit. */
-		if (raft_fixture_time(&s->f) > TIME_LIMIT_MS ||
-		    raft_fixture_time(&s->f) - moved > STALL_MS) {
+		if (fix_time(&s->fx) > TIME_LIMIT_MS || fix_time(&s->fx) - moved > STALL_MS) {
 			char d[256] = "";
 			size_t o = 0;
 
 			for (unsigned i = 0; i < s->n; i++)
 				o += (size_t)snprintf(
 				    d + o, sizeof d - o, " s%u:state %d term %llu applied %llu",
-				    i + 1, raft_state(raft_fixture_get(&s->f, i)),
-				    (unsigned long long)raft_fixture_get(&s->f, i)->current_term,
+				    i + 1, raft_state(raft_fixture_get(&s->fx.f, i)),
+				    (unsigned long long)raft_fixture_get(&s->fx.f, i)->current_term,
 				    (unsigned long long)raft_last_applied(
-					raft_fixture_get(&s->f, i)));
+					raft_fixture_get(&s->fx.f, i)));
 			struct fsm_chstatus st;
 			struct fsm_syncq q;
 
 			memset(&st, 0, sizeof st);
 			memset(&q, 0, sizeof q);
-			fsm_chstatus_get(s->fsm[0], CHAN, "", &st);
+			fsm_chstatus_get(s->fx.fsm[0], CHAN, "", &st);
 			fsm_syncq_get(s->rfsm_remote, CHAN, GROUPQM, &q);
 			sim_fail(
 			    s,
 			    "no progress after healing (for %llu s; channel state %u epoch %llu, "
 			    "sender "
 			    "lstseq %llu curseq %llu, receiver lstseq %llu; leader %d,%s)",
-			    (unsigned long long)(raft_fixture_time(&s->f) - moved) / 1000,
-			    st.img.state, (unsigned long long)st.img.epoch,
-			    (unsigned long long)st.lstseq, (unsigned long long)st.curseq,
-			    (unsigned long long)q.lstseq, leader(s), d);
+			    (unsigned long long)(fix_time(&s->fx) - moved) / 1000, st.img.state,
+			    (unsigned long long)st.img.epoch, (unsigned long long)st.lstseq,
+			    (unsigned long long)st.curseq, (unsigned long long)q.lstseq,
+			    fix_leader(&s->fx), d);
 			break;
 		}
 		tick(s);
 		progress_get(s, &p1);
 		if (memcmp(&p0, &p1, sizeof p0) != 0) {
 			p0 = p1;
-			moved = raft_fixture_time(&s->f);
+			moved = fix_time(&s->fx);
 		}
 	}
-	if (!s->failed && !raft_fixture_step_until(&s->f, converged, s, 60000))
+	if (!s->fx.failed && !fix_step_until_converged(&s->fx, 60000))
 		sim_fail(s, "servers did not converge");
-	if (!s->failed) {
+	if (!s->fx.failed) {
 		drain_receiver(s);
 		check_end(s);
 		check_snapshot(s, "end");
@@ -2622,6 +2534,7 @@ static bool run_seed(const struct opts *o, uint64_t seed, struct stats *tot)
 	tot->seeds++;
 	tot->steps += s->st.steps;
 	tot->ops += s->st.ops;
+	s->st.faults = s->fx.n_faults;
 	tot->faults += s->st.faults;
 	tot->cas_won += s->st.cas_won;
 	tot->cas_lost += s->st.cas_lost;
@@ -2638,14 +2551,13 @@ static bool run_seed(const struct opts *o, uint64_t seed, struct stats *tot)
 		printf(
 		    "seed %llu: %s (steps %llu ops %llu faults %llu recoveries %llu batches %llu "
 		    "sim time %llu ms)\n",
-		    (unsigned long long)seed, s->failed ? "FAIL" : "ok",
+		    (unsigned long long)seed, s->fx.failed ? "FAIL" : "ok",
 		    (unsigned long long)s->st.steps, (unsigned long long)s->st.ops,
 		    (unsigned long long)s->st.faults, (unsigned long long)s->st.recoveries,
-		    (unsigned long long)s->st.batches,
-		    (unsigned long long)raft_fixture_time(&s->f));
-	if (s->failed)
-		printf("FAIL seed=%llu: %s\n", (unsigned long long)seed, s->why);
-	ok = !s->failed;
+		    (unsigned long long)s->st.batches, (unsigned long long)fix_time(&s->fx));
+	if (s->fx.failed)
+		printf("FAIL seed=%llu: %s\n", (unsigned long long)seed, s->fx.why);
+	ok = !s->fx.failed;
 	sim_close(s);
 	free(s);
 	return ok;
@@ -2657,7 +2569,8 @@ static void usage(void)
 		"usage: qsgsim --seeds N [--start S] [--nodes 3|5] [--steps K] [--bug NAME]\n"
 		"       qsgsim --seed S [--verbose] [--nodes 3|5] [--steps K] [--bug NAME]\n"
 		"options: --kill-faults (kill/revive servers, isolate the leader: they trip\n"
-		"         a libraft 0.15 fixture defect), --no-fault KIND (0..15)\n"
+		"         a libraft 0.15 fixture defect), --no-fault KIND (0..15),\n"
+		"         --retry-tmr SECONDS (SHORTTMR/LONGTMR of the channel, default 0)\n"
 		"bugs: settle-early, skip-indoubt, no-fence\n");
 }
 
@@ -2699,6 +2612,8 @@ int main(int argc, char **argv)
 			o.nodes = (unsigned)strtoul(v, NULL, 10);
 		} else if (strcmp(a, "--steps") == 0) {
 			o.steps = (unsigned)strtoul(v, NULL, 10);
+		} else if (strcmp(a, "--retry-tmr") == 0) {
+			o.retry_tmr = (uint32_t)strtoul(v, NULL, 10);
 		} else if (strcmp(a, "--no-fault") == 0) {
 			o.no_faults |= 1u << (strtoul(v, NULL, 10) & 31);
 		} else if (strcmp(a, "--bug") == 0) {
@@ -2726,10 +2641,12 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0); /* only for the summary */
 	for (uint64_t k = 0; k < nseeds; k++) {
 		if (!run_seed(&o, start + k, &tot)) {
-			printf("replay: qsgsim --seed %llu --nodes %u --steps %u%s%s%s --verbose\n",
-			       (unsigned long long)(start + k), o.nodes, o.steps,
-			       o.bug ? " --bug " : "", o.bug ? bug_names[o.bug] : "",
-			       o.kill_faults ? " --kill-faults" : "");
+			printf(
+			    "replay: qsgsim --seed %llu --nodes %u --steps %u --retry-tmr %u%s%s%s "
+			    "--verbose\n",
+			    (unsigned long long)(start + k), o.nodes, o.steps, o.retry_tmr,
+			    o.bug ? " --bug " : "", o.bug ? bug_names[o.bug] : "",
+			    o.kill_faults ? " --kill-faults" : "");
 			rc = 1;
 			break;
 		}
