@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../src/common/crc32c.h"
+
 #define SF_HDR 16
 #define SF_TRL 24
 #define SF_POLL_MS 200
@@ -74,29 +76,6 @@ static uint64_t get64(const uint8_t *p)
 		v = (v << 8) | p[i];
 	}
 	return v;
-}
-
-/* A fast 64-bit checksum (multiply-xor over 8-byte words): it guards a
- * local pipe against truncation and corruption, not against an adversary. */
-static uint64_t sf_checksum(const uint8_t *p, size_t len)
-{
-	const uint64_t k = 0x9E3779B97F4A7C15ull;
-	uint64_t h = 0x5153475350415348ull ^ (len * k);
-	size_t i = 0;
-	uint64_t w;
-
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * k;
-		h ^= h >> 29;
-	}
-	w = 0;
-	for (size_t j = 0; i < len; i++, j++) {
-		w |= (uint64_t)p[i] << (8 * j);
-	}
-	h = (h ^ w) * k;
-	h ^= h >> 32;
-	return h;
 }
 
 void snapfork_init(struct snapfork *s)
@@ -149,7 +128,7 @@ static void child_run(int wfd, const struct glue_sm *sm, int fault, pid_t parent
 	}
 	memcpy(hdr, sf_magic, 8);
 	put64(hdr + 8, w.len);
-	sum = sf_checksum(w.data, w.len);
+	sum = qsg_crc32c(0, w.data, w.len);
 	if (fault == SNAPFORK_FAULT_CHECKSUM) {
 		sum ^= 1;
 	}
@@ -319,7 +298,7 @@ int snapfork_collect(struct snapfork *s)
 		rc = qsg_errf(s->errmsg, QSG_RC_BAD_FRAME, "snapshot stream: bad trailer");
 		goto fail;
 	}
-	if (get64(trl) != sf_checksum(buf, (size_t)len)) {
+	if (get64(trl) != qsg_crc32c(0, buf, (size_t)len)) {
 		rc = qsg_errf(s->errmsg, QSG_RC_BAD_FRAME, "snapshot stream: checksum mismatch");
 		goto fail;
 	}

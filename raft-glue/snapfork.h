@@ -12,7 +12,7 @@
  *
  * Stream, child to parent (little endian):
  *   "QSGSNAP1" | u64 payload length | payload |
- *   u64 checksum of the payload | u64 encode time in us | "QSGSEND1"
+ *   u64 CRC32C of the payload (crc32c.h) | u64 encode time in us | "QSGSEND1"
  * then EOF, and the child exits with status 0. Anything else (short stream,
  * bad magic, bad checksum, trailing bytes, non-zero exit, a signal) is an
  * error and the bytes are discarded. */

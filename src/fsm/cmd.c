@@ -621,6 +621,48 @@ void fsm_entry_add(struct qsg_wbuf *w, const void *cmd, size_t len)
 	qsg_patch_u32(w, 12, n + 1);
 }
 
+int fsm_entry_read_begin(struct fsm_entry_reader *er, const void *entry, size_t len, char *errmsg)
+{
+	qsg_rbuf_init(&er->r, entry, len);
+	uint8_t version = qsg_get_u8(&er->r);
+	uint8_t type = qsg_get_u8(&er->r);
+	uint16_t reserved = qsg_get_u16(&er->r);
+	er->time_ms = qsg_get_i64(&er->r);
+	er->count = qsg_get_u32(&er->r);
+	er->next = 0;
+	if (er->r.err != QSG_OK)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "entry of %zu bytes has no header", len);
+	if (version != FSM_ENTRY_VERSION)
+		return qsg_errf(errmsg, QSG_RC_BAD_VERSION, "entry format version %u", version);
+	if (type != FSM_ENTRY_TYPE_BATCH || reserved != 0)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "entry type %u reserved %u", type,
+				reserved);
+	if (er->count == 0 || er->count > FSM_MAX_BATCH)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "entry has %u commands", er->count);
+	return QSG_OK;
+}
+
+int fsm_entry_read_next(struct fsm_entry_reader *er, struct qsg_slice *cmd, char *errmsg)
+{
+	if (er->next >= er->count)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "entry has only %u commands", er->count);
+	uint32_t n = qsg_get_u32(&er->r);
+	*cmd = qsg_get_raw(&er->r, n);
+	er->next++;
+	if (er->r.err != QSG_OK)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "entry truncated in command %u of %u",
+				er->next, er->count);
+	return QSG_OK;
+}
+
+int fsm_entry_read_end(struct fsm_entry_reader *er, char *errmsg)
+{
+	if (qsg_rbuf_left(&er->r) != 0)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "%zu trailing bytes after %u commands",
+				qsg_rbuf_left(&er->r), er->count);
+	return QSG_OK;
+}
+
 static bool batch_list_ok(const struct fsm_chresult *res)
 {
 	struct fsm_chiter it;

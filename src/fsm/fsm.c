@@ -157,31 +157,19 @@ static int apply_cmd(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 static int walk_entry(struct fsm *f, const void *entry, size_t len, struct qsg_wbuf *results,
 		      bool apply, char *errmsg)
 {
-	struct qsg_rbuf r;
+	struct fsm_entry_reader er;
 	struct fsm_cmd c;
 	bool oom = false;
-	qsg_rbuf_init(&r, entry, len);
-	uint8_t version = qsg_get_u8(&r);
-	uint8_t type = qsg_get_u8(&r);
-	uint16_t reserved = qsg_get_u16(&r);
-	int64_t now = qsg_get_i64(&r);
-	uint32_t count = qsg_get_u32(&r);
-	if (r.err != QSG_OK)
-		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "entry of %zu bytes has no header", len);
-	if (version != FSM_ENTRY_VERSION)
-		return qsg_errf(errmsg, QSG_RC_BAD_VERSION, "entry format version %u", version);
-	if (type != FSM_ENTRY_TYPE_BATCH || reserved != 0)
-		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "entry type %u reserved %u", type,
-				reserved);
-	if (count == 0 || count > FSM_MAX_BATCH)
-		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "entry has %u commands", count);
-	for (uint32_t i = 0; i < count; i++) {
-		uint32_t n = qsg_get_u32(&r);
-		struct qsg_slice cmd = qsg_get_raw(&r, n);
-		if (r.err != QSG_OK)
-			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
-					"entry truncated in command %u of %u", i + 1, count);
-		int rc = fsm_cmd_decode(cmd.p, cmd.len, &c, errmsg);
+	int rc = fsm_entry_read_begin(&er, entry, len, errmsg);
+	if (rc != QSG_OK)
+		return rc;
+	int64_t now = er.time_ms;
+	for (uint32_t i = 0; i < er.count; i++) {
+		struct qsg_slice cmd;
+		rc = fsm_entry_read_next(&er, &cmd, errmsg);
+		if (rc != QSG_OK)
+			return rc;
+		rc = fsm_cmd_decode(cmd.p, cmd.len, &c, errmsg);
 		if (rc != QSG_OK)
 			return rc == QSG_RC_BAD_VERSION ? rc : QSG_RC_BAD_FRAME;
 		if (!apply)
@@ -200,9 +188,9 @@ static int walk_entry(struct fsm *f, const void *entry, size_t len, struct qsg_w
 		if (rc == QSG_RC_STORAGE_NOT_AVAILABLE)
 			oom = true;
 	}
-	if (qsg_rbuf_left(&r) != 0)
-		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "%zu trailing bytes after %u commands",
-				qsg_rbuf_left(&r), count);
+	rc = fsm_entry_read_end(&er, errmsg);
+	if (rc != QSG_OK)
+		return rc;
 	if (apply) {
 		f->entries_applied++;
 		f->last_time = now;

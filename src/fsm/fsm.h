@@ -188,6 +188,21 @@ void fsm_entry_begin(struct qsg_wbuf *w, int64_t time_ms);
 void fsm_entry_add(struct qsg_wbuf *w, const void *cmd, size_t len);
 uint32_t fsm_entry_count(const struct qsg_wbuf *w);
 
+/* Entry reading, the inverse: begin checks the header (version, type,
+ * 1..FSM_MAX_BATCH commands) and reads the leader's time; next returns the
+ * bytes of each command in turn (undecoded); end checks that nothing
+ * follows the last one. Each returns QSG_OK or QSG_RC_BAD_FRAME /
+ * QSG_RC_BAD_VERSION with errmsg (which may be NULL). */
+struct fsm_entry_reader {
+	struct qsg_rbuf r;
+	int64_t time_ms;
+	uint32_t count; /* commands in the entry */
+	uint32_t next; /* commands returned so far */
+};
+int fsm_entry_read_begin(struct fsm_entry_reader *er, const void *entry, size_t len, char *errmsg);
+int fsm_entry_read_next(struct fsm_entry_reader *er, struct qsg_slice *cmd, char *errmsg);
+int fsm_entry_read_end(struct fsm_entry_reader *er, char *errmsg);
+
 /* Decoded result. Slices point into the result bytes. */
 struct fsm_result {
 	int rc;

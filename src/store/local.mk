@@ -4,5 +4,5 @@
 noinst_LTLIBRARIES += libqsgstore.la
 libqsgstore_la_SOURCES = src/store/store.h src/store/store_int.h src/store/store.c src/store/sync.c \
 	src/store/segment.c \
-	src/store/cache.c src/store/desc.c src/store/crc32c.c
+	src/store/cache.c src/store/desc.c
 libqsgstore_la_LIBADD = libqsgcommon.la

@@ -53,9 +53,9 @@ void store_rec_header(uint8_t hdr[STORE_REC_HDR_SIZE], uint8_t type, uint64_t ke
 	put32(hdr + 4, len);
 	put64(hdr + 8, key);
 	put32(hdr + 16, part);
-	put32(hdr + 20, store_crc32c(0, p, len));
+	put32(hdr + 20, qsg_crc32c(0, p, len));
 	put32(hdr + 24, 0);
-	put32(hdr + 28, store_crc32c(0, hdr, 28));
+	put32(hdr + 28, qsg_crc32c(0, hdr, 28));
 }
 
 void store_seg_header(uint8_t hdr[STORE_SEG_HDR_SIZE], uint32_t id)
@@ -65,13 +65,13 @@ void store_seg_header(uint8_t hdr[STORE_SEG_HDR_SIZE], uint32_t id)
 	put16(hdr + 4, STORE_FORMAT_VERSION);
 	put16(hdr + 6, STORE_SEG_HDR_SIZE);
 	put32(hdr + 8, id);
-	put32(hdr + 28, store_crc32c(0, hdr, 28));
+	put32(hdr + 28, qsg_crc32c(0, hdr, 28));
 }
 
 int store_seg_header_check(const uint8_t *p, size_t len, uint32_t *id)
 {
 	if (len < STORE_SEG_HDR_SIZE || qsg_le32(p) != STORE_SEG_MAGIC ||
-	    qsg_le32(p + 28) != store_crc32c(0, p, 28)) {
+	    qsg_le32(p + 28) != qsg_crc32c(0, p, 28)) {
 		return STORE_FAULT_SEG_HEADER;
 	}
 	if (get16(p + 4) != STORE_FORMAT_VERSION || get16(p + 6) != STORE_SEG_HDR_SIZE ||
@@ -85,7 +85,7 @@ int store_seg_header_check(const uint8_t *p, size_t len, uint32_t *id)
 /* Header only: QSG_OK (fields set) or a fault reason. */
 static int hdr_check(const uint8_t *h, uint8_t *type, uint64_t *key, uint32_t *part, uint32_t *plen)
 {
-	if (qsg_le32(h + 28) != store_crc32c(0, h, 28)) {
+	if (qsg_le32(h + 28) != qsg_crc32c(0, h, 28)) {
 		return STORE_FAULT_HDR_CRC;
 	}
 	if (h[0] != STORE_FORMAT_VERSION || (h[1] != STORE_REC_BODY && h[1] != STORE_REC_CHUNK) ||
@@ -114,7 +114,7 @@ int store_rec_check(const uint8_t *p, size_t len, uint8_t *type, uint64_t *key, 
 	if (*plen > len - STORE_REC_HDR_SIZE) {
 		return STORE_FAULT_TORN_TAIL;
 	}
-	if (qsg_le32(p + 20) != store_crc32c(0, p + STORE_REC_HDR_SIZE, *plen)) {
+	if (qsg_le32(p + 20) != qsg_crc32c(0, p + STORE_REC_HDR_SIZE, *plen)) {
 		return STORE_FAULT_PAYLOAD_CRC;
 	}
 	return QSG_OK;
@@ -168,7 +168,7 @@ size_t store_scan_image(const uint8_t *buf, size_t len, const struct store_scan_
 				break; /* torn inside the payload */
 			}
 			if (qsg_le32(buf + pos + 20) ==
-			    store_crc32c(0, buf + pos + STORE_REC_HDR_SIZE, plen)) {
+			    qsg_crc32c(0, buf + pos + STORE_REC_HDR_SIZE, plen)) {
 				if (cb && cb->rec) {
 					cb->rec(cb->arg, type, key, part, (uint32_t)pos, plen);
 				}

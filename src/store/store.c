@@ -855,7 +855,7 @@ int store_compact_step(struct store *s, size_t budget, store_reloc_cb cb, void *
 		}
 		/* Header fields (checked below with the payload when live). */
 		plen = qsg_le32(s->iobuf + 4);
-		if (qsg_le32(s->iobuf + 28) != store_crc32c(0, s->iobuf, 28) ||
+		if (qsg_le32(s->iobuf + 28) != qsg_crc32c(0, s->iobuf, 28) ||
 		    plen > STORE_MAX_PAYLOAD ||
 		    off + STORE_REC_HDR_SIZE + (uint64_t)plen > g->size) {
 			add_fault(s, g->id, off, 0, STORE_FAULT_HDR_CRC);

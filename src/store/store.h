@@ -42,6 +42,7 @@
 #include <stdint.h>
 
 #include "../common/codec.h"
+#include "../common/crc32c.h"
 #include "../common/qsg_err.h"
 
 #define STORE_FORMAT_VERSION 1
@@ -303,9 +304,6 @@ size_t store_scan_image(const uint8_t *buf, size_t len, const struct store_scan_
  * bytes). QSG_OK and the fields, or a store_fault reason. */
 int store_rec_check(const uint8_t *p, size_t len, uint8_t *type, uint64_t *key, uint32_t *part,
 		    uint32_t *plen);
-
-/* ---- CRC32C (Castagnoli), crc32c.c ---- */
-uint32_t store_crc32c(uint32_t crc, const void *p, size_t len);
 
 /* ---- descriptors (desc.c) ---- */
 

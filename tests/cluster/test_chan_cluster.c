@@ -436,63 +436,53 @@ static int ent_of(const char *name, const char *rqmname)
 
 /* ---- the committed history (fixture hook: every application) ---- */
 
-/* (1)/(2) on the committed log, at the first application of each index:
- * who took each entry from V, and how its epoch moved. */
+/* (1)/(2) on the committed log, at the first application of each index
+ * (on_applied, then one command at a time through fix_entry_foreach): who
+ * took each entry from V, and how its epoch moved. */
+static bool on_cmd(void *arg, const struct fsm_cmd *c, const struct fsm_result *out)
+{
+	struct sim *s = arg;
+	if (c->op != FSM_OP_CHST_CAS || out->rc != QSG_OK || s->victim == 0)
+		return true;
+	int e = ent_of(c->ch.name, c->ch.rqmname);
+	if (e < 0)
+		return true;
+	const struct fsm_chimage *b = &c->ch.before, *a = &c->ch.after;
+	if (b->exists && a->exists && a->epoch != b->epoch && a->epoch != b->epoch + 1)
+		sim_fail(s, "%s: epoch %llu -> %llu", ents[e].name, (unsigned long long)b->epoch,
+			 (unsigned long long)a->epoch);
+	if (b->exists && a->exists && a->epoch == b->epoch + 1)
+		s->bumps[e]++;
+	if (!b->exists || b->owner != s->victim || !chcore_active(b->state) ||
+	    (a->exists && a->owner == s->victim))
+		return true;
+	/* A takeover from V. */
+	s->takeovers[e]++;
+	if (is_rcvr((unsigned)e)) {
+		if (a->exists)
+			sim_fail(s, "RCVR %s/%s of the failed member moved, not deleted",
+				 ents[e].name, ents[e].rqmname);
+	} else if (!a->exists || a->owner == 0 || a->state != FSM_CHS_STARTING ||
+		   a->epoch != b->epoch + 1 || b->epoch != s->epoch0[e]) {
+		sim_fail(s, "%s taken: (%u,%u,%llu) -> (%u,%u,%llu)", ents[e].name, b->owner,
+			 b->state, (unsigned long long)b->epoch, a->owner, a->state,
+			 (unsigned long long)a->epoch);
+	}
+	return true;
+}
+
 static void on_applied(void *arg, unsigned i, raft_index index, const void *buf, size_t len, int rc,
 		       const char *errmsg, struct qsg_wbuf *results, size_t off)
 {
 	struct sim *s = arg;
-	struct qsg_rbuf r, rr;
 	(void)i;
 	(void)errmsg;
 	if (index <= s->hist_upto || rc != QSG_OK || results == NULL)
 		return;
 	s->hist_upto = index;
-	qsg_rbuf_init(&r, buf, len);
-	qsg_get_raw(&r, 12);
-	uint32_t count = qsg_get_u32(&r);
-	qsg_rbuf_init(&rr, results->data + off, results->len - off);
-	for (uint32_t k = 0; k < count && r.err == QSG_OK; k++) {
-		uint32_t cl = qsg_get_u32(&r);
-		struct qsg_slice cp = qsg_get_raw(&r, cl);
-		uint32_t rl = qsg_get_u32(&rr);
-		struct qsg_slice rp = qsg_get_raw(&rr, rl);
-		struct fsm_cmd c;
-		struct fsm_result out;
-		if (r.err != QSG_OK || rr.err != QSG_OK ||
-		    fsm_cmd_decode(cp.p, cp.len, &c, NULL) != QSG_OK ||
-		    fsm_result_decode(c.op, rp.p, rp.len, &out, NULL) != QSG_OK) {
-			sim_fail(s, "history: undecodable command or result at index %llu",
-				 (unsigned long long)index);
-			return;
-		}
-		if (c.op != FSM_OP_CHST_CAS || out.rc != QSG_OK || s->victim == 0)
-			continue;
-		int e = ent_of(c.ch.name, c.ch.rqmname);
-		if (e < 0)
-			continue;
-		const struct fsm_chimage *b = &c.ch.before, *a = &c.ch.after;
-		if (b->exists && a->exists && a->epoch != b->epoch && a->epoch != b->epoch + 1)
-			sim_fail(s, "%s: epoch %llu -> %llu", ents[e].name,
-				 (unsigned long long)b->epoch, (unsigned long long)a->epoch);
-		if (b->exists && a->exists && a->epoch == b->epoch + 1)
-			s->bumps[e]++;
-		if (!b->exists || b->owner != s->victim || !chcore_active(b->state) ||
-		    (a->exists && a->owner == s->victim))
-			continue;
-		/* A takeover from V. */
-		s->takeovers[e]++;
-		if (is_rcvr((unsigned)e)) {
-			if (a->exists)
-				sim_fail(s, "RCVR %s/%s of the failed member moved, not deleted",
-					 ents[e].name, ents[e].rqmname);
-		} else if (!a->exists || a->owner == 0 || a->state != FSM_CHS_STARTING ||
-			   a->epoch != b->epoch + 1 || b->epoch != s->epoch0[e]) {
-			sim_fail(s, "%s taken: (%u,%u,%llu) -> (%u,%u,%llu)", ents[e].name,
-				 b->owner, b->state, (unsigned long long)b->epoch, a->owner,
-				 a->state, (unsigned long long)a->epoch);
-		}
-	}
+	if (!fix_entry_foreach(buf, len, results, off, on_cmd, s))
+		sim_fail(s, "history: undecodable command or result at index %llu",
+			 (unsigned long long)index);
 }
 
 static const struct fix_hooks hooks = {.applied = on_applied};

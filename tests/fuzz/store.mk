@@ -6,7 +6,7 @@ noinst_PROGRAMS += tests/fuzz/fuzz_store
 # The store's pure parts are compiled into the target so that they carry the
 # fuzzer's coverage instrumentation.
 tests_fuzz_fuzz_store_SOURCES = tests/fuzz/fuzz_store.c \
-	src/store/segment.c src/store/desc.c src/store/crc32c.c \
+	src/store/segment.c src/store/desc.c src/common/crc32c.c \
 	src/common/codec.c src/common/err.c
 tests_fuzz_fuzz_store_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_store_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,undefined

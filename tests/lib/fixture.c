@@ -376,3 +376,30 @@ int fix_digest_mismatch(struct fix *fx)
 	}
 	return -1;
 }
+
+bool fix_entry_foreach(const void *entry, size_t len, const struct qsg_wbuf *results, size_t off,
+		       fix_entry_cb cb, void *arg)
+{
+	struct fsm_entry_reader er;
+	struct qsg_rbuf rr;
+
+	if (fsm_entry_read_begin(&er, entry, len, NULL) != QSG_OK)
+		return false;
+	qsg_rbuf_init(&rr, results->data + off, results->len - off);
+	for (uint32_t k = 0; k < er.count; k++) {
+		struct qsg_slice cp;
+		struct fsm_cmd c;
+		struct fsm_result out;
+
+		if (fsm_entry_read_next(&er, &cp, NULL) != QSG_OK)
+			return false;
+		uint32_t rl = qsg_get_u32(&rr);
+		struct qsg_slice rp = qsg_get_raw(&rr, rl);
+		if (rr.err != QSG_OK || fsm_cmd_decode(cp.p, cp.len, &c, NULL) != QSG_OK ||
+		    fsm_result_decode(c.op, rp.p, rp.len, &out, NULL) != QSG_OK)
+			return false;
+		if (!cb(arg, &c, &out))
+			break;
+	}
+	return true;
+}

@@ -143,6 +143,13 @@ void fix_heal(struct fix *fx);
 bool fix_converged(struct fix *fx);
 /* Step until converged or `ms` of simulated time passed. */
 bool fix_step_until_converged(struct fix *fx, unsigned ms);
+
+/* Visit each command of an applied entry with its result (the results as
+ * fsm_apply wrote them, from results->data + off), in order, until cb
+ * returns false. Returns false when a command or a result does not decode. */
+typedef bool (*fix_entry_cb)(void *arg, const struct fsm_cmd *c, const struct fsm_result *res);
+bool fix_entry_foreach(const void *entry, size_t len, const struct qsg_wbuf *results, size_t off,
+		       fix_entry_cb cb, void *arg);
 /* The first available server whose fsm_digest differs from the first
  * available server's, or -1 when they all agree. */
 int fix_digest_mismatch(struct fix *fx);

@@ -292,55 +292,42 @@ static void *xcalloc(size_t n, size_t sz)
 
 /* ---- the state machine on the fixture, with the history recorder ---- */
 
+/* One command of the history (fix_entry_foreach). */
+static bool record_cmd(void *arg, const struct fsm_cmd *c, const struct fsm_result *out)
+{
+	struct sim *s = arg;
+
+	if (c->op != FSM_OP_CHST_CAS && c->op != FSM_OP_CH_GETBATCH && c->op != FSM_OP_CH_SETTLE &&
+	    c->op != FSM_OP_MEMBER_FAIL && c->op != FSM_OP_LEASE_RENEW &&
+	    c->op != FSM_OP_MEMBER_JOIN)
+		return true;
+	if (c->op == FSM_OP_LEASE_RENEW && out->rc != QSG_OK)
+		return true;
+	if (s->nev == s->evcap) {
+		s->evcap = s->evcap ? 2 * s->evcap : 256;
+		s->ev = realloc(s->ev, s->evcap * sizeof *s->ev);
+		if (s->ev == NULL)
+			exit(2);
+	}
+	struct ev *e = &s->ev[s->nev++];
+	memset(e, 0, sizeof *e);
+	e->op = c->op;
+	e->rc = out->rc;
+	e->member = c->op == FSM_OP_CHST_CAS					 ? c->ch.after.owner
+		    : (c->op == FSM_OP_CH_GETBATCH || c->op == FSM_OP_CH_SETTLE) ? c->ch.member_id
+										 : c->member_id;
+	e->epoch = c->ch.epoch;
+	e->before = c->ch.before;
+	e->after = c->ch.after;
+	e->count = out->ch.count;
+	return true;
+}
+
 static void record(struct sim *s, const void *entry, size_t len, const struct qsg_wbuf *res,
 		   size_t res_off)
 {
-	struct qsg_rbuf r, rr;
-	uint32_t count;
-
-	qsg_rbuf_init(&r, entry, len);
-	qsg_get_raw(&r, 12);
-	count = qsg_get_u32(&r);
-	qsg_rbuf_init(&rr, res->data + res_off, res->len - res_off);
-	for (uint32_t k = 0; k < count && r.err == QSG_OK; k++) {
-		uint32_t cl = qsg_get_u32(&r);
-		struct qsg_slice cp = qsg_get_raw(&r, cl);
-		uint32_t rl = qsg_get_u32(&rr);
-		struct qsg_slice rp = qsg_get_raw(&rr, rl);
-		struct fsm_cmd c;
-		struct fsm_result out;
-
-		if (r.err != QSG_OK || rr.err != QSG_OK ||
-		    fsm_cmd_decode(cp.p, cp.len, &c, NULL) != QSG_OK ||
-		    fsm_result_decode(c.op, rp.p, rp.len, &out, NULL) != QSG_OK) {
-			sim_fail(s, "history: undecodable command or result");
-			return;
-		}
-		if (c.op != FSM_OP_CHST_CAS && c.op != FSM_OP_CH_GETBATCH &&
-		    c.op != FSM_OP_CH_SETTLE && c.op != FSM_OP_MEMBER_FAIL &&
-		    c.op != FSM_OP_LEASE_RENEW && c.op != FSM_OP_MEMBER_JOIN)
-			continue;
-		if (c.op == FSM_OP_LEASE_RENEW && out.rc != QSG_OK)
-			continue;
-		if (s->nev == s->evcap) {
-			s->evcap = s->evcap ? 2 * s->evcap : 256;
-			s->ev = realloc(s->ev, s->evcap * sizeof *s->ev);
-			if (s->ev == NULL)
-				exit(2);
-		}
-		struct ev *e = &s->ev[s->nev++];
-		memset(e, 0, sizeof *e);
-		e->op = c.op;
-		e->rc = out.rc;
-		e->member = c.op == FSM_OP_CHST_CAS ? c.ch.after.owner
-			    : (c.op == FSM_OP_CH_GETBATCH || c.op == FSM_OP_CH_SETTLE)
-				? c.ch.member_id
-				: c.member_id;
-		e->epoch = c.ch.epoch;
-		e->before = c.ch.before;
-		e->after = c.ch.after;
-		e->count = out.ch.count;
-	}
+	if (!fix_entry_foreach(entry, len, res, res_off, record_cmd, s))
+		sim_fail(s, "history: undecodable command or result");
 }
 
 /* The fixture's hooks (tests/lib/fixture.h): the history recorder, the

@@ -177,28 +177,22 @@ void fake_fail_entry(struct fake *fk, size_t i, int status)
 
 uint32_t fake_entry_count(const struct fake *fk, size_t i)
 {
-	struct qsg_rbuf r;
-	qsg_rbuf_init(&r, fk->entries[i].buf, fk->entries[i].len);
-	(void)qsg_get_raw(&r, 12); /* header: version, type, time */
-	uint32_t n = qsg_get_u32(&r);
-	assert_int_equal(r.err, QSG_OK);
-	return n;
+	struct fsm_entry_reader er;
+	assert_int_equal(fsm_entry_read_begin(&er, fk->entries[i].buf, fk->entries[i].len, NULL),
+			 QSG_OK);
+	return er.count;
 }
 
 uint8_t fake_entry_op(const struct fake *fk, size_t i, uint32_t k)
 {
-	struct qsg_rbuf r;
-	qsg_rbuf_init(&r, fk->entries[i].buf, fk->entries[i].len);
-	(void)qsg_get_raw(&r, 12);
-	uint32_t n = qsg_get_u32(&r);
-	assert_true(k < n);
-	for (uint32_t j = 0;; j++) {
-		uint32_t len = qsg_get_u32(&r);
-		struct qsg_slice c = qsg_get_raw(&r, len);
-		assert_int_equal(r.err, QSG_OK);
-		if (j == k)
-			return c.p[0];
-	}
+	struct fsm_entry_reader er;
+	struct qsg_slice c = {0};
+	assert_int_equal(fsm_entry_read_begin(&er, fk->entries[i].buf, fk->entries[i].len, NULL),
+			 QSG_OK);
+	assert_true(k < er.count);
+	for (uint32_t j = 0; j <= k; j++)
+		assert_int_equal(fsm_entry_read_next(&er, &c, NULL), QSG_OK);
+	return c.p[0];
 }
 
 static int apply_one(struct fake *fk, const void *cmd, size_t len, struct qsg_wbuf *res)

@@ -1,15 +1,15 @@
 /* CRC32C (Castagnoli, reflected polynomial 0x82F63B78), as used by iSCSI,
- * ext4 and most storage formats: the record checksum of the message store.
+ * ext4 and most storage formats (crc32c.h says who uses it).
  * x86-64 with SSE4.2 uses the crc32 instruction (8 bytes per step); other
- * machines use the byte-wise table below. store_crc32c(0, "123456789", 9)
+ * machines use the byte-wise table below. qsg_crc32c(0, "123456789", 9)
  * = 0xe3069283. */
-#include "store.h"
+#include "crc32c.h"
 
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <nmmintrin.h>
-#define STORE_CRC_HW 1
+#define QSG_CRC_HW 1
 #endif
 
 static const uint32_t crc_table[256] = {
@@ -55,7 +55,7 @@ static uint32_t crc_sw(uint32_t c, const uint8_t *p, size_t len)
 	return c;
 }
 
-#ifdef STORE_CRC_HW
+#ifdef QSG_CRC_HW
 __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t c, const uint8_t *p, size_t len)
 {
 	uint64_t c64 = c;
@@ -80,11 +80,11 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t c, const uint8
 }
 #endif
 
-uint32_t store_crc32c(uint32_t crc, const void *p, size_t len)
+uint32_t qsg_crc32c(uint32_t crc, const void *p, size_t len)
 {
 	uint32_t c = ~crc;
 
-#ifdef STORE_CRC_HW
+#ifdef QSG_CRC_HW
 	if (__builtin_cpu_supports("sse4.2")) {
 		return ~crc_hw(c, p, len);
 	}
