@@ -123,8 +123,7 @@ static void test_crc32c(void **state)
 	fill(buf, sizeof buf, 3);
 	uint32_t whole = qsg_crc32c(0, buf, sizeof buf);
 	for (size_t i = 0; i <= sizeof buf; i++) {
-		assert_int_equal(qsg_crc32c(qsg_crc32c(0, buf, i), buf + i, sizeof buf - i),
-				 whole);
+		assert_int_equal(qsg_crc32c(qsg_crc32c(0, buf, i), buf + i, sizeof buf - i), whole);
 	}
 }
 
