@@ -257,9 +257,55 @@ struct fsm;
  * (a committed put, a backout). Output only: must not touch the fsm. */
 typedef void (*fsm_notify_cb)(void *arg, uint32_t scope, const char *queue, uint32_t n);
 
+/* Message bodies (docs/storage.md). The state machine keeps a descriptor per
+ * message (ids, priority, expiry, backout count, lengths, crc); the content
+ * (properties then body, props_len + body_len bytes) lives with a body
+ * provider: the member's message store in qsgd (src/store/bodystore.h), an
+ * in-memory map otherwise (the default of fsm_init, used by tests). The
+ * state machine stays pure: nothing a provider returns changes replicated
+ * state, and a provider failure is not a command result but fatal for the
+ * member (fsm_apply returns QSG_RC_IO; the daemon fail-stops).
+ *  put       a message entered the state (PUT, CH_RECV_BATCH, DLQ copy):
+ *            keep its content. crc = crc32c(props || body). QSG_OK or
+ *            QSG_RC_IO. Called again for a seqno it already holds (log
+ *            replay after a restart): keep one copy.
+ *  read      append the props_len + body_len bytes of seqno to out,
+ *            verified against crc. QSG_OK, or QSG_RC_IO (unreadable, or not
+ *            held: a member still catching up).
+ *  release   the message left the state (consumed, expired, cleared,
+ *            purged, queue deleted): its content is no longer needed.
+ *  claim     fsm_restore replaced the state: called once for every message
+ *            of the new state, after the whole snapshot decoded, then
+ *  restored  with the snapshot's last seqno. Messages the provider holds
+ *            that were not claimed and have seqno <= last_seqno are no
+ *            longer in the state; seqnos above it will be put again by the
+ *            log that follows the snapshot. A claimed seqno the provider
+ *            does not hold must be fetched from a peer (catch-up).
+ * Every callback runs inside fsm_apply/fsm_restore on the caller's thread. */
+struct fsm_bodies {
+	void *arg;
+	int (*put)(void *arg, uint64_t seqno, const void *props, uint32_t props_len,
+		   const void *body, uint32_t body_len, uint32_t crc);
+	int (*read)(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len, uint32_t crc,
+		    struct qsg_wbuf *out);
+	void (*release)(void *arg, uint64_t seqno);
+	void (*claim)(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len,
+		      uint32_t crc);
+	void (*restored)(void *arg, uint64_t last_seqno);
+};
+
 int fsm_init(struct fsm **out, char *errmsg);
 void fsm_close(struct fsm *f);
 void fsm_set_notify(struct fsm *f, fsm_notify_cb cb, void *arg);
+/* Replace the body provider (before the first apply or restore; the
+ * built-in in-memory provider is dropped). b is copied. */
+void fsm_set_bodies(struct fsm *f, const struct fsm_bodies *b);
+/* Tests and the simulator: let f's built-in in-memory provider copy the
+ * content of a claimed (or read) seqno it does not hold from `peer`'s
+ * built-in provider, as a member catching up fetches it from a peer. Peers
+ * form a ring (a -> b -> c -> a); a lookup walks it once. peer must outlive
+ * f or be unlinked by closing f first. */
+void fsm_bodies_mem_peer(struct fsm *f, struct fsm *peer);
 
 /* Apply one log entry. results may be NULL (nobody waits). Returns QSG_OK,
  * or QSG_RC_BAD_FRAME/QSG_RC_BAD_VERSION (entry rejected, state unchanged),

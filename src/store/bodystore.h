@@ -1,0 +1,93 @@
+/* The body provider of the state machine over the message store: message
+ * content by seqno. It owns one struct store (segments, cache, compaction)
+ * and a map seqno -> (location, length, crc) that is this member's business
+ * (never replicated). Its put/read/release/claim/restored functions have the
+ * signatures of struct fsm_bodies (src/fsm/fsm.h) with arg = struct
+ * bodystore *, so the daemon wires them without this module including the
+ * state machine's header. Design: docs/storage.md.
+ *
+ * Callers: the daemon (src/qsgd: apply path, snapshot hooks, housekeeping,
+ * catch-up) and tests. Single-threaded (the loop), except
+ * bodystore_sync_run, which touches only its job and runs in the pool.
+ *
+ * Records: one STORE_REC_BODY record per message, key = seqno, part 0,
+ * payload = props || body, so the record's payload CRC32C is the
+ * message's crc.
+ *
+ * Errors: qsg_err.h codes plus errmsg: QSG_RC_IO (disk, verification,
+ * content not held), QSG_RC_INVALID, QSG_RC_STORAGE_NOT_AVAILABLE. */
+#ifndef QSG_STORE_BODYSTORE_H
+#define QSG_STORE_BODYSTORE_H
+
+#include "store.h"
+
+struct bodystore_map; /* bodystore.c */
+
+struct bodystore {
+	struct store st;
+	struct bodystore_map *map; /* seqno -> entry */
+	uint64_t index; /* Raft index of the entry being applied (release gate) */
+	uint32_t gen; /* restore generation (claims) */
+	uint64_t nmissing; /* claimed but not held: to fetch from a peer */
+	char errmsg[QSG_ERRMSG_SIZE]; /* the last failure of a callback */
+	uint64_t puts, put_dups, reads, read_misses, releases, fills;
+};
+
+/* BLOCKS (store_init scans every segment). Every valid record found becomes
+ * an entry of the map (held, not yet claimed). */
+int bodystore_init(struct bodystore *b, const struct store_config *cfg, char *errmsg);
+void bodystore_close(struct bodystore *b);
+
+/* ---- struct fsm_bodies callbacks (arg = struct bodystore *) ---- */
+int bodystore_put(void *arg, uint64_t seqno, const void *props, uint32_t props_len,
+		  const void *body, uint32_t body_len, uint32_t crc);
+int bodystore_read(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len, uint32_t crc,
+		   struct qsg_wbuf *out);
+void bodystore_release(void *arg, uint64_t seqno);
+void bodystore_claim(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len,
+		     uint32_t crc);
+void bodystore_restored(void *arg, uint64_t last_seqno);
+
+/* The Raft index of the entry about to be applied: releases made while
+ * applying it carry this index (the snapshot gate of store_release). */
+void bodystore_set_index(struct bodystore *b, uint64_t index);
+
+/* ---- snapshots: the store's bytes as of a snapshot must be durable before
+ * the snapshot is persisted (docs/storage.md, "fsync policy") ---- */
+int bodystore_sync_prepare(struct bodystore *b, struct store_sync_job *job, char *errmsg);
+int bodystore_sync_run(struct store_sync_job *job); /* pool */
+int bodystore_sync_done(struct bodystore *b, struct store_sync_job *job, char *errmsg);
+/* A snapshot at `index` is durable: segments whose releases are all at or
+ * below it may be deleted. */
+void bodystore_set_stable(struct bodystore *b, uint64_t index);
+
+/* BLOCKS, bounded by budget (bytes read + written). One slice of
+ * housekeeping: a compaction step (relocations update the map) and, when
+ * something became reclaimable, deletion of dead segments. *more = true
+ * when another slice has work to do now. */
+int bodystore_housekeep(struct bodystore *b, size_t budget, bool *more, char *errmsg);
+
+/* ---- catch-up ---- */
+/* Up to max missing seqnos greater than `after`, ascending. Returns the
+ * number written to keys. */
+size_t bodystore_missing(struct bodystore *b, uint64_t after, uint64_t *keys, size_t max);
+/* Content of seqno fetched from a peer: verified against the crc claimed
+ * for it (QSG_RC_IO on mismatch, nothing stored), written, no longer
+ * missing. A seqno that is not missing any more (released meanwhile, or
+ * filled twice) is ignored (QSG_OK). */
+int bodystore_fill(struct bodystore *b, uint64_t seqno, const void *content, uint32_t len,
+		   uint32_t crc, char *errmsg);
+/* Serve a peer: append the content of seqno to out and give its crc.
+ * QSG_RC_NO_MSG_AVAILABLE when not held (released, or missing here too). */
+int bodystore_get(struct bodystore *b, uint64_t seqno, struct qsg_wbuf *out, uint32_t *crc,
+		  char *errmsg);
+
+struct bodystore_stats {
+	struct store_stats st;
+	uint64_t messages; /* entries held */
+	uint64_t missing;
+	uint64_t puts, put_dups, reads, read_misses, releases, fills;
+};
+void bodystore_get_stats(const struct bodystore *b, struct bodystore_stats *out);
+
+#endif
