@@ -440,6 +440,7 @@ int glue_init(struct glue **out, uv_loop_t *loop, const struct glue_config *cfg,
 	}
 
 	glue_adapter_setup(&g->fsm, &g->adapter, sm, &g->inflight, g->cfg.snapshot_mode);
+	g->adapter.raft = &g->raft;
 	rv = raft_init(&g->raft, &g->io, &g->fsm, g->cfg.id, g->address);
 	if (rv != 0) {
 		rv = qsg_errf(errmsg, raft_rc(rv), "raft init (%s): %s", g->dir,
