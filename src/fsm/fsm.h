@@ -31,7 +31,7 @@
 #include "fsm_attrs.h"
 
 #define FSM_ENTRY_VERSION 1
-#define FSM_SNAPSHOT_VERSION 2
+#define FSM_SNAPSHOT_VERSION 3
 #define FSM_MAX_BATCH 65536
 #define FSM_ADDR_MAX 128 /* host:port */
 #define FSM_DESCR_MAX 64

@@ -154,6 +154,7 @@ struct fsm *snapshot_restored(struct ctx *x)
 	qsg_wbuf_init(&s2);
 	assert_int_equal(fsm_snapshot(x->f, &s1), QSG_OK);
 	assert_int_equal(fsm_init(&g, NULL), QSG_OK);
+	fsm_bodies_mem_peer(g, x->f); /* g fetches content as a catching-up member */
 	assert_int_equal(fsm_restore(g, s1.data, s1.len, errmsg), QSG_OK);
 	assert_int_equal(fsm_snapshot(g, &s2), QSG_OK);
 	assert_int_equal(s1.len, s2.len);
