@@ -24,6 +24,7 @@ struct membodies {
 	struct hmap grave;
 	struct mb_ent *ghead, *gtail;
 	size_t ngrave;
+	uint64_t grave_bytes;
 	struct membodies *prev, *next; /* ring of peers (itself when alone) */
 	uint64_t gen; /* generation of the current restore, from 1 */
 	uint64_t held; /* live, not missing */
@@ -71,12 +72,14 @@ static void grave_unlink(struct membodies *mb, struct mb_ent *e)
 	else
 		mb->gtail = e->gprev;
 	mb->ngrave--;
+	mb->grave_bytes -= (uint64_t)e->props_len + e->body_len;
 }
 
-/* e left the live map: keep its content for peers, or free it. */
+/* e left the live map: keep its content for peers (only in a ring), or
+ * free it. */
 static void bury(struct membodies *mb, struct mb_ent *e)
 {
-	if (e->missing) {
+	if (e->missing || mb->next == mb) {
 		ent_free(e);
 		return;
 	}
@@ -97,7 +100,8 @@ static void bury(struct membodies *mb, struct mb_ent *e)
 		mb->ghead = e;
 	mb->gtail = e;
 	mb->ngrave++;
-	while (mb->ngrave > MEMBODIES_GRAVE_MAX) {
+	mb->grave_bytes += (uint64_t)e->props_len + e->body_len;
+	while (mb->ngrave > MEMBODIES_GRAVE_MAX || mb->grave_bytes > MEMBODIES_GRAVE_BYTES) {
 		struct mb_ent *h = mb->ghead;
 		grave_unlink(mb, h);
 		ent_free(h);

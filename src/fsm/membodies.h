@@ -9,10 +9,15 @@
  * A claim of a seqno not held copies it from a peer that holds it (same
  * lengths and crc), else marks it missing; a read of a missing (or unknown)
  * seqno asks the peers again, else fails with QSG_RC_IO. Released content
- * is kept in a bounded graveyard only peers read (MEMBODIES_GRAVE_MAX
- * entries), as the real store keeps released records until the snapshot
+ * is kept in a bounded graveyard that peers read (MEMBODIES_GRAVE_MAX entries
+ * and MEMBODIES_GRAVE_BYTES, oldest first out; only while the provider is
+ * in a ring), as the real store keeps released records until the snapshot
  * that no longer names them is stable: a member installing an older
- * snapshot can still fetch content its peers have since consumed. */
+ * snapshot can still fetch content its peers have since consumed.
+ *
+ * Alone (the daemon until it installs its message store), a claim of
+ * content it does not hold stays missing: a restart that restores a
+ * snapshot cannot read the messages in it. */
 #ifndef QSG_FSM_MEMBODIES_H
 #define QSG_FSM_MEMBODIES_H
 
@@ -21,6 +26,7 @@
 #include "fsm.h"
 
 #define MEMBODIES_GRAVE_MAX 65536
+#define MEMBODIES_GRAVE_BYTES (64u * 1024 * 1024)
 
 struct membodies;
 
