@@ -61,16 +61,13 @@ void msg_view(const struct qmsg *m, struct fsm_msg *out)
 	out->put_time_ms = m->put_time_ms;
 	out->backout_count = m->backout_count;
 	out->seqno = m->seqno;
-	out->props.p = m->data;
 	out->props.len = m->props_len;
-	out->body.p = m->data + m->props_len;
 	out->body.len = m->body_len;
 }
 
-struct qmsg *msg_new(const struct fsm_msg *src)
+struct qmsg *msg_new(const struct fsm_msg *src, uint32_t crc)
 {
-	size_t n = src->props.len + src->body.len;
-	struct qmsg *m = calloc(1, sizeof *m + n);
+	struct qmsg *m = calloc(1, sizeof *m);
 	if (m == NULL)
 		return NULL;
 	memcpy(m->msgid, src->msgid, FSM_ID_LEN);
@@ -83,10 +80,7 @@ struct qmsg *msg_new(const struct fsm_msg *src)
 	m->seqno = src->seqno;
 	m->props_len = (uint32_t)src->props.len;
 	m->body_len = (uint32_t)src->body.len;
-	if (src->props.len > 0)
-		memcpy(m->data, src->props.p, src->props.len);
-	if (src->body.len > 0)
-		memcpy(m->data + src->props.len, src->body.p, src->body.len);
+	m->crc = crc;
 	return m;
 }
 
@@ -242,22 +236,22 @@ void take_visible(struct queue *q, struct qmsg *m)
 	q->nvisible--;
 }
 
-void remove_visible(struct queue *q, struct qmsg *m)
+void remove_visible(struct fsm *f, struct queue *q, struct qmsg *m)
 {
 	take_visible(q, m);
 	q->curdepth--;
-	free(m);
+	msg_free(f, m);
 }
 
 /* Remove every visible message (msg_expired ones only if `only_expired`). */
-void purge_visible(struct queue *q, bool only_expired, int64_t now)
+void purge_visible(struct fsm *f, struct queue *q, bool only_expired, int64_t now)
 {
 	for (int p = 0; p < NPRIO; p++) {
 		struct qmsg *m = q->head[p];
 		while (m != NULL) {
 			struct qmsg *next = m->next;
 			if (!only_expired || msg_expired(m, now))
-				remove_visible(q, m);
+				remove_visible(f, q, m);
 			m = next;
 		}
 	}
@@ -301,8 +295,16 @@ struct queue *queue_lookup(const struct fsm *f, uint32_t member, const char *nam
 
 void queue_free(struct queue *q)
 {
-	purge_visible(q, false, 0);
-	index_drop(q);
+	index_drop(q); /* first: it touches the messages */
+	for (int p = 0; p < NPRIO; p++) {
+		struct qmsg *m = q->head[p];
+		while (m != NULL) {
+			struct qmsg *next = m->next;
+			free(m);
+			m = next;
+		}
+		q->head[p] = q->tail[p] = NULL;
+	}
 	free(q);
 }
 

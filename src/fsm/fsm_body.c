@@ -1,0 +1,90 @@
+/* State machine, message content: the one constructor (msg_create: crc,
+ * descriptor, provider put) and destructor (msg_free: provider release) of
+ * messages, and the content reads for results (msg_read, into the fsm's
+ * scratch buffer). The content itself lives with the body provider
+ * (struct fsm_bodies in fsm.h; membodies.c by default); the state keeps a
+ * descriptor. A provider failure sets f->body_failed: fsm_apply then
+ * returns QSG_RC_IO (fatal for the member). Internal to src/fsm. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/crc32c.h"
+#include "fsm_int.h"
+
+uint32_t msg_crc(const struct fsm_msg *v)
+{
+	uint32_t crc = qsg_crc32c(0, v->props.p, v->props.len);
+	return qsg_crc32c(crc, v->body.p, v->body.len);
+}
+
+int body_fail(struct fsm *f)
+{
+	f->body_failed = true;
+	return QSG_RC_IO;
+}
+
+int msg_create(struct fsm *f, const struct fsm_msg *v, struct qmsg **out)
+{
+	*out = NULL;
+	uint32_t crc = msg_crc(v);
+	struct qmsg *m = msg_new(v, crc);
+	if (m == NULL)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	if (f->bodies.put(f->bodies.arg, m->seqno, v->props.p, m->props_len, v->body.p, m->body_len,
+			  crc) != QSG_OK) {
+		free(m);
+		return body_fail(f);
+	}
+	*out = m;
+	return QSG_OK;
+}
+
+void msg_free(struct fsm *f, struct qmsg *m)
+{
+	if (m == NULL)
+		return;
+	f->bodies.release(f->bodies.arg, m->seqno);
+	free(m);
+}
+
+int msg_read(struct fsm *f, const struct qmsg *m, struct fsm_msg *v)
+{
+	msg_view(m, v);
+	qsg_wbuf_reset(&f->scratch);
+	int rc =
+	    f->bodies.read(f->bodies.arg, m->seqno, m->props_len, m->body_len, m->crc, &f->scratch);
+	if (rc != QSG_OK || f->scratch.err != QSG_OK ||
+	    f->scratch.len != (size_t)m->props_len + m->body_len)
+		return body_fail(f);
+	if (f->scratch.len > 0) {
+		v->props.p = f->scratch.data;
+		v->body.p = f->scratch.data + m->props_len;
+	}
+	return QSG_OK;
+}
+
+int msg_renumber(struct fsm *f, struct qmsg *m, uint64_t seqno)
+{
+	struct fsm_msg v;
+	int rc = msg_read(f, m, &v);
+	if (rc != QSG_OK)
+		return rc;
+	if (f->bodies.put(f->bodies.arg, seqno, v.props.p, m->props_len, v.body.p, m->body_len,
+			  m->crc) != QSG_OK)
+		return body_fail(f);
+	f->bodies.release(f->bodies.arg, m->seqno);
+	m->seqno = seqno;
+	return QSG_OK;
+}
+
+int qmsg_put(struct fsm *f, struct qsg_wbuf *out, const struct qmsg *m)
+{
+	if (out == NULL)
+		return QSG_OK;
+	struct fsm_msg v;
+	int rc = msg_read(f, m, &v);
+	if (rc != QSG_OK)
+		return rc;
+	fsm_msg_encode(out, &v);
+	return QSG_OK;
+}
