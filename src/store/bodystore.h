@@ -27,10 +27,15 @@ struct bodystore {
 	struct store st;
 	struct bodystore_map *map; /* seqno -> entry */
 	uint64_t index; /* Raft index of the entry being applied (release gate) */
-	uint32_t gen; /* restore generation (claims) */
+	uint32_t gen; /* restores completed (bodystore_restored calls) */
 	uint64_t nmissing; /* claimed but not held: to fetch from a peer */
 	char errmsg[QSG_ERRMSG_SIZE]; /* the last failure of a callback */
 	uint64_t puts, put_dups, reads, read_misses, releases, fills;
+	uint64_t put_replaced; /* put of a held seqno with another content */
+	uint64_t restore_releases; /* held, unclaimed, <= last at restored() */
+	uint64_t claim_failures; /* claims lost to memory exhaustion */
+	uint64_t compact_moves, segs_reclaimed;
+	int init_err; /* bodystore_init internal */
 };
 
 /* BLOCKS (store_init scans every segment). Every valid record found becomes
@@ -38,7 +43,23 @@ struct bodystore {
 int bodystore_init(struct bodystore *b, const struct store_config *cfg, char *errmsg);
 void bodystore_close(struct bodystore *b);
 
-/* ---- struct fsm_bodies callbacks (arg = struct bodystore *) ---- */
+/* ---- struct fsm_bodies callbacks (arg = struct bodystore *) ----
+ * put: a held seqno with the same length and crc is not written again
+ * (log replay; put_dups); with another content the new one is written and
+ * the old released (put_replaced); a missing one is written and no longer
+ * missing. The content is checked against crc before it is written.
+ * Failures: QSG_RC_IO with errmsg set.
+ * read: verified (record checksums on disk, then crc32c of the content
+ * against crc, also for cached copies); QSG_RC_IO when not held (missing:
+ * "message N body not held on this member (catching up)") or on any
+ * mismatch; nothing is appended to out on failure.
+ * release: the record dies with the index of bodystore_set_index.
+ * claim / restored: claim marks the seqno claimed (held with the same
+ * length and crc), or records it missing (not held, or held with another
+ * content). restored(last) then releases every held entry not claimed with
+ * seqno <= last, forgets every missing entry not claimed, keeps unclaimed
+ * held entries above last (the log puts them again) and clears the claimed
+ * marks. */
 int bodystore_put(void *arg, uint64_t seqno, const void *props, uint32_t props_len,
 		  const void *body, uint32_t body_len, uint32_t crc);
 int bodystore_read(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len, uint32_t crc,
@@ -87,7 +108,13 @@ struct bodystore_stats {
 	uint64_t messages; /* entries held */
 	uint64_t missing;
 	uint64_t puts, put_dups, reads, read_misses, releases, fills;
+	uint64_t put_replaced, restore_releases, compact_moves, segs_reclaimed, reloc_mismatch;
+	size_t map_bytes; /* memory of the map and the missing set */
+	size_t map_slots;
 };
 void bodystore_get_stats(const struct bodystore *b, struct bodystore_stats *out);
+/* Memory of the map (table and missing set), for the bytes-per-message
+ * figure. */
+size_t bodystore_map_bytes(const struct bodystore *b);
 
 #endif
