@@ -249,6 +249,13 @@ int bodystore_init(struct bodystore *b, const struct store_config *cfg, char *er
 		b->map = NULL;
 		return rc;
 	}
+	/* Size the table once for every record found (no rehash while the
+	 * recovery index is also in memory). */
+	size_t need = store_recovery_count(&b->st) * 1000 / (MAP_MAX_LOAD - 50) + 1;
+	if (need > b->map->cap && map_grow(b->map, need) != QSG_OK) {
+		bodystore_close(b);
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "bodystore: out of memory");
+	}
 	b->init_err = QSG_OK;
 	store_recovery_foreach(&b->st, take_record, b);
 	if (b->init_err != QSG_OK) {
@@ -557,12 +564,16 @@ int bodystore_housekeep(struct bodystore *b, size_t budget, bool *more, char *er
 		*more = true;
 	}
 	if (b->st.reclaim_hint) {
+		/* One deletion per slice: an unlink is the slowest thing here. */
 		uint32_t deleted = 0;
-		rc = store_reclaim(&b->st, &deleted, errmsg);
+		rc = store_reclaim_max(&b->st, 1, &deleted, errmsg);
 		if (rc != QSG_OK) {
 			return rc;
 		}
 		b->segs_reclaimed += deleted;
+		if (b->st.reclaim_hint && deleted > 0) {
+			*more = true;
+		}
 	}
 	return QSG_OK;
 }

@@ -82,10 +82,14 @@ int bodystore_sync_done(struct bodystore *b, struct store_sync_job *job, char *e
  * below it may be deleted. */
 void bodystore_set_stable(struct bodystore *b, uint64_t index);
 
-/* BLOCKS, bounded by budget (bytes read + written). One slice of
- * housekeeping: a compaction step (relocations update the map) and, when
- * something became reclaimable, deletion of dead segments. *more = true
- * when another slice has work to do now. */
+/* BLOCKS (pread/pwrite/unlink, never fsync), bounded by budget (bytes
+ * read + written) and by one segment deletion. One slice of housekeeping:
+ * a compaction step (relocations update the map) and, when something may
+ * have become reclaimable (store reclaim_hint), the deletion of at most one
+ * dead segment. A compacted source is deleted only after a sync job
+ * prepared after its last copy completed (bodystore_sync_*, i.e. the next
+ * snapshot) and once the stable index allows. *more = true when another
+ * slice has work to do now. */
 int bodystore_housekeep(struct bodystore *b, size_t budget, bool *more, char *errmsg);
 
 /* ---- catch-up ---- */

@@ -592,6 +592,11 @@ int store_claim(struct store *s, uint64_t key, uint32_t part, struct store_loc *
 	return QSG_OK;
 }
 
+size_t store_recovery_count(const struct store *s)
+{
+	return s->rindex != NULL ? s->rindex->n : 0;
+}
+
 void store_recovery_foreach(struct store *s, store_recovery_cb cb, void *arg)
 {
 	struct store_rindex *ri = s->rindex;
@@ -776,6 +781,11 @@ static void seg_delete(struct store *s, struct store_seg *g)
 
 int store_reclaim(struct store *s, uint32_t *deleted, char *errmsg)
 {
+	return store_reclaim_max(s, UINT32_MAX, deleted, errmsg);
+}
+
+int store_reclaim_max(struct store *s, uint32_t max, uint32_t *deleted, char *errmsg)
+{
 	uint32_t n = 0;
 	size_t i;
 
@@ -792,11 +802,14 @@ int store_reclaim(struct store *s, uint32_t *deleted, char *errmsg)
 	 * deletion lost in a crash brings back a segment whose records the
 	 * restart finds unclaimed or superseded: dead again. */
 	for (i = 0; i < s->nsegs;) {
-		if (deletable(s, s->segs[i])) {
+		if (!deletable(s, s->segs[i])) {
+			i++;
+		} else if (n == max) {
+			s->reclaim_hint = true; /* more next time */
+			break;
+		} else {
 			seg_delete(s, s->segs[i]);
 			n++;
-		} else {
-			i++;
 		}
 	}
 	if (deleted) {

@@ -211,6 +211,8 @@ void store_recovery_end(struct store *s);
 typedef bool (*store_recovery_cb)(void *arg, uint8_t type, uint64_t key, uint32_t part,
 				  const struct store_loc *loc, uint32_t crc);
 void store_recovery_foreach(struct store *s, store_recovery_cb cb, void *arg);
+/* Records in the recovery index (0 after store_recovery_end). */
+size_t store_recovery_count(const struct store *s);
 
 /* BLOCKS (pwrite, and file creation on roll-over; no fsync). Append one
  * record; *loc receives its location. Rolls over to a new segment first if
@@ -272,6 +274,10 @@ int store_sync(struct store *s, char *errmsg); /* BLOCKS */
  * disk's directory with the next sync job. *deleted (may be NULL) receives
  * the count. The active segment is never deleted. Clears reclaim_hint. */
 int store_reclaim(struct store *s, uint32_t *deleted, char *errmsg);
+/* The same, deleting at most max segments (an unlink of a 64 MiB segment
+ * costs ~18 ms here: docs/performance.md); reclaim_hint stays set when more
+ * are deletable. */
+int store_reclaim_max(struct store *s, uint32_t max, uint32_t *deleted, char *errmsg);
 
 /* BLOCKS (pread/pwrite, never fsync), bounded by budget. One incremental
  * compaction step: pick (or continue with) the sealed segment with the
