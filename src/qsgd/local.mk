@@ -24,6 +24,7 @@ libqsgd_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 qsgd_SOURCES = \
 	src/qsgd/daemon.h src/qsgd/submit.c src/qsgd/wiring.c \
 	src/qsgd/server.h src/qsgd/server.c \
+	src/qsgd/catchup.h src/qsgd/catchup.c \
 	src/qsgd/adminsrv.h src/qsgd/adminsrv.c \
 	src/qsgd/notify.h src/qsgd/notify.c \
 	src/chan/chinit.h src/chan/chinit.c src/chan/chhost.h src/chan/chhost.c \
