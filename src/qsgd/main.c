@@ -16,6 +16,7 @@
 #include "batcher.h"
 #include "chan/chinit.h"
 #include "lifecycle.h"
+#include "catchup.h"
 #include "config.h"
 #include "daemon.h"
 #include "forward.h"
@@ -49,6 +50,7 @@ struct member {
 	struct qsgd_stats stats;
 	struct looplag looplag; /* loop-stall monitor (issue 10) */
 	struct msgstore store; /* message bodies (issue 10) */
+	struct catchup *catchup; /* fetch of missing bodies from peers */
 	struct httpd *httpd; /* NULL: no [http] address */
 	struct sdnotify sd;
 	uv_timer_t ready_timer; /* until READY=1 */
@@ -122,6 +124,8 @@ static int sm_restore(void *data, const void *buf, size_t len)
 		QLOG_ERR(&m->log, "QSG0012E", "snapshot restore failed: %s", errmsg);
 	else
 		QLOG_INFO_(&m->log, "QSG0012I", "state restored from a snapshot of %zu bytes", len);
+	if (rc == QSG_OK && m->catchup != NULL)
+		catchup_kick(m->catchup); /* bodies the snapshot named and this member lacks */
 	return rc;
 }
 
@@ -209,6 +213,8 @@ static void stop(struct member *m, const char *why)
 	chinit_close(d->chinit);
 	server_close(d->server);
 	forward_close(d->forward);
+	catchup_close(m->catchup);
+	m->catchup = NULL;
 	batcher_close(d->batcher);
 	glue_close(d->glue, glue_closed, m);
 }
@@ -272,8 +278,13 @@ static void http_handler(void *arg, const char *path, struct httpd_response *r)
 		    .syncs = ss.syncs,
 		    .sync_failures = ss.sync_failures,
 		    .slice_max_us = ss.slice_max_us,
-		    .fetched = ss.b.fills,
 		};
+		if (m->catchup != NULL) {
+			struct catchup_stats cs;
+			catchup_stats(m->catchup, &cs);
+			ms.fetched = cs.fetched;
+			ms.fetched_bytes = cs.bytes;
+		}
 		struct metrics_input in = {
 		    .fsm = d->fsm,
 		    .raft = &gi,
@@ -414,6 +425,7 @@ static int run(struct member *m)
 	struct fsm_bodies bodies;
 	msgstore_bodies(&m->store, &bodies);
 	fsm_set_bodies(d->fsm, &bodies);
+	d->bodies = &m->store.bs;
 	memset(&gc, 0, sizeof gc);
 	gc.id = cfg->id;
 	gc.address = cfg->raft;
@@ -461,6 +473,7 @@ static int run(struct member *m)
 	if (server_init(&d->server, d, errmsg) != QSG_OK ||
 	    batcher_init(&d->batcher, d, errmsg) != QSG_OK ||
 	    forward_init(&d->forward, d, errmsg) != QSG_OK ||
+	    catchup_init(&m->catchup, d, errmsg) != QSG_OK ||
 	    lease_init(&d->lease, d, errmsg) != QSG_OK ||
 	    chinit_init(&d->chinit, d, errmsg) != QSG_OK ||
 	    lifecycle_init(&d->lifecycle, d, errmsg) != QSG_OK) {
