@@ -213,7 +213,8 @@ static void stop(struct member *m, const char *why)
 	chinit_close(d->chinit);
 	server_close(d->server);
 	forward_close(d->forward);
-	catchup_close(m->catchup);
+	if (m->catchup != NULL)
+		catchup_close(m->catchup);
 	m->catchup = NULL;
 	batcher_close(d->batcher);
 	glue_close(d->glue, glue_closed, m);
