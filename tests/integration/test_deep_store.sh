@@ -136,6 +136,16 @@ for ((k = 0; k < 600; k++)); do
 done
 log "restart: CURDEPTH $d after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 [ "$d" = "$N" ] || fail "CURDEPTH $d after the restart, expected $N"
+# Serving: every member renewed its lease after the restart (/readyz 200).
+ready() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/readyz" 2>/dev/null || true; }
+for i in 1 2 3; do
+	for ((k = 0; k < 300; k++)); do
+		[ "$(ready $((HTTP_BASE + i)))" = 200 ] && break
+		sleep 0.1
+	done
+	[ "$(ready $((HTTP_BASE + i)))" = 200 ] || fail "QM$i not ready 30 s after the restart"
+done
+log "restart: every member ready after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 
 out=$("$BENCH" --queue "$Q" --mode get --conns 8 --inflight 8 --verify --messages "$N" 2>&1) ||
 	fail "qsgbench get: $out"
