@@ -563,7 +563,7 @@ int bodystore_housekeep(struct bodystore *b, size_t budget, bool *more, char *er
 		b->compact_moves += res.moved;
 		*more = true;
 	}
-	if (b->st.reclaim_hint) {
+	if (b->st.reclaim_hint && !b->defer_reclaim) {
 		/* One deletion per slice: an unlink is the slowest thing here. */
 		uint32_t deleted = 0;
 		rc = store_reclaim_max(&b->st, 1, &deleted, errmsg);
@@ -576,6 +576,28 @@ int bodystore_housekeep(struct bodystore *b, size_t budget, bool *more, char *er
 		}
 	}
 	return QSG_OK;
+}
+
+bool bodystore_reclaim_pending(const struct bodystore *b)
+{
+	return b->st.reclaim_hint;
+}
+
+int bodystore_reclaim_prepare(struct bodystore *b, uint32_t max, struct store_reclaim_job *job,
+			      char *errmsg)
+{
+	return store_reclaim_prepare(&b->st, max, job, errmsg);
+}
+
+int bodystore_reclaim_run(struct store_reclaim_job *job)
+{
+	return store_reclaim_run(job);
+}
+
+int bodystore_reclaim_done(struct bodystore *b, struct store_reclaim_job *job, char *errmsg)
+{
+	b->segs_reclaimed += job->n;
+	return store_reclaim_done(job, errmsg);
 }
 
 /* ---- catch-up ---- */
