@@ -173,9 +173,21 @@ static int miss_add(struct bodystore *b, uint64_t key)
  * the key until the next clean-up. */
 static void miss_gone(struct bodystore *b)
 {
-	b->map->miss_clean = false;
+	struct bodystore_map *m = b->map;
+
+	m->miss_clean = false;
 	if (b->nmissing > 0) {
 		b->nmissing--;
+	}
+	if (b->nmissing == 0) {
+		/* Nothing missing any more: drop the stale keys now. */
+		m->nmiss = 0;
+		m->miss_clean = true;
+		if (m->capmiss > 4096) {
+			free(m->miss);
+			m->miss = NULL;
+			m->capmiss = 0;
+		}
 	}
 }
 
@@ -446,7 +458,10 @@ void bodystore_claim(void *arg, uint64_t seqno, uint32_t props_len, uint32_t bod
 			release_entry(b, e);
 			e->seg = 0;
 			e->off = 0;
-			miss_add(b, seqno);
+			if (miss_add(b, seqno) != QSG_OK) {
+				b->nmissing++; /* counted, not listed: reads fail */
+				b->claim_failures++;
+			}
 		}
 		e->lenf = BENT_CLAIMED | (uint32_t)len;
 		e->crc = crc;
