@@ -8,7 +8,8 @@
  *
  * Callers: the daemon (src/qsgd: apply path, snapshot hooks, housekeeping,
  * catch-up) and tests. Single-threaded (the loop), except
- * bodystore_sync_run, which touches only its job and runs in the pool.
+ * bodystore_sync_run and bodystore_reclaim_run, which touch only their job
+ * and run in the pool.
  *
  * Records: one STORE_REC_BODY record per message, key = seqno, part 0,
  * payload = props || body, so the record's payload CRC32C is the
