@@ -173,9 +173,21 @@ static int miss_add(struct bodystore *b, uint64_t key)
  * the key until the next clean-up. */
 static void miss_gone(struct bodystore *b)
 {
-	b->map->miss_clean = false;
+	struct bodystore_map *m = b->map;
+
+	m->miss_clean = false;
 	if (b->nmissing > 0) {
 		b->nmissing--;
+	}
+	if (b->nmissing == 0) {
+		/* Nothing missing any more: drop the stale keys now. */
+		m->nmiss = 0;
+		m->miss_clean = true;
+		if (m->capmiss > 4096) {
+			free(m->miss);
+			m->miss = NULL;
+			m->capmiss = 0;
+		}
 	}
 }
 
@@ -446,7 +458,10 @@ void bodystore_claim(void *arg, uint64_t seqno, uint32_t props_len, uint32_t bod
 			release_entry(b, e);
 			e->seg = 0;
 			e->off = 0;
-			miss_add(b, seqno);
+			if (miss_add(b, seqno) != QSG_OK) {
+				b->nmissing++; /* counted, not listed: reads fail */
+				b->claim_failures++;
+			}
 		}
 		e->lenf = BENT_CLAIMED | (uint32_t)len;
 		e->crc = crc;
@@ -563,7 +578,7 @@ int bodystore_housekeep(struct bodystore *b, size_t budget, bool *more, char *er
 		b->compact_moves += res.moved;
 		*more = true;
 	}
-	if (b->st.reclaim_hint) {
+	if (b->st.reclaim_hint && !b->defer_reclaim) {
 		/* One deletion per slice: an unlink is the slowest thing here. */
 		uint32_t deleted = 0;
 		rc = store_reclaim_max(&b->st, 1, &deleted, errmsg);
@@ -576,6 +591,28 @@ int bodystore_housekeep(struct bodystore *b, size_t budget, bool *more, char *er
 		}
 	}
 	return QSG_OK;
+}
+
+bool bodystore_reclaim_pending(const struct bodystore *b)
+{
+	return b->st.reclaim_hint;
+}
+
+int bodystore_reclaim_prepare(struct bodystore *b, uint32_t max, struct store_reclaim_job *job,
+			      char *errmsg)
+{
+	return store_reclaim_prepare(&b->st, max, job, errmsg);
+}
+
+int bodystore_reclaim_run(struct store_reclaim_job *job)
+{
+	return store_reclaim_run(job);
+}
+
+int bodystore_reclaim_done(struct bodystore *b, struct store_reclaim_job *job, char *errmsg)
+{
+	b->segs_reclaimed += job->n;
+	return store_reclaim_done(job, errmsg);
 }
 
 /* ---- catch-up ---- */

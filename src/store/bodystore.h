@@ -8,7 +8,8 @@
  *
  * Callers: the daemon (src/qsgd: apply path, snapshot hooks, housekeeping,
  * catch-up) and tests. Single-threaded (the loop), except
- * bodystore_sync_run, which touches only its job and runs in the pool.
+ * bodystore_sync_run and bodystore_reclaim_run, which touch only their job
+ * and run in the pool.
  *
  * Records: one STORE_REC_BODY record per message, key = seqno, part 0,
  * payload = props || body, so the record's payload CRC32C is the
@@ -36,6 +37,10 @@ struct bodystore {
 	uint64_t claim_failures; /* claims lost to memory exhaustion */
 	uint64_t compact_moves, segs_reclaimed;
 	int init_err; /* bodystore_init internal */
+	/* Set by the caller: housekeeping never deletes segments itself; the
+	 * caller runs bodystore_reclaim_* (unlinks in the pool) when
+	 * bodystore_reclaim_pending() says so. */
+	bool defer_reclaim;
 };
 
 /* BLOCKS (store_init scans every segment). Every valid record found becomes
@@ -91,6 +96,17 @@ void bodystore_set_stable(struct bodystore *b, uint64_t index);
  * snapshot) and once the stable index allows. *more = true when another
  * slice has work to do now. */
 int bodystore_housekeep(struct bodystore *b, size_t budget, bool *more, char *errmsg);
+
+/* Deletion of dead segments with the unlinks in the thread pool (an unlink
+ * of a 64 MiB segment takes 20-40 ms here, docs/performance.md):
+ * pending (memory) says whether something may be deletable; prepare (loop,
+ * memory) takes at most max segments out of the store; run (pool, touches
+ * only the job) unlinks them; done (loop) frees the job and counts. */
+bool bodystore_reclaim_pending(const struct bodystore *b);
+int bodystore_reclaim_prepare(struct bodystore *b, uint32_t max, struct store_reclaim_job *job,
+			      char *errmsg);
+int bodystore_reclaim_run(struct store_reclaim_job *job); /* pool */
+int bodystore_reclaim_done(struct bodystore *b, struct store_reclaim_job *job, char *errmsg);
 
 /* ---- catch-up ---- */
 /* Up to max missing seqnos greater than `after`, ascending. Returns the

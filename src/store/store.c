@@ -760,13 +760,16 @@ static bool deletable(const struct store *s, const struct store_seg *g)
 	       g->copies_seq <= s->sync_completed;
 }
 
-static void seg_delete(struct store *s, struct store_seg *g)
+/* Take g out of the store (memory only): its fd and id go to the job,
+ * which unlinks and closes them. */
+static void seg_detach(struct store *s, struct store_seg *g, struct store_reclaim_job *job)
 {
-	char path[4200];
 	size_t i;
 
-	seg_path(s, g->id, path, sizeof path);
-	unlink(path);
+	job->fds[job->n] = g->fd;
+	job->ids[job->n] = g->id;
+	job->n++;
+	g->fd = -1;
 	s->reclaimed_bytes += g->size;
 	for (i = 0; i < s->nsegs && s->segs[i] != g; i++)
 		;
@@ -786,36 +789,94 @@ int store_reclaim(struct store *s, uint32_t *deleted, char *errmsg)
 
 int store_reclaim_max(struct store *s, uint32_t max, uint32_t *deleted, char *errmsg)
 {
-	uint32_t n = 0;
-	size_t i;
+	struct store_reclaim_job job;
+	int rc = store_reclaim_prepare(s, max, &job, errmsg);
 
 	if (deleted) {
-		*deleted = 0;
+		*deleted = job.n;
 	}
+	if (rc != QSG_OK) {
+		return rc;
+	}
+	store_reclaim_run(&job);
+	return store_reclaim_done(&job, errmsg);
+}
+
+int store_reclaim_prepare(struct store *s, uint32_t max, struct store_reclaim_job *job,
+			  char *errmsg)
+{
+	size_t i;
+	uint32_t n = 0;
+
+	memset(job, 0, sizeof *job);
 	if (s->rindex != NULL) {
 		return qsg_errf(errmsg, QSG_RC_BUSY, "store: recovery not ended");
 	}
 	s->reclaim_hint = false;
+	for (i = 0; i < s->nsegs; i++) {
+		n += deletable(s, s->segs[i]);
+	}
+	if (n > max) {
+		n = max;
+		s->reclaim_hint = true; /* more next time */
+	}
+	if (n == 0) {
+		return QSG_OK;
+	}
+	job->fds = calloc(n, sizeof *job->fds);
+	job->ids = calloc(n, sizeof *job->ids);
+	job->dir = strdup(s->dir);
+	if (job->fds == NULL || job->ids == NULL || job->dir == NULL) {
+		free(job->fds);
+		free(job->ids);
+		free(job->dir);
+		memset(job, 0, sizeof *job);
+		s->reclaim_hint = true;
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "store: out of memory");
+	}
 	/* No sync here: copies made by compaction gate deletion through
 	 * deletable() (a completed sync job), and the directory entries
-	 * removed here become durable with the next sync job (dir_dirty). A
-	 * deletion lost in a crash brings back a segment whose records the
-	 * restart finds unclaimed or superseded: dead again. */
-	for (i = 0; i < s->nsegs;) {
-		if (!deletable(s, s->segs[i])) {
-			i++;
-		} else if (n == max) {
-			s->reclaim_hint = true; /* more next time */
-			break;
+	 * removed by the job become durable with the next sync job
+	 * (dir_dirty). A deletion lost in a crash brings back a segment whose
+	 * records the restart finds unclaimed or superseded: dead again. */
+	for (i = 0; i < s->nsegs && job->n < n;) {
+		if (deletable(s, s->segs[i])) {
+			seg_detach(s, s->segs[i], job);
 		} else {
-			seg_delete(s, s->segs[i]);
-			n++;
+			i++;
 		}
 	}
-	if (deleted) {
-		*deleted = n;
-	}
 	return QSG_OK;
+}
+
+int store_reclaim_run(struct store_reclaim_job *job)
+{
+	char path[4200];
+	uint32_t i;
+
+	for (i = 0; i < job->n; i++) {
+		snprintf(path, sizeof path, "%s/seg-%010u.qss", job->dir, job->ids[i]);
+		if (unlink(path) != 0 && errno != ENOENT && job->rc == QSG_OK) {
+			job->rc = qsg_errf(job->errmsg, QSG_RC_IO, "store: unlink %s: %s", path,
+					   strerror(errno));
+		}
+		close(job->fds[i]); /* the last reference: the inode is freed here */
+	}
+	return job->rc;
+}
+
+int store_reclaim_done(struct store_reclaim_job *job, char *errmsg)
+{
+	int rc = job->rc;
+
+	if (rc != QSG_OK && errmsg != NULL) {
+		snprintf(errmsg, QSG_ERRMSG_SIZE, "%s", job->errmsg);
+	}
+	free(job->fds);
+	free(job->ids);
+	free(job->dir);
+	memset(job, 0, sizeof *job);
+	return rc;
 }
 
 static struct store_seg *pick_source(struct store *s)

@@ -278,6 +278,26 @@ int store_reclaim(struct store *s, uint32_t *deleted, char *errmsg);
  * costs ~18 ms here: docs/performance.md); reclaim_hint stays set when more
  * are deletable. */
 int store_reclaim_max(struct store *s, uint32_t max, uint32_t *deleted, char *errmsg);
+/* The same in three parts, so that the unlinks (the costly part: the
+ * kernel frees the file's pages and extents) run in the thread pool:
+ * store_reclaim_prepare (memory only) takes at most max deletable segments
+ * out of the store into the job; store_reclaim_run (BLOCKS; thread-safe:
+ * touches only the job) unlinks and closes them; store_reclaim_done frees
+ * the job (any thread). A failed unlink leaves a file that the next
+ * store_init scans again (its records are dead or superseded); it is
+ * reported, not retried. */
+struct store_reclaim_job {
+	int *fds;
+	uint32_t *ids;
+	uint32_t n; /* segments taken */
+	char *dir;
+	int rc;
+	char errmsg[QSG_ERRMSG_SIZE];
+};
+int store_reclaim_prepare(struct store *s, uint32_t max, struct store_reclaim_job *job,
+			  char *errmsg);
+int store_reclaim_run(struct store_reclaim_job *job);
+int store_reclaim_done(struct store_reclaim_job *job, char *errmsg);
 
 /* BLOCKS (pread/pwrite, never fsync), bounded by budget. One incremental
  * compaction step: pick (or continue with) the sealed segment with the

@@ -481,10 +481,24 @@ static void test_reclaim_after_stable(void **state)
 	bodystore_get_stats(&b, &st);
 	assert_true(file_size(dir, 1) > 0);
 	bodystore_set_stable(&b, 5);
+	/* With the unlinks deferred to a pool job: housekeeping leaves the
+	 * file, the job deletes it. */
+	b.defer_reclaim = true;
 	assert_int_equal(bodystore_housekeep(&b, 1 << 20, &more, err), QSG_OK);
+	assert_true(file_size(dir, 1) > 0);
+	assert_true(bodystore_reclaim_pending(&b));
+	struct store_reclaim_job job;
+	assert_int_equal(bodystore_reclaim_prepare(&b, 1, &job, err), QSG_OK);
+	assert_int_equal(job.n, 1);
+	assert_int_equal(job.ids[0], 1);
+	assert_true(file_size(dir, 1) > 0); /* prepare is memory only */
+	assert_int_equal(bodystore_reclaim_run(&job), QSG_OK);
+	assert_int_equal(bodystore_reclaim_done(&b, &job, err), QSG_OK);
 	bodystore_get_stats(&b, &st);
 	assert_true(st.segs_reclaimed >= 1);
 	assert_int_equal(file_size(dir, 1), -1);
+	/* The directory entry becomes durable with the next sync job. */
+	assert_int_equal(store_sync(&b.st, err), QSG_OK);
 	for (k = 21; k <= 60; k++) {
 		check_msg(&b, k, 200, 0);
 	}
