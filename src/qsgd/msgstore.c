@@ -27,6 +27,7 @@ int msgstore_init(struct msgstore *ms, uv_loop_t *loop, struct qlog *log,
 	if (rc != QSG_OK)
 		return rc;
 	ms->open = true;
+	ms->bs.defer_reclaim = true; /* unlinks go to the pool (reclaim_start) */
 	size_t nf = 0;
 	const struct store_fault *f = store_faults(&ms->bs.st, &nf);
 	for (size_t i = 0; i < nf; i++)
@@ -53,6 +54,53 @@ void msgstore_bodies(struct msgstore *ms, struct fsm_bodies *out)
 	out->restored = bodystore_restored;
 }
 
+#define RECLAIM_MAX 4 /* segments per pool job */
+
+static void reclaim_work(uv_work_t *req)
+{
+	struct msgstore *ms = req->data;
+	bodystore_reclaim_run(&ms->reclaim_job);
+}
+
+static void reclaim_after(uv_work_t *req, int status)
+{
+	struct msgstore *ms = req->data;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	(void)status;
+	ms->reclaiming = false;
+	if (bodystore_reclaim_done(&ms->bs, &ms->reclaim_job, errmsg) != QSG_OK) {
+		/* A segment that could not be unlinked stays on disk (dead
+		 * bytes); not fatal, the data is intact. */
+		ms->reclaim_failures++;
+		QLOG_WARNING(ms->log, "QSG7005W", "message store: deleting a segment: %s", errmsg);
+	}
+}
+
+/* Loop: take dead segments out of the store and unlink them in the pool. */
+static void reclaim_start(struct msgstore *ms)
+{
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	if (ms->reclaiming || !bodystore_reclaim_pending(&ms->bs))
+		return;
+	memset(&ms->reclaim_job, 0, sizeof ms->reclaim_job);
+	if (bodystore_reclaim_prepare(&ms->bs, RECLAIM_MAX, &ms->reclaim_job, errmsg) != QSG_OK) {
+		ms->reclaim_failures++;
+		return;
+	}
+	if (ms->reclaim_job.n == 0) {
+		bodystore_reclaim_done(&ms->bs, &ms->reclaim_job, errmsg);
+		return;
+	}
+	ms->reclaim_req.data = ms;
+	if (uv_queue_work(ms->loop, &ms->reclaim_req, reclaim_work, reclaim_after) != 0) {
+		/* cannot queue (never with libuv's pool): unlink here */
+		bodystore_reclaim_run(&ms->reclaim_job);
+		bodystore_reclaim_done(&ms->bs, &ms->reclaim_job, errmsg);
+		return;
+	}
+	ms->reclaiming = true;
+}
+
 static void housekeep_tick(uv_timer_t *t)
 {
 	struct msgstore *ms = t->data;
@@ -75,6 +123,7 @@ static void housekeep_tick(uv_timer_t *t)
 			return;
 		}
 	} while (more && uv_hrtime() < limit);
+	reclaim_start(ms);
 	uint64_t us = (uv_hrtime() - t0) / 1000;
 	ms->slices++;
 	if (us > ms->slice_max_us)

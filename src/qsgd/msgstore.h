@@ -34,6 +34,11 @@ struct msgstore {
 	 * when the next one is finalized (docs/storage.md, "stable index") */
 	uint64_t prev_snapshot;
 	uint64_t syncs, sync_failures;
+	/* deletion of dead segments: the unlinks run in the thread pool */
+	uv_work_t reclaim_req;
+	struct store_reclaim_job reclaim_job;
+	bool reclaiming;
+	uint64_t reclaim_failures;
 	/* housekeeping */
 	uint64_t slices;
 	uint64_t slice_max_us; /* longest slice since the last scrape */

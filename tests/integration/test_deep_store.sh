@@ -137,7 +137,17 @@ done
 log "restart: CURDEPTH $d after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 [ "$d" = "$N" ] || fail "CURDEPTH $d after the restart, expected $N"
 # Serving: every member renewed its lease after the restart (/readyz 200).
-ready() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/readyz" 2>/dev/null || true; }
+ready() {
+	python3 - "$1" <<'PY'
+import sys, urllib.request, urllib.error
+try:
+    print(urllib.request.urlopen("http://127.0.0.1:%s/readyz" % sys.argv[1], timeout=5).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+except Exception:
+    print(0)
+PY
+}
 for i in 1 2 3; do
 	for ((k = 0; k < 300; k++)); do
 		[ "$(ready $((HTTP_BASE + i)))" = 200 ] && break
