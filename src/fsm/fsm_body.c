@@ -11,6 +11,40 @@
 #include "../common/crc32c.h"
 #include "fsm_int.h"
 
+void msg_view(const struct qmsg *m, struct fsm_msg *out)
+{
+	memset(out, 0, sizeof *out);
+	memcpy(out->msgid, m->msgid, FSM_ID_LEN);
+	memcpy(out->correlid, m->correlid, FSM_ID_LEN);
+	out->priority = m->priority;
+	out->persistent = m->persistent;
+	out->expiry_ms = m->expiry_ms;
+	out->put_time_ms = m->put_time_ms;
+	out->backout_count = m->backout_count;
+	out->seqno = m->seqno;
+	out->props.len = m->props_len;
+	out->body.len = m->body_len;
+}
+
+struct qmsg *msg_new(const struct fsm_msg *src, uint32_t crc)
+{
+	struct qmsg *m = calloc(1, sizeof *m);
+	if (m == NULL)
+		return NULL;
+	memcpy(m->msgid, src->msgid, FSM_ID_LEN);
+	memcpy(m->correlid, src->correlid, FSM_ID_LEN);
+	m->priority = src->priority;
+	m->persistent = src->persistent;
+	m->expiry_ms = src->expiry_ms;
+	m->put_time_ms = src->put_time_ms;
+	m->backout_count = src->backout_count;
+	m->seqno = src->seqno;
+	m->props_len = (uint32_t)src->props.len;
+	m->body_len = (uint32_t)src->body.len;
+	m->crc = crc;
+	return m;
+}
+
 uint32_t msg_crc(const struct fsm_msg *v)
 {
 	uint32_t crc = qsg_crc32c(0, v->props.p, v->props.len);
