@@ -151,6 +151,8 @@ struct fsm {
 	struct membodies *mem;
 	struct qsg_wbuf scratch;
 	bool body_failed;
+	const char *body_fail_what; /* "put" or "read" */
+	uint64_t body_fail_seqno;
 };
 
 /* A channel status entry with the messages locked to it (linked by
@@ -204,8 +206,9 @@ void msg_view(const struct qmsg *m, struct fsm_msg *out);
  * crc is the caller's). Nothing is put to the provider. */
 struct qmsg *msg_new(const struct fsm_msg *src, uint32_t crc);
 uint32_t msg_crc(const struct fsm_msg *v);
-/* Provider failure: sets f->body_failed, returns QSG_RC_IO. */
-int body_fail(struct fsm *f);
+/* Provider failure (what: "put" or "read" of seqno): sets f->body_failed,
+ * returns QSG_RC_IO. */
+int body_fail(struct fsm *f, const char *what, uint64_t seqno);
 /* A new message from content v (seqno set): crc computed, content put to
  * the provider. QSG_OK, QSG_RC_STORAGE_NOT_AVAILABLE or QSG_RC_IO. */
 int msg_create(struct fsm *f, const struct fsm_msg *v, struct qmsg **out);
