@@ -210,7 +210,10 @@ static int walk_entry(struct fsm *f, const void *entry, size_t len, struct qsg_w
 		}
 		if (f->body_failed)
 			return qsg_errf(errmsg, QSG_RC_IO,
-					"the body provider failed while applying command %u", i);
+					"body provider: %s of message %llu failed in command %u "
+					"(content unreadable or not held by this member)",
+					f->body_fail_what, (unsigned long long)f->body_fail_seqno,
+					i);
 		if (rc == QSG_RC_STORAGE_NOT_AVAILABLE)
 			oom = true;
 	}

@@ -298,7 +298,8 @@ int fsm_init(struct fsm **out, char *errmsg);
 void fsm_close(struct fsm *f);
 void fsm_set_notify(struct fsm *f, fsm_notify_cb cb, void *arg);
 /* Replace the body provider (before the first apply or restore; the
- * built-in in-memory provider is dropped). b is copied. */
+ * built-in in-memory provider is dropped). b is copied; every callback must
+ * be set. */
 void fsm_set_bodies(struct fsm *f, const struct fsm_bodies *b);
 /* Tests and the simulator: let f's built-in in-memory provider copy the
  * content of a claimed (or read) seqno it does not hold from `peer`'s

@@ -11,15 +11,54 @@
 #include "../common/crc32c.h"
 #include "fsm_int.h"
 
+/* The scratch buffer is kept for reuse up to this capacity. */
+#define SCRATCH_KEEP (1u << 20)
+
+void msg_view(const struct qmsg *m, struct fsm_msg *out)
+{
+	memset(out, 0, sizeof *out);
+	memcpy(out->msgid, m->msgid, FSM_ID_LEN);
+	memcpy(out->correlid, m->correlid, FSM_ID_LEN);
+	out->priority = m->priority;
+	out->persistent = m->persistent;
+	out->expiry_ms = m->expiry_ms;
+	out->put_time_ms = m->put_time_ms;
+	out->backout_count = m->backout_count;
+	out->seqno = m->seqno;
+	out->props.len = m->props_len;
+	out->body.len = m->body_len;
+}
+
+struct qmsg *msg_new(const struct fsm_msg *src, uint32_t crc)
+{
+	struct qmsg *m = calloc(1, sizeof *m);
+	if (m == NULL)
+		return NULL;
+	memcpy(m->msgid, src->msgid, FSM_ID_LEN);
+	memcpy(m->correlid, src->correlid, FSM_ID_LEN);
+	m->priority = src->priority;
+	m->persistent = src->persistent;
+	m->expiry_ms = src->expiry_ms;
+	m->put_time_ms = src->put_time_ms;
+	m->backout_count = src->backout_count;
+	m->seqno = src->seqno;
+	m->props_len = (uint32_t)src->props.len;
+	m->body_len = (uint32_t)src->body.len;
+	m->crc = crc;
+	return m;
+}
+
 uint32_t msg_crc(const struct fsm_msg *v)
 {
 	uint32_t crc = qsg_crc32c(0, v->props.p, v->props.len);
 	return qsg_crc32c(crc, v->body.p, v->body.len);
 }
 
-int body_fail(struct fsm *f)
+int body_fail(struct fsm *f, const char *what, uint64_t seqno)
 {
 	f->body_failed = true;
+	f->body_fail_what = what;
+	f->body_fail_seqno = seqno;
 	return QSG_RC_IO;
 }
 
@@ -33,7 +72,7 @@ int msg_create(struct fsm *f, const struct fsm_msg *v, struct qmsg **out)
 	if (f->bodies.put(f->bodies.arg, m->seqno, v->props.p, m->props_len, v->body.p, m->body_len,
 			  crc) != QSG_OK) {
 		free(m);
-		return body_fail(f);
+		return body_fail(f, "put", v->seqno);
 	}
 	*out = m;
 	return QSG_OK;
@@ -50,12 +89,16 @@ void msg_free(struct fsm *f, struct qmsg *m)
 int msg_read(struct fsm *f, const struct qmsg *m, struct fsm_msg *v)
 {
 	msg_view(m, v);
+	if (f->scratch.cap > SCRATCH_KEEP) { /* do not keep a large body's buffer */
+		qsg_wbuf_close(&f->scratch);
+		qsg_wbuf_init(&f->scratch);
+	}
 	qsg_wbuf_reset(&f->scratch);
 	int rc =
 	    f->bodies.read(f->bodies.arg, m->seqno, m->props_len, m->body_len, m->crc, &f->scratch);
 	if (rc != QSG_OK || f->scratch.err != QSG_OK ||
 	    f->scratch.len != (size_t)m->props_len + m->body_len)
-		return body_fail(f);
+		return body_fail(f, "read", m->seqno);
 	if (f->scratch.len > 0) {
 		v->props.p = f->scratch.data;
 		v->body.p = f->scratch.data + m->props_len;
@@ -71,7 +114,7 @@ int msg_renumber(struct fsm *f, struct qmsg *m, uint64_t seqno)
 		return rc;
 	if (f->bodies.put(f->bodies.arg, seqno, v.props.p, m->props_len, v.body.p, m->body_len,
 			  m->crc) != QSG_OK)
-		return body_fail(f);
+		return body_fail(f, "put", seqno);
 	f->bodies.release(f->bodies.arg, m->seqno);
 	m->seqno = seqno;
 	return QSG_OK;

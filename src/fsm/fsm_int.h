@@ -5,7 +5,9 @@
  *    status entries) and the functions one concern's file offers the others.
  * Files: fsm.c (lifecycle, entry decode, dispatch), fsm_qtable.c (messages,
  * index, priority lists, queue table, alias and transmission queue
- * resolution: the bottom layer), fsm_queue.c (PUT/GET/BROWSE),
+ * resolution: the bottom layer), fsm_body.c (the message constructor and
+ * destructor, content through the body provider; membodies.c is the
+ * built-in provider), fsm_queue.c (PUT/GET/BROWSE),
  * fsm_object.c (queue definitions), fsm_uow.c (sessions, units of work), fsm_member.c (members,
  * leases), fsm_chan.c (channel tables, definitions, status CAS, channel
  * queries), fsm_chmsg.c (channel message transfer), fsm_snapshot.c,
@@ -149,6 +151,8 @@ struct fsm {
 	struct membodies *mem;
 	struct qsg_wbuf scratch;
 	bool body_failed;
+	const char *body_fail_what; /* "put" or "read" */
+	uint64_t body_fail_seqno;
 };
 
 /* A channel status entry with the messages locked to it (linked by
@@ -170,10 +174,6 @@ uint64_t id_hash(uint64_t v);
 void queue_notify(struct fsm *f, struct queue *q, uint32_t n);
 bool msg_expired(const struct qmsg *m, int64_t now);
 bool msg_get_before(const struct qmsg *a, const struct qmsg *b);
-void msg_view(const struct qmsg *m, struct fsm_msg *out);
-/* A descriptor with src's fields (its props/body only give the lengths;
- * crc is the caller's). Nothing is put to the provider. */
-struct qmsg *msg_new(const struct fsm_msg *src, uint32_t crc);
 /* Whether q has a usable msgid/correlid index (INDXTYPE set, no
  * allocation failure); the index entry of key (NULL if none). */
 bool index_active(const struct queue *q);
@@ -200,9 +200,15 @@ int resolve_xmitq(const struct fsm *f, uint32_t member, const struct queue *rq, 
 
 /* fsm_body.c: the one constructor and destructor of messages and the
  * content reads (the provider is f->bodies, membodies.h by default). */
+/* m's fields, props/body with their lengths only (NULL pointers). */
+void msg_view(const struct qmsg *m, struct fsm_msg *out);
+/* A descriptor with src's fields (its props/body only give the lengths;
+ * crc is the caller's). Nothing is put to the provider. */
+struct qmsg *msg_new(const struct fsm_msg *src, uint32_t crc);
 uint32_t msg_crc(const struct fsm_msg *v);
-/* Provider failure: sets f->body_failed, returns QSG_RC_IO. */
-int body_fail(struct fsm *f);
+/* Provider failure (what: "put" or "read" of seqno): sets f->body_failed,
+ * returns QSG_RC_IO. */
+int body_fail(struct fsm *f, const char *what, uint64_t seqno);
 /* A new message from content v (seqno set): crc computed, content put to
  * the provider. QSG_OK, QSG_RC_STORAGE_NOT_AVAILABLE or QSG_RC_IO. */
 int msg_create(struct fsm *f, const struct fsm_msg *v, struct qmsg **out);

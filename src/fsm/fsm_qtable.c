@@ -3,7 +3,8 @@
  * alias and transmission queue resolution. The lowest layer of the queue
  * and unit-of-work files: fsm_queue.c (PUT/GET/BROWSE), fsm_uow.c
  * (sessions, units of work) and the others call it; it calls no other file
- * of src/fsm but hmap.c. Internal to src/fsm (fsm_int.h). */
+ * of src/fsm but hmap.c and fsm_body.c (msg_free, the one destructor).
+ * Internal to src/fsm (fsm_int.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,40 +49,6 @@ bool msg_expired(const struct qmsg *m, int64_t now)
 bool msg_get_before(const struct qmsg *a, const struct qmsg *b)
 {
 	return a->priority > b->priority || (a->priority == b->priority && a->seqno < b->seqno);
-}
-
-void msg_view(const struct qmsg *m, struct fsm_msg *out)
-{
-	memset(out, 0, sizeof *out);
-	memcpy(out->msgid, m->msgid, FSM_ID_LEN);
-	memcpy(out->correlid, m->correlid, FSM_ID_LEN);
-	out->priority = m->priority;
-	out->persistent = m->persistent;
-	out->expiry_ms = m->expiry_ms;
-	out->put_time_ms = m->put_time_ms;
-	out->backout_count = m->backout_count;
-	out->seqno = m->seqno;
-	out->props.len = m->props_len;
-	out->body.len = m->body_len;
-}
-
-struct qmsg *msg_new(const struct fsm_msg *src, uint32_t crc)
-{
-	struct qmsg *m = calloc(1, sizeof *m);
-	if (m == NULL)
-		return NULL;
-	memcpy(m->msgid, src->msgid, FSM_ID_LEN);
-	memcpy(m->correlid, src->correlid, FSM_ID_LEN);
-	m->priority = src->priority;
-	m->persistent = src->persistent;
-	m->expiry_ms = src->expiry_ms;
-	m->put_time_ms = src->put_time_ms;
-	m->backout_count = src->backout_count;
-	m->seqno = src->seqno;
-	m->props_len = (uint32_t)src->props.len;
-	m->body_len = (uint32_t)src->body.len;
-	m->crc = crc;
-	return m;
 }
 
 /* --- index -------------------------------------------------------------- */
