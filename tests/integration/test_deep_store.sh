@@ -23,7 +23,7 @@
 HTTP_BASE=$((QSG_PORT_BASE + 90))
 Q=DEEP.STORE.Q
 sanitized=0
-grep -q -- '-fsanitize' "$top_builddir/Makefile" && sanitized=1
+grep -q '^QSG_LDFLAGS = .*-fsanitize' "$top_builddir/Makefile" && sanitized=1
 if [ "$sanitized" = 1 ]; then N=${DEEP_MESSAGES:-200000}; else N=${DEEP_MESSAGES:-1000000}; fi
 BENCH=$top_builddir/qsgbench
 
