@@ -18,8 +18,8 @@
 #  * space is reclaimed: after two more snapshots every member's store is
 #    back under 3 segments.
 # DEEP_MESSAGES overrides N (default 1000000, 200000 in sanitizer builds).
-# Ports: members 19601.., Raft 19701.., HTTP 19691..
-. "$(dirname "$0")/lib.sh" 19600
+# Ports: members 16001.., Raft 16101.., HTTP 16091..
+. "$(dirname "$0")/lib.sh" 16000
 HTTP_BASE=$((QSG_PORT_BASE + 90))
 Q=DEEP.STORE.Q
 sanitized=0
