@@ -21,6 +21,9 @@ from history import History  # noqa: E402
 
 QUICK = [("kill", 1), ("partition-leader", 2), ("pause", 3), ("disk-eio", 4),
          ("clock-skew", 5)]
+# --quick's sixth scenario: a short backlog (about 35 s; jepsen/README.md)
+QUICK_BACKLOG = {"k": 6, "nemesis": ["kill", "partition-leader", "pause"], "messages": 10000,
+                 "hold": 8.0}
 
 
 class Run:
@@ -375,16 +378,25 @@ def main():
     if a.quick:
         base = a.seed if a.seed is not None else 1
         allok = True
-        for name, k in QUICK:
+        scen = [] if a.workload == "backlog" else list(QUICK)
+        for name, k in scen + [("backlog", QUICK_BACKLOG["k"])]:
             seed = base * 100 + k
-            cfg = make_cfg(a, seed, [name], 25)
+            if name == "backlog":
+                qa = argparse.Namespace(**vars(a))
+                qa.workload = "backlog"
+                qa.backlog_messages = QUICK_BACKLOG["messages"]
+                qa.backlog_hold = QUICK_BACKLOG["hold"]
+                cfg = make_cfg(qa, seed, QUICK_BACKLOG["nemesis"], 25)
+            else:
+                cfg = make_cfg(a, seed, [name], 25)
             for e in cfg["schedule"]:  # quick: only the effective disk-eio classes
                 if e["nemesis"].startswith("disk-eio") and e["params"]["calls"] == "fsync":
                     e["params"]["calls"] = "disk-write"
             rundir = os.path.join(a.results, "%s-%d-%s" % (stamp, seed, name))
             t = time.time()
             ok, r = run_one(cfg, rundir, a.state_file)
-            tq = r.get("checks", {}).get("total-queue", {}).get("total", {})
+            tq = r.get("checks", {}).get("total-queue" if name != "backlog" else "backlog",
+                                         {}).get("total", {})
             print("%-18s %s  faults %s ops %s lost %s dup %s unexpected %s  %.0fs  %s" % (
                 name, "PASS" if ok else "FAIL", r.get("faults"), r.get("ops"),
                 tq.get("lost"), tq.get("duplicated"), tq.get("unexpected"), time.time() - t,
