@@ -146,7 +146,10 @@ def run_one(cfg, rundir, state_path):
         with open(os.path.join(rundir, "seed"), "w") as f:
             f.write("%d\n" % cfg["seed"])
         uses_disk_full = any("disk-full" in e["nemesis"] for e in sched)
-        env.create_network(tmpfs_mb=96 if uses_disk_full else 0)
+        tmpfs = 96
+        if cfg["workload"] == "backlog":  # room for the deep queue's log and snapshots
+            tmpfs += cfg["backlog"]["messages"] * (cfg["backlog"]["body"] + 200) * 6 >> 20
+        env.create_network(tmpfs_mb=tmpfs if uses_disk_full else 0)
         want_transfer = cfg["workload"] in ("transfer", "all")
         cfg["transfer_on"] = False
         for node in env.nodes:
