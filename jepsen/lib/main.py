@@ -341,8 +341,10 @@ def summary(r):
 
 def make_cfg(a, seed, nemeses, time_limit, schedule_=None, backlog_=None):
     rng = random.Random(seed)
+    # backlog: quiet 1-3 s, faults 3-6 s (fill, hold and drain last seconds each)
+    periods = {"quiet": (1, 3), "fault": (3, 6)} if a.workload == "backlog" else {}
     sched = schedule_ if schedule_ is not None else nemesis.schedule(
-        rng, nemeses, time_limit, a.nodes)
+        rng, nemeses, time_limit, a.nodes, **periods)
     return {"seed": seed, "nodes": a.nodes, "nemesis": nemeses, "workload": a.workload,
             "time_limit": time_limit, "rate": a.rate, "schedule": sched, "bin": a.bin,
             "qsgjep": a.qsgjep,
