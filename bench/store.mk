@@ -3,3 +3,7 @@
 noinst_PROGRAMS += bench/store_bench
 bench_store_bench_SOURCES = bench/store_bench.c
 bench_store_bench_LDADD = libqsgstore.la libqsgcommon.la
+# bench/bodystore_bench: put/read/release rates and map bytes per message of the body provider.
+noinst_PROGRAMS += bench/bodystore_bench
+bench_bodystore_bench_SOURCES = bench/bodystore_bench.c
+bench_bodystore_bench_LDADD = libqsgstore.la libqsgcommon.la

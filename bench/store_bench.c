@@ -224,6 +224,10 @@ int main(int argc, char **argv)
 		segs_done += res.seg_done != 0;
 	}
 	uint32_t deleted = 0;
+	/* The steps never sync; sources go after a completed sync job. */
+	if (store_sync(&s, err) != QSG_OK) {
+		die("sync", err);
+	}
 	if (store_reclaim(&s, &deleted, err) != QSG_OK) {
 		die("reclaim", err);
 	}

@@ -108,6 +108,11 @@ static int adapter_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, vo
 		*result = out;
 		return 0;
 	}
+	if (a->raft != NULL && a->sm.applying != NULL) {
+		/* libraft 0.15 (replicationApply) advances last_applied after
+		 * the apply returns. */
+		a->sm.applying(a->sm.data, raft_last_applied(a->raft) + 1);
+	}
 	rc = a->sm.apply(a->sm.data, payload, len, out);
 	if (rc != QSG_OK) {
 		a->failed = rc;
@@ -120,6 +125,43 @@ static int adapter_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, vo
 	 * consumer of the result checks out->err. */
 	*result = out;
 	return 0;
+}
+
+/* Loop: the side data (message store) of a snapshot being captured now, at
+ * the last applied index (libraft 0.15 takeSnapshot). */
+static void snap_begin(struct glue_adapter *a)
+{
+	a->snap_active = false;
+	a->snap_job = NULL;
+	a->snap_rc = 0;
+	if (a->raft == NULL || a->sm.snap_prepare == NULL) {
+		return;
+	}
+	a->snap_index = raft_last_applied(a->raft);
+	a->snap_job = a->sm.snap_prepare(a->sm.data, a->snap_index);
+	a->snap_active = true;
+}
+
+/* Pool (FORK) or loop (INLINE): make the side data durable. */
+static int snap_sync(struct glue_adapter *a)
+{
+	if (a->snap_active && a->sm.snap_sync != NULL) {
+		a->snap_rc = a->sm.snap_sync(a->snap_job);
+	}
+	return a->snap_rc;
+}
+
+/* Loop: finalize. */
+static void snap_end(struct glue_adapter *a, bool ok)
+{
+	if (!a->snap_active) {
+		return;
+	}
+	a->snap_active = false;
+	if (a->sm.snap_done != NULL) {
+		a->sm.snap_done(a->sm.data, a->snap_job, a->snap_index, ok && a->snap_rc == 0);
+	}
+	a->snap_job = NULL;
 }
 
 static int adapter_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
@@ -159,6 +201,15 @@ static int adapter_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], un
 		free(b);
 		return RAFT_BUSY;
 	}
+	/* Inline mode: the store's sync runs on the loop too (the fallback
+	 * mode; FORK runs it in the pool). */
+	snap_begin(a);
+	if (snap_sync(a) != 0) {
+		snap_end(a, false);
+		free(b->base);
+		free(b);
+		return RAFT_BUSY;
+	}
 	a->snapshots++;
 	a->snapshot_last_bytes = len;
 	a->snapshot_last_us = (t1 - t0) / 1000;
@@ -193,6 +244,7 @@ static int adapter_snapshot_fork(struct raft_fsm *fsm, struct raft_buffer *bufs[
 		return RAFT_BUSY;
 	}
 	a->snapshot_last_loop_us = a->sf.fork_us;
+	snap_begin(a);
 	*bufs = NULL;
 	*n_bufs = 0;
 	return 0;
@@ -211,6 +263,15 @@ static int adapter_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs
 		snapfork_abort(&a->sf);
 	}
 	if (snapfork_collect(&a->sf) != QSG_OK) {
+		free(b);
+		return RAFT_IOERR;
+	}
+	if (b != NULL && snap_sync(a) != 0) {
+		/* The store could not be made durable up to the snapshot: the
+		 * snapshot must not be persisted (docs/storage.md). */
+		snprintf(a->sf.errmsg, sizeof a->sf.errmsg, "message store sync failed");
+		free(a->sf.buf);
+		a->sf.buf = NULL;
 		free(b);
 		return RAFT_IOERR;
 	}
@@ -233,6 +294,7 @@ static int adapter_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *b
 	struct glue_adapter *a = fsm->data;
 	unsigned i;
 
+	snap_end(a, *bufs != NULL && *n_bufs >= 1);
 	if (a->mode == GLUE_SNAPSHOT_FORK) {
 		/* The pool work is over: its results are the loop's now. */
 		if (*bufs != NULL && *n_bufs == 1) {
@@ -285,6 +347,11 @@ void glue_adapter_setup(struct raft_fsm *fsm, struct glue_adapter *a, const stru
 	a->snapshot_failures = 0;
 	a->snapshot_errmsg[0] = '\0';
 	a->retry_after_ns = 0;
+	a->raft = NULL;
+	a->snap_job = NULL;
+	a->snap_index = 0;
+	a->snap_active = false;
+	a->snap_rc = 0;
 	a->mode = mode == GLUE_SNAPSHOT_FORK ? GLUE_SNAPSHOT_FORK : GLUE_SNAPSHOT_INLINE;
 	snapfork_init(&a->sf);
 
@@ -311,6 +378,7 @@ void glue_adapter_abort(struct glue_adapter *a)
 
 void glue_adapter_teardown(struct glue_adapter *a)
 {
+	snap_end(a, false);
 	snapfork_close(&a->sf);
 	qsg_wbuf_close(&a->results);
 }

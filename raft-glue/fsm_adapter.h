@@ -38,6 +38,14 @@ struct glue_adapter {
 	uint64_t snapshot_last_loop_us;
 	uint64_t snapshot_failures;
 	char snapshot_errmsg[QSG_ERRMSG_SIZE]; /* the last failure */
+	/* The server (set by glue.c; NULL for raft_fixture adapters): the
+	 * applying and snapshot hooks need raft_last_applied(). */
+	struct raft *raft;
+	/* The side-data job of the snapshot in progress (glue_sm.snap_*). */
+	void *snap_job;
+	uint64_t snap_index;
+	bool snap_active;
+	int snap_rc; /* snap_sync's result */
 };
 
 /* Entry envelope. libraft's disk format requires every entry buffer to be a

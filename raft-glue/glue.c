@@ -64,6 +64,7 @@ struct glue {
 	int (*uv_append)(struct raft_io *io, struct raft_io_append *req,
 			 const struct raft_entry entries[], unsigned n, raft_io_append_cb cb);
 	struct checked_append *appends, *appends_tail;
+	uint64_t last_tick; /* uv_now() at the last poll tick (0: none yet) */
 	struct raft_fsm fsm;
 	struct glue_adapter adapter;
 	struct glue_config cfg;
@@ -332,9 +333,27 @@ static void poll_state(struct glue *g)
 	}
 }
 
+/* A gap between two ticks of the poll timer longer than this means the
+ * process did not run (SIGSTOP, a VM pause, or its own loop blocked): the
+ * appends in flight were not waiting for the disk meanwhile. */
+#define GLUE_TICK_GAP_MS 500
+
 static void timer_cb(uv_timer_t *t)
 {
 	struct glue *g = t->data;
+	uint64_t now = uv_now(g->loop);
+	if (g->last_tick != 0 && now - g->last_tick > GLUE_POLL_MS + GLUE_TICK_GAP_MS) {
+		/* Do not count the time this process was stopped against the
+		 * storage (jepsen's pause nemesis: a pause of more than
+		 * append_timeout_ms used to make the member fail-stop after
+		 * SIGCONT). A stalled disk still times out: the timer keeps
+		 * ticking while the append waits. */
+		uint64_t gap = now - g->last_tick - GLUE_POLL_MS;
+		for (struct checked_append *w = g->appends; w != NULL; w = w->next) {
+			w->started = w->started + gap > now ? now : w->started + gap;
+		}
+	}
+	g->last_tick = now;
 	if (g->appends != NULL && !g->io_fault && !g->closing &&
 	    uv_now(g->loop) - g->appends->started > g->cfg.append_timeout_ms) {
 		g->io_fault = true;
@@ -440,6 +459,7 @@ int glue_init(struct glue **out, uv_loop_t *loop, const struct glue_config *cfg,
 	}
 
 	glue_adapter_setup(&g->fsm, &g->adapter, sm, &g->inflight, g->cfg.snapshot_mode);
+	g->adapter.raft = &g->raft;
 	rv = raft_init(&g->raft, &g->io, &g->fsm, g->cfg.id, g->address);
 	if (rv != 0) {
 		rv = qsg_errf(errmsg, raft_rc(rv), "raft init (%s): %s", g->dir,

@@ -28,6 +28,23 @@ struct glue_sm {
 	 * libuv). */
 	int (*snapshot)(void *data, struct qsg_wbuf *out);
 	int (*restore)(void *data, const void *buf, size_t len);
+	/* Optional hooks for a state machine whose content lives outside it
+	 * (the message store, docs/storage.md); NULL in tests.
+	 * applying: the entry handed to the next apply has Raft index `index`.
+	 * snap_prepare (loop): a snapshot of the state at `index` is being
+	 *   captured; return the work that makes the side data durable up to
+	 *   it (a sync job), or NULL when there is none. May not fail: a
+	 *   failure to prepare is reported by snap_sync.
+	 * snap_sync (thread pool in FORK mode, loop in INLINE mode): do that
+	 *   work. Runs before libraft receives the snapshot; non-zero fails
+	 *   the snapshot (libraft retries later).
+	 * snap_done (loop): the snapshot was finalized; ok when its capture
+	 *   and sync succeeded (libraft 0.15 does not tell whether it was then
+	 *   persisted). Always called once for each snap_prepare. */
+	void (*applying)(void *data, uint64_t index);
+	void *(*snap_prepare)(void *data, uint64_t index);
+	int (*snap_sync)(void *job);
+	void (*snap_done)(void *data, void *job, uint64_t index, bool ok);
 };
 
 struct glue_server {

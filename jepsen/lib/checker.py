@@ -1,4 +1,5 @@
 """Checkers over a history (list of op dicts)."""
+import hashlib
 import re
 from collections import Counter, defaultdict
 
@@ -75,6 +76,106 @@ def total_queue(ops, queues, put_f=("enqueue",), get_f=("dequeue", "drain")):
     res["total"] = dict(tot)
     res["valid"] = all(res[q]["valid"] for q in queues)
     return res
+
+
+def backlog_body(mid, size):
+    """The body put for message id `mid`: "ID|" then hex of sha256(ID)
+    repeated, `size` characters in all (never shorter than "ID|")."""
+    head = mid + "|"
+    n = size - len(head)
+    if n <= 0:
+        return head
+    pad = hashlib.sha256(mid.encode()).hexdigest()
+    return head + (pad * (n // len(pad) + 1))[:n]
+
+
+def body_id(body):
+    """The id a body claims to carry (its text before "|")."""
+    return body.split("|", 1)[0][:64]
+
+
+def body_digest(body):
+    # the client escapes bytes as \u00XX: each char is one byte
+    return hashlib.sha1(body.encode("latin-1", "replace")).hexdigest()[:16]
+
+
+def backlog(ops, queue):
+    """The backlog workload (jepsen/lib/backlog.py): total_queue on the deep
+    queue (every acknowledged put read once, nothing read twice, nothing
+    read that was never put; outcome-unknown gets handled as total_queue
+    does), plus: every body read is the body put under that id (:digest
+    and :len of the read against backlog_body(id, size of the put)); a read
+    with no digest is `unchecked` and also a violation. Reports the deepest
+    CURDEPTH polled, the deepest acknowledged-and-unread count in the
+    history, and the phase lengths and rates."""
+    tq = total_queue(ops, [queue])
+    q = tq[queue]
+    sizes = {}
+    for op in ops:
+        if (op.get("queue") == queue and op.get("f") == "enqueue"
+                and op.get("type") == "invoke"):
+            sizes[op.get("value")] = op.get("size")
+    intact, unchecked, damaged = 0, 0, []
+    depth, max_hist, max_poll = 0, 0, None
+    marks = {}
+    for op in ops:
+        f, t, v = op.get("f"), op.get("type"), op.get("value")
+        if op.get("process") == "backlog" and f == "phase":
+            marks.setdefault(v, op["time"])
+            continue
+        if op.get("queue") != queue:
+            continue
+        if f == "depth" and t == "ok" and isinstance(v, int):
+            max_poll = v if max_poll is None else max(max_poll, v)
+        elif f == "enqueue" and t == "ok":
+            depth += 1
+            max_hist = max(max_hist, depth)
+        elif f in ("dequeue", "drain") and t in ("ok", "info") and v is not None:
+            if t == "ok":
+                depth -= 1
+            if v not in sizes:
+                continue  # counted as unexpected
+            if "digest" not in op:
+                unchecked += 1
+                continue
+            want = backlog_body(v, sizes[v] or 0)
+            if op["digest"] == body_digest(want) and op.get("len") == len(want):
+                intact += 1
+            else:
+                damaged.append({"id": v, "index": op.get("index"), "len": op.get("len"),
+                                "want_len": len(want)})
+
+    def count(f, t0, t1, types=("ok",)):
+        return sum(1 for op in ops if op.get("queue") == queue and op.get("f") == f
+                   and op.get("type") in types and op.get("value") is not None
+                   and t0 <= op["time"] < t1)
+    end = max((op["time"] for op in ops), default=0)
+    phases, rates = {}, {}
+    names = ["fill", "hold", "drain", "heal"]
+    for k, name in enumerate(names[:-1]):
+        if name in marks:
+            t1 = marks.get(names[k + 1], end)
+            phases[name + "_s"] = round((t1 - marks[name]) / 1e9, 2)
+    for name, nxt, f in (("fill", "hold", "enqueue"), ("drain", "heal", "dequeue")):
+        if name in marks:
+            t0, t1 = marks[name], marks.get(nxt, end)
+            n = count(f, t0, t1)
+            rates[name + "_ok"] = n
+            rates[name + "_ok_per_s"] = round(n / max((t1 - t0) / 1e9, 1e-3), 1)
+    drains = [op["time"] for op in ops if op.get("queue") == queue and op.get("f") == "drain"
+              and op.get("type") == "ok"]
+    if len(drains) > 1:
+        rates["final_drain_read"] = len(drains)
+        rates["final_drain_per_s"] = round(len(drains) / max((drains[-1] - drains[0]) / 1e9,
+                                                             1e-3), 1)
+    elif drains:
+        rates["final_drain_read"] = 1
+    r = {"total": tq["total"], queue: q, "intact": intact, "damaged": len(damaged),
+         "damaged_examples": damaged[:20], "unchecked": unchecked,
+         "max_depth_polled": max_poll, "max_depth_acked_unread": max_hist,
+         "phases": phases, "rates": rates}
+    r["valid"] = q["valid"] and not damaged and not unchecked
+    return r
 
 
 def producer_order(ops, queue, get_f=("dequeue", "drain")):

@@ -11,6 +11,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import backlog  # noqa: E402
 import checker  # noqa: E402
 import nemesis  # noqa: E402
 import report  # noqa: E402
@@ -20,6 +21,9 @@ from history import History  # noqa: E402
 
 QUICK = [("kill", 1), ("partition-leader", 2), ("pause", 3), ("disk-eio", 4),
          ("clock-skew", 5)]
+# --quick's sixth scenario: a short backlog (about 35 s; jepsen/README.md)
+QUICK_BACKLOG = {"k": 6, "nemesis": ["kill", "partition-leader", "pause"], "messages": 10000,
+                 "hold": 8.0}
 
 
 class Run:
@@ -137,11 +141,15 @@ def run_one(cfg, rundir, state_path):
         sched = cfg["schedule"]
         with open(os.path.join(rundir, "schedule.json"), "w") as f:
             json.dump({k: cfg[k] for k in ("seed", "nodes", "nemesis", "workload",
-                                           "time_limit", "rate", "schedule")}, f, indent=1)
+                                           "time_limit", "rate", "schedule", "backlog")},
+                      f, indent=1)
         with open(os.path.join(rundir, "seed"), "w") as f:
             f.write("%d\n" % cfg["seed"])
         uses_disk_full = any("disk-full" in e["nemesis"] for e in sched)
-        env.create_network(tmpfs_mb=96 if uses_disk_full else 0)
+        tmpfs = 96
+        if cfg["workload"] == "backlog":  # room for the deep queue's log and snapshots
+            tmpfs += cfg["backlog"]["messages"] * (cfg["backlog"]["body"] + 200) * 6 >> 20
+        env.create_network(tmpfs_mb=tmpfs if uses_disk_full else 0)
         want_transfer = cfg["workload"] in ("transfer", "all")
         cfg["transfer_on"] = False
         for node in env.nodes:
@@ -163,6 +171,11 @@ def run_one(cfg, rundir, state_path):
             queues = list(workload.QUEUES)
             workload.setup_queues(env, queues)
             workers += workload.queue_workers(run, cfg["rate"])
+        is_backlog = cfg["workload"] == "backlog"
+        if is_backlog:
+            queues = [backlog.QUEUE]
+            workload.setup_queues(env, queues)
+            results["backlog_params"] = cfg["backlog"]
         transfer_queues = []
         if want_transfer:
             ok, why = workload.channels_supported(env)
@@ -180,7 +193,7 @@ def run_one(cfg, rundir, state_path):
                 run.notes.append("transfer workload skipped: " + why)
                 log("transfer workload skipped: " + why)
                 env.remote.stop("teardown")
-        if not workers:
+        if not workers and not is_backlog:
             raise RuntimeError("no workload to run")
         run.wl_start = run.history.now()
         results["workload_start_s"] = round(run.wl_start / 1e9, 3)
@@ -189,8 +202,13 @@ def run_one(cfg, rundir, state_path):
         nt = threading.Thread(target=nemesis_loop, args=(run, sched, cfg["time_limit"]),
                               daemon=True)
         nt.start()
-        time.sleep(cfg["time_limit"])
-        log("time limit reached; stopping workload")
+        if is_backlog:
+            # fill, hold, drain under the nemeses; the schedule is only a horizon
+            results["backlog_phases"] = backlog.drive(run, cfg, random.Random(cfg["seed"] + 7))
+            log("backlog phases done %s; healing" % results["backlog_phases"])
+        else:
+            time.sleep(cfg["time_limit"])
+            log("time limit reached; stopping workload")
         run.stop_workload.set()
         nt.join(timeout=60)
         for w in workers:
@@ -208,7 +226,10 @@ def run_one(cfg, rundir, state_path):
             if not idle:
                 run.notes.append("transmission queues not empty after 90 s: %s" % (last,))
         drained = workload.drain(run, queues + (["IN", "IN.G"] if transfer_queues else []),
-                                 1000, where={"IN": [env.remote]})
+                                 1000, where={"IN": [env.remote]},
+                                 deadline_s=max(180, cfg["backlog"]["messages"] / 100)
+                                 if is_backlog else 180,
+                                 record={backlog.QUEUE: backlog.record_get})
         results["drained"] = drained
         results["drain_complete"] = run.drain_complete
         if not run.drain_complete:
@@ -217,7 +238,9 @@ def run_one(cfg, rundir, state_path):
         results["divergence_after_drain"] = divergence(env)
         ops = run.history.ops
         checks = {}
-        if queues:
+        if is_backlog:
+            checks["backlog"] = checker.backlog(ops, backlog.QUEUE)
+        elif queues:
             checks["total-queue"] = checker.total_queue(ops, queues)
             checks["producer-order"] = checker.producer_order(ops, "JQ.F")
         if transfer_queues:
@@ -233,11 +256,12 @@ def run_one(cfg, rundir, state_path):
         checks["member-exits"] = checker.member_exits(ops)
         if not run.drain_complete:
             # messages may still be on the queues: `lost` is not established
-            for name in ("total-queue", "transfer-exactly-once"):
+            for name in ("total-queue", "transfer-exactly-once", "backlog"):
                 c = checks.get(name)
                 if c:
                     c["lost_is_upper_bound"] = True
-                    c["valid"] = c["total"]["duplicated"] == 0 and c["total"]["unexpected"] == 0
+                    c["valid"] = (c["total"]["duplicated"] == 0 and c["total"]["unexpected"] == 0
+                                  and not c.get("damaged") and not c.get("unchecked"))
         if any(e["nemesis"].startswith("disk-eio") for e in sched):
             checks["disk-eio-fail-stop"] = checker.disk_fail_stop(ops)
         results["checks"] = checks
@@ -265,7 +289,7 @@ def run_one(cfg, rundir, state_path):
     results["notes"] = run.notes
     results["ops"] = sum(1 for op in run.history.ops
                          if op.get("type") != "invoke" and op.get("process") != "nemesis"
-                         and op.get("f") != "chstatus")
+                         and op.get("f") not in ("chstatus", "depth", "phase"))
     results["faults"] = sum(1 for op in run.history.ops
                             if str(op.get("f", "")).startswith("start-")
                             and op.get("phase") == "done")
@@ -294,6 +318,11 @@ def summary(r):
                      "unexpected %(unexpected)d recovered %(recovered)d" % t)
             if c.get("lost_is_upper_bound"):
                 extra += " [drain incomplete: lost is an upper bound, not checked]"
+        if name == "backlog":
+            extra += ("\n  %-24s body intact %d damaged %d unchecked %d; max depth polled %s, "
+                      "acked-unread %s\n  %-24s phases %s rates %s" % (
+                          "", c["intact"], c["damaged"], c["unchecked"], c["max_depth_polled"],
+                          c["max_depth_acked_unread"], "", c["phases"], c["rates"]))
         elif "violations" in c:
             extra = "violations %d" % c["violations"]
         elif "not_fail_stopped" in c:
@@ -310,13 +339,16 @@ def summary(r):
     return "\n".join(lines) + "\n"
 
 
-def make_cfg(a, seed, nemeses, time_limit, schedule_=None):
+def make_cfg(a, seed, nemeses, time_limit, schedule_=None, backlog_=None):
     rng = random.Random(seed)
+    # backlog: quiet 1-3 s, faults 3-6 s (fill, hold and drain last seconds each)
+    periods = {"quiet": (1, 3), "fault": (3, 6)} if a.workload == "backlog" else {}
     sched = schedule_ if schedule_ is not None else nemesis.schedule(
-        rng, nemeses, time_limit, a.nodes)
+        rng, nemeses, time_limit, a.nodes, **periods)
     return {"seed": seed, "nodes": a.nodes, "nemesis": nemeses, "workload": a.workload,
             "time_limit": time_limit, "rate": a.rate, "schedule": sched, "bin": a.bin,
-            "qsgjep": a.qsgjep}
+            "qsgjep": a.qsgjep,
+            "backlog": backlog_ or {k: getattr(a, "backlog_" + k) for k in backlog.DEFAULTS}}
 
 
 def main():
@@ -326,14 +358,21 @@ def main():
     ap.add_argument("--state-file", required=True)
     ap.add_argument("--results", required=True)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--time-limit", type=float, default=60)
+    ap.add_argument("--time-limit", type=float, default=None,
+                    help="fault period (default 60); backlog: the schedule's horizon "
+                    "(default 7200), the faults end when the drain phase does")
     ap.add_argument("--nemesis", default="kill,partition-leader,pause")
-    ap.add_argument("--workload", default="queue", choices=["queue", "transfer", "all"])
+    ap.add_argument("--workload", default="queue", choices=["queue", "transfer", "all", "backlog"])
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--nodes", type=int, default=3, choices=[3, 5])
     ap.add_argument("--rate", type=float, default=150, help="client ops/s in total")
     ap.add_argument("--replay", default=None)
+    for k, v in backlog.DEFAULTS.items():
+        ap.add_argument("--backlog-" + k.replace("_", "-"), type=type(v), default=v,
+                        choices=["leader", "random", "none"] if k == "hold_kill" else None)
     a = ap.parse_args()
+    if a.time_limit is None:
+        a.time_limit = 7200 if a.workload == "backlog" else 60
     stamp = time.strftime("%Y%m%dT%H%M%S")
     os.makedirs(a.results, exist_ok=True)
 
@@ -344,16 +383,25 @@ def main():
     if a.quick:
         base = a.seed if a.seed is not None else 1
         allok = True
-        for name, k in QUICK:
+        scen = [] if a.workload == "backlog" else list(QUICK)
+        for name, k in scen + [("backlog", QUICK_BACKLOG["k"])]:
             seed = base * 100 + k
-            cfg = make_cfg(a, seed, [name], 25)
+            if name == "backlog":
+                qa = argparse.Namespace(**vars(a))
+                qa.workload = "backlog"
+                qa.backlog_messages = QUICK_BACKLOG["messages"]
+                qa.backlog_hold = QUICK_BACKLOG["hold"]
+                cfg = make_cfg(qa, seed, QUICK_BACKLOG["nemesis"], 25)
+            else:
+                cfg = make_cfg(a, seed, [name], 25)
             for e in cfg["schedule"]:  # quick: only the effective disk-eio classes
                 if e["nemesis"].startswith("disk-eio") and e["params"]["calls"] == "fsync":
                     e["params"]["calls"] = "disk-write"
             rundir = os.path.join(a.results, "%s-%d-%s" % (stamp, seed, name))
             t = time.time()
             ok, r = run_one(cfg, rundir, a.state_file)
-            tq = r.get("checks", {}).get("total-queue", {}).get("total", {})
+            tq = r.get("checks", {}).get("total-queue" if name != "backlog" else "backlog",
+                                         {}).get("total", {})
             print("%-18s %s  faults %s ops %s lost %s dup %s unexpected %s  %.0fs  %s" % (
                 name, "PASS" if ok else "FAIL", r.get("faults"), r.get("ops"),
                 tq.get("lost"), tq.get("duplicated"), tq.get("unexpected"), time.time() - t,
@@ -365,7 +413,8 @@ def main():
         with open(os.path.join(a.replay, "schedule.json")) as f:
             s = json.load(f)
         a.nodes, a.workload, a.rate = s["nodes"], s["workload"], s.get("rate", a.rate)
-        cfg = make_cfg(a, s["seed"], s["nemesis"], s["time_limit"], s["schedule"])
+        cfg = make_cfg(a, s["seed"], s["nemesis"], s["time_limit"], s["schedule"],
+                       s.get("backlog"))
     else:
         seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1, 1 << 31)
         names = ([x for x in nemesis.ALL if x not in nemesis.CHANNEL_ONLY]

@@ -448,14 +448,16 @@ def make(name):
     }[name]
 
 
-def schedule(rng, names, time_limit, n):
-    """Alternate quiet and fault periods of 5-10 s each until time_limit."""
+def schedule(rng, names, time_limit, n, quiet=(5, 10), fault=(5, 10)):
+    """Alternate quiet and fault periods (5-10 s each unless told) until
+    time_limit. The backlog workload asks for shorter ones (its phases
+    last seconds each)."""
     out = []
-    t = rng.uniform(5, 10)
+    t = rng.uniform(*quiet)
     while t < time_limit - 3:
         name = rng.choice(names)
-        d = min(rng.uniform(5, 10), max(time_limit - t, 3))
+        d = min(rng.uniform(*fault), max(time_limit - t, 3))
         out.append({"at": round(t, 3), "duration": round(d, 3), "nemesis": name,
                     "params": draw_params(name, rng, n)})
-        t += d + rng.uniform(5, 10)
+        t += d + rng.uniform(*quiet)
     return out

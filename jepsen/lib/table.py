@@ -8,7 +8,8 @@ import sys
 def row(d):
     with open(os.path.join(d, "results.json")) as f:
         r = json.load(f)
-    tq = r.get("checks", {}).get("total-queue", {}).get("total", {})
+    checks = r.get("checks", {})
+    tq = (checks.get("total-queue") or checks.get("backlog") or {}).get("total", {})
     kinds = sorted({p[2] for p in r.get("nemesis_periods", [])})
     checks = r.get("checks", {})
     bad = [k for k, c in checks.items() if not c.get("valid")]

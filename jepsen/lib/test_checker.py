@@ -58,6 +58,106 @@ class TotalQueue(unittest.TestCase):
         self.assertTrue(checker.total_queue(h.ops, ["Q"])["valid"])
 
 
+class Backlog(unittest.TestCase):
+    Q = "JQ.DEEP"
+
+    def put(self, h, mid, outcome, size=100):
+        inv = h.invoke(0, "enqueue", mid, queue=self.Q, size=size)
+        h.complete(inv, outcome, mid)
+
+    def get(self, h, body, outcome="ok", f="dequeue", digest=True):
+        inv = h.invoke(1, f, None, queue=self.Q)
+        if body is None:
+            h.complete(inv, outcome, None)
+            return
+        extra = {"digest": checker.body_digest(body), "len": len(body)} if digest else {}
+        h.complete(inv, outcome, checker.body_id(body), **extra)
+
+    def body(self, mid, size=100):
+        return checker.backlog_body(mid, size)
+
+    def test_body(self):
+        b = self.body("b1-7", 1024)
+        self.assertEqual(len(b), 1024)
+        self.assertEqual(checker.body_id(b), "b1-7")
+        self.assertNotIn(" ", b)
+        self.assertNotEqual(b[5:], self.body("b1-8", 1024)[5:])
+        self.assertEqual(checker.backlog_body("b1-7", 2), "b1-7|")
+
+    def test_clean_with_phases_and_depth(self):
+        h = History()
+        h.add(type="info", process="backlog", f="phase", value="fill", time=0)
+        for k in range(4):
+            self.put(h, "b0-%d" % k, "ok")
+        self.put(h, "b0-9", "info")  # outcome unknown, never read: not lost
+        h.add(type="ok", process="depthpoll", f="depth", value=4, queue=self.Q)
+        h.add(type="info", process="backlog", f="phase", value="hold")
+        h.add(type="info", process="backlog", f="phase", value="drain")
+        for k in range(3):
+            self.get(h, self.body("b0-%d" % k))
+        h.add(type="info", process="backlog", f="phase", value="heal")
+        self.get(h, self.body("b0-3"), f="drain")
+        r = checker.backlog(h.ops, self.Q)
+        self.assertTrue(r["valid"], r)
+        self.assertEqual((r["intact"], r["damaged"], r["total"]["lost"]), (4, 0, 0))
+        self.assertEqual(r["max_depth_polled"], 4)
+        self.assertEqual(r["max_depth_acked_unread"], 4)
+        self.assertEqual(r["rates"]["drain_ok"], 3)
+        self.assertIn("fill_s", r["phases"])
+
+    def test_lost_and_duplicate(self):
+        h = History()
+        self.put(h, "b0-1", "ok")
+        self.put(h, "b0-2", "ok")
+        self.get(h, self.body("b0-1"))
+        self.get(h, self.body("b0-1"), f="drain")
+        r = checker.backlog(h.ops, self.Q)
+        self.assertFalse(r["valid"])
+        self.assertEqual((r["total"]["lost"], r["total"]["duplicated"]), (1, 1))
+
+    def test_maybe_get_follows_queue_semantics(self):
+        # a syncpoint get whose commit is unknown, then the message read
+        # again (the commit was in fact backed out): one :ok read, valid
+        h = History()
+        self.put(h, "b0-1", "ok")
+        self.get(h, self.body("b0-1"), outcome="info")
+        self.get(h, self.body("b0-1"), f="drain")
+        self.assertTrue(checker.backlog(h.ops, self.Q)["valid"])
+        # a get outside syncpoint with its reply lost explains one later loss
+        h = History()
+        self.put(h, "b0-1", "ok")
+        self.get(h, None, outcome="info")
+        r = checker.backlog(h.ops, self.Q)
+        self.assertTrue(r["valid"])
+        self.assertEqual((r["total"]["lost"], r["total"]["lost_unexplained"]), (1, 0))
+
+    def test_damaged_unexpected_unchecked(self):
+        h = History()
+        self.put(h, "b0-1", "ok")
+        bad = self.body("b0-1")[:-1] + "Z"
+        self.get(h, bad)
+        r = checker.backlog(h.ops, self.Q)
+        self.assertFalse(r["valid"])
+        self.assertEqual(r["damaged"], 1)
+        h = History()
+        self.put(h, "b0-1", "ok", size=100)
+        self.get(h, self.body("b0-1", 50))  # truncated
+        self.assertEqual(checker.backlog(h.ops, self.Q)["damaged"], 1)
+        h = History()
+        self.put(h, "b0-1", "ok")
+        self.get(h, self.body("b0-1"))
+        self.get(h, self.body("b7-7"))  # never attempted
+        r = checker.backlog(h.ops, self.Q)
+        self.assertFalse(r["valid"])
+        self.assertEqual(r["total"]["unexpected"], 1)
+        h = History()
+        self.put(h, "b0-1", "ok")
+        self.get(h, self.body("b0-1"), digest=False)
+        r = checker.backlog(h.ops, self.Q)
+        self.assertEqual(r["unchecked"], 1)
+        self.assertFalse(r["valid"])
+
+
 class Order(unittest.TestCase):
     def test_reorder(self):
         h = History()

@@ -138,10 +138,12 @@ def queue_workers(run, rate):
     return workers
 
 
-def drain(run, queues, first_process, where=None, deadline_s=180):
+def drain(run, queues, first_process, where=None, deadline_s=180, record=None):
     """After healing: read every queue empty from every member (syncpoint
     gets, each recorded as a :drain op). where: {queue: [nodes]} for queues
-    that do not live on the group (the remote's IN). A member that answers
+    that do not live on the group (the remote's IN). record: {queue:
+    f(body) -> (value, extra fields)} for queues whose history holds ids
+    rather than bodies (backlog). A member that answers
     3 errors in a row is given up (the run is then failing anyway: no
     stable group); the whole drain stops after deadline_s."""
     env, h = run.env, run.history
@@ -164,8 +166,11 @@ def drain(run, queues, first_process, where=None, deadline_s=180):
                 if r is None:
                     h.complete(inv, "info", None, error="client died")
                     break
-                h.complete(inv, r["type"], r.get("value"), rc=r["rc"], reason=r["reason"],
-                           member=r.get("member"), stage=r.get("stage"))
+                value, extra = r.get("value"), {}
+                if record and q in record:
+                    value, extra = record[q](value)
+                h.complete(inv, r["type"], value, rc=r["rc"], reason=r["reason"],
+                           member=r.get("member"), stage=r.get("stage"), **extra)
                 if r["type"] == "ok":
                     total += 1
                     empties = errors = 0

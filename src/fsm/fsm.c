@@ -14,9 +14,12 @@
 #include <string.h>
 
 #include "fsm_int.h"
+#include "membodies.h"
 
 /* --- lifecycle ----------------------------------------------------------- */
 
+/* Clears everything, the provider fields included (fsm_init and
+ * fsm_restore set them). */
 void state_init(struct fsm *f)
 {
 	memset(f, 0, sizeof *f);
@@ -48,7 +51,7 @@ void state_free(struct fsm *f)
 		struct qmsg *m = f->chsts[i]->lk_head;
 		while (m != NULL) {
 			struct qmsg *next = m->uow_next;
-			free(m);
+			free(m); /* not released: the state is replaced */
 			m = next;
 		}
 		free(f->chsts[i]);
@@ -69,6 +72,12 @@ int fsm_init(struct fsm **out, char *errmsg)
 	if (f == NULL)
 		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
 	state_init(f);
+	qsg_wbuf_init(&f->scratch);
+	if ((f->mem = membodies_new()) == NULL) {
+		free(f);
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+	}
+	membodies_provider(f->mem, &f->bodies);
 	*out = f;
 	return QSG_OK;
 }
@@ -77,8 +86,22 @@ void fsm_close(struct fsm *f)
 {
 	if (f == NULL)
 		return;
-	state_free(f);
+	state_free(f); /* releases nothing: the content stays with the provider */
+	membodies_free(f->mem);
+	qsg_wbuf_close(&f->scratch);
 	free(f);
+}
+
+void fsm_set_bodies(struct fsm *f, const struct fsm_bodies *b)
+{
+	membodies_free(f->mem);
+	f->mem = NULL;
+	f->bodies = *b;
+}
+
+void fsm_bodies_mem_peer(struct fsm *f, struct fsm *peer)
+{
+	membodies_link(f->mem, peer->mem);
 }
 
 void fsm_set_notify(struct fsm *f, fsm_notify_cb cb, void *arg)
@@ -185,6 +208,12 @@ static int walk_entry(struct fsm *f, const void *entry, size_t len, struct qsg_w
 			qsg_patch_u32(results, off, (uint32_t)(results->len - off - 4));
 			qsg_patch_u32(results, off + 4, (uint32_t)rc);
 		}
+		if (f->body_failed)
+			return qsg_errf(errmsg, QSG_RC_IO,
+					"body provider: %s of message %llu failed in command %u "
+					"(content unreadable or not held by this member)",
+					f->body_fail_what, (unsigned long long)f->body_fail_seqno,
+					i);
 		if (rc == QSG_RC_STORAGE_NOT_AVAILABLE)
 			oom = true;
 	}
@@ -208,6 +237,7 @@ int fsm_apply(struct fsm *f, const void *entry, size_t len, struct qsg_wbuf *res
 	int rc = walk_entry(f, entry, len, NULL, false, errmsg);
 	if (rc != QSG_OK)
 		return rc;
+	f->body_failed = false;
 	rc = walk_entry(f, entry, len, results, true, errmsg);
 	if (rc != QSG_OK)
 		return rc;

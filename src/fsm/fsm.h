@@ -31,7 +31,7 @@
 #include "fsm_attrs.h"
 
 #define FSM_ENTRY_VERSION 1
-#define FSM_SNAPSHOT_VERSION 2
+#define FSM_SNAPSHOT_VERSION 3
 #define FSM_MAX_BATCH 65536
 #define FSM_ADDR_MAX 128 /* host:port */
 #define FSM_DESCR_MAX 64
@@ -298,22 +298,38 @@ int fsm_init(struct fsm **out, char *errmsg);
 void fsm_close(struct fsm *f);
 void fsm_set_notify(struct fsm *f, fsm_notify_cb cb, void *arg);
 /* Replace the body provider (before the first apply or restore; the
- * built-in in-memory provider is dropped). b is copied. */
+ * built-in in-memory provider is dropped). b is copied; every callback must
+ * be set. */
 void fsm_set_bodies(struct fsm *f, const struct fsm_bodies *b);
 /* Tests and the simulator: let f's built-in in-memory provider copy the
  * content of a claimed (or read) seqno it does not hold from `peer`'s
  * built-in provider, as a member catching up fetches it from a peer. Peers
- * form a ring (a -> b -> c -> a); a lookup walks it once. peer must outlive
- * f or be unlinked by closing f first. */
+ * form a ring (a -> b -> c -> a); a lookup walks it once. A call merges f's
+ * ring and peer's ring into one (nothing if they already share one, or if
+ * either has replaced its provider); closing an fsm unlinks it, so fsms may
+ * be closed in any order. Peers also serve content they released recently
+ * (a bounded graveyard, src/fsm/membodies.h), as the real store keeps
+ * released records until a snapshot that no longer names them is stable. */
 void fsm_bodies_mem_peer(struct fsm *f, struct fsm *peer);
 
-/* Apply one log entry. results may be NULL (nobody waits). Returns QSG_OK,
- * or QSG_RC_BAD_FRAME/QSG_RC_BAD_VERSION (entry rejected, state unchanged),
- * or QSG_RC_STORAGE_NOT_AVAILABLE. */
+/* Apply one log entry. results may be NULL (nobody waits): then no content
+ * is read. Returns QSG_OK, or QSG_RC_BAD_FRAME/QSG_RC_BAD_VERSION (entry
+ * rejected, state unchanged), or QSG_RC_STORAGE_NOT_AVAILABLE (out of
+ * memory), or QSG_RC_IO: the body provider's put or read failed; the
+ * command that met it fails with QSG_RC_IO and the rest of the entry is not
+ * applied. With either of the last two the state may be partly changed and
+ * differ from the other members': fatal, the member must stop (the restart
+ * replays the log). */
 int fsm_apply(struct fsm *f, const void *entry, size_t len, struct qsg_wbuf *results, char *errmsg);
 
 /* Canonical snapshot (same state => same bytes) and restore. Restore
- * replaces the state only if the whole snapshot decodes. */
+ * replaces the state only if the whole snapshot decodes. The snapshot
+ * (format 3, docs/protocol.md) holds descriptors, not content: restore then
+ * calls the provider's claim for every message of the new state (in
+ * snapshot order) and restored(last_seqno). Format 2 (content inside) is
+ * still accepted: its content is put to the provider once the whole
+ * snapshot decoded (a put failure: QSG_RC_IO, state unchanged), then
+ * claimed like format 3. */
 int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out);
 int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg);
 /* Hash of the canonical snapshot: equal states have equal digests. */

@@ -59,7 +59,8 @@ int op_ch_getbatch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct q
 			lk_append(e, m);
 			if (out != NULL) {
 				qsg_put_u64(out, m->chseq);
-				qmsg_put(out, m);
+				if ((rc = qmsg_put(f, out, m)) != QSG_OK)
+					return rc; /* fatal (f->body_failed) */
 			}
 			n++;
 			m = next;
@@ -96,7 +97,9 @@ static void lk_release(struct qmsg *m)
 }
 
 /* DLQ disposition: the message goes to the dead-letter queue with a DLH
- * instead of its XQH. false: not possible (the caller holds it instead). */
+ * instead of its XQH: a new message (content read on every member, put
+ * under a new seqno), the old one released. false: not possible (the
+ * caller holds it instead), or the provider failed (f->body_failed). */
 static bool dispose_dlq(struct fsm *f, const struct chst *e, struct qmsg *m,
 			const struct fsm_chdisp *d, int64_t now)
 {
@@ -106,7 +109,8 @@ static bool dispose_dlq(struct fsm *f, const struct chst *e, struct qmsg *m,
 	    dq->curdepth >= dq->attrs.maxdepth)
 		return false;
 	struct fsm_msg v;
-	msg_view(m, &v);
+	if (msg_read(f, m, &v) != QSG_OK)
+		return false;
 	struct fsm_xqh x;
 	size_t hl = 0;
 	struct fsm_dlh h;
@@ -129,7 +133,7 @@ static bool dispose_dlq(struct fsm *f, const struct chst *e, struct qmsg *m,
 		v.body.p = w.data;
 		v.body.len = w.len;
 		v.seqno = f->last_seqno + 1;
-		nm = msg_new(&v);
+		msg_create(f, &v, &nm);
 	}
 	qsg_wbuf_close(&w);
 	if (nm == NULL)
@@ -139,7 +143,7 @@ static bool dispose_dlq(struct fsm *f, const struct chst *e, struct qmsg *m,
 	lk_release(m);
 	q->curdepth--;
 	q->gets_total++;
-	free(m);
+	msg_free(f, m);
 	nm->q = dq;
 	dq->curdepth++;
 	dq->puts_total++;
@@ -240,7 +244,7 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 			lk_release(m);
 			q->curdepth--;
 			q->gets_total++;
-			free(m);
+			msg_free(f, m);
 			v[i] = NULL;
 			committed++;
 		} else if (ch->flags & FSM_CHF_BACKOUT_REST) {
@@ -498,12 +502,11 @@ int op_ch_recv_batch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 				v.body.p = w.data;
 				v.body.len = w.len;
 			}
-			nm[n] = w.err == QSG_OK ? msg_new(&v) : NULL;
+			rc = w.err == QSG_OK ? msg_create(f, &v, &nm[n])
+					     : QSG_RC_STORAGE_NOT_AVAILABLE;
 			qsg_wbuf_close(&w);
-			if (nm[n] == NULL) {
-				rc = QSG_RC_STORAGE_NOT_AVAILABLE;
+			if (rc != QSG_OK)
 				break;
-			}
 			nm[n]->q = dq;
 			n++;
 		}
@@ -512,7 +515,7 @@ int op_ch_recv_batch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 	}
 	if (rc != QSG_OK) {
 		for (uint32_t i = 0; i < ch->count && nm != NULL; i++)
-			free(nm[i]);
+			msg_free(f, nm[i]); /* built, never linked: released */
 	} else {
 		f->last_seqno = seqno;
 		for (uint32_t i = 0; i < n; i++) {

@@ -5,7 +5,9 @@
  *    status entries) and the functions one concern's file offers the others.
  * Files: fsm.c (lifecycle, entry decode, dispatch), fsm_qtable.c (messages,
  * index, priority lists, queue table, alias and transmission queue
- * resolution: the bottom layer), fsm_queue.c (PUT/GET/BROWSE),
+ * resolution: the bottom layer), fsm_body.c (the message constructor and
+ * destructor, content through the body provider; membodies.c is the
+ * built-in provider), fsm_queue.c (PUT/GET/BROWSE),
  * fsm_object.c (queue definitions), fsm_uow.c (sessions, units of work), fsm_member.c (members,
  * leases), fsm_chan.c (channel tables, definitions, status CAS, channel
  * queries), fsm_chmsg.c (channel message transfer), fsm_snapshot.c,
@@ -70,9 +72,11 @@ struct qmsg {
 	int64_t hold_until; /* channel HOLD: CH_GETBATCH skips it before this */
 	uint64_t chseq; /* MS_CHLOCKED: channel sequence number */
 	uint8_t mark; /* CH_SETTLE scratch (0 outside an apply) */
+	/* The content (props then body) is not here: it lives with the body
+	 * provider (f->bodies), keyed by seqno; crc = crc32c(props || body). */
 	uint32_t props_len;
 	uint32_t body_len;
-	uint8_t data[]; /* props then body */
+	uint32_t crc;
 };
 
 struct ikey {
@@ -139,6 +143,16 @@ struct fsm {
 	/* Invariant checks (fsm_check.c, QSG_CHECKED builds only; not state):
 	 * applies since the last check and the applies between two checks. */
 	uint64_t check_skip, check_every;
+	/* Not state either: the body provider (fsm_set_bodies, else the
+	 * built-in in-memory one, `mem`), the scratch buffer content is read
+	 * into (reused), and whether a provider call failed during the current
+	 * apply (fsm_apply then returns QSG_RC_IO). fsm_restore keeps them. */
+	struct fsm_bodies bodies;
+	struct membodies *mem;
+	struct qsg_wbuf scratch;
+	bool body_failed;
+	const char *body_fail_what; /* "put" or "read" */
+	uint64_t body_fail_seqno;
 };
 
 /* A channel status entry with the messages locked to it (linked by
@@ -160,8 +174,6 @@ uint64_t id_hash(uint64_t v);
 void queue_notify(struct fsm *f, struct queue *q, uint32_t n);
 bool msg_expired(const struct qmsg *m, int64_t now);
 bool msg_get_before(const struct qmsg *a, const struct qmsg *b);
-void msg_view(const struct qmsg *m, struct fsm_msg *out);
-struct qmsg *msg_new(const struct fsm_msg *src);
 /* Whether q has a usable msgid/correlid index (INDXTYPE set, no
  * allocation failure); the index entry of key (NULL if none). */
 bool index_active(const struct queue *q);
@@ -169,12 +181,15 @@ struct ikey *index_find(const struct queue *q, const uint8_t *key);
 void index_build(struct queue *q);
 void make_visible(struct queue *q, struct qmsg *m, bool from_tail);
 void take_visible(struct queue *q, struct qmsg *m);
-/* Take a visible message off its queue (curdepth included) and free it. */
-void remove_visible(struct queue *q, struct qmsg *m);
-void purge_visible(struct queue *q, bool only_expired, int64_t now);
+/* Take a visible message off its queue (curdepth included) and free it
+ * (msg_free: released). */
+void remove_visible(struct fsm *f, struct queue *q, struct qmsg *m);
+void purge_visible(struct fsm *f, struct queue *q, bool only_expired, int64_t now);
 uint64_t queue_hash(uint32_t scope, const char *name);
 struct queue *queue_find(const struct fsm *f, uint32_t scope, const char *name);
 struct queue *queue_lookup(const struct fsm *f, uint32_t member, const char *name);
+/* Teardown (state_free): frees the queue and its messages without
+ * releasing their content (the state is replaced, not consumed). */
 void queue_free(struct queue *q);
 int cmp_queue(const void *a, const void *b);
 int queues_sorted(const struct fsm *f, struct queue ***out, size_t *n);
@@ -183,9 +198,34 @@ int queue_resolve(const struct fsm *f, uint32_t member, const char *name, struct
 bool xmitq_ok(const struct queue *x);
 int resolve_xmitq(const struct fsm *f, uint32_t member, const struct queue *rq, struct queue **out);
 
+/* fsm_body.c: the one constructor and destructor of messages and the
+ * content reads (the provider is f->bodies, membodies.h by default). */
+/* m's fields, props/body with their lengths only (NULL pointers). */
+void msg_view(const struct qmsg *m, struct fsm_msg *out);
+/* A descriptor with src's fields (its props/body only give the lengths;
+ * crc is the caller's). Nothing is put to the provider. */
+struct qmsg *msg_new(const struct fsm_msg *src, uint32_t crc);
+uint32_t msg_crc(const struct fsm_msg *v);
+/* Provider failure (what: "put" or "read" of seqno): sets f->body_failed,
+ * returns QSG_RC_IO. */
+int body_fail(struct fsm *f, const char *what, uint64_t seqno);
+/* A new message from content v (seqno set): crc computed, content put to
+ * the provider. QSG_OK, QSG_RC_STORAGE_NOT_AVAILABLE or QSG_RC_IO. */
+int msg_create(struct fsm *f, const struct fsm_msg *v, struct qmsg **out);
+/* The message leaves the state: content released, descriptor freed. */
+void msg_free(struct fsm *f, struct qmsg *m);
+/* m's fields with its content read into f->scratch (v's slices point into
+ * it until the next read). QSG_OK or QSG_RC_IO (body_fail). */
+int msg_read(struct fsm *f, const struct qmsg *m, struct fsm_msg *v);
+/* Give m a new seqno (moved to a backout queue as a new arrival): its
+ * content is put under the new seqno and released under the old one. */
+int msg_renumber(struct fsm *f, struct qmsg *m, uint64_t seqno);
+
 /* fsm_queue.c */
 int op_put(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
-void qmsg_put(struct qsg_wbuf *out, const struct qmsg *m);
+/* Append m in the message layout (content read from the provider) to out;
+ * nothing (and no read) when out is NULL. QSG_OK or QSG_RC_IO. */
+int qmsg_put(struct fsm *f, struct qsg_wbuf *out, const struct qmsg *m);
 int op_get(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
 int op_browse(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
 
@@ -201,6 +241,8 @@ int op_qclear(struct fsm *f, const struct fsm_cmd *c);
 
 /* fsm_uow.c */
 void uow_append(struct session *s, struct qmsg *m);
+/* Teardown (state_free, expired detached sessions, whose uow is empty):
+ * frees without releasing content. */
 void session_free(struct session *s);
 int sessions_sorted(const struct fsm *f, bool only_owner, uint32_t owner, struct session ***out,
 		    size_t *n);

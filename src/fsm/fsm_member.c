@@ -134,6 +134,6 @@ int op_expire(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 		n = next;
 	}
 	for (n = hmap_next(&f->queues, NULL); n != NULL; n = hmap_next(&f->queues, n))
-		purge_visible((struct queue *)n, true, now);
+		purge_visible(f, (struct queue *)n, true, now);
 	return QSG_OK;
 }

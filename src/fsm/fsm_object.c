@@ -79,6 +79,7 @@ int queue_create(struct fsm *f, const struct fsm_qattrs *a, struct queue **out)
 void queue_destroy(struct fsm *f, struct queue *q)
 {
 	hmap_remove(&f->queues, &q->node);
+	purge_visible(f, q, false, 0); /* the messages leave: released */
 	queue_free(q);
 }
 
@@ -286,6 +287,6 @@ int op_qclear(struct fsm *f, const struct fsm_cmd *c)
 		return QSG_RC_UNKNOWN_OBJECT;
 	if (q->uncommitted > 0)
 		return QSG_RC_OBJECT_IN_USE;
-	purge_visible(q, false, 0);
+	purge_visible(f, q, false, 0);
 	return QSG_OK;
 }

@@ -3,7 +3,8 @@
  * alias and transmission queue resolution. The lowest layer of the queue
  * and unit-of-work files: fsm_queue.c (PUT/GET/BROWSE), fsm_uow.c
  * (sessions, units of work) and the others call it; it calls no other file
- * of src/fsm but hmap.c. Internal to src/fsm (fsm_int.h). */
+ * of src/fsm but hmap.c and fsm_body.c (msg_free, the one destructor).
+ * Internal to src/fsm (fsm_int.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,46 +49,6 @@ bool msg_expired(const struct qmsg *m, int64_t now)
 bool msg_get_before(const struct qmsg *a, const struct qmsg *b)
 {
 	return a->priority > b->priority || (a->priority == b->priority && a->seqno < b->seqno);
-}
-
-void msg_view(const struct qmsg *m, struct fsm_msg *out)
-{
-	memset(out, 0, sizeof *out);
-	memcpy(out->msgid, m->msgid, FSM_ID_LEN);
-	memcpy(out->correlid, m->correlid, FSM_ID_LEN);
-	out->priority = m->priority;
-	out->persistent = m->persistent;
-	out->expiry_ms = m->expiry_ms;
-	out->put_time_ms = m->put_time_ms;
-	out->backout_count = m->backout_count;
-	out->seqno = m->seqno;
-	out->props.p = m->data;
-	out->props.len = m->props_len;
-	out->body.p = m->data + m->props_len;
-	out->body.len = m->body_len;
-}
-
-struct qmsg *msg_new(const struct fsm_msg *src)
-{
-	size_t n = src->props.len + src->body.len;
-	struct qmsg *m = calloc(1, sizeof *m + n);
-	if (m == NULL)
-		return NULL;
-	memcpy(m->msgid, src->msgid, FSM_ID_LEN);
-	memcpy(m->correlid, src->correlid, FSM_ID_LEN);
-	m->priority = src->priority;
-	m->persistent = src->persistent;
-	m->expiry_ms = src->expiry_ms;
-	m->put_time_ms = src->put_time_ms;
-	m->backout_count = src->backout_count;
-	m->seqno = src->seqno;
-	m->props_len = (uint32_t)src->props.len;
-	m->body_len = (uint32_t)src->body.len;
-	if (src->props.len > 0)
-		memcpy(m->data, src->props.p, src->props.len);
-	if (src->body.len > 0)
-		memcpy(m->data + src->props.len, src->body.p, src->body.len);
-	return m;
 }
 
 /* --- index -------------------------------------------------------------- */
@@ -242,22 +203,22 @@ void take_visible(struct queue *q, struct qmsg *m)
 	q->nvisible--;
 }
 
-void remove_visible(struct queue *q, struct qmsg *m)
+void remove_visible(struct fsm *f, struct queue *q, struct qmsg *m)
 {
 	take_visible(q, m);
 	q->curdepth--;
-	free(m);
+	msg_free(f, m);
 }
 
 /* Remove every visible message (msg_expired ones only if `only_expired`). */
-void purge_visible(struct queue *q, bool only_expired, int64_t now)
+void purge_visible(struct fsm *f, struct queue *q, bool only_expired, int64_t now)
 {
 	for (int p = 0; p < NPRIO; p++) {
 		struct qmsg *m = q->head[p];
 		while (m != NULL) {
 			struct qmsg *next = m->next;
 			if (!only_expired || msg_expired(m, now))
-				remove_visible(q, m);
+				remove_visible(f, q, m);
 			m = next;
 		}
 	}
@@ -301,8 +262,16 @@ struct queue *queue_lookup(const struct fsm *f, uint32_t member, const char *nam
 
 void queue_free(struct queue *q)
 {
-	purge_visible(q, false, 0);
-	index_drop(q);
+	index_drop(q); /* first: it touches the messages */
+	for (int p = 0; p < NPRIO; p++) {
+		struct qmsg *m = q->head[p];
+		while (m != NULL) {
+			struct qmsg *next = m->next;
+			free(m);
+			m = next;
+		}
+		q->head[p] = q->tail[p] = NULL;
+	}
 	free(q);
 }
 

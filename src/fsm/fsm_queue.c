@@ -94,11 +94,12 @@ int op_put(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf 
 		v.body.p = xb.data;
 		v.body.len = xb.len;
 	}
-	struct qmsg *m = xb.err == QSG_OK ? msg_new(&v) : NULL;
+	struct qmsg *m = NULL;
+	rc = xb.err == QSG_OK ? msg_create(f, &v, &m) : QSG_RC_STORAGE_NOT_AVAILABLE;
 	qsg_wbuf_close(&xb);
-	if (m == NULL) {
+	if (rc != QSG_OK) {
 		s->put_seq = old_seq;
-		return QSG_RC_STORAGE_NOT_AVAILABLE;
+		return rc;
 	}
 	f->last_seqno = v.seqno;
 	m->q = q;
@@ -145,7 +146,8 @@ static const uint8_t *index_key_for(const struct queue *q, const struct fsm_cmd 
 /* First visible message matching c in get order. With `reap`, msg_expired
  * matching messages met before it are removed; the index and the scan visit
  * the matching messages in the same order, so they remove the same ones. */
-static struct qmsg *find_first(struct queue *q, const struct fsm_cmd *c, int64_t now, bool reap)
+static struct qmsg *find_first(struct fsm *f, struct queue *q, const struct fsm_cmd *c, int64_t now,
+			       bool reap)
 {
 	const uint8_t *key = index_key_for(q, c);
 	if (key != NULL) {
@@ -158,7 +160,7 @@ static struct qmsg *find_first(struct queue *q, const struct fsm_cmd *c, int64_t
 				if (!msg_expired(m, now))
 					return m;
 				if (reap)
-					remove_visible(q, m);
+					remove_visible(f, q, m);
 			}
 			m = next;
 		}
@@ -172,21 +174,12 @@ static struct qmsg *find_first(struct queue *q, const struct fsm_cmd *c, int64_t
 				if (!msg_expired(m, now))
 					return m;
 				if (reap)
-					remove_visible(q, m);
+					remove_visible(f, q, m);
 			}
 			m = next;
 		}
 	}
 	return NULL;
-}
-
-void qmsg_put(struct qsg_wbuf *out, const struct qmsg *m)
-{
-	if (out == NULL)
-		return;
-	struct fsm_msg v;
-	msg_view(m, &v);
-	fsm_msg_encode(out, &v);
 }
 
 /* The queue a GET or BROWSE of `name` reads: an alias resolves to its
@@ -220,10 +213,11 @@ int op_get(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf 
 	bool sync = (c->flags & FSM_F_SYNCPOINT) != 0;
 	if (sync && s->uow_count >= q->attrs.maxumsgs)
 		return QSG_RC_SYNCPOINT_LIMIT;
-	struct qmsg *m = find_first(q, c, now, true);
+	struct qmsg *m = find_first(f, q, c, now, true);
 	if (m == NULL)
 		return QSG_RC_NO_MSG_AVAILABLE;
-	qmsg_put(out, m);
+	if ((rc = qmsg_put(f, out, m)) != QSG_OK)
+		return rc;
 	take_visible(q, m);
 	if (sync) {
 		m->state = MS_LOCKED;
@@ -232,7 +226,7 @@ int op_get(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf 
 	} else {
 		q->curdepth--;
 		q->gets_total++;
-		free(m);
+		msg_free(f, m);
 	}
 	return QSG_OK;
 }
@@ -251,8 +245,7 @@ int op_browse(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wb
 		for (struct qmsg *m = k ? k->head : NULL; m != NULL; m = m->inext) {
 			if ((from_start || msg_get_before(&cur, m)) && msg_match(m, c) &&
 			    !msg_expired(m, now)) {
-				qmsg_put(out, m);
-				return QSG_OK;
+				return qmsg_put(f, out, m);
 			}
 		}
 		return QSG_RC_NO_MSG_AVAILABLE;
@@ -262,8 +255,7 @@ int op_browse(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wb
 		for (struct qmsg *m = q->head[p]; m != NULL; m = m->next) {
 			if ((from_start || msg_get_before(&cur, m)) && msg_match(m, c) &&
 			    !msg_expired(m, now)) {
-				qmsg_put(out, m);
-				return QSG_OK;
+				return qmsg_put(f, out, m);
 			}
 		}
 	}

@@ -14,10 +14,24 @@
 #define UOW_HELD_PUT 1
 #define UOW_LOCKED_GET 2
 
-/* A message in a snapshot: the message layout, then i64 hold_until. */
+/* A message in a snapshot (format 3): its descriptor, the message layout
+ * without the content: ids, priority, persistent, expiry, put time, backout
+ * count, seqno, then u32 props_len, u32 body_len, u32 crc (crc32c of
+ * props || body), then i64 hold_until. The content lives with the body
+ * provider (docs/storage.md); the crc makes the digest cover it. */
 static void snap_msg(struct qsg_wbuf *out, const struct qmsg *m)
 {
-	qmsg_put(out, m);
+	qsg_put_bytes(out, m->msgid, FSM_ID_LEN);
+	qsg_put_bytes(out, m->correlid, FSM_ID_LEN);
+	qsg_put_u8(out, m->priority);
+	qsg_put_u8(out, m->persistent);
+	qsg_put_i64(out, m->expiry_ms);
+	qsg_put_i64(out, m->put_time_ms);
+	qsg_put_u32(out, m->backout_count);
+	qsg_put_u64(out, m->seqno);
+	qsg_put_u32(out, m->props_len);
+	qsg_put_u32(out, m->body_len);
+	qsg_put_u32(out, m->crc);
 	qsg_put_i64(out, m->hold_until);
 }
 
@@ -149,8 +163,71 @@ int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
 	return out->err;
 }
 
+/* Restore: the messages of the new state in decode order (the snapshot is
+ * canonical, so the order is deterministic), with their content when the
+ * snapshot has it (format 2). */
+struct rmsg {
+	struct qmsg *m;
+	struct qsg_slice props, body;
+};
+
+struct rctx {
+	uint8_t version; /* 2 or 3 */
+	struct rmsg *v;
+	size_t n, cap;
+};
+
+/* One message: a format 3 descriptor, or a format 2 message with its
+ * content (crc computed); then hold_until. Sets r->err on bad values. */
+static void snap_msg_decode(struct qsg_rbuf *r, uint8_t version, struct fsm_msg *v, uint32_t *crc,
+			    int64_t *hold)
+{
+	*crc = 0;
+	if (version == 2) {
+		fsm_msg_decode(r, v);
+		if (r->err == QSG_OK)
+			*crc = msg_crc(v);
+	} else {
+		memset(v, 0, sizeof *v);
+		qsg_get_bytes(r, v->msgid, FSM_ID_LEN);
+		qsg_get_bytes(r, v->correlid, FSM_ID_LEN);
+		v->priority = qsg_get_u8(r);
+		v->persistent = qsg_get_u8(r);
+		v->expiry_ms = qsg_get_i64(r);
+		v->put_time_ms = qsg_get_i64(r);
+		v->backout_count = qsg_get_u32(r);
+		v->seqno = qsg_get_u64(r);
+		v->props.len = qsg_get_u32(r);
+		v->body.len = qsg_get_u32(r);
+		*crc = qsg_get_u32(r);
+		if (r->err == QSG_OK &&
+		    (v->priority > 9 || v->persistent > 1 || v->props.len > FSM_MAX_PROPS ||
+		     v->body.len > FSM_MAX_MSGL))
+			r->err = QSG_RC_BAD_FRAME;
+	}
+	*hold = qsg_get_i64(r);
+}
+
+/* Remember m (linked into the new state) for the provider calls. */
+static int rctx_add(struct rctx *x, struct qmsg *m, const struct fsm_msg *v, char *errmsg)
+{
+	if (x->n == x->cap) {
+		size_t cap = x->cap == 0 ? 64 : x->cap * 2;
+		struct rmsg *nv = realloc(x->v, cap * sizeof *nv);
+		if (nv == NULL)
+			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+		x->v = nv;
+		x->cap = cap;
+	}
+	x->v[x->n].m = m;
+	x->v[x->n].props = v->props;
+	x->v[x->n].body = v->body;
+	x->n++;
+	return QSG_OK;
+}
+
 /* Restore helpers: decode into the fresh state `g`. */
-static int restore_queues(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
+static int restore_queues(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char *errmsg)
 {
 	uint32_t nq = qsg_get_u32(r);
 	struct queue *prevq = NULL;
@@ -188,14 +265,15 @@ static int restore_queues(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 		struct qmsg *last = NULL;
 		for (uint32_t j = 0; j < nm && r->err == QSG_OK; j++) {
 			struct fsm_msg v;
-			fsm_msg_decode(r, &v);
-			int64_t hold = qsg_get_i64(r);
+			uint32_t crc;
+			int64_t hold;
+			snap_msg_decode(r, x->version, &v, &crc, &hold);
 			if (r->err != QSG_OK)
 				break;
 			if (v.seqno == 0 || v.seqno > g->last_seqno)
 				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 						"snapshot queue %s: bad seqno", a.name);
-			struct qmsg *m = msg_new(&v);
+			struct qmsg *m = msg_new(&v, crc);
 			if (m == NULL)
 				return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
 						"out of memory");
@@ -208,12 +286,14 @@ static int restore_queues(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 			make_visible(q, m, true);
 			q->curdepth++;
 			last = m;
+			if ((rc = rctx_add(x, m, &v, errmsg)) != QSG_OK)
+				return rc;
 		}
 	}
 	return r->err;
 }
 
-static int restore_sessions(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
+static int restore_sessions(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char *errmsg)
 {
 	uint32_t ns = qsg_get_u32(r);
 	uint64_t prev = 0;
@@ -275,11 +355,12 @@ static int restore_sessions(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 		for (uint32_t j = 0; j < nuow && r->err == QSG_OK; j++) {
 			char name[FSM_NAME_MAX + 1];
 			struct fsm_msg v;
+			uint32_t crc;
+			int64_t hold;
 			uint8_t kind = qsg_get_u8(r);
 			qsg_get_str(r, name, sizeof name);
 			uint32_t scope = qsg_get_u32(r);
-			fsm_msg_decode(r, &v);
-			int64_t hold = qsg_get_i64(r);
+			snap_msg_decode(r, x->version, &v, &crc, &hold);
 			if (r->err != QSG_OK)
 				break;
 			struct queue *q = queue_find(g, scope, name);
@@ -288,7 +369,7 @@ static int restore_sessions(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 			    v.seqno > g->last_seqno)
 				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 						"snapshot session %u: bad uow entry", i);
-			struct qmsg *m = msg_new(&v);
+			struct qmsg *m = msg_new(&v, crc);
 			if (m == NULL)
 				return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
 						"out of memory");
@@ -298,6 +379,9 @@ static int restore_sessions(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 			uow_append(s, m);
 			q->curdepth++;
 			q->uncommitted++;
+			int rc = rctx_add(x, m, &v, errmsg);
+			if (rc != QSG_OK)
+				return rc;
 		}
 	}
 	return r->err;
@@ -338,7 +422,7 @@ static int restore_members(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 	return r->err;
 }
 
-static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
+static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char *errmsg)
 {
 	uint32_t n = qsg_get_u32(r);
 	for (uint32_t i = 0; i < n && r->err == QSG_OK; i++) {
@@ -382,11 +466,12 @@ static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 		for (uint32_t j = 0; j < nl && r->err == QSG_OK; j++) {
 			char name[FSM_NAME_MAX + 1];
 			struct fsm_msg v;
+			uint32_t crc;
+			int64_t hold;
 			uint64_t chseq = qsg_get_u64(r);
 			qsg_get_str(r, name, sizeof name);
 			uint32_t scope = qsg_get_u32(r);
-			fsm_msg_decode(r, &v);
-			int64_t hold = qsg_get_i64(r);
+			snap_msg_decode(r, x->version, &v, &crc, &hold);
 			if (r->err != QSG_OK)
 				break;
 			struct queue *q = queue_find(g, scope, name);
@@ -395,7 +480,7 @@ static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 						"snapshot channel %s: bad locked message", s.name);
 			prev = chseq;
-			struct qmsg *m = msg_new(&v);
+			struct qmsg *m = msg_new(&v, crc);
 			if (m == NULL)
 				return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
 						"out of memory");
@@ -406,12 +491,15 @@ static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 			lk_append(e, m);
 			q->curdepth++;
 			q->uncommitted++;
+			int rc = rctx_add(x, m, &v, errmsg);
+			if (rc != QSG_OK)
+				return rc;
 		}
 	}
 	return r->err;
 }
 
-static int restore_chan(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
+static int restore_chan(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char *errmsg)
 {
 	g->qmgr.set = qsg_get_u32(r);
 	qsg_get_str(r, g->qmgr.deadq, sizeof g->qmgr.deadq);
@@ -434,7 +522,7 @@ static int restore_chan(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
 		g->chdefs[g->nchdefs++] = a;
 	}
-	int rc = r->err == QSG_OK ? restore_chsts(g, r, errmsg) : r->err;
+	int rc = r->err == QSG_OK ? restore_chsts(g, r, x, errmsg) : r->err;
 	if (rc != QSG_OK)
 		return rc;
 	n = qsg_get_u32(r);
@@ -467,23 +555,35 @@ int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
 {
 	struct fsm g;
 	struct qsg_rbuf r;
+	struct rctx x;
 	char msg[QSG_ERRMSG_SIZE] = "";
+	memset(&x, 0, sizeof x);
 	state_init(&g);
 	qsg_rbuf_init(&r, p, len);
-	uint8_t version = qsg_get_u8(&r);
+	x.version = qsg_get_u8(&r);
 	g.last_seqno = qsg_get_u64(&r);
 	g.last_time = qsg_get_i64(&r);
 	int rc;
 	if (r.err != QSG_OK) {
 		rc = qsg_errf(msg, QSG_RC_BAD_FRAME, "snapshot of %zu bytes has no header", len);
-	} else if (version != FSM_SNAPSHOT_VERSION) {
-		rc = qsg_errf(msg, QSG_RC_BAD_VERSION, "snapshot format version %u", version);
-	} else if ((rc = restore_queues(&g, &r, msg)) == QSG_OK &&
-		   (rc = restore_sessions(&g, &r, msg)) == QSG_OK &&
+	} else if (x.version != FSM_SNAPSHOT_VERSION && x.version != 2) {
+		rc = qsg_errf(msg, QSG_RC_BAD_VERSION, "snapshot format version %u", x.version);
+	} else if ((rc = restore_queues(&g, &r, &x, msg)) == QSG_OK &&
+		   (rc = restore_sessions(&g, &r, &x, msg)) == QSG_OK &&
 		   (rc = restore_members(&g, &r, msg)) == QSG_OK &&
-		   (rc = restore_chan(&g, &r, msg)) == QSG_OK && qsg_rbuf_left(&r) != 0) {
+		   (rc = restore_chan(&g, &r, &x, msg)) == QSG_OK && qsg_rbuf_left(&r) != 0) {
 		rc = qsg_errf(msg, QSG_RC_BAD_FRAME, "%zu trailing bytes after the snapshot",
 			      qsg_rbuf_left(&r));
+	}
+	/* Format 2 carries the content: the provider gets it once the whole
+	 * snapshot decoded, before the state is replaced. A failure is fatal
+	 * for the member (QSG_RC_IO). */
+	for (size_t i = 0; rc == QSG_OK && x.version == 2 && i < x.n; i++) {
+		const struct qmsg *m = x.v[i].m;
+		if (f->bodies.put(f->bodies.arg, m->seqno, x.v[i].props.p, m->props_len,
+				  x.v[i].body.p, m->body_len, m->crc) != QSG_OK)
+			rc = qsg_errf(msg, QSG_RC_IO, "body provider: put of message %llu failed",
+				      (unsigned long long)m->seqno);
 	}
 	if (rc != QSG_OK) {
 		if (msg[0] == '\0')
@@ -491,13 +591,23 @@ int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
 		if (errmsg != NULL)
 			memcpy(errmsg, msg, QSG_ERRMSG_SIZE);
 		state_free(&g);
+		free(x.v);
 		return rc;
 	}
-	state_free(f);
+	state_free(f); /* releases nothing: the provider learns from the claims */
 	g.notify = f->notify;
 	g.notify_arg = f->notify_arg;
+	g.bodies = f->bodies;
+	g.mem = f->mem;
+	g.scratch = f->scratch;
 	g.entries_applied = 0;
 	*f = g;
+	for (size_t i = 0; i < x.n; i++) {
+		const struct qmsg *m = x.v[i].m;
+		f->bodies.claim(f->bodies.arg, m->seqno, m->props_len, m->body_len, m->crc);
+	}
+	f->bodies.restored(f->bodies.arg, f->last_seqno);
+	free(x.v);
 	state_check(f); /* QSG_CHECKED builds only */
 	return QSG_OK;
 }

@@ -41,7 +41,7 @@ static void uow_backout(struct fsm *f, struct session *s)
 		q->uncommitted--;
 		if (m->state == MS_HELD) {
 			q->curdepth--;
-			free(m);
+			msg_free(f, m);
 			m = next;
 			continue;
 		}
@@ -51,12 +51,15 @@ static void uow_backout(struct fsm *f, struct session *s)
 		if (q->attrs.bothresh > 0 && m->backout_count >= q->attrs.bothresh &&
 		    q->attrs.boqname[0] != '\0')
 			boq = queue_lookup(f, q->attrs.scope, q->attrs.boqname);
+		/* Moved as a new arrival: end of its priority on BOQNAME, under
+		 * a new seqno (its content moves with it). A provider failure
+		 * (fatal, f->body_failed) leaves it where it was. */
 		if (boq != NULL && boq != q && boq->attrs.qtype == FSM_QT_LOCAL &&
-		    boq->curdepth < boq->attrs.maxdepth) {
-			/* Moved as a new arrival: end of its priority on BOQNAME. */
+		    boq->curdepth < boq->attrs.maxdepth &&
+		    msg_renumber(f, m, f->last_seqno + 1) == QSG_OK) {
+			f->last_seqno++;
 			q->curdepth--;
 			boq->curdepth++;
-			m->seqno = ++f->last_seqno;
 			make_visible(boq, m, true);
 			queue_notify(f, boq, 1);
 		} else {
@@ -89,7 +92,8 @@ static void session_detach(struct fsm *f, struct session *s, int64_t now)
 
 void session_free(struct session *s)
 {
-	/* Only for teardown: messages of the uow are freed with it. */
+	/* Only for teardown: messages of the uow are freed with it, their
+	 * content not released (the state is replaced, not consumed). */
 	struct qmsg *m = s->uow_head;
 	while (m != NULL) {
 		struct qmsg *next = m->uow_next;
@@ -293,7 +297,7 @@ int op_commit(struct fsm *f, const struct fsm_cmd *c)
 		} else {
 			q->curdepth--;
 			q->gets_total++;
-			free(m);
+			msg_free(f, m);
 		}
 		m = next;
 	}

@@ -7,6 +7,11 @@
 
 /* Upper bounds of the variable-length fields. */
 #define MAX_FWD_BLOB (PROTO_MAX_FRAME - PROTO_HDR_SIZE - 8)
+/* FETCH answers: what a response frame holds after rc, the longest text
+ * and the count. */
+#define MAX_FETCH_ITEMS (PROTO_MAX_FRAME - PROTO_HDR_SIZE - 4 - 2 - PROTO_MAX_TEXT - 4)
+#define FETCH_ITEM_HDR 9 /* u64 seqno, u8 found */
+#define FETCH_BODY_HDR 8 /* u32 crc, u32 len */
 
 static const char *op_name(uint8_t op)
 {
@@ -33,6 +38,8 @@ static const char *op_name(uint8_t op)
 		return "PING";
 	case PROTO_FORWARD:
 		return "FORWARD";
+	case PROTO_FETCH:
+		return "FETCH";
 	default:
 		return NULL;
 	}
@@ -110,6 +117,26 @@ static int check_msg(const struct fsm_msg *m)
 	return QSG_OK;
 }
 
+static int fetch_req_encode(const struct proto_req *req, struct qsg_wbuf *w)
+{
+	uint32_t n = req->u.fetch.count;
+	const uint64_t *keys = req->u.fetch.seqnos;
+	if (n == 0 || n > PROTO_FETCH_MAX)
+		return QSG_RC_DATA_LENGTH_ERROR;
+	if (keys == NULL && req->u.fetch.raw.len != (size_t)n * 8)
+		return QSG_RC_DATA_LENGTH_ERROR;
+	qsg_put_u32(w, n);
+	uint64_t prev = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t k = keys != NULL ? keys[i] : proto_fetch_seqno(req, i);
+		if (i > 0 && k <= prev)
+			return QSG_RC_INVALID;
+		qsg_put_u64(w, k);
+		prev = k;
+	}
+	return QSG_OK;
+}
+
 int proto_req_encode(const struct proto_req *req, struct qsg_wbuf *w)
 {
 	if (op_name(req->op) == NULL)
@@ -182,6 +209,9 @@ int proto_req_encode(const struct proto_req *req, struct qsg_wbuf *w)
 		qsg_put_u32(w, req->u.forward.member_id);
 		qsg_put_blob(w, req->u.forward.cmd.p, req->u.forward.cmd.len);
 		break;
+	case PROTO_FETCH:
+		rc = fetch_req_encode(req, w);
+		break;
 	default: /* BACKOUT, PING: empty body */
 		break;
 	}
@@ -238,6 +268,15 @@ int proto_resp_encode(const struct proto_resp *resp, struct qsg_wbuf *w)
 			break;
 		}
 		qsg_put_blob(w, resp->u.forward.result.p, resp->u.forward.result.len);
+		break;
+	case PROTO_FETCH:
+		if (resp->u.fetch.count > PROTO_FETCH_MAX ||
+		    resp->u.fetch.items.len > MAX_FETCH_ITEMS) {
+			rc = QSG_RC_DATA_LENGTH_ERROR;
+			break;
+		}
+		qsg_put_u32(w, resp->u.fetch.count);
+		qsg_put_bytes(w, resp->u.fetch.items.p, resp->u.fetch.items.len);
 		break;
 	default: /* COMMIT, BACKOUT, OPEN, CLOSE, PING: empty body */
 		break;
@@ -344,6 +383,30 @@ static int finish(struct qsg_rbuf *r, uint8_t op, char *errmsg)
 	return proto_body_end(r, op_name(op), errmsg);
 }
 
+static int fetch_req_decode(struct qsg_rbuf *r, struct proto_req *req, char *errmsg)
+{
+	uint32_t n = qsg_get_u32(r);
+	if (r->err != QSG_OK)
+		return finish(r, req->op, errmsg);
+	if (n == 0 || n > PROTO_FETCH_MAX)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "FETCH: %u seqnos (1 to %d allowed)", n,
+				PROTO_FETCH_MAX);
+	if (qsg_rbuf_left(r) < (size_t)n * 8)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+				"FETCH: %u seqnos need %zu bytes, the frame has %zu", n,
+				(size_t)n * 8, qsg_rbuf_left(r));
+	req->u.fetch.count = n;
+	req->u.fetch.raw = qsg_get_raw(r, (size_t)n * 8);
+	int rc = finish(r, req->op, errmsg);
+	if (rc != QSG_OK)
+		return rc;
+	for (uint32_t i = 1; i < n; i++)
+		if (proto_fetch_seqno(req, i) <= proto_fetch_seqno(req, i - 1))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"FETCH: seqno %u is not above the one before it", i + 1);
+	return QSG_OK;
+}
+
 int proto_req_decode(const void *p, size_t len, struct proto_req *req, char *errmsg)
 {
 	struct qsg_rbuf r;
@@ -428,6 +491,8 @@ int proto_req_decode(const void *p, size_t len, struct proto_req *req, char *err
 		req->u.forward.member_id = qsg_get_u32(&r);
 		req->u.forward.cmd = qsg_get_blob(&r, MAX_FWD_BLOB);
 		return finish(&r, req->op, errmsg);
+	case PROTO_FETCH:
+		return fetch_req_decode(&r, req, errmsg);
 	default: /* BACKOUT, PING */
 		return finish(&r, req->op, errmsg);
 	}
@@ -456,6 +521,32 @@ static int admin_object(struct qsg_rbuf *r, struct proto_attr *attrs, size_t max
 	}
 	*nattrs = n;
 	return QSG_OK;
+}
+
+/* One FETCH answer at r: NULL, or what is wrong with it. */
+static const char *fetch_item(struct qsg_rbuf *r, struct proto_fetch_item *it)
+{
+	memset(it, 0, sizeof *it);
+	it->seqno = qsg_get_u64(r);
+	it->found = qsg_get_u8(r);
+	if (r->err != QSG_OK)
+		return "truncated";
+	if (it->found > 1)
+		return "found flag is not 0 or 1";
+	if (it->found == 0)
+		return NULL;
+	it->crc = qsg_get_u32(r);
+	uint32_t n = qsg_get_u32(r);
+	if (r->err != QSG_OK)
+		return "truncated";
+	if (n > PROTO_FETCH_MAX_LEN)
+		return "content longer than a message can be";
+	if (n > qsg_rbuf_left(r)) {
+		r->err = QSG_RC_BAD_FRAME;
+		return "content longer than the frame";
+	}
+	it->content = qsg_get_raw(r, n);
+	return NULL;
 }
 
 int proto_resp_decode(const void *p, size_t len, struct proto_resp *resp, char *errmsg)
@@ -526,6 +617,33 @@ int proto_resp_decode(const void *p, size_t len, struct proto_resp *resp, char *
 	case PROTO_FORWARD:
 		resp->u.forward.result = qsg_get_blob(&r, MAX_FWD_BLOB);
 		return finish(&r, resp->op, errmsg);
+	case PROTO_FETCH: {
+		resp->u.fetch.count = qsg_get_u32(&r);
+		if (r.err != QSG_OK)
+			return finish(&r, resp->op, errmsg);
+		if (resp->u.fetch.count > PROTO_FETCH_MAX)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"FETCH: %u answers (at most %d allowed)",
+					resp->u.fetch.count, PROTO_FETCH_MAX);
+		size_t start = r.pos;
+		uint64_t prev = 0;
+		for (uint32_t i = 0; i < resp->u.fetch.count; i++) {
+			struct proto_fetch_item it;
+			const char *why = fetch_item(&r, &it);
+			if (why == NULL && i > 0 && it.seqno <= prev)
+				why = "seqno not above the one before it";
+			if (why != NULL)
+				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+						"FETCH: answer %u of %u: %s", i + 1,
+						resp->u.fetch.count, why);
+			prev = it.seqno;
+		}
+		if ((rc = finish(&r, resp->op, errmsg)) != QSG_OK)
+			return rc;
+		resp->u.fetch.items.p = (const uint8_t *)p + start;
+		resp->u.fetch.items.len = len - start;
+		return QSG_OK;
+	}
 	default: /* COMMIT, BACKOUT, OPEN, CLOSE, PING */
 		return finish(&r, resp->op, errmsg);
 	}
@@ -604,6 +722,85 @@ int proto_admin_next(const struct proto_resp *resp, size_t *cursor, struct proto
 	if (admin_object(&r, attrs, max, &n) != QSG_OK)
 		return -QSG_RC_BAD_FRAME;
 	*nattrs = n;
+	*cursor = r.pos;
+	return 1;
+}
+
+/* ---- FETCH ---- */
+
+uint64_t proto_fetch_seqno(const struct proto_req *req, uint32_t i)
+{
+	const uint8_t *p = req->u.fetch.raw.p + (size_t)i * 8;
+	return (uint64_t)qsg_le32(p) | (uint64_t)qsg_le32(p + 4) << 32;
+}
+
+void proto_fetch_writer_init(struct proto_fetch_writer *fw)
+{
+	qsg_wbuf_init(&fw->buf);
+	fw->count = 0;
+	fw->content = 0;
+	fw->last = 0;
+}
+
+void proto_fetch_writer_close(struct proto_fetch_writer *fw)
+{
+	qsg_wbuf_close(&fw->buf);
+	proto_fetch_writer_init(fw);
+}
+
+int proto_fetch_add(struct proto_fetch_writer *fw, const struct proto_fetch_item *it)
+{
+	if (it->found > 1 || (fw->count > 0 && it->seqno <= fw->last))
+		return QSG_RC_INVALID;
+	size_t n = it->found ? it->content.len : 0;
+	if (n > PROTO_FETCH_MAX_LEN)
+		return QSG_RC_INVALID;
+	if (fw->count >= PROTO_FETCH_MAX)
+		return QSG_RC_DATA_LENGTH_ERROR;
+	if (n > 0 && fw->count > 0 && fw->content + n > PROTO_FETCH_CONTENT)
+		return QSG_RC_DATA_LENGTH_ERROR;
+	size_t need = FETCH_ITEM_HDR + (it->found ? FETCH_BODY_HDR + n : 0);
+	if (fw->buf.len + need > MAX_FETCH_ITEMS)
+		return QSG_RC_DATA_LENGTH_ERROR;
+	if (fw->buf.err != QSG_OK || qsg_wbuf_reserve(&fw->buf, need) != QSG_OK)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	qsg_put_u64(&fw->buf, it->seqno);
+	qsg_put_u8(&fw->buf, it->found);
+	if (it->found) {
+		qsg_put_u32(&fw->buf, it->crc);
+		qsg_put_u32(&fw->buf, (uint32_t)n);
+		qsg_put_bytes(&fw->buf, it->content.p, n);
+	}
+	if (fw->buf.err != QSG_OK)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	fw->count++;
+	fw->content += n;
+	fw->last = it->seqno;
+	return QSG_OK;
+}
+
+void proto_fetch_to_resp(struct proto_fetch_writer *fw, struct proto_resp *resp)
+{
+	resp->u.fetch.count = fw->count;
+	resp->u.fetch.items.p = fw->buf.data;
+	resp->u.fetch.items.len = fw->buf.len;
+	if (fw->buf.err != QSG_OK) {
+		resp->u.fetch.count = 0;
+		resp->u.fetch.items.len = 0;
+	}
+}
+
+int proto_fetch_next(const struct proto_resp *resp, size_t *cursor, struct proto_fetch_item *it)
+{
+	const struct qsg_slice *o = &resp->u.fetch.items;
+	memset(it, 0, sizeof *it);
+	if (*cursor >= o->len)
+		return 0;
+	struct qsg_rbuf r;
+	qsg_rbuf_init(&r, o->p, o->len);
+	r.pos = *cursor;
+	if (fetch_item(&r, it) != NULL)
+		return -QSG_RC_BAD_FRAME;
 	*cursor = r.pos;
 	return 1;
 }

@@ -41,7 +41,16 @@ enum proto_op {
 	PROTO_ADMIN = 9,
 	PROTO_PING = 10,
 	PROTO_FORWARD = 20, /* member -> leader: encoded fsm commands */
+	PROTO_FETCH = 21, /* member -> member: message bodies by seqno (catch-up) */
 };
+
+/* FETCH: a request names 1..PROTO_FETCH_MAX seqnos, strictly ascending; a
+ * response answers a prefix of them, in order, and stops adding bodies
+ * before its content would pass PROTO_FETCH_CONTENT (its first body is
+ * always included). */
+#define PROTO_FETCH_MAX 4096
+#define PROTO_FETCH_CONTENT (1u << 20)
+#define PROTO_FETCH_MAX_LEN (FSM_MAX_MSGL + FSM_MAX_PROPS) /* one content */
 
 enum proto_peer_kind { PROTO_KIND_CLIENT = 1, PROTO_KIND_MEMBER = 2 };
 
@@ -89,6 +98,15 @@ struct proto_req {
 			uint32_t member_id;
 			struct qsg_slice cmd; /* one encoded fsm command */
 		} forward;
+		struct { /* FETCH */
+			uint32_t count; /* 1..PROTO_FETCH_MAX */
+			/* Encoding: count seqnos, strictly ascending; when NULL,
+			 * raw is encoded instead. */
+			const uint64_t *seqnos;
+			/* Decoding: count x u64 little-endian, checked; read
+			 * them with proto_fetch_seqno. */
+			struct qsg_slice raw;
+		} fetch;
 	} u;
 };
 
@@ -120,6 +138,10 @@ struct proto_resp {
 		struct { /* FORWARD */
 			struct qsg_slice result; /* one encoded fsm result */
 		} forward;
+		struct { /* FETCH: count answers; walk them with proto_fetch_next */
+			uint32_t count;
+			struct qsg_slice items; /* raw encoding, checked at decode */
+		} fetch;
 	} u;
 };
 
@@ -186,5 +208,42 @@ void proto_admin_to_resp(struct proto_admin_writer *aw, struct proto_resp *resp)
  * 0 at the end, negative reason code on malformed data. *cursor starts at 0. */
 int proto_admin_next(const struct proto_resp *resp, size_t *cursor, struct proto_attr *attrs,
 		     size_t max, size_t *nattrs);
+
+/* ---- FETCH ---- */
+
+/* The i-th seqno of a decoded FETCH request (i < count). */
+uint64_t proto_fetch_seqno(const struct proto_req *req, uint32_t i);
+
+/* One answer of a FETCH response: content = props || body, crc its CRC32C
+ * (as the message store keeps it); crc and content only when found. */
+struct proto_fetch_item {
+	uint64_t seqno;
+	uint8_t found; /* 0 or 1 */
+	uint32_t crc;
+	struct qsg_slice content;
+};
+
+/* The server builds a response with add (answers in request order); the
+ * writer enforces the limits. */
+struct proto_fetch_writer {
+	struct qsg_wbuf buf;
+	uint32_t count;
+	uint64_t content; /* bytes of content so far */
+	uint64_t last; /* seqno of the last answer */
+};
+void proto_fetch_writer_init(struct proto_fetch_writer *fw);
+void proto_fetch_writer_close(struct proto_fetch_writer *fw);
+/* Append one answer. QSG_OK; QSG_RC_DATA_LENGTH_ERROR when the response is
+ * full (PROTO_FETCH_MAX answers, or this content would take the total
+ * past PROTO_FETCH_CONTENT and is not the first answer), nothing appended:
+ * the response ends there; QSG_RC_INVALID for a seqno not above the
+ * previous one, found not 0/1 or content over PROTO_FETCH_MAX_LEN;
+ * QSG_RC_STORAGE_NOT_AVAILABLE out of memory. */
+int proto_fetch_add(struct proto_fetch_writer *fw, const struct proto_fetch_item *it);
+/* Attach the writer's answers to a response (resp keeps pointers into fw). */
+void proto_fetch_to_resp(struct proto_fetch_writer *fw, struct proto_resp *resp);
+/* Walk the answers of a FETCH response: returns 1 and fills *it, 0 at the
+ * end, -QSG_RC_BAD_FRAME on malformed data. *cursor starts at 0. */
+int proto_fetch_next(const struct proto_resp *resp, size_t *cursor, struct proto_fetch_item *it);
 
 #endif

@@ -27,6 +27,10 @@ void qsgd_config_defaults(struct qsgd_config *c)
 	c->renew_ms = 200;
 	c->session_expiry_s = 3600;
 	c->chinit_autostart = 1;
+	c->store_cache_mb = 256;
+	c->store_segment_mb = 64;
+	c->store_compact_ratio = 50;
+	c->store_slice_ms = 5;
 	c->max_entry_bytes = 4u * 1024 * 1024;
 	c->max_inflight = 16;
 	c->leader_wait_ms = 3000;
@@ -164,6 +168,17 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 				rc =
 				    qsg_errf(e, QSG_RC_CONFIG, "%s: expected fork or inline", what);
 		} else
+			goto unknown;
+	} else if (strcmp(section, "store") == 0) {
+		if (strcmp(key, "cache_mb") == 0)
+			rc = set_unsigned(&c->store_cache_mb, value, 0, 1024u * 1024, what, e);
+		else if (strcmp(key, "segment_mb") == 0)
+			rc = set_unsigned(&c->store_segment_mb, value, 1, 2047, what, e);
+		else if (strcmp(key, "compact_ratio") == 0)
+			rc = set_unsigned(&c->store_compact_ratio, value, 0, 99, what, e);
+		else if (strcmp(key, "slice_ms") == 0)
+			rc = set_unsigned(&c->store_slice_ms, value, 1, 1000, what, e);
+		else
 			goto unknown;
 	} else if (strcmp(section, "listener") == 0) {
 		if (strcmp(key, "address") == 0)

@@ -53,6 +53,11 @@ struct qsgd_config {
 		   * (docs/lifecycle.md) */
 	/* [chinit] */
 	int chinit_autostart; /* start the channel initiator with the member */
+	/* [store] the message store (docs/storage.md) */
+	unsigned store_cache_mb; /* body cache; default 256, 0 = none */
+	unsigned store_segment_mb; /* segment file size; default 64 */
+	unsigned store_compact_ratio; /* compact sealed segments below this % live; 50 */
+	unsigned store_slice_ms; /* housekeeping time per loop iteration; 5 */
 	/* [batch] */
 	unsigned max_entry_bytes;
 	unsigned max_inflight;

@@ -31,6 +31,7 @@ struct waiters;
 struct chinit;
 struct lifecycle;
 struct qsgd_stats;
+struct bodystore;
 
 /* What the batcher, forwarding and leases need from the rest of the daemon:
  * the submission path (submit.c), raft-glue and the listeners. They call
@@ -87,6 +88,9 @@ struct qsgd {
 	/* Fail-stop at once (exit 70), as after a Raft I/O fault. */
 	void (*fatal)(struct qsgd *d, const char *why);
 	struct qsgd_stats *stats; /* counters for /metrics (metrics.h); may be NULL */
+	/* This member's message store (src/store/bodystore.h), set by main.c;
+	 * NULL: none (catch-up answers found = 0 and fetches nothing). */
+	struct bodystore *bodies;
 	const struct qsgd_ops *ops; /* see struct qsgd_ops */
 };
 

@@ -24,6 +24,7 @@ libqsgd_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 qsgd_SOURCES = \
 	src/qsgd/daemon.h src/qsgd/submit.c src/qsgd/wiring.c \
 	src/qsgd/server.h src/qsgd/server.c \
+	src/qsgd/catchup.h src/qsgd/catchup.c \
 	src/qsgd/adminsrv.h src/qsgd/adminsrv.c \
 	src/qsgd/notify.h src/qsgd/notify.c \
 	src/chan/chinit.h src/chan/chinit.c src/chan/chhost.h src/chan/chhost.c \
@@ -32,9 +33,10 @@ qsgd_SOURCES = \
 	src/chan/chrcv.h src/chan/chrcv.c \
 	src/qsgd/lifecycle.h src/qsgd/lifecycle.c \
 	src/qsgd/metrics.h src/qsgd/metrics.c \
+	src/qsgd/msgstore.h src/qsgd/msgstore.c \
 	src/qsgd/httpd.h src/qsgd/httpd.c \
 	src/qsgd/sdnotify.h src/qsgd/sdnotify.c \
 	src/qsgd/main.c
 qsgd_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
-qsgd_LDADD = libqsgd.la libqsgadmin.la libqsgglue.la libqsgchan.la libqsgfsm.la libqsgcommon.la \
+qsgd_LDADD = libqsgd.la libqsgadmin.la libqsgglue.la libqsgchan.la libqsgfsm.la libqsgstore.la libqsgcommon.la \
 	$(RAFT_LIBS) $(UV_LIBS) $(LZ4_LIBS) $(INIH_LIBS)

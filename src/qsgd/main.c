@@ -16,6 +16,7 @@
 #include "batcher.h"
 #include "chan/chinit.h"
 #include "lifecycle.h"
+#include "catchup.h"
 #include "config.h"
 #include "daemon.h"
 #include "forward.h"
@@ -24,6 +25,7 @@
 #include "log.h"
 #include "looplag.h"
 #include "metrics.h"
+#include "msgstore.h"
 #include "net.h"
 #include "raft-glue/glue.h"
 #include "sdnotify.h"
@@ -47,6 +49,8 @@ struct member {
 	/* observability */
 	struct qsgd_stats stats;
 	struct looplag looplag; /* loop-stall monitor (issue 10) */
+	struct msgstore store; /* message bodies (issue 10) */
+	struct catchup *catchup; /* fetch of missing bodies from peers */
 	struct httpd *httpd; /* NULL: no [http] address */
 	struct sdnotify sd;
 	uv_timer_t ready_timer; /* until READY=1 */
@@ -86,6 +90,14 @@ static int sm_apply(void *data, const void *buf, size_t len, struct qsg_wbuf *re
 			qsg_wbuf_reset(results);
 		return 0;
 	}
+	if (rc == QSG_RC_IO) {
+		/* The message store failed (disk, checksum, or a body this
+		 * member does not hold yet): the replicas would differ.
+		 * Fail-stop; the restart replays the log (docs/storage.md). */
+		char why[2 * QSG_ERRMSG_SIZE + 64];
+		snprintf(why, sizeof why, "message store: %s (%s)", errmsg, m->store.bs.errmsg);
+		on_fatal(m, why);
+	}
 	if (rc == QSG_RC_STORAGE_NOT_AVAILABLE) {
 		/* Out of memory inside apply: this replica may differ from the
 		 * others from now on. Fail-stop; the restart replays the log. */
@@ -112,7 +124,27 @@ static int sm_restore(void *data, const void *buf, size_t len)
 		QLOG_ERR(&m->log, "QSG0012E", "snapshot restore failed: %s", errmsg);
 	else
 		QLOG_INFO_(&m->log, "QSG0012I", "state restored from a snapshot of %zu bytes", len);
+	if (rc == QSG_OK && m->catchup != NULL)
+		catchup_kick(m->catchup); /* bodies the snapshot named and this member lacks */
 	return rc;
+}
+
+static void sm_applying(void *data, uint64_t index)
+{
+	struct member *m = data;
+	msgstore_applying(&m->store, index);
+}
+
+static void *sm_snap_prepare(void *data, uint64_t index)
+{
+	struct member *m = data;
+	return msgstore_snap_prepare(&m->store, index);
+}
+
+static void sm_snap_done(void *data, void *job, uint64_t index, bool ok)
+{
+	struct member *m = data;
+	msgstore_snap_done(&m->store, job, index, ok);
 }
 
 /* ---- glue callbacks ---- */
@@ -147,6 +179,7 @@ static void glue_closed(void *arg)
 	struct member *m = arg;
 	qsgd_core_close(&m->core);
 	looplag_close(&m->looplag);
+	msgstore_stop(&m->store);
 	if (m->timers_inited) {
 		uv_close((uv_handle_t *)&m->ready_timer, NULL);
 		uv_close((uv_handle_t *)&m->watchdog_timer, NULL);
@@ -180,6 +213,9 @@ static void stop(struct member *m, const char *why)
 	chinit_close(d->chinit);
 	server_close(d->server);
 	forward_close(d->forward);
+	if (m->catchup != NULL)
+		catchup_close(m->catchup);
+	m->catchup = NULL;
 	batcher_close(d->batcher);
 	glue_close(d->glue, glue_closed, m);
 }
@@ -224,6 +260,32 @@ static void http_handler(void *arg, const char *path, struct httpd_response *r)
 	if (strcmp(path, "/metrics") == 0) {
 		struct looplag_stats ls;
 		looplag_read(&m->looplag, &ls, true); /* a scrape ends the window */
+		struct msgstore_stats ss;
+		msgstore_get_stats(&m->store, &ss, true);
+		struct metrics_store ms = {
+		    .segments = ss.b.st.segments,
+		    .disk_bytes = ss.b.st.disk_bytes,
+		    .live_bytes = ss.b.st.live_bytes,
+		    .dead_bytes = ss.b.st.dead_bytes,
+		    .messages = ss.b.messages,
+		    .missing = ss.b.missing,
+		    .cache_bytes = ss.b.st.cache_bytes,
+		    .cache_hits = ss.b.st.cache_hits,
+		    .cache_misses = ss.b.st.cache_misses,
+		    .appended_bytes = ss.b.st.appended_bytes,
+		    .compacted_bytes = ss.b.st.compacted_bytes,
+		    .reclaimed_bytes = ss.b.st.reclaimed_bytes,
+		    .faults = ss.b.st.faults,
+		    .syncs = ss.syncs,
+		    .sync_failures = ss.sync_failures,
+		    .slice_max_us = ss.slice_max_us,
+		};
+		if (m->catchup != NULL) {
+			struct catchup_stats cs;
+			catchup_stats(m->catchup, &cs);
+			ms.fetched = cs.fetched;
+			ms.fetched_bytes = cs.bytes;
+		}
 		struct metrics_input in = {
 		    .fsm = d->fsm,
 		    .raft = &gi,
@@ -232,6 +294,7 @@ static void http_handler(void *arg, const char *path, struct httpd_response *r)
 		    .connections = server_connections(d->server),
 		    .stats = &m->stats,
 		    .loop = &ls,
+		    .store = &ms,
 		};
 		r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 		if (metrics_render(&in, &r->body) != QSG_OK)
@@ -355,6 +418,15 @@ static int run(struct member *m)
 		QLOG_ERR(&m->log, "QSG0020E", "state machine: %s", errmsg);
 		return EXIT_CONFIG;
 	}
+	if ((rc = msgstore_init(&m->store, &m->loop, &m->log, cfg, errmsg)) != QSG_OK) {
+		QLOG_ERR(&m->log, "QSG7004E", "message store: %s", errmsg);
+		fsm_close(d->fsm);
+		return EXIT_RAFT_FATAL;
+	}
+	struct fsm_bodies bodies;
+	msgstore_bodies(&m->store, &bodies);
+	fsm_set_bodies(d->fsm, &bodies);
+	d->bodies = &m->store.bs;
 	memset(&gc, 0, sizeof gc);
 	gc.id = cfg->id;
 	gc.address = cfg->raft;
@@ -380,12 +452,19 @@ static int run(struct member *m)
 	gc.snapshot_mode =
 	    cfg->snapshot_mode == QSGD_SNAPSHOT_INLINE ? GLUE_SNAPSHOT_INLINE : GLUE_SNAPSHOT_FORK;
 	gc.join = cfg->join != 0;
-	struct glue_sm sm = {
-	    .data = m, .apply = sm_apply, .snapshot = sm_snapshot, .restore = sm_restore};
+	struct glue_sm sm = {.data = m,
+			     .apply = sm_apply,
+			     .snapshot = sm_snapshot,
+			     .restore = sm_restore,
+			     .applying = sm_applying,
+			     .snap_prepare = sm_snap_prepare,
+			     .snap_sync = msgstore_snap_sync,
+			     .snap_done = sm_snap_done};
 
 	if ((rc = glue_init(&d->glue, &m->loop, &gc, &sm, errmsg)) != QSG_OK) {
 		QLOG_ERR(&m->log, "QSG0021E", "Raft: %s", errmsg);
 		fsm_close(d->fsm);
+		msgstore_close(&m->store);
 		return rc == QSG_RC_CONFIG ? EXIT_CONFIG : EXIT_RAFT_FATAL;
 	}
 	d->request_stop = request_stop;
@@ -395,6 +474,7 @@ static int run(struct member *m)
 	if (server_init(&d->server, d, errmsg) != QSG_OK ||
 	    batcher_init(&d->batcher, d, errmsg) != QSG_OK ||
 	    forward_init(&d->forward, d, errmsg) != QSG_OK ||
+	    catchup_init(&m->catchup, d, errmsg) != QSG_OK ||
 	    lease_init(&d->lease, d, errmsg) != QSG_OK ||
 	    chinit_init(&d->chinit, d, errmsg) != QSG_OK ||
 	    lifecycle_init(&d->lifecycle, d, errmsg) != QSG_OK) {
@@ -433,11 +513,13 @@ static int run(struct member *m)
 			   cfg->name, cfg->group, cfg->id, cfg->n_members, cfg->raft, cfg->listen,
 			   cfg->dir);
 		lease_start(d->lease);
+		msgstore_start(&m->store, on_fatal, m);
 		chinit_begin(d->chinit, cfg->chinit_autostart != 0);
 		start_notify(m);
 	}
 	uv_run(&m->loop, UV_RUN_DEFAULT);
 	fsm_close(d->fsm);
+	msgstore_close(&m->store);
 	if (exit_code == 0)
 		QLOG_INFO_(&m->log, "QSG0004I", "qsgd %s stopped", cfg->name);
 	return exit_code;

@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -220,6 +221,59 @@ static int m_cb(void *arg, const struct fsm_member *m)
 	return 0;
 }
 
+/* ---- the message store (msgstore.h) ---- */
+
+static void store_render(struct qsg_wbuf *w, const struct metrics_store *s)
+{
+	char v[64];
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} rows[] = {
+#define ROW(f, n, t, h) {n, t, h, offsetof(struct metrics_store, f)}
+	    ROW(segments, "qsg_store_segments", "gauge", "Segment files of the message store."),
+	    ROW(disk_bytes, "qsg_store_disk_bytes", "gauge",
+		"Bytes of the message store's segment files."),
+	    ROW(live_bytes, "qsg_store_live_bytes", "gauge",
+		"Record bytes of messages still in the state."),
+	    ROW(dead_bytes, "qsg_store_dead_bytes", "gauge",
+		"Record bytes of consumed messages not yet reclaimed."),
+	    ROW(messages, "qsg_store_messages", "gauge", "Message bodies held by this member."),
+	    ROW(missing, "qsg_store_missing_messages", "gauge",
+		"Message bodies this member must still fetch from a peer (catch-up)."),
+	    ROW(cache_bytes, "qsg_store_cache_bytes", "gauge", "Bytes in the body cache."),
+	    ROW(cache_hits, "qsg_store_cache_hits_total", "counter", "Body cache hits."),
+	    ROW(cache_misses, "qsg_store_cache_misses_total", "counter",
+		"Body reads that went to disk."),
+	    ROW(appended_bytes, "qsg_store_appended_bytes_total", "counter",
+		"Bytes appended to segments."),
+	    ROW(compacted_bytes, "qsg_store_compacted_bytes_total", "counter",
+		"Bytes copied by compaction."),
+	    ROW(reclaimed_bytes, "qsg_store_reclaimed_bytes_total", "counter",
+		"Bytes of segments deleted."),
+	    ROW(faults, "qsg_store_faults", "gauge",
+		"Regions of segments not served (torn or corrupt)."),
+	    ROW(syncs, "qsg_store_syncs_total", "counter", "Store syncs completed for snapshots."),
+	    ROW(sync_failures, "qsg_store_sync_failures_total", "counter",
+		"Store syncs that failed (the snapshot was skipped)."),
+	    ROW(fetched, "qsg_store_fetched_total", "counter",
+		"Message bodies fetched from peers (catch-up)."),
+	    ROW(fetched_bytes, "qsg_store_fetched_bytes_total", "counter",
+		"Bytes of message bodies fetched from peers."),
+#undef ROW
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		uint64_t x;
+		memcpy(&x, (const char *)s + rows[i].off, sizeof x);
+		head(w, rows[i].name, rows[i].type, rows[i].help);
+		out(w, "%s %" PRIu64 "\n", rows[i].name, x);
+	}
+	head(w, "qsg_store_housekeeping_window_max_seconds", "gauge",
+	     "Longest housekeeping slice (compaction, reclaim) since the previous scrape.");
+	seconds(v, sizeof v, (double)s->slice_max_us / 1e6);
+	out(w, "qsg_store_housekeeping_window_max_seconds %s\n", v);
+}
+
 /* ---- the event loop (looplag.h) ---- */
 
 static void loop_render(struct qsg_wbuf *w, const struct looplag_stats *ls)
@@ -362,6 +416,8 @@ int metrics_render(const struct metrics_input *in, struct qsg_wbuf *w)
 	out(w, "qsg_client_connections %zu\n", in->connections);
 	if (in->loop != NULL)
 		loop_render(w, in->loop);
+	if (in->store != NULL)
+		store_render(w, in->store);
 	return w->err != QSG_OK ? QSG_RC_STORAGE_NOT_AVAILABLE : QSG_OK;
 }
 

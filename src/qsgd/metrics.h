@@ -40,6 +40,16 @@ void qsgd_stats_backout(struct qsgd_stats *s);
 /* One command applied, us microseconds after it was submitted. */
 void qsgd_stats_latency(struct qsgd_stats *s, uint64_t us);
 
+/* The message store (src/qsgd/msgstore.h), as plain numbers. */
+struct metrics_store {
+	uint64_t segments, disk_bytes, live_bytes, dead_bytes, messages, missing;
+	uint64_t cache_bytes, cache_hits, cache_misses;
+	uint64_t appended_bytes, compacted_bytes, reclaimed_bytes;
+	uint64_t faults, syncs, sync_failures;
+	uint64_t slice_max_us; /* longest housekeeping slice since the last scrape */
+	uint64_t fetched, fetched_bytes; /* catch-up from peers */
+};
+
 struct metrics_input {
 	struct fsm *fsm; /* the local replica */
 	const struct glue_info *raft;
@@ -49,6 +59,8 @@ struct metrics_input {
 	const struct qsgd_stats *stats;
 	/* the loop-stall monitor (looplag.h); NULL: no qsg_loop_* series */
 	const struct looplag_stats *loop;
+	/* the message store; NULL: no qsg_store_* series */
+	const struct metrics_store *store;
 };
 
 /* Append the exposition (text format 0.0.4) to out. Returns QSG_OK or

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "adminsrv.h"
+#include "catchup.h"
 #include "chan/chproto.h"
 #include "chan/chinit.h"
 #include "chan/chrcv.h"
@@ -114,7 +115,7 @@ static void reply(struct conn *c, const struct proto_resp *resp)
 
 static bool known_op(uint8_t op)
 {
-	return (op >= PROTO_HELLO && op <= PROTO_PING) || op == PROTO_FORWARD;
+	return (op >= PROTO_HELLO && op <= PROTO_PING) || op == PROTO_FORWARD || op == PROTO_FETCH;
 }
 
 static void reply_rc(struct conn *c, uint8_t op, uint32_t reqid, int rc, const char *text)
@@ -612,6 +613,8 @@ static void conn_frame(struct stream *st, const uint8_t *p, size_t len)
 	int rc = proto_req_decode(p, len, &req, errmsg);
 	if (rc != QSG_OK) {
 		reply_rc(c, req.op, req.reqid, rc, errmsg);
+		if (req.op == PROTO_FETCH) /* a member peer that misspeaks: drop it */
+			stream_close_after_write(&c->stream);
 		return;
 	}
 	unsigned limit = c->kind == CONN_MEMBER ? SERVER_MAX_INFLIGHT_MEMBER : SERVER_MAX_INFLIGHT;
@@ -629,6 +632,16 @@ static void conn_frame(struct stream *st, const uint8_t *p, size_t len)
 				 "FORWARD is only accepted from members");
 		else
 			on_forward(c, &req);
+		return;
+	}
+	if (req.op == PROTO_FETCH) { /* catch-up: answered at once, from the local store */
+		if (c->kind != CONN_MEMBER)
+			reply_rc(c, req.op, req.reqid, QSG_RC_NOT_ATTACHED,
+				 "FETCH is only accepted from members");
+		else if (!c->closed && !c->stream.closing && !c->stream.draining) {
+			catchup_serve(c->srv->d, &req, &c->stream.out);
+			stream_mark(&c->stream);
+		}
 		return;
 	}
 	if (c->kind != CONN_CLIENT || c->sess != SESS_ATTACHED) {

@@ -8,7 +8,8 @@
  *
  * Callers: the daemon (src/qsgd: apply path, snapshot hooks, housekeeping,
  * catch-up) and tests. Single-threaded (the loop), except
- * bodystore_sync_run, which touches only its job and runs in the pool.
+ * bodystore_sync_run and bodystore_reclaim_run, which touch only their job
+ * and run in the pool.
  *
  * Records: one STORE_REC_BODY record per message, key = seqno, part 0,
  * payload = props || body, so the record's payload CRC32C is the
@@ -27,10 +28,19 @@ struct bodystore {
 	struct store st;
 	struct bodystore_map *map; /* seqno -> entry */
 	uint64_t index; /* Raft index of the entry being applied (release gate) */
-	uint32_t gen; /* restore generation (claims) */
+	uint32_t gen; /* restores completed (bodystore_restored calls) */
 	uint64_t nmissing; /* claimed but not held: to fetch from a peer */
 	char errmsg[QSG_ERRMSG_SIZE]; /* the last failure of a callback */
 	uint64_t puts, put_dups, reads, read_misses, releases, fills;
+	uint64_t put_replaced; /* put of a held seqno with another content */
+	uint64_t restore_releases; /* held, unclaimed, <= last at restored() */
+	uint64_t claim_failures; /* claims lost to memory exhaustion */
+	uint64_t compact_moves, segs_reclaimed;
+	int init_err; /* bodystore_init internal */
+	/* Set by the caller: housekeeping never deletes segments itself; the
+	 * caller runs bodystore_reclaim_* (unlinks in the pool) when
+	 * bodystore_reclaim_pending() says so. */
+	bool defer_reclaim;
 };
 
 /* BLOCKS (store_init scans every segment). Every valid record found becomes
@@ -38,7 +48,23 @@ struct bodystore {
 int bodystore_init(struct bodystore *b, const struct store_config *cfg, char *errmsg);
 void bodystore_close(struct bodystore *b);
 
-/* ---- struct fsm_bodies callbacks (arg = struct bodystore *) ---- */
+/* ---- struct fsm_bodies callbacks (arg = struct bodystore *) ----
+ * put: a held seqno with the same length and crc is not written again
+ * (log replay; put_dups); with another content the new one is written and
+ * the old released (put_replaced); a missing one is written and no longer
+ * missing. The content is checked against crc before it is written.
+ * Failures: QSG_RC_IO with errmsg set.
+ * read: verified (record checksums on disk, then crc32c of the content
+ * against crc, also for cached copies); QSG_RC_IO when not held (missing:
+ * "message N body not held on this member (catching up)") or on any
+ * mismatch; nothing is appended to out on failure.
+ * release: the record dies with the index of bodystore_set_index.
+ * claim / restored: claim marks the seqno claimed (held with the same
+ * length and crc), or records it missing (not held, or held with another
+ * content). restored(last) then releases every held entry not claimed with
+ * seqno <= last, forgets every missing entry not claimed, keeps unclaimed
+ * held entries above last (the log puts them again) and clears the claimed
+ * marks. */
 int bodystore_put(void *arg, uint64_t seqno, const void *props, uint32_t props_len,
 		  const void *body, uint32_t body_len, uint32_t crc);
 int bodystore_read(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len, uint32_t crc,
@@ -61,11 +87,26 @@ int bodystore_sync_done(struct bodystore *b, struct store_sync_job *job, char *e
  * below it may be deleted. */
 void bodystore_set_stable(struct bodystore *b, uint64_t index);
 
-/* BLOCKS, bounded by budget (bytes read + written). One slice of
- * housekeeping: a compaction step (relocations update the map) and, when
- * something became reclaimable, deletion of dead segments. *more = true
- * when another slice has work to do now. */
+/* BLOCKS (pread/pwrite/unlink, never fsync), bounded by budget (bytes
+ * read + written) and by one segment deletion. One slice of housekeeping:
+ * a compaction step (relocations update the map) and, when something may
+ * have become reclaimable (store reclaim_hint), the deletion of at most one
+ * dead segment. A compacted source is deleted only after a sync job
+ * prepared after its last copy completed (bodystore_sync_*, i.e. the next
+ * snapshot) and once the stable index allows. *more = true when another
+ * slice has work to do now. */
 int bodystore_housekeep(struct bodystore *b, size_t budget, bool *more, char *errmsg);
+
+/* Deletion of dead segments with the unlinks in the thread pool (an unlink
+ * of a 64 MiB segment takes 20-40 ms here, docs/performance.md):
+ * pending (memory) says whether something may be deletable; prepare (loop,
+ * memory) takes at most max segments out of the store; run (pool, touches
+ * only the job) unlinks them; done (loop) frees the job and counts. */
+bool bodystore_reclaim_pending(const struct bodystore *b);
+int bodystore_reclaim_prepare(struct bodystore *b, uint32_t max, struct store_reclaim_job *job,
+			      char *errmsg);
+int bodystore_reclaim_run(struct store_reclaim_job *job); /* pool */
+int bodystore_reclaim_done(struct bodystore *b, struct store_reclaim_job *job, char *errmsg);
 
 /* ---- catch-up ---- */
 /* Up to max missing seqnos greater than `after`, ascending. Returns the
@@ -87,7 +128,13 @@ struct bodystore_stats {
 	uint64_t messages; /* entries held */
 	uint64_t missing;
 	uint64_t puts, put_dups, reads, read_misses, releases, fills;
+	uint64_t put_replaced, restore_releases, compact_moves, segs_reclaimed, reloc_mismatch;
+	size_t map_bytes; /* memory of the map and the missing set */
+	size_t map_slots;
 };
 void bodystore_get_stats(const struct bodystore *b, struct bodystore_stats *out);
+/* Memory of the map (table and missing set), for the bytes-per-message
+ * figure. */
+size_t bodystore_map_bytes(const struct bodystore *b);
 
 #endif

@@ -21,6 +21,8 @@ struct rent {
 	uint32_t seg;
 	uint32_t off;
 	uint32_t len;
+	uint32_t crc; /* payload crc32c (from the record header) */
+	uint8_t type;
 };
 #define RENT_CLAIMED 0x80000000u
 
@@ -259,7 +261,6 @@ static bool mark_dead(struct store *s, struct store_seg *g, uint32_t off, uint32
 {
 	uint64_t rl = STORE_REC_HDR_SIZE + (uint64_t)len;
 
-	(void)s;
 	if (ds_add(g, off) <= 0) {
 		/* Out of memory: account anyway (compaction then copies the
 		 * record needlessly; nothing is lost). */
@@ -275,6 +276,9 @@ static bool mark_dead(struct store *s, struct store_seg *g, uint32_t off, uint32
 	if (index > g->last_release) {
 		g->last_release = index;
 	}
+	if (g->live_recs == 0) {
+		s->reclaim_hint = true;
+	}
 	return true;
 }
 
@@ -283,6 +287,7 @@ static bool mark_dead(struct store *s, struct store_seg *g, uint32_t off, uint32
 struct scan_ctx {
 	struct store *s;
 	struct store_seg *g;
+	const uint8_t *img; /* the segment image being scanned */
 	int err;
 };
 
@@ -292,7 +297,6 @@ static void scan_rec(void *arg, uint8_t type, uint64_t key, uint32_t part, uint3
 	struct scan_ctx *c = arg;
 	struct store_rindex *ri = c->s->rindex;
 
-	(void)type;
 	if (ri->n == ri->cap) {
 		size_t ncap = ri->cap ? ri->cap * 2 : 1024;
 		struct rent *nv = realloc(ri->v, ncap * sizeof *nv);
@@ -303,7 +307,10 @@ static void scan_rec(void *arg, uint8_t type, uint64_t key, uint32_t part, uint3
 		ri->v = nv;
 		ri->cap = ncap;
 	}
-	ri->v[ri->n++] = (struct rent){key, part & ~RENT_CLAIMED, c->g->id, off, len};
+	/* The scanner verified the record: its header's payload crc (bytes
+	 * 20..24) is the crc of the payload. */
+	ri->v[ri->n++] = (struct rent){key, part & ~RENT_CLAIMED,	 c->g->id, off,
+				       len, qsg_le32(c->img + off + 20), type};
 	c->g->live_bytes += STORE_REC_HDR_SIZE + (uint64_t)len;
 	c->g->live_recs++;
 }
@@ -395,7 +402,7 @@ static int open_segment(struct store *s, uint32_t id, bool last, char *errmsg)
 		return add_fault(s, id, 0,
 				 (uint32_t)(st.st_size > UINT32_MAX ? UINT32_MAX : st.st_size), rc);
 	}
-	struct scan_ctx c = {s, g, QSG_OK};
+	struct scan_ctx c = {s, g, img, QSG_OK};
 	struct store_scan_cb cb = {scan_rec, scan_fault, &c};
 	size_t end = store_scan_image(img, (size_t)st.st_size, &cb);
 	munmap(img, (size_t)st.st_size);
@@ -585,6 +592,29 @@ int store_claim(struct store *s, uint64_t key, uint32_t part, struct store_loc *
 	return QSG_OK;
 }
 
+size_t store_recovery_count(const struct store *s)
+{
+	return s->rindex != NULL ? s->rindex->n : 0;
+}
+
+void store_recovery_foreach(struct store *s, store_recovery_cb cb, void *arg)
+{
+	struct store_rindex *ri = s->rindex;
+	size_t i;
+
+	if (ri == NULL) {
+		return;
+	}
+	for (i = 0; i < ri->n; i++) {
+		struct rent *e = &ri->v[i];
+		struct store_loc loc = {e->seg, e->off, e->len};
+		if (!(e->part & RENT_CLAIMED) &&
+		    cb(arg, e->type, e->key, e->part & ~RENT_CLAIMED, &loc, e->crc)) {
+			e->part |= RENT_CLAIMED;
+		}
+	}
+}
+
 void store_recovery_end(struct store *s)
 {
 	struct store_rindex *ri = s->rindex;
@@ -714,23 +744,32 @@ int store_release(struct store *s, const struct store_loc *loc, uint64_t key, ui
 
 void store_set_stable(struct store *s, uint64_t index)
 {
+	if (index > s->stable) {
+		s->reclaim_hint = true;
+	}
 	s->stable = index;
 }
 
 /* ---- reclaim and compaction ---- */
 
+/* Empty, past the stable gate, and every copy compaction made of its
+ * records is durable (a sync job prepared after the last copy completed). */
 static bool deletable(const struct store *s, const struct store_seg *g)
 {
-	return g != active(s) && g->live_recs == 0 && g->last_release <= s->stable;
+	return g != active(s) && g->live_recs == 0 && g->last_release <= s->stable &&
+	       g->copies_seq <= s->sync_completed;
 }
 
-static void seg_delete(struct store *s, struct store_seg *g)
+/* Take g out of the store (memory only): its fd and id go to the job,
+ * which unlinks and closes them. */
+static void seg_detach(struct store *s, struct store_seg *g, struct store_reclaim_job *job)
 {
-	char path[4200];
 	size_t i;
 
-	seg_path(s, g->id, path, sizeof path);
-	unlink(path);
+	job->fds[job->n] = g->fd;
+	job->ids[job->n] = g->id;
+	job->n++;
+	g->fd = -1;
 	s->reclaimed_bytes += g->size;
 	for (i = 0; i < s->nsegs && s->segs[i] != g; i++)
 		;
@@ -745,40 +784,99 @@ static void seg_delete(struct store *s, struct store_seg *g)
 
 int store_reclaim(struct store *s, uint32_t *deleted, char *errmsg)
 {
-	uint32_t n = 0;
-	size_t i;
-	int rc;
+	return store_reclaim_max(s, UINT32_MAX, deleted, errmsg);
+}
+
+int store_reclaim_max(struct store *s, uint32_t max, uint32_t *deleted, char *errmsg)
+{
+	struct store_reclaim_job job;
+	int rc = store_reclaim_prepare(s, max, &job, errmsg);
 
 	if (deleted) {
-		*deleted = 0;
+		*deleted = job.n;
 	}
+	if (rc != QSG_OK) {
+		return rc;
+	}
+	store_reclaim_run(&job);
+	return store_reclaim_done(&job, errmsg);
+}
+
+int store_reclaim_prepare(struct store *s, uint32_t max, struct store_reclaim_job *job,
+			  char *errmsg)
+{
+	size_t i;
+	uint32_t n = 0;
+
+	memset(job, 0, sizeof *job);
 	if (s->rindex != NULL) {
 		return qsg_errf(errmsg, QSG_RC_BUSY, "store: recovery not ended");
 	}
+	s->reclaim_hint = false;
 	for (i = 0; i < s->nsegs; i++) {
 		n += deletable(s, s->segs[i]);
+	}
+	if (n > max) {
+		n = max;
+		s->reclaim_hint = true; /* more next time */
 	}
 	if (n == 0) {
 		return QSG_OK;
 	}
-	/* Copies made by compaction must be durable before their sources go. */
-	rc = store_sync(s, errmsg);
-	if (rc != QSG_OK) {
-		return rc;
+	job->fds = calloc(n, sizeof *job->fds);
+	job->ids = calloc(n, sizeof *job->ids);
+	job->dir = strdup(s->dir);
+	if (job->fds == NULL || job->ids == NULL || job->dir == NULL) {
+		free(job->fds);
+		free(job->ids);
+		free(job->dir);
+		memset(job, 0, sizeof *job);
+		s->reclaim_hint = true;
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "store: out of memory");
 	}
-	n = 0;
-	for (i = 0; i < s->nsegs;) {
+	/* No sync here: copies made by compaction gate deletion through
+	 * deletable() (a completed sync job), and the directory entries
+	 * removed by the job become durable with the next sync job
+	 * (dir_dirty). A deletion lost in a crash brings back a segment whose
+	 * records the restart finds unclaimed or superseded: dead again. */
+	for (i = 0; i < s->nsegs && job->n < n;) {
 		if (deletable(s, s->segs[i])) {
-			seg_delete(s, s->segs[i]);
-			n++;
+			seg_detach(s, s->segs[i], job);
 		} else {
 			i++;
 		}
 	}
-	if (deleted) {
-		*deleted = n;
+	return QSG_OK;
+}
+
+int store_reclaim_run(struct store_reclaim_job *job)
+{
+	char path[4200];
+	uint32_t i;
+
+	for (i = 0; i < job->n; i++) {
+		snprintf(path, sizeof path, "%s/seg-%010u.qss", job->dir, job->ids[i]);
+		if (unlink(path) != 0 && errno != ENOENT && job->rc == QSG_OK) {
+			job->rc = qsg_errf(job->errmsg, QSG_RC_IO, "store: unlink %s: %s", path,
+					   strerror(errno));
+		}
+		close(job->fds[i]); /* the last reference: the inode is freed here */
 	}
-	return store_sync(s, errmsg);
+	return job->rc;
+}
+
+int store_reclaim_done(struct store_reclaim_job *job, char *errmsg)
+{
+	int rc = job->rc;
+
+	if (rc != QSG_OK && errmsg != NULL) {
+		snprintf(errmsg, QSG_ERRMSG_SIZE, "%s", job->errmsg);
+	}
+	free(job->fds);
+	free(job->ids);
+	free(job->dir);
+	memset(job, 0, sizeof *job);
+	return rc;
 }
 
 static struct store_seg *pick_source(struct store *s)
@@ -896,6 +994,8 @@ int store_compact_step(struct store *s, size_t budget, store_reloc_cb cb, void *
 			return rc;
 		}
 		mark_dead(s, g, off, plen, 0);
+		/* g may be deleted only once this copy is durable. */
+		g->copies_seq = s->sync_prepared + 1;
 		if (cb != NULL) {
 			cb(arg, key, part, &from, &to);
 		}
@@ -906,17 +1006,12 @@ int store_compact_step(struct store *s, size_t budget, store_reloc_cb cb, void *
 		work += 2 * rl;
 	}
 	if (s->compact_off >= g->size || g->live_recs == 0) {
+		/* Finished. Never synced or deleted here (this step runs in loop
+		 * slices): store_reclaim deletes the source after the next
+		 * completed sync job made the copies durable. */
 		s->compact_seg = 0;
-		if (deletable(s, g)) {
-			uint32_t id = g->id;
-			rc = store_sync(s, errmsg); /* the copies first */
-			if (rc != QSG_OK) {
-				return rc;
-			}
-			seg_delete(s, g);
-			res->seg_done = id;
-			return store_sync(s, errmsg);
-		}
+		res->seg_done = g->id;
+		s->reclaim_hint = true;
 	}
 	return QSG_OK;
 }

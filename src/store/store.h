@@ -159,6 +159,13 @@ struct store {
 	uint64_t appended_bytes, compacted_bytes, reclaimed_bytes;
 	bool dir_dirty; /* segments created or deleted since the last sync */
 	uint64_t stable; /* see store_set_stable */
+	/* Sync jobs are numbered at prepare; sync_completed is the highest
+	 * number whose job completed successfully (store_sync_done). */
+	uint64_t sync_prepared, sync_completed;
+	/* Something may have become deletable (a segment emptied, the stable
+	 * index or a completed sync advanced, a compaction source finished)
+	 * since the last store_reclaim: a hint for the caller's housekeeping. */
+	bool reclaim_hint;
 };
 
 struct store_stats {
@@ -197,6 +204,15 @@ const struct store_fault *store_faults(const struct store *s, size_t *n);
  * refuses to run (QSG_RC_BUSY) before store_recovery_end. Memory only. */
 int store_claim(struct store *s, uint64_t key, uint32_t part, struct store_loc *loc);
 void store_recovery_end(struct store *s);
+/* Visit every record of the recovery index not claimed yet, in (key, part)
+ * order, with its type, location and payload crc32c (from its verified
+ * header). A record for which cb returns true is claimed (kept by
+ * store_recovery_end). Memory only; no-op after store_recovery_end. */
+typedef bool (*store_recovery_cb)(void *arg, uint8_t type, uint64_t key, uint32_t part,
+				  const struct store_loc *loc, uint32_t crc);
+void store_recovery_foreach(struct store *s, store_recovery_cb cb, void *arg);
+/* Records in the recovery index (0 after store_recovery_end). */
+size_t store_recovery_count(const struct store *s);
 
 /* BLOCKS (pwrite, and file creation on roll-over; no fsync). Append one
  * record; *loc receives its location. Rolls over to a new segment first if
@@ -242,6 +258,7 @@ struct store_sync_job {
 	uint64_t *sizes; /* size of each segment at prepare time */
 	int nfds;
 	int dirfd; /* -1 if the directory need not be synced */
+	uint64_t seq; /* number of this job (store->sync_prepared) */
 	int rc;
 	char errmsg[QSG_ERRMSG_SIZE];
 };
@@ -250,24 +267,53 @@ int store_sync_run(struct store_sync_job *job);
 int store_sync_done(struct store *s, struct store_sync_job *job, char *errmsg);
 int store_sync(struct store *s, char *errmsg); /* BLOCKS */
 
-/* BLOCKS (unlink). Delete every sealed segment with no live record, after
- * syncing the directory. *deleted (may be NULL) receives the count. The
- * active segment is never deleted. */
+/* BLOCKS (unlink; never fsyncs). Delete every sealed segment with no live
+ * record whose releases are all at or below the stable index and whose
+ * records moved by compaction are durable in their new place (a sync job
+ * prepared after the last copy has completed). The deletions reach the
+ * disk's directory with the next sync job. *deleted (may be NULL) receives
+ * the count. The active segment is never deleted. Clears reclaim_hint. */
 int store_reclaim(struct store *s, uint32_t *deleted, char *errmsg);
+/* The same, deleting at most max segments (an unlink of a 64 MiB segment
+ * costs ~18 ms here: docs/performance.md); reclaim_hint stays set when more
+ * are deletable. */
+int store_reclaim_max(struct store *s, uint32_t max, uint32_t *deleted, char *errmsg);
+/* The same in three parts, so that the unlinks (the costly part: the
+ * kernel frees the file's pages and extents) run in the thread pool:
+ * store_reclaim_prepare (memory only) takes at most max deletable segments
+ * out of the store into the job; store_reclaim_run (BLOCKS; thread-safe:
+ * touches only the job) unlinks and closes them; store_reclaim_done frees
+ * the job (any thread). A failed unlink leaves a file that the next
+ * store_init scans again (its records are dead or superseded); it is
+ * reported, not retried. */
+struct store_reclaim_job {
+	int *fds;
+	uint32_t *ids;
+	uint32_t n; /* segments taken */
+	char *dir;
+	int rc;
+	char errmsg[QSG_ERRMSG_SIZE];
+};
+int store_reclaim_prepare(struct store *s, uint32_t max, struct store_reclaim_job *job,
+			  char *errmsg);
+int store_reclaim_run(struct store_reclaim_job *job);
+int store_reclaim_done(struct store_reclaim_job *job, char *errmsg);
 
-/* BLOCKS, bounded by budget. One incremental compaction step: pick (or
- * continue with) the sealed segment with the lowest live ratio under
- * compact_ratio, and copy its live records forward into the active segment
- * until about `budget` bytes were read. Every moved record is reported to
- * cb (which must update the caller's descriptor: old -> new location); the
- * old record becomes dead. When the source has no live record left, the
- * destination is synced and the source deleted (res->seg_done). */
+/* BLOCKS (pread/pwrite, never fsync), bounded by budget. One incremental
+ * compaction step: pick (or continue with) the sealed segment with the
+ * lowest live ratio under compact_ratio, and copy its live records forward
+ * into the active segment until about `budget` bytes were read. Every moved
+ * record is reported to cb (which must update the caller's descriptor: old
+ * -> new location); the old record becomes dead. When the source has no
+ * live record left, res->seg_done names it; it is deleted by store_reclaim
+ * once a sync job prepared after the copies has completed (and the stable
+ * gate allows), never by the step itself. */
 typedef void (*store_reloc_cb)(void *arg, uint64_t key, uint32_t part, const struct store_loc *from,
 			       const struct store_loc *to);
 struct store_compact_result {
 	uint32_t moved; /* records moved in this step */
 	uint64_t bytes_moved;
-	uint32_t seg_done; /* id of a source finished and deleted, or 0 */
+	uint32_t seg_done; /* id of a source finished (to be reclaimed), or 0 */
 	bool idle; /* nothing to compact */
 };
 int store_compact_step(struct store *s, size_t budget, store_reloc_cb cb, void *arg,

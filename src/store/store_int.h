@@ -13,6 +13,10 @@ struct store_seg {
 	uint64_t live_bytes, dead_bytes, live_recs;
 	uint64_t last_release; /* highest release index of a record in it */
 	bool no_compact; /* a record failed verification during compaction */
+	/* Compaction copied records out of it: it may be deleted only after
+	 * the sync job with this sequence number (or a later one) completed
+	 * (store->sync_completed). 0 = no copies. */
+	uint64_t copies_seq;
 	/* Offsets of dead records: open addressing, 0 = empty slot. */
 	uint32_t *dead;
 	size_t ndead, capdead;

@@ -17,6 +17,7 @@ int store_sync_prepare(struct store *s, struct store_sync_job *job, char *errmsg
 
 	memset(job, 0, sizeof *job);
 	job->dirfd = -1;
+	job->seq = ++s->sync_prepared;
 	for (i = 0; i < s->nsegs; i++) {
 		n += s->segs[i]->size > s->segs[i]->synced;
 	}
@@ -30,6 +31,8 @@ int store_sync_prepare(struct store *s, struct store_sync_job *job, char *errmsg
 			free(job->sizes);
 			memset(job, 0, sizeof *job);
 			job->dirfd = -1;
+			job->seq = s->sync_prepared;
+			job->rc = QSG_RC_STORAGE_NOT_AVAILABLE;
 			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
 					"store: out of memory");
 		}
@@ -96,6 +99,10 @@ int store_sync_done(struct store *s, struct store_sync_job *job, char *errmsg)
 		if (rc != QSG_OK) {
 			s->dir_dirty = true;
 		}
+	}
+	if (rc == QSG_OK && job->seq > s->sync_completed) {
+		s->sync_completed = job->seq;
+		s->reclaim_hint = true; /* compacted sources may now go */
 	}
 	if (rc != QSG_OK && errmsg != NULL) {
 		snprintf(errmsg, QSG_ERRMSG_SIZE, "%s", job->errmsg);

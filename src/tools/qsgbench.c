@@ -57,6 +57,7 @@ struct bench_opts {
 	double rate; /* total msgs/s; 0 = as fast as possible */
 	const char *queue;
 	double warmup; /* seconds not measured */
+	bool verify; /* stamp bodies at put, check them at get */
 };
 
 struct rc_count {
@@ -121,6 +122,13 @@ struct bench {
 	unsigned npaced;
 	unsigned pending_connects; /* connections not yet through HELLO */
 	uint8_t *payload;
+	/* --verify: puts stamp each body (u64 stamp, then a pattern derived
+	 * from it) and carry the stamp in the CorrelId; gets check both and
+	 * remember which stamps came back (seen, a bitmap). */
+	uint64_t stamp;
+	uint8_t *seen;
+	size_t seen_bytes;
+	uint64_t verified, corrupt, duplicates;
 	uv_timer_t deadline_timer;
 	uv_timer_t grace_timer;
 	uv_poll_t pace_poll; /* open loop only */
@@ -318,6 +326,58 @@ static void send_commit(struct conn *c)
 	c->committing = true;
 }
 
+static uint8_t stamp_byte(uint64_t stamp, size_t i)
+{
+	return (uint8_t)((stamp * 131u + i * 7u) >> 3);
+}
+
+static void stamp_body(struct bench *b, uint8_t *correlid)
+{
+	uint64_t st = ++b->stamp;
+	memset(correlid, 0, FSM_ID_LEN);
+	for (int i = 0; i < 8; i++)
+		correlid[i] = b->payload[i] = (uint8_t)(st >> (8 * i));
+	for (size_t i = 8; i < b->o.size; i++)
+		b->payload[i] = stamp_byte(st, i);
+}
+
+/* A got message: its body must be the one its CorrelId names, whole, and
+ * seen once. */
+static void verify_got(struct bench *b, const struct fsm_msg *m)
+{
+	uint64_t st = 0;
+	for (int i = 0; i < 8; i++)
+		st |= (uint64_t)m->correlid[i] << (8 * i);
+	bool ok = m->body.len == b->o.size && st != 0;
+	for (size_t i = 0; ok && i < 8; i++)
+		ok = m->body.p[i] == m->correlid[i];
+	for (size_t i = 8; ok && i < m->body.len; i++)
+		ok = m->body.p[i] == stamp_byte(st, i);
+	if (!ok) {
+		b->corrupt++;
+		return;
+	}
+	size_t byte = st / 8;
+	if (byte >= b->seen_bytes) {
+		size_t n = b->seen_bytes ? b->seen_bytes : 4096;
+		while (n <= byte)
+			n *= 2;
+		uint8_t *p = realloc(b->seen, n);
+		if (p == NULL) {
+			b->corrupt++; /* cannot tell: count it against the run */
+			return;
+		}
+		memset(p + b->seen_bytes, 0, n - b->seen_bytes);
+		b->seen = p;
+		b->seen_bytes = n;
+	}
+	uint8_t bit = (uint8_t)(1u << (st % 8));
+	if (b->seen[byte] & bit)
+		b->duplicates++;
+	b->seen[byte] |= bit;
+	b->verified++;
+}
+
 static void send_op(struct conn *c, uint64_t t_sched)
 {
 	struct bench *b = c->b;
@@ -331,6 +391,8 @@ static void send_op(struct conn *c, uint64_t t_sched)
 		snprintf(req.u.put.queue, sizeof req.u.put.queue, "%s", b->o.queue);
 		req.u.put.seq = ++c->seq;
 		req.u.put.flags = FSM_F_GEN_MSGID | sp | (b->o.persistent ? FSM_F_PERSISTENT : 0);
+		if (b->o.verify)
+			stamp_body(b, req.u.put.msg.correlid);
 		req.u.put.msg.body.p = b->payload;
 		req.u.put.msg.body.len = b->o.size;
 		if (b->put_budget != UINT64_MAX)
@@ -479,6 +541,8 @@ static void on_response(struct conn *c, const struct proto_resp *r)
 			if (b->get_budget != UINT64_MAX && b->get_budget > 0)
 				b->get_budget--;
 			record(b, &b->get, t_sched, t_done, r->u.get.msg.body.len);
+			if (b->o.verify)
+				verify_got(b, &r->u.get.msg);
 		}
 	} else if (op == PROTO_GET && r->rc == QSG_RC_NO_MSG_AVAILABLE) {
 		b->empty_answers++;
@@ -856,6 +920,9 @@ static void report(const struct bench *b)
 		printf("commits: %" PRIu64 "\n", b->commits);
 	if (b->unanswered > 0)
 		printf("unanswered at close: %" PRIu64 "\n", b->unanswered);
+	if (o->verify && o->mode != MODE_PUT)
+		printf("VERIFY ok=%" PRIu64 " corrupt=%" PRIu64 " duplicate=%" PRIu64 "\n",
+		       b->verified, b->corrupt, b->duplicates);
 	printf("errors: %" PRIu64, b->errors_total);
 	for (unsigned i = 0; i < b->nerrors; i++)
 		printf(" %s=%" PRIu64, qsg_rc_name(b->errors[i].rc), b->errors[i].n);
@@ -893,7 +960,9 @@ static void usage(FILE *f)
 		"  --seconds S     measured seconds (after warmup); default 10 if neither\n"
 		"  --rate R        total msgs/s, open loop (latency from the scheduled time)\n"
 		"  --queue Q       default " BENCH_DEFAULT_QUEUE " (must exist)\n"
-		"  --warmup S      seconds of load not measured, default 0\n",
+		"  --warmup S      seconds of load not measured, default 0\n"
+		"  --verify        put: stamp each body and its CorrelId; get: check every\n"
+		"                  body against its CorrelId and count duplicates (VERIFY line)\n",
 		BENCH_MAX_INFLIGHT, BENCH_GET_WAIT_MS);
 }
 
@@ -936,7 +1005,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		OPT_SECS,
 		OPT_RATE,
 		OPT_QUEUE,
-		OPT_WARMUP
+		OPT_WARMUP,
+		OPT_VERIFY
 	};
 	static const struct option opts[] = {
 	    {"conn", required_argument, NULL, 'c'},
@@ -952,6 +1022,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 	    {"rate", required_argument, NULL, OPT_RATE},
 	    {"queue", required_argument, NULL, OPT_QUEUE},
 	    {"warmup", required_argument, NULL, OPT_WARMUP},
+	    {"verify", no_argument, NULL, OPT_VERIFY},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1028,6 +1099,9 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 			if (parse_double(optarg, 3600, &o->warmup) != 0)
 				bad = "--warmup must be 0 to 3600";
 			break;
+		case OPT_VERIFY:
+			o->verify = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -1050,6 +1124,10 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 	}
 	if (o->mode == MODE_PUTGET && o->conns < 2) {
 		fprintf(stderr, "qsgbench: --mode putget needs --conns 2 or more\n");
+		return 2;
+	}
+	if (o->verify && o->size < 8) {
+		fprintf(stderr, "qsgbench: --verify needs --size 8 or more\n");
 		return 2;
 	}
 	if (o->messages == 0 && o->seconds == 0)
@@ -1125,6 +1203,8 @@ int main(int argc, char **argv)
 			report(&b);
 			if (b.failed || (b.put.ok + b.get.ok == 0 && b.errors_total > 0))
 				status = 1;
+			if (b.o.verify && (b.corrupt > 0 || b.duplicates > 0))
+				status = 1;
 		}
 	}
 	uv_close((uv_handle_t *)&b.deadline_timer, NULL);
@@ -1138,5 +1218,6 @@ int main(int argc, char **argv)
 		close(b.pace_fd);
 	conns_free(&b);
 	free(b.payload);
+	free(b.seen);
 	return status;
 }

@@ -1,3 +1,3 @@
-# tests/integration/deep.mk: snapshots at depth on a live group (owner: raft-glue).
-TESTS += tests/integration/test_deep_snapshot.sh
-EXTRA_DIST += tests/integration/test_deep_snapshot.sh
+# tests/integration/deep.mk: deep queues on a live group (owner: raft-glue and the message store).
+TESTS += tests/integration/test_deep_snapshot.sh tests/integration/test_deep_store.sh
+EXTRA_DIST += tests/integration/test_deep_snapshot.sh tests/integration/test_deep_store.sh

@@ -105,6 +105,11 @@ int fix_init(struct fix *fx, const struct fix_config *cfg, const struct fix_hook
 		raft_set_snapshot_trailing(r, cfg->snapshot_trailing);
 		raft_set_pre_vote(r, true);
 	}
+	/* The members' body providers form one ring: a member that installs a
+	 * snapshot fetches the content it lacks from its peers, as a member
+	 * catching up would (fsm_bodies_mem_peer). */
+	for (i = 1; i < fx->n; i++)
+		fsm_bodies_mem_peer(fx->fsm[i], fx->fsm[0]);
 	if (cfg->zero_disk_latency)
 		for (i = 0; i < fx->n; i++)
 			raft_fixture_set_disk_latency(&fx->f, i, 0);

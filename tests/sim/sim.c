@@ -2203,6 +2203,7 @@ static void check_snapshot(struct sim *s, const char *when)
 		qsg_wbuf_init(&b);
 		if (fsm_snapshot(s->fx.fsm[i], &a) != QSG_OK || a.err != QSG_OK ||
 		    fsm_init(&g, errmsg) != QSG_OK ||
+		    (fsm_bodies_mem_peer(g, s->fx.fsm[i]), false) ||
 		    fsm_restore(g, a.data, a.len, errmsg) != QSG_OK)
 			sim_fail(s, "snapshot of server %u (%s) does not restore: %s", i + 1, when,
 				 errmsg);

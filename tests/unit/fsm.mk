@@ -43,3 +43,10 @@ tests_unit_test_fsm_check_SOURCES = tests/unit/test_fsm_check.c tests/unit/fsm_h
 tests_unit_test_fsm_check_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_fsm_check_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_fsm_bodies
+TESTS += tests/unit/test_fsm_bodies
+tests_unit_test_fsm_bodies_SOURCES = tests/unit/test_fsm_bodies.c tests/unit/fsm_harness.c tests/unit/fsm_harness.h
+tests_unit_test_fsm_bodies_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_fsm_bodies_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
+endif

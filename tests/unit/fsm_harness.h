@@ -45,5 +45,8 @@ struct fsm_qinfo qi(struct ctx *x, const char *name);
 /* Snapshot x's state, restore it into a new fsm (returned, the caller
  * closes it) and check that it snapshots to the same bytes and digest. */
 struct fsm *snapshot_restored(struct ctx *x);
+/* With the built-in provider: it holds exactly the messages of f's state
+ * (every message that left was released). teardown checks it. */
+void assert_bodies_held(struct fsm *f);
 
 #endif

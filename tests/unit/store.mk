@@ -6,4 +6,9 @@ TESTS += tests/unit/test_store
 tests_unit_test_store_SOURCES = tests/unit/test_store.c
 tests_unit_test_store_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_store_LDADD = libqsgstore.la libqsgcommon.la $(CMOCKA_LIBS)
+check_PROGRAMS += tests/unit/test_bodystore
+TESTS += tests/unit/test_bodystore
+tests_unit_test_bodystore_SOURCES = tests/unit/test_bodystore.c
+tests_unit_test_bodystore_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_bodystore_LDADD = libqsgstore.la libqsgcommon.la $(CMOCKA_LIBS)
 endif

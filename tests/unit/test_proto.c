@@ -12,9 +12,9 @@
 
 #define SL(s) ((struct qsg_slice){(const uint8_t *)(s), sizeof(s) - 1})
 
-static const uint8_t req_ops[] = {PROTO_HELLO,	PROTO_PUT,     PROTO_GET,    PROTO_BROWSE,
-				  PROTO_COMMIT, PROTO_BACKOUT, PROTO_OPEN,   PROTO_CLOSE,
-				  PROTO_ADMIN,	PROTO_PING,    PROTO_FORWARD};
+static const uint8_t req_ops[] = {PROTO_HELLO,	PROTO_PUT,     PROTO_GET,     PROTO_BROWSE,
+				  PROTO_COMMIT, PROTO_BACKOUT, PROTO_OPEN,    PROTO_CLOSE,
+				  PROTO_ADMIN,	PROTO_PING,    PROTO_FORWARD, PROTO_FETCH};
 #define NOPS (sizeof req_ops / sizeof req_ops[0])
 
 static void fill_id(uint8_t *id, uint8_t seed)
@@ -70,6 +70,12 @@ static void sample_req(uint8_t op, struct proto_req *q)
 		q->u.forward.member_id = 2;
 		q->u.forward.cmd = SL("\x14\x01\x02\x03");
 		break;
+	case PROTO_FETCH: {
+		static const uint64_t keys[] = {1, 7, 8, 0x0102030405060708ULL};
+		q->u.fetch.count = 4;
+		q->u.fetch.seqnos = keys;
+		break;
+	}
 	default:
 		break;
 	}
@@ -128,9 +134,34 @@ static void assert_req_equal(const struct proto_req *a, const struct proto_req *
 		assert_int_equal(a->u.forward.member_id, b->u.forward.member_id);
 		assert_slice_equal(a->u.forward.cmd, b->u.forward.cmd);
 		break;
+	case PROTO_FETCH:
+		assert_int_equal(a->u.fetch.count, b->u.fetch.count);
+		for (uint32_t i = 0; i < a->u.fetch.count; i++)
+			assert_true(a->u.fetch.seqnos[i] == proto_fetch_seqno(b, i));
+		break;
 	default:
 		break;
 	}
+}
+
+/* The sample FETCH answers (built once, freed by main). */
+static struct proto_fetch_writer sample_fw;
+
+static void sample_fetch(struct proto_resp *s)
+{
+	if (sample_fw.count == 0) {
+		struct proto_fetch_item it = {.seqno = 3, .found = 1, .crc = 0xdeadbeef};
+		it.content = SL("propsbody");
+		assert_int_equal(proto_fetch_add(&sample_fw, &it), QSG_OK);
+		memset(&it, 0, sizeof it);
+		it.seqno = 9; /* not held */
+		assert_int_equal(proto_fetch_add(&sample_fw, &it), QSG_OK);
+		it.seqno = 10;
+		it.found = 1; /* empty content */
+		it.crc = 0;
+		assert_int_equal(proto_fetch_add(&sample_fw, &it), QSG_OK);
+	}
+	proto_fetch_to_resp(&sample_fw, s);
 }
 
 /* The admin writer's buffer must outlive the encoded sample response. */
@@ -179,6 +210,9 @@ static void sample_resp(uint8_t op, struct proto_resp *s, struct proto_admin_wri
 	case PROTO_FORWARD:
 		s->u.forward.result = SL("\0\0\0\0");
 		break;
+	case PROTO_FETCH:
+		sample_fetch(s);
+		break;
 	default:
 		break;
 	}
@@ -226,6 +260,10 @@ static void assert_resp_equal(const struct proto_resp *a, const struct proto_res
 		break;
 	case PROTO_FORWARD:
 		assert_slice_equal(a->u.forward.result, b->u.forward.result);
+		break;
+	case PROTO_FETCH:
+		assert_int_equal(a->u.fetch.count, b->u.fetch.count);
+		assert_slice_equal(a->u.fetch.items, b->u.fetch.items);
 		break;
 	default:
 		break;
@@ -551,6 +589,262 @@ static void admin_walk(void **state)
 	proto_admin_close(&aw);
 }
 
+/* A FETCH request frame by hand: count, then the given seqnos. */
+static void fetch_req_frame(struct qsg_wbuf *h, uint32_t count, const uint64_t *keys, size_t n)
+{
+	qsg_wbuf_init(h);
+	size_t off = proto_frame_begin(h, PROTO_FETCH, 11);
+	qsg_put_u32(h, count);
+	for (size_t i = 0; i < n; i++)
+		qsg_put_u64(h, keys[i]);
+	assert_int_equal(proto_frame_patch(h, off), QSG_OK);
+}
+
+static void fetch_request_limits(void **state)
+{
+	(void)state;
+	char msg[QSG_ERRMSG_SIZE];
+	struct proto_req q, d;
+	struct qsg_wbuf w;
+	uint64_t *keys = malloc((PROTO_FETCH_MAX + 1) * sizeof *keys);
+	assert_non_null(keys);
+	for (uint32_t i = 0; i <= PROTO_FETCH_MAX; i++)
+		keys[i] = 100 + 2 * (uint64_t)i;
+
+	/* Encoder: 1 and PROTO_FETCH_MAX fine; 0, MAX + 1, not ascending
+	 * refused, nothing left in w. */
+	memset(&q, 0, sizeof q);
+	q.op = PROTO_FETCH;
+	q.u.fetch.seqnos = keys;
+	qsg_wbuf_init(&w);
+	q.u.fetch.count = PROTO_FETCH_MAX;
+	assert_int_equal(proto_req_encode(&q, &w), QSG_OK);
+	assert_int_equal(proto_req_decode(w.data, w.len, &d, msg), QSG_OK);
+	assert_int_equal(d.u.fetch.count, PROTO_FETCH_MAX);
+	assert_true(proto_fetch_seqno(&d, PROTO_FETCH_MAX - 1) == keys[PROTO_FETCH_MAX - 1]);
+	/* Re-encoding a decoded request (raw seqnos) gives the same bytes. */
+	struct qsg_wbuf w2;
+	qsg_wbuf_init(&w2);
+	assert_int_equal(proto_req_encode(&d, &w2), QSG_OK);
+	assert_int_equal(w2.len, w.len);
+	assert_memory_equal(w2.data, w.data, w.len);
+	qsg_wbuf_close(&w2);
+	qsg_wbuf_reset(&w);
+	q.u.fetch.count = 1;
+	assert_int_equal(proto_req_encode(&q, &w), QSG_OK);
+	qsg_wbuf_reset(&w);
+	q.u.fetch.count = 0;
+	assert_int_equal(proto_req_encode(&q, &w), QSG_RC_DATA_LENGTH_ERROR);
+	assert_int_equal(w.len, 0);
+	q.u.fetch.count = PROTO_FETCH_MAX + 1;
+	assert_int_equal(proto_req_encode(&q, &w), QSG_RC_DATA_LENGTH_ERROR);
+	assert_int_equal(w.len, 0);
+	uint64_t down[] = {5, 5};
+	q.u.fetch.seqnos = down;
+	q.u.fetch.count = 2;
+	assert_int_equal(proto_req_encode(&q, &w), QSG_RC_INVALID);
+	assert_int_equal(w.len, 0);
+	q.u.fetch.seqnos = NULL; /* raw of the wrong size */
+	q.u.fetch.raw = SL("1234567");
+	q.u.fetch.count = 1;
+	assert_int_equal(proto_req_encode(&q, &w), QSG_RC_DATA_LENGTH_ERROR);
+	assert_int_equal(w.len, 0);
+	qsg_wbuf_close(&w);
+
+	/* Decoder. */
+	struct qsg_wbuf h;
+	fetch_req_frame(&h, 0, NULL, 0);
+	assert_int_equal(proto_req_decode(h.data, h.len, &d, msg), QSG_RC_BAD_FRAME);
+	assert_int_equal(d.op, PROTO_FETCH);
+	assert_int_equal(d.reqid, 11);
+	qsg_wbuf_close(&h);
+	fetch_req_frame(&h, PROTO_FETCH_MAX + 1, keys, PROTO_FETCH_MAX + 1);
+	assert_int_equal(proto_req_decode(h.data, h.len, &d, msg), QSG_RC_BAD_FRAME);
+	assert_non_null(strstr(msg, "seqnos"));
+	qsg_wbuf_close(&h);
+	fetch_req_frame(&h, 3, keys, 2); /* count over the data */
+	assert_int_equal(proto_req_decode(h.data, h.len, &d, msg), QSG_RC_BAD_FRAME);
+	qsg_wbuf_close(&h);
+	fetch_req_frame(&h, 2, keys, 3); /* data over the count */
+	assert_int_equal(proto_req_decode(h.data, h.len, &d, msg), QSG_RC_BAD_FRAME);
+	qsg_wbuf_close(&h);
+	fetch_req_frame(&h, 0xffffffffu, keys, 1); /* absurd count */
+	assert_int_equal(proto_req_decode(h.data, h.len, &d, msg), QSG_RC_BAD_FRAME);
+	qsg_wbuf_close(&h);
+	uint64_t dup[] = {1, 4, 4};
+	fetch_req_frame(&h, 3, dup, 3);
+	assert_int_equal(proto_req_decode(h.data, h.len, &d, msg), QSG_RC_BAD_FRAME);
+	assert_non_null(strstr(msg, "not above"));
+	qsg_wbuf_close(&h);
+	uint64_t desc[] = {9, 2};
+	fetch_req_frame(&h, 2, desc, 2);
+	assert_int_equal(proto_req_decode(h.data, h.len, &d, msg), QSG_RC_BAD_FRAME);
+	qsg_wbuf_close(&h);
+	free(keys);
+}
+
+static void fetch_writer_limits(void **state)
+{
+	(void)state;
+	struct proto_fetch_writer fw;
+	struct proto_fetch_item it;
+	size_t big = PROTO_FETCH_CONTENT + 10;
+	uint8_t *content = calloc(1, big);
+	assert_non_null(content);
+
+	/* The first body is always taken, even over the content limit; the
+	 * next one is refused and the response ends there. */
+	proto_fetch_writer_init(&fw);
+	memset(&it, 0, sizeof it);
+	it.seqno = 1;
+	it.found = 1;
+	it.content.p = content;
+	it.content.len = big;
+	assert_int_equal(proto_fetch_add(&fw, &it), QSG_OK);
+	it.seqno = 2;
+	it.content.len = 1;
+	assert_int_equal(proto_fetch_add(&fw, &it), QSG_RC_DATA_LENGTH_ERROR);
+	assert_int_equal(fw.count, 1);
+	/* A not-found answer costs no content. */
+	it.found = 0;
+	assert_int_equal(proto_fetch_add(&fw, &it), QSG_OK);
+	proto_fetch_writer_close(&fw);
+
+	/* Content exactly at the limit fits, one byte more does not. */
+	proto_fetch_writer_init(&fw);
+	it.seqno = 1;
+	it.found = 1;
+	it.content.len = PROTO_FETCH_CONTENT / 2;
+	assert_int_equal(proto_fetch_add(&fw, &it), QSG_OK);
+	it.seqno = 2;
+	it.content.len = PROTO_FETCH_CONTENT - PROTO_FETCH_CONTENT / 2;
+	assert_int_equal(proto_fetch_add(&fw, &it), QSG_OK);
+	it.seqno = 3;
+	it.content.len = 1;
+	assert_int_equal(proto_fetch_add(&fw, &it), QSG_RC_DATA_LENGTH_ERROR);
+	it.content.len = 0;
+	assert_int_equal(proto_fetch_add(&fw, &it), QSG_OK);
+	/* Not ascending, bad found flag: refused. */
+	assert_int_equal(proto_fetch_add(&fw, &it), QSG_RC_INVALID);
+	it.seqno = 4;
+	it.found = 2;
+	assert_int_equal(proto_fetch_add(&fw, &it), QSG_RC_INVALID);
+	assert_int_equal(fw.count, 3);
+	proto_fetch_writer_close(&fw);
+
+	/* At most PROTO_FETCH_MAX answers. */
+	proto_fetch_writer_init(&fw);
+	memset(&it, 0, sizeof it);
+	for (uint32_t i = 0; i < PROTO_FETCH_MAX; i++) {
+		it.seqno = i + 1;
+		assert_int_equal(proto_fetch_add(&fw, &it), QSG_OK);
+	}
+	it.seqno = PROTO_FETCH_MAX + 1;
+	assert_int_equal(proto_fetch_add(&fw, &it), QSG_RC_DATA_LENGTH_ERROR);
+
+	/* Round trip of the full response and the walk. */
+	struct proto_resp s, d;
+	struct qsg_wbuf w;
+	char msg[QSG_ERRMSG_SIZE];
+	memset(&s, 0, sizeof s);
+	s.op = PROTO_FETCH;
+	s.reqid = 5;
+	proto_fetch_to_resp(&fw, &s);
+	qsg_wbuf_init(&w);
+	assert_int_equal(proto_resp_encode(&s, &w), QSG_OK);
+	assert_int_equal(proto_resp_decode(w.data, w.len, &d, msg), QSG_OK);
+	assert_int_equal(d.u.fetch.count, PROTO_FETCH_MAX);
+	size_t cur = 0;
+	uint32_t n = 0;
+	while (proto_fetch_next(&d, &cur, &it) == 1) {
+		assert_true(it.seqno == (uint64_t)n + 1);
+		assert_int_equal(it.found, 0);
+		n++;
+	}
+	assert_int_equal(n, PROTO_FETCH_MAX);
+	/* The encoder refuses a count over the limit. */
+	qsg_wbuf_reset(&w);
+	s.u.fetch.count = PROTO_FETCH_MAX + 1;
+	assert_int_equal(proto_resp_encode(&s, &w), QSG_RC_DATA_LENGTH_ERROR);
+	assert_int_equal(w.len, 0);
+	qsg_wbuf_close(&w);
+	proto_fetch_writer_close(&fw);
+	free(content);
+}
+
+/* A FETCH response frame by hand: rc 0, no text, count, then raw items. */
+static void fetch_resp_frame(struct qsg_wbuf *h, uint32_t count, const struct qsg_wbuf *items)
+{
+	qsg_wbuf_init(h);
+	size_t off = proto_frame_begin(h, PROTO_FETCH | PROTO_RESP, 12);
+	qsg_put_u32(h, 0);
+	qsg_put_u16(h, 0);
+	qsg_put_u32(h, count);
+	qsg_put_bytes(h, items->data, items->len);
+	assert_int_equal(proto_frame_patch(h, off), QSG_OK);
+}
+
+static int decode_fetch_resp(uint32_t count, const struct qsg_wbuf *items, char *msg)
+{
+	struct qsg_wbuf h;
+	struct proto_resp d;
+	fetch_resp_frame(&h, count, items);
+	int rc = proto_resp_decode(h.data, h.len, &d, msg);
+	qsg_wbuf_close(&h);
+	return rc;
+}
+
+static void fetch_response_hostile(void **state)
+{
+	(void)state;
+	char msg[QSG_ERRMSG_SIZE];
+	struct qsg_wbuf it;
+
+	/* A good pair of answers. */
+	qsg_wbuf_init(&it);
+	qsg_put_u64(&it, 5);
+	qsg_put_u8(&it, 1);
+	qsg_put_u32(&it, 0x1234);
+	qsg_put_u32(&it, 3);
+	qsg_put_bytes(&it, "abc", 3);
+	qsg_put_u64(&it, 6);
+	qsg_put_u8(&it, 0);
+	assert_int_equal(decode_fetch_resp(2, &it, msg), QSG_OK);
+	/* Count over or under what follows. */
+	assert_int_equal(decode_fetch_resp(3, &it, msg), QSG_RC_BAD_FRAME);
+	assert_int_equal(decode_fetch_resp(1, &it, msg), QSG_RC_BAD_FRAME);
+	assert_int_equal(decode_fetch_resp(PROTO_FETCH_MAX + 1, &it, msg), QSG_RC_BAD_FRAME);
+	/* found = 2. */
+	it.data[8] = 2;
+	assert_int_equal(decode_fetch_resp(2, &it, msg), QSG_RC_BAD_FRAME);
+	assert_non_null(strstr(msg, "found"));
+	it.data[8] = 1;
+	/* Content length past the frame, and over any message. */
+	it.data[13] = 200;
+	assert_int_equal(decode_fetch_resp(2, &it, msg), QSG_RC_BAD_FRAME);
+	it.data[13] = 0xff;
+	it.data[14] = it.data[15] = it.data[16] = 0xff;
+	assert_int_equal(decode_fetch_resp(2, &it, msg), QSG_RC_BAD_FRAME);
+	it.data[13] = 3;
+	it.data[14] = it.data[15] = it.data[16] = 0;
+	assert_int_equal(decode_fetch_resp(2, &it, msg), QSG_OK);
+	/* Seqnos not ascending. */
+	it.data[20] = 5; /* second seqno 6 -> 5 */
+	assert_int_equal(decode_fetch_resp(2, &it, msg), QSG_RC_BAD_FRAME);
+	assert_non_null(strstr(msg, "not above"));
+	qsg_wbuf_close(&it);
+
+	/* The walk checks hand-made responses too. */
+	uint8_t junk[] = {1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 9, 0, 0, 0};
+	struct proto_resp h = {.op = PROTO_FETCH};
+	struct proto_fetch_item x;
+	h.u.fetch.count = 1;
+	h.u.fetch.items.p = junk;
+	h.u.fetch.items.len = sizeof junk;
+	size_t cur = 0;
+	assert_int_equal(proto_fetch_next(&h, &cur, &x), -QSG_RC_BAD_FRAME);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -561,6 +855,12 @@ int main(void)
 	    cmocka_unit_test(bad_version_and_op),
 	    cmocka_unit_test(invalid_fields),
 	    cmocka_unit_test(admin_walk),
+	    cmocka_unit_test(fetch_request_limits),
+	    cmocka_unit_test(fetch_writer_limits),
+	    cmocka_unit_test(fetch_response_hostile),
 	};
-	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
+	proto_fetch_writer_init(&sample_fw);
+	int rc = cmocka_run_group_tests_name("proto", tests, NULL, NULL);
+	proto_fetch_writer_close(&sample_fw);
+	return rc;
 }

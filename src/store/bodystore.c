@@ -1,0 +1,714 @@
+/* The body provider over the message store (see bodystore.h and
+ * docs/storage.md, "The body provider"): a map seqno -> (location, length,
+ * crc, claimed) in one open-addressing table of 24-byte slots, a lazily
+ * sorted vector of missing seqnos, and the struct fsm_bodies callbacks. */
+#include "bodystore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One slot: 24 bytes, no per-entry allocation. key 0 = empty (seqno 0 is
+ * never assigned). seg 0 = missing (claimed, content to fetch from a peer).
+ * The top bit of lenf is the claimed bit of the current restore; the low 31
+ * bits are the content length (props + body, at most STORE_MAX_PAYLOAD). */
+struct bent {
+	uint64_t key;
+	uint32_t seg;
+	uint32_t off;
+	uint32_t lenf;
+	uint32_t crc;
+};
+#define BENT_CLAIMED 0x80000000u
+#define BENT_LEN(e) ((e)->lenf & ~BENT_CLAIMED)
+
+/* Largest load before growing (n / cap, in 1/1000). Linear probing stays
+ * short below 0.8; growing by 1.5 keeps the load between 0.53 and 0.8. */
+#define MAP_MAX_LOAD 800
+#define MAP_MIN_CAP 1024
+
+struct bodystore_map {
+	struct bent *v;
+	size_t cap; /* any size >= MAP_MIN_CAP: slots are chosen by fastrange */
+	size_t n; /* entries, held and missing */
+	/* Missing seqnos: appended unsorted, removed lazily (an entry is
+	 * really missing iff the map says so); sorted, deduplicated and
+	 * filtered on demand by bodystore_missing. */
+	uint64_t *miss;
+	size_t nmiss, capmiss;
+	bool miss_clean; /* sorted, unique, every element missing */
+	uint8_t *scratch; /* props || body for one put */
+	size_t scratch_cap;
+	uint64_t reloc_mismatch;
+};
+
+/* ---- the hash table ---- */
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
+
+static size_t home(const struct bodystore_map *m, uint64_t key)
+{
+	return (size_t)(((unsigned __int128)mix(key) * m->cap) >> 64);
+}
+
+static size_t next_slot(const struct bodystore_map *m, size_t i)
+{
+	return i + 1 == m->cap ? 0 : i + 1;
+}
+
+static struct bent *map_find(const struct bodystore_map *m, uint64_t key)
+{
+	size_t i;
+
+	if (key == 0) {
+		return NULL;
+	}
+	for (i = home(m, key);; i = next_slot(m, i)) {
+		if (m->v[i].key == key) {
+			return &m->v[i];
+		}
+		if (m->v[i].key == 0) {
+			return NULL;
+		}
+	}
+}
+
+/* Place e (key not present) into v without growing. */
+static struct bent *map_place(struct bodystore_map *m, const struct bent *e)
+{
+	size_t i;
+
+	for (i = home(m, e->key); m->v[i].key != 0; i = next_slot(m, i))
+		;
+	m->v[i] = *e;
+	return &m->v[i];
+}
+
+static int map_grow(struct bodystore_map *m, size_t ncap)
+{
+	struct bent *old = m->v;
+	size_t ocap = m->cap, i;
+	struct bent *nv = calloc(ncap, sizeof *nv);
+
+	if (nv == NULL) {
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	}
+	m->v = nv;
+	m->cap = ncap;
+	for (i = 0; i < ocap; i++) {
+		if (old[i].key != 0) {
+			map_place(m, &old[i]);
+		}
+	}
+	free(old);
+	return QSG_OK;
+}
+
+/* Insert a new key (not present). NULL when out of memory. */
+static struct bent *map_insert(struct bodystore_map *m, const struct bent *e)
+{
+	if ((m->n + 1) * 1000 > m->cap * MAP_MAX_LOAD &&
+	    map_grow(m, m->cap + m->cap / 2) != QSG_OK) {
+		return NULL;
+	}
+	m->n++;
+	return map_place(m, e);
+}
+
+/* Remove the entry at slot p (backward-shift deletion: no tombstones).
+ * Entries of the same cluster after p may move back into p. */
+static void map_remove(struct bodystore_map *m, struct bent *p)
+{
+	size_t i = (size_t)(p - m->v), j = i;
+
+	for (;;) {
+		j = next_slot(m, j);
+		if (m->v[j].key == 0) {
+			break;
+		}
+		size_t k = home(m, m->v[j].key);
+		/* Move j back to i unless its home lies cyclically in (i, j]. */
+		bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+		if (!stays) {
+			m->v[i] = m->v[j];
+			i = j;
+		}
+	}
+	m->v[i] = (struct bent){0};
+	m->n--;
+}
+
+/* ---- missing set ---- */
+
+static int miss_add(struct bodystore *b, uint64_t key)
+{
+	struct bodystore_map *m = b->map;
+
+	if (m->nmiss == m->capmiss) {
+		size_t ncap = m->capmiss ? m->capmiss * 2 : 256;
+		uint64_t *nv = realloc(m->miss, ncap * sizeof *nv);
+		if (nv == NULL) {
+			return QSG_RC_STORAGE_NOT_AVAILABLE;
+		}
+		m->miss = nv;
+		m->capmiss = ncap;
+	}
+	if (m->nmiss > 0 && m->miss[m->nmiss - 1] >= key) {
+		m->miss_clean = false;
+	}
+	m->miss[m->nmiss++] = key;
+	b->nmissing++;
+	return QSG_OK;
+}
+
+/* An entry stops being missing (filled, put, released): the vector keeps
+ * the key until the next clean-up. */
+static void miss_gone(struct bodystore *b)
+{
+	struct bodystore_map *m = b->map;
+
+	m->miss_clean = false;
+	if (b->nmissing > 0) {
+		b->nmissing--;
+	}
+	if (b->nmissing == 0) {
+		/* Nothing missing any more: drop the stale keys now. */
+		m->nmiss = 0;
+		m->miss_clean = true;
+		if (m->capmiss > 4096) {
+			free(m->miss);
+			m->miss = NULL;
+			m->capmiss = 0;
+		}
+	}
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void miss_clean(struct bodystore *b)
+{
+	struct bodystore_map *m = b->map;
+	size_t i, w = 0;
+
+	if (m->miss_clean) {
+		return;
+	}
+	if (m->nmiss > 1) {
+		qsort(m->miss, m->nmiss, sizeof *m->miss, u64_cmp);
+	}
+	for (i = 0; i < m->nmiss; i++) {
+		const struct bent *e = map_find(m, m->miss[i]);
+		if (e == NULL || e->seg != 0 || (w > 0 && m->miss[w - 1] == m->miss[i])) {
+			continue;
+		}
+		m->miss[w++] = m->miss[i];
+	}
+	m->nmiss = w;
+	m->miss_clean = true;
+}
+
+/* ---- init ---- */
+
+static bool take_record(void *arg, uint8_t type, uint64_t key, uint32_t part,
+			const struct store_loc *loc, uint32_t crc)
+{
+	struct bodystore *b = arg;
+
+	if (type != STORE_REC_BODY || part != 0 || key == 0 || loc->len > STORE_MAX_PAYLOAD) {
+		return false; /* not ours: dead at store_recovery_end */
+	}
+	struct bent e = {key, loc->seg, loc->off, loc->len, crc};
+	if (map_insert(b->map, &e) == NULL) {
+		b->init_err = QSG_RC_STORAGE_NOT_AVAILABLE;
+		return false;
+	}
+	return true;
+}
+
+int bodystore_init(struct bodystore *b, const struct store_config *cfg, char *errmsg)
+{
+	int rc;
+
+	memset(b, 0, sizeof *b);
+	b->map = calloc(1, sizeof *b->map);
+	if (b->map == NULL) {
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "bodystore: out of memory");
+	}
+	b->map->cap = MAP_MIN_CAP;
+	b->map->v = calloc(b->map->cap, sizeof *b->map->v);
+	b->map->miss_clean = true;
+	if (b->map->v == NULL) {
+		free(b->map);
+		b->map = NULL;
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "bodystore: out of memory");
+	}
+	rc = store_init(&b->st, cfg, errmsg);
+	if (rc != QSG_OK) {
+		free(b->map->v);
+		free(b->map);
+		b->map = NULL;
+		return rc;
+	}
+	/* Size the table once for every record found (no rehash while the
+	 * recovery index is also in memory). */
+	size_t need = store_recovery_count(&b->st) * 1000 / (MAP_MAX_LOAD - 50) + 1;
+	if (need > b->map->cap && map_grow(b->map, need) != QSG_OK) {
+		bodystore_close(b);
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "bodystore: out of memory");
+	}
+	b->init_err = QSG_OK;
+	store_recovery_foreach(&b->st, take_record, b);
+	if (b->init_err != QSG_OK) {
+		bodystore_close(b);
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "bodystore: out of memory");
+	}
+	store_recovery_end(&b->st);
+	return QSG_OK;
+}
+
+void bodystore_close(struct bodystore *b)
+{
+	if (b->map != NULL) {
+		store_close(&b->st);
+		free(b->map->v);
+		free(b->map->miss);
+		free(b->map->scratch);
+		free(b->map);
+		b->map = NULL;
+	}
+}
+
+void bodystore_set_index(struct bodystore *b, uint64_t index)
+{
+	b->index = index;
+}
+
+/* ---- callbacks ---- */
+
+static void release_entry(struct bodystore *b, struct bent *e)
+{
+	if (e->seg != 0) {
+		struct store_loc loc = {e->seg, e->off, BENT_LEN(e)};
+		store_release(&b->st, &loc, e->key, 0, b->index);
+	}
+}
+
+/* Write content (len bytes, crc verified by the caller) for seqno. */
+static int write_content(struct bodystore *b, uint64_t seqno, const void *p, uint32_t len,
+			 struct store_loc *loc, char *errmsg)
+{
+	return store_append(&b->st, STORE_REC_BODY, seqno, 0, p, len, true, loc, errmsg);
+}
+
+int bodystore_put(void *arg, uint64_t seqno, const void *props, uint32_t props_len,
+		  const void *body, uint32_t body_len, uint32_t crc)
+{
+	struct bodystore *b = arg;
+	struct bodystore_map *m = b->map;
+	uint64_t len = (uint64_t)props_len + body_len;
+	struct store_loc loc;
+	int rc;
+
+	if (seqno == 0 || len > STORE_MAX_PAYLOAD) {
+		return qsg_errf(b->errmsg, QSG_RC_IO, "bodystore: message %llu: bad content",
+				(unsigned long long)seqno);
+	}
+	struct bent *e = map_find(m, seqno);
+	if (e != NULL && e->seg != 0 && BENT_LEN(e) == len && e->crc == crc) {
+		b->put_dups++; /* log replay after a restart: keep the copy */
+		return QSG_OK;
+	}
+	if (len > m->scratch_cap) {
+		size_t ncap = len < 4096 ? 4096 : (size_t)len;
+		uint8_t *nb = realloc(m->scratch, ncap);
+		if (nb == NULL) {
+			return qsg_errf(b->errmsg, QSG_RC_IO, "bodystore: out of memory");
+		}
+		m->scratch = nb;
+		m->scratch_cap = ncap;
+	}
+	if (props_len > 0) {
+		memcpy(m->scratch, props, props_len);
+	}
+	if (body_len > 0) {
+		memcpy(m->scratch + props_len, body, body_len);
+	}
+	if (qsg_crc32c(0, m->scratch, (size_t)len) != crc) {
+		return qsg_errf(b->errmsg, QSG_RC_IO,
+				"bodystore: message %llu: content does not match its crc",
+				(unsigned long long)seqno);
+	}
+	rc = write_content(b, seqno, m->scratch, (uint32_t)len, &loc, b->errmsg);
+	if (rc != QSG_OK) {
+		return rc == QSG_RC_STORAGE_NOT_AVAILABLE ? QSG_RC_IO : rc;
+	}
+	b->puts++;
+	if (e != NULL) {
+		/* A different content under the same seqno replaces the old one
+		 * (its record dies); a missing one is now held. */
+		if (e->seg != 0) {
+			release_entry(b, e);
+			b->put_replaced++;
+		} else {
+			miss_gone(b);
+		}
+		e->seg = loc.seg;
+		e->off = loc.off;
+		e->lenf = (e->lenf & BENT_CLAIMED) | (uint32_t)len;
+		e->crc = crc;
+		return QSG_OK;
+	}
+	struct bent ne = {seqno, loc.seg, loc.off, (uint32_t)len, crc};
+	if (map_insert(m, &ne) == NULL) {
+		struct store_loc l = loc;
+		store_release(&b->st, &l, seqno, 0, b->index);
+		return qsg_errf(b->errmsg, QSG_RC_IO, "bodystore: out of memory");
+	}
+	return QSG_OK;
+}
+
+/* Verified read of a held entry into out (nothing appended on failure). */
+static int read_entry(struct bodystore *b, const struct bent *e, struct qsg_wbuf *out, char *errmsg)
+{
+	struct store_loc loc = {e->seg, e->off, BENT_LEN(e)};
+	size_t at = out->len;
+	int rc = store_read(&b->st, &loc, e->key, 0, out, errmsg);
+
+	if (rc != QSG_OK) {
+		out->len = at;
+		return rc == QSG_RC_STORAGE_NOT_AVAILABLE ? rc : QSG_RC_IO;
+	}
+	if (out->len - at != loc.len || qsg_crc32c(0, out->data + at, loc.len) != e->crc) {
+		/* A cached copy that went bad in memory, or a record whose crc
+		 * disagrees with the map: never served. */
+		out->len = at;
+		store_cache_drop(&b->st.cache, e->key, 0);
+		return qsg_errf(errmsg, QSG_RC_IO, "bodystore: message %llu: content crc mismatch",
+				(unsigned long long)e->key);
+	}
+	return QSG_OK;
+}
+
+int bodystore_read(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len, uint32_t crc,
+		   struct qsg_wbuf *out)
+{
+	struct bodystore *b = arg;
+	const struct bent *e = map_find(b->map, seqno);
+	int rc;
+
+	b->reads++;
+	if (e == NULL || e->seg == 0) {
+		b->read_misses++;
+		return qsg_errf(b->errmsg, QSG_RC_IO,
+				"message %llu body not held on this member (catching up)",
+				(unsigned long long)seqno);
+	}
+	if (BENT_LEN(e) != (uint64_t)props_len + body_len || e->crc != crc) {
+		return qsg_errf(b->errmsg, QSG_RC_IO,
+				"bodystore: message %llu: held content differs from its descriptor",
+				(unsigned long long)seqno);
+	}
+	rc = read_entry(b, e, out, b->errmsg);
+	return rc == QSG_OK ? QSG_OK : QSG_RC_IO;
+}
+
+void bodystore_release(void *arg, uint64_t seqno)
+{
+	struct bodystore *b = arg;
+	struct bent *e = map_find(b->map, seqno);
+
+	if (e == NULL) {
+		return;
+	}
+	b->releases++;
+	if (e->seg != 0) {
+		release_entry(b, e);
+	} else {
+		miss_gone(b);
+	}
+	map_remove(b->map, e);
+}
+
+void bodystore_claim(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len, uint32_t crc)
+{
+	struct bodystore *b = arg;
+	struct bodystore_map *m = b->map;
+	uint64_t len = (uint64_t)props_len + body_len;
+	struct bent *e = map_find(m, seqno);
+
+	if (seqno == 0 || len > STORE_MAX_PAYLOAD) {
+		return;
+	}
+	if (e != NULL) {
+		if (e->seg != 0 && (BENT_LEN(e) != len || e->crc != crc)) {
+			/* What we hold is not this message's content: drop it,
+			 * fetch the right one. */
+			release_entry(b, e);
+			e->seg = 0;
+			e->off = 0;
+			if (miss_add(b, seqno) != QSG_OK) {
+				b->nmissing++; /* counted, not listed: reads fail */
+				b->claim_failures++;
+			}
+		}
+		e->lenf = BENT_CLAIMED | (uint32_t)len;
+		e->crc = crc;
+		return;
+	}
+	struct bent ne = {seqno, 0, 0, BENT_CLAIMED | (uint32_t)len, crc};
+	if (map_insert(m, &ne) == NULL || miss_add(b, seqno) != QSG_OK) {
+		/* Out of memory: the read of this message will fail (QSG_RC_IO,
+		 * not held), which fail-stops the member. */
+		struct bent *p = map_find(m, seqno);
+		if (p != NULL) {
+			map_remove(m, p);
+		}
+		b->claim_failures++;
+	}
+}
+
+void bodystore_restored(void *arg, uint64_t last_seqno)
+{
+	struct bodystore *b = arg;
+	struct bodystore_map *m = b->map;
+	size_t start, c, i;
+
+	b->gen++;
+	/* Walk from just after an empty slot: backward shifts then only move
+	 * entries not visited yet (a cluster never crosses an empty slot), so
+	 * the slot just emptied is looked at again. */
+	for (start = 0; m->v[start].key != 0; start++)
+		;
+	for (c = 0; c < m->cap;) {
+		i = start + 1 + c;
+		if (i >= m->cap) {
+			i -= m->cap;
+		}
+		struct bent *e = &m->v[i];
+		if (e->key == 0) {
+			c++;
+			continue;
+		}
+		if (e->lenf & BENT_CLAIMED) {
+			e->lenf &= ~BENT_CLAIMED;
+			c++;
+			continue;
+		}
+		if (e->seg == 0) {
+			/* Missing but no longer in the state: nothing to fetch. */
+			miss_gone(b);
+		} else if (e->key <= last_seqno) {
+			/* Held, not in the new state: gone. */
+			release_entry(b, e);
+			b->restore_releases++;
+		} else {
+			c++; /* above the snapshot: the log puts it again */
+			continue;
+		}
+		map_remove(m, e);
+	}
+}
+
+/* ---- snapshots ---- */
+
+int bodystore_sync_prepare(struct bodystore *b, struct store_sync_job *job, char *errmsg)
+{
+	return store_sync_prepare(&b->st, job, errmsg);
+}
+
+int bodystore_sync_run(struct store_sync_job *job)
+{
+	return store_sync_run(job);
+}
+
+int bodystore_sync_done(struct bodystore *b, struct store_sync_job *job, char *errmsg)
+{
+	return store_sync_done(&b->st, job, errmsg);
+}
+
+void bodystore_set_stable(struct bodystore *b, uint64_t index)
+{
+	store_set_stable(&b->st, index);
+}
+
+/* ---- housekeeping ---- */
+
+static void on_reloc(void *arg, uint64_t key, uint32_t part, const struct store_loc *from,
+		     const struct store_loc *to)
+{
+	struct bodystore *b = arg;
+	struct bent *e = part == 0 ? map_find(b->map, key) : NULL;
+
+	if (e == NULL || e->seg != from->seg || e->off != from->off || BENT_LEN(e) != from->len) {
+		/* Not the record the map names (cannot happen: every live
+		 * record is an entry). Keep the accounting right: the copy is
+		 * dead too. */
+		struct store_loc l = *to;
+		store_release(&b->st, &l, key, part, 0);
+		b->map->reloc_mismatch++;
+		return;
+	}
+	e->seg = to->seg;
+	e->off = to->off;
+}
+
+int bodystore_housekeep(struct bodystore *b, size_t budget, bool *more, char *errmsg)
+{
+	struct store_compact_result res;
+	int rc;
+
+	*more = false;
+	rc = store_compact_step(&b->st, budget, on_reloc, b, &res, errmsg);
+	if (rc != QSG_OK) {
+		return rc;
+	}
+	if (!res.idle) {
+		b->compact_moves += res.moved;
+		*more = true;
+	}
+	if (b->st.reclaim_hint && !b->defer_reclaim) {
+		/* One deletion per slice: an unlink is the slowest thing here. */
+		uint32_t deleted = 0;
+		rc = store_reclaim_max(&b->st, 1, &deleted, errmsg);
+		if (rc != QSG_OK) {
+			return rc;
+		}
+		b->segs_reclaimed += deleted;
+		if (b->st.reclaim_hint && deleted > 0) {
+			*more = true;
+		}
+	}
+	return QSG_OK;
+}
+
+bool bodystore_reclaim_pending(const struct bodystore *b)
+{
+	return b->st.reclaim_hint;
+}
+
+int bodystore_reclaim_prepare(struct bodystore *b, uint32_t max, struct store_reclaim_job *job,
+			      char *errmsg)
+{
+	return store_reclaim_prepare(&b->st, max, job, errmsg);
+}
+
+int bodystore_reclaim_run(struct store_reclaim_job *job)
+{
+	return store_reclaim_run(job);
+}
+
+int bodystore_reclaim_done(struct bodystore *b, struct store_reclaim_job *job, char *errmsg)
+{
+	b->segs_reclaimed += job->n;
+	return store_reclaim_done(job, errmsg);
+}
+
+/* ---- catch-up ---- */
+
+size_t bodystore_missing(struct bodystore *b, uint64_t after, uint64_t *keys, size_t max)
+{
+	struct bodystore_map *m = b->map;
+	size_t lo = 0, hi, n = 0;
+
+	miss_clean(b);
+	hi = m->nmiss;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (m->miss[mid] <= after) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	while (lo < m->nmiss && n < max) {
+		keys[n++] = m->miss[lo++];
+	}
+	return n;
+}
+
+int bodystore_fill(struct bodystore *b, uint64_t seqno, const void *content, uint32_t len,
+		   uint32_t crc, char *errmsg)
+{
+	struct bent *e = map_find(b->map, seqno);
+	struct store_loc loc;
+	int rc;
+
+	if (e == NULL || e->seg != 0) {
+		return QSG_OK; /* released meanwhile, or already filled */
+	}
+	if (len != BENT_LEN(e) || crc != e->crc || (len > 0 && content == NULL) ||
+	    qsg_crc32c(0, content, len) != crc) {
+		return qsg_errf(errmsg, QSG_RC_IO,
+				"bodystore: message %llu: fetched content does not match its "
+				"descriptor",
+				(unsigned long long)seqno);
+	}
+	rc = write_content(b, seqno, content, len, &loc, errmsg);
+	if (rc != QSG_OK) {
+		return rc;
+	}
+	e->seg = loc.seg;
+	e->off = loc.off;
+	miss_gone(b);
+	b->fills++;
+	return QSG_OK;
+}
+
+int bodystore_get(struct bodystore *b, uint64_t seqno, struct qsg_wbuf *out, uint32_t *crc,
+		  char *errmsg)
+{
+	const struct bent *e = map_find(b->map, seqno);
+	int rc;
+
+	if (e == NULL || e->seg == 0) {
+		return qsg_errf(errmsg, QSG_RC_NO_MSG_AVAILABLE,
+				"bodystore: message %llu not held here", (unsigned long long)seqno);
+	}
+	rc = read_entry(b, e, out, errmsg);
+	if (rc == QSG_OK) {
+		*crc = e->crc;
+	}
+	return rc;
+}
+
+/* ---- statistics ---- */
+
+size_t bodystore_map_bytes(const struct bodystore *b)
+{
+	const struct bodystore_map *m = b->map;
+
+	return sizeof *m + m->cap * sizeof *m->v + m->capmiss * sizeof *m->miss;
+}
+
+void bodystore_get_stats(const struct bodystore *b, struct bodystore_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	store_get_stats(&b->st, &out->st);
+	out->messages = b->map->n >= b->nmissing ? b->map->n - b->nmissing : 0;
+	out->missing = b->nmissing;
+	out->puts = b->puts;
+	out->put_dups = b->put_dups;
+	out->put_replaced = b->put_replaced;
+	out->reads = b->reads;
+	out->read_misses = b->read_misses;
+	out->releases = b->releases;
+	out->fills = b->fills;
+	out->restore_releases = b->restore_releases;
+	out->compact_moves = b->compact_moves;
+	out->segs_reclaimed = b->segs_reclaimed;
+	out->reloc_mismatch = b->map->reloc_mismatch;
+	out->map_bytes = bodystore_map_bytes(b);
+	out->map_slots = b->map->cap;
+}

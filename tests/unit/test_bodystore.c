@@ -1,0 +1,570 @@
+/* Unit tests of the body provider over the message store
+ * (src/store/bodystore.c): put/read/release, duplicate puts of a log
+ * replay, reopen, claims and restored(), the missing set and fills,
+ * corruption on disk, compaction and reclaim through housekeeping, and the
+ * map at 1M entries. Real files in a temporary directory, removed at the
+ * end of each test. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/bodystore.h"
+
+static void mkdir_tmp(char *dir, size_t n)
+{
+	snprintf(dir, n, "/tmp/qsg-test-bodystore-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+}
+
+static void rm_tmp(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char p[512];
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.') {
+			continue;
+		}
+		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static off_t file_size(const char *dir, uint32_t seg)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/seg-%010u.qss", dir, seg);
+	if (stat(path, &st) != 0) {
+		return -1;
+	}
+	return st.st_size;
+}
+
+static void open_bs(struct bodystore *b, const char *dir, uint64_t segsize, size_t cache)
+{
+	struct store_config c;
+	char err[QSG_ERRMSG_SIZE];
+
+	store_config_default(&c);
+	c.dir = dir;
+	c.segment_size = segsize;
+	c.cache_bytes = cache;
+	assert_int_equal(bodystore_init(b, &c, err), QSG_OK);
+}
+
+/* Message k: props of k % 7 bytes, body of blen bytes. */
+#define PL(k) ((uint32_t)((k) % 7))
+static void content(uint64_t k, uint8_t *p, size_t n, uint8_t salt)
+{
+	for (size_t i = 0; i < n; i++) {
+		p[i] = (uint8_t)(k * 131 + i * 7 + salt);
+	}
+}
+
+static uint32_t put_msg(struct bodystore *b, uint64_t k, uint32_t blen, uint8_t salt)
+{
+	uint8_t buf[4096];
+	uint32_t pl = PL(k), crc;
+
+	assert_true(pl + blen <= sizeof buf);
+	content(k, buf, pl + blen, salt);
+	crc = qsg_crc32c(0, buf, pl + blen);
+	assert_int_equal(bodystore_put(b, k, buf, pl, buf + pl, blen, crc), QSG_OK);
+	return crc;
+}
+
+static uint32_t msg_crc(uint64_t k, uint32_t blen, uint8_t salt)
+{
+	uint8_t buf[4096];
+
+	content(k, buf, PL(k) + blen, salt);
+	return qsg_crc32c(0, buf, PL(k) + blen);
+}
+
+static void check_msg(struct bodystore *b, uint64_t k, uint32_t blen, uint8_t salt)
+{
+	uint8_t want[4096];
+	struct qsg_wbuf w;
+	uint32_t pl = PL(k);
+
+	content(k, want, pl + blen, salt);
+	qsg_wbuf_init(&w);
+	qsg_put_u8(&w, 0xee); /* reads append */
+	assert_int_equal(bodystore_read(b, k, pl, blen, qsg_crc32c(0, want, pl + blen), &w),
+			 QSG_OK);
+	assert_int_equal(w.len, 1 + pl + blen);
+	assert_memory_equal(w.data + 1, want, pl + blen);
+	qsg_wbuf_close(&w);
+}
+
+static void check_read_fails(struct bodystore *b, uint64_t k, uint32_t blen, uint32_t crc)
+{
+	struct qsg_wbuf w;
+
+	qsg_wbuf_init(&w);
+	qsg_put_u8(&w, 0xee);
+	assert_int_equal(bodystore_read(b, k, PL(k), blen, crc, &w), QSG_RC_IO);
+	assert_int_equal(w.len, 1); /* nothing appended */
+	qsg_wbuf_close(&w);
+}
+
+static void test_roundtrip(void **state)
+{
+	char dir[64];
+	struct bodystore b;
+	struct bodystore_stats st;
+	uint64_t k;
+
+	(void)state;
+	mkdir_tmp(dir, sizeof dir);
+	open_bs(&b, dir, 1 << 20, 1 << 20);
+	for (k = 1; k <= 50; k++) {
+		put_msg(&b, k, (uint32_t)(k * 10), 0);
+	}
+	for (k = 1; k <= 50; k++) {
+		check_msg(&b, k, (uint32_t)(k * 10), 0);
+	}
+	/* Wrong crc or length asked: refused. */
+	check_read_fails(&b, 3, 30, msg_crc(3, 30, 0) ^ 1);
+	check_read_fails(&b, 3, 31, msg_crc(3, 30, 0));
+	/* A put whose content does not match its crc is refused. */
+	uint8_t x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	assert_int_equal(bodystore_put(&b, 99, NULL, 0, x, 8, 12345), QSG_RC_IO);
+	assert_true(strlen(b.errmsg) > 0);
+	/* Empty content is a message too. */
+	assert_int_equal(bodystore_put(&b, 98, NULL, 0, NULL, 0, 0), QSG_OK);
+	struct qsg_wbuf w;
+	qsg_wbuf_init(&w);
+	assert_int_equal(bodystore_read(&b, 98, 0, 0, 0, &w), QSG_OK);
+	assert_int_equal(w.len, 0);
+	qsg_wbuf_close(&w);
+	bodystore_set_index(&b, 7);
+	for (k = 1; k <= 50; k += 2) {
+		bodystore_release(&b, k);
+	}
+	bodystore_release(&b, 1); /* twice: ignored */
+	bodystore_release(&b, 1000); /* never held: ignored */
+	check_read_fails(&b, 1, 10, msg_crc(1, 10, 0));
+	check_msg(&b, 2, 20, 0);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.messages, 26);
+	assert_int_equal(st.puts, 51);
+	assert_int_equal(st.releases, 25);
+	assert_int_equal(st.read_misses, 1);
+	assert_int_equal(st.st.live_records, 26);
+	bodystore_close(&b);
+	rm_tmp(dir);
+}
+
+static void test_dup_put(void **state)
+{
+	char dir[64];
+	struct bodystore b;
+	struct bodystore_stats st;
+
+	(void)state;
+	mkdir_tmp(dir, sizeof dir);
+	open_bs(&b, dir, 1 << 20, 0);
+	put_msg(&b, 5, 100, 0);
+	put_msg(&b, 5, 100, 0); /* log replay: no second copy */
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.puts, 1);
+	assert_int_equal(st.put_dups, 1);
+	assert_int_equal(st.st.live_records, 1);
+	/* Another content under the same seqno replaces the old one. */
+	put_msg(&b, 5, 100, 9);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.put_replaced, 1);
+	assert_int_equal(st.st.live_records, 1);
+	assert_int_equal(st.messages, 1);
+	check_msg(&b, 5, 100, 9);
+	check_read_fails(&b, 5, 100, msg_crc(5, 100, 0));
+	bodystore_close(&b);
+	rm_tmp(dir);
+}
+
+static void test_reopen_claims(void **state)
+{
+	char dir[64];
+	struct bodystore b;
+	struct bodystore_stats st;
+	char err[QSG_ERRMSG_SIZE];
+	uint64_t k;
+
+	(void)state;
+	mkdir_tmp(dir, sizeof dir);
+	open_bs(&b, dir, 8192, 1 << 20);
+	for (k = 1; k <= 40; k++) {
+		put_msg(&b, k, 100, 0);
+	}
+	assert_int_equal(store_sync(&b.st, err), QSG_OK);
+	bodystore_close(&b);
+
+	open_bs(&b, dir, 8192, 1 << 20);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.messages, 40);
+	assert_int_equal(st.missing, 0);
+	for (k = 1; k <= 40; k++) {
+		check_msg(&b, k, 100, 0);
+	}
+	/* Log replay after the restart: duplicates, nothing written. */
+	put_msg(&b, 40, 100, 0);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.put_dups, 1);
+	assert_int_equal(st.puts, 0);
+	/* A snapshot whose last seqno is 30 holds 2, 4, .., 30 and 45, 47
+	 * (never written here: missing). */
+	bodystore_set_index(&b, 100);
+	for (k = 2; k <= 30; k += 2) {
+		bodystore_claim(&b, k, PL(k), 100, msg_crc(k, 100, 0));
+	}
+	bodystore_claim(&b, 47, PL(47), 100, msg_crc(47, 100, 0));
+	bodystore_claim(&b, 45, PL(45), 100, msg_crc(45, 100, 0));
+	bodystore_restored(&b, 30);
+	bodystore_get_stats(&b, &st);
+	/* Kept: 15 claimed + 31..40 above the snapshot. */
+	assert_int_equal(st.messages, 25);
+	assert_int_equal(st.missing, 2);
+	assert_int_equal(b.nmissing, 2);
+	assert_int_equal(st.restore_releases, 15);
+	assert_int_equal(st.st.live_records, 25);
+	for (k = 1; k <= 40; k++) {
+		if (k <= 30 && k % 2 == 1) {
+			check_read_fails(&b, k, 100, msg_crc(k, 100, 0));
+		} else {
+			check_msg(&b, k, 100, 0);
+		}
+	}
+	/* Missing: listed in order, read fails with the catching-up message. */
+	uint64_t keys[4];
+	assert_int_equal(bodystore_missing(&b, 0, keys, 4), 2);
+	assert_int_equal(keys[0], 45);
+	assert_int_equal(keys[1], 47);
+	assert_int_equal(bodystore_missing(&b, 45, keys, 4), 1);
+	assert_int_equal(keys[0], 47);
+	assert_int_equal(bodystore_missing(&b, 0, keys, 1), 1);
+	assert_int_equal(keys[0], 45);
+	check_read_fails(&b, 45, 100, msg_crc(45, 100, 0));
+	assert_non_null(strstr(b.errmsg, "not held on this member"));
+	struct qsg_wbuf w;
+	uint32_t crc;
+	qsg_wbuf_init(&w);
+	assert_int_equal(bodystore_get(&b, 45, &w, &crc, err), QSG_RC_NO_MSG_AVAILABLE);
+	/* Fill: wrong content refused, right content accepted. */
+	uint8_t buf[200];
+	content(45, buf, PL(45) + 100, 0);
+	assert_int_equal(bodystore_fill(&b, 45, buf, PL(45) + 100, msg_crc(45, 100, 1), err),
+			 QSG_RC_IO);
+	buf[3] ^= 1;
+	assert_int_equal(bodystore_fill(&b, 45, buf, PL(45) + 100, msg_crc(45, 100, 0), err),
+			 QSG_RC_IO);
+	buf[3] ^= 1;
+	assert_int_equal(bodystore_missing(&b, 0, keys, 4), 2);
+	assert_int_equal(bodystore_fill(&b, 45, buf, PL(45) + 100, msg_crc(45, 100, 0), err),
+			 QSG_OK);
+	assert_int_equal(bodystore_fill(&b, 45, buf, PL(45) + 100, msg_crc(45, 100, 0), err),
+			 QSG_OK); /* twice: ignored */
+	check_msg(&b, 45, 100, 0);
+	assert_int_equal(bodystore_get(&b, 45, &w, &crc, err), QSG_OK);
+	assert_int_equal(crc, msg_crc(45, 100, 0));
+	assert_int_equal(w.len, PL(45) + 100);
+	assert_memory_equal(w.data, buf, w.len);
+	qsg_wbuf_close(&w);
+	assert_int_equal(bodystore_missing(&b, 0, keys, 4), 1);
+	assert_int_equal(keys[0], 47);
+	/* Released while missing: leaves the list, a late fill is ignored. */
+	bodystore_release(&b, 47);
+	assert_int_equal(bodystore_missing(&b, 0, keys, 4), 0);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.missing, 0);
+	content(47, buf, PL(47) + 100, 0);
+	assert_int_equal(bodystore_fill(&b, 47, buf, PL(47) + 100, msg_crc(47, 100, 0), err),
+			 QSG_OK);
+	check_read_fails(&b, 47, 100, msg_crc(47, 100, 0));
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.fills, 1);
+	assert_int_equal(st.messages, 26);
+
+	/* A second restore: 32 claimed with another content (missing), the
+	 * rest of 31..40 unclaimed above last = 35 survives from 36. */
+	bodystore_claim(&b, 32, PL(32), 100, msg_crc(32, 100, 5));
+	for (k = 33; k <= 40; k++) {
+		bodystore_claim(&b, k, PL(k), 100, msg_crc(k, 100, 0));
+	}
+	bodystore_restored(&b, 35);
+	assert_int_equal(bodystore_missing(&b, 0, keys, 4), 1);
+	assert_int_equal(keys[0], 32);
+	for (k = 33; k <= 40; k++) {
+		check_msg(&b, k, 100, 0);
+	}
+	check_read_fails(&b, 2, 100, msg_crc(2, 100, 0));
+	check_read_fails(&b, 32, 100, msg_crc(32, 100, 5));
+	/* The log puts 32 again: no longer missing. */
+	put_msg(&b, 32, 100, 5);
+	assert_int_equal(bodystore_missing(&b, 0, keys, 4), 0);
+	check_msg(&b, 32, 100, 5);
+	/* 45 (held, unclaimed, above 35) stays: the log would put it again. */
+	check_msg(&b, 45, 100, 0);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.messages, 10);
+	assert_int_equal(st.st.live_records, 10);
+	bodystore_close(&b);
+	rm_tmp(dir);
+}
+
+static void test_corrupt_on_disk(void **state)
+{
+	char dir[64], path[256];
+	struct bodystore b;
+	char err[QSG_ERRMSG_SIZE];
+	struct qsg_wbuf w;
+	uint32_t crc;
+
+	(void)state;
+	mkdir_tmp(dir, sizeof dir);
+	open_bs(&b, dir, 1 << 20, 0); /* no cache: reads go to disk */
+	put_msg(&b, 1, 300, 0);
+	put_msg(&b, 2, 300, 0);
+	assert_int_equal(store_sync(&b.st, err), QSG_OK);
+	/* Flip a payload byte of message 1 (segment 1, first record). */
+	snprintf(path, sizeof path, "%s/seg-%010u.qss", dir, 1u);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	uint8_t c;
+	off_t at = STORE_SEG_HDR_SIZE + STORE_REC_HDR_SIZE + 100;
+	assert_int_equal(pread(fd, &c, 1, at), 1);
+	c ^= 0x40;
+	assert_int_equal(pwrite(fd, &c, 1, at), 1);
+	close(fd);
+	check_read_fails(&b, 1, 300, msg_crc(1, 300, 0));
+	qsg_wbuf_init(&w);
+	assert_int_equal(bodystore_get(&b, 1, &w, &crc, err), QSG_RC_IO);
+	assert_int_equal(w.len, 0);
+	qsg_wbuf_close(&w);
+	check_msg(&b, 2, 300, 0);
+	bodystore_close(&b);
+	rm_tmp(dir);
+}
+
+static void test_housekeep(void **state)
+{
+	char dir[64];
+	struct bodystore b;
+	struct bodystore_stats st0, st1;
+	char err[QSG_ERRMSG_SIZE];
+	bool more, live[201];
+	uint64_t k;
+	int slices = 0;
+
+	(void)state;
+	mkdir_tmp(dir, sizeof dir);
+	open_bs(&b, dir, 8192, 0);
+	for (k = 1; k <= 200; k++) {
+		put_msg(&b, k, 200, 0);
+		live[k] = true;
+	}
+	bodystore_get_stats(&b, &st0);
+	assert_true(st0.st.segments >= 5);
+	/* Release 3 in 4 at index 10. */
+	bodystore_set_index(&b, 10);
+	for (k = 1; k <= 200; k++) {
+		if (k % 4 != 0) {
+			bodystore_release(&b, k);
+			live[k] = false;
+		}
+	}
+	do {
+		assert_int_equal(bodystore_housekeep(&b, 2000, &more, err), QSG_OK);
+		assert_true(++slices < 1000);
+	} while (more);
+	bodystore_get_stats(&b, &st1);
+	assert_true(st1.compact_moves > 0);
+	assert_true(slices > 3);
+	assert_int_equal(st1.reloc_mismatch, 0);
+	/* Nothing deleted yet: no sync since the copies, and the releases are
+	 * above the stable index. Segment 1 is still on disk. */
+	assert_int_equal(st1.segs_reclaimed, 0);
+	assert_true(file_size(dir, 1) > 0);
+	for (k = 1; k <= 200; k++) {
+		if (live[k]) {
+			check_msg(&b, k, 200, 0);
+		} else {
+			check_read_fails(&b, k, 200, msg_crc(k, 200, 0));
+		}
+	}
+	/* A snapshot sync completes, but stable is still below 10: kept. */
+	struct store_sync_job job;
+	assert_int_equal(bodystore_sync_prepare(&b, &job, err), QSG_OK);
+	assert_int_equal(bodystore_sync_run(&job), QSG_OK);
+	assert_int_equal(bodystore_sync_done(&b, &job, err), QSG_OK);
+	bodystore_set_stable(&b, 9);
+	assert_int_equal(bodystore_housekeep(&b, 2000, &more, err), QSG_OK);
+	bodystore_get_stats(&b, &st1);
+	assert_int_equal(st1.segs_reclaimed, 0);
+	assert_true(file_size(dir, 1) > 0);
+	/* Stable reaches 10: the compacted sources go. */
+	bodystore_set_stable(&b, 10);
+	slices = 0;
+	do {
+		/* One deletion per slice. */
+		uint64_t before = b.segs_reclaimed;
+		assert_int_equal(bodystore_housekeep(&b, 2000, &more, err), QSG_OK);
+		assert_true(b.segs_reclaimed - before <= 1);
+		slices++;
+	} while (more);
+	assert_true(slices >= 3);
+	bodystore_get_stats(&b, &st1);
+	assert_true(st1.segs_reclaimed >= 3);
+	assert_int_equal(file_size(dir, 1), -1);
+	assert_true(st1.st.disk_bytes < st0.st.disk_bytes);
+	assert_int_equal(st1.messages, 50);
+	assert_int_equal(st1.st.live_records, 50);
+	for (k = 4; k <= 200; k += 4) {
+		check_msg(&b, k, 200, 0);
+	}
+	/* After a restart the relocated records are found. */
+	assert_int_equal(store_sync(&b.st, err), QSG_OK);
+	bodystore_close(&b);
+	open_bs(&b, dir, 8192, 0);
+	/* Released records outside the compacted segments are still on disk:
+	 * the snapshot's claims and restored() drop them. */
+	for (k = 4; k <= 200; k += 4) {
+		bodystore_claim(&b, k, PL(k), 200, msg_crc(k, 200, 0));
+	}
+	bodystore_restored(&b, 200);
+	bodystore_get_stats(&b, &st1);
+	assert_int_equal(st1.messages, 50);
+	assert_int_equal(st1.missing, 0);
+	for (k = 4; k <= 200; k += 4) {
+		check_msg(&b, k, 200, 0);
+	}
+	bodystore_close(&b);
+	rm_tmp(dir);
+}
+
+static void test_reclaim_after_stable(void **state)
+{
+	char dir[64];
+	struct bodystore b;
+	struct bodystore_stats st;
+	char err[QSG_ERRMSG_SIZE];
+	bool more;
+	uint64_t k;
+
+	(void)state;
+	mkdir_tmp(dir, sizeof dir);
+	open_bs(&b, dir, 4096, 0);
+	for (k = 1; k <= 60; k++) {
+		put_msg(&b, k, 200, 0);
+	}
+	/* Everything of segment 1 (the first ~15 messages) released at 5. */
+	bodystore_set_index(&b, 5);
+	for (k = 1; k <= 20; k++) {
+		bodystore_release(&b, k);
+	}
+	assert_int_equal(bodystore_housekeep(&b, 1 << 20, &more, err), QSG_OK);
+	bodystore_get_stats(&b, &st);
+	assert_true(file_size(dir, 1) > 0);
+	bodystore_set_stable(&b, 5);
+	/* With the unlinks deferred to a pool job: housekeeping leaves the
+	 * file, the job deletes it. */
+	b.defer_reclaim = true;
+	assert_int_equal(bodystore_housekeep(&b, 1 << 20, &more, err), QSG_OK);
+	assert_true(file_size(dir, 1) > 0);
+	assert_true(bodystore_reclaim_pending(&b));
+	struct store_reclaim_job job;
+	assert_int_equal(bodystore_reclaim_prepare(&b, 1, &job, err), QSG_OK);
+	assert_int_equal(job.n, 1);
+	assert_int_equal(job.ids[0], 1);
+	assert_true(file_size(dir, 1) > 0); /* prepare is memory only */
+	assert_int_equal(bodystore_reclaim_run(&job), QSG_OK);
+	assert_int_equal(bodystore_reclaim_done(&b, &job, err), QSG_OK);
+	bodystore_get_stats(&b, &st);
+	assert_true(st.segs_reclaimed >= 1);
+	assert_int_equal(file_size(dir, 1), -1);
+	/* The directory entry becomes durable with the next sync job. */
+	assert_int_equal(store_sync(&b.st, err), QSG_OK);
+	for (k = 21; k <= 60; k++) {
+		check_msg(&b, k, 200, 0);
+	}
+	bodystore_close(&b);
+	rm_tmp(dir);
+}
+
+/* The map alone (claims insert missing entries, no disk): 1M entries,
+ * several rehashes, half of them removed by backward shift. */
+static void test_map_1m(void **state)
+{
+	char dir[64];
+	struct bodystore b;
+	struct bodystore_stats st;
+	const uint64_t n = 1000000;
+	uint64_t k, *keys;
+
+	(void)state;
+	mkdir_tmp(dir, sizeof dir);
+	open_bs(&b, dir, 1 << 20, 0);
+	for (k = 1; k <= n; k++) {
+		bodystore_claim(&b, k * 3, 0, (uint32_t)(k % 1000), (uint32_t)k);
+	}
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.missing, n);
+	assert_int_equal(st.messages, 0);
+	/* 24-byte slots at a load between 0.53 and 0.8, plus the missing
+	 * vector (8 bytes per seqno, doubled on growth). */
+	assert_true(st.map_slots >= n * 1000 / 800);
+	assert_true(st.map_slots * 24 / n <= 46);
+	keys = malloc(n * sizeof *keys);
+	assert_non_null(keys);
+	/* Restored: every claim kept, marks cleared. */
+	bodystore_restored(&b, 3 * n);
+	assert_int_equal(bodystore_missing(&b, 0, keys, n), n);
+	for (k = 0; k < n; k++) {
+		assert_int_equal(keys[k], (k + 1) * 3);
+	}
+	/* Remove the even ones. */
+	for (k = 2; k <= n; k += 2) {
+		bodystore_release(&b, k * 3);
+	}
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.missing, n / 2);
+	assert_int_equal(bodystore_missing(&b, 0, keys, n), n / 2);
+	for (k = 0; k < n / 2; k++) {
+		assert_int_equal(keys[k], (2 * k + 1) * 3);
+	}
+	/* A restore that claims none of them forgets all (missing, not in
+	 * the state). */
+	bodystore_restored(&b, 0);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.missing, 0);
+	assert_int_equal(bodystore_missing(&b, 0, keys, n), 0);
+	free(keys);
+	bodystore_close(&b);
+	rm_tmp(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_roundtrip),	  cmocka_unit_test(test_dup_put),
+	    cmocka_unit_test(test_reopen_claims), cmocka_unit_test(test_corrupt_on_disk),
+	    cmocka_unit_test(test_housekeep),	  cmocka_unit_test(test_reclaim_after_stable),
+	    cmocka_unit_test(test_map_1m),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,472 @@
+/* Unit tests of src/qsgd/catchup.c: a member whose bodystore has missing
+ * bodies fetches them from fake peers listening on loopback (real libuv loop,
+ * real sockets, the framing of src/qsgd/stream.c and src/proto; the peers
+ * answer with the real catchup_serve over real bodystores). Checked: the
+ * HELLO as a member, every body filled with its content, replies cut at
+ * PROTO_FETCH_CONTENT and the rest asked again, a pass without progress
+ * moves on to another member, a peer sending a corrupt body is dropped (and
+ * nothing corrupt is stored), and catchup_serve's limits. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/crc32c.h"
+#include "proto/proto.h"
+#include "qsgd/catchup.h"
+#include "qsgd/stream.h"
+#include "qsgd_fake.h"
+#include "store/bodystore.h"
+
+/* ---- bodystores ---- */
+
+static void mkdir_tmp(char *dir, size_t n)
+{
+	snprintf(dir, n, "/tmp/qsg-test-catchup-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+}
+
+static void rm_tmp(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char p[512];
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+struct bs {
+	char dir[64];
+	struct bodystore b;
+};
+
+static void bs_open(struct bs *s)
+{
+	struct store_config c;
+	char err[QSG_ERRMSG_SIZE];
+	mkdir_tmp(s->dir, sizeof s->dir);
+	store_config_default(&c);
+	c.dir = s->dir;
+	c.segment_size = 8u << 20;
+	assert_int_equal(bodystore_init(&s->b, &c, err), QSG_OK);
+}
+
+static void bs_close(struct bs *s)
+{
+	bodystore_close(&s->b);
+	rm_tmp(s->dir);
+}
+
+/* Message k: props of k % 5 bytes, then the body; every 10th is 300 KiB so
+ * that replies are cut by the content limit. */
+#define PL(k) ((uint32_t)((k) % 5))
+static uint32_t msg_len(uint64_t k)
+{
+	return k % 10 == 0 ? 300u * 1024 : 100 + (uint32_t)(k % 700);
+}
+static void msg_content(uint64_t k, uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(k * 131 + i * 7);
+}
+
+static uint8_t buf[400 * 1024];
+
+static uint32_t msg_crc(uint64_t k)
+{
+	uint32_t n = msg_len(k);
+	msg_content(k, buf, n);
+	return qsg_crc32c(0, buf, n);
+}
+
+static void hold(struct bs *s, uint64_t k)
+{
+	uint32_t n = msg_len(k), crc = msg_crc(k);
+	assert_int_equal(bodystore_put(&s->b, k, buf, PL(k), buf + PL(k), n - PL(k), crc), QSG_OK);
+}
+
+static void claim(struct bs *s, uint64_t k)
+{
+	bodystore_claim(&s->b, k, PL(k), msg_len(k) - PL(k), msg_crc(k));
+}
+
+static void check_held(struct bs *s, uint64_t k)
+{
+	struct qsg_wbuf w;
+	uint32_t n = msg_len(k), crc = msg_crc(k);
+	qsg_wbuf_init(&w);
+	assert_int_equal(bodystore_read(&s->b, k, PL(k), n - PL(k), crc, &w), QSG_OK);
+	assert_int_equal(w.len, n);
+	assert_memory_equal(w.data, buf, n);
+	qsg_wbuf_close(&w);
+}
+
+/* ---- a fake peer: HELLO, then FETCH answered by catchup_serve ---- */
+
+struct pconn {
+	struct stream st;
+	struct fpeer *fp;
+};
+
+struct fpeer {
+	uv_tcp_t listener;
+	struct stream_set set;
+	int port;
+	struct qsgd d; /* catchup_serve reads d.bodies and d.log */
+	struct bs store;
+	struct pconn *conns[16]; /* open connections */
+	unsigned hellos;
+	uint32_t hello_member;
+	uint8_t hello_kind;
+	unsigned fetches;
+	uint32_t max_count; /* largest FETCH count asked */
+	unsigned short_replies; /* replies that answered fewer than asked */
+	bool corrupt; /* flip the last byte of every reply */
+};
+
+static void pc_frame(struct stream *st, const uint8_t *p, size_t len)
+{
+	struct pconn *c = st->data;
+	struct fpeer *fp = c->fp;
+	struct proto_req req;
+	char errmsg[QSG_ERRMSG_SIZE];
+
+	assert_int_equal(proto_req_decode(p, len, &req, errmsg), QSG_OK);
+	if (req.op == PROTO_HELLO) {
+		struct proto_resp resp;
+		memset(&resp, 0, sizeof resp);
+		fp->hellos++;
+		fp->hello_member = req.u.hello.member_id;
+		fp->hello_kind = req.u.hello.kind;
+		resp.op = PROTO_HELLO;
+		resp.reqid = req.reqid;
+		assert_int_equal(proto_resp_encode(&resp, &st->out), QSG_OK);
+		stream_mark(st);
+		return;
+	}
+	assert_int_equal(req.op, PROTO_FETCH);
+	fp->fetches++;
+	if (req.u.fetch.count > fp->max_count)
+		fp->max_count = req.u.fetch.count;
+	size_t off = st->out.len;
+	catchup_serve(&fp->d, &req, &st->out);
+	struct proto_resp resp;
+	assert_int_equal(proto_resp_decode(st->out.data + off, st->out.len - off, &resp, errmsg),
+			 QSG_OK);
+	assert_int_equal(resp.rc, QSG_OK);
+	if (resp.u.fetch.count < req.u.fetch.count)
+		fp->short_replies++;
+	if (fp->corrupt)
+		st->out.data[st->out.len - 1] ^= 0x5a;
+	stream_mark(st);
+}
+
+static void pc_error(struct stream *st, int rc, uint32_t reqid)
+{
+	(void)rc;
+	(void)reqid;
+	stream_close(st);
+}
+
+static void pc_closed(struct stream *st)
+{
+	struct pconn *c = st->data;
+	for (size_t i = 0; i < 16; i++)
+		if (c->fp->conns[i] == c)
+			c->fp->conns[i] = NULL;
+	free(c);
+}
+
+static const struct stream_ops pc_ops = {
+    .on_frame = pc_frame,
+    .on_error = pc_error,
+    .on_closed = pc_closed,
+};
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct fpeer *fp = server->data;
+	assert_int_equal(status, 0);
+	struct pconn *c = calloc(1, sizeof *c);
+	c->fp = fp;
+	uv_tcp_init(server->loop, &c->st.tcp);
+	stream_init(&c->st, &fp->set, &pc_ops, c);
+	assert_int_equal(uv_accept(server, (uv_stream_t *)&c->st.tcp), 0);
+	assert_int_equal(stream_start(&c->st), QSG_OK);
+	for (size_t i = 0; i < 16; i++)
+		if (fp->conns[i] == NULL) {
+			fp->conns[i] = c;
+			return;
+		}
+	fail_msg("more than 16 connections to a fake peer");
+}
+
+static void peer_start(struct fpeer *fp, struct fake *fk)
+{
+	struct sockaddr_in sa;
+	struct sockaddr_storage bound;
+	int namelen = sizeof bound;
+
+	memset(fp, 0, sizeof *fp);
+	bs_open(&fp->store);
+	fp->d.log = &fk->log;
+	fp->d.bodies = &fp->store.b;
+	stream_set_init(&fp->set, &fk->loop);
+	fp->set.data = fp;
+	uv_tcp_init(&fk->loop, &fp->listener);
+	fp->listener.data = fp;
+	uv_ip4_addr("127.0.0.1", 0, &sa);
+	assert_int_equal(uv_tcp_bind(&fp->listener, (const struct sockaddr *)&sa, 0), 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&fp->listener, 8, on_connection), 0);
+	assert_int_equal(uv_tcp_getsockname(&fp->listener, (struct sockaddr *)&bound, &namelen), 0);
+	fp->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+}
+
+static void peer_stop(struct fpeer *fp)
+{
+	for (size_t i = 0; i < 16; i++)
+		if (fp->conns[i] != NULL && !fp->conns[i]->st.closing)
+			stream_close(&fp->conns[i]->st);
+	uv_close((uv_handle_t *)&fp->listener, NULL);
+	stream_set_close(&fp->set, NULL);
+}
+
+/* ---- the member under test: id 1; member 2 leads, member 3 follows ---- */
+
+struct env {
+	struct fake fk;
+	struct fpeer p2, p3;
+	struct bs me;
+	struct catchup *cu;
+};
+
+static struct env *env_new(void)
+{
+	struct env *e = calloc(1, sizeof *e);
+	char errmsg[QSG_ERRMSG_SIZE];
+	assert_non_null(e);
+	fake_init(&e->fk, 3, 1, 0);
+	peer_start(&e->p2, &e->fk);
+	peer_start(&e->p3, &e->fk);
+	snprintf(e->fk.cfg.members[1].listen, sizeof e->fk.cfg.members[1].listen, "127.0.0.1:%d",
+		 e->p2.port);
+	snprintf(e->fk.cfg.members[2].listen, sizeof e->fk.cfg.members[2].listen, "127.0.0.1:%d",
+		 e->p3.port);
+	e->fk.info.role = GLUE_FOLLOWER;
+	e->fk.info.leader_id = 2;
+	bs_open(&e->me);
+	e->fk.d.bodies = &e->me.b;
+	assert_int_equal(catchup_init(&e->cu, &e->fk.d, errmsg), QSG_OK);
+	return e;
+}
+
+static void env_free(struct env *e)
+{
+	catchup_close(e->cu);
+	peer_stop(&e->p2);
+	peer_stop(&e->p3);
+	fake_close(&e->fk);
+	bs_close(&e->p2.store);
+	bs_close(&e->p3.store);
+	bs_close(&e->me);
+	free(e);
+}
+
+static bool run_until_missing(struct env *e, uint64_t missing, unsigned max_ms)
+{
+	uint64_t start = uv_now(&e->fk.loop);
+	while (e->me.b.nmissing != missing) {
+		if (uv_now(&e->fk.loop) - start > max_ms)
+			return false;
+		fake_run_ms(&e->fk, 5);
+	}
+	return true;
+}
+
+#define N 300
+
+static void fetch_from_leader_then_another_member(void **state)
+{
+	(void)state;
+	struct env *e = env_new();
+	struct catchup_stats st;
+	uint64_t bytes = 0;
+
+	/* The leader holds 1..N; only member 3 holds N + 1. */
+	for (uint64_t k = 1; k <= N; k++) {
+		hold(&e->p2.store, k);
+		bytes += msg_len(k);
+	}
+	hold(&e->p3.store, N + 1);
+	for (uint64_t k = 1; k <= N + 1; k++)
+		claim(&e->me, k);
+	bodystore_restored(&e->me.b, N + 1);
+	assert_int_equal(e->me.b.nmissing, N + 1);
+
+	catchup_kick(e->cu);
+	assert_true(run_until_missing(e, 1, 10000));
+	assert_int_equal(e->p2.hellos, 1);
+	assert_int_equal(e->p2.hello_kind, PROTO_KIND_MEMBER);
+	assert_int_equal(e->p2.hello_member, 1);
+	assert_true(e->p2.max_count <= CATCHUP_BATCH);
+	assert_true(e->p2.short_replies >= 1); /* 30 x 300 KiB: cut at 1 MiB */
+	catchup_stats(e->cu, &st);
+	assert_true(st.active);
+	assert_int_equal(st.missing, 1);
+	assert_int_equal(st.fetched, N);
+	assert_int_equal(st.bytes, bytes);
+	for (uint64_t k = 1; k <= N; k++)
+		check_held(&e->me, k);
+
+	/* The leader does not hold N + 1: after that pass (no progress) the
+	 * next member is asked, after the back-off. */
+	assert_true(run_until_missing(e, 0, 5000));
+	assert_true(e->p3.fetches >= 1);
+	check_held(&e->me, N + 1);
+	fake_run_ms(&e->fk, 2 * CATCHUP_TICK_MS);
+	catchup_stats(e->cu, &st);
+	assert_false(st.active);
+	assert_int_equal(st.missing, 0);
+	assert_int_equal(st.fetched, N + 1);
+	assert_true(st.failures >= 1);
+	env_free(e);
+}
+
+static void corrupt_peer_is_dropped(void **state)
+{
+	(void)state;
+	struct env *e = env_new();
+	struct catchup_stats st;
+
+	/* Both hold everything; the leader corrupts what it sends. */
+	for (uint64_t k = 1; k <= 50; k++) {
+		hold(&e->p2.store, k);
+		hold(&e->p3.store, k);
+		claim(&e->me, k);
+	}
+	bodystore_restored(&e->me.b, 50);
+	e->p2.corrupt = true;
+	catchup_kick(e->cu);
+	assert_true(run_until_missing(e, 0, 10000));
+	assert_true(e->p2.fetches >= 1);
+	assert_true(e->p3.fetches >= 1);
+	catchup_stats(e->cu, &st);
+	assert_true(st.failures >= 1);
+	for (uint64_t k = 1; k <= 50; k++)
+		check_held(&e->me, k);
+	env_free(e);
+}
+
+static void leader_asks_the_others(void **state)
+{
+	(void)state;
+	struct env *e = env_new();
+	/* This member leads: it must not ask itself; member 2 is first. */
+	e->fk.info.role = GLUE_LEADER;
+	e->fk.info.leader_id = 1;
+	for (uint64_t k = 1; k <= 20; k++) {
+		hold(&e->p2.store, k);
+		claim(&e->me, k);
+	}
+	bodystore_restored(&e->me.b, 20);
+	assert_true(run_until_missing(e, 0, 5000));
+	assert_int_equal(e->p2.hellos, 1);
+	env_free(e);
+}
+
+/* catchup_serve directly: the content limit, not held, no store. */
+static void serve_limits(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct bs s;
+	struct qsgd d;
+	struct qsg_wbuf out;
+	struct proto_req req;
+	struct proto_resp resp;
+	struct proto_fetch_item it;
+	char errmsg[QSG_ERRMSG_SIZE];
+	uint64_t keys[] = {10, 20, 30, 31, 40};
+
+	fake_init(&fk, 1, 1, 0);
+	bs_open(&s);
+	for (size_t i = 0; i < 5; i++)
+		if (keys[i] != 31)
+			hold(&s, keys[i]);
+	memset(&d, 0, sizeof d);
+	d.log = &fk.log;
+	d.bodies = &s.b;
+	memset(&req, 0, sizeof req);
+	req.op = PROTO_FETCH;
+	req.reqid = 9;
+	req.u.fetch.count = 5;
+	qsg_wbuf_init(&out);
+	assert_int_equal(
+	    proto_req_encode(&(struct proto_req){.op = PROTO_FETCH,
+						 .reqid = 9,
+						 .u.fetch = {.count = 5, .seqnos = keys}},
+			     &out),
+	    QSG_OK);
+	assert_int_equal(proto_req_decode(out.data, out.len, &req, errmsg), QSG_OK);
+
+	/* 3 x 300 KiB fit in 1 MiB, then 31 is not held (found 0, no
+	 * content), then the fourth 300 KiB body would pass the limit. */
+	struct qsg_wbuf r;
+	qsg_wbuf_init(&r);
+	catchup_serve(&d, &req, &r);
+	assert_int_equal(proto_resp_decode(r.data, r.len, &resp, errmsg), QSG_OK);
+	assert_int_equal(resp.reqid, 9);
+	assert_int_equal(resp.rc, QSG_OK);
+	assert_int_equal(resp.u.fetch.count, 4);
+	size_t cur = 0;
+	for (uint32_t i = 0; i < 4; i++) {
+		assert_int_equal(proto_fetch_next(&resp, &cur, &it), 1);
+		assert_true(it.seqno == keys[i]);
+		assert_int_equal(it.found, keys[i] != 31);
+		if (it.found) {
+			assert_int_equal(it.crc, msg_crc(keys[i]));
+			assert_int_equal(it.content.len, msg_len(keys[i]));
+			assert_memory_equal(it.content.p, buf, it.content.len);
+		}
+	}
+	assert_int_equal(proto_fetch_next(&resp, &cur, &it), 0);
+
+	/* No store: every seqno answered, none found. */
+	qsg_wbuf_reset(&r);
+	d.bodies = NULL;
+	catchup_serve(&d, &req, &r);
+	assert_int_equal(proto_resp_decode(r.data, r.len, &resp, errmsg), QSG_OK);
+	assert_int_equal(resp.u.fetch.count, 5);
+	cur = 0;
+	while (proto_fetch_next(&resp, &cur, &it) == 1)
+		assert_int_equal(it.found, 0);
+	qsg_wbuf_close(&r);
+	qsg_wbuf_close(&out);
+	bs_close(&s);
+	fake_close(&fk);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(fetch_from_leader_then_another_member),
+	    cmocka_unit_test(corrupt_peer_is_dropped),
+	    cmocka_unit_test(leader_asks_the_others),
+	    cmocka_unit_test(serve_limits),
+	};
+	return cmocka_run_group_tests_name("catchup", tests, NULL, NULL);
+}
