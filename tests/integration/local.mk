@@ -14,3 +14,5 @@ TESTS += tests/integration/test_restart.sh
 EXTRA_DIST += tests/integration/test_restart.sh
 TESTS += tests/integration/test_channels.sh tests/integration/test_chan_blacklist.sh
 EXTRA_DIST += tests/integration/test_channels.sh tests/integration/test_chan_blacklist.sh
+TESTS += tests/integration/test_pause.sh
+EXTRA_DIST += tests/integration/test_pause.sh
