@@ -7,8 +7,11 @@
 # STEP (qsgbench --mode put, 8 connections x 8 in flight), then drains it in
 # the same steps (qsgbench --mode get). After every step it prints one line:
 #
-#   phase depth rate/s p99_ms p999_ms errors rss_MB(QM1/QM2/QM3) disk_MB stall_ms fences failed leader
+#   phase depth rate/s p99_ms p999_ms errors rss_MB(QM1/QM2/QM3) disk_MB stall_ms fences failed leader worst_stall
 #
+# worst_stall: the member with the longest iteration and where its time went
+# (qsg_loop_window_worst_phase_seconds: apply, snapshot, store, client; other
+# is libraft, network I/O and timers).
 # stall_ms: per member, the longest event loop iteration during the step
 # (qsg_loop_iteration_window_max_seconds from each member's /metrics, read
 # just before the step, which starts a new window, and just after it; the
@@ -107,36 +110,48 @@ count() { cat "$QSG_RUN_DIR"/QM*.log 2>/dev/null | grep -c "$1" || true; }
 # previous scrape (which this one ends: the next window starts now); "-" for
 # a member that does not answer.
 stall() {
-	python3 - "$http_base" <<'PY'
+	python3 - "$http_base" "$QSG_RUN_DIR/stall_why" <<'PY'
 import sys, urllib.request
-out = []
+out, worst = [], (-1.0, "")
 for i in (1, 2, 3):
-    v = "-"
+    v, ms, ph = "-", -1.0, {}
     try:
         url = "http://127.0.0.1:%d/metrics" % (int(sys.argv[1]) + i)
         for line in urllib.request.urlopen(url, timeout=5).read().decode().splitlines():
             if line.startswith("qsg_loop_iteration_window_max_seconds "):
-                v = "%.0f" % (float(line.split()[1]) * 1000)
+                ms = float(line.split()[1]) * 1000
+                v = "%.0f" % ms
+            elif line.startswith("qsg_loop_window_worst_phase_seconds{"):
+                name = line.split('"')[1]
+                ph[name] = float(line.split()[1]) * 1000
     except Exception:
         pass
     out.append(v)
+    if ms > worst[0]:
+        other = ms - sum(ph.values())
+        parts = ["%s %.0f" % (k, x) for k, x in ph.items() if x >= 0.5]
+        parts.append("other %.0f" % max(other, 0))
+        worst = (ms, "QM%d: %s" % (i, ", ".join(parts)))
 print("/".join(out))
+open(sys.argv[2], "w").write(worst[1] + "\n")
 PY
 }
 
-printf '%-6s %9s %9s %8s %8s %6s %-17s %-17s %-14s %6s %6s %s\n' phase depth rate/s p99_ms \
-	p999_ms errors rss_MB disk_MB stall_ms fences failed leader
+printf '%-6s %9s %9s %8s %8s %6s %-17s %-17s %-14s %6s %6s %-6s %s\n' phase depth rate/s p99_ms \
+	p999_ms errors rss_MB disk_MB stall_ms fences failed leader worst_stall
 row() { # phase depth RESULT-line
 	local r=$3 rate p99 p999 err
 	rate=$(sed -n 's/.* rate=\([0-9.]*\).*/\1/p' <<<"$r")
 	p99=$(sed -n 's/.* p99_us=\([0-9]*\).*/\1/p' <<<"$r")
 	p999=$(sed -n 's/.* p999_us=\([0-9]*\).*/\1/p' <<<"$r")
 	err=$(sed -n 's/.* errors=\([0-9]*\).*/\1/p' <<<"$r")
-	printf '%-6s %9s %9.0f %8.1f %8.1f %6s %-17s %-17s %-14s %6s %6s %s\n' "$1" "$2" "${rate:-0}" \
+	local st
+	st=$(stall)
+	printf '%-6s %9s %9.0f %8.1f %8.1f %6s %-17s %-17s %-14s %6s %6s %-6s %s\n' "$1" "$2" "${rate:-0}" \
 		"$(awk -v u="${p99:-0}" 'BEGIN{print u/1000}')" \
 		"$(awk -v u="${p999:-0}" 'BEGIN{print u/1000}')" "${err:-?}" \
-		"$(rss QM1)/$(rss QM2)/$(rss QM3)" "$(disk QM1)/$(disk QM2)/$(disk QM3)" "$(stall)" \
-		"$(count QSG4002W)" "$(count QSG4003W)" "$(leader)"
+		"$(rss QM1)/$(rss QM2)/$(rss QM3)" "$(disk QM1)/$(disk QM2)/$(disk QM3)" "$st" \
+		"$(count QSG4002W)" "$(count QSG4003W)" "$(leader)" "$(cat "$QSG_RUN_DIR/stall_why" 2>/dev/null)"
 }
 
 status=0

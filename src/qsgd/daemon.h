@@ -32,6 +32,7 @@ struct chinit;
 struct lifecycle;
 struct qsgd_stats;
 struct bodystore;
+struct looplag;
 
 /* What the batcher, forwarding and leases need from the rest of the daemon:
  * the submission path (submit.c), raft-glue and the listeners. They call
@@ -91,6 +92,9 @@ struct qsgd {
 	/* This member's message store (src/store/bodystore.h), set by main.c;
 	 * NULL: none (catch-up answers found = 0 and fetches nothing). */
 	struct bodystore *bodies;
+	/* The loop-stall monitor (looplag.h), set by main.c; may be NULL.
+	 * Modules charge their heavy callbacks to it. */
+	struct looplag *looplag;
 	const struct qsgd_ops *ops; /* see struct qsgd_ops */
 };
 

@@ -1,11 +1,13 @@
 #include "looplag.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/qsg_err.h"
 
 static const uint32_t bounds_ms[LOOPLAG_BUCKETS] = LOOPLAG_BOUNDS_MS;
+static const char *const phase_names[LOOPLAG_NPHASES] = LOOPLAG_PHASE_NAMES;
 
 #define NS_PER_MS 1000000ull
 
@@ -28,9 +30,39 @@ void looplag_flush(struct looplag *l, uint64_t now_ns)
 	l->held_worst_ns = 0;
 }
 
+void looplag_charge(struct looplag *l, enum looplag_phase phase, uint64_t ns)
+{
+	if (l != NULL && l->open && (unsigned)phase < LOOPLAG_NPHASES)
+		l->cur_ns[phase] += ns;
+}
+
+/* "apply 31 ms, store 2 ms, other 12 ms": the phases of one iteration. */
+static void breakdown(char *buf, size_t size, const uint64_t *ph, uint64_t work_ns)
+{
+	uint64_t charged = 0;
+	size_t n = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < LOOPLAG_NPHASES; i++) {
+		charged += ph[i];
+		if (ms_of(ph[i]) == 0 || n >= size)
+			continue;
+		n += (size_t)snprintf(buf + n, size - n, "%s %" PRIu64 " ms, ", phase_names[i],
+				      ms_of(ph[i]));
+	}
+	if (n < size)
+		snprintf(buf + n, size - n, "other %" PRIu64 " ms",
+			 ms_of(work_ns > charged ? work_ns - charged : 0));
+}
+
 void looplag_account(struct looplag *l, uint64_t work_ns, uint64_t now_ns)
 {
 	struct looplag_stats *s = &l->st;
+	uint64_t ph[LOOPLAG_NPHASES];
+	char why[160];
+	memcpy(ph, l->cur_ns, sizeof ph);
+	memset(l->cur_ns, 0, sizeof l->cur_ns);
+	for (int i = 0; i < LOOPLAG_NPHASES; i++)
+		s->phase_ns[i] += ph[i];
 	s->iterations++;
 	s->sum_ns += work_ns;
 	for (int i = 0; i < LOOPLAG_BUCKETS; i++) {
@@ -43,8 +75,10 @@ void looplag_account(struct looplag *l, uint64_t work_ns, uint64_t now_ns)
 		s->over_stall++;
 	if (work_ns > s->max_ns)
 		s->max_ns = work_ns;
-	if (work_ns > s->window_max_ns)
+	if (work_ns > s->window_max_ns) {
 		s->window_max_ns = work_ns;
+		memcpy(s->window_worst_phase_ns, ph, sizeof ph);
+	}
 	if (l->warn_ms == 0 || work_ns <= l->warn_ms * NS_PER_MS)
 		return;
 	if (l->last_warn_ns != 0 && now_ns - l->last_warn_ns < LOOPLAG_WARN_INTERVAL_NS) {
@@ -53,17 +87,18 @@ void looplag_account(struct looplag *l, uint64_t work_ns, uint64_t now_ns)
 			l->held_worst_ns = work_ns;
 		return;
 	}
+	breakdown(why, sizeof why, ph, work_ns);
 	if (l->held > 0)
 		QLOG_WARNING(l->log, "QSG4008W",
 			     "event loop blocked for %" PRIu64 " ms in one iteration (loop_warn_ms "
-			     "%u); %" PRIu64 " more since the last warning, the worst for %" PRIu64
-			     " ms",
-			     ms_of(work_ns), l->warn_ms, l->held, ms_of(l->held_worst_ns));
+			     "%u: %s); %" PRIu64
+			     " more since the last warning, the worst for %" PRIu64 " ms",
+			     ms_of(work_ns), l->warn_ms, why, l->held, ms_of(l->held_worst_ns));
 	else
 		QLOG_WARNING(l->log, "QSG4008W",
 			     "event loop blocked for %" PRIu64 " ms in one iteration (loop_warn_ms "
-			     "%u)",
-			     ms_of(work_ns), l->warn_ms);
+			     "%u: %s)",
+			     ms_of(work_ns), l->warn_ms, why);
 	s->warnings++;
 	l->last_warn_ns = now_ns;
 	l->held = 0;
@@ -133,6 +168,8 @@ void looplag_close(struct looplag *l)
 void looplag_read(struct looplag *l, struct looplag_stats *out, bool reset_window)
 {
 	*out = l->st;
-	if (reset_window)
+	if (reset_window) {
 		l->st.window_max_ns = 0;
+		memset(l->st.window_worst_phase_ns, 0, sizeof l->st.window_worst_phase_ns);
+	}
 }

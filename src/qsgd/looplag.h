@@ -39,6 +39,23 @@
 		1, 5, 20, 100, 1000                                                                \
 	}
 #define LOOPLAG_STALL_MS 20 /* the budget of one iteration (issue 10) */
+
+/* Where an iteration's time went. The modules that do the heavy work charge
+ * their callbacks (looplag_charge); the rest of an iteration is "other"
+ * (libraft's own processing, network reads and writes, timers). A warning
+ * and the worst iteration of a window carry the breakdown, so a stall names
+ * its cause. */
+enum looplag_phase {
+	LOOPLAG_APPLY, /* state machine apply of committed entries */
+	LOOPLAG_SNAPSHOT, /* snapshot capture on the loop (fork, or inline encode) */
+	LOOPLAG_STORE, /* message store housekeeping and completions */
+	LOOPLAG_CLIENT, /* client and member requests: decode, submit, replies */
+	LOOPLAG_NPHASES
+};
+#define LOOPLAG_PHASE_NAMES                                                                        \
+	{                                                                                          \
+		"apply", "snapshot", "store", "client"                                             \
+	}
 #define LOOPLAG_TICK_MS 100 /* the lateness timer's period */
 #define LOOPLAG_WARN_INTERVAL_NS 1000000000ull /* at most one warning a second */
 
@@ -53,6 +70,10 @@ struct looplag_stats {
 	uint64_t window_max_ns; /* longest since the last looplag_read(reset) */
 	uint64_t timer_lag_max_ms; /* latest the tick has fired since start */
 	uint64_t warnings; /* QSG4008W lines written */
+	uint64_t phase_ns[LOOPLAG_NPHASES]; /* time charged per phase, summed */
+	/* the longest iteration of the window: its charged phases (the rest
+	 * of window_max_ns was "other") */
+	uint64_t window_worst_phase_ns[LOOPLAG_NPHASES];
 };
 
 struct looplag {
@@ -70,6 +91,7 @@ struct looplag {
 	uint64_t last_warn_ns; /* 0: never */
 	uint64_t held; /* over the threshold since the last line, not logged */
 	uint64_t held_worst_ns;
+	uint64_t cur_ns[LOOPLAG_NPHASES]; /* charged in the current iteration */
 	struct looplag_stats st;
 };
 
@@ -86,8 +108,13 @@ void looplag_close(struct looplag *l);
  * (window_max_ns = 0 afterwards). */
 void looplag_read(struct looplag *l, struct looplag_stats *out, bool reset_window);
 
+/* Charge ns of the current iteration's work to phase (loop thread). A
+ * closed or NULL monitor ignores it. */
+void looplag_charge(struct looplag *l, enum looplag_phase phase, uint64_t ns);
+
 /* Account one iteration that did work_ns of work, at time now_ns (uv_hrtime
- * clock): histogram, maxima, the warning and its rate limit. The prepare
+ * clock): histogram, maxima, the warning and its rate limit, with the phases
+ * charged since the previous call (which it then clears). The prepare
  * callback calls it; exposed so that tests can check the arithmetic with
  * chosen values. */
 void looplag_account(struct looplag *l, uint64_t work_ns, uint64_t now_ns);

@@ -81,7 +81,9 @@ static int sm_apply(void *data, const void *buf, size_t len, struct qsg_wbuf *re
 {
 	struct member *m = data;
 	char errmsg[QSG_ERRMSG_SIZE] = "";
+	uint64_t t0 = uv_hrtime();
 	int rc = fsm_apply(m->core.fsm, buf, len, results, errmsg);
+	looplag_charge(&m->looplag, LOOPLAG_APPLY, uv_hrtime() - t0);
 	if (rc == QSG_RC_BAD_FRAME || rc == QSG_RC_BAD_VERSION) {
 		/* Rejected as a whole, state unchanged, the same on every
 		 * replica: not fatal. The submitter sees no results. */
@@ -138,6 +140,10 @@ static void sm_applying(void *data, uint64_t index)
 static void *sm_snap_prepare(void *data, uint64_t index)
 {
 	struct member *m = data;
+	struct glue_info gi;
+	/* Called on the loop right after the capture (the fork): charge it. */
+	glue_get_info(m->core.glue, &gi);
+	looplag_charge(&m->looplag, LOOPLAG_SNAPSHOT, gi.snapshot_last_loop_us * 1000u);
 	return msgstore_snap_prepare(&m->store, index);
 }
 
@@ -427,6 +433,8 @@ static int run(struct member *m)
 	msgstore_bodies(&m->store, &bodies);
 	fsm_set_bodies(d->fsm, &bodies);
 	d->bodies = &m->store.bs;
+	d->looplag = &m->looplag;
+	m->store.looplag = &m->looplag;
 	memset(&gc, 0, sizeof gc);
 	gc.id = cfg->id;
 	gc.address = cfg->raft;

@@ -300,6 +300,23 @@ static void loop_render(struct qsg_wbuf *w, const struct looplag_stats *ls)
 	     "Longest event loop iteration since the previous scrape of /metrics.");
 	seconds(v, sizeof v, (double)ls->window_max_ns / 1e9);
 	out(w, "qsg_loop_iteration_window_max_seconds %s\n", v);
+	{
+		static const char *const names[LOOPLAG_NPHASES] = LOOPLAG_PHASE_NAMES;
+		head(w, "qsg_loop_phase_seconds_total", "counter",
+		     "Event loop time charged to a kind of work (the rest is libraft, network "
+		     "I/O and timers).");
+		for (int i = 0; i < LOOPLAG_NPHASES; i++) {
+			seconds(v, sizeof v, (double)ls->phase_ns[i] / 1e9);
+			out(w, "qsg_loop_phase_seconds_total{phase=\"%s\"} %s\n", names[i], v);
+		}
+		head(w, "qsg_loop_window_worst_phase_seconds", "gauge",
+		     "The longest iteration since the previous scrape: its time per kind of work.");
+		for (int i = 0; i < LOOPLAG_NPHASES; i++) {
+			seconds(v, sizeof v, (double)ls->window_worst_phase_ns[i] / 1e9);
+			out(w, "qsg_loop_window_worst_phase_seconds{phase=\"%s\"} %s\n", names[i],
+			    v);
+		}
+	}
 	head(w, "qsg_loop_stalls_total", "counter",
 	     "Event loop iterations that took more than 20 ms (the budget of one iteration).");
 	out(w, "qsg_loop_stalls_total %" PRIu64 "\n", ls->over_stall);

@@ -1,5 +1,7 @@
 #include "msgstore.h"
 
+#include "looplag.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,7 +126,9 @@ static void housekeep_tick(uv_timer_t *t)
 		}
 	} while (more && uv_hrtime() < limit);
 	reclaim_start(ms);
-	uint64_t us = (uv_hrtime() - t0) / 1000;
+	uint64_t ns = uv_hrtime() - t0;
+	uint64_t us = ns / 1000;
+	looplag_charge(ms->looplag, LOOPLAG_STORE, ns);
 	ms->slices++;
 	if (us > ms->slice_max_us)
 		ms->slice_max_us = us;

@@ -18,6 +18,8 @@
 #include "log.h"
 #include "store/bodystore.h"
 
+struct looplag;
+
 struct msgstore {
 	struct bodystore bs;
 	bool open;
@@ -42,6 +44,7 @@ struct msgstore {
 	/* housekeeping */
 	uint64_t slices;
 	uint64_t slice_max_us; /* longest slice since the last scrape */
+	struct looplag *looplag; /* charged with the slices; may be NULL */
 };
 
 /* BLOCKS (scans the store). Opens <cfg->dir>/store. */

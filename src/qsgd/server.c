@@ -9,6 +9,7 @@
 #include "chan/chinit.h"
 #include "chan/chrcv.h"
 #include "lifecycle.h"
+#include "looplag.h"
 #include "metrics.h"
 #include "net.h"
 #include "proto/proto.h"
@@ -586,7 +587,20 @@ static void on_admin(struct conn *c, const struct proto_req *req)
 	admin_exec(&c->srv->admin, r->admin_text, req->u.admin.text.len, admin_done, r);
 }
 
+static void conn_frame_1(struct stream *st, const uint8_t *p, size_t len);
+
+/* One frame from a client, a member or a channel partner; its time is
+ * charged to the loop-stall monitor's "client" phase. */
 static void conn_frame(struct stream *st, const uint8_t *p, size_t len)
+{
+	struct conn *c = st->data;
+	struct looplag *lag = c->srv->d->looplag;
+	uint64_t t0 = uv_hrtime();
+	conn_frame_1(st, p, len);
+	looplag_charge(lag, LOOPLAG_CLIENT, uv_hrtime() - t0);
+}
+
+static void conn_frame_1(struct stream *st, const uint8_t *p, size_t len)
 {
 	struct conn *c = st->data;
 	struct proto_req req;

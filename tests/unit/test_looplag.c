@@ -235,6 +235,54 @@ static void test_buckets_and_maxima(void **state)
 	cap_close(&c);
 }
 
+/* Charged phases: the warning names them, the window keeps the breakdown
+ * of its worst iteration, and the charges do not leak into the next one. */
+static void test_phases(void **state)
+{
+	(void)state;
+	struct cap c;
+	struct looplag l;
+	struct looplag_stats s;
+	cap_open(&c);
+	memset(&l, 0, sizeof l);
+	l.log = &c.log;
+	l.warn_ms = 20;
+	l.open = true; /* charges count only on an open monitor */
+	looplag_charge(&l, LOOPLAG_APPLY, 30 * MS);
+	looplag_charge(&l, LOOPLAG_STORE, 2 * MS);
+	looplag_charge(&l, LOOPLAG_STORE, 3 * MS);
+	looplag_account(&l, 50 * MS, 1000 * MS);
+	const char *t = cap_text(&c);
+	assert_int_equal(count_of(t, "QSG4008W"), 1);
+	assert_non_null(strstr(t, "apply 30 ms, store 5 ms, other 15 ms"));
+	assert_null(strstr(t, "snapshot"));
+	looplag_read(&l, &s, false);
+	assert_true(s.phase_ns[LOOPLAG_APPLY] == 30 * MS);
+	assert_true(s.phase_ns[LOOPLAG_STORE] == 5 * MS);
+	assert_true(s.window_worst_phase_ns[LOOPLAG_APPLY] == 30 * MS);
+	/* a shorter iteration with other charges: totals grow, the window's
+	 * worst keeps the 50 ms iteration's breakdown */
+	looplag_charge(&l, LOOPLAG_SNAPSHOT, 4 * MS);
+	looplag_account(&l, 10 * MS, 1100 * MS);
+	looplag_read(&l, &s, true);
+	assert_true(s.phase_ns[LOOPLAG_SNAPSHOT] == 4 * MS);
+	assert_true(s.window_worst_phase_ns[LOOPLAG_SNAPSHOT] == 0);
+	assert_true(s.window_worst_phase_ns[LOOPLAG_APPLY] == 30 * MS);
+	/* nothing charged since: the next iteration is all "other" */
+	looplag_account(&l, 7 * MS, 1200 * MS);
+	looplag_read(&l, &s, false);
+	assert_true(s.window_max_ns == 7 * MS);
+	for (int i = 0; i < LOOPLAG_NPHASES; i++)
+		assert_true(s.window_worst_phase_ns[i] == 0);
+	assert_true(s.phase_ns[LOOPLAG_APPLY] == 30 * MS);
+	/* a closed or NULL monitor ignores charges */
+	looplag_charge(NULL, LOOPLAG_APPLY, MS);
+	l.open = false;
+	looplag_charge(&l, LOOPLAG_APPLY, MS);
+	assert_true(l.cur_ns[LOOPLAG_APPLY] == 0);
+	cap_close(&c);
+}
+
 static void test_warning_rate_limit(void **state)
 {
 	(void)state;
@@ -266,9 +314,9 @@ static void test_warning_rate_limit(void **state)
 	looplag_account(&l, 210 * MS, 2 * sec + 100 * MS); /* held */
 	looplag_account(&l, 220 * MS, 3 * sec + 100 * MS); /* a line, with the held one */
 	assert_int_equal(count_of(cap_text(&c), "QSG4008W"), 3);
-	assert_non_null(strstr(cap_text(&c),
-			       "blocked for 220 ms in one iteration (loop_warn_ms 200); 1 "
-			       "more since the last warning, the worst for 210 ms"));
+	assert_non_null(strstr(
+	    cap_text(&c), "blocked for 220 ms in one iteration (loop_warn_ms 200: other 220 ms); 1 "
+			  "more since the last warning, the worst for 210 ms"));
 	looplag_read(&l, &s, false);
 	assert_int_equal(s.warnings, 3);
 	assert_int_equal(s.iterations, 7);
@@ -334,6 +382,8 @@ static void test_metrics_series(void **state)
 	ls.max_ns = 1500 * MS;
 	ls.window_max_ns = 60 * MS;
 	ls.timer_lag_max_ms = 42;
+	ls.phase_ns[LOOPLAG_APPLY] = 250 * MS;
+	ls.window_worst_phase_ns[LOOPLAG_APPLY] = 40 * MS;
 	struct metrics_input in = {
 	    .fsm = f, .raft = &gi, .member_id = 1, .stats = &st, .loop = &ls};
 
@@ -355,6 +405,9 @@ static void test_metrics_series(void **state)
 	    "qsg_loop_iteration_max_seconds 1.500000\n",
 	    "# TYPE qsg_loop_iteration_window_max_seconds gauge\n",
 	    "qsg_loop_iteration_window_max_seconds 0.060000\n",
+	    "qsg_loop_phase_seconds_total{phase=\"apply\"} 0.250000\n",
+	    "qsg_loop_phase_seconds_total{phase=\"client\"} 0.000000\n",
+	    "qsg_loop_window_worst_phase_seconds{phase=\"apply\"} 0.040000\n",
 	    "# TYPE qsg_loop_stalls_total counter\n",
 	    "qsg_loop_stalls_total 3\n",
 	    "# TYPE qsg_loop_timer_lag_max_seconds gauge\n",
@@ -378,8 +431,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_blocked_iteration),  cmocka_unit_test(test_quiet_loop),
-	    cmocka_unit_test(test_buckets_and_maxima), cmocka_unit_test(test_warning_rate_limit),
-	    cmocka_unit_test(test_config_key),	       cmocka_unit_test(test_metrics_series),
+	    cmocka_unit_test(test_buckets_and_maxima), cmocka_unit_test(test_phases),
+	    cmocka_unit_test(test_warning_rate_limit), cmocka_unit_test(test_config_key),
+	    cmocka_unit_test(test_metrics_series),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
