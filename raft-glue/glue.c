@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aiodefer.h"
 #include "fsm_adapter.h"
 
 #define GLUE_POLL_MS 10
@@ -394,6 +395,8 @@ int glue_init(struct glue **out, uv_loop_t *loop, const struct glue_config *cfg,
 	if (g == NULL) {
 		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
 	}
+	/* libraft's segment writers: their io_destroy off the loop. */
+	aiodefer_enable();
 	g->loop = loop;
 	g->cfg = *cfg;
 	snprintf(g->address, sizeof g->address, "%s", cfg->address);
@@ -690,6 +693,12 @@ void glue_get_info(struct glue *g, struct glue_info *info)
 	info->snapshot_last_us = g->adapter.snapshot_last_us;
 	info->snapshot_last_loop_us = g->adapter.snapshot_last_loop_us;
 	info->snapshot_failures = g->adapter.snapshot_failures;
+	{
+		struct aiodefer_stats as;
+		aiodefer_get_stats(&as);
+		info->aio_destroy_deferred = as.deferred;
+		info->aio_destroy_max_us = as.max_us;
+	}
 }
 
 size_t glue_get_config(struct glue *g, struct glue_member *out, size_t max)

@@ -107,6 +107,9 @@ struct glue_info {
 	 * FORK mode, the whole encode in INLINE mode. */
 	uint64_t snapshot_last_loop_us;
 	uint64_t snapshot_failures; /* captures that failed (FORK mode) */
+	/* libraft's io_destroy calls moved off the loop (aiodefer.h) */
+	uint64_t aio_destroy_deferred;
+	uint64_t aio_destroy_max_us; /* the longest of them, in the thread */
 };
 
 /* One server of the Raft configuration as this server knows it. */

@@ -427,6 +427,14 @@ int metrics_render(const struct metrics_input *in, struct qsg_wbuf *w)
 	head(w, "qsg_snapshot_failures_total", "counter",
 	     "Snapshot captures that failed (fork mode); libraft retries later.");
 	out(w, "qsg_snapshot_failures_total %" PRIu64 "\n", gi->snapshot_failures);
+	head(w, "qsg_raft_aio_destroy_deferred_total", "counter",
+	     "Kernel AIO contexts of closed Raft log segments destroyed in the background "
+	     "instead of on the event loop.");
+	out(w, "qsg_raft_aio_destroy_deferred_total %" PRIu64 "\n", gi->aio_destroy_deferred);
+	head(w, "qsg_raft_aio_destroy_max_seconds", "gauge",
+	     "Longest such io_destroy(2), paid by the background thread.");
+	seconds(v, sizeof v, (double)gi->aio_destroy_max_us / 1e6);
+	out(w, "qsg_raft_aio_destroy_max_seconds %s\n", v);
 
 	head(w, "qsg_client_connections", "gauge",
 	     "Open connections on the client listener (applications, members, channels).");
