@@ -561,6 +561,7 @@ void store_close(struct store *s)
 	}
 	free(s->faults);
 	free(s->iobuf);
+	free(s->cwin);
 	store_cache_close(&s->cache);
 	memset(s, 0, sizeof *s);
 }
@@ -913,6 +914,42 @@ static uint32_t fault_at(const struct store *s, uint32_t seg, uint32_t off)
 	return 0;
 }
 
+/* Compaction reads a sealed source in windows of this size: one pread per
+ * window, not two per record (a step over thousands of dead 1 KiB records
+ * made thousands of syscalls on the loop). */
+#define COMPACT_WINDOW (128u * 1024)
+
+/* [off, off + len) of sealed segment g, from the read window (refilled from
+ * off when it does not hold the range). NULL with errno on a read error. The
+ * caller checks that the range lies within g. */
+static const uint8_t *cwin_get(struct store *s, struct store_seg *g, uint64_t off, size_t len)
+{
+	if (s->cwin_seg == g->id && off >= s->cwin_off && off + len <= s->cwin_off + s->cwin_len) {
+		return s->cwin + (off - s->cwin_off);
+	}
+	size_t want = len > COMPACT_WINDOW ? len : COMPACT_WINDOW;
+	if (off + want > g->size) {
+		want = (size_t)(g->size - off);
+	}
+	if (want > s->cwin_cap) {
+		uint8_t *nb = realloc(s->cwin, want);
+		if (nb == NULL) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		s->cwin = nb;
+		s->cwin_cap = want;
+	}
+	s->cwin_seg = 0;
+	if (pread_all(g->fd, s->cwin, want, off) != 0) {
+		return NULL;
+	}
+	s->cwin_seg = g->id;
+	s->cwin_off = off;
+	s->cwin_len = want;
+	return s->cwin;
+}
+
 int store_compact_step(struct store *s, size_t budget, store_reloc_cb cb, void *arg,
 		       struct store_compact_result *res, char *errmsg)
 {
@@ -933,6 +970,7 @@ int store_compact_step(struct store *s, size_t budget, store_reloc_cb cb, void *
 		}
 		s->compact_seg = g->id;
 		s->compact_off = STORE_SEG_HDR_SIZE;
+		s->cwin_seg = 0;
 	}
 	while (work < budget && s->compact_off < g->size && g->live_recs > 0) {
 		uint32_t off = s->compact_off, skip = fault_at(s, g->id, off);
@@ -943,17 +981,17 @@ int store_compact_step(struct store *s, size_t budget, store_reloc_cb cb, void *
 			s->compact_off += skip;
 			continue;
 		}
-		if (iobuf_reserve(s, STORE_REC_HDR_SIZE) != QSG_OK) {
-			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
-					"store: out of memory");
-		}
-		if (pread_all(g->fd, s->iobuf, STORE_REC_HDR_SIZE, off) != 0) {
-			return qsg_errf(errmsg, QSG_RC_IO, "store: read segment %u: %s", g->id,
-					strerror(errno));
+		const uint8_t *h = off + (uint64_t)STORE_REC_HDR_SIZE <= g->size
+				       ? cwin_get(s, g, off, STORE_REC_HDR_SIZE)
+				       : NULL;
+		if (h == NULL && off + (uint64_t)STORE_REC_HDR_SIZE <= g->size) {
+			return qsg_errf(errmsg,
+					errno == ENOMEM ? QSG_RC_STORAGE_NOT_AVAILABLE : QSG_RC_IO,
+					"store: read segment %u: %s", g->id, strerror(errno));
 		}
 		/* Header fields (checked below with the payload when live). */
-		plen = qsg_le32(s->iobuf + 4);
-		if (qsg_le32(s->iobuf + 28) != qsg_crc32c(0, s->iobuf, 28) ||
+		plen = h != NULL ? qsg_le32(h + 4) : 0;
+		if (h == NULL || qsg_le32(h + 28) != qsg_crc32c(0, h, 28) ||
 		    plen > STORE_MAX_PAYLOAD ||
 		    off + STORE_REC_HDR_SIZE + (uint64_t)plen > g->size) {
 			add_fault(s, g->id, off, 0, STORE_FAULT_HDR_CRC);
@@ -965,19 +1003,18 @@ int store_compact_step(struct store *s, size_t budget, store_reloc_cb cb, void *
 		}
 		size_t rl = STORE_REC_HDR_SIZE + (size_t)plen;
 		if (ds_has(g, off)) {
+			/* skipped, but its bytes were read: they count */
 			s->compact_off += (uint32_t)rl;
-			work += STORE_REC_HDR_SIZE;
+			work += rl;
 			continue;
 		}
-		if (iobuf_reserve(s, rl) != QSG_OK) {
-			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
-					"store: out of memory");
+		const uint8_t *rec = cwin_get(s, g, off, rl);
+		if (rec == NULL) {
+			return qsg_errf(errmsg,
+					errno == ENOMEM ? QSG_RC_STORAGE_NOT_AVAILABLE : QSG_RC_IO,
+					"store: read segment %u: %s", g->id, strerror(errno));
 		}
-		if (pread_all(g->fd, s->iobuf, rl, off) != 0) {
-			return qsg_errf(errmsg, QSG_RC_IO, "store: read segment %u: %s", g->id,
-					strerror(errno));
-		}
-		int r = store_rec_check(s->iobuf, rl, &type, &key, &part, &plen);
+		int r = store_rec_check(rec, rl, &type, &key, &part, &plen);
 		if (r != QSG_OK) {
 			add_fault(s, g->id, off, (uint32_t)rl, r);
 			g->no_compact = true;
@@ -987,9 +1024,8 @@ int store_compact_step(struct store *s, size_t budget, store_reloc_cb cb, void *
 					store_fault_name(r));
 		}
 		struct store_loc from = {g->id, off, plen}, to;
-		/* The payload stays in iobuf: append_rec does not touch it. */
-		rc = append_rec(s, type, key, part, s->iobuf + STORE_REC_HDR_SIZE, plen, &to,
-				errmsg);
+		/* The payload stays in the window: append_rec does not touch it. */
+		rc = append_rec(s, type, key, part, rec + STORE_REC_HDR_SIZE, plen, &to, errmsg);
 		if (rc != QSG_OK) {
 			return rc;
 		}

@@ -156,6 +156,12 @@ struct store {
 	uint32_t compact_off;
 	uint8_t *iobuf; /* scratch for scans, reads and compaction */
 	size_t iobuf_cap;
+	/* compaction's read window: [cwin_off, cwin_off + cwin_len) of
+	 * segment cwin_seg (0: none), read with one pread */
+	uint8_t *cwin;
+	size_t cwin_cap, cwin_len;
+	uint32_t cwin_seg;
+	uint64_t cwin_off;
 	uint64_t appended_bytes, compacted_bytes, reclaimed_bytes;
 	bool dir_dirty; /* segments created or deleted since the last sync */
 	uint64_t stable; /* see store_set_stable */

@@ -556,6 +556,70 @@ static void test_compaction(void **state)
 	rm_tmp(dir);
 }
 
+/* Compaction reads its source through a window (one pread per 128 KiB):
+ * records larger than the window, small ones around them, dead and live
+ * mixed; every live record is moved intact, the bounded budget holds. */
+static void test_compaction_window(void **state)
+{
+	char dir[64];
+	struct store s;
+	enum { N = 40 };
+	struct store_loc loc[N + 1];
+	struct store_compact_result res;
+	bool live[N + 1];
+	static uint8_t buf[300 * 1024];
+	char err[QSG_ERRMSG_SIZE];
+	int steps = 0;
+
+	(void)state;
+	mkdir_tmp(dir, sizeof dir);
+	open_store(&s, dir, 1024 * 1024, 0);
+	store_recovery_end(&s);
+	for (uint64_t k = 1; k <= N; k++) {
+		size_t len = k % 5 == 0 ? 200 * 1024 + k : 3000 + k; /* 200 KiB > window */
+		fill(buf, len, k);
+		assert_int_equal(
+		    store_append(&s, STORE_REC_BODY, k, 0, buf, len, false, &loc[k], err), QSG_OK);
+		live[k] = true;
+	}
+	/* everything but the last segment: keep every third record */
+	uint32_t last = loc[N].seg;
+	for (uint64_t k = 1; k <= N; k++) {
+		if (loc[k].seg < last && k % 3 != 0) {
+			assert_int_equal(store_release(&s, &loc[k], k, 0, 0), QSG_OK);
+			live[k] = false;
+		}
+	}
+	struct relocs r = {loc, 0, 0};
+	for (;;) {
+		assert_int_equal(store_compact_step(&s, 256 * 1024, on_reloc, &r, &res, NULL),
+				 QSG_OK);
+		if (res.idle) {
+			break;
+		}
+		/* one record over the budget at most (a 200 KiB one) */
+		assert_true(res.bytes_moved <= 256 * 1024 + 201 * 1024);
+		assert_true(++steps < 1000);
+	}
+	assert_int_equal(r.bad, 0);
+	assert_true(r.n > 0);
+	for (uint64_t k = 1; k <= N; k++) {
+		if (!live[k]) {
+			continue;
+		}
+		size_t len = k % 5 == 0 ? 200 * 1024 + k : 3000 + k;
+		struct qsg_wbuf w;
+		qsg_wbuf_init(&w);
+		assert_int_equal(store_read(&s, &loc[k], k, 0, &w, err), QSG_OK);
+		assert_int_equal(w.len, len);
+		fill(buf, len, k);
+		assert_memory_equal(w.data, buf, len);
+		qsg_wbuf_close(&w);
+	}
+	store_close(&s);
+	rm_tmp(dir);
+}
+
 static void test_compaction_gate(void **state)
 {
 	char dir[64];
@@ -848,12 +912,13 @@ static void test_scan_random(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_crc32c),	   cmocka_unit_test(test_roundtrip_rollover),
-	    cmocka_unit_test(test_reopen),	   cmocka_unit_test(test_torn_tail_every_point),
-	    cmocka_unit_test(test_bitflip_middle), cmocka_unit_test(test_release_delete),
-	    cmocka_unit_test(test_compaction),	   cmocka_unit_test(test_compaction_gate),
-	    cmocka_unit_test(test_cache),	   cmocka_unit_test(test_desc_codec),
-	    cmocka_unit_test(test_sync_job),	   cmocka_unit_test(test_scan_random),
+	    cmocka_unit_test(test_crc32c),	    cmocka_unit_test(test_roundtrip_rollover),
+	    cmocka_unit_test(test_reopen),	    cmocka_unit_test(test_torn_tail_every_point),
+	    cmocka_unit_test(test_bitflip_middle),  cmocka_unit_test(test_release_delete),
+	    cmocka_unit_test(test_compaction),	    cmocka_unit_test(test_compaction_window),
+	    cmocka_unit_test(test_compaction_gate), cmocka_unit_test(test_cache),
+	    cmocka_unit_test(test_desc_codec),	    cmocka_unit_test(test_sync_job),
+	    cmocka_unit_test(test_scan_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
