@@ -25,6 +25,7 @@ int msgstore_init(struct msgstore *ms, uv_loop_t *loop, struct qlog *log,
 	sc.cache_bytes = (size_t)cfg->store_cache_mb * 1024 * 1024;
 	sc.segment_size = (uint64_t)cfg->store_segment_mb * 1024 * 1024;
 	sc.compact_ratio = cfg->store_compact_ratio;
+	sc.write_buffer = (size_t)cfg->store_write_buffer_kb * 1024;
 	int rc = bodystore_init(&ms->bs, &sc, errmsg);
 	if (rc != QSG_OK)
 		return rc;
@@ -137,6 +138,27 @@ static void housekeep_tick(uv_timer_t *t)
 		uv_timer_start(&ms->timer, housekeep_tick, 1, HOUSEKEEP_PERIOD_MS);
 }
 
+/* Once per loop iteration, before the loop polls: the records appended by
+ * this iteration's applies reach the file with one pwrite. */
+static void flush_prepare(uv_prepare_t *h)
+{
+	struct msgstore *ms = h->data;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	if (ms->stopping || !ms->open)
+		return;
+	uint64_t t0 = uv_hrtime();
+	int rc = bodystore_flush(&ms->bs, errmsg);
+	looplag_charge(ms->looplag, LOOPLAG_STORE, uv_hrtime() - t0);
+	if (rc != QSG_OK) {
+		ms->stopping = true;
+		uv_prepare_stop(&ms->flush);
+		char msg[QSG_ERRMSG_SIZE + 64];
+		snprintf(msg, sizeof msg, "message store write failed: %s", errmsg);
+		if (ms->fatal != NULL)
+			ms->fatal(ms->fatal_arg, msg);
+	}
+}
+
 void msgstore_start(struct msgstore *ms, void (*fatal)(void *arg, const char *msg), void *arg)
 {
 	ms->fatal = fatal;
@@ -145,6 +167,11 @@ void msgstore_start(struct msgstore *ms, void (*fatal)(void *arg, const char *ms
 	ms->timer.data = ms;
 	ms->timer_inited = true;
 	uv_timer_start(&ms->timer, housekeep_tick, HOUSEKEEP_PERIOD_MS, HOUSEKEEP_PERIOD_MS);
+	uv_prepare_init(ms->loop, &ms->flush);
+	ms->flush.data = ms;
+	ms->flush_inited = true;
+	uv_prepare_start(&ms->flush, flush_prepare);
+	uv_unref((uv_handle_t *)&ms->flush); /* does not keep the loop alive */
 }
 
 void msgstore_stop(struct msgstore *ms)
@@ -154,6 +181,11 @@ void msgstore_stop(struct msgstore *ms)
 		uv_timer_stop(&ms->timer);
 		uv_close((uv_handle_t *)&ms->timer, NULL);
 		ms->timer_inited = false;
+	}
+	if (ms->flush_inited) {
+		uv_prepare_stop(&ms->flush);
+		uv_close((uv_handle_t *)&ms->flush, NULL);
+		ms->flush_inited = false;
 	}
 }
 

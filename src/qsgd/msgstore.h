@@ -27,6 +27,8 @@ struct msgstore {
 	struct qlog *log;
 	uv_timer_t timer; /* housekeeping */
 	bool timer_inited;
+	uv_prepare_t flush; /* the write-behind buffer, once per iteration */
+	bool flush_inited;
 	unsigned slice_ms;
 	bool stopping;
 	/* A housekeeping failure is fatal for the member (fail-stop). */

@@ -37,8 +37,6 @@ struct bodystore_map {
 	uint64_t *miss;
 	size_t nmiss, capmiss;
 	bool miss_clean; /* sorted, unique, every element missing */
-	uint8_t *scratch; /* props || body for one put */
-	size_t scratch_cap;
 	uint64_t reloc_mismatch;
 };
 
@@ -284,7 +282,6 @@ void bodystore_close(struct bodystore *b)
 		store_close(&b->st);
 		free(b->map->v);
 		free(b->map->miss);
-		free(b->map->scratch);
 		free(b->map);
 		b->map = NULL;
 	}
@@ -307,9 +304,11 @@ static void release_entry(struct bodystore *b, struct bent *e)
 
 /* Write content (len bytes, crc verified by the caller) for seqno. */
 static int write_content(struct bodystore *b, uint64_t seqno, const void *p, uint32_t len,
-			 struct store_loc *loc, char *errmsg)
+			 uint32_t crc, struct store_loc *loc, char *errmsg)
 {
-	return store_append(&b->st, STORE_REC_BODY, seqno, 0, p, len, true, loc, errmsg);
+	struct iovec v = {(void *)p, len};
+	return store_appendv(&b->st, STORE_REC_BODY, seqno, 0, &v, len > 0 ? 1 : 0, crc, true, loc,
+			     errmsg);
 }
 
 int bodystore_put(void *arg, uint64_t seqno, const void *props, uint32_t props_len,
@@ -330,29 +329,20 @@ int bodystore_put(void *arg, uint64_t seqno, const void *props, uint32_t props_l
 		b->put_dups++; /* log replay after a restart: keep the copy */
 		return QSG_OK;
 	}
-	if (len > m->scratch_cap) {
-		size_t ncap = len < 4096 ? 4096 : (size_t)len;
-		uint8_t *nb = realloc(m->scratch, ncap);
-		if (nb == NULL) {
-			return qsg_errf(b->errmsg, QSG_RC_IO, "bodystore: out of memory");
-		}
-		m->scratch = nb;
-		m->scratch_cap = ncap;
-	}
+	/* props || body straight into the store, under the crc the state
+	 * machine computed from these very bytes at apply (the store checks it
+	 * again in QSG_CHECKED builds): one copy, one checksum per message. */
+	struct iovec v[2];
+	int nv = 0;
 	if (props_len > 0) {
-		memcpy(m->scratch, props, props_len);
+		v[nv++] = (struct iovec){(void *)props, props_len};
 	}
 	if (body_len > 0) {
-		memcpy(m->scratch + props_len, body, body_len);
+		v[nv++] = (struct iovec){(void *)body, body_len};
 	}
-	if (qsg_crc32c(0, m->scratch, (size_t)len) != crc) {
-		return qsg_errf(b->errmsg, QSG_RC_IO,
-				"bodystore: message %llu: content does not match its crc",
-				(unsigned long long)seqno);
-	}
-	rc = write_content(b, seqno, m->scratch, (uint32_t)len, &loc, b->errmsg);
+	rc = store_appendv(&b->st, STORE_REC_BODY, seqno, 0, v, nv, crc, true, &loc, b->errmsg);
 	if (rc != QSG_OK) {
-		return rc == QSG_RC_STORAGE_NOT_AVAILABLE ? QSG_RC_IO : rc;
+		return QSG_RC_IO; /* the provider's one failure code (fsm.h) */
 	}
 	b->puts++;
 	if (e != NULL) {
@@ -528,6 +518,11 @@ int bodystore_sync_prepare(struct bodystore *b, struct store_sync_job *job, char
 	return store_sync_prepare(&b->st, job, errmsg);
 }
 
+int bodystore_flush(struct bodystore *b, char *errmsg)
+{
+	return store_flush(&b->st, errmsg);
+}
+
 int bodystore_sync_run(struct store_sync_job *job)
 {
 	return store_sync_run(job);
@@ -655,7 +650,7 @@ int bodystore_fill(struct bodystore *b, uint64_t seqno, const void *content, uin
 				"descriptor",
 				(unsigned long long)seqno);
 	}
-	rc = write_content(b, seqno, content, len, &loc, errmsg);
+	rc = write_content(b, seqno, content, len, crc, &loc, errmsg);
 	if (rc != QSG_OK) {
 		return rc;
 	}

@@ -81,6 +81,8 @@ void bodystore_set_index(struct bodystore *b, uint64_t index);
 /* ---- snapshots: the store's bytes as of a snapshot must be durable before
  * the snapshot is persisted (docs/storage.md, "fsync policy") ---- */
 int bodystore_sync_prepare(struct bodystore *b, struct store_sync_job *job, char *errmsg);
+/* Write the store's write-behind buffer (store_flush). */
+int bodystore_flush(struct bodystore *b, char *errmsg);
 int bodystore_sync_run(struct store_sync_job *job); /* pool */
 int bodystore_sync_done(struct bodystore *b, struct store_sync_job *job, char *errmsg);
 /* A snapshot at `index` is durable: segments whose releases are all at or

@@ -44,8 +44,8 @@ static uint64_t get64(const uint8_t *p)
 	return (uint64_t)qsg_le32(p) | (uint64_t)qsg_le32(p + 4) << 32;
 }
 
-void store_rec_header(uint8_t hdr[STORE_REC_HDR_SIZE], uint8_t type, uint64_t key, uint32_t part,
-		      const void *p, uint32_t len)
+void store_rec_header_crc(uint8_t hdr[STORE_REC_HDR_SIZE], uint8_t type, uint64_t key,
+			  uint32_t part, uint32_t len, uint32_t crc)
 {
 	hdr[0] = STORE_FORMAT_VERSION;
 	hdr[1] = type;
@@ -53,9 +53,15 @@ void store_rec_header(uint8_t hdr[STORE_REC_HDR_SIZE], uint8_t type, uint64_t ke
 	put32(hdr + 4, len);
 	put64(hdr + 8, key);
 	put32(hdr + 16, part);
-	put32(hdr + 20, qsg_crc32c(0, p, len));
+	put32(hdr + 20, crc);
 	put32(hdr + 24, 0);
 	put32(hdr + 28, qsg_crc32c(0, hdr, 28));
+}
+
+void store_rec_header(uint8_t hdr[STORE_REC_HDR_SIZE], uint8_t type, uint64_t key, uint32_t part,
+		      const void *p, uint32_t len)
+{
+	store_rec_header_crc(hdr, type, key, part, len, qsg_crc32c(0, p, len));
 }
 
 void store_seg_header(uint8_t hdr[STORE_SEG_HDR_SIZE], uint32_t id)

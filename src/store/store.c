@@ -157,11 +157,17 @@ const struct store_fault *store_faults(const struct store *s, size_t *n)
 	return s->faults;
 }
 
+#define STORE_MAX_IOV 5 /* header + up to 4 payload pieces */
+
 static int pwrite_all(int fd, const struct iovec *iov, int n, uint64_t off)
 {
-	struct iovec v[2];
+	struct iovec v[STORE_MAX_IOV];
 	int i;
 
+	if (n > STORE_MAX_IOV) {
+		errno = EINVAL;
+		return -1;
+	}
 	memcpy(v, iov, (size_t)n * sizeof *v);
 	i = 0;
 	while (i < n) {
@@ -224,6 +230,12 @@ static int seg_create(struct store *s, char *errmsg)
 	uint8_t hdr[STORE_SEG_HDR_SIZE];
 	struct iovec v = {hdr, sizeof hdr};
 	struct store_seg *g;
+	int rc;
+
+	/* The active segment is sealed complete: its buffered tail first. */
+	if ((rc = store_flush(s, errmsg)) != QSG_OK) {
+		return rc;
+	}
 	uint32_t id = s->next_id++;
 
 	g = calloc(1, sizeof *g);
@@ -551,6 +563,7 @@ void store_close(struct store *s)
 {
 	size_t i;
 
+	(void)store_flush(s, NULL); /* best effort: the log replays the rest */
 	for (i = 0; i < s->nsegs; i++) {
 		seg_free(s->segs[i]);
 	}
@@ -562,6 +575,7 @@ void store_close(struct store *s)
 	free(s->faults);
 	free(s->iobuf);
 	free(s->cwin);
+	free(s->wb);
 	store_cache_close(&s->cache);
 	memset(s, 0, sizeof *s);
 }
@@ -639,17 +653,48 @@ void store_recovery_end(struct store *s)
 
 /* ---- append, read, release ---- */
 
-static int append_rec(struct store *s, uint8_t type, uint64_t key, uint32_t part, const void *p,
-		      size_t len, struct store_loc *loc, char *errmsg)
+int store_flush(struct store *s, char *errmsg)
+{
+	if (s->wb_err != 0) {
+		return qsg_errf(errmsg, QSG_RC_IO, "store: an earlier write failed: %s",
+				strerror(s->wb_err));
+	}
+	if (s->wb_len == 0) {
+		return QSG_OK;
+	}
+	struct store_seg *g = store_seg_find(s, s->wb_seg);
+	struct iovec v = {s->wb, s->wb_len};
+	if (g == NULL || pwrite_all(g->fd, &v, 1, s->wb_off) != 0) {
+		s->wb_err = g == NULL ? EBADF : errno;
+		return qsg_errf(errmsg, QSG_RC_IO, "store: write segment %u: %s", s->wb_seg,
+				strerror(s->wb_err));
+	}
+	s->wb_len = 0;
+	s->flushes++;
+	return QSG_OK;
+}
+
+/* Append header + payload pieces (payload crc given) at the end of the
+ * active segment: into the write-behind buffer when it is on and the record
+ * fits it, else with one pwritev. *cached receives a pointer to the payload
+ * in the buffer (contiguous) or NULL. */
+static int append_rec(struct store *s, uint8_t type, uint64_t key, uint32_t part,
+		      const struct iovec *iov, int n, size_t len, uint32_t crc,
+		      struct store_loc *loc, const uint8_t **inbuf, char *errmsg)
 {
 	uint8_t hdr[STORE_REC_HDR_SIZE];
 	struct store_seg *g = active(s);
 	uint64_t rl = STORE_REC_HDR_SIZE + (uint64_t)len;
 	int rc;
 
+	*inbuf = NULL;
 	if ((type != STORE_REC_BODY && type != STORE_REC_CHUNK) || len > STORE_MAX_PAYLOAD ||
-	    (len > 0 && p == NULL) || part & RENT_CLAIMED) {
+	    n < 0 || n > STORE_MAX_IOV - 1 || part & RENT_CLAIMED) {
 		return qsg_errf(errmsg, QSG_RC_INVALID, "store: bad record");
+	}
+	if (s->wb_err != 0) {
+		return qsg_errf(errmsg, QSG_RC_IO, "store: an earlier write failed: %s",
+				strerror(s->wb_err));
 	}
 	if (g == NULL || (g->size + rl > s->cfg.segment_size && g->size > STORE_SEG_HDR_SIZE)) {
 		rc = seg_create(s, errmsg);
@@ -658,11 +703,50 @@ static int append_rec(struct store *s, uint8_t type, uint64_t key, uint32_t part
 		}
 		g = active(s);
 	}
-	store_rec_header(hdr, type, key, part, p, (uint32_t)len);
-	struct iovec v[2] = {{hdr, sizeof hdr}, {(void *)p, len}};
-	if (pwrite_all(g->fd, v, len > 0 ? 2 : 1, g->size) != 0) {
-		return qsg_errf(errmsg, QSG_RC_IO, "store: write segment %u: %s", g->id,
-				strerror(errno));
+	store_rec_header_crc(hdr, type, key, part, (uint32_t)len, crc);
+	size_t cap = s->cfg.write_buffer;
+	if (cap > 0 && rl <= cap) {
+		if (s->wb_len > 0 && (s->wb_seg != g->id || s->wb_len + rl > cap)) {
+			if ((rc = store_flush(s, errmsg)) != QSG_OK) {
+				return rc;
+			}
+		}
+		if (s->wb == NULL && (s->wb = malloc(cap)) == NULL) {
+			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
+					"store: out of memory");
+		}
+		if (s->wb_len == 0) {
+			s->wb_seg = g->id;
+			s->wb_off = g->size;
+		}
+		uint8_t *p = s->wb + s->wb_len;
+		memcpy(p, hdr, sizeof hdr);
+		size_t at = sizeof hdr;
+		for (int i = 0; i < n; i++) {
+			if (iov[i].iov_len > 0) {
+				memcpy(p + at, iov[i].iov_base, iov[i].iov_len);
+			}
+			at += iov[i].iov_len;
+		}
+		s->wb_len += rl;
+		*inbuf = p + sizeof hdr;
+	} else {
+		struct iovec v[STORE_MAX_IOV];
+		int nv = 0;
+		if ((rc = store_flush(s, errmsg)) != QSG_OK) {
+			return rc;
+		}
+		v[nv++] = (struct iovec){hdr, sizeof hdr};
+		for (int i = 0; i < n; i++) {
+			if (iov[i].iov_len > 0) {
+				v[nv++] = iov[i];
+			}
+		}
+		if (pwrite_all(g->fd, v, nv, g->size) != 0) {
+			s->wb_err = errno;
+			return qsg_errf(errmsg, QSG_RC_IO, "store: write segment %u: %s", g->id,
+					strerror(errno));
+		}
 	}
 	*loc = (struct store_loc){g->id, (uint32_t)g->size, (uint32_t)len};
 	g->size += rl;
@@ -671,18 +755,53 @@ static int append_rec(struct store *s, uint8_t type, uint64_t key, uint32_t part
 	return QSG_OK;
 }
 
+int store_appendv(struct store *s, uint8_t type, uint64_t key, uint32_t part,
+		  const struct iovec *iov, int n, uint32_t crc, bool cache_body,
+		  struct store_loc *loc, char *errmsg)
+{
+	const uint8_t *inbuf;
+	size_t len = 0;
+	for (int i = 0; i < n && i < STORE_MAX_IOV; i++) {
+		len += iov[i].iov_len;
+	}
+#ifdef QSG_CHECKED
+	{
+		uint32_t c = 0;
+		for (int i = 0; i < n && i < STORE_MAX_IOV; i++) {
+			c = qsg_crc32c(c, iov[i].iov_base, iov[i].iov_len);
+		}
+		if (c != crc) {
+			return qsg_errf(errmsg, QSG_RC_INVALID, "store: payload crc mismatch");
+		}
+	}
+#endif
+	int rc = append_rec(s, type, key, part, iov, n, len, crc, loc, &inbuf, errmsg);
+	if (rc != QSG_OK) {
+		return rc;
+	}
+	s->appended_bytes += STORE_REC_HDR_SIZE + len;
+	if (cache_body) {
+		if (inbuf != NULL) {
+			store_cache_put(&s->cache, key, part, inbuf, len, true);
+		} else if (n == 1) {
+			store_cache_put(&s->cache, key, part, iov[0].iov_base, len, true);
+		}
+		/* a large record in pieces is not cached on put (the offload
+		 * tiers would refuse most of them anyway) */
+	}
+	return QSG_OK;
+}
+
 int store_append(struct store *s, uint8_t type, uint64_t key, uint32_t part, const void *p,
 		 size_t len, bool cache_body, struct store_loc *loc, char *errmsg)
 {
-	int rc = append_rec(s, type, key, part, p, len, loc, errmsg);
-
-	if (rc == QSG_OK) {
-		s->appended_bytes += STORE_REC_HDR_SIZE + len;
-		if (cache_body) {
-			store_cache_put(&s->cache, key, part, p, len, true);
-		}
+	struct iovec v = {(void *)p, len};
+	if (len > 0 && p == NULL) {
+		return qsg_errf(errmsg, QSG_RC_INVALID, "store: bad record");
 	}
-	return rc;
+	return store_appendv(s, type, key, part, &v, len > 0 ? 1 : 0,
+			     len > 0 ? qsg_crc32c(0, p, len) : qsg_crc32c(0, "", 0), cache_body,
+			     loc, errmsg);
 }
 
 int store_read(struct store *s, const struct store_loc *loc, uint64_t key, uint32_t part,
@@ -710,14 +829,23 @@ int store_read(struct store *s, const struct store_loc *loc, uint64_t key, uint3
 		return qsg_errf(errmsg, QSG_RC_IO, "store: no record at %u:%u", loc->seg, loc->off);
 	}
 	size_t rl = STORE_REC_HDR_SIZE + (size_t)loc->len;
-	if (iobuf_reserve(s, rl) != QSG_OK) {
-		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "store: out of memory");
+	const uint8_t *rec;
+	if (s->wb_len > 0 && loc->seg == s->wb_seg && loc->off >= s->wb_off) {
+		/* still in the write-behind buffer (the range check above
+		 * bounds it by g->size, the buffer's end) */
+		rec = s->wb + (loc->off - s->wb_off);
+	} else {
+		if (iobuf_reserve(s, rl) != QSG_OK) {
+			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
+					"store: out of memory");
+		}
+		if (pread_all(g->fd, s->iobuf, rl, loc->off) != 0) {
+			return qsg_errf(errmsg, QSG_RC_IO, "store: read segment %u: %s", g->id,
+					strerror(errno));
+		}
+		rec = s->iobuf;
 	}
-	if (pread_all(g->fd, s->iobuf, rl, loc->off) != 0) {
-		return qsg_errf(errmsg, QSG_RC_IO, "store: read segment %u: %s", g->id,
-				strerror(errno));
-	}
-	r = store_rec_check(s->iobuf, rl, &type, &rkey, &rpart, &rlen);
+	r = store_rec_check(rec, rl, &type, &rkey, &rpart, &rlen);
 	if (r == QSG_OK && (rkey != key || rpart != part || rlen != loc->len)) {
 		r = STORE_FAULT_MISMATCH;
 	}
@@ -726,8 +854,8 @@ int store_read(struct store *s, const struct store_loc *loc, uint64_t key, uint3
 		return qsg_errf(errmsg, QSG_RC_IO, "store: record %u:%u: %s", loc->seg, loc->off,
 				store_fault_name(r));
 	}
-	qsg_put_bytes(out, s->iobuf + STORE_REC_HDR_SIZE, rlen);
-	store_cache_put(&s->cache, key, part, s->iobuf + STORE_REC_HDR_SIZE, rlen, false);
+	qsg_put_bytes(out, rec + STORE_REC_HDR_SIZE, rlen);
+	store_cache_put(&s->cache, key, part, rec + STORE_REC_HDR_SIZE, rlen, false);
 	return out->err;
 }
 
@@ -1025,7 +1153,13 @@ int store_compact_step(struct store *s, size_t budget, store_reloc_cb cb, void *
 		}
 		struct store_loc from = {g->id, off, plen}, to;
 		/* The payload stays in the window: append_rec does not touch it. */
-		rc = append_rec(s, type, key, part, rec + STORE_REC_HDR_SIZE, plen, &to, errmsg);
+		{
+			struct iovec pv = {(void *)(rec + STORE_REC_HDR_SIZE), plen};
+			const uint8_t *inbuf;
+			/* the record's crc was verified by store_rec_check */
+			rc = append_rec(s, type, key, part, &pv, plen > 0 ? 1 : 0, plen,
+					qsg_le32(rec + 20), &to, &inbuf, errmsg);
+		}
 		if (rc != QSG_OK) {
 			return rc;
 		}

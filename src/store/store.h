@@ -40,6 +40,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "../common/codec.h"
 #include "../common/crc32c.h"
@@ -107,6 +108,13 @@ struct store_config {
 	size_t cache_max_item;
 	struct store_offload_tier offload[STORE_OFFLOAD_TIERS];
 	uint32_t compact_ratio; /* percent live below which a sealed segment is compacted */
+	/* Write-behind buffer of the active segment, bytes (0: every append
+	 * is its own pwrite). Appends are copied into it and written with one
+	 * pwrite by store_flush (the daemon calls it once per loop iteration),
+	 * when it is full, at roll-over, before a sync job and at close. A
+	 * record still in it is read from it. Durability is unchanged: nothing
+	 * is synced before a sync job either, and a sync job flushes first. */
+	size_t write_buffer;
 };
 void store_config_default(struct store_config *c); /* dir = NULL */
 
@@ -162,6 +170,14 @@ struct store {
 	size_t cwin_cap, cwin_len;
 	uint32_t cwin_seg;
 	uint64_t cwin_off;
+	/* write-behind: wb_len bytes for segment wb_seg from file offset
+	 * wb_off (see store_config.write_buffer) */
+	uint8_t *wb;
+	size_t wb_len;
+	uint32_t wb_seg;
+	uint64_t wb_off;
+	uint64_t flushes; /* pwrites of the buffer */
+	int wb_err; /* a failed flush: the store takes no more appends */
 	uint64_t appended_bytes, compacted_bytes, reclaimed_bytes;
 	bool dir_dirty; /* segments created or deleted since the last sync */
 	uint64_t stable; /* see store_set_stable */
@@ -228,6 +244,15 @@ size_t store_recovery_count(const struct store *s);
  * cache (on_put tiers). */
 int store_append(struct store *s, uint8_t type, uint64_t key, uint32_t part, const void *p,
 		 size_t len, bool cache_body, struct store_loc *loc, char *errmsg);
+/* As store_append, for a payload in n pieces (n <= 4) whose crc32c the
+ * caller has computed already (the state machine's message crc): the
+ * payload is not checksummed again (verified in QSG_CHECKED builds). */
+int store_appendv(struct store *s, uint8_t type, uint64_t key, uint32_t part,
+		  const struct iovec *iov, int n, uint32_t crc, bool cache_body,
+		  struct store_loc *loc, char *errmsg);
+/* BLOCKS (pwrite). Write the write-behind buffer (if any). QSG_RC_IO on a
+ * write error, after which every append fails too (fail-stop). */
+int store_flush(struct store *s, char *errmsg);
 
 /* BLOCKS (pread) unless cached. Read the record at loc into out (appended),
  * verifying the header checksum, version, key, part, length and payload
@@ -332,6 +357,9 @@ void store_get_stats(const struct store *s, struct store_stats *out);
 /* Encode a record header for payload p/len into hdr. */
 void store_rec_header(uint8_t hdr[STORE_REC_HDR_SIZE], uint8_t type, uint64_t key, uint32_t part,
 		      const void *p, uint32_t len);
+/* The same with the payload's crc32c given. */
+void store_rec_header_crc(uint8_t hdr[STORE_REC_HDR_SIZE], uint8_t type, uint64_t key,
+			  uint32_t part, uint32_t len, uint32_t crc);
 void store_seg_header(uint8_t hdr[STORE_SEG_HDR_SIZE], uint32_t id);
 /* Check a segment header; QSG_OK and *id, or a store_fault reason. */
 int store_seg_header_check(const uint8_t *p, size_t len, uint32_t *id);

@@ -17,6 +17,15 @@ int store_sync_prepare(struct store *s, struct store_sync_job *job, char *errmsg
 
 	memset(job, 0, sizeof *job);
 	job->dirfd = -1;
+	/* What the sync covers must be in the files first. */
+	if (store_flush(s, job->errmsg) != QSG_OK) {
+		job->seq = s->sync_prepared;
+		job->rc = QSG_RC_IO;
+		if (errmsg != NULL) {
+			snprintf(errmsg, QSG_ERRMSG_SIZE, "%s", job->errmsg);
+		}
+		return QSG_RC_IO;
+	}
 	job->seq = ++s->sync_prepared;
 	for (i = 0; i < s->nsegs; i++) {
 		n += s->segs[i]->size > s->segs[i]->synced;

@@ -142,10 +142,14 @@ static void test_roundtrip(void **state)
 	/* Wrong crc or length asked: refused. */
 	check_read_fails(&b, 3, 30, msg_crc(3, 30, 0) ^ 1);
 	check_read_fails(&b, 3, 31, msg_crc(3, 30, 0));
-	/* A put whose content does not match its crc is refused. */
+#ifdef QSG_CHECKED
+	/* A put whose content does not match its crc is refused (checked
+	 * builds only: the crc comes from the state machine, computed from
+	 * the same bytes, and is not recomputed in production). */
 	uint8_t x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 	assert_int_equal(bodystore_put(&b, 99, NULL, 0, x, 8, 12345), QSG_RC_IO);
 	assert_true(strlen(b.errmsg) > 0);
+#endif
 	/* Empty content is a message too. */
 	assert_int_equal(bodystore_put(&b, 98, NULL, 0, NULL, 0, 0), QSG_OK);
 	struct qsg_wbuf w;

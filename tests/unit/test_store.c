@@ -620,6 +620,114 @@ static void test_compaction_window(void **state)
 	rm_tmp(dir);
 }
 
+/* The write-behind buffer: appends reach the file only at a flush, a
+ * roll-over, a sync or close; reads are served from the buffer meanwhile;
+ * a record larger than the buffer goes straight through, in order; a write
+ * error is sticky. */
+static void test_write_buffer(void **state)
+{
+	char dir[64], path[128], err[QSG_ERRMSG_SIZE];
+	struct store s;
+	struct store_config c;
+	struct store_loc loc[40], big;
+	static uint8_t buf[100 * 1024];
+	struct store_loc got;
+
+	(void)state;
+	mkdir_tmp(dir, sizeof dir);
+	store_config_default(&c);
+	c.dir = dir;
+	c.segment_size = 64 * 1024;
+	c.cache_bytes = 0; /* reads must come from the buffer or the file */
+	c.write_buffer = 16 * 1024;
+	assert_int_equal(store_init(&s, &c, err), QSG_OK);
+	store_recovery_end(&s);
+	for (uint64_t k = 1; k <= 5; k++) {
+		append_key(&s, k, 1000, &loc[k]);
+	}
+	seg_file(dir, loc[1].seg, path, sizeof path);
+	assert_int_equal(file_size(path), STORE_SEG_HDR_SIZE); /* all buffered */
+	for (uint64_t k = 1; k <= 5; k++) {
+		check_read(&s, &loc[k], k, 1000); /* from the buffer */
+	}
+	assert_int_equal(store_flush(&s, err), QSG_OK);
+	assert_int_equal(file_size(path), STORE_SEG_HDR_SIZE + 5 * (STORE_REC_HDR_SIZE + 1000));
+	for (uint64_t k = 1; k <= 5; k++) {
+		check_read(&s, &loc[k], k, 1000); /* from the file */
+	}
+	/* The buffer fills: flushed before the record that does not fit. */
+	for (uint64_t k = 6; k <= 20; k++) {
+		append_key(&s, k, 1500, &loc[k]);
+	}
+	assert_true(file_size(path) > STORE_SEG_HDR_SIZE + 5 * (STORE_REC_HDR_SIZE + 1000));
+	/* A record larger than the buffer: the buffer first, then it. */
+	fill(buf, 20000, 21);
+	assert_int_equal(store_append(&s, STORE_REC_BODY, 21, 0, buf, 20000, false, &big, err),
+			 QSG_OK);
+	assert_int_equal(file_size(path), (off_t)big.off + STORE_REC_HDR_SIZE + 20000);
+	/* Roll-over seals the old segment complete. */
+	for (uint64_t k = 22; k <= 39; k++) {
+		append_key(&s, k, 2000, &loc[k]);
+	}
+	assert_true(loc[39].seg > loc[1].seg);
+	char path2[128];
+	seg_file(dir, loc[22].seg, path2, sizeof path2);
+	for (uint64_t k = 22; k < 39; k++) {
+		if (loc[k].seg != loc[39].seg) {
+			seg_file(dir, loc[k].seg, path2, sizeof path2);
+			assert_true(file_size(path2) >=
+				    (off_t)loc[k].off + STORE_REC_HDR_SIZE + 2000);
+		}
+	}
+	/* A sync flushes first. */
+	seg_file(dir, loc[39].seg, path2, sizeof path2);
+	assert_true(file_size(path2) < (off_t)loc[39].off + STORE_REC_HDR_SIZE + 2000);
+	assert_int_equal(store_sync(&s, err), QSG_OK);
+	assert_int_equal(file_size(path2), (off_t)loc[39].off + STORE_REC_HDR_SIZE + 2000);
+	/* Close flushes; after a reopen everything is there. */
+	append_key(&s, 40 - 1 + 1000, 500, &got);
+	store_close(&s);
+	assert_int_equal(store_init(&s, &c, err), QSG_OK);
+	for (uint64_t k = 1; k <= 20; k++) {
+		struct store_loc l;
+		assert_int_equal(store_claim(&s, k, 0, &l), QSG_OK);
+	}
+	assert_int_equal(store_claim(&s, 1039, 0, &got), QSG_OK);
+	store_recovery_end(&s);
+	check_read(&s, &got, 1039, 500);
+	/* A write error is sticky. */
+	append_key(&s, 2000, 100, &got);
+	int ro = open("/dev/null", O_RDONLY);
+	assert_true(ro >= 0);
+	int fd = -1;
+	{
+		/* the active segment's descriptor: the highest open fd that
+		 * names the segment file */
+		char want[128], link[256], lp[64];
+		seg_file(dir, got.seg, want, sizeof want);
+		for (int i = 3; i < 1024; i++) {
+			snprintf(lp, sizeof lp, "/proc/self/fd/%d", i);
+			ssize_t n = readlink(lp, link, sizeof link - 1);
+			if (n > 0) {
+				link[n] = '\0';
+				if (strstr(link, strrchr(want, '/')) != NULL) {
+					fd = i;
+				}
+			}
+		}
+	}
+	assert_true(fd >= 0);
+	assert_true(dup2(ro, fd) == fd); /* writes now fail with EBADF */
+	close(ro);
+	assert_int_equal(store_flush(&s, err), QSG_RC_IO);
+	fill(buf, 10, 1);
+	assert_int_equal(store_append(&s, STORE_REC_BODY, 2001, 0, buf, 10, false, &got, err),
+			 QSG_RC_IO);
+	assert_int_equal(store_flush(&s, err), QSG_RC_IO);
+	store_close(&s);
+	rm_tmp(dir);
+}
+
 static void test_compaction_gate(void **state)
 {
 	char dir[64];
@@ -912,13 +1020,13 @@ static void test_scan_random(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_crc32c),	    cmocka_unit_test(test_roundtrip_rollover),
-	    cmocka_unit_test(test_reopen),	    cmocka_unit_test(test_torn_tail_every_point),
-	    cmocka_unit_test(test_bitflip_middle),  cmocka_unit_test(test_release_delete),
-	    cmocka_unit_test(test_compaction),	    cmocka_unit_test(test_compaction_window),
-	    cmocka_unit_test(test_compaction_gate), cmocka_unit_test(test_cache),
-	    cmocka_unit_test(test_desc_codec),	    cmocka_unit_test(test_sync_job),
-	    cmocka_unit_test(test_scan_random),
+	    cmocka_unit_test(test_crc32c),	   cmocka_unit_test(test_roundtrip_rollover),
+	    cmocka_unit_test(test_reopen),	   cmocka_unit_test(test_torn_tail_every_point),
+	    cmocka_unit_test(test_bitflip_middle), cmocka_unit_test(test_release_delete),
+	    cmocka_unit_test(test_compaction),	   cmocka_unit_test(test_compaction_window),
+	    cmocka_unit_test(test_write_buffer),   cmocka_unit_test(test_compaction_gate),
+	    cmocka_unit_test(test_cache),	   cmocka_unit_test(test_desc_codec),
+	    cmocka_unit_test(test_sync_job),	   cmocka_unit_test(test_scan_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
