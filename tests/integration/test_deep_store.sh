@@ -11,8 +11,10 @@
 #    per message, a tenth of the bodies) and its RSS is bounded (not
 #    sanitizer builds: at most 160 MB + 512 bytes per message, where bodies
 #    in memory took 1.4 GB at 1M);
-#  * kill -9 of every member at depth, then a restart: CURDEPTH = N again
-#    (restart time logged);
+#  * kill -9 of every member at depth, then a restart of all three at once:
+#    CURDEPTH = N again (restart time logged), no member fences itself, and
+#    none is declared failed once all three serve (one that came up more
+#    than a lease after the other two may be, before: peer recovery);
 #  * the drain returns every message exactly once with its own body
 #    (VERIFY ok=N corrupt=0 duplicate=0), CURDEPTH 0;
 #  * space is reclaimed: after two more snapshots every member's store is
@@ -128,7 +130,10 @@ done
 log "kill -9 every member at depth $N"
 for qm in QM1 QM2 QM3; do "$CLUSTER" kill "$qm"; done
 t0=$(date +%s.%N)
-"$CLUSTER" up 3 >/dev/null || fail "restart"
+# All three at once, as a supervisor would start them.
+for qm in QM1 QM2 QM3; do "$CLUSTER" start "$qm" >/dev/null & done
+wait || true
+for qm in QM1 QM2 QM3; do "$CLUSTER" pid "$qm" >/dev/null || fail "restart $qm"; done
 for ((k = 0; k < 600; k++)); do
 	d=$(depth)
 	[ "$d" = "$N" ] && break
@@ -156,6 +161,11 @@ for i in 1 2 3; do
 	[ "$(ready $((HTTP_BASE + i)))" = 200 ] || fail "QM$i not ready 30 s after the restart"
 done
 log "restart: every member ready after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+# A member that comes up more than a lease after the other two formed a
+# quorum is declared failed (peer recovery, as MQ does): right, not a
+# stall. From here on, with all three serving, nobody may be.
+failed_at_restart=$(count QSG4003W)
+[ "$failed_at_restart" = 0 ] || log "restart: $failed_at_restart member(s) declared failed before they were up"
 
 out=$("$BENCH" --queue "$Q" --mode get --conns 8 --inflight 8 --verify --messages "$N" 2>&1) ||
 	fail "qsgbench get: $out"
@@ -166,7 +176,8 @@ log "drain: $v"
 [ "$v" = "VERIFY ok=$N corrupt=0 duplicate=0" ] || fail "drain: $v"
 d=$(depth)
 [ "$d" = 0 ] || fail "CURDEPTH $d after the drain"
-[ "$(count QSG4002W)" = 0 ] && [ "$(count QSG4003W)" = 0 ] || fail "fenced or failed after the restart"
+[ "$(count QSG4002W)" = 0 ] || fail "a member fenced itself after the restart"
+[ "$(count QSG4003W)" = "$failed_at_restart" ] || fail "a member was declared failed during the drain"
 
 # Reclaim: segments are deleted once two snapshots passed the releases.
 # Small traffic on another queue drives the snapshots.
