@@ -29,6 +29,7 @@ void state_init(struct fsm *f)
 
 void state_free(struct fsm *f)
 {
+	reap_free_all(f); /* the garbage: not released either */
 	/* Sessions first: their uows point at queues. */
 	struct hmap_node *n = hmap_next(&f->sessions, NULL);
 	while (n != NULL) {

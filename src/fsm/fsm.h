@@ -322,6 +322,20 @@ void fsm_bodies_mem_peer(struct fsm *f, struct fsm *peer);
  * replays the log). */
 int fsm_apply(struct fsm *f, const void *entry, size_t len, struct qsg_wbuf *results, char *errmsg);
 
+/* Garbage collection, outside apply (docs/storage.md, "Leases that do not
+ * lie"). CLEAR QLOCAL and DELETE QLOCAL PURGE (and the queues MEMBER_REMOVE
+ * drops) take every visible message out of the state in one O(1) step: the
+ * state no longer has them (depth 0, not in snapshots or digests), but their
+ * descriptors, index entries and provider content are freed later, in
+ * slices: fsm_reap frees up to `budget` objects (messages, whose content it
+ * releases to the provider, and index entries) and returns true while
+ * garbage is left (budget 0: only that answer, O(1)). The daemon calls it from its loop between
+ * iterations; tests call it at will. Not state: members reap at different times and still have
+ * equal states. fsm_close and fsm_restore free what is left without releasing it (the provider
+ * learns from the claims, fsm_bodies). fsm_reap_pending: the number of messages still to free. */
+bool fsm_reap(struct fsm *f, unsigned budget);
+uint64_t fsm_reap_pending(const struct fsm *f);
+
 /* Canonical snapshot (same state => same bytes) and restore. Restore
  * replaces the state only if the whole snapshot decodes. The snapshot
  * (format 3, docs/protocol.md) holds descriptors, not content: restore then

@@ -169,6 +169,21 @@ static size_t check_chan(const struct fsm *f, struct qcount *v, size_t nq)
 	return walked + f->nchdefs + f->nsyncqs + f->nmembers;
 }
 
+/* The garbage list has reap_msgs messages, none of them visible through a
+ * queue (reap_queue emptied their lists). */
+static size_t check_reap(const struct fsm *f)
+{
+	uint64_t n = 0;
+	const struct qmsg *last = NULL;
+	for (const struct qmsg *m = f->reap_head; m != NULL; m = m->next) {
+		last = m;
+		n++;
+	}
+	QSG_ASSERT(f->reap_tail == last);
+	QSG_ASSERT(n == f->reap_msgs);
+	return (size_t)n;
+}
+
 size_t state_check(const struct fsm *f)
 {
 	size_t nq = f->queues.count;
@@ -185,6 +200,7 @@ size_t state_check(const struct fsm *f)
 	size_t walked = check_sessions(f, v, nq);
 	walked += check_chan(f, v, nq);
 	walked += check_queues(f, v, nq);
+	walked += check_reap(f);
 	free(v);
 	return walked;
 }

@@ -10,7 +10,8 @@
  * built-in provider), fsm_queue.c (PUT/GET/BROWSE),
  * fsm_object.c (queue definitions), fsm_uow.c (sessions, units of work), fsm_member.c (members,
  * leases), fsm_chan.c (channel tables, definitions, status CAS, channel
- * queries), fsm_chmsg.c (channel message transfer), fsm_snapshot.c,
+ * queries), fsm_chmsg.c (channel message transfer), fsm_reap.c (garbage
+ * freed after the apply, in slices), fsm_snapshot.c,
  * fsm_query.c, fsm_check.c (invariants, checked builds only), sorted.c
  * (sorted-array search). Internal functions carry no fsm_ prefix: that
  * prefix is the public interface of fsm.h. */
@@ -153,6 +154,13 @@ struct fsm {
 	bool body_failed;
 	const char *body_fail_what; /* "put" or "read" */
 	uint64_t body_fail_seqno;
+	/* Not state: garbage (fsm_reap.c). Messages that left the state in
+	 * one O(1) step (CLEAR, DELETE PURGE), linked by `next`, and the
+	 * msgid/correlid indexes they were in; fsm_reap frees them (content
+	 * released) in slices outside apply, state_free without release. */
+	struct qmsg *reap_head, *reap_tail;
+	uint64_t reap_msgs;
+	struct reap_index *reap_idx;
 };
 
 /* A channel status entry with the messages locked to it (linked by
@@ -287,6 +295,14 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 int op_ch_reset(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_ch_recv_start(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
 int op_ch_recv_batch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
+
+/* fsm_reap.c */
+/* Every visible message of q leaves the state at once, in O(NPRIO): its
+ * priority lists and its index go to the garbage (nvisible and curdepth
+ * drop by the visible count). fsm_reap frees and releases them later. */
+void reap_queue(struct fsm *f, struct queue *q);
+/* Teardown (state_free): frees the garbage without releasing content. */
+void reap_free_all(struct fsm *f);
 
 /* fsm_check.c */
 /* Check the state's invariants with QSG_ASSERT (abort on failure) and
