@@ -105,6 +105,12 @@ static size_t check_queues(const struct fsm *f, struct qcount *v, size_t nq)
 	return walked + nq;
 }
 
+static int id_key(const void *key, const void *elem)
+{
+	uint64_t a = *(const uint64_t *)key, b = *(const uint64_t *)elem;
+	return a < b ? -1 : a > b;
+}
+
 /* Units of work: the count is the list's length; held puts and locked gets
  * only, of known queues. */
 static size_t check_sessions(const struct fsm *f, struct qcount *v, size_t nq)
@@ -128,11 +134,19 @@ static size_t check_sessions(const struct fsm *f, struct qcount *v, size_t nq)
 		}
 		QSG_ASSERT(s->uow_count == n);
 		QSG_ASSERT(s->uow_tail == last);
+		/* Pending backouts: exactly the detached sessions with a uow. */
+		bool pending;
+		sorted_find(f->pend, f->npend, sizeof *f->pend, &s->client_id, id_key, &pending);
+		QSG_ASSERT(pending == (!s->attached && n > 0));
+		if (!s->attached)
+			QSG_ASSERT(s->opens == NULL);
 		for (const struct sopen *o = s->opens; o != NULL; o = o->next)
 			QSG_ASSERT(o->count > 0);
 		walked += n + 1;
 	}
-	return walked;
+	for (size_t i = 1; i < f->npend; i++)
+		QSG_ASSERT(f->pend[i - 1] < f->pend[i]);
+	return walked + f->npend;
 }
 
 /* Channels: locked lists in chseq order with indoubt their length; every

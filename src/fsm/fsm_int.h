@@ -141,6 +141,11 @@ struct fsm {
 	struct fsm_syncq *syncqs; /* by (name, rqmname) */
 	size_t nsyncqs, capsyncqs;
 	uint64_t chan_gen;
+	/* Sessions with a backout pending (detached, uow not empty: see
+	 * fsm_backout_pending), by client_id. Derived from the sessions
+	 * (fsm_restore rebuilds it); orders the backout. */
+	uint64_t *pend;
+	size_t npend, cappend;
 	/* Invariant checks (fsm_check.c, QSG_CHECKED builds only; not state):
 	 * applies since the last check and the applies between two checks. */
 	uint64_t check_skip, check_every;
@@ -254,7 +259,13 @@ void uow_append(struct session *s, struct qmsg *m);
 void session_free(struct session *s);
 int sessions_sorted(const struct fsm *f, bool only_owner, uint32_t owner, struct session ***out,
 		    size_t *n);
-int detach_owned(struct fsm *f, uint32_t owner, int64_t now);
+/* Detach the attached sessions of owner (client_id order): opens dropped,
+ * units of work backed out while *budget lasts (UINT64_MAX: all), the
+ * sessions left with a uow go to f->pend. */
+int detach_owned(struct fsm *f, uint32_t owner, int64_t now, uint64_t *budget);
+/* f->pend from the sessions (fsm_restore). */
+int pend_rebuild(struct fsm *f);
+int op_backout_pending(struct fsm *f, const struct fsm_cmd *c);
 int session_check(struct fsm *f, const struct fsm_cmd *c, struct session **out);
 int op_attach(struct fsm *f, const struct fsm_cmd *c, struct qsg_wbuf *out);
 int op_detach(struct fsm *f, const struct fsm_cmd *c, int64_t now);
@@ -269,6 +280,7 @@ struct fsm_member *member_add(struct fsm *f, uint32_t id);
 int op_member_join(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_lease_renew(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_member_fail(struct fsm *f, const struct fsm_cmd *c, int64_t now);
+int op_member_fail_bounded(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_expire(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 

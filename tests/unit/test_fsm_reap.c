@@ -1,10 +1,16 @@
-/* CLEAR and DELETE PURGE of deep queues without a long apply (issue 10,
- * docs/storage.md "Leases that do not lie"): the messages leave the state in
+/* Applies bounded at any queue depth (issue 10, docs/storage.md "Leases that
+ * do not lie").
+ * CLEAR and DELETE PURGE of deep queues: the messages leave the state in
  * one O(1) step and fsm_reap frees them (content released) in slices after
  * the apply. Two fsms are fed the same log; one reaps in small slices, the
  * other at other times or not at all: their snapshots stay byte-identical,
- * and a snapshot taken while garbage is pending does not contain it. Links
- * libqsgfsm_checked.la: the invariant checks walk the garbage too. */
+ * and a snapshot taken while garbage is pending does not contain it.
+ * The backout of a failed member's units of work (MEMBER_FAIL_BOUNDED, then
+ * BACKOUT_PENDING): each apply backs out at most FSM_BACKOUT_BUDGET units,
+ * the rest stays invisible, a snapshot in between restores with its pending
+ * backouts, and the end state is byte-identical to that of the one-apply
+ * MEMBER_FAIL. Links libqsgfsm_checked.la: the invariant checks walk the
+ * garbage and the pending backouts too. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,9 +28,13 @@
 #define DEEP 200000u
 #define BATCH 4096u /* commands per entry */
 
-/* Two replicas fed the same entries; results come from the first. */
+/* Replicas fed the same entries (the first `n`, 2 unless a test says
+ * otherwise); results come from the first. */
+#define NREP 3
 struct pair {
-	struct fsm *f[2];
+	struct fsm *f[NREP];
+	int n;
+	int expect; /* the rc every command must have (QSG_OK) */
 	int64_t now;
 	struct qsg_wbuf res;
 	struct fsm_result r;
@@ -34,8 +44,9 @@ static int setup(void **state)
 {
 	struct pair *p = calloc(1, sizeof *p);
 	assert_non_null(p);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < NREP; i++)
 		assert_int_equal(fsm_init(&p->f[i], NULL), QSG_OK);
+	p->n = 2;
 	qsg_wbuf_init(&p->res);
 	p->now = 1000000;
 	*state = p;
@@ -45,7 +56,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct pair *p = *state;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < NREP; i++)
 		fsm_close(p->f[i]); /* garbage may be pending: freed, no leak */
 	qsg_wbuf_close(&p->res);
 	free(p);
@@ -59,9 +70,9 @@ static double ms_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* One entry of n commands applied to both replicas; every command must
- * succeed. Returns the apply time on the first replica in ms. */
-static double apply_both(struct pair *p, const struct fsm_cmd *c, size_t n)
+/* One entry of n commands applied to replicas from..to-1; every command
+ * must succeed. Returns the apply time on the first one in ms. */
+static double apply_to(struct pair *p, int from, int to, const struct fsm_cmd *c, size_t n)
 {
 	struct qsg_wbuf e, w;
 	char errmsg[QSG_ERRMSG_SIZE];
@@ -75,12 +86,12 @@ static double apply_both(struct pair *p, const struct fsm_cmd *c, size_t n)
 		fsm_entry_add(&e, w.data, w.len);
 	}
 	assert_int_equal(e.err, QSG_OK);
-	for (int k = 0; k < 2; k++) {
+	for (int k = from; k < to; k++) {
 		struct timespec t0;
 		qsg_wbuf_reset(&p->res);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		assert_int_equal(fsm_apply(p->f[k], e.data, e.len, &p->res, errmsg), QSG_OK);
-		if (k == 0)
+		if (k == from)
 			ms = ms_since(&t0);
 		size_t off = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -89,13 +100,18 @@ static double apply_both(struct pair *p, const struct fsm_cmd *c, size_t n)
 			assert_int_equal(
 			    fsm_result_decode(c[i].op, p->res.data + off + 4, len, &p->r, NULL),
 			    QSG_OK);
-			assert_int_equal(p->r.rc, QSG_OK);
+			assert_int_equal(p->r.rc, p->expect);
 			off += 4 + len;
 		}
 	}
 	qsg_wbuf_close(&e);
 	qsg_wbuf_close(&w);
 	return ms;
+}
+
+static double apply_both(struct pair *p, const struct fsm_cmd *c, size_t n)
+{
+	return apply_to(p, 0, p->n, c, n);
 }
 
 static double one(struct pair *p, const struct fsm_cmd *c)
@@ -398,6 +414,217 @@ static void member_remove_drops_queue(void **state)
 	assert_same_state(p);
 }
 
+/* --- backout of a failed member ----------------------------------------- */
+
+#define NSESS 5
+#define LOCKED 1500 /* gets under syncpoint per session */
+#define HELD 400 /* puts under syncpoint per session */
+#define BIG 8192 /* bodies of the messages moved to the backout queue */
+
+/* k commands of session (client, ep) of the same kind, in entries. */
+static void sess_batch(struct pair *p, uint8_t op, uint64_t client, uint64_t ep, uint64_t *seq,
+		       const char *queue, uint32_t flags, const void *body, size_t blen, uint32_t k)
+{
+	struct fsm_cmd *c = calloc(BATCH, sizeof *c);
+	assert_non_null(c);
+	while (k > 0) {
+		uint32_t n = k < BATCH ? k : BATCH;
+		for (uint32_t i = 0; i < n; i++) {
+			memset(&c[i], 0, sizeof c[i]);
+			c[i].op = op;
+			c[i].client_id = client;
+			c[i].epoch = ep;
+			c[i].flags = flags;
+			strcpy(c[i].queue, queue);
+			if (op == FSM_OP_PUT) {
+				c[i].seq = ++*seq;
+				c[i].msg.priority = (uint8_t)(*seq % 10);
+				id_of(c[i].msg.msgid, (uint32_t)*seq);
+				c[i].msg.body.p = body;
+				c[i].msg.body.len = blen;
+			}
+		}
+		apply_both(p, c, n);
+		k -= n;
+	}
+	free(c);
+}
+
+static void define_boq(struct pair *p)
+{
+	struct fsm_cmd c = {.op = FSM_OP_QDEFINE};
+	strcpy(c.attrs.name, "QB");
+	c.attrs.set = FSM_QA_BOTHRESH | FSM_QA_BOQNAME | FSM_QA_MAXDEPTH;
+	c.attrs.maxdepth = 999999999;
+	c.attrs.bothresh = 1;
+	strcpy(c.attrs.boqname, "BOQ");
+	one(p, &c);
+}
+
+static uint64_t pending(struct fsm *f)
+{
+	return fsm_backout_pending(f);
+}
+
+static void failed_member_backout_bounded(void **state)
+{
+	struct pair *p = *state;
+	static uint8_t big[BIG];
+	memset(big, 'b', sizeof big);
+	uint64_t seq = 0;
+	p->n = 3; /* replica 2 gets the one-apply MEMBER_FAIL instead */
+	define(p, "Q", FSM_INDX_MSGID, 0);
+	define(p, "BOQ", FSM_INDX_NONE, 0);
+	define_boq(p);
+	struct fsm_cmd j = {.op = FSM_OP_MEMBER_JOIN, .member_id = 2};
+	strcpy(j.name, "QM2");
+	one(p, &j);
+	uint64_t ep1 = attach(p, 1, 1);
+	fill(p, "Q", 1, ep1, &seq, NSESS * LOCKED + 1000);
+	sess_batch(p, FSM_OP_PUT, 1, ep1, &seq, "QB", 0, big, sizeof big, 300);
+	/* Sessions of member 2: locked gets and held puts on Q; the last one
+	 * also gets from QB (those go to BOQ, content copied). */
+	uint64_t ep[NSESS];
+	uint64_t total = 0;
+	for (int i = 0; i < NSESS; i++) {
+		uint64_t cl = 10 + (uint64_t)i, s2 = 0;
+		ep[i] = attach(p, cl, 2);
+		sess_batch(p, FSM_OP_GET, cl, ep[i], NULL, "Q", FSM_F_SYNCPOINT, NULL, 0, LOCKED);
+		sess_batch(p, FSM_OP_PUT, cl, ep[i], &s2, "Q", FSM_F_SYNCPOINT, "held", 4, HELD);
+		total += LOCKED + HELD;
+	}
+	sess_batch(p, FSM_OP_GET, 14, ep[4], NULL, "QB", FSM_F_SYNCPOINT, NULL, 0, 300);
+	total += 300;
+	uint32_t qdepth = depth(p->f[0], "Q", 0);
+	assert_int_equal(qdepth, NSESS * (LOCKED + HELD) + 1000);
+	assert_same_state(p);
+
+	struct fsm_member m;
+	assert_int_equal(fsm_member_get(p->f[0], 2, &m), QSG_OK);
+	p->now = m.lease_expiry_ms + 1;
+	struct fsm_cmd fb = {.op = FSM_OP_MEMBER_FAIL_BOUNDED, .member_id = 2};
+	fb.seq = (uint64_t)m.lease_expiry_ms;
+	apply_to(p, 0, 2, &fb, 1);
+	struct fsm_cmd fl = fb;
+	fl.op = FSM_OP_MEMBER_FAIL;
+	apply_to(p, 2, 3, &fl, 1);
+	p->n = 2;
+	assert_int_equal(pending(p->f[2]), 0);
+
+	/* The declaration: member FAILED, sessions fenced, FSM_BACKOUT_BUDGET
+	 * messages backed out (all of session 10's first ones), the rest
+	 * pending and invisible. */
+	assert_int_equal(fsm_member_get(p->f[0], 2, &m), QSG_OK);
+	assert_int_equal(m.state, FSM_MEMBER_FAILED);
+	assert_int_equal(pending(p->f[0]), total - FSM_BACKOUT_BUDGET);
+	assert_int_equal(pending(p->f[1]), total - FSM_BACKOUT_BUDGET);
+	struct fsm_qinfo qi;
+	assert_int_equal(fsm_queue_info(p->f[0], 0, "Q", &qi), QSG_OK);
+	assert_int_equal(qi.curdepth - qi.uncommitted, 1000 + FSM_BACKOUT_BUDGET);
+	struct fsm_cmd late = {.op = FSM_OP_COMMIT, .client_id = 11, .epoch = ep[1], .seq = 1};
+	p->expect = QSG_RC_SESSION_FENCED; /* its uow is no longer its own */
+	one(p, &late);
+	p->expect = QSG_OK;
+	assert_same_state(p);
+
+	/* EXPIRE does not drop a session whose backout is pending. */
+	struct fsm_cmd ex = {.op = FSM_OP_EXPIRE, .seq = 0};
+	p->now += 1000;
+	one(p, &ex);
+	assert_int_equal(pending(p->f[0]), total - FSM_BACKOUT_BUDGET);
+
+	/* Follow-ups, each bounded; halfway, replica 1 restarts from a
+	 * snapshot of replica 0 (its pending backouts come back with it). */
+	struct fsm_cmd bp = {.op = FSM_OP_BACKOUT_PENDING};
+	unsigned steps = 0;
+	double max_ms = 0;
+	bool restored = false;
+	while (pending(p->f[0]) > 0) {
+		uint64_t before = pending(p->f[0]);
+		double ms = one(p, &bp);
+		if (ms > max_ms)
+			max_ms = ms;
+		uint64_t after = pending(p->f[0]);
+		assert_true(after < before);
+		assert_true(before - after <= FSM_BACKOUT_BUDGET);
+		assert_int_equal(pending(p->f[1]), after);
+		steps++;
+		if (!restored && after < total / 2) {
+			struct qsg_wbuf s;
+			qsg_wbuf_init(&s);
+			snap(p->f[0], &s);
+			assert_int_equal(fsm_restore(p->f[1], s.data, s.len, NULL), QSG_OK);
+			qsg_wbuf_close(&s);
+			assert_int_equal(pending(p->f[1]), after);
+			restored = true;
+		}
+		assert_same_state(p);
+	}
+	assert_true(restored);
+	/* 300 moves to BOQ cost 3 units each (8 KiB of content copied). */
+	uint64_t units = total - 300 + 300 * (1 + BIG / FSM_BACKOUT_UNIT_BYTES);
+	assert_true(steps + 1 >= units / FSM_BACKOUT_BUDGET);
+	assert_true(steps <= units / FSM_BACKOUT_BUDGET + 2);
+	print_message("backout of %llu messages: %u BACKOUT_PENDING steps, longest %.3f ms\n",
+		      (unsigned long long)total, steps, max_ms);
+	/* Nothing left: a further step changes nothing. */
+	one(p, &bp);
+	assert_int_equal(depth(p->f[0], "Q", 0), NSESS * LOCKED + 1000);
+	assert_int_equal(depth(p->f[0], "BOQ", 0), 300);
+
+	/* The end state is the one-apply MEMBER_FAIL's, byte for byte (same
+	 * order of backout, same backout queue seqnos, same times). */
+	struct qsg_wbuf a, b;
+	qsg_wbuf_init(&a);
+	qsg_wbuf_init(&b);
+	snap(p->f[0], &a);
+	/* Replica 2 applied neither the EXPIRE nor the steps: last_time
+	 * differs; give it the same last entry. */
+	apply_to(p, 2, 3, &bp, 1);
+	snap(p->f[2], &b);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.data, b.data, a.len);
+	qsg_wbuf_close(&a);
+	qsg_wbuf_close(&b);
+}
+
+/* ATTACH of a session whose backout is pending backs out the rest at once. */
+static void attach_finishes_pending(void **state)
+{
+	struct pair *p = *state;
+	uint64_t seq = 0;
+	define(p, "Q", FSM_INDX_NONE, 0);
+	struct fsm_cmd j = {.op = FSM_OP_MEMBER_JOIN, .member_id = 2};
+	strcpy(j.name, "QM2");
+	one(p, &j);
+	uint64_t ep1 = attach(p, 1, 1);
+	fill(p, "Q", 1, ep1, &seq, 3000);
+	uint64_t a = attach(p, 20, 2), b = attach(p, 21, 2);
+	sess_batch(p, FSM_OP_GET, 20, a, NULL, "Q", FSM_F_SYNCPOINT, NULL, 0, 1500);
+	sess_batch(p, FSM_OP_GET, 21, b, NULL, "Q", FSM_F_SYNCPOINT, NULL, 0, 1500);
+	struct fsm_member m;
+	assert_int_equal(fsm_member_get(p->f[0], 2, &m), QSG_OK);
+	p->now = m.lease_expiry_ms + 1;
+	struct fsm_cmd fb = {.op = FSM_OP_MEMBER_FAIL_BOUNDED, .member_id = 2};
+	fb.seq = (uint64_t)m.lease_expiry_ms;
+	one(p, &fb);
+	assert_int_equal(pending(p->f[0]), 3000 - FSM_BACKOUT_BUDGET);
+	/* Client 21 reconnects through member 1 before any follow-up. */
+	uint64_t b2 = attach(p, 21, 1);
+	assert_true(b2 > b);
+	assert_int_equal(pending(p->f[0]), 1500 - FSM_BACKOUT_BUDGET);
+	assert_int_equal(pending(p->f[1]), 1500 - FSM_BACKOUT_BUDGET);
+	assert_same_state(p);
+	struct fsm_cmd bp = {.op = FSM_OP_BACKOUT_PENDING, .seq = 100};
+	one(p, &bp);
+	assert_int_equal(pending(p->f[0]), 1500 - FSM_BACKOUT_BUDGET - 100);
+	bp.seq = 0;
+	one(p, &bp);
+	assert_int_equal(pending(p->f[0]), 0);
+	assert_int_equal(fsm_available(p->f[0], 1, "Q"), 3000);
+	assert_same_state(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +632,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(delete_purge_deep_queue, setup, teardown),
 	    cmocka_unit_test_setup_teardown(restore_with_garbage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(member_remove_drops_queue, setup, teardown),
+	    cmocka_unit_test_setup_teardown(failed_member_backout_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(attach_finishes_pending, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
