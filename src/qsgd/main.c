@@ -28,6 +28,7 @@
 #include "msgstore.h"
 #include "net.h"
 #include "raft-glue/glue.h"
+#include "reaper.h"
 #include "sdnotify.h"
 #include "server.h"
 
@@ -50,6 +51,7 @@ struct member {
 	struct qsgd_stats stats;
 	struct looplag looplag; /* loop-stall monitor (issue 10) */
 	struct msgstore store; /* message bodies (issue 10) */
+	struct reaper reaper; /* frees what CLEAR/DELETE PURGE left (issue 10) */
 	struct catchup *catchup; /* fetch of missing bodies from peers */
 	struct httpd *httpd; /* NULL: no [http] address */
 	struct sdnotify sd;
@@ -179,6 +181,7 @@ static void glue_closed(void *arg)
 	struct member *m = arg;
 	qsgd_core_close(&m->core);
 	looplag_close(&m->looplag);
+	reaper_close(&m->reaper);
 	msgstore_stop(&m->store);
 	if (m->timers_inited) {
 		uv_close((uv_handle_t *)&m->ready_timer, NULL);
@@ -514,6 +517,9 @@ static int run(struct member *m)
 			   cfg->dir);
 		lease_start(d->lease);
 		msgstore_start(&m->store, on_fatal, m);
+		if (reaper_init(&m->reaper, &m->loop, d->fsm, 0, errmsg) != QSG_OK)
+			QLOG_WARNING(&m->log, "QSG0040W", "%s: cleared messages are freed at stop",
+				     errmsg);
 		chinit_begin(d->chinit, cfg->chinit_autostart != 0);
 		start_notify(m);
 	}
