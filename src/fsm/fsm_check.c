@@ -42,7 +42,7 @@ static struct qcount *qcount_of(struct qcount *v, size_t n, const struct queue *
  * priority and queue, sorted by seqno; returns the count. */
 static uint32_t check_lists(const struct queue *q)
 {
-	uint32_t n = 0;
+	uint32_t n = 0, nexp = 0;
 	for (int p = 0; p < NPRIO; p++) {
 		const struct qmsg *prev = NULL;
 		for (const struct qmsg *m = q->head[p]; m != NULL; m = m->next) {
@@ -54,9 +54,11 @@ static uint32_t check_lists(const struct queue *q)
 			QSG_ASSERT(prev == NULL || prev->seqno < m->seqno);
 			prev = m;
 			n++;
+			nexp += m->expiry_ms != 0;
 		}
 		QSG_ASSERT(q->tail[p] == prev);
 	}
+	QSG_ASSERT(q->nexpiring == nexp);
 	return n;
 }
 

@@ -93,6 +93,8 @@ struct queue {
 	uint32_t curdepth; /* visible + held + locked */
 	uint32_t uncommitted; /* held + locked */
 	uint32_t nvisible;
+	uint32_t nexpiring; /* visible with an expiry (EXPIRE skips the
+			     * queue when 0: derived) */
 	uint32_t opens;
 	uint64_t puts_total;
 	uint64_t gets_total;

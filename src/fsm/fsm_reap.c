@@ -37,6 +37,7 @@ void reap_queue(struct fsm *f, struct queue *q)
 	f->reap_msgs += q->nvisible;
 	q->curdepth -= q->nvisible;
 	q->nvisible = 0;
+	q->nexpiring = 0;
 	if (q->index.nbuckets > 0) {
 		struct reap_index *r = malloc(sizeof *r);
 		if (r != NULL) {
