@@ -4,6 +4,7 @@
  *   70 fatal Raft error (fail-stop; a supervisor restarts the member). */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -554,6 +555,12 @@ int main(int argc, char **argv)
 			  getenv("WATCHDOG_PID"), (long)getpid(), errmsg) != QSG_OK)
 		QLOG_WARNING(&m.log, "QSG6004W", "systemd notification disabled: %s", errmsg);
 	signal(SIGPIPE, SIG_IGN);
+	/* No glibc fastbins: a burst of small frees with no large malloc in
+	 * between (the reaper freeing a cleared queue's 1M index entries)
+	 * would pile up in them and the next large malloc would consolidate
+	 * them all in one call, 200-400 ms on the loop (docs/storage.md,
+	 * "Leases that do not lie"). The tcache still serves the hot path. */
+	mallopt(M_MXFAST, 0);
 	if ((rc = prepare_dir(&m)) != 0)
 		return rc;
 	if (uv_loop_init(&m.loop) != 0) {
