@@ -3,10 +3,13 @@
  * QLOCAL PURGE take every message of a queue out of the state in one O(1)
  * apply; the descriptors, index entries and stored bodies are freed after
  * the apply by fsm_reap (fsm.h), which this module calls in time-bounded
- * slices: one slice per loop iteration (a uv_check handle, after the poll
- * phase where entries are applied), at most slice_us of work, and while
- * garbage is left a uv_idle handle keeps the next poll from blocking so the
- * slices follow one another at the loop's pace. With nothing to free a slice
+ * slices: at most one slice per loop iteration (a uv_check handle, after
+ * the poll phase where entries are applied), slice_us of work checked every
+ * REAPER_STEP objects, and while garbage is left a REAPER_GAP_MS timer wakes
+ * the loop for the next one. The gap leaves the CPU to the rest (3 members
+ * reaping flat out on 2 cores were preempted for 4-8 ms scheduler ticks
+ * inside their slices: loop iterations of 20-30 ms); with other work the
+ * loop turns anyway and reaps on each turn. With nothing to free a slice
  * costs one O(1) call. Loop thread only; main.c owns one.
  *
  * Wiring (main.c): reaper_init after the fsm and its body provider are set
@@ -21,7 +24,8 @@
 #include "fsm/fsm.h"
 
 #define REAPER_SLICE_US 2000 /* default work per iteration */
-#define REAPER_STEP 256 /* objects per fsm_reap call inside a slice */
+#define REAPER_STEP 32 /* objects per fsm_reap call inside a slice */
+#define REAPER_GAP_MS 1 /* wake-up after a slice that left garbage */
 
 struct reaper_stats {
 	uint64_t slices; /* slices that freed something */
@@ -34,14 +38,13 @@ struct reaper {
 	struct fsm *fsm;
 	uint64_t slice_ns;
 	uv_check_t check;
-	uv_idle_t idle;
+	uv_timer_t wake;
 	bool open;
-	bool idling;
 	struct reaper_stats st;
 };
 
 /* Start reaping f's garbage on loop, slice_us (0: REAPER_SLICE_US) per
- * iteration. The handles are unreferenced while idle: they do not keep the
+ * iteration. The handles are unreferenced: they do not keep the
  * loop alive. r must stay valid until the loop has run the close callbacks
  * after reaper_close. QSG_OK or QSG_RC_UNEXPECTED_ERROR (errmsg). */
 int reaper_init(struct reaper *r, uv_loop_t *loop, struct fsm *f, unsigned slice_us, char *errmsg);

@@ -84,7 +84,8 @@ wait_stored() { # COUNT: every member holds COUNT bodies
 	done
 }
 
-# metrics PORT -> "store_messages window_max_ms stalls_total" in one scrape
+# metrics PORT -> "store_messages window_max_ms stalls_total snapshots
+# snapshot_loop_ms" in one scrape
 # (a scrape ends the loop-lag window: every scrape's window is kept).
 metrics() {
 	python3 - "$1" <<'PY'
@@ -96,7 +97,9 @@ for line in body.splitlines():
     if not line.startswith("#"):
         v[name] = float(value)
 print(int(v["qsg_store_messages"]), int(v["qsg_loop_iteration_window_max_seconds"] * 1000 + 0.5),
-      int(v["qsg_loop_stalls_total"]))
+      int(v["qsg_loop_stalls_total"]), int(v["qsg_snapshots_total"]),
+      int(v["qsg_snapshot_last_loop_seconds"] * 1000 + 0.5),
+      int(v["qsg_store_housekeeping_window_max_seconds"] * 1000 + 0.5))
 PY
 }
 
@@ -105,28 +108,30 @@ PY
 # (its bodies are released), keeping the longest loop iteration of every
 # window and the count of iterations over 20 ms.
 removal() { # LABEL MQSC LEFT_BODIES
-	local i p t0 dt warn0 k done_ m w st
-	local -a worst stalls0 left base bstalls
+	local i p t0 dt warn0 k done_ m w st sn sl hk
+	local -a worst stalls0 left base bstalls snaps0 hkmax
 	sleep 2 # let the snapshots of the fill finish
 	# Baseline: the same group idle at this depth for 3 s.
 	for i in 1 2 3; do
-		read -r m w st <<<"$(metrics $((HTTP_BASE + i)))"
+		read -r m w st sn sl hk <<<"$(metrics $((HTTP_BASE + i)))"
 		base[i]=0
 		bstalls[i]=$st
 	done
 	for ((k = 0; k < 30; k++)); do
 		for i in 1 2 3; do
-			read -r m w st <<<"$(metrics $((HTTP_BASE + i)))"
+			read -r m w st sn sl hk <<<"$(metrics $((HTTP_BASE + i)))"
 			((w > base[i])) && base[i]=$w
 		done
 		sleep 0.1
 	done
 	for i in 1 2 3; do
-		read -r m w st <<<"$(metrics $((HTTP_BASE + i)))"
+		read -r m w st sn sl hk <<<"$(metrics $((HTTP_BASE + i)))"
 		((w > base[i])) && base[i]=$w
 		bstalls[i]=$((st - bstalls[i]))
 		worst[i]=0
+		hkmax[i]=0
 		stalls0[i]=$st
+		snaps0[i]=$sn
 	done
 	warn0=$(count QSG4008W)
 	t0=$(date +%s.%N)
@@ -135,8 +140,9 @@ removal() { # LABEL MQSC LEFT_BODIES
 	for ((k = 0; k < 600; k++)); do
 		done_=1
 		for i in 1 2 3; do
-			read -r m w st <<<"$(metrics $((HTTP_BASE + i)))"
+			read -r m w st sn sl hk <<<"$(metrics $((HTTP_BASE + i)))"
 			((w > worst[i])) && worst[i]=$w
+			((hk > hkmax[i])) && hkmax[i]=$hk
 			left[i]=$m
 			[ "$m" = "$3" ] || done_=0
 		done
@@ -146,10 +152,13 @@ removal() { # LABEL MQSC LEFT_BODIES
 	log "$1: command $dt s; garbage freed on every member after" \
 		"$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 	for i in 1 2 3; do
-		read -r m w st <<<"$(metrics $((HTTP_BASE + i)))"
+		read -r m w st sn sl hk <<<"$(metrics $((HTTP_BASE + i)))"
 		((w > worst[i])) && worst[i]=$w
+		((hk > hkmax[i])) && hkmax[i]=$hk
 		log "$1: QM$i longest loop iteration ${worst[i]} ms, $((st - stalls0[i])) iteration(s) over 20 ms" \
-			"(idle baseline at depth, 3 s: ${base[i]} ms, ${bstalls[i]} over 20 ms)"
+			"(idle baseline at depth, 3 s: ${base[i]} ms, ${bstalls[i]} over 20 ms);" \
+			"$((sn - snaps0[i])) snapshot(s) meanwhile, the last held the loop $sl ms;" \
+			"longest store housekeeping slice ${hkmax[i]} ms"
 		[ "${left[i]}" = "$3" ] || fail "$1: QM$i still holds ${left[i]} bodies after 60 s"
 		((worst[i] <= MAXMS)) || fail "$1: QM$i loop iteration of ${worst[i]} ms (limit $MAXMS ms)"
 	done
