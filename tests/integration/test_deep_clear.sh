@@ -11,7 +11,11 @@
 #    the garbage is gone (qsg_loop_iteration_window_max_seconds) exceeds
 #    CLEAR_MAX_LOOP_MS (default 50 ms; 400 ms in sanitizer builds);
 #  * no fence (QSG4002W), no failure declaration (QSG4003W);
-#  * the same for DELETE QLOCAL PURGE of N/4 messages.
+#  * the same for DELETE QLOCAL PURGE of N/4 messages;
+#  * a member killed while its sessions hold HOLDN (4 x 1500) messages
+#    under syncpoint: the leader declares it failed (MEMBER_FAIL_BOUNDED
+#    backs out 1024) and BACKOUT_PENDING follow-ups back out the rest
+#    (UNCOM 0, every message got again), without QSG4008W.
 # DEEP_MESSAGES overrides N (default 1000000, 200000 in sanitizer builds).
 # Ports: members 19901.., HTTP 19991.., Raft 20001.. (scripts/cluster puts
 # Raft at base + 100).
@@ -184,4 +188,55 @@ echo after-delete | "$QSGPUT" "$D" >/dev/null || fail "put after DELETE"
 
 [ "$(count QSG4002W)" = 0 ] || fail "QSG4002W: a member fenced itself"
 [ "$(count QSG4003W)" = 0 ] || fail "QSG4003W: a member was declared failed"
-log "PASS: CLEAR of $N and DELETE PURGE of $((N / 4)) without a loop stall"
+
+# A failed member's units of work, more than one entry's backout budget.
+UOWHOLD=$top_builddir/tests/integration/uowhold
+HQ=DEEP.CLEAR.HOLD
+HOLDERS=4
+PER=1500
+HOLDN=$((HOLDERS * PER))
+"$QSGADM" <<<"DEFINE QLOCAL($HQ) MAXDEPTH(999999999)" >/dev/null
+fill $HQ $HOLDN
+uncom() {
+	"$QSGADM" --json <<<"DISPLAY QSTATUS($HQ)" 2>/dev/null |
+		python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["objects"][0]["UNCOM"])' 2>/dev/null ||
+		echo none
+}
+victim=$(other_than "$("$CLUSTER" leader)" | sed -n 1p)
+hpids=()
+for ((h = 0; h < HOLDERS; h++)); do
+	"$UOWHOLD" "$("$CLUSTER" conn "$victim")" $HQ $PER >"$QSG_RUN_DIR/hold$h.out" 2>&1 &
+	hpids+=($!)
+	extra_pids+=($!)
+done
+for ((h = 0; h < HOLDERS; h++)); do
+	for ((k = 0; k < 600; k++)); do
+		grep -q '^HELD' "$QSG_RUN_DIR/hold$h.out" && break
+		kill -0 "${hpids[h]}" 2>/dev/null || fail "holder $h: $(tail -3 "$QSG_RUN_DIR/hold$h.out")"
+		sleep 0.1
+	done
+	grep -q '^HELD' "$QSG_RUN_DIR/hold$h.out" || fail "holder $h did not take its messages"
+done
+for ((k = 0; k < 50; k++)); do
+	[ "$(uncom)" = $HOLDN ] && break
+	sleep 0.1
+done
+[ "$(uncom)" = $HOLDN ] || fail "UNCOM $(uncom), expected $HOLDN"
+warn0=$(count QSG4008W)
+log "kill -9 $victim while its sessions hold $HOLDN messages"
+t0=$(date +%s%N)
+"$CLUSTER" kill "$victim"
+for ((k = 0; k < 300; k++)); do
+	[ "$(uncom)" = 0 ] && break
+	sleep 0.1
+done
+[ "$(uncom)" = 0 ] || fail "UNCOM $(uncom) 30 s after the kill"
+log "the $HOLDN messages of $victim backed out $((($(date +%s%N) - t0) / 1000000)) ms after the kill"
+for ((h = 0; h < HOLDERS; h++)); do kill -KILL "${hpids[h]}" 2>/dev/null || true; done
+[ "$(count QSG4003W)" -ge 1 ] || fail "$victim was not declared failed"
+[ "$(count QSG4008W)" = "$warn0" ] || fail "QSG4008W during the backout"
+out=$("$BENCH" -c "$("$CLUSTER" conn "$("$CLUSTER" leader)")" --queue $HQ --mode get --conns 2 --inflight 8 --messages $HOLDN 2>&1) ||
+	fail "get after the backout: $out"
+[ "$(depth $HQ)" = 0 ] || fail "CURDEPTH $(depth $HQ) after getting the backed-out messages"
+log "PASS: CLEAR of $N and DELETE PURGE of $((N / 4)) without a loop stall;" \
+	"$HOLDN messages of a failed member backed out"
