@@ -9,7 +9,9 @@
 #  * no member logged QSG4008W (an iteration over loop_warn_ms, 200 ms), and
 #    no member's longest loop iteration from just before the CLEAR until
 #    the garbage is gone (qsg_loop_iteration_window_max_seconds) exceeds
-#    CLEAR_MAX_LOOP_MS (default 50 ms; 400 ms in sanitizer builds);
+#    CLEAR_MAX_LOOP_MS (default 100 ms, 400 ms in sanitizer builds: measured
+#    21-47 ms on 2 cores, where the store's compaction slices after the mass
+#    release are the longest; before, the CLEAR held every loop for ~1 s);
 #  * no fence (QSG4002W), no failure declaration (QSG4003W);
 #  * the same for DELETE QLOCAL PURGE of N/4 messages;
 #  * a member killed while its sessions hold HOLDN (4 x 1500) messages
@@ -29,7 +31,7 @@ if [ "$sanitized" = 1 ]; then
 	MAXMS=${CLEAR_MAX_LOOP_MS:-400}
 else
 	N=${DEEP_MESSAGES:-1000000}
-	MAXMS=${CLEAR_MAX_LOOP_MS:-50}
+	MAXMS=${CLEAR_MAX_LOOP_MS:-100}
 fi
 BENCH=$top_builddir/qsgbench
 
