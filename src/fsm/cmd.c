@@ -158,7 +158,10 @@ static unsigned op_fields(uint8_t op)
 	case FSM_OP_LEASE_RENEW:
 		return F_MEMBER | F_SEQ | F_STATS;
 	case FSM_OP_MEMBER_FAIL:
+	case FSM_OP_MEMBER_FAIL_BOUNDED:
 		return F_MEMBER | F_SEQ;
+	case FSM_OP_BACKOUT_PENDING:
+		return F_SEQ;
 	case FSM_OP_MEMBER_REMOVE:
 		return F_MEMBER;
 	case FSM_OP_EXPIRE:

@@ -29,6 +29,7 @@ void state_init(struct fsm *f)
 
 void state_free(struct fsm *f)
 {
+	reap_free_all(f); /* the garbage: not released either */
 	/* Sessions first: their uows point at queues. */
 	struct hmap_node *n = hmap_next(&f->sessions, NULL);
 	while (n != NULL) {
@@ -46,6 +47,9 @@ void state_free(struct fsm *f)
 	hmap_close(&f->queues);
 	free(f->members);
 	f->members = NULL;
+	free(f->pend);
+	f->pend = NULL;
+	f->npend = f->cappend = 0;
 	f->nmembers = f->capmembers = 0;
 	for (size_t i = 0; i < f->nchsts; i++) {
 		struct qmsg *m = f->chsts[i]->lk_head;
@@ -147,6 +151,10 @@ static int apply_cmd(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 		return op_member_fail(f, c, now);
 	case FSM_OP_MEMBER_REMOVE:
 		return op_member_remove(f, c, now);
+	case FSM_OP_MEMBER_FAIL_BOUNDED:
+		return op_member_fail_bounded(f, c, now);
+	case FSM_OP_BACKOUT_PENDING:
+		return op_backout_pending(f, c);
 	case FSM_OP_EXPIRE:
 		return op_expire(f, c, now);
 	case FSM_OP_QMGR_ALTER:

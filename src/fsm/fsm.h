@@ -68,6 +68,12 @@ enum fsm_op {
 				    * longer in the Raft configuration); its
 				    * sessions are detached, its QMGR and COPY
 				    * objects stay */
+	FSM_OP_MEMBER_FAIL_BOUNDED = 46, /* as MEMBER_FAIL, but the backout of
+					  * its sessions' units of work is
+					  * bounded (FSM_BACKOUT_BUDGET); the
+					  * rest is pending */
+	FSM_OP_BACKOUT_PENDING = 47, /* seq = budget (0 = FSM_BACKOUT_BUDGET):
+				      * continue pending backouts */
 	/* Channels (fsm_chan.h). */
 	FSM_OP_CHST_CAS = 50, /* ch.name, ch.rqmname, ch.chltype, before, after,
 			       * conname, reason -> current image (always) */
@@ -118,6 +124,14 @@ enum { FSM_QATTRS(FSM_ATTR_NONE, FSM_ATTR_QA_BIT) };
  * default, at most FSM_MAX_LEASE_MS). */
 #define FSM_DEFAULT_LEASE_MS 1500
 #define FSM_MAX_LEASE_MS (24u * 3600 * 1000)
+
+/* Backout of a failed member's units of work (MEMBER_FAIL_BOUNDED,
+ * BACKOUT_PENDING): work per apply, in units: one per message backed out,
+ * plus one per FSM_BACKOUT_UNIT_BYTES of content a move to the backout
+ * queue copies. BACKOUT_PENDING's seq is capped at FSM_BACKOUT_BUDGET_MAX. */
+#define FSM_BACKOUT_BUDGET 1024
+#define FSM_BACKOUT_BUDGET_MAX 65536
+#define FSM_BACKOUT_UNIT_BYTES 4096
 
 #define FSM_CMD_VERSION 2 /* second byte of every command */
 #define FSM_ENTRY_TYPE_BATCH 1
@@ -321,6 +335,33 @@ void fsm_bodies_mem_peer(struct fsm *f, struct fsm *peer);
  * differ from the other members': fatal, the member must stop (the restart
  * replays the log). */
 int fsm_apply(struct fsm *f, const void *entry, size_t len, struct qsg_wbuf *results, char *errmsg);
+
+/* Pending backouts (docs/storage.md, "Leases that do not lie"). MEMBER_FAIL
+ * backs out every unit of work of the failed member's sessions in one apply.
+ * MEMBER_FAIL_BOUNDED detaches them the same way (the member is FAILED, its
+ * sessions fenced, their opens dropped) but backs out at most
+ * FSM_BACKOUT_BUDGET units of work, in client_id order then uow order; the
+ * messages left stay in the detached sessions' units of work, invisible
+ * (held puts and locked gets) and counted as uncommitted, until
+ * BACKOUT_PENDING commands, each as bounded, have backed them out. An ATTACH
+ * of such a session backs out the rest of its unit of work at once, as
+ * today. fsm_backout_pending: the number of messages left; the leader
+ * submits BACKOUT_PENDING while it is not 0. */
+uint64_t fsm_backout_pending(struct fsm *f);
+
+/* Garbage collection, outside apply (docs/storage.md, "Leases that do not
+ * lie"). CLEAR QLOCAL and DELETE QLOCAL PURGE (and the queues MEMBER_REMOVE
+ * drops) take every visible message out of the state in one O(1) step: the
+ * state no longer has them (depth 0, not in snapshots or digests), but their
+ * descriptors, index entries and provider content are freed later, in
+ * slices: fsm_reap frees up to `budget` objects (messages, whose content it
+ * releases to the provider, and index entries) and returns true while
+ * garbage is left (budget 0: only that answer, O(1)). The daemon calls it from its loop between
+ * iterations; tests call it at will. Not state: members reap at different times and still have
+ * equal states. fsm_close and fsm_restore free what is left without releasing it (the provider
+ * learns from the claims, fsm_bodies). fsm_reap_pending: the number of messages still to free. */
+bool fsm_reap(struct fsm *f, unsigned budget);
+uint64_t fsm_reap_pending(const struct fsm *f);
 
 /* Canonical snapshot (same state => same bytes) and restore. Restore
  * replaces the state only if the whole snapshot decodes. The snapshot

@@ -42,7 +42,7 @@ static struct qcount *qcount_of(struct qcount *v, size_t n, const struct queue *
  * priority and queue, sorted by seqno; returns the count. */
 static uint32_t check_lists(const struct queue *q)
 {
-	uint32_t n = 0;
+	uint32_t n = 0, nexp = 0;
 	for (int p = 0; p < NPRIO; p++) {
 		const struct qmsg *prev = NULL;
 		for (const struct qmsg *m = q->head[p]; m != NULL; m = m->next) {
@@ -54,9 +54,11 @@ static uint32_t check_lists(const struct queue *q)
 			QSG_ASSERT(prev == NULL || prev->seqno < m->seqno);
 			prev = m;
 			n++;
+			nexp += m->expiry_ms != 0;
 		}
 		QSG_ASSERT(q->tail[p] == prev);
 	}
+	QSG_ASSERT(q->nexpiring == nexp);
 	return n;
 }
 
@@ -105,6 +107,12 @@ static size_t check_queues(const struct fsm *f, struct qcount *v, size_t nq)
 	return walked + nq;
 }
 
+static int id_key(const void *key, const void *elem)
+{
+	uint64_t a = *(const uint64_t *)key, b = *(const uint64_t *)elem;
+	return a < b ? -1 : a > b;
+}
+
 /* Units of work: the count is the list's length; held puts and locked gets
  * only, of known queues. */
 static size_t check_sessions(const struct fsm *f, struct qcount *v, size_t nq)
@@ -128,11 +136,19 @@ static size_t check_sessions(const struct fsm *f, struct qcount *v, size_t nq)
 		}
 		QSG_ASSERT(s->uow_count == n);
 		QSG_ASSERT(s->uow_tail == last);
+		/* Pending backouts: exactly the detached sessions with a uow. */
+		bool pending;
+		sorted_find(f->pend, f->npend, sizeof *f->pend, &s->client_id, id_key, &pending);
+		QSG_ASSERT(pending == (!s->attached && n > 0));
+		if (!s->attached)
+			QSG_ASSERT(s->opens == NULL);
 		for (const struct sopen *o = s->opens; o != NULL; o = o->next)
 			QSG_ASSERT(o->count > 0);
 		walked += n + 1;
 	}
-	return walked;
+	for (size_t i = 1; i < f->npend; i++)
+		QSG_ASSERT(f->pend[i - 1] < f->pend[i]);
+	return walked + f->npend;
 }
 
 /* Channels: locked lists in chseq order with indoubt their length; every
@@ -169,6 +185,21 @@ static size_t check_chan(const struct fsm *f, struct qcount *v, size_t nq)
 	return walked + f->nchdefs + f->nsyncqs + f->nmembers;
 }
 
+/* The garbage list has reap_msgs messages, none of them visible through a
+ * queue (reap_queue emptied their lists). */
+static size_t check_reap(const struct fsm *f)
+{
+	uint64_t n = 0;
+	const struct qmsg *last = NULL;
+	for (const struct qmsg *m = f->reap_head; m != NULL; m = m->next) {
+		last = m;
+		n++;
+	}
+	QSG_ASSERT(f->reap_tail == last);
+	QSG_ASSERT(n == f->reap_msgs);
+	return (size_t)n;
+}
+
 size_t state_check(const struct fsm *f)
 {
 	size_t nq = f->queues.count;
@@ -185,6 +216,7 @@ size_t state_check(const struct fsm *f)
 	size_t walked = check_sessions(f, v, nq);
 	walked += check_chan(f, v, nq);
 	walked += check_queues(f, v, nq);
+	walked += check_reap(f);
 	free(v);
 	return walked;
 }

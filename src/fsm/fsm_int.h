@@ -10,7 +10,8 @@
  * built-in provider), fsm_queue.c (PUT/GET/BROWSE),
  * fsm_object.c (queue definitions), fsm_uow.c (sessions, units of work), fsm_member.c (members,
  * leases), fsm_chan.c (channel tables, definitions, status CAS, channel
- * queries), fsm_chmsg.c (channel message transfer), fsm_snapshot.c,
+ * queries), fsm_chmsg.c (channel message transfer), fsm_reap.c (garbage
+ * freed after the apply, in slices), fsm_snapshot.c,
  * fsm_query.c, fsm_check.c (invariants, checked builds only), sorted.c
  * (sorted-array search). Internal functions carry no fsm_ prefix: that
  * prefix is the public interface of fsm.h. */
@@ -92,6 +93,8 @@ struct queue {
 	uint32_t curdepth; /* visible + held + locked */
 	uint32_t uncommitted; /* held + locked */
 	uint32_t nvisible;
+	uint32_t nexpiring; /* visible with an expiry (EXPIRE skips the
+			     * queue when 0: derived) */
 	uint32_t opens;
 	uint64_t puts_total;
 	uint64_t gets_total;
@@ -140,6 +143,11 @@ struct fsm {
 	struct fsm_syncq *syncqs; /* by (name, rqmname) */
 	size_t nsyncqs, capsyncqs;
 	uint64_t chan_gen;
+	/* Sessions with a backout pending (detached, uow not empty: see
+	 * fsm_backout_pending), by client_id. Derived from the sessions
+	 * (fsm_restore rebuilds it); orders the backout. */
+	uint64_t *pend;
+	size_t npend, cappend;
 	/* Invariant checks (fsm_check.c, QSG_CHECKED builds only; not state):
 	 * applies since the last check and the applies between two checks. */
 	uint64_t check_skip, check_every;
@@ -153,6 +161,13 @@ struct fsm {
 	bool body_failed;
 	const char *body_fail_what; /* "put" or "read" */
 	uint64_t body_fail_seqno;
+	/* Not state: garbage (fsm_reap.c). Messages that left the state in
+	 * one O(1) step (CLEAR, DELETE PURGE), linked by `next`, and the
+	 * msgid/correlid indexes they were in; fsm_reap frees them (content
+	 * released) in slices outside apply, state_free without release. */
+	struct qmsg *reap_head, *reap_tail;
+	uint64_t reap_msgs;
+	struct reap_index *reap_idx;
 };
 
 /* A channel status entry with the messages locked to it (linked by
@@ -246,7 +261,13 @@ void uow_append(struct session *s, struct qmsg *m);
 void session_free(struct session *s);
 int sessions_sorted(const struct fsm *f, bool only_owner, uint32_t owner, struct session ***out,
 		    size_t *n);
-int detach_owned(struct fsm *f, uint32_t owner, int64_t now);
+/* Detach the attached sessions of owner (client_id order): opens dropped,
+ * units of work backed out while *budget lasts (UINT64_MAX: all), the
+ * sessions left with a uow go to f->pend. */
+int detach_owned(struct fsm *f, uint32_t owner, int64_t now, uint64_t *budget);
+/* f->pend from the sessions (fsm_restore). */
+int pend_rebuild(struct fsm *f);
+int op_backout_pending(struct fsm *f, const struct fsm_cmd *c);
 int session_check(struct fsm *f, const struct fsm_cmd *c, struct session **out);
 int op_attach(struct fsm *f, const struct fsm_cmd *c, struct qsg_wbuf *out);
 int op_detach(struct fsm *f, const struct fsm_cmd *c, int64_t now);
@@ -261,6 +282,7 @@ struct fsm_member *member_add(struct fsm *f, uint32_t id);
 int op_member_join(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_lease_renew(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_member_fail(struct fsm *f, const struct fsm_cmd *c, int64_t now);
+int op_member_fail_bounded(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_expire(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 
@@ -287,6 +309,14 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 int op_ch_reset(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_ch_recv_start(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
 int op_ch_recv_batch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
+
+/* fsm_reap.c */
+/* Every visible message of q leaves the state at once, in O(NPRIO): its
+ * priority lists and its index go to the garbage (nvisible and curdepth
+ * drop by the visible count). fsm_reap frees and releases them later. */
+void reap_queue(struct fsm *f, struct queue *q);
+/* Teardown (state_free): frees the garbage without releasing content. */
+void reap_free_all(struct fsm *f);
 
 /* fsm_check.c */
 /* Check the state's invariants with QSG_ASSERT (abort on failure) and

@@ -50,7 +50,8 @@ int op_member_join(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	struct fsm_member *m = member_find(f, c->member_id);
 	if (m == NULL && (m = member_add(f, c->member_id)) == NULL)
 		return QSG_RC_STORAGE_NOT_AVAILABLE;
-	int rc = detach_owned(f, c->member_id, now);
+	uint64_t all = UINT64_MAX;
+	int rc = detach_owned(f, c->member_id, now, &all);
 	if (rc != QSG_OK)
 		return rc;
 	memcpy(m->name, c->name, sizeof m->name);
@@ -78,18 +79,29 @@ int op_lease_renew(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	return QSG_OK;
 }
 
-int op_member_fail(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+static int member_fail(struct fsm *f, const struct fsm_cmd *c, int64_t now, uint64_t budget)
 {
 	struct fsm_member *m = member_find(f, c->member_id);
 	if (m == NULL || m->state != FSM_MEMBER_ACTIVE || (uint64_t)m->lease_expiry_ms != c->seq)
 		return QSG_RC_INVALID;
-	int rc = detach_owned(f, c->member_id, now);
+	int rc = detach_owned(f, c->member_id, now, &budget);
 	if (rc != QSG_OK)
 		return rc;
 	m->state = FSM_MEMBER_FAILED;
 	m->chinit = 0;
 	f->chan_gen++;
 	return QSG_OK;
+}
+
+int op_member_fail(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+{
+	return member_fail(f, c, now, UINT64_MAX);
+}
+
+/* The same, the backout bounded (fsm_backout_pending, fsm.h). */
+int op_member_fail_bounded(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+{
+	return member_fail(f, c, now, FSM_BACKOUT_BUDGET);
 }
 
 int op_member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now)
@@ -99,7 +111,8 @@ int op_member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 		return QSG_RC_UNKNOWN_OBJECT;
 	if (m->state != FSM_MEMBER_FAILED)
 		return QSG_RC_INVALID; /* it came back: not to be forgotten */
-	int rc = detach_owned(f, c->member_id, now);
+	uint64_t all = UINT64_MAX;
+	int rc = detach_owned(f, c->member_id, now, &all);
 	if (rc != QSG_OK)
 		return rc;
 	/* Its QMGR objects and COPYs go with it, messages included (in MQ
@@ -127,7 +140,8 @@ int op_expire(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	while (n != NULL) {
 		struct hmap_node *next = hmap_next(&f->sessions, n);
 		struct session *s = (struct session *)n;
-		if (!s->attached && sat_add_i64(s->detached_at, ttl) <= now) {
+		/* A session with a backout pending stays until it is done. */
+		if (!s->attached && s->uow_count == 0 && sat_add_i64(s->detached_at, ttl) <= now) {
 			hmap_remove(&f->sessions, n);
 			session_free(s);
 		}

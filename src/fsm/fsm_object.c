@@ -79,7 +79,7 @@ int queue_create(struct fsm *f, const struct fsm_qattrs *a, struct queue **out)
 void queue_destroy(struct fsm *f, struct queue *q)
 {
 	hmap_remove(&f->queues, &q->node);
-	purge_visible(f, q, false, 0); /* the messages leave: released */
+	reap_queue(f, q); /* the messages leave at once, released by fsm_reap */
 	queue_free(q);
 }
 
@@ -287,6 +287,6 @@ int op_qclear(struct fsm *f, const struct fsm_cmd *c)
 		return QSG_RC_UNKNOWN_OBJECT;
 	if (q->uncommitted > 0)
 		return QSG_RC_OBJECT_IN_USE;
-	purge_visible(f, q, false, 0);
+	reap_queue(f, q); /* O(1): fsm_reap frees them after the apply */
 	return QSG_OK;
 }

@@ -184,6 +184,8 @@ void make_visible(struct queue *q, struct qmsg *m, bool from_tail)
 	m->state = MS_VISIBLE;
 	m->q = q;
 	q->nvisible++;
+	if (m->expiry_ms != 0)
+		q->nexpiring++;
 	index_add(q, m);
 }
 
@@ -201,6 +203,8 @@ void take_visible(struct queue *q, struct qmsg *m)
 		q->tail[p] = m->prev;
 	m->prev = m->next = NULL;
 	q->nvisible--;
+	if (m->expiry_ms != 0)
+		q->nexpiring--;
 }
 
 void remove_visible(struct fsm *f, struct queue *q, struct qmsg *m)
@@ -210,9 +214,13 @@ void remove_visible(struct fsm *f, struct queue *q, struct qmsg *m)
 	msg_free(f, m);
 }
 
-/* Remove every visible message (msg_expired ones only if `only_expired`). */
+/* Remove every visible message (msg_expired ones only if `only_expired`).
+ * A queue without a message that can expire is not walked (EXPIRE runs
+ * every few seconds at any depth). */
 void purge_visible(struct fsm *f, struct queue *q, bool only_expired, int64_t now)
 {
+	if (only_expired && q->nexpiring == 0)
+		return;
 	for (int p = 0; p < NPRIO; p++) {
 		struct qmsg *m = q->head[p];
 		while (m != NULL) {

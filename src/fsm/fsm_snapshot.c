@@ -348,10 +348,9 @@ static int restore_sessions(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, c
 			s->opens = o;
 			q->opens += count;
 		}
+		/* A detached session may hold a uow: a failed member's, whose
+		 * backout is pending (MEMBER_FAIL_BOUNDED). */
 		uint32_t nuow = qsg_get_u32(r);
-		if (r->err == QSG_OK && !s->attached && nuow > 0)
-			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
-					"snapshot session %u: detached with a uow", i);
 		for (uint32_t j = 0; j < nuow && r->err == QSG_OK; j++) {
 			char name[FSM_NAME_MAX + 1];
 			struct fsm_msg v;
@@ -575,6 +574,8 @@ int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
 		rc = qsg_errf(msg, QSG_RC_BAD_FRAME, "%zu trailing bytes after the snapshot",
 			      qsg_rbuf_left(&r));
 	}
+	if (rc == QSG_OK && pend_rebuild(&g) != QSG_OK)
+		rc = qsg_errf(msg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
 	/* Format 2 carries the content: the provider gets it once the whole
 	 * snapshot decoded, before the state is replaced. A failure is fatal
 	 * for the member (QSG_RC_IO). */

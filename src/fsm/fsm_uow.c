@@ -1,9 +1,13 @@
 /* State machine, sessions and units of work: the session table, uow lists
  * and backout, and the apply functions of ATTACH, DETACH, OPEN, CLOSE,
- * COMMIT and BACKOUT. Internal to src/fsm (fsm_int.h). */
+ * COMMIT and BACKOUT, and the pending backouts of failed members' sessions
+ * (MEMBER_FAIL_BOUNDED, BACKOUT_PENDING; fsm.h). Internal to src/fsm
+ * (fsm_int.h). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "fsm_int.h"
+#include "sorted.h"
 
 /* --- sessions ------------------------------------------------------------ */
 
@@ -29,45 +33,133 @@ void uow_append(struct session *s, struct qmsg *m)
 	s->uow_count++;
 }
 
+/* Back out one message taken off a uow; returns its cost in backout
+ * budget units (fsm.h, FSM_BACKOUT_BUDGET). */
+static uint64_t backout_one(struct fsm *f, struct qmsg *m)
+{
+	struct queue *q = m->q;
+	m->uow_next = NULL;
+	q->uncommitted--;
+	if (m->state == MS_HELD) {
+		q->curdepth--;
+		msg_free(f, m);
+		return 1;
+	}
+	if (m->backout_count < UINT32_MAX)
+		m->backout_count++;
+	struct queue *boq = NULL;
+	if (q->attrs.bothresh > 0 && m->backout_count >= q->attrs.bothresh &&
+	    q->attrs.boqname[0] != '\0')
+		boq = queue_lookup(f, q->attrs.scope, q->attrs.boqname);
+	/* Moved as a new arrival: end of its priority on BOQNAME, under a new
+	 * seqno (its content moves with it: read and put again, which the
+	 * cost counts). A provider failure (fatal, f->body_failed) leaves it
+	 * where it was. */
+	if (boq != NULL && boq != q && boq->attrs.qtype == FSM_QT_LOCAL &&
+	    boq->curdepth < boq->attrs.maxdepth &&
+	    msg_renumber(f, m, f->last_seqno + 1) == QSG_OK) {
+		f->last_seqno++;
+		q->curdepth--;
+		boq->curdepth++;
+		make_visible(boq, m, true);
+		queue_notify(f, boq, 1);
+		return 1 + ((uint64_t)m->props_len + m->body_len) / FSM_BACKOUT_UNIT_BYTES;
+	}
+	make_visible(q, m, false);
+	queue_notify(f, q, 1);
+	return 1;
+}
+
+/* Back out s's uow from its head while *budget > 0 (each message takes
+ * its cost, at least one unit); true when the uow is empty. */
+static bool uow_backout_some(struct fsm *f, struct session *s, uint64_t *budget)
+{
+	while (s->uow_head != NULL && *budget > 0) {
+		struct qmsg *m = s->uow_head;
+		s->uow_head = m->uow_next;
+		if (s->uow_head == NULL)
+			s->uow_tail = NULL;
+		s->uow_count--;
+		uint64_t cost = backout_one(f, m);
+		*budget -= cost < *budget ? cost : *budget;
+	}
+	return s->uow_head == NULL;
+}
+
 static void uow_backout(struct fsm *f, struct session *s)
 {
-	struct qmsg *m = s->uow_head;
-	s->uow_head = s->uow_tail = NULL;
-	s->uow_count = 0;
-	while (m != NULL) {
-		struct qmsg *next = m->uow_next;
-		struct queue *q = m->q;
-		m->uow_next = NULL;
-		q->uncommitted--;
-		if (m->state == MS_HELD) {
-			q->curdepth--;
-			msg_free(f, m);
-			m = next;
-			continue;
-		}
-		if (m->backout_count < UINT32_MAX)
-			m->backout_count++;
-		struct queue *boq = NULL;
-		if (q->attrs.bothresh > 0 && m->backout_count >= q->attrs.bothresh &&
-		    q->attrs.boqname[0] != '\0')
-			boq = queue_lookup(f, q->attrs.scope, q->attrs.boqname);
-		/* Moved as a new arrival: end of its priority on BOQNAME, under
-		 * a new seqno (its content moves with it). A provider failure
-		 * (fatal, f->body_failed) leaves it where it was. */
-		if (boq != NULL && boq != q && boq->attrs.qtype == FSM_QT_LOCAL &&
-		    boq->curdepth < boq->attrs.maxdepth &&
-		    msg_renumber(f, m, f->last_seqno + 1) == QSG_OK) {
-			f->last_seqno++;
-			q->curdepth--;
-			boq->curdepth++;
-			make_visible(boq, m, true);
-			queue_notify(f, boq, 1);
-		} else {
-			make_visible(q, m, false);
-			queue_notify(f, q, 1);
-		}
-		m = next;
+	uint64_t all = UINT64_MAX;
+	uow_backout_some(f, s, &all);
+}
+
+/* --- pending backouts ---------------------------------------------------- */
+
+static int pend_cmp(const void *key, const void *elem)
+{
+	uint64_t a = *(const uint64_t *)key, b = *(const uint64_t *)elem;
+	return a < b ? -1 : a > b;
+}
+
+static int pend_add(struct fsm *f, uint64_t id)
+{
+	bool found;
+	size_t i = sorted_find(f->pend, f->npend, sizeof *f->pend, &id, pend_cmp, &found);
+	if (found)
+		return QSG_OK;
+	if (sorted_grow((void **)&f->pend, &f->cappend, f->npend, sizeof *f->pend) != QSG_OK)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	memmove(&f->pend[i + 1], &f->pend[i], (f->npend - i) * sizeof *f->pend);
+	f->pend[i] = id;
+	f->npend++;
+	return QSG_OK;
+}
+
+static void pend_del_at(struct fsm *f, size_t i)
+{
+	memmove(&f->pend[i], &f->pend[i + 1], (f->npend - i - 1) * sizeof *f->pend);
+	f->npend--;
+}
+
+static void pend_del(struct fsm *f, uint64_t id)
+{
+	bool found;
+	size_t i = sorted_find(f->pend, f->npend, sizeof *f->pend, &id, pend_cmp, &found);
+	if (found)
+		pend_del_at(f, i);
+}
+
+int pend_rebuild(struct fsm *f)
+{
+	f->npend = 0;
+	for (struct hmap_node *n = hmap_next(&f->sessions, NULL); n != NULL;
+	     n = hmap_next(&f->sessions, n)) {
+		const struct session *s = (const struct session *)n;
+		if (!s->attached && s->uow_count > 0 && pend_add(f, s->client_id) != QSG_OK)
+			return QSG_RC_STORAGE_NOT_AVAILABLE;
 	}
+	return QSG_OK;
+}
+
+uint64_t fsm_backout_pending(struct fsm *f)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < f->npend; i++)
+		n += session_find(f, f->pend[i])->uow_count;
+	return n;
+}
+
+int op_backout_pending(struct fsm *f, const struct fsm_cmd *c)
+{
+	uint64_t budget = c->seq == 0 ? FSM_BACKOUT_BUDGET : c->seq;
+	if (budget > FSM_BACKOUT_BUDGET_MAX)
+		budget = FSM_BACKOUT_BUDGET_MAX;
+	while (f->npend > 0 && budget > 0) {
+		struct session *s = session_find(f, f->pend[0]);
+		if (!uow_backout_some(f, s, &budget))
+			break;
+		pend_del_at(f, 0);
+	}
+	return QSG_OK;
 }
 
 static void drop_opens(struct session *s)
@@ -82,12 +174,15 @@ static void drop_opens(struct session *s)
 	s->opens = NULL;
 }
 
-static void session_detach(struct fsm *f, struct session *s, int64_t now)
+/* Back out s's uow while *budget lasts, drop its opens, detach it; a uow
+ * left over makes its backout pending. */
+static int session_detach(struct fsm *f, struct session *s, int64_t now, uint64_t *budget)
 {
-	uow_backout(f, s);
+	bool done = uow_backout_some(f, s, budget);
 	drop_opens(s);
 	s->attached = 0;
 	s->detached_at = now;
+	return done ? QSG_OK : pend_add(f, s->client_id);
 }
 
 void session_free(struct session *s)
@@ -141,17 +236,17 @@ int sessions_sorted(const struct fsm *f, bool only_owner, uint32_t owner, struct
 	return QSG_OK;
 }
 
-int detach_owned(struct fsm *f, uint32_t owner, int64_t now)
+int detach_owned(struct fsm *f, uint32_t owner, int64_t now, uint64_t *budget)
 {
 	struct session **v;
 	size_t n;
 	int rc = sessions_sorted(f, true, owner, &v, &n);
 	if (rc != QSG_OK)
 		return rc;
-	for (size_t i = 0; i < n; i++)
-		session_detach(f, v[i], now);
+	for (size_t i = 0; i < n && rc == QSG_OK; i++)
+		rc = session_detach(f, v[i], now, budget);
 	free(v);
-	return QSG_OK;
+	return rc;
 }
 
 /* --- apply: sessions ----------------------------------------------------- */
@@ -182,6 +277,8 @@ int op_attach(struct fsm *f, const struct fsm_cmd *c, struct qsg_wbuf *out)
 			return QSG_RC_STORAGE_NOT_AVAILABLE;
 		}
 	} else {
+		if (!s->attached && s->uow_count > 0)
+			pend_del(f, s->client_id); /* its pending backout: done now */
 		uow_backout(f, s);
 		drop_opens(s);
 	}
@@ -203,8 +300,8 @@ int op_detach(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	int rc = session_check(f, c, &s);
 	if (rc != QSG_OK)
 		return rc;
-	session_detach(f, s, now);
-	return QSG_OK;
+	uint64_t all = UINT64_MAX;
+	return session_detach(f, s, now, &all);
 }
 
 int op_open(struct fsm *f, const struct fsm_cmd *c)

@@ -92,3 +92,23 @@ struct hmap_node *hmap_next(const struct hmap *m, const struct hmap_node *n)
 			return m->buckets[i];
 	return NULL;
 }
+
+bool hmap_drain(struct hmap *m, size_t *cursor, size_t *budget,
+		void (*free_node)(struct hmap_node *n))
+{
+	while (*budget > 0 && *cursor < m->nbuckets) {
+		struct hmap_node *n = m->buckets[*cursor];
+		(*budget)--;
+		if (n == NULL) {
+			(*cursor)++;
+			continue;
+		}
+		m->buckets[*cursor] = n->next;
+		m->count--;
+		free_node(n);
+	}
+	if (*cursor < m->nbuckets)
+		return false;
+	hmap_close(m);
+	return true;
+}

@@ -6,6 +6,7 @@
 #ifndef QSG_FSM_HMAP_H
 #define QSG_FSM_HMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,5 +32,11 @@ int hmap_insert(struct hmap *m, struct hmap_node *n, uint64_t hash);
 void hmap_remove(struct hmap *m, struct hmap_node *n);
 /* Walk every node: start with hmap_next(m, NULL). */
 struct hmap_node *hmap_next(const struct hmap *m, const struct hmap_node *n);
+/* Take a map no longer used apart a slice at a time: unlinks nodes bucket
+ * by bucket from *cursor (0 at first) and hands each to free_node, while
+ * *budget > 0 (each node, and each empty bucket passed, takes one). Returns
+ * true when the map is empty, its bucket array freed (hmap_close). */
+bool hmap_drain(struct hmap *m, size_t *cursor, size_t *budget,
+		void (*free_node)(struct hmap_node *n));
 
 #endif

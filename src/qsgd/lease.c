@@ -7,7 +7,14 @@
 
 #define MAX_RENEW_INFLIGHT 4
 
-enum lease_op_kind { OP_JOIN = 1, OP_RENEW = 2, OP_FAIL = 3, OP_EXPIRE = 4, OP_REMOVE = 5 };
+enum lease_op_kind {
+	OP_JOIN = 1,
+	OP_RENEW = 2,
+	OP_FAIL = 3,
+	OP_EXPIRE = 4,
+	OP_REMOVE = 5,
+	OP_BACKOUT = 6,
+};
 
 struct lease {
 	struct qsgd *d;
@@ -26,6 +33,7 @@ struct lease {
 	bool is_leader;
 	uint64_t leader_since;
 	uint32_t failing[QSGD_MAX_MEMBERS]; /* MEMBER_FAIL/REMOVE in flight for these ids */
+	bool backout_inflight; /* a BACKOUT_PENDING in flight */
 	uint64_t fenced_since; /* uv_now when this member was last fenced */
 };
 
@@ -90,6 +98,8 @@ static void unmark_failing(struct lease *l, uint32_t id)
 			l->failing[i] = 0;
 }
 
+static void backout_kick(struct lease *l);
+
 static void op_done(void *arg, int status, const void *result, size_t len)
 {
 	struct lease_op *op = arg;
@@ -100,9 +110,10 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 	static const uint8_t fsm_ops[] = {0,
 					  FSM_OP_MEMBER_JOIN,
 					  FSM_OP_LEASE_RENEW,
-					  FSM_OP_MEMBER_FAIL,
+					  FSM_OP_MEMBER_FAIL_BOUNDED,
 					  FSM_OP_EXPIRE,
-					  FSM_OP_MEMBER_REMOVE};
+					  FSM_OP_MEMBER_REMOVE,
+					  FSM_OP_BACKOUT_PENDING};
 	int rc = status;
 
 	l->inflight--;
@@ -145,6 +156,14 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 		else
 			QLOG_DBG(d->log, "QSG4011D", "MEMBER_FAIL %s: %s", op->name,
 				 qsg_rc_name(rc));
+		backout_kick(l);
+		break;
+	case OP_BACKOUT:
+		l->backout_inflight = false;
+		if (rc != QSG_OK)
+			QLOG_DBG(d->log, "QSG4014D", "BACKOUT_PENDING: %s", qsg_rc_name(rc));
+		else
+			backout_kick(l);
 		break;
 	case OP_REMOVE:
 		unmark_failing(l, op->member_id);
@@ -187,6 +206,22 @@ static int submit(struct lease *l, const struct fsm_cmd *cmd, int kind, struct l
 	return QSG_OK;
 }
 
+/* Leader: continue the backout of failed members' units of work, one
+ * bounded BACKOUT_PENDING at a time (fsm_backout_pending, fsm.h): the
+ * next goes when the previous one is applied, so the backout advances at
+ * the log's pace without filling it. */
+static void backout_kick(struct lease *l)
+{
+	if (l->closing || !l->is_leader || l->backout_inflight ||
+	    fsm_backout_pending(l->d->fsm) == 0)
+		return;
+	struct fsm_cmd cmd;
+	memset(&cmd, 0, sizeof cmd);
+	cmd.op = FSM_OP_BACKOUT_PENDING;
+	if (submit(l, &cmd, OP_BACKOUT, NULL) == QSG_OK)
+		l->backout_inflight = true;
+}
+
 struct scan {
 	struct lease *l;
 	int64_t now;
@@ -225,7 +260,9 @@ static int scan_member(void *arg, const struct fsm_member *m)
 		return 0;
 	struct fsm_cmd cmd;
 	memset(&cmd, 0, sizeof cmd);
-	cmd.op = expired ? FSM_OP_MEMBER_FAIL : FSM_OP_MEMBER_REMOVE;
+	/* The bounded form: the backout of its units of work continues in
+	 * BACKOUT_PENDING commands (backout_kick), no apply is O(messages). */
+	cmd.op = expired ? FSM_OP_MEMBER_FAIL_BOUNDED : FSM_OP_MEMBER_REMOVE;
 	cmd.member_id = m->id;
 	if (expired)
 		cmd.seq = (uint64_t)m->lease_expiry_ms;
@@ -303,6 +340,7 @@ static void tick_cb(uv_timer_t *t)
 		struct scan sc = {.l = l, .now = now > last ? now : last};
 		sc.ncfg = d->ops->config(d, sc.cfg, GLUE_MAX_SERVERS);
 		fsm_member_foreach(d->fsm, scan_member, &sc);
+		backout_kick(l); /* a new leader takes over a pending backout */
 	}
 }
 

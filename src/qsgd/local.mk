@@ -18,7 +18,8 @@ libqsgd_la_SOURCES = \
 	src/qsgd/forward.h src/qsgd/forward.c \
 	src/qsgd/lease.h src/qsgd/lease.c \
 	src/qsgd/waiters.h src/qsgd/waiters.c \
-	src/qsgd/looplag.h src/qsgd/looplag.c
+	src/qsgd/looplag.h src/qsgd/looplag.c \
+	src/qsgd/reaper.h src/qsgd/reaper.c
 libqsgd_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 
 qsgd_SOURCES = \

@@ -4,6 +4,7 @@
  *   70 fatal Raft error (fail-stop; a supervisor restarts the member). */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include "msgstore.h"
 #include "net.h"
 #include "raft-glue/glue.h"
+#include "reaper.h"
 #include "sdnotify.h"
 #include "server.h"
 
@@ -50,6 +52,7 @@ struct member {
 	struct qsgd_stats stats;
 	struct looplag looplag; /* loop-stall monitor (issue 10) */
 	struct msgstore store; /* message bodies (issue 10) */
+	struct reaper reaper; /* frees what CLEAR/DELETE PURGE left (issue 10) */
 	struct catchup *catchup; /* fetch of missing bodies from peers */
 	struct httpd *httpd; /* NULL: no [http] address */
 	struct sdnotify sd;
@@ -185,6 +188,7 @@ static void glue_closed(void *arg)
 	struct member *m = arg;
 	qsgd_core_close(&m->core);
 	looplag_close(&m->looplag);
+	reaper_close(&m->reaper);
 	msgstore_stop(&m->store);
 	if (m->timers_inited) {
 		uv_close((uv_handle_t *)&m->ready_timer, NULL);
@@ -522,6 +526,9 @@ static int run(struct member *m)
 			   cfg->dir);
 		lease_start(d->lease);
 		msgstore_start(&m->store, on_fatal, m);
+		if (reaper_init(&m->reaper, &m->loop, d->fsm, 0, errmsg) != QSG_OK)
+			QLOG_WARNING(&m->log, "QSG0040W", "%s: cleared messages are freed at stop",
+				     errmsg);
 		chinit_begin(d->chinit, cfg->chinit_autostart != 0);
 		start_notify(m);
 	}
@@ -556,6 +563,12 @@ int main(int argc, char **argv)
 			  getenv("WATCHDOG_PID"), (long)getpid(), errmsg) != QSG_OK)
 		QLOG_WARNING(&m.log, "QSG6004W", "systemd notification disabled: %s", errmsg);
 	signal(SIGPIPE, SIG_IGN);
+	/* No glibc fastbins: a burst of small frees with no large malloc in
+	 * between (the reaper freeing a cleared queue's 1M index entries)
+	 * would pile up in them and the next large malloc would consolidate
+	 * them all in one call, 200-400 ms on the loop (docs/storage.md,
+	 * "Leases that do not lie"). The tcache still serves the hot path. */
+	mallopt(M_MXFAST, 0);
 	if ((rc = prepare_dir(&m)) != 0)
 		return rc;
 	if (uv_loop_init(&m.loop) != 0) {

@@ -50,3 +50,10 @@ tests_unit_test_fsm_bodies_SOURCES = tests/unit/test_fsm_bodies.c tests/unit/fsm
 tests_unit_test_fsm_bodies_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_fsm_bodies_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_fsm_reap
+TESTS += tests/unit/test_fsm_reap
+tests_unit_test_fsm_reap_SOURCES = tests/unit/test_fsm_reap.c
+tests_unit_test_fsm_reap_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_fsm_reap_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
+endif

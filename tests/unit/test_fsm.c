@@ -940,12 +940,26 @@ static void command_decode_rules(void **state)
 static void command_roundtrip_all_ops(void **state)
 {
 	(void)state;
-	const uint8_t ops[] = {FSM_OP_QDEFINE,	   FSM_OP_QALTER,      FSM_OP_QDELETE,
-			       FSM_OP_QCLEAR,	   FSM_OP_ATTACH,      FSM_OP_DETACH,
-			       FSM_OP_OPEN,	   FSM_OP_CLOSE,       FSM_OP_PUT,
-			       FSM_OP_GET,	   FSM_OP_BROWSE,      FSM_OP_COMMIT,
-			       FSM_OP_BACKOUT,	   FSM_OP_MEMBER_JOIN, FSM_OP_LEASE_RENEW,
-			       FSM_OP_MEMBER_FAIL, FSM_OP_EXPIRE,      FSM_OP_MEMBER_REMOVE};
+	const uint8_t ops[] = {FSM_OP_QDEFINE,
+			       FSM_OP_QALTER,
+			       FSM_OP_QDELETE,
+			       FSM_OP_QCLEAR,
+			       FSM_OP_ATTACH,
+			       FSM_OP_DETACH,
+			       FSM_OP_OPEN,
+			       FSM_OP_CLOSE,
+			       FSM_OP_PUT,
+			       FSM_OP_GET,
+			       FSM_OP_BROWSE,
+			       FSM_OP_COMMIT,
+			       FSM_OP_BACKOUT,
+			       FSM_OP_MEMBER_JOIN,
+			       FSM_OP_LEASE_RENEW,
+			       FSM_OP_MEMBER_FAIL,
+			       FSM_OP_EXPIRE,
+			       FSM_OP_MEMBER_REMOVE,
+			       FSM_OP_MEMBER_FAIL_BOUNDED,
+			       FSM_OP_BACKOUT_PENDING};
 	for (size_t i = 0; i < sizeof ops; i++) {
 		struct fsm_cmd c = {.op = ops[i],
 				    .client_id = 3,

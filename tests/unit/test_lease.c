@@ -59,6 +59,16 @@ static void answer_all(struct fake *fk)
 			fake_cmd_apply(fk, i);
 }
 
+/* Apply the unanswered commands of op submitted so far (not those their
+ * answers submit). */
+static void answer_op(struct fake *fk, uint8_t op)
+{
+	size_t n = fk->ncmds;
+	for (size_t i = 0; i < n; i++)
+		if (!fk->cmds[i].done && fk->cmds[i].cmd.op == op)
+			fake_cmd_apply(fk, i);
+}
+
 static void join_then_renew(void **state)
 {
 	(void)state;
@@ -199,9 +209,9 @@ static void join_member(struct fake *fk, uint32_t id, int64_t at)
 	assert_int_equal(fake_apply(fk, &c), QSG_OK);
 }
 
-/* The leader declares a member whose lease expired failed (MEMBER_FAIL with
- * the expiry it saw), not during the first lease_ms of its leadership, once
- * while in flight; live members are left alone. */
+/* The leader declares a member whose lease expired failed
+ * (MEMBER_FAIL_BOUNDED with the expiry it saw), not during the first lease_ms of its leadership,
+ * once while in flight; live members are left alone. */
 static void leader_detects_failure(void **state)
 {
 	(void)state;
@@ -217,12 +227,12 @@ static void leader_detects_failure(void **state)
 	uint64_t leader_since = uv_now(&fk.loop);
 	lease_start(l);
 	fake_run_ms(&fk, LEASE / 2);
-	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL), 0); /* grace */
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED), 0); /* grace */
 	fake_run_ms(&fk, LEASE);
 	assert_true(uv_now(&fk.loop) - leader_since >= LEASE);
-	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL), 1); /* once */
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED), 1); /* once */
 	size_t i;
-	for (i = 0; fk.cmds[i].cmd.op != FSM_OP_MEMBER_FAIL; i++)
+	for (i = 0; fk.cmds[i].cmd.op != FSM_OP_MEMBER_FAIL_BOUNDED; i++)
 		;
 	assert_int_equal(fk.cmds[i].cmd.member_id, 2);
 	assert_int_equal(fk.cmds[i].cmd.seq, (uint64_t)m2.lease_expiry_ms);
@@ -231,7 +241,7 @@ static void leader_detects_failure(void **state)
 	assert_int_equal(fsm_member_get(fk.d.fsm, 2, &m2), QSG_OK);
 	assert_int_equal(m2.state, FSM_MEMBER_FAILED);
 	fake_run_ms(&fk, 3 * RENEW);
-	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL), 1);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED), 1);
 	/* a failed member that left the Raft configuration is forgotten */
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE), 0);
 	fk.voters[1] = fk.voters[2];
@@ -241,6 +251,61 @@ static void leader_detects_failure(void **state)
 	for (i = 0; fk.cmds[i].cmd.op != FSM_OP_MEMBER_REMOVE; i++)
 		;
 	assert_int_equal(fk.cmds[i].cmd.member_id, 2);
+	stop(&fk, l);
+}
+
+/* The leader continues the backout of a failed member's units of work with
+ * BACKOUT_PENDING, one in flight at a time, until nothing is pending. */
+static void leader_continues_backout(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_LEADER);
+	int64_t now = qsgd_wall_ms();
+	join_member(&fk, 2, now - 10000); /* expired long ago */
+	struct fsm_cmd c;
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_QDEFINE;
+	strcpy(c.attrs.name, "Q");
+	assert_int_equal(fake_apply(&fk, &c), QSG_OK);
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_ATTACH;
+	c.client_id = 77;
+	c.member_id = 2;
+	assert_int_equal(fake_apply(&fk, &c), QSG_OK);
+	const unsigned n = FSM_BACKOUT_BUDGET * 2 + 10;
+	for (unsigned i = 0; i < n; i++) {
+		memset(&c, 0, sizeof c);
+		c.op = FSM_OP_PUT;
+		c.client_id = 77;
+		c.epoch = 1;
+		c.seq = i + 1;
+		c.flags = FSM_F_SYNCPOINT;
+		strcpy(c.queue, "Q");
+		c.msg.body.p = (const uint8_t *)"x";
+		c.msg.body.len = 1;
+		assert_int_equal(fake_apply(&fk, &c), QSG_OK);
+	}
+	lease_on_role(l, GLUE_FOLLOWER, GLUE_LEADER);
+	lease_start(l);
+	fake_run_ms(&fk, LEASE + 2 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED), 1);
+	assert_int_equal(count_op(&fk, FSM_OP_BACKOUT_PENDING), 0);
+	fk.now = qsgd_wall_ms();
+	answer_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED);
+	assert_int_equal(fsm_backout_pending(fk.d.fsm), n - FSM_BACKOUT_BUDGET);
+	/* The answer to MEMBER_FAIL_BOUNDED sent the first follow-up; each
+	 * answer sends the next one, never two at once (not on a tick). */
+	for (unsigned k = 1; k <= 2; k++) {
+		assert_int_equal(count_op(&fk, FSM_OP_BACKOUT_PENDING), k);
+		fake_run_ms(&fk, 2 * RENEW);
+		assert_int_equal(count_op(&fk, FSM_OP_BACKOUT_PENDING), k);
+		answer_op(&fk, FSM_OP_BACKOUT_PENDING);
+	}
+	assert_int_equal(fsm_backout_pending(fk.d.fsm), 0);
+	fake_run_ms(&fk, 3 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_BACKOUT_PENDING), 2);
 	stop(&fk, l);
 }
 
@@ -255,6 +320,7 @@ static void follower_does_not_detect(void **state)
 	lease_start(l);
 	fake_run_ms(&fk, 2 * LEASE);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL), 0);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED), 0);
 	stop(&fk, l);
 }
 
@@ -308,13 +374,10 @@ static void stalled_leader_fail_stops(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(join_then_renew),
-	    cmocka_unit_test(no_leader_no_renewal),
-	    cmocka_unit_test(fence_when_renewals_stall),
-	    cmocka_unit_test(refused_renewal_rejoins),
-	    cmocka_unit_test(leader_detects_failure),
-	    cmocka_unit_test(follower_does_not_detect),
-	    cmocka_unit_test(leader_expires_sessions),
+	    cmocka_unit_test(join_then_renew),		 cmocka_unit_test(no_leader_no_renewal),
+	    cmocka_unit_test(fence_when_renewals_stall), cmocka_unit_test(refused_renewal_rejoins),
+	    cmocka_unit_test(leader_detects_failure),	 cmocka_unit_test(leader_continues_backout),
+	    cmocka_unit_test(follower_does_not_detect),	 cmocka_unit_test(leader_expires_sessions),
 	    cmocka_unit_test(stalled_leader_fail_stops),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

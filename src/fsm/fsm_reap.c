@@ -1,0 +1,96 @@
+/* State machine, garbage: what CLEAR and DELETE PURGE take out of the state
+ * in one O(NPRIO) step (reap_queue) and fsm_reap frees in slices, outside
+ * apply, so that no apply is O(queue depth) (docs/storage.md, "Leases that
+ * do not lie"). The garbage is not state: nothing in it is reachable from a
+ * queue, a session or a channel, snapshots do not see it, and members free
+ * it at different times. Internal to src/fsm (fsm_int.h); fsm_reap and
+ * fsm_reap_pending are in fsm.h. */
+#include <stdlib.h>
+
+#include "fsm_int.h"
+
+/* A msgid/correlid index whose queue was cleared: its entries (struct ikey)
+ * still point at messages of the garbage, which nothing dereferences. */
+struct reap_index {
+	struct reap_index *next;
+	struct hmap index;
+	size_t cursor; /* hmap_drain's */
+};
+
+static void free_ikey(struct hmap_node *n)
+{
+	free(n); /* struct ikey, node first */
+}
+
+void reap_queue(struct fsm *f, struct queue *q)
+{
+	for (int p = 0; p < NPRIO; p++) {
+		if (q->head[p] == NULL)
+			continue;
+		if (f->reap_tail != NULL)
+			f->reap_tail->next = q->head[p];
+		else
+			f->reap_head = q->head[p];
+		f->reap_tail = q->tail[p];
+		q->head[p] = q->tail[p] = NULL;
+	}
+	f->reap_msgs += q->nvisible;
+	q->curdepth -= q->nvisible;
+	q->nvisible = 0;
+	q->nexpiring = 0;
+	if (q->index.nbuckets > 0) {
+		struct reap_index *r = malloc(sizeof *r);
+		if (r != NULL) {
+			r->index = q->index;
+			r->cursor = 0;
+			r->next = f->reap_idx;
+			f->reap_idx = r;
+		} else {
+			/* No memory for the record: free the index now. */
+			size_t cursor = 0, budget = SIZE_MAX;
+			hmap_drain(&q->index, &cursor, &budget, free_ikey);
+		}
+		hmap_init(&q->index);
+	}
+	/* An empty queue's (empty) index is complete. */
+	q->index_ok = true;
+}
+
+static bool reap_step(struct fsm *f, size_t budget, bool release)
+{
+	while (budget > 0 && f->reap_head != NULL) {
+		struct qmsg *m = f->reap_head;
+		f->reap_head = m->next;
+		if (f->reap_head == NULL)
+			f->reap_tail = NULL;
+		f->reap_msgs--;
+		budget--;
+		if (release)
+			msg_free(f, m); /* content released */
+		else
+			free(m);
+	}
+	while (budget > 0 && f->reap_idx != NULL) {
+		struct reap_index *r = f->reap_idx;
+		if (!hmap_drain(&r->index, &r->cursor, &budget, free_ikey))
+			break;
+		f->reap_idx = r->next;
+		free(r);
+	}
+	return f->reap_head != NULL || f->reap_idx != NULL;
+}
+
+bool fsm_reap(struct fsm *f, unsigned budget)
+{
+	return reap_step(f, budget, true);
+}
+
+uint64_t fsm_reap_pending(const struct fsm *f)
+{
+	return f->reap_msgs;
+}
+
+void reap_free_all(struct fsm *f)
+{
+	reap_step(f, SIZE_MAX, false);
+}
