@@ -29,6 +29,22 @@ void uow_append(struct session *s, struct qmsg *m)
 	s->uow_count++;
 }
 
+void uow_remove(struct session *s, struct qmsg *m)
+{
+	struct qmsg **pp = &s->uow_head, *prev = NULL;
+	while (*pp != NULL && *pp != m) {
+		prev = *pp;
+		pp = &(*pp)->uow_next;
+	}
+	if (*pp == NULL)
+		return;
+	*pp = m->uow_next;
+	if (s->uow_tail == m)
+		s->uow_tail = prev;
+	m->uow_next = NULL;
+	s->uow_count--;
+}
+
 static void uow_backout(struct fsm *f, struct session *s)
 {
 	struct qmsg *m = s->uow_head;
@@ -290,13 +306,14 @@ int op_commit(struct fsm *f, const struct fsm_cmd *c)
 		struct queue *q = m->q;
 		m->uow_next = NULL;
 		q->uncommitted--;
-		if (m->state == MS_HELD) {
+		if (m->state == MS_HELD && msg_complete(f, m)) {
 			make_visible(q, m, true);
 			q->puts_total++;
 			queue_notify(f, q, 1);
 		} else {
+			/* A get; or a chunked put still missing parts: dropped. */
 			q->curdepth--;
-			q->gets_total++;
+			q->gets_total += m->state == MS_HELD ? 0 : 1;
 			msg_free(f, m);
 		}
 		m = next;
