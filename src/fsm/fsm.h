@@ -98,16 +98,7 @@ enum fsm_op {
 			     * 0 and the part table; without it a chunked
 			     * message is returned whole) */
 
-/* Large messages: a body over FSM_CHUNK_MAX bytes may be put in parts
- * (PUT_CHUNK). Part i holds body bytes [i * FSM_CHUNK_MAX, (i + 1) *
- * FSM_CHUNK_MAX); part 0 also carries the properties, first. Every part but
- * the last is exactly FSM_CHUNK_MAX bytes of body (= STORE_CHUNK_MAX). */
-#define FSM_CHUNK_MAX (1024u * 1024)
-#define FSM_MAX_PARTS ((FSM_MAX_MSGL + FSM_CHUNK_MAX - 1) / FSM_CHUNK_MAX)
-/* Parts of a body of body_len bytes (>= 1), and the content length of part
- * i (props included for part 0). */
-uint32_t fsm_nparts(uint32_t body_len);
-uint32_t fsm_part_len(uint32_t props_len, uint32_t body_len, uint32_t part);
+/* Large messages: FSM_CHUNK_MAX, fsm_nparts, fsm_part_len (common/msg.h). */
 
 /* Queue dispositions, with MQ's meanings: SHARED (one queue the whole group
  * uses), GROUP (a definition every member gets a COPY of, including members
