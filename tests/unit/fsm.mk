@@ -50,3 +50,10 @@ tests_unit_test_fsm_bodies_SOURCES = tests/unit/test_fsm_bodies.c tests/unit/fsm
 tests_unit_test_fsm_bodies_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_fsm_bodies_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_fsm_large
+TESTS += tests/unit/test_fsm_large
+tests_unit_test_fsm_large_SOURCES = tests/unit/test_fsm_large.c tests/unit/fsm_harness.c tests/unit/fsm_harness.h
+tests_unit_test_fsm_large_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_fsm_large_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
+endif
