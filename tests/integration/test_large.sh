@@ -12,12 +12,22 @@
 #      store, which replayed its log), B through V under syncpoint
 #      (committed), then a 3 MiB message C is put, got under syncpoint and
 #      backed out (its parts stay), and got again: same sha256.
-#   4. Depth 0 at the end; the message store of every member released the
-#      parts (qsg_store message counts are checked through DISPLAY QSTATUS
-#      depth only: the store is checked by the unit tests).
+#   4. Catch-up of parts: a follower W is stopped and its data directory
+#      wiped; D (8 MiB) and E (20 MiB) and 300 small messages are put; W
+#      restarts, installs a snapshot (snapshot_threshold 64: part tables,
+#      no content), fetches the parts it lacks from a peer (FETCH by the
+#      store keys seqno | part << 48) and logs QSG4102I; D and E are then
+#      got through W (GET_PART served from W's store): same sha256.
+#   5. Depth 0 at the end.
 # Ports: members 19851.., Raft 19951.. (scripts/cluster: Raft = base + 100).
 . "$(dirname "$0")/lib.sh" 19850
 Q=LARGE.Q
+# Low snapshot threshold (phase 4): QMn.ini is written by the first `up`.
+cluster_up 3
+"$CLUSTER" down >/dev/null
+for i in 1 2 3; do
+	printf '[raft]\nsnapshot_threshold = 64\nsnapshot_trailing = 32\n' >>"$QSG_RUN_DIR/QM$i.ini"
+done
 cluster_up 3
 "$QSGADM" <<<"DEFINE QLOCAL($Q) QSGDISP(SHARED) MAXMSGL(104857600)" || fail "define"
 
@@ -65,5 +75,37 @@ log "100 MiB got through $V in $(python3 -c "import time; print(round(time.time(
 	fail "unit-of-work checks"
 "$QSGGET" -c "$VC" -n 1 -w 10 --raw $Q >"$D/c.got" || fail "get of C"
 [ "$(sum "$D/c")" = "$(sum "$D/c.got")" ] || fail "3 MiB message: sha256 differs"
+[ "$(depth)" = 0 ] || fail "CURDEPTH $(depth) after C, expected 0"
+
+# Phase 4: catch-up of parts by a wiped member.
+leader=$("$CLUSTER" leader)
+W=$(other_than "$leader" | head -1)
+LC=$("$CLUSTER" conn "$leader")
+log "stop $W and wipe its data; leader $leader"
+"$CLUSTER" stop "$W" >/dev/null
+rm -rf "${QSG_RUN_DIR:?}/$W"
+wlines=$(wc -l <"$QSG_RUN_DIR/$W.log")
+head -c $((8 * 1024 * 1024)) /dev/urandom >"$D/d"
+head -c $((20 * 1024 * 1024 + 3)) /dev/urandom >"$D/e"
+"$QSGPUT" -c "$LC" -f "$D/d" $Q || fail "put of D"
+"$QSGPUT" -c "$LC" -f "$D/e" $Q || fail "put of E"
+seq 1 300 | sed 's/^/small-/' | "$QSGPUT" -c "$LC" $Q || fail "put of the small ones"
+"$CLUSTER" start "$W" >/dev/null || fail "start $W"
+wnew() { tail -n +$((wlines + 1)) "$QSG_RUN_DIR/$W.log"; } # this run of W only
+for ((i = 0; i < 1200; i++)); do
+	wnew | grep -q QSG4102I && break
+	sleep 0.1
+done
+wnew | grep -q QSG4101I || fail "$W did not install a snapshot with missing bodies (QSG4101I)"
+wnew | grep -q QSG4102I || fail "$W did not finish its catch-up (QSG4102I)"
+log "$W: $(wnew | grep QSG4101I | tail -1)"
+log "$W: $(wnew | grep QSG4102I | tail -1)"
+WC=$("$CLUSTER" conn "$W")
+"$QSGGET" -c "$WC" -n 1 -w 10 --raw $Q >"$D/d.got" || fail "get of D"
+[ "$(sum "$D/d")" = "$(sum "$D/d.got")" ] || fail "8 MiB message via $W: sha256 differs"
+"$QSGGET" -c "$WC" -n 1 -w 10 --raw $Q >"$D/e.got" || fail "get of E"
+[ "$(sum "$D/e")" = "$(sum "$D/e.got")" ] || fail "20 MiB message via $W: sha256 differs"
+"$QSGGET" -c "$WC" -n 300 -w 10 $Q >"$D/small.got" || fail "get of the small ones"
+[ "$(wc -l <"$D/small.got")" = 300 ] || fail "small messages: $(wc -l <"$D/small.got") of 300"
 [ "$(depth)" = 0 ] || fail "CURDEPTH $(depth) at the end, expected 0"
 log "ok"
