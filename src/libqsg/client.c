@@ -810,6 +810,12 @@ int qsg_get(qsg_conn *c, const char *queue, struct qsg_md *md, int options, int 
 			if (resp.rc != QSG_OK)
 				return unlock_rc(c, resp.rc);
 			rc = get_reply(c, &resp, md, true, sync, body, len);
+			/* A large message whose transfer broke outside syncpoint
+			 * went back to the queue (large.c dropped the session):
+			 * get again. */
+			if (rc != QSG_OK && !sync && rc != QSG_RC_OUTCOME_UNKNOWN && c->fd < 0 &&
+			    qsgi_retry_wait(c, &deadline, &backoff))
+				continue;
 			if (rc == QSG_OK && sync)
 				c->uow_open = true;
 			return unlock_rc(c, rc);

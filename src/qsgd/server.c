@@ -700,6 +700,14 @@ static void conn_frame(struct stream *st, const uint8_t *p, size_t len)
 		on_admin(c, &req);
 		return;
 	case PROTO_PUT:
+		/* Bounded log entries: a message too large for one entry is put
+		 * in parts (PUT_CHUNK; libqsg does it over FSM_CHUNK_MAX). */
+		if (req.u.put.msg.body.len + req.u.put.msg.props.len + 1024 >
+		    c->srv->d->cfg->max_entry_bytes) {
+			reply_rc(c, req.op, req.reqid, QSG_RC_MSG_TOO_BIG,
+				 "message over [batch] max_entry_bytes: put it in parts (PUT_CHUNK)");
+			return;
+		}
 		cmd.op = FSM_OP_PUT;
 		cmd.seq = req.u.put.seq;
 		cmd.flags = req.u.put.flags;
