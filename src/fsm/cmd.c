@@ -772,12 +772,10 @@ int fsm_result_decode(uint8_t op, const void *p, size_t len, struct fsm_result *
 				    (res->nparts < 2 || res->nparts > FSM_MAX_PARTS ||
 				     res->body_len > FSM_MAX_MSGL ||
 				     res->nparts != fsm_nparts(res->body_len) ||
-				     res->msg.body.len !=
-					 fsm_part_len(0, res->body_len, 0)))
+				     res->msg.body.len != fsm_part_len(0, res->body_len, 0)))
 					r.err = QSG_RC_BAD_FRAME;
 				if (r.err == QSG_OK)
-					res->part_crc =
-					    qsg_get_raw(&r, (size_t)res->nparts * 4);
+					res->part_crc = qsg_get_raw(&r, (size_t)res->nparts * 4);
 			}
 			break;
 		case FSM_OP_CHST_CAS:

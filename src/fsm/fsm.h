@@ -93,10 +93,11 @@ enum fsm_op {
  * in common/msg.h). */
 #define FSM_F_REPLACE 0x0040 /* QDEFINE: replace existing */
 #define FSM_F_PURGE 0x0080 /* QDELETE: delete even with messages */
-#define FSM_F_CHUNKS 0x0100 /* GET/BROWSE: the requester takes a chunked
-			     * message part by part (the result carries part
-			     * 0 and the part table; without it a chunked
-			     * message is returned whole) */
+#define FSM_F_CHUNKS                                                                               \
+	0x0100 /* GET/BROWSE: the requester takes a chunked                                        \
+		* message part by part (the result carries part                                    \
+		* 0 and the part table; without it a chunked                                       \
+		* message is returned whole) */
 
 /* Large messages: FSM_CHUNK_MAX, fsm_nparts, fsm_part_len (common/msg.h). */
 

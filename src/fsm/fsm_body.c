@@ -81,9 +81,19 @@ int msg_create(struct fsm *f, const struct fsm_msg *v, struct qmsg **out)
 
 /* --- large messages: part tables ---------------------------------------- */
 
+/* The part tables' hash (splitmix64 finaliser; this file's own, so that it
+ * does not depend on fsm_qtable.c, which depends on it). */
+static uint64_t seq_hash(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
 struct chunkinfo *chunk_find(const struct fsm *f, uint64_t seqno)
 {
-	uint64_t h = id_hash(seqno);
+	uint64_t h = seq_hash(seqno);
 	for (struct hmap_node *n = hmap_bucket(&f->chunks, h); n != NULL; n = n->next) {
 		struct chunkinfo *ck = (struct chunkinfo *)n;
 		if (n->hash == h && ck->seqno == seqno)
@@ -104,7 +114,7 @@ int chunk_attach(struct fsm *f, struct qmsg *m, uint32_t nparts, uint32_t nrecv,
 	ck->nrecv = nrecv;
 	if (nrecv > 0)
 		memcpy(ck->crc, crc, (size_t)nrecv * sizeof ck->crc[0]);
-	if (hmap_insert(&f->chunks, &ck->node, id_hash(m->seqno)) != QSG_OK) {
+	if (hmap_insert(&f->chunks, &ck->node, seq_hash(m->seqno)) != QSG_OK) {
 		free(ck);
 		return QSG_RC_STORAGE_NOT_AVAILABLE;
 	}
@@ -251,7 +261,7 @@ static int chunked_renumber(struct fsm *f, struct qmsg *m, uint64_t seqno)
 	hmap_remove(&f->chunks, &ck->node);
 	ck->seqno = seqno;
 	m->seqno = seqno;
-	if (hmap_insert(&f->chunks, &ck->node, id_hash(seqno)) != QSG_OK) {
+	if (hmap_insert(&f->chunks, &ck->node, seq_hash(seqno)) != QSG_OK) {
 		free(ck); /* cannot happen: the map had room for it */
 		return body_fail(f, "put", seqno);
 	}

@@ -211,8 +211,8 @@ static int put_first_part(struct fsm *f, struct session *s, const struct fsm_cmd
 		return QSG_RC_STORAGE_NOT_AVAILABLE;
 	}
 	if (f->bodies.put_part(f->bodies.arg, m->seqno, 0, c->msg.props.p,
-			       (uint32_t)c->msg.props.len, c->msg.body.p,
-			       (uint32_t)c->msg.body.len, pcrc) != QSG_OK) {
+			       (uint32_t)c->msg.props.len, c->msg.body.p, (uint32_t)c->msg.body.len,
+			       pcrc) != QSG_OK) {
 		msg_free(f, m); /* chunk table dropped, release harmless */
 		return body_fail(f, "put", v.seqno);
 	}

@@ -669,13 +669,13 @@ int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
 		const struct qmsg *m = x.v[i].m;
 		const struct chunkinfo *ck = m->chunked ? chunk_find(f, m->seqno) : NULL;
 		if (ck == NULL) {
-			f->bodies.claim(f->bodies.arg, m->seqno, m->props_len, m->body_len,
-					m->crc);
+			f->bodies.claim(f->bodies.arg, m->seqno, m->props_len, m->body_len, m->crc);
 			continue;
 		}
 		for (uint32_t p = 0; p < ck->nrecv; p++)
 			f->bodies.claim_part(f->bodies.arg, m->seqno, p,
-					     fsm_part_len(m->props_len, m->body_len, p), ck->crc[p]);
+					     fsm_part_len(m->props_len, m->body_len, p),
+					     ck->crc[p]);
 	}
 	f->bodies.restored(f->bodies.arg, f->last_seqno);
 	free(x.v);

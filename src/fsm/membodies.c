@@ -233,8 +233,8 @@ static int mb_put(void *arg, uint64_t seqno, const void *props, uint32_t props_l
 
 /* Parts are compared by total length and crc (how the part was split
  * between props and body does not matter to a reader). */
-static const struct mb_ent *peer_find_len(const struct membodies *mb, uint64_t seqno,
-					  uint32_t part, uint32_t len, uint32_t crc)
+static const struct mb_ent *peer_find_len(const struct membodies *mb, uint64_t seqno, uint32_t part,
+					  uint32_t len, uint32_t crc)
 {
 	for (const struct membodies *p = mb->next; p != mb; p = p->next) {
 		const struct mb_ent *e = find_part(&p->live, seqno, part);

@@ -11,6 +11,8 @@
 #include "qsg.h"
 
 #define HOST_MAX 255
+#define BACKOFF_MIN_MS 20
+#define BACKOFF_MAX_MS 1000
 
 struct addr {
 	char host[HOST_MAX + 1];
@@ -54,7 +56,7 @@ struct qsg_conn {
 	char err[QSG_ERRMSG_SIZE];
 };
 
-/* client.c */
+/* conn.c */
 int64_t qsgi_now_ms(void);
 int qsgi_left_ms(int64_t deadline);
 void qsgi_sleep_ms(int ms);
@@ -81,7 +83,7 @@ void qsgi_set_reply_error(qsg_conn *c, const struct proto_resp *resp);
  * and *len get the whole body. */
 int qsgl_put(qsg_conn *c, struct proto_req *req, const void *body, size_t len, bool sync,
 	     struct qsg_md *md);
-int qsgl_parts(qsg_conn *c, const struct proto_resp *resp, bool destructive, bool sync,
-	       void **body, size_t *len);
+int qsgl_parts(qsg_conn *c, const struct proto_resp *resp, bool destructive, bool sync, void **body,
+	       size_t *len);
 
 #endif

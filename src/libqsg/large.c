@@ -39,7 +39,7 @@ int qsgl_put(qsg_conn *c, struct proto_req *req, const void *body, size_t len, b
 	const uint8_t *b = body;
 	uint32_t total = (uint32_t)len, nparts = fsm_nparts(total);
 	int64_t deadline = 0;
-	int backoff = 20;
+	int backoff = BACKOFF_MIN_MS;
 	req->op = PROTO_PUT_CHUNK;
 	req->u.put.total = total;
 	for (;;) {
@@ -93,8 +93,8 @@ static uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-int qsgl_parts(qsg_conn *c, const struct proto_resp *resp, bool destructive, bool sync,
-	       void **body, size_t *len)
+int qsgl_parts(qsg_conn *c, const struct proto_resp *resp, bool destructive, bool sync, void **body,
+	       size_t *len)
 {
 	uint32_t total = resp->u.get.body_len, nparts = resp->u.get.nparts;
 	uint64_t seqno = resp->u.get.msg.seqno;
@@ -129,9 +129,8 @@ int qsgl_parts(qsg_conn *c, const struct proto_resp *resp, bool destructive, boo
 				break;
 			qsgi_sleep_ms(PART_RETRY_MS);
 		}
-		if (rc == QSG_OK &&
-		    (pr.u.part.data.len != req.u.part.len ||
-		     qsg_crc32c(0, pr.u.part.data.p, pr.u.part.data.len) != crc[i]))
+		if (rc == QSG_OK && (pr.u.part.data.len != req.u.part.len ||
+				     qsg_crc32c(0, pr.u.part.data.p, pr.u.part.data.len) != crc[i]))
 			rc = qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
 				      "part %u of message %llu does not match its crc", i,
 				      (unsigned long long)seqno);
@@ -139,8 +138,8 @@ int qsgl_parts(qsg_conn *c, const struct proto_resp *resp, bool destructive, boo
 			memcpy(out + at, pr.u.part.data.p, pr.u.part.data.len);
 			at += pr.u.part.data.len;
 		} else if (rc == QSG_RC_NO_MSG_AVAILABLE) {
-			qsg_errf(c->err, rc, "part %u of message %llu is not held by the member",
-				 i, (unsigned long long)seqno);
+			qsg_errf(c->err, rc, "part %u of message %llu is not held by the member", i,
+				 (unsigned long long)seqno);
 		}
 	}
 	if (rc == QSG_OK && destructive && !sync) {

@@ -295,7 +295,8 @@ int proto_resp_encode(const struct proto_resp *resp, struct qsg_wbuf *w)
 		fsm_msg_encode(w, &resp->u.get.msg);
 		if (resp->op == PROTO_GETX || resp->op == PROTO_BROWSEX) {
 			uint32_t n = resp->u.get.nparts;
-			if (n == 1 || n > FSM_MAX_PARTS || resp->u.get.part_crc.len != (size_t)n * 4) {
+			if (n == 1 || n > FSM_MAX_PARTS ||
+			    resp->u.get.part_crc.len != (size_t)n * 4) {
 				rc = QSG_RC_INVALID;
 				break;
 			}
@@ -508,7 +509,8 @@ int proto_req_decode(const void *p, size_t len, struct proto_req *req, char *err
 		if ((rc = finish(&r, req->op, errmsg)) != QSG_OK)
 			return rc;
 		if (req->op == PROTO_PUT_CHUNK &&
-		    (req->u.put.total > FSM_MAX_MSGL || req->u.put.part >= fsm_nparts(req->u.put.total) ||
+		    (req->u.put.total > FSM_MAX_MSGL ||
+		     req->u.put.part >= fsm_nparts(req->u.put.total) ||
 		     m->body.len != fsm_part_len(0, req->u.put.total, req->u.put.part) ||
 		     (req->u.put.part == 0) != (req->u.put.seqno == 0) ||
 		     (req->u.put.part > 0 && m->props.len > 0)))
@@ -535,8 +537,8 @@ int proto_req_decode(const void *p, size_t len, struct proto_req *req, char *err
 			return rc;
 		if (req->u.part.seqno == 0 || req->u.part.part >= FSM_MAX_PARTS ||
 		    req->u.part.len > PROTO_PART_MAX)
-			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "%s: seqno, part or length out of range",
-					op_name(req->op));
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"%s: seqno, part or length out of range", op_name(req->op));
 		return QSG_OK;
 	case PROTO_GET:
 	case PROTO_BROWSE:
@@ -691,10 +693,12 @@ int proto_resp_decode(const void *p, size_t len, struct proto_resp *resp, char *
 			if (r.err == QSG_OK && g->u.get.nparts > 0) {
 				g->u.get.body_len = qsg_get_u32(&r);
 				if (r.err == QSG_OK &&
-				    (g->u.get.nparts > FSM_MAX_PARTS || g->u.get.body_len > FSM_MAX_MSGL ||
+				    (g->u.get.nparts > FSM_MAX_PARTS ||
+				     g->u.get.body_len > FSM_MAX_MSGL ||
 				     g->u.get.nparts != fsm_nparts(g->u.get.body_len) ||
 				     g->u.get.nparts < 2 ||
-				     g->u.get.msg.body.len != fsm_part_len(0, g->u.get.body_len, 0)))
+				     g->u.get.msg.body.len !=
+					 fsm_part_len(0, g->u.get.body_len, 0)))
 					return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 							"%s: bad part table", op_name(resp->op));
 				g->u.get.part_crc = qsg_get_raw(&r, (size_t)g->u.get.nparts * 4);

@@ -115,8 +115,8 @@ static void reply(struct conn *c, const struct proto_resp *resp)
 
 static bool known_op(uint8_t op)
 {
-	return (op >= PROTO_HELLO && op <= PROTO_PING) || op == PROTO_FORWARD || op == PROTO_FETCH ||
-	       (op >= PROTO_PUT_CHUNK && op <= PROTO_GET_DONE);
+	return (op >= PROTO_HELLO && op <= PROTO_PING) || op == PROTO_FORWARD ||
+	       op == PROTO_FETCH || (op >= PROTO_PUT_CHUNK && op <= PROTO_GET_DONE);
 }
 
 static void reply_rc(struct conn *c, uint8_t op, uint32_t reqid, int rc, const char *text)
@@ -704,8 +704,9 @@ static void conn_frame(struct stream *st, const uint8_t *p, size_t len)
 		 * in parts (PUT_CHUNK; libqsg does it over FSM_CHUNK_MAX). */
 		if (req.u.put.msg.body.len + req.u.put.msg.props.len + 1024 >
 		    c->srv->d->cfg->max_entry_bytes) {
-			reply_rc(c, req.op, req.reqid, QSG_RC_MSG_TOO_BIG,
-				 "message over [batch] max_entry_bytes: put it in parts (PUT_CHUNK)");
+			reply_rc(
+			    c, req.op, req.reqid, QSG_RC_MSG_TOO_BIG,
+			    "message over [batch] max_entry_bytes: put it in parts (PUT_CHUNK)");
 			return;
 		}
 		cmd.op = FSM_OP_PUT;

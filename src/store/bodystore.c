@@ -29,7 +29,7 @@ struct bent {
  * so the parts of a chunked message are fetched like whole messages. */
 #define KEY_PART_SHIFT 48
 #define KEY_SEQ_MASK ((1ull << KEY_PART_SHIFT) - 1)
-#define KSEQ(k) ((k) & KEY_SEQ_MASK)
+#define KSEQ(k) ((k)&KEY_SEQ_MASK)
 #define KPART(k) ((uint32_t)((k) >> KEY_PART_SHIFT))
 static uint64_t mkey(uint64_t seqno, uint32_t part)
 {

@@ -24,10 +24,14 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"conn", required_argument, NULL, 'c'},  {"wait", required_argument, NULL, 'w'},
-	    {"count", required_argument, NULL, 'n'}, {"syncpoint", no_argument, NULL, 'S'},
-	    {"browse", no_argument, NULL, 'B'},	     {"headers", no_argument, NULL, 'H'},
-	    {"raw", no_argument, NULL, 'R'},	     {"help", no_argument, NULL, 'h'},
+	    {"conn", required_argument, NULL, 'c'},
+	    {"wait", required_argument, NULL, 'w'},
+	    {"count", required_argument, NULL, 'n'},
+	    {"syncpoint", no_argument, NULL, 'S'},
+	    {"browse", no_argument, NULL, 'B'},
+	    {"headers", no_argument, NULL, 'H'},
+	    {"raw", no_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *conn = NULL;

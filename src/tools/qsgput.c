@@ -50,12 +50,9 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"conn", required_argument, NULL, 'c'},
-	    {"priority", required_argument, NULL, 'p'},
-	    {"nonpersistent", no_argument, NULL, 'N'},
-	    {"file", required_argument, NULL, 'f'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"conn", required_argument, NULL, 'c'},    {"priority", required_argument, NULL, 'p'},
+	    {"nonpersistent", no_argument, NULL, 'N'}, {"file", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
 	};
 	const char *conn = NULL, *file = NULL;
 	int priority = QSG_PRI_AS_Q_DEF, persistence = QSG_PERSISTENT, o;

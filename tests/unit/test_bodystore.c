@@ -584,8 +584,7 @@ static void check_part(struct bodystore *b, uint64_t k, uint32_t part, int want_
 	struct qsg_wbuf w;
 	content(k * 1000 + part, want, PART_LEN, 9);
 	qsg_wbuf_init(&w);
-	assert_int_equal(bodystore_read_part(b, k, part, PART_LEN, part_crc(k, part), &w),
-			 want_rc);
+	assert_int_equal(bodystore_read_part(b, k, part, PART_LEN, part_crc(k, part), &w), want_rc);
 	if (want_rc == QSG_OK) {
 		assert_int_equal(w.len, PART_LEN);
 		assert_memory_equal(w.data, want, PART_LEN);

@@ -95,10 +95,8 @@ static uint32_t avail(struct ctx *x)
 static uint64_t get_parts(struct ctx *x, uint64_t epoch, uint32_t flags, const uint8_t *want,
 			  uint32_t total)
 {
-	struct fsm_cmd c = {.op = FSM_OP_GET,
-			    .client_id = CL,
-			    .epoch = epoch,
-			    .flags = flags | FSM_F_CHUNKS};
+	struct fsm_cmd c = {
+	    .op = FSM_OP_GET, .client_id = CL, .epoch = epoch, .flags = flags | FSM_F_CHUNKS};
 	strcpy(c.queue, Q);
 	assert_int_equal(exec(x, &c), QSG_OK);
 	assert_int_equal(x->r.nparts, fsm_nparts(total));
@@ -300,8 +298,7 @@ static void backout_queue_moves_parts(void **state)
 	assert_int_equal(sess(x, FSM_OP_BACKOUT, CL, ep, 0, NULL), QSG_OK);
 	assert_int_equal(qi(x, Q).curdepth, 0);
 	assert_int_equal(fsm_available(x->f, 1, "BO.Q"), 1);
-	struct fsm_cmd c = {
-	    .op = FSM_OP_GET, .client_id = CL, .epoch = ep, .flags = FSM_F_CHUNKS};
+	struct fsm_cmd c = {.op = FSM_OP_GET, .client_id = CL, .epoch = ep, .flags = FSM_F_CHUNKS};
 	strcpy(c.queue, "BO.Q");
 	assert_int_equal(exec(x, &c), QSG_OK);
 	assert_true(x->r.msg.seqno > seqno);
@@ -309,9 +306,9 @@ static void backout_queue_moves_parts(void **state)
 	uint64_t s2 = x->r.msg.seqno;
 	struct qsg_wbuf w;
 	qsg_wbuf_init(&w);
-	assert_int_equal(fsm_read_part(x->f, s2, 2, BIG - 2 * FSM_CHUNK_MAX,
-				       fsm_result_part_crc(&x->r, 2), &w),
-			 QSG_OK);
+	assert_int_equal(
+	    fsm_read_part(x->f, s2, 2, BIG - 2 * FSM_CHUNK_MAX, fsm_result_part_crc(&x->r, 2), &w),
+	    QSG_OK);
 	assert_memory_equal(w.data, b + 2 * FSM_CHUNK_MAX, BIG - 2 * FSM_CHUNK_MAX);
 	qsg_wbuf_close(&w);
 	assert_int_equal(get_done(x, ep, s2), QSG_OK);

@@ -26,7 +26,8 @@ static void no_prefix_decodes(const struct qsg_wbuf *w, bool resp)
 		memcpy(p, &l, 4);
 		struct proto_req q;
 		struct proto_resp r;
-		int rc = resp ? proto_resp_decode(p, n, &r, NULL) : proto_req_decode(p, n, &q, NULL);
+		int rc =
+		    resp ? proto_resp_decode(p, n, &r, NULL) : proto_req_decode(p, n, &q, NULL);
 		assert_int_not_equal(rc, QSG_OK);
 		free(p);
 	}
@@ -70,7 +71,8 @@ static void put_chunk(void **state)
 	struct {
 		uint32_t part, len, plen;
 		uint64_t seqno;
-	} bad[] = {{2, 6, 0, 77}, {3, 0, 0, 77}, {0, FSM_CHUNK_MAX, 0, 5}, {1, FSM_CHUNK_MAX, 2, 77}};
+	} bad[] = {
+	    {2, 6, 0, 77}, {3, 0, 0, 77}, {0, FSM_CHUNK_MAX, 0, 5}, {1, FSM_CHUNK_MAX, 2, 77}};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		q.u.put.part = bad[i].part;
 		q.u.put.msg.body.len = bad[i].len;
