@@ -50,3 +50,18 @@ bool qsg_name_ok(const char *s, size_t max, bool empty_ok)
 	}
 	return true;
 }
+
+uint32_t fsm_nparts(uint32_t body_len)
+{
+	return body_len == 0 ? 1
+			     : (uint32_t)(((uint64_t)body_len + FSM_CHUNK_MAX - 1) / FSM_CHUNK_MAX);
+}
+
+uint32_t fsm_part_len(uint32_t props_len, uint32_t body_len, uint32_t part)
+{
+	uint64_t at = (uint64_t)part * FSM_CHUNK_MAX;
+	uint32_t n = at >= body_len ? 0
+				    : (body_len - at > FSM_CHUNK_MAX ? FSM_CHUNK_MAX
+								     : (uint32_t)(body_len - at));
+	return part == 0 ? props_len + n : n;
+}

@@ -28,6 +28,18 @@
 #define FSM_MAX_MSGL (100u * 1024 * 1024) /* hard cap for MAXMSGL */
 #define FSM_MAX_PROPS (64u * 1024)
 
+/* Large messages: a body over FSM_CHUNK_MAX bytes may be put in parts
+ * (PUT_CHUNK). Part i holds body bytes [i * FSM_CHUNK_MAX, (i + 1) *
+ * FSM_CHUNK_MAX); part 0 also carries the properties, first. Every part but
+ * the last is exactly FSM_CHUNK_MAX bytes of body (= STORE_CHUNK_MAX). The split is the same in the
+ * state machine (PUT_CHUNK), the client protocol and libqsg. */
+#define FSM_CHUNK_MAX (1024u * 1024)
+#define FSM_MAX_PARTS ((FSM_MAX_MSGL + FSM_CHUNK_MAX - 1) / FSM_CHUNK_MAX)
+/* Parts of a body of body_len bytes (>= 1), and the content length of part
+ * i (props included for part 0). */
+uint32_t fsm_nparts(uint32_t body_len);
+uint32_t fsm_part_len(uint32_t props_len, uint32_t body_len, uint32_t part);
+
 /* --- channel limits the channel protocol checks (fsm_chan.h) -------------- */
 #define FSM_CHNAME_MAX 20 /* MQ channel names: 20 characters */
 #define FSM_MAX_CHBATCH 9999 /* BATCHSZ upper bound */

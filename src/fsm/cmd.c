@@ -127,6 +127,8 @@ void fsm_chimage_decode(struct qsg_rbuf *r, struct fsm_chimage *i)
 #define F_ADDRS 0x0400 /* name, raft_addr, client_addr */
 #define F_STATS 0x0800
 #define F_CHAN 0x1000 /* the op's fsm_chcmd fields (chan_encode/chan_decode) */
+#define F_CHUNK 0x4000 /* u64 msg.seqno, u32 part, u32 total (PUT_CHUNK) */
+#define F_MSGSEQ 0x8000 /* u64 msg.seqno (GET_DONE) */
 
 static unsigned op_fields(uint8_t op)
 {
@@ -153,6 +155,10 @@ static unsigned op_fields(uint8_t op)
 		return F_QUEUE | F_FLAGS | F_MATCH | F_CURSOR | F_MEMBER;
 	case FSM_OP_COMMIT:
 		return F_SESSION | F_SEQ;
+	case FSM_OP_PUT_CHUNK:
+		return F_SESSION | F_SEQ | F_QUEUE | F_FLAGS | F_PUTMSG | F_CHUNK;
+	case FSM_OP_GET_DONE:
+		return F_SESSION | F_MSGSEQ;
 	case FSM_OP_MEMBER_JOIN:
 		return F_MEMBER | F_SEQ | F_ADDRS;
 	case FSM_OP_LEASE_RENEW:
@@ -473,6 +479,12 @@ int fsm_cmd_encode(const struct fsm_cmd *c, struct qsg_wbuf *w)
 		qsg_put_u8(w, c->msg.priority);
 		qsg_put_u64(w, c->msg.seqno);
 	}
+	if (f & (F_CHUNK | F_MSGSEQ))
+		qsg_put_u64(w, c->msg.seqno);
+	if (f & F_CHUNK) {
+		qsg_put_u32(w, c->part);
+		qsg_put_u32(w, c->total);
+	}
 	if (f & F_ADDRS) {
 		qsg_put_str(w, c->name);
 		qsg_put_str(w, c->raft_addr);
@@ -546,6 +558,12 @@ int fsm_cmd_decode(const void *p, size_t len, struct fsm_cmd *c, char *errmsg)
 		c->msg.priority = qsg_get_u8(&r);
 		c->msg.seqno = qsg_get_u64(&r);
 	}
+	if (f & (F_CHUNK | F_MSGSEQ))
+		c->msg.seqno = qsg_get_u64(&r);
+	if (f & F_CHUNK) {
+		c->part = qsg_get_u32(&r);
+		c->total = qsg_get_u32(&r);
+	}
 	if (f & F_ADDRS) {
 		qsg_get_str(&r, c->name, sizeof c->name);
 		qsg_get_str(&r, c->raft_addr, sizeof c->raft_addr);
@@ -587,6 +605,15 @@ int fsm_cmd_decode(const void *p, size_t len, struct fsm_cmd *c, char *errmsg)
 	    c->seq > FSM_MAX_LEASE_MS)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "lease of %llu ms is too long",
 				(unsigned long long)c->seq);
+	if ((f & F_CHUNK) &&
+	    (c->total > FSM_MAX_MSGL || c->part >= fsm_nparts(c->total) ||
+	     c->msg.body.len != fsm_part_len(0, c->total, c->part) ||
+	     (c->part == 0) != (c->msg.seqno == 0) || (c->part > 0 && c->msg.props.len > 0)))
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+				"PUT_CHUNK: part %u of %zu bytes does not fit a body of %u bytes",
+				c->part, c->msg.body.len, c->total);
+	if ((f & F_MSGSEQ) && c->msg.seqno == 0)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "GET_DONE of seqno 0");
 	if ((f & F_STATS) && c->stats.role > 3)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "raft role %u out of range",
 				c->stats.role);
@@ -703,6 +730,14 @@ static bool reject_list_ok(const struct fsm_chresult *res)
 	}
 }
 
+uint32_t fsm_result_part_crc(const struct fsm_result *res, uint32_t part)
+{
+	if (part >= res->nparts || res->part_crc.len < (size_t)(part + 1) * 4)
+		return 0;
+	const uint8_t *p = res->part_crc.p + (size_t)part * 4;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 int fsm_result_decode(uint8_t op, const void *p, size_t len, struct fsm_result *res, char *errmsg)
 {
 	struct qsg_rbuf r;
@@ -722,6 +757,7 @@ int fsm_result_decode(uint8_t op, const void *p, size_t len, struct fsm_result *
 			res->uows_done = qsg_get_u64(&r);
 			break;
 		case FSM_OP_PUT:
+		case FSM_OP_PUT_CHUNK:
 			res->duplicate = qsg_get_u8(&r);
 			qsg_get_bytes(&r, res->msg.msgid, FSM_ID_LEN);
 			res->msg.seqno = qsg_get_u64(&r);
@@ -731,6 +767,19 @@ int fsm_result_decode(uint8_t op, const void *p, size_t len, struct fsm_result *
 		case FSM_OP_GET:
 		case FSM_OP_BROWSE:
 			fsm_msg_decode(&r, &res->msg);
+			if (r.err == QSG_OK && qsg_rbuf_left(&r) > 0) {
+				/* A chunked message: part 0 and the part table. */
+				res->body_len = qsg_get_u32(&r);
+				res->nparts = qsg_get_u32(&r);
+				if (r.err == QSG_OK &&
+				    (res->nparts < 2 || res->nparts > FSM_MAX_PARTS ||
+				     res->body_len > FSM_MAX_MSGL ||
+				     res->nparts != fsm_nparts(res->body_len) ||
+				     res->msg.body.len != fsm_part_len(0, res->body_len, 0)))
+					r.err = QSG_RC_BAD_FRAME;
+				if (r.err == QSG_OK)
+					res->part_crc = qsg_get_raw(&r, (size_t)res->nparts * 4);
+			}
 			break;
 		case FSM_OP_CHST_CAS:
 			fsm_chimage_decode(&r, &res->ch.current);

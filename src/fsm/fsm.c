@@ -25,6 +25,7 @@ void state_init(struct fsm *f)
 	memset(f, 0, sizeof *f);
 	hmap_init(&f->queues);
 	hmap_init(&f->sessions);
+	hmap_init(&f->chunks);
 }
 
 void state_free(struct fsm *f)
@@ -45,6 +46,7 @@ void state_free(struct fsm *f)
 		n = next;
 	}
 	hmap_close(&f->queues);
+	chunks_free(f);
 	free(f->members);
 	f->members = NULL;
 	free(f->pend);
@@ -141,6 +143,10 @@ static int apply_cmd(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 		return op_browse(f, c, now, out);
 	case FSM_OP_COMMIT:
 		return op_commit(f, c);
+	case FSM_OP_PUT_CHUNK:
+		return op_put_chunk(f, c, now, out);
+	case FSM_OP_GET_DONE:
+		return op_get_done(f, c);
 	case FSM_OP_BACKOUT:
 		return op_backout(f, c);
 	case FSM_OP_MEMBER_JOIN:

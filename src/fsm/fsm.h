@@ -31,7 +31,7 @@
 #include "fsm_attrs.h"
 
 #define FSM_ENTRY_VERSION 1
-#define FSM_SNAPSHOT_VERSION 3
+#define FSM_SNAPSHOT_VERSION 4
 #define FSM_MAX_BATCH 65536
 #define FSM_ADDR_MAX 128 /* host:port */
 #define FSM_DESCR_MAX 64
@@ -57,6 +57,13 @@ enum fsm_op {
 	FSM_OP_BROWSE = 22, /* queue, flags, cursor -> msg (no state change) */
 	FSM_OP_COMMIT = 23, /* client_id, epoch, seq = uow number being committed */
 	FSM_OP_BACKOUT = 24, /* client_id, epoch */
+	/* Large messages (docs/storage.md, "Large messages"). */
+	FSM_OP_PUT_CHUNK = 25, /* as PUT, plus msg.seqno (0 for part 0), part,
+				* total (body length of the whole message);
+				* body = this part's bytes */
+	FSM_OP_GET_DONE = 26, /* client_id, epoch, msg.seqno: the transfer of a
+			       * chunked message got outside syncpoint is
+			       * complete: consume it */
 	/* Members and leases. */
 	FSM_OP_MEMBER_JOIN = 40, /* member_id, name, addresses */
 	FSM_OP_LEASE_RENEW = 41, /* member_id, stats */
@@ -92,6 +99,13 @@ enum fsm_op {
  * in common/msg.h). */
 #define FSM_F_REPLACE 0x0040 /* QDEFINE: replace existing */
 #define FSM_F_PURGE 0x0080 /* QDELETE: delete even with messages */
+#define FSM_F_CHUNKS                                                                               \
+	0x0100 /* GET/BROWSE: the requester takes a chunked                                        \
+		* message part by part (the result carries part                                    \
+		* 0 and the part table; without it a chunked                                       \
+		* message is returned whole) */
+
+/* Large messages: FSM_CHUNK_MAX, fsm_nparts, fsm_part_len (common/msg.h). */
 
 /* Queue dispositions, with MQ's meanings: SHARED (one queue the whole group
  * uses), GROUP (a definition every member gets a COPY of, including members
@@ -136,7 +150,7 @@ enum { FSM_QATTRS(FSM_ATTR_NONE, FSM_ATTR_QA_BIT) };
 #define FSM_CMD_VERSION 2 /* second byte of every command */
 #define FSM_ENTRY_TYPE_BATCH 1
 #define FSM_ENTRY_HEADER_SIZE 16 /* version, type, reserved, time_ms, count */
-#define FSM_F_ALL 0x00ff /* every defined FSM_F_* bit */
+#define FSM_F_ALL 0x01ff /* every defined FSM_F_* bit */
 #define FSM_QA_ALL 0xffff /* every defined FSM_QA_* bit */
 /* The batcher must check every command with fsm_cmd_decode before adding it
  * to an entry: one undecodable command makes fsm_apply reject the whole
@@ -189,6 +203,9 @@ struct fsm_cmd {
 	char client_addr[FSM_ADDR_MAX + 1];
 	struct fsm_member_stats stats; /* LEASE_RENEW */
 	struct fsm_chcmd ch; /* channel ops, QMGR_ALTER, CHINIT_STATE */
+	/* PUT_CHUNK */
+	uint32_t part; /* 0 .. fsm_nparts(total) - 1 */
+	uint32_t total; /* body length of the whole message */
 };
 
 /* Encode one command (without length prefix). */
@@ -228,12 +245,20 @@ struct fsm_result {
 	uint8_t duplicate; /* the put was already applied (idempotent retry) */
 	/* PUT (msgid, seqno) / GET / BROWSE (whole message) */
 	struct fsm_msg msg;
+	/* GET / BROWSE with FSM_F_CHUNKS of a chunked message: msg.body is
+	 * part 0's body bytes only; body_len is the whole body's length and
+	 * part_crc holds nparts u32 (little-endian) CRC32C, one per part's
+	 * content (fsm_result_part_crc). nparts = 0 otherwise. */
+	uint32_t nparts;
+	uint32_t body_len;
+	struct qsg_slice part_crc;
 	/* Channel ops (fsm_chan.h). CHST_CAS carries the current image also
 	 * with QSG_RC_CAS_FAILED; CH_RECV_BATCH carries the rejected list with
 	 * QSG_RC_BATCH_REJECTED. */
 	struct fsm_chresult ch;
 };
 int fsm_result_decode(uint8_t op, const void *p, size_t len, struct fsm_result *res, char *errmsg);
+uint32_t fsm_result_part_crc(const struct fsm_result *res, uint32_t part);
 
 /* Read-only views for administration and the daemon. */
 struct fsm_qinfo {
@@ -306,6 +331,17 @@ struct fsm_bodies {
 	void (*claim)(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len,
 		      uint32_t crc);
 	void (*restored)(void *arg, uint64_t last_seqno);
+	/* Large messages: the parts of a chunked message are separate pieces
+	 * of content, keyed (seqno, part); crc is the part's CRC32C.
+	 *  put_part   as put, for one part (part 0: props then body bytes).
+	 *  read_part  as read, for one part of len bytes.
+	 *  claim_part as claim, for each part a restored state names.
+	 * release(seqno) releases every part of seqno. */
+	int (*put_part)(void *arg, uint64_t seqno, uint32_t part, const void *props,
+			uint32_t props_len, const void *body, uint32_t body_len, uint32_t crc);
+	int (*read_part)(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc,
+			 struct qsg_wbuf *out);
+	void (*claim_part)(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc);
 };
 
 int fsm_init(struct fsm **out, char *errmsg);
@@ -362,6 +398,15 @@ uint64_t fsm_backout_pending(struct fsm *f);
  * learns from the claims, fsm_bodies). fsm_reap_pending: the number of messages still to free. */
 bool fsm_reap(struct fsm *f, unsigned budget);
 uint64_t fsm_reap_pending(const struct fsm *f);
+
+/* Read part `part` (len bytes, CRC32C crc, as a GET result's part table
+ * gives them) of the chunked message seqno from this member's provider
+ * into out (GET_PART, served by the member the client talks to). Outside
+ * apply, on the apply thread; changes nothing. QSG_OK, QSG_RC_INVALID (part
+ * or len out of range) or QSG_RC_NO_MSG_AVAILABLE (not held here: released,
+ * or not applied or fetched yet). */
+int fsm_read_part(struct fsm *f, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc,
+		  struct qsg_wbuf *out);
 
 /* Canonical snapshot (same state => same bytes) and restore. Restore
  * replaces the state only if the whole snapshot decodes. The snapshot

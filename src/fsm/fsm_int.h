@@ -73,11 +73,30 @@ struct qmsg {
 	int64_t hold_until; /* channel HOLD: CH_GETBATCH skips it before this */
 	uint64_t chseq; /* MS_CHLOCKED: channel sequence number */
 	uint8_t mark; /* CH_SETTLE scratch (0 outside an apply) */
+	uint8_t chunked; /* content in parts: f->chunks has its part table */
+	uint8_t xfer; /* in a uow, not under syncpoint: MS_HELD: a chunked put
+		       * that becomes visible by itself when its last part is
+		       * applied; MS_LOCKED: a chunked message got outside
+		       * syncpoint, consumed by GET_DONE (meaningless in other
+		       * states) */
 	/* The content (props then body) is not here: it lives with the body
 	 * provider (f->bodies), keyed by seqno; crc = crc32c(props || body). */
 	uint32_t props_len;
 	uint32_t body_len;
 	uint32_t crc;
+};
+
+/* The part table of a chunked message (f->chunks, by seqno): only large
+ * messages pay for it. crc[i] is part i's CRC32C; parts 0 .. nrecv - 1
+ * are in (nrecv < nparts only for a put still receiving parts, MS_HELD). */
+struct chunkinfo {
+	struct hmap_node node;
+	uint64_t seqno;
+	uint64_t pseq; /* producer seq of the put (0 = none): put_seq is
+			* advanced to it when the last part is in */
+	uint32_t nparts;
+	uint32_t nrecv;
+	uint32_t crc[];
 };
 
 struct ikey {
@@ -140,6 +159,7 @@ struct fsm {
 	size_t nchdefs, capchdefs;
 	struct chst **chsts; /* by (name, rqmname) */
 	size_t nchsts, capchsts;
+	struct hmap chunks; /* struct chunkinfo by seqno */
 	struct fsm_syncq *syncqs; /* by (name, rqmname) */
 	size_t nsyncqs, capsyncqs;
 	uint64_t chan_gen;
@@ -236,7 +256,26 @@ int msg_read(struct fsm *f, const struct qmsg *m, struct fsm_msg *v);
  * content is put under the new seqno and released under the old one. */
 int msg_renumber(struct fsm *f, struct qmsg *m, uint64_t seqno);
 
+/* Large messages (fsm_body.c). */
+struct chunkinfo *chunk_find(const struct fsm *f, uint64_t seqno);
+/* A part table for m (seqno set) with nparts parts, nrecv crcs from crc
+ * (may be NULL when nrecv is 0); m->chunked set. QSG_OK or
+ * QSG_RC_STORAGE_NOT_AVAILABLE. */
+int chunk_attach(struct fsm *f, struct qmsg *m, uint32_t nparts, uint32_t nrecv, uint64_t pseq,
+		 const uint32_t *crc);
+/* Teardown (state_free): every part table freed. */
+void chunks_free(struct fsm *f);
+/* Append m in the message layout with part 0's body bytes only, then the
+ * part table (u32 body_len, u32 nparts, nparts x u32 crc): the result of a
+ * GET/BROWSE with FSM_F_CHUNKS of a chunked message. Nothing when out is
+ * NULL. */
+int qmsg_put_first(struct fsm *f, struct qsg_wbuf *out, const struct qmsg *m);
+/* The whole message received (not chunked, or every part in). */
+bool msg_complete(const struct fsm *f, const struct qmsg *m);
+
 /* fsm_queue.c */
+int op_put_chunk(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
+int op_get_done(struct fsm *f, const struct fsm_cmd *c);
 int op_put(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
 /* Append m in the message layout (content read from the provider) to out;
  * nothing (and no read) when out is NULL. QSG_OK or QSG_RC_IO. */
@@ -256,6 +295,8 @@ int op_qclear(struct fsm *f, const struct fsm_cmd *c);
 
 /* fsm_uow.c */
 void uow_append(struct session *s, struct qmsg *m);
+/* Take m out of s's uow list (m must be in it). */
+void uow_remove(struct session *s, struct qmsg *m);
 /* Teardown (state_free, expired detached sessions, whose uow is empty):
  * frees without releasing content. */
 void session_free(struct session *s);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/crc32c.h"
 #include "fsm_int.h"
 
 /* --- apply: messages ----------------------------------------------------- */
@@ -121,6 +122,183 @@ int op_put(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf 
 	return QSG_OK;
 }
 
+/* --- large messages ------------------------------------------------------ */
+
+static void put_result(struct qsg_wbuf *out, uint8_t dup, const uint8_t *msgid, uint64_t seqno)
+{
+	if (out == NULL)
+		return;
+	uint8_t zero[FSM_ID_LEN] = {0};
+	qsg_put_u8(out, dup);
+	qsg_put_bytes(out, msgid != NULL ? msgid : zero, FSM_ID_LEN);
+	qsg_put_u64(out, seqno);
+}
+
+/* The put of m is complete (its last part applied): outside syncpoint it
+ * leaves the uow and becomes visible now (its implicit unit of work). */
+static void chunk_complete(struct fsm *f, struct session *s, struct qmsg *m, struct chunkinfo *ck)
+{
+	if (ck->pseq > s->put_seq)
+		s->put_seq = ck->pseq;
+	if (!m->xfer)
+		return;
+	struct queue *q = m->q;
+	uow_remove(s, m);
+	m->xfer = 0;
+	q->uncommitted--;
+	make_visible(q, m, true);
+	q->puts_total++;
+	queue_notify(f, q, 1);
+}
+
+/* The first part: checked as a PUT, seqno assigned, held in the uow. */
+static int put_first_part(struct fsm *f, struct session *s, const struct fsm_cmd *c, int64_t now,
+			  struct qsg_wbuf *out)
+{
+	if (c->seq != 0) {
+		/* The producer seq is taken when the last part is in: a
+		 * client that reconnects learns from put_seq whether its
+		 * message is complete (an incomplete one was backed out). */
+		if (c->seq <= s->put_seq) {
+			put_result(out, 1, NULL, 0);
+			return QSG_OK;
+		}
+		if (c->seq != s->put_seq + 1)
+			return QSG_RC_SEQUENCE_GAP;
+	}
+	/* Refused: the seq is consumed, as a refused PUT's. */
+	uint64_t old_seq = s->put_seq;
+	if (c->seq != 0)
+		s->put_seq = c->seq;
+	bool sync = (c->flags & FSM_F_SYNCPOINT) != 0;
+	struct queue *q, *alias;
+	int rc = queue_resolve(f, s->owner, c->queue, &q, &alias);
+	if (rc != QSG_OK)
+		return rc;
+	if (alias != NULL && alias->attrs.put_inhibited)
+		return QSG_RC_PUT_INHIBITED;
+	if (q->attrs.put_inhibited)
+		return QSG_RC_PUT_INHIBITED;
+	if (q->attrs.qtype != FSM_QT_LOCAL)
+		return QSG_RC_OPTIONS_ERROR; /* not to remote queues (docs/storage.md) */
+	if (c->total > q->attrs.maxmsgl)
+		return QSG_RC_MSG_TOO_BIG;
+	if (q->curdepth >= q->attrs.maxdepth)
+		return QSG_RC_Q_FULL;
+	if (c->msg.expiry_ms < 0)
+		return QSG_RC_EXPIRY_ERROR;
+	if (sync && s->uow_count >= q->attrs.maxumsgs)
+		return QSG_RC_SYNCPOINT_LIMIT;
+	struct fsm_msg v = c->msg;
+	v.seqno = f->last_seqno + 1;
+	v.put_time_ms = now;
+	v.expiry_ms = c->msg.expiry_ms == 0 ? 0 : sat_add_i64(now, c->msg.expiry_ms);
+	v.backout_count = 0;
+	if (c->flags & FSM_F_PERSIST_DEFAULT)
+		v.persistent = (alias != NULL ? alias : q)->attrs.defpsist;
+	else
+		v.persistent = (c->flags & FSM_F_PERSISTENT) ? 1 : 0;
+	if (c->flags & FSM_F_GEN_MSGID)
+		gen_msgid(v.msgid, v.seqno, now);
+	uint32_t pcrc = msg_crc(&v); /* props || this part's body bytes */
+	v.body.len = c->total;
+	struct qmsg *m = msg_new(&v, pcrc);
+	if (m == NULL)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	uint32_t nparts = fsm_nparts(c->total);
+	if (chunk_attach(f, m, nparts, 1, c->seq, &pcrc) != QSG_OK) {
+		free(m);
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	}
+	if (f->bodies.put_part(f->bodies.arg, m->seqno, 0, c->msg.props.p,
+			       (uint32_t)c->msg.props.len, c->msg.body.p, (uint32_t)c->msg.body.len,
+			       pcrc) != QSG_OK) {
+		msg_free(f, m); /* chunk table dropped, release harmless */
+		return body_fail(f, "put", v.seqno);
+	}
+	s->put_seq = old_seq; /* taken when the last part is in */
+	f->last_seqno = v.seqno;
+	m->q = q;
+	m->state = MS_HELD;
+	m->xfer = sync ? 0 : 1;
+	q->curdepth++;
+	q->uncommitted++;
+	uow_append(s, m);
+	put_result(out, 0, m->msgid, m->seqno);
+	if (nparts == 1)
+		chunk_complete(f, s, m, chunk_find(f, m->seqno));
+	return QSG_OK;
+}
+
+int op_put_chunk(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out)
+{
+	struct session *s;
+	int rc = session_check(f, c, &s);
+	if (rc != QSG_OK)
+		return rc;
+	if (c->part == 0)
+		return put_first_part(f, s, c, now, out);
+	/* A later part: the message is held in this session's uow (at its
+	 * tail, unless the session put others since). */
+	struct qmsg *m = s->uow_tail;
+	if (m == NULL || m->seqno != c->msg.seqno)
+		for (m = s->uow_head; m != NULL && m->seqno != c->msg.seqno; m = m->uow_next)
+			;
+	struct chunkinfo *ck = m != NULL && m->chunked ? chunk_find(f, m->seqno) : NULL;
+	if (m == NULL) /* backed out (BACKOUT, a new session), or visible */
+		return QSG_RC_BACKED_OUT;
+	if (m->state != MS_HELD || ck == NULL)
+		return QSG_RC_INVALID;
+	if (c->total != m->body_len)
+		return QSG_RC_INVALID;
+	if (c->part < ck->nrecv) {
+		put_result(out, 1, m->msgid, m->seqno); /* a retried part */
+		return QSG_OK;
+	}
+	if (c->part > ck->nrecv)
+		return QSG_RC_SEQUENCE_GAP;
+	uint32_t pcrc = qsg_crc32c(0, c->msg.body.p, c->msg.body.len);
+	if (f->bodies.put_part(f->bodies.arg, m->seqno, c->part, NULL, 0, c->msg.body.p,
+			       (uint32_t)c->msg.body.len, pcrc) != QSG_OK)
+		return body_fail(f, "put", m->seqno);
+	ck->crc[ck->nrecv++] = pcrc;
+	m->crc = qsg_crc32c(m->crc, c->msg.body.p, c->msg.body.len);
+	put_result(out, 0, m->msgid, m->seqno);
+	if (ck->nrecv == ck->nparts)
+		chunk_complete(f, s, m, ck);
+	return QSG_OK;
+}
+
+int op_get_done(struct fsm *f, const struct fsm_cmd *c)
+{
+	struct session *s;
+	int rc = session_check(f, c, &s);
+	if (rc != QSG_OK)
+		return rc;
+	struct qmsg *m = s->uow_head;
+	while (m != NULL && !(m->seqno == c->msg.seqno && m->state == MS_LOCKED && m->xfer))
+		m = m->uow_next;
+	if (m == NULL)
+		return QSG_RC_NO_MSG_AVAILABLE;
+	struct queue *q = m->q;
+	uow_remove(s, m);
+	q->uncommitted--;
+	q->curdepth--;
+	q->gets_total++;
+	msg_free(f, m);
+	return QSG_OK;
+}
+
+/* A chunked message of several parts that a FSM_F_CHUNKS requester takes
+ * part by part. */
+static bool streamed(const struct fsm *f, const struct qmsg *m, const struct fsm_cmd *c)
+{
+	if (!m->chunked || !(c->flags & FSM_F_CHUNKS))
+		return false;
+	const struct chunkinfo *ck = chunk_find(f, m->seqno);
+	return ck != NULL && ck->nparts > 1;
+}
+
 static bool msg_match(const struct qmsg *m, const struct fsm_cmd *c)
 {
 	if ((c->flags & FSM_F_MATCH_MSGID) && memcmp(m->msgid, c->msg.msgid, FSM_ID_LEN) != 0)
@@ -216,11 +394,16 @@ int op_get(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf 
 	struct qmsg *m = find_first(f, q, c, now, true);
 	if (m == NULL)
 		return QSG_RC_NO_MSG_AVAILABLE;
-	if ((rc = qmsg_put(f, out, m)) != QSG_OK)
+	bool stream = streamed(f, m, c);
+	if ((rc = stream ? qmsg_put_first(f, out, m) : qmsg_put(f, out, m)) != QSG_OK)
 		return rc;
 	take_visible(q, m);
-	if (sync) {
+	if (sync || stream) {
+		/* A chunked message got outside syncpoint stays locked to the
+		 * session until GET_DONE (or a backout) while the requester
+		 * pulls its parts. */
 		m->state = MS_LOCKED;
+		m->xfer = sync ? 0 : 1;
 		q->uncommitted++;
 		uow_append(s, m);
 	} else {
@@ -245,7 +428,8 @@ int op_browse(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wb
 		for (struct qmsg *m = k ? k->head : NULL; m != NULL; m = m->inext) {
 			if ((from_start || msg_get_before(&cur, m)) && msg_match(m, c) &&
 			    !msg_expired(m, now)) {
-				return qmsg_put(f, out, m);
+				return streamed(f, m, c) ? qmsg_put_first(f, out, m)
+							 : qmsg_put(f, out, m);
 			}
 		}
 		return QSG_RC_NO_MSG_AVAILABLE;
@@ -255,7 +439,8 @@ int op_browse(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wb
 		for (struct qmsg *m = q->head[p]; m != NULL; m = m->next) {
 			if ((from_start || msg_get_before(&cur, m)) && msg_match(m, c) &&
 			    !msg_expired(m, now)) {
-				return qmsg_put(f, out, m);
+				return streamed(f, m, c) ? qmsg_put_first(f, out, m)
+							 : qmsg_put(f, out, m);
 			}
 		}
 	}

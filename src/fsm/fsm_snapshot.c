@@ -13,13 +13,15 @@
 
 #define UOW_HELD_PUT 1
 #define UOW_LOCKED_GET 2
+#define UOW_XFER_GET 3 /* format 4: a chunked message got outside syncpoint */
+#define UOW_XFER_PUT 4 /* format 4: a chunked put outside syncpoint */
 
 /* A message in a snapshot (format 3): its descriptor, the message layout
  * without the content: ids, priority, persistent, expiry, put time, backout
  * count, seqno, then u32 props_len, u32 body_len, u32 crc (crc32c of
  * props || body), then i64 hold_until. The content lives with the body
  * provider (docs/storage.md); the crc makes the digest cover it. */
-static void snap_msg(struct qsg_wbuf *out, const struct qmsg *m)
+static void snap_msg(const struct fsm *f, struct qsg_wbuf *out, const struct qmsg *m)
 {
 	qsg_put_bytes(out, m->msgid, FSM_ID_LEN);
 	qsg_put_bytes(out, m->correlid, FSM_ID_LEN);
@@ -33,6 +35,16 @@ static void snap_msg(struct qsg_wbuf *out, const struct qmsg *m)
 	qsg_put_u32(out, m->body_len);
 	qsg_put_u32(out, m->crc);
 	qsg_put_i64(out, m->hold_until);
+	/* Format 4: the part table (u32 nparts, 0 = not chunked; then u32
+	 * nrecv, u64 producer seq, nrecv x u32 crc). */
+	const struct chunkinfo *ck = m->chunked ? chunk_find(f, m->seqno) : NULL;
+	qsg_put_u32(out, ck != NULL ? ck->nparts : 0);
+	if (ck != NULL) {
+		qsg_put_u32(out, ck->nrecv);
+		qsg_put_u64(out, ck->pseq);
+		for (uint32_t i = 0; i < ck->nrecv; i++)
+			qsg_put_u32(out, ck->crc[i]);
+	}
 }
 
 static void snap_chan(const struct fsm *f, struct qsg_wbuf *out)
@@ -68,7 +80,7 @@ static void snap_chan(const struct fsm *f, struct qsg_wbuf *out)
 			qsg_put_u64(out, m->chseq);
 			qsg_put_str(out, m->q->attrs.name);
 			qsg_put_u32(out, m->q->attrs.scope);
-			snap_msg(out, m);
+			snap_msg(f, out, m);
 		}
 	}
 	qsg_put_u32(out, (uint32_t)f->nsyncqs);
@@ -108,7 +120,7 @@ int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
 		qsg_put_u32(out, q->nvisible);
 		for (int p = NPRIO - 1; p >= 0; p--)
 			for (struct qmsg *m = q->head[p]; m != NULL; m = m->next)
-				snap_msg(out, m);
+				snap_msg(f, out, m);
 	}
 	qsg_put_u32(out, (uint32_t)ns);
 	for (size_t i = 0; i < ns; i++) {
@@ -134,10 +146,12 @@ int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
 				}
 		qsg_put_u32(out, s->uow_count);
 		for (struct qmsg *m = s->uow_head; m != NULL; m = m->uow_next) {
-			qsg_put_u8(out, m->state == MS_HELD ? UOW_HELD_PUT : UOW_LOCKED_GET);
+			qsg_put_u8(out, m->state == MS_HELD
+					    ? (m->xfer ? UOW_XFER_PUT : UOW_HELD_PUT)
+					    : (m->xfer ? UOW_XFER_GET : UOW_LOCKED_GET));
 			qsg_put_str(out, m->q->attrs.name);
 			qsg_put_u32(out, m->q->attrs.scope);
-			snap_msg(out, m);
+			snap_msg(f, out, m);
 		}
 	}
 	qsg_put_u32(out, (uint32_t)f->nmembers);
@@ -171,17 +185,26 @@ struct rmsg {
 	struct qsg_slice props, body;
 };
 
+/* The part table of a format 4 message (nparts 0: not chunked). */
+struct rchunk {
+	uint32_t nparts, nrecv;
+	uint64_t pseq;
+	uint32_t crc[FSM_MAX_PARTS];
+};
+
 struct rctx {
-	uint8_t version; /* 2 or 3 */
+	uint8_t version; /* 2, 3 or 4 */
+	struct rchunk ck; /* of the message decoded last */
 	struct rmsg *v;
 	size_t n, cap;
 };
 
 /* One message: a format 3 descriptor, or a format 2 message with its
  * content (crc computed); then hold_until. Sets r->err on bad values. */
-static void snap_msg_decode(struct qsg_rbuf *r, uint8_t version, struct fsm_msg *v, uint32_t *crc,
+static void snap_msg_decode(struct qsg_rbuf *r, struct rctx *x, struct fsm_msg *v, uint32_t *crc,
 			    int64_t *hold)
 {
+	uint8_t version = x->version;
 	*crc = 0;
 	if (version == 2) {
 		fsm_msg_decode(r, v);
@@ -206,6 +229,46 @@ static void snap_msg_decode(struct qsg_rbuf *r, uint8_t version, struct fsm_msg 
 			r->err = QSG_RC_BAD_FRAME;
 	}
 	*hold = qsg_get_i64(r);
+	x->ck.nparts = 0;
+	if (version >= 4) {
+		struct rchunk *ck = &x->ck;
+		ck->nparts = qsg_get_u32(r);
+		if (r->err == QSG_OK && ck->nparts > 0) {
+			ck->nrecv = qsg_get_u32(r);
+			ck->pseq = qsg_get_u64(r);
+			if (r->err == QSG_OK && (ck->nparts != fsm_nparts((uint32_t)v->body.len) ||
+						 ck->nrecv == 0 || ck->nrecv > ck->nparts))
+				r->err = QSG_RC_BAD_FRAME;
+			for (uint32_t i = 0; r->err == QSG_OK && i < ck->nrecv; i++)
+				ck->crc[i] = qsg_get_u32(r);
+		}
+	}
+}
+
+/* msg_new for a decoded message, with its part table. A part table still
+ * receiving parts is allowed only where `partial_ok` (a held put). */
+static struct qmsg *snap_msg_new(struct fsm *g, const struct rctx *x, const struct fsm_msg *v,
+				 uint32_t crc, bool partial_ok, char *errmsg)
+{
+	if (x->ck.nparts > 0 && x->ck.nrecv < x->ck.nparts && !partial_ok) {
+		qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot message %llu: parts missing",
+			 (unsigned long long)v->seqno);
+		return NULL;
+	}
+	struct qmsg *m = msg_new(v, crc);
+	if (m == NULL) {
+		qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+		return NULL;
+	}
+	if (x->ck.nparts > 0 &&
+	    (chunk_find(g, v->seqno) != NULL ||
+	     chunk_attach(g, m, x->ck.nparts, x->ck.nrecv, x->ck.pseq, x->ck.crc) != QSG_OK)) {
+		qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot message %llu: bad part table",
+			 (unsigned long long)v->seqno);
+		free(m);
+		return NULL;
+	}
+	return m;
 }
 
 /* Remember m (linked into the new state) for the provider calls. */
@@ -267,16 +330,15 @@ static int restore_queues(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, cha
 			struct fsm_msg v;
 			uint32_t crc;
 			int64_t hold;
-			snap_msg_decode(r, x->version, &v, &crc, &hold);
+			snap_msg_decode(r, x, &v, &crc, &hold);
 			if (r->err != QSG_OK)
 				break;
 			if (v.seqno == 0 || v.seqno > g->last_seqno)
 				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 						"snapshot queue %s: bad seqno", a.name);
-			struct qmsg *m = msg_new(&v, crc);
+			struct qmsg *m = snap_msg_new(g, x, &v, crc, false, errmsg);
 			if (m == NULL)
-				return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
-						"out of memory");
+				return QSG_RC_BAD_FRAME;
 			if (last != NULL && !msg_get_before(last, m)) {
 				free(m);
 				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
@@ -359,22 +421,24 @@ static int restore_sessions(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, c
 			uint8_t kind = qsg_get_u8(r);
 			qsg_get_str(r, name, sizeof name);
 			uint32_t scope = qsg_get_u32(r);
-			snap_msg_decode(r, x->version, &v, &crc, &hold);
+			snap_msg_decode(r, x, &v, &crc, &hold);
 			if (r->err != QSG_OK)
 				break;
 			struct queue *q = queue_find(g, scope, name);
-			if (q == NULL || q->attrs.qtype != FSM_QT_LOCAL ||
-			    (kind != UOW_HELD_PUT && kind != UOW_LOCKED_GET) || v.seqno == 0 ||
-			    v.seqno > g->last_seqno)
+			bool xfer = kind == UOW_XFER_GET || kind == UOW_XFER_PUT;
+			bool held = kind == UOW_HELD_PUT || kind == UOW_XFER_PUT;
+			if (q == NULL || q->attrs.qtype != FSM_QT_LOCAL || kind < UOW_HELD_PUT ||
+			    kind > (x->version >= 4 ? UOW_XFER_PUT : UOW_LOCKED_GET) ||
+			    (xfer && x->ck.nparts == 0) || v.seqno == 0 || v.seqno > g->last_seqno)
 				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 						"snapshot session %u: bad uow entry", i);
-			struct qmsg *m = msg_new(&v, crc);
+			struct qmsg *m = snap_msg_new(g, x, &v, crc, held, errmsg);
 			if (m == NULL)
-				return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
-						"out of memory");
+				return QSG_RC_BAD_FRAME;
 			m->q = q;
 			m->hold_until = hold;
-			m->state = kind == UOW_HELD_PUT ? MS_HELD : MS_LOCKED;
+			m->state = held ? MS_HELD : MS_LOCKED;
+			m->xfer = xfer ? 1 : 0;
 			uow_append(s, m);
 			q->curdepth++;
 			q->uncommitted++;
@@ -470,7 +534,7 @@ static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char
 			uint64_t chseq = qsg_get_u64(r);
 			qsg_get_str(r, name, sizeof name);
 			uint32_t scope = qsg_get_u32(r);
-			snap_msg_decode(r, x->version, &v, &crc, &hold);
+			snap_msg_decode(r, x, &v, &crc, &hold);
 			if (r->err != QSG_OK)
 				break;
 			struct queue *q = queue_find(g, scope, name);
@@ -479,10 +543,9 @@ static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char
 				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 						"snapshot channel %s: bad locked message", s.name);
 			prev = chseq;
-			struct qmsg *m = msg_new(&v, crc);
+			struct qmsg *m = snap_msg_new(g, x, &v, crc, false, errmsg);
 			if (m == NULL)
-				return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
-						"out of memory");
+				return QSG_RC_BAD_FRAME;
 			m->q = q;
 			m->state = MS_CHLOCKED;
 			m->chseq = chseq;
@@ -565,7 +628,7 @@ int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
 	int rc;
 	if (r.err != QSG_OK) {
 		rc = qsg_errf(msg, QSG_RC_BAD_FRAME, "snapshot of %zu bytes has no header", len);
-	} else if (x.version != FSM_SNAPSHOT_VERSION && x.version != 2) {
+	} else if (x.version != FSM_SNAPSHOT_VERSION && x.version != 3 && x.version != 2) {
 		rc = qsg_errf(msg, QSG_RC_BAD_VERSION, "snapshot format version %u", x.version);
 	} else if ((rc = restore_queues(&g, &r, &x, msg)) == QSG_OK &&
 		   (rc = restore_sessions(&g, &r, &x, msg)) == QSG_OK &&
@@ -605,7 +668,15 @@ int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
 	*f = g;
 	for (size_t i = 0; i < x.n; i++) {
 		const struct qmsg *m = x.v[i].m;
-		f->bodies.claim(f->bodies.arg, m->seqno, m->props_len, m->body_len, m->crc);
+		const struct chunkinfo *ck = m->chunked ? chunk_find(f, m->seqno) : NULL;
+		if (ck == NULL) {
+			f->bodies.claim(f->bodies.arg, m->seqno, m->props_len, m->body_len, m->crc);
+			continue;
+		}
+		for (uint32_t p = 0; p < ck->nrecv; p++)
+			f->bodies.claim_part(f->bodies.arg, m->seqno, p,
+					     fsm_part_len(m->props_len, m->body_len, p),
+					     ck->crc[p]);
 	}
 	f->bodies.restored(f->bodies.arg, f->last_seqno);
 	free(x.v);

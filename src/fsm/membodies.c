@@ -13,6 +13,7 @@ struct mb_ent {
 	struct hmap_node node; /* in live or in grave, never both */
 	struct mb_ent *gprev, *gnext; /* graveyard FIFO */
 	uint64_t seqno;
+	uint32_t part; /* 0, or a part of a chunked message */
 	uint64_t gen; /* restore generation of the last claim, 0 if none */
 	uint32_t props_len, body_len, crc;
 	bool missing; /* claimed but not held: data is NULL */
@@ -38,15 +39,25 @@ static uint64_t seq_hash(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-static struct mb_ent *find(const struct hmap *map, uint64_t seqno)
+static uint64_t key_hash(uint64_t seqno, uint32_t part)
 {
-	uint64_t h = seq_hash(seqno);
+	return seq_hash(seqno ^ ((uint64_t)part << 48));
+}
+
+static struct mb_ent *find_part(const struct hmap *map, uint64_t seqno, uint32_t part)
+{
+	uint64_t h = key_hash(seqno, part);
 	for (struct hmap_node *n = hmap_bucket(map, h); n != NULL; n = n->next) {
 		struct mb_ent *e = (struct mb_ent *)n;
-		if (n->hash == h && e->seqno == seqno)
+		if (n->hash == h && e->seqno == seqno && e->part == part)
 			return e;
 	}
 	return NULL;
+}
+
+static struct mb_ent *find(const struct hmap *map, uint64_t seqno)
+{
+	return find_part(map, seqno, 0);
 }
 
 static bool same(const struct mb_ent *e, uint32_t pl, uint32_t bl, uint32_t crc)
@@ -83,12 +94,12 @@ static void bury(struct membodies *mb, struct mb_ent *e)
 		ent_free(e);
 		return;
 	}
-	struct mb_ent *old = find(&mb->grave, e->seqno);
+	struct mb_ent *old = find_part(&mb->grave, e->seqno, e->part);
 	if (old != NULL) {
 		grave_unlink(mb, old);
 		ent_free(old);
 	}
-	if (hmap_insert(&mb->grave, &e->node, seq_hash(e->seqno)) != QSG_OK) {
+	if (hmap_insert(&mb->grave, &e->node, key_hash(e->seqno, e->part)) != QSG_OK) {
 		ent_free(e);
 		return;
 	}
@@ -118,22 +129,28 @@ static void live_remove(struct membodies *mb, struct mb_ent *e)
 
 /* Content equal to (pl, bl, crc) for seqno from a peer (live first, then
  * any graveyard of the ring, this one's included). */
-static const struct mb_ent *peer_find(const struct membodies *mb, uint64_t seqno, uint32_t pl,
-				      uint32_t bl, uint32_t crc)
+static const struct mb_ent *peer_find_part(const struct membodies *mb, uint64_t seqno,
+					   uint32_t part, uint32_t pl, uint32_t bl, uint32_t crc)
 {
 	for (const struct membodies *p = mb->next; p != mb; p = p->next) {
-		const struct mb_ent *e = find(&p->live, seqno);
+		const struct mb_ent *e = find_part(&p->live, seqno, part);
 		if (e != NULL && same(e, pl, bl, crc))
 			return e;
 	}
 	const struct membodies *p = mb;
 	do {
-		const struct mb_ent *e = find(&p->grave, seqno);
+		const struct mb_ent *e = find_part(&p->grave, seqno, part);
 		if (e != NULL && same(e, pl, bl, crc))
 			return e;
 		p = p->next;
 	} while (p != mb);
 	return NULL;
+}
+
+static const struct mb_ent *peer_find(const struct membodies *mb, uint64_t seqno, uint32_t pl,
+				      uint32_t bl, uint32_t crc)
+{
+	return peer_find_part(mb, seqno, 0, pl, bl, crc);
 }
 
 /* Make e hold a copy of p[0..pl+bl) with (pl, bl, crc). */
@@ -158,30 +175,36 @@ static int fill(struct membodies *mb, struct mb_ent *e, const uint8_t *p, uint32
 }
 
 /* The live entry of seqno, created (missing, no data) if absent. */
-static struct mb_ent *live_get(struct membodies *mb, uint64_t seqno)
+static struct mb_ent *live_get_part(struct membodies *mb, uint64_t seqno, uint32_t part)
 {
-	struct mb_ent *e = find(&mb->live, seqno);
+	struct mb_ent *e = find_part(&mb->live, seqno, part);
 	if (e != NULL)
 		return e;
 	if ((e = calloc(1, sizeof *e)) == NULL)
 		return NULL;
 	e->seqno = seqno;
+	e->part = part;
 	e->missing = true;
-	if (hmap_insert(&mb->live, &e->node, seq_hash(seqno)) != QSG_OK) {
+	if (hmap_insert(&mb->live, &e->node, key_hash(seqno, part)) != QSG_OK) {
 		free(e);
 		return NULL;
 	}
 	return e;
 }
 
-static int mb_put(void *arg, uint64_t seqno, const void *props, uint32_t props_len,
-		  const void *body, uint32_t body_len, uint32_t crc)
+static struct mb_ent *live_get(struct membodies *mb, uint64_t seqno)
+{
+	return live_get_part(mb, seqno, 0);
+}
+
+static int mb_put_part(void *arg, uint64_t seqno, uint32_t part, const void *props,
+		       uint32_t props_len, const void *body, uint32_t body_len, uint32_t crc)
 {
 	struct membodies *mb = arg;
-	struct mb_ent *e = find(&mb->live, seqno);
+	struct mb_ent *e = find_part(&mb->live, seqno, part);
 	if (e != NULL && same(e, props_len, body_len, crc))
 		return QSG_OK; /* log replay: keep one copy */
-	if (e == NULL && (e = live_get(mb, seqno)) == NULL)
+	if (e == NULL && (e = live_get_part(mb, seqno, part)) == NULL)
 		return QSG_RC_IO;
 	size_t n = (size_t)props_len + body_len;
 	uint8_t *d = NULL;
@@ -200,6 +223,71 @@ static int mb_put(void *arg, uint64_t seqno, const void *props, uint32_t props_l
 		mb->held++;
 	e->missing = false;
 	return QSG_OK;
+}
+
+static int mb_put(void *arg, uint64_t seqno, const void *props, uint32_t props_len,
+		  const void *body, uint32_t body_len, uint32_t crc)
+{
+	return mb_put_part(arg, seqno, 0, props, props_len, body, body_len, crc);
+}
+
+/* Parts are compared by total length and crc (how the part was split
+ * between props and body does not matter to a reader). */
+static const struct mb_ent *peer_find_len(const struct membodies *mb, uint64_t seqno, uint32_t part,
+					  uint32_t len, uint32_t crc)
+{
+	for (const struct membodies *p = mb->next; p != mb; p = p->next) {
+		const struct mb_ent *e = find_part(&p->live, seqno, part);
+		if (e != NULL && !e->missing && e->props_len + e->body_len == len && e->crc == crc)
+			return e;
+	}
+	const struct membodies *p = mb;
+	do {
+		const struct mb_ent *e = find_part(&p->grave, seqno, part);
+		if (e != NULL && !e->missing && e->props_len + e->body_len == len && e->crc == crc)
+			return e;
+		p = p->next;
+	} while (p != mb);
+	return NULL;
+}
+
+static int mb_read_part(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc,
+			struct qsg_wbuf *out)
+{
+	struct membodies *mb = arg;
+	struct mb_ent *e = find_part(&mb->live, seqno, part);
+	if (e == NULL || e->missing || e->props_len + e->body_len != len || e->crc != crc) {
+		const struct mb_ent *src = peer_find_len(mb, seqno, part, len, crc);
+		if (src == NULL || (e == NULL && (e = live_get_part(mb, seqno, part)) == NULL) ||
+		    fill(mb, e, src->data, 0, len, crc) != QSG_OK)
+			return QSG_RC_IO;
+	}
+	if (qsg_crc32c(0, e->data, len) != crc)
+		return QSG_RC_IO;
+	qsg_put_bytes(out, e->data, len);
+	return out->err == QSG_OK ? QSG_OK : QSG_RC_IO;
+}
+
+static void mb_claim_part(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc)
+{
+	struct membodies *mb = arg;
+	struct mb_ent *e = live_get_part(mb, seqno, part);
+	if (e == NULL)
+		return;
+	e->gen = mb->gen;
+	if (!e->missing && e->props_len + e->body_len == len && e->crc == crc)
+		return;
+	const struct mb_ent *src = peer_find_len(mb, seqno, part, len, crc);
+	if (src != NULL && fill(mb, e, src->data, 0, len, crc) == QSG_OK)
+		return;
+	if (!e->missing)
+		mb->held--;
+	free(e->data);
+	e->data = NULL;
+	e->missing = true;
+	e->props_len = 0;
+	e->body_len = len;
+	e->crc = crc;
 }
 
 static int mb_read(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len, uint32_t crc,
@@ -222,9 +310,10 @@ static int mb_read(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_
 
 static void mb_release(void *arg, uint64_t seqno)
 {
+	/* Every part: parts 0 .. n-1 are put in order. */
 	struct membodies *mb = arg;
-	struct mb_ent *e = find(&mb->live, seqno);
-	if (e != NULL)
+	struct mb_ent *e;
+	for (uint32_t part = 0; (e = find_part(&mb->live, seqno, part)) != NULL; part++)
 		live_remove(mb, e);
 }
 
@@ -309,6 +398,9 @@ void membodies_provider(struct membodies *mb, struct fsm_bodies *out)
 	out->release = mb_release;
 	out->claim = mb_claim;
 	out->restored = mb_restored;
+	out->put_part = mb_put_part;
+	out->read_part = mb_read_part;
+	out->claim_part = mb_claim_part;
 }
 
 void membodies_link(struct membodies *a, struct membodies *b)

@@ -20,6 +20,7 @@
 
 #include "common/hostport.h"
 #include "proto/proto.h"
+#include "client_int.h"
 
 #define DEFAULT_RECONNECT_MS 30000
 /* Longest wait for a reply (plus a get's own wait). A member that does not
@@ -28,113 +29,6 @@
  * Above the members' 3 s wait for a leader, so an election is not mistaken
  * for a hung member. QSG_REPLY_TIMEOUT (seconds) overrides it. */
 #define DEFAULT_REPLY_MS 6000
-#define DIAL_MS 2000 /* longest TCP connect attempt to one member */
-#define BACKOFF_MIN_MS 20
-#define BACKOFF_MAX_MS 1000
-#define HOST_MAX 255
-
-struct addr {
-	char host[HOST_MAX + 1];
-	char port[8];
-};
-
-struct defprty {
-	char queue[FSM_NAME_MAX + 1];
-	uint8_t priority;
-};
-
-struct qsg_conn {
-	pthread_mutex_t mu;
-	struct addr *addrs;
-	size_t naddrs;
-	size_t next; /* next address to try */
-	char app[PROTO_MAX_APP + 1];
-	int reconnect_ms;
-	int reply_ms;
-
-	int fd; /* -1: not connected */
-	uint64_t client_id; /* random, non-zero, kept across reconnects */
-	uint64_t epoch;
-	uint64_t last_seq; /* producer sequence of the last put */
-	uint64_t uows_done; /* units of work committed (from HELLO, +1 per commit) */
-	bool uow_open; /* a syncpoint op succeeded since the last commit/backout */
-	bool uow_lost; /* the connection broke while uow_open */
-	uint32_t reqid;
-	uint32_t member_id;
-	char qmgr[FSM_NAME_MAX + 1];
-
-	char (*opened)[FSM_NAME_MAX + 1]; /* queues to reopen after reconnect */
-	size_t nopened;
-	struct defprty *prty; /* DEFPRTY of queues, for QSG_PRI_AS_Q_DEF */
-	size_t nprty;
-
-	struct qsg_wbuf out;
-	uint8_t *in; /* receive buffer */
-	size_t inlen, incap;
-	size_t consumed; /* bytes of the last returned frame, dropped on next read */
-	char err[QSG_ERRMSG_SIZE];
-};
-
-/* ---- time ---- */
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Milliseconds left until deadline (-1 = none: infinite), for poll(). */
-static int left_ms(int64_t deadline)
-{
-	if (deadline < 0)
-		return -1;
-	int64_t l = deadline - now_ms();
-	if (l <= 0)
-		return 0;
-	return l > INT32_MAX ? INT32_MAX : (int)l;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* ---- reason code classes ---- */
-
-/* Replies after which libqsg moves to a fresh connection / member. */
-static bool retryable(int rc)
-{
-	switch (rc) {
-	case QSG_RC_OUTCOME_UNKNOWN:
-	case QSG_RC_NO_LEADER:
-	case QSG_RC_NOT_LEADER:
-	case QSG_RC_MEMBER_FENCED:
-	case QSG_RC_Q_MGR_STOPPING:
-	case QSG_RC_SEQUENCE_GAP:
-	case QSG_RC_SESSION_FENCED:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* Replies that say the request was certainly not applied. */
-static bool not_applied(int rc)
-{
-	switch (rc) {
-	case QSG_RC_NO_LEADER:
-	case QSG_RC_NOT_LEADER:
-	case QSG_RC_MEMBER_FENCED:
-	case QSG_RC_SEQUENCE_GAP:
-	case QSG_RC_SESSION_FENCED:
-		return true;
-	default:
-		return false;
-	}
-}
 
 /* ---- connection list ---- */
 
@@ -165,290 +59,6 @@ static int parse_list(qsg_conn *c, const char *list, char *errmsg)
 	if (c->naddrs == 0)
 		return qsg_errf(errmsg, QSG_RC_INVALID, "empty connection list");
 	return QSG_OK;
-}
-
-/* ---- socket I/O ---- */
-
-static void drop_conn(qsg_conn *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	c->inlen = 0;
-	c->consumed = 0;
-	c->member_id = 0;
-	c->qmgr[0] = '\0';
-	if (c->uow_open) {
-		/* The member backs the unit of work out when it sees the close. */
-		c->uow_open = false;
-		c->uow_lost = true;
-	}
-}
-
-static int dial(const struct addr *a, int64_t deadline, char *errmsg)
-{
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-	struct addrinfo *res = NULL;
-	int g = getaddrinfo(a->host, a->port, &hints, &res);
-	if (g != 0) {
-		qsg_errf(errmsg, QSG_RC_Q_MGR_NOT_AVAILABLE, "%s:%s: %s", a->host, a->port,
-			 gai_strerror(g));
-		return -1;
-	}
-	int fd = -1;
-	for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			    ai->ai_protocol);
-		if (fd < 0)
-			continue;
-		int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
-		if (r != 0 && errno == EINPROGRESS) {
-			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-			int t = left_ms(deadline);
-			r = poll(&pfd, 1, t < 0 || t > DIAL_MS ? DIAL_MS : t);
-			int soerr = 0;
-			socklen_t sl = sizeof soerr;
-			if (r == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
-			    soerr == 0)
-				r = 0;
-			else {
-				errno = r == 0 ? ETIMEDOUT : soerr ? soerr : errno;
-				r = -1;
-			}
-		}
-		if (r != 0) {
-			qsg_errf(errmsg, QSG_RC_Q_MGR_NOT_AVAILABLE, "connect to %s:%s: %s",
-				 a->host, a->port, strerror(errno));
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(res);
-	if (fd >= 0) {
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-	}
-	return fd;
-}
-
-static int send_all(qsg_conn *c, const uint8_t *p, size_t n, int64_t deadline)
-{
-	while (n > 0) {
-		ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
-		if (k > 0) {
-			p += k;
-			n -= (size_t)k;
-			continue;
-		}
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
-			int r = poll(&pfd, 1, left_ms(deadline));
-			if (r == 0)
-				return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
-						"timed out sending to the member");
-			if (r < 0 && errno != EINTR)
-				return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN, "poll: %s",
-						strerror(errno));
-			continue;
-		}
-		return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN, "send: %s",
-				k < 0 ? strerror(errno) : "no progress");
-	}
-	return QSG_OK;
-}
-
-/* Receive one frame and decode it into resp (slices point into c->in, valid
- * until the next receive). */
-static int recv_frame(qsg_conn *c, struct proto_resp *resp, int64_t deadline)
-{
-	if (c->consumed > 0) {
-		memmove(c->in, c->in + c->consumed, c->inlen - c->consumed);
-		c->inlen -= c->consumed;
-		c->consumed = 0;
-	}
-	for (;;) {
-		size_t flen = 0;
-		int rc = proto_frame_check(c->in, c->inlen, &flen);
-		if (rc != QSG_OK)
-			return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
-					"bad frame from the member: %s", qsg_rc_text(rc));
-		if (flen > 0) {
-			char msg[QSG_ERRMSG_SIZE];
-			c->consumed = flen;
-			rc = proto_resp_decode(c->in, flen, resp, msg);
-			if (rc != QSG_OK)
-				return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
-						"bad response from the member: %s", msg);
-			return QSG_OK;
-		}
-		size_t want = c->inlen < 4 ? 4096 : (size_t)qsg_le32(c->in) + 4;
-		if (want < c->inlen + 4096)
-			want = c->inlen + 4096;
-		if (want > c->incap) {
-			uint8_t *p = realloc(c->in, want);
-			if (p == NULL)
-				return qsg_errf(c->err, QSG_RC_STORAGE_NOT_AVAILABLE,
-						"out of memory for a %zu-byte frame", want);
-			c->in = p;
-			c->incap = want;
-		}
-		ssize_t k = recv(c->fd, c->in + c->inlen, c->incap - c->inlen, 0);
-		if (k > 0) {
-			c->inlen += (size_t)k;
-			continue;
-		}
-		if (k == 0)
-			return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
-					"the member closed the connection");
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN, "recv: %s",
-					strerror(errno));
-		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-		int r = poll(&pfd, 1, left_ms(deadline));
-		if (r == 0)
-			return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
-					"no reply from the member in time");
-		if (r < 0 && errno != EINTR)
-			return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN, "poll: %s",
-					strerror(errno));
-	}
-}
-
-/* One request/response exchange on the current connection. Returns QSG_OK
- * with resp filled (its rc is the member's answer), or a transport error
- * after which the connection is closed. */
-static int call(qsg_conn *c, struct proto_req *req, struct proto_resp *resp, int timeout_ms)
-{
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	req->reqid = ++c->reqid;
-	qsg_wbuf_reset(&c->out);
-	int rc = proto_req_encode(req, &c->out);
-	if (rc != QSG_OK)
-		return qsg_errf(c->err, rc, "cannot encode the request: %s", qsg_rc_text(rc));
-	rc = send_all(c, c->out.data, c->out.len, deadline);
-	while (rc == QSG_OK) {
-		rc = recv_frame(c, resp, deadline);
-		if (rc == QSG_OK && resp->reqid == req->reqid && resp->op == req->op)
-			return QSG_OK;
-		/* A stale reply of an earlier, abandoned request: skip it. */
-	}
-	drop_conn(c);
-	return rc;
-}
-
-static void set_reply_error(qsg_conn *c, const struct proto_resp *resp)
-{
-	if (resp->rc == QSG_OK)
-		c->err[0] = '\0';
-	else if (resp->text.len > 0)
-		snprintf(c->err, sizeof c->err, "%s: %.*s", qsg_rc_name(resp->rc),
-			 (int)resp->text.len, (const char *)resp->text.p);
-	else
-		snprintf(c->err, sizeof c->err, "%s: %s", qsg_rc_name(resp->rc),
-			 qsg_rc_text(resp->rc));
-}
-
-/* ---- attach: connect to some member and HELLO ---- */
-
-static int hello(qsg_conn *c, int64_t deadline)
-{
-	struct proto_req req = {.op = PROTO_HELLO};
-	struct proto_resp resp;
-	req.u.hello.kind = PROTO_KIND_CLIENT;
-	req.u.hello.client_id = c->client_id;
-	req.u.hello.app.p = (const uint8_t *)c->app;
-	req.u.hello.app.len = strlen(c->app);
-	int t = left_ms(deadline);
-	int rc = call(c, &req, &resp, t < 0 || t > c->reply_ms ? c->reply_ms : t);
-	if (rc != QSG_OK)
-		return rc;
-	if (resp.rc != QSG_OK) {
-		set_reply_error(c, &resp);
-		drop_conn(c);
-		return resp.rc;
-	}
-	c->epoch = resp.u.hello.epoch;
-	c->last_seq = resp.u.hello.put_seq;
-	c->uows_done = resp.u.hello.uows_done;
-	c->member_id = resp.u.hello.member_id;
-	snprintf(c->qmgr, sizeof c->qmgr, "%.*s", (int)resp.u.hello.qmgr.len,
-		 (const char *)resp.u.hello.qmgr.p);
-	/* The member dropped the session's handles at HELLO: reopen. */
-	for (size_t i = 0; i < c->nopened && c->fd >= 0; i++) {
-		struct proto_req o = {.op = PROTO_OPEN};
-		memcpy(o.u.open.queue, c->opened[i], sizeof o.u.open.queue);
-		(void)call(c, &o, &resp, c->reply_ms);
-	}
-	return c->fd >= 0 ? QSG_OK : QSG_RC_CONNECTION_BROKEN;
-}
-
-/* (Re)connect to the next member that answers HELLO, until deadline. With
- * `initial`, give up after one round in which no member was reachable. */
-static int attach(qsg_conn *c, int64_t deadline, bool initial)
-{
-	int backoff = BACKOFF_MIN_MS;
-	drop_conn(c);
-	for (;;) {
-		bool reached = false;
-		for (size_t i = 0; i < c->naddrs; i++) {
-			const struct addr *a = &c->addrs[c->next];
-			c->next = (c->next + 1) % c->naddrs;
-			c->fd = dial(a, deadline, c->err);
-			if (c->fd < 0)
-				continue;
-			reached = true;
-			int rc = hello(c, deadline);
-			if (rc == QSG_OK) {
-				c->err[0] = '\0';
-				return QSG_OK;
-			}
-			if (rc != QSG_RC_CONNECTION_BROKEN && !retryable(rc) && rc != QSG_RC_BUSY)
-				return rc; /* deterministic refusal of HELLO */
-		}
-		if (initial && !reached)
-			return QSG_RC_Q_MGR_NOT_AVAILABLE;
-		int l = left_ms(deadline);
-		if (l == 0) {
-			char e[QSG_ERRMSG_SIZE];
-			snprintf(e, sizeof e, "%s", c->err);
-			return qsg_errf(c->err, QSG_RC_Q_MGR_NOT_AVAILABLE,
-					"no member of the group answered (last: %s)", e);
-		}
-		sleep_ms(l > 0 && l < backoff ? l : backoff);
-		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-	}
-}
-
-/* Exchange with connect-on-demand. *sent tells whether the request may have
- * reached a member. */
-static int exchange(qsg_conn *c, struct proto_req *req, struct proto_resp *resp, int timeout_ms,
-		    bool *sent)
-{
-	*sent = false;
-	if (c->fd < 0) {
-		int rc = attach(c, now_ms() + c->reconnect_ms, false);
-		if (rc != QSG_OK)
-			return rc;
-	}
-	*sent = true;
-	return call(c, req, resp, timeout_ms);
-}
-
-/* Between retries: the op's deadline starts at its first failure. */
-static bool retry_wait(qsg_conn *c, int64_t *deadline, int *backoff)
-{
-	if (*deadline == 0)
-		*deadline = now_ms() + c->reconnect_ms;
-	if (left_ms(*deadline) == 0)
-		return false;
-	sleep_ms(*backoff);
-	*backoff = *backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff * 2;
-	return true;
 }
 
 /* ---- public API ---- */
@@ -520,7 +130,7 @@ int qsg_connect(const char *conn_list, const char *app_name, qsg_conn **out, cha
 			goto fail;
 		}
 	}
-	rc = attach(c, now_ms() + c->reconnect_ms, true);
+	rc = qsgi_attach(c, qsgi_now_ms() + c->reconnect_ms, true);
 	if (rc != QSG_OK) {
 		qsg_errf(errmsg, rc, "%s", c->err[0] ? c->err : qsg_rc_text(rc));
 		goto fail;
@@ -572,19 +182,19 @@ static int idempotent(qsg_conn *c, struct proto_req *req, struct proto_resp *res
 	int backoff = BACKOFF_MIN_MS;
 	for (;;) {
 		bool sent;
-		int rc = exchange(c, req, resp, timeout_ms, &sent);
-		if (rc == QSG_OK && !retryable(resp->rc)) {
-			set_reply_error(c, resp);
+		int rc = qsgi_exchange(c, req, resp, timeout_ms, &sent);
+		if (rc == QSG_OK && !qsgi_retryable(resp->rc)) {
+			qsgi_set_reply_error(c, resp);
 			return resp->rc;
 		}
 		if (rc == QSG_OK) {
-			set_reply_error(c, resp);
-			drop_conn(c);
+			qsgi_set_reply_error(c, resp);
+			qsgi_drop_conn(c);
 			rc = resp->rc;
 		} else if (!sent) {
 			return rc;
 		}
-		if (!retry_wait(c, &deadline, &backoff))
+		if (!qsgi_retry_wait(c, &deadline, &backoff))
 			return rc;
 	}
 }
@@ -638,20 +248,6 @@ static bool take_uow_lost(qsg_conn *c)
 	qsg_errf(c->err, QSG_RC_BACKED_OUT,
 		 "the connection was lost with a unit of work open: it was backed out");
 	return true;
-}
-
-/* A syncpoint put/get that failed with an unknown outcome: its uow is gone.
- * Reconnect (best effort) and report BACKED_OUT. */
-static int syncpoint_lost(qsg_conn *c)
-{
-	c->uow_open = true; /* make drop_conn record the loss */
-	drop_conn(c);
-	(void)attach(c, now_ms() + c->reconnect_ms, false);
-	c->uow_lost = false;
-	c->uow_open = false;
-	return qsg_errf(c->err, QSG_RC_BACKED_OUT,
-			"the connection was lost during a syncpoint operation: the unit of work "
-			"was backed out");
 }
 
 static int queue_defprty(qsg_conn *c, const char *queue, uint8_t *priority);
@@ -710,6 +306,8 @@ int qsg_put(qsg_conn *c, const char *queue, struct qsg_md *md, const void *body,
 	req.u.put.msg.body.p = body;
 	req.u.put.msg.body.len = len;
 
+	if (len > FSM_CHUNK_MAX) /* a large message: in parts (large.c) */
+		return unlock_rc(c, qsgl_put(c, &req, body, len, sync, md));
 	uint64_t seq = ++c->last_seq;
 	bool maybe_applied = false;
 	int64_t deadline = 0;
@@ -717,9 +315,9 @@ int qsg_put(qsg_conn *c, const char *queue, struct qsg_md *md, const void *body,
 	for (;;) {
 		bool sent;
 		req.u.put.seq = seq;
-		rc = exchange(c, &req, &resp, c->reply_ms, &sent);
-		if (rc == QSG_OK && !retryable(resp.rc)) {
-			set_reply_error(c, &resp);
+		rc = qsgi_exchange(c, &req, &resp, c->reply_ms, &sent);
+		if (rc == QSG_OK && !qsgi_retryable(resp.rc)) {
+			qsgi_set_reply_error(c, &resp);
 			if (resp.rc == QSG_OK) {
 				memcpy(md->msgid, resp.u.put.msgid, FSM_ID_LEN);
 				if (sync)
@@ -728,23 +326,23 @@ int qsg_put(qsg_conn *c, const char *queue, struct qsg_md *md, const void *body,
 			return unlock_rc(c, resp.rc);
 		}
 		if (rc == QSG_OK) {
-			set_reply_error(c, &resp);
-			maybe_applied |= !not_applied(resp.rc);
+			qsgi_set_reply_error(c, &resp);
+			maybe_applied |= !qsgi_not_applied(resp.rc);
 			rc = resp.rc;
 		} else {
 			maybe_applied |= sent;
 		}
 		if (sync && (sent || c->uow_open))
-			return unlock_rc(c, syncpoint_lost(c));
+			return unlock_rc(c, qsgi_syncpoint_lost(c));
 		if (!sent && !maybe_applied) {
 			c->last_seq = seq - 1;
 			return unlock_rc(c, rc);
 		}
 		/* Outcome unknown or refused for a transient reason: reconnect
 		 * and learn from HELLO whether the put was applied. */
-		if (!retry_wait(c, &deadline, &backoff))
+		if (!qsgi_retry_wait(c, &deadline, &backoff))
 			return unlock_rc(c, maybe_applied ? QSG_RC_OUTCOME_UNKNOWN : rc);
-		rc = attach(c, deadline, false);
+		rc = qsgi_attach(c, deadline, false);
 		if (rc != QSG_OK)
 			return unlock_rc(c, maybe_applied ? QSG_RC_OUTCOME_UNKNOWN : rc);
 		if (c->last_seq >= seq) {
@@ -783,6 +381,19 @@ static int copy_msg(qsg_conn *c, const struct fsm_msg *m, struct qsg_md *md, voi
 	return QSG_OK;
 }
 
+/* A GET/BROWSE(X) reply: the whole message, or part 0 of a chunked one
+ * whose other parts large.c pulls. */
+static int get_reply(qsg_conn *c, const struct proto_resp *resp, struct qsg_md *md,
+		     bool destructive, bool sync, void **body, size_t *len)
+{
+	if (resp->u.get.nparts == 0)
+		return copy_msg(c, &resp->u.get.msg, md, body, len);
+	struct fsm_msg m = resp->u.get.msg;
+	m.body.len = 0;
+	int rc = copy_msg(c, &m, md, body, len);
+	return rc == QSG_OK ? qsgl_parts(c, resp, destructive, sync, body, len) : rc;
+}
+
 static int fill_get(qsg_conn *c, struct proto_req *req, const char *queue, struct qsg_md *md,
 		    int options)
 {
@@ -813,7 +424,7 @@ int qsg_get(qsg_conn *c, const char *queue, struct qsg_md *md, int options, int 
 	*body = NULL;
 	*len = 0;
 	lock(c);
-	struct proto_req req = {.op = PROTO_GET};
+	struct proto_req req = {.op = PROTO_GETX};
 	struct proto_resp resp;
 	int rc = fill_get(c, &req, queue, md, options);
 	if (rc != QSG_OK)
@@ -831,35 +442,45 @@ int qsg_get(qsg_conn *c, const char *queue, struct qsg_md *md, int options, int 
 	int backoff = BACKOFF_MIN_MS;
 	for (;;) {
 		bool sent;
-		rc = exchange(c, &req, &resp, timeout, &sent);
-		if (rc == QSG_OK && !retryable(resp.rc)) {
-			set_reply_error(c, &resp);
+		rc = qsgi_exchange(c, &req, &resp, timeout, &sent);
+		if (rc == QSG_OK && !qsgi_retryable(resp.rc)) {
+			qsgi_set_reply_error(c, &resp);
 			if (resp.rc != QSG_OK)
 				return unlock_rc(c, resp.rc);
-			rc = copy_msg(c, &resp.u.get.msg, md, body, len);
+			rc = get_reply(c, &resp, md, true, sync, body, len);
+			/* A large message whose transfer broke outside syncpoint
+			 * went back to the queue (large.c dropped the session):
+			 * get again. */
+			if (rc != QSG_OK && !sync && rc != QSG_RC_OUTCOME_UNKNOWN && c->fd < 0 &&
+			    qsgi_retry_wait(c, &deadline, &backoff))
+				continue;
 			if (rc == QSG_OK && sync)
 				c->uow_open = true;
 			return unlock_rc(c, rc);
 		}
+		if (rc == QSG_OK && resp.rc == QSG_RC_UNKNOWN_OP && req.op == PROTO_GETX) {
+			req.op = PROTO_GET; /* a member without large messages */
+			continue;
+		}
 		bool unknown = sent;
 		if (rc == QSG_OK) {
-			set_reply_error(c, &resp);
-			unknown = !not_applied(resp.rc);
+			qsgi_set_reply_error(c, &resp);
+			unknown = !qsgi_not_applied(resp.rc);
 			rc = resp.rc;
 		}
 		if (sync && (sent || c->uow_open))
-			return unlock_rc(c, syncpoint_lost(c));
+			return unlock_rc(c, qsgi_syncpoint_lost(c));
 		if (!sent)
 			return unlock_rc(c, rc);
-		drop_conn(c);
+		qsgi_drop_conn(c);
 		if (unknown) {
-			(void)attach(c, now_ms() + c->reconnect_ms, false);
+			(void)qsgi_attach(c, qsgi_now_ms() + c->reconnect_ms, false);
 			return unlock_rc(c,
 					 qsg_errf(c->err, QSG_RC_OUTCOME_UNKNOWN,
 						  "the connection was lost during a get outside "
 						  "syncpoint: a message may have been consumed"));
 		}
-		if (!retry_wait(c, &deadline, &backoff))
+		if (!qsgi_retry_wait(c, &deadline, &backoff))
 			return unlock_rc(c, rc);
 	}
 }
@@ -870,7 +491,7 @@ int qsg_browse(qsg_conn *c, const char *queue, struct qsg_browse_cursor *cursor,
 	*body = NULL;
 	*len = 0;
 	lock(c);
-	struct proto_req req = {.op = PROTO_BROWSE};
+	struct proto_req req = {.op = PROTO_BROWSEX};
 	struct proto_resp resp;
 	int rc = fill_get(c, &req, queue, md, options);
 	if (rc != QSG_OK)
@@ -883,8 +504,12 @@ int qsg_browse(qsg_conn *c, const char *queue, struct qsg_browse_cursor *cursor,
 	req.u.get.match.priority = cursor->priority;
 	req.u.get.match.seqno = cursor->seqno;
 	rc = idempotent(c, &req, &resp, c->reply_ms);
+	if (rc == QSG_RC_UNKNOWN_OP) { /* a member without large messages */
+		req.op = PROTO_BROWSE;
+		rc = idempotent(c, &req, &resp, c->reply_ms);
+	}
 	if (rc == QSG_OK) {
-		rc = copy_msg(c, &resp.u.get.msg, md, body, len);
+		rc = get_reply(c, &resp, md, false, false, body, len);
 		if (rc == QSG_OK) {
 			cursor->priority = resp.u.get.msg.priority;
 			cursor->seqno = resp.u.get.msg.seqno;
@@ -905,17 +530,17 @@ int qsg_commit(qsg_conn *c)
 	uint64_t uow = c->uows_done + 1;
 	req.u.commit.uow = uow;
 	bool sent;
-	int rc = exchange(c, &req, &resp, c->reply_ms, &sent);
-	if (rc == QSG_OK && !retryable(resp.rc)) {
-		set_reply_error(c, &resp);
+	int rc = qsgi_exchange(c, &req, &resp, c->reply_ms, &sent);
+	if (rc == QSG_OK && !qsgi_retryable(resp.rc)) {
+		qsgi_set_reply_error(c, &resp);
 		c->uow_open = false;
 		if (resp.rc == QSG_OK)
 			c->uows_done = uow;
 		return unlock_rc(c, resp.rc);
 	}
 	/* Outcome unknown: the new session's uows_done tells. */
-	drop_conn(c);
-	rc = attach(c, now_ms() + c->reconnect_ms, false);
+	qsgi_drop_conn(c);
+	rc = qsgi_attach(c, qsgi_now_ms() + c->reconnect_ms, false);
 	c->uow_open = false;
 	c->uow_lost = false;
 	if (rc != QSG_OK)
@@ -939,15 +564,15 @@ int qsg_backout(qsg_conn *c)
 	struct proto_req req = {.op = PROTO_BACKOUT};
 	struct proto_resp resp;
 	bool sent;
-	int rc = exchange(c, &req, &resp, c->reply_ms, &sent);
-	if (rc == QSG_OK && !retryable(resp.rc)) {
-		set_reply_error(c, &resp);
+	int rc = qsgi_exchange(c, &req, &resp, c->reply_ms, &sent);
+	if (rc == QSG_OK && !qsgi_retryable(resp.rc)) {
+		qsgi_set_reply_error(c, &resp);
 		c->uow_open = false;
 		return unlock_rc(c, resp.rc);
 	}
 	/* Either way the uow is gone: a new session backs it out. */
-	drop_conn(c);
-	(void)attach(c, now_ms() + c->reconnect_ms, false);
+	qsgi_drop_conn(c);
+	(void)qsgi_attach(c, qsgi_now_ms() + c->reconnect_ms, false);
 	c->uow_open = false;
 	c->uow_lost = false;
 	return unlock_rc(c, QSG_OK);
@@ -1028,26 +653,26 @@ static int admin_locked(qsg_conn *c, const char *command, qsg_admin_obj_cb cb, v
 	req.u.admin.text.p = (const uint8_t *)command;
 	req.u.admin.text.len = n;
 	bool sent;
-	int rc = exchange(c, &req, &resp, c->reply_ms, &sent);
+	int rc = qsgi_exchange(c, &req, &resp, c->reply_ms, &sent);
 	if (rc != QSG_OK) {
 		if (!sent)
 			return rc;
-		(void)attach(c, now_ms() + c->reconnect_ms, false);
+		(void)qsgi_attach(c, qsgi_now_ms() + c->reconnect_ms, false);
 		return qsg_errf(c->err, QSG_RC_OUTCOME_UNKNOWN,
 				"the connection was lost during the command: it may or may not "
 				"have been executed");
 	}
-	set_reply_error(c, &resp);
+	qsgi_set_reply_error(c, &resp);
 	if (text != NULL && textlen > 0)
 		snprintf(text, textlen, "%.*s", (int)resp.text.len, (const char *)resp.text.p);
 	rc = resp.rc;
 	if (rc == QSG_OK && cb != NULL) {
 		rc = admin_objects(c, &resp, cb, arg);
-	} else if (retryable(rc)) {
+	} else if (qsgi_retryable(rc)) {
 		/* Move to a healthier member for the next call. */
-		drop_conn(c);
-		(void)attach(c, now_ms() + c->reconnect_ms, false);
-		set_reply_error(c, &resp);
+		qsgi_drop_conn(c);
+		(void)qsgi_attach(c, qsgi_now_ms() + c->reconnect_ms, false);
+		qsgi_set_reply_error(c, &resp);
 	}
 	return rc;
 }

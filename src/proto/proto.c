@@ -40,6 +40,16 @@ static const char *op_name(uint8_t op)
 		return "FORWARD";
 	case PROTO_FETCH:
 		return "FETCH";
+	case PROTO_PUT_CHUNK:
+		return "PUT_CHUNK";
+	case PROTO_GETX:
+		return "GETX";
+	case PROTO_BROWSEX:
+		return "BROWSEX";
+	case PROTO_GET_PART:
+		return "GET_PART";
+	case PROTO_GET_DONE:
+		return "GET_DONE";
 	default:
 		return NULL;
 	}
@@ -154,10 +164,15 @@ int proto_req_encode(const struct proto_req *req, struct qsg_wbuf *w)
 		qsg_put_u32(w, req->u.hello.member_id);
 		qsg_put_strn(w, (const char *)req->u.hello.app.p, req->u.hello.app.len);
 		break;
-	case PROTO_PUT: {
+	case PROTO_PUT:
+	case PROTO_PUT_CHUNK: {
 		const struct fsm_msg *m = &req->u.put.msg;
 		if ((rc = check_queue(req->u.put.queue)) != QSG_OK || (rc = check_msg(m)) != QSG_OK)
 			break;
+		if (req->op == PROTO_PUT_CHUNK && m->body.len > FSM_CHUNK_MAX) {
+			rc = QSG_RC_DATA_LENGTH_ERROR;
+			break;
+		}
 		qsg_put_str(w, req->u.put.queue);
 		qsg_put_u64(w, req->u.put.seq);
 		qsg_put_u32(w, req->u.put.flags);
@@ -166,11 +181,27 @@ int proto_req_encode(const struct proto_req *req, struct qsg_wbuf *w)
 		qsg_put_u8(w, m->priority);
 		qsg_put_i64(w, m->expiry_ms);
 		qsg_put_blob(w, m->props.p, m->props.len);
+		if (req->op == PROTO_PUT_CHUNK) {
+			qsg_put_u64(w, req->u.put.seqno);
+			qsg_put_u32(w, req->u.put.part);
+			qsg_put_u32(w, req->u.put.total);
+		}
 		qsg_put_blob(w, m->body.p, m->body.len);
 		break;
 	}
+	case PROTO_GET_PART:
+	case PROTO_GET_DONE:
+		qsg_put_u64(w, req->u.part.seqno);
+		if (req->op == PROTO_GET_PART) {
+			qsg_put_u32(w, req->u.part.part);
+			qsg_put_u32(w, req->u.part.len);
+			qsg_put_u32(w, req->u.part.crc);
+		}
+		break;
 	case PROTO_GET:
 	case PROTO_BROWSE:
+	case PROTO_GETX:
+	case PROTO_BROWSEX:
 		if ((rc = check_queue(req->u.get.queue)) != QSG_OK)
 			break;
 		if (req->u.get.match.priority > 9) {
@@ -249,14 +280,39 @@ int proto_resp_encode(const struct proto_resp *resp, struct qsg_wbuf *w)
 		break;
 	}
 	case PROTO_PUT:
+	case PROTO_PUT_CHUNK:
 		qsg_put_u8(w, resp->u.put.duplicate ? 1 : 0);
 		qsg_put_bytes(w, resp->u.put.msgid, FSM_ID_LEN);
+		if (resp->op == PROTO_PUT_CHUNK)
+			qsg_put_u64(w, resp->u.put.seqno);
 		break;
 	case PROTO_GET:
 	case PROTO_BROWSE:
+	case PROTO_GETX:
+	case PROTO_BROWSEX:
 		if ((rc = check_msg(&resp->u.get.msg)) != QSG_OK)
 			break;
 		fsm_msg_encode(w, &resp->u.get.msg);
+		if (resp->op == PROTO_GETX || resp->op == PROTO_BROWSEX) {
+			uint32_t n = resp->u.get.nparts;
+			if (n == 1 || n > FSM_MAX_PARTS ||
+			    resp->u.get.part_crc.len != (size_t)n * 4) {
+				rc = QSG_RC_INVALID;
+				break;
+			}
+			qsg_put_u32(w, n);
+			if (n > 0) {
+				qsg_put_u32(w, resp->u.get.body_len);
+				qsg_put_bytes(w, resp->u.get.part_crc.p, resp->u.get.part_crc.len);
+			}
+		}
+		break;
+	case PROTO_GET_PART:
+		if (resp->u.part.data.len > PROTO_PART_MAX) {
+			rc = QSG_RC_DATA_LENGTH_ERROR;
+			break;
+		}
+		qsg_put_blob(w, resp->u.part.data.p, resp->u.part.data.len);
 		break;
 	case PROTO_ADMIN:
 		qsg_put_u32(w, resp->u.admin.nobjects);
@@ -430,7 +486,8 @@ int proto_req_decode(const void *p, size_t len, struct proto_req *req, char *err
 		if (req->u.hello.kind == PROTO_KIND_CLIENT && req->u.hello.client_id == 0)
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "HELLO: client_id must not be 0");
 		return QSG_OK;
-	case PROTO_PUT: {
+	case PROTO_PUT:
+	case PROTO_PUT_CHUNK: {
 		struct fsm_msg *m = &req->u.put.msg;
 		if ((rc = get_queue(&r, req->u.put.queue, errmsg)) != QSG_OK)
 			return rc;
@@ -441,9 +498,26 @@ int proto_req_decode(const void *p, size_t len, struct proto_req *req, char *err
 		m->priority = qsg_get_u8(&r);
 		m->expiry_ms = qsg_get_i64(&r);
 		m->props = qsg_get_blob(&r, FSM_MAX_PROPS);
-		m->body = qsg_get_blob(&r, FSM_MAX_MSGL);
+		if (req->op == PROTO_PUT_CHUNK) {
+			req->u.put.seqno = qsg_get_u64(&r);
+			req->u.put.part = qsg_get_u32(&r);
+			req->u.put.total = qsg_get_u32(&r);
+			m->body = qsg_get_blob(&r, FSM_CHUNK_MAX);
+		} else {
+			m->body = qsg_get_blob(&r, FSM_MAX_MSGL);
+		}
 		if ((rc = finish(&r, req->op, errmsg)) != QSG_OK)
 			return rc;
+		if (req->op == PROTO_PUT_CHUNK &&
+		    (req->u.put.total > FSM_MAX_MSGL ||
+		     req->u.put.part >= fsm_nparts(req->u.put.total) ||
+		     m->body.len != fsm_part_len(0, req->u.put.total, req->u.put.part) ||
+		     (req->u.put.part == 0) != (req->u.put.seqno == 0) ||
+		     (req->u.put.part > 0 && m->props.len > 0)))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"PUT_CHUNK: part %u of %zu bytes does not fit a body of %u "
+					"bytes",
+					req->u.put.part, m->body.len, req->u.put.total);
 		if (m->priority > 9)
 			return qsg_errf(errmsg, QSG_RC_PRIORITY_ERROR,
 					"PUT: priority %u is not 0 to 9", m->priority);
@@ -451,8 +525,25 @@ int proto_req_decode(const void *p, size_t len, struct proto_req *req, char *err
 			return qsg_errf(errmsg, QSG_RC_EXPIRY_ERROR, "PUT: negative expiry");
 		return QSG_OK;
 	}
+	case PROTO_GET_PART:
+	case PROTO_GET_DONE:
+		req->u.part.seqno = qsg_get_u64(&r);
+		if (req->op == PROTO_GET_PART) {
+			req->u.part.part = qsg_get_u32(&r);
+			req->u.part.len = qsg_get_u32(&r);
+			req->u.part.crc = qsg_get_u32(&r);
+		}
+		if ((rc = finish(&r, req->op, errmsg)) != QSG_OK)
+			return rc;
+		if (req->u.part.seqno == 0 || req->u.part.part >= FSM_MAX_PARTS ||
+		    req->u.part.len > PROTO_PART_MAX)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"%s: seqno, part or length out of range", op_name(req->op));
+		return QSG_OK;
 	case PROTO_GET:
 	case PROTO_BROWSE:
+	case PROTO_GETX:
+	case PROTO_BROWSEX:
 		if ((rc = get_queue(&r, req->u.get.queue, errmsg)) != QSG_OK)
 			return rc;
 		req->u.get.flags = qsg_get_u32(&r);
@@ -577,17 +668,42 @@ int proto_resp_decode(const void *p, size_t len, struct proto_resp *resp, char *
 		resp->u.hello.group = get_str_slice(&r, FSM_NAME_MAX);
 		return finish(&r, resp->op, errmsg);
 	case PROTO_PUT:
+	case PROTO_PUT_CHUNK:
 		resp->u.put.duplicate = qsg_get_u8(&r);
 		qsg_get_bytes(&r, resp->u.put.msgid, FSM_ID_LEN);
+		if (resp->op == PROTO_PUT_CHUNK)
+			resp->u.put.seqno = qsg_get_u64(&r);
 		if ((rc = finish(&r, resp->op, errmsg)) != QSG_OK)
 			return rc;
 		if (resp->u.put.duplicate > 1)
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "PUT: duplicate flag %u",
 					resp->u.put.duplicate);
 		return QSG_OK;
+	case PROTO_GET_PART:
+		resp->u.part.data = qsg_get_blob(&r, PROTO_PART_MAX);
+		return finish(&r, resp->op, errmsg);
 	case PROTO_GET:
 	case PROTO_BROWSE:
+	case PROTO_GETX:
+	case PROTO_BROWSEX:
 		fsm_msg_decode(&r, &resp->u.get.msg);
+		if (resp->op == PROTO_GETX || resp->op == PROTO_BROWSEX) {
+			struct proto_resp *g = resp;
+			g->u.get.nparts = qsg_get_u32(&r);
+			if (r.err == QSG_OK && g->u.get.nparts > 0) {
+				g->u.get.body_len = qsg_get_u32(&r);
+				if (r.err == QSG_OK &&
+				    (g->u.get.nparts > FSM_MAX_PARTS ||
+				     g->u.get.body_len > FSM_MAX_MSGL ||
+				     g->u.get.nparts != fsm_nparts(g->u.get.body_len) ||
+				     g->u.get.nparts < 2 ||
+				     g->u.get.msg.body.len !=
+					 fsm_part_len(0, g->u.get.body_len, 0)))
+					return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+							"%s: bad part table", op_name(resp->op));
+				g->u.get.part_crc = qsg_get_raw(&r, (size_t)g->u.get.nparts * 4);
+			}
+		}
 		if ((rc = finish(&r, resp->op, errmsg)) != QSG_OK)
 			return rc;
 		if (resp->u.get.msg.priority > 9 || resp->u.get.msg.persistent > 1)

@@ -42,7 +42,17 @@ enum proto_op {
 	PROTO_PING = 10,
 	PROTO_FORWARD = 20, /* member -> leader: encoded fsm commands */
 	PROTO_FETCH = 21, /* member -> member: message bodies by seqno (catch-up) */
+	/* Large messages (docs/protocol.md, "Large messages"). */
+	PROTO_PUT_CHUNK = 30, /* one part of a chunked put */
+	PROTO_GETX = 31, /* GET whose reply may be part 0 of a chunked message */
+	PROTO_BROWSEX = 32, /* BROWSE, likewise */
+	PROTO_GET_PART = 33, /* one part of a chunked message, from the member's store */
+	PROTO_GET_DONE = 34, /* the parts of a message got outside syncpoint are in */
 };
+
+/* Largest data blob of PUT_CHUNK / GET_PART: one part's body bytes
+ * (FSM_CHUNK_MAX) and, for part 0, the properties. */
+#define PROTO_PART_MAX (FSM_CHUNK_MAX + FSM_MAX_PROPS)
 
 /* FETCH: a request names 1..PROTO_FETCH_MAX seqnos, strictly ascending; a
  * response answers a prefix of them, in order, and stops adding bodies
@@ -71,12 +81,18 @@ struct proto_req {
 			uint32_t member_id; /* member: the forwarding member's Raft id */
 			struct qsg_slice app; /* application name (informational) */
 		} hello;
-		struct { /* PUT */
+		struct { /* PUT, PUT_CHUNK */
 			char queue[FSM_NAME_MAX + 1];
 			uint64_t seq; /* producer sequence, 1, 2, 3 ... per client_id */
 			uint32_t flags; /* FSM_F_SYNCPOINT|PERSISTENT|PERSIST_DEFAULT|GEN_MSGID */
 			struct fsm_msg msg; /* msgid, correlid, priority, expiry_ms (TTL),
-					     * props, body */
+					     * props, body (PUT_CHUNK: this part's
+					     * body bytes) */
+			/* PUT_CHUNK: seqno (0 for part 0, else the one the
+			 * part 0 reply gave), part, total body length */
+			uint64_t seqno;
+			uint32_t part;
+			uint32_t total;
 		} put;
 		struct { /* GET and BROWSE */
 			char queue[FSM_NAME_MAX + 1];
@@ -98,6 +114,12 @@ struct proto_req {
 			uint32_t member_id;
 			struct qsg_slice cmd; /* one encoded fsm command */
 		} forward;
+		struct { /* GET_PART (all), GET_DONE (seqno) */
+			uint64_t seqno;
+			uint32_t part; /* 1 .. nparts - 1 (0 is allowed) */
+			uint32_t len; /* the part's content length */
+			uint32_t crc; /* its CRC32C, from the GETX reply */
+		} part;
 		struct { /* FETCH */
 			uint32_t count; /* 1..PROTO_FETCH_MAX */
 			/* Encoding: count seqnos, strictly ascending; when NULL,
@@ -124,13 +146,23 @@ struct proto_resp {
 			struct qsg_slice qmgr; /* queue manager name of the member */
 			struct qsg_slice group; /* queue-sharing group name */
 		} hello;
-		struct { /* PUT */
+		struct { /* PUT, PUT_CHUNK (+ seqno) */
 			uint8_t duplicate;
 			uint8_t msgid[FSM_ID_LEN];
+			uint64_t seqno;
 		} put;
-		struct { /* GET / BROWSE */
+		struct { /* GET / BROWSE, GETX / BROWSEX */
 			struct fsm_msg msg;
+			/* GETX/BROWSEX: nparts > 1 when the message is chunked:
+			 * msg.body is part 0's body bytes, body_len the whole
+			 * body's length, part_crc nparts u32 LE crcs. */
+			uint32_t nparts;
+			uint32_t body_len;
+			struct qsg_slice part_crc;
 		} get;
+		struct { /* GET_PART */
+			struct qsg_slice data;
+		} part;
 		struct { /* ADMIN: n objects, each n attrs; decoded lazily */
 			uint32_t nobjects;
 			struct qsg_slice objects; /* raw encoding, see proto_admin_next */

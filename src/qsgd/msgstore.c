@@ -55,6 +55,9 @@ void msgstore_bodies(struct msgstore *ms, struct fsm_bodies *out)
 	out->release = bodystore_release;
 	out->claim = bodystore_claim;
 	out->restored = bodystore_restored;
+	out->put_part = bodystore_put_part;
+	out->read_part = bodystore_read_part;
+	out->claim_part = bodystore_claim_part;
 }
 
 #define RECLAIM_MAX 4 /* segments per pool job */

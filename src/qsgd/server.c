@@ -116,7 +116,8 @@ static void reply(struct conn *c, const struct proto_resp *resp)
 
 static bool known_op(uint8_t op)
 {
-	return (op >= PROTO_HELLO && op <= PROTO_PING) || op == PROTO_FORWARD || op == PROTO_FETCH;
+	return (op >= PROTO_HELLO && op <= PROTO_PING) || op == PROTO_FORWARD ||
+	       op == PROTO_FETCH || (op >= PROTO_PUT_CHUNK && op <= PROTO_GET_DONE);
 }
 
 static void reply_rc(struct conn *c, uint8_t op, uint32_t reqid, int rc, const char *text)
@@ -255,6 +256,14 @@ static uint8_t fsm_op_of(uint8_t op)
 		return FSM_OP_OPEN;
 	case PROTO_CLOSE:
 		return FSM_OP_CLOSE;
+	case PROTO_PUT_CHUNK:
+		return FSM_OP_PUT_CHUNK;
+	case PROTO_GETX:
+		return FSM_OP_GET;
+	case PROTO_BROWSEX:
+		return FSM_OP_BROWSE;
+	case PROTO_GET_DONE:
+		return FSM_OP_GET_DONE;
 	default:
 		return 0;
 	}
@@ -358,7 +367,8 @@ static void cmd_done(void *arg, int status, const void *result, size_t len)
 		req_done(r);
 		return;
 	}
-	if (res.rc == QSG_RC_NO_MSG_AVAILABLE && r->op == PROTO_GET && r->wait_ms != 0) {
+	if (res.rc == QSG_RC_NO_MSG_AVAILABLE && (r->op == PROTO_GET || r->op == PROTO_GETX) &&
+	    r->wait_ms != 0) {
 		get_wait(r);
 		return;
 	}
@@ -395,12 +405,19 @@ static void cmd_done(void *arg, int status, const void *result, size_t len)
 			 (unsigned long long)c->client_id, (unsigned long long)res.epoch);
 		break;
 	case PROTO_PUT:
+	case PROTO_PUT_CHUNK:
 		resp.u.put.duplicate = res.duplicate;
 		memcpy(resp.u.put.msgid, res.msg.msgid, FSM_ID_LEN);
+		resp.u.put.seqno = res.msg.seqno;
 		break;
 	case PROTO_GET:
 	case PROTO_BROWSE:
+	case PROTO_GETX:
+	case PROTO_BROWSEX:
 		resp.u.get.msg = res.msg;
+		resp.u.get.nparts = res.nparts;
+		resp.u.get.body_len = res.body_len;
+		resp.u.get.part_crc = res.part_crc;
 		break;
 	default:
 		break;
@@ -470,7 +487,7 @@ static void submit_cmd(struct conn *c, const struct proto_req *req, struct fsm_c
 		return;
 	}
 	int rc;
-	if (req->op == PROTO_GET && req->u.get.wait_ms != 0) {
+	if ((req->op == PROTO_GET || req->op == PROTO_GETX) && req->u.get.wait_ms != 0) {
 		/* Keep the encoded command for resubmission after a wake-up. */
 		struct qsg_wbuf w;
 		qsg_wbuf_init(&w);
@@ -591,6 +608,30 @@ static void conn_frame_1(struct stream *st, const uint8_t *p, size_t len);
 
 /* One frame from a client, a member or a channel partner; its time is
  * charged to the loop-stall monitor's "client" phase. */
+
+/* GET_PART: answered at once from this member's store. NO_MSG_AVAILABLE
+ * when the part is not held here (yet: this member may not have applied
+ * the put's entries; the client asks again). */
+static void on_get_part(struct conn *c, const struct proto_req *req)
+{
+	struct qsg_wbuf buf;
+	struct proto_resp resp;
+	qsg_wbuf_init(&buf);
+	int rc = fsm_read_part(c->srv->d->fsm, req->u.part.seqno, req->u.part.part, req->u.part.len,
+			       req->u.part.crc, &buf);
+	if (rc != QSG_OK) {
+		reply_rc(c, req->op, req->reqid, rc, NULL);
+	} else {
+		memset(&resp, 0, sizeof resp);
+		resp.op = req->op;
+		resp.reqid = req->reqid;
+		resp.u.part.data.p = buf.data;
+		resp.u.part.data.len = buf.len;
+		reply(c, &resp);
+	}
+	qsg_wbuf_close(&buf);
+}
+
 static void conn_frame(struct stream *st, const uint8_t *p, size_t len)
 {
 	struct conn *c = st->data;
@@ -674,20 +715,51 @@ static void conn_frame_1(struct stream *st, const uint8_t *p, size_t len)
 		on_admin(c, &req);
 		return;
 	case PROTO_PUT:
+		/* Bounded log entries: a message too large for one entry is put
+		 * in parts (PUT_CHUNK; libqsg does it over FSM_CHUNK_MAX). */
+		if (req.u.put.msg.body.len + req.u.put.msg.props.len + 1024 >
+		    c->srv->d->cfg->max_entry_bytes) {
+			reply_rc(
+			    c, req.op, req.reqid, QSG_RC_MSG_TOO_BIG,
+			    "message over [batch] max_entry_bytes: put it in parts (PUT_CHUNK)");
+			return;
+		}
 		cmd.op = FSM_OP_PUT;
 		cmd.seq = req.u.put.seq;
 		cmd.flags = req.u.put.flags;
 		strcpy(cmd.queue, req.u.put.queue);
 		cmd.msg = req.u.put.msg;
 		break;
+	case PROTO_PUT_CHUNK:
+		cmd.op = FSM_OP_PUT_CHUNK;
+		cmd.seq = req.u.put.seq;
+		cmd.flags = req.u.put.flags & ~(uint32_t)FSM_F_CHUNKS;
+		strcpy(cmd.queue, req.u.put.queue);
+		cmd.msg = req.u.put.msg;
+		cmd.msg.seqno = req.u.put.seqno;
+		cmd.part = req.u.put.part;
+		cmd.total = req.u.put.total;
+		break;
+	case PROTO_GET_PART:
+		on_get_part(c, &req);
+		return;
+	case PROTO_GET_DONE:
+		cmd.op = FSM_OP_GET_DONE;
+		cmd.msg.seqno = req.u.part.seqno;
+		break;
 	case PROTO_GET:
 	case PROTO_BROWSE:
-		cmd.op = req.op == PROTO_GET ? FSM_OP_GET : FSM_OP_BROWSE;
+	case PROTO_GETX:
+	case PROTO_BROWSEX:
+		cmd.op = req.op == PROTO_GET || req.op == PROTO_GETX ? FSM_OP_GET : FSM_OP_BROWSE;
 		cmd.member_id = c->srv->d->cfg->id; /* BROWSE: whose view of the name */
-		cmd.flags = req.u.get.flags;
+		/* Only GETX/BROWSEX take a chunked message part by part. */
+		cmd.flags = req.u.get.flags & ~(uint32_t)FSM_F_CHUNKS;
+		if (req.op == PROTO_GETX || req.op == PROTO_BROWSEX)
+			cmd.flags |= FSM_F_CHUNKS;
 		strcpy(cmd.queue, req.u.get.queue);
 		cmd.msg = req.u.get.match;
-		if (req.op == PROTO_GET && req.u.get.wait_ms < -1) {
+		if ((req.op == PROTO_GET || req.op == PROTO_GETX) && req.u.get.wait_ms < -1) {
 			reply_rc(c, req.op, req.reqid, QSG_RC_OPTIONS_ERROR,
 				 "wait must be -1 (forever), 0 or a number of milliseconds");
 			return;

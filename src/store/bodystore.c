@@ -22,6 +22,20 @@ struct bent {
 #define BENT_CLAIMED 0x80000000u
 #define BENT_LEN(e) ((e)->lenf & ~BENT_CLAIMED)
 
+/* Map keys: part 0 (a whole message, or the first part of a chunked one)
+ * is the seqno itself; part p > 0 of a chunked message is seqno | p << 48.
+ * Seqnos of chunked messages stay below 2^48 (bodystore_put_part refuses
+ * others), parts below 2^16. The catch-up set and FETCH carry these keys,
+ * so the parts of a chunked message are fetched like whole messages. */
+#define KEY_PART_SHIFT 48
+#define KEY_SEQ_MASK ((1ull << KEY_PART_SHIFT) - 1)
+#define KSEQ(k) ((k)&KEY_SEQ_MASK)
+#define KPART(k) ((uint32_t)((k) >> KEY_PART_SHIFT))
+static uint64_t mkey(uint64_t seqno, uint32_t part)
+{
+	return part == 0 ? seqno : (seqno | (uint64_t)part << KEY_PART_SHIFT);
+}
+
 /* Largest load before growing (n / cap, in 1/1000). Linear probing stays
  * short below 0.8; growing by 1.5 keeps the load between 0.53 and 0.8. */
 #define MAP_MAX_LOAD 800
@@ -224,10 +238,12 @@ static bool take_record(void *arg, uint8_t type, uint64_t key, uint32_t part,
 {
 	struct bodystore *b = arg;
 
-	if (type != STORE_REC_BODY || part != 0 || key == 0 || loc->len > STORE_MAX_PAYLOAD) {
+	if ((type != STORE_REC_BODY && type != STORE_REC_CHUNK) ||
+	    (type == STORE_REC_BODY && part != 0) || key == 0 || loc->len > STORE_MAX_PAYLOAD ||
+	    (part > 0 && (key > KEY_SEQ_MASK || part >= (1u << 16)))) {
 		return false; /* not ours: dead at store_recovery_end */
 	}
-	struct bent e = {key, loc->seg, loc->off, loc->len, crc};
+	struct bent e = {mkey(key, part), loc->seg, loc->off, loc->len, crc};
 	if (map_insert(b->map, &e) == NULL) {
 		b->init_err = QSG_RC_STORAGE_NOT_AVAILABLE;
 		return false;
@@ -298,23 +314,46 @@ static void release_entry(struct bodystore *b, struct bent *e)
 {
 	if (e->seg != 0) {
 		struct store_loc loc = {e->seg, e->off, BENT_LEN(e)};
-		store_release(&b->st, &loc, e->key, 0, b->index);
+		store_release(&b->st, &loc, KSEQ(e->key), KPART(e->key), b->index);
 	}
 }
 
-/* Write content (len bytes, crc verified by the caller) for seqno. */
-static int write_content(struct bodystore *b, uint64_t seqno, const void *p, uint32_t len,
+/* Write content (len bytes, crc verified by the caller) under map key k:
+ * a STORE_REC_BODY record for a whole message, STORE_REC_CHUNK for a part
+ * of a chunked one (chunk says which, for part 0). */
+static int write_content(struct bodystore *b, uint64_t k, bool chunk, const void *p, uint32_t len,
 			 uint32_t crc, struct store_loc *loc, char *errmsg)
 {
 	struct iovec v = {(void *)p, len};
-	return store_appendv(&b->st, STORE_REC_BODY, seqno, 0, &v, len > 0 ? 1 : 0, crc, true, loc,
-			     errmsg);
+	return store_appendv(&b->st, chunk || KPART(k) > 0 ? STORE_REC_CHUNK : STORE_REC_BODY,
+			     KSEQ(k), KPART(k), &v, len > 0 ? 1 : 0, crc, true, loc, errmsg);
 }
+
+static int put_key(struct bodystore *b, uint64_t seqno, bool chunk, const void *props,
+		   uint32_t props_len, const void *body, uint32_t body_len, uint32_t crc);
 
 int bodystore_put(void *arg, uint64_t seqno, const void *props, uint32_t props_len,
 		  const void *body, uint32_t body_len, uint32_t crc)
 {
+	return put_key(arg, seqno, false, props, props_len, body, body_len, crc);
+}
+
+int bodystore_put_part(void *arg, uint64_t seqno, uint32_t part, const void *props,
+		       uint32_t props_len, const void *body, uint32_t body_len, uint32_t crc)
+{
 	struct bodystore *b = arg;
+	if (seqno > KEY_SEQ_MASK || part >= (1u << 16)) {
+		return qsg_errf(b->errmsg, QSG_RC_IO,
+				"bodystore: message %llu part %u: out of the key space",
+				(unsigned long long)seqno, part);
+	}
+	return put_key(b, mkey(seqno, part), true, props, props_len, body, body_len, crc);
+}
+
+/* seqno here is the map key (mkey). */
+static int put_key(struct bodystore *b, uint64_t seqno, bool chunk, const void *props,
+		   uint32_t props_len, const void *body, uint32_t body_len, uint32_t crc)
+{
 	struct bodystore_map *m = b->map;
 	uint64_t len = (uint64_t)props_len + body_len;
 	struct store_loc loc;
@@ -340,7 +379,8 @@ int bodystore_put(void *arg, uint64_t seqno, const void *props, uint32_t props_l
 	if (body_len > 0) {
 		v[nv++] = (struct iovec){(void *)body, body_len};
 	}
-	rc = store_appendv(&b->st, STORE_REC_BODY, seqno, 0, v, nv, crc, true, &loc, b->errmsg);
+	rc = store_appendv(&b->st, chunk || KPART(seqno) > 0 ? STORE_REC_CHUNK : STORE_REC_BODY,
+			   KSEQ(seqno), KPART(seqno), v, nv, crc, true, &loc, b->errmsg);
 	if (rc != QSG_OK) {
 		return QSG_RC_IO; /* the provider's one failure code (fsm.h) */
 	}
@@ -363,7 +403,7 @@ int bodystore_put(void *arg, uint64_t seqno, const void *props, uint32_t props_l
 	struct bent ne = {seqno, loc.seg, loc.off, (uint32_t)len, crc};
 	if (map_insert(m, &ne) == NULL) {
 		struct store_loc l = loc;
-		store_release(&b->st, &l, seqno, 0, b->index);
+		store_release(&b->st, &l, KSEQ(seqno), KPART(seqno), b->index);
 		return qsg_errf(b->errmsg, QSG_RC_IO, "bodystore: out of memory");
 	}
 	return QSG_OK;
@@ -374,7 +414,7 @@ static int read_entry(struct bodystore *b, const struct bent *e, struct qsg_wbuf
 {
 	struct store_loc loc = {e->seg, e->off, BENT_LEN(e)};
 	size_t at = out->len;
-	int rc = store_read(&b->st, &loc, e->key, 0, out, errmsg);
+	int rc = store_read(&b->st, &loc, KSEQ(e->key), KPART(e->key), out, errmsg);
 
 	if (rc != QSG_OK) {
 		out->len = at;
@@ -384,58 +424,96 @@ static int read_entry(struct bodystore *b, const struct bent *e, struct qsg_wbuf
 		/* A cached copy that went bad in memory, or a record whose crc
 		 * disagrees with the map: never served. */
 		out->len = at;
-		store_cache_drop(&b->st.cache, e->key, 0);
+		store_cache_drop(&b->st.cache, KSEQ(e->key), KPART(e->key));
 		return qsg_errf(errmsg, QSG_RC_IO, "bodystore: message %llu: content crc mismatch",
 				(unsigned long long)e->key);
 	}
 	return QSG_OK;
 }
 
-int bodystore_read(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len, uint32_t crc,
-		   struct qsg_wbuf *out)
+static int read_key(struct bodystore *b, uint64_t k, uint64_t len, uint32_t crc,
+		    struct qsg_wbuf *out)
 {
-	struct bodystore *b = arg;
-	const struct bent *e = map_find(b->map, seqno);
+	const struct bent *e = map_find(b->map, k);
 	int rc;
 
 	b->reads++;
 	if (e == NULL || e->seg == 0) {
 		b->read_misses++;
 		return qsg_errf(b->errmsg, QSG_RC_IO,
-				"message %llu body not held on this member (catching up)",
-				(unsigned long long)seqno);
+				"message %llu part %u body not held on this member (catching up)",
+				(unsigned long long)KSEQ(k), KPART(k));
 	}
-	if (BENT_LEN(e) != (uint64_t)props_len + body_len || e->crc != crc) {
+	if (BENT_LEN(e) != len || e->crc != crc) {
 		return qsg_errf(b->errmsg, QSG_RC_IO,
 				"bodystore: message %llu: held content differs from its descriptor",
-				(unsigned long long)seqno);
+				(unsigned long long)KSEQ(k));
 	}
 	rc = read_entry(b, e, out, b->errmsg);
 	return rc == QSG_OK ? QSG_OK : QSG_RC_IO;
 }
 
-void bodystore_release(void *arg, uint64_t seqno)
+int bodystore_read(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len, uint32_t crc,
+		   struct qsg_wbuf *out)
+{
+	return read_key(arg, seqno, (uint64_t)props_len + body_len, crc, out);
+}
+
+int bodystore_read_part(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc,
+			struct qsg_wbuf *out)
 {
 	struct bodystore *b = arg;
-	struct bent *e = map_find(b->map, seqno);
-
-	if (e == NULL) {
-		return;
+	if (seqno > KEY_SEQ_MASK || part >= (1u << 16)) {
+		return qsg_errf(b->errmsg, QSG_RC_IO, "bodystore: message %llu part %u not held",
+				(unsigned long long)seqno, part);
 	}
-	b->releases++;
-	if (e->seg != 0) {
-		release_entry(b, e);
-	} else {
-		miss_gone(b);
-	}
-	map_remove(b->map, e);
+	return read_key(b, mkey(seqno, part), len, crc, out);
 }
+
+void bodystore_release(void *arg, uint64_t seqno)
+{
+	/* Every part (parts 0 .. n-1 are put in order; a whole message has
+	 * only part 0). */
+	struct bodystore *b = arg;
+	for (uint32_t part = 0; part < (1u << 16); part++) {
+		if (part > 0 && seqno > KEY_SEQ_MASK) {
+			return;
+		}
+		struct bent *e = map_find(b->map, mkey(seqno, part));
+		if (e == NULL) {
+			return;
+		}
+		b->releases++;
+		if (e->seg != 0) {
+			release_entry(b, e);
+		} else {
+			miss_gone(b);
+		}
+		map_remove(b->map, e);
+	}
+}
+
+static void claim_key(struct bodystore *b, uint64_t seqno, uint64_t len, uint32_t crc);
 
 void bodystore_claim(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len, uint32_t crc)
 {
+	claim_key(arg, seqno, (uint64_t)props_len + body_len, crc);
+}
+
+void bodystore_claim_part(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc)
+{
 	struct bodystore *b = arg;
+	if (seqno > KEY_SEQ_MASK || part >= (1u << 16)) {
+		b->claim_failures++; /* never held: a read fails, the member stops */
+		return;
+	}
+	claim_key(b, mkey(seqno, part), len, crc);
+}
+
+/* seqno here is the map key (mkey). */
+static void claim_key(struct bodystore *b, uint64_t seqno, uint64_t len, uint32_t crc)
+{
 	struct bodystore_map *m = b->map;
-	uint64_t len = (uint64_t)props_len + body_len;
 	struct bent *e = map_find(m, seqno);
 
 	if (seqno == 0 || len > STORE_MAX_PAYLOAD) {
@@ -499,7 +577,7 @@ void bodystore_restored(void *arg, uint64_t last_seqno)
 		if (e->seg == 0) {
 			/* Missing but no longer in the state: nothing to fetch. */
 			miss_gone(b);
-		} else if (e->key <= last_seqno) {
+		} else if (KSEQ(e->key) <= last_seqno) {
 			/* Held, not in the new state: gone. */
 			release_entry(b, e);
 			b->restore_releases++;
@@ -544,7 +622,9 @@ static void on_reloc(void *arg, uint64_t key, uint32_t part, const struct store_
 		     const struct store_loc *to)
 {
 	struct bodystore *b = arg;
-	struct bent *e = part == 0 ? map_find(b->map, key) : NULL;
+	struct bent *e = part < (1u << 16) && (part == 0 || key <= KEY_SEQ_MASK)
+			     ? map_find(b->map, mkey(key, part))
+			     : NULL;
 
 	if (e == NULL || e->seg != from->seg || e->off != from->off || BENT_LEN(e) != from->len) {
 		/* Not the record the map names (cannot happen: every live
@@ -650,7 +730,7 @@ int bodystore_fill(struct bodystore *b, uint64_t seqno, const void *content, uin
 				"descriptor",
 				(unsigned long long)seqno);
 	}
-	rc = write_content(b, seqno, content, len, crc, &loc, errmsg);
+	rc = write_content(b, seqno, false, content, len, crc, &loc, errmsg);
 	if (rc != QSG_OK) {
 		return rc;
 	}

@@ -13,7 +13,8 @@
  *
  * Records: one STORE_REC_BODY record per message, key = seqno, part 0,
  * payload = props || body, so the record's payload CRC32C is the
- * message's crc.
+ * message's crc; a chunked (large) message has one STORE_REC_CHUNK record
+ * per part (key = seqno, part i), whose payload CRC32C is the part's.
  *
  * Errors: qsg_err.h codes plus errmsg: QSG_RC_IO (disk, verification,
  * content not held), QSG_RC_INVALID, QSG_RC_STORAGE_NOT_AVAILABLE. */
@@ -73,6 +74,17 @@ void bodystore_release(void *arg, uint64_t seqno);
 void bodystore_claim(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len,
 		     uint32_t crc);
 void bodystore_restored(void *arg, uint64_t last_seqno);
+/* Large messages: the parts of a chunked message, one STORE_REC_CHUNK
+ * record each (key = seqno, part), with the semantics of put/read/claim
+ * above; release(seqno) releases every part. seqno must be below 2^48
+ * and part below 2^16 (QSG_RC_IO otherwise). The map, the missing set and
+ * bodystore_missing/fill/get name part p > 0 by the key seqno | p << 48
+ * (part 0 by the seqno), so catch-up fetches parts like whole messages. */
+int bodystore_put_part(void *arg, uint64_t seqno, uint32_t part, const void *props,
+		       uint32_t props_len, const void *body, uint32_t body_len, uint32_t crc);
+int bodystore_read_part(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc,
+			struct qsg_wbuf *out);
+void bodystore_claim_part(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc);
 
 /* The Raft index of the entry about to be applied: releases made while
  * applying it carry this index (the snapshot gate of store_release). */

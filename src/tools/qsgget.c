@@ -1,5 +1,7 @@
-/* qsgget [-c CONN] QUEUE [-w SECONDS] [-n COUNT] [--syncpoint] [--browse]
- * Prints one message body per line. Stops after COUNT messages or when none
+/* qsgget [-c CONN] QUEUE [-w SECONDS] [-n COUNT] [--syncpoint] [--browse] [--raw]
+ * Prints one message body per line (--raw: the bodies as they are, no
+ * newline: `qsgget -n 1 --raw Q > file` saves one message, large ones
+ * included). Stops after COUNT messages or when none
  * arrives within the wait. With --syncpoint each message is committed
  * before it is printed. */
 #include <getopt.h>
@@ -13,7 +15,8 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: qsgget [-c HOST:PORT[,...]] QUEUE [-w SECONDS] [-n COUNT] "
-			"[--syncpoint] [--browse] [--headers]\n"
+			"[--syncpoint] [--browse] [--headers] [--raw]\n"
+			"  --raw      write the bodies as they are (no newline after each)\n"
 			"  --headers  show a dead-letter (DLH) or transmission (XQH) header\n"
 			"             as text before the body\n");
 }
@@ -21,15 +24,20 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"conn", required_argument, NULL, 'c'},  {"wait", required_argument, NULL, 'w'},
-	    {"count", required_argument, NULL, 'n'}, {"syncpoint", no_argument, NULL, 'S'},
-	    {"browse", no_argument, NULL, 'B'},	     {"headers", no_argument, NULL, 'H'},
-	    {"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
+	    {"conn", required_argument, NULL, 'c'},
+	    {"wait", required_argument, NULL, 'w'},
+	    {"count", required_argument, NULL, 'n'},
+	    {"syncpoint", no_argument, NULL, 'S'},
+	    {"browse", no_argument, NULL, 'B'},
+	    {"headers", no_argument, NULL, 'H'},
+	    {"raw", no_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *conn = NULL;
 	double wait_s = 0;
 	long count = 0;
-	int sync = 0, browse = 0, headers = 0, o;
+	int sync = 0, browse = 0, headers = 0, raw = 0, o;
 	char *end;
 	while ((o = getopt_long(argc, argv, "c:w:n:h", opts, NULL)) != -1) {
 		switch (o) {
@@ -55,6 +63,9 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			headers = 1;
+			break;
+		case 'R':
+			raw = 1;
 			break;
 		case 'B':
 			browse = 1;
@@ -124,7 +135,7 @@ int main(int argc, char **argv)
 			}
 		}
 		if ((outlen > 0 && fwrite(out, 1, outlen, stdout) != outlen) ||
-		    putchar('\n') == EOF) {
+		    (!raw && putchar('\n') == EOF)) {
 			qsg_free(body);
 			perror("qsgget: stdout");
 			status = 1;

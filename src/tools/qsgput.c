@@ -1,31 +1,62 @@
-/* qsgput [-c CONN] [-p PRIORITY] [--nonpersistent] QUEUE
- * Puts each line of stdin (without its newline) as one message. Exit 0 only
- * when every put was acknowledged. */
+/* qsgput [-c CONN] [-p PRIORITY] [--nonpersistent] [-f FILE] QUEUE
+ * Puts each line of stdin (without its newline) as one message; with
+ * -f FILE ("-" = stdin) the whole file as one message (up to 100 MiB: a
+ * large message goes in parts, docs/storage.md). Exit 0 only when every put
+ * was acknowledged. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conn_opts.h"
+#include "common/msg.h"
+
+/* The whole of f, at most FSM_MAX_MSGL bytes (more: error). */
+static char *read_all(FILE *f, size_t *len)
+{
+	size_t cap = 1 << 20, n = 0;
+	char *p = malloc(cap);
+	while (p != NULL) {
+		size_t k = fread(p + n, 1, cap - n, f);
+		n += k;
+		if (k == 0 || n > FSM_MAX_MSGL)
+			break;
+		if (n == cap) {
+			char *q = realloc(p, cap * 2);
+			if (q == NULL) {
+				free(p);
+				return NULL;
+			}
+			p = q;
+			cap *= 2;
+		}
+	}
+	if (p != NULL && (ferror(f) || n > FSM_MAX_MSGL)) {
+		free(p);
+		return NULL;
+	}
+	*len = n;
+	return p;
+}
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: qsgput [-c HOST:PORT[,...]] [-p PRIORITY] [--nonpersistent] QUEUE\n"
-			"  (without -c the member list comes from QSG_CONN)\n");
+	fprintf(stderr, "usage: qsgput [-c HOST:PORT[,...]] [-p PRIORITY] [--nonpersistent] "
+			"[-f FILE] QUEUE\n"
+			"  (without -c the member list comes from QSG_CONN)\n"
+			"  -f, --file FILE  put the whole file (- = stdin) as one message\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"conn", required_argument, NULL, 'c'},
-	    {"priority", required_argument, NULL, 'p'},
-	    {"nonpersistent", no_argument, NULL, 'N'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"conn", required_argument, NULL, 'c'},    {"priority", required_argument, NULL, 'p'},
+	    {"nonpersistent", no_argument, NULL, 'N'}, {"file", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
 	};
-	const char *conn = NULL;
+	const char *conn = NULL, *file = NULL;
 	int priority = QSG_PRI_AS_Q_DEF, persistence = QSG_PERSISTENT, o;
-	while ((o = getopt_long(argc, argv, "c:p:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "c:p:f:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
 			conn = optarg;
@@ -43,6 +74,9 @@ int main(int argc, char **argv)
 		case 'N':
 			persistence = QSG_NOT_PERSISTENT;
 			break;
+		case 'f':
+			file = optarg;
+			break;
 		case 'h':
 			usage();
 			return 0;
@@ -56,9 +90,33 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *queue = argv[optind];
+	char *whole = NULL;
+	size_t wlen = 0;
+	if (file != NULL) {
+		FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+		if (f == NULL || (whole = read_all(f, &wlen)) == NULL) {
+			fprintf(stderr, "qsgput: cannot read %s (or longer than %u bytes)\n", file,
+				FSM_MAX_MSGL);
+			return 1;
+		}
+		if (f != stdin)
+			fclose(f);
+	}
 	qsg_conn *c = tool_connect("qsgput", conn);
-	if (c == NULL)
+	if (c == NULL) {
+		free(whole);
 		return 1;
+	}
+	if (file != NULL) {
+		struct qsg_md md = QSG_MD_DEFAULT;
+		md.priority = priority;
+		md.persistence = persistence;
+		int rc = qsg_put(c, queue, &md, whole, wlen, QSG_PMO_NEW_MSG_ID);
+		int status = rc == QSG_OK ? 0 : tool_fail("qsgput", c, rc);
+		free(whole);
+		qsg_disconnect(c);
+		return status;
+	}
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;

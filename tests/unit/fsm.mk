@@ -56,4 +56,9 @@ TESTS += tests/unit/test_fsm_reap
 tests_unit_test_fsm_reap_SOURCES = tests/unit/test_fsm_reap.c
 tests_unit_test_fsm_reap_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_fsm_reap_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
+check_PROGRAMS += tests/unit/test_fsm_large
+TESTS += tests/unit/test_fsm_large
+tests_unit_test_fsm_large_SOURCES = tests/unit/test_fsm_large.c tests/unit/fsm_harness.c tests/unit/fsm_harness.h
+tests_unit_test_fsm_large_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_fsm_large_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
 endif

@@ -10,3 +10,10 @@ tests_unit_test_libqsg_SOURCES = tests/unit/test_libqsg.c
 tests_unit_test_libqsg_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -I$(top_srcdir)/src/common
 tests_unit_test_libqsg_LDADD = libqsg.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_proto_large
+TESTS += tests/unit/test_proto_large
+tests_unit_test_proto_large_SOURCES = tests/unit/test_proto_large.c
+tests_unit_test_proto_large_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_proto_large_LDADD = libqsgcommon.la $(CMOCKA_LIBS)
+endif

@@ -83,7 +83,9 @@ static bool handle(struct fake *f, int fd, const struct proto_req *q)
 			f->put_seqs[f->puts] = q->u.put.seq;
 		f->puts++;
 	}
-	if (f->fault_op == q->op) {
+	/* libqsg gets with GETX (same reply as GET for a whole message). */
+	uint8_t op = q->op == PROTO_GETX ? PROTO_GET : q->op;
+	if (f->fault_op == op) {
 		fault = f->fault;
 		f->fault_op = 0;
 	}
@@ -94,7 +96,7 @@ static bool handle(struct fake *f, int fd, const struct proto_req *q)
 		reply(fd, &r);
 		return true;
 	}
-	switch (q->op) {
+	switch (op) {
 	case PROTO_HELLO:
 		f->hellos++;
 		backout(f);

@@ -1,0 +1,89 @@
+/* libqsg internals shared by client.c and large.c (not installed): the
+ * connection and the request helpers large messages reuse. */
+#ifndef QSG_LIBQSG_CLIENT_INT_H
+#define QSG_LIBQSG_CLIENT_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/proto.h"
+#include "qsg.h"
+
+#define HOST_MAX 255
+#define BACKOFF_MIN_MS 20
+#define BACKOFF_MAX_MS 1000
+
+struct addr {
+	char host[HOST_MAX + 1];
+	char port[8];
+};
+
+struct defprty {
+	char queue[FSM_NAME_MAX + 1];
+	uint8_t priority;
+};
+
+struct qsg_conn {
+	pthread_mutex_t mu;
+	struct addr *addrs;
+	size_t naddrs;
+	size_t next; /* next address to try */
+	char app[PROTO_MAX_APP + 1];
+	int reconnect_ms;
+	int reply_ms;
+
+	int fd; /* -1: not connected */
+	uint64_t client_id; /* random, non-zero, kept across reconnects */
+	uint64_t epoch;
+	uint64_t last_seq; /* producer sequence of the last put */
+	uint64_t uows_done; /* units of work committed (from HELLO, +1 per commit) */
+	bool uow_open; /* a syncpoint op succeeded since the last commit/backout */
+	bool uow_lost; /* the connection broke while uow_open */
+	uint32_t reqid;
+	uint32_t member_id;
+	char qmgr[FSM_NAME_MAX + 1];
+
+	char (*opened)[FSM_NAME_MAX + 1]; /* queues to reopen after reconnect */
+	size_t nopened;
+	struct defprty *prty; /* DEFPRTY of queues, for QSG_PRI_AS_Q_DEF */
+	size_t nprty;
+
+	struct qsg_wbuf out;
+	uint8_t *in; /* receive buffer */
+	size_t inlen, incap;
+	size_t consumed; /* bytes of the last returned frame, dropped on next read */
+	char err[QSG_ERRMSG_SIZE];
+};
+
+/* conn.c */
+int64_t qsgi_now_ms(void);
+int qsgi_left_ms(int64_t deadline);
+void qsgi_sleep_ms(int ms);
+/* Replies after which libqsg moves to a fresh connection; replies that say
+ * the request was certainly not applied. */
+bool qsgi_retryable(int rc);
+bool qsgi_not_applied(int rc);
+void qsgi_drop_conn(qsg_conn *c);
+/* (Re)connect and HELLO until deadline (c->last_seq, uows_done refreshed). */
+int qsgi_attach(qsg_conn *c, int64_t deadline, bool initial);
+/* One exchange, connecting first if needed; *sent: the request may have
+ * reached a member. */
+int qsgi_exchange(qsg_conn *c, struct proto_req *req, struct proto_resp *resp, int timeout_ms,
+		  bool *sent);
+bool qsgi_retry_wait(qsg_conn *c, int64_t *deadline, int *backoff);
+int qsgi_syncpoint_lost(qsg_conn *c);
+void qsgi_set_reply_error(qsg_conn *c, const struct proto_resp *resp);
+
+/* large.c: messages over FSM_CHUNK_MAX (docs/client.md, "Large messages").
+ * put: the PUT_CHUNK sequence of one message (req is the PUT request,
+ * filled); returns the put's reason code, md->msgid set. parts: after a
+ * GETX/BROWSEX reply with nparts > 1, pull the other parts (GET_PART) and,
+ * for a destructive get outside syncpoint, confirm with GET_DONE; *body
+ * and *len get the whole body. */
+int qsgl_put(qsg_conn *c, struct proto_req *req, const void *body, size_t len, bool sync,
+	     struct qsg_md *md);
+int qsgl_parts(qsg_conn *c, const struct proto_resp *resp, bool destructive, bool sync, void **body,
+	       size_t *len);
+
+#endif
