@@ -84,348 +84,347 @@ static bool uow_backout_some(struct fsm *f, struct session *s, uint64_t *budget)
 		*budget -= cost < *budget ? cost : *budget;
 	}
 	return s->uow_head == NULL;
+}
 
-	void uow_remove(struct session * s, struct qmsg * m)
-	{
-		struct qmsg **pp = &s->uow_head, *prev = NULL;
-		while (*pp != NULL && *pp != m) {
-			prev = *pp;
-			pp = &(*pp)->uow_next;
-		}
-		if (*pp == NULL)
-			return;
-		*pp = m->uow_next;
-		if (s->uow_tail == m)
-			s->uow_tail = prev;
-		m->uow_next = NULL;
-		s->uow_count--;
+void uow_remove(struct session *s, struct qmsg *m)
+{
+	struct qmsg **pp = &s->uow_head, *prev = NULL;
+	while (*pp != NULL && *pp != m) {
+		prev = *pp;
+		pp = &(*pp)->uow_next;
 	}
+	if (*pp == NULL)
+		return;
+	*pp = m->uow_next;
+	if (s->uow_tail == m)
+		s->uow_tail = prev;
+	m->uow_next = NULL;
+	s->uow_count--;
+}
 
-	static void uow_backout(struct fsm * f, struct session * s)
-	{
-		uint64_t all = UINT64_MAX;
-		uow_backout_some(f, s, &all);
-	}
+static void uow_backout(struct fsm *f, struct session *s)
+{
+	uint64_t all = UINT64_MAX;
+	uow_backout_some(f, s, &all);
+}
 
-	/* --- pending backouts ---------------------------------------------------- */
+/* --- pending backouts ---------------------------------------------------- */
 
-	static int pend_cmp(const void *key, const void *elem)
-	{
-		uint64_t a = *(const uint64_t *)key, b = *(const uint64_t *)elem;
-		return a < b ? -1 : a > b;
-	}
+static int pend_cmp(const void *key, const void *elem)
+{
+	uint64_t a = *(const uint64_t *)key, b = *(const uint64_t *)elem;
+	return a < b ? -1 : a > b;
+}
 
-	static int pend_add(struct fsm * f, uint64_t id)
-	{
-		bool found;
-		size_t i = sorted_find(f->pend, f->npend, sizeof *f->pend, &id, pend_cmp, &found);
-		if (found)
-			return QSG_OK;
-		if (sorted_grow((void **)&f->pend, &f->cappend, f->npend, sizeof *f->pend) !=
-		    QSG_OK)
+static int pend_add(struct fsm *f, uint64_t id)
+{
+	bool found;
+	size_t i = sorted_find(f->pend, f->npend, sizeof *f->pend, &id, pend_cmp, &found);
+	if (found)
+		return QSG_OK;
+	if (sorted_grow((void **)&f->pend, &f->cappend, f->npend, sizeof *f->pend) != QSG_OK)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	memmove(&f->pend[i + 1], &f->pend[i], (f->npend - i) * sizeof *f->pend);
+	f->pend[i] = id;
+	f->npend++;
+	return QSG_OK;
+}
+
+static void pend_del_at(struct fsm *f, size_t i)
+{
+	memmove(&f->pend[i], &f->pend[i + 1], (f->npend - i - 1) * sizeof *f->pend);
+	f->npend--;
+}
+
+static void pend_del(struct fsm *f, uint64_t id)
+{
+	bool found;
+	size_t i = sorted_find(f->pend, f->npend, sizeof *f->pend, &id, pend_cmp, &found);
+	if (found)
+		pend_del_at(f, i);
+}
+
+int pend_rebuild(struct fsm *f)
+{
+	f->npend = 0;
+	for (struct hmap_node *n = hmap_next(&f->sessions, NULL); n != NULL;
+	     n = hmap_next(&f->sessions, n)) {
+		const struct session *s = (const struct session *)n;
+		if (!s->attached && s->uow_count > 0 && pend_add(f, s->client_id) != QSG_OK)
 			return QSG_RC_STORAGE_NOT_AVAILABLE;
-		memmove(&f->pend[i + 1], &f->pend[i], (f->npend - i) * sizeof *f->pend);
-		f->pend[i] = id;
-		f->npend++;
+	}
+	return QSG_OK;
+}
+
+uint64_t fsm_backout_pending(struct fsm *f)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < f->npend; i++)
+		n += session_find(f, f->pend[i])->uow_count;
+	return n;
+}
+
+int op_backout_pending(struct fsm *f, const struct fsm_cmd *c)
+{
+	uint64_t budget = c->seq == 0 ? FSM_BACKOUT_BUDGET : c->seq;
+	if (budget > FSM_BACKOUT_BUDGET_MAX)
+		budget = FSM_BACKOUT_BUDGET_MAX;
+	while (f->npend > 0 && budget > 0) {
+		struct session *s = session_find(f, f->pend[0]);
+		if (!uow_backout_some(f, s, &budget))
+			break;
+		pend_del_at(f, 0);
+	}
+	return QSG_OK;
+}
+
+static void drop_opens(struct session *s)
+{
+	struct sopen *o = s->opens;
+	while (o != NULL) {
+		struct sopen *next = o->next;
+		o->q->opens -= o->count;
+		free(o);
+		o = next;
+	}
+	s->opens = NULL;
+}
+
+/* Back out s's uow while *budget lasts, drop its opens, detach it; a uow
+ * left over makes its backout pending. */
+static int session_detach(struct fsm *f, struct session *s, int64_t now, uint64_t *budget)
+{
+	bool done = uow_backout_some(f, s, budget);
+	drop_opens(s);
+	s->attached = 0;
+	s->detached_at = now;
+	return done ? QSG_OK : pend_add(f, s->client_id);
+}
+
+void session_free(struct session *s)
+{
+	/* Only for teardown: messages of the uow are freed with it, their
+	 * content not released (the state is replaced, not consumed). */
+	struct qmsg *m = s->uow_head;
+	while (m != NULL) {
+		struct qmsg *next = m->uow_next;
+		free(m);
+		m = next;
+	}
+	struct sopen *o = s->opens;
+	while (o != NULL) {
+		struct sopen *next = o->next;
+		free(o);
+		o = next;
+	}
+	free(s);
+}
+
+static int cmp_session(const void *a, const void *b)
+{
+	const struct session *x = *(struct session *const *)a;
+	const struct session *y = *(struct session *const *)b;
+	return x->client_id < y->client_id ? -1 : x->client_id > y->client_id;
+}
+
+/* Sessions in client_id order, optionally only the attached ones of
+ * `owner`. */
+int sessions_sorted(const struct fsm *f, bool only_owner, uint32_t owner, struct session ***out,
+		    size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (f->sessions.count == 0)
 		return QSG_OK;
+	struct session **v = malloc(f->sessions.count * sizeof *v);
+	if (v == NULL)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	size_t i = 0;
+	for (struct hmap_node *x = hmap_next(&f->sessions, NULL); x != NULL;
+	     x = hmap_next(&f->sessions, x)) {
+		struct session *s = (struct session *)x;
+		if (!only_owner || (s->attached && s->owner == owner))
+			v[i++] = s;
 	}
+	qsort(v, i, sizeof *v, cmp_session);
+	*out = v;
+	*n = i;
+	return QSG_OK;
+}
 
-	static void pend_del_at(struct fsm * f, size_t i)
-	{
-		memmove(&f->pend[i], &f->pend[i + 1], (f->npend - i - 1) * sizeof *f->pend);
-		f->npend--;
-	}
-
-	static void pend_del(struct fsm * f, uint64_t id)
-	{
-		bool found;
-		size_t i = sorted_find(f->pend, f->npend, sizeof *f->pend, &id, pend_cmp, &found);
-		if (found)
-			pend_del_at(f, i);
-	}
-
-	int pend_rebuild(struct fsm * f)
-	{
-		f->npend = 0;
-		for (struct hmap_node *n = hmap_next(&f->sessions, NULL); n != NULL;
-		     n = hmap_next(&f->sessions, n)) {
-			const struct session *s = (const struct session *)n;
-			if (!s->attached && s->uow_count > 0 && pend_add(f, s->client_id) != QSG_OK)
-				return QSG_RC_STORAGE_NOT_AVAILABLE;
-		}
-		return QSG_OK;
-	}
-
-	uint64_t fsm_backout_pending(struct fsm * f)
-	{
-		uint64_t n = 0;
-		for (size_t i = 0; i < f->npend; i++)
-			n += session_find(f, f->pend[i])->uow_count;
-		return n;
-	}
-
-	int op_backout_pending(struct fsm * f, const struct fsm_cmd *c)
-	{
-		uint64_t budget = c->seq == 0 ? FSM_BACKOUT_BUDGET : c->seq;
-		if (budget > FSM_BACKOUT_BUDGET_MAX)
-			budget = FSM_BACKOUT_BUDGET_MAX;
-		while (f->npend > 0 && budget > 0) {
-			struct session *s = session_find(f, f->pend[0]);
-			if (!uow_backout_some(f, s, &budget))
-				break;
-			pend_del_at(f, 0);
-		}
-		return QSG_OK;
-	}
-
-	static void drop_opens(struct session * s)
-	{
-		struct sopen *o = s->opens;
-		while (o != NULL) {
-			struct sopen *next = o->next;
-			o->q->opens -= o->count;
-			free(o);
-			o = next;
-		}
-		s->opens = NULL;
-	}
-
-	/* Back out s's uow while *budget lasts, drop its opens, detach it; a uow
-	 * left over makes its backout pending. */
-	static int session_detach(struct fsm * f, struct session * s, int64_t now,
-				  uint64_t * budget)
-	{
-		bool done = uow_backout_some(f, s, budget);
-		drop_opens(s);
-		s->attached = 0;
-		s->detached_at = now;
-		return done ? QSG_OK : pend_add(f, s->client_id);
-	}
-
-	void session_free(struct session * s)
-	{
-		/* Only for teardown: messages of the uow are freed with it, their
-		 * content not released (the state is replaced, not consumed). */
-		struct qmsg *m = s->uow_head;
-		while (m != NULL) {
-			struct qmsg *next = m->uow_next;
-			free(m);
-			m = next;
-		}
-		struct sopen *o = s->opens;
-		while (o != NULL) {
-			struct sopen *next = o->next;
-			free(o);
-			o = next;
-		}
-		free(s);
-	}
-
-	static int cmp_session(const void *a, const void *b)
-	{
-		const struct session *x = *(struct session *const *)a;
-		const struct session *y = *(struct session *const *)b;
-		return x->client_id < y->client_id ? -1 : x->client_id > y->client_id;
-	}
-
-	/* Sessions in client_id order, optionally only the attached ones of
-	 * `owner`. */
-	int sessions_sorted(const struct fsm *f, bool only_owner, uint32_t owner,
-			    struct session ***out, size_t *n)
-	{
-		*out = NULL;
-		*n = 0;
-		if (f->sessions.count == 0)
-			return QSG_OK;
-		struct session **v = malloc(f->sessions.count * sizeof *v);
-		if (v == NULL)
-			return QSG_RC_STORAGE_NOT_AVAILABLE;
-		size_t i = 0;
-		for (struct hmap_node *x = hmap_next(&f->sessions, NULL); x != NULL;
-		     x = hmap_next(&f->sessions, x)) {
-			struct session *s = (struct session *)x;
-			if (!only_owner || (s->attached && s->owner == owner))
-				v[i++] = s;
-		}
-		qsort(v, i, sizeof *v, cmp_session);
-		*out = v;
-		*n = i;
-		return QSG_OK;
-	}
-
-	int detach_owned(struct fsm * f, uint32_t owner, int64_t now, uint64_t * budget)
-	{
-		struct session **v;
-		size_t n;
-		int rc = sessions_sorted(f, true, owner, &v, &n);
-		if (rc != QSG_OK)
-			return rc;
-		for (size_t i = 0; i < n && rc == QSG_OK; i++)
-			rc = session_detach(f, v[i], now, budget);
-		free(v);
+int detach_owned(struct fsm *f, uint32_t owner, int64_t now, uint64_t *budget)
+{
+	struct session **v;
+	size_t n;
+	int rc = sessions_sorted(f, true, owner, &v, &n);
+	if (rc != QSG_OK)
 		return rc;
-	}
+	for (size_t i = 0; i < n && rc == QSG_OK; i++)
+		rc = session_detach(f, v[i], now, budget);
+	free(v);
+	return rc;
+}
 
-	/* --- apply: sessions ----------------------------------------------------- */
+/* --- apply: sessions ----------------------------------------------------- */
 
-	int session_check(struct fsm * f, const struct fsm_cmd *c, struct session **out)
-	{
-		struct session *s = session_find(f, c->client_id);
-		*out = s;
+int session_check(struct fsm *f, const struct fsm_cmd *c, struct session **out)
+{
+	struct session *s = session_find(f, c->client_id);
+	*out = s;
+	if (s == NULL)
+		return QSG_RC_NOT_ATTACHED;
+	if (!s->attached || s->epoch != c->epoch)
+		return QSG_RC_SESSION_FENCED;
+	return QSG_OK;
+}
+
+int op_attach(struct fsm *f, const struct fsm_cmd *c, struct qsg_wbuf *out)
+{
+	if (c->client_id == 0)
+		return QSG_RC_INVALID;
+	struct session *s = session_find(f, c->client_id);
+	if (s == NULL) {
+		s = calloc(1, sizeof *s);
 		if (s == NULL)
-			return QSG_RC_NOT_ATTACHED;
-		if (!s->attached || s->epoch != c->epoch)
-			return QSG_RC_SESSION_FENCED;
-		return QSG_OK;
-	}
-
-	int op_attach(struct fsm * f, const struct fsm_cmd *c, struct qsg_wbuf *out)
-	{
-		if (c->client_id == 0)
-			return QSG_RC_INVALID;
-		struct session *s = session_find(f, c->client_id);
-		if (s == NULL) {
-			s = calloc(1, sizeof *s);
-			if (s == NULL)
-				return QSG_RC_STORAGE_NOT_AVAILABLE;
-			s->client_id = c->client_id;
-			if (hmap_insert(&f->sessions, &s->node, id_hash(s->client_id)) != QSG_OK) {
-				free(s);
-				return QSG_RC_STORAGE_NOT_AVAILABLE;
-			}
-		} else {
-			if (!s->attached && s->uow_count > 0)
-				pend_del(f, s->client_id); /* its pending backout: done now */
-			uow_backout(f, s);
-			drop_opens(s);
+			return QSG_RC_STORAGE_NOT_AVAILABLE;
+		s->client_id = c->client_id;
+		if (hmap_insert(&f->sessions, &s->node, id_hash(s->client_id)) != QSG_OK) {
+			free(s);
+			return QSG_RC_STORAGE_NOT_AVAILABLE;
 		}
-		s->epoch++;
-		s->owner = c->member_id;
-		s->attached = 1;
-		s->detached_at = 0;
-		if (out != NULL) {
-			qsg_put_u64(out, s->epoch);
-			qsg_put_u64(out, s->put_seq);
-			qsg_put_u64(out, s->uows_done);
-		}
-		return QSG_OK;
-	}
-
-	int op_detach(struct fsm * f, const struct fsm_cmd *c, int64_t now)
-	{
-		struct session *s;
-		int rc = session_check(f, c, &s);
-		if (rc != QSG_OK)
-			return rc;
-		uint64_t all = UINT64_MAX;
-		return session_detach(f, s, now, &all);
-	}
-
-	int op_open(struct fsm * f, const struct fsm_cmd *c)
-	{
-		struct session *s;
-		int rc = session_check(f, c, &s);
-		if (rc != QSG_OK)
-			return rc;
-		struct queue *q;
-		if ((rc = queue_resolve(f, s->owner, c->queue, &q, NULL)) != QSG_OK)
-			return rc;
-		struct sopen *o = s->opens;
-		while (o != NULL && o->q != q)
-			o = o->next;
-		if (o == NULL) {
-			o = calloc(1, sizeof *o);
-			if (o == NULL)
-				return QSG_RC_STORAGE_NOT_AVAILABLE;
-			o->q = q;
-			o->next = s->opens;
-			s->opens = o;
-		}
-		o->count++;
-		q->opens++;
-		return QSG_OK;
-	}
-
-	static struct sopen **open_find(struct session * s, const struct queue *q)
-	{
-		struct sopen **pp = &s->opens;
-		while (*pp != NULL && (*pp)->q != q)
-			pp = &(*pp)->next;
-		return pp;
-	}
-
-	int op_close(struct fsm * f, const struct fsm_cmd *c)
-	{
-		struct session *s;
-		int rc = session_check(f, c, &s);
-		if (rc != QSG_OK)
-			return rc;
-		struct queue *q;
-		if ((rc = queue_resolve(f, s->owner, c->queue, &q, NULL)) != QSG_OK)
-			return rc;
-		struct sopen **pp = open_find(s, q);
-		/* The name may resolve elsewhere than at OPEN time (a COPY or QMGR
-		 * object of that name was made or deleted since): close the session's
-		 * open of that name in its own scope, else in the group's. */
-		for (uint32_t k = 0; *pp == NULL && k < 2; k++) {
-			struct queue *alt = queue_find(f, k == 0 ? s->owner : 0, q->attrs.name);
-			if (alt != NULL && alt != q) {
-				q = alt;
-				pp = open_find(s, q);
-			}
-		}
-		if (*pp == NULL)
-			return QSG_RC_INVALID;
-		struct sopen *o = *pp;
-		o->count--;
-		q->opens--;
-		if (o->count == 0) {
-			*pp = o->next;
-			free(o);
-		}
-		return QSG_OK;
-	}
-
-	int op_commit(struct fsm * f, const struct fsm_cmd *c)
-	{
-		struct session *s;
-		int rc = session_check(f, c, &s);
-		if (rc != QSG_OK)
-			return rc;
-		if (c->seq <= s->uows_done)
-			return QSG_OK;
-		if (c->seq != s->uows_done + 1)
-			return QSG_RC_INVALID;
-		struct qmsg *m = s->uow_head;
-		s->uow_head = s->uow_tail = NULL;
-		s->uow_count = 0;
-		while (m != NULL) {
-			struct qmsg *next = m->uow_next;
-			struct queue *q = m->q;
-			m->uow_next = NULL;
-			q->uncommitted--;
-			if (m->state == MS_HELD && msg_complete(f, m)) {
-				make_visible(q, m, true);
-				q->puts_total++;
-				queue_notify(f, q, 1);
-			} else {
-				/* A get; or a chunked put still missing parts: dropped. */
-				q->curdepth--;
-				q->gets_total += m->state == MS_HELD ? 0 : 1;
-				msg_free(f, m);
-			}
-			m = next;
-		}
-		s->uows_done++;
-		return QSG_OK;
-	}
-
-	int op_backout(struct fsm * f, const struct fsm_cmd *c)
-	{
-		struct session *s;
-		int rc = session_check(f, c, &s);
-		if (rc != QSG_OK)
-			return rc;
+	} else {
+		if (!s->attached && s->uow_count > 0)
+			pend_del(f, s->client_id); /* its pending backout: done now */
 		uow_backout(f, s);
-		return QSG_OK;
+		drop_opens(s);
 	}
+	s->epoch++;
+	s->owner = c->member_id;
+	s->attached = 1;
+	s->detached_at = 0;
+	if (out != NULL) {
+		qsg_put_u64(out, s->epoch);
+		qsg_put_u64(out, s->put_seq);
+		qsg_put_u64(out, s->uows_done);
+	}
+	return QSG_OK;
+}
+
+int op_detach(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+{
+	struct session *s;
+	int rc = session_check(f, c, &s);
+	if (rc != QSG_OK)
+		return rc;
+	uint64_t all = UINT64_MAX;
+	return session_detach(f, s, now, &all);
+}
+
+int op_open(struct fsm *f, const struct fsm_cmd *c)
+{
+	struct session *s;
+	int rc = session_check(f, c, &s);
+	if (rc != QSG_OK)
+		return rc;
+	struct queue *q;
+	if ((rc = queue_resolve(f, s->owner, c->queue, &q, NULL)) != QSG_OK)
+		return rc;
+	struct sopen *o = s->opens;
+	while (o != NULL && o->q != q)
+		o = o->next;
+	if (o == NULL) {
+		o = calloc(1, sizeof *o);
+		if (o == NULL)
+			return QSG_RC_STORAGE_NOT_AVAILABLE;
+		o->q = q;
+		o->next = s->opens;
+		s->opens = o;
+	}
+	o->count++;
+	q->opens++;
+	return QSG_OK;
+}
+
+static struct sopen **open_find(struct session *s, const struct queue *q)
+{
+	struct sopen **pp = &s->opens;
+	while (*pp != NULL && (*pp)->q != q)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+int op_close(struct fsm *f, const struct fsm_cmd *c)
+{
+	struct session *s;
+	int rc = session_check(f, c, &s);
+	if (rc != QSG_OK)
+		return rc;
+	struct queue *q;
+	if ((rc = queue_resolve(f, s->owner, c->queue, &q, NULL)) != QSG_OK)
+		return rc;
+	struct sopen **pp = open_find(s, q);
+	/* The name may resolve elsewhere than at OPEN time (a COPY or QMGR
+	 * object of that name was made or deleted since): close the session's
+	 * open of that name in its own scope, else in the group's. */
+	for (uint32_t k = 0; *pp == NULL && k < 2; k++) {
+		struct queue *alt = queue_find(f, k == 0 ? s->owner : 0, q->attrs.name);
+		if (alt != NULL && alt != q) {
+			q = alt;
+			pp = open_find(s, q);
+		}
+	}
+	if (*pp == NULL)
+		return QSG_RC_INVALID;
+	struct sopen *o = *pp;
+	o->count--;
+	q->opens--;
+	if (o->count == 0) {
+		*pp = o->next;
+		free(o);
+	}
+	return QSG_OK;
+}
+
+int op_commit(struct fsm *f, const struct fsm_cmd *c)
+{
+	struct session *s;
+	int rc = session_check(f, c, &s);
+	if (rc != QSG_OK)
+		return rc;
+	if (c->seq <= s->uows_done)
+		return QSG_OK;
+	if (c->seq != s->uows_done + 1)
+		return QSG_RC_INVALID;
+	struct qmsg *m = s->uow_head;
+	s->uow_head = s->uow_tail = NULL;
+	s->uow_count = 0;
+	while (m != NULL) {
+		struct qmsg *next = m->uow_next;
+		struct queue *q = m->q;
+		m->uow_next = NULL;
+		q->uncommitted--;
+		if (m->state == MS_HELD && msg_complete(f, m)) {
+			make_visible(q, m, true);
+			q->puts_total++;
+			queue_notify(f, q, 1);
+		} else {
+			/* A get; or a chunked put still missing parts: dropped. */
+			q->curdepth--;
+			q->gets_total += m->state == MS_HELD ? 0 : 1;
+			msg_free(f, m);
+		}
+		m = next;
+	}
+	s->uows_done++;
+	return QSG_OK;
+}
+
+int op_backout(struct fsm *f, const struct fsm_cmd *c)
+{
+	struct session *s;
+	int rc = session_check(f, c, &s);
+	if (rc != QSG_OK)
+		return rc;
+	uow_backout(f, s);
+	return QSG_OK;
+}
