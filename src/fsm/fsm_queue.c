@@ -24,6 +24,26 @@ static void gen_msgid(uint8_t *id, uint64_t seqno, int64_t now)
 	}
 }
 
+/* The new message of a PUT or of a chunked put's first part: c->msg with
+ * the next seqno, the put time, the absolute expiry, the persistence
+ * (defq's DEFPSIST when asked) and a generated msgid when asked. */
+static struct fsm_msg put_stamp(const struct fsm *f, const struct fsm_cmd *c, int64_t now,
+				const struct queue *defq)
+{
+	struct fsm_msg v = c->msg;
+	v.seqno = f->last_seqno + 1;
+	v.put_time_ms = now;
+	v.expiry_ms = c->msg.expiry_ms == 0 ? 0 : sat_add_i64(now, c->msg.expiry_ms);
+	v.backout_count = 0;
+	if (c->flags & FSM_F_PERSIST_DEFAULT)
+		v.persistent = defq->attrs.defpsist;
+	else
+		v.persistent = (c->flags & FSM_F_PERSISTENT) ? 1 : 0;
+	if (c->flags & FSM_F_GEN_MSGID)
+		gen_msgid(v.msgid, v.seqno, now);
+	return v;
+}
+
 int op_put(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out)
 {
 	struct session *s;
@@ -71,17 +91,7 @@ int op_put(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf 
 		return QSG_RC_EXPIRY_ERROR;
 	if (sync && s->uow_count >= q->attrs.maxumsgs)
 		return QSG_RC_SYNCPOINT_LIMIT;
-	struct fsm_msg v = c->msg;
-	v.seqno = f->last_seqno + 1;
-	v.put_time_ms = now;
-	v.expiry_ms = c->msg.expiry_ms == 0 ? 0 : sat_add_i64(now, c->msg.expiry_ms);
-	v.backout_count = 0;
-	if (c->flags & FSM_F_PERSIST_DEFAULT)
-		v.persistent = first->attrs.defpsist;
-	else
-		v.persistent = (c->flags & FSM_F_PERSISTENT) ? 1 : 0;
-	if (c->flags & FSM_F_GEN_MSGID)
-		gen_msgid(v.msgid, v.seqno, now);
+	struct fsm_msg v = put_stamp(f, c, now, first);
 	struct qsg_wbuf xb;
 	qsg_wbuf_init(&xb);
 	if (q != rq) {
@@ -185,21 +195,13 @@ static int put_first_part(struct fsm *f, struct session *s, const struct fsm_cmd
 		return QSG_RC_MSG_TOO_BIG;
 	if (q->curdepth >= q->attrs.maxdepth)
 		return QSG_RC_Q_FULL;
+	if (c->msg.priority > 9)
+		return QSG_RC_PRIORITY_ERROR;
 	if (c->msg.expiry_ms < 0)
 		return QSG_RC_EXPIRY_ERROR;
 	if (sync && s->uow_count >= q->attrs.maxumsgs)
 		return QSG_RC_SYNCPOINT_LIMIT;
-	struct fsm_msg v = c->msg;
-	v.seqno = f->last_seqno + 1;
-	v.put_time_ms = now;
-	v.expiry_ms = c->msg.expiry_ms == 0 ? 0 : sat_add_i64(now, c->msg.expiry_ms);
-	v.backout_count = 0;
-	if (c->flags & FSM_F_PERSIST_DEFAULT)
-		v.persistent = (alias != NULL ? alias : q)->attrs.defpsist;
-	else
-		v.persistent = (c->flags & FSM_F_PERSISTENT) ? 1 : 0;
-	if (c->flags & FSM_F_GEN_MSGID)
-		gen_msgid(v.msgid, v.seqno, now);
+	struct fsm_msg v = put_stamp(f, c, now, alias != NULL ? alias : q);
 	uint32_t pcrc = msg_crc(&v); /* props || this part's body bytes */
 	v.body.len = c->total;
 	struct qmsg *m = msg_new(&v, pcrc);
