@@ -44,6 +44,10 @@ static uint64_t mkey(uint64_t seqno, uint32_t part)
 struct bodystore_map {
 	struct bent *v;
 	size_t cap; /* any size >= MAP_MIN_CAP: slots are chosen by fastrange */
+	/* The old table while a growth is in progress (NULL otherwise): slots
+	 * below ocur have moved; see "incremental growth". */
+	struct bent *ov;
+	size_t ocap, ocur;
 	size_t n; /* entries, held and missing */
 	/* Missing seqnos: appended unsorted, removed lazily (an entry is
 	 * really missing iff the map says so); sorted, deduplicated and
@@ -66,31 +70,19 @@ static uint64_t mix(uint64_t x)
 	return x;
 }
 
+static size_t home_in(size_t cap, uint64_t key)
+{
+	return (size_t)(((unsigned __int128)mix(key) * cap) >> 64);
+}
+
 static size_t home(const struct bodystore_map *m, uint64_t key)
 {
-	return (size_t)(((unsigned __int128)mix(key) * m->cap) >> 64);
+	return home_in(m->cap, key);
 }
 
 static size_t next_slot(const struct bodystore_map *m, size_t i)
 {
 	return i + 1 == m->cap ? 0 : i + 1;
-}
-
-static struct bent *map_find(const struct bodystore_map *m, uint64_t key)
-{
-	size_t i;
-
-	if (key == 0) {
-		return NULL;
-	}
-	for (i = home(m, key);; i = next_slot(m, i)) {
-		if (m->v[i].key == key) {
-			return &m->v[i];
-		}
-		if (m->v[i].key == 0) {
-			return NULL;
-		}
-	}
 }
 
 /* Place e (key not present) into v without growing. */
@@ -104,6 +96,91 @@ static struct bent *map_place(struct bodystore_map *m, const struct bent *e)
 	return &m->v[i];
 }
 
+/* ---- incremental growth ----
+ *
+ * Growing rehashes every entry; at 3M messages that is a 100 MB table and
+ * 300-400 ms on the loop, on every member at the same moment (they hold the
+ * same messages), which fenced all three in bench/deep.sh. So the table
+ * grows incrementally, as Redis's dict does: the new table is allocated
+ * (calloc of fresh pages: no copy), the old one stays readable, and every
+ * insert moves MAP_MIGRATE old slots over, from a cursor. An old slot whose
+ * entry moved becomes MAP_TOMB, which probing in the old table skips (it
+ * never ends a probe), so the old clusters stay intact without any
+ * backward shift there. A lookup that finds its key in the old table moves
+ * that entry at once, so every entry handed to a caller lives in the new
+ * table, and removals and updates only ever touch the new one. The old
+ * table is freed when the cursor reaches its end. Growth starts at load
+ * 0.8 with a table 1.5 times larger: the next growth is at least
+ * 0.4 x old capacity inserts away, and MAP_MIGRATE >= 3 finishes the move
+ * well before. Keys never reach MAP_TOMB: part numbers stay below 2^16. */
+#define MAP_MIGRATE 16
+#define MAP_TOMB UINT64_MAX
+
+static void map_move(struct bodystore_map *m, struct bent *o)
+{
+	map_place(m, o);
+	o->key = MAP_TOMB;
+}
+
+static void map_migrate(struct bodystore_map *m, size_t slots)
+{
+	while (m->ov != NULL && slots-- > 0) {
+		struct bent *o = &m->ov[m->ocur];
+		if (o->key != 0 && o->key != MAP_TOMB) {
+			map_move(m, o);
+		}
+		if (++m->ocur == m->ocap) {
+			free(m->ov);
+			m->ov = NULL;
+			m->ocap = 0;
+			m->ocur = 0;
+		}
+	}
+}
+
+/* Finish any growth in progress (before a walk of the whole table). */
+static void map_settle(struct bodystore_map *m)
+{
+	if (m->ov != NULL) {
+		map_migrate(m, m->ocap - m->ocur);
+	}
+}
+
+/* The entry of key, always in the new table (an entry still in the old one
+ * is moved first). */
+static struct bent *map_find(struct bodystore_map *m, uint64_t key)
+{
+	size_t i;
+
+	if (key == 0) {
+		return NULL;
+	}
+	for (i = home(m, key);; i = next_slot(m, i)) {
+		if (m->v[i].key == key) {
+			return &m->v[i];
+		}
+		if (m->v[i].key == 0) {
+			break;
+		}
+	}
+	if (m->ov == NULL) {
+		return NULL;
+	}
+	for (i = home_in(m->ocap, key);; i = i + 1 == m->ocap ? 0 : i + 1) {
+		struct bent *o = &m->ov[i];
+		if (o->key == key) {
+			struct bent e = *o;
+			o->key = MAP_TOMB;
+			return map_place(m, &e);
+		}
+		if (o->key == 0) {
+			return NULL;
+		}
+	}
+}
+
+/* Rehash into a table of ncap slots at once: only for an empty or settled
+ * table (bodystore_init sizes it before the recovery records go in). */
 static int map_grow(struct bodystore_map *m, size_t ncap)
 {
 	struct bent *old = m->v;
@@ -113,6 +190,7 @@ static int map_grow(struct bodystore_map *m, size_t ncap)
 	if (nv == NULL) {
 		return QSG_RC_STORAGE_NOT_AVAILABLE;
 	}
+	map_settle(m);
 	m->v = nv;
 	m->cap = ncap;
 	for (i = 0; i < ocap; i++) {
@@ -124,11 +202,29 @@ static int map_grow(struct bodystore_map *m, size_t ncap)
 	return QSG_OK;
 }
 
+/* Start an incremental growth to ncap slots. */
+static int map_grow_start(struct bodystore_map *m, size_t ncap)
+{
+	struct bent *nv = calloc(ncap, sizeof *nv);
+
+	if (nv == NULL) {
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	}
+	map_settle(m); /* cannot happen at MAP_MIGRATE >= 3; kept for safety */
+	m->ov = m->v;
+	m->ocap = m->cap;
+	m->ocur = 0;
+	m->v = nv;
+	m->cap = ncap;
+	return QSG_OK;
+}
+
 /* Insert a new key (not present). NULL when out of memory. */
 static struct bent *map_insert(struct bodystore_map *m, const struct bent *e)
 {
+	map_migrate(m, MAP_MIGRATE);
 	if ((m->n + 1) * 1000 > m->cap * MAP_MAX_LOAD &&
-	    map_grow(m, m->cap + m->cap / 2) != QSG_OK) {
+	    map_grow_start(m, m->cap + m->cap / 2) != QSG_OK) {
 		return NULL;
 	}
 	m->n++;
@@ -297,6 +393,7 @@ void bodystore_close(struct bodystore *b)
 	if (b->map != NULL) {
 		store_close(&b->st);
 		free(b->map->v);
+		free(b->map->ov);
 		free(b->map->miss);
 		free(b->map);
 		b->map = NULL;
@@ -554,6 +651,7 @@ void bodystore_restored(void *arg, uint64_t last_seqno)
 	size_t start, c, i;
 
 	b->gen++;
+	map_settle(m); /* a restore walks everything anyway */
 	/* Walk from just after an empty slot: backward shifts then only move
 	 * entries not visited yet (a cluster never crosses an empty slot), so
 	 * the slot just emptied is looked at again. */
@@ -764,7 +862,7 @@ size_t bodystore_map_bytes(const struct bodystore *b)
 {
 	const struct bodystore_map *m = b->map;
 
-	return sizeof *m + m->cap * sizeof *m->v + m->capmiss * sizeof *m->miss;
+	return sizeof *m + (m->cap + m->ocap) * sizeof *m->v + m->capmiss * sizeof *m->miss;
 }
 
 void bodystore_get_stats(const struct bodystore *b, struct bodystore_stats *out)
