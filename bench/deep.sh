@@ -21,6 +21,10 @@
 # member that leads after the step (a change mid-run is a failure of the goal).
 # With RESTART=1 it also kills every member (kill -9) at full depth, starts
 # them again and prints how long the group took to serve a PUT.
+# With WIPE=1 it then stops one follower (by PID), wipes its data directory,
+# starts it again while STEP more messages are put, and prints how long the
+# member took to install the snapshot and fetch every body it lacks
+# (QSG4102I in its log; docs/catchup.md), and its RSS and disk after.
 #
 # Environment: DEPTH (default 1000000), STEP (default 100000), SIZE (1024),
 # RESTART (0), QSG_BIN_DIR (default build/), QSG_RUN_DIR (run/deep),
@@ -39,6 +43,7 @@ depth=${DEPTH:-1000000}
 step=${STEP:-100000}
 size=${SIZE:-1024}
 restart=${RESTART:-0}
+wipe=${WIPE:-0}
 cluster=$src/scripts/cluster
 adm=$QSG_BIN_DIR/qsgadm
 
@@ -182,6 +187,31 @@ if [ "$restart" = 1 ]; then
 	t1=$(date +%s.%N)
 	echo "restart: kill -9 of every member at depth $depth, serving again after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s; longest loop iteration since start $(stall) ms"
 	d=$((d + 1))
+fi
+
+if [ "$wipe" = 1 ]; then
+	l=$(leader)
+	v=
+	for qm in QM3 QM2 QM1; do [ "$qm" != "$l" ] && v=$qm && break; done
+	n0=$(grep -c QSG4102I "$QSG_RUN_DIR/$v.log" 2>/dev/null || true)
+	"$cluster" stop "$v" >/dev/null
+	rm -rf "${QSG_RUN_DIR:?}/$v"
+	t0=$(date +%s.%N)
+	"$cluster" start "$v" >/dev/null
+	# qsgbench spreads its connections over every address it is given: give
+	# it the two members that serve.
+	live=$(for qm in QM1 QM2 QM3; do [ "$qm" = "$v" ] || "$cluster" conn "$qm"; done | paste -sd, -)
+	r=$(QSG_CONN=$live bench --mode put --conns 8 --inflight 8 --size "$size" --persistent --messages "$step")
+	[[ $r == *failed=1* ]] && status=1
+	d=$((d + step))
+	row fill "$d" "$r"
+	for ((i = 0; i < 12000; i++)); do
+		n1=$(grep -c QSG4102I "$QSG_RUN_DIR/$v.log" 2>/dev/null || true)
+		((${n1:-0} > ${n0:-0})) && break
+		sleep 0.1
+	done
+	t1=$(date +%s.%N)
+	echo "wipe: $v wiped at depth $((d - step)), caught up (QSG4102I) after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s while $step more were put; rss $(rss "$v") MB, disk $(disk "$v") MB; $(grep QSG4102I "$QSG_RUN_DIR/$v.log" | tail -1 | cut -c1-160)"
 fi
 
 while ((d > 0)); do

@@ -37,6 +37,7 @@ qsgd_SOURCES = \
 	src/qsgd/msgstore.h src/qsgd/msgstore.c \
 	src/qsgd/httpd.h src/qsgd/httpd.c \
 	src/qsgd/sdnotify.h src/qsgd/sdnotify.c \
+	src/qsgd/hugepages.h src/qsgd/hugepages.c \
 	src/qsgd/main.c
 qsgd_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 qsgd_LDADD = libqsgd.la libqsgadmin.la libqsgglue.la libqsgchan.la libqsgfsm.la libqsgstore.la libqsgcommon.la \

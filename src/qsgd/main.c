@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "hugepages.h"
 #include "batcher.h"
 #include "chan/chinit.h"
 #include "lifecycle.h"
@@ -544,6 +545,7 @@ int main(int argc, char **argv)
 {
 	static struct member m; /* too big for the stack; not shared */
 	char errmsg[QSG_ERRMSG_SIZE] = "";
+	enum hugepages_state huge = hugepages_reexec(argv);
 
 	int rc = qsgd_config_load(&m.cfg, argc, argv, errmsg);
 	if (rc == QSG_RC_INVALID && strcmp(errmsg, "help") == 0) {
@@ -563,6 +565,7 @@ int main(int argc, char **argv)
 			  getenv("WATCHDOG_PID"), (long)getpid(), errmsg) != QSG_OK)
 		QLOG_WARNING(&m.log, "QSG6004W", "systemd notification disabled: %s", errmsg);
 	signal(SIGPIPE, SIG_IGN);
+	QLOG_INFO_(&m.log, "QSG6005I", "heap huge pages %s", hugepages_state_name(huge));
 	/* No glibc fastbins: a burst of small frees with no large malloc in
 	 * between (the reaper freeing a cleared queue's 1M index entries)
 	 * would pile up in them and the next large malloc would consolidate

@@ -54,7 +54,10 @@ struct bodystore_map {
 	 * filtered on demand by bodystore_missing. */
 	uint64_t *miss;
 	size_t nmiss, capmiss;
-	bool miss_clean; /* sorted, unique, every element missing */
+	/* Sorted ascending (duplicates and keys no longer missing may remain:
+	 * bodystore_missing skips them). Appends keep it sorted unless a key
+	 * is smaller than the last; only then is it sorted again, once. */
+	bool miss_sorted;
 	uint64_t reloc_mismatch;
 };
 
@@ -269,8 +272,8 @@ static int miss_add(struct bodystore *b, uint64_t key)
 		m->miss = nv;
 		m->capmiss = ncap;
 	}
-	if (m->nmiss > 0 && m->miss[m->nmiss - 1] >= key) {
-		m->miss_clean = false;
+	if (m->nmiss > 0 && m->miss[m->nmiss - 1] > key) {
+		m->miss_sorted = false;
 	}
 	m->miss[m->nmiss++] = key;
 	b->nmissing++;
@@ -278,19 +281,21 @@ static int miss_add(struct bodystore *b, uint64_t key)
 }
 
 /* An entry stops being missing (filled, put, released): the vector keeps
- * the key until the next clean-up. */
+ * the key (bodystore_missing skips it) until nothing is missing. Nothing
+ * here may cost more than O(1): a catch-up fills a million entries, and
+ * re-sorting the vector after each batch (as before) took 300 ms per
+ * 1 MiB batch at 3M claims, with the member fencing itself all along. */
 static void miss_gone(struct bodystore *b)
 {
 	struct bodystore_map *m = b->map;
 
-	m->miss_clean = false;
 	if (b->nmissing > 0) {
 		b->nmissing--;
 	}
 	if (b->nmissing == 0) {
 		/* Nothing missing any more: drop the stale keys now. */
 		m->nmiss = 0;
-		m->miss_clean = true;
+		m->miss_sorted = true;
 		if (m->capmiss > 4096) {
 			free(m->miss);
 			m->miss = NULL;
@@ -305,12 +310,14 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void miss_clean(struct bodystore *b)
+/* Sort the vector (after an out-of-order append: a restore's claims come
+ * queue by queue) and drop duplicates and keys no longer missing. */
+static void miss_sort(struct bodystore *b)
 {
 	struct bodystore_map *m = b->map;
 	size_t i, w = 0;
 
-	if (m->miss_clean) {
+	if (m->miss_sorted) {
 		return;
 	}
 	if (m->nmiss > 1) {
@@ -324,7 +331,7 @@ static void miss_clean(struct bodystore *b)
 		m->miss[w++] = m->miss[i];
 	}
 	m->nmiss = w;
-	m->miss_clean = true;
+	m->miss_sorted = true;
 }
 
 /* ---- init ---- */
@@ -358,7 +365,7 @@ int bodystore_init(struct bodystore *b, const struct store_config *cfg, char *er
 	}
 	b->map->cap = MAP_MIN_CAP;
 	b->map->v = calloc(b->map->cap, sizeof *b->map->v);
-	b->map->miss_clean = true;
+	b->map->miss_sorted = true;
 	if (b->map->v == NULL) {
 		free(b->map);
 		b->map = NULL;
@@ -795,7 +802,7 @@ size_t bodystore_missing(struct bodystore *b, uint64_t after, uint64_t *keys, si
 	struct bodystore_map *m = b->map;
 	size_t lo = 0, hi, n = 0;
 
-	miss_clean(b);
+	miss_sort(b);
 	hi = m->nmiss;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
@@ -805,8 +812,15 @@ size_t bodystore_missing(struct bodystore *b, uint64_t after, uint64_t *keys, si
 			hi = mid;
 		}
 	}
-	while (lo < m->nmiss && n < max) {
-		keys[n++] = m->miss[lo++];
+	/* Keys filled or released since they were listed are skipped: each
+	 * once per pass, as the caller's cursor moves past them. */
+	for (; lo < m->nmiss && n < max; lo++) {
+		uint64_t k = m->miss[lo];
+		const struct bent *e = map_find(m, k);
+		if (e == NULL || e->seg != 0 || (n > 0 && keys[n - 1] == k)) {
+			continue;
+		}
+		keys[n++] = k;
 	}
 	return n;
 }
