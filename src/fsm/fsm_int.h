@@ -59,11 +59,11 @@ struct ikey;
 /* struct qmsg flag bits. */
 #define QM_PERSISTENT 0x01
 #define QM_CHUNKED 0x02 /* content in parts: f->chunks has its part table */
-#define QM_XFER 0x04 /* in a uow, not under syncpoint: MS_HELD: a chunked put
-		      * that becomes visible by itself when its last part is
-		      * applied; MS_LOCKED: a chunked message got outside
-		      * syncpoint, consumed by GET_DONE (meaningless in other
-		      * states) */
+/* QM_XFER: in a uow, not under syncpoint: MS_HELD: a chunked put that
+ * becomes visible by itself when its last part is applied; MS_LOCKED: a
+ * chunked message got outside syncpoint, consumed by GET_DONE (cleared by
+ * make_visible; meaningless in other states). */
+#define QM_XFER 0x04
 #define QM_MARK 0x08 /* CH_SETTLE scratch (0 outside an apply) */
 #define QM_GENID 0x10 /* msgid is msgid_gen(seqno, put_time_ms): not stored */
 #define QM_INDEXED 0x20 /* in its queue's index (x->iprev, x->inext) */
@@ -107,7 +107,7 @@ struct qmsg {
 	uint8_t flags; /* QM_* */
 };
 _Static_assert(sizeof(struct qmsg) <= 72, "struct qmsg must stay a malloc request of <= 72 "
-					 "bytes (80-byte glibc chunk): docs/storage.md");
+					  "bytes (80-byte glibc chunk): docs/storage.md");
 
 static inline int64_t qmsg_expiry(const struct qmsg *m)
 {

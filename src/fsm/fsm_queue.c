@@ -234,7 +234,8 @@ int op_put_chunk(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 	if (m == NULL || m->seqno != c->msg.seqno)
 		for (m = s->uow_head; m != NULL && m->seqno != c->msg.seqno; m = m->uow_next)
 			;
-	struct chunkinfo *ck = m != NULL && (m->flags & QM_CHUNKED) ? chunk_find(f, m->seqno) : NULL;
+	struct chunkinfo *ck =
+	    m != NULL && (m->flags & QM_CHUNKED) ? chunk_find(f, m->seqno) : NULL;
 	if (m == NULL) /* backed out (BACKOUT, a new session), or visible */
 		return QSG_RC_BACKED_OUT;
 	if (m->state != MS_HELD || ck == NULL)
@@ -266,7 +267,8 @@ int op_get_done(struct fsm *f, const struct fsm_cmd *c)
 	if (rc != QSG_OK)
 		return rc;
 	struct qmsg *m = s->uow_head;
-	while (m != NULL && !(m->seqno == c->msg.seqno && m->state == MS_LOCKED && (m->flags & QM_XFER)))
+	while (m != NULL &&
+	       !(m->seqno == c->msg.seqno && m->state == MS_LOCKED && (m->flags & QM_XFER)))
 		m = m->uow_next;
 	if (m == NULL)
 		return QSG_RC_NO_MSG_AVAILABLE;

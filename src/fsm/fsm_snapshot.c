@@ -147,9 +147,10 @@ int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
 				}
 		qsg_put_u32(out, s->uow_count);
 		for (struct qmsg *m = s->uow_head; m != NULL; m = m->uow_next) {
-			qsg_put_u8(out, m->state == MS_HELD
-					    ? ((m->flags & QM_XFER) ? UOW_XFER_PUT : UOW_HELD_PUT)
-					    : ((m->flags & QM_XFER) ? UOW_XFER_GET : UOW_LOCKED_GET));
+			qsg_put_u8(out,
+				   m->state == MS_HELD
+				       ? ((m->flags & QM_XFER) ? UOW_XFER_PUT : UOW_HELD_PUT)
+				       : ((m->flags & QM_XFER) ? UOW_XFER_GET : UOW_LOCKED_GET));
 			qsg_put_str(out, m->q->attrs.name);
 			qsg_put_u32(out, m->q->attrs.scope);
 			snap_msg(f, out, m);
@@ -671,7 +672,8 @@ int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
 	*f = g;
 	for (size_t i = 0; i < x.n; i++) {
 		const struct qmsg *m = x.v[i].m;
-		const struct chunkinfo *ck = (m->flags & QM_CHUNKED) ? chunk_find(f, m->seqno) : NULL;
+		const struct chunkinfo *ck =
+		    (m->flags & QM_CHUNKED) ? chunk_find(f, m->seqno) : NULL;
 		if (ck == NULL) {
 			f->bodies.claim(f->bodies.arg, m->seqno, m->props_len, m->body_len, m->crc);
 			continue;
