@@ -57,7 +57,7 @@ void state_free(struct fsm *f)
 		struct qmsg *m = f->chsts[i]->lk_head;
 		while (m != NULL) {
 			struct qmsg *next = m->uow_next;
-			free(m); /* not released: the state is replaced */
+			msg_destroy(m); /* not released: the state is replaced */
 			m = next;
 		}
 		free(f->chsts[i]);
@@ -228,7 +228,7 @@ static int walk_entry(struct fsm *f, const void *entry, size_t len, struct qsg_w
 					"(content unreadable or not held by this member)",
 					f->body_fail_what, (unsigned long long)f->body_fail_seqno,
 					i);
-		if (rc == QSG_RC_STORAGE_NOT_AVAILABLE)
+		if (rc == QSG_RC_STORAGE_NOT_AVAILABLE || f->alloc_failed)
 			oom = true;
 	}
 	rc = fsm_entry_read_end(&er, errmsg);
@@ -252,6 +252,7 @@ int fsm_apply(struct fsm *f, const void *entry, size_t len, struct qsg_wbuf *res
 	if (rc != QSG_OK)
 		return rc;
 	f->body_failed = false;
+	f->alloc_failed = false;
 	rc = walk_entry(f, entry, len, results, true, errmsg);
 	if (rc != QSG_OK)
 		return rc;

@@ -15,40 +15,6 @@
 /* The scratch buffer is kept for reuse up to this capacity. */
 #define SCRATCH_KEEP (1u << 20)
 
-void msg_view(const struct qmsg *m, struct fsm_msg *out)
-{
-	memset(out, 0, sizeof *out);
-	memcpy(out->msgid, m->msgid, FSM_ID_LEN);
-	memcpy(out->correlid, m->correlid, FSM_ID_LEN);
-	out->priority = m->priority;
-	out->persistent = m->persistent;
-	out->expiry_ms = m->expiry_ms;
-	out->put_time_ms = m->put_time_ms;
-	out->backout_count = m->backout_count;
-	out->seqno = m->seqno;
-	out->props.len = m->props_len;
-	out->body.len = m->body_len;
-}
-
-struct qmsg *msg_new(const struct fsm_msg *src, uint32_t crc)
-{
-	struct qmsg *m = calloc(1, sizeof *m);
-	if (m == NULL)
-		return NULL;
-	memcpy(m->msgid, src->msgid, FSM_ID_LEN);
-	memcpy(m->correlid, src->correlid, FSM_ID_LEN);
-	m->priority = src->priority;
-	m->persistent = src->persistent;
-	m->expiry_ms = src->expiry_ms;
-	m->put_time_ms = src->put_time_ms;
-	m->backout_count = src->backout_count;
-	m->seqno = src->seqno;
-	m->props_len = (uint32_t)src->props.len;
-	m->body_len = (uint32_t)src->body.len;
-	m->crc = crc;
-	return m;
-}
-
 uint32_t msg_crc(const struct fsm_msg *v)
 {
 	uint32_t crc = qsg_crc32c(0, v->props.p, v->props.len);
@@ -72,7 +38,7 @@ int msg_create(struct fsm *f, const struct fsm_msg *v, struct qmsg **out)
 		return QSG_RC_STORAGE_NOT_AVAILABLE;
 	if (f->bodies.put(f->bodies.arg, m->seqno, v->props.p, m->props_len, v->body.p, m->body_len,
 			  crc) != QSG_OK) {
-		free(m);
+		msg_destroy(m);
 		return body_fail(f, "put", v->seqno);
 	}
 	*out = m;
@@ -118,7 +84,7 @@ int chunk_attach(struct fsm *f, struct qmsg *m, uint32_t nparts, uint32_t nrecv,
 		free(ck);
 		return QSG_RC_STORAGE_NOT_AVAILABLE;
 	}
-	m->chunked = 1;
+	m->flags |= QM_CHUNKED;
 	return QSG_OK;
 }
 
@@ -145,7 +111,7 @@ static void chunk_drop(struct fsm *f, uint64_t seqno)
 
 bool msg_complete(const struct fsm *f, const struct qmsg *m)
 {
-	if (!m->chunked)
+	if (!(m->flags & QM_CHUNKED))
 		return true;
 	const struct chunkinfo *ck = chunk_find(f, m->seqno);
 	return ck != NULL && ck->nrecv == ck->nparts;
@@ -207,9 +173,9 @@ void msg_free(struct fsm *f, struct qmsg *m)
 	if (m == NULL)
 		return;
 	f->bodies.release(f->bodies.arg, m->seqno);
-	if (m->chunked)
+	if (m->flags & QM_CHUNKED)
 		chunk_drop(f, m->seqno);
-	free(m);
+	msg_destroy(m);
 }
 
 int msg_read(struct fsm *f, const struct qmsg *m, struct fsm_msg *v)
@@ -221,7 +187,7 @@ int msg_read(struct fsm *f, const struct qmsg *m, struct fsm_msg *v)
 	}
 	qsg_wbuf_reset(&f->scratch);
 	int rc = QSG_OK;
-	if (m->chunked) {
+	if (m->flags & QM_CHUNKED) {
 		/* The whole content, part after part (a requester without
 		 * FSM_F_CHUNKS, a channel, a DLQ copy). */
 		const struct chunkinfo *ck = chunk_find(f, m->seqno);
@@ -268,10 +234,8 @@ static int chunked_renumber(struct fsm *f, struct qmsg *m, uint64_t seqno)
 	return QSG_OK;
 }
 
-int msg_renumber(struct fsm *f, struct qmsg *m, uint64_t seqno)
+static int plain_renumber(struct fsm *f, struct qmsg *m, uint64_t seqno)
 {
-	if (m->chunked)
-		return chunked_renumber(f, m, seqno);
 	struct fsm_msg v;
 	int rc = msg_read(f, m, &v);
 	if (rc != QSG_OK)
@@ -282,6 +246,23 @@ int msg_renumber(struct fsm *f, struct qmsg *m, uint64_t seqno)
 	f->bodies.release(f->bodies.arg, m->seqno);
 	m->seqno = seqno;
 	return QSG_OK;
+}
+
+int msg_renumber(struct fsm *f, struct qmsg *m, uint64_t seqno)
+{
+	/* A generated msgid is a function of the seqno: it is stored first
+	 * (the message keeps its msgid), and dropped again on failure. */
+	bool gen = (m->flags & QM_GENID) != 0;
+	int rc = qmsg_keep_msgid(f, m);
+	if (rc != QSG_OK)
+		return rc;
+	rc = (m->flags & QM_CHUNKED) ? chunked_renumber(f, m, seqno) : plain_renumber(f, m, seqno);
+	if (rc != QSG_OK && gen) {
+		memset(m->x->msgid, 0, FSM_ID_LEN);
+		m->flags |= QM_GENID;
+		qmsg_ext_trim(m);
+	}
+	return rc;
 }
 
 int qmsg_put(struct fsm *f, struct qsg_wbuf *out, const struct qmsg *m)

@@ -38,6 +38,33 @@ static struct qcount *qcount_of(struct qcount *v, size_t n, const struct queue *
 	return &v[i];
 }
 
+/* The descriptor's canonical form (fsm_desc.c): QM_GENID iff the msgid is
+ * the generated one of (seqno, put time), and then not stored; an
+ * extension iff one of its fields is not at its default; index links iff
+ * QM_INDEXED; no CH_SETTLE mark outside an apply; QM_XFER in a uow only. */
+static void check_desc(const struct qmsg *m)
+{
+	uint8_t gen[FSM_ID_LEN], zero[FSM_ID_LEN] = {0};
+	msgid_gen(gen, m->seqno, m->put_time_ms);
+	const struct qmsg_ext *x = m->x;
+	QSG_ASSERT((m->flags & QM_MARK) == 0);
+	QSG_ASSERT((m->flags & QM_XFER) == 0 || m->state == MS_HELD || m->state == MS_LOCKED);
+	QSG_ASSERT(m->state != MS_VISIBLE || m->priority < NPRIO);
+	if (x == NULL) {
+		QSG_ASSERT((m->flags & QM_INDEXED) == 0);
+		return;
+	}
+	if (m->flags & QM_GENID)
+		QSG_ASSERT(memcmp(x->msgid, zero, FSM_ID_LEN) == 0);
+	else
+		QSG_ASSERT(memcmp(x->msgid, gen, FSM_ID_LEN) != 0);
+	if (!(m->flags & QM_INDEXED))
+		QSG_ASSERT(x->iprev == NULL && x->inext == NULL);
+	QSG_ASSERT((m->flags & QM_INDEXED) || x->expiry_ms != 0 || x->hold_until != 0 ||
+		   x->backout_count != 0 || memcmp(x->msgid, zero, FSM_ID_LEN) != 0 ||
+		   memcmp(x->correlid, zero, FSM_ID_LEN) != 0);
+}
+
 /* Priority lists: linked both ways, each message visible, of its list's
  * priority and queue, sorted by seqno; returns the count. */
 static uint32_t check_lists(const struct queue *q)
@@ -50,11 +77,12 @@ static uint32_t check_lists(const struct queue *q)
 			QSG_ASSERT(m->q == q);
 			QSG_ASSERT(m->state == MS_VISIBLE);
 			QSG_ASSERT(m->priority == p);
-			QSG_ASSERT(m->mark == 0);
 			QSG_ASSERT(prev == NULL || prev->seqno < m->seqno);
+			QSG_ASSERT(!(m->flags & QM_INDEXED) || index_active(q));
+			check_desc(m);
 			prev = m;
 			n++;
-			nexp += m->expiry_ms != 0;
+			nexp += qmsg_expiry(m) != 0;
 		}
 		QSG_ASSERT(q->tail[p] == prev);
 	}
@@ -73,11 +101,11 @@ static uint32_t check_index(const struct queue *q)
 	     h = hmap_next(&q->index, h)) {
 		const struct ikey *k = (const struct ikey *)h;
 		const struct qmsg *prev = NULL;
-		for (const struct qmsg *m = k->head; m != NULL; m = m->inext) {
-			const uint8_t *key =
-			    q->attrs.indxtype == FSM_INDX_MSGID ? m->msgid : m->correlid;
-			QSG_ASSERT(m->ik == k);
-			QSG_ASSERT(m->iprev == prev);
+		for (const struct qmsg *m = k->head; m != NULL; m = m->x->inext) {
+			uint8_t buf[FSM_ID_LEN];
+			const uint8_t *key = qmsg_key(m, q->attrs.indxtype, buf);
+			QSG_ASSERT(m->flags & QM_INDEXED);
+			QSG_ASSERT(m->x->iprev == prev);
 			QSG_ASSERT(m->state == MS_VISIBLE);
 			QSG_ASSERT(memcmp(key, k->key, FSM_ID_LEN) == 0);
 			QSG_ASSERT(prev == NULL || msg_get_before(prev, m));
@@ -126,7 +154,8 @@ static size_t check_sessions(const struct fsm *f, struct qcount *v, size_t nq)
 		for (const struct qmsg *m = s->uow_head; m != NULL; m = m->uow_next) {
 			struct qcount *c = qcount_of(v, nq, m->q);
 			QSG_ASSERT(m->state == MS_HELD || m->state == MS_LOCKED);
-			QSG_ASSERT(m->mark == 0);
+			QSG_ASSERT(!(m->flags & QM_INDEXED));
+			check_desc(m);
 			if (m->state == MS_HELD)
 				c->held++;
 			else
@@ -162,7 +191,8 @@ static size_t check_chan(const struct fsm *f, struct qcount *v, size_t nq)
 		const struct qmsg *last = NULL;
 		for (const struct qmsg *m = e->lk_head; m != NULL; m = m->uow_next) {
 			QSG_ASSERT(m->state == MS_CHLOCKED);
-			QSG_ASSERT(m->mark == 0);
+			QSG_ASSERT(!(m->flags & QM_INDEXED));
+			check_desc(m);
 			QSG_ASSERT(last == NULL || last->chseq < m->chseq);
 			qcount_of(v, nq, m->q)->chlocked++;
 			last = m;

@@ -44,7 +44,7 @@ int op_ch_getbatch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct q
 		struct qmsg *m = q->head[p];
 		while (m != NULL && n < ch->max_msgs) {
 			struct qmsg *next = m->next;
-			if (msg_expired(m, now) || m->hold_until > now) {
+			if (msg_expired(m, now) || qmsg_hold_until(m) > now) {
 				m = next;
 				continue;
 			}
@@ -93,7 +93,7 @@ static void lk_release(struct qmsg *m)
 {
 	m->q->uncommitted--;
 	m->uow_next = NULL;
-	m->mark = 0;
+	m->flags &= (uint8_t)~QM_MARK;
 }
 
 /* DLQ disposition: the message goes to the dead-letter queue with a DLH
@@ -200,14 +200,14 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 		if (done)
 			break;
 		size_t k = seq_index(seqs, nl, d.seq);
-		if (k == nl || v[k]->mark) {
+		if (k == nl || (v[k]->flags & QM_MARK)) {
 			rc = QSG_RC_INVALID;
 			break;
 		}
-		v[k]->mark = 1;
+		v[k]->flags |= QM_MARK;
 	}
 	for (i = 0; i < nl; i++)
-		v[i]->mark = 0;
+		v[i]->flags &= (uint8_t)~QM_MARK;
 	if (rc != QSG_OK) {
 		free(v);
 		free(seqs);
@@ -228,9 +228,12 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 		 * now + hold_ms. */
 		struct queue *q = m->q;
 		lk_release(m);
-		m->hold_until = sat_add_i64(now, (int64_t)d.hold_ms);
-		if (m->backout_count < UINT32_MAX)
-			m->backout_count++;
+		/* An extension if it has none: out of memory fails the apply
+		 * (f->alloc_failed), the message is held all the same. */
+		qmsg_set_hold(f, m, sat_add_i64(now, (int64_t)d.hold_ms));
+		uint32_t bc = qmsg_backout(m);
+		if (bc < UINT32_MAX)
+			qmsg_set_backout(f, m, bc + 1);
 		make_visible(q, m, false);
 		queue_notify(f, q, 1);
 	}

@@ -5,7 +5,8 @@
  *    status entries) and the functions one concern's file offers the others.
  * Files: fsm.c (lifecycle, entry decode, dispatch), fsm_qtable.c (messages,
  * index, priority lists, queue table, alias and transmission queue
- * resolution: the bottom layer), fsm_body.c (the message constructor and
+ * resolution: the bottom layer), fsm_desc.c (the descriptor, struct qmsg,
+ * and its optional fields), fsm_body.c (the message constructor and
  * destructor, content through the body provider; membodies.c is the
  * built-in provider), fsm_queue.c (PUT/GET/BROWSE),
  * fsm_object.c (queue definitions), fsm_uow.c (sessions, units of work), fsm_member.c (members,
@@ -55,36 +56,73 @@ enum msg_state {
 
 struct ikey;
 
-struct qmsg {
-	struct qmsg *prev, *next; /* priority list, sorted by seqno */
+/* struct qmsg flag bits. */
+#define QM_PERSISTENT 0x01
+#define QM_CHUNKED 0x02 /* content in parts: f->chunks has its part table */
+/* QM_XFER: in a uow, not under syncpoint: MS_HELD: a chunked put that
+ * becomes visible by itself when its last part is applied; MS_LOCKED: a
+ * chunked message got outside syncpoint, consumed by GET_DONE (cleared by
+ * make_visible; meaningless in other states). */
+#define QM_XFER 0x04
+#define QM_MARK 0x08 /* CH_SETTLE scratch (0 outside an apply) */
+#define QM_GENID 0x10 /* msgid is msgid_gen(seqno, put_time_ms): not stored */
+#define QM_INDEXED 0x20 /* in its queue's index (x->iprev, x->inext) */
+
+/* What few messages need, out of line (docs/storage.md, "The in-memory
+ * descriptor"). m->x is non-NULL iff one of these is not its default:
+ * msgid (stored only without QM_GENID; zero with it), correlid, expiry,
+ * hold_until, backout_count not 0, or QM_INDEXED (the index links; NULL
+ * otherwise). fsm_check.c checks it. */
+struct qmsg_ext {
 	struct qmsg *iprev, *inext; /* index key list, in get order */
-	struct ikey *ik; /* index entry holding it, NULL if none */
-	struct qmsg *uow_next; /* session uow list */
-	struct queue *q;
-	uint8_t state; /* enum msg_state */
-	uint8_t priority;
-	uint8_t persistent;
 	uint8_t msgid[FSM_ID_LEN];
 	uint8_t correlid[FSM_ID_LEN];
 	int64_t expiry_ms; /* absolute, 0 = never */
-	int64_t put_time_ms;
-	uint32_t backout_count;
-	uint64_t seqno;
 	int64_t hold_until; /* channel HOLD: CH_GETBATCH skips it before this */
-	uint64_t chseq; /* MS_CHLOCKED: channel sequence number */
-	uint8_t mark; /* CH_SETTLE scratch (0 outside an apply) */
-	uint8_t chunked; /* content in parts: f->chunks has its part table */
-	uint8_t xfer; /* in a uow, not under syncpoint: MS_HELD: a chunked put
-		       * that becomes visible by itself when its last part is
-		       * applied; MS_LOCKED: a chunked message got outside
-		       * syncpoint, consumed by GET_DONE (meaningless in other
-		       * states) */
+	uint32_t backout_count;
+};
+
+/* The descriptor of every message in the state: 72 bytes, a glibc chunk of
+ * 80, whatever the message (the rest is in `x` when needed). The fields
+ * are read through the qmsg_* accessors below where they may be in x. */
+struct qmsg {
+	union {
+		struct qmsg *prev; /* priority list, sorted by seqno */
+		uint64_t chseq; /* MS_CHLOCKED (off the priority list): channel
+				 * sequence number */
+	};
+	struct qmsg *next;
+	struct qmsg *uow_next; /* session uow list, channel locked list */
+	struct queue *q;
+	struct qmsg_ext *x; /* NULL: every optional field at its default */
+	uint64_t seqno;
+	int64_t put_time_ms;
 	/* The content (props then body) is not here: it lives with the body
 	 * provider (f->bodies), keyed by seqno; crc = crc32c(props || body). */
 	uint32_t props_len;
 	uint32_t body_len;
 	uint32_t crc;
+	uint8_t state; /* enum msg_state */
+	uint8_t priority;
+	uint8_t flags; /* QM_* */
 };
+_Static_assert(sizeof(struct qmsg) <= 72, "struct qmsg must stay a malloc request of <= 72 "
+					  "bytes (80-byte glibc chunk): docs/storage.md");
+
+static inline int64_t qmsg_expiry(const struct qmsg *m)
+{
+	return m->x != NULL ? m->x->expiry_ms : 0;
+}
+
+static inline int64_t qmsg_hold_until(const struct qmsg *m)
+{
+	return m->x != NULL ? m->x->hold_until : 0;
+}
+
+static inline uint32_t qmsg_backout(const struct qmsg *m)
+{
+	return m->x != NULL ? m->x->backout_count : 0;
+}
 
 /* The part table of a chunked message (f->chunks, by seqno): only large
  * messages pay for it. crc[i] is part i's CRC32C; parts 0 .. nrecv - 1
@@ -179,6 +217,10 @@ struct fsm {
 	struct membodies *mem;
 	struct qsg_wbuf scratch;
 	bool body_failed;
+	/* An allocation that a command cannot undo failed (qmsg_set_*): the
+	 * apply fails with QSG_RC_STORAGE_NOT_AVAILABLE, as when a command
+	 * returns it (the replica is no longer trusted). */
+	bool alloc_failed;
 	const char *body_fail_what; /* "put" or "read" */
 	uint64_t body_fail_seqno;
 	/* Not state: garbage (fsm_reap.c). Messages that left the state in
@@ -233,13 +275,38 @@ int queue_resolve(const struct fsm *f, uint32_t member, const char *name, struct
 bool xmitq_ok(const struct queue *x);
 int resolve_xmitq(const struct fsm *f, uint32_t member, const struct queue *rq, struct queue **out);
 
-/* fsm_body.c: the one constructor and destructor of messages and the
- * content reads (the provider is f->bodies, membodies.h by default). */
+/* fsm_desc.c: the descriptor (struct qmsg) and its optional fields. */
+/* The generated MsgId of seqno put at put_ms: "QSG" 0x01, seqno (u64 LE),
+ * put_ms (i64 LE), 4 zero bytes. */
+void msgid_gen(uint8_t *id, uint64_t seqno, int64_t put_ms);
+/* m's msgid: a pointer to it, in buf (FSM_ID_LEN bytes) when generated. */
+const uint8_t *qmsg_msgid(const struct qmsg *m, uint8_t *buf);
+const uint8_t *qmsg_correlid(const struct qmsg *m);
+/* The key of m in an index of type indxtype (qmsg_msgid's buf rule). */
+const uint8_t *qmsg_key(const struct qmsg *m, uint8_t indxtype, uint8_t *buf);
 /* m's fields, props/body with their lengths only (NULL pointers). */
 void msg_view(const struct qmsg *m, struct fsm_msg *out);
 /* A descriptor with src's fields (its props/body only give the lengths;
- * crc is the caller's). Nothing is put to the provider. */
+ * crc is the caller's), with an extension only if a field needs one.
+ * Nothing is put to the provider. NULL: out of memory. */
 struct qmsg *msg_new(const struct fsm_msg *src, uint32_t crc);
+/* Free the descriptor and its extension (content not released). */
+void msg_destroy(struct qmsg *m);
+/* m's extension, allocated (zeroed) if it has none; NULL: out of memory. */
+struct qmsg_ext *qmsg_ext(struct qmsg *m);
+/* Free m's extension if every field in it is at its default. */
+void qmsg_ext_trim(struct qmsg *m);
+/* Set an optional field; QSG_OK, or QSG_RC_STORAGE_NOT_AVAILABLE with
+ * f->alloc_failed set (the field unchanged; the apply fails). */
+int qmsg_set_backout(struct fsm *f, struct qmsg *m, uint32_t n);
+int qmsg_set_hold(struct fsm *f, struct qmsg *m, int64_t until);
+/* Store a generated msgid before seqno changes (msg_renumber): QSG_OK or
+ * QSG_RC_STORAGE_NOT_AVAILABLE (f->alloc_failed). */
+int qmsg_keep_msgid(struct fsm *f, struct qmsg *m);
+
+/* fsm_body.c: the one constructor and destructor of messages with content
+ * and the content reads (the provider is f->bodies, membodies.h by
+ * default). */
 uint32_t msg_crc(const struct fsm_msg *v);
 /* Provider failure (what: "put" or "read" of seqno): sets f->body_failed,
  * returns QSG_RC_IO. */
@@ -259,7 +326,7 @@ int msg_renumber(struct fsm *f, struct qmsg *m, uint64_t seqno);
 /* Large messages (fsm_body.c). */
 struct chunkinfo *chunk_find(const struct fsm *f, uint64_t seqno);
 /* A part table for m (seqno set) with nparts parts, nrecv crcs from crc
- * (may be NULL when nrecv is 0); m->chunked set. QSG_OK or
+ * (may be NULL when nrecv is 0); QM_CHUNKED set. QSG_OK or
  * QSG_RC_STORAGE_NOT_AVAILABLE. */
 int chunk_attach(struct fsm *f, struct qmsg *m, uint32_t nparts, uint32_t nrecv, uint64_t pseq,
 		 const uint32_t *crc);

@@ -42,7 +42,8 @@ void queue_notify(struct fsm *f, struct queue *q, uint32_t n)
 
 bool msg_expired(const struct qmsg *m, int64_t now)
 {
-	return m->expiry_ms != 0 && m->expiry_ms <= now;
+	int64_t e = qmsg_expiry(m);
+	return e != 0 && e <= now;
 }
 
 /* a comes before b in get order: higher priority first, then FIFO. */
@@ -58,9 +59,10 @@ bool index_active(const struct queue *q)
 	return q->attrs.indxtype != FSM_INDX_NONE && q->index_ok;
 }
 
-static const uint8_t *index_key_of(const struct queue *q, const struct qmsg *m)
+/* The key m is indexed under in q; buf as qmsg_msgid's. */
+static const uint8_t *index_key_of(const struct queue *q, const struct qmsg *m, uint8_t *buf)
 {
-	return q->attrs.indxtype == FSM_INDX_MSGID ? m->msgid : m->correlid;
+	return qmsg_key(m, q->attrs.indxtype, buf);
 }
 
 struct ikey *index_find(const struct queue *q, const uint8_t *key)
@@ -74,71 +76,97 @@ struct ikey *index_find(const struct queue *q, const uint8_t *key)
 	return NULL;
 }
 
+/* m leaves the index: links cleared, QM_INDEXED cleared, its extension
+ * freed if nothing else needs it. */
+static void unindexed(struct qmsg *m)
+{
+	m->x->iprev = m->x->inext = NULL;
+	m->flags &= (uint8_t)~QM_INDEXED;
+	qmsg_ext_trim(m);
+}
+
 static void index_drop(struct queue *q)
 {
 	struct hmap_node *n = hmap_next(&q->index, NULL);
 	while (n != NULL) {
 		struct hmap_node *next = hmap_next(&q->index, n);
 		struct ikey *k = (struct ikey *)n;
-		for (struct qmsg *m = k->head; m != NULL; m = m->inext)
-			m->ik = NULL;
+		struct qmsg *m = k->head;
+		while (m != NULL) {
+			struct qmsg *mn = m->x->inext;
+			unindexed(m);
+			m = mn;
+		}
 		free(k);
 		n = next;
 	}
 	hmap_close(&q->index);
 }
 
+/* The index is derived data: when an allocation fails it is dropped and
+ * gets fall back to the scan, which selects the same messages. */
+static void index_fail(struct queue *q)
+{
+	index_drop(q);
+	q->index_ok = false;
+}
+
 static void index_add(struct queue *q, struct qmsg *m)
 {
 	if (!index_active(q))
 		return;
-	const uint8_t *key = index_key_of(q, m);
+	struct qmsg_ext *mx = qmsg_ext(m); /* the links live there */
+	if (mx == NULL) {
+		index_fail(q);
+		return;
+	}
+	uint8_t buf[FSM_ID_LEN];
+	const uint8_t *key = index_key_of(q, m, buf);
 	struct ikey *k = index_find(q, key);
 	if (k == NULL) {
 		k = calloc(1, sizeof *k);
 		if (k == NULL ||
 		    hmap_insert(&q->index, &k->node, qsg_hash64(key, FSM_ID_LEN, QSG_HASH_SEED)) !=
 			QSG_OK) {
-			/* The index is derived data; gets fall back to the scan,
-			 * which selects the same messages. */
 			free(k);
-			index_drop(q);
-			q->index_ok = false;
+			qmsg_ext_trim(m); /* not linked yet */
+			index_fail(q);
 			return;
 		}
 		memcpy(k->key, key, FSM_ID_LEN);
 	}
 	struct qmsg *after = k->tail;
 	while (after != NULL && msg_get_before(m, after))
-		after = after->iprev;
-	m->iprev = after;
-	m->inext = after ? after->inext : k->head;
-	if (m->inext != NULL)
-		m->inext->iprev = m;
+		after = after->x->iprev;
+	mx->iprev = after;
+	mx->inext = after ? after->x->inext : k->head;
+	if (mx->inext != NULL)
+		mx->inext->x->iprev = m;
 	else
 		k->tail = m;
 	if (after != NULL)
-		after->inext = m;
+		after->x->inext = m;
 	else
 		k->head = m;
-	m->ik = k;
+	m->flags |= QM_INDEXED;
 }
 
 static void index_del(struct queue *q, struct qmsg *m)
 {
-	struct ikey *k = m->ik;
-	if (k == NULL)
+	if (!(m->flags & QM_INDEXED))
 		return;
-	if (m->iprev != NULL)
-		m->iprev->inext = m->inext;
+	uint8_t buf[FSM_ID_LEN];
+	struct ikey *k = index_find(q, index_key_of(q, m, buf));
+	struct qmsg_ext *mx = m->x;
+	if (mx->iprev != NULL)
+		mx->iprev->x->inext = mx->inext;
 	else
-		k->head = m->inext;
-	if (m->inext != NULL)
-		m->inext->iprev = m->iprev;
+		k->head = mx->inext;
+	if (mx->inext != NULL)
+		mx->inext->x->iprev = mx->iprev;
 	else
-		k->tail = m->iprev;
-	m->iprev = m->inext = NULL;
-	m->ik = NULL;
+		k->tail = mx->iprev;
+	unindexed(m);
 	if (k->head == NULL) {
 		hmap_remove(&q->index, &k->node);
 		free(k);
@@ -182,9 +210,10 @@ void make_visible(struct queue *q, struct qmsg *m, bool from_tail)
 	else
 		q->head[p] = m;
 	m->state = MS_VISIBLE;
+	m->flags &= (uint8_t)~QM_XFER; /* meaningful in a uow only */
 	m->q = q;
 	q->nvisible++;
-	if (m->expiry_ms != 0)
+	if (qmsg_expiry(m) != 0)
 		q->nexpiring++;
 	index_add(q, m);
 }
@@ -203,7 +232,7 @@ void take_visible(struct queue *q, struct qmsg *m)
 		q->tail[p] = m->prev;
 	m->prev = m->next = NULL;
 	q->nvisible--;
-	if (m->expiry_ms != 0)
+	if (qmsg_expiry(m) != 0)
 		q->nexpiring--;
 }
 
@@ -275,7 +304,7 @@ void queue_free(struct queue *q)
 		struct qmsg *m = q->head[p];
 		while (m != NULL) {
 			struct qmsg *next = m->next;
-			free(m);
+			msg_destroy(m);
 			m = next;
 		}
 		q->head[p] = q->tail[p] = NULL;

@@ -9,21 +9,6 @@
 
 /* --- apply: messages ----------------------------------------------------- */
 
-/* Generated MsgId: "QSG" 0x01, seqno (u64 LE), entry time (i64 LE), 4 zero
- * bytes. Unique within the group because seqno is. */
-static void gen_msgid(uint8_t *id, uint64_t seqno, int64_t now)
-{
-	memset(id, 0, FSM_ID_LEN);
-	id[0] = 'Q';
-	id[1] = 'S';
-	id[2] = 'G';
-	id[3] = 1;
-	for (unsigned i = 0; i < 8; i++) {
-		id[4 + i] = (uint8_t)(seqno >> (8 * i));
-		id[12 + i] = (uint8_t)((uint64_t)now >> (8 * i));
-	}
-}
-
 /* The new message of a PUT or of a chunked put's first part: c->msg with
  * the next seqno, the put time, the absolute expiry, the persistence
  * (defq's DEFPSIST when asked) and a generated msgid when asked. */
@@ -40,7 +25,7 @@ static struct fsm_msg put_stamp(const struct fsm *f, const struct fsm_cmd *c, in
 	else
 		v.persistent = (c->flags & FSM_F_PERSISTENT) ? 1 : 0;
 	if (c->flags & FSM_F_GEN_MSGID)
-		gen_msgid(v.msgid, v.seqno, now);
+		msgid_gen(v.msgid, v.seqno, now);
 	return v;
 }
 
@@ -125,8 +110,9 @@ int op_put(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf 
 		queue_notify(f, q, 1);
 	}
 	if (out != NULL) {
+		uint8_t id[FSM_ID_LEN];
 		qsg_put_u8(out, 0);
-		qsg_put_bytes(out, m->msgid, FSM_ID_LEN);
+		qsg_put_bytes(out, qmsg_msgid(m, id), FSM_ID_LEN);
 		qsg_put_u64(out, m->seqno);
 	}
 	return QSG_OK;
@@ -134,14 +120,15 @@ int op_put(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf 
 
 /* --- large messages ------------------------------------------------------ */
 
-static void put_result(struct qsg_wbuf *out, uint8_t dup, const uint8_t *msgid, uint64_t seqno)
+/* The result of a part: m's msgid and seqno (zeros without m). */
+static void put_result(struct qsg_wbuf *out, uint8_t dup, const struct qmsg *m)
 {
 	if (out == NULL)
 		return;
-	uint8_t zero[FSM_ID_LEN] = {0};
+	uint8_t id[FSM_ID_LEN] = {0};
 	qsg_put_u8(out, dup);
-	qsg_put_bytes(out, msgid != NULL ? msgid : zero, FSM_ID_LEN);
-	qsg_put_u64(out, seqno);
+	qsg_put_bytes(out, m != NULL ? qmsg_msgid(m, id) : id, FSM_ID_LEN);
+	qsg_put_u64(out, m != NULL ? m->seqno : 0);
 }
 
 /* The put of m is complete (its last part applied): outside syncpoint it
@@ -150,11 +137,11 @@ static void chunk_complete(struct fsm *f, struct session *s, struct qmsg *m, str
 {
 	if (ck->pseq > s->put_seq)
 		s->put_seq = ck->pseq;
-	if (!m->xfer)
+	if (!(m->flags & QM_XFER))
 		return;
 	struct queue *q = m->q;
 	uow_remove(s, m);
-	m->xfer = 0;
+	m->flags &= (uint8_t)~QM_XFER;
 	q->uncommitted--;
 	make_visible(q, m, true);
 	q->puts_total++;
@@ -170,7 +157,7 @@ static int put_first_part(struct fsm *f, struct session *s, const struct fsm_cmd
 		 * client that reconnects learns from put_seq whether its
 		 * message is complete (an incomplete one was backed out). */
 		if (c->seq <= s->put_seq) {
-			put_result(out, 1, NULL, 0);
+			put_result(out, 1, NULL);
 			return QSG_OK;
 		}
 		if (c->seq != s->put_seq + 1)
@@ -209,7 +196,7 @@ static int put_first_part(struct fsm *f, struct session *s, const struct fsm_cmd
 		return QSG_RC_STORAGE_NOT_AVAILABLE;
 	uint32_t nparts = fsm_nparts(c->total);
 	if (chunk_attach(f, m, nparts, 1, c->seq, &pcrc) != QSG_OK) {
-		free(m);
+		msg_destroy(m);
 		return QSG_RC_STORAGE_NOT_AVAILABLE;
 	}
 	if (f->bodies.put_part(f->bodies.arg, m->seqno, 0, c->msg.props.p,
@@ -222,11 +209,12 @@ static int put_first_part(struct fsm *f, struct session *s, const struct fsm_cmd
 	f->last_seqno = v.seqno;
 	m->q = q;
 	m->state = MS_HELD;
-	m->xfer = sync ? 0 : 1;
+	if (!sync)
+		m->flags |= QM_XFER;
 	q->curdepth++;
 	q->uncommitted++;
 	uow_append(s, m);
-	put_result(out, 0, m->msgid, m->seqno);
+	put_result(out, 0, m);
 	if (nparts == 1)
 		chunk_complete(f, s, m, chunk_find(f, m->seqno));
 	return QSG_OK;
@@ -246,7 +234,8 @@ int op_put_chunk(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 	if (m == NULL || m->seqno != c->msg.seqno)
 		for (m = s->uow_head; m != NULL && m->seqno != c->msg.seqno; m = m->uow_next)
 			;
-	struct chunkinfo *ck = m != NULL && m->chunked ? chunk_find(f, m->seqno) : NULL;
+	struct chunkinfo *ck =
+	    m != NULL && (m->flags & QM_CHUNKED) ? chunk_find(f, m->seqno) : NULL;
 	if (m == NULL) /* backed out (BACKOUT, a new session), or visible */
 		return QSG_RC_BACKED_OUT;
 	if (m->state != MS_HELD || ck == NULL)
@@ -254,7 +243,7 @@ int op_put_chunk(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 	if (c->total != m->body_len)
 		return QSG_RC_INVALID;
 	if (c->part < ck->nrecv) {
-		put_result(out, 1, m->msgid, m->seqno); /* a retried part */
+		put_result(out, 1, m); /* a retried part */
 		return QSG_OK;
 	}
 	if (c->part > ck->nrecv)
@@ -265,7 +254,7 @@ int op_put_chunk(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 		return body_fail(f, "put", m->seqno);
 	ck->crc[ck->nrecv++] = pcrc;
 	m->crc = qsg_crc32c(m->crc, c->msg.body.p, c->msg.body.len);
-	put_result(out, 0, m->msgid, m->seqno);
+	put_result(out, 0, m);
 	if (ck->nrecv == ck->nparts)
 		chunk_complete(f, s, m, ck);
 	return QSG_OK;
@@ -278,7 +267,8 @@ int op_get_done(struct fsm *f, const struct fsm_cmd *c)
 	if (rc != QSG_OK)
 		return rc;
 	struct qmsg *m = s->uow_head;
-	while (m != NULL && !(m->seqno == c->msg.seqno && m->state == MS_LOCKED && m->xfer))
+	while (m != NULL &&
+	       !(m->seqno == c->msg.seqno && m->state == MS_LOCKED && (m->flags & QM_XFER)))
 		m = m->uow_next;
 	if (m == NULL)
 		return QSG_RC_NO_MSG_AVAILABLE;
@@ -295,7 +285,7 @@ int op_get_done(struct fsm *f, const struct fsm_cmd *c)
  * part by part. */
 static bool streamed(const struct fsm *f, const struct qmsg *m, const struct fsm_cmd *c)
 {
-	if (!m->chunked || !(c->flags & FSM_F_CHUNKS))
+	if (!(m->flags & QM_CHUNKED) || !(c->flags & FSM_F_CHUNKS))
 		return false;
 	const struct chunkinfo *ck = chunk_find(f, m->seqno);
 	return ck != NULL && ck->nparts > 1;
@@ -303,10 +293,12 @@ static bool streamed(const struct fsm *f, const struct qmsg *m, const struct fsm
 
 static bool msg_match(const struct qmsg *m, const struct fsm_cmd *c)
 {
-	if ((c->flags & FSM_F_MATCH_MSGID) && memcmp(m->msgid, c->msg.msgid, FSM_ID_LEN) != 0)
+	uint8_t id[FSM_ID_LEN];
+	if ((c->flags & FSM_F_MATCH_MSGID) &&
+	    memcmp(qmsg_msgid(m, id), c->msg.msgid, FSM_ID_LEN) != 0)
 		return false;
 	if ((c->flags & FSM_F_MATCH_CORRELID) &&
-	    memcmp(m->correlid, c->msg.correlid, FSM_ID_LEN) != 0)
+	    memcmp(qmsg_correlid(m), c->msg.correlid, FSM_ID_LEN) != 0)
 		return false;
 	return true;
 }
@@ -335,7 +327,7 @@ static struct qmsg *find_first(struct fsm *f, struct queue *q, const struct fsm_
 		struct qmsg *m = k ? k->head : NULL;
 		while (m != NULL) {
 			/* Removing m may free k: take the next one first. */
-			struct qmsg *next = m->inext;
+			struct qmsg *next = m->x->inext;
 			if (msg_match(m, c)) {
 				if (!msg_expired(m, now))
 					return m;
@@ -405,7 +397,10 @@ int op_get(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf 
 		 * session until GET_DONE (or a backout) while the requester
 		 * pulls its parts. */
 		m->state = MS_LOCKED;
-		m->xfer = sync ? 0 : 1;
+		if (sync)
+			m->flags &= (uint8_t)~QM_XFER;
+		else
+			m->flags |= QM_XFER;
 		q->uncommitted++;
 		uow_append(s, m);
 	} else {
@@ -427,7 +422,7 @@ int op_browse(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wb
 	const uint8_t *key = index_key_for(q, c);
 	if (key != NULL) {
 		struct ikey *k = index_find(q, key);
-		for (struct qmsg *m = k ? k->head : NULL; m != NULL; m = m->inext) {
+		for (struct qmsg *m = k ? k->head : NULL; m != NULL; m = m->x->inext) {
 			if ((from_start || msg_get_before(&cur, m)) && msg_match(m, c) &&
 			    !msg_expired(m, now)) {
 				return streamed(f, m, c) ? qmsg_put_first(f, out, m)

@@ -68,7 +68,7 @@ static bool reap_step(struct fsm *f, size_t budget, bool release)
 		if (release)
 			msg_free(f, m); /* content released */
 		else
-			free(m);
+			msg_destroy(m);
 	}
 	while (budget > 0 && f->reap_idx != NULL) {
 		struct reap_index *r = f->reap_idx;

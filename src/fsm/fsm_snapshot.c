@@ -23,21 +23,22 @@
  * provider (docs/storage.md); the crc makes the digest cover it. */
 static void snap_msg(const struct fsm *f, struct qsg_wbuf *out, const struct qmsg *m)
 {
-	qsg_put_bytes(out, m->msgid, FSM_ID_LEN);
-	qsg_put_bytes(out, m->correlid, FSM_ID_LEN);
+	uint8_t id[FSM_ID_LEN];
+	qsg_put_bytes(out, qmsg_msgid(m, id), FSM_ID_LEN);
+	qsg_put_bytes(out, qmsg_correlid(m), FSM_ID_LEN);
 	qsg_put_u8(out, m->priority);
-	qsg_put_u8(out, m->persistent);
-	qsg_put_i64(out, m->expiry_ms);
+	qsg_put_u8(out, (m->flags & QM_PERSISTENT) ? 1 : 0);
+	qsg_put_i64(out, qmsg_expiry(m));
 	qsg_put_i64(out, m->put_time_ms);
-	qsg_put_u32(out, m->backout_count);
+	qsg_put_u32(out, qmsg_backout(m));
 	qsg_put_u64(out, m->seqno);
 	qsg_put_u32(out, m->props_len);
 	qsg_put_u32(out, m->body_len);
 	qsg_put_u32(out, m->crc);
-	qsg_put_i64(out, m->hold_until);
+	qsg_put_i64(out, qmsg_hold_until(m));
 	/* Format 4: the part table (u32 nparts, 0 = not chunked; then u32
 	 * nrecv, u64 producer seq, nrecv x u32 crc). */
-	const struct chunkinfo *ck = m->chunked ? chunk_find(f, m->seqno) : NULL;
+	const struct chunkinfo *ck = (m->flags & QM_CHUNKED) ? chunk_find(f, m->seqno) : NULL;
 	qsg_put_u32(out, ck != NULL ? ck->nparts : 0);
 	if (ck != NULL) {
 		qsg_put_u32(out, ck->nrecv);
@@ -146,9 +147,10 @@ int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
 				}
 		qsg_put_u32(out, s->uow_count);
 		for (struct qmsg *m = s->uow_head; m != NULL; m = m->uow_next) {
-			qsg_put_u8(out, m->state == MS_HELD
-					    ? (m->xfer ? UOW_XFER_PUT : UOW_HELD_PUT)
-					    : (m->xfer ? UOW_XFER_GET : UOW_LOCKED_GET));
+			qsg_put_u8(out,
+				   m->state == MS_HELD
+				       ? ((m->flags & QM_XFER) ? UOW_XFER_PUT : UOW_HELD_PUT)
+				       : ((m->flags & QM_XFER) ? UOW_XFER_GET : UOW_LOCKED_GET));
 			qsg_put_str(out, m->q->attrs.name);
 			qsg_put_u32(out, m->q->attrs.scope);
 			snap_msg(f, out, m);
@@ -248,7 +250,7 @@ static void snap_msg_decode(struct qsg_rbuf *r, struct rctx *x, struct fsm_msg *
 /* msg_new for a decoded message, with its part table. A part table still
  * receiving parts is allowed only where `partial_ok` (a held put). */
 static struct qmsg *snap_msg_new(struct fsm *g, const struct rctx *x, const struct fsm_msg *v,
-				 uint32_t crc, bool partial_ok, char *errmsg)
+				 uint32_t crc, int64_t hold, bool partial_ok, char *errmsg)
 {
 	if (x->ck.nparts > 0 && x->ck.nrecv < x->ck.nparts && !partial_ok) {
 		qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot message %llu: parts missing",
@@ -256,6 +258,10 @@ static struct qmsg *snap_msg_new(struct fsm *g, const struct rctx *x, const stru
 		return NULL;
 	}
 	struct qmsg *m = msg_new(v, crc);
+	if (m != NULL && qmsg_set_hold(g, m, hold) != QSG_OK) {
+		msg_destroy(m);
+		m = NULL;
+	}
 	if (m == NULL) {
 		qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
 		return NULL;
@@ -265,7 +271,7 @@ static struct qmsg *snap_msg_new(struct fsm *g, const struct rctx *x, const stru
 	     chunk_attach(g, m, x->ck.nparts, x->ck.nrecv, x->ck.pseq, x->ck.crc) != QSG_OK)) {
 		qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot message %llu: bad part table",
 			 (unsigned long long)v->seqno);
-		free(m);
+		msg_destroy(m);
 		return NULL;
 	}
 	return m;
@@ -336,15 +342,14 @@ static int restore_queues(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, cha
 			if (v.seqno == 0 || v.seqno > g->last_seqno)
 				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 						"snapshot queue %s: bad seqno", a.name);
-			struct qmsg *m = snap_msg_new(g, x, &v, crc, false, errmsg);
+			struct qmsg *m = snap_msg_new(g, x, &v, crc, hold, false, errmsg);
 			if (m == NULL)
 				return QSG_RC_BAD_FRAME;
 			if (last != NULL && !msg_get_before(last, m)) {
-				free(m);
+				msg_destroy(m);
 				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 						"snapshot queue %s: messages out of order", a.name);
 			}
-			m->hold_until = hold;
 			make_visible(q, m, true);
 			q->curdepth++;
 			last = m;
@@ -432,13 +437,13 @@ static int restore_sessions(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, c
 			    (xfer && x->ck.nparts == 0) || v.seqno == 0 || v.seqno > g->last_seqno)
 				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 						"snapshot session %u: bad uow entry", i);
-			struct qmsg *m = snap_msg_new(g, x, &v, crc, held, errmsg);
+			struct qmsg *m = snap_msg_new(g, x, &v, crc, hold, held, errmsg);
 			if (m == NULL)
 				return QSG_RC_BAD_FRAME;
 			m->q = q;
-			m->hold_until = hold;
 			m->state = held ? MS_HELD : MS_LOCKED;
-			m->xfer = xfer ? 1 : 0;
+			if (xfer)
+				m->flags |= QM_XFER;
 			uow_append(s, m);
 			q->curdepth++;
 			q->uncommitted++;
@@ -543,13 +548,12 @@ static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char
 				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 						"snapshot channel %s: bad locked message", s.name);
 			prev = chseq;
-			struct qmsg *m = snap_msg_new(g, x, &v, crc, false, errmsg);
+			struct qmsg *m = snap_msg_new(g, x, &v, crc, hold, false, errmsg);
 			if (m == NULL)
 				return QSG_RC_BAD_FRAME;
 			m->q = q;
 			m->state = MS_CHLOCKED;
 			m->chseq = chseq;
-			m->hold_until = hold;
 			lk_append(e, m);
 			q->curdepth++;
 			q->uncommitted++;
@@ -668,7 +672,8 @@ int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
 	*f = g;
 	for (size_t i = 0; i < x.n; i++) {
 		const struct qmsg *m = x.v[i].m;
-		const struct chunkinfo *ck = m->chunked ? chunk_find(f, m->seqno) : NULL;
+		const struct chunkinfo *ck =
+		    (m->flags & QM_CHUNKED) ? chunk_find(f, m->seqno) : NULL;
 		if (ck == NULL) {
 			f->bodies.claim(f->bodies.arg, m->seqno, m->props_len, m->body_len, m->crc);
 			continue;

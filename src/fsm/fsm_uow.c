@@ -45,10 +45,13 @@ static uint64_t backout_one(struct fsm *f, struct qmsg *m)
 		msg_free(f, m);
 		return 1;
 	}
-	if (m->backout_count < UINT32_MAX)
-		m->backout_count++;
+	/* Its first backout gives it an extension: out of memory fails the
+	 * apply (f->alloc_failed), the message is backed out all the same. */
+	uint32_t bc = qmsg_backout(m);
+	if (bc < UINT32_MAX)
+		qmsg_set_backout(f, m, bc + 1);
 	struct queue *boq = NULL;
-	if (q->attrs.bothresh > 0 && m->backout_count >= q->attrs.bothresh &&
+	if (q->attrs.bothresh > 0 && qmsg_backout(m) >= q->attrs.bothresh &&
 	    q->attrs.boqname[0] != '\0')
 		boq = queue_lookup(f, q->attrs.scope, q->attrs.boqname);
 	/* Moved as a new arrival: end of its priority on BOQNAME, under a new
@@ -208,7 +211,7 @@ void session_free(struct session *s)
 	struct qmsg *m = s->uow_head;
 	while (m != NULL) {
 		struct qmsg *next = m->uow_next;
-		free(m);
+		msg_destroy(m);
 		m = next;
 	}
 	struct sopen *o = s->opens;

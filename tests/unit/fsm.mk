@@ -62,3 +62,10 @@ tests_unit_test_fsm_large_SOURCES = tests/unit/test_fsm_large.c tests/unit/fsm_h
 tests_unit_test_fsm_large_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_fsm_large_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_fsm_desc
+TESTS += tests/unit/test_fsm_desc
+tests_unit_test_fsm_desc_SOURCES = tests/unit/test_fsm_desc.c tests/unit/fsm_harness.c tests/unit/fsm_harness.h
+tests_unit_test_fsm_desc_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_fsm_desc_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
+endif

@@ -557,7 +557,7 @@ static void format2_restore(void **state)
 			v.body.p = (const uint8_t *)bodies[k];
 			v.body.len = strlen(bodies[k]);
 			fsm_msg_encode(&w, &v);
-			qsg_put_i64(&w, m->hold_until);
+			qsg_put_i64(&w, qmsg_hold_until(m));
 		}
 	assert_int_equal(k, 2);
 	qsg_put_u32(&w, 0); /* sessions */

@@ -198,6 +198,21 @@ static void break_members(struct fsm *f)
 	f->members[1].id = f->members[0].id;
 }
 
+/* The descriptor's canonical form (fsm_desc.c): A's first message has an
+ * extension (the harness's msgid and correlid). */
+static void break_ext_default(struct fsm *f)
+{
+	struct qmsg_ext *x = queue_find(f, 0, "A")->head[4]->x;
+	memset(x->msgid, 0, FSM_ID_LEN);
+	memset(x->correlid, 0, FSM_ID_LEN);
+}
+
+static void break_genid_stored(struct fsm *f)
+{
+	struct qmsg *m = queue_find(f, 0, "A")->head[4];
+	msgid_gen(m->x->msgid, m->seqno, m->put_time_ms);
+}
+
 static void test_check_detects_broken_state(void **state)
 {
 	struct ctx *x = *state;
@@ -218,6 +233,9 @@ static void test_check_detects_broken_state(void **state)
 	expect_abort(x, break_uow_count, "s->uow_count == n");
 	expect_abort(x, break_order, "prev->seqno < m->seqno");
 	expect_abort(x, break_members, "f->members[i - 1].id < f->members[i].id");
+	assert_non_null(queue_find(x->f, 0, "A")->head[4]->x);
+	expect_abort(x, break_ext_default, "x->backout_count != 0");
+	expect_abort(x, break_genid_stored, "memcmp(x->msgid, gen, FSM_ID_LEN) != 0");
 	assert_true(state_check(x->f) > 0); /* the parent's state is untouched */
 }
 

@@ -1,0 +1,406 @@
+/* Unit tests of the compact message descriptor (struct qmsg, src/fsm
+ * fsm_int.h; docs/storage.md, "The in-memory descriptor"): the heap a
+ * queued message costs, and the optional fields kept out of line. */
+#include <malloc.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fsm/fsm_int.h"
+#include "fsm_harness.h"
+
+/* --- heap per message ------------------------------------------------------ */
+
+/* A body provider that keeps nothing: the heap measured is the state's. */
+static int nb_put(void *arg, uint64_t seqno, const void *props, uint32_t props_len,
+		  const void *body, uint32_t body_len, uint32_t crc)
+{
+	(void)arg, (void)seqno, (void)props, (void)props_len, (void)body, (void)body_len, (void)crc;
+	return QSG_OK;
+}
+
+static int nb_read(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len, uint32_t crc,
+		   struct qsg_wbuf *out)
+{
+	(void)arg, (void)seqno, (void)props_len, (void)body_len, (void)crc, (void)out;
+	return props_len == 0 && body_len == 0 ? QSG_OK : QSG_RC_IO;
+}
+
+static void nb_release(void *arg, uint64_t seqno)
+{
+	(void)arg, (void)seqno;
+}
+
+static void nb_claim(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len, uint32_t crc)
+{
+	(void)arg, (void)seqno, (void)props_len, (void)body_len, (void)crc;
+}
+
+static void nb_restored(void *arg, uint64_t last_seqno)
+{
+	(void)arg, (void)last_seqno;
+}
+
+static int nb_put_part(void *arg, uint64_t seqno, uint32_t part, const void *props,
+		       uint32_t props_len, const void *body, uint32_t body_len, uint32_t crc)
+{
+	(void)arg, (void)seqno, (void)part, (void)props, (void)props_len, (void)body,
+	    (void)body_len, (void)crc;
+	return QSG_RC_IO;
+}
+
+static int nb_read_part(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc,
+			struct qsg_wbuf *out)
+{
+	(void)arg, (void)seqno, (void)part, (void)len, (void)crc, (void)out;
+	return QSG_RC_IO;
+}
+
+static void nb_claim_part(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc)
+{
+	(void)arg, (void)seqno, (void)part, (void)len, (void)crc;
+}
+
+static const struct fsm_bodies no_bodies = {
+    .put = nb_put,
+    .read = nb_read,
+    .release = nb_release,
+    .claim = nb_claim,
+    .restored = nb_restored,
+    .put_part = nb_put_part,
+    .read_part = nb_read_part,
+    .claim_part = nb_claim_part,
+};
+
+#define BATCH 4096u
+
+/* One entry of n commands, applied without results; every one must succeed. */
+static void apply_n(struct fsm *f, const struct fsm_cmd *c, size_t n)
+{
+	struct qsg_wbuf e, w;
+	char errmsg[QSG_ERRMSG_SIZE];
+	qsg_wbuf_init(&e);
+	qsg_wbuf_init(&w);
+	fsm_entry_begin(&e, 1000000);
+	for (size_t i = 0; i < n; i++) {
+		qsg_wbuf_reset(&w);
+		assert_int_equal(fsm_cmd_encode(&c[i], &w), QSG_OK);
+		fsm_entry_add(&e, w.data, w.len);
+	}
+	assert_int_equal(e.err, QSG_OK);
+	assert_int_equal(fsm_apply(f, e.data, e.len, NULL, errmsg), QSG_OK);
+	qsg_wbuf_close(&e);
+	qsg_wbuf_close(&w);
+}
+
+enum kind { K_GENERATED, K_USER_IDS, K_INDEXED };
+
+/* Heap bytes per message of n empty committed messages of kind k (0 when
+ * mallinfo2 does not see the allocations, as under a sanitizer). */
+static double heap_per_msg(enum kind k, uint32_t n)
+{
+	struct fsm *f;
+	assert_int_equal(fsm_init(&f, NULL), QSG_OK);
+	fsm_set_bodies(f, &no_bodies);
+	struct fsm_cmd *c = calloc(BATCH, sizeof *c);
+	assert_non_null(c);
+	c[0].op = FSM_OP_QDEFINE;
+	strcpy(c[0].attrs.name, "Q");
+	c[0].attrs.set = FSM_QA_MAXDEPTH | FSM_QA_INDXTYPE;
+	c[0].attrs.maxdepth = 999999999;
+	c[0].attrs.indxtype = k == K_INDEXED ? FSM_INDX_CORRELID : FSM_INDX_NONE;
+	c[1].op = FSM_OP_ATTACH;
+	c[1].client_id = 1;
+	c[1].member_id = 1;
+	apply_n(f, c, 2);
+	struct mallinfo2 before = mallinfo2();
+	for (uint32_t done = 0; done < n;) {
+		uint32_t b = n - done < BATCH ? n - done : BATCH;
+		for (uint32_t i = 0; i < b; i++) {
+			memset(&c[i], 0, sizeof c[i]);
+			c[i].op = FSM_OP_PUT;
+			c[i].client_id = 1;
+			c[i].epoch = 1;
+			strcpy(c[i].queue, "Q");
+			c[i].msg.priority = 4;
+			uint32_t id = done + i + 1;
+			if (k == K_GENERATED) {
+				c[i].flags = FSM_F_GEN_MSGID;
+			} else {
+				memcpy(c[i].msg.msgid, &id, sizeof id);
+				memcpy(c[i].msg.correlid, &id, sizeof id);
+			}
+		}
+		apply_n(f, c, b);
+		done += b;
+	}
+	struct mallinfo2 after = mallinfo2();
+	struct fsm_qinfo info;
+	assert_int_equal(fsm_queue_info(f, 0, "Q", &info), QSG_OK);
+	assert_int_equal(info.curdepth, n);
+	free(c);
+	fsm_close(f);
+	if (after.uordblks <= before.uordblks)
+		return 0;
+	return (double)(after.uordblks - before.uordblks) / n;
+}
+
+static void descriptor_size(void **state)
+{
+	(void)state;
+	/* fsm_int.h asserts it at compile time too. */
+	assert_true(sizeof(struct qmsg) <= 72);
+}
+
+static void heap_per_message(void **state)
+{
+	(void)state;
+	const uint32_t n = 1000000;
+	double gen = heap_per_msg(K_GENERATED, n);
+	double user = heap_per_msg(K_USER_IDS, n);
+	double indexed = heap_per_msg(K_INDEXED, n);
+	printf("# sizeof(struct qmsg) = %zu\n", sizeof(struct qmsg));
+	printf("# heap per message, %u messages: generated msgid %.2f B, "
+	       "msgid+correlid %.2f B, msgid+correlid on an indexed queue %.2f B\n",
+	       n, gen, user, indexed);
+	/* A message with the generated msgid and nothing rare costs one
+	 * 80-byte glibc chunk (mallinfo2 sees nothing under a sanitizer). */
+	if (gen > 0)
+		assert_true(gen < 81.0); /* 80 plus fixed overhead spread over n */
+}
+
+/* --- optional fields -------------------------------------------------------- */
+
+static const uint8_t MSGID[FSM_ID_LEN] = "user-msgid-0123456789ab";
+static const uint8_t CORRELID[FSM_ID_LEN] = "correl-0123456789abcdef";
+
+static int browse_first(struct ctx *x, const char *q)
+{
+	struct fsm_cmd c = {.op = FSM_OP_BROWSE};
+	strcpy(c.queue, q);
+	return exec(x, &c);
+}
+
+/* The only visible message of queue `name` of f. */
+static struct qmsg *only_msg(struct fsm *f, const char *name)
+{
+	struct queue *q = queue_find(f, 0, name);
+	assert_non_null(q);
+	assert_int_equal(q->nvisible, 1);
+	for (int p = 0; p < NPRIO; p++)
+		if (q->head[p] != NULL)
+			return q->head[p];
+	fail();
+	return NULL;
+}
+
+/* Every logical field of the message got or browsed last. */
+static void assert_full_fields(struct ctx *x, int64_t put_time, uint32_t backouts)
+{
+	assert_memory_equal(x->r.msg.msgid, MSGID, FSM_ID_LEN);
+	assert_memory_equal(x->r.msg.correlid, CORRELID, FSM_ID_LEN);
+	assert_int_equal(x->r.msg.priority, 7);
+	assert_int_equal(x->r.msg.persistent, 1);
+	assert_int_equal(x->r.msg.expiry_ms, put_time + 3600000);
+	assert_int_equal(x->r.msg.put_time_ms, put_time);
+	assert_int_equal(x->r.msg.backout_count, backouts);
+	assert_body(x, "full");
+}
+
+/* A message with every optional field set (msgid, correlid, expiry,
+ * backout count, hold_until, index links) keeps them through put, browse,
+ * get and backout, and a snapshot round trip. */
+static void every_optional_field_survives(void **state)
+{
+	struct ctx *x = *state;
+	struct fsm_qattrs a = {.indxtype = FSM_INDX_CORRELID};
+	assert_int_equal(qdefine(x, "Q", FSM_QA_INDXTYPE, &a, 0), QSG_OK);
+	uint64_t ep = attach(x, 1, 1);
+	struct fsm_cmd c = {
+	    .op = FSM_OP_PUT, .client_id = 1, .epoch = ep, .flags = FSM_F_PERSISTENT};
+	strcpy(c.queue, "Q");
+	memcpy(c.msg.msgid, MSGID, FSM_ID_LEN);
+	memcpy(c.msg.correlid, CORRELID, FSM_ID_LEN);
+	c.msg.priority = 7;
+	c.msg.expiry_ms = 3600000;
+	c.msg.body.p = (const uint8_t *)"full";
+	c.msg.body.len = 4;
+	int64_t put_time = x->now;
+	assert_int_equal(exec(x, &c), QSG_OK);
+	assert_memory_equal(x->r.msg.msgid, MSGID, FSM_ID_LEN);
+	struct qmsg *m = only_msg(x->f, "Q");
+	assert_non_null(m->x);
+	assert_true(m->flags & QM_INDEXED);
+	assert_false(m->flags & QM_GENID);
+
+	x->now += 10;
+	assert_int_equal(browse_first(x, "Q"), QSG_OK);
+	assert_full_fields(x, put_time, 0);
+
+	/* Got through the index under syncpoint, backed out: count 1. */
+	x->now += 10;
+	struct fsm_cmd g = {.op = FSM_OP_GET,
+			    .client_id = 1,
+			    .epoch = ep,
+			    .flags = FSM_F_SYNCPOINT | FSM_F_MATCH_CORRELID};
+	strcpy(g.queue, "Q");
+	memcpy(g.msg.correlid, CORRELID, FSM_ID_LEN);
+	assert_int_equal(exec(x, &g), QSG_OK);
+	assert_full_fields(x, put_time, 0);
+	assert_int_equal(sess(x, FSM_OP_BACKOUT, 1, ep, 0, NULL), QSG_OK);
+	assert_int_equal(browse_first(x, "Q"), QSG_OK);
+	assert_full_fields(x, put_time, 1);
+	m = only_msg(x->f, "Q");
+	assert_true(m->flags & QM_INDEXED);
+	assert_int_equal(qmsg_backout(m), 1);
+
+	/* hold_until is set by a channel's HOLD disposition (test_fsm_chan):
+	 * set it directly here, the snapshot carries it. */
+	assert_int_equal(qmsg_set_hold(x->f, m, x->now + 5000), QSG_OK);
+	int64_t hold = x->now + 5000;
+
+	struct fsm *r = snapshot_restored(x);
+	struct qmsg *rm = only_msg(r, "Q");
+	struct fsm_msg v1, v2;
+	msg_view(m, &v1);
+	msg_view(rm, &v2);
+	assert_memory_equal(&v1, &v2, sizeof v1);
+	assert_int_equal(qmsg_hold_until(rm), hold);
+	assert_int_equal(rm->crc, m->crc);
+	assert_int_equal(rm->flags, m->flags);
+	assert_true(rm->flags & QM_INDEXED);
+
+	/* The restored replica serves the same message through its index. */
+	struct fsm *orig = x->f;
+	x->f = r;
+	g.flags = FSM_F_MATCH_CORRELID;
+	assert_int_equal(exec(x, &g), QSG_OK);
+	assert_full_fields(x, put_time, 1);
+	assert_int_equal(qi(x, "Q").curdepth, 0);
+	x->f = orig;
+	fsm_close(r);
+	assert_int_equal(exec(x, &g), QSG_OK);
+	assert_full_fields(x, put_time, 1);
+}
+
+static void put_gen(struct ctx *x, uint64_t ep, const char *queue, uint8_t *msgid)
+{
+	struct fsm_cmd c = {
+	    .op = FSM_OP_PUT, .client_id = 1, .epoch = ep, .flags = FSM_F_GEN_MSGID};
+	strcpy(c.queue, queue);
+	c.msg.msgid[0] = 0xee; /* replaced */
+	c.msg.body.p = (const uint8_t *)"gen";
+	c.msg.body.len = 3;
+	assert_int_equal(exec(x, &c), QSG_OK);
+	assert_memory_equal(x->r.msg.msgid, "QSG\1", 4);
+	memcpy(msgid, x->r.msg.msgid, FSM_ID_LEN);
+}
+
+/* A generated msgid costs nothing (no extension) and reads the same
+ * before and after a snapshot restore, and after a move to the backout
+ * queue under a new seqno (where it is stored). */
+static void generated_msgid_is_stable(void **state)
+{
+	struct ctx *x = *state;
+	struct fsm_qattrs a = {.bothresh = 1, .indxtype = FSM_INDX_MSGID};
+	strcpy(a.boqname, "BOQ");
+	assert_int_equal(qdefine(x, "Q", FSM_QA_BOTHRESH | FSM_QA_BOQNAME, &a, 0), QSG_OK);
+	assert_int_equal(qdefine(x, "BOQ", FSM_QA_INDXTYPE, &a, 0), QSG_OK);
+	uint64_t ep = attach(x, 1, 1);
+	uint8_t id[FSM_ID_LEN];
+	put_gen(x, ep, "Q", id);
+	uint64_t seqno = x->r.msg.seqno;
+	struct qmsg *m = only_msg(x->f, "Q");
+	assert_null(m->x);
+	assert_true(m->flags & QM_GENID);
+	assert_int_equal(browse_first(x, "Q"), QSG_OK);
+	assert_memory_equal(x->r.msg.msgid, id, FSM_ID_LEN);
+
+	struct fsm *r = snapshot_restored(x);
+	struct qmsg *rm = only_msg(r, "Q");
+	assert_null(rm->x);
+	assert_true(rm->flags & QM_GENID);
+	struct fsm *orig = x->f;
+	x->f = r;
+	assert_int_equal(browse_first(x, "Q"), QSG_OK);
+	assert_memory_equal(x->r.msg.msgid, id, FSM_ID_LEN);
+	assert_int_equal(x->r.msg.seqno, seqno);
+	x->f = orig;
+	fsm_close(r);
+
+	/* Backed out past BOTHRESH: moved to BOQ under a new seqno, same
+	 * msgid, now stored; found through BOQ's msgid index. */
+	x->now += 7;
+	assert_int_equal(get(x, 1, ep, "Q", FSM_F_SYNCPOINT, 0), QSG_OK);
+	assert_memory_equal(x->r.msg.msgid, id, FSM_ID_LEN);
+	assert_int_equal(sess(x, FSM_OP_BACKOUT, 1, ep, 0, NULL), QSG_OK);
+	assert_int_equal(qi(x, "BOQ").curdepth, 1);
+	m = only_msg(x->f, "BOQ");
+	assert_true(m->seqno != seqno);
+	assert_false(m->flags & QM_GENID);
+	assert_non_null(m->x);
+	assert_memory_equal(m->x->msgid, id, FSM_ID_LEN);
+	r = snapshot_restored(x);
+	x->f = r;
+	struct fsm_cmd g = {
+	    .op = FSM_OP_GET, .client_id = 1, .epoch = ep, .flags = FSM_F_MATCH_MSGID};
+	strcpy(g.queue, "BOQ");
+	memcpy(g.msg.msgid, id, FSM_ID_LEN);
+	assert_int_equal(exec(x, &g), QSG_OK);
+	assert_memory_equal(x->r.msg.msgid, id, FSM_ID_LEN);
+	assert_int_equal(x->r.msg.backout_count, 1);
+	x->f = orig;
+	fsm_close(r);
+	assert_int_equal(exec(x, &g), QSG_OK);
+	assert_memory_equal(x->r.msg.msgid, id, FSM_ID_LEN);
+	assert_body(x, "gen");
+}
+
+/* A message that leaves the index gives back an extension nothing else
+ * needs. */
+static void extension_freed_when_default(void **state)
+{
+	struct ctx *x = *state;
+	struct fsm_qattrs a = {.indxtype = FSM_INDX_MSGID};
+	assert_int_equal(qdefine(x, "Q", FSM_QA_INDXTYPE, &a, 0), QSG_OK);
+	uint64_t ep = attach(x, 1, 1);
+	uint8_t id[FSM_ID_LEN];
+	put_gen(x, ep, "Q", id);
+	struct qmsg *m = only_msg(x->f, "Q");
+	assert_non_null(m->x); /* index links only */
+	assert_true(m->flags & QM_INDEXED);
+	assert_int_equal(get(x, 1, ep, "Q", FSM_F_SYNCPOINT, 0), QSG_OK);
+	struct session *s = (struct session *)hmap_next(&x->f->sessions, NULL);
+	assert_ptr_equal(s->uow_head, m);
+	assert_null(m->x);
+	assert_false(m->flags & QM_INDEXED);
+	/* ALTER to no index: the links go, the extension too. */
+	assert_int_equal(sess(x, FSM_OP_COMMIT, 1, ep, 0, NULL), QSG_OK);
+	put_gen(x, ep, "Q", id);
+	assert_non_null(only_msg(x->f, "Q")->x);
+	a.indxtype = FSM_INDX_NONE;
+	struct fsm_cmd c = {.op = FSM_OP_QALTER};
+	c.attrs = a;
+	strcpy(c.attrs.name, "Q");
+	c.attrs.set = FSM_QA_INDXTYPE;
+	assert_int_equal(exec(x, &c), QSG_OK);
+	assert_null(only_msg(x->f, "Q")->x);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(descriptor_size),
+	    cmocka_unit_test(heap_per_message),
+	    cmocka_unit_test_setup_teardown(every_optional_field_survives, setup, teardown),
+	    cmocka_unit_test_setup_teardown(generated_msgid_is_stable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(extension_freed_when_default, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
