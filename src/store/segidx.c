@@ -287,7 +287,11 @@ void store_idx_clean(struct store *s, const uint32_t *ids, size_t n)
 			continue;
 		}
 		if (tmp || !has_id(ids, n, id) || (n > 0 && id == ids[n - 1])) {
-			snprintf(path, sizeof path, "%s/%s", s->dir, de->d_name);
+			/* the canonical name only */
+			store_idx_path(s->dir, id, path, sizeof path - 4);
+			if (tmp) {
+				strcat(path, ".tmp");
+			}
 			if (unlink(path) == 0) {
 				s->dir_dirty = true;
 			}

@@ -247,7 +247,9 @@ static void take(const char *dir, struct snap *sn)
 	store_recovery_foreach(&s, collect, sn);
 	f = store_faults(&s, &sn->nf);
 	assert_true(sn->nf <= 16);
-	memcpy(sn->f, f, sn->nf * sizeof *f);
+	if (sn->nf > 0) {
+		memcpy(sn->f, f, sn->nf * sizeof *f);
+	}
 	store_get_stats(&s, &sn->st);
 	for (uint64_t k = 2; k <= NKEYS; k += 2) {
 		for (uint32_t p = 0; p < (k > NBODY ? NPARTS : 1); p++) {
