@@ -10,9 +10,10 @@
  * the file functions (it is pure); it may use the descriptor codec.
  *
  * Threads: a struct store is single-threaded: every call on one store must be
- * made by one thread at a time. The only exception is store_sync_run(), which
- * touches nothing but the job it is given and may run in libuv's thread pool
- * while the loop keeps appending (see store_sync_prepare).
+ * made by one thread at a time. The exceptions are store_sync_run(),
+ * store_reclaim_run() and store_index_run(), which touch nothing but the job
+ * they are given and may run in libuv's thread pool while the loop keeps
+ * appending (see store_sync_prepare).
  *
  * Blocking: the core is synchronous file I/O. Calls marked BLOCKS below may
  * wait for the disk (pwrite/pread/fdatasync/unlink/ftruncate); the caller
