@@ -1,7 +1,7 @@
 /* store_bench: throughput of the message store (src/store) on this machine.
  *
  *   store_bench -d DIR [-n COUNT] [-s SIZE] [-N SYNC_EVERY] [-S SEGMENT_MB]
- *               [-b BUDGET_KB]
+ *               [-b BUDGET_KB] [-R]
  *
  * Phases, each timed: append COUNT records of SIZE bytes with store_sync
  * every SYNC_EVERY records; reopen (the scan a restart does); read every
@@ -9,12 +9,19 @@
  * (posix_fadvise DONTNEED; no cache in the store); release 3 records in 4;
  * compact with a budget per step until idle and reclaim. Prints MB/s (10^6
  * bytes of payload per second) and the longest compaction step. DIR must not
- * exist or be empty; it is left in place (delete it afterwards). */
+ * exist or be empty; it is left in place (delete it afterwards).
+ *
+ * -R (restart): after the append, time store_init with the segment index
+ * files (written by the sync jobs during the append), then without them
+ * (deleted: the full scan), then the index jobs that write them again, and
+ * stop there. Nothing is dropped from the page cache in this mode. */
 #include <dirent.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +63,116 @@ static void drop_page_cache(const char *dir)
 	closedir(d);
 }
 
+/* Delete the index files; returns their total size. */
+static uint64_t rm_index_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char p[4200];
+	uint64_t bytes = 0;
+
+	if (d == NULL) {
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		if (strncmp(de->d_name, "seg-", 4) != 0 || l < 4 ||
+		    strcmp(de->d_name + l - 4, ".qsx") != 0) {
+			continue;
+		}
+		struct stat st;
+		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+		if (stat(p, &st) == 0) {
+			bytes += (uint64_t)st.st_size;
+		}
+		unlink(p);
+	}
+	closedir(d);
+	return bytes;
+}
+
+/* Time one store_init (+ the claims a restart makes); closes the store. */
+static void time_open(const struct store_config *cfg, const struct store_loc *loc, uint64_t n,
+		      const char *what)
+{
+	struct store s;
+	struct store_stats st;
+	char err[QSG_ERRMSG_SIZE];
+	double t0 = now_s();
+
+	if (store_init(&s, cfg, err) != QSG_OK) {
+		die("reopen", err);
+	}
+	double t1 = now_s();
+	store_get_stats(&s, &st);
+	for (uint64_t i = 1; i <= n; i++) {
+		struct store_loc l;
+		if (store_claim(&s, i, 0, &l) != QSG_OK || memcmp(&l, &loc[i], sizeof l) != 0) {
+			die("claim", "record missing after reopen");
+		}
+	}
+	printf("restart %s: store_init %.3f s (%u segments: %u from their index, %u scanned, "
+	       "%zu records, %zu faults)\n",
+	       what, t1 - t0, st.segments, st.index_loaded, st.index_scanned,
+	       store_recovery_count(&s), st.faults);
+	store_close(&s);
+}
+
+static void restart_mode(const struct store_config *cfg, const struct store_loc *loc, uint64_t n)
+{
+	struct store s;
+	struct store_stats st;
+	char err[QSG_ERRMSG_SIZE];
+
+	/* Sync jobs index at most STORE_INDEX_PER_SYNC segments each: finish
+	 * what the append left (the last sealed segments). */
+	if (store_init(&s, cfg, err) != QSG_OK) {
+		die("reopen", err);
+	}
+	store_recovery_end(&s);
+	while (store_index_pending(&s) > 0) {
+		if (store_sync(&s, err) != QSG_OK) {
+			die("sync", err);
+		}
+	}
+	store_close(&s);
+	time_open(cfg, loc, n, "with index files");
+	uint64_t idx_bytes = rm_index_files(cfg->dir);
+	printf("index files: %.1f MB\n", (double)idx_bytes / 1e6);
+	time_open(cfg, loc, n, "without index files (full scan)");
+	/* What writing them costs (the pool's work, not the loop's). */
+	if (store_init(&s, cfg, err) != QSG_OK) {
+		die("reopen", err);
+	}
+	store_recovery_end(&s);
+	uint32_t segs = store_index_pending(&s);
+	double t0 = now_s(), worst = 0;
+	while (store_index_pending(&s) > 0) {
+		struct store_index_job job;
+		double a = now_s();
+		if (store_index_prepare(&s, 1, &job, err) != QSG_OK) {
+			die("index", err);
+		}
+		double b = now_s();
+		store_index_run(&job);
+		double c = now_s();
+		if (store_index_done(&s, &job, err) != QSG_OK) {
+			die("index", err);
+		}
+		if ((now_s() - c) + (b - a) > worst) {
+			worst = (now_s() - c) + (b - a);
+		}
+	}
+	double t1 = now_s();
+	store_get_stats(&s, &st);
+	printf("index jobs: %u segments in %.2f s (%.1f ms per segment, in the pool; "
+	       "prepare+done on the loop at most %.3f ms), %llu written, %llu failed\n",
+	       segs, t1 - t0, segs ? (t1 - t0) * 1e3 / segs : 0.0, worst * 1e3,
+	       (unsigned long long)st.index_written, (unsigned long long)st.index_failed);
+	store_close(&s);
+	time_open(cfg, loc, n, "with index files");
+}
+
 struct relocs {
 	struct store_loc *loc;
 };
@@ -79,9 +196,13 @@ int main(int argc, char **argv)
 	struct store s;
 	char err[QSG_ERRMSG_SIZE];
 	int opt;
+	bool restart = false;
 
-	while ((opt = getopt(argc, argv, "d:n:s:N:S:b:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:n:s:N:S:b:R")) != -1) {
 		switch (opt) {
+		case 'R':
+			restart = true;
+			break;
 		case 'd':
 			dir = optarg;
 			break;
@@ -102,7 +223,7 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: store_bench -d DIR [-n COUNT] [-s SIZE] "
-					"[-N SYNC_EVERY] [-S SEGMENT_MB] [-b BUDGET_KB]\n");
+					"[-N SYNC_EVERY] [-S SEGMENT_MB] [-b BUDGET_KB] [-R]\n");
 			return 2;
 		}
 	}
@@ -151,8 +272,15 @@ int main(int argc, char **argv)
 	printf("append+sync: %.2f s, %.1f MB/s, %.0f records/s, %.0f syncs/s\n", t1 - t0,
 	       mb / (t1 - t0), (double)n / (t1 - t0), (double)n / (double)sync_every / (t1 - t0));
 	store_close(&s);
+	if (restart) {
+		restart_mode(&cfg, loc, n);
+		free(loc);
+		free(body);
+		return 0;
+	}
 
-	/* Reopen: the scan of a restart (from the page cache, then cold). */
+	/* Reopen: a restart (from the page cache, then cold). Sealed segments
+	 * indexed by the syncs above are not scanned. */
 	for (int cold = 0; cold < 2; cold++) {
 		if (cold) {
 			drop_page_cache(dir);

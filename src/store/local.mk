@@ -3,7 +3,7 @@
 # body cache, descriptor codec). No libraft, no libuv.
 noinst_LTLIBRARIES += libqsgstore.la
 libqsgstore_la_SOURCES = src/store/store.h src/store/store_int.h src/store/store.c src/store/sync.c \
-	src/store/segment.c \
+	src/store/segment.c src/store/segidx.c \
 	src/store/cache.c src/store/desc.c \
 	src/store/bodystore.h src/store/bodystore.c
 libqsgstore_la_LIBADD = libqsgcommon.la

@@ -107,11 +107,6 @@ static void seg_path(const struct store *s, uint32_t id, char *out, size_t n)
 	snprintf(out, n, "%s/seg-%010u.qss", s->dir, id);
 }
 
-static struct store_seg *active(const struct store *s)
-{
-	return s->nsegs ? s->segs[s->nsegs - 1] : NULL;
-}
-
 static int seg_push(struct store *s, struct store_seg *g)
 {
 	if (s->nsegs == s->capsegs) {
@@ -127,7 +122,7 @@ static int seg_push(struct store *s, struct store_seg *g)
 	return QSG_OK;
 }
 
-static void seg_free(struct store_seg *g)
+void store_seg_free(struct store_seg *g)
 {
 	if (g->fd >= 0) {
 		close(g->fd);
@@ -253,13 +248,13 @@ static int seg_create(struct store *s, char *errmsg)
 	store_seg_header(hdr, id);
 	if (pwrite_all(g->fd, &v, 1, 0) != 0) {
 		int e = errno;
-		seg_free(g);
+		store_seg_free(g);
 		unlink(path);
 		return qsg_errf(errmsg, QSG_RC_IO, "store: write %s: %s", path, strerror(e));
 	}
 	g->size = STORE_SEG_HDR_SIZE;
 	if (seg_push(s, g) != QSG_OK) {
-		seg_free(g);
+		store_seg_free(g);
 		unlink(path);
 		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "store: out of memory");
 	}
@@ -303,10 +298,11 @@ struct scan_ctx {
 	int err;
 };
 
-static void scan_rec(void *arg, uint8_t type, uint64_t key, uint32_t part, uint32_t off,
-		     uint32_t len)
+/* One valid record (from the scan or from an index) into the recovery index
+ * and the segment's live accounting. */
+static void rindex_add(struct scan_ctx *c, uint8_t type, uint64_t key, uint32_t part, uint32_t off,
+		       uint32_t len, uint32_t crc)
 {
-	struct scan_ctx *c = arg;
 	struct store_rindex *ri = c->s->rindex;
 
 	if (ri->n == ri->cap) {
@@ -319,12 +315,19 @@ static void scan_rec(void *arg, uint8_t type, uint64_t key, uint32_t part, uint3
 		ri->v = nv;
 		ri->cap = ncap;
 	}
-	/* The scanner verified the record: its header's payload crc (bytes
-	 * 20..24) is the crc of the payload. */
-	ri->v[ri->n++] = (struct rent){key, part & ~RENT_CLAIMED,	 c->g->id, off,
-				       len, qsg_le32(c->img + off + 20), type};
+	ri->v[ri->n++] = (struct rent){key, part & ~RENT_CLAIMED, c->g->id, off, len, crc, type};
 	c->g->live_bytes += STORE_REC_HDR_SIZE + (uint64_t)len;
 	c->g->live_recs++;
+}
+
+static void scan_rec(void *arg, uint8_t type, uint64_t key, uint32_t part, uint32_t off,
+		     uint32_t len)
+{
+	struct scan_ctx *c = arg;
+
+	/* The scanner verified the record: its header's payload crc (bytes
+	 * 20..24) is the crc of the payload. */
+	rindex_add(c, type, key, part, off, len, qsg_le32(c->img + off + 20));
 }
 
 static void scan_fault(void *arg, uint32_t off, uint32_t len, int reason)
@@ -355,7 +358,36 @@ static int rent_cmp(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
-/* Open and scan one segment file; appends it to s->segs unless unusable. */
+/* A sealed segment with a valid segment header and a valid index file
+ * covering its whole size: its records, faults and accounting from the
+ * index, its payloads unread (store_read verifies them). false: scan it. */
+static bool load_indexed(struct store *s, struct store_seg *g, uint64_t size, int *err)
+{
+	uint8_t hdr[STORE_SEG_HDR_SIZE], *buf;
+	uint32_t hid = 0, n, i;
+
+	if (pread_all(g->fd, hdr, sizeof hdr, 0) != 0 ||
+	    store_seg_header_check(hdr, sizeof hdr, &hid) != QSG_OK || hid != g->id ||
+	    store_idx_load(s->dir, g->id, size, &buf, &n) != QSG_OK) {
+		return false;
+	}
+	struct scan_ctx c = {s, g, NULL, QSG_OK};
+	for (i = 0; i < n && c.err == QSG_OK; i++) {
+		struct store_idx_ent e;
+		store_idx_get(buf, i, &e);
+		if (e.kind & STORE_IDX_FAULT) {
+			scan_fault(&c, e.off, e.len, e.kind & ~STORE_IDX_FAULT);
+		} else {
+			rindex_add(&c, e.kind, e.key, e.part, e.off, e.len, e.crc);
+		}
+	}
+	free(buf);
+	*err = c.err;
+	return true;
+}
+
+/* Open and scan one segment file (or load its index, when sealed); appends
+ * it to s->segs unless unusable. */
 static int open_segment(struct store *s, uint32_t id, bool last, char *errmsg)
 {
 	char path[4200];
@@ -373,7 +405,7 @@ static int open_segment(struct store *s, uint32_t id, bool last, char *errmsg)
 	g->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (g->fd < 0 || fstat(g->fd, &st) != 0) {
 		int e = errno;
-		seg_free(g);
+		store_seg_free(g);
 		return qsg_errf(errmsg, QSG_RC_IO, "store: open %s: %s", path, strerror(e));
 	}
 	if (st.st_size < STORE_SEG_HDR_SIZE && last) {
@@ -384,7 +416,7 @@ static int open_segment(struct store *s, uint32_t id, bool last, char *errmsg)
 		store_seg_header(hdr, id);
 		if (ftruncate(g->fd, 0) != 0 || pwrite_all(g->fd, &v, 1, 0) != 0) {
 			int e = errno;
-			seg_free(g);
+			store_seg_free(g);
 			return qsg_errf(errmsg, QSG_RC_IO, "store: rewrite %s: %s", path,
 					strerror(e));
 		}
@@ -392,12 +424,25 @@ static int open_segment(struct store *s, uint32_t id, bool last, char *errmsg)
 		s->dir_dirty = true;
 		return seg_push(s, g) == QSG_OK ? QSG_OK : QSG_RC_STORAGE_NOT_AVAILABLE;
 	}
+	if (!last && st.st_size >= STORE_SEG_HDR_SIZE &&
+	    load_indexed(s, g, (uint64_t)st.st_size, &rc)) {
+		if (rc != QSG_OK || seg_push(s, g) != QSG_OK) {
+			store_seg_free(g);
+			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
+					"store: out of memory loading the index of %s", path);
+		}
+		g->size = g->synced = (uint64_t)st.st_size;
+		g->idx = SEG_IDX_DONE;
+		s->idx_loaded++;
+		return QSG_OK;
+	}
+	s->idx_scanned += !last; /* a sealed segment: its index is written again */
 	uint8_t *img = NULL;
 	if (st.st_size >= STORE_SEG_HDR_SIZE) {
 		img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, g->fd, 0);
 		if (img == MAP_FAILED) {
 			int e = errno;
-			seg_free(g);
+			store_seg_free(g);
 			return qsg_errf(errmsg, QSG_RC_IO, "store: map %s: %s", path, strerror(e));
 		}
 	}
@@ -410,7 +455,7 @@ static int open_segment(struct store *s, uint32_t id, bool last, char *errmsg)
 		if (img) {
 			munmap(img, (size_t)st.st_size);
 		}
-		seg_free(g);
+		store_seg_free(g);
 		return add_fault(s, id, 0,
 				 (uint32_t)(st.st_size > UINT32_MAX ? UINT32_MAX : st.st_size), rc);
 	}
@@ -419,13 +464,13 @@ static int open_segment(struct store *s, uint32_t id, bool last, char *errmsg)
 	size_t end = store_scan_image(img, (size_t)st.st_size, &cb);
 	munmap(img, (size_t)st.st_size);
 	if (c.err != QSG_OK) {
-		seg_free(g);
+		store_seg_free(g);
 		return qsg_errf(errmsg, c.err, "store: out of memory scanning %s", path);
 	}
 	if (end < (size_t)st.st_size) {
 		if (ftruncate(g->fd, (off_t)end) != 0) {
 			int e = errno;
-			seg_free(g);
+			store_seg_free(g);
 			return qsg_errf(errmsg, QSG_RC_IO, "store: truncate %s: %s", path,
 					strerror(e));
 		}
@@ -433,7 +478,7 @@ static int open_segment(struct store *s, uint32_t id, bool last, char *errmsg)
 	g->size = end;
 	g->synced = end;
 	if (seg_push(s, g) != QSG_OK) {
-		seg_free(g);
+		store_seg_free(g);
 		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "store: out of memory");
 	}
 	return QSG_OK;
@@ -525,6 +570,7 @@ int store_init(struct store *s, const struct store_config *cfg, char *errmsg)
 		}
 		s->next_id = ids[i] + 1;
 	}
+	store_idx_clean(s, ids, nids);
 	free(ids);
 	ids = NULL;
 	/* Newest copy of each (key, part) wins; older copies (left by a
@@ -545,7 +591,7 @@ int store_init(struct store *s, const struct store_config *cfg, char *errmsg)
 		ri->v[w++] = ri->v[i];
 	}
 	ri->n = w;
-	struct store_seg *a = active(s);
+	struct store_seg *a = store_active(s);
 	if (a == NULL || a->size >= s->cfg.segment_size) {
 		rc = seg_create(s, errmsg);
 		if (rc != QSG_OK) {
@@ -565,7 +611,7 @@ void store_close(struct store *s)
 
 	(void)store_flush(s, NULL); /* best effort: the log replays the rest */
 	for (i = 0; i < s->nsegs; i++) {
-		seg_free(s->segs[i]);
+		store_seg_free(s->segs[i]);
 	}
 	free(s->segs);
 	if (s->rindex) {
@@ -683,7 +729,7 @@ static int append_rec(struct store *s, uint8_t type, uint64_t key, uint32_t part
 		      struct store_loc *loc, const uint8_t **inbuf, char *errmsg)
 {
 	uint8_t hdr[STORE_REC_HDR_SIZE];
-	struct store_seg *g = active(s);
+	struct store_seg *g = store_active(s);
 	uint64_t rl = STORE_REC_HDR_SIZE + (uint64_t)len;
 	int rc;
 
@@ -701,7 +747,7 @@ static int append_rec(struct store *s, uint8_t type, uint64_t key, uint32_t part
 		if (rc != QSG_OK) {
 			return rc;
 		}
-		g = active(s);
+		g = store_active(s);
 	}
 	store_rec_header_crc(hdr, type, key, part, (uint32_t)len, crc);
 	size_t cap = s->cfg.write_buffer;
@@ -879,134 +925,7 @@ void store_set_stable(struct store *s, uint64_t index)
 	s->stable = index;
 }
 
-/* ---- reclaim and compaction ---- */
-
-/* Empty, past the stable gate, and every copy compaction made of its
- * records is durable (a sync job prepared after the last copy completed). */
-static bool deletable(const struct store *s, const struct store_seg *g)
-{
-	return g != active(s) && g->live_recs == 0 && g->last_release <= s->stable &&
-	       g->copies_seq <= s->sync_completed;
-}
-
-/* Take g out of the store (memory only): its fd and id go to the job,
- * which unlinks and closes them. */
-static void seg_detach(struct store *s, struct store_seg *g, struct store_reclaim_job *job)
-{
-	size_t i;
-
-	job->fds[job->n] = g->fd;
-	job->ids[job->n] = g->id;
-	job->n++;
-	g->fd = -1;
-	s->reclaimed_bytes += g->size;
-	for (i = 0; i < s->nsegs && s->segs[i] != g; i++)
-		;
-	memmove(s->segs + i, s->segs + i + 1, (s->nsegs - i - 1) * sizeof *s->segs);
-	s->nsegs--;
-	if (s->compact_seg == g->id) {
-		s->compact_seg = 0;
-	}
-	seg_free(g);
-	s->dir_dirty = true;
-}
-
-int store_reclaim(struct store *s, uint32_t *deleted, char *errmsg)
-{
-	return store_reclaim_max(s, UINT32_MAX, deleted, errmsg);
-}
-
-int store_reclaim_max(struct store *s, uint32_t max, uint32_t *deleted, char *errmsg)
-{
-	struct store_reclaim_job job;
-	int rc = store_reclaim_prepare(s, max, &job, errmsg);
-
-	if (deleted) {
-		*deleted = job.n;
-	}
-	if (rc != QSG_OK) {
-		return rc;
-	}
-	store_reclaim_run(&job);
-	return store_reclaim_done(&job, errmsg);
-}
-
-int store_reclaim_prepare(struct store *s, uint32_t max, struct store_reclaim_job *job,
-			  char *errmsg)
-{
-	size_t i;
-	uint32_t n = 0;
-
-	memset(job, 0, sizeof *job);
-	if (s->rindex != NULL) {
-		return qsg_errf(errmsg, QSG_RC_BUSY, "store: recovery not ended");
-	}
-	s->reclaim_hint = false;
-	for (i = 0; i < s->nsegs; i++) {
-		n += deletable(s, s->segs[i]);
-	}
-	if (n > max) {
-		n = max;
-		s->reclaim_hint = true; /* more next time */
-	}
-	if (n == 0) {
-		return QSG_OK;
-	}
-	job->fds = calloc(n, sizeof *job->fds);
-	job->ids = calloc(n, sizeof *job->ids);
-	job->dir = strdup(s->dir);
-	if (job->fds == NULL || job->ids == NULL || job->dir == NULL) {
-		free(job->fds);
-		free(job->ids);
-		free(job->dir);
-		memset(job, 0, sizeof *job);
-		s->reclaim_hint = true;
-		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "store: out of memory");
-	}
-	/* No sync here: copies made by compaction gate deletion through
-	 * deletable() (a completed sync job), and the directory entries
-	 * removed by the job become durable with the next sync job
-	 * (dir_dirty). A deletion lost in a crash brings back a segment whose
-	 * records the restart finds unclaimed or superseded: dead again. */
-	for (i = 0; i < s->nsegs && job->n < n;) {
-		if (deletable(s, s->segs[i])) {
-			seg_detach(s, s->segs[i], job);
-		} else {
-			i++;
-		}
-	}
-	return QSG_OK;
-}
-
-int store_reclaim_run(struct store_reclaim_job *job)
-{
-	char path[4200];
-	uint32_t i;
-
-	for (i = 0; i < job->n; i++) {
-		snprintf(path, sizeof path, "%s/seg-%010u.qss", job->dir, job->ids[i]);
-		if (unlink(path) != 0 && errno != ENOENT && job->rc == QSG_OK) {
-			job->rc = qsg_errf(job->errmsg, QSG_RC_IO, "store: unlink %s: %s", path,
-					   strerror(errno));
-		}
-		close(job->fds[i]); /* the last reference: the inode is freed here */
-	}
-	return job->rc;
-}
-
-int store_reclaim_done(struct store_reclaim_job *job, char *errmsg)
-{
-	int rc = job->rc;
-
-	if (rc != QSG_OK && errmsg != NULL) {
-		snprintf(errmsg, QSG_ERRMSG_SIZE, "%s", job->errmsg);
-	}
-	free(job->fds);
-	free(job->ids);
-	free(job->dir);
-	memset(job, 0, sizeof *job);
-	return rc;
-}
+/* ---- compaction ---- */
 
 static struct store_seg *pick_source(struct store *s)
 {

@@ -10,9 +10,10 @@
  * the file functions (it is pure); it may use the descriptor codec.
  *
  * Threads: a struct store is single-threaded: every call on one store must be
- * made by one thread at a time. The only exception is store_sync_run(), which
- * touches nothing but the job it is given and may run in libuv's thread pool
- * while the loop keeps appending (see store_sync_prepare).
+ * made by one thread at a time. The exceptions are store_sync_run(),
+ * store_reclaim_run() and store_index_run(), which touch nothing but the job
+ * they are given and may run in libuv's thread pool while the loop keeps
+ * appending (see store_sync_prepare).
  *
  * Blocking: the core is synchronous file I/O. Calls marked BLOCKS below may
  * wait for the disk (pwrite/pread/fdatasync/unlink/ftruncate); the caller
@@ -188,6 +189,9 @@ struct store {
 	 * index or a completed sync advanced, a compaction source finished)
 	 * since the last store_reclaim: a hint for the caller's housekeeping. */
 	bool reclaim_hint;
+	/* segment index files (segidx.c), see store_stats */
+	uint32_t idx_loaded, idx_scanned;
+	uint64_t idx_written, idx_failed;
 };
 
 struct store_stats {
@@ -200,12 +204,23 @@ struct store_stats {
 	uint64_t cache_hits, cache_misses, cache_evictions;
 	size_t faults;
 	uint64_t appended_bytes, compacted_bytes, reclaimed_bytes;
+	/* Segment index files. At open: sealed segments whose recovery
+	 * entries came from their index (payloads unread), and sealed
+	 * segments scanned in full for want of a valid index (missing, torn,
+	 * mismatching, unknown version). Since open: index files written,
+	 * and segments whose index could not be written (not retried). */
+	uint32_t index_loaded, index_scanned;
+	uint64_t index_written, index_failed;
 };
 
 /* BLOCKS. Open or create the store in cfg->dir: scan every segment, verify
  * every record, cut a torn tail, record corrupt regions as faults (their
  * bytes count as dead, they are never served) and build the recovery index
- * (key, part) -> newest valid record. Returns QSG_OK even when faults were
+ * (key, part) -> newest valid record. A sealed segment (every one but the
+ * last) with a valid index file (see "segment index files" below) is not
+ * scanned: its records and faults come from the index, and its payloads
+ * are verified when read (store_read), never at open. Orphan index files
+ * are removed. Returns QSG_OK even when faults were
  * found: the caller inspects store_faults() and decides (fail-stop, or
  * repair from a peer). Errors: QSG_RC_IO (directory or files unusable),
  * QSG_RC_INVALID (bad config), QSG_RC_STORAGE_NOT_AVAILABLE. On error the
@@ -276,6 +291,78 @@ int store_release(struct store *s, const struct store_loc *loc, uint64_t key, ui
 		  uint64_t index);
 void store_set_stable(struct store *s, uint64_t index);
 
+/* ---- segment index files (segidx.c) ----
+ *
+ * When a segment is sealed (it stops being the active segment: roll-over,
+ * including roll-overs during compaction, or a full last segment at open),
+ * or when store_init had to scan a sealed segment, an index job writes
+ * "seg-%010u.qsx" beside it: the result of the scan (store_scan_image) of
+ * the whole segment, so that the next store_init need not read it. Format
+ * (version 1, little-endian):
+ *   header (40 bytes): u32 magic "QSGX", u16 version (1), u16 header size
+ *     (40), u32 segment id, u32 flags (0), u64 covered size (the segment's
+ *     file size), u32 entry count, u32 entry size (32), u32 reserved (0),
+ *     u32 crc32c of bytes 0..36
+ *   entries (32 bytes each), in offset order, tiling [32, covered size):
+ *     u8 kind (STORE_REC_BODY, STORE_REC_CHUNK, or STORE_IDX_FAULT | a
+ *     store_fault_reason), u8 0, u16 0, u32 offset, u32 length (payload
+ *     bytes of a record; bytes of a fault region), u64 key, u32 part,
+ *     u32 payload crc32c (0 for a fault), u32 reserved (0)
+ *   trailer: u32 crc32c of the entry bytes
+ * A segment with a torn tail or a bad segment header gets no index. */
+#define STORE_IDX_MAGIC 0x58475351u /* "QSGX" little-endian */
+#define STORE_IDX_VERSION 1
+#define STORE_IDX_HDR_SIZE 40
+#define STORE_IDX_ENT_SIZE 32
+#define STORE_IDX_FAULT 0x80
+#define STORE_INDEX_JOB_MAX 4 /* segments per index job */
+#define STORE_INDEX_PER_SYNC 2 /* segments indexed by each sync job */
+
+struct store_idx_ent {
+	uint8_t kind;
+	uint32_t off, len;
+	uint64_t key;
+	uint32_t part, crc;
+};
+/* Pure. Scan the segment image (the whole file) and encode its index into
+ * out. QSG_RC_INVALID if the segment cannot be indexed (bad segment header
+ * or id, torn tail), QSG_RC_STORAGE_NOT_AVAILABLE. */
+int store_idx_build(const uint8_t *img, size_t len, uint32_t id, struct qsg_wbuf *out);
+/* Pure. Check an index file image for segment id whose file has seg_size
+ * bytes: header (magic, checksum, version, sizes, id, covered size), file
+ * length, trailer checksum, and every entry (kind, reserved fields, bounds,
+ * entries tiling the segment). QSG_OK and *count, QSG_RC_BAD_VERSION or
+ * QSG_RC_BAD_FRAME. */
+int store_idx_check(const uint8_t *p, size_t len, uint32_t id, uint64_t seg_size, uint32_t *count);
+/* Entry i of a checked image. */
+void store_idx_get(const uint8_t *p, uint32_t i, struct store_idx_ent *e);
+
+/* Index jobs: store_index_prepare (memory + dup) takes at most max sealed
+ * segments without an index; store_index_run (BLOCKS; thread-safe: touches
+ * only the job) fdatasyncs each segment, maps and scans it, writes the index
+ * to a temporary file, fsyncs it, renames it and fsyncs the directory;
+ * store_index_done (memory) records the outcome. A segment whose index
+ * could not be written is not retried (the next store_init scans it and
+ * schedules it again). Every sync job also carries an index job of at most
+ * STORE_INDEX_PER_SYNC segments, run after its fdatasyncs; its failures do
+ * not fail the sync. */
+struct store_index_job {
+	uint32_t n;
+	uint32_t ids[STORE_INDEX_JOB_MAX];
+	int fds[STORE_INDEX_JOB_MAX];
+	uint64_t sizes[STORE_INDEX_JOB_MAX];
+	bool ok[STORE_INDEX_JOB_MAX];
+	bool ran; /* store_index_run was called (else done puts them back) */
+	char *dir;
+	int rc;
+	char errmsg[QSG_ERRMSG_SIZE];
+};
+int store_index_prepare(struct store *s, uint32_t max, struct store_index_job *job, char *errmsg);
+int store_index_run(struct store_index_job *job);
+int store_index_done(struct store *s, struct store_index_job *job, char *errmsg);
+/* Sealed segments waiting for an index job (memory only). */
+uint32_t store_index_pending(const struct store *s);
+
 /* Durability. store_sync_prepare (memory + dup) captures what must be
  * fdatasync'ed (every segment written since the last completed sync, and
  * the directory if segments were created or deleted); store_sync_run
@@ -292,6 +379,7 @@ struct store_sync_job {
 	uint64_t seq; /* number of this job (store->sync_prepared) */
 	int rc;
 	char errmsg[QSG_ERRMSG_SIZE];
+	struct store_index_job idx; /* run after the syncs; never fails the job */
 };
 int store_sync_prepare(struct store *s, struct store_sync_job *job, char *errmsg);
 int store_sync_run(struct store_sync_job *job);

@@ -11,4 +11,9 @@ TESTS += tests/unit/test_bodystore
 tests_unit_test_bodystore_SOURCES = tests/unit/test_bodystore.c
 tests_unit_test_bodystore_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_bodystore_LDADD = libqsgstore.la libqsgcommon.la $(CMOCKA_LIBS)
+check_PROGRAMS += tests/unit/test_segidx
+TESTS += tests/unit/test_segidx
+tests_unit_test_segidx_SOURCES = tests/unit/test_segidx.c
+tests_unit_test_segidx_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_segidx_LDADD = libqsgstore.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
