@@ -290,6 +290,10 @@ static void http_handler(void *arg, const char *path, struct httpd_response *r)
 		    .syncs = ss.syncs,
 		    .sync_failures = ss.sync_failures,
 		    .slice_max_us = ss.slice_max_us,
+		    .index_loaded = ss.b.st.index_loaded,
+		    .index_scanned = ss.b.st.index_scanned,
+		    .index_written = ss.b.st.index_written,
+		    .index_failed = ss.b.st.index_failed,
 		};
 		if (m->catchup != NULL) {
 			struct catchup_stats cs;

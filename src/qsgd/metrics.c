@@ -260,6 +260,16 @@ static void store_render(struct qsg_wbuf *w, const struct metrics_store *s)
 		"Message bodies fetched from peers (catch-up)."),
 	    ROW(fetched_bytes, "qsg_store_fetched_bytes_total", "counter",
 		"Bytes of message bodies fetched from peers."),
+	    ROW(index_loaded, "qsg_store_segments_indexed_at_open", "gauge",
+		"Sealed segments recovered from their index file at the last open."),
+	    ROW(index_scanned, "qsg_store_segments_scanned_at_open", "gauge",
+		"Segments read in full at the last open (the active one, and any without a valid "
+		"index)."),
+	    ROW(index_written, "qsg_store_index_files_written_total", "counter",
+		"Segment index files written."),
+	    ROW(index_failed, "qsg_store_index_files_failed_total", "counter",
+		"Segment index files that could not be written (the segment is scanned at the next "
+		"open)."),
 #undef ROW
 	};
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

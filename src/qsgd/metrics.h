@@ -48,6 +48,8 @@ struct metrics_store {
 	uint64_t faults, syncs, sync_failures;
 	uint64_t slice_max_us; /* longest housekeeping slice since the last scrape */
 	uint64_t fetched, fetched_bytes; /* catch-up from peers */
+	/* segment index files (docs/storage.md, "Segment index files") */
+	uint64_t index_loaded, index_scanned, index_written, index_failed;
 };
 
 struct metrics_input {
