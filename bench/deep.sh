@@ -185,7 +185,23 @@ if [ "$restart" = 1 ]; then
 	wait
 	until echo x | "$QSG_BIN_DIR/qsgput" QSG.DEEP >/dev/null 2>&1; do sleep 0.2; done
 	t1=$(date +%s.%N)
-	echo "restart: kill -9 of every member at depth $depth, serving again after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s; longest loop iteration since start $(stall) ms"
+	idx=$(python3 - "$http_base" <<'PY'
+import sys, urllib.request
+out = []
+for i in (1, 2, 3):
+    v = {}
+    try:
+        url = "http://127.0.0.1:%d/metrics" % (int(sys.argv[1]) + i)
+        for line in urllib.request.urlopen(url, timeout=5).read().decode().splitlines():
+            if line.startswith("qsg_store_segments_"):
+                v[line.split()[0]] = line.split()[1]
+    except Exception:
+        pass
+    out.append("%s/%s" % (v.get("qsg_store_segments_indexed_at_open", "-"), v.get("qsg_store_segments_scanned_at_open", "-")))
+print(" ".join(out))
+PY
+)
+	echo "restart: kill -9 of every member at depth $depth, serving again after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s; longest loop iteration since start $(stall) ms; segments indexed/scanned at open $idx"
 	d=$((d + 1))
 fi
 
