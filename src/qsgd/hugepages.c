@@ -43,7 +43,14 @@ enum hugepages_state hugepages_reexec(char **argv)
 	if (n < 0 || (size_t)n >= sizeof val || setenv("GLIBC_TUNABLES", val, 1) != 0 ||
 	    setenv(GUARD, "1", 1) != 0)
 		return HUGEPAGES_OFF_EXEC;
-	execv("/proc/self/exe", argv);
+	/* The binary's own path, not /proc/self/exe: the process name (comm,
+	 * what ps, top and pgrep show) is the basename of the path exec'd. */
+	char self[4096];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (len > 0) {
+		self[len] = '\0';
+		execv(self, argv);
+	}
 	/* exec failed: carry on without, as we were */
 	if (cur != NULL)
 		setenv("GLIBC_TUNABLES", cur, 1);
