@@ -266,6 +266,42 @@ unsigned chcore_conname_split(const char *conname, char (*out)[FSM_ADDR_MAX + 1]
 	return k;
 }
 
+/* ---- the sender's connection attempt ---- */
+
+void chcore_attempt_begin(struct chcore_attempt *a, unsigned n, unsigned first)
+{
+	a->n = n;
+	a->idx = n > 0 ? first % n : 0;
+	a->tried = n > 0 ? 1 : 0;
+}
+
+enum chcore_addr_act chcore_attempt_failed(struct chcore_attempt *a, enum chcore_addr_why why,
+					   int rc)
+{
+	if (why == CHADDR_REFUSED && rc == QSG_RC_CHANNEL_FENCED)
+		return CHADDR_END;
+	if (a->tried >= a->n)
+		return CHADDR_FAIL;
+	a->idx = (a->idx + 1) % a->n;
+	a->tried++;
+	return CHADDR_NEXT;
+}
+
+unsigned chcore_attempt_pref(unsigned n, unsigned idx, bool lost)
+{
+	if (n == 0)
+		return 0;
+	return (idx + (lost ? 1 : 0)) % n;
+}
+
+bool chcore_retry_soon(bool was_running, unsigned count, uint64_t now_ms, uint64_t last_soon_ms,
+		       uint32_t shorttmr_s)
+{
+	if (!was_running || count != 1)
+		return false;
+	return last_soon_ms == 0 || now_ms - last_soon_ms >= (uint64_t)shorttmr_s * 1000;
+}
+
 /* ---- the receiver ---- */
 
 int chcore_rcv_accept(const char *receiver_qmgr, const char *group, const char *member,
@@ -280,6 +316,15 @@ int chcore_rcv_accept(const char *receiver_qmgr, const char *group, const char *
 				"the channel initiator of %s is not running", member);
 	if (fenced)
 		return qsg_errf(errmsg, QSG_RC_MEMBER_FENCED, "member %s is fenced", member);
+	return QSG_OK;
+}
+
+int chcore_rcv_serve(const char *member, bool leader_known, char *errmsg)
+{
+	if (!leader_known)
+		return qsg_errf(errmsg, QSG_RC_NO_LEADER,
+				"member %s knows no leader (no quorum); try another member",
+				member);
 	return QSG_OK;
 }
 

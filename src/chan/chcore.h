@@ -172,12 +172,83 @@ uint32_t chcore_retry_target(const struct chcore_cand *c, size_t n, uint32_t sel
  * empty or too long entries skipped); at most `max`. Returns the count. */
 unsigned chcore_conname_split(const char *conname, char (*out)[FSM_ADDR_MAX + 1], unsigned max);
 
+/* ---- the sender's connection attempt (the CONNAME list) ---- */
+
+/* One attempt to start goes through the CONNAME entries in turn, from
+ * `first`, and moves to the next entry at once when one fails: no TCP
+ * connection (refused, unreachable, CH_CONNECT_TIMEOUT_MS), no START reply
+ * within CH_START_TIMEOUT_MS (a paused partner: the kernel accepts the
+ * connection, nobody answers), the connection lost before the reply, or a
+ * START refused by a member that cannot serve (fenced, no leader or quorum,
+ * channel initiator stopped, stopping, ...). Only when every entry failed
+ * is the attempt a communications failure, counted once against
+ * SHORTRTY/LONGRTY (as MQ counts a CONNAME list). */
+#define CH_CONNECT_TIMEOUT_MS 3000
+#define CH_START_TIMEOUT_MS 5000
+
+enum chcore_addr_why {
+	CHADDR_CONNECT_FAILED = 1, /* refused, unreachable, not numeric */
+	CHADDR_CONNECT_TIMEOUT, /* no TCP connection in time */
+	CHADDR_START_TIMEOUT, /* connected, no START reply in time */
+	CHADDR_LOST, /* connection lost or ended before the START reply */
+	CHADDR_REFUSED, /* START reply with an error (rc) */
+};
+
+struct chcore_attempt {
+	unsigned n; /* CONNAME entries */
+	unsigned idx; /* the entry being tried */
+	unsigned tried; /* entries tried in this attempt, the current one included */
+};
+
+/* Begin an attempt at entry `first` (taken modulo n). */
+void chcore_attempt_begin(struct chcore_attempt *a, unsigned n, unsigned first);
+
+enum chcore_addr_act {
+	CHADDR_NEXT = 1, /* a->idx moved to the next entry: try it now */
+	CHADDR_FAIL, /* every entry failed: a communications failure (one retry) */
+	CHADDR_END, /* the refusal holds for every entry: fail now */
+};
+/* The entry a->idx failed (rc: the START reply's rc for CHADDR_REFUSED). A
+ * refusal that concerns the instance rather than the member (a newer epoch
+ * was seen: QSG_RC_CHANNEL_FENCED) ends the attempt; anything else moves
+ * on. */
+enum chcore_addr_act chcore_attempt_failed(struct chcore_attempt *a, enum chcore_addr_why why,
+					   int rc);
+
+/* Where the next attempt of this channel on this member begins: at the entry
+ * that accepted the last START (idx), or past it (idx + 1) when that
+ * connection was later lost, so that a member that failed while running is
+ * not the first one asked again. */
+unsigned chcore_attempt_pref(unsigned n, unsigned idx, bool lost);
+
+/* After a RUNNING connection was lost or its partner stopped answering, the
+ * first retry is made at once rather than after SHORTTMR: another CONNAME
+ * entry (another member of the partner group) can take the channel. At most
+ * once per SHORTTMR (`last_soon_ms`, 0 = never), so that a partner that
+ * accepts and then fails again at once gets the ordinary intervals. `count`
+ * is the failure count including this one. */
+bool chcore_retry_soon(bool was_running, unsigned count, uint64_t now_ms, uint64_t last_soon_ms,
+		       uint32_t shorttmr_s);
+
+/* While batches await confirmation and nothing has been received for
+ * CH_PROBE_MS, the sender sends a heartbeat (the receiver answers it from
+ * its loop, even while its batch waits for a commit); nothing received for
+ * CH_PARTNER_TIMEOUT_MS: the partner is not responding (a paused member),
+ * whatever HBINT is. */
+#define CH_PROBE_MS 2000
+#define CH_PARTNER_TIMEOUT_MS 10000
+
 /* ---- the receiver ---- */
 
 /* Whether this member may take an inbound START addressed to
  * `receiver_qmgr` ("" = any). QSG_OK or the refusal (errmsg set). */
 int chcore_rcv_accept(const char *receiver_qmgr, const char *group, const char *member,
 		      bool chinit_running, bool fenced, char *errmsg);
+/* Whether this member can serve an inbound channel now: it must know a Raft
+ * leader (a member without quorum would accept the START and then stall on
+ * its first command). QSG_OK or QSG_RC_NO_LEADER (errmsg set), so that the
+ * partner moves to its next CONNAME entry at once. */
+int chcore_rcv_serve(const char *member, bool leader_known, char *errmsg);
 
 /* Sequence numbers on an inbound connection. */
 struct chcore_rcvseq {

@@ -23,7 +23,8 @@
 struct chsdr;
 struct chrcv;
 
-/* Bookkeeping per sending channel on this member: retries, and the newest
+/* Bookkeeping per sending channel on this member: retries, where the next
+ * connection attempt begins in the CONNAME list, and the newest
  * epoch an instance was started for here (never two instances with the same
  * epoch: a lagging replica may still show an epoch whose instance ended). */
 struct chretry {
@@ -31,6 +32,8 @@ struct chretry {
 	char name[FSM_CHNAME_MAX + 1];
 	unsigned count;
 	uint64_t started_epoch;
+	unsigned conn_pref; /* the CONNAME entry the next attempt begins at */
+	uint64_t last_soon_ms; /* the last immediate retry (uv_now; 0 = none) */
 };
 
 struct chhost {

@@ -6,6 +6,10 @@
  *   CHP_MSG ... CHP_MSG(LAST) -> one CH_RECV_BATCH command: the batch's puts
  *   and its SYNCQ record commit together -> CHP_CONFIRM.
  *
+ * A member that cannot serve the channel refuses the START at once with the
+ * reason (channel initiator stopped, fenced, no leader known), so that the
+ * partner moves to its next CONNAME entry instead of waiting.
+ *
  * Batches are submitted one after another, in order; a batch whose outcome
  * is unknown is submitted again (the state machine recognises it as a
  * duplicate if it was committed). A batch refused in part (destination black
@@ -18,6 +22,7 @@
 #include <string.h>
 
 #include "chcore.h"
+#include "raft-glue/glue.h"
 
 #define RCV_MAX_QUEUED (FSM_CH_MAX_PIPELINE + 2)
 #define RCV_MAX_BATCH_BYTES (256u * 1024 * 1024)
@@ -193,11 +198,22 @@ static void on_start(struct chrcv *r, const uint8_t *p, size_t len)
 		return;
 	}
 	int rc = chp_start_decode(p, len, &x->s, errmsg);
+	bool decoded = rc == QSG_OK;
 	const struct qsgd_config *cfg = r->h->d->cfg;
 	if (rc == QSG_OK)
 		rc = chcore_rcv_accept(x->s.receiver_qmgr, cfg->group, cfg->name, r->h->running,
 				       r->h->fenced, errmsg);
+	if (rc == QSG_OK) {
+		struct glue_info gi;
+		memset(&gi, 0, sizeof gi);
+		r->h->d->ops->info(r->h->d, &gi);
+		rc = chcore_rcv_serve(cfg->name, gi.role == GLUE_LEADER || gi.leader_id != 0,
+				      errmsg);
+	}
 	if (rc != QSG_OK) {
+		QLOG_INFO_(r->h->d->log, "QSG5054I", "inbound channel %s from %s (%s) refused: %s",
+			   decoded ? x->s.channel : "?", decoded ? x->s.sender_qmgr : "?", r->peer,
+			   errmsg);
 		struct chp_start dummy;
 		memset(&dummy, 0, sizeof dummy);
 		start_reply(r, rc, errmsg, 0, 0, &dummy);

@@ -61,16 +61,13 @@ static void on_timer(uv_timer_t *t)
 	uint64_t now = now_ms(s);
 	switch (s->phase) {
 	case P_CONNECT:
+		if (now - s->phase_start > CH_CONNECT_TIMEOUT_MS)
+			chsdr_addr_failed(s, CHADDR_CONNECT_TIMEOUT, 0, "no connection within 3 s");
+		return;
 	case P_HANDSHAKE:
-		if (now - s->phase_start > CONNECT_TIMEOUT_MS) {
-			if (s->phase == P_CONNECT) {
-				chsdr_close_conn(s);
-				s->conn_idx++;
-				chsdr_try_connect(s);
-			} else {
-				chsdr_fail(s, "no start response from the partner");
-			}
-		}
+		if (now - s->phase_start > CH_START_TIMEOUT_MS)
+			chsdr_addr_failed(s, CHADDR_START_TIMEOUT, 0,
+					  "no start reply within 5 s (partner not responding)");
 		return;
 	case P_WAIT_RETRY:
 		if (s->idle_disc) {
@@ -89,6 +86,23 @@ static void on_timer(uv_timer_t *t)
 			chsdr_graceful_end(s, "stopped by operator (confirmations not received)");
 			return;
 		}
+		if (s->pipe.n > 0 || s->hb_outstanding) {
+			/* Waiting for the partner: probe it, and give up on a
+			 * partner that answers nothing (paused), whatever HBINT. */
+			uint64_t since = s->last_recv > s->wait_from ? s->last_recv : s->wait_from;
+			if (now - since > CH_PARTNER_TIMEOUT_MS) {
+				chsdr_fail(s,
+					   "partner not responding: no confirmation or heartbeat "
+					   "for 10 s");
+				return;
+			}
+			if (s->pipe.n > 0 && !s->hb_outstanding && now - since >= CH_PROBE_MS) {
+				chp_hb_encode(&s->st->out, 0);
+				stream_mark(s->st);
+				s->last_send = now;
+				s->hb_outstanding = true;
+			}
+		}
 		if (s->hbint_s > 0) {
 			uint64_t hb = (uint64_t)s->hbint_s * 1000;
 			if (now - s->last_recv > hb * CH_HB_MISS) {
@@ -96,6 +110,7 @@ static void on_timer(uv_timer_t *t)
 				return;
 			}
 			if (now - s->last_send >= hb && s->pipe.n == 0 && !s->hb_outstanding) {
+				s->wait_from = now;
 				chp_hb_encode(&s->st->out, 0);
 				stream_mark(s->st);
 				s->last_send = now;
@@ -145,6 +160,8 @@ struct chsdr *chsdr_start(struct chhost *h, const struct fsm_chstatus *st)
 		return NULL;
 	}
 	s->nconn = chcore_conname_split(s->def.conname, s->conn, MAX_CONN);
+	struct chretry *book = chhost_retry(h, s->name);
+	chcore_attempt_begin(&s->att, s->nconn, book != NULL ? book->conn_pref : 0);
 	qsg_wbuf_init(&s->disp);
 	qsg_wbuf_init(&s->held_data);
 	s->refs = 1;

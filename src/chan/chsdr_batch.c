@@ -61,6 +61,8 @@ static void close_batch(struct chsdr *s)
 	chp_msg_encode(&s->st->out, &s->held, s->comp);
 	stream_mark(s->st);
 	s->last_send = now_ms(s);
+	if (s->pipe.n == 0 && !s->hb_outstanding)
+		s->wait_from = s->last_send;
 	chcore_pipe_push(&s->pipe, s->open_first, s->held.seq);
 	s->open = false;
 	s->open_n = 0;

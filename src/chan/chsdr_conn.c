@@ -1,5 +1,9 @@
-/* A sending channel instance (chsdr_int.h): the connection. The CONNAME
- * entries are tried in turn; on connect the instance sends START with its
+/* A sending channel instance (chsdr_int.h): the connection. One attempt
+ * goes through the CONNAME entries in turn (chcore_attempt): an entry that
+ * refuses or does not answer the connection or the START in time, or whose
+ * member cannot serve (fenced, no leader), is left for the next at once;
+ * only when every entry failed is the attempt a communications failure
+ * (chsdr_fail: one retry). On connect the instance sends START with its
  * sequence numbers, and the receiver's reply decides what is in doubt
  * (chcore_sdr_start): bind at once, resolve by a settle first, or stop
  * (out of step). Then the frames from the partner: confirmations,
@@ -27,13 +31,12 @@ static void on_start_resp(struct chsdr *s, const uint8_t *p, size_t len)
 	char why[2 * QSG_ERRMSG_SIZE];
 	if (chp_start_resp_decode(p, len, &r, errmsg) != QSG_OK) {
 		snprintf(why, sizeof why, "bad start response: %s", errmsg);
-		chsdr_fail(s, why);
+		chsdr_addr_failed(s, CHADDR_REFUSED, QSG_RC_BAD_FRAME, why);
 		return;
 	}
 	if (r.rc != QSG_OK) {
-		snprintf(why, sizeof why, "partner refused the start: %s %s", qsg_rc_name(r.rc),
-			 r.text);
-		chsdr_fail(s, why);
+		snprintf(why, sizeof why, "start refused: %s %s", qsg_rc_name(r.rc), r.text);
+		chsdr_addr_failed(s, CHADDR_REFUSED, r.rc, why);
 		return;
 	}
 	s->batchsz = r.batchsz < s->def.batchsz && r.batchsz > 0 ? r.batchsz : s->def.batchsz;
@@ -136,11 +139,18 @@ static void on_frame(struct stream *st, const uint8_t *p, size_t len)
 		else
 			snprintf(why, sizeof why, "partner ended the channel: %s %s",
 				 qsg_rc_name(e.rc), e.text);
-		chsdr_fail(s, why);
+		if (s->phase == P_HANDSHAKE)
+			chsdr_addr_failed(s, CHADDR_LOST, 0, why);
+		else
+			chsdr_fail(s, why);
 		return;
 	}
 	default:
-		chsdr_fail(s, "unexpected frame from the partner");
+		if (s->phase == P_HANDSHAKE)
+			chsdr_addr_failed(s, CHADDR_LOST, 0,
+					  "unexpected frame before the start reply");
+		else
+			chsdr_fail(s, "unexpected frame from the partner");
 		return;
 	}
 }
@@ -150,7 +160,9 @@ static void on_error(struct stream *st, int rc, uint32_t reqid)
 	struct chsdr *s = st->data;
 	(void)reqid;
 	(void)rc;
-	if (s->phase != P_DEAD && s->st_open)
+	if (s->phase == P_HANDSHAKE && s->st_open)
+		chsdr_addr_failed(s, CHADDR_LOST, 0, "connection lost before the start reply");
+	else if (s->phase != P_DEAD && s->st_open)
 		chsdr_fail(s, "connection lost");
 }
 
@@ -168,14 +180,14 @@ static void connect_cb(uv_connect_t *req, int status)
 		return;
 	if (status != 0) {
 		QLOG_DBG(s->h->d->log, "QSG5038D", "channel %s: connect to %s: %s", s->name,
-			 s->conn[s->conn_idx], uv_strerror(status));
-		chsdr_close_conn(s);
-		s->conn_idx++;
-		chsdr_try_connect(s);
+			 s->conn[s->att.idx], uv_strerror(status));
+		char why[128];
+		snprintf(why, sizeof why, "connect: %s", uv_strerror(status));
+		chsdr_addr_failed(s, CHADDR_CONNECT_FAILED, 0, why);
 		return;
 	}
 	if (stream_start(s->st) != QSG_OK) {
-		chsdr_fail(s, "cannot read from the connection");
+		chsdr_addr_failed(s, CHADDR_LOST, 0, "cannot read from the connection");
 		return;
 	}
 	struct fsm_chstatus st;
@@ -206,18 +218,36 @@ static void connect_cb(uv_connect_t *req, int status)
 	s->phase_start = now_ms(s);
 }
 
+void chsdr_addr_failed(struct chsdr *s, enum chcore_addr_why why, int rc, const char *detail)
+{
+	if (s->phase == P_DEAD || s->phase == P_WAIT_RETRY)
+		return;
+	unsigned failed = s->att.idx;
+	chsdr_close_conn(s);
+	enum chcore_addr_act act = chcore_attempt_failed(&s->att, why, rc);
+	if (act == CHADDR_NEXT) {
+		QLOG_WARNING(s->h->d->log, "QSG5042W",
+			     "channel %s (epoch %llu): CONNAME entry %s: %s; trying %s", s->name,
+			     (unsigned long long)s->epoch, s->conn[failed], detail,
+			     s->conn[s->att.idx]);
+		chsdr_try_connect(s);
+		return;
+	}
+	char msg[FSM_ADDR_MAX + QSG_ERRMSG_SIZE + 64];
+	snprintf(msg, sizeof msg, "%s: %s%s", s->conn[failed], detail,
+		 act == CHADDR_FAIL && s->nconn > 1 ? " (every CONNAME entry failed)" : "");
+	chsdr_fail(s, msg);
+}
+
 void chsdr_try_connect(struct chsdr *s)
 {
 	struct sockaddr_storage sa;
-	while (s->conn_idx < s->nconn && net_resolve(s->conn[s->conn_idx], &sa) != QSG_OK) {
-		QLOG_WARNING(s->h->d->log, "QSG5039W",
-			     "channel %s: CONNAME entry %s is not a numeric host:port", s->name,
-			     s->conn[s->conn_idx]);
-		s->conn_idx++;
+	if (s->nconn == 0) {
+		chsdr_fail(s, "CONNAME has no entry");
+		return;
 	}
-	if (s->conn_idx >= s->nconn) {
-		s->conn_idx = 0;
-		chsdr_fail(s, "cannot connect to any CONNAME entry");
+	if (net_resolve(s->conn[s->att.idx], &sa) != QSG_OK) {
+		chsdr_addr_failed(s, CHADDR_CONNECT_FAILED, 0, "not a numeric host:port");
 		return;
 	}
 	struct sconn *c = calloc(1, sizeof *c);
@@ -238,8 +268,8 @@ void chsdr_try_connect(struct chsdr *s)
 	c->creq.data = c;
 	int rv = uv_tcp_connect(&c->creq, &c->st.tcp, (const struct sockaddr *)&sa, connect_cb);
 	if (rv != 0) {
-		chsdr_close_conn(s);
-		s->conn_idx++;
-		chsdr_try_connect(s);
+		char why[128];
+		snprintf(why, sizeof why, "connect: %s", uv_strerror(rv));
+		chsdr_addr_failed(s, CHADDR_CONNECT_FAILED, 0, why);
 	}
 }

@@ -4,9 +4,11 @@
  *
  *   chsdr.c         the public entry points (start, queue notifications,
  *                   the list accessors), the tick timer (connect and
- *                   handshake timeouts, retry, heartbeats, STOP timeout),
+ *                   START timeouts per CONNAME entry, retry, heartbeats and
+ *                   the unresponsive-partner probe, STOP timeout),
  *                   the disconnect interval
- *   chsdr_conn.c    the connection: CONNAME list, connect, the START
+ *   chsdr_conn.c    the connection: the CONNAME list (each attempt goes
+ *                   through every entry, chcore_attempt), connect, the START
  *                   handshake, the frames from the partner
  *   chsdr_settle.c  CH_SETTLE and its outcomes, the confirmations that lead
  *                   to them, binding (STARTING -> RUNNING)
@@ -29,7 +31,6 @@
 
 #include "chcore.h"
 
-#define CONNECT_TIMEOUT_MS 5000
 #define STOP_TIMEOUT_MS 10000
 #define TICK_MS 250
 #define MAX_CONN 8
@@ -70,7 +71,9 @@ struct chsdr {
 	uv_timer_t timer;
 	bool timer_open;
 	char conn[MAX_CONN][FSM_ADDR_MAX + 1];
-	unsigned nconn, conn_idx;
+	unsigned nconn;
+	struct chcore_attempt att; /* the CONNAME entry in use (att.idx) */
+	bool ran; /* reached RUNNING (a later failure may retry at once) */
 	uint64_t phase_start; /* uv_now */
 	/* negotiated */
 	uint32_t batchsz, pipeline, hbint_s, maxmsgl;
@@ -87,6 +90,7 @@ struct chsdr {
 	uint64_t last_send, last_recv, idle_since;
 	bool idle_disc; /* ended by DISCINT: restart when messages arrive */
 	bool hb_outstanding;
+	uint64_t wait_from; /* waiting for the partner since (batch or probe sent) */
 	bool retry_inflight;
 	uint64_t settle_retry_at;
 	uint64_t get_retry_at; /* no leader: get again at this time */
@@ -169,7 +173,11 @@ void chsdr_bind(struct chsdr *s);
 
 /* ---- chsdr_conn.c ---- */
 
-/* Connect to the current CONNAME entry (or the next that resolves). */
+/* Connect to the CONNAME entry att.idx. */
 void chsdr_try_connect(struct chsdr *s);
+/* The entry att.idx failed before the START was accepted (why, rc: see
+ * chcore_attempt_failed; detail for the log): try the next entry at once,
+ * or fail the attempt once every entry has failed. */
+void chsdr_addr_failed(struct chsdr *s, enum chcore_addr_why why, int rc, const char *detail);
 
 #endif

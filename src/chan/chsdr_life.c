@@ -175,8 +175,8 @@ void chsdr_cas(struct chsdr *s, const struct fsm_chimage *before, const struct f
 	cmd.ch.before = *before;
 	cmd.ch.after = *after;
 	snprintf(cmd.ch.reason, sizeof cmd.ch.reason, "%s", reason);
-	if (s->conn_idx < s->nconn)
-		snprintf(cmd.ch.conname, sizeof cmd.ch.conname, "%s", s->conn[s->conn_idx]);
+	if (s->att.idx < s->nconn)
+		snprintf(cmd.ch.conname, sizeof cmd.ch.conname, "%s", s->conn[s->att.idx]);
 	s->refs++;
 	int rc = qsgd_submit(s->h->d, &cmd, cas_done, c);
 	if (rc != QSG_OK) {
@@ -242,6 +242,8 @@ void chsdr_fail(struct chsdr *s, const char *why)
 	struct chretry *r = chhost_retry(s->h, s->name);
 	unsigned count = r != NULL ? ++r->count : 1;
 	uint64_t delay_s;
+	if (r != NULL && s->ran) /* begin the next attempt past this entry */
+		r->conn_pref = chcore_attempt_pref(s->nconn, s->att.idx, true);
 	if (!chcore_retry_delay(count, &s->def, &delay_s)) {
 		QLOG_WARNING(s->h->d->log, "QSG5031W",
 			     "channel %s: retries exhausted (%u); stopping it: %s", s->name,
@@ -252,11 +254,18 @@ void chsdr_fail(struct chsdr *s, const char *why)
 		s->phase = P_WAIT_RETRY;
 		return;
 	}
-	QLOG_WARNING(s->h->d->log, "QSG5032W", "channel %s (epoch %llu): %s; retry %u in %llu s",
-		     s->name, (unsigned long long)s->epoch, why, count,
-		     (unsigned long long)delay_s);
+	uint64_t delay_ms = delay_s * 1000;
+	uint64_t now = now_ms(s);
+	if (r != NULL && chcore_retry_soon(s->ran, count, now, r->last_soon_ms, s->def.shorttmr)) {
+		r->last_soon_ms = now;
+		delay_ms = RETRY_SOON_MS;
+	}
+	QLOG_WARNING(
+	    s->h->d->log, "QSG5032W", "channel %s (epoch %llu): %s; retry %u in %llu.%01llu s",
+	    s->name, (unsigned long long)s->epoch, why, count,
+	    (unsigned long long)(delay_ms / 1000), (unsigned long long)(delay_ms % 1000 / 100));
 	s->phase = P_WAIT_RETRY;
-	s->phase_start = now_ms(s) + delay_s * 1000;
+	s->phase_start = now + delay_ms;
 	if (st.img.state != FSM_CHS_RETRYING) {
 		struct fsm_chimage after = st.img;
 		after.state = FSM_CHS_RETRYING;

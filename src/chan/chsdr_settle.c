@@ -170,9 +170,13 @@ static void bind_done(struct chsdr *s, int rc)
 		s->phase = P_RUN;
 		s->last_recv = s->last_send = now_ms(s);
 		chhost_retry_clear(s->h, s->name);
+		s->ran = true;
+		struct chretry *book = chhost_retry(s->h, s->name);
+		if (book != NULL)
+			book->conn_pref = chcore_attempt_pref(s->nconn, s->att.idx, false);
 		QLOG_INFO_(s->h->d->log, "QSG5035I",
 			   "channel %s (epoch %llu) running to %s, batch size %u, pipeline %u%s",
-			   s->name, (unsigned long long)s->epoch, s->conn[s->conn_idx], s->batchsz,
+			   s->name, (unsigned long long)s->epoch, s->conn[s->att.idx], s->batchsz,
 			   s->pipeline, s->comp ? ", LZ4" : "");
 		chsdr_pump(s);
 		return;
@@ -199,6 +203,6 @@ void chsdr_bind(struct chsdr *s)
 	struct fsm_chimage after = st.img;
 	after.state = FSM_CHS_RUNNING;
 	char why[256];
-	snprintf(why, sizeof why, "connected to %s", s->conn[s->conn_idx]);
+	snprintf(why, sizeof why, "connected to %s", s->conn[s->att.idx]);
 	chsdr_cas(s, &st.img, &after, why, bind_done);
 }

@@ -407,6 +407,101 @@ static void test_conname_split(void **state)
 	assert_int_equal(chcore_conname_split("", out, 4), 0);
 }
 
+/* ---- the sender's connection attempt ---- */
+
+/* Three members listed; the first is paused (no START reply), the second
+ * fenced, the third accepts: one attempt reaches the third without counting
+ * a retry. */
+static void test_attempt_rotates(void **state)
+{
+	(void)state;
+	struct chcore_attempt a;
+	chcore_attempt_begin(&a, 3, 0);
+	assert_int_equal(a.idx, 0);
+	assert_int_equal(chcore_attempt_failed(&a, CHADDR_START_TIMEOUT, 0), CHADDR_NEXT);
+	assert_int_equal(a.idx, 1);
+	assert_int_equal(chcore_attempt_failed(&a, CHADDR_REFUSED, QSG_RC_MEMBER_FENCED),
+			 CHADDR_NEXT);
+	assert_int_equal(a.idx, 2);
+	/* the third fails too: every entry was tried, one retry */
+	assert_int_equal(chcore_attempt_failed(&a, CHADDR_CONNECT_FAILED, 0), CHADDR_FAIL);
+}
+
+/* Every reason a member cannot serve moves on; a killed member (refused
+ * connection), a partitioned one (connect timeout), a connection lost. */
+static void test_attempt_reasons_move_on(void **state)
+{
+	(void)state;
+	static const int rcs[] = {QSG_RC_MEMBER_FENCED,	 QSG_RC_NOT_LEADER,
+				  QSG_RC_NO_LEADER,	 QSG_RC_CHINIT_NOT_RUNNING,
+				  QSG_RC_Q_MGR_STOPPING, QSG_RC_CHANNEL_NOT_FOUND,
+				  QSG_RC_BAD_FRAME,	 QSG_RC_UNKNOWN_REMOTE_Q_MGR};
+	for (size_t i = 0; i < sizeof rcs / sizeof rcs[0]; i++) {
+		struct chcore_attempt a;
+		chcore_attempt_begin(&a, 2, 0);
+		assert_int_equal(chcore_attempt_failed(&a, CHADDR_REFUSED, rcs[i]), CHADDR_NEXT);
+		assert_int_equal(a.idx, 1);
+	}
+	static const enum chcore_addr_why whys[] = {CHADDR_CONNECT_FAILED, CHADDR_CONNECT_TIMEOUT,
+						    CHADDR_START_TIMEOUT, CHADDR_LOST};
+	for (size_t i = 0; i < sizeof whys / sizeof whys[0]; i++) {
+		struct chcore_attempt a;
+		chcore_attempt_begin(&a, 2, 0);
+		assert_int_equal(chcore_attempt_failed(&a, whys[i], 0), CHADDR_NEXT);
+		assert_int_equal(a.idx, 1);
+	}
+	/* superseded (a newer epoch was seen): the same at every member */
+	struct chcore_attempt a;
+	chcore_attempt_begin(&a, 3, 0);
+	assert_int_equal(chcore_attempt_failed(&a, CHADDR_REFUSED, QSG_RC_CHANNEL_FENCED),
+			 CHADDR_END);
+}
+
+/* An attempt that begins in the middle wraps around and tries each entry
+ * exactly once. */
+static void test_attempt_wraps(void **state)
+{
+	(void)state;
+	struct chcore_attempt a;
+	unsigned seen[4] = {0};
+	chcore_attempt_begin(&a, 4, 6); /* 6 mod 4 */
+	assert_int_equal(a.idx, 2);
+	seen[a.idx]++;
+	while (chcore_attempt_failed(&a, CHADDR_START_TIMEOUT, 0) == CHADDR_NEXT)
+		seen[a.idx]++;
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(seen[i], 1);
+	/* one entry: fails at once; none: fails at once */
+	chcore_attempt_begin(&a, 1, 0);
+	assert_int_equal(chcore_attempt_failed(&a, CHADDR_START_TIMEOUT, 0), CHADDR_FAIL);
+	chcore_attempt_begin(&a, 0, 0);
+	assert_int_equal(a.tried, 0);
+	assert_int_equal(chcore_attempt_failed(&a, CHADDR_CONNECT_FAILED, 0), CHADDR_FAIL);
+}
+
+static void test_attempt_pref(void **state)
+{
+	(void)state;
+	assert_int_equal(chcore_attempt_pref(3, 1, false), 1); /* where it worked */
+	assert_int_equal(chcore_attempt_pref(3, 1, true), 2); /* lost there: past it */
+	assert_int_equal(chcore_attempt_pref(3, 2, true), 0); /* wraps */
+	assert_int_equal(chcore_attempt_pref(0, 5, true), 0);
+}
+
+static void test_retry_soon(void **state)
+{
+	(void)state;
+	/* a running connection lost: the first retry at once */
+	assert_true(chcore_retry_soon(true, 1, 100000, 0, 60));
+	/* never ran (the START failed everywhere): SHORTTMR */
+	assert_false(chcore_retry_soon(false, 1, 100000, 0, 60));
+	/* the second failure in a row: SHORTTMR */
+	assert_false(chcore_retry_soon(true, 2, 100000, 0, 60));
+	/* at most once per SHORTTMR */
+	assert_false(chcore_retry_soon(true, 1, 100000, 50000, 60));
+	assert_true(chcore_retry_soon(true, 1, 110000, 50000, 60));
+}
+
 /* ---- the receiver ---- */
 
 static void test_rcv_accept(void **state)
@@ -425,6 +520,10 @@ static void test_rcv_accept(void **state)
 	/* the name is checked first */
 	assert_int_equal(chcore_rcv_accept("QMX", "QSG1", "QM1", false, true, err),
 			 QSG_RC_UNKNOWN_REMOTE_Q_MGR);
+	/* no leader known (no quorum): refused at once, with the reason */
+	assert_int_equal(chcore_rcv_serve("QM1", true, err), QSG_OK);
+	assert_int_equal(chcore_rcv_serve("QM1", false, err), QSG_RC_NO_LEADER);
+	assert_non_null(strstr(err, "no leader"));
 }
 
 static void test_rcv_seq(void **state)
@@ -488,6 +587,11 @@ int main(void)
 	    cmocka_unit_test(test_retry_policy),
 	    cmocka_unit_test(test_retry_target),
 	    cmocka_unit_test(test_conname_split),
+	    cmocka_unit_test(test_attempt_rotates),
+	    cmocka_unit_test(test_attempt_reasons_move_on),
+	    cmocka_unit_test(test_attempt_wraps),
+	    cmocka_unit_test(test_attempt_pref),
+	    cmocka_unit_test(test_retry_soon),
 	    cmocka_unit_test(test_rcv_accept),
 	    cmocka_unit_test(test_rcv_seq),
 	    cmocka_unit_test(test_chp_is_start),
