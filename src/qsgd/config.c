@@ -32,6 +32,7 @@ void qsgd_config_defaults(struct qsgd_config *c)
 	c->store_compact_ratio = 50;
 	c->store_slice_ms = 5;
 	c->store_write_buffer_kb = 1024;
+	c->store_bytes_per_sync_kb = 8192;
 	c->max_entry_bytes = 4u * 1024 * 1024;
 	c->max_inflight = 16;
 	c->leader_wait_ms = 3000;
@@ -181,6 +182,9 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 			rc = set_unsigned(&c->store_slice_ms, value, 1, 1000, what, e);
 		else if (strcmp(key, "write_buffer_kb") == 0)
 			rc = set_unsigned(&c->store_write_buffer_kb, value, 0, 64u * 1024, what, e);
+		else if (strcmp(key, "bytes_per_sync_kb") == 0)
+			rc = set_unsigned(&c->store_bytes_per_sync_kb, value, 0, 1024u * 1024, what,
+					  e);
 		else
 			goto unknown;
 	} else if (strcmp(section, "listener") == 0) {

@@ -59,6 +59,7 @@ struct qsgd_config {
 	unsigned store_compact_ratio; /* compact sealed segments below this % live; 50 */
 	unsigned store_slice_ms; /* housekeeping time per loop iteration; 5 */
 	unsigned store_write_buffer_kb; /* write-behind per loop iteration; 1024, 0 = off */
+	unsigned store_bytes_per_sync_kb; /* start writeback every N KiB; 8192, 0 = off */
 	/* [batch] */
 	unsigned max_entry_bytes;
 	unsigned max_inflight;

@@ -26,6 +26,7 @@ int msgstore_init(struct msgstore *ms, uv_loop_t *loop, struct qlog *log,
 	sc.segment_size = (uint64_t)cfg->store_segment_mb * 1024 * 1024;
 	sc.compact_ratio = cfg->store_compact_ratio;
 	sc.write_buffer = (size_t)cfg->store_write_buffer_kb * 1024;
+	sc.bytes_per_sync = (size_t)cfg->store_bytes_per_sync_kb * 1024;
 	int rc = bodystore_init(&ms->bs, &sc, errmsg);
 	if (rc != QSG_OK)
 		return rc;

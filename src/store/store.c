@@ -41,6 +41,7 @@ void store_config_default(struct store_config *c)
 	c->offload[1] = (struct store_offload_tier){80, 4 * 1024};
 	c->offload[2] = (struct store_offload_tier){90, 0};
 	c->compact_ratio = STORE_DEFAULT_COMPACT_RATIO;
+	c->bytes_per_sync = 8u << 20;
 }
 
 /* ---- dead-offset sets ---- */
@@ -699,6 +700,19 @@ void store_recovery_end(struct store *s)
 
 /* ---- append, read, release ---- */
 
+/* bytes_per_sync (store.h): start writeback of [wb_started, end). Advisory:
+ * a failure shows at the next sync job, which syncs everything anyway. */
+static void writeback(struct store *s, struct store_seg *g, uint64_t end)
+{
+	if (s->cfg.bytes_per_sync == 0 || end < g->wb_started + s->cfg.bytes_per_sync) {
+		return;
+	}
+	(void)sync_file_range(g->fd, (off_t)g->wb_started, (off_t)(end - g->wb_started),
+			      SYNC_FILE_RANGE_WRITE);
+	g->wb_started = end;
+	s->writebacks++;
+}
+
 int store_flush(struct store *s, char *errmsg)
 {
 	if (s->wb_err != 0) {
@@ -715,6 +729,7 @@ int store_flush(struct store *s, char *errmsg)
 		return qsg_errf(errmsg, QSG_RC_IO, "store: write segment %u: %s", s->wb_seg,
 				strerror(s->wb_err));
 	}
+	writeback(s, g, s->wb_off + s->wb_len);
 	s->wb_len = 0;
 	s->flushes++;
 	return QSG_OK;
@@ -796,6 +811,9 @@ static int append_rec(struct store *s, uint8_t type, uint64_t key, uint32_t part
 	}
 	*loc = (struct store_loc){g->id, (uint32_t)g->size, (uint32_t)len};
 	g->size += rl;
+	if (*inbuf == NULL) {
+		writeback(s, g, g->size);
+	}
 	g->live_bytes += rl;
 	g->live_recs++;
 	return QSG_OK;

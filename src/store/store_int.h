@@ -10,6 +10,7 @@ struct store_seg {
 	int fd;
 	uint64_t size; /* bytes in the file = next append offset */
 	uint64_t synced; /* bytes known durable */
+	uint64_t wb_started; /* writeback started up to here (bytes_per_sync) */
 	uint64_t live_bytes, dead_bytes, live_recs;
 	uint64_t last_release; /* highest release index of a record in it */
 	bool no_compact; /* a record failed verification during compaction */

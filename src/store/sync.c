@@ -309,4 +309,5 @@ void store_get_stats(const struct store *s, struct store_stats *out)
 	out->index_scanned = s->idx_scanned;
 	out->index_written = s->idx_written;
 	out->index_failed = s->idx_failed;
+	out->writebacks = s->writebacks;
 }

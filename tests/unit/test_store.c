@@ -624,6 +624,47 @@ static void test_compaction_window(void **state)
  * roll-over, a sync or close; reads are served from the buffer meanwhile;
  * a record larger than the buffer goes straight through, in order; a write
  * error is sticky. */
+/* bytes_per_sync: writeback is started each time that many bytes were
+ * written to a segment (buffered or not), and never with 0. */
+static void test_bytes_per_sync(void **state)
+{
+	char dir[64], err[QSG_ERRMSG_SIZE];
+	struct store s;
+	struct store_config c;
+	struct store_stats st;
+	struct store_loc loc;
+
+	(void)state;
+	for (int buffered = 0; buffered < 2; buffered++) {
+		for (int on = 0; on < 2; on++) {
+			mkdir_tmp(dir, sizeof dir);
+			store_config_default(&c);
+			c.dir = dir;
+			c.segment_size = 1 << 20;
+			c.cache_bytes = 0;
+			c.write_buffer = buffered ? 16 * 1024 : 0;
+			c.bytes_per_sync = on ? 64 * 1024 : 0;
+			assert_int_equal(store_init(&s, &c, err), QSG_OK);
+			store_recovery_end(&s);
+			/* 200 x (1000 + header) bytes: about 3.3 x 64 KiB */
+			for (uint64_t k = 1; k <= 200; k++) {
+				append_key(&s, k, 1000, &loc);
+			}
+			assert_int_equal(store_flush(&s, err), QSG_OK);
+			store_get_stats(&s, &st);
+			if (on) {
+				/* 3.2 x 64 KiB written: 3 starts, or 2 when they
+				 * fall on 16 KiB buffer flushes */
+				assert_in_range(st.writebacks, buffered ? 2 : 3, 3);
+			} else {
+				assert_int_equal(st.writebacks, 0);
+			}
+			store_close(&s);
+			rm_tmp(dir);
+		}
+	}
+}
+
 static void test_write_buffer(void **state)
 {
 	char dir[64], path[128], err[QSG_ERRMSG_SIZE];
@@ -1020,13 +1061,14 @@ static void test_scan_random(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_crc32c),	   cmocka_unit_test(test_roundtrip_rollover),
-	    cmocka_unit_test(test_reopen),	   cmocka_unit_test(test_torn_tail_every_point),
-	    cmocka_unit_test(test_bitflip_middle), cmocka_unit_test(test_release_delete),
-	    cmocka_unit_test(test_compaction),	   cmocka_unit_test(test_compaction_window),
-	    cmocka_unit_test(test_write_buffer),   cmocka_unit_test(test_compaction_gate),
-	    cmocka_unit_test(test_cache),	   cmocka_unit_test(test_desc_codec),
-	    cmocka_unit_test(test_sync_job),	   cmocka_unit_test(test_scan_random),
+	    cmocka_unit_test(test_crc32c),	    cmocka_unit_test(test_roundtrip_rollover),
+	    cmocka_unit_test(test_reopen),	    cmocka_unit_test(test_torn_tail_every_point),
+	    cmocka_unit_test(test_bitflip_middle),  cmocka_unit_test(test_release_delete),
+	    cmocka_unit_test(test_compaction),	    cmocka_unit_test(test_compaction_window),
+	    cmocka_unit_test(test_write_buffer),    cmocka_unit_test(test_bytes_per_sync),
+	    cmocka_unit_test(test_compaction_gate), cmocka_unit_test(test_cache),
+	    cmocka_unit_test(test_desc_codec),	    cmocka_unit_test(test_sync_job),
+	    cmocka_unit_test(test_scan_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
