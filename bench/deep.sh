@@ -24,7 +24,8 @@
 # With WIPE=1 it then stops one follower (by PID), wipes its data directory,
 # starts it again while STEP more messages are put, and prints how long the
 # member took to install the snapshot and fetch every body it lacks
-# (QSG4102I in its log; docs/catchup.md), and its RSS and disk after.
+# (its /metrics: bodies fetched and none missing; docs/catchup.md), and its
+# RSS and disk after. The depth column is the depth the group reports.
 #
 # Environment: DEPTH (default 1000000), STEP (default 100000), SIZE (1024),
 # RESTART (0), QSG_BIN_DIR (default build/), QSG_RUN_DIR (run/deep),
@@ -111,6 +112,18 @@ rss() { # QM -> MB
 }
 disk() { du -sm "$QSG_RUN_DIR/$1" 2>/dev/null | awk '{print $1}'; }
 count() { cat "$QSG_RUN_DIR"/QM*.log 2>/dev/null | grep -c "$1" || true; }
+# The queue's depth as the group reports it (a step that qsgbench ended
+# early, e.g. when a member fenced and closed its connections, put fewer
+# than STEP messages: the table shows the real depth, not the intended one).
+curdepth() {
+	local i v
+	for ((i = 0; i < 50; i++)); do
+		v=$("$adm" <<<"DISPLAY QLOCAL(QSG.DEEP) CURDEPTH" 2>/dev/null | sed -n 's/.*CURDEPTH(\([0-9]*\)).*/\1/p' | head -1)
+		[ -n "$v" ] && { echo "$v"; return; }
+		sleep 0.2
+	done
+	echo "?"
+}
 # stall -> "a/b/c": per member, the longest loop iteration in ms since the
 # previous scrape (which this one ends: the next window starts now); "-" for
 # a member that does not answer.
@@ -175,6 +188,8 @@ while ((d < depth)); do
 	r=$(bench --mode put --conns 8 --inflight 8 --size "$size" --persistent --messages "$step")
 	[[ $r == *failed=1* ]] && status=1
 	d=$((d + step))
+	v=$(curdepth)
+	[ "$v" = "?" ] || d=$v
 	row fill "$d" "$r"
 done
 
@@ -209,7 +224,6 @@ if [ "$wipe" = 1 ]; then
 	l=$(leader)
 	v=
 	for qm in QM3 QM2 QM1; do [ "$qm" != "$l" ] && v=$qm && break; done
-	n0=$(grep -c QSG4102I "$QSG_RUN_DIR/$v.log" 2>/dev/null || true)
 	"$cluster" stop "$v" >/dev/null
 	rm -rf "${QSG_RUN_DIR:?}/$v"
 	t0=$(date +%s.%N)
@@ -220,14 +234,29 @@ if [ "$wipe" = 1 ]; then
 	r=$(QSG_CONN=$live bench --mode put --conns 8 --inflight 8 --size "$size" --persistent --messages "$step")
 	[[ $r == *failed=1* ]] && status=1
 	d=$((d + step))
+	x=$(curdepth)
+	[ "$x" = "?" ] || d=$x
 	row fill "$d" "$r"
+	# Caught up: the member has fetched bodies and misses none (its
+	# /metrics; the QSG4102I line is logged at info level only).
+	vport=$((http_base + ${v#QM}))
 	for ((i = 0; i < 12000; i++)); do
-		n1=$(grep -c QSG4102I "$QSG_RUN_DIR/$v.log" 2>/dev/null || true)
-		((${n1:-0} > ${n0:-0})) && break
+		python3 - "$vport" <<'PY' && break
+import sys, urllib.request
+m = {}
+try:
+    for line in urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode().splitlines():
+        if line.startswith("qsg_store_"):
+            k, v = line.split()[:2]
+            m[k] = float(v)
+except Exception:
+    sys.exit(1)
+sys.exit(0 if m.get("qsg_store_fetched_total", 0) > 0 and m.get("qsg_store_missing_messages", 1) == 0 else 1)
+PY
 		sleep 0.1
 	done
 	t1=$(date +%s.%N)
-	echo "wipe: $v wiped at depth $((d - step)), caught up (QSG4102I) after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s while $step more were put; rss $(rss "$v") MB, disk $(disk "$v") MB; $(grep QSG4102I "$QSG_RUN_DIR/$v.log" | tail -1 | cut -c1-160)"
+	echo "wipe: $v wiped at depth $((d - step)), caught up (nothing missing) after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s while $step more were put; rss $(rss "$v") MB, disk $(disk "$v") MB"
 fi
 
 while ((d > 0)); do
