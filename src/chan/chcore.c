@@ -331,9 +331,12 @@ int chcore_rcv_serve(const char *member, bool leader_known, char *errmsg)
 enum chcore_rcv_fence chcore_rcv_fenced(uint32_t self, uint64_t rinst, const struct fsm_syncq *sq,
 					const struct fsm_chstatus *st)
 {
-	if (rinst == 0)
+	/* The replica may not have applied this instance's own START yet (the
+	 * result of a forwarded command can come before the local apply):
+	 * nothing to judge until it has. */
+	if (rinst == 0 || sq == NULL || sq->rinst < rinst)
 		return CHFENCE_NONE;
-	if (st == NULL || sq == NULL)
+	if (st == NULL)
 		return CHFENCE_REMOVED;
 	if (st->img.owner != self)
 		return CHFENCE_TAKEN;

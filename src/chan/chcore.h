@@ -254,9 +254,10 @@ int chcore_rcv_serve(const char *member, bool leader_known, char *errmsg);
 /* Whether an inbound instance running here (receiver instance `rinst`,
  * from its CH_RECV_START; 0 = an instance without one) must end now, from
  * the local replica: the channel's SYNCQ record `sq` and status entry `st`
- * (NULL: none). One instance of an inbound channel at a time: a newer
- * START, here or on another member, fenced it (its batches would be
- * refused), or its entry was removed (peer recovery). */
+ * (NULL: none). A replica that has not applied the instance's own START
+ * (sq NULL or sq->rinst < rinst) decides nothing yet. One instance of an inbound channel at a time:
+ * a newer START, here or on another member, fenced it (its batches would be refused), or its entry
+ * was removed (peer recovery). */
 enum chcore_rcv_fence {
 	CHFENCE_NONE = 0, /* it is the current instance */
 	CHFENCE_TAKEN, /* another member's instance has the channel */

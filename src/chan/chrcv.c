@@ -570,8 +570,9 @@ bool chrcv_matches(const struct chrcv *r, const char *name, const char *rqmname,
 {
 	if (strcmp(r->name, name) != 0 || strcmp(r->rqmname, rqmname) != 0 || r->epoch != epoch)
 		return false;
-	/* A START on the way has no instance number yet: it is here. */
-	return r->phase == R_STARTING || r->rinst == 0 || r->rinst == rinst;
+	/* A START on the way has no instance number yet, and a replica that
+	 * has not applied our START yet shows an older one: it is here. */
+	return r->phase == R_STARTING || r->rinst == 0 || r->rinst >= rinst;
 }
 
 void chrcv_check_fenced(struct chrcv *r)

@@ -21,7 +21,8 @@ void chrcv_frame(struct chrcv *r, const uint8_t *p, size_t len);
 void chrcv_closed(struct chrcv *r);
 void chrcv_abort(struct chrcv *r, int rc, const char *why);
 /* A local instance of the entry (name, rqmname, epoch) whose receiver
- * instance is rinst (the SYNCQ record's), or whose START is on the way. */
+ * instance is rinst (the SYNCQ record's) or newer (the replica has not
+ * applied its START yet), or whose START is on the way. */
 bool chrcv_matches(const struct chrcv *r, const char *name, const char *rqmname, uint64_t epoch,
 		   uint64_t rinst);
 /* End the instance at once if the replica shows another instance of its

@@ -11,11 +11,32 @@
 #     sent on the old connection after the takeover is never committed;
 #   - DISPLAY CHSTATUS shows exactly one entry, RUNNING, owned by QM2;
 #   - every message sent through the current instance arrives exactly once.
+# Then RQMNAME (issue 11 item 4) with a real sender at the remote queue
+# manager QMR: DISPLAY CHSTATUS of the sender shows the partner QSG1; pointed
+# at another queue manager (a protocol server that answers QMOTHER), the
+# START is refused by the sender (QSG5043E, END 2058 to the partner).
 . "$(dirname "$0")/lib.sh" 20560
 BATCH=${INBOUND_BATCH:-50}
+FAKE_PORT=$((QSG_PORT_BASE + 110))
 
-cluster_up 3
-G=$QSG_CONN
+# Fields of the first DISPLAY CHSTATUS object: chst CONN CHANNEL FIELD...
+chst() {
+	local conn=$1 ch=$2
+	shift 2
+	"$QSGADM" -c "$conn" --json <<<"DISPLAY CHSTATUS($ch) ALL" 2>/dev/null |
+		python3 -c 'import json,sys
+fields=sys.argv[1:]
+for line in sys.stdin:
+    d=json.loads(line)
+    for o in d.get("objects",[]):
+        print(" ".join(str(o.get(f,"")).strip() or "-" for f in fields)); sys.exit(0)
+print(" ".join("-" for f in fields))' "$@"
+}
+
+line=$("$CLUSTER" up 3 remote | grep '^QSG_REMOTE_CONN=') || fail "cluster up"
+G=$("$CLUSTER" conn)
+R=${line#QSG_REMOTE_CONN=}
+log "group $G, remote queue manager QMR at $R"
 C1=$("$CLUSTER" conn QM1)
 C2=$("$CLUSTER" conn QM2)
 "$QSGADM" -c "$G" >/dev/null <<EOF || fail "definitions"
@@ -196,4 +217,99 @@ wait "$client" || fail "protocol client: $(tail -1 "$QSG_RUN_DIR/client.out")"
 sleep 1
 "$QSGGET" -c "$G" IN.ONE --syncpoint -w 1 >"$QSG_RUN_DIR/got" 2>/dev/null || true
 check_exactly_once "$QSG_RUN_DIR/sent.ok" "$QSG_RUN_DIR/got"
+
+# RQMNAME of a sender: recorded from the partner's START reply.
+"$QSGADM" -c "$G" >/dev/null <<EOF || fail "R.TWO group definitions"
+DEFINE CHANNEL(R.TWO) CHLTYPE(RCVR)
+DEFINE QLOCAL(IN.TWO)
+EOF
+"$QSGADM" -c "$R" >/dev/null <<EOF || fail "R.TWO remote definitions"
+DEFINE QLOCAL(X.TWO) USAGE(XMITQ)
+DEFINE QREMOTE(TO.TWO) RNAME(IN.TWO) RQMNAME(QSG1) XMITQ(X.TWO)
+DEFINE CHANNEL(R.TWO) CHLTYPE(SDR) CONNAME('$G') XMITQ(X.TWO)
+START CHANNEL(R.TWO)
+EOF
+seq -f "two-%g" 1 10 >"$QSG_RUN_DIR/sent.two"
+"$QSGPUT" -c "$R" TO.TWO <"$QSG_RUN_DIR/sent.two" >/dev/null || fail "put TO.TWO"
+"$QSGGET" -c "$G" IN.TWO --syncpoint -w 10 -n 10 >"$QSG_RUN_DIR/got.two" 2>/dev/null || true
+check_exactly_once "$QSG_RUN_DIR/sent.two" "$QSG_RUN_DIR/got.two"
+read -r st rqm < <(chst "$R" R.TWO STATUS RQMNAME)
+log "sender R.TWO at QMR: $st, RQMNAME($rqm)"
+[ "$st" = RUNNING ] && [ "$rqm" = QSG1 ] || fail "R.TWO: $st RQMNAME($rqm), expected RUNNING QSG1"
+
+# Pointed at another queue manager: refused by the sender.
+"$QSGADM" -c "$R" <<<"STOP CHANNEL(R.TWO)" >/dev/null || fail "STOP CHANNEL(R.TWO)"
+for ((i = 0; i < 100; i++)); do
+	read -r st < <(chst "$R" R.TWO STATUS)
+	[ "$st" != STOPPED ] || break
+	sleep 0.1
+done
+[ "$st" = STOPPED ] || fail "R.TWO does not stop: $st"
+cat >"$QSG_RUN_DIR/other.py" <<'PYEOF'
+import socket, struct, sys
+port, out = int(sys.argv[1]), sys.argv[2]
+def s16(x):
+    x = x.encode()
+    return struct.pack("<H", len(x)) + x
+def read_frame(c):
+    buf = b""
+    while len(buf) < 4:
+        d = c.recv(4 - len(buf))
+        if not d:
+            return None, b""
+        buf += d
+    n = struct.unpack("<I", buf)[0]
+    body = b""
+    while len(body) < n:
+        d = c.recv(n - len(body))
+        if not d:
+            return None, b""
+        body += d
+    return body[1], body[8:]
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", port))
+srv.listen(1)
+srv.settimeout(30)
+open(out, "w").write("listening\n")
+c, _ = srv.accept()
+c.settimeout(10)
+op, b = read_frame(c)
+assert op == 40, op
+o = 1
+names = []
+for _ in range(3):
+    n = struct.unpack_from("<H", b, o)[0]
+    names.append(b[o + 2:o + 2 + n].decode())
+    o += 2 + n
+epoch, lstseq = struct.unpack_from("<QQ", b, o)
+# Accept, as queue manager QMOTHER, in step with the sender.
+resp = (struct.pack("<I", 0) + s16("") + s16("QMOTHER") +
+        struct.pack("<IQQIIIBI", 9, lstseq, 0, 50, 4194304, 300, 0, 1))
+c.sendall(struct.pack("<IBBHI", 8 + len(resp), 1, 40 | 0x80, 0, 1) + resp)
+op, b = read_frame(c)
+rc = struct.unpack_from("<I", b)[0] if op == 44 else -1
+open(out, "a").write("start %s from %s epoch %d; then op %s rc %d\n" %
+                     (names[0], names[1], epoch, op, rc))
+PYEOF
+python3 "$QSG_RUN_DIR/other.py" "$FAKE_PORT" "$QSG_RUN_DIR/other.out" &
+other=$!
+extra_pids+=("$other")
+for ((i = 0; i < 50; i++)); do [ ! -s "$QSG_RUN_DIR/other.out" ] || break; sleep 0.1; done
+"$QSGADM" -c "$R" >/dev/null <<EOF || fail "R.TWO to QMOTHER"
+ALTER CHANNEL(R.TWO) CONNAME('127.0.0.1:$FAKE_PORT')
+START CHANNEL(R.TWO)
+EOF
+wait "$other" || fail "the other queue manager: $(cat "$QSG_RUN_DIR/other.out")"
+cat "$QSG_RUN_DIR/other.out"
+grep -q "then op 44 rc 2058" "$QSG_RUN_DIR/other.out" || fail "no END 2058 to the other queue manager"
+for ((i = 0; i < 50; i++)); do
+	! grep -q "QSG5043E.*R\.TWO.*QMOTHER.*QSG1" "$QSG_RUN_DIR/QMR.log" || break
+	sleep 0.1
+done
+grep "QSG5043E" "$QSG_RUN_DIR/QMR.log" | tail -1
+grep -q "QSG5043E.*R\.TWO.*QMOTHER.*QSG1" "$QSG_RUN_DIR/QMR.log" || fail "QMR did not log QSG5043E"
+read -r st rqm < <(chst "$R" R.TWO STATUS RQMNAME)
+log "sender R.TWO at QMR after the refusal: $st, RQMNAME($rqm)"
+[ "$st" != RUNNING ] && [ "$rqm" = QSG1 ] || fail "R.TWO: $st RQMNAME($rqm) after the refusal"
 log "PASS"

@@ -556,8 +556,16 @@ static void test_rcv_fenced(void **state)
 	sq.rinst = 5;
 	assert_int_equal(chcore_rcv_fenced(1, 4, &sq, &st), CHFENCE_NEWER_HERE);
 	/* the entry is gone */
+	sq.rinst = 4;
 	assert_int_equal(chcore_rcv_fenced(1, 4, &sq, NULL), CHFENCE_REMOVED);
-	assert_int_equal(chcore_rcv_fenced(1, 4, NULL, &st), CHFENCE_REMOVED);
+	/* the replica has not applied this instance's START yet (a forwarded
+	 * command's result came first): it still shows the old owner, or no
+	 * SYNCQ at all; nothing is decided */
+	st.img.owner = 2;
+	sq.rinst = 3;
+	assert_int_equal(chcore_rcv_fenced(1, 4, &sq, &st), CHFENCE_NONE);
+	assert_int_equal(chcore_rcv_fenced(1, 4, &sq, NULL), CHFENCE_NONE);
+	assert_int_equal(chcore_rcv_fenced(1, 4, NULL, NULL), CHFENCE_NONE);
 }
 
 /* RQMNAME: the partner that answers must be the one recorded. */
