@@ -286,7 +286,9 @@ static int display_chstatus_cb(void *arg, const struct fsm_chstatus *s)
 	obj_begin(d);
 	attr_str(d, "CHANNEL", s->name);
 	attr_str(d, "CHLTYPE", admin_chltype_name(s->chltype));
-	attr_str(d, "RQMNAME", s->rqmname);
+	/* RQMNAME: the partner queue manager (RCVR: the key; SDR: from the
+	 * partner's START reply). */
+	attr_str(d, "RQMNAME", s->chltype == FSM_CHL_SDR ? s->partner : s->rqmname);
 	attr_str(d, "XMITQ", s->xmitq);
 	attr_str(d, "STATUS", fsm_chstate_name(s->img.state));
 	admin_member_name(d->env, s->img.owner, owner, sizeof owner);

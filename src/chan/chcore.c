@@ -328,6 +328,34 @@ int chcore_rcv_serve(const char *member, bool leader_known, char *errmsg)
 	return QSG_OK;
 }
 
+enum chcore_rcv_fence chcore_rcv_fenced(uint32_t self, uint64_t rinst, const struct fsm_syncq *sq,
+					const struct fsm_chstatus *st)
+{
+	/* The replica may not have applied this instance's own START yet (the
+	 * result of a forwarded command can come before the local apply):
+	 * nothing to judge until it has. */
+	if (rinst == 0 || sq == NULL || sq->rinst < rinst)
+		return CHFENCE_NONE;
+	if (st == NULL)
+		return CHFENCE_REMOVED;
+	if (st->img.owner != self)
+		return CHFENCE_TAKEN;
+	if (sq->rinst != rinst)
+		return CHFENCE_NEWER_HERE;
+	return CHFENCE_NONE;
+}
+
+int chcore_sdr_partner(const char *channel, const char *recorded, const char *answered,
+		       uint64_t reset_seq, char *errmsg)
+{
+	if (recorded[0] == '\0' || reset_seq != 0 || strcmp(recorded, answered) == 0)
+		return QSG_OK;
+	return qsg_errf(errmsg, QSG_RC_Q_MGR_NAME_ERROR,
+			"channel %s: the partner is queue manager %s, but the channel's partner "
+			"is %s (RESET CHANNEL to accept a new partner)",
+			channel, answered, recorded);
+}
+
 void chcore_rcv_started(struct chcore_rcvseq *q, uint64_t lstseq)
 {
 	q->expect = lstseq + 1;

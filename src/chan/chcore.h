@@ -75,7 +75,8 @@ struct chcore_rec_in {
 	uint64_t inst_epoch;
 	bool have_book; /* bookkeeping available (not out of memory) */
 	uint64_t started_epoch; /* newest epoch an instance was started for here */
-	/* RCVR: a local inbound connection matches (name, rqmname, epoch). */
+	/* RCVR: a local inbound connection matches (name, rqmname, epoch and
+	 * receiver instance), or its START is on the way. */
 	bool rcv_here;
 	/* the member table, in id order */
 	const struct chcore_cand *members;
@@ -249,6 +250,31 @@ int chcore_rcv_accept(const char *receiver_qmgr, const char *group, const char *
  * its first command). QSG_OK or QSG_RC_NO_LEADER (errmsg set), so that the
  * partner moves to its next CONNAME entry at once. */
 int chcore_rcv_serve(const char *member, bool leader_known, char *errmsg);
+
+/* Whether an inbound instance running here (receiver instance `rinst`,
+ * from its CH_RECV_START; 0 = an instance without one) must end now, from
+ * the local replica: the channel's SYNCQ record `sq` and status entry `st`
+ * (NULL: none). A replica that has not applied the instance's own START
+ * (sq NULL or sq->rinst < rinst) decides nothing yet. One instance of an inbound channel at a time:
+ * a newer START, here or on another member, fenced it (its batches would be refused), or its entry
+ * was removed (peer recovery). */
+enum chcore_rcv_fence {
+	CHFENCE_NONE = 0, /* it is the current instance */
+	CHFENCE_TAKEN, /* another member's instance has the channel */
+	CHFENCE_NEWER_HERE, /* a newer instance on this member has it */
+	CHFENCE_REMOVED, /* the status entry is gone */
+};
+enum chcore_rcv_fence chcore_rcv_fenced(uint32_t self, uint64_t rinst, const struct fsm_syncq *sq,
+					const struct fsm_chstatus *st);
+
+/* The sender's check of the partner's name from its START reply
+ * (`answered`) against the name recorded by earlier instances
+ * (`recorded`, "" = none yet). A different partner is refused
+ * (QSG_RC_Q_MGR_NAME_ERROR, errmsg set): the channel's sequence numbers and
+ * any in-doubt batch belong to the recorded one. A pending RESET CHANNEL
+ * (`reset_seq` != 0) accepts any partner. */
+int chcore_sdr_partner(const char *channel, const char *recorded, const char *answered,
+		       uint64_t reset_seq, char *errmsg);
 
 /* Sequence numbers on an inbound connection. */
 struct chcore_rcvseq {

@@ -224,8 +224,11 @@ static int reconcile_entry(void *arg, const struct fsm_chstatus *st)
 	struct chretry *book = NULL;
 	struct chsdr *s = NULL;
 	if (st->chltype == FSM_CHL_RCVR) {
+		struct fsm_syncq sq;
+		uint64_t rinst =
+		    fsm_syncq_get(ci->d->fsm, st->name, st->rqmname, &sq) == QSG_OK ? sq.rinst : 0;
 		for (struct chrcv *r = ci->host.rcvs; r != NULL && !in.rcv_here; r = chrcv_next(r))
-			in.rcv_here = chrcv_matches(r, st->name, st->rqmname, st->img.epoch);
+			in.rcv_here = chrcv_matches(r, st->name, st->rqmname, st->img.epoch, rinst);
 	} else {
 		s = find_sdr(ci, st->name);
 		if (s != NULL) {
@@ -300,6 +303,12 @@ static void reconcile(struct chinit *ci)
 	    me.state != FSM_MEMBER_ACTIVE)
 		return;
 	publish(ci);
+	/* Inbound instances fenced by a newer one (here or elsewhere): end
+	 * them at once, so that one instance of a channel runs at a time. */
+	for (struct chrcv *r = ci->host.rcvs, *n; r != NULL; r = n) {
+		n = chrcv_next(r);
+		chrcv_check_fenced(r);
+	}
 	/* Instances whose entry is gone. */
 	for (struct chsdr *s = ci->host.sdrs, *n; s != NULL; s = n) {
 		n = chsdr_next(s);

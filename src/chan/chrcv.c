@@ -15,7 +15,14 @@
  * duplicate if it was committed). A batch refused in part (destination black
  * list) is answered with the refused messages; the messages that follow it
  * are ignored until the sender sends the batch again from its first
- * sequence number. */
+ * sequence number.
+ *
+ * One instance of an inbound channel at a time (docs/channels.md): the
+ * START is a takeover (FSM_CHF_TAKEOVER): it makes a new receiver instance
+ * (rinst) that fences any other, here or on another member; every batch
+ * carries rinst and the state machine refuses one from a fenced instance.
+ * The channel initiator ends a local instance as soon as the replica shows
+ * its channel taken (chrcv_check_fenced). */
 #include "chrcv.h"
 
 #include <stdlib.h>
@@ -48,6 +55,7 @@ struct chrcv {
 	char name[FSM_CHNAME_MAX + 1];
 	char rqmname[FSM_NAME_MAX + 1];
 	uint64_t epoch;
+	uint64_t rinst; /* receiver instance (from CH_RECV_START), 0 = not yet */
 	uint32_t maxmsgl;
 	uint32_t batchsz;
 	char peer[FSM_ADDR_MAX + 1];
@@ -172,13 +180,14 @@ static void recv_start_done(void *arg, int status, const void *result, size_t le
 	if (!r->closed && r->phase == R_STARTING) {
 		if (rc == QSG_OK) {
 			r->phase = R_RUN;
+			r->rinst = res.ch.rinst;
 			chcore_rcv_started(&r->seq, res.ch.lstseq);
 			start_reply(r, QSG_OK, NULL, res.ch.lstseq, res.ch.luwid, &x->s);
 			QLOG_INFO_(r->h->d->log, "QSG5051I",
-				   "inbound channel %s from %s (%s) running, epoch %llu, last "
-				   "sequence number %llu",
+				   "inbound channel %s from %s (%s) running, epoch %llu, instance "
+				   "%llu, last sequence number %llu",
 				   r->name, r->rqmname, r->peer, (unsigned long long)r->epoch,
-				   (unsigned long long)res.ch.lstseq);
+				   (unsigned long long)r->rinst, (unsigned long long)res.ch.lstseq);
 		} else {
 			start_reply(r, rc, errmsg[0] ? errmsg : qsg_rc_text(rc), 0, 0, &x->s);
 			r->phase = R_DEAD;
@@ -232,8 +241,10 @@ static void on_start(struct chrcv *r, const uint8_t *p, size_t len)
 	snprintf(cmd.ch.rqmname, sizeof cmd.ch.rqmname, "%s", r->rqmname);
 	cmd.ch.member_id = cfg->id;
 	cmd.ch.epoch = r->epoch;
+	/* A takeover: this instance fences any other of the channel. */
+	cmd.ch.flags = FSM_CHF_TAKEOVER;
 	if (x->s.reset_seq != 0) {
-		cmd.ch.flags = FSM_CHF_RESET;
+		cmd.ch.flags |= FSM_CHF_RESET;
 		cmd.ch.seq = x->s.reset_seq;
 	}
 	snprintf(cmd.ch.conname, sizeof cmd.ch.conname, "%s", r->peer);
@@ -325,6 +336,12 @@ static void batch_done(void *arg, int status, const void *result, size_t len)
 		rbatch_free(b);
 		drop_batches(r);
 	} else {
+		if (rc == QSG_RC_CHANNEL_FENCED)
+			QLOG_INFO_(r->h->d->log, "QSG5055I",
+				   "inbound channel %s from %s (%s): batch %llu..%llu refused, "
+				   "another instance has the channel; ending this one",
+				   r->name, r->rqmname, r->peer, (unsigned long long)b->first,
+				   (unsigned long long)b->last);
 		confirm(r, b, rc, errmsg[0] ? errmsg : qsg_rc_text(rc), NULL, 0);
 		rbatch_free(b);
 		r->phase = R_DEAD;
@@ -353,6 +370,7 @@ static void submit_next(struct chrcv *r)
 	snprintf(cmd.ch.local_qmgr, sizeof cmd.ch.local_qmgr, "%s", r->h->d->cfg->group);
 	cmd.ch.member_id = r->h->d->cfg->id;
 	cmd.ch.epoch = r->epoch;
+	cmd.ch.rinst = r->rinst;
 	cmd.ch.seq = b->first;
 	cmd.ch.last = b->last;
 	cmd.ch.luwid = b->luwid;
@@ -522,11 +540,15 @@ void chrcv_closed(struct chrcv *r)
 	bool was_running = r->name[0] != '\0' && r->epoch != 0;
 	r->phase = R_DEAD;
 	drop_batches(r);
-	/* Remove our inbound status entry if it still names this connection. */
+	/* Remove our inbound status entry if it still names this connection
+	 * (and no newer instance here took it). */
 	struct fsm_chstatus st;
+	struct fsm_syncq sq;
 	if (was_running && !h->fenced &&
 	    fsm_chstatus_get(h->d->fsm, r->name, r->rqmname, &st) == QSG_OK && st.img.exists &&
-	    st.img.owner == h->d->cfg->id && st.img.epoch == r->epoch) {
+	    st.img.owner == h->d->cfg->id && st.img.epoch == r->epoch &&
+	    (r->rinst == 0 || (fsm_syncq_get(h->d->fsm, r->name, r->rqmname, &sq) == QSG_OK &&
+			       sq.rinst == r->rinst))) {
 		struct fsm_cmd cmd;
 		memset(&cmd, 0, sizeof cmd);
 		cmd.op = FSM_OP_CHST_CAS;
@@ -543,7 +565,43 @@ void chrcv_closed(struct chrcv *r)
 	release(r);
 }
 
-bool chrcv_matches(const struct chrcv *r, const char *name, const char *rqmname, uint64_t epoch)
+bool chrcv_matches(const struct chrcv *r, const char *name, const char *rqmname, uint64_t epoch,
+		   uint64_t rinst)
 {
-	return strcmp(r->name, name) == 0 && strcmp(r->rqmname, rqmname) == 0 && r->epoch == epoch;
+	if (strcmp(r->name, name) != 0 || strcmp(r->rqmname, rqmname) != 0 || r->epoch != epoch)
+		return false;
+	/* A START on the way has no instance number yet, and a replica that
+	 * has not applied our START yet shows an older one: it is here. */
+	return r->phase == R_STARTING || r->rinst == 0 || r->rinst >= rinst;
+}
+
+void chrcv_check_fenced(struct chrcv *r)
+{
+	if (r->closed || r->phase != R_RUN || r->rinst == 0)
+		return;
+	struct chhost *h = r->h;
+	struct fsm_chstatus st;
+	struct fsm_syncq sq;
+	memset(&st, 0, sizeof st);
+	memset(&sq, 0, sizeof sq);
+	bool have_st = fsm_chstatus_get(h->d->fsm, r->name, r->rqmname, &st) == QSG_OK;
+	bool have_sq = fsm_syncq_get(h->d->fsm, r->name, r->rqmname, &sq) == QSG_OK;
+	char why[FSM_NAME_MAX + 96], nm[FSM_NAME_MAX + 16];
+	switch (chcore_rcv_fenced(h->d->cfg->id, r->rinst, have_sq ? &sq : NULL,
+				  have_st ? &st : NULL)) {
+	case CHFENCE_NONE:
+		return;
+	case CHFENCE_TAKEN:
+		snprintf(why, sizeof why, "taken over by an instance on %s",
+			 chhost_member_name(h, st.img.owner, nm, sizeof nm));
+		break;
+	case CHFENCE_NEWER_HERE:
+		snprintf(why, sizeof why, "taken over by a newer instance on this member");
+		break;
+	case CHFENCE_REMOVED:
+	default:
+		snprintf(why, sizeof why, "its status entry was removed");
+		break;
+	}
+	chrcv_abort(r, QSG_RC_CHANNEL_FENCED, why);
 }

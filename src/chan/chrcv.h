@@ -20,7 +20,14 @@ void chrcv_frame(struct chrcv *r, const uint8_t *p, size_t len);
 /* The connection is gone (no more writes to the stream). */
 void chrcv_closed(struct chrcv *r);
 void chrcv_abort(struct chrcv *r, int rc, const char *why);
-bool chrcv_matches(const struct chrcv *r, const char *name, const char *rqmname, uint64_t epoch);
+/* A local instance of the entry (name, rqmname, epoch) whose receiver
+ * instance is rinst (the SYNCQ record's) or newer (the replica has not
+ * applied its START yet), or whose START is on the way. */
+bool chrcv_matches(const struct chrcv *r, const char *name, const char *rqmname, uint64_t epoch,
+		   uint64_t rinst);
+/* End the instance at once if the replica shows another instance of its
+ * channel (one inbound instance at a time; chcore_rcv_fenced). */
+void chrcv_check_fenced(struct chrcv *r);
 /* The next in chhost's list. */
 struct chrcv *chrcv_next(const struct chrcv *r);
 

@@ -52,6 +52,23 @@ static void on_start_resp(struct chsdr *s, const uint8_t *p, size_t len)
 		chsdr_abort(s, "superseded during start");
 		return;
 	}
+	/* RQMNAME: the partner must be the queue manager the channel ran
+	 * with before (its sequence numbers and in-doubt batch are that
+	 * one's); refused otherwise, and the next CONNAME entry is tried. */
+	if (chcore_sdr_partner(s->name, st.partner, r.receiver_qmgr, st.reset_seq, errmsg) !=
+	    QSG_OK) {
+		QLOG_ERR(s->h->d->log, "QSG5043E", "%s", errmsg);
+		/* END reaches the partner before the connection closes. */
+		chsdr_send_end(s, QSG_RC_Q_MGR_NAME_ERROR, errmsg);
+		if (s->st_open) {
+			s->st_open = false;
+			stream_close_after_write(s->st);
+		}
+		snprintf(why, sizeof why, "partner refused: %s", errmsg);
+		chsdr_addr_failed(s, CHADDR_REFUSED, QSG_RC_Q_MGR_NAME_ERROR, why);
+		return;
+	}
+	snprintf(s->partner, sizeof s->partner, "%s", r.receiver_qmgr);
 	uint64_t L = r.lstseq;
 	chcore_pipe_begin(&s->pipe, st.lstseq);
 	enum chcore_start_act act = chcore_sdr_start(st.lstseq, st.curseq, L);

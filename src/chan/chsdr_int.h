@@ -78,6 +78,7 @@ struct chsdr {
 	/* negotiated */
 	uint32_t batchsz, pipeline, hbint_s, maxmsgl;
 	int comp;
+	char partner[FSM_NAME_MAX + 1]; /* the partner's name (START reply), "" before */
 	/* running: batches in flight, confirmed and settled (chcore) */
 	struct chcore_pipe pipe;
 	bool get_inflight;

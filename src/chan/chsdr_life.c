@@ -177,6 +177,8 @@ void chsdr_cas(struct chsdr *s, const struct fsm_chimage *before, const struct f
 	snprintf(cmd.ch.reason, sizeof cmd.ch.reason, "%s", reason);
 	if (s->att.idx < s->nconn)
 		snprintf(cmd.ch.conname, sizeof cmd.ch.conname, "%s", s->conn[s->att.idx]);
+	/* RQMNAME, once the partner answered (recorded by the state machine). */
+	snprintf(cmd.ch.partner, sizeof cmd.ch.partner, "%s", s->partner);
 	s->refs++;
 	int rc = qsgd_submit(s->h->d, &cmd, cas_done, c);
 	if (rc != QSG_OK) {

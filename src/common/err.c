@@ -73,6 +73,8 @@ static const struct rc_desc rc_table[] = {
     {QSG_RC_SEQ_MISMATCH, "QSG_RC_SEQ_MISMATCH", "message sequence numbers out of step"},
     {QSG_RC_CHINIT_NOT_RUNNING, "QSG_RC_CHINIT_NOT_RUNNING", "channel initiator not running"},
     {QSG_RC_CHANNEL_INDOUBT, "QSG_RC_CHANNEL_INDOUBT", "channel is in doubt"},
+    {QSG_RC_Q_MGR_NAME_ERROR, "QSG_RC_Q_MGR_NAME_ERROR",
+     "the partner is another queue manager than the channel expects"},
     {QSG_RC_REMOTE_ERROR, "QSG_RC_REMOTE_ERROR", "partner ended the channel with an error"},
 };
 

@@ -29,6 +29,7 @@ enum qsg_rc {
 	QSG_RC_PRIORITY_ERROR = 2050, /* priority not 0..9 */
 	QSG_RC_PUT_INHIBITED = 2051, /* PUT(DISABLED) on the queue */
 	QSG_RC_Q_FULL = 2053, /* MAXDEPTH reached */
+	QSG_RC_Q_MGR_NAME_ERROR = 2058, /* partner is another queue manager than expected */
 	QSG_RC_Q_NOT_EMPTY = 2055, /* delete of a non-empty queue */
 	QSG_RC_NOT_OPEN_FOR_INPUT = 2037, /* GET from a remote queue */
 	QSG_RC_Q_MGR_NOT_AVAILABLE = 2059, /* no member reachable */

@@ -222,6 +222,9 @@ static void chan_encode(uint8_t op, const struct fsm_chcmd *ch, struct qsg_wbuf 
 		fsm_chimage_encode(w, &ch->after);
 		qsg_put_str(w, ch->conname);
 		qsg_put_str(w, ch->reason);
+		/* Optional (a later addition): the partner's name. */
+		if (ch->partner[0] != '\0')
+			qsg_put_str(w, ch->partner);
 		break;
 	case FSM_OP_CH_GETBATCH:
 		qsg_put_str(w, ch->name);
@@ -263,6 +266,9 @@ static void chan_encode(uint8_t op, const struct fsm_chcmd *ch, struct qsg_wbuf 
 		qsg_put_u64(w, ch->luwid);
 		qsg_put_u32(w, ch->count);
 		qsg_put_blob(w, ch->list.p, ch->list.len);
+		/* Optional (a later addition): the receiver instance. */
+		if (ch->rinst != 0)
+			qsg_put_u64(w, ch->rinst);
 		break;
 	default:
 		break;
@@ -292,6 +298,11 @@ static void chan_read(uint8_t op, struct qsg_rbuf *r, struct fsm_chcmd *ch)
 		fsm_chimage_decode(r, &ch->after);
 		qsg_get_str(r, ch->conname, sizeof ch->conname);
 		qsg_get_str(r, ch->reason, sizeof ch->reason);
+		if (r->err == QSG_OK && qsg_rbuf_left(r) > 0) {
+			qsg_get_str(r, ch->partner, sizeof ch->partner);
+			if (r->err == QSG_OK && ch->partner[0] == '\0')
+				r->err = QSG_RC_BAD_FRAME; /* present means set */
+		}
 		break;
 	case FSM_OP_CH_GETBATCH:
 		qsg_get_str(r, ch->name, sizeof ch->name);
@@ -333,6 +344,11 @@ static void chan_read(uint8_t op, struct qsg_rbuf *r, struct fsm_chcmd *ch)
 		ch->luwid = qsg_get_u64(r);
 		ch->count = qsg_get_u32(r);
 		ch->list = qsg_get_blob(r, UINT32_MAX);
+		if (r->err == QSG_OK && qsg_rbuf_left(r) > 0) {
+			ch->rinst = qsg_get_u64(r);
+			if (r->err == QSG_OK && ch->rinst == 0)
+				r->err = QSG_RC_BAD_FRAME; /* present means set */
+		}
 		break;
 	default:
 		break;
@@ -367,7 +383,7 @@ static int chan_check(uint8_t op, const struct fsm_chcmd *ch, char *errmsg)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad channel name");
 	switch (op) {
 	case FSM_OP_CHST_CAS:
-		if (!name_or_empty(ch->rqmname))
+		if (!name_or_empty(ch->rqmname) || !name_or_empty(ch->partner))
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad RQMNAME");
 		if (ch->chltype != 0 && ch->chltype != FSM_CHL_SDR && ch->chltype != FSM_CHL_RCVR)
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "CHLTYPE %u out of range",
@@ -402,7 +418,7 @@ static int chan_check(uint8_t op, const struct fsm_chcmd *ch, char *errmsg)
 	case FSM_OP_CH_RECV_START:
 		if (!fsm_name_valid(ch->rqmname) || ch->member_id == 0)
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "RECV_START rqmname or member");
-		if ((ch->flags & ~(uint32_t)FSM_CHF_RESET) != 0 ||
+		if ((ch->flags & ~(uint32_t)(FSM_CHF_RESET | FSM_CHF_TAKEOVER)) != 0 ||
 		    ((ch->flags & FSM_CHF_RESET) && ch->seq == 0))
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "RECV_START flags 0x%x seq 0",
 					ch->flags);
@@ -799,6 +815,8 @@ int fsm_result_decode(uint8_t op, const void *p, size_t len, struct fsm_result *
 			res->ch.epoch = qsg_get_u64(&r);
 			res->ch.lstseq = qsg_get_u64(&r);
 			res->ch.luwid = qsg_get_u64(&r);
+			if (r.err == QSG_OK && qsg_rbuf_left(&r) > 0)
+				res->ch.rinst = qsg_get_u64(&r); /* FSM_CHF_TAKEOVER */
 			break;
 		case FSM_OP_CH_RECV_BATCH:
 			res->ch.duplicate = qsg_get_u8(&r);

@@ -283,6 +283,8 @@ static int chst_cas(struct fsm *f, const struct fsm_chcmd *ch, int64_t now)
 		return QSG_RC_INVALID;
 	if (type == FSM_CHL_SDR && ch->rqmname[0] != '\0')
 		return QSG_RC_INVALID;
+	if (type != FSM_CHL_SDR && ch->partner[0] != '\0')
+		return QSG_RC_INVALID; /* RCVR entries are keyed by the partner */
 	const struct fsm_chattrs *def = NULL;
 	if (type == FSM_CHL_SDR) {
 		def = chdef_find(f, ch->name);
@@ -324,6 +326,8 @@ static int chst_cas(struct fsm *f, const struct fsm_chcmd *ch, int64_t now)
 	e->s.img = *a;
 	memcpy(e->s.conname, ch->conname, sizeof e->s.conname);
 	memcpy(e->s.reason, ch->reason, sizeof e->s.reason);
+	if (ch->partner[0] != '\0')
+		memcpy(e->s.partner, ch->partner, sizeof e->s.partner);
 	e->s.last_change_ms = now;
 	if (into_running)
 		e->s.reset_seq = 0;

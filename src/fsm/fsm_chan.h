@@ -24,6 +24,15 @@
  *    its SYNCQ update are one command. Batches are idempotent: a batch whose
  *    last sequence number is <= the SYNCQ's is acknowledged as a duplicate
  *    and changes nothing.
+ *    One receiver instance at a time (docs/channels.md "One inbound
+ *    instance"): a CH_RECV_START with FSM_CHF_TAKEOVER makes a new receiver
+ *    instance, numbered by the SYNCQ record's rinst (+1 each time); it takes
+ *    the status entry from any other instance, RUNNING or not, and a
+ *    CH_RECV_BATCH that carries an older rinst (or comes from a member that
+ *    is not the entry's owner) is refused with QSG_RC_CHANNEL_FENCED. The
+ *    old member's channel initiator ends its local instance when it sees
+ *    the entry taken. Commands without the flag / rinst keep the old rule
+ *    (sender epoch only), so old log entries replay as they applied.
  */
 #ifndef QSG_FSM_CHAN_H
 #define QSG_FSM_CHAN_H
@@ -121,6 +130,12 @@ struct fsm_chstatus {
 	int64_t last_msg_ms; /* leader time of the last committed batch */
 	uint64_t reset_seq; /* SDR: RESET CHANNEL SEQNUM pending (0 = none);
 			     * the next start sends it to the receiver */
+	char partner[FSM_NAME_MAX + 1]; /* SDR: the receiving queue manager's
+					 * name from its START reply ("" =
+					 * never connected); DISPLAY CHSTATUS
+					 * RQMNAME. Kept across instances:
+					 * a later partner must answer with
+					 * the same name (docs/channels.md) */
 };
 
 /* SYNCQ record (receiver side). Key: (channel, sending queue manager). */
@@ -131,6 +146,8 @@ struct fsm_syncq {
 	uint64_t lstseq; /* last committed message sequence number */
 	uint64_t luwid; /* sender's id of that batch */
 	int64_t last_ms; /* leader time of the last batch */
+	uint64_t rinst; /* receiver instance: +1 by every CH_RECV_START with
+			 * FSM_CHF_TAKEOVER; batches must carry it (0 = none yet) */
 };
 
 /* --- commands -------------------------------------------------------------
@@ -150,6 +167,9 @@ struct fsm_chdisp {
 	0x02 /* CH_SETTLE (RESOLVE): any epoch, channel must                                       \
 	      * not be RUNNING/STARTING */
 #define FSM_CHF_RESET 0x04 /* CH_RECV_START: set lstseq = seq - 1 */
+#define FSM_CHF_TAKEOVER                                                                           \
+	0x08 /* CH_RECV_START: a new receiver instance (rinst + 1) that fences                     \
+	      * any other instance of the channel */
 
 struct fsm_chcmd {
 	/* CHDEFINE/CHALTER */
@@ -164,6 +184,8 @@ struct fsm_chcmd {
 	struct fsm_chimage before, after;
 	char conname[FSM_ADDR_MAX + 1]; /* after: connection in use */
 	char reason[FSM_REASON_MAX + 1];
+	char partner[FSM_NAME_MAX + 1]; /* SDR, optional ("" = unchanged): the
+					 * partner's queue manager name */
 	/* CH_GETBATCH / CH_SETTLE / CH_RECV_*: the instance */
 	uint32_t member_id;
 	uint64_t epoch;
@@ -173,6 +195,8 @@ struct fsm_chcmd {
 		       * RECV_BATCH: first */
 	uint64_t last; /* RECV_BATCH: last seq */
 	uint64_t luwid; /* RECV_BATCH */
+	uint64_t rinst; /* RECV_BATCH, optional (0 = none, old rule): the
+			 * receiver instance from its CH_RECV_START */
 	uint32_t flags; /* FSM_CHF_* */
 	char local_qmgr[FSM_NAME_MAX + 1]; /* RECV_BATCH: the receiving group's
 					    * name: messages for it are local */
@@ -248,6 +272,7 @@ struct fsm_chresult {
 	uint64_t epoch;
 	uint64_t lstseq;
 	uint64_t luwid;
+	uint64_t rinst; /* with FSM_CHF_TAKEOVER: the new receiver instance */
 	/* CH_RECV_BATCH: duplicate (already committed); with
 	 * QSG_RC_BATCH_REJECTED: count x { u32 index; u32 reason } in list
 	 * (iterate with fsm_chiter_reject) */

@@ -312,6 +312,7 @@ int op_ch_reset(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	}
 	e->s.lstseq = e->s.curseq = c->ch.seq - 1;
 	e->s.reset_seq = c->ch.seq;
+	e->s.partner[0] = '\0'; /* the operator accepts whichever partner comes next */
 	chan_changed(f);
 	return QSG_OK;
 }
@@ -325,9 +326,12 @@ int op_ch_recv_start(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 	if (def == NULL || def->chltype != FSM_CHL_RCVR)
 		return QSG_RC_CHANNEL_NOT_FOUND;
 	bool found;
+	bool takeover = (ch->flags & FSM_CHF_TAKEOVER) != 0;
 	size_t si = syncq_pos(f, ch->name, ch->rqmname, &found);
 	if (found && ch->epoch < f->syncqs[si].epoch)
 		return QSG_RC_CHANNEL_FENCED;
+	if (takeover && found && f->syncqs[si].rinst == UINT64_MAX)
+		return QSG_RC_INVALID;
 	/* Allocate everything first: nothing changes on failure. */
 	if (!found && sorted_grow((void **)&f->syncqs, &f->capsyncqs, f->nsyncqs,
 				  sizeof *f->syncqs) != QSG_OK)
@@ -349,6 +353,13 @@ int op_ch_recv_start(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 	sq->epoch = ch->epoch;
 	if (ch->flags & FSM_CHF_RESET)
 		sq->lstseq = ch->seq - 1;
+	/* One instance at a time: a new instance fences the one before it
+	 * (its batches carry an older rinst), wherever it runs. */
+	bool taken =
+	    takeover && had && e->s.img.owner != ch->member_id && e->s.img.state == FSM_CHS_RUNNING;
+	uint32_t from = e->s.img.owner;
+	if (takeover)
+		sq->rinst++;
 	if (had && e->s.img.owner != ch->member_id)
 		e->s.prev_owner = e->s.img.owner;
 	e->s.img.exists = 1;
@@ -356,7 +367,11 @@ int op_ch_recv_start(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 	e->s.img.state = FSM_CHS_RUNNING;
 	e->s.img.epoch = ch->epoch;
 	memcpy(e->s.conname, ch->conname, sizeof e->s.conname);
-	snprintf(e->s.reason, sizeof e->s.reason, "inbound");
+	if (taken)
+		snprintf(e->s.reason, sizeof e->s.reason, "inbound, taken over from member %u",
+			 (unsigned)from);
+	else
+		snprintf(e->s.reason, sizeof e->s.reason, "inbound");
 	e->s.last_change_ms = now;
 	e->s.lstseq = e->s.curseq = sq->lstseq;
 	chan_changed(f);
@@ -364,6 +379,8 @@ int op_ch_recv_start(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 		qsg_put_u64(out, sq->epoch);
 		qsg_put_u64(out, sq->lstseq);
 		qsg_put_u64(out, sq->luwid);
+		if (takeover)
+			qsg_put_u64(out, sq->rinst);
 	}
 	return QSG_OK;
 }
@@ -453,6 +470,14 @@ int op_ch_recv_batch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 		return QSG_RC_SEQ_MISMATCH;
 	if (ch->epoch < sq->epoch)
 		return QSG_RC_CHANNEL_FENCED;
+	if (ch->rinst != 0) {
+		/* Only the current instance puts, even a duplicate: an older
+		 * one, or one whose entry was taken or removed, is fenced. */
+		const struct chst *e = chst_find(f, ch->name, ch->rqmname);
+		if (ch->rinst != sq->rinst || e == NULL || e->s.img.owner != ch->member_id ||
+		    e->s.img.state != FSM_CHS_RUNNING)
+			return QSG_RC_CHANNEL_FENCED;
+	}
 	if (ch->last <= sq->lstseq) {
 		if (out != NULL)
 			qsg_put_u8(out, 1);

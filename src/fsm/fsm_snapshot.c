@@ -76,6 +76,7 @@ static void snap_chan(const struct fsm *f, struct qsg_wbuf *out)
 		qsg_put_u64(out, s->lstseq);
 		qsg_put_i64(out, s->last_msg_ms);
 		qsg_put_u64(out, s->reset_seq);
+		qsg_put_str(out, s->partner); /* format 5 */
 		qsg_put_u32(out, s->indoubt);
 		for (const struct qmsg *m = e->lk_head; m != NULL; m = m->uow_next) {
 			qsg_put_u64(out, m->chseq);
@@ -93,6 +94,7 @@ static void snap_chan(const struct fsm *f, struct qsg_wbuf *out)
 		qsg_put_u64(out, q->lstseq);
 		qsg_put_u64(out, q->luwid);
 		qsg_put_i64(out, q->last_ms);
+		qsg_put_u64(out, q->rinst); /* format 5 */
 	}
 }
 
@@ -195,7 +197,7 @@ struct rchunk {
 };
 
 struct rctx {
-	uint8_t version; /* 2, 3 or 4 */
+	uint8_t version; /* 2 to 5 */
 	struct rchunk ck; /* of the message decoded last */
 	struct rmsg *v;
 	size_t n, cap;
@@ -511,6 +513,8 @@ static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char
 		s.lstseq = qsg_get_u64(r);
 		s.last_msg_ms = qsg_get_i64(r);
 		s.reset_seq = qsg_get_u64(r);
+		if (x->version >= 5)
+			qsg_get_str(r, s.partner, sizeof s.partner);
 		uint32_t nl = qsg_get_u32(r);
 		if (r->err != QSG_OK)
 			break;
@@ -522,7 +526,8 @@ static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char
 		    (!sdr && s.chltype != FSM_CHL_RCVR) || (sdr && s.rqmname[0] != '\0') ||
 		    (s.rqmname[0] != '\0' && !fsm_name_valid(s.rqmname)) ||
 		    (s.xmitq[0] != '\0' && !fsm_name_valid(s.xmitq)) || s.img.exists != 1 ||
-		    s.img.state < FSM_CHS_STOPPED || (!sdr && nl > 0) || s.lstseq > s.curseq)
+		    s.img.state < FSM_CHS_STOPPED || (!sdr && nl > 0) || s.lstseq > s.curseq ||
+		    (s.partner[0] != '\0' && (!sdr || !fsm_name_valid(s.partner))))
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 					"snapshot channel status %u: bad values", i);
 		struct chst *e = chst_insert(g, s.name, s.rqmname, s.chltype);
@@ -601,6 +606,8 @@ static int restore_chan(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char 
 		q.lstseq = qsg_get_u64(r);
 		q.luwid = qsg_get_u64(r);
 		q.last_ms = qsg_get_i64(r);
+		if (x->version >= 5)
+			q.rinst = qsg_get_u64(r);
 		if (r->err != QSG_OK)
 			break;
 		if (!fsm_chname_valid(q.name) || !fsm_name_valid(q.rqmname) ||
@@ -632,7 +639,7 @@ int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
 	int rc;
 	if (r.err != QSG_OK) {
 		rc = qsg_errf(msg, QSG_RC_BAD_FRAME, "snapshot of %zu bytes has no header", len);
-	} else if (x.version != FSM_SNAPSHOT_VERSION && x.version != 3 && x.version != 2) {
+	} else if ((x.version < 2 || x.version > FSM_SNAPSHOT_VERSION)) {
 		rc = qsg_errf(msg, QSG_RC_BAD_VERSION, "snapshot format version %u", x.version);
 	} else if ((rc = restore_queues(&g, &r, &x, msg)) == QSG_OK &&
 		   (rc = restore_sessions(&g, &r, &x, msg)) == QSG_OK &&

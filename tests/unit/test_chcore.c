@@ -526,6 +526,63 @@ static void test_rcv_accept(void **state)
 	assert_non_null(strstr(err, "no leader"));
 }
 
+/* One inbound instance at a time: the old owner's channel initiator ends its
+ * local instance when the replica shows another (chinit reconciliation). */
+static void test_rcv_fenced(void **state)
+{
+	(void)state;
+	struct fsm_syncq sq;
+	struct fsm_chstatus st;
+	memset(&sq, 0, sizeof sq);
+	memset(&st, 0, sizeof st);
+	sq.rinst = 4;
+	st.img.exists = 1;
+	st.img.owner = 1;
+	st.img.state = FSM_CHS_RUNNING;
+	/* the current instance, here */
+	assert_int_equal(chcore_rcv_fenced(1, 4, &sq, &st), CHFENCE_NONE);
+	/* an instance without a number (old form): never ended this way */
+	assert_int_equal(chcore_rcv_fenced(1, 0, &sq, &st), CHFENCE_NONE);
+	assert_int_equal(chcore_rcv_fenced(1, 0, NULL, NULL), CHFENCE_NONE);
+	/* a newer instance on another member took the channel */
+	st.img.owner = 2;
+	sq.rinst = 5;
+	assert_int_equal(chcore_rcv_fenced(1, 4, &sq, &st), CHFENCE_TAKEN);
+	/* the entry moved even without a new number (an old-form START) */
+	sq.rinst = 4;
+	assert_int_equal(chcore_rcv_fenced(1, 4, &sq, &st), CHFENCE_TAKEN);
+	/* a newer instance here */
+	st.img.owner = 1;
+	sq.rinst = 5;
+	assert_int_equal(chcore_rcv_fenced(1, 4, &sq, &st), CHFENCE_NEWER_HERE);
+	/* the entry is gone */
+	sq.rinst = 4;
+	assert_int_equal(chcore_rcv_fenced(1, 4, &sq, NULL), CHFENCE_REMOVED);
+	/* the replica has not applied this instance's START yet (a forwarded
+	 * command's result came first): it still shows the old owner, or no
+	 * SYNCQ at all; nothing is decided */
+	st.img.owner = 2;
+	sq.rinst = 3;
+	assert_int_equal(chcore_rcv_fenced(1, 4, &sq, &st), CHFENCE_NONE);
+	assert_int_equal(chcore_rcv_fenced(1, 4, &sq, NULL), CHFENCE_NONE);
+	assert_int_equal(chcore_rcv_fenced(1, 4, NULL, NULL), CHFENCE_NONE);
+}
+
+/* RQMNAME: the partner that answers must be the one recorded. */
+static void test_sdr_partner(void **state)
+{
+	(void)state;
+	char err[QSG_ERRMSG_SIZE] = "";
+	assert_int_equal(chcore_sdr_partner("TO.B", "", "QMB", 0, err), QSG_OK);
+	assert_int_equal(chcore_sdr_partner("TO.B", "QMB", "QMB", 0, err), QSG_OK);
+	assert_int_equal(chcore_sdr_partner("TO.B", "QMB", "QMC", 0, err), QSG_RC_Q_MGR_NAME_ERROR);
+	assert_non_null(strstr(err, "QMC"));
+	assert_non_null(strstr(err, "QMB"));
+	assert_non_null(strstr(err, "TO.B"));
+	/* RESET CHANNEL pending: any partner */
+	assert_int_equal(chcore_sdr_partner("TO.B", "QMB", "QMC", 7, err), QSG_OK);
+}
+
 static void test_rcv_seq(void **state)
 {
 	(void)state;
@@ -593,6 +650,8 @@ int main(void)
 	    cmocka_unit_test(test_attempt_pref),
 	    cmocka_unit_test(test_retry_soon),
 	    cmocka_unit_test(test_rcv_accept),
+	    cmocka_unit_test(test_rcv_fenced),
+	    cmocka_unit_test(test_sdr_partner),
 	    cmocka_unit_test(test_rcv_seq),
 	    cmocka_unit_test(test_chp_is_start),
 	};

@@ -291,13 +291,13 @@ static int settle(struct ctx *x, const char *name, uint32_t member, uint64_t epo
 	return rc;
 }
 
-static int recv_start(struct ctx *x, const char *name, const char *rqm, uint64_t epoch,
-		      uint32_t flags, uint64_t seq)
+static int recv_start_m(struct ctx *x, const char *name, const char *rqm, uint32_t member,
+			uint64_t epoch, uint32_t flags, uint64_t seq)
 {
 	struct fsm_cmd c = {.op = FSM_OP_CH_RECV_START};
 	strcpy(c.ch.name, name);
 	strcpy(c.ch.rqmname, rqm);
-	c.ch.member_id = 2;
+	c.ch.member_id = member;
 	c.ch.epoch = epoch;
 	c.ch.flags = flags;
 	c.ch.seq = seq;
@@ -305,13 +305,21 @@ static int recv_start(struct ctx *x, const char *name, const char *rqm, uint64_t
 	return exec(x, &c);
 }
 
+/* The old form (no FSM_CHF_TAKEOVER) from member 2. */
+static int recv_start(struct ctx *x, const char *name, const char *rqm, uint64_t epoch,
+		      uint32_t flags, uint64_t seq)
+{
+	return recv_start_m(x, name, rqm, 2, epoch, flags, seq);
+}
+
 struct rmsg {
 	const char *rqmname, *rname, *body;
 };
 
-static int recv_batch(struct ctx *x, const char *name, const char *rqm, uint64_t epoch,
-		      uint64_t first, uint64_t last, uint32_t count, const struct rmsg *msgs,
-		      uint32_t n)
+/* A batch from `member` of receiver instance `rinst` (0: the old form). */
+static int recv_batch_m(struct ctx *x, const char *name, const char *rqm, uint32_t member,
+			uint64_t rinst, uint64_t epoch, uint64_t first, uint64_t last,
+			uint32_t count, const struct rmsg *msgs, uint32_t n)
 {
 	struct fsm_cmd c = {.op = FSM_OP_CH_RECV_BATCH};
 	struct qsg_wbuf l;
@@ -331,7 +339,8 @@ static int recv_batch(struct ctx *x, const char *name, const char *rqm, uint64_t
 	strcpy(c.ch.name, name);
 	strcpy(c.ch.rqmname, rqm);
 	strcpy(c.ch.local_qmgr, "QSG1");
-	c.ch.member_id = 2;
+	c.ch.member_id = member;
+	c.ch.rinst = rinst;
 	c.ch.epoch = epoch;
 	c.ch.seq = first;
 	c.ch.last = last;
@@ -342,6 +351,13 @@ static int recv_batch(struct ctx *x, const char *name, const char *rqm, uint64_t
 	int rc = exec(x, &c);
 	qsg_wbuf_close(&l);
 	return rc;
+}
+
+static int recv_batch(struct ctx *x, const char *name, const char *rqm, uint64_t epoch,
+		      uint64_t first, uint64_t last, uint32_t count, const struct rmsg *msgs,
+		      uint32_t n)
+{
+	return recv_batch_m(x, name, rqm, 2, 0, epoch, first, last, count, msgs, n);
 }
 
 /* A queue with an SDR channel TO.QM2 running on member 1 and n messages
@@ -1322,7 +1338,10 @@ static void recv_start_rules(void **state)
 	assert_int_equal(s.img.epoch, 3);
 	assert_string_equal(s.reason, "inbound");
 	assert_string_equal(s.conname, "10.0.0.1");
-	/* Older epoch fenced; same or newer accepted; RESET sets lstseq. */
+	/* The old form of START (no FSM_CHF_TAKEOVER, as old log entries have
+	 * it): older sender epoch fenced; same or newer accepted without a
+	 * receiver instance number; RESET sets lstseq. The takeover form,
+	 * which qsgd sends, is tested in inbound_takeover_fences_old_instance. */
 	uint64_t d = digest(x);
 	assert_int_equal(recv_start(x, "IN", "QM2", 2, 0, 0), QSG_RC_CHANNEL_FENCED);
 	assert_int_equal(digest(x), d);
@@ -1330,6 +1349,9 @@ static void recv_start_rules(void **state)
 	assert_int_equal(x->r.ch.lstseq, 10);
 	assert_int_equal(x->r.ch.epoch, 4);
 	assert_int_equal(chst(x, "IN", "QM2").lstseq, 10);
+	assert_int_equal(x->r.ch.rinst, 0);
+	assert_int_equal(fsm_syncq_get(x->f, "IN", "QM2", &q), QSG_OK);
+	assert_int_equal(q.rinst, 0);
 }
 
 static void recv_batch_dup_gap_fence(void **state)
@@ -1641,6 +1663,275 @@ static void fill_cmd(struct fsm_cmd *c, uint8_t op, struct qsg_wbuf *list)
 	c->ch.list.len = list->len;
 }
 
+/* --- one inbound instance, RQMNAME (docs/channels.md) --------------------- */
+
+static void inbound_takeover_fences_old_instance(void **state)
+{
+	struct ctx *x = *state;
+	assert_int_equal(qlocal(x, "APP.Q", FSM_USAGE_NORMAL, 0), QSG_OK);
+	assert_int_equal(chdef(x, "IN", FSM_CHL_RCVR, "", 0), QSG_OK);
+	struct rmsg m[1] = {{"", "APP.Q", "a"}};
+	/* Member 1 takes the channel (sender epoch 5): instance 1. */
+	assert_int_equal(recv_start_m(x, "IN", "QM2", 1, 5, FSM_CHF_TAKEOVER, 0), QSG_OK);
+	assert_int_equal(x->r.ch.rinst, 1);
+	assert_int_equal(recv_batch_m(x, "IN", "QM2", 1, 1, 5, 1, 1, 1, m, 1), QSG_OK);
+	struct fsm_chstatus s = chst(x, "IN", "QM2");
+	assert_int_equal(s.img.owner, 1);
+	assert_int_equal(s.img.state, FSM_CHS_RUNNING);
+	/* The same sender instance (same epoch) reaches member 2 while member
+	 * 1's instance is RUNNING: member 2 takes over (instance 2). */
+	assert_int_equal(recv_start_m(x, "IN", "QM2", 2, 5, FSM_CHF_TAKEOVER, 0), QSG_OK);
+	assert_int_equal(x->r.ch.rinst, 2);
+	assert_int_equal(x->r.ch.lstseq, 1);
+	s = chst(x, "IN", "QM2");
+	assert_int_equal(s.img.owner, 2);
+	assert_int_equal(s.img.state, FSM_CHS_RUNNING);
+	assert_int_equal(s.img.epoch, 5);
+	assert_int_equal(s.prev_owner, 1);
+	assert_string_equal(s.reason, "inbound, taken over from member 1");
+	struct fsm_syncq q;
+	assert_int_equal(fsm_syncq_get(x->f, "IN", "QM2", &q), QSG_OK);
+	assert_int_equal(q.rinst, 2);
+	/* The old instance cannot put: its next batch, a repeat of its last
+	 * one, its instance number from the new owner, and the new number
+	 * from the old owner are all fenced and change nothing. */
+	uint64_t d = digest(x);
+	assert_int_equal(recv_batch_m(x, "IN", "QM2", 1, 1, 5, 2, 2, 1, m, 1),
+			 QSG_RC_CHANNEL_FENCED);
+	assert_int_equal(recv_batch_m(x, "IN", "QM2", 1, 1, 5, 1, 1, 1, m, 1),
+			 QSG_RC_CHANNEL_FENCED);
+	assert_int_equal(recv_batch_m(x, "IN", "QM2", 2, 1, 5, 2, 2, 1, m, 1),
+			 QSG_RC_CHANNEL_FENCED);
+	assert_int_equal(recv_batch_m(x, "IN", "QM2", 1, 2, 5, 2, 2, 1, m, 1),
+			 QSG_RC_CHANNEL_FENCED);
+	assert_int_equal(digest(x), d);
+	assert_int_equal(qi(x, "APP.Q").curdepth, 1);
+	/* The new instance puts. */
+	assert_int_equal(recv_batch_m(x, "IN", "QM2", 2, 2, 5, 2, 2, 1, m, 1), QSG_OK);
+	assert_int_equal(qi(x, "APP.Q").curdepth, 2);
+	/* An older sender epoch cannot take it back. */
+	d = digest(x);
+	assert_int_equal(recv_start_m(x, "IN", "QM2", 1, 4, FSM_CHF_TAKEOVER, 0),
+			 QSG_RC_CHANNEL_FENCED);
+	assert_int_equal(digest(x), d);
+	/* A newer instance on the same member fences the one before it. */
+	assert_int_equal(recv_start_m(x, "IN", "QM2", 2, 6, FSM_CHF_TAKEOVER, 0), QSG_OK);
+	assert_int_equal(x->r.ch.rinst, 3);
+	assert_string_equal(chst(x, "IN", "QM2").reason, "inbound");
+	assert_int_equal(recv_batch_m(x, "IN", "QM2", 2, 2, 6, 3, 3, 1, m, 1),
+			 QSG_RC_CHANNEL_FENCED);
+	assert_int_equal(recv_batch_m(x, "IN", "QM2", 2, 3, 6, 3, 3, 1, m, 1), QSG_OK);
+	/* An older sender epoch is fenced whatever the instance number. */
+	assert_int_equal(recv_batch_m(x, "IN", "QM2", 2, 3, 5, 4, 4, 1, m, 1),
+			 QSG_RC_CHANNEL_FENCED);
+	/* Entry removed (peer recovery, or the instance ended): fenced. The
+	 * SYNCQ keeps the instance number; the next START goes on from it. */
+	s = chst(x, "IN", "QM2");
+	assert_int_equal(cas(x, "IN", "QM2", 0, s.img, img(0, 0, 0, 0)), QSG_OK);
+	assert_int_equal(recv_batch_m(x, "IN", "QM2", 2, 3, 6, 4, 4, 1, m, 1),
+			 QSG_RC_CHANNEL_FENCED);
+	assert_int_equal(recv_start_m(x, "IN", "QM2", 1, 6, FSM_CHF_TAKEOVER, 0), QSG_OK);
+	assert_int_equal(x->r.ch.rinst, 4);
+	assert_int_equal(x->r.ch.lstseq, 3);
+	assert_int_equal(recv_batch_m(x, "IN", "QM2", 1, 4, 6, 4, 4, 1, m, 1), QSG_OK);
+	assert_int_equal(qi(x, "APP.Q").curdepth, 4);
+	/* Batches of the old form (log entries written before this rule)
+	 * keep the old rule: the sender epoch only. */
+	assert_int_equal(recv_batch_m(x, "IN", "QM2", 2, 0, 6, 5, 5, 1, m, 1), QSG_OK);
+	assert_int_equal(qi(x, "APP.Q").curdepth, 5);
+	/* Replaying the log gives the same state. */
+	struct fsm *h;
+	assert_int_equal(fsm_init(&h, NULL), QSG_OK);
+	for (size_t i = 0; i < x->nlog; i++)
+		assert_int_equal(fsm_apply(h, x->log[i], x->loglen[i], NULL, NULL), QSG_OK);
+	assert_int_equal(fsm_digest(h), digest(x));
+	fsm_close(h);
+}
+
+static int cas_partner(struct ctx *x, const char *name, const char *rqm, struct fsm_chimage before,
+		       struct fsm_chimage after, const char *partner)
+{
+	struct fsm_cmd c = {.op = FSM_OP_CHST_CAS};
+	strcpy(c.ch.name, name);
+	strcpy(c.ch.rqmname, rqm);
+	c.ch.before = before;
+	c.ch.after = after;
+	strcpy(c.ch.reason, "test");
+	strcpy(c.ch.partner, partner);
+	return exec(x, &c);
+}
+
+static void sdr_partner_recorded(void **state)
+{
+	struct ctx *x = *state;
+	assert_int_equal(qlocal(x, "QM2", FSM_USAGE_XMITQ, 0), QSG_OK);
+	assert_int_equal(chdef(x, "TO.QM2", FSM_CHL_SDR, "QM2", 0), QSG_OK);
+	assert_int_equal(
+	    cas(x, "TO.QM2", "", FSM_CHL_SDR, img(0, 0, 0, 0), img(1, 1, FSM_CHS_STARTING, 1)),
+	    QSG_OK);
+	assert_string_equal(chst(x, "TO.QM2", "").partner, "");
+	/* The bind after the partner's START reply records its name. */
+	assert_int_equal(cas_partner(x, "TO.QM2", "", img(1, 1, FSM_CHS_STARTING, 1),
+				     img(1, 1, FSM_CHS_RUNNING, 1), "QMB"),
+			 QSG_OK);
+	assert_string_equal(chst(x, "TO.QM2", "").partner, "QMB");
+	/* Changes without a name keep it, across instances too. */
+	assert_int_equal(
+	    cas(x, "TO.QM2", "", 0, img(1, 1, FSM_CHS_RUNNING, 1), img(1, 1, FSM_CHS_RETRYING, 1)),
+	    QSG_OK);
+	assert_int_equal(
+	    cas(x, "TO.QM2", "", 0, img(1, 1, FSM_CHS_RETRYING, 1), img(1, 2, FSM_CHS_STARTING, 2)),
+	    QSG_OK);
+	assert_string_equal(chst(x, "TO.QM2", "").partner, "QMB");
+	/* A failed CAS records nothing. */
+	uint64_t d = digest(x);
+	assert_int_equal(cas_partner(x, "TO.QM2", "", img(1, 1, FSM_CHS_STARTING, 2),
+				     img(1, 1, FSM_CHS_RUNNING, 2), "QMC"),
+			 QSG_RC_CAS_FAILED);
+	assert_int_equal(digest(x), d);
+	/* Not on inbound entries (their key is the partner). */
+	assert_int_equal(chdef(x, "IN", FSM_CHL_RCVR, "", 0), QSG_OK);
+	assert_int_equal(recv_start_m(x, "IN", "QM2", 2, 1, FSM_CHF_TAKEOVER, 0), QSG_OK);
+	struct fsm_chstatus s = chst(x, "IN", "QM2");
+	d = digest(x);
+	assert_int_equal(cas_partner(x, "IN", "QM2", s.img, s.img, "QMC"), QSG_RC_INVALID);
+	assert_int_equal(digest(x), d);
+	/* Snapshots keep it. */
+	struct qsg_wbuf w;
+	qsg_wbuf_init(&w);
+	assert_int_equal(fsm_snapshot(x->f, &w), QSG_OK);
+	struct fsm *g;
+	assert_int_equal(fsm_init(&g, NULL), QSG_OK);
+	assert_int_equal(fsm_restore(g, w.data, w.len, NULL), QSG_OK);
+	assert_int_equal(fsm_chstatus_get(g, "TO.QM2", "", &s), QSG_OK);
+	assert_string_equal(s.partner, "QMB");
+	struct fsm_syncq q;
+	assert_int_equal(fsm_syncq_get(g, "IN", "QM2", &q), QSG_OK);
+	assert_int_equal(q.rinst, 1);
+	assert_int_equal(fsm_digest(g), digest(x));
+	fsm_close(g);
+	qsg_wbuf_close(&w);
+	/* RESET CHANNEL forgets it: the next partner is accepted. */
+	struct fsm_cmd r = {.op = FSM_OP_CH_RESET};
+	strcpy(r.ch.name, "TO.QM2");
+	r.ch.seq = 1;
+	assert_int_equal(exec(x, &r), QSG_OK);
+	assert_string_equal(chst(x, "TO.QM2", "").partner, "");
+}
+
+/* Format 4 snapshots (before the partner and the receiver instance)
+ * restore: cut the format 5 fields out of a format 5 snapshot. */
+static void snapshot_format4_restores(void **state)
+{
+	struct ctx *x = *state;
+	struct qsg_wbuf w, w2;
+	struct fsm *g;
+	qsg_wbuf_init(&w);
+	qsg_wbuf_init(&w2);
+	assert_int_equal(fsm_init(&g, NULL), QSG_OK);
+	/* One SDR entry and no SYNCQ: the snapshot ends with its str partner
+	 * (""), u32 indoubt (0), u32 SYNCQ count (0). */
+	assert_int_equal(chdef(x, "TO.QM2", FSM_CHL_SDR, "QM2", 0), QSG_OK);
+	assert_int_equal(
+	    cas(x, "TO.QM2", "", FSM_CHL_SDR, img(0, 0, 0, 0), img(1, 1, FSM_CHS_STARTING, 1)),
+	    QSG_OK);
+	assert_int_equal(fsm_snapshot(x->f, &w), QSG_OK);
+	assert_int_equal(w.data[0], 5);
+	uint8_t *v4 = malloc(w.len);
+	assert_non_null(v4);
+	memcpy(v4, w.data, w.len - 10);
+	memcpy(v4 + w.len - 10, w.data + w.len - 8, 8);
+	v4[0] = 4;
+	assert_int_equal(fsm_restore(g, v4, w.len - 2, NULL), QSG_OK);
+	assert_int_equal(fsm_snapshot(g, &w2), QSG_OK);
+	assert_int_equal(w2.len, w.len);
+	assert_memory_equal(w2.data, w.data, w.len);
+	/* The same bytes as format 5 are refused (too short). */
+	v4[0] = 5;
+	assert_int_not_equal(fsm_restore(g, v4, w.len - 2, NULL), QSG_OK);
+	free(v4);
+	/* One SYNCQ record and no status entry: the snapshot ends with its
+	 * u64 rinst. */
+	struct fsm_chstatus s = chst(x, "TO.QM2", "");
+	assert_int_equal(cas(x, "TO.QM2", "", 0, s.img, img(0, 0, 0, 0)), QSG_OK);
+	assert_int_equal(chdef(x, "IN", FSM_CHL_RCVR, "", 0), QSG_OK);
+	assert_int_equal(recv_start(x, "IN", "QM2", 3, 0, 0), QSG_OK);
+	s = chst(x, "IN", "QM2");
+	assert_int_equal(cas(x, "IN", "QM2", 0, s.img, img(0, 0, 0, 0)), QSG_OK);
+	qsg_wbuf_reset(&w);
+	qsg_wbuf_reset(&w2);
+	assert_int_equal(fsm_snapshot(x->f, &w), QSG_OK);
+	w.data[0] = 4;
+	assert_int_equal(fsm_restore(g, w.data, w.len - 8, NULL), QSG_OK);
+	struct fsm_syncq q;
+	assert_int_equal(fsm_syncq_get(g, "IN", "QM2", &q), QSG_OK);
+	assert_int_equal(q.epoch, 3);
+	assert_int_equal(q.rinst, 0);
+	w.data[0] = 5;
+	assert_int_equal(fsm_snapshot(g, &w2), QSG_OK);
+	assert_int_equal(w2.len, w.len);
+	assert_memory_equal(w2.data, w.data, w.len);
+	fsm_close(g);
+	qsg_wbuf_close(&w);
+	qsg_wbuf_close(&w2);
+}
+
+static void command_codec_optional_fields(void **state)
+{
+	(void)state;
+	struct qsg_wbuf list, w;
+	struct fsm_cmd c, d;
+	/* CHST_CAS: the partner, when set. */
+	qsg_wbuf_init(&list);
+	qsg_wbuf_init(&w);
+	fill_cmd(&c, FSM_OP_CHST_CAS, &list);
+	strcpy(c.ch.rqmname, "");
+	strcpy(c.ch.partner, "QMB");
+	assert_int_equal(fsm_cmd_encode(&c, &w), QSG_OK);
+	assert_int_equal(fsm_cmd_decode(w.data, w.len, &d, NULL), QSG_OK);
+	assert_string_equal(d.ch.partner, "QMB");
+	/* Without it: the old encoding; present but empty is refused. */
+	qsg_wbuf_reset(&w);
+	c.ch.partner[0] = '\0';
+	assert_int_equal(fsm_cmd_encode(&c, &w), QSG_OK);
+	size_t base = w.len;
+	assert_int_equal(fsm_cmd_decode(w.data, w.len, &d, NULL), QSG_OK);
+	assert_string_equal(d.ch.partner, "");
+	qsg_put_u16(&w, 0);
+	assert_int_equal(fsm_cmd_decode(w.data, w.len, &d, NULL), QSG_RC_BAD_FRAME);
+	w.len = base;
+	qsg_put_str(&w, "bad name!");
+	assert_int_equal(fsm_cmd_decode(w.data, w.len, &d, NULL), QSG_RC_BAD_FRAME);
+	/* RECV_BATCH: the receiver instance, when set. */
+	qsg_wbuf_reset(&list);
+	qsg_wbuf_reset(&w);
+	fill_cmd(&c, FSM_OP_CH_RECV_BATCH, &list);
+	c.ch.rinst = 7;
+	assert_int_equal(fsm_cmd_encode(&c, &w), QSG_OK);
+	assert_int_equal(fsm_cmd_decode(w.data, w.len, &d, NULL), QSG_OK);
+	assert_int_equal(d.ch.rinst, 7);
+	qsg_wbuf_reset(&w);
+	c.ch.rinst = 0;
+	assert_int_equal(fsm_cmd_encode(&c, &w), QSG_OK);
+	assert_int_equal(fsm_cmd_decode(w.data, w.len, &d, NULL), QSG_OK);
+	assert_int_equal(d.ch.rinst, 0);
+	qsg_put_u64(&w, 0);
+	assert_int_equal(fsm_cmd_decode(w.data, w.len, &d, NULL), QSG_RC_BAD_FRAME);
+	/* RECV_START: FSM_CHF_TAKEOVER is a known flag, 0x10 is not. */
+	qsg_wbuf_reset(&w);
+	fill_cmd(&c, FSM_OP_CH_RECV_START, &list);
+	c.ch.flags = FSM_CHF_TAKEOVER;
+	assert_int_equal(fsm_cmd_encode(&c, &w), QSG_OK);
+	assert_int_equal(fsm_cmd_decode(w.data, w.len, &d, NULL), QSG_OK);
+	assert_int_equal(d.ch.flags, FSM_CHF_TAKEOVER);
+	qsg_wbuf_reset(&w);
+	c.ch.flags = 0x10;
+	assert_int_equal(fsm_cmd_encode(&c, &w), QSG_OK);
+	assert_int_equal(fsm_cmd_decode(w.data, w.len, &d, NULL), QSG_RC_BAD_FRAME);
+	qsg_wbuf_close(&list);
+	qsg_wbuf_close(&w);
+}
+
 static const uint8_t chan_ops[] = {FSM_OP_QMGR_ALTER,	 FSM_OP_CHDEFINE,     FSM_OP_CHALTER,
 				   FSM_OP_CHDELETE,	 FSM_OP_CHINIT_STATE, FSM_OP_CHST_CAS,
 				   FSM_OP_CH_GETBATCH,	 FSM_OP_CH_SETTLE,    FSM_OP_CH_RESET,
@@ -1921,6 +2212,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(recv_batch_multihop_and_remote, setup, teardown),
 	    cmocka_unit_test_setup_teardown(recv_batch_expiry_relative, setup, teardown),
 	    cmocka_unit_test_setup_teardown(snapshot_restore_digest_with_channels, setup, teardown),
+	    cmocka_unit_test_setup_teardown(inbound_takeover_fences_old_instance, setup, teardown),
+	    cmocka_unit_test_setup_teardown(sdr_partner_recorded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(snapshot_format4_restores, setup, teardown),
+	    cmocka_unit_test(command_codec_optional_fields),
 	    cmocka_unit_test(command_codec_channel_ops),
 	    cmocka_unit_test(command_decode_channel_values),
 	    cmocka_unit_test_setup_teardown(garbage_entries_never_crash, setup, teardown),
