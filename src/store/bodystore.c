@@ -237,6 +237,21 @@ static struct bent *map_insert(struct bodystore_map *m, const struct bent *e)
 	return map_place(m, e);
 }
 
+/* Shrinking after a drain: below load 0.1 the table moves (the same
+ * incremental way) to one of 4 x n slots, so the memory of a backlog's
+ * high-water mark (360 MB of slots at 10M) goes back to the system. The
+ * next growth is then at least 0.22 x old capacity inserts away while the
+ * move needs old capacity / MAP_MIGRATE operations: it always ends first. */
+#define MAP_SHRINK_LOAD 100 /* per mille */
+static void map_maybe_shrink(struct bodystore_map *m)
+{
+	if (m->ov != NULL || m->cap <= 4 * MAP_MIN_CAP || m->n * 1000 >= m->cap * MAP_SHRINK_LOAD) {
+		return;
+	}
+	size_t ncap = m->n * 4 < MAP_MIN_CAP ? MAP_MIN_CAP : m->n * 4;
+	(void)map_grow_start(m, ncap); /* out of memory: keep the large table */
+}
+
 /* Remove the entry at slot p (backward-shift deletion: no tombstones).
  * Entries of the same cluster after p may move back into p. */
 static void map_remove(struct bodystore_map *m, struct bent *p)
@@ -582,13 +597,15 @@ void bodystore_release(void *arg, uint64_t seqno)
 	/* Every part (parts 0 .. n-1 are put in order; a whole message has
 	 * only part 0). */
 	struct bodystore *b = arg;
+	/* Releases move the table along too: a drain has no inserts. */
+	map_migrate(b->map, MAP_MIGRATE);
 	for (uint32_t part = 0; part < (1u << 16); part++) {
 		if (part > 0 && seqno > KEY_SEQ_MASK) {
-			return;
+			break;
 		}
 		struct bent *e = map_find(b->map, mkey(seqno, part));
 		if (e == NULL) {
-			return;
+			break;
 		}
 		b->releases++;
 		if (e->seg != 0) {
@@ -598,6 +615,7 @@ void bodystore_release(void *arg, uint64_t seqno)
 		}
 		map_remove(b->map, e);
 	}
+	map_maybe_shrink(b->map);
 }
 
 static void claim_key(struct bodystore *b, uint64_t seqno, uint64_t len, uint32_t crc);
