@@ -185,29 +185,6 @@ static struct bent *map_find(struct bodystore_map *m, uint64_t key)
 	}
 }
 
-/* Rehash into a table of ncap slots at once: only for an empty or settled
- * table (bodystore_init sizes it before the recovery records go in). */
-static int map_grow(struct bodystore_map *m, size_t ncap)
-{
-	struct bent *old = m->v;
-	size_t ocap = m->cap, i;
-	struct bent *nv = calloc(ncap, sizeof *nv);
-
-	if (nv == NULL) {
-		return QSG_RC_STORAGE_NOT_AVAILABLE;
-	}
-	map_settle(m);
-	m->v = nv;
-	m->cap = ncap;
-	for (i = 0; i < ocap; i++) {
-		if (old[i].key != 0) {
-			map_place(m, &old[i]);
-		}
-	}
-	free(old);
-	return QSG_OK;
-}
-
 /* Start an incremental growth to ncap slots. */
 static int map_grow_start(struct bodystore_map *m, size_t ncap)
 {
@@ -399,10 +376,11 @@ int bodystore_init(struct bodystore *b, const struct store_config *cfg, char *er
 	/* Size the table once for every record found (no rehash while the
 	 * recovery index is also in memory). */
 	size_t need = store_recovery_count(&b->st) * 1000 / (MAP_MAX_LOAD - 50) + 1;
-	if (need > b->map->cap && map_grow(b->map, need) != QSG_OK) {
+	if (need > b->map->cap && map_grow_start(b->map, need) != QSG_OK) {
 		bodystore_close(b);
 		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "bodystore: out of memory");
 	}
+	map_settle(b->map); /* an empty table: nothing to move */
 	b->init_err = QSG_OK;
 	store_recovery_foreach(&b->st, take_record, b);
 	if (b->init_err != QSG_OK) {

@@ -94,3 +94,17 @@ other_than() { # QM -> the other members, one per line
 	for qm in $(cat "$QSG_RUN_DIR/members"); do [ "$qm" != "$1" ] && echo "$qm"; done
 	return 0
 }
+
+# Fields of the first DISPLAY CHSTATUS object: chst CONN CHANNEL FIELD...
+chst() {
+	local conn=$1 ch=$2
+	shift 2
+	"$QSGADM" -c "$conn" --json <<<"DISPLAY CHSTATUS($ch) ALL" 2>/dev/null |
+		python3 -c 'import json,sys
+fields=sys.argv[1:]
+for line in sys.stdin:
+    d=json.loads(line)
+    for o in d.get("objects",[]):
+        print(" ".join(str(o.get(f,"")).strip() or "-" for f in fields)); sys.exit(0)
+print(" ".join("-" for f in fields))' "$@"
+}

@@ -16,20 +16,6 @@
 N=${CHANNEL_MESSAGES:-6000}
 RATE=${CHANNEL_RATE:-250}
 
-# Fields of the first DISPLAY CHSTATUS object: chst CONN CHANNEL FIELD...
-chst() {
-	local conn=$1 ch=$2
-	shift 2
-	"$QSGADM" -c "$conn" --json <<<"DISPLAY CHSTATUS($ch) ALL" 2>/dev/null |
-		python3 -c 'import json,sys
-fields=sys.argv[1:]
-for line in sys.stdin:
-    d=json.loads(line)
-    for o in d.get("objects",[]):
-        print(" ".join(str(o.get(f,"")).strip() or "-" for f in fields)); sys.exit(0)
-print(" ".join("-" for f in fields))' "$@"
-}
-
 # Wait until CH (seen through CONN) is RUNNING with an epoch above $3 on an
 # owner other than $4 ("" = any); prints "owner epoch seconds".
 wait_running() {

@@ -19,20 +19,6 @@
 BATCH=${INBOUND_BATCH:-50}
 FAKE_PORT=$((QSG_PORT_BASE + 110))
 
-# Fields of the first DISPLAY CHSTATUS object: chst CONN CHANNEL FIELD...
-chst() {
-	local conn=$1 ch=$2
-	shift 2
-	"$QSGADM" -c "$conn" --json <<<"DISPLAY CHSTATUS($ch) ALL" 2>/dev/null |
-		python3 -c 'import json,sys
-fields=sys.argv[1:]
-for line in sys.stdin:
-    d=json.loads(line)
-    for o in d.get("objects",[]):
-        print(" ".join(str(o.get(f,"")).strip() or "-" for f in fields)); sys.exit(0)
-print(" ".join("-" for f in fields))' "$@"
-}
-
 line=$("$CLUSTER" up 3 remote | grep '^QSG_REMOTE_CONN=') || fail "cluster up"
 G=$("$CLUSTER" conn)
 R=${line#QSG_REMOTE_CONN=}

@@ -22,19 +22,6 @@
 N=${SDRFAIL_MESSAGES:-3000}
 BOUND=${SDRFAIL_BOUND_S:-30}
 
-# Fields of the first DISPLAY CHSTATUS object: chst CONN CHANNEL FIELD...
-chst() {
-	local conn=$1 ch=$2
-	shift 2
-	"$QSGADM" -c "$conn" --json <<<"DISPLAY CHSTATUS($ch) ALL" 2>/dev/null |
-		python3 -c 'import json,sys
-fields=sys.argv[1:]
-for line in sys.stdin:
-    d=json.loads(line)
-    for o in d.get("objects",[]):
-        print(" ".join(str(o.get(f,"")).strip() or "-" for f in fields)); sys.exit(0)
-print(" ".join("-" for f in fields))' "$@"
-}
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}'; }
 conns_of() { # QM... -> their connection list
 	local q

@@ -27,27 +27,8 @@
 
 /* ---- bodystores ---- */
 
-static void mkdir_tmp(char *dir, size_t n)
-{
-	snprintf(dir, n, "/tmp/qsg-test-catchup-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-}
-
-static void rm_tmp(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[512];
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	assert_int_equal(rmdir(dir), 0);
-}
+#define TEST_TMP_NAME "catchup"
+#include "tmpdir.h"
 
 struct bs {
 	char dir[64];

@@ -26,29 +26,8 @@
 #define NPARTS 3
 #define NKEYS (NBODY + NCHUNKED)
 
-static void mkdir_tmp(char *dir, size_t n)
-{
-	snprintf(dir, n, "/tmp/qsg-test-segidx-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-}
-
-static void rm_tmp(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[512];
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.') {
-			continue;
-		}
-		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
+#define TEST_TMP_NAME "segidx"
+#include "tmpdir.h"
 
 /* Remove every index file; returns how many there were. */
 static int rm_idx(const char *dir)

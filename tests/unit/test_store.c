@@ -18,29 +18,8 @@
 
 #include "store/store.h"
 
-static void mkdir_tmp(char *dir, size_t n)
-{
-	snprintf(dir, n, "/tmp/qsg-test-store-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-}
-
-static void rm_tmp(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[512];
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.') {
-			continue;
-		}
-		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
+#define TEST_TMP_NAME "store"
+#include "tmpdir.h"
 
 static void seg_file(const char *dir, uint32_t id, char *out, size_t n)
 {
