@@ -99,6 +99,29 @@ void qsg_put_i64(struct qsg_wbuf *w, int64_t v)
 	put_le(w, (uint64_t)v, 8);
 }
 
+size_t qsg_uvar_encode(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+void qsg_put_uvar(struct qsg_wbuf *w, uint64_t v)
+{
+	if (qsg_wbuf_reserve(w, QSG_UVAR_MAX) != QSG_OK)
+		return;
+	w->len += qsg_uvar_encode(w->data + w->len, v);
+}
+
+void qsg_put_svar(struct qsg_wbuf *w, int64_t v)
+{
+	qsg_put_uvar(w, qsg_zigzag(v));
+}
+
 void qsg_put_strn(struct qsg_wbuf *w, const char *s, size_t n)
 {
 	if (n > UINT16_MAX) {
@@ -169,6 +192,31 @@ static uint64_t get_le(struct qsg_rbuf *r, unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		v |= (uint64_t)p[i] << (8 * i);
 	return v;
+}
+
+uint64_t qsg_get_uvar(struct qsg_rbuf *r)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; r->err == QSG_OK; i++) {
+		if (r->pos >= r->len || i == QSG_UVAR_MAX) {
+			r->err = QSG_RC_BAD_FRAME;
+			break;
+		}
+		uint8_t b = r->p[r->pos++];
+		if ((i == QSG_UVAR_MAX - 1 && b > 1) || (i > 0 && b == 0)) {
+			r->err = QSG_RC_BAD_FRAME; /* over 64 bits, or overlong */
+			break;
+		}
+		v |= (uint64_t)(b & 0x7f) << (7 * i);
+		if (!(b & 0x80))
+			return v;
+	}
+	return 0;
+}
+
+int64_t qsg_get_svar(struct qsg_rbuf *r)
+{
+	return qsg_unzigzag(qsg_get_uvar(r));
 }
 
 uint8_t qsg_get_u8(struct qsg_rbuf *r)

@@ -7,7 +7,9 @@
  *
  * Wire types: u8, u16, u32, u64, i64 (two's complement), fixed bytes,
  * str  = u16 length + bytes (no NUL on the wire, NUL bytes rejected),
- * blob = u32 length + bytes. */
+ * blob = u32 length + bytes,
+ * uvar = unsigned LEB128 (7 bits per byte, low first, at most 10 bytes, the
+ *        shortest form only), svar = a zig-zag i64 as a uvar. */
 #ifndef QSG_CODEC_H
 #define QSG_CODEC_H
 
@@ -43,6 +45,19 @@ void qsg_put_bytes(struct qsg_wbuf *w, const void *p, size_t n);
 void qsg_put_str(struct qsg_wbuf *w, const char *s); /* NULL = "" */
 void qsg_put_strn(struct qsg_wbuf *w, const char *s, size_t n);
 void qsg_put_blob(struct qsg_wbuf *w, const void *p, size_t n);
+void qsg_put_uvar(struct qsg_wbuf *w, uint64_t v);
+void qsg_put_svar(struct qsg_wbuf *w, int64_t v);
+/* Encode a uvar at p (at least QSG_UVAR_MAX bytes); returns its length. */
+#define QSG_UVAR_MAX 10
+size_t qsg_uvar_encode(uint8_t *p, uint64_t v);
+static inline uint64_t qsg_zigzag(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+static inline int64_t qsg_unzigzag(uint64_t u)
+{
+	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
 /* Overwrite a u32 already written at byte offset `off` (for length prefixes). */
 void qsg_patch_u32(struct qsg_wbuf *w, size_t off, uint32_t v);
 
@@ -61,6 +76,10 @@ uint16_t qsg_get_u16(struct qsg_rbuf *r);
 uint32_t qsg_get_u32(struct qsg_rbuf *r);
 uint64_t qsg_get_u64(struct qsg_rbuf *r);
 int64_t qsg_get_i64(struct qsg_rbuf *r);
+/* A uvar: fails on more than 10 bytes, more than 64 bits or an overlong
+ * form (a last byte of 0 after the first). */
+uint64_t qsg_get_uvar(struct qsg_rbuf *r);
+int64_t qsg_get_svar(struct qsg_rbuf *r);
 void qsg_get_bytes(struct qsg_rbuf *r, void *dst, size_t n);
 /* A str into a fixed buffer: fails (err set) if it does not fit with its NUL
  * or contains a NUL byte. */

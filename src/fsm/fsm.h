@@ -31,7 +31,7 @@
 #include "fsm_attrs.h"
 
 #define FSM_ENTRY_VERSION 1
-#define FSM_SNAPSHOT_VERSION 5 /* 5: channel partner, SYNCQ rinst */
+#define FSM_SNAPSHOT_VERSION 6 /* 5: channel partner, SYNCQ rinst; 6: compact messages */
 #define FSM_MAX_BATCH 65536
 #define FSM_ADDR_MAX 128 /* host:port */
 #define FSM_DESCR_MAX 64
@@ -417,6 +417,10 @@ int fsm_read_part(struct fsm *f, uint64_t seqno, uint32_t part, uint32_t len, ui
  * snapshot decoded (a put failure: QSG_RC_IO, state unchanged), then
  * claimed like format 3. */
 int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out);
+/* The same in an older format that restore still reads (5 ..
+ * FSM_SNAPSHOT_VERSION; QSG_RC_BAD_VERSION otherwise): for the tests of
+ * restore's compatibility and for a group that is being upgraded. */
+int fsm_snapshot_format(struct fsm *f, struct qsg_wbuf *out, uint8_t version);
 int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg);
 /* Hash of the canonical snapshot: equal states have equal digests. */
 uint64_t fsm_digest(struct fsm *f);

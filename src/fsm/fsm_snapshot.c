@@ -16,40 +16,131 @@
 #define UOW_XFER_GET 3 /* format 4: a chunked message got outside syncpoint */
 #define UOW_XFER_PUT 4 /* format 4: a chunked put outside syncpoint */
 
-/* A message in a snapshot (format 3): its descriptor, the message layout
- * without the content: ids, priority, persistent, expiry, put time, backout
- * count, seqno, then u32 props_len, u32 body_len, u32 crc (crc32c of
- * props || body), then i64 hold_until. The content lives with the body
- * provider (docs/storage.md); the crc makes the digest cover it. */
-static void snap_msg(const struct fsm *f, struct qsg_wbuf *out, const struct qmsg *m)
+/* The encoder's state: the format being written and, for format 6, the
+ * seqno and put time of the message written last (deltas). */
+struct snapw {
+	struct qsg_wbuf *out;
+	uint8_t version; /* 5 or 6 */
+	uint64_t seqno;
+	int64_t time;
+};
+
+/* Format 6 message flags (u8). */
+#define SM_PERSISTENT 0x01
+#define SM_MSGID 0x02 /* msgid follows (absent: msgid_gen(seqno, put time)) */
+#define SM_CORRELID 0x04 /* correlid follows (absent: zero) */
+#define SM_EXPIRY 0x08 /* svar expiry follows (absent: 0) */
+#define SM_BACKOUT 0x10 /* uvar backout count follows (absent: 0) */
+#define SM_HOLD 0x20 /* svar hold_until follows (absent: 0) */
+#define SM_PARTS 0x40 /* part table follows (absent: not chunked) */
+#define SM_KNOWN 0x7f
+#define SM_MAX_FIXED (2 + 4 * QSG_UVAR_MAX + 4 + 2 * FSM_ID_LEN + 3 * QSG_UVAR_MAX)
+
+static const uint8_t zero_id[FSM_ID_LEN];
+
+/* A message in a snapshot, format 3 to 5: its descriptor, the message
+ * layout without the content: ids, priority, persistent, expiry, put time,
+ * backout count, seqno, then u32 props_len, u32 body_len, u32 crc (crc32c
+ * of props || body), then i64 hold_until, then (format 4) the part table:
+ * u32 nparts (0 = not chunked), then u32 nrecv, u64 producer seq, nrecv x
+ * u32 crc. 102 bytes for a message that is not chunked.
+ *
+ * Format 6 (docs/protocol.md): u8 flags (SM_*), u8 priority, svar seqno
+ * minus the previous message's, svar put time minus the previous
+ * message's (both 0 before the first message of the snapshot), uvar
+ * props_len, uvar body_len, u32 crc, then only the fields that are not at
+ * their default, in flag order (msgid 24, correlid 24, svar expiry, uvar
+ * backout count, svar hold_until, part table: uvar nparts, uvar nrecv, u64
+ * producer seq, nrecv x u32 crc). A common message (generated msgid,
+ * nothing else set) takes 11-14 bytes instead of 102: the snapshot, the
+ * encode, the pipe from the forked child, LZ4, the disk write and an
+ * InstallSnapshot all shrink with it (docs/storage.md). The content lives
+ * with the body provider; the crc makes the digest cover it. */
+static void snap_msg(const struct fsm *f, struct snapw *sw, const struct qmsg *m)
 {
-	uint8_t id[FSM_ID_LEN];
-	qsg_put_bytes(out, qmsg_msgid(m, id), FSM_ID_LEN);
-	qsg_put_bytes(out, qmsg_correlid(m), FSM_ID_LEN);
-	qsg_put_u8(out, m->priority);
-	qsg_put_u8(out, (m->flags & QM_PERSISTENT) ? 1 : 0);
-	qsg_put_i64(out, qmsg_expiry(m));
-	qsg_put_i64(out, m->put_time_ms);
-	qsg_put_u32(out, qmsg_backout(m));
-	qsg_put_u64(out, m->seqno);
-	qsg_put_u32(out, m->props_len);
-	qsg_put_u32(out, m->body_len);
-	qsg_put_u32(out, m->crc);
-	qsg_put_i64(out, qmsg_hold_until(m));
-	/* Format 4: the part table (u32 nparts, 0 = not chunked; then u32
-	 * nrecv, u64 producer seq, nrecv x u32 crc). */
+	struct qsg_wbuf *out = sw->out;
 	const struct chunkinfo *ck = (m->flags & QM_CHUNKED) ? chunk_find(f, m->seqno) : NULL;
-	qsg_put_u32(out, ck != NULL ? ck->nparts : 0);
+	if (sw->version < 6) {
+		uint8_t id[FSM_ID_LEN];
+		qsg_put_bytes(out, qmsg_msgid(m, id), FSM_ID_LEN);
+		qsg_put_bytes(out, qmsg_correlid(m), FSM_ID_LEN);
+		qsg_put_u8(out, m->priority);
+		qsg_put_u8(out, (m->flags & QM_PERSISTENT) ? 1 : 0);
+		qsg_put_i64(out, qmsg_expiry(m));
+		qsg_put_i64(out, m->put_time_ms);
+		qsg_put_u32(out, qmsg_backout(m));
+		qsg_put_u64(out, m->seqno);
+		qsg_put_u32(out, m->props_len);
+		qsg_put_u32(out, m->body_len);
+		qsg_put_u32(out, m->crc);
+		qsg_put_i64(out, qmsg_hold_until(m));
+		qsg_put_u32(out, ck != NULL ? ck->nparts : 0);
+		if (ck != NULL) {
+			qsg_put_u32(out, ck->nrecv);
+			qsg_put_u64(out, ck->pseq);
+			for (uint32_t i = 0; i < ck->nrecv; i++)
+				qsg_put_u32(out, ck->crc[i]);
+		}
+		return;
+	}
+	if (qsg_wbuf_reserve(out, SM_MAX_FIXED) != QSG_OK)
+		return;
+	const struct qmsg_ext *x = m->x;
+	uint8_t fl = (m->flags & QM_PERSISTENT) ? SM_PERSISTENT : 0;
+	if (!(m->flags & QM_GENID))
+		fl |= SM_MSGID;
+	if (x != NULL) {
+		if (memcmp(x->correlid, zero_id, FSM_ID_LEN) != 0)
+			fl |= SM_CORRELID;
+		if (x->expiry_ms != 0)
+			fl |= SM_EXPIRY;
+		if (x->backout_count != 0)
+			fl |= SM_BACKOUT;
+		if (x->hold_until != 0)
+			fl |= SM_HOLD;
+	}
+	if (ck != NULL)
+		fl |= SM_PARTS;
+	uint8_t *p = out->data + out->len;
+	uint8_t *p0 = p;
+	*p++ = fl;
+	*p++ = m->priority;
+	p += qsg_uvar_encode(p, qsg_zigzag((int64_t)(m->seqno - sw->seqno)));
+	p += qsg_uvar_encode(p,
+			     qsg_zigzag((int64_t)((uint64_t)m->put_time_ms - (uint64_t)sw->time)));
+	p += qsg_uvar_encode(p, m->props_len);
+	p += qsg_uvar_encode(p, m->body_len);
+	for (unsigned i = 0; i < 4; i++)
+		*p++ = (uint8_t)(m->crc >> (8 * i));
+	if (fl & SM_MSGID) {
+		memcpy(p, x != NULL ? x->msgid : zero_id, FSM_ID_LEN);
+		p += FSM_ID_LEN;
+	}
+	if (fl & SM_CORRELID) {
+		memcpy(p, x->correlid, FSM_ID_LEN);
+		p += FSM_ID_LEN;
+	}
+	if (fl & SM_EXPIRY)
+		p += qsg_uvar_encode(p, qsg_zigzag(x->expiry_ms));
+	if (fl & SM_BACKOUT)
+		p += qsg_uvar_encode(p, x->backout_count);
+	if (fl & SM_HOLD)
+		p += qsg_uvar_encode(p, qsg_zigzag(x->hold_until));
+	out->len += (size_t)(p - p0);
+	sw->seqno = m->seqno;
+	sw->time = m->put_time_ms;
 	if (ck != NULL) {
-		qsg_put_u32(out, ck->nrecv);
+		qsg_put_uvar(out, ck->nparts);
+		qsg_put_uvar(out, ck->nrecv);
 		qsg_put_u64(out, ck->pseq);
 		for (uint32_t i = 0; i < ck->nrecv; i++)
 			qsg_put_u32(out, ck->crc[i]);
 	}
 }
 
-static void snap_chan(const struct fsm *f, struct qsg_wbuf *out)
+static void snap_chan(const struct fsm *f, struct snapw *sw)
 {
+	struct qsg_wbuf *out = sw->out;
 	qsg_put_u32(out, f->qmgr.set);
 	qsg_put_str(out, f->qmgr.deadq);
 	qsg_put_str(out, f->qmgr.descr);
@@ -82,7 +173,7 @@ static void snap_chan(const struct fsm *f, struct qsg_wbuf *out)
 			qsg_put_u64(out, m->chseq);
 			qsg_put_str(out, m->q->attrs.name);
 			qsg_put_u32(out, m->q->attrs.scope);
-			snap_msg(f, out, m);
+			snap_msg(f, sw, m);
 		}
 	}
 	qsg_put_u32(out, (uint32_t)f->nsyncqs);
@@ -98,8 +189,12 @@ static void snap_chan(const struct fsm *f, struct qsg_wbuf *out)
 	}
 }
 
-int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
+int fsm_snapshot_format(struct fsm *f, struct qsg_wbuf *out, uint8_t version)
 {
+	if (version < 5 || version > FSM_SNAPSHOT_VERSION)
+		return QSG_RC_BAD_VERSION;
+	struct snapw w = {.out = out, .version = version};
+	struct snapw *sw = &w;
 	struct queue **qs;
 	struct session **ss;
 	size_t nq, ns;
@@ -111,7 +206,7 @@ int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
 		free(qs);
 		return rc;
 	}
-	qsg_put_u8(out, FSM_SNAPSHOT_VERSION);
+	qsg_put_u8(out, version);
 	qsg_put_u64(out, f->last_seqno);
 	qsg_put_i64(out, f->last_time);
 	qsg_put_u32(out, (uint32_t)nq);
@@ -123,7 +218,7 @@ int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
 		qsg_put_u32(out, q->nvisible);
 		for (int p = NPRIO - 1; p >= 0; p--)
 			for (struct qmsg *m = q->head[p]; m != NULL; m = m->next)
-				snap_msg(f, out, m);
+				snap_msg(f, sw, m);
 	}
 	qsg_put_u32(out, (uint32_t)ns);
 	for (size_t i = 0; i < ns; i++) {
@@ -155,7 +250,7 @@ int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
 				       : ((m->flags & QM_XFER) ? UOW_XFER_GET : UOW_LOCKED_GET));
 			qsg_put_str(out, m->q->attrs.name);
 			qsg_put_u32(out, m->q->attrs.scope);
-			snap_msg(f, out, m);
+			snap_msg(f, sw, m);
 		}
 	}
 	qsg_put_u32(out, (uint32_t)f->nmembers);
@@ -175,10 +270,15 @@ int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
 		qsg_put_u64(out, m->stats.last_index);
 		qsg_put_u8(out, m->chinit);
 	}
-	snap_chan(f, out);
+	snap_chan(f, sw);
 	free(qs);
 	free(ss);
 	return out->err;
+}
+
+int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
+{
+	return fsm_snapshot_format(f, out, FSM_SNAPSHOT_VERSION);
 }
 
 /* Restore: the messages of the new state in decode order (the snapshot is
@@ -197,18 +297,98 @@ struct rchunk {
 };
 
 struct rctx {
-	uint8_t version; /* 2 to 5 */
+	uint8_t version; /* 2 to 6 */
+	uint64_t seqno; /* format 6: of the message decoded last */
+	int64_t time;
 	struct rchunk ck; /* of the message decoded last */
 	struct rmsg *v;
 	size_t n, cap;
 };
 
-/* One message: a format 3 descriptor, or a format 2 message with its
- * content (crc computed); then hold_until. Sets r->err on bad values. */
+/* A format 6 message (snap_msg). Refuses what the encoder never writes:
+ * unknown flags, a field present at its default, a msgid present that is
+ * the generated one; so a snapshot that decodes re-encodes to the same
+ * bytes. */
+static void snap_msg_decode6(struct qsg_rbuf *r, struct rctx *x, struct fsm_msg *v, uint32_t *crc,
+			     int64_t *hold)
+{
+	memset(v, 0, sizeof *v);
+	uint8_t fl = qsg_get_u8(r);
+	v->priority = qsg_get_u8(r);
+	v->persistent = (fl & SM_PERSISTENT) ? 1 : 0;
+	v->seqno = x->seqno + (uint64_t)qsg_get_svar(r);
+	v->put_time_ms = (int64_t)((uint64_t)x->time + (uint64_t)qsg_get_svar(r));
+	uint64_t props_len = qsg_get_uvar(r);
+	uint64_t body_len = qsg_get_uvar(r);
+	*crc = qsg_get_u32(r);
+	uint8_t gen[FSM_ID_LEN];
+	msgid_gen(gen, v->seqno, v->put_time_ms);
+	if (fl & SM_MSGID) {
+		qsg_get_bytes(r, v->msgid, FSM_ID_LEN);
+		if (r->err == QSG_OK && memcmp(v->msgid, gen, FSM_ID_LEN) == 0)
+			r->err = QSG_RC_BAD_FRAME;
+	} else {
+		memcpy(v->msgid, gen, FSM_ID_LEN);
+	}
+	if (fl & SM_CORRELID) {
+		qsg_get_bytes(r, v->correlid, FSM_ID_LEN);
+		if (r->err == QSG_OK && memcmp(v->correlid, zero_id, FSM_ID_LEN) == 0)
+			r->err = QSG_RC_BAD_FRAME;
+	}
+	if (fl & SM_EXPIRY) {
+		v->expiry_ms = qsg_get_svar(r);
+		if (v->expiry_ms == 0)
+			r->err = QSG_RC_BAD_FRAME;
+	}
+	if (fl & SM_BACKOUT) {
+		uint64_t b = qsg_get_uvar(r);
+		if (b == 0 || b > UINT32_MAX)
+			r->err = QSG_RC_BAD_FRAME;
+		v->backout_count = (uint32_t)b;
+	}
+	*hold = 0;
+	if (fl & SM_HOLD) {
+		*hold = qsg_get_svar(r);
+		if (*hold == 0)
+			r->err = QSG_RC_BAD_FRAME;
+	}
+	if (r->err == QSG_OK && ((fl & ~SM_KNOWN) || v->priority > 9 || props_len > FSM_MAX_PROPS ||
+				 body_len > FSM_MAX_MSGL))
+		r->err = QSG_RC_BAD_FRAME;
+	v->props.len = (size_t)props_len;
+	v->body.len = (size_t)body_len;
+	x->seqno = v->seqno;
+	x->time = v->put_time_ms;
+	struct rchunk *ck = &x->ck;
+	ck->nparts = 0;
+	if (r->err == QSG_OK && (fl & SM_PARTS)) {
+		uint64_t nparts = qsg_get_uvar(r);
+		uint64_t nrecv = qsg_get_uvar(r);
+		ck->pseq = qsg_get_u64(r);
+		if (r->err == QSG_OK &&
+		    (nparts == 0 || nparts != fsm_nparts((uint32_t)v->body.len) || nrecv == 0 ||
+		     nrecv > nparts))
+			r->err = QSG_RC_BAD_FRAME;
+		if (r->err == QSG_OK) {
+			ck->nparts = (uint32_t)nparts;
+			ck->nrecv = (uint32_t)nrecv;
+		}
+		for (uint32_t i = 0; r->err == QSG_OK && i < ck->nrecv; i++)
+			ck->crc[i] = qsg_get_u32(r);
+	}
+}
+
+/* One message: a format 6 message, a format 3-5 descriptor, or a format 2
+ * message with its content (crc computed); then hold_until. Sets r->err on
+ * bad values. */
 static void snap_msg_decode(struct qsg_rbuf *r, struct rctx *x, struct fsm_msg *v, uint32_t *crc,
 			    int64_t *hold)
 {
 	uint8_t version = x->version;
+	if (version >= 6) {
+		snap_msg_decode6(r, x, v, crc, hold);
+		return;
+	}
 	*crc = 0;
 	if (version == 2) {
 		fsm_msg_decode(r, v);

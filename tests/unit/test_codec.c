@@ -106,6 +106,63 @@ static void patch_and_take(void **state)
 	free(p);
 }
 
+/* Varints: round trip at every length, the sizes, the zig-zag mapping,
+ * and what a decoder must refuse (truncation, overlong, over 64 bits). */
+static void varints(void **state)
+{
+	(void)state;
+	static const uint64_t u[] = {
+	    0, 1, 127, 128, 300, 16383, 16384, UINT32_MAX, (uint64_t)1 << 56, UINT64_MAX};
+	static const size_t sz[] = {1, 1, 1, 2, 2, 2, 3, 5, 9, 10};
+	static const int64_t s[] = {0, -1, 1, -64, 64, INT64_MIN, INT64_MAX};
+	struct qsg_wbuf w;
+	qsg_wbuf_init(&w);
+	for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
+		size_t before = w.len;
+		qsg_put_uvar(&w, u[i]);
+		assert_int_equal(w.len - before, sz[i]);
+	}
+	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+		qsg_put_svar(&w, s[i]);
+	assert_int_equal(w.err, QSG_OK);
+	assert_int_equal(qsg_zigzag(-1), 1);
+	assert_int_equal(qsg_zigzag(1), 2);
+	assert_int_equal(qsg_zigzag(INT64_MIN), UINT64_MAX);
+	struct qsg_rbuf r;
+	qsg_rbuf_init(&r, w.data, w.len);
+	for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
+		assert_true(qsg_get_uvar(&r) == u[i]);
+	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+		assert_true(qsg_get_svar(&r) == s[i]);
+	assert_int_equal(r.err, QSG_OK);
+	assert_int_equal(qsg_rbuf_left(&r), 0);
+	qsg_get_uvar(&r); /* nothing left */
+	assert_int_equal(r.err, QSG_RC_BAD_FRAME);
+	qsg_wbuf_close(&w);
+
+	static const uint8_t cut[] = {0x80, 0x80};
+	static const uint8_t overlong[] = {0x81, 0x00};
+	static const uint8_t big[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
+	static const uint8_t eleven[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+					 0x80, 0x80, 0x80, 0x81, 0x00};
+	static const uint8_t ok[] = {0x81, 0x01};
+	const struct {
+		const uint8_t *p;
+		size_t n;
+		int rc;
+	} bad[] = {{cut, sizeof cut, QSG_RC_BAD_FRAME},
+		   {overlong, sizeof overlong, QSG_RC_BAD_FRAME},
+		   {big, sizeof big, QSG_RC_BAD_FRAME},
+		   {eleven, sizeof eleven, QSG_RC_BAD_FRAME},
+		   {ok, sizeof ok, QSG_OK}};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		qsg_rbuf_init(&r, bad[i].p, bad[i].n);
+		uint64_t v = qsg_get_uvar(&r);
+		assert_int_equal(r.err, bad[i].rc);
+		assert_true(bad[i].rc != QSG_OK || v == 129);
+	}
+}
+
 static void reason_codes(void **state)
 {
 	(void)state;
@@ -147,6 +204,7 @@ int main(void)
 	    cmocka_unit_test(truncated_input_is_sticky_error),
 	    cmocka_unit_test(absurd_lengths_rejected),
 	    cmocka_unit_test(patch_and_take),
+	    cmocka_unit_test(varints),
 	    cmocka_unit_test(reason_codes),
 	    cmocka_unit_test(hostport),
 	};

@@ -1835,7 +1835,7 @@ static void snapshot_format4_restores(void **state)
 	assert_int_equal(
 	    cas(x, "TO.QM2", "", FSM_CHL_SDR, img(0, 0, 0, 0), img(1, 1, FSM_CHS_STARTING, 1)),
 	    QSG_OK);
-	assert_int_equal(fsm_snapshot(x->f, &w), QSG_OK);
+	assert_int_equal(fsm_snapshot_format(x->f, &w, 5), QSG_OK);
 	assert_int_equal(w.data[0], 5);
 	uint8_t *v4 = malloc(w.len);
 	assert_non_null(v4);
@@ -1843,7 +1843,7 @@ static void snapshot_format4_restores(void **state)
 	memcpy(v4 + w.len - 10, w.data + w.len - 8, 8);
 	v4[0] = 4;
 	assert_int_equal(fsm_restore(g, v4, w.len - 2, NULL), QSG_OK);
-	assert_int_equal(fsm_snapshot(g, &w2), QSG_OK);
+	assert_int_equal(fsm_snapshot_format(g, &w2, 5), QSG_OK);
 	assert_int_equal(w2.len, w.len);
 	assert_memory_equal(w2.data, w.data, w.len);
 	/* The same bytes as format 5 are refused (too short). */
@@ -1860,7 +1860,7 @@ static void snapshot_format4_restores(void **state)
 	assert_int_equal(cas(x, "IN", "QM2", 0, s.img, img(0, 0, 0, 0)), QSG_OK);
 	qsg_wbuf_reset(&w);
 	qsg_wbuf_reset(&w2);
-	assert_int_equal(fsm_snapshot(x->f, &w), QSG_OK);
+	assert_int_equal(fsm_snapshot_format(x->f, &w, 5), QSG_OK);
 	w.data[0] = 4;
 	assert_int_equal(fsm_restore(g, w.data, w.len - 8, NULL), QSG_OK);
 	struct fsm_syncq q;
@@ -1868,7 +1868,7 @@ static void snapshot_format4_restores(void **state)
 	assert_int_equal(q.epoch, 3);
 	assert_int_equal(q.rinst, 0);
 	w.data[0] = 5;
-	assert_int_equal(fsm_snapshot(g, &w2), QSG_OK);
+	assert_int_equal(fsm_snapshot_format(g, &w2, 5), QSG_OK);
 	assert_int_equal(w2.len, w.len);
 	assert_memory_equal(w2.data, w.data, w.len);
 	fsm_close(g);

@@ -360,9 +360,9 @@ static void format3_restores(void **state)
 	assert_int_equal(put(x, CL, ep, 1, Q, 0, 0, "small", 0x33), QSG_OK);
 	struct qsg_wbuf w;
 	qsg_wbuf_init(&w);
-	assert_int_equal(fsm_snapshot(x->f, &w), QSG_OK);
+	assert_int_equal(fsm_snapshot_format(x->f, &w, 5), QSG_OK);
 	/* Without channel state, format 5 is format 4 but for its version. */
-	assert_int_equal(w.data[0], FSM_SNAPSHOT_VERSION);
+	assert_int_equal(w.data[0], 5);
 	/* The one smessage starts with its msgid; format 4 adds u32 nparts
 	 * (0) after its 98 bytes. */
 	uint8_t id[FSM_ID_LEN] = {0x33};
@@ -382,6 +382,7 @@ static void format3_restores(void **state)
 	assert_int_equal(fsm_digest(g), fsm_digest(x->f));
 	w.data[0] = FSM_SNAPSHOT_VERSION + 1;
 	assert_int_equal(fsm_restore(g, w.data, w.len, errmsg), QSG_RC_BAD_VERSION);
+	assert_int_equal(fsm_snapshot_format(x->f, &w, 4), QSG_RC_BAD_VERSION);
 	qsg_wbuf_close(&w);
 	fsm_close(g);
 }
