@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/qsg_assert.h"
 #include "fsm_int.h"
 #include "membodies.h"
 
@@ -69,6 +70,13 @@ void state_free(struct fsm *f)
 	f->chdefs = NULL;
 	f->syncqs = NULL;
 	f->nchsts = f->capchsts = f->nchdefs = f->capchdefs = f->nsyncqs = f->capsyncqs = 0;
+#ifdef QSG_CHECKED
+	struct qsg_slab_stats st;
+	qsg_slab_stats(f->descs, &st);
+	QSG_ASSERT(st.items == 0); /* every descriptor was destroyed above */
+#endif
+	qsg_slab_close(f->descs);
+	f->descs = NULL;
 }
 
 int fsm_init(struct fsm **out, char *errmsg)

@@ -33,7 +33,7 @@ int msg_create(struct fsm *f, const struct fsm_msg *v, struct qmsg **out)
 {
 	*out = NULL;
 	uint32_t crc = msg_crc(v);
-	struct qmsg *m = msg_new(v, crc);
+	struct qmsg *m = msg_new(f, v, crc);
 	if (m == NULL)
 		return QSG_RC_STORAGE_NOT_AVAILABLE;
 	if (f->bodies.put(f->bodies.arg, m->seqno, v->props.p, m->props_len, v->body.p, m->body_len,

@@ -86,9 +86,11 @@ void qmsg_ext_trim(struct qmsg *m)
 	}
 }
 
-struct qmsg *msg_new(const struct fsm_msg *src, uint32_t crc)
+struct qmsg *msg_new(struct fsm *f, const struct fsm_msg *src, uint32_t crc)
 {
-	struct qmsg *m = calloc(1, sizeof *m);
+	if (f->descs == NULL && qsg_slab_init(&f->descs, sizeof(struct qmsg)) != QSG_OK)
+		return NULL;
+	struct qmsg *m = qsg_slab_alloc(f->descs);
 	if (m == NULL)
 		return NULL;
 	m->priority = src->priority;
@@ -110,7 +112,7 @@ struct qmsg *msg_new(const struct fsm_msg *src, uint32_t crc)
 	    src->backout_count != 0) {
 		struct qmsg_ext *x = qmsg_ext(m);
 		if (x == NULL) {
-			free(m);
+			qsg_slab_free(m);
 			return NULL;
 		}
 		memcpy(x->msgid, msgid, FSM_ID_LEN);
@@ -126,7 +128,7 @@ void msg_destroy(struct qmsg *m)
 	if (m == NULL)
 		return;
 	free(m->x);
-	free(m);
+	qsg_slab_free(m);
 }
 
 static int ext_failed(struct fsm *f)

@@ -20,6 +20,7 @@
 #define QSG_FSM_INT_H
 
 #include "fsm.h"
+#include "../common/slab.h"
 #include "hmap.h"
 
 /* fsm_msg_encode/fsm_msg_decode (the message layout) are public in fsm.h. */
@@ -181,6 +182,9 @@ struct session {
 };
 
 struct fsm {
+	/* Every struct qmsg of this state (src/common/slab.h); created by the
+	 * first msg_new, closed by state_free. */
+	struct qsg_slab *descs;
 	struct hmap queues;
 	struct hmap sessions;
 	struct fsm_member *members; /* sorted by id */
@@ -289,7 +293,7 @@ void msg_view(const struct qmsg *m, struct fsm_msg *out);
 /* A descriptor with src's fields (its props/body only give the lengths;
  * crc is the caller's), with an extension only if a field needs one.
  * Nothing is put to the provider. NULL: out of memory. */
-struct qmsg *msg_new(const struct fsm_msg *src, uint32_t crc);
+struct qmsg *msg_new(struct fsm *f, const struct fsm_msg *src, uint32_t crc);
 /* Free the descriptor and its extension (content not released). */
 void msg_destroy(struct qmsg *m);
 /* m's extension, allocated (zeroed) if it has none; NULL: out of memory. */

@@ -191,7 +191,7 @@ static int put_first_part(struct fsm *f, struct session *s, const struct fsm_cmd
 	struct fsm_msg v = put_stamp(f, c, now, alias != NULL ? alias : q);
 	uint32_t pcrc = msg_crc(&v); /* props || this part's body bytes */
 	v.body.len = c->total;
-	struct qmsg *m = msg_new(&v, pcrc);
+	struct qmsg *m = msg_new(f, &v, pcrc);
 	if (m == NULL)
 		return QSG_RC_STORAGE_NOT_AVAILABLE;
 	uint32_t nparts = fsm_nparts(c->total);

@@ -285,7 +285,6 @@ int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
  * canonical, so the order is deterministic), with their content when the
  * snapshot has it (format 2). */
 struct rmsg {
-	struct qmsg *m;
 	struct qsg_slice props, body;
 };
 
@@ -301,7 +300,8 @@ struct rctx {
 	uint64_t seqno; /* format 6: of the message decoded last */
 	int64_t time;
 	struct rchunk ck; /* of the message decoded last */
-	struct rmsg *v;
+	struct qmsg **m; /* every message, in decode order */
+	struct rmsg *v; /* format 2 only: their content */
 	size_t n, cap;
 };
 
@@ -439,7 +439,7 @@ static struct qmsg *snap_msg_new(struct fsm *g, const struct rctx *x, const stru
 			 (unsigned long long)v->seqno);
 		return NULL;
 	}
-	struct qmsg *m = msg_new(v, crc);
+	struct qmsg *m = msg_new(g, v, crc);
 	if (m != NULL && qmsg_set_hold(g, m, hold) != QSG_OK) {
 		msg_destroy(m);
 		m = NULL;
@@ -464,15 +464,24 @@ static int rctx_add(struct rctx *x, struct qmsg *m, const struct fsm_msg *v, cha
 {
 	if (x->n == x->cap) {
 		size_t cap = x->cap == 0 ? 64 : x->cap * 2;
-		struct rmsg *nv = realloc(x->v, cap * sizeof *nv);
-		if (nv == NULL)
+		struct qmsg **nm = realloc(x->m, cap * sizeof *nm);
+		if (nm == NULL)
 			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
-		x->v = nv;
+		x->m = nm;
+		if (x->version == 2) {
+			struct rmsg *nv = realloc(x->v, cap * sizeof *nv);
+			if (nv == NULL)
+				return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
+						"out of memory");
+			x->v = nv;
+		}
 		x->cap = cap;
 	}
-	x->v[x->n].m = m;
-	x->v[x->n].props = v->props;
-	x->v[x->n].body = v->body;
+	x->m[x->n] = m;
+	if (x->version == 2) {
+		x->v[x->n].props = v->props;
+		x->v[x->n].body = v->body;
+	}
 	x->n++;
 	return QSG_OK;
 }
@@ -834,7 +843,7 @@ int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
 	 * snapshot decoded, before the state is replaced. A failure is fatal
 	 * for the member (QSG_RC_IO). */
 	for (size_t i = 0; rc == QSG_OK && x.version == 2 && i < x.n; i++) {
-		const struct qmsg *m = x.v[i].m;
+		const struct qmsg *m = x.m[i];
 		if (f->bodies.put(f->bodies.arg, m->seqno, x.v[i].props.p, m->props_len,
 				  x.v[i].body.p, m->body_len, m->crc) != QSG_OK)
 			rc = qsg_errf(msg, QSG_RC_IO, "body provider: put of message %llu failed",
@@ -846,6 +855,7 @@ int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
 		if (errmsg != NULL)
 			memcpy(errmsg, msg, QSG_ERRMSG_SIZE);
 		state_free(&g);
+		free(x.m);
 		free(x.v);
 		return rc;
 	}
@@ -858,7 +868,7 @@ int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
 	g.entries_applied = 0;
 	*f = g;
 	for (size_t i = 0; i < x.n; i++) {
-		const struct qmsg *m = x.v[i].m;
+		const struct qmsg *m = x.m[i];
 		const struct chunkinfo *ck =
 		    (m->flags & QM_CHUNKED) ? chunk_find(f, m->seqno) : NULL;
 		if (ck == NULL) {
@@ -871,6 +881,7 @@ int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
 					     ck->crc[p]);
 	}
 	f->bodies.restored(f->bodies.arg, f->last_seqno);
+	free(x.m);
 	free(x.v);
 	state_check(f); /* QSG_CHECKED builds only */
 	return QSG_OK;
