@@ -262,9 +262,6 @@ void qsga_on_reply(qsg_conn *c, const struct proto_resp *resp)
 
 static int send_put(qsg_conn *c, struct aput *p)
 {
-	struct qsga *a = c->as;
-	if (in_flight(a) == 0)
-		a->last_progress = qsgi_now_ms();
 	p->seq = ++c->last_seq;
 	p->req.u.put.seq = p->seq;
 	int rc = qsgi_send(c, &p->req);
@@ -597,6 +594,8 @@ int qsg_put_async(qsg_conn *c, const char *queue, const struct qsg_md *md, const
 		free(p);
 		return unlock_rc(c, QSG_RC_STORAGE_NOT_AVAILABLE);
 	}
+	if (in_flight(a) == 0)
+		a->last_progress = qsgi_now_ms();
 	a->unresolved++;
 	if (c->fd >= 0 && !a->resync)
 		(void)send_put(c, p); /* failure: re-sent after the reconnect */
@@ -614,12 +613,11 @@ int qsga_quiesce(qsg_conn *c)
 	struct qsga *a = c->as;
 	if (a == NULL)
 		return QSG_OK;
-	while (a->unresolved > 0) {
-		int rc = pump(c, -1);
-		if (rc != QSG_OK)
-			return rc;
-	}
-	return QSG_OK;
+	int rc = QSG_OK;
+	while (a->unresolved > 0 && rc == QSG_OK)
+		rc = pump(c, -1);
+	deliver(c); /* their callbacks, unless inside one */
+	return rc;
 }
 
 int qsg_flush(qsg_conn *c)
@@ -630,7 +628,7 @@ int qsg_flush(qsg_conn *c)
 		return unlock_rc(c, QSG_OK);
 	int rc = qsga_quiesce(c);
 	deliver(c);
-	return unlock_rc(c, rc != QSG_OK ? rc : a->flush_rc);
+	return unlock_rc(c, a->flush_rc != QSG_OK ? a->flush_rc : rc);
 }
 
 int qsg_stat(qsg_conn *c, struct qsg_stat *st)

@@ -558,6 +558,7 @@ int qsg_commit(qsg_conn *c)
 		char e[QSG_ERRMSG_SIZE];
 		snprintf(e, sizeof e, "%s", c->err);
 		(void)backout_locked(c);
+		qsga_uow_end(c);
 		return unlock_rc(c, qsg_errf(c->err, QSG_RC_BACKED_OUT, "%s", e));
 	}
 	qsga_uow_end(c);
