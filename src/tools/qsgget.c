@@ -123,15 +123,11 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"conn", required_argument, NULL, 'c'},
-	    {"wait", required_argument, NULL, 'w'},
-	    {"count", required_argument, NULL, 'n'},
-	    {"syncpoint", no_argument, NULL, 'S'},
-	    {"browse", no_argument, NULL, 'B'},
-	    {"headers", no_argument, NULL, 'H'},
-	    {"raw", no_argument, NULL, 'R'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"conn", required_argument, NULL, 'c'},  {"wait", required_argument, NULL, 'w'},
+	    {"count", required_argument, NULL, 'n'}, {"syncpoint", no_argument, NULL, 'S'},
+	    {"browse", no_argument, NULL, 'B'},	     {"headers", no_argument, NULL, 'H'},
+	    {"raw", no_argument, NULL, 'R'},	     {"read-ahead", required_argument, NULL, 'A'},
+	    {"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
 	};
 	const char *conn = NULL;
 	double wait_s = 0;
