@@ -29,8 +29,8 @@ for m in raw lib; do
   "$B/qsgbench" --conns 8 --inflight 8 --seconds $S $extra | grep RESULT | sed "s/^/$m /"
 done
 "$B/qsgadm" <<<"CLEAR QLOCAL(QSG.BENCH)" >/dev/null || true
-seq 1 1000000 > /tmp/asyncperf/in
-/usr/bin/time -f "qsgput 1M: %e s" "$B/qsgput" T.TOOLS < /tmp/asyncperf/in
-/usr/bin/time -f "qsgget 1M: %e s" "$B/qsgget" T.TOOLS > /tmp/asyncperf/out
-wc -l < /tmp/asyncperf/out
-cmp /tmp/asyncperf/in /tmp/asyncperf/out && echo "same lines, same order"
+seq 1 1000000 > "$QSG_RUN_DIR/in"
+/usr/bin/time -f "qsgput 1M: %e s" "$B/qsgput" T.TOOLS < "$QSG_RUN_DIR/in"
+/usr/bin/time -f "qsgget 1M: %e s" "$B/qsgget" T.TOOLS > "$QSG_RUN_DIR/out"
+wc -l < "$QSG_RUN_DIR/out"
+cmp "$QSG_RUN_DIR/in" "$QSG_RUN_DIR/out" && echo "same lines, same order"
