@@ -17,16 +17,17 @@ S=${SECS:-5}
 for n in 1 8 64; do
   for m in raw lib; do
     extra=; [ $m = lib ] && extra=--lib
-    "$B/qsgbench" --conns 1 --inflight $n --seconds $S $extra | grep RESULT | sed "s/^/$m /"
+    "$B/qsgbench" --conns 1 --inflight $n --seconds $S $extra | grep RESULT | sed "s/^/$m /" || true
   done
 done
 for m in raw lib; do
   extra=; [ $m = lib ] && extra=--lib
-  "$B/qsgbench" --mode get --conns 1 --inflight 64 $extra | grep RESULT | sed "s/^/$m /"
+  "$B/qsgbench" --conns 1 --inflight 64 --messages 100000 >/dev/null || true # fill
+  "$B/qsgbench" --mode get --conns 1 --inflight 64 $extra | grep RESULT | sed "s/^/$m /" || true
 done
 for m in raw lib; do
   extra=; [ $m = lib ] && extra=--lib
-  "$B/qsgbench" --conns 8 --inflight 8 --seconds $S $extra | grep RESULT | sed "s/^/$m /"
+  "$B/qsgbench" --conns 8 --inflight 8 --seconds $S $extra | grep RESULT | sed "s/^/$m /" || true
 done
 "$B/qsgadm" <<<"CLEAR QLOCAL(QSG.BENCH)" >/dev/null || true
 seq 1 1000000 > "$QSG_RUN_DIR/in"
