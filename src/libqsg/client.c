@@ -116,7 +116,12 @@ int qsg_connect(const char *conn_list, const char *app_name, qsg_conn **out, cha
 		c->reply_ms = 100;
 	qsg_wbuf_init(&c->out);
 	snprintf(c->app, sizeof c->app, "%s", app_name ? app_name : "");
-	if (pthread_mutex_init(&c->mu, NULL) != 0) {
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	int mrc = pthread_mutex_init(&c->mu, &ma);
+	pthread_mutexattr_destroy(&ma);
+	if (mrc != 0) {
 		free(c);
 		return qsg_errf(errmsg, QSG_RC_UNEXPECTED_ERROR, "pthread_mutex_init failed");
 	}
@@ -146,6 +151,7 @@ void qsg_disconnect(qsg_conn *c)
 {
 	if (c == NULL)
 		return;
+	qsga_free(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	pthread_mutex_destroy(&c->mu);
@@ -239,7 +245,7 @@ int qsg_close(qsg_conn *c, const char *queue)
 }
 
 /* A syncpoint op or commit after the connection broke with a uow open. */
-static bool take_uow_lost(qsg_conn *c)
+bool qsgi_take_uow_lost(qsg_conn *c)
 {
 	if (!c->uow_lost)
 		return false;
@@ -252,37 +258,31 @@ static bool take_uow_lost(qsg_conn *c)
 
 static int queue_defprty(qsg_conn *c, const char *queue, uint8_t *priority);
 
-int qsg_put(qsg_conn *c, const char *queue, struct qsg_md *md, const void *body, size_t len,
-	    int options)
+/* Check a put and fill req (everything but the producer seq). */
+int qsgi_fill_put(qsg_conn *c, struct proto_req *req, const char *queue, const struct qsg_md *md,
+		  const void *body, size_t len, int options)
 {
-	struct qsg_md dflt;
-	if (md == NULL) {
-		qsg_md_init(&dflt);
-		md = &dflt;
-	}
-	lock(c);
 	int rc = check_queue(c, queue);
 	if (rc != QSG_OK)
-		return unlock_rc(c, rc);
+		return rc;
 	if ((options & ~(QSG_PMO_SYNCPOINT | QSG_PMO_NEW_MSG_ID)) != 0)
-		return unlock_rc(c, qsg_errf(c->err, QSG_RC_OPTIONS_ERROR, "unknown put option"));
+		return qsg_errf(c->err, QSG_RC_OPTIONS_ERROR, "unknown put option");
 	if (md->priority != QSG_PRI_AS_Q_DEF && (md->priority < 0 || md->priority > 9))
-		return unlock_rc(c, qsg_errf(c->err, QSG_RC_PRIORITY_ERROR,
-					     "priority %d is not 0 to 9", md->priority));
+		return qsg_errf(c->err, QSG_RC_PRIORITY_ERROR, "priority %d is not 0 to 9",
+				md->priority);
 	if (md->expiry_ms < 0)
-		return unlock_rc(c, qsg_errf(c->err, QSG_RC_EXPIRY_ERROR, "negative expiry"));
+		return qsg_errf(c->err, QSG_RC_EXPIRY_ERROR, "negative expiry");
 	if (len > FSM_MAX_MSGL)
-		return unlock_rc(c, qsg_errf(c->err, QSG_RC_MSG_TOO_BIG,
-					     "message of %zu bytes is over the limit", len));
+		return qsg_errf(c->err, QSG_RC_MSG_TOO_BIG,
+				"message of %zu bytes is over the limit", len);
 	if (len > 0 && body == NULL)
-		return unlock_rc(c, QSG_RC_INVALID);
+		return QSG_RC_INVALID;
 	bool sync = (options & QSG_PMO_SYNCPOINT) != 0;
-	if (sync && take_uow_lost(c))
-		return unlock_rc(c, QSG_RC_BACKED_OUT);
-
-	struct proto_req req = {.op = PROTO_PUT};
-	struct proto_resp resp;
-	strcpy(req.u.put.queue, queue);
+	if (sync && (rc = qsga_sync_allowed(c)) != QSG_OK)
+		return rc;
+	memset(req, 0, sizeof *req);
+	req->op = PROTO_PUT;
+	strcpy(req->u.put.queue, queue);
 	uint32_t flags = 0;
 	if (sync)
 		flags |= FSM_F_SYNCPOINT;
@@ -293,18 +293,41 @@ int qsg_put(qsg_conn *c, const char *queue, struct qsg_md *md, const void *body,
 	else if (md->persistence == QSG_PERSISTENCE_AS_Q_DEF)
 		flags |= FSM_F_PERSIST_DEFAULT;
 	if (md->priority == QSG_PRI_AS_Q_DEF) {
-		rc = queue_defprty(c, queue, &req.u.put.msg.priority);
+		rc = queue_defprty(c, queue, &req->u.put.msg.priority);
 		if (rc != QSG_OK)
-			return unlock_rc(c, rc);
+			return rc;
 	} else {
-		req.u.put.msg.priority = (uint8_t)md->priority;
+		req->u.put.msg.priority = (uint8_t)md->priority;
 	}
-	req.u.put.flags = flags;
-	memcpy(req.u.put.msg.msgid, md->msgid, FSM_ID_LEN);
-	memcpy(req.u.put.msg.correlid, md->correlid, FSM_ID_LEN);
-	req.u.put.msg.expiry_ms = md->expiry_ms;
-	req.u.put.msg.body.p = body;
-	req.u.put.msg.body.len = len;
+	req->u.put.flags = flags;
+	memcpy(req->u.put.msg.msgid, md->msgid, FSM_ID_LEN);
+	memcpy(req->u.put.msg.correlid, md->correlid, FSM_ID_LEN);
+	req->u.put.msg.expiry_ms = md->expiry_ms;
+	req->u.put.msg.body.p = body;
+	req->u.put.msg.body.len = len;
+	return QSG_OK;
+}
+
+int qsg_put(qsg_conn *c, const char *queue, struct qsg_md *md, const void *body, size_t len,
+	    int options)
+{
+	struct qsg_md dflt;
+	if (md == NULL) {
+		qsg_md_init(&dflt);
+		md = &dflt;
+	}
+	lock(c);
+	struct proto_req req;
+	struct proto_resp resp;
+	bool sync = (options & QSG_PMO_SYNCPOINT) != 0;
+	int rc = qsgi_fill_put(c, &req, queue, md, body, len, options);
+	if (rc != QSG_OK)
+		return unlock_rc(c, rc);
+	/* Asynchronous puts before this one are answered first (order, seq). */
+	if ((rc = qsga_quiesce(c)) != QSG_OK)
+		return unlock_rc(c, rc);
+	if (sync && qsgi_take_uow_lost(c))
+		return unlock_rc(c, QSG_RC_BACKED_OUT);
 
 	if (len > FSM_CHUNK_MAX) /* a large message: in parts (large.c) */
 		return unlock_rc(c, qsgl_put(c, &req, body, len, sync, md));
@@ -432,7 +455,9 @@ int qsg_get(qsg_conn *c, const char *queue, struct qsg_md *md, int options, int 
 	if (wait_ms < QSG_WAIT_FOREVER)
 		return unlock_rc(c, qsg_errf(c->err, QSG_RC_INVALID, "bad wait %d", wait_ms));
 	bool sync = (options & QSG_GMO_SYNCPOINT) != 0;
-	if (sync && take_uow_lost(c))
+	if (sync && (rc = qsga_sync_allowed(c)) != QSG_OK)
+		return unlock_rc(c, rc);
+	if (sync && qsgi_take_uow_lost(c))
 		return unlock_rc(c, QSG_RC_BACKED_OUT);
 	req.u.get.wait_ms = wait_ms;
 	int timeout = wait_ms < 0
@@ -518,10 +543,26 @@ int qsg_browse(qsg_conn *c, const char *queue, struct qsg_browse_cursor *cursor,
 	return unlock_rc(c, rc);
 }
 
+static int backout_locked(qsg_conn *c);
+
 int qsg_commit(qsg_conn *c)
 {
 	lock(c);
-	if (take_uow_lost(c))
+	/* Asynchronous puts of the unit of work are answered first; when one
+	 * of them failed, the whole unit is backed out. */
+	bool bo = false;
+	int rc = qsga_commit_check(c, &bo);
+	if (rc != QSG_OK)
+		return unlock_rc(c, rc);
+	if (bo) {
+		char e[QSG_ERRMSG_SIZE];
+		snprintf(e, sizeof e, "%s", c->err);
+		(void)backout_locked(c);
+		qsga_uow_end(c);
+		return unlock_rc(c, qsg_errf(c->err, QSG_RC_BACKED_OUT, "%s", e));
+	}
+	qsga_uow_end(c);
+	if (qsgi_take_uow_lost(c))
 		return unlock_rc(c, QSG_RC_BACKED_OUT);
 	if (!c->uow_open)
 		return unlock_rc(c, QSG_OK); /* nothing to commit */
@@ -530,7 +571,7 @@ int qsg_commit(qsg_conn *c)
 	uint64_t uow = c->uows_done + 1;
 	req.u.commit.uow = uow;
 	bool sent;
-	int rc = qsgi_exchange(c, &req, &resp, c->reply_ms, &sent);
+	rc = qsgi_exchange(c, &req, &resp, c->reply_ms, &sent);
 	if (rc == QSG_OK && !qsgi_retryable(resp.rc)) {
 		qsgi_set_reply_error(c, &resp);
 		c->uow_open = false;
@@ -556,10 +597,21 @@ int qsg_commit(qsg_conn *c)
 int qsg_backout(qsg_conn *c)
 {
 	lock(c);
+	int rc = qsga_sync_allowed(c);
+	if (rc == QSG_OK)
+		rc = qsga_quiesce(c);
+	if (rc != QSG_OK)
+		return unlock_rc(c, rc);
+	qsga_uow_end(c);
+	return unlock_rc(c, backout_locked(c));
+}
+
+static int backout_locked(qsg_conn *c)
+{
 	if (c->uow_lost || !c->uow_open) {
 		c->uow_lost = false;
 		c->uow_open = false;
-		return unlock_rc(c, QSG_OK);
+		return QSG_OK;
 	}
 	struct proto_req req = {.op = PROTO_BACKOUT};
 	struct proto_resp resp;
@@ -568,14 +620,14 @@ int qsg_backout(qsg_conn *c)
 	if (rc == QSG_OK && !qsgi_retryable(resp.rc)) {
 		qsgi_set_reply_error(c, &resp);
 		c->uow_open = false;
-		return unlock_rc(c, resp.rc);
+		return resp.rc;
 	}
 	/* Either way the uow is gone: a new session backs it out. */
 	qsgi_drop_conn(c);
 	(void)qsgi_attach(c, qsgi_now_ms() + c->reconnect_ms, false);
 	c->uow_open = false;
 	c->uow_lost = false;
-	return unlock_rc(c, QSG_OK);
+	return QSG_OK;
 }
 
 static int admin_objects(qsg_conn *c, const struct proto_resp *resp, qsg_admin_obj_cb cb, void *arg)

@@ -24,8 +24,10 @@ struct defprty {
 	uint8_t priority;
 };
 
+struct qsga; /* async.c: puts in flight and the consumer */
+
 struct qsg_conn {
-	pthread_mutex_t mu;
+	pthread_mutex_t mu; /* recursive: callbacks may call the API */
 	struct addr *addrs;
 	size_t naddrs;
 	size_t next; /* next address to try */
@@ -54,6 +56,7 @@ struct qsg_conn {
 	size_t inlen, incap;
 	size_t consumed; /* bytes of the last returned frame, dropped on next read */
 	char err[QSG_ERRMSG_SIZE];
+	struct qsga *as; /* NULL until the first asynchronous call */
 };
 
 /* conn.c */
@@ -74,6 +77,34 @@ int qsgi_exchange(qsg_conn *c, struct proto_req *req, struct proto_resp *resp, i
 bool qsgi_retry_wait(qsg_conn *c, int64_t *deadline, int *backoff);
 int qsgi_syncpoint_lost(qsg_conn *c);
 void qsgi_set_reply_error(qsg_conn *c, const struct proto_resp *resp);
+
+/* Read one frame within timeout_ms (0: only what is there, -1: forever):
+ * QSG_OK with resp filled, QSG_RC_NO_MSG_AVAILABLE when none came in time,
+ * or a transport error after which the connection is dropped. */
+int qsgi_read(qsg_conn *c, struct proto_resp *resp, int timeout_ms);
+/* Send one encoded request (blocking); assigns req->reqid. A transport
+ * error drops the connection. */
+int qsgi_send(qsg_conn *c, struct proto_req *req);
+
+/* client.c: check a put's arguments and fill req (PROTO_PUT, no seq). */
+int qsgi_fill_put(qsg_conn *c, struct proto_req *req, const char *queue, const struct qsg_md *md,
+		  const void *body, size_t len, int options);
+bool qsgi_take_uow_lost(qsg_conn *c);
+
+/* async.c, called by conn.c and client.c:
+ * on_reply: a reply that no synchronous call waits for (resp valid during
+ * the call); attached: after every successful HELLO (reconciles and
+ * re-sends the put window); quiesce: before a synchronous put, commit or
+ * backout, wait until no asynchronous put is in flight (rc of the wait);
+ * sync_allowed: QSG_OK unless a consumer outside syncpoint owns the uow;
+ * uow_end: a commit/backout ended the unit of work; free: at disconnect. */
+void qsga_on_reply(qsg_conn *c, const struct proto_resp *resp);
+void qsga_attached(qsg_conn *c);
+int qsga_quiesce(qsg_conn *c);
+int qsga_sync_allowed(qsg_conn *c);
+int qsga_commit_check(qsg_conn *c, bool *backout);
+void qsga_uow_end(qsg_conn *c);
+void qsga_free(qsg_conn *c);
 
 /* large.c: messages over FSM_CHUNK_MAX (docs/client.md, "Large messages").
  * put: the PUT_CHUNK sequence of one message (req is the PUT request,

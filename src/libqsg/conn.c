@@ -176,7 +176,7 @@ static int send_all(qsg_conn *c, const uint8_t *p, size_t n, int64_t deadline)
 
 /* Receive one frame and decode it into resp (slices point into c->in, valid
  * until the next receive). */
-static int recv_frame(qsg_conn *c, struct proto_resp *resp, int64_t deadline)
+static int recv_frame(qsg_conn *c, struct proto_resp *resp, int64_t deadline, bool *timed_out)
 {
 	if (c->consumed > 0) {
 		memmove(c->in, c->in + c->consumed, c->inlen - c->consumed);
@@ -224,6 +224,10 @@ static int recv_frame(qsg_conn *c, struct proto_resp *resp, int64_t deadline)
 					strerror(errno));
 		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
 		int r = poll(&pfd, 1, qsgi_left_ms(deadline));
+		if (r == 0 && timed_out != NULL) {
+			*timed_out = true;
+			return QSG_RC_NO_MSG_AVAILABLE;
+		}
 		if (r == 0)
 			return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
 					"no reply from the member in time");
@@ -240,18 +244,53 @@ static int call(qsg_conn *c, struct proto_req *req, struct proto_resp *resp, int
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : qsgi_now_ms() + timeout_ms;
 	req->reqid = ++c->reqid;
+	if (req->reqid == 0)
+		req->reqid = ++c->reqid;
 	qsg_wbuf_reset(&c->out);
 	int rc = proto_req_encode(req, &c->out);
 	if (rc != QSG_OK)
 		return qsg_errf(c->err, rc, "cannot encode the request: %s", qsg_rc_text(rc));
 	rc = send_all(c, c->out.data, c->out.len, deadline);
 	while (rc == QSG_OK) {
-		rc = recv_frame(c, resp, deadline);
+		rc = recv_frame(c, resp, deadline, NULL);
 		if (rc == QSG_OK && resp->reqid == req->reqid && resp->op == req->op)
 			return QSG_OK;
-		/* A stale reply of an earlier, abandoned request: skip it. */
+		/* A reply of an asynchronous request (async.c), or a stale
+		 * reply of an earlier, abandoned request (skipped). */
+		if (rc == QSG_OK && c->as != NULL)
+			qsga_on_reply(c, resp);
 	}
 	qsgi_drop_conn(c);
+	return rc;
+}
+
+int qsgi_read(qsg_conn *c, struct proto_resp *resp, int timeout_ms)
+{
+	if (c->fd < 0)
+		return QSG_RC_CONNECTION_BROKEN;
+	int64_t deadline = timeout_ms < 0 ? -1 : qsgi_now_ms() + timeout_ms;
+	bool timed_out = false;
+	int rc = recv_frame(c, resp, deadline, &timed_out);
+	if (rc == QSG_OK || timed_out)
+		return rc;
+	qsgi_drop_conn(c);
+	return rc;
+}
+
+int qsgi_send(qsg_conn *c, struct proto_req *req)
+{
+	if (c->fd < 0)
+		return QSG_RC_CONNECTION_BROKEN;
+	req->reqid = ++c->reqid;
+	if (req->reqid == 0)
+		req->reqid = ++c->reqid;
+	qsg_wbuf_reset(&c->out);
+	int rc = proto_req_encode(req, &c->out);
+	if (rc != QSG_OK)
+		return qsg_errf(c->err, rc, "cannot encode the request: %s", qsg_rc_text(rc));
+	rc = send_all(c, c->out.data, c->out.len, qsgi_now_ms() + c->reply_ms);
+	if (rc != QSG_OK)
+		qsgi_drop_conn(c);
 	return rc;
 }
 
@@ -319,6 +358,8 @@ int qsgi_attach(qsg_conn *c, int64_t deadline, bool initial)
 			int rc = hello(c, deadline);
 			if (rc == QSG_OK) {
 				c->err[0] = '\0';
+				if (c->as != NULL)
+					qsga_attached(c);
 				return QSG_OK;
 			}
 			if (rc != QSG_RC_CONNECTION_BROKEN && !qsgi_retryable(rc) &&

@@ -11,9 +11,24 @@
  * qsg_last_error() has a readable explanation.
  *
  * Thread-safety: a qsg_conn may be used from several threads; a mutex inside
- * serialises the calls (one request at a time per connection: use one
- * connection per thread for parallelism). qsg_disconnect must not race with
- * other calls on the same connection.
+ * serialises the calls. The synchronous calls (qsg_put, qsg_get, ...) send
+ * one request and wait for its reply; the asynchronous ones (qsg_put_async,
+ * qsg_consume, below) keep many requests in flight on one connection.
+ * qsg_disconnect must not race with other calls on the same connection.
+ *
+ * Threading model of the asynchronous calls: libqsg has no thread of its
+ * own. Everything happens on the caller's thread, inside libqsg calls on
+ * the connection: replies are read, lost connections re-established and
+ * the window re-sent, and callbacks run, in qsg_dispatch, qsg_flush,
+ * qsg_stat, qsg_put_async (when it waits for room in the window, and for
+ * replies already there) and before qsg_commit / qsg_backout / a
+ * synchronous put. Callbacks run with the connection's (recursive) mutex
+ * held, one at a time, never nested: a callback may call any qsg_* function
+ * on the connection except qsg_disconnect (callbacks that become due
+ * meanwhile run after it returns). For an event loop, poll qsg_fd(c) for
+ * input and call qsg_dispatch(c, 0) when it is readable and every few
+ * hundred milliseconds (timeouts, reconnects); the descriptor changes after
+ * a reconnect, so ask for it again after each dispatch.
  *
  * Memory: every pointer argument is borrowed for the duration of the call
  * only, unless stated otherwise. */
@@ -145,6 +160,117 @@ typedef int (*qsg_admin_obj_cb)(void *arg, size_t nattrs, const char *const *nam
 				const char *const *values);
 int qsg_admin(qsg_conn *c, const char *command, qsg_admin_obj_cb cb, void *arg, char *text,
 	      size_t textlen);
+
+/* ---- Asynchronous put (docs/client.md, "Asynchronous put and consume") ----
+ *
+ * qsg_put_async checks and copies the message, sends it and returns
+ * without waiting for the reply; at most `window` puts are unanswered per
+ * connection (qsg_put_async waits for room). Every put keeps the
+ * exactly-once guarantee of qsg_put: after a lost connection libqsg
+ * reconnects, learns from HELLO which puts were applied and sends the
+ * others again, in order, with the same producer sequence discipline.
+ * Outcomes are reported in put order: to the callback (if set) and in the
+ * counters of qsg_stat. An outcome is QSG_OK (md->msgid all zeros when the
+ * reply was lost and HELLO told the put was applied), a reason code, or
+ * QSG_RC_OUTCOME_UNKNOWN when no member could be reached within the
+ * reconnect timeout after the put was sent. Syncpoint puts may be
+ * asynchronous: qsg_commit waits for all of them and, when one of them
+ * failed (or the unit of work was lost with the connection), backs the
+ * whole unit out and returns QSG_RC_BACKED_OUT. A synchronous qsg_put
+ * waits for the asynchronous ones before it. */
+typedef void (*qsg_put_cb)(void *arg, void *put_ctx, int rc, const struct qsg_md *md);
+
+/* Window (1..1000; 0 = default 128) and callback (may be NULL: use
+ * qsg_stat) for the asynchronous puts of c. md in the callback: the put's
+ * descriptor with msgid set, valid during the call. */
+int qsg_set_put_async(qsg_conn *c, unsigned window, qsg_put_cb cb, void *arg);
+
+/* As qsg_put, asynchronously. md is read, not updated (the msgid comes to
+ * the callback); put_ctx is given back to the callback. Returns QSG_OK
+ * once the put is sent (or queued for sending after a reconnect), or an
+ * error of the arguments (nothing sent). */
+int qsg_put_async(qsg_conn *c, const char *queue, const struct qsg_md *md, const void *body,
+		  size_t len, int options, void *put_ctx);
+
+/* Wait until every asynchronous put is answered and its callback has run.
+ * Returns QSG_OK, or the first failure among the puts answered since the
+ * last qsg_stat. */
+int qsg_flush(qsg_conn *c);
+
+/* MQSTAT-like: outcomes of the asynchronous puts answered since the last
+ * qsg_stat (the counters restart), without waiting. */
+struct qsg_stat {
+	uint64_t puts_ok;
+	uint64_t puts_failed; /* a reason code other than OUTCOME_UNKNOWN */
+	uint64_t puts_unknown; /* QSG_RC_OUTCOME_UNKNOWN */
+	int first_rc; /* the first failure (QSG_OK: none) */
+	void *first_ctx; /* ... and its put_ctx */
+	unsigned puts_in_flight; /* now */
+	uint64_t msgs_delivered; /* consumer callbacks with a message */
+};
+int qsg_stat(qsg_conn *c, struct qsg_stat *st);
+
+/* ---- Asynchronous consume ----
+ *
+ * qsg_consume registers the connection's consumer (one per connection) of
+ * queue: libqsg gets messages in batches of up to read_ahead GETs in flight
+ * and calls cb for each message, in the order the group gave them.
+ *
+ * Without QSG_GMO_SYNCPOINT: libqsg gets under a unit of work of its own
+ * and commits each batch after its callbacks returned. A message is never
+ * lost: read-ahead messages the callback has not seen go back to the queue
+ * when the connection breaks (the member backs the unit out). A message is
+ * delivered twice only when the connection broke after its callback ran
+ * and before the batch's commit; the second delivery has a backout_count
+ * one higher. The connection's unit of work belongs to the consumer then:
+ * syncpoint puts/gets and qsg_backout on it fail with QSG_RC_OPTIONS_ERROR.
+ *
+ * With QSG_GMO_SYNCPOINT: the messages are got in the connection's unit of
+ * work. After the last message of a batch the callback gets
+ * QSG_CB_BATCH_END; the application then calls qsg_commit or qsg_backout
+ * (in that callback or later); no more GETs are sent until it does, so a
+ * commit never includes a message the callback has not seen. A commit
+ * while read-ahead messages are still undelivered returns QSG_RC_INVALID.
+ * If the connection breaks, the undelivered messages go back to the queue
+ * and QSG_CB_BATCH_END comes with rc QSG_RC_BACKED_OUT (commit then returns
+ * BACKED_OUT; the delivered ones are redelivered).
+ *
+ * Events: QSG_CB_MSG (md, body, len valid during the call; rc QSG_OK);
+ * QSG_CB_BATCH_END (syncpoint only); QSG_CB_NO_MSG (nothing came for
+ * wait_ms; the consumer keeps going); QSG_CB_ERROR (rc: a get was refused,
+ * e.g. QSG_RC_UNKNOWN_OBJECT, or no member could be reached; the consumer
+ * has ended). */
+#define QSG_CB_MSG 1
+#define QSG_CB_BATCH_END 2
+#define QSG_CB_NO_MSG 3
+#define QSG_CB_ERROR 4
+typedef void (*qsg_msg_cb)(void *arg, qsg_conn *c, int event, int rc, const struct qsg_md *md,
+			   const void *body, size_t len);
+
+struct qsg_consume_opts {
+	int options; /* 0 or QSG_GMO_SYNCPOINT */
+	unsigned read_ahead; /* GETs in flight (batch size), 1..512; 0 = 64 */
+	int wait_ms; /* QSG_CB_NO_MSG after this long without a message
+		      * (QSG_WAIT_FOREVER: never) */
+	uint64_t max_msgs; /* the consumer ends after this many (0 = no limit) */
+};
+int qsg_consume(qsg_conn *c, const char *queue, const struct qsg_consume_opts *opts, qsg_msg_cb cb,
+		void *arg);
+
+/* End the consumer after its current batch (whose messages are still
+ * delivered, and committed without syncpoint). */
+int qsg_consume_stop(qsg_conn *c);
+
+/* Run the connection for up to timeout_ms (-1: as long as there is work):
+ * read replies, reconnect, run callbacks. Returns early when no work is
+ * left: no asynchronous put unanswered and no consumer (or a syncpoint
+ * consumer waiting for qsg_commit / qsg_backout). Returns QSG_OK, or the
+ * reason no member could be reached (the puts then report their outcomes
+ * and the consumer QSG_CB_ERROR). */
+int qsg_dispatch(qsg_conn *c, int timeout_ms);
+
+/* The connection's socket, to poll for input (-1 when not connected). */
+int qsg_fd(qsg_conn *c);
 
 /* Free a body returned by qsg_get / qsg_browse. */
 void qsg_free(void *p);

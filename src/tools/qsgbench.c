@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "bench_hist.h"
+#include "qsgbench_lib.h"
 #include "common/hostport.h"
 #include "proto/proto.h"
 
@@ -58,6 +59,7 @@ struct bench_opts {
 	const char *queue;
 	double warmup; /* seconds not measured */
 	bool verify; /* stamp bodies at put, check them at get */
+	bool lib; /* through libqsg (qsgbench_lib.c) */
 };
 
 struct rc_count {
@@ -962,7 +964,9 @@ static void usage(FILE *f)
 		"  --queue Q       default " BENCH_DEFAULT_QUEUE " (must exist)\n"
 		"  --warmup S      seconds of load not measured, default 0\n"
 		"  --verify        put: stamp each body and its CorrelId; get: check every\n"
-		"                  body against its CorrelId and count duplicates (VERIFY line)\n",
+		"                  body against its CorrelId and count duplicates (VERIFY line)\n"
+		"  --lib           through libqsg (qsg_put_async / qsg_consume, window and\n"
+		"                  read-ahead = --inflight, max 1000 / 512), put or get mode\n",
 		BENCH_MAX_INFLIGHT, BENCH_GET_WAIT_MS);
 }
 
@@ -1006,7 +1010,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		OPT_RATE,
 		OPT_QUEUE,
 		OPT_WARMUP,
-		OPT_VERIFY
+		OPT_VERIFY,
+		OPT_LIB
 	};
 	static const struct option opts[] = {
 	    {"conn", required_argument, NULL, 'c'},
@@ -1023,6 +1028,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 	    {"queue", required_argument, NULL, OPT_QUEUE},
 	    {"warmup", required_argument, NULL, OPT_WARMUP},
 	    {"verify", no_argument, NULL, OPT_VERIFY},
+	    {"lib", no_argument, NULL, OPT_LIB},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1102,6 +1108,9 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		case OPT_VERIFY:
 			o->verify = true;
 			break;
+		case OPT_LIB:
+			o->lib = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -1132,6 +1141,12 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 	}
 	if (o->messages == 0 && o->seconds == 0)
 		o->seconds = 10;
+	if (o->lib && (o->mode == MODE_PUTGET || o->rate > 0 || o->verify || o->warmup > 0 ||
+		       o->inflight > 1000)) {
+		fprintf(stderr, "qsgbench: --lib: put or get mode, --inflight up to 1000, no "
+				"--rate/--verify/--warmup\n");
+		return 2;
+	}
 	return 0;
 }
 
@@ -1143,6 +1158,13 @@ int main(int argc, char **argv)
 	int rc = parse_args(argc, argv, &b.o);
 	if (rc != 0)
 		return rc == 1 ? 0 : 2;
+	if (b.o.lib) {
+		struct bench_lib_opts lo = {
+		    b.o.conn,	    b.o.conns,	   b.o.inflight,	 b.o.size,
+		    b.o.persistent, b.o.syncpoint, b.o.mode == MODE_GET, b.o.messages,
+		    b.o.seconds,    b.o.queue};
+		return bench_lib_run(&lo);
+	}
 	char errmsg[QSG_ERRMSG_SIZE];
 	int status = 0;
 	uv_loop_t loop;

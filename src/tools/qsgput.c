@@ -1,9 +1,11 @@
-/* qsgput [-c CONN] [-p PRIORITY] [--nonpersistent] [-f FILE] QUEUE
- * Puts each line of stdin (without its newline) as one message; with
+/* qsgput [-c CONN] [-p PRIORITY] [--nonpersistent] [--window N] [-f FILE] QUEUE
+ * Puts each line of stdin (without its newline) as one message,
+ * asynchronously (qsg_put_async: up to N puts in flight, default 256); with
  * -f FILE ("-" = stdin) the whole file as one message (up to 100 MiB: a
  * large message goes in parts, docs/storage.md). Exit 0 only when every put
  * was acknowledged. */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,23 +41,51 @@ static char *read_all(FILE *f, size_t *len)
 	return p;
 }
 
+/* Asynchronous put outcomes: the first failure is reported, the rest
+ * counted. */
+struct outcome {
+	int first_rc;
+	unsigned long long line;
+	unsigned long long failed;
+};
+
+static void on_put(void *arg, void *ctx, int rc, const struct qsg_md *md)
+{
+	struct outcome *o = arg;
+	(void)md;
+	if (rc == QSG_OK)
+		return;
+	o->failed++;
+	if (o->first_rc == QSG_OK) {
+		o->first_rc = rc;
+		o->line = (unsigned long long)(uintptr_t)ctx;
+	}
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: qsgput [-c HOST:PORT[,...]] [-p PRIORITY] [--nonpersistent] "
-			"[-f FILE] QUEUE\n"
+			"[--window N] [-f FILE] QUEUE\n"
 			"  (without -c the member list comes from QSG_CONN)\n"
-			"  -f, --file FILE  put the whole file (- = stdin) as one message\n");
+			"  -f, --file FILE  put the whole file (- = stdin) as one message\n"
+			"  --window N       puts in flight (1..1000, default 256; 1 = one at a "
+			"time)\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"conn", required_argument, NULL, 'c'},    {"priority", required_argument, NULL, 'p'},
-	    {"nonpersistent", no_argument, NULL, 'N'}, {"file", required_argument, NULL, 'f'},
-	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
+	    {"conn", required_argument, NULL, 'c'},
+	    {"priority", required_argument, NULL, 'p'},
+	    {"nonpersistent", no_argument, NULL, 'N'},
+	    {"file", required_argument, NULL, 'f'},
+	    {"window", required_argument, NULL, 'W'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *conn = NULL, *file = NULL;
 	int priority = QSG_PRI_AS_Q_DEF, persistence = QSG_PERSISTENT, o;
+	long window = 256;
 	while ((o = getopt_long(argc, argv, "c:p:f:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
@@ -77,6 +107,15 @@ int main(int argc, char **argv)
 		case 'f':
 			file = optarg;
 			break;
+		case 'W': {
+			char *end;
+			window = strtol(optarg, &end, 10);
+			if (*end != '\0' || window < 1 || window > 1000) {
+				fprintf(stderr, "qsgput: window must be 1 to 1000\n");
+				return 2;
+			}
+			break;
+		}
 		case 'h':
 			usage();
 			return 0;
@@ -121,17 +160,28 @@ int main(int argc, char **argv)
 	size_t cap = 0;
 	ssize_t n;
 	int status = 0;
-	while ((n = getline(&line, &cap, stdin)) >= 0) {
+	struct outcome out = {QSG_OK, 0, 0};
+	unsigned long long lineno = 0;
+	int rc = qsg_set_put_async(c, (unsigned)window, on_put, &out);
+	while (rc == QSG_OK && (n = getline(&line, &cap, stdin)) >= 0) {
 		if (n > 0 && line[n - 1] == '\n')
 			n--;
 		struct qsg_md md = QSG_MD_DEFAULT;
 		md.priority = priority;
 		md.persistence = persistence;
-		int rc = qsg_put(c, queue, &md, line, (size_t)n, QSG_PMO_NEW_MSG_ID);
-		if (rc != QSG_OK) {
-			status = tool_fail("qsgput", c, rc);
-			break;
-		}
+		rc = qsg_put_async(c, queue, &md, line, (size_t)n, QSG_PMO_NEW_MSG_ID,
+				   (void *)(uintptr_t)++lineno);
+		if (rc == QSG_OK && out.first_rc != QSG_OK)
+			break; /* stop at the first failure */
+	}
+	if (rc == QSG_OK)
+		rc = qsg_flush(c);
+	if (out.first_rc != QSG_OK) {
+		fprintf(stderr, "qsgput: line %llu: %s: %s (%llu put(s) failed)\n", out.line,
+			qsg_reason_name(out.first_rc), qsg_reason_text(out.first_rc), out.failed);
+		status = 1;
+	} else if (rc != QSG_OK) {
+		status = tool_fail("qsgput", c, rc);
 	}
 	if (status == 0 && ferror(stdin)) {
 		perror("qsgput: stdin");

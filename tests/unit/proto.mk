@@ -17,3 +17,10 @@ tests_unit_test_proto_large_SOURCES = tests/unit/test_proto_large.c
 tests_unit_test_proto_large_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_proto_large_LDADD = libqsgcommon.la $(CMOCKA_LIBS)
 endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_libqsg_async
+TESTS += tests/unit/test_libqsg_async
+tests_unit_test_libqsg_async_SOURCES = tests/unit/test_libqsg_async.c
+tests_unit_test_libqsg_async_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -I$(top_srcdir)/src/common
+tests_unit_test_libqsg_async_LDADD = libqsg.la libqsgcommon.la $(CMOCKA_LIBS)
+endif
