@@ -31,6 +31,10 @@ void state_init(struct fsm *f)
 
 void state_free(struct fsm *f)
 {
+	free(f->claim_m);
+	f->claim_m = NULL;
+	f->claim_n = f->claim_pos = 0;
+	f->claiming = false;
 	reap_free_all(f); /* the garbage: not released either */
 	/* Sessions first: their uows point at queues. */
 	struct hmap_node *n = hmap_next(&f->sessions, NULL);

@@ -422,6 +422,23 @@ int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out);
  * restore's compatibility and for a group that is being upgraded. */
 int fsm_snapshot_format(struct fsm *f, struct qsg_wbuf *out, uint8_t version);
 int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg);
+/* fsm_restore in steps, for a caller that decodes off its loop
+ * (raft-glue's asynchronous restore, docs/storage.md):
+ *  - fsm_restore_decode: the whole decode into a detached image; pure,
+ *    touches nothing but the image: any thread. Errors as fsm_restore.
+ *  - fsm_restore_install (the state's thread): format 2 content to the
+ *    provider (QSG_RC_IO: state unchanged, img freed), then the image
+ *    becomes f's state at once; the previous state comes back in *old, to
+ *    be freed with fsm_image_free on any thread.
+ *  - fsm_restore_claims (the state's thread): the provider's claims, at
+ *    most `budget` messages a call; true once every claim and restored()
+ *    were made. Until then nothing may be applied to f.
+ * fsm_restore is the three in a row. */
+struct fsm_image;
+int fsm_restore_decode(const void *p, size_t len, struct fsm_image **out, char *errmsg);
+int fsm_restore_install(struct fsm *f, struct fsm_image *img, struct fsm_image **old, char *errmsg);
+bool fsm_restore_claims(struct fsm *f, size_t budget);
+void fsm_image_free(struct fsm_image *img);
 /* Hash of the canonical snapshot: equal states have equal digests. */
 uint64_t fsm_digest(struct fsm *f);
 

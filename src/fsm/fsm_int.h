@@ -185,6 +185,11 @@ struct fsm {
 	/* Every struct qmsg of this state (src/common/slab.h); created by the
 	 * first msg_new, closed by state_free. */
 	struct qsg_slab *descs;
+	/* After fsm_restore_install: the messages whose claims the provider
+	 * has not had yet (fsm_restore_claims), in snapshot order. */
+	struct qmsg **claim_m;
+	size_t claim_n, claim_pos;
+	bool claiming;
 	struct hmap queues;
 	struct hmap sessions;
 	struct fsm_member *members; /* sorted by id */

@@ -813,62 +813,117 @@ static int restore_chan(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char 
 	return r->err;
 }
 
-int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
-{
+/* A decoded snapshot not installed yet (fsm_restore_decode), or a state
+ * replaced by one (fsm_restore_install's `old`). */
+struct fsm_image {
 	struct fsm g;
-	struct qsg_rbuf r;
 	struct rctx x;
+};
+
+void fsm_image_free(struct fsm_image *img)
+{
+	if (img == NULL)
+		return;
+	state_free(&img->g);
+	free(img->x.m);
+	free(img->x.v);
+	free(img);
+}
+
+int fsm_restore_decode(const void *p, size_t len, struct fsm_image **out, char *errmsg)
+{
+	struct qsg_rbuf r;
 	char msg[QSG_ERRMSG_SIZE] = "";
-	memset(&x, 0, sizeof x);
-	state_init(&g);
+	*out = NULL;
+	struct fsm_image *img = calloc(1, sizeof *img);
+	if (img == NULL)
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+	struct fsm *g = &img->g;
+	struct rctx *x = &img->x;
+	state_init(g);
 	qsg_rbuf_init(&r, p, len);
-	x.version = qsg_get_u8(&r);
-	g.last_seqno = qsg_get_u64(&r);
-	g.last_time = qsg_get_i64(&r);
+	x->version = qsg_get_u8(&r);
+	g->last_seqno = qsg_get_u64(&r);
+	g->last_time = qsg_get_i64(&r);
 	int rc;
 	if (r.err != QSG_OK) {
 		rc = qsg_errf(msg, QSG_RC_BAD_FRAME, "snapshot of %zu bytes has no header", len);
-	} else if ((x.version < 2 || x.version > FSM_SNAPSHOT_VERSION)) {
-		rc = qsg_errf(msg, QSG_RC_BAD_VERSION, "snapshot format version %u", x.version);
-	} else if ((rc = restore_queues(&g, &r, &x, msg)) == QSG_OK &&
-		   (rc = restore_sessions(&g, &r, &x, msg)) == QSG_OK &&
-		   (rc = restore_members(&g, &r, msg)) == QSG_OK &&
-		   (rc = restore_chan(&g, &r, &x, msg)) == QSG_OK && qsg_rbuf_left(&r) != 0) {
+	} else if ((x->version < 2 || x->version > FSM_SNAPSHOT_VERSION)) {
+		rc = qsg_errf(msg, QSG_RC_BAD_VERSION, "snapshot format version %u", x->version);
+	} else if ((rc = restore_queues(g, &r, x, msg)) == QSG_OK &&
+		   (rc = restore_sessions(g, &r, x, msg)) == QSG_OK &&
+		   (rc = restore_members(g, &r, msg)) == QSG_OK &&
+		   (rc = restore_chan(g, &r, x, msg)) == QSG_OK && qsg_rbuf_left(&r) != 0) {
 		rc = qsg_errf(msg, QSG_RC_BAD_FRAME, "%zu trailing bytes after the snapshot",
 			      qsg_rbuf_left(&r));
 	}
-	if (rc == QSG_OK && pend_rebuild(&g) != QSG_OK)
+	if (rc == QSG_OK && pend_rebuild(g) != QSG_OK)
 		rc = qsg_errf(msg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
-	/* Format 2 carries the content: the provider gets it once the whole
-	 * snapshot decoded, before the state is replaced. A failure is fatal
-	 * for the member (QSG_RC_IO). */
-	for (size_t i = 0; rc == QSG_OK && x.version == 2 && i < x.n; i++) {
-		const struct qmsg *m = x.m[i];
-		if (f->bodies.put(f->bodies.arg, m->seqno, x.v[i].props.p, m->props_len,
-				  x.v[i].body.p, m->body_len, m->crc) != QSG_OK)
-			rc = qsg_errf(msg, QSG_RC_IO, "body provider: put of message %llu failed",
-				      (unsigned long long)m->seqno);
-	}
 	if (rc != QSG_OK) {
 		if (msg[0] == '\0')
 			qsg_errf(msg, rc, "snapshot truncated or a field is out of range");
 		if (errmsg != NULL)
 			memcpy(errmsg, msg, QSG_ERRMSG_SIZE);
-		state_free(&g);
-		free(x.m);
-		free(x.v);
+		fsm_image_free(img);
 		return rc;
 	}
-	state_free(f); /* releases nothing: the provider learns from the claims */
-	g.notify = f->notify;
-	g.notify_arg = f->notify_arg;
-	g.bodies = f->bodies;
-	g.mem = f->mem;
-	g.scratch = f->scratch;
-	g.entries_applied = 0;
-	*f = g;
-	for (size_t i = 0; i < x.n; i++) {
-		const struct qmsg *m = x.m[i];
+	*out = img;
+	return QSG_OK;
+}
+
+int fsm_restore_install(struct fsm *f, struct fsm_image *img, struct fsm_image **old, char *errmsg)
+{
+	struct rctx *x = &img->x;
+	*old = NULL;
+	/* Format 2 carries the content: the provider gets it before the state
+	 * is replaced. A failure is fatal for the member (QSG_RC_IO). */
+	for (size_t i = 0; x->version == 2 && i < x->n; i++) {
+		const struct qmsg *m = x->m[i];
+		if (f->bodies.put(f->bodies.arg, m->seqno, x->v[i].props.p, m->props_len,
+				  x->v[i].body.p, m->body_len, m->crc) != QSG_OK) {
+			int rc =
+			    qsg_errf(errmsg, QSG_RC_IO, "body provider: put of message %llu failed",
+				     (unsigned long long)m->seqno);
+			fsm_image_free(img);
+			return rc;
+		}
+	}
+	free(x->v);
+	x->v = NULL;
+	/* The previous state leaves as an image (its memory is freed by the
+	 * caller, on any thread); it releases nothing: the provider learns
+	 * from the claims. Its pending claims, if any, are dropped. */
+	struct fsm *g = &img->g;
+	free(f->claim_m);
+	f->claim_m = NULL;
+	struct fsm prev = *f;
+	g->notify = f->notify;
+	g->notify_arg = f->notify_arg;
+	g->bodies = f->bodies;
+	g->mem = f->mem;
+	g->scratch = f->scratch;
+	g->entries_applied = 0;
+	g->claim_m = x->m;
+	g->claim_n = x->n;
+	g->claim_pos = 0;
+	g->claiming = true;
+	x->m = NULL;
+	x->n = x->cap = 0;
+	*f = *g;
+	img->g = prev;
+	img->g.mem = NULL; /* kept by f */
+	memset(&img->g.scratch, 0, sizeof img->g.scratch);
+	*old = img;
+	return QSG_OK;
+}
+
+bool fsm_restore_claims(struct fsm *f, size_t budget)
+{
+	if (!f->claiming)
+		return true;
+	size_t end = f->claim_n - f->claim_pos > budget ? f->claim_pos + budget : f->claim_n;
+	for (; f->claim_pos < end; f->claim_pos++) {
+		const struct qmsg *m = f->claim_m[f->claim_pos];
 		const struct chunkinfo *ck =
 		    (m->flags & QM_CHUNKED) ? chunk_find(f, m->seqno) : NULL;
 		if (ck == NULL) {
@@ -880,10 +935,27 @@ int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
 					     fsm_part_len(m->props_len, m->body_len, p),
 					     ck->crc[p]);
 	}
+	if (f->claim_pos < f->claim_n)
+		return false;
+	free(f->claim_m);
+	f->claim_m = NULL;
+	f->claim_n = f->claim_pos = 0;
+	f->claiming = false;
 	f->bodies.restored(f->bodies.arg, f->last_seqno);
-	free(x.m);
-	free(x.v);
 	state_check(f); /* QSG_CHECKED builds only */
+	return true;
+}
+
+int fsm_restore(struct fsm *f, const void *p, size_t len, char *errmsg)
+{
+	struct fsm_image *img, *old;
+	int rc = fsm_restore_decode(p, len, &img, errmsg);
+	if (rc != QSG_OK)
+		return rc;
+	if ((rc = fsm_restore_install(f, img, &old, errmsg)) != QSG_OK)
+		return rc;
+	fsm_image_free(old);
+	fsm_restore_claims(f, SIZE_MAX);
 	return QSG_OK;
 }
 
