@@ -77,6 +77,9 @@ static void snap_chan(const struct fsm *f, struct qsg_wbuf *out)
 		qsg_put_i64(out, s->last_msg_ms);
 		qsg_put_u64(out, s->reset_seq);
 		qsg_put_str(out, s->partner); /* format 5 */
+		qsg_put_u32(out, s->retries); /* format 6 */
+		qsg_put_i64(out, s->retry_at_ms);
+		qsg_put_i64(out, s->soon_ms);
 		qsg_put_u32(out, s->indoubt);
 		for (const struct qmsg *m = e->lk_head; m != NULL; m = m->uow_next) {
 			qsg_put_u64(out, m->chseq);
@@ -197,7 +200,7 @@ struct rchunk {
 };
 
 struct rctx {
-	uint8_t version; /* 2 to 5 */
+	uint8_t version; /* 2 to 6 */
 	struct rchunk ck; /* of the message decoded last */
 	struct rmsg *v;
 	size_t n, cap;
@@ -515,6 +518,11 @@ static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char
 		s.reset_seq = qsg_get_u64(r);
 		if (x->version >= 5)
 			qsg_get_str(r, s.partner, sizeof s.partner);
+		if (x->version >= 6) {
+			s.retries = qsg_get_u32(r);
+			s.retry_at_ms = qsg_get_i64(r);
+			s.soon_ms = qsg_get_i64(r);
+		}
 		uint32_t nl = qsg_get_u32(r);
 		if (r->err != QSG_OK)
 			break;
@@ -527,7 +535,10 @@ static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char
 		    (s.rqmname[0] != '\0' && !fsm_name_valid(s.rqmname)) ||
 		    (s.xmitq[0] != '\0' && !fsm_name_valid(s.xmitq)) || s.img.exists != 1 ||
 		    s.img.state < FSM_CHS_STOPPED || (!sdr && nl > 0) || s.lstseq > s.curseq ||
-		    (s.partner[0] != '\0' && (!sdr || !fsm_name_valid(s.partner))))
+		    (s.partner[0] != '\0' && (!sdr || !fsm_name_valid(s.partner))) ||
+		    (!sdr && (s.retries != 0 || s.retry_at_ms != 0 || s.soon_ms != 0)) ||
+		    s.retry_at_ms < 0 || s.soon_ms < 0 ||
+		    (s.retry_at_ms != 0 && s.img.state != FSM_CHS_RETRYING))
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 					"snapshot channel status %u: bad values", i);
 		struct chst *e = chst_insert(g, s.name, s.rqmname, s.chltype);
