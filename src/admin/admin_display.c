@@ -275,6 +275,35 @@ static void attr_age(struct display_ctx *d, const char *name, int64_t then)
 	attr_i64(d, name, age < 0 ? 0 : age);
 }
 
+/* A sender's group-wide retry (docs/channels.md "Retry across the group"):
+ * RETRIES, failed attempts in a row; SHORTRTS and LONGRTS, the short and
+ * long retries left (as MQ's; the retry being waited for counts as used);
+ * NXTRETRY, seconds until the next attempt ("" when none is timed). Blank
+ * for inbound entries. */
+static void attr_retry(struct display_ctx *d, const struct fsm_chstatus *s)
+{
+	struct fsm_chattrs def;
+	if (s->chltype != FSM_CHL_SDR || fsm_channel_get(d->env->fsm, s->name, &def) != QSG_OK) {
+		attr_str(d, "RETRIES", "");
+		attr_str(d, "SHORTRTS", "");
+		attr_str(d, "LONGRTS", "");
+		attr_str(d, "NXTRETRY", "");
+		return;
+	}
+	uint64_t n = s->retries;
+	uint64_t sused = n < def.shortrty ? n : def.shortrty;
+	uint64_t lused = n - sused < def.longrty ? n - sused : def.longrty;
+	attr_u64(d, "RETRIES", n);
+	attr_u64(d, "SHORTRTS", def.shortrty - sused);
+	attr_u64(d, "LONGRTS", def.longrty - lused);
+	if (s->img.state != FSM_CHS_RETRYING || s->retry_at_ms == 0) {
+		attr_str(d, "NXTRETRY", "");
+		return;
+	}
+	int64_t left = s->retry_at_ms - fsm_last_time(d->env->fsm);
+	attr_i64(d, "NXTRETRY", left <= 0 ? 0 : (left + 999) / 1000);
+}
+
 static int display_chstatus_cb(void *arg, const struct fsm_chstatus *s)
 {
 	struct display_ctx *d = arg;
@@ -306,6 +335,7 @@ static int display_chstatus_cb(void *arg, const struct fsm_chstatus *s)
 	attr_str(d, "REASON", s->reason);
 	admin_member_name(d->env, s->prev_owner, owner, sizeof owner);
 	attr_str(d, "PREVOWNER", owner);
+	attr_retry(d, s);
 	obj_end(d);
 	return 0;
 }

@@ -30,9 +30,9 @@ static const char *const disp_qmgr[] = {"QMNAME", "QSGNAME", "RAFTID", "ROLE",
 					"LEADER", "DEADQ",   "DESCR",  NULL};
 static const char *const disp_channel[] = {"CHANNEL", "CHLTYPE", "QSGDISP", NULL};
 static const char *const disp_chstatus[] = {
-    "CHANNEL",	"CHLTYPE", "RQMNAME", "XMITQ",	   "STATUS",   "OWNER",	  "EPOCH",
-    "CONNAME",	"MSGS",	   "BATCHES", "CURSEQNO",  "LSTSEQNO", "INDOUBT", "INDOUBTMSGS",
-    "LSTMSGTI", "CHSTATI", "REASON",  "PREVOWNER", NULL};
+    "CHANNEL", "CHLTYPE",   "RQMNAME",	"XMITQ",    "STATUS",  "OWNER",	      "EPOCH",	  "CONNAME",
+    "MSGS",    "BATCHES",   "CURSEQNO", "LSTSEQNO", "INDOUBT", "INDOUBTMSGS", "LSTMSGTI", "CHSTATI",
+    "REASON",  "PREVOWNER", "RETRIES",	"SHORTRTS", "LONGRTS", "NXTRETRY",    NULL};
 static const char *const disp_chinit[] = {"QMNAME", "STATUS", "CHANNELS", NULL};
 static const char *const disp_qalias[] = {"QUEUE", "TYPE", "QSGDISP", "TARGTYPE", NULL};
 /* Member objects; the summary object (QSGNAME, LEADER, QUORUM, VOTERS) is

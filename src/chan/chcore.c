@@ -60,6 +60,15 @@ static void reconcile_rcvr(const struct chcore_rec_in *in, struct chcore_rec_out
 		cas_to(out, CHREC_W_RCV_PEER, &gone);
 }
 
+/* A RETRYING entry that moves to another owner before its retry time keeps
+ * waiting there (same epoch): the retry time is the group's, whoever owns
+ * the entry. */
+static bool keep_waiting(const struct chcore_rec_in *in)
+{
+	return in->img.state == FSM_CHS_RETRYING && in->retry_at_ms != 0 &&
+	       in->now_ms < in->retry_at_ms;
+}
+
 void chcore_reconcile(const struct chcore_rec_in *in, struct chcore_rec_out *out)
 {
 	const struct fsm_chimage *img = &in->img;
@@ -92,6 +101,19 @@ void chcore_reconcile(const struct chcore_rec_in *in, struct chcore_rec_out *out
 		}
 		if (img->state == FSM_CHS_RETRYING && in->have_inst)
 			return;
+		if (img->state == FSM_CHS_RETRYING && in->retry_at_ms != 0 && in->running &&
+		    !in->closing) {
+			/* No instance waits for it here (we restarted, or took
+			 * it over while it waited): the wait is in the entry. */
+			if (in->now_ms < in->retry_at_ms)
+				return;
+			after = *img;
+			after.owner = chcore_retry_target(in->members, in->nmembers, in->self);
+			after.state = FSM_CHS_STARTING;
+			after.epoch = img->epoch + 1;
+			cas_to(out, CHREC_W_RETRY, &after);
+			return;
+		}
 		/* Active, ours, but no instance for it here: we restarted, or
 		 * our channel initiator is stopped. Restart it on a member
 		 * chosen by load (ourselves only if our initiator runs). */
@@ -103,6 +125,12 @@ void chcore_reconcile(const struct chcore_rec_in *in, struct chcore_rec_out *out
 			after = *img;
 			after.state = FSM_CHS_RECOVERING;
 			cas_to(out, CHREC_W_RECOVERING, &after);
+			return;
+		}
+		if (keep_waiting(in)) {
+			after = *img;
+			after.owner = target;
+			cas_to(out, CHREC_W_RETRY_MOVED, &after);
 			return;
 		}
 		after.exists = 1;
@@ -117,6 +145,12 @@ void chcore_reconcile(const struct chcore_rec_in *in, struct chcore_rec_out *out
 		 * win. */
 		uint32_t target = chcore_pick_owner(in->members, in->nmembers, img->owner);
 		after.exists = 1;
+		if (target != 0 && keep_waiting(in)) {
+			after = *img;
+			after.owner = target;
+			cas_to(out, CHREC_W_RETRY_MOVED, &after);
+			return;
+		}
 		if (target == 0) {
 			after.owner = in->self;
 			after.state = FSM_CHS_RECOVERING;
@@ -227,19 +261,6 @@ enum chcore_settled_act chcore_pipe_settled(struct chcore_pipe *p, const struct 
 	return CHSETTLED_DONE;
 }
 
-bool chcore_retry_delay(unsigned count, const struct fsm_chattrs *def, uint64_t *delay_s)
-{
-	if (count <= def->shortrty) {
-		*delay_s = def->shorttmr;
-		return true;
-	}
-	if (count <= def->shortrty + def->longrty) {
-		*delay_s = def->longtmr;
-		return true;
-	}
-	return false;
-}
-
 uint32_t chcore_retry_target(const struct chcore_cand *c, size_t n, uint32_t self)
 {
 	uint32_t target = chcore_pick_owner(c, n, self);
@@ -292,14 +313,6 @@ unsigned chcore_attempt_pref(unsigned n, unsigned idx, bool lost)
 	if (n == 0)
 		return 0;
 	return (idx + (lost ? 1 : 0)) % n;
-}
-
-bool chcore_retry_soon(bool was_running, unsigned count, uint64_t now_ms, uint64_t last_soon_ms,
-		       uint32_t shorttmr_s)
-{
-	if (!was_running || count != 1)
-		return false;
-	return last_soon_ms == 0 || now_ms - last_soon_ms >= (uint64_t)shorttmr_s * 1000;
 }
 
 /* ---- the receiver ---- */

@@ -60,6 +60,11 @@ enum chcore_rec_why {
 	CHREC_W_PEER, /* owner FAILED: peer recovery */
 	CHREC_W_RCV_GONE, /* inbound entry of ours, connection no longer here */
 	CHREC_W_RCV_PEER, /* inbound entry of a FAILED member */
+	CHREC_W_RETRY, /* ours, RETRYING, its retry time reached: STARTING on a
+			* member chosen by load (avoiding us), epoch+1 */
+	CHREC_W_RETRY_MOVED, /* RETRYING and waiting, but its owner failed or
+			      * cannot run it: the wait goes on at another
+			      * member (same epoch, same retry time) */
 };
 
 struct chcore_rec_in {
@@ -75,6 +80,11 @@ struct chcore_rec_in {
 	uint64_t inst_epoch;
 	bool have_book; /* bookkeeping available (not out of memory) */
 	uint64_t started_epoch; /* newest epoch an instance was started for here */
+	/* SDR RETRYING: the entry's next retry (leader time, 0 = none: waiting
+	 * for messages after DISCINT) and the leader time now (the replica's
+	 * newest entry). */
+	int64_t retry_at_ms;
+	int64_t now_ms;
 	/* RCVR: a local inbound connection matches (name, rqmname, epoch and
 	 * receiver instance), or its START is on the way. */
 	bool rcv_here;
@@ -159,11 +169,11 @@ enum chcore_settled_act {
 enum chcore_settled_act chcore_pipe_settled(struct chcore_pipe *p, const struct chcore_settle *x,
 					    int rc);
 
-/* Retry policy after `count` communications failures in a row (count >= 1):
- * SHORTRTY attempts SHORTTMR apart, then LONGRTY attempts LONGTMR apart,
- * then stop (the channel becomes STOPPED). Returns false to stop; else the
- * delay in seconds. */
-bool chcore_retry_delay(unsigned count, const struct fsm_chattrs *def, uint64_t *delay_s);
+/* The retry policy (SHORTRTY attempts SHORTTMR apart, then LONGRTY LONGTMR
+ * apart, then STOPPED; the immediate first retry after a RUNNING instance
+ * failed) is the state machine's: CHST_CAS with FSM_CHF_RETRY counts the
+ * failure in the shared status entry and sets its retry time (fsm_chan.h),
+ * so that the count holds across the group and survives restarts. */
 
 /* Where a retry (or a DISCINT restart) starts the next instance: a member
  * chosen by load avoiding `self`, else `self`. */
@@ -221,15 +231,6 @@ enum chcore_addr_act chcore_attempt_failed(struct chcore_attempt *a, enum chcore
  * connection was later lost, so that a member that failed while running is
  * not the first one asked again. */
 unsigned chcore_attempt_pref(unsigned n, unsigned idx, bool lost);
-
-/* After a RUNNING connection was lost or its partner stopped answering, the
- * first retry is made at once rather than after SHORTTMR: another CONNAME
- * entry (another member of the partner group) can take the channel. At most
- * once per SHORTTMR (`last_soon_ms`, 0 = never), so that a partner that
- * accepts and then fails again at once gets the ordinary intervals. `count`
- * is the failure count including this one. */
-bool chcore_retry_soon(bool was_running, unsigned count, uint64_t now_ms, uint64_t last_soon_ms,
-		       uint32_t shorttmr_s);
 
 /* While batches await confirmation and nothing has been received for
  * CH_PROBE_MS, the sender sends a heartbeat (the receiver answers it from

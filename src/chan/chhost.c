@@ -29,13 +29,6 @@ struct chretry *chhost_retry(struct chhost *h, const char *name)
 	return r;
 }
 
-void chhost_retry_clear(struct chhost *h, const char *name)
-{
-	for (struct chretry *r = h->retries; r != NULL; r = r->next)
-		if (strcmp(r->name, name) == 0)
-			r->count = 0;
-}
-
 void chhost_retry_free(struct chhost *h)
 {
 	struct chretry *r = h->retries;

@@ -1,7 +1,7 @@
 /* What a channel instance knows of its channel initiator (a leaf of the
  * channel runtime): the daemon, the set of outbound connections, whether the
  * initiator runs or is fenced, the references that keep the initiator alive,
- * the retry bookkeeping per sending channel, and two helpers (member names,
+ * the bookkeeping per sending channel, and two helpers (member names,
  * logging a status change), and the lists of instances (each instance links
  * and unlinks itself). The initiator (chinit.c) owns it; the instances
  * (chsdr.c, chrcv.c)
@@ -23,17 +23,16 @@
 struct chsdr;
 struct chrcv;
 
-/* Bookkeeping per sending channel on this member: retries, where the next
+/* Bookkeeping per sending channel on this member: where the next
  * connection attempt begins in the CONNAME list, and the newest
  * epoch an instance was started for here (never two instances with the same
- * epoch: a lagging replica may still show an epoch whose instance ended). */
+ * epoch: a lagging replica may still show an epoch whose instance ended).
+ * The retry count is not here: it is the group's, in the status entry. */
 struct chretry {
 	struct chretry *next;
 	char name[FSM_CHNAME_MAX + 1];
-	unsigned count;
 	uint64_t started_epoch;
 	unsigned conn_pref; /* the CONNAME entry the next attempt begins at */
-	uint64_t last_soon_ms; /* the last immediate retry (uv_now; 0 = none) */
 };
 
 struct chhost {
@@ -53,9 +52,8 @@ struct chhost {
 void chhost_ref(struct chhost *h);
 void chhost_unref(struct chhost *h);
 /* The bookkeeping of channel `name` (created on first use; NULL out of
- * memory); _clear: a successful start resets its retry count. */
+ * memory). */
 struct chretry *chhost_retry(struct chhost *h, const char *name);
-void chhost_retry_clear(struct chhost *h, const char *name);
 void chhost_retry_free(struct chhost *h);
 /* Log a status change made by this member (owner changes at INFO). */
 void chhost_log_change(struct chhost *h, const char *name, const char *rqmname,

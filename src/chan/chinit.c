@@ -220,6 +220,8 @@ static int reconcile_entry(void *arg, const struct fsm_chstatus *st)
 	    .closing = ci->closing,
 	    .members = ci->members,
 	    .nmembers = x->nmembers,
+	    .retry_at_ms = st->img.state == FSM_CHS_RETRYING ? st->retry_at_ms : 0,
+	    .now_ms = fsm_last_time(ci->d->fsm),
 	};
 	struct chretry *book = NULL;
 	struct chsdr *s = NULL;
@@ -280,6 +282,14 @@ static int reconcile_entry(void *arg, const struct fsm_chstatus *st)
 			 out.why == CHREC_W_RESTARTED ? "restarted"
 						      : "channel initiator stopped: moved",
 			 ci->d->cfg->name);
+		break;
+	case CHREC_W_RETRY:
+		snprintf(why, sizeof why, "retry %u on %s", st->retries,
+			 chhost_member_name(&ci->host, out.after.owner, nm, sizeof nm));
+		break;
+	case CHREC_W_RETRY_MOVED:
+		snprintf(why, sizeof why, "waiting to retry: moved from %s",
+			 chhost_member_name(&ci->host, st->img.owner, nm, sizeof nm));
 		break;
 	case CHREC_W_PEER:
 		snprintf(why, sizeof why, "peer recovery: %s failed, recovered by %s",

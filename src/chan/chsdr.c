@@ -7,9 +7,11 @@
  *   asks for commit and confirmation), up to PIPELINE batches unconfirmed;
  *   each confirmation -> CH_SETTLE (commit the gets).
  *
- * A communications failure: CAS ->RETRYING, wait SHORTTMR (LONGTMR after
- * SHORTRTY attempts), then CAS ->STARTING with epoch+1 on a member chosen
- * by load; this instance ends there. A batch the receiver refuses in part:
+ * A communications failure: CAS ->RETRYING with FSM_CHF_RETRY (the state
+ * machine counts it for the group and sets the retry time: SHORTTMR, LONGTMR
+ * after SHORTRTY attempts, STOPPED after SHORTRTY + LONGRTY), wait, then CAS
+ * ->STARTING with epoch+1 on a member chosen by load; this instance ends
+ * there. A batch the receiver refuses in part:
  * the refused messages go to the dead-letter queue (USEDLQ and a DEADQ) or
  * are held back and retried alone later; the rest is sent again.
  *
@@ -75,7 +77,9 @@ static void on_timer(uv_timer_t *t)
 				chsdr_retry_fire(s);
 			return;
 		}
-		if (now >= s->phase_start)
+		if (s->fail_unrecorded && now >= s->phase_start)
+			chsdr_fail_again(s);
+		else if (!s->fail_inflight && !s->fail_unrecorded && now >= s->phase_start)
 			chsdr_retry_fire(s);
 		return;
 	case P_RUN:

@@ -227,6 +227,15 @@ void chsdr_entry_changed(struct chsdr *s, const struct fsm_chstatus *st, bool ex
 		chsdr_abort(s, "superseded: the status entry names another instance");
 		return;
 	}
+	if (st->img.state == FSM_CHS_STOPPED && s->phase == P_WAIT_RETRY) {
+		if (s->fail_inflight)
+			return; /* our failure stopped it: its result says so */
+		/* Stopped while waiting to retry: nothing is in flight. */
+		char why[FSM_REASON_MAX + 16];
+		snprintf(why, sizeof why, "stopped: %s", st->reason);
+		chsdr_abort(s, why);
+		return;
+	}
 	if (st->img.state == FSM_CHS_STOPPED && !s->stopping) {
 		s->stopping = true;
 		s->phase_start = now_ms(s);

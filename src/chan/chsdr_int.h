@@ -37,6 +37,7 @@
 #define BATCH_MAX_BYTES (8u * 1024 * 1024)
 #define HOLD_MS 5000
 #define RETRY_SOON_MS 200
+#define FAIL_RECORD_AGAIN_MS 1000 /* a failure not recorded: record it again */
 
 enum phase {
 	P_CONNECT = 1,
@@ -93,6 +94,12 @@ struct chsdr {
 	bool hb_outstanding;
 	uint64_t wait_from; /* waiting for the partner since (batch or probe sent) */
 	bool retry_inflight;
+	/* A communications failure: recorded by CHST_CAS with FSM_CHF_RETRY
+	 * (the group counts it); phase_start is the retry time once known. */
+	bool fail_inflight;
+	bool fail_unrecorded; /* not recorded (no quorum?): again at phase_start */
+	char fail_why[FSM_REASON_MAX + 1];
+	struct fsm_chresult cas_res; /* the result of the last CAS (cas_done) */
 	uint64_t settle_retry_at;
 	uint64_t get_retry_at; /* no leader: get again at this time */
 	/* The batch being built. Its messages are written as they are got,
@@ -142,13 +149,21 @@ void chsdr_base_cmd(struct chsdr *s, struct fsm_cmd *cmd, uint8_t op);
  * any) gets the outcome unless the instance ended meanwhile. */
 void chsdr_cas(struct chsdr *s, const struct fsm_chimage *before, const struct fsm_chimage *after,
 	       const char *reason, void (*then)(struct chsdr *s, int rc));
+/* The same with CHST_CAS flags (FSM_CHF_RETRY); s->cas_res holds the
+ * result when `then` runs. */
+void chsdr_cas_flags(struct chsdr *s, const struct fsm_chimage *before,
+		     const struct fsm_chimage *after, const char *reason, uint32_t flags,
+		     void (*then)(struct chsdr *s, int rc));
+/* P_WAIT_RETRY while a failure is not recorded yet: record it again. */
+void chsdr_fail_again(struct chsdr *s);
 /* A CAS outcome after which the instance ends (reconciliation goes on). */
 void chsdr_retry_moved(struct chsdr *s, int rc);
 /* Waiting in RETRYING is over: CAS -> STARTING, epoch+1, on a member
  * chosen by load. */
 void chsdr_retry_fire(struct chsdr *s);
-/* A communications failure: RETRYING and wait, or STOPPED when the retries
- * are used up. */
+/* A communications failure: recorded in the status entry, which counts it
+ * for the group (CHST_CAS with FSM_CHF_RETRY): RETRYING and wait until the
+ * entry's retry time, or STOPPED when the retries are used up. */
 void chsdr_fail(struct chsdr *s, const char *why);
 void chsdr_send_end(struct chsdr *s, int rc, const char *text);
 /* END to the partner, close after writing, and end. */

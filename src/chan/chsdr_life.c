@@ -129,6 +129,7 @@ void chsdr_base_cmd(struct chsdr *s, struct fsm_cmd *cmd, uint8_t op)
 struct cas_sub {
 	struct chsdr *s;
 	struct fsm_chimage before, after;
+	uint32_t flags;
 	char reason[FSM_REASON_MAX + 1];
 	void (*then)(struct chsdr *s, int rc);
 };
@@ -140,13 +141,16 @@ static void cas_done(void *arg, int status, const void *result, size_t len)
 	struct fsm_result res;
 	char errmsg[QSG_ERRMSG_SIZE];
 	int rc = status;
+	memset(&res, 0, sizeof res);
 	if (status == QSG_OK) {
 		rc = fsm_result_decode(FSM_OP_CHST_CAS, result, len, &res, errmsg);
 		if (rc == QSG_OK)
 			rc = res.rc;
 	}
-	if (rc == QSG_OK)
-		chhost_log_change(s->h, s->name, "", &c->before, &c->after, c->reason);
+	s->cas_res = res.ch;
+	if (rc == QSG_OK) /* the entry as recorded (a failure may have stopped it) */
+		chhost_log_change(s->h, s->name, "", &c->before,
+				  c->flags != 0 ? &res.ch.current : &c->after, c->reason);
 	if (c->then != NULL && s->phase != P_DEAD)
 		c->then(s, rc);
 	free(c);
@@ -155,6 +159,13 @@ static void cas_done(void *arg, int status, const void *result, size_t len)
 
 void chsdr_cas(struct chsdr *s, const struct fsm_chimage *before, const struct fsm_chimage *after,
 	       const char *reason, void (*then)(struct chsdr *s, int rc))
+{
+	chsdr_cas_flags(s, before, after, reason, 0, then);
+}
+
+void chsdr_cas_flags(struct chsdr *s, const struct fsm_chimage *before,
+		     const struct fsm_chimage *after, const char *reason, uint32_t flags,
+		     void (*then)(struct chsdr *s, int rc))
 {
 	struct cas_sub *c = calloc(1, sizeof *c);
 	if (c == NULL) {
@@ -166,6 +177,7 @@ void chsdr_cas(struct chsdr *s, const struct fsm_chimage *before, const struct f
 	c->before = *before;
 	c->after = *after;
 	c->then = then;
+	c->flags = flags;
 	snprintf(c->reason, sizeof c->reason, "%s", reason);
 	struct fsm_cmd cmd;
 	memset(&cmd, 0, sizeof cmd);
@@ -174,6 +186,7 @@ void chsdr_cas(struct chsdr *s, const struct fsm_chimage *before, const struct f
 	cmd.ch.chltype = FSM_CHL_SDR;
 	cmd.ch.before = *before;
 	cmd.ch.after = *after;
+	cmd.ch.flags = flags;
 	snprintf(cmd.ch.reason, sizeof cmd.ch.reason, "%s", reason);
 	if (s->att.idx < s->nconn)
 		snprintf(cmd.ch.conname, sizeof cmd.ch.conname, "%s", s->conn[s->att.idx]);
@@ -218,13 +231,68 @@ void chsdr_retry_fire(struct chsdr *s)
 	chsdr_cas(s, &st.img, &after, why, chsdr_retry_moved);
 }
 
-static void retrying_set(struct chsdr *s, int rc)
+/* The failure's CAS outcome: wait until the group's retry time, or end. */
+static void fail_recorded(struct chsdr *s, int rc)
 {
-	if (rc == QSG_RC_CAS_FAILED || rc == QSG_RC_CHANNEL_FENCED) {
+	s->fail_inflight = false;
+	if (rc == QSG_RC_CAS_FAILED || rc == QSG_RC_CHANNEL_FENCED || rc == QSG_RC_INVALID ||
+	    rc == QSG_RC_CHANNEL_NOT_FOUND) {
 		chsdr_abort(s, "status changed by someone else");
 		return;
 	}
-	/* Not recorded (no quorum?): the timer tries again. */
+	uint64_t now = now_ms(s);
+	if (rc != QSG_OK) { /* not recorded (no quorum?): record it again */
+		s->fail_unrecorded = true;
+		s->phase_start = now + FAIL_RECORD_AGAIN_MS;
+		return;
+	}
+	const struct fsm_chresult *r = &s->cas_res;
+	if (r->current.state == FSM_CHS_STOPPED) {
+		QLOG_WARNING(s->h->d->log, "QSG5031W",
+			     "channel %s: retries exhausted (%u failed attempts across the "
+			     "group); the channel is STOPPED: %s",
+			     s->name, r->retries, s->fail_why);
+		die(s);
+		return;
+	}
+	uint64_t wait = r->retry_at_ms > r->time_ms ? (uint64_t)(r->retry_at_ms - r->time_ms) : 0;
+	QLOG_WARNING(s->h->d->log, "QSG5032W",
+		     "channel %s (epoch %llu): %s; attempt %u failed (SHORTRTY %u, LONGRTY %u); "
+		     "retry in %llu.%01llu s",
+		     s->name, (unsigned long long)s->epoch, s->fail_why, r->retries,
+		     s->def.shortrty, s->def.longrty, (unsigned long long)(wait / 1000),
+		     (unsigned long long)(wait % 1000 / 100));
+	s->phase_start = now + wait;
+}
+
+static void fail_record(struct chsdr *s, const struct fsm_chstatus *st)
+{
+	struct fsm_chimage after = st->img;
+	after.state = FSM_CHS_RETRYING;
+	s->fail_inflight = true;
+	s->fail_unrecorded = false;
+	s->phase_start = UINT64_MAX; /* until the retry time is known */
+	chsdr_cas_flags(s, &st->img, &after, s->fail_why, FSM_CHF_RETRY, fail_recorded);
+}
+
+void chsdr_fail_again(struct chsdr *s)
+{
+	struct fsm_chstatus st;
+	if (s->fail_inflight)
+		return;
+	if (!chsdr_entry(s, &st) || st.img.state == FSM_CHS_STOPPED) {
+		chsdr_abort(s, "status changed while recording a failure");
+		return;
+	}
+	if (st.img.state == FSM_CHS_RETRYING && st.retry_at_ms != 0) {
+		/* It was recorded after all (the answer was lost). */
+		int64_t now = fsm_last_time(s->h->d->fsm);
+		s->fail_unrecorded = false;
+		s->phase_start =
+		    now_ms(s) + (st.retry_at_ms > now ? (uint64_t)(st.retry_at_ms - now) : 0);
+		return;
+	}
+	fail_record(s, &st);
 }
 
 void chsdr_fail(struct chsdr *s, const char *why)
@@ -242,39 +310,11 @@ void chsdr_fail(struct chsdr *s, const char *why)
 		return;
 	}
 	struct chretry *r = chhost_retry(s->h, s->name);
-	unsigned count = r != NULL ? ++r->count : 1;
-	uint64_t delay_s;
 	if (r != NULL && s->ran) /* begin the next attempt past this entry */
 		r->conn_pref = chcore_attempt_pref(s->nconn, s->att.idx, true);
-	if (!chcore_retry_delay(count, &s->def, &delay_s)) {
-		QLOG_WARNING(s->h->d->log, "QSG5031W",
-			     "channel %s: retries exhausted (%u); stopping it: %s", s->name,
-			     count - 1, why);
-		struct fsm_chimage after = st.img;
-		after.state = FSM_CHS_STOPPED;
-		chsdr_cas(s, &st.img, &after, "retries exhausted", chsdr_retry_moved);
-		s->phase = P_WAIT_RETRY;
-		return;
-	}
-	uint64_t delay_ms = delay_s * 1000;
-	uint64_t now = now_ms(s);
-	if (r != NULL && chcore_retry_soon(s->ran, count, now, r->last_soon_ms, s->def.shorttmr)) {
-		r->last_soon_ms = now;
-		delay_ms = RETRY_SOON_MS;
-	}
-	QLOG_WARNING(
-	    s->h->d->log, "QSG5032W", "channel %s (epoch %llu): %s; retry %u in %llu.%01llu s",
-	    s->name, (unsigned long long)s->epoch, why, count,
-	    (unsigned long long)(delay_ms / 1000), (unsigned long long)(delay_ms % 1000 / 100));
 	s->phase = P_WAIT_RETRY;
-	s->phase_start = now + delay_ms;
-	if (st.img.state != FSM_CHS_RETRYING) {
-		struct fsm_chimage after = st.img;
-		after.state = FSM_CHS_RETRYING;
-		char reason[FSM_REASON_MAX + 1];
-		snprintf(reason, sizeof reason, "%s", why);
-		chsdr_cas(s, &st.img, &after, reason, retrying_set);
-	}
+	snprintf(s->fail_why, sizeof s->fail_why, "%s", why);
+	fail_record(s, &st);
 }
 
 /* ---- sending ---- */

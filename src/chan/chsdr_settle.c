@@ -169,7 +169,6 @@ static void bind_done(struct chsdr *s, int rc)
 	if (rc == QSG_OK) {
 		s->phase = P_RUN;
 		s->last_recv = s->last_send = now_ms(s);
-		chhost_retry_clear(s->h, s->name);
 		s->ran = true;
 		struct chretry *book = chhost_retry(s->h, s->name);
 		if (book != NULL)

@@ -222,9 +222,13 @@ static void chan_encode(uint8_t op, const struct fsm_chcmd *ch, struct qsg_wbuf 
 		fsm_chimage_encode(w, &ch->after);
 		qsg_put_str(w, ch->conname);
 		qsg_put_str(w, ch->reason);
-		/* Optional (a later addition): the partner's name. */
-		if (ch->partner[0] != '\0')
+		if (ch->flags != 0) { /* format 3 (FSM_CMD_VERSION_CAS) */
 			qsg_put_str(w, ch->partner);
+			qsg_put_u32(w, ch->flags);
+		} else if (ch->partner[0] != '\0') {
+			/* Optional (a later addition): the partner's name. */
+			qsg_put_str(w, ch->partner);
+		}
 		break;
 	case FSM_OP_CH_GETBATCH:
 		qsg_put_str(w, ch->name);
@@ -275,7 +279,7 @@ static void chan_encode(uint8_t op, const struct fsm_chcmd *ch, struct qsg_wbuf 
 	}
 }
 
-static void chan_read(uint8_t op, struct qsg_rbuf *r, struct fsm_chcmd *ch)
+static void chan_read(uint8_t op, uint8_t version, struct qsg_rbuf *r, struct fsm_chcmd *ch)
 {
 	switch (op) {
 	case FSM_OP_QMGR_ALTER:
@@ -298,7 +302,12 @@ static void chan_read(uint8_t op, struct qsg_rbuf *r, struct fsm_chcmd *ch)
 		fsm_chimage_decode(r, &ch->after);
 		qsg_get_str(r, ch->conname, sizeof ch->conname);
 		qsg_get_str(r, ch->reason, sizeof ch->reason);
-		if (r->err == QSG_OK && qsg_rbuf_left(r) > 0) {
+		if (version == FSM_CMD_VERSION_CAS) {
+			qsg_get_str(r, ch->partner, sizeof ch->partner);
+			ch->flags = qsg_get_u32(r);
+			if (r->err == QSG_OK && ch->flags == 0)
+				r->err = QSG_RC_BAD_FRAME; /* written only with flags */
+		} else if (r->err == QSG_OK && qsg_rbuf_left(r) > 0) {
 			qsg_get_str(r, ch->partner, sizeof ch->partner);
 			if (r->err == QSG_OK && ch->partner[0] == '\0')
 				r->err = QSG_RC_BAD_FRAME; /* present means set */
@@ -392,6 +401,10 @@ static int chan_check(uint8_t op, const struct fsm_chcmd *ch, char *errmsg)
 		    (ch->after.exists == 0 && ch->after.state != FSM_CHS_INACTIVE))
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 					"a missing entry's image has a state");
+		if ((ch->flags & ~(uint32_t)FSM_CHF_RETRY) != 0 ||
+		    ((ch->flags & FSM_CHF_RETRY) &&
+		     (ch->after.exists != 1 || ch->after.state != FSM_CHS_RETRYING)))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "CAS flags 0x%x", ch->flags);
 		break;
 	case FSM_OP_CH_GETBATCH:
 		if (ch->member_id == 0 || ch->max_msgs == 0 || ch->max_msgs > FSM_MAX_CHBATCH)
@@ -456,7 +469,8 @@ int fsm_cmd_encode(const struct fsm_cmd *c, struct qsg_wbuf *w)
 	if (f == 0)
 		return QSG_RC_UNKNOWN_OP;
 	qsg_put_u8(w, c->op);
-	qsg_put_u8(w, FSM_CMD_VERSION);
+	qsg_put_u8(w, c->op == FSM_OP_CHST_CAS && c->ch.flags != 0 ? FSM_CMD_VERSION_CAS
+								   : FSM_CMD_VERSION);
 	if (f & F_CLIENT)
 		qsg_put_u64(w, c->client_id);
 	if (f & F_SESSION) {
@@ -530,7 +544,8 @@ int fsm_cmd_decode(const void *p, size_t len, struct fsm_cmd *c, char *errmsg)
 	unsigned f = op_fields(c->op);
 	if (f == 0)
 		return qsg_errf(errmsg, QSG_RC_UNKNOWN_OP, "unknown command op %u", c->op);
-	if (version != FSM_CMD_VERSION)
+	if (version != FSM_CMD_VERSION &&
+	    !(version == FSM_CMD_VERSION_CAS && c->op == FSM_OP_CHST_CAS))
 		return qsg_errf(errmsg, QSG_RC_BAD_VERSION, "command format version %u", version);
 	if (f & F_CLIENT)
 		c->client_id = qsg_get_u64(&r);
@@ -599,7 +614,7 @@ int fsm_cmd_decode(const void *p, size_t len, struct fsm_cmd *c, char *errmsg)
 				return rc;
 			memcpy(c->ch.name, c->ch.attrs.name, sizeof c->ch.name);
 		} else {
-			chan_read(c->op, &r, &c->ch);
+			chan_read(c->op, version, &r, &c->ch);
 		}
 	}
 	if (r.err != QSG_OK)
@@ -799,6 +814,11 @@ int fsm_result_decode(uint8_t op, const void *p, size_t len, struct fsm_result *
 			break;
 		case FSM_OP_CHST_CAS:
 			fsm_chimage_decode(&r, &res->ch.current);
+			if (r.err == QSG_OK && qsg_rbuf_left(&r) > 0) { /* FSM_CHF_RETRY */
+				res->ch.retries = qsg_get_u32(&r);
+				res->ch.retry_at_ms = qsg_get_i64(&r);
+				res->ch.time_ms = qsg_get_i64(&r);
+			}
 			break;
 		case FSM_OP_CH_GETBATCH:
 			res->ch.count = qsg_get_u32(&r);

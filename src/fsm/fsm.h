@@ -31,7 +31,7 @@
 #include "fsm_attrs.h"
 
 #define FSM_ENTRY_VERSION 1
-#define FSM_SNAPSHOT_VERSION 6 /* 5: channel partner, SYNCQ rinst; 6: compact messages */
+#define FSM_SNAPSHOT_VERSION 6 /* 5: channel partner, SYNCQ rinst; 6: compact messages, channel retries */
 #define FSM_MAX_BATCH 65536
 #define FSM_ADDR_MAX 128 /* host:port */
 #define FSM_DESCR_MAX 64
@@ -148,6 +148,11 @@ enum { FSM_QATTRS(FSM_ATTR_NONE, FSM_ATTR_QA_BIT) };
 #define FSM_BACKOUT_UNIT_BYTES 4096
 
 #define FSM_CMD_VERSION 2 /* second byte of every command */
+/* Version 3 exists for CHST_CAS only: the version-2 layout with `partner`
+ * always present (may be empty) and u32 flags (FSM_CHF_RETRY, never 0)
+ * after it. It is written only for a CAS with flags, so every other command
+ * is written as before; decoders accept 2 for every op and 3 for CHST_CAS. */
+#define FSM_CMD_VERSION_CAS 3
 #define FSM_ENTRY_TYPE_BATCH 1
 #define FSM_ENTRY_HEADER_SIZE 16 /* version, type, reserved, time_ms, count */
 #define FSM_F_ALL 0x01ff /* every defined FSM_F_* bit */

@@ -259,6 +259,39 @@ int op_chinit_state(struct fsm *f, const struct fsm_cmd *c)
 
 /* --- CHST_CAS --- */
 
+/* Group-wide retry (docs/channels.md "Retry across the group"). */
+struct chretry_out {
+	uint32_t retries;
+	int64_t retry_at_ms;
+	int64_t soon_ms;
+	bool stop; /* SHORTRTY + LONGRTY retries used up: STOPPED */
+};
+
+/* One failed attempt of an instance, at leader time `now`: attempt n (the
+ * first failure in a row is 1) is followed by retry n, SHORTTMR later for
+ * n <= SHORTRTY, LONGTMR later up to SHORTRTY + LONGRTY; after that the
+ * channel stops. A RUNNING instance that failed gets its first retry at
+ * once (FSM_CH_RETRY_SOON_MS), at most once per SHORTTMR. */
+static void chretry_count(struct chretry_out *rt, const struct fsm_chattrs *def, bool was_running,
+			  int64_t now)
+{
+	uint64_t n = (uint64_t)rt->retries + 1;
+	rt->retries = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+	rt->retry_at_ms = 0;
+	if (n > (uint64_t)def->shortrty + def->longrty) {
+		rt->stop = true;
+		return;
+	}
+	uint64_t delay = (uint64_t)(n <= def->shortrty ? def->shorttmr : def->longtmr) * 1000;
+	uint64_t gap = (uint64_t)def->shorttmr * 1000;
+	if (was_running &&
+	    (rt->soon_ms == 0 || now < rt->soon_ms || (uint64_t)(now - rt->soon_ms) >= gap)) {
+		delay = FSM_CH_RETRY_SOON_MS;
+		rt->soon_ms = now;
+	}
+	rt->retry_at_ms = sat_add_i64(now, (int64_t)delay);
+}
+
 static int chst_cas(struct fsm *f, const struct fsm_chcmd *ch, int64_t now)
 {
 	struct chst *e = chst_find(f, ch->name, ch->rqmname);
@@ -293,6 +326,10 @@ static int chst_cas(struct fsm *f, const struct fsm_chcmd *ch, int64_t now)
 	}
 	if (a->state < FSM_CHS_STOPPED || a->state > FSM_CHS_MAX)
 		return QSG_RC_INVALID;
+	if ((ch->flags & FSM_CHF_RETRY) &&
+	    (type != FSM_CHL_SDR || e == NULL || a->state != FSM_CHS_RETRYING ||
+	     a->owner != cur.owner || !state_active(cur.state)))
+		return QSG_RC_INVALID;
 	if (state_active(a->state)) {
 		const struct fsm_member *m = member_find(f, a->owner);
 		if (m == NULL || m->state == FSM_MEMBER_FAILED)
@@ -307,6 +344,22 @@ static int chst_cas(struct fsm *f, const struct fsm_chcmd *ch, int64_t now)
 	if (into_starting ? (cur.epoch == UINT64_MAX || a->epoch != cur.epoch + 1)
 			  : a->epoch != cur.epoch)
 		return QSG_RC_INVALID;
+	struct fsm_chimage after = *a;
+	struct chretry_out rt = {0};
+	if (e != NULL) {
+		rt.retries = e->s.retries;
+		rt.soon_ms = e->s.soon_ms;
+		if (cur.state == FSM_CHS_RETRYING && a->state == FSM_CHS_RETRYING)
+			rt.retry_at_ms = e->s.retry_at_ms; /* still waiting */
+	}
+	if (ch->flags & FSM_CHF_RETRY)
+		chretry_count(&rt, def, cur.state == FSM_CHS_RUNNING, now);
+	else if ((a->state == FSM_CHS_RUNNING && cur.state != FSM_CHS_RUNNING) ||
+		 (into_starting && (!cur.exists || cur.state == FSM_CHS_STOPPED)))
+		rt.retries = 0; /* connected, or started by an operator */
+	if (rt.stop)
+		after.state = FSM_CHS_STOPPED;
+	a = &after;
 	if (def != NULL && state_active(a->state)) {
 		for (size_t i = 0; i < f->nchsts; i++) {
 			const struct chst *o = f->chsts[i];
@@ -325,7 +378,16 @@ static int chst_cas(struct fsm *f, const struct fsm_chcmd *ch, int64_t now)
 	    a->state == FSM_CHS_RUNNING && (!cur.exists || cur.state != FSM_CHS_RUNNING);
 	e->s.img = *a;
 	memcpy(e->s.conname, ch->conname, sizeof e->s.conname);
-	memcpy(e->s.reason, ch->reason, sizeof e->s.reason);
+	if (rt.stop)
+		snprintf(e->s.reason, sizeof e->s.reason, "retries exhausted after %u attempts",
+			 rt.retries);
+	else
+		memcpy(e->s.reason, ch->reason, sizeof e->s.reason);
+	if (type == FSM_CHL_SDR) {
+		e->s.retries = rt.retries;
+		e->s.retry_at_ms = rt.retry_at_ms;
+		e->s.soon_ms = rt.soon_ms;
+	}
 	if (ch->partner[0] != '\0')
 		memcpy(e->s.partner, ch->partner, sizeof e->s.partner);
 	e->s.last_change_ms = now;
@@ -340,8 +402,14 @@ int op_chst_cas(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_
 	int rc = chst_cas(f, &c->ch, now);
 	if (out != NULL) {
 		struct fsm_chimage cur;
-		chst_image(chst_find(f, c->ch.name, c->ch.rqmname), &cur);
+		const struct chst *e = chst_find(f, c->ch.name, c->ch.rqmname);
+		chst_image(e, &cur);
 		fsm_chimage_encode(out, &cur);
+		if (rc == QSG_OK && (c->ch.flags & FSM_CHF_RETRY) && e != NULL) {
+			qsg_put_u32(out, e->s.retries);
+			qsg_put_i64(out, e->s.retry_at_ms);
+			qsg_put_i64(out, now);
+		}
 	}
 	return rc;
 }

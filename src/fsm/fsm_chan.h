@@ -136,6 +136,14 @@ struct fsm_chstatus {
 					 * RQMNAME. Kept across instances:
 					 * a later partner must answer with
 					 * the same name (docs/channels.md) */
+	/* SDR, group-wide retry (docs/channels.md "Retry across the group";
+	 * counted by the state machine from CHST_CAS with FSM_CHF_RETRY): */
+	uint32_t retries; /* failed attempts in a row (0 after RUNNING or a
+			   * START from STOPPED); SHORTRTY + LONGRTY of them
+			   * are retried, the next one makes the entry STOPPED */
+	int64_t retry_at_ms; /* RETRYING: leader time of the next attempt
+			      * (0 = none: DISCINT, waiting for messages) */
+	int64_t soon_ms; /* leader time of the last immediate retry (0 = none) */
 };
 
 /* SYNCQ record (receiver side). Key: (channel, sending queue manager). */
@@ -170,6 +178,15 @@ struct fsm_chdisp {
 #define FSM_CHF_TAKEOVER                                                                           \
 	0x08 /* CH_RECV_START: a new receiver instance (rinst + 1) that fences                     \
 	      * any other instance of the channel */
+#define FSM_CHF_RETRY                                                                              \
+	0x10 /* CHST_CAS (command format 3): a communications failure of the                       \
+	      * instance (after: RETRYING, same owner and epoch). The state                        \
+	      * machine counts it (retries + 1) and sets retry_at_ms from the                      \
+	      * definition's SHORTTMR/LONGTMR, or makes the entry STOPPED when                     \
+	      * SHORTRTY + LONGRTY retries are used up */
+/* The immediate first retry after a RUNNING instance failed (at most once
+ * per SHORTTMR; docs/channels.md). */
+#define FSM_CH_RETRY_SOON_MS 200
 
 struct fsm_chcmd {
 	/* CHDEFINE/CHALTER */
@@ -197,7 +214,7 @@ struct fsm_chcmd {
 	uint64_t luwid; /* RECV_BATCH */
 	uint64_t rinst; /* RECV_BATCH, optional (0 = none, old rule): the
 			 * receiver instance from its CH_RECV_START */
-	uint32_t flags; /* FSM_CHF_* */
+	uint32_t flags; /* FSM_CHF_*; CHST_CAS: FSM_CHF_RETRY or 0 */
 	char local_qmgr[FSM_NAME_MAX + 1]; /* RECV_BATCH: the receiving group's
 					    * name: messages for it are local */
 	uint32_t count; /* SETTLE: dispositions; RECV_BATCH: messages */
@@ -279,6 +296,12 @@ struct fsm_chresult {
 	uint8_t duplicate;
 	/* CH_SETTLE: messages committed, backed out, disposed */
 	uint32_t committed, backed_out, disposed;
+	/* CHST_CAS with FSM_CHF_RETRY, recorded: the entry's retries and
+	 * retry_at_ms after it, and the leader time of the entry that applied
+	 * it (retry_at_ms - time_ms is the wait; 0 when STOPPED) */
+	uint32_t retries;
+	int64_t retry_at_ms;
+	int64_t time_ms;
 };
 int fsm_chiter_batch(struct fsm_chiter *it, uint64_t *seq, struct fsm_msg *m, int *done);
 int fsm_chiter_reject(struct fsm_chiter *it, uint32_t *index, uint32_t *reason, int *done);

@@ -168,6 +168,11 @@ static void snap_chan(const struct fsm *f, struct snapw *sw)
 		qsg_put_i64(out, s->last_msg_ms);
 		qsg_put_u64(out, s->reset_seq);
 		qsg_put_str(out, s->partner); /* format 5 */
+		if (sw->version >= 6) {
+			qsg_put_u32(out, s->retries); /* format 6 */
+			qsg_put_i64(out, s->retry_at_ms);
+			qsg_put_i64(out, s->soon_ms);
+		}
 		qsg_put_u32(out, s->indoubt);
 		for (const struct qmsg *m = e->lk_head; m != NULL; m = m->uow_next) {
 			qsg_put_u64(out, m->chseq);
@@ -704,6 +709,11 @@ static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char
 		s.reset_seq = qsg_get_u64(r);
 		if (x->version >= 5)
 			qsg_get_str(r, s.partner, sizeof s.partner);
+		if (x->version >= 6) {
+			s.retries = qsg_get_u32(r);
+			s.retry_at_ms = qsg_get_i64(r);
+			s.soon_ms = qsg_get_i64(r);
+		}
 		uint32_t nl = qsg_get_u32(r);
 		if (r->err != QSG_OK)
 			break;
@@ -716,7 +726,10 @@ static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char
 		    (s.rqmname[0] != '\0' && !fsm_name_valid(s.rqmname)) ||
 		    (s.xmitq[0] != '\0' && !fsm_name_valid(s.xmitq)) || s.img.exists != 1 ||
 		    s.img.state < FSM_CHS_STOPPED || (!sdr && nl > 0) || s.lstseq > s.curseq ||
-		    (s.partner[0] != '\0' && (!sdr || !fsm_name_valid(s.partner))))
+		    (s.partner[0] != '\0' && (!sdr || !fsm_name_valid(s.partner))) ||
+		    (!sdr && (s.retries != 0 || s.retry_at_ms != 0 || s.soon_ms != 0)) ||
+		    s.retry_at_ms < 0 || s.soon_ms < 0 ||
+		    (s.retry_at_ms != 0 && s.img.state != FSM_CHS_RETRYING))
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 					"snapshot channel status %u: bad values", i);
 		struct chst *e = chst_insert(g, s.name, s.rqmname, s.chltype);

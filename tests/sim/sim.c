@@ -168,7 +168,6 @@ struct member {
 	struct actor lease, chinit;
 	/* the channel initiator's bookkeeping of the channel (as chhost.h) */
 	uint64_t started_epoch;
-	unsigned retry_count;
 };
 
 struct producer {
@@ -1061,14 +1060,15 @@ static void inst_die(struct sim *s, struct inst *in, const char *why)
 }
 
 static void ctl_done(struct actor *a, const struct fsm_result *res, unsigned n);
-static void inst_wait_retry(struct sim *s, struct inst *in);
+static void inst_wait_retry(struct sim *s, struct inst *in, const struct fsm_chresult *r);
 
-static void inst_cas(struct sim *s, struct inst *in, const struct fsm_chimage *before,
-		     const struct fsm_chimage *after, const char *why)
+static void inst_cas_flags(struct sim *s, struct inst *in, const struct fsm_chimage *before,
+			   const struct fsm_chimage *after, const char *why, uint32_t flags)
 {
 	struct fsm_cmd c;
 
 	cmd_init(&c, FSM_OP_CHST_CAS);
+	c.ch.flags = flags;
 	snprintf(c.ch.name, sizeof c.ch.name, "%s", CHAN);
 	c.ch.chltype = FSM_CHL_SDR;
 	c.ch.before = *before;
@@ -1077,6 +1077,12 @@ static void inst_cas(struct sim *s, struct inst *in, const struct fsm_chimage *b
 	snprintf(c.ch.reason, sizeof c.ch.reason, "%s", why);
 	if (!submit(&in->ctl, &c, 1))
 		in->ctl.next_at = s->now + 50;
+}
+
+static void inst_cas(struct sim *s, struct inst *in, const struct fsm_chimage *before,
+		     const struct fsm_chimage *after, const char *why)
+{
+	inst_cas_flags(s, in, before, after, why, 0);
 }
 
 /* A communications failure: CAS -> RETRYING (same epoch), later a new
@@ -1249,7 +1255,6 @@ static void ctl_done(struct actor *a, const struct fsm_result *res, unsigned n)
 	if (in->phase == I_BIND) {
 		if (rc == QSG_OK) {
 			in->phase = I_RUN;
-			s->mem[in->member - 1].retry_count = 0;
 			s->st.cas_won++;
 			trace(s, "instance (member %u, epoch %llu) RUNNING", in->member,
 			      (unsigned long long)in->epoch);
@@ -1263,7 +1268,7 @@ static void ctl_done(struct actor *a, const struct fsm_result *res, unsigned n)
 	if (in->phase == I_RETRY_CAS) {
 		if (rc == QSG_OK) {
 			s->st.cas_won++;
-			inst_wait_retry(s, in);
+			inst_wait_retry(s, in, &res[0].ch);
 		} else {
 			inst_die(s, in, "cannot record RETRYING");
 		}
@@ -1371,22 +1376,24 @@ static struct inst *inst_new(struct sim *s, uint32_t member, uint64_t epoch)
 	return in;
 }
 
-/* Waiting to retry: the retry policy of the channel (SHORTRTY/SHORTTMR,
- * LONGRTY/LONGTMR), counted per member as chsdr.c counts it; exhausted:
- * STOPPED (as chsdr.c; the run then fails for want of progress). */
-static void inst_wait_retry(struct sim *s, struct inst *in)
+/* Waiting to retry: the state machine counted the failure for the group
+ * (CHST_CAS with FSM_CHF_RETRY, as chsdr_life.c records it) and set the
+ * retry time from SHORTRTY/SHORTTMR, LONGRTY/LONGTMR; exhausted: STOPPED
+ * (the run then fails for want of progress). r NULL: the entry was already
+ * RETRYING (recorded, the answer lost): retry after SHORTTMR. */
+static void inst_wait_retry(struct sim *s, struct inst *in, const struct fsm_chresult *r)
 {
-	struct fsm_chattrs def;
-	uint64_t delay_s = 1;
-	unsigned count = ++s->mem[in->member - 1].retry_count;
+	uint64_t delay_ms = (uint64_t)s->o.retry_tmr * 1000;
 
-	if (fsm_channel_get(s->fx.fsm[in->member - 1], CHAN, &def) == QSG_OK &&
-	    !chcore_retry_delay(count, &def, &delay_s)) {
-		sim_fail(s, "channel retries exhausted (%u)", count - 1);
+	if (r != NULL && r->current.state == FSM_CHS_STOPPED) {
+		sim_fail(s, "channel retries exhausted (%u)", r->retries);
 		return;
 	}
+	if (r != NULL)
+		delay_ms =
+		    r->retry_at_ms > r->time_ms ? (uint64_t)(r->retry_at_ms - r->time_ms) : 0;
 	in->phase = I_WAIT_RETRY;
-	in->retry_at = s->now + delay_s * 1000;
+	in->retry_at = s->now + delay_ms;
 }
 
 static void inst_step(struct sim *s, struct inst *in)
@@ -1444,14 +1451,15 @@ static void inst_step(struct sim *s, struct inst *in)
 			return;
 		}
 		if (st.img.state == FSM_CHS_RETRYING) {
-			inst_wait_retry(s, in);
+			inst_wait_retry(s, in, NULL);
 			return;
 		}
 		{
 			struct fsm_chimage after = st.img;
 
 			after.state = FSM_CHS_RETRYING;
-			inst_cas(s, in, &st.img, &after, "communications failure");
+			inst_cas_flags(s, in, &st.img, &after, "communications failure",
+				       FSM_CHF_RETRY);
 		}
 		return;
 	case I_WAIT_RETRY:

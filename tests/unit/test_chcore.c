@@ -359,28 +359,67 @@ static void test_pipe_refused(void **state)
 	assert_false(chcore_pipe_settle_next(&p, &x));
 }
 
-static void test_retry_policy(void **state)
+/* Group-wide retry: the wait is in the entry (retry_at_ms, leader time),
+ * so a RETRYING entry without a waiting instance is retried by its owner at
+ * that time, and one that moves keeps waiting at its new owner. */
+static void test_rec_retry_wait(void **state)
 {
 	(void)state;
-	struct fsm_chattrs def;
-	uint64_t d = 0;
-	memset(&def, 0, sizeof def);
-	def.shortrty = 2;
-	def.shorttmr = 60;
-	def.longrty = 3;
-	def.longtmr = 1200;
-	assert_true(chcore_retry_delay(1, &def, &d));
-	assert_int_equal(d, 60);
-	assert_true(chcore_retry_delay(2, &def, &d));
-	assert_int_equal(d, 60);
-	assert_true(chcore_retry_delay(3, &def, &d));
-	assert_int_equal(d, 1200);
-	assert_true(chcore_retry_delay(5, &def, &d));
-	assert_int_equal(d, 1200);
-	assert_false(chcore_retry_delay(6, &def, &d)); /* exhausted: STOPPED */
-	def.shortrty = 0;
-	def.longrty = 0;
-	assert_false(chcore_retry_delay(1, &def, &d));
+	struct chcore_rec_out out;
+	/* ours, no instance here (we restarted), retry time not reached */
+	struct chcore_rec_in in = rec_in(FSM_CHS_RETRYING, 1, 7);
+	in.retry_at_ms = 50000;
+	in.now_ms = 49999;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_NONE);
+	/* reached: STARTING on a member by load avoiding us, epoch + 1 */
+	in.now_ms = 50000;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_CAS);
+	assert_int_equal(out.why, CHREC_W_RETRY);
+	assert_int_equal(out.after.owner, 2);
+	assert_int_equal(out.after.state, FSM_CHS_STARTING);
+	assert_int_equal(out.after.epoch, 8);
+	/* an instance here waits for it: nothing */
+	in.have_inst = true;
+	in.inst_epoch = 7;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_NONE);
+	/* owner FAILED while waiting: the wait moves to another member, same
+	 * epoch, still RETRYING */
+	in = rec_in(FSM_CHS_RETRYING, 3, 7);
+	in.owner_failed = true;
+	in.retry_at_ms = 50000;
+	in.now_ms = 40000;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_CAS);
+	assert_int_equal(out.why, CHREC_W_RETRY_MOVED);
+	assert_int_equal(out.after.owner, 2);
+	assert_int_equal(out.after.state, FSM_CHS_RETRYING);
+	assert_int_equal(out.after.epoch, 7);
+	/* ... and past its retry time: STARTING there at once, epoch + 1 */
+	in.now_ms = 60000;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.why, CHREC_W_PEER);
+	assert_int_equal(out.after.state, FSM_CHS_STARTING);
+	assert_int_equal(out.after.epoch, 8);
+	/* our initiator stopped while waiting: the wait moves, never to us */
+	in = rec_in(FSM_CHS_RETRYING, 1, 7);
+	in.running = false;
+	in.retry_at_ms = 50000;
+	in.now_ms = 40000;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.why, CHREC_W_RETRY_MOVED);
+	assert_int_not_equal(out.after.owner, 1);
+	assert_int_equal(out.after.state, FSM_CHS_RETRYING);
+	assert_int_equal(out.after.epoch, 7);
+	/* RETRYING without a retry time (DISCINT, waiting for messages) and no
+	 * instance: restarted at once as before */
+	in = rec_in(FSM_CHS_RETRYING, 1, 7);
+	in.now_ms = 40000;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.why, CHREC_W_RESTARTED);
+	assert_int_equal(out.after.state, FSM_CHS_STARTING);
 }
 
 static void test_retry_target(void **state)
@@ -486,20 +525,6 @@ static void test_attempt_pref(void **state)
 	assert_int_equal(chcore_attempt_pref(3, 1, true), 2); /* lost there: past it */
 	assert_int_equal(chcore_attempt_pref(3, 2, true), 0); /* wraps */
 	assert_int_equal(chcore_attempt_pref(0, 5, true), 0);
-}
-
-static void test_retry_soon(void **state)
-{
-	(void)state;
-	/* a running connection lost: the first retry at once */
-	assert_true(chcore_retry_soon(true, 1, 100000, 0, 60));
-	/* never ran (the START failed everywhere): SHORTTMR */
-	assert_false(chcore_retry_soon(false, 1, 100000, 0, 60));
-	/* the second failure in a row: SHORTTMR */
-	assert_false(chcore_retry_soon(true, 2, 100000, 0, 60));
-	/* at most once per SHORTTMR */
-	assert_false(chcore_retry_soon(true, 1, 100000, 50000, 60));
-	assert_true(chcore_retry_soon(true, 1, 110000, 50000, 60));
 }
 
 /* ---- the receiver ---- */
@@ -641,14 +666,13 @@ int main(void)
 	    cmocka_unit_test(test_pipe_resolve),
 	    cmocka_unit_test(test_pipe_confirm),
 	    cmocka_unit_test(test_pipe_refused),
-	    cmocka_unit_test(test_retry_policy),
+	    cmocka_unit_test(test_rec_retry_wait),
 	    cmocka_unit_test(test_retry_target),
 	    cmocka_unit_test(test_conname_split),
 	    cmocka_unit_test(test_attempt_rotates),
 	    cmocka_unit_test(test_attempt_reasons_move_on),
 	    cmocka_unit_test(test_attempt_wraps),
 	    cmocka_unit_test(test_attempt_pref),
-	    cmocka_unit_test(test_retry_soon),
 	    cmocka_unit_test(test_rcv_accept),
 	    cmocka_unit_test(test_rcv_fenced),
 	    cmocka_unit_test(test_sdr_partner),

@@ -1819,8 +1819,9 @@ static void sdr_partner_recorded(void **state)
 	assert_string_equal(chst(x, "TO.QM2", "").partner, "");
 }
 
-/* Format 4 snapshots (before the partner and the receiver instance)
- * restore: cut the format 5 fields out of a format 5 snapshot. */
+/* Format 4 snapshots (before the partner and the receiver instance) and
+ * format 5 ones (before the retry fields) restore: cut the newer fields out
+ * of a current snapshot. */
 static void snapshot_format4_restores(void **state)
 {
 	struct ctx *x = *state;
@@ -1830,26 +1831,31 @@ static void snapshot_format4_restores(void **state)
 	qsg_wbuf_init(&w2);
 	assert_int_equal(fsm_init(&g, NULL), QSG_OK);
 	/* One SDR entry and no SYNCQ: the snapshot ends with its str partner
-	 * (""), u32 indoubt (0), u32 SYNCQ count (0). */
+	 * (""), u32 retries, i64 retry_at_ms, i64 soon_ms (format 6, all 0),
+	 * u32 indoubt (0), u32 SYNCQ count (0). */
 	assert_int_equal(chdef(x, "TO.QM2", FSM_CHL_SDR, "QM2", 0), QSG_OK);
 	assert_int_equal(
 	    cas(x, "TO.QM2", "", FSM_CHL_SDR, img(0, 0, 0, 0), img(1, 1, FSM_CHS_STARTING, 1)),
 	    QSG_OK);
-	assert_int_equal(fsm_snapshot_format(x->f, &w, 5), QSG_OK);
-	assert_int_equal(w.data[0], 5);
-	uint8_t *v4 = malloc(w.len);
-	assert_non_null(v4);
-	memcpy(v4, w.data, w.len - 10);
-	memcpy(v4 + w.len - 10, w.data + w.len - 8, 8);
-	v4[0] = 4;
-	assert_int_equal(fsm_restore(g, v4, w.len - 2, NULL), QSG_OK);
-	assert_int_equal(fsm_snapshot_format(g, &w2, 5), QSG_OK);
-	assert_int_equal(w2.len, w.len);
-	assert_memory_equal(w2.data, w.data, w.len);
-	/* The same bytes as format 5 are refused (too short). */
-	v4[0] = 5;
-	assert_int_not_equal(fsm_restore(g, v4, w.len - 2, NULL), QSG_OK);
-	free(v4);
+	assert_int_equal(fsm_snapshot(x->f, &w), QSG_OK);
+	assert_int_equal(w.data[0], 6);
+	uint8_t *old = malloc(w.len);
+	assert_non_null(old);
+	for (int v = 5; v >= 4; v--) {
+		size_t cut = v == 5 ? 20 : 22; /* the retry fields (+ partner) */
+		memcpy(old, w.data, w.len - 8 - cut);
+		memcpy(old + w.len - 8 - cut, w.data + w.len - 8, 8);
+		old[0] = (uint8_t)v;
+		assert_int_equal(fsm_restore(g, old, w.len - cut, NULL), QSG_OK);
+		qsg_wbuf_reset(&w2);
+		assert_int_equal(fsm_snapshot(g, &w2), QSG_OK);
+		assert_int_equal(w2.len, w.len);
+		assert_memory_equal(w2.data, w.data, w.len);
+		/* The same bytes as a newer format are refused (too short). */
+		old[0] = (uint8_t)(v + 1);
+		assert_int_not_equal(fsm_restore(g, old, w.len - cut, NULL), QSG_OK);
+	}
+	free(old);
 	/* One SYNCQ record and no status entry: the snapshot ends with its
 	 * u64 rinst. */
 	struct fsm_chstatus s = chst(x, "TO.QM2", "");
@@ -1867,8 +1873,8 @@ static void snapshot_format4_restores(void **state)
 	assert_int_equal(fsm_syncq_get(g, "IN", "QM2", &q), QSG_OK);
 	assert_int_equal(q.epoch, 3);
 	assert_int_equal(q.rinst, 0);
-	w.data[0] = 5;
-	assert_int_equal(fsm_snapshot_format(g, &w2, 5), QSG_OK);
+	w.data[0] = FSM_SNAPSHOT_VERSION;
+	assert_int_equal(fsm_snapshot(g, &w2), QSG_OK);
 	assert_int_equal(w2.len, w.len);
 	assert_memory_equal(w2.data, w.data, w.len);
 	fsm_close(g);

@@ -1711,8 +1711,13 @@ static void admin_start_stop_channel(void **state)
 	assert_string_equal(val(h, 0, "EPOCH"), "1");
 	assert_non_null(val(h, 0, "CONNAME"));
 	assert_int_equal(run(h, "DISPLAY CHSTATUS(S1) ALL"), QSG_OK);
-	assert_int_equal(h->objs[0].nattrs, 18);
+	assert_int_equal(h->objs[0].nattrs, 22);
 	assert_string_equal(val(h, 0, "REASON"), "START CHANNEL by QM1");
+	/* group-wide retry: none used yet, SHORTRTY/LONGRTY left */
+	assert_string_equal(val(h, 0, "RETRIES"), "0");
+	assert_string_equal(val(h, 0, "SHORTRTS"), "10");
+	assert_string_equal(val(h, 0, "LONGRTS"), "999999999");
+	assert_string_equal(val(h, 0, "NXTRETRY"), "");
 	assert_string_equal(val(h, 0, "MSGS"), "0");
 	assert_string_equal(val(h, 0, "BATCHES"), "0");
 	assert_string_equal(val(h, 0, "CURSEQNO"), "0");
