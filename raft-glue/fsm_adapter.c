@@ -88,6 +88,24 @@ int glue_entry_unwrap(const struct raft_buffer *buf, const void **payload, size_
 	return 0;
 }
 
+int glue_adapter_apply_payload(struct glue_adapter *a, uint64_t index, const void *payload,
+			       size_t len, struct qsg_wbuf *out)
+{
+	int rc;
+
+	if (a->raft != NULL && a->sm.applying != NULL) {
+		a->sm.applying(a->sm.data, index);
+	}
+	rc = a->sm.apply(a->sm.data, payload, len, out);
+	if (rc != QSG_OK) {
+		a->failed = rc;
+		snprintf(a->errmsg, sizeof a->errmsg, "state machine apply failed: %s (%d)",
+			 qsg_rc_name(rc), rc);
+		return rc == QSG_RC_STORAGE_NOT_AVAILABLE ? RAFT_NOMEM : RAFT_INVALID;
+	}
+	return 0;
+}
+
 static int adapter_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
 	struct glue_adapter *a = fsm->data;
@@ -98,29 +116,36 @@ static int adapter_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, vo
 	if (a->failed) {
 		return RAFT_INVALID;
 	}
+	const void *payload;
+	size_t len;
+	bool ours = glue_entry_unwrap(buf, &payload, &len) == 0;
+	/* libraft 0.15 (replicationApply) advances last_applied after the
+	 * apply returns. */
+	uint64_t index = a->raft != NULL ? raft_last_applied(a->raft) + 1 : 0;
+	if (glue_ar_busy(a)) {
+		/* A restore is in progress: the entry waits its turn (its
+		 * submitter, if any, learns "outcome unknown"). */
+		if (ours && glue_ar_enqueue(a, index, payload, len) != QSG_OK) {
+			a->failed = QSG_RC_STORAGE_NOT_AVAILABLE;
+			snprintf(a->errmsg, sizeof a->errmsg,
+				 "out of memory queueing an entry during a restore");
+			return RAFT_NOMEM;
+		}
+		return 0;
+	}
 	qsg_wbuf_reset(&a->results);
 	if (a->waiters == NULL || *a->waiters > 0) {
 		out = &a->results;
 	}
-	const void *payload;
-	size_t len;
-	if (glue_entry_unwrap(buf, &payload, &len) != 0) {
+	if (!ours) {
 		/* Not one of ours (or damaged): every member skips it alike,
 		 * so the state stays identical; the waiter gets no results. */
 		*result = out;
 		return 0;
 	}
-	if (a->raft != NULL && a->sm.applying != NULL) {
-		/* libraft 0.15 (replicationApply) advances last_applied after
-		 * the apply returns. */
-		a->sm.applying(a->sm.data, raft_last_applied(a->raft) + 1);
-	}
-	rc = a->sm.apply(a->sm.data, payload, len, out);
-	if (rc != QSG_OK) {
-		a->failed = rc;
-		snprintf(a->errmsg, sizeof a->errmsg, "state machine apply failed: %s (%d)",
-			 qsg_rc_name(rc), rc);
-		return rc == QSG_RC_STORAGE_NOT_AVAILABLE ? RAFT_NOMEM : RAFT_INVALID;
+	rc = glue_adapter_apply_payload(a, index, payload, len, out);
+	if (rc != 0) {
+		return rc;
 	}
 	/* If the results could not be built (out->err set: out of memory),
 	 * the entry is applied but its waiter cannot learn the outcome: the
@@ -238,7 +263,8 @@ static int adapter_snapshot_fork(struct raft_fsm *fsm, struct raft_buffer *bufs[
 	if (a->failed) {
 		return RAFT_INVALID;
 	}
-	if (uv_hrtime() < a->retry_after_ns) {
+	if (uv_hrtime() < a->retry_after_ns || glue_ar_busy(a)) {
+		/* A restore in progress: the state is not at last_applied. */
 		return RAFT_BUSY;
 	}
 	if (snapfork_start(&a->sf, &a->sm) != QSG_OK) {
@@ -326,6 +352,12 @@ static int adapter_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 	struct glue_adapter *a = fsm->data;
 	int rc;
 
+	if (a->failed) {
+		return RAFT_INVALID;
+	}
+	if (a->ar.enabled) {
+		return glue_ar_restore(a, buf);
+	}
 	rc = a->sm.restore(a->sm.data, buf->base, buf->len);
 	if (rc != QSG_OK) {
 		snprintf(a->errmsg, sizeof a->errmsg, "snapshot restore failed: %s (%d)",
@@ -358,6 +390,7 @@ void glue_adapter_setup(struct raft_fsm *fsm, struct glue_adapter *a, const stru
 	a->snap_rc = 0;
 	a->mode = mode == GLUE_SNAPSHOT_FORK ? GLUE_SNAPSHOT_FORK : GLUE_SNAPSHOT_INLINE;
 	snapfork_init(&a->sf);
+	memset(&a->ar, 0, sizeof a->ar);
 
 	fsm->data = a;
 	fsm->apply = adapter_apply;

@@ -5,9 +5,34 @@
 #define QSG_GLUE_FSM_ADAPTER_H
 
 #include <raft.h>
+#include <uv.h>
 
 #include "glue.h"
 #include "snapfork.h"
+
+/* Asynchronous restore (arestore.c): a snapshot from the leader is decoded
+ * in the thread pool while the entries libraft commits meanwhile wait in a
+ * queue, then installed and the queue applied, in slices of the loop. */
+struct glue_ajob;
+struct glue_aentry;
+struct glue_arestore {
+	bool enabled; /* hooks present, FORK mode, glue started */
+	bool closing;
+	bool timer_init, timer_closed;
+	uv_loop_t *loop;
+	uv_timer_t timer; /* drives install steps and the queue */
+	struct glue_ajob *job; /* the decode in flight that counts */
+	unsigned jobs; /* pool works in flight (decodes, discards) */
+	void *image; /* decoded, waiting for install */
+	bool stepping; /* restore_step not done yet */
+	struct glue_aentry *qhead, *qtail;
+	size_t qn;
+	uint64_t started_ns; /* uv_hrtime() at the restore */
+	uint64_t restores, last_us, queued_max;
+	/* Called when closing and no pool work is left (glue.c). */
+	void (*on_idle)(void *arg);
+	void *on_idle_arg;
+};
 
 struct glue_adapter {
 	struct glue_sm sm;
@@ -46,6 +71,7 @@ struct glue_adapter {
 	uint64_t snap_index;
 	bool snap_active;
 	int snap_rc; /* snap_sync's result */
+	struct glue_arestore ar;
 };
 
 /* Entry envelope. libraft's disk format requires every entry buffer to be a
@@ -64,6 +90,23 @@ int glue_entry_unwrap(const struct raft_buffer *buf, const void **payload, size_
 
 void glue_adapter_setup(struct raft_fsm *fsm, struct glue_adapter *a, const struct glue_sm *sm,
 			const unsigned *waiters, int mode);
+/* arestore.c. init: once, with the loop (the timer). busy: a restore is
+ * in progress (nothing may be applied directly, no snapshot taken, no
+ * entry submitted). restore: libraft's restore, when enabled. enqueue: an
+ * entry committed while busy. close: stop; on_idle is called once no pool
+ * work is in flight and the timer is closed (returns false when that is
+ * already so and on_idle will not be called). applied: the index of the
+ * last entry applied to the state machine while busy (0: unknown). */
+void glue_ar_init(struct glue_adapter *a, uv_loop_t *loop);
+bool glue_ar_busy(const struct glue_adapter *a);
+int glue_ar_restore(struct glue_adapter *a, struct raft_buffer *buf);
+int glue_ar_enqueue(struct glue_adapter *a, uint64_t index, const void *payload, size_t len);
+bool glue_ar_close(struct glue_adapter *a);
+uint64_t glue_ar_applied(const struct glue_adapter *a, uint64_t raft_applied);
+/* The apply of one entry (fsm_adapter.c), for the queue's drain. */
+int glue_adapter_apply_payload(struct glue_adapter *a, uint64_t index, const void *payload,
+			       size_t len, struct qsg_wbuf *out);
+
 /* Shutdown: a fork-mode capture in progress is killed and fails. */
 void glue_adapter_abort(struct glue_adapter *a);
 void glue_adapter_teardown(struct glue_adapter *a);

@@ -84,6 +84,7 @@ struct glue {
 	bool closing;
 	bool raft_closed;
 	bool timer_closed;
+	bool ar_pending; /* the asynchronous restore's work still running */
 	unsigned close_polls; /* see close_timer_cb() */
 
 	unsigned inflight; /* submissions waiting for results */
@@ -133,6 +134,8 @@ struct checked_append {
 };
 
 static void poll_state(struct glue *g);
+static void ar_idle_cb(void *arg);
+static void transfer_cb(struct raft_transfer *req);
 
 static void checked_append_cb(struct raft_io_append *req, int status)
 {
@@ -310,6 +313,14 @@ static void poll_state(struct glue *g)
 	}
 	if (g->closing || g->fatal_reported) {
 		return;
+	}
+	if (role == GLUE_LEADER && glue_ar_busy(&g->adapter) && !g->transferring) {
+		/* Elected while a restore is in progress (arestore.c): its own
+		 * entries would get no results; another voter leads. */
+		memset(&g->transfer, 0, sizeof g->transfer);
+		g->transfer.data = g;
+		if (raft_transfer(&g->raft, &g->transfer, 0, transfer_cb) == 0)
+			g->transferring = true;
 	}
 	if (g->adapter.failed) {
 		g->fatal_reported = true;
@@ -491,6 +502,9 @@ int glue_init(struct glue **out, uv_loop_t *loop, const struct glue_config *cfg,
 	g->timer.data = g;
 	uv_timer_init(loop, &g->ctimer);
 	g->ctimer.data = g;
+	glue_ar_init(&g->adapter, loop);
+	g->adapter.ar.on_idle = ar_idle_cb;
+	g->adapter.ar.on_idle_arg = g;
 	g->transfer.data = g;
 	g->role = GLUE_UNAVAILABLE;
 	*out = g;
@@ -550,6 +564,12 @@ start:
 				g->address, why);
 	}
 	g->started = true;
+	/* From now on a snapshot from the leader is restored off the loop
+	 * (arestore.c); raft_start restored the local one synchronously. */
+	g->adapter.ar.enabled =
+	    g->cfg.snapshot_mode == GLUE_SNAPSHOT_FORK && g->adapter.sm.restore_decode != NULL &&
+	    g->adapter.sm.restore_install != NULL && g->adapter.sm.restore_step != NULL &&
+	    g->adapter.sm.restore_discard != NULL;
 	g->role = glue_role_of(raft_state(&g->raft));
 	uv_timer_start(&g->timer, timer_cb, GLUE_POLL_MS, GLUE_POLL_MS);
 	return QSG_OK;
@@ -632,7 +652,9 @@ int glue_submit(struct glue *g, const void *buf, size_t len, glue_apply_cb cb, v
 	if (g->closing) {
 		return QSG_RC_Q_MGR_STOPPING;
 	}
-	if (!g->started || raft_state(&g->raft) != RAFT_LEADER) {
+	if (!g->started || raft_state(&g->raft) != RAFT_LEADER || glue_ar_busy(&g->adapter)) {
+		/* A leader still restoring a snapshot cannot build results:
+		 * it hands leadership over (poll_state). */
 		return QSG_RC_NOT_LEADER;
 	}
 	r = calloc(1, sizeof *r);
@@ -685,7 +707,11 @@ void glue_get_info(struct glue *g, struct glue_info *info)
 	info->role = (uint8_t)(g->closing ? GLUE_UNAVAILABLE : glue_role_of(raft_state(&g->raft)));
 	info->term = g->raft.current_term;
 	info->commit_index = g->raft.commit_index;
-	info->applied_index = raft_last_applied(&g->raft);
+	info->applied_index = glue_ar_applied(&g->adapter, raft_last_applied(&g->raft));
+	info->restores_async = g->adapter.ar.restores;
+	info->restore_last_us = g->adapter.ar.last_us;
+	info->restoring = glue_ar_busy(&g->adapter);
+	info->restore_queued_max = g->adapter.ar.queued_max;
 	info->last_index = raft_last_index(&g->raft);
 	if (g->started && !g->closing) {
 		raft_leader(&g->raft, &id, &address);
@@ -1004,7 +1030,7 @@ static void close_finish(struct glue *g)
 	void (*cb)(void *arg) = g->close_cb;
 	void *arg = g->close_arg;
 
-	if (!g->raft_closed || !g->timer_closed || !g->ctimer_closed) {
+	if (!g->raft_closed || !g->timer_closed || !g->ctimer_closed || g->ar_pending) {
 		return;
 	}
 	/* A change libraft did not complete, or a deferred completion. */
@@ -1034,6 +1060,14 @@ static void close_finish(struct glue *g)
 	}
 }
 
+static void ar_idle_cb(void *arg)
+{
+	struct glue *g = arg;
+
+	g->ar_pending = false;
+	close_finish(g);
+}
+
 static void timer_close_cb(uv_handle_t *h)
 {
 	struct glue *g = h->data;
@@ -1058,6 +1092,8 @@ static void glue_raft_closed(struct raft *raft)
 	raft_uv_close(&g->io);
 	raft_uv_tcp_close(&g->transport);
 	g->raft_closed = true;
+	/* The restore's pool work holds the adapter: wait for it. */
+	g->ar_pending = glue_ar_close(&g->adapter);
 	uv_close((uv_handle_t *)&g->timer, timer_close_cb);
 	uv_close((uv_handle_t *)&g->ctimer, ctimer_close_cb);
 }

@@ -45,6 +45,22 @@ struct glue_sm {
 	void *(*snap_prepare)(void *data, uint64_t index);
 	int (*snap_sync)(void *job);
 	void (*snap_done)(void *data, void *job, uint64_t index, bool ok);
+	/* Optional, all four or none: a snapshot received from the leader is
+	 * restored off the loop (raft-glue/arestore.c, docs/storage.md
+	 * "Restore off the loop"); FORK mode only, and not at glue_start
+	 * (libraft restores the local snapshot before the loop runs).
+	 * restore_decode (thread pool): decode buf (valid during the call)
+	 *   into an image; must not touch the live state. NULL with *rc and
+	 *   errmsg set on failure (then fatal: the snapshot was accepted).
+	 * restore_install (loop): make the image the state, quickly; the
+	 *   previous state comes back in *old (or NULL). Non-zero is fatal.
+	 * restore_step (loop): the rest of the install, a slice per call;
+	 *   true when done. Nothing is applied until it is.
+	 * restore_discard (any thread): free an image or an old state. */
+	void *(*restore_decode)(void *data, const void *buf, size_t len, int *rc, char *errmsg);
+	int (*restore_install)(void *data, void *image, void **old, char *errmsg);
+	bool (*restore_step)(void *data);
+	void (*restore_discard)(void *data, void *image);
 };
 
 struct glue_server {
@@ -110,6 +126,14 @@ struct glue_info {
 	/* libraft's io_destroy calls moved off the loop (aiodefer.h) */
 	uint64_t aio_destroy_deferred;
 	uint64_t aio_destroy_max_us; /* the longest of them, in the thread */
+	/* Snapshots from the leader restored off the loop (arestore.c): how
+	 * many, the last one's time from receipt to the end of its install,
+	 * and whether one is in progress now (its decode, install steps or
+	 * the committed entries queued meanwhile). */
+	uint64_t restores_async;
+	uint64_t restore_last_us;
+	bool restoring;
+	uint64_t restore_queued_max; /* entries queued during one restore */
 };
 
 /* One server of the Raft configuration as this server knows it. */

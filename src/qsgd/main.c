@@ -135,6 +135,46 @@ static int sm_restore(void *data, const void *buf, size_t len)
 	return rc;
 }
 
+/* Restore off the loop (raft-glue/arestore.c): decode in the pool, then
+ * the swap and the store's claims in slices on the loop. */
+static void *sm_restore_decode(void *data, const void *buf, size_t len, int *rc, char *errmsg)
+{
+	struct fsm_image *img = NULL;
+	(void)data; /* pool thread: the live state is not touched */
+	*rc = fsm_restore_decode(buf, len, &img, errmsg);
+	return img;
+}
+
+static int sm_restore_install(void *data, void *image, void **old, char *errmsg)
+{
+	struct member *m = data;
+	struct fsm_image *o = NULL;
+	int rc = fsm_restore_install(m->core.fsm, image, &o, errmsg);
+	*old = o;
+	if (rc != QSG_OK)
+		QLOG_ERR(&m->log, "QSG0012E", "snapshot restore failed: %s", errmsg);
+	return rc;
+}
+
+#define SM_RESTORE_CLAIMS 4096 /* claims per step: well under a millisecond */
+
+static bool sm_restore_step(void *data)
+{
+	struct member *m = data;
+	if (!fsm_restore_claims(m->core.fsm, SM_RESTORE_CLAIMS))
+		return false;
+	QLOG_INFO_(&m->log, "QSG0012I", "state restored from a snapshot (off the loop)");
+	if (m->catchup != NULL)
+		catchup_kick(m->catchup); /* bodies the snapshot named and this member lacks */
+	return true;
+}
+
+static void sm_restore_discard(void *data, void *image)
+{
+	(void)data; /* any thread */
+	fsm_image_free(image);
+}
+
 static void sm_applying(void *data, uint64_t index)
 {
 	struct member *m = data;
@@ -473,6 +513,10 @@ static int run(struct member *m)
 			     .apply = sm_apply,
 			     .snapshot = sm_snapshot,
 			     .restore = sm_restore,
+			     .restore_decode = sm_restore_decode,
+			     .restore_install = sm_restore_install,
+			     .restore_step = sm_restore_step,
+			     .restore_discard = sm_restore_discard,
 			     .applying = sm_applying,
 			     .snap_prepare = sm_snap_prepare,
 			     .snap_sync = msgstore_snap_sync,

@@ -3,12 +3,14 @@
  * test removes. The state machine is a counter: each entry is a u64 that is
  * added to `sum`; the result is the entry count after the apply.
  *
- * Ports: QSG_TEST_PORT_BASE (+1, +2, +3), default 29100 + (pid % 500) * 10.
+ * Ports: QSG_TEST_PORT_BASE (+1, +2, +3), default 25000 + (pid % 300) * 10: below the
+ * ephemeral range (32768+), where a busy box's outgoing connections take ports.
  * The loop is run until a predicate holds; a generous deadline only guards
  * against hangs (no timing assertions). */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +32,8 @@ struct counter {
 	uint64_t count;
 	uint64_t sum;
 	unsigned restores; /* not part of the state */
+	unsigned async_installs, steps; /* the asynchronous restore's */
+	uv_sem_t *gate; /* when set, a decode waits for it (test_async_restore) */
 };
 
 static int counter_apply(void *data, const void *buf, size_t len, struct qsg_wbuf *results)
@@ -76,6 +80,60 @@ static int counter_restore(void *data, const void *buf, size_t len)
 	c->sum = n.sum;
 	c->restores++;
 	return QSG_OK;
+}
+
+/* The asynchronous restore's hooks (raft-glue/arestore.c). */
+static void *counter_decode(void *data, const void *buf, size_t len, int *rc, char *errmsg)
+{
+	const struct counter *c = data; /* only its gate: set before start */
+	struct counter *n = calloc(1, sizeof *n);
+	struct qsg_rbuf r;
+
+	if (c->gate != NULL) {
+		uv_sem_wait(c->gate);
+	}
+	if (n == NULL) {
+		*rc = QSG_RC_STORAGE_NOT_AVAILABLE;
+		return NULL;
+	}
+	qsg_rbuf_init(&r, buf, len);
+	n->count = qsg_get_u64(&r);
+	n->sum = qsg_get_u64(&r);
+	if (r.err != QSG_OK || qsg_rbuf_left(&r) != 0) {
+		*rc = QSG_RC_BAD_FRAME;
+		snprintf(errmsg, QSG_ERRMSG_SIZE, "bad counter snapshot");
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+static int counter_install(void *data, void *image, void **old, char *errmsg)
+{
+	struct counter *c = data;
+	const struct counter *n = image;
+
+	(void)errmsg;
+	c->count = n->count;
+	c->sum = n->sum;
+	c->restores++;
+	c->async_installs++;
+	c->steps = 0;
+	*old = image; /* freed by restore_discard, in the pool */
+	return QSG_OK;
+}
+
+static bool counter_step(void *data)
+{
+	struct counter *c = data;
+
+	return ++c->steps >= 3; /* three slices */
+}
+
+static void counter_discard(void *data, void *image)
+{
+	(void)data;
+	free(image);
 }
 
 struct server {
@@ -126,6 +184,10 @@ static void server_init_mode(struct cluster *c, unsigned i, unsigned threshold, 
 	    .apply = counter_apply,
 	    .snapshot = counter_snapshot,
 	    .restore = counter_restore,
+	    .restore_decode = counter_decode,
+	    .restore_install = counter_install,
+	    .restore_step = counter_step,
+	    .restore_discard = counter_discard,
 	};
 	char dir[128];
 	char address[64];
@@ -359,7 +421,7 @@ static int setup(void **state)
 	assert_int_equal(uv_loop_init(&c->loop), 0);
 	snprintf(c->dir, sizeof c->dir, "/tmp/qsg-glue-XXXXXX");
 	assert_non_null(mkdtemp(c->dir));
-	c->port_base = base != NULL ? atoi(base) : 29100 + (int)(getpid() % 500) * 10;
+	c->port_base = base != NULL ? atoi(base) : 25000 + (int)(getpid() % 300) * 10;
 	c->results_ordered = true;
 	c->n = N;
 	*state = c;
@@ -807,8 +869,116 @@ static void test_remove_leader(void **state)
 	close_all(c);
 }
 
+static unsigned async_f; /* the follower of test_async_restore */
+
+static bool f_restoring(struct cluster *c)
+{
+	struct glue_info info;
+
+	glue_get_info(c->s[async_f].g, &info);
+	return info.restoring && info.restores_async >= 1;
+}
+
+static bool f_queued(struct cluster *c)
+{
+	struct glue_info info;
+
+	glue_get_info(c->s[async_f].g, &info);
+	return info.restore_queued_max >= 1;
+}
+
+/* A follower that must install a snapshot from the leader decodes it in
+ * the thread pool while the loop goes on: the decode waits on a semaphore
+ * that only this loop posts, after it saw the restore in progress and an
+ * entry committed meanwhile queued at the follower (a decode on the loop
+ * would never return). Then the image is installed in slices, the queue
+ * applied in order, and every replica holds the same state. */
+static void test_async_restore(void **state)
+{
+	struct cluster *c = *state;
+	uv_sem_t gate;
+	struct glue_info info;
+	unsigned i, n;
+	int l;
+
+	assert_int_equal(uv_sem_init(&gate, 0), 0);
+	for (i = 0; i < N; i++) {
+		server_init(c, i, 8);
+	}
+	assert_true(run_until(c, has_leader));
+	l = leader_of(c);
+	async_f = (unsigned)(l + 1) % N;
+	/* The follower stops; 40 entries make the leader compact its log
+	 * (threshold 8, trailing 2) past what the follower holds. */
+	c->s[async_f].closed = false;
+	glue_close(c->s[async_f].g, closed_cb, &c->s[async_f]);
+	while (!c->s[async_f].closed) {
+		uv_run(&c->loop, UV_RUN_ONCE);
+	}
+	c->s[async_f].gone = true;
+	target = 40;
+	want = 40;
+	for (i = 0; i < 40; i++) {
+		assert_int_equal(submit(c, (unsigned)l, i + 1), QSG_OK);
+	}
+	assert_true(run_until(c, all_done));
+	assert_true(run_until(c, all_applied));
+	assert_true(run_until(c, all_snapshotted));
+
+	/* Back, with its decode gated: the snapshot arrives and the restore
+	 * starts; entries committed meanwhile wait in its queue. */
+	server_init(c, async_f, 8);
+	c->s[async_f].sm.gate = &gate;
+	assert_true(run_until(c, f_restoring));
+	l = leader_of(c);
+	assert_true(l >= 0 && (unsigned)l != async_f);
+	glue_get_info(c->s[async_f].g, &info);
+	assert_int_equal(info.applied_index, 0); /* not the snapshot's state yet */
+	/* Three entries (the leader snapshots every 8 and keeps 2: more could
+	 * make the follower need yet another snapshot); the follower gets them
+	 * at the leader's next heartbeat and queues them. */
+	for (n = 40; n < 43; n++) {
+		want = n + 1;
+		assert_int_equal(submit(c, (unsigned)l, n + 1), QSG_OK);
+		assert_true(run_until(c, all_done));
+	}
+	if (!run_until(c, f_queued)) {
+		uv_sem_post(&gate); /* else the pool thread holds the exit */
+		fail_msg("no entry queued during the restore");
+	}
+	glue_get_info(c->s[async_f].g, &info);
+	assert_true(info.restoring);
+	assert_int_equal(c->s[async_f].sm.async_installs, 0);
+
+	for (i = 0; i < 8; i++) {
+		uv_sem_post(&gate); /* every decode started (a later snapshot
+				     * supersedes an earlier one) */
+	}
+	target = n; /* entries 1 .. n */
+	assert_true(run_until(c, all_applied));
+	for (i = 0; i < N; i++) {
+		assert_int_equal(c->s[i].sm.sum, (uint64_t)n * (n + 1) / 2);
+		assert_int_equal(c->s[i].fatal, 0);
+	}
+	assert_true(c->s[async_f].sm.async_installs >= 1);
+	assert_int_equal(c->s[async_f].sm.steps, 3);
+	glue_get_info(c->s[async_f].g, &info);
+	assert_false(info.restoring);
+	assert_true(info.restores_async >= 1);
+	assert_true(info.applied_index >= n);
+	close_all(c);
+	uv_sem_destroy(&gate);
+}
+
 int main(void)
 {
+	/* As qsgd does (main.c): a peer that closed while a server writes to
+	 * it (test_async_restore stops one) must not kill the process. */
+	signal(SIGPIPE, SIG_IGN);
+	/* Three servers share one process and libuv's thread pool (4 threads
+	 * by default), which libraft needs for its segments and snapshot
+	 * writes; test_async_restore holds decodes on a semaphore. */
+	setenv("UV_THREADPOOL_SIZE", "16", 1);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_group_lifecycle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_inflight, setup, teardown),
@@ -817,6 +987,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_config_transfer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_remove, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_remove_leader, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_async_restore, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
