@@ -11,14 +11,37 @@
 #      again (GROUP RUNNING, FAILURES 1) after its restart delay;
 #   2. fail the initiator of a member that runs no sender (fails at once),
 #      and see it come back;
-#   3. fence the owner (pause both other members past its lease): its
-#      DISPLAY CHINIT says FENCED, not RUNNING; it runs again afterwards.
+#   3. fence the owner (pause both other members past its lease): a fenced
+#      member serves no client, so its /metrics tells: qsg_chinit_status
+#      {state="fenced"} 1, not running; it runs again afterwards.
+# The metrics agree with DISPLAY CHINIT throughout (qsg_chinit_status,
+# qsg_chinit_failures_total, and qsg_member_chinit from the member table).
+# Ports: members 21701.., Raft 21801.., remote 21750/21850, HTTP 21791..
 # At the end the remote holds every message exactly once (counted on the
 # receiving side).
 . "$(dirname "$0")/lib.sh" 21700
 N=${CHINIT_FAIL_MESSAGES:-4000}
 RATE=${CHINIT_FAIL_RATE:-250}
 export QSG_TEST_FAULTS=chinit
+HTTP_BASE=$((QSG_PORT_BASE + 90))
+
+# metric QM SERIES -> the sample value (empty if absent); SERIES exact.
+metric() {
+	python3 - "$((HTTP_BASE + ${1#QM}))" "$2" <<'PY'
+import sys, urllib.request
+try:
+    body = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=3).read().decode()
+except Exception:
+    sys.exit(0)
+for line in body.splitlines():
+    if line.startswith("#"):
+        continue
+    name, _, value = line.rpartition(" ")
+    if name == sys.argv[2]:
+        print(int(float(value)))
+        break
+PY
+}
 
 # Fields of DISPLAY CHINIT on one member: chinit CONN FIELD...
 chinit() {
@@ -74,6 +97,13 @@ for i in range(1,n+1):
     if d>0: time.sleep(d)' "$@"
 }
 
+# scripts/cluster writes QMn.ini on the first `up` only: start once to write
+# them, stop, add the [http] section, start again from the same data.
+"$CLUSTER" up 3 >/dev/null || fail "cluster up"
+"$CLUSTER" down >/dev/null
+for i in 1 2 3; do
+	printf '[http]\naddress = 127.0.0.1:%d\n' $((HTTP_BASE + i)) >>"$QSG_RUN_DIR/QM$i.ini"
+done
 line=$("$CLUSTER" up 3 remote | grep '^QSG_REMOTE_CONN=') || fail "cluster up"
 G=$("$CLUSTER" conn)
 R=${line#QSG_REMOTE_CONN=}
@@ -113,14 +143,22 @@ wait_chinit "$oc" FAILED 30 STOPPED || fail "1: $owner's initiator not shown FAI
 read -r fails restart reason < <(chinit "$oc" FAILURES RESTART REASON)
 log "1: $owner DISPLAY CHINIT: STATUS(FAILED) GROUP(STOPPED) FAILURES($fails) RESTART($restart) REASON($reason ...)"
 [ "$fails" = 1 ] || fail "1: FAILURES($fails), expected 1"
+v=$(metric "$owner" 'qsg_chinit_status{state="failed"}')
+[ "$v" = 1 ] || fail "1: $owner qsg_chinit_status{state=\"failed\"} is '$v'"
+v=$(metric "$owner" 'qsg_chinit_failures_total')
+[ "$v" = 1 ] || fail "1: $owner qsg_chinit_failures_total is '$v'"
 grep -q 'QSG5022E' "$QSG_RUN_DIR/$owner.log" || fail "1: no QSG5022E in $owner's log"
 read -r nowner nepoch secs < <(wait_running "$G" G.TO.R "$epoch" "$owner") ||
 	fail "1: G.TO.R not recovered by a peer after $owner's initiator failed"
 log "1: G.TO.R running on $nowner (epoch $nepoch) ${secs}s after the fault"
+v=$(metric "$nowner" "qsg_member_chinit{member=\"$owner\"}")
+[ "$v" = 0 ] || fail "1: $nowner sees qsg_member_chinit of $owner as '$v'"
 "$QSGADM" -c "$oc" <<<"PING QMGR" >/dev/null || fail "1: $owner's queue manager stopped serving"
 wait_chinit "$oc" RUNNING 150 RUNNING || fail "1: $owner's initiator did not restart"
 log "1: $owner's initiator RUNNING again $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')s after the fault"
 grep -q 'QSG5023I' "$QSG_RUN_DIR/$owner.log" || fail "1: no QSG5023I in $owner's log"
+v=$(metric "$owner" 'qsg_chinit_status{state="running"}')
+[ "$v" = 1 ] || fail "1: $owner qsg_chinit_status{state=\"running\"} is '$v'"
 
 # 2. An initiator with no sender instance fails at once.
 third=
@@ -140,18 +178,18 @@ others=$(other_than "$owner")
 log "3: pause $(echo $others) so that $owner (owner of G.TO.R) is fenced"
 for q in $others; do "$CLUSTER" pause "$q"; done
 fenced=0
-st=-
 for ((i = 0; i < 40; i++)); do
-	read -r st < <(chinit "$oc" STATUS)
-	if [ "$st" = FENCED ]; then
+	if [ "$(metric "$owner" 'qsg_chinit_status{state="fenced"}')" = 1 ] &&
+		[ "$(metric "$owner" 'qsg_chinit_status{state="running"}')" = 0 ]; then
 		fenced=1
 		break
 	fi
 	sleep 0.1
 done
 for q in $others; do "$CLUSTER" resume "$q"; done
-[ "$fenced" = 1 ] || fail "3: $owner's DISPLAY CHINIT did not show FENCED (last: $st)"
-log "3: $owner's DISPLAY CHINIT showed FENCED; members resumed"
+[ "$fenced" = 1 ] || fail "3: $owner's metrics did not show its initiator fenced"
+grep -q 'QSG5024W' "$QSG_RUN_DIR/$owner.log" || fail "3: no QSG5024W in $owner's log"
+log "3: $owner's initiator showed fenced; members resumed"
 wait_chinit "$oc" RUNNING 200 RUNNING || fail "3: $owner's initiator not RUNNING after the fence"
 wait_running "$G" G.TO.R 0 "" >/dev/null || fail "3: G.TO.R not running after the fence"
 
