@@ -18,7 +18,11 @@
  *   - a local instance whose entry no longer names it (owner or epoch
  *     changed: fenced, or STOPPED): end it.
  * The queue-manager part does recovery even while the channel initiator is
- * stopped (seed 001, scenario 3). The decisions are the channel cores'
+ * stopped or failed (seed 001, scenario 3). The initiator fails on its own
+ * on an internal error of the channel code (chhost_fail) or an injected
+ * fault: it ends its instances, publishes CHINIT_STATE(0) so that peers
+ * recover its channels, and restarts after a delay (chcore_chinit_restart_
+ * delay). The decisions are the channel cores'
  * (chcore.h). Called by the daemon (main.c, lease.c, the listener and the
  * admin adapter). All on the loop thread. */
 #ifndef QSG_CHINIT_H
