@@ -10,7 +10,8 @@
 #      epoch, the queue manager keeps serving, and the initiator is RUNNING
 #      again (GROUP RUNNING, FAILURES 1) after its restart delay;
 #   2. fail the initiator of a member that runs no sender (fails at once),
-#      and see it come back;
+#      and see it come back; fail it again (the restart delay doubles), STOP
+#      CHINIT (stays STOPPED), START CHINIT (RUNNING at once);
 #   3. fence the owner (pause both other members past its lease): a fenced
 #      member serves no client, so its /metrics tells: qsg_chinit_status
 #      {state="fenced"} 1, not running; it runs again afterwards.
@@ -170,6 +171,18 @@ kill -USR2 "$("$CLUSTER" pid "$third")"
 wait_chinit "$tc" FAILED 30 STOPPED || fail "2: $third's initiator not shown FAILED"
 wait_chinit "$tc" RUNNING 150 RUNNING || fail "2: $third's initiator did not restart"
 log "2: $third's initiator failed and restarted"
+# Failing again within a minute of its restart doubles the delay; STOP
+# CHINIT cancels the restart, START CHINIT brings it back at once.
+kill -USR2 "$("$CLUSTER" pid "$third")"
+wait_chinit "$tc" FAILED 30 STOPPED || fail "2: $third's initiator not shown FAILED again"
+read -r fails restart < <(chinit "$tc" FAILURES RESTART)
+log "2: $third failed again: FAILURES($fails) RESTART($restart)"
+[ "$fails" = 2 ] || fail "2: FAILURES($fails), expected 2"
+[ "$restart" -gt 5 ] || fail "2: RESTART($restart): the delay did not double"
+"$QSGADM" -c "$tc" <<<"STOP CHINIT" >/dev/null || fail "2: STOP CHINIT of a failed initiator"
+wait_chinit "$tc" STOPPED 10 STOPPED || fail "2: $third not STOPPED after STOP CHINIT"
+"$QSGADM" -c "$tc" <<<"START CHINIT" >/dev/null || fail "2: START CHINIT after STOP"
+wait_chinit "$tc" RUNNING 30 RUNNING || fail "2: $third not RUNNING after START CHINIT"
 
 # 3. Fence the owner: pause the two other members past its lease.
 read -r owner epoch < <(chst "$G" G.TO.R OWNER EPOCH)
