@@ -55,6 +55,14 @@ struct admin_lifecycle {
 	int force;
 };
 
+/* A member's channel initiator as DISPLAY CHINIT shows it. */
+struct admin_chinit_info {
+	const char *status; /* RUNNING, STOPPED, FAILED (restarts by itself), FENCED */
+	uint64_t failures; /* failures of its own since the daemon started */
+	uint64_t restart_in_ms; /* FAILED: time left before it restarts */
+	char reason[128]; /* the last failure ("" = none) */
+};
+
 struct admin_env {
 	void *arg;
 	struct fsm *fsm; /* local replica (read-only use) */
@@ -71,6 +79,9 @@ struct admin_env {
 	int (*chinit_start)(void *arg, char *errmsg);
 	int (*chinit_stop)(void *arg, char *errmsg);
 	int (*chinit_running)(void *arg); /* 1 running, 0 not */
+	/* Its state for DISPLAY CHINIT (NULL: RUNNING/STOPPED from
+	 * chinit_running). */
+	void (*chinit_info)(void *arg, struct admin_chinit_info *out);
 	/* The member that should run a new channel instance, chosen by load
 	 * among active members whose channel initiator runs, avoiding
 	 * `exclude` when another is available; 0 = none available. */

@@ -350,9 +350,24 @@ static int count_owned_cb(void *arg, const struct fsm_chstatus *s)
 	return 0;
 }
 
+/* STATUS is this member's own view (RUNNING, STOPPED, FAILED: failed on
+ * its own and restarts by itself after RESTART seconds, FENCED: its member
+ * lost its lease); GROUP is what the replicated member table says, which
+ * owner choice and peer recovery go by (RUNNING or STOPPED). */
 static void display_chinit(struct display_ctx *d)
 {
-	bool running = d->env->chinit_running != NULL && d->env->chinit_running(d->env->arg) == 1;
+	struct admin_chinit_info ci;
+	memset(&ci, 0, sizeof ci);
+	if (d->env->chinit_info != NULL) {
+		d->env->chinit_info(d->env->arg, &ci);
+	} else {
+		bool running =
+		    d->env->chinit_running != NULL && d->env->chinit_running(d->env->arg) == 1;
+		ci.status = running ? "RUNNING" : "STOPPED";
+	}
+	struct fsm_member me;
+	bool published = fsm_member_get(d->env->fsm, d->env->member_id, &me) == QSG_OK &&
+			 me.state == FSM_MEMBER_ACTIVE && me.chinit != 0;
 
 	d->count = 0;
 	fsm_chstatus_foreach(d->env->fsm, count_owned_cb, d);
@@ -360,8 +375,14 @@ static void display_chinit(struct display_ctx *d)
 	d->count = 0;
 	obj_begin(d);
 	attr_str(d, "QMNAME", d->env->qmgr_name ? d->env->qmgr_name : "");
-	attr_str(d, "STATUS", running ? "RUNNING" : "STOPPED");
+	attr_str(d, "STATUS", ci.status != NULL ? ci.status : "STOPPED");
+	attr_str(d, "GROUP", published ? "RUNNING" : "STOPPED");
 	attr_u64(d, "CHANNELS", owned);
+	attr_u64(d, "FAILURES", ci.failures);
+	if (ci.status != NULL && strcmp(ci.status, "FAILED") == 0)
+		attr_u64(d, "RESTART", (ci.restart_in_ms + 999) / 1000);
+	if (ci.reason[0] != '\0')
+		attr_str(d, "REASON", ci.reason);
 	obj_end(d);
 }
 

@@ -33,7 +33,8 @@ static const char *const disp_chstatus[] = {
     "CHANNEL", "CHLTYPE",   "RQMNAME",	"XMITQ",    "STATUS",  "OWNER",	      "EPOCH",	  "CONNAME",
     "MSGS",    "BATCHES",   "CURSEQNO", "LSTSEQNO", "INDOUBT", "INDOUBTMSGS", "LSTMSGTI", "CHSTATI",
     "REASON",  "PREVOWNER", "RETRIES",	"SHORTRTS", "LONGRTS", "NXTRETRY",    NULL};
-static const char *const disp_chinit[] = {"QMNAME", "STATUS", "CHANNELS", NULL};
+static const char *const disp_chinit[] = {"QMNAME",   "STATUS",	 "GROUP",  "CHANNELS",
+					  "FAILURES", "RESTART", "REASON", NULL};
 static const char *const disp_qalias[] = {"QUEUE", "TYPE", "QSGDISP", "TARGTYPE", NULL};
 /* Member objects; the summary object (QSGNAME, LEADER, QUORUM, VOTERS) is
  * always shown whole. */

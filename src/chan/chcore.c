@@ -393,3 +393,39 @@ void chcore_rcv_refused(struct chcore_rcvseq *q, uint64_t first)
 	q->skip = true;
 	q->expect = first;
 }
+
+/* ---- the channel initiator's own state ---- */
+
+enum chcore_chinit_st chcore_chinit_status(bool started, bool failed, bool fenced)
+{
+	if (!started)
+		return CHINIT_ST_STOPPED;
+	if (failed)
+		return CHINIT_ST_FAILED;
+	if (fenced)
+		return CHINIT_ST_FENCED;
+	return CHINIT_ST_RUNNING;
+}
+
+const char *chcore_chinit_status_name(enum chcore_chinit_st st)
+{
+	switch (st) {
+	case CHINIT_ST_RUNNING:
+		return "RUNNING";
+	case CHINIT_ST_STOPPED:
+		return "STOPPED";
+	case CHINIT_ST_FAILED:
+		return "FAILED";
+	case CHINIT_ST_FENCED:
+		return "FENCED";
+	}
+	return "UNKNOWN";
+}
+
+unsigned chcore_chinit_restart_delay(unsigned prev_ms, uint64_t up_ms)
+{
+	if (prev_ms == 0 || up_ms >= CHINIT_STABLE_MS)
+		return CHINIT_RESTART_MS;
+	uint64_t d = (uint64_t)prev_ms * 2;
+	return d > CHINIT_RESTART_MAX_MS ? CHINIT_RESTART_MAX_MS : (unsigned)d;
+}

@@ -293,6 +293,33 @@ enum chcore_seq_act chcore_rcv_msg(struct chcore_rcvseq *q, uint64_t seq);
 /* Batch first..last was refused in part: it comes again from `first`. */
 void chcore_rcv_refused(struct chcore_rcvseq *q, uint64_t first);
 
+/* ---- the channel initiator's own state ---- */
+
+/* What DISPLAY CHINIT and the metrics show for this member's initiator, from
+ * the operator's intent (`started`: START CHINIT or autostart, not STOP
+ * CHINIT), a failure of its own awaiting restart (`failed`) and member
+ * fencing (`fenced`). An operator's STOP wins over a failure, a failure over
+ * fencing. Only CHINIT_ST_RUNNING may run channel instances. */
+enum chcore_chinit_st {
+	CHINIT_ST_RUNNING = 0,
+	CHINIT_ST_STOPPED, /* STOP CHINIT, or not started */
+	CHINIT_ST_FAILED, /* failed on its own; restarts by itself */
+	CHINIT_ST_FENCED, /* member fenced (lease lost): nothing may run */
+};
+enum chcore_chinit_st chcore_chinit_status(bool started, bool failed, bool fenced);
+const char *chcore_chinit_status_name(enum chcore_chinit_st st);
+
+/* The delay before a failed initiator restarts: CHINIT_RESTART_MS after a
+ * first failure; doubled (up to CHINIT_RESTART_MAX_MS) when it fails again
+ * within CHINIT_STABLE_MS of its last restart, so that an initiator that
+ * fails at once on every restart does not churn the group's channels.
+ * `prev_ms`: the delay used last (0 = none yet); `up_ms`: how long it ran
+ * since its last restart. */
+#define CHINIT_RESTART_MS 5000
+#define CHINIT_RESTART_MAX_MS 60000
+#define CHINIT_STABLE_MS 60000
+unsigned chcore_chinit_restart_delay(unsigned prev_ms, uint64_t up_ms);
+
 /* ---- reading a replica (chcore_view.c) ---- */
 
 /* The member table as owner choice sees it, in id order: fills at most

@@ -15,6 +15,12 @@ void chhost_unref(struct chhost *h)
 		h->released(h->arg);
 }
 
+void chhost_fail(struct chhost *h, const char *why)
+{
+	if (h->failed != NULL)
+		h->failed(h->arg, why);
+}
+
 struct chretry *chhost_retry(struct chhost *h, const char *name)
 {
 	for (struct chretry *r = h->retries; r != NULL; r = r->next)

@@ -40,13 +40,18 @@ struct chhost {
 	struct stream_set *set; /* outbound channel connections */
 	bool running; /* START/STOP CHINIT (set by the initiator) */
 	bool fenced; /* member fenced (set by the initiator) */
+	/* Test builds: the next batch a sending instance takes is treated as
+	 * undecodable (chinit_inject_fault), an internal error. */
+	bool fault_armed;
 	unsigned refs; /* submissions in flight + instances alive */
 	struct chretry *retries;
 	struct chsdr *sdrs; /* sending instances alive */
 	struct chrcv *rcvs; /* receiving instances alive */
-	/* The initiator's callback: refs fell to 0. */
+	/* The initiator's callbacks: refs fell to 0; an internal error in the
+	 * channel code (chhost_fail). */
 	void *arg;
 	void (*released)(void *arg);
+	void (*failed)(void *arg, const char *why);
 };
 
 void chhost_ref(struct chhost *h);
@@ -59,6 +64,14 @@ void chhost_retry_free(struct chhost *h);
 void chhost_log_change(struct chhost *h, const char *name, const char *rqmname,
 		       const struct fsm_chimage *before, const struct fsm_chimage *after,
 		       const char *reason);
+/* An error inside the channel code that no partner or replica state
+ * explains (an undecodable batch from our own state machine, a count that
+ * does not match): the whole channel initiator is declared failed, not the
+ * daemon. Its queue manager goes on serving; the initiator ends every
+ * instance, its channels are recovered by peers, and it restarts after a
+ * delay (chinit.c). Safe to call from inside an instance: the failure is
+ * handled on the next loop turn. */
+void chhost_fail(struct chhost *h, const char *why);
 const char *chhost_member_name(struct chhost *h, uint32_t id, char *buf, size_t len);
 
 #endif

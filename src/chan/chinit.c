@@ -27,6 +27,17 @@ struct chinit {
 	struct chhost host; /* what the instances see (running, fenced, refs) */
 	bool begun;
 	bool closing;
+	/* Its own state (docs/channels.md, "Channel initiator failure"):
+	 * host.running = started && !failed. */
+	bool started; /* the operator's intent: autostart or START CHINIT */
+	bool failed; /* failed on its own; `restart` brings it back */
+	bool fail_pending; /* chhost_fail called; handled on the next turn */
+	char fail_why[128]; /* the last failure */
+	uint64_t failures; /* since the daemon started */
+	unsigned restart_delay; /* ms, the delay used last */
+	uint64_t up_since; /* uv_now of the last start or restart */
+	uint64_t restart_at; /* uv_now at which a failed initiator restarts */
+	uv_timer_t restart; /* 0 ms: handle a failure; then: restart */
 	bool published; /* fsm member.chinit matches `running` */
 	bool publish_inflight;
 	uint64_t gen_seen;
@@ -43,7 +54,7 @@ struct chinit {
 
 static void maybe_free(struct chinit *ci)
 {
-	if (ci->closing && ci->nclosed == 3 && ci->host.refs == 0) {
+	if (ci->closing && ci->nclosed == 4 && ci->host.refs == 0) {
 		chhost_retry_free(&ci->host);
 		free(ci->members);
 		free(ci);
@@ -346,6 +357,59 @@ static void on_tick(uv_timer_t *t)
 	reconcile(t->data);
 }
 
+/* ---- failure of the initiator itself ---- */
+
+static void end_all(struct chinit *ci, const char *why);
+
+/* The restart timer: first (0 ms) the failure chhost_fail reported, then,
+ * after the delay, the restart. */
+static void on_restart(uv_timer_t *t)
+{
+	struct chinit *ci = t->data;
+	if (ci->closing)
+		return;
+	uint64_t now = uv_now(ci->d->loop);
+	if (ci->fail_pending) {
+		ci->fail_pending = false;
+		ci->failed = true;
+		ci->failures++;
+		ci->restart_delay =
+		    chcore_chinit_restart_delay(ci->restart_delay, now - ci->up_since);
+		ci->restart_at = now + ci->restart_delay;
+		QLOG_ERR(ci->d->log, "QSG5022E",
+			 "channel initiator %s failed: %s; its queue manager keeps running, its "
+			 "channels are restarted on other members; restart in %u ms",
+			 ci->d->cfg->name, ci->fail_why, ci->restart_delay);
+		end_all(ci, "channel initiator failed");
+		reconcile(ci); /* publishes CHINIT_STATE(0), moves its channels */
+		uv_timer_start(&ci->restart, on_restart, ci->restart_delay, 0);
+		return;
+	}
+	if (!ci->failed)
+		return;
+	ci->failed = false;
+	ci->host.running = ci->started;
+	ci->up_since = now;
+	QLOG_INFO_(ci->d->log, "QSG5023I",
+		   "channel initiator %s restarted after a failure (%llu so far)", ci->d->cfg->name,
+		   (unsigned long long)ci->failures);
+	reconcile(ci); /* publishes CHINIT_STATE(1): it takes channels again */
+}
+
+/* chhost_fail: an internal error in the channel code. The initiator stops
+ * taking work at once; the rest is done on the next loop turn, outside the
+ * instance that reported it. */
+static void host_failed(void *arg, const char *why)
+{
+	struct chinit *ci = arg;
+	if (ci->closing || !ci->host.running || ci->fail_pending)
+		return;
+	ci->fail_pending = true;
+	ci->host.running = false;
+	snprintf(ci->fail_why, sizeof ci->fail_why, "%s", why);
+	uv_timer_start(&ci->restart, on_restart, 0, 0);
+}
+
 /* ---- public ---- */
 
 int chinit_init(struct chinit **out, struct qsgd *d, char *errmsg)
@@ -358,12 +422,15 @@ int chinit_init(struct chinit **out, struct qsgd *d, char *errmsg)
 	ci->check.data = ci;
 	uv_timer_init(d->loop, &ci->tick);
 	ci->tick.data = ci;
+	uv_timer_init(d->loop, &ci->restart);
+	ci->restart.data = ci;
 	stream_set_init(&ci->set, d->loop);
 	ci->set.data = ci;
 	ci->host.d = d;
 	ci->host.set = &ci->set;
 	ci->host.arg = ci;
 	ci->host.released = host_released;
+	ci->host.failed = host_failed;
 	*out = ci;
 	return QSG_OK;
 }
@@ -371,7 +438,9 @@ int chinit_init(struct chinit **out, struct qsgd *d, char *errmsg)
 void chinit_begin(struct chinit *ci, bool autostart)
 {
 	ci->begun = true;
+	ci->started = autostart;
 	ci->host.running = autostart;
+	ci->up_since = uv_now(ci->d->loop);
 	if (autostart)
 		QLOG_INFO_(ci->d->log, "QSG5020I", "channel initiator %s started",
 			   ci->d->cfg->name);
@@ -413,6 +482,7 @@ void chinit_close(struct chinit *ci)
 	end_all(ci, "queue manager stopping");
 	uv_close((uv_handle_t *)&ci->check, handle_closed);
 	uv_close((uv_handle_t *)&ci->tick, handle_closed);
+	uv_close((uv_handle_t *)&ci->restart, handle_closed);
 	stream_set_close(&ci->set, set_closed);
 }
 
@@ -421,7 +491,13 @@ int chinit_start(struct chinit *ci, char *errmsg)
 	if (ci->host.running)
 		return qsg_errf(errmsg, QSG_RC_CHANNEL_ACTIVE,
 				"channel initiator %s is already running", ci->d->cfg->name);
+	/* A failed initiator is started at once (its restart is cancelled). */
+	uv_timer_stop(&ci->restart);
+	ci->failed = false;
+	ci->fail_pending = false;
+	ci->started = true;
 	ci->host.running = true;
+	ci->up_since = uv_now(ci->d->loop);
 	QLOG_INFO_(ci->d->log, "QSG5020I", "channel initiator %s started", ci->d->cfg->name);
 	reconcile(ci);
 	return QSG_OK;
@@ -429,9 +505,14 @@ int chinit_start(struct chinit *ci, char *errmsg)
 
 int chinit_stop(struct chinit *ci, char *errmsg)
 {
-	if (!ci->host.running)
+	if (!ci->started)
 		return qsg_errf(errmsg, QSG_RC_CHINIT_NOT_RUNNING,
 				"channel initiator %s is not running", ci->d->cfg->name);
+	/* Stopping a failed initiator cancels its restart. */
+	uv_timer_stop(&ci->restart);
+	ci->failed = false;
+	ci->fail_pending = false;
+	ci->started = false;
 	ci->host.running = false;
 	QLOG_INFO_(ci->d->log, "QSG5021I",
 		   "channel initiator %s stopped; its channels are restarted on other members",
@@ -443,7 +524,7 @@ int chinit_stop(struct chinit *ci, char *errmsg)
 
 bool chinit_running(const struct chinit *ci)
 {
-	return ci->host.running;
+	return ci->host.running && !ci->host.fenced;
 }
 
 void chinit_set_fenced(struct chinit *ci, bool fenced)
@@ -451,10 +532,54 @@ void chinit_set_fenced(struct chinit *ci, bool fenced)
 	if (ci->host.fenced == fenced)
 		return;
 	ci->host.fenced = fenced;
-	if (fenced)
+	if (fenced) {
+		if (ci->host.running)
+			QLOG_WARNING(ci->d->log, "QSG5024W",
+				     "channel initiator %s fenced with its member (lease lost): "
+				     "its channel instances end; peers recover its channels once "
+				     "the member is declared failed",
+				     ci->d->cfg->name);
 		end_all(ci, "member fenced (lease lost)");
-	else
+	} else {
+		if (ci->host.running)
+			QLOG_INFO_(ci->d->log, "QSG5025I",
+				   "channel initiator %s no longer fenced: running again",
+				   ci->d->cfg->name);
 		reconcile(ci);
+	}
+}
+
+void chinit_info(const struct chinit *ci, struct chinit_info *out)
+{
+	memset(out, 0, sizeof *out);
+	out->status =
+	    chcore_chinit_status(ci->started, ci->failed || ci->fail_pending, ci->host.fenced);
+	out->failures = ci->failures;
+	uint64_t now = uv_now(ci->d->loop);
+	if (ci->failed)
+		out->restart_in_ms = ci->restart_at > now ? ci->restart_at - now : 0;
+	snprintf(out->reason, sizeof out->reason, "%s", ci->fail_why);
+}
+
+int chinit_inject_fault(struct chinit *ci, char *errmsg)
+{
+	if (!chinit_running(ci))
+		return qsg_errf(errmsg, QSG_RC_CHINIT_NOT_RUNNING,
+				"channel initiator %s is not running", ci->d->cfg->name);
+	if (ci->host.sdrs != NULL) {
+		/* The real path: the next batch taken is "undecodable". */
+		ci->host.fault_armed = true;
+		QLOG_WARNING(ci->d->log, "QSG5026W",
+			     "channel initiator %s: fault injected: the next batch a sender "
+			     "takes is treated as undecodable",
+			     ci->d->cfg->name);
+	} else {
+		QLOG_WARNING(ci->d->log, "QSG5026W",
+			     "channel initiator %s: fault injected (no sender instance runs)",
+			     ci->d->cfg->name);
+		host_failed(ci, "fault injected");
+	}
+	return QSG_OK;
 }
 
 void chinit_notify_queue(struct chinit *ci, const char *queue)

@@ -18,7 +18,11 @@
  *   - a local instance whose entry no longer names it (owner or epoch
  *     changed: fenced, or STOPPED): end it.
  * The queue-manager part does recovery even while the channel initiator is
- * stopped (seed 001, scenario 3). The decisions are the channel cores'
+ * stopped or failed (seed 001, scenario 3). The initiator fails on its own
+ * on an internal error of the channel code (chhost_fail) or an injected
+ * fault: it ends its instances, publishes CHINIT_STATE(0) so that peers
+ * recover its channels, and restarts after a delay (chcore_chinit_restart_
+ * delay). The decisions are the channel cores'
  * (chcore.h). Called by the daemon (main.c, lease.c, the listener and the
  * admin adapter). All on the loop thread. */
 #ifndef QSG_CHINIT_H
@@ -27,6 +31,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "chcore.h"
 #include "qsgd/daemon.h"
 
 struct chinit;
@@ -41,10 +46,28 @@ void chinit_begin(struct chinit *ci, bool autostart);
 void chinit_close(struct chinit *ci);
 
 /* START/STOP CHINIT. Stop ends every instance at once (their channels are
- * recovered elsewhere by this member's queue-manager part). */
+ * recovered elsewhere by this member's queue-manager part). Start also
+ * restarts a failed initiator at once; stop cancels its restart. */
 int chinit_start(struct chinit *ci, char *errmsg);
 int chinit_stop(struct chinit *ci, char *errmsg);
+/* Running: started, not failed, member not fenced. */
 bool chinit_running(const struct chinit *ci);
+
+/* What DISPLAY CHINIT and the metrics show. */
+struct chinit_info {
+	enum chcore_chinit_st status;
+	uint64_t failures; /* failures of its own since the daemon started */
+	uint64_t restart_in_ms; /* FAILED: time left before it restarts */
+	char reason[128]; /* the last failure ("" = none) */
+};
+void chinit_info(const struct chinit *ci, struct chinit_info *out);
+
+/* Fault injection (test builds; the daemon calls it on SIGUSR2 when
+ * QSG_TEST_FAULTS names "chinit"): the initiator fails on its own through
+ * the path an internal error takes (chhost_fail). With a sending instance
+ * running, the next batch it takes is treated as undecodable; without one
+ * it fails at once. QSG_RC_CHINIT_NOT_RUNNING when it does not run. */
+int chinit_inject_fault(struct chinit *ci, char *errmsg);
 
 /* Member fencing (lease): a fenced member ends every instance at once and
  * changes nothing until it is active again. */

@@ -142,13 +142,22 @@ static void getbatch_done_body(void *arg, int status, const void *result, size_t
 	fsm_chiter_result(&it, &res.ch);
 	int64_t wall = qsgd_wall_ms();
 	uint32_t n = 0;
+	/* An injected fault (chinit_inject_fault, test builds) takes the same
+	 * path as a real undecodable batch. */
+	bool injected = s->h->fault_armed;
+	s->h->fault_armed = false;
 	for (;;) {
 		uint64_t seq;
 		struct fsm_msg m;
 		int done = 0;
-		if (fsm_chiter_batch(&it, &seq, &m, &done) != QSG_OK) {
-			chsdr_fail(s, "undecodable batch from the state machine");
+		if (injected || fsm_chiter_batch(&it, &seq, &m, &done) != QSG_OK) {
+			/* Not the channel's failure (no retry is counted): the
+			 * initiator is declared failed, ends this instance with
+			 * the others, and peers recover the channel. */
 			chsdr_ssub_free(x);
+			chhost_fail(s->h, injected ? "undecodable batch from the state machine "
+						     "(fault injected)"
+						   : "undecodable batch from the state machine");
 			return;
 		}
 		if (done)
@@ -173,7 +182,7 @@ static void getbatch_done_body(void *arg, int status, const void *result, size_t
 	}
 	chsdr_ssub_free(x);
 	if (n == 0 || n != res.ch.count) {
-		chsdr_fail(s, "batch count mismatch");
+		chhost_fail(s->h, "batch count mismatch from the state machine");
 		return;
 	}
 	stream_mark(s->st);

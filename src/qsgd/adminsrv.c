@@ -40,6 +40,18 @@ static int admin_chinit_stop(void *arg, char *errmsg)
 	return chinit_stop(d->chinit, errmsg);
 }
 
+static void admin_chinit_info(void *arg, struct admin_chinit_info *out)
+{
+	struct qsgd *d = arg;
+	struct chinit_info ci;
+	chinit_info(d->chinit, &ci);
+	memset(out, 0, sizeof *out);
+	out->status = chcore_chinit_status_name(ci.status);
+	out->failures = ci.failures;
+	out->restart_in_ms = ci.restart_in_ms;
+	snprintf(out->reason, sizeof out->reason, "%s", ci.reason);
+}
+
 static int admin_chinit_running(void *arg)
 {
 	struct qsgd *d = arg;
@@ -77,6 +89,7 @@ void adminsrv_env_init(struct admin_env *env, struct qsgd *d)
 	env->chinit_start = admin_chinit_start;
 	env->chinit_stop = admin_chinit_stop;
 	env->chinit_running = admin_chinit_running;
+	env->chinit_info = admin_chinit_info;
 	env->pick_owner = admin_pick_owner;
 	env->raft_config = admin_raft_config;
 	env->lifecycle = admin_lifecycle;

@@ -47,6 +47,8 @@ struct member {
 	uv_loop_t loop;
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
+	uv_signal_t sigusr2; /* fault injection (QSG_TEST_FAULTS) */
+	bool fault_chinit; /* QSG_TEST_FAULTS names "chinit" */
 	int lock_fd;
 	bool stopping;
 	/* observability */
@@ -237,6 +239,7 @@ static void glue_closed(void *arg)
 	}
 	uv_close((uv_handle_t *)&m->sigterm, NULL);
 	uv_close((uv_handle_t *)&m->sigint, NULL);
+	uv_close((uv_handle_t *)&m->sigusr2, NULL);
 }
 
 static void stop(struct member *m, const char *why)
@@ -252,6 +255,7 @@ static void stop(struct member *m, const char *why)
 	sdnotify_send(&m->sd, note);
 	uv_signal_stop(&m->sigterm);
 	uv_signal_stop(&m->sigint);
+	uv_signal_stop(&m->sigusr2);
 	if (m->timers_inited) {
 		uv_timer_stop(&m->ready_timer);
 		/* the watchdog keeps running until the loop ends: a stop that
@@ -286,6 +290,24 @@ static void request_stop(struct qsgd *d, const char *why)
 static void on_signal(uv_signal_t *h, int signum)
 {
 	stop(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* SIGUSR2: fault injection for tests (docs/channels.md, "Channel initiator
+ * failure"). Only with QSG_TEST_FAULTS=chinit in the daemon's environment;
+ * otherwise the signal is logged and ignored (never the default action,
+ * which would end the daemon). */
+static void on_sigusr2(uv_signal_t *h, int signum)
+{
+	struct member *m = h->data;
+	char errmsg[QSG_ERRMSG_SIZE];
+	(void)signum;
+	if (!m->fault_chinit) {
+		QLOG_WARNING(&m->log, "QSG5027W",
+			     "SIGUSR2 ignored: fault injection is not enabled (QSG_TEST_FAULTS)");
+		return;
+	}
+	if (m->core.chinit != NULL && chinit_inject_fault(m->core.chinit, errmsg) != QSG_OK)
+		QLOG_WARNING(&m->log, "QSG5027W", "fault injection: %s", errmsg);
 }
 
 /* ---- HTTP: /metrics, /healthz, /readyz ---- */
@@ -341,7 +363,11 @@ static void http_handler(void *arg, const char *path, struct httpd_response *r)
 			ms.fetched = cs.fetched;
 			ms.fetched_bytes = cs.bytes;
 		}
+		struct chinit_info ciinfo;
+		chinit_info(d->chinit, &ciinfo);
 		struct metrics_input in = {
+		    .chinit_status = chcore_chinit_status_name(ciinfo.status),
+		    .chinit_failures = ciinfo.failures,
 		    .fsm = d->fsm,
 		    .raft = &gi,
 		    .member_id = m->cfg.id,
@@ -547,6 +573,15 @@ static int run(struct member *m)
 	m->sigterm.data = m->sigint.data = m;
 	uv_signal_start(&m->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&m->sigint, on_signal, SIGINT);
+	const char *faults = getenv("QSG_TEST_FAULTS");
+	m->fault_chinit = faults != NULL && strstr(faults, "chinit") != NULL;
+	uv_signal_init(&m->loop, &m->sigusr2);
+	m->sigusr2.data = m;
+	uv_signal_start(&m->sigusr2, on_sigusr2, SIGUSR2);
+	if (m->fault_chinit)
+		QLOG_WARNING(&m->log, "QSG5028W",
+			     "fault injection enabled (QSG_TEST_FAULTS): SIGUSR2 fails the channel "
+			     "initiator");
 	if (looplag_init(&m->looplag, &m->loop, &m->log, cfg->loop_warn_ms, errmsg) != QSG_OK)
 		QLOG_WARNING(&m->log, "QSG4008W", "%s: loop stalls are not measured", errmsg);
 

@@ -221,6 +221,35 @@ static int m_cb(void *arg, const struct fsm_member *m)
 	return 0;
 }
 
+static int m_chinit_cb(void *arg, const struct fsm_member *m)
+{
+	struct mctx *c = arg;
+	char name[FSM_NAME_MAX * 2 + 1];
+	metrics_label_escape(name, sizeof name, m->name);
+	out(c->w, "qsg_member_chinit{member=\"%s\"} %d\n", name, m->chinit ? 1 : 0);
+	return 0;
+}
+
+/* The local channel initiator: one series per state, 1 for the current. */
+static void chinit_render(struct qsg_wbuf *w, const char *status, uint64_t failures)
+{
+	static const char *const states[] = {"RUNNING", "STOPPED", "FAILED", "FENCED"};
+	head(w, "qsg_chinit_status", "gauge",
+	     "This member's channel initiator: one series per state, 1 for the current one.");
+	for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
+		char lower[16];
+		size_t k = 0;
+		for (; states[i][k] != '\0' && k + 1 < sizeof lower; k++)
+			lower[k] = (char)(states[i][k] - 'A' + 'a');
+		lower[k] = '\0';
+		out(w, "qsg_chinit_status{state=\"%s\"} %d\n", lower,
+		    strcmp(states[i], status) == 0 ? 1 : 0);
+	}
+	head(w, "qsg_chinit_failures_total", "counter",
+	     "Failures of this member's channel initiator on its own (it restarts by itself).");
+	out(w, "qsg_chinit_failures_total %" PRIu64 "\n", failures);
+}
+
 /* ---- the message store (msgstore.h) ---- */
 
 static void store_render(struct qsg_wbuf *w, const struct metrics_store *s)
@@ -395,6 +424,11 @@ int metrics_render(const struct metrics_input *in, struct qsg_wbuf *w)
 	     "1 if the member is active in the replicated state and its lease has not expired.");
 	struct mctx mc = {.w = w, .now_ms = now_ms};
 	fsm_member_foreach(in->fsm, m_cb, &mc);
+	head(w, "qsg_member_chinit", "gauge",
+	     "1 if the member's channel initiator runs, as the replicated member table says.");
+	fsm_member_foreach(in->fsm, m_chinit_cb, &mc);
+	if (in->chinit_status != NULL)
+		chinit_render(w, in->chinit_status, in->chinit_failures);
 	head(w, "qsg_member_fenced", "gauge",
 	     "1 if this member has fenced itself (no lease renewal acknowledged).");
 	out(w, "qsg_member_fenced %d\n", in->fenced ? 1 : 0);

@@ -63,6 +63,11 @@ struct metrics_input {
 	const struct looplag_stats *loop;
 	/* the message store; NULL: no qsg_store_* series */
 	const struct metrics_store *store;
+	/* this member's channel initiator as DISPLAY CHINIT shows it
+	 * ("RUNNING", "STOPPED", "FAILED", "FENCED"); NULL: no qsg_chinit_*
+	 * series */
+	const char *chinit_status;
+	uint64_t chinit_failures;
 };
 
 /* Append the exposition (text format 0.0.4) to out. Returns QSG_OK or

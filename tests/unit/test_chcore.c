@@ -647,6 +647,41 @@ static void test_chp_is_start(void **state)
 	qsg_wbuf_close(&w);
 }
 
+/* The initiator's own state: STOP wins over a failure, a failure over
+ * fencing; only RUNNING runs instances. */
+static void test_chinit_status(void **state)
+{
+	(void)state;
+	assert_int_equal(chcore_chinit_status(true, false, false), CHINIT_ST_RUNNING);
+	assert_int_equal(chcore_chinit_status(false, false, false), CHINIT_ST_STOPPED);
+	assert_int_equal(chcore_chinit_status(false, true, true), CHINIT_ST_STOPPED);
+	assert_int_equal(chcore_chinit_status(true, true, false), CHINIT_ST_FAILED);
+	assert_int_equal(chcore_chinit_status(true, true, true), CHINIT_ST_FAILED);
+	assert_int_equal(chcore_chinit_status(true, false, true), CHINIT_ST_FENCED);
+	assert_string_equal(chcore_chinit_status_name(CHINIT_ST_FAILED), "FAILED");
+	assert_string_equal(chcore_chinit_status_name(CHINIT_ST_FENCED), "FENCED");
+	assert_string_equal(chcore_chinit_status_name(CHINIT_ST_RUNNING), "RUNNING");
+	assert_string_equal(chcore_chinit_status_name(CHINIT_ST_STOPPED), "STOPPED");
+}
+
+/* Restart delay: 5 s, doubled while it keeps failing soon after restarting,
+ * capped at 60 s, back to 5 s after a stable minute. */
+static void test_chinit_restart_delay(void **state)
+{
+	(void)state;
+	assert_int_equal(chcore_chinit_restart_delay(0, 0), CHINIT_RESTART_MS);
+	assert_int_equal(chcore_chinit_restart_delay(0, 999999), CHINIT_RESTART_MS);
+	unsigned d = CHINIT_RESTART_MS;
+	d = chcore_chinit_restart_delay(d, 1000);
+	assert_int_equal(d, 2 * CHINIT_RESTART_MS);
+	for (int i = 0; i < 10; i++)
+		d = chcore_chinit_restart_delay(d, 1000);
+	assert_int_equal(d, CHINIT_RESTART_MAX_MS);
+	assert_int_equal(chcore_chinit_restart_delay(d, CHINIT_STABLE_MS), CHINIT_RESTART_MS);
+	assert_int_equal(chcore_chinit_restart_delay(d, CHINIT_STABLE_MS - 1),
+			 CHINIT_RESTART_MAX_MS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -678,6 +713,8 @@ int main(void)
 	    cmocka_unit_test(test_sdr_partner),
 	    cmocka_unit_test(test_rcv_seq),
 	    cmocka_unit_test(test_chp_is_start),
+	    cmocka_unit_test(test_chinit_status),
+	    cmocka_unit_test(test_chinit_restart_delay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -263,6 +263,42 @@ static void metrics_from_fsm(void **state)
 	assert_true(value(t, "qsg_member_up{member=\"QM2\"}") == 0);
 }
 
+/* The channel initiator: the local state (one series per state) only when
+ * the input names it; the member table's view for every member. */
+static void metrics_chinit(void **state)
+{
+	struct ctx *x = *state;
+	struct glue_info gi = {.role = GLUE_FOLLOWER, .leader_id = 2};
+	struct qsgd_stats st;
+	qsgd_stats_init(&st);
+	const char *t = render(x, &gi, &st);
+	assert_true(value(t, "qsg_member_chinit{member=\"QM1\"}") == 0);
+	assert_true(value(t, "qsg_chinit_failures_total") == -1); /* not given */
+	struct fsm_cmd c = {.op = FSM_OP_CHINIT_STATE};
+	c.ch.member_id = 2;
+	c.ch.chinit = 1;
+	assert_int_equal(exec(x, &c), QSG_OK);
+
+	struct metrics_input in = {.fsm = x->f,
+				   .raft = &gi,
+				   .member_id = 1,
+				   .stats = &st,
+				   .chinit_status = "FAILED",
+				   .chinit_failures = 3};
+	qsg_wbuf_reset(&x->text);
+	assert_int_equal(metrics_render(&in, &x->text), QSG_OK);
+	qsg_put_u8(&x->text, 0);
+	t = (const char *)x->text.data;
+	assert_well_formed(t);
+	assert_true(value(t, "qsg_member_chinit{member=\"QM1\"}") == 0);
+	assert_true(value(t, "qsg_member_chinit{member=\"QM2\"}") == 1);
+	assert_true(value(t, "qsg_chinit_status{state=\"failed\"}") == 1);
+	assert_true(value(t, "qsg_chinit_status{state=\"running\"}") == 0);
+	assert_true(value(t, "qsg_chinit_status{state=\"stopped\"}") == 0);
+	assert_true(value(t, "qsg_chinit_status{state=\"fenced\"}") == 0);
+	assert_true(value(t, "qsg_chinit_failures_total") == 3);
+}
+
 static void metrics_channels(void **state)
 {
 	struct ctx *x = *state;
@@ -665,6 +701,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(metrics_from_fsm, setup, teardown),
 	    cmocka_unit_test_setup_teardown(metrics_channels, setup, teardown),
+	    cmocka_unit_test_setup_teardown(metrics_chinit, setup, teardown),
 	    cmocka_unit_test(readiness),
 	    cmocka_unit_test(label_escaping),
 	    cmocka_unit_test(json_escaping),

@@ -1924,6 +1924,61 @@ static void admin_reset_resolve(void **state)
 	assert_string_equal(val(h, 1, "CHANNEL"), "S2");
 }
 
+static struct admin_chinit_info fake_ci;
+
+static void fake_chinit_info(void *arg, struct admin_chinit_info *out)
+{
+	(void)arg;
+	*out = fake_ci;
+}
+
+/* DISPLAY CHINIT tells the truth: the member's own view (a failure of its
+ * own with the time to its restart and the reason, fencing) and the
+ * replicated member table's view (GROUP), which peer recovery goes by. */
+static void admin_chinit_failed(void **state)
+{
+	struct harness *h = *state;
+	struct fsm_cmd c;
+	struct fsm_result res;
+	join_self(h);
+	h->env.chinit_info = fake_chinit_info;
+	memset(&fake_ci, 0, sizeof fake_ci);
+	fake_ci.status = "RUNNING";
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_CHINIT_STATE;
+	c.ch.member_id = 1;
+	c.ch.chinit = 1;
+	assert_int_equal(apply(h, &c, &res), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY CHINIT"), QSG_OK);
+	assert_string_equal(val(h, 0, "STATUS"), "RUNNING");
+	assert_string_equal(val(h, 0, "GROUP"), "RUNNING");
+	assert_string_equal(val(h, 0, "FAILURES"), "0");
+	assert_null(val(h, 0, "RESTART"));
+	assert_null(val(h, 0, "REASON"));
+
+	/* Failed on its own; its queue manager published CHINIT_STATE(0). */
+	fake_ci.status = "FAILED";
+	fake_ci.failures = 1;
+	fake_ci.restart_in_ms = 4200;
+	snprintf(fake_ci.reason, sizeof fake_ci.reason, "undecodable batch");
+	c.ch.chinit = 0;
+	assert_int_equal(apply(h, &c, &res), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY CHINIT"), QSG_OK);
+	assert_string_equal(val(h, 0, "STATUS"), "FAILED");
+	assert_string_equal(val(h, 0, "GROUP"), "STOPPED");
+	assert_string_equal(val(h, 0, "FAILURES"), "1");
+	assert_string_equal(val(h, 0, "RESTART"), "5");
+	assert_string_equal(val(h, 0, "REASON"), "undecodable batch");
+
+	/* Fenced: no restart time; the last failure is still shown. */
+	fake_ci.status = "FENCED";
+	fake_ci.restart_in_ms = 0;
+	assert_int_equal(run(h, "DISPLAY CHINIT"), QSG_OK);
+	assert_string_equal(val(h, 0, "STATUS"), "FENCED");
+	assert_null(val(h, 0, "RESTART"));
+	assert_string_equal(val(h, 0, "REASON"), "undecodable batch");
+}
+
 static void admin_chinit_qmgr(void **state)
 {
 	struct harness *h = *state;
@@ -2437,6 +2492,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(admin_start_stop_race, setup, teardown),
 	    cmocka_unit_test_setup_teardown(admin_reset_resolve, setup, teardown),
 	    cmocka_unit_test_setup_teardown(admin_chinit_qmgr, setup, teardown),
+	    cmocka_unit_test_setup_teardown(admin_chinit_failed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(admin_channel_outcome_unknown, setup, teardown),
 	    cmocka_unit_test_setup_teardown(admin_qmstatus, setup, teardown),
 	    cmocka_unit_test_setup_teardown(admin_qmstatus_lag, setup, teardown),
