@@ -33,7 +33,7 @@
 #define MAX_READ_AHEAD 512
 #define WIRE_WAIT_MAX_MS 2000 /* longest server-side wait of one GET */
 #define PUSH_BYTES 65536 /* queued puts are written at the latest at this size */
-#define PUSH_MS 1 /* ... or when the oldest of them has waited this long */
+#define PUSH_US 1000 /* ... or when the oldest of them has waited this long */
 #define POOL_MAX 1024 /* free aput records kept for reuse */
 #define POOL_BODY 4096 /* ... with bodies up to this size */
 
@@ -94,7 +94,7 @@ struct qsga {
 	unsigned npool;
 	unsigned unresolved;
 	unsigned unsent; /* puts queued (qsgi_queue) and not yet written */
-	int64_t first_unsent; /* ms: when the oldest unwritten put was queued */
+	int64_t first_unsent; /* us: when the oldest unwritten put was queued */
 	bool streaming; /* a put waited for room since the last write */
 	bool resync; /* a reply asked for a new session */
 	bool uow_failed; /* a syncpoint put of the open uow failed */
@@ -324,7 +324,7 @@ static int send_put(qsg_conn *c, struct aput *p)
 	int rc = qsgi_queue(c, &p->req);
 	p->reqid = p->req.reqid;
 	if (rc == QSG_OK && c->as->unsent++ == 0)
-		c->as->first_unsent = qsgi_now_ms();
+		c->as->first_unsent = qsgi_now_us();
 	return rc;
 }
 
@@ -685,14 +685,14 @@ int qsg_put_async(qsg_conn *c, const char *queue, const struct qsg_md *md, const
 			qsgi_drop_conn(c); /* re-sent after the reconnect */
 		/* Coalesce (docs/client.md): a put waits to be written with
 		 * the next ones until the window is full, PUSH_BYTES are
-		 * queued or the oldest waited PUSH_MS, unless nothing is on
+		 * queued or the oldest waited PUSH_US, unless nothing is on
 		 * the wire (no reply would bring the caller back) and the
 		 * caller is not streaming (it waited for room since the last
 		 * write, so it makes puts as fast as replies free the window). */
 		bool full = a->unresolved >= a->window;
 		bool idle = a->unresolved == a->unsent && !a->streaming;
 		if (c->fd >= 0 && (idle || full || c->out.len >= PUSH_BYTES ||
-				   qsgi_now_ms() - a->first_unsent >= PUSH_MS)) {
+				   qsgi_now_us() - a->first_unsent >= PUSH_US)) {
 			(void)push_puts(c);
 			/* The replies already there (a full window waits for
 			 * them in the next call anyway). */

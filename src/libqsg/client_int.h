@@ -62,6 +62,7 @@ struct qsg_conn {
 
 /* conn.c */
 int64_t qsgi_now_ms(void);
+int64_t qsgi_now_us(void);
 int qsgi_left_ms(int64_t deadline);
 void qsgi_sleep_ms(int ms);
 /* Replies after which libqsg moves to a fresh connection; replies that say

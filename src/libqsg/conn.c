@@ -29,6 +29,13 @@ int64_t qsgi_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t qsgi_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Milliseconds left until deadline (-1 = none: infinite), for poll(). */
 int qsgi_left_ms(int64_t deadline)
 {
