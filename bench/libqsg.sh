@@ -6,6 +6,7 @@
 # RESULT line and a table of medians. One fresh group of 3 on ports
 # 21600.. (run directory QSG_RUN_DIR, default /tmp/qsg-libbench).
 # Run alone: flock /tmp/qsg-heavy.lock env SECS=5 REPS=3 bench/libqsg.sh
+# (ONLY=tools: just the qsgput/qsgget part.)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 export QSG_BIN_DIR=$src/build QSG_RUN_DIR=${QSG_RUN_DIR:-/tmp/qsg-libbench} QSG_PORT_BASE=21600 QSG_LOG_LEVEL=warn
@@ -27,6 +28,7 @@ row() { # MODE(put|get) INFLIGHT raw|lib
 		grep RESULT | sed "s/^/$3 /" | tee -a "$R" || true
 }
 clear_q() { "$B/qsgadm" <<<"CLEAR QLOCAL(QSG.BENCH)" >/dev/null || true; }
+[ "${ONLY:-}" = tools ] && REPS=0
 for rep in $(seq 1 "$REPS"); do
 	order="raw lib"; [ $((rep % 2)) -eq 0 ] && order="lib raw"
 	for n in 1 8 64; do
@@ -45,6 +47,7 @@ for rep in $(seq 1 "$REPS"); do
 done
 clear_q
 for m in raw lib; do
+	[ "${ONLY:-}" = tools ] && break
 	extra=; [ $m = lib ] && extra=--lib
 	"$B/qsgbench" --conns 8 --inflight 8 --seconds "$S" $extra | grep RESULT | sed "s/^/$m /" || true
 done
@@ -55,7 +58,7 @@ for mode in put get; do
 			grep "^$m .*mode=$mode conns=1 inflight=$n " "$R" |
 				sed 's/.* rate=\([0-9.]*\) p50_us=\([0-9]*\).*/\1 \2/' | sort -n |
 				awk -v k="$mode $n $m" '{ r[NR] = $1; p[NR] = $2 } END {
-					if (NR) printf "%s rate %.0f p50 %s (p50 of that run; %s runs)\n", k, r[int((NR + 1) / 2)], p[int((NR + 1) / 2)], NR }'
+					if (NR) printf "%s rate %.0f p50 %s (p50 of that run; %s runs)\n", k, r[int((NR + 1) / 2)], p[int((NR + 1) / 2)], NR }' || true
 		done
 	done
 done

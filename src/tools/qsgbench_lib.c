@@ -51,7 +51,8 @@ static void put_loop(struct worker *w)
 	struct qsg_md md = QSG_MD_DEFAULT;
 	md.priority = 0;
 	md.persistence = o->persistent ? QSG_PERSISTENT : QSG_NOT_PERSISTENT;
-	int opts = o->syncpoint > 0 ? QSG_PMO_SYNCPOINT : 0;
+	/* As raw mode: the group generates the msgid. */
+	int opts = QSG_PMO_NEW_MSG_ID | (o->syncpoint > 0 ? QSG_PMO_SYNCPOINT : 0);
 	/* Latency from the return of qsg_put_async (as raw mode measures from
 	 * the send), not from the call, which may first wait for room. More
 	 * entries than the window: a put's entry is not reused before its
