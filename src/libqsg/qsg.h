@@ -22,7 +22,8 @@
  * the window re-sent, and callbacks run, in qsg_dispatch, qsg_flush,
  * qsg_stat, qsg_put_async (when it waits for room in the window, and for
  * the replies already there when it writes puts held back for 1 ms or
- * 64 KiB) and before qsg_commit / qsg_backout / a synchronous put. Callbacks run with the connection's (recursive) mutex
+ * 64 KiB) and before qsg_commit / qsg_backout / a synchronous put.
+ * Callbacks run with the connection's (recursive) mutex
  * held, one at a time, never nested: a callback may call any qsg_* function
  * on the connection except qsg_disconnect (callbacks that become due
  * meanwhile run after it returns). For an event loop, ask for qsg_fd(c)
