@@ -32,22 +32,29 @@
 #define DEFAULT_READ_AHEAD 64
 #define MAX_READ_AHEAD 512
 #define WIRE_WAIT_MAX_MS 2000 /* longest server-side wait of one GET */
+#define PUSH_BYTES 65536 /* queued puts are written at the latest at this size */
+#define PUSH_US 1000 /* ... or when the oldest of them has waited this long */
+#define POOL_MAX 1024 /* free aput records kept for reuse */
+#define POOL_BODY 4096 /* ... with bodies up to this size */
 
 struct aput {
 	struct proto_req req; /* body points into data */
-	uint8_t *data;
 	struct qsg_md md;
 	void *ctx;
 	uint64_t seq; /* 0: not sent yet */
+	uint64_t pos; /* place in the FIFO since the start (reply matching) */
 	uint32_t reqid; /* on the current connection; 0: not sent on it */
 	bool sync, done;
 	int rc;
+	size_t cap; /* bytes of data */
+	struct aput *next_free;
+	uint8_t data[]; /* the body */
 };
 
 struct amsg {
 	struct qsg_md md;
 	void *body;
-	size_t len;
+	size_t len, cap; /* the slot owns body (cap bytes), reused */
 };
 
 struct consumer {
@@ -69,6 +76,8 @@ struct consumer {
 	int error; /* a GET refused for good: the consumer stops */
 	struct amsg *buf; /* received, not yet delivered (FIFO) */
 	size_t bhead, blen, bcap;
+	void *spare; /* the body buffer of the message last delivered */
+	size_t spare_cap;
 	uint32_t commit_reqid; /* non-syncpoint: COMMIT in flight */
 	int64_t idle_since;
 };
@@ -79,7 +88,14 @@ struct qsga {
 	void *put_arg;
 	struct aput **q; /* ring of puts not yet reported */
 	size_t qhead, qlen, qcap;
+	uint64_t popped, pushed; /* puts taken from / added to the ring, ever */
+	uint64_t hint; /* pos of the put whose reply is expected next */
+	struct aput *pool; /* free records */
+	unsigned npool;
 	unsigned unresolved;
+	unsigned unsent; /* puts queued (qsgi_queue) and not yet written */
+	int64_t first_unsent; /* us: when the oldest unwritten put was queued */
+	bool streaming; /* a put waited for room since the last write */
 	bool resync; /* a reply asked for a new session */
 	bool uow_failed; /* a syncpoint put of the open uow failed */
 	int64_t last_progress;
@@ -118,9 +134,45 @@ static int q_push(struct qsga *a, struct aput *p)
 		a->qcap = cap;
 		a->qhead = 0;
 	}
+	p->pos = a->pushed++;
 	a->q[(a->qhead + a->qlen) % a->qcap] = p;
 	a->qlen++;
 	return QSG_OK;
+}
+
+/* A put record with room for len bytes of body: from the pool if one is
+ * big enough, else new. */
+static struct aput *aput_new(struct qsga *a, size_t len)
+{
+	if (a->pool != NULL && a->pool->cap >= len) {
+		struct aput *p = a->pool;
+		a->pool = p->next_free;
+		a->npool--;
+		size_t cap = p->cap;
+		memset(p, 0, offsetof(struct aput, data));
+		p->cap = cap;
+		return p;
+	}
+	size_t cap = len < 256 ? 256 : len;
+	if (len > POOL_BODY)
+		cap = len;
+	struct aput *p = malloc(offsetof(struct aput, data) + cap);
+	if (p == NULL)
+		return NULL;
+	memset(p, 0, offsetof(struct aput, data));
+	p->cap = cap;
+	return p;
+}
+
+static void aput_free(struct qsga *a, struct aput *p)
+{
+	if (a->npool >= POOL_MAX || p->cap > POOL_BODY) {
+		free(p);
+		return;
+	}
+	p->next_free = a->pool;
+	a->pool = p;
+	a->npool++;
 }
 
 static bool con_busy(const struct consumer *k)
@@ -161,15 +213,9 @@ static void resolve(qsg_conn *c, struct aput *p, int rc)
 		a->uow_failed = true;
 }
 
-static void free_msg(struct amsg *m)
-{
-	free(m->body);
-}
-
+/* Forget the undelivered messages (their slots keep their buffers). */
 static void con_buf_clear(struct consumer *k)
 {
-	for (size_t i = 0; i < k->blen; i++)
-		free_msg(&k->buf[(k->bhead + i) % k->bcap]);
 	k->bhead = k->blen = 0;
 }
 
@@ -178,10 +224,10 @@ static void con_buf_push(qsg_conn *c, const struct fsm_msg *m)
 	struct consumer *k = &c->as->con;
 	if (k->blen == k->bcap) {
 		size_t cap = k->bcap ? k->bcap * 2 : 64;
-		struct amsg *n = malloc(cap * sizeof *n);
+		struct amsg *n = calloc(cap, sizeof *n);
 		if (n == NULL)
 			abort(); /* small, bounded by read_ahead */
-		for (size_t i = 0; i < k->blen; i++)
+		for (size_t i = 0; i < k->bcap; i++) /* every slot: they own buffers */
 			n[i] = k->buf[(k->bhead + i) % k->bcap];
 		free(k->buf);
 		k->buf = n;
@@ -199,9 +245,13 @@ static void con_buf_push(qsg_conn *c, const struct fsm_msg *m)
 	x->md.backout_count = m->backout_count;
 	x->md.seqno = m->seqno;
 	x->len = m->body.len;
-	x->body = malloc(m->body.len + 1);
-	if (x->body == NULL)
-		abort();
+	if (x->body == NULL || x->cap < m->body.len + 1) {
+		free(x->body);
+		x->cap = m->body.len + 1 < 256 ? 256 : m->body.len + 1;
+		x->body = malloc(x->cap);
+		if (x->body == NULL)
+			abort();
+	}
 	memcpy(x->body, m->body.p, m->body.len);
 	k->blen++;
 }
@@ -214,10 +264,16 @@ void qsga_on_reply(qsg_conn *c, const struct proto_resp *resp)
 	struct consumer *k = &a->con;
 	a->last_progress = qsgi_now_ms();
 	if (resp->op == PROTO_PUT) {
-		for (size_t i = 0; i < a->qlen; i++) {
+		/* Replies come in request order: try the expected one first. */
+		size_t h = a->hint - a->popped;
+		for (size_t j = 0; j <= a->qlen; j++) {
+			size_t i = j == 0 ? h : j - 1;
+			if (i >= a->qlen || (j > 0 && i == h))
+				continue;
 			struct aput *p = q_at(a, i);
 			if (p->done || p->reqid != resp->reqid)
 				continue;
+			a->hint = p->pos + 1;
 			if (qsgi_retryable(resp->rc) || resp->rc == QSG_RC_BUSY) {
 				a->resync = true; /* HELLO's put_seq will tell */
 				return;
@@ -260,13 +316,25 @@ void qsga_on_reply(qsg_conn *c, const struct proto_resp *resp)
 
 /* ---- the connection ---- */
 
+/* Queue a put with the next producer seq (written by push_puts). */
 static int send_put(qsg_conn *c, struct aput *p)
 {
 	p->seq = ++c->last_seq;
 	p->req.u.put.seq = p->seq;
-	int rc = qsgi_send(c, &p->req);
-	p->reqid = p->req.reqid; /* may have reached the member even on failure */
+	int rc = qsgi_queue(c, &p->req);
+	p->reqid = p->req.reqid;
+	if (rc == QSG_OK && c->as->unsent++ == 0)
+		c->as->first_unsent = qsgi_now_us();
 	return rc;
+}
+
+/* Write everything queued (puts, GETs, COMMIT) with one send. */
+static int push_puts(qsg_conn *c)
+{
+	struct qsga *a = c->as;
+	a->unsent = 0;
+	a->streaming = false;
+	return qsgi_push(c); /* failure: dropped, the next pump reconnects */
 }
 
 /* After every successful HELLO: reconcile the puts with put_seq, forget
@@ -293,11 +361,15 @@ void qsga_attached(qsg_conn *c)
 			resolve(c, p, QSG_OK);
 		}
 	}
+	a->unsent = 0;
+	a->hint = a->popped;
 	for (size_t i = 0; i < a->qlen && c->fd >= 0; i++) {
 		struct aput *p = q_at(a, i);
-		if (!p->done)
-			(void)send_put(c, p); /* failure: the next pump reconnects */
+		if (!p->done && send_put(c, p) != QSG_OK)
+			qsgi_drop_conn(c); /* the next pump reconnects */
 	}
+	if (c->fd >= 0)
+		(void)push_puts(c);
 	k->ngets = 0;
 	k->commit_reqid = 0;
 	con_buf_clear(k);
@@ -343,10 +415,13 @@ static void con_issue(qsg_conn *c)
 		strcpy(req.u.get.queue, k->queue);
 		req.u.get.flags = FSM_F_SYNCPOINT;
 		req.u.get.wait_ms = i == 0 ? (int32_t)wait : 0;
-		if (qsgi_send(c, &req) != QSG_OK)
-			return; /* dropped: the next pump reconnects */
+		if (qsgi_queue(c, &req) != QSG_OK) {
+			qsgi_drop_conn(c); /* the next pump reconnects */
+			return;
+		}
 		k->gets[k->ngets++] = req.reqid;
 	}
+	(void)push_puts(c); /* with the COMMIT before them */
 }
 
 /* Move every entry left to the application when no member can be reached:
@@ -393,6 +468,8 @@ static int pump(qsg_conn *c, int timeout_ms)
 		}
 	}
 	con_issue(c);
+	if (c->out.len > 0 && push_puts(c) != QSG_OK)
+		return QSG_OK; /* dropped: the next pump reconnects */
 	if (in_flight(a) == 0 && timeout_ms < 0)
 		return QSG_OK;
 	/* A member that answers nothing in time is left (as in conn.c). */
@@ -411,7 +488,7 @@ static int pump(qsg_conn *c, int timeout_ms)
 		qsga_on_reply(c, &resp);
 		if (a->resync)
 			return QSG_OK;
-		rc = qsgi_read(c, &resp, 0);
+		rc = qsgi_read_next(c, &resp);
 	}
 	if (rc == QSG_RC_NO_MSG_AVAILABLE) {
 		if (watch && in_flight(a) > 0 &&
@@ -445,8 +522,10 @@ static void con_batch_end(qsg_conn *c)
 		} else if (c->fd >= 0) {
 			struct proto_req req = {.op = PROTO_COMMIT};
 			req.u.commit.uow = ++c->uows_done; /* HELLO corrects it after a loss */
-			if (qsgi_send(c, &req) == QSG_OK)
-				k->commit_reqid = req.reqid;
+			if (qsgi_queue(c, &req) == QSG_OK)
+				k->commit_reqid = req.reqid; /* written with the next GETs */
+			else
+				qsgi_drop_conn(c);
 		}
 	} else if (k->wait_ms >= 0 && now - k->idle_since >= k->wait_ms) {
 		k->idle_since = now;
@@ -468,21 +547,27 @@ static void deliver(qsg_conn *c)
 			struct aput *p = q_at(a, 0);
 			a->qhead = (a->qhead + 1) % a->qcap;
 			a->qlen--;
+			a->popped++;
 			if (a->put_cb != NULL)
 				a->put_cb(a->put_arg, p->ctx, p->rc, &p->md);
-			free(p->data);
-			free(p);
+			aput_free(a, p);
 			continue;
 		}
 		if (k->blen > 0) {
-			struct amsg m = k->buf[k->bhead];
+			/* The slot's buffer goes to the callback; the spare
+			 * (the previous message's) takes its place. */
+			struct amsg *x = &k->buf[k->bhead];
+			struct amsg m = *x;
+			x->body = k->spare;
+			x->cap = k->spare_cap;
 			k->bhead = (k->bhead + 1) % k->bcap;
 			k->blen--;
 			k->total++;
 			a->st.msgs_delivered++;
 			if (k->cb != NULL)
 				k->cb(k->arg, c, QSG_CB_MSG, QSG_OK, &m.md, m.body, m.len);
-			free_msg(&m);
+			k->spare = m.body;
+			k->spare_cap = m.cap;
 			continue;
 		}
 		con_batch_end(c);
@@ -557,22 +642,20 @@ int qsg_put_async(qsg_conn *c, const char *queue, const struct qsg_md *md, const
 		c->uow_open = false;
 		a->uow_failed = true;
 	}
-	struct aput *p = calloc(1, sizeof *p);
-	if (p == NULL || (len > 0 && (p->data = malloc(len)) == NULL)) {
-		free(p);
+	bool large = len > FSM_CHUNK_MAX;
+	struct aput *p = aput_new(a, large ? 0 : len);
+	if (p == NULL)
 		return unlock_rc(c, QSG_RC_STORAGE_NOT_AVAILABLE);
-	}
 	p->md = *md;
 	p->ctx = ctx;
 	p->sync = sync;
-	if (len > FSM_CHUNK_MAX) {
+	if (large) {
 		/* A large message goes in parts, synchronously, in its turn. */
-		free(p->data);
-		p->data = NULL;
 		a->unresolved++;
 		rc = qsg_put(c, queue, &p->md, body, len, options);
 		if (q_push(a, p) != QSG_OK) {
-			free(p);
+			a->unresolved--;
+			aput_free(a, p);
 			return unlock_rc(c, QSG_RC_STORAGE_NOT_AVAILABLE);
 		}
 		resolve(c, p, rc);
@@ -585,24 +668,40 @@ int qsg_put_async(qsg_conn *c, const char *queue, const struct qsg_md *md, const
 	p->req.u.put.msg.body.p = p->data;
 	/* Room in the window: answers are processed (callbacks run below). */
 	while (a->unresolved >= a->window) {
-		rc = pump(c, -1);
+		rc = pump(c, -1); /* writes the queued puts first */
+		a->streaming = true;
 		if (rc != QSG_OK)
 			break;
 	}
 	if (q_push(a, p) != QSG_OK) {
-		free(p->data);
-		free(p);
+		aput_free(a, p);
 		return unlock_rc(c, QSG_RC_STORAGE_NOT_AVAILABLE);
 	}
 	if (in_flight(a) == 0)
 		a->last_progress = qsgi_now_ms();
 	a->unresolved++;
-	if (c->fd >= 0 && !a->resync)
-		(void)send_put(c, p); /* failure: re-sent after the reconnect */
-	else
+	if (c->fd >= 0 && !a->resync) {
+		if (send_put(c, p) != QSG_OK)
+			qsgi_drop_conn(c); /* re-sent after the reconnect */
+		/* Coalesce (docs/client.md): a put waits to be written with
+		 * the next ones until the window is full, PUSH_BYTES are
+		 * queued or the oldest waited PUSH_US, unless nothing is on
+		 * the wire (no reply would bring the caller back) and the
+		 * caller is not streaming (it waited for room since the last
+		 * write, so it makes puts as fast as replies free the window). */
+		bool full = a->unresolved >= a->window;
+		bool idle = a->unresolved == a->unsent && !a->streaming;
+		if (c->fd >= 0 && (idle || full || c->out.len >= PUSH_BYTES ||
+				   qsgi_now_us() - a->first_unsent >= PUSH_US)) {
+			(void)push_puts(c);
+			/* The replies already there (a full window waits for
+			 * them in the next call anyway). */
+			if (!idle && !full && !a->in_cb)
+				(void)pump(c, 0);
+		}
+	} else {
 		(void)pump(c, 0);
-	if (!a->in_cb)
-		(void)pump(c, 0);
+	}
 	deliver(c);
 	return unlock_rc(c, QSG_OK);
 }
@@ -790,6 +889,8 @@ int qsg_dispatch(qsg_conn *c, int timeout_ms)
 int qsg_fd(qsg_conn *c)
 {
 	lock(c);
+	if (c->as != NULL && c->fd >= 0 && c->out.len > 0)
+		(void)push_puts(c); /* what it holds back: the replies wake the poller */
 	int fd = c->fd;
 	return unlock_rc(c, fd);
 }
@@ -799,13 +900,17 @@ void qsga_free(qsg_conn *c)
 	struct qsga *a = c->as;
 	if (a == NULL)
 		return;
-	for (size_t i = 0; i < a->qlen; i++) {
-		struct aput *p = q_at(a, i);
-		free(p->data);
+	for (size_t i = 0; i < a->qlen; i++)
+		free(q_at(a, i));
+	while (a->pool != NULL) {
+		struct aput *p = a->pool;
+		a->pool = p->next_free;
 		free(p);
 	}
 	free(a->q);
-	con_buf_clear(&a->con);
+	for (size_t i = 0; i < a->con.bcap; i++)
+		free(a->con.buf[i].body);
+	free(a->con.spare);
 	free(a->con.buf);
 	free(a->con.gets);
 	free(a);

@@ -151,6 +151,8 @@ void qsg_disconnect(qsg_conn *c)
 {
 	if (c == NULL)
 		return;
+	if (c->fd >= 0)
+		(void)qsgi_push(c); /* requests queued and not yet written */
 	qsga_free(c);
 	if (c->fd >= 0)
 		close(c->fd);

@@ -51,16 +51,18 @@ struct qsg_conn {
 	struct defprty *prty; /* DEFPRTY of queues, for QSG_PRI_AS_Q_DEF */
 	size_t nprty;
 
-	struct qsg_wbuf out;
-	uint8_t *in; /* receive buffer */
-	size_t inlen, incap;
+	struct qsg_wbuf out; /* encoded requests not yet written (qsgi_queue) */
+	uint8_t *in; /* receive buffer: bytes inoff..inlen are not parsed yet */
+	size_t inoff, inlen, incap;
 	size_t consumed; /* bytes of the last returned frame, dropped on next read */
+	bool in_short; /* the last read did not fill the buffer */
 	char err[QSG_ERRMSG_SIZE];
 	struct qsga *as; /* NULL until the first asynchronous call */
 };
 
 /* conn.c */
 int64_t qsgi_now_ms(void);
+int64_t qsgi_now_us(void);
 int qsgi_left_ms(int64_t deadline);
 void qsgi_sleep_ms(int ms);
 /* Replies after which libqsg moves to a fresh connection; replies that say
@@ -82,9 +84,20 @@ void qsgi_set_reply_error(qsg_conn *c, const struct proto_resp *resp);
  * QSG_OK with resp filled, QSG_RC_NO_MSG_AVAILABLE when none came in time,
  * or a transport error after which the connection is dropped. */
 int qsgi_read(qsg_conn *c, struct proto_resp *resp, int timeout_ms);
-/* Send one encoded request (blocking); assigns req->reqid. A transport
- * error drops the connection. */
+/* After qsgi_read: the next frame already received, else what the socket
+ * has now, unless the last read drained it (then NO_MSG_AVAILABLE without
+ * a system call). */
+int qsgi_read_next(qsg_conn *c, struct proto_resp *resp);
+/* Send one encoded request (blocking), after the queued ones; assigns
+ * req->reqid. A transport error drops the connection. */
 int qsgi_send(qsg_conn *c, struct proto_req *req);
+/* Encode a request behind the queued ones without writing it (assigns
+ * req->reqid); qsgi_push writes everything queued with one send (blocking;
+ * a transport error drops the connection, which discards the queue).
+ * Requests are written in the order they were queued; a synchronous
+ * exchange pushes the queue ahead of its own request. */
+int qsgi_queue(qsg_conn *c, struct proto_req *req);
+int qsgi_push(qsg_conn *c);
 
 /* client.c: check a put's arguments and fill req (PROTO_PUT, no seq). */
 int qsgi_fill_put(qsg_conn *c, struct proto_req *req, const char *queue, const struct qsg_md *md,

@@ -29,6 +29,13 @@ int64_t qsgi_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t qsgi_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Milliseconds left until deadline (-1 = none: infinite), for poll(). */
 int qsgi_left_ms(int64_t deadline)
 {
@@ -88,8 +95,10 @@ void qsgi_drop_conn(qsg_conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
-	c->inlen = 0;
+	c->inoff = c->inlen = 0;
 	c->consumed = 0;
+	c->in_short = false;
+	qsg_wbuf_reset(&c->out); /* requests never written: re-sent by their owner */
 	c->member_id = 0;
 	c->qmgr[0] = '\0';
 	if (c->uow_open) {
@@ -174,33 +183,48 @@ static int send_all(qsg_conn *c, const uint8_t *p, size_t n, int64_t deadline)
 	return QSG_OK;
 }
 
+#define IN_MIN 262144 /* receive buffer: replies are read in large reads */
+
 /* Receive one frame and decode it into resp (slices point into c->in, valid
- * until the next receive). */
-static int recv_frame(qsg_conn *c, struct proto_resp *resp, int64_t deadline, bool *timed_out)
+ * until the next receive). Frames already buffered cost no system call; a
+ * read takes whatever the socket has, up to the buffer's free space. With
+ * deadline 0, a socket with nothing to read returns at once (*timed_out)
+ * without poll(); with `next` too, after a read that did not fill the
+ * buffer (the socket was drained a moment ago), it returns without reading.
+ * Waiting after such a read polls before it reads. */
+static int recv_frame(qsg_conn *c, struct proto_resp *resp, int64_t deadline, bool *timed_out,
+		      bool next)
 {
-	if (c->consumed > 0) {
-		memmove(c->in, c->in + c->consumed, c->inlen - c->consumed);
-		c->inlen -= c->consumed;
-		c->consumed = 0;
-	}
+	c->inoff += c->consumed;
+	c->consumed = 0;
+	if (c->inoff == c->inlen)
+		c->inoff = c->inlen = 0;
 	for (;;) {
-		size_t flen = 0;
-		int rc = proto_frame_check(c->in, c->inlen, &flen);
+		size_t flen = 0, have = c->inlen - c->inoff;
+		int rc = proto_frame_check(c->in + c->inoff, have, &flen);
 		if (rc != QSG_OK)
 			return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
 					"bad frame from the member: %s", qsg_rc_text(rc));
 		if (flen > 0) {
 			char msg[QSG_ERRMSG_SIZE];
 			c->consumed = flen;
-			rc = proto_resp_decode(c->in, flen, resp, msg);
+			rc = proto_resp_decode(c->in + c->inoff, flen, resp, msg);
 			if (rc != QSG_OK)
 				return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
 						"bad response from the member: %s", msg);
 			return QSG_OK;
 		}
-		size_t want = c->inlen < 4 ? 4096 : (size_t)qsg_le32(c->in) + 4;
-		if (want < c->inlen + 4096)
-			want = c->inlen + 4096;
+		/* A partial frame (or none): keep it at the front, make room. */
+		if (c->inoff > 0) {
+			memmove(c->in, c->in + c->inoff, have);
+			c->inoff = 0;
+			c->inlen = have;
+		}
+		size_t want = have < 4 ? IN_MIN : (size_t)qsg_le32(c->in) + 4;
+		if (want < have + 4096)
+			want = have + 4096;
+		if (want < IN_MIN)
+			want = IN_MIN;
 		if (want > c->incap) {
 			uint8_t *p = realloc(c->in, want);
 			if (p == NULL)
@@ -209,11 +233,33 @@ static int recv_frame(qsg_conn *c, struct proto_resp *resp, int64_t deadline, bo
 			c->in = p;
 			c->incap = want;
 		}
-		ssize_t k = recv(c->fd, c->in + c->inlen, c->incap - c->inlen, 0);
+		if (c->in_short && deadline == 0 && next && timed_out != NULL) {
+			*timed_out = true; /* (qsgi_read, which begins each pass, reads) */
+			return QSG_RC_NO_MSG_AVAILABLE;
+		}
+		if (c->in_short && deadline != 0) {
+			c->in_short = false;
+			struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+			int r = poll(&pfd, 1, qsgi_left_ms(deadline));
+			if (r == 0 && timed_out != NULL) {
+				*timed_out = true;
+				return QSG_RC_NO_MSG_AVAILABLE;
+			}
+			if (r == 0)
+				return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
+						"no reply from the member in time");
+			if (r < 0 && errno != EINTR)
+				return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN, "poll: %s",
+						strerror(errno));
+		}
+		size_t space = c->incap - c->inlen;
+		ssize_t k = recv(c->fd, c->in + c->inlen, space, 0);
 		if (k > 0) {
 			c->inlen += (size_t)k;
+			c->in_short = (size_t)k < space;
 			continue;
 		}
+		c->in_short = false;
 		if (k == 0)
 			return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
 					"the member closed the connection");
@@ -222,6 +268,10 @@ static int recv_frame(qsg_conn *c, struct proto_resp *resp, int64_t deadline, bo
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN, "recv: %s",
 					strerror(errno));
+		if (deadline == 0 && timed_out != NULL) {
+			*timed_out = true; /* only what was there */
+			return QSG_RC_NO_MSG_AVAILABLE;
+		}
 		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
 		int r = poll(&pfd, 1, qsgi_left_ms(deadline));
 		if (r == 0 && timed_out != NULL) {
@@ -237,22 +287,49 @@ static int recv_frame(qsg_conn *c, struct proto_resp *resp, int64_t deadline, bo
 	}
 }
 
+/* Encode req behind the queued requests (a failed encoding leaves the
+ * queue as it was). */
+int qsgi_queue(qsg_conn *c, struct proto_req *req)
+{
+	if (c->fd < 0)
+		return QSG_RC_CONNECTION_BROKEN;
+	req->reqid = ++c->reqid;
+	if (req->reqid == 0)
+		req->reqid = ++c->reqid;
+	int rc = proto_req_encode(req, &c->out);
+	if (rc == QSG_OK && c->out.err != QSG_OK)
+		rc = QSG_RC_STORAGE_NOT_AVAILABLE;
+	if (rc != QSG_OK)
+		return qsg_errf(c->err, rc, "cannot encode the request: %s", qsg_rc_text(rc));
+	return QSG_OK;
+}
+
+int qsgi_push(qsg_conn *c)
+{
+	if (c->fd < 0)
+		return QSG_RC_CONNECTION_BROKEN;
+	if (c->out.len == 0)
+		return QSG_OK;
+	int rc = send_all(c, c->out.data, c->out.len, qsgi_now_ms() + c->reply_ms);
+	qsg_wbuf_reset(&c->out);
+	if (rc != QSG_OK)
+		qsgi_drop_conn(c);
+	return rc;
+}
+
 /* One request/response exchange on the current connection. Returns QSG_OK
  * with resp filled (its rc is the member's answer), or a transport error
  * after which the connection is closed. */
 static int call(qsg_conn *c, struct proto_req *req, struct proto_resp *resp, int timeout_ms)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : qsgi_now_ms() + timeout_ms;
-	req->reqid = ++c->reqid;
-	if (req->reqid == 0)
-		req->reqid = ++c->reqid;
-	qsg_wbuf_reset(&c->out);
-	int rc = proto_req_encode(req, &c->out);
+	int rc = qsgi_queue(c, req);
 	if (rc != QSG_OK)
-		return qsg_errf(c->err, rc, "cannot encode the request: %s", qsg_rc_text(rc));
-	rc = send_all(c, c->out.data, c->out.len, deadline);
+		return rc;
+	rc = send_all(c, c->out.data, c->out.len, deadline); /* the queued ones first */
+	qsg_wbuf_reset(&c->out);
 	while (rc == QSG_OK) {
-		rc = recv_frame(c, resp, deadline, NULL);
+		rc = recv_frame(c, resp, deadline, NULL, false);
 		if (rc == QSG_OK && resp->reqid == req->reqid && resp->op == req->op)
 			return QSG_OK;
 		/* A reply of an asynchronous request (async.c), or a stale
@@ -268,9 +345,21 @@ int qsgi_read(qsg_conn *c, struct proto_resp *resp, int timeout_ms)
 {
 	if (c->fd < 0)
 		return QSG_RC_CONNECTION_BROKEN;
-	int64_t deadline = timeout_ms < 0 ? -1 : qsgi_now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : timeout_ms == 0 ? 0 : qsgi_now_ms() + timeout_ms;
 	bool timed_out = false;
-	int rc = recv_frame(c, resp, deadline, &timed_out);
+	int rc = recv_frame(c, resp, deadline, &timed_out, false);
+	if (rc == QSG_OK || timed_out)
+		return rc;
+	qsgi_drop_conn(c);
+	return rc;
+}
+
+int qsgi_read_next(qsg_conn *c, struct proto_resp *resp)
+{
+	if (c->fd < 0)
+		return QSG_RC_CONNECTION_BROKEN;
+	bool timed_out = false;
+	int rc = recv_frame(c, resp, 0, &timed_out, true);
 	if (rc == QSG_OK || timed_out)
 		return rc;
 	qsgi_drop_conn(c);
@@ -279,19 +368,8 @@ int qsgi_read(qsg_conn *c, struct proto_resp *resp, int timeout_ms)
 
 int qsgi_send(qsg_conn *c, struct proto_req *req)
 {
-	if (c->fd < 0)
-		return QSG_RC_CONNECTION_BROKEN;
-	req->reqid = ++c->reqid;
-	if (req->reqid == 0)
-		req->reqid = ++c->reqid;
-	qsg_wbuf_reset(&c->out);
-	int rc = proto_req_encode(req, &c->out);
-	if (rc != QSG_OK)
-		return qsg_errf(c->err, rc, "cannot encode the request: %s", qsg_rc_text(rc));
-	rc = send_all(c, c->out.data, c->out.len, qsgi_now_ms() + c->reply_ms);
-	if (rc != QSG_OK)
-		qsgi_drop_conn(c);
-	return rc;
+	int rc = qsgi_queue(c, req);
+	return rc != QSG_OK ? rc : qsgi_push(c);
 }
 
 void qsgi_set_reply_error(qsg_conn *c, const struct proto_resp *resp)

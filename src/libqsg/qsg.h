@@ -21,14 +21,16 @@
  * the connection: replies are read, lost connections re-established and
  * the window re-sent, and callbacks run, in qsg_dispatch, qsg_flush,
  * qsg_stat, qsg_put_async (when it waits for room in the window, and for
- * replies already there) and before qsg_commit / qsg_backout / a
- * synchronous put. Callbacks run with the connection's (recursive) mutex
+ * the replies already there when it writes puts held back for 1 ms or
+ * 64 KiB) and before qsg_commit / qsg_backout / a synchronous put.
+ * Callbacks run with the connection's (recursive) mutex
  * held, one at a time, never nested: a callback may call any qsg_* function
  * on the connection except qsg_disconnect (callbacks that become due
- * meanwhile run after it returns). For an event loop, poll qsg_fd(c) for
- * input and call qsg_dispatch(c, 0) when it is readable and every few
- * hundred milliseconds (timeouts, reconnects); the descriptor changes after
- * a reconnect, so ask for it again after each dispatch.
+ * meanwhile run after it returns). For an event loop, ask for qsg_fd(c)
+ * before each poll (it also writes the requests libqsg holds back, see
+ * qsg_put_async), poll it for input and call qsg_dispatch(c, 0) when it is
+ * readable and every few hundred milliseconds (timeouts, reconnects); the
+ * descriptor changes after a reconnect.
  *
  * Memory: every pointer argument is borrowed for the duration of the call
  * only, unless stated otherwise. */
@@ -187,8 +189,14 @@ int qsg_set_put_async(qsg_conn *c, unsigned window, qsg_put_cb cb, void *arg);
 
 /* As qsg_put, asynchronously. md is read, not updated (the msgid comes to
  * the callback); put_ctx is given back to the callback. Returns QSG_OK
- * once the put is sent (or queued for sending after a reconnect), or an
- * error of the arguments (nothing sent). */
+ * once the put is queued (copied, with its producer seq), or an error of
+ * the arguments (nothing sent). Puts made in quick succession are written
+ * together (docs/client.md, "Coalescing"): a put is written before the call
+ * returns when nothing else is on the wire and the caller did not just wait
+ * for room in the window; otherwise when the window is full, when 64 KiB
+ * are queued, at the next qsg_put_async 1 ms after the oldest queued one,
+ * and in every other call on the connection (qsg_dispatch, qsg_flush,
+ * qsg_stat, qsg_fd, qsg_commit, synchronous calls, qsg_disconnect). */
 int qsg_put_async(qsg_conn *c, const char *queue, const struct qsg_md *md, const void *body,
 		  size_t len, int options, void *put_ctx);
 
@@ -269,7 +277,9 @@ int qsg_consume_stop(qsg_conn *c);
  * and the consumer QSG_CB_ERROR). */
 int qsg_dispatch(qsg_conn *c, int timeout_ms);
 
-/* The connection's socket, to poll for input (-1 when not connected). */
+/* The connection's socket, to poll for input (-1 when not connected).
+ * Writes the requests libqsg holds back first, so that their replies wake
+ * the poller. */
 int qsg_fd(qsg_conn *c);
 
 /* Free a body returned by qsg_get / qsg_browse. */

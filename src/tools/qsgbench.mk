@@ -3,7 +3,8 @@
 # not through libqsg, so it can pipeline many requests per connection.
 bin_PROGRAMS += qsgbench
 qsgbench_SOURCES = src/tools/qsgbench.c src/tools/bench_hist.c src/tools/bench_hist.h \
-	src/tools/qsgbench_lib.c src/tools/qsgbench_lib.h
+	src/tools/qsgbench_lib.c src/tools/qsgbench_lib.h src/tools/qsgbench_opts.c \
+	src/tools/qsgbench_opts.h
 qsgbench_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/common
 qsgbench_LDADD = libqsg.la libqsgcommon.la $(UV_LIBS) -lm -lpthread
 EXTRA_DIST += bench/run.sh

@@ -21,6 +21,8 @@ struct worker {
 	int first_rc;
 	uint64_t t_end; /* ns; 0 = none */
 	struct bench_hist hist; /* put latency, ns */
+	uint64_t *t_put; /* ring: when put i was handed over (ctx = i % nring) */
+	size_t nring;
 };
 
 static uint64_t now_ns(void)
@@ -40,7 +42,7 @@ static void on_put(void *arg, void *ctx, int rc, const struct qsg_md *md)
 		return;
 	}
 	w->ok++;
-	bench_hist_record(&w->hist, now_ns() - (uint64_t)(uintptr_t)ctx);
+	bench_hist_record(&w->hist, now_ns() - w->t_put[(uintptr_t)ctx]);
 }
 
 static void put_loop(struct worker *w)
@@ -49,12 +51,22 @@ static void put_loop(struct worker *w)
 	struct qsg_md md = QSG_MD_DEFAULT;
 	md.priority = 0;
 	md.persistence = o->persistent ? QSG_PERSISTENT : QSG_NOT_PERSISTENT;
-	int opts = o->syncpoint > 0 ? QSG_PMO_SYNCPOINT : 0;
-	if (qsg_set_put_async(w->c, o->inflight, on_put, w) != QSG_OK)
+	/* As raw mode: the group generates the msgid. */
+	int opts = QSG_PMO_NEW_MSG_ID | (o->syncpoint > 0 ? QSG_PMO_SYNCPOINT : 0);
+	/* Latency from the return of qsg_put_async (as raw mode measures from
+	 * the send), not from the call, which may first wait for room. More
+	 * entries than the window: a put's entry is not reused before its
+	 * callback (its own call's start time if it came in that call). */
+	w->nring = (size_t)o->inflight * 2 + 2;
+	w->t_put = calloc(w->nring, sizeof *w->t_put);
+	if (w->t_put == NULL || qsg_set_put_async(w->c, o->inflight, on_put, w) != QSG_OK)
 		return;
 	for (uint64_t i = 0; i < w->budget && (w->t_end == 0 || now_ns() < w->t_end); i++) {
+		size_t slot = (size_t)(i % w->nring);
+		w->t_put[slot] = now_ns();
 		int rc = qsg_put_async(w->c, o->queue, &md, w->payload, o->size, opts,
-				       (void *)(uintptr_t)now_ns());
+				       (void *)(uintptr_t)slot);
+		w->t_put[slot] = now_ns();
 		if (rc == QSG_OK && o->syncpoint > 0 && (i + 1) % o->syncpoint == 0)
 			rc = qsg_commit(w->c);
 		if (rc != QSG_OK && w->errors++ == 0)
@@ -165,8 +177,10 @@ int bench_lib_run(const struct bench_lib_opts *o)
 		bench_hist_merge(&h, &ws[i].hist);
 	}
 	double secs = (double)(now_ns() - t0) / 1e9;
-	for (unsigned i = 0; i < o->conns; i++)
+	for (unsigned i = 0; i < o->conns; i++) {
 		qsg_disconnect(ws[i].c);
+		free(ws[i].t_put);
+	}
 	const char *mode = o->get ? "get" : "put";
 	printf("qsgbench: lib=1 mode=%s conns=%u inflight=%u size=%zu persistent=%d syncpoint=%u "
 	       "queue=%s\n",

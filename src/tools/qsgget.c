@@ -1,7 +1,8 @@
 /* qsgget [-c CONN] QUEUE [-w SECONDS] [-n COUNT] [--syncpoint] [--browse] [--raw]
  * Prints one message body per line (--raw: the bodies as they are, no
  * newline: `qsgget -n 1 --raw Q > file` saves one message, large ones
- * included). Stops after COUNT messages or when none
+ * included; --backout-count: each line starts with the message's backout
+ * count and a space). Stops after COUNT messages or when none
  * arrives within the wait. Gets use the asynchronous consumer (qsg_consume,
  * --read-ahead GETs in flight, default 64): without --syncpoint a message
  * is printed before libqsg commits its batch (at least once: a lost
@@ -18,7 +19,7 @@
 #include "fsm/fsm.h"
 
 struct out {
-	int raw, headers, sync;
+	int raw, headers, sync, backouts;
 	int status; /* exit status so far */
 	int rc; /* the consumer's error */
 	/* --syncpoint: the batch's output, printed after its commit */
@@ -28,10 +29,12 @@ struct out {
 };
 
 /* Format one message into f. */
-static int emit(FILE *f, const struct out *o, const void *body, size_t len)
+static int emit(FILE *f, const struct out *o, const struct qsg_md *md, const void *body, size_t len)
 {
 	const char *out = body;
 	size_t outlen = len;
+	if (o->backouts)
+		fprintf(f, "%u ", md->backout_count);
 	if (o->headers) {
 		size_t hl = 0;
 		struct fsm_dlh dlh;
@@ -89,10 +92,9 @@ static void on_msg(void *arg, qsg_conn *c, int event, int rc, const struct qsg_m
 		   const void *body, size_t len)
 {
 	struct out *o = arg;
-	(void)md;
 	switch (event) {
 	case QSG_CB_MSG:
-		if (o->status == 0 && emit(o->sync ? o->hold : stdout, o, body, len) != 0)
+		if (o->status == 0 && emit(o->sync ? o->hold : stdout, o, md, body, len) != 0)
 			fail_stop(c, o, "qsgget: stdout");
 		break;
 	case QSG_CB_BATCH_END:
@@ -113,26 +115,35 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: qsgget [-c HOST:PORT[,...]] QUEUE [-w SECONDS] [-n COUNT] "
 			"[--syncpoint] [--browse] [--headers] [--raw] [--read-ahead N]\n"
+			"             [--backout-count]\n"
 			"  --raw      write the bodies as they are (no newline after each)\n"
 			"  --headers  show a dead-letter (DLH) or transmission (XQH) header\n"
 			"             as text before the body\n"
 			"  --read-ahead N  gets in flight (1..512, default 64; 1 = one at a "
-			"time)\n");
+			"time)\n"
+			"  --backout-count  start each line with the message's backout count "
+			"and a space\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"conn", required_argument, NULL, 'c'},  {"wait", required_argument, NULL, 'w'},
-	    {"count", required_argument, NULL, 'n'}, {"syncpoint", no_argument, NULL, 'S'},
-	    {"browse", no_argument, NULL, 'B'},	     {"headers", no_argument, NULL, 'H'},
-	    {"raw", no_argument, NULL, 'R'},	     {"read-ahead", required_argument, NULL, 'A'},
-	    {"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
+	    {"conn", required_argument, NULL, 'c'},
+	    {"wait", required_argument, NULL, 'w'},
+	    {"count", required_argument, NULL, 'n'},
+	    {"syncpoint", no_argument, NULL, 'S'},
+	    {"browse", no_argument, NULL, 'B'},
+	    {"headers", no_argument, NULL, 'H'},
+	    {"raw", no_argument, NULL, 'R'},
+	    {"read-ahead", required_argument, NULL, 'A'},
+	    {"backout-count", no_argument, NULL, 'O'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *conn = NULL;
 	double wait_s = 0;
 	long count = 0, read_ahead = 64;
-	int sync = 0, browse = 0, headers = 0, raw = 0, o;
+	int sync = 0, browse = 0, headers = 0, raw = 0, backouts = 0, o;
 	char *end;
 	while ((o = getopt_long(argc, argv, "c:w:n:h", opts, NULL)) != -1) {
 		switch (o) {
@@ -172,6 +183,9 @@ int main(int argc, char **argv)
 		case 'B':
 			browse = 1;
 			break;
+		case 'O':
+			backouts = 1;
+			break;
 		case 'h':
 			usage();
 			return 0;
@@ -191,7 +205,7 @@ int main(int argc, char **argv)
 	int wait_ms = (int)(wait_s * 1000);
 	int status = 0;
 	if (!browse) {
-		struct out o = {.raw = raw, .headers = headers, .sync = sync};
+		struct out o = {.raw = raw, .headers = headers, .sync = sync, .backouts = backouts};
 		if (sync && (o.hold = open_memstream(&o.held, &o.hlen)) == NULL) {
 			perror("qsgget");
 			qsg_disconnect(c);
@@ -229,8 +243,8 @@ int main(int argc, char **argv)
 			status = tool_fail("qsgget", c, rc);
 			break;
 		}
-		struct out o = {.raw = raw, .headers = headers};
-		if (emit(stdout, &o, body, len) != 0) {
+		struct out o = {.raw = raw, .headers = headers, .backouts = backouts};
+		if (emit(stdout, &o, &md, body, len) != 0) {
 			qsg_free(body);
 			perror("qsgget: stdout");
 			status = 1;

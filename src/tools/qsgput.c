@@ -4,11 +4,14 @@
  * -f FILE ("-" = stdin) the whole file as one message (up to 100 MiB: a
  * large message goes in parts, docs/storage.md). Exit 0 only when every put
  * was acknowledged. */
+#include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conn_opts.h"
 #include "common/msg.h"
@@ -39,6 +42,58 @@ static char *read_all(FILE *f, size_t *len)
 	}
 	*len = n;
 	return p;
+}
+
+/* Lines of stdin, read with read(2) so that we know when the next line
+ * would block: libqsg holds back puts made in quick succession (qsg.h,
+ * qsg_put_async), so before waiting for more input (`tail -f | qsgput`)
+ * the held puts are written (qsg_fd). */
+struct lines {
+	char *buf;
+	size_t cap, start, end;
+	int eof;
+};
+
+/* The next line (without its newline; the last one may lack it) in
+ * line and len, valid until the next call; 0 at the end of input, -1 on a
+ * read error (errno). */
+static int next_line(struct lines *r, qsg_conn *c, char **line, size_t *len)
+{
+	for (;;) {
+		char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+		if (nl != NULL || (r->eof && r->end > r->start)) {
+			*line = r->buf + r->start;
+			*len = nl != NULL ? (size_t)(nl - *line) : r->end - r->start;
+			r->start += *len + (nl != NULL);
+			return 1;
+		}
+		if (r->eof)
+			return 0;
+		if (r->start > 0) {
+			memmove(r->buf, r->buf + r->start, r->end - r->start);
+			r->end -= r->start;
+			r->start = 0;
+		}
+		if (r->end == r->cap) {
+			size_t cap = r->cap ? r->cap * 2 : 65536;
+			char *b = realloc(r->buf, cap);
+			if (b == NULL)
+				return -1;
+			r->buf = b;
+			r->cap = cap;
+		}
+		struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+		if (poll(&pfd, 1, 0) == 0)
+			(void)qsg_fd(c); /* about to wait for input: write what is held */
+		ssize_t k = read(STDIN_FILENO, r->buf + r->end, r->cap - r->end);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		if (k == 0)
+			r->eof = 1;
+		r->end += (size_t)k;
+	}
 }
 
 /* Asynchronous put outcomes: the first failure is reported, the rest
@@ -156,20 +211,18 @@ int main(int argc, char **argv)
 		qsg_disconnect(c);
 		return status;
 	}
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int status = 0;
+	struct lines in = {0};
+	char *line;
+	size_t n;
+	int status = 0, more = 0;
 	struct outcome out = {QSG_OK, 0, 0};
 	unsigned long long lineno = 0;
 	int rc = qsg_set_put_async(c, (unsigned)window, on_put, &out);
-	while (rc == QSG_OK && (n = getline(&line, &cap, stdin)) >= 0) {
-		if (n > 0 && line[n - 1] == '\n')
-			n--;
+	while (rc == QSG_OK && (more = next_line(&in, c, &line, &n)) > 0) {
 		struct qsg_md md = QSG_MD_DEFAULT;
 		md.priority = priority;
 		md.persistence = persistence;
-		rc = qsg_put_async(c, queue, &md, line, (size_t)n, QSG_PMO_NEW_MSG_ID,
+		rc = qsg_put_async(c, queue, &md, line, n, QSG_PMO_NEW_MSG_ID,
 				   (void *)(uintptr_t)++lineno);
 		if (rc == QSG_OK && out.first_rc != QSG_OK)
 			break; /* stop at the first failure */
@@ -183,11 +236,11 @@ int main(int argc, char **argv)
 	} else if (rc != QSG_OK) {
 		status = tool_fail("qsgput", c, rc);
 	}
-	if (status == 0 && ferror(stdin)) {
+	if (status == 0 && more < 0) {
 		perror("qsgput: stdin");
 		status = 1;
 	}
-	free(line);
+	free(in.buf);
 	qsg_disconnect(c);
 	return status;
 }

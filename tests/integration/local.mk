@@ -16,5 +16,5 @@ TESTS += tests/integration/test_channels.sh tests/integration/test_chan_blacklis
 EXTRA_DIST += tests/integration/test_channels.sh tests/integration/test_chan_blacklist.sh
 TESTS += tests/integration/test_pause.sh
 EXTRA_DIST += tests/integration/test_pause.sh
-TESTS += tests/integration/test_async_failover.sh
-EXTRA_DIST += tests/integration/test_async_failover.sh
+TESTS += tests/integration/test_async_failover.sh tests/integration/test_async_consume.sh
+EXTRA_DIST += tests/integration/test_async_failover.sh tests/integration/test_async_consume.sh

@@ -43,10 +43,13 @@ for ((i = 0; i < 100; i++)); do "$CLUSTER" leader >/dev/null 2>&1 && break; slee
 	fail "define group object"
 N=${MEMBERS_MESSAGES:-5000}
 for p in 1 2; do seq 1 "$N" | sed "s/^/p$p-/" >"$QSG_RUN_DIR/sent.$p"; done
-"$QSGPUT" -c "$QSG_CONN" T.MEM <"$QSG_RUN_DIR/sent.1" >"$QSG_RUN_DIR/put1.out" 2>&1 &
+# Paced (about 1,000 lines/s each): the asynchronous qsgput would otherwise
+# put all of them before the join starts.
+pace() { awk '{ print; fflush() } NR % 100 == 0 { system("sleep 0.1") }' "$1"; }
+pace "$QSG_RUN_DIR/sent.1" | "$QSGPUT" -c "$QSG_CONN" T.MEM >"$QSG_RUN_DIR/put1.out" 2>&1 &
 p1=$!
 extra_pids+=($p1)
-"$QSGPUT" -c "$("$CLUSTER" conn QM2),$QSG_CONN" T.MEM <"$QSG_RUN_DIR/sent.2" \
+pace "$QSG_RUN_DIR/sent.2" | "$QSGPUT" -c "$("$CLUSTER" conn QM2),$QSG_CONN" T.MEM \
 	>"$QSG_RUN_DIR/put2.out" 2>&1 &
 p2=$!
 extra_pids+=($p2)

@@ -485,6 +485,43 @@ static void syncpoint_commit(void **state)
 	qsg_disconnect(c);
 }
 
+static unsigned fake_puts_after(struct fake *f, int ms)
+{
+	usleep((useconds_t)ms * 1000);
+	unsigned n;
+	LOCKED(f, n = f->puts);
+	return n;
+}
+
+/* Coalescing (docs/client.md): a put with nothing on the wire is written
+ * before qsg_put_async returns; puts held back while the caller streams
+ * are written by qsg_fd (an event loop polls after asking for it) and by
+ * qsg_flush. */
+static void coalesce_never_stuck(void **state)
+{
+	struct fake *f = *state;
+	qsg_conn *c = connect_fake(f, 2000);
+	static struct outcomes o;
+	memset(&o, 0, sizeof o);
+	assert_int_equal(qsg_set_put_async(c, 4, on_put, &o), QSG_OK);
+	put_n(c, 1, 1, 0);
+	assert_int_equal(fake_puts_after(f, 200), 1); /* no libqsg call meanwhile */
+	assert_int_equal(qsg_flush(c), QSG_OK);
+	/* 2..5 fill the window (written when full); 6 waits for room, then
+	 * is held back: the caller is streaming. */
+	LOCKED(f, f->hold = true);
+	put_n(c, 2, 5, 0);
+	assert_int_equal(fake_puts_after(f, 300), 5);
+	assert_true(qsg_fd(c) >= 0);
+	assert_int_equal(fake_puts_after(f, 200), 6);
+	LOCKED(f, f->hold = false);
+	assert_int_equal(qsg_flush(c), QSG_OK);
+	assert_int_equal(o.n, 6);
+	for (unsigned i = 0; i < 6; i++)
+		assert_int_equal(o.rc[i], QSG_OK);
+	qsg_disconnect(c);
+}
+
 /* Deliveries as the consumer callback saw them. */
 struct seen {
 	unsigned n, ends, nomsg, errors;
@@ -622,6 +659,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(resend_no_duplicates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(outcome_unknown, setup, teardown),
 	    cmocka_unit_test_setup_teardown(syncpoint_commit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(coalesce_never_stuck, setup, teardown),
 	    cmocka_unit_test_setup_teardown(consume_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(readahead_returned, setup, teardown),
 	    cmocka_unit_test_setup_teardown(consume_syncpoint, setup, teardown),
