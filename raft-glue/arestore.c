@@ -213,7 +213,7 @@ static void timer_cb(uv_timer_t *t)
 		return; /* a newer decode is in flight: its end arms the timer */
 	while (a->ar.qhead != NULL) {
 		struct glue_aentry *e = a->ar.qhead;
-		int rc = glue_adapter_apply_payload(a, e->index, e->data, e->len, NULL);
+		int rc = a->ar.apply(a, e->index, e->data, e->len);
 		a->ar.qhead = e->next;
 		if (a->ar.qhead == NULL)
 			a->ar.qtail = NULL;

@@ -13,6 +13,7 @@
 /* Asynchronous restore (arestore.c): a snapshot from the leader is decoded
  * in the thread pool while the entries libraft commits meanwhile wait in a
  * queue, then installed and the queue applied, in slices of the loop. */
+struct glue_adapter;
 struct glue_ajob;
 struct glue_aentry;
 struct glue_arestore {
@@ -29,6 +30,9 @@ struct glue_arestore {
 	size_t qn;
 	uint64_t started_ns; /* uv_hrtime() at the restore */
 	uint64_t restores, last_us, queued_max;
+	/* The adapter's apply of one entry (set by glue_adapter_setup), for
+	 * the queue's drain; non-zero: the adapter has failed. */
+	int (*apply)(struct glue_adapter *a, uint64_t index, const void *payload, size_t len);
 	/* Called when closing and no pool work is left (glue.c). */
 	void (*on_idle)(void *arg);
 	void *on_idle_arg;
@@ -103,9 +107,6 @@ int glue_ar_restore(struct glue_adapter *a, struct raft_buffer *buf);
 int glue_ar_enqueue(struct glue_adapter *a, uint64_t index, const void *payload, size_t len);
 bool glue_ar_close(struct glue_adapter *a);
 uint64_t glue_ar_applied(const struct glue_adapter *a, uint64_t raft_applied);
-/* The apply of one entry (fsm_adapter.c), for the queue's drain. */
-int glue_adapter_apply_payload(struct glue_adapter *a, uint64_t index, const void *payload,
-			       size_t len, struct qsg_wbuf *out);
 
 /* Shutdown: a fork-mode capture in progress is killed and fails. */
 void glue_adapter_abort(struct glue_adapter *a);

@@ -105,10 +105,30 @@ struct qsga {
 	struct consumer con;
 };
 
+static void qsga_on_reply(qsg_conn *c, const struct proto_resp *resp);
+static void qsga_attached(qsg_conn *c);
+static int qsga_quiesce(qsg_conn *c);
+static int qsga_sync_allowed(qsg_conn *c);
+static int qsga_commit_check(qsg_conn *c, bool *backout);
+static void qsga_uow_end(qsg_conn *c);
+static void qsga_free(qsg_conn *c);
+
+/* How client.c and conn.c reach this layer (client_int.h). */
+static const struct qsgi_async_ops async_ops = {
+    .on_reply = qsga_on_reply,
+    .attached = qsga_attached,
+    .quiesce = qsga_quiesce,
+    .sync_allowed = qsga_sync_allowed,
+    .commit_check = qsga_commit_check,
+    .uow_end = qsga_uow_end,
+    .free = qsga_free,
+};
+
 static struct qsga *as_get(qsg_conn *c)
 {
 	if (c->as == NULL) {
 		c->as = calloc(1, sizeof *c->as);
+		c->aops = c->as != NULL ? &async_ops : NULL;
 		if (c->as != NULL)
 			c->as->window = DEFAULT_WINDOW;
 	}
@@ -258,7 +278,7 @@ static void con_buf_push(qsg_conn *c, const struct fsm_msg *m)
 
 /* A reply to an asynchronous request (from qsgi_read here, or from a
  * synchronous call's read in conn.c). resp is valid during the call. */
-void qsga_on_reply(qsg_conn *c, const struct proto_resp *resp)
+static void qsga_on_reply(qsg_conn *c, const struct proto_resp *resp)
 {
 	struct qsga *a = c->as;
 	struct consumer *k = &a->con;
@@ -339,7 +359,7 @@ static int push_puts(qsg_conn *c)
 
 /* After every successful HELLO: reconcile the puts with put_seq, forget
  * the consumer's GETs of the old session. */
-void qsga_attached(qsg_conn *c)
+static void qsga_attached(qsg_conn *c)
 {
 	struct qsga *a = c->as;
 	struct consumer *k = &a->con;
@@ -707,7 +727,7 @@ int qsg_put_async(qsg_conn *c, const char *queue, const struct qsg_md *md, const
 }
 
 /* Wait until no asynchronous put is in flight. */
-int qsga_quiesce(qsg_conn *c)
+static int qsga_quiesce(qsg_conn *c)
 {
 	struct qsga *a = c->as;
 	if (a == NULL)
@@ -747,7 +767,7 @@ int qsg_stat(qsg_conn *c, struct qsg_stat *st)
 	return unlock_rc(c, QSG_OK);
 }
 
-int qsga_sync_allowed(qsg_conn *c)
+static int qsga_sync_allowed(qsg_conn *c)
 {
 	struct qsga *a = c->as;
 	if (a != NULL && a->con.active && !a->con.sync)
@@ -758,7 +778,7 @@ int qsga_sync_allowed(qsg_conn *c)
 }
 
 /* Before a commit: puts answered, the consumer's batch complete. */
-int qsga_commit_check(qsg_conn *c, bool *backout)
+static int qsga_commit_check(qsg_conn *c, bool *backout)
 {
 	struct qsga *a = c->as;
 	*backout = false;
@@ -787,7 +807,7 @@ int qsga_commit_check(qsg_conn *c, bool *backout)
 
 /* A commit or backout ends the unit of work (and a syncpoint consumer's
  * batch: messages read ahead but not delivered are backed out with it). */
-void qsga_uow_end(qsg_conn *c)
+static void qsga_uow_end(qsg_conn *c)
 {
 	struct qsga *a = c->as;
 	if (a == NULL)
@@ -895,7 +915,7 @@ int qsg_fd(qsg_conn *c)
 	return unlock_rc(c, fd);
 }
 
-void qsga_free(qsg_conn *c)
+static void qsga_free(qsg_conn *c)
 {
 	struct qsga *a = c->as;
 	if (a == NULL)
@@ -915,4 +935,5 @@ void qsga_free(qsg_conn *c)
 	free(a->con.gets);
 	free(a);
 	c->as = NULL;
+	c->aops = NULL;
 }

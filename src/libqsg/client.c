@@ -153,7 +153,7 @@ void qsg_disconnect(qsg_conn *c)
 		return;
 	if (c->fd >= 0)
 		(void)qsgi_push(c); /* requests queued and not yet written */
-	qsga_free(c);
+	qsgi_a_free(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	pthread_mutex_destroy(&c->mu);
@@ -280,7 +280,7 @@ int qsgi_fill_put(qsg_conn *c, struct proto_req *req, const char *queue, const s
 	if (len > 0 && body == NULL)
 		return QSG_RC_INVALID;
 	bool sync = (options & QSG_PMO_SYNCPOINT) != 0;
-	if (sync && (rc = qsga_sync_allowed(c)) != QSG_OK)
+	if (sync && (rc = qsgi_a_sync_allowed(c)) != QSG_OK)
 		return rc;
 	memset(req, 0, sizeof *req);
 	req->op = PROTO_PUT;
@@ -326,7 +326,7 @@ int qsg_put(qsg_conn *c, const char *queue, struct qsg_md *md, const void *body,
 	if (rc != QSG_OK)
 		return unlock_rc(c, rc);
 	/* Asynchronous puts before this one are answered first (order, seq). */
-	if ((rc = qsga_quiesce(c)) != QSG_OK)
+	if ((rc = qsgi_a_quiesce(c)) != QSG_OK)
 		return unlock_rc(c, rc);
 	if (sync && qsgi_take_uow_lost(c))
 		return unlock_rc(c, QSG_RC_BACKED_OUT);
@@ -457,7 +457,7 @@ int qsg_get(qsg_conn *c, const char *queue, struct qsg_md *md, int options, int 
 	if (wait_ms < QSG_WAIT_FOREVER)
 		return unlock_rc(c, qsg_errf(c->err, QSG_RC_INVALID, "bad wait %d", wait_ms));
 	bool sync = (options & QSG_GMO_SYNCPOINT) != 0;
-	if (sync && (rc = qsga_sync_allowed(c)) != QSG_OK)
+	if (sync && (rc = qsgi_a_sync_allowed(c)) != QSG_OK)
 		return unlock_rc(c, rc);
 	if (sync && qsgi_take_uow_lost(c))
 		return unlock_rc(c, QSG_RC_BACKED_OUT);
@@ -553,17 +553,17 @@ int qsg_commit(qsg_conn *c)
 	/* Asynchronous puts of the unit of work are answered first; when one
 	 * of them failed, the whole unit is backed out. */
 	bool bo = false;
-	int rc = qsga_commit_check(c, &bo);
+	int rc = qsgi_a_commit_check(c, &bo);
 	if (rc != QSG_OK)
 		return unlock_rc(c, rc);
 	if (bo) {
 		char e[QSG_ERRMSG_SIZE];
 		snprintf(e, sizeof e, "%s", c->err);
 		(void)backout_locked(c);
-		qsga_uow_end(c);
+		qsgi_a_uow_end(c);
 		return unlock_rc(c, qsg_errf(c->err, QSG_RC_BACKED_OUT, "%s", e));
 	}
-	qsga_uow_end(c);
+	qsgi_a_uow_end(c);
 	if (qsgi_take_uow_lost(c))
 		return unlock_rc(c, QSG_RC_BACKED_OUT);
 	if (!c->uow_open)
@@ -599,12 +599,12 @@ int qsg_commit(qsg_conn *c)
 int qsg_backout(qsg_conn *c)
 {
 	lock(c);
-	int rc = qsga_sync_allowed(c);
+	int rc = qsgi_a_sync_allowed(c);
 	if (rc == QSG_OK)
-		rc = qsga_quiesce(c);
+		rc = qsgi_a_quiesce(c);
 	if (rc != QSG_OK)
 		return unlock_rc(c, rc);
-	qsga_uow_end(c);
+	qsgi_a_uow_end(c);
 	return unlock_rc(c, backout_locked(c));
 }
 

@@ -58,6 +58,7 @@ struct qsg_conn {
 	bool in_short; /* the last read did not fill the buffer */
 	char err[QSG_ERRMSG_SIZE];
 	struct qsga *as; /* NULL until the first asynchronous call */
+	const struct qsgi_async_ops *aops; /* set with as (async.c) */
 };
 
 /* conn.c */
@@ -111,13 +112,19 @@ bool qsgi_take_uow_lost(qsg_conn *c);
  * backout, wait until no asynchronous put is in flight (rc of the wait);
  * sync_allowed: QSG_OK unless a consumer outside syncpoint owns the uow;
  * uow_end: a commit/backout ended the unit of work; free: at disconnect. */
-void qsga_on_reply(qsg_conn *c, const struct proto_resp *resp);
-void qsga_attached(qsg_conn *c);
-int qsga_quiesce(qsg_conn *c);
-int qsga_sync_allowed(qsg_conn *c);
-int qsga_commit_check(qsg_conn *c, bool *backout);
-void qsga_uow_end(qsg_conn *c);
-void qsga_free(qsg_conn *c);
+/* The asynchronous layer (async.c) as client.c and conn.c reach it: a table
+ * that async.c sets with c->as, so that the layering stays one-way (async.c
+ * uses client.c and conn.c, never the other way round). Each wrapper below
+ * does what the layer would do with no asynchronous state (c->as NULL). */
+struct qsgi_async_ops {
+	void (*on_reply)(qsg_conn *c, const struct proto_resp *resp);
+	void (*attached)(qsg_conn *c);
+	int (*quiesce)(qsg_conn *c);
+	int (*sync_allowed)(qsg_conn *c);
+	int (*commit_check)(qsg_conn *c, bool *backout);
+	void (*uow_end)(qsg_conn *c);
+	void (*free)(qsg_conn *c);
+};
 
 /* large.c: messages over FSM_CHUNK_MAX (docs/client.md, "Large messages").
  * put: the PUT_CHUNK sequence of one message (req is the PUT request,
@@ -129,5 +136,39 @@ int qsgl_put(qsg_conn *c, struct proto_req *req, const void *body, size_t len, b
 	     struct qsg_md *md);
 int qsgl_parts(qsg_conn *c, const struct proto_resp *resp, bool destructive, bool sync, void **body,
 	       size_t *len);
+
+static inline void qsgi_a_on_reply(qsg_conn *c, const struct proto_resp *resp)
+{
+	if (c->aops != NULL)
+		c->aops->on_reply(c, resp);
+}
+static inline void qsgi_a_attached(qsg_conn *c)
+{
+	if (c->aops != NULL)
+		c->aops->attached(c);
+}
+static inline int qsgi_a_quiesce(qsg_conn *c)
+{
+	return c->aops != NULL ? c->aops->quiesce(c) : QSG_OK;
+}
+static inline int qsgi_a_sync_allowed(qsg_conn *c)
+{
+	return c->aops != NULL ? c->aops->sync_allowed(c) : QSG_OK;
+}
+static inline int qsgi_a_commit_check(qsg_conn *c, bool *backout)
+{
+	*backout = false;
+	return c->aops != NULL ? c->aops->commit_check(c, backout) : QSG_OK;
+}
+static inline void qsgi_a_uow_end(qsg_conn *c)
+{
+	if (c->aops != NULL)
+		c->aops->uow_end(c);
+}
+static inline void qsgi_a_free(qsg_conn *c)
+{
+	if (c->aops != NULL)
+		c->aops->free(c);
+}
 
 #endif

@@ -335,7 +335,7 @@ static int call(qsg_conn *c, struct proto_req *req, struct proto_resp *resp, int
 		/* A reply of an asynchronous request (async.c), or a stale
 		 * reply of an earlier, abandoned request (skipped). */
 		if (rc == QSG_OK && c->as != NULL)
-			qsga_on_reply(c, resp);
+			qsgi_a_on_reply(c, resp);
 	}
 	qsgi_drop_conn(c);
 	return rc;
@@ -437,7 +437,7 @@ int qsgi_attach(qsg_conn *c, int64_t deadline, bool initial)
 			if (rc == QSG_OK) {
 				c->err[0] = '\0';
 				if (c->as != NULL)
-					qsga_attached(c);
+					qsgi_a_attached(c);
 				return QSG_OK;
 			}
 			if (rc != QSG_RC_CONNECTION_BROKEN && !qsgi_retryable(rc) &&
