@@ -6,68 +6,99 @@
 
 #define HMAP_MIN_BUCKETS 16
 
+#define HMAP_MIGRATE_STEP 8 /* old buckets moved per insert */
+
 void hmap_init(struct hmap *m)
 {
 	m->buckets = NULL;
 	m->nbuckets = 0;
 	m->count = 0;
+	m->old = NULL;
+	m->nold = 0;
+	m->mig = 0;
 }
 
 void hmap_close(struct hmap *m)
 {
 	free(m->buckets);
+	free(m->old);
 	hmap_init(m);
+}
+
+/* The chain that holds (or would hold) hash: in the old table if its old
+ * bucket has not moved yet, else in the new one. */
+static struct hmap_node **slot(const struct hmap *m, uint64_t hash)
+{
+	if (m->old != NULL) {
+		size_t i = hash & (m->nold - 1);
+		if (i >= m->mig)
+			return &m->old[i];
+	}
+	return &m->buckets[hash & (m->nbuckets - 1)];
 }
 
 struct hmap_node *hmap_bucket(const struct hmap *m, uint64_t hash)
 {
 	if (m->nbuckets == 0)
 		return NULL;
-	return m->buckets[hash & (m->nbuckets - 1)];
+	return *slot(m, hash);
 }
 
-static void rehash(struct hmap *m, size_t nbuckets)
+/* Move up to k old buckets into the new table. */
+static void migrate(struct hmap *m, size_t k)
 {
-	struct hmap_node **b = calloc(nbuckets, sizeof *b);
-	if (b == NULL)
-		return; /* keep the old array: longer chains, still correct */
-	for (size_t i = 0; i < m->nbuckets; i++) {
-		struct hmap_node *n = m->buckets[i];
+	while (m->old != NULL && k-- > 0) {
+		struct hmap_node *n = m->old[m->mig];
 		while (n != NULL) {
 			struct hmap_node *next = n->next;
-			size_t j = n->hash & (nbuckets - 1);
-			n->next = b[j];
-			b[j] = n;
+			size_t j = n->hash & (m->nbuckets - 1);
+			n->next = m->buckets[j];
+			m->buckets[j] = n;
 			n = next;
 		}
+		m->old[m->mig] = NULL;
+		if (++m->mig == m->nold) {
+			free(m->old);
+			m->old = NULL;
+			m->nold = m->mig = 0;
+		}
 	}
-	free(m->buckets);
-	m->buckets = b;
-	m->nbuckets = nbuckets;
 }
 
 int hmap_insert(struct hmap *m, struct hmap_node *n, uint64_t hash)
 {
 	if (m->nbuckets == 0) {
-		rehash(m, HMAP_MIN_BUCKETS);
-		if (m->nbuckets == 0)
+		m->buckets = calloc(HMAP_MIN_BUCKETS, sizeof *m->buckets);
+		if (m->buckets == NULL)
 			return QSG_RC_STORAGE_NOT_AVAILABLE;
+		m->nbuckets = HMAP_MIN_BUCKETS;
+	} else if (m->old != NULL) {
+		migrate(m, HMAP_MIGRATE_STEP);
 	} else if (m->count >= m->nbuckets && m->nbuckets < SIZE_MAX / 4 / sizeof n) {
-		rehash(m, m->nbuckets * 2);
+		struct hmap_node **b = calloc(m->nbuckets * 2, sizeof *b);
+		if (b != NULL) { /* else: longer chains, still correct */
+			m->old = m->buckets;
+			m->nold = m->nbuckets;
+			m->mig = 0;
+			m->buckets = b;
+			m->nbuckets *= 2;
+			migrate(m, HMAP_MIGRATE_STEP);
+		}
 	}
-	size_t j = hash & (m->nbuckets - 1);
+	struct hmap_node **b = slot(m, hash);
 	n->hash = hash;
-	n->next = m->buckets[j];
-	m->buckets[j] = n;
+	n->next = *b;
+	*b = n;
 	m->count++;
 	return QSG_OK;
 }
 
+/* No migration here: callers remove while they iterate. */
 void hmap_remove(struct hmap *m, struct hmap_node *n)
 {
 	if (m->nbuckets == 0)
 		return;
-	struct hmap_node **pp = &m->buckets[n->hash & (m->nbuckets - 1)];
+	struct hmap_node **pp = slot(m, n->hash);
 	while (*pp != NULL) {
 		if (*pp == n) {
 			*pp = n->next;
@@ -79,13 +110,28 @@ void hmap_remove(struct hmap *m, struct hmap_node *n)
 	}
 }
 
+/* Order: the old table's unmoved buckets, then the new table. */
 struct hmap_node *hmap_next(const struct hmap *m, const struct hmap_node *n)
 {
-	size_t i = 0;
-	if (n != NULL) {
-		if (n->next != NULL)
-			return n->next;
+	bool in_old;
+	size_t i;
+	if (n != NULL && n->next != NULL)
+		return n->next;
+	if (n == NULL) {
+		in_old = m->old != NULL;
+		i = in_old ? m->mig : 0;
+	} else if (m->old != NULL && (n->hash & (m->nold - 1)) >= m->mig) {
+		in_old = true;
+		i = (n->hash & (m->nold - 1)) + 1;
+	} else {
+		in_old = false;
 		i = (n->hash & (m->nbuckets - 1)) + 1;
+	}
+	if (in_old) {
+		for (; i < m->nold; i++)
+			if (m->old[i] != NULL)
+				return m->old[i];
+		i = 0;
 	}
 	for (; i < m->nbuckets; i++)
 		if (m->buckets[i] != NULL)
@@ -93,21 +139,26 @@ struct hmap_node *hmap_next(const struct hmap *m, const struct hmap_node *n)
 	return NULL;
 }
 
+/* The cursor runs over the old table's unmoved buckets, then the new
+ * table (nothing is inserted into a map being drained). */
 bool hmap_drain(struct hmap *m, size_t *cursor, size_t *budget,
 		void (*free_node)(struct hmap_node *n))
 {
-	while (*budget > 0 && *cursor < m->nbuckets) {
-		struct hmap_node *n = m->buckets[*cursor];
+	size_t nold = m->old != NULL ? m->nold - m->mig : 0;
+	while (*budget > 0 && *cursor < nold + m->nbuckets) {
+		struct hmap_node **b =
+		    *cursor < nold ? &m->old[m->mig + *cursor] : &m->buckets[*cursor - nold];
+		struct hmap_node *n = *b;
 		(*budget)--;
 		if (n == NULL) {
 			(*cursor)++;
 			continue;
 		}
-		m->buckets[*cursor] = n->next;
+		*b = n->next;
 		m->count--;
 		free_node(n);
 	}
-	if (*cursor < m->nbuckets)
+	if (*cursor < nold + m->nbuckets)
 		return false;
 	hmap_close(m);
 	return true;

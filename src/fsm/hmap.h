@@ -19,6 +19,12 @@ struct hmap {
 	struct hmap_node **buckets;
 	size_t nbuckets; /* power of two, or 0 before the first insert */
 	size_t count;
+	/* Growth is incremental (a rehash of 500k entries in one call held
+	 * every member's loop for a second): while `old` is set, old buckets
+	 * below `mig` have moved to `buckets`, the others are still in `old`;
+	 * each insert moves HMAP_MIGRATE_STEP more. */
+	struct hmap_node **old;
+	size_t nold, mig;
 };
 
 void hmap_init(struct hmap *m);

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "fsm/fsm_int.h"
+#include "fsm/hmap.h"
 #include "fsm_harness.h"
 
 /* --- heap per message ------------------------------------------------------ */
@@ -609,6 +610,97 @@ static void snapshot_format6_canonical(void **state)
 	qsg_wbuf_close(&w);
 }
 
+/* --- the hash map's incremental growth ------------------------------------- */
+
+struct hnode {
+	struct hmap_node node;
+	uint64_t key;
+};
+
+static size_t hcount(const struct hmap *m)
+{
+	size_t n = 0;
+	for (struct hmap_node *x = hmap_next(m, NULL); x != NULL; x = hmap_next(m, x))
+		n++;
+	return n;
+}
+
+static bool hfind(const struct hmap *m, uint64_t key)
+{
+	uint64_t h = qsg_hash64(&key, sizeof key, QSG_HASH_SEED);
+	for (struct hmap_node *x = hmap_bucket(m, h); x != NULL; x = x->next)
+		if (x->hash == h && ((struct hnode *)x)->key == key)
+			return true;
+	return false;
+}
+
+static void drop_node(struct hmap_node *x)
+{
+	free(x);
+}
+
+/* Growth moves a few old buckets per insert: every key stays findable and
+ * iterable at every step (checked while a migration is in progress),
+ * removals work on both tables, and a drain in the middle of a migration
+ * frees everything. */
+static void hmap_incremental(void **state)
+{
+	(void)state;
+	struct hmap m;
+	hmap_init(&m);
+	enum { N = 20000 };
+	struct hnode **v = calloc(N, sizeof *v);
+	assert_non_null(v);
+	bool saw_migration = false;
+	for (uint64_t k = 0; k < N; k++) {
+		v[k] = calloc(1, sizeof *v[k]);
+		assert_non_null(v[k]);
+		v[k]->key = k;
+		assert_int_equal(
+		    hmap_insert(&m, &v[k]->node, qsg_hash64(&k, sizeof k, QSG_HASH_SEED)), QSG_OK);
+		if (m.old != NULL && !saw_migration) {
+			saw_migration = true;
+			for (uint64_t j = 0; j <= k; j++)
+				assert_true(hfind(&m, j));
+			assert_int_equal(hcount(&m), k + 1);
+		}
+	}
+	assert_true(saw_migration);
+	assert_true(m.nbuckets >= N / 2);
+	/* Remove every third key, some of them during a migration. */
+	size_t left = N;
+	for (uint64_t k = 0; k < N; k += 3) {
+		hmap_remove(&m, &v[k]->node);
+		free(v[k]);
+		v[k] = NULL;
+		left--;
+	}
+	assert_int_equal(m.count, left);
+	assert_int_equal(hcount(&m), left);
+	for (uint64_t k = 0; k < N; k++)
+		assert_int_equal(hfind(&m, k), k % 3 != 0);
+	/* Grow again and drain half way through that migration. */
+	uint64_t k = N;
+	while (m.old == NULL) {
+		struct hnode *x = calloc(1, sizeof *x);
+		assert_non_null(x);
+		x->key = k;
+		assert_int_equal(hmap_insert(&m, &x->node, qsg_hash64(&k, sizeof k, QSG_HASH_SEED)),
+				 QSG_OK);
+		k++;
+		left++;
+	}
+	assert_int_equal(hcount(&m), left);
+	size_t cursor = 0, budget;
+	do {
+		budget = 1000;
+	} while (!hmap_drain(&m, &cursor, &budget, drop_node));
+	assert_int_equal(m.count, 0);
+	assert_null(m.buckets);
+	assert_null(m.old);
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -619,6 +711,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(extension_freed_when_default, setup, teardown),
 	    cmocka_unit_test_setup_teardown(snapshot_format6, setup, teardown),
 	    cmocka_unit_test_setup_teardown(snapshot_format6_canonical, setup, teardown),
+	    cmocka_unit_test(hmap_incremental),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
