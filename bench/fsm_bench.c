@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../src/fsm/fsm.h"
+#include "../src/fsm/membodies.h"
 
 static double now_s(void)
 {
@@ -34,58 +35,6 @@ static long rss_kb(void)
 	}
 	return res * (sysconf(_SC_PAGESIZE) / 1024);
 }
-
-static int nb_put(void *arg, uint64_t seqno, const void *props, uint32_t props_len,
-		  const void *body, uint32_t body_len, uint32_t crc)
-{
-	(void)arg, (void)seqno, (void)props, (void)props_len, (void)body, (void)body_len, (void)crc;
-	return QSG_OK;
-}
-static int nb_read(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len, uint32_t crc,
-		   struct qsg_wbuf *out)
-{
-	(void)arg, (void)seqno, (void)props_len, (void)body_len, (void)crc, (void)out;
-	return QSG_RC_IO;
-}
-static void nb_release(void *arg, uint64_t seqno)
-{
-	(void)arg, (void)seqno;
-}
-static void nb_claim(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len, uint32_t crc)
-{
-	(void)arg, (void)seqno, (void)props_len, (void)body_len, (void)crc;
-}
-static void nb_restored(void *arg, uint64_t last_seqno)
-{
-	(void)arg, (void)last_seqno;
-}
-static int nb_put_part(void *arg, uint64_t seqno, uint32_t part, const void *props,
-		       uint32_t props_len, const void *body, uint32_t body_len, uint32_t crc)
-{
-	(void)arg, (void)seqno, (void)part, (void)props, (void)props_len, (void)body,
-	    (void)body_len, (void)crc;
-	return QSG_RC_IO;
-}
-static int nb_read_part(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc,
-			struct qsg_wbuf *out)
-{
-	(void)arg, (void)seqno, (void)part, (void)len, (void)crc, (void)out;
-	return QSG_RC_IO;
-}
-static void nb_claim_part(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc)
-{
-	(void)arg, (void)seqno, (void)part, (void)len, (void)crc;
-}
-static const struct fsm_bodies no_bodies = {
-    .put = nb_put,
-    .read = nb_read,
-    .release = nb_release,
-    .claim = nb_claim,
-    .restored = nb_restored,
-    .put_part = nb_put_part,
-    .read_part = nb_read_part,
-    .claim_part = nb_claim_part,
-};
 
 #define BATCH 4096u
 
@@ -129,7 +78,9 @@ int main(int argc, char **argv)
 	struct fsm *f;
 	if (body == NULL || c == NULL || fsm_init(&f, NULL) != QSG_OK)
 		return 1;
-	fsm_set_bodies(f, &no_bodies);
+	struct fsm_bodies nb;
+	membodies_null_provider(&nb);
+	fsm_set_bodies(f, &nb);
 	c[0].op = FSM_OP_QDEFINE;
 	strcpy(c[0].attrs.name, "Q");
 	c[0].attrs.set = FSM_QA_MAXDEPTH;
@@ -184,7 +135,7 @@ int main(int argc, char **argv)
 		char errmsg[QSG_ERRMSG_SIZE];
 		if (fsm_init(&g, NULL) != QSG_OK)
 			return 1;
-		fsm_set_bodies(g, &no_bodies);
+		fsm_set_bodies(g, &nb);
 		t0 = now_s();
 		if (fsm_restore(g, ws[i]->data, ws[i]->len, errmsg) != QSG_OK) {
 			fprintf(stderr, "restore: %s\n", errmsg);

@@ -41,5 +41,9 @@ void membodies_provider(struct membodies *mb, struct fsm_bodies *out);
 void membodies_link(struct membodies *a, struct membodies *b);
 /* Held (not missing) seqnos, for tests. */
 uint64_t membodies_count(const struct membodies *mb);
+/* A provider that keeps nothing (put succeeds, reads of content fail):
+ * for measuring the state machine's own memory and speed
+ * (tests/unit/test_fsm_desc.c, bench/fsm_bench.c). */
+void membodies_null_provider(struct fsm_bodies *out);
 
 #endif

@@ -182,6 +182,24 @@ static int send_all(qsg_conn *c, const uint8_t *p, size_t n, int64_t deadline)
 	}
 	return QSG_OK;
 }
+/* Wait until the socket is readable or the deadline passes: QSG_OK (or
+ * EINTR: the caller reads again), QSG_RC_NO_MSG_AVAILABLE with *timed_out
+ * set when the caller accepts a timeout, else CONNECTION_BROKEN. */
+static int wait_readable(qsg_conn *c, int64_t deadline, bool *timed_out)
+{
+	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+	int r = poll(&pfd, 1, qsgi_left_ms(deadline));
+	if (r == 0 && timed_out != NULL) {
+		*timed_out = true;
+		return QSG_RC_NO_MSG_AVAILABLE;
+	}
+	if (r == 0)
+		return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
+				"no reply from the member in time");
+	if (r < 0 && errno != EINTR)
+		return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN, "poll: %s", strerror(errno));
+	return QSG_OK;
+}
 
 #define IN_MIN 262144 /* receive buffer: replies are read in large reads */
 
@@ -239,18 +257,9 @@ static int recv_frame(qsg_conn *c, struct proto_resp *resp, int64_t deadline, bo
 		}
 		if (c->in_short && deadline != 0) {
 			c->in_short = false;
-			struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-			int r = poll(&pfd, 1, qsgi_left_ms(deadline));
-			if (r == 0 && timed_out != NULL) {
-				*timed_out = true;
-				return QSG_RC_NO_MSG_AVAILABLE;
-			}
-			if (r == 0)
-				return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
-						"no reply from the member in time");
-			if (r < 0 && errno != EINTR)
-				return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN, "poll: %s",
-						strerror(errno));
+			int rc = wait_readable(c, deadline, timed_out);
+			if (rc != QSG_OK)
+				return rc;
 		}
 		size_t space = c->incap - c->inlen;
 		ssize_t k = recv(c->fd, c->in + c->inlen, space, 0);
@@ -272,18 +281,9 @@ static int recv_frame(qsg_conn *c, struct proto_resp *resp, int64_t deadline, bo
 			*timed_out = true; /* only what was there */
 			return QSG_RC_NO_MSG_AVAILABLE;
 		}
-		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-		int r = poll(&pfd, 1, qsgi_left_ms(deadline));
-		if (r == 0 && timed_out != NULL) {
-			*timed_out = true;
-			return QSG_RC_NO_MSG_AVAILABLE;
-		}
-		if (r == 0)
-			return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
-					"no reply from the member in time");
-		if (r < 0 && errno != EINTR)
-			return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN, "poll: %s",
-					strerror(errno));
+		int wrc = wait_readable(c, deadline, timed_out);
+		if (wrc != QSG_OK)
+			return wrc;
 	}
 }
 

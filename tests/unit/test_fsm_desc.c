@@ -14,71 +14,11 @@
 #include <cmocka.h>
 
 #include "fsm/fsm_int.h"
+#include "fsm/membodies.h"
 #include "fsm/hmap.h"
 #include "fsm_harness.h"
 
 /* --- heap per message ------------------------------------------------------ */
-
-/* A body provider that keeps nothing: the heap measured is the state's. */
-static int nb_put(void *arg, uint64_t seqno, const void *props, uint32_t props_len,
-		  const void *body, uint32_t body_len, uint32_t crc)
-{
-	(void)arg, (void)seqno, (void)props, (void)props_len, (void)body, (void)body_len, (void)crc;
-	return QSG_OK;
-}
-
-static int nb_read(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len, uint32_t crc,
-		   struct qsg_wbuf *out)
-{
-	(void)arg, (void)seqno, (void)props_len, (void)body_len, (void)crc, (void)out;
-	return props_len == 0 && body_len == 0 ? QSG_OK : QSG_RC_IO;
-}
-
-static void nb_release(void *arg, uint64_t seqno)
-{
-	(void)arg, (void)seqno;
-}
-
-static void nb_claim(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len, uint32_t crc)
-{
-	(void)arg, (void)seqno, (void)props_len, (void)body_len, (void)crc;
-}
-
-static void nb_restored(void *arg, uint64_t last_seqno)
-{
-	(void)arg, (void)last_seqno;
-}
-
-static int nb_put_part(void *arg, uint64_t seqno, uint32_t part, const void *props,
-		       uint32_t props_len, const void *body, uint32_t body_len, uint32_t crc)
-{
-	(void)arg, (void)seqno, (void)part, (void)props, (void)props_len, (void)body,
-	    (void)body_len, (void)crc;
-	return QSG_RC_IO;
-}
-
-static int nb_read_part(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc,
-			struct qsg_wbuf *out)
-{
-	(void)arg, (void)seqno, (void)part, (void)len, (void)crc, (void)out;
-	return QSG_RC_IO;
-}
-
-static void nb_claim_part(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc)
-{
-	(void)arg, (void)seqno, (void)part, (void)len, (void)crc;
-}
-
-static const struct fsm_bodies no_bodies = {
-    .put = nb_put,
-    .read = nb_read,
-    .release = nb_release,
-    .claim = nb_claim,
-    .restored = nb_restored,
-    .put_part = nb_put_part,
-    .read_part = nb_read_part,
-    .claim_part = nb_claim_part,
-};
 
 #define BATCH 4096u
 
@@ -111,7 +51,9 @@ static double heap_per_msg(enum kind k, uint32_t n, bool drain)
 {
 	struct fsm *f;
 	assert_int_equal(fsm_init(&f, NULL), QSG_OK);
-	fsm_set_bodies(f, &no_bodies);
+	struct fsm_bodies nb;
+	membodies_null_provider(&nb);
+	fsm_set_bodies(f, &nb);
 	struct fsm_cmd *c = calloc(BATCH, sizeof *c);
 	assert_non_null(c);
 	c[0].op = FSM_OP_QDEFINE;
