@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "aiodefer.h"
+#include "rheap.h"
 #include "fsm_adapter.h"
 
 #define GLUE_POLL_MS 10
@@ -408,6 +409,8 @@ int glue_init(struct glue **out, uv_loop_t *loop, const struct glue_config *cfg,
 	}
 	/* libraft's segment writers: their io_destroy off the loop. */
 	aiodefer_enable();
+	/* libraft's frees (the log prefix a snapshot drops) off the loop. */
+	rheap_enable();
 	g->loop = loop;
 	g->cfg = *cfg;
 	snprintf(g->address, sizeof g->address, "%s", cfg->address);
@@ -730,6 +733,13 @@ void glue_get_info(struct glue *g, struct glue_info *info)
 		aiodefer_get_stats(&as);
 		info->aio_destroy_deferred = as.deferred;
 		info->aio_destroy_max_us = as.max_us;
+	}
+	{
+		struct rheap_stats hs;
+		rheap_get_stats(&hs);
+		info->raft_frees_deferred = hs.deferred;
+		info->raft_frees_max_queued = hs.max_queued;
+		info->raft_frees_max_batch_us = hs.max_batch_us;
 	}
 }
 

@@ -126,6 +126,10 @@ struct glue_info {
 	/* libraft's io_destroy calls moved off the loop (aiodefer.h) */
 	uint64_t aio_destroy_deferred;
 	uint64_t aio_destroy_max_us; /* the longest of them, in the thread */
+	/* libraft's frees made by raft-glue's background thread (rheap.h). */
+	uint64_t raft_frees_deferred;
+	uint64_t raft_frees_max_queued; /* the most waiting at once */
+	uint64_t raft_frees_max_batch_us; /* the longest batch, in the thread */
 	/* Snapshots from the leader restored off the loop (arestore.c): how
 	 * many, the last one's time from receipt to the end of its install,
 	 * and whether one is in progress now (its decode, install steps or

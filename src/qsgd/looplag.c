@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/qsg_err.h"
 
@@ -79,6 +80,12 @@ void looplag_account(struct looplag *l, uint64_t work_ns, uint64_t now_ns)
 		s->window_max_ns = work_ns;
 		memcpy(s->window_worst_phase_ns, ph, sizeof ph);
 	}
+	uint64_t cpu = l->cur_cpu_ns;
+	l->cur_cpu_ns = 0;
+	if (cpu > s->cpu_max_ns)
+		s->cpu_max_ns = cpu;
+	if (cpu > s->cpu_window_max_ns)
+		s->cpu_window_max_ns = cpu;
 	if (l->warn_ms == 0 || work_ns <= l->warn_ms * NS_PER_MS)
 		return;
 	if (l->last_warn_ns != 0 && now_ns - l->last_warn_ns < LOOPLAG_WARN_INTERVAL_NS) {
@@ -88,6 +95,10 @@ void looplag_account(struct looplag *l, uint64_t work_ns, uint64_t now_ns)
 		return;
 	}
 	breakdown(why, sizeof why, ph, work_ns);
+	if (cpu > 0) {
+		size_t n = strlen(why);
+		snprintf(why + n, sizeof why - n, "; on CPU %" PRIu64 " ms", ms_of(cpu));
+	}
 	if (l->held > 0)
 		QLOG_WARNING(l->log, "QSG4008W",
 			     "event loop blocked for %" PRIu64 " ms in one iteration (loop_warn_ms "
@@ -111,6 +122,12 @@ static void on_prepare(uv_prepare_t *h)
 	struct looplag *l = h->data;
 	uint64_t now = uv_hrtime();
 	uint64_t idle = uv_metrics_idle_time(l->loop);
+	struct timespec ts;
+	uint64_t cpu = 0;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+		cpu = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	l->cur_cpu_ns = l->last_cpu_ns != 0 && cpu > l->last_cpu_ns ? cpu - l->last_cpu_ns : 0;
+	l->last_cpu_ns = cpu;
 	if (l->primed) {
 		uint64_t wall = now - l->last_ns;
 		uint64_t waited = idle - l->last_idle_ns;
@@ -170,6 +187,7 @@ void looplag_read(struct looplag *l, struct looplag_stats *out, bool reset_windo
 	*out = l->st;
 	if (reset_window) {
 		l->st.window_max_ns = 0;
+		l->st.cpu_window_max_ns = 0;
 		memset(l->st.window_worst_phase_ns, 0, sizeof l->st.window_worst_phase_ns);
 	}
 }

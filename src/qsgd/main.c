@@ -613,6 +613,8 @@ static int run(struct member *m)
 		if (reaper_init(&m->reaper, &m->loop, d->fsm, 0, errmsg) != QSG_OK)
 			QLOG_WARNING(&m->log, "QSG0040W", "%s: cleared messages are freed at stop",
 				     errmsg);
+		else
+			m->reaper.lag = &m->looplag;
 		chinit_begin(d->chinit, cfg->chinit_autostart != 0);
 		start_notify(m);
 	}

@@ -339,6 +339,14 @@ static void loop_render(struct qsg_wbuf *w, const struct looplag_stats *ls)
 	     "Longest event loop iteration since the previous scrape of /metrics.");
 	seconds(v, sizeof v, (double)ls->window_max_ns / 1e9);
 	out(w, "qsg_loop_iteration_window_max_seconds %s\n", v);
+	head(w, "qsg_loop_iteration_cpu_max_seconds", "gauge",
+	     "Most CPU time one event loop iteration used since the member started.");
+	seconds(v, sizeof v, (double)ls->cpu_max_ns / 1e9);
+	out(w, "qsg_loop_iteration_cpu_max_seconds %s\n", v);
+	head(w, "qsg_loop_iteration_cpu_window_max_seconds", "gauge",
+	     "Most CPU time one event loop iteration used since the previous scrape of /metrics.");
+	seconds(v, sizeof v, (double)ls->cpu_window_max_ns / 1e9);
+	out(w, "qsg_loop_iteration_cpu_window_max_seconds %s\n", v);
 	{
 		static const char *const names[LOOPLAG_NPHASES] = LOOPLAG_PHASE_NAMES;
 		head(w, "qsg_loop_phase_seconds_total", "counter",
@@ -479,6 +487,14 @@ int metrics_render(const struct metrics_input *in, struct qsg_wbuf *w)
 	     "Longest such io_destroy(2), paid by the background thread.");
 	seconds(v, sizeof v, (double)gi->aio_destroy_max_us / 1e6);
 	out(w, "qsg_raft_aio_destroy_max_seconds %s\n", v);
+	head(w, "qsg_raft_frees_deferred_total", "counter",
+	     "Blocks libraft freed that raft-glue's background thread released instead of the "
+	     "loop.");
+	out(w, "qsg_raft_frees_deferred_total %" PRIu64 "\n", gi->raft_frees_deferred);
+	head(w, "qsg_raft_frees_max_batch_seconds", "gauge",
+	     "The longest batch of libraft's frees the background thread made (loop time saved).");
+	seconds(v, sizeof v, (double)gi->raft_frees_max_batch_us / 1e6);
+	out(w, "qsg_raft_frees_max_batch_seconds %s\n", v);
 
 	head(w, "qsg_client_connections", "gauge",
 	     "Open connections on the client listener (applications, members, channels).");

@@ -22,6 +22,7 @@ static void on_check(uv_check_t *h)
 		more = fsm_reap(r->fsm, REAPER_STEP);
 		t = uv_hrtime();
 	} while (more && t - t0 < r->slice_ns);
+	looplag_charge(r->lag, LOOPLAG_REAP, t - t0);
 	r->st.slices++;
 	r->st.freed += before - fsm_reap_pending(r->fsm);
 	if (t - t0 > r->st.slice_max_ns)

@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "fsm/fsm.h"
+#include "looplag.h"
 
 #define REAPER_SLICE_US 2000 /* default work per iteration */
 #define REAPER_STEP 32 /* objects per fsm_reap call inside a slice */
@@ -41,6 +42,7 @@ struct reaper {
 	uv_timer_t wake;
 	bool open;
 	struct reaper_stats st;
+	struct looplag *lag; /* NULL, or where slices are charged (LOOPLAG_REAP) */
 };
 
 /* Start reaping f's garbage on loop, slice_us (0: REAPER_SLICE_US) per

@@ -30,15 +30,17 @@ int store_cache_init(struct store_cache *c, size_t max_bytes, size_t max_item)
 	c->max_bytes = max_bytes;
 	c->max_item = max_item;
 	memcpy(c->offload, def, sizeof def);
-	/* Sized up front for entries of 512 bytes and more (load <= 2 when the
-	 * cache is full), so that no rehash happens while it fills: a rehash
-	 * walks every entry in one call, and at 130k entries of 1 KiB that
-	 * took 0.5-1.2 s of one loop iteration on every member at once
-	 * (tests/integration/test_deep_snapshot.sh on a paravirtualised box).
-	 * 256 MiB: 256k buckets, 2 MB of zero pages until used. Smaller
-	 * entries still grow the table (maybe_grow). */
+	/* Sized up front for the most entries the cache can ever hold
+	 * (max_bytes / STORE_CACHE_ENT_OVERHEAD, at load <= 2), so the table
+	 * never grows: a rehash walks every entry in one call, and at 524k
+	 * entries of 64 bytes that held every member's loop 0.4-2.3 s at the
+	 * same moment (tests/integration/test_deep_clear.sh fenced the whole
+	 * group); at 130k entries of 1 KiB it was 0.5-1.2 s
+	 * (test_deep_snapshot.sh). 256 MiB: 2M buckets, 16 MB of zero pages
+	 * that are touched only as entries arrive (6% of the cache's bytes). */
 	c->nbuckets = 1024;
-	while (c->nbuckets < max_bytes / 512 / 2 && c->nbuckets < ((size_t)1 << 26))
+	while (c->nbuckets < max_bytes / STORE_CACHE_ENT_OVERHEAD / 2 &&
+	       c->nbuckets < ((size_t)1 << 26))
 		c->nbuckets *= 2;
 	c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
 	return c->buckets != NULL ? QSG_OK : QSG_RC_STORAGE_NOT_AVAILABLE;
@@ -124,34 +126,6 @@ bool store_cache_get(struct store_cache *c, uint64_t key, uint32_t part, const u
 	return true;
 }
 
-/* Grow the table when chains get long (load > 2); failure is harmless. */
-static void maybe_grow(struct store_cache *c)
-{
-	struct store_cache_ent **nb, *e;
-	size_t n, i, old = c->nbuckets;
-
-	if (c->count < 2 * old) {
-		return;
-	}
-	n = old * 2;
-	nb = calloc(n, sizeof *nb);
-	if (nb == NULL) {
-		return;
-	}
-	struct store_cache_ent **ob = c->buckets;
-	c->buckets = nb;
-	c->nbuckets = n;
-	for (i = 0; i < old; i++) {
-		while ((e = ob[i]) != NULL) {
-			ob[i] = e->hnext;
-			size_t b = bucket_of(c, e->key, e->part);
-			e->hnext = nb[b];
-			nb[b] = e;
-		}
-	}
-	free(ob);
-}
-
 bool store_cache_put(struct store_cache *c, uint64_t key, uint32_t part, const void *p, size_t len,
 		     bool on_put)
 {
@@ -207,7 +181,6 @@ bool store_cache_put(struct store_cache *c, uint64_t key, uint32_t part, const v
 	c->head = e;
 	c->bytes += charge;
 	c->count++;
-	maybe_grow(c);
 	return true;
 }
 

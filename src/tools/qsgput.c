@@ -60,7 +60,8 @@ struct lines {
 static int next_line(struct lines *r, qsg_conn *c, char **line, size_t *len)
 {
 	for (;;) {
-		char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+		char *nl =
+		    r->end > r->start ? memchr(r->buf + r->start, '\n', r->end - r->start) : NULL;
 		if (nl != NULL || (r->eof && r->end > r->start)) {
 			*line = r->buf + r->start;
 			*len = nl != NULL ? (size_t)(nl - *line) : r->end - r->start;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -69,6 +70,7 @@ struct run {
 	uv_timer_t work; /* blocks the loop once, or ticks quietly */
 	uv_timer_t end;
 	unsigned block_ms; /* 0: a quiet loop */
+	unsigned sleep_ms; /* the fourth tick sleeps (wall time, no CPU) */
 	unsigned ticks;
 };
 
@@ -85,6 +87,10 @@ static void on_work(uv_timer_t *t)
 	(void)t;
 	if (++r->ticks == 4 && r->block_ms > 0)
 		busy(r->block_ms);
+	if (r->ticks == 4 && r->sleep_ms > 0) {
+		struct timespec ts = {0, (long)r->sleep_ms * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 }
 
 static void on_end(uv_timer_t *t)
@@ -102,7 +108,9 @@ static void run_loop(struct run *r, const struct qlog *log, unsigned warn_ms, un
 		     unsigned run_ms)
 {
 	char errmsg[QSG_ERRMSG_SIZE] = "";
+	unsigned sleep_ms = r->sleep_ms;
 	memset(r, 0, sizeof *r);
+	r->sleep_ms = sleep_ms;
 	assert_int_equal(uv_loop_init(&r->loop), 0);
 	assert_int_equal(looplag_init(&r->lag, &r->loop, log, warn_ms, errmsg), QSG_OK);
 	r->block_ms = block_ms;
@@ -171,6 +179,37 @@ static void test_blocked_iteration(void **state)
 	looplag_read(&r->lag, &s, false);
 	assert_true(s.window_max_ns == 0);
 	assert_true(s.max_ns >= 50 * MS);
+	cap_close(&c);
+	free(r);
+}
+
+/* CPU time per iteration: a busy iteration uses CPU, a sleeping one only
+ * wall time (what waiting for a CPU looks like to the monitor). */
+static void test_cpu_time(void **state)
+{
+	(void)state;
+	struct cap c;
+	struct run *r = calloc(1, sizeof *r);
+	struct looplag_stats s;
+	assert_non_null(r);
+	cap_open(&c);
+	run_loop(r, &c.log, 30, 60, 200);
+	looplag_read(&r->lag, &s, true);
+	assert_true(s.max_ns >= 50 * MS);
+	assert_true(s.cpu_max_ns >= 10 * MS); /* less only if preempted for 50 ms */
+	assert_true(s.cpu_max_ns <= s.max_ns + 5 * MS);
+	assert_true(s.cpu_window_max_ns == s.cpu_max_ns);
+	assert_non_null(strstr(cap_text(&c), "; on CPU "));
+	looplag_read(&r->lag, &s, false);
+	assert_true(s.cpu_window_max_ns == 0);
+	cap_close(&c);
+	memset(r, 0, sizeof *r);
+	r->sleep_ms = 60;
+	cap_open(&c);
+	run_loop(r, &c.log, 30, 0, 200);
+	looplag_read(&r->lag, &s, false);
+	assert_true(s.max_ns >= 50 * MS);
+	assert_true(s.cpu_max_ns < 20 * MS);
 	cap_close(&c);
 	free(r);
 }
@@ -430,9 +469,13 @@ static void test_metrics_series(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_blocked_iteration),  cmocka_unit_test(test_quiet_loop),
-	    cmocka_unit_test(test_buckets_and_maxima), cmocka_unit_test(test_phases),
-	    cmocka_unit_test(test_warning_rate_limit), cmocka_unit_test(test_config_key),
+	    cmocka_unit_test(test_blocked_iteration),
+	    cmocka_unit_test(test_quiet_loop),
+	    cmocka_unit_test(test_cpu_time),
+	    cmocka_unit_test(test_buckets_and_maxima),
+	    cmocka_unit_test(test_phases),
+	    cmocka_unit_test(test_warning_rate_limit),
+	    cmocka_unit_test(test_config_key),
 	    cmocka_unit_test(test_metrics_series),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
