@@ -363,6 +363,12 @@ static void http_handler(void *arg, const char *path, struct httpd_response *r)
 			ms.fetched = cs.fetched;
 			ms.fetched_bytes = cs.bytes;
 		}
+		struct metrics_reaper rp = {
+		    .pending = fsm_reap_pending(d->fsm),
+		    .freed = m->reaper.st.freed,
+		    .slices = m->reaper.st.slices,
+		    .slice_max_ns = m->reaper.st.slice_max_ns,
+		};
 		struct chinit_info ciinfo;
 		chinit_info(d->chinit, &ciinfo);
 		struct metrics_input in = {
@@ -376,6 +382,7 @@ static void http_handler(void *arg, const char *path, struct httpd_response *r)
 		    .stats = &m->stats,
 		    .loop = &ls,
 		    .store = &ms,
+		    .reaper = &rp,
 		};
 		r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 		if (metrics_render(&in, &r->body) != QSG_OK)

@@ -373,6 +373,25 @@ static void loop_render(struct qsg_wbuf *w, const struct looplag_stats *ls)
 	out(w, "qsg_loop_timer_lag_max_seconds %s\n", v);
 }
 
+static void reaper_render(struct qsg_wbuf *w, const struct metrics_reaper *r)
+{
+	char v[32];
+	head(w, "qsg_reaper_pending_messages", "gauge",
+	     "Messages a CLEAR, a purge or expiry took out of the state whose descriptors and "
+	     "bodies are still to be freed.");
+	out(w, "qsg_reaper_pending_messages %" PRIu64 "\n", r->pending);
+	head(w, "qsg_reaper_freed_messages_total", "counter",
+	     "Messages the garbage collector freed, in slices on the loop.");
+	out(w, "qsg_reaper_freed_messages_total %" PRIu64 "\n", r->freed);
+	head(w, "qsg_reaper_slices_total", "counter",
+	     "Garbage collector slices that freed something.");
+	out(w, "qsg_reaper_slices_total %" PRIu64 "\n", r->slices);
+	head(w, "qsg_reaper_slice_max_seconds", "gauge",
+	     "The longest garbage collector slice since the member started.");
+	seconds(v, sizeof v, (double)r->slice_max_ns / 1e9);
+	out(w, "qsg_reaper_slice_max_seconds %s\n", v);
+}
+
 int metrics_render(const struct metrics_input *in, struct qsg_wbuf *w)
 {
 	const struct glue_info *gi = in->raft;
@@ -503,6 +522,8 @@ int metrics_render(const struct metrics_input *in, struct qsg_wbuf *w)
 		loop_render(w, in->loop);
 	if (in->store != NULL)
 		store_render(w, in->store);
+	if (in->reaper != NULL)
+		reaper_render(w, in->reaper);
 	return w->err != QSG_OK ? QSG_RC_STORAGE_NOT_AVAILABLE : QSG_OK;
 }
 

@@ -52,6 +52,14 @@ struct metrics_store {
 	uint64_t index_loaded, index_scanned, index_written, index_failed;
 };
 
+/* The state machine's garbage collector (reaper.h). */
+struct metrics_reaper {
+	uint64_t pending; /* messages still to free (fsm_reap_pending) */
+	uint64_t freed; /* messages freed since start */
+	uint64_t slices; /* slices that freed something */
+	uint64_t slice_max_ns; /* the longest slice */
+};
+
 struct metrics_input {
 	struct fsm *fsm; /* the local replica */
 	const struct glue_info *raft;
@@ -63,6 +71,8 @@ struct metrics_input {
 	const struct looplag_stats *loop;
 	/* the message store; NULL: no qsg_store_* series */
 	const struct metrics_store *store;
+	/* the garbage collector; NULL: no qsg_reaper_* series */
+	const struct metrics_reaper *reaper;
 	/* this member's channel initiator as DISPLAY CHINIT shows it
 	 * ("RUNNING", "STOPPED", "FAILED", "FENCED"); NULL: no qsg_chinit_*
 	 * series */

@@ -423,8 +423,13 @@ static void test_metrics_series(void **state)
 	ls.timer_lag_max_ms = 42;
 	ls.phase_ns[LOOPLAG_APPLY] = 250 * MS;
 	ls.window_worst_phase_ns[LOOPLAG_APPLY] = 40 * MS;
+	ls.cpu_max_ns = 900 * MS;
+	ls.cpu_window_max_ns = 30 * MS;
+	ls.phase_ns[LOOPLAG_REAP] = 7 * MS;
+	struct metrics_reaper rp = {
+	    .pending = 12, .freed = 34, .slices = 5, .slice_max_ns = 2 * MS};
 	struct metrics_input in = {
-	    .fsm = f, .raft = &gi, .member_id = 1, .stats = &st, .loop = &ls};
+	    .fsm = f, .raft = &gi, .member_id = 1, .stats = &st, .loop = &ls, .reaper = &rp};
 
 	qsg_wbuf_init(&w);
 	assert_int_equal(metrics_render(&in, &w), QSG_OK);
@@ -451,6 +456,15 @@ static void test_metrics_series(void **state)
 	    "qsg_loop_stalls_total 3\n",
 	    "# TYPE qsg_loop_timer_lag_max_seconds gauge\n",
 	    "qsg_loop_timer_lag_max_seconds 0.042000\n",
+	    "# TYPE qsg_loop_iteration_cpu_max_seconds gauge\n",
+	    "qsg_loop_iteration_cpu_max_seconds 0.900000\n",
+	    "qsg_loop_iteration_cpu_window_max_seconds 0.030000\n",
+	    "qsg_loop_phase_seconds_total{phase=\"reap\"} 0.007000\n",
+	    "# TYPE qsg_reaper_pending_messages gauge\n",
+	    "qsg_reaper_pending_messages 12\n",
+	    "qsg_reaper_freed_messages_total 34\n",
+	    "qsg_reaper_slices_total 5\n",
+	    "qsg_reaper_slice_max_seconds 0.002000\n",
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		if (strstr(t, want[i]) == NULL)
