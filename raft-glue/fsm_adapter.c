@@ -112,6 +112,25 @@ static int apply_queued(struct glue_adapter *a, uint64_t index, const void *payl
 	return apply_payload(a, index, payload, len, NULL);
 }
 
+/* A follower has used its apply budget in this loop iteration: the entry
+ * must wait in the queue (the first of a burst always applies). Never on
+ * a leader, whose submitters wait for results now, and only where the
+ * queue can drain (arestore enabled: qsgd, not raft_fixture tests). */
+static bool over_budget(struct glue_adapter *a)
+{
+	if (a->apply_budget_ns == 0 || !a->ar.enabled || a->ar.closing || glue_ar_busy(a) ||
+	    a->raft == NULL || raft_state(a->raft) == RAFT_LEADER)
+		return false;
+	uint64_t now = uv_now(a->ar.loop); /* fixed during one iteration's I/O */
+	uint64_t t = uv_hrtime();
+	if (now != a->burst_now || a->burst_t0 == 0) {
+		a->burst_now = now;
+		a->burst_t0 = t;
+		return false;
+	}
+	return t - a->burst_t0 > a->apply_budget_ns;
+}
+
 static int adapter_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
 	struct glue_adapter *a = fsm->data;
@@ -128,6 +147,15 @@ static int adapter_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, vo
 	/* libraft 0.15 (replicationApply) advances last_applied after the
 	 * apply returns. */
 	uint64_t index = a->raft != NULL ? raft_last_applied(a->raft) + 1 : 0;
+	if (ours && over_budget(a)) {
+		if (glue_ar_enqueue(a, index, payload, len) != QSG_OK) {
+			a->failed = QSG_RC_STORAGE_NOT_AVAILABLE;
+			snprintf(a->errmsg, sizeof a->errmsg, "out of memory queueing an entry");
+			return RAFT_NOMEM;
+		}
+		a->deferrals++;
+		return 0;
+	}
 	if (glue_ar_busy(a)) {
 		/* A restore is in progress: the entry waits its turn (its
 		 * submitter, if any, learns "outcome unknown"). */

@@ -76,6 +76,16 @@ struct glue_adapter {
 	bool snap_active;
 	int snap_rc; /* snap_sync's result */
 	struct glue_arestore ar;
+	/* Bounded follower applies (docs/storage.md, "Bounded follower
+	 * applies"): libraft 0.15 applies everything committed in one call;
+	 * on a follower, once apply_budget_ns of one loop iteration is used,
+	 * the rest waits in the restore's queue and is applied in slices.
+	 * 0: off. burst_now/burst_t0: the loop time (uv_now) of the iteration
+	 * being measured and uv_hrtime() at its first apply. */
+	uint64_t apply_budget_ns;
+	uint64_t burst_now, burst_t0;
+	uint64_t deferrals; /* times the budget ran out (the queue's depth:
+			     * ar.queued_max) */
 };
 
 /* Entry envelope. libraft's disk format requires every entry buffer to be a

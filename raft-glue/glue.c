@@ -316,8 +316,9 @@ static void poll_state(struct glue *g)
 		return;
 	}
 	if (role == GLUE_LEADER && glue_ar_busy(&g->adapter) && !g->transferring) {
-		/* Elected while a restore is in progress (arestore.c): its own
-		 * entries would get no results; another voter leads. */
+		/* Elected while a restore is in progress, or with applies
+		 * deferred by the budget (arestore.c): its own entries would
+		 * get no results; another voter leads. */
 		memset(&g->transfer, 0, sizeof g->transfer);
 		g->transfer.data = g;
 		if (raft_transfer(&g->raft, &g->transfer, 0, transfer_cb) == 0)
@@ -573,6 +574,7 @@ start:
 	    g->cfg.snapshot_mode == GLUE_SNAPSHOT_FORK && g->adapter.sm.restore_decode != NULL &&
 	    g->adapter.sm.restore_install != NULL && g->adapter.sm.restore_step != NULL &&
 	    g->adapter.sm.restore_discard != NULL;
+	g->adapter.apply_budget_ns = (uint64_t)g->cfg.apply_budget_ms * 1000000u;
 	g->role = glue_role_of(raft_state(&g->raft));
 	uv_timer_start(&g->timer, timer_cb, GLUE_POLL_MS, GLUE_POLL_MS);
 	return QSG_OK;
@@ -715,6 +717,7 @@ void glue_get_info(struct glue *g, struct glue_info *info)
 	info->restore_last_us = g->adapter.ar.last_us;
 	info->restoring = glue_ar_busy(&g->adapter);
 	info->restore_queued_max = g->adapter.ar.queued_max;
+	info->apply_deferrals = g->adapter.deferrals;
 	info->last_index = raft_last_index(&g->raft);
 	if (g->started && !g->closing) {
 		raft_leader(&g->raft, &id, &address);

@@ -98,6 +98,12 @@ struct glue_config {
 	/* A log append that has not completed after this long is a storage
 	 * fault (fail-stop); 0 = the default, 5000 ms. */
 	unsigned append_timeout_ms;
+	/* A follower's state machine applies at most this long per loop
+	 * iteration; the rest of what libraft commits at once waits in a queue
+	 * and is applied in 5 ms slices (fsm_adapter.h). 0 = off. Needs the
+	 * asynchronous restore hooks (glue_sm.restore_decode...), whose queue
+	 * it uses. */
+	unsigned apply_budget_ms;
 };
 
 enum glue_role {
@@ -127,6 +133,7 @@ struct glue_info {
 	uint64_t aio_destroy_deferred;
 	uint64_t aio_destroy_max_us; /* the longest of them, in the thread */
 	/* libraft's frees made by raft-glue's background thread (rheap.h). */
+	uint64_t apply_deferrals; /* a follower's apply budget ran out */
 	uint64_t raft_frees_deferred;
 	uint64_t raft_frees_max_queued; /* the most waiting at once */
 	uint64_t raft_frees_max_batch_us; /* the longest batch, in the thread */

@@ -19,6 +19,7 @@ void qsgd_config_defaults(struct qsgd_config *c)
 	c->loop_warn_ms = 200;
 	c->election_timeout_ms = 1000;
 	c->append_timeout_ms = 5000;
+	c->apply_budget_ms = 20;
 	c->heartbeat_ms = 100;
 	c->snapshot_threshold = 8192;
 	c->snapshot_trailing = 2048;
@@ -153,6 +154,8 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 				rc = qsg_errf(e, QSG_RC_CONFIG, "%s: expected yes or no", what);
 		} else if (strcmp(key, "election_timeout_ms") == 0)
 			rc = set_unsigned(&c->election_timeout_ms, value, 50, 600000, what, e);
+		else if (strcmp(key, "apply_budget_ms") == 0)
+			rc = set_unsigned(&c->apply_budget_ms, value, 0, 10000, what, e);
 		else if (strcmp(key, "append_timeout_ms") == 0)
 			rc = set_unsigned(&c->append_timeout_ms, value, 500, 600000, what, e);
 		else if (strcmp(key, "heartbeat_ms") == 0)

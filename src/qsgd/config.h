@@ -35,6 +35,7 @@ struct qsgd_config {
 	char raft[FSM_ADDR_MAX + 1];
 	unsigned election_timeout_ms;
 	unsigned append_timeout_ms; /* [raft] a log write stalled this long: fail-stop */
+	unsigned apply_budget_ms; /* [raft] a follower's apply per loop iteration (0: off) */
 	unsigned heartbeat_ms;
 	unsigned snapshot_threshold;
 	unsigned snapshot_trailing;

@@ -535,6 +535,7 @@ static int run(struct member *m)
 	}
 	gc.election_timeout_ms = cfg->election_timeout_ms;
 	gc.append_timeout_ms = cfg->append_timeout_ms;
+	gc.apply_budget_ms = cfg->apply_budget_ms;
 	gc.heartbeat_ms = cfg->heartbeat_ms;
 	gc.snapshot_threshold = cfg->snapshot_threshold;
 	gc.snapshot_trailing = cfg->snapshot_trailing;

@@ -506,6 +506,13 @@ int metrics_render(const struct metrics_input *in, struct qsg_wbuf *w)
 	     "Longest such io_destroy(2), paid by the background thread.");
 	seconds(v, sizeof v, (double)gi->aio_destroy_max_us / 1e6);
 	out(w, "qsg_raft_aio_destroy_max_seconds %s\n", v);
+	head(w, "qsg_raft_apply_deferrals_total", "counter",
+	     "Times this member, as a follower, used its apply budget in one loop iteration and "
+	     "queued the rest of the committed entries.");
+	out(w, "qsg_raft_apply_deferrals_total %" PRIu64 "\n", gi->apply_deferrals);
+	head(w, "qsg_raft_apply_queue_max", "gauge",
+	     "The most committed entries that waited in the apply queue (deferrals and restores).");
+	out(w, "qsg_raft_apply_queue_max %" PRIu64 "\n", gi->restore_queued_max);
 	head(w, "qsg_raft_frees_deferred_total", "counter",
 	     "Blocks libraft freed that raft-glue's background thread released instead of the "
 	     "loop.");

@@ -34,6 +34,7 @@ struct counter {
 	unsigned restores; /* not part of the state */
 	unsigned async_installs, steps; /* the asynchronous restore's */
 	uv_sem_t *gate; /* when set, a decode waits for it (test_async_restore) */
+	unsigned spin_us; /* each apply takes this long (test_apply_budget) */
 };
 
 static int counter_apply(void *data, const void *buf, size_t len, struct qsg_wbuf *results)
@@ -46,6 +47,11 @@ static int counter_apply(void *data, const void *buf, size_t len, struct qsg_wbu
 	v = qsg_get_u64(&r);
 	if (r.err != QSG_OK || qsg_rbuf_left(&r) != 0) {
 		return QSG_RC_BAD_FRAME;
+	}
+	if (c->spin_us > 0) {
+		uint64_t until = uv_hrtime() + (uint64_t)c->spin_us * 1000u;
+		while (uv_hrtime() < until)
+			;
 	}
 	c->count++;
 	c->sum += v;
@@ -176,6 +182,8 @@ static void fatal_cb(void *arg, const char *msg)
 	s->fatal++;
 }
 
+static unsigned budget_ms; /* glue_config.apply_budget_ms of new servers */
+
 static void server_init_mode(struct cluster *c, unsigned i, unsigned threshold, bool join)
 {
 	struct glue_config cfg;
@@ -214,6 +222,7 @@ static void server_init_mode(struct cluster *c, unsigned i, unsigned threshold, 
 	cfg.snapshot_trailing = 2;
 	cfg.snapshot_compress = true;
 	cfg.join = join;
+	cfg.apply_budget_ms = budget_ms;
 	if (join) {
 		cfg.n_servers = 0; /* ignored in join mode */
 	}
@@ -970,6 +979,57 @@ static void test_async_restore(void **state)
 	uv_sem_destroy(&gate);
 }
 
+/* Bounded follower applies: with applies of 1 ms and a budget of 3 ms,
+ * a follower handed dozens of committed entries at once applies a few,
+ * queues the rest and applies them in later slices; every replica ends
+ * with the same state, the leader's submitters all get results in order,
+ * and no server fails. */
+static void test_apply_budget(void **state)
+{
+	struct cluster *c = *state;
+	struct glue_info info;
+	uint64_t deferrals = 0, qmax = 0;
+	unsigned i;
+	int l;
+
+	budget_ms = 3;
+	for (i = 0; i < N; i++) {
+		server_init(c, i, 4096);
+	}
+	budget_ms = 0;
+	assert_true(run_until(c, has_leader));
+	for (i = 0; i < N; i++)
+		c->s[i].sm.spin_us = 1000;
+	l = leader_of(c);
+	c->acked = c->unknown = 0;
+	c->last_result = c->s[l].sm.count;
+	c->results_ordered = true;
+	want = 200;
+	for (i = 0; i < 200; i++)
+		assert_int_equal(submit(c, (unsigned)l, i + 1), QSG_OK);
+	assert_true(run_until(c, all_done));
+	assert_int_equal(c->acked, 200);
+	assert_true(c->results_ordered);
+	target = (unsigned)c->s[l].sm.count;
+	assert_true(run_until(c, all_applied));
+	for (i = 0; i < N; i++) {
+		assert_int_equal(c->s[i].sm.sum, (uint64_t)200 * 201 / 2);
+		assert_int_equal(c->s[i].fatal, 0);
+		glue_get_info(c->s[i].g, &info);
+		if ((int)i == l) {
+			assert_int_equal(info.apply_deferrals, 0); /* never on a leader */
+		}
+		deferrals += info.apply_deferrals;
+		if (info.restore_queued_max > qmax)
+			qmax = info.restore_queued_max;
+		assert_false(info.restoring);
+		assert_true(info.applied_index >= 200);
+	}
+	assert_true(deferrals >= 1);
+	assert_true(qmax >= 1);
+	close_all(c);
+}
+
 int main(void)
 {
 	/* As qsgd does (main.c): a peer that closed while a server writes to
@@ -988,6 +1048,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_add_remove, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_remove_leader, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_async_restore, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_apply_budget, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
