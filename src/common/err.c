@@ -39,6 +39,10 @@ static const struct rc_desc rc_table[] = {
     {QSG_RC_OBJECT_EXISTS, "QSG_RC_OBJECT_EXISTS", "the object already exists"},
     {QSG_RC_Q_MGR_STOPPING, "QSG_RC_Q_MGR_STOPPING", "the member is stopping"},
     {QSG_RC_UNEXPECTED_ERROR, "QSG_RC_UNEXPECTED_ERROR", "an unexpected internal error occurred"},
+    {QSG_RC_SSL_INITIALIZATION_ERROR, "QSG_RC_SSL_INITIALIZATION_ERROR",
+     "the TLS key, certificate, CA or options could not be used"},
+    {QSG_RC_SSL_PEER_NAME_MISMATCH, "QSG_RC_SSL_PEER_NAME_MISMATCH",
+     "the TLS peer's certificate does not name the identity expected"},
     {QSG_RC_OUTCOME_UNKNOWN, "QSG_RC_OUTCOME_UNKNOWN",
      "leadership changed or the connection was lost: the operation may or may not have "
      "completed"},
@@ -76,6 +80,9 @@ static const struct rc_desc rc_table[] = {
     {QSG_RC_Q_MGR_NAME_ERROR, "QSG_RC_Q_MGR_NAME_ERROR",
      "the partner is another queue manager than the channel expects"},
     {QSG_RC_REMOTE_ERROR, "QSG_RC_REMOTE_ERROR", "partner ended the channel with an error"},
+    {QSG_RC_TLS_FAILED, "QSG_RC_TLS_FAILED", "the TLS handshake or record layer failed"},
+    {QSG_RC_TLS_BUFFER_FULL, "QSG_RC_TLS_BUFFER_FULL",
+     "TLS buffer at its limit; read or send the buffered data first"},
 };
 
 static const struct rc_desc *rc_find(int rc)

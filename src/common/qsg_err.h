@@ -41,6 +41,8 @@ enum qsg_rc {
 	QSG_RC_OBJECT_EXISTS = 2100, /* DEFINE of an existing object */
 	QSG_RC_Q_MGR_STOPPING = 2162, /* member shutting down */
 	QSG_RC_UNEXPECTED_ERROR = 2195, /* internal error */
+	QSG_RC_SSL_INITIALIZATION_ERROR = 2393, /* TLS key, certificate, CA or options unusable */
+	QSG_RC_SSL_PEER_NAME_MISMATCH = 2398, /* TLS peer is not the identity expected */
 
 	/* qsg's own reason codes. */
 	QSG_RC_OUTCOME_UNKNOWN = 6001, /* may or may not have committed */
@@ -72,6 +74,8 @@ enum qsg_rc {
 	QSG_RC_CHINIT_NOT_RUNNING = 6027, /* channel initiator stopped */
 	QSG_RC_CHANNEL_INDOUBT = 6028, /* channel has an in-doubt batch */
 	QSG_RC_REMOTE_ERROR = 6029, /* the partner ended the channel with an error */
+	QSG_RC_TLS_FAILED = 6030, /* TLS handshake or record layer failed */
+	QSG_RC_TLS_BUFFER_FULL = 6031, /* TLS buffer at its limit: drain it first */
 };
 
 /* Short symbolic name ("QSG_RC_Q_FULL") and one-line text for a code.

@@ -170,6 +170,14 @@ static void reason_codes(void **state)
 	assert_int_equal(QSG_RC_Q_FULL, 2053); /* MQRC_Q_FULL */
 	assert_true(qsg_rc_valid(QSG_RC_OUTCOME_UNKNOWN));
 	assert_false(qsg_rc_valid(12345));
+	/* TLS codes: MQ's numbers where MQ has one, then qsg's own. */
+	assert_int_equal(QSG_RC_SSL_INITIALIZATION_ERROR, 2393);
+	assert_int_equal(QSG_RC_SSL_PEER_NAME_MISMATCH, 2398);
+	assert_true(qsg_rc_valid(QSG_RC_SSL_INITIALIZATION_ERROR));
+	assert_true(qsg_rc_valid(QSG_RC_SSL_PEER_NAME_MISMATCH));
+	assert_true(qsg_rc_valid(QSG_RC_TLS_FAILED));
+	assert_true(qsg_rc_valid(QSG_RC_TLS_BUFFER_FULL));
+	assert_string_equal(qsg_rc_name(QSG_RC_TLS_FAILED), "QSG_RC_TLS_FAILED");
 	assert_string_equal(qsg_rc_name(12345), "QSG_RC_UNKNOWN");
 	char msg[QSG_ERRMSG_SIZE];
 	assert_int_equal(qsg_errf(msg, QSG_RC_INVALID, "bad %d", 7), QSG_RC_INVALID);
