@@ -152,7 +152,13 @@ grep -q 'QSG5022E' "$QSG_RUN_DIR/$owner.log" || fail "1: no QSG5022E in $owner's
 read -r nowner nepoch secs < <(wait_running "$G" G.TO.R "$epoch" "$owner") ||
 	fail "1: G.TO.R not recovered by a peer after $owner's initiator failed"
 log "1: G.TO.R running on $nowner (epoch $nepoch) ${secs}s after the fault"
-v=$(metric "$nowner" "qsg_member_chinit{member=\"$owner\"}")
+# nowner's replica may apply the member table's change a moment after the
+# channel status it read through G: poll.
+for ((k = 0; k < 50; k++)); do
+	v=$(metric "$nowner" "qsg_member_chinit{member=\"$owner\"}")
+	[ "$v" = 0 ] && break
+	sleep 0.1
+done
 [ "$v" = 0 ] || fail "1: $nowner sees qsg_member_chinit of $owner as '$v'"
 "$QSGADM" -c "$oc" <<<"PING QMGR" >/dev/null || fail "1: $owner's queue manager stopped serving"
 wait_chinit "$oc" RUNNING 150 RUNNING || fail "1: $owner's initiator did not restart"

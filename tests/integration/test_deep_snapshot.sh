@@ -9,12 +9,19 @@
 # (CURDEPTH after the fill == puts acknowledged == gets drained, then 0).
 # With QSG_SNAPSHOT_MODE=inline (encode on the loop) the same test fails on
 # this machine: the loop is held 0.2-0.3 s per snapshot (docs/performance.md,
-# "Deep queue"). DEEP_MESSAGES overrides the count (default 200000).
+# "Deep queue"). DEEP_MESSAGES overrides the count (default 200000, 60000
+# in sanitizer builds).
 # Ports: members 19401.., Raft 19501.., HTTP 19491..
 . "$(dirname "$0")/lib.sh" 19400
 HTTP_BASE=$((QSG_PORT_BASE + 90))
 Q=DEEP.SNAP.Q
-N=${DEEP_MESSAGES:-200000}
+# Sanitizer builds: 60000 (ASan's shadow makes every fork and every
+# copy-on-write fault several times dearer; this run is for memory errors).
+if grep -q '^QSG_LDFLAGS = .*-fsanitize' "$top_builddir/Makefile"; then
+	N=${DEEP_MESSAGES:-60000}
+else
+	N=${DEEP_MESSAGES:-200000}
+fi
 MODE=${QSG_SNAPSHOT_MODE:-fork}
 BENCH=$top_builddir/qsgbench
 
