@@ -154,12 +154,18 @@ read -r nowner nepoch secs < <(wait_running "$G" G.TO.R "$epoch" "$owner") ||
 log "1: G.TO.R running on $nowner (epoch $nepoch) ${secs}s after the fault"
 # nowner's replica may apply the member table's change a moment after the
 # channel status it read through G: poll.
-for ((k = 0; k < 50; k++)); do
+for ((k = 0; k < 15; k++)); do
 	v=$(metric "$nowner" "qsg_member_chinit{member=\"$owner\"}")
 	[ "$v" = 0 ] && break
 	sleep 0.1
 done
-[ "$v" = 0 ] || fail "1: $nowner sees qsg_member_chinit of $owner as '$v'"
+if [ "$v" != 0 ]; then
+	# Slow builds (ASan): the initiator may already have restarted (5 s
+	# after the fault), and then 1 is right.
+	grep -q 'QSG5023I' "$QSG_RUN_DIR/$owner.log" ||
+		fail "1: $nowner sees qsg_member_chinit of $owner as '$v'"
+	log "1: $owner's initiator restarted before the check: qsg_member_chinit 1 is right"
+fi
 "$QSGADM" -c "$oc" <<<"PING QMGR" >/dev/null || fail "1: $owner's queue manager stopped serving"
 wait_chinit "$oc" RUNNING 150 RUNNING || fail "1: $owner's initiator did not restart"
 log "1: $owner's initiator RUNNING again $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')s after the fault"
