@@ -429,6 +429,7 @@ static int hello(qsg_conn *c, int64_t deadline)
 int qsgi_attach(qsg_conn *c, int64_t deadline, bool initial)
 {
 	int backoff = BACKOFF_MIN_MS;
+	char tls_err[QSG_ERRMSG_SIZE] = ""; /* a member's TLS refusal says more than a timeout */
 	qsgi_drop_conn(c);
 	for (;;) {
 		bool reached = false;
@@ -441,6 +442,8 @@ int qsgi_attach(qsg_conn *c, int64_t deadline, bool initial)
 			reached = true;
 			int rc = QSG_OK;
 			if (c->tls != NULL && (rc = qsgi_tls_handshake(c, deadline)) != QSG_OK) {
+				if (strstr(c->err, "TLS with the member failed") != NULL)
+					snprintf(tls_err, sizeof tls_err, "%s", c->err);
 				qsgi_drop_conn(c);
 				continue;
 			}
@@ -451,6 +454,8 @@ int qsgi_attach(qsg_conn *c, int64_t deadline, bool initial)
 					qsgi_a_attached(c);
 				return QSG_OK;
 			}
+			if (c->tls != NULL && strstr(c->err, "TLS with the member failed") != NULL)
+				snprintf(tls_err, sizeof tls_err, "%s", c->err);
 			if (rc != QSG_RC_CONNECTION_BROKEN && !qsgi_retryable(rc) &&
 			    rc != QSG_RC_BUSY)
 				return rc; /* deterministic refusal of HELLO */
@@ -460,7 +465,7 @@ int qsgi_attach(qsg_conn *c, int64_t deadline, bool initial)
 		int l = qsgi_left_ms(deadline);
 		if (l == 0) {
 			char e[QSG_ERRMSG_SIZE];
-			snprintf(e, sizeof e, "%s", c->err);
+			snprintf(e, sizeof e, "%s", tls_err[0] != '\0' ? tls_err : c->err);
 			return qsg_errf(c->err, QSG_RC_Q_MGR_NOT_AVAILABLE,
 					"no member of the group answered (last: %s)", e);
 		}
