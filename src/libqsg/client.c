@@ -126,6 +126,8 @@ int qsg_connect(const char *conn_list, const char *app_name, qsg_conn **out, cha
 		return qsg_errf(errmsg, QSG_RC_UNEXPECTED_ERROR, "pthread_mutex_init failed");
 	}
 	int rc = parse_list(c, conn_list, errmsg);
+	if (rc == QSG_OK)
+		rc = qsgi_tls_setup(c, errmsg);
 	if (rc != QSG_OK)
 		goto fail;
 	while (c->client_id == 0) {
@@ -154,8 +156,10 @@ void qsg_disconnect(qsg_conn *c)
 	if (c->fd >= 0)
 		(void)qsgi_push(c); /* requests queued and not yet written */
 	qsgi_a_free(c);
+	qsgi_tls_drop(c);
 	if (c->fd >= 0)
 		close(c->fd);
+	qsgi_tls_free(c);
 	pthread_mutex_destroy(&c->mu);
 	qsg_wbuf_close(&c->out);
 	free(c->in);

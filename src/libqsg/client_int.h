@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "proto/proto.h"
 #include "qsg.h"
@@ -25,6 +26,8 @@ struct defprty {
 };
 
 struct qsga; /* async.c: puts in flight and the consumer */
+struct tls_ctx;
+struct tls_conn;
 
 struct qsg_conn {
 	pthread_mutex_t mu; /* recursive: callbacks may call the API */
@@ -36,6 +39,9 @@ struct qsg_conn {
 	int reply_ms;
 
 	int fd; /* -1: not connected */
+	struct tls_ctx *tls; /* NULL: plaintext (tlsio.c, from QSG_TLS_*) */
+	struct tls_conn *tlsc; /* with tls: the connection's TLS state */
+	char tls_peer[256]; /* QSG_TLS_PEER: the member certificate's CN or DN */
 	uint64_t client_id; /* random, non-zero, kept across reconnects */
 	uint64_t epoch;
 	uint64_t last_seq; /* producer sequence of the last put */
@@ -60,6 +66,14 @@ struct qsg_conn {
 	struct qsga *as; /* NULL until the first asynchronous call */
 	const struct qsgi_async_ops *aops; /* set with as (async.c) */
 };
+
+/* tlsio.c: TLS on the member connection (docs/client.md). */
+int qsgi_tls_setup(qsg_conn *c, char *errmsg); /* from the environment */
+void qsgi_tls_free(qsg_conn *c);
+void qsgi_tls_drop(qsg_conn *c); /* the connection's TLS state */
+int qsgi_tls_handshake(qsg_conn *c, int64_t deadline);
+int qsgi_tls_send(qsg_conn *c, const uint8_t *p, size_t n, int64_t deadline);
+ssize_t qsgi_tls_recv(qsg_conn *c, uint8_t *buf, size_t space);
 
 /* conn.c */
 int64_t qsgi_now_ms(void);

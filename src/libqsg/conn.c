@@ -92,6 +92,7 @@ bool qsgi_not_applied(int rc)
 
 void qsgi_drop_conn(qsg_conn *c)
 {
+	qsgi_tls_drop(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -157,6 +158,8 @@ static int dial(const struct addr *a, int64_t deadline, char *errmsg)
 
 static int send_all(qsg_conn *c, const uint8_t *p, size_t n, int64_t deadline)
 {
+	if (c->tlsc != NULL)
+		return qsgi_tls_send(c, p, n, deadline);
 	while (n > 0) {
 		ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
 		if (k > 0) {
@@ -262,7 +265,10 @@ static int recv_frame(qsg_conn *c, struct proto_resp *resp, int64_t deadline, bo
 				return rc;
 		}
 		size_t space = c->incap - c->inlen;
-		ssize_t k = recv(c->fd, c->in + c->inlen, space, 0);
+		ssize_t k = c->tlsc != NULL ? qsgi_tls_recv(c, c->in + c->inlen, space)
+					    : recv(c->fd, c->in + c->inlen, space, 0);
+		if (k < 0 && errno == EPROTO && c->tlsc != NULL)
+			return QSG_RC_CONNECTION_BROKEN; /* c->err says why */
 		if (k > 0) {
 			c->inlen += (size_t)k;
 			c->in_short = (size_t)k < space;
@@ -423,6 +429,7 @@ static int hello(qsg_conn *c, int64_t deadline)
 int qsgi_attach(qsg_conn *c, int64_t deadline, bool initial)
 {
 	int backoff = BACKOFF_MIN_MS;
+	char tls_err[QSG_ERRMSG_SIZE] = ""; /* a member's TLS refusal says more than a timeout */
 	qsgi_drop_conn(c);
 	for (;;) {
 		bool reached = false;
@@ -433,13 +440,22 @@ int qsgi_attach(qsg_conn *c, int64_t deadline, bool initial)
 			if (c->fd < 0)
 				continue;
 			reached = true;
-			int rc = hello(c, deadline);
+			int rc = QSG_OK;
+			if (c->tls != NULL && (rc = qsgi_tls_handshake(c, deadline)) != QSG_OK) {
+				if (strstr(c->err, "TLS with the member failed") != NULL)
+					snprintf(tls_err, sizeof tls_err, "%s", c->err);
+				qsgi_drop_conn(c);
+				continue;
+			}
+			rc = hello(c, deadline);
 			if (rc == QSG_OK) {
 				c->err[0] = '\0';
 				if (c->as != NULL)
 					qsgi_a_attached(c);
 				return QSG_OK;
 			}
+			if (c->tls != NULL && strstr(c->err, "TLS with the member failed") != NULL)
+				snprintf(tls_err, sizeof tls_err, "%s", c->err);
 			if (rc != QSG_RC_CONNECTION_BROKEN && !qsgi_retryable(rc) &&
 			    rc != QSG_RC_BUSY)
 				return rc; /* deterministic refusal of HELLO */
@@ -449,7 +465,7 @@ int qsgi_attach(qsg_conn *c, int64_t deadline, bool initial)
 		int l = qsgi_left_ms(deadline);
 		if (l == 0) {
 			char e[QSG_ERRMSG_SIZE];
-			snprintf(e, sizeof e, "%s", c->err);
+			snprintf(e, sizeof e, "%s", tls_err[0] != '\0' ? tls_err : c->err);
 			return qsg_errf(c->err, QSG_RC_Q_MGR_NOT_AVAILABLE,
 					"no member of the group answered (last: %s)", e);
 		}

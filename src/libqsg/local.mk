@@ -3,7 +3,9 @@
 lib_LTLIBRARIES += libqsg.la
 include_HEADERS += src/libqsg/qsg.h
 libqsg_la_SOURCES = src/libqsg/qsg.h src/libqsg/client.c src/libqsg/client_int.h src/libqsg/conn.c \
-	src/libqsg/large.c src/libqsg/async.c
+	src/libqsg/large.c src/libqsg/async.c src/libqsg/tlsio.c
 libqsg_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/common
-libqsg_la_LIBADD = libqsgcommon.la
+# libqsgtls.la brings libqsgcommon.la with it (a second copy would clash in
+# the shared library).
+libqsg_la_LIBADD = libqsgtls.la $(SSL_LIBS)
 libqsg_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0

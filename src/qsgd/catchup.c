@@ -11,6 +11,7 @@
 #include "raft-glue/glue.h"
 #include "store/bodystore.h"
 #include "stream.h"
+#include "tlsstream.h"
 
 #define MAX_PEERS (QSGD_MAX_MEMBERS + 64)
 
@@ -290,6 +291,19 @@ static void connect_cb(uv_connect_t *req, int status)
 	if (status != 0) {
 		peer_failed(cu, uv_strerror(status));
 		return;
+	}
+	if (cu->d->tls != NULL) {
+		/* The peer member's listener: TLS with our own certificate; its
+		 * certificate must name it (CN = member name) when it is in our
+		 * member list. */
+		const struct qsgd_member_cfg *pm =
+		    c->peer <= UINT32_MAX ? qsgd_config_member(cu->d->cfg, (uint32_t)c->peer)
+					  : NULL;
+		if (tlsstream_attach(&c->stream, cu->d->tls, TLS_CLIENT,
+				     pm != NULL ? pm->name : NULL) != QSG_OK) {
+			peer_failed(cu, "TLS setup failed");
+			return;
+		}
 	}
 	if (stream_start(&c->stream) != QSG_OK) {
 		peer_failed(cu, "read failed");

@@ -17,6 +17,7 @@ void qsgd_config_defaults(struct qsgd_config *c)
 	c->log_level = QLOG_INFO;
 	c->log_format = QLOG_TEXT;
 	c->loop_warn_ms = 200;
+	c->tls_handshake_ms = 10000;
 	c->election_timeout_ms = 1000;
 	c->append_timeout_ms = 5000;
 	c->apply_budget_ms = 20;
@@ -242,6 +243,36 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 					  1024u * 1024 * 1024, what, e);
 		else if (strcmp(key, "max_inflight") == 0)
 			rc = set_unsigned(&c->max_inflight, value, 1, 1024, what, e);
+		else
+			goto unknown;
+	} else if (strcmp(section, "tls") == 0) {
+		c->tls_enabled = 1;
+		if (strcmp(key, "key") == 0)
+			rc = copy_str(c->tls_key, sizeof c->tls_key, value, what, e);
+		else if (strcmp(key, "cert") == 0)
+			rc = copy_str(c->tls_cert, sizeof c->tls_cert, value, what, e);
+		else if (strcmp(key, "ca") == 0)
+			rc = copy_str(c->tls_ca, sizeof c->tls_ca, value, what, e);
+		else if (strcmp(key, "verify") == 0) {
+			if (strcmp(value, "required") == 0)
+				c->tls_verify = QSGD_TLS_VERIFY_REQUIRED;
+			else if (strcmp(value, "optional") == 0)
+				c->tls_verify = QSGD_TLS_VERIFY_OPTIONAL;
+			else if (strcmp(value, "none") == 0)
+				c->tls_verify = QSGD_TLS_VERIFY_NONE;
+			else
+				rc = qsg_errf(e, QSG_RC_CONFIG,
+					      "%s: expected required, optional or none", what);
+		} else if (strcmp(key, "mode") == 0) {
+			if (strcmp(value, "required") == 0)
+				c->tls_mode = QSGD_TLS_MODE_REQUIRED;
+			else if (strcmp(value, "optional") == 0)
+				c->tls_mode = QSGD_TLS_MODE_OPTIONAL;
+			else
+				rc = qsg_errf(e, QSG_RC_CONFIG, "%s: expected required or optional",
+					      what);
+		} else if (strcmp(key, "handshake_timeout_ms") == 0)
+			rc = set_unsigned(&c->tls_handshake_ms, value, 100, 600000, what, e);
 		else
 			goto unknown;
 	} else if (strncmp(section, "member ", 7) == 0) {
@@ -570,6 +601,14 @@ int qsgd_config_validate(struct qsgd_config *c, char *errmsg)
 	    (strcmp(c->http, c->listen) == 0 || strcmp(c->http, c->raft) == 0))
 		return qsg_errf(errmsg, QSG_RC_CONFIG,
 				"http address %s is also the listener or Raft address", c->http);
+	if (c->tls_enabled) {
+		if (c->tls_key[0] == '\0' || c->tls_cert[0] == '\0')
+			return qsg_errf(errmsg, QSG_RC_CONFIG,
+					"[tls]: key and cert are required (this member's own)");
+		if (c->tls_ca[0] == '\0' && c->tls_verify != QSGD_TLS_VERIFY_NONE)
+			return qsg_errf(errmsg, QSG_RC_CONFIG,
+					"[tls]: ca is required unless verify = none");
+	}
 	const struct qsgd_member_cfg *self = NULL;
 	for (unsigned i = 0; i < c->n_members; i++)
 		if (strcmp(c->members[i].name, c->name) == 0)

@@ -15,6 +15,12 @@
 /* [raft] snapshot_mode (docs/operations.md, docs/storage.md). */
 #define QSGD_SNAPSHOT_FORK 0
 #define QSGD_SNAPSHOT_INLINE 1
+/* [tls] verify and mode (docs/security.md). */
+#define QSGD_TLS_VERIFY_REQUIRED 0 /* = TLS_VERIFY_REQUIRED of src/tls/tls.h */
+#define QSGD_TLS_VERIFY_OPTIONAL 1
+#define QSGD_TLS_VERIFY_NONE 2
+#define QSGD_TLS_MODE_REQUIRED 0 /* the client listener accepts TLS only */
+#define QSGD_TLS_MODE_OPTIONAL 1 /* TLS or plaintext, told by the first byte */
 
 struct qsgd_member_cfg {
 	char name[FSM_NAME_MAX + 1];
@@ -67,6 +73,15 @@ struct qsgd_config {
 	/* not configurable in the file; fixed by the design */
 	unsigned leader_wait_ms;
 	unsigned expire_interval_ms;
+	/* [tls] (docs/security.md): tls_enabled when the section is present.
+	 * Member-to-member links (forwarding, catch-up) then use TLS too. */
+	int tls_enabled;
+	char tls_key[QSGD_PATH_MAX];
+	char tls_cert[QSGD_PATH_MAX];
+	char tls_ca[QSGD_PATH_MAX];
+	int tls_verify; /* QSGD_TLS_VERIFY_* */
+	int tls_mode; /* QSGD_TLS_MODE_* */
+	unsigned tls_handshake_ms; /* a handshake taking longer is closed; 10000 */
 	/* [member NAME] sections or --member flags (this member included). */
 	unsigned n_members;
 	struct qsgd_member_cfg members[QSGD_MAX_MEMBERS];

@@ -96,6 +96,8 @@ struct qsgd {
 	 * Modules charge their heavy callbacks to it. */
 	struct looplag *looplag;
 	const struct qsgd_ops *ops; /* see struct qsgd_ops */
+	/* [tls] (tlsstream.h), set by main.c; NULL: no TLS anywhere. */
+	struct tlsstream_cfg *tls;
 };
 
 void qsgd_core_init(struct qsgd *d, uv_loop_t *loop, const struct qsgd_config *cfg,

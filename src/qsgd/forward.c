@@ -7,6 +7,7 @@
 #include "proto/proto.h"
 #include "raft-glue/glue.h"
 #include "stream.h"
+#include "tlsstream.h"
 
 #define FWD_TICK_MS 50
 #define FWD_BUCKETS 1024
@@ -171,6 +172,20 @@ static void connect_cb(uv_connect_t *req, int status)
 		f->failed_leader = c->leader_id;
 		drop_conn(f, "connect failed");
 		return;
+	}
+	if (f->d->tls != NULL) {
+		/* The peer member's listener: TLS with our own certificate; its
+		 * certificate must name it (CN = member name) when it is in our
+		 * member list. */
+		const struct qsgd_member_cfg *pm =
+		    c->leader_id <= UINT32_MAX
+			? qsgd_config_member(f->d->cfg, (uint32_t)c->leader_id)
+			: NULL;
+		if (tlsstream_attach(&c->stream, f->d->tls, TLS_CLIENT,
+				     pm != NULL ? pm->name : NULL) != QSG_OK) {
+			drop_conn(f, "TLS setup failed");
+			return;
+		}
 	}
 	if (stream_start(&c->stream) != QSG_OK) {
 		drop_conn(f, "read failed");

@@ -13,6 +13,7 @@ libqsgd_la_SOURCES = \
 	src/qsgd/config.h src/qsgd/config.c \
 	src/qsgd/net.h src/qsgd/net.c \
 	src/qsgd/stream.h src/qsgd/stream.c \
+	src/qsgd/tlsstream.h src/qsgd/tlsstream.c \
 	src/qsgd/submission.h src/qsgd/submission.c \
 	src/qsgd/batcher.h src/qsgd/batcher.c \
 	src/qsgd/forward.h src/qsgd/forward.c \
@@ -21,6 +22,7 @@ libqsgd_la_SOURCES = \
 	src/qsgd/looplag.h src/qsgd/looplag.c \
 	src/qsgd/reaper.h src/qsgd/reaper.c
 libqsgd_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
+libqsgd_la_LIBADD = libqsgtls.la $(SSL_LIBS)
 
 qsgd_SOURCES = \
 	src/qsgd/daemon.h src/qsgd/submit.c src/qsgd/wiring.c \
@@ -40,5 +42,5 @@ qsgd_SOURCES = \
 	src/qsgd/hugepages.h src/qsgd/hugepages.c \
 	src/qsgd/main.c
 qsgd_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
-qsgd_LDADD = libqsgd.la libqsgadmin.la libqsgglue.la libqsgchan.la libqsgfsm.la libqsgstore.la libqsgcommon.la \
-	$(RAFT_LIBS) $(UV_LIBS) $(LZ4_LIBS) $(INIH_LIBS)
+qsgd_LDADD = libqsgd.la libqsgadmin.la libqsgglue.la libqsgchan.la libqsgfsm.la libqsgstore.la \
+	libqsgtls.la libqsgcommon.la $(SSL_LIBS) $(RAFT_LIBS) $(UV_LIBS) $(LZ4_LIBS) $(INIH_LIBS)

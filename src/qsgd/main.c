@@ -33,6 +33,7 @@
 #include "reaper.h"
 #include "sdnotify.h"
 #include "server.h"
+#include "tlsstream.h"
 
 #define EXIT_CONFIG 1
 #define EXIT_LOCKED 2
@@ -57,6 +58,7 @@ struct member {
 	struct msgstore store; /* message bodies (issue 10) */
 	struct reaper reaper; /* frees what CLEAR/DELETE PURGE left (issue 10) */
 	struct catchup *catchup; /* fetch of missing bodies from peers */
+	struct tlsstream_cfg tls; /* [tls]; m->core.tls points here when set */
 	struct httpd *httpd; /* NULL: no [http] address */
 	struct sdnotify sd;
 	uv_timer_t ready_timer; /* until READY=1 */
@@ -556,6 +558,21 @@ static int run(struct member *m)
 			     .snap_sync = msgstore_snap_sync,
 			     .snap_done = sm_snap_done};
 
+	if (cfg->tls_enabled) {
+		if ((rc = tlsstream_cfg_init(&m->tls, cfg, &m->log, errmsg)) != QSG_OK) {
+			QLOG_ERR(&m->log, "QSG8000E", "%s", errmsg);
+			fsm_close(d->fsm);
+			msgstore_close(&m->store);
+			return EXIT_CONFIG;
+		}
+		d->tls = &m->tls;
+		QLOG_INFO_(&m->log, "QSG8003I",
+			   "TLS on the client listener (mode %s, verify %s) and to other members",
+			   cfg->tls_mode == QSGD_TLS_MODE_OPTIONAL ? "optional" : "required",
+			   cfg->tls_verify == QSGD_TLS_VERIFY_NONE	 ? "none"
+			   : cfg->tls_verify == QSGD_TLS_VERIFY_OPTIONAL ? "optional"
+									 : "required");
+	}
 	if ((rc = glue_init(&d->glue, &m->loop, &gc, &sm, errmsg)) != QSG_OK) {
 		QLOG_ERR(&m->log, "QSG0021E", "Raft: %s", errmsg);
 		fsm_close(d->fsm);
@@ -672,6 +689,8 @@ int main(int argc, char **argv)
 		return EXIT_RAFT_FATAL;
 	}
 	int code = run(&m);
+	if (m.core.tls != NULL)
+		tlsstream_cfg_close(&m.tls);
 	if (uv_loop_close(&m.loop) != 0)
 		QLOG_WARNING(&m.log, "QSG0005W", "event loop closed with handles still open");
 	close(m.lock_fd);

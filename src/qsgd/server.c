@@ -15,6 +15,7 @@
 #include "proto/proto.h"
 #include "raft-glue/glue.h"
 #include "stream.h"
+#include "tlsstream.h"
 #include "notify.h"
 #include "waiters.h"
 
@@ -230,6 +231,10 @@ static void conn_error(struct stream *st, int rc, uint32_t reqid)
 		/* Framing is lost: answer once and close. */
 		reply_rc(c, PROTO_PING, reqid, rc, NULL);
 		stream_close_after_write(st);
+		return;
+	}
+	if (rc == QSG_RC_TLS_FAILED) {
+		stream_close_after_write(st); /* the alert, if the engine has one */
 		return;
 	}
 	stream_close(st);
@@ -810,7 +815,19 @@ static void on_connection(uv_stream_t *l, int status)
 	if (s->conns != NULL)
 		s->conns->prev = c;
 	s->conns = c;
-	if (uv_accept(l, (uv_stream_t *)&c->stream.tcp) != 0 || stream_start(&c->stream) != QSG_OK)
+	if (uv_accept(l, (uv_stream_t *)&c->stream.tcp) != 0) {
+		stream_close(&c->stream);
+		return;
+	}
+	/* [tls]: TLS only, or TLS and plaintext told apart by the first bytes. */
+	if (s->d->tls != NULL && s->d->tls->optional)
+		c->stream.tls_detect = s->d->tls;
+	else if (s->d->tls != NULL &&
+		 tlsstream_attach(&c->stream, s->d->tls, TLS_SERVER, NULL) != QSG_OK) {
+		stream_close(&c->stream);
+		return;
+	}
+	if (stream_start(&c->stream) != QSG_OK)
 		stream_close(&c->stream);
 }
 

@@ -5,6 +5,7 @@
 
 #include "common/qsg_err.h"
 #include "proto/proto.h"
+#include "tlsstream.h"
 
 #define READ_CHUNK (64 * 1024)
 
@@ -71,13 +72,15 @@ void stream_init(struct stream *s, struct stream_set *set, const struct stream_o
 	s->draining = false;
 	s->dirty = false;
 	s->dirty_next = NULL;
+	s->tls = NULL;
+	s->tls_detect = NULL;
 }
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* Room for at least READ_CHUNK more bytes of input (or the rest of the
+ * frame whose header is there). */
+static bool reserve_in(struct stream *s)
 {
-	struct stream *s = h->data;
 	size_t want = READ_CHUNK;
-	(void)suggested;
 	/* If a frame header is there, make room for the whole frame at once. */
 	if (s->in_len >= 4) {
 		size_t flen = (size_t)qsg_le32(s->in) + 4;
@@ -87,16 +90,46 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	if (s->in_cap - s->in_len < want) {
 		size_t cap = s->in_len + want;
 		uint8_t *p = realloc(s->in, cap);
-		if (p == NULL) {
-			buf->base = NULL;
-			buf->len = 0;
-			return;
-		}
+		if (p == NULL)
+			return false;
 		s->in = p;
 		s->in_cap = cap;
 	}
+	return true;
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct stream *s = h->data;
+	(void)suggested;
+	if (s->tls != NULL) {
+		tlsstream_read_buf(s, &buf->base, &buf->len);
+		return;
+	}
+	if (!reserve_in(s)) {
+		buf->base = NULL;
+		buf->len = 0;
+		return;
+	}
 	buf->base = (char *)s->in + s->in_len;
 	buf->len = s->in_cap - s->in_len;
+}
+
+/* Ciphertext in, its plaintext appended to s->in. */
+static int tls_in(struct stream *s, const void *cipher, size_t n)
+{
+	int rc = tlsstream_input(s, cipher, n);
+	if (rc != QSG_OK)
+		return rc;
+	for (;;) {
+		if (!reserve_in(s))
+			return QSG_RC_STORAGE_NOT_AVAILABLE;
+		size_t got = 0;
+		tlsstream_read(s, s->in + s->in_len, s->in_cap - s->in_len, &got);
+		if (got == 0)
+			return QSG_OK;
+		s->in_len += got;
+	}
 }
 
 static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
@@ -113,7 +146,33 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 		s->ops->on_error(s, nread == UV_EOF ? QSG_RC_CONNECTION_BROKEN : QSG_RC_IO, 0);
 		return;
 	}
-	s->in_len += (size_t)nread;
+	if (s->tls != NULL) {
+		int rc = tls_in(s, buf->base, (size_t)nread);
+		if (rc != QSG_OK) {
+			s->ops->on_error(s, rc, 0);
+			return;
+		}
+	} else
+		s->in_len += (size_t)nread;
+	if (s->tls_detect != NULL) {
+		bool need = false;
+		if (tlsstream_looks_tls(s->in, s->in_len, &need)) {
+			struct tlsstream_cfg *t = s->tls_detect;
+			size_t n = s->in_len;
+			s->tls_detect = NULL;
+			s->in_len = 0;
+			int rc = tlsstream_attach(s, t, TLS_SERVER, NULL);
+			if (rc == QSG_OK)
+				rc = tls_in(s, s->in, n);
+			if (rc != QSG_OK) {
+				s->ops->on_error(s, QSG_RC_TLS_FAILED, 0);
+				return;
+			}
+		} else if (need)
+			return; /* fewer than 3 bytes yet */
+		else
+			s->tls_detect = NULL; /* plaintext */
+	}
 	size_t off = 0;
 	while (!s->closing && !s->draining && off < s->in_len) {
 		size_t flen = 0;
@@ -173,6 +232,20 @@ static void flush_one(struct stream *s)
 {
 	if (s->closing || s->write_inflight)
 		return;
+	if (s->tls != NULL) {
+		if (s->out.err == QSG_OK && tlsstream_output(s) != QSG_OK) {
+			s->ops->on_error(s, QSG_RC_TLS_FAILED, 0);
+			return;
+		}
+		if (s->writing.len == 0) {
+			if (s->draining && (s->out.len == 0 || !tlsstream_open(s)))
+				stream_close(s);
+			else if (s->out.err != QSG_OK)
+				s->ops->on_error(s, s->out.err, 0);
+			return;
+		}
+		goto write;
+	}
 	if (s->out.len == 0) {
 		if (s->draining)
 			stream_close(s);
@@ -187,6 +260,7 @@ static void flush_one(struct stream *s)
 	s->writing = s->out;
 	s->out = tmp;
 	qsg_wbuf_reset(&s->out);
+write:;
 	uv_buf_t b = uv_buf_init((char *)s->writing.data, (unsigned)s->writing.len);
 	s->wreq.data = s;
 	int rv = uv_write(&s->wreq, (uv_stream_t *)&s->tcp, &b, 1, write_cb);
@@ -208,9 +282,20 @@ void stream_mark(struct stream *s)
 	uv_idle_start(&s->set->idle, idle_cb);
 }
 
+static void closed_cb(uv_handle_t *h);
+
+static void tls_freed(struct stream *s)
+{
+	closed_cb((uv_handle_t *)&s->tcp);
+}
+
 static void closed_cb(uv_handle_t *h)
 {
 	struct stream *s = h->data;
+	if (s->tls != NULL) {
+		tlsstream_free(s, tls_freed);
+		return;
+	}
 	free(s->in);
 	s->in = NULL;
 	qsg_wbuf_close(&s->out);

@@ -6,7 +6,12 @@
  * `out` and written once per loop iteration by the owning stream_set (a
  * uv_check handle), one uv_write per stream; `out` and the buffer being
  * written are swapped (double buffering), so the bytes of a write stay alive
- * until its callback. */
+ * until its callback.
+ *
+ * TLS (tlsstream.h): a stream with `tls` set runs its bytes through the TLS
+ * engine; one with `tls_detect` set (an accepted connection on a listener
+ * whose [tls] mode is optional) becomes a TLS stream when its first bytes
+ * are a TLS record, else stays plaintext. */
 #ifndef QSGD_STREAM_H
 #define QSGD_STREAM_H
 
@@ -18,6 +23,8 @@
 
 struct stream;
 struct stream_set;
+struct tlsstream;
+struct tlsstream_cfg;
 
 struct stream_ops {
 	/* One complete frame (header included); p valid during the call. */
@@ -47,6 +54,8 @@ struct stream {
 	bool draining; /* close once the pending output is written */
 	bool dirty;
 	struct stream *dirty_next;
+	struct tlsstream *tls; /* NULL: plaintext */
+	struct tlsstream_cfg *tls_detect; /* TLS or plaintext: told by the first bytes */
 };
 
 /* A set of streams flushed together from one uv_check handle. */

@@ -29,3 +29,12 @@ tests_unit_test_lease_SOURCES = tests/unit/test_lease.c tests/unit/qsgd_fake.h \
 tests_unit_test_lease_CFLAGS = $(QSGD_TEST_CFLAGS)
 tests_unit_test_lease_LDADD = $(QSGD_TEST_LIBS)
 endif
+
+# TLS under the framed stream (src/qsgd/tlsstream.c): real loop, loopback TCP.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_tlsstream
+TESTS += tests/unit/test_tlsstream
+tests_unit_test_tlsstream_SOURCES = tests/unit/test_tlsstream.c
+tests_unit_test_tlsstream_CFLAGS = $(QSGD_TEST_CFLAGS)
+tests_unit_test_tlsstream_LDADD = $(QSGD_TEST_LIBS)
+endif

@@ -347,6 +347,63 @@ static void rejected_values(void **state)
 	}
 }
 
+/* [tls]: absent = off; present = on with required/required and 10 s;
+ * every value; the rejects. */
+static void tls_section(void **state)
+{
+	(void)state;
+	struct qsgd_config c;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	const char *path = write_ini(BASE_INI);
+	char *argv[] = {"qsgd", "-f", (char *)path, NULL};
+	assert_int_equal(qsgd_config_load(&c, 3, argv, errmsg), QSG_OK);
+	unlink(path);
+	assert_int_equal(c.tls_enabled, 0);
+
+	path = write_ini(BASE_INI "[tls]\nkey = /k.pem\ncert = /c.pem\nca = /ca.pem\n");
+	argv[2] = (char *)path;
+	assert_int_equal(qsgd_config_load(&c, 3, argv, errmsg), QSG_OK);
+	unlink(path);
+	assert_int_equal(c.tls_enabled, 1);
+	assert_string_equal(c.tls_key, "/k.pem");
+	assert_string_equal(c.tls_cert, "/c.pem");
+	assert_string_equal(c.tls_ca, "/ca.pem");
+	assert_int_equal(c.tls_verify, QSGD_TLS_VERIFY_REQUIRED);
+	assert_int_equal(c.tls_mode, QSGD_TLS_MODE_REQUIRED);
+	assert_int_equal(c.tls_handshake_ms, 10000);
+
+	path = write_ini(BASE_INI "[tls]\nkey = /k\ncert = /c\nverify = none\nmode = optional\n"
+				  "handshake_timeout_ms = 500\n");
+	argv[2] = (char *)path;
+	assert_int_equal(qsgd_config_load(&c, 3, argv, errmsg), QSG_OK);
+	unlink(path);
+	assert_int_equal(c.tls_verify, QSGD_TLS_VERIFY_NONE);
+	assert_int_equal(c.tls_mode, QSGD_TLS_MODE_OPTIONAL);
+	assert_int_equal(c.tls_handshake_ms, 500);
+
+	static const struct reject bad[] = {
+	    {"[tls]\nverify = maybe\n", "[tls] verify: expected required, optional or none"},
+	    {"[tls]\nmode = sometimes\n", "[tls] mode: expected required or optional"},
+	    {"[tls]\nhandshake_timeout_ms = 5\n", "[tls] handshake_timeout_ms"},
+	    {"[tls]\ncipher = x\n", "unknown key [tls] cipher"},
+	    {"[tls]\nca = /ca\n", "[tls]: key and cert are required"},
+	    {"[tls]\nkey = /k\ncert = /c\n", "[tls]: ca is required unless verify = none"},
+	    {"[tls]\nkey = /k\ncert = /c\nverify = optional\n", "[tls]: ca is required"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char text[2048];
+		snprintf(text, sizeof text, "%s%s", BASE_INI, bad[i].extra);
+		path = write_ini(text);
+		argv[2] = (char *)path;
+		errmsg[0] = '\0';
+		int rc = qsgd_config_load(&c, 3, argv, errmsg);
+		unlink(path);
+		if (rc != QSG_RC_CONFIG || strstr(errmsg, bad[i].want) == NULL)
+			fail_msg("case %zu (%s): rc %d, message '%s', wanted '%s'", i, bad[i].extra,
+				 rc, errmsg, bad[i].want);
+	}
+}
+
 /* Whole-configuration checks (qsgd_config_validate). */
 static const struct reject invalid[] = {
     {"[qmgr]\nname = QM1\ngroup = G\ndir = /d\n[raft]\nid = 1\naddress = h:1\n[listener]\n"
@@ -419,6 +476,7 @@ int main(void)
 	    cmocka_unit_test(group_of_one),    cmocka_unit_test(flags_override_file),
 	    cmocka_unit_test(member_flags),    cmocka_unit_test(help_and_bad_flags),
 	    cmocka_unit_test(rejected_values), cmocka_unit_test(invalid_configurations),
+	    cmocka_unit_test(tls_section),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
