@@ -19,9 +19,9 @@ enum hugepages_state {
 /* Call first in main, before any thread, fd or allocation that matters.
  * When huge pages are wanted (THP not "never", QSG_HUGEPAGES not "0") and
  * GLIBC_TUNABLES lacks glibc.malloc.hugetlb, appends glibc.malloc.hugetlb=1
- * to it and execs its own binary (the path /proc/self/exe names) with the same argv (same PID: pid files,
- * systemd and supervisors see one process); does not return then. Returns
- * the state otherwise. */
+ * to it and execs its own binary (the path /proc/self/exe names) with the same argv (same PID: pid
+ * files, systemd and supervisors see one process); does not return then. Returns the state
+ * otherwise. */
 enum hugepages_state hugepages_reexec(char **argv);
 const char *hugepages_state_name(enum hugepages_state s);
 
