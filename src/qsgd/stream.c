@@ -118,9 +118,12 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 /* Ciphertext in, its plaintext appended to s->in. */
 static int tls_in(struct stream *s, const void *cipher, size_t n)
 {
-	int rc = tlsstream_input(s, cipher, n);
+	bool flush = false;
+	int rc = tlsstream_input(s, cipher, n, &flush);
 	if (rc != QSG_OK)
 		return rc;
+	if (flush)
+		stream_mark(s);
 	for (;;) {
 		if (!reserve_in(s))
 			return QSG_RC_STORAGE_NOT_AVAILABLE;

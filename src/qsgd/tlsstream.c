@@ -134,7 +134,9 @@ int tlsstream_attach(struct stream *s, struct tlsstream_cfg *t, enum tls_role ro
 	ts->timer.data = s;
 	uv_timer_start(&ts->timer, timer_cb, t->handshake_ms, 0);
 	s->tls = ts;
-	stream_mark(s); /* a client's ClientHello */
+	/* A client's ClientHello goes out with the stream's first flush: the
+	 * caller writes its HELLO and marks the stream (stream_mark), so this
+	 * module does not depend on stream.c's scheduling. */
 	return QSG_OK;
 }
 
@@ -144,10 +146,11 @@ void tlsstream_read_buf(struct stream *s, char **base, size_t *len)
 	*len = sizeof s->tls->rbuf;
 }
 
-int tlsstream_input(struct stream *s, const void *cipher, size_t n)
+int tlsstream_input(struct stream *s, const void *cipher, size_t n, bool *flush)
 {
 	struct tlsstream *ts = s->tls;
 	bool was_open = tls_conn_handshake_done(&ts->conn);
+	*flush = false;
 	int rc = tls_conn_feed(&ts->conn, cipher, n);
 	if (tls_conn_failed(&ts->conn)) {
 		log_failure(s, tls_conn_rc(&ts->conn), tls_conn_reason(&ts->conn));
@@ -162,8 +165,8 @@ int tlsstream_input(struct stream *s, const void *cipher, size_t n)
 	const void *p;
 	size_t pn;
 	tls_conn_pending(&ts->conn, &p, &pn);
-	if (pn > 0 || (!was_open && tls_conn_handshake_done(&ts->conn)))
-		stream_mark(s); /* handshake replies; frames held for the handshake */
+	/* handshake replies; frames held for the handshake */
+	*flush = pn > 0 || (!was_open && tls_conn_handshake_done(&ts->conn));
 	return QSG_OK;
 }
 

@@ -39,7 +39,9 @@ void tlsstream_cfg_close(struct tlsstream_cfg *t);
 /* Put TLS under s (before any byte of it was read or written, except the
  * ones given later to tlsstream_input). role TLS_SERVER for accepted
  * connections, TLS_CLIENT for ones we opened; expect_peer: see
- * tls_conn_init (ignored with verify none). Starts the handshake timer. */
+ * tls_conn_init (ignored with verify none). Starts the handshake timer.
+ * A client's ClientHello goes out at the stream's next flush: the caller
+ * marks it (stream_mark) after writing its first frame. */
 int tlsstream_attach(struct stream *s, struct tlsstream_cfg *t, enum tls_role role,
 		     const char *expect_peer);
 
@@ -50,8 +52,11 @@ bool tlsstream_looks_tls(const unsigned char *p, size_t n, bool *need);
 
 /* The buffer libuv reads ciphertext into. */
 void tlsstream_read_buf(struct stream *s, char **base, size_t *len);
-/* Ciphertext from the socket. QSG_OK or QSG_RC_TLS_FAILED (logged once). */
-int tlsstream_input(struct stream *s, const void *cipher, size_t n);
+/* Ciphertext from the socket. QSG_OK or QSG_RC_TLS_FAILED (logged once).
+ * *flush: the engine has bytes for the peer (handshake replies) or the
+ * handshake just completed (frames held for it can go): the caller marks
+ * the stream for a flush. */
+int tlsstream_input(struct stream *s, const void *cipher, size_t n, bool *flush);
 /* Decrypted plaintext: up to cap bytes, *got of them (0: none now). */
 void tlsstream_read(struct stream *s, void *buf, size_t cap, size_t *got);
 /* Move the stream's `out` (once the handshake is done) through the engine
