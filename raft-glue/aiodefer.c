@@ -1,10 +1,11 @@
 /* io_destroy(2) off the event loop: see aiodefer.h. */
 #include "aiodefer.h"
 
+#include "bgthread.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <sys/syscall.h>
@@ -86,19 +87,8 @@ static void *destroyer(void *arg)
 void aiodefer_enable(void)
 {
 	pthread_mutex_lock(&ad.mu);
-	if (!ad.thread_started) {
-		pthread_t t;
-		pthread_attr_t attr;
-		sigset_t all, old;
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		/* the thread takes no signals: they stay with the loop */
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		ad.thread_started = pthread_create(&t, &attr, destroyer, NULL) == 0;
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		pthread_attr_destroy(&attr);
-	}
+	if (!ad.thread_started)
+		ad.thread_started = glue_bgthread_start(destroyer, NULL);
 	ad.enabled = ad.thread_started;
 	pthread_mutex_unlock(&ad.mu);
 }

@@ -1,9 +1,10 @@
 /* libraft's frees off the event loop: see rheap.h. */
 #include "rheap.h"
 
+#include "bgthread.h"
+
 #include <pthread.h>
 #include <raft.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
@@ -158,19 +159,8 @@ static void heap_aligned_free(void *data, size_t alignment, void *ptr)
 void rheap_enable(void)
 {
 	pthread_mutex_lock(&rh.mu);
-	if (!rh.thread_started) {
-		pthread_t t;
-		pthread_attr_t attr;
-		sigset_t all, old;
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		/* the thread takes no signals: they stay with the loop */
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		rh.thread_started = pthread_create(&t, &attr, freer, NULL) == 0;
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		pthread_attr_destroy(&attr);
-	}
+	if (!rh.thread_started)
+		rh.thread_started = glue_bgthread_start(freer, NULL);
 	rh.enabled = rh.thread_started;
 	if (!rh.heap_set) {
 		rh.heap = (struct raft_heap){.data = NULL,

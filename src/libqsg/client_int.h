@@ -79,6 +79,9 @@ ssize_t qsgi_tls_recv(qsg_conn *c, uint8_t *buf, size_t space);
 int64_t qsgi_now_ms(void);
 int64_t qsgi_now_us(void);
 int qsgi_left_ms(int64_t deadline);
+/* Send n bytes on fd (blocking with poll until deadline); QSG_OK or
+ * QSG_RC_CONNECTION_BROKEN with the reason in err (QSG_ERRMSG_SIZE). */
+int qsgi_fd_send_all(int fd, const uint8_t *p, size_t n, int64_t deadline, char *err);
 void qsgi_sleep_ms(int ms);
 /* Replies after which libqsg moves to a fresh connection; replies that say
  * the request was certainly not applied. */

@@ -126,30 +126,7 @@ static int send_all(qsg_conn *c, const uint8_t *p, size_t n, int64_t deadline)
 {
 	if (c->tlsc != NULL)
 		return qsgi_tls_send(c, p, n, deadline);
-	while (n > 0) {
-		ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
-		if (k > 0) {
-			p += k;
-			n -= (size_t)k;
-			continue;
-		}
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
-			int r = poll(&pfd, 1, qsgi_left_ms(deadline));
-			if (r == 0)
-				return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
-						"timed out sending to the member");
-			if (r < 0 && errno != EINTR)
-				return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN, "poll: %s",
-						strerror(errno));
-			continue;
-		}
-		return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN, "send: %s",
-				k < 0 ? strerror(errno) : "no progress");
-	}
-	return QSG_OK;
+	return qsgi_fd_send_all(c->fd, p, n, deadline, c->err);
 }
 /* Wait until the socket is readable or the deadline passes: QSG_OK (or
  * EINTR: the caller reads again), QSG_RC_NO_MSG_AVAILABLE with *timed_out

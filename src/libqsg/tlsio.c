@@ -87,26 +87,10 @@ static int flush_cipher(qsg_conn *c, int64_t deadline)
 		tls_conn_pending(c->tlsc, &p, &n);
 		if (n == 0)
 			return QSG_OK;
-		ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
-		if (k > 0) {
-			tls_conn_consume(c->tlsc, (size_t)k);
-			continue;
-		}
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
-			int r = poll(&pfd, 1, qsgi_left_ms(deadline));
-			if (r == 0)
-				return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN,
-						"timed out sending to the member");
-			if (r < 0 && errno != EINTR)
-				return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN, "poll: %s",
-						strerror(errno));
-			continue;
-		}
-		return qsg_errf(c->err, QSG_RC_CONNECTION_BROKEN, "send: %s",
-				k < 0 ? strerror(errno) : "no progress");
+		int rc = qsgi_fd_send_all(c->fd, p, n, deadline, c->err);
+		if (rc != QSG_OK)
+			return rc;
+		tls_conn_consume(c->tlsc, n);
 	}
 }
 
