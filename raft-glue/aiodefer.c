@@ -9,7 +9,6 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #define AIODEFER_QUEUE 64 /* contexts waiting; beyond: destroyed inline */
@@ -49,13 +48,6 @@ static long real_syscall(long n, long a1, long a2, long a3, long a4, long a5, lo
 	return ad.real(n, a1, a2, a3, a4, a5, a6);
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void *destroyer(void *arg)
 {
 	(void)arg;
@@ -68,9 +60,9 @@ static void *destroyer(void *arg)
 		ad.count--;
 		ad.busy = 1;
 		pthread_mutex_unlock(&ad.mu);
-		uint64_t t0 = now_us();
+		uint64_t t0 = glue_bgthread_now_us();
 		long r = real_syscall(SYS_io_destroy, (long)ctx, 0, 0, 0, 0, 0);
-		uint64_t us = now_us() - t0;
+		uint64_t us = glue_bgthread_now_us() - t0;
 		pthread_mutex_lock(&ad.mu);
 		ad.busy = 0;
 		ad.st.done++;

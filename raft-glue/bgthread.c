@@ -3,6 +3,14 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
+
+uint64_t glue_bgthread_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 bool glue_bgthread_start(void *(*fn)(void *), void *arg)
 {

@@ -123,7 +123,7 @@ static bool over_budget(struct glue_adapter *a)
 		return false;
 	uint64_t now = uv_now(a->ar.loop); /* fixed during one iteration's I/O */
 	uint64_t t = uv_hrtime();
-	if (now != a->burst_now || a->burst_t0 == 0) {
+	if (now != a->burst_now) {
 		a->burst_now = now;
 		a->burst_t0 = t;
 		return false;

@@ -132,8 +132,8 @@ struct glue_info {
 	/* libraft's io_destroy calls moved off the loop (aiodefer.h) */
 	uint64_t aio_destroy_deferred;
 	uint64_t aio_destroy_max_us; /* the longest of them, in the thread */
-	/* libraft's frees made by raft-glue's background thread (rheap.h). */
 	uint64_t apply_deferrals; /* a follower's apply budget ran out */
+	/* libraft's frees made by raft-glue's background thread (rheap.h). */
 	uint64_t raft_frees_deferred;
 	uint64_t raft_frees_max_queued; /* the most waiting at once */
 	uint64_t raft_frees_max_batch_us; /* the longest batch, in the thread */

@@ -28,13 +28,6 @@ static struct {
 	.work = PTHREAD_COND_INITIALIZER,
 	.idle = PTHREAD_COND_INITIALIZER};
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 #define RHEAP_BATCH 4096 /* a queue this long is taken at once */
 #define RHEAP_GATHER_MS 10
 
@@ -68,10 +61,10 @@ static void *freer(void *arg)
 		rh.n = 0;
 		rh.busy = true;
 		pthread_mutex_unlock(&rh.mu);
-		uint64_t t0 = now_us();
+		uint64_t t0 = glue_bgthread_now_us();
 		for (size_t i = 0; i < n; i++)
 			free(batch[i]);
-		uint64_t us = now_us() - t0;
+		uint64_t us = glue_bgthread_now_us() - t0;
 		pthread_mutex_lock(&rh.mu);
 		/* the emptied vector goes in at the next swap */
 		mine = batch;
