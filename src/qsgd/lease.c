@@ -25,6 +25,12 @@ struct lease {
 	unsigned inflight; /* submissions not yet completed */
 	bool closing;
 	bool joined; /* a MEMBER_JOIN was acknowledged (and not FAILED since) */
+	/* This member's replica has shown it ACTIVE since the last acknowledged
+	 * MEMBER_JOIN. Until it has, a FAILED state in the replica is an old one
+	 * (the join was applied by the leader, not here yet: a member catching
+	 * up, or whose applies are deferred) and must not start another join,
+	 * which would detach its sessions again (a join storm). */
+	bool join_seen;
 	bool join_inflight;
 	unsigned renew_inflight;
 	bool fenced;
@@ -129,6 +135,7 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 				QLOG_INFO_(d->log, "QSG4004I", "member %s (id %u) joined group %s",
 					   d->cfg->name, d->cfg->id, d->cfg->group);
 			l->joined = true;
+			l->join_seen = false;
 			acked(l, op->sent);
 		} else if (rc != QSG_OK) {
 			QLOG_DBG(d->log, "QSG4010D", "MEMBER_JOIN: %s", qsg_rc_name(rc));
@@ -290,8 +297,11 @@ static void tick_cb(uv_timer_t *t)
 		return; /* nobody to renew with; the fence timer runs on */
 	if (l->joined) {
 		struct fsm_member m;
-		if (fsm_member_get(d->fsm, d->cfg->id, &m) == QSG_OK &&
-		    m.state == FSM_MEMBER_FAILED) {
+		if (fsm_member_get(d->fsm, d->cfg->id, &m) != QSG_OK) {
+			/* not applied here yet */
+		} else if (m.state == FSM_MEMBER_ACTIVE) {
+			l->join_seen = true;
+		} else if (m.state == FSM_MEMBER_FAILED && l->join_seen) {
 			QLOG_WARNING(d->log, "QSG4005W", "member %s was declared failed: rejoining",
 				     d->cfg->name);
 			l->joined = false;

@@ -195,6 +195,88 @@ static void refused_renewal_rejoins(void **state)
 	stop(&fk, l);
 }
 
+/* Answer command i as the group would while this member's replica lags:
+ * applied on `other` (the leader's replica), not on fk's. */
+static void answer_elsewhere(struct fake *fk, struct fsm *other, size_t i)
+{
+	struct fake_cmd *c = &fk->cmds[i];
+	struct qsg_wbuf e, res;
+	char errmsg[QSG_ERRMSG_SIZE];
+	qsg_wbuf_init(&e);
+	qsg_wbuf_init(&res);
+	fsm_entry_begin(&e, fsm_last_time(other) + 1);
+	fsm_entry_add(&e, c->enc, c->len);
+	assert_int_equal(fsm_apply(other, e.data, e.len, &res, errmsg), QSG_OK);
+	assert_true(res.len >= 4);
+	c->done = true;
+	c->cb(c->arg, QSG_OK, res.data + 4, res.len - 4);
+	qsg_wbuf_close(&e);
+	qsg_wbuf_close(&res);
+}
+
+static void declare_failed_here(struct fake *fk)
+{
+	struct fsm_member m;
+	assert_int_equal(fsm_member_get(fk->d.fsm, 1, &m), QSG_OK);
+	struct fsm_cmd fail;
+	memset(&fail, 0, sizeof fail);
+	fail.op = FSM_OP_MEMBER_FAIL;
+	fail.member_id = 1;
+	fail.seq = (uint64_t)m.lease_expiry_ms;
+	fk->now = m.lease_expiry_ms + 1;
+	assert_int_equal(fake_apply(fk, &fail), QSG_OK);
+}
+
+/* A member whose replica lags (catching up after a restart, or deferring
+ * applies) still shows itself FAILED after its new MEMBER_JOIN was applied
+ * by the group: it must not join again on every tick (each join detaches
+ * its sessions: a join storm). Once its replica shows it ACTIVE, a later
+ * failure makes it rejoin as before. */
+static void lagging_replica_no_join_storm(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	struct fsm *leader;
+	char errmsg[QSG_ERRMSG_SIZE];
+	assert_int_equal(fsm_init(&leader, errmsg), QSG_OK);
+	start(&fk, &l, GLUE_FOLLOWER);
+	lease_start(l);
+	fake_run_ms(&fk, 1);
+	assert_int_equal(fk.cmds[0].cmd.op, FSM_OP_MEMBER_JOIN);
+	answer_elsewhere(&fk, leader, 0);
+	struct fsm_cmd join = fk.cmds[0].cmd;
+	assert_int_equal(fake_apply(&fk, &join), QSG_OK); /* the replica applies it too */
+	fake_run_ms(&fk, 2 * RENEW);
+	/* failed here (an old entry being replayed): rejoin once */
+	declare_failed_here(&fk);
+	fake_run_ms(&fk, 2 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN), 2);
+	for (size_t i = 0; i < fk.ncmds; i++)
+		if (!fk.cmds[i].done)
+			answer_elsewhere(&fk, leader, i); /* the join is acknowledged */
+	for (int k = 0; k < 10; k++) {
+		fake_run_ms(&fk, RENEW);
+		for (size_t i = 0; i < fk.ncmds; i++)
+			if (!fk.cmds[i].done)
+				answer_elsewhere(&fk, leader, i);
+	}
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN), 2);
+	assert_true(count_op(&fk, FSM_OP_LEASE_RENEW) >= 5);
+	assert_false(lease_fenced(l));
+	/* The replica catches up with the join: ACTIVE. A failure after that
+	 * is a real one: rejoin. */
+	join = fk.cmds[0].cmd;
+	assert_int_equal(fake_apply(&fk, &join), QSG_OK);
+	fake_run_ms(&fk, 2 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN), 2);
+	declare_failed_here(&fk);
+	fake_run_ms(&fk, 2 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN), 3);
+	stop(&fk, l);
+	fsm_close(leader);
+}
+
 static void join_member(struct fake *fk, uint32_t id, int64_t at)
 {
 	struct fsm_cmd c;
@@ -374,11 +456,16 @@ static void stalled_leader_fail_stops(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(join_then_renew),		 cmocka_unit_test(no_leader_no_renewal),
-	    cmocka_unit_test(fence_when_renewals_stall), cmocka_unit_test(refused_renewal_rejoins),
-	    cmocka_unit_test(leader_detects_failure),	 cmocka_unit_test(leader_continues_backout),
-	    cmocka_unit_test(follower_does_not_detect),	 cmocka_unit_test(leader_expires_sessions),
+	    cmocka_unit_test(join_then_renew),
+	    cmocka_unit_test(no_leader_no_renewal),
+	    cmocka_unit_test(fence_when_renewals_stall),
+	    cmocka_unit_test(refused_renewal_rejoins),
+	    cmocka_unit_test(leader_detects_failure),
+	    cmocka_unit_test(leader_continues_backout),
+	    cmocka_unit_test(follower_does_not_detect),
+	    cmocka_unit_test(leader_expires_sessions),
 	    cmocka_unit_test(stalled_leader_fail_stops),
+	    cmocka_unit_test(lagging_replica_no_join_storm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
