@@ -106,7 +106,7 @@ put_file "$QSG_RUN_DIR/sent1" "$QSG_CONN"
 log "phase 1 put in $(($(date +%s) - t0)) s"
 # A qsgd without the message store (bodies inside its snapshots, before
 # issue 10 is wired) has nothing to catch up: skip (77) rather than fail.
-if [ -z "$(find "$QSG_RUN_DIR/$l0" -name 'seg-*.qss' 2>/dev/null | head -1)" ]; then
+if [ -z "$(find "$QSG_RUN_DIR/$l0" -name 'seg-*.qss' 2>/dev/null | sed -n 1p)" ]; then
 	log "SKIP: no message store segments (seg-*.qss) under $QSG_RUN_DIR/$l0:" \
 		"this qsgd does not keep bodies in a message store"
 	for p in "${extra_pids[@]}"; do kill_tree "$p"; done

@@ -103,7 +103,7 @@ log "fences $(count QSG4002W), failed $(count QSG4003W), leaders seen: $leaders"
 # The leader of the fill is the first one polled during it: an election
 # that ends just after the group starts (before the first put) is not a
 # change during the fill.
-lf=$(grep -v '^none$' "$QSG_RUN_DIR/leaders" | head -1)
+lf=$(grep -v '^none$' "$QSG_RUN_DIR/leaders" | sed -n 1p)
 [ "$leaders" = "$lf " ] || fail "leader changed during the fill: $leaders (first $lf, before the fill $l0)"
 [ "$err" = 0 ] || fail "put errors: $r"
 [ "$put" = "$N" ] || fail "acknowledged $put puts, expected $N"

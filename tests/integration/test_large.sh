@@ -47,7 +47,7 @@ depth() {
 }
 
 leader=$("$CLUSTER" leader)
-V=$(other_than "$leader" | head -1)
+V=$(other_than "$leader" | sed -n 1p)
 P=$(other_than "$leader" | tail -1)
 log "leader $leader, follower to kill $V, other $P"
 
@@ -84,7 +84,7 @@ log "$BMB MiB got through $V in $(python3 -c "import time; print(round(time.time
 
 # Phase 4: catch-up of parts by a wiped member.
 leader=$("$CLUSTER" leader)
-W=$(other_than "$leader" | head -1)
+W=$(other_than "$leader" | sed -n 1p)
 LC=$("$CLUSTER" conn "$leader")
 log "stop $W and wipe its data; leader $leader"
 "$CLUSTER" stop "$W" >/dev/null
@@ -98,11 +98,11 @@ seq 1 300 | sed 's/^/small-/' | "$QSGPUT" -c "$LC" $Q || fail "put of the small 
 "$CLUSTER" start "$W" >/dev/null || fail "start $W"
 wnew() { tail -n +$((wlines + 1)) "$QSG_RUN_DIR/$W.log"; } # this run of W only
 for ((i = 0; i < 1200; i++)); do
-	wnew | grep -q QSG4102I && break
+	grep -q QSG4102I < <(wnew) && break
 	sleep 0.1
 done
-wnew | grep -q QSG4101I || fail "$W did not install a snapshot with missing bodies (QSG4101I)"
-wnew | grep -q QSG4102I || fail "$W did not finish its catch-up (QSG4102I)"
+grep -q QSG4101I < <(wnew) || fail "$W did not install a snapshot with missing bodies (QSG4101I)"
+grep -q QSG4102I < <(wnew) || fail "$W did not finish its catch-up (QSG4102I)"
 log "$W: $(wnew | grep QSG4101I | tail -1)"
 log "$W: $(wnew | grep QSG4102I | tail -1)"
 WC=$("$CLUSTER" conn "$W")

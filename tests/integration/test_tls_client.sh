@@ -28,7 +28,7 @@ grep -q QSG8003I "$QSG_RUN_DIR/QM1.log" || fail "QM1 does not say it uses TLS"
 
 "$QSGADM" <<<"DEFINE QLOCAL($Q) QSGDISP(SHARED) MAXDEPTH(100000)" || fail "define over TLS"
 L=$("$CLUSTER" leader)
-F=$(other_than "$L" | head -1)
+F=$(other_than "$L" | sed -n 1p)
 log "leader $L, follower $F"
 
 # 1. Through the follower (forwarding over TLS), got through the leader.
