@@ -171,6 +171,7 @@ static unsigned op_fields(uint8_t op)
 	case FSM_OP_MEMBER_REMOVE:
 		return F_MEMBER;
 	case FSM_OP_EXPIRE:
+	case FSM_OP_EXPIRE_BOUNDED:
 		return F_SEQ;
 	case FSM_OP_CHDEFINE:
 	case FSM_OP_CHALTER:

@@ -87,6 +87,21 @@ static uint32_t check_lists(const struct queue *q)
 		QSG_ASSERT(q->tail[p] == prev);
 	}
 	QSG_ASSERT(q->nexpiring == nexp);
+	/* The expiry heap: exactly those messages, each knowing its place,
+	 * none due before its parent. */
+	QSG_ASSERT(q->nexpiring <= q->xcap);
+	for (uint32_t i = 0; i < q->nexpiring; i++) {
+		const struct xent *e = &q->xheap[i];
+		const struct qmsg *m = e->m;
+		QSG_ASSERT(m->q == q && m->state == MS_VISIBLE);
+		QSG_ASSERT(m->x != NULL && m->x->xpos == i && m->x->expiry_ms != 0);
+		QSG_ASSERT(e->expiry == m->x->expiry_ms && e->seqno == m->seqno);
+		if (i > 0) {
+			const struct xent *up = &q->xheap[(i - 1) / 4]; /* 4-ary */
+			QSG_ASSERT(up->expiry < e->expiry ||
+				   (up->expiry == e->expiry && up->seqno < e->seqno));
+		}
+	}
 	return n;
 }
 

@@ -147,7 +147,7 @@ static bool dispose_dlq(struct fsm *f, const struct chst *e, struct qmsg *m,
 	nm->q = dq;
 	dq->curdepth++;
 	dq->puts_total++;
-	make_visible(dq, nm, true);
+	make_visible(f, dq, nm, true);
 	queue_notify(f, dq, 1);
 	return true;
 }
@@ -234,7 +234,7 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 		uint32_t bc = qmsg_backout(m);
 		if (bc < UINT32_MAX)
 			qmsg_set_backout(f, m, bc + 1);
-		make_visible(q, m, false);
+		make_visible(f, q, m, false);
 		queue_notify(f, q, 1);
 	}
 	/* (b) commit up to upto, (c) back out the rest if asked. */
@@ -252,7 +252,7 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 			committed++;
 		} else if (ch->flags & FSM_CHF_BACKOUT_REST) {
 			lk_release(m);
-			make_visible(q, m, false);
+			make_visible(f, q, m, false);
 			queue_notify(f, q, 1);
 			v[i] = NULL;
 			backed++;
@@ -550,7 +550,7 @@ int op_ch_recv_batch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 			struct queue *dq = nm[i]->q;
 			dq->curdepth++;
 			dq->puts_total++;
-			make_visible(dq, nm[i], true);
+			make_visible(f, dq, nm[i], true);
 			queue_notify(f, dq, 1);
 		}
 		sq->lstseq = ch->last;

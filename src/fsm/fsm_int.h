@@ -81,7 +81,10 @@ struct qmsg_ext {
 	int64_t expiry_ms; /* absolute, 0 = never */
 	int64_t hold_until; /* channel HOLD: CH_GETBATCH skips it before this */
 	uint32_t backout_count;
+	uint32_t xpos; /* visible with an expiry: its place in q->xheap
+			* (XPOS_NONE: not there) */
 };
+#define XPOS_NONE UINT32_MAX
 
 /* The descriptor of every message in the state: 72 bytes, a glibc chunk of
  * 80, whatever the message (the rest is in `x` when needed). The fields
@@ -144,6 +147,14 @@ struct ikey {
 	struct qmsg *head, *tail;
 };
 
+/* One slot of a queue's expiry heap: the key, copied from the message, and
+ * the message. */
+struct xent {
+	int64_t expiry;
+	uint64_t seqno;
+	struct qmsg *m;
+};
+
 struct queue {
 	struct hmap_node node;
 	struct fsm_qattrs attrs;
@@ -151,8 +162,12 @@ struct queue {
 	uint32_t curdepth; /* visible + held + locked */
 	uint32_t uncommitted; /* held + locked */
 	uint32_t nvisible;
-	uint32_t nexpiring; /* visible with an expiry (EXPIRE skips the
-			     * queue when 0: derived) */
+	/* The visible messages with an expiry, a 4-ary min-heap by (expiry,
+	 * seqno) (fsm_xheap.c): EXPIRE takes what is due from its top, never
+	 * walks the queue. Derived: restore and make_visible rebuild it. */
+	struct xent *xheap;
+	uint32_t nexpiring; /* its size */
+	uint32_t xcap;
 	uint32_t opens;
 	uint64_t puts_total;
 	uint64_t gets_total;
@@ -230,6 +245,9 @@ struct fsm {
 	 * apply fails with QSG_RC_STORAGE_NOT_AVAILABLE, as when a command
 	 * returns it (the replica is no longer trusted). */
 	bool alloc_failed;
+	/* The last EXPIRE_BOUNDED stopped at its budget with messages still
+	 * due (derived, not in snapshots: a hint for the leader). */
+	bool expire_more;
 	const char *body_fail_what; /* "put" or "read" */
 	uint64_t body_fail_seqno;
 	/* Not state: garbage (fsm_reap.c). Messages that left the state in
@@ -265,12 +283,11 @@ bool msg_get_before(const struct qmsg *a, const struct qmsg *b);
 bool index_active(const struct queue *q);
 struct ikey *index_find(const struct queue *q, const uint8_t *key);
 void index_build(struct queue *q);
-void make_visible(struct queue *q, struct qmsg *m, bool from_tail);
+void make_visible(struct fsm *f, struct queue *q, struct qmsg *m, bool from_tail);
 void take_visible(struct queue *q, struct qmsg *m);
 /* Take a visible message off its queue (curdepth included) and free it
  * (msg_free: released). */
 void remove_visible(struct fsm *f, struct queue *q, struct qmsg *m);
-void purge_visible(struct fsm *f, struct queue *q, bool only_expired, int64_t now);
 uint64_t queue_hash(uint32_t scope, const char *name);
 struct queue *queue_find(const struct fsm *f, uint32_t scope, const char *name);
 struct queue *queue_lookup(const struct fsm *f, uint32_t member, const char *name);
@@ -401,7 +418,6 @@ int op_lease_renew(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_member_fail(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_member_fail_bounded(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now);
-int op_expire(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 
 /* fsm_chan.c */
 void chan_changed(struct fsm *f);
@@ -427,11 +443,26 @@ int op_ch_reset(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_ch_recv_start(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
 int op_ch_recv_batch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
 
+/* fsm_xheap.c */
+/* q's expiry heap: m (visible, with an expiry) joins it; QSG_OK, or
+ * QSG_RC_STORAGE_NOT_AVAILABLE with m left out (x->xpos XPOS_NONE); m
+ * leaves it; the heap is freed (the queue's messages left with it). */
+int xheap_add(struct queue *q, struct qmsg *m);
+void xheap_del(struct queue *q, struct qmsg *m);
+void xheap_drop(struct queue *q);
+
+/* fsm_expire.c */
+int op_expire(struct fsm *f, const struct fsm_cmd *c, int64_t now);
+int op_expire_bounded(struct fsm *f, const struct fsm_cmd *c, int64_t now);
+
 /* fsm_reap.c */
 /* Every visible message of q leaves the state at once, in O(NPRIO): its
  * priority lists and its index go to the garbage (nvisible and curdepth
  * drop by the visible count). fsm_reap frees and releases them later. */
 void reap_queue(struct fsm *f, struct queue *q);
+/* One visible message of q out of the state (curdepth too) into the
+ * garbage: O(log n) for its expiry heap, its content freed later. */
+void reap_msg(struct fsm *f, struct queue *q, struct qmsg *m);
 /* Teardown (state_free): frees the garbage without releasing content. */
 void reap_free_all(struct fsm *f);
 

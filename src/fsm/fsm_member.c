@@ -132,22 +132,3 @@ int op_member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	f->chan_gen++;
 	return QSG_OK;
 }
-
-int op_expire(struct fsm *f, const struct fsm_cmd *c, int64_t now)
-{
-	int64_t ttl = c->seq > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)c->seq;
-	struct hmap_node *n = hmap_next(&f->sessions, NULL);
-	while (n != NULL) {
-		struct hmap_node *next = hmap_next(&f->sessions, n);
-		struct session *s = (struct session *)n;
-		/* A session with a backout pending stays until it is done. */
-		if (!s->attached && s->uow_count == 0 && sat_add_i64(s->detached_at, ttl) <= now) {
-			hmap_remove(&f->sessions, n);
-			session_free(s);
-		}
-		n = next;
-	}
-	for (n = hmap_next(&f->queues, NULL); n != NULL; n = hmap_next(&f->queues, n))
-		purge_visible(f, (struct queue *)n, true, now);
-	return QSG_OK;
-}

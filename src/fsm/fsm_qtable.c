@@ -186,7 +186,7 @@ void index_build(struct queue *q)
 
 /* Insert a committed message by seqno. from_tail: a new commit (usually the
  * highest seqno); otherwise a backout (usually near the head). */
-void make_visible(struct queue *q, struct qmsg *m, bool from_tail)
+void make_visible(struct fsm *f, struct queue *q, struct qmsg *m, bool from_tail)
 {
 	unsigned p = m->priority;
 	struct qmsg *after;
@@ -213,8 +213,9 @@ void make_visible(struct queue *q, struct qmsg *m, bool from_tail)
 	m->flags &= (uint8_t)~QM_XFER; /* meaningful in a uow only */
 	m->q = q;
 	q->nvisible++;
-	if (qmsg_expiry(m) != 0)
-		q->nexpiring++;
+	/* Out of memory fails the apply (the member stops); m stays visible. */
+	if (qmsg_expiry(m) != 0 && xheap_add(q, m) != QSG_OK)
+		f->alloc_failed = true;
 	index_add(q, m);
 }
 
@@ -233,7 +234,7 @@ void take_visible(struct queue *q, struct qmsg *m)
 	m->prev = m->next = NULL;
 	q->nvisible--;
 	if (qmsg_expiry(m) != 0)
-		q->nexpiring--;
+		xheap_del(q, m);
 }
 
 void remove_visible(struct fsm *f, struct queue *q, struct qmsg *m)
@@ -241,24 +242,6 @@ void remove_visible(struct fsm *f, struct queue *q, struct qmsg *m)
 	take_visible(q, m);
 	q->curdepth--;
 	msg_free(f, m);
-}
-
-/* Remove every visible message (msg_expired ones only if `only_expired`).
- * A queue without a message that can expire is not walked (EXPIRE runs
- * every few seconds at any depth). */
-void purge_visible(struct fsm *f, struct queue *q, bool only_expired, int64_t now)
-{
-	if (only_expired && q->nexpiring == 0)
-		return;
-	for (int p = 0; p < NPRIO; p++) {
-		struct qmsg *m = q->head[p];
-		while (m != NULL) {
-			struct qmsg *next = m->next;
-			if (!only_expired || msg_expired(m, now))
-				remove_visible(f, q, m);
-			m = next;
-		}
-	}
 }
 
 /* --- queues -------------------------------------------------------------- */
@@ -300,6 +283,7 @@ struct queue *queue_lookup(const struct fsm *f, uint32_t member, const char *nam
 void queue_free(struct queue *q)
 {
 	index_drop(q); /* first: it touches the messages */
+	xheap_drop(q);
 	for (int p = 0; p < NPRIO; p++) {
 		struct qmsg *m = q->head[p];
 		while (m != NULL) {

@@ -105,7 +105,7 @@ int op_put(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf 
 		q->uncommitted++;
 		uow_append(s, m);
 	} else {
-		make_visible(q, m, true);
+		make_visible(f, q, m, true);
 		q->puts_total++;
 		queue_notify(f, q, 1);
 	}
@@ -143,7 +143,7 @@ static void chunk_complete(struct fsm *f, struct session *s, struct qmsg *m, str
 	uow_remove(s, m);
 	m->flags &= (uint8_t)~QM_XFER;
 	q->uncommitted--;
-	make_visible(q, m, true);
+	make_visible(f, q, m, true);
 	q->puts_total++;
 	queue_notify(f, q, 1);
 }

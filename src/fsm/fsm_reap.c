@@ -37,7 +37,7 @@ void reap_queue(struct fsm *f, struct queue *q)
 	f->reap_msgs += q->nvisible;
 	q->curdepth -= q->nvisible;
 	q->nvisible = 0;
-	q->nexpiring = 0;
+	xheap_drop(q);
 	if (q->index.nbuckets > 0) {
 		struct reap_index *r = malloc(sizeof *r);
 		if (r != NULL) {
@@ -54,6 +54,18 @@ void reap_queue(struct fsm *f, struct queue *q)
 	}
 	/* An empty queue's (empty) index is complete. */
 	q->index_ok = true;
+}
+
+void reap_msg(struct fsm *f, struct queue *q, struct qmsg *m)
+{
+	take_visible(q, m);
+	q->curdepth--;
+	if (f->reap_tail != NULL)
+		f->reap_tail->next = m;
+	else
+		f->reap_head = m;
+	f->reap_tail = m; /* take_visible left m->next NULL */
+	f->reap_msgs++;
 }
 
 static bool reap_step(struct fsm *f, size_t budget, bool release)

@@ -546,7 +546,7 @@ static int restore_queues(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, cha
 				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 						"snapshot queue %s: messages out of order", a.name);
 			}
-			make_visible(q, m, true);
+			make_visible(g, q, m, true);
 			q->curdepth++;
 			last = m;
 			if ((rc = rctx_add(x, m, &v, errmsg)) != QSG_OK)
@@ -870,7 +870,7 @@ int fsm_restore_decode(const void *p, size_t len, struct fsm_image **out, char *
 		rc = qsg_errf(msg, QSG_RC_BAD_FRAME, "%zu trailing bytes after the snapshot",
 			      qsg_rbuf_left(&r));
 	}
-	if (rc == QSG_OK && pend_rebuild(g) != QSG_OK)
+	if (rc == QSG_OK && (g->alloc_failed || pend_rebuild(g) != QSG_OK))
 		rc = qsg_errf(msg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
 	if (rc != QSG_OK) {
 		if (msg[0] == '\0')

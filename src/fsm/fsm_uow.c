@@ -64,11 +64,11 @@ static uint64_t backout_one(struct fsm *f, struct qmsg *m)
 		f->last_seqno++;
 		q->curdepth--;
 		boq->curdepth++;
-		make_visible(boq, m, true);
+		make_visible(f, boq, m, true);
 		queue_notify(f, boq, 1);
 		return 1 + ((uint64_t)m->props_len + m->body_len) / FSM_BACKOUT_UNIT_BYTES;
 	}
-	make_visible(q, m, false);
+	make_visible(f, q, m, false);
 	queue_notify(f, q, 1);
 	return 1;
 }
@@ -407,7 +407,7 @@ int op_commit(struct fsm *f, const struct fsm_cmd *c)
 		m->uow_next = NULL;
 		q->uncommitted--;
 		if (m->state == MS_HELD && msg_complete(f, m)) {
-			make_visible(q, m, true);
+			make_visible(f, q, m, true);
 			q->puts_total++;
 			queue_notify(f, q, 1);
 		} else {

@@ -222,6 +222,8 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 			rc = set_unsigned(&c->renew_ms, value, 10, 3600000, what, e);
 		else if (strcmp(key, "session_expiry_s") == 0)
 			rc = set_unsigned(&c->session_expiry_s, value, 1, 100u * 86400, what, e);
+		else if (strcmp(key, "expire_interval_ms") == 0)
+			rc = set_unsigned(&c->expire_interval_ms, value, 100, 3600000, what, e);
 		else
 			goto unknown;
 	} else if (strcmp(section, "chinit") == 0) {

@@ -40,6 +40,7 @@ struct lease {
 	uint64_t leader_since;
 	uint32_t failing[QSGD_MAX_MEMBERS]; /* MEMBER_FAIL/REMOVE in flight for these ids */
 	bool backout_inflight; /* a BACKOUT_PENDING in flight */
+	bool expire_inflight; /* an EXPIRE_BOUNDED in flight */
 	uint64_t fenced_since; /* uv_now when this member was last fenced */
 };
 
@@ -105,6 +106,7 @@ static void unmark_failing(struct lease *l, uint32_t id)
 }
 
 static void backout_kick(struct lease *l);
+static void expire_kick(struct lease *l);
 
 static void op_done(void *arg, int status, const void *result, size_t len)
 {
@@ -117,7 +119,7 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 					  FSM_OP_MEMBER_JOIN,
 					  FSM_OP_LEASE_RENEW,
 					  FSM_OP_MEMBER_FAIL_BOUNDED,
-					  FSM_OP_EXPIRE,
+					  FSM_OP_EXPIRE_BOUNDED,
 					  FSM_OP_MEMBER_REMOVE,
 					  FSM_OP_BACKOUT_PENDING};
 	int rc = status;
@@ -184,8 +186,11 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 				 qsg_rc_name(rc));
 		break;
 	case OP_EXPIRE:
+		l->expire_inflight = false;
 		if (rc != QSG_OK)
 			QLOG_DBG(d->log, "QSG4012D", "EXPIRE: %s", qsg_rc_name(rc));
+		else if (!l->closing && fsm_expire_more(d->fsm))
+			expire_kick(l); /* more are due: the next budget at once */
 		break;
 	default:
 		break;
@@ -354,16 +359,24 @@ static void tick_cb(uv_timer_t *t)
 	}
 }
 
-static void expire_cb(uv_timer_t *t)
+/* Leader: one EXPIRE_BOUNDED (expired messages, old detached sessions) at
+ * a time; every expire_interval_ms, and again as soon as one applied with
+ * messages still due (fsm_expire_more). */
+static void expire_kick(struct lease *l)
 {
-	struct lease *l = t->data;
-	if (!l->is_leader)
+	if (l->closing || !l->is_leader || l->expire_inflight)
 		return;
 	struct fsm_cmd cmd;
 	memset(&cmd, 0, sizeof cmd);
-	cmd.op = FSM_OP_EXPIRE;
+	cmd.op = FSM_OP_EXPIRE_BOUNDED;
 	cmd.seq = (uint64_t)l->d->cfg->session_expiry_s * 1000;
-	submit(l, &cmd, OP_EXPIRE, NULL);
+	if (submit(l, &cmd, OP_EXPIRE, NULL) == QSG_OK)
+		l->expire_inflight = true;
+}
+
+static void expire_cb(uv_timer_t *t)
+{
+	expire_kick(t->data);
 }
 
 int lease_init(struct lease **out, struct qsgd *d, char *errmsg)

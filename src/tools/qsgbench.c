@@ -376,6 +376,7 @@ static void send_op(struct conn *c, uint64_t t_sched)
 			stamp_body(b, req.u.put.msg.correlid);
 		req.u.put.msg.body.p = b->payload;
 		req.u.put.msg.body.len = b->o.size;
+		req.u.put.msg.expiry_ms = (int64_t)b->o.expiry_ms;
 		if (b->put_budget != UINT64_MAX)
 			b->put_budget--;
 	} else {
@@ -933,7 +934,7 @@ int main(int argc, char **argv)
 		struct bench_lib_opts lo = {
 		    b.o.conn,	    b.o.conns,	   b.o.inflight,	 b.o.size,
 		    b.o.persistent, b.o.syncpoint, b.o.mode == MODE_GET, b.o.messages,
-		    b.o.seconds,    b.o.queue};
+		    b.o.seconds,    b.o.queue,	   b.o.expiry_ms};
 		return bench_lib_run(&lo);
 	}
 	char errmsg[QSG_ERRMSG_SIZE];

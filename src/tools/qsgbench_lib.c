@@ -51,6 +51,7 @@ static void put_loop(struct worker *w)
 	struct qsg_md md = QSG_MD_DEFAULT;
 	md.priority = 0;
 	md.persistence = o->persistent ? QSG_PERSISTENT : QSG_NOT_PERSISTENT;
+	md.expiry_ms = (int64_t)o->expiry_ms;
 	/* As raw mode: the group generates the msgid. */
 	int opts = QSG_PMO_NEW_MSG_ID | (o->syncpoint > 0 ? QSG_PMO_SYNCPOINT : 0);
 	/* Latency from the return of qsg_put_async (as raw mode measures from

@@ -20,6 +20,7 @@ struct bench_lib_opts {
 	uint64_t messages; /* 0 = unbounded */
 	double seconds; /* 0 = unbounded */
 	const char *queue;
+	uint64_t expiry_ms; /* put: time to live, 0 = never */
 };
 
 /* Run and print the report (the RESULT line as the raw mode, lib=1).

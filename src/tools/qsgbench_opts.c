@@ -15,7 +15,7 @@ static void usage(FILE *f)
 		"usage: qsgbench [-c HOST:PORT[,...]] [--conns N] [--inflight M] [--size BYTES]\n"
 		"                [--persistent|--nonpersistent] [--syncpoint B]\n"
 		"                [--mode put|get|putget] [--messages TOTAL] [--seconds S]\n"
-		"                [--rate R] [--queue Q] [--warmup S]\n"
+		"                [--rate R] [--queue Q] [--warmup S] [--expiry MS]\n"
 		"  -c, --conn      members (default: QSG_CONN); connections round-robin over them\n"
 		"  --conns N       connections (sessions), default 1; putget: half put, half get\n"
 		"  --inflight M    requests in flight per connection, default 1 (max %d)\n"
@@ -28,6 +28,7 @@ static void usage(FILE *f)
 		"  --rate R        total msgs/s, open loop (latency from the scheduled time)\n"
 		"  --queue Q       default " BENCH_DEFAULT_QUEUE " (must exist)\n"
 		"  --warmup S      seconds of load not measured, default 0\n"
+		"  --expiry MS     put: each message expires MS ms after its put (default never)\n"
 		"  --verify        put: stamp each body and its CorrelId; get: check every\n"
 		"                  body against its CorrelId and count duplicates (VERIFY line)\n"
 		"  --lib           through libqsg (qsg_put_async / qsg_consume, window and\n"
@@ -75,7 +76,8 @@ int bench_parse_args(int argc, char **argv, struct bench_opts *o)
 		OPT_QUEUE,
 		OPT_WARMUP,
 		OPT_VERIFY,
-		OPT_LIB
+		OPT_LIB,
+		OPT_EXPIRY
 	};
 	static const struct option opts[] = {
 	    {"conn", required_argument, NULL, 'c'},
@@ -93,6 +95,7 @@ int bench_parse_args(int argc, char **argv, struct bench_opts *o)
 	    {"warmup", required_argument, NULL, OPT_WARMUP},
 	    {"verify", no_argument, NULL, OPT_VERIFY},
 	    {"lib", no_argument, NULL, OPT_LIB},
+	    {"expiry", required_argument, NULL, OPT_EXPIRY},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -174,6 +177,12 @@ int bench_parse_args(int argc, char **argv, struct bench_opts *o)
 			break;
 		case OPT_LIB:
 			o->lib = true;
+			break;
+		case OPT_EXPIRY:
+			if (parse_u64(optarg, (uint64_t)INT32_MAX * 1000, &o->expiry_ms) != 0) {
+				fprintf(stderr, "qsgbench: bad --expiry %s\n", optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);

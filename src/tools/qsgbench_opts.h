@@ -28,6 +28,7 @@ struct bench_opts {
 	const char *queue;
 	double warmup; /* seconds not measured */
 	bool verify; /* stamp bodies at put, check them at get */
+	uint64_t expiry_ms; /* put: time to live, 0 = never */
 	bool lib; /* through libqsg (qsgbench_lib.c) */
 };
 

@@ -21,6 +21,12 @@
 #    time over loop_warn_ms) are counted and shown, not failed;
 #  * no fence (QSG4002W), no failure declaration (QSG4003W);
 #  * the same for DELETE QLOCAL PURGE of N/4 messages;
+#  * the same for the expiry of N/4 messages (put with an expiry of
+#    EXP_MS, 90 s, so that none is due before the measurement starts;
+#    checked): EXPIRE runs every 5 s here, so each finds up to 90k due at
+#    once; EXPIRE_BOUNDED removes at most 1024 per entry into the garbage
+#    and the leader sends the next at once (docs/storage.md "Expiry"; one
+#    unbounded EXPIRE of 100k-250k messages is what the CPU limit catches);
 #  * a member killed while its sessions hold HOLDN (4 x 1500) messages
 #    under syncpoint: the leader declares it failed (MEMBER_FAIL_BOUNDED
 #    backs out 1024) and BACKOUT_PENDING follow-ups back out the rest
@@ -47,7 +53,8 @@ BENCH=$top_builddir/qsgbench
 cluster_up 3
 "$CLUSTER" down >/dev/null
 for i in 1 2 3; do
-	printf '[http]\naddress = 127.0.0.1:%d\n' $((HTTP_BASE + i)) >>"$QSG_RUN_DIR/QM$i.ini"
+	printf '[http]\naddress = 127.0.0.1:%d\n[lease]\nexpire_interval_ms = 5000\n' \
+		$((HTTP_BASE + i)) >>"$QSG_RUN_DIR/QM$i.ini"
 done
 cluster_up 3
 
@@ -77,9 +84,9 @@ for ((k = 0; k < 100; k++)); do
 done
 [ "$(depth $Q)" = 0 ] || fail "cannot define $Q"
 
-fill() { # QUEUE COUNT
+fill() { # QUEUE COUNT [qsgbench options]
 	local out r
-	out=$("$BENCH" --queue "$1" --mode put --conns 8 --inflight 8 --size 64 --messages "$2" 2>&1) ||
+	out=$("$BENCH" --queue "$1" --mode put --conns 8 --inflight 8 --size 64 --messages "$2" "${@:3}" 2>&1) ||
 		fail "qsgbench put: $out"
 	r=$(grep '^RESULT' <<<"$out") || fail "qsgbench put: no RESULT: $out"
 	log "fill $1: $r"
@@ -127,7 +134,7 @@ PY
 # check the depth at once, poll every member until it freed the garbage
 # (its bodies are released), keeping the longest loop iteration of every
 # window and the count of iterations over 20 ms.
-removal() { # LABEL MQSC LEFT_BODIES
+removal() { # LABEL MQSC LEFT_BODIES [QUEUE DEPTH: still that deep after the baseline]
 	local i p t0 dt warn0 k done_ m w st sn sl hk ph cpu
 	local -a worst stalls0 left base bstalls snaps0 hkmax why wcpu
 	sleep 2 # let the snapshots of the fill finish
@@ -155,6 +162,9 @@ removal() { # LABEL MQSC LEFT_BODIES
 		stalls0[i]=$st
 		snaps0[i]=$sn
 	done
+	if [ -n "${4:-}" ]; then
+		[ "$(depth "$4")" = "$5" ] || fail "$1: $4 no longer $5 deep before the measurement"
+	fi
 	warn0=$(count QSG4008W)
 	t0=$(date +%s.%N)
 	"$QSGADM" <<<"$2" >"$QSG_RUN_DIR/removal.out" 2>&1 || fail "$2: $(cat "$QSG_RUN_DIR/removal.out")"
@@ -208,6 +218,17 @@ removal "DELETE PURGE of $((N / 4))" "DELETE QLOCAL($D) PURGE" 0
 echo after-delete | "$QSGPUT" "$D" >/dev/null || fail "put after DELETE"
 [ "$("$QSGGET" "$D" -n 1 -w 5 2>/dev/null)" = after-delete ] || fail "get after DELETE"
 
+X=DEEP.CLEAR.EXP
+EXP_MS=${EXP_MS:-90000}
+"$QSGADM" <<<"DEFINE QLOCAL($X) MAXDEPTH(999999999)" >/dev/null
+t0=$(date +%s)
+fill $X $((N / 4)) --expiry "$EXP_MS"
+filled=$(($(date +%s) - t0))
+((filled * 1000 < EXP_MS - 30000)) || fail "the fill took $filled s: messages may expire before the measurement"
+wait_stored $((N / 4))
+removal "expiry of $((N / 4))" "DISPLAY QMGR" 0 $X $((N / 4))
+[ "$(depth $X)" = 0 ] || fail "CURDEPTH $(depth $X) after the expiry"
+
 [ "$(count QSG4002W)" = 0 ] || fail "QSG4002W: a member fenced itself"
 [ "$(count QSG4003W)" = 0 ] || fail "QSG4003W: a member was declared failed"
 
@@ -260,5 +281,5 @@ log "QSG4008W during the backout: $(($(count QSG4008W) - warn0))"
 out=$("$BENCH" -c "$("$CLUSTER" conn "$("$CLUSTER" leader)")" --queue $HQ --mode get --conns 2 --inflight 8 --messages $HOLDN 2>&1) ||
 	fail "get after the backout: $out"
 [ "$(depth $HQ)" = 0 ] || fail "CURDEPTH $(depth $HQ) after getting the backed-out messages"
-log "PASS: CLEAR of $N and DELETE PURGE of $((N / 4)) without a loop stall;" \
+log "PASS: CLEAR of $N, DELETE PURGE and expiry of $((N / 4)) without a loop stall;" \
 	"$HOLDN messages of a failed member backed out"

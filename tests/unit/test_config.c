@@ -58,6 +58,7 @@ static const char full_ini[] = "; a complete file\n"
 			       "lease_ms = 3000\n"
 			       "renew_ms = 500\n"
 			       "session_expiry_s = 60\n"
+			       "expire_interval_ms = 2500\n"
 			       "[chinit]\n"
 			       "autostart = no\n"
 			       "[batch]\n"
@@ -129,6 +130,7 @@ static void full_file(void **state)
 	assert_int_equal(c.lease_ms, 3000);
 	assert_int_equal(c.renew_ms, 500);
 	assert_int_equal(c.session_expiry_s, 60);
+	assert_int_equal(c.expire_interval_ms, 2500);
 	assert_int_equal(c.chinit_autostart, 0);
 	assert_int_equal(c.max_entry_bytes, 65536);
 	assert_int_equal(c.max_inflight, 4);
@@ -309,6 +311,8 @@ static const struct reject rejects[] = {
     {"[lease]\nlease_ms = 99\n", "[lease] lease_ms: 99 out of range 100..3600000"},
     {"[lease]\nrenew_ms = 9\n", "[lease] renew_ms: 9 out of range 10..3600000"},
     {"[lease]\nsession_expiry_s = 0\n", "[lease] session_expiry_s: 0 out of range 1..8640000"},
+    {"[lease]\nexpire_interval_ms = 99\n",
+     "[lease] expire_interval_ms: 99 out of range 100..3600000"},
     {"[lease]\ngrace = 1\n", "unknown key [lease] grace"},
     {"[chinit]\nautostart = often\n", "[chinit] autostart: expected yes or no"},
     {"[chinit]\nx = 1\n", "unknown key [chinit] x"},

@@ -959,7 +959,8 @@ static void command_roundtrip_all_ops(void **state)
 			       FSM_OP_EXPIRE,
 			       FSM_OP_MEMBER_REMOVE,
 			       FSM_OP_MEMBER_FAIL_BOUNDED,
-			       FSM_OP_BACKOUT_PENDING};
+			       FSM_OP_BACKOUT_PENDING,
+			       FSM_OP_EXPIRE_BOUNDED};
 	for (size_t i = 0; i < sizeof ops; i++) {
 		struct fsm_cmd c = {.op = ops[i],
 				    .client_id = 3,

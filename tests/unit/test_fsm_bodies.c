@@ -337,6 +337,10 @@ static void leave_workload(struct ctx *x, struct rec *r)
 	x->now += 100;
 	struct fsm_cmd ex = {.op = FSM_OP_EXPIRE, .seq = 1000000};
 	assert_int_equal(exec(x, &ex), QSG_OK);
+	/* Into the garbage, as a CLEAR's: released when reaped. */
+	assert_int_equal(r->nrel, 4);
+	assert_int_equal(fsm_reap_pending(x->f), 1);
+	assert_false(fsm_reap(x->f, 100));
 	assert_int_equal(r->nrel, 5);
 	assert_int_equal(r->rel[4], e1);
 

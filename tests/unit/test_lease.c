@@ -406,7 +406,9 @@ static void follower_does_not_detect(void **state)
 	stop(&fk, l);
 }
 
-/* The leader runs the periodic EXPIRE with the session expiry. */
+/* The leader runs the periodic EXPIRE_BOUNDED with the session expiry, one
+ * in flight at a time; while messages are still due after one (more than
+ * FSM_EXPIRE_BUDGET expired at once) it sends the next at once. */
 static void leader_expires_sessions(void **state)
 {
 	(void)state;
@@ -418,11 +420,60 @@ static void leader_expires_sessions(void **state)
 	lease_on_role(l, GLUE_FOLLOWER, GLUE_LEADER);
 	lease_start(l);
 	fake_run_ms(&fk, 50);
-	size_t n = count_op(&fk, FSM_OP_EXPIRE);
-	assert_true(n >= 1);
+	assert_int_equal(count_op(&fk, FSM_OP_EXPIRE_BOUNDED), 1); /* not answered yet */
+	assert_int_equal(count_op(&fk, FSM_OP_EXPIRE), 0);
 	for (size_t i = 0; i < fk.ncmds; i++)
-		if (fk.cmds[i].cmd.op == FSM_OP_EXPIRE)
+		if (fk.cmds[i].cmd.op == FSM_OP_EXPIRE_BOUNDED)
 			assert_int_equal(fk.cmds[i].cmd.seq, 60000);
+	answer_op(&fk, FSM_OP_EXPIRE_BOUNDED);
+	assert_int_equal(count_op(&fk, FSM_OP_EXPIRE_BOUNDED), 1); /* nothing due */
+	fake_run_ms(&fk, 25);
+	assert_int_equal(count_op(&fk, FSM_OP_EXPIRE_BOUNDED), 2);
+	answer_op(&fk, FSM_OP_EXPIRE_BOUNDED);
+
+	/* 1.5 budgets of messages expire at once. */
+	struct fsm_cmd c;
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_QDEFINE;
+	strcpy(c.attrs.name, "XQ");
+	c.attrs.maxdepth = 100000;
+	c.attrs.set = FSM_QA_MAXDEPTH;
+	assert_int_equal(fake_apply(&fk, &c), QSG_OK);
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_ATTACH;
+	c.client_id = 88;
+	c.member_id = 1;
+	assert_int_equal(fake_apply(&fk, &c), QSG_OK);
+	const unsigned n = FSM_EXPIRE_BUDGET + FSM_EXPIRE_BUDGET / 2;
+	fk.now = fsm_last_time(fk.d.fsm);
+	for (unsigned i = 0; i < n; i++) {
+		memset(&c, 0, sizeof c);
+		c.op = FSM_OP_PUT;
+		c.client_id = 88;
+		c.epoch = 1;
+		c.seq = i + 1;
+		strcpy(c.queue, "XQ");
+		c.msg.expiry_ms = 1000;
+		c.msg.body.p = (const uint8_t *)"x";
+		c.msg.body.len = 1;
+		assert_int_equal(fake_apply(&fk, &c), QSG_OK);
+	}
+	struct fsm_qinfo qi;
+	assert_int_equal(fsm_queue_info(fk.d.fsm, 0, "XQ", &qi), QSG_OK);
+	assert_int_equal(qi.curdepth, n);
+	fk.now += 2000;
+	fake_run_ms(&fk, 25);
+	assert_int_equal(count_op(&fk, FSM_OP_EXPIRE_BOUNDED), 3);
+	answer_op(&fk, FSM_OP_EXPIRE_BOUNDED); /* one budget: more due */
+	assert_int_equal(fsm_queue_info(fk.d.fsm, 0, "XQ", &qi), QSG_OK);
+	assert_int_equal(qi.curdepth, n - FSM_EXPIRE_BUDGET);
+	assert_true(fsm_expire_more(fk.d.fsm));
+	assert_int_equal(count_op(&fk, FSM_OP_EXPIRE_BOUNDED), 4); /* sent at once */
+	answer_op(&fk, FSM_OP_EXPIRE_BOUNDED);
+	assert_int_equal(fsm_queue_info(fk.d.fsm, 0, "XQ", &qi), QSG_OK);
+	assert_int_equal(qi.curdepth, 0);
+	assert_false(fsm_expire_more(fk.d.fsm));
+	assert_int_equal(count_op(&fk, FSM_OP_EXPIRE_BOUNDED), 4);
 	stop(&fk, l);
 }
 
