@@ -207,12 +207,13 @@ static int submit(struct lease *l, const struct fsm_cmd *cmd, int kind, struct l
 	op->l = l;
 	op->kind = kind;
 	op->sent = uv_now(l->d->loop);
+	l->inflight++; /* first: the submit may complete (op_done) at once */
 	int rc = l->d->ops->submit(l->d, cmd, op_done, op);
 	if (rc != QSG_OK) {
+		l->inflight--;
 		free(op);
 		return rc;
 	}
-	l->inflight++;
 	if (opp != NULL)
 		*opp = op;
 	return QSG_OK;
@@ -230,8 +231,9 @@ static void backout_kick(struct lease *l)
 	struct fsm_cmd cmd;
 	memset(&cmd, 0, sizeof cmd);
 	cmd.op = FSM_OP_BACKOUT_PENDING;
-	if (submit(l, &cmd, OP_BACKOUT, NULL) == QSG_OK)
-		l->backout_inflight = true;
+	l->backout_inflight = true; /* first, as in expire_kick */
+	if (submit(l, &cmd, OP_BACKOUT, NULL) != QSG_OK)
+		l->backout_inflight = false;
 }
 
 struct scan {
@@ -321,8 +323,9 @@ static void tick_cb(uv_timer_t *t)
 			snprintf(cmd.name, sizeof cmd.name, "%s", d->cfg->name);
 			snprintf(cmd.raft_addr, sizeof cmd.raft_addr, "%s", d->cfg->raft);
 			snprintf(cmd.client_addr, sizeof cmd.client_addr, "%s", d->cfg->listen);
-			if (submit(l, &cmd, OP_JOIN, NULL) == QSG_OK)
-				l->join_inflight = true;
+			l->join_inflight = true; /* first, as in expire_kick */
+			if (submit(l, &cmd, OP_JOIN, NULL) != QSG_OK)
+				l->join_inflight = false;
 		}
 	} else if (l->renew_inflight < MAX_RENEW_INFLIGHT) {
 		cmd.op = FSM_OP_LEASE_RENEW;
@@ -370,8 +373,10 @@ static void expire_kick(struct lease *l)
 	memset(&cmd, 0, sizeof cmd);
 	cmd.op = FSM_OP_EXPIRE_BOUNDED;
 	cmd.seq = (uint64_t)l->d->cfg->session_expiry_s * 1000;
-	if (submit(l, &cmd, OP_EXPIRE, NULL) == QSG_OK)
-		l->expire_inflight = true;
+	/* Set first: submit may complete (op_done) before it returns. */
+	l->expire_inflight = true;
+	if (submit(l, &cmd, OP_EXPIRE, NULL) != QSG_OK)
+		l->expire_inflight = false;
 }
 
 static void expire_cb(uv_timer_t *t)

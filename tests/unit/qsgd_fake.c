@@ -35,6 +35,10 @@ static int f_submit(struct qsgd *d, const struct fsm_cmd *cmd, qsgd_done_cb cb, 
 	struct fake *fk = fake_of(d);
 	if (fk->submit_rc != QSG_OK)
 		return fk->submit_rc;
+	if (fk->submit_now_rc != QSG_OK) {
+		cb(arg, fk->submit_now_rc, NULL, 0);
+		return QSG_OK;
+	}
 	assert_true(fk->ncmds < FAKE_MAX);
 	struct fake_cmd *c = &fk->cmds[fk->ncmds++];
 	struct qsg_wbuf w;

@@ -44,6 +44,9 @@ struct fake {
 	bool leader; /* is_leader */
 	int append_rc; /* QSG_OK: record the entry */
 	int submit_rc; /* QSG_OK: record the command */
+	int submit_now_rc; /* not QSG_OK: complete the command with it before
+			    * submit returns QSG_OK (as forward_send does when
+			    * it cannot encode) */
 	struct glue_info info;
 	struct glue_member voters[GLUE_MAX_SERVERS];
 	size_t nvoters;

@@ -336,6 +336,27 @@ static void leader_detects_failure(void **state)
 	stop(&fk, l);
 }
 
+/* Define queue `name` (maxdepth 0: the default) and attach a session of
+ * client `client` on member `member`. */
+static void define_attach(struct fake *fk, const char *name, uint32_t maxdepth, uint64_t client,
+			  uint32_t member)
+{
+	struct fsm_cmd c;
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_QDEFINE;
+	strcpy(c.attrs.name, name);
+	if (maxdepth != 0) {
+		c.attrs.maxdepth = maxdepth;
+		c.attrs.set = FSM_QA_MAXDEPTH;
+	}
+	assert_int_equal(fake_apply(fk, &c), QSG_OK);
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_ATTACH;
+	c.client_id = client;
+	c.member_id = member;
+	assert_int_equal(fake_apply(fk, &c), QSG_OK);
+}
+
 /* The leader continues the backout of a failed member's units of work with
  * BACKOUT_PENDING, one in flight at a time, until nothing is pending. */
 static void leader_continues_backout(void **state)
@@ -347,15 +368,7 @@ static void leader_continues_backout(void **state)
 	int64_t now = qsgd_wall_ms();
 	join_member(&fk, 2, now - 10000); /* expired long ago */
 	struct fsm_cmd c;
-	memset(&c, 0, sizeof c);
-	c.op = FSM_OP_QDEFINE;
-	strcpy(c.attrs.name, "Q");
-	assert_int_equal(fake_apply(&fk, &c), QSG_OK);
-	memset(&c, 0, sizeof c);
-	c.op = FSM_OP_ATTACH;
-	c.client_id = 77;
-	c.member_id = 2;
-	assert_int_equal(fake_apply(&fk, &c), QSG_OK);
+	define_attach(&fk, "Q", 0, 77, 2);
 	const unsigned n = FSM_BACKOUT_BUDGET * 2 + 10;
 	for (unsigned i = 0; i < n; i++) {
 		memset(&c, 0, sizeof c);
@@ -388,6 +401,27 @@ static void leader_continues_backout(void **state)
 	assert_int_equal(fsm_backout_pending(fk.d.fsm), 0);
 	fake_run_ms(&fk, 3 * RENEW);
 	assert_int_equal(count_op(&fk, FSM_OP_BACKOUT_PENDING), 2);
+	stop(&fk, l);
+}
+
+/* A submit that completes before it returns (out of memory while
+ * forwarding) does not leave the EXPIRE chain believing one is in flight:
+ * the next interval sends one. */
+static void expire_survives_instant_completion(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_LEADER);
+	fk.cfg.expire_interval_ms = 20;
+	lease_on_role(l, GLUE_FOLLOWER, GLUE_LEADER);
+	fk.submit_now_rc = QSG_RC_STORAGE_NOT_AVAILABLE;
+	lease_start(l);
+	fake_run_ms(&fk, 30);
+	assert_int_equal(count_op(&fk, FSM_OP_EXPIRE_BOUNDED), 0);
+	fk.submit_now_rc = QSG_OK;
+	fake_run_ms(&fk, 30);
+	assert_int_equal(count_op(&fk, FSM_OP_EXPIRE_BOUNDED), 1);
 	stop(&fk, l);
 }
 
@@ -433,17 +467,7 @@ static void leader_expires_sessions(void **state)
 
 	/* 1.5 budgets of messages expire at once. */
 	struct fsm_cmd c;
-	memset(&c, 0, sizeof c);
-	c.op = FSM_OP_QDEFINE;
-	strcpy(c.attrs.name, "XQ");
-	c.attrs.maxdepth = 100000;
-	c.attrs.set = FSM_QA_MAXDEPTH;
-	assert_int_equal(fake_apply(&fk, &c), QSG_OK);
-	memset(&c, 0, sizeof c);
-	c.op = FSM_OP_ATTACH;
-	c.client_id = 88;
-	c.member_id = 1;
-	assert_int_equal(fake_apply(&fk, &c), QSG_OK);
+	define_attach(&fk, "XQ", 100000, 88, 1);
 	const unsigned n = FSM_EXPIRE_BUDGET + FSM_EXPIRE_BUDGET / 2;
 	fk.now = fsm_last_time(fk.d.fsm);
 	for (unsigned i = 0; i < n; i++) {
@@ -515,6 +539,7 @@ int main(void)
 	    cmocka_unit_test(leader_continues_backout),
 	    cmocka_unit_test(follower_does_not_detect),
 	    cmocka_unit_test(leader_expires_sessions),
+	    cmocka_unit_test(expire_survives_instant_completion),
 	    cmocka_unit_test(stalled_leader_fail_stops),
 	    cmocka_unit_test(lagging_replica_no_join_storm),
 	};
