@@ -78,9 +78,13 @@ void state_free(struct fsm *f)
 	struct qsg_slab_stats st;
 	qsg_slab_stats(f->descs, &st);
 	QSG_ASSERT(st.items == 0); /* every descriptor was destroyed above */
+	qsg_slab_stats(f->exts, &st);
+	QSG_ASSERT(st.items == 0);
 #endif
 	qsg_slab_close(f->descs);
 	f->descs = NULL;
+	qsg_slab_close(f->exts);
+	f->exts = NULL;
 }
 
 int fsm_init(struct fsm **out, char *errmsg)

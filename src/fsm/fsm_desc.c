@@ -71,17 +71,22 @@ static bool ext_default(const struct qmsg *m)
 	       memcmp(x->correlid, zero_id, FSM_ID_LEN) == 0;
 }
 
-struct qmsg_ext *qmsg_ext(struct qmsg *m)
+struct qmsg_ext *qmsg_ext(struct fsm *f, struct qmsg *m)
 {
-	if (m->x == NULL)
-		m->x = calloc(1, sizeof *m->x);
+	if (m->x != NULL)
+		return m->x;
+	if (f->exts == NULL && qsg_slab_init(&f->exts, sizeof(struct qmsg_ext)) != QSG_OK) {
+		f->exts = NULL;
+		return NULL;
+	}
+	m->x = qsg_slab_alloc(f->exts); /* zeroed */
 	return m->x;
 }
 
 void qmsg_ext_trim(struct qmsg *m)
 {
 	if (m->x != NULL && ext_default(m)) {
-		free(m->x);
+		qsg_slab_free(m->x);
 		m->x = NULL;
 	}
 }
@@ -110,7 +115,7 @@ struct qmsg *msg_new(struct fsm *f, const struct fsm_msg *src, uint32_t crc)
 	if (memcmp(msgid, zero_id, FSM_ID_LEN) != 0 ||
 	    memcmp(src->correlid, zero_id, FSM_ID_LEN) != 0 || src->expiry_ms != 0 ||
 	    src->backout_count != 0) {
-		struct qmsg_ext *x = qmsg_ext(m);
+		struct qmsg_ext *x = qmsg_ext(f, m);
 		if (x == NULL) {
 			qsg_slab_free(m);
 			return NULL;
@@ -127,7 +132,7 @@ void msg_destroy(struct qmsg *m)
 {
 	if (m == NULL)
 		return;
-	free(m->x);
+	qsg_slab_free(m->x);
 	qsg_slab_free(m);
 }
 
@@ -141,7 +146,7 @@ int qmsg_set_backout(struct fsm *f, struct qmsg *m, uint32_t n)
 {
 	if (n == qmsg_backout(m))
 		return QSG_OK;
-	struct qmsg_ext *x = qmsg_ext(m);
+	struct qmsg_ext *x = qmsg_ext(f, m);
 	if (x == NULL)
 		return ext_failed(f);
 	x->backout_count = n;
@@ -153,7 +158,7 @@ int qmsg_set_hold(struct fsm *f, struct qmsg *m, int64_t until)
 {
 	if (until == qmsg_hold_until(m))
 		return QSG_OK;
-	struct qmsg_ext *x = qmsg_ext(m);
+	struct qmsg_ext *x = qmsg_ext(f, m);
 	if (x == NULL)
 		return ext_failed(f);
 	x->hold_until = until;
@@ -165,7 +170,7 @@ int qmsg_keep_msgid(struct fsm *f, struct qmsg *m)
 {
 	if (!(m->flags & QM_GENID))
 		return QSG_OK;
-	struct qmsg_ext *x = qmsg_ext(m);
+	struct qmsg_ext *x = qmsg_ext(f, m);
 	if (x == NULL)
 		return ext_failed(f);
 	msgid_gen(x->msgid, m->seqno, m->put_time_ms);

@@ -200,6 +200,10 @@ struct fsm {
 	/* Every struct qmsg of this state (src/common/slab.h); created by the
 	 * first msg_new, closed by state_free. */
 	struct qsg_slab *descs;
+	/* Every struct qmsg_ext, likewise: a CLEAR of 1M messages that carry a
+	 * correlid frees 1M of them, which as malloc chunks left glibc sorting
+	 * its bins inside the loop's next small callocs (What is left 6(g)). */
+	struct qsg_slab *exts;
 	/* After fsm_restore_install: the messages whose claims the provider
 	 * has not had yet (fsm_restore_claims), in snapshot order. */
 	struct qmsg **claim_m;
@@ -282,7 +286,7 @@ bool msg_get_before(const struct qmsg *a, const struct qmsg *b);
  * allocation failure); the index entry of key (NULL if none). */
 bool index_active(const struct queue *q);
 struct ikey *index_find(const struct queue *q, const uint8_t *key);
-void index_build(struct queue *q);
+void index_build(struct fsm *f, struct queue *q);
 void make_visible(struct fsm *f, struct queue *q, struct qmsg *m, bool from_tail);
 void take_visible(struct queue *q, struct qmsg *m);
 /* Take a visible message off its queue (curdepth included) and free it
@@ -319,7 +323,7 @@ struct qmsg *msg_new(struct fsm *f, const struct fsm_msg *src, uint32_t crc);
 /* Free the descriptor and its extension (content not released). */
 void msg_destroy(struct qmsg *m);
 /* m's extension, allocated (zeroed) if it has none; NULL: out of memory. */
-struct qmsg_ext *qmsg_ext(struct qmsg *m);
+struct qmsg_ext *qmsg_ext(struct fsm *f, struct qmsg *m);
 /* Free m's extension if every field in it is at its default. */
 void qmsg_ext_trim(struct qmsg *m);
 /* Set an optional field; QSG_OK, or QSG_RC_STORAGE_NOT_AVAILABLE with

@@ -50,12 +50,12 @@ static bool alias_bits_ok(const struct fsm_qattrs *c)
 	return c->qtype != FSM_QT_ALIAS || (c->set & ~(uint32_t)FSM_QA_QALIAS_MASK) == 0;
 }
 
-static void set_attrs(struct queue *q, const struct fsm_qattrs *a)
+static void set_attrs(struct fsm *f, struct queue *q, const struct fsm_qattrs *a)
 {
 	uint8_t old = q->attrs.indxtype;
 	q->attrs = *a;
 	if (q->attrs.indxtype != old || !q->index_ok)
-		index_build(q);
+		index_build(f, q);
 }
 
 /* A new queue object with attributes a (scope and disp set). */
@@ -103,7 +103,7 @@ static int copy_refresh(struct fsm *f, const struct queue *g, uint32_t m)
 		return queue_create(f, &a, NULL);
 	if (q->attrs.disp != FSM_DISP_COPY || q->attrs.qtype != a.qtype)
 		return QSG_OK;
-	set_attrs(q, &a);
+	set_attrs(f, q, &a);
 	return QSG_OK;
 }
 
@@ -216,7 +216,7 @@ int op_qdefine(struct fsm *f, const struct fsm_cmd *c)
 		if (!(c->flags & FSM_F_REPLACE) || q->attrs.qtype != a.qtype ||
 		    q->attrs.disp != a.disp)
 			return QSG_RC_OBJECT_EXISTS;
-		set_attrs(q, &a);
+		set_attrs(f, q, &a);
 	} else if ((rc = queue_create(f, &a, &q)) != QSG_OK) {
 		return rc;
 	}
@@ -234,7 +234,7 @@ int op_qalter(struct fsm *f, const struct fsm_cmd *c)
 	fsm_qattrs_merge(&a, &c->attrs, c->attrs.set);
 	if (!attrs_type_ok(&a))
 		return QSG_RC_BAD_ATTR;
-	set_attrs(q, &a);
+	set_attrs(f, q, &a);
 	return q->attrs.disp == FSM_DISP_GROUP ? copies_refresh(f, q) : QSG_OK;
 }
 

@@ -111,11 +111,11 @@ static void index_fail(struct queue *q)
 	q->index_ok = false;
 }
 
-static void index_add(struct queue *q, struct qmsg *m)
+static void index_add(struct fsm *f, struct queue *q, struct qmsg *m)
 {
 	if (!index_active(q))
 		return;
-	struct qmsg_ext *mx = qmsg_ext(m); /* the links live there */
+	struct qmsg_ext *mx = qmsg_ext(f, m); /* the links live there */
 	if (mx == NULL) {
 		index_fail(q);
 		return;
@@ -173,13 +173,13 @@ static void index_del(struct queue *q, struct qmsg *m)
 	}
 }
 
-void index_build(struct queue *q)
+void index_build(struct fsm *f, struct queue *q)
 {
 	index_drop(q);
 	q->index_ok = true;
 	for (int p = NPRIO - 1; p >= 0; p--)
 		for (struct qmsg *m = q->head[p]; m != NULL && index_active(q); m = m->next)
-			index_add(q, m);
+			index_add(f, q, m);
 }
 
 /* --- priority lists ------------------------------------------------------ */
@@ -216,7 +216,7 @@ void make_visible(struct fsm *f, struct queue *q, struct qmsg *m, bool from_tail
 	/* Out of memory fails the apply (the member stops); m stays visible. */
 	if (qmsg_expiry(m) != 0 && xheap_add(q, m) != QSG_OK)
 		f->alloc_failed = true;
-	index_add(q, m);
+	index_add(f, q, m);
 }
 
 void take_visible(struct queue *q, struct qmsg *m)

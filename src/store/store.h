@@ -128,6 +128,8 @@ void store_config_default(struct store_config *c); /* dir = NULL */
 
 /* ---- body cache (cache.c): bounded LRU keyed by (key, part) ---- */
 struct store_cache_ent;
+#define STORE_CACHE_NCLASS 13 /* slab size classes of entries (cache.c) */
+struct qsg_slab;
 struct store_cache {
 	size_t max_bytes; /* bound on data + per-entry overhead */
 	size_t max_item;
@@ -138,6 +140,7 @@ struct store_cache {
 	size_t nbuckets;
 	struct store_cache_ent *head, *tail; /* head = most recently used */
 	uint64_t hits, misses, evictions, refused;
+	struct qsg_slab *slab[STORE_CACHE_NCLASS]; /* entries by size class */
 };
 #define STORE_CACHE_ENT_OVERHEAD 64 /* bytes charged per entry besides data */
 int store_cache_init(struct store_cache *c, size_t max_bytes, size_t max_item);

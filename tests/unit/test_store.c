@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "common/slab.h"
 #include "store/store.h"
 
 #define TEST_TMP_NAME "store"
@@ -838,6 +839,46 @@ static void test_cache(void **state)
 		assert_true(store_cache_put(&c, k++, 0, buf, 1000, false));
 	}
 	assert_false(store_cache_put(&c, 6000, 0, buf, 1, true)); /* 90%: nothing on put */
+	store_cache_close(&c);
+
+	/* Entries up to QSG_SLAB_MAX_ITEM come from the slab classes (a mass
+	 * release never reaches malloc's bins), larger ones from malloc; a
+	 * drop returns the slab's block once it is empty. */
+	assert_int_equal(store_cache_init(&c, 64 << 20, 64 << 10), QSG_OK);
+	for (k = 0; k < 20000; k++) {
+		assert_true(store_cache_put(&c, k, 0, buf, 64, false));
+	}
+	assert_true(store_cache_put(&c, 90000, 0, buf, 8000, false));
+	struct qsg_slab_stats ss;
+	size_t items = 0;
+	for (unsigned i = 0; i < STORE_CACHE_NCLASS; i++) {
+		if (c.slab[i] != NULL) {
+			qsg_slab_stats(c.slab[i], &ss);
+			items += ss.items;
+		}
+	}
+	assert_int_equal(items, 20000);
+	assert_true(store_cache_get(&c, 90000, 0, &p, &len));
+	assert_int_equal(len, 8000);
+	assert_memory_equal(p, buf, 8000);
+	assert_true(store_cache_get(&c, 12345, 0, &p, &len));
+	assert_int_equal(len, 64);
+	assert_memory_equal(p, buf, 64);
+	for (k = 0; k < 20000; k++) {
+		store_cache_drop(&c, k, 0);
+	}
+	items = 0;
+	size_t blocks = 0;
+	for (unsigned i = 0; i < STORE_CACHE_NCLASS; i++) {
+		if (c.slab[i] != NULL) {
+			qsg_slab_stats(c.slab[i], &ss);
+			items += ss.items;
+			blocks += ss.blocks;
+		}
+	}
+	assert_int_equal(items, 0);
+	assert_true(blocks <= 1); /* the spare */
+	assert_int_equal(c.count, 1);
 	store_cache_close(&c);
 
 	/* Through the store: disk reads fill the cache, releases empty it. */
