@@ -75,10 +75,8 @@ struct qmsg_ext *qmsg_ext(struct fsm *f, struct qmsg *m)
 {
 	if (m->x != NULL)
 		return m->x;
-	if (f->exts == NULL && qsg_slab_init(&f->exts, sizeof(struct qmsg_ext)) != QSG_OK) {
-		f->exts = NULL;
+	if (f->exts == NULL && qsg_slab_init(&f->exts, sizeof(struct qmsg_ext)) != QSG_OK)
 		return NULL;
-	}
 	m->x = qsg_slab_alloc(f->exts); /* zeroed */
 	return m->x;
 }

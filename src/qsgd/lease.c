@@ -14,6 +14,7 @@ enum lease_op_kind {
 	OP_EXPIRE = 4,
 	OP_REMOVE = 5,
 	OP_BACKOUT = 6,
+	OP_KINDS
 };
 
 struct lease {
@@ -22,7 +23,11 @@ struct lease {
 	uv_timer_t fence; /* last acknowledged send + lease_ms - renew_ms */
 	uv_timer_t expire; /* every expire_interval_ms */
 	unsigned nclosed;
-	unsigned inflight; /* submissions not yet completed */
+	/* Submissions not yet completed, by kind (a join, a backout and an
+	 * expiry go one at a time; renewals up to MAX_RENEW_INFLIGHT).
+	 * submit counts before it submits and op_done uncounts first: a
+	 * submit may complete before it returns (forward_send out of memory). */
+	unsigned busy[OP_KINDS];
 	bool closing;
 	bool joined; /* a MEMBER_JOIN was acknowledged (and not FAILED since) */
 	/* This member's replica has shown it ACTIVE since the last acknowledged
@@ -31,16 +36,12 @@ struct lease {
 	 * up, or whose applies are deferred) and must not start another join,
 	 * which would detach its sessions again (a join storm). */
 	bool join_seen;
-	bool join_inflight;
-	unsigned renew_inflight;
 	bool fenced;
 	bool have_ack;
 	uint64_t last_ack_send; /* uv_now() when the last acknowledged renewal was sent */
 	bool is_leader;
 	uint64_t leader_since;
 	uint32_t failing[QSGD_MAX_MEMBERS]; /* MEMBER_FAIL/REMOVE in flight for these ids */
-	bool backout_inflight; /* a BACKOUT_PENDING in flight */
-	bool expire_inflight; /* an EXPIRE_BOUNDED in flight */
 	uint64_t fenced_since; /* uv_now when this member was last fenced */
 };
 
@@ -55,7 +56,10 @@ struct lease_op {
 
 static void maybe_free(struct lease *l)
 {
-	if (l->closing && l->nclosed == 3 && l->inflight == 0)
+	unsigned inflight = 0;
+	for (unsigned k = 0; k < OP_KINDS; k++)
+		inflight += l->busy[k];
+	if (l->closing && l->nclosed == 3 && inflight == 0)
 		free(l);
 }
 
@@ -124,14 +128,13 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 					  FSM_OP_BACKOUT_PENDING};
 	int rc = status;
 
-	l->inflight--;
+	l->busy[op->kind]--;
 	if (rc == QSG_OK)
 		rc = fsm_result_decode(fsm_ops[op->kind], result, len, &res, errmsg);
 	if (rc == QSG_OK)
 		rc = res.rc;
 	switch (op->kind) {
 	case OP_JOIN:
-		l->join_inflight = false;
 		if (rc == QSG_OK && !l->closing) {
 			if (!l->joined)
 				QLOG_INFO_(d->log, "QSG4004I", "member %s (id %u) joined group %s",
@@ -144,7 +147,6 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 		}
 		break;
 	case OP_RENEW:
-		l->renew_inflight--;
 		if (l->closing)
 			break;
 		if (rc == QSG_OK)
@@ -168,7 +170,6 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 		backout_kick(l);
 		break;
 	case OP_BACKOUT:
-		l->backout_inflight = false;
 		if (rc != QSG_OK)
 			QLOG_DBG(d->log, "QSG4014D", "BACKOUT_PENDING: %s", qsg_rc_name(rc));
 		else
@@ -186,7 +187,6 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 				 qsg_rc_name(rc));
 		break;
 	case OP_EXPIRE:
-		l->expire_inflight = false;
 		if (rc != QSG_OK)
 			QLOG_DBG(d->log, "QSG4012D", "EXPIRE: %s", qsg_rc_name(rc));
 		else if (!l->closing && fsm_expire_more(d->fsm))
@@ -199,24 +199,27 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 	maybe_free(l);
 }
 
-static int submit(struct lease *l, const struct fsm_cmd *cmd, int kind, struct lease_op **opp)
+/* Submit cmd as an op of `kind` about the member in `about` (NULL: none).
+ * Everything op_done reads or undoes is in place before the submit, which
+ * may complete before it returns. */
+static int submit(struct lease *l, const struct fsm_cmd *cmd, enum lease_op_kind kind,
+		  const struct lease_op *about)
 {
 	struct lease_op *op = calloc(1, sizeof *op);
 	if (op == NULL)
 		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	if (about != NULL)
+		*op = *about;
 	op->l = l;
 	op->kind = kind;
 	op->sent = uv_now(l->d->loop);
-	l->inflight++; /* first: the submit may complete (op_done) at once */
+	l->busy[kind]++;
 	int rc = l->d->ops->submit(l->d, cmd, op_done, op);
 	if (rc != QSG_OK) {
-		l->inflight--;
+		l->busy[kind]--;
 		free(op);
-		return rc;
 	}
-	if (opp != NULL)
-		*opp = op;
-	return QSG_OK;
+	return rc;
 }
 
 /* Leader: continue the backout of failed members' units of work, one
@@ -225,15 +228,13 @@ static int submit(struct lease *l, const struct fsm_cmd *cmd, int kind, struct l
  * the log's pace without filling it. */
 static void backout_kick(struct lease *l)
 {
-	if (l->closing || !l->is_leader || l->backout_inflight ||
+	if (l->closing || !l->is_leader || l->busy[OP_BACKOUT] > 0 ||
 	    fsm_backout_pending(l->d->fsm) == 0)
 		return;
 	struct fsm_cmd cmd;
 	memset(&cmd, 0, sizeof cmd);
 	cmd.op = FSM_OP_BACKOUT_PENDING;
-	l->backout_inflight = true; /* first, as in expire_kick */
-	if (submit(l, &cmd, OP_BACKOUT, NULL) != QSG_OK)
-		l->backout_inflight = false;
+	submit(l, &cmd, OP_BACKOUT, NULL);
 }
 
 struct scan {
@@ -280,13 +281,11 @@ static int scan_member(void *arg, const struct fsm_member *m)
 	cmd.member_id = m->id;
 	if (expired)
 		cmd.seq = (uint64_t)m->lease_expiry_ms;
-	struct lease_op *op = NULL;
-	if (submit(l, &cmd, expired ? OP_FAIL : OP_REMOVE, &op) == QSG_OK) {
-		op->member_id = m->id;
-		op->expiry = m->lease_expiry_ms;
-		snprintf(op->name, sizeof op->name, "%s", m->name);
-		l->failing[free_slot] = m->id;
-	}
+	struct lease_op about = {.member_id = m->id, .expiry = m->lease_expiry_ms};
+	snprintf(about.name, sizeof about.name, "%s", m->name);
+	l->failing[free_slot] = m->id;
+	if (submit(l, &cmd, expired ? OP_FAIL : OP_REMOVE, &about) != QSG_OK)
+		l->failing[free_slot] = 0;
 	return 0;
 }
 
@@ -318,24 +317,21 @@ static void tick_cb(uv_timer_t *t)
 	cmd.member_id = d->cfg->id;
 	cmd.seq = d->cfg->lease_ms;
 	if (!l->joined) {
-		if (!l->join_inflight) {
+		if (l->busy[OP_JOIN] == 0) {
 			cmd.op = FSM_OP_MEMBER_JOIN;
 			snprintf(cmd.name, sizeof cmd.name, "%s", d->cfg->name);
 			snprintf(cmd.raft_addr, sizeof cmd.raft_addr, "%s", d->cfg->raft);
 			snprintf(cmd.client_addr, sizeof cmd.client_addr, "%s", d->cfg->listen);
-			l->join_inflight = true; /* first, as in expire_kick */
-			if (submit(l, &cmd, OP_JOIN, NULL) != QSG_OK)
-				l->join_inflight = false;
+			submit(l, &cmd, OP_JOIN, NULL);
 		}
-	} else if (l->renew_inflight < MAX_RENEW_INFLIGHT) {
+	} else if (l->busy[OP_RENEW] < MAX_RENEW_INFLIGHT) {
 		cmd.op = FSM_OP_LEASE_RENEW;
 		cmd.stats.role = info.role;
 		cmd.stats.term = info.term;
 		cmd.stats.commit_index = info.commit_index;
 		cmd.stats.applied_index = info.applied_index;
 		cmd.stats.last_index = info.last_index;
-		if (submit(l, &cmd, OP_RENEW, NULL) == QSG_OK)
-			l->renew_inflight++;
+		submit(l, &cmd, OP_RENEW, NULL);
 	}
 	/* A leader that cannot get even its own renewal committed for three
 	 * leases while libraft keeps it leader (so it still reaches a
@@ -367,16 +363,13 @@ static void tick_cb(uv_timer_t *t)
  * messages still due (fsm_expire_more). */
 static void expire_kick(struct lease *l)
 {
-	if (l->closing || !l->is_leader || l->expire_inflight)
+	if (l->closing || !l->is_leader || l->busy[OP_EXPIRE] > 0)
 		return;
 	struct fsm_cmd cmd;
 	memset(&cmd, 0, sizeof cmd);
 	cmd.op = FSM_OP_EXPIRE_BOUNDED;
 	cmd.seq = (uint64_t)l->d->cfg->session_expiry_s * 1000;
-	/* Set first: submit may complete (op_done) before it returns. */
-	l->expire_inflight = true;
-	if (submit(l, &cmd, OP_EXPIRE, NULL) != QSG_OK)
-		l->expire_inflight = false;
+	submit(l, &cmd, OP_EXPIRE, NULL);
 }
 
 static void expire_cb(uv_timer_t *t)

@@ -98,8 +98,8 @@ static struct store_cache_ent *ent_alloc(struct store_cache *c, size_t len)
 	for (k = 0; k < STORE_CACHE_NCLASS && cache_class[k] < size; k++) {
 	}
 	if (k < STORE_CACHE_NCLASS) {
-		if (c->slab[k] == NULL && qsg_slab_init(&c->slab[k], cache_class[k]) != QSG_OK) {
-			c->slab[k] = NULL;
+		if (c->slab[k] == NULL) {
+			(void)qsg_slab_init(&c->slab[k], cache_class[k]); /* NULL if not */
 		}
 		e = c->slab[k] != NULL ? qsg_slab_alloc(c->slab[k]) : NULL;
 		if (e != NULL) {

@@ -405,23 +405,27 @@ static void leader_continues_backout(void **state)
 }
 
 /* A submit that completes before it returns (out of memory while
- * forwarding) does not leave the EXPIRE chain believing one is in flight:
- * the next interval sends one. */
-static void expire_survives_instant_completion(void **state)
+ * forwarding) leaves nothing behind that believes it is in flight: the
+ * next interval sends the EXPIRE_BOUNDED and the next tick the
+ * MEMBER_FAIL_BOUNDED again. */
+static void survives_instant_completion(void **state)
 {
 	(void)state;
 	struct fake fk;
 	struct lease *l;
 	start(&fk, &l, GLUE_LEADER);
 	fk.cfg.expire_interval_ms = 20;
+	join_member(&fk, 2, qsgd_wall_ms() - 10000); /* expired long ago */
 	lease_on_role(l, GLUE_FOLLOWER, GLUE_LEADER);
 	fk.submit_now_rc = QSG_RC_STORAGE_NOT_AVAILABLE;
 	lease_start(l);
-	fake_run_ms(&fk, 30);
+	fake_run_ms(&fk, 2 * LEASE);
 	assert_int_equal(count_op(&fk, FSM_OP_EXPIRE_BOUNDED), 0);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED), 0);
 	fk.submit_now_rc = QSG_OK;
-	fake_run_ms(&fk, 30);
+	fake_run_ms(&fk, 3 * RENEW);
 	assert_int_equal(count_op(&fk, FSM_OP_EXPIRE_BOUNDED), 1);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED), 1);
 	stop(&fk, l);
 }
 
@@ -539,7 +543,7 @@ int main(void)
 	    cmocka_unit_test(leader_continues_backout),
 	    cmocka_unit_test(follower_does_not_detect),
 	    cmocka_unit_test(leader_expires_sessions),
-	    cmocka_unit_test(expire_survives_instant_completion),
+	    cmocka_unit_test(survives_instant_completion),
 	    cmocka_unit_test(stalled_leader_fail_stops),
 	    cmocka_unit_test(lagging_replica_no_join_storm),
 	};

@@ -792,6 +792,21 @@ static void test_compaction_gate(void **state)
 	rm_tmp(dir);
 }
 
+/* Entries held in the cache's slab classes, and their blocks. */
+static size_t cache_slab_items(const struct store_cache *c, size_t *blocks)
+{
+	struct qsg_slab_stats ss;
+	size_t items = 0;
+
+	*blocks = 0;
+	for (unsigned i = 0; i < STORE_CACHE_NCLASS; i++) {
+		qsg_slab_stats(c->slab[i], &ss); /* zeros for NULL */
+		items += ss.items;
+		*blocks += ss.blocks;
+	}
+	return items;
+}
+
 static void test_cache(void **state)
 {
 	struct store_cache c;
@@ -849,15 +864,8 @@ static void test_cache(void **state)
 		assert_true(store_cache_put(&c, k, 0, buf, 64, false));
 	}
 	assert_true(store_cache_put(&c, 90000, 0, buf, 8000, false));
-	struct qsg_slab_stats ss;
-	size_t items = 0;
-	for (unsigned i = 0; i < STORE_CACHE_NCLASS; i++) {
-		if (c.slab[i] != NULL) {
-			qsg_slab_stats(c.slab[i], &ss);
-			items += ss.items;
-		}
-	}
-	assert_int_equal(items, 20000);
+	size_t blocks;
+	assert_int_equal(cache_slab_items(&c, &blocks), 20000);
 	assert_true(store_cache_get(&c, 90000, 0, &p, &len));
 	assert_int_equal(len, 8000);
 	assert_memory_equal(p, buf, 8000);
@@ -867,16 +875,7 @@ static void test_cache(void **state)
 	for (k = 0; k < 20000; k++) {
 		store_cache_drop(&c, k, 0);
 	}
-	items = 0;
-	size_t blocks = 0;
-	for (unsigned i = 0; i < STORE_CACHE_NCLASS; i++) {
-		if (c.slab[i] != NULL) {
-			qsg_slab_stats(c.slab[i], &ss);
-			items += ss.items;
-			blocks += ss.blocks;
-		}
-	}
-	assert_int_equal(items, 0);
+	assert_int_equal(cache_slab_items(&c, &blocks), 0);
 	assert_true(blocks <= 1); /* the spare */
 	assert_int_equal(c.count, 1);
 	store_cache_close(&c);
