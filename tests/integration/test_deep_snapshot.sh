@@ -5,8 +5,9 @@
 # snapshots its whole state again and again while puts flow. Checked: no
 # member fenced itself (QSG4002W) or was declared failed (QSG4003W), the
 # leader never changed, every member took snapshots (/metrics), the last
-# capture held each member's loop for less than 0.1 s, and every message comes back
-# (CURDEPTH after the fill == puts acknowledged == gets drained, then 0).
+# capture held each member's loop for less than 0.1 s (0.25 s under ASan),
+# and every message comes back (CURDEPTH after the fill == puts
+# acknowledged == gets drained, then 0).
 # With QSG_SNAPSHOT_MODE=inline (encode on the loop) the same test fails on
 # this machine: the loop is held 0.2-0.3 s per snapshot (docs/performance.md,
 # "Deep queue"). DEEP_MESSAGES overrides the count (default 200000, 60000
@@ -17,10 +18,15 @@ HTTP_BASE=$((QSG_PORT_BASE + 90))
 Q=DEEP.SNAP.Q
 # Sanitizer builds: 60000 (ASan's shadow makes every fork and every
 # copy-on-write fault several times dearer; this run is for memory errors).
+# Their loop limit is 0.25 s: ASan's fork() alone took 25-117 ms at 60000
+# (its shadow and quarantine are mapped and touched; CI failed once at
+# 0.118 s), against 2-5 ms for the same state in the plain build.
 if grep -q '^QSG_LDFLAGS = .*-fsanitize' "$top_builddir/Makefile"; then
 	N=${DEEP_MESSAGES:-60000}
+	LOOP_LIMIT=0.25
 else
 	N=${DEEP_MESSAGES:-200000}
+	LOOP_LIMIT=0.1
 fi
 MODE=${QSG_SNAPSHOT_MODE:-fork}
 BENCH=$top_builddir/qsgbench
@@ -114,8 +120,8 @@ for i in 1 2 3; do
 	# size), the whole encode inline (~0.2-0.3 s here). Issue 10: a few ms.
 	loop=$(metric $((HTTP_BASE + i)) qsg_snapshot_last_loop_seconds)
 	[ -n "$loop" ] || fail "QM$i: no qsg_snapshot_last_loop_seconds"
-	awk -v l="$loop" 'BEGIN { exit !(l < 0.1) }' ||
-		fail "QM$i: the last snapshot held the loop for $loop s (limit 0.1 s)"
+	awk -v l="$loop" -v m="$LOOP_LIMIT" 'BEGIN { exit !(l < m) }' ||
+		fail "QM$i: the last snapshot held the loop for $loop s (limit $LOOP_LIMIT s)"
 done
 
 d=$(depth)
