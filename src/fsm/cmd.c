@@ -160,6 +160,7 @@ static unsigned op_fields(uint8_t op)
 	case FSM_OP_GET_DONE:
 		return F_SESSION | F_MSGSEQ;
 	case FSM_OP_MEMBER_JOIN:
+	case FSM_OP_MEMBER_JOIN_BOUNDED:
 		return F_MEMBER | F_SEQ | F_ADDRS;
 	case FSM_OP_LEASE_RENEW:
 		return F_MEMBER | F_SEQ | F_STATS;
@@ -169,6 +170,7 @@ static unsigned op_fields(uint8_t op)
 	case FSM_OP_BACKOUT_PENDING:
 		return F_SEQ;
 	case FSM_OP_MEMBER_REMOVE:
+	case FSM_OP_MEMBER_REMOVE_BOUNDED:
 		return F_MEMBER;
 	case FSM_OP_EXPIRE:
 	case FSM_OP_EXPIRE_BOUNDED:
@@ -633,7 +635,8 @@ int fsm_cmd_decode(const void *p, size_t len, struct fsm_cmd *c, char *errmsg)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "client_id 0 is reserved");
 	if ((f & F_MEMBER) && c->op != FSM_OP_ATTACH && c->op != FSM_OP_BROWSE && c->member_id == 0)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "member id 0 is reserved");
-	if ((c->op == FSM_OP_MEMBER_JOIN || c->op == FSM_OP_LEASE_RENEW) &&
+	if ((c->op == FSM_OP_MEMBER_JOIN || c->op == FSM_OP_MEMBER_JOIN_BOUNDED ||
+	     c->op == FSM_OP_LEASE_RENEW) &&
 	    c->seq > FSM_MAX_LEASE_MS)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "lease of %llu ms is too long",
 				(unsigned long long)c->seq);

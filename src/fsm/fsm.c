@@ -181,6 +181,10 @@ static int apply_cmd(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 		return op_expire(f, c, now);
 	case FSM_OP_EXPIRE_BOUNDED:
 		return op_expire_bounded(f, c, now);
+	case FSM_OP_MEMBER_JOIN_BOUNDED:
+		return op_member_join_bounded(f, c, now);
+	case FSM_OP_MEMBER_REMOVE_BOUNDED:
+		return op_member_remove_bounded(f, c, now);
 	case FSM_OP_QMGR_ALTER:
 		return op_qmgr_alter(f, c);
 	case FSM_OP_CHDEFINE:

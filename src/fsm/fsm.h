@@ -85,6 +85,11 @@ enum fsm_op {
 	FSM_OP_EXPIRE_BOUNDED = 48, /* as EXPIRE, but at most
 				     * FSM_EXPIRE_BUDGET messages removed
 				     * (fsm_expire_more: some still due) */
+	FSM_OP_MEMBER_JOIN_BOUNDED = 49, /* as MEMBER_JOIN, but the backout of
+					  * the member's earlier sessions'
+					  * units of work is bounded
+					  * (FSM_BACKOUT_BUDGET); the rest is
+					  * pending */
 	/* Channels (fsm_chan.h). */
 	FSM_OP_CHST_CAS = 50, /* ch.name, ch.rqmname, ch.chltype, before, after,
 			       * conname, reason -> current image (always) */
@@ -97,6 +102,13 @@ enum fsm_op {
 	FSM_OP_CH_RECV_BATCH = 55, /* ch.name, rqmname, local_qmgr, member_id,
 				    * epoch, seq (first), last, luwid, count +
 				    * list of messages */
+	/* Members (continued). */
+	FSM_OP_MEMBER_REMOVE_BOUNDED = 56, /* as MEMBER_REMOVE, but the backout
+					    * is bounded; while a session of
+					    * the member still has a backout
+					    * pending, the member and its
+					    * objects stay (QSG_OK) and the
+					    * leader sends it again later */
 };
 
 /* Command flags (FSM_F_SYNCPOINT .. FSM_F_GEN_MSGID, the message flags, are
@@ -143,7 +155,8 @@ enum { FSM_QATTRS(FSM_ATTR_NONE, FSM_ATTR_QA_BIT) };
 #define FSM_DEFAULT_LEASE_MS 1500
 #define FSM_MAX_LEASE_MS (24u * 3600 * 1000)
 
-/* Backout of a failed member's units of work (MEMBER_FAIL_BOUNDED,
+/* Backout of a failed, restarted or forgotten member's units of work
+ * (MEMBER_FAIL_BOUNDED, MEMBER_JOIN_BOUNDED, MEMBER_REMOVE_BOUNDED,
  * BACKOUT_PENDING): work per apply, in units: one per message backed out,
  * plus one per FSM_BACKOUT_UNIT_BYTES of content a move to the backout
  * queue copies. BACKOUT_PENDING's seq is capped at FSM_BACKOUT_BUDGET_MAX. */
@@ -394,8 +407,13 @@ int fsm_apply(struct fsm *f, const void *entry, size_t len, struct qsg_wbuf *res
  * (held puts and locked gets) and counted as uncommitted, until
  * BACKOUT_PENDING commands, each as bounded, have backed them out. An ATTACH
  * of such a session backs out the rest of its unit of work at once, as
- * today. fsm_backout_pending: the number of messages left; the leader
- * submits BACKOUT_PENDING while it is not 0. */
+ * today. MEMBER_JOIN_BOUNDED and MEMBER_REMOVE_BOUNDED bound the detach of
+ * a restarted or forgotten member's sessions the same way; a
+ * MEMBER_REMOVE_BOUNDED that finds a session of the member with a backout
+ * pending (its own or an earlier MEMBER_FAIL_BOUNDED's) leaves the member
+ * and its objects in place, to be sent again once the backout is done (its
+ * queues hold those messages). fsm_backout_pending: the number of messages
+ * left; the leader submits BACKOUT_PENDING while it is not 0. */
 uint64_t fsm_backout_pending(struct fsm *f);
 
 /* The last EXPIRE_BOUNDED applied here stopped at FSM_EXPIRE_BUDGET with

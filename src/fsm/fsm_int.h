@@ -406,6 +406,8 @@ int detach_owned(struct fsm *f, uint32_t owner, int64_t now, uint64_t *budget);
 /* f->pend from the sessions (fsm_restore). */
 int pend_rebuild(struct fsm *f);
 int op_backout_pending(struct fsm *f, const struct fsm_cmd *c);
+/* Some session of `owner` has a backout pending. */
+bool backout_pending_owned(const struct fsm *f, uint32_t owner);
 int session_check(struct fsm *f, const struct fsm_cmd *c, struct session **out);
 int op_attach(struct fsm *f, const struct fsm_cmd *c, struct qsg_wbuf *out);
 int op_detach(struct fsm *f, const struct fsm_cmd *c, int64_t now);
@@ -422,6 +424,8 @@ int op_lease_renew(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_member_fail(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_member_fail_bounded(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now);
+int op_member_join_bounded(struct fsm *f, const struct fsm_cmd *c, int64_t now);
+int op_member_remove_bounded(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 
 /* fsm_chan.c */
 void chan_changed(struct fsm *f);

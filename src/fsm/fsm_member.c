@@ -1,6 +1,8 @@
 /* State machine, members and leases: the member table (sorted by id) and
- * the apply functions of MEMBER_JOIN, LEASE_RENEW, MEMBER_FAIL,
- * MEMBER_REMOVE and EXPIRE. Internal to src/fsm (fsm_int.h). */
+ * the apply functions of MEMBER_JOIN, LEASE_RENEW, MEMBER_FAIL and
+ * MEMBER_REMOVE, and of their bounded forms (the backout of the member's
+ * sessions' units of work bounded, the rest pending: fsm.h). Internal to
+ * src/fsm (fsm_int.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,13 +47,12 @@ static int64_t lease_of(const struct fsm_cmd *c)
 	return c->seq == 0 ? FSM_DEFAULT_LEASE_MS : (int64_t)c->seq;
 }
 
-int op_member_join(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+static int member_join(struct fsm *f, const struct fsm_cmd *c, int64_t now, uint64_t budget)
 {
 	struct fsm_member *m = member_find(f, c->member_id);
 	if (m == NULL && (m = member_add(f, c->member_id)) == NULL)
 		return QSG_RC_STORAGE_NOT_AVAILABLE;
-	uint64_t all = UINT64_MAX;
-	int rc = detach_owned(f, c->member_id, now, &all);
+	int rc = detach_owned(f, c->member_id, now, &budget);
 	if (rc != QSG_OK)
 		return rc;
 	memcpy(m->name, c->name, sizeof m->name);
@@ -63,6 +64,18 @@ int op_member_join(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	m->chinit = 0;
 	f->chan_gen++; /* channel recovery watches member states */
 	return c->member_id != 0 ? copies_for_member(f, c->member_id) : QSG_OK;
+}
+
+int op_member_join(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+{
+	return member_join(f, c, now, UINT64_MAX);
+}
+
+/* The same, the backout of the restarted member's sessions bounded
+ * (fsm_backout_pending, fsm.h). */
+int op_member_join_bounded(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+{
+	return member_join(f, c, now, FSM_BACKOUT_BUDGET);
 }
 
 int op_lease_renew(struct fsm *f, const struct fsm_cmd *c, int64_t now)
@@ -104,17 +117,27 @@ int op_member_fail_bounded(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	return member_fail(f, c, now, FSM_BACKOUT_BUDGET);
 }
 
-int op_member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+/* MEMBER_REMOVE (bounded false: every backout in this apply) and
+ * MEMBER_REMOVE_BOUNDED. */
+static int member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now, bool bounded)
 {
 	struct fsm_member *m = member_find(f, c->member_id);
 	if (m == NULL)
 		return QSG_RC_UNKNOWN_OBJECT;
 	if (m->state != FSM_MEMBER_FAILED)
 		return QSG_RC_INVALID; /* it came back: not to be forgotten */
-	uint64_t all = UINT64_MAX;
-	int rc = detach_owned(f, c->member_id, now, &all);
+	uint64_t budget = bounded ? FSM_BACKOUT_BUDGET : UINT64_MAX;
+	int rc = detach_owned(f, c->member_id, now, &budget);
 	if (rc != QSG_OK)
 		return rc;
+	/* A unit of work of one of its sessions still to back out holds
+	 * messages of its queues (uncommitted: they could not be deleted) and
+	 * may move some to a backout queue elsewhere: the member stays until
+	 * BACKOUT_PENDING is done with them, then the leader sends this again.
+	 * (MEMBER_REMOVE, kept for old logs, does not wait: a queue with
+	 * pending messages, from an earlier MEMBER_FAIL_BOUNDED, stayed.) */
+	if (bounded && backout_pending_owned(f, c->member_id))
+		return QSG_OK;
 	/* Its QMGR objects and COPYs go with it, messages included (in MQ
 	 * they live on that queue manager's own page sets). Its sessions are
 	 * detached, and no other member's session can reach them. */
@@ -131,4 +154,14 @@ int op_member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	f->nmembers--;
 	f->chan_gen++;
 	return QSG_OK;
+}
+
+int op_member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+{
+	return member_remove(f, c, now, false);
+}
+
+int op_member_remove_bounded(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+{
+	return member_remove(f, c, now, true);
 }

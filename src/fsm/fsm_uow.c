@@ -1,7 +1,8 @@
 /* State machine, sessions and units of work: the session table, uow lists
  * and backout, and the apply functions of ATTACH, DETACH, OPEN, CLOSE,
- * COMMIT and BACKOUT, and the pending backouts of failed members' sessions
- * (MEMBER_FAIL_BOUNDED, BACKOUT_PENDING; fsm.h). Internal to src/fsm
+ * COMMIT and BACKOUT, and the pending backouts of failed, restarted or
+ * forgotten members' sessions (MEMBER_FAIL_BOUNDED, MEMBER_JOIN_BOUNDED,
+ * MEMBER_REMOVE_BOUNDED, BACKOUT_PENDING; fsm.h). Internal to src/fsm
  * (fsm_int.h). */
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,14 @@ uint64_t fsm_backout_pending(struct fsm *f)
 	for (size_t i = 0; i < f->npend; i++)
 		n += session_find(f, f->pend[i])->uow_count;
 	return n;
+}
+
+bool backout_pending_owned(const struct fsm *f, uint32_t owner)
+{
+	for (size_t i = 0; i < f->npend; i++)
+		if (session_find(f, f->pend[i])->owner == owner)
+			return true;
+	return false;
 }
 
 int op_backout_pending(struct fsm *f, const struct fsm_cmd *c)

@@ -181,7 +181,8 @@ void batcher_add(struct batcher *b, struct qsgd_sub *s)
 	 * past the lease and make a healthy member fence itself. The first
 	 * byte of an encoded command is its op. */
 	uint8_t op = s->len > 0 ? s->cmd[0] : 0;
-	if (op == FSM_OP_LEASE_RENEW || op == FSM_OP_MEMBER_JOIN || op == FSM_OP_MEMBER_FAIL ||
+	if (op == FSM_OP_LEASE_RENEW || op == FSM_OP_MEMBER_JOIN ||
+	    op == FSM_OP_MEMBER_JOIN_BOUNDED || op == FSM_OP_MEMBER_FAIL ||
 	    op == FSM_OP_MEMBER_FAIL_BOUNDED) {
 		qsgd_subq_push_front(&b->pending, s);
 		kick(b);

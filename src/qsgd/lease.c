@@ -120,11 +120,11 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 	struct fsm_result res;
 	char errmsg[QSG_ERRMSG_SIZE];
 	static const uint8_t fsm_ops[] = {0,
-					  FSM_OP_MEMBER_JOIN,
+					  FSM_OP_MEMBER_JOIN_BOUNDED,
 					  FSM_OP_LEASE_RENEW,
 					  FSM_OP_MEMBER_FAIL_BOUNDED,
 					  FSM_OP_EXPIRE_BOUNDED,
-					  FSM_OP_MEMBER_REMOVE,
+					  FSM_OP_MEMBER_REMOVE_BOUNDED,
 					  FSM_OP_BACKOUT_PENDING};
 	int rc = status;
 
@@ -142,6 +142,7 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 			l->joined = true;
 			l->join_seen = false;
 			acked(l, op->sent);
+			backout_kick(l); /* leading: its old sessions' backout */
 		} else if (rc != QSG_OK) {
 			QLOG_DBG(d->log, "QSG4010D", "MEMBER_JOIN: %s", qsg_rc_name(rc));
 		}
@@ -175,9 +176,15 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 		else
 			backout_kick(l);
 		break;
-	case OP_REMOVE:
+	case OP_REMOVE: {
 		unmark_failing(l, op->member_id);
-		if (rc == QSG_OK)
+		struct fsm_member m;
+		if (rc == QSG_OK && fsm_member_get(d->fsm, op->member_id, &m) == QSG_OK)
+			/* Its sessions' backout is pending: the tick sends it
+			 * again once that is done. */
+			QLOG_DBG(d->log, "QSG4013D", "MEMBER_REMOVE %s: waits for its backout",
+				 op->name);
+		else if (rc == QSG_OK)
 			QLOG_INFO_(d->log, "QSG4007I",
 				   "member %s (id %u) forgotten: it failed and is no longer in the "
 				   "Raft configuration",
@@ -185,7 +192,9 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 		else
 			QLOG_DBG(d->log, "QSG4013D", "MEMBER_REMOVE %s: %s", op->name,
 				 qsg_rc_name(rc));
+		backout_kick(l);
 		break;
+	}
 	case OP_EXPIRE:
 		if (rc != QSG_OK)
 			QLOG_DBG(d->log, "QSG4012D", "EXPIRE: %s", qsg_rc_name(rc));
@@ -222,10 +231,13 @@ static int submit(struct lease *l, const struct fsm_cmd *cmd, enum lease_op_kind
 	return rc;
 }
 
-/* Leader: continue the backout of failed members' units of work, one
- * bounded BACKOUT_PENDING at a time (fsm_backout_pending, fsm.h): the
- * next goes when the previous one is applied, so the backout advances at
- * the log's pace without filling it. */
+/* Leader: continue the backout of failed, restarted or forgotten members'
+ * units of work (MEMBER_FAIL_BOUNDED, MEMBER_JOIN_BOUNDED,
+ * MEMBER_REMOVE_BOUNDED), one bounded BACKOUT_PENDING at a time
+ * (fsm_backout_pending, fsm.h): the next goes when the previous one is
+ * applied, so the backout advances at the log's pace without filling it.
+ * Kicked by the answers to those commands when this member sent them, and
+ * by every lease tick (a JOIN another member sent, a new leader). */
 static void backout_kick(struct lease *l)
 {
 	if (l->closing || !l->is_leader || l->busy[OP_BACKOUT] > 0 ||
@@ -265,6 +277,9 @@ static int scan_member(void *arg, const struct fsm_member *m)
 	bool removed = m->state == FSM_MEMBER_FAILED && sc->ncfg > 0 && !in_config(sc, m->id);
 	if (!expired && !removed)
 		return 0;
+	/* A MEMBER_REMOVE_BOUNDED would wait for the backout anyway. */
+	if (!expired && fsm_backout_pending(l->d->fsm) > 0)
+		return 0;
 	for (unsigned i = 0; i < QSGD_MAX_MEMBERS; i++) {
 		if (l->failing[i] == m->id)
 			return 0; /* already in flight */
@@ -275,9 +290,9 @@ static int scan_member(void *arg, const struct fsm_member *m)
 		return 0;
 	struct fsm_cmd cmd;
 	memset(&cmd, 0, sizeof cmd);
-	/* The bounded form: the backout of its units of work continues in
+	/* The bounded forms: the backout of its units of work continues in
 	 * BACKOUT_PENDING commands (backout_kick), no apply is O(messages). */
-	cmd.op = expired ? FSM_OP_MEMBER_FAIL_BOUNDED : FSM_OP_MEMBER_REMOVE;
+	cmd.op = expired ? FSM_OP_MEMBER_FAIL_BOUNDED : FSM_OP_MEMBER_REMOVE_BOUNDED;
 	cmd.member_id = m->id;
 	if (expired)
 		cmd.seq = (uint64_t)m->lease_expiry_ms;
@@ -318,7 +333,7 @@ static void tick_cb(uv_timer_t *t)
 	cmd.seq = d->cfg->lease_ms;
 	if (!l->joined) {
 		if (l->busy[OP_JOIN] == 0) {
-			cmd.op = FSM_OP_MEMBER_JOIN;
+			cmd.op = FSM_OP_MEMBER_JOIN_BOUNDED;
 			snprintf(cmd.name, sizeof cmd.name, "%s", d->cfg->name);
 			snprintf(cmd.raft_addr, sizeof cmd.raft_addr, "%s", d->cfg->raft);
 			snprintf(cmd.client_addr, sizeof cmd.client_addr, "%s", d->cfg->listen);

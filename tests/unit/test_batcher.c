@@ -235,7 +235,7 @@ static void priority_commands(void **state)
 	(void)state;
 	struct fake fk;
 	struct batcher *b;
-	struct done_rec d[6];
+	struct done_rec d[7];
 	memset(d, 0, sizeof d);
 	start(&fk, &b);
 	batcher_add(b, attach_sub(1, &d[0]));
@@ -244,16 +244,22 @@ static void priority_commands(void **state)
 	batcher_add(b, attach_sub(3, &d[3]));
 	batcher_add(b, op_sub(FSM_OP_LEASE_RENEW, &d[4]));
 	batcher_add(b, op_sub(FSM_OP_MEMBER_FAIL, &d[5]));
+	batcher_add(b, op_sub(FSM_OP_MEMBER_JOIN_BOUNDED, &d[6])); /* what lease.c sends */
 	fake_spin(&fk);
 	assert_int_equal(fk.nentries, 1);
-	assert_int_equal(fake_entry_count(&fk, 0), 6);
-	uint8_t want[6] = {FSM_OP_MEMBER_FAIL, FSM_OP_LEASE_RENEW, FSM_OP_MEMBER_JOIN,
-			   FSM_OP_ATTACH,      FSM_OP_ATTACH,	   FSM_OP_ATTACH};
-	for (uint32_t k = 0; k < 6; k++)
+	assert_int_equal(fake_entry_count(&fk, 0), 7);
+	uint8_t want[7] = {FSM_OP_MEMBER_JOIN_BOUNDED,
+			   FSM_OP_MEMBER_FAIL,
+			   FSM_OP_LEASE_RENEW,
+			   FSM_OP_MEMBER_JOIN,
+			   FSM_OP_ATTACH,
+			   FSM_OP_ATTACH,
+			   FSM_OP_ATTACH};
+	for (uint32_t k = 0; k < 7; k++)
 		assert_int_equal(fake_entry_op(&fk, 0, k), want[k]);
 	/* with a size limit the priority command is in the first entry */
 	fake_commit(&fk, 0);
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 7; i++)
 		assert_int_equal(d[i].calls, 1);
 	assert_int_equal(epoch_of(&d[3]), 1);
 	stop(&fk, b);

@@ -900,6 +900,13 @@ static void command_decode_rules(void **state)
 	j.member_id = 1;
 	j.seq = (uint64_t)FSM_MAX_LEASE_MS + 1;
 	expect_decode_fail(&j);
+	j.op = FSM_OP_MEMBER_JOIN_BOUNDED; /* the same rules */
+	expect_decode_fail(&j);
+	j.seq = 0;
+	j.member_id = 0;
+	expect_decode_fail(&j);
+	struct fsm_cmd rmb = {.op = FSM_OP_MEMBER_REMOVE_BOUNDED, .member_id = 0};
+	expect_decode_fail(&rmb);
 	struct fsm_cmd l = {.op = FSM_OP_LEASE_RENEW, .member_id = 1};
 	l.stats.role = 4;
 	expect_decode_fail(&l);
@@ -960,7 +967,9 @@ static void command_roundtrip_all_ops(void **state)
 			       FSM_OP_MEMBER_REMOVE,
 			       FSM_OP_MEMBER_FAIL_BOUNDED,
 			       FSM_OP_BACKOUT_PENDING,
-			       FSM_OP_EXPIRE_BOUNDED};
+			       FSM_OP_EXPIRE_BOUNDED,
+			       FSM_OP_MEMBER_JOIN_BOUNDED,
+			       FSM_OP_MEMBER_REMOVE_BOUNDED};
 	for (size_t i = 0; i < sizeof ops; i++) {
 		struct fsm_cmd c = {.op = ops[i],
 				    .client_id = 3,
@@ -999,8 +1008,28 @@ static void command_roundtrip_all_ops(void **state)
 			assert_int_equal(d.msg.seqno, 8);
 		if (c.op == FSM_OP_LEASE_RENEW)
 			assert_int_equal(d.stats.term, 12);
-		if (c.op == FSM_OP_MEMBER_JOIN)
+		if (c.op == FSM_OP_MEMBER_JOIN || c.op == FSM_OP_MEMBER_JOIN_BOUNDED) {
 			assert_string_equal(d.name, "N");
+			assert_int_equal(d.seq, 6);
+		}
+		if (c.op == FSM_OP_MEMBER_JOIN_BOUNDED || c.op == FSM_OP_MEMBER_REMOVE_BOUNDED) {
+			/* The bounded forms are their old ops' layouts. */
+			struct fsm_cmd o = c;
+			o.op = c.op == FSM_OP_MEMBER_JOIN_BOUNDED ? FSM_OP_MEMBER_JOIN
+								  : FSM_OP_MEMBER_REMOVE;
+			struct qsg_wbuf v;
+			qsg_wbuf_init(&v);
+			assert_int_equal(fsm_cmd_encode(&o, &v), QSG_OK);
+			assert_int_equal(v.len, w.len);
+			assert_memory_equal(v.data + 1, w.data + 1, w.len - 1);
+			qsg_wbuf_close(&v);
+			assert_int_equal(d.member_id, 5);
+			/* Only the op, the member, and for a join the lease and
+			 * the addresses travel. */
+			assert_int_equal(d.client_id, 0);
+			if (c.op == FSM_OP_MEMBER_REMOVE_BOUNDED)
+				assert_int_equal(d.seq, 0);
+		}
 		/* Trailing bytes and every truncation are refused. */
 		qsg_put_u8(&w, 0);
 		assert_int_equal(fsm_cmd_decode(w.data, w.len, &d, NULL), QSG_RC_BAD_FRAME);
@@ -1019,6 +1048,11 @@ static void result_decode_rules(void **state)
 	assert_int_equal(fsm_result_decode(FSM_OP_QDEFINE, b, 5, &r, NULL), QSG_RC_BAD_FRAME);
 	assert_int_equal(fsm_result_decode(FSM_OP_QDEFINE, b, 3, &r, NULL), QSG_RC_BAD_FRAME);
 	assert_int_equal(fsm_result_decode(FSM_OP_ATTACH, b, 4, &r, NULL), QSG_RC_BAD_FRAME);
+	assert_int_equal(fsm_result_decode(FSM_OP_MEMBER_JOIN_BOUNDED, b, 4, &r, NULL), QSG_OK);
+	assert_int_equal(fsm_result_decode(FSM_OP_MEMBER_REMOVE_BOUNDED, b, 4, &r, NULL), QSG_OK);
+	assert_int_equal(fsm_result_decode(FSM_OP_MEMBER_REMOVE_BOUNDED, b, 5, &r, NULL),
+			 QSG_RC_BAD_FRAME);
+	assert_int_equal(fsm_result_decode(57, b, 4, &r, NULL), QSG_RC_UNKNOWN_OP);
 	b[0] = 0x33; /* 2099: not a reason code */
 	b[1] = 0x08;
 	assert_int_equal(fsm_result_decode(FSM_OP_GET, b, 4, &r, NULL), QSG_RC_BAD_FRAME);

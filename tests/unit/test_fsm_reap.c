@@ -9,8 +9,11 @@
  * BACKOUT_PENDING): each apply backs out at most FSM_BACKOUT_BUDGET units,
  * the rest stays invisible, a snapshot in between restores with its pending
  * backouts, and the end state is byte-identical to that of the one-apply
- * MEMBER_FAIL. Links libqsgfsm_checked.la: the invariant checks walk the
- * garbage and the pending backouts too. */
+ * MEMBER_FAIL. The same for a restarted member (MEMBER_JOIN_BOUNDED) and
+ * a forgotten one (MEMBER_REMOVE_BOUNDED, which waits for the backout of
+ * its sessions before it drops the member's queues). Links
+ * libqsgfsm_checked.la: the invariant checks walk the garbage and the
+ * pending backouts too. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,7 +33,7 @@
 
 /* Replicas fed the same entries (the first `n`, 2 unless a test says
  * otherwise); results come from the first. */
-#define NREP 3
+#define NREP 4
 struct pair {
 	struct fsm *f[NREP];
 	int n;
@@ -466,25 +469,27 @@ static uint64_t pending(struct fsm *f)
 	return fsm_backout_pending(f);
 }
 
-static void failed_member_backout_bounded(void **state)
+/* Queues Q (indexed by msgid) and BOQ, and QB whose backouts go to BOQ:
+ * member 1's session 1 fills Q with NSESS x LOCKED + 1000 messages and QB
+ * with 300 of BIG bytes. Then sessions 10.. of member 2 (attached now,
+ * whatever member 2's state) hold under syncpoint LOCKED gets and HELD puts
+ * on Q each, and the last one 300 gets from QB (their backout moves them
+ * to BOQ, content copied). With `priv`, member 2 also has a QMGR queue PRIV
+ * whose backouts go to the shared BOQ: its session 30 fills it with PRIVN
+ * committed messages and session 13 gets them all under syncpoint. Returns
+ * the number of messages in member 2's units of work. */
+#define PRIVN 600
+static uint64_t member2_uows(struct pair *p, uint64_t ep[NSESS], bool priv)
 {
-	struct pair *p = *state;
 	static uint8_t big[BIG];
 	memset(big, 'b', sizeof big);
 	uint64_t seq = 0;
-	p->n = 3; /* replica 2 gets the one-apply MEMBER_FAIL instead */
 	define(p, "Q", FSM_INDX_MSGID, 0);
 	define(p, "BOQ", FSM_INDX_NONE, 0);
 	define_boq(p);
-	struct fsm_cmd j = {.op = FSM_OP_MEMBER_JOIN, .member_id = 2};
-	strcpy(j.name, "QM2");
-	one(p, &j);
 	uint64_t ep1 = attach(p, 1, 1);
 	fill(p, "Q", 1, ep1, &seq, NSESS * LOCKED + 1000);
 	sess_batch(p, FSM_OP_PUT, 1, ep1, &seq, "QB", 0, big, sizeof big, 300);
-	/* Sessions of member 2: locked gets and held puts on Q; the last one
-	 * also gets from QB (those go to BOQ, content copied). */
-	uint64_t ep[NSESS];
 	uint64_t total = 0;
 	for (int i = 0; i < NSESS; i++) {
 		uint64_t cl = 10 + (uint64_t)i, s2 = 0;
@@ -495,9 +500,35 @@ static void failed_member_backout_bounded(void **state)
 	}
 	sess_batch(p, FSM_OP_GET, 14, ep[4], NULL, "QB", FSM_F_SYNCPOINT, NULL, 0, 300);
 	total += 300;
-	uint32_t qdepth = depth(p->f[0], "Q", 0);
-	assert_int_equal(qdepth, NSESS * (LOCKED + HELD) + 1000);
+	if (priv) {
+		struct fsm_cmd c = {.op = FSM_OP_QDEFINE};
+		strcpy(c.attrs.name, "PRIV");
+		c.attrs.set = FSM_QA_BOTHRESH | FSM_QA_BOQNAME | FSM_QA_MAXDEPTH;
+		c.attrs.maxdepth = 999999999;
+		c.attrs.bothresh = 1;
+		strcpy(c.attrs.boqname, "BOQ");
+		c.attrs.disp = FSM_DISP_QMGR;
+		c.attrs.scope = 2;
+		one(p, &c);
+		uint64_t ep30 = attach(p, 30, 2), s30 = 0;
+		fill(p, "PRIV", 30, ep30, &s30, PRIVN);
+		sess_batch(p, FSM_OP_GET, 13, ep[3], NULL, "PRIV", FSM_F_SYNCPOINT, NULL, 0, PRIVN);
+		total += PRIVN;
+	}
+	assert_int_equal(depth(p->f[0], "Q", 0), NSESS * (LOCKED + HELD) + 1000);
 	assert_same_state(p);
+	return total;
+}
+
+static void failed_member_backout_bounded(void **state)
+{
+	struct pair *p = *state;
+	p->n = 3; /* replica 2 gets the one-apply MEMBER_FAIL instead */
+	struct fsm_cmd j = {.op = FSM_OP_MEMBER_JOIN, .member_id = 2};
+	strcpy(j.name, "QM2");
+	one(p, &j);
+	uint64_t ep[NSESS];
+	uint64_t total = member2_uows(p, ep, false);
 
 	struct fsm_member m;
 	assert_int_equal(fsm_member_get(p->f[0], 2, &m), QSG_OK);
@@ -625,6 +656,218 @@ static void attach_finishes_pending(void **state)
 	assert_same_state(p);
 }
 
+/* --- backout of a restarted or forgotten member ------------------------ */
+
+/* BACKOUT_PENDING on the replicas until nothing is pending: each step backs
+ * out at least one message and at most the budget, and they stay equal.
+ * Returns the number of steps. */
+static unsigned backout_steps(struct pair *p)
+{
+	struct fsm_cmd bp = {.op = FSM_OP_BACKOUT_PENDING};
+	unsigned steps = 0;
+	while (pending(p->f[0]) > 0) {
+		uint64_t before = pending(p->f[0]);
+		one(p, &bp);
+		uint64_t after = pending(p->f[0]);
+		assert_true(after < before);
+		assert_true(before - after <= FSM_BACKOUT_BUDGET);
+		assert_int_equal(pending(p->f[1]), after);
+		steps++;
+		assert_true(steps < 1000);
+	}
+	assert_same_state(p);
+	return steps;
+}
+
+/* Replicas a and b: byte-identical snapshots, equal digests. */
+static void assert_replicas_equal(struct pair *p, int a, int b)
+{
+	struct qsg_wbuf x, y;
+	qsg_wbuf_init(&x);
+	qsg_wbuf_init(&y);
+	snap(p->f[a], &x);
+	snap(p->f[b], &y);
+	assert_int_equal(x.len, y.len);
+	assert_memory_equal(x.data, y.data, x.len);
+	assert_true(fsm_digest(p->f[a]) == fsm_digest(p->f[b]));
+	qsg_wbuf_close(&x);
+	qsg_wbuf_close(&y);
+}
+
+/* MEMBER_JOIN_BOUNDED of a member that restarted (before its lease ran
+ * out: its sessions are still attached, their units of work full): the
+ * apply backs out at most FSM_BACKOUT_BUDGET units, the rest is pending
+ * and invisible, BACKOUT_PENDING finishes it, and the end state is the
+ * one-apply MEMBER_JOIN's byte for byte. */
+static void restarted_member_join_bounded(void **state)
+{
+	struct pair *p = *state;
+	p->n = 3; /* replica 2 gets the one-apply MEMBER_JOIN instead */
+	struct fsm_cmd j = {.op = FSM_OP_MEMBER_JOIN, .member_id = 2};
+	strcpy(j.name, "QM2");
+	one(p, &j);
+	uint64_t ep[NSESS];
+	uint64_t total = member2_uows(p, ep, false);
+	assert_true(total > FSM_BACKOUT_BUDGET);
+
+	p->now += 100; /* within its lease */
+	struct fsm_cmd jb = j;
+	jb.op = FSM_OP_MEMBER_JOIN_BOUNDED;
+	strcpy(jb.client_addr, "127.0.0.1:1415"); /* a new incarnation */
+	apply_to(p, 0, 2, &jb, 1);
+	struct fsm_cmd ju = jb;
+	ju.op = FSM_OP_MEMBER_JOIN;
+	apply_to(p, 2, 3, &ju, 1);
+	p->n = 2;
+	assert_int_equal(pending(p->f[2]), 0);
+	assert_int_equal(depth(p->f[2], "Q", 0), NSESS * LOCKED + 1000);
+
+	/* The join took effect at once; at most the budget was backed out
+	 * (session 10's first gets), the rest is pending and invisible. */
+	struct fsm_member m;
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(fsm_member_get(p->f[k], 2, &m), QSG_OK);
+		assert_int_equal(m.state, FSM_MEMBER_ACTIVE);
+		assert_int_equal(m.lease_expiry_ms, p->now + FSM_DEFAULT_LEASE_MS);
+		assert_string_equal(m.client_addr, "127.0.0.1:1415");
+		assert_int_equal(m.sessions, 0);
+		assert_int_equal(pending(p->f[k]), total - FSM_BACKOUT_BUDGET);
+	}
+	struct fsm_qinfo qi;
+	assert_int_equal(fsm_queue_info(p->f[0], 0, "Q", &qi), QSG_OK);
+	assert_int_equal(qi.curdepth - qi.uncommitted, 1000 + FSM_BACKOUT_BUDGET);
+	assert_int_equal(fsm_available(p->f[0], 1, "Q"), 1000 + FSM_BACKOUT_BUDGET);
+	/* The old incarnation's sessions are fenced. */
+	struct fsm_cmd late = {.op = FSM_OP_COMMIT, .client_id = 12, .epoch = ep[2], .seq = 1};
+	p->expect = QSG_RC_SESSION_FENCED;
+	apply_to(p, 0, 3, &late, 1);
+	p->expect = QSG_OK;
+	assert_same_state(p);
+
+	unsigned steps = backout_steps(p);
+	uint64_t units = total - 300 + 300 * (1 + BIG / FSM_BACKOUT_UNIT_BYTES);
+	assert_true(steps + 1 >= units / FSM_BACKOUT_BUDGET);
+	assert_true(steps <= units / FSM_BACKOUT_BUDGET + 2);
+	assert_int_equal(depth(p->f[0], "Q", 0), NSESS * LOCKED + 1000);
+	assert_int_equal(depth(p->f[0], "BOQ", 0), 300);
+	assert_int_equal(fsm_available(p->f[0], 1, "Q"), NSESS * LOCKED + 1000);
+	assert_replicas_equal(p, 0, 2);
+}
+
+/* MEMBER_REMOVE_BOUNDED of a FAILED member that still has attached
+ * sessions (an ATTACH that raced the failure) with full units of work,
+ * some on its own queue PRIV whose backouts go to the shared BOQ: the
+ * apply backs out at most the budget and leaves the member and PRIV in
+ * place (PRIV holds pending messages, which move to BOQ when backed out);
+ * after BACKOUT_PENDING has finished, a second MEMBER_REMOVE_BOUNDED
+ * forgets the member and drops PRIV, and the end state is the one-apply
+ * MEMBER_REMOVE's. */
+static void forgotten_member_remove_bounded(void **state)
+{
+	struct pair *p = *state;
+	p->n = 3; /* replica 2 gets the one-apply MEMBER_REMOVE instead */
+	struct fsm_cmd j = {.op = FSM_OP_MEMBER_JOIN, .member_id = 2};
+	strcpy(j.name, "QM2");
+	one(p, &j);
+	struct fsm_member m;
+	assert_int_equal(fsm_member_get(p->f[0], 2, &m), QSG_OK);
+	struct fsm_cmd fl = {.op = FSM_OP_MEMBER_FAIL, .member_id = 2};
+	fl.seq = (uint64_t)m.lease_expiry_ms;
+	p->now = m.lease_expiry_ms + 1;
+	one(p, &fl);
+	uint64_t ep[NSESS];
+	uint64_t total = member2_uows(p, ep, true);
+
+	struct fsm_cmd rb = {.op = FSM_OP_MEMBER_REMOVE_BOUNDED, .member_id = 2};
+	apply_to(p, 0, 2, &rb, 1);
+	struct fsm_cmd ru = {.op = FSM_OP_MEMBER_REMOVE, .member_id = 2};
+	apply_to(p, 2, 3, &ru, 1);
+	p->n = 2;
+	assert_int_equal(pending(p->f[2]), 0);
+	assert_int_equal(fsm_member_get(p->f[2], 2, &m), QSG_RC_UNKNOWN_OBJECT);
+	assert_false(exists(p->f[2], "PRIV", 2));
+	assert_int_equal(depth(p->f[2], "BOQ", 0), 300 + PRIVN);
+
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(pending(p->f[k]), total - FSM_BACKOUT_BUDGET);
+		assert_int_equal(fsm_member_get(p->f[k], 2, &m), QSG_OK);
+		assert_int_equal(m.state, FSM_MEMBER_FAILED);
+		assert_int_equal(m.sessions, 0);
+		assert_int_equal(depth(p->f[k], "PRIV", 2), PRIVN);
+	}
+	assert_same_state(p);
+	/* Sent again before the backout is done: it waits, nothing changes. */
+	uint64_t d0 = fsm_digest(p->f[0]);
+	one(p, &rb);
+	assert_true(fsm_digest(p->f[0]) == d0);
+	assert_int_equal(fsm_member_get(p->f[0], 2, &m), QSG_OK);
+
+	backout_steps(p);
+	assert_int_equal(fsm_member_get(p->f[0], 2, &m), QSG_OK); /* not yet */
+	assert_int_equal(depth(p->f[0], "PRIV", 2), 0);
+	assert_int_equal(depth(p->f[0], "BOQ", 0), 300 + PRIVN);
+	one(p, &rb);
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(fsm_member_get(p->f[k], 2, &m), QSG_RC_UNKNOWN_OBJECT);
+		assert_false(exists(p->f[k], "PRIV", 2));
+	}
+	assert_same_state(p);
+	assert_replicas_equal(p, 0, 2);
+	/* Once it is gone, a further one is refused. */
+	p->expect = QSG_RC_UNKNOWN_OBJECT;
+	one(p, &rb);
+}
+
+/* The usual order: MEMBER_FAIL_BOUNDED leaves a backout pending, REMOVE
+ * MEMBER takes the member out of the configuration before it is done.
+ * MEMBER_REMOVE_BOUNDED waits for it and ends as MEMBER_FAIL + MEMBER_REMOVE
+ * in one apply each; MEMBER_REMOVE (kept for old logs, replica 3) did not
+ * wait and left PRIV behind, with no member to own it. */
+static void remove_waits_for_fail_backout(void **state)
+{
+	struct pair *p = *state;
+	p->n = 4;
+	struct fsm_cmd j = {.op = FSM_OP_MEMBER_JOIN, .member_id = 2};
+	strcpy(j.name, "QM2");
+	one(p, &j);
+	uint64_t ep[NSESS];
+	uint64_t total = member2_uows(p, ep, true);
+	struct fsm_member m;
+	assert_int_equal(fsm_member_get(p->f[0], 2, &m), QSG_OK);
+	p->now = m.lease_expiry_ms + 1;
+	struct fsm_cmd fb = {.op = FSM_OP_MEMBER_FAIL_BOUNDED, .member_id = 2};
+	fb.seq = (uint64_t)m.lease_expiry_ms;
+	struct fsm_cmd fl = fb;
+	fl.op = FSM_OP_MEMBER_FAIL;
+	apply_to(p, 0, 2, &fb, 1);
+	apply_to(p, 3, 4, &fb, 1);
+	apply_to(p, 2, 3, &fl, 1);
+	assert_int_equal(pending(p->f[0]), total - FSM_BACKOUT_BUDGET);
+
+	struct fsm_cmd rb = {.op = FSM_OP_MEMBER_REMOVE_BOUNDED, .member_id = 2};
+	struct fsm_cmd ru = {.op = FSM_OP_MEMBER_REMOVE, .member_id = 2};
+	uint64_t d0 = fsm_digest(p->f[0]);
+	apply_to(p, 0, 2, &rb, 1);
+	apply_to(p, 2, 4, &ru, 1);
+	assert_true(fsm_digest(p->f[0]) == d0); /* waits */
+	assert_int_equal(fsm_member_get(p->f[0], 2, &m), QSG_OK);
+	assert_int_equal(fsm_member_get(p->f[3], 2, &m), QSG_RC_UNKNOWN_OBJECT);
+	assert_true(exists(p->f[3], "PRIV", 2)); /* uncommitted: not deleted */
+	assert_int_equal(pending(p->f[3]), total - FSM_BACKOUT_BUDGET);
+
+	p->n = 2;
+	struct fsm_cmd bp = {.op = FSM_OP_BACKOUT_PENDING};
+	while (pending(p->f[3]) > 0)
+		apply_to(p, 3, 4, &bp, 1);
+	backout_steps(p);
+	one(p, &rb);
+	assert_int_equal(fsm_member_get(p->f[0], 2, &m), QSG_RC_UNKNOWN_OBJECT);
+	assert_false(exists(p->f[0], "PRIV", 2));
+	assert_replicas_equal(p, 0, 2);
+	assert_true(exists(p->f[3], "PRIV", 2));
+	assert_true(fsm_digest(p->f[3]) != fsm_digest(p->f[0]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -634,6 +877,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(member_remove_drops_queue, setup, teardown),
 	    cmocka_unit_test_setup_teardown(failed_member_backout_bounded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(attach_finishes_pending, setup, teardown),
+	    cmocka_unit_test_setup_teardown(restarted_member_join_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(forgotten_member_remove_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(remove_waits_for_fail_backout, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

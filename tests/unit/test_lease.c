@@ -1,8 +1,9 @@
 /* Unit tests of src/qsgd/lease.c on a real libuv loop with short timings
  * (renew 10 ms, lease 100 ms): join and renewal scheduling, fencing when
- * renewals cannot commit, and the leader's failure detection of another
- * member after expiry + grace. Submissions, raft-glue and the listeners are
- * faked (qsgd_fake.h); the state machine is real. */
+ * renewals cannot commit, the leader's failure detection of another
+ * member after expiry + grace, and its continuation of bounded backouts
+ * (after a failure, a join, a removal). Submissions, raft-glue and the
+ * listeners are faked (qsgd_fake.h); the state machine is real. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -80,9 +81,9 @@ static void join_then_renew(void **state)
 	assert_int_equal(fk.fenced, 1); /* clients only: channels untouched */
 	assert_false(fk.fence_channels);
 	fake_run_ms(&fk, 3 * RENEW);
-	/* one MEMBER_JOIN in flight, not repeated while it is */
+	/* one MEMBER_JOIN_BOUNDED in flight, not repeated while it is */
 	assert_int_equal(fk.ncmds, 1);
-	assert_int_equal(fk.cmds[0].cmd.op, FSM_OP_MEMBER_JOIN);
+	assert_int_equal(fk.cmds[0].cmd.op, FSM_OP_MEMBER_JOIN_BOUNDED);
 	assert_int_equal(fk.cmds[0].cmd.member_id, 1);
 	assert_int_equal(fk.cmds[0].cmd.seq, LEASE);
 	assert_string_equal(fk.cmds[0].cmd.name, "QM1");
@@ -189,9 +190,9 @@ static void refused_renewal_rejoins(void **state)
 	assert_int_equal(fake_apply(&fk, &fail), QSG_OK);
 	assert_int_equal(fsm_member_get(fk.d.fsm, 1, &m), QSG_OK);
 	assert_int_equal(m.state, FSM_MEMBER_FAILED);
-	size_t before = count_op(&fk, FSM_OP_MEMBER_JOIN);
+	size_t before = count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED);
 	fake_run_ms(&fk, 2 * RENEW);
-	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN), before + 1);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), before + 1);
 	stop(&fk, l);
 }
 
@@ -243,7 +244,7 @@ static void lagging_replica_no_join_storm(void **state)
 	start(&fk, &l, GLUE_FOLLOWER);
 	lease_start(l);
 	fake_run_ms(&fk, 1);
-	assert_int_equal(fk.cmds[0].cmd.op, FSM_OP_MEMBER_JOIN);
+	assert_int_equal(fk.cmds[0].cmd.op, FSM_OP_MEMBER_JOIN_BOUNDED);
 	answer_elsewhere(&fk, leader, 0);
 	struct fsm_cmd join = fk.cmds[0].cmd;
 	assert_int_equal(fake_apply(&fk, &join), QSG_OK); /* the replica applies it too */
@@ -251,7 +252,7 @@ static void lagging_replica_no_join_storm(void **state)
 	/* failed here (an old entry being replayed): rejoin once */
 	declare_failed_here(&fk);
 	fake_run_ms(&fk, 2 * RENEW);
-	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN), 2);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 2);
 	for (size_t i = 0; i < fk.ncmds; i++)
 		if (!fk.cmds[i].done)
 			answer_elsewhere(&fk, leader, i); /* the join is acknowledged */
@@ -261,7 +262,7 @@ static void lagging_replica_no_join_storm(void **state)
 			if (!fk.cmds[i].done)
 				answer_elsewhere(&fk, leader, i);
 	}
-	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN), 2);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 2);
 	assert_true(count_op(&fk, FSM_OP_LEASE_RENEW) >= 5);
 	assert_false(lease_fenced(l));
 	/* The replica catches up with the join: ACTIVE. A failure after that
@@ -269,10 +270,10 @@ static void lagging_replica_no_join_storm(void **state)
 	join = fk.cmds[0].cmd;
 	assert_int_equal(fake_apply(&fk, &join), QSG_OK);
 	fake_run_ms(&fk, 2 * RENEW);
-	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN), 2);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 2);
 	declare_failed_here(&fk);
 	fake_run_ms(&fk, 2 * RENEW);
-	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN), 3);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 3);
 	stop(&fk, l);
 	fsm_close(leader);
 }
@@ -325,14 +326,19 @@ static void leader_detects_failure(void **state)
 	fake_run_ms(&fk, 3 * RENEW);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED), 1);
 	/* a failed member that left the Raft configuration is forgotten */
-	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE), 0);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 0);
 	fk.voters[1] = fk.voters[2];
 	fk.nvoters = 2;
 	fake_run_ms(&fk, 3 * RENEW);
-	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE), 1);
-	for (i = 0; fk.cmds[i].cmd.op != FSM_OP_MEMBER_REMOVE; i++)
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 1);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE), 0);
+	for (i = 0; fk.cmds[i].cmd.op != FSM_OP_MEMBER_REMOVE_BOUNDED; i++)
 		;
 	assert_int_equal(fk.cmds[i].cmd.member_id, 2);
+	fake_cmd_apply(&fk, i);
+	assert_int_equal(fsm_member_get(fk.d.fsm, 2, &m2), QSG_RC_UNKNOWN_OBJECT);
+	fake_run_ms(&fk, 3 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 1);
 	stop(&fk, l);
 }
 
@@ -401,6 +407,128 @@ static void leader_continues_backout(void **state)
 	assert_int_equal(fsm_backout_pending(fk.d.fsm), 0);
 	fake_run_ms(&fk, 3 * RENEW);
 	assert_int_equal(count_op(&fk, FSM_OP_BACKOUT_PENDING), 2);
+	stop(&fk, l);
+}
+
+/* n puts under syncpoint by session (client, epoch 1) on queue Q. */
+static void held_puts(struct fake *fk, uint64_t client, unsigned n)
+{
+	struct fsm_cmd c;
+	for (unsigned i = 0; i < n; i++) {
+		memset(&c, 0, sizeof c);
+		c.op = FSM_OP_PUT;
+		c.client_id = client;
+		c.epoch = 1;
+		c.seq = i + 1;
+		c.flags = FSM_F_SYNCPOINT;
+		strcpy(c.queue, "Q");
+		c.msg.body.p = (const uint8_t *)"x";
+		c.msg.body.len = 1;
+		assert_int_equal(fake_apply(fk, &c), QSG_OK);
+	}
+}
+
+/* A restarted member joins with MEMBER_JOIN_BOUNDED: its old sessions'
+ * backout goes on in BACKOUT_PENDING commands. When the leader itself
+ * joined, the answer to its join sends the first at once (no grace); after
+ * another member's join, the leader's tick does. */
+static void leader_continues_join_backout(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_LEADER);
+	const unsigned n = FSM_BACKOUT_BUDGET + 10;
+	define_attach(&fk, "Q", 0, 77, 1); /* this member's, before its restart */
+	held_puts(&fk, 77, n);
+	lease_on_role(l, GLUE_FOLLOWER, GLUE_LEADER);
+	lease_start(l);
+	fake_run_ms(&fk, 1);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 1);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN), 0);
+	fk.now = qsgd_wall_ms();
+	answer_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED);
+	assert_int_equal(fsm_backout_pending(fk.d.fsm), n - FSM_BACKOUT_BUDGET);
+	assert_int_equal(count_op(&fk, FSM_OP_BACKOUT_PENDING), 1);
+	answer_op(&fk, FSM_OP_BACKOUT_PENDING);
+	assert_int_equal(fsm_backout_pending(fk.d.fsm), 0);
+	assert_int_equal(count_op(&fk, FSM_OP_BACKOUT_PENDING), 1);
+
+	/* Member 2 restarted and joined (its join went through another
+	 * member's submission): within renew_ms of the grace, the tick. */
+	struct fsm_cmd c;
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_ATTACH;
+	c.client_id = 78;
+	c.member_id = 2;
+	assert_int_equal(fake_apply(&fk, &c), QSG_OK);
+	held_puts(&fk, 78, n);
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_MEMBER_JOIN_BOUNDED;
+	c.member_id = 2;
+	c.seq = 100000; /* its lease does not run out here */
+	assert_int_equal(fake_apply(&fk, &c), QSG_OK);
+	assert_int_equal(fsm_backout_pending(fk.d.fsm), n - FSM_BACKOUT_BUDGET);
+	fake_run_ms(&fk, LEASE + 2 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_BACKOUT_PENDING), 2);
+	answer_op(&fk, FSM_OP_BACKOUT_PENDING);
+	assert_int_equal(fsm_backout_pending(fk.d.fsm), 0);
+	fake_run_ms(&fk, 3 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_BACKOUT_PENDING), 2);
+	stop(&fk, l);
+}
+
+/* MEMBER_REMOVE_BOUNDED of a member whose sessions hold more than the
+ * budget (attached after it was declared failed) backs out one budget and
+ * waits: the leader continues with BACKOUT_PENDING at once, sends no
+ * REMOVE while a backout is pending, and the next tick after it is done
+ * forgets the member. */
+static void leader_remove_waits_for_backout(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_LEADER);
+	int64_t now = qsgd_wall_ms();
+	join_member(&fk, 2, now - 10000); /* expired long ago */
+	struct fsm_member m2;
+	assert_int_equal(fsm_member_get(fk.d.fsm, 2, &m2), QSG_OK);
+	struct fsm_cmd fail;
+	memset(&fail, 0, sizeof fail);
+	fail.op = FSM_OP_MEMBER_FAIL;
+	fail.member_id = 2;
+	fail.seq = (uint64_t)m2.lease_expiry_ms;
+	fk.now = now;
+	assert_int_equal(fake_apply(&fk, &fail), QSG_OK);
+	const unsigned n = 2 * FSM_BACKOUT_BUDGET + 10;
+	define_attach(&fk, "Q", 0, 77, 2);
+	held_puts(&fk, 77, n);
+	fk.voters[1] = fk.voters[2]; /* REMOVE MEMBER took it out */
+	fk.nvoters = 2;
+	lease_on_role(l, GLUE_FOLLOWER, GLUE_LEADER);
+	lease_start(l);
+	fake_run_ms(&fk, LEASE + 2 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED), 0);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 1);
+	answer_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED);
+	assert_int_equal(fsm_member_get(fk.d.fsm, 2, &m2), QSG_OK); /* waits */
+	assert_int_equal(fsm_backout_pending(fk.d.fsm), n - FSM_BACKOUT_BUDGET);
+	assert_int_equal(count_op(&fk, FSM_OP_BACKOUT_PENDING), 1); /* at once */
+	fake_run_ms(&fk, 3 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 1);
+	answer_op(&fk, FSM_OP_BACKOUT_PENDING);
+	fake_run_ms(&fk, 3 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_BACKOUT_PENDING), 2);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 1);
+	answer_op(&fk, FSM_OP_BACKOUT_PENDING);
+	assert_int_equal(fsm_backout_pending(fk.d.fsm), 0);
+	fake_run_ms(&fk, 2 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 2);
+	answer_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED);
+	assert_int_equal(fsm_member_get(fk.d.fsm, 2, &m2), QSG_RC_UNKNOWN_OBJECT);
+	fake_run_ms(&fk, 3 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 2);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE), 0);
 	stop(&fk, l);
 }
 
@@ -541,6 +669,8 @@ int main(void)
 	    cmocka_unit_test(refused_renewal_rejoins),
 	    cmocka_unit_test(leader_detects_failure),
 	    cmocka_unit_test(leader_continues_backout),
+	    cmocka_unit_test(leader_continues_join_backout),
+	    cmocka_unit_test(leader_remove_waits_for_backout),
 	    cmocka_unit_test(follower_does_not_detect),
 	    cmocka_unit_test(leader_expires_sessions),
 	    cmocka_unit_test(survives_instant_completion),
