@@ -16,5 +16,7 @@
  * blocks are rare, a few per snapshot at most), so the caller returns at
  * once; if no thread can be created it frees inline. Holds no state. */
 void qsg_free_large(void *p, size_t len);
+/* munmap(p, len) the same way (p from mmap; NULL is fine). */
+void qsg_unmap_large(void *p, size_t len);
 
 #endif

@@ -9,6 +9,10 @@
 
 #include "qsg_err.h"
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25 /* Linux 6.1; older kernels say EINVAL */
+#endif
+
 /* At the start of every block; the items follow at `off`. */
 struct slab_block {
 	struct qsg_slab *owner;
@@ -18,23 +22,28 @@ struct slab_block {
 	uint32_t used, bump; /* items allocated; slots ever handed out */
 	bool on_free_list;
 	bool fresh; /* mapped for this use: slots never handed out are zero */
+	bool armed; /* QSG_SLAB_HUGE: collapse when next full */
 };
 
 struct qsg_slab {
 	size_t size, off;
+	unsigned flags;
 	uint32_t cap; /* items per block */
 	struct slab_block *all, *avail, *spare;
 	size_t items, blocks;
 };
 
-int qsg_slab_init(struct qsg_slab **out, size_t item_size)
+int qsg_slab_init_flags(struct qsg_slab **out, size_t item_size, unsigned flags)
 {
 	*out = NULL;
-	if (item_size == 0 || item_size > QSG_SLAB_MAX_ITEM)
+	if (item_size == 0 || item_size > QSG_SLAB_MAX_ITEM ||
+	    (flags & ~(unsigned)(QSG_SLAB_HUGE | QSG_SLAB_NOFORK)) != 0 ||
+	    flags == (QSG_SLAB_HUGE | QSG_SLAB_NOFORK))
 		return QSG_RC_INVALID;
 	struct qsg_slab *s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	s->flags = flags;
 	s->size = (item_size + 7) & ~(size_t)7;
 	s->off = (sizeof(struct slab_block) + 63) & ~(size_t)63;
 	s->cap = (uint32_t)((QSG_SLAB_BLOCK - s->off) / s->size);
@@ -42,8 +51,15 @@ int qsg_slab_init(struct qsg_slab **out, size_t item_size)
 	return QSG_OK;
 }
 
-/* A block aligned to its size: map twice the size, unmap the excess. */
-static struct slab_block *block_map(void)
+int qsg_slab_init(struct qsg_slab **out, size_t item_size)
+{
+	return qsg_slab_init_flags(out, item_size, QSG_SLAB_HUGE);
+}
+
+/* A block aligned to its size: map twice the size, unmap the excess. The
+ * advice is best effort: a kernel without transparent huge pages, or with
+ * them set to "never", maps small pages and the pool works the same. */
+static struct slab_block *block_map(unsigned flags)
 {
 	size_t len = 2 * QSG_SLAB_BLOCK;
 	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -55,10 +71,20 @@ static struct slab_block *block_map(void)
 		munmap(p, head);
 	if (len - head > QSG_SLAB_BLOCK)
 		munmap((uint8_t *)a + QSG_SLAB_BLOCK, len - head - QSG_SLAB_BLOCK);
+	if (flags & QSG_SLAB_NOFORK) {
+		/* Pages are faulted in as items are carved (a cache fills
+		 * gradually). */
+		(void)madvise((void *)a, QSG_SLAB_BLOCK, MADV_DONTFORK);
+		return (struct slab_block *)a;
+	}
+#ifdef MADV_HUGEPAGE
+	if (flags & QSG_SLAB_HUGE)
+		(void)madvise((void *)a, QSG_SLAB_BLOCK, MADV_HUGEPAGE);
+#endif
 #ifdef MADV_POPULATE_WRITE
-	/* One call faults the whole block in, instead of a page fault per
-	 * 4 KiB as items are carved (a restore carves millions in a row).
-	 * Best effort: kernels before 5.14 say EINVAL. */
+	/* One call faults the whole block in (one huge page when granted),
+	 * instead of a page fault per 4 KiB as items are carved (a restore
+	 * carves millions in a row). Kernels before 5.14 say EINVAL. */
 	(void)madvise((void *)a, QSG_SLAB_BLOCK, MADV_POPULATE_WRITE);
 #endif
 	return (struct slab_block *)a;
@@ -103,13 +129,14 @@ static struct slab_block *block_new(struct qsg_slab *s)
 	if (b != NULL) {
 		s->spare = NULL;
 	} else {
-		b = block_map();
+		b = block_map(s->flags);
 		if (b == NULL)
 			return NULL;
 		s->blocks++;
 	}
 	memset(b, 0, sizeof *b);
 	b->fresh = fresh;
+	b->armed = true;
 	b->owner = s;
 	b->all_next = s->all;
 	if (s->all != NULL)
@@ -134,8 +161,21 @@ void *qsg_slab_alloc(struct qsg_slab *s)
 		b->bump++;
 		zero = b->fresh; /* mmap gave zeroes, nobody wrote there yet */
 	}
-	if (++b->used == s->cap)
+	if (++b->used == s->cap) {
 		avail_remove(s, b);
+		if ((s->flags & QSG_SLAB_HUGE) && b->armed) {
+			/* Full: rarely written again until its items are freed
+			 * (the middle of a deep queue). A snapshot's fork and a
+			 * write while the child ran split its huge page into
+			 * 512 small ones, which every later fork copies; make
+			 * it one huge page again (about 0.25 ms; a no-op if it
+			 * still is one). Once per fill: re-armed when half
+			 * empty, so a block that oscillates at full does not
+			 * call this per item. */
+			(void)madvise(b, QSG_SLAB_BLOCK, MADV_COLLAPSE);
+			b->armed = false;
+		}
+	}
 	s->items++;
 	if (!zero)
 		memset(p, 0, s->size);
@@ -153,6 +193,8 @@ void qsg_slab_free(void *item)
 	b->free = item;
 	b->used--;
 	s->items--;
+	if (b->used < s->cap / 2)
+		b->armed = true;
 	if (b->used == 0) {
 		/* Empty: back to the system, or kept as the one spare. */
 		if (b->on_free_list)

@@ -4,7 +4,7 @@
  * sorted vector of missing seqnos, and the struct fsm_bodies callbacks. */
 #include "bodystore.h"
 
-#include "../common/bgfree.h"
+#include "../common/nofork.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,7 +107,7 @@ static struct bent *map_place(struct bodystore_map *m, const struct bent *e)
  * 300-400 ms on the loop, on every member at the same moment (they hold the
  * same messages), which fenced all three in bench/deep.sh. So the table
  * grows incrementally, as Redis's dict does: the new table is allocated
- * (calloc of fresh pages: no copy), the old one stays readable, and every
+ * (a fresh mapping: no copy), the old one stays readable, and every
  * insert moves MAP_MIGRATE old slots over, from a cursor. An old slot whose
  * entry moved becomes MAP_TOMB, which probing in the old table skips (it
  * never ends a probe), so the old clusters stay intact without any
@@ -136,7 +136,7 @@ static void map_migrate(struct bodystore_map *m, size_t slots)
 		}
 		if (++m->ocur == m->ocap) {
 			/* Hundreds of MB at depth: a munmap of 30 ms on the loop. */
-			qsg_free_large(m->ov, m->ocap * sizeof *m->ov);
+			qsg_nofork_free(m->ov, m->ocap * sizeof *m->ov);
 			m->ov = NULL;
 			m->ocap = 0;
 			m->ocur = 0;
@@ -188,7 +188,9 @@ static struct bent *map_find(struct bodystore_map *m, uint64_t key)
 /* Start an incremental growth to ncap slots. */
 static int map_grow_start(struct bodystore_map *m, size_t ncap)
 {
-	struct bent *nv = calloc(ncap, sizeof *nv);
+	/* NOFORK: a snapshot's child never reads the map (nofork.h). */
+	struct bent *nv =
+	    ncap <= SIZE_MAX / sizeof *nv ? qsg_nofork_alloc(ncap * sizeof *nv) : NULL;
 
 	if (nv == NULL) {
 		return QSG_RC_STORAGE_NOT_AVAILABLE;
@@ -359,7 +361,7 @@ int bodystore_init(struct bodystore *b, const struct store_config *cfg, char *er
 		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "bodystore: out of memory");
 	}
 	b->map->cap = MAP_MIN_CAP;
-	b->map->v = calloc(b->map->cap, sizeof *b->map->v);
+	b->map->v = qsg_nofork_alloc(b->map->cap * sizeof *b->map->v);
 	b->map->miss_sorted = true;
 	if (b->map->v == NULL) {
 		free(b->map);
@@ -368,7 +370,7 @@ int bodystore_init(struct bodystore *b, const struct store_config *cfg, char *er
 	}
 	rc = store_init(&b->st, cfg, errmsg);
 	if (rc != QSG_OK) {
-		free(b->map->v);
+		qsg_nofork_free(b->map->v, b->map->cap * sizeof *b->map->v);
 		free(b->map);
 		b->map = NULL;
 		return rc;
@@ -395,8 +397,8 @@ void bodystore_close(struct bodystore *b)
 {
 	if (b->map != NULL) {
 		store_close(&b->st);
-		free(b->map->v);
-		free(b->map->ov);
+		qsg_nofork_free(b->map->v, b->map->cap * sizeof *b->map->v);
+		qsg_nofork_free(b->map->ov, b->map->ocap * sizeof *b->map->ov);
 		free(b->map->miss);
 		free(b->map);
 		b->map = NULL;

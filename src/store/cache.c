@@ -1,6 +1,6 @@
 /* Bounded LRU body cache of the message store (see store.h): a chained hash
  * table on (key, part) plus a doubly linked recency list. Each entry holds a
- * copy of the bytes; its charge is len + STORE_CACHE_ENT_OVERHEAD.
+ * copy of the bytes; its charge is the memory it takes (store_cache_charge).
  *
  * Entries of up to QSG_SLAB_MAX_ITEM bytes come from slab pools, one per
  * size class (about 1.5x apart), not from malloc: a CLEAR of 1M small
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/nofork.h"
 #include "common/slab.h"
 
 /* Entry sizes (header + data) of the slab classes. */
@@ -51,13 +52,40 @@ int store_cache_init(struct store_cache *c, size_t max_bytes, size_t max_item)
 	 * same moment (tests/integration/test_deep_clear.sh fenced the whole
 	 * group); at 130k entries of 1 KiB it was 0.5-1.2 s
 	 * (test_deep_snapshot.sh). 256 MiB: 2M buckets, 16 MB of zero pages
-	 * that are touched only as entries arrive (6% of the cache's bytes). */
+	 * that are touched only as entries arrive (6% of the cache's bytes),
+	 * mapped apart so that a snapshot's fork does not copy them
+	 * (src/common/nofork.h). */
 	c->nbuckets = 1024;
 	while (c->nbuckets < max_bytes / STORE_CACHE_ENT_OVERHEAD / 2 &&
 	       c->nbuckets < ((size_t)1 << 26))
 		c->nbuckets *= 2;
-	c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
+	c->buckets = qsg_nofork_alloc(c->nbuckets * sizeof *c->buckets);
 	return c->buckets != NULL ? QSG_OK : QSG_RC_STORAGE_NOT_AVAILABLE;
+}
+
+/* The slab class for an entry of len bytes of data, or STORE_CACHE_NCLASS
+ * when it is larger than every class. */
+static unsigned class_of(size_t len)
+{
+	size_t size = sizeof(struct store_cache_ent) + len;
+	unsigned k;
+
+	for (k = 0; k < STORE_CACHE_NCLASS && cache_class[k] < size; k++) {
+	}
+	return k;
+}
+
+size_t store_cache_charge(size_t len)
+{
+	unsigned k = class_of(len);
+	return k < STORE_CACHE_NCLASS ? cache_class[k] : len + STORE_CACHE_ENT_OVERHEAD;
+}
+
+/* The charge of e as allocated (a slab class may have fallen back to
+ * malloc, which costs less: never more than store_cache_charge). */
+static size_t ent_charge(const struct store_cache_ent *e)
+{
+	return e->cls != 0 ? cache_class[e->cls - 1] : e->len + STORE_CACHE_ENT_OVERHEAD;
 }
 
 static void unlink_ent(struct store_cache *c, struct store_cache_ent *e)
@@ -78,7 +106,7 @@ static void unlink_ent(struct store_cache *c, struct store_cache_ent *e)
 	} else {
 		c->tail = e->prev;
 	}
-	c->bytes -= e->len + STORE_CACHE_ENT_OVERHEAD;
+	c->bytes -= ent_charge(e);
 	c->count--;
 	if (e->cls != 0) {
 		qsg_slab_free(e);
@@ -93,13 +121,14 @@ static struct store_cache_ent *ent_alloc(struct store_cache *c, size_t len)
 {
 	size_t size = sizeof(struct store_cache_ent) + len;
 	struct store_cache_ent *e;
-	unsigned k;
+	unsigned k = class_of(len);
 
-	for (k = 0; k < STORE_CACHE_NCLASS && cache_class[k] < size; k++) {
-	}
 	if (k < STORE_CACHE_NCLASS) {
 		if (c->slab[k] == NULL) {
-			(void)qsg_slab_init(&c->slab[k], cache_class[k]); /* NULL if not */
+			/* NULL if not. NOFORK: a snapshot's child never
+			 * reads bodies, so fork() need not copy 256 MiB of
+			 * page tables' worth of them. */
+			(void)qsg_slab_init_flags(&c->slab[k], cache_class[k], QSG_SLAB_NOFORK);
 		}
 		e = c->slab[k] != NULL ? qsg_slab_alloc(c->slab[k]) : NULL;
 		if (e != NULL) {
@@ -119,7 +148,7 @@ void store_cache_close(struct store_cache *c)
 	while (c->head != NULL) {
 		unlink_ent(c, c->head);
 	}
-	free(c->buckets);
+	qsg_nofork_free(c->buckets, c->nbuckets * sizeof *c->buckets);
 	c->buckets = NULL;
 	for (unsigned k = 0; k < STORE_CACHE_NCLASS; k++) {
 		qsg_slab_close(c->slab[k]);
@@ -178,7 +207,7 @@ bool store_cache_get(struct store_cache *c, uint64_t key, uint32_t part, const u
 bool store_cache_put(struct store_cache *c, uint64_t key, uint32_t part, const void *p, size_t len,
 		     bool on_put)
 {
-	size_t charge = len + STORE_CACHE_ENT_OVERHEAD;
+	size_t charge = store_cache_charge(len);
 	struct store_cache_ent *e;
 	int i;
 
@@ -228,7 +257,7 @@ bool store_cache_put(struct store_cache *c, uint64_t key, uint32_t part, const v
 		c->tail = e;
 	}
 	c->head = e;
-	c->bytes += charge;
+	c->bytes += ent_charge(e);
 	c->count++;
 	return true;
 }

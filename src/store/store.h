@@ -131,7 +131,7 @@ struct store_cache_ent;
 #define STORE_CACHE_NCLASS 13 /* slab size classes of entries (cache.c) */
 struct qsg_slab;
 struct store_cache {
-	size_t max_bytes; /* bound on data + per-entry overhead */
+	size_t max_bytes; /* bound on the entries' charges (store_cache_charge) */
 	size_t max_item;
 	size_t bytes;
 	size_t count;
@@ -143,6 +143,11 @@ struct store_cache {
 	struct qsg_slab *slab[STORE_CACHE_NCLASS]; /* entries by size class */
 };
 #define STORE_CACHE_ENT_OVERHEAD 64 /* bytes charged per entry besides data */
+/* What an entry of len bytes is charged: the memory it takes, its slab
+ * class's slot (up to a third more than header + data), or len +
+ * STORE_CACHE_ENT_OVERHEAD when larger than every class. So max_bytes
+ * bounds the cache's real memory, not only its data. */
+size_t store_cache_charge(size_t len);
 int store_cache_init(struct store_cache *c, size_t max_bytes, size_t max_item);
 void store_cache_close(struct store_cache *c);
 /* Look up; on a hit *p and *len point into the cache (valid until the next

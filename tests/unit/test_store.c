@@ -817,7 +817,12 @@ static void test_cache(void **state)
 
 	(void)state;
 	fill(buf, sizeof buf, 1);
-	assert_int_equal(store_cache_init(&c, 10 * (100 + STORE_CACHE_ENT_OVERHEAD), 1000), QSG_OK);
+	/* The charge is the slot an entry takes: a 100-byte entry is in the
+	 * 192-byte class (48 bytes of header), more than 100 + the overhead. */
+	assert_int_equal(store_cache_charge(100), 192);
+	assert_int_equal(store_cache_charge(1024), 1536);
+	assert_int_equal(store_cache_charge(8000), 8000 + STORE_CACHE_ENT_OVERHEAD);
+	assert_int_equal(store_cache_init(&c, 10 * store_cache_charge(100), 1000), QSG_OK);
 	for (k = 0; k < 20; k++) {
 		assert_true(store_cache_put(&c, k, 0, buf, 100, false));
 		assert_true(c.bytes <= c.max_bytes);
