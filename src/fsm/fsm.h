@@ -410,11 +410,17 @@ int fsm_apply(struct fsm *f, const void *entry, size_t len, struct qsg_wbuf *res
  * today. MEMBER_JOIN_BOUNDED and MEMBER_REMOVE_BOUNDED bound the detach of
  * a restarted or forgotten member's sessions the same way; a
  * MEMBER_REMOVE_BOUNDED that finds a session of the member with a backout
- * pending (its own or an earlier MEMBER_FAIL_BOUNDED's) leaves the member
- * and its objects in place, to be sent again once the backout is done (its
- * queues hold those messages). fsm_backout_pending: the number of messages
- * left; the leader submits BACKOUT_PENDING while it is not 0. */
+ * pending (its own, or an earlier MEMBER_FAIL_BOUNDED's or
+ * MEMBER_JOIN_BOUNDED's) leaves the member and its objects in place, to be
+ * sent again once the backout is done (its queues hold those messages).
+ * fsm_backout_pending: the number of messages left; the leader submits
+ * BACKOUT_PENDING while it is not 0. */
 uint64_t fsm_backout_pending(struct fsm *f);
+/* The part of fsm_backout_pending left in sessions member_id owns. While it
+ * is not 0, a MEMBER_REMOVE_BOUNDED of that member leaves it in place: the
+ * leader waits for it, not for other members' backouts, before sending one.
+ * A read for the daemon, outside apply. */
+uint64_t fsm_backout_pending_owned(struct fsm *f, uint32_t member_id);
 
 /* The last EXPIRE_BOUNDED applied here stopped at FSM_EXPIRE_BUDGET with
  * messages still due: the leader sends the next one at once instead of

@@ -168,6 +168,17 @@ uint64_t fsm_backout_pending(struct fsm *f)
 	return n;
 }
 
+uint64_t fsm_backout_pending_owned(struct fsm *f, uint32_t member_id)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < f->npend; i++) {
+		const struct session *s = session_find(f, f->pend[i]);
+		if (s->owner == member_id)
+			n += s->uow_count;
+	}
+	return n;
+}
+
 bool backout_pending_owned(const struct fsm *f, uint32_t owner)
 {
 	for (size_t i = 0; i < f->npend; i++)

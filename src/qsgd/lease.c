@@ -43,11 +43,18 @@ struct lease {
 	uint64_t leader_since;
 	uint32_t failing[QSGD_MAX_MEMBERS]; /* MEMBER_FAIL/REMOVE in flight for these ids */
 	uint64_t fenced_since; /* uv_now when this member was last fenced */
+	/* A MEMBER_JOIN_BOUNDED or MEMBER_REMOVE_BOUNDED was answered
+	 * QSG_RC_UNKNOWN_OP or QSG_RC_BAD_FRAME: an older build leads (a
+	 * rolling upgrade, docs/lifecycle.md). From then on this member sends
+	 * MEMBER_JOIN and MEMBER_REMOVE, which every build knows, for the rest
+	 * of the process's life (a restart clears it). */
+	bool legacy_ops;
 };
 
 struct lease_op {
 	struct lease *l;
 	int kind;
+	uint8_t cmd_op; /* the command's enum fsm_op: its result's layout */
 	uint64_t sent;
 	uint32_t member_id;
 	int64_t expiry;
@@ -112,6 +119,26 @@ static void unmark_failing(struct lease *l, uint32_t id)
 static void backout_kick(struct lease *l);
 static void expire_kick(struct lease *l);
 
+/* The answer to a bounded JOIN or REMOVE says the leader cannot decode it:
+ * it runs a build older than ops 49 and 56. Fall back to ops 40 and 45;
+ * true if this answer was such a refusal. */
+static bool legacy_fallback(struct lease *l, const struct lease_op *op, int rc)
+{
+	if (rc != QSG_RC_UNKNOWN_OP && rc != QSG_RC_BAD_FRAME)
+		return false;
+	if (op->cmd_op != FSM_OP_MEMBER_JOIN_BOUNDED && op->cmd_op != FSM_OP_MEMBER_REMOVE_BOUNDED)
+		return false;
+	if (!l->legacy_ops)
+		QLOG_WARNING(l->d->log, "QSG4009W",
+			     "the leader refused %s (%s): it runs an older build; member %s sends "
+			     "MEMBER_JOIN and MEMBER_REMOVE (op 40, 45) until it restarts",
+			     op->cmd_op == FSM_OP_MEMBER_JOIN_BOUNDED ? "MEMBER_JOIN_BOUNDED"
+								      : "MEMBER_REMOVE_BOUNDED",
+			     qsg_rc_name(rc), l->d->cfg->name);
+	l->legacy_ops = true;
+	return true;
+}
+
 static void op_done(void *arg, int status, const void *result, size_t len)
 {
 	struct lease_op *op = arg;
@@ -119,18 +146,11 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 	struct qsgd *d = l->d;
 	struct fsm_result res;
 	char errmsg[QSG_ERRMSG_SIZE];
-	static const uint8_t fsm_ops[] = {0,
-					  FSM_OP_MEMBER_JOIN_BOUNDED,
-					  FSM_OP_LEASE_RENEW,
-					  FSM_OP_MEMBER_FAIL_BOUNDED,
-					  FSM_OP_EXPIRE_BOUNDED,
-					  FSM_OP_MEMBER_REMOVE_BOUNDED,
-					  FSM_OP_BACKOUT_PENDING};
 	int rc = status;
 
 	l->busy[op->kind]--;
 	if (rc == QSG_OK)
-		rc = fsm_result_decode(fsm_ops[op->kind], result, len, &res, errmsg);
+		rc = fsm_result_decode(op->cmd_op, result, len, &res, errmsg);
 	if (rc == QSG_OK)
 		rc = res.rc;
 	switch (op->kind) {
@@ -143,7 +163,7 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 			l->join_seen = false;
 			acked(l, op->sent);
 			backout_kick(l); /* leading: its old sessions' backout */
-		} else if (rc != QSG_OK) {
+		} else if (rc != QSG_OK && !legacy_fallback(l, op, rc)) {
 			QLOG_DBG(d->log, "QSG4010D", "MEMBER_JOIN: %s", qsg_rc_name(rc));
 		}
 		break;
@@ -189,7 +209,7 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 				   "member %s (id %u) forgotten: it failed and is no longer in the "
 				   "Raft configuration",
 				   op->name, op->member_id);
-		else
+		else if (!legacy_fallback(l, op, rc))
 			QLOG_DBG(d->log, "QSG4013D", "MEMBER_REMOVE %s: %s", op->name,
 				 qsg_rc_name(rc));
 		backout_kick(l);
@@ -221,6 +241,7 @@ static int submit(struct lease *l, const struct fsm_cmd *cmd, enum lease_op_kind
 		*op = *about;
 	op->l = l;
 	op->kind = kind;
+	op->cmd_op = cmd->op;
 	op->sent = uv_now(l->d->loop);
 	l->busy[kind]++;
 	int rc = l->d->ops->submit(l->d, cmd, op_done, op);
@@ -237,7 +258,9 @@ static int submit(struct lease *l, const struct fsm_cmd *cmd, enum lease_op_kind
  * (fsm_backout_pending, fsm.h): the next goes when the previous one is
  * applied, so the backout advances at the log's pace without filling it.
  * Kicked by the answers to those commands when this member sent them, and
- * by every lease tick (a JOIN another member sent, a new leader). */
+ * by every lease tick while this member leads, from its first (a JOIN
+ * another member sent, a new leader: no grace, as it declares nobody
+ * failed). */
 static void backout_kick(struct lease *l)
 {
 	if (l->closing || !l->is_leader || l->busy[OP_BACKOUT] > 0 ||
@@ -277,8 +300,9 @@ static int scan_member(void *arg, const struct fsm_member *m)
 	bool removed = m->state == FSM_MEMBER_FAILED && sc->ncfg > 0 && !in_config(sc, m->id);
 	if (!expired && !removed)
 		return 0;
-	/* A MEMBER_REMOVE_BOUNDED would wait for the backout anyway. */
-	if (!expired && fsm_backout_pending(l->d->fsm) > 0)
+	/* A MEMBER_REMOVE_BOUNDED would wait for the backout of its sessions
+	 * anyway (other members' pending backouts do not hold it). */
+	if (!expired && fsm_backout_pending_owned(l->d->fsm, m->id) > 0)
 		return 0;
 	for (unsigned i = 0; i < QSGD_MAX_MEMBERS; i++) {
 		if (l->failing[i] == m->id)
@@ -291,8 +315,12 @@ static int scan_member(void *arg, const struct fsm_member *m)
 	struct fsm_cmd cmd;
 	memset(&cmd, 0, sizeof cmd);
 	/* The bounded forms: the backout of its units of work continues in
-	 * BACKOUT_PENDING commands (backout_kick), no apply is O(messages). */
-	cmd.op = expired ? FSM_OP_MEMBER_FAIL_BOUNDED : FSM_OP_MEMBER_REMOVE_BOUNDED;
+	 * BACKOUT_PENDING commands (backout_kick), no apply is O(messages).
+	 * MEMBER_REMOVE after an older leader refused op 56 (legacy_ops). */
+	if (expired)
+		cmd.op = FSM_OP_MEMBER_FAIL_BOUNDED;
+	else
+		cmd.op = l->legacy_ops ? FSM_OP_MEMBER_REMOVE : FSM_OP_MEMBER_REMOVE_BOUNDED;
 	cmd.member_id = m->id;
 	if (expired)
 		cmd.seq = (uint64_t)m->lease_expiry_ms;
@@ -333,7 +361,8 @@ static void tick_cb(uv_timer_t *t)
 	cmd.seq = d->cfg->lease_ms;
 	if (!l->joined) {
 		if (l->busy[OP_JOIN] == 0) {
-			cmd.op = FSM_OP_MEMBER_JOIN_BOUNDED;
+			/* MEMBER_JOIN once an older leader refused op 49. */
+			cmd.op = l->legacy_ops ? FSM_OP_MEMBER_JOIN : FSM_OP_MEMBER_JOIN_BOUNDED;
 			snprintf(cmd.name, sizeof cmd.name, "%s", d->cfg->name);
 			snprintf(cmd.raft_addr, sizeof cmd.raft_addr, "%s", d->cfg->raft);
 			snprintf(cmd.client_addr, sizeof cmd.client_addr, "%s", d->cfg->listen);
@@ -369,8 +398,10 @@ static void tick_cb(uv_timer_t *t)
 		struct scan sc = {.l = l, .now = now > last ? now : last};
 		sc.ncfg = d->ops->config(d, sc.cfg, GLUE_MAX_SERVERS);
 		fsm_member_foreach(d->fsm, scan_member, &sc);
-		backout_kick(l); /* a new leader takes over a pending backout */
 	}
+	/* Leader: a pending backout goes on from the first tick (a new leader
+	 * takes it over at once: BACKOUT_PENDING needs no grace). */
+	backout_kick(l);
 }
 
 /* Leader: one EXPIRE_BOUNDED (expired messages, old detached sessions) at

@@ -2,7 +2,9 @@
  * (renew 10 ms, lease 100 ms): join and renewal scheduling, fencing when
  * renewals cannot commit, the leader's failure detection of another
  * member after expiry + grace, and its continuation of bounded backouts
- * (after a failure, a join, a removal). Submissions, raft-glue and the
+ * (after a failure, a join, a removal, from a new leader's first tick),
+ * the fallback to MEMBER_JOIN/REMOVE when an older leader refuses the
+ * bounded forms (a rolling upgrade). Submissions, raft-glue and the
  * listeners are faked (qsgd_fake.h); the state machine is real. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -455,7 +457,7 @@ static void leader_continues_join_backout(void **state)
 	assert_int_equal(count_op(&fk, FSM_OP_BACKOUT_PENDING), 1);
 
 	/* Member 2 restarted and joined (its join went through another
-	 * member's submission): within renew_ms of the grace, the tick. */
+	 * member's submission): the leader's next tick. */
 	struct fsm_cmd c;
 	memset(&c, 0, sizeof c);
 	c.op = FSM_OP_ATTACH;
@@ -529,6 +531,231 @@ static void leader_remove_waits_for_backout(void **state)
 	fake_run_ms(&fk, 3 * RENEW);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 2);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE), 0);
+	stop(&fk, l);
+}
+
+/* A rolling upgrade (docs/lifecycle.md): an upgraded follower forwards its
+ * MEMBER_JOIN_BOUNDED to a leader of the older build, which cannot decode
+ * op 49 (QSG_RC_UNKNOWN_OP, or QSG_RC_BAD_FRAME). The member sends
+ * MEMBER_JOIN (op 40) from then on, and joins. Another failure (no leader,
+ * outcome unknown) does not make it fall back. */
+static void join_refused(int refusal)
+{
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_FOLLOWER);
+	lease_start(l);
+	fake_run_ms(&fk, 1);
+	assert_int_equal(fk.ncmds, 1);
+	assert_int_equal(fk.cmds[0].cmd.op, FSM_OP_MEMBER_JOIN_BOUNDED);
+	fake_cmd_fail(&fk, 0, QSG_RC_OUTCOME_UNKNOWN);
+	fake_run_ms(&fk, 2 * RENEW);
+	assert_int_equal(fk.ncmds, 2);
+	assert_int_equal(fk.cmds[1].cmd.op, FSM_OP_MEMBER_JOIN_BOUNDED);
+	fake_cmd_fail(&fk, 1, refusal); /* the old leader's answer */
+	assert_true(lease_fenced(l));
+	fake_run_ms(&fk, 2 * RENEW);
+	assert_int_equal(fk.ncmds, 3);
+	assert_int_equal(fk.cmds[2].cmd.op, FSM_OP_MEMBER_JOIN);
+	assert_int_equal(fk.cmds[2].cmd.member_id, 1);
+	assert_int_equal(fk.cmds[2].cmd.seq, LEASE);
+	assert_string_equal(fk.cmds[2].cmd.name, "QM1");
+	assert_string_equal(fk.cmds[2].cmd.client_addr, fk.cfg.listen);
+	fake_cmd_apply(&fk, 2);
+	assert_false(lease_fenced(l));
+	struct fsm_member m;
+	assert_int_equal(fsm_member_get(fk.d.fsm, 1, &m), QSG_OK);
+	assert_int_equal(m.state, FSM_MEMBER_ACTIVE);
+	for (int i = 0; i < 5; i++) {
+		fake_run_ms(&fk, RENEW);
+		answer_all(&fk);
+	}
+	assert_true(count_op(&fk, FSM_OP_LEASE_RENEW) >= 2);
+	/* Declared failed later: it rejoins with op 40 again (the flag lasts
+	 * for the process's life). */
+	declare_failed_here(&fk);
+	fake_run_ms(&fk, 2 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN), 2);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 2);
+	stop(&fk, l);
+}
+
+static void old_leader_join_unknown_op(void **state)
+{
+	(void)state;
+	join_refused(QSG_RC_UNKNOWN_OP);
+}
+
+static void old_leader_join_bad_frame(void **state)
+{
+	(void)state;
+	join_refused(QSG_RC_BAD_FRAME);
+}
+
+/* The leader of the group fails member 2 (its lease ran out long ago) with
+ * MEMBER_FAIL; then 2 leaves the Raft configuration. */
+static void failed_and_removed(struct fake *fk, int64_t now)
+{
+	join_member(fk, 2, now - 10000);
+	struct fsm_member m2;
+	assert_int_equal(fsm_member_get(fk->d.fsm, 2, &m2), QSG_OK);
+	struct fsm_cmd fail;
+	memset(&fail, 0, sizeof fail);
+	fail.op = FSM_OP_MEMBER_FAIL;
+	fail.member_id = 2;
+	fail.seq = (uint64_t)m2.lease_expiry_ms;
+	fk->now = now;
+	assert_int_equal(fake_apply(fk, &fail), QSG_OK);
+	fk->voters[1] = fk->voters[2]; /* REMOVE MEMBER took it out */
+	fk->nvoters = 2;
+}
+
+/* Run for n renewal periods, answering this member's join and renewals
+ * at the leader's time of each tick (its own lease stays valid). */
+static void run_renewing(struct fake *fk, int n)
+{
+	for (int k = 0; k < n; k++) {
+		fake_run_ms(fk, RENEW);
+		fk->now = qsgd_wall_ms();
+		answer_op(fk, FSM_OP_MEMBER_JOIN_BOUNDED);
+		answer_op(fk, FSM_OP_MEMBER_JOIN);
+		answer_op(fk, FSM_OP_LEASE_RENEW);
+	}
+}
+
+/* The same for the leader's MEMBER_REMOVE_BOUNDED (op 56), refused by an
+ * older leader (this one lost the leadership while submitting): it sends
+ * MEMBER_REMOVE (op 45), which forgets the member, and its own next JOIN
+ * is op 40. */
+static void old_leader_remove_unknown_op(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_LEADER);
+	failed_and_removed(&fk, qsgd_wall_ms());
+	lease_on_role(l, GLUE_FOLLOWER, GLUE_LEADER);
+	lease_start(l);
+	run_renewing(&fk, LEASE / RENEW + 2); /* this build leads: JOIN_BOUNDED */
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 1);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 1);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE), 0);
+	size_t i;
+	for (i = 0; fk.cmds[i].cmd.op != FSM_OP_MEMBER_REMOVE_BOUNDED; i++)
+		;
+	fake_cmd_fail(&fk, i, QSG_RC_UNKNOWN_OP);
+	run_renewing(&fk, 2);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 1);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE), 1);
+	for (i = 0; fk.cmds[i].cmd.op != FSM_OP_MEMBER_REMOVE; i++)
+		;
+	assert_int_equal(fk.cmds[i].cmd.member_id, 2);
+	answer_op(&fk, FSM_OP_MEMBER_REMOVE);
+	struct fsm_member m;
+	assert_int_equal(fsm_member_get(fk.d.fsm, 2, &m), QSG_RC_UNKNOWN_OBJECT);
+	run_renewing(&fk, 3);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE), 1);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED), 0);
+	/* Declared failed: it rejoins with MEMBER_JOIN. */
+	declare_failed_here(&fk);
+	fake_run_ms(&fk, 2 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 1);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN), 1);
+	stop(&fk, l);
+}
+
+/* Member 3 was declared failed with MEMBER_FAIL_BOUNDED; `extra` messages
+ * of its session 79's unit of work are still to back out. */
+static void pending_backout_of_3(struct fake *fk, int64_t now, unsigned extra)
+{
+	join_member(fk, 3, now - 10000);
+	define_attach(fk, "Q3", 100000, 79, 3);
+	struct fsm_cmd c;
+	for (unsigned i = 0; i < FSM_BACKOUT_BUDGET + extra; i++) {
+		memset(&c, 0, sizeof c);
+		c.op = FSM_OP_PUT;
+		c.client_id = 79;
+		c.epoch = 1;
+		c.seq = i + 1;
+		c.flags = FSM_F_SYNCPOINT;
+		strcpy(c.queue, "Q3");
+		c.msg.body.p = (const uint8_t *)"x";
+		c.msg.body.len = 1;
+		assert_int_equal(fake_apply(fk, &c), QSG_OK);
+	}
+	struct fsm_member m3;
+	assert_int_equal(fsm_member_get(fk->d.fsm, 3, &m3), QSG_OK);
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_MEMBER_FAIL_BOUNDED;
+	c.member_id = 3;
+	c.seq = (uint64_t)m3.lease_expiry_ms;
+	fk->now = now;
+	assert_int_equal(fake_apply(fk, &c), QSG_OK);
+	assert_int_equal(fsm_backout_pending(fk->d.fsm), extra);
+	assert_int_equal(fsm_backout_pending_owned(fk->d.fsm, 3), extra);
+}
+
+/* The REMOVE of member 2 waits for 2's pending backouts only: member 3's,
+ * still pending (its BACKOUT_PENDING unanswered), does not hold it. */
+static void remove_not_held_by_other_backout(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_LEADER);
+	int64_t now = qsgd_wall_ms();
+	pending_backout_of_3(&fk, now, 100);
+	failed_and_removed(&fk, now); /* voters 1 and 3: 3 stays known */
+	assert_int_equal(fsm_backout_pending_owned(fk.d.fsm, 2), 0);
+	lease_on_role(l, GLUE_FOLLOWER, GLUE_LEADER);
+	lease_start(l);
+	fake_run_ms(&fk, LEASE + 2 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_BACKOUT_PENDING), 1); /* unanswered */
+	assert_int_equal(fsm_backout_pending(fk.d.fsm), 100);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 1);
+	size_t i;
+	for (i = 0; fk.cmds[i].cmd.op != FSM_OP_MEMBER_REMOVE_BOUNDED; i++)
+		;
+	assert_int_equal(fk.cmds[i].cmd.member_id, 2);
+	fk.now = qsgd_wall_ms();
+	fake_cmd_apply(&fk, i);
+	struct fsm_member m;
+	assert_int_equal(fsm_member_get(fk.d.fsm, 2, &m), QSG_RC_UNKNOWN_OBJECT);
+	assert_int_equal(fsm_member_get(fk.d.fsm, 3, &m), QSG_OK);
+	assert_int_equal(fsm_backout_pending(fk.d.fsm), 100);
+	answer_op(&fk, FSM_OP_BACKOUT_PENDING);
+	assert_int_equal(fsm_backout_pending(fk.d.fsm), 0);
+	fake_run_ms(&fk, 3 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 1);
+	assert_int_equal(count_op(&fk, FSM_OP_BACKOUT_PENDING), 1);
+	stop(&fk, l);
+}
+
+/* A new leader takes over a pending backout at its first tick, inside the
+ * grace in which it declares nobody failed. */
+static void new_leader_kicks_backout_in_grace(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_LEADER);
+	int64_t now = qsgd_wall_ms();
+	pending_backout_of_3(&fk, now, 100);
+	join_member(&fk, 2, now - 10000); /* expired: not declared in the grace */
+	lease_on_role(l, GLUE_FOLLOWER, GLUE_LEADER);
+	uint64_t leader_since = uv_now(&fk.loop);
+	lease_start(l);
+	fake_run_ms(&fk, 1);
+	assert_true(uv_now(&fk.loop) - leader_since < LEASE);
+	assert_int_equal(count_op(&fk, FSM_OP_BACKOUT_PENDING), 1);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED), 0);
+	fake_run_ms(&fk, 2 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_BACKOUT_PENDING), 1); /* one at a time */
+	fk.now = qsgd_wall_ms();
+	answer_op(&fk, FSM_OP_BACKOUT_PENDING);
+	assert_int_equal(fsm_backout_pending(fk.d.fsm), 0);
+	assert_true(uv_now(&fk.loop) - leader_since < LEASE);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED), 0);
 	stop(&fk, l);
 }
 
@@ -676,6 +903,11 @@ int main(void)
 	    cmocka_unit_test(survives_instant_completion),
 	    cmocka_unit_test(stalled_leader_fail_stops),
 	    cmocka_unit_test(lagging_replica_no_join_storm),
+	    cmocka_unit_test(old_leader_join_unknown_op),
+	    cmocka_unit_test(old_leader_join_bad_frame),
+	    cmocka_unit_test(old_leader_remove_unknown_op),
+	    cmocka_unit_test(remove_not_held_by_other_backout),
+	    cmocka_unit_test(new_leader_kicks_backout_in_grace),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
