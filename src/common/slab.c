@@ -1,6 +1,7 @@
 /* Fixed-size item pool over aligned blocks: see slab.h. */
 #include "slab.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +13,29 @@
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25 /* Linux 6.1; older kernels say EINVAL */
 #endif
+
+static void *collapse_main(void *block)
+{
+	(void)madvise(block, QSG_SLAB_BLOCK, MADV_COLLAPSE);
+	return NULL;
+}
+
+/* Make the block one huge page again, on a thread of its own: the kernel
+ * may compact memory to find a free huge page first, which must not hold
+ * the caller's loop. Best effort: no thread, no collapse (khugepaged does
+ * it later). The block may be unmapped or reused meanwhile: a collapse
+ * never changes what memory holds, and on an unmapped range it fails. */
+static void collapse_async(void *block)
+{
+	pthread_t t;
+	pthread_attr_t a;
+
+	if (pthread_attr_init(&a) != 0)
+		return;
+	if (pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED) == 0)
+		(void)pthread_create(&t, &a, collapse_main, block);
+	pthread_attr_destroy(&a);
+}
 
 /* At the start of every block; the items follow at `off`. */
 struct slab_block {
@@ -168,11 +192,11 @@ void *qsg_slab_alloc(struct qsg_slab *s)
 			 * (the middle of a deep queue). A snapshot's fork and a
 			 * write while the child ran split its huge page into
 			 * 512 small ones, which every later fork copies; make
-			 * it one huge page again (about 0.25 ms; a no-op if it
-			 * still is one). Once per fill: re-armed when half
-			 * empty, so a block that oscillates at full does not
-			 * call this per item. */
-			(void)madvise(b, QSG_SLAB_BLOCK, MADV_COLLAPSE);
+			 * it one huge page again (about 0.25 ms, off the loop;
+			 * a no-op if it still is one). Once per fill: re-armed
+			 * when half empty, so a block that oscillates at full
+			 * does not ask per item. */
+			collapse_async(b);
 			b->armed = false;
 		}
 	}
