@@ -469,6 +469,28 @@ static uint64_t pending(struct fsm *f)
 	return fsm_backout_pending(f);
 }
 
+/* Member 2 joins every replica (p->n of them): its MEMBER_JOIN. */
+static struct fsm_cmd join2(struct pair *p, unsigned n)
+{
+	p->n = n;
+	struct fsm_cmd j = {.op = FSM_OP_MEMBER_JOIN, .member_id = 2};
+	strcpy(j.name, "QM2");
+	one(p, &j);
+	return j;
+}
+
+/* The MEMBER_FAIL_BOUNDED the leader would send for member 2 once its
+ * lease ran out, with the clock moved past it. */
+static struct fsm_cmd fail2_bounded(struct pair *p)
+{
+	struct fsm_member m;
+	assert_int_equal(fsm_member_get(p->f[0], 2, &m), QSG_OK);
+	p->now = m.lease_expiry_ms + 1;
+	struct fsm_cmd fb = {.op = FSM_OP_MEMBER_FAIL_BOUNDED, .member_id = 2};
+	fb.seq = (uint64_t)m.lease_expiry_ms;
+	return fb;
+}
+
 /* Queues Q (indexed by msgid) and BOQ, and QB whose backouts go to BOQ:
  * member 1's session 1 fills Q with NSESS x LOCKED + 1000 messages and QB
  * with 300 of BIG bytes. Then sessions 10.. of member 2 (attached now,
@@ -523,18 +545,12 @@ static uint64_t member2_uows(struct pair *p, uint64_t ep[NSESS], bool priv)
 static void failed_member_backout_bounded(void **state)
 {
 	struct pair *p = *state;
-	p->n = 3; /* replica 2 gets the one-apply MEMBER_FAIL instead */
-	struct fsm_cmd j = {.op = FSM_OP_MEMBER_JOIN, .member_id = 2};
-	strcpy(j.name, "QM2");
-	one(p, &j);
+	join2(p, 3); /* replica 2 gets the one-apply MEMBER_FAIL instead */
 	uint64_t ep[NSESS];
 	uint64_t total = member2_uows(p, ep, false);
 
+	struct fsm_cmd fb = fail2_bounded(p);
 	struct fsm_member m;
-	assert_int_equal(fsm_member_get(p->f[0], 2, &m), QSG_OK);
-	p->now = m.lease_expiry_ms + 1;
-	struct fsm_cmd fb = {.op = FSM_OP_MEMBER_FAIL_BOUNDED, .member_id = 2};
-	fb.seq = (uint64_t)m.lease_expiry_ms;
 	apply_to(p, 0, 2, &fb, 1);
 	struct fsm_cmd fl = fb;
 	fl.op = FSM_OP_MEMBER_FAIL;
@@ -702,10 +718,7 @@ static void assert_replicas_equal(struct pair *p, int a, int b)
 static void restarted_member_join_bounded(void **state)
 {
 	struct pair *p = *state;
-	p->n = 3; /* replica 2 gets the one-apply MEMBER_JOIN instead */
-	struct fsm_cmd j = {.op = FSM_OP_MEMBER_JOIN, .member_id = 2};
-	strcpy(j.name, "QM2");
-	one(p, &j);
+	struct fsm_cmd j = join2(p, 3); /* replica 2: the one-apply MEMBER_JOIN */
 	uint64_t ep[NSESS];
 	uint64_t total = member2_uows(p, ep, false);
 	assert_true(total > FSM_BACKOUT_BUDGET);
@@ -765,15 +778,10 @@ static void restarted_member_join_bounded(void **state)
 static void forgotten_member_remove_bounded(void **state)
 {
 	struct pair *p = *state;
-	p->n = 3; /* replica 2 gets the one-apply MEMBER_REMOVE instead */
-	struct fsm_cmd j = {.op = FSM_OP_MEMBER_JOIN, .member_id = 2};
-	strcpy(j.name, "QM2");
-	one(p, &j);
+	join2(p, 3); /* replica 2 gets the one-apply MEMBER_REMOVE instead */
 	struct fsm_member m;
-	assert_int_equal(fsm_member_get(p->f[0], 2, &m), QSG_OK);
-	struct fsm_cmd fl = {.op = FSM_OP_MEMBER_FAIL, .member_id = 2};
-	fl.seq = (uint64_t)m.lease_expiry_ms;
-	p->now = m.lease_expiry_ms + 1;
+	struct fsm_cmd fl = fail2_bounded(p);
+	fl.op = FSM_OP_MEMBER_FAIL;
 	one(p, &fl);
 	uint64_t ep[NSESS];
 	uint64_t total = member2_uows(p, ep, true);
@@ -826,17 +834,11 @@ static void forgotten_member_remove_bounded(void **state)
 static void remove_waits_for_fail_backout(void **state)
 {
 	struct pair *p = *state;
-	p->n = 4;
-	struct fsm_cmd j = {.op = FSM_OP_MEMBER_JOIN, .member_id = 2};
-	strcpy(j.name, "QM2");
-	one(p, &j);
+	join2(p, 4);
 	uint64_t ep[NSESS];
 	uint64_t total = member2_uows(p, ep, true);
+	struct fsm_cmd fb = fail2_bounded(p);
 	struct fsm_member m;
-	assert_int_equal(fsm_member_get(p->f[0], 2, &m), QSG_OK);
-	p->now = m.lease_expiry_ms + 1;
-	struct fsm_cmd fb = {.op = FSM_OP_MEMBER_FAIL_BOUNDED, .member_id = 2};
-	fb.seq = (uint64_t)m.lease_expiry_ms;
 	struct fsm_cmd fl = fb;
 	fl.op = FSM_OP_MEMBER_FAIL;
 	apply_to(p, 0, 2, &fb, 1);

@@ -54,6 +54,16 @@ static size_t count_op(const struct fake *fk, uint8_t op)
 	return n;
 }
 
+/* The index of the first command submitted with op (there must be one). */
+static size_t first_op(const struct fake *fk, uint8_t op)
+{
+	for (size_t i = 0; i < fk->ncmds; i++)
+		if (fk->cmds[i].cmd.op == op)
+			return i;
+	fail_msg("no command with op %u", op);
+	return 0;
+}
+
 /* Apply every command still unanswered (as the group would). */
 static void answer_all(struct fake *fk)
 {
@@ -317,8 +327,7 @@ static void leader_detects_failure(void **state)
 	assert_true(uv_now(&fk.loop) - leader_since >= LEASE);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED), 1); /* once */
 	size_t i;
-	for (i = 0; fk.cmds[i].cmd.op != FSM_OP_MEMBER_FAIL_BOUNDED; i++)
-		;
+	i = first_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED);
 	assert_int_equal(fk.cmds[i].cmd.member_id, 2);
 	assert_int_equal(fk.cmds[i].cmd.seq, (uint64_t)m2.lease_expiry_ms);
 	fk.now = qsgd_wall_ms();
@@ -334,8 +343,7 @@ static void leader_detects_failure(void **state)
 	fake_run_ms(&fk, 3 * RENEW);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 1);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE), 0);
-	for (i = 0; fk.cmds[i].cmd.op != FSM_OP_MEMBER_REMOVE_BOUNDED; i++)
-		;
+	i = first_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED);
 	assert_int_equal(fk.cmds[i].cmd.member_id, 2);
 	fake_cmd_apply(&fk, i);
 	assert_int_equal(fsm_member_get(fk.d.fsm, 2, &m2), QSG_RC_UNKNOWN_OBJECT);
@@ -412,8 +420,8 @@ static void leader_continues_backout(void **state)
 	stop(&fk, l);
 }
 
-/* n puts under syncpoint by session (client, epoch 1) on queue Q. */
-static void held_puts(struct fake *fk, uint64_t client, unsigned n)
+/* n puts under syncpoint by session (client, epoch 1) on queue q. */
+static void held_puts(struct fake *fk, const char *q, uint64_t client, unsigned n)
 {
 	struct fsm_cmd c;
 	for (unsigned i = 0; i < n; i++) {
@@ -423,7 +431,7 @@ static void held_puts(struct fake *fk, uint64_t client, unsigned n)
 		c.epoch = 1;
 		c.seq = i + 1;
 		c.flags = FSM_F_SYNCPOINT;
-		strcpy(c.queue, "Q");
+		snprintf(c.queue, sizeof c.queue, "%s", q);
 		c.msg.body.p = (const uint8_t *)"x";
 		c.msg.body.len = 1;
 		assert_int_equal(fake_apply(fk, &c), QSG_OK);
@@ -442,7 +450,7 @@ static void leader_continues_join_backout(void **state)
 	start(&fk, &l, GLUE_LEADER);
 	const unsigned n = FSM_BACKOUT_BUDGET + 10;
 	define_attach(&fk, "Q", 0, 77, 1); /* this member's, before its restart */
-	held_puts(&fk, 77, n);
+	held_puts(&fk, "Q", 77, n);
 	lease_on_role(l, GLUE_FOLLOWER, GLUE_LEADER);
 	lease_start(l);
 	fake_run_ms(&fk, 1);
@@ -464,7 +472,7 @@ static void leader_continues_join_backout(void **state)
 	c.client_id = 78;
 	c.member_id = 2;
 	assert_int_equal(fake_apply(&fk, &c), QSG_OK);
-	held_puts(&fk, 78, n);
+	held_puts(&fk, "Q", 78, n);
 	memset(&c, 0, sizeof c);
 	c.op = FSM_OP_MEMBER_JOIN_BOUNDED;
 	c.member_id = 2;
@@ -504,7 +512,7 @@ static void leader_remove_waits_for_backout(void **state)
 	assert_int_equal(fake_apply(&fk, &fail), QSG_OK);
 	const unsigned n = 2 * FSM_BACKOUT_BUDGET + 10;
 	define_attach(&fk, "Q", 0, 77, 2);
-	held_puts(&fk, 77, n);
+	held_puts(&fk, "Q", 77, n);
 	fk.voters[1] = fk.voters[2]; /* REMOVE MEMBER took it out */
 	fk.nvoters = 2;
 	lease_on_role(l, GLUE_FOLLOWER, GLUE_LEADER);
@@ -641,14 +649,12 @@ static void old_leader_remove_unknown_op(void **state)
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 1);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE), 0);
 	size_t i;
-	for (i = 0; fk.cmds[i].cmd.op != FSM_OP_MEMBER_REMOVE_BOUNDED; i++)
-		;
+	i = first_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED);
 	fake_cmd_fail(&fk, i, QSG_RC_UNKNOWN_OP);
 	run_renewing(&fk, 2);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 1);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE), 1);
-	for (i = 0; fk.cmds[i].cmd.op != FSM_OP_MEMBER_REMOVE; i++)
-		;
+	i = first_op(&fk, FSM_OP_MEMBER_REMOVE);
 	assert_int_equal(fk.cmds[i].cmd.member_id, 2);
 	answer_op(&fk, FSM_OP_MEMBER_REMOVE);
 	struct fsm_member m;
@@ -670,19 +676,8 @@ static void pending_backout_of_3(struct fake *fk, int64_t now, unsigned extra)
 {
 	join_member(fk, 3, now - 10000);
 	define_attach(fk, "Q3", 100000, 79, 3);
+	held_puts(fk, "Q3", 79, FSM_BACKOUT_BUDGET + extra);
 	struct fsm_cmd c;
-	for (unsigned i = 0; i < FSM_BACKOUT_BUDGET + extra; i++) {
-		memset(&c, 0, sizeof c);
-		c.op = FSM_OP_PUT;
-		c.client_id = 79;
-		c.epoch = 1;
-		c.seq = i + 1;
-		c.flags = FSM_F_SYNCPOINT;
-		strcpy(c.queue, "Q3");
-		c.msg.body.p = (const uint8_t *)"x";
-		c.msg.body.len = 1;
-		assert_int_equal(fake_apply(fk, &c), QSG_OK);
-	}
 	struct fsm_member m3;
 	assert_int_equal(fsm_member_get(fk->d.fsm, 3, &m3), QSG_OK);
 	memset(&c, 0, sizeof c);
@@ -714,8 +709,7 @@ static void remove_not_held_by_other_backout(void **state)
 	assert_int_equal(fsm_backout_pending(fk.d.fsm), 100);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 1);
 	size_t i;
-	for (i = 0; fk.cmds[i].cmd.op != FSM_OP_MEMBER_REMOVE_BOUNDED; i++)
-		;
+	i = first_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED);
 	assert_int_equal(fk.cmds[i].cmd.member_id, 2);
 	fk.now = qsgd_wall_ms();
 	fake_cmd_apply(&fk, i);
