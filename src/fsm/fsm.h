@@ -417,9 +417,9 @@ int fsm_apply(struct fsm *f, const void *entry, size_t len, struct qsg_wbuf *res
  * BACKOUT_PENDING while it is not 0. */
 uint64_t fsm_backout_pending(struct fsm *f);
 /* The part of fsm_backout_pending left in sessions member_id owns. While it
- * is not 0, a MEMBER_REMOVE_BOUNDED of that member leaves it in place: the
- * leader waits for it, not for other members' backouts, before sending one.
- * A read for the daemon, outside apply. */
+ * is not 0, a MEMBER_REMOVE_BOUNDED of that member leaves it in place (its
+ * apply asks this too): the leader waits for it, not for other members'
+ * backouts, before sending one. A pure read of the state. */
 uint64_t fsm_backout_pending_owned(struct fsm *f, uint32_t member_id);
 
 /* The last EXPIRE_BOUNDED applied here stopped at FSM_EXPIRE_BUDGET with

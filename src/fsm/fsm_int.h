@@ -406,8 +406,6 @@ int detach_owned(struct fsm *f, uint32_t owner, int64_t now, uint64_t *budget);
 /* f->pend from the sessions (fsm_restore). */
 int pend_rebuild(struct fsm *f);
 int op_backout_pending(struct fsm *f, const struct fsm_cmd *c);
-/* Some session of `owner` has a backout pending. */
-bool backout_pending_owned(const struct fsm *f, uint32_t owner);
 int session_check(struct fsm *f, const struct fsm_cmd *c, struct session **out);
 int op_attach(struct fsm *f, const struct fsm_cmd *c, struct qsg_wbuf *out);
 int op_detach(struct fsm *f, const struct fsm_cmd *c, int64_t now);

@@ -136,7 +136,7 @@ static int member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now, bo
 	 * BACKOUT_PENDING is done with them, then the leader sends this again.
 	 * (MEMBER_REMOVE, kept for old logs, does not wait: a queue with
 	 * pending messages, from an earlier MEMBER_FAIL_BOUNDED, stayed.) */
-	if (bounded && backout_pending_owned(f, c->member_id))
+	if (bounded && fsm_backout_pending_owned(f, c->member_id) > 0)
 		return QSG_OK;
 	/* Its QMGR objects and COPYs go with it, messages included (in MQ
 	 * they live on that queue manager's own page sets). Its sessions are

@@ -179,14 +179,6 @@ uint64_t fsm_backout_pending_owned(struct fsm *f, uint32_t member_id)
 	return n;
 }
 
-bool backout_pending_owned(const struct fsm *f, uint32_t owner)
-{
-	for (size_t i = 0; i < f->npend; i++)
-		if (session_find(f, f->pend[i])->owner == owner)
-			return true;
-	return false;
-}
-
 int op_backout_pending(struct fsm *f, const struct fsm_cmd *c)
 {
 	uint64_t budget = c->seq == 0 ? FSM_BACKOUT_BUDGET : c->seq;

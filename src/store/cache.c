@@ -75,10 +75,15 @@ static unsigned class_of(size_t len)
 	return k;
 }
 
+/* The charge of an entry of len bytes in class k (class_of). */
+static size_t charge_of(size_t len, unsigned k)
+{
+	return k < STORE_CACHE_NCLASS ? cache_class[k] : len + STORE_CACHE_ENT_OVERHEAD;
+}
+
 size_t store_cache_charge(size_t len)
 {
-	unsigned k = class_of(len);
-	return k < STORE_CACHE_NCLASS ? cache_class[k] : len + STORE_CACHE_ENT_OVERHEAD;
+	return charge_of(len, class_of(len));
 }
 
 /* The charge of e as allocated (a slab class may have fallen back to
@@ -115,13 +120,12 @@ static void unlink_ent(struct store_cache *c, struct store_cache_ent *e)
 	}
 }
 
-/* An entry for len bytes of data: from the smallest slab class that fits,
- * else (larger, or no block could be mapped) from malloc. */
-static struct store_cache_ent *ent_alloc(struct store_cache *c, size_t len)
+/* An entry for len bytes of data: from slab class k (class_of), else
+ * (larger, or no block could be mapped) from malloc. */
+static struct store_cache_ent *ent_alloc(struct store_cache *c, size_t len, unsigned k)
 {
 	size_t size = sizeof(struct store_cache_ent) + len;
 	struct store_cache_ent *e;
-	unsigned k = class_of(len);
 
 	if (k < STORE_CACHE_NCLASS) {
 		if (c->slab[k] == NULL) {
@@ -207,7 +211,8 @@ bool store_cache_get(struct store_cache *c, uint64_t key, uint32_t part, const u
 bool store_cache_put(struct store_cache *c, uint64_t key, uint32_t part, const void *p, size_t len,
 		     bool on_put)
 {
-	size_t charge = store_cache_charge(len);
+	unsigned k = class_of(len);
+	size_t charge = charge_of(len, k);
 	struct store_cache_ent *e;
 	int i;
 
@@ -235,7 +240,7 @@ bool store_cache_put(struct store_cache *c, uint64_t key, uint32_t part, const v
 		unlink_ent(c, c->tail);
 		c->evictions++;
 	}
-	e = ent_alloc(c, len);
+	e = ent_alloc(c, len, k);
 	if (e == NULL) {
 		c->refused++;
 		return false;

@@ -453,14 +453,18 @@ static void sess_batch(struct pair *p, uint8_t op, uint64_t client, uint64_t ep,
 	free(c);
 }
 
-static void define_boq(struct pair *p)
+/* Queue `name` (disposition disp, scope) whose messages go to BOQ at
+ * their first backout. */
+static void define_boq(struct pair *p, const char *name, uint8_t disp, uint32_t scope)
 {
 	struct fsm_cmd c = {.op = FSM_OP_QDEFINE};
-	strcpy(c.attrs.name, "QB");
+	strcpy(c.attrs.name, name);
 	c.attrs.set = FSM_QA_BOTHRESH | FSM_QA_BOQNAME | FSM_QA_MAXDEPTH;
 	c.attrs.maxdepth = 999999999;
 	c.attrs.bothresh = 1;
 	strcpy(c.attrs.boqname, "BOQ");
+	c.attrs.disp = disp;
+	c.attrs.scope = scope;
 	one(p, &c);
 }
 
@@ -508,7 +512,7 @@ static uint64_t member2_uows(struct pair *p, uint64_t ep[NSESS], bool priv)
 	uint64_t seq = 0;
 	define(p, "Q", FSM_INDX_MSGID, 0);
 	define(p, "BOQ", FSM_INDX_NONE, 0);
-	define_boq(p);
+	define_boq(p, "QB", 0, 0);
 	uint64_t ep1 = attach(p, 1, 1);
 	fill(p, "Q", 1, ep1, &seq, NSESS * LOCKED + 1000);
 	sess_batch(p, FSM_OP_PUT, 1, ep1, &seq, "QB", 0, big, sizeof big, 300);
@@ -523,15 +527,7 @@ static uint64_t member2_uows(struct pair *p, uint64_t ep[NSESS], bool priv)
 	sess_batch(p, FSM_OP_GET, 14, ep[4], NULL, "QB", FSM_F_SYNCPOINT, NULL, 0, 300);
 	total += 300;
 	if (priv) {
-		struct fsm_cmd c = {.op = FSM_OP_QDEFINE};
-		strcpy(c.attrs.name, "PRIV");
-		c.attrs.set = FSM_QA_BOTHRESH | FSM_QA_BOQNAME | FSM_QA_MAXDEPTH;
-		c.attrs.maxdepth = 999999999;
-		c.attrs.bothresh = 1;
-		strcpy(c.attrs.boqname, "BOQ");
-		c.attrs.disp = FSM_DISP_QMGR;
-		c.attrs.scope = 2;
-		one(p, &c);
+		define_boq(p, "PRIV", FSM_DISP_QMGR, 2);
 		uint64_t ep30 = attach(p, 30, 2), s30 = 0;
 		fill(p, "PRIV", 30, ep30, &s30, PRIVN);
 		sess_batch(p, FSM_OP_GET, 13, ep[3], NULL, "PRIV", FSM_F_SYNCPOINT, NULL, 0, PRIVN);
