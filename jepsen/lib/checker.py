@@ -208,12 +208,17 @@ def ep(x):
 
 
 def channel_instances(ops, poll_s=1.0):
-    """Single active channel instance. From the :chstatus polls of every
-    member: an instance is (owner, epoch); it is active from the first to
-    the last poll that saw it RUNNING. Two distinct instances of one channel
-    whose active intervals overlap by more than 2 polling periods, or an
-    older epoch seen RUNNING after a newer one, are violations. Polls are
-    1 s apart: shorter overlaps are not visible (documented limitation)."""
+    """Single active channel instance, outbound and inbound (seed 000 claim
+    13). From the :chstatus polls of every member: a sender's status entry is
+    keyed by its channel, a receiver's by channel and partner queue manager
+    (RQMNAME); an instance is (owner, epoch), and for a receiver the epoch is
+    the partner sender's, so a takeover of an inbound channel by another
+    member is a new instance even at the same epoch. An instance is active
+    from the first to the last poll that saw it RUNNING. Two distinct
+    instances of one entry whose active intervals overlap by more than 2
+    polling periods, or an older epoch seen RUNNING after a newer one, are
+    violations. Polls are 1 s apart: shorter overlaps are not visible
+    (documented limitation)."""
     spans = defaultdict(dict)
     seen_order = defaultdict(list)
     for op in ops:
@@ -223,12 +228,15 @@ def channel_instances(ops, poll_s=1.0):
         for o in op.get("value") or []:
             if str(o.get("status", "")).upper() != "RUNNING":
                 continue
-            if o.get("type") not in (None, "SDR"):
-                continue  # receiver entries: one per inbound connection
+            ch = o.get("channel")
+            if o.get("type") == "RCVR":
+                ch = "%s<-%s" % (ch, o.get("rqm") or "")
+            elif o.get("type") not in (None, "SDR"):
+                continue
             inst = (o.get("owner"), o.get("epoch"))
-            s = spans[o.get("channel")].setdefault(inst, [t, t])
+            s = spans[ch].setdefault(inst, [t, t])
             s[1] = max(s[1], t)
-            seen_order[(o.get("channel"), op.get("node"))].append((t, inst))
+            seen_order[(ch, op.get("node"))].append((t, inst))
     violations = []
     for ch, insts in spans.items():
         items = sorted(insts.items(), key=lambda kv: kv[1][0])

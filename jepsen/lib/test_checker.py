@@ -191,6 +191,35 @@ class Channels(unittest.TestCase):
         self.assertFalse(checker.channel_instances(h.ops)["valid"])
 
 
+    def rpoll(self, h, node, t, owner, epoch, rqm="QMR"):
+        h.add(type="ok", process="chpoll", f="chstatus", node=node, time=int(t * 1e9),
+              value=[{"channel": "R", "type": "RCVR", "rqm": rqm, "status": "RUNNING",
+                      "owner": owner, "epoch": epoch}])
+
+    def test_inbound_overlap(self):
+        # Two members each running the inbound channel from QMR: a violation,
+        # even at the partner's same epoch.
+        h = History()
+        for t in range(10):
+            self.rpoll(h, "QM1", t, "QM1", "4")
+            self.rpoll(h, "QM2", t, "QM2", "4")
+        r = checker.channel_instances(h.ops)
+        self.assertFalse(r["valid"])
+        self.assertEqual(r["examples"][0]["channel"], "R<-QMR")
+
+    def test_inbound_takeover_and_partners(self):
+        # A takeover (QM1 then QM2) is fine; so are two partners' entries of
+        # one receiver definition at once (different keys).
+        h = History()
+        for t in range(5):
+            self.rpoll(h, "QM1", t, "QM1", "4")
+        for t in range(5, 10):
+            self.rpoll(h, "QM3", t, "QM2", "5")
+        for t in range(10):
+            self.rpoll(h, "QM3", t, "QM3", "1", rqm="QMS")
+        self.assertTrue(checker.channel_instances(h.ops)["valid"])
+
+
 class Exits(unittest.TestCase):
     def test_exits(self):
         h = History()
