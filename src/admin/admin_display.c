@@ -304,6 +304,32 @@ static void attr_retry(struct display_ctx *d, const struct fsm_chstatus *s)
 	attr_i64(d, "NXTRETRY", left <= 0 ? 0 : (left + 999) / 1000);
 }
 
+/* A sender's destination black list (docs/channels.md "Destination black
+ * list"): BLKCOUNT, the destinations listed; BLKLIST, each as
+ * rqmname/rname:reason, space-separated, in the order they were listed
+ * (cut at the value length; BLKCOUNT is whole). Blank for inbound
+ * entries. */
+static void attr_blklist(struct display_ctx *d, const struct fsm_chstatus *s)
+{
+	if (s->chltype != FSM_CHL_SDR) {
+		attr_str(d, "BLKCOUNT", "");
+		attr_str(d, "BLKLIST", "");
+		return;
+	}
+	char list[MQSC_VALUE_MAX + 1] = "";
+	size_t len = 0;
+	for (uint32_t i = 0; i < s->nblk && i < FSM_CH_BLK_MAX && len < sizeof list - 1; i++) {
+		const struct fsm_chblk *b = &s->blk[i];
+		int w = snprintf(list + len, sizeof list - len, "%s%s/%s:%u", i > 0 ? " " : "",
+				 b->rqmname, b->rname, (unsigned)b->reason);
+		if (w < 0)
+			break;
+		len += (size_t)w < sizeof list - len ? (size_t)w : sizeof list - 1 - len;
+	}
+	attr_u64(d, "BLKCOUNT", s->nblk);
+	attr_str(d, "BLKLIST", list);
+}
+
 static int display_chstatus_cb(void *arg, const struct fsm_chstatus *s)
 {
 	struct display_ctx *d = arg;
@@ -336,6 +362,7 @@ static int display_chstatus_cb(void *arg, const struct fsm_chstatus *s)
 	admin_member_name(d->env, s->prev_owner, owner, sizeof owner);
 	attr_str(d, "PREVOWNER", owner);
 	attr_retry(d, s);
+	attr_blklist(d, s);
 	obj_end(d);
 	return 0;
 }

@@ -261,6 +261,19 @@ enum chcore_settled_act chcore_pipe_settled(struct chcore_pipe *p, const struct 
 	return CHSETTLED_DONE;
 }
 
+uint8_t chcore_refusal_action(bool dlq)
+{
+	return dlq ? FSM_DISP_LIST_DLQ : FSM_DISP_LIST;
+}
+
+bool chcore_blk_due(const struct fsm_chstatus *st, int64_t now_ms)
+{
+	for (uint32_t i = 0; i < st->nblk && i < FSM_CH_BLK_MAX; i++)
+		if (st->blk[i].retry_seq == 0 && st->blk[i].retry_at_ms <= now_ms)
+			return true;
+	return false;
+}
+
 uint32_t chcore_retry_target(const struct chcore_cand *c, size_t n, uint32_t self)
 {
 	uint32_t target = chcore_pick_owner(c, n, self);

@@ -169,6 +169,14 @@ enum chcore_settled_act {
 enum chcore_settled_act chcore_pipe_settled(struct chcore_pipe *p, const struct chcore_settle *x,
 					    int rc);
 
+/* The destination black list (docs/channels.md): the disposition of a
+ * message the receiver refused (FSM_DISP_LIST_DLQ with USEDLQ and a
+ * DEADQ, else FSM_DISP_LIST), and whether a listed destination of the
+ * sender's entry `st` is due for a retry alone at leader time `now_ms`
+ * (its retry time reached, no message of it out alone). */
+uint8_t chcore_refusal_action(bool dlq);
+bool chcore_blk_due(const struct fsm_chstatus *st, int64_t now_ms);
+
 /* The retry policy (SHORTRTY attempts SHORTTMR apart, then LONGRTY LONGTMR
  * apart, then STOPPED; the immediate first retry after a RUNNING instance
  * failed) is the state machine's: CHST_CAS with FSM_CHF_RETRY counts the

@@ -11,9 +11,12 @@
  * machine counts it for the group and sets the retry time: SHORTTMR, LONGTMR
  * after SHORTRTY attempts, STOPPED after SHORTRTY + LONGRTY), wait, then CAS
  * ->STARTING with epoch+1 on a member chosen by load; this instance ends
- * there. A batch the receiver refuses in part:
- * the refused messages go to the dead-letter queue (USEDLQ and a DEADQ) or
- * are held back and retried alone later; the rest is sent again.
+ * there. A batch the receiver refuses in part: the destinations of the
+ * refused messages go on the channel's black list (in its status entry),
+ * the refused messages to the dead-letter queue (USEDLQ and a DEADQ) or
+ * back on the xmitq; the rest is sent again. Later batches skip the
+ * messages of listed destinations, which are retried alone, one at a
+ * time, until the destination accepts one (chsdr_batch.c).
  *
  * This file: the public entry points, the tick timer and the disconnect
  * interval; the parts are listed in chsdr_int.h. */
@@ -31,12 +34,18 @@ static void idle_set(struct chsdr *s, int rc)
 }
 
 /* DISCINT: end the connection, keep the channel ours in RETRYING and start
- * a new instance as soon as messages arrive on the xmitq. */
+ * a new instance as soon as messages arrive on the xmitq. Not while a
+ * destination is on the black list: its messages are on the xmitq, and
+ * their retries alone need the connection (docs/channels.md). */
 static void idle_disconnect(struct chsdr *s)
 {
 	struct fsm_chstatus st;
 	if (!chsdr_entry(s, &st)) {
 		chsdr_abort(s, "superseded");
+		return;
+	}
+	if (st.nblk > 0) {
+		s->idle_since = now_ms(s);
 		return;
 	}
 	QLOG_INFO_(s->h->d->log, "QSG5041I",

@@ -87,6 +87,7 @@ static void getbatch_done_body(void *arg, int status, const void *result, size_t
 	struct chsdr *s = x->s;
 	struct fsm_result res;
 	char errmsg[QSG_ERRMSG_SIZE] = "";
+	bool alone = x->alone;
 	s->get_inflight = false;
 	if (s->phase != P_RUN) {
 		chsdr_ssub_free(x);
@@ -124,6 +125,14 @@ static void getbatch_done_body(void *arg, int status, const void *result, size_t
 	if (rc != QSG_OK) {
 		chsdr_fail(s, qsg_rc_text(rc));
 		chsdr_ssub_free(x);
+		return;
+	}
+	if (res.ch.count == 0 && alone) {
+		/* No listed destination due after all (leader time): look
+		 * again in a tick; ordinary batches go on meanwhile. */
+		s->alone_next = now_ms(s) + TICK_MS;
+		chsdr_ssub_free(x);
+		chsdr_pump(s);
 		return;
 	}
 	if (res.ch.count == 0) {
@@ -187,12 +196,23 @@ static void getbatch_done_body(void *arg, int status, const void *result, size_t
 	}
 	stream_mark(s->st);
 	uint64_t now = now_ms(s);
-	if (s->def.batchint == 0 || s->open_n >= s->batchsz ||
+	if (alone || s->def.batchint == 0 || s->open_n >= s->batchsz ||
 	    now - s->open_since >= s->def.batchint)
 		close_batch(s);
 	else if (s->btimer_open && !uv_is_active((uv_handle_t *)&s->btimer))
 		uv_timer_start(&s->btimer, on_btimer, s->open_since + s->def.batchint - now, 0);
 	chsdr_pump(s);
+}
+
+/* Whether to get a message of a listed destination alone now: no batch
+ * open, and the entry's list has one due (leader time, as this member's
+ * clock estimates it: a get alone that finds none due waits a tick). */
+static bool alone_due(struct chsdr *s)
+{
+	if (s->open || now_ms(s) < s->alone_next)
+		return false;
+	struct fsm_chstatus st;
+	return chsdr_entry(s, &st) && chcore_blk_due(&st, qsgd_wall_ms());
 }
 
 void chsdr_pump(struct chsdr *s)
@@ -211,6 +231,13 @@ void chsdr_pump(struct chsdr *s)
 	chsdr_base_cmd(s, &cmd, FSM_OP_CH_GETBATCH);
 	cmd.ch.max_msgs = s->batchsz - s->open_n;
 	cmd.ch.max_bytes = BATCH_MAX_BYTES;
+	if (alone_due(s)) {
+		/* Destination black list: a batch of one message of a listed
+		 * destination (the state machine picks which). */
+		x->alone = true;
+		cmd.ch.flags = FSM_CHF_ALONE;
+		cmd.ch.max_msgs = 1;
+	}
 	s->get_inflight = true;
 	if (chsdr_submit(s, &cmd, getbatch_done, x) != QSG_OK)
 		s->get_inflight = false;

@@ -35,7 +35,9 @@
 #define TICK_MS 250
 #define MAX_CONN 8
 #define BATCH_MAX_BYTES (8u * 1024 * 1024)
-#define HOLD_MS 5000
+#define HOLD_MS                                                                                    \
+	5000 /* a listed destination is retried alone this long after                              \
+	      * its last refusal (docs/channels.md) */
 #define RETRY_SOON_MS 200
 #define FAIL_RECORD_AGAIN_MS 1000 /* a failure not recorded: record it again */
 
@@ -102,6 +104,7 @@ struct chsdr {
 	struct fsm_chresult cas_res; /* the result of the last CAS (cas_done) */
 	uint64_t settle_retry_at;
 	uint64_t get_retry_at; /* no leader: get again at this time */
+	uint64_t alone_next; /* destination black list: no get alone before */
 	/* The batch being built. Its messages are written as they are got,
 	 * except the last of each get, which is held back (one copy per get)
 	 * so that it can carry the commit request if the batch closes there
@@ -122,6 +125,7 @@ struct chsdr {
 struct ssub {
 	struct chsdr *s;
 	struct chcore_settle settle;
+	bool alone; /* CH_GETBATCH with FSM_CHF_ALONE */
 };
 
 static inline uint64_t now_ms(struct chsdr *s)

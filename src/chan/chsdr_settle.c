@@ -1,8 +1,9 @@
 /* A sending channel instance (chsdr_int.h): settling. Each confirmation
  * from the receiver leads to a CH_SETTLE (the gets commit), in order; a
  * batch refused in part (destination black list) is settled with the
- * dispositions of the refused messages (dead-letter queue or held back) and
- * the rest backed out to be sent again. At START the in-doubt batch is
+ * dispositions of the refused messages (their destinations listed; the
+ * messages to the dead-letter queue or back on the xmitq, retried alone)
+ * and the rest backed out to be sent again. At START the in-doubt batch is
  * resolved by a settle too, and then the entry is bound (STARTING ->
  * RUNNING). */
 #include <stdlib.h>
@@ -51,9 +52,10 @@ static void settle_done_body(void *arg, int status, const void *result, size_t l
 	if (k.kind == CHSETTLE_REFUSED) {
 		if (res.ch.disposed > 0)
 			QLOG_WARNING(s->h->d->log, "QSG5033W",
-				     "channel %s: %u message(s) refused by the receiver were %s",
+				     "channel %s: %u message(s) refused by the receiver: their "
+				     "destinations are on the black list (the messages %s)",
 				     s->name, res.ch.disposed,
-				     "moved to the dead-letter queue or held for a later retry");
+				     "moved to the dead-letter queue or retried alone later");
 		qsg_wbuf_reset(&s->disp);
 		s->ndisp = 0;
 	}
@@ -131,8 +133,10 @@ void chsdr_on_confirm(struct chsdr *s, const uint8_t *p, size_t len)
 	case CHCONF_REFUSED:
 		break;
 	}
-	/* Destination black list: dispose of the refused messages, send the
-	 * rest again. Later batches in flight are dropped by the receiver. */
+	/* Destination black list: list the destinations of the refused
+	 * messages (which go to the dead-letter queue, or back on the xmitq
+	 * to be retried alone), send the rest again. Later batches in flight
+	 * are dropped by the receiver. */
 	struct fsm_qmgr_attrs qm;
 	bool dlq = s->def.usedlq && fsm_qmgr_get(s->h->d->fsm, &qm) == QSG_OK && qm.deadq[0];
 	size_t cursor = 0;
@@ -144,7 +148,7 @@ void chsdr_on_confirm(struct chsdr *s, const uint8_t *p, size_t len)
 		if (r.seq < c.first || r.seq > c.last)
 			continue;
 		struct fsm_chdisp d = {.seq = r.seq,
-				       .action = dlq ? FSM_DISP_DLQ : FSM_DISP_HOLD,
+				       .action = chcore_refusal_action(dlq),
 				       .reason = r.reason,
 				       .hold_ms = HOLD_MS};
 		fsm_chlist_put_disp(&s->disp, &d);

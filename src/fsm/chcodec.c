@@ -47,7 +47,7 @@ int fsm_chiter_disp(struct fsm_chiter *it, struct fsm_chdisp *d, int *done)
 	d->hold_ms = qsg_get_u32(&it->r);
 	if (it->r.err != QSG_OK)
 		return QSG_RC_BAD_FRAME;
-	if (d->seq == 0 || (d->action != FSM_DISP_DLQ && d->action != FSM_DISP_HOLD)) {
+	if (d->seq == 0 || d->action < FSM_DISP_DLQ || d->action > FSM_DISP_LIST_DLQ) {
 		it->r.err = QSG_RC_BAD_FRAME;
 		return QSG_RC_BAD_FRAME;
 	}

@@ -239,6 +239,8 @@ static void chan_encode(uint8_t op, const struct fsm_chcmd *ch, struct qsg_wbuf 
 		qsg_put_u64(w, ch->epoch);
 		qsg_put_u32(w, ch->max_msgs);
 		qsg_put_u32(w, ch->max_bytes);
+		if (ch->flags != 0) /* optional (a later addition): FSM_CHF_ALONE */
+			qsg_put_u32(w, ch->flags);
 		break;
 	case FSM_OP_CH_SETTLE:
 		qsg_put_str(w, ch->name);
@@ -322,6 +324,11 @@ static void chan_read(uint8_t op, uint8_t version, struct qsg_rbuf *r, struct fs
 		ch->epoch = qsg_get_u64(r);
 		ch->max_msgs = qsg_get_u32(r);
 		ch->max_bytes = qsg_get_u32(r);
+		if (r->err == QSG_OK && qsg_rbuf_left(r) > 0) {
+			ch->flags = qsg_get_u32(r);
+			if (r->err == QSG_OK && ch->flags == 0)
+				r->err = QSG_RC_BAD_FRAME; /* present means set */
+		}
 		break;
 	case FSM_OP_CH_SETTLE:
 		qsg_get_str(r, ch->name, sizeof ch->name);
@@ -413,6 +420,10 @@ static int chan_check(uint8_t op, const struct fsm_chcmd *ch, char *errmsg)
 		if (ch->member_id == 0 || ch->max_msgs == 0 || ch->max_msgs > FSM_MAX_CHBATCH)
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "GETBATCH member %u max_msgs %u",
 					ch->member_id, ch->max_msgs);
+		if ((ch->flags & ~(uint32_t)FSM_CHF_ALONE) != 0 ||
+		    ((ch->flags & FSM_CHF_ALONE) && ch->max_msgs != 1))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "GETBATCH flags 0x%x max_msgs %u",
+					ch->flags, ch->max_msgs);
 		break;
 	case FSM_OP_CH_SETTLE: {
 		if ((ch->flags & ~(uint32_t)(FSM_CHF_BACKOUT_REST | FSM_CHF_OPERATOR)) != 0)

@@ -31,8 +31,9 @@
 #include "fsm_attrs.h"
 
 #define FSM_ENTRY_VERSION 1
-/* 5: channel partner, SYNCQ rinst; 6: compact messages, channel retries */
-#define FSM_SNAPSHOT_VERSION 6
+/* 5: channel partner, SYNCQ rinst; 6: compact messages, channel retries;
+ * 7: the destination black list of sender status entries */
+#define FSM_SNAPSHOT_VERSION 7
 #define FSM_MAX_BATCH 65536
 #define FSM_ADDR_MAX 128 /* host:port */
 #define FSM_DESCR_MAX 64

@@ -110,6 +110,26 @@ struct fsm_chimage {
 	uint64_t epoch;
 };
 
+/* The destination black list of a sender (docs/channels.md "Destination
+ * black list"): a destination (remote queue manager and queue, from the
+ * messages' XQH) whose message the receiver refused. CH_GETBATCH skips the
+ * messages of listed destinations; CH_GETBATCH with FSM_CHF_ALONE takes the
+ * oldest message of one due destination, alone; committing that message
+ * removes the destination from the list. At most FSM_CH_BLK_MAX entries: a
+ * refusal for another destination while the list is full is held instead
+ * (FSM_DISP_HOLD, the behaviour before the list). */
+#define FSM_CH_BLK_MAX 8
+struct fsm_chblk {
+	char rqmname[FSM_NAME_MAX + 1];
+	char rname[FSM_NAME_MAX + 1];
+	uint32_t reason; /* the receiver's reason code of the last refusal */
+	uint32_t refusals; /* messages of it refused so far */
+	int64_t since_ms; /* leader time it was listed */
+	int64_t retry_at_ms; /* leader time from which a message of it may be
+			      * got alone again */
+	uint64_t retry_seq; /* chseq of its message out alone (0 = none) */
+};
+
 /* A status entry as the table holds it. Key: (name, rqmname); for SDR
  * entries rqmname is "". */
 struct fsm_chstatus {
@@ -144,6 +164,10 @@ struct fsm_chstatus {
 	int64_t retry_at_ms; /* RETRYING: leader time of the next attempt
 			      * (0 = none: DISCINT, waiting for messages) */
 	int64_t soon_ms; /* leader time of the last immediate retry (0 = none) */
+	/* SDR: the destination black list (docs/channels.md "Destination
+	 * black list"), in the order the destinations were listed. */
+	uint32_t nblk;
+	struct fsm_chblk blk[FSM_CH_BLK_MAX];
 };
 
 /* SYNCQ record (receiver side). Key: (channel, sending queue manager). */
@@ -162,12 +186,19 @@ struct fsm_syncq {
  * All are struct fsm_cmd with op set and `ch` filled (fsm_cmd.ch). */
 
 /* Settle dispositions (CH_SETTLE.disp). */
-enum fsm_disp { FSM_DISP_DLQ = 1, FSM_DISP_HOLD = 2 };
+/* DLQ: to the dead-letter queue (held if it cannot be). HOLD: back on the
+ * xmitq, not got before now + hold_ms. LIST (destination black list): its
+ * destination is listed (reason; retried alone from now + hold_ms) and the
+ * message goes back on the xmitq at its place; LIST_DLQ: the same, but the
+ * message goes to the dead-letter queue, and then the destination's next
+ * message may be retried alone at once. With a full list, LIST and
+ * LIST_DLQ act as HOLD and DLQ. */
+enum fsm_disp { FSM_DISP_DLQ = 1, FSM_DISP_HOLD = 2, FSM_DISP_LIST = 3, FSM_DISP_LIST_DLQ = 4 };
 struct fsm_chdisp {
 	uint64_t seq; /* channel sequence number of a locked message */
 	uint8_t action; /* enum fsm_disp */
-	uint32_t reason; /* reason code for the dead-letter header */
-	uint32_t hold_ms; /* HOLD: not got again before now + hold_ms */
+	uint32_t reason; /* reason code for the dead-letter header / the list */
+	uint32_t hold_ms; /* HOLD, LIST: not got again before now + hold_ms */
 };
 
 #define FSM_CHF_BACKOUT_REST 0x01 /* CH_SETTLE: back out locked > upto */
@@ -184,6 +215,10 @@ struct fsm_chdisp {
 	      * machine counts it (retries + 1) and sets retry_at_ms from the                      \
 	      * definition's SHORTTMR/LONGTMR, or makes the entry STOPPED when                     \
 	      * SHORTRTY + LONGRTY retries are used up */
+#define FSM_CHF_ALONE                                                                              \
+	0x20 /* CH_GETBATCH (an optional trailing field): one message alone,                       \
+	      * the oldest of the first listed destination that is due and                         \
+	      * has none out (docs/channels.md "Destination black list") */
 /* The immediate first retry after a RUNNING instance failed (at most once
  * per SHORTTMR; docs/channels.md). */
 #define FSM_CH_RETRY_SOON_MS 200
@@ -206,7 +241,7 @@ struct fsm_chcmd {
 	/* CH_GETBATCH / CH_SETTLE / CH_RECV_*: the instance */
 	uint32_t member_id;
 	uint64_t epoch;
-	uint32_t max_msgs; /* GETBATCH */
+	uint32_t max_msgs; /* GETBATCH (1 with FSM_CHF_ALONE) */
 	uint32_t max_bytes; /* GETBATCH, 0 = no limit */
 	uint64_t seq; /* SETTLE: upto; RESET: new seq; RECV_START: reset seq;
 		       * RECV_BATCH: first */
@@ -214,7 +249,8 @@ struct fsm_chcmd {
 	uint64_t luwid; /* RECV_BATCH */
 	uint64_t rinst; /* RECV_BATCH, optional (0 = none, old rule): the
 			 * receiver instance from its CH_RECV_START */
-	uint32_t flags; /* FSM_CHF_*; CHST_CAS: FSM_CHF_RETRY or 0 */
+	uint32_t flags; /* FSM_CHF_*; CHST_CAS: FSM_CHF_RETRY or 0;
+			 * GETBATCH: FSM_CHF_ALONE or 0 */
 	char local_qmgr[FSM_NAME_MAX + 1]; /* RECV_BATCH: the receiving group's
 					    * name: messages for it are local */
 	uint32_t count; /* SETTLE: dispositions; RECV_BATCH: messages */

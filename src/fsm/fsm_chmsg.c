@@ -21,6 +21,154 @@ static int sdr_instance(struct fsm *f, const struct fsm_chcmd *ch, struct chst *
 	return QSG_OK;
 }
 
+/* --- the destination black list (fsm_chan.h, docs/channels.md) --- */
+
+/* The destination of an xmitq message, from its XQH. false: it has none,
+ * or its content could not be read (f->body_failed: the apply fails). */
+static bool msg_dest(struct fsm *f, const struct qmsg *m, struct fsm_xqh *x)
+{
+	struct fsm_msg v;
+	size_t hl = 0;
+	if (msg_read(f, m, &v) != QSG_OK)
+		return false;
+	return fsm_xqh_decode(v.body.p, v.body.len, x, &hl) == QSG_OK;
+}
+
+static int blk_find(const struct fsm_chstatus *s, const char *rqm, const char *rname)
+{
+	for (uint32_t i = 0; i < s->nblk; i++)
+		if (strcmp(s->blk[i].rqmname, rqm) == 0 && strcmp(s->blk[i].rname, rname) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The list entry whose message out alone is chseq, or -1. */
+static int blk_out(const struct fsm_chstatus *s, uint64_t chseq)
+{
+	for (uint32_t i = 0; i < s->nblk; i++)
+		if (s->blk[i].retry_seq == chseq)
+			return (int)i;
+	return -1;
+}
+
+/* Forget every QM_LISTED hint on the channel's xmitq (one walk: only when
+ * the list gains its first entry or loses one). */
+static void blk_unhint(struct fsm *f, const struct chst *e)
+{
+	struct queue *q = queue_lookup(f, 0, e->s.xmitq);
+	if (q == NULL)
+		return;
+	for (int p = NPRIO - 1; p >= 0; p--)
+		for (struct qmsg *m = q->head[p]; m != NULL; m = m->next)
+			m->flags &= (uint8_t)~QM_LISTED;
+}
+
+static void blk_remove(struct fsm *f, struct chst *e, uint32_t i)
+{
+	memmove(&e->s.blk[i], &e->s.blk[i + 1], (e->s.nblk - i - 1) * sizeof e->s.blk[0]);
+	e->s.nblk--;
+	memset(&e->s.blk[e->s.nblk], 0, sizeof e->s.blk[0]);
+	blk_unhint(f, e);
+	chan_changed(f);
+}
+
+/* The entry of x, listed now if it is not (retry_at_ms = now): -1 when the
+ * list is full. */
+static int blk_add(struct fsm *f, struct chst *e, const struct fsm_xqh *x, int64_t now)
+{
+	int i = blk_find(&e->s, x->rqmname, x->rname);
+	if (i >= 0 || e->s.nblk >= FSM_CH_BLK_MAX)
+		return i;
+	if (e->s.nblk == 0)
+		blk_unhint(f, e);
+	struct fsm_chblk *b = &e->s.blk[e->s.nblk];
+	memset(b, 0, sizeof *b);
+	memcpy(b->rqmname, x->rqmname, sizeof b->rqmname);
+	memcpy(b->rname, x->rname, sizeof b->rname);
+	b->since_ms = now;
+	b->retry_at_ms = now;
+	return (int)e->s.nblk++;
+}
+
+/* Whether an ordinary get skips m: its destination is listed. */
+static bool blk_skip(struct fsm *f, const struct chst *e, struct qmsg *m)
+{
+	if (m->flags & QM_LISTED)
+		return true;
+	struct fsm_xqh x;
+	if (!msg_dest(f, m, &x) || blk_find(&e->s, x.rqmname, x.rname) < 0)
+		return false;
+	m->flags |= QM_LISTED;
+	return true;
+}
+
+/* Whether m may be got now at all (not expired, not held back). */
+static bool gettable(const struct qmsg *m, int64_t now)
+{
+	return !msg_expired(m, now) && qmsg_hold_until(m) <= now;
+}
+
+/* Lock m to the channel with the next sequence number and write it to out. */
+static int lock_msg(struct fsm *f, struct chst *e, struct queue *q, struct qmsg *m,
+		    struct qsg_wbuf *out)
+{
+	take_visible(q, m);
+	m->flags &= (uint8_t)~QM_LISTED;
+	m->state = MS_CHLOCKED;
+	m->chseq = ++e->s.curseq;
+	q->uncommitted++;
+	lk_append(e, m);
+	if (out != NULL) {
+		qsg_put_u64(out, m->chseq);
+		return qmsg_put(f, out, m); /* fatal on error (f->body_failed) */
+	}
+	return QSG_OK;
+}
+
+/* The oldest gettable message (in get order) of list entry b, or NULL. */
+static struct qmsg *blk_oldest(struct fsm *f, struct queue *q, const struct fsm_chblk *b,
+			       int64_t now)
+{
+	for (int p = NPRIO - 1; p >= 0; p--)
+		for (struct qmsg *m = q->head[p]; m != NULL; m = m->next) {
+			struct fsm_xqh x;
+			if (!gettable(m, now) || !msg_dest(f, m, &x))
+				continue;
+			if (strcmp(x.rqmname, b->rqmname) == 0 && strcmp(x.rname, b->rname) == 0)
+				return m;
+		}
+	return NULL;
+}
+
+/* CH_GETBATCH with FSM_CHF_ALONE: the oldest message of the first listed
+ * destination that is due (retry_at_ms <= now) and has no message out
+ * alone; a due destination without a message left (expired, cleared)
+ * leaves the list. Returns the count (0 or 1). */
+static uint32_t get_alone(struct fsm *f, struct chst *e, struct queue *q, int64_t now,
+			  struct qsg_wbuf *out, int *rc)
+{
+	uint32_t i = 0;
+	while (i < e->s.nblk) {
+		struct fsm_chblk *b = &e->s.blk[i];
+		if (b->retry_seq != 0 || b->retry_at_ms > now) {
+			i++;
+			continue;
+		}
+		struct qmsg *m = blk_oldest(f, q, b, now);
+		if (f->body_failed)
+			return 0;
+		if (m == NULL) {
+			blk_remove(f, e, i);
+			continue;
+		}
+		*rc = lock_msg(f, e, q, m, out);
+		b->retry_seq = m->chseq;
+		chan_changed(f);
+		return 1;
+	}
+	return 0;
+}
+
 int op_ch_getbatch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out)
 {
 	const struct fsm_chcmd *ch = &c->ch;
@@ -40,11 +188,22 @@ int op_ch_getbatch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct q
 	}
 	uint32_t n = 0;
 	uint64_t bytes = 0;
+	if (ch->flags & FSM_CHF_ALONE) {
+		n = get_alone(f, e, q, now, out, &rc);
+		if (rc != QSG_OK)
+			return rc;
+		goto done;
+	}
+	/* In get order; the messages of listed destinations are skipped (they
+	 * go alone, above), and so keep their order among themselves. */
 	for (int p = NPRIO - 1; p >= 0 && n < ch->max_msgs; p--) {
 		struct qmsg *m = q->head[p];
 		while (m != NULL && n < ch->max_msgs) {
 			struct qmsg *next = m->next;
-			if (msg_expired(m, now) || qmsg_hold_until(m) > now) {
+			bool skip = !gettable(m, now) || (e->s.nblk > 0 && blk_skip(f, e, m));
+			if (f->body_failed)
+				return QSG_RC_IO; /* fatal (the apply fails) */
+			if (skip) {
 				m = next;
 				continue;
 			}
@@ -52,16 +211,8 @@ int op_ch_getbatch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct q
 			if (n > 0 && ch->max_bytes != 0 && bytes + size > ch->max_bytes)
 				goto done;
 			bytes += size;
-			take_visible(q, m);
-			m->state = MS_CHLOCKED;
-			m->chseq = ++e->s.curseq;
-			q->uncommitted++;
-			lk_append(e, m);
-			if (out != NULL) {
-				qsg_put_u64(out, m->chseq);
-				if ((rc = qmsg_put(f, out, m)) != QSG_OK)
-					return rc; /* fatal (f->body_failed) */
-			}
+			if ((rc = lock_msg(f, e, q, m, out)) != QSG_OK)
+				return rc;
 			n++;
 			m = next;
 		}
@@ -214,6 +365,7 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 		return rc;
 	}
 	uint32_t committed = 0, backed = 0, disposed = 0;
+	bool blk_changed = false;
 	fsm_chiter_init(&it, ch);
 	while (fsm_chiter_disp(&it, &d, &done) == QSG_OK && !done) {
 		size_t k = seq_index(seqs, nl, d.seq);
@@ -222,19 +374,44 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 		struct qmsg *m = v[k];
 		v[k] = NULL;
 		disposed++;
-		if (d.action == FSM_DISP_DLQ && dispose_dlq(f, e, m, &d, now))
-			continue;
-		/* HOLD: back on the xmitq, not got again by a channel before
-		 * now + hold_ms. */
+		int bi = blk_out(&e->s, m->chseq);
+		if (bi >= 0)
+			e->s.blk[bi].retry_seq = 0; /* refused alone: still listed */
+		bool list = d.action == FSM_DISP_LIST || d.action == FSM_DISP_LIST_DLQ;
+		bool dlq = d.action == FSM_DISP_DLQ || d.action == FSM_DISP_LIST_DLQ;
+		if (list && bi < 0) {
+			struct fsm_xqh x;
+			if (msg_dest(f, m, &x))
+				bi = blk_add(f, e, &x, now);
+		}
+		if (list && bi >= 0) {
+			struct fsm_chblk *b = &e->s.blk[bi];
+			b->reason = d.reason;
+			if (b->refusals < UINT32_MAX)
+				b->refusals++;
+			blk_changed = true;
+		}
+		if (dlq && dispose_dlq(f, e, m, &d, now))
+			continue; /* a listed destination: its next message may go at once */
 		struct queue *q = m->q;
 		lk_release(m);
-		/* An extension if it has none: out of memory fails the apply
-		 * (f->alloc_failed), the message is held all the same. */
-		qmsg_set_hold(f, m, sat_add_i64(now, (int64_t)d.hold_ms));
 		uint32_t bc = qmsg_backout(m);
 		if (bc < UINT32_MAX)
 			qmsg_set_backout(f, m, bc + 1);
-		make_visible(f, q, m, false);
+		if (list && bi >= 0) {
+			/* Listed: back on the xmitq at its place; ordinary gets
+			 * skip it, it goes alone from now + hold_ms. */
+			e->s.blk[bi].retry_at_ms = sat_add_i64(now, (int64_t)d.hold_ms);
+			make_visible(f, q, m, false);
+			m->flags |= QM_LISTED;
+		} else {
+			/* HOLD (or a full list): back on the xmitq, not got
+			 * again by a channel before now + hold_ms. An extension
+			 * if it has none: out of memory fails the apply
+			 * (f->alloc_failed), the message is held all the same. */
+			qmsg_set_hold(f, m, sat_add_i64(now, (int64_t)d.hold_ms));
+			make_visible(f, q, m, false);
+		}
 		queue_notify(f, q, 1);
 	}
 	/* (b) commit up to upto, (c) back out the rest if asked. */
@@ -243,7 +420,14 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 		if (m == NULL)
 			continue;
 		struct queue *q = m->q;
+		int bi = e->s.nblk > 0 ? blk_out(&e->s, m->chseq) : -1;
 		if (m->chseq <= upto) {
+			if (bi >= 0) {
+				/* The destination accepted its message sent
+				 * alone: it leaves the list. */
+				blk_remove(f, e, (uint32_t)bi);
+				blk_changed = true;
+			}
 			lk_release(m);
 			q->curdepth--;
 			q->gets_total++;
@@ -251,6 +435,10 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 			v[i] = NULL;
 			committed++;
 		} else if (ch->flags & FSM_CHF_BACKOUT_REST) {
+			if (bi >= 0) {
+				e->s.blk[bi].retry_seq = 0; /* not sent: again at once */
+				blk_changed = true;
+			}
 			lk_release(m);
 			make_visible(f, q, m, false);
 			queue_notify(f, q, 1);
@@ -266,7 +454,7 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 			lk_append(e, v[i]);
 	free(v);
 	free(seqs);
-	bool changed = committed + backed + disposed > 0;
+	bool changed = committed + backed + disposed > 0 || blk_changed;
 	if (committed > 0) {
 		e->s.msgs += committed;
 		e->s.batches++;

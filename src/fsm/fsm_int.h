@@ -68,6 +68,12 @@ struct ikey;
 #define QM_MARK 0x08 /* CH_SETTLE scratch (0 outside an apply) */
 #define QM_GENID 0x10 /* msgid is msgid_gen(seqno, put_time_ms): not stored */
 #define QM_INDEXED 0x20 /* in its queue's index (x->iprev, x->inext) */
+/* A hint, not state (not in snapshots): a visible message on a sender's
+ * xmitq whose destination is on the channel's black list, so that
+ * CH_GETBATCH skips it without reading its XQH again (fsm_chmsg.c clears
+ * it on the whole xmitq whenever the list gains its first entry or loses
+ * one, and on the message when a channel gets it). */
+#define QM_LISTED 0x40
 
 /* What few messages need, out of line (docs/storage.md, "The in-memory
  * descriptor"). m->x is non-NULL iff one of these is not its default:

@@ -173,6 +173,19 @@ static void snap_chan(const struct fsm *f, struct snapw *sw)
 			qsg_put_i64(out, s->retry_at_ms);
 			qsg_put_i64(out, s->soon_ms);
 		}
+		if (sw->version >= 7) { /* format 7: the destination black list */
+			qsg_put_u32(out, s->nblk);
+			for (uint32_t j = 0; j < s->nblk; j++) {
+				const struct fsm_chblk *b = &s->blk[j];
+				qsg_put_str(out, b->rqmname);
+				qsg_put_str(out, b->rname);
+				qsg_put_u32(out, b->reason);
+				qsg_put_u32(out, b->refusals);
+				qsg_put_i64(out, b->since_ms);
+				qsg_put_i64(out, b->retry_at_ms);
+				qsg_put_u64(out, b->retry_seq);
+			}
+		}
 		qsg_put_u32(out, s->indoubt);
 		for (const struct qmsg *m = e->lk_head; m != NULL; m = m->uow_next) {
 			qsg_put_u64(out, m->chseq);
@@ -686,6 +699,37 @@ static int restore_members(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 	return r->err;
 }
 
+/* The black list of a status entry (format 7): at most FSM_CH_BLK_MAX
+ * entries, senders only, named, no destination twice, no message out twice,
+ * times not negative. */
+static int restore_blk(struct qsg_rbuf *r, struct fsm_chstatus *s)
+{
+	uint32_t n = qsg_get_u32(r);
+	if (r->err != QSG_OK || n > FSM_CH_BLK_MAX || (n > 0 && s->chltype != FSM_CHL_SDR))
+		return QSG_RC_BAD_FRAME;
+	for (uint32_t j = 0; j < n; j++) {
+		struct fsm_chblk *b = &s->blk[j];
+		qsg_get_str(r, b->rqmname, sizeof b->rqmname);
+		qsg_get_str(r, b->rname, sizeof b->rname);
+		b->reason = qsg_get_u32(r);
+		b->refusals = qsg_get_u32(r);
+		b->since_ms = qsg_get_i64(r);
+		b->retry_at_ms = qsg_get_i64(r);
+		b->retry_seq = qsg_get_u64(r);
+		if (r->err != QSG_OK || b->rname[0] == '\0' || b->since_ms < 0 ||
+		    b->retry_at_ms < 0 ||
+		    (b->retry_seq != 0 && (b->retry_seq <= s->lstseq || b->retry_seq > s->curseq)))
+			return QSG_RC_BAD_FRAME;
+		for (uint32_t k = 0; k < j; k++)
+			if ((strcmp(s->blk[k].rqmname, b->rqmname) == 0 &&
+			     strcmp(s->blk[k].rname, b->rname) == 0) ||
+			    (b->retry_seq != 0 && s->blk[k].retry_seq == b->retry_seq))
+				return QSG_RC_BAD_FRAME;
+	}
+	s->nblk = n;
+	return QSG_OK;
+}
+
 static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char *errmsg)
 {
 	uint32_t n = qsg_get_u32(r);
@@ -714,6 +758,9 @@ static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char
 			s.retry_at_ms = qsg_get_i64(r);
 			s.soon_ms = qsg_get_i64(r);
 		}
+		if (x->version >= 7 && restore_blk(r, &s) != QSG_OK)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"snapshot channel status %u: bad black list", i);
 		uint32_t nl = qsg_get_u32(r);
 		if (r->err != QSG_OK)
 			break;
@@ -767,6 +814,17 @@ static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char
 			int rc = rctx_add(x, m, &v, errmsg);
 			if (rc != QSG_OK)
 				return rc;
+		}
+		/* A message out alone is one of the locked messages. */
+		for (uint32_t j = 0; j < e->s.nblk && r->err == QSG_OK; j++) {
+			const struct qmsg *m = e->lk_head;
+			while (m != NULL && m->chseq != e->s.blk[j].retry_seq)
+				m = m->uow_next;
+			if (e->s.blk[j].retry_seq != 0 && m == NULL)
+				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+						"snapshot channel %s: black list names a message "
+						"not out",
+						s.name);
 		}
 	}
 	return r->err;

@@ -23,6 +23,13 @@ tests_unit_test_fsm_chan_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_fsm_chan_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
 if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_fsm_blacklist
+TESTS += tests/unit/test_fsm_blacklist
+tests_unit_test_fsm_blacklist_SOURCES = tests/unit/test_fsm_blacklist.c tests/unit/fsm_harness.c tests/unit/fsm_harness.h
+tests_unit_test_fsm_blacklist_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_fsm_blacklist_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
+endif
+if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_fsm_chretry
 TESTS += tests/unit/test_fsm_chretry
 tests_unit_test_fsm_chretry_SOURCES = tests/unit/test_fsm_chretry.c tests/unit/fsm_harness.c tests/unit/fsm_harness.h

@@ -666,6 +666,30 @@ static void test_chinit_status(void **state)
 
 /* Restart delay: 5 s, doubled while it keeps failing soon after restarting,
  * capped at 60 s, back to 5 s after a stable minute. */
+/* Destination black list: the disposition of a refused message, and when
+ * a listed destination is due for a retry alone. */
+static void test_blk_due(void **state)
+{
+	(void)state;
+	assert_int_equal(chcore_refusal_action(true), FSM_DISP_LIST_DLQ);
+	assert_int_equal(chcore_refusal_action(false), FSM_DISP_LIST);
+	struct fsm_chstatus st;
+	memset(&st, 0, sizeof st);
+	assert_false(chcore_blk_due(&st, 1000));
+	st.nblk = 2;
+	st.blk[0].retry_at_ms = 500;
+	st.blk[0].retry_seq = 7; /* out alone: not due */
+	st.blk[1].retry_at_ms = 1001;
+	assert_false(chcore_blk_due(&st, 1000));
+	assert_true(chcore_blk_due(&st, 1001));
+	st.blk[0].retry_seq = 0;
+	assert_true(chcore_blk_due(&st, 1000));
+	assert_false(chcore_blk_due(&st, 499));
+	/* A count beyond the array is not trusted. */
+	st.nblk = 1000;
+	assert_true(chcore_blk_due(&st, 1000));
+}
+
 static void test_chinit_restart_delay(void **state)
 {
 	(void)state;
@@ -715,6 +739,7 @@ int main(void)
 	    cmocka_unit_test(test_chp_is_start),
 	    cmocka_unit_test(test_chinit_status),
 	    cmocka_unit_test(test_chinit_restart_delay),
+	    cmocka_unit_test(test_blk_due),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1832,17 +1832,18 @@ static void snapshot_format4_restores(void **state)
 	assert_int_equal(fsm_init(&g, NULL), QSG_OK);
 	/* One SDR entry and no SYNCQ: the snapshot ends with its str partner
 	 * (""), u32 retries, i64 retry_at_ms, i64 soon_ms (format 6, all 0),
-	 * u32 indoubt (0), u32 SYNCQ count (0). */
+	 * u32 nblk (format 7, 0), u32 indoubt (0), u32 SYNCQ count (0). */
 	assert_int_equal(chdef(x, "TO.QM2", FSM_CHL_SDR, "QM2", 0), QSG_OK);
 	assert_int_equal(
 	    cas(x, "TO.QM2", "", FSM_CHL_SDR, img(0, 0, 0, 0), img(1, 1, FSM_CHS_STARTING, 1)),
 	    QSG_OK);
 	assert_int_equal(fsm_snapshot(x->f, &w), QSG_OK);
-	assert_int_equal(w.data[0], 6);
+	assert_int_equal(w.data[0], 7);
 	uint8_t *old = malloc(w.len);
 	assert_non_null(old);
-	for (int v = 5; v >= 4; v--) {
-		size_t cut = v == 5 ? 20 : 22; /* the retry fields (+ partner) */
+	for (int v = 6; v >= 4; v--) {
+		/* the black list count (+ the retry fields (+ partner)) */
+		size_t cut = v == 6 ? 4 : v == 5 ? 24 : 26;
 		memcpy(old, w.data, w.len - 8 - cut);
 		memcpy(old + w.len - 8 - cut, w.data + w.len - 8, 8);
 		old[0] = (uint8_t)v;
@@ -2068,7 +2069,7 @@ static void command_decode_channel_values(void **state)
 	c.ch.flags = 0x80;
 	assert_int_equal(encode_decode(&c), QSG_RC_BAD_FRAME);
 	qsg_wbuf_reset(&list);
-	struct fsm_chdisp bad = {.seq = 1, .action = 3};
+	struct fsm_chdisp bad = {.seq = 1, .action = 5};
 	fsm_chlist_put_disp(&list, &bad);
 	c.ch.flags = 0;
 	c.ch.list.p = list.data;
