@@ -134,6 +134,47 @@ static uint32_t check_index(const struct queue *q)
 	return n;
 }
 
+/* A fence: not empty, sorted, each entry an anchor with its key.
+ * (Whether each is still linked in its list is checked by the callers.) */
+static void check_fence(const struct fence *fc)
+{
+	QSG_ASSERT(fc->n > 0 && fc->off + fc->n <= fc->cap);
+	for (uint32_t i = fc->off; i < fc->off + fc->n; i++) {
+		const struct fent *e = &fc->e[i];
+		QSG_ASSERT(fence_anchor(e->m) && e->key == fence_key(e->m));
+		QSG_ASSERT(i == fc->off || fc->e[i - 1].key < e->key);
+	}
+}
+
+/* The fences of q: each entry a visible message of q in the list the fence
+ * is for (the lists were checked: a visible message of q is linked). */
+static void check_fences(const struct queue *q)
+{
+	for (int p = 0; p < NPRIO; p++) {
+		const struct fence *fc = q->pf[p];
+		if (fc == NULL)
+			continue;
+		check_fence(fc);
+		for (uint32_t i = fc->off; i < fc->off + fc->n; i++) {
+			const struct qmsg *m = fc->e[i].m;
+			QSG_ASSERT(m->q == q && m->state == MS_VISIBLE && m->priority == p);
+		}
+	}
+	for (const struct hmap_node *h = hmap_next(&q->chf, NULL); h != NULL;
+	     h = hmap_next(&q->chf, h)) {
+		const struct fence *fc = (const struct fence *)h;
+		QSG_ASSERT(index_active(q));
+		check_fence(fc);
+		for (uint32_t i = fc->off; i < fc->off + fc->n; i++) {
+			const struct qmsg *m = fc->e[i].m;
+			uint8_t buf[FSM_ID_LEN];
+			QSG_ASSERT(m->q == q && m->state == MS_VISIBLE && (m->flags & QM_INDEXED));
+			QSG_ASSERT(memcmp(qmsg_key(m, q->attrs.indxtype, buf), fc->k->key,
+					  FSM_ID_LEN) == 0);
+		}
+	}
+}
+
 static size_t check_queues(const struct fsm *f, struct qcount *v, size_t nq)
 {
 	size_t walked = 0;
@@ -141,6 +182,7 @@ static size_t check_queues(const struct fsm *f, struct qcount *v, size_t nq)
 		const struct queue *q = v[i].q;
 		uint32_t nvis = check_lists(q);
 		walked += nvis + check_index(q);
+		check_fences(q);
 		QSG_ASSERT(q->nvisible == nvis);
 		QSG_ASSERT(q->uncommitted == v[i].held + v[i].locked + v[i].chlocked);
 		QSG_ASSERT(q->curdepth == nvis + q->uncommitted);

@@ -161,10 +161,54 @@ struct xent {
 	struct qmsg *m;
 };
 
+/* A fence: some messages of one list kept in get order (a priority list,
+ * or an index key's list) are anchors, and the list's fence is a sorted
+ * array of them, so an insertion in the middle of a deep list (a backout,
+ * a late commit) finds its place by a binary search then a walk from the
+ * anchor before it (docs/storage.md, "Backout into a deep queue"). Derived
+ * data, not state: a message is an anchor iff fence_anchor(m), a function
+ * of its seqno alone (about one message in FENCE_EVERY), so every member
+ * has the same anchors; an allocation failure leaves an anchor out, which
+ * only makes a walk longer. Entries are {key, message}, key =
+ * fence_key(m): the order of msg_get_before. The live entries are
+ * e[off .. off + n) (a deque: removals at the front, the common case,
+ * move nothing). */
+#define FENCE_SHIFT 6
+#define FENCE_EVERY (1u << FENCE_SHIFT)
+#define FENCE_SEQ_LIMIT ((uint64_t)1 << 60) /* anchors only below it */
+
+struct fent {
+	uint64_t key;
+	struct qmsg *m;
+};
+
+struct fence {
+	struct hmap_node node; /* an index key's fence: in q->chf, by k */
+	const struct ikey *k;
+	struct fent *e;
+	uint32_t off, n, cap;
+};
+
+static inline bool fence_anchor(const struct qmsg *m)
+{
+	return m->seqno < FENCE_SEQ_LIMIT &&
+	       (m->seqno * 0x9e3779b97f4a7c15ull) >> (64 - FENCE_SHIFT) == 0;
+}
+
+static inline uint64_t fence_key(const struct qmsg *m)
+{
+	return ((uint64_t)(NPRIO - 1 - m->priority) << 60) | m->seqno;
+}
+
 struct queue {
 	struct hmap_node node;
 	struct fsm_qattrs attrs;
 	struct qmsg *head[NPRIO], *tail[NPRIO];
+	/* The fences of the priority lists (NULL: no anchor in the list) and
+	 * of the index keys' lists that have one (struct fence by ikey
+	 * address; a key of one message has none). Derived. */
+	struct fence *pf[NPRIO];
+	struct hmap chf;
 	uint32_t curdepth; /* visible + held + locked */
 	uint32_t uncommitted; /* held + locked */
 	uint32_t nvisible;
@@ -267,6 +311,10 @@ struct fsm {
 	struct qmsg *reap_head, *reap_tail;
 	uint64_t reap_msgs;
 	struct reap_index *reap_idx;
+	/* Not state: the list steps make_visible and the index insertion
+	 * took (walks between neighbours), for tests that check a backout
+	 * into a deep queue is not O(depth). */
+	uint64_t walk_steps;
 };
 
 /* A channel status entry with the messages locked to it (linked by
@@ -293,7 +341,14 @@ bool msg_get_before(const struct qmsg *a, const struct qmsg *b);
 bool index_active(const struct queue *q);
 struct ikey *index_find(const struct queue *q, const uint8_t *key);
 void index_build(struct fsm *f, struct queue *q);
+/* Link a committed message into its priority list (and the index) in get
+ * order. from_tail: where its place probably is (a new commit: near the
+ * tail; a backout: near the head); any place costs O(log n + FENCE_EVERY)
+ * with the fences. */
 void make_visible(struct fsm *f, struct queue *q, struct qmsg *m, bool from_tail);
+/* The fences of q dropped (its lists leave the state at once: CLEAR,
+ * DELETE, teardown). */
+void fences_drop(struct queue *q);
 void take_visible(struct queue *q, struct qmsg *m);
 /* Take a visible message off its queue (curdepth included) and free it
  * (msg_free: released). */

@@ -1,5 +1,6 @@
 /* State machine, the queue table and the message lists: the message
- * helpers, the msgid/correlid index, the priority lists, the queue table,
+ * helpers, the lists' fences (a place in a deep list in O(log n)), the
+ * msgid/correlid index, the priority lists, the queue table,
  * alias and transmission queue resolution. The lowest layer of the queue
  * and unit-of-work files: fsm_queue.c (PUT/GET/BROWSE), fsm_uow.c
  * (sessions, units of work) and the others call it; it calls no other file
@@ -52,6 +53,267 @@ bool msg_get_before(const struct qmsg *a, const struct qmsg *b)
 	return a->priority > b->priority || (a->priority == b->priority && a->seqno < b->seqno);
 }
 
+/* --- fences ------------------------------------------------------------- */
+
+/* The first live entry of fc whose key is not below key. */
+static uint32_t fence_lower(const struct fence *fc, uint64_t key)
+{
+	uint32_t lo = fc->off, hi = fc->off + fc->n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (fc->e[mid].key < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The last anchor of fc before m in get order, or NULL. */
+static struct qmsg *fence_pred(const struct fence *fc, const struct qmsg *m)
+{
+	if (fc == NULL || fc->n == 0 || m->seqno >= FENCE_SEQ_LIMIT)
+		return NULL;
+	uint64_t key = fence_key(m);
+	const struct fent *last = &fc->e[fc->off + fc->n - 1];
+	if (last->key < key)
+		return last->m; /* the usual case near the tail: no search */
+	uint32_t i = fence_lower(fc, key);
+	return i > fc->off ? fc->e[i - 1].m : NULL;
+}
+
+/* Room for one more entry at the back; false: out of memory. */
+static bool fence_room(struct fence *fc)
+{
+	if (fc->off + fc->n < fc->cap)
+		return true;
+	if (fc->off > fc->cap / 4) { /* compact instead of growing */
+		memmove(fc->e, fc->e + fc->off, (size_t)fc->n * sizeof *fc->e);
+		fc->off = 0;
+		return true;
+	}
+	uint32_t cap = fc->cap < 16 ? 16 : fc->cap * 2;
+	if (cap < fc->cap)
+		return false;
+	struct fent *e = realloc(fc->e, (size_t)cap * sizeof *e);
+	if (e == NULL)
+		return false;
+	fc->e = e;
+	fc->cap = cap;
+	return true;
+}
+
+/* m (an anchor, linked) joins fc; nothing when out of memory. */
+static void fence_add(struct fence *fc, struct qmsg *m)
+{
+	uint64_t key = fence_key(m);
+	uint32_t i = fc->n == 0 || fc->e[fc->off + fc->n - 1].key < key ? fc->off + fc->n
+									: fence_lower(fc, key);
+	if (i - fc->off < fc->n / 2 && fc->off > 0) {
+		/* Nearer the front: the entries before i move down one. */
+		memmove(&fc->e[fc->off - 1], &fc->e[fc->off],
+			(size_t)(i - fc->off) * sizeof *fc->e);
+		fc->off--;
+		i--;
+	} else {
+		uint32_t rel = i - fc->off;
+		if (!fence_room(fc))
+			return;
+		i = fc->off + rel; /* fence_room may have compacted */
+		memmove(&fc->e[i + 1], &fc->e[i], (size_t)(fc->off + fc->n - i) * sizeof *fc->e);
+	}
+	fc->e[i].key = key;
+	fc->e[i].m = m;
+	fc->n++;
+}
+
+/* m leaves fc (nothing if it is not there); true when fc is empty. */
+static bool fence_del(struct fence *fc, const struct qmsg *m)
+{
+	uint32_t i = fence_lower(fc, fence_key(m));
+	if (i < fc->off + fc->n && fc->e[i].m == m) {
+		if (i - fc->off < fc->n / 2) {
+			memmove(&fc->e[fc->off + 1], &fc->e[fc->off],
+				(size_t)(i - fc->off) * sizeof *fc->e);
+			fc->off++;
+		} else {
+			memmove(&fc->e[i], &fc->e[i + 1],
+				(size_t)(fc->off + fc->n - i - 1) * sizeof *fc->e);
+		}
+		fc->n--;
+	}
+	if (fc->n == 0)
+		fc->off = 0;
+	return fc->n == 0;
+}
+
+static void fence_free(struct fence *fc)
+{
+	if (fc != NULL)
+		free(fc->e);
+	free(fc);
+}
+
+static void list_fence_add(struct queue *q, struct qmsg *m)
+{
+	if (!fence_anchor(m))
+		return;
+	struct fence **pf = &q->pf[m->priority];
+	if (*pf == NULL && (*pf = calloc(1, sizeof **pf)) == NULL)
+		return;
+	fence_add(*pf, m);
+}
+
+static void list_fence_del(struct queue *q, const struct qmsg *m)
+{
+	struct fence **pf = &q->pf[m->priority];
+	if (fence_anchor(m) && *pf != NULL && fence_del(*pf, m)) {
+		fence_free(*pf);
+		*pf = NULL;
+	}
+}
+
+static uint64_t ptr_hash(const void *p)
+{
+	return id_hash((uint64_t)(uintptr_t)p);
+}
+
+static struct fence *chain_fence(const struct queue *q, const struct ikey *k)
+{
+	if (q->chf.count == 0)
+		return NULL;
+	uint64_t h = ptr_hash(k);
+	for (struct hmap_node *n = hmap_bucket(&q->chf, h); n != NULL; n = n->next)
+		if (n->hash == h && ((struct fence *)n)->k == k)
+			return (struct fence *)n;
+	return NULL;
+}
+
+/* m (linked in k's list) joins k's fence if it is an anchor and not the
+ * list's only message (keys of one message, the usual case of unique
+ * correlids, never get a fence). */
+static void chain_fence_add(struct queue *q, const struct ikey *k, struct qmsg *m)
+{
+	if (!fence_anchor(m) || k->head == k->tail)
+		return;
+	struct fence *fc = chain_fence(q, k);
+	if (fc == NULL) {
+		if ((fc = calloc(1, sizeof *fc)) == NULL)
+			return;
+		fc->k = k;
+		if (hmap_insert(&q->chf, &fc->node, ptr_hash(k)) != QSG_OK) {
+			free(fc);
+			return;
+		}
+	}
+	fence_add(fc, m);
+}
+
+static void chain_fence_drop(struct queue *q, struct fence *fc)
+{
+	hmap_remove(&q->chf, &fc->node);
+	fence_free(fc);
+}
+
+/* m leaves k's fence; the fence goes with its last entry, or with k. */
+static void chain_fence_del(struct queue *q, const struct ikey *k, const struct qmsg *m)
+{
+	struct fence *fc = chain_fence(q, k);
+	if (fc == NULL)
+		return;
+	if ((fence_anchor(m) && fence_del(fc, m)) || k->head == NULL)
+		chain_fence_drop(q, fc);
+}
+
+static void chain_fences_drop(struct queue *q)
+{
+	struct hmap_node *n = hmap_next(&q->chf, NULL);
+	while (n != NULL) {
+		struct hmap_node *next = hmap_next(&q->chf, n);
+		fence_free((struct fence *)n);
+		n = next;
+	}
+	hmap_close(&q->chf);
+}
+
+void fences_drop(struct queue *q)
+{
+	for (int p = 0; p < NPRIO; p++) {
+		fence_free(q->pf[p]);
+		q->pf[p] = NULL;
+	}
+	chain_fences_drop(q);
+}
+
+/* --- places in lists in get order ---------------------------------------- */
+
+/* The lists are a priority list (prev/next) or an index key's list
+ * (x->iprev/x->inext). */
+static struct qmsg *lnext(const struct qmsg *m, bool chain)
+{
+	return chain ? m->x->inext : m->next;
+}
+
+static struct qmsg *lprev(const struct qmsg *m, bool chain)
+{
+	return chain ? m->x->iprev : m->prev;
+}
+
+#define WALK_NEAR 8 /* steps tried from the expected end first */
+
+/* Where m goes in the list head..tail: *after is the message it follows
+ * (NULL: first). Returns true when that was found at an end or within
+ * WALK_NEAR steps of the end expected (from_tail), false when m goes
+ * further inside: then *after is a message before it to search on from. */
+static bool place_near(struct fsm *f, struct qmsg *head, struct qmsg *tail, const struct qmsg *m,
+		       bool chain, bool from_tail, struct qmsg **after)
+{
+	*after = tail;
+	if (tail == NULL || msg_get_before(tail, m))
+		return true;
+	*after = NULL;
+	if (msg_get_before(m, head))
+		return true;
+	/* head before m before tail: both walks below stop inside. */
+	struct qmsg *a = from_tail ? tail : head;
+	for (int i = 0; i < WALK_NEAR; i++) {
+		if (from_tail) {
+			a = lprev(a, chain);
+			f->walk_steps++;
+			if (msg_get_before(a, m)) {
+				*after = a;
+				return true;
+			}
+		} else {
+			struct qmsg *n = lnext(a, chain);
+			if (!msg_get_before(n, m)) {
+				*after = a;
+				return true;
+			}
+			a = n;
+			f->walk_steps++;
+		}
+	}
+	*after = head;
+	return false;
+}
+
+/* From `a` (before m), or from the fence's last anchor before m if that is
+ * further on, forward to m's place. */
+static struct qmsg *place_far(struct fsm *f, struct qmsg *a, const struct fence *fc,
+			      const struct qmsg *m, bool chain)
+{
+	struct qmsg *anchor = fence_pred(fc, m);
+	if (anchor != NULL)
+		a = anchor;
+	for (struct qmsg *n = lnext(a, chain); n != NULL && msg_get_before(n, m);
+	     n = lnext(n, chain)) {
+		a = n;
+		f->walk_steps++;
+	}
+	return a;
+}
+
 /* --- index -------------------------------------------------------------- */
 
 bool index_active(const struct queue *q)
@@ -87,6 +349,7 @@ static void unindexed(struct qmsg *m)
 
 static void index_drop(struct queue *q)
 {
+	chain_fences_drop(q);
 	struct hmap_node *n = hmap_next(&q->index, NULL);
 	while (n != NULL) {
 		struct hmap_node *next = hmap_next(&q->index, n);
@@ -111,7 +374,7 @@ static void index_fail(struct queue *q)
 	q->index_ok = false;
 }
 
-static void index_add(struct fsm *f, struct queue *q, struct qmsg *m)
+static void index_add(struct fsm *f, struct queue *q, struct qmsg *m, bool from_tail)
 {
 	if (!index_active(q))
 		return;
@@ -135,9 +398,9 @@ static void index_add(struct fsm *f, struct queue *q, struct qmsg *m)
 		}
 		memcpy(k->key, key, FSM_ID_LEN);
 	}
-	struct qmsg *after = k->tail;
-	while (after != NULL && msg_get_before(m, after))
-		after = after->x->iprev;
+	struct qmsg *after;
+	if (!place_near(f, k->head, k->tail, m, true, from_tail, &after))
+		after = place_far(f, after, chain_fence(q, k), m, true);
 	mx->iprev = after;
 	mx->inext = after ? after->x->inext : k->head;
 	if (mx->inext != NULL)
@@ -149,6 +412,7 @@ static void index_add(struct fsm *f, struct queue *q, struct qmsg *m)
 	else
 		k->head = m;
 	m->flags |= QM_INDEXED;
+	chain_fence_add(q, k, m);
 }
 
 static void index_del(struct queue *q, struct qmsg *m)
@@ -167,6 +431,8 @@ static void index_del(struct queue *q, struct qmsg *m)
 	else
 		k->tail = mx->iprev;
 	unindexed(m);
+	if (fence_anchor(m) || k->head == NULL)
+		chain_fence_del(q, k, m);
 	if (k->head == NULL) {
 		hmap_remove(&q->index, &k->node);
 		free(k);
@@ -179,26 +445,20 @@ void index_build(struct fsm *f, struct queue *q)
 	q->index_ok = true;
 	for (int p = NPRIO - 1; p >= 0; p--)
 		for (struct qmsg *m = q->head[p]; m != NULL && index_active(q); m = m->next)
-			index_add(f, q, m);
+			index_add(f, q, m, true);
 }
 
 /* --- priority lists ------------------------------------------------------ */
 
-/* Insert a committed message by seqno. from_tail: a new commit (usually the
- * highest seqno); otherwise a backout (usually near the head). */
+/* Insert a committed message by seqno: near the end from_tail says (a new
+ * commit: usually the highest seqno; a backout: usually near the head),
+ * else from the fence's anchor before it. */
 void make_visible(struct fsm *f, struct queue *q, struct qmsg *m, bool from_tail)
 {
 	unsigned p = m->priority;
 	struct qmsg *after;
-	if (from_tail) {
-		after = q->tail[p];
-		while (after != NULL && after->seqno > m->seqno)
-			after = after->prev;
-	} else {
-		after = NULL;
-		for (struct qmsg *x = q->head[p]; x != NULL && x->seqno < m->seqno; x = x->next)
-			after = x;
-	}
+	if (!place_near(f, q->head[p], q->tail[p], m, false, from_tail, &after))
+		after = place_far(f, after, q->pf[p], m, false);
 	m->prev = after;
 	m->next = after ? after->next : q->head[p];
 	if (m->next != NULL)
@@ -209,6 +469,7 @@ void make_visible(struct fsm *f, struct queue *q, struct qmsg *m, bool from_tail
 		after->next = m;
 	else
 		q->head[p] = m;
+	list_fence_add(q, m);
 	m->state = MS_VISIBLE;
 	m->flags &= (uint8_t)~QM_XFER; /* meaningful in a uow only */
 	m->q = q;
@@ -216,13 +477,14 @@ void make_visible(struct fsm *f, struct queue *q, struct qmsg *m, bool from_tail
 	/* Out of memory fails the apply (the member stops); m stays visible. */
 	if (qmsg_expiry(m) != 0 && xheap_add(q, m) != QSG_OK)
 		f->alloc_failed = true;
-	index_add(f, q, m);
+	index_add(f, q, m, from_tail);
 }
 
 void take_visible(struct queue *q, struct qmsg *m)
 {
 	unsigned p = m->priority;
 	index_del(q, m);
+	list_fence_del(q, m);
 	if (m->prev != NULL)
 		m->prev->next = m->next;
 	else
@@ -283,6 +545,7 @@ struct queue *queue_lookup(const struct fsm *f, uint32_t member, const char *nam
 void queue_free(struct queue *q)
 {
 	index_drop(q); /* first: it touches the messages */
+	fences_drop(q);
 	xheap_drop(q);
 	for (int p = 0; p < NPRIO; p++) {
 		struct qmsg *m = q->head[p];

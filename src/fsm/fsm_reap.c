@@ -38,6 +38,7 @@ void reap_queue(struct fsm *f, struct queue *q)
 	q->curdepth -= q->nvisible;
 	q->nvisible = 0;
 	xheap_drop(q);
+	fences_drop(q); /* they point at the messages that leave */
 	if (q->index.nbuckets > 0) {
 		struct reap_index *r = malloc(sizeof *r);
 		if (r != NULL) {
