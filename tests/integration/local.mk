@@ -12,8 +12,10 @@ tests_integration_uowhold_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/common
 tests_integration_uowhold_LDADD = libqsg.la
 TESTS += tests/integration/test_restart.sh
 EXTRA_DIST += tests/integration/test_restart.sh
-TESTS += tests/integration/test_channels.sh tests/integration/test_chan_blacklist.sh
-EXTRA_DIST += tests/integration/test_channels.sh tests/integration/test_chan_blacklist.sh
+TESTS += tests/integration/test_channels.sh tests/integration/test_chan_blacklist.sh \
+	tests/integration/test_chan_blacklist2.sh
+EXTRA_DIST += tests/integration/test_channels.sh tests/integration/test_chan_blacklist.sh \
+	tests/integration/test_chan_blacklist2.sh
 TESTS += tests/integration/test_pause.sh
 EXTRA_DIST += tests/integration/test_pause.sh
 TESTS += tests/integration/test_async_failover.sh tests/integration/test_async_consume.sh
