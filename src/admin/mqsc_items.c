@@ -287,13 +287,47 @@ static uint8_t obj_qtype(enum mqsc_obj o)
 				      : FSM_QT_LOCAL;
 }
 
+/* A switch (fsm_attr_switch): KW sets it, NOKW clears it, both without a
+ * value; KW(YES|NO) goes through attr_value. Returns 1 when `a` is not
+ * such a form. */
+static int set_switch(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
+{
+	uint8_t qtype = obj_qtype(cmd->obj);
+	bool no = strncmp(a->keyword, "NO", 2) == 0;
+	const struct fsm_attr *d = fsm_qattr_find(a->keyword, qtype);
+	if ((d == NULL || d->names != fsm_attr_switch) && no) {
+		d = fsm_qattr_find(a->keyword + 2, qtype);
+	} else {
+		no = false;
+	}
+	if (d == NULL || d->names != fsm_attr_switch || (a->has_value && !no))
+		return 1;
+	if (a->has_value)
+		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX, "%s takes no value (column %u)",
+				a->keyword, a->column);
+	if (cmd->qattrs.set & d->bit)
+		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
+				"%s and NO%s are mutually exclusive (column %u)", d->keyword,
+				d->keyword, a->column);
+	fsm_attr_set_num(d, &cmd->qattrs, no ? 0 : 1);
+	cmd->qattrs.set |= d->bit;
+	return QSG_OK;
+}
+
 /* Set one queue attribute in cmd->qattrs. Returns 1 when `a` is not an
  * attribute of this queue type, QSG_OK or an error otherwise. */
 static int set_qattr(struct mqsc_cmd *cmd, const struct mqsc_attr *a, char *errmsg)
 {
+	int rc = set_switch(cmd, a, errmsg);
+	if (rc != 1)
+		return rc;
 	const struct fsm_attr *d = fsm_qattr_find(a->keyword, obj_qtype(cmd->obj));
 	if (d == NULL)
 		return 1;
+	if (d->names == fsm_attr_switch && (cmd->qattrs.set & d->bit))
+		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
+				"%s and NO%s are mutually exclusive (column %u)", d->keyword,
+				d->keyword, a->column);
 	return attr_value(d, a, &cmd->qattrs, &cmd->qattrs.set, errmsg);
 }
 

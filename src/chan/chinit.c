@@ -10,6 +10,7 @@
 #include "chhost.h"
 #include "chrcv.h"
 #include "chsdr.h"
+#include "chtrig.h"
 
 #define TICK_MS 1000
 #define CH_MAX_PENDING 64 /* CAS commands in flight from reconciliation */
@@ -48,6 +49,7 @@ struct chinit {
 	struct chpend pend[CH_MAX_PENDING];
 	struct chcore_cand *members; /* owner choice: the member table */
 	size_t members_cap;
+	bool trig_dirty; /* leader: a put landed; evaluate triggers this turn */
 };
 
 /* ---- refs ---- */
@@ -97,7 +99,15 @@ struct cas_req {
 	char rqmname[FSM_NAME_MAX + 1];
 	struct fsm_chimage before, after;
 	char reason[FSM_REASON_MAX + 1];
+	/* A trigger's start (chtrig.h): the xmitq, and whether TRIGGER is
+	 * turned off once it is made (TRIGTYPE(DEPTH)). */
+	bool trig;
+	bool trigger_off;
+	char xmitq[FSM_NAME_MAX + 1];
+	char trig_text[256]; /* QSG5070I */
 };
+
+static void trigger_off(struct chinit *ci, const struct cas_req *r);
 
 static void cas_done(void *arg, int status, const void *result, size_t len)
 {
@@ -108,10 +118,15 @@ static void cas_done(void *arg, int status, const void *result, size_t len)
 	r->pend->used = false;
 	if (status == QSG_OK &&
 	    fsm_result_decode(FSM_OP_CHST_CAS, result, len, &res, errmsg) == QSG_OK) {
-		if (res.rc == QSG_OK)
+		if (res.rc == QSG_OK) {
 			chhost_log_change(&ci->host, r->name, r->rqmname, &r->before, &r->after,
 					  r->reason);
-		else if (res.rc != QSG_RC_CAS_FAILED)
+			if (r->trig)
+				QLOG_INFO_(ci->d->log, "QSG5070I", "channel %s: %s", r->name,
+					   r->trig_text);
+			if (r->trigger_off)
+				trigger_off(ci, r);
+		} else if (res.rc != QSG_RC_CAS_FAILED)
 			QLOG_WARNING(ci->d->log, "QSG5010W",
 				     "channel %s: status change refused: %s", r->name,
 				     qsg_rc_name(res.rc));
@@ -124,42 +139,153 @@ static void cas_done(void *arg, int status, const void *result, size_t len)
 	chhost_unref(&ci->host);
 }
 
-static void submit_cas(struct chinit *ci, const struct fsm_chstatus *st,
-		       const struct fsm_chimage *after, const char *reason)
+/* Submit the CAS of r (filled but for ci and pend); frees r when it is
+ * not submitted. */
+static void submit_req(struct chinit *ci, struct cas_req *r, uint8_t chltype)
 {
-	if (pend_find(ci, st->name, st->rqmname) != NULL)
+	if (pend_find(ci, r->name, r->rqmname) != NULL) {
+		free(r);
 		return;
-	struct chpend *p = pend_add(ci, st->name, st->rqmname);
-	struct cas_req *r = calloc(1, sizeof *r);
-	if (p == NULL || r == NULL) {
-		if (p != NULL)
-			p->used = false;
+	}
+	struct chpend *p = pend_add(ci, r->name, r->rqmname);
+	if (p == NULL) {
 		free(r);
 		return;
 	}
 	r->ci = ci;
 	r->pend = p;
-	snprintf(r->name, sizeof r->name, "%s", st->name);
-	snprintf(r->rqmname, sizeof r->rqmname, "%s", st->rqmname);
-	r->before = st->img;
-	r->after = *after;
-	snprintf(r->reason, sizeof r->reason, "%s", reason);
 
 	struct fsm_cmd cmd;
 	memset(&cmd, 0, sizeof cmd);
 	cmd.op = FSM_OP_CHST_CAS;
-	snprintf(cmd.ch.name, sizeof cmd.ch.name, "%s", st->name);
-	snprintf(cmd.ch.rqmname, sizeof cmd.ch.rqmname, "%s", st->rqmname);
-	cmd.ch.chltype = st->chltype;
-	cmd.ch.before = st->img;
-	cmd.ch.after = *after;
-	snprintf(cmd.ch.reason, sizeof cmd.ch.reason, "%s", reason);
+	snprintf(cmd.ch.name, sizeof cmd.ch.name, "%s", r->name);
+	snprintf(cmd.ch.rqmname, sizeof cmd.ch.rqmname, "%s", r->rqmname);
+	cmd.ch.chltype = chltype;
+	cmd.ch.before = r->before;
+	cmd.ch.after = r->after;
+	snprintf(cmd.ch.reason, sizeof cmd.ch.reason, "%s", r->reason);
 	chhost_ref(&ci->host);
 	if (qsgd_submit(ci->d, &cmd, cas_done, r) != QSG_OK) {
 		p->used = false;
 		free(r);
 		chhost_unref(&ci->host);
 	}
+}
+
+static void submit_cas(struct chinit *ci, const struct fsm_chstatus *st,
+		       const struct fsm_chimage *after, const char *reason)
+{
+	if (pend_find(ci, st->name, st->rqmname) != NULL)
+		return;
+	struct cas_req *r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return;
+	snprintf(r->name, sizeof r->name, "%s", st->name);
+	snprintf(r->rqmname, sizeof r->rqmname, "%s", st->rqmname);
+	r->before = st->img;
+	r->after = *after;
+	snprintf(r->reason, sizeof r->reason, "%s", reason);
+	submit_req(ci, r, st->chltype);
+}
+
+/* ---- triggering (chtrig.h; docs/channels.md "Triggering") ---- */
+
+struct trigoff_req {
+	struct chinit *ci;
+	char xmitq[FSM_NAME_MAX + 1];
+};
+
+static void trigoff_done(void *arg, int status, const void *result, size_t len)
+{
+	struct trigoff_req *t = arg;
+	struct chinit *ci = t->ci;
+	struct fsm_result res;
+	char errmsg[QSG_ERRMSG_SIZE] = "";
+	int rc = status;
+	if (status == QSG_OK &&
+	    (rc = fsm_result_decode(FSM_OP_QALTER, result, len, &res, errmsg)) == QSG_OK)
+		rc = res.rc;
+	if (rc == QSG_OK)
+		QLOG_INFO_(ci->d->log, "QSG5071I",
+			   "queue %s: TRIGGER turned off after its TRIGTYPE(DEPTH) trigger "
+			   "(ALTER QLOCAL(%s) TRIGGER arms it again)",
+			   t->xmitq, t->xmitq);
+	else
+		QLOG_WARNING(ci->d->log, "QSG5072W",
+			     "queue %s: TRIGGER not turned off after its TRIGTYPE(DEPTH) "
+			     "trigger: %s; it fires again when the channel is inactive",
+			     t->xmitq, qsg_rc_name(rc));
+	free(t);
+	chhost_unref(&ci->host);
+}
+
+/* After a DEPTH trigger fired, as MQ: ALTER QLOCAL(xmitq) NOTRIGGER. */
+static void trigger_off(struct chinit *ci, const struct cas_req *r)
+{
+	struct trigoff_req *t = calloc(1, sizeof *t);
+	if (t == NULL)
+		return;
+	t->ci = ci;
+	snprintf(t->xmitq, sizeof t->xmitq, "%s", r->xmitq);
+	struct fsm_cmd cmd;
+	memset(&cmd, 0, sizeof cmd);
+	cmd.op = FSM_OP_QALTER;
+	snprintf(cmd.queue, sizeof cmd.queue, "%s", r->xmitq);
+	snprintf(cmd.attrs.name, sizeof cmd.attrs.name, "%s", r->xmitq);
+	cmd.attrs.qtype = FSM_QT_LOCAL;
+	cmd.attrs.disp = FSM_DISP_DEFAULT; /* the group's queue (scope 0) */
+	cmd.attrs.trigger = 0;
+	cmd.attrs.set = FSM_QA_TRIGGER;
+	chhost_ref(&ci->host);
+	if (qsgd_submit(ci->d, &cmd, trigoff_done, t) != QSG_OK) {
+		free(t);
+		chhost_unref(&ci->host);
+	}
+}
+
+static bool trig_skip(void *arg, const char *channel)
+{
+	return pend_find(arg, channel, "") != NULL;
+}
+
+static void trig_start(void *arg, const struct chtrig_start *s)
+{
+	struct chinit *ci = arg;
+	char nm[FSM_NAME_MAX + 16];
+	struct cas_req *r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return;
+	snprintf(r->name, sizeof r->name, "%s", s->channel);
+	r->before = s->before;
+	r->after = s->after;
+	r->trig = true;
+	r->trigger_off = s->trigger_off;
+	snprintf(r->xmitq, sizeof r->xmitq, "%s", s->xmitq);
+	const char *type = fsm_attr_enum_name(fsm_attr_trigtype, s->trigtype);
+	snprintf(r->reason, sizeof r->reason, "triggered: TRIGTYPE(%s), depth %u", type, s->depth);
+	snprintf(r->trig_text, sizeof r->trig_text,
+		 "started by the trigger of its transmission queue %s (TRIGTYPE(%s), %u "
+		 "message%s) on %s",
+		 s->xmitq, type, s->depth, s->depth == 1 ? "" : "s",
+		 chhost_member_name(&ci->host, s->after.owner, nm, sizeof nm));
+	submit_req(ci, r, FSM_CHL_SDR);
+}
+
+static bool is_leader(struct chinit *ci)
+{
+	return ci->d->ops != NULL && ci->d->ops->is_leader != NULL && ci->d->ops->is_leader(ci->d);
+}
+
+/* The leader evaluates every armed transmission queue from its replica. A
+ * start that loses its CAS (someone started the channel meanwhile) changes
+ * nothing. */
+static void trig_eval(struct chinit *ci)
+{
+	ci->trig_dirty = false;
+	if (!ci->begun || ci->closing || ci->host.fenced || !is_leader(ci))
+		return;
+	size_t n = chcore_view_table(ci->d->fsm, &ci->members, &ci->members_cap);
+	chtrig_view_eval(ci->d->fsm, ci->members, n, trig_skip, trig_start, ci);
 }
 
 /* ---- publishing our channel initiator state ---- */
@@ -340,6 +466,7 @@ static void reconcile(struct chinit *ci)
 	struct rec_ctx x = {.ci = ci, .self = ci->d->cfg->id};
 	x.nmembers = chcore_view_table(ci->d->fsm, &ci->members, &ci->members_cap);
 	fsm_chstatus_foreach(ci->d->fsm, reconcile_entry, &x);
+	trig_eval(ci);
 }
 
 static void on_check(uv_check_t *h)
@@ -350,6 +477,8 @@ static void on_check(uv_check_t *h)
 		ci->gen_seen = g;
 		reconcile(ci);
 	}
+	if (ci->trig_dirty)
+		trig_eval(ci);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -586,6 +715,9 @@ void chinit_notify_queue(struct chinit *ci, const char *queue)
 {
 	for (struct chsdr *s = ci->host.sdrs; s != NULL; s = chsdr_next(s))
 		chsdr_notify_queue(s, queue);
+	/* The leader looks at the triggers once this loop turn (on_check). */
+	if (!ci->trig_dirty && is_leader(ci))
+		ci->trig_dirty = true;
 }
 
 struct chrcv *chinit_accept(struct chinit *ci, struct stream *st)

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "chsdr_int.h"
+#include "chtrig.h"
 
 /* ---- disconnect interval ---- */
 
@@ -82,7 +83,9 @@ static void on_timer(uv_timer_t *t)
 		return;
 	case P_WAIT_RETRY:
 		if (s->idle_disc) {
-			if (fsm_available(s->h->d->fsm, 0, s->def.xmitq) > 0)
+			/* A triggered xmitq: the leader's trigger restarts it. */
+			if (fsm_available(s->h->d->fsm, 0, s->def.xmitq) > 0 &&
+			    !chtrig_xmitq_triggered(s->h->d->fsm, s->def.xmitq))
 				chsdr_retry_fire(s);
 			return;
 		}
@@ -204,7 +207,8 @@ void chsdr_notify_queue(struct chsdr *s, const char *queue)
 		s->idle = false;
 		s->idle_since = 0;
 		chsdr_pump(s);
-	} else if (s->phase == P_WAIT_RETRY && s->idle_disc) {
+	} else if (s->phase == P_WAIT_RETRY && s->idle_disc &&
+		   !chtrig_xmitq_triggered(s->h->d->fsm, s->def.xmitq)) {
 		chsdr_retry_fire(s);
 	}
 }

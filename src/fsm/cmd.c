@@ -34,14 +34,24 @@ static bool name_or_empty(const char *s)
 #define DEC_CONN(f) qsg_get_str(r, a->f, sizeof a->f);
 #define DEC(field, type, ...) DEC_##type(field)
 
+/* The trigger attributes follow only when `set` has one of their bits
+ * (fsm_attrs.h): older records decode with their defaults. */
 void fsm_qattrs_encode(struct qsg_wbuf *w, const struct fsm_qattrs *a)
 {
-	FSM_QATTRS(ENC, ENC)
+	FSM_QATTRS_BASE(ENC, ENC)
+	if (a->set & FSM_QA_TRIG_MASK) {
+		FSM_QATTRS_TRIG(ENC, ENC)
+	}
 }
 
 int fsm_qattrs_decode(struct qsg_rbuf *r, struct fsm_qattrs *a, char *errmsg)
 {
-	FSM_QATTRS(DEC, DEC)
+	FSM_QATTRS_BASE(DEC, DEC)
+	if (a->set & FSM_QA_TRIG_MASK) {
+		FSM_QATTRS_TRIG(DEC, DEC)
+	} else {
+		fsm_qattrs_trig_defaults(a);
+	}
 	if (r->err != QSG_OK)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "queue attributes truncated or too long");
 	if ((a->set & ~(uint32_t)FSM_QA_ALL) != 0)
@@ -63,6 +73,11 @@ int fsm_qattrs_decode(struct qsg_rbuf *r, struct fsm_qattrs *a, char *errmsg)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad TARGET");
 	if (a->disp > FSM_DISP_COPY)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "QSGDISP %u out of range", a->disp);
+	if (a->trigger > 1 || a->trigtype > FSM_TRIG_DEPTH)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "TRIGGER %u or TRIGTYPE %u out of range",
+				a->trigger, a->trigtype);
+	if (!name_or_empty(a->initq))
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad INITQ");
 	return QSG_OK;
 }
 

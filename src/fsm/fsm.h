@@ -178,7 +178,7 @@ enum { FSM_QATTRS(FSM_ATTR_NONE, FSM_ATTR_QA_BIT) };
 #define FSM_ENTRY_TYPE_BATCH 1
 #define FSM_ENTRY_HEADER_SIZE 16 /* version, type, reserved, time_ms, count */
 #define FSM_F_ALL 0x01ff /* every defined FSM_F_* bit */
-#define FSM_QA_ALL 0xffff /* every defined FSM_QA_* bit */
+#define FSM_QA_ALL 0x1fffff /* every defined FSM_QA_* bit (FSM_QA_TRIG_MASK: 0x1f0000) */
 /* The batcher must check every command with fsm_cmd_decode before adding it
  * to an entry: one undecodable command makes fsm_apply reject the whole
  * entry. */

@@ -17,6 +17,10 @@ const struct fsm_attr_enum fsm_attr_chltype[] = {
 	{"SDR", FSM_CHL_SDR}, {"RCVR", FSM_CHL_RCVR}, {NULL, 0}};
 const struct fsm_attr_enum fsm_attr_compmsg[] = {
 	{"NONE", FSM_COMP_NONE}, {"LZ4", FSM_COMP_LZ4}, {NULL, 0}};
+const struct fsm_attr_enum fsm_attr_switch[] = {{"NO", 0}, {"YES", 1}, {NULL, 0}};
+const struct fsm_attr_enum fsm_attr_trigtype[] = {
+	{"NONE", FSM_TRIG_NONE}, {"FIRST", FSM_TRIG_FIRST}, {"EVERY", FSM_TRIG_EVERY},
+	{"DEPTH", FSM_TRIG_DEPTH}, {NULL, 0}};
 /* clang-format on */
 
 /* The set masks cover exactly the rows' bits. */
@@ -69,8 +73,20 @@ const size_t fsm_chattr_count = sizeof fsm_chattr_table / sizeof fsm_chattr_tabl
 void fsm_qattrs_defaults(struct fsm_qattrs *a)
 {
 	memset(a, 0, sizeof *a);
-	a->set = FSM_QA_ALL;
+	a->set = FSM_QA_ALL & ~(uint32_t)FSM_QA_TRIG_MASK;
 	FSM_QATTRS(FSM_ATTR_NONE, DFLT)
+}
+
+#define DFLT_STR_NAME(f) a->f[0] = '\0';
+#define DFLT_STR_TEXT(f) a->f[0] = '\0';
+#define DFLT_STR_CONN(f) a->f[0] = '\0';
+#define DFLT_STR_U8(f)
+#define DFLT_STR_U32(f)
+#define DFLT_ALL(field, type, n, kw, bit, d, ...) DFLT_##type(field, d) DFLT_STR_##type(field)
+
+void fsm_qattrs_trig_defaults(struct fsm_qattrs *a)
+{
+	FSM_QATTRS_TRIG(FSM_ATTR_NONE, DFLT_ALL)
 }
 
 void fsm_chattrs_defaults(struct fsm_chattrs *a)
@@ -95,6 +111,7 @@ void fsm_chattrs_defaults(struct fsm_chattrs *a)
 void fsm_qattrs_merge(struct fsm_qattrs *dst, const struct fsm_qattrs *src, uint32_t mask)
 {
 	FSM_QATTRS(FSM_ATTR_NONE, QMERGE)
+	dst->set |= mask & FSM_QA_TRIG_MASK;
 }
 
 void fsm_chattrs_merge(struct fsm_chattrs *dst, const struct fsm_chattrs *src, uint32_t mask)

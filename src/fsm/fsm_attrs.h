@@ -20,6 +20,18 @@
  * Adding a queue attribute: one A(...) line in FSM_QATTRS plus its
  * behaviour (what the state machine does with it).
  *
+ * The queue table has two parts. FSM_QATTRS_BASE is the original layout,
+ * always encoded. FSM_QATTRS_TRIG (the trigger attributes, docs/channels.md
+ * "Triggering") follows it on the wire and in snapshots only when `set`
+ * has one of its bits (FSM_QA_TRIG_MASK): a record without them decodes
+ * with their defaults, so commands and snapshots written before they
+ * existed read as they were meant, and a queue that never had a trigger
+ * attribute is written byte for byte as before. A stored queue's `set`
+ * gains a trigger bit when a QDEFINE or QALTER gives it (fsm_qattrs_merge),
+ * and keeps it. Never append rows to FSM_QATTRS_TRIG (the records that
+ * carry it would change meaning): a later group of queue attributes needs
+ * a table and bits of its own, encoded in the same way.
+ *
  * Pure declarations and data; anyone may include it (fsm.h and fsm_chan.h
  * do). The tables name constants of fsm.h and fsm_chan.h but are expanded
  * only where those are defined. */
@@ -52,7 +64,9 @@
  * table order. */
 
 /* clang-format off */
-#define FSM_QATTRS(F, A)                                                                          \
+#define FSM_QATTRS(F, A) FSM_QATTRS_BASE(F, A) FSM_QATTRS_TRIG(F, A)
+
+#define FSM_QATTRS_BASE(F, A)                                                                     \
 	F(name,          NAME, FSM_NAME_MAX)                                                       \
 	F(set,           U32,  0) /* FSM_QA_* mask */                                              \
 	A(maxdepth,      U32,  0,             MAXDEPTH, 0x0001, FSM_DEFAULT_MAXDEPTH, 0, 999999999, NULL, 1, 0, 0)  \
@@ -74,6 +88,16 @@
 	A(target,        NAME, FSM_NAME_MAX,  TARGET,   0x8000, 0, 0, 0, NULL,              0, 0, 1)       \
 	F(disp,          U8,   0) /* enum fsm_qdisp */                                             \
 	F(scope,         U32,  0) /* 0, or the owning member (QMGR objects, COPYs) */
+
+/* TRIGGER is a switch: MQSC TRIGGER / NOTRIGGER (fsm_attr_switch). TRIGDATA:
+ * for a transmission queue, the channel to start. INITQ: accepted and shown,
+ * used by nothing (docs/channels.md "Triggering"). */
+#define FSM_QATTRS_TRIG(F, A)                                                                     \
+	A(trigger,       U8,   0,             TRIGGER,  0x10000,  0, 0, 0, fsm_attr_switch, 13, 0, 0)      \
+	A(trigtype,      U8,   0,             TRIGTYPE, 0x20000,  FSM_TRIG_FIRST, 0, 0, fsm_attr_trigtype, 14, 0, 0) \
+	A(trigdpth,      U32,  0,             TRIGDPTH, 0x40000,  1, 1, 999999999, NULL,   15, 0, 0)      \
+	A(trigdata,      TEXT, FSM_DESCR_MAX, TRIGDATA, 0x80000,  0, 0, 0, NULL,            16, 0, 0)      \
+	A(initq,         NAME, FSM_NAME_MAX,  INITQ,    0x100000, 0, 0, 0, NULL,            17, 0, 0)
 
 #define FSM_CHATTRS(F, A)                                                                         \
 	F(name,     NAME, FSM_CHNAME_MAX)                                                          \
@@ -126,6 +150,9 @@
 #define FSM_QA_QLOCAL_MASK (0u FSM_QATTRS(FSM_ATTR_NONE, FSM_ATTR_QL_BIT))
 #define FSM_QA_QREMOTE_MASK (0u FSM_QATTRS(FSM_ATTR_NONE, FSM_ATTR_QR_BIT))
 #define FSM_QA_QALIAS_MASK (0u FSM_QATTRS(FSM_ATTR_NONE, FSM_ATTR_QA_ONLY_BIT))
+/* Bits of the trigger attributes (encoded only when one is in `set`). */
+#define FSM_ATTR_ANY_BIT(field, type, n, kw, bit, ...) | (uint32_t)(bit)
+#define FSM_QA_TRIG_MASK (0u FSM_QATTRS_TRIG(FSM_ATTR_NONE, FSM_ATTR_ANY_BIT))
 
 /* --- descriptors ---------------------------------------------------------- */
 
@@ -140,6 +167,19 @@ extern const struct fsm_attr_enum fsm_attr_indxtype[]; /* enum fsm_indxtype */
 extern const struct fsm_attr_enum fsm_attr_usage[]; /* enum fsm_usage */
 extern const struct fsm_attr_enum fsm_attr_chltype[]; /* enum fsm_chltype */
 extern const struct fsm_attr_enum fsm_attr_compmsg[]; /* enum fsm_compmsg */
+/* A switch (NO=0 YES=1): MQSC sets it with the bare keyword (TRIGGER) and
+ * clears it with NO and the keyword (NOTRIGGER); KW(YES|NO) is accepted
+ * too, and DISPLAY shows KW(YES|NO). */
+extern const struct fsm_attr_enum fsm_attr_switch[];
+extern const struct fsm_attr_enum fsm_attr_trigtype[]; /* enum fsm_trigtype */
+
+/* TRIGTYPE values (MQ's MQTT_* numbers). */
+enum fsm_trigtype {
+	FSM_TRIG_NONE = 0,
+	FSM_TRIG_FIRST = 1,
+	FSM_TRIG_EVERY = 2,
+	FSM_TRIG_DEPTH = 3,
+};
 
 enum fsm_attr_type {
 	FSM_ATTR_U8 = 1,
@@ -171,12 +211,16 @@ extern const size_t fsm_chattr_count;
 struct fsm_qattrs;
 struct fsm_chattrs;
 
-/* Defaults of QDEFINE/CHDEFINE: zeros, set = all bits, then each row's
- * dflt. */
+/* Defaults of QDEFINE/CHDEFINE: zeros, set = all bits (queues: all but
+ * the trigger bits, see above), then each row's dflt. */
 void fsm_qattrs_defaults(struct fsm_qattrs *a);
+/* Only the trigger attributes take their defaults (set is not changed):
+ * what a record without them means. */
+void fsm_qattrs_trig_defaults(struct fsm_qattrs *a);
 void fsm_chattrs_defaults(struct fsm_chattrs *a);
-/* Copy the attributes whose bit is in mask from src to dst (dst->set is
- * not changed). */
+/* Copy the attributes whose bit is in mask from src to dst. dst->set is
+ * not changed, except that queues gain the trigger bits of mask (a stored
+ * queue then carries its trigger attributes in snapshots). */
 void fsm_qattrs_merge(struct fsm_qattrs *dst, const struct fsm_qattrs *src, uint32_t mask);
 void fsm_chattrs_merge(struct fsm_chattrs *dst, const struct fsm_chattrs *src, uint32_t mask);
 

@@ -890,7 +890,7 @@ static void command_decode_rules(void **state)
 	d.attrs.maxmsgl = FSM_MAX_MSGL + 1;
 	expect_decode_fail(&d);
 	d.attrs.maxmsgl = 0;
-	d.attrs.set = 0x10000; /* first bit after FSM_QA_ALL */
+	d.attrs.set = FSM_QA_ALL + 1; /* first bit after FSM_QA_ALL */
 	expect_decode_fail(&d);
 	d.attrs.set = 0;
 	d.attrs.defpsist = 2;

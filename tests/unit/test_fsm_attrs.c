@@ -30,6 +30,7 @@ static const char old_chattrs_hex[] =
 static void fill_qattrs(struct fsm_qattrs *a)
 {
 	memset(a, 0, sizeof *a);
+	fsm_qattrs_trig_defaults(a); /* not encoded: set has no trigger bit */
 	snprintf(a->name, sizeof a->name, "Q.NAME.1");
 	a->set = 0xa5c3;
 	a->maxdepth = 0x01020304;
@@ -136,6 +137,86 @@ static void chattrs_bytes(void **state)
 	qsg_wbuf_close(&w);
 }
 
+/* The trigger attributes (fsm_attrs.h, FSM_QATTRS_TRIG) follow the old
+ * layout when set has one of their bits, and only then; a record without
+ * them (every record written before they existed) decodes with their
+ * defaults. */
+static void qattrs_trig_bytes(void **state)
+{
+	(void)state;
+	struct fsm_qattrs a, b;
+	struct qsg_wbuf w;
+	struct qsg_rbuf r;
+	char hex[1024], err[QSG_ERRMSG_SIZE];
+
+	fill_qattrs(&a);
+	a.set |= FSM_QA_TRIGGER;
+	a.trigger = 1;
+	a.trigtype = FSM_TRIG_DEPTH;
+	a.trigdpth = 0x15161718;
+	snprintf(a.trigdata, sizeof a.trigdata, "CH.ONE");
+	snprintf(a.initq, sizeof a.initq, "SYSTEM.CHANNEL.INITQ");
+	qsg_wbuf_init(&w);
+	fsm_qattrs_encode(&w, &a);
+	assert_int_equal(w.err, QSG_OK);
+	hex_of(&w, hex);
+	/* The old bytes with the new set (0x1000a5c3 little-endian at byte
+	 * 10), then the five fields. */
+	char want[1024];
+	snprintf(want, sizeof want, "%.20s%s%s%s", old_qattrs_hex, "c3a50100", old_qattrs_hex + 28,
+		 "010318171615"
+		 "0600"
+		 "43482e4f4e45"
+		 "1400"
+		 "53595354454d2e4348414e4e454c2e494e495451");
+	assert_string_equal(hex, want);
+	qsg_rbuf_init(&r, w.data, w.len);
+	memset(&b, 0, sizeof b);
+	assert_int_equal(fsm_qattrs_decode(&r, &b, err), QSG_OK);
+	assert_int_equal(r.len - r.pos, 0);
+	assert_memory_equal(&a, &b, sizeof a);
+
+	/* Without a trigger bit: the old bytes, decoded with the defaults
+	 * whatever the fields held. */
+	a.set &= ~(uint32_t)FSM_QA_TRIGGER;
+	qsg_wbuf_reset(&w);
+	fsm_qattrs_encode(&w, &a);
+	hex_of(&w, hex);
+	assert_string_equal(hex, old_qattrs_hex);
+	qsg_rbuf_init(&r, w.data, w.len);
+	assert_int_equal(fsm_qattrs_decode(&r, &b, err), QSG_OK);
+	assert_int_equal(b.trigger, 0);
+	assert_int_equal(b.trigtype, FSM_TRIG_FIRST);
+	assert_int_equal(b.trigdpth, 1);
+	assert_string_equal(b.trigdata, "");
+	assert_string_equal(b.initq, "");
+
+	/* Decode checks the values. */
+	struct {
+		uint8_t trigger, trigtype;
+		const char *initq;
+	} bad[] = {{2, FSM_TRIG_FIRST, ""}, {1, FSM_TRIG_DEPTH + 1, ""}, {1, 1, "BAD NAME"}};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		fill_qattrs(&a);
+		a.set |= FSM_QA_TRIGTYPE;
+		a.trigger = bad[i].trigger;
+		a.trigtype = bad[i].trigtype;
+		snprintf(a.initq, sizeof a.initq, "%s", bad[i].initq);
+		qsg_wbuf_reset(&w);
+		fsm_qattrs_encode(&w, &a);
+		qsg_rbuf_init(&r, w.data, w.len);
+		assert_int_equal(fsm_qattrs_decode(&r, &b, err), QSG_RC_BAD_FRAME);
+	}
+	/* Truncated trigger fields. */
+	fill_qattrs(&a);
+	a.set |= FSM_QA_INITQ;
+	qsg_wbuf_reset(&w);
+	fsm_qattrs_encode(&w, &a);
+	qsg_rbuf_init(&r, w.data, w.len - 1);
+	assert_int_equal(fsm_qattrs_decode(&r, &b, err), QSG_RC_BAD_FRAME);
+	qsg_wbuf_close(&w);
+}
+
 /* The defaults the state machine used to set by hand. */
 static void defaults(void **state)
 {
@@ -145,7 +226,9 @@ static void defaults(void **state)
 
 	fsm_qattrs_defaults(&q);
 	memset(&qe, 0, sizeof qe);
-	qe.set = FSM_QA_ALL;
+	qe.set = FSM_QA_ALL & ~(uint32_t)FSM_QA_TRIG_MASK; /* see fsm_attrs.h */
+	qe.trigtype = FSM_TRIG_FIRST;
+	qe.trigdpth = 1;
 	qe.maxdepth = FSM_DEFAULT_MAXDEPTH;
 	qe.maxmsgl = FSM_DEFAULT_MAXMSGL;
 	qe.maxumsgs = FSM_DEFAULT_MAXUMSGS;
@@ -167,8 +250,8 @@ static void defaults(void **state)
 	assert_memory_equal(&c, &ce, sizeof c);
 }
 
-/* Merge copies exactly the attributes in the mask, never name, set, qtype,
- * disp or scope. */
+/* Merge copies exactly the attributes in the mask, never name, qtype, disp
+ * or scope; set gains only the trigger bits of the mask. */
 static void merge(void **state)
 {
 	(void)state;
@@ -180,7 +263,7 @@ static void merge(void **state)
 	fsm_qattrs_merge(&dst, &src, FSM_QA_ALL);
 	struct fsm_qattrs want = src;
 	memset(want.name, 0, sizeof want.name);
-	want.set = 0;
+	want.set = FSM_QA_TRIG_MASK;
 	want.qtype = 0;
 	want.disp = 0;
 	want.scope = 0;
@@ -191,6 +274,13 @@ static void merge(void **state)
 	want = zero;
 	want.maxumsgs = src.maxumsgs;
 	memcpy(want.descr, src.descr, sizeof want.descr);
+	assert_memory_equal(&dst, &want, sizeof dst);
+
+	dst = zero;
+	fsm_qattrs_merge(&dst, &src, FSM_QA_TRIGDPTH);
+	want = zero;
+	want.set = FSM_QA_TRIGDPTH;
+	want.trigdpth = src.trigdpth;
 	assert_memory_equal(&dst, &want, sizeof dst);
 
 	struct fsm_chattrs cs, cd, cz, cw;
@@ -252,16 +342,17 @@ static void descriptors(void **state)
 	assert_string_equal(q.boqname, "NEW.BOQ");
 	assert_string_equal(fsm_attr_str(d, &q), "NEW.BOQ");
 
-	static const char *const ql[] = {"MAXDEPTH", "MAXMSGL",	 "DEFPSIST", "DEFPRTY",
-					 "BOTHRESH", "BOQNAME",	 "INDXTYPE", "GET",
-					 "PUT",	     "MAXUMSGS", "USAGE",    "DESCR"};
+	static const char *const ql[] = {"MAXDEPTH", "MAXMSGL",	 "DEFPSIST", "DEFPRTY",	 "BOTHRESH",
+					 "BOQNAME",  "INDXTYPE", "GET",	     "PUT",	 "MAXUMSGS",
+					 "USAGE",    "DESCR",	 "TRIGGER",  "TRIGTYPE", "TRIGDPTH",
+					 "TRIGDATA", "INITQ"};
 	static const char *const qr[] = {"RNAME", "RQMNAME", "XMITQ", "DESCR"};
 	static const char *const qa[] = {"TARGET", "DESCR", "DEFPSIST", "DEFPRTY", "GET", "PUT"};
 	struct {
 		uint8_t t;
 		const char *const *n;
 		unsigned count;
-	} order[] = {{FSM_QT_LOCAL, ql, 12}, {FSM_QT_REMOTE, qr, 4}, {FSM_QT_ALIAS, qa, 6}};
+	} order[] = {{FSM_QT_LOCAL, ql, 17}, {FSM_QT_REMOTE, qr, 4}, {FSM_QT_ALIAS, qa, 6}};
 	for (size_t k = 0; k < 3; k++) {
 		for (unsigned p = 1; p <= order[k].count; p++)
 			assert_string_equal(fsm_qattr_at(order[k].t, p)->keyword,
@@ -273,15 +364,29 @@ static void descriptors(void **state)
 	assert_non_null(c);
 	assert_string_equal(fsm_attr_enum_name(c->names, FSM_CHL_RCVR), "RCVR");
 	assert_int_equal(fsm_chattr_count, 16);
-	assert_int_equal(fsm_qattr_count, 16);
+	assert_int_equal(fsm_qattr_count, 21);
+	/* The trigger attributes: local queues only; TRIGGER is a switch. */
+	d = fsm_qattr_find("TRIGGER", FSM_QT_LOCAL);
+	assert_non_null(d);
+	assert_ptr_equal(d->names, fsm_attr_switch);
+	assert_int_equal(d->bit & FSM_QA_TRIG_MASK, d->bit);
+	assert_null(fsm_qattr_find("TRIGGER", FSM_QT_REMOTE));
+	assert_null(fsm_qattr_find("TRIGTYPE", FSM_QT_ALIAS));
+	d = fsm_qattr_find("TRIGTYPE", FSM_QT_LOCAL);
+	assert_string_equal(fsm_attr_enum_name(d->names, FSM_TRIG_DEPTH), "DEPTH");
+	assert_int_equal(d->dflt, FSM_TRIG_FIRST);
+	d = fsm_qattr_find("TRIGDPTH", FSM_QT_LOCAL);
+	assert_int_equal(d->min, 1);
+	assert_int_equal(d->dflt, 1);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(qattrs_bytes), cmocka_unit_test(chattrs_bytes),
-	    cmocka_unit_test(defaults),	    cmocka_unit_test(merge),
-	    cmocka_unit_test(masks),	    cmocka_unit_test(descriptors),
+	    cmocka_unit_test(qattrs_bytes),  cmocka_unit_test(qattrs_trig_bytes),
+	    cmocka_unit_test(chattrs_bytes), cmocka_unit_test(defaults),
+	    cmocka_unit_test(merge),	     cmocka_unit_test(masks),
+	    cmocka_unit_test(descriptors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,6 +86,68 @@ static void parse_define(void **state)
 	assert_int_equal(c.verb, MQSC_CLEAR);
 }
 
+/* The trigger attributes of a local queue (docs/channels.md
+ * "Triggering"): TRIGGER and NOTRIGGER are bare keywords. */
+static void parse_trigger(void **state)
+{
+	(void)state;
+	struct mqsc_cmd c;
+	char err[QSG_ERRMSG_SIZE];
+
+	assert_int_equal(parse("DEFINE QLOCAL(XQ) USAGE(XMITQ) TRIGGER TRIGTYPE(DEPTH) "
+			       "TRIGDPTH(5) TRIGDATA('TO.R') INITQ(SYSTEM.CHANNEL.INITQ)",
+			       &c, err),
+			 QSG_OK);
+	assert_int_equal(c.qattrs.set, FSM_QA_USAGE | FSM_QA_TRIGGER | FSM_QA_TRIGTYPE |
+					   FSM_QA_TRIGDPTH | FSM_QA_TRIGDATA | FSM_QA_INITQ);
+	assert_int_equal(c.qattrs.trigger, 1);
+	assert_int_equal(c.qattrs.trigtype, FSM_TRIG_DEPTH);
+	assert_int_equal(c.qattrs.trigdpth, 5);
+	assert_string_equal(c.qattrs.trigdata, "TO.R");
+	assert_string_equal(c.qattrs.initq, "SYSTEM.CHANNEL.INITQ");
+
+	assert_int_equal(parse("alter ql(xq) notrigger", &c, err), QSG_OK);
+	assert_int_equal(c.qattrs.set, FSM_QA_TRIGGER);
+	assert_int_equal(c.qattrs.trigger, 0);
+	/* As DISPLAY shows it. */
+	assert_int_equal(parse("ALTER QLOCAL(XQ) TRIGGER(YES) TRIGTYPE(EVERY)", &c, err), QSG_OK);
+	assert_int_equal(c.qattrs.trigger, 1);
+	assert_int_equal(c.qattrs.trigtype, FSM_TRIG_EVERY);
+	assert_int_equal(
+	    parse("ALTER QLOCAL(XQ) TRIGGER(NO) TRIGTYPE(NONE) TRIGDPTH(999999999)", &c, err),
+	    QSG_OK);
+	assert_int_equal(c.qattrs.trigger, 0);
+	assert_int_equal(c.qattrs.trigtype, FSM_TRIG_NONE);
+	assert_int_equal(
+	    parse("DISPLAY QLOCAL(XQ) TRIGGER TRIGTYPE TRIGDPTH TRIGDATA INITQ", &c, err), QSG_OK);
+	assert_true(mqsc_display_wants(&c, "TRIGDPTH"));
+	assert_false(mqsc_display_wants(&c, "MAXDEPTH"));
+
+	static const struct {
+		const char *text;
+		int rc;
+		const char *msg;
+	} bad[] = {
+	    {"ALTER QLOCAL(XQ) TRIGGER NOTRIGGER", QSG_RC_MQSC_SYNTAX, "mutually exclusive"},
+	    {"ALTER QLOCAL(XQ) NOTRIGGER TRIGGER(YES)", QSG_RC_MQSC_SYNTAX, "mutually exclusive"},
+	    {"ALTER QLOCAL(XQ) NOTRIGGER(YES)", QSG_RC_MQSC_SYNTAX, "takes no value"},
+	    {"ALTER QLOCAL(XQ) TRIGGER(MAYBE)", QSG_RC_BAD_ATTR, "NO|YES"},
+	    {"ALTER QLOCAL(XQ) TRIGTYPE(SOMETIMES)", QSG_RC_BAD_ATTR, "NONE|FIRST|EVERY|DEPTH"},
+	    {"ALTER QLOCAL(XQ) TRIGDPTH(0)", QSG_RC_BAD_ATTR, "1..999999999"},
+	    {"ALTER QLOCAL(XQ) TRIGDPTH", QSG_RC_MQSC_SYNTAX, "needs a value"},
+	    {"ALTER QLOCAL(XQ) INITQ('BAD NAME')", QSG_RC_BAD_ATTR, "INITQ"},
+	    {"DEFINE QREMOTE(R) RNAME(A) RQMNAME(B) TRIGGER", QSG_RC_BAD_ATTR, "TRIGGER"},
+	    {"DEFINE QREMOTE(R) RNAME(A) RQMNAME(B) NOTRIGGER", QSG_RC_BAD_ATTR, "NOTRIGGER"},
+	    {"DEFINE QALIAS(A) TARGET(Q) TRIGTYPE(FIRST)", QSG_RC_BAD_ATTR, "TRIGTYPE"},
+	    {"DEFINE CHANNEL(C) CHLTYPE(SDR) TRIGGER", QSG_RC_BAD_ATTR, "TRIGGER"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(parse(bad[i].text, &c, err), bad[i].rc);
+		if (strstr(err, bad[i].msg) == NULL)
+			fail_msg("%s: '%s' lacks '%s'", bad[i].text, err, bad[i].msg);
+	}
+}
+
 static void parse_display(void **state)
 {
 	(void)state;
@@ -1105,7 +1167,7 @@ static void admin_define_display(void **state)
 	assert_int_equal(run(h, "dis ql(qa) all"), QSG_OK);
 	assert_non_null(strstr(h->text, "QSG0012I"));
 	assert_int_equal(h->nobjs, 1);
-	assert_int_equal(h->objs[0].nattrs, 16);
+	assert_int_equal(h->objs[0].nattrs, 21);
 	assert_string_equal(val(h, 0, "USAGE"), "NORMAL");
 	assert_string_equal(val(h, 0, "MAXDEPTH"), "100");
 	assert_string_equal(val(h, 0, "MAXMSGL"), "4194304");
@@ -1136,6 +1198,65 @@ static void admin_define_display(void **state)
 	assert_int_equal(run(h, "DISPLAY QLOCAL(Z*)"), QSG_OK);
 	assert_int_equal(h->nobjs, 0);
 	assert_non_null(strstr(h->text, "QSG0013I"));
+}
+
+/* The trigger attributes through admin_exec and the state machine: define,
+ * display, alter, LIKE, WHERE. */
+static void admin_trigger_attrs(void **state)
+{
+	struct harness *h = *state;
+
+	assert_int_equal(run(h, "DEFINE QLOCAL(XQ) USAGE(XMITQ)"), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY QLOCAL(XQ) ALL"), QSG_OK);
+	assert_string_equal(val(h, 0, "TRIGGER"), "NO");
+	assert_string_equal(val(h, 0, "TRIGTYPE"), "FIRST");
+	assert_string_equal(val(h, 0, "TRIGDPTH"), "1");
+	assert_string_equal(val(h, 0, "TRIGDATA"), "");
+	assert_string_equal(val(h, 0, "INITQ"), "");
+	/* In MQ's order: after DESCR, before CURDEPTH. */
+	size_t n = h->objs[0].nattrs;
+	assert_string_equal(h->objs[0].name[n - 6], "TRIGGER");
+	assert_string_equal(h->objs[0].name[n - 2], "INITQ");
+	assert_string_equal(h->objs[0].name[n - 1], "CURDEPTH");
+
+	assert_int_equal(run(h, "ALTER QLOCAL(XQ) TRIGGER TRIGTYPE(DEPTH) TRIGDPTH(5) "
+				"TRIGDATA('TO.R') INITQ(SYSTEM.CHANNEL.INITQ)"),
+			 QSG_OK);
+	assert_int_equal(run(h, "DISPLAY QLOCAL(XQ) TRIGGER TRIGTYPE TRIGDPTH TRIGDATA INITQ"),
+			 QSG_OK);
+	assert_int_equal(h->objs[0].nattrs, 8);
+	assert_string_equal(val(h, 0, "TRIGGER"), "YES");
+	assert_string_equal(val(h, 0, "TRIGTYPE"), "DEPTH");
+	assert_string_equal(val(h, 0, "TRIGDPTH"), "5");
+	assert_string_equal(val(h, 0, "TRIGDATA"), "TO.R");
+	assert_string_equal(val(h, 0, "INITQ"), "SYSTEM.CHANNEL.INITQ");
+	assert_null(val(h, 0, "MAXDEPTH"));
+
+	/* An ALTER of another attribute keeps them; NOTRIGGER changes only
+	 * TRIGGER. */
+	assert_int_equal(run(h, "ALTER QLOCAL(XQ) MAXDEPTH(77)"), QSG_OK);
+	assert_int_equal(run(h, "ALTER QLOCAL(XQ) NOTRIGGER"), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY QLOCAL(XQ) ALL"), QSG_OK);
+	assert_string_equal(val(h, 0, "TRIGGER"), "NO");
+	assert_string_equal(val(h, 0, "TRIGTYPE"), "DEPTH");
+	assert_string_equal(val(h, 0, "TRIGDPTH"), "5");
+	assert_string_equal(val(h, 0, "MAXDEPTH"), "77");
+
+	/* LIKE copies them; WHERE filters on them. */
+	assert_int_equal(run(h, "ALTER QLOCAL(XQ) TRIGGER"), QSG_OK);
+	assert_int_equal(run(h, "DEFINE QLOCAL(XQ2) LIKE(XQ) TRIGDPTH(9)"), QSG_OK);
+	assert_int_equal(run(h, "DEFINE QLOCAL(PLAIN)"), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY QLOCAL(*) WHERE(TRIGGER EQ YES)"), QSG_OK);
+	assert_int_equal(h->nobjs, 2);
+	assert_string_equal(val(h, 0, "QUEUE"), "XQ");
+	assert_string_equal(val(h, 1, "QUEUE"), "XQ2");
+	assert_string_equal(val(h, 1, "TRIGGER"), "YES");
+	assert_int_equal(run(h, "DISPLAY QLOCAL(XQ2) ALL"), QSG_OK);
+	assert_string_equal(val(h, 0, "TRIGTYPE"), "DEPTH");
+	assert_string_equal(val(h, 0, "TRIGDPTH"), "9");
+	assert_string_equal(val(h, 0, "TRIGDATA"), "TO.R");
+	/* Remote queues have none. */
+	assert_int_equal(run(h, "DEFINE QREMOTE(RQ) RNAME(A) RQMNAME(B) TRIGGER"), QSG_RC_BAD_ATTR);
 }
 
 static void admin_define_replace_like_alter(void **state)
@@ -1711,7 +1832,7 @@ static void admin_start_stop_channel(void **state)
 	assert_string_equal(val(h, 0, "EPOCH"), "1");
 	assert_non_null(val(h, 0, "CONNAME"));
 	assert_int_equal(run(h, "DISPLAY CHSTATUS(S1) ALL"), QSG_OK);
-	assert_int_equal(h->objs[0].nattrs, 22);
+	assert_int_equal(h->objs[0].nattrs, 24); /* with BLKCOUNT, BLKLIST */
 	assert_string_equal(val(h, 0, "REASON"), "START CHANNEL by QM1");
 	/* group-wide retry: none used yet, SHORTRTY/LONGRTY left */
 	assert_string_equal(val(h, 0, "RETRIES"), "0");
@@ -2473,6 +2594,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(parse_define),
+	    cmocka_unit_test(parse_trigger),
 	    cmocka_unit_test(parse_display),
 	    cmocka_unit_test(parse_bad),
 	    cmocka_unit_test(parse_channel_cmds),
@@ -2481,6 +2603,7 @@ int main(void)
 	    cmocka_unit_test(parse_where),
 	    cmocka_unit_test(parse_lifecycle_alias_scope),
 	    cmocka_unit_test_setup_teardown(admin_define_display, setup, teardown),
+	    cmocka_unit_test_setup_teardown(admin_trigger_attrs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(admin_define_replace_like_alter, setup, teardown),
 	    cmocka_unit_test_setup_teardown(admin_delete_clear_status, setup, teardown),
 	    cmocka_unit_test_setup_teardown(admin_outcome_unknown_and_refused, setup, teardown),

@@ -1,0 +1,157 @@
+/* Triggering of shared sender channels: the decision and its reading of a
+ * replica (see chtrig.h). */
+#include "chtrig.h"
+
+#include <string.h>
+
+bool chtrig_armed(uint8_t trigger, uint8_t trigtype)
+{
+	return trigger != 0 && trigtype != FSM_TRIG_NONE;
+}
+
+uint32_t chtrig_threshold(uint8_t trigtype, uint32_t trigdpth)
+{
+	if (trigtype == FSM_TRIG_DEPTH)
+		return trigdpth > 0 ? trigdpth : 1;
+	return 1;
+}
+
+void chtrig_decide(const struct chtrig_in *in, struct chtrig_out *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!chtrig_armed(in->trigger, in->trigtype)) {
+		out->why = CHTRIG_W_NOT_ARMED;
+		return;
+	}
+	if (in->depth < chtrig_threshold(in->trigtype, in->trigdpth)) {
+		out->why = CHTRIG_W_SHALLOW;
+		return;
+	}
+	if (in->img.exists && in->img.state == FSM_CHS_STOPPED) {
+		out->why = CHTRIG_W_STOPPED;
+		return;
+	}
+	/* Inactive: no entry, or waiting for messages after DISCINT (RETRYING
+	 * without a retry time). Anything else active has an instance or a
+	 * retry of its own. */
+	if (in->img.exists && !(in->img.state == FSM_CHS_RETRYING && in->retry_at_ms == 0)) {
+		out->why = CHTRIG_W_ACTIVE;
+		return;
+	}
+	if (in->owner == 0) {
+		out->why = CHTRIG_W_NO_OWNER;
+		return;
+	}
+	out->act = CHTRIG_START;
+	out->why = CHTRIG_W_START;
+	if (in->img.exists)
+		out->before = in->img;
+	out->after.exists = 1;
+	out->after.owner = in->owner;
+	out->after.state = FSM_CHS_STARTING;
+	out->after.epoch = out->before.epoch + 1;
+	out->trigger_off = in->trigtype == FSM_TRIG_DEPTH;
+}
+
+/* ---- reading a replica ---- */
+
+bool chtrig_xmitq_triggered(struct fsm *f, const char *xmitq)
+{
+	struct fsm_qinfo q;
+	return xmitq[0] != '\0' && fsm_queue_info(f, 0, xmitq, &q) == QSG_OK &&
+	       chtrig_armed(q.attrs.trigger, q.attrs.trigtype);
+}
+
+/* TRIGDATA without trailing blanks equals the channel name. */
+static bool trigdata_names(const char *trigdata, const char *channel)
+{
+	size_t n = strlen(trigdata);
+	while (n > 0 && trigdata[n - 1] == ' ')
+		n--;
+	return n == strlen(channel) && strncmp(trigdata, channel, n) == 0;
+}
+
+struct count_ctx {
+	const char *xmitq;
+	unsigned n;
+};
+
+static int count_sender(void *arg, const struct fsm_chattrs *c)
+{
+	struct count_ctx *x = arg;
+	if (c->chltype == FSM_CHL_SDR && strcmp(c->xmitq, x->xmitq) == 0 && ++x->n > 1)
+		return 1;
+	return 0;
+}
+
+struct eval_ctx {
+	struct fsm *f;
+	struct chcore_cand *members;
+	size_t nmembers;
+	bool (*skip)(void *arg, const char *channel);
+	void (*cb)(void *arg, const struct chtrig_start *s);
+	void *arg;
+};
+
+static int eval_channel(void *arg, const struct fsm_chattrs *c)
+{
+	struct eval_ctx *x = arg;
+	struct fsm_qinfo q;
+	struct fsm_chstatus st;
+	struct chtrig_in in;
+	struct chtrig_out out;
+
+	if (c->chltype != FSM_CHL_SDR || c->xmitq[0] == '\0')
+		return 0;
+	if (fsm_queue_info(x->f, 0, c->xmitq, &q) != QSG_OK ||
+	    !chtrig_armed(q.attrs.trigger, q.attrs.trigtype))
+		return 0;
+	if (x->skip != NULL && x->skip(x->arg, c->name))
+		return 0;
+	memset(&in, 0, sizeof in);
+	in.trigger = q.attrs.trigger;
+	in.trigtype = q.attrs.trigtype;
+	in.trigdpth = q.attrs.trigdpth;
+	in.depth = fsm_available(x->f, 0, c->xmitq);
+	if (fsm_chstatus_get(x->f, c->name, "", &st) == QSG_OK) {
+		in.img = st.img;
+		in.retry_at_ms = st.img.state == FSM_CHS_RETRYING ? st.retry_at_ms : 0;
+	}
+	in.owner = chcore_pick_owner(x->members, x->nmembers, 0);
+	chtrig_decide(&in, &out);
+	if (out.act != CHTRIG_START)
+		return 0;
+	/* The channel the queue names: TRIGDATA, or the only sender on it. */
+	if (q.attrs.trigdata[0] != '\0' && q.attrs.trigdata[0] != ' ') {
+		if (!trigdata_names(q.attrs.trigdata, c->name))
+			return 0;
+	} else {
+		struct count_ctx n = {.xmitq = c->xmitq};
+		fsm_channel_foreach(x->f, count_sender, &n);
+		if (n.n != 1)
+			return 0;
+	}
+	struct chtrig_start s;
+	memset(&s, 0, sizeof s);
+	memcpy(s.channel, c->name, sizeof s.channel);
+	memcpy(s.xmitq, c->xmitq, sizeof s.xmitq);
+	s.trigtype = in.trigtype;
+	s.depth = in.depth;
+	s.before = out.before;
+	s.after = out.after;
+	s.trigger_off = out.trigger_off;
+	for (size_t i = 0; i < x->nmembers; i++)
+		if (x->members[i].id == out.after.owner)
+			x->members[i].load++;
+	x->cb(x->arg, &s);
+	return 0;
+}
+
+void chtrig_view_eval(struct fsm *f, struct chcore_cand *members, size_t nmembers,
+		      bool (*skip)(void *arg, const char *channel),
+		      void (*cb)(void *arg, const struct chtrig_start *s), void *arg)
+{
+	struct eval_ctx x = {
+	    .f = f, .members = members, .nmembers = nmembers, .skip = skip, .cb = cb, .arg = arg};
+	fsm_channel_foreach(f, eval_channel, &x);
+}
