@@ -125,14 +125,16 @@ static int lock_msg(struct fsm *f, struct chst *e, struct queue *q, struct qmsg 
 	return QSG_OK;
 }
 
-/* The oldest gettable message (in get order) of list entry b, or NULL. */
+/* The oldest unexpired message (in get order) of list entry b, or NULL.
+ * It may be held back (a HOLD from before its destination was listed):
+ * then nothing of b goes before it. */
 static struct qmsg *blk_oldest(struct fsm *f, struct queue *q, const struct fsm_chblk *b,
 			       int64_t now)
 {
 	for (int p = NPRIO - 1; p >= 0; p--)
 		for (struct qmsg *m = q->head[p]; m != NULL; m = m->next) {
 			struct fsm_xqh x;
-			if (!gettable(m, now) || !msg_dest(f, m, &x))
+			if (msg_expired(m, now) || !msg_dest(f, m, &x))
 				continue;
 			if (strcmp(x.rqmname, b->rqmname) == 0 && strcmp(x.rname, b->rname) == 0)
 				return m;
@@ -159,6 +161,10 @@ static uint32_t get_alone(struct fsm *f, struct chst *e, struct queue *q, int64_
 			return 0;
 		if (m == NULL) {
 			blk_remove(f, e, i);
+			continue;
+		}
+		if (!gettable(m, now)) {
+			i++; /* held back: it goes first, later */
 			continue;
 		}
 		*rc = lock_msg(f, e, q, m, out);

@@ -4,9 +4,11 @@
 #   USEDLQ(YES): the refused messages go to the group's dead-letter queue with
 #                a dead-letter header naming the reason and the destination;
 #                everything else is delivered exactly once.
-#   USEDLQ(NO):  the refused messages are held on the transmission queue and
-#                retried on their own; once the queue exists they arrive.
-# The channel keeps running throughout.
+#   USEDLQ(NO):  the refused messages stay on the transmission queue, their
+#                destination on the channel's black list, and are retried
+#                alone; once the queue exists they arrive.
+# The channel keeps running throughout. test_chan_blacklist2.sh: several bad
+# destinations under load, DISPLAY CHSTATUS, takeover.
 . "$(dirname "$0")/lib.sh" 17950
 
 line=$("$CLUSTER" up 3 remote | grep '^QSG_REMOTE_CONN=') || fail "cluster up"
