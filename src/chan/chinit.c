@@ -284,8 +284,7 @@ static void trig_eval(struct chinit *ci)
 	ci->trig_dirty = false;
 	if (!ci->begun || ci->closing || ci->host.fenced || !is_leader(ci))
 		return;
-	size_t n = chcore_view_table(ci->d->fsm, &ci->members, &ci->members_cap);
-	chtrig_view_eval(ci->d->fsm, ci->members, n, trig_skip, trig_start, ci);
+	chtrig_view_eval(ci->d->fsm, &ci->members, &ci->members_cap, trig_skip, trig_start, ci);
 }
 
 /* ---- publishing our channel initiator state ---- */
@@ -715,8 +714,9 @@ void chinit_notify_queue(struct chinit *ci, const char *queue)
 {
 	for (struct chsdr *s = ci->host.sdrs; s != NULL; s = chsdr_next(s))
 		chsdr_notify_queue(s, queue);
-	/* The leader looks at the triggers once this loop turn (on_check). */
-	if (!ci->trig_dirty && is_leader(ci))
+	/* An armed transmission queue: the leader looks at the triggers once
+	 * this loop turn (on_check). */
+	if (!ci->trig_dirty && is_leader(ci) && chtrig_xmitq_triggered(ci->d->fsm, queue))
 		ci->trig_dirty = true;
 }
 

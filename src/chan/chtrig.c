@@ -86,8 +86,10 @@ static int count_sender(void *arg, const struct fsm_chattrs *c)
 
 struct eval_ctx {
 	struct fsm *f;
-	struct chcore_cand *members;
+	struct chcore_cand **members;
+	size_t *cap;
 	size_t nmembers;
+	bool have_members; /* read on the first start found */
 	bool (*skip)(void *arg, const char *channel);
 	void (*cb)(void *arg, const struct chtrig_start *s);
 	void *arg;
@@ -117,7 +119,17 @@ static int eval_channel(void *arg, const struct fsm_chattrs *c)
 		in.img = st.img;
 		in.retry_at_ms = st.img.state == FSM_CHS_RETRYING ? st.retry_at_ms : 0;
 	}
-	in.owner = chcore_pick_owner(x->members, x->nmembers, 0);
+	/* Everything but the owner first: the member table is read only when
+	 * a start is due. */
+	in.owner = UINT32_MAX;
+	chtrig_decide(&in, &out);
+	if (out.act != CHTRIG_START)
+		return 0;
+	if (!x->have_members) {
+		x->nmembers = chcore_view_table(x->f, x->members, x->cap);
+		x->have_members = true;
+	}
+	in.owner = chcore_pick_owner(*x->members, x->nmembers, 0);
 	chtrig_decide(&in, &out);
 	if (out.act != CHTRIG_START)
 		return 0;
@@ -141,17 +153,17 @@ static int eval_channel(void *arg, const struct fsm_chattrs *c)
 	s.after = out.after;
 	s.trigger_off = out.trigger_off;
 	for (size_t i = 0; i < x->nmembers; i++)
-		if (x->members[i].id == out.after.owner)
-			x->members[i].load++;
+		if ((*x->members)[i].id == out.after.owner)
+			(*x->members)[i].load++;
 	x->cb(x->arg, &s);
 	return 0;
 }
 
-void chtrig_view_eval(struct fsm *f, struct chcore_cand *members, size_t nmembers,
+void chtrig_view_eval(struct fsm *f, struct chcore_cand **members, size_t *cap,
 		      bool (*skip)(void *arg, const char *channel),
 		      void (*cb)(void *arg, const struct chtrig_start *s), void *arg)
 {
 	struct eval_ctx x = {
-	    .f = f, .members = members, .nmembers = nmembers, .skip = skip, .cb = cb, .arg = arg};
+	    .f = f, .members = members, .cap = cap, .skip = skip, .cb = cb, .arg = arg};
 	fsm_channel_foreach(f, eval_channel, &x);
 }

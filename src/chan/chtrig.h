@@ -87,14 +87,16 @@ struct chtrig_start {
 };
 
 /* Evaluate every sender channel of the replica whose transmission queue is
- * armed, and call cb for each one to start now. members: the member table
- * as owner choice sees it (chcore_view_table); the load of a chosen member
- * is raised in it, so that the channels triggered in one evaluation
- * spread. Channels whose name `skip` accepts (a start already in flight)
- * are left out; skip may be NULL. Cost: one pass over the channel
- * definitions, two hash lookups each; the sender count of a queue is
- * looked up only for a start with TRIGDATA blank. */
-void chtrig_view_eval(struct fsm *f, struct chcore_cand *members, size_t nmembers,
+ * armed, and call cb for each one to start now. The member table (as
+ * owner choice sees it) is read into *members (room for *cap, grown with
+ * realloc; the caller frees it) only when a start is found; the load of a
+ * chosen member is raised in it, so that the channels triggered in one
+ * evaluation spread. Channels whose name `skip` accepts (a start already
+ * in flight) are left out; skip may be NULL. Cost: one pass over the
+ * channel definitions, a hash lookup of each one's queue; the status entry
+ * and depth only for an armed queue; the member table and the sender count
+ * of a queue only for a start. */
+void chtrig_view_eval(struct fsm *f, struct chcore_cand **members, size_t *cap,
 		      bool (*skip)(void *arg, const char *channel),
 		      void (*cb)(void *arg, const struct chtrig_start *s), void *arg);
 

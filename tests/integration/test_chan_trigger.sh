@@ -89,7 +89,10 @@ read -r trig type dpth data initq < <(qattr "$G" QMR TRIGGER TRIGTYPE TRIGDPTH T
 stays "$G" G.TO.R - 2
 echo m1 | "$QSGPUT" -c "$G" TO.R
 read -r owner epoch < <(wait_running "$G" G.TO.R 0) || fail "G.TO.R not started by its trigger"
-log "1. a put started G.TO.R on $owner (epoch $epoch)"
+leader=$("$QSGADM" -c "$G" --json <<<"DISPLAY QMGR" | python3 -c 'import json,sys
+for line in sys.stdin:
+    for o in json.loads(line).get("objects",[]): print(o.get("LEADER","")); sys.exit(0)')
+log "1. a put started G.TO.R on $owner (epoch $epoch; the leader is $leader)"
 expect_at_remote IN m1
 grep -q "QSG5070I.*channel G.TO.R: started by the trigger of its transmission queue QMR" \
 	"$QSG_RUN_DIR"/QM*.log || fail "no QSG5070I for G.TO.R"

@@ -230,8 +230,7 @@ static struct found eval(struct ctx *x, const char *skip)
 	struct found f = {.skip = skip};
 	struct chcore_cand *c = NULL;
 	size_t cap = 0;
-	size_t n = chcore_view_table(x->f, &c, &cap);
-	chtrig_view_eval(x->f, c, n, on_skip, on_start, &f);
+	chtrig_view_eval(x->f, &c, &cap, on_skip, on_start, &f);
 	free(c);
 	return f;
 }
