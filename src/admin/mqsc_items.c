@@ -30,9 +30,10 @@ static const char *const disp_qmgr[] = {"QMNAME", "QSGNAME", "RAFTID", "ROLE",
 					"LEADER", "DEADQ",   "DESCR",  NULL};
 static const char *const disp_channel[] = {"CHANNEL", "CHLTYPE", "QSGDISP", NULL};
 static const char *const disp_chstatus[] = {
-    "CHANNEL", "CHLTYPE",   "RQMNAME",	"XMITQ",    "STATUS",  "OWNER",	      "EPOCH",	  "CONNAME",
-    "MSGS",    "BATCHES",   "CURSEQNO", "LSTSEQNO", "INDOUBT", "INDOUBTMSGS", "LSTMSGTI", "CHSTATI",
-    "REASON",  "PREVOWNER", "RETRIES",	"SHORTRTS", "LONGRTS", "NXTRETRY",    NULL};
+    "CHANNEL",	"CHLTYPE",  "RQMNAME", "XMITQ",	    "STATUS",	"OWNER",    "EPOCH",
+    "CONNAME",	"MSGS",	    "BATCHES", "CURSEQNO",  "LSTSEQNO", "INDOUBT",  "INDOUBTMSGS",
+    "LSTMSGTI", "CHSTATI",  "REASON",  "PREVOWNER", "RETRIES",	"SHORTRTS", "LONGRTS",
+    "NXTRETRY", "BLKCOUNT", "BLKLIST", NULL};
 static const char *const disp_chinit[] = {"QMNAME",   "STATUS",	 "GROUP",  "CHANNELS",
 					  "FAILURES", "RESTART", "REASON", NULL};
 static const char *const disp_qalias[] = {"QUEUE", "TYPE", "QSGDISP", "TARGTYPE", NULL};

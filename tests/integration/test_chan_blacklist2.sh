@@ -41,7 +41,7 @@ wait_depth() { # CONN QUEUE N SECONDS
 	return 1
 }
 blklist() { # CONN -> the BLKLIST value, whole
-	"$QSGADM" -c "$1" --json <<<"DISPLAY CHSTATUS(G.TO.R) ALL" 2>/dev/null |
+	"$QSGADM" -c "$1" --json <<<"DISPLAY CHSTATUS(G.TO.R) BLKLIST" 2>/dev/null |
 		python3 -c 'import json,sys
 for line in sys.stdin:
     for o in json.loads(line).get("objects",[]):
