@@ -24,6 +24,9 @@
 #define HOLD 5000
 
 static uint64_t ep;
+/* The sender instance that gets and settles (a takeover changes it). */
+static uint32_t inst_member = 1;
+static uint64_t inst_epoch = 1;
 
 static struct fsm_chimage img(uint8_t exists, uint32_t owner, uint8_t st, uint64_t epoch)
 {
@@ -58,6 +61,8 @@ static int qremote(struct ctx *x, const char *name, const char *rname)
  * sender CH running on member 1 with epoch 1. */
 static void group(struct ctx *x)
 {
+	inst_member = 1;
+	inst_epoch = 1;
 	for (uint32_t id = 1; id <= 2; id++) {
 		struct fsm_cmd c = {.op = FSM_OP_MEMBER_JOIN, .member_id = id};
 		snprintf(c.name, sizeof c.name, "QM%u", id);
@@ -102,8 +107,8 @@ static uint32_t getb(struct ctx *x, bool alone, uint32_t max, uint64_t *seqs, ch
 {
 	struct fsm_cmd c = {.op = FSM_OP_CH_GETBATCH};
 	strcpy(c.ch.name, CH);
-	c.ch.member_id = 1;
-	c.ch.epoch = 1;
+	c.ch.member_id = inst_member;
+	c.ch.epoch = inst_epoch;
 	c.ch.max_msgs = alone ? 1 : max;
 	c.ch.flags = alone ? FSM_CHF_ALONE : 0;
 	assert_int_equal(exec(x, &c), QSG_OK);
@@ -141,8 +146,8 @@ static int settle(struct ctx *x, uint64_t upto, uint32_t flags, const struct fsm
 	for (uint32_t i = 0; i < nd; i++)
 		fsm_chlist_put_disp(&l, &d[i]);
 	strcpy(c.ch.name, CH);
-	c.ch.member_id = 1;
-	c.ch.epoch = 1;
+	c.ch.member_id = inst_member;
+	c.ch.epoch = inst_epoch;
 	c.ch.seq = upto;
 	c.ch.flags = flags;
 	c.ch.count = nd;
@@ -392,6 +397,69 @@ static void full_list_holds(void **state)
 	assert_string_equal(b[0], body);
 }
 
+/* A takeover while a message is out alone: the new instance (member 2,
+ * epoch 2) resolves the in-doubt message (backed out: it was not
+ * received), finds the list as it was and retries the same message alone
+ * at once. */
+static void takeover_keeps_list(void **state)
+{
+	struct ctx *x = *state;
+	listed_a(x);
+	x->now += HOLD;
+	uint64_t seqs[8];
+	char b[8][16];
+	assert_int_equal(getb(x, true, 1, seqs, b), 1);
+	assert_string_equal(b[0], "A1");
+	assert_int_equal(cas(x, img(1, 1, FSM_CHS_RUNNING, 1), img(1, 2, FSM_CHS_STARTING, 2)),
+			 QSG_OK);
+	inst_member = 2;
+	inst_epoch = 2;
+	/* The old instance is fenced. */
+	struct fsm_cmd c = {.op = FSM_OP_CH_GETBATCH};
+	strcpy(c.ch.name, CH);
+	c.ch.member_id = 1;
+	c.ch.epoch = 1;
+	c.ch.max_msgs = 1;
+	c.ch.flags = FSM_CHF_ALONE;
+	assert_int_equal(exec(x, &c), QSG_RC_CHANNEL_FENCED);
+	assert_int_equal(settle(x, seqs[0] - 1, FSM_CHF_BACKOUT_REST, NULL, 0), QSG_OK);
+	assert_int_equal(cas(x, img(1, 2, FSM_CHS_STARTING, 2), img(1, 2, FSM_CHS_RUNNING, 2)),
+			 QSG_OK);
+	struct fsm_chstatus s = entry(x->f);
+	assert_int_equal(s.nblk, 1);
+	assert_string_equal(s.blk[0].rname, "A");
+	assert_int_equal(s.blk[0].retry_seq, 0);
+	assert_int_equal(getb(x, false, 10, NULL, b), 2); /* B1, C1 only */
+	assert_string_equal(b[0], "B1");
+	assert_int_equal(getb(x, true, 1, NULL, b), 1);
+	assert_string_equal(b[0], "A1");
+}
+
+/* A message held back (HOLD, before its destination was listed) stays the
+ * first of its destination: the retry alone waits for it. */
+static void held_message_goes_first(void **state)
+{
+	struct ctx *x = *state;
+	group(x);
+	putq(x, "RA", "A0");
+	putq(x, "RA", "A1");
+	uint64_t seqs[8];
+	char b[8][16];
+	assert_int_equal(getb(x, false, 1, seqs, b), 1);
+	assert_string_equal(b[0], "A0");
+	struct fsm_chdisp h = {.seq = seqs[0], .action = FSM_DISP_HOLD, .hold_ms = 3 * HOLD};
+	assert_int_equal(settle(x, seqs[0] - 1, FSM_CHF_BACKOUT_REST, &h, 1), QSG_OK);
+	assert_int_equal(getb(x, false, 1, seqs, b), 1);
+	assert_string_equal(b[0], "A1");
+	refused(x, seqs[0], seqs[0], FSM_DISP_LIST);
+	x->now += HOLD;
+	assert_int_equal(getb(x, true, 1, NULL, NULL), 0); /* A0 still held */
+	assert_int_equal(entry(x->f).nblk, 1);
+	x->now += 2 * HOLD;
+	assert_int_equal(getb(x, true, 1, NULL, b), 1);
+	assert_string_equal(b[0], "A0");
+}
+
 /* The list and its messages out alone are state: a snapshot carries them
  * (harness: same bytes and digest after restore), a replay of the log
  * builds the same state, and a restored replica (without the hints of
@@ -532,6 +600,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(listed_gone_leaves_list, setup, teardown),
 	    cmocka_unit_test_setup_teardown(list_dlq_drains_alone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(full_list_holds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(takeover_keeps_list, setup, teardown),
+	    cmocka_unit_test_setup_teardown(held_message_goes_first, setup, teardown),
 	    cmocka_unit_test_setup_teardown(list_in_snapshot_and_replicas, setup, teardown),
 	    cmocka_unit_test_setup_teardown(snapshot_formats, setup, teardown),
 	    cmocka_unit_test(getbatch_alone_encoding),
