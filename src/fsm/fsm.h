@@ -369,6 +369,14 @@ struct fsm_bodies {
 	int (*read_part)(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc,
 			 struct qsg_wbuf *out);
 	void (*claim_part)(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc);
+	/* Optional (NULL: the state machine reads the content and puts it
+	 * again). The content held under seqno (every part) is from now on
+	 * that of new_seqno, and seqno no longer names anything: a message
+	 * moved to a backout queue as a new arrival (docs/storage.md, "Moves
+	 * to a backout queue"). O(1), no body I/O, durable as a put is, and
+	 * applied again (log replay) a no-op. QSG_OK, or QSG_RC_IO (content
+	 * not held: the apply fails as a failed read would). */
+	int (*rename)(void *arg, uint64_t seqno, uint64_t new_seqno);
 };
 
 int fsm_init(struct fsm **out, char *errmsg);
@@ -376,7 +384,7 @@ void fsm_close(struct fsm *f);
 void fsm_set_notify(struct fsm *f, fsm_notify_cb cb, void *arg);
 /* Replace the body provider (before the first apply or restore; the
  * built-in in-memory provider is dropped). b is copied; every callback must
- * be set. */
+ * be set but rename (optional). */
 void fsm_set_bodies(struct fsm *f, const struct fsm_bodies *b);
 /* Tests and the simulator: let f's built-in in-memory provider copy the
  * content of a claimed (or read) seqno it does not hold from `peer`'s

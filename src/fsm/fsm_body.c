@@ -248,6 +248,27 @@ static int plain_renumber(struct fsm *f, struct qmsg *m, uint64_t seqno)
 	return QSG_OK;
 }
 
+/* The provider renames the content (fsm_bodies.rename): O(1), nothing
+ * read or written here. */
+static int renamed_renumber(struct fsm *f, struct qmsg *m, uint64_t seqno)
+{
+	struct chunkinfo *ck = (m->flags & QM_CHUNKED) ? chunk_find(f, m->seqno) : NULL;
+	if ((m->flags & QM_CHUNKED) && (ck == NULL || ck->nrecv != ck->nparts))
+		return body_fail(f, "read", m->seqno);
+	if (f->bodies.rename(f->bodies.arg, m->seqno, seqno) != QSG_OK)
+		return body_fail(f, "read", m->seqno);
+	m->seqno = seqno;
+	if (ck != NULL) {
+		hmap_remove(&f->chunks, &ck->node);
+		ck->seqno = seqno;
+		if (hmap_insert(&f->chunks, &ck->node, seq_hash(seqno)) != QSG_OK) {
+			free(ck); /* cannot happen: the map had room for it */
+			return body_fail(f, "put", seqno);
+		}
+	}
+	return QSG_OK;
+}
+
 int msg_renumber(struct fsm *f, struct qmsg *m, uint64_t seqno)
 {
 	/* A generated msgid is a function of the seqno: it is stored first
@@ -256,7 +277,12 @@ int msg_renumber(struct fsm *f, struct qmsg *m, uint64_t seqno)
 	int rc = qmsg_keep_msgid(f, m);
 	if (rc != QSG_OK)
 		return rc;
-	rc = (m->flags & QM_CHUNKED) ? chunked_renumber(f, m, seqno) : plain_renumber(f, m, seqno);
+	if (f->bodies.rename != NULL)
+		rc = renamed_renumber(f, m, seqno);
+	else if (m->flags & QM_CHUNKED)
+		rc = chunked_renumber(f, m, seqno);
+	else
+		rc = plain_renumber(f, m, seqno);
 	if (rc != QSG_OK && gen) {
 		memset(m->x->msgid, 0, FSM_ID_LEN);
 		m->flags |= QM_GENID;

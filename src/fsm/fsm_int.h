@@ -410,8 +410,10 @@ void msg_free(struct fsm *f, struct qmsg *m);
 /* m's fields with its content read into f->scratch (v's slices point into
  * it until the next read). QSG_OK or QSG_RC_IO (body_fail). */
 int msg_read(struct fsm *f, const struct qmsg *m, struct fsm_msg *v);
-/* Give m a new seqno (moved to a backout queue as a new arrival): its
- * content is put under the new seqno and released under the old one. */
+/* Give m a new seqno (moved to a backout queue as a new arrival): the
+ * provider renames its content (fsm_bodies.rename, O(1)), or, without
+ * rename, it is read, put under the new seqno and released under the old
+ * one. */
 int msg_renumber(struct fsm *f, struct qmsg *m, uint64_t seqno);
 
 /* Large messages (fsm_body.c). */

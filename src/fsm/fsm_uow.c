@@ -56,9 +56,11 @@ static uint64_t backout_one(struct fsm *f, struct qmsg *m)
 	    q->attrs.boqname[0] != '\0')
 		boq = queue_lookup(f, q->attrs.scope, q->attrs.boqname);
 	/* Moved as a new arrival: end of its priority on BOQNAME, under a new
-	 * seqno (its content moves with it: read and put again, which the
-	 * cost counts). A provider failure (fatal, f->body_failed) leaves it
-	 * where it was. */
+	 * seqno (its content moves with it: renamed by the provider in O(1),
+	 * or read and put again by one without rename). The cost still counts
+	 * the content's bytes: the budget decides what one apply backs out,
+	 * which must not depend on a member's provider. A provider failure
+	 * (fatal, f->body_failed) leaves it where it was. */
 	if (boq != NULL && boq != q && boq->attrs.qtype == FSM_QT_LOCAL &&
 	    boq->curdepth < boq->attrs.maxdepth &&
 	    msg_renumber(f, m, f->last_seqno + 1) == QSG_OK) {

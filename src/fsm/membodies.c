@@ -317,6 +317,32 @@ static void mb_release(void *arg, uint64_t seqno)
 		live_remove(mb, e);
 }
 
+/* Every part of seqno moves to new_seqno (an entry there is replaced), a
+ * missing one too (a read then asks the peers under the new seqno);
+ * applied again (seqno gone, new_seqno there) a no-op. */
+static int mb_rename(void *arg, uint64_t seqno, uint64_t new_seqno)
+{
+	struct membodies *mb = arg;
+	struct mb_ent *e = find(&mb->live, seqno);
+	if (e == NULL)
+		return find(&mb->live, new_seqno) != NULL ? QSG_OK : QSG_RC_IO;
+	for (uint32_t part = 0; (e = find_part(&mb->live, seqno, part)) != NULL; part++) {
+		struct mb_ent *old = find_part(&mb->live, new_seqno, part);
+		if (old != NULL)
+			live_remove(mb, old);
+		hmap_remove(&mb->live, &e->node);
+		e->seqno = new_seqno;
+		if (hmap_insert(&mb->live, &e->node, key_hash(new_seqno, part)) != QSG_OK) {
+			/* Cannot happen: the map had room for it. */
+			if (!e->missing)
+				mb->held--;
+			ent_free(e);
+			return QSG_RC_IO;
+		}
+	}
+	return QSG_OK;
+}
+
 static void mb_claim(void *arg, uint64_t seqno, uint32_t props_len, uint32_t body_len, uint32_t crc)
 {
 	struct membodies *mb = arg;
@@ -401,6 +427,7 @@ void membodies_provider(struct membodies *mb, struct fsm_bodies *out)
 	out->put_part = mb_put_part;
 	out->read_part = mb_read_part;
 	out->claim_part = mb_claim_part;
+	out->rename = mb_rename;
 }
 
 void membodies_link(struct membodies *a, struct membodies *b)
@@ -475,6 +502,12 @@ static void nb_claim_part(void *arg, uint64_t seqno, uint32_t part, uint32_t len
 	(void)arg, (void)seqno, (void)part, (void)len, (void)crc;
 }
 
+static int nb_rename(void *arg, uint64_t seqno, uint64_t new_seqno)
+{
+	(void)arg, (void)seqno, (void)new_seqno;
+	return QSG_OK;
+}
+
 static const struct fsm_bodies null_bodies = {
     .put = nb_put,
     .read = nb_read,
@@ -484,6 +517,7 @@ static const struct fsm_bodies null_bodies = {
     .put_part = nb_put_part,
     .read_part = nb_read_part,
     .claim_part = nb_claim_part,
+    .rename = nb_rename,
 };
 
 void membodies_null_provider(struct fsm_bodies *out)

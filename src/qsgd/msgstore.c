@@ -59,6 +59,7 @@ void msgstore_bodies(struct msgstore *ms, struct fsm_bodies *out)
 	out->put_part = bodystore_put_part;
 	out->read_part = bodystore_read_part;
 	out->claim_part = bodystore_claim_part;
+	out->rename = bodystore_rename;
 }
 
 #define RECLAIM_MAX 4 /* segments per pool job */

@@ -331,6 +331,139 @@ static void miss_sort(struct bodystore *b)
 	m->miss_sorted = true;
 }
 
+/* ---- aliases (renames) ----
+ *
+ * A message moved to a backout queue gets a new seqno with the same bytes
+ * (bodystore_rename). Its records keep their key, the old seqno, on disk
+ * (records are keyed and verified by it, compaction relocates them by it,
+ * the scan at open finds them under it), so the map keeps the entry under
+ * the old key and an alias new -> old names it. Aliases are few (moves to
+ * a backout queue): a vector sorted by the new seqno (new seqnos only grow,
+ * so a rename appends), removed lazily (phys = 0) and compacted when half
+ * dead. Each alias has its STORE_REC_RENAME record (key = new seqno, part
+ * STORE_RENAME_PART, payload = u64 old key): live while the alias is,
+ * relocated by compaction like any record, read back at open. */
+struct balias {
+	uint64_t seq; /* the name the state uses */
+	uint64_t phys; /* the key of the records (0: removed) */
+	uint32_t seg, off; /* the rename record */
+	bool claimed; /* claimed through the alias since the last restore */
+};
+
+struct bodystore_aliases {
+	struct balias *v;
+	size_t n, cap, live;
+};
+
+/* The first slot whose seq is not below seq. */
+static size_t alias_pos(const struct bodystore_aliases *al, uint64_t seq)
+{
+	size_t lo = 0, hi = al->n;
+	if (al->n > 0 && al->v[al->n - 1].seq < seq) {
+		return al->n;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (al->v[mid].seq < seq) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return lo;
+}
+
+static struct balias *alias_find(const struct bodystore *b, uint64_t seq)
+{
+	const struct bodystore_aliases *al = b->al;
+	if (al == NULL || al->live == 0) {
+		return NULL;
+	}
+	size_t i = alias_pos(al, seq);
+	return i < al->n && al->v[i].seq == seq && al->v[i].phys != 0 ? &al->v[i] : NULL;
+}
+
+/* The map key content under key k is held by (k itself unless renamed). */
+static uint64_t resolve(const struct bodystore *b, uint64_t k)
+{
+	const struct balias *a = alias_find(b, KSEQ(k));
+	return a != NULL ? mkey(a->phys, KPART(k)) : k;
+}
+
+static void alias_compact(struct bodystore_aliases *al)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < al->n; i++) {
+		if (al->v[i].phys != 0) {
+			al->v[w++] = al->v[i];
+		}
+	}
+	al->n = w;
+}
+
+/* Mark a removed: its rename record dies with the current index. */
+static void alias_kill(struct bodystore *b, struct balias *a)
+{
+	struct store_loc loc = {a->seg, a->off, STORE_RENAME_LEN};
+	store_release(&b->st, &loc, a->seq, STORE_RENAME_PART, b->index);
+	a->phys = 0;
+	b->al->live--;
+}
+
+/* Remove a (the vector may be compacted: pointers into it are stale). */
+static void alias_drop(struct bodystore *b, struct balias *a)
+{
+	struct bodystore_aliases *al = b->al;
+	alias_kill(b, a);
+	if (al->live == 0) {
+		al->n = 0;
+	} else if (al->live * 2 < al->n) {
+		alias_compact(al);
+	}
+}
+
+/* Add seq -> phys with its record at loc (seq not live). */
+static int alias_add(struct bodystore *b, uint64_t seq, uint64_t phys, const struct store_loc *loc)
+{
+	struct bodystore_aliases *al = b->al;
+	if (al == NULL && (al = b->al = calloc(1, sizeof *al)) == NULL) {
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	}
+	size_t i = alias_pos(al, seq);
+	if (i == al->n || al->v[i].seq != seq) {
+		if (al->n == al->cap) {
+			size_t ncap = al->cap ? al->cap * 2 : 16;
+			struct balias *nv = realloc(al->v, ncap * sizeof *nv);
+			if (nv == NULL) {
+				return QSG_RC_STORAGE_NOT_AVAILABLE;
+			}
+			al->v = nv;
+			al->cap = ncap;
+		}
+		memmove(&al->v[i + 1], &al->v[i], (al->n - i) * sizeof *al->v);
+		al->n++;
+	}
+	al->v[i] = (struct balias){seq, phys, loc->seg, loc->off, false};
+	al->live++;
+	return QSG_OK;
+}
+
+static void aliases_free(struct bodystore *b)
+{
+	if (b->al != NULL) {
+		free(b->al->v);
+		free(b->al);
+		b->al = NULL;
+	}
+}
+
+/* The records a's name stands for are held here (part 0). */
+static bool alias_target_held(struct bodystore *b, const struct balias *a)
+{
+	const struct bent *e = map_find(b->map, a->phys);
+	return e != NULL && e->seg != 0;
+}
+
 /* ---- init ---- */
 
 static bool take_record(void *arg, uint8_t type, uint64_t key, uint32_t part,
@@ -338,6 +471,23 @@ static bool take_record(void *arg, uint8_t type, uint64_t key, uint32_t part,
 {
 	struct bodystore *b = arg;
 
+	if (type == STORE_REC_RENAME) {
+		if (part != STORE_RENAME_PART || key == 0 || key > KEY_SEQ_MASK ||
+		    loc->len != STORE_RENAME_LEN) {
+			return false;
+		}
+		/* Its target is read back after the scan (aliases_load);
+		 * a second record of the same name (cannot happen: names are
+		 * not reused) is left dead. */
+		if (alias_find(b, key) != NULL) {
+			return false;
+		}
+		if (alias_add(b, key, UINT64_MAX, loc) != QSG_OK) {
+			b->init_err = QSG_RC_STORAGE_NOT_AVAILABLE;
+			return false;
+		}
+		return true;
+	}
 	if ((type != STORE_REC_BODY && type != STORE_REC_CHUNK) ||
 	    (type == STORE_REC_BODY && part != 0) || key == 0 || loc->len > STORE_MAX_PAYLOAD ||
 	    (part > 0 && (key > KEY_SEQ_MASK || part >= (1u << 16)))) {
@@ -349,6 +499,43 @@ static bool take_record(void *arg, uint8_t type, uint64_t key, uint32_t part,
 		return false;
 	}
 	return true;
+}
+
+/* The targets of the rename records found by the scan: read each (a few
+ * bytes, few records). One that cannot be read or makes no sense is
+ * dropped (its record dies): the renamed message is then not held here,
+ * which a claim or read reports like any content not held. */
+static void aliases_load(struct bodystore *b)
+{
+	struct bodystore_aliases *al = b->al;
+	struct qsg_wbuf w;
+	char errmsg[QSG_ERRMSG_SIZE];
+
+	if (al == NULL) {
+		return;
+	}
+	qsg_wbuf_init(&w);
+	for (size_t i = 0; i < al->n; i++) {
+		struct balias *a = &al->v[i];
+		struct store_loc loc = {a->seg, a->off, STORE_RENAME_LEN};
+		if (a->phys == 0) {
+			continue;
+		}
+		qsg_wbuf_reset(&w);
+		int rc = store_read(&b->st, &loc, a->seq, STORE_RENAME_PART, &w, errmsg);
+		store_cache_drop(&b->st.cache, a->seq, STORE_RENAME_PART);
+		uint64_t phys = 0;
+		for (unsigned k = 0; rc == QSG_OK && w.len == STORE_RENAME_LEN && k < 8; k++) {
+			phys |= (uint64_t)w.data[k] << (8 * k);
+		}
+		if (phys == 0 || phys == a->seq || phys > KEY_SEQ_MASK) {
+			alias_kill(b, a);
+			continue;
+		}
+		a->phys = phys;
+	}
+	qsg_wbuf_close(&w);
+	alias_compact(al);
 }
 
 int bodystore_init(struct bodystore *b, const struct store_config *cfg, char *errmsg)
@@ -390,6 +577,7 @@ int bodystore_init(struct bodystore *b, const struct store_config *cfg, char *er
 		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "bodystore: out of memory");
 	}
 	store_recovery_end(&b->st);
+	aliases_load(b);
 	return QSG_OK;
 }
 
@@ -403,6 +591,7 @@ void bodystore_close(struct bodystore *b)
 		free(b->map);
 		b->map = NULL;
 	}
+	aliases_free(b);
 }
 
 void bodystore_set_index(struct bodystore *b, uint64_t index)
@@ -464,6 +653,15 @@ static int put_key(struct bodystore *b, uint64_t seqno, bool chunk, const void *
 	if (seqno == 0 || len > STORE_MAX_PAYLOAD) {
 		return qsg_errf(b->errmsg, QSG_RC_IO, "bodystore: message %llu: bad content",
 				(unsigned long long)seqno);
+	}
+	struct balias *a = alias_find(b, KSEQ(seqno));
+	if (a != NULL) {
+		const struct bent *t = map_find(m, mkey(a->phys, KPART(seqno)));
+		if (t != NULL && t->seg != 0 && BENT_LEN(t) == len && t->crc == crc) {
+			b->put_dups++; /* the renamed content is this one */
+			return QSG_OK;
+		}
+		alias_drop(b, a); /* another content: the put wins */
 	}
 	struct bent *e = map_find(m, seqno);
 	if (e != NULL && e->seg != 0 && BENT_LEN(e) == len && e->crc == crc) {
@@ -536,7 +734,7 @@ static int read_entry(struct bodystore *b, const struct bent *e, struct qsg_wbuf
 static int read_key(struct bodystore *b, uint64_t k, uint64_t len, uint32_t crc,
 		    struct qsg_wbuf *out)
 {
-	const struct bent *e = map_find(b->map, k);
+	const struct bent *e = map_find(b->map, resolve(b, k));
 	int rc;
 
 	b->reads++;
@@ -579,6 +777,11 @@ void bodystore_release(void *arg, uint64_t seqno)
 	struct bodystore *b = arg;
 	/* Releases move the table along too: a drain has no inserts. */
 	map_migrate(b->map, MAP_MIGRATE);
+	struct balias *a = alias_find(b, seqno);
+	if (a != NULL) {
+		seqno = a->phys; /* the records' key */
+		alias_drop(b, a);
+	}
 	for (uint32_t part = 0; part < (1u << 16); part++) {
 		if (part > 0 && seqno > KEY_SEQ_MASK) {
 			break;
@@ -596,6 +799,94 @@ void bodystore_release(void *arg, uint64_t seqno)
 		map_remove(b->map, e);
 	}
 	map_maybe_shrink(b->map);
+}
+
+/* A renamed seqno that is missing here (a member catching up): nothing
+ * to keep on disk, so the missing entries (every part, all missing) take
+ * the new name, under which the catch-up fetches them. */
+static int rename_missing(struct bodystore *b, uint64_t seqno, uint64_t new_seqno)
+{
+	struct bodystore_map *m = b->map;
+	uint32_t n = 0;
+	for (const struct bent *e; (e = map_find(m, mkey(seqno, n))) != NULL; n++) {
+		if (e->seg != 0 || n + 1 >= (1u << 16)) {
+			return qsg_errf(b->errmsg, QSG_RC_IO,
+					"message %llu body not held on this member (catching up)",
+					(unsigned long long)seqno);
+		}
+	}
+	for (uint32_t part = 0; part < n; part++) {
+		struct bent *e = map_find(m, mkey(seqno, part));
+		struct bent ne = *e;
+		ne.key = mkey(new_seqno, part);
+		map_remove(m, e);
+		if (map_insert(m, &ne) == NULL || miss_add(b, ne.key) != QSG_OK) {
+			return qsg_errf(b->errmsg, QSG_RC_IO, "bodystore: out of memory");
+		}
+		miss_gone(b); /* the old key: skipped by bodystore_missing */
+	}
+	b->renames++;
+	return QSG_OK;
+}
+
+int bodystore_rename(void *arg, uint64_t seqno, uint64_t new_seqno)
+{
+	struct bodystore *b = arg;
+	if (seqno == 0 || new_seqno == 0 || seqno == new_seqno || new_seqno > KEY_SEQ_MASK) {
+		return qsg_errf(b->errmsg, QSG_RC_IO, "bodystore: rename %llu -> %llu: bad seqno",
+				(unsigned long long)seqno, (unsigned long long)new_seqno);
+	}
+	struct balias *oa = alias_find(b, seqno);
+	uint64_t phys = oa != NULL ? oa->phys : seqno;
+	struct balias *na = alias_find(b, new_seqno);
+	if (na != NULL && na->phys == phys) {
+		/* Applied again (log replay after a restart). */
+		if (oa != NULL) {
+			alias_drop(b, oa);
+		}
+		return QSG_OK;
+	}
+	const struct bent *e = map_find(b->map, phys);
+	if (e != NULL && e->seg == 0 && oa == NULL && na == NULL &&
+	    map_find(b->map, new_seqno) == NULL) {
+		return rename_missing(b, seqno, new_seqno);
+	}
+	if (e == NULL || e->seg == 0) {
+		return qsg_errf(b->errmsg, QSG_RC_IO,
+				"message %llu body not held on this member (catching up)",
+				(unsigned long long)seqno);
+	}
+	if (na != NULL) {
+		alias_drop(b, na); /* a stale name */
+		oa = alias_find(b, seqno); /* alias_drop may have compacted */
+	}
+	/* Content held under the new name already (cannot happen: a seqno is
+	 * renamed to before it is put) is replaced. */
+	struct bent *old = map_find(b->map, new_seqno);
+	if (old != NULL) {
+		bodystore_release(b, new_seqno);
+		oa = alias_find(b, seqno);
+	}
+	uint8_t pl[STORE_RENAME_LEN];
+	for (unsigned i = 0; i < STORE_RENAME_LEN; i++) {
+		pl[i] = (uint8_t)(phys >> (8 * i));
+	}
+	struct iovec v = {pl, sizeof pl};
+	struct store_loc loc;
+	if (store_appendv(&b->st, STORE_REC_RENAME, new_seqno, STORE_RENAME_PART, &v, 1,
+			  qsg_crc32c(0, pl, sizeof pl), false, &loc, b->errmsg) != QSG_OK) {
+		return QSG_RC_IO;
+	}
+	if (alias_add(b, new_seqno, phys, &loc) != QSG_OK) {
+		store_release(&b->st, &loc, new_seqno, STORE_RENAME_PART, b->index);
+		return qsg_errf(b->errmsg, QSG_RC_IO, "bodystore: out of memory");
+	}
+	oa = alias_find(b, seqno); /* alias_add may have moved it */
+	if (oa != NULL) {
+		alias_drop(b, oa);
+	}
+	b->renames++;
+	return QSG_OK;
 }
 
 static void claim_key(struct bodystore *b, uint64_t seqno, uint64_t len, uint32_t crc);
@@ -619,6 +910,17 @@ void bodystore_claim_part(void *arg, uint64_t seqno, uint32_t part, uint32_t len
 static void claim_key(struct bodystore *b, uint64_t seqno, uint64_t len, uint32_t crc)
 {
 	struct bodystore_map *m = b->map;
+	struct balias *a = alias_find(b, KSEQ(seqno));
+	if (a != NULL) {
+		struct bent *t = map_find(m, mkey(a->phys, KPART(seqno)));
+		if (t != NULL && t->seg != 0 && BENT_LEN(t) == len && t->crc == crc) {
+			t->lenf |= BENT_CLAIMED; /* kept by restored() */
+			a->claimed = true;
+			return;
+		}
+		/* Not what the state names: fetch it under its name. */
+		alias_drop(b, a);
+	}
 	struct bent *e = map_find(m, seqno);
 
 	if (seqno == 0 || len > STORE_MAX_PAYLOAD) {
@@ -693,6 +995,22 @@ void bodystore_restored(void *arg, uint64_t last_seqno)
 		}
 		map_remove(m, e);
 	}
+	/* Aliases: kept if claimed, or above the snapshot (the log renames
+	 * again: a no-op then), and only while their records are held. */
+	struct bodystore_aliases *al = b->al;
+	for (size_t j = 0; al != NULL && j < al->n; j++) {
+		struct balias *x = &al->v[j];
+		if (x->phys == 0) {
+			continue;
+		}
+		if ((!x->claimed && x->seq <= last_seqno) || !alias_target_held(b, x)) {
+			alias_kill(b, x);
+		}
+		x->claimed = false;
+	}
+	if (al != NULL) {
+		alias_compact(al);
+	}
 }
 
 /* ---- snapshots ---- */
@@ -728,6 +1046,18 @@ static void on_reloc(void *arg, uint64_t key, uint32_t part, const struct store_
 		     const struct store_loc *to)
 {
 	struct bodystore *b = arg;
+	if (part == STORE_RENAME_PART) {
+		struct balias *a = alias_find(b, key);
+		if (a != NULL && a->seg == from->seg && a->off == from->off) {
+			a->seg = to->seg;
+			a->off = to->off;
+			return;
+		}
+		struct store_loc l = *to;
+		store_release(&b->st, &l, key, part, 0);
+		b->map->reloc_mismatch++;
+		return;
+	}
 	struct bent *e = part < (1u << 16) && (part == 0 || key <= KEY_SEQ_MASK)
 			     ? map_find(b->map, mkey(key, part))
 			     : NULL;
@@ -857,7 +1187,7 @@ int bodystore_fill(struct bodystore *b, uint64_t seqno, const void *content, uin
 int bodystore_get(struct bodystore *b, uint64_t seqno, struct qsg_wbuf *out, uint32_t *crc,
 		  char *errmsg)
 {
-	const struct bent *e = map_find(b->map, seqno);
+	const struct bent *e = map_find(b->map, resolve(b, seqno));
 	int rc;
 
 	if (e == NULL || e->seg == 0) {
@@ -877,7 +1207,8 @@ size_t bodystore_map_bytes(const struct bodystore *b)
 {
 	const struct bodystore_map *m = b->map;
 
-	return sizeof *m + (m->cap + m->ocap) * sizeof *m->v + m->capmiss * sizeof *m->miss;
+	return sizeof *m + (m->cap + m->ocap) * sizeof *m->v + m->capmiss * sizeof *m->miss +
+	       (b->al != NULL ? b->al->cap * sizeof *b->al->v : 0);
 }
 
 void bodystore_get_stats(const struct bodystore *b, struct bodystore_stats *out)
@@ -897,6 +1228,8 @@ void bodystore_get_stats(const struct bodystore *b, struct bodystore_stats *out)
 	out->compact_moves = b->compact_moves;
 	out->segs_reclaimed = b->segs_reclaimed;
 	out->reloc_mismatch = b->map->reloc_mismatch;
+	out->renames = b->renames;
+	out->aliases = b->al != NULL ? b->al->live : 0;
 	out->map_bytes = bodystore_map_bytes(b);
 	out->map_slots = b->map->cap;
 }

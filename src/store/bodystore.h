@@ -24,10 +24,12 @@
 #include "store.h"
 
 struct bodystore_map; /* bodystore.c */
+struct bodystore_aliases; /* bodystore.c */
 
 struct bodystore {
 	struct store st;
 	struct bodystore_map *map; /* seqno -> entry */
+	struct bodystore_aliases *al; /* renamed seqno -> the records' key */
 	uint64_t index; /* Raft index of the entry being applied (release gate) */
 	uint32_t gen; /* restores completed (bodystore_restored calls) */
 	uint64_t nmissing; /* claimed but not held: to fetch from a peer */
@@ -37,6 +39,7 @@ struct bodystore {
 	uint64_t restore_releases; /* held, unclaimed, <= last at restored() */
 	uint64_t claim_failures; /* claims lost to memory exhaustion */
 	uint64_t compact_moves, segs_reclaimed;
+	uint64_t renames; /* bodystore_rename calls that renamed */
 	int init_err; /* bodystore_init internal */
 	/* Set by the caller: housekeeping never deletes segments itself; the
 	 * caller runs bodystore_reclaim_* (unlinks in the pool) when
@@ -85,6 +88,20 @@ int bodystore_put_part(void *arg, uint64_t seqno, uint32_t part, const void *pro
 int bodystore_read_part(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc,
 			struct qsg_wbuf *out);
 void bodystore_claim_part(void *arg, uint64_t seqno, uint32_t part, uint32_t len, uint32_t crc);
+
+/* rename: the content held under seqno is from now on the content of
+ * new_seqno (a message moved to a backout queue, fsm_bodies.rename), in
+ * O(1) and without body I/O: the records keep their key (the old seqno) on
+ * disk, the map keeps their entry under it, and an alias new_seqno -> old
+ * is kept in memory and persisted by one small STORE_REC_RENAME record
+ * (key new_seqno, part STORE_RENAME_PART, payload the old key), which
+ * bodystore_init reads back. Every callback resolves an alias first, so
+ * new_seqno is read, released, claimed and served to peers as any seqno;
+ * a release drops the alias with its record. Applied again (log replay
+ * after a restart: the alias is already there) it changes nothing. Every
+ * part of a chunked message follows. QSG_RC_IO when seqno is not held
+ * (missing, or unknown: as the read the move did before). */
+int bodystore_rename(void *arg, uint64_t seqno, uint64_t new_seqno);
 
 /* The Raft index of the entry about to be applied: releases made while
  * applying it carry this index (the snapshot gate of store_release). */
@@ -143,6 +160,7 @@ struct bodystore_stats {
 	uint64_t missing;
 	uint64_t puts, put_dups, reads, read_misses, releases, fills;
 	uint64_t put_replaced, restore_releases, compact_moves, segs_reclaimed, reloc_mismatch;
+	uint64_t renames, aliases; /* renames done; aliases live */
 	size_t map_bytes; /* memory of the map and the missing set */
 	size_t map_slots;
 };

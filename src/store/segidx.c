@@ -148,7 +148,7 @@ static bool ent_ok(const uint8_t *q, const struct store_idx_ent *e)
 	if (q[1] != 0 || get16(q + 2) != 0 || qsg_le32(q + 28) != 0) {
 		return false;
 	}
-	if (e->kind == STORE_REC_BODY || e->kind == STORE_REC_CHUNK) {
+	if (STORE_REC_TYPE_OK(e->kind)) {
 		return e->len <= STORE_MAX_PAYLOAD;
 	}
 	if (!(e->kind & STORE_IDX_FAULT) || e->key != 0 || e->part != 0 || e->crc != 0 ||

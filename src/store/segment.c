@@ -94,8 +94,8 @@ static int hdr_check(const uint8_t *h, uint8_t *type, uint64_t *key, uint32_t *p
 	if (qsg_le32(h + 28) != qsg_crc32c(0, h, 28)) {
 		return STORE_FAULT_HDR_CRC;
 	}
-	if (h[0] != STORE_FORMAT_VERSION || (h[1] != STORE_REC_BODY && h[1] != STORE_REC_CHUNK) ||
-	    get16(h + 2) != 0 || qsg_le32(h + 24) != 0 || qsg_le32(h + 4) > STORE_MAX_PAYLOAD) {
+	if (h[0] != STORE_FORMAT_VERSION || !STORE_REC_TYPE_OK(h[1]) || get16(h + 2) != 0 ||
+	    qsg_le32(h + 24) != 0 || qsg_le32(h + 4) > STORE_MAX_PAYLOAD) {
 		return STORE_FAULT_BAD_VERSION;
 	}
 	*type = h[1];
@@ -137,8 +137,7 @@ static size_t resync(const uint8_t *buf, size_t len, size_t from)
 
 	for (q = from + 1; q + STORE_REC_HDR_SIZE <= len; q++) {
 		/* Cheap filter before the checksum. */
-		if (buf[q] != STORE_FORMAT_VERSION ||
-		    (buf[q + 1] != STORE_REC_BODY && buf[q + 1] != STORE_REC_CHUNK)) {
+		if (buf[q] != STORE_FORMAT_VERSION || !STORE_REC_TYPE_OK(buf[q + 1])) {
 			continue;
 		}
 		if (hdr_check(buf + q, &type, &key, &part, &plen) == QSG_OK &&

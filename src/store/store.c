@@ -749,8 +749,8 @@ static int append_rec(struct store *s, uint8_t type, uint64_t key, uint32_t part
 	int rc;
 
 	*inbuf = NULL;
-	if ((type != STORE_REC_BODY && type != STORE_REC_CHUNK) || len > STORE_MAX_PAYLOAD ||
-	    n < 0 || n > STORE_MAX_IOV - 1 || part & RENT_CLAIMED) {
+	if (!STORE_REC_TYPE_OK(type) || len > STORE_MAX_PAYLOAD || n < 0 || n > STORE_MAX_IOV - 1 ||
+	    part & RENT_CLAIMED) {
 		return qsg_errf(errmsg, QSG_RC_INVALID, "store: bad record");
 	}
 	if (s->wb_err != 0) {

@@ -63,7 +63,14 @@
 enum store_rec_type {
 	STORE_REC_BODY = 1, /* a whole message: properties and body (part 0) */
 	STORE_REC_CHUNK = 2, /* one chunk (part 0..n-1) of a large message */
+	/* A rename (bodystore: a message moved to a backout queue under a new
+	 * seqno): key = the new seqno, part = STORE_RENAME_PART, payload = u64
+	 * (LE) the key of the message's records. */
+	STORE_REC_RENAME = 3,
 };
+#define STORE_REC_TYPE_OK(t) ((t) >= STORE_REC_BODY && (t) <= STORE_REC_RENAME)
+#define STORE_RENAME_PART 0x10000u /* above every body part (< 2^16) */
+#define STORE_RENAME_LEN 8
 
 /* Where one record sits on this member's disk. Member-local: never
  * replicated, never in snapshot bytes. seg 0 = nowhere. len is the payload
@@ -321,7 +328,7 @@ void store_set_stable(struct store *s, uint64_t index);
  *     file size), u32 entry count, u32 entry size (32), u32 reserved (0),
  *     u32 crc32c of bytes 0..36
  *   entries (32 bytes each), in offset order, tiling [32, covered size):
- *     u8 kind (STORE_REC_BODY, STORE_REC_CHUNK, or STORE_IDX_FAULT | a
+ *     u8 kind (STORE_REC_BODY, STORE_REC_CHUNK, STORE_REC_RENAME, or STORE_IDX_FAULT | a
  *     store_fault_reason), u8 0, u16 0, u32 offset, u32 length (payload
  *     bytes of a record; bytes of a fault region), u64 key, u32 part,
  *     u32 payload crc32c (0 for a fault), u32 reserved (0)

@@ -844,6 +844,285 @@ static void test_parts(void **state)
 	rm_tmp(dir);
 }
 
+/* ---- renames (a move to a backout queue) ---- */
+
+/* The content of message k (blen bytes of body) read under `name`. */
+static void check_as(struct bodystore *b, uint64_t name, uint64_t k, uint32_t blen)
+{
+	uint8_t want[4096];
+	struct qsg_wbuf w;
+	uint32_t pl = PL(k);
+
+	content(k, want, pl + blen, 0);
+	qsg_wbuf_init(&w);
+	assert_int_equal(bodystore_read(b, name, pl, blen, qsg_crc32c(0, want, pl + blen), &w),
+			 QSG_OK);
+	assert_int_equal(w.len, pl + blen);
+	assert_memory_equal(w.data, want, pl + blen);
+	qsg_wbuf_close(&w);
+}
+
+static void check_as_fails(struct bodystore *b, uint64_t name, uint64_t k, uint32_t blen)
+{
+	check_read_fails(b, name, blen, msg_crc(k, blen, 0));
+}
+
+static void test_rename(void **state)
+{
+	char dir[64];
+	struct bodystore b;
+	struct bodystore_stats st0, st;
+	char err[QSG_ERRMSG_SIZE];
+	uint64_t k;
+
+	(void)state;
+	mkdir_tmp(dir, sizeof dir);
+	open_bs(&b, dir, 8192, 0); /* no cache: every read from disk */
+	for (k = 1; k <= 20; k++) {
+		put_msg(&b, k, 100, 0);
+	}
+	bodystore_get_stats(&b, &st0);
+	/* 3 -> 101 and 7 -> 102: no body written, one small record each. */
+	bodystore_set_index(&b, 5);
+	assert_int_equal(bodystore_rename(&b, 3, 101), QSG_OK);
+	assert_int_equal(bodystore_rename(&b, 7, 102), QSG_OK);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.puts, st0.puts);
+	assert_int_equal(st.renames, 2);
+	assert_int_equal(st.aliases, 2);
+	assert_int_equal(st.st.disk_bytes - st0.st.disk_bytes,
+			 2 * (STORE_REC_HDR_SIZE + STORE_RENAME_LEN));
+	check_as(&b, 101, 3, 100);
+	check_as(&b, 102, 7, 100);
+	/* A peer asking for the new seqno is served. */
+	struct qsg_wbuf w;
+	uint32_t crc;
+	qsg_wbuf_init(&w);
+	assert_int_equal(bodystore_get(&b, 101, &w, &crc, err), QSG_OK);
+	assert_int_equal(crc, msg_crc(3, 100, 0));
+	qsg_wbuf_close(&w);
+	/* Moved again (a backout queue with a backout queue): 101 -> 103. */
+	assert_int_equal(bodystore_rename(&b, 101, 103), QSG_OK);
+	check_as(&b, 103, 3, 100);
+	check_as_fails(&b, 101, 3, 100);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.aliases, 2);
+	/* The log applied again: no-ops. */
+	assert_int_equal(bodystore_rename(&b, 3, 103), QSG_OK);
+	assert_int_equal(bodystore_rename(&b, 7, 102), QSG_OK);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.renames, 3);
+	/* Not held: refused. */
+	assert_int_equal(bodystore_rename(&b, 99, 104), QSG_RC_IO);
+	assert_int_equal(bodystore_rename(&b, 101, 104), QSG_RC_IO);
+	/* Missing (claimed, to fetch): the missing entry takes the new name
+	 * and is fetched under it. */
+	bodystore_claim(&b, 45, PL(45), 100, msg_crc(45, 100, 0));
+	assert_int_equal(bodystore_rename(&b, 45, 105), QSG_OK);
+	uint64_t keys[4];
+	assert_int_equal(bodystore_missing(&b, 0, keys, 4), 1);
+	assert_int_equal(keys[0], 105);
+	uint8_t buf[200];
+	content(45, buf, PL(45) + 100, 0);
+	assert_int_equal(bodystore_fill(&b, 105, buf, PL(45) + 100, msg_crc(45, 100, 0), err),
+			 QSG_OK);
+	check_as(&b, 105, 45, 100);
+	assert_int_equal(bodystore_missing(&b, 0, keys, 4), 0);
+	bodystore_release(&b, 105);
+
+	/* Restart: the renames are read back. */
+	assert_int_equal(store_sync(&b.st, err), QSG_OK);
+	bodystore_close(&b);
+	open_bs(&b, dir, 8192, 0);
+	check_as(&b, 103, 3, 100);
+	check_as(&b, 102, 7, 100);
+	assert_int_equal(bodystore_rename(&b, 101, 103), QSG_OK); /* replay */
+	/* A snapshot at 105 naming 102, 103 and the others but 3, 7: claims
+	 * through the names; the stale alias 101 (its record released before
+	 * the restart, still on disk) goes. */
+	bodystore_set_index(&b, 20);
+	for (k = 1; k <= 20; k++) {
+		if (k != 3 && k != 7) {
+			bodystore_claim(&b, k, PL(k), 100, msg_crc(k, 100, 0));
+		}
+	}
+	bodystore_claim(&b, 102, PL(7), 100, msg_crc(7, 100, 0));
+	bodystore_claim(&b, 103, PL(3), 100, msg_crc(3, 100, 0));
+	bodystore_restored(&b, 105);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.missing, 0);
+	assert_int_equal(st.aliases, 2);
+	assert_int_equal(st.messages, 20); /* 3 and 7 held under their records' key */
+	check_as(&b, 103, 3, 100);
+	check_as(&b, 102, 7, 100);
+	check_as_fails(&b, 101, 3, 100);
+
+	/* Release through the name: the records and the alias go. */
+	bodystore_set_index(&b, 30);
+	bodystore_release(&b, 103);
+	check_as_fails(&b, 103, 3, 100);
+	check_as_fails(&b, 3, 3, 100);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.aliases, 1);
+	assert_int_equal(st.messages, 19);
+
+	/* Compaction relocates the rename record and the body it names. */
+	for (k = 200; k < 400; k++) {
+		put_msg(&b, k, 200, 0);
+	}
+	bodystore_set_index(&b, 40);
+	for (k = 1; k <= 20; k++) {
+		if (k != 7 && k != 3) {
+			bodystore_release(&b, k);
+		}
+	}
+	for (k = 200; k < 400; k += 2) {
+		bodystore_release(&b, k);
+	}
+	bool more;
+	int slices = 0;
+	do {
+		assert_int_equal(bodystore_housekeep(&b, 4000, &more, err), QSG_OK);
+		assert_true(++slices < 1000);
+	} while (more);
+	bodystore_get_stats(&b, &st);
+	assert_true(st.compact_moves > 0);
+	assert_int_equal(st.reloc_mismatch, 0);
+	check_as(&b, 102, 7, 100);
+	/* And a restart after it finds them where they went. */
+	assert_int_equal(store_sync(&b.st, err), QSG_OK);
+	bodystore_close(&b);
+	open_bs(&b, dir, 8192, 0);
+	check_as(&b, 102, 7, 100);
+	/* Released records not yet reclaimed are found again, renames too,
+	 * until a restore's claims say what is live (as for bodies). */
+	bodystore_get_stats(&b, &st);
+	assert_true(st.aliases >= 1);
+	for (k = 201; k < 400; k += 2) {
+		bodystore_claim(&b, k, PL(k), 200, msg_crc(k, 200, 0));
+	}
+	bodystore_claim(&b, 102, PL(7), 100, msg_crc(7, 100, 0));
+	bodystore_restored(&b, 400);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.aliases, 1);
+	assert_int_equal(st.messages, 101);
+	assert_int_equal(st.missing, 0);
+	check_as(&b, 102, 7, 100);
+	check_as_fails(&b, 103, 3, 100);
+	bodystore_close(&b);
+	rm_tmp(dir);
+}
+
+/* A crash between the rename and its record reaching the disk: the
+ * restart does not know the new name; the log applies the rename again. */
+static void test_rename_crash(void **state)
+{
+	char dir[64], path[256];
+	struct bodystore b;
+	struct bodystore_stats st;
+	char err[QSG_ERRMSG_SIZE];
+	uint64_t k;
+
+	(void)state;
+	mkdir_tmp(dir, sizeof dir);
+	open_bs(&b, dir, 1 << 20, 0);
+	for (k = 1; k <= 5; k++) {
+		put_msg(&b, k, 100, 0);
+	}
+	assert_int_equal(store_sync(&b.st, err), QSG_OK);
+	off_t before = file_size(dir, 1);
+	assert_int_equal(bodystore_rename(&b, 2, 10), QSG_OK);
+	bodystore_close(&b);
+	assert_int_equal(file_size(dir, 1), before + STORE_REC_HDR_SIZE + STORE_RENAME_LEN);
+	/* The record lost (torn away) ... */
+	snprintf(path, sizeof path, "%s/seg-%010u.qss", dir, 1);
+	assert_int_equal(truncate(path, before), 0);
+	open_bs(&b, dir, 1 << 20, 0);
+	check_as_fails(&b, 10, 2, 100);
+	check_as(&b, 2, 2, 100);
+	/* ... the log renames again. */
+	assert_int_equal(bodystore_rename(&b, 2, 10), QSG_OK);
+	check_as(&b, 10, 2, 100);
+	/* Half a record (a torn write): cut at open, the same. */
+	bodystore_close(&b);
+	assert_int_equal(truncate(path, before + STORE_REC_HDR_SIZE + 3), 0);
+	open_bs(&b, dir, 1 << 20, 0);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.aliases, 0);
+	assert_int_equal(bodystore_rename(&b, 2, 10), QSG_OK);
+	check_as(&b, 10, 2, 100);
+	/* A snapshot taken after the rename names 10: once the record is
+	 * durable (a snapshot syncs the store first), the restart claims it. */
+	assert_int_equal(store_sync(&b.st, err), QSG_OK);
+	bodystore_close(&b);
+	open_bs(&b, dir, 1 << 20, 0);
+	for (k = 1; k <= 5; k++) {
+		if (k != 2) {
+			bodystore_claim(&b, k, PL(k), 100, msg_crc(k, 100, 0));
+		}
+	}
+	bodystore_claim(&b, 10, PL(2), 100, msg_crc(2, 100, 0));
+	bodystore_restored(&b, 10);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.missing, 0);
+	assert_int_equal(st.messages, 5);
+	check_as(&b, 10, 2, 100);
+	/* A snapshot from before the rename names 2; the restart keeps the
+	 * alias (above the snapshot: the log renames again, a no-op). */
+	bodystore_close(&b);
+	open_bs(&b, dir, 1 << 20, 0);
+	for (k = 1; k <= 5; k++) {
+		bodystore_claim(&b, k, PL(k), 100, msg_crc(k, 100, 0));
+	}
+	bodystore_restored(&b, 5);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.aliases, 1);
+	assert_int_equal(bodystore_rename(&b, 2, 10), QSG_OK);
+	check_as(&b, 10, 2, 100);
+	bodystore_close(&b);
+	rm_tmp(dir);
+}
+
+/* A chunked message: every part follows its seqno. */
+static void test_rename_parts(void **state)
+{
+	char dir[64];
+	struct bodystore b;
+	char err[QSG_ERRMSG_SIZE];
+
+	(void)state;
+	mkdir_tmp(dir, sizeof dir);
+	open_bs(&b, dir, 8192, 0);
+	for (uint32_t p = 0; p < 3; p++) {
+		put_part(&b, 5, p);
+	}
+	assert_int_equal(bodystore_rename(&b, 5, 50), QSG_OK);
+	/* check_part reads seqno k; the content is that of 5's parts. */
+	for (uint32_t p = 0; p < 3; p++) {
+		uint8_t want[PART_LEN];
+		struct qsg_wbuf w;
+		content(5 * 1000 + p, want, PART_LEN, 9);
+		qsg_wbuf_init(&w);
+		assert_int_equal(bodystore_read_part(&b, 50, p, PART_LEN, part_crc(5, p), &w),
+				 QSG_OK);
+		assert_memory_equal(w.data, want, PART_LEN);
+		qsg_wbuf_close(&w);
+		bodystore_claim_part(&b, 50, p, PART_LEN, part_crc(5, p));
+	}
+	assert_int_equal(store_sync(&b.st, err), QSG_OK);
+	bodystore_restored(&b, 50);
+	bodystore_release(&b, 50);
+	for (uint32_t p = 0; p < 3; p++) {
+		check_part(&b, 5, p, QSG_RC_IO);
+	}
+	struct bodystore_stats st;
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.messages, 0);
+	assert_int_equal(st.aliases, 0);
+	bodystore_close(&b);
+	rm_tmp(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -852,6 +1131,8 @@ int main(void)
 	    cmocka_unit_test(test_housekeep),	  cmocka_unit_test(test_reclaim_after_stable),
 	    cmocka_unit_test(test_map_1m),	  cmocka_unit_test(test_map_grow_incremental),
 	    cmocka_unit_test(test_missing_pass),  cmocka_unit_test(test_parts),
+	    cmocka_unit_test(test_rename),	  cmocka_unit_test(test_rename_crash),
+	    cmocka_unit_test(test_rename_parts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,7 +30,8 @@ struct rec {
 	bool fail_put, fail_read;
 	uint64_t put[REC_MAX], rel[REC_MAX], rd[REC_MAX], claim[REC_MAX];
 	uint32_t put_crc[REC_MAX];
-	size_t nput, nrel, nrd, nclaim, nrestored;
+	uint64_t ren_from[REC_MAX], ren_to[REC_MAX];
+	size_t nput, nrel, nrd, nclaim, nrestored, nren;
 	uint64_t restored_last;
 	struct {
 		uint64_t seqno;
@@ -124,6 +125,21 @@ static void rec_restored(void *arg, uint64_t last_seqno)
 	struct rec *r = arg;
 	r->nrestored++;
 	r->restored_last = last_seqno;
+}
+
+/* rename: the held content moves to the new seqno; applied again (the
+ * old one gone, the new one held) a no-op. */
+static int rec_rename(void *arg, uint64_t seqno, uint64_t new_seqno)
+{
+	struct rec *r = arg;
+	assert_true(r->nren < REC_MAX);
+	r->ren_from[r->nren] = seqno;
+	r->ren_to[r->nren++] = new_seqno;
+	int i = held_find(r, seqno);
+	if (i < 0)
+		return held_find(r, new_seqno) >= 0 ? QSG_OK : QSG_RC_IO;
+	r->held[i].seqno = new_seqno;
+	return QSG_OK;
 }
 
 static void rec_install(struct fsm *f, struct rec *r, bool store)
@@ -689,6 +705,112 @@ static void builtin_peers(void **state)
 	teardown(&st);
 }
 
+/* A provider with rename: a move to the backout queue renames the content
+ * (no read, no put, no release) and gives the same state as a provider
+ * without it (read, put, release); the built-in provider renames too, and
+ * a replica restored from a snapshot taken before the move and replaying
+ * it (a restart) ends equal, its content moved. */
+static void boq_move_renames(void **state)
+{
+	struct ctx *x = CTX(state);
+	struct rec *r = REC(state);
+	struct fsm_bodies rb = {r,    rec_put, rec_read, rec_release, rec_claim, rec_restored,
+				NULL, NULL,    NULL,	 rec_rename};
+	fsm_set_bodies(x->f, &rb);
+	struct fsm_qattrs a;
+	memset(&a, 0, sizeof a);
+	assert_int_equal(qsimple(x, FSM_OP_QDEFINE, "BOQ", 0), QSG_OK);
+	a.bothresh = 1;
+	strcpy(a.boqname, "BOQ");
+	assert_int_equal(qdefine(x, "QB", FSM_QA_BOTHRESH | FSM_QA_BOQNAME, &a, 0), QSG_OK);
+	uint64_t ep = attach(x, 1, 1);
+	assert_int_equal(put(x, 1, ep, 1, "QB", 0, 0, "bo", 5), QSG_OK);
+	uint64_t o1 = x->r.msg.seqno;
+	assert_int_equal(put(x, 1, ep, 2, "QB", 0, 0, "b2", 6), QSG_OK);
+	size_t nlog = x->nlog; /* a replica is restored as of now, below */
+	assert_int_equal(get(x, 1, ep, "QB", FSM_F_SYNCPOINT, 0), QSG_OK);
+	rec_reset_log(r);
+	assert_int_equal(sess(x, FSM_OP_BACKOUT, 1, ep, 0, NULL), QSG_OK);
+	assert_int_equal(qi(x, "BOQ").curdepth, 1);
+	assert_int_equal(r->nren, 1);
+	assert_int_equal(r->ren_from[0], o1);
+	uint64_t o2 = r->ren_to[0];
+	assert_true(o2 > o1);
+	assert_int_equal(r->nput, 0);
+	assert_int_equal(r->nrd, 0);
+	assert_int_equal(r->nrel, 0);
+	assert_int_equal(get(x, 1, ep, "BOQ", FSM_F_SYNCPOINT, 0), QSG_OK);
+	assert_body(x, "bo");
+	assert_int_equal(x->r.msg.seqno, o2);
+	assert_int_equal(x->r.msg.msgid[0], 5);
+	assert_int_equal(x->r.msg.backout_count, 1);
+	assert_int_equal(sess(x, FSM_OP_BACKOUT, 1, ep, 0, NULL), QSG_OK);
+	uint64_t d = fsm_digest(x->f);
+
+	/* The same log on a provider without rename and on the built-in one. */
+	struct fsm *n, *m;
+	struct rec rn;
+	assert_int_equal(fsm_init(&n, NULL), QSG_OK);
+	assert_int_equal(fsm_init(&m, NULL), QSG_OK);
+	rec_install(n, &rn, true);
+	struct qsg_wbuf res;
+	qsg_wbuf_init(&res);
+	for (size_t i = 0; i < x->nlog; i++) {
+		qsg_wbuf_reset(&res);
+		assert_int_equal(fsm_apply(n, x->log[i], x->loglen[i], NULL, NULL), QSG_OK);
+		assert_int_equal(fsm_apply(m, x->log[i], x->loglen[i], &res, NULL), QSG_OK);
+	}
+	assert_int_equal(fsm_digest(n), d);
+	assert_int_equal(fsm_digest(m), d);
+	assert_true(has(rn.put, rn.nput, o2)); /* read and put again */
+	assert_true(has(rn.rel, rn.nrel, o1));
+	/* A replica restored from a snapshot taken before the move (its
+	 * built-in provider fetches the content from a peer's, as a restarted
+	 * or catching-up member) replays it: its provider renames. */
+	struct fsm *peer, *before;
+	struct qsg_wbuf snap;
+	char errmsg[QSG_ERRMSG_SIZE];
+	assert_int_equal(fsm_init(&peer, NULL), QSG_OK);
+	assert_int_equal(fsm_init(&before, NULL), QSG_OK);
+	for (size_t i = 0; i < nlog; i++)
+		assert_int_equal(fsm_apply(peer, x->log[i], x->loglen[i], NULL, NULL), QSG_OK);
+	qsg_wbuf_init(&snap);
+	assert_int_equal(fsm_snapshot(peer, &snap), QSG_OK);
+	fsm_bodies_mem_peer(before, peer);
+	assert_int_equal(fsm_restore(before, snap.data, snap.len, errmsg), QSG_OK);
+	qsg_wbuf_close(&snap);
+	for (size_t i = nlog; i < x->nlog; i++) {
+		assert_int_equal(fsm_apply(before, x->log[i], x->loglen[i], NULL, NULL), QSG_OK);
+	}
+	assert_int_equal(fsm_digest(before), d);
+	struct fsm_cmd g = {.op = FSM_OP_BROWSE};
+	strcpy(g.queue, "BOQ");
+	struct fsm_result br;
+	qsg_wbuf_reset(&res);
+	struct qsg_wbuf e;
+	qsg_wbuf_init(&e);
+	build(x, &g, &e);
+	struct fsm *reps[2] = {before, m};
+	for (int k = 0; k < 2; k++) {
+		qsg_wbuf_reset(&res);
+		assert_int_equal(fsm_apply(reps[k], e.data, e.len, &res, NULL), QSG_OK);
+		assert_int_equal(
+		    fsm_result_decode(FSM_OP_BROWSE, res.data + 4, qsg_le32(res.data), &br, NULL),
+		    QSG_OK);
+		assert_int_equal(br.rc, QSG_OK);
+		assert_int_equal(br.msg.seqno, o2);
+		assert_int_equal(br.msg.body.len, 2);
+		assert_memory_equal(br.msg.body.p, "bo", 2);
+	}
+	qsg_wbuf_close(&e);
+	qsg_wbuf_close(&res);
+	fsm_close(before);
+	fsm_close(peer);
+	fsm_close(n);
+	fsm_close(m);
+	rec_free(&rn);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -701,6 +823,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(failing_provider_is_fatal, setup_rec, teardown_rec),
 	    cmocka_unit_test_setup_teardown(format2_restore, setup_rec, teardown_rec),
 	    cmocka_unit_test(builtin_peers),
+	    cmocka_unit_test_setup_teardown(boq_move_renames, setup_rec, teardown_rec),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

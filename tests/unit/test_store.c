@@ -1082,6 +1082,108 @@ static void test_scan_random(void **state)
 	}
 }
 
+/* Rename records (STORE_REC_RENAME, bodystore's aliases): written, read,
+ * found by the scan at open and through the segment indexes, with their
+ * type; an unknown type is refused. */
+struct ren_seen {
+	size_t bodies, renames;
+	uint64_t keysum;
+};
+
+static bool ren_take(void *arg, uint8_t type, uint64_t key, uint32_t part,
+		     const struct store_loc *loc, uint32_t crc)
+{
+	struct ren_seen *r = arg;
+	(void)crc;
+	if (type == STORE_REC_RENAME) {
+		assert_int_equal(part, STORE_RENAME_PART);
+		assert_int_equal(loc->len, STORE_RENAME_LEN);
+		r->renames++;
+		r->keysum += key;
+	} else {
+		assert_int_equal(type, STORE_REC_BODY);
+		r->bodies++;
+	}
+	return true;
+}
+
+static void test_rename_records(void **state)
+{
+	char dir[64], err[QSG_ERRMSG_SIZE];
+	struct store s;
+	struct store_loc loc, rl[41];
+	uint8_t pl[STORE_RENAME_LEN];
+	uint64_t k;
+
+	(void)state;
+	mkdir_tmp(dir, sizeof dir);
+	open_store(&s, dir, 4096, 0);
+	store_recovery_end(&s);
+	for (k = 1; k <= 40; k++) {
+		append_key(&s, k, 300, &loc);
+		memset(pl, 0, sizeof pl);
+		pl[0] = (uint8_t)k;
+		assert_int_equal(store_append(&s, STORE_REC_RENAME, 1000 + k, STORE_RENAME_PART, pl,
+					      sizeof pl, false, &rl[k], err),
+				 QSG_OK);
+	}
+	assert_int_equal(
+	    store_append(&s, STORE_REC_RENAME + 1, 2000, 0, pl, sizeof pl, false, &loc, err),
+	    QSG_RC_INVALID);
+	/* Index every sealed segment, then reopen twice: through the indexes
+	 * and by a scan (indexes removed). */
+	int guard = 0;
+	while (store_index_pending(&s) > 0) {
+		assert_int_equal(store_sync(&s, NULL), QSG_OK);
+		assert_true(++guard < 1000);
+	}
+	assert_int_equal(store_sync(&s, NULL), QSG_OK);
+	store_close(&s);
+	for (int pass = 0; pass < 2; pass++) {
+		struct ren_seen r = {0, 0, 0};
+		struct store_stats st;
+		open_store(&s, dir, 4096, 0);
+		store_get_stats(&s, &st);
+		assert_int_equal(st.faults, 0);
+		if (pass == 0) {
+			assert_true(st.index_loaded > 0); /* the kind came from an index */
+		} else {
+			assert_int_equal(st.index_loaded, 0);
+		}
+		store_recovery_foreach(&s, ren_take, &r);
+		assert_int_equal(r.bodies, 40);
+		assert_int_equal(r.renames, 40);
+		assert_int_equal(r.keysum, 40 * 1000 + 40 * 41 / 2);
+		store_recovery_end(&s);
+		struct qsg_wbuf w;
+		qsg_wbuf_init(&w);
+		assert_int_equal(store_read(&s, &rl[17], 1017, STORE_RENAME_PART, &w, err), QSG_OK);
+		assert_int_equal(w.len, STORE_RENAME_LEN);
+		assert_int_equal(w.data[0], 17);
+		qsg_wbuf_close(&w);
+		store_close(&s);
+		/* Second pass: no index files, a scan. */
+		char path[512];
+		DIR *d = opendir(dir);
+		struct dirent *de;
+		size_t nidx = 0;
+		assert_non_null(d);
+		while ((de = readdir(d)) != NULL) {
+			size_t l = strlen(de->d_name);
+			if (l > 4 && strcmp(de->d_name + l - 4, ".qsx") == 0) {
+				snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+				assert_int_equal(unlink(path), 0);
+				nidx++;
+			}
+		}
+		closedir(d);
+		if (pass == 0) {
+			assert_true(nidx > 0);
+		}
+	}
+	rm_tmp(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1092,7 +1194,7 @@ int main(void)
 	    cmocka_unit_test(test_write_buffer),    cmocka_unit_test(test_bytes_per_sync),
 	    cmocka_unit_test(test_compaction_gate), cmocka_unit_test(test_cache),
 	    cmocka_unit_test(test_desc_codec),	    cmocka_unit_test(test_sync_job),
-	    cmocka_unit_test(test_scan_random),
+	    cmocka_unit_test(test_scan_random),	    cmocka_unit_test(test_rename_records),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
