@@ -30,6 +30,7 @@
 #include "aiodefer.h"
 #include "rheap.h"
 #include "fsm_adapter.h"
+#include "rtls.h"
 
 #define GLUE_POLL_MS 10
 #define GLUE_CLOSE_MAX_POLLS 5000 /* x 1 ms */
@@ -248,6 +249,14 @@ static int nodelay_connect(struct raft_uv_transport *t, struct raft_uv_connect *
 	return rv;
 }
 
+static void transport_free(struct glue *g)
+{
+	if (g->cfg.tls != NULL)
+		rtls_free(&g->transport);
+	else
+		raft_uv_tcp_close(&g->transport);
+}
+
 static int raft_rc(int rv)
 {
 	switch (rv) {
@@ -444,15 +453,22 @@ int glue_init(struct glue **out, uv_loop_t *loop, const struct glue_config *cfg,
 		goto err_dir;
 	}
 
-	rv = raft_uv_tcp_init(&g->transport, loop);
-	if (rv != 0) {
-		rv = qsg_errf(errmsg, raft_rc(rv), "raft transport: %s", raft_strerror(rv));
-		goto err_dir;
+	if (cfg->tls != NULL) {
+		/* TLS (rtls.c): it sets TCP_NODELAY itself. */
+		rv = rtls_init(&g->transport, loop, cfg->tls, errmsg);
+		if (rv != QSG_OK)
+			goto err_dir;
+	} else {
+		rv = raft_uv_tcp_init(&g->transport, loop);
+		if (rv != 0) {
+			rv = qsg_errf(errmsg, raft_rc(rv), "raft transport: %s", raft_strerror(rv));
+			goto err_dir;
+		}
+		g->tcp_listen = g->transport.listen;
+		g->tcp_connect = g->transport.connect;
+		g->transport.listen = nodelay_listen;
+		g->transport.connect = nodelay_connect;
 	}
-	g->tcp_listen = g->transport.listen;
-	g->tcp_connect = g->transport.connect;
-	g->transport.listen = nodelay_listen;
-	g->transport.connect = nodelay_connect;
 	rv = raft_uv_init(&g->io, loop, g->dir, &g->transport);
 	if (rv != 0) {
 		rv = qsg_errf(errmsg, raft_rc(rv), "raft storage in %s: %s", g->dir,
@@ -519,7 +535,7 @@ err_adapter:
 err_io:
 	raft_uv_close(&g->io);
 err_transport:
-	raft_uv_tcp_close(&g->transport);
+	transport_free(g);
 err_dir:
 	free(g->dir);
 	free(g);
@@ -1103,7 +1119,7 @@ static void glue_raft_closed(struct raft *raft)
 
 	/* raft_close() closed the raft_io; release the backend memory. */
 	raft_uv_close(&g->io);
-	raft_uv_tcp_close(&g->transport);
+	transport_free(g);
 	g->raft_closed = true;
 	/* The restore's pool work holds the adapter: wait for it. */
 	g->ar_pending = glue_ar_close(&g->adapter);

@@ -76,6 +76,26 @@ struct glue_server {
  * whole state (raft_fsm version 2; the raft_fixture adapter always does). */
 enum glue_snapshot_mode { GLUE_SNAPSHOT_FORK = 0, GLUE_SNAPSHOT_INLINE = 1 };
 
+/* TLS on Raft traffic (raft-glue/rtls.c, docs/security.md "TLS on Raft
+ * traffic"): mutual TLS between members, the peer's certificate CN checked
+ * against the member name of its Raft id. Both ends must have it. */
+#define GLUE_TLS_NAME_SIZE 64
+struct glue_tls {
+	const char *key_file; /* this member's key and certificate (PEM) */
+	const char *cert_file; /* CN = this member's name */
+	const char *ca_file; /* the members' certificates chain to it (required) */
+	unsigned handshake_ms; /* TLS handshake and preamble; 0 = 10000 */
+	/* The member name of a Raft id, which the certificate of the server
+	 * with that id must have as its CN; false when the id is no member
+	 * (then its connections are refused). Called on the loop for every
+	 * connection made or accepted. */
+	bool (*member_name)(void *arg, uint64_t id, char *name, size_t size);
+	/* A Raft connection refused or failed (one line of text, for the
+	 * daemon's log); may be NULL. */
+	void (*refused)(void *arg, const char *text);
+	void *arg;
+};
+
 struct glue_config {
 	uint64_t id; /* this server's Raft id (>0) */
 	const char *address; /* this server's Raft address host:port */
@@ -104,6 +124,9 @@ struct glue_config {
 	 * asynchronous restore hooks (glue_sm.restore_decode...), whose queue
 	 * it uses. */
 	unsigned apply_budget_ms;
+	/* NULL: Raft traffic in plaintext (libraft's TCP transport). Else
+	 * TLS (copied at glue_init; the callbacks must outlive the glue). */
+	const struct glue_tls *tls;
 };
 
 enum glue_role {

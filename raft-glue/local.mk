@@ -7,5 +7,6 @@ libqsgglue_la_SOURCES = raft-glue/glue.h raft-glue/glue.c \
 	raft-glue/aiodefer.h raft-glue/aiodefer.c \
 	raft-glue/rheap.h raft-glue/rheap.c \
 	raft-glue/bgthread.h raft-glue/bgthread.c \
-	raft-glue/arestore.c
-libqsgglue_la_LIBADD = libqsgcommon.la $(RAFT_LIBS) $(UV_LIBS)
+	raft-glue/arestore.c \
+	raft-glue/rtls.h raft-glue/rtls.c
+libqsgglue_la_LIBADD = libqsgtls.la libqsgcommon.la $(RAFT_LIBS) $(UV_LIBS)

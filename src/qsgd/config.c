@@ -18,6 +18,7 @@ void qsgd_config_defaults(struct qsgd_config *c)
 	c->log_format = QLOG_TEXT;
 	c->loop_warn_ms = 200;
 	c->tls_handshake_ms = 10000;
+	c->tls_raft = 1;
 	c->election_timeout_ms = 1000;
 	c->append_timeout_ms = 5000;
 	c->apply_budget_ms = 20;
@@ -273,6 +274,15 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 			else
 				rc = qsg_errf(e, QSG_RC_CONFIG, "%s: expected required or optional",
 					      what);
+		} else if (strcmp(key, "raft") == 0) {
+			if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
+			    strcmp(value, "1") == 0)
+				c->tls_raft = 1;
+			else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 ||
+				 strcmp(value, "0") == 0)
+				c->tls_raft = 0;
+			else
+				rc = qsg_errf(e, QSG_RC_CONFIG, "%s: expected yes or no", what);
 		} else if (strcmp(key, "handshake_timeout_ms") == 0)
 			rc = set_unsigned(&c->tls_handshake_ms, value, 100, 600000, what, e);
 		else
@@ -610,6 +620,11 @@ int qsgd_config_validate(struct qsgd_config *c, char *errmsg)
 		if (c->tls_ca[0] == '\0' && c->tls_verify != QSGD_TLS_VERIFY_NONE)
 			return qsg_errf(errmsg, QSG_RC_CONFIG,
 					"[tls]: ca is required unless verify = none");
+		if (c->tls_ca[0] == '\0' && c->tls_raft)
+			return qsg_errf(errmsg, QSG_RC_CONFIG,
+					"[tls]: ca is required for TLS on Raft (raft = yes, the "
+					"default: members are always verified); raft = no keeps "
+					"Raft in plaintext");
 	}
 	const struct qsgd_member_cfg *self = NULL;
 	for (unsigned i = 0; i < c->n_members; i++)

@@ -82,6 +82,9 @@ struct qsgd_config {
 	int tls_verify; /* QSGD_TLS_VERIFY_* */
 	int tls_mode; /* QSGD_TLS_MODE_* */
 	unsigned tls_handshake_ms; /* a handshake taking longer is closed; 10000 */
+	/* [tls] raft: Raft traffic in mutual TLS, peers checked against the
+	 * member list (default yes; no: plaintext Raft). */
+	int tls_raft;
 	/* [member NAME] sections or --member flags (this member included). */
 	unsigned n_members;
 	struct qsgd_member_cfg members[QSGD_MAX_MEMBERS];

@@ -226,6 +226,33 @@ static void on_fatal(void *arg, const char *msg)
 	_exit(EXIT_RAFT_FATAL);
 }
 
+/* TLS on Raft (docs/security.md): the member name a Raft id's certificate
+ * must carry. The static member list first, then the replicated member
+ * records (members added online). */
+static bool raft_member_name(void *arg, uint64_t id, char *name, size_t size)
+{
+	struct member *m = arg;
+	if (id == 0 || id > UINT32_MAX)
+		return false;
+	const struct qsgd_member_cfg *mc = qsgd_config_member(&m->cfg, (uint32_t)id);
+	if (mc != NULL) {
+		snprintf(name, size, "%s", mc->name);
+		return true;
+	}
+	struct fsm_member fm;
+	if (m->core.fsm != NULL && fsm_member_get(m->core.fsm, (uint32_t)id, &fm) == QSG_OK) {
+		snprintf(name, size, "%s", fm.name);
+		return true;
+	}
+	return false;
+}
+
+static void raft_tls_refused(void *arg, const char *text)
+{
+	struct member *m = arg;
+	QLOG_WARNING(&m->log, "QSG8004W", "%s", text);
+}
+
 /* ---- shutdown ---- */
 
 static void glue_closed(void *arg)
@@ -545,6 +572,15 @@ static int run(struct member *m)
 	gc.snapshot_mode =
 	    cfg->snapshot_mode == QSGD_SNAPSHOT_INLINE ? GLUE_SNAPSHOT_INLINE : GLUE_SNAPSHOT_FORK;
 	gc.join = cfg->join != 0;
+	struct glue_tls gtls = {.key_file = cfg->tls_key,
+				.cert_file = cfg->tls_cert,
+				.ca_file = cfg->tls_ca,
+				.handshake_ms = cfg->tls_handshake_ms,
+				.member_name = raft_member_name,
+				.refused = raft_tls_refused,
+				.arg = m};
+	if (cfg->tls_enabled && cfg->tls_raft)
+		gc.tls = &gtls;
 	struct glue_sm sm = {.data = m,
 			     .apply = sm_apply,
 			     .snapshot = sm_snapshot,
@@ -567,11 +603,14 @@ static int run(struct member *m)
 		}
 		d->tls = &m->tls;
 		QLOG_INFO_(&m->log, "QSG8003I",
-			   "TLS on the client listener (mode %s, verify %s) and to other members",
+			   "TLS on the client listener (mode %s, verify %s), to other members and "
+			   "%s",
 			   cfg->tls_mode == QSGD_TLS_MODE_OPTIONAL ? "optional" : "required",
 			   cfg->tls_verify == QSGD_TLS_VERIFY_NONE	 ? "none"
 			   : cfg->tls_verify == QSGD_TLS_VERIFY_OPTIONAL ? "optional"
-									 : "required");
+									 : "required",
+			   cfg->tls_raft ? "on Raft (mutual, member names checked)"
+					 : "NOT on Raft ([tls] raft = no: Raft is plaintext)");
 	}
 	if ((rc = glue_init(&d->glue, &m->loop, &gc, &sm, errmsg)) != QSG_OK) {
 		QLOG_ERR(&m->log, "QSG0021E", "Raft: %s", errmsg);

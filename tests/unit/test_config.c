@@ -375,15 +375,18 @@ static void tls_section(void **state)
 	assert_int_equal(c.tls_verify, QSGD_TLS_VERIFY_REQUIRED);
 	assert_int_equal(c.tls_mode, QSGD_TLS_MODE_REQUIRED);
 	assert_int_equal(c.tls_handshake_ms, 10000);
+	assert_int_equal(c.tls_raft, 1); /* Raft in TLS unless said otherwise */
 
+	/* Without a CA only with raft = no (Raft peers are always verified). */
 	path = write_ini(BASE_INI "[tls]\nkey = /k\ncert = /c\nverify = none\nmode = optional\n"
-				  "handshake_timeout_ms = 500\n");
+				  "handshake_timeout_ms = 500\nraft = no\n");
 	argv[2] = (char *)path;
 	assert_int_equal(qsgd_config_load(&c, 3, argv, errmsg), QSG_OK);
 	unlink(path);
 	assert_int_equal(c.tls_verify, QSGD_TLS_VERIFY_NONE);
 	assert_int_equal(c.tls_mode, QSGD_TLS_MODE_OPTIONAL);
 	assert_int_equal(c.tls_handshake_ms, 500);
+	assert_int_equal(c.tls_raft, 0);
 
 	static const struct reject bad[] = {
 	    {"[tls]\nverify = maybe\n", "[tls] verify: expected required, optional or none"},
@@ -393,6 +396,9 @@ static void tls_section(void **state)
 	    {"[tls]\nca = /ca\n", "[tls]: key and cert are required"},
 	    {"[tls]\nkey = /k\ncert = /c\n", "[tls]: ca is required unless verify = none"},
 	    {"[tls]\nkey = /k\ncert = /c\nverify = optional\n", "[tls]: ca is required"},
+	    {"[tls]\nraft = maybe\n", "[tls] raft: expected yes or no"},
+	    {"[tls]\nkey = /k\ncert = /c\nverify = none\n",
+	     "[tls]: ca is required for TLS on Raft"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char text[2048];
