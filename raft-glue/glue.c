@@ -257,6 +257,12 @@ static void transport_free(struct glue *g)
 		raft_uv_tcp_close(&g->transport);
 }
 
+void glue_tls_member(struct glue *g, uint64_t id, const char *name)
+{
+	if (g->cfg.tls != NULL)
+		rtls_learn(&g->transport, id, name);
+}
+
 static int raft_rc(int rv)
 {
 	switch (rv) {

@@ -218,6 +218,10 @@ size_t glue_get_config(struct glue *g, struct glue_member *out, size_t max);
  * reason code, or QSG_RC_OUTCOME_UNKNOWN (leadership lost meanwhile). */
 typedef void (*glue_change_cb)(void *arg, int status, const char *text);
 int glue_add(struct glue *g, uint64_t id, const char *address, glue_change_cb cb, void *arg);
+/* TLS on Raft: `id` is the member `name` (its certificate's CN), for a
+ * member being added online whose replicated record does not exist yet
+ * (call before glue_add). Nothing without TLS. */
+void glue_tls_member(struct glue *g, uint64_t id, const char *name);
 int glue_remove(struct glue *g, uint64_t id, glue_change_cb cb, void *arg);
 
 /* Stop: in-flight submissions complete with QSG_RC_OUTCOME_UNKNOWN; cb runs

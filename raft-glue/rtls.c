@@ -86,6 +86,13 @@ struct rtls {
 	bool closing;
 	raft_uv_transport_close_cb close_cb;
 	struct rtls_stats stats;
+	/* Names learned from rtls_learn (a member being added online, before
+	 * its replicated record exists); oldest replaced first. */
+	struct {
+		raft_id id;
+		char name[GLUE_TLS_NAME_SIZE];
+	} learned[GLUE_MAX_SERVERS];
+	unsigned n_learned, next_learned;
 };
 
 struct wreq {
@@ -129,8 +136,36 @@ static void refuse(struct link *l, const char *why)
 static bool name_of(struct rtls *x, raft_id id, char *name, size_t size)
 {
 	name[0] = '\0';
-	return id != 0 && x->cfg.member_name != NULL &&
-	       x->cfg.member_name(x->cfg.arg, id, name, size) && name[0] != '\0';
+	if (id == 0)
+		return false;
+	if (x->cfg.member_name != NULL && x->cfg.member_name(x->cfg.arg, id, name, size) &&
+	    name[0] != '\0')
+		return true;
+	for (unsigned i = 0; i < x->n_learned; i++)
+		if (x->learned[i].id == id) {
+			snprintf(name, size, "%s", x->learned[i].name);
+			return true;
+		}
+	return false;
+}
+
+void rtls_learn(struct raft_uv_transport *t, uint64_t id, const char *name)
+{
+	struct rtls *x = t->impl;
+	unsigned i;
+	for (i = 0; i < x->n_learned; i++)
+		if (x->learned[i].id == id)
+			break;
+	if (i == x->n_learned) {
+		if (x->n_learned < GLUE_MAX_SERVERS) {
+			x->n_learned++;
+		} else {
+			i = x->next_learned;
+			x->next_learned = (x->next_learned + 1) % GLUE_MAX_SERVERS;
+		}
+	}
+	x->learned[i].id = id;
+	snprintf(x->learned[i].name, sizeof x->learned[i].name, "%s", name);
 }
 
 /* libraft's address parsing (uvIpParse): IPv4 host, ":port" (8080 when

@@ -37,6 +37,11 @@ int rtls_init(struct raft_uv_transport *t, uv_loop_t *loop, const struct glue_tl
  * or when t->init() was never called. */
 void rtls_free(struct raft_uv_transport *t);
 
+/* The member name of Raft id `id` is `name` when the member_name callback
+ * does not know it (a member being added online: its replicated record comes
+ * later). */
+void rtls_learn(struct raft_uv_transport *t, uint64_t id, const char *name);
+
 /* Counters, for tests and diagnostics. */
 struct rtls_stats {
 	unsigned long accepted; /* connections handed to libraft by listen */

@@ -461,6 +461,7 @@ static int do_add(struct lifecycle *lc, const struct admin_lifecycle *req, lc_do
 	ch->id = req->id;
 	snprintf(ch->name, sizeof ch->name, "%s", req->name);
 	snprintf(ch->raft, sizeof ch->raft, "%s", req->raft);
+	glue_tls_member(d->glue, req->id, req->name); /* TLS on Raft: its CN */
 	rc = glue_add(d->glue, req->id, req->raft, change_cb, ch);
 	if (rc != QSG_OK) {
 		free(ch);

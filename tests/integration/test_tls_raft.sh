@@ -12,7 +12,8 @@
 #   4. QM3 restarted with a certificate from the group's CA whose CN is not
 #      a member name (the client's, CN=app) never joins: the others refuse
 #      it both ways and it learns no leader; with its own certificate back
-#      it rejoins.
+#      it rejoins;
+#   5. `scripts/cluster join QM4` adds a member online over TLS.
 # Ports: members 24801.., Raft 24901..
 . "$(dirname "$0")/lib.sh" 24800
 Q=TLSRAFT.Q
@@ -138,4 +139,11 @@ cp "$QSG_RUN_DIR/QM3.ini.good" "$QSG_RUN_DIR/QM3.ini"
 "$CLUSTER" start QM3
 wait_leader_of QM3 30 || fail "QM3 with its own certificate did not rejoin"
 putget six QM3 "$("$CLUSTER" leader)" 100
+
+# 5. A member added online (ADD MEMBER names it: the leader expects CN=QM4
+#    before QM4 has a replicated record) joins over TLS.
+"$CLUSTER" join QM4 >/dev/null || fail "join QM4 in a TLS group"
+putget seven QM4 "$("$CLUSTER" leader)" 100
+! grep -h 'QSG8004W' "$QSG_RUN_DIR"/QM4.log | grep -q 'QM4\|not a member' ||
+	fail "QM4 was refused: $(grep -h QSG8004W "$QSG_RUN_DIR"/QM4.log | tail -2)"
 log "ok"
