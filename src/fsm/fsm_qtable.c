@@ -144,6 +144,17 @@ static bool fence_del(struct fence *fc, const struct qmsg *m)
 	}
 	if (fc->n == 0)
 		fc->off = 0;
+	else if (fc->cap > 64 && fc->n < fc->cap / 8) {
+		/* A drained list gives its memory back (halving: a list that
+		 * hovers around a size does not reallocate at every anchor). */
+		memmove(fc->e, fc->e + fc->off, (size_t)fc->n * sizeof *fc->e);
+		fc->off = 0;
+		struct fent *e = realloc(fc->e, (size_t)(fc->cap / 2) * sizeof *e);
+		if (e != NULL) {
+			fc->e = e;
+			fc->cap /= 2;
+		}
+	}
 	return fc->n == 0;
 }
 

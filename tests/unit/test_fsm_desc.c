@@ -897,6 +897,114 @@ static void deep_backout_order(void **state)
 	deep_backout_order_case(true, true);
 }
 
+/* Random puts (priorities, three correlids), gets (first, by correlid,
+ * under syncpoint or not), commits and backouts of three sessions on an
+ * indexed queue a few thousand deep: the invariant checks (lists sorted,
+ * index lists in get order, every fence sorted and naming only visible
+ * messages of its list) after every 256 commands, and at the end the
+ * queue drains in exactly get order. */
+static void fence_random(void **state)
+{
+	(void)state;
+	struct deep d;
+	memset(&d, 0, sizeof d);
+	assert_int_equal(fsm_init(&d.f, NULL), QSG_OK);
+	qsg_wbuf_init(&d.e);
+	qsg_wbuf_init(&d.w);
+	qsg_wbuf_init(&d.res);
+	struct fsm_cmd c[4];
+	memset(c, 0, sizeof c);
+	c[0].op = FSM_OP_QDEFINE;
+	strcpy(c[0].attrs.name, "Q");
+	c[0].attrs.set = FSM_QA_MAXDEPTH | FSM_QA_INDXTYPE;
+	c[0].attrs.maxdepth = 999999999;
+	c[0].attrs.indxtype = FSM_INDX_CORRELID;
+	for (int k = 1; k <= 3; k++) {
+		c[k].op = FSM_OP_ATTACH;
+		c[k].client_id = (uint64_t)k;
+		c[k].member_id = 1;
+	}
+	apply_n(d.f, c, 4);
+	uint64_t rnd = 88172645463325252ull, uows[4] = {0};
+	uint32_t id = 0;
+	for (int step = 0; step < 60000; step++) {
+		rnd ^= rnd << 13;
+		rnd ^= rnd >> 7;
+		rnd ^= rnd << 17;
+		uint64_t client = 1 + rnd % 3;
+		unsigned what = (unsigned)(rnd >> 8) % 100;
+		struct fsm_cmd x = {.client_id = client, .epoch = 1};
+		strcpy(x.queue, "Q");
+		struct fsm_result r;
+		if (what < 45 || id < 3000) {
+			x.op = FSM_OP_PUT;
+			id++;
+			x.msg.priority = (uint8_t)((rnd >> 20) % 10);
+			memcpy(x.msg.msgid, &id, sizeof id);
+			x.msg.msgid[8] = 1;
+			x.msg.correlid[0] = (uint8_t)(1 + (rnd >> 24) % 3);
+			if ((rnd >> 30) % 4 == 0)
+				x.flags = FSM_F_SYNCPOINT;
+			assert_int_equal(deep_one(&d, &x, &r), QSG_OK);
+		} else if (what < 90) {
+			x.op = FSM_OP_GET;
+			if ((rnd >> 20) % 2)
+				x.flags |= FSM_F_SYNCPOINT;
+			if ((rnd >> 21) % 2) {
+				x.flags |= FSM_F_MATCH_CORRELID;
+				x.msg.correlid[0] = (uint8_t)(1 + (rnd >> 24) % 3);
+			}
+			int rc = deep_one(&d, &x, &r);
+			assert_true(rc == QSG_OK || rc == QSG_RC_NO_MSG_AVAILABLE);
+		} else if (what < 93) {
+			x.op = FSM_OP_COMMIT;
+			x.seq = ++uows[client];
+			assert_int_equal(deep_one(&d, &x, &r), QSG_OK);
+		} else {
+			x.op = FSM_OP_BACKOUT;
+			assert_int_equal(deep_one(&d, &x, &r), QSG_OK);
+		}
+		if (step % 256 == 0)
+			assert_true(state_check(d.f) > 0 || step == 0);
+	}
+	/* Back out what is left, then drain: get order exactly. */
+	for (uint64_t k = 1; k <= 3; k++) {
+		struct fsm_cmd x = {.op = FSM_OP_BACKOUT, .client_id = k, .epoch = 1};
+		struct fsm_result r;
+		assert_int_equal(deep_one(&d, &x, &r), QSG_OK);
+	}
+	state_check(d.f);
+	const struct queue *q = queue_find(d.f, 0, "Q");
+	assert_non_null(q);
+	/* The fences were there (else this tested nothing of them). */
+	int nf = 0;
+	for (int p = 0; p < NPRIO; p++)
+		nf += q->pf[p] != NULL;
+	assert_true(nf >= 5);
+	assert_true(q->chf.count > 0);
+	uint32_t n = q->nvisible, got = 0;
+	uint8_t lastp = 9;
+	uint64_t lastseq = 0;
+	struct fsm_cmd g = {.op = FSM_OP_GET, .client_id = 1, .epoch = 1};
+	strcpy(g.queue, "Q");
+	for (;;) {
+		struct fsm_result r;
+		if (deep_one(&d, &g, &r) == QSG_RC_NO_MSG_AVAILABLE)
+			break;
+		assert_true(r.msg.priority < lastp ||
+			    (r.msg.priority == lastp && r.msg.seqno > lastseq));
+		lastp = r.msg.priority;
+		lastseq = r.msg.seqno;
+		got++;
+	}
+	assert_int_equal(got, n);
+	printf("# fence_random: %u messages put, %u drained at the end\n", id, n);
+	fsm_close(d.f);
+	qsg_wbuf_close(&d.e);
+	qsg_wbuf_close(&d.w);
+	qsg_wbuf_close(&d.res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -909,6 +1017,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(snapshot_format6_canonical, setup, teardown),
 	    cmocka_unit_test(hmap_incremental),
 	    cmocka_unit_test(deep_backout_order),
+	    cmocka_unit_test(fence_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
