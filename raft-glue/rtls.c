@@ -39,6 +39,9 @@
 #define PROTOCOL 1 /* libraft 0.15's UV__TCP_HANDSHAKE_PROTOCOL */
 #define PREAMBLE 24 /* protocol, id, address length: 3 x uint64 LE */
 #define ADDR_MAX 256
+/* Accepted connections still in their handshake or preamble at once: more
+ * are closed at once (each holds an OpenSSL connection and two buffers). */
+#define MAX_HANDSHAKING 64
 
 enum link_state { CONNECTING, HANDSHAKE, RELAY, DRAINING, CLOSED };
 
@@ -657,6 +660,9 @@ static void listen_cb(uv_stream_t *server, int status)
 	char e[QSG_ERRMSG_SIZE];
 	if (status != 0 || x->closing)
 		return;
+	unsigned n = 0;
+	for (struct link *o = x->links; o != NULL; o = o->next)
+		n += !o->outgoing && o->state == HANDSHAKE;
 	struct link *l = link_new(x, false);
 	if (l == NULL)
 		return;
@@ -667,6 +673,10 @@ static void listen_cb(uv_stream_t *server, int status)
 	}
 	(void)uv_tcp_nodelay(&l->tcp, 1);
 	peer_where(l);
+	if (n >= MAX_HANDSHAKING) {
+		refuse(l, "too many connections in their handshake");
+		return;
+	}
 	/* No expect_peer: any certificate from the CA gets through the
 	 * handshake; the preamble's id then decides (read_preamble). */
 	if (tls_conn_init(&l->conn, &x->server, NULL, e) != QSG_OK) {
