@@ -11,7 +11,9 @@
  *   - refused, and never handed to libraft: a certificate whose CN is not
  *     the member of the preamble's id, a peer without a certificate, a
  *     certificate of another CA, plaintext; and on the connecting side, a
- *     server whose certificate does not name the member it should be. */
+ *     server whose certificate does not name the member it should be;
+ *   - closing the transport answers a connect still in its handshake with
+ *     RAFT_CANCELED. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -391,19 +394,28 @@ static void test_refused(void **state)
 	side_close(&x);
 
 	/* No certificate at all, and plaintext: openssl s_client and a raw
-	 * libraft preamble, run in the background while the loop serves. */
+	 * libraft preamble, in a child process while the loop serves; the
+	 * child is waited for. */
 	char cmd[2048];
 	unsigned long n0 = refusals(&b);
 	snprintf(cmd, sizeof cmd,
-		 "(echo | timeout 10 openssl s_client -connect %s -CAfile %s/ca.crt "
+		 "echo | timeout 10 openssl s_client -connect %s -CAfile %s/ca.crt "
 		 ">/dev/null 2>&1; "
 		 "printf '\\001\\000\\000\\000\\000\\000\\000\\000' | timeout 5 bash -c "
-		 "'cat >/dev/tcp/127.0.0.1/%d') &",
+		 "'cat >/dev/tcp/127.0.0.1/%d'; exit 0",
 		 b.address, dir, BASE_PORT + 2);
-	run(cmd);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		execl("/bin/bash", "bash", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
 	struct wait_refused w = {&b, n0 + 1};
 	run_until(refused_more, &w);
 	assert_int_equal(b.accepted, 0);
+	int wst = 0;
+	assert_int_equal(waitpid(child, &wst, 0), child);
+	assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
 
 	/* The connecting side: a server whose certificate is not QM2's. */
 	struct side a;
@@ -421,6 +433,45 @@ static void test_refused(void **state)
 	side_close(&a);
 	side_close(&x);
 	side_close(&b);
+}
+
+static void mute_cb(uv_stream_t *server, int status)
+{
+	(void)server;
+	(void)status; /* never accepted: the connection waits in the backlog */
+}
+
+/* A connect request still in its handshake when the transport closes is
+ * answered RAFT_CANCELED, from the close callbacks (never synchronously). */
+static void test_close_pending(void **state)
+{
+	(void)state;
+	struct side a;
+	struct creq c;
+	uv_tcp_t mute; /* a listener that never answers a ClientHello */
+	struct sockaddr_in sa;
+	char mute_addr[64];
+	uv_tcp_init(&loop, &mute);
+	uv_ip4_addr("127.0.0.1", BASE_PORT + 4, &sa);
+	assert_int_equal(uv_tcp_bind(&mute, (const struct sockaddr *)&sa, 0), 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&mute, 8, mute_cb), 0);
+	snprintf(mute_addr, sizeof mute_addr, "127.0.0.1:%d", BASE_PORT + 4);
+
+	side_init(&a, 1, BASE_PORT + 1, dir, "QM1");
+	memset(&c, 0, sizeof c);
+	assert_int_equal(a.t.connect(&a.t, &c.req, 2, mute_addr, connect_cb), 0);
+	for (int i = 0; i < 50; i++)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	assert_false(c.done);
+	a.t.close(&a.t, closed_cb);
+	assert_false(c.done); /* not from inside close() */
+	run_until(is_closed, &a);
+	assert_true(c.done);
+	assert_int_equal(c.status, RAFT_CANCELED);
+	assert_null(c.stream);
+	rtls_free(&a.t);
+	uv_close((uv_handle_t *)&mute, NULL);
+	uv_run(&loop, UV_RUN_NOWAIT); /* mute lives on this stack */
 }
 
 static int setup(void **state)
@@ -468,6 +519,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_connect_bytes_close, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_burst, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_close_pending, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
