@@ -203,6 +203,9 @@ static void display_member(struct display_ctx *d, const struct fsm_member *m, bo
 	}
 	attr_u64(d, "CONNS", m->sessions);
 	attr_str(d, "CONNAME", m->client_addr);
+	/* The level it reported since its last join; until then (or for a
+	 * build older than command levels) the lowest. */
+	attr_u64(d, "CMDLEVEL", m->cmdlevel < FSM_CMDLEVEL_MIN ? FSM_CMDLEVEL_MIN : m->cmdlevel);
 	obj_end(d);
 }
 
@@ -240,6 +243,10 @@ static void display_qmgr(struct display_ctx *d)
 	(void)fsm_qmgr_get(d->env->fsm, &qm);
 	attr_str(d, "DEADQ", qm.deadq);
 	attr_str(d, "DESCR", qm.descr);
+	/* This member's build, and the group's: the lowest of its members'
+	 * (docs/lifecycle.md, "Command levels"). */
+	attr_u64(d, "CMDLEVEL", FSM_CMDLEVEL);
+	attr_u64(d, "GRPLEVEL", fsm_group_cmdlevel(d->env->fsm));
 	obj_end(d);
 }
 

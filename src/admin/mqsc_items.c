@@ -23,11 +23,11 @@ static const char *const disp_qremote[] = {"QUEUE", "TYPE", "QSGDISP", NULL};
 static const char *const disp_queue[] = {"QUEUE", "TYPE", "QSGDISP", "CURDEPTH", NULL};
 static const char *const disp_qstatus[] = {"QUEUE",  "TYPE", "CURDEPTH", "UNCOM", "OPENS",
 					   "MSGAGE", "PUTS", "GETS",	 NULL};
-static const char *const disp_group[] = {"QMNAME", "RAFTID",  "ROLE",  "TERM",
-					 "COMMIT", "APPLIED", "LEASE", "LEASEEXP",
-					 "CONNS",  "CONNAME", NULL};
-static const char *const disp_qmgr[] = {"QMNAME", "QSGNAME", "RAFTID", "ROLE",
-					"LEADER", "DEADQ",   "DESCR",  NULL};
+static const char *const disp_group[] = {"QMNAME", "RAFTID",  "ROLE",	  "TERM",
+					 "COMMIT", "APPLIED", "LEASE",	  "LEASEEXP",
+					 "CONNS",  "CONNAME", "CMDLEVEL", NULL};
+static const char *const disp_qmgr[] = {"QMNAME", "QSGNAME", "RAFTID",	 "ROLE",     "LEADER",
+					"DEADQ",  "DESCR",   "CMDLEVEL", "GRPLEVEL", NULL};
 static const char *const disp_channel[] = {"CHANNEL", "CHLTYPE", "QSGDISP", NULL};
 static const char *const disp_chstatus[] = {
     "CHANNEL",	"CHLTYPE",  "RQMNAME", "XMITQ",	    "STATUS",	"OWNER",    "EPOCH",

@@ -261,8 +261,10 @@ enum chcore_settled_act chcore_pipe_settled(struct chcore_pipe *p, const struct 
 	return CHSETTLED_DONE;
 }
 
-uint8_t chcore_refusal_action(bool dlq)
+uint8_t chcore_refusal_action(bool dlq, bool listing)
 {
+	if (!listing)
+		return dlq ? FSM_DISP_DLQ : FSM_DISP_HOLD;
 	return dlq ? FSM_DISP_LIST_DLQ : FSM_DISP_LIST;
 }
 

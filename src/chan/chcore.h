@@ -171,10 +171,12 @@ enum chcore_settled_act chcore_pipe_settled(struct chcore_pipe *p, const struct 
 
 /* The destination black list (docs/channels.md): the disposition of a
  * message the receiver refused (FSM_DISP_LIST_DLQ with USEDLQ and a
- * DEADQ, else FSM_DISP_LIST), and whether a listed destination of the
+ * DEADQ, else FSM_DISP_LIST; without `listing`, when the group's command
+ * level is below the black list's, FSM_DISP_DLQ or FSM_DISP_HOLD as before
+ * it), and whether a listed destination of the
  * sender's entry `st` is due for a retry alone at leader time `now_ms`
  * (its retry time reached, no message of it out alone). */
-uint8_t chcore_refusal_action(bool dlq);
+uint8_t chcore_refusal_action(bool dlq, bool listing);
 bool chcore_blk_due(const struct fsm_chstatus *st, int64_t now_ms);
 
 /* The retry policy (SHORTRTY attempts SHORTTMR apart, then LONGRTY LONGTMR

@@ -209,7 +209,7 @@ static void getbatch_done_body(void *arg, int status, const void *result, size_t
  * clock estimates it: a get alone that finds none due waits a tick). */
 static bool alone_due(struct chsdr *s)
 {
-	if (s->open || now_ms(s) < s->alone_next)
+	if (s->open || now_ms(s) < s->alone_next || fsm_group_cmdlevel(s->h->d->fsm) < 2)
 		return false;
 	struct fsm_chstatus st;
 	return chsdr_entry(s, &st) && chcore_blk_due(&st, qsgd_wall_ms());

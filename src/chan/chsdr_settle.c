@@ -139,6 +139,8 @@ void chsdr_on_confirm(struct chsdr *s, const uint8_t *p, size_t len)
 	 * are dropped by the receiver. */
 	struct fsm_qmgr_attrs qm;
 	bool dlq = s->def.usedlq && fsm_qmgr_get(s->h->d->fsm, &qm) == QSG_OK && qm.deadq[0];
+	/* A member of an older build could not apply a listing disposition. */
+	bool listing = fsm_group_cmdlevel(s->h->d->fsm) >= 2;
 	size_t cursor = 0;
 	struct chp_reject r;
 	qsg_wbuf_reset(&s->disp);
@@ -148,7 +150,7 @@ void chsdr_on_confirm(struct chsdr *s, const uint8_t *p, size_t len)
 		if (r.seq < c.first || r.seq > c.last)
 			continue;
 		struct fsm_chdisp d = {.seq = r.seq,
-				       .action = chcore_refusal_action(dlq),
+				       .action = chcore_refusal_action(dlq, listing),
 				       .reason = r.reason,
 				       .hold_ms = HOLD_MS};
 		fsm_chlist_put_disp(&s->disp, &d);

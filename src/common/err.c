@@ -39,6 +39,8 @@ static const struct rc_desc rc_table[] = {
     {QSG_RC_OBJECT_EXISTS, "QSG_RC_OBJECT_EXISTS", "the object already exists"},
     {QSG_RC_Q_MGR_STOPPING, "QSG_RC_Q_MGR_STOPPING", "the member is stopping"},
     {QSG_RC_UNEXPECTED_ERROR, "QSG_RC_UNEXPECTED_ERROR", "an unexpected internal error occurred"},
+    {QSG_RC_FUNCTION_NOT_SUPPORTED, "QSG_RC_FUNCTION_NOT_SUPPORTED",
+     "the function needs a higher command level than the group's (a member runs an older build)"},
     {QSG_RC_SSL_INITIALIZATION_ERROR, "QSG_RC_SSL_INITIALIZATION_ERROR",
      "the TLS key, certificate, CA or options could not be used"},
     {QSG_RC_SSL_PEER_NAME_MISMATCH, "QSG_RC_SSL_PEER_NAME_MISMATCH",

@@ -41,6 +41,7 @@ enum qsg_rc {
 	QSG_RC_OBJECT_EXISTS = 2100, /* DEFINE of an existing object */
 	QSG_RC_Q_MGR_STOPPING = 2162, /* member shutting down */
 	QSG_RC_UNEXPECTED_ERROR = 2195, /* internal error */
+	QSG_RC_FUNCTION_NOT_SUPPORTED = 2298, /* needs a higher command level than the group's */
 	QSG_RC_SSL_INITIALIZATION_ERROR = 2393, /* TLS key, certificate, CA or options unusable */
 	QSG_RC_SSL_PEER_NAME_MISMATCH = 2398, /* TLS peer is not the identity expected */
 

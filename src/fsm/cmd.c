@@ -187,6 +187,8 @@ static unsigned op_fields(uint8_t op)
 	case FSM_OP_MEMBER_REMOVE:
 	case FSM_OP_MEMBER_REMOVE_BOUNDED:
 		return F_MEMBER;
+	case FSM_OP_MEMBER_LEVEL:
+		return F_MEMBER | F_SEQ;
 	case FSM_OP_EXPIRE:
 	case FSM_OP_EXPIRE_BOUNDED:
 		return F_SEQ;
@@ -673,6 +675,9 @@ int fsm_cmd_decode(const void *p, size_t len, struct fsm_cmd *c, char *errmsg)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 				"PUT_CHUNK: part %u of %zu bytes does not fit a body of %u bytes",
 				c->part, c->msg.body.len, c->total);
+	if (c->op == FSM_OP_MEMBER_LEVEL && (c->seq < FSM_CMDLEVEL_MIN || c->seq > UINT16_MAX))
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "command level %llu out of range",
+				(unsigned long long)c->seq);
 	if ((f & F_MSGSEQ) && c->msg.seqno == 0)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "GET_DONE of seqno 0");
 	if ((f & F_STATS) && c->stats.role > 3)

@@ -110,7 +110,23 @@ enum fsm_op {
 					    * pending, the member and its
 					    * objects stay (QSG_OK) and the
 					    * leader sends it again later */
+	FSM_OP_MEMBER_LEVEL = 57, /* member_id, seq = the command level its
+				   * build applies (fsm_group_cmdlevel); always
+				   * alone in its entry */
 };
+
+/* Command levels (docs/lifecycle.md, "Command levels"). A build applies
+ * every command up to FSM_CMDLEVEL. A member records its level with
+ * MEMBER_LEVEL after each join (a join resets it to unknown, which counts as
+ * FSM_CMDLEVEL_MIN: builds before command levels); the group's level is the
+ * lowest of its members'. A command that needs more than the group's level
+ * (fsm_cmd_level) is refused before it is submitted
+ * (QSG_RC_FUNCTION_NOT_SUPPORTED), so that no member is handed an entry it
+ * cannot decode. Level 2: the destination black list (CH_SETTLE
+ * dispositions LIST/LIST_DLQ, CH_GETBATCH FSM_CHF_ALONE) and queue trigger
+ * attributes. */
+#define FSM_CMDLEVEL_MIN 1
+#define FSM_CMDLEVEL 2
 
 /* Command flags (FSM_F_SYNCPOINT .. FSM_F_GEN_MSGID, the message flags, are
  * in common/msg.h). */
@@ -315,6 +331,8 @@ struct fsm_member {
 	uint32_t sessions; /* attached sessions owned by it */
 	uint8_t chinit; /* its channel initiator: 1 running, 0 not (MEMBER_JOIN
 			 * and MEMBER_FAIL set 0; CHINIT_STATE sets it) */
+	uint16_t cmdlevel; /* the command level it reported (MEMBER_LEVEL); 0 =
+			    * unknown (MEMBER_JOIN resets it) */
 };
 
 struct fsm;
@@ -502,6 +520,12 @@ int fsm_queue_lookup(struct fsm *f, uint32_t member, const char *name, struct fs
 void fsm_queue_foreach(struct fsm *f, int (*cb)(void *arg, const struct fsm_qinfo *q), void *arg);
 void fsm_member_foreach(struct fsm *f, int (*cb)(void *arg, const struct fsm_member *m), void *arg);
 int fsm_member_get(struct fsm *f, uint32_t id, struct fsm_member *out);
+/* The group's command level: the lowest of its members' (an unknown level
+ * counts as FSM_CMDLEVEL_MIN); FSM_CMDLEVEL_MIN with no members. */
+unsigned fsm_group_cmdlevel(struct fsm *f);
+/* The command level a decoded command needs (FSM_CMDLEVEL_MIN for every
+ * command older builds apply). */
+unsigned fsm_cmd_level(const struct fsm_cmd *c);
 /* Entries applied since init/restore and the time of the last one. */
 uint64_t fsm_entries_applied(struct fsm *f);
 int64_t fsm_last_time(struct fsm *f);

@@ -62,6 +62,8 @@ static int member_join(struct fsm *f, const struct fsm_cmd *c, int64_t now, uint
 	m->lease_expiry_ms = sat_add_i64(now, lease_of(c));
 	m->last_renew_ms = now;
 	m->chinit = 0;
+	m->cmdlevel = 0; /* unknown until it reports (MEMBER_LEVEL): a build
+			  * older than command levels never will */
 	f->chan_gen++; /* channel recovery watches member states */
 	return c->member_id != 0 ? copies_for_member(f, c->member_id) : QSG_OK;
 }
@@ -76,6 +78,18 @@ int op_member_join(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 int op_member_join_bounded(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 {
 	return member_join(f, c, now, FSM_BACKOUT_BUDGET);
+}
+
+/* The command level the member's build applies (fsm.h). Only an active
+ * member reports, after its join; a level outside what this build knows is
+ * recorded as it is: the group's level is the lowest anyway. */
+int op_member_level(struct fsm *f, const struct fsm_cmd *c)
+{
+	struct fsm_member *m = member_find(f, c->member_id);
+	if (m == NULL || m->state != FSM_MEMBER_ACTIVE)
+		return QSG_RC_INVALID;
+	m->cmdlevel = (uint16_t)c->seq;
+	return QSG_OK;
 }
 
 int op_lease_renew(struct fsm *f, const struct fsm_cmd *c, int64_t now)

@@ -287,6 +287,8 @@ int fsm_snapshot_format(struct fsm *f, struct qsg_wbuf *out, uint8_t version)
 		qsg_put_u64(out, m->stats.applied_index);
 		qsg_put_u64(out, m->stats.last_index);
 		qsg_put_u8(out, m->chinit);
+		if (sw->version >= 7)
+			qsg_put_u16(out, m->cmdlevel); /* format 7 */
 	}
 	snap_chan(f, sw);
 	free(qs);
@@ -664,7 +666,7 @@ static int restore_sessions(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, c
 	return r->err;
 }
 
-static int restore_members(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
+static int restore_members(struct fsm *g, struct qsg_rbuf *r, uint8_t version, char *errmsg)
 {
 	uint32_t n = qsg_get_u32(r);
 	for (uint32_t i = 0; i < n && r->err == QSG_OK; i++) {
@@ -683,6 +685,8 @@ static int restore_members(struct fsm *g, struct qsg_rbuf *r, char *errmsg)
 		m.stats.applied_index = qsg_get_u64(r);
 		m.stats.last_index = qsg_get_u64(r);
 		m.chinit = qsg_get_u8(r);
+		if (version >= 7)
+			m.cmdlevel = qsg_get_u16(r); /* format 7 */
 		if (r->err != QSG_OK)
 			break;
 		if (m.chinit > 1 || m.id == 0 ||
@@ -923,7 +927,7 @@ int fsm_restore_decode(const void *p, size_t len, struct fsm_image **out, char *
 		rc = qsg_errf(msg, QSG_RC_BAD_VERSION, "snapshot format version %u", x->version);
 	} else if ((rc = restore_queues(g, &r, x, msg)) == QSG_OK &&
 		   (rc = restore_sessions(g, &r, x, msg)) == QSG_OK &&
-		   (rc = restore_members(g, &r, msg)) == QSG_OK &&
+		   (rc = restore_members(g, &r, x->version, msg)) == QSG_OK &&
 		   (rc = restore_chan(g, &r, x, msg)) == QSG_OK && qsg_rbuf_left(&r) != 0) {
 		rc = qsg_errf(msg, QSG_RC_BAD_FRAME, "%zu trailing bytes after the snapshot",
 			      qsg_rbuf_left(&r));

@@ -123,6 +123,16 @@ static void entry_applied(void *arg, int status, const struct qsg_wbuf *results)
 	maybe_free(b);
 }
 
+/* MEMBER_LEVEL travels alone in its entry: a member of a build older than
+ * command levels rejects that entry as a whole (QSG0010E), and must lose
+ * nothing else with it; what it misses is only the level, a field it does
+ * not have (docs/lifecycle.md, "Command levels"). The first byte of an
+ * encoded command is its op. */
+static bool alone(const struct qsgd_sub *s)
+{
+	return s->len > 0 && s->cmd[0] == FSM_OP_MEMBER_LEVEL;
+}
+
 static void batcher_flush(struct batcher *b)
 {
 	struct qsgd *d = b->d;
@@ -142,11 +152,14 @@ static void batcher_flush(struct batcher *b)
 		fsm_entry_begin(&b->buf, now > last ? now : last);
 		while (b->pending.n > 0 && e->subs.n < FSM_MAX_BATCH) {
 			struct qsgd_sub *s = b->pending.head;
-			if (e->subs.n > 0 && b->buf.len + 4 + s->len > d->cfg->max_entry_bytes)
+			if (e->subs.n > 0 &&
+			    (b->buf.len + 4 + s->len > d->cfg->max_entry_bytes || alone(s)))
 				break;
 			s = qsgd_subq_pop(&b->pending);
 			fsm_entry_add(&b->buf, s->cmd, s->len);
 			qsgd_subq_push(&e->subs, s);
+			if (alone(s))
+				break;
 		}
 		unsigned n = (unsigned)e->subs.n;
 		int rc = b->buf.err;
@@ -183,7 +196,7 @@ void batcher_add(struct batcher *b, struct qsgd_sub *s)
 	uint8_t op = s->len > 0 ? s->cmd[0] : 0;
 	if (op == FSM_OP_LEASE_RENEW || op == FSM_OP_MEMBER_JOIN ||
 	    op == FSM_OP_MEMBER_JOIN_BOUNDED || op == FSM_OP_MEMBER_FAIL ||
-	    op == FSM_OP_MEMBER_FAIL_BOUNDED) {
+	    op == FSM_OP_MEMBER_FAIL_BOUNDED || op == FSM_OP_MEMBER_LEVEL) {
 		qsgd_subq_push_front(&b->pending, s);
 		kick(b);
 		return;

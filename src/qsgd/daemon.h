@@ -98,6 +98,10 @@ struct qsgd {
 	const struct qsgd_ops *ops; /* see struct qsgd_ops */
 	/* [tls] (tlsstream.h), set by main.c; NULL: no TLS anywhere. */
 	struct tlsstream_cfg *tls;
+	/* The command level this member reports (MEMBER_LEVEL, lease.c):
+	 * FSM_CMDLEVEL; main.c takes QSG_TEST_CMDLEVEL from the environment
+	 * in tests, to stand for a member of an older build. */
+	unsigned cmdlevel;
 };
 
 void qsgd_core_init(struct qsgd *d, uv_loop_t *loop, const struct qsgd_config *cfg,
@@ -105,6 +109,12 @@ void qsgd_core_init(struct qsgd *d, uv_loop_t *loop, const struct qsgd_config *c
 /* Answer every held command QSG_RC_Q_MGR_STOPPING and close the hold timer. */
 void qsgd_core_close(struct qsgd *d);
 
+/* QSG_RC_FUNCTION_NOT_SUPPORTED when cmd needs a higher command level than
+ * the group's, as this member's replica knows it (fsm_cmd_level,
+ * fsm_group_cmdlevel); QSG_OK otherwise. MEMBER_LEVEL, which raises the
+ * level, always passes. qsgd_submit checks it; the leader checks every
+ * command forwarded to it again. */
+int qsgd_level_check(struct qsgd *d, const struct fsm_cmd *cmd);
 /* Encode and submit one command. Returns QSG_OK when cb will be called
  * exactly once (possibly later), or a reason code (cb not called). */
 int qsgd_submit(struct qsgd *d, const struct fsm_cmd *cmd, qsgd_done_cb cb, void *arg);

@@ -6,6 +6,7 @@
 #include "raft-glue/glue.h"
 
 #define MAX_RENEW_INFLIGHT 4
+#define LEVEL_RETRY_MS 10000 /* MEMBER_LEVEL again after an older leader refused it */
 
 enum lease_op_kind {
 	OP_JOIN = 1,
@@ -14,6 +15,7 @@ enum lease_op_kind {
 	OP_EXPIRE = 4,
 	OP_REMOVE = 5,
 	OP_BACKOUT = 6,
+	OP_LEVEL = 7,
 	OP_KINDS
 };
 
@@ -49,6 +51,12 @@ struct lease {
 	 * MEMBER_JOIN and MEMBER_REMOVE, which every build knows, for the rest
 	 * of the process's life (a restart clears it). */
 	bool legacy_ops;
+	/* MEMBER_LEVEL (the command level of this build, fsm.h): sent when the
+	 * replica shows this member active with another level (after every
+	 * join); not before level_retry_at (uv_now) after an older leader
+	 * refused it. */
+	uint64_t level_retry_at;
+	bool level_refused_logged;
 };
 
 struct lease_op {
@@ -215,6 +223,26 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 		backout_kick(l);
 		break;
 	}
+	case OP_LEVEL:
+		if (rc == QSG_RC_UNKNOWN_OP || rc == QSG_RC_BAD_FRAME) {
+			/* An older build leads: it cannot record levels, and the
+			 * group's level stays the lowest. Ask again later. */
+			if (!l->level_refused_logged)
+				QLOG_WARNING(d->log, "QSG4015W",
+					     "the leader refused MEMBER_LEVEL (%s): it runs an "
+					     "older build; the group stays at command level %u",
+					     qsg_rc_name(rc), FSM_CMDLEVEL_MIN);
+			l->level_refused_logged = true;
+			l->level_retry_at = uv_now(d->loop) + LEVEL_RETRY_MS;
+		} else if (rc == QSG_OK) {
+			QLOG_INFO_(d->log, "QSG4016I",
+				   "member %s reported command level %u; the group's is %u",
+				   d->cfg->name, d->cmdlevel, fsm_group_cmdlevel(d->fsm));
+			l->level_refused_logged = false;
+		} else {
+			QLOG_DBG(d->log, "QSG4017D", "MEMBER_LEVEL: %s", qsg_rc_name(rc));
+		}
+		break;
 	case OP_EXPIRE:
 		if (rc != QSG_OK)
 			QLOG_DBG(d->log, "QSG4012D", "EXPIRE: %s", qsg_rc_name(rc));
@@ -332,6 +360,22 @@ static int scan_member(void *arg, const struct fsm_member *m)
 	return 0;
 }
 
+/* Record this build's command level in the member table once the replica
+ * shows the member active with another one (a join resets it). */
+static void level_report(struct lease *l, const struct fsm_member *m)
+{
+	struct qsgd *d = l->d;
+	if (m->cmdlevel == d->cmdlevel || l->busy[OP_LEVEL] > 0 ||
+	    uv_now(d->loop) < l->level_retry_at)
+		return;
+	struct fsm_cmd cmd;
+	memset(&cmd, 0, sizeof cmd);
+	cmd.op = FSM_OP_MEMBER_LEVEL;
+	cmd.member_id = d->cfg->id;
+	cmd.seq = d->cmdlevel;
+	submit(l, &cmd, OP_LEVEL, NULL);
+}
+
 static void tick_cb(uv_timer_t *t)
 {
 	struct lease *l = t->data;
@@ -350,6 +394,7 @@ static void tick_cb(uv_timer_t *t)
 			/* not applied here yet */
 		} else if (m.state == FSM_MEMBER_ACTIVE) {
 			l->join_seen = true;
+			level_report(l, &m);
 		} else if (m.state == FSM_MEMBER_FAILED && l->join_seen) {
 			QLOG_WARNING(d->log, "QSG4005W", "member %s was declared failed: rejoining",
 				     d->cfg->name);

@@ -637,6 +637,15 @@ static int run(struct member *m)
 	m->sigterm.data = m->sigint.data = m;
 	uv_signal_start(&m->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&m->sigint, on_signal, SIGINT);
+	/* Tests: report another command level, as a member of an older build
+	 * would (docs/lifecycle.md, "Command levels"). */
+	const char *level = getenv("QSG_TEST_CMDLEVEL");
+	if (level != NULL && atoi(level) >= FSM_CMDLEVEL_MIN && atoi(level) <= FSM_CMDLEVEL) {
+		m->core.cmdlevel = (unsigned)atoi(level);
+		QLOG_WARNING(&m->log, "QSG4018W",
+			     "test: reporting command level %u (QSG_TEST_CMDLEVEL)",
+			     m->core.cmdlevel);
+	}
 	const char *faults = getenv("QSG_TEST_FAULTS");
 	m->fault_chinit = faults != NULL && strstr(faults, "chinit") != NULL;
 	uv_signal_init(&m->loop, &m->sigusr2);

@@ -579,6 +579,10 @@ static void on_forward(struct conn *c, const struct proto_req *req)
 	char errmsg[QSG_ERRMSG_SIZE];
 	/* One malformed command would make the whole entry undecodable. */
 	int rc = fsm_cmd_decode(req->u.forward.cmd.p, req->u.forward.cmd.len, &cmd, errmsg);
+	if (rc == QSG_OK && (rc = qsgd_level_check(d, &cmd)) != QSG_OK)
+		snprintf(errmsg, sizeof errmsg,
+			 "command op %u needs command level %u; the group's is %u", cmd.op,
+			 fsm_cmd_level(&cmd), fsm_group_cmdlevel(d->fsm));
 	if (rc != QSG_OK) {
 		reply_rc(c, req->op, req->reqid, rc, errmsg);
 		return;

@@ -24,6 +24,7 @@ void qsgd_core_init(struct qsgd *d, uv_loop_t *loop, const struct qsgd_config *c
 	d->loop = loop;
 	d->cfg = cfg;
 	d->log = log;
+	d->cmdlevel = FSM_CMDLEVEL;
 	uv_timer_init(loop, &d->hold_timer);
 	d->hold_timer.data = d;
 }
@@ -114,10 +115,23 @@ int qsgd_submit_raw(struct qsgd *d, const void *cmd, size_t len, bool leader_onl
 	return QSG_OK;
 }
 
+int qsgd_level_check(struct qsgd *d, const struct fsm_cmd *cmd)
+{
+	if (cmd->op == FSM_OP_MEMBER_LEVEL || d->fsm == NULL)
+		return QSG_OK;
+	unsigned need = fsm_cmd_level(cmd);
+	if (need > FSM_CMDLEVEL_MIN && need > fsm_group_cmdlevel(d->fsm))
+		return QSG_RC_FUNCTION_NOT_SUPPORTED;
+	return QSG_OK;
+}
+
 int qsgd_submit(struct qsgd *d, const struct fsm_cmd *cmd, qsgd_done_cb cb, void *arg)
 {
 	if (d->stopping)
 		return QSG_RC_Q_MGR_STOPPING;
+	int lrc = qsgd_level_check(d, cmd);
+	if (lrc != QSG_OK)
+		return lrc;
 	struct qsg_wbuf w;
 	qsg_wbuf_init(&w);
 	int rc = fsm_cmd_encode(cmd, &w);

@@ -88,3 +88,10 @@ tests_unit_test_fsm_desc_SOURCES = tests/unit/test_fsm_desc.c tests/unit/fsm_har
 tests_unit_test_fsm_desc_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_fsm_desc_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_fsm_level
+TESTS += tests/unit/test_fsm_level
+tests_unit_test_fsm_level_SOURCES = tests/unit/test_fsm_level.c tests/unit/fsm_harness.c tests/unit/fsm_harness.h
+tests_unit_test_fsm_level_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_fsm_level_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
+endif

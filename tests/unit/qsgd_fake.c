@@ -131,6 +131,7 @@ void fake_init(struct fake *fk, unsigned n_members, uint32_t self, int port)
 	fk->d.cfg = &fk->cfg;
 	fk->d.log = &fk->log;
 	fk->d.ops = &fake_ops;
+	fk->d.cmdlevel = FSM_CMDLEVEL;
 	assert_int_equal(fsm_init(&fk->d.fsm, errmsg), QSG_OK);
 	fk->fenced = -1;
 	fk->now = qsgd_wall_ms();

@@ -265,6 +265,44 @@ static void priority_commands(void **state)
 	stop(&fk, b);
 }
 
+/* MEMBER_LEVEL jumps the queue and travels alone in its entry (a member of
+ * an older build rejects that entry as a whole and must lose nothing else):
+ * the commands before and after it go in other entries. */
+static void level_alone(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct batcher *b;
+	struct done_rec d[5];
+	memset(d, 0, sizeof d);
+	start(&fk, &b);
+	batcher_add(b, attach_sub(1, &d[0]));
+	batcher_add(b, attach_sub(2, &d[1]));
+	struct fsm_cmd c;
+	memset(&c, 0, sizeof c);
+	c.op = FSM_OP_MEMBER_LEVEL;
+	c.member_id = 1;
+	c.seq = FSM_CMDLEVEL;
+	batcher_add(b, fake_sub(&c, &d[2]));
+	batcher_add(b, op_sub(FSM_OP_LEASE_RENEW, &d[3]));
+	batcher_add(b, attach_sub(3, &d[4]));
+	fake_spin(&fk);
+	/* Membership commands first: the renewal (added last, so first), then
+	 * the level alone, then the rest. */
+	assert_int_equal(fk.nentries, 3);
+	assert_int_equal(fake_entry_count(&fk, 0), 1);
+	assert_int_equal(fake_entry_op(&fk, 0, 0), FSM_OP_LEASE_RENEW);
+	assert_int_equal(fake_entry_count(&fk, 1), 1);
+	assert_int_equal(fake_entry_op(&fk, 1, 0), FSM_OP_MEMBER_LEVEL);
+	assert_int_equal(fake_entry_count(&fk, 2), 3);
+	assert_int_equal(fake_entry_op(&fk, 2, 0), FSM_OP_ATTACH);
+	for (size_t e = 0; e < fk.nentries; e++)
+		fake_commit(&fk, e);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(d[i].calls, 1);
+	stop(&fk, b);
+}
+
 /* An entry that fails (or whose outcome is unknown) fails exactly its own
  * commands with that status; another entry's commands are unaffected. */
 static void entry_failure(void **state)
@@ -410,12 +448,12 @@ static void close_with_work(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(group_commit),    cmocka_unit_test(refusal_stays_with_its_command),
-	    cmocka_unit_test(size_limit),      cmocka_unit_test(count_limit),
-	    cmocka_unit_test(inflight_limit),  cmocka_unit_test(priority_commands),
-	    cmocka_unit_test(entry_failure),   cmocka_unit_test(short_results),
-	    cmocka_unit_test(submit_refused),  cmocka_unit_test(role_change),
-	    cmocka_unit_test(close_with_work),
+	    cmocka_unit_test(group_commit),   cmocka_unit_test(refusal_stays_with_its_command),
+	    cmocka_unit_test(size_limit),     cmocka_unit_test(count_limit),
+	    cmocka_unit_test(inflight_limit), cmocka_unit_test(priority_commands),
+	    cmocka_unit_test(level_alone),    cmocka_unit_test(entry_failure),
+	    cmocka_unit_test(short_results),  cmocka_unit_test(submit_refused),
+	    cmocka_unit_test(role_change),    cmocka_unit_test(close_with_work),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

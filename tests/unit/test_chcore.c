@@ -671,8 +671,11 @@ static void test_chinit_status(void **state)
 static void test_blk_due(void **state)
 {
 	(void)state;
-	assert_int_equal(chcore_refusal_action(true), FSM_DISP_LIST_DLQ);
-	assert_int_equal(chcore_refusal_action(false), FSM_DISP_LIST);
+	assert_int_equal(chcore_refusal_action(true, true), FSM_DISP_LIST_DLQ);
+	assert_int_equal(chcore_refusal_action(false, true), FSM_DISP_LIST);
+	/* Below the black list's command level: as before the list. */
+	assert_int_equal(chcore_refusal_action(true, false), FSM_DISP_DLQ);
+	assert_int_equal(chcore_refusal_action(false, false), FSM_DISP_HOLD);
 	struct fsm_chstatus st;
 	memset(&st, 0, sizeof st);
 	assert_false(chcore_blk_due(&st, 1000));

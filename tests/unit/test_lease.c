@@ -4,7 +4,8 @@
  * member after expiry + grace, and its continuation of bounded backouts
  * (after a failure, a join, a removal, from a new leader's first tick),
  * the fallback to MEMBER_JOIN/REMOVE when an older leader refuses the
- * bounded forms (a rolling upgrade). Submissions, raft-glue and the
+ * bounded forms (a rolling upgrade), the report of its command level.
+ * Submissions, raft-glue and the
  * listeners are faked (qsgd_fake.h); the state machine is real. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -588,6 +589,67 @@ static void join_refused(int refusal)
 	stop(&fk, l);
 }
 
+/* Command levels (docs/lifecycle.md): once the replica shows the member
+ * active after its join, it reports its build's level with MEMBER_LEVEL,
+ * once (one in flight, not again while the replica shows it); a join
+ * (restart, or declared failed) makes it report again. */
+static void reports_level(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_FOLLOWER);
+	lease_start(l);
+	fake_run_ms(&fk, 1);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_LEVEL), 0); /* not before the join */
+	answer_all(&fk);
+	fake_run_ms(&fk, 3 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_LEVEL), 1); /* one in flight */
+	size_t i = first_op(&fk, FSM_OP_MEMBER_LEVEL);
+	assert_int_equal(fk.cmds[i].cmd.member_id, 1);
+	assert_int_equal(fk.cmds[i].cmd.seq, FSM_CMDLEVEL);
+	for (int k = 0; k < 5; k++) {
+		fake_run_ms(&fk, RENEW);
+		answer_all(&fk);
+	}
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_LEVEL), 1); /* recorded: not again */
+	struct fsm_member m;
+	assert_int_equal(fsm_member_get(fk.d.fsm, 1, &m), QSG_OK);
+	assert_int_equal(m.cmdlevel, FSM_CMDLEVEL);
+	declare_failed_here(&fk);
+	for (int k = 0; k < 5; k++) {
+		fake_run_ms(&fk, RENEW);
+		answer_all(&fk);
+	}
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_LEVEL), 2); /* after the rejoin */
+	assert_int_equal(fsm_member_get(fk.d.fsm, 1, &m), QSG_OK);
+	assert_int_equal(m.cmdlevel, FSM_CMDLEVEL);
+	stop(&fk, l);
+}
+
+/* A leader of an older build refuses MEMBER_LEVEL: asked again only after
+ * LEVEL_RETRY_MS (10 s), not at every tick. */
+static void level_refused_waits(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_FOLLOWER);
+	lease_start(l);
+	fake_run_ms(&fk, 1);
+	answer_all(&fk);
+	fake_run_ms(&fk, 2 * RENEW);
+	size_t i = first_op(&fk, FSM_OP_MEMBER_LEVEL);
+	fake_cmd_fail(&fk, i, QSG_RC_UNKNOWN_OP);
+	for (int k = 0; k < 20; k++) {
+		fake_run_ms(&fk, RENEW);
+		answer_op(&fk, FSM_OP_LEASE_RENEW);
+	}
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_LEVEL), 1);
+	assert_false(lease_fenced(l)); /* the rest goes on */
+	stop(&fk, l);
+}
+
 static void old_leader_join_unknown_op(void **state)
 {
 	(void)state;
@@ -897,6 +959,8 @@ int main(void)
 	    cmocka_unit_test(survives_instant_completion),
 	    cmocka_unit_test(stalled_leader_fail_stops),
 	    cmocka_unit_test(lagging_replica_no_join_storm),
+	    cmocka_unit_test(reports_level),
+	    cmocka_unit_test(level_refused_waits),
 	    cmocka_unit_test(old_leader_join_unknown_op),
 	    cmocka_unit_test(old_leader_join_bad_frame),
 	    cmocka_unit_test(old_leader_remove_unknown_op),
