@@ -88,9 +88,19 @@ static void getbatch_done_body(void *arg, int status, const void *result, size_t
 	struct fsm_result res;
 	char errmsg[QSG_ERRMSG_SIZE] = "";
 	bool alone = x->alone;
+	bool stale = s->get_stale;
 	s->get_inflight = false;
+	s->get_stale = false;
 	if (s->phase != P_RUN) {
 		chsdr_ssub_free(x);
+		return;
+	}
+	if (stale && status == QSG_OK) {
+		/* Backed out by the settle of a refusal that came meanwhile:
+		 * get again once that settle is done (chsdr_pump waits for
+		 * it). */
+		chsdr_ssub_free(x);
+		chsdr_pump(s);
 		return;
 	}
 	if (status == QSG_RC_NO_LEADER || status == QSG_RC_NOT_LEADER) {
@@ -131,6 +141,12 @@ static void getbatch_done_body(void *arg, int status, const void *result, size_t
 		/* No listed destination due after all (leader time): look
 		 * again in a tick; ordinary batches go on meanwhile. */
 		s->alone_next = now_ms(s) + TICK_MS;
+		chsdr_ssub_free(x);
+		chsdr_pump(s);
+		return;
+	}
+	if (res.ch.count == 0 && s->get_notified) {
+		/* Something came (or is left to do) meanwhile: ask again. */
 		chsdr_ssub_free(x);
 		chsdr_pump(s);
 		return;
@@ -239,6 +255,7 @@ void chsdr_pump(struct chsdr *s)
 		cmd.ch.max_msgs = 1;
 	}
 	s->get_inflight = true;
+	s->get_notified = false;
 	if (chsdr_submit(s, &cmd, getbatch_done, x) != QSG_OK)
 		s->get_inflight = false;
 }

@@ -85,6 +85,15 @@ struct chsdr {
 	/* running: batches in flight, confirmed and settled (chcore) */
 	struct chcore_pipe pipe;
 	bool get_inflight;
+	/* The xmitq was notified while a get was in flight: a get that finds
+	 * nothing asks again instead of idling (a put it did not see, or a
+	 * bounded get of a black list with more to do: docs/channels.md). */
+	bool get_notified;
+	/* A refusal arrived while a CH_GETBATCH was in flight: that get was
+	 * applied before the refusal's settle, which backs its messages out,
+	 * so its result must not be sent (its sequence numbers are given out
+	 * again after the settle). */
+	bool get_stale;
 	bool idle; /* last GETBATCH found nothing */
 	bool settle_inflight;
 	uint64_t luwid;

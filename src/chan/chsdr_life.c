@@ -52,6 +52,7 @@ void chsdr_close_conn(struct chsdr *s)
 	}
 	chcore_pipe_drop(&s->pipe);
 	s->get_inflight = false;
+	s->get_stale = false;
 	s->hb_outstanding = false;
 }
 

@@ -131,6 +131,8 @@ void chsdr_on_confirm(struct chsdr *s, const uint8_t *p, size_t len)
 		chsdr_fail(s, why);
 		return;
 	case CHCONF_REFUSED:
+		if (s->get_inflight)
+			s->get_stale = true;
 		break;
 	}
 	/* Destination black list: list the destinations of the refused
