@@ -203,6 +203,8 @@ void chsdr_notify_queue(struct chsdr *s, const char *queue)
 {
 	if (strcmp(queue, s->def.xmitq) != 0)
 		return;
+	if (s->phase == P_RUN && s->get_inflight)
+		s->get_notified = true;
 	if (s->phase == P_RUN && s->idle) {
 		s->idle = false;
 		s->idle_since = 0;

@@ -65,6 +65,7 @@ void state_free(struct fsm *f)
 			msg_destroy(m); /* not released: the state is replaced */
 			m = next;
 		}
+		park_free_all(f->chsts[i]);
 		free(f->chsts[i]);
 	}
 	free(f->chsts);

@@ -32,8 +32,9 @@
 
 #define FSM_ENTRY_VERSION 1
 /* 5: channel partner, SYNCQ rinst; 6: compact messages, channel retries;
- * 7: the destination black list of sender status entries */
-#define FSM_SNAPSHOT_VERSION 7
+ * 7: the destination black list of sender status entries; 8: the parked
+ * messages of listed destinations */
+#define FSM_SNAPSHOT_VERSION 8
 #define FSM_MAX_BATCH 65536
 #define FSM_ADDR_MAX 128 /* host:port */
 #define FSM_DESCR_MAX 64

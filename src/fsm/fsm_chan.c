@@ -102,7 +102,18 @@ static void chst_remove(struct fsm *f, struct chst *e)
 		return;
 	memmove(&f->chsts[i], &f->chsts[i + 1], (f->nchsts - i - 1) * sizeof *f->chsts);
 	f->nchsts--;
+	park_free_all(e); /* empty (chst_cas) */
 	free(e);
+}
+
+/* Whether messages of listed destinations are parked with the entry: it
+ * is not removed then (they would be lost to their xmitq). */
+static bool chst_parked(const struct chst *e)
+{
+	for (uint32_t i = 0; i < FSM_CH_BLK_MAX; i++)
+		if (e->pk[i] != NULL && e->pk[i]->l.nvisible > 0)
+			return true;
+	return false;
 }
 
 static void chst_image(const struct chst *e, struct fsm_chimage *out)
@@ -305,7 +316,7 @@ static int chst_cas(struct fsm *f, const struct fsm_chcmd *ch, int64_t now)
 	if (!a->exists) {
 		if (e == NULL)
 			return QSG_OK;
-		if (e->s.indoubt > 0)
+		if (e->s.indoubt > 0 || chst_parked(e))
 			return QSG_RC_CHANNEL_INDOUBT;
 		chst_remove(f, e);
 		chan_changed(f);

@@ -128,7 +128,21 @@ struct fsm_chblk {
 	int64_t retry_at_ms; /* leader time from which a message of it may be
 			      * got alone again */
 	uint64_t retry_seq; /* chseq of its message out alone (0 = none) */
+	/* Left the list (its message sent alone was accepted): its parked
+	 * messages are going back to the xmitq in bounded steps
+	 * (FSM_CH_BLK_DRAIN per CH_GETBATCH); the entry goes with the last. */
+	uint8_t leaving;
 };
+
+/* The bounds of one CH_GETBATCH of a sender with a black list
+ * (docs/channels.md "Destination black list"): the walk of the xmitq in
+ * get order examines at most FSM_CH_BLK_STEPS messages and reads the XQH
+ * of at most FSM_CH_BLK_READS (a message of a listed destination moves to
+ * the destination's park as it is met), and at most FSM_CH_BLK_DRAIN
+ * parked messages of destinations that left the list go back to the xmitq. */
+#define FSM_CH_BLK_STEPS 4096
+#define FSM_CH_BLK_READS 512
+#define FSM_CH_BLK_DRAIN 1024
 
 /* A status entry as the table holds it. Key: (name, rqmname); for SDR
  * entries rqmname is "". */

@@ -16,6 +16,7 @@
 struct qcount {
 	const struct queue *q;
 	uint32_t held, locked, chlocked;
+	uint32_t parked, pexp; /* in parks, and of those with an expiry */
 };
 
 static int qcount_cmp(const void *a, const void *b)
@@ -67,7 +68,7 @@ static void check_desc(const struct qmsg *m)
 
 /* Priority lists: linked both ways, each message visible, of its list's
  * priority and queue, sorted by seqno; returns the count. */
-static uint32_t check_lists(const struct queue *q)
+static uint32_t check_lists(const struct queue *q, const struct qcount *qc)
 {
 	uint32_t n = 0, nexp = 0;
 	for (int p = 0; p < NPRIO; p++) {
@@ -86,14 +87,14 @@ static uint32_t check_lists(const struct queue *q)
 		}
 		QSG_ASSERT(q->tail[p] == prev);
 	}
-	QSG_ASSERT(q->nexpiring == nexp);
-	/* The expiry heap: exactly those messages, each knowing its place,
-	 * none due before its parent. */
+	QSG_ASSERT(q->nexpiring == nexp + qc->pexp);
+	/* The expiry heap: exactly those messages and its parked ones, each
+	 * knowing its place, none due before its parent. */
 	QSG_ASSERT(q->nexpiring <= q->xcap);
 	for (uint32_t i = 0; i < q->nexpiring; i++) {
 		const struct xent *e = &q->xheap[i];
 		const struct qmsg *m = e->m;
-		QSG_ASSERT(m->q == q && m->state == MS_VISIBLE);
+		QSG_ASSERT(m->q == q && (m->state == MS_VISIBLE || m->state == MS_PARKED));
 		QSG_ASSERT(m->x != NULL && m->x->xpos == i && m->x->expiry_ms != 0);
 		QSG_ASSERT(e->expiry == m->x->expiry_ms && e->seqno == m->seqno);
 		if (i > 0) {
@@ -180,12 +181,12 @@ static size_t check_queues(const struct fsm *f, struct qcount *v, size_t nq)
 	size_t walked = 0;
 	for (size_t i = 0; i < nq; i++) {
 		const struct queue *q = v[i].q;
-		uint32_t nvis = check_lists(q);
+		uint32_t nvis = check_lists(q, &v[i]);
 		walked += nvis + check_index(q);
 		check_fences(q);
 		QSG_ASSERT(q->nvisible == nvis);
 		QSG_ASSERT(q->uncommitted == v[i].held + v[i].locked + v[i].chlocked);
-		QSG_ASSERT(q->curdepth == nvis + q->uncommitted);
+		QSG_ASSERT(q->curdepth == nvis + q->uncommitted + v[i].parked);
 		QSG_ASSERT(q->pending == 0);
 		QSG_ASSERT(queue_find(f, q->attrs.scope, q->attrs.name) == q);
 	}
@@ -237,8 +238,61 @@ static size_t check_sessions(const struct fsm *f, struct qcount *v, size_t nq)
 	return walked + f->npend;
 }
 
-/* Channels: locked lists in chseq order with indoubt their length; every
- * sorted table strictly sorted. */
+/* The parks of a sender's black list: one per listed entry at most (none
+ * past nblk); each one's lists linked both ways, sorted by seqno, of
+ * parked messages of its queue that know their park, counted by
+ * l.nvisible and l.curdepth, with no expiry heap of its own (theirs is
+ * their queue's) and a fence of its own messages. A leaving entry has no
+ * message out alone. */
+static size_t check_parks(const struct chst *e, struct qcount *v, size_t nq)
+{
+	size_t walked = 0;
+	for (uint32_t j = 0; j < FSM_CH_BLK_MAX; j++) {
+		const struct park *pk = e->pk[j];
+		if (j >= e->s.nblk) {
+			QSG_ASSERT(pk == NULL);
+			continue;
+		}
+		QSG_ASSERT(e->s.blk[j].leaving <= 1);
+		QSG_ASSERT(!e->s.blk[j].leaving || e->s.blk[j].retry_seq == 0);
+		if (pk == NULL)
+			continue;
+		QSG_ASSERT(e->s.chltype == FSM_CHL_SDR);
+		struct qcount *c = qcount_of(v, nq, pk->xq);
+		uint32_t n = 0;
+		for (int p = 0; p < NPRIO; p++) {
+			const struct qmsg *prev = NULL;
+			for (const struct qmsg *m = pk->l.head[p]; m != NULL; m = m->next) {
+				QSG_ASSERT(m->prev == prev);
+				QSG_ASSERT(m->state == MS_PARKED && m->park == pk &&
+					   m->q == pk->xq);
+				QSG_ASSERT(m->priority == p);
+				QSG_ASSERT(prev == NULL || prev->seqno < m->seqno);
+				QSG_ASSERT(!(m->flags & QM_INDEXED));
+				check_desc(m);
+				c->pexp += qmsg_expiry(m) != 0;
+				prev = m;
+				n++;
+			}
+			QSG_ASSERT(pk->l.tail[p] == prev);
+			const struct fence *fc = pk->l.pf[p];
+			if (fc == NULL)
+				continue;
+			check_fence(fc);
+			for (uint32_t i = fc->off; i < fc->off + fc->n; i++)
+				QSG_ASSERT(fc->e[i].m->park == pk && fc->e[i].m->priority == p);
+		}
+		QSG_ASSERT(pk->l.nvisible == n && pk->l.curdepth == n);
+		QSG_ASSERT(pk->l.nexpiring == 0 && pk->l.uncommitted == 0);
+		QSG_ASSERT(pk->l.index.count == 0);
+		c->parked += n;
+		walked += n + 1;
+	}
+	return walked;
+}
+
+/* Channels: locked lists in chseq order with indoubt their length, the
+ * parks of their black lists; every sorted table strictly sorted. */
 static size_t check_chan(const struct fsm *f, struct qcount *v, size_t nq)
 {
 	size_t walked = 0;
@@ -257,6 +311,7 @@ static size_t check_chan(const struct fsm *f, struct qcount *v, size_t nq)
 		}
 		QSG_ASSERT(e->s.indoubt == n);
 		QSG_ASSERT(e->lk_tail == last);
+		walked += check_parks(e, v, nq);
 		if (i > 0)
 			QSG_ASSERT(chkey_cmp(f->chsts[i - 1]->s.name, f->chsts[i - 1]->s.rqmname,
 					     e->s.name, e->s.rqmname) < 0);

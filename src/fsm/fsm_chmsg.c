@@ -51,36 +51,135 @@ static int blk_out(const struct fsm_chstatus *s, uint64_t chseq)
 	return -1;
 }
 
-/* Forget every QM_LISTED hint on the channel's xmitq (one walk: only when
- * the list gains its first entry or loses one). */
-static void blk_unhint(struct fsm *f, const struct chst *e)
+/* --- parks (struct park, fsm_int.h) --- */
+
+struct park *park_new(struct queue *xq)
 {
-	struct queue *q = queue_lookup(f, 0, e->s.xmitq);
-	if (q == NULL)
-		return;
-	for (int p = NPRIO - 1; p >= 0; p--)
-		for (struct qmsg *m = q->head[p]; m != NULL; m = m->next)
-			m->flags &= (uint8_t)~QM_LISTED;
+	struct park *pk = calloc(1, sizeof *pk);
+	if (pk == NULL)
+		return NULL;
+	pk->l.index_ok = true; /* indxtype NONE: never indexed */
+	hmap_init(&pk->l.index);
+	pk->xq = xq;
+	return pk;
 }
 
+/* Freed with its messages, not released (empty, or the state's teardown). */
+static void park_free(struct park *pk)
+{
+	if (pk != NULL)
+		queue_free(&pk->l); /* frees pk: l is its first member */
+}
+
+void park_free_all(struct chst *e)
+{
+	for (uint32_t i = 0; i < FSM_CH_BLK_MAX; i++) {
+		park_free(e->pk[i]);
+		e->pk[i] = NULL;
+	}
+}
+
+void park_insert(struct fsm *f, struct park *pk, struct qmsg *m, bool from_tail)
+{
+	make_visible(f, &pk->l, m, from_tail);
+	if (qmsg_expiry(m) != 0) {
+		/* Its expiry stays with its queue: EXPIRE finds it there. */
+		xheap_del(&pk->l, m);
+		if (xheap_add(pk->xq, m) != QSG_OK)
+			f->alloc_failed = true;
+	}
+	m->q = pk->xq;
+	m->state = MS_PARKED;
+	m->park = pk;
+	pk->l.curdepth++;
+}
+
+void park_take(struct fsm *f, struct qmsg *m)
+{
+	(void)f;
+	struct park *pk = m->park;
+	if (qmsg_expiry(m) != 0)
+		xheap_del(pk->xq, m); /* then take_visible finds it in no heap */
+	take_visible(&pk->l, m);
+	pk->l.curdepth--;
+	m->q = pk->xq;
+	m->park = NULL;
+}
+
+void park_reap_queue(struct fsm *f, struct queue *q)
+{
+	for (size_t c = 0; c < f->nchsts; c++) {
+		struct chst *e = f->chsts[c];
+		for (uint32_t i = 0; i < FSM_CH_BLK_MAX; i++) {
+			struct park *pk = e->pk[i];
+			if (pk == NULL || pk->xq != q)
+				continue;
+			q->curdepth -= pk->l.nvisible;
+			reap_queue(f, &pk->l); /* O(NPRIO): the lists go as they are */
+			park_free(pk);
+			e->pk[i] = NULL;
+			chan_changed(f);
+		}
+	}
+}
+
+/* The first message of pk in get order, or NULL. */
+static struct qmsg *park_first(const struct park *pk)
+{
+	for (int p = NPRIO - 1; pk != NULL && p >= 0; p--)
+		if (pk->l.head[p] != NULL)
+			return pk->l.head[p];
+	return NULL;
+}
+
+static bool park_empty(const struct park *pk)
+{
+	return pk == NULL || pk->l.nvisible == 0;
+}
+
+/* The park of list entry i for xmitq q, made if it has none. NULL: out of
+ * memory (the apply fails), or its park holds messages of another queue
+ * (the channel's XMITQ was altered): then the walk leaves the message. */
+static struct park *blk_park(struct fsm *f, struct chst *e, uint32_t i, struct queue *q)
+{
+	if (e->pk[i] == NULL && (e->pk[i] = park_new(q)) == NULL) {
+		f->alloc_failed = true;
+		return NULL;
+	}
+	if (e->pk[i]->xq != q) {
+		if (!park_empty(e->pk[i]))
+			return NULL;
+		e->pk[i]->xq = q; /* empty: reused for the new xmitq */
+	}
+	return e->pk[i];
+}
+
+/* The entry goes (its park is empty). */
 static void blk_remove(struct fsm *f, struct chst *e, uint32_t i)
 {
+	park_free(e->pk[i]);
 	memmove(&e->s.blk[i], &e->s.blk[i + 1], (e->s.nblk - i - 1) * sizeof e->s.blk[0]);
+	memmove(&e->pk[i], &e->pk[i + 1], (e->s.nblk - i - 1) * sizeof e->pk[0]);
 	e->s.nblk--;
 	memset(&e->s.blk[e->s.nblk], 0, sizeof e->s.blk[0]);
-	blk_unhint(f, e);
+	e->pk[e->s.nblk] = NULL;
 	chan_changed(f);
 }
 
 /* The entry of x, listed now if it is not (retry_at_ms = now): -1 when the
- * list is full. */
-static int blk_add(struct fsm *f, struct chst *e, const struct fsm_xqh *x, int64_t now)
+ * list is full. An entry leaving the list is listed again. */
+static int blk_add(struct chst *e, const struct fsm_xqh *x, int64_t now)
 {
 	int i = blk_find(&e->s, x->rqmname, x->rname);
-	if (i >= 0 || e->s.nblk >= FSM_CH_BLK_MAX)
+	if (i >= 0) {
+		if (e->s.blk[i].leaving) {
+			e->s.blk[i].leaving = 0;
+			e->s.blk[i].retry_at_ms = now;
+		}
 		return i;
-	if (e->s.nblk == 0)
-		blk_unhint(f, e);
+	}
+	if (e->s.nblk >= FSM_CH_BLK_MAX)
+		return -1;
 	struct fsm_chblk *b = &e->s.blk[e->s.nblk];
 	memset(b, 0, sizeof *b);
 	memcpy(b->rqmname, x->rqmname, sizeof b->rqmname);
@@ -90,16 +189,83 @@ static int blk_add(struct fsm *f, struct chst *e, const struct fsm_xqh *x, int64
 	return (int)e->s.nblk++;
 }
 
-/* Whether an ordinary get skips m: its destination is listed. */
-static bool blk_skip(struct fsm *f, const struct chst *e, struct qmsg *m)
+/* A walk of the xmitq in get order, bounded (FSM_CH_BLK_STEPS messages
+ * examined, FSM_CH_BLK_READS XQH read), the same on every member: the
+ * budget counts the state's messages only. */
+struct bwalk {
+	uint32_t steps, reads, parked;
+	bool stopped; /* a budget ended it */
+};
+
+static bool walk_budget(struct fsm *f, struct bwalk *w)
 {
-	if (m->flags & QM_LISTED)
-		return true;
-	struct fsm_xqh x;
-	if (!msg_dest(f, m, &x) || blk_find(&e->s, x.rqmname, x.rname) < 0)
+	if (w->steps >= FSM_CH_BLK_STEPS || w->reads >= FSM_CH_BLK_READS) {
+		w->stopped = true;
 		return false;
-	m->flags |= QM_LISTED;
+	}
+	w->steps++;
+	f->blk_steps++;
 	return true;
+}
+
+/* The list entry whose park takes m (a visible message), or -1: an
+ * ordinary message (no XQH, not listed, or of a destination leaving the
+ * list and before its parked ones). Reads m's XQH (f->body_failed). */
+static int blk_class(struct fsm *f, const struct chst *e, const struct qmsg *m, struct bwalk *w)
+{
+	struct fsm_xqh x;
+	w->reads++;
+	f->blk_reads++;
+	if (!msg_dest(f, m, &x))
+		return -1;
+	int i = blk_find(&e->s, x.rqmname, x.rname);
+	if (i >= 0 && e->s.blk[i].leaving) {
+		const struct qmsg *first = park_first(e->pk[i]);
+		if (first == NULL || msg_get_before(m, first))
+			return -1; /* its parked ones are later: it may go */
+	}
+	return i;
+}
+
+/* m, visible on q, into the park of entry i; false if it stays (blk_park). */
+static bool park_move(struct fsm *f, struct chst *e, uint32_t i, struct queue *q, struct qmsg *m,
+		      struct bwalk *w)
+{
+	struct park *pk = blk_park(f, e, i, q);
+	if (pk == NULL)
+		return false;
+	take_visible(q, m);
+	park_insert(f, pk, m, true); /* met in get order: usually the last */
+	w->parked++;
+	return true;
+}
+
+/* Parked messages of destinations that left the list back to their xmitq,
+ * oldest first, at most FSM_CH_BLK_DRAIN; an entry goes with its last.
+ * Returns whether some are left. */
+static bool blk_drain(struct fsm *f, struct chst *e)
+{
+	uint32_t budget = FSM_CH_BLK_DRAIN, i = 0;
+	while (i < e->s.nblk) {
+		if (!e->s.blk[i].leaving) {
+			i++;
+			continue;
+		}
+		struct park *pk = e->pk[i];
+		struct qmsg *m;
+		while (budget > 0 && (m = park_first(pk)) != NULL) {
+			struct queue *xq = pk->xq;
+			park_take(f, m);
+			make_visible(f, xq, m, false);
+			budget--;
+		}
+		if (!park_empty(pk)) {
+			chan_changed(f);
+			return true;
+		}
+		blk_remove(f, e, i);
+	}
+	return false;
 }
 
 /* Whether m may be got now at all (not expired, not held back). */
@@ -108,12 +274,15 @@ static bool gettable(const struct qmsg *m, int64_t now)
 	return !msg_expired(m, now) && qmsg_hold_until(m) <= now;
 }
 
-/* Lock m to the channel with the next sequence number and write it to out. */
+/* Lock m (visible on q, or parked) to the channel with the next sequence
+ * number and write it to out. */
 static int lock_msg(struct fsm *f, struct chst *e, struct queue *q, struct qmsg *m,
 		    struct qsg_wbuf *out)
 {
-	take_visible(q, m);
-	m->flags &= (uint8_t)~QM_LISTED;
+	if (m->state == MS_PARKED)
+		park_take(f, m);
+	else
+		take_visible(q, m);
 	m->state = MS_CHLOCKED;
 	m->chseq = ++e->s.curseq;
 	q->uncommitted++;
@@ -125,18 +294,48 @@ static int lock_msg(struct fsm *f, struct chst *e, struct queue *q, struct qmsg 
 	return QSG_OK;
 }
 
-/* The oldest unexpired message (in get order) of list entry b, or NULL.
- * It may be held back (a HOLD from before its destination was listed):
- * then nothing of b goes before it. */
-static struct qmsg *blk_oldest(struct fsm *f, struct queue *q, const struct fsm_chblk *b,
-			       int64_t now)
+/* Discovery for a retry alone: the walk from the head of q in get order up
+ * to `limit` (NULL: the whole queue) moves the messages of every listed
+ * destination it meets, held back ones included, to their parks. true:
+ * it got there; false: a budget ended it first (or a read failed). */
+static bool prewalk(struct fsm *f, struct chst *e, struct queue *q, const struct qmsg *limit,
+		    int64_t now, struct bwalk *w)
 {
-	for (int p = NPRIO - 1; p >= 0; p--)
-		for (struct qmsg *m = q->head[p]; m != NULL; m = m->next) {
-			struct fsm_xqh x;
-			if (msg_expired(m, now) || !msg_dest(f, m, &x))
-				continue;
-			if (strcmp(x.rqmname, b->rqmname) == 0 && strcmp(x.rname, b->rname) == 0)
+	for (int p = NPRIO - 1; p >= 0; p--) {
+		struct qmsg *m = q->head[p];
+		while (m != NULL) {
+			struct qmsg *next = m->next;
+			if (limit != NULL && !msg_get_before(m, limit))
+				return true;
+			if (!walk_budget(f, w))
+				return false;
+			if (!msg_expired(m, now)) {
+				int i = blk_class(f, e, m, w);
+				if (f->body_failed)
+					return false;
+				if (i >= 0)
+					park_move(f, e, (uint32_t)i, q, m, w);
+			}
+			m = next;
+		}
+	}
+	return true;
+}
+
+/* The first unexpired message of pk in get order (expired ones wait for
+ * EXPIRE), or NULL; counted in w's steps, false from *ok if the budget
+ * ended the search. */
+static struct qmsg *park_oldest(struct fsm *f, const struct park *pk, int64_t now, struct bwalk *w,
+				bool *ok)
+{
+	*ok = true;
+	for (int p = NPRIO - 1; pk != NULL && p >= 0; p--)
+		for (struct qmsg *m = pk->l.head[p]; m != NULL; m = m->next) {
+			if (!walk_budget(f, w)) {
+				*ok = false;
+				return NULL;
+			}
+			if (!msg_expired(m, now))
 				return m;
 		}
 	return NULL;
@@ -144,21 +343,37 @@ static struct qmsg *blk_oldest(struct fsm *f, struct queue *q, const struct fsm_
 
 /* CH_GETBATCH with FSM_CHF_ALONE: the oldest message of the first listed
  * destination that is due (retry_at_ms <= now) and has no message out
- * alone; a due destination without a message left (expired, cleared)
- * leaves the list. Returns the count (0 or 1). */
+ * alone: the first unexpired one of its park once the walk has moved every
+ * message of a listed destination before it to its park. A due destination
+ * with no message left (cleared, expired and taken by EXPIRE) leaves the
+ * list. Returns the
+ * count (0 or 1); a budget may end it with 0 (the sender asks again). */
 static uint32_t get_alone(struct fsm *f, struct chst *e, struct queue *q, int64_t now,
 			  struct qsg_wbuf *out, int *rc)
 {
+	struct bwalk w = {0};
 	uint32_t i = 0;
 	while (i < e->s.nblk) {
 		struct fsm_chblk *b = &e->s.blk[i];
-		if (b->retry_seq != 0 || b->retry_at_ms > now) {
+		if (b->leaving || b->retry_seq != 0 || b->retry_at_ms > now ||
+		    (e->pk[i] != NULL && e->pk[i]->xq != q && !park_empty(e->pk[i]))) {
 			i++;
 			continue;
 		}
-		struct qmsg *m = blk_oldest(f, q, b, now);
+		bool ok;
+		struct qmsg *m = park_oldest(f, e->pk[i], now, &w, &ok);
+		if (ok)
+			ok = prewalk(f, e, q, m, now, &w);
+		if (ok)
+			m = park_oldest(f, e->pk[i], now, &w, &ok);
 		if (f->body_failed)
 			return 0;
+		if (!ok)
+			break;
+		if (m == NULL && !park_empty(e->pk[i])) {
+			i++; /* only expired ones: EXPIRE takes them first */
+			continue;
+		}
 		if (m == NULL) {
 			blk_remove(f, e, i);
 			continue;
@@ -171,6 +386,11 @@ static uint32_t get_alone(struct fsm *f, struct chst *e, struct queue *q, int64_
 		b->retry_seq = m->chseq;
 		chan_changed(f);
 		return 1;
+	}
+	if (w.parked > 0) {
+		chan_changed(f);
+		if (w.stopped)
+			queue_notify(f, q, 1); /* more to discover: ask again */
 	}
 	return 0;
 }
@@ -194,24 +414,38 @@ int op_ch_getbatch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct q
 	}
 	uint32_t n = 0;
 	uint64_t bytes = 0;
+	struct bwalk w = {0};
+	bool more = false;
 	if (ch->flags & FSM_CHF_ALONE) {
 		n = get_alone(f, e, q, now, out, &rc);
 		if (rc != QSG_OK)
 			return rc;
 		goto done;
 	}
-	/* In get order; the messages of listed destinations are skipped (they
-	 * go alone, above), and so keep their order among themselves. */
+	if (e->s.nblk > 0)
+		more = blk_drain(f, e);
+	/* In get order. With a black list the walk is bounded (struct bwalk)
+	 * and moves the messages of listed destinations it meets to their
+	 * parks: they go alone (above), in their order. */
 	for (int p = NPRIO - 1; p >= 0 && n < ch->max_msgs; p--) {
 		struct qmsg *m = q->head[p];
 		while (m != NULL && n < ch->max_msgs) {
 			struct qmsg *next = m->next;
-			bool skip = !gettable(m, now) || (e->s.nblk > 0 && blk_skip(f, e, m));
-			if (f->body_failed)
-				return QSG_RC_IO; /* fatal (the apply fails) */
-			if (skip) {
+			if (e->s.nblk > 0 && !walk_budget(f, &w))
+				goto done;
+			if (!gettable(m, now)) {
 				m = next;
 				continue;
+			}
+			if (e->s.nblk > 0) {
+				int i = blk_class(f, e, m, &w);
+				if (f->body_failed)
+					return QSG_RC_IO; /* fatal (the apply fails) */
+				if (i >= 0) {
+					park_move(f, e, (uint32_t)i, q, m, &w);
+					m = next;
+					continue;
+				}
 			}
 			uint64_t size = (uint64_t)m->body_len + m->props_len;
 			if (n > 0 && ch->max_bytes != 0 && bytes + size > ch->max_bytes)
@@ -226,6 +460,10 @@ int op_ch_getbatch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct q
 done:
 	if (out != NULL)
 		qsg_patch_u32(out, off, n);
+	if (w.parked > 0)
+		chan_changed(f);
+	if (more || (w.stopped && w.parked > 0))
+		queue_notify(f, q, 1); /* more to do: the sender asks again */
 	if (n > 0)
 		chan_changed(f);
 	return QSG_OK;
@@ -388,7 +626,7 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 		if (list && bi < 0) {
 			struct fsm_xqh x;
 			if (msg_dest(f, m, &x))
-				bi = blk_add(f, e, &x, now);
+				bi = blk_add(e, &x, now);
 		}
 		if (list && bi >= 0) {
 			struct fsm_chblk *b = &e->s.blk[bi];
@@ -404,12 +642,16 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 		uint32_t bc = qmsg_backout(m);
 		if (bc < UINT32_MAX)
 			qmsg_set_backout(f, m, bc + 1);
+		struct park *pk = list && bi >= 0 ? blk_park(f, e, (uint32_t)bi, q) : NULL;
 		if (list && bi >= 0) {
-			/* Listed: back on the xmitq at its place; ordinary gets
-			 * skip it, it goes alone from now + hold_ms. */
+			/* Listed: into its destination's park at its place
+			 * (usually the first); it goes alone from now +
+			 * hold_ms. */
 			e->s.blk[bi].retry_at_ms = sat_add_i64(now, (int64_t)d.hold_ms);
-			make_visible(f, q, m, false);
-			m->flags |= QM_LISTED;
+			if (pk != NULL)
+				park_insert(f, pk, m, false);
+			else
+				make_visible(f, q, m, false);
 		} else {
 			/* HOLD (or a full list): back on the xmitq, not got
 			 * again by a channel before now + hold_ms. An extension
@@ -430,8 +672,18 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 		if (m->chseq <= upto) {
 			if (bi >= 0) {
 				/* The destination accepted its message sent
-				 * alone: it leaves the list. */
-				blk_remove(f, e, (uint32_t)bi);
+				 * alone: it leaves the list, at once if it has
+				 * nothing parked, else as its parked messages go
+				 * back to the xmitq (blk_drain, by the gets). */
+				struct fsm_chblk *b = &e->s.blk[bi];
+				if (park_empty(e->pk[bi])) {
+					blk_remove(f, e, (uint32_t)bi);
+				} else {
+					b->leaving = 1;
+					b->retry_seq = 0;
+					b->retry_at_ms = INT64_MAX;
+					queue_notify(f, e->pk[bi]->xq, 1);
+				}
 				blk_changed = true;
 			}
 			lk_release(m);
@@ -441,12 +693,17 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 			v[i] = NULL;
 			committed++;
 		} else if (ch->flags & FSM_CHF_BACKOUT_REST) {
+			struct park *pk = NULL;
 			if (bi >= 0) {
 				e->s.blk[bi].retry_seq = 0; /* not sent: again at once */
 				blk_changed = true;
+				pk = blk_park(f, e, (uint32_t)bi, q);
 			}
 			lk_release(m);
-			make_visible(f, q, m, false);
+			if (pk != NULL)
+				park_insert(f, pk, m, false); /* the first of its park */
+			else
+				make_visible(f, q, m, false);
 			queue_notify(f, q, 1);
 			v[i] = NULL;
 			backed++;

@@ -53,6 +53,9 @@ enum msg_state {
 	MS_HELD = 2, /* put under syncpoint, in a session's uow only */
 	MS_LOCKED = 3, /* got under syncpoint, in a session's uow only */
 	MS_CHLOCKED = 4, /* got by a sender channel, in its locked list only */
+	MS_PARKED = 5, /* committed, of a listed destination: in a park's lists
+			* (m->park) instead of its queue's priority lists, still
+			* in its queue's expiry heap and depth (fsm_chmsg.c) */
 };
 
 struct ikey;
@@ -68,12 +71,6 @@ struct ikey;
 #define QM_MARK 0x08 /* CH_SETTLE scratch (0 outside an apply) */
 #define QM_GENID 0x10 /* msgid is msgid_gen(seqno, put_time_ms): not stored */
 #define QM_INDEXED 0x20 /* in its queue's index (x->iprev, x->inext) */
-/* A hint, not state (not in snapshots): a visible message on a sender's
- * xmitq whose destination is on the channel's black list, so that
- * CH_GETBATCH skips it without reading its XQH again (fsm_chmsg.c clears
- * it on the whole xmitq whenever the list gains its first entry or loses
- * one, and on the message when a channel gets it). */
-#define QM_LISTED 0x40
 
 /* What few messages need, out of line (docs/storage.md, "The in-memory
  * descriptor"). m->x is non-NULL iff one of these is not its default:
@@ -102,7 +99,10 @@ struct qmsg {
 				 * sequence number */
 	};
 	struct qmsg *next;
-	struct qmsg *uow_next; /* session uow list, channel locked list */
+	union {
+		struct qmsg *uow_next; /* session uow list, channel locked list */
+		struct park *park; /* MS_PARKED: the park it is in */
+	};
 	struct queue *q;
 	struct qmsg_ext *x; /* NULL: every optional field at its default */
 	uint64_t seqno;
@@ -315,13 +315,30 @@ struct fsm {
 	 * took (walks between neighbours), for tests that check a backout
 	 * into a deep queue is not O(depth). */
 	uint64_t walk_steps;
+	/* Not state: what the CH_GETBATCH walks of senders with a black list
+	 * did (descriptors examined, XQH read), for tests that check a deep
+	 * backlog of a listed destination does not make a get O(depth). */
+	uint64_t blk_steps, blk_reads;
+};
+
+/* The messages of one listed destination, off their transmission queue's
+ * priority lists (docs/channels.md "Destination black list"): `l` is used
+ * for its priority lists and fences only (make_visible/take_visible on it:
+ * get order, O(log n + FENCE_EVERY) insertion; l.nvisible and l.curdepth
+ * count them), the messages stay messages of `xq` (m->q, its depth and
+ * expiry heap). */
+struct park {
+	struct queue l;
+	struct queue *xq;
 };
 
 /* A channel status entry with the messages locked to it (linked by
- * uow_next, in chseq order; s.indoubt counts them). */
+ * uow_next, in chseq order; s.indoubt counts them) and the parks of its
+ * black list (pk[i] for s.blk[i], NULL: none). */
 struct chst {
 	struct fsm_chstatus s;
 	struct qmsg *lk_head, *lk_tail;
+	struct park *pk[FSM_CH_BLK_MAX];
 };
 
 /* --- functions shared between the files ---------------------------------- */
@@ -512,6 +529,17 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 int op_ch_reset(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_ch_recv_start(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
 int op_ch_recv_batch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
+/* Parks (struct park): m (MS_PARKED) leaves its park, off every list
+ * (m->q its queue, its curdepth unchanged); every park of q leaves with
+ * its messages into the garbage (reap_queue: CLEAR, DELETE PURGE); a
+ * status entry's parks freed without releasing content (teardown). */
+void park_take(struct fsm *f, struct qmsg *m);
+void park_reap_queue(struct fsm *f, struct queue *q);
+void park_free_all(struct chst *e);
+/* A new park for queue xq (NULL: out of memory). */
+struct park *park_new(struct queue *xq);
+/* m (off every list) into park pk in get order (from_tail as make_visible). */
+void park_insert(struct fsm *f, struct park *pk, struct qmsg *m, bool from_tail);
 
 /* fsm_xheap.c */
 /* q's expiry heap: m (visible, with an expiry) joins it; QSG_OK, or

@@ -55,11 +55,15 @@ void reap_queue(struct fsm *f, struct queue *q)
 	}
 	/* An empty queue's (empty) index is complete. */
 	q->index_ok = true;
+	park_reap_queue(f, q); /* the messages of listed destinations too */
 }
 
 void reap_msg(struct fsm *f, struct queue *q, struct qmsg *m)
 {
-	take_visible(q, m);
+	if (m->state == MS_PARKED)
+		park_take(f, m); /* of a listed destination (expired) */
+	else
+		take_visible(q, m);
 	q->curdepth--;
 	if (f->reap_tail != NULL)
 		f->reap_tail->next = m;

@@ -138,6 +138,76 @@ static void snap_msg(const struct fsm *f, struct snapw *sw, const struct qmsg *m
 	}
 }
 
+/* Format 8: after an SDR entry's locked messages, per list entry: u8
+ * leaving, u32 count of its parked messages, and if any: queue name, u32
+ * scope, the messages in get order. */
+static void snap_parks(const struct fsm *f, struct snapw *sw, const struct chst *e)
+{
+	struct qsg_wbuf *out = sw->out;
+	for (uint32_t j = 0; j < e->s.nblk; j++) {
+		const struct park *pk = e->pk[j];
+		uint32_t n = pk != NULL ? pk->l.nvisible : 0;
+		qsg_put_u8(out, e->s.blk[j].leaving);
+		qsg_put_u32(out, n);
+		if (n == 0)
+			continue;
+		qsg_put_str(out, pk->xq->attrs.name);
+		qsg_put_u32(out, pk->xq->attrs.scope);
+		for (int p = NPRIO - 1; p >= 0; p--)
+			for (const struct qmsg *m = pk->l.head[p]; m != NULL; m = m->next)
+				snap_msg(f, sw, m);
+	}
+}
+
+/* Formats before 8 have no parks: a queue's parked messages are written
+ * among its visible ones, in get order (a k-way merge per priority over
+ * its list and its parks: few). Returns the count; false from *ok: out of
+ * memory. */
+static uint32_t snap_queue_old(const struct fsm *f, struct snapw *sw, const struct queue *q,
+			       bool write, bool *ok)
+{
+	uint32_t total = q->nvisible;
+	size_t np = 0;
+	for (size_t c = 0; c < f->nchsts; c++)
+		for (uint32_t j = 0; j < FSM_CH_BLK_MAX; j++) {
+			const struct park *pk = f->chsts[c]->pk[j];
+			if (pk != NULL && pk->xq == q && pk->l.nvisible > 0) {
+				total += pk->l.nvisible;
+				np++;
+			}
+		}
+	if (!write)
+		return total;
+	const struct qmsg **cur = malloc((np + 1) * sizeof *cur);
+	if (cur == NULL) {
+		*ok = false;
+		return total;
+	}
+	for (int p = NPRIO - 1; p >= 0; p--) {
+		size_t k = 0;
+		cur[k++] = q->head[p];
+		for (size_t c = 0; c < f->nchsts; c++)
+			for (uint32_t j = 0; j < FSM_CH_BLK_MAX; j++) {
+				const struct park *pk = f->chsts[c]->pk[j];
+				if (pk != NULL && pk->xq == q && pk->l.nvisible > 0)
+					cur[k++] = pk->l.head[p];
+			}
+		for (;;) {
+			size_t best = k;
+			for (size_t i = 0; i < k; i++)
+				if (cur[i] != NULL &&
+				    (best == k || cur[i]->seqno < cur[best]->seqno))
+					best = i;
+			if (best == k)
+				break;
+			snap_msg(f, sw, cur[best]);
+			cur[best] = cur[best]->next;
+		}
+	}
+	free(cur);
+	return total;
+}
+
 static void snap_chan(const struct fsm *f, struct snapw *sw)
 {
 	struct qsg_wbuf *out = sw->out;
@@ -193,6 +263,8 @@ static void snap_chan(const struct fsm *f, struct snapw *sw)
 			qsg_put_u32(out, m->q->attrs.scope);
 			snap_msg(f, sw, m);
 		}
+		if (sw->version >= 8)
+			snap_parks(f, sw, e);
 	}
 	qsg_put_u32(out, (uint32_t)f->nsyncqs);
 	for (size_t i = 0; i < f->nsyncqs; i++) {
@@ -233,6 +305,14 @@ int fsm_snapshot_format(struct fsm *f, struct qsg_wbuf *out, uint8_t version)
 		fsm_qattrs_encode(out, &q->attrs);
 		qsg_put_u64(out, q->puts_total);
 		qsg_put_u64(out, q->gets_total);
+		if (version < 8 && f->nchsts > 0) {
+			bool ok = true;
+			qsg_put_u32(out, snap_queue_old(f, sw, q, false, &ok));
+			snap_queue_old(f, sw, q, true, &ok);
+			if (!ok)
+				out->err = QSG_RC_STORAGE_NOT_AVAILABLE;
+			continue;
+		}
 		qsg_put_u32(out, q->nvisible);
 		for (int p = NPRIO - 1; p >= 0; p--)
 			for (struct qmsg *m = q->head[p]; m != NULL; m = m->next)
@@ -734,6 +814,63 @@ static int restore_blk(struct qsg_rbuf *r, struct fsm_chstatus *s)
 	return QSG_OK;
 }
 
+/* Format 8: the parks of a status entry (snap_parks): a leaving entry has
+ * no message out alone; the messages of a park are of one local queue, in
+ * get order. */
+static int restore_parks(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, struct chst *e,
+			 char *errmsg)
+{
+	for (uint32_t j = 0; j < e->s.nblk && r->err == QSG_OK; j++) {
+		struct fsm_chblk *b = &e->s.blk[j];
+		b->leaving = qsg_get_u8(r);
+		uint32_t n = qsg_get_u32(r);
+		if (r->err != QSG_OK || b->leaving > 1 || (b->leaving && b->retry_seq != 0))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"snapshot channel %s: bad black list entry", e->s.name);
+		if (n == 0)
+			continue;
+		char name[FSM_NAME_MAX + 1];
+		qsg_get_str(r, name, sizeof name);
+		uint32_t scope = qsg_get_u32(r);
+		struct queue *q = r->err == QSG_OK ? queue_find(g, scope, name) : NULL;
+		if (q == NULL || q->attrs.qtype != FSM_QT_LOCAL)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"snapshot channel %s: parked messages of no local queue",
+					e->s.name);
+		if ((e->pk[j] = park_new(q)) == NULL)
+			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+		struct qmsg *last = NULL;
+		for (uint32_t k = 0; k < n && r->err == QSG_OK; k++) {
+			struct fsm_msg v;
+			uint32_t crc;
+			int64_t hold;
+			snap_msg_decode(r, x, &v, &crc, &hold);
+			if (r->err != QSG_OK)
+				break;
+			if (v.seqno == 0 || v.seqno > g->last_seqno)
+				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+						"snapshot channel %s: bad parked message",
+						e->s.name);
+			struct qmsg *m = snap_msg_new(g, x, &v, crc, hold, false, errmsg);
+			if (m == NULL)
+				return QSG_RC_BAD_FRAME;
+			if (last != NULL && !msg_get_before(last, m)) {
+				msg_destroy(m);
+				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+						"snapshot channel %s: parked messages out of order",
+						e->s.name);
+			}
+			park_insert(g, e->pk[j], m, true);
+			q->curdepth++;
+			last = m;
+			int rc = rctx_add(x, m, &v, errmsg);
+			if (rc != QSG_OK)
+				return rc;
+		}
+	}
+	return r->err;
+}
+
 static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char *errmsg)
 {
 	uint32_t n = qsg_get_u32(r);
@@ -819,6 +956,8 @@ static int restore_chsts(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char
 			if (rc != QSG_OK)
 				return rc;
 		}
+		if (x->version >= 8 && restore_parks(g, r, x, e, errmsg) != QSG_OK)
+			return QSG_RC_BAD_FRAME;
 		/* A message out alone is one of the locked messages. */
 		for (uint32_t j = 0; j < e->s.nblk && r->err == QSG_OK; j++) {
 			const struct qmsg *m = e->lk_head;

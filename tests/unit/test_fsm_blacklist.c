@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "fsm/fsm.h"
+#include "fsm/fsm_int.h"
 #include "fsm_harness.h"
 
 #define CH "TO.R"
@@ -73,7 +74,8 @@ static void group(struct ctx *x)
 	memset(&a, 0, sizeof a);
 	a.qtype = FSM_QT_LOCAL;
 	a.usage = FSM_USAGE_XMITQ;
-	assert_int_equal(qdefine(x, XQ, FSM_QA_USAGE, &a, 0), QSG_OK);
+	a.maxdepth = 999999999; /* deep_backlog */
+	assert_int_equal(qdefine(x, XQ, FSM_QA_USAGE | FSM_QA_MAXDEPTH, &a, 0), QSG_OK);
 	assert_int_equal(qremote(x, "RA", "A"), QSG_OK);
 	assert_int_equal(qremote(x, "RB", "B"), QSG_OK);
 	assert_int_equal(qremote(x, "RC", "C"), QSG_OK);
@@ -528,10 +530,10 @@ static void snapshot_formats(void **state)
 	fsm_bodies_mem_peer(g, x->f);
 	assert_int_equal(fsm_restore(g, w.data, w.len, NULL), QSG_OK);
 	assert_int_equal(entry(g).nblk, 0);
-	/* Format 7 with the list count made too large: refused. */
+	/* Format 8 with the list count made too large: refused. */
 	qsg_wbuf_reset(&w);
 	assert_int_equal(fsm_snapshot(x->f, &w), QSG_OK);
-	assert_int_equal(w.data[0], 7);
+	assert_int_equal(w.data[0], 8);
 	/* Find the list: u32 count 1, str "QMR", str "A" (str = u16 length
 	 * + bytes). */
 	static const uint8_t pat[] = {1, 0, 0, 0, 3, 0, 'Q', 'M', 'R', 1, 0, 'A'};
@@ -550,6 +552,332 @@ static void snapshot_formats(void **state)
 	assert_int_equal(entry(g).nblk, 1);
 	fsm_close(g);
 	qsg_wbuf_close(&w);
+}
+
+/* --- a deep backlog for a listed destination (parks) --- */
+
+#define DEEP 200000
+
+/* The park of the first list entry (fsm_int.h): its message count. */
+static uint32_t parked(struct fsm *f)
+{
+	const struct chst *e = f->chsts[0];
+	return e->pk[0] != NULL ? e->pk[0]->l.nvisible : 0;
+}
+
+/* Apply c at x->now to x->f and, if g is not NULL, to g too (same result
+ * bytes), outside the harness's log; x->r decoded. Returns the rc. */
+static int run(struct ctx *x, struct fsm *g, const struct fsm_cmd *c)
+{
+	struct qsg_wbuf e, w, out;
+	qsg_wbuf_init(&e);
+	qsg_wbuf_init(&w);
+	qsg_wbuf_init(&out);
+	assert_int_equal(fsm_cmd_encode(c, &w), QSG_OK);
+	fsm_entry_begin(&e, x->now);
+	fsm_entry_add(&e, w.data, w.len);
+	qsg_wbuf_reset(&x->res);
+	assert_int_equal(fsm_apply(x->f, e.data, e.len, &x->res, NULL), QSG_OK);
+	if (g != NULL) {
+		assert_int_equal(fsm_apply(g, e.data, e.len, &out, NULL), QSG_OK);
+		assert_int_equal(out.len, x->res.len);
+		assert_memory_equal(out.data, x->res.data, out.len);
+	}
+	qsg_wbuf_close(&e);
+	qsg_wbuf_close(&w);
+	qsg_wbuf_close(&out);
+	uint32_t len = qsg_le32(x->res.data);
+	assert_int_equal(fsm_result_decode(c->op, x->res.data + 4, len, &x->r, NULL), QSG_OK);
+	return x->r.rc;
+}
+
+/* n messages "A%06u" (from, from + 1, ...) to RA, many per entry. */
+static void bulk_put(struct ctx *x, uint32_t from, uint32_t n)
+{
+	struct qsg_wbuf e, w;
+	qsg_wbuf_init(&e);
+	qsg_wbuf_init(&w);
+	for (uint32_t done = 0; done < n;) {
+		qsg_wbuf_reset(&e);
+		fsm_entry_begin(&e, x->now);
+		for (uint32_t k = 0; k < 4096 && done < n; k++, done++) {
+			char body[16];
+			snprintf(body, sizeof body, "A%06u", from + done);
+			struct fsm_cmd c = {.op = FSM_OP_PUT, .client_id = 1, .epoch = ep};
+			strcpy(c.queue, "RA");
+			c.msg.body.p = (const uint8_t *)body;
+			c.msg.body.len = strlen(body);
+			qsg_wbuf_reset(&w);
+			assert_int_equal(fsm_cmd_encode(&c, &w), QSG_OK);
+			fsm_entry_add(&e, w.data, w.len);
+		}
+		char errmsg[QSG_ERRMSG_SIZE] = "";
+		int rc = fsm_apply(x->f, e.data, e.len, NULL, errmsg);
+		if (rc != QSG_OK)
+			printf("# %s\n", errmsg);
+		assert_int_equal(rc, QSG_OK);
+	}
+	qsg_wbuf_close(&e);
+	qsg_wbuf_close(&w);
+}
+
+/* One GETBATCH (run) of at most max; the A messages must be "A%06u" with
+ * *next, *next + 1, ... (advanced); B messages are counted in *nb. The
+ * walk's descriptors and reads in this one apply stay under the budgets
+ * whatever the depth. Returns the count; *last its last chseq. */
+static uint32_t getb_deep(struct ctx *x, struct fsm *g, bool alone, uint32_t max, uint32_t *next,
+			  uint32_t *nb, uint64_t *last)
+{
+	uint64_t s0 = x->f->blk_steps, r0 = x->f->blk_reads;
+	struct fsm_cmd c = {.op = FSM_OP_CH_GETBATCH};
+	strcpy(c.ch.name, CH);
+	c.ch.member_id = inst_member;
+	c.ch.epoch = inst_epoch;
+	c.ch.max_msgs = max;
+	c.ch.flags = alone ? FSM_CHF_ALONE : 0;
+	assert_int_equal(run(x, g, &c), QSG_OK);
+	assert_true(x->f->blk_steps - s0 <= FSM_CH_BLK_STEPS);
+	assert_true(x->f->blk_reads - r0 <= FSM_CH_BLK_READS);
+	struct fsm_chiter it;
+	fsm_chiter_result(&it, &x->r.ch);
+	uint32_t i = 0;
+	for (;; i++) {
+		uint64_t seq;
+		struct fsm_msg m;
+		int done;
+		assert_int_equal(fsm_chiter_batch(&it, &seq, &m, &done), QSG_OK);
+		if (done)
+			break;
+		struct fsm_xqh h;
+		size_t hl;
+		assert_int_equal(fsm_xqh_decode(m.body.p, m.body.len, &h, &hl), QSG_OK);
+		char body[16], want[16];
+		size_t n = m.body.len - hl < 15 ? m.body.len - hl : 15;
+		memcpy(body, (const char *)m.body.p + hl, n);
+		body[n] = '\0';
+		if (body[0] == 'B') {
+			(*nb)++;
+		} else {
+			snprintf(want, sizeof want, "A%06u", *next);
+			assert_string_equal(body, want);
+			(*next)++;
+		}
+		*last = seq;
+	}
+	return i;
+}
+
+static void settle_deep(struct ctx *x, struct fsm *g, uint64_t upto)
+{
+	struct fsm_cmd c = {.op = FSM_OP_CH_SETTLE};
+	strcpy(c.ch.name, CH);
+	c.ch.member_id = inst_member;
+	c.ch.epoch = inst_epoch;
+	c.ch.seq = upto;
+	assert_int_equal(run(x, g, &c), QSG_OK);
+}
+
+/* DEEP messages of a listed destination ahead of good ones: every get is
+ * bounded (descriptors examined, XQH read) and the good ones go after a
+ * bounded number of gets that move the others to the destination's park;
+ * the retry alone is the oldest; when the destination leaves the list its
+ * messages come back in bounded steps and go in exact order; a snapshot in
+ * the middle of those steps restores to the same state and results. */
+static void deep_backlog(void **state)
+{
+	struct ctx *x = *state;
+	group(x);
+	putq(x, "RA", "A000000");
+	bulk_put(x, 1, DEEP);
+	putq(x, "RB", "B1");
+	putq(x, "RB", "B2");
+	uint64_t seqs[8];
+	char b[8][16];
+	assert_int_equal(getb(x, false, 1, seqs, b), 1);
+	assert_string_equal(b[0], "A000000");
+	refused(x, seqs[0], seqs[0], FSM_DISP_LIST); /* A listed, A000000 parked */
+	assert_int_equal(parked(x->f), 1);
+	assert_int_equal(qi(x, XQ).curdepth, DEEP + 3);
+	/* Ordinary gets until B1 and B2 come: each bounded. */
+	uint32_t gets = 0, nb = 0, next = 1;
+	uint32_t notified = x->notified;
+	uint64_t last = 0;
+	while (nb < 2) {
+		uint32_t n = getb_deep(x, NULL, false, 10, &next, &nb, &last);
+		gets++;
+		assert_true(gets <= DEEP / (FSM_CH_BLK_READS - 10) + 2);
+		if (n > 0)
+			settle_deep(x, NULL, last);
+	}
+	assert_int_equal(next, 1); /* no A message went */
+	assert_true(gets >= DEEP / FSM_CH_BLK_READS); /* the budget was what bound it */
+	assert_true(x->notified > notified); /* "ask again" while there was more */
+	assert_int_equal(parked(x->f), DEEP + 1);
+	assert_int_equal(qi(x, XQ).curdepth, DEEP + 1);
+	assert_int_equal(entry(x->f).msgs, 2);
+	/* Nothing else to get; the retry alone is the oldest. */
+	assert_int_equal(getb_deep(x, NULL, false, 10, &next, &nb, &last), 0);
+	x->now += HOLD;
+	uint32_t a0 = 0;
+	assert_int_equal(getb_deep(x, NULL, true, 1, &a0, &nb, &last), 1);
+	assert_int_equal(a0, 1);
+	assert_int_equal(parked(x->f), DEEP);
+	/* Accepted: A leaves the list as its messages go back, oldest first,
+	 * at most FSM_CH_BLK_DRAIN per get; they go in exact order. */
+	settle_deep(x, NULL, last);
+	assert_int_equal(entry(x->f).nblk, 1);
+	assert_int_equal(entry(x->f).blk[0].leaving, 1);
+	assert_int_equal(entry(x->f).blk[0].retry_at_ms, INT64_MAX);
+	struct fsm *g = NULL;
+	gets = 0;
+	while (next <= DEEP) {
+		uint32_t before = parked(x->f);
+		uint32_t n = getb_deep(x, g, false, 500, &next, &nb, &last);
+		assert_true(before - parked(x->f) <= FSM_CH_BLK_DRAIN);
+		assert_true(n > 0);
+		settle_deep(x, g, last);
+		if (++gets == 20) {
+			/* A member that restores a snapshot now: the same state,
+			 * then the same results and state on every command. */
+			assert_true(parked(x->f) > 0);
+			g = snapshot_restored(x);
+			assert_int_equal(parked(g), parked(x->f));
+		}
+	}
+	assert_non_null(g);
+	assert_int_equal(entry(x->f).nblk, 0);
+	assert_int_equal(qi(x, XQ).curdepth, 0);
+	assert_true(fsm_digest(g) == fsm_digest(x->f));
+	assert_true(state_check(x->f) > 0 || state_check(x->f) == 0); /* aborts if unsound */
+	state_check(g);
+	fsm_close(g);
+}
+
+/* The snapshot in the middle of discovery (some parked, most not yet) and
+ * in an older format (the parked ones among the visible ones). */
+static void deep_snapshot_formats(void **state)
+{
+	struct ctx *x = *state;
+	group(x);
+	putq(x, "RA", "A000000");
+	bulk_put(x, 1, 5000);
+	putq(x, "RB", "B1");
+	uint64_t seqs[8];
+	assert_int_equal(getb(x, false, 1, seqs, NULL), 1);
+	refused(x, seqs[0], seqs[0], FSM_DISP_LIST);
+	uint32_t next = 1, nb = 0;
+	uint64_t last = 0;
+	assert_int_equal(getb_deep(x, NULL, false, 10, &next, &nb, &last), 0);
+	assert_true(parked(x->f) > 1 && parked(x->f) < 5001);
+	struct fsm *g = snapshot_restored(x);
+	assert_int_equal(parked(g), parked(x->f));
+	/* Format 7: restores with the parked messages back among the
+	 * others; the list still excludes them, the same ones go. */
+	struct qsg_wbuf w;
+	qsg_wbuf_init(&w);
+	assert_int_equal(fsm_snapshot_format(x->f, &w, 7), QSG_OK);
+	struct fsm *h;
+	assert_int_equal(fsm_init(&h, NULL), QSG_OK);
+	fsm_bodies_mem_peer(h, x->f);
+	assert_int_equal(fsm_restore(h, w.data, w.len, NULL), QSG_OK);
+	struct fsm_qinfo i1, i2;
+	assert_int_equal(fsm_queue_info(h, 0, XQ, &i2), QSG_OK);
+	assert_int_equal(fsm_queue_info(x->f, 0, XQ, &i1), QSG_OK);
+	assert_int_equal(i1.curdepth, i2.curdepth);
+	assert_true(h->chsts[0]->pk[0] == NULL);
+	state_check(h);
+	fsm_close(h);
+	qsg_wbuf_close(&w);
+	/* The same gets on x and g until B1 goes. */
+	while (nb < 1)
+		getb_deep(x, g, false, 10, &next, &nb, &last);
+	assert_int_equal(next, 1);
+	assert_true(fsm_digest(g) == fsm_digest(x->f));
+	state_check(g);
+	fsm_close(g);
+}
+
+/* CLEAR of the xmitq while messages sit in a park: they leave with the
+ * others (garbage, released by the reaper), the depth is 0, the due retry
+ * finds none and A leaves the list. */
+static void parked_clear(void **state)
+{
+	struct ctx *x = *state;
+	listed_a(x);
+	uint64_t seqs[8];
+	assert_int_equal(getb(x, false, 10, seqs, NULL), 2); /* B1, C1; A2, A3 parked */
+	assert_int_equal(settle(x, seqs[1], 0, NULL, 0), QSG_OK);
+	assert_int_equal(parked(x->f), 3);
+	assert_int_equal(qi(x, XQ).curdepth, 3);
+	uint64_t garbage = fsm_reap_pending(x->f);
+	struct fsm_cmd c = {.op = FSM_OP_QCLEAR};
+	strcpy(c.queue, XQ);
+	assert_int_equal(exec(x, &c), QSG_OK);
+	assert_int_equal(qi(x, XQ).curdepth, 0);
+	assert_int_equal(fsm_reap_pending(x->f), garbage + 3);
+	assert_null(x->f->chsts[0]->pk[0]);
+	state_check(x->f);
+	struct fsm *g = snapshot_restored(x);
+	fsm_close(g);
+	while (fsm_reap(x->f, 2))
+		;
+	/* A is still listed: a new message of it is parked by the next get. */
+	putq(x, "RA", "A4");
+	assert_int_equal(getb(x, false, 10, NULL, NULL), 0);
+	assert_int_equal(parked(x->f), 1);
+	x->now += HOLD;
+	char b[8][16];
+	assert_int_equal(getb(x, true, 1, seqs, b), 1);
+	assert_string_equal(b[0], "A4");
+	assert_int_equal(settle(x, seqs[0], 0, NULL, 0), QSG_OK);
+	assert_int_equal(entry(x->f).nblk, 0);
+	/* With nothing parked, CLEAR then the due retry: A leaves. */
+}
+
+/* A parked message expires: EXPIRE takes it from the queue's expiry heap
+ * out of its park; the depth counts it until then. */
+static void parked_expiry(void **state)
+{
+	struct ctx *x = *state;
+	group(x);
+	putq(x, "RA", "A1");
+	struct fsm_cmd p = {.op = FSM_OP_PUT, .client_id = 1, .epoch = ep};
+	strcpy(p.queue, "RA");
+	p.msg.body.p = (const uint8_t *)"A2";
+	p.msg.body.len = 2;
+	p.msg.expiry_ms = 1000;
+	assert_int_equal(exec(x, &p), QSG_OK);
+	putq(x, "RA", "A3");
+	putq(x, "RB", "B1");
+	uint64_t seqs[8];
+	char b[8][16];
+	assert_int_equal(getb(x, false, 1, seqs, b), 1);
+	refused(x, seqs[0], seqs[0], FSM_DISP_LIST);
+	assert_int_equal(getb(x, false, 10, seqs, b), 1);
+	assert_string_equal(b[0], "B1");
+	assert_int_equal(settle(x, seqs[0], 0, NULL, 0), QSG_OK);
+	assert_int_equal(parked(x->f), 3);
+	assert_int_equal(qi(x, XQ).curdepth, 3);
+	state_check(x->f);
+	x->now += 2000;
+	struct fsm_cmd e = {.op = FSM_OP_EXPIRE_BOUNDED, .seq = UINT32_MAX};
+	assert_int_equal(exec(x, &e), QSG_OK);
+	assert_int_equal(parked(x->f), 2);
+	assert_int_equal(qi(x, XQ).curdepth, 2);
+	state_check(x->f);
+	struct fsm *g = snapshot_restored(x);
+	fsm_close(g);
+	/* A1 alone, accepted: A3 comes back and goes. */
+	x->now += HOLD;
+	assert_int_equal(getb(x, true, 1, seqs, b), 1);
+	assert_string_equal(b[0], "A1");
+	assert_int_equal(settle(x, seqs[0], 0, NULL, 0), QSG_OK);
+	assert_int_equal(entry(x->f).blk[0].leaving, 1);
+	assert_int_equal(getb(x, false, 10, seqs, b), 1);
+	assert_string_equal(b[0], "A3");
+	assert_int_equal(entry(x->f).nblk, 0);
+	assert_int_equal(settle(x, seqs[0], 0, NULL, 0), QSG_OK);
+	assert_int_equal(qi(x, XQ).curdepth, 0);
 }
 
 static void getbatch_alone_encoding(void **state)
@@ -604,6 +932,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(held_message_goes_first, setup, teardown),
 	    cmocka_unit_test_setup_teardown(list_in_snapshot_and_replicas, setup, teardown),
 	    cmocka_unit_test_setup_teardown(snapshot_formats, setup, teardown),
+	    cmocka_unit_test_setup_teardown(deep_backlog, setup, teardown),
+	    cmocka_unit_test_setup_teardown(deep_snapshot_formats, setup, teardown),
+	    cmocka_unit_test_setup_teardown(parked_clear, setup, teardown),
+	    cmocka_unit_test_setup_teardown(parked_expiry, setup, teardown),
 	    cmocka_unit_test(getbatch_alone_encoding),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

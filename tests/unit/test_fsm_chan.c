@@ -1832,13 +1832,14 @@ static void snapshot_format4_restores(void **state)
 	assert_int_equal(fsm_init(&g, NULL), QSG_OK);
 	/* One SDR entry and no SYNCQ: the snapshot ends with its str partner
 	 * (""), u32 retries, i64 retry_at_ms, i64 soon_ms (format 6, all 0),
-	 * u32 nblk (format 7, 0), u32 indoubt (0), u32 SYNCQ count (0). */
+	 * u32 nblk (format 7, 0), u32 indoubt (0), nothing more for an empty
+	 * black list (format 8), u32 SYNCQ count (0). */
 	assert_int_equal(chdef(x, "TO.QM2", FSM_CHL_SDR, "QM2", 0), QSG_OK);
 	assert_int_equal(
 	    cas(x, "TO.QM2", "", FSM_CHL_SDR, img(0, 0, 0, 0), img(1, 1, FSM_CHS_STARTING, 1)),
 	    QSG_OK);
 	assert_int_equal(fsm_snapshot(x->f, &w), QSG_OK);
-	assert_int_equal(w.data[0], 7);
+	assert_int_equal(w.data[0], 8);
 	/* Format 6 as the encoder writes it (format 7 also gives each member
 	 * its command level), then formats 5 and 4 cut from it. */
 	struct qsg_wbuf w6;
