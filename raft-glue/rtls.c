@@ -39,8 +39,11 @@
 #define PROTOCOL 1 /* libraft 0.15's UV__TCP_HANDSHAKE_PROTOCOL */
 #define PREAMBLE 24 /* protocol, id, address length: 3 x uint64 LE */
 #define ADDR_MAX 256
-/* Accepted connections still in their handshake or preamble at once: more
- * are closed at once (each holds an OpenSSL connection and two buffers). */
+/* Accepted connections still in their handshake or preamble at once (each
+ * holds an OpenSSL connection and two buffers). A new one past the cap
+ * closes the oldest: refusing the newest would let anyone who can open TCP
+ * connections shut the members out with 64 idle ones renewed every
+ * handshake timeout (docs/security.md). */
 #define MAX_HANDSHAKING 64
 
 enum link_state { CONNECTING, HANDSHAKE, RELAY, DRAINING, CLOSED };
@@ -134,6 +137,21 @@ static void refuse(struct link *l, const char *why)
 	else
 		say(l->x, "Raft TLS connection from %s refused: %s", l->where, why);
 	link_close(l);
+}
+
+/* A connection handed to libraft ended by a TLS error (an alert, a bad
+ * record): logged with the reason. With TLS 1.3 the dialling side is done
+ * with its handshake before the server has checked its certificate, so a
+ * server's refusal reaches it here, as an alert ("unknown ca", "certificate
+ * required"); without this line only the server would say why. */
+static void failed(struct link *l, const char *why)
+{
+	if (l->outgoing)
+		say(l->x, "Raft TLS connection to %s (%s, Raft id %llu) failed: %s", l->where,
+		    l->name, (unsigned long long)l->id, why);
+	else
+		say(l->x, "Raft TLS connection from %s (Raft id %llu) failed: %s", l->where,
+		    (unsigned long long)l->id, why);
 }
 
 static bool name_of(struct rtls *x, raft_id id, char *name, size_t size)
@@ -543,6 +561,8 @@ static void pump(struct link *l)
 	if (tls_conn_failed(&l->conn)) {
 		if (l->state == HANDSHAKE)
 			refuse(l, tls_conn_reason(&l->conn));
+		else
+			failed(l, tls_conn_reason(&l->conn));
 		drain(l); /* the alert goes out first */
 		return;
 	}
@@ -661,8 +681,14 @@ static void listen_cb(uv_stream_t *server, int status)
 	if (status != 0 || x->closing)
 		return;
 	unsigned n = 0;
+	struct link *oldest = NULL; /* links are listed newest first */
 	for (struct link *o = x->links; o != NULL; o = o->next)
-		n += !o->outgoing && o->state == HANDSHAKE;
+		if (!o->outgoing && o->state == HANDSHAKE) {
+			n++;
+			oldest = o;
+		}
+	if (n >= MAX_HANDSHAKING && oldest != NULL)
+		refuse(oldest, "too many connections in their handshake: the oldest is closed");
 	struct link *l = link_new(x, false);
 	if (l == NULL)
 		return;
@@ -673,10 +699,6 @@ static void listen_cb(uv_stream_t *server, int status)
 	}
 	(void)uv_tcp_nodelay(&l->tcp, 1);
 	peer_where(l);
-	if (n >= MAX_HANDSHAKING) {
-		refuse(l, "too many connections in their handshake");
-		return;
-	}
 	/* No expect_peer: any certificate from the CA gets through the
 	 * handshake; the preamble's id then decides (read_preamble). */
 	if (tls_conn_init(&l->conn, &x->server, NULL, e) != QSG_OK) {
@@ -805,7 +827,10 @@ static void x_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
 		link_close(l);
 	if (x->listener_open)
 		uv_close((uv_handle_t *)&x->listener, listener_closed);
-	/* Every link and the listener call back later: never synchronously. */
+	/* A link or the listener calls back later. With neither (init never
+	 * called, no connect made) nothing would: answer now, as libraft's
+	 * TCP transport does. */
+	maybe_closed(x);
 }
 
 int rtls_init(struct raft_uv_transport *t, uv_loop_t *loop, const struct glue_tls *cfg,

@@ -13,7 +13,9 @@
  *     certificate of another CA, plaintext; and on the connecting side, a
  *     server whose certificate does not name the member it should be;
  *   - closing the transport answers a connect still in its handshake with
- *     RAFT_CANCELED. */
+ *     RAFT_CANCELED; a transport with nothing open calls back too;
+ *   - 64 idle connections (the cap of those in their handshake) do not
+ *     keep a member out: the oldest is closed for it. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -57,10 +59,13 @@ static bool member_name(void *arg, uint64_t id, char *name, size_t size)
 }
 
 static char last_refusal[512];
+struct side;
+static void side_said(struct side *s, const char *text);
 static void refused(void *arg, const char *text)
 {
-	(void)arg;
 	snprintf(last_refusal, sizeof last_refusal, "%s", text);
+	if (arg != NULL)
+		side_said(arg, text);
 }
 
 /* One end as libraft sees it. */
@@ -76,7 +81,13 @@ struct side {
 	size_t got_len, got_cap;
 	bool eof;
 	bool closed;
+	char said[512]; /* the last line its transport logged */
 };
+
+static void side_said(struct side *s, const char *text)
+{
+	snprintf(s->said, sizeof s->said, "%s", text);
+}
 
 static void accept_cb(struct raft_uv_transport *t, raft_id id, const char *address,
 		      uv_stream_t *stream)
@@ -89,22 +100,30 @@ static void accept_cb(struct raft_uv_transport *t, raft_id id, const char *addre
 	stream->data = s;
 }
 
-static void side_init(struct side *s, raft_id id, int port, const char *d, const char *name)
+/* Key and certificate from d, the CA from cad. */
+static void side_init_ca(struct side *s, raft_id id, int port, const char *d, const char *name,
+			 const char *cad)
 {
 	char key[512], crt[512], ca[512], e[QSG_ERRMSG_SIZE];
 	memset(s, 0, sizeof *s);
 	snprintf(key, sizeof key, "%s/%s.key", d, name);
 	snprintf(crt, sizeof crt, "%s/%s.crt", d, name);
-	snprintf(ca, sizeof ca, "%s/ca.crt", d);
+	snprintf(ca, sizeof ca, "%s/ca.crt", cad);
 	struct glue_tls cfg = {.key_file = key,
 			       .cert_file = crt,
 			       .ca_file = ca,
 			       .handshake_ms = 5000,
 			       .member_name = member_name,
-			       .refused = refused};
+			       .refused = refused,
+			       .arg = s};
 	snprintf(s->address, sizeof s->address, "127.0.0.1:%d", port);
 	assert_int_equal(rtls_init(&s->t, &loop, &cfg, e), QSG_OK);
 	assert_int_equal(s->t.init(&s->t, id, s->address), 0);
+}
+
+static void side_init(struct side *s, raft_id id, int port, const char *d, const char *name)
+{
+	side_init_ca(s, id, port, d, name, d);
 }
 
 static void side_listen(struct side *s)
@@ -373,6 +392,11 @@ static void expect_refused_by(struct side *b, struct side *x, const char *why)
 		uv_close((uv_handle_t *)c.stream, stream_closed);
 }
 
+static bool side_said_something(void *arg)
+{
+	return ((struct side *)arg)->said[0] != '\0';
+}
+
 static void test_refused(void **state)
 {
 	(void)state;
@@ -388,9 +412,30 @@ static void test_refused(void **state)
 	side_init(&x, 3, BASE_PORT + 3, dir, "QM1");
 	expect_refused_by(&b, &x, "Raft id 3 is not a member");
 	side_close(&x);
-	/* A certificate with a member's name from another CA. */
+	/* A certificate with a member's name from another CA (x trusts it:
+	 * x refuses b). */
 	side_init(&x, 1, BASE_PORT + 3, other, "QM1");
 	expect_refused_by(&b, &x, "refused: TLS handshake");
+	side_close(&x);
+	/* The same certificate, x trusting b's CA. The dialling side says why
+	 * too: with TLS 1.3 its handshake is done before b checks its
+	 * certificate, and b's alert ends the connection libraft already
+	 * has. */
+	side_init_ca(&x, 1, BASE_PORT + 3, other, "QM1", dir);
+	struct creq cx;
+	struct wait_refused wx = {&b, refusals(&b)};
+	memset(&cx, 0, sizeof cx);
+	assert_int_equal(x.t.connect(&x.t, &cx.req, 2, b.address, connect_cb), 0);
+	run_until(refused_more, &wx);
+	assert_int_equal(b.accepted, 0);
+	assert_non_null(strstr(b.said, "refused: TLS handshake"));
+	run_until(side_said_something, &x);
+	run_until(creq_done, &cx);
+	if (cx.status == 0)
+		uv_close((uv_handle_t *)cx.stream, stream_closed);
+	if (strstr(x.said, "Raft TLS connection to 127.0.0.1") == NULL ||
+	    strstr(x.said, "(QM2, Raft id 2)") == NULL || strstr(x.said, "alert") == NULL)
+		fail_msg("the dialling side said '%s'", x.said);
 	side_close(&x);
 
 	/* No certificate at all, and plaintext: openssl s_client and a raw
@@ -474,6 +519,94 @@ static void test_close_pending(void **state)
 	uv_run(&loop, UV_RUN_NOWAIT); /* mute lives on this stack */
 }
 
+/* Idle TCP connections that never say a word, as anyone who can reach the
+ * port can open. */
+#define FLOOD 64 /* rtls.c's MAX_HANDSHAKING */
+static uv_tcp_t flood[FLOOD];
+static uv_connect_t flood_req[FLOOD];
+static unsigned flood_connected;
+
+static void flood_cb(uv_connect_t *req, int status)
+{
+	(void)req;
+	if (status == 0)
+		flood_connected++;
+}
+
+struct wait_links {
+	struct side *s;
+	unsigned n;
+};
+static bool links_at_least(void *arg)
+{
+	struct wait_links *w = arg;
+	struct rtls_stats st;
+	rtls_get_stats(&w->s->t, &st);
+	return st.links >= w->n;
+}
+
+/* A member still connects while the cap of connections in their handshake
+ * is full of idle ones: the oldest idle one is closed for it, instead of
+ * the member being refused until the idle ones time out. */
+static void test_handshake_flood(void **state)
+{
+	(void)state;
+	struct side a, b;
+	struct creq c;
+	struct sockaddr_in sa;
+	side_init(&b, 2, BASE_PORT + 2, dir, "QM2");
+	side_listen(&b);
+	uv_ip4_addr("127.0.0.1", BASE_PORT + 2, &sa);
+	flood_connected = 0;
+	for (unsigned i = 0; i < FLOOD; i++) {
+		uv_tcp_init(&loop, &flood[i]);
+		assert_int_equal(uv_tcp_connect(&flood_req[i], &flood[i],
+						(const struct sockaddr *)&sa, flood_cb),
+				 0);
+	}
+	struct wait_links w = {&b, FLOOD};
+	run_until(links_at_least, &w);
+	assert_int_equal(flood_connected, FLOOD);
+	assert_int_equal(refusals(&b), 0);
+
+	side_init(&a, 1, BASE_PORT + 1, dir, "QM1");
+	side_connect(&a, &c, 2, b.address);
+	assert_int_equal(c.status, 0);
+	run_until(accepted_one, &b);
+	assert_int_equal(b.accepted, 1);
+	assert_int_equal(b.accepted_id, 1);
+	assert_true(refusals(&b) >= 1); /* the oldest idle one */
+	if (strstr(last_refusal, "the oldest is closed") == NULL)
+		fail_msg("refusal '%s'", last_refusal);
+
+	start_reading(&b, b.stream);
+	uv_close((uv_handle_t *)c.stream, stream_closed);
+	run_until(got_eof, &b);
+	uv_close((uv_handle_t *)b.stream, stream_closed);
+	for (unsigned i = 0; i < FLOOD; i++)
+		uv_close((uv_handle_t *)&flood[i], NULL);
+	side_close(&a);
+	side_close(&b);
+}
+
+/* A transport closed before init (or with nothing open) still calls back. */
+static void test_close_unused(void **state)
+{
+	(void)state;
+	struct side s;
+	char key[512], crt[512], ca[512], e[QSG_ERRMSG_SIZE];
+	memset(&s, 0, sizeof s);
+	snprintf(key, sizeof key, "%s/QM1.key", dir);
+	snprintf(crt, sizeof crt, "%s/QM1.crt", dir);
+	snprintf(ca, sizeof ca, "%s/ca.crt", dir);
+	struct glue_tls cfg = {
+	    .key_file = key, .cert_file = crt, .ca_file = ca, .member_name = member_name};
+	assert_int_equal(rtls_init(&s.t, &loop, &cfg, e), QSG_OK);
+	s.t.close(&s.t, closed_cb);
+	run_until(is_closed, &s);
+	rtls_free(&s.t);
+}
+
 static int setup(void **state)
 {
 	const char *top = getenv("top_srcdir");
@@ -520,6 +653,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_burst, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_pending, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_handshake_flood, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_close_unused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
