@@ -103,6 +103,7 @@ struct cas_req {
 	 * turned off once it is made (TRIGTYPE(DEPTH)). */
 	bool trig;
 	bool trigger_off;
+	uint32_t trigdpth; /* evaluated with (chtrig_view_off_due) */
 	char xmitq[FSM_NAME_MAX + 1];
 	char trig_text[256]; /* QSG5070I */
 };
@@ -124,8 +125,15 @@ static void cas_done(void *arg, int status, const void *result, size_t len)
 			if (r->trig)
 				QLOG_INFO_(ci->d->log, "QSG5070I", "channel %s: %s", r->name,
 					   r->trig_text);
-			if (r->trigger_off)
+			if (r->trigger_off &&
+			    chtrig_view_off_due(ci->d->fsm, r->xmitq, r->trigdpth))
 				trigger_off(ci, r);
+			else if (r->trigger_off)
+				QLOG_INFO_(ci->d->log, "QSG5073I",
+					   "queue %s: TRIGGER left as it is after its "
+					   "TRIGTYPE(DEPTH) trigger: its trigger attributes "
+					   "were altered meanwhile",
+					   r->xmitq);
 		} else if (res.rc != QSG_RC_CAS_FAILED)
 			QLOG_WARNING(ci->d->log, "QSG5010W",
 				     "channel %s: status change refused: %s", r->name,
@@ -260,6 +268,7 @@ static void trig_start(void *arg, const struct chtrig_start *s)
 	r->after = s->after;
 	r->trig = true;
 	r->trigger_off = s->trigger_off;
+	r->trigdpth = s->trigdpth;
 	snprintf(r->xmitq, sizeof r->xmitq, "%s", s->xmitq);
 	const char *type = fsm_attr_enum_name(fsm_attr_trigtype, s->trigtype);
 	snprintf(r->reason, sizeof r->reason, "triggered: TRIGTYPE(%s), depth %u", type, s->depth);

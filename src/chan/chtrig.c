@@ -53,7 +53,20 @@ void chtrig_decide(const struct chtrig_in *in, struct chtrig_out *out)
 	out->trigger_off = in->trigtype == FSM_TRIG_DEPTH;
 }
 
+bool chtrig_off_due(uint8_t trigger, uint8_t trigtype, uint32_t trigdpth, uint32_t evaluated)
+{
+	return chtrig_armed(trigger, trigtype) && trigtype == FSM_TRIG_DEPTH &&
+	       chtrig_threshold(trigtype, trigdpth) == chtrig_threshold(trigtype, evaluated);
+}
+
 /* ---- reading a replica ---- */
+
+bool chtrig_view_off_due(struct fsm *f, const char *xmitq, uint32_t evaluated)
+{
+	struct fsm_qinfo q;
+	return fsm_queue_info(f, 0, xmitq, &q) == QSG_OK &&
+	       chtrig_off_due(q.attrs.trigger, q.attrs.trigtype, q.attrs.trigdpth, evaluated);
+}
 
 bool chtrig_xmitq_triggered(struct fsm *f, const char *xmitq)
 {
@@ -62,13 +75,21 @@ bool chtrig_xmitq_triggered(struct fsm *f, const char *xmitq)
 	       chtrig_armed(q.attrs.trigger, q.attrs.trigtype);
 }
 
-/* TRIGDATA without trailing blanks equals the channel name. */
-static bool trigdata_names(const char *trigdata, const char *channel)
+/* TRIGDATA without leading and trailing blanks: empty (blank TRIGDATA), or
+ * a channel name. */
+static const char *trigdata_trim(const char *trigdata, size_t *n)
 {
-	size_t n = strlen(trigdata);
-	while (n > 0 && trigdata[n - 1] == ' ')
-		n--;
-	return n == strlen(channel) && strncmp(trigdata, channel, n) == 0;
+	while (*trigdata == ' ')
+		trigdata++;
+	*n = strlen(trigdata);
+	while (*n > 0 && trigdata[*n - 1] == ' ')
+		(*n)--;
+	return trigdata;
+}
+
+static bool trigdata_names(const char *p, size_t n, const char *channel)
+{
+	return n == strlen(channel) && strncmp(p, channel, n) == 0;
 }
 
 struct count_ctx {
@@ -134,8 +155,10 @@ static int eval_channel(void *arg, const struct fsm_chattrs *c)
 	if (out.act != CHTRIG_START)
 		return 0;
 	/* The channel the queue names: TRIGDATA, or the only sender on it. */
-	if (q.attrs.trigdata[0] != '\0' && q.attrs.trigdata[0] != ' ') {
-		if (!trigdata_names(q.attrs.trigdata, c->name))
+	size_t tn;
+	const char *td = trigdata_trim(q.attrs.trigdata, &tn);
+	if (tn > 0) {
+		if (!trigdata_names(td, tn, c->name))
 			return 0;
 	} else {
 		struct count_ctx n = {.xmitq = c->xmitq};
@@ -148,6 +171,7 @@ static int eval_channel(void *arg, const struct fsm_chattrs *c)
 	memcpy(s.channel, c->name, sizeof s.channel);
 	memcpy(s.xmitq, c->xmitq, sizeof s.xmitq);
 	s.trigtype = in.trigtype;
+	s.trigdpth = in.trigdpth;
 	s.depth = in.depth;
 	s.before = out.before;
 	s.after = out.after;

@@ -81,6 +81,7 @@ struct chtrig_start {
 	char channel[FSM_CHNAME_MAX + 1];
 	char xmitq[FSM_NAME_MAX + 1];
 	uint8_t trigtype;
+	uint32_t trigdpth; /* as evaluated (chtrig_view_off_due) */
 	uint32_t depth;
 	struct fsm_chimage before, after;
 	bool trigger_off;
@@ -99,5 +100,14 @@ struct chtrig_start {
 void chtrig_view_eval(struct fsm *f, struct chcore_cand **members, size_t *cap,
 		      bool (*skip)(void *arg, const char *channel),
 		      void (*cb)(void *arg, const struct chtrig_start *s), void *arg);
+
+/* After a DEPTH trigger's start was made: whether TRIGGER is still to be
+ * turned off, i.e. the queue is still armed with TRIGTYPE(DEPTH) and the
+ * TRIGDPTH the start was evaluated with. An operator who changed the
+ * trigger since the evaluation (another TRIGTYPE or TRIGDPTH, NOTRIGGER)
+ * keeps what they set: the NOTRIGGER chinit would submit is unconditional
+ * (an ordinary QALTER), so it is not sent then. */
+bool chtrig_off_due(uint8_t trigger, uint8_t trigtype, uint32_t trigdpth, uint32_t evaluated);
+bool chtrig_view_off_due(struct fsm *f, const char *xmitq, uint32_t evaluated);
 
 #endif

@@ -78,6 +78,10 @@ int fsm_qattrs_decode(struct qsg_rbuf *r, struct fsm_qattrs *a, char *errmsg)
 				a->trigger, a->trigtype);
 	if (!name_or_empty(a->initq))
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad INITQ");
+	/* TRIGDPTH only when given (a command that sets TRIGGER alone carries
+	 * whatever its struct held): 1..999999999, as MQSC takes it. */
+	if ((a->set & FSM_QA_TRIGDPTH) && (a->trigdpth < 1 || a->trigdpth > 999999999))
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "TRIGDPTH %u out of range", a->trigdpth);
 	return QSG_OK;
 }
 

@@ -337,6 +337,41 @@ static void depth_trigger(void **state)
 	assert_int_equal(q.attrs.trigdpth, 5);
 }
 
+/* The operator alters the trigger between the evaluation of a DEPTH
+ * trigger and its start: the NOTRIGGER that would follow (an unconditional
+ * QALTER) is not due, and what the operator set stays. */
+static void depth_off_race(void **state)
+{
+	struct ctx *x = *state;
+	static const char *const chs[] = {"S1"};
+	group(x, chs, 1);
+	alter(x, FSM_QA_TRIGGER | FSM_QA_TRIGTYPE | FSM_QA_TRIGDPTH, 1, FSM_TRIG_DEPTH, 3, "");
+	put_n(x, 3);
+	struct found f = eval(x, NULL);
+	assert_int_equal(f.n, 1);
+	assert_true(f.s[0].trigger_off);
+	assert_int_equal(f.s[0].trigdpth, 3);
+	assert_true(chtrig_view_off_due(x->f, XQ, f.s[0].trigdpth));
+	/* Another TRIGDPTH, another TRIGTYPE, NOTRIGGER: not due. */
+	alter(x, FSM_QA_TRIGDPTH, 0, 0, 10, "");
+	assert_false(chtrig_view_off_due(x->f, XQ, f.s[0].trigdpth));
+	alter(x, FSM_QA_TRIGDPTH | FSM_QA_TRIGTYPE, 0, FSM_TRIG_FIRST, 3, "");
+	assert_int_equal(cas(x, "S1", f.s[0].before, f.s[0].after, 0), QSG_OK);
+	assert_false(chtrig_view_off_due(x->f, XQ, f.s[0].trigdpth));
+	struct fsm_qinfo q = qi(x, XQ);
+	assert_int_equal(q.attrs.trigger, 1);
+	assert_int_equal(q.attrs.trigtype, FSM_TRIG_FIRST);
+	alter(x, FSM_QA_TRIGGER | FSM_QA_TRIGTYPE, 0, FSM_TRIG_DEPTH, 0, "");
+	assert_false(chtrig_view_off_due(x->f, XQ, 3));
+	alter(x, FSM_QA_TRIGGER, 1, 0, 0, "");
+	assert_true(chtrig_view_off_due(x->f, XQ, 3));
+	assert_false(chtrig_view_off_due(x->f, "NO.SUCH.Q", 3));
+	/* The pure rule. */
+	assert_true(chtrig_off_due(1, FSM_TRIG_DEPTH, 0, 1)); /* 0 counts as 1 */
+	assert_false(chtrig_off_due(1, FSM_TRIG_EVERY, 3, 3));
+	assert_false(chtrig_off_due(0, FSM_TRIG_DEPTH, 3, 3));
+}
+
 /* TRIGDATA names the channel; blank: the one sender on the queue. The load
  * of a chosen member counts for the next channel of the same evaluation. */
 static void which_channel(void **state)
@@ -353,6 +388,14 @@ static void which_channel(void **state)
 	assert_int_equal(f.n, 1);
 	assert_string_equal(f.s[0].channel, "S2");
 	alter(x, FSM_QA_TRIGDATA, 0, 0, 0, "NOT.HERE");
+	assert_int_equal(eval(x, NULL).n, 0);
+	/* Blanks around the name are not part of it: " S2 " names S2, and
+	 * " NOT.HERE" is not blank (it names no sender on XQ). */
+	alter(x, FSM_QA_TRIGDATA, 0, 0, 0, " S2 ");
+	f = eval(x, NULL);
+	assert_int_equal(f.n, 1);
+	assert_string_equal(f.s[0].channel, "S2");
+	alter(x, FSM_QA_TRIGDATA, 0, 0, 0, " NOT.HERE");
 	assert_int_equal(eval(x, NULL).n, 0);
 
 	/* Two queues, one channel each: spread over QM1 and QM2. */
@@ -410,6 +453,7 @@ int main(void)
 	    cmocka_unit_test(decide),
 	    cmocka_unit_test_setup_teardown(first_discint_stopped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(depth_trigger, setup, teardown),
+	    cmocka_unit_test_setup_teardown(depth_off_race, setup, teardown),
 	    cmocka_unit_test_setup_teardown(which_channel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(snapshot_keeps, setup, teardown),
 	};

@@ -207,6 +207,28 @@ static void qattrs_trig_bytes(void **state)
 		qsg_rbuf_init(&r, w.data, w.len);
 		assert_int_equal(fsm_qattrs_decode(&r, &b, err), QSG_RC_BAD_FRAME);
 	}
+	/* TRIGDPTH, when given, is 1..999999999 (MQSC's range); when not
+	 * given its bytes are whatever the sender's struct held. */
+	const struct {
+		uint32_t set, trigdpth;
+		int rc;
+	} dpth[] = {{FSM_QA_TRIGDPTH, 0, QSG_RC_BAD_FRAME},
+		    {FSM_QA_TRIGDPTH, 1000000000, QSG_RC_BAD_FRAME},
+		    {FSM_QA_TRIGDPTH, UINT32_MAX, QSG_RC_BAD_FRAME},
+		    {FSM_QA_TRIGDPTH, 1, QSG_OK},
+		    {FSM_QA_TRIGDPTH, 999999999, QSG_OK},
+		    {FSM_QA_TRIGGER, 0, QSG_OK}};
+	for (size_t i = 0; i < sizeof dpth / sizeof dpth[0]; i++) {
+		fill_qattrs(&a);
+		a.set = (a.set & ~(uint32_t)FSM_QA_TRIG_MASK) | dpth[i].set;
+		a.trigger = 1;
+		a.trigtype = FSM_TRIG_DEPTH;
+		a.trigdpth = dpth[i].trigdpth;
+		qsg_wbuf_reset(&w);
+		fsm_qattrs_encode(&w, &a);
+		qsg_rbuf_init(&r, w.data, w.len);
+		assert_int_equal(fsm_qattrs_decode(&r, &b, err), dpth[i].rc);
+	}
 	/* Truncated trigger fields. */
 	fill_qattrs(&a);
 	a.set |= FSM_QA_INITQ;
