@@ -92,7 +92,9 @@ static bool fence_room(struct fence *fc)
 		fc->off = 0;
 		return true;
 	}
-	uint32_t cap = fc->cap < 16 ? 16 : fc->cap * 2;
+	/* From 2: most index keys' fences hold one or two anchors (keys of a
+	 * few messages), and a deep queue can have 100k of them. */
+	uint32_t cap = fc->cap < 2 ? 2 : fc->cap * 2;
 	if (cap < fc->cap)
 		return false;
 	struct fent *e = realloc(fc->e, (size_t)cap * sizeof *e);
@@ -103,8 +105,9 @@ static bool fence_room(struct fence *fc)
 	return true;
 }
 
-/* m (an anchor, linked) joins fc; nothing when out of memory. */
-static void fence_add(struct fence *fc, struct qmsg *m)
+/* m (an anchor, linked) joins fc; false (fc unchanged) when out of
+ * memory. */
+static bool fence_add(struct fence *fc, struct qmsg *m)
 {
 	uint64_t key = fence_key(m);
 	uint32_t i = fc->n == 0 || fc->e[fc->off + fc->n - 1].key < key ? fc->off + fc->n
@@ -118,13 +121,14 @@ static void fence_add(struct fence *fc, struct qmsg *m)
 	} else {
 		uint32_t rel = i - fc->off;
 		if (!fence_room(fc))
-			return;
+			return false;
 		i = fc->off + rel; /* fence_room may have compacted */
 		memmove(&fc->e[i + 1], &fc->e[i], (size_t)(fc->off + fc->n - i) * sizeof *fc->e);
 	}
 	fc->e[i].key = key;
 	fc->e[i].m = m;
 	fc->n++;
+	return true;
 }
 
 /* m leaves fc (nothing if it is not there); true when fc is empty. */
@@ -172,7 +176,10 @@ static void list_fence_add(struct queue *q, struct qmsg *m)
 	struct fence **pf = &q->pf[m->priority];
 	if (*pf == NULL && (*pf = calloc(1, sizeof **pf)) == NULL)
 		return;
-	fence_add(*pf, m);
+	if (!fence_add(*pf, m) && (*pf)->n == 0) {
+		fence_free(*pf); /* no empty fence is left behind */
+		*pf = NULL;
+	}
 }
 
 static void list_fence_del(struct queue *q, const struct qmsg *m)
@@ -200,6 +207,12 @@ static struct fence *chain_fence(const struct queue *q, const struct ikey *k)
 	return NULL;
 }
 
+static void chain_fence_drop(struct queue *q, struct fence *fc)
+{
+	hmap_remove(&q->chf, &fc->node);
+	fence_free(fc);
+}
+
 /* m (linked in k's list) joins k's fence if it is an anchor and not the
  * list's only message (keys of one message, the usual case of unique
  * correlids, never get a fence). */
@@ -217,13 +230,8 @@ static void chain_fence_add(struct queue *q, const struct ikey *k, struct qmsg *
 			return;
 		}
 	}
-	fence_add(fc, m);
-}
-
-static void chain_fence_drop(struct queue *q, struct fence *fc)
-{
-	hmap_remove(&q->chf, &fc->node);
-	fence_free(fc);
+	if (!fence_add(fc, m) && fc->n == 0)
+		chain_fence_drop(q, fc); /* no empty fence is left behind */
 }
 
 /* m leaves k's fence; the fence goes with its last entry, or with k. */

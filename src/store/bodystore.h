@@ -24,7 +24,7 @@
 #include "store.h"
 
 struct bodystore_map; /* bodystore.c */
-struct bodystore_aliases; /* bodystore.c */
+struct bodystore_aliases; /* bsrename.c */
 
 struct bodystore {
 	struct store st;

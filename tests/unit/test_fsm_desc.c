@@ -1005,6 +1005,67 @@ static void fence_random(void **state)
 	qsg_wbuf_close(&d.res);
 }
 
+/* The fences of an index's short chains (a correlid shared by two
+ * messages: a request and its reply) cost little: a fence is made only
+ * for a chain of two messages or more, with room for the few anchors it
+ * holds, not for 16 (which made 100k such fences take 30-50 MB at 10M
+ * messages). Under 1 byte per message (docs/storage.md, "Fences"). */
+#define PAIRS_N 40000u
+
+static void fence_short_chains(void **state)
+{
+	(void)state;
+	struct fsm *f;
+	assert_int_equal(fsm_init(&f, NULL), QSG_OK);
+	struct fsm_cmd *c = calloc(BATCH, sizeof *c);
+	assert_non_null(c);
+	c[0].op = FSM_OP_QDEFINE;
+	strcpy(c[0].attrs.name, "Q");
+	c[0].attrs.set = FSM_QA_MAXDEPTH | FSM_QA_INDXTYPE;
+	c[0].attrs.maxdepth = 999999999;
+	c[0].attrs.indxtype = FSM_INDX_CORRELID;
+	c[1].op = FSM_OP_ATTACH;
+	c[1].client_id = 1;
+	c[1].member_id = 1;
+	apply_n(f, c, 2);
+	for (uint32_t done = 0; done < PAIRS_N;) {
+		uint32_t b = PAIRS_N - done < BATCH ? PAIRS_N - done : BATCH;
+		for (uint32_t i = 0; i < b; i++) {
+			uint32_t id = done + i + 1, pair = (id + 1) / 2;
+			memset(&c[i], 0, sizeof c[i]);
+			c[i].op = FSM_OP_PUT;
+			c[i].client_id = 1;
+			c[i].epoch = 1;
+			strcpy(c[i].queue, "Q");
+			memcpy(c[i].msg.msgid, &id, sizeof id);
+			c[i].msg.msgid[8] = 1;
+			memcpy(c[i].msg.correlid, &pair, sizeof pair);
+			c[i].msg.correlid[8] = 2;
+		}
+		apply_n(f, c, b);
+		done += b;
+	}
+	free(c);
+	const struct queue *q = queue_find(f, 0, "Q");
+	assert_non_null(q);
+	assert_int_equal(q->nvisible, PAIRS_N);
+	size_t bytes = 0, n = 0;
+	for (const struct hmap_node *h = hmap_next(&q->chf, NULL); h != NULL;
+	     h = hmap_next(&q->chf, h)) {
+		const struct fence *fc = (const struct fence *)h;
+		assert_true(fc->n >= 1 && fc->n <= 2);
+		assert_true(fc->cap <= 2);
+		bytes += sizeof *fc + (size_t)fc->cap * sizeof *fc->e;
+		n++;
+	}
+	printf("# fence_short_chains: %zu fences of pairs, %.2f B per message\n", n,
+	       (double)bytes / PAIRS_N);
+	assert_true(n >= PAIRS_N / FENCE_EVERY / 4); /* there are some */
+	assert_true(bytes < PAIRS_N);
+	state_check(f);
+	fsm_close(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1018,6 +1079,7 @@ int main(void)
 	    cmocka_unit_test(hmap_incremental),
 	    cmocka_unit_test(deep_backout_order),
 	    cmocka_unit_test(fence_random),
+	    cmocka_unit_test(fence_short_chains),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
