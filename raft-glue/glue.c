@@ -586,8 +586,11 @@ start:
 		const char *why = raft_errmsg(&g->raft);
 		if (why == NULL || why[0] == '\0')
 			why = g->io.errmsg[0] ? g->io.errmsg : raft_strerror(rv);
-		return qsg_errf(errmsg, raft_rc(rv), "raft start (%s, address %s): %s", g->dir,
-				g->address, why);
+		/* libraft 0.15 does not pass on the transport's message (why
+		 * listen failed, from rtls.c; raft_uv_tcp leaves it empty). */
+		return qsg_errf(errmsg, raft_rc(rv), "raft start (%s, address %s): %s%s%.200s",
+				g->dir, g->address, why, g->transport.errmsg[0] ? ": " : "",
+				g->transport.errmsg);
 	}
 	g->started = true;
 	/* From now on a snapshot from the leader is restored off the loop

@@ -13,7 +13,9 @@
 #      a member name (the client's, CN=app) never joins: the others refuse
 #      it both ways and it learns no leader; with its own certificate back
 #      it rejoins;
-#   5. `scripts/cluster join QM4` adds a member online over TLS.
+#   5. `scripts/cluster join QM4` adds a member online over TLS;
+#   6. QM4 started while another process holds its Raft port says why it
+#      cannot start (the transport's reason, not only "I/O error").
 # Ports: members 24801.., Raft 24901..
 . "$(dirname "$0")/lib.sh" 24800
 Q=TLSRAFT.Q
@@ -148,4 +150,27 @@ putget six QM3 "$("$CLUSTER" leader)" 100
 putget seven QM4 "$("$CLUSTER" leader)" 100
 ! grep -h 'QSG8004W' "$QSG_RUN_DIR"/QM4.log | grep -q 'QM4\|not a member' ||
 	fail "QM4 was refused: $(grep -h QSG8004W "$QSG_RUN_DIR"/QM4.log | tail -2)"
+
+# 6. Another process holds QM4's Raft port (as an outgoing connection can,
+#    the port being in the ephemeral range): QM4 says why it cannot start.
+"$CLUSTER" stop QM4
+P4=$(raft_port QM4)
+python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+time.sleep(60)' "$P4" &
+hold=$!
+for ((i = 0; i < 50; i++)); do (exec 3<>"/dev/tcp/127.0.0.1/$P4") 2>/dev/null && break; sleep 0.1; done
+rc=0
+timeout 30 "$top_builddir/qsgd" -f "$QSG_RUN_DIR/QM4.ini" >"$QSG_RUN_DIR/QM4.busy.log" 2>&1 || rc=$?
+kill "$hold"
+wait "$hold" 2>/dev/null || true
+[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "QM4 with its Raft port taken: exit status $rc"
+grep -q "QSG0023E Raft start: .*listen on 127.0.0.1:$P4: address already in use" \
+	"$QSG_RUN_DIR/QM4.busy.log" ||
+	fail "QM4 does not say why Raft did not start: $(grep QSG0023E "$QSG_RUN_DIR/QM4.busy.log")"
+log "Raft port taken: $(grep -o 'QSG0023E.*' "$QSG_RUN_DIR/QM4.busy.log" | sed 's/(.*, address/(..., address/')"
 log "ok"
