@@ -411,6 +411,32 @@ int op_get(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf 
 	return QSG_OK;
 }
 
+/* The first message after cur (from_start: any) matching c in the parks
+ * of q: the messages of listed destinations of a sender's black list,
+ * off q's priority lists but still q's (docs/channels.md). NULL: none. */
+static struct qmsg *browse_parks(const struct fsm *f, const struct queue *q, const struct qmsg *cur,
+				 bool from_start, const struct fsm_cmd *c, int64_t now)
+{
+	struct qmsg *best = NULL;
+	for (size_t i = 0; i < f->nchsts; i++)
+		for (uint32_t j = 0; j < FSM_CH_BLK_MAX; j++) {
+			const struct park *pk = f->chsts[i]->pk[j];
+			if (pk == NULL || pk->xq != q)
+				continue;
+			for (int p = NPRIO - 1; p >= 0; p--)
+				for (struct qmsg *m = pk->l.head[p]; m != NULL; m = m->next) {
+					if (best != NULL && !msg_get_before(m, best))
+						break;
+					if ((from_start || msg_get_before(cur, m)) &&
+					    msg_match(m, c) && !msg_expired(m, now)) {
+						best = m;
+						break;
+					}
+				}
+		}
+	return best;
+}
+
 int op_browse(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out)
 {
 	struct queue *q;
@@ -420,26 +446,26 @@ int op_browse(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wb
 	struct qmsg cur = {.priority = c->msg.priority, .seqno = c->msg.seqno};
 	bool from_start = c->msg.seqno == 0;
 	const uint8_t *key = index_key_for(q, c);
+	struct qmsg *found = NULL;
 	if (key != NULL) {
 		struct ikey *k = index_find(q, key);
-		for (struct qmsg *m = k ? k->head : NULL; m != NULL; m = m->x->inext) {
+		for (struct qmsg *m = k ? k->head : NULL; m != NULL && found == NULL;
+		     m = m->x->inext)
 			if ((from_start || msg_get_before(&cur, m)) && msg_match(m, c) &&
-			    !msg_expired(m, now)) {
-				return streamed(f, m, c) ? qmsg_put_first(f, out, m)
-							 : qmsg_put(f, out, m);
-			}
-		}
+			    !msg_expired(m, now))
+				found = m;
+	} else {
+		int top = from_start ? NPRIO - 1 : cur.priority;
+		for (int p = top; p >= 0 && found == NULL; p--)
+			for (struct qmsg *m = q->head[p]; m != NULL && found == NULL; m = m->next)
+				if ((from_start || msg_get_before(&cur, m)) && msg_match(m, c) &&
+				    !msg_expired(m, now))
+					found = m;
+	}
+	struct qmsg *pm = f->nchsts > 0 ? browse_parks(f, q, &cur, from_start, c, now) : NULL;
+	if (pm != NULL && (found == NULL || msg_get_before(pm, found)))
+		found = pm;
+	if (found == NULL)
 		return QSG_RC_NO_MSG_AVAILABLE;
-	}
-	int top = from_start ? NPRIO - 1 : cur.priority;
-	for (int p = top; p >= 0; p--) {
-		for (struct qmsg *m = q->head[p]; m != NULL; m = m->next) {
-			if ((from_start || msg_get_before(&cur, m)) && msg_match(m, c) &&
-			    !msg_expired(m, now)) {
-				return streamed(f, m, c) ? qmsg_put_first(f, out, m)
-							 : qmsg_put(f, out, m);
-			}
-		}
-	}
-	return QSG_RC_NO_MSG_AVAILABLE;
+	return streamed(f, found, c) ? qmsg_put_first(f, out, found) : qmsg_put(f, out, found);
 }

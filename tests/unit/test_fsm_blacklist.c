@@ -5,7 +5,9 @@
  * oldest message of a due destination alone; committing it removes the
  * destination; order per destination; the dead-letter variant; a full list;
  * the list through a snapshot, a replay of the log, and the command
- * encoding. */
+ * encoding; the parks (a deep backlog of a listed destination: bounded
+ * gets, bounded return in exact order, snapshots in the middle, CLEAR,
+ * expiry, BROWSE). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -809,12 +811,30 @@ static void parked_clear(void **state)
 	assert_int_equal(settle(x, seqs[1], 0, NULL, 0), QSG_OK);
 	assert_int_equal(parked(x->f), 3);
 	assert_int_equal(qi(x, XQ).curdepth, 3);
+	/* BROWSE of the xmitq sees them, in get order, with a message put
+	 * since (not parked yet) at its place among them. */
+	putq(x, "RB", "B2");
+	const char *want[] = {"A1", "A2", "A3", "B2"};
+	struct fsm_cmd br = {.op = FSM_OP_BROWSE};
+	strcpy(br.queue, XQ);
+	for (int k = 0; k < 4; k++) {
+		assert_int_equal(exec(x, &br), QSG_OK);
+		struct fsm_xqh h;
+		size_t hl;
+		assert_int_equal(fsm_xqh_decode(x->r.msg.body.p, x->r.msg.body.len, &h, &hl),
+				 QSG_OK);
+		assert_int_equal(x->r.msg.body.len - hl, 2);
+		assert_memory_equal(x->r.msg.body.p + hl, want[k], 2);
+		br.msg.priority = x->r.msg.priority;
+		br.msg.seqno = x->r.msg.seqno;
+	}
+	assert_int_equal(exec(x, &br), QSG_RC_NO_MSG_AVAILABLE);
 	uint64_t garbage = fsm_reap_pending(x->f);
 	struct fsm_cmd c = {.op = FSM_OP_QCLEAR};
 	strcpy(c.queue, XQ);
 	assert_int_equal(exec(x, &c), QSG_OK);
 	assert_int_equal(qi(x, XQ).curdepth, 0);
-	assert_int_equal(fsm_reap_pending(x->f), garbage + 3);
+	assert_int_equal(fsm_reap_pending(x->f), garbage + 4);
 	assert_null(x->f->chsts[0]->pk[0]);
 	state_check(x->f);
 	struct fsm *g = snapshot_restored(x);
@@ -880,6 +900,40 @@ static void parked_expiry(void **state)
 	assert_int_equal(qi(x, XQ).curdepth, 0);
 }
 
+/* A park with only expired messages: the due retry leaves the entry until
+ * EXPIRE has taken them (the park is never freed with messages in it),
+ * then A leaves the list. */
+static void parked_all_expired(void **state)
+{
+	struct ctx *x = *state;
+	group(x);
+	struct fsm_cmd p = {.op = FSM_OP_PUT, .client_id = 1, .epoch = ep};
+	strcpy(p.queue, "RA");
+	p.msg.body.p = (const uint8_t *)"A1";
+	p.msg.body.len = 2;
+	p.msg.expiry_ms = 1000;
+	assert_int_equal(exec(x, &p), QSG_OK);
+	putq(x, "RB", "B1");
+	uint64_t seqs[8];
+	char b[8][16];
+	assert_int_equal(getb(x, false, 1, seqs, b), 1);
+	refused(x, seqs[0], seqs[0], FSM_DISP_LIST);
+	assert_int_equal(parked(x->f), 1);
+	x->now += HOLD;
+	assert_int_equal(getb(x, true, 1, NULL, NULL), 0);
+	assert_int_equal(entry(x->f).nblk, 1);
+	assert_int_equal(parked(x->f), 1);
+	struct fsm_cmd e = {.op = FSM_OP_EXPIRE_BOUNDED, .seq = UINT32_MAX};
+	assert_int_equal(exec(x, &e), QSG_OK);
+	assert_int_equal(parked(x->f), 0);
+	assert_int_equal(qi(x, XQ).curdepth, 1);
+	assert_int_equal(getb(x, true, 1, NULL, NULL), 0);
+	assert_int_equal(entry(x->f).nblk, 0);
+	assert_int_equal(getb(x, false, 10, seqs, b), 1);
+	assert_string_equal(b[0], "B1");
+	assert_int_equal(settle(x, seqs[0], 0, NULL, 0), QSG_OK);
+}
+
 static void getbatch_alone_encoding(void **state)
 {
 	(void)state;
@@ -936,6 +990,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(deep_snapshot_formats, setup, teardown),
 	    cmocka_unit_test_setup_teardown(parked_clear, setup, teardown),
 	    cmocka_unit_test_setup_teardown(parked_expiry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(parked_all_expired, setup, teardown),
 	    cmocka_unit_test(getbatch_alone_encoding),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
