@@ -519,6 +519,81 @@ static void test_close_pending(void **state)
 	uv_run(&loop, UV_RUN_NOWAIT); /* mute lives on this stack */
 }
 
+static void write_any(uv_write_t *w, int status)
+{
+	(void)status; /* the other end may be gone */
+	free(w);
+}
+
+static bool no_links(void *arg)
+{
+	struct rtls_stats st;
+	rtls_get_stats(&((struct side *)arg)->t, &st);
+	return st.links == 0;
+}
+
+/* libraft closes its end while the relay has writes in flight to it (a
+ * burst it never read), then the transports close with a connection still
+ * relaying writes in flight the other way: every handle is closed once and
+ * the links are freed after their close callbacks (run it under the
+ * sanitizers: --enable-sanitize). */
+static void test_close_in_flight(void **state)
+{
+	(void)state;
+	struct side a, b;
+	struct creq c;
+	side_init(&a, 1, BASE_PORT + 1, dir, "QM1");
+	side_init(&b, 2, BASE_PORT + 2, dir, "QM2");
+	side_listen(&b);
+	side_connect(&a, &c, 2, b.address);
+	assert_int_equal(c.status, 0);
+	run_until(accepted_one, &b);
+
+	unsigned char *burst = calloc(1, BURST);
+	assert_non_null(burst);
+	uv_write_t *w = malloc(sizeof *w);
+	uv_buf_t buf = uv_buf_init((char *)burst, BURST);
+	assert_int_equal(uv_write(w, c.stream, &buf, 1, write_any), 0);
+	for (int i = 0; i < 200; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	struct rtls_stats sb;
+	rtls_get_stats(&b.t, &sb);
+	assert_true(sb.pauses >= 1); /* b's writes to the pipe are in flight */
+	uv_close((uv_handle_t *)b.stream, stream_closed);
+	run_until(no_links, &b);
+
+	/* A second connection, a burst both ways in flight, and both
+	 * transports closed under it; libraft's ends are closed after. */
+	b.accepted = 0;
+	struct creq c2;
+	side_connect(&a, &c2, 2, b.address);
+	assert_int_equal(c2.status, 0);
+	run_until(accepted_one, &b);
+	uv_write_t *w1 = malloc(sizeof *w1), *w2 = malloc(sizeof *w2);
+	assert_int_equal(uv_write(w1, c2.stream, &buf, 1, write_any), 0);
+	assert_int_equal(uv_write(w2, b.stream, &buf, 1, write_any), 0);
+	for (int i = 0; i < 50; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	a.t.close(&a.t, closed_cb);
+	b.t.close(&b.t, closed_cb);
+	run_until(is_closed, &a);
+	run_until(is_closed, &b);
+	uv_close((uv_handle_t *)c.stream, stream_closed);
+	uv_close((uv_handle_t *)c2.stream, stream_closed);
+	uv_close((uv_handle_t *)b.stream, stream_closed);
+	for (int i = 0; i < 20; i++)
+		uv_run(&loop, UV_RUN_NOWAIT); /* the writes' callbacks, then the closes */
+	rtls_free(&a.t);
+	rtls_free(&b.t);
+	free(a.got);
+	free(b.got);
+	free(burst);
+}
+
 /* Idle TCP connections that never say a word, as anyone who can reach the
  * port can open. */
 #define FLOOD 64 /* rtls.c's MAX_HANDSHAKING */
@@ -655,6 +730,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_close_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_handshake_flood, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_unused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_close_in_flight, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
