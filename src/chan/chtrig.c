@@ -93,16 +93,41 @@ static bool trigdata_names(const char *p, size_t n, const char *channel)
 }
 
 struct count_ctx {
-	const char *xmitq;
+	const char *xmitq, *channel;
 	unsigned n;
+	bool found; /* channel is one of them */
 };
 
 static int count_sender(void *arg, const struct fsm_chattrs *c)
 {
 	struct count_ctx *x = arg;
-	if (c->chltype == FSM_CHL_SDR && strcmp(c->xmitq, x->xmitq) == 0 && ++x->n > 1)
-		return 1;
-	return 0;
+	if (c->chltype != FSM_CHL_SDR || strcmp(c->xmitq, x->xmitq) != 0)
+		return 0;
+	if (strcmp(c->name, x->channel) == 0)
+		x->found = true;
+	return ++x->n > 1;
+}
+
+/* The channel the queue's trigger names: TRIGDATA, or, blank, the only
+ * sender on it. */
+static bool names_channel(struct fsm *f, const struct fsm_qattrs *a, const char *channel,
+			  const char *xmitq)
+{
+	size_t tn;
+	const char *td = trigdata_trim(a->trigdata, &tn);
+	if (tn > 0)
+		return trigdata_names(td, tn, channel);
+	struct count_ctx n = {.xmitq = xmitq, .channel = channel};
+	fsm_channel_foreach(f, count_sender, &n);
+	return n.n == 1 && n.found;
+}
+
+bool chtrig_view_starts(struct fsm *f, const char *channel, const char *xmitq)
+{
+	struct fsm_qinfo q;
+	return xmitq[0] != '\0' && fsm_queue_info(f, 0, xmitq, &q) == QSG_OK &&
+	       chtrig_armed(q.attrs.trigger, q.attrs.trigtype) &&
+	       names_channel(f, &q.attrs, channel, xmitq);
 }
 
 struct eval_ctx {
@@ -154,18 +179,8 @@ static int eval_channel(void *arg, const struct fsm_chattrs *c)
 	chtrig_decide(&in, &out);
 	if (out.act != CHTRIG_START)
 		return 0;
-	/* The channel the queue names: TRIGDATA, or the only sender on it. */
-	size_t tn;
-	const char *td = trigdata_trim(q.attrs.trigdata, &tn);
-	if (tn > 0) {
-		if (!trigdata_names(td, tn, c->name))
-			return 0;
-	} else {
-		struct count_ctx n = {.xmitq = c->xmitq};
-		fsm_channel_foreach(x->f, count_sender, &n);
-		if (n.n != 1)
-			return 0;
-	}
+	if (!names_channel(x->f, &q.attrs, c->name, c->xmitq))
+		return 0;
 	struct chtrig_start s;
 	memset(&s, 0, sizeof s);
 	memcpy(s.channel, c->name, sizeof s.channel);

@@ -76,6 +76,14 @@ void chtrig_decide(const struct chtrig_in *in, struct chtrig_out *out);
 /* Whether the shared queue `xmitq` is armed (chtrig_armed). */
 bool chtrig_xmitq_triggered(struct fsm *f, const char *xmitq);
 
+/* Whether the armed trigger of `xmitq` starts sender `channel`: TRIGDATA
+ * (blanks around it ignored) is its name, or TRIGDATA is blank and it is
+ * the only sender on xmitq. What a DISCINT instance should ask before
+ * leaving its channel to the trigger (chtrig_xmitq_triggered alone leaves
+ * a channel the trigger never starts waiting for ever). Cost: a hash
+ * lookup, and with blank TRIGDATA a pass over the channel definitions. */
+bool chtrig_view_starts(struct fsm *f, const char *channel, const char *xmitq);
+
 /* A start chtrig_view_eval found. */
 struct chtrig_start {
 	char channel[FSM_CHNAME_MAX + 1];

@@ -389,6 +389,14 @@ static void which_channel(void **state)
 	assert_string_equal(f.s[0].channel, "S2");
 	alter(x, FSM_QA_TRIGDATA, 0, 0, 0, "NOT.HERE");
 	assert_int_equal(eval(x, NULL).n, 0);
+	/* What a DISCINT instance asks (chtrig_view_starts): the trigger
+	 * starts S2 only, not S1, which it never starts. */
+	alter(x, FSM_QA_TRIGDATA, 0, 0, 0, "S2");
+	assert_true(chtrig_view_starts(x->f, "S2", XQ));
+	assert_false(chtrig_view_starts(x->f, "S1", XQ));
+	alter(x, FSM_QA_TRIGDATA, 0, 0, 0, "");
+	assert_false(chtrig_view_starts(x->f, "S1", XQ)); /* two senders, blank */
+	assert_false(chtrig_view_starts(x->f, "S2", XQ));
 	/* Blanks around the name are not part of it: " S2 " names S2, and
 	 * " NOT.HERE" is not blank (it names no sender on XQ). */
 	alter(x, FSM_QA_TRIGDATA, 0, 0, 0, " S2 ");
@@ -412,6 +420,12 @@ static void which_channel(void **state)
 	assert_int_equal(exec(x, &c), QSG_OK);
 	assert_int_equal(put(x, 77, client_epoch, ++put_seq, "XQ2", 0, 0, "m", 1), QSG_OK);
 	alter(x, FSM_QA_TRIGDATA, 0, 0, 0, " ");
+	assert_true(chtrig_view_starts(x->f, "S1", XQ)); /* the only one now */
+	assert_true(chtrig_view_starts(x->f, "S2", "XQ2"));
+	assert_false(chtrig_view_starts(x->f, "S2", XQ));
+	alter(x, FSM_QA_TRIGGER, 0, 0, 0, "");
+	assert_false(chtrig_view_starts(x->f, "S1", XQ)); /* NOTRIGGER */
+	alter(x, FSM_QA_TRIGGER, 1, 0, 0, "");
 	f = eval(x, NULL);
 	assert_int_equal(f.n, 2);
 	assert_string_equal(f.s[0].channel, "S1");
