@@ -51,77 +51,7 @@ static int blk_out(const struct fsm_chstatus *s, uint64_t chseq)
 	return -1;
 }
 
-/* --- parks (struct park, fsm_int.h) --- */
-
-struct park *park_new(struct queue *xq)
-{
-	struct park *pk = calloc(1, sizeof *pk);
-	if (pk == NULL)
-		return NULL;
-	pk->l.index_ok = true; /* indxtype NONE: never indexed */
-	hmap_init(&pk->l.index);
-	pk->xq = xq;
-	return pk;
-}
-
-/* Freed with its messages, not released (empty, or the state's teardown). */
-static void park_free(struct park *pk)
-{
-	if (pk != NULL)
-		queue_free(&pk->l); /* frees pk: l is its first member */
-}
-
-void park_free_all(struct chst *e)
-{
-	for (uint32_t i = 0; i < FSM_CH_BLK_MAX; i++) {
-		park_free(e->pk[i]);
-		e->pk[i] = NULL;
-	}
-}
-
-void park_insert(struct fsm *f, struct park *pk, struct qmsg *m, bool from_tail)
-{
-	make_visible(f, &pk->l, m, from_tail);
-	if (qmsg_expiry(m) != 0) {
-		/* Its expiry stays with its queue: EXPIRE finds it there. */
-		xheap_del(&pk->l, m);
-		if (xheap_add(pk->xq, m) != QSG_OK)
-			f->alloc_failed = true;
-	}
-	m->q = pk->xq;
-	m->state = MS_PARKED;
-	m->park = pk;
-	pk->l.curdepth++;
-}
-
-void park_take(struct fsm *f, struct qmsg *m)
-{
-	(void)f;
-	struct park *pk = m->park;
-	if (qmsg_expiry(m) != 0)
-		xheap_del(pk->xq, m); /* then take_visible finds it in no heap */
-	take_visible(&pk->l, m);
-	pk->l.curdepth--;
-	m->q = pk->xq;
-	m->park = NULL;
-}
-
-void park_reap_queue(struct fsm *f, struct queue *q)
-{
-	for (size_t c = 0; c < f->nchsts; c++) {
-		struct chst *e = f->chsts[c];
-		for (uint32_t i = 0; i < FSM_CH_BLK_MAX; i++) {
-			struct park *pk = e->pk[i];
-			if (pk == NULL || pk->xq != q)
-				continue;
-			q->curdepth -= pk->l.nvisible;
-			reap_queue(f, &pk->l); /* O(NPRIO): the lists go as they are */
-			park_free(pk);
-			e->pk[i] = NULL;
-			chan_changed(f);
-		}
-	}
-}
+/* --- parks (struct park, fsm_park.c) --- */
 
 /* The first message of pk in get order, or NULL. */
 static struct qmsg *park_first(const struct park *pk)

@@ -11,7 +11,8 @@
  * built-in provider), fsm_queue.c (PUT/GET/BROWSE),
  * fsm_object.c (queue definitions), fsm_uow.c (sessions, units of work), fsm_member.c (members,
  * leases), fsm_chan.c (channel tables, definitions, status CAS, channel
- * queries), fsm_chmsg.c (channel message transfer), fsm_reap.c (garbage
+ * queries), fsm_chmsg.c (channel message transfer), fsm_park.c (the
+ * parks of a sender's black list), fsm_reap.c (garbage
  * freed after the apply, in slices), fsm_snapshot.c,
  * fsm_query.c, fsm_check.c (invariants, checked builds only), sorted.c
  * (sorted-array search). Internal functions carry no fsm_ prefix: that
@@ -529,17 +530,18 @@ int op_ch_settle(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg
 int op_ch_reset(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_ch_recv_start(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
 int op_ch_recv_batch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf *out);
-/* Parks (struct park): m (MS_PARKED) leaves its park, off every list
- * (m->q its queue, its curdepth unchanged); every park of q leaves with
- * its messages into the garbage (reap_queue: CLEAR, DELETE PURGE); a
- * status entry's parks freed without releasing content (teardown). */
-void park_take(struct fsm *f, struct qmsg *m);
-void park_reap_queue(struct fsm *f, struct queue *q);
-void park_free_all(struct chst *e);
-/* A new park for queue xq (NULL: out of memory). */
+
+/* fsm_park.c: parks (struct park). A new park for queue xq (NULL: out of
+ * memory); a park freed with its messages, not released (empty, or the
+ * state's teardown), and all of a status entry's. m (off every list) into
+ * park pk in get order (from_tail as make_visible); m (MS_PARKED) out of
+ * its park, off every list (m->q its queue, whose curdepth is unchanged).
+ * reap_queue (fsm_reap.c) takes the parks of a queue with it. */
 struct park *park_new(struct queue *xq);
-/* m (off every list) into park pk in get order (from_tail as make_visible). */
+void park_free(struct park *pk);
+void park_free_all(struct chst *e);
 void park_insert(struct fsm *f, struct park *pk, struct qmsg *m, bool from_tail);
+void park_take(struct fsm *f, struct qmsg *m);
 
 /* fsm_xheap.c */
 /* q's expiry heap: m (visible, with an expiry) joins it; QSG_OK, or

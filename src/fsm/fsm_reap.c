@@ -22,6 +22,8 @@ static void free_ikey(struct hmap_node *n)
 	free(n); /* struct ikey, node first */
 }
 
+static void reap_parks(struct fsm *f, struct queue *q);
+
 void reap_queue(struct fsm *f, struct queue *q)
 {
 	for (int p = 0; p < NPRIO; p++) {
@@ -55,7 +57,26 @@ void reap_queue(struct fsm *f, struct queue *q)
 	}
 	/* An empty queue's (empty) index is complete. */
 	q->index_ok = true;
-	park_reap_queue(f, q); /* the messages of listed destinations too */
+	reap_parks(f, q); /* the messages of listed destinations too */
+}
+
+/* The parks of q (fsm_park.c: a sender's messages of listed destinations,
+ * still q's) go with q's lists: each park's lists in O(NPRIO), the park
+ * freed (none of q's is left: a later get makes a new one). */
+static void reap_parks(struct fsm *f, struct queue *q)
+{
+	for (size_t c = 0; c < f->nchsts; c++) {
+		struct chst *e = f->chsts[c];
+		for (uint32_t i = 0; i < FSM_CH_BLK_MAX; i++) {
+			struct park *pk = e->pk[i];
+			if (pk == NULL || pk->xq != q)
+				continue;
+			q->curdepth -= pk->l.nvisible;
+			reap_queue(f, &pk->l); /* no park is of &pk->l: no deeper */
+			park_free(pk);
+			e->pk[i] = NULL;
+		}
+	}
 }
 
 void reap_msg(struct fsm *f, struct queue *q, struct qmsg *m)
