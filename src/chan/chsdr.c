@@ -83,9 +83,12 @@ static void on_timer(uv_timer_t *t)
 		return;
 	case P_WAIT_RETRY:
 		if (s->idle_disc) {
-			/* A triggered xmitq: the leader's trigger restarts it. */
+			/* The trigger of the xmitq starts this channel: the
+			 * leader restarts it. Otherwise (NOTRIGGER, or a
+			 * trigger that starts another sender) it restarts
+			 * itself. */
 			if (fsm_available(s->h->d->fsm, 0, s->def.xmitq) > 0 &&
-			    !chtrig_xmitq_triggered(s->h->d->fsm, s->def.xmitq))
+			    !chtrig_view_starts(s->h->d->fsm, s->def.name, s->def.xmitq))
 				chsdr_retry_fire(s);
 			return;
 		}
@@ -210,7 +213,7 @@ void chsdr_notify_queue(struct chsdr *s, const char *queue)
 		s->idle_since = 0;
 		chsdr_pump(s);
 	} else if (s->phase == P_WAIT_RETRY && s->idle_disc &&
-		   !chtrig_xmitq_triggered(s->h->d->fsm, s->def.xmitq)) {
+		   !chtrig_view_starts(s->h->d->fsm, s->def.name, s->def.xmitq)) {
 		chsdr_retry_fire(s);
 	}
 }

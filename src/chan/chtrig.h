@@ -17,8 +17,8 @@
  * chtrig_decide is pure (no I/O, no state-machine pointer): the fixture
  * tests may drive it. chtrig_view_* read a replica (read only). The Raft
  * leader's channel initiator (chinit.c) calls chtrig_view_eval and submits
- * what it returns; the sender (chsdr.c) asks chtrig_xmitq_triggered whether
- * a channel ended by DISCINT is left to the trigger. */
+ * what it returns; the sender (chsdr.c) asks chtrig_view_starts whether a
+ * channel ended by DISCINT is left to the trigger. */
 #ifndef QSG_CHTRIG_H
 #define QSG_CHTRIG_H
 

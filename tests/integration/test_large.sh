@@ -25,9 +25,18 @@ Q=LARGE.Q
 # Low snapshot threshold (phase 4): QMn.ini is written by the first `up`.
 cluster_up 3
 "$CLUSTER" down >/dev/null
+HTTP_BASE=$((QSG_PORT_BASE + 90))
 for i in 1 2 3; do
-	printf '[raft]\nsnapshot_threshold = 64\nsnapshot_trailing = 32\n' >>"$QSG_RUN_DIR/QM$i.ini"
+	printf '[raft]\nsnapshot_threshold = 64\nsnapshot_trailing = 32\n[http]\naddress = 127.0.0.1:%d\n' \
+		$((HTTP_BASE + i)) >>"$QSG_RUN_DIR/QM$i.ini"
 done
+snapshots() { # QM -> its qsg_snapshots_total
+	python3 - $((HTTP_BASE + ${1#QM})) <<'PY'
+import sys, urllib.request
+body = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode()
+print(next((int(float(l.split()[-1])) for l in body.splitlines() if l.startswith("qsg_snapshots_total ")), 0))
+PY
+}
 cluster_up 3
 "$QSGADM" <<<"DEFINE QLOCAL($Q) QSGDISP(SHARED) MAXMSGL(104857600)" || fail "define"
 
@@ -95,6 +104,16 @@ head -c $((20 * 1024 * 1024 + 3)) /dev/urandom >"$D/e"
 "$QSGPUT" -c "$LC" -f "$D/d" $Q || fail "put of D"
 "$QSGPUT" -c "$LC" -f "$D/e" $Q || fail "put of E"
 seq 1 300 | sed 's/^/small-/' | "$QSGPUT" -c "$LC" $Q || fail "put of the small ones"
+# W must come back through a snapshot that holds D and E (their bodies then
+# missing): wait for the leader's next snapshot after the puts (every 64
+# entries; the renewals alone make them within seconds). Before, a snapshot
+# from before the puts could serve, with D and E in the log after it.
+s0=$(snapshots "$leader")
+for ((i = 0; i < 600; i++)); do
+	[ "$(snapshots "$leader")" -gt "$s0" ] && break
+	sleep 0.1
+done
+[ "$(snapshots "$leader")" -gt "$s0" ] || fail "the leader $leader took no snapshot within 60 s"
 "$CLUSTER" start "$W" >/dev/null || fail "start $W"
 wnew() { tail -n +$((wlines + 1)) "$QSG_RUN_DIR/$W.log"; } # this run of W only
 for ((i = 0; i < 1200; i++)); do
