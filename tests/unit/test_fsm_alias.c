@@ -660,8 +660,10 @@ static void alias_attr_decode(void **state)
 	qsg_put_str(&big, name49);
 	assert_int_equal(big.err, QSG_OK);
 	assert_int_equal(fsm_cmd_decode(big.data, big.len, &out, errmsg), QSG_RC_BAD_FRAME);
-	/* QA_TARGET is a known bit; the next one is not. */
+	/* QA_TARGET is a known bit; the next one is not. FSM_QA_ALL includes
+	 * TRIGDPTH, which must then be 1..999999999. */
 	c.attrs.set = FSM_QA_ALL;
+	c.attrs.trigdpth = 1;
 	qsg_wbuf_reset(&w);
 	assert_int_equal(fsm_cmd_encode(&c, &w), QSG_OK);
 	assert_int_equal(fsm_cmd_decode(w.data, w.len, &out, errmsg), QSG_OK);
