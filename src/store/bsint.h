@@ -107,14 +107,15 @@ void bsalias_load(struct bodystore *b);
  * that very content (a replay: nothing to write); an alias of k naming
  * another content is dropped (the put wins). */
 bool bsalias_put(struct bodystore *b, uint64_t k, uint64_t len, uint32_t crc);
-/* A restore's claim of map key k: true when claimed through an alias;
- * an alias naming another content is dropped (k is then claimed as any). */
+/* A restore's claim of map key k: true when claimed through an alias (its
+ * target held, or missing: fetched under the records' key); an alias
+ * naming another content is dropped (k is then claimed as any). */
 bool bsalias_claim(struct bodystore *b, uint64_t k, uint64_t len, uint32_t crc);
 /* A release of seqno: the key of its records (seqno unless renamed; the
  * alias and its record go, released at b->index). */
 uint64_t bsalias_release(struct bodystore *b, uint64_t seqno);
 /* End of a restore: aliases kept if claimed or above last_seqno, and only
- * while their records are held. */
+ * while their records are here (held or missing). */
 void bsalias_restored(struct bodystore *b, uint64_t last_seqno);
 /* Compaction moved the rename record of key from `from` to `to`: false
  * when no live alias has its record there. */

@@ -158,11 +158,11 @@ static int alias_add(struct bodystore *b, uint64_t seq, uint64_t phys, const str
 	return QSG_OK;
 }
 
-/* The records a's name stands for are held here (part 0). */
-static bool alias_target_held(struct bodystore *b, const struct balias *a)
+/* The records a's name stands for are here (part 0: held, or missing,
+ * to fetch under the records' key). */
+static bool alias_target_here(struct bodystore *b, const struct balias *a)
 {
-	const struct bent *e = bsmap_find(b->map, a->phys);
-	return e != NULL && e->seg != 0;
+	return bsmap_find(b->map, a->phys) != NULL;
 }
 
 /* ---- open ---- */
@@ -249,7 +249,10 @@ bool bsalias_claim(struct bodystore *b, uint64_t k, uint64_t len, uint32_t crc)
 		return false;
 	}
 	struct bent *t = bsmap_find(b->map, mkey(a->phys, KPART(k)));
-	if (t != NULL && t->seg != 0 && BENT_LEN(t) == len && t->crc == crc) {
+	if (t != NULL && BENT_LEN(t) == len && t->crc == crc) {
+		/* Held, or missing (a part still to fetch, under the records'
+		 * key: every part of a message is named through its alias or
+		 * none is, so the alias stays). */
 		t->lenf |= BENT_CLAIMED; /* kept by restored() */
 		a->claimed = true;
 		return true;
@@ -273,7 +276,8 @@ uint64_t bsalias_release(struct bodystore *b, uint64_t seqno)
 void bsalias_restored(struct bodystore *b, uint64_t last_seqno)
 {
 	/* Kept if claimed, or above the snapshot (the log renames again: a
-	 * no-op then), and only while their records are held. */
+	 * no-op then), and only while their records are here (held, or
+	 * missing: to fetch). */
 	struct bodystore_aliases *al = b->al;
 	if (al == NULL) {
 		return;
@@ -283,7 +287,7 @@ void bsalias_restored(struct bodystore *b, uint64_t last_seqno)
 		if (x->phys == 0) {
 			continue;
 		}
-		if ((!x->claimed && x->seq <= last_seqno) || !alias_target_held(b, x)) {
+		if ((!x->claimed && x->seq <= last_seqno) || !alias_target_here(b, x)) {
 			alias_kill(b, x);
 		}
 		x->claimed = false;

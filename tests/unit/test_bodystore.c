@@ -1123,6 +1123,71 @@ static void test_rename_parts(void **state)
 	rm_tmp(dir);
 }
 
+/* Part p of chunked message k read under the name `name`. */
+static void check_part_as(struct bodystore *b, uint64_t name, uint64_t k, uint32_t part)
+{
+	uint8_t want[PART_LEN];
+	struct qsg_wbuf w;
+	content(k * 1000 + part, want, PART_LEN, 9);
+	qsg_wbuf_init(&w);
+	assert_int_equal(bodystore_read_part(b, name, part, PART_LEN, part_crc(k, part), &w),
+			 QSG_OK);
+	assert_int_equal(w.len, PART_LEN);
+	assert_memory_equal(w.data, want, PART_LEN);
+	qsg_wbuf_close(&w);
+}
+
+/* A chunked message renamed while one of its parts is still missing here
+ * (a member catching up: parts 0 and 1 fetched, part 2 not yet), then a
+ * restore naming it by its new seqno: every part is claimed through the
+ * alias (the missing one stays missing under the records' key and is
+ * fetched under it). Before, the missing part dropped the alias in the
+ * middle of the claims: parts 0 and 1 stayed claimed under the old key,
+ * which nothing named any more, and a read of the new seqno failed (the
+ * member would stop). */
+static void test_rename_parts_missing(void **state)
+{
+	char dir[64];
+	struct bodystore b;
+	struct bodystore_stats st;
+	char err[QSG_ERRMSG_SIZE];
+
+	(void)state;
+	mkdir_tmp(dir, sizeof dir);
+	open_bs(&b, dir, 8192, 0);
+	put_part(&b, 5, 0);
+	put_part(&b, 5, 1);
+	bodystore_claim_part(&b, 5, 2, PART_LEN, part_crc(5, 2)); /* to fetch */
+	assert_int_equal(bodystore_rename(&b, 5, 50), QSG_OK);
+	/* A snapshot (at 50) names the message by its new seqno. */
+	for (uint32_t p = 0; p < 3; p++) {
+		bodystore_claim_part(&b, 50, p, PART_LEN, part_crc(5, p));
+	}
+	bodystore_restored(&b, 50);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.aliases, 1);
+	assert_int_equal(st.missing, 1);
+	check_part_as(&b, 50, 5, 0);
+	check_part_as(&b, 50, 5, 1);
+	/* The missing part is fetched (by the key the catch-up lists), then
+	 * read under the new name. */
+	uint64_t keys[4];
+	assert_int_equal(bodystore_missing(&b, 0, keys, 4), 1);
+	uint8_t buf[PART_LEN];
+	content(5 * 1000 + 2, buf, PART_LEN, 9);
+	assert_int_equal(bodystore_fill(&b, keys[0], buf, PART_LEN, part_crc(5, 2), err), QSG_OK);
+	check_part_as(&b, 50, 5, 2);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.missing, 0);
+	/* Released by its name: every part and the alias go. */
+	bodystore_release(&b, 50);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.messages, 0);
+	assert_int_equal(st.aliases, 0);
+	bodystore_close(&b);
+	rm_tmp(dir);
+}
+
 /* The aliases' memory follows the renamed messages that are live: halved
  * as they go, freed with the last one (a storm of moves to a backout queue,
  * then its drain, must not keep its high-water mark). */
@@ -1178,13 +1243,21 @@ static void test_rename_memory(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_roundtrip),	  cmocka_unit_test(test_dup_put),
-	    cmocka_unit_test(test_reopen_claims), cmocka_unit_test(test_corrupt_on_disk),
-	    cmocka_unit_test(test_housekeep),	  cmocka_unit_test(test_reclaim_after_stable),
-	    cmocka_unit_test(test_map_1m),	  cmocka_unit_test(test_map_grow_incremental),
-	    cmocka_unit_test(test_missing_pass),  cmocka_unit_test(test_parts),
-	    cmocka_unit_test(test_rename),	  cmocka_unit_test(test_rename_crash),
-	    cmocka_unit_test(test_rename_parts),  cmocka_unit_test(test_rename_memory),
+	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_dup_put),
+	    cmocka_unit_test(test_reopen_claims),
+	    cmocka_unit_test(test_corrupt_on_disk),
+	    cmocka_unit_test(test_housekeep),
+	    cmocka_unit_test(test_reclaim_after_stable),
+	    cmocka_unit_test(test_map_1m),
+	    cmocka_unit_test(test_map_grow_incremental),
+	    cmocka_unit_test(test_missing_pass),
+	    cmocka_unit_test(test_parts),
+	    cmocka_unit_test(test_rename),
+	    cmocka_unit_test(test_rename_crash),
+	    cmocka_unit_test(test_rename_parts),
+	    cmocka_unit_test(test_rename_memory),
+	    cmocka_unit_test(test_rename_parts_missing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
