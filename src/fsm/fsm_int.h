@@ -320,6 +320,10 @@ struct fsm {
 	 * did (descriptors examined, XQH read), for tests that check a deep
 	 * backlog of a listed destination does not make a get O(depth). */
 	uint64_t blk_steps, blk_reads;
+	/* Not state: messages a selective GET/BROWSE looked at (find_first in
+	 * fsm_queue.c), for tests that check a get by an indexed id on a deep
+	 * queue uses the index, not a scan. */
+	uint64_t match_steps;
 };
 
 /* The messages of one listed destination, off their transmission queue's

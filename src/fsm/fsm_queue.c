@@ -328,6 +328,7 @@ static struct qmsg *find_first(struct fsm *f, struct queue *q, const struct fsm_
 		while (m != NULL) {
 			/* Removing m may free k: take the next one first. */
 			struct qmsg *next = m->x->inext;
+			f->match_steps++;
 			if (msg_match(m, c)) {
 				if (!msg_expired(m, now))
 					return m;
@@ -342,6 +343,7 @@ static struct qmsg *find_first(struct fsm *f, struct queue *q, const struct fsm_
 		struct qmsg *m = q->head[p];
 		while (m != NULL) {
 			struct qmsg *next = m->next;
+			f->match_steps++;
 			if (msg_match(m, c)) {
 				if (!msg_expired(m, now))
 					return m;

@@ -95,3 +95,10 @@ tests_unit_test_fsm_level_SOURCES = tests/unit/test_fsm_level.c tests/unit/fsm_h
 tests_unit_test_fsm_level_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_fsm_level_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_fsm_index
+TESTS += tests/unit/test_fsm_index
+tests_unit_test_fsm_index_SOURCES = tests/unit/test_fsm_index.c tests/unit/fsm_harness.c tests/unit/fsm_harness.h
+tests_unit_test_fsm_index_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_fsm_index_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
+endif
