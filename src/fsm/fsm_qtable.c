@@ -211,6 +211,8 @@ static void chain_fence_drop(struct queue *q, struct fence *fc)
 {
 	hmap_remove(&q->chf, &fc->node);
 	fence_free(fc);
+	if (q->chf.count == 0)
+		hmap_close(&q->chf); /* a drained queue keeps no buckets */
 }
 
 /* m (linked in k's list) joins k's fence if it is an anchor and not the
