@@ -95,11 +95,13 @@ other_than() { # QM -> the other members, one per line
 	return 0
 }
 
-# Fields of the first DISPLAY CHSTATUS object: chst CONN CHANNEL FIELD...
-chst() {
-	local conn=$1 ch=$2
+# Fields of the first object a DISPLAY command shows ("-" for a field that
+# is missing or blank, all "-" when nothing is shown):
+# mqsc_fields CONN COMMAND FIELD...
+mqsc_fields() {
+	local conn=$1 cmd=$2
 	shift 2
-	"$QSGADM" -c "$conn" --json <<<"DISPLAY CHSTATUS($ch) ALL" 2>/dev/null |
+	"$QSGADM" -c "$conn" --json <<<"$cmd" 2>/dev/null |
 		python3 -c 'import json,sys
 fields=sys.argv[1:]
 for line in sys.stdin:
@@ -107,4 +109,41 @@ for line in sys.stdin:
     for o in d.get("objects",[]):
         print(" ".join(str(o.get(f,"")).strip() or "-" for f in fields)); sys.exit(0)
 print(" ".join("-" for f in fields))' "$@"
+}
+
+# Fields of the first DISPLAY CHSTATUS object: chst CONN CHANNEL FIELD...
+chst() {
+	local conn=$1 ch=$2
+	shift 2
+	mqsc_fields "$conn" "DISPLAY CHSTATUS($ch) ALL" "$@"
+}
+
+# START CHANNEL needs a channel initiator published by some member: right
+# after the group came up, try again for up to 5 s. The last attempt's
+# output goes to OUT (default /dev/null).
+start_channel() { # CONN CH [OUT]
+	local out=${3:-/dev/null} i
+	for ((i = 0; i < 50; i++)); do
+		"$QSGADM" -c "$1" >"$out" 2>&1 <<<"START CHANNEL($2)" && return 0
+		sleep 0.1
+	done
+	fail "START CHANNEL($2)$([ "$out" = /dev/null ] || echo ": $(cat "$out")")"
+}
+
+# Start a holder of a unit of work (uowhold, uow2q ... hold) in the
+# background and wait up to 10 s until it prints HELD; its PID is left in
+# $holder (and in extra_pids, for teardown), its output in OUT.
+start_holder() { # OUT COMMAND...
+	local out=$1 i
+	shift
+	"$@" >"$out" 2>&1 &
+	holder=$!
+	extra_pids+=($holder)
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^HELD' "$out" && return 0
+		kill -0 "$holder" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$out"
+	fail "$(basename "$1") did not hold its unit of work"
 }

@@ -85,15 +85,7 @@ fill() {
 : >"$QSG_RUN_DIR/sent.bad1"
 : >"$QSG_RUN_DIR/sent.bad2"
 
-started=no
-for _ in $(seq 1 50); do
-	if "$QSGADM" -c "$G" >/dev/null 2>&1 <<<"START CHANNEL(G.TO.R)"; then
-		started=yes
-		break
-	fi
-	sleep 0.1
-done
-[ $started = yes ] || fail "START CHANNEL"
+start_channel "$G" G.TO.R
 owner=$(wait_running "$G" 30)
 log "G.TO.R RUNNING on $owner"
 

@@ -22,17 +22,7 @@ G=$QSG_CONN
 	DEFINE QLOCAL(X.RTY) USAGE(XMITQ)
 	DEFINE CHANNEL(RTY) CHLTYPE(SDR) CONNAME('$DEAD') XMITQ(X.RTY) SHORTRTY($SHORTRTY) SHORTTMR($SHORTTMR) LONGRTY(0)
 DEFS
-# START CHANNEL needs a channel initiator published by some member: right
-# after the group came up, try again for a few seconds.
-started=no
-for _ in $(seq 1 50); do
-	if "$QSGADM" -c "$G" >"$QSG_RUN_DIR/start.out" <<<"START CHANNEL(RTY)"; then
-		started=yes
-		break
-	fi
-	sleep 0.1
-done
-[ $started = yes ] || fail "START CHANNEL: $(cat "$QSG_RUN_DIR/start.out")"
+start_channel "$G" RTY "$QSG_RUN_DIR/start.out"
 log "RTY to $DEAD (nothing listens): SHORTRTY($SHORTRTY) SHORTTMR($SHORTTMR) LONGRTY(0)"
 
 # Wait for the second failure to be recorded, then kill the owner while it

@@ -30,15 +30,7 @@ EOF
 DEFINE CHANNEL(G.TO.R) CHLTYPE(RCVR)
 DEFINE QLOCAL(IN)
 EOF
-started=no
-for _ in $(seq 1 50); do
-	if "$QSGADM" -c "$G" >/dev/null 2>&1 <<<"START CHANNEL(G.TO.R)"; then
-		started=yes
-		break
-	fi
-	sleep 0.1
-done
-[ $started = yes ] || fail "START CHANNEL"
+start_channel "$G" G.TO.R
 owner=$(wait_status "$G" G.TO.R RUNNING 30)
 seq 1 100 | sed 's/^/a-/' >"$QSG_RUN_DIR/sent"
 "$QSGPUT" -c "$G" TO.R <"$QSG_RUN_DIR/sent" || fail "put a"

@@ -18,14 +18,7 @@
 qattr() {
 	local conn=$1 q=$2
 	shift 2
-	"$QSGADM" -c "$conn" --json <<<"DISPLAY QLOCAL($q) ALL" 2>/dev/null |
-		python3 -c 'import json,sys
-fields=sys.argv[1:]
-for line in sys.stdin:
-    d=json.loads(line)
-    for o in d.get("objects",[]):
-        print(" ".join(str(o.get(f,"")).strip() or "-" for f in fields)); sys.exit(0)
-print(" ".join("-" for f in fields))' "$@"
+	mqsc_fields "$conn" "DISPLAY QLOCAL($q) ALL" "$@"
 }
 
 # Wait until CH is RUNNING with an epoch above MIN; prints "owner epoch".

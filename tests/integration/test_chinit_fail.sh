@@ -48,14 +48,7 @@ PY
 chinit() {
 	local conn=$1
 	shift
-	"$QSGADM" -c "$conn" --json <<<"DISPLAY CHINIT" 2>/dev/null |
-		python3 -c 'import json,sys
-fields=sys.argv[1:]
-for line in sys.stdin:
-    d=json.loads(line)
-    for o in d.get("objects",[]):
-        print(" ".join(str(o.get(f,"")).strip() or "-" for f in fields)); sys.exit(0)
-print(" ".join("-" for f in fields))' "$@"
+	mqsc_fields "$conn" "DISPLAY CHINIT" "$@"
 }
 
 # Wait (up to $3 tenths of a second) until DISPLAY CHINIT on CONN shows

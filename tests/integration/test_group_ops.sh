@@ -38,16 +38,7 @@ wait_uncom() { # QUEUE EXPECTED [QM]: a member's replica may lag by an entry
 	fail "$1 UNCOM is $n, expected $2 within 5 s"
 }
 hold() { # QM N -> a uow2q holding N moves on QM
-	"$UOW2Q" "$("$CLUSTER" conn "$1")" T.A T.B "$2" hold >"$QSG_RUN_DIR/hold.out" 2>&1 &
-	holder=$!
-	extra_pids+=($holder)
-	for ((i = 0; i < 100; i++)); do
-		grep -q '^HELD' "$QSG_RUN_DIR/hold.out" && return 0
-		kill -0 "$holder" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$QSG_RUN_DIR/hold.out"
-	fail "uow2q did not hold its unit of work"
+	start_holder "$QSG_RUN_DIR/hold.out" "$UOW2Q" "$("$CLUSTER" conn "$1")" T.A T.B "$2" hold
 }
 
 seq 1 20 | sed 's/^/m-/' >"$QSG_RUN_DIR/sent"

@@ -12,16 +12,7 @@ qstatus() { # attr
 		python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['objects'][0]['$1'])"
 }
 hold() { # QM count -> starts a holder, waits until it holds
-	"$UOWHOLD" "$("$CLUSTER" conn "$1")" T.UOW "$2" >"$QSG_RUN_DIR/hold.out" 2>&1 &
-	holder=$!
-	extra_pids+=($holder)
-	for ((i = 0; i < 100; i++)); do
-		grep -q '^HELD' "$QSG_RUN_DIR/hold.out" && return 0
-		kill -0 "$holder" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$QSG_RUN_DIR/hold.out"
-	fail "holder did not take its messages"
+	start_holder "$QSG_RUN_DIR/hold.out" "$UOWHOLD" "$("$CLUSTER" conn "$1")" T.UOW "$2"
 }
 wait_uncom() { # expected seconds
 	for ((i = 0; i < $2 * 10; i++)); do
