@@ -107,35 +107,50 @@ static struct fsm_chstatus entry(struct fsm *f)
 
 /* GETBATCH (alone: FSM_CHF_ALONE, one message); the sequence numbers and
  * the bodies after the XQH land in seqs/bodies; returns the count. */
-static uint32_t getb(struct ctx *x, bool alone, uint32_t max, uint64_t *seqs, char bodies[][16])
+/* A channel command (GETBATCH, SETTLE) of the current instance of CH. */
+static struct fsm_cmd chcmd(uint8_t op)
 {
-	struct fsm_cmd c = {.op = FSM_OP_CH_GETBATCH};
+	struct fsm_cmd c = {.op = op};
 	strcpy(c.ch.name, CH);
 	c.ch.member_id = inst_member;
 	c.ch.epoch = inst_epoch;
+	return c;
+}
+
+/* The next message of a GETBATCH result: its chseq, and in body the first 15
+ * bytes after its transmission header. Returns 0 when the batch is done. */
+static int batch_next(struct fsm_chiter *it, uint64_t *seq, char body[16])
+{
+	struct fsm_msg m;
+	int done;
+	assert_int_equal(fsm_chiter_batch(it, seq, &m, &done), QSG_OK);
+	if (done)
+		return 0;
+	struct fsm_xqh h;
+	size_t hl;
+	assert_int_equal(fsm_xqh_decode(m.body.p, m.body.len, &h, &hl), QSG_OK);
+	size_t n = m.body.len - hl < 15 ? m.body.len - hl : 15;
+	memcpy(body, (const char *)m.body.p + hl, n);
+	body[n] = '\0';
+	return 1;
+}
+
+static uint32_t getb(struct ctx *x, bool alone, uint32_t max, uint64_t *seqs, char bodies[][16])
+{
+	struct fsm_cmd c = chcmd(FSM_OP_CH_GETBATCH);
 	c.ch.max_msgs = alone ? 1 : max;
 	c.ch.flags = alone ? FSM_CHF_ALONE : 0;
 	assert_int_equal(exec(x, &c), QSG_OK);
 	struct fsm_chiter it;
 	fsm_chiter_result(&it, &x->r.ch);
 	uint32_t i = 0;
-	for (;; i++) {
-		uint64_t seq;
-		struct fsm_msg m;
-		int done;
-		assert_int_equal(fsm_chiter_batch(&it, &seq, &m, &done), QSG_OK);
-		if (done)
-			break;
-		struct fsm_xqh h;
-		size_t hl;
-		assert_int_equal(fsm_xqh_decode(m.body.p, m.body.len, &h, &hl), QSG_OK);
+	uint64_t seq;
+	char body[16];
+	for (; batch_next(&it, &seq, body); i++) {
 		if (seqs != NULL)
 			seqs[i] = seq;
-		if (bodies != NULL) {
-			size_t n = m.body.len - hl < 15 ? m.body.len - hl : 15;
-			memcpy(bodies[i], (const char *)m.body.p + hl, n);
-			bodies[i][n] = '\0';
-		}
+		if (bodies != NULL)
+			strcpy(bodies[i], body);
 	}
 	assert_int_equal(i, x->r.ch.count);
 	return i;
@@ -144,14 +159,11 @@ static uint32_t getb(struct ctx *x, bool alone, uint32_t max, uint64_t *seqs, ch
 static int settle(struct ctx *x, uint64_t upto, uint32_t flags, const struct fsm_chdisp *d,
 		  uint32_t nd)
 {
-	struct fsm_cmd c = {.op = FSM_OP_CH_SETTLE};
+	struct fsm_cmd c = chcmd(FSM_OP_CH_SETTLE);
 	struct qsg_wbuf l;
 	qsg_wbuf_init(&l);
 	for (uint32_t i = 0; i < nd; i++)
 		fsm_chlist_put_disp(&l, &d[i]);
-	strcpy(c.ch.name, CH);
-	c.ch.member_id = inst_member;
-	c.ch.epoch = inst_epoch;
 	c.ch.seq = upto;
 	c.ch.flags = flags;
 	c.ch.count = nd;
@@ -631,10 +643,7 @@ static uint32_t getb_deep(struct ctx *x, struct fsm *g, bool alone, uint32_t max
 			  uint32_t *nb, uint64_t *last)
 {
 	uint64_t s0 = x->f->blk_steps, r0 = x->f->blk_reads;
-	struct fsm_cmd c = {.op = FSM_OP_CH_GETBATCH};
-	strcpy(c.ch.name, CH);
-	c.ch.member_id = inst_member;
-	c.ch.epoch = inst_epoch;
+	struct fsm_cmd c = chcmd(FSM_OP_CH_GETBATCH);
 	c.ch.max_msgs = max;
 	c.ch.flags = alone ? FSM_CHF_ALONE : 0;
 	assert_int_equal(run(x, g, &c), QSG_OK);
@@ -643,20 +652,9 @@ static uint32_t getb_deep(struct ctx *x, struct fsm *g, bool alone, uint32_t max
 	struct fsm_chiter it;
 	fsm_chiter_result(&it, &x->r.ch);
 	uint32_t i = 0;
-	for (;; i++) {
-		uint64_t seq;
-		struct fsm_msg m;
-		int done;
-		assert_int_equal(fsm_chiter_batch(&it, &seq, &m, &done), QSG_OK);
-		if (done)
-			break;
-		struct fsm_xqh h;
-		size_t hl;
-		assert_int_equal(fsm_xqh_decode(m.body.p, m.body.len, &h, &hl), QSG_OK);
-		char body[16], want[16];
-		size_t n = m.body.len - hl < 15 ? m.body.len - hl : 15;
-		memcpy(body, (const char *)m.body.p + hl, n);
-		body[n] = '\0';
+	uint64_t seq;
+	char body[16], want[16];
+	for (; batch_next(&it, &seq, body); i++) {
 		if (body[0] == 'B') {
 			(*nb)++;
 		} else {
@@ -671,10 +669,7 @@ static uint32_t getb_deep(struct ctx *x, struct fsm *g, bool alone, uint32_t max
 
 static void settle_deep(struct ctx *x, struct fsm *g, uint64_t upto)
 {
-	struct fsm_cmd c = {.op = FSM_OP_CH_SETTLE};
-	strcpy(c.ch.name, CH);
-	c.ch.member_id = inst_member;
-	c.ch.epoch = inst_epoch;
+	struct fsm_cmd c = chcmd(FSM_OP_CH_SETTLE);
 	c.ch.seq = upto;
 	assert_int_equal(run(x, g, &c), QSG_OK);
 }
