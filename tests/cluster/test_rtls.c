@@ -264,6 +264,17 @@ static bool accepted_one(void *arg)
 	return ((struct side *)arg)->accepted > 0;
 }
 
+/* QM1 (a) connected to a listening QM2 (b), and b has accepted it. */
+static void pair_up(struct side *a, struct side *b, struct creq *c)
+{
+	side_init(a, 1, BASE_PORT + 1, dir, "QM1");
+	side_init(b, 2, BASE_PORT + 2, dir, "QM2");
+	side_listen(b);
+	side_connect(a, c, 2, b->address);
+	assert_int_equal(c->status, 0);
+	run_until(accepted_one, b);
+}
+
 static void test_connect_bytes_close(void **state)
 {
 	(void)state;
@@ -322,12 +333,7 @@ static void test_burst(void **state)
 	(void)state;
 	struct side a, b;
 	struct creq c;
-	side_init(&a, 1, BASE_PORT + 1, dir, "QM1");
-	side_init(&b, 2, BASE_PORT + 2, dir, "QM2");
-	side_listen(&b);
-	side_connect(&a, &c, 2, b.address);
-	assert_int_equal(c.status, 0);
-	run_until(accepted_one, &b);
+	pair_up(&a, &b, &c);
 
 	unsigned char *burst = malloc(BURST);
 	assert_non_null(burst);
@@ -542,12 +548,7 @@ static void test_close_in_flight(void **state)
 	(void)state;
 	struct side a, b;
 	struct creq c;
-	side_init(&a, 1, BASE_PORT + 1, dir, "QM1");
-	side_init(&b, 2, BASE_PORT + 2, dir, "QM2");
-	side_listen(&b);
-	side_connect(&a, &c, 2, b.address);
-	assert_int_equal(c.status, 0);
-	run_until(accepted_one, &b);
+	pair_up(&a, &b, &c);
 
 	unsigned char *burst = calloc(1, BURST);
 	assert_non_null(burst);
