@@ -83,6 +83,23 @@ static void answer_op(struct fake *fk, uint8_t op)
 			fake_cmd_apply(fk, i);
 }
 
+/* Run n renewal periods, applying every command at each tick. */
+static void answer_rounds(struct fake *fk, int n)
+{
+	for (int k = 0; k < n; k++) {
+		fake_run_ms(fk, RENEW);
+		answer_all(fk);
+	}
+}
+
+/* The replica's row of member id (it must have one). */
+static struct fsm_member member_of(struct fake *fk, uint32_t id)
+{
+	struct fsm_member m;
+	assert_int_equal(fsm_member_get(fk->d.fsm, id, &m), QSG_OK);
+	return m;
+}
+
 static void join_then_renew(void **state)
 {
 	(void)state;
@@ -108,10 +125,7 @@ static void join_then_renew(void **state)
 	/* then a renewal every renew_ms, with this member's Raft statistics */
 	fk.info.term = 7;
 	fk.info.commit_index = 42;
-	for (int i = 0; i < 10; i++) {
-		fake_run_ms(&fk, RENEW);
-		answer_all(&fk);
-	}
+	answer_rounds(&fk, 10);
 	size_t renewals = count_op(&fk, FSM_OP_LEASE_RENEW);
 	assert_true(renewals >= 5 && renewals <= 12);
 	struct fake_cmd *last = &fk.cmds[fk.ncmds - 1];
@@ -122,9 +136,7 @@ static void join_then_renew(void **state)
 	assert_int_equal(last->cmd.stats.role, GLUE_FOLLOWER);
 	assert_false(lease_fenced(l));
 	assert_int_equal(fk.fence_calls, 2);
-	struct fsm_member m;
-	assert_int_equal(fsm_member_get(fk.d.fsm, 1, &m), QSG_OK);
-	assert_int_equal(m.state, FSM_MEMBER_ACTIVE);
+	assert_int_equal(member_of(&fk, 1).state, FSM_MEMBER_ACTIVE);
 	stop(&fk, l);
 }
 
@@ -192,8 +204,7 @@ static void refused_renewal_rejoins(void **state)
 	fake_run_ms(&fk, RENEW + 2);
 	assert_int_equal(fk.cmds[fk.ncmds - 1].cmd.op, FSM_OP_LEASE_RENEW);
 	/* the leader declares us failed before the renewal applies */
-	struct fsm_member m;
-	assert_int_equal(fsm_member_get(fk.d.fsm, 1, &m), QSG_OK);
+	struct fsm_member m = member_of(&fk, 1);
 	struct fsm_cmd fail;
 	memset(&fail, 0, sizeof fail);
 	fail.op = FSM_OP_MEMBER_FAIL;
@@ -201,8 +212,7 @@ static void refused_renewal_rejoins(void **state)
 	fail.seq = (uint64_t)m.lease_expiry_ms;
 	fk.now = m.lease_expiry_ms + 1; /* leader time past the expiry */
 	assert_int_equal(fake_apply(&fk, &fail), QSG_OK);
-	assert_int_equal(fsm_member_get(fk.d.fsm, 1, &m), QSG_OK);
-	assert_int_equal(m.state, FSM_MEMBER_FAILED);
+	assert_int_equal(member_of(&fk, 1).state, FSM_MEMBER_FAILED);
 	size_t before = count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED);
 	fake_run_ms(&fk, 2 * RENEW);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), before + 1);
@@ -572,13 +582,8 @@ static void join_refused(int refusal)
 	assert_string_equal(fk.cmds[2].cmd.client_addr, fk.cfg.listen);
 	fake_cmd_apply(&fk, 2);
 	assert_false(lease_fenced(l));
-	struct fsm_member m;
-	assert_int_equal(fsm_member_get(fk.d.fsm, 1, &m), QSG_OK);
-	assert_int_equal(m.state, FSM_MEMBER_ACTIVE);
-	for (int i = 0; i < 5; i++) {
-		fake_run_ms(&fk, RENEW);
-		answer_all(&fk);
-	}
+	assert_int_equal(member_of(&fk, 1).state, FSM_MEMBER_ACTIVE);
+	answer_rounds(&fk, 5);
 	assert_true(count_op(&fk, FSM_OP_LEASE_RENEW) >= 2);
 	/* Declared failed later: it rejoins with op 40 again (the flag lasts
 	 * for the process's life). */
@@ -608,22 +613,13 @@ static void reports_level(void **state)
 	size_t i = first_op(&fk, FSM_OP_MEMBER_LEVEL);
 	assert_int_equal(fk.cmds[i].cmd.member_id, 1);
 	assert_int_equal(fk.cmds[i].cmd.seq, FSM_CMDLEVEL);
-	for (int k = 0; k < 5; k++) {
-		fake_run_ms(&fk, RENEW);
-		answer_all(&fk);
-	}
+	answer_rounds(&fk, 5);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_LEVEL), 1); /* recorded: not again */
-	struct fsm_member m;
-	assert_int_equal(fsm_member_get(fk.d.fsm, 1, &m), QSG_OK);
-	assert_int_equal(m.cmdlevel, FSM_CMDLEVEL);
+	assert_int_equal(member_of(&fk, 1).cmdlevel, FSM_CMDLEVEL);
 	declare_failed_here(&fk);
-	for (int k = 0; k < 5; k++) {
-		fake_run_ms(&fk, RENEW);
-		answer_all(&fk);
-	}
+	answer_rounds(&fk, 5);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_LEVEL), 2); /* after the rejoin */
-	assert_int_equal(fsm_member_get(fk.d.fsm, 1, &m), QSG_OK);
-	assert_int_equal(m.cmdlevel, FSM_CMDLEVEL);
+	assert_int_equal(member_of(&fk, 1).cmdlevel, FSM_CMDLEVEL);
 	stop(&fk, l);
 }
 
