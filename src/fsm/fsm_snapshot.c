@@ -559,6 +559,32 @@ static struct qmsg *snap_msg_new(struct fsm *g, const struct rctx *x, const stru
 	return m;
 }
 
+/* The next message of a run kept in get order (a queue's messages, a
+ * channel's park): decoded, its seqno checked, made, and checked to come
+ * after `last`. Errors name "snapshot KIND NAME: BAD" (or ": ORDER"); a
+ * message cut short returns r->err with errmsg untouched. */
+static int snap_run_msg(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, const struct qmsg *last,
+			const char *kind, const char *name, const char *bad, const char *order,
+			struct fsm_msg *v, struct qmsg **mp, char *errmsg)
+{
+	uint32_t crc;
+	int64_t hold;
+	snap_msg_decode(r, x, v, &crc, &hold);
+	if (r->err != QSG_OK)
+		return r->err;
+	if (v->seqno == 0 || v->seqno > g->last_seqno)
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot %s %s: %s", kind, name, bad);
+	struct qmsg *m = snap_msg_new(g, x, v, crc, hold, false, errmsg);
+	if (m == NULL)
+		return QSG_RC_BAD_FRAME;
+	if (last != NULL && !msg_get_before(last, m)) {
+		msg_destroy(m);
+		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot %s %s: %s", kind, name, order);
+	}
+	*mp = m;
+	return QSG_OK;
+}
+
 /* Remember m (linked into the new state) for the provider calls. */
 static int rctx_add(struct rctx *x, struct qmsg *m, const struct fsm_msg *v, char *errmsg)
 {
@@ -625,22 +651,10 @@ static int restore_queues(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, cha
 		struct qmsg *last = NULL;
 		for (uint32_t j = 0; j < nm && r->err == QSG_OK; j++) {
 			struct fsm_msg v;
-			uint32_t crc;
-			int64_t hold;
-			snap_msg_decode(r, x, &v, &crc, &hold);
-			if (r->err != QSG_OK)
-				break;
-			if (v.seqno == 0 || v.seqno > g->last_seqno)
-				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
-						"snapshot queue %s: bad seqno", a.name);
-			struct qmsg *m = snap_msg_new(g, x, &v, crc, hold, false, errmsg);
-			if (m == NULL)
-				return QSG_RC_BAD_FRAME;
-			if (last != NULL && !msg_get_before(last, m)) {
-				msg_destroy(m);
-				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
-						"snapshot queue %s: messages out of order", a.name);
-			}
+			struct qmsg *m;
+			if ((rc = snap_run_msg(g, r, x, last, "queue", a.name, "bad seqno",
+					       "messages out of order", &v, &m, errmsg)) != QSG_OK)
+				return rc;
 			make_visible(g, q, m, true);
 			q->curdepth++;
 			last = m;
@@ -842,29 +856,16 @@ static int restore_parks(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, stru
 		struct qmsg *last = NULL;
 		for (uint32_t k = 0; k < n && r->err == QSG_OK; k++) {
 			struct fsm_msg v;
-			uint32_t crc;
-			int64_t hold;
-			snap_msg_decode(r, x, &v, &crc, &hold);
-			if (r->err != QSG_OK)
-				break;
-			if (v.seqno == 0 || v.seqno > g->last_seqno)
-				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
-						"snapshot channel %s: bad parked message",
-						e->s.name);
-			struct qmsg *m = snap_msg_new(g, x, &v, crc, hold, false, errmsg);
-			if (m == NULL)
-				return QSG_RC_BAD_FRAME;
-			if (last != NULL && !msg_get_before(last, m)) {
-				msg_destroy(m);
-				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
-						"snapshot channel %s: parked messages out of order",
-						e->s.name);
-			}
+			struct qmsg *m;
+			int rc =
+			    snap_run_msg(g, r, x, last, "channel", e->s.name, "bad parked message",
+					 "parked messages out of order", &v, &m, errmsg);
+			if (rc != QSG_OK)
+				return rc;
 			park_insert(g, e->pk[j], m, true);
 			q->curdepth++;
 			last = m;
-			int rc = rctx_add(x, m, &v, errmsg);
-			if (rc != QSG_OK)
+			if ((rc = rctx_add(x, m, &v, errmsg)) != QSG_OK)
 				return rc;
 		}
 	}
