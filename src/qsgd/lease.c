@@ -36,8 +36,13 @@ struct lease {
 	 * MEMBER_JOIN. Until it has, a FAILED state in the replica is an old one
 	 * (the join was applied by the leader, not here yet: a member catching
 	 * up, or whose applies are deferred) and must not start another join,
-	 * which would detach its sessions again (a join storm). */
+	 * which would detach its sessions again (a join storm). ACTIVE counts
+	 * only with a renewal time after the join was sent (join_wall, this
+	 * member's wall clock): a replica replaying the log from before a
+	 * restart shows the member ACTIVE from before its failure, then FAILED,
+	 * and only then the new join. */
 	bool join_seen;
+	int64_t join_wall;
 	bool fenced;
 	bool have_ack;
 	uint64_t last_ack_send; /* uv_now() when the last acknowledged renewal was sent */
@@ -66,6 +71,7 @@ struct lease_op {
 	uint64_t sent;
 	uint32_t member_id;
 	int64_t expiry;
+	int64_t join_wall; /* OP_JOIN: qsgd_wall_ms() when sent */
 	char name[FSM_NAME_MAX + 1];
 };
 
@@ -169,6 +175,7 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 					   d->cfg->name, d->cfg->id, d->cfg->group);
 			l->joined = true;
 			l->join_seen = false;
+			l->join_wall = op->join_wall;
 			acked(l, op->sent);
 			backout_kick(l); /* leading: its old sessions' backout */
 		} else if (rc != QSG_OK && !legacy_fallback(l, op, rc)) {
@@ -393,7 +400,8 @@ static void tick_cb(uv_timer_t *t)
 		if (fsm_member_get(d->fsm, d->cfg->id, &m) != QSG_OK) {
 			/* not applied here yet */
 		} else if (m.state == FSM_MEMBER_ACTIVE) {
-			l->join_seen = true;
+			if (m.last_renew_ms > l->join_wall)
+				l->join_seen = true;
 			level_report(l, &m);
 		} else if (m.state == FSM_MEMBER_FAILED && l->join_seen) {
 			QLOG_WARNING(d->log, "QSG4005W", "member %s was declared failed: rejoining",
@@ -411,7 +419,8 @@ static void tick_cb(uv_timer_t *t)
 			snprintf(cmd.name, sizeof cmd.name, "%s", d->cfg->name);
 			snprintf(cmd.raft_addr, sizeof cmd.raft_addr, "%s", d->cfg->raft);
 			snprintf(cmd.client_addr, sizeof cmd.client_addr, "%s", d->cfg->listen);
-			submit(l, &cmd, OP_JOIN, NULL);
+			struct lease_op about = {.join_wall = qsgd_wall_ms()};
+			submit(l, &cmd, OP_JOIN, &about);
 		}
 	} else if (l->busy[OP_RENEW] < MAX_RENEW_INFLIGHT) {
 		cmd.op = FSM_OP_LEASE_RENEW;

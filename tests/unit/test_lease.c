@@ -270,6 +270,7 @@ static void lagging_replica_no_join_storm(void **state)
 	assert_int_equal(fk.cmds[0].cmd.op, FSM_OP_MEMBER_JOIN_BOUNDED);
 	answer_elsewhere(&fk, leader, 0);
 	struct fsm_cmd join = fk.cmds[0].cmd;
+	fk.now = qsgd_wall_ms() + 1; /* the join's entry: after it was sent */
 	assert_int_equal(fake_apply(&fk, &join), QSG_OK); /* the replica applies it too */
 	fake_run_ms(&fk, 2 * RENEW);
 	/* failed here (an old entry being replayed): rejoin once */
@@ -291,12 +292,55 @@ static void lagging_replica_no_join_storm(void **state)
 	/* The replica catches up with the join: ACTIVE. A failure after that
 	 * is a real one: rejoin. */
 	join = fk.cmds[0].cmd;
+	fk.now = qsgd_wall_ms() + 1;
 	assert_int_equal(fake_apply(&fk, &join), QSG_OK);
 	fake_run_ms(&fk, 2 * RENEW);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 2);
 	declare_failed_here(&fk);
 	fake_run_ms(&fk, 2 * RENEW);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 3);
+	stop(&fk, l);
+	fsm_close(leader);
+}
+
+/* A restarted member replays the log from before its failure: its replica
+ * shows it ACTIVE (an old renewal), then FAILED (the old MEMBER_FAIL), and
+ * only then its new join. The old ACTIVE must not arm the rejoin, or the
+ * old FAILED after it makes the member join again and detach its new
+ * sessions (found by test_large under ASan: a consumer got a message twice). */
+static void replayed_old_active_no_rejoin(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	struct fsm *leader;
+	char errmsg[QSG_ERRMSG_SIZE];
+	assert_int_equal(fsm_init(&leader, errmsg), QSG_OK);
+	start(&fk, &l, GLUE_FOLLOWER);
+	/* The replica, restored from before the restart: this member ACTIVE
+	 * with a renewal from before its failure. */
+	struct fsm_cmd old = {.op = FSM_OP_MEMBER_JOIN, .member_id = 1, .seq = LEASE};
+	snprintf(old.name, sizeof old.name, "QM1");
+	fk.now = qsgd_wall_ms() - 5000;
+	assert_int_equal(fake_apply(&fk, &old), QSG_OK);
+	lease_start(l);
+	fake_run_ms(&fk, 1);
+	assert_int_equal(fk.cmds[0].cmd.op, FSM_OP_MEMBER_JOIN_BOUNDED);
+	answer_elsewhere(&fk, leader, 0); /* joined; the replica still lags */
+	fake_run_ms(&fk, 2 * RENEW); /* it sees the old ACTIVE */
+	declare_failed_here(&fk); /* the old MEMBER_FAIL is replayed */
+	fake_run_ms(&fk, 2 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 1);
+	/* Then the new join: ACTIVE with a renewal after it was sent. A
+	 * failure after that is a real one: rejoin. */
+	struct fsm_cmd join = fk.cmds[0].cmd;
+	fk.now = qsgd_wall_ms() + 1;
+	assert_int_equal(fake_apply(&fk, &join), QSG_OK);
+	fake_run_ms(&fk, 2 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 1);
+	declare_failed_here(&fk);
+	fake_run_ms(&fk, 2 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 2);
 	stop(&fk, l);
 	fsm_close(leader);
 }
@@ -955,6 +999,7 @@ int main(void)
 	    cmocka_unit_test(survives_instant_completion),
 	    cmocka_unit_test(stalled_leader_fail_stops),
 	    cmocka_unit_test(lagging_replica_no_join_storm),
+	    cmocka_unit_test(replayed_old_active_no_rejoin),
 	    cmocka_unit_test(reports_level),
 	    cmocka_unit_test(level_refused_waits),
 	    cmocka_unit_test(old_leader_join_unknown_op),
