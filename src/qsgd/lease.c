@@ -242,9 +242,10 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 			l->level_refused_logged = true;
 			l->level_retry_at = uv_now(d->loop) + LEVEL_RETRY_MS;
 		} else if (rc == QSG_OK) {
-			QLOG_INFO_(d->log, "QSG4016I",
-				   "member %s reported command level %u; the group's is %u",
-				   d->cfg->name, d->cmdlevel, fsm_group_cmdlevel(d->fsm));
+			/* Not the group's level: this replica may not have
+			 * applied the report yet (DISPLAY QMGR GRPLEVEL). */
+			QLOG_INFO_(d->log, "QSG4016I", "member %s reported command level %u",
+				   d->cfg->name, d->cmdlevel);
 			l->level_refused_logged = false;
 		} else {
 			QLOG_DBG(d->log, "QSG4017D", "MEMBER_LEVEL: %s", qsg_rc_name(rc));

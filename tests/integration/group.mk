@@ -7,6 +7,6 @@ TESTS += tests/integration/test_group_ops.sh tests/integration/test_chan_stopkil
 EXTRA_DIST += tests/integration/test_group_ops.sh tests/integration/test_chan_stopkill.sh \
 	tests/integration/test_cmdlevel.sh
 check_PROGRAMS += tests/integration/uow2q
-tests_integration_uow2q_SOURCES = tests/integration/uow2q.c
+tests_integration_uow2q_SOURCES = tests/integration/uow2q.c tests/integration/uowtool.h
 tests_integration_uow2q_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/common
 tests_integration_uow2q_LDADD = libqsg.la

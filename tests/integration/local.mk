@@ -7,7 +7,7 @@ TESTS += \
 	tests/integration/test_badinput.sh
 EXTRA_DIST += tests/integration/lib.sh tests/integration/test_basic.sh tests/integration/test_failover.sh tests/integration/test_uow.sh tests/integration/test_badinput.sh
 check_PROGRAMS += tests/integration/uowhold
-tests_integration_uowhold_SOURCES = tests/integration/uowhold.c
+tests_integration_uowhold_SOURCES = tests/integration/uowhold.c tests/integration/uowtool.h
 tests_integration_uowhold_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/common
 tests_integration_uowhold_LDADD = libqsg.la
 TESTS += tests/integration/test_restart.sh

@@ -9,33 +9,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "libqsg/qsg.h"
+#include "uowtool.h"
 
 int main(int argc, char **argv)
 {
-	char errmsg[QSG_ERRMSG_SIZE];
-	qsg_conn *c;
 	int n, rc;
 
 	if (argc != 6 || (n = atoi(argv[4])) <= 0) {
 		fprintf(stderr, "usage: uow2q CONN QA QB N commit|backout|hold\n");
 		return 2;
 	}
-	rc = qsg_connect(argv[1], "uow2q", &c, errmsg);
-	if (rc != QSG_OK) {
-		fprintf(stderr, "connect: %s\n", errmsg);
-		return 1;
-	}
+	qsg_conn *c = uowtool_connect(argv[1], "uow2q");
 	for (int i = 0; i < n; i++) {
-		struct qsg_md md;
-		void *body = NULL;
 		size_t len = 0;
-		qsg_md_init(&md);
-		rc = qsg_get(c, argv[2], &md, QSG_GMO_SYNCPOINT, 5000, &body, &len);
-		if (rc != QSG_OK) {
-			fprintf(stderr, "get: %s: %s\n", qsg_reason_name(rc), qsg_last_error(c));
-			return 1;
-		}
+		void *body = uowtool_get(c, argv[2], &len);
 		struct qsg_md out;
 		qsg_md_init(&out);
 		rc = qsg_put(c, argv[3], &out, body, len, QSG_PMO_SYNCPOINT | QSG_PMO_NEW_MSG_ID);
