@@ -16,13 +16,46 @@ static void merge_chattrs(struct fsm_chattrs *dst, const struct fsm_chattrs *src
 	fsm_chattrs_merge(dst, src, src->set);
 	dst->set |= src->set;
 }
+/* A private channel (docs/channels.md "Private channels") is changed
+ * through its own member; DELETE also through any member once its member
+ * is no longer in the group (REMOVE MEMBER). QSGDISP, when given, must be
+ * the channel's own: ALTER and DELETE cannot change a disposition (nor can
+ * MQ's). false (and replied) when the command cannot go on. */
+static bool check_disposition(struct admin_op *op, const struct mqsc_cmd *mc,
+			      const struct fsm_chattrs *cur)
+{
+	bool priv = FSM_CH_PRIVATE(cur);
+	uint8_t disp = priv ? FSM_DISP_QMGR : FSM_DISP_GROUP;
+	char owner[FSM_NAME_MAX + 16];
+	struct fsm_member m;
+	if (mc->qsgdisp != 0 && mc->qsgdisp != disp) {
+		admin_op_refuse(op, QSG_RC_CHANNEL_NOT_FOUND,
+				"%s has QSGDISP(%s): a disposition cannot be changed", op->object,
+				priv ? "QMGR" : "GROUP");
+		return false;
+	}
+	if (!priv || cur->scope == op->env.member_id)
+		return true;
+	if (mc->verb == MQSC_DELETE && fsm_member_get(op->env.fsm, cur->scope, &m) != QSG_OK)
+		return true; /* its member was removed from the group */
+	admin_member_name(&op->env, cur->scope, owner, sizeof owner);
+	admin_op_refuse(op, QSG_RC_CHANNEL_NOT_FOUND,
+			"%s is a private channel (QSGDISP(QMGR)) of %s: change it through that "
+			"member",
+			op->object, owner);
+	return false;
+}
+
 void admin_exec_channel_change(struct admin_op *op, const struct mqsc_cmd *mc)
 {
 	struct fsm_chcmd *ch = &op->cmd.ch;
 	struct fsm_chattrs cur;
+	bool have = fsm_channel_get(op->env.fsm, mc->name, &cur) == QSG_OK;
 
 	op->cmd.flags = mc->flags;
 	snprintf(ch->name, sizeof ch->name, "%.*s", FSM_CHNAME_MAX, mc->name);
+	if (mc->verb != MQSC_DEFINE && have && !check_disposition(op, mc, &cur))
+		return;
 	switch (mc->verb) {
 	case MQSC_DEFINE:
 		op->cmd.op = FSM_OP_CHDEFINE;
@@ -38,12 +71,23 @@ void admin_exec_channel_change(struct admin_op *op, const struct mqsc_cmd *mc)
 			merge_chattrs(&ch->attrs, &like);
 		}
 		merge_chattrs(&ch->attrs, &mc->chattrs);
+		if (mc->qsgdisp == FSM_DISP_QMGR) {
+			/* A private channel of this member (level 3). */
+			ch->attrs.set |= FSM_CA_QSGDISP;
+			ch->attrs.disp = FSM_DISP_QMGR;
+			ch->attrs.scope = op->env.member_id;
+		}
 		break;
 	case MQSC_ALTER:
 		op->cmd.op = FSM_OP_CHALTER;
 		merge_chattrs(&ch->attrs, &mc->chattrs);
-		if ((ch->attrs.set & FSM_CA_CHLTYPE) &&
-		    fsm_channel_get(op->env.fsm, mc->name, &cur) == QSG_OK) {
+		if (have && FSM_CH_PRIVATE(&cur)) {
+			/* The disposition the state machine checks. */
+			ch->attrs.set |= FSM_CA_QSGDISP;
+			ch->attrs.disp = FSM_DISP_QMGR;
+			ch->attrs.scope = cur.scope;
+		}
+		if ((ch->attrs.set & FSM_CA_CHLTYPE) && have) {
 			if (cur.chltype != ch->attrs.chltype) {
 				admin_op_refuse(op, QSG_RC_BAD_ATTR,
 						"CHLTYPE cannot be changed: %s is a %s channel",
@@ -63,15 +107,17 @@ void admin_exec_channel_change(struct admin_op *op, const struct mqsc_cmd *mc)
 }
 
 /* The channel definition for START/STOP/RESET/RESOLVE: must exist and be a
- * sender. Returns false (and replies) otherwise. */
-static bool need_sender(struct admin_op *op)
+ * sender (copied to *def when def is not NULL). Returns false (and replies)
+ * otherwise. */
+static bool need_sender(struct admin_op *op, struct fsm_chattrs *out)
 {
-	struct fsm_chattrs def;
-	if (fsm_channel_get(op->env.fsm, op->name, &def) != QSG_OK) {
+	struct fsm_chattrs tmp;
+	struct fsm_chattrs *def_p = out != NULL ? out : &tmp;
+	if (fsm_channel_get(op->env.fsm, op->name, def_p) != QSG_OK) {
 		admin_op_refuse(op, QSG_RC_CHANNEL_NOT_FOUND, "%s not found%s", op->object, "");
 		return false;
 	}
-	if (def.chltype != FSM_CHL_SDR) {
+	if (def_p->chltype != FSM_CHL_SDR) {
 		char what[ADMIN_TEXT_SIZE / 2];
 		const char *why =
 		    op->verb == MQSC_START  ? "receiver channels start when their partner connects"
@@ -84,16 +130,60 @@ static bool need_sender(struct admin_op *op)
 	return true;
 }
 
+/* START of a private channel (docs/channels.md "Private channels"): it
+ * runs on its member, wherever START is issued (the status entry names
+ * that member as its owner, and its channel initiator starts it). Refused
+ * when that member cannot run it now, when CHLDISP(FIXSHARED) asks for
+ * another member, and when its XMITQ is not a QMGR local queue with
+ * USAGE(XMITQ) of that member. false with *rc and text set then. */
+static bool private_start_ok(struct admin_op *op, const struct mqsc_cmd *mc,
+			     const struct fsm_chattrs *def, char *text, size_t size, int *rc)
+{
+	char owner[FSM_NAME_MAX + 16];
+	struct fsm_member m;
+	struct fsm_qinfo q;
+	admin_member_name(&op->env, def->scope, owner, sizeof owner);
+	if (mc->chldisp == MQSC_CHLDISP_FIXSHARED && def->scope != op->env.member_id) {
+		*rc = QSG_RC_BAD_ATTR;
+		snprintf(text, size,
+			 "QSG0024E: START %s CHLDISP(FIXSHARED): it is a private channel of %s "
+			 "and runs only there: %s (%d).",
+			 op->object, owner, qsg_rc_name(*rc), *rc);
+		return false;
+	}
+	if (fsm_member_get(op->env.fsm, def->scope, &m) != QSG_OK || m.state != FSM_MEMBER_ACTIVE ||
+	    m.chinit == 0) {
+		*rc = QSG_RC_CHINIT_NOT_RUNNING;
+		snprintf(text, size,
+			 "QSG0024E: START %s: it is a private channel of %s, whose channel "
+			 "initiator is not running; no other member runs it: %s (%d).",
+			 op->object, owner, qsg_rc_name(*rc), *rc);
+		return false;
+	}
+	if (fsm_queue_info(op->env.fsm, def->scope, def->xmitq, &q) != QSG_OK ||
+	    q.attrs.disp != FSM_DISP_QMGR || q.attrs.qtype != FSM_QT_LOCAL ||
+	    q.attrs.usage != FSM_USAGE_XMITQ) {
+		*rc = QSG_RC_XMIT_Q_USAGE_ERROR;
+		snprintf(text, size,
+			 "QSG0024E: START %s: the XMITQ of a private channel must be a "
+			 "QSGDISP(QMGR) local queue with USAGE(XMITQ) of %s; %s is not: %s (%d).",
+			 op->object, owner, def->xmitq, qsg_rc_name(*rc), *rc);
+		return false;
+	}
+	return true;
+}
+
 void admin_exec_start_stop(struct admin_op *op, const struct mqsc_cmd *mc)
 {
 	struct fsm_chcmd *ch = &op->cmd.ch;
 	struct fsm_chstatus st;
 	struct fsm_chimage cur;
 	char text[ADMIN_TEXT_SIZE];
+	struct fsm_chattrs def;
 	uint32_t owner = 0;
 	int rc;
 
-	if (!need_sender(op))
+	if (!need_sender(op, &def))
 		return;
 	memset(&cur, 0, sizeof cur);
 	if (fsm_chstatus_get(op->env.fsm, op->name, "", &st) == QSG_OK)
@@ -107,7 +197,13 @@ void admin_exec_start_stop(struct admin_op *op, const struct mqsc_cmd *mc)
 		admin_finish(op, rc, text);
 		return;
 	}
-	if (op->verb == MQSC_START) {
+	if (op->verb == MQSC_START && FSM_CH_PRIVATE(&def)) {
+		if (!private_start_ok(op, mc, &def, text, sizeof text, &rc)) {
+			admin_finish(op, rc, text);
+			return;
+		}
+		ch->after.owner = def.scope;
+	} else if (op->verb == MQSC_START) {
 		if (mc->chldisp == MQSC_CHLDISP_FIXSHARED) {
 			if (op->env.chinit_running == NULL ||
 			    op->env.chinit_running(op->env.arg) != 1) {
@@ -141,7 +237,7 @@ void admin_exec_start_stop(struct admin_op *op, const struct mqsc_cmd *mc)
 
 void admin_exec_reset(struct admin_op *op, const struct mqsc_cmd *mc)
 {
-	if (!need_sender(op))
+	if (!need_sender(op, NULL))
 		return;
 	op->cmd.op = FSM_OP_CH_RESET;
 	snprintf(op->cmd.ch.name, sizeof op->cmd.ch.name, "%.*s", FSM_CHNAME_MAX, op->name);
@@ -155,7 +251,7 @@ void admin_exec_resolve(struct admin_op *op, const struct mqsc_cmd *mc)
 	struct fsm_chstatus st;
 	char text[ADMIN_TEXT_SIZE];
 
-	if (!need_sender(op))
+	if (!need_sender(op, NULL))
 		return;
 	if (fsm_chstatus_get(op->env.fsm, op->name, "", &st) != QSG_OK) {
 		snprintf(text, sizeof text, "QSG0019E: no status for channel %s: %s (%d).",

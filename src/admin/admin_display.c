@@ -254,17 +254,27 @@ static int display_channel_cb(void *arg, const struct fsm_chattrs *c)
 {
 	struct display_ctx *d = arg;
 
+	bool priv = FSM_CH_PRIVATE(c);
+	uint8_t disp = priv ? FSM_DISP_QMGR : FSM_DISP_GROUP;
 	if (!mqsc_name_matches(d->mc, c->name) ||
 	    (d->mc->chltype != 0 && c->chltype != d->mc->chltype) ||
-	    (d->mc->disp_mask != 0 && !(d->mc->disp_mask & (1u << FSM_DISP_GROUP))))
+	    (d->mc->disp_mask != 0 && !(d->mc->disp_mask & (1u << disp))))
 		return 0;
 	obj_begin(d);
 	attr_str(d, "CHANNEL", c->name);
-	/* The table's attributes in order; QSGDISP(GROUP) follows CHLTYPE. */
+	/* The table's attributes in order; QSGDISP follows CHLTYPE, and a
+	 * private channel (shown by every member: channel names are one
+	 * name space) names its member in QMNAME. */
 	for (size_t i = 0; i < fsm_chattr_count; i++) {
 		attr_table(d, &fsm_chattr_table[i], c);
-		if (fsm_chattr_table[i].bit == FSM_CA_CHLTYPE)
-			attr_str(d, "QSGDISP", "GROUP");
+		if (fsm_chattr_table[i].bit == FSM_CA_CHLTYPE) {
+			attr_str(d, "QSGDISP", priv ? "QMGR" : "GROUP");
+			if (priv) {
+				char nm[FSM_NAME_MAX + 16];
+				admin_member_name(d->env, c->scope, nm, sizeof nm);
+				attr_str(d, "QMNAME", nm);
+			}
+		}
 	}
 	obj_end(d);
 	return 0;

@@ -492,7 +492,8 @@ static int want_value(const struct mqsc_attr *a, char *errmsg)
 /* QSGDISP, with MQ's meanings (enum fsm_qdisp): SHARED (a shared queue:
  * local queues only), GROUP (a group definition; every member gets a COPY),
  * COPY (a member's copy of a GROUP object), QMGR (a member's private
- * object). Channels are shared channels: GROUP only. DISPLAY also takes
+ * object). Channels: GROUP (a shared channel) or QMGR (a private channel,
+ * docs/channels.md "Private channels"). DISPLAY also takes
  * ALL and LIVE (QMGR, COPY and SHARED: MQ's default). */
 static int check_qsgdisp(struct mqsc_cmd *cmd, const struct mqsc_attr *a, bool display,
 			 char *errmsg)
@@ -527,11 +528,12 @@ static int check_qsgdisp(struct mqsc_cmd *cmd, const struct mqsc_attr *a, bool d
 		    errmsg, QSG_RC_BAD_ATTR,
 		    "QSGDISP(%.40s): value must be SHARED, GROUP, QMGR or COPY (column %u)", v,
 		    a->column);
-	if (cmd->obj == MQSC_OBJ_CHANNEL && disp != FSM_DISP_GROUP)
+	if (cmd->obj == MQSC_OBJ_CHANNEL && disp != FSM_DISP_GROUP && disp != FSM_DISP_QMGR)
 		return qsg_errf(errmsg, QSG_RC_BAD_ATTR,
-				"QSGDISP(%s) is not supported for CHANNEL: the channels of this "
-				"group are shared channels, held once for the group and recovered "
-				"by any member; use QSGDISP(GROUP) (column %u)",
+				"QSGDISP(%s) is not supported for CHANNEL: channels are shared "
+				"channels, QSGDISP(GROUP) (held once for the group, recovered by "
+				"any member), or private channels, QSGDISP(QMGR) (this member's "
+				"own) (column %u)",
 				v, a->column);
 	if (cmd->verb == MQSC_CLEAR && disp == FSM_DISP_GROUP)
 		return qsg_errf(errmsg, QSG_RC_BAD_ATTR,

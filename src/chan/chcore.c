@@ -51,13 +51,83 @@ static void cas_to(struct chcore_rec_out *out, enum chcore_rec_why why,
 static void reconcile_rcvr(const struct chcore_rec_in *in, struct chcore_rec_out *out)
 {
 	/* Inbound entries of a failed member are removed so the partner can
-	 * reconnect anywhere; our own stale ones too. */
+	 * reconnect anywhere; our own stale ones too. A private receiver's
+	 * entry is left to its member (the partner can reconnect only there). */
 	struct fsm_chimage gone;
 	memset(&gone, 0, sizeof gone);
 	if (in->img.owner == in->self && !in->rcv_here)
 		cas_to(out, CHREC_W_RCV_GONE, &gone);
-	else if (in->owner_failed)
+	else if (in->owner_failed && in->scope == 0)
 		cas_to(out, CHREC_W_RCV_PEER, &gone);
+}
+
+/* A private sender (in->scope != 0): only its member acts, and it runs the
+ * channel on itself. Another member leaves the entry as it is, whatever
+ * its state and owner (a failed member's RUNNING entry stays RUNNING until
+ * that member is back: the channel is simply not running meanwhile). */
+static void reconcile_private(const struct chcore_rec_in *in, struct chcore_rec_out *out)
+{
+	const struct fsm_chimage *img = &in->img;
+	struct fsm_chimage after;
+
+	if (in->scope != in->self || !chcore_active(img->state))
+		return;
+	if (img->owner == in->self) {
+		if (in->have_inst && in->inst_epoch == img->epoch)
+			return; /* running here */
+		if (in->owner_failed)
+			return; /* our own rejoin is not applied yet */
+		if (img->state == FSM_CHS_STARTING && in->running && !in->closing) {
+			if (in->have_inst || !in->have_book)
+				return;
+			if (in->started_epoch >= img->epoch) {
+				after = *img;
+				after.epoch = img->epoch + 1;
+				cas_to(out, CHREC_W_RESTART_ENDED, &after);
+				return;
+			}
+			out->act = CHREC_START_LOCAL;
+			return;
+		}
+		if (img->state == FSM_CHS_RETRYING && in->have_inst)
+			return;
+		if (img->state == FSM_CHS_RETRYING && in->retry_at_ms != 0 && in->running &&
+		    !in->closing) {
+			if (in->now_ms < in->retry_at_ms)
+				return;
+			after = *img;
+			after.state = FSM_CHS_STARTING;
+			after.epoch = img->epoch + 1;
+			cas_to(out, CHREC_W_RETRY, &after);
+			return;
+		}
+	}
+	/* Ours but no instance here (we restarted), or an entry of ours
+	 * another owner had (never made by the state machine, which keeps a
+	 * private channel on its member; handled for safety). */
+	if (!in->running || in->closing) {
+		if (img->state == FSM_CHS_RECOVERING && img->owner == in->self)
+			return;
+		after = *img;
+		after.owner = in->self;
+		after.state = FSM_CHS_RECOVERING;
+		cas_to(out, CHREC_W_RECOVERING, &after);
+		return;
+	}
+	if (img->state == FSM_CHS_RETRYING && in->retry_at_ms != 0 &&
+	    in->now_ms < in->retry_at_ms) {
+		if (img->owner == in->self)
+			return;
+		after = *img;
+		after.owner = in->self;
+		cas_to(out, CHREC_W_RETRY_MOVED, &after);
+		return;
+	}
+	after = *img;
+	after.owner = in->self;
+	after.state = FSM_CHS_STARTING;
+	after.epoch = img->epoch + 1;
+	cas_to(out, CHREC_W_RESTARTED, &after);
 }
 
 /* A RETRYING entry that moves to another owner before its retry time keeps
@@ -77,6 +147,10 @@ void chcore_reconcile(const struct chcore_rec_in *in, struct chcore_rec_out *out
 	memset(out, 0, sizeof *out);
 	if (in->chltype == FSM_CHL_RCVR) {
 		reconcile_rcvr(in, out);
+		return;
+	}
+	if (in->scope != 0) {
+		reconcile_private(in, out);
 		return;
 	}
 	if (!chcore_active(img->state))

@@ -71,6 +71,11 @@ struct chcore_rec_in {
 	uint8_t chltype; /* FSM_CHL_SDR or FSM_CHL_RCVR */
 	struct fsm_chimage img; /* the entry */
 	uint32_t self;
+	/* A private channel (QSGDISP(QMGR), docs/channels.md "Private
+	 * channels"): its member; 0 = a shared channel. Only that member
+	 * acts on a private channel's entry: any other never starts, takes
+	 * over or recovers it, and its member restarts it on itself. */
+	uint32_t scope;
 	bool owner_failed; /* its owner is FAILED or unknown */
 	bool running; /* our channel initiator runs */
 	bool closing; /* this member is stopping */

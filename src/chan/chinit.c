@@ -104,6 +104,7 @@ struct cas_req {
 	bool trig;
 	bool trigger_off;
 	uint32_t trigdpth; /* evaluated with (chtrig_view_off_due) */
+	uint32_t scope; /* the xmitq's (a private channel's member, else 0) */
 	char xmitq[FSM_NAME_MAX + 1];
 	char trig_text[256]; /* QSG5070I */
 };
@@ -126,7 +127,7 @@ static void cas_done(void *arg, int status, const void *result, size_t len)
 				QLOG_INFO_(ci->d->log, "QSG5070I", "channel %s: %s", r->name,
 					   r->trig_text);
 			if (r->trigger_off &&
-			    chtrig_view_off_due(ci->d->fsm, r->xmitq, r->trigdpth))
+			    chtrig_view_off_due_in(ci->d->fsm, r->scope, r->xmitq, r->trigdpth))
 				trigger_off(ci, r);
 			else if (r->trigger_off)
 				QLOG_INFO_(ci->d->log, "QSG5073I",
@@ -241,7 +242,9 @@ static void trigger_off(struct chinit *ci, const struct cas_req *r)
 	snprintf(cmd.queue, sizeof cmd.queue, "%s", r->xmitq);
 	snprintf(cmd.attrs.name, sizeof cmd.attrs.name, "%s", r->xmitq);
 	cmd.attrs.qtype = FSM_QT_LOCAL;
-	cmd.attrs.disp = FSM_DISP_DEFAULT; /* the group's queue (scope 0) */
+	/* The group's queue (scope 0), or a private channel's member's. */
+	cmd.attrs.disp = r->scope != 0 ? FSM_DISP_QMGR : FSM_DISP_DEFAULT;
+	cmd.attrs.scope = r->scope;
 	cmd.attrs.trigger = 0;
 	cmd.attrs.set = FSM_QA_TRIGGER;
 	chhost_ref(&ci->host);
@@ -269,6 +272,7 @@ static void trig_start(void *arg, const struct chtrig_start *s)
 	r->trig = true;
 	r->trigger_off = s->trigger_off;
 	r->trigdpth = s->trigdpth;
+	r->scope = s->scope;
 	snprintf(r->xmitq, sizeof r->xmitq, "%s", s->xmitq);
 	const char *type = fsm_attr_enum_name(fsm_attr_trigtype, s->trigtype);
 	snprintf(r->reason, sizeof r->reason, "triggered: TRIGTYPE(%s), depth %u", type, s->depth);
@@ -368,6 +372,9 @@ static int reconcile_entry(void *arg, const struct fsm_chstatus *st)
 	    .retry_at_ms = st->img.state == FSM_CHS_RETRYING ? st->retry_at_ms : 0,
 	    .now_ms = fsm_last_time(ci->d->fsm),
 	};
+	struct fsm_chattrs def;
+	if (fsm_channel_get(ci->d->fsm, st->name, &def) == QSG_OK && FSM_CH_PRIVATE(&def))
+		in.scope = def.scope; /* docs/channels.md "Private channels" */
 	struct chretry *book = NULL;
 	struct chsdr *s = NULL;
 	if (st->chltype == FSM_CHL_RCVR) {

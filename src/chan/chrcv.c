@@ -213,6 +213,18 @@ static void on_start(struct chrcv *r, const uint8_t *p, size_t len)
 		rc = chcore_rcv_accept(x->s.receiver_qmgr, cfg->group, cfg->name, r->h->running,
 				       r->h->fenced, errmsg);
 	if (rc == QSG_OK) {
+		/* A private receiver (docs/channels.md "Private channels") is
+		 * served by its member only: refused here, the partner goes on
+		 * to its next CONNAME entry. */
+		struct fsm_chattrs def;
+		if (fsm_channel_get(r->h->d->fsm, x->s.channel, &def) == QSG_OK &&
+		    FSM_CH_PRIVATE(&def) && def.scope != cfg->id)
+			rc = qsg_errf(errmsg, QSG_RC_CHANNEL_NOT_FOUND,
+				      "channel %s is a private channel of another member (id %u), "
+				      "not of %s",
+				      x->s.channel, (unsigned)def.scope, cfg->name);
+	}
+	if (rc == QSG_OK) {
 		struct glue_info gi;
 		memset(&gi, 0, sizeof gi);
 		r->h->d->ops->info(r->h->d, &gi);

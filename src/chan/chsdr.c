@@ -87,7 +87,8 @@ static void on_timer(uv_timer_t *t)
 			 * leader restarts it. Otherwise (NOTRIGGER, or a
 			 * trigger that starts another sender) it restarts
 			 * itself. */
-			if (fsm_available(s->h->d->fsm, 0, s->def.xmitq) > 0 &&
+			uint32_t scope = FSM_CH_PRIVATE(&s->def) ? s->def.scope : 0;
+			if (fsm_available(s->h->d->fsm, scope, s->def.xmitq) > 0 &&
 			    !chtrig_view_starts(s->h->d->fsm, s->def.name, s->def.xmitq))
 				chsdr_retry_fire(s);
 			return;

@@ -63,8 +63,13 @@ bool chtrig_off_due(uint8_t trigger, uint8_t trigtype, uint32_t trigdpth, uint32
 
 bool chtrig_view_off_due(struct fsm *f, const char *xmitq, uint32_t evaluated)
 {
+	return chtrig_view_off_due_in(f, 0, xmitq, evaluated);
+}
+
+bool chtrig_view_off_due_in(struct fsm *f, uint32_t scope, const char *xmitq, uint32_t evaluated)
+{
 	struct fsm_qinfo q;
-	return fsm_queue_info(f, 0, xmitq, &q) == QSG_OK &&
+	return fsm_queue_info(f, scope, xmitq, &q) == QSG_OK &&
 	       chtrig_off_due(q.attrs.trigger, q.attrs.trigtype, q.attrs.trigdpth, evaluated);
 }
 
@@ -94,14 +99,23 @@ static bool trigdata_names(const char *p, size_t n, const char *channel)
 
 struct count_ctx {
 	const char *xmitq, *channel;
+	uint32_t scope;
 	unsigned n;
 	bool found; /* channel is one of them */
 };
 
+/* The scope of a sender's xmitq: its member for a private channel
+ * (docs/channels.md "Private channels"), 0 (the SHARED queue) otherwise. */
+static uint32_t xmitq_scope(const struct fsm_chattrs *c)
+{
+	return FSM_CH_PRIVATE(c) ? c->scope : 0;
+}
+
 static int count_sender(void *arg, const struct fsm_chattrs *c)
 {
 	struct count_ctx *x = arg;
-	if (c->chltype != FSM_CHL_SDR || strcmp(c->xmitq, x->xmitq) != 0)
+	if (c->chltype != FSM_CHL_SDR || strcmp(c->xmitq, x->xmitq) != 0 ||
+	    xmitq_scope(c) != x->scope)
 		return 0;
 	if (strcmp(c->name, x->channel) == 0)
 		x->found = true;
@@ -117,7 +131,7 @@ static bool names_channel(struct fsm *f, const struct fsm_qattrs *a, const char 
 	const char *td = trigdata_trim(a->trigdata, &tn);
 	if (tn > 0)
 		return trigdata_names(td, tn, channel);
-	struct count_ctx n = {.xmitq = xmitq, .channel = channel};
+	struct count_ctx n = {.xmitq = xmitq, .channel = channel, .scope = a->scope};
 	fsm_channel_foreach(f, count_sender, &n);
 	return n.n == 1 && n.found;
 }
@@ -125,9 +139,21 @@ static bool names_channel(struct fsm *f, const struct fsm_qattrs *a, const char 
 bool chtrig_view_starts(struct fsm *f, const char *channel, const char *xmitq)
 {
 	struct fsm_qinfo q;
-	return xmitq[0] != '\0' && fsm_queue_info(f, 0, xmitq, &q) == QSG_OK &&
+	struct fsm_chattrs def;
+	uint32_t scope = fsm_channel_get(f, channel, &def) == QSG_OK ? xmitq_scope(&def) : 0;
+	return xmitq[0] != '\0' && fsm_queue_info(f, scope, xmitq, &q) == QSG_OK &&
 	       chtrig_armed(q.attrs.trigger, q.attrs.trigtype) &&
 	       names_channel(f, &q.attrs, channel, xmitq);
+}
+
+/* A private channel starts on its member only: that member, if it is
+ * active with its channel initiator running; else 0 (nobody). */
+static uint32_t private_owner(const struct chcore_cand *c, size_t n, uint32_t scope)
+{
+	for (size_t i = 0; i < n; i++)
+		if (c[i].id == scope)
+			return c[i].active && c[i].chinit ? scope : 0;
+	return 0;
 }
 
 struct eval_ctx {
@@ -151,7 +177,8 @@ static int eval_channel(void *arg, const struct fsm_chattrs *c)
 
 	if (c->chltype != FSM_CHL_SDR || c->xmitq[0] == '\0')
 		return 0;
-	if (fsm_queue_info(x->f, 0, c->xmitq, &q) != QSG_OK ||
+	uint32_t scope = xmitq_scope(c);
+	if (fsm_queue_info(x->f, scope, c->xmitq, &q) != QSG_OK ||
 	    !chtrig_armed(q.attrs.trigger, q.attrs.trigtype))
 		return 0;
 	if (x->skip != NULL && x->skip(x->arg, c->name))
@@ -160,7 +187,7 @@ static int eval_channel(void *arg, const struct fsm_chattrs *c)
 	in.trigger = q.attrs.trigger;
 	in.trigtype = q.attrs.trigtype;
 	in.trigdpth = q.attrs.trigdpth;
-	in.depth = fsm_available(x->f, 0, c->xmitq);
+	in.depth = fsm_available(x->f, scope, c->xmitq);
 	if (fsm_chstatus_get(x->f, c->name, "", &st) == QSG_OK) {
 		in.img = st.img;
 		in.retry_at_ms = st.img.state == FSM_CHS_RETRYING ? st.retry_at_ms : 0;
@@ -175,7 +202,8 @@ static int eval_channel(void *arg, const struct fsm_chattrs *c)
 		x->nmembers = chcore_view_table(x->f, x->members, x->cap);
 		x->have_members = true;
 	}
-	in.owner = chcore_pick_owner(*x->members, x->nmembers, 0);
+	in.owner = scope != 0 ? private_owner(*x->members, x->nmembers, scope)
+			      : chcore_pick_owner(*x->members, x->nmembers, 0);
 	chtrig_decide(&in, &out);
 	if (out.act != CHTRIG_START)
 		return 0;
@@ -191,6 +219,7 @@ static int eval_channel(void *arg, const struct fsm_chattrs *c)
 	s.before = out.before;
 	s.after = out.after;
 	s.trigger_off = out.trigger_off;
+	s.scope = scope;
 	for (size_t i = 0; i < x->nmembers; i++)
 		if ((*x->members)[i].id == out.after.owner)
 			(*x->members)[i].load++;

@@ -1,4 +1,5 @@
-/* Triggering of shared sender channels (docs/channels.md "Triggering").
+/* Triggering of sender channels (docs/channels.md "Triggering"; a private
+ * channel, on its member's QMGR xmitq, starts on that member only).
  *
  * A transmission queue with TRIGGER starts its sender channel when messages
  * are on it: TRIGTYPE FIRST or EVERY at a depth of at least 1, DEPTH at a
@@ -73,7 +74,10 @@ void chtrig_decide(const struct chtrig_in *in, struct chtrig_out *out);
 
 /* ---- reading a replica ---- */
 
-/* Whether the shared queue `xmitq` is armed (chtrig_armed). */
+/* Whether the shared queue `xmitq` is armed (chtrig_armed). A private
+ * channel's xmitq (a member's QMGR queue) is not looked at here: its
+ * trigger is found by the leader's next evaluation (each channel status
+ * change, at the latest its 1 s tick). */
 bool chtrig_xmitq_triggered(struct fsm *f, const char *xmitq);
 
 /* Whether the armed trigger of `xmitq` starts sender `channel`: TRIGDATA
@@ -93,6 +97,7 @@ struct chtrig_start {
 	uint32_t depth;
 	struct fsm_chimage before, after;
 	bool trigger_off;
+	uint32_t scope; /* the xmitq's: a private channel's member, else 0 */
 };
 
 /* Evaluate every sender channel of the replica whose transmission queue is
@@ -117,5 +122,7 @@ void chtrig_view_eval(struct fsm *f, struct chcore_cand **members, size_t *cap,
  * (an ordinary QALTER), so it is not sent then. */
 bool chtrig_off_due(uint8_t trigger, uint8_t trigtype, uint32_t trigdpth, uint32_t evaluated);
 bool chtrig_view_off_due(struct fsm *f, const char *xmitq, uint32_t evaluated);
+/* The same for the queue (scope, xmitq): a private channel's member's. */
+bool chtrig_view_off_due_in(struct fsm *f, uint32_t scope, const char *xmitq, uint32_t evaluated);
 
 #endif

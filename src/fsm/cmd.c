@@ -85,21 +85,34 @@ int fsm_qattrs_decode(struct qsg_rbuf *r, struct fsm_qattrs *a, char *errmsg)
 	return QSG_OK;
 }
 
+/* The disposition part follows only when `set` has FSM_CA_QSGDISP
+ * (fsm_chan.h): older records decode as shared channels. */
 void fsm_chattrs_encode(struct qsg_wbuf *w, const struct fsm_chattrs *a)
 {
-	FSM_CHATTRS(ENC, ENC)
+	FSM_CHATTRS_BASE(ENC, ENC)
+	if (a->set & FSM_CA_QSGDISP) {
+		FSM_CHATTRS_DISP(ENC, ENC)
+	}
 }
 
 int fsm_chattrs_decode(struct qsg_rbuf *r, struct fsm_chattrs *a, char *errmsg)
 {
 	memset(a, 0, sizeof *a);
-	FSM_CHATTRS(DEC, DEC)
+	FSM_CHATTRS_BASE(DEC, DEC)
+	if (a->set & FSM_CA_QSGDISP) {
+		FSM_CHATTRS_DISP(DEC, DEC)
+		if (r->err == QSG_OK && (a->disp != FSM_DISP_QMGR || a->scope == 0))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"channel QSGDISP %u scope %u: a private channel needs "
+					"QMGR and its member",
+					a->disp, a->scope);
+	}
 	if (r->err != QSG_OK)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 				"channel attributes truncated or too long");
 	if (!fsm_chname_valid(a->name))
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad channel name");
-	if ((a->set & ~(uint32_t)FSM_CA_ALL) != 0)
+	if ((a->set & ~(uint32_t)(FSM_CA_ALL | FSM_CA_QSGDISP)) != 0)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "unknown channel attribute bits 0x%x",
 				a->set);
 	if (a->chltype != 0 && a->chltype != FSM_CHL_SDR && a->chltype != FSM_CHL_RCVR)

@@ -125,9 +125,10 @@ enum fsm_op {
  * (QSG_RC_FUNCTION_NOT_SUPPORTED), so that no member is handed an entry it
  * cannot decode. Level 2: the destination black list (CH_SETTLE
  * dispositions LIST/LIST_DLQ, CH_GETBATCH FSM_CHF_ALONE) and queue trigger
- * attributes. */
+ * attributes. Level 3: private channels (CHDEFINE/CHALTER with
+ * FSM_CA_QSGDISP). */
 #define FSM_CMDLEVEL_MIN 1
-#define FSM_CMDLEVEL 2
+#define FSM_CMDLEVEL 3
 
 /* Command flags (FSM_F_SYNCPOINT .. FSM_F_GEN_MSGID, the message flags, are
  * in common/msg.h). */

@@ -99,7 +99,9 @@
 	A(trigdata,      TEXT, FSM_DESCR_MAX, TRIGDATA, 0x80000,  0, 0, 0, NULL,            16, 0, 0)      \
 	A(initq,         NAME, FSM_NAME_MAX,  INITQ,    0x100000, 0, 0, 0, NULL,            17, 0, 0)
 
-#define FSM_CHATTRS(F, A)                                                                         \
+#define FSM_CHATTRS(F, A) FSM_CHATTRS_BASE(F, A) FSM_CHATTRS_DISP(F, A)
+
+#define FSM_CHATTRS_BASE(F, A)                                                                    \
 	F(name,     NAME, FSM_CHNAME_MAX)                                                          \
 	F(set,      U32,  0) /* FSM_CA_* mask */                                                   \
 	A(chltype,  U8,   0,               CHLTYPE,  0x0001, 0, 0, 0, fsm_attr_chltype, FSM_ATTR_SDR | FSM_ATTR_RCVR)           \
@@ -118,6 +120,17 @@
 	A(maxmsgl,  U32,  0,               MAXMSGL,  0x4000, FSM_DEFAULT_MAXMSGL, 0, FSM_MAX_MSGL, NULL, FSM_ATTR_SDR | FSM_ATTR_RCVR) \
 	A(pipeline, U32,  0,               PIPELINE, 0x8000, FSM_CH_DEFAULT_PIPELINE, 1, FSM_CH_MAX_PIPELINE, NULL, FSM_ATTR_SDR | FSM_ATTR_RCVR) \
 	A(descr,    TEXT, FSM_DESCR_MAX,   DESCR,    0x2000, 0, 0, 0, NULL, FSM_ATTR_SDR | FSM_ATTR_RCVR)
+
+/* The disposition of a channel (docs/channels.md "Private channels"):
+ * follows FSM_CHATTRS_BASE on the wire and in snapshots only when `set` has
+ * FSM_CA_QSGDISP (fsm_chan.h), the way the trigger attributes follow the
+ * queue table: a record without it is a shared channel (GROUP, scope 0), so
+ * commands and snapshots written before private channels decode as they
+ * were, and a shared channel is written byte for byte as before. Never
+ * append rows here (the records that carry it would change meaning). */
+#define FSM_CHATTRS_DISP(F, A)                                                                    \
+	F(disp,     U8,   0) /* FSM_DISP_GROUP (shared) or FSM_DISP_QMGR (private) */             \
+	F(scope,    U32,  0) /* QMGR: the owning member; GROUP: 0 */
 /* clang-format on */
 
 /* Channel types in the chl column (the parser accepts every channel

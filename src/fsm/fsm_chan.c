@@ -47,6 +47,13 @@ struct fsm_chattrs *chdef_find(const struct fsm *f, const char *name)
 	return found ? &f->chdefs[i] : NULL;
 }
 
+/* The member whose QMGR queue is the xmitq of sender definition d: its
+ * scope for a private channel, 0 (the SHARED queue) otherwise. */
+uint32_t chdef_scope(const struct fsm_chattrs *d)
+{
+	return d != NULL && FSM_CH_PRIVATE(d) ? d->scope : 0;
+}
+
 /* Status entries. */
 /* Key of the status and SYNCQ tables. */
 struct chkey {
@@ -195,12 +202,25 @@ int op_chdefine(struct fsm *f, const struct fsm_cmd *c)
 	if (!(c->ch.attrs.set & FSM_CA_CHLTYPE))
 		return QSG_RC_BAD_ATTR;
 	fsm_chattrs_merge(&a, &c->ch.attrs, c->ch.attrs.set);
+	if (c->ch.attrs.set & FSM_CA_QSGDISP) {
+		/* A private channel of member scope (docs/channels.md "Private
+		 * channels"). */
+		if (!FSM_CH_PRIVATE(&c->ch.attrs) || member_find(f, c->ch.attrs.scope) == NULL)
+			return QSG_RC_BAD_ATTR;
+		a.set |= FSM_CA_QSGDISP;
+		a.disp = FSM_DISP_QMGR;
+		a.scope = c->ch.attrs.scope;
+	}
 	if (!chattrs_ok(&a))
 		return QSG_RC_BAD_ATTR;
 	bool found;
 	size_t i = chdef_pos(f, a.name, &found);
 	if (found) {
-		if (!(c->flags & FSM_F_REPLACE) || f->chdefs[i].chltype != a.chltype)
+		/* One name space for shared and private channels: REPLACE
+		 * only of the same type, disposition and member. */
+		const struct fsm_chattrs *o = &f->chdefs[i];
+		if (!(c->flags & FSM_F_REPLACE) || o->chltype != a.chltype ||
+		    FSM_CH_PRIVATE(o) != FSM_CH_PRIVATE(&a) || o->scope != a.scope)
 			return QSG_RC_OBJECT_EXISTS;
 		f->chdefs[i] = a;
 		chan_changed(f);
@@ -220,6 +240,12 @@ int op_chalter(struct fsm *f, const struct fsm_cmd *c)
 {
 	struct fsm_chattrs *d = chdef_find(f, c->ch.attrs.name);
 	if (d == NULL)
+		return QSG_RC_CHANNEL_NOT_FOUND;
+	/* The disposition the command names (none: shared) must be the
+	 * channel's: ALTER cannot change it, and a private channel is altered
+	 * through its own member (the admin fills in its disposition). */
+	bool priv = (c->ch.attrs.set & FSM_CA_QSGDISP) != 0;
+	if (priv != FSM_CH_PRIVATE(d) || (priv && c->ch.attrs.scope != d->scope))
 		return QSG_RC_CHANNEL_NOT_FOUND;
 	if ((c->ch.attrs.set & FSM_CA_CHLTYPE) && c->ch.attrs.chltype != d->chltype)
 		return QSG_RC_BAD_ATTR;
@@ -345,6 +371,10 @@ static int chst_cas(struct fsm *f, const struct fsm_chcmd *ch, int64_t now)
 		const struct fsm_member *m = member_find(f, a->owner);
 		if (m == NULL || m->state == FSM_MEMBER_FAILED)
 			return QSG_RC_INVALID;
+		/* A private channel runs on its member only: no other member
+		 * starts, recovers or takes it over (docs/channels.md). */
+		if (def != NULL && FSM_CH_PRIVATE(def) && a->owner != def->scope)
+			return QSG_RC_INVALID;
 	}
 	/* A new instance: STARTING from anything else, or STARTING on another
 	 * owner or as a restart (epoch moves) of a STARTING entry. Only an
@@ -372,10 +402,15 @@ static int chst_cas(struct fsm *f, const struct fsm_chcmd *ch, int64_t now)
 		after.state = FSM_CHS_STOPPED;
 	a = &after;
 	if (def != NULL && state_active(a->state)) {
+		/* The xmitq is (scope, name): a private channel's is its
+		 * member's QMGR queue, a shared channel's the SHARED one. */
 		for (size_t i = 0; i < f->nchsts; i++) {
 			const struct chst *o = f->chsts[i];
-			if (o != e && o->s.chltype == FSM_CHL_SDR && state_active(o->s.img.state) &&
-			    strcmp(o->s.xmitq, def->xmitq) == 0)
+			if (o == e || o->s.chltype != FSM_CHL_SDR ||
+			    !state_active(o->s.img.state) || strcmp(o->s.xmitq, def->xmitq) != 0)
+				continue;
+			const struct fsm_chattrs *od = chdef_find(f, o->s.name);
+			if (chdef_scope(od) == chdef_scope(def))
 				return QSG_RC_XMITQ_IN_USE;
 		}
 	}

@@ -68,6 +68,16 @@ enum fsm_chltype { FSM_CHL_SDR = 1, FSM_CHL_RCVR = 3 }; /* MQ's MQCHT_* values *
  * row of FSM_CHATTRS (fsm_attrs.h), which gives its value. */
 enum { FSM_CHATTRS(FSM_ATTR_NONE, FSM_ATTR_CA_BIT) };
 #define FSM_CA_ALL 0x0ffff
+/* Not an attribute: `set` has it when the channel's disposition part
+ * (FSM_CHATTRS_DISP: disp, scope) follows in the encoding. A private
+ * channel (QSGDISP(QMGR), docs/channels.md "Private channels") has it, with
+ * disp FSM_DISP_QMGR and scope its member; a shared channel never has it
+ * (disp 0, scope 0: QSGDISP(GROUP)). CHDEFINE with it defines a private
+ * channel; CHALTER with it names the disposition it expects (it cannot
+ * change one: MQ cannot either). Command level 3. */
+#define FSM_CA_QSGDISP 0x10000
+/* Whether definition a is a private channel (of member a->scope). */
+#define FSM_CH_PRIVATE(a) (((a)->set & FSM_CA_QSGDISP) != 0 && (a)->disp == FSM_DISP_QMGR)
 
 /* Defaults (MQ's, except the timers, which are in seconds as in MQ). */
 #define FSM_CH_DEFAULT_BATCHSZ 50

@@ -334,7 +334,11 @@ int op_ch_getbatch(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct q
 		return rc;
 	if (e->s.img.state != FSM_CHS_RUNNING)
 		return QSG_RC_CHANNEL_STOPPED;
-	struct queue *q = queue_lookup(f, 0, e->s.xmitq);
+	/* A private channel's xmitq is its member's QMGR queue exactly
+	 * (docs/channels.md "Private channels"). */
+	uint32_t scope = chdef_scope(chdef_find(f, ch->name));
+	struct queue *q =
+	    scope != 0 ? queue_find(f, scope, e->s.xmitq) : queue_lookup(f, 0, e->s.xmitq);
 	if (q == NULL || q->attrs.qtype != FSM_QT_LOCAL)
 		return QSG_RC_UNKNOWN_OBJECT;
 	size_t off = 0;
@@ -705,6 +709,9 @@ int op_ch_recv_start(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 	const struct fsm_chcmd *ch = &c->ch;
 	const struct fsm_chattrs *def = chdef_find(f, ch->name);
 	if (def == NULL || def->chltype != FSM_CHL_RCVR)
+		return QSG_RC_CHANNEL_NOT_FOUND;
+	/* A private receiver is served by its member only. */
+	if (FSM_CH_PRIVATE(def) && ch->member_id != def->scope)
 		return QSG_RC_CHANNEL_NOT_FOUND;
 	bool found;
 	bool takeover = (ch->flags & FSM_CHF_TAKEOVER) != 0;

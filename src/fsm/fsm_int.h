@@ -515,6 +515,7 @@ int op_member_level(struct fsm *f, const struct fsm_cmd *c);
 void chan_changed(struct fsm *f);
 int chkey_cmp(const char *n1, const char *r1, const char *n2, const char *r2);
 struct fsm_chattrs *chdef_find(const struct fsm *f, const char *name);
+uint32_t chdef_scope(const struct fsm_chattrs *d);
 struct chst *chst_find(const struct fsm *f, const char *name, const char *rqm);
 struct chst *chst_insert(struct fsm *f, const char *name, const char *rqm, uint8_t type);
 void lk_append(struct chst *e, struct qmsg *m);

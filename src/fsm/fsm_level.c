@@ -44,6 +44,10 @@ unsigned fsm_cmd_level(const struct fsm_cmd *c)
 	case FSM_OP_QDEFINE:
 	case FSM_OP_QALTER:
 		return (c->attrs.set & FSM_QA_TRIG_MASK) != 0 ? 2 : FSM_CMDLEVEL_MIN;
+	case FSM_OP_CHDEFINE:
+	case FSM_OP_CHALTER:
+		/* Level 3: a private channel (QSGDISP(QMGR)). */
+		return (c->ch.attrs.set & FSM_CA_QSGDISP) != 0 ? 3 : FSM_CMDLEVEL_MIN;
 	case FSM_OP_CH_GETBATCH:
 		return c->ch.flags != 0 ? 2 : FSM_CMDLEVEL_MIN;
 	case FSM_OP_CH_SETTLE:

@@ -639,13 +639,15 @@ int queue_resolve(const struct fsm *f, uint32_t member, const char *name, struct
 
 /* --- transmission queues ------------------------------------------------ */
 
-/* A transmission queue: a SHARED local queue with USAGE(XMITQ). Channels
- * are shared channels and take messages from shared queues only: a member's
- * own queue with USAGE(XMITQ) would hold messages no channel sends. */
+/* A transmission queue: a local queue with USAGE(XMITQ), SHARED (for the
+ * shared channels) or a member's own QMGR queue (for its private channels,
+ * docs/channels.md "Private channels"; found only as that member sees the
+ * name). A COPY of a GROUP queue is no transmission queue: no channel
+ * sends from it. */
 bool xmitq_ok(const struct queue *x)
 {
 	return x->attrs.qtype == FSM_QT_LOCAL && x->attrs.usage == FSM_USAGE_XMITQ &&
-	       x->attrs.disp == FSM_DISP_SHARED;
+	       (x->attrs.disp == FSM_DISP_SHARED || x->attrs.disp == FSM_DISP_QMGR);
 }
 
 /* The transmission queue of remote queue rq: XMITQ, or the queue named

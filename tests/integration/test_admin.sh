@@ -119,7 +119,7 @@ if "$QSGADM" -c "$c2" <<<"DELETE QLOCAL(ADM.G) QSGDISP(GROUP)" >"$out"; then fai
 "$QSGADM" -c "$c2" <<<"DELETE QLOCAL(ADM.G) QSGDISP(GROUP) PURGE" >"$out" || fail "DELETE GROUP PURGE: $(cat "$out")"
 wait_until 10 bash -c "! \"$QSGADM\" -c '$c1' <<<'DISPLAY QLOCAL(ADM.G)' >/dev/null" || fail "QM1 copy not deleted"
 "$QSGADM" -c "$c1" <<<"DELETE QLOCAL(ADM.P) PURGE" >"$out" || fail "DELETE QMGR queue: $(cat "$out")"
-if "$QSGADM" --json <<<"DEFINE CHANNEL(ADM.C) CHLTYPE(RCVR) QSGDISP(QMGR)" >"$out"; then fail "QMGR channel accepted"; fi
+if "$QSGADM" --json <<<"DEFINE CHANNEL(ADM.C) CHLTYPE(RCVR) QSGDISP(COPY)" >"$out"; then fail "COPY channel accepted"; fi
 grep -q 'shared channels' "$out" || fail "QSGDISP channel text: $(cat "$out")"
 if "$QSGADM" --json <<<"ADD MEMBER(QM4) RAFTID(4)" >"$out"; then fail "incomplete ADD MEMBER accepted"; fi
 expect "ADD rc" "$(json_get "$out" 'r[0]["reason"]')" "QSG_RC_MQSC_SYNTAX"

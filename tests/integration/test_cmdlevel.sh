@@ -32,16 +32,17 @@ wait_grplevel() { # LEVEL SECONDS: on every member
 	fail "GRPLEVEL is not $1 on every member within $2 s (last: $n)"
 }
 
+LVL=3 # this build's FSM_CMDLEVEL
 cluster_up 3
 "$QSGADM" <<<"DEFINE QLOCAL(T.LVL)" >/dev/null || fail "define"
-wait_grplevel 2 10
-[ "$(qmgr "$QSG_CONN" CMDLEVEL)" = 2 ] || fail "CMDLEVEL $(qmgr "$QSG_CONN" CMDLEVEL), want 2"
-log "group at command level 2; restart QM3 as a level-1 build"
+wait_grplevel $LVL 10
+[ "$(qmgr "$QSG_CONN" CMDLEVEL)" = $LVL ] || fail "CMDLEVEL $(qmgr "$QSG_CONN" CMDLEVEL), want $LVL"
+log "group at command level $LVL; restart QM3 as a level-1 build"
 "$CLUSTER" stop QM3
 QSG_TEST_CMDLEVEL=1 "$CLUSTER" start QM3 >/dev/null
 wait_grplevel 1 20
 [ "$(member_level QM3)" = 1 ] || fail "QM3 CMDLEVEL $(member_level QM3), want 1"
-[ "$(member_level QM1)" = 2 ] || fail "QM1 CMDLEVEL $(member_level QM1), want 2"
+[ "$(member_level QM1)" = $LVL ] || fail "QM1 CMDLEVEL $(member_level QM1), want $LVL"
 grep -q 'QSG4018W' "$QSG_RUN_DIR/QM3.log" || fail "QM3 did not log its test level"
 
 leader=$("$CLUSTER" leader)
@@ -50,6 +51,10 @@ for q in QM1 QM2 QM3; do
 		fail "ALTER ... TRIGGER through $q succeeded at group level 1: $out"
 	grep -q "FUNCTION_NOT_SUPPORTED\|2298" <<<"$out" || fail "ALTER through $q: $out"
 done
+# A private channel (level 3) is refused too.
+out=$("$QSGADM" <<<"DEFINE CHANNEL(T.PRIV) CHLTYPE(RCVR) QSGDISP(QMGR)" 2>&1) &&
+	fail "DEFINE CHANNEL QSGDISP(QMGR) succeeded at group level 1: $out"
+grep -q "FUNCTION_NOT_SUPPORTED\|2298" <<<"$out" || fail "DEFINE CHANNEL QSGDISP(QMGR): $out"
 "$QSGADM" --json <<<"DISPLAY QLOCAL(T.LVL) TRIGGER" | grep -q '"TRIGGER": *"NO"' ||
 	fail "TRIGGER changed: $("$QSGADM" <<<"DISPLAY QLOCAL(T.LVL) TRIGGER")"
 # Level-1 commands go on as before.
@@ -60,8 +65,10 @@ log "TRIGGER refused through every member (leader $leader); level-1 commands wor
 log "restart QM3 at its real level"
 "$CLUSTER" stop QM3
 "$CLUSTER" start QM3 >/dev/null
-wait_grplevel 2 20
-"$QSGADM" <<<"ALTER QLOCAL(T.LVL) TRIGGER" >/dev/null || fail "ALTER TRIGGER at level 2"
+wait_grplevel $LVL 20
+"$QSGADM" <<<"ALTER QLOCAL(T.LVL) TRIGGER" >/dev/null || fail "ALTER TRIGGER at level $LVL"
+"$QSGADM" <<<"DEFINE CHANNEL(T.PRIV) CHLTYPE(RCVR) QSGDISP(QMGR)" >/dev/null ||
+	fail "DEFINE CHANNEL QSGDISP(QMGR) at level $LVL"
 "$QSGADM" --json <<<"DISPLAY QLOCAL(T.LVL) TRIGGER" | grep -q '"TRIGGER": *"YES"' ||
 	fail "TRIGGER not set: $("$QSGADM" <<<"DISPLAY QLOCAL(T.LVL) TRIGGER")"
 ! grep -l 'QSG0010E' "$QSG_RUN_DIR"/QM*.log || fail "an entry was rejected (QSG0010E)"

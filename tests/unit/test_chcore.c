@@ -269,6 +269,116 @@ static void test_rec_inbound(void **state)
 	assert_int_equal(out.act, CHREC_NONE);
 }
 
+/* A private channel (docs/channels.md "Private channels"): no other member
+ * ever starts, takes over or recovers it, whatever its state; its member
+ * restarts it on itself. */
+static void test_rec_private_peer_never(void **state)
+{
+	(void)state;
+	struct chcore_rec_out out;
+	static const uint8_t states[] = {FSM_CHS_STARTING, FSM_CHS_RUNNING, FSM_CHS_RETRYING,
+					 FSM_CHS_RECOVERING, FSM_CHS_STOPPED};
+	for (size_t i = 0; i < sizeof states; i++) {
+		/* Member 3's private channel; 3 FAILED; we are 1 (and 2). */
+		for (uint32_t self = 1; self <= 2; self++) {
+			struct chcore_rec_in in = rec_in(states[i], 3, 4);
+			in.self = self;
+			in.scope = 3;
+			in.owner_failed = true;
+			members3[2].active = false;
+			chcore_reconcile(&in, &out);
+			assert_int_equal(out.act, CHREC_NONE);
+			/* Not even when no initiator runs anywhere else. */
+			for (int k = 0; k < 3; k++)
+				members3[k].chinit = false;
+			chcore_reconcile(&in, &out);
+			assert_int_equal(out.act, CHREC_NONE);
+			/* Nor when its member is alive but has no instance. */
+			in = rec_in(states[i], 3, 4);
+			in.self = self;
+			in.scope = 3;
+			chcore_reconcile(&in, &out);
+			assert_int_equal(out.act, CHREC_NONE);
+		}
+	}
+	/* The same entry as a shared channel is recovered (the control). */
+	struct chcore_rec_in in = rec_in(FSM_CHS_RUNNING, 3, 4);
+	in.owner_failed = true;
+	members3[2].active = false;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_CAS);
+	assert_int_equal(out.why, CHREC_W_PEER);
+	/* A private receiver's entry is not removed by a peer either. */
+	in = rec_in(FSM_CHS_RUNNING, 3, 4);
+	in.chltype = FSM_CHL_RCVR;
+	in.owner_failed = true;
+	in.scope = 3;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_NONE);
+}
+
+static void test_rec_private_own_member(void **state)
+{
+	(void)state;
+	struct chcore_rec_out out;
+	/* Ours, RUNNING, no instance here (we restarted): STARTING on us,
+	 * epoch + 1, even though member 2 is less loaded. */
+	struct chcore_rec_in in = rec_in(FSM_CHS_RUNNING, 1, 7);
+	in.scope = 1;
+	members3[0].load = 9;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_CAS);
+	assert_int_equal(out.why, CHREC_W_RESTARTED);
+	assert_int_equal(out.after.owner, 1);
+	assert_int_equal(out.after.state, FSM_CHS_STARTING);
+	assert_int_equal(out.after.epoch, 8);
+	/* STARTING on us: start it here (as a shared one). */
+	in = rec_in(FSM_CHS_STARTING, 1, 8);
+	in.scope = 1;
+	in.started_epoch = 7;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_START_LOCAL);
+	/* Our replica still shows us FAILED (the rejoin is not applied): wait. */
+	in = rec_in(FSM_CHS_RUNNING, 1, 7);
+	in.scope = 1;
+	in.owner_failed = true;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_NONE);
+	/* Our initiator stopped: RECOVERING on us, never moved to 2. */
+	in = rec_in(FSM_CHS_RUNNING, 1, 7);
+	in.scope = 1;
+	in.running = false;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_CAS);
+	assert_int_equal(out.why, CHREC_W_RECOVERING);
+	assert_int_equal(out.after.owner, 1);
+	assert_int_equal(out.after.state, FSM_CHS_RECOVERING);
+	assert_int_equal(out.after.epoch, 7);
+	in.img.state = FSM_CHS_RECOVERING;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_NONE);
+	/* ... and started again when it runs. */
+	in.running = true;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_CAS);
+	assert_int_equal(out.after.owner, 1);
+	assert_int_equal(out.after.state, FSM_CHS_STARTING);
+	assert_int_equal(out.after.epoch, 8);
+	/* RETRYING: waits for its time, then retries on us (not by load). */
+	in = rec_in(FSM_CHS_RETRYING, 1, 7);
+	in.scope = 1;
+	in.retry_at_ms = 5000;
+	in.now_ms = 4000;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_NONE);
+	in.now_ms = 5000;
+	chcore_reconcile(&in, &out);
+	assert_int_equal(out.act, CHREC_CAS);
+	assert_int_equal(out.why, CHREC_W_RETRY);
+	assert_int_equal(out.after.owner, 1);
+	assert_int_equal(out.after.epoch, 8);
+}
+
 /* ---- the sender ---- */
 
 static void test_sdr_start(void **state)
@@ -724,6 +834,8 @@ int main(void)
 	    cmocka_unit_test(test_rec_recovering),
 	    cmocka_unit_test(test_rec_peer),
 	    cmocka_unit_test(test_rec_inbound),
+	    cmocka_unit_test(test_rec_private_peer_never),
+	    cmocka_unit_test(test_rec_private_own_member),
 	    cmocka_unit_test(test_sdr_start),
 	    cmocka_unit_test(test_pipe_resolve),
 	    cmocka_unit_test(test_pipe_confirm),

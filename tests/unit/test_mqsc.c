@@ -1771,7 +1771,7 @@ static void admin_channel_define_display(void **state)
 	 * and XMITQ. */
 	assert_true(run(h, "DEFINE CHANNEL(BAD) CHLTYPE(SDR)") != QSG_OK);
 	assert_int_equal(run(h, "DISPLAY CHANNEL(BAD)"), QSG_RC_CHANNEL_NOT_FOUND);
-	assert_int_equal(run(h, "DEFINE CHANNEL(C) CHLTYPE(SDR) QSGDISP(QMGR)"), QSG_RC_BAD_ATTR);
+	assert_int_equal(run(h, "DEFINE CHANNEL(C) CHLTYPE(SDR) QSGDISP(COPY)"), QSG_RC_BAD_ATTR);
 	assert_non_null(strstr(h->text, "shared channels"));
 
 	assert_int_equal(run(h, "DELETE CHANNEL(TO.QM3)"), QSG_OK);
