@@ -6,6 +6,7 @@
 #include "raft-glue/glue.h"
 
 #define MAX_RENEW_INFLIGHT 4
+#define LEASE_SENT_RING 64 /* renewals remembered for join_seen (about 13 s at 200 ms) */
 #define LEVEL_RETRY_MS 10000 /* MEMBER_LEVEL again after an older leader refused it */
 
 enum lease_op_kind {
@@ -37,12 +38,17 @@ struct lease {
 	 * (the join was applied by the leader, not here yet: a member catching
 	 * up, or whose applies are deferred) and must not start another join,
 	 * which would detach its sessions again (a join storm). ACTIVE counts
-	 * only with a renewal time after the join was sent (join_wall, this
-	 * member's wall clock): a replica replaying the log from before a
-	 * restart shows the member ACTIVE from before its failure, then FAILED,
-	 * and only then the new join. */
+	 * only with one of this process's renewals sent after that join was
+	 * acknowledged (the replica's stats of the member are those of a renewal
+	 * in sent[]): a replica replaying the log from before a restart shows
+	 * the member ACTIVE from before its failure, then FAILED, and only then
+	 * the new join. No clock is compared: entry times are the leaders'
+	 * (monotonic, held back after a leader whose clock ran ahead), this
+	 * member's wall clock may be skewed (docs/storage.md, "Leases that do
+	 * not lie"). */
 	bool join_seen;
-	int64_t join_wall;
+	struct fsm_member_stats sent[LEASE_SENT_RING];
+	unsigned nsent; /* renewals recorded in sent[] since the join's ack */
 	bool fenced;
 	bool have_ack;
 	uint64_t last_ack_send; /* uv_now() when the last acknowledged renewal was sent */
@@ -71,7 +77,6 @@ struct lease_op {
 	uint64_t sent;
 	uint32_t member_id;
 	int64_t expiry;
-	int64_t join_wall; /* OP_JOIN: qsgd_wall_ms() when sent */
 	char name[FSM_NAME_MAX + 1];
 };
 
@@ -175,7 +180,7 @@ static void op_done(void *arg, int status, const void *result, size_t len)
 					   d->cfg->name, d->cfg->id, d->cfg->group);
 			l->joined = true;
 			l->join_seen = false;
-			l->join_wall = op->join_wall;
+			l->nsent = 0;
 			acked(l, op->sent);
 			backout_kick(l); /* leading: its old sessions' backout */
 		} else if (rc != QSG_OK && !legacy_fallback(l, op, rc)) {
@@ -384,6 +389,21 @@ static void level_report(struct lease *l, const struct fsm_member *m)
 	submit(l, &cmd, OP_LEVEL, NULL);
 }
 
+/* One of the last LEASE_SENT_RING renewals sent since the join's ack
+ * reported these stats (join_seen). */
+static bool sent_since_join(const struct lease *l, const struct fsm_member_stats *s)
+{
+	unsigned n = l->nsent < LEASE_SENT_RING ? l->nsent : LEASE_SENT_RING;
+	for (unsigned i = 0; i < n; i++) {
+		const struct fsm_member_stats *e = &l->sent[i];
+		if (e->role == s->role && e->term == s->term &&
+		    e->commit_index == s->commit_index && e->applied_index == s->applied_index &&
+		    e->last_index == s->last_index)
+			return true;
+	}
+	return false;
+}
+
 static void tick_cb(uv_timer_t *t)
 {
 	struct lease *l = t->data;
@@ -401,7 +421,7 @@ static void tick_cb(uv_timer_t *t)
 		if (fsm_member_get(d->fsm, d->cfg->id, &m) != QSG_OK) {
 			/* not applied here yet */
 		} else if (m.state == FSM_MEMBER_ACTIVE) {
-			if (m.last_renew_ms > l->join_wall)
+			if (sent_since_join(l, &m.stats))
 				l->join_seen = true;
 			level_report(l, &m);
 		} else if (m.state == FSM_MEMBER_FAILED && l->join_seen) {
@@ -420,8 +440,7 @@ static void tick_cb(uv_timer_t *t)
 			snprintf(cmd.name, sizeof cmd.name, "%s", d->cfg->name);
 			snprintf(cmd.raft_addr, sizeof cmd.raft_addr, "%s", d->cfg->raft);
 			snprintf(cmd.client_addr, sizeof cmd.client_addr, "%s", d->cfg->listen);
-			struct lease_op about = {.join_wall = qsgd_wall_ms()};
-			submit(l, &cmd, OP_JOIN, &about);
+			submit(l, &cmd, OP_JOIN, NULL);
 		}
 	} else if (l->busy[OP_RENEW] < MAX_RENEW_INFLIGHT) {
 		cmd.op = FSM_OP_LEASE_RENEW;
@@ -430,6 +449,7 @@ static void tick_cb(uv_timer_t *t)
 		cmd.stats.commit_index = info.commit_index;
 		cmd.stats.applied_index = info.applied_index;
 		cmd.stats.last_index = info.last_index;
+		l->sent[l->nsent++ % LEASE_SENT_RING] = cmd.stats;
 		submit(l, &cmd, OP_RENEW, NULL);
 	}
 	/* A leader that cannot get even its own renewal committed for three
@@ -449,8 +469,7 @@ static void tick_cb(uv_timer_t *t)
 	}
 	/* Leader: declare members whose lease expired, after the grace. */
 	if (l->is_leader && uv_now(d->loop) - l->leader_since >= d->cfg->lease_ms) {
-		int64_t now = qsgd_wall_ms(), last = fsm_last_time(d->fsm);
-		struct scan sc = {.l = l, .now = now > last ? now : last};
+		struct scan sc = {.l = l, .now = qsgd_group_ms(d)};
 		sc.ncfg = d->ops->config(d, sc.cfg, GLUE_MAX_SERVERS);
 		fsm_member_foreach(d->fsm, scan_member, &sc);
 	}

@@ -190,8 +190,10 @@ static void fence_when_renewals_stall(void **state)
 	stop(&fk, l);
 }
 
-/* A member that sees in its replica that it was declared failed joins
- * again (its renewals in flight would revive it, but it does not wait). */
+/* A member that sees in its replica that it was declared failed, after the
+ * replica showed one of its renewals sent since its join, joins again. A
+ * FAILED seen before that may be replayed history: its renewal in flight
+ * revives it instead. */
 static void refused_renewal_rejoins(void **state)
 {
 	(void)state;
@@ -213,7 +215,22 @@ static void refused_renewal_rejoins(void **state)
 	fk.now = m.lease_expiry_ms + 1; /* leader time past the expiry */
 	assert_int_equal(fake_apply(&fk, &fail), QSG_OK);
 	assert_int_equal(member_of(&fk, 1).state, FSM_MEMBER_FAILED);
+	/* Before any renewal sent after the join shows in the replica, a
+	 * FAILED may be an old one (replayed): no join. The renewal then
+	 * applies and makes the member ACTIVE again. */
 	size_t before = count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED);
+	fake_run_ms(&fk, 2 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), before);
+	for (size_t i = 0; i < fk.ncmds; i++)
+		if (!fk.cmds[i].done)
+			fake_cmd_apply(&fk, i);
+	assert_int_equal(member_of(&fk, 1).state, FSM_MEMBER_ACTIVE);
+	fake_run_ms(&fk, RENEW);
+	/* A failure now is a real one: rejoin. */
+	m = member_of(&fk, 1);
+	fail.seq = (uint64_t)m.lease_expiry_ms;
+	fk.now = m.lease_expiry_ms + 1;
+	assert_int_equal(fake_apply(&fk, &fail), QSG_OK);
 	fake_run_ms(&fk, 2 * RENEW);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), before + 1);
 	stop(&fk, l);
@@ -251,6 +268,19 @@ static void declare_failed_here(struct fake *fk)
 	assert_int_equal(fake_apply(fk, &fail), QSG_OK);
 }
 
+/* The replica applies this member's latest renewal (sent by the lease, in
+ * an entry stamped `at`, which the state machine holds at or after the
+ * last entry's time). */
+static void renewal_applied_here(struct fake *fk, int64_t at)
+{
+	size_t i = fk->ncmds;
+	while (i > 0 && fk->cmds[i - 1].cmd.op != FSM_OP_LEASE_RENEW)
+		i--;
+	assert_true(i > 0);
+	fk->now = at;
+	assert_int_equal(fake_apply(fk, &fk->cmds[i - 1].cmd), QSG_OK);
+}
+
 /* A member whose replica lags (catching up after a restart, or deferring
  * applies) still shows itself FAILED after its new MEMBER_JOIN was applied
  * by the group: it must not join again on every tick (each join detaches
@@ -273,7 +303,9 @@ static void lagging_replica_no_join_storm(void **state)
 	fk.now = qsgd_wall_ms() + 1; /* the join's entry: after it was sent */
 	assert_int_equal(fake_apply(&fk, &join), QSG_OK); /* the replica applies it too */
 	fake_run_ms(&fk, 2 * RENEW);
-	/* failed here (an old entry being replayed): rejoin once */
+	renewal_applied_here(&fk, qsgd_wall_ms());
+	fake_run_ms(&fk, 2 * RENEW);
+	/* failed here after the join was seen: rejoin once */
 	declare_failed_here(&fk);
 	fake_run_ms(&fk, 2 * RENEW);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 2);
@@ -294,6 +326,7 @@ static void lagging_replica_no_join_storm(void **state)
 	join = fk.cmds[0].cmd;
 	fk.now = qsgd_wall_ms() + 1;
 	assert_int_equal(fake_apply(&fk, &join), QSG_OK);
+	renewal_applied_here(&fk, qsgd_wall_ms());
 	fake_run_ms(&fk, 2 * RENEW);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 2);
 	declare_failed_here(&fk);
@@ -307,10 +340,13 @@ static void lagging_replica_no_join_storm(void **state)
  * shows it ACTIVE (an old renewal), then FAILED (the old MEMBER_FAIL), and
  * only then its new join. The old ACTIVE must not arm the rejoin, or the
  * old FAILED after it makes the member join again and detach its new
- * sessions (found by test_large under ASan: a consumer got a message twice). */
-static void replayed_old_active_no_rejoin(void **state)
+ * sessions (found by test_large under ASan: a consumer got a message twice).
+ * `skew`: the group's entry times minus this member's wall clock. No clock
+ * may decide: after a leader whose clock ran a day ahead, every entry is
+ * stamped a day ahead (the leaders keep entry times monotonic); a member
+ * whose clock runs ahead sees every renewal stamped before its join. */
+static void replay_old_active(int64_t skew)
 {
-	(void)state;
 	struct fake fk;
 	struct lease *l;
 	struct fsm *leader;
@@ -321,8 +357,12 @@ static void replayed_old_active_no_rejoin(void **state)
 	 * with a renewal from before its failure. */
 	struct fsm_cmd old = {.op = FSM_OP_MEMBER_JOIN, .member_id = 1, .seq = LEASE};
 	snprintf(old.name, sizeof old.name, "QM1");
-	fk.now = qsgd_wall_ms() - 5000;
+	fk.now = qsgd_wall_ms() + skew - 5000;
 	assert_int_equal(fake_apply(&fk, &old), QSG_OK);
+	struct fsm_cmd renew = {.op = FSM_OP_LEASE_RENEW, .member_id = 1, .seq = LEASE};
+	renew.stats.role = 1;
+	renew.stats.term = 2;
+	assert_int_equal(fake_apply(&fk, &renew), QSG_OK); /* the old process's */
 	lease_start(l);
 	fake_run_ms(&fk, 1);
 	assert_int_equal(fk.cmds[0].cmd.op, FSM_OP_MEMBER_JOIN_BOUNDED);
@@ -331,11 +371,14 @@ static void replayed_old_active_no_rejoin(void **state)
 	declare_failed_here(&fk); /* the old MEMBER_FAIL is replayed */
 	fake_run_ms(&fk, 2 * RENEW);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 1);
-	/* Then the new join: ACTIVE with a renewal after it was sent. A
-	 * failure after that is a real one: rejoin. */
+	/* Then the new join and a renewal sent after it: ACTIVE. A failure
+	 * after that is a real one: rejoin. */
 	struct fsm_cmd join = fk.cmds[0].cmd;
-	fk.now = qsgd_wall_ms() + 1;
+	fk.now = qsgd_wall_ms() + skew;
 	assert_int_equal(fake_apply(&fk, &join), QSG_OK);
+	fake_run_ms(&fk, 2 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 1);
+	renewal_applied_here(&fk, qsgd_wall_ms() + skew);
 	fake_run_ms(&fk, 2 * RENEW);
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 1);
 	declare_failed_here(&fk);
@@ -343,6 +386,29 @@ static void replayed_old_active_no_rejoin(void **state)
 	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_JOIN_BOUNDED), 2);
 	stop(&fk, l);
 	fsm_close(leader);
+}
+
+static void replayed_old_active_no_rejoin(void **state)
+{
+	(void)state;
+	replay_old_active(0);
+}
+
+/* The group's time a day ahead of this member's clock (jepsen clock-skew of
+ * the leader: the old ACTIVE's renewal looked newer than the join). */
+static void replayed_old_active_leader_ahead(void **state)
+{
+	(void)state;
+	replay_old_active(86400000);
+}
+
+/* This member's clock 30 s ahead of the group's (jepsen clock-skew of a
+ * follower: no renewal looked newer than its join, so a real failure never
+ * made it rejoin). */
+static void replayed_old_active_member_ahead(void **state)
+{
+	(void)state;
+	replay_old_active(-30000);
 }
 
 static void join_member(struct fake *fk, uint32_t id, int64_t at)
@@ -357,6 +423,30 @@ static void join_member(struct fake *fk, uint32_t id, int64_t at)
 	snprintf(c.client_addr, sizeof c.client_addr, "127.0.0.1:%u", 1400 + id);
 	fk->now = at;
 	assert_int_equal(fake_apply(fk, &c), QSG_OK);
+}
+
+/* After a leader whose clock ran a day ahead, every entry time is a day
+ * ahead (leaders never stamp back). A member that stops renewing must still
+ * be declared failed about a lease later (gtime.h: the group's time runs
+ * on from the log's last time); with entry times taken as max(wall, last)
+ * the expiry never came. */
+static void detects_failure_after_leader_ahead(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_LEADER);
+	int64_t ahead = qsgd_wall_ms() + 86400000;
+	join_member(&fk, 2, ahead); /* the last entry: a day ahead */
+	lease_on_role(l, GLUE_FOLLOWER, GLUE_LEADER);
+	lease_start(l);
+	fake_run_ms(&fk, LEASE / 2);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED), 0);
+	fake_run_ms(&fk, 2 * LEASE);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED), 1);
+	size_t i = first_op(&fk, FSM_OP_MEMBER_FAIL_BOUNDED);
+	assert_int_equal(fk.cmds[i].cmd.member_id, 2);
+	stop(&fk, l);
 }
 
 /* The leader declares a member whose lease expired failed
@@ -1000,6 +1090,9 @@ int main(void)
 	    cmocka_unit_test(stalled_leader_fail_stops),
 	    cmocka_unit_test(lagging_replica_no_join_storm),
 	    cmocka_unit_test(replayed_old_active_no_rejoin),
+	    cmocka_unit_test(replayed_old_active_leader_ahead),
+	    cmocka_unit_test(replayed_old_active_member_ahead),
+	    cmocka_unit_test(detects_failure_after_leader_ahead),
 	    cmocka_unit_test(reports_level),
 	    cmocka_unit_test(level_refused_waits),
 	    cmocka_unit_test(old_leader_join_unknown_op),
