@@ -146,10 +146,8 @@ static void batcher_flush(struct batcher *b)
 		if (e == NULL)
 			break;
 		e->b = b;
-		int64_t now = qsgd_wall_ms();
-		int64_t last = fsm_last_time(d->fsm);
 		qsg_wbuf_reset(&b->buf);
-		fsm_entry_begin(&b->buf, now > last ? now : last);
+		fsm_entry_begin(&b->buf, qsgd_group_ms(d));
 		while (b->pending.n > 0 && e->subs.n < FSM_MAX_BATCH) {
 			struct qsgd_sub *s = b->pending.head;
 			if (e->subs.n > 0 &&

@@ -19,6 +19,7 @@
 #include "common/qsg_err.h"
 #include "config.h"
 #include "fsm/fsm.h"
+#include "gtime.h"
 #include "log.h"
 #include "submission.h"
 
@@ -102,7 +103,14 @@ struct qsgd {
 	 * FSM_CMDLEVEL; main.c takes QSG_TEST_CMDLEVEL from the environment
 	 * in tests, to stand for a member of an older build. */
 	unsigned cmdlevel;
+	/* The group's time as this member stamps entries and judges leases
+	 * when it leads (gtime.h): qsgd_group_ms. */
+	struct gtime gtime;
 };
+
+/* The group's time now (gtime.h): at least this member's wall clock and the
+ * last applied entry's time, running on from the highest time seen. */
+int64_t qsgd_group_ms(struct qsgd *d);
 
 void qsgd_core_init(struct qsgd *d, uv_loop_t *loop, const struct qsgd_config *cfg,
 		    struct qlog *log);

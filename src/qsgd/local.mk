@@ -15,6 +15,7 @@ libqsgd_la_SOURCES = \
 	src/qsgd/stream.h src/qsgd/stream.c \
 	src/qsgd/tlsstream.h src/qsgd/tlsstream.c \
 	src/qsgd/submission.h src/qsgd/submission.c \
+	src/qsgd/gtime.h src/qsgd/gtime.c \
 	src/qsgd/batcher.h src/qsgd/batcher.c \
 	src/qsgd/forward.h src/qsgd/forward.c \
 	src/qsgd/lease.h src/qsgd/lease.c \

@@ -25,6 +25,7 @@ void qsgd_core_init(struct qsgd *d, uv_loop_t *loop, const struct qsgd_config *c
 	d->cfg = cfg;
 	d->log = log;
 	d->cmdlevel = FSM_CMDLEVEL;
+	gtime_init(&d->gtime);
 	uv_timer_init(loop, &d->hold_timer);
 	d->hold_timer.data = d;
 }

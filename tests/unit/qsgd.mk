@@ -7,9 +7,12 @@ QSGD_TEST_LIBS = libqsgd.la libqsgfsm.la libqsgcommon.la \
 QSGD_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(INIH_CFLAGS)
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_config tests/unit/test_waiters tests/unit/test_batcher \
-	tests/unit/test_forward tests/unit/test_lease
+	tests/unit/test_forward tests/unit/test_lease tests/unit/test_gtime
 TESTS += tests/unit/test_config tests/unit/test_waiters tests/unit/test_batcher \
-	tests/unit/test_forward tests/unit/test_lease
+	tests/unit/test_forward tests/unit/test_lease tests/unit/test_gtime
+tests_unit_test_gtime_SOURCES = tests/unit/test_gtime.c src/qsgd/metrics.h src/qsgd/metrics.c
+tests_unit_test_gtime_CFLAGS = $(QSGD_TEST_CFLAGS)
+tests_unit_test_gtime_LDADD = $(QSGD_TEST_LIBS)
 tests_unit_test_config_SOURCES = tests/unit/test_config.c
 tests_unit_test_config_CFLAGS = $(QSGD_TEST_CFLAGS)
 tests_unit_test_config_LDADD = $(QSGD_TEST_LIBS)
