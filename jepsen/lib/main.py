@@ -339,6 +339,21 @@ def summary(r):
     return "\n".join(lines) + "\n"
 
 
+def print_member_warnings(rundir, last=8):
+    """The last warnings and errors (QSGnnnnW/E) of each member's log."""
+    for name in sorted(os.listdir(rundir)) if os.path.isdir(rundir) else []:
+        if not name.endswith(".log") or not name.startswith("QM"):
+            continue
+        try:
+            with open(os.path.join(rundir, name), errors="replace") as f:
+                lines = [x.rstrip() for x in f if " WARN " in x or " ERROR " in x
+                         or x.startswith("=== harness")]
+        except OSError:
+            continue
+        for x in lines[-last:]:
+            print("    %s: %s" % (name[:-4], x[:200]), flush=True)
+
+
 def make_cfg(a, seed, nemeses, time_limit, schedule_=None, backlog_=None):
     rng = random.Random(seed)
     # backlog: quiet 1-3 s, faults 3-6 s (fill, hold and drain last seconds each)
@@ -406,6 +421,16 @@ def main():
                 name, "PASS" if ok else "FAIL", r.get("faults"), r.get("ops"),
                 tq.get("lost"), tq.get("duplicated"), tq.get("unexpected"), time.time() - t,
                 rundir), flush=True)
+            if not ok:  # say why here: CI keeps only this output
+                bad = [k for k, c in r.get("checks", {}).items() if not c.get("valid")]
+                print("    invalid checks: %s; leader after heal: %s; notes: %s%s" % (
+                    ", ".join(bad) or "none", r.get("leader_after_heal"),
+                    "; ".join(r.get("notes", [])) or "none",
+                    "; error: " + r["error"] if r.get("error") else ""), flush=True)
+                for k in bad:
+                    print("    %s: %s" % (k, json.dumps(r["checks"][k], sort_keys=True)[:600]),
+                          flush=True)
+                print_member_warnings(rundir)
             allok = allok and ok
         print("PASS" if allok else "FAIL")
         return 0 if allok else 1

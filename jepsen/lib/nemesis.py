@@ -12,7 +12,7 @@ from env import RAFT_PORT, sh
 
 ALL = ["partition-random-halves", "partition-leader", "partition-majority-ring",
        "partition-one-way", "partition-channel-owner", "packet-loss", "kill",
-       "kill-leader", "kill-channel-owner", "pause", "pause-leader", "clock-skew", "disk-eio", "disk-eio-leader", "disk-full", "membership",
+       "kill-leader", "kill-channel-owner", "pause", "pause-leader", "clock-skew", "clock-skew-leader", "disk-eio", "disk-eio-leader", "disk-full", "membership",
        "pause+kill", "partition+kill"]
 CHANNEL_ONLY = ("partition-channel-owner", "kill-channel-owner")
 
@@ -35,7 +35,7 @@ def draw_params(name, rng, n):
         return {"node": rng.choice(idx), "percent": 20}
     if name in ("kill", "pause", "membership"):
         return {"node": rng.choice(idx)}
-    if name == "clock-skew":
+    if name in ("clock-skew", "clock-skew-leader"):
         return {"node": rng.choice(idx),
                 "offset": rng.choice(["+30s", "-30s", "+300s", "-300s", "+1d"])}
     if name in ("disk-eio", "disk-eio-leader"):
@@ -256,13 +256,20 @@ class ClockSkew(Nemesis):
     `faketime -f OFFSET` environment: LD_PRELOAD + FAKETIME); restart it with
     the real clock at stop."""
 
+    def __init__(self, role=None):
+        self.role = role
+
     def start(self, env, p):
-        node = env.nodes[p["node"] - 1]
+        node = env.leader() if self.role == "leader" else env.nodes[p["node"] - 1]
+        if node is None:
+            return {"skipped": "no leader found"}
         node.stop("clock-skew")
         node.start(faketime=p["offset"])
         return {"node": node.name, "offset": p["offset"], "target": node.name}
 
     def stop(self, env, p, ctx):
+        if "target" not in ctx:
+            return {"skipped": True}
         node = env.node(ctx["target"])
         node.stop("clock-skew-end")
         node.start()
@@ -437,6 +444,7 @@ def make(name):
         "pause": Pause(),
         "pause-leader": Pause("leader"),
         "clock-skew": ClockSkew(),
+        "clock-skew-leader": ClockSkew("leader"),
         "disk-eio": DiskEIO(),
         "disk-eio-leader": DiskEIO("leader"),
         "disk-full": DiskFull(),
