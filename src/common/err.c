@@ -41,6 +41,8 @@ static const struct rc_desc rc_table[] = {
     {QSG_RC_UNEXPECTED_ERROR, "QSG_RC_UNEXPECTED_ERROR", "an unexpected internal error occurred"},
     {QSG_RC_FUNCTION_NOT_SUPPORTED, "QSG_RC_FUNCTION_NOT_SUPPORTED",
      "the function needs a higher command level than the group's (a member runs an older build)"},
+    {QSG_RC_NOT_AUTHORIZED, "QSG_RC_NOT_AUTHORIZED",
+     "not authorized: the user id and password, or the certificate, were not accepted"},
     {QSG_RC_SSL_INITIALIZATION_ERROR, "QSG_RC_SSL_INITIALIZATION_ERROR",
      "the TLS key, certificate, CA or options could not be used"},
     {QSG_RC_SSL_PEER_NAME_MISMATCH, "QSG_RC_SSL_PEER_NAME_MISMATCH",

@@ -11,3 +11,9 @@ libqsgcommon_la_SOURCES += src/common/crc32c.h src/common/crc32c.c
 libqsgcommon_la_SOURCES += src/common/bgfree.h src/common/bgfree.c \
 	src/common/nofork.h src/common/nofork.c
 libqsgcommon_la_SOURCES += src/common/slab.h src/common/slab.c
+# Password hashes (src/common/pwhash.h, OpenSSL's PBKDF2): qsgd, qsgadm and
+# the tests; not in libqsg (a client only sends its password).
+noinst_LTLIBRARIES += libqsgpw.la
+libqsgpw_la_SOURCES = src/common/pwhash.h src/common/pwhash.c
+libqsgpw_la_CFLAGS = $(AM_CFLAGS) $(SSL_CFLAGS)
+libqsgpw_la_LIBADD = $(SSL_LIBS)

@@ -24,6 +24,7 @@ enum qsg_rc {
 	QSG_RC_SYNCPOINT_LIMIT = 2024, /* too many messages in one uow */
 	QSG_RC_MSG_TOO_BIG = 2030, /* message longer than MAXMSGL */
 	QSG_RC_NO_MSG_AVAILABLE = 2033, /* no matching message */
+	QSG_RC_NOT_AUTHORIZED = 2035, /* authentication failed (or, later, no authority) */
 	QSG_RC_OBJECT_IN_USE = 2042, /* queue is open / has uow activity */
 	QSG_RC_OPTIONS_ERROR = 2046, /* invalid option combination */
 	QSG_RC_PRIORITY_ERROR = 2050, /* priority not 0..9 */

@@ -161,6 +161,7 @@ void fsm_chimage_decode(struct qsg_rbuf *r, struct fsm_chimage *i)
 #define F_CHAN 0x1000 /* the op's fsm_chcmd fields (chan_encode/chan_decode) */
 #define F_CHUNK 0x4000 /* u64 msg.seqno, u32 part, u32 total (PUT_CHUNK) */
 #define F_MSGSEQ 0x8000 /* u64 msg.seqno (GET_DONE) */
+#define F_USER 0x10000 /* the user body (fsm_user.c) */
 
 static unsigned op_fields(uint8_t op)
 {
@@ -222,6 +223,11 @@ static unsigned op_fields(uint8_t op)
 	case FSM_OP_CH_RECV_START:
 	case FSM_OP_CH_RECV_BATCH:
 		return F_CHAN;
+	case FSM_OP_USER_DEFINE:
+		return F_FLAGS | F_USER;
+	case FSM_OP_USER_ALTER:
+	case FSM_OP_USER_DELETE:
+		return F_USER;
 	default:
 		return 0;
 	}
@@ -577,6 +583,8 @@ int fsm_cmd_encode(const struct fsm_cmd *c, struct qsg_wbuf *w)
 	}
 	if (f & F_CHAN)
 		chan_encode(c->op, &c->ch, w);
+	if (f & F_USER)
+		user_encode(c->op, &c->user, w);
 	return w->err;
 }
 
@@ -664,6 +672,14 @@ int fsm_cmd_decode(const void *p, size_t len, struct fsm_cmd *c, char *errmsg)
 		} else {
 			chan_read(c->op, version, &r, &c->ch);
 		}
+	}
+	if (f & F_USER) {
+		int rc = user_decode(c->op, &r, &c->user, errmsg);
+		if (rc != QSG_OK)
+			return rc;
+		if ((c->flags & ~(uint32_t)FSM_F_REPLACE) != 0)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "USER_DEFINE flags 0x%x",
+					c->flags);
 	}
 	if (r.err != QSG_OK)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,

@@ -69,6 +69,9 @@ void state_free(struct fsm *f)
 		free(f->chsts[i]);
 	}
 	free(f->chsts);
+	free(f->users);
+	f->users = NULL;
+	f->nusers = f->capusers = 0;
 	free(f->chdefs);
 	free(f->syncqs);
 	f->chsts = NULL;
@@ -210,6 +213,12 @@ static int apply_cmd(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 		return op_ch_recv_start(f, c, now, out);
 	case FSM_OP_CH_RECV_BATCH:
 		return op_ch_recv_batch(f, c, now, out);
+	case FSM_OP_USER_DEFINE:
+		return op_user_define(f, c, now);
+	case FSM_OP_USER_ALTER:
+		return op_user_alter(f, c, now);
+	case FSM_OP_USER_DELETE:
+		return op_user_delete(f, c);
 	default:
 		return QSG_RC_UNKNOWN_OP; /* unreachable: decode checked it */
 	}

@@ -33,8 +33,8 @@
 #define FSM_ENTRY_VERSION 1
 /* 5: channel partner, SYNCQ rinst; 6: compact messages, channel retries;
  * 7: the destination black list of sender status entries; 8: the parked
- * messages of listed destinations */
-#define FSM_SNAPSHOT_VERSION 8
+ * messages of listed destinations; 9: the user table (fsm_user.c) */
+#define FSM_SNAPSHOT_VERSION 9
 #define FSM_MAX_BATCH 65536
 #define FSM_ADDR_MAX 128 /* host:port */
 #define FSM_DESCR_MAX 64
@@ -114,6 +114,10 @@ enum fsm_op {
 	FSM_OP_MEMBER_LEVEL = 57, /* member_id, seq = the command level its
 				   * build applies (fsm_group_cmdlevel); always
 				   * alone in its entry */
+	/* Users (fsm_user.c, docs/security.md "Authentication"). */
+	FSM_OP_USER_DEFINE = 60, /* user (+FSM_F_REPLACE): credential required */
+	FSM_OP_USER_ALTER = 61, /* user with user.set: the fields to change */
+	FSM_OP_USER_DELETE = 62, /* user.name */
 };
 
 /* Command levels (docs/lifecycle.md, "Command levels"). A build applies
@@ -126,7 +130,7 @@ enum fsm_op {
  * cannot decode. Level 2: the destination black list (CH_SETTLE
  * dispositions LIST/LIST_DLQ, CH_GETBATCH FSM_CHF_ALONE) and queue trigger
  * attributes. Level 3: private channels (CHDEFINE/CHALTER with
- * FSM_CA_QSGDISP). */
+ * FSM_CA_QSGDISP); users (USER_DEFINE, USER_ALTER, USER_DELETE). */
 #define FSM_CMDLEVEL_MIN 1
 #define FSM_CMDLEVEL 3
 
@@ -229,6 +233,40 @@ struct fsm_member_stats {
 	uint64_t last_index;
 };
 
+/* A user of the group (docs/security.md "Authentication"): a name (MQ
+ * object name characters, upper case), up to FSM_USER_GROUPS_MAX group
+ * names (likewise), a description and a credential: the password's
+ * PBKDF2-HMAC-SHA256 hash with its salt and iteration count, computed
+ * before the command is submitted (never in apply, never the password).
+ * alt_ms: the leader's time of the last DEFINE/ALTER (set by apply). */
+#define FSM_USER_GROUPS_MAX 16
+#define FSM_USER_SALT_LEN 16
+#define FSM_USER_HASH_LEN 32
+#define FSM_CRED_PBKDF2_SHA256 1 /* the only scheme */
+#define FSM_USER_ITER_MIN 10000
+#define FSM_USER_ITER_MAX 100000000u
+/* user.set bits (USER_ALTER changes those fields only; USER_DEFINE takes
+ * every field and needs FSM_UA_CRED). */
+#define FSM_UA_CRED 0x1
+#define FSM_UA_GROUPS 0x2
+#define FSM_UA_DESCR 0x4
+#define FSM_UA_ALL 0x7
+struct fsm_user {
+	char name[FSM_NAME_MAX + 1];
+	uint32_t set; /* FSM_UA_*: in commands only (0 in the state) */
+	uint8_t ngroups;
+	char groups[FSM_USER_GROUPS_MAX][FSM_NAME_MAX + 1];
+	char descr[FSM_DESCR_MAX + 1];
+	uint8_t scheme; /* FSM_CRED_* */
+	uint32_t iterations;
+	uint8_t salt[FSM_USER_SALT_LEN];
+	uint8_t hash[FSM_USER_HASH_LEN];
+	int64_t alt_ms;
+};
+/* A user or group name: 1..FSM_NAME_MAX of the MQ name characters, no
+ * lower case (callers fold). */
+bool fsm_user_name_valid(const char *s);
+
 struct fsm_cmd {
 	uint8_t op; /* enum fsm_op */
 	uint32_t flags; /* FSM_F_* */
@@ -251,6 +289,7 @@ struct fsm_cmd {
 	/* PUT_CHUNK */
 	uint32_t part; /* 0 .. fsm_nparts(total) - 1 */
 	uint32_t total; /* body length of the whole message */
+	struct fsm_user user; /* USER_DEFINE/ALTER/DELETE */
 };
 
 /* Encode one command (without length prefix). */
@@ -528,6 +567,10 @@ unsigned fsm_group_cmdlevel(struct fsm *f);
 /* The command level a decoded command needs (FSM_CMDLEVEL_MIN for every
  * command older builds apply). */
 unsigned fsm_cmd_level(const struct fsm_cmd *c);
+/* Users (local replica): the record of name (QSG_RC_UNKNOWN_OBJECT when
+ * there is none); every user in name order until cb returns non-zero. */
+int fsm_user_get(struct fsm *f, const char *name, struct fsm_user *out);
+void fsm_user_foreach(struct fsm *f, int (*cb)(void *arg, const struct fsm_user *u), void *arg);
 /* Entries applied since init/restore and the time of the last one. */
 uint64_t fsm_entries_applied(struct fsm *f);
 int64_t fsm_last_time(struct fsm *f);

@@ -280,6 +280,9 @@ struct fsm {
 	struct fsm_syncq *syncqs; /* by (name, rqmname) */
 	size_t nsyncqs, capsyncqs;
 	uint64_t chan_gen;
+	/* Users (fsm_user.c), sorted by name. */
+	struct fsm_user *users;
+	size_t nusers, capusers;
 	/* Sessions with a backout pending (detached, uow not empty: see
 	 * fsm_backout_pending), by client_id. Derived from the sessions
 	 * (fsm_restore rebuilds it); orders the backout. */
@@ -547,6 +550,16 @@ void park_free(struct park *pk);
 void park_free_all(struct chst *e);
 void park_insert(struct fsm *f, struct park *pk, struct qmsg *m, bool from_tail);
 void park_take(struct fsm *f, struct qmsg *m);
+
+/* fsm_user.c: the user ops, their command bodies (cmd.c calls the codec
+ * for the USER ops) and the user table in snapshots (format 9). */
+void user_encode(uint8_t op, const struct fsm_user *u, struct qsg_wbuf *w);
+int user_decode(uint8_t op, struct qsg_rbuf *r, struct fsm_user *u, char *errmsg);
+int op_user_define(struct fsm *f, const struct fsm_cmd *c, int64_t now);
+int op_user_alter(struct fsm *f, const struct fsm_cmd *c, int64_t now);
+int op_user_delete(struct fsm *f, const struct fsm_cmd *c);
+void users_snap(const struct fsm *f, struct qsg_wbuf *out);
+int users_restore(struct fsm *g, struct qsg_rbuf *r, char *errmsg);
 
 /* fsm_xheap.c */
 /* q's expiry heap: m (visible, with an expiry) joins it; QSG_OK, or

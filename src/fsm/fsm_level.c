@@ -41,6 +41,10 @@ unsigned fsm_cmd_level(const struct fsm_cmd *c)
 	switch (c->op) {
 	case FSM_OP_MEMBER_LEVEL:
 		return 2;
+	case FSM_OP_USER_DEFINE:
+	case FSM_OP_USER_ALTER:
+	case FSM_OP_USER_DELETE:
+		return 3; /* users (docs/security.md "Authentication") */
 	case FSM_OP_QDEFINE:
 	case FSM_OP_QALTER:
 		return (c->attrs.set & FSM_QA_TRIG_MASK) != 0 ? 2 : FSM_CMDLEVEL_MIN;

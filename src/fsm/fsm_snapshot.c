@@ -371,6 +371,10 @@ int fsm_snapshot_format(struct fsm *f, struct qsg_wbuf *out, uint8_t version)
 			qsg_put_u16(out, m->cmdlevel); /* format 7 */
 	}
 	snap_chan(f, sw);
+	if (version >= 9)
+		users_snap(f, out); /* format 9: the user table */
+	else if (f->nusers > 0)
+		out->err = QSG_RC_BAD_VERSION; /* older formats cannot hold users */
 	free(qs);
 	free(ss);
 	return out->err;
@@ -1068,7 +1072,9 @@ int fsm_restore_decode(const void *p, size_t len, struct fsm_image **out, char *
 	} else if ((rc = restore_queues(g, &r, x, msg)) == QSG_OK &&
 		   (rc = restore_sessions(g, &r, x, msg)) == QSG_OK &&
 		   (rc = restore_members(g, &r, x->version, msg)) == QSG_OK &&
-		   (rc = restore_chan(g, &r, x, msg)) == QSG_OK && qsg_rbuf_left(&r) != 0) {
+		   (rc = restore_chan(g, &r, x, msg)) == QSG_OK &&
+		   (x->version < 9 || (rc = users_restore(g, &r, msg)) == QSG_OK) &&
+		   qsg_rbuf_left(&r) != 0) {
 		rc = qsg_errf(msg, QSG_RC_BAD_FRAME, "%zu trailing bytes after the snapshot",
 			      qsg_rbuf_left(&r));
 	}
