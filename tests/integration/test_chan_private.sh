@@ -153,7 +153,9 @@ after=$(take P)
 read -r st owner epoch < <(chst "$O" G.P STATUS OWNER EPOCH)
 [ "$owner" = "$P" ] && [ "$epoch" = "$pepoch" ] ||
 	fail "G.P taken over while $P was down: $st on $owner epoch $epoch"
-log "2: G.P left to $P ($st, epoch $epoch); $after of $((N1 + N2)) arrived"
+read -r indoubt < <(chst "$O" G.P INDOUBT)
+[ "$indoubt" = YES ] || fail "G.P has no batch in doubt (INDOUBT $indoubt): the kill came too late"
+log "2: G.P left to $P ($st, epoch $epoch, a batch in doubt); $after of $((N1 + N2)) arrived"
 
 # 3. P restarted: its channel initiator resumes G.P; everything exactly once.
 "$CLUSTER" start "$P" >/dev/null
@@ -167,4 +169,20 @@ take S >/dev/null
 take P >/dev/null
 check_exactly_once "$QSG_RUN_DIR/sent.S" "$QSG_RUN_DIR/got.S"
 check_exactly_once "$QSG_RUN_DIR/sent.P" "$QSG_RUN_DIR/got.P"
+
+# 4. STOP through any member; DELETE through its own member only.
+"$QSGADM" -c "$O" <<<"STOP CHANNEL(G.P)" >"$QSG_RUN_DIR/out" 2>&1 ||
+	fail "STOP G.P through $leader: $(cat "$QSG_RUN_DIR/out")"
+for ((i = 0; i < 100; i++)); do
+	read -r st < <(chst "$O" G.P STATUS)
+	[ "$st" = STOPPED ] && break
+	sleep 0.1
+done
+[ "$st" = STOPPED ] || fail "G.P not stopped: $st"
+if "$QSGADM" -c "$O" <<<"DELETE CHANNEL(G.P)" >"$QSG_RUN_DIR/out" 2>&1; then
+	fail "DELETE of $P's private channel through $leader accepted"
+fi
+"$QSGADM" -c "$PC" <<<"DELETE CHANNEL(G.P)" >"$QSG_RUN_DIR/out" 2>&1 ||
+	fail "DELETE G.P through $P: $(cat "$QSG_RUN_DIR/out")"
+log "4: G.P stopped through $leader, deleted through $P"
 log "ok"
