@@ -99,6 +99,7 @@ void admin_exec(const struct admin_env *env, const char *text, size_t len, admin
 	if (rc != QSG_OK) {
 		snprintf(msg, sizeof msg, "%s: %s.", admin_err_id(rc), errmsg);
 		admin_reply(done, arg, rc, msg, NULL);
+		explicit_bzero(mc, sizeof *mc); /* may hold a PASSWORD(...) */
 		free(mc);
 		return;
 	}
@@ -110,6 +111,12 @@ void admin_exec(const struct admin_env *env, const char *text, size_t len, admin
 			 "sends CMDSCOPE(*) and CMDSCOPE(qmname) to each member: %s (%d).",
 			 mc->cmdscope, qsg_rc_name(rc), rc);
 		admin_reply(done, arg, rc, msg, NULL);
+		free(mc);
+		return;
+	}
+	if (mc->obj == MQSC_OBJ_USER) {
+		admin_exec_user(env, mc, done, arg);
+		explicit_bzero(mc, sizeof *mc); /* PASSWORD(...) */
 		free(mc);
 		return;
 	}

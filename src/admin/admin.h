@@ -93,6 +93,16 @@ struct admin_env {
 	size_t (*raft_config)(void *arg, struct admin_raft_server *out, size_t max);
 	int (*lifecycle)(void *arg, const struct admin_lifecycle *req,
 			 void (*done)(void *cbarg, int rc, const char *text), void *cbarg);
+	/* DEFINE/ALTER USER PASSWORD (docs/security.md "Authentication"): a
+	 * new random salt and the PBKDF2 hash of password (len bytes) with
+	 * this member's iteration count, computed off the loop. done is
+	 * called exactly once, later, with rc and the credential (scheme,
+	 * iterations, salt, hash of *cred), unless it returns non-OK. The
+	 * password is copied. NULL: passwords cannot be set through this
+	 * member (DEFINE/ALTER USER PASSWORD answer FUNCTION_NOT_SUPPORTED). */
+	int (*hash_password)(void *arg, const char *password, size_t len,
+			     void (*done)(void *cbarg, int rc, const struct fsm_user *cred),
+			     void *cbarg);
 };
 
 /* Completion of admin_exec: rc is QSG_OK or the reason code of the failure;

@@ -90,6 +90,11 @@ void admin_exec_chinit(const struct admin_env *env, enum mqsc_verb verb, admin_d
 void admin_exec_display(const struct admin_env *env, const struct mqsc_cmd *mc, admin_done_cb done,
 			void *arg);
 
+/* --- admin_user.c ---------------------------------------------------------- */
+/* DEFINE/ALTER/DELETE/DISPLAY USER (mc's name is folded to upper case). */
+void admin_exec_user(const struct admin_env *env, struct mqsc_cmd *mc, admin_done_cb done,
+		     void *arg);
+
 /* --- admin_member.c -------------------------------------------------------- */
 /* ADD/REMOVE MEMBER, TRANSFER LEADER, STOP QMGR. */
 void admin_exec_lifecycle(const struct admin_env *env, const struct mqsc_cmd *mc,

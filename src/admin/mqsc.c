@@ -164,7 +164,7 @@ static const struct word_map objs[] = {
     {"QR", MQSC_OBJ_QREMOTE},	     {"CHANNEL", MQSC_OBJ_CHANNEL}, {"CHL", MQSC_OBJ_CHANNEL},
     {"CHSTATUS", MQSC_OBJ_CHSTATUS}, {"CHS", MQSC_OBJ_CHSTATUS},    {"CHINIT", MQSC_OBJ_CHINIT},
     {"QALIAS", MQSC_OBJ_QALIAS},     {"QA", MQSC_OBJ_QALIAS},	    {"QMSTATUS", MQSC_OBJ_QMSTATUS},
-    {"MEMBER", MQSC_OBJ_MEMBER},     {"LEADER", MQSC_OBJ_LEADER},
+    {"MEMBER", MQSC_OBJ_MEMBER},     {"LEADER", MQSC_OBJ_LEADER},   {"USER", MQSC_OBJ_USER},
 };
 
 static int map_find(const struct word_map *m, size_t n, const char *w)
@@ -185,10 +185,10 @@ static bool verb_takes(enum mqsc_verb v, enum mqsc_obj o)
 	case MQSC_DEFINE:
 	case MQSC_DELETE:
 		return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL ||
-		       o == MQSC_OBJ_QALIAS;
+		       o == MQSC_OBJ_QALIAS || o == MQSC_OBJ_USER;
 	case MQSC_ALTER:
 		return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL ||
-		       o == MQSC_OBJ_QMGR || o == MQSC_OBJ_QALIAS;
+		       o == MQSC_OBJ_QMGR || o == MQSC_OBJ_QALIAS || o == MQSC_OBJ_USER;
 	case MQSC_CLEAR:
 		return o == MQSC_OBJ_QLOCAL;
 	case MQSC_DISPLAY:
@@ -215,7 +215,7 @@ static bool obj_has_name(enum mqsc_obj o)
 {
 	return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QUEUE || o == MQSC_OBJ_QSTATUS ||
 	       o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL || o == MQSC_OBJ_CHSTATUS ||
-	       o == MQSC_OBJ_QALIAS || o == MQSC_OBJ_MEMBER;
+	       o == MQSC_OBJ_QALIAS || o == MQSC_OBJ_MEMBER || o == MQSC_OBJ_USER;
 }
 
 static int expect_rparen(struct parser *ps, const char *what)
@@ -334,6 +334,20 @@ static int parse_items(struct parser *ps, struct mqsc_cmd *cmd)
 			a->has_value = true;
 			if ((rc = advance(ps)) != QSG_OK)
 				return rc;
+			/* A list value, as MQ writes one: GROUPS(A, B, C) is
+			 * kept as "A,B,C" (mqsc_user.c splits it). */
+			while (strcmp(a->keyword, "GROUPS") == 0 &&
+			       (t->kind == TOK_WORD || t->kind == TOK_QUOTED)) {
+				size_t n = strlen(a->value);
+				if (n + 1 + t->len > MQSC_VALUE_MAX)
+					return qsg_errf(ps->errmsg, QSG_RC_MQSC_SYNTAX,
+							"GROUPS list too long at column %u",
+							t->column);
+				a->value[n] = ',';
+				memcpy(a->value + n + 1, t->text, t->len + 1);
+				if ((rc = advance(ps)) != QSG_OK)
+					return rc;
+			}
 			if ((rc = expect_rparen(ps, a->keyword)) != QSG_OK)
 				return rc;
 		}

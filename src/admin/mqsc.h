@@ -62,6 +62,7 @@ enum mqsc_obj {
 	MQSC_OBJ_QMSTATUS, /* DISPLAY QMSTATUS TYPE(RAFT) */
 	MQSC_OBJ_MEMBER, /* ADD/REMOVE MEMBER(name) */
 	MQSC_OBJ_LEADER, /* TRANSFER LEADER */
+	MQSC_OBJ_USER, /* DEFINE/ALTER/DELETE/DISPLAY USER (qsg's own object) */
 };
 
 /* WHERE(attribute op value) on DISPLAY: MQ's operators. */
@@ -148,6 +149,16 @@ struct mqsc_cmd {
 	char conname[FSM_ADDR_MAX + 1];
 	char to[FSM_NAME_MAX + 1]; /* TRANSFER LEADER TO(name); "" = any */
 	bool force; /* STOP QMGR FORCE */
+	/* DEFINE/ALTER USER (mqsc_user.c): PASSWORD('...') (the caller wipes
+	 * the command once used: it holds the password, here and in attrs),
+	 * GROUPS(g1,g2,...) (upper case), DESCR. */
+	bool has_password;
+	char password[MQSC_VALUE_MAX + 1];
+	bool has_groups;
+	uint8_t ngroups;
+	char groups[FSM_USER_GROUPS_MAX][FSM_NAME_MAX + 1];
+	bool has_descr;
+	char descr[FSM_DESCR_MAX + 1];
 };
 
 /* Parse one command of `len` bytes (need not be NUL-terminated). */

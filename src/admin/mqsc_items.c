@@ -43,6 +43,9 @@ static const char *const disp_qmstatus[] = {"QMNAME", "RAFTID",	 "ROLE", "TERM",
 					    "COMMIT", "APPLIED", "LAG",	 "INSYNC",
 					    "VOTER",  "LEASE",	 NULL};
 
+/* Users (mqsc_user.c): never the credential. */
+static const char *const disp_user[] = {"USER", "GROUPS", "DESCR", "ALTDATE", "ALTTIME", NULL};
+
 struct mqsc_disp_table mqsc_disp_table(enum mqsc_obj o)
 {
 	switch (o) {
@@ -69,6 +72,8 @@ struct mqsc_disp_table mqsc_disp_table(enum mqsc_obj o)
 		return (struct mqsc_disp_table){disp_qalias, 3, false, MQSC_DISP_QA};
 	case MQSC_OBJ_QMSTATUS:
 		return (struct mqsc_disp_table){disp_qmstatus, 1, true};
+	case MQSC_OBJ_USER:
+		return (struct mqsc_disp_table){disp_user, 1, true};
 	case MQSC_OBJ_MEMBER:
 	case MQSC_OBJ_LEADER:
 		break;
@@ -718,6 +723,9 @@ int mqsc_check_items(struct mqsc_cmd *cmd, char *errmsg)
 	bool channel = cmd->obj == MQSC_OBJ_CHANNEL;
 	enum mqsc_verb v = cmd->verb;
 	int rc;
+
+	if (cmd->obj == MQSC_OBJ_USER && v != MQSC_DISPLAY)
+		return mqsc_check_user_items(cmd, errmsg);
 
 	mqsc_copy_str(cmd->qattrs.name, sizeof cmd->qattrs.name, cmd->name);
 	if (cmd->obj == MQSC_OBJ_QLOCAL)

@@ -66,6 +66,8 @@ const char *mqsc_obj_name(enum mqsc_obj o)
 		return "MEMBER";
 	case MQSC_OBJ_LEADER:
 		return "LEADER";
+	case MQSC_OBJ_USER:
+		return "USER";
 	}
 	return "?";
 }

@@ -155,7 +155,10 @@ int proto_req_encode(const struct proto_req *req, struct qsg_wbuf *w)
 	int rc = QSG_OK;
 	switch (req->op) {
 	case PROTO_HELLO:
-		if (req->u.hello.app.len > PROTO_MAX_APP) {
+		if (req->u.hello.app.len > PROTO_MAX_APP ||
+		    req->u.hello.user.len > PROTO_MAX_USER ||
+		    req->u.hello.password.len > PROTO_MAX_PASSWORD ||
+		    (req->u.hello.user.len == 0 && req->u.hello.password.len > 0)) {
 			rc = QSG_RC_DATA_LENGTH_ERROR;
 			break;
 		}
@@ -163,6 +166,11 @@ int proto_req_encode(const struct proto_req *req, struct qsg_wbuf *w)
 		qsg_put_u64(w, req->u.hello.client_id);
 		qsg_put_u32(w, req->u.hello.member_id);
 		qsg_put_strn(w, (const char *)req->u.hello.app.p, req->u.hello.app.len);
+		if (req->u.hello.user.len > 0) { /* optional: credentials */
+			qsg_put_strn(w, (const char *)req->u.hello.user.p, req->u.hello.user.len);
+			qsg_put_strn(w, (const char *)req->u.hello.password.p,
+				     req->u.hello.password.len);
+		}
 		break;
 	case PROTO_PUT:
 	case PROTO_PUT_CHUNK: {
@@ -477,6 +485,17 @@ int proto_req_decode(const void *p, size_t len, struct proto_req *req, char *err
 		req->u.hello.client_id = qsg_get_u64(&r);
 		req->u.hello.member_id = qsg_get_u32(&r);
 		req->u.hello.app = get_str_slice(&r, PROTO_MAX_APP);
+		if (r.err == QSG_OK && qsg_rbuf_left(&r) > 0) { /* optional: credentials */
+			size_t left = qsg_rbuf_left(&r);
+			req->u.hello.user = get_str_slice(&r, PROTO_MAX_USER);
+			req->u.hello.password = get_str_slice(&r, PROTO_MAX_PASSWORD);
+			if (r.err != QSG_OK || req->u.hello.user.len == 0 || qsg_rbuf_left(&r) != 0)
+				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+						"HELLO: %zu trailing bytes after the application "
+						"name are not credentials (str user 1..%d, str "
+						"password 0..%d)",
+						left, PROTO_MAX_USER, PROTO_MAX_PASSWORD);
+		}
 		if ((rc = finish(&r, req->op, errmsg)) != QSG_OK)
 			return rc;
 		if (req->u.hello.kind != PROTO_KIND_CLIENT &&

@@ -28,6 +28,9 @@
 #define PROTO_MAX_TEXT 65535
 #define PROTO_RESP 0x80
 #define PROTO_MAX_APP 256 /* HELLO application name */
+/* HELLO credentials (optional, docs/security.md "Authentication"). */
+#define PROTO_MAX_USER 64
+#define PROTO_MAX_PASSWORD 256
 
 enum proto_op {
 	PROTO_HELLO = 1,
@@ -80,6 +83,12 @@ struct proto_req {
 			uint64_t client_id; /* client: stable across reconnects; never 0 */
 			uint32_t member_id; /* member: the forwarding member's Raft id */
 			struct qsg_slice app; /* application name (informational) */
+			/* Optional credentials, appended after app: present
+			 * when user.len > 0 (1..PROTO_MAX_USER bytes, the
+			 * password 0..PROTO_MAX_PASSWORD). A HELLO without
+			 * them is the HELLO of older clients. */
+			struct qsg_slice user;
+			struct qsg_slice password;
 		} hello;
 		struct { /* PUT, PUT_CHUNK */
 			char queue[FSM_NAME_MAX + 1];

@@ -1,10 +1,12 @@
 /* The admin adapter (adminsrv.h). */
 #include "adminsrv.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "chan/chcore.h"
 #include "chan/chinit.h"
+#include "common/pwhash.h"
 #include "lifecycle.h"
 #include "raft-glue/glue.h"
 
@@ -77,6 +79,65 @@ static uint32_t admin_pick_owner(void *arg, uint32_t exclude)
 	return chcore_view_pick_owner(d->fsm, exclude);
 }
 
+/* DEFINE/ALTER USER PASSWORD: salt and PBKDF2 in libuv's thread pool (tens
+ * of milliseconds at the default count: never on the loop). */
+struct hash_work {
+	uv_work_t work;
+	char password[PWHASH_PASSWORD_MAX + 1];
+	size_t len;
+	uint32_t iterations;
+	int rc;
+	struct pwhash h;
+	void (*done)(void *cbarg, int rc, const struct fsm_user *cred);
+	void *cbarg;
+};
+
+static void hash_run(uv_work_t *req)
+{
+	struct hash_work *w = req->data;
+	w->rc = pwhash_make(w->password, w->len, w->iterations, &w->h, NULL);
+	pwhash_wipe(w->password, sizeof w->password);
+}
+
+static void hash_after(uv_work_t *req, int status)
+{
+	struct hash_work *w = req->data;
+	struct fsm_user cred;
+	memset(&cred, 0, sizeof cred);
+	int rc = status != 0 ? QSG_RC_UNEXPECTED_ERROR : w->rc;
+	cred.scheme = FSM_CRED_PBKDF2_SHA256;
+	cred.iterations = w->h.iterations;
+	memcpy(cred.salt, w->h.salt, sizeof cred.salt);
+	memcpy(cred.hash, w->h.hash, sizeof cred.hash);
+	pwhash_wipe(w->password, sizeof w->password);
+	w->done(w->cbarg, rc, &cred);
+	free(w);
+}
+
+static int admin_hash_password(void *arg, const char *password, size_t len,
+			       void (*done)(void *cbarg, int rc, const struct fsm_user *cred),
+			       void *cbarg)
+{
+	struct qsgd *d = arg;
+	if (len > PWHASH_PASSWORD_MAX)
+		return QSG_RC_INVALID;
+	struct hash_work *w = calloc(1, sizeof *w);
+	if (w == NULL)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	memcpy(w->password, password, len);
+	w->len = len;
+	w->iterations = d->cfg->pbkdf2_iterations;
+	w->done = done;
+	w->cbarg = cbarg;
+	w->work.data = w;
+	if (uv_queue_work(d->loop, &w->work, hash_run, hash_after) != 0) {
+		pwhash_wipe(w->password, sizeof w->password);
+		free(w);
+		return QSG_RC_UNEXPECTED_ERROR;
+	}
+	return QSG_OK;
+}
+
 void adminsrv_env_init(struct admin_env *env, struct qsgd *d)
 {
 	env->arg = d;
@@ -93,4 +154,5 @@ void adminsrv_env_init(struct admin_env *env, struct qsgd *d)
 	env->pick_owner = admin_pick_owner;
 	env->raft_config = admin_raft_config;
 	env->lifecycle = admin_lifecycle;
+	env->hash_password = admin_hash_password;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/pwhash.h"
 #include "log.h"
 
 void qsgd_config_defaults(struct qsgd_config *c)
@@ -19,6 +20,10 @@ void qsgd_config_defaults(struct qsgd_config *c)
 	c->loop_warn_ms = 200;
 	c->tls_handshake_ms = 10000;
 	c->tls_raft = 1;
+	c->auth_mode = QSGD_AUTH_NONE;
+	c->pbkdf2_iterations = PWHASH_ITER_DEFAULT;
+	c->fail_delay_ms = 1000;
+	snprintf(c->admin_user, sizeof c->admin_user, "QSGADMIN");
 	c->election_timeout_ms = 1000;
 	c->append_timeout_ms = 5000;
 	c->apply_budget_ms = 20;
@@ -287,6 +292,41 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 			rc = set_unsigned(&c->tls_handshake_ms, value, 100, 600000, what, e);
 		else
 			goto unknown;
+	} else if (strcmp(section, "security") == 0) {
+		c->security_section = 1;
+		if (strcmp(key, "authentication") == 0) {
+			if (strcmp(value, "required") == 0)
+				c->auth_mode = QSGD_AUTH_REQUIRED;
+			else if (strcmp(value, "optional") == 0)
+				c->auth_mode = QSGD_AUTH_OPTIONAL;
+			else if (strcmp(value, "none") == 0)
+				c->auth_mode = QSGD_AUTH_NONE;
+			else
+				rc = qsg_errf(e, QSG_RC_CONFIG,
+					      "%s: expected required, optional or none", what);
+		} else if (strcmp(key, "pbkdf2_iterations") == 0) {
+			rc = set_unsigned(&c->pbkdf2_iterations, value, PWHASH_ITER_MIN,
+					  PWHASH_ITER_MAX, what, e);
+		} else if (strcmp(key, "fail_delay_ms") == 0) {
+			rc = set_unsigned(&c->fail_delay_ms, value, 0, 60000, what, e);
+		} else if (strcmp(key, "admin_user") == 0) {
+			rc = copy_str(c->admin_user, sizeof c->admin_user, value, what, e);
+			for (char *p = c->admin_user; rc == QSG_OK && *p != '\0'; p++)
+				if (*p >= 'a' && *p <= 'z')
+					*p = (char)(*p - 'a' + 'A');
+			if (rc == QSG_OK && !qsg_name_ok(c->admin_user, FSM_NAME_MAX, false))
+				rc = qsg_errf(e, QSG_RC_CONFIG, "%s: 1..48 of A-Z a-z 0-9 . _ / %%",
+					      what);
+		} else if (strcmp(key, "admin_password_hash") == 0) {
+			struct pwhash h;
+			char m[QSG_ERRMSG_SIZE];
+			rc = copy_str(c->admin_password_hash, sizeof c->admin_password_hash, value,
+				      what, e);
+			if (rc == QSG_OK && pwhash_parse(value, &h, m) != QSG_OK)
+				rc = qsg_errf(e, QSG_RC_CONFIG, "%s: %s", what, m);
+		} else {
+			goto unknown;
+		}
 	} else if (strncmp(section, "member ", 7) == 0) {
 		const char *mname = section + 7;
 		while (*mname == ' ')
@@ -626,6 +666,13 @@ int qsgd_config_validate(struct qsgd_config *c, char *errmsg)
 					"default: members are always verified); raft = no keeps "
 					"Raft in plaintext");
 	}
+	if (c->auth_mode == QSGD_AUTH_REQUIRED &&
+	    (!c->tls_enabled || c->tls_verify == QSGD_TLS_VERIFY_NONE))
+		return qsg_errf(errmsg, QSG_RC_CONFIG,
+				"[security] authentication = required needs [tls] with verify "
+				"required or optional: passwords must not cross the network in "
+				"clear, and member links are accepted only from a verified "
+				"member certificate");
 	const struct qsgd_member_cfg *self = NULL;
 	for (unsigned i = 0; i < c->n_members; i++)
 		if (strcmp(c->members[i].name, c->name) == 0)

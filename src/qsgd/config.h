@@ -21,6 +21,11 @@
 #define QSGD_TLS_VERIFY_NONE 2
 #define QSGD_TLS_MODE_REQUIRED 0 /* the client listener accepts TLS only */
 #define QSGD_TLS_MODE_OPTIONAL 1 /* TLS or plaintext, told by the first byte */
+/* [security] authentication (docs/security.md "Authentication"). */
+#define QSGD_AUTH_NONE 0 /* no checks (the default for now: insecure demo mode) */
+#define QSGD_AUTH_OPTIONAL 1 /* credentials, when presented, must pass */
+#define QSGD_AUTH_REQUIRED 2 /* every client and admin connection authenticates */
+#define QSGD_HASH_TEXT_MAX 160 /* = PWHASH_TEXT_MAX */
 
 struct qsgd_member_cfg {
 	char name[FSM_NAME_MAX + 1];
@@ -85,6 +90,14 @@ struct qsgd_config {
 	/* [tls] raft: Raft traffic in mutual TLS, peers checked against the
 	 * member list (default yes; no: plaintext Raft). */
 	int tls_raft;
+	/* [security] (docs/security.md "Authentication"): security_section
+	 * when the section is present. */
+	int security_section;
+	int auth_mode; /* QSGD_AUTH_* */
+	unsigned pbkdf2_iterations; /* hashes of DEFINE/ALTER USER; 100000 */
+	unsigned fail_delay_ms; /* FAILDLAY: a refused authentication waits; 1000 */
+	char admin_user[FSM_NAME_MAX + 1]; /* break-glass user, upper case; QSGADMIN */
+	char admin_password_hash[QSGD_HASH_TEXT_MAX]; /* "" = no break-glass password */
 	/* [member NAME] sections or --member flags (this member included). */
 	unsigned n_members;
 	struct qsgd_member_cfg members[QSGD_MAX_MEMBERS];

@@ -23,11 +23,11 @@ libqsgd_la_SOURCES = \
 	src/qsgd/looplag.h src/qsgd/looplag.c \
 	src/qsgd/reaper.h src/qsgd/reaper.c
 libqsgd_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
-libqsgd_la_LIBADD = libqsgtls.la $(SSL_LIBS)
+libqsgd_la_LIBADD = libqsgtls.la libqsgpw.la $(SSL_LIBS)
 
 qsgd_SOURCES = \
 	src/qsgd/daemon.h src/qsgd/submit.c src/qsgd/wiring.c \
-	src/qsgd/server.h src/qsgd/server.c \
+	src/qsgd/server.h src/qsgd/server.c src/qsgd/auth.h src/qsgd/auth.c \
 	src/qsgd/catchup.h src/qsgd/catchup.c \
 	src/qsgd/adminsrv.h src/qsgd/adminsrv.c \
 	src/qsgd/notify.h src/qsgd/notify.c \
@@ -44,4 +44,4 @@ qsgd_SOURCES = \
 	src/qsgd/main.c
 qsgd_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 qsgd_LDADD = libqsgd.la libqsgadmin.la libqsgglue.la libqsgchan.la libqsgfsm.la libqsgstore.la \
-	libqsgtls.la libqsgcommon.la $(SSL_LIBS) $(RAFT_LIBS) $(UV_LIBS) $(LZ4_LIBS) $(INIH_LIBS)
+	libqsgtls.la libqsgpw.la libqsgcommon.la $(SSL_LIBS) $(RAFT_LIBS) $(UV_LIBS) $(LZ4_LIBS) $(INIH_LIBS)

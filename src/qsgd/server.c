@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/pwhash.h"
+
 #include "adminsrv.h"
+#include "auth.h"
 #include "catchup.h"
 #include "chan/chproto.h"
 #include "chan/chinit.h"
@@ -39,6 +42,8 @@ struct conn {
 	unsigned inflight;
 	struct sreq *parked; /* GETs waiting for messages */
 	struct chrcv *chan; /* CONN_CHANNEL: the receiving channel instance */
+	bool authing; /* the HELLO's credentials are being checked (auth.h) */
+	struct auth_id id; /* who is connected (client connections) */
 };
 
 /* One request in flight. */
@@ -73,6 +78,7 @@ struct server {
 	bool closing;
 	bool fenced;
 	struct admin_env admin;
+	struct auth auth;
 };
 
 static void server_maybe_free(struct server *s)
@@ -162,6 +168,8 @@ static void req_freed(struct waiter *w)
 	struct sreq *r = w->data;
 	struct conn *c = r->c;
 	free(r->cmd);
+	if (r->admin_text != NULL) /* may hold a PASSWORD(...) */
+		pwhash_wipe(r->admin_text, strlen(r->admin_text));
 	free(r->admin_text);
 	free(r);
 	conn_unref(c);
@@ -522,11 +530,80 @@ static void submit_cmd(struct conn *c, const struct proto_req *req, struct fsm_c
 	}
 }
 
+/* The peer's address, for the log. */
+static void conn_peer(struct conn *c, char *buf, size_t size)
+{
+	struct sockaddr_storage sa;
+	int len = sizeof sa;
+	char host[64];
+	snprintf(buf, size, "?");
+	if (uv_tcp_getpeername(&c->stream.tcp, (struct sockaddr *)&sa, &len) != 0)
+		return;
+	if (sa.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&sa;
+		uv_ip4_name(in, host, sizeof host);
+		snprintf(buf, size, "%s:%u", host, (unsigned)ntohs(in->sin_port));
+	} else if (sa.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&sa;
+		uv_ip6_name(in6, host, sizeof host);
+		snprintf(buf, size, "[%s]:%u", host, (unsigned)ntohs(in6->sin6_port));
+	}
+}
+
+/* [security] authentication = required: a member link (forwarding,
+ * catch-up) only from a peer whose verified certificate's CN is the name
+ * of the member it says it is. */
+static bool member_peer_ok(struct conn *c, uint32_t id)
+{
+	struct qsgd *d = c->srv->d;
+	if (d->cfg->auth_mode != QSGD_AUTH_REQUIRED)
+		return true;
+	const char *cn = tlsstream_peer_cn(&c->stream);
+	const struct qsgd_member_cfg *mc = qsgd_config_member(d->cfg, id);
+	struct fsm_member m;
+	if (cn[0] == '\0')
+		return false;
+	if (mc != NULL)
+		return strcmp(mc->name, cn) == 0;
+	return fsm_member_get(d->fsm, id, &m) == QSG_OK && strcmp(m.name, cn) == 0;
+}
+
+/* HELLO's credentials checked: attach the session, or refuse and close. */
+struct hello_pending {
+	struct conn *c;
+	uint32_t reqid;
+};
+
+static void hello_attach(struct conn *c, uint32_t reqid);
+
+static void hello_authed(void *arg, int rc, const struct auth_id *id, const char *text)
+{
+	struct hello_pending *p = arg;
+	struct conn *c = p->c;
+	uint32_t reqid = p->reqid;
+	free(p);
+	c->authing = false;
+	if (c->closed) {
+		conn_unref(c);
+		return;
+	}
+	if (rc != QSG_OK) {
+		c->sess = SESS_NONE;
+		reply_rc(c, PROTO_HELLO, reqid, rc, text);
+		stream_close_after_write(&c->stream);
+		conn_unref(c);
+		return;
+	}
+	c->id = *id;
+	hello_attach(c, reqid);
+	conn_unref(c);
+}
+
 static void on_hello(struct conn *c, const struct proto_req *req)
 {
 	struct server *s = c->srv;
 	struct qsgd *d = s->d;
-	if (c->kind != CONN_NEW) {
+	if (c->kind != CONN_NEW || c->authing) {
 		reply_rc(c, req->op, req->reqid, QSG_RC_OPTIONS_ERROR,
 			 "HELLO was already sent on this connection");
 		return;
@@ -535,6 +612,18 @@ static void on_hello(struct conn *c, const struct proto_req *req)
 		if (!lifecycle_is_member(d, req->u.hello.member_id)) {
 			reply_rc(c, req->op, req->reqid, QSG_RC_INVALID,
 				 "HELLO from a member that is not in the group");
+			return;
+		}
+		if (!member_peer_ok(c, req->u.hello.member_id)) {
+			char peer[80];
+			conn_peer(c, peer, sizeof peer);
+			QLOG_WARNING(d->log, "QSG8014W",
+				     "member link from %s (member id %u) refused: no verified "
+				     "certificate naming that member (CN '%s')",
+				     peer, req->u.hello.member_id, tlsstream_peer_cn(&c->stream));
+			reply_rc(c, req->op, req->reqid, QSG_RC_NOT_AUTHORIZED,
+				 "member links need a verified certificate naming the member");
+			stream_close_after_write(&c->stream);
 			return;
 		}
 		c->kind = CONN_MEMBER;
@@ -561,15 +650,46 @@ static void on_hello(struct conn *c, const struct proto_req *req)
 		reply_rc(c, req->op, req->reqid, QSG_RC_MEMBER_FENCED, NULL);
 		return;
 	}
-	c->kind = CONN_CLIENT;
+	struct hello_pending *p = malloc(sizeof *p);
+	if (p == NULL) {
+		reply_rc(c, req->op, req->reqid, QSG_RC_STORAGE_NOT_AVAILABLE, NULL);
+		return;
+	}
+	p->c = c;
+	p->reqid = req->reqid;
 	c->client_id = req->u.hello.client_id;
+	c->sess = SESS_ATTACHING; /* other requests: "HELLO is still in progress" */
+	c->authing = true;
+	c->refs++; /* until hello_authed */
+	char peer[80];
+	conn_peer(c, peer, sizeof peer);
+	struct auth_hello h = {
+	    .user = req->u.hello.user,
+	    .password = req->u.hello.password,
+	    .cert_cn = tlsstream_peer_cn(&c->stream),
+	    .tls = c->stream.tls != NULL,
+	    .peer = peer,
+	};
+	auth_hello(&s->auth, &h, hello_authed, p);
+}
+
+static void hello_attach(struct conn *c, uint32_t reqid)
+{
+	struct qsgd *d = c->srv->d;
+	if (c->srv->fenced) {
+		c->sess = SESS_NONE;
+		reply_rc(c, PROTO_HELLO, reqid, QSG_RC_MEMBER_FENCED, NULL);
+		return;
+	}
+	struct proto_req req = {.op = PROTO_HELLO, .reqid = reqid};
+	c->kind = CONN_CLIENT;
 	c->sess = SESS_ATTACHING;
 	struct fsm_cmd cmd;
 	memset(&cmd, 0, sizeof cmd);
 	cmd.op = FSM_OP_ATTACH;
 	cmd.client_id = c->client_id;
 	cmd.member_id = d->cfg->id;
-	submit_cmd(c, req, &cmd);
+	submit_cmd(c, &req, &cmd);
 }
 
 static void on_forward(struct conn *c, const struct proto_req *req)
@@ -840,6 +960,11 @@ int server_init(struct server **out, struct qsgd *d, char *errmsg)
 	struct server *s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+	int rc = auth_init(&s->auth, d->loop, d->cfg, d->fsm, d->log, errmsg);
+	if (rc != QSG_OK) {
+		free(s);
+		return rc;
+	}
 	if (waiters_init(&d->waiters, d->loop) != QSG_OK) {
 		free(s);
 		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");

@@ -245,3 +245,11 @@ const char *tlsstream_peer_dn(const struct stream *s)
 {
 	return s->tls != NULL ? tls_conn_peer_dn(&s->tls->conn) : "";
 }
+
+const char *tlsstream_peer_cn(const struct stream *s)
+{
+	if (s->tls == NULL || !tls_conn_handshake_done(&s->tls->conn) ||
+	    !tls_conn_peer_verified(&s->tls->conn))
+		return "";
+	return tls_conn_peer_cn(&s->tls->conn);
+}

@@ -70,5 +70,8 @@ void tlsstream_free(struct stream *s, void (*done)(struct stream *s));
 
 /* The peer's certificate subject DN ("" none or no TLS). */
 const char *tlsstream_peer_dn(const struct stream *s);
+/* The CN of the peer's certificate when it chained to the CA ("" when not
+ * verified, none or no TLS): the identity authentication trusts. */
+const char *tlsstream_peer_cn(const struct stream *s);
 
 #endif

@@ -2,6 +2,7 @@
  * with a reason code, never crash or read out of bounds. */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "proto/proto.h"
 
@@ -13,6 +14,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t flen = 0;
 	(void)proto_frame_check(data, size, &flen);
 	struct proto_req req;
+	if (proto_req_decode(data, size, &req, msg) == QSG_OK && req.op == PROTO_HELLO) {
+		/* An accepted HELLO (with or without credentials) encodes back
+		 * to the same bytes: nothing is lost or invented. */
+		struct qsg_wbuf w;
+		qsg_wbuf_init(&w);
+		if (proto_req_encode(&req, &w) != QSG_OK || w.len != size ||
+		    memcmp(w.data, data, size) != 0)
+			__builtin_trap();
+		qsg_wbuf_close(&w);
+	}
 	if (proto_req_decode(data, size, &req, msg) == QSG_OK && req.op == PROTO_FETCH) {
 		/* Every seqno of an accepted FETCH is readable, and the request
 		 * encodes again (raw seqnos). */

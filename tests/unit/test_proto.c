@@ -537,6 +537,90 @@ static void invalid_fields(void **state)
 	qsg_wbuf_close(&w);
 }
 
+/* HELLO's optional credentials (docs/security.md "Authentication"): a
+ * HELLO without them is the old HELLO, byte for byte; with them they round
+ * trip; every bad length is refused. */
+static void hello_credentials(void **state)
+{
+	(void)state;
+	struct proto_req q, d;
+	struct qsg_wbuf w, old;
+	char msg[QSG_ERRMSG_SIZE];
+	sample_req(PROTO_HELLO, &q);
+	qsg_wbuf_init(&old);
+	assert_int_equal(proto_req_encode(&q, &old), QSG_OK);
+	assert_int_equal(proto_req_decode(old.data, old.len, &d, msg), QSG_OK);
+	assert_int_equal(d.u.hello.user.len, 0);
+	assert_int_equal(d.u.hello.password.len, 0);
+	/* With credentials: the old body, then str user, str password. */
+	q.u.hello.user = SL("alice");
+	q.u.hello.password = SL("pa$$ w0rd");
+	qsg_wbuf_init(&w);
+	assert_int_equal(proto_req_encode(&q, &w), QSG_OK);
+	assert_int_equal(w.len, old.len + 2 + 5 + 2 + 9);
+	assert_memory_equal(w.data + 4, old.data + 4, old.len - 4); /* a prefix, length aside */
+	assert_int_equal(proto_req_decode(w.data, w.len, &d, msg), QSG_OK);
+	assert_slice_equal(d.u.hello.user, q.u.hello.user);
+	assert_slice_equal(d.u.hello.password, q.u.hello.password);
+	assert_slice_equal(d.u.hello.app, q.u.hello.app);
+	/* An empty password is carried (the server refuses it). */
+	q.u.hello.password = SL("");
+	qsg_wbuf_reset(&w);
+	assert_int_equal(proto_req_encode(&q, &w), QSG_OK);
+	assert_int_equal(proto_req_decode(w.data, w.len, &d, msg), QSG_OK);
+	assert_int_equal(d.u.hello.user.len, 5);
+	assert_int_equal(d.u.hello.password.len, 0);
+	/* Every truncation of the credentials is refused. */
+	q.u.hello.password = SL("secret");
+	qsg_wbuf_reset(&w);
+	assert_int_equal(proto_req_encode(&q, &w), QSG_OK);
+	for (size_t n = old.len + 1; n < w.len; n++) {
+		struct qsg_wbuf t;
+		qsg_wbuf_init(&t);
+		qsg_put_bytes(&t, w.data, n);
+		qsg_patch_u32(&t, 0, (uint32_t)(n - 4));
+		assert_int_equal(proto_req_decode(t.data, t.len, &d, msg), QSG_RC_BAD_FRAME);
+		qsg_wbuf_close(&t);
+	}
+	/* A trailing byte after them. */
+	qsg_put_u8(&w, 0);
+	qsg_patch_u32(&w, 0, (uint32_t)(w.len - 4));
+	assert_int_equal(proto_req_decode(w.data, w.len, &d, msg), QSG_RC_BAD_FRAME);
+	/* An empty user with a password, by hand: refused. */
+	qsg_wbuf_reset(&w);
+	qsg_put_bytes(&w, old.data, old.len);
+	qsg_put_u16(&w, 0);
+	qsg_put_u16(&w, 1);
+	qsg_put_u8(&w, 'x');
+	qsg_patch_u32(&w, 0, (uint32_t)(w.len - 4));
+	assert_int_equal(proto_req_decode(w.data, w.len, &d, msg), QSG_RC_BAD_FRAME);
+	/* Too long: the encoder refuses, and so does the decoder. */
+	char big[PROTO_MAX_PASSWORD + 2];
+	memset(big, 'p', sizeof big);
+	q.u.hello.password.p = (const uint8_t *)big;
+	q.u.hello.password.len = PROTO_MAX_PASSWORD + 1;
+	qsg_wbuf_reset(&w);
+	assert_int_equal(proto_req_encode(&q, &w), QSG_RC_DATA_LENGTH_ERROR);
+	qsg_wbuf_reset(&w);
+	qsg_put_bytes(&w, old.data, old.len);
+	qsg_put_strn(&w, "u", 1);
+	qsg_put_strn(&w, big, PROTO_MAX_PASSWORD + 1);
+	qsg_patch_u32(&w, 0, (uint32_t)(w.len - 4));
+	assert_int_equal(proto_req_decode(w.data, w.len, &d, msg), QSG_RC_BAD_FRAME);
+	qsg_wbuf_reset(&w);
+	qsg_put_bytes(&w, old.data, old.len);
+	qsg_put_strn(&w, big, PROTO_MAX_USER + 1);
+	qsg_put_strn(&w, "p", 1);
+	qsg_patch_u32(&w, 0, (uint32_t)(w.len - 4));
+	assert_int_equal(proto_req_decode(w.data, w.len, &d, msg), QSG_RC_BAD_FRAME);
+	q.u.hello.password = SL("x");
+	q.u.hello.user.len = 0; /* a password without a user */
+	qsg_wbuf_reset(&w);
+	assert_int_equal(proto_req_encode(&q, &w), QSG_RC_DATA_LENGTH_ERROR);
+	qsg_wbuf_close(&w);
+	qsg_wbuf_close(&old);
+}
+
 static void admin_walk(void **state)
 {
 	(void)state;
@@ -848,15 +932,11 @@ static void fetch_response_hostile(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(req_roundtrip),
-	    cmocka_unit_test(resp_roundtrip),
-	    cmocka_unit_test(truncation_and_trailing),
-	    cmocka_unit_test(frame_check),
-	    cmocka_unit_test(bad_version_and_op),
-	    cmocka_unit_test(invalid_fields),
-	    cmocka_unit_test(admin_walk),
-	    cmocka_unit_test(fetch_request_limits),
-	    cmocka_unit_test(fetch_writer_limits),
+	    cmocka_unit_test(req_roundtrip),	       cmocka_unit_test(resp_roundtrip),
+	    cmocka_unit_test(truncation_and_trailing), cmocka_unit_test(frame_check),
+	    cmocka_unit_test(hello_credentials),       cmocka_unit_test(bad_version_and_op),
+	    cmocka_unit_test(invalid_fields),	       cmocka_unit_test(admin_walk),
+	    cmocka_unit_test(fetch_request_limits),    cmocka_unit_test(fetch_writer_limits),
 	    cmocka_unit_test(fetch_response_hostile),
 	};
 	proto_fetch_writer_init(&sample_fw);

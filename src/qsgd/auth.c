@@ -1,0 +1,224 @@
+/* Who is connecting: see auth.h. */
+#include "auth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+
+#define DENIED_TEXT "user id or password not accepted"
+
+bool auth_user_fold(const char *s, size_t n, char *out)
+{
+	if (n == 0 || n > FSM_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		out[i] = c;
+	}
+	out[n] = '\0';
+	return fsm_user_name_valid(out);
+}
+
+static const char *mode_name(int mode)
+{
+	return mode == QSGD_AUTH_REQUIRED   ? "required"
+	       : mode == QSGD_AUTH_OPTIONAL ? "optional"
+					    : "none";
+}
+
+int auth_init(struct auth *a, uv_loop_t *loop, const struct qsgd_config *cfg, struct fsm *fsm,
+	      struct qlog *log, char *errmsg)
+{
+	memset(a, 0, sizeof *a);
+	a->loop = loop;
+	a->cfg = cfg;
+	a->fsm = fsm;
+	a->log = log;
+	if (cfg->admin_password_hash[0] != '\0') {
+		int rc = pwhash_parse(cfg->admin_password_hash, &a->admin_hash, errmsg);
+		if (rc != QSG_OK)
+			return qsg_errf(errmsg, QSG_RC_CONFIG, "[security] admin_password_hash: %s",
+					errmsg);
+		a->breakglass = true;
+	}
+	/* A fixed record no password matches (hash of nothing, zero salt). */
+	a->dummy.iterations = cfg->pbkdf2_iterations;
+	memset(a->dummy.hash, 0xa5, sizeof a->dummy.hash);
+	if (cfg->auth_mode == QSGD_AUTH_NONE)
+		QLOG_WARNING(log, "QSG8012W",
+			     "[security] authentication = none: anyone who can reach this "
+			     "member's ports can do anything (insecure demo mode; "
+			     "docs/security.md \"Authentication\")");
+	else
+		QLOG_INFO_(log, "QSG8013I",
+			   "authentication %s; break-glass user %s %s; fail delay %u ms",
+			   mode_name(cfg->auth_mode), cfg->admin_user,
+			   a->breakglass ? "enabled" : "disabled (no admin_password_hash)",
+			   cfg->fail_delay_ms);
+	return QSG_OK;
+}
+
+/* One check in flight: the record copied from the replica on the loop, the
+ * password copied for the pool thread. */
+struct auth_work {
+	uv_work_t work;
+	uv_timer_t timer;
+	struct auth *a;
+	auth_done_cb done;
+	void *arg;
+	struct pwhash rec;
+	char password[PWHASH_PASSWORD_MAX + 1];
+	size_t plen;
+	bool known; /* the user exists (else rec is the dummy) */
+	bool ok;
+	struct auth_id id;
+	char peer[64];
+	const char *why; /* for the log only */
+};
+
+static void timer_closed(uv_handle_t *h)
+{
+	struct auth_work *w = h->data;
+	w->a->inflight--;
+	free(w);
+}
+
+/* The delay is over: log, answer, free. */
+static void refuse_now(uv_timer_t *t)
+{
+	struct auth_work *w = t->data;
+	QLOG_WARNING(w->a->log, "QSG8010W", "authentication of user %s from %s refused: %s",
+		     w->id.user[0] != '\0' ? w->id.user : "(none)", w->peer, w->why);
+	const char *text =
+	    strstr(w->why, "no credentials") != NULL
+		? "authentication required: give a user id and password "
+		  "(QSG_USER, QSG_PASSWORD) or a client certificate that names a user"
+		: DENIED_TEXT;
+	w->done(w->arg, QSG_RC_NOT_AUTHORIZED, NULL, text);
+	uv_close((uv_handle_t *)&w->timer, timer_closed);
+}
+
+static void refuse(struct auth_work *w, const char *why)
+{
+	w->why = why;
+	w->timer.data = w;
+	uv_timer_init(w->a->loop, &w->timer);
+	uv_timer_start(&w->timer, refuse_now, w->a->cfg->fail_delay_ms, 0);
+}
+
+static void grant(struct auth_work *w)
+{
+	static const char *const how[] = {"anonymous", "password", "certificate", "break-glass",
+					  "not checked"};
+	if (w->id.how != AUTH_ANONYMOUS && w->id.how != AUTH_OFF)
+		QLOG_INFO_(w->a->log, "QSG8011I", "user %s from %s authenticated by %s", w->id.user,
+			   w->peer, how[w->id.how]);
+	w->done(w->arg, QSG_OK, &w->id, NULL);
+	w->a->inflight--;
+	free(w);
+}
+
+static void work_run(uv_work_t *req)
+{
+	struct auth_work *w = req->data;
+	w->ok = pwhash_verify(&w->rec, w->password, w->plen) && w->known;
+	pwhash_wipe(w->password, sizeof w->password);
+}
+
+static void work_after(uv_work_t *req, int status)
+{
+	struct auth_work *w = req->data;
+	pwhash_wipe(w->password, sizeof w->password);
+	if (status != 0 || !w->ok) {
+		refuse(w, !w->known ? "no such user" : "wrong password");
+		return;
+	}
+	grant(w);
+}
+
+/* The record of a user: the break-glass identity first, then the replica. */
+static bool find_user(struct auth *a, struct auth_work *w)
+{
+	if (a->breakglass && strcmp(w->id.user, a->cfg->admin_user) == 0) {
+		w->rec = a->admin_hash;
+		w->id.how = AUTH_BREAKGLASS;
+		return true;
+	}
+	struct fsm_user u;
+	if (fsm_user_get(a->fsm, w->id.user, &u) != QSG_OK)
+		return false;
+	w->rec.iterations = u.iterations;
+	memcpy(w->rec.salt, u.salt, sizeof w->rec.salt);
+	memcpy(w->rec.hash, u.hash, sizeof w->rec.hash);
+	w->id.how = AUTH_PASSWORD;
+	w->id.ngroups = u.ngroups;
+	memcpy(w->id.groups, u.groups, sizeof w->id.groups);
+	return true;
+}
+
+void auth_hello(struct auth *a, const struct auth_hello *h, auth_done_cb done, void *arg)
+{
+	struct auth_work *w = calloc(1, sizeof *w);
+	if (w == NULL) {
+		done(arg, QSG_RC_STORAGE_NOT_AVAILABLE, NULL, "out of memory");
+		return;
+	}
+	a->inflight++;
+	w->a = a;
+	w->done = done;
+	w->arg = arg;
+	w->work.data = w;
+	snprintf(w->peer, sizeof w->peer, "%s", h->peer != NULL ? h->peer : "?");
+	int mode = a->cfg->auth_mode;
+	if (mode == QSGD_AUTH_NONE) {
+		w->id.how = AUTH_OFF;
+		grant(w);
+		return;
+	}
+	if (h->user.len == 0) {
+		/* A verified certificate whose CN names a user of the group. */
+		struct fsm_user u;
+		char cn[FSM_NAME_MAX + 1];
+		if (h->cert_cn != NULL && h->cert_cn[0] != '\0' &&
+		    auth_user_fold(h->cert_cn, strlen(h->cert_cn), cn) &&
+		    fsm_user_get(a->fsm, cn, &u) == QSG_OK) {
+			w->id.how = AUTH_CERT;
+			memcpy(w->id.user, u.name, sizeof w->id.user);
+			w->id.ngroups = u.ngroups;
+			memcpy(w->id.groups, u.groups, sizeof w->id.groups);
+			grant(w);
+			return;
+		}
+		if (mode == QSGD_AUTH_OPTIONAL) {
+			w->id.how = AUTH_ANONYMOUS;
+			grant(w);
+			return;
+		}
+		refuse(w, "no credentials and no client certificate naming a user");
+		return;
+	}
+	if (!auth_user_fold((const char *)h->user.p, h->user.len, w->id.user)) {
+		w->id.user[0] = '\0';
+		refuse(w, "not a valid user name (not logged)");
+		return;
+	}
+	if (mode == QSGD_AUTH_REQUIRED && !h->tls) {
+		refuse(w, "credentials on a plaintext connection (a TLS connection is required)");
+		return;
+	}
+	w->known = find_user(a, w);
+	if (!w->known)
+		w->rec = a->dummy; /* the same work: an unknown user is not faster */
+	w->plen = h->password.len <= PWHASH_PASSWORD_MAX ? h->password.len : 0;
+	if (w->plen > 0)
+		memcpy(w->password, h->password.p, w->plen);
+	if (uv_queue_work(a->loop, &w->work, work_run, work_after) != 0) {
+		pwhash_wipe(w->password, sizeof w->password);
+		refuse(w, "could not queue the check");
+	}
+}

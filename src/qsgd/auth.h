@@ -1,0 +1,81 @@
+/* Who is connecting (docs/security.md "Authentication"): a client or admin
+ * connection's HELLO credentials (user id and password) or its verified TLS
+ * client certificate, checked against this member's replica of the user
+ * table ([security] authentication = required | optional | none) or the
+ * member's break-glass identity ([security] admin_user and
+ * admin_password_hash). PBKDF2 runs in libuv's thread pool, never on the
+ * loop; a refusal is answered after [security] fail_delay_ms (a uv timer)
+ * with QSG_RC_NOT_AUTHORIZED and the same text whether the user is unknown
+ * or the password wrong, and logged (QSG8010W: user and peer address, never
+ * the password). The identity (user and groups) is what authority records
+ * will be checked against (issue 12 item 3). Loop thread only. */
+#ifndef QSGD_AUTH_H
+#define QSGD_AUTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/codec.h"
+#include "common/pwhash.h"
+#include "fsm/fsm.h"
+
+struct qlog;
+struct qsgd_config;
+
+enum auth_how {
+	AUTH_ANONYMOUS = 0, /* no credentials, and none required */
+	AUTH_PASSWORD = 1, /* a user of the group, by password */
+	AUTH_CERT = 2, /* a user of the group named by the certificate's CN */
+	AUTH_BREAKGLASS = 3, /* this member's [security] admin_user */
+	AUTH_OFF = 4, /* authentication = none: not checked */
+};
+
+/* The identity a connection keeps for its life. */
+struct auth_id {
+	uint8_t how; /* enum auth_how */
+	char user[FSM_NAME_MAX + 1]; /* "" when anonymous */
+	uint8_t ngroups;
+	char groups[FSM_USER_GROUPS_MAX][FSM_NAME_MAX + 1];
+};
+
+struct auth {
+	uv_loop_t *loop;
+	const struct qsgd_config *cfg;
+	struct fsm *fsm; /* the replica's user table */
+	struct qlog *log;
+	bool breakglass; /* admin_password_hash given */
+	struct pwhash admin_hash;
+	struct pwhash dummy; /* an unknown user costs one PBKDF2 too */
+	unsigned inflight;
+};
+
+/* Parses the break-glass hash; logs the mode (QSG8012W for none). */
+int auth_init(struct auth *a, uv_loop_t *loop, const struct qsgd_config *cfg, struct fsm *fsm,
+	      struct qlog *log, char *errmsg);
+
+/* What a HELLO brings. user/password: the HELLO's credentials (user.len 0:
+ * none); cert_cn: the CN of the peer's verified certificate ("" none); tls:
+ * the connection is TLS; peer: its address, for the log. */
+struct auth_hello {
+	struct qsg_slice user;
+	struct qsg_slice password;
+	const char *cert_cn;
+	bool tls;
+	const char *peer;
+};
+
+/* rc QSG_OK with the identity, or QSG_RC_NOT_AUTHORIZED (after the delay)
+ * with the reply text. */
+typedef void (*auth_done_cb)(void *arg, int rc, const struct auth_id *id, const char *text);
+
+/* Check a HELLO; done is called exactly once, possibly before this
+ * returns (nothing to hash), else from the loop later. The password is
+ * copied (and wiped once hashed): h may go away when this returns. */
+void auth_hello(struct auth *a, const struct auth_hello *h, auth_done_cb done, void *arg);
+
+/* Fold a user name to the canonical form (upper case); false when it is
+ * not 1..48 of the MQ name characters. out has FSM_NAME_MAX + 1 bytes. */
+bool auth_user_fold(const char *s, size_t n, char *out);
+
+#endif
