@@ -16,6 +16,7 @@ static void merge_chattrs(struct fsm_chattrs *dst, const struct fsm_chattrs *src
 	fsm_chattrs_merge(dst, src, src->set);
 	dst->set |= src->set;
 }
+
 /* A private channel (docs/channels.md "Private channels") is changed
  * through its own member; DELETE also through any member once its member
  * is no longer in the group (REMOVE MEMBER). QSGDISP, when given, must be
