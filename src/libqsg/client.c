@@ -100,6 +100,12 @@ static int env_timeout_ms(const char *name, int dflt)
 
 int qsg_connect(const char *conn_list, const char *app_name, qsg_conn **out, char *errmsg)
 {
+	return qsg_connect_as(conn_list, app_name, NULL, NULL, out, errmsg);
+}
+
+int qsg_connect_as(const char *conn_list, const char *app_name, const char *user,
+		   const char *password, qsg_conn **out, char *errmsg)
+{
 	*out = NULL;
 	if (conn_list == NULL)
 		conn_list = getenv("QSG_CONN");
@@ -128,6 +134,8 @@ int qsg_connect(const char *conn_list, const char *app_name, qsg_conn **out, cha
 	int rc = parse_list(c, conn_list, errmsg);
 	if (rc == QSG_OK)
 		rc = qsgi_tls_setup(c, errmsg);
+	if (rc == QSG_OK)
+		rc = qsgi_cred_setup(c, user, password, errmsg);
 	if (rc != QSG_OK)
 		goto fail;
 	while (c->client_id == 0) {
@@ -160,6 +168,7 @@ void qsg_disconnect(qsg_conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	qsgi_tls_free(c);
+	qsgi_cred_wipe(c);
 	pthread_mutex_destroy(&c->mu);
 	qsg_wbuf_close(&c->out);
 	free(c->in);

@@ -42,6 +42,10 @@ struct qsg_conn {
 	struct tls_ctx *tls; /* NULL: plaintext (tlsio.c, from QSG_TLS_*) */
 	struct tls_conn *tlsc; /* with tls: the connection's TLS state */
 	char tls_peer[256]; /* QSG_TLS_PEER: the member certificate's CN or DN */
+	/* Credentials sent in every HELLO (cred.c): QSG_USER and QSG_PASSWORD
+	 * or QSG_PASSWORD_FILE, or qsg_connect_as; user "" = none. */
+	char user[PROTO_MAX_USER + 1];
+	char password[PROTO_MAX_PASSWORD + 1];
 	uint64_t client_id; /* random, non-zero, kept across reconnects */
 	uint64_t epoch;
 	uint64_t last_seq; /* producer sequence of the last put */
@@ -66,6 +70,11 @@ struct qsg_conn {
 	struct qsga *as; /* NULL until the first asynchronous call */
 	const struct qsgi_async_ops *aops; /* set with as (async.c) */
 };
+
+/* cred.c: the credentials of qsg_connect_as, else of the environment
+ * (docs/client.md "Credentials"); wiped by qsgi_cred_wipe. */
+int qsgi_cred_setup(qsg_conn *c, const char *user, const char *password, char *errmsg);
+void qsgi_cred_wipe(qsg_conn *c);
 
 /* tlsio.c: TLS on the member connection (docs/client.md). */
 int qsgi_tls_setup(qsg_conn *c, char *errmsg); /* from the environment */

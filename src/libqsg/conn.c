@@ -343,6 +343,12 @@ static int hello(qsg_conn *c, int64_t deadline)
 	req.u.hello.client_id = c->client_id;
 	req.u.hello.app.p = (const uint8_t *)c->app;
 	req.u.hello.app.len = strlen(c->app);
+	if (c->user[0] != '\0') { /* sent again on every reconnect */
+		req.u.hello.user.p = (const uint8_t *)c->user;
+		req.u.hello.user.len = strlen(c->user);
+		req.u.hello.password.p = (const uint8_t *)c->password;
+		req.u.hello.password.len = strlen(c->password);
+	}
 	int t = qsgi_left_ms(deadline);
 	int rc = call(c, &req, &resp, t < 0 || t > c->reply_ms ? c->reply_ms : t);
 	if (rc != QSG_OK)

@@ -106,6 +106,23 @@ void qsg_md_init(struct qsg_md *md);
  * QSG_RECONNECT_TIMEOUT (seconds) when set. */
 int qsg_connect(const char *conn_list, const char *app_name, qsg_conn **conn, char *errmsg);
 
+/* qsg_connect with credentials (docs/client.md "Credentials"): user and
+ * password are sent in the HELLO of this connection and of every
+ * reconnection. user NULL: from the environment, QSG_USER with
+ * QSG_PASSWORD or QSG_PASSWORD_FILE (a file of mode 0600 or stricter owned
+ * by this user; one trailing newline is dropped); no QSG_USER: none
+ * (anonymous, or the identity of the client certificate). qsg_connect is
+ * qsg_connect_as(conn_list, app_name, NULL, NULL, ...). A refusal is
+ * QSG_RC_NOT_AUTHORIZED (2035). */
+int qsg_connect_as(const char *conn_list, const char *app_name, const char *user,
+		   const char *password, qsg_conn **conn, char *errmsg);
+
+/* Read a password file as QSG_PASSWORD_FILE does (refused unless it is a
+ * regular file owned by this user with no group or other permission; at
+ * most size - 1 bytes, one trailing newline dropped). QSG_OK or
+ * QSG_RC_INVALID with errmsg. */
+int qsg_read_password_file(const char *path, char *buf, size_t size, char *errmsg);
+
 /* Close the connection (an open unit of work is backed out by the group)
  * and free it. NULL is allowed. */
 void qsg_disconnect(qsg_conn *c);

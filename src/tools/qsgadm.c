@@ -307,7 +307,7 @@ static void run_scoped(struct ctx *x, const char *shown, const char *cmd, const 
 static void run_command(struct ctx *x, char *cmd)
 {
 	char scope[64];
-	char *shown = strdup(cmd);
+	char *shown = qsgadm_redact(cmd); /* echoed and in replies: no password */
 	if (shown == NULL) {
 		fprintf(stderr, "qsgadm: out of memory\n");
 		x->fatal = true;
@@ -507,12 +507,17 @@ static int run_mqsc(struct ctx *x, const char *file)
 			break;
 		}
 #ifdef HAVE_LIBEDIT
-		if (rd.edit)
-			add_history(cmd.p);
+		if (rd.edit) {
+			char *h = qsgadm_redact(cmd.p);
+			if (h != NULL)
+				add_history(h);
+			free(h);
+		}
 #endif
 		if (is_end(cmd.p))
 			break;
 		run_command(x, cmd.p);
+		explicit_bzero(cmd.p, cmd.len); /* may hold a PASSWORD(...) */
 	}
 	if (!x->json)
 		printf("%u MQSC commands read. %u commands have a syntax error. %u commands "
@@ -637,6 +642,11 @@ static void usage(FILE *f)
 		   "               line editing and history)\n"
 		   "  --json       one JSON object per reply\n"
 		   "  -t SECONDS   give up on a member after SECONDS (checks and CMDSCOPE: 5)\n"
+		   "  -u USER      authenticate as USER (default: $QSG_USER); the password from\n"
+		   "               $QSG_PASSWORD, --password-file FILE (mode 0600) or a prompt\n"
+		   "               on the terminal, never from the command line\n"
+		   "  --hash-password  print the hash of the password read from stdin, for\n"
+		   "               [security] admin_password_hash\n"
 		   "  checks: ping, running, quorum, quorum-critical, listeners, channels [NAME]\n"
 		   "exit status: 0 success, 1 a command or check failed, 2 could not connect or\n"
 		   "bad usage (checks: 1 also when the member cannot be reached)\n");
@@ -645,17 +655,34 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"conn", required_argument, NULL, 'c'}, {"file", required_argument, NULL, 'f'},
-	    {"json", no_argument, NULL, 'j'},	    {"timeout", required_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
+	    {"conn", required_argument, NULL, 'c'},
+	    {"file", required_argument, NULL, 'f'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"user", required_argument, NULL, 'u'},
+	    {"password-file", required_argument, NULL, 'P'},
+	    {"hash-password", no_argument, NULL, 'H'},
+	    {NULL, 0, NULL, 0},
 	};
+	const char *user = NULL, *password_file = NULL;
+	bool hash_password = false;
 	struct ctx x = {.member_timeout = 5.0};
 	const char *file = NULL;
 	bool timeout_given = false;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "c:f:jt:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:f:jt:hu:", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'u':
+			user = optarg;
+			break;
+		case 'P':
+			password_file = optarg;
+			break;
+		case 'H':
+			hash_password = true;
+			break;
 		case 'c':
 			x.conn_list = optarg;
 			break;
@@ -684,6 +711,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (hash_password)
+		return optind == argc ? qsgadm_hash_password() : (usage(stderr), 2);
+	int crc = qsgadm_credentials(user, password_file);
+	if (crc != 0)
+		return crc;
 	if (timeout_given) {
 		char buf[32];
 		snprintf(buf, sizeof buf, "%.3f", x.member_timeout);

@@ -59,6 +59,14 @@ const struct robj *summary_of(const struct reply *r);
 /* Connect to the first reachable address of list within timeout_s. */
 int connect_timeout(const char *list, double timeout_s, qsg_conn **c, char *errmsg);
 
+/* qsgadm_auth.c: credentials for libqsg (-u, --password-file, QSG_PASSWORD
+ * or a prompt on the terminal: 0, or 2 for a usage error), --hash-password
+ * (exit status), and a copy of an MQSC command with PASSWORD(...) replaced
+ * by PASSWORD(********) (malloc'd; NULL: out of memory). */
+int qsgadm_credentials(const char *user, const char *password_file);
+int qsgadm_hash_password(void);
+char *qsgadm_redact(const char *cmd);
+
 struct member {
 	char name[64];
 	char conname[160];
