@@ -76,6 +76,7 @@ struct auth_work {
 	size_t plen;
 	bool known; /* the user exists (else rec is the dummy) */
 	bool ok;
+	bool rechecked; /* checked again after the delay */
 	struct auth_id id;
 	char peer[64];
 	const char *why; /* for the log only */
@@ -88,10 +89,59 @@ static void timer_closed(uv_handle_t *h)
 	free(w);
 }
 
-/* The delay is over: log, answer, free. */
+static bool find_user(struct auth *a, struct auth_work *w);
+static void work_run(uv_work_t *req);
+static void work_after(uv_work_t *req, int status);
+
+/* Whether a refused password should be checked once more after the delay:
+ * the user's record changed meanwhile (a user defined or altered a moment
+ * ago through another member reaches this replica a few ms after the
+ * leader applied it, maybe during the delay). Only once per HELLO. */
+static bool record_changed(struct auth_work *w)
+{
+	struct auth_work probe;
+	if (w->rechecked || w->plen == 0 || w->why == NULL ||
+	    (strcmp(w->why, "no such user") != 0 && strcmp(w->why, "wrong password") != 0))
+		return false;
+	memset(&probe, 0, sizeof probe);
+	memcpy(probe.id.user, w->id.user, sizeof probe.id.user);
+	bool known = find_user(w->a, &probe);
+	return known != w->known || (known && memcmp(&probe.rec, &w->rec, sizeof probe.rec) != 0);
+}
+
+static void answer_refusal(struct auth_work *w);
+
+/* The timer of a refusal whose record changed is closed: check again. */
+static void timer_closed_recheck(uv_handle_t *h)
+{
+	struct auth_work *w = h->data;
+	w->rechecked = true;
+	w->known = find_user(w->a, w);
+	if (!w->known)
+		w->rec = w->a->dummy;
+	if (uv_queue_work(w->a->loop, &w->work, work_run, work_after) != 0) {
+		answer_refusal(w);
+		w->a->inflight--;
+		free(w);
+	}
+}
+
+/* The delay is over: check again if the record changed, else answer. */
 static void refuse_now(uv_timer_t *t)
 {
 	struct auth_work *w = t->data;
+	if (record_changed(w)) {
+		uv_close((uv_handle_t *)&w->timer, timer_closed_recheck);
+		return;
+	}
+	answer_refusal(w);
+	uv_close((uv_handle_t *)&w->timer, timer_closed);
+}
+
+/* Log and answer a refusal (the caller closes the timer, or it is closed). */
+static void answer_refusal(struct auth_work *w)
+{
+	pwhash_wipe(w->password, sizeof w->password);
 	QLOG_WARNING(w->a->log, "QSG8010W", "authentication of user %s from %s refused: %s",
 		     w->id.user[0] != '\0' ? w->id.user : "(none)", w->peer, w->why);
 	const char *text =
@@ -100,7 +150,6 @@ static void refuse_now(uv_timer_t *t)
 		  "(QSG_USER, QSG_PASSWORD) or a client certificate that names a user"
 		: DENIED_TEXT;
 	w->done(w->arg, QSG_RC_NOT_AUTHORIZED, NULL, text);
-	uv_close((uv_handle_t *)&w->timer, timer_closed);
 }
 
 static void refuse(struct auth_work *w, const char *why)
@@ -123,21 +172,22 @@ static void grant(struct auth_work *w)
 	free(w);
 }
 
+/* The password stays in w until the final answer (refuse_now may check it
+ * again); it is wiped then. */
 static void work_run(uv_work_t *req)
 {
 	struct auth_work *w = req->data;
 	w->ok = pwhash_verify(&w->rec, w->password, w->plen) && w->known;
-	pwhash_wipe(w->password, sizeof w->password);
 }
 
 static void work_after(uv_work_t *req, int status)
 {
 	struct auth_work *w = req->data;
-	pwhash_wipe(w->password, sizeof w->password);
 	if (status != 0 || !w->ok) {
 		refuse(w, !w->known ? "no such user" : "wrong password");
 		return;
 	}
+	pwhash_wipe(w->password, sizeof w->password);
 	grant(w);
 }
 

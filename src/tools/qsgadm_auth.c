@@ -62,11 +62,8 @@ int qsgadm_credentials(const char *user, const char *password_file)
 {
 	if (user != NULL)
 		setenv("QSG_USER", user, 1);
-	if (password_file != NULL) {
-		if (getenv("QSG_PASSWORD") != NULL && getenv("QSG_PASSWORD")[0] != '\0') {
-			fprintf(stderr, "qsgadm: QSG_PASSWORD and --password-file: choose one\n");
-			return 2;
-		}
+	if (password_file != NULL) { /* the flag wins over the environment */
+		unsetenv("QSG_PASSWORD");
 		setenv("QSG_PASSWORD_FILE", password_file, 1);
 		return 0;
 	}
