@@ -103,7 +103,7 @@ log "A: SIGSTOP QM1, START CHANNEL(R.A) at the remote"
 t0=$EPOCHREALTIME
 "$QSGADM" -c "$R" <<<"START CHANNEL(R.A)" >/dev/null || fail "A: START CHANNEL"
 deliver A "$others" "$t0"
-grep -q "QSG5042W.*R\.A.*127.0.0.1:20101: no start reply" "$QSG_RUN_DIR/QMR.log" ||
+grep -q "QSG5042W.*R\.A.*127.0.0.1:$((QSG_PORT_BASE + 1)): no start reply" "$QSG_RUN_DIR/QMR.log" ||
 	fail "A: the remote did not leave QM1 for its START reply timeout"
 "$CLUSTER" resume QM1
 wait_serving QM1
@@ -129,7 +129,7 @@ t0=$EPOCHREALTIME
 sleep 2.5
 "$CLUSTER" resume QM1
 deliver C "$others" "$t0"
-grep -q "QSG5042W.*R\.C.*127.0.0.1:20101: start refused: QSG_RC_MEMBER_FENCED" \
+grep -q "QSG5042W.*R\.C.*127.0.0.1:$((QSG_PORT_BASE + 1)): start refused: QSG_RC_MEMBER_FENCED" \
 	"$QSG_RUN_DIR/QMR.log" || fail "C: QM1 did not refuse the START as fenced"
 grep -q "QSG5054I.*R\.C.*refused: member QM1 is fenced" "$QSG_RUN_DIR/QM1.log" ||
 	fail "C: QM1 did not log its refusal"
