@@ -438,6 +438,8 @@ int mqsc_parse(const char *text, size_t len, struct mqsc_cmd *cmd, char *errmsg)
 	if (cmd->verb == MQSC_PING && cmd->nattrs > 0)
 		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
 				"PING QMGR takes no attributes (column %u)", cmd->attrs[0].column);
+	if (cmd->obj == MQSC_OBJ_USER && cmd->verb != MQSC_DISPLAY)
+		return mqsc_check_user_items(cmd, errmsg); /* mqsc_user.c */
 	return mqsc_check_items(cmd, errmsg);
 }
 

@@ -724,9 +724,6 @@ int mqsc_check_items(struct mqsc_cmd *cmd, char *errmsg)
 	enum mqsc_verb v = cmd->verb;
 	int rc;
 
-	if (cmd->obj == MQSC_OBJ_USER && v != MQSC_DISPLAY)
-		return mqsc_check_user_items(cmd, errmsg);
-
 	mqsc_copy_str(cmd->qattrs.name, sizeof cmd->qattrs.name, cmd->name);
 	if (cmd->obj == MQSC_OBJ_QLOCAL)
 		cmd->qattrs.qtype = FSM_QT_LOCAL;
