@@ -9,7 +9,9 @@
 #      connects through another member at once (the record is replicated)
 #      and puts/gets; DISPLAY USER shows its groups, never the credential;
 #   3. ALTER USER PASSWORD: the old password is refused, the new accepted;
-#   4. the passwords appear in no member log, no DISPLAY output and nowhere
+#   4. a member link (HELLO kind 2) is refused with the client's certificate
+#      or another member's, accepted with the member's own;
+#   5. the passwords appear in no member log, no DISPLAY output and nowhere
 #      in the members' data directories (Raft log, snapshots, store).
 # Ports: members 25201.., Raft 25301..
 . "$(dirname "$0")/lib.sh" 25200
@@ -110,6 +112,36 @@ log "ALTER USER PASSWORD: old refused, new accepted"
 "$QSGADM" -c "$c1" <<<"DEFINE USER(bob) PASSWORD('bob-pw-123')" >/dev/null || fail "DEFINE USER(bob)"
 "$QSGADM" -c "$c1" <<<"DELETE USER(bob)" >/dev/null || fail "DELETE USER(bob)"
 refused "deleted user" bob "bob-pw-123"
+
+# Member links (HELLO kind 2): only from a certificate naming that member.
+member_hello() { # CERTNAME MEMBER_ID: prints the reason code of QM3's answer
+	python3 - "$QSG_RUN_DIR/tls" "$1" "$2" "${c3%:*}" "${c3#*:}" <<'PY'
+import socket, ssl, struct, sys
+d, name, mid, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+ctx = ssl.create_default_context(cafile=d + "/ca.crt")
+ctx.check_hostname = False
+ctx.load_cert_chain(d + "/" + name + ".crt", d + "/" + name + ".key")
+with socket.create_connection((host, port), timeout=10) as raw:
+    with ctx.wrap_socket(raw) as s:
+        body = struct.pack("<BQIH", 2, 0, mid, 0)  # kind member, client_id, member_id, app ""
+        s.sendall(struct.pack("<IBBHI", 8 + len(body), 1, 1, 0, 7) + body)
+        buf = b""
+        while len(buf) < 16:
+            got = s.recv(4096)
+            if not got:
+                break
+            buf += got
+        print(struct.unpack_from("<I", buf, 12)[0] if len(buf) >= 16 else "closed")
+PY
+}
+rc=$(member_hello app 1) || fail "member HELLO script"
+[ "$rc" = 2035 ] || fail "a member HELLO with the app certificate was answered $rc, not 2035"
+grep -q QSG8014W "$QSG_RUN_DIR/QM3.log" || fail "no QSG8014W line for the forged member link"
+rc=$(member_hello QM1 2) || fail "member HELLO script"
+[ "$rc" = 2035 ] || fail "QM1's certificate claiming member 2 was answered $rc, not 2035"
+rc=$(member_hello QM1 1) || fail "member HELLO script"
+[ "$rc" = 0 ] || fail "QM1's own member HELLO was answered $rc"
+log "member links: refused with a client's or another member's certificate, accepted with the member's"
 
 # 4. No password anywhere: logs, DISPLAY and qsgadm output, data directories.
 for pw in "$ADMIN_PW" "$PW1" "$PW2" "bob-pw-123"; do
