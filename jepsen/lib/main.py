@@ -138,6 +138,7 @@ def run_one(cfg, rundir, state_path):
         run.env = env
         env.qsgjep = cfg["qsgjep"]
         env.channel_owner = lambda: workload.channel_owner(env)
+        env.inbound_owner = lambda: workload.channel_owner(env, "R.TO.G")
         sched = cfg["schedule"]
         with open(os.path.join(rundir, "schedule.json"), "w") as f:
             json.dump({k: cfg[k] for k in ("seed", "nodes", "nemesis", "workload",

@@ -11,10 +11,10 @@ import time
 from env import RAFT_PORT, sh
 
 ALL = ["partition-random-halves", "partition-leader", "partition-majority-ring",
-       "partition-one-way", "partition-channel-owner", "packet-loss", "kill",
+       "partition-one-way", "partition-channel-owner", "partition-inbound-owner", "packet-loss", "kill",
        "kill-leader", "kill-channel-owner", "pause", "pause-leader", "clock-skew", "clock-skew-leader", "disk-eio", "disk-eio-leader", "disk-full", "membership",
        "pause+kill", "partition+kill"]
-CHANNEL_ONLY = ("partition-channel-owner", "kill-channel-owner")
+CHANNEL_ONLY = ("partition-channel-owner", "kill-channel-owner", "partition-inbound-owner")
 
 
 def draw_params(name, rng, n):
@@ -116,7 +116,9 @@ class PartitionHalves(Nemesis):
 
 
 class PartitionRole(Nemesis):
-    """Isolate one node (the leader or the channel owner) from every other member."""
+    """Isolate one node (the leader, the owner of the outbound channel G.TO.R
+    or the member running the inbound channel R.TO.G) from every other
+    member; clients and the remote QMR still reach it."""
 
     def __init__(self, role):
         self.role = role
@@ -124,6 +126,8 @@ class PartitionRole(Nemesis):
     def start(self, env, p):
         if self.role == "leader":
             target = env.leader()
+        elif self.role == "inbound-owner":
+            target = env.inbound_owner()
         else:
             target = env.channel_owner()
         if target is None:
@@ -435,6 +439,7 @@ def make(name):
         "partition-random-halves": PartitionHalves(),
         "partition-leader": PartitionRole("leader"),
         "partition-channel-owner": PartitionRole("channel-owner"),
+        "partition-inbound-owner": PartitionRole("inbound-owner"),
         "partition-majority-ring": PartitionRing(),
         "partition-one-way": PartitionOneWay(),
         "packet-loss": PacketLoss(),

@@ -339,8 +339,8 @@ class ChannelPoller(threading.Thread):
             time.sleep(1)
 
 
-def channel_owner(env):
-    r = env.admin(",".join(n.conn for n in env.nodes), "DISPLAY CHSTATUS(G.TO.R)")
+def channel_owner(env, channel="G.TO.R"):
+    r = env.admin(",".join(n.conn for n in env.nodes), "DISPLAY CHSTATUS(%s)" % channel)
     if r and r.get("rc") == 0:
         for o in r.get("objects", []):
             if o.get("OWNER"):

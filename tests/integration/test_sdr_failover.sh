@@ -17,7 +17,9 @@
 #      first retry is immediate and begins past that member.
 # In each case all N messages arrive within BOUND seconds, exactly once.
 # Not covered here: a partitioned member (needs packet filtering; its
-# refusal "no leader" is covered by tests/unit/test_chcore).
+# refusal "no leader" is covered by tests/unit/test_chcore, and the jepsen
+# nemesis partition-inbound-owner partitions the member running the inbound
+# channel of a remote qsgd: docs/reliability.md).
 . "$(dirname "$0")/lib.sh" 20100
 N=${SDRFAIL_MESSAGES:-3000}
 BOUND=${SDRFAIL_BOUND_S:-30}
