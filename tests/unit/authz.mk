@@ -1,0 +1,10 @@
+# tests/unit/authz.mk: build fragment owned by the module it names (included by Makefile.am).
+# Owner: fsm. Unit tests of authority records (src/fsm/authmatch.h,
+# docs/security.md "Authority records").
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_authmatch
+TESTS += tests/unit/test_authmatch
+tests_unit_test_authmatch_SOURCES = tests/unit/test_authmatch.c
+tests_unit_test_authmatch_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_authmatch_LDADD = libqsgfsm.la libqsgcommon.la $(LZ4_LIBS) $(CMOCKA_LIBS)
+endif
