@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "admin_int.h"
+#include "chan/chssl.h"
 
 /* Copy the attributes whose bit is set in src->set over dst. */
 static void merge_chattrs(struct fsm_chattrs *dst, const struct fsm_chattrs *src)
@@ -47,6 +48,28 @@ static bool check_disposition(struct admin_op *op, const struct mqsc_cmd *mc,
 	return false;
 }
 
+/* SSLCIPH given: a CipherSpec qsg has (stored by its canonical name) or
+ * blank (a plaintext channel). false (and replied) otherwise. */
+static bool check_sslciph(struct admin_op *op, struct fsm_chattrs *a)
+{
+	if (!(a->set & FSM_CA_SSLCIPH))
+		return true;
+	if (!chssl_on(a->sslciph)) {
+		a->sslciph[0] = '\0';
+		return true;
+	}
+	const struct chssl_spec *spec = chssl_find(a->sslciph);
+	if (spec == NULL) {
+		admin_op_refuse(op, QSG_RC_BAD_ATTR,
+				"SSLCIPH(%s) is not a CipherSpec qsg has (OpenSSL 3, TLS 1.2 and "
+				"1.3): %s",
+				a->sslciph, chssl_names());
+		return false;
+	}
+	snprintf(a->sslciph, sizeof a->sslciph, "%s", spec->name);
+	return true;
+}
+
 void admin_exec_channel_change(struct admin_op *op, const struct mqsc_cmd *mc)
 {
 	struct fsm_chcmd *ch = &op->cmd.ch;
@@ -68,7 +91,7 @@ void admin_exec_channel_change(struct admin_op *op, const struct mqsc_cmd *mc)
 						op->object, mc->like);
 				return;
 			}
-			like.set = FSM_CA_ALL;
+			like.set = FSM_CA_ALL | (like.set & FSM_CA_SSL_MASK);
 			merge_chattrs(&ch->attrs, &like);
 		}
 		merge_chattrs(&ch->attrs, &mc->chattrs);
@@ -103,6 +126,8 @@ void admin_exec_channel_change(struct admin_op *op, const struct mqsc_cmd *mc)
 		op->cmd.op = FSM_OP_CHDELETE;
 		break;
 	}
+	if (!check_sslciph(op, &ch->attrs))
+		return;
 	snprintf(ch->attrs.name, sizeof ch->attrs.name, "%.*s", FSM_CHNAME_MAX, mc->name);
 	admin_submit_op(op);
 }

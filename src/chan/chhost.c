@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qsgd/config.h"
+
 void chhost_ref(struct chhost *h)
 {
 	h->refs++;
@@ -81,4 +83,79 @@ void chhost_log_change(struct chhost *h, const char *name, const char *rqmname,
 			   fsm_chstate_name(before->state), fsm_chstate_name(after->state),
 			   (unsigned long long)after->epoch, reason);
 	}
+}
+
+int chhost_tls_client(struct chhost *h, const struct chssl_spec *spec, struct tlsstream_cfg **out,
+		      char *errmsg)
+{
+	*out = NULL;
+	for (struct chtlsctx *t = h->tls; t != NULL; t = t->next)
+		if (t->spec == spec) {
+			*out = &t->cfg;
+			return QSG_OK;
+		}
+	const struct qsgd_config *cfg = h->d->cfg;
+	if (h->d->tls == NULL || !cfg->tls_enabled)
+		return qsg_errf(errmsg, QSG_RC_SSL_INITIALIZATION_ERROR,
+				"SSLCIPH(%s) needs a [tls] section (key, cert, ca) on member %s",
+				spec->name, cfg->name);
+	if (cfg->tls_ca[0] == '\0')
+		return qsg_errf(errmsg, QSG_RC_SSL_INITIALIZATION_ERROR,
+				"SSLCIPH(%s): [tls] of member %s has no ca: channel partners are "
+				"always verified",
+				spec->name, cfg->name);
+	struct chtlsctx *t = calloc(1, sizeof *t);
+	if (t == NULL)
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+	/* Always verified (whatever [tls] verify says: that is about
+	 * clients), with the CipherSpec's versions and suites. */
+	struct tls_config tc = {
+	    .role = TLS_CLIENT,
+	    .verify = TLS_VERIFY_REQUIRED,
+	    .key_file = cfg->tls_key,
+	    .cert_file = cfg->tls_cert,
+	    .ca_file = cfg->tls_ca,
+	    .ciphers = spec->ciphers,
+	    .ciphersuites = spec->ciphersuites,
+	    .min_version = spec->min_version,
+	    .max_version = spec->max_version,
+	};
+	char e[QSG_ERRMSG_SIZE];
+	int rc = tls_ctx_init(&t->cfg.client, &tc, e);
+	if (rc != QSG_OK) {
+		free(t);
+		return qsg_errf(errmsg, QSG_RC_SSL_INITIALIZATION_ERROR, "SSLCIPH(%s): %s",
+				spec->name, e);
+	}
+	t->spec = spec;
+	t->cfg.handshake_ms = h->d->tls->handshake_ms;
+	t->cfg.log = h->d->tls->log;
+	t->next = h->tls;
+	h->tls = t;
+	*out = &t->cfg;
+	return QSG_OK;
+}
+
+int chhost_tls_reload(struct chhost *h, char *errmsg)
+{
+	int first = QSG_OK;
+	char e[QSG_ERRMSG_SIZE];
+	for (struct chtlsctx *t = h->tls; t != NULL; t = t->next) {
+		int rc = tls_ctx_reload(&t->cfg.client, e);
+		if (rc != QSG_OK && first == QSG_OK)
+			first = qsg_errf(errmsg, rc, "channels, SSLCIPH(%s): %s", t->spec->name, e);
+	}
+	return first;
+}
+
+void chhost_tls_free(struct chhost *h)
+{
+	struct chtlsctx *t = h->tls;
+	while (t != NULL) {
+		struct chtlsctx *n = t->next;
+		tls_ctx_close(&t->cfg.client);
+		free(t);
+		t = n;
+	}
+	h->tls = NULL;
 }

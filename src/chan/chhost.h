@@ -15,8 +15,10 @@
 #include <uv.h>
 
 #include "chproto.h"
+#include "chssl.h"
 #include "qsgd/daemon.h"
 #include "qsgd/stream.h"
+#include "qsgd/tlsstream.h"
 
 #define CH_HB_MISS 3 /* heartbeat intervals without a reply: connection dead */
 
@@ -35,6 +37,16 @@ struct chretry {
 	unsigned conn_pref; /* the CONNAME entry the next attempt begins at */
 };
 
+/* A client TLS context for one CipherSpec (SSLCIPH), made from the
+ * member's [tls] key, certificate and CA on first use and reloaded by
+ * REFRESH SECURITY TYPE(SSL) (chhost_tls_reload). The server side of an
+ * inbound channel is the client listener's context. */
+struct chtlsctx {
+	struct chtlsctx *next;
+	const struct chssl_spec *spec;
+	struct tlsstream_cfg cfg; /* only cfg.client is made */
+};
+
 struct chhost {
 	struct qsgd *d;
 	struct stream_set *set; /* outbound channel connections */
@@ -47,6 +59,7 @@ struct chhost {
 	struct chretry *retries;
 	struct chsdr *sdrs; /* sending instances alive */
 	struct chrcv *rcvs; /* receiving instances alive */
+	struct chtlsctx *tls; /* client TLS contexts per CipherSpec */
 	/* The initiator's callbacks: refs fell to 0; an internal error in the
 	 * channel code (chhost_fail). */
 	void *arg;
@@ -72,6 +85,17 @@ void chhost_log_change(struct chhost *h, const char *name, const char *rqmname,
  * delay (chinit.c). Safe to call from inside an instance: the failure is
  * handled on the next loop turn. */
 void chhost_fail(struct chhost *h, const char *why);
+/* The client TLS context of CipherSpec spec (made on first use). Without
+ * [tls] on this member, or when its files cannot be used:
+ * QSG_RC_SSL_INITIALIZATION_ERROR with the reason in errmsg. */
+int chhost_tls_client(struct chhost *h, const struct chssl_spec *spec, struct tlsstream_cfg **out,
+		      char *errmsg);
+/* Re-read the key, certificate and CA of every context made (a context
+ * that fails keeps its old files; the first failure is returned, the others
+ * go on). Connections made before keep theirs. */
+int chhost_tls_reload(struct chhost *h, char *errmsg);
+/* Free the contexts (no instance alive). */
+void chhost_tls_free(struct chhost *h);
 const char *chhost_member_name(struct chhost *h, uint32_t id, char *buf, size_t len);
 
 #endif

@@ -58,6 +58,7 @@ static void maybe_free(struct chinit *ci)
 {
 	if (ci->closing && ci->nclosed == 4 && ci->host.refs == 0) {
 		chhost_retry_free(&ci->host);
+		chhost_tls_free(&ci->host);
 		free(ci->members);
 		free(ci);
 	}

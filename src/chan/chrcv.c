@@ -30,6 +30,7 @@
 
 #include "chcore.h"
 #include "raft-glue/glue.h"
+#include "tls/tls.h"
 
 #define RCV_MAX_QUEUED (FSM_CH_MAX_PIPELINE + 2)
 #define RCV_MAX_BATCH_BYTES (256u * 1024 * 1024)
@@ -188,6 +189,13 @@ static void recv_start_done(void *arg, int status, const void *result, size_t le
 				   "%llu, last sequence number %llu",
 				   r->name, r->rqmname, r->peer, (unsigned long long)r->epoch,
 				   (unsigned long long)r->rinst, (unsigned long long)res.ch.lstseq);
+			if (r->st->tls != NULL)
+				QLOG_INFO_(r->h->d->log, "QSG5061I",
+					   "inbound channel %s: TLS %s %s, partner certificate "
+					   "'%s' SHA-256 %s",
+					   r->name, tlsstream_version(r->st),
+					   tlsstream_cipher(r->st), tlsstream_peer_dn(r->st),
+					   tlsstream_peer_fingerprint(r->st));
 		} else {
 			start_reply(r, rc, errmsg[0] ? errmsg : qsg_rc_text(rc), 0, 0, &x->s);
 			r->phase = R_DEAD;
@@ -196,6 +204,58 @@ static void recv_start_done(void *arg, int status, const void *result, size_t le
 	}
 	free(x);
 	release(r);
+}
+
+/* TLS on the channel (docs/channels.md "TLS on channels"): both ends must
+ * agree, as in MQ. def: the receiver's definition (NULL: none, a
+ * plaintext channel). The stream is TLS when the partner's first bytes were
+ * a TLS record (the client listener's detection) or the listener requires
+ * TLS. A refusal is QSG_RC_SSL_INITIALIZATION_ERROR (2393, what MQ gives a
+ * CipherSpec mismatch) or QSG_RC_SSL_PEER_NAME_MISMATCH (2398). */
+static int check_tls(struct chrcv *r, const char *channel, const struct fsm_chattrs *def,
+		     char *errmsg)
+{
+	bool tls = r->st->tls != NULL;
+	const char *ciph = def != NULL ? def->sslciph : "";
+	if (!chssl_on(ciph)) {
+		if (!tls)
+			return QSG_OK;
+		return qsg_errf(errmsg, QSG_RC_SSL_INITIALIZATION_ERROR,
+				"AMQ9639-like: channel %s has no SSLCIPH here, but the partner "
+				"connected with TLS (%s %s): give both ends the same SSLCIPH",
+				channel, tlsstream_version(r->st), tlsstream_cipher(r->st));
+	}
+	if (!tls)
+		return qsg_errf(errmsg, QSG_RC_SSL_INITIALIZATION_ERROR,
+				"AMQ9639-like: channel %s has SSLCIPH(%s) here, but the partner "
+				"did not specify a CipherSpec (plaintext)",
+				channel, ciph);
+	const struct chssl_spec *spec = chssl_find(ciph);
+	if (spec == NULL)
+		return qsg_errf(errmsg, QSG_RC_SSL_INITIALIZATION_ERROR,
+				"SSLCIPH(%s) of channel %s is not a CipherSpec qsg has", ciph,
+				channel);
+	if (!chssl_negotiated_ok(spec, tlsstream_version(r->st), tlsstream_cipher(r->st)))
+		return qsg_errf(errmsg, QSG_RC_SSL_INITIALIZATION_ERROR,
+				"AMQ9631-like: the CipherSpecs do not match: channel %s has "
+				"SSLCIPH(%s), the partner negotiated %s %s",
+				channel, spec->name, tlsstream_version(r->st),
+				tlsstream_cipher(r->st));
+	if (!tlsstream_peer_verified(r->st))
+		return qsg_errf(errmsg, QSG_RC_SSL_INITIALIZATION_ERROR,
+				"AMQ9637-like: channel %s has SSLCIPH(%s): the partner presented "
+				"no certificate that chains to [tls] ca",
+				channel, spec->name);
+	char peer[FSM_SSLPEER_MAX + 1];
+	chssl_peer_norm(def->sslpeer, peer, sizeof peer);
+	if (peer[0] != '\0' &&
+	    !tls_peer_match(peer, tlsstream_peer_dn(r->st), tlsstream_peer_cn(r->st)))
+		return qsg_errf(errmsg, QSG_RC_SSL_PEER_NAME_MISMATCH,
+				"AMQ9636-like: the partner's certificate '%s' (SHA-256 %s) does "
+				"not match SSLPEER('%s') of channel %s",
+				tlsstream_peer_dn(r->st), tlsstream_peer_fingerprint(r->st),
+				def->sslpeer, channel);
+	return QSG_OK;
 }
 
 static void on_start(struct chrcv *r, const uint8_t *p, size_t len)
@@ -213,12 +273,13 @@ static void on_start(struct chrcv *r, const uint8_t *p, size_t len)
 		rc = chcore_rcv_accept(x->s.receiver_qmgr, cfg->group, cfg->name, r->h->running,
 				       r->h->fenced, errmsg);
 	if (rc == QSG_OK) {
+		struct fsm_chattrs def;
+		bool have = fsm_channel_get(r->h->d->fsm, x->s.channel, &def) == QSG_OK;
+		rc = check_tls(r, x->s.channel, have ? &def : NULL, errmsg);
 		/* A private receiver (docs/channels.md "Private channels") is
 		 * served by its member only: refused here, the partner goes on
 		 * to its next CONNAME entry. */
-		struct fsm_chattrs def;
-		if (fsm_channel_get(r->h->d->fsm, x->s.channel, &def) == QSG_OK &&
-		    FSM_CH_PRIVATE(&def) && def.scope != cfg->id)
+		if (rc == QSG_OK && have && FSM_CH_PRIVATE(&def) && def.scope != cfg->id)
 			rc = qsg_errf(errmsg, QSG_RC_CHANNEL_NOT_FOUND,
 				      "channel %s is a private channel of another member (id %u), "
 				      "not of %s",

@@ -69,6 +69,11 @@ static void on_start_resp(struct chsdr *s, const uint8_t *p, size_t len)
 		return;
 	}
 	snprintf(s->partner, sizeof s->partner, "%s", r.receiver_qmgr);
+	if (s->st->tls != NULL)
+		QLOG_INFO_(s->h->d->log, "QSG5061I",
+			   "channel %s: TLS %s %s, partner certificate '%s' SHA-256 %s", s->name,
+			   tlsstream_version(s->st), tlsstream_cipher(s->st),
+			   tlsstream_peer_dn(s->st), tlsstream_peer_fingerprint(s->st));
 	uint64_t L = r.lstseq;
 	chcore_pipe_begin(&s->pipe, st.lstseq);
 	enum chcore_start_act act = chcore_sdr_start(st.lstseq, st.curseq, L);
@@ -177,10 +182,45 @@ static void on_error(struct stream *st, int rc, uint32_t reqid)
 	struct chsdr *s = st->data;
 	(void)reqid;
 	(void)rc;
+	/* A TLS failure says why (SSLPEER not matched: 2398, AMQ9636). */
+	char reason[QSG_ERRMSG_SIZE], why[QSG_ERRMSG_SIZE + 96];
+	int trc = tlsstream_failure(st, reason, sizeof reason);
+	if (trc != QSG_OK && (s->phase == P_CONNECT || s->phase == P_HANDSHAKE) && s->st_open) {
+		snprintf(why, sizeof why, "TLS (SSLCIPH(%s)) failed: %s (%d): %s", s->def.sslciph,
+			 qsg_rc_name(trc), trc, reason);
+		chsdr_addr_failed(s, CHADDR_REFUSED, trc, why);
+		return;
+	}
 	if (s->phase == P_HANDSHAKE && s->st_open)
 		chsdr_addr_failed(s, CHADDR_LOST, 0, "connection lost before the start reply");
 	else if (s->phase != P_DEAD && s->st_open)
-		chsdr_fail(s, "connection lost");
+		chsdr_fail(s, trc != QSG_OK ? "TLS connection failed" : "connection lost");
+}
+
+/* SSLCIPH set: TLS under the connection, with the client context of its
+ * CipherSpec and SSLPEER as the name the receiver's certificate must
+ * have (checked inside the handshake: nothing is sent to another peer).
+ * QSG_OK with nothing done for a plaintext channel. */
+static int attach_tls(struct chsdr *s, struct stream *st, char *errmsg)
+{
+	if (!chssl_on(s->def.sslciph))
+		return QSG_OK;
+	const struct chssl_spec *spec = chssl_find(s->def.sslciph);
+	if (spec == NULL)
+		return qsg_errf(errmsg, QSG_RC_SSL_INITIALIZATION_ERROR,
+				"SSLCIPH(%s) is not a CipherSpec qsg has", s->def.sslciph);
+	struct tlsstream_cfg *t;
+	int rc = chhost_tls_client(s->h, spec, &t, errmsg);
+	if (rc != QSG_OK)
+		return rc;
+	char peer[FSM_SSLPEER_MAX + 1];
+	chssl_peer_norm(s->def.sslpeer, peer, sizeof peer);
+	rc = tlsstream_attach(st, t, TLS_CLIENT, peer[0] != '\0' ? peer : NULL);
+	if (rc != QSG_OK)
+		return qsg_errf(errmsg, QSG_RC_SSL_INITIALIZATION_ERROR,
+				"SSLCIPH(%s): TLS connection setup failed (%s)", spec->name,
+				qsg_rc_name(rc));
+	return QSG_OK;
 }
 
 static const struct stream_ops sdr_ops = {
@@ -282,6 +322,16 @@ void chsdr_try_connect(struct chsdr *s)
 	s->st_open = true;
 	s->refs++; /* released in st_closed */
 	uv_tcp_nodelay(&c->st.tcp, 1);
+	char errmsg[QSG_ERRMSG_SIZE];
+	int trc = attach_tls(s, &c->st, errmsg);
+	if (trc != QSG_OK) {
+		/* No [tls], unusable files: the channel cannot start (2393). */
+		QLOG_ERR(s->h->d->log, "QSG5060E", "channel %s: %s", s->name, errmsg);
+		char why[QSG_ERRMSG_SIZE + 48];
+		snprintf(why, sizeof why, "%s (%d): %s", qsg_rc_name(trc), trc, errmsg);
+		chsdr_fail(s, why);
+		return;
+	}
 	c->creq.data = c;
 	int rv = uv_tcp_connect(&c->creq, &c->st.tcp, (const struct sockaddr *)&sa, connect_cb);
 	if (rv != 0) {

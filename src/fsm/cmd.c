@@ -86,12 +86,17 @@ int fsm_qattrs_decode(struct qsg_rbuf *r, struct fsm_qattrs *a, char *errmsg)
 }
 
 /* The disposition part follows only when `set` has FSM_CA_QSGDISP
- * (fsm_chan.h): older records decode as shared channels. */
+ * (fsm_chan.h): older records decode as shared channels. The TLS part
+ * (SSLCIPH, SSLPEER) follows it only when `set` has one of their bits:
+ * older records decode as plaintext channels. */
 void fsm_chattrs_encode(struct qsg_wbuf *w, const struct fsm_chattrs *a)
 {
 	FSM_CHATTRS_BASE(ENC, ENC)
 	if (a->set & FSM_CA_QSGDISP) {
 		FSM_CHATTRS_DISP(ENC, ENC)
+	}
+	if (a->set & FSM_CA_SSL_MASK) {
+		FSM_CHATTRS_SSL(ENC, ENC)
 	}
 }
 
@@ -107,12 +112,15 @@ int fsm_chattrs_decode(struct qsg_rbuf *r, struct fsm_chattrs *a, char *errmsg)
 					"QMGR and its member",
 					a->disp, a->scope);
 	}
+	if (a->set & FSM_CA_SSL_MASK) {
+		FSM_CHATTRS_SSL(DEC, DEC)
+	}
 	if (r->err != QSG_OK)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 				"channel attributes truncated or too long");
 	if (!fsm_chname_valid(a->name))
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "bad channel name");
-	if ((a->set & ~(uint32_t)(FSM_CA_ALL | FSM_CA_QSGDISP)) != 0)
+	if ((a->set & ~(uint32_t)(FSM_CA_ALL | FSM_CA_QSGDISP | FSM_CA_SSL_MASK)) != 0)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "unknown channel attribute bits 0x%x",
 				a->set);
 	if (a->chltype != 0 && a->chltype != FSM_CHL_SDR && a->chltype != FSM_CHL_RCVR)

@@ -26,7 +26,7 @@ const struct fsm_attr_enum fsm_attr_trigtype[] = {
 /* The set masks cover exactly the rows' bits. */
 #define ALL_BIT(field, type, n, kw, bit, ...) | (uint32_t)(bit)
 _Static_assert((0u FSM_QATTRS(FSM_ATTR_NONE, ALL_BIT)) == FSM_QA_ALL, "FSM_QA_ALL");
-_Static_assert((0u FSM_CHATTRS(FSM_ATTR_NONE, ALL_BIT)) == FSM_CA_ALL, "FSM_CA_ALL");
+_Static_assert((0u FSM_CHATTRS_BASE(FSM_ATTR_NONE, ALL_BIT)) == FSM_CA_ALL, "FSM_CA_ALL");
 
 /* --- descriptors ---------------------------------------------------------- */
 
@@ -117,6 +117,7 @@ void fsm_qattrs_merge(struct fsm_qattrs *dst, const struct fsm_qattrs *src, uint
 void fsm_chattrs_merge(struct fsm_chattrs *dst, const struct fsm_chattrs *src, uint32_t mask)
 {
 	FSM_CHATTRS(FSM_ATTR_NONE, CMERGE)
+	dst->set |= mask & FSM_CA_SSL_MASK; /* their part is encoded when set */
 }
 
 /* --- lookups and access --------------------------------------------------- */

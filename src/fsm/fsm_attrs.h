@@ -99,7 +99,7 @@
 	A(trigdata,      TEXT, FSM_DESCR_MAX, TRIGDATA, 0x80000,  0, 0, 0, NULL,            16, 0, 0)      \
 	A(initq,         NAME, FSM_NAME_MAX,  INITQ,    0x100000, 0, 0, 0, NULL,            17, 0, 0)
 
-#define FSM_CHATTRS(F, A) FSM_CHATTRS_BASE(F, A) FSM_CHATTRS_DISP(F, A)
+#define FSM_CHATTRS(F, A) FSM_CHATTRS_BASE(F, A) FSM_CHATTRS_DISP(F, A) FSM_CHATTRS_SSL(F, A)
 
 #define FSM_CHATTRS_BASE(F, A)                                                                    \
 	F(name,     NAME, FSM_CHNAME_MAX)                                                          \
@@ -131,7 +131,24 @@
 #define FSM_CHATTRS_DISP(F, A)                                                                    \
 	F(disp,     U8,   0) /* FSM_DISP_GROUP (shared) or FSM_DISP_QMGR (private) */             \
 	F(scope,    U32,  0) /* QMGR: the owning member; GROUP: 0 */
+
+/* TLS on the channel (docs/channels.md "TLS on channels"): SSLCIPH, the
+ * CipherSpec (blank: plaintext; the names chtls.c maps), and SSLPEER, the
+ * subject the partner's certificate must have (the TLS engine's
+ * expect_peer rules). They follow the disposition part on the wire and in
+ * snapshots only when `set` has one of their bits (FSM_CA_SSL_MASK), so
+ * records written before them decode as they were and a channel without
+ * them is written byte for byte as before. Command level 3. Never append
+ * rows here. */
+#define FSM_CHATTRS_SSL(F, A)                                                                     \
+	A(sslciph,  TEXT, FSM_SSLCIPH_MAX, SSLCIPH,  0x20000, 0, 0, 0, NULL, FSM_ATTR_SDR | FSM_ATTR_RCVR) \
+	A(sslpeer,  TEXT, FSM_SSLPEER_MAX, SSLPEER,  0x40000, 0, 0, 0, NULL, FSM_ATTR_SDR | FSM_ATTR_RCVR)
 /* clang-format on */
+
+/* Longest SSLCIPH (MQ: 32) and SSLPEER (MQ: 1024; qsg: the engine's peer
+ * name holds 511). */
+#define FSM_SSLCIPH_MAX 32
+#define FSM_SSLPEER_MAX 255
 
 /* Channel types in the chl column (the parser accepts every channel
  * attribute for both types today; CHLTYPE-specific requirements are in
@@ -166,6 +183,9 @@
 /* Bits of the trigger attributes (encoded only when one is in `set`). */
 #define FSM_ATTR_ANY_BIT(field, type, n, kw, bit, ...) | (uint32_t)(bit)
 #define FSM_QA_TRIG_MASK (0u FSM_QATTRS_TRIG(FSM_ATTR_NONE, FSM_ATTR_ANY_BIT))
+/* Bits of the channel TLS attributes (their part is encoded only when one is
+ * in `set`). */
+#define FSM_CA_SSL_MASK (0u FSM_CHATTRS_SSL(FSM_ATTR_NONE, FSM_ATTR_ANY_BIT))
 
 /* --- descriptors ---------------------------------------------------------- */
 

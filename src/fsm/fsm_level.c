@@ -50,8 +50,11 @@ unsigned fsm_cmd_level(const struct fsm_cmd *c)
 		return (c->attrs.set & FSM_QA_TRIG_MASK) != 0 ? 2 : FSM_CMDLEVEL_MIN;
 	case FSM_OP_CHDEFINE:
 	case FSM_OP_CHALTER:
-		/* Level 3: a private channel (QSGDISP(QMGR)). */
-		return (c->ch.attrs.set & FSM_CA_QSGDISP) != 0 ? 3 : FSM_CMDLEVEL_MIN;
+		/* Level 3: a private channel (QSGDISP(QMGR)); SSLCIPH or
+		 * SSLPEER (TLS on channels). */
+		return (c->ch.attrs.set & (FSM_CA_QSGDISP | FSM_CA_SSL_MASK)) != 0
+			   ? 3
+			   : FSM_CMDLEVEL_MIN;
 	case FSM_OP_CH_GETBATCH:
 		return c->ch.flags != 0 ? 2 : FSM_CMDLEVEL_MIN;
 	case FSM_OP_CH_SETTLE:

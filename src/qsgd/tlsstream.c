@@ -253,3 +253,34 @@ const char *tlsstream_peer_cn(const struct stream *s)
 		return "";
 	return tls_conn_peer_cn(&s->tls->conn);
 }
+
+const char *tlsstream_version(const struct stream *s)
+{
+	return s->tls != NULL ? tls_conn_version(&s->tls->conn) : "";
+}
+
+const char *tlsstream_cipher(const struct stream *s)
+{
+	return s->tls != NULL ? tls_conn_cipher(&s->tls->conn) : "";
+}
+
+const char *tlsstream_peer_fingerprint(const struct stream *s)
+{
+	return s->tls != NULL ? tls_conn_peer_fingerprint(&s->tls->conn) : "";
+}
+
+bool tlsstream_peer_verified(const struct stream *s)
+{
+	return s->tls != NULL && tls_conn_handshake_done(&s->tls->conn) &&
+	       tls_conn_peer_verified(&s->tls->conn);
+}
+
+int tlsstream_failure(const struct stream *s, char *buf, size_t size)
+{
+	if (size > 0)
+		buf[0] = '\0';
+	if (s->tls == NULL || !tls_conn_failed(&s->tls->conn))
+		return QSG_OK;
+	snprintf(buf, size, "%s", tls_conn_reason(&s->tls->conn));
+	return tls_conn_rc(&s->tls->conn);
+}

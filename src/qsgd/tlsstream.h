@@ -74,4 +74,14 @@ const char *tlsstream_peer_dn(const struct stream *s);
  * verified, none or no TLS): the identity authentication trusts. */
 const char *tlsstream_peer_cn(const struct stream *s);
 
+/* For channels (docs/channels.md "TLS on channels"): the protocol version
+ * and cipher negotiated, the peer's SHA-256 fingerprint ("" none or no
+ * TLS), whether its certificate chained to the CA; and why the engine
+ * failed: its code (QSG_OK when it did not), the reason into buf. */
+const char *tlsstream_version(const struct stream *s);
+const char *tlsstream_cipher(const struct stream *s);
+const char *tlsstream_peer_fingerprint(const struct stream *s);
+bool tlsstream_peer_verified(const struct stream *s);
+int tlsstream_failure(const struct stream *s, char *buf, size_t size);
+
 #endif

@@ -194,6 +194,12 @@ const char *tls_conn_peer_dn(const struct tls_conn *conn);
 const char *tls_conn_peer_cn(const struct tls_conn *conn);
 const char *tls_conn_peer_fingerprint(const struct tls_conn *conn);
 bool tls_conn_peer_verified(const struct tls_conn *conn);
+/* Whether a peer certificate with subject DN dn and CN cn (as the peer_dn
+ * and peer_cn functions give them) is the one expect names, by the rules of
+ * tls_conn_init's expect_peer. For links that learn whom to expect only
+ * after the handshake (an inbound channel's SSLPEER). */
+bool tls_peer_match(const char *expect, const char *dn, const char *cn);
+
 /* The protocol version ("TLSv1.3") and cipher negotiated ("" before). */
 const char *tls_conn_version(const struct tls_conn *conn);
 const char *tls_conn_cipher(const struct tls_conn *conn);

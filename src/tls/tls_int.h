@@ -20,7 +20,6 @@ void tls_peer_names(X509 *x, char dn[TLS_DN_SIZE], char cn[TLS_CN_SIZE]);
  * there is none). */
 void tls_peer_capture(struct tls_conn *conn);
 
-/* expect (see tls_conn_init) matches the names. */
-bool tls_peer_match(const char *expect, const char *dn, const char *cn);
+/* tls_peer_match (tls.h) is in tls_peer.c too. */
 
 #endif

@@ -385,7 +385,7 @@ static void descriptors(void **state)
 	const struct fsm_attr *c = fsm_chattr_find("CHLTYPE");
 	assert_non_null(c);
 	assert_string_equal(fsm_attr_enum_name(c->names, FSM_CHL_RCVR), "RCVR");
-	assert_int_equal(fsm_chattr_count, 16);
+	assert_int_equal(fsm_chattr_count, 18); /* 16 + SSLCIPH, SSLPEER */
 	assert_int_equal(fsm_qattr_count, 21);
 	/* The trigger attributes: local queues only; TRIGGER is a switch. */
 	d = fsm_qattr_find("TRIGGER", FSM_QT_LOCAL);

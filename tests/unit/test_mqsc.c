@@ -1714,8 +1714,10 @@ static void admin_channel_define_display(void **state)
 
 	assert_int_equal(run(h, "DISPLAY CHANNEL(TO.QM2) ALL"), QSG_OK);
 	assert_int_equal(h->nobjs, 1);
-	assert_int_equal(h->objs[0].nattrs, 18);
+	assert_int_equal(h->objs[0].nattrs, 20);
 	assert_string_equal(val(h, 0, "CONNAME"), "127.0.0.1:1414");
+	assert_string_equal(val(h, 0, "SSLCIPH"), "");
+	assert_string_equal(val(h, 0, "SSLPEER"), "");
 	assert_string_equal(val(h, 0, "XMITQ"), "XQ");
 	assert_string_equal(val(h, 0, "BATCHSZ"), "50");
 	assert_string_equal(val(h, 0, "HBINT"), "300");
@@ -1755,6 +1757,22 @@ static void admin_channel_define_display(void **state)
 	assert_int_equal(run(h, "ALTER CHANNEL(TO.QM2) CHLTYPE(SDR) DESCR('x')"), QSG_OK);
 	assert_int_equal(run(h, "ALTER CHANNEL(NOPE) BATCHSZ(3)"), QSG_RC_CHANNEL_NOT_FOUND);
 	assert_non_null(strstr(h->text, "QSG0003E"));
+
+	/* TLS on channels: a CipherSpec qsg has (stored by its name), SSLPEER
+	 * as given; an unknown CipherSpec is refused before it is submitted. */
+	assert_int_equal(run(h, "ALTER CHANNEL(TO.QM2) SSLCIPH(any_tls13) "
+				"SSLPEER('CN=QM2, O=qsg test')"),
+			 QSG_OK);
+	assert_int_equal(run(h, "DISPLAY CHANNEL(TO.QM2) SSLCIPH SSLPEER"), QSG_OK);
+	assert_string_equal(val(h, 0, "SSLCIPH"), "ANY_TLS13");
+	assert_string_equal(val(h, 0, "SSLPEER"), "CN=QM2, O=qsg test");
+	before = h->submits;
+	assert_int_equal(run(h, "ALTER CHANNEL(TO.QM2) SSLCIPH(RC4_MD5_US)"), QSG_RC_BAD_ATTR);
+	assert_non_null(strstr(h->text, "not a CipherSpec"));
+	assert_int_equal(h->submits, before);
+	assert_int_equal(run(h, "ALTER CHANNEL(TO.QM2) SSLCIPH(' ') SSLPEER(' ')"), QSG_OK);
+	assert_int_equal(run(h, "DISPLAY CHANNEL(TO.QM2) SSLCIPH"), QSG_OK);
+	assert_string_equal(val(h, 0, "SSLCIPH"), "");
 
 	assert_int_equal(run(h, "DEFINE CHANNEL(TO.QM3) LIKE(TO.QM2) CONNAME('h3(1416)')"), QSG_OK);
 	assert_int_equal(run(h, "DISPLAY CHANNEL(TO.QM3) ALL"), QSG_OK);
