@@ -257,6 +257,12 @@ static void transport_free(struct glue *g)
 		raft_uv_tcp_close(&g->transport);
 }
 
+int glue_tls_reload(struct glue *g, bool *on, char *errmsg)
+{
+	*on = g->cfg.tls != NULL;
+	return *on ? rtls_reload(&g->transport, errmsg) : QSG_OK;
+}
+
 void glue_tls_member(struct glue *g, uint64_t id, const char *name)
 {
 	if (g->cfg.tls != NULL)

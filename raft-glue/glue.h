@@ -223,6 +223,9 @@ int glue_add(struct glue *g, uint64_t id, const char *address, glue_change_cb cb
  * (call before glue_add). Nothing without TLS. */
 void glue_tls_member(struct glue *g, uint64_t id, const char *name);
 int glue_remove(struct glue *g, uint64_t id, glue_change_cb cb, void *arg);
+/* TLS on Raft: re-read the key, certificate and CA (rtls_reload; REFRESH
+ * SECURITY TYPE(SSL)). QSG_OK and *on false when Raft is not TLS. */
+int glue_tls_reload(struct glue *g, bool *on, char *errmsg);
 
 /* Stop: in-flight submissions complete with QSG_RC_OUTCOME_UNKNOWN; cb runs
  * when libraft has released everything, then the glue memory is freed. */

@@ -888,6 +888,24 @@ void rtls_free(struct raft_uv_transport *t)
 	t->impl = NULL;
 }
 
+int rtls_reload(struct raft_uv_transport *t, char *errmsg)
+{
+	struct rtls *x = t->impl;
+	char e[QSG_ERRMSG_SIZE];
+	if (x == NULL)
+		return qsg_errf(errmsg, QSG_RC_INVALID, "Raft TLS transport not made");
+	/* Both or neither would be better, but a context that fails keeps its
+	 * old files (tls_ctx_reload): the server first, then the client; the
+	 * first failure is returned. */
+	int rc = tls_ctx_reload(&x->server, e);
+	if (rc != QSG_OK)
+		return qsg_errf(errmsg, rc, "Raft TLS (server side): %s", e);
+	rc = tls_ctx_reload(&x->client, e);
+	if (rc != QSG_OK)
+		return qsg_errf(errmsg, rc, "Raft TLS (client side): %s", e);
+	return QSG_OK;
+}
+
 void rtls_get_stats(struct raft_uv_transport *t, struct rtls_stats *out)
 {
 	struct rtls *x = t->impl;

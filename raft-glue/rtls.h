@@ -42,6 +42,12 @@ void rtls_free(struct raft_uv_transport *t);
  * later). */
 void rtls_learn(struct raft_uv_transport *t, uint64_t id, const char *name);
 
+/* REFRESH SECURITY TYPE(SSL): re-read the key, certificate and CA (same
+ * files) into new server and client contexts (tls_ctx_reload: a context
+ * that fails keeps its old files; the first failure is returned). Open
+ * connections keep theirs; new ones use the new files. */
+int rtls_reload(struct raft_uv_transport *t, char *errmsg);
+
 /* Counters, for tests and diagnostics. */
 struct rtls_stats {
 	unsigned long accepted; /* connections handed to libraft by listen */

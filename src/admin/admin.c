@@ -129,6 +129,9 @@ void admin_exec(const struct admin_env *env, const char *text, size_t len, admin
 	case MQSC_DISPLAY:
 		admin_exec_display(env, mc, done, arg);
 		break;
+	case MQSC_REFRESH:
+		admin_exec_refresh_ssl(env, done, arg);
+		break;
 	case MQSC_PING:
 		snprintf(msg, sizeof msg, "QSG0007I: Queue manager %s is available.",
 			 env->qmgr_name ? env->qmgr_name : "");

@@ -103,6 +103,12 @@ struct admin_env {
 	int (*hash_password)(void *arg, const char *password, size_t len,
 			     void (*done)(void *cbarg, int rc, const struct fsm_user *cred),
 			     void *cbarg);
+	/* REFRESH SECURITY TYPE(SSL) (docs/security.md "TLS on channels"):
+	 * re-read this member's TLS key, certificate and CA into every
+	 * context it has (client listener, member links, channels, Raft).
+	 * QSG_OK or the first failure; text (size bytes) says what was
+	 * reloaded or why not, per part. NULL: not supported here. */
+	int (*refresh_tls)(void *arg, char *text, size_t size);
 };
 
 /* Completion of admin_exec: rc is QSG_OK or the reason code of the failure;

@@ -327,3 +327,25 @@ void admin_exec_chinit(const struct admin_env *env, enum mqsc_verb verb, admin_d
 			 errmsg[0] != '\0' ? errmsg : qsg_rc_text(rc));
 	admin_reply(done, arg, rc, msg, NULL);
 }
+
+void admin_exec_refresh_ssl(const struct admin_env *env, admin_done_cb done, void *arg)
+{
+	char text[ADMIN_TEXT_SIZE / 2] = "";
+	char msg[ADMIN_TEXT_SIZE];
+	const char *qm = env->qmgr_name ? env->qmgr_name : "";
+	int rc;
+
+	if (env->refresh_tls == NULL)
+		rc = qsg_errf(text, QSG_RC_FUNCTION_NOT_SUPPORTED,
+			      "this member cannot reload TLS contexts");
+	else
+		rc = env->refresh_tls(env->arg, text, sizeof text);
+	if (rc == QSG_OK)
+		snprintf(msg, sizeof msg, "QSG0044I: REFRESH SECURITY TYPE(SSL) on %s: %s.", qm,
+			 text);
+	else
+		snprintf(msg, sizeof msg,
+			 "QSG0045E: REFRESH SECURITY TYPE(SSL) on %s failed: %s (%d): %s.", qm,
+			 qsg_rc_name(rc), rc, text[0] != '\0' ? text : qsg_rc_text(rc));
+	admin_reply(done, arg, rc, msg, NULL);
+}

@@ -690,6 +690,7 @@ void admin_exec_display(const struct admin_env *env, const struct mqsc_cmd *mc, 
 		break;
 	case MQSC_OBJ_MEMBER:
 	case MQSC_OBJ_LEADER:
+	case MQSC_OBJ_SECURITY:
 	case MQSC_OBJ_USER: /* admin_user.c */
 		rc = QSG_RC_MQSC_SYNTAX;
 		snprintf(text, sizeof text, "QSG0001E: DISPLAY %s is not supported: %s (%d).",

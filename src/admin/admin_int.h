@@ -86,6 +86,10 @@ void admin_exec_resolve(struct admin_op *op, const struct mqsc_cmd *mc);
 void admin_exec_chinit(const struct admin_env *env, enum mqsc_verb verb, admin_done_cb done,
 		       void *arg);
 
+/* REFRESH SECURITY TYPE(SSL): this member's TLS contexts, synchronously
+ * (CMDSCOPE(*) through qsgadm for every member). */
+void admin_exec_refresh_ssl(const struct admin_env *env, admin_done_cb done, void *arg);
+
 /* --- admin_display.c ------------------------------------------------------- */
 void admin_exec_display(const struct admin_env *env, const struct mqsc_cmd *mc, admin_done_cb done,
 			void *arg);

@@ -149,12 +149,13 @@ struct word_map {
 };
 
 static const struct word_map verbs[] = {
-    {"DEFINE", MQSC_DEFINE}, {"DEF", MQSC_DEFINE},	{"ALTER", MQSC_ALTER},
-    {"ALT", MQSC_ALTER},     {"DELETE", MQSC_DELETE},	{"DEL", MQSC_DELETE},
-    {"CLEAR", MQSC_CLEAR},   {"DISPLAY", MQSC_DISPLAY}, {"DIS", MQSC_DISPLAY},
-    {"PING", MQSC_PING},     {"START", MQSC_START},	{"STA", MQSC_START},
-    {"STOP", MQSC_STOP},     {"RESET", MQSC_RESET},	{"RESOLVE", MQSC_RESOLVE},
-    {"ADD", MQSC_ADD},	     {"REMOVE", MQSC_REMOVE},	{"TRANSFER", MQSC_TRANSFER},
+    {"DEFINE", MQSC_DEFINE},   {"DEF", MQSC_DEFINE},	  {"ALTER", MQSC_ALTER},
+    {"ALT", MQSC_ALTER},       {"DELETE", MQSC_DELETE},	  {"DEL", MQSC_DELETE},
+    {"CLEAR", MQSC_CLEAR},     {"DISPLAY", MQSC_DISPLAY}, {"DIS", MQSC_DISPLAY},
+    {"PING", MQSC_PING},       {"START", MQSC_START},	  {"STA", MQSC_START},
+    {"STOP", MQSC_STOP},       {"RESET", MQSC_RESET},	  {"RESOLVE", MQSC_RESOLVE},
+    {"ADD", MQSC_ADD},	       {"REMOVE", MQSC_REMOVE},	  {"TRANSFER", MQSC_TRANSFER},
+    {"REFRESH", MQSC_REFRESH}, {"REF", MQSC_REFRESH},
 };
 
 static const struct word_map objs[] = {
@@ -165,6 +166,7 @@ static const struct word_map objs[] = {
     {"CHSTATUS", MQSC_OBJ_CHSTATUS}, {"CHS", MQSC_OBJ_CHSTATUS},    {"CHINIT", MQSC_OBJ_CHINIT},
     {"QALIAS", MQSC_OBJ_QALIAS},     {"QA", MQSC_OBJ_QALIAS},	    {"QMSTATUS", MQSC_OBJ_QMSTATUS},
     {"MEMBER", MQSC_OBJ_MEMBER},     {"LEADER", MQSC_OBJ_LEADER},   {"USER", MQSC_OBJ_USER},
+    {"SECURITY", MQSC_OBJ_SECURITY},
 };
 
 static int map_find(const struct word_map *m, size_t n, const char *w)
@@ -192,7 +194,7 @@ static bool verb_takes(enum mqsc_verb v, enum mqsc_obj o)
 	case MQSC_CLEAR:
 		return o == MQSC_OBJ_QLOCAL;
 	case MQSC_DISPLAY:
-		return o != MQSC_OBJ_MEMBER && o != MQSC_OBJ_LEADER;
+		return o != MQSC_OBJ_MEMBER && o != MQSC_OBJ_LEADER && o != MQSC_OBJ_SECURITY;
 	case MQSC_PING:
 		return o == MQSC_OBJ_QMGR;
 	case MQSC_START:
@@ -204,6 +206,8 @@ static bool verb_takes(enum mqsc_verb v, enum mqsc_obj o)
 		return o == MQSC_OBJ_MEMBER;
 	case MQSC_TRANSFER:
 		return o == MQSC_OBJ_LEADER;
+	case MQSC_REFRESH:
+		return o == MQSC_OBJ_SECURITY;
 	case MQSC_RESET:
 	case MQSC_RESOLVE:
 		return o == MQSC_OBJ_CHANNEL;

@@ -46,6 +46,7 @@ enum mqsc_verb {
 	MQSC_ADD, /* ADD MEMBER (qsg's own verb) */
 	MQSC_REMOVE, /* REMOVE MEMBER (qsg's own verb) */
 	MQSC_TRANSFER, /* TRANSFER LEADER (qsg's own verb) */
+	MQSC_REFRESH, /* REFRESH SECURITY TYPE(SSL) */
 };
 
 enum mqsc_obj {
@@ -63,6 +64,7 @@ enum mqsc_obj {
 	MQSC_OBJ_MEMBER, /* ADD/REMOVE MEMBER(name) */
 	MQSC_OBJ_LEADER, /* TRANSFER LEADER */
 	MQSC_OBJ_USER, /* DEFINE/ALTER/DELETE/DISPLAY USER (qsg's own object) */
+	MQSC_OBJ_SECURITY, /* REFRESH SECURITY TYPE(SSL) */
 };
 
 /* WHERE(attribute op value) on DISPLAY: MQ's operators. */
@@ -125,6 +127,7 @@ struct mqsc_cmd {
 	enum mqsc_chldisp chldisp; /* START CHANNEL CHLDISP, default SHARED */
 	uint64_t seqnum; /* RESET CHANNEL SEQNUM, default 1 */
 	enum mqsc_action action; /* RESOLVE CHANNEL ACTION (required) */
+	bool type_ssl; /* REFRESH SECURITY TYPE(SSL) (required) */
 	/* DISPLAY WHERE(...) filter. */
 	struct mqsc_where where;
 	/* DEFINE/ALTER/DELETE/CLEAR QSGDISP(...): enum fsm_qdisp, 0 = not

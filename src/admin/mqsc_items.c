@@ -76,6 +76,7 @@ struct mqsc_disp_table mqsc_disp_table(enum mqsc_obj o)
 		return (struct mqsc_disp_table){disp_user, 1, true};
 	case MQSC_OBJ_MEMBER:
 	case MQSC_OBJ_LEADER:
+	case MQSC_OBJ_SECURITY:
 		break;
 	}
 	return (struct mqsc_disp_table){NULL, 0, true};
@@ -750,6 +751,17 @@ int mqsc_check_items(struct mqsc_cmd *cmd, char *errmsg)
 				return rc;
 			continue;
 		}
+		if (v == MQSC_REFRESH) {
+			/* REFRESH SECURITY TYPE(SSL) (docs/security.md "TLS on
+			 * channels"): the only type (authority and users are in
+			 * the replicated state: nothing to refresh). */
+			if (strcmp(k, "TYPE") != 0 || !a->has_value || strcmp(a->value, "SSL") != 0)
+				return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
+						"REFRESH SECURITY takes TYPE(SSL) only (column %u)",
+						a->column);
+			cmd->type_ssl = true;
+			continue;
+		}
 		if (v == MQSC_ADD || v == MQSC_REMOVE || v == MQSC_TRANSFER ||
 		    (v == MQSC_STOP && cmd->obj == MQSC_OBJ_QMGR)) {
 			if ((rc = check_lifecycle_item(cmd, a, errmsg)) != QSG_OK)
@@ -823,6 +835,8 @@ int mqsc_check_items(struct mqsc_cmd *cmd, char *errmsg)
 	if (purge && nopurge)
 		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
 				"PURGE and NOPURGE are mutually exclusive");
+	if (v == MQSC_REFRESH && !cmd->type_ssl)
+		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX, "REFRESH SECURITY needs TYPE(SSL)");
 	if (v == MQSC_RESOLVE && cmd->action == MQSC_ACTION_NONE)
 		return qsg_errf(errmsg, QSG_RC_MQSC_SYNTAX,
 				"RESOLVE CHANNEL needs ACTION(COMMIT) or ACTION(BACKOUT)");

@@ -33,6 +33,8 @@ const char *mqsc_verb_name(enum mqsc_verb v)
 		return "REMOVE";
 	case MQSC_TRANSFER:
 		return "TRANSFER";
+	case MQSC_REFRESH:
+		return "REFRESH";
 	}
 	return "?";
 }
@@ -66,6 +68,8 @@ const char *mqsc_obj_name(enum mqsc_obj o)
 		return "MEMBER";
 	case MQSC_OBJ_LEADER:
 		return "LEADER";
+	case MQSC_OBJ_SECURITY:
+		return "SECURITY";
 	case MQSC_OBJ_USER:
 		return "USER";
 	}

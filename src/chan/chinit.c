@@ -741,3 +741,11 @@ struct chrcv *chinit_accept(struct chinit *ci, struct stream *st)
 {
 	return chrcv_new(&ci->host, st);
 }
+
+int chinit_tls_reload(struct chinit *ci, unsigned *n, char *errmsg)
+{
+	*n = 0;
+	for (struct chtlsctx *t = ci->host.tls; t != NULL; t = t->next)
+		(*n)++;
+	return chhost_tls_reload(&ci->host, errmsg);
+}

@@ -81,4 +81,8 @@ void chinit_notify_queue(struct chinit *ci, const char *queue);
  * the frames, starting with that one. NULL: out of memory (close it). */
 struct chrcv *chinit_accept(struct chinit *ci, struct stream *st);
 
+/* REFRESH SECURITY TYPE(SSL): re-read the channels' client TLS contexts
+ * (chhost_tls_reload); *n: how many there are. */
+int chinit_tls_reload(struct chinit *ci, unsigned *n, char *errmsg);
+
 #endif

@@ -9,6 +9,8 @@
 #include "common/pwhash.h"
 #include "lifecycle.h"
 #include "raft-glue/glue.h"
+#include "log.h"
+#include "tlsstream.h"
 
 static int admin_submit(void *arg, const struct fsm_cmd *cmd, admin_submit_cb cb, void *cbarg)
 {
@@ -138,6 +140,54 @@ static int admin_hash_password(void *arg, const char *password, size_t len,
 	return QSG_OK;
 }
 
+/* REFRESH SECURITY TYPE(SSL) (docs/security.md "TLS on channels"): every
+ * TLS context of this member re-reads its files; one that fails keeps its
+ * old ones (tls_ctx_reload) and the others are still reloaded. A few small
+ * files per context, read on the loop, as at startup. */
+static int admin_refresh_tls(void *arg, char *text, size_t size)
+{
+	struct qsgd *d = arg;
+	char e[QSG_ERRMSG_SIZE], fail[QSG_ERRMSG_SIZE + 64] = "";
+	int first = QSG_OK, rc;
+	unsigned nch = 0;
+	bool raft = false;
+	if (d->tls == NULL)
+		return qsg_errf(text, QSG_RC_SSL_INITIALIZATION_ERROR,
+				"this member has no [tls] section: nothing to refresh");
+	rc = tls_ctx_reload(&d->tls->server, e);
+	if (rc == QSG_OK)
+		rc = tls_ctx_reload(&d->tls->client, e);
+	if (rc != QSG_OK) {
+		first = rc;
+		snprintf(fail, sizeof fail, "client listener and member links: %s", e);
+	}
+	if (d->chinit != NULL) {
+		rc = chinit_tls_reload(d->chinit, &nch, e);
+		if (rc != QSG_OK && first == QSG_OK) {
+			first = rc;
+			snprintf(fail, sizeof fail, "%s", e);
+		}
+	}
+	if (d->glue != NULL) {
+		rc = glue_tls_reload(d->glue, &raft, e);
+		if (rc != QSG_OK && first == QSG_OK) {
+			first = rc;
+			snprintf(fail, sizeof fail, "%s", e);
+		}
+	}
+	if (first != QSG_OK) {
+		snprintf(text, size, "%s (the contexts that failed keep their old files)", fail);
+		QLOG_WARNING(d->log, "QSG8005W", "REFRESH SECURITY TYPE(SSL) failed: %s", text);
+		return first;
+	}
+	snprintf(text, size,
+		 "client listener, member links, %u channel CipherSpec context(s)%s reloaded; "
+		 "new connections use the new files",
+		 nch, raft ? " and Raft" : "");
+	QLOG_INFO_(d->log, "QSG8006I", "REFRESH SECURITY TYPE(SSL): %s", text);
+	return QSG_OK;
+}
+
 void adminsrv_env_init(struct admin_env *env, struct qsgd *d)
 {
 	env->arg = d;
@@ -155,4 +205,5 @@ void adminsrv_env_init(struct admin_env *env, struct qsgd *d)
 	env->raft_config = admin_raft_config;
 	env->lifecycle = admin_lifecycle;
 	env->hash_password = admin_hash_password;
+	env->refresh_tls = admin_refresh_tls;
 }

@@ -1770,6 +1770,12 @@ static void admin_channel_define_display(void **state)
 	assert_int_equal(run(h, "ALTER CHANNEL(TO.QM2) SSLCIPH(RC4_MD5_US)"), QSG_RC_BAD_ATTR);
 	assert_non_null(strstr(h->text, "not a CipherSpec"));
 	assert_int_equal(h->submits, before);
+	/* REFRESH SECURITY: TYPE(SSL) only; this harness cannot reload. */
+	assert_int_equal(run(h, "REFRESH SECURITY"), QSG_RC_MQSC_SYNTAX);
+	assert_non_null(strstr(h->text, "TYPE(SSL)"));
+	assert_int_equal(run(h, "REFRESH SECURITY TYPE(AUTHSERV)"), QSG_RC_MQSC_SYNTAX);
+	assert_int_equal(run(h, "REFRESH SECURITY TYPE(SSL)"), QSG_RC_FUNCTION_NOT_SUPPORTED);
+	assert_non_null(strstr(h->text, "QSG0045E"));
 	assert_int_equal(run(h, "ALTER CHANNEL(TO.QM2) SSLCIPH(' ') SSLPEER(' ')"), QSG_OK);
 	assert_int_equal(run(h, "DISPLAY CHANNEL(TO.QM2) SSLCIPH"), QSG_OK);
 	assert_string_equal(val(h, 0, "SSLCIPH"), "");
