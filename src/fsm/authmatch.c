@@ -15,11 +15,13 @@ bool authmatch_generic(const char *p)
 	return strpbrk(p, "?*") != NULL;
 }
 
-bool authmatch_valid(const char *p)
+const char *authmatch_why(const char *p)
 {
 	size_t n = strlen(p);
-	if (n == 0 || n > AUTH_PROFILE_MAX)
-		return false;
+	if (n == 0)
+		return "is empty";
+	if (n > AUTH_PROFILE_MAX)
+		return "is longer than 48 characters";
 	unsigned dstar = 0;
 	const char *q = p; /* start of the current qualifier */
 	for (size_t i = 0; i <= n; i++) {
@@ -27,21 +29,28 @@ bool authmatch_valid(const char *p)
 		if (c == '.' || c == '\0') {
 			size_t len = (size_t)(p + i - q);
 			if (len == 0)
-				return false; /* empty qualifier */
+				return "has an empty qualifier (two dots, or a dot at an end)";
 			const char *ds = strstr(q, "**");
 			if (ds != NULL && ds < p + i) {
 				if (len != 2)
-					return false; /* "**" not alone in its qualifier */
+					return "has ** inside a qualifier (it stands alone: A.**, "
+					       "**.B, A.**.B)";
 				dstar++;
 			}
 			q = p + i + 1;
 			continue;
 		}
 		if (c != '?' && c != '*' && !name_char(c))
-			return false;
+			return "has a character that is not in MQ object names (A-Z a-z "
+			       "0-9 . _ / %) nor a wildcard (? * **)";
 	}
 	/* "***" has a "**" in a qualifier of length 3: refused above. */
-	return dstar <= 1;
+	return dstar <= 1 ? NULL : "has ** more than once";
+}
+
+bool authmatch_valid(const char *p)
+{
+	return authmatch_why(p) == NULL;
 }
 
 /* One qualifier: pattern [p, pe) (with ? and *) against [s, se). */

@@ -20,6 +20,9 @@
  * name set plus the wildcards above; no empty qualifier; "**" at most once
  * and alone in its qualifier). */
 bool authmatch_valid(const char *profile);
+/* NULL when the profile is well formed, else why not ("has an empty
+ * qualifier ..."), for the refusal's text. */
+const char *authmatch_why(const char *profile);
 /* The profile has a wildcard. */
 bool authmatch_generic(const char *profile);
 /* name is one of the objects the profile names. */

@@ -170,6 +170,7 @@ void fsm_chimage_decode(struct qsg_rbuf *r, struct fsm_chimage *i)
 #define F_CHUNK 0x4000 /* u64 msg.seqno, u32 part, u32 total (PUT_CHUNK) */
 #define F_MSGSEQ 0x8000 /* u64 msg.seqno (GET_DONE) */
 #define F_USER 0x10000 /* the user body (fsm_user.c) */
+#define F_AUTHREC 0x20000 /* the authority record body (fsm_authrec.c) */
 
 static unsigned op_fields(uint8_t op)
 {
@@ -236,6 +237,9 @@ static unsigned op_fields(uint8_t op)
 	case FSM_OP_USER_ALTER:
 	case FSM_OP_USER_DELETE:
 		return F_USER;
+	case FSM_OP_AUTHREC_SET:
+	case FSM_OP_AUTHREC_DELETE:
+		return F_AUTHREC;
 	default:
 		return 0;
 	}
@@ -593,6 +597,8 @@ int fsm_cmd_encode(const struct fsm_cmd *c, struct qsg_wbuf *w)
 		chan_encode(c->op, &c->ch, w);
 	if (f & F_USER)
 		user_encode(c->op, &c->user, w);
+	if (f & F_AUTHREC)
+		authrec_encode(c->op, &c->authrec, w);
 	return w->err;
 }
 
@@ -688,6 +694,11 @@ int fsm_cmd_decode(const void *p, size_t len, struct fsm_cmd *c, char *errmsg)
 		if ((c->flags & ~(uint32_t)FSM_F_REPLACE) != 0)
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "USER_DEFINE flags 0x%x",
 					c->flags);
+	}
+	if (f & F_AUTHREC) {
+		int rc = authrec_decode(c->op, &r, &c->authrec, errmsg);
+		if (rc != QSG_OK)
+			return rc;
 	}
 	if (r.err != QSG_OK)
 		return qsg_errf(errmsg, QSG_RC_BAD_FRAME,

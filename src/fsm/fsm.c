@@ -72,6 +72,9 @@ void state_free(struct fsm *f)
 	free(f->users);
 	f->users = NULL;
 	f->nusers = f->capusers = 0;
+	free(f->authrecs);
+	f->authrecs = NULL;
+	f->nauthrecs = f->capauthrecs = 0;
 	free(f->chdefs);
 	free(f->syncqs);
 	f->chsts = NULL;
@@ -219,6 +222,10 @@ static int apply_cmd(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 		return op_user_alter(f, c, now);
 	case FSM_OP_USER_DELETE:
 		return op_user_delete(f, c);
+	case FSM_OP_AUTHREC_SET:
+		return op_authrec_set(f, c);
+	case FSM_OP_AUTHREC_DELETE:
+		return op_authrec_delete(f, c);
 	default:
 		return QSG_RC_UNKNOWN_OP; /* unreachable: decode checked it */
 	}

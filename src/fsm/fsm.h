@@ -33,8 +33,9 @@
 #define FSM_ENTRY_VERSION 1
 /* 5: channel partner, SYNCQ rinst; 6: compact messages, channel retries;
  * 7: the destination black list of sender status entries; 8: the parked
- * messages of listed destinations; 9: the user table (fsm_user.c) */
-#define FSM_SNAPSHOT_VERSION 9
+ * messages of listed destinations; 9: the user table (fsm_user.c); 10: the
+ * authority records (fsm_authrec.c) */
+#define FSM_SNAPSHOT_VERSION 10
 #define FSM_MAX_BATCH 65536
 #define FSM_ADDR_MAX 128 /* host:port */
 #define FSM_DESCR_MAX 64
@@ -118,6 +119,11 @@ enum fsm_op {
 	FSM_OP_USER_DEFINE = 60, /* user (+FSM_F_REPLACE): credential required */
 	FSM_OP_USER_ALTER = 61, /* user with user.set: the fields to change */
 	FSM_OP_USER_DELETE = 62, /* user.name */
+	/* Authority records (fsm_authrec.c, docs/security.md "Authority
+	 * records"). */
+	FSM_OP_AUTHREC_SET = 63, /* authrec: key, auth = AUTHADD, rmv = AUTHRMV
+				  * (the record is made when missing) */
+	FSM_OP_AUTHREC_DELETE = 64, /* authrec: key */
 };
 
 /* Command levels (docs/lifecycle.md, "Command levels"). A build applies
@@ -130,7 +136,8 @@ enum fsm_op {
  * cannot decode. Level 2: the destination black list (CH_SETTLE
  * dispositions LIST/LIST_DLQ, CH_GETBATCH FSM_CHF_ALONE) and queue trigger
  * attributes. Level 3: private channels (CHDEFINE/CHALTER with
- * FSM_CA_QSGDISP); users (USER_DEFINE, USER_ALTER, USER_DELETE). */
+ * FSM_CA_QSGDISP); users (USER_DEFINE, USER_ALTER, USER_DELETE);
+ * authority records (AUTHREC_SET, AUTHREC_DELETE). */
 #define FSM_CMDLEVEL_MIN 1
 #define FSM_CMDLEVEL 3
 
@@ -267,6 +274,44 @@ struct fsm_user {
  * lower case (callers fold). */
 bool fsm_user_name_valid(const char *s);
 
+/* An authority record (docs/security.md "Authority records"): which
+ * authorities (FSM_AUTH_*) an entity (a principal, i.e. a user, or a group)
+ * has on the objects of one type that a profile (authmatch.h; "**" for
+ * QMGR) names, for the whole group (scope 0, QSGDISP(GROUP)) or on one
+ * member only (scope = its id, QSGDISP(QMGR)). The key is everything but
+ * auth. */
+enum fsm_authobj { FSM_AUTHOBJ_QUEUE = 1, FSM_AUTHOBJ_CHANNEL = 2, FSM_AUTHOBJ_QMGR = 3 };
+enum fsm_authent { FSM_AUTHENT_PRINCIPAL = 1, FSM_AUTHENT_GROUP = 2 };
+#define FSM_AUTH_CONNECT 0x0001u
+#define FSM_AUTH_BROWSE 0x0002u
+#define FSM_AUTH_GET 0x0004u
+#define FSM_AUTH_INQ 0x0008u
+#define FSM_AUTH_PUT 0x0010u
+#define FSM_AUTH_SET 0x0020u
+#define FSM_AUTH_CHG 0x0100u
+#define FSM_AUTH_CLR 0x0200u
+#define FSM_AUTH_CTRL 0x0400u
+#define FSM_AUTH_CRT 0x0800u
+#define FSM_AUTH_DLT 0x1000u
+#define FSM_AUTH_DSP 0x2000u
+#define FSM_AUTH_ALLMQI                                                                            \
+	(FSM_AUTH_CONNECT | FSM_AUTH_BROWSE | FSM_AUTH_GET | FSM_AUTH_INQ | FSM_AUTH_PUT |         \
+	 FSM_AUTH_SET)
+#define FSM_AUTH_ALLADM                                                                            \
+	(FSM_AUTH_CHG | FSM_AUTH_CLR | FSM_AUTH_CTRL | FSM_AUTH_CRT | FSM_AUTH_DLT | FSM_AUTH_DSP)
+#define FSM_AUTH_ALL (FSM_AUTH_ALLMQI | FSM_AUTH_ALLADM)
+struct fsm_authrec {
+	char profile[FSM_NAME_MAX + 1];
+	uint8_t objtype; /* enum fsm_authobj */
+	uint8_t enttype; /* enum fsm_authent */
+	char entity[FSM_NAME_MAX + 1]; /* a user or group name (upper case) */
+	uint32_t scope; /* 0: the group; else a member id */
+	uint32_t auth; /* FSM_AUTH_*; AUTHREC_SET: the authorities to add */
+	uint32_t rmv; /* AUTHREC_SET: the authorities to remove (0 in the state) */
+};
+/* The authorities that mean something on an object type (ALL is these). */
+uint32_t fsm_auth_valid(uint8_t objtype);
+
 struct fsm_cmd {
 	uint8_t op; /* enum fsm_op */
 	uint32_t flags; /* FSM_F_* */
@@ -290,6 +335,7 @@ struct fsm_cmd {
 	uint32_t part; /* 0 .. fsm_nparts(total) - 1 */
 	uint32_t total; /* body length of the whole message */
 	struct fsm_user user; /* USER_DEFINE/ALTER/DELETE */
+	struct fsm_authrec authrec; /* AUTHREC_SET/DELETE */
 };
 
 /* Encode one command (without length prefix). */
@@ -571,6 +617,23 @@ unsigned fsm_cmd_level(const struct fsm_cmd *c);
  * there is none); every user in name order until cb returns non-zero. */
 int fsm_user_get(struct fsm *f, const char *name, struct fsm_user *out);
 void fsm_user_foreach(struct fsm *f, int (*cb)(void *arg, const struct fsm_user *u), void *arg);
+/* Authority records (local replica, fsm_authrec.c): every record in key
+ * order (profile, objtype, enttype, entity, scope) until cb returns
+ * non-zero; the record of a key (QSG_RC_UNKNOWN_OBJECT when none). */
+void fsm_authrec_foreach(struct fsm *f, int (*cb)(void *arg, const struct fsm_authrec *r),
+			 void *arg);
+int fsm_authrec_get(struct fsm *f, const struct fsm_authrec *key, struct fsm_authrec *out);
+/* What an identity may do on object `name` of objtype as member member_id
+ * sees it (docs/security.md "Authority records"): for each of its entities
+ * (user as PRINCIPAL unless NULL or "", each group as GROUP), the most
+ * specific matching profile among that entity's records of scope member_id,
+ * else among its records of scope 0; the union over the entities. */
+uint32_t fsm_authority(struct fsm *f, uint32_t member_id, const char *user,
+		       const char (*groups)[FSM_NAME_MAX + 1], unsigned ngroups, uint8_t objtype,
+		       const char *name);
+/* Changes with every change of the authority records (and every restore):
+ * callers cache fsm_authority's answers by it. */
+uint64_t fsm_authrec_generation(struct fsm *f);
 /* Entries applied since init/restore and the time of the last one. */
 uint64_t fsm_entries_applied(struct fsm *f);
 int64_t fsm_last_time(struct fsm *f);

@@ -283,6 +283,12 @@ struct fsm {
 	/* Users (fsm_user.c), sorted by name. */
 	struct fsm_user *users;
 	size_t nusers, capusers;
+	/* Authority records (fsm_authrec.c), sorted by key; auth_gen is not
+	 * state (not in snapshots): it changes with every record change and
+	 * every restore. */
+	struct fsm_authrec *authrecs;
+	size_t nauthrecs, capauthrecs;
+	uint64_t auth_gen;
 	/* Sessions with a backout pending (detached, uow not empty: see
 	 * fsm_backout_pending), by client_id. Derived from the sessions
 	 * (fsm_restore rebuilds it); orders the backout. */
@@ -560,6 +566,15 @@ int op_user_alter(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_user_delete(struct fsm *f, const struct fsm_cmd *c);
 void users_snap(const struct fsm *f, struct qsg_wbuf *out);
 int users_restore(struct fsm *g, struct qsg_rbuf *r, char *errmsg);
+
+/* fsm_authrec.c: the authority record ops, their command bodies and the
+ * records in snapshots (format 10). */
+void authrec_encode(uint8_t op, const struct fsm_authrec *a, struct qsg_wbuf *w);
+int authrec_decode(uint8_t op, struct qsg_rbuf *r, struct fsm_authrec *a, char *errmsg);
+int op_authrec_set(struct fsm *f, const struct fsm_cmd *c);
+int op_authrec_delete(struct fsm *f, const struct fsm_cmd *c);
+void authrecs_snap(const struct fsm *f, struct qsg_wbuf *out);
+int authrecs_restore(struct fsm *g, struct qsg_rbuf *r, char *errmsg);
 
 /* fsm_xheap.c */
 /* q's expiry heap: m (visible, with an expiry) joins it; QSG_OK, or

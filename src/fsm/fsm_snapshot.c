@@ -375,6 +375,10 @@ int fsm_snapshot_format(struct fsm *f, struct qsg_wbuf *out, uint8_t version)
 		users_snap(f, out); /* format 9: the user table */
 	else if (f->nusers > 0)
 		out->err = QSG_RC_BAD_VERSION; /* older formats cannot hold users */
+	if (version >= 10)
+		authrecs_snap(f, out); /* format 10: the authority records */
+	else if (f->nauthrecs > 0)
+		out->err = QSG_RC_BAD_VERSION; /* nor authority records */
 	free(qs);
 	free(ss);
 	return out->err;
@@ -1074,6 +1078,7 @@ int fsm_restore_decode(const void *p, size_t len, struct fsm_image **out, char *
 		   (rc = restore_members(g, &r, x->version, msg)) == QSG_OK &&
 		   (rc = restore_chan(g, &r, x, msg)) == QSG_OK &&
 		   (x->version < 9 || (rc = users_restore(g, &r, msg)) == QSG_OK) &&
+		   (x->version < 10 || (rc = authrecs_restore(g, &r, msg)) == QSG_OK) &&
 		   qsg_rbuf_left(&r) != 0) {
 		rc = qsg_errf(msg, QSG_RC_BAD_FRAME, "%zu trailing bytes after the snapshot",
 			      qsg_rbuf_left(&r));
@@ -1124,6 +1129,7 @@ int fsm_restore_install(struct fsm *f, struct fsm_image *img, struct fsm_image *
 	g->mem = f->mem;
 	g->scratch = f->scratch;
 	g->entries_applied = 0;
+	g->auth_gen = f->auth_gen + 1; /* cached authorities are stale */
 	g->claim_m = x->m;
 	g->claim_n = x->n;
 	g->claim_pos = 0;

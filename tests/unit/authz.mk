@@ -8,3 +8,11 @@ tests_unit_test_authmatch_SOURCES = tests/unit/test_authmatch.c
 tests_unit_test_authmatch_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_authmatch_LDADD = libqsgfsm.la libqsgcommon.la $(LZ4_LIBS) $(CMOCKA_LIBS)
 endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_fsm_authrec
+TESTS += tests/unit/test_fsm_authrec
+tests_unit_test_fsm_authrec_SOURCES = tests/unit/test_fsm_authrec.c tests/unit/fsm_harness.c \
+	tests/unit/fsm_harness.h
+tests_unit_test_fsm_authrec_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_fsm_authrec_LDADD = libqsgfsm_checked.la libqsgcommon.la $(LZ4_LIBS) $(CMOCKA_LIBS)
+endif
