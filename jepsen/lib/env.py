@@ -94,6 +94,14 @@ class Node:
             for (name, mid, ip) in self.members:
                 f.write("[member %s]\nid = %d\nraft = %s:%d\nlisten = %s:%d\n"
                         % (name, mid, ip, RAFT_PORT, ip, LISTEN_PORT))
+            if self.env.tls:
+                d = self.env.tls_dir
+                # Channels between the group and QMR stay plaintext: the
+                # listener takes both (mode optional); clients and Raft
+                # are TLS.
+                f.write("[tls]\nkey = %s/%s.key\ncert = %s/%s.crt\nca = %s/ca.crt\n"
+                        "mode = %s\n" % (d, self.name, d, self.name, d,
+                                          "optional" if self.env.channels else "required"))
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -232,6 +240,9 @@ class Env:
         self.history = history
         self.state = state
         self.bin = args.bin
+        self.tls = bool(getattr(args, "tls", False))
+        self.channels = getattr(args, "workload", "queue") in ("transfer", "all")
+        self.tls_dir = os.path.join(rundir, "tls")
         tag = "qj%d" % (os.getpid() % 100000)
         self.tag = tag
         self.hub = tag + "h"
@@ -258,10 +269,18 @@ class Env:
         e["LD_LIBRARY_PATH"] = libs + (":" + e["LD_LIBRARY_PATH"] if e.get("LD_LIBRARY_PATH") else "")
         e.pop("LD_PRELOAD", None)
         e.pop("FAKETIME", None)
+        if self.tls:
+            e["QSG_TLS_CA"] = os.path.join(self.tls_dir, "ca.crt")
+            e["QSG_TLS_CERT"] = os.path.join(self.tls_dir, "client.crt")
+            e["QSG_TLS_KEY"] = os.path.join(self.tls_dir, "client.key")
         return e
 
     # ---- network ----
     def create_network(self, tmpfs_mb=0):
+        if self.tls:
+            certs = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+                os.path.abspath(__file__)))), "scripts", "tls-certs")
+            sh(certs, self.tls_dir, *[n.name for n in self.all], "client")
         sh("ip", "netns", "add", self.hub)
         self.state.add("namespaces", self.hub)
         hx = ["ip", "-n", self.hub]

@@ -133,7 +133,8 @@ def run_one(cfg, rundir, state_path):
     env = None
     interrupted = False
     try:
-        ns = argparse.Namespace(bin=cfg["bin"], nodes=cfg["nodes"])
+        ns = argparse.Namespace(bin=cfg["bin"], nodes=cfg["nodes"], tls=cfg.get("tls", False),
+                                workload=cfg["workload"])
         env = Env(ns, rundir, run.history, run.state)
         run.env = env
         env.qsgjep = cfg["qsgjep"]
@@ -142,7 +143,8 @@ def run_one(cfg, rundir, state_path):
         sched = cfg["schedule"]
         with open(os.path.join(rundir, "schedule.json"), "w") as f:
             json.dump({k: cfg[k] for k in ("seed", "nodes", "nemesis", "workload",
-                                           "time_limit", "rate", "schedule", "backlog")},
+                                           "time_limit", "rate", "schedule", "backlog",
+                                           "tls")},
                       f, indent=1)
         with open(os.path.join(rundir, "seed"), "w") as f:
             f.write("%d\n" % cfg["seed"])
@@ -363,7 +365,7 @@ def make_cfg(a, seed, nemeses, time_limit, schedule_=None, backlog_=None):
         rng, nemeses, time_limit, a.nodes, **periods)
     return {"seed": seed, "nodes": a.nodes, "nemesis": nemeses, "workload": a.workload,
             "time_limit": time_limit, "rate": a.rate, "schedule": sched, "bin": a.bin,
-            "qsgjep": a.qsgjep,
+            "qsgjep": a.qsgjep, "tls": bool(getattr(a, "tls", False)),
             "backlog": backlog_ or {k: getattr(a, "backlog_" + k) for k in backlog.DEFAULTS}}
 
 
@@ -383,6 +385,9 @@ def main():
     ap.add_argument("--nodes", type=int, default=3, choices=[3, 5])
     ap.add_argument("--rate", type=float, default=150, help="client ops/s in total")
     ap.add_argument("--replay", default=None)
+    ap.add_argument("--tls", action="store_true",
+                    help="a TLS group: throwaway CA and certificates, [tls] on every member "
+                    "(Raft in mutual TLS), the clients in TLS")
     for k, v in backlog.DEFAULTS.items():
         ap.add_argument("--backlog-" + k.replace("_", "-"), type=type(v), default=v,
                         choices=["leader", "random", "none"] if k == "hold_kill" else None)
@@ -439,6 +444,7 @@ def main():
         with open(os.path.join(a.replay, "schedule.json")) as f:
             s = json.load(f)
         a.nodes, a.workload, a.rate = s["nodes"], s["workload"], s.get("rate", a.rate)
+        a.tls = a.tls or s.get("tls", False)
         cfg = make_cfg(a, s["seed"], s["nemesis"], s["time_limit"], s["schedule"],
                        s.get("backlog"))
     else:
