@@ -186,8 +186,8 @@ static void on_error(struct stream *st, int rc, uint32_t reqid)
 	char reason[QSG_ERRMSG_SIZE], why[QSG_ERRMSG_SIZE + 96];
 	int trc = tlsstream_failure(st, reason, sizeof reason);
 	if (trc != QSG_OK && (s->phase == P_CONNECT || s->phase == P_HANDSHAKE) && s->st_open) {
-		snprintf(why, sizeof why, "TLS (SSLCIPH(%s)) failed: %s (%d): %s", s->def.sslciph,
-			 qsg_rc_name(trc), trc, reason);
+		snprintf(why, sizeof why, "%s (%d) in TLS, SSLCIPH(%s): %s", qsg_rc_name(trc), trc,
+			 s->def.sslciph, reason);
 		chsdr_addr_failed(s, CHADDR_REFUSED, trc, why);
 		return;
 	}

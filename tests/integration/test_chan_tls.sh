@@ -142,6 +142,18 @@ sleep 2
 [ "$(depth "$R" IN2)" = 0 ] || fail "2: a message was delivered to IN2"
 [ "$(depth "$G" XQ2)" = 1 ] || fail "2: the message left XQ2"
 "$QSGADM" -c "$G" <<<"STOP CHANNEL(G.TO.R2)" >/dev/null || true
+# The sender checks the receiver too, inside the handshake (nothing sent).
+"$QSGADM" -c "$G" <<<"ALTER CHANNEL(G.TO.R2) SSLPEER('CN=NOTQMR')" >/dev/null ||
+	fail "ALTER G.TO.R2"
+"$QSGADM" -c "$R" <<<"ALTER CHANNEL(G.TO.R2) SSLPEER(' ')" >/dev/null || fail "ALTER G.TO.R2 (QMR)"
+wait_status "$G" G.TO.R2 STOPPED "" >/dev/null || fail "2: G.TO.R2 did not stop"
+start_channel "$G" G.TO.R2
+r=$(wait_status "$G" G.TO.R2 RETRYING "SSL_PEER_NAME_MISMATCH (2398) in TLS") ||
+	fail "2: the sender did not refuse the receiver's certificate"
+log "2: sender side: $r"
+sleep 1
+[ "$(depth "$R" IN2)" = 0 ] || fail "2: a message was delivered to IN2"
+"$QSGADM" -c "$G" <<<"STOP CHANNEL(G.TO.R2)" >/dev/null || true
 
 # 3. A plaintext sender to a TLS receiver, a TLS sender to a plaintext one.
 "$QSGPUT" -c "$G" TO.R3 <<<"three" >/dev/null || fail "put TO.R3"
