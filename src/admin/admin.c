@@ -114,6 +114,16 @@ void admin_exec(const struct admin_env *env, const char *text, size_t len, admin
 		free(mc);
 		return;
 	}
+	if (!admin_authorized(env, mc, done, arg)) { /* admin_authrec.c */
+		explicit_bzero(mc, sizeof *mc);
+		free(mc);
+		return;
+	}
+	if (mc->obj == MQSC_OBJ_AUTHREC || mc->obj == MQSC_OBJ_ENTAUTH) {
+		admin_exec_authrec(env, mc, done, arg);
+		free(mc);
+		return;
+	}
 	if (mc->obj == MQSC_OBJ_USER) {
 		admin_exec_user(env, mc, done, arg);
 		explicit_bzero(mc, sizeof *mc); /* PASSWORD(...) */

@@ -109,6 +109,23 @@ struct admin_env {
 	 * QSG_OK or the first failure; text (size bytes) says what was
 	 * reloaded or why not, per part. NULL: not supported here. */
 	int (*refresh_tls)(void *arg, char *text, size_t size);
+	/* Authority checks of the command's identity (docs/security.md
+	 * "Authority records"); NULL: nothing is checked (authentication =
+	 * none, the break-glass identity, tests). Set per command by the
+	 * caller, in its own copy of the env. */
+	const struct admin_authz *authz;
+};
+
+/* Who runs a command, as the admin module checks it. */
+struct admin_authz {
+	void *arg;
+	/* The authorities (FSM_AUTH_*) the identity has on object `name` of
+	 * objtype (FSM_AUTHOBJ_*; QMGR: name is the member's name). */
+	uint32_t (*authority)(void *arg, uint8_t objtype, const char *name);
+	/* A refusal, for the log (need: the authority missing). */
+	void (*denied)(void *arg, uint32_t need, uint8_t objtype, const char *name,
+		       const char *command);
+	const char *user; /* for the reply's text */
 };
 
 /* Completion of admin_exec: rc is QSG_OK or the reason code of the failure;

@@ -144,7 +144,8 @@ static int display_queue_cb(void *arg, const struct fsm_qinfo *q)
 	struct display_ctx *d = arg;
 	const struct mqsc_cmd *mc = d->mc;
 	uint8_t t = admin_qtype_of(&q->attrs);
-	if (!mqsc_name_matches(mc, q->attrs.name))
+	if (!mqsc_name_matches(mc, q->attrs.name) ||
+	    !admin_may_see(d->env, FSM_AUTHOBJ_QUEUE, q->attrs.name))
 		return 0;
 	if (mc->obj == MQSC_OBJ_QUEUE	  ? false
 	    : mc->obj == MQSC_OBJ_QSTATUS ? t != FSM_QT_LOCAL
@@ -257,6 +258,7 @@ static int display_channel_cb(void *arg, const struct fsm_chattrs *c)
 	bool priv = FSM_CH_PRIVATE(c);
 	uint8_t disp = priv ? FSM_DISP_QMGR : FSM_DISP_GROUP;
 	if (!mqsc_name_matches(d->mc, c->name) ||
+	    !admin_may_see(d->env, FSM_AUTHOBJ_CHANNEL, c->name) ||
 	    (d->mc->chltype != 0 && c->chltype != d->mc->chltype) ||
 	    (d->mc->disp_mask != 0 && !(d->mc->disp_mask & (1u << disp))))
 		return 0;
@@ -353,6 +355,7 @@ static int display_chstatus_cb(void *arg, const struct fsm_chstatus *s)
 	char owner[FSM_NAME_MAX + 16];
 
 	if (!mqsc_name_matches(d->mc, s->name) ||
+	    !admin_may_see(d->env, FSM_AUTHOBJ_CHANNEL, s->name) ||
 	    (d->mc->chltype != 0 && s->chltype != d->mc->chltype))
 		return 0;
 	obj_begin(d);
@@ -691,6 +694,8 @@ void admin_exec_display(const struct admin_env *env, const struct mqsc_cmd *mc, 
 	case MQSC_OBJ_MEMBER:
 	case MQSC_OBJ_LEADER:
 	case MQSC_OBJ_SECURITY:
+	case MQSC_OBJ_AUTHREC: /* admin_authrec.c */
+	case MQSC_OBJ_ENTAUTH:
 	case MQSC_OBJ_USER: /* admin_user.c */
 		rc = QSG_RC_MQSC_SYNTAX;
 		snprintf(text, sizeof text, "QSG0001E: DISPLAY %s is not supported: %s (%d).",

@@ -99,6 +99,18 @@ void admin_exec_display(const struct admin_env *env, const struct mqsc_cmd *mc, 
 void admin_exec_user(const struct admin_env *env, struct mqsc_cmd *mc, admin_done_cb done,
 		     void *arg);
 
+/* --- admin_authrec.c ------------------------------------------------------- */
+/* SET/DELETE/DISPLAY AUTHREC, DISPLAY ENTAUTH. */
+void admin_exec_authrec(const struct admin_env *env, const struct mqsc_cmd *mc, admin_done_cb done,
+			void *arg);
+/* The command's authority check (env->authz): true when it may run;
+ * otherwise the refusal (2035) is answered and false returned. DISPLAY of
+ * a generic name passes here and is filtered by admin_may_see. */
+bool admin_authorized(const struct admin_env *env, const struct mqsc_cmd *mc, admin_done_cb done,
+		      void *arg);
+/* DISPLAY: may the identity see object `name` (DSP)? */
+bool admin_may_see(const struct admin_env *env, uint8_t objtype, const char *name);
+
 /* --- admin_member.c -------------------------------------------------------- */
 /* ADD/REMOVE MEMBER, TRANSFER LEADER, STOP QMGR. */
 void admin_exec_lifecycle(const struct admin_env *env, const struct mqsc_cmd *mc,

@@ -155,7 +155,7 @@ static const struct word_map verbs[] = {
     {"PING", MQSC_PING},       {"START", MQSC_START},	  {"STA", MQSC_START},
     {"STOP", MQSC_STOP},       {"RESET", MQSC_RESET},	  {"RESOLVE", MQSC_RESOLVE},
     {"ADD", MQSC_ADD},	       {"REMOVE", MQSC_REMOVE},	  {"TRANSFER", MQSC_TRANSFER},
-    {"REFRESH", MQSC_REFRESH}, {"REF", MQSC_REFRESH},
+    {"REFRESH", MQSC_REFRESH}, {"REF", MQSC_REFRESH},	  {"SET", MQSC_SET},
 };
 
 static const struct word_map objs[] = {
@@ -166,7 +166,7 @@ static const struct word_map objs[] = {
     {"CHSTATUS", MQSC_OBJ_CHSTATUS}, {"CHS", MQSC_OBJ_CHSTATUS},    {"CHINIT", MQSC_OBJ_CHINIT},
     {"QALIAS", MQSC_OBJ_QALIAS},     {"QA", MQSC_OBJ_QALIAS},	    {"QMSTATUS", MQSC_OBJ_QMSTATUS},
     {"MEMBER", MQSC_OBJ_MEMBER},     {"LEADER", MQSC_OBJ_LEADER},   {"USER", MQSC_OBJ_USER},
-    {"SECURITY", MQSC_OBJ_SECURITY},
+    {"SECURITY", MQSC_OBJ_SECURITY}, {"AUTHREC", MQSC_OBJ_AUTHREC}, {"ENTAUTH", MQSC_OBJ_ENTAUTH},
 };
 
 static int map_find(const struct word_map *m, size_t n, const char *w)
@@ -187,7 +187,10 @@ static bool verb_takes(enum mqsc_verb v, enum mqsc_obj o)
 	case MQSC_DEFINE:
 	case MQSC_DELETE:
 		return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL ||
-		       o == MQSC_OBJ_QALIAS || o == MQSC_OBJ_USER;
+		       o == MQSC_OBJ_QALIAS || o == MQSC_OBJ_USER ||
+		       (v == MQSC_DELETE && o == MQSC_OBJ_AUTHREC);
+	case MQSC_SET:
+		return o == MQSC_OBJ_AUTHREC;
 	case MQSC_ALTER:
 		return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL ||
 		       o == MQSC_OBJ_QMGR || o == MQSC_OBJ_QALIAS || o == MQSC_OBJ_USER;
@@ -340,7 +343,9 @@ static int parse_items(struct parser *ps, struct mqsc_cmd *cmd)
 				return rc;
 			/* A list value, as MQ writes one: GROUPS(A, B, C) is
 			 * kept as "A,B,C" (mqsc_user.c splits it). */
-			while (strcmp(a->keyword, "GROUPS") == 0 &&
+			while ((strcmp(a->keyword, "GROUPS") == 0 ||
+				strcmp(a->keyword, "AUTHADD") == 0 ||
+				strcmp(a->keyword, "AUTHRMV") == 0) &&
 			       (t->kind == TOK_WORD || t->kind == TOK_QUOTED)) {
 				size_t n = strlen(a->value);
 				if (n + 1 + t->len > MQSC_VALUE_MAX)
@@ -444,6 +449,8 @@ int mqsc_parse(const char *text, size_t len, struct mqsc_cmd *cmd, char *errmsg)
 				"PING QMGR takes no attributes (column %u)", cmd->attrs[0].column);
 	if (cmd->obj == MQSC_OBJ_USER && cmd->verb != MQSC_DISPLAY)
 		return mqsc_check_user_items(cmd, errmsg); /* mqsc_user.c */
+	if (cmd->obj == MQSC_OBJ_AUTHREC || cmd->obj == MQSC_OBJ_ENTAUTH)
+		return mqsc_check_authrec_items(cmd, errmsg); /* mqsc_authrec.c */
 	return mqsc_check_items(cmd, errmsg);
 }
 

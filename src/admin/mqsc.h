@@ -47,6 +47,7 @@ enum mqsc_verb {
 	MQSC_REMOVE, /* REMOVE MEMBER (qsg's own verb) */
 	MQSC_TRANSFER, /* TRANSFER LEADER (qsg's own verb) */
 	MQSC_REFRESH, /* REFRESH SECURITY TYPE(SSL) */
+	MQSC_SET, /* SET AUTHREC */
 };
 
 enum mqsc_obj {
@@ -65,6 +66,8 @@ enum mqsc_obj {
 	MQSC_OBJ_LEADER, /* TRANSFER LEADER */
 	MQSC_OBJ_USER, /* DEFINE/ALTER/DELETE/DISPLAY USER (qsg's own object) */
 	MQSC_OBJ_SECURITY, /* REFRESH SECURITY TYPE(SSL) */
+	MQSC_OBJ_AUTHREC, /* SET/DELETE/DISPLAY AUTHREC (mqsc_authrec.c) */
+	MQSC_OBJ_ENTAUTH, /* DISPLAY ENTAUTH (mqsc_authrec.c) */
 };
 
 /* WHERE(attribute op value) on DISPLAY: MQ's operators. */
@@ -162,7 +165,21 @@ struct mqsc_cmd {
 	char groups[FSM_USER_GROUPS_MAX][FSM_NAME_MAX + 1];
 	bool has_descr;
 	char descr[FSM_DESCR_MAX + 1];
+	/* SET/DELETE/DISPLAY AUTHREC, DISPLAY ENTAUTH (mqsc_authrec.c):
+	 * PROFILE (ENTAUTH: OBJNAME) in authrec.profile ("**" for QMGR; ""
+	 * on DISPLAY AUTHREC without PROFILE), OBJTYPE, PRINCIPAL or GROUP
+	 * (upper case; DISPLAY: 0/"" = any), AUTHADD in authrec.auth,
+	 * AUTHRMV in authrec.rmv; QSGDISP in qsgdisp (0 = GROUP). scope is
+	 * left 0: the executor sets the member for QSGDISP(QMGR). */
+	struct fsm_authrec authrec;
 };
+
+/* "PUT,GET,..." for an authority mask ("NONE" for 0) into buf[size]. */
+void mqsc_auth_list(uint32_t mask, char *buf, size_t size);
+/* "QUEUE", "CHANNEL", "QMGR"; "PRINCIPAL", "GROUP"; an authority's name. */
+const char *mqsc_authobj_name(uint8_t objtype);
+const char *mqsc_authent_name(uint8_t enttype);
+const char *mqsc_auth_name(uint32_t bit);
 
 /* Parse one command of `len` bytes (need not be NUL-terminated). */
 int mqsc_parse(const char *text, size_t len, struct mqsc_cmd *cmd, char *errmsg);

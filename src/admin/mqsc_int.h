@@ -32,6 +32,9 @@ int mqsc_check_name_max(const char *s, const char *what, size_t max, bool allow_
 			bool allow_empty, bool *generic, unsigned col, char *errmsg);
 /* The items of DEFINE/ALTER/DELETE USER (mqsc_user.c). */
 int mqsc_check_user_items(struct mqsc_cmd *cmd, char *errmsg);
+/* The items of SET/DELETE/DISPLAY AUTHREC and DISPLAY ENTAUTH
+ * (mqsc_authrec.c). */
+int mqsc_check_authrec_items(struct mqsc_cmd *cmd, char *errmsg);
 /* Copy src into dst[size], truncated. */
 void mqsc_copy_str(char *dst, size_t size, const char *src);
 

@@ -77,6 +77,8 @@ struct mqsc_disp_table mqsc_disp_table(enum mqsc_obj o)
 	case MQSC_OBJ_MEMBER:
 	case MQSC_OBJ_LEADER:
 	case MQSC_OBJ_SECURITY:
+	case MQSC_OBJ_AUTHREC: /* mqsc_authrec.c: fixed attributes */
+	case MQSC_OBJ_ENTAUTH:
 		break;
 	}
 	return (struct mqsc_disp_table){NULL, 0, true};

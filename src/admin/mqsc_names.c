@@ -35,6 +35,8 @@ const char *mqsc_verb_name(enum mqsc_verb v)
 		return "TRANSFER";
 	case MQSC_REFRESH:
 		return "REFRESH";
+	case MQSC_SET:
+		return "SET";
 	}
 	return "?";
 }
@@ -70,6 +72,10 @@ const char *mqsc_obj_name(enum mqsc_obj o)
 		return "LEADER";
 	case MQSC_OBJ_SECURITY:
 		return "SECURITY";
+	case MQSC_OBJ_AUTHREC:
+		return "AUTHREC";
+	case MQSC_OBJ_ENTAUTH:
+		return "ENTAUTH";
 	case MQSC_OBJ_USER:
 		return "USER";
 	}

@@ -16,3 +16,11 @@ tests_unit_test_fsm_authrec_SOURCES = tests/unit/test_fsm_authrec.c tests/unit/f
 tests_unit_test_fsm_authrec_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_fsm_authrec_LDADD = libqsgfsm_checked.la libqsgcommon.la $(LZ4_LIBS) $(CMOCKA_LIBS)
 endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_mqsc_authrec
+TESTS += tests/unit/test_mqsc_authrec
+tests_unit_test_mqsc_authrec_SOURCES = tests/unit/test_mqsc_authrec.c
+tests_unit_test_mqsc_authrec_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_mqsc_authrec_LDADD = libqsgadmin.la libqsgfsm.la libqsgpw.la libqsgcommon.la \
+	$(SSL_LIBS) $(CMOCKA_LIBS)
+endif
