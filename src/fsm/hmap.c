@@ -2,11 +2,18 @@
 
 #include <stdlib.h>
 
+#include "../common/bgfree.h"
 #include "../common/qsg_err.h"
 
 #define HMAP_MIN_BUCKETS 16
 
 #define HMAP_MIGRATE_STEP 8 /* old buckets moved per insert */
+
+/* A table this sparse (count < nbuckets / HMAP_SHRINK_AT) moves to a
+ * quarter of its size at the next insert, incrementally like a growth; an
+ * empty table is released at once. A queue drained from 10M unique
+ * correlids kept 128 MB of buckets until CLEAR (docs/storage.md). */
+#define HMAP_SHRINK_AT 16
 
 void hmap_init(struct hmap *m)
 {
@@ -18,10 +25,18 @@ void hmap_init(struct hmap *m)
 	m->mig = 0;
 }
 
+/* A bucket array of a million entries is 8 MB; at 10M keys 128 MB, whose
+ * free() is a munmap of tens of ms: off the caller's thread. */
+static void free_array(struct hmap_node **a, size_t n)
+{
+	qsg_free_large(a, n * sizeof *a);
+}
+
 void hmap_close(struct hmap *m)
 {
-	free(m->buckets);
-	free(m->old);
+	free_array(m->buckets, m->nbuckets);
+	if (m->old != NULL)
+		free_array(m->old, m->nold);
 	hmap_init(m);
 }
 
@@ -58,11 +73,26 @@ static void migrate(struct hmap *m, size_t k)
 		}
 		m->old[m->mig] = NULL;
 		if (++m->mig == m->nold) {
-			free(m->old);
+			free_array(m->old, m->nold);
 			m->old = NULL;
 			m->nold = m->mig = 0;
 		}
 	}
+}
+
+/* Start moving to a table of n buckets (bigger or smaller): the current
+ * one becomes `old`, emptied HMAP_MIGRATE_STEP buckets per insert. */
+static void resize(struct hmap *m, size_t n)
+{
+	struct hmap_node **b = calloc(n, sizeof *b);
+	if (b == NULL)
+		return;
+	m->old = m->buckets;
+	m->nold = m->nbuckets;
+	m->mig = 0;
+	m->buckets = b;
+	m->nbuckets = n;
+	migrate(m, HMAP_MIGRATE_STEP);
 }
 
 int hmap_insert(struct hmap *m, struct hmap_node *n, uint64_t hash)
@@ -75,15 +105,10 @@ int hmap_insert(struct hmap *m, struct hmap_node *n, uint64_t hash)
 	} else if (m->old != NULL) {
 		migrate(m, HMAP_MIGRATE_STEP);
 	} else if (m->count >= m->nbuckets && m->nbuckets < SIZE_MAX / 4 / sizeof n) {
-		struct hmap_node **b = calloc(m->nbuckets * 2, sizeof *b);
-		if (b != NULL) { /* else: longer chains, still correct */
-			m->old = m->buckets;
-			m->nold = m->nbuckets;
-			m->mig = 0;
-			m->buckets = b;
-			m->nbuckets *= 2;
-			migrate(m, HMAP_MIGRATE_STEP);
-		}
+		resize(m, m->nbuckets * 2); /* fails: longer chains, still correct */
+	} else if (m->nbuckets > HMAP_MIN_BUCKETS && m->count < m->nbuckets / HMAP_SHRINK_AT) {
+		size_t to = m->nbuckets / 4;
+		resize(m, to < HMAP_MIN_BUCKETS ? HMAP_MIN_BUCKETS : to);
 	}
 	struct hmap_node **b = slot(m, hash);
 	n->hash = hash;
@@ -93,7 +118,9 @@ int hmap_insert(struct hmap *m, struct hmap_node *n, uint64_t hash)
 	return QSG_OK;
 }
 
-/* No migration here: callers remove while they iterate. */
+/* No migration here: callers remove while they iterate (taking the next
+ * node first). The last node's removal releases the arrays: there is no
+ * next node then. */
 void hmap_remove(struct hmap *m, struct hmap_node *n)
 {
 	if (m->nbuckets == 0)
@@ -103,7 +130,8 @@ void hmap_remove(struct hmap *m, struct hmap_node *n)
 		if (*pp == n) {
 			*pp = n->next;
 			n->next = NULL;
-			m->count--;
+			if (--m->count == 0 && (m->nbuckets > HMAP_MIN_BUCKETS || m->old != NULL))
+				hmap_close(m);
 			return;
 		}
 		pp = &(*pp)->next;

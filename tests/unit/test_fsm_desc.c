@@ -651,6 +651,70 @@ static void hmap_incremental(void **state)
 	free(v);
 }
 
+/* After a drain the table shrinks: a sparse table moves to a quarter of its
+ * size, incrementally, at the next inserts (every key findable meanwhile),
+ * and the last removal releases the arrays (fails without the shrink: the
+ * 32k buckets of 20k keys stayed; one step moves to a quarter, the next
+ * insert after it finds the table below 1/16 again goes on). */
+static void hmap_shrinks(void **state)
+{
+	(void)state;
+	struct hmap m;
+	hmap_init(&m);
+	enum { N = 20000, KEEP = 200 };
+	struct hnode **v = calloc(N + 4096, sizeof *v);
+	assert_non_null(v);
+	for (uint64_t k = 0; k < N; k++) {
+		v[k] = calloc(1, sizeof *v[k]);
+		assert_non_null(v[k]);
+		v[k]->key = k;
+		assert_int_equal(
+		    hmap_insert(&m, &v[k]->node, qsg_hash64(&k, sizeof k, QSG_HASH_SEED)), QSG_OK);
+	}
+	size_t big = m.nbuckets + (m.old != NULL ? m.nold : 0);
+	assert_true(big >= N);
+	for (uint64_t k = KEEP; k < N; k++) { /* the drain */
+		hmap_remove(&m, &v[k]->node);
+		free(v[k]);
+		v[k] = NULL;
+	}
+	assert_int_equal(m.count, KEEP);
+	/* New puts: the shrink starts and ends. */
+	uint64_t k = N;
+	bool saw = false;
+	while (k < N + 4096 && (!saw || m.old != NULL)) {
+		v[k] = calloc(1, sizeof *v[k]);
+		assert_non_null(v[k]);
+		v[k]->key = k;
+		assert_int_equal(
+		    hmap_insert(&m, &v[k]->node, qsg_hash64(&k, sizeof k, QSG_HASH_SEED)), QSG_OK);
+		k++;
+		if (m.old != NULL && m.nbuckets < m.nold && !saw) {
+			saw = true;
+			for (uint64_t j = 0; j < KEEP; j++)
+				assert_true(hfind(&m, j));
+			assert_int_equal(hcount(&m), KEEP + (k - N));
+		}
+	}
+	assert_true(saw);
+	assert_null(m.old);
+	assert_true(m.nbuckets <= big / 4);
+	for (uint64_t j = 0; j < KEEP; j++)
+		assert_true(hfind(&m, j));
+	for (uint64_t j = N; j < k; j++)
+		assert_true(hfind(&m, j));
+	/* Everything removed: nothing left allocated. */
+	for (uint64_t j = 0; j < k; j++)
+		if (v[j] != NULL) {
+			hmap_remove(&m, &v[j]->node);
+			free(v[j]);
+		}
+	assert_int_equal(m.count, 0);
+	assert_null(m.buckets);
+	assert_int_equal(m.nbuckets, 0);
+	free(v);
+}
+
 /* --- backout into a deep queue (docs/storage.md, "Backout into a deep
  * queue") ------------------------------------------------------------------ */
 
@@ -1161,6 +1225,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(snapshot_format6, setup, teardown),
 	    cmocka_unit_test_setup_teardown(snapshot_format6_canonical, setup, teardown),
 	    cmocka_unit_test(hmap_incremental),
+	    cmocka_unit_test(hmap_shrinks),
 	    cmocka_unit_test(deep_backout_order),
 	    cmocka_unit_test(fence_random),
 	    cmocka_unit_test(fence_short_chains),
