@@ -94,6 +94,9 @@ class Node:
             for (name, mid, ip) in self.members:
                 f.write("[member %s]\nid = %d\nraft = %s:%d\nlisten = %s:%d\n"
                         % (name, mid, ip, RAFT_PORT, ip, LISTEN_PORT))
+            # The harness's group is a test group: authentication off (the
+            # insecure demo mode, logged at start as QSG8012W).
+            f.write("[security]\nauthentication = none\n")
             if self.env.tls:
                 d = self.env.tls_dir
                 # Channels between the group and QMR stay plaintext: the
