@@ -244,9 +244,9 @@ static void disposition_encoding(void **state)
 	a.scope = 0;
 	encode(&a, &w);
 	assert_int_equal(decode(&w, w.len, &d), QSG_RC_BAD_FRAME);
-	/* Bits beyond it are still unknown. */
+	/* Bits beyond the known parts (disposition, SSL) are still unknown. */
 	a.scope = 1;
-	a.set |= 0x20000;
+	a.set |= 0x80000;
 	encode(&a, &w);
 	assert_int_equal(decode(&w, w.len, &d), QSG_RC_BAD_FRAME);
 
