@@ -92,6 +92,14 @@ static void refuse(const struct admin_env *env, const struct mqsc_cmd *mc, uint3
 	admin_reply(done, arg, rc, text, NULL);
 }
 
+/* "DISPLAY QUEUE(q) DEFPRTY": libqsg learning a queue's DEFPRTY for a put
+ * (MQ resolves it in the queue manager under PUT authority). */
+static bool defprty_only(const struct mqsc_cmd *mc)
+{
+	return mc->verb == MQSC_DISPLAY && mc->obj == MQSC_OBJ_QUEUE && !mc->generic &&
+	       mc->selected && mc->nattrs == 1 && strcmp(mc->attrs[0].keyword, "DEFPRTY") == 0;
+}
+
 bool admin_authorized(const struct admin_env *env, const struct mqsc_cmd *mc, admin_done_cb done,
 		      void *arg)
 {
@@ -106,16 +114,29 @@ bool admin_authorized(const struct admin_env *env, const struct mqsc_cmd *mc, ad
 	/* DISPLAY of a generic name: each object is filtered (admin_may_see). */
 	if (mc->verb == MQSC_DISPLAY && objtype != FSM_AUTHOBJ_QMGR && mc->generic)
 		return true;
-	if ((az->authority(az->arg, objtype, name) & need) == need)
+	if (mc->verb == MQSC_DISPLAY && objtype != FSM_AUTHOBJ_QMGR) {
+		if (admin_may_see(env, mc, objtype, name))
+			return true;
+		if (defprty_only(mc))
+			need = FSM_AUTH_PUT; /* what the application is doing */
+	} else if ((az->authority(az->arg, objtype, name) & need) == need) {
 		return true;
+	}
 	refuse(env, mc, need, objtype, name, done, arg);
 	return false;
 }
 
-bool admin_may_see(const struct admin_env *env, uint8_t objtype, const char *name)
+bool admin_may_see(const struct admin_env *env, const struct mqsc_cmd *mc, uint8_t objtype,
+		   const char *name)
 {
 	const struct admin_authz *az = env->authz;
-	return az == NULL || (az->authority(az->arg, objtype, name) & FSM_AUTH_DSP) != 0;
+	if (az == NULL)
+		return true;
+	uint32_t have = az->authority(az->arg, objtype, name);
+	if (have & FSM_AUTH_DSP)
+		return true;
+	/* That one attribute of one queue needs PUT or INQ, not DSP. */
+	return defprty_only(mc) && (have & (FSM_AUTH_PUT | FSM_AUTH_INQ)) != 0;
 }
 
 /* --- SET / DELETE AUTHREC -------------------------------------------------- */

@@ -145,7 +145,7 @@ static int display_queue_cb(void *arg, const struct fsm_qinfo *q)
 	const struct mqsc_cmd *mc = d->mc;
 	uint8_t t = admin_qtype_of(&q->attrs);
 	if (!mqsc_name_matches(mc, q->attrs.name) ||
-	    !admin_may_see(d->env, FSM_AUTHOBJ_QUEUE, q->attrs.name))
+	    !admin_may_see(d->env, mc, FSM_AUTHOBJ_QUEUE, q->attrs.name))
 		return 0;
 	if (mc->obj == MQSC_OBJ_QUEUE	  ? false
 	    : mc->obj == MQSC_OBJ_QSTATUS ? t != FSM_QT_LOCAL
@@ -258,7 +258,7 @@ static int display_channel_cb(void *arg, const struct fsm_chattrs *c)
 	bool priv = FSM_CH_PRIVATE(c);
 	uint8_t disp = priv ? FSM_DISP_QMGR : FSM_DISP_GROUP;
 	if (!mqsc_name_matches(d->mc, c->name) ||
-	    !admin_may_see(d->env, FSM_AUTHOBJ_CHANNEL, c->name) ||
+	    !admin_may_see(d->env, d->mc, FSM_AUTHOBJ_CHANNEL, c->name) ||
 	    (d->mc->chltype != 0 && c->chltype != d->mc->chltype) ||
 	    (d->mc->disp_mask != 0 && !(d->mc->disp_mask & (1u << disp))))
 		return 0;
@@ -355,7 +355,7 @@ static int display_chstatus_cb(void *arg, const struct fsm_chstatus *s)
 	char owner[FSM_NAME_MAX + 16];
 
 	if (!mqsc_name_matches(d->mc, s->name) ||
-	    !admin_may_see(d->env, FSM_AUTHOBJ_CHANNEL, s->name) ||
+	    !admin_may_see(d->env, d->mc, FSM_AUTHOBJ_CHANNEL, s->name) ||
 	    (d->mc->chltype != 0 && s->chltype != d->mc->chltype))
 		return 0;
 	obj_begin(d);

@@ -108,8 +108,10 @@ void admin_exec_authrec(const struct admin_env *env, const struct mqsc_cmd *mc, 
  * a generic name passes here and is filtered by admin_may_see. */
 bool admin_authorized(const struct admin_env *env, const struct mqsc_cmd *mc, admin_done_cb done,
 		      void *arg);
-/* DISPLAY: may the identity see object `name` (DSP)? */
-bool admin_may_see(const struct admin_env *env, uint8_t objtype, const char *name);
+/* DISPLAY mc: may the identity see object `name` (DSP; DEFPRTY alone of
+ * one queue: PUT or INQ)? */
+bool admin_may_see(const struct admin_env *env, const struct mqsc_cmd *mc, uint8_t objtype,
+		   const char *name);
 
 /* --- admin_member.c -------------------------------------------------------- */
 /* ADD/REMOVE MEMBER, TRANSFER LEADER, STOP QMGR. */

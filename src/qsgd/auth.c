@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin/mqsc.h"
 #include "config.h"
 #include "log.h"
 
@@ -271,4 +272,74 @@ void auth_hello(struct auth *a, const struct auth_hello *h, auth_done_cb done, v
 		pwhash_wipe(w->password, sizeof w->password);
 		refuse(w, "could not queue the check");
 	}
+}
+
+/* --- authority (docs/security.md "Authority records") --------------------- */
+
+bool auth_bypass(const struct auth *a, const struct auth_id *id)
+{
+	if (id->how == AUTH_OFF || id->how == AUTH_BREAKGLASS)
+		return true;
+	for (unsigned i = 0; i < id->ngroups && i < FSM_USER_GROUPS_MAX; i++)
+		if (strcmp(id->groups[i], a->cfg->admin_group) == 0)
+			return true;
+	return false;
+}
+
+const char *auth_principal(const struct auth_id *id)
+{
+	return id->how == AUTH_ANONYMOUS || id->user[0] == '\0' ? "ANONYMOUS" : id->user;
+}
+
+uint32_t auth_authority(struct auth *a, const struct auth_id *id, uint8_t objtype, const char *name)
+{
+	if (auth_bypass(a, id))
+		return FSM_AUTH_ALL;
+	unsigned ng = id->how == AUTH_ANONYMOUS ? 0 : id->ngroups;
+	return fsm_authority(a->fsm, a->cfg->id, auth_principal(id),
+			     (const char(*)[FSM_NAME_MAX + 1]) id->groups, ng, objtype, name);
+}
+
+uint32_t auth_authority_cached(struct auth *a, struct auth_cache *c, const struct auth_id *id,
+			       uint8_t objtype, const char *name)
+{
+	uint64_t gen = fsm_authrec_generation(a->fsm);
+	if (c->gen != gen) {
+		memset(c, 0, sizeof *c);
+		c->gen = gen;
+	}
+	for (unsigned i = 0; i < AUTH_CACHE_SLOTS; i++)
+		if (c->slot[i].objtype == objtype && strcmp(c->slot[i].name, name) == 0)
+			return c->slot[i].mask;
+	uint32_t mask = auth_authority(a, id, objtype, name);
+	unsigned i = c->next++ % AUTH_CACHE_SLOTS;
+	c->slot[i].objtype = objtype;
+	c->slot[i].mask = mask;
+	snprintf(c->slot[i].name, sizeof c->slot[i].name, "%s", name);
+	return mask;
+}
+
+void auth_denied(struct auth *a, const struct auth_id *id, const char *peer, uint32_t need,
+		 uint8_t objtype, const char *name, const char *what)
+{
+	uint64_t now = uv_now(a->loop);
+	if (now - a->deny_window_ms >= 1000) {
+		if (a->deny_dropped > 0)
+			QLOG_WARNING(
+			    a->log, "QSG8015W",
+			    "%u more authority refusals in the last second were not logged",
+			    a->deny_dropped);
+		a->deny_window_ms = now;
+		a->deny_logged = a->deny_dropped = 0;
+	}
+	if (a->deny_logged >= AUTH_DENY_LOG_MAX) {
+		a->deny_dropped++;
+		return;
+	}
+	a->deny_logged++;
+	char list[160];
+	mqsc_auth_list(need, list, sizeof list);
+	QLOG_WARNING(a->log, "QSG8015W", "%s by user %s from %s refused: no %s authority on %s(%s)",
+		     what, auth_principal(id), peer != NULL ? peer : "?", list,
+		     mqsc_authobj_name(objtype), name);
 }

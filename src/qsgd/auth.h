@@ -7,8 +7,9 @@
  * loop; a refusal is answered after [security] fail_delay_ms (a uv timer)
  * with QSG_RC_NOT_AUTHORIZED and the same text whether the user is unknown
  * or the password wrong, and logged (QSG8010W: user and peer address, never
- * the password). The identity (user and groups) is what authority records
- * will be checked against (issue 12 item 3). Loop thread only. */
+ * the password). The identity (user and groups) is what the authority
+ * records are checked against (auth_authority, docs/security.md "Authority
+ * records"). Loop thread only. */
 #ifndef QSGD_AUTH_H
 #define QSGD_AUTH_H
 
@@ -48,7 +49,13 @@ struct auth {
 	struct pwhash admin_hash;
 	struct pwhash dummy; /* an unknown user costs one PBKDF2 too */
 	unsigned inflight;
+	/* Refusals logged (QSG8015W) in the current second, and those not
+	 * logged: at most AUTH_DENY_LOG_MAX lines a second. */
+	uint64_t deny_window_ms;
+	unsigned deny_logged, deny_dropped;
 };
+
+#define AUTH_DENY_LOG_MAX 10
 
 /* Parses the break-glass hash; logs the mode (QSG8012W for none). */
 int auth_init(struct auth *a, uv_loop_t *loop, const struct qsgd_config *cfg, struct fsm *fsm,
@@ -73,6 +80,41 @@ typedef void (*auth_done_cb)(void *arg, int rc, const struct auth_id *id, const 
  * returns (nothing to hash), else from the loop later. The password is
  * copied (and wiped once hashed): h may go away when this returns. */
 void auth_hello(struct auth *a, const struct auth_hello *h, auth_done_cb done, void *arg);
+
+/* What id may do on object `name` of objtype (FSM_AUTHOBJ_*; QMGR: this
+ * member's name) through this member (docs/security.md "Authority
+ * records"): everything for AUTH_OFF (authentication = none), the
+ * break-glass identity and members of [security] admin_group; otherwise
+ * the replica's authority records (fsm_authority), an anonymous
+ * connection as PRINCIPAL(ANONYMOUS) without groups. */
+uint32_t auth_authority(struct auth *a, const struct auth_id *id, uint8_t objtype,
+			const char *name);
+/* The identity bypasses the records (see auth_authority). */
+bool auth_bypass(const struct auth *a, const struct auth_id *id);
+/* The user name the records know the identity by ("ANONYMOUS" for an
+ * anonymous connection). */
+const char *auth_principal(const struct auth_id *id);
+
+/* A connection's cache of auth_authority answers, valid while the
+ * records' generation (fsm_authrec_generation) is the same. */
+#define AUTH_CACHE_SLOTS 4
+struct auth_cache {
+	uint64_t gen;
+	unsigned next;
+	struct {
+		uint8_t objtype; /* 0: empty */
+		uint32_t mask;
+		char name[FSM_NAME_MAX + 1];
+	} slot[AUTH_CACHE_SLOTS];
+};
+uint32_t auth_authority_cached(struct auth *a, struct auth_cache *c, const struct auth_id *id,
+			       uint8_t objtype, const char *name);
+
+/* Log a refusal: QSG8015W with the user, the peer, the authority missing
+ * and the object, at most AUTH_DENY_LOG_MAX lines a second (the next line
+ * says how many were not logged). */
+void auth_denied(struct auth *a, const struct auth_id *id, const char *peer, uint32_t need,
+		 uint8_t objtype, const char *name, const char *what);
 
 /* Fold a user name to the canonical form (upper case); false when it is
  * not 1..48 of the MQ name characters. out has FSM_NAME_MAX + 1 bytes. */

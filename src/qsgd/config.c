@@ -24,6 +24,7 @@ void qsgd_config_defaults(struct qsgd_config *c)
 	c->pbkdf2_iterations = PWHASH_ITER_DEFAULT;
 	c->fail_delay_ms = 1000;
 	snprintf(c->admin_user, sizeof c->admin_user, "QSGADMIN");
+	snprintf(c->admin_group, sizeof c->admin_group, "QSGADMIN");
 	c->election_timeout_ms = 1000;
 	c->append_timeout_ms = 5000;
 	c->apply_budget_ms = 20;
@@ -315,6 +316,14 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 				if (*p >= 'a' && *p <= 'z')
 					*p = (char)(*p - 'a' + 'A');
 			if (rc == QSG_OK && !qsg_name_ok(c->admin_user, FSM_NAME_MAX, false))
+				rc = qsg_errf(e, QSG_RC_CONFIG, "%s: 1..48 of A-Z a-z 0-9 . _ / %%",
+					      what);
+		} else if (strcmp(key, "admin_group") == 0) {
+			rc = copy_str(c->admin_group, sizeof c->admin_group, value, what, e);
+			for (char *p = c->admin_group; rc == QSG_OK && *p != '\0'; p++)
+				if (*p >= 'a' && *p <= 'z')
+					*p = (char)(*p - 'a' + 'A');
+			if (rc == QSG_OK && !qsg_name_ok(c->admin_group, FSM_NAME_MAX, false))
 				rc = qsg_errf(e, QSG_RC_CONFIG, "%s: 1..48 of A-Z a-z 0-9 . _ / %%",
 					      what);
 		} else if (strcmp(key, "admin_password_hash") == 0) {

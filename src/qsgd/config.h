@@ -97,6 +97,9 @@ struct qsgd_config {
 	unsigned pbkdf2_iterations; /* hashes of DEFINE/ALTER USER; 100000 */
 	unsigned fail_delay_ms; /* FAILDLAY: a refused authentication waits; 1000 */
 	char admin_user[FSM_NAME_MAX + 1]; /* break-glass user, upper case; QSGADMIN */
+	/* members of this group have every authority (docs/security.md
+	 * "Authority records"); upper case; QSGADMIN */
+	char admin_group[FSM_NAME_MAX + 1];
 	char admin_password_hash[QSGD_HASH_TEXT_MAX]; /* "" = no break-glass password */
 	/* [member NAME] sections or --member flags (this member included). */
 	unsigned n_members;

@@ -2,3 +2,7 @@
 # "Authentication"; owner: src/qsgd/auth.c, src/fsm/fsm_user.c).
 TESTS += tests/integration/test_auth.sh
 EXTRA_DIST += tests/integration/test_auth.sh
+# Authority records (docs/security.md "Authority records"; owner:
+# src/fsm/fsm_authrec.c, src/qsgd/auth.c, src/admin/admin_authrec.c).
+TESTS += tests/integration/test_authrec.sh
+EXTRA_DIST += tests/integration/test_authrec.sh

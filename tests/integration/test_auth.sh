@@ -34,6 +34,11 @@ grep -q QSG8013I "$QSG_RUN_DIR/QM1.log" || fail "QM1 does not log its authentica
 c1=$("$CLUSTER" conn QM1)
 c3=$("$CLUSTER" conn QM3)
 "$QSGADM" -c "$c1" <<<"DEFINE QLOCAL($Q) QSGDISP(SHARED)" >/dev/null || fail "define queue as qsgadmin"
+# What the group APPS may do (docs/security.md "Authority records").
+for c in "SET AUTHREC OBJTYPE(QMGR) GROUP(apps) AUTHADD(CONNECT,DSP)" \
+	"SET AUTHREC PROFILE($Q) OBJTYPE(QUEUE) GROUP(apps) AUTHADD(PUT,GET)"; do
+	"$QSGADM" -c "$c1" <<<"$c" >/dev/null || fail "$c"
+done
 
 now_ms() { date +%s%3N; }
 refusals() { cat "$QSG_RUN_DIR"/QM*.log | grep -c QSG8010W || true; }

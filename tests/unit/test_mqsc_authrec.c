@@ -323,6 +323,15 @@ static void exec_authorized(void **state)
 				   "AUTHADD(DLT)"),
 			 QSG_OK);
 	assert_int_equal(run_as(h, "DELETE QLOCAL(APP.Q3)"), QSG_OK);
+	/* libqsg's DEFPRTY lookup for a put needs PUT (or INQ), not DSP; any
+	 * other DISPLAY of the queue needs DSP. */
+	assert_int_equal(run(h, "SET AUTHREC PROFILE(OTHER) OBJTYPE(QUEUE) GROUP(apps) "
+				"AUTHADD(PUT)"),
+			 QSG_OK);
+	assert_int_equal(run_as(h, "DISPLAY QUEUE(OTHER) DEFPRTY"), QSG_OK);
+	assert_non_null(strstr(h->objs, "DEFPRTY(0)"));
+	assert_int_equal(run_as(h, "DISPLAY QUEUE(OTHER)"), QSG_RC_NOT_AUTHORIZED);
+	assert_int_equal(run_as(h, "DISPLAY QUEUE(OTHER) DEFPRTY MAXDEPTH"), QSG_RC_NOT_AUTHORIZED);
 	/* PING needs nothing beyond CONNECT. */
 	assert_int_equal(run_as(h, "PING QMGR"), QSG_OK);
 }
