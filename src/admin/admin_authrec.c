@@ -249,13 +249,13 @@ static void display(const struct admin_env *env, const struct mqsc_cmd *mc, admi
 	struct disp d = {.env = env, .mc = mc, .aw = &aw};
 	if (mc->obj == MQSC_OBJ_ENTAUTH) {
 		entauth(&d);
-		snprintf(text, sizeof text, "QSG0045I: Display entity authority details.");
+		snprintf(text, sizeof text, "QSG0052I: Display entity authority details.");
 	} else {
 		fsm_authrec_foreach(env->fsm, authrec_cb, &d);
 		if (d.count == 0)
-			snprintf(text, sizeof text, "QSG0046I: No authority records match.");
+			snprintf(text, sizeof text, "QSG0053I: No authority records match.");
 		else
-			snprintf(text, sizeof text, "QSG0044I: Display authority records (%u).",
+			snprintf(text, sizeof text, "QSG0051I: Display authority records (%u).",
 				 d.count);
 	}
 	if (aw.buf.err != QSG_OK) {
