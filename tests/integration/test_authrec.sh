@@ -10,6 +10,7 @@
 #      replicated; the connection's cache follows the generation);
 #   5. a generic profile APP.** grants, a more specific APP.SECRET NONE
 #      denies (put and get 2035), other APP queues still allowed;
+#   5b. a QSGDISP(QMGR) record set through QM1 holds on QM1 only;
 #   6. DISPLAY QLOCAL(*) shows only the queues the user has DSP on;
 #   7. an admin command without CHG on QMGR (DEFINE USER, SET AUTHREC) is
 #      refused with 2035; DISPLAY AUTHREC and ENTAUTH show the records.
@@ -100,6 +101,17 @@ denied "app GET APP.SECRET" app GET APP.SECRET "$QSGGET" -c "$c3" APP.SECRET -n 
 denied "app PUT APP.SECRET" app PUT APP.SECRET putq APP.SECRET
 denied "app PUT OTHER.Q" app PUT OTHER.Q putq OTHER.Q
 log "APP.** grants, APP.SECRET NONE denies, OTHER.Q not granted"
+
+# 5b. A member-scope record (QSGDISP(QMGR), set through QM1) holds on QM1
+# only: there APPS may only browse APP queues; QM3 still follows the
+# group's records.
+adm "SET AUTHREC PROFILE(APP.**) OBJTYPE(QUEUE) GROUP(apps) AUTHADD(BROWSE) QSGDISP(QMGR)"
+echo "scoped" | as app "$QSGPUT" -c "$c3" APP.Q2 || fail "app cannot put through QM3 after a QM1-only record"
+denied "app GET through QM1 (QM1-only record)" app GET APP.Q2 "$QSGGET" -c "$c1" APP.Q2 -n 1
+got=$(as app "$QSGGET" -c "$c3" APP.Q2 -n 1) || fail "app cannot get through QM3: $(cat "$QSG_RUN_DIR/as.err")"
+[ "$got" = "scoped" ] || fail "app got '$got' through QM3"
+adm "DELETE AUTHREC PROFILE(APP.**) OBJTYPE(QUEUE) GROUP(apps) QSGDISP(QMGR)"
+log "a QSGDISP(QMGR) record set through QM1 holds on QM1 only"
 
 # 6. DISPLAY QLOCAL(*) shows only what app has DSP on.
 as app "$QSGADM" -c "$c3" <<<"DISPLAY QLOCAL(*)" >"$QSG_RUN_DIR/disp.out" || fail "DISPLAY QLOCAL(*) as app: $(cat "$QSG_RUN_DIR/as.err")"
