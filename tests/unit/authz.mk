@@ -24,3 +24,11 @@ tests_unit_test_mqsc_authrec_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_mqsc_authrec_LDADD = libqsgadmin.la libqsgfsm.la libqsgpw.la libqsgcommon.la \
 	$(SSL_LIBS) $(CMOCKA_LIBS)
 endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_auth_authz
+TESTS += tests/unit/test_auth_authz
+tests_unit_test_auth_authz_SOURCES = tests/unit/test_auth_authz.c src/qsgd/auth.h src/qsgd/auth.c
+tests_unit_test_auth_authz_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(INIH_CFLAGS)
+tests_unit_test_auth_authz_LDADD = libqsgd.la libqsgadmin.la libqsgfsm.la libqsgpw.la \
+	libqsgcommon.la $(UV_LIBS) $(INIH_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
+endif
