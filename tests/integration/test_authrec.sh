@@ -12,6 +12,7 @@
 #      denies (put and get 2035), other APP queues still allowed;
 #   5b. a QSGDISP(QMGR) record set through QM1 holds on QM1 only;
 #   6. DISPLAY QLOCAL(*) shows only the queues the user has DSP on;
+#   8. a member of [security] admin_group (set to qsgops) needs no record;
 #   7. an admin command without CHG on QMGR (DEFINE USER, SET AUTHREC) is
 #      refused with 2035; DISPLAY AUTHREC and ENTAUTH show the records.
 # Ports: members 25401.., Raft 25501..
@@ -19,7 +20,7 @@
 ADMIN_PW='Brk-Gl4ss pw!'
 PW='user-Pw#1 secret'
 HASH=$(printf '%s\n' "$ADMIN_PW" | "$QSGADM" --hash-password) || fail "qsgadm --hash-password"
-export QSG_CLUSTER_SECURITY="authentication = required\nfail_delay_ms = 100\nadmin_password_hash = $HASH"
+export QSG_CLUSTER_SECURITY="authentication = required\nfail_delay_ms = 100\nadmin_password_hash = $HASH\nadmin_group = qsgops"
 export QSG_USER=qsgadmin QSG_PASSWORD="$ADMIN_PW"
 line=$("$CLUSTER" up 3 tls | grep '^QSG_CONN=') || fail "cluster up 3 tls"
 export QSG_CONN=${line#QSG_CONN=}
@@ -30,7 +31,7 @@ c3=$("$CLUSTER" conn QM3)
 
 adm() { "$QSGADM" -c "$c1" <<<"$1" >>"$QSG_RUN_DIR/admin.out" 2>&1 || fail "as qsgadmin: $1"; }
 for q in APP.Q1 APP.Q2 APP.SECRET OTHER.Q; do adm "DEFINE QLOCAL($q) QSGDISP(SHARED)"; done
-for u in putter:putters browser:browsers app:apps nocon:nobody; do
+for u in putter:putters browser:browsers app:apps nocon:nobody op:qsgops; do
 	adm "DEFINE USER(${u%:*}) PASSWORD('$PW') GROUPS(${u#*:})"
 done
 for g in putters browsers apps; do adm "SET AUTHREC OBJTYPE(QMGR) GROUP($g) AUTHADD(CONNECT)"; done
@@ -130,4 +131,9 @@ grep -A2 "PROFILE(APP.SECRET)" "$QSG_RUN_DIR/authrec.out" | grep -q "AUTHLIST(NO
 "$QSGADM" -c "$c3" <<<"DISPLAY ENTAUTH OBJNAME(APP.Q1) OBJTYPE(QUEUE) PRINCIPAL(app)" >"$QSG_RUN_DIR/entauth.out" || fail "DISPLAY ENTAUTH"
 grep -q "AUTHLIST(BROWSE,GET,INQ,PUT,SET,DSP)" "$QSG_RUN_DIR/entauth.out" || fail "DISPLAY ENTAUTH: $(cat "$QSG_RUN_DIR/entauth.out")"
 log "admin commands without CHG on QMGR refused; DISPLAY AUTHREC and ENTAUTH"
+
+# 8. A member of [security] admin_group (QSGOPS here) needs no record.
+as op admq "DEFINE QLOCAL(OPS.Q)" >"$QSG_RUN_DIR/op.out" || fail "admin_group member cannot DEFINE: $(cat "$QSG_RUN_DIR/op.out")"
+echo "op" | as op "$QSGPUT" -c "$c3" APP.SECRET || fail "admin_group member cannot put to APP.SECRET"
+log "a member of admin_group QSGOPS may do anything"
 log "PASS"
