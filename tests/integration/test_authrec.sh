@@ -10,6 +10,7 @@
 #      replicated; the connection's cache follows the generation);
 #   5. a generic profile APP.** grants, a more specific APP.SECRET NONE
 #      denies (put and get 2035), other APP queues still allowed;
+#   5a. a large message (put in parts) is got by a user with GET;
 #   5b. a QSGDISP(QMGR) record set through QM1 holds on QM1 only;
 #   6. DISPLAY QLOCAL(*) shows only the queues the user has DSP on;
 #   8. a member of [security] admin_group (set to qsgops) needs no record;
@@ -102,6 +103,20 @@ denied "app GET APP.SECRET" app GET APP.SECRET "$QSGGET" -c "$c3" APP.SECRET -n 
 denied "app PUT APP.SECRET" app PUT APP.SECRET putq APP.SECRET
 denied "app PUT OTHER.Q" app PUT OTHER.Q putq OTHER.Q
 log "APP.** grants, APP.SECRET NONE denies, OTHER.Q not granted"
+
+# 5a. A large message (put in parts) got through QM3 by a user with GET.
+adm "DEFINE QLOCAL(APP.BIG) QSGDISP(SHARED) MAXMSGL(8388608)"
+head -c $((3 * 1024 * 1024 + 12345)) /dev/urandom >"$QSG_RUN_DIR/big"
+"$QSGPUT" -c "$c1" -f "$QSG_RUN_DIR/big" APP.BIG || fail "admin put of 3 MiB"
+as app "$QSGGET" -c "$c3" APP.BIG -n 1 -w 10 --raw --read-ahead 1 >"$QSG_RUN_DIR/big.got" ||
+	fail "app cannot get a large message: $(cat "$QSG_RUN_DIR/as.err")"
+cmp -s "$QSG_RUN_DIR/big" "$QSG_RUN_DIR/big.got" || fail "the large message differs"
+as app "$QSGPUT" -c "$c3" -f "$QSG_RUN_DIR/big" APP.BIG || fail "app cannot put 3 MiB (PUT_CHUNK)"
+"$QSGGET" -c "$c1" APP.BIG -n 1 -w 10 --raw >"$QSG_RUN_DIR/big.got2" || fail "admin get of app's large message"
+cmp -s "$QSG_RUN_DIR/big" "$QSG_RUN_DIR/big.got2" || fail "app's large message differs"
+if as putter "$QSGPUT" -c "$c3" -f "$QSG_RUN_DIR/big" APP.BIG; then fail "putter put 3 MiB to APP.BIG"; fi
+grep -q "2035\|NOT_AUTHORIZED" "$QSG_RUN_DIR/as.err" || fail "putter's large put: $(cat "$QSG_RUN_DIR/as.err")"
+log "a 3 MiB message (put in parts) put and got by app through QM3; putter refused"
 
 # 5b. A member-scope record (QSGDISP(QMGR), set through QM1) holds on QM1
 # only: there APPS may only browse APP queues; QM3 still follows the
