@@ -25,6 +25,8 @@
 
 #define LISTEN_BACKLOG 511
 
+#define CONN_XSEQ 8 /* struct conn xseq */
+
 enum conn_kind { CONN_NEW = 0, CONN_CLIENT = 1, CONN_MEMBER = 2, CONN_CHANNEL = 3 };
 enum sess_state { SESS_NONE = 0, SESS_ATTACHING = 1, SESS_ATTACHED = 2 };
 
@@ -46,6 +48,11 @@ struct conn {
 	bool authing; /* the HELLO's credentials are being checked (auth.h) */
 	struct auth_id id; /* who is connected (client connections) */
 	struct auth_cache acache; /* its authorities (auth_authority_cached) */
+	/* The chunked messages GETX/BROWSEX gave this connection last (their
+	 * seqnos): GET_PART reads parts of those only, unless the identity
+	 * bypasses the authority records (docs/security.md). */
+	uint64_t xseq[CONN_XSEQ];
+	unsigned xseq_next;
 };
 
 /* One request in flight. */
@@ -429,6 +436,8 @@ static void cmd_done(void *arg, int status, const void *result, size_t len)
 	case PROTO_BROWSE:
 	case PROTO_GETX:
 	case PROTO_BROWSEX:
+		if (res.nparts > 1)
+			c->xseq[c->xseq_next++ % CONN_XSEQ] = res.msg.seqno;
 		resp.u.get.msg = res.msg;
 		resp.u.get.nparts = res.nparts;
 		resp.u.get.body_len = res.body_len;
@@ -838,6 +847,22 @@ static void on_get_part(struct conn *c, const struct proto_req *req)
 {
 	struct qsg_wbuf buf;
 	struct proto_resp resp;
+	/* Only parts of a message a GETX/BROWSEX gave this connection (its
+	 * GET or BROWSE authority was checked there). */
+	bool given = auth_bypass(&c->srv->auth, &c->id);
+	for (unsigned i = 0; i < CONN_XSEQ && !given; i++)
+		given = c->xseq[i] != 0 && c->xseq[i] == req->u.part.seqno;
+	if (!given) {
+		char peer[80], name[32];
+		conn_peer(c, peer, sizeof peer);
+		snprintf(name, sizeof name, "message %llu", (unsigned long long)req->u.part.seqno);
+		auth_denied(&c->srv->auth, &c->id, peer, FSM_AUTH_GET | FSM_AUTH_BROWSE,
+			    FSM_AUTHOBJ_QUEUE, name, "GET_PART");
+		reply_rc(c, req->op, req->reqid, QSG_RC_NOT_AUTHORIZED,
+			 "GET_PART: the message was not given to this connection by GETX or "
+			 "BROWSEX");
+		return;
+	}
 	qsg_wbuf_init(&buf);
 	int rc = fsm_read_part(c->srv->d->fsm, req->u.part.seqno, req->u.part.part, req->u.part.len,
 			       req->u.part.crc, &buf);

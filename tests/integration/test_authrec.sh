@@ -117,6 +117,12 @@ cmp -s "$QSG_RUN_DIR/big" "$QSG_RUN_DIR/big.got2" || fail "app's large message d
 if as putter "$QSGPUT" -c "$c3" -f "$QSG_RUN_DIR/big" APP.BIG; then fail "putter put 3 MiB to APP.BIG"; fi
 grep -q "2035\|NOT_AUTHORIZED" "$QSG_RUN_DIR/as.err" || fail "putter's large put: $(cat "$QSG_RUN_DIR/as.err")"
 log "a 3 MiB message (put in parts) put and got by app through QM3; putter refused"
+# libqsg's synchronous get and browse (GETX/BROWSEX, then GET_PART of the
+# other parts: allowed for the messages GETX/BROWSEX gave the connection).
+"$QSGPUT" -c "$c1" -f "$QSG_RUN_DIR/big" APP.BIG || fail "admin put of 3 MiB"
+as app "$top_builddir/tests/integration/largeuow" "$c3" APP.BIG "$QSG_RUN_DIR/big" ||
+	fail "largeuow as app: $(cat "$QSG_RUN_DIR/as.err")"
+log "GETX, BROWSEX and GET_PART of a large message as app through QM3"
 
 # 5b. A member-scope record (QSGDISP(QMGR), set through QM1) holds on QM1
 # only: there APPS may only browse APP queues; QM3 still follows the
