@@ -20,7 +20,7 @@ void qsgd_config_defaults(struct qsgd_config *c)
 	c->loop_warn_ms = 200;
 	c->tls_handshake_ms = 10000;
 	c->tls_raft = 1;
-	c->auth_mode = QSGD_AUTH_NONE;
+	c->auth_mode = QSGD_AUTH_REQUIRED; /* secure by default (docs/security.md) */
 	c->pbkdf2_iterations = PWHASH_ITER_DEFAULT;
 	c->fail_delay_ms = 1000;
 	snprintf(c->admin_user, sizeof c->admin_user, "QSGADMIN");
@@ -436,6 +436,7 @@ void qsgd_usage(FILE *out)
 		"            [--log-level error|warn|info|debug] [--snapshot-threshold N]\n"
 		"            [--lease-ms N] [--renew-ms N] [--election-timeout-ms N]\n"
 		"            [--no-chinit] [--join] [--http HOST:PORT] [--log-format text|json]\n"
+		"            [--authentication required|optional|none]\n"
 		"Flags override the file. Without members the group is this member alone.\n"
 		"Exit codes: 0 stopped, 1 configuration error, 2 data directory locked,\n"
 		"            70 fatal Raft error.\n");
@@ -458,6 +459,7 @@ enum {
 	OPT_JOIN,
 	OPT_HTTP,
 	OPT_LOG_FORMAT,
+	OPT_AUTH,
 	OPT_HELP,
 };
 
@@ -479,6 +481,7 @@ static const struct option long_opts[] = {
     {"join", no_argument, NULL, OPT_JOIN},
     {"http", required_argument, NULL, OPT_HTTP},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"authentication", required_argument, NULL, OPT_AUTH},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -576,6 +579,18 @@ int qsgd_config_load(struct qsgd_config *c, int argc, char **argv, char *errmsg)
 			break;
 		case OPT_HTTP:
 			rc = set_addr(c->http, optarg, "--http", errmsg);
+			break;
+		case OPT_AUTH: /* as [security] authentication (the section counts as given) */
+			c->security_section = 1;
+			if (strcmp(optarg, "required") == 0)
+				c->auth_mode = QSGD_AUTH_REQUIRED;
+			else if (strcmp(optarg, "optional") == 0)
+				c->auth_mode = QSGD_AUTH_OPTIONAL;
+			else if (strcmp(optarg, "none") == 0)
+				c->auth_mode = QSGD_AUTH_NONE;
+			else
+				rc = qsg_errf(errmsg, QSG_RC_CONFIG,
+					      "--authentication: expected required, optional or none");
 			break;
 		case OPT_LOG_FORMAT:
 			c->log_format = qlog_parse_format(optarg);
@@ -675,13 +690,6 @@ int qsgd_config_validate(struct qsgd_config *c, char *errmsg)
 					"default: members are always verified); raft = no keeps "
 					"Raft in plaintext");
 	}
-	if (c->auth_mode == QSGD_AUTH_REQUIRED &&
-	    (!c->tls_enabled || c->tls_verify == QSGD_TLS_VERIFY_NONE))
-		return qsg_errf(errmsg, QSG_RC_CONFIG,
-				"[security] authentication = required needs [tls] with verify "
-				"required or optional: passwords must not cross the network in "
-				"clear, and member links are accepted only from a verified "
-				"member certificate");
 	const struct qsgd_member_cfg *self = NULL;
 	for (unsigned i = 0; i < c->n_members; i++)
 		if (strcmp(c->members[i].name, c->name) == 0)
@@ -696,5 +704,22 @@ int qsgd_config_validate(struct qsgd_config *c, char *errmsg)
 				"id %u raft %s listen %s",
 				c->name, self->id, self->raft, self->listen, c->id, c->raft,
 				c->listen);
+	/* Last, so that a configuration's own mistakes are named first. */
+	if (c->auth_mode == QSGD_AUTH_REQUIRED && !c->security_section &&
+	    (!c->tls_enabled || c->tls_verify == QSGD_TLS_VERIFY_NONE))
+		return qsg_errf(errmsg, QSG_RC_CONFIG,
+				"no [security] section: authentication is required by default, "
+				"and it needs [tls] (key, cert, ca) so that passwords and member "
+				"links are protected; configure [tls] and [security] "
+				"(docs/security.md \"Secure by default\"), or, for a local demo "
+				"only, write [security] authentication = none (insecure: anyone "
+				"who reaches the ports can do anything)");
+	if (c->auth_mode == QSGD_AUTH_REQUIRED &&
+	    (!c->tls_enabled || c->tls_verify == QSGD_TLS_VERIFY_NONE))
+		return qsg_errf(errmsg, QSG_RC_CONFIG,
+				"[security] authentication = required needs [tls] with verify "
+				"required or optional: passwords must not cross the network in "
+				"clear, and member links are accepted only from a verified "
+				"member certificate");
 	return QSG_OK;
 }

@@ -22,7 +22,7 @@
 #define QSGD_TLS_MODE_REQUIRED 0 /* the client listener accepts TLS only */
 #define QSGD_TLS_MODE_OPTIONAL 1 /* TLS or plaintext, told by the first byte */
 /* [security] authentication (docs/security.md "Authentication"). */
-#define QSGD_AUTH_NONE 0 /* no checks (the default for now: insecure demo mode) */
+#define QSGD_AUTH_NONE 0 /* no checks: the insecure demo mode (said in the log) */
 #define QSGD_AUTH_OPTIONAL 1 /* credentials, when presented, must pass */
 #define QSGD_AUTH_REQUIRED 2 /* every client and admin connection authenticates */
 #define QSGD_HASH_TEXT_MAX 160 /* = PWHASH_TEXT_MAX */

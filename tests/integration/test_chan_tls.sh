@@ -42,6 +42,8 @@ key = $run/tls/QMR.key
 cert = $run/tls/QMR.crt
 ca = $run/tls/ca.crt
 mode = optional
+[security]
+authentication = none
 EOF2
 "$CLUSTER" remote | grep -q '^QSG_REMOTE_CONN=' || fail "remote queue manager QMR"
 log "TLS group $G, remote queue manager QMR at $R"

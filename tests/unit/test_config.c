@@ -30,7 +30,8 @@ static const char *write_ini(const char *text)
 #define BASE_INI                                                                                   \
 	"[qmgr]\nname = QM1\ngroup = QSG\ndir = /tmp/qm1\n"                                        \
 	"[raft]\nid = 1\naddress = 127.0.0.1:7001\n"                                               \
-	"[listener]\naddress = 127.0.0.1:1414\n"
+	"[listener]\naddress = 127.0.0.1:1414\n"                                                    \
+	"[security]\nauthentication = none\n"
 
 static const char full_ini[] = "; a complete file\n"
 			       "[qmgr]\n"
@@ -61,6 +62,8 @@ static const char full_ini[] = "; a complete file\n"
 			       "expire_interval_ms = 2500\n"
 			       "[chinit]\n"
 			       "autostart = no\n"
+			       "[security]\n"
+			       "authentication = none\n"
 			       "[batch]\n"
 			       "max_entry_bytes = 65536\n"
 			       "max_inflight = 4\n"
@@ -235,6 +238,8 @@ static void member_flags(void **state)
 			"--member",
 			"B:8:127.0.0.1:7002:127.0.0.1:1415",
 			"--join",
+			"--authentication",
+			"none",
 			NULL};
 	int rc = qsgd_config_load(&c, (int)(sizeof argv / sizeof argv[0]) - 1, argv, errmsg);
 	assert_int_equal(rc, QSG_OK);
@@ -416,8 +421,16 @@ static void tls_section(void **state)
 
 /* Whole-configuration checks (qsgd_config_validate). */
 static const struct reject invalid[] = {
+    /* Secure by default: no [security] means authentication required,
+     * which needs [tls]. */
     {"[qmgr]\nname = QM1\ngroup = G\ndir = /d\n[raft]\nid = 1\naddress = h:1\n[listener]\n"
      "address = h:2\n",
+     "no [security] section: authentication is required by default"},
+    {"[qmgr]\nname = QM1\ngroup = G\ndir = /d\n[raft]\nid = 1\naddress = h:1\n[listener]\n"
+     "address = h:2\n[security]\nauthentication = required\n",
+     "[security] authentication = required needs [tls]"},
+    {"[qmgr]\nname = QM1\ngroup = G\ndir = /d\n[raft]\nid = 1\naddress = h:1\n[listener]\n"
+     "address = h:2\n[security]\nauthentication = none\n",
      NULL},
     {"[qmgr]\ngroup = G\ndir = /d\n[raft]\nid = 1\naddress = h:1\n[listener]\naddress = h:2\n",
      "no queue manager name ([qmgr] name, --name)"},
