@@ -8,7 +8,7 @@ noinst_PROGRAMS += tests/fuzz/fuzz_entry
 tests_fuzz_fuzz_entry_SOURCES = tests/fuzz/fuzz_entry.c \
 	$(libqsgfsm_la_SOURCES) \
 	src/common/msg.c src/common/codec.c src/common/err.c src/common/qsg_assert.c \
-	src/common/crc32c.c src/common/slab.c
+	src/common/crc32c.c src/common/slab.c src/common/bgfree.c
 tests_fuzz_fuzz_entry_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_entry_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 endif
