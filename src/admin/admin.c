@@ -21,30 +21,11 @@
 
 #include "admin_int.h"
 
-static struct admin_op *op_new(const struct admin_env *env, const struct mqsc_cmd *mc,
-			       admin_done_cb done, void *arg)
-{
-	struct admin_op *op = calloc(1, sizeof *op);
-	if (op == NULL)
-		return NULL;
-	op->env = *env;
-	op->done = done;
-	op->arg = arg;
-	op->verb = mc->verb;
-	op->obj = mc->obj;
-	memcpy(op->name, mc->name, sizeof op->name);
-	if (mc->obj == MQSC_OBJ_QMGR)
-		snprintf(op->object, sizeof op->object, "QMGR");
-	else
-		snprintf(op->object, sizeof op->object, "%s(%s)", mqsc_obj_name(mc->obj), mc->name);
-	return op;
-}
-
 static void exec_change(const struct admin_env *env, const struct mqsc_cmd *mc, admin_done_cb done,
 			void *arg)
 {
 	char what[ADMIN_TEXT_SIZE];
-	struct admin_op *op = op_new(env, mc, done, arg);
+	struct admin_op *op = admin_op_new(env, mc, done, arg);
 
 	if (op == NULL) {
 		snprintf(what, sizeof what, "%s %s", mqsc_verb_name(mc->verb),

@@ -61,6 +61,10 @@ void admin_active_text(char *text, size_t size, const struct admin_env *env, con
 		       const struct fsm_chimage *img, const char *tail);
 
 /* --- admin_submit.c: submission and results -------------------------------- */
+/* A new operation for mc (env copied, object text "OBJ(name)" or "QMGR");
+ * NULL when out of memory. */
+struct admin_op *admin_op_new(const struct admin_env *env, const struct mqsc_cmd *mc,
+			      admin_done_cb done, void *arg);
 /* Submit op->cmd; the reply follows the result. On refusal reply (not
  * applied) and free op. */
 void admin_submit_op(struct admin_op *op);

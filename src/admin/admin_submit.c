@@ -182,3 +182,22 @@ static void on_submitted(void *cbarg, int status, const void *result, size_t len
 	}
 	admin_finish(op, rc, text);
 }
+
+struct admin_op *admin_op_new(const struct admin_env *env, const struct mqsc_cmd *mc,
+			      admin_done_cb done, void *arg)
+{
+	struct admin_op *op = calloc(1, sizeof *op);
+	if (op == NULL)
+		return NULL;
+	op->env = *env;
+	op->done = done;
+	op->arg = arg;
+	op->verb = mc->verb;
+	op->obj = mc->obj;
+	memcpy(op->name, mc->name, sizeof op->name);
+	if (mc->obj == MQSC_OBJ_QMGR)
+		snprintf(op->object, sizeof op->object, "QMGR");
+	else
+		snprintf(op->object, sizeof op->object, "%s(%s)", mqsc_obj_name(mc->obj), mc->name);
+	return op;
+}

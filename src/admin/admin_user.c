@@ -15,16 +15,9 @@
 static struct admin_op *user_op(const struct admin_env *env, const struct mqsc_cmd *mc,
 				admin_done_cb done, void *arg)
 {
-	struct admin_op *op = calloc(1, sizeof *op);
+	struct admin_op *op = admin_op_new(env, mc, done, arg); /* object USER(name) */
 	if (op == NULL)
 		return NULL;
-	op->env = *env;
-	op->done = done;
-	op->arg = arg;
-	op->verb = mc->verb;
-	op->obj = mc->obj;
-	memcpy(op->name, mc->name, sizeof op->name);
-	snprintf(op->object, sizeof op->object, "USER(%s)", mc->name);
 	struct fsm_user *u = &op->cmd.user;
 	memcpy(u->name, mc->name, sizeof u->name);
 	if (mc->has_groups) {

@@ -61,6 +61,52 @@ static void reconcile_rcvr(const struct chcore_rec_in *in, struct chcore_rec_out
 		cas_to(out, CHREC_W_RCV_PEER, &gone);
 }
 
+/* A sender entry owned here, shared or private (priv): the instance
+ * running here, a STARTING entry to start here (never a second instance
+ * with an epoch that already ran), a RETRYING entry waiting here or due
+ * (restarted on the member chosen by load; a private one on itself). True
+ * when that decided; false: no instance for it here, the caller decides. */
+static bool own_entry(const struct chcore_rec_in *in, struct chcore_rec_out *out, bool priv)
+{
+	const struct fsm_chimage *img = &in->img;
+	struct fsm_chimage after;
+
+	if (in->have_inst && in->inst_epoch == img->epoch)
+		return true; /* ours and running here */
+	if (priv && in->owner_failed)
+		return true; /* our own rejoin is not applied yet */
+	if (img->state == FSM_CHS_STARTING && in->running && !in->closing) {
+		if (in->have_inst || !in->have_book)
+			return true;
+		if (in->started_epoch >= img->epoch) {
+			/* An instance of this epoch already ran here and
+			 * ended: never a second one with the same epoch. */
+			after = *img;
+			after.epoch = img->epoch + 1;
+			cas_to(out, CHREC_W_RESTART_ENDED, &after);
+			return true;
+		}
+		out->act = CHREC_START_LOCAL;
+		return true;
+	}
+	if (img->state == FSM_CHS_RETRYING && in->have_inst)
+		return true;
+	if (img->state == FSM_CHS_RETRYING && in->retry_at_ms != 0 && in->running && !in->closing) {
+		/* No instance waits for it here (we restarted, or took it
+		 * over while it waited): the wait is in the entry. */
+		if (in->now_ms < in->retry_at_ms)
+			return true;
+		after = *img;
+		if (!priv)
+			after.owner = chcore_retry_target(in->members, in->nmembers, in->self);
+		after.state = FSM_CHS_STARTING;
+		after.epoch = img->epoch + 1;
+		cas_to(out, CHREC_W_RETRY, &after);
+		return true;
+	}
+	return false;
+}
+
 /* A private sender (in->scope != 0): only its member acts, and it runs the
  * channel on itself. Another member leaves the entry as it is, whatever
  * its state and owner (a failed member's RUNNING entry stays RUNNING until
@@ -72,36 +118,8 @@ static void reconcile_private(const struct chcore_rec_in *in, struct chcore_rec_
 
 	if (in->scope != in->self || !chcore_active(img->state))
 		return;
-	if (img->owner == in->self) {
-		if (in->have_inst && in->inst_epoch == img->epoch)
-			return; /* running here */
-		if (in->owner_failed)
-			return; /* our own rejoin is not applied yet */
-		if (img->state == FSM_CHS_STARTING && in->running && !in->closing) {
-			if (in->have_inst || !in->have_book)
-				return;
-			if (in->started_epoch >= img->epoch) {
-				after = *img;
-				after.epoch = img->epoch + 1;
-				cas_to(out, CHREC_W_RESTART_ENDED, &after);
-				return;
-			}
-			out->act = CHREC_START_LOCAL;
-			return;
-		}
-		if (img->state == FSM_CHS_RETRYING && in->have_inst)
-			return;
-		if (img->state == FSM_CHS_RETRYING && in->retry_at_ms != 0 && in->running &&
-		    !in->closing) {
-			if (in->now_ms < in->retry_at_ms)
-				return;
-			after = *img;
-			after.state = FSM_CHS_STARTING;
-			after.epoch = img->epoch + 1;
-			cas_to(out, CHREC_W_RETRY, &after);
-			return;
-		}
-	}
+	if (img->owner == in->self && own_entry(in, out, true))
+		return;
 	/* Ours but no instance here (we restarted), or an entry of ours
 	 * another owner had (never made by the state machine, which keeps a
 	 * private channel on its member; handled for safety). */
@@ -157,37 +175,8 @@ void chcore_reconcile(const struct chcore_rec_in *in, struct chcore_rec_out *out
 		return; /* STOPPED stays stopped */
 
 	if (img->owner == in->self) {
-		if (in->have_inst && in->inst_epoch == img->epoch)
-			return; /* ours and running here */
-		if (img->state == FSM_CHS_STARTING && in->running && !in->closing) {
-			if (in->have_inst || !in->have_book)
-				return;
-			if (in->started_epoch >= img->epoch) {
-				/* An instance of this epoch already ran here and
-				 * ended: never a second one with the same epoch. */
-				after = *img;
-				after.epoch = img->epoch + 1;
-				cas_to(out, CHREC_W_RESTART_ENDED, &after);
-				return;
-			}
-			out->act = CHREC_START_LOCAL;
+		if (own_entry(in, out, false))
 			return;
-		}
-		if (img->state == FSM_CHS_RETRYING && in->have_inst)
-			return;
-		if (img->state == FSM_CHS_RETRYING && in->retry_at_ms != 0 && in->running &&
-		    !in->closing) {
-			/* No instance waits for it here (we restarted, or took
-			 * it over while it waited): the wait is in the entry. */
-			if (in->now_ms < in->retry_at_ms)
-				return;
-			after = *img;
-			after.owner = chcore_retry_target(in->members, in->nmembers, in->self);
-			after.state = FSM_CHS_STARTING;
-			after.epoch = img->epoch + 1;
-			cas_to(out, CHREC_W_RETRY, &after);
-			return;
-		}
 		/* Active, ours, but no instance for it here: we restarted, or
 		 * our channel initiator is stopped. Restart it on a member
 		 * chosen by load (ourselves only if our initiator runs). */

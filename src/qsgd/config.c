@@ -589,8 +589,9 @@ int qsgd_config_load(struct qsgd_config *c, int argc, char **argv, char *errmsg)
 			else if (strcmp(optarg, "none") == 0)
 				c->auth_mode = QSGD_AUTH_NONE;
 			else
-				rc = qsg_errf(errmsg, QSG_RC_CONFIG,
-					      "--authentication: expected required, optional or none");
+				rc = qsg_errf(
+				    errmsg, QSG_RC_CONFIG,
+				    "--authentication: expected required, optional or none");
 			break;
 		case OPT_LOG_FORMAT:
 			c->log_format = qlog_parse_format(optarg);
@@ -705,21 +706,20 @@ int qsgd_config_validate(struct qsgd_config *c, char *errmsg)
 				c->name, self->id, self->raft, self->listen, c->id, c->raft,
 				c->listen);
 	/* Last, so that a configuration's own mistakes are named first. */
-	if (c->auth_mode == QSGD_AUTH_REQUIRED && !c->security_section &&
-	    (!c->tls_enabled || c->tls_verify == QSGD_TLS_VERIFY_NONE))
-		return qsg_errf(errmsg, QSG_RC_CONFIG,
-				"no [security] section: authentication is required by default, "
-				"and it needs [tls] (key, cert, ca) so that passwords and member "
-				"links are protected; configure [tls] and [security] "
-				"(docs/security.md \"Secure by default\"), or, for a local demo "
-				"only, write [security] authentication = none (insecure: anyone "
-				"who reaches the ports can do anything)");
 	if (c->auth_mode == QSGD_AUTH_REQUIRED &&
 	    (!c->tls_enabled || c->tls_verify == QSGD_TLS_VERIFY_NONE))
-		return qsg_errf(errmsg, QSG_RC_CONFIG,
-				"[security] authentication = required needs [tls] with verify "
-				"required or optional: passwords must not cross the network in "
-				"clear, and member links are accepted only from a verified "
-				"member certificate");
+		return qsg_errf(errmsg, QSG_RC_CONFIG, "%s",
+				c->security_section
+				    ? "[security] authentication = required needs [tls] with "
+				      "verify required or optional: passwords must not cross "
+				      "the network in clear, and member links are accepted "
+				      "only from a verified member certificate"
+				    : "no [security] section: authentication is required by "
+				      "default, and it needs [tls] (key, cert, ca) so that "
+				      "passwords and member links are protected; configure "
+				      "[tls] and [security] (docs/security.md \"Secure by "
+				      "default\"), or, for a local demo only, write [security] "
+				      "authentication = none (insecure: anyone who reaches the "
+				      "ports can do anything)");
 	return QSG_OK;
 }
