@@ -17,7 +17,7 @@
 #   - P restarted: its channel initiator resumes G.P (in-doubt batch
 #     resolved from the remote's SYNCQ) and every message of both channels
 #     arrives exactly once.
-. "$(dirname "$0")/lib.sh" 44200
+. "$(dirname "$0")/lib.sh" 25600
 N1=${CHPRIV_MESSAGES:-500}
 N2=${CHPRIV_MESSAGES2:-2000}
 BOUND=${CHPRIV_BOUND_S:-60}

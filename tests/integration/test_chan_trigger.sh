@@ -11,8 +11,8 @@
 #   5. ALTER QLOCAL(QMR.D) TRIGGER TRIGTYPE(DEPTH) TRIGDPTH(5): the channel
 #      starts at the fifth message, not before, and TRIGGER is turned off.
 # The attributes are defined, altered and displayed through qsgadm.
-# Ports 43000-43150 unless QSG_PORT_BASE says otherwise.
-. "$(dirname "$0")/lib.sh" 43000
+# Ports 25800-25950 unless QSG_PORT_BASE says otherwise.
+. "$(dirname "$0")/lib.sh" 25800
 
 # Fields of DISPLAY QLOCAL(Q) ALL: qattr CONN Q FIELD...
 qattr() {
