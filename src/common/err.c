@@ -40,7 +40,7 @@ static const struct rc_desc rc_table[] = {
     {QSG_RC_Q_MGR_STOPPING, "QSG_RC_Q_MGR_STOPPING", "the member is stopping"},
     {QSG_RC_UNEXPECTED_ERROR, "QSG_RC_UNEXPECTED_ERROR", "an unexpected internal error occurred"},
     {QSG_RC_FUNCTION_NOT_SUPPORTED, "QSG_RC_FUNCTION_NOT_SUPPORTED",
-     "the function needs a higher command level than the group's (a member runs an older build)"},
+     "the function needs a higher command level than the group's (a member runs an older build, or has not yet reported its level after starting: retry)"},
     {QSG_RC_NOT_AUTHORIZED, "QSG_RC_NOT_AUTHORIZED",
      "not authorized: the user id and password, or the certificate, were not accepted"},
     {QSG_RC_SSL_INITIALIZATION_ERROR, "QSG_RC_SSL_INITIALIZATION_ERROR",
