@@ -27,7 +27,8 @@ libqsgd_la_LIBADD = libqsgtls.la libqsgpw.la $(SSL_LIBS)
 
 qsgd_SOURCES = \
 	src/qsgd/daemon.h src/qsgd/submit.c src/qsgd/wiring.c \
-	src/qsgd/server.h src/qsgd/server.c src/qsgd/auth.h src/qsgd/auth.c \
+	src/qsgd/server.h src/qsgd/server_int.h src/qsgd/server.c \
+	src/qsgd/server_conn.c src/qsgd/server_req.c src/qsgd/auth.h src/qsgd/auth.c \
 	src/qsgd/catchup.h src/qsgd/catchup.c \
 	src/qsgd/adminsrv.h src/qsgd/adminsrv.c \
 	src/qsgd/notify.h src/qsgd/notify.c \

@@ -1,4 +1,4 @@
-#include "server.h"
+#include "server_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +7,6 @@
 
 #include "admin/mqsc.h"
 #include "adminsrv.h"
-#include "auth.h"
 #include "catchup.h"
 #include "chan/chproto.h"
 #include "chan/chinit.h"
@@ -16,229 +15,13 @@
 #include "looplag.h"
 #include "metrics.h"
 #include "net.h"
-#include "proto/proto.h"
 #include "raft-glue/glue.h"
-#include "stream.h"
 #include "tlsstream.h"
 #include "notify.h"
-#include "waiters.h"
-
-#define LISTEN_BACKLOG 511
-
-#define CONN_XSEQ 8 /* struct conn xseq */
-
-enum conn_kind { CONN_NEW = 0, CONN_CLIENT = 1, CONN_MEMBER = 2, CONN_CHANNEL = 3 };
-enum sess_state { SESS_NONE = 0, SESS_ATTACHING = 1, SESS_ATTACHED = 2 };
-
-struct conn {
-	struct stream stream;
-	struct server *srv;
-	struct conn *next; /* open connections */
-	struct conn *prev;
-	unsigned refs; /* 1 while the socket is open + 1 per request in flight */
-	bool closed; /* socket gone: replies are dropped */
-	int kind; /* enum conn_kind */
-	int sess; /* enum sess_state */
-	uint64_t client_id;
-	uint64_t epoch;
-	uint32_t member_id; /* member connections: the peer's id */
-	unsigned inflight;
-	struct sreq *parked; /* GETs waiting for messages */
-	struct chrcv *chan; /* CONN_CHANNEL: the receiving channel instance */
-	bool authing; /* the HELLO's credentials are being checked (auth.h) */
-	struct auth_id id; /* who is connected (client connections) */
-	struct auth_cache acache; /* its authorities (auth_authority_cached) */
-	/* The chunked messages GETX/BROWSEX gave this connection last (their
-	 * seqnos): GET_PART reads parts of those only, unless the identity
-	 * bypasses the authority records (docs/security.md). */
-	uint64_t xseq[CONN_XSEQ];
-	unsigned xseq_next;
-};
-
-/* One request in flight. */
-struct sreq {
-	struct conn *c;
-	uint32_t reqid;
-	uint8_t op; /* enum proto_op */
-	/* GET with wait */
-	struct waiter w;
-	struct sreq *pnext; /* conn->parked list */
-	struct sreq *pprev;
-	bool parked;
-	int32_t wait_ms;
-	uint64_t deadline; /* uv_now */
-	uint64_t gen; /* d->notify_gen when last submitted */
-	char queue[FSM_NAME_MAX + 1];
-	uint8_t *cmd; /* encoded GET, for resubmission */
-	size_t cmd_len;
-	/* ADMIN */
-	char *admin_text;
-};
-
-struct server {
-	struct qsgd *d;
-	uv_tcp_t listener;
-	bool listening;
-	struct stream_set set;
-	struct conn *conns;
-	size_t nconns; /* open */
-	size_t nlive; /* not yet freed */
-	unsigned nclosed; /* of listener + set (3 handles) */
-	bool closing;
-	bool fenced;
-	struct admin_env admin;
-	struct auth auth;
-};
-
-static void server_maybe_free(struct server *s)
-{
-	if (s->closing && s->nclosed == 3 && s->nlive == 0) {
-		waiters_close(s->d->waiters);
-		s->d->waiters = NULL;
-		free(s);
-	}
-}
-
-/* ---- connections and replies ---- */
-
-static void conn_unref(struct conn *c)
-{
-	if (--c->refs > 0)
-		return;
-	struct server *s = c->srv;
-	free(c);
-	s->nlive--;
-	server_maybe_free(s);
-}
-
-static void reply(struct conn *c, const struct proto_resp *resp)
-{
-	if (c->closed || c->stream.closing || c->stream.draining)
-		return;
-	int rc = proto_resp_encode(resp, &c->stream.out);
-	if (rc != QSG_OK) {
-		/* Could not encode (e.g. too large): answer with the reason. */
-		struct proto_resp e;
-		memset(&e, 0, sizeof e);
-		e.op = resp->op;
-		e.reqid = resp->reqid;
-		e.rc = rc;
-		e.text.p = (const uint8_t *)qsg_rc_text(rc);
-		e.text.len = strlen((const char *)e.text.p);
-		proto_resp_encode(&e, &c->stream.out);
-	}
-	stream_mark(&c->stream);
-}
-
-static bool known_op(uint8_t op)
-{
-	return (op >= PROTO_HELLO && op <= PROTO_PING) || op == PROTO_FORWARD ||
-	       op == PROTO_FETCH || (op >= PROTO_PUT_CHUNK && op <= PROTO_GET_DONE);
-}
-
-static void reply_rc(struct conn *c, uint8_t op, uint32_t reqid, int rc, const char *text)
-{
-	struct proto_resp resp;
-	memset(&resp, 0, sizeof resp);
-	/* A request whose op could not be read is answered as PING. */
-	resp.op = known_op(op) ? op : PROTO_PING;
-	resp.reqid = reqid;
-	resp.rc = rc;
-	if (rc != QSG_OK) {
-		if (text == NULL || text[0] == '\0')
-			text = qsg_rc_text(rc);
-		resp.text.p = (const uint8_t *)text;
-		resp.text.len = strlen(text);
-	}
-	reply(c, &resp);
-}
-
-static void get_expired(struct waiter *w);
-static void get_woken(struct waiter *w);
-
-static struct sreq *req_new(struct conn *c, uint8_t op, uint32_t reqid)
-{
-	struct sreq *r = calloc(1, sizeof *r);
-	if (r == NULL)
-		return NULL;
-	r->c = c;
-	r->op = op;
-	r->reqid = reqid;
-	r->w.data = r;
-	r->w.wake = get_woken;
-	r->w.expire = get_expired;
-	c->refs++;
-	c->inflight++;
-	return r;
-}
-
-static void req_freed(struct waiter *w)
-{
-	struct sreq *r = w->data;
-	struct conn *c = r->c;
-	free(r->cmd);
-	if (r->admin_text != NULL) /* may hold a PASSWORD(...) */
-		pwhash_wipe(r->admin_text, strlen(r->admin_text));
-	free(r->admin_text);
-	free(r);
-	conn_unref(c);
-}
-
-static void unpark(struct sreq *r)
-{
-	if (!r->parked)
-		return;
-	struct conn *c = r->c;
-	waiters_cancel(&r->w);
-	if (r->pprev != NULL)
-		r->pprev->pnext = r->pnext;
-	else
-		c->parked = r->pnext;
-	if (r->pnext != NULL)
-		r->pnext->pprev = r->pprev;
-	r->pnext = r->pprev = NULL;
-	r->parked = false;
-}
-
-/* The request is finished (replied or dropped). */
-static void req_done(struct sreq *r)
-{
-	unpark(r);
-	r->c->inflight--;
-	waiters_release(&r->w, req_freed);
-}
 
 static void conn_closed(struct stream *st)
 {
-	struct conn *c = st->data;
-	struct server *s = c->srv;
-	struct qsgd *d = s->d;
-
-	c->closed = true;
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	s->nconns--;
-	while (c->parked != NULL)
-		req_done(c->parked);
-	if (c->kind == CONN_CHANNEL && c->chan != NULL) {
-		chrcv_closed(c->chan);
-		c->chan = NULL;
-	}
-	if (c->kind == CONN_CLIENT && c->sess == SESS_ATTACHED) {
-		struct fsm_cmd cmd;
-		memset(&cmd, 0, sizeof cmd);
-		cmd.op = FSM_OP_DETACH;
-		cmd.client_id = c->client_id;
-		cmd.epoch = c->epoch;
-		qsgd_submit(d, &cmd, NULL, NULL);
-	}
-	QLOG_DBG(d->log, "QSG1003D", "connection closed (client_id %016llx)",
-		 (unsigned long long)c->client_id);
-	conn_unref(c);
+	conn_gone(st->data);
 }
 
 static void conn_error(struct stream *st, int rc, uint32_t reqid)
@@ -403,7 +186,7 @@ static void cmd_done(void *arg, int status, const void *result, size_t len)
 			c->sess = SESS_NONE;
 		reply_rc(c, r->op, r->reqid, res.rc, NULL);
 		if (res.rc == QSG_RC_SESSION_FENCED)
-			stream_close_after_write(&c->stream);
+			conn_close_after_write(c);
 		req_done(r);
 		return;
 	}
@@ -479,27 +262,6 @@ static void fwd_done(void *arg, int status, const void *result, size_t len)
 	req_done(r);
 }
 
-static void admin_done(void *arg, int rc, const char *text, struct proto_admin_writer *objects)
-{
-	struct sreq *r = arg;
-	struct proto_resp resp;
-	if (rc != QSG_OK) {
-		reply_rc(r->c, PROTO_ADMIN, r->reqid, rc, text);
-	} else {
-		memset(&resp, 0, sizeof resp);
-		resp.op = PROTO_ADMIN;
-		resp.reqid = r->reqid;
-		if (text != NULL) {
-			resp.text.p = (const uint8_t *)text;
-			resp.text.len = strlen(text);
-		}
-		if (objects != NULL)
-			proto_admin_to_resp(objects, &resp);
-		reply(r->c, &resp);
-	}
-	req_done(r);
-}
-
 /* ---- request dispatch ---- */
 
 static void submit_cmd(struct conn *c, const struct proto_req *req, struct fsm_cmd *cmd)
@@ -525,6 +287,8 @@ static void submit_cmd(struct conn *c, const struct proto_req *req, struct fsm_c
 			return;
 		}
 		r->cmd = qsg_wbuf_take(&w, &r->cmd_len);
+		r->w.wake = get_woken;
+		r->w.expire = get_expired;
 		r->wait_ms = req->u.get.wait_ms;
 		if (r->wait_ms > 0)
 			r->deadline = uv_now(d->loop) + (uint64_t)r->wait_ms;
@@ -541,26 +305,6 @@ static void submit_cmd(struct conn *c, const struct proto_req *req, struct fsm_c
 	}
 }
 
-/* The peer's address, for the log. */
-static void conn_peer(struct conn *c, char *buf, size_t size)
-{
-	struct sockaddr_storage sa;
-	int len = sizeof sa;
-	char host[64];
-	snprintf(buf, size, "?");
-	if (uv_tcp_getpeername(&c->stream.tcp, (struct sockaddr *)&sa, &len) != 0)
-		return;
-	if (sa.ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)&sa;
-		uv_ip4_name(in, host, sizeof host);
-		snprintf(buf, size, "%s:%u", host, (unsigned)ntohs(in->sin_port));
-	} else if (sa.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&sa;
-		uv_ip6_name(in6, host, sizeof host);
-		snprintf(buf, size, "[%s]:%u", host, (unsigned)ntohs(in6->sin6_port));
-	}
-}
-
 /* [security] authentication = required: a member link (forwarding,
  * catch-up) only from a peer whose verified certificate's CN is the name
  * of the member it says it is. */
@@ -569,7 +313,7 @@ static bool member_peer_ok(struct conn *c, uint32_t id)
 	struct qsgd *d = c->srv->d;
 	if (d->cfg->auth_mode != QSGD_AUTH_REQUIRED)
 		return true;
-	const char *cn = tlsstream_peer_cn(&c->stream);
+	const char *cn = conn_cert_cn(c);
 	const struct qsgd_member_cfg *mc = qsgd_config_member(d->cfg, id);
 	struct fsm_member m;
 	if (cn[0] == '\0')
@@ -601,7 +345,7 @@ static void hello_authed(void *arg, int rc, const struct auth_id *id, const char
 	if (rc != QSG_OK) {
 		c->sess = SESS_NONE;
 		reply_rc(c, PROTO_HELLO, reqid, rc, text);
-		stream_close_after_write(&c->stream);
+		conn_close_after_write(c);
 		conn_unref(c);
 		return;
 	}
@@ -620,7 +364,7 @@ static void hello_authed(void *arg, int rc, const struct auth_id *id, const char
 			 auth_principal(&c->id), qm);
 		c->sess = SESS_NONE;
 		reply_rc(c, PROTO_HELLO, reqid, QSG_RC_NOT_AUTHORIZED, text);
-		stream_close_after_write(&c->stream);
+		conn_close_after_write(c);
 		conn_unref(c);
 		return;
 	}
@@ -638,6 +382,11 @@ static void on_hello(struct conn *c, const struct proto_req *req)
 		return;
 	}
 	if (req->u.hello.kind == PROTO_KIND_MEMBER) {
+		if (c->vops != NULL) {
+			reply_rc(c, req->op, req->reqid, QSG_RC_INVALID,
+				 "HELLO: a gateway session is a client");
+			return;
+		}
 		if (!lifecycle_is_member(d, req->u.hello.member_id)) {
 			reply_rc(c, req->op, req->reqid, QSG_RC_INVALID,
 				 "HELLO from a member that is not in the group");
@@ -695,8 +444,8 @@ static void on_hello(struct conn *c, const struct proto_req *req)
 	struct auth_hello h = {
 	    .user = req->u.hello.user,
 	    .password = req->u.hello.password,
-	    .cert_cn = tlsstream_peer_cn(&c->stream),
-	    .tls = c->stream.tls != NULL,
+	    .cert_cn = conn_cert_cn(c),
+	    .tls = conn_tls(c),
 	    .peer = peer,
 	};
 	auth_hello(&s->auth, &h, hello_authed, p);
@@ -748,136 +497,10 @@ static void on_forward(struct conn *c, const struct proto_req *req)
 	}
 }
 
-/* The admin module's view of a connection's identity (admin_authz). */
-static uint32_t admin_authority(void *arg, uint8_t objtype, const char *name)
-{
-	struct conn *c = arg;
-	return auth_authority_cached(&c->srv->auth, &c->acache, &c->id, objtype, name);
-}
-
-static void admin_denied(void *arg, uint32_t need, uint8_t objtype, const char *name,
-			 const char *command)
-{
-	struct conn *c = arg;
-	char peer[80];
-	conn_peer(c, peer, sizeof peer);
-	auth_denied(&c->srv->auth, &c->id, peer, need, objtype, name, command);
-}
-
-/* A client request's authority (docs/security.md "Authority records"): PUT,
- * GET or BROWSE on the queue as the application named it (an alias or a
- * remote queue is checked by that name, as MQ does at MQOPEN); OPEN, which
- * has no intent in this protocol, any of them or INQ. Other requests need
- * nothing beyond CONNECT (GET_PART and GET_DONE continue a GETX or BROWSEX
- * that was checked). true when allowed; otherwise answered with 2035. */
-static bool req_authorized(struct conn *c, const struct proto_req *req, const char *queue)
-{
-	uint32_t need;
-	bool any = false;
-	const char *what;
-	switch (req->op) {
-	case PROTO_PUT:
-	case PROTO_PUT_CHUNK:
-		need = FSM_AUTH_PUT;
-		what = "PUT";
-		break;
-	case PROTO_GET:
-	case PROTO_GETX:
-		need = FSM_AUTH_GET;
-		what = "GET";
-		break;
-	case PROTO_BROWSE:
-	case PROTO_BROWSEX:
-		need = FSM_AUTH_BROWSE;
-		what = "BROWSE";
-		break;
-	case PROTO_OPEN:
-		need = FSM_AUTH_PUT | FSM_AUTH_GET | FSM_AUTH_BROWSE | FSM_AUTH_INQ;
-		any = true;
-		what = "OPEN";
-		break;
-	default:
-		return true;
-	}
-	uint32_t have =
-	    auth_authority_cached(&c->srv->auth, &c->acache, &c->id, FSM_AUTHOBJ_QUEUE, queue);
-	if (any ? (have & need) != 0 : (have & need) == need)
-		return true;
-	char peer[80], text[300], list[160];
-	conn_peer(c, peer, sizeof peer);
-	auth_denied(&c->srv->auth, &c->id, peer, need, FSM_AUTHOBJ_QUEUE, queue, what);
-	mqsc_auth_list(need, list, sizeof list);
-	snprintf(text, sizeof text, "user %s is not authorized to %s: it needs %s%s on QUEUE(%s)",
-		 auth_principal(&c->id), what, any ? "one of " : "", list, queue);
-	reply_rc(c, req->op, req->reqid, QSG_RC_NOT_AUTHORIZED, text);
-	return false;
-}
-
-static void on_admin(struct conn *c, const struct proto_req *req)
-{
-	struct sreq *r = req_new(c, req->op, req->reqid);
-	if (r == NULL || (r->admin_text = malloc(req->u.admin.text.len + 1)) == NULL) {
-		reply_rc(c, req->op, req->reqid, QSG_RC_STORAGE_NOT_AVAILABLE, NULL);
-		if (r != NULL)
-			req_done(r);
-		return;
-	}
-	memcpy(r->admin_text, req->u.admin.text.p, req->u.admin.text.len);
-	r->admin_text[req->u.admin.text.len] = '\0';
-	/* The command runs as the connection's identity (admin_authz): the
-	 * env is copied, the identity is used only during admin_exec. */
-	struct admin_env env = c->srv->admin;
-	struct admin_authz az = {.arg = c,
-				 .authority = admin_authority,
-				 .denied = admin_denied,
-				 .user = auth_principal(&c->id)};
-	env.authz = auth_bypass(&c->srv->auth, &c->id) ? NULL : &az;
-	admin_exec(&env, r->admin_text, req->u.admin.text.len, admin_done, r);
-}
-
 static void conn_frame_1(struct stream *st, const uint8_t *p, size_t len);
 
 /* One frame from a client, a member or a channel partner; its time is
  * charged to the loop-stall monitor's "client" phase. */
-
-/* GET_PART: answered at once from this member's store. NO_MSG_AVAILABLE
- * when the part is not held here (yet: this member may not have applied
- * the put's entries; the client asks again). */
-static void on_get_part(struct conn *c, const struct proto_req *req)
-{
-	struct qsg_wbuf buf;
-	struct proto_resp resp;
-	/* Only parts of a message a GETX/BROWSEX gave this connection (its
-	 * GET or BROWSE authority was checked there). */
-	bool given = auth_bypass(&c->srv->auth, &c->id);
-	for (unsigned i = 0; i < CONN_XSEQ && !given; i++)
-		given = c->xseq[i] != 0 && c->xseq[i] == req->u.part.seqno;
-	if (!given) {
-		char peer[80], name[32];
-		conn_peer(c, peer, sizeof peer);
-		snprintf(name, sizeof name, "message %llu", (unsigned long long)req->u.part.seqno);
-		auth_denied(&c->srv->auth, &c->id, peer, FSM_AUTH_GET | FSM_AUTH_BROWSE,
-			    FSM_AUTHOBJ_QUEUE, name, "GET_PART");
-		reply_rc(c, req->op, req->reqid, QSG_RC_NOT_AUTHORIZED,
-			 "GET_PART: the message was not given to this connection by GETX or "
-			 "BROWSEX");
-		return;
-	}
-	qsg_wbuf_init(&buf);
-	int rc = fsm_read_part(c->srv->d->fsm, req->u.part.seqno, req->u.part.part, req->u.part.len,
-			       req->u.part.crc, &buf);
-	if (rc != QSG_OK) {
-		reply_rc(c, req->op, req->reqid, rc, NULL);
-	} else {
-		memset(&resp, 0, sizeof resp);
-		resp.op = req->op;
-		resp.reqid = req->reqid;
-		resp.u.part.data.p = buf.data;
-		resp.u.part.data.len = buf.len;
-		reply(c, &resp);
-	}
-	qsg_wbuf_close(&buf);
-}
 
 static void conn_frame(struct stream *st, const uint8_t *p, size_t len)
 {
@@ -899,7 +522,7 @@ static void conn_frame_1(struct stream *st, const uint8_t *p, size_t len)
 		chrcv_frame(c->chan, p, len);
 		return;
 	}
-	if (c->kind == CONN_NEW && chp_is_start(p, len)) {
+	if (c->kind == CONN_NEW && c->vops == NULL && chp_is_start(p, len)) {
 		/* An inbound channel on the group port. */
 		struct chinit *ci = c->srv->d->chinit;
 		c->chan = ci != NULL ? chinit_accept(ci, &c->stream) : NULL;
@@ -916,7 +539,7 @@ static void conn_frame_1(struct stream *st, const uint8_t *p, size_t len)
 	if (rc != QSG_OK) {
 		reply_rc(c, req.op, req.reqid, rc, errmsg);
 		if (req.op == PROTO_FETCH) /* a member peer that misspeaks: drop it */
-			stream_close_after_write(&c->stream);
+			conn_close_after_write(c);
 		return;
 	}
 	unsigned limit = c->kind == CONN_MEMBER ? SERVER_MAX_INFLIGHT_MEMBER : SERVER_MAX_INFLIGHT;
@@ -1049,16 +672,9 @@ static void on_connection(uv_stream_t *l, int status)
 	struct conn *c = calloc(1, sizeof *c);
 	if (c == NULL)
 		return;
-	c->srv = s;
+	conn_link(s, c);
 	uv_tcp_init(s->d->loop, &c->stream.tcp);
 	stream_init(&c->stream, &s->set, &conn_ops, c);
-	c->refs = 1;
-	s->nlive++;
-	s->nconns++;
-	c->next = s->conns;
-	if (s->conns != NULL)
-		s->conns->prev = c;
-	s->conns = c;
 	if (uv_accept(l, (uv_stream_t *)&c->stream.tcp) != 0) {
 		stream_close(&c->stream);
 		return;
@@ -1135,8 +751,7 @@ void server_close(struct server *s)
 {
 	s->closing = true;
 	notify_remove(s->d);
-	for (struct conn *c = s->conns; c != NULL; c = c->next)
-		stream_close(&c->stream);
+	conn_close_all(s, true);
 	uv_close((uv_handle_t *)&s->listener, listener_closed);
 	stream_set_close(&s->set, set_closed);
 }
@@ -1148,12 +763,45 @@ void server_set_fenced(struct server *s, bool fenced)
 	s->fenced = fenced;
 	if (!fenced)
 		return;
-	for (struct conn *c = s->conns; c != NULL; c = c->next)
-		if (c->kind != CONN_MEMBER)
-			stream_close(&c->stream);
+	conn_close_all(s, false);
 }
 
 size_t server_connections(const struct server *s)
 {
 	return s->nconns;
+}
+
+/* ---- virtual connections (server.h) ---- */
+
+struct conn *server_vconn_open(struct server *s, const struct server_vconn_ops *ops, void *arg,
+			       const struct server_vconn_peer *peer)
+{
+	if (s->closing)
+		return NULL;
+	struct conn *c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return NULL;
+	conn_link(s, c);
+	c->stream.data = c; /* conn_frame's way to the connection */
+	c->vops = ops;
+	c->varg = arg;
+	c->vtls = peer->tls;
+	snprintf(c->vpeer, sizeof c->vpeer, "%s", peer->peer);
+	snprintf(c->vcn, sizeof c->vcn, "%s", peer->cert_cn != NULL ? peer->cert_cn : "");
+	return c;
+}
+
+void server_vconn_request(struct conn *c, const uint8_t *p, size_t len)
+{
+	if (c->closed || c->vshut)
+		return;
+	conn_frame(&c->stream, p, len);
+}
+
+void server_vconn_close(struct conn *c)
+{
+	if (c->closed)
+		return;
+	c->vshut = true; /* no on_close any more */
+	conn_gone(c);
 }

@@ -23,4 +23,36 @@ void server_close(struct server *s);
 void server_set_fenced(struct server *s, bool fenced);
 size_t server_connections(const struct server *s);
 
+/* Virtual connections: an in-process client of this member (the STOMP
+ * gateway, src/gw). It speaks the client protocol (proto.h) as a libqsg
+ * connection does and gets the same treatment: HELLO with credentials
+ * checked by auth.c and the CONNECT authority, sessions and epochs, PUT
+ * sequence numbers, GET with wait, syncpoint and commit, forwarding to the
+ * leader; closing it detaches the session (its unit of work is backed
+ * out). Requests go in whole encoded frames; replies come out the same way,
+ * possibly before server_vconn_request returns. */
+struct conn;
+struct server_vconn_ops {
+	/* One encoded response frame; p is valid during the call only. */
+	void (*on_reply)(void *arg, const uint8_t *p, size_t len);
+	/* The member ends the connection (refused HELLO, fenced session,
+	 * member fenced or stopping): no reply follows; the owner calls
+	 * server_vconn_close (now or later; not required from on_close). */
+	void (*on_close)(void *arg);
+};
+/* Who is behind it, for auth.c and the log. */
+struct server_vconn_peer {
+	const char *peer; /* e.g. "stomp 10.0.0.1:4711" */
+	const char *cert_cn; /* CN of its verified TLS certificate, or "" / NULL */
+	bool tls;
+};
+/* NULL when out of memory or the server is closing. */
+struct conn *server_vconn_open(struct server *s, const struct server_vconn_ops *ops, void *arg,
+			       const struct server_vconn_peer *peer);
+/* One whole request frame (proto_req_encode's output). */
+void server_vconn_request(struct conn *c, const uint8_t *p, size_t len);
+/* As if the socket closed: the session is detached; no callback after
+ * this. c must not be used again. */
+void server_vconn_close(struct conn *c);
+
 #endif
