@@ -213,6 +213,7 @@ static unsigned op_fields(uint8_t op)
 		return F_SEQ;
 	case FSM_OP_MEMBER_REMOVE:
 	case FSM_OP_MEMBER_REMOVE_BOUNDED:
+	case FSM_OP_MEMBER_REMOVE_QMGR:
 		return F_MEMBER;
 	case FSM_OP_MEMBER_LEVEL:
 		return F_MEMBER | F_SEQ;

@@ -192,6 +192,8 @@ static int apply_cmd(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 		return op_member_join_bounded(f, c, now);
 	case FSM_OP_MEMBER_REMOVE_BOUNDED:
 		return op_member_remove_bounded(f, c, now);
+	case FSM_OP_MEMBER_REMOVE_QMGR:
+		return op_member_remove_qmgr(f, c, now);
 	case FSM_OP_MEMBER_LEVEL:
 		return op_member_level(f, c);
 	case FSM_OP_QMGR_ALTER:

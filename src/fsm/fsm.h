@@ -115,6 +115,12 @@ enum fsm_op {
 	FSM_OP_MEMBER_LEVEL = 57, /* member_id, seq = the command level its
 				   * build applies (fsm_group_cmdlevel); always
 				   * alone in its entry */
+	FSM_OP_MEMBER_REMOVE_QMGR = 58, /* as MEMBER_REMOVE_BOUNDED, and the
+					 * member's private channels
+					 * (QSGDISP(QMGR): definitions, status
+					 * entries, their in-doubt messages)
+					 * leave with its QMGR objects; command
+					 * level 4 */
 	/* Users (fsm_user.c, docs/security.md "Authentication"). */
 	FSM_OP_USER_DEFINE = 60, /* user (+FSM_F_REPLACE): credential required */
 	FSM_OP_USER_ALTER = 61, /* user with user.set: the fields to change */
@@ -137,9 +143,10 @@ enum fsm_op {
  * dispositions LIST/LIST_DLQ, CH_GETBATCH FSM_CHF_ALONE) and queue trigger
  * attributes. Level 3: private channels (CHDEFINE/CHALTER with
  * FSM_CA_QSGDISP); users (USER_DEFINE, USER_ALTER, USER_DELETE);
- * authority records (AUTHREC_SET, AUTHREC_DELETE). */
+ * authority records (AUTHREC_SET, AUTHREC_DELETE). Level 4: MEMBER_REMOVE_QMGR
+ * (a forgotten member's private channels leave with it). */
 #define FSM_CMDLEVEL_MIN 1
-#define FSM_CMDLEVEL 3
+#define FSM_CMDLEVEL 4
 
 /* Command flags (FSM_F_SYNCPOINT .. FSM_F_GEN_MSGID, the message flags, are
  * in common/msg.h). */

@@ -518,6 +518,7 @@ int op_member_fail_bounded(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_member_join_bounded(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_member_remove_bounded(struct fsm *f, const struct fsm_cmd *c, int64_t now);
+int op_member_remove_qmgr(struct fsm *f, const struct fsm_cmd *c, int64_t now);
 int op_member_level(struct fsm *f, const struct fsm_cmd *c);
 
 /* fsm_chan.c */

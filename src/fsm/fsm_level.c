@@ -41,6 +41,8 @@ unsigned fsm_cmd_level(const struct fsm_cmd *c)
 	switch (c->op) {
 	case FSM_OP_MEMBER_LEVEL:
 		return 2;
+	case FSM_OP_MEMBER_REMOVE_QMGR:
+		return 4; /* docs/channels.md "Private channels" */
 	case FSM_OP_USER_DEFINE:
 	case FSM_OP_USER_ALTER:
 	case FSM_OP_USER_DELETE:

@@ -1,8 +1,9 @@
 /* State machine, members and leases: the member table (sorted by id) and
  * the apply functions of MEMBER_JOIN, LEASE_RENEW, MEMBER_FAIL and
  * MEMBER_REMOVE, and of their bounded forms (the backout of the member's
- * sessions' units of work bounded, the rest pending: fsm.h). Internal to
- * src/fsm (fsm_int.h). */
+ * sessions' units of work bounded, the rest pending: fsm.h), and of
+ * MEMBER_REMOVE_QMGR (its private channels go too). Internal to src/fsm
+ * (fsm_int.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,9 +132,89 @@ int op_member_fail_bounded(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	return member_fail(f, c, now, FSM_BACKOUT_BUDGET);
 }
 
-/* MEMBER_REMOVE (bounded false: every backout in this apply) and
- * MEMBER_REMOVE_BOUNDED. */
-static int member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now, bool bounded)
+/* --- MEMBER_REMOVE_QMGR: the member's private channels ------------------ */
+
+/* Whether d is a private channel of member id. */
+static bool chdef_of(const struct fsm_chattrs *d, uint32_t id)
+{
+	return FSM_CH_PRIVATE(d) && d->scope == id;
+}
+
+/* Whether status entry e belongs to a private channel of member id (the
+ * tables are few objects: linear; fsm_chan.c's lookups would make a cycle
+ * between the two files). */
+static bool chst_of(const struct fsm *f, const struct chst *e, uint32_t id)
+{
+	for (size_t i = 0; i < f->nchdefs; i++)
+		if (strcmp(f->chdefs[i].name, e->s.name) == 0)
+			return chdef_of(&f->chdefs[i], id);
+	return false;
+}
+
+/* Its in-doubt batches: the messages locked to the entries of its private
+ * channels leave the state (they are messages of its own transmission
+ * queues, which leave in the same apply). At most a batch window each. */
+static void chan_drop_locked(struct fsm *f, uint32_t id)
+{
+	for (size_t j = 0; j < f->nchsts; j++) {
+		struct chst *e = f->chsts[j];
+		if (e->lk_head == NULL || !chst_of(f, e, id))
+			continue;
+		struct qmsg *m = e->lk_head;
+		while (m != NULL) {
+			struct qmsg *next = m->uow_next;
+			m->q->uncommitted--;
+			m->q->curdepth--;
+			m->uow_next = NULL;
+			msg_free(f, m);
+			m = next;
+		}
+		e->lk_head = e->lk_tail = NULL;
+		e->s.indoubt = 0;
+	}
+}
+
+static bool chst_parked_any(const struct chst *e)
+{
+	for (uint32_t i = 0; i < FSM_CH_BLK_MAX; i++)
+		if (e->pk[i] != NULL && e->pk[i]->l.nvisible > 0)
+			return true;
+	return false;
+}
+
+/* Its private channels' status entries and definitions, after its queues
+ * went (their parks with them: reap_queue). An entry that still parks
+ * messages (of a queue that could not go) keeps its channel. SYNCQ records
+ * stay, as after DELETE CHANNEL. */
+static void chan_drop_private(struct fsm *f, uint32_t id)
+{
+	size_t k = 0;
+	for (size_t j = 0; j < f->nchsts; j++) {
+		struct chst *e = f->chsts[j];
+		if (chst_of(f, e, id) && e->s.indoubt == 0 && !chst_parked_any(e)) {
+			park_free_all(e); /* empty */
+			free(e);
+		} else {
+			f->chsts[k++] = e;
+		}
+	}
+	f->nchsts = k;
+	k = 0;
+	for (size_t i = 0; i < f->nchdefs; i++) {
+		bool keep = !chdef_of(&f->chdefs[i], id);
+		for (size_t j = 0; !keep && j < f->nchsts; j++)
+			keep = strcmp(f->chsts[j]->s.name, f->chdefs[i].name) == 0;
+		if (keep)
+			f->chdefs[k++] = f->chdefs[i];
+	}
+	f->nchdefs = k;
+}
+
+/* MEMBER_REMOVE (bounded false: every backout in this apply),
+ * MEMBER_REMOVE_BOUNDED and MEMBER_REMOVE_QMGR (chans: its private
+ * channels go too). */
+static int member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now, bool bounded,
+			 bool chans)
 {
 	struct fsm_member *m = member_find(f, c->member_id);
 	if (m == NULL)
@@ -159,10 +240,17 @@ static int member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now, bo
 	size_t n;
 	if ((rc = queues_sorted(f, &v, &n)) != QSG_OK)
 		return rc;
+	/* MEMBER_REMOVE_QMGR: its private channels too (docs/channels.md
+	 * "Private channels"): their in-doubt messages first, so that their
+	 * transmission queues can go. */
+	if (chans)
+		chan_drop_locked(f, c->member_id);
 	for (size_t k = 0; k < n; k++)
 		if (v[k]->attrs.scope == c->member_id && v[k]->opens == 0 && v[k]->uncommitted == 0)
 			queue_destroy(f, v[k]);
 	free(v);
+	if (chans)
+		chan_drop_private(f, c->member_id);
 	size_t i = (size_t)(m - f->members);
 	memmove(&f->members[i], &f->members[i + 1], (f->nmembers - i - 1) * sizeof *f->members);
 	f->nmembers--;
@@ -172,10 +260,15 @@ static int member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now, bo
 
 int op_member_remove(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 {
-	return member_remove(f, c, now, false);
+	return member_remove(f, c, now, false, false);
 }
 
 int op_member_remove_bounded(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 {
-	return member_remove(f, c, now, true);
+	return member_remove(f, c, now, true, false);
+}
+
+int op_member_remove_qmgr(struct fsm *f, const struct fsm_cmd *c, int64_t now)
+{
+	return member_remove(f, c, now, true, true);
 }

@@ -328,6 +328,16 @@ static bool in_config(const struct scan *sc, uint32_t id)
 	return false;
 }
 
+/* The op that forgets a member: MEMBER_REMOVE_QMGR (its private channels
+ * leave with it, docs/channels.md "Private channels") once every member in
+ * the table applies level 4, MEMBER_REMOVE_BOUNDED before (an older build
+ * could not decode it). */
+static uint8_t remove_op(struct fsm *f)
+{
+	return fsm_group_cmdlevel(f) >= 4 ? FSM_OP_MEMBER_REMOVE_QMGR
+					  : FSM_OP_MEMBER_REMOVE_BOUNDED;
+}
+
 static int scan_member(void *arg, const struct fsm_member *m)
 {
 	struct scan *sc = arg;
@@ -357,11 +367,14 @@ static int scan_member(void *arg, const struct fsm_member *m)
 	memset(&cmd, 0, sizeof cmd);
 	/* The bounded forms: the backout of its units of work continues in
 	 * BACKOUT_PENDING commands (backout_kick), no apply is O(messages).
-	 * MEMBER_REMOVE after an older leader refused op 56 (legacy_ops). */
+	 * MEMBER_REMOVE after an older leader refused op 56 (legacy_ops);
+	 * MEMBER_REMOVE_QMGR once the group is at level 4 (remove_op). */
 	if (expired)
 		cmd.op = FSM_OP_MEMBER_FAIL_BOUNDED;
+	else if (l->legacy_ops)
+		cmd.op = FSM_OP_MEMBER_REMOVE;
 	else
-		cmd.op = l->legacy_ops ? FSM_OP_MEMBER_REMOVE : FSM_OP_MEMBER_REMOVE_BOUNDED;
+		cmd.op = remove_op(l->d->fsm);
 	cmd.member_id = m->id;
 	if (expired)
 		cmd.seq = (uint64_t)m->lease_expiry_ms;

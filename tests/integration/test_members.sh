@@ -3,8 +3,8 @@
 # with two producers and a syncpoint consumer running; QM4 joins (join mode,
 # ADD MEMBER on the leader), shows in DISPLAY GROUP and serves clients; then
 # the leader leaves (REMOVE MEMBER on itself, stopped); the group goes on,
-# the removed member is forgotten once its lease lapses, and every
-# acknowledged message is got exactly once.
+# the removed member is forgotten once its lease lapses (its private channel
+# with it), and every acknowledged message is got exactly once.
 . "$(dirname "$0")/lib.sh" 19200
 
 # LEASE and ROLE of QM in DISPLAY GROUP as seen by the member at CONN.
@@ -82,6 +82,24 @@ timeout 20 "$QSGADM" -c "$("$CLUSTER" conn "$("$CLUSTER" leader)")" \
 	fail "DISPLAY GROUP does not list 4 members"
 
 leader=$("$CLUSTER" leader)
+# A private channel of the member that leaves (docs/channels.md "Private
+# channels"): its QMGR objects leave with it once it is forgotten
+# (MEMBER_REMOVE_QMGR, command level 4: wait for the group's level).
+cl=$("$CLUSTER" conn "$leader")
+for ((i = 0; i < 100; i++)); do
+	lvl=$(timeout 10 "$QSGADM" -c "$cl" --json <<<"DISPLAY QMGR" 2>/dev/null |
+		python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['objects'][0]['GRPLEVEL'])" ||
+		true)
+	[ "$lvl" = 4 ] && break
+	sleep 0.2
+done
+[ "$lvl" = 4 ] || fail "GRPLEVEL $lvl, want 4 before the leader leaves"
+"$QSGADM" -c "$cl" <<EOF >"$QSG_RUN_DIR/priv.out" 2>&1 || { cat "$QSG_RUN_DIR/priv.out"; fail "private channel"; }
+DEFINE QLOCAL(PRIV.XQ) USAGE(XMITQ) QSGDISP(QMGR)
+DEFINE CHANNEL(PRIV.LEAVES) CHLTYPE(SDR) CONNAME('127.0.0.1:1') XMITQ(PRIV.XQ) QSGDISP(QMGR)
+EOF
+timeout 10 "$QSGADM" -c "$("$CLUSTER" conn QM4)" <<<"DISPLAY CHANNEL(PRIV.LEAVES)" 2>&1 |
+	grep -q "QSGDISP(QMGR)" || fail "the private channel is not in DISPLAY CHANNEL through QM4"
 log "the leader $leader leaves (producers running: $(kill -0 "$p1" 2>/dev/null && echo yes || echo no))"
 "$CLUSTER" leave "$leader" >"$QSG_RUN_DIR/leave.out" 2>&1 || { cat "$QSG_RUN_DIR/leave.out"; fail "leave $leader"; }
 grep -q "QSG0033I" "$QSG_RUN_DIR/leave.out" || { cat "$QSG_RUN_DIR/leave.out"; fail "no QSG0033I"; }
@@ -104,6 +122,11 @@ for ((i = 0; i < 100; i++)); do
 done
 [ -n "$gone" ] || fail "$leader still in DISPLAY GROUP 20 s after it left"
 grep -q "QSG4007I" "$QSG_RUN_DIR"/QM*.log || fail "no QSG4007I (member forgotten) logged"
+# Its private channel went with it; the name is free for the group again.
+out=$(timeout 10 "$QSGADM" -c "$rest" <<<"DISPLAY CHANNEL(PRIV.LEAVES)" 2>&1 || true)
+grep -q "QSGDISP(QMGR)" <<<"$out" && { echo "$out"; fail "the removed member's private channel is still defined"; }
+"$QSGADM" -c "$rest" <<<"DEFINE CHANNEL(PRIV.LEAVES) CHLTYPE(RCVR)" >/dev/null 2>&1 ||
+	fail "the private channel's name is not free after its member was forgotten"
 # The group goes on: more puts through the survivors.
 seq 1 300 | sed "s/^/r-/" >"$QSG_RUN_DIR/sent.r"
 "$QSGPUT" -c "$rest" T.MEM <"$QSG_RUN_DIR/sent.r" >"$QSG_RUN_DIR/putr.out" 2>&1 ||

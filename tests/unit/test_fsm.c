@@ -1053,7 +1053,8 @@ static void result_decode_rules(void **state)
 	assert_int_equal(fsm_result_decode(FSM_OP_MEMBER_REMOVE_BOUNDED, b, 5, &r, NULL),
 			 QSG_RC_BAD_FRAME);
 	assert_int_equal(fsm_result_decode(FSM_OP_MEMBER_LEVEL, b, 4, &r, NULL), QSG_OK);
-	assert_int_equal(fsm_result_decode(58, b, 4, &r, NULL), QSG_RC_UNKNOWN_OP);
+	assert_int_equal(fsm_result_decode(FSM_OP_MEMBER_REMOVE_QMGR, b, 4, &r, NULL), QSG_OK);
+	assert_int_equal(fsm_result_decode(59, b, 4, &r, NULL), QSG_RC_UNKNOWN_OP);
 	b[0] = 0x33; /* 2099: not a reason code */
 	b[1] = 0x08;
 	assert_int_equal(fsm_result_decode(FSM_OP_GET, b, 4, &r, NULL), QSG_RC_BAD_FRAME);

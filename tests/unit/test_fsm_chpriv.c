@@ -500,6 +500,89 @@ static void private_receiver(void **state)
 	assert_int_equal(st.img.owner, 1);
 }
 
+static int remove_member(struct ctx *x, uint8_t op, uint32_t id)
+{
+	struct fsm_cmd c = {.op = op, .member_id = id};
+	return exec(x, &c);
+}
+
+/* Member 1 with a private sender RUNNING with a batch in doubt on its
+ * private xmitq, a private receiver started, and a shared sender; then
+ * member 1 fails. */
+static void private_world(struct ctx *x)
+{
+	assert_int_equal(qlocal(x, "PXQ", FSM_USAGE_XMITQ, 1), QSG_OK);
+	assert_int_equal(qlocal(x, "SXQ", FSM_USAGE_XMITQ, 0), QSG_OK);
+	assert_int_equal(qremote(x, "RQ", "PXQ"), QSG_OK);
+	assert_int_equal(chdef(x, "PRIV", FSM_CHL_SDR, "PXQ", 1, 0), QSG_OK);
+	assert_int_equal(chdef(x, "PRCV", FSM_CHL_RCVR, "", 1, 0), QSG_OK);
+	assert_int_equal(chdef(x, "SHR", FSM_CHL_SDR, "SXQ", 0, 0), QSG_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(put(x, 1, "RQ", "m"), QSG_OK);
+	assert_int_equal(cas(x, "PRIV", img(0, 0, 0, 0), img(1, 1, FSM_CHS_STARTING, 1)), QSG_OK);
+	assert_int_equal(
+	    cas(x, "PRIV", img(1, 1, FSM_CHS_STARTING, 1), img(1, 1, FSM_CHS_RUNNING, 1)), QSG_OK);
+	assert_int_equal(getbatch(x, "PRIV", 1, 1), QSG_OK);
+	assert_int_equal(x->r.ch.count, 3);
+	assert_int_equal(recv_start(x, "PRCV", 1), QSG_OK);
+	fail_member(x, 1);
+}
+
+/* REMOVE MEMBER: the forgotten member's QMGR objects leave with it, its
+ * private channels included (definitions, status entries, the in-doubt
+ * batch on its private xmitq); shared channels stay, and the name is free
+ * again. */
+static void remove_member_takes_private_channels(void **state)
+{
+	struct ctx *x = *state;
+	private_world(x);
+	assert_int_equal(remove_member(x, FSM_OP_MEMBER_REMOVE_QMGR, 1), QSG_OK);
+	struct fsm_member m;
+	assert_int_equal(fsm_member_get(x->f, 1, &m), QSG_RC_UNKNOWN_OBJECT);
+	struct fsm_chattrs a;
+	assert_int_equal(fsm_channel_get(x->f, "PRIV", &a), QSG_RC_CHANNEL_NOT_FOUND);
+	assert_int_equal(fsm_channel_get(x->f, "PRCV", &a), QSG_RC_CHANNEL_NOT_FOUND);
+	assert_int_equal(fsm_channel_get(x->f, "SHR", &a), QSG_OK);
+	struct fsm_chstatus st;
+	assert_int_equal(fsm_chstatus_get(x->f, "PRIV", "", &st), QSG_RC_CHANNEL_NOT_FOUND);
+	assert_int_equal(fsm_chstatus_get(x->f, "PRCV", "REMOTEQM", &st), QSG_RC_CHANNEL_NOT_FOUND);
+	assert_null(queue_find(x->f, 1, "PXQ"));
+	assert_non_null(queue_find(x->f, 0, "SXQ"));
+	/* Nothing of it is left to reap but its messages. */
+	assert_int_equal(fsm_reap_pending(x->f), 0);
+	/* The name is the group's again. */
+	assert_int_equal(chdef(x, "PRIV", FSM_CHL_SDR, "SXQ", 0, 0), QSG_OK);
+	/* A snapshot of what is left restores. */
+	struct qsg_wbuf w;
+	qsg_wbuf_init(&w);
+	assert_int_equal(fsm_snapshot(x->f, &w), QSG_OK);
+	struct fsm *g;
+	assert_int_equal(fsm_init(&g, NULL), QSG_OK);
+	assert_int_equal(fsm_restore(g, w.data, w.len, NULL), QSG_OK);
+	assert_int_equal(fsm_channel_get(g, "PRCV", &a), QSG_RC_CHANNEL_NOT_FOUND);
+	fsm_close(g);
+	qsg_wbuf_close(&w);
+	/* Its command level: 4, so no older build is handed it. */
+	struct fsm_cmd c = {.op = FSM_OP_MEMBER_REMOVE_QMGR, .member_id = 1};
+	assert_int_equal(fsm_cmd_level(&c), 4);
+}
+
+/* MEMBER_REMOVE_BOUNDED, in logs written before level 4, keeps its
+ * meaning: the private channels stay (an operator deletes them), and so
+ * does the xmitq that holds their in-doubt batch. */
+static void remove_member_bounded_keeps_channels(void **state)
+{
+	struct ctx *x = *state;
+	private_world(x);
+	assert_int_equal(remove_member(x, FSM_OP_MEMBER_REMOVE_BOUNDED, 1), QSG_OK);
+	struct fsm_member m;
+	assert_int_equal(fsm_member_get(x->f, 1, &m), QSG_RC_UNKNOWN_OBJECT);
+	struct fsm_chattrs a;
+	assert_int_equal(fsm_channel_get(x->f, "PRIV", &a), QSG_OK);
+	assert_int_equal(fsm_channel_get(x->f, "PRCV", &a), QSG_OK);
+	assert_non_null(queue_find(x->f, 1, "PXQ"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -512,6 +595,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(xmitq_in_use_by_scope, setup, teardown),
 	    cmocka_unit_test_setup_teardown(private_xmitq_put_and_get, setup, teardown),
 	    cmocka_unit_test_setup_teardown(private_receiver, setup, teardown),
+	    cmocka_unit_test_setup_teardown(remove_member_takes_private_channels, setup, teardown),
+	    cmocka_unit_test_setup_teardown(remove_member_bounded_keeps_channels, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
