@@ -10,6 +10,8 @@
 
 #include "chsdr_int.h"
 
+#include "chclock.h"
+
 static void close_batch(struct chsdr *s);
 static void getbatch_done(void *arg, int status, const void *result, size_t len);
 
@@ -165,7 +167,6 @@ static void getbatch_done_body(void *arg, int status, const void *result, size_t
 	s->idle_since = 0;
 	struct fsm_chiter it;
 	fsm_chiter_result(&it, &res.ch);
-	int64_t wall = qsgd_wall_ms();
 	uint32_t n = 0;
 	/* An injected fault (chinit_inject_fault, test builds) takes the same
 	 * path as a real undecodable batch. */
@@ -201,7 +202,7 @@ static void getbatch_done_body(void *arg, int status, const void *result, size_t
 			cm.msg.body.len = m.body.len - hl;
 		}
 		if (m.expiry_ms != 0)
-			cm.msg.expiry_ms = m.expiry_ms > wall ? m.expiry_ms - wall : 1;
+			cm.msg.expiry_ms = chclock_expiry_left(s->h->d, m.expiry_ms);
 		add_to_batch(s, &cm, n + 1 == res.ch.count);
 		n++;
 	}
@@ -221,14 +222,14 @@ static void getbatch_done_body(void *arg, int status, const void *result, size_t
 }
 
 /* Whether to get a message of a listed destination alone now: no batch
- * open, and the entry's list has one due (leader time, as this member's
- * clock estimates it: a get alone that finds none due waits a tick). */
+ * open, and the entry's list has one due (the group's time, as this member
+ * sees it, chclock.h: a get alone that finds none due waits a tick). */
 static bool alone_due(struct chsdr *s)
 {
 	if (s->open || now_ms(s) < s->alone_next || fsm_group_cmdlevel(s->h->d->fsm) < 2)
 		return false;
 	struct fsm_chstatus st;
-	return chsdr_entry(s, &st) && chcore_blk_due(&st, qsgd_wall_ms());
+	return chsdr_entry(s, &st) && chclock_blk_due(s->h->d, &st);
 }
 
 void chsdr_pump(struct chsdr *s)

@@ -35,6 +35,7 @@ qsgd_SOURCES = \
 	src/chan/chinit.h src/chan/chinit.c src/chan/chhost.h src/chan/chhost.c \
 	src/chan/chsdr.h src/chan/chsdr.c src/chan/chsdr_int.h src/chan/chsdr_conn.c \
 	src/chan/chsdr_settle.c src/chan/chsdr_batch.c src/chan/chsdr_life.c \
+	src/chan/chclock.h src/chan/chclock.c \
 	src/chan/chrcv.h src/chan/chrcv.c \
 	src/qsgd/lifecycle.h src/qsgd/lifecycle.c \
 	src/qsgd/metrics.h src/qsgd/metrics.c \
