@@ -100,6 +100,11 @@ void admin_exec(const struct admin_env *env, const char *text, size_t len, admin
 		free(mc);
 		return;
 	}
+	if (mc->obj == MQSC_OBJ_CHLAUTH) {
+		admin_exec_chlauth(env, mc, done, arg); /* admin_chlauth.c */
+		free(mc);
+		return;
+	}
 	if (mc->obj == MQSC_OBJ_AUTHREC || mc->obj == MQSC_OBJ_ENTAUTH) {
 		admin_exec_authrec(env, mc, done, arg);
 		free(mc);

@@ -696,6 +696,7 @@ void admin_exec_display(const struct admin_env *env, const struct mqsc_cmd *mc, 
 	case MQSC_OBJ_SECURITY:
 	case MQSC_OBJ_AUTHREC: /* admin_authrec.c */
 	case MQSC_OBJ_ENTAUTH:
+	case MQSC_OBJ_CHLAUTH: /* admin_chlauth.c */
 	case MQSC_OBJ_USER: /* admin_user.c */
 		rc = QSG_RC_MQSC_SYNTAX;
 		snprintf(text, sizeof text, "QSG0001E: DISPLAY %s is not supported: %s (%d).",

@@ -117,6 +117,11 @@ bool admin_authorized(const struct admin_env *env, const struct mqsc_cmd *mc, ad
 bool admin_may_see(const struct admin_env *env, const struct mqsc_cmd *mc, uint8_t objtype,
 		   const char *name);
 
+/* --- admin_chlauth.c ------------------------------------------------------- */
+/* SET CHLAUTH, DISPLAY CHLAUTH (MATCH(RUNCHECK) through chlmatch_decide). */
+void admin_exec_chlauth(const struct admin_env *env, const struct mqsc_cmd *mc, admin_done_cb done,
+			void *arg);
+
 /* --- admin_member.c -------------------------------------------------------- */
 /* ADD/REMOVE MEMBER, TRANSFER LEADER, STOP QMGR. */
 void admin_exec_lifecycle(const struct admin_env *env, const struct mqsc_cmd *mc,

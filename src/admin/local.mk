@@ -12,4 +12,5 @@ libqsgadmin_la_SOURCES = \
 	src/admin/mqsc.h src/admin/mqsc_int.h src/admin/mqsc.c src/admin/mqsc_items.c \
 	src/admin/mqsc_names.c src/admin/mqsc_user.c src/admin/admin_user.c \
 	src/admin/mqsc_authrec.c src/admin/admin_authrec.c \
+	src/admin/mqsc_chlauth.c src/admin/admin_chlauth.c \
 	src/chan/chssl.h src/chan/chssl.c

@@ -167,6 +167,7 @@ static const struct word_map objs[] = {
     {"QALIAS", MQSC_OBJ_QALIAS},     {"QA", MQSC_OBJ_QALIAS},	    {"QMSTATUS", MQSC_OBJ_QMSTATUS},
     {"MEMBER", MQSC_OBJ_MEMBER},     {"LEADER", MQSC_OBJ_LEADER},   {"USER", MQSC_OBJ_USER},
     {"SECURITY", MQSC_OBJ_SECURITY}, {"AUTHREC", MQSC_OBJ_AUTHREC}, {"ENTAUTH", MQSC_OBJ_ENTAUTH},
+    {"CHLAUTH", MQSC_OBJ_CHLAUTH},
 };
 
 static int map_find(const struct word_map *m, size_t n, const char *w)
@@ -190,7 +191,7 @@ static bool verb_takes(enum mqsc_verb v, enum mqsc_obj o)
 		       o == MQSC_OBJ_QALIAS || o == MQSC_OBJ_USER ||
 		       (v == MQSC_DELETE && o == MQSC_OBJ_AUTHREC);
 	case MQSC_SET:
-		return o == MQSC_OBJ_AUTHREC;
+		return o == MQSC_OBJ_AUTHREC || o == MQSC_OBJ_CHLAUTH;
 	case MQSC_ALTER:
 		return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL ||
 		       o == MQSC_OBJ_QMGR || o == MQSC_OBJ_QALIAS || o == MQSC_OBJ_USER;
@@ -221,8 +222,9 @@ static bool verb_takes(enum mqsc_verb v, enum mqsc_obj o)
 static bool obj_has_name(enum mqsc_obj o)
 {
 	return o == MQSC_OBJ_QLOCAL || o == MQSC_OBJ_QUEUE || o == MQSC_OBJ_QSTATUS ||
-	       o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL || o == MQSC_OBJ_CHSTATUS ||
-	       o == MQSC_OBJ_QALIAS || o == MQSC_OBJ_MEMBER || o == MQSC_OBJ_USER;
+	       o == MQSC_OBJ_CHLAUTH || o == MQSC_OBJ_QREMOTE || o == MQSC_OBJ_CHANNEL ||
+	       o == MQSC_OBJ_CHSTATUS || o == MQSC_OBJ_QALIAS || o == MQSC_OBJ_MEMBER ||
+	       o == MQSC_OBJ_USER;
 }
 
 static int expect_rparen(struct parser *ps, const char *what)
@@ -345,7 +347,8 @@ static int parse_items(struct parser *ps, struct mqsc_cmd *cmd)
 			 * kept as "A,B,C" (mqsc_user.c splits it). */
 			while ((strcmp(a->keyword, "GROUPS") == 0 ||
 				strcmp(a->keyword, "AUTHADD") == 0 ||
-				strcmp(a->keyword, "AUTHRMV") == 0) &&
+				strcmp(a->keyword, "AUTHRMV") == 0 ||
+				strcmp(a->keyword, "ADDRLIST") == 0) &&
 			       (t->kind == TOK_WORD || t->kind == TOK_QUOTED)) {
 				size_t n = strlen(a->value);
 				if (n + 1 + t->len > MQSC_VALUE_MAX)
@@ -424,10 +427,16 @@ int mqsc_parse(const char *text, size_t len, struct mqsc_cmd *cmd, char *errmsg)
 					tok_desc(t), t->column);
 		bool generic = false;
 		bool chl = cmd->obj == MQSC_OBJ_CHANNEL || cmd->obj == MQSC_OBJ_CHSTATUS;
-		rc = mqsc_check_name_max(t->text, chl ? "channel name" : "object name",
-					 chl ? FSM_CHNAME_MAX : FSM_NAME_MAX,
-					 cmd->verb == MQSC_DISPLAY, false, &generic, t->column,
-					 errmsg);
+		if (cmd->obj == MQSC_OBJ_CHLAUTH) /* a profile: mqsc_chlauth.c checks it */
+			rc = t->len <= FSM_NAME_MAX ? QSG_OK
+						    : qsg_errf(errmsg, QSG_RC_BAD_ATTR,
+							       "CHLAUTH: the channel profile is "
+							       "longer than 48 characters");
+		else
+			rc = mqsc_check_name_max(t->text, chl ? "channel name" : "object name",
+						 chl ? FSM_CHNAME_MAX : FSM_NAME_MAX,
+						 cmd->verb == MQSC_DISPLAY, false, &generic,
+						 t->column, errmsg);
 		if (rc != QSG_OK)
 			return rc;
 		mqsc_copy_str(cmd->name, sizeof cmd->name, t->text);
@@ -451,6 +460,8 @@ int mqsc_parse(const char *text, size_t len, struct mqsc_cmd *cmd, char *errmsg)
 		return mqsc_check_user_items(cmd, errmsg); /* mqsc_user.c */
 	if (cmd->obj == MQSC_OBJ_AUTHREC || cmd->obj == MQSC_OBJ_ENTAUTH)
 		return mqsc_check_authrec_items(cmd, errmsg); /* mqsc_authrec.c */
+	if (cmd->obj == MQSC_OBJ_CHLAUTH)
+		return mqsc_check_chlauth_items(cmd, errmsg); /* mqsc_chlauth.c */
 	return mqsc_check_items(cmd, errmsg);
 }
 

@@ -47,7 +47,7 @@ enum mqsc_verb {
 	MQSC_REMOVE, /* REMOVE MEMBER (qsg's own verb) */
 	MQSC_TRANSFER, /* TRANSFER LEADER (qsg's own verb) */
 	MQSC_REFRESH, /* REFRESH SECURITY TYPE(SSL) */
-	MQSC_SET, /* SET AUTHREC */
+	MQSC_SET, /* SET AUTHREC, SET CHLAUTH */
 };
 
 enum mqsc_obj {
@@ -68,6 +68,7 @@ enum mqsc_obj {
 	MQSC_OBJ_SECURITY, /* REFRESH SECURITY TYPE(SSL) */
 	MQSC_OBJ_AUTHREC, /* SET/DELETE/DISPLAY AUTHREC (mqsc_authrec.c) */
 	MQSC_OBJ_ENTAUTH, /* DISPLAY ENTAUTH (mqsc_authrec.c) */
+	MQSC_OBJ_CHLAUTH, /* SET/DISPLAY CHLAUTH (mqsc_chlauth.c) */
 };
 
 /* WHERE(attribute op value) on DISPLAY: MQ's operators. */
@@ -172,7 +173,17 @@ struct mqsc_cmd {
 	 * AUTHRMV in authrec.rmv; QSGDISP in qsgdisp (0 = GROUP). scope is
 	 * left 0: the executor sets the member for QSGDISP(QMGR). */
 	struct fsm_authrec authrec;
+	/* SET/DISPLAY CHLAUTH (mqsc_chlauth.c): the rule (profile = the
+	 * object name; SET: action ADD when not given, address "*" when not
+	 * given for SSLPEERMAP and USERMAP, usersrc MAP when not given);
+	 * DISPLAY: type 0 = any, chl_match (MATCH, GENERIC when not given),
+	 * and for MATCH(RUNCHECK) the connection to try in address, sslpeer
+	 * and clntuser. */
+	struct fsm_chlauth chlauth;
+	uint8_t chl_match; /* enum mqsc_chl_match */
 };
+
+enum mqsc_chl_match { MQSC_CHL_RUNCHECK = 1, MQSC_CHL_EXACT = 2, MQSC_CHL_GENERIC = 3 };
 
 /* "PUT,GET,..." for an authority mask ("NONE" for 0) into buf[size]. */
 void mqsc_auth_list(uint32_t mask, char *buf, size_t size);

@@ -35,6 +35,8 @@ int mqsc_check_user_items(struct mqsc_cmd *cmd, char *errmsg);
 /* The items of SET/DELETE/DISPLAY AUTHREC and DISPLAY ENTAUTH
  * (mqsc_authrec.c). */
 int mqsc_check_authrec_items(struct mqsc_cmd *cmd, char *errmsg);
+/* The items of SET and DISPLAY CHLAUTH (mqsc_chlauth.c). */
+int mqsc_check_chlauth_items(struct mqsc_cmd *cmd, char *errmsg);
 /* Copy src into dst[size], truncated. */
 void mqsc_copy_str(char *dst, size_t size, const char *src);
 

@@ -79,6 +79,7 @@ struct mqsc_disp_table mqsc_disp_table(enum mqsc_obj o)
 	case MQSC_OBJ_SECURITY:
 	case MQSC_OBJ_AUTHREC: /* mqsc_authrec.c: fixed attributes */
 	case MQSC_OBJ_ENTAUTH:
+	case MQSC_OBJ_CHLAUTH: /* mqsc_chlauth.c */
 		break;
 	}
 	return (struct mqsc_disp_table){NULL, 0, true};

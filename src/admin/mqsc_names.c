@@ -76,6 +76,8 @@ const char *mqsc_obj_name(enum mqsc_obj o)
 		return "AUTHREC";
 	case MQSC_OBJ_ENTAUTH:
 		return "ENTAUTH";
+	case MQSC_OBJ_CHLAUTH:
+		return "CHLAUTH";
 	case MQSC_OBJ_USER:
 		return "USER";
 	}

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "chcore.h"
+#include "qsgd/authchl.h"
 #include "raft-glue/glue.h"
 #include "tls/tls.h"
 
@@ -276,6 +277,12 @@ static void on_start(struct chrcv *r, const uint8_t *p, size_t len)
 		struct fsm_chattrs def;
 		bool have = fsm_channel_get(r->h->d->fsm, x->s.channel, &def) == QSG_OK;
 		rc = check_tls(r, x->s.channel, have ? &def : NULL, errmsg);
+		/* CHLAUTH: the rules of the channel's name (docs/security.md
+		 * "Channel authentication (CHLAUTH)"); MCAUSER is not used. */
+		char mcauser[FSM_NAME_MAX + 1];
+		if (rc == QSG_OK)
+			rc = authchl_check(r->h->d->fsm, r->h->d->log, NULL, 0, x->s.channel,
+					   r->peer, tlsstream_peer_dn(r->st), "", mcauser, errmsg);
 		/* A private receiver (docs/channels.md "Private channels") is
 		 * served by its member only: refused here, the partner goes on
 		 * to its next CONNAME entry. */

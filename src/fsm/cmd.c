@@ -171,6 +171,7 @@ void fsm_chimage_decode(struct qsg_rbuf *r, struct fsm_chimage *i)
 #define F_MSGSEQ 0x8000 /* u64 msg.seqno (GET_DONE) */
 #define F_USER 0x10000 /* the user body (fsm_user.c) */
 #define F_AUTHREC 0x20000 /* the authority record body (fsm_authrec.c) */
+#define F_CHLAUTH 0x40000 /* the channel authentication rule body (fsm_chlauth.c) */
 
 static unsigned op_fields(uint8_t op)
 {
@@ -241,6 +242,8 @@ static unsigned op_fields(uint8_t op)
 	case FSM_OP_AUTHREC_SET:
 	case FSM_OP_AUTHREC_DELETE:
 		return F_AUTHREC;
+	case FSM_OP_CHLAUTH_SET:
+		return F_CHLAUTH;
 	default:
 		return 0;
 	}
@@ -600,6 +603,8 @@ int fsm_cmd_encode(const struct fsm_cmd *c, struct qsg_wbuf *w)
 		user_encode(c->op, &c->user, w);
 	if (f & F_AUTHREC)
 		authrec_encode(c->op, &c->authrec, w);
+	if (f & F_CHLAUTH)
+		chlauth_encode(&c->chlauth, w);
 	return w->err;
 }
 
@@ -698,6 +703,11 @@ int fsm_cmd_decode(const void *p, size_t len, struct fsm_cmd *c, char *errmsg)
 	}
 	if (f & F_AUTHREC) {
 		int rc = authrec_decode(c->op, &r, &c->authrec, errmsg);
+		if (rc != QSG_OK)
+			return rc;
+	}
+	if (f & F_CHLAUTH) {
+		int rc = chlauth_decode(&r, &c->chlauth, errmsg);
 		if (rc != QSG_OK)
 			return rc;
 	}

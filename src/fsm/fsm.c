@@ -75,6 +75,9 @@ void state_free(struct fsm *f)
 	free(f->authrecs);
 	f->authrecs = NULL;
 	f->nauthrecs = f->capauthrecs = 0;
+	free(f->chlauths);
+	f->chlauths = NULL;
+	f->nchlauths = f->capchlauths = 0;
 	free(f->chdefs);
 	free(f->syncqs);
 	f->chsts = NULL;
@@ -228,6 +231,8 @@ static int apply_cmd(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 		return op_authrec_set(f, c);
 	case FSM_OP_AUTHREC_DELETE:
 		return op_authrec_delete(f, c);
+	case FSM_OP_CHLAUTH_SET:
+		return op_chlauth_set(f, c);
 	default:
 		return QSG_RC_UNKNOWN_OP; /* unreachable: decode checked it */
 	}

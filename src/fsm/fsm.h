@@ -34,8 +34,9 @@
 /* 5: channel partner, SYNCQ rinst; 6: compact messages, channel retries;
  * 7: the destination black list of sender status entries; 8: the parked
  * messages of listed destinations; 9: the user table (fsm_user.c); 10: the
- * authority records (fsm_authrec.c) */
-#define FSM_SNAPSHOT_VERSION 10
+ * authority records (fsm_authrec.c); 11: the channel authentication rules
+ * (fsm_chlauth.c) */
+#define FSM_SNAPSHOT_VERSION 11
 #define FSM_MAX_BATCH 65536
 #define FSM_ADDR_MAX 128 /* host:port */
 #define FSM_DESCR_MAX 64
@@ -130,6 +131,9 @@ enum fsm_op {
 	FSM_OP_AUTHREC_SET = 63, /* authrec: key, auth = AUTHADD, rmv = AUTHRMV
 				  * (the record is made when missing) */
 	FSM_OP_AUTHREC_DELETE = 64, /* authrec: key */
+	/* Channel authentication rules (fsm_chlauth.c, docs/security.md
+	 * "Channel authentication (CHLAUTH)"). */
+	FSM_OP_CHLAUTH_SET = 65, /* chlauth: action ADD/REPLACE/REMOVE/REMOVEALL */
 };
 
 /* Command levels (docs/lifecycle.md, "Command levels"). A build applies
@@ -144,7 +148,8 @@ enum fsm_op {
  * attributes. Level 3: private channels (CHDEFINE/CHALTER with
  * FSM_CA_QSGDISP); users (USER_DEFINE, USER_ALTER, USER_DELETE);
  * authority records (AUTHREC_SET, AUTHREC_DELETE). Level 4: MEMBER_REMOVE_QMGR
- * (a forgotten member's private channels leave with it). */
+ * (a forgotten member's private channels leave with it); channel
+ * authentication rules (CHLAUTH_SET). */
 #define FSM_CMDLEVEL_MIN 1
 #define FSM_CMDLEVEL 4
 
@@ -319,6 +324,42 @@ struct fsm_authrec {
 /* The authorities that mean something on an object type (ALL is these). */
 uint32_t fsm_auth_valid(uint8_t objtype);
 
+/* A channel authentication rule (docs/security.md "Channel authentication
+ * (CHLAUTH)", src/fsm/chlmatch.h for the patterns): for the channels a
+ * generic profile names, BLOCKADDR refuses addresses (profile "*" only,
+ * addrlist), ADDRESSMAP/SSLPEERMAP/USERMAP decide (usersrc) who a
+ * connection from an address, with a certificate DN or asserting a user
+ * runs as. The key is profile, type, address, sslpeer, clntuser. */
+enum fsm_chlatype {
+	FSM_CHL_BLOCKADDR = 1,
+	FSM_CHL_ADDRESSMAP = 2,
+	FSM_CHL_SSLPEERMAP = 3,
+	FSM_CHL_USERMAP = 4
+};
+enum fsm_chlusersrc { FSM_CHL_MAP = 1, FSM_CHL_NOACCESS = 2, FSM_CHL_CHANNEL = 3 };
+enum fsm_chlaction {
+	FSM_CHL_ADD = 1, /* a map: new only; BLOCKADDR: addresses added to the list */
+	FSM_CHL_REPLACE = 2, /* made or replaced (BLOCKADDR: the list replaced) */
+	FSM_CHL_REMOVE = 3, /* a map: removed; BLOCKADDR: addresses taken off the list */
+	FSM_CHL_REMOVEALL = 4 /* every rule of the profile and type */
+};
+#define FSM_CHL_ADDR_MAX 64
+#define FSM_CHL_ADDRLIST_MAX 256
+#define FSM_CHL_PEER_MAX 256
+struct fsm_chlauth {
+	char profile[FSM_NAME_MAX + 1]; /* generic channel name ('*') */
+	uint8_t type; /* enum fsm_chlatype */
+	char address[FSM_CHL_ADDR_MAX + 1]; /* maps: the address pattern ("*" any) */
+	char sslpeer[FSM_CHL_PEER_MAX + 1]; /* SSLPEERMAP: DN pattern; else "" */
+	char clntuser[FSM_NAME_MAX + 1]; /* USERMAP: the asserted user; else "" */
+	uint8_t usersrc; /* maps: enum fsm_chlusersrc; BLOCKADDR 0 */
+	uint8_t warn; /* 1: a refusal is only logged (QSG8016W) */
+	char mcauser[FSM_NAME_MAX + 1]; /* USERSRC(MAP): the user it runs as */
+	char descr[FSM_DESCR_MAX + 1];
+	char addrlist[FSM_CHL_ADDRLIST_MAX + 1]; /* BLOCKADDR: "p1,p2,..." */
+	uint8_t action; /* CHLAUTH_SET: enum fsm_chlaction (0 in the state) */
+};
+
 struct fsm_cmd {
 	uint8_t op; /* enum fsm_op */
 	uint32_t flags; /* FSM_F_* */
@@ -343,6 +384,7 @@ struct fsm_cmd {
 	uint32_t total; /* body length of the whole message */
 	struct fsm_user user; /* USER_DEFINE/ALTER/DELETE */
 	struct fsm_authrec authrec; /* AUTHREC_SET/DELETE */
+	struct fsm_chlauth chlauth; /* CHLAUTH_SET */
 };
 
 /* Encode one command (without length prefix). */
@@ -638,9 +680,16 @@ int fsm_authrec_get(struct fsm *f, const struct fsm_authrec *key, struct fsm_aut
 uint32_t fsm_authority(struct fsm *f, uint32_t member_id, const char *user,
 		       const char (*groups)[FSM_NAME_MAX + 1], unsigned ngroups, uint8_t objtype,
 		       const char *name);
-/* Changes with every change of the authority records (and every restore):
- * callers cache fsm_authority's answers by it. */
+/* Changes with every change of the authority records, the users and the
+ * channel authentication rules (and every restore): callers cache
+ * fsm_authority's answers and the identities of their connections by it. */
 uint64_t fsm_authrec_generation(struct fsm *f);
+/* Channel authentication rules (local replica, fsm_chlauth.c): all of
+ * them in key order (valid until the next apply or restore; *n set), and
+ * every rule until cb returns non-zero. */
+const struct fsm_chlauth *fsm_chlauth_rules(struct fsm *f, size_t *n);
+void fsm_chlauth_foreach(struct fsm *f, int (*cb)(void *arg, const struct fsm_chlauth *r),
+			 void *arg);
 /* Entries applied since init/restore and the time of the last one. */
 uint64_t fsm_entries_applied(struct fsm *f);
 int64_t fsm_last_time(struct fsm *f);

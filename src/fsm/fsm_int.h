@@ -289,6 +289,9 @@ struct fsm {
 	struct fsm_authrec *authrecs;
 	size_t nauthrecs, capauthrecs;
 	uint64_t auth_gen;
+	/* Channel authentication rules (fsm_chlauth.c), sorted by key. */
+	struct fsm_chlauth *chlauths;
+	size_t nchlauths, capchlauths;
 	/* Sessions with a backout pending (detached, uow not empty: see
 	 * fsm_backout_pending), by client_id. Derived from the sessions
 	 * (fsm_restore rebuilds it); orders the backout. */
@@ -576,6 +579,14 @@ int op_authrec_set(struct fsm *f, const struct fsm_cmd *c);
 int op_authrec_delete(struct fsm *f, const struct fsm_cmd *c);
 void authrecs_snap(const struct fsm *f, struct qsg_wbuf *out);
 int authrecs_restore(struct fsm *g, struct qsg_rbuf *r, char *errmsg);
+
+/* fsm_chlauth.c: CHLAUTH_SET, its command body and the rules in snapshots
+ * (format 11). */
+void chlauth_encode(const struct fsm_chlauth *a, struct qsg_wbuf *w);
+int chlauth_decode(struct qsg_rbuf *r, struct fsm_chlauth *a, char *errmsg);
+int op_chlauth_set(struct fsm *f, const struct fsm_cmd *c);
+void chlauths_snap(const struct fsm *f, struct qsg_wbuf *out);
+int chlauths_restore(struct fsm *g, struct qsg_rbuf *r, char *errmsg);
 
 /* fsm_xheap.c */
 /* q's expiry heap: m (visible, with an expiry) joins it; QSG_OK, or

@@ -50,6 +50,9 @@ unsigned fsm_cmd_level(const struct fsm_cmd *c)
 	case FSM_OP_AUTHREC_SET:
 	case FSM_OP_AUTHREC_DELETE:
 		return 3; /* authority records (docs/security.md "Authority records") */
+	case FSM_OP_CHLAUTH_SET:
+		return 4; /* channel authentication (docs/security.md "Channel authentication
+			     (CHLAUTH)") */
 	case FSM_OP_QDEFINE:
 	case FSM_OP_QALTER:
 		return (c->attrs.set & FSM_QA_TRIG_MASK) != 0 ? 2 : FSM_CMDLEVEL_MIN;

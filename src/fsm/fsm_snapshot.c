@@ -379,6 +379,10 @@ int fsm_snapshot_format(struct fsm *f, struct qsg_wbuf *out, uint8_t version)
 		authrecs_snap(f, out); /* format 10: the authority records */
 	else if (f->nauthrecs > 0)
 		out->err = QSG_RC_BAD_VERSION; /* nor authority records */
+	if (version >= 11)
+		chlauths_snap(f, out); /* format 11: the channel authentication rules */
+	else if (f->nchlauths > 0)
+		out->err = QSG_RC_BAD_VERSION;
 	free(qs);
 	free(ss);
 	return out->err;
@@ -1079,6 +1083,7 @@ int fsm_restore_decode(const void *p, size_t len, struct fsm_image **out, char *
 		   (rc = restore_chan(g, &r, x, msg)) == QSG_OK &&
 		   (x->version < 9 || (rc = users_restore(g, &r, msg)) == QSG_OK) &&
 		   (x->version < 10 || (rc = authrecs_restore(g, &r, msg)) == QSG_OK) &&
+		   (x->version < 11 || (rc = chlauths_restore(g, &r, msg)) == QSG_OK) &&
 		   qsg_rbuf_left(&r) != 0) {
 		rc = qsg_errf(msg, QSG_RC_BAD_FRAME, "%zu trailing bytes after the snapshot",
 			      qsg_rbuf_left(&r));

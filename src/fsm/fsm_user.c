@@ -175,6 +175,7 @@ int op_user_define(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	memcpy(u->name, c->user.name, sizeof u->name);
 	/* DEFINE sets every field: what was not given is empty. */
 	user_assign(u, &c->user, FSM_UA_ALL, now);
+	f->auth_gen++; /* connections of that user refresh their identity */
 	return QSG_OK;
 }
 
@@ -184,6 +185,7 @@ int op_user_alter(struct fsm *f, const struct fsm_cmd *c, int64_t now)
 	if (u == NULL)
 		return QSG_RC_UNKNOWN_OBJECT;
 	user_assign(u, &c->user, c->user.set, now);
+	f->auth_gen++;
 	return QSG_OK;
 }
 
@@ -194,6 +196,7 @@ int op_user_delete(struct fsm *f, const struct fsm_cmd *c)
 		return QSG_RC_UNKNOWN_OBJECT;
 	memmove(&f->users[pos], &f->users[pos + 1], (f->nusers - pos - 1) * sizeof *f->users);
 	f->nusers--;
+	f->auth_gen++;
 	return QSG_OK;
 }
 

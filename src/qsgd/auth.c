@@ -25,6 +25,53 @@ bool auth_user_fold(const char *s, size_t n, char *out)
 	return fsm_user_name_valid(out);
 }
 
+void auth_peer_host(const char *peer, char *out, size_t size)
+{
+	const char *p = peer != NULL ? peer : "";
+	size_t n;
+	if (p[0] == '[') { /* "[v6]:port" */
+		const char *e = strchr(p, ']');
+		p++;
+		n = e != NULL ? (size_t)(e - p) : strlen(p);
+	} else {
+		const char *e = strrchr(p, ':');
+		n = e != NULL ? (size_t)(e - p) : strlen(p);
+	}
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+/* The slot of a source address (FAILDLAY per address); create: take the
+ * oldest slot when it has none. NULL when it has none and !create. */
+static struct auth_fail *fail_slot(struct auth *a, const char *peer, bool create)
+{
+	char host[64];
+	auth_peer_host(peer, host, sizeof host);
+	struct auth_fail *old = &a->fail[0];
+	for (unsigned i = 0; i < AUTH_FAIL_SLOTS; i++) {
+		if (strcmp(a->fail[i].host, host) == 0 && a->fail[i].host[0] != '\0')
+			return &a->fail[i];
+		if (a->fail[i].until < old->until)
+			old = &a->fail[i];
+	}
+	if (!create)
+		return NULL;
+	memset(old, 0, sizeof *old);
+	snprintf(old->host, sizeof old->host, "%s", host);
+	return old;
+}
+
+/* How long a check from peer waits first: until the delay of its
+ * address's last refusal is over. */
+static uint64_t fail_wait(struct auth *a, const char *peer)
+{
+	struct auth_fail *f = fail_slot(a, peer, false);
+	uint64_t now = uv_now(a->loop);
+	return f != NULL && f->until > now ? f->until - now : 0;
+}
+
 static const char *mode_name(int mode)
 {
 	return mode == QSGD_AUTH_REQUIRED   ? "required"
@@ -69,6 +116,7 @@ int auth_init(struct auth *a, uv_loop_t *loop, const struct qsgd_config *cfg, st
 struct auth_work {
 	uv_work_t work;
 	uv_timer_t timer;
+	uv_timer_t wait; /* FAILDLAY of the address: before the check */
 	struct auth *a;
 	auth_done_cb done;
 	void *arg;
@@ -153,18 +201,26 @@ static void answer_refusal(struct auth_work *w)
 	w->done(w->arg, QSG_RC_NOT_AUTHORIZED, NULL, text);
 }
 
+/* The refusal is answered fail_delay_ms after the end of the delay of the
+ * address's previous refusal (or now): one refusal per delay and address. */
 static void refuse(struct auth_work *w, const char *why)
 {
+	struct auth_fail *f = fail_slot(w->a, w->peer, true);
+	uint64_t now = uv_now(w->a->loop);
+	f->until = (f->until > now ? f->until : now) + w->a->cfg->fail_delay_ms;
 	w->why = why;
 	w->timer.data = w;
 	uv_timer_init(w->a->loop, &w->timer);
-	uv_timer_start(&w->timer, refuse_now, w->a->cfg->fail_delay_ms, 0);
+	uv_timer_start(&w->timer, refuse_now, f->until - now, 0);
 }
 
 static void grant(struct auth_work *w)
 {
-	static const char *const how[] = {"anonymous", "password", "certificate", "break-glass",
-					  "not checked"};
+	static const char *const how[] = {"anonymous",	 "password",	"certificate",
+					  "break-glass", "not checked", "mapped"};
+	w->id.gen = fsm_authrec_generation(w->a->fsm);
+	if (w->id.how == AUTH_PASSWORD || w->id.how == AUTH_CERT)
+		memcpy(w->id.authuser, w->id.user, sizeof w->id.authuser);
 	if (w->id.how != AUTH_ANONYMOUS && w->id.how != AUTH_OFF)
 		QLOG_INFO_(w->a->log, "QSG8011I", "user %s from %s authenticated by %s", w->id.user,
 			   w->peer, how[w->id.how]);
@@ -210,6 +266,24 @@ static bool find_user(struct auth *a, struct auth_work *w)
 	w->id.ngroups = u.ngroups;
 	memcpy(w->id.groups, u.groups, sizeof w->id.groups);
 	return true;
+}
+
+static void queue_check(struct auth_work *w)
+{
+	if (uv_queue_work(w->a->loop, &w->work, work_run, work_after) != 0) {
+		pwhash_wipe(w->password, sizeof w->password);
+		refuse(w, "could not queue the check");
+	}
+}
+
+static void wait_closed(uv_handle_t *h)
+{
+	queue_check(h->data);
+}
+
+static void wait_over(uv_timer_t *t)
+{
+	uv_close((uv_handle_t *)t, wait_closed);
 }
 
 void auth_hello(struct auth *a, const struct auth_hello *h, auth_done_cb done, void *arg)
@@ -268,10 +342,14 @@ void auth_hello(struct auth *a, const struct auth_hello *h, auth_done_cb done, v
 	w->plen = h->password.len <= PWHASH_PASSWORD_MAX ? h->password.len : 0;
 	if (w->plen > 0)
 		memcpy(w->password, h->password.p, w->plen);
-	if (uv_queue_work(a->loop, &w->work, work_run, work_after) != 0) {
-		pwhash_wipe(w->password, sizeof w->password);
-		refuse(w, "could not queue the check");
+	uint64_t wait = fail_wait(a, w->peer);
+	if (wait > 0) { /* the address's last refusal is recent: its delay first */
+		w->wait.data = w;
+		uv_timer_init(a->loop, &w->wait);
+		uv_timer_start(&w->wait, wait_over, wait, 0);
+		return;
 	}
+	queue_check(w);
 }
 
 /* --- authority (docs/security.md "Authority records") --------------------- */

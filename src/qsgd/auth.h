@@ -30,6 +30,7 @@ enum auth_how {
 	AUTH_CERT = 2, /* a user of the group named by the certificate's CN */
 	AUTH_BREAKGLASS = 3, /* this member's [security] admin_user */
 	AUTH_OFF = 4, /* authentication = none: not checked */
+	AUTH_MAPPED = 5, /* a CHLAUTH rule's MCAUSER (authchl.h) */
 };
 
 /* The identity a connection keeps for its life. */
@@ -38,6 +39,27 @@ struct auth_id {
 	char user[FSM_NAME_MAX + 1]; /* "" when anonymous */
 	uint8_t ngroups;
 	char groups[FSM_USER_GROUPS_MAX][FSM_NAME_MAX + 1];
+	/* The user of the group that authenticated (password or certificate;
+	 * kept when a CHLAUTH rule maps the connection to another user): ""
+	 * otherwise. Deleting it ends the connection (authchl_refresh). */
+	char authuser[FSM_NAME_MAX + 1];
+	uint64_t gen; /* fsm_authrec_generation when user and groups were read */
+};
+
+/* Refusals remembered per source address (FAILDLAY per address): an
+ * address whose last refusal is less than fail_delay_ms old has its next
+ * checks started when that delay ends, and each refusal pushes its end
+ * fail_delay_ms further, so reconnecting does not skip the delay. */
+#define AUTH_FAIL_SLOTS 64
+struct auth_fail {
+	char host[64];
+	uint64_t until; /* uv_now ms */
+};
+
+/* Log lines of channel authentication (authchl.c) in the current second. */
+struct auth_loglimit {
+	uint64_t window_ms;
+	unsigned logged, dropped;
 };
 
 struct auth {
@@ -53,6 +75,9 @@ struct auth {
 	 * logged: at most AUTH_DENY_LOG_MAX lines a second. */
 	uint64_t deny_window_ms;
 	unsigned deny_logged, deny_dropped;
+	struct auth_fail fail[AUTH_FAIL_SLOTS];
+	unsigned fail_next;
+	struct auth_loglimit chl_log;
 };
 
 #define AUTH_DENY_LOG_MAX 10
@@ -115,6 +140,10 @@ uint32_t auth_authority_cached(struct auth *a, struct auth_cache *c, const struc
  * says how many were not logged). */
 void auth_denied(struct auth *a, const struct auth_id *id, const char *peer, uint32_t need,
 		 uint8_t objtype, const char *name, const char *what);
+
+/* The host part of a peer address as conn_peer writes it ("10.1.2.3:5000",
+ * "[::1]:5000") into out[size]. */
+void auth_peer_host(const char *peer, char *out, size_t size);
 
 /* Fold a user name to the canonical form (upper case); false when it is
  * not 1..48 of the MQ name characters. out has FSM_NAME_MAX + 1 bytes. */

@@ -29,6 +29,7 @@ qsgd_SOURCES = \
 	src/qsgd/daemon.h src/qsgd/submit.c src/qsgd/wiring.c \
 	src/qsgd/server.h src/qsgd/server_int.h src/qsgd/server.c \
 	src/qsgd/server_conn.c src/qsgd/server_req.c src/qsgd/auth.h src/qsgd/auth.c \
+	src/qsgd/authchl.h src/qsgd/authchl.c \
 	src/qsgd/catchup.h src/qsgd/catchup.c \
 	src/qsgd/adminsrv.h src/qsgd/adminsrv.c \
 	src/qsgd/notify.h src/qsgd/notify.c \
@@ -43,6 +44,7 @@ qsgd_SOURCES = \
 	src/qsgd/httpd.h src/qsgd/httpd.c \
 	src/qsgd/sdnotify.h src/qsgd/sdnotify.c \
 	src/qsgd/hugepages.h src/qsgd/hugepages.c \
+	$(GW_SOURCES) \
 	src/qsgd/main.c
 qsgd_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 qsgd_LDADD = libqsgd.la libqsgadmin.la libqsgglue.la libqsgchan.la libqsgfsm.la libqsgstore.la \

@@ -7,6 +7,7 @@
 
 #include "admin/mqsc.h"
 #include "adminsrv.h"
+#include "authchl.h"
 #include "catchup.h"
 #include "chan/chproto.h"
 #include "chan/chinit.h"
@@ -327,6 +328,7 @@ static bool member_peer_ok(struct conn *c, uint32_t id)
 struct hello_pending {
 	struct conn *c;
 	uint32_t reqid;
+	char mcauser[FSM_NAME_MAX + 1]; /* CHLAUTH USERSRC(MAP) (authchl.h) */
 };
 
 static void hello_attach(struct conn *c, uint32_t reqid);
@@ -336,6 +338,8 @@ static void hello_authed(void *arg, int rc, const struct auth_id *id, const char
 	struct hello_pending *p = arg;
 	struct conn *c = p->c;
 	uint32_t reqid = p->reqid;
+	char mcauser[FSM_NAME_MAX + 1];
+	memcpy(mcauser, p->mcauser, sizeof mcauser);
 	free(p);
 	c->authing = false;
 	if (c->closed) {
@@ -350,6 +354,7 @@ static void hello_authed(void *arg, int rc, const struct auth_id *id, const char
 		return;
 	}
 	c->id = *id;
+	authchl_apply(&c->srv->auth, &c->id, mcauser);
 	/* CONNECT on QMGR (docs/security.md "Authority records"). */
 	const char *qm = c->srv->d->cfg->name;
 	if (!(auth_authority_cached(&c->srv->auth, &c->acache, &c->id, FSM_AUTHOBJ_QMGR, qm) &
@@ -428,18 +433,7 @@ static void on_hello(struct conn *c, const struct proto_req *req)
 		reply_rc(c, req->op, req->reqid, QSG_RC_MEMBER_FENCED, NULL);
 		return;
 	}
-	struct hello_pending *p = malloc(sizeof *p);
-	if (p == NULL) {
-		reply_rc(c, req->op, req->reqid, QSG_RC_STORAGE_NOT_AVAILABLE, NULL);
-		return;
-	}
-	p->c = c;
-	p->reqid = req->reqid;
-	c->client_id = req->u.hello.client_id;
-	c->sess = SESS_ATTACHING; /* other requests: "HELLO is still in progress" */
-	c->authing = true;
-	c->refs++; /* until hello_authed */
-	char peer[80];
+	char peer[80], errmsg[QSG_ERRMSG_SIZE];
 	conn_peer(c, peer, sizeof peer);
 	struct auth_hello h = {
 	    .user = req->u.hello.user,
@@ -448,6 +442,25 @@ static void on_hello(struct conn *c, const struct proto_req *req)
 	    .tls = conn_tls(c),
 	    .peer = peer,
 	};
+	struct hello_pending *p = malloc(sizeof *p);
+	if (p == NULL) {
+		reply_rc(c, req->op, req->reqid, QSG_RC_STORAGE_NOT_AVAILABLE, NULL);
+		return;
+	}
+	/* CHLAUTH before the credentials (docs/security.md). */
+	const char *dn = c->vops != NULL ? "" : tlsstream_peer_dn(&c->stream);
+	if (authchl_hello(&s->auth, &h, dn, p->mcauser, errmsg) != QSG_OK) {
+		free(p);
+		reply_rc(c, req->op, req->reqid, QSG_RC_NOT_AUTHORIZED, errmsg);
+		conn_close_after_write(c);
+		return;
+	}
+	p->c = c;
+	p->reqid = req->reqid;
+	c->client_id = req->u.hello.client_id;
+	c->sess = SESS_ATTACHING; /* other requests: "HELLO is still in progress" */
+	c->authing = true;
+	c->refs++; /* until hello_authed */
 	auth_hello(&s->auth, &h, hello_authed, p);
 }
 
@@ -574,6 +587,11 @@ static void conn_frame_1(struct stream *st, const uint8_t *p, size_t len)
 			 c->sess == SESS_ATTACHING ? "HELLO is still in progress" : NULL);
 		return;
 	}
+	if (!authchl_refresh(&c->srv->auth, &c->id, errmsg, sizeof errmsg)) { /* DELETE USER */
+		reply_rc(c, req.op, req.reqid, QSG_RC_NOT_AUTHORIZED, errmsg);
+		conn_close_after_write(c);
+		return;
+	}
 	memset(&cmd, 0, sizeof cmd);
 	cmd.client_id = c->client_id;
 	cmd.epoch = c->epoch;
@@ -675,7 +693,9 @@ static void on_connection(uv_stream_t *l, int status)
 	conn_link(s, c);
 	uv_tcp_init(s->d->loop, &c->stream.tcp);
 	stream_init(&c->stream, &s->set, &conn_ops, c);
-	if (uv_accept(l, (uv_stream_t *)&c->stream.tcp) != 0) {
+	char peer[80];
+	if (uv_accept(l, (uv_stream_t *)&c->stream.tcp) != 0 ||
+	    (conn_peer(c, peer, sizeof peer), !authchl_accept(&s->auth, peer))) { /* BLOCKADDR */
 		stream_close(&c->stream);
 		return;
 	}

@@ -32,3 +32,18 @@ tests_unit_test_auth_authz_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(INIH_CFLAGS)
 tests_unit_test_auth_authz_LDADD = libqsgd.la libqsgadmin.la libqsgfsm.la libqsgpw.la \
 	libqsgcommon.la $(UV_LIBS) $(INIH_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
 endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_chlmatch
+TESTS += tests/unit/test_chlmatch
+tests_unit_test_chlmatch_SOURCES = tests/unit/test_chlmatch.c
+tests_unit_test_chlmatch_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_chlmatch_LDADD = libqsgfsm.la libqsgcommon.la $(LZ4_LIBS) $(CMOCKA_LIBS)
+endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_fsm_chlauth
+TESTS += tests/unit/test_fsm_chlauth
+tests_unit_test_fsm_chlauth_SOURCES = tests/unit/test_fsm_chlauth.c tests/unit/fsm_harness.c \
+	tests/unit/fsm_harness.h
+tests_unit_test_fsm_chlauth_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_fsm_chlauth_LDADD = libqsgfsm_checked.la libqsgcommon.la $(LZ4_LIBS) $(CMOCKA_LIBS)
+endif
