@@ -47,3 +47,11 @@ tests_unit_test_fsm_chlauth_SOURCES = tests/unit/test_fsm_chlauth.c tests/unit/f
 tests_unit_test_fsm_chlauth_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_fsm_chlauth_LDADD = libqsgfsm_checked.la libqsgcommon.la $(LZ4_LIBS) $(CMOCKA_LIBS)
 endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_mqsc_chlauth
+TESTS += tests/unit/test_mqsc_chlauth
+tests_unit_test_mqsc_chlauth_SOURCES = tests/unit/test_mqsc_chlauth.c
+tests_unit_test_mqsc_chlauth_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_mqsc_chlauth_LDADD = libqsgadmin.la libqsgfsm.la libqsgpw.la libqsgcommon.la \
+	$(SSL_LIBS) $(CMOCKA_LIBS)
+endif
