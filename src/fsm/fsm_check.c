@@ -8,6 +8,7 @@
 
 #include "../common/qsg_assert.h"
 #include "fsm_int.h"
+#include "seqset.h"
 #include "sorted.h"
 
 #ifdef QSG_CHECKED
@@ -342,6 +343,55 @@ static size_t check_reap(const struct fsm *f)
 	return (size_t)n;
 }
 
+/* Every message of the state (queues, parks, units of work, channels'
+ * locked lists) has its own seqno (seqset.h; restore refuses a snapshot
+ * where two share one). */
+struct mvec {
+	struct qmsg **m;
+	size_t n, cap;
+	bool failed;
+};
+
+static void mvec_add_list(struct mvec *v, struct qmsg *head, bool uow)
+{
+	for (struct qmsg *m = head; m != NULL && !v->failed; m = uow ? m->uow_next : m->next) {
+		if (v->n == v->cap) {
+			size_t cap = v->cap ? 2 * v->cap : 1024;
+			struct qmsg **nm = realloc(v->m, cap * sizeof *nm);
+			if (nm == NULL) {
+				v->failed = true; /* no memory for the check: skip it */
+				return;
+			}
+			v->m = nm;
+			v->cap = cap;
+		}
+		v->m[v->n++] = m;
+	}
+}
+
+static void check_seqnos(const struct fsm *f)
+{
+	struct mvec v = {0};
+	for (const struct hmap_node *h = hmap_next(&f->queues, NULL); h != NULL;
+	     h = hmap_next(&f->queues, h))
+		for (int p = 0; p < NPRIO; p++)
+			mvec_add_list(&v, ((const struct queue *)h)->head[p], false);
+	for (const struct hmap_node *h = hmap_next(&f->sessions, NULL); h != NULL;
+	     h = hmap_next(&f->sessions, h))
+		mvec_add_list(&v, ((const struct session *)h)->uow_head, true);
+	for (size_t i = 0; i < f->nchsts; i++) {
+		const struct chst *e = f->chsts[i];
+		mvec_add_list(&v, e->lk_head, true);
+		for (uint32_t k = 0; k < FSM_CH_BLK_MAX; k++)
+			for (int p = 0; e->pk[k] != NULL && p < NPRIO; p++)
+				mvec_add_list(&v, e->pk[k]->l.head[p], false);
+	}
+	uint64_t dup = 0;
+	if (!v.failed)
+		QSG_ASSERT(seqnos_unique(v.m, v.n, &dup) != QSG_RC_BAD_FRAME);
+	free(v.m);
+}
+
 size_t state_check(const struct fsm *f)
 {
 	size_t nq = f->queues.count;
@@ -359,6 +409,7 @@ size_t state_check(const struct fsm *f)
 	walked += check_chan(f, v, nq);
 	walked += check_queues(f, v, nq);
 	walked += check_reap(f);
+	check_seqnos(f);
 	free(v);
 	return walked;
 }

@@ -7,6 +7,7 @@
 
 #include "fsm_int.h"
 
+#include "seqset.h"
 #include "sorted.h"
 
 /* --- snapshot ------------------------------------------------------------ */
@@ -1090,6 +1091,13 @@ int fsm_restore_decode(const void *p, size_t len, struct fsm_image **out, char *
 	}
 	if (rc == QSG_OK && (g->alloc_failed || pend_rebuild(g) != QSG_OK))
 		rc = qsg_errf(msg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
+	/* Corrupt unless every message has its own seqno (seqset.h: O(n)). */
+	uint64_t dup = 0;
+	if (rc == QSG_OK && (rc = seqnos_unique(x->m, x->n, &dup)) != QSG_OK)
+		qsg_errf(msg, rc, "snapshot: %s %llu",
+			 rc == QSG_RC_BAD_FRAME ? "two messages of seqno"
+						: "out of memory at seqno",
+			 (unsigned long long)dup);
 	if (rc != QSG_OK) {
 		if (msg[0] == '\0')
 			qsg_errf(msg, rc, "snapshot truncated or a field is out of range");

@@ -10,3 +10,4 @@ libqsgfsm_la_SOURCES = src/fsm/fsm.h src/fsm/fsm_chan.h src/fsm/fsm_int.h \
 	src/fsm/fsm_snapshot.c src/fsm/fsm_query.c src/fsm/fsm_check.c src/fsm/fsm_reap.c \
 	src/fsm/fsm_body.c src/fsm/fsm_desc.c src/fsm/fsm_expire.c src/fsm/fsm_xheap.c src/fsm/membodies.h src/fsm/membodies.c
 libqsgfsm_la_LIBADD = libqsgcommon.la
+libqsgfsm_la_SOURCES += src/fsm/seqset.h src/fsm/seqset.c

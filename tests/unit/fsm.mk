@@ -102,3 +102,11 @@ tests_unit_test_fsm_index_SOURCES = tests/unit/test_fsm_index.c tests/unit/fsm_h
 tests_unit_test_fsm_index_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_fsm_index_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
+# Restore refuses a snapshot with two messages of one seqno (src/fsm/seqset.h).
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_fsm_seqset
+TESTS += tests/unit/test_fsm_seqset
+tests_unit_test_fsm_seqset_SOURCES = tests/unit/test_fsm_seqset.c tests/unit/fsm_harness.c tests/unit/fsm_harness.h
+tests_unit_test_fsm_seqset_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_fsm_seqset_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
+endif

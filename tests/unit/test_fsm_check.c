@@ -213,6 +213,16 @@ static void break_genid_stored(struct fsm *f)
 	msgid_gen(m->x->msgid, m->seqno, m->put_time_ms);
 }
 
+/* Two messages of one seqno: the held put given A's first seqno. */
+static void break_dup_seqno(struct fsm *f)
+{
+	for (const struct hmap_node *h = hmap_next(&f->sessions, NULL); h != NULL;
+	     h = hmap_next(&f->sessions, h))
+		if (((struct session *)h)->uow_head != NULL)
+			((struct session *)h)->uow_head->seqno =
+			    queue_find(f, 0, "A")->head[4]->seqno;
+}
+
 static void test_check_detects_broken_state(void **state)
 {
 	struct ctx *x = *state;
@@ -236,6 +246,7 @@ static void test_check_detects_broken_state(void **state)
 	assert_non_null(queue_find(x->f, 0, "A")->head[4]->x);
 	expect_abort(x, break_ext_default, "x->backout_count != 0");
 	expect_abort(x, break_genid_stored, "memcmp(x->msgid, gen, FSM_ID_LEN) != 0");
+	expect_abort(x, break_dup_seqno, "seqnos_unique(v.m, v.n, &dup) != QSG_RC_BAD_FRAME");
 	assert_true(state_check(x->f) > 0); /* the parent's state is untouched */
 }
 
