@@ -54,7 +54,9 @@ struct catchup {
 	uint32_t reqid;
 	uint64_t sent_at;
 	size_t nkeys;
-	uint64_t keys[CATCHUP_BATCH];
+	uint64_t keys[CATCHUP_BATCH]; /* missing keys here (records' keys) */
+	uint64_t names[CATCHUP_BATCH]; /* what peers are asked: the current
+					* names (bodystore_fetch_names) */
 	/* The pass over the missing set: cursor = last seqno asked. */
 	uint64_t cursor;
 	uint64_t pass_fills;
@@ -209,14 +211,14 @@ static const char *take_answers(struct catchup *cu, const struct proto_resp *res
 	if (resp->u.fetch.count == 0 || resp->u.fetch.count > cu->nkeys)
 		return "answer count out of range";
 	while ((rc = proto_fetch_next(resp, &cur, &it)) == 1) {
-		if (i >= cu->nkeys || it.seqno != cu->keys[i])
+		if (i >= cu->nkeys || it.seqno != cu->names[i])
 			return "answer for a seqno not asked for";
 		i++;
 		if (!it.found || b == NULL)
 			continue;
 		uint64_t before = b->nmissing;
-		rc = bodystore_fill(b, it.seqno, it.content.p, (uint32_t)it.content.len, it.crc,
-				    errmsg);
+		rc = bodystore_fill(b, cu->keys[i - 1], it.content.p, (uint32_t)it.content.len,
+				    it.crc, errmsg);
 		if (rc != QSG_OK)
 			return errmsg;
 		if (b->nmissing < before) {
@@ -368,7 +370,7 @@ static void send_fetch(struct catchup *cu)
 		req.reqid = c->next_reqid++;
 	} while (req.reqid == 0);
 	req.u.fetch.count = (uint32_t)cu->nkeys;
-	req.u.fetch.seqnos = cu->keys;
+	req.u.fetch.seqnos = cu->names;
 	int rc = proto_req_encode(&req, &c->stream.out);
 	if (rc != QSG_OK) {
 		peer_failed(cu, qsg_rc_name(rc));
@@ -447,6 +449,17 @@ static void step(struct catchup *cu)
 	if (cu->conn->state != CC_READY)
 		return;
 	cu->nkeys = bodystore_missing(b, cu->cursor, cu->keys, CATCHUP_BATCH);
+	/* Each key is asked under its current name (a renamed message's parts
+	 * missing under the records' key); a request's seqnos are strictly
+	 * ascending (docs/protocol.md), so the batch ends before a name that
+	 * is not: the cursor (records' keys) asks for the rest next. */
+	bodystore_fetch_names(b, cu->keys, cu->names, cu->nkeys);
+	for (size_t i = 1; i < cu->nkeys; i++) {
+		if (cu->names[i] <= cu->names[i - 1]) {
+			cu->nkeys = i;
+			break;
+		}
+	}
 	if (cu->nkeys == 0) {
 		end_pass(cu);
 		return;

@@ -149,6 +149,16 @@ size_t bodystore_missing(struct bodystore *b, uint64_t after, uint64_t *keys, si
  * filled twice) is ignored (QSG_OK). */
 int bodystore_fill(struct bodystore *b, uint64_t seqno, const void *content, uint32_t len,
 		   uint32_t crc, char *errmsg);
+/* The keys under which peers are asked for missing keys[0..n) (keys of
+ * bodystore_missing): when a rename names a key's records (a move to a
+ * backout queue of a message whose parts are partly held here: its missing
+ * parts stay under the records' key), the same part under the current
+ * name, the one every member's state uses (a peer that got the content
+ * under that name holds nothing under the old one; bodystore_get resolves
+ * the name on a peer that holds the records under the old key); else the
+ * key itself. O(n) without renames, O((a + n) log a) with a live. */
+void bodystore_fetch_names(const struct bodystore *b, const uint64_t *keys, uint64_t *names,
+			   size_t n);
 /* Serve a peer: append the content of seqno to out and give its crc.
  * QSG_RC_NO_MSG_AVAILABLE when not held (released, or missing here too). */
 int bodystore_get(struct bodystore *b, uint64_t seqno, struct qsg_wbuf *out, uint32_t *crc,

@@ -308,6 +308,38 @@ bool bsalias_reloc(struct bodystore *b, uint64_t key, const struct store_loc *fr
 	return true;
 }
 
+static int by_phys(const void *x, const void *y)
+{
+	const struct balias *a = x, *b = y;
+	return a->phys < b->phys ? -1 : a->phys > b->phys;
+}
+
+void bodystore_fetch_names(const struct bodystore *b, const uint64_t *keys, uint64_t *names,
+			   size_t n)
+{
+	const struct bodystore_aliases *al = b->al;
+	struct balias *v = NULL;
+	size_t nv = 0;
+	if (al != NULL && al->live > 0 && (v = malloc(al->live * sizeof *v)) != NULL) {
+		for (size_t i = 0; i < al->n; i++) {
+			if (al->v[i].phys != 0 && nv < al->live) {
+				v[nv++] = al->v[i];
+			}
+		}
+		qsort(v, nv, sizeof *v, by_phys);
+	}
+	/* Without the table (no memory), every key is asked as it is. */
+	for (size_t k = 0; k < n; k++) {
+		names[k] = keys[k];
+		struct balias key = {.phys = KSEQ(keys[k])};
+		const struct balias *a = nv > 0 ? bsearch(&key, v, nv, sizeof *v, by_phys) : NULL;
+		if (a != NULL) {
+			names[k] = mkey(a->seq, KPART(keys[k]));
+		}
+	}
+	free(v);
+}
+
 size_t bsalias_bytes(const struct bodystore *b)
 {
 	return b->al != NULL ? sizeof *b->al + b->al->cap * sizeof *b->al->v : 0;

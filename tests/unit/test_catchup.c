@@ -5,7 +5,9 @@
  * HELLO as a member, every body filled with its content, replies cut at
  * PROTO_FETCH_CONTENT and the rest asked again, a pass without progress
  * moves on to another member, a peer sending a corrupt body is dropped (and
- * nothing corrupt is stored), and catchup_serve's limits. */
+ * nothing corrupt is stored), catchup_serve's limits, and the parts of a
+ * renamed message (a move to a backout queue) asked under its current
+ * name. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -441,6 +443,96 @@ static void serve_limits(void **state)
 	fake_close(&fk);
 }
 
+/* Parts of chunked messages: part p of the message whose records' key is
+ * k, content a function of (k, p). */
+#define PART_LEN 1000u
+static uint32_t part_of(uint64_t k, uint32_t p, uint8_t *out)
+{
+	msg_content(k * 16 + p, out, PART_LEN);
+	return qsg_crc32c(0, out, PART_LEN);
+}
+
+/* Part p of message k put into s under seqno `as`. */
+static void hold_part(struct bs *s, uint64_t as, uint64_t k, uint32_t p)
+{
+	uint8_t b[PART_LEN];
+	uint32_t crc = part_of(k, p, b);
+	assert_int_equal(bodystore_put_part(&s->b, as, p, NULL, 0, b, PART_LEN, crc), QSG_OK);
+}
+
+static void claim_part(struct bs *s, uint64_t as, uint64_t k, uint32_t p)
+{
+	uint8_t b[PART_LEN];
+	bodystore_claim_part(&s->b, as, p, PART_LEN, part_of(k, p, b));
+}
+
+static void check_part(struct bs *s, uint64_t as, uint64_t k, uint32_t p)
+{
+	uint8_t b[PART_LEN];
+	uint32_t crc = part_of(k, p, b);
+	struct qsg_wbuf w;
+	qsg_wbuf_init(&w);
+	assert_int_equal(bodystore_read_part(&s->b, as, p, PART_LEN, crc, &w), QSG_OK);
+	assert_int_equal(w.len, PART_LEN);
+	assert_memory_equal(w.data, b, PART_LEN);
+	qsg_wbuf_close(&w);
+}
+
+/* Chunked messages moved to a backout queue while a part was still missing
+ * here (docs/storage.md "Moves to a backout queue: rename"): parts 0 and 1
+ * held, part 2 missing under the records' key, an alias new -> old. The
+ * peers hold them under other keys than ours: the leader got message 7
+ * after its move, under its new name 70 only (nothing under 7); member 3
+ * held message 8 before its move (records under 8, alias 80). The
+ * catch-up asks for each missing part under the current name (70, 80), a
+ * peer resolves it, and our part fills under the records' key; message 9
+ * (not moved) is asked under its own key after them, in a request of its
+ * own (a request's seqnos ascend). Before, parts 7/2 and 8/2 were asked as
+ * 7 | 2 << 48 and 8 | 2 << 48, which the leader did not hold: never
+ * filled. */
+static void renamed_parts_fetched_by_current_name(void **state)
+{
+	(void)state;
+	struct env *e = env_new();
+	for (uint32_t p = 0; p < 3; p++) {
+		hold_part(&e->p2.store, 70, 7, p);
+		hold_part(&e->p3.store, 8, 8, p);
+		hold_part(&e->p2.store, 9, 9, p);
+	}
+	assert_int_equal(bodystore_rename(&e->p3.store.b, 8, 80), QSG_OK);
+	for (uint64_t k = 7; k <= 9; k++) {
+		hold_part(&e->me, k, k, 0);
+		hold_part(&e->me, k, k, 1);
+		claim_part(&e->me, k, k, 2); /* to fetch */
+	}
+	assert_int_equal(bodystore_rename(&e->me.b, 7, 70), QSG_OK);
+	assert_int_equal(bodystore_rename(&e->me.b, 8, 80), QSG_OK);
+	/* A snapshot names them 70, 80 and 9. */
+	for (uint32_t p = 0; p < 3; p++) {
+		claim_part(&e->me, 70, 7, p);
+		claim_part(&e->me, 80, 8, p);
+		claim_part(&e->me, 9, 9, p);
+	}
+	bodystore_restored(&e->me.b, 80);
+	assert_int_equal(e->me.b.nmissing, 3);
+	uint64_t keys[4], names[4];
+	assert_int_equal(bodystore_missing(&e->me.b, 0, keys, 4), 3);
+	bodystore_fetch_names(&e->me.b, keys, names, 3);
+	assert_int_equal(names[0], 70 | (uint64_t)2 << 48);
+	assert_int_equal(names[1], 80 | (uint64_t)2 << 48);
+	assert_int_equal(names[2], 9 | (uint64_t)2 << 48);
+
+	catchup_kick(e->cu);
+	assert_true(run_until_missing(e, 0, 10000));
+	for (uint32_t p = 0; p < 3; p++) {
+		check_part(&e->me, 70, 7, p);
+		check_part(&e->me, 80, 8, p);
+		check_part(&e->me, 9, 9, p);
+	}
+	assert_true(e->p3.fetches >= 1); /* 80 was only there */
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -448,6 +540,7 @@ int main(void)
 	    cmocka_unit_test(corrupt_peer_is_dropped),
 	    cmocka_unit_test(leader_asks_the_others),
 	    cmocka_unit_test(serve_limits),
+	    cmocka_unit_test(renamed_parts_fetched_by_current_name),
 	};
 	return cmocka_run_group_tests_name("catchup", tests, NULL, NULL);
 }
