@@ -14,6 +14,9 @@
 #      a new connection from the member that ran channel 1 presents the new
 #      certificate (QMR logs its fingerprint), while channel 1, established
 #      before, keeps running (same epoch) and delivers.
+#   5. CHLAUTH on QMR (SSLPEERMAP USERSRC(NOACCESS) for the group's
+#      certificates on G.TO.R6) refuses that inbound channel with 2035 at
+#      its start; ACTION(REMOVE) lets it deliver.
 . "$(dirname "$0")/lib.sh" 18300
 
 line=$("$CLUSTER" up 3 tls | grep '^QSG_CONN=') || fail "cluster up 3 tls"
@@ -212,4 +215,30 @@ mv "$run/tls/$owner1.key.away" "$run/tls/$owner1.key"
 grep -q "QSG0045E" <<<"$out" || fail "4: no reason for the failed refresh: $out"
 log "4: $(grep QSG0045E <<<"$out")"
 "$QSGADM" -c "$oc" <<<"PING QMGR" >/dev/null || fail "4: $owner1 stopped serving"
+
+# 5. CHLAUTH on an inbound channel (docs/security.md "Channel authentication
+# (CHLAUTH)"): QMR refuses G.TO.R6 from a certificate of O=qsg test
+# (SSLPEERMAP NOACCESS) with 2035 at the channel's start; REMOVE lets it run.
+"$QSGADM" -c "$G" >/dev/null <<EOF2 || fail "5: G.TO.R6"
+DEFINE QLOCAL(XQ6) USAGE(XMITQ)
+DEFINE QREMOTE(TO.R6) RNAME(IN6) RQMNAME(QMR) XMITQ(XQ6)
+DEFINE CHANNEL(G.TO.R6) CHLTYPE(SDR) CONNAME('$R') XMITQ(XQ6) HBINT(1) SHORTTMR(1) LONGTMR(2) SSLCIPH(ANY_TLS13)
+EOF2
+"$QSGADM" -c "$R" >/dev/null <<EOF2 || fail "5: QMR definitions"
+DEFINE QLOCAL(IN6)
+DEFINE CHANNEL(G.TO.R6) CHLTYPE(RCVR) SSLCIPH(ANY_TLS13)
+SET CHLAUTH('G.TO.R6') TYPE(SSLPEERMAP) SSLPEER('O=qsg test') USERSRC(NOACCESS)
+EOF2
+"$QSGPUT" -c "$G" TO.R6 <<<"six" >/dev/null || fail "put TO.R6"
+start_channel "$G" G.TO.R6
+r=$(wait_status "$G" G.TO.R6 RETRYING NOT_AUTHORIZED) || fail "5: G.TO.R6 not refused by CHLAUTH"
+log "5: $r"
+grep -q "QSG8017W channel G.TO.R6 from .* refused by CHLAUTH('G.TO.R6') TYPE(SSLPEERMAP)" "$run/QMR.log" ||
+	fail "5: QMR did not log the CHLAUTH refusal"
+[ "$(depth "$R" IN6)" = 0 ] || fail "5: a message was delivered to IN6"
+"$QSGADM" -c "$R" <<<"SET CHLAUTH('G.TO.R6') TYPE(SSLPEERMAP) SSLPEER('O=qsg test') ACTION(REMOVE)" >/dev/null ||
+	fail "5: REMOVE"
+"$QSGGET" -c "$R" IN6 -n 1 -w 30 >"$run/got6" || fail "5: G.TO.R6 did not deliver after REMOVE"
+[ "$(cat "$run/got6")" = six ] || fail "5: got '$(cat "$run/got6")'"
+log "5: CHLAUTH SSLPEERMAP NOACCESS refused inbound G.TO.R6 (2035); REMOVE let it run"
 log "PASS"
