@@ -43,6 +43,7 @@ void qsgd_config_defaults(struct qsgd_config *c)
 	c->store_write_buffer_kb = 1024;
 	c->store_bytes_per_sync_kb = 8192;
 	c->max_entry_bytes = 4u * 1024 * 1024;
+	c->stomp_max_prefetch = 256;
 	c->max_inflight = 16;
 	c->leader_wait_ms = 3000;
 	c->expire_interval_ms = 10000;
@@ -206,6 +207,13 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 	} else if (strcmp(section, "http") == 0) {
 		if (strcmp(key, "address") == 0)
 			rc = set_addr(c->http, value, what, e);
+		else
+			goto unknown;
+	} else if (strcmp(section, "stomp") == 0) { /* docs/protocols.md */
+		if (strcmp(key, "address") == 0)
+			rc = set_addr(c->stomp, value, what, e);
+		else if (strcmp(key, "max_prefetch") == 0)
+			rc = set_unsigned(&c->stomp_max_prefetch, value, 1, 1024, what, e);
 		else
 			goto unknown;
 	} else if (strcmp(section, "log") == 0) {
@@ -674,6 +682,12 @@ int qsgd_config_validate(struct qsgd_config *c, char *errmsg)
 					"member %s: raft and listen addresses are the same",
 					m->name);
 	}
+	if (c->stomp[0] != '\0' &&
+	    (strcmp(c->stomp, c->listen) == 0 || strcmp(c->stomp, c->raft) == 0 ||
+	     strcmp(c->stomp, c->http) == 0))
+		return qsg_errf(errmsg, QSG_RC_CONFIG,
+				"stomp address %s is also the listener, Raft or http address",
+				c->stomp);
 	if (c->http[0] != '\0' &&
 	    (strcmp(c->http, c->listen) == 0 || strcmp(c->http, c->raft) == 0))
 		return qsg_errf(errmsg, QSG_RC_CONFIG,

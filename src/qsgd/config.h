@@ -59,6 +59,10 @@ struct qsgd_config {
 	unsigned session_expiry_s;
 	/* [http] "" = no HTTP listener (/metrics, /healthz, /readyz) */
 	char http[FSM_ADDR_MAX + 1];
+	/* [stomp] (docs/protocols.md): "" = no STOMP listener; max_prefetch
+	 * bounds a subscription's prefetch-count (default 256). */
+	char stomp[FSM_ADDR_MAX + 1];
+	unsigned stomp_max_prefetch;
 	/* [log] */
 	int log_format; /* enum qlog_format */
 	int join; /* [raft] join / --join: never bootstrap; wait to be added
