@@ -101,11 +101,11 @@ EOF
 # Through QM4 (its replica may apply the definition a moment later).
 seen=""
 for ((i = 0; i < 50; i++)); do
-	timeout 10 "$QSGADM" -c "$("$CLUSTER" conn QM4)" <<<"DISPLAY CHANNEL(PRIV.LEAVES)" 2>&1 |
-		grep -q "QSGDISP(QMGR)" && { seen=1; break; }
+	out=$(timeout 10 "$QSGADM" -c "$("$CLUSTER" conn QM4)" <<<"DISPLAY CHANNEL(PRIV.LEAVES)" 2>&1 || true)
+	grep -q "QSGDISP(QMGR)" <<<"$out" && { seen=1; break; }
 	sleep 0.2
 done
-[ -n "$seen" ] || fail "the private channel is not in DISPLAY CHANNEL through QM4"
+[ -n "$seen" ] || { echo "$out"; fail "the private channel is not in DISPLAY CHANNEL through QM4"; }
 log "the leader $leader leaves (producers running: $(kill -0 "$p1" 2>/dev/null && echo yes || echo no))"
 "$CLUSTER" leave "$leader" >"$QSG_RUN_DIR/leave.out" 2>&1 || { cat "$QSG_RUN_DIR/leave.out"; fail "leave $leader"; }
 grep -q "QSG0033I" "$QSG_RUN_DIR/leave.out" || { cat "$QSG_RUN_DIR/leave.out"; fail "no QSG0033I"; }
