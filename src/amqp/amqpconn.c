@@ -894,6 +894,11 @@ int amqpconn_new(struct amqpconn **out, const struct amqpconn_cfg *cfg,
 	c->cfg.container_id = c->container_id;
 	c->be_ops = be_ops;
 	c->be = be;
+	if (be_ops->open && !(c->be = be_ops->open(be, c))) {
+		free(c);
+		snprintf(errmsg, QSG_ERRMSG_SIZE, "out of memory");
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	}
 	c->io = io;
 	c->ioctx = ioctx;
 	snprintf(c->peer, sizeof c->peer, "%s", peer ? peer : "");

@@ -75,6 +75,9 @@ struct amqp_be_ops {
 	/* The connection is gone: back out what it holds (locked messages,
 	 * the open transaction). No answer is expected after this. */
 	void (*closed)(void *be, struct amqpconn *c);
+	/* (may be NULL) A connection starts: the value returned (NULL:
+	 * refuse it) is the `be` of every later call for it. */
+	void *(*open)(void *be, struct amqpconn *c);
 };
 
 struct amqpconn_io {

@@ -194,6 +194,9 @@ int amqp_msg_from_wire(const uint8_t *p, size_t n, struct amqp_in *out, const ch
 			} else if (code == AMQP_SEC_VALUE && pn_data_type(d) == PN_STRING) {
 				b = pn_data_get_string(d);
 				kind = AMQP_BODY_STRING;
+			} else if (code == AMQP_SEC_VALUE && pn_data_type(d) == PN_BINARY) {
+				b = pn_data_get_binary(d);
+				kind = AMQP_BODY_BINARY;
 			} else {
 				kind = AMQP_BODY_RAW;
 			}
@@ -325,7 +328,8 @@ int amqp_msg_to_wire(const struct fsm_msg *m, uint8_t **out, size_t *outlen)
 	if ((rc = append_data(d, &buf, &len, &cap)) != QSG_OK)
 		goto fail;
 	bool ours = m->props.len >= AMQP_PROPS_HDR &&
-		    memcmp(m->props.p, AMQP_PROPS_MAGIC, 4) == 0 && m->props.p[4] <= AMQP_BODY_RAW;
+		    memcmp(m->props.p, AMQP_PROPS_MAGIC, 4) == 0 &&
+		    m->props.p[4] <= AMQP_BODY_BINARY;
 	enum amqp_body_kind kind = ours ? (enum amqp_body_kind)m->props.p[4] : AMQP_BODY_DATA;
 	if (ours) {
 		rc = append_raw(m->props.p + AMQP_PROPS_HDR, m->props.len - AMQP_PROPS_HDR, &buf,
@@ -362,6 +366,9 @@ int amqp_msg_to_wire(const struct fsm_msg *m, uint8_t **out, size_t *outlen)
 		if (kind == AMQP_BODY_STRING) {
 			pn_data_put_ulong(d, AMQP_SEC_VALUE);
 			pn_data_put_string(d, b);
+		} else if (kind == AMQP_BODY_BINARY) {
+			pn_data_put_ulong(d, AMQP_SEC_VALUE);
+			pn_data_put_binary(d, b);
 		} else {
 			pn_data_put_ulong(d, AMQP_SEC_DATA);
 			pn_data_put_binary(d, b);

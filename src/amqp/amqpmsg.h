@@ -7,8 +7,8 @@
  *   the message-annotations, properties and application-properties
  *   sections, kept verbatim, -> the properties area (after the "AMQ1"
  *   magic and the body kind); one data section -> the body bytes, an
- *   amqp-value string -> its UTF-8 bytes, any other body -> its sections
- *   verbatim.
+ *   amqp-value string -> its UTF-8 bytes, an amqp-value binary -> its
+ *   bytes, any other body -> its sections verbatim.
  * - amqp_msg_to_wire: the reverse for a delivery: a header (durable,
  *   priority, delivery-count = BackoutCount), the kept sections (or, for a
  *   message put by libqsg, a properties section with MsgId/CorrelId as
@@ -34,6 +34,7 @@ enum amqp_body_kind {
 	AMQP_BODY_DATA = 0, /* one data section: the body is its bytes */
 	AMQP_BODY_STRING = 1, /* an amqp-value string: the body is its UTF-8 */
 	AMQP_BODY_RAW = 2, /* anything else: the body sections verbatim */
+	AMQP_BODY_BINARY = 3, /* an amqp-value binary: the body is its bytes */
 };
 
 /* Section descriptor codes (AMQP 1.0 part 3). */

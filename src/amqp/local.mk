@@ -10,3 +10,6 @@ libqsgamqp_la_SOURCES = src/amqp/amqpmsg.h src/amqp/amqpmsg.c \
 	src/amqp/amqplisten.h src/amqp/amqplisten.c
 libqsgamqp_la_CFLAGS = $(AM_CFLAGS) $(PROTON_CFLAGS) $(SSL_CFLAGS)
 libqsgamqp_la_LIBADD = libqsgcommon.la $(PROTON_LIBS) $(SSL_LIBS) $(UV_LIBS)
+# The gateway backend (amqpgw.c: gateway sessions of src/gw) needs the
+# daemon: compiled into qsgd (src/qsgd/local.mk lists AMQPGW_SOURCES).
+AMQPGW_SOURCES = src/amqp/amqpgw.h src/amqp/amqpgw.c

@@ -18,6 +18,7 @@ struct gwreq {
 	uint32_t reqid;
 	uint8_t op;
 	bool retry_ok;
+	bool own_seq; /* PUT with the caller's sequence number: a gap is its error */
 	gwsess_cb cb;
 	void *arg;
 	uint8_t *frame; /* encoded, sent again as is */
@@ -135,7 +136,8 @@ static void send_req(struct gwsess *g, struct gwreq *r)
 }
 
 /* Encode and queue one request; cb gets its answer. */
-static void submit(struct gwsess *g, struct proto_req *q, bool retry_ok, gwsess_cb cb, void *arg)
+static struct gwreq *submit(struct gwsess *g, struct proto_req *q, bool retry_ok, gwsess_cb cb,
+			    void *arg)
 {
 	struct gwreq *r = calloc(1, sizeof *r);
 	struct qsg_wbuf w;
@@ -149,7 +151,7 @@ static void submit(struct gwsess *g, struct proto_req *q, bool retry_ok, gwsess_
 		g->lost_rc = QSG_RC_STORAGE_NOT_AVAILABLE;
 		snprintf(g->lost_text, sizeof g->lost_text, "cannot encode a request");
 		kick(g);
-		return;
+		return NULL;
 	}
 	r->frame = qsg_wbuf_take(&w, &r->len);
 	r->reqid = q->reqid;
@@ -165,9 +167,10 @@ static void submit(struct gwsess *g, struct proto_req *q, bool retry_ok, gwsess_
 		while (*pp != NULL)
 			pp = &(*pp)->next;
 		*pp = r;
-		return;
+		return r;
 	}
 	send_req(g, r);
+	return r;
 }
 
 static void send_hello(struct gwsess *g)
@@ -274,7 +277,8 @@ static void handle(struct gwsess *g, const uint8_t *p, size_t len)
 	if (r == NULL)
 		return;
 	uint64_t now = uv_now(g->loop);
-	if (transient(resp.rc) && r->retry_ok && now < r->deadline) {
+	if (transient(resp.rc) && r->retry_ok && now < r->deadline &&
+	    !(r->own_seq && resp.rc == QSG_RC_SEQUENCE_GAP)) {
 		to_retry(g, r, now);
 		return;
 	}
@@ -354,6 +358,7 @@ struct gwsess *gwsess_open(struct server *srv, uv_loop_t *loop, const struct gws
 	}
 	snprintf(g->cn, sizeof g->cn, "%s", peer->cert_cn != NULL ? peer->cert_cn : "");
 	g->tls = peer->tls;
+	g->client_id = peer->client_id;
 	while (g->client_id == 0)
 		if (getrandom(&g->client_id, sizeof g->client_id, 0) != sizeof g->client_id)
 			g->client_id = uv_hrtime() ^ (uint64_t)(uintptr_t)g;
@@ -421,6 +426,32 @@ void gwsess_put(struct gwsess *g, const char *queue, uint32_t flags, const struc
 	q.u.put.flags = flags;
 	q.u.put.msg = *msg;
 	submit(g, &q, true, cb, arg);
+}
+
+void gwsess_put_seq(struct gwsess *g, const char *queue, uint32_t flags, const struct fsm_msg *msg,
+		    uint64_t seq, gwsess_cb cb, void *arg)
+{
+	if (seq == 0) {
+		gwsess_put(g, queue, flags, msg, cb, arg);
+		return;
+	}
+	struct proto_req q;
+	memset(&q, 0, sizeof q);
+	q.op = PROTO_PUT;
+	snprintf(q.u.put.queue, sizeof q.u.put.queue, "%s", queue);
+	q.u.put.seq = seq;
+	if (seq > g->put_seq)
+		g->put_seq = seq;
+	q.u.put.flags = flags;
+	q.u.put.msg = *msg;
+	struct gwreq *r = submit(g, &q, true, cb, arg);
+	if (r != NULL)
+		r->own_seq = true;
+}
+
+uint64_t gwsess_put_seq_last(const struct gwsess *g)
+{
+	return g->put_seq;
 }
 
 void gwsess_get(struct gwsess *g, const char *queue, uint32_t flags, int32_t wait_ms, gwsess_cb cb,

@@ -37,6 +37,11 @@ struct gwsess_peer {
 	const char *password;
 	const char *cert_cn;
 	bool tls;
+	/* 0: a random client id (a new session); else this one, so that a
+	 * client that comes back is the same producer: its PUT sequence
+	 * numbers go on (an ATTACH of a client id fences the session that
+	 * had it). */
+	uint64_t client_id;
 };
 
 /* The answer to one request: resp->rc, resp->text; resp->u for the op
@@ -57,6 +62,13 @@ void gwsess_close(struct gwsess *g);
 /* flags: FSM_F_*; syncpoint puts and gets go into the unit of work. */
 void gwsess_put(struct gwsess *g, const char *queue, uint32_t flags, const struct fsm_msg *msg,
 		gwsess_cb cb, void *arg);
+/* PUT with the caller's sequence number (0: the next one, as gwsess_put):
+ * one at or below the last applied is answered OK with duplicate = 1; one
+ * beyond the next is answered SEQUENCE_GAP (not sent again). */
+void gwsess_put_seq(struct gwsess *g, const char *queue, uint32_t flags, const struct fsm_msg *msg,
+		    uint64_t seq, gwsess_cb cb, void *arg);
+/* The last sequence number given or reported by the HELLO (put_seq). */
+uint64_t gwsess_put_seq_last(const struct gwsess *g);
 void gwsess_get(struct gwsess *g, const char *queue, uint32_t flags, int32_t wait_ms, gwsess_cb cb,
 		void *arg);
 void gwsess_commit(struct gwsess *g, gwsess_cb cb, void *arg);

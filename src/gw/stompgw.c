@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "gwsess.h"
 #include "proto/proto.h"
 #include "qsgd/config.h"
@@ -108,12 +110,37 @@ static void connected(void *arg, const struct proto_resp *resp)
 	stomp_headerz(w, STOMP_CONNECTED, "session", session);
 	stomp_headerz(w, STOMP_CONNECTED, "qsg-qmgr", cfg->name);
 	stomp_headerz(w, STOMP_CONNECTED, "qsg-group", cfg->group);
+	if (c->has_client_id) {
+		char seq[32];
+		snprintf(seq, sizeof seq, "%llu", (unsigned long long)gwsess_put_seq_last(c->main));
+		stomp_headerz(w, STOMP_CONNECTED, "qsg-put-seq", seq);
+	}
 	qsg_put_bytes(w, "\n", 1);
 	qsg_put_u8(w, '\0');
 	sc_out_done(c);
 	c->state = SC_OPEN;
 	c->last_in = uv_now(c->gw->d->loop);
 	sc_resume(c);
+}
+
+/* A CONNECT's client-id with its login as the main session's client id:
+ * the first 8 bytes of SHA-256("stomp" NUL login NUL client-id) (a hash
+ * that another login cannot aim at: it would fence that producer and have
+ * its SENDs taken for duplicates); 0 when it cannot be computed. */
+static uint64_t client_id_of(const char *login, const char *cid)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	uint64_t h = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, "stomp", 6) == 1 &&
+	    EVP_DigestUpdate(ctx, login, strlen(login) + 1) == 1 &&
+	    EVP_DigestUpdate(ctx, cid, strlen(cid)) == 1 &&
+	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen >= 8)
+		memcpy(&h, md, 8);
+	EVP_MD_CTX_free(ctx);
+	return h;
 }
 
 static void on_connect(struct sconn *c, const struct stomp_frame *f)
@@ -154,13 +181,26 @@ static void on_connect(struct sconn *c, const struct stomp_frame *f)
 		sc_error(c, NULL, "login failed", "passcode over 256 characters");
 		return;
 	}
+	const char *cid = stomp_get(f, "client-id");
+	if (cid != NULL && (cid[0] == '\0' || strlen(cid) > STOMP_ID_MAX)) {
+		sc_error(c, NULL, "bad client-id", "client-id must be 1..255 bytes");
+		return;
+	}
+	c->has_client_id = cid != NULL;
+	uint64_t client_id = cid != NULL ? client_id_of(login != NULL ? login : "", cid) : 0;
+	if (cid != NULL && client_id == 0) {
+		sc_error(c, NULL, "server unavailable",
+			 "cannot derive a client id (out of memory)");
+		return;
+	}
 	snprintf(c->login, sizeof c->login, "%s", login != NULL ? login : "");
 	snprintf(c->passcode, sizeof c->passcode, "%s", pass != NULL ? pass : "");
 	struct gwsess_peer p = {.peer = c->peer,
 				.user = login,
 				.password = c->passcode,
 				.cert_cn = tlsstream_peer_cn(&c->stream),
-				.tls = c->stream.tls != NULL};
+				.tls = c->stream.tls != NULL,
+				.client_id = client_id};
 	c->state = SC_CONNECTING;
 	c->main = gwsess_open(c->gw->d->server, c->gw->d->loop, &p, sc_sess_lost, c, connected, c);
 	if (c->main == NULL)

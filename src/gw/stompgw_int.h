@@ -98,6 +98,7 @@ struct sconn {
 	unsigned busy; /* sops in flight */
 	bool paused; /* reading stopped until busy drops */
 	bool in_bytes; /* inside sc_bytes */
+	bool has_client_id; /* CONNECT gave client-id: qsg-seq deduplicates */
 	uint64_t next_ack;
 	uv_timer_t hb;
 	unsigned hb_out, hb_in; /* ms, 0 = none */

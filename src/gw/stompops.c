@@ -379,6 +379,14 @@ void on_send(struct sconn *c, const struct stomp_frame *f)
 	struct gwsess *gs = c->main;
 	uint32_t flags = FSM_F_PERSISTENT;
 	const char *txn = stomp_get(f, "transaction");
+	long long seq = 0;
+	if ((v = stomp_get(f, "qsg-seq")) != NULL &&
+	    (txn != NULL || !parse_num(v, 1, INT64_MAX, &seq))) {
+		sc_error(
+		    c, receipt, "bad qsg-seq",
+		    "qsg-seq: a number from 1, on SENDs outside transactions (docs/protocols.md)");
+		return;
+	}
 	if (txn != NULL) {
 		struct stx *tx = tx_find(c, txn, false);
 		if (tx == NULL) {
@@ -455,7 +463,7 @@ void on_send(struct sconn *c, const struct stomp_frame *f)
 	}
 	snprintf(o->what, sizeof o->what, "SEND to %.40s", dest);
 	o->left = 1;
-	gwsess_put(gs, queue, flags, &m, send_done, o);
+	gwsess_put_seq(gs, queue, flags, &m, (uint64_t)seq, send_done, o);
 	qsg_wbuf_close(&w);
 }
 

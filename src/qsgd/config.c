@@ -34,6 +34,7 @@ void qsgd_config_defaults(struct qsgd_config *c)
 	c->snapshot_mode = QSGD_SNAPSHOT_FORK;
 	c->lease_ms = 1000;
 	c->renew_ms = 200;
+	c->amqp_idle_ms = 60000;
 	c->session_expiry_s = 3600;
 	c->chinit_autostart = 1;
 	c->store_cache_mb = 256;
@@ -197,6 +198,13 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 		else if (strcmp(key, "bytes_per_sync_kb") == 0)
 			rc = set_unsigned(&c->store_bytes_per_sync_kb, value, 0, 1024u * 1024, what,
 					  e);
+		else
+			goto unknown;
+	} else if (strcmp(section, "amqp") == 0) { /* docs/protocols.md "AMQP 1.0" */
+		if (strcmp(key, "address") == 0)
+			rc = set_addr(c->amqp, value, what, e);
+		else if (strcmp(key, "idle_timeout_ms") == 0)
+			rc = set_unsigned(&c->amqp_idle_ms, value, 0, 3600u * 1000, what, e);
 		else
 			goto unknown;
 	} else if (strcmp(section, "listener") == 0) {
@@ -719,6 +727,19 @@ int qsgd_config_validate(struct qsgd_config *c, char *errmsg)
 				"id %u raft %s listen %s",
 				c->name, self->id, self->raft, self->listen, c->id, c->raft,
 				c->listen);
+	if (c->amqp[0] != '\0' &&
+	    (strcmp(c->amqp, c->listen) == 0 || strcmp(c->amqp, c->raft) == 0 ||
+	     strcmp(c->amqp, c->http) == 0 || strcmp(c->amqp, c->stomp) == 0))
+		return qsg_errf(errmsg, QSG_RC_CONFIG,
+				"amqp address %s is also another listener's or the Raft address",
+				c->amqp);
+	/* The AMQP listener has no TLS yet: PLAIN would carry passwords in
+	 * clear, so it serves the insecure demo mode only. */
+	if (c->amqp[0] != '\0' && c->auth_mode != QSGD_AUTH_NONE)
+		return qsg_errf(errmsg, QSG_RC_CONFIG,
+				"[amqp] address needs [security] authentication = none for now: "
+				"the AMQP listener has no TLS yet, and SASL PLAIN would carry "
+				"passwords in clear (docs/protocols.md \"AMQP 1.0\")");
 	/* Last, so that a configuration's own mistakes are named first. */
 	if (c->auth_mode == QSGD_AUTH_REQUIRED &&
 	    (!c->tls_enabled || c->tls_verify == QSGD_TLS_VERIFY_NONE))

@@ -105,6 +105,11 @@ struct qsgd_config {
 	 * "Authority records"); upper case; QSGADMIN */
 	char admin_group[FSM_NAME_MAX + 1];
 	char admin_password_hash[QSGD_HASH_TEXT_MAX]; /* "" = no break-glass password */
+	/* [amqp] (docs/protocols.md "AMQP 1.0"): "" = no AMQP listener;
+	 * idle_timeout_ms: the idle time-out the listener advertises (peers
+	 * heart-beat at half of it; 0 none; default 60000). */
+	char amqp[FSM_ADDR_MAX + 1];
+	unsigned amqp_idle_ms;
 	/* [member NAME] sections or --member flags (this member included). */
 	unsigned n_members;
 	struct qsgd_member_cfg members[QSGD_MAX_MEMBERS];

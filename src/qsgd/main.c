@@ -24,6 +24,7 @@
 #include "forward.h"
 #include "httpd.h"
 #include "gw/stompgw.h"
+#include "amqp/amqpgw.h"
 #include "lease.h"
 #include "log.h"
 #include "looplag.h"
@@ -62,6 +63,7 @@ struct member {
 	struct tlsstream_cfg tls; /* [tls]; m->core.tls points here when set */
 	struct httpd *httpd; /* NULL: no [http] address */
 	struct stompgw *stomp; /* NULL: no [stomp] address (src/gw/stompgw.h) */
+	struct amqpgw *amqp; /* NULL: no [amqp] address (src/amqp/amqpgw.h) */
 	struct sdnotify sd;
 	uv_timer_t ready_timer; /* until READY=1 */
 	uv_timer_t watchdog_timer; /* WATCHDOG=1 every WATCHDOG_USEC/2 */
@@ -296,6 +298,8 @@ static void stop(struct member *m, const char *why)
 	m->httpd = NULL;
 	stompgw_close(m->stomp); /* before the server: its sessions are detached */
 	m->stomp = NULL;
+	amqpgw_close(m->amqp); /* likewise */
+	m->amqp = NULL;
 	lifecycle_close(d->lifecycle);
 	lease_close(d->lease);
 	chinit_close(d->chinit);
@@ -680,6 +684,10 @@ static int run(struct member *m)
 		QLOG_ERR(&m->log, "QSG9104E", "%s", errmsg);
 		exit_code = EXIT_CONFIG;
 		stop(m, "STOMP listener failed");
+	} else if (cfg->amqp[0] != '\0' && (rc = amqpgw_init(&m->amqp, d, errmsg)) != QSG_OK) {
+		QLOG_ERR(&m->log, "QSG9204E", "%s", errmsg);
+		exit_code = EXIT_CONFIG;
+		stop(m, "AMQP listener failed");
 	} else {
 		if (m->httpd != NULL)
 			QLOG_INFO_(&m->log, "QSG6001I",

@@ -3,8 +3,8 @@
 amqp_client.py URL CASE. Each case exits 0 when it holds, non-zero with a
 message when not. Used by test_amqp_driver.sh (the endpoint over an
 in-memory backend) and meant for test_amqp.sh against a group."""
+import os
 import sys
-import threading
 
 from proton import Message, Delivery, symbol
 from proton.handlers import MessagingHandler, TransactionHandler
@@ -67,6 +67,9 @@ def expect_empty(c, queue):
 
 
 def outcomes(url):
+    # In the group, released counts as a backout (no uncounted backout
+    # yet: docs/protocols.md); amqpfake does not count it.
+    rel = 1 if os.environ.get("AMQP_RELEASE_COUNTS") == "1" else 0
     c = BlockingConnection(url, timeout=10)
     s = c.create_sender("OUT.Q")
     s.send(Message(body="one"))
@@ -77,18 +80,19 @@ def outcomes(url):
         fail("first delivery count %d" % m.delivery_count)
     r.release(delivered=False)
     m = r.receive(timeout=10)
-    if m.body != "one" or m.delivery_count != 0:
+    if m.body != "one" or m.delivery_count != rel:
         fail("after release: %r count %d" % (m.body, m.delivery_count))
     # modified without delivery-failed: as released
     r.release(delivered=True)
     m = r.receive(timeout=10)
-    if m.delivery_count != 0:
-        fail("after modified: count %d, expected 0" % m.delivery_count)
+    if m.delivery_count != 2 * rel:
+        fail("after modified: count %d, expected %d" % (m.delivery_count, 2 * rel))
     # modified(delivery-failed): back with the count + 1
     modify_failed(r)
     m = r.receive(timeout=10)
-    if m.delivery_count != 1:
-        fail("after modified(delivery-failed): count %d, expected 1" % m.delivery_count)
+    if m.delivery_count != 2 * rel + 1:
+        fail("after modified(delivery-failed): count %d, expected %d"
+             % (m.delivery_count, 2 * rel + 1))
     # rejected: to the dead-letter queue
     r.reject()
     r.close()
@@ -264,7 +268,23 @@ def auth(url):
         pass
 
 
-CASES = {"send_receive": send_receive, "outcomes": outcomes,
+def from_libqsg(url):
+    """A message put by qsgput (libqsg): its body as one data section, its
+    MsgId as a 24-byte binary message-id."""
+    c = BlockingConnection(url, timeout=10)
+    r = c.create_receiver("IO.Q", credit=1)
+    m = r.receive(timeout=10)
+    if bytes(m.body) != b"from libqsg":
+        fail("body %r" % (m.body,))
+    if not isinstance(m.id, bytes) or len(m.id) != 24:
+        fail("message-id %r" % (m.id,))
+    r.accept()
+    # ... and one sent here, for qsgget
+    c.create_sender("IO.Q").send(Message(body=b"from amqp"))
+    c.close()
+
+
+CASES = {"from_libqsg": from_libqsg, "send_receive": send_receive, "outcomes": outcomes,
          "backout_threshold": backout_threshold, "transactions": transactions,
          "auth": auth}
 

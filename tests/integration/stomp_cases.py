@@ -27,6 +27,10 @@ class Listener(stomp.ConnectionListener):
         self.errors = []
         self.heartbeats = 0
         self.disconnected = False
+        self.connected_headers = {}
+
+    def on_connected(self, frame):
+        self.connected_headers = dict(frame.headers)
 
     def on_message(self, frame):
         with self.cv:
@@ -70,12 +74,12 @@ class Listener(stomp.ConnectionListener):
                                  (r, self.errors[0].headers, self.errors[0].body))
 
 
-def connect(member=0, heartbeats=(0, 0), decode=True):
+def connect(member=0, heartbeats=(0, 0), decode=True, headers=None):
     c = stomp.Connection12([ADDRS[member % len(ADDRS)]], heartbeats=heartbeats,
                            auto_content_length=True, auto_decode=decode)
     lst = Listener()
     c.set_listener('l', lst)
-    c.connect(wait=True)
+    c.connect(wait=True, headers=headers or {})
     return c, lst
 
 
@@ -382,9 +386,34 @@ def case_unsubscribe():
     c.disconnect(receipt='bye')
 
 
+def case_dedup():
+    """CONNECT client-id and SEND qsg-seq: a SEND sent again on a new
+    connection (another member) with the same number is not put twice;
+    CONNECTED says the last number applied; a gap is an ERROR (6009)."""
+    c, lst = connect(0, headers={'client-id': 'producer-7'})
+    check(lst.connected_headers.get('qsg-put-seq') == '0', 'a new producer starts at 0: %s' %
+          lst.connected_headers)
+    for i in (1, 2):
+        c.send('/queue/Q1', 'seq%d' % i, headers={'qsg-seq': str(i), 'receipt': 'q%d' % i})
+        lst.wait_receipt('q%d' % i)
+    c.disconnect()
+    c, lst = connect(1, headers={'client-id': 'producer-7'})
+    check(lst.connected_headers.get('qsg-put-seq') == '2', 'it comes back at 2: %s' %
+          lst.connected_headers)
+    c.send('/queue/Q1', 'seq2', headers={'qsg-seq': '2', 'receipt': 'again'})
+    lst.wait_receipt('again')
+    c.send('/queue/Q1', 'seq3', headers={'qsg-seq': '3', 'receipt': 'q3'})
+    lst.wait_receipt('q3')
+    c.send('/queue/Q1', 'seq9', headers={'qsg-seq': '9', 'receipt': 'gap'})
+    lst.wait(lambda: lst.errors, 'ERROR for a gap')
+    check('6009' in lst.errors[0].headers['message'], 'a gap: %s' % lst.errors[0].headers)
+    got = bodies(drain('Q1', member=2))
+    check(got == ['seq1', 'seq2', 'seq3'], 'each once: %s' % got)
+
+
 CASES = [case_send_receive, case_binary_and_ids, case_client_individual, case_client_cumulative,
          case_nack_backout_queue, case_transactions, case_transactional_ack,
-         case_dropped_connection, case_errors, case_heartbeats, case_unsubscribe]
+         case_dropped_connection, case_errors, case_heartbeats, case_unsubscribe, case_dedup]
 
 
 def main():

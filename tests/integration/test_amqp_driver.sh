@@ -7,7 +7,7 @@
 # effects; the backout threshold; a transaction committed and one aborted,
 # on both sides; SASL PLAIN with a wrong password and ANONYMOUS refused.
 # The group behind the endpoint is tested by test_amqp.sh.
-. "$(dirname "$0")/lib.sh" 30000
+. "$(dirname "$0")/lib.sh" 30400
 PY=/usr/bin/python3
 CLIENT=$top_srcdir/tests/integration/amqp_client.py
 $PY -c 'import proton' || fail "python3-qpid-proton missing: apt-get install python3-qpid-proton"

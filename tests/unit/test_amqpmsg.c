@@ -122,6 +122,36 @@ static void binary_body_and_defaults(void **state)
 	pn_message_free(m);
 }
 
+static void binary_value_body(void **state)
+{
+	(void)state;
+	pn_message_t *m = pn_message();
+	pn_data_put_binary(pn_message_body(m), (pn_bytes_t){3, "abc"}); /* amqp-value */
+	char buf[512];
+	size_t n = encode(m, buf, sizeof buf);
+	struct amqp_in in;
+	const char *cond;
+	char err[QSG_ERRMSG_SIZE];
+	assert_int_equal(amqp_msg_from_wire((uint8_t *)buf, n, &in, &cond, err), QSG_OK);
+	assert_int_equal(in.m.props.p[4], AMQP_BODY_BINARY);
+	assert_int_equal(in.m.body.len, 3);
+	assert_memory_equal(in.m.body.p, "abc", 3);
+	uint8_t *w;
+	size_t wl;
+	assert_int_equal(amqp_msg_to_wire(&in.m, &w, &wl), QSG_OK);
+	pn_message_t *m2 = pn_message();
+	assert_int_equal(pn_message_decode(m2, (const char *)w, wl), 0);
+	pn_data_t *b2 = pn_message_body(m2);
+	pn_data_rewind(b2);
+	assert_true(pn_data_next(b2));
+	assert_int_equal(pn_data_type(b2), PN_BINARY);
+	assert_false(pn_message_is_inferred(m2)); /* an amqp-value, as sent */
+	free(w);
+	pn_message_free(m2);
+	amqp_in_close(&in);
+	pn_message_free(m);
+}
+
 static void list_body_raw(void **state)
 {
 	(void)state;
@@ -255,7 +285,7 @@ int main(void)
 	    cmocka_unit_test(from_wire_fields), cmocka_unit_test(binary_body_and_defaults),
 	    cmocka_unit_test(list_body_raw),	cmocka_unit_test(libqsg_message_out),
 	    cmocka_unit_test(id_map),		cmocka_unit_test(malformed),
-	    cmocka_unit_test(outcomes),
+	    cmocka_unit_test(outcomes),		cmocka_unit_test(binary_value_body),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
