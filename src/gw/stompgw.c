@@ -41,26 +41,6 @@
 #define SC_WINDOW 64 /* SEND/ACK/NACK frames in flight per connection */
 #define HB_SERVER_MS 1000 /* heart-beat: what we offer (send) and want (receive) */
 
-static void hb_tick(uv_timer_t *h)
-{
-	struct sconn *c = h->data;
-	uint64_t now = uv_now(c->gw->d->loop);
-	if (c->state == SC_CLOSING)
-		return;
-	if (c->hb_out > 0 && now - c->last_out >= c->hb_out) {
-		qsg_put_u8(&c->stream.out, '\n');
-		sc_out_done(c);
-	}
-	/* A connection that reads nothing for twice the interval is gone
-	 * (not while we hold its input back ourselves). */
-	if (c->hb_in > 0 && !c->paused && c->busy == 0 && now - c->last_in > 2ull * c->hb_in) {
-		QLOG_INFO_(c->gw->d->log, "QSG9102I",
-			   "STOMP %s: no heart-beat for %u ms: connection closed", c->peer,
-			   2 * c->hb_in);
-		sc_shutdown(c, false);
-	}
-}
-
 /* heart-beat "cx,cy" against ours (HB_SERVER_MS both ways). */
 static int heartbeat(struct sconn *c, const char *hb)
 {
@@ -76,13 +56,7 @@ static int heartbeat(struct sconn *c, const char *hb)
 	}
 	c->hb_out = cy == 0 ? 0 : (unsigned)(cy > HB_SERVER_MS ? cy : HB_SERVER_MS);
 	c->hb_in = cx == 0 ? 0 : (unsigned)(cx > HB_SERVER_MS ? cx : HB_SERVER_MS);
-	unsigned tick = 0;
-	if (c->hb_out > 0)
-		tick = c->hb_out / 2;
-	if (c->hb_in > 0 && (tick == 0 || c->hb_in / 2 < tick))
-		tick = c->hb_in / 2;
-	if (tick > 0)
-		uv_timer_start(&c->hb, hb_tick, tick, tick);
+	sc_timer_arm(c);
 	return 0;
 }
 
@@ -286,7 +260,10 @@ static size_t sc_bytes(struct stream *st, uint8_t *p, size_t len)
 	c->last_in = uv_now(c->gw->d->loop);
 	c->in_bytes = true;
 	while (off < len && c->state != SC_CLOSING && c->state != SC_CONNECTING) {
-		if (c->busy > 0 && (c->busy >= SC_WINDOW || !pipelined(p + off, len - off))) {
+		if (sc_out_full(c))
+			sc_hold_output(c); /* the client does not read: neither do we */
+		if (c->out_held ||
+		    (c->busy > 0 && (c->busy >= SC_WINDOW || !pipelined(p + off, len - off)))) {
 			if (!c->paused) {
 				c->paused = true;
 				stream_pause(st, true);

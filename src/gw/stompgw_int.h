@@ -17,6 +17,7 @@ struct gwsess;
 struct qsgd;
 
 #define STOMP_ID_MAX 255 /* subscription ids, receipts, transaction names */
+#define SC_OUT_MAX (8u << 20) /* output a client has not read: then hold */
 
 enum { SC_AWAIT = 0, SC_CONNECTING = 1, SC_OPEN = 2, SC_CLOSING = 3 };
 enum { ACK_AUTO = 0, ACK_CLIENT = 1, ACK_INDIV = 2 };
@@ -99,6 +100,7 @@ struct sconn {
 	bool paused; /* reading stopped until busy drops */
 	bool in_bytes; /* inside sc_bytes */
 	bool has_client_id; /* CONNECT gave client-id: qsg-seq deduplicates */
+	bool out_held; /* output over SC_OUT_MAX: no deliveries, no input */
 	uint64_t next_ack;
 	uv_timer_t hb;
 	unsigned hb_out, hb_in; /* ms, 0 = none */
@@ -111,6 +113,9 @@ void sc_out_done(struct sconn *c);
 void sc_resume(struct sconn *c);
 void sc_maybe_free(struct sconn *c);
 void sc_sess_lost(void *arg, int rc, const char *text);
+void sc_timer_arm(struct sconn *c);
+bool sc_out_full(const struct sconn *c);
+void sc_hold_output(struct sconn *c);
 void sc_receipt(struct sconn *c, const char *receipt);
 void sc_error(struct sconn *c, const char *receipt, const char *message, const char *detail);
 void sc_error_rc(struct sconn *c, const char *receipt, const char *what, int rc, const char *text);

@@ -105,7 +105,7 @@ static void sop_unlink(struct sop *o)
  * inside sc_bytes). */
 void sc_resume(struct sconn *c)
 {
-	if (c->in_bytes || c->state == SC_CLOSING)
+	if (c->in_bytes || c->state == SC_CLOSING || c->out_held)
 		return;
 	if (c->paused) {
 		c->paused = false;
@@ -226,6 +226,70 @@ void stompgw_maybe_free(struct stompgw *gw)
 {
 	if (gw->closing && gw->nclosed == 3 && gw->nlive == 0)
 		free(gw);
+}
+
+/* ---- the connection's timer: heart-beats, and output back-pressure ---- */
+
+bool sc_out_full(const struct sconn *c)
+{
+	return c->stream.out.len + c->stream.writing.len > SC_OUT_MAX;
+}
+
+static void slot_get(struct sslot *s);
+static void sub_pump(struct ssub *sub);
+
+static void hb_tick(uv_timer_t *h)
+{
+	struct sconn *c = h->data;
+	uint64_t now = uv_now(c->gw->d->loop);
+	if (c->state == SC_CLOSING)
+		return;
+	if (c->out_held && c->stream.out.len + c->stream.writing.len <= SC_OUT_MAX / 2) {
+		/* The client read what was waiting: deliver and read again. */
+		c->out_held = false;
+		sc_timer_arm(c);
+		for (struct ssub *s = c->subs; s != NULL; s = s->next)
+			sub_pump(s);
+		sc_resume(c);
+		if (c->state == SC_CLOSING)
+			return;
+	}
+	if (c->hb_out > 0 && now - c->last_out >= c->hb_out) {
+		qsg_put_u8(&c->stream.out, '\n');
+		sc_out_done(c);
+	}
+	/* A connection that reads nothing for twice the interval is gone
+	 * (not while we hold its input back ourselves). */
+	if (c->hb_in > 0 && !c->paused && c->busy == 0 && now - c->last_in > 2ull * c->hb_in) {
+		QLOG_INFO_(c->gw->d->log, "QSG9102I",
+			   "STOMP %s: no heart-beat for %u ms: connection closed", c->peer,
+			   2 * c->hb_in);
+		sc_shutdown(c, false);
+	}
+}
+
+void sc_timer_arm(struct sconn *c)
+{
+	unsigned tick = 0;
+	if (c->hb_out > 0)
+		tick = c->hb_out / 2;
+	if (c->hb_in > 0 && (tick == 0 || c->hb_in / 2 < tick))
+		tick = c->hb_in / 2;
+	if (c->out_held && (tick == 0 || tick > 50))
+		tick = 50;
+	if (tick > 0)
+		uv_timer_start(&c->hb, hb_tick, tick, tick);
+	else
+		uv_timer_stop(&c->hb);
+}
+
+/* Output over SC_OUT_MAX: hold deliveries and input until it drains. */
+void sc_hold_output(struct sconn *c)
+{
+	if (c->out_held)
+		return;
+	c->out_held = true;
+	sc_timer_arm(c);
 }
 
 /* ---- destinations, ids, properties ---- */
@@ -469,14 +533,16 @@ void on_send(struct sconn *c, const struct stomp_frame *f)
 
 /* ---- subscriptions ---- */
 
-static void slot_get(struct sslot *s);
-
 /* One GET at a time per subscription, into an idle slot: the messages are
  * taken, and delivered, in the queue's order. */
 static void sub_pump(struct ssub *sub)
 {
 	if (sub->getting)
 		return;
+	if (sc_out_full(sub->c)) { /* a client that does not read */
+		sc_hold_output(sub->c);
+		return;
+	}
 	for (unsigned i = 0; i < sub->n; i++) {
 		if (sub->slots[i].state == SL_IDLE) {
 			sub->getting = true;

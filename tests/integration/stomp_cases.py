@@ -411,9 +411,44 @@ def case_dedup():
     check(got == ['seq1', 'seq2', 'seq3'], 'each once: %s' % got)
 
 
+def case_slow_consumer():
+    """A client that does not read its MESSAGE frames (ack:auto) does not
+    drain the queue into the member's memory: output over 8 MiB holds the
+    deliveries, another consumer gets the rest, nothing is lost."""
+    big = 'x' * (512 * 1024)
+    c, lst = connect(0)
+    for i in range(60):  # 30 MiB, 4 in flight
+        c.send('/queue/Q2', '%03d' % i + big, headers={'receipt': 'b%d' % i})
+        if i >= 3:
+            lst.wait_receipt('b%d' % (i - 3))
+    for i in range(57, 60):
+        lst.wait_receipt('b%d' % i)
+    c.disconnect()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.settimeout(TIMEOUT)
+    s.connect(ADDRS[1])
+    raw_connect(s)
+    s.sendall(b'SUBSCRIBE\nid:1\ndestination:/queue/Q2\nack:auto\nprefetch-count:16\n\n\0')
+    time.sleep(3)  # not reading
+    d, dl = connect(2)
+    d.subscribe('/queue/Q2', id='s2', ack='auto')
+    time.sleep(3)
+    other = [m.body[:3] for m in dl.messages]
+    d.disconnect()
+    check(len(other) >= 20, 'another consumer got the rest (%d of 60)' % len(other))
+    buf, _ = raw_read_until(s, lambda b: b.count(b'MESSAGE\n') >= 60 - len(other), timeout=30)
+    s.close()
+    first = [buf[k + 2:k + 5].decode() for k in range(len(buf)) if buf.startswith(b'\n\n', k)
+             and buf[k + 2:k + 5].isdigit()]
+    check(sorted(first + other) == ['%03d' % i for i in range(60)],
+          'each once between the two: %d + %d' % (len(first), len(other)))
+
+
 CASES = [case_send_receive, case_binary_and_ids, case_client_individual, case_client_cumulative,
          case_nack_backout_queue, case_transactions, case_transactional_ack,
-         case_dropped_connection, case_errors, case_heartbeats, case_unsubscribe, case_dedup]
+         case_dropped_connection, case_errors, case_heartbeats, case_unsubscribe, case_dedup,
+         case_slow_consumer]
 
 
 def main():
