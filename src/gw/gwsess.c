@@ -62,6 +62,7 @@ struct gwsess {
 	void *ready_arg;
 	/* For the HELLO (sent again after a leader change). */
 	char peer[80];
+	char app[32];
 	char user[PROTO_MAX_USER + 1];
 	char password[PROTO_MAX_PASSWORD + 1];
 	char cn[FSM_NAME_MAX + 1];
@@ -180,8 +181,8 @@ static void send_hello(struct gwsess *g)
 	q.op = PROTO_HELLO;
 	q.u.hello.kind = PROTO_KIND_CLIENT;
 	q.u.hello.client_id = g->client_id;
-	q.u.hello.app.p = (const uint8_t *)g->peer;
-	q.u.hello.app.len = strlen(g->peer);
+	q.u.hello.app.p = (const uint8_t *)g->app;
+	q.u.hello.app.len = strlen(g->app);
 	if (g->user[0] != '\0') {
 		q.u.hello.user.p = (const uint8_t *)g->user;
 		q.u.hello.user.len = strlen(g->user);
@@ -347,7 +348,8 @@ struct gwsess *gwsess_open(struct server *srv, uv_loop_t *loop, const struct gws
 	g->arg = arg;
 	g->ready = ready;
 	g->ready_arg = ready_arg;
-	snprintf(g->peer, sizeof g->peer, "%s", peer->peer != NULL ? peer->peer : "gateway");
+	snprintf(g->peer, sizeof g->peer, "%s", peer->peer != NULL ? peer->peer : "?");
+	snprintf(g->app, sizeof g->app, "%s", peer->app != NULL ? peer->app : "gateway");
 	if (peer->user != NULL && strlen(peer->user) <= PROTO_MAX_USER &&
 	    (peer->password == NULL || strlen(peer->password) <= PROTO_MAX_PASSWORD)) {
 		snprintf(g->user, sizeof g->user, "%s", peer->user);
@@ -362,7 +364,12 @@ struct gwsess *gwsess_open(struct server *srv, uv_loop_t *loop, const struct gws
 	while (g->client_id == 0)
 		if (getrandom(&g->client_id, sizeof g->client_id, 0) != sizeof g->client_id)
 			g->client_id = uv_hrtime() ^ (uint64_t)(uintptr_t)g;
-	struct server_vconn_peer vp = {.peer = g->peer, .cert_cn = g->cn, .tls = g->tls};
+	const struct gwsess *o = peer->same_client;
+	struct server_vconn_peer vp = {
+	    .peer = g->peer,
+	    .cert_cn = g->cn,
+	    .tls = g->tls,
+	    .same_client = o != NULL && o->vc != NULL && gwsess_ready(o) ? o->vc : NULL};
 	g->vc = server_vconn_open(srv, &vops, g, &vp);
 	if (g->vc == NULL) {
 		pwhash_wipe(g->password, sizeof g->password);

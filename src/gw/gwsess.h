@@ -32,7 +32,8 @@ typedef struct uv_loop_s uv_loop_t;
 #define GWSESS_RETRY_MS 30000
 
 struct gwsess_peer {
-	const char *peer; /* for the log, e.g. "stomp 10.0.0.1:4711" */
+	const char *peer; /* the client's address "10.0.0.1:4711" (log, CHLAUTH) */
+	const char *app; /* the HELLO's application name, e.g. "stomp"; NULL "gateway" */
 	const char *user; /* NULL or "": no credentials */
 	const char *password;
 	const char *cert_cn;
@@ -42,6 +43,10 @@ struct gwsess_peer {
 	 * numbers go on (an ATTACH of a client id fences the session that
 	 * had it). */
 	uint64_t client_id;
+	/* Another session of the same client, whose HELLO was accepted, or
+	 * NULL: this one takes its identity without checking the password
+	 * again (server.h same_client). */
+	const struct gwsess *same_client;
 };
 
 /* The answer to one request: resp->rc, resp->text; resp->u for the op

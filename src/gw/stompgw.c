@@ -170,6 +170,7 @@ static void on_connect(struct sconn *c, const struct stomp_frame *f)
 	snprintf(c->login, sizeof c->login, "%s", login != NULL ? login : "");
 	snprintf(c->passcode, sizeof c->passcode, "%s", pass != NULL ? pass : "");
 	struct gwsess_peer p = {.peer = c->peer,
+				.app = "stomp",
 				.user = login,
 				.password = c->passcode,
 				.cert_cn = tlsstream_peer_cn(&c->stream),
@@ -333,7 +334,7 @@ static void sc_peer(struct sconn *c)
 			port = ntohs(in6->sin6_port);
 		}
 	}
-	snprintf(c->peer, sizeof c->peer, "stomp %s:%u", host, port);
+	snprintf(c->peer, sizeof c->peer, "%s:%u", host, port);
 }
 
 static void on_connection(uv_stream_t *l, int status)

@@ -151,6 +151,8 @@ struct gwsess *sc_sess(struct sconn *c)
 	if (c->nspare > 0)
 		return c->spare[--c->nspare];
 	struct gwsess_peer p = {.peer = c->peer,
+				.app = "stomp",
+				.same_client = c->main,
 				.user = c->login[0] != '\0' ? c->login : NULL,
 				.password = c->passcode,
 				.cert_cn = tlsstream_peer_cn(&c->stream),

@@ -95,6 +95,23 @@ c.ack(lst.frames[0].headers['ack'], receipt='a')
 lst.wait(lambda: 'a' in lst.receipts, 'ack receipt')
 c.disconnect()
 
+# 1a. A subscription of 32 slots: 32 more sessions, whose HELLOs take the
+# connection's proved identity instead of 32 more password checks.
+c, lst = conn(0, 'app', PW)
+for i in range(40):
+    c.send('/queue/APP.Q1', 'm%d' % i)
+t0 = time.time()
+c.subscribe('/queue/APP.Q1', id='s', ack='client-individual', headers={'prefetch-count': '32'})
+lst.wait(lambda: len(lst.frames) >= 32 or lst.errors, '32 MESSAGEs')
+dt = time.time() - t0
+check(len(lst.frames) == 32, '32 messages held by one subscription (%.2f s)' % dt)
+c.disconnect()
+c, lst = conn(0, 'app', PW)
+c.subscribe('/queue/APP.Q1', id='s', ack='auto', headers={'prefetch-count': '8'})
+lst.wait(lambda: len(lst.frames) >= 40 or lst.errors, 'the 40 again')
+check(len(lst.frames) == 40, 'all 40 back after the disconnect, then taken')
+c.disconnect()
+
 # 2. A wrong password.
 c, lst = conn(1, 'app', 'wrong ' + PW)
 refused(lst, 'a wrong password')
