@@ -8,6 +8,7 @@
 #include "amqplisten.h"
 #include "fsm/fsm.h"
 #include "fsm/fsm_chan.h"
+#include "gw/gwprops.h"
 #include "gw/gwsess.h"
 #include "proto/proto.h"
 #include "qsgd/config.h"
@@ -64,11 +65,6 @@ struct agslot {
 	uint8_t *held_buf;
 };
 
-static void peer_name(struct agconn *ac, char *out, size_t n)
-{
-	snprintf(out, n, "amqp %s", amqpconn_peer(ac->c));
-}
-
 static void main_lost(void *arg, int rc, const char *text)
 {
 	struct agconn *ac = arg;
@@ -95,12 +91,14 @@ static void main_ready(void *arg, const struct proto_resp *resp)
 static struct gwsess *sess_open(struct agconn *ac, gwsess_lost_cb lost, void *arg, gwsess_cb ready,
 				void *ready_arg)
 {
-	char peer[96];
-	peer_name(ac, peer, sizeof peer);
 	struct gwsess_peer p = {
-	    .peer = peer,
+	    .peer = amqpconn_peer(ac->c), /* host:port, as CHLAUTH reads it */
+	    .app = "amqp",
 	    .user = ac->creds ? ac->user : NULL,
 	    .password = ac->creds ? ac->password : NULL,
+	    /* A slot session takes the identity of the connection session
+	     * once its HELLO passed: no second password check. */
+	    .same_client = ac->main_ready ? ac->main : NULL,
 	};
 	struct qsgd *d = ac->gw->d;
 	return gwsess_open(d->server, d->loop, &p, lost, arg, ready, ready_arg);
@@ -254,6 +252,34 @@ static void slot_lost(void *arg, int rc, const char *text)
 
 static void slot_get(struct agslot *s);
 
+#define AMQPGW_MAX_PAIRS 64
+
+/* A message with named properties in the gateway format (put through
+ * STOMP) goes out with them as application-properties; any other as it
+ * is (amqp_msg_to_wire). */
+static void deliver(struct amqpconn *c, uint64_t req, const struct fsm_msg *m, uint64_t lock)
+{
+	struct amqp_prop pairs[AMQPGW_MAX_PAIRS];
+	size_t n = 0, pos = 0;
+	struct qsg_slice name, value;
+	int r = 0;
+	if (m->props.len > 0 && m->props.p[0] == GWPROPS_VERSION) {
+		while (n < AMQPGW_MAX_PAIRS &&
+		       (r = gwprops_next(m->props.p, m->props.len, &pos, &name, &value)) == 1)
+			pairs[n++] = (struct amqp_prop){name, value};
+	}
+	uint8_t *props = NULL;
+	size_t plen = 0;
+	if (n > 0 && r >= 0 && amqp_props_from_pairs(m, pairs, n, &props, &plen) == QSG_OK) {
+		struct fsm_msg m2 = *m;
+		m2.props = (struct qsg_slice){props, plen};
+		amqpconn_get_done(c, req, QSG_OK, &m2, lock);
+		free(props);
+		return;
+	}
+	amqpconn_get_done(c, req, QSG_OK, m, lock);
+}
+
 static void get_done(void *arg, const struct proto_resp *resp)
 {
 	struct agslot *s = arg;
@@ -276,7 +302,7 @@ static void get_done(void *arg, const struct proto_resp *resp)
 	const struct fsm_msg *m = &resp->u.get.msg;
 	if (s->settled_mode) {
 		/* At most once: consumed as it goes out. */
-		amqpconn_get_done(c, req, QSG_OK, m, 0);
+		deliver(c, req, m, 0);
 		gwsess_commit(s->gs, NULL, NULL);
 		slot_free(s);
 		return;
@@ -290,7 +316,7 @@ static void get_done(void *arg, const struct proto_resp *resp)
 		s->held.body = (struct qsg_slice){s->held_buf + m->props.len, m->body.len};
 	}
 	s->lock = ++s->ac->next_lock;
-	amqpconn_get_done(c, req, QSG_OK, m, s->lock);
+	deliver(c, req, m, s->lock);
 }
 
 /* One GET at a time per queue and connection, so that messages go out in

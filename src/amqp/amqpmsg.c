@@ -303,6 +303,93 @@ static int append_raw(const uint8_t *p, size_t n, uint8_t **buf, size_t *len, si
 	return QSG_OK;
 }
 
+/* A properties section with m's MsgId and CorrelId (when not all zeros)
+ * as binary message-id and correlation-id. */
+static void put_id_properties(pn_data_t *d, const struct fsm_msg *m)
+{
+	pn_data_clear(d);
+	pn_data_put_described(d);
+	pn_data_enter(d);
+	pn_data_put_ulong(d, AMQP_SEC_PROPERTIES);
+	pn_data_put_list(d);
+	pn_data_enter(d);
+	pn_data_put_binary(d, (pn_bytes_t){FSM_ID_LEN, (const char *)m->msgid});
+	if (!all_zero(m->correlid, FSM_ID_LEN)) {
+		for (int i = 0; i < 4; i++)
+			pn_data_put_null(d);
+		pn_data_put_binary(d, (pn_bytes_t){FSM_ID_LEN, (const char *)m->correlid});
+	}
+	pn_data_exit(d);
+	pn_data_exit(d);
+}
+
+static bool utf8_ok(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		uint8_t c = p[i];
+		size_t k = c < 0x80		? 0
+			   : (c & 0xe0) == 0xc0 ? 1
+			   : (c & 0xf0) == 0xe0 ? 2
+			   : (c & 0xf8) == 0xf0 ? 3
+						: 9;
+		if (k == 9 || (k == 1 && c < 0xc2) || i + k >= n)
+			return false;
+		for (size_t j = 1; j <= k; j++)
+			if ((p[i + j] & 0xc0) != 0x80)
+				return false;
+		i += k + 1;
+	}
+	return true;
+}
+
+int amqp_props_from_pairs(const struct fsm_msg *m, const struct amqp_prop *pr, size_t n,
+			  uint8_t **out, size_t *outlen)
+{
+	size_t cap = 256, len = 0;
+	uint8_t *buf = malloc(cap);
+	pn_data_t *d = pn_data(16);
+	int rc = QSG_RC_STORAGE_NOT_AVAILABLE;
+	if (!buf || !d)
+		goto fail;
+	memcpy(buf, AMQP_PROPS_MAGIC, 4);
+	buf[4] = AMQP_BODY_DATA;
+	len = AMQP_PROPS_HDR;
+	put_id_properties(d, m);
+	if ((rc = append_data(d, &buf, &len, &cap)) != QSG_OK)
+		goto fail;
+	pn_data_clear(d);
+	pn_data_put_described(d);
+	pn_data_enter(d);
+	pn_data_put_ulong(d, AMQP_SEC_APP_PROPS);
+	pn_data_put_map(d);
+	pn_data_enter(d);
+	for (size_t i = 0; i < n; i++) {
+		pn_data_put_string(d, (pn_bytes_t){pr[i].name.len, (const char *)pr[i].name.p});
+		pn_bytes_t v = {pr[i].value.len, (const char *)pr[i].value.p};
+		if (utf8_ok(pr[i].value.p, pr[i].value.len))
+			pn_data_put_string(d, v);
+		else
+			pn_data_put_binary(d, v);
+	}
+	pn_data_exit(d);
+	pn_data_exit(d);
+	if ((rc = append_data(d, &buf, &len, &cap)) != QSG_OK)
+		goto fail;
+	if (len > FSM_MAX_PROPS) {
+		rc = QSG_RC_MSG_TOO_BIG;
+		goto fail;
+	}
+	pn_data_free(d);
+	*out = buf;
+	*outlen = len;
+	return QSG_OK;
+fail:
+	free(buf);
+	if (d)
+		pn_data_free(d);
+	return rc;
+}
+
 int amqp_msg_to_wire(const struct fsm_msg *m, uint8_t **out, size_t *outlen)
 {
 	size_t cap = 256 + m->body.len + m->props.len, len = 0;
@@ -336,22 +423,10 @@ int amqp_msg_to_wire(const struct fsm_msg *m, uint8_t **out, size_t *outlen)
 				&len, &cap);
 	} else {
 		/* A message put by libqsg: its ids as binary message-id and
-		 * correlation-id. Its properties area is not AMQP: not carried. */
-		pn_data_clear(d);
-		pn_data_put_described(d);
-		pn_data_enter(d);
-		pn_data_put_ulong(d, AMQP_SEC_PROPERTIES);
-		pn_data_put_list(d);
-		pn_data_enter(d);
-		pn_data_put_binary(d, (pn_bytes_t){FSM_ID_LEN, (const char *)m->msgid});
-		bool cid = !all_zero(m->correlid, FSM_ID_LEN);
-		if (cid) {
-			for (int i = 0; i < 4; i++)
-				pn_data_put_null(d);
-			pn_data_put_binary(d, (pn_bytes_t){FSM_ID_LEN, (const char *)m->correlid});
-		}
-		pn_data_exit(d);
-		pn_data_exit(d);
+		 * correlation-id. Its properties area is not AMQP: not carried
+		 * (a gateway's named properties are converted before, by
+		 * amqp_props_from_pairs). */
+		put_id_properties(d, m);
 		rc = append_data(d, &buf, &len, &cap);
 	}
 	if (rc != QSG_OK)

@@ -67,6 +67,19 @@ void amqp_in_close(struct amqp_in *in);
  * QSG_RC_STORAGE_NOT_AVAILABLE (memory). */
 int amqp_msg_to_wire(const struct fsm_msg *m, uint8_t **out, size_t *outlen);
 
+/* Named properties of a message that has no AMQP sections (the gateway
+ * property format of STOMP, src/gw/gwprops.h) -> a properties area for
+ * amqp_msg_to_wire: "AMQ1", body kind data, a properties section with
+ * MsgId/CorrelId as binary ids, and an application-properties map of the
+ * names to their values (string when valid UTF-8, else binary). *out is
+ * malloc'd. QSG_OK, QSG_RC_MSG_TOO_BIG (over FSM_MAX_PROPS) or
+ * QSG_RC_STORAGE_NOT_AVAILABLE. */
+struct amqp_prop {
+	struct qsg_slice name, value;
+};
+int amqp_props_from_pairs(const struct fsm_msg *m, const struct amqp_prop *p, size_t n,
+			  uint8_t **out, size_t *outlen);
+
 /* An AMQP message-id or correlation-id (the bytes of a ulong big-endian, a
  * uuid, a binary or a string) -> 24 bytes: up to 24 bytes are copied and
  * padded with zeros; longer ids become the first 24 bytes of their

@@ -284,7 +284,28 @@ def from_libqsg(url):
     c.close()
 
 
-CASES = {"from_libqsg": from_libqsg, "send_receive": send_receive, "outcomes": outcomes,
+def from_stomp(url):
+    """A message sent through STOMP (python3-stomp, to STOMP_ADDR): its
+    headers arrive as application-properties."""
+    import stomp
+    host, port = os.environ["STOMP_ADDR"].split(":")
+    s = stomp.Connection12([(host, int(port))])
+    s.connect(wait=True)
+    s.send("/queue/IO.Q", "via stomp", headers={"color": "red", "n": "7", "receipt": "r1"})
+    s.disconnect()
+    c = BlockingConnection(url, timeout=10)
+    r = c.create_receiver("IO.Q", credit=1)
+    m = r.receive(timeout=10)
+    if bytes(m.body) != b"via stomp":
+        fail("body %r" % (m.body,))
+    p = m.properties or {}
+    if p.get("color") != "red" or p.get("n") != "7":
+        fail("application-properties %r" % (p,))
+    r.accept()
+    c.close()
+
+
+CASES = {"from_libqsg": from_libqsg, "from_stomp": from_stomp, "send_receive": send_receive, "outcomes": outcomes,
          "backout_threshold": backout_threshold, "transactions": transactions,
          "auth": auth}
 

@@ -6,7 +6,8 @@
 # modified / modified(delivery-failed) / rejected and their effects
 # (delivery-count = BackoutCount, the dead-letter queue, the backout queue
 # at BOTHRESH); the tx_send/tx_recv flows (a transaction committed, one
-# aborted, on both sides); a message between libqsg and AMQP both ways;
+# aborted, on both sides); a message between libqsg and AMQP both ways,
+# one from STOMP with its headers as application-properties;
 # then transactional producers while the leader is killed
 # (amqp_failover.py): every committed batch exactly once, nothing of a
 # batch backed out, an unknown outcome all or nothing.
@@ -55,6 +56,11 @@ timeout 60 "$PY" "$here/amqp_client.py" "amqp://$(amqp_of "$follower")" from_lib
 	fail "from libqsg"
 got=$("$QSGGET" IO.Q -w 5 -n 1)
 [ "$got" = "from amqp" ] || fail "qsgget got '$got', expected 'from amqp'"
+if "$PY" -c 'import stomp' 2>/dev/null; then
+	log "STOMP -> AMQP: headers as application-properties"
+	STOMP_ADDR=$(echo "$QSG_STOMP" | cut -d, -f"${follower#QM}") timeout 60 "$PY" \
+		"$here/amqp_client.py" "amqp://$(amqp_of "$leader")" from_stomp || fail "from STOMP"
+fi
 
 # Failover: transactional producers, starting through the leader's member.
 li=$((${leader#QM} - 1))

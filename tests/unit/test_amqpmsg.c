@@ -218,6 +218,53 @@ static void libqsg_message_out(void **state)
 	pn_message_free(m2);
 }
 
+/* A message with the gateway's named properties (put through STOMP): they
+ * go out as application-properties, with the ids. */
+static void pairs_to_app_props(void **state)
+{
+	(void)state;
+	struct fsm_msg m;
+	memset(&m, 0, sizeof m);
+	memcpy(m.msgid, "stomp-id", 8);
+	m.body = (struct qsg_slice){(const uint8_t *)"hi", 2};
+	struct amqp_prop p[2] = {
+	    {{(const uint8_t *)"color", 5}, {(const uint8_t *)"red", 3}},
+	    {{(const uint8_t *)"raw", 3}, {(const uint8_t *)"\xff\x00", 2}},
+	};
+	uint8_t *props;
+	size_t plen;
+	assert_int_equal(amqp_props_from_pairs(&m, p, 2, &props, &plen), QSG_OK);
+	m.props = (struct qsg_slice){props, plen};
+	uint8_t *w;
+	size_t wl;
+	assert_int_equal(amqp_msg_to_wire(&m, &w, &wl), QSG_OK);
+	pn_message_t *m2 = pn_message();
+	assert_int_equal(pn_message_decode(m2, (const char *)w, wl), 0);
+	pn_msgid_t id = pn_message_get_id(m2);
+	assert_int_equal(id.type, PN_BINARY);
+	assert_memory_equal(id.u.as_bytes.start, "stomp-id", 8);
+	pn_data_t *ap = pn_message_properties(m2);
+	pn_data_rewind(ap);
+	assert_true(pn_data_next(ap));
+	assert_int_equal(pn_data_get_map(ap), 4);
+	pn_data_enter(ap);
+	assert_true(pn_data_next(ap));
+	assert_int_equal(pn_data_type(ap), PN_STRING);
+	assert_true(pn_data_next(ap));
+	assert_int_equal(pn_data_type(ap), PN_STRING); /* "red" */
+	assert_true(pn_data_next(ap));
+	assert_true(pn_data_next(ap));
+	assert_int_equal(pn_data_type(ap), PN_BINARY); /* not UTF-8 */
+	pn_data_exit(ap);
+	pn_data_t *b = pn_message_body(m2);
+	pn_data_rewind(b);
+	assert_true(pn_data_next(b));
+	assert_int_equal(pn_data_type(b), PN_BINARY);
+	free(w);
+	free(props);
+	pn_message_free(m2);
+}
+
 static void id_map(void **state)
 {
 	(void)state;
@@ -282,10 +329,15 @@ static void outcomes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(from_wire_fields), cmocka_unit_test(binary_body_and_defaults),
-	    cmocka_unit_test(list_body_raw),	cmocka_unit_test(libqsg_message_out),
-	    cmocka_unit_test(id_map),		cmocka_unit_test(malformed),
-	    cmocka_unit_test(outcomes),		cmocka_unit_test(binary_value_body),
+	    cmocka_unit_test(from_wire_fields),
+	    cmocka_unit_test(binary_body_and_defaults),
+	    cmocka_unit_test(list_body_raw),
+	    cmocka_unit_test(libqsg_message_out),
+	    cmocka_unit_test(id_map),
+	    cmocka_unit_test(malformed),
+	    cmocka_unit_test(outcomes),
+	    cmocka_unit_test(binary_value_body),
+	    cmocka_unit_test(pairs_to_app_props),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
