@@ -174,6 +174,7 @@ static void on_connect(struct sconn *c, const struct stomp_frame *f)
 				.user = login,
 				.password = c->passcode,
 				.cert_cn = tlsstream_peer_cn(&c->stream),
+				.cert_dn = tlsstream_peer_dn(&c->stream),
 				.tls = c->stream.tls != NULL,
 				.client_id = client_id};
 	c->state = SC_CONNECTING;

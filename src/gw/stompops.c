@@ -156,6 +156,7 @@ struct gwsess *sc_sess(struct sconn *c)
 				.user = c->login[0] != '\0' ? c->login : NULL,
 				.password = c->passcode,
 				.cert_cn = tlsstream_peer_cn(&c->stream),
+				.cert_dn = tlsstream_peer_dn(&c->stream),
 				.tls = c->stream.tls != NULL};
 	return gwsess_open(c->gw->d->server, c->gw->d->loop, &p, sc_sess_lost, c, NULL, NULL);
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """STOMP over TLS with authentication = required and authority records
 (test_stomp_auth.sh), with Debian's python3-stomp.
-Usage: stomp_auth.py HOST:PORT,... CA CERT KEY PASSWORD
+Usage: stomp_auth.py HOST:PORT,... CA CERT KEY PASSWORD [sslpeer-refused]
+(sslpeer-refused: only check that the client certificate CN=app is refused
+with 2035, under a CHLAUTH SSLPEERMAP NOACCESS rule the test has set)
 Users (defined by the test): app (group apps: ALLMQI on APP.**), putter
 (group putters: PUT on APP.Q1), nocon (no CONNECT)."""
 import socket
@@ -79,6 +81,14 @@ def refused(lst, what):
     check(lst.errors and '2035' in lst.errors[0].headers.get('message', ''),
           '%s: ERROR with 2035 (%s)' % (what, lst.errors[0].headers if lst.errors else 'closed'))
 
+
+if sys.argv[6:7] == ['sslpeer-refused']:
+    c, lst = conn(1)
+    refused(lst, 'the client certificate CN=app under SSLPEERMAP NOACCESS')
+    c, lst = conn(2, 'app', PW)
+    refused(lst, 'app with its password, same certificate, SSLPEERMAP NOACCESS')
+    print('STOMP SSLPEERMAP cases passed')
+    sys.exit(0)
 
 # 1. A user with ALLMQI on APP.**: send through one member, receive through another.
 c, lst = conn(0, 'app', PW)

@@ -4,7 +4,8 @@
 # python3-stomp: a password is checked like a libqsg HELLO (a wrong one:
 # ERROR 2035), CONNECT on QMGR and the queue authority records apply (PUT
 # without GET: SEND works, SUBSCRIBE gets ERROR 2035 naming GET), a client
-# certificate names the user, plaintext is refused (stomp_auth.py).
+# certificate names the user, plaintext is refused (stomp_auth.py); a CHLAUTH
+# SSLPEERMAP NOACCESS rule refuses the certificate, with or without a password.
 PY=/usr/bin/python3 # Debian's python3-stomp
 "$PY" -c 'import stomp' 2>/dev/null || {
 	echo "python3-stomp is not installed (apt-get install python3-stomp): skipped"
@@ -33,4 +34,10 @@ adm "SET AUTHREC PROFILE(APP.**) OBJTYPE(QUEUE) GROUP(apps) AUTHADD(ALLMQI)"
 timeout 120 "$PY" "$here/stomp_auth.py" "$QSG_STOMP" "$QSG_TLS_CA" "$QSG_TLS_CERT" \
 	"$QSG_TLS_KEY" "$PW" || fail "STOMP authentication cases (above)"
 grep -qi 'QSG8015W.*putter' "$QSG_RUN_DIR"/QM*.log || fail "no QSG8015W for putter's GET"
+# CHLAUTH SSLPEERMAP applies to STOMP clients too (their gateway sessions
+# carry the certificate's DN), then REMOVE lets the certificate in again.
+adm "SET CHLAUTH('SYSTEM.DEF.SVRCONN') TYPE(SSLPEERMAP) SSLPEER('CN=app') USERSRC(NOACCESS)"
+timeout 60 "$PY" "$here/stomp_auth.py" "$QSG_STOMP" "$QSG_TLS_CA" "$QSG_TLS_CERT" \
+	"$QSG_TLS_KEY" "$PW" sslpeer-refused || fail "STOMP under SSLPEERMAP NOACCESS (above)"
+adm "SET CHLAUTH('SYSTEM.DEF.SVRCONN') TYPE(SSLPEERMAP) SSLPEER('CN=app') ACTION(REMOVE)"
 log "ok"
