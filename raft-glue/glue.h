@@ -45,6 +45,12 @@ struct glue_sm {
 	void *(*snap_prepare)(void *data, uint64_t index);
 	int (*snap_sync)(void *job);
 	void (*snap_done)(void *data, void *job, uint64_t index, bool ok);
+	/* Optional (needs snap_prepare): the snapshot's bytes, after
+	 * snap_sync succeeded and before libraft receives them (thread pool
+	 * in FORK mode, loop in INLINE mode); non-zero fails the snapshot.
+	 * qsgd writes a delta snapshot's base file here (docs/storage.md "A
+	 * base and deltas"). */
+	int (*snap_payload)(void *data, const void *buf, size_t len);
 	/* Optional, all four or none: a snapshot received from the leader is
 	 * restored off the loop (raft-glue/arestore.c, docs/storage.md
 	 * "Restore off the loop"); FORK mode only, and not at glue_start

@@ -41,6 +41,7 @@ qsgd_SOURCES = \
 	src/qsgd/lifecycle.h src/qsgd/lifecycle.c \
 	src/qsgd/metrics.h src/qsgd/metrics.c \
 	src/qsgd/msgstore.h src/qsgd/msgstore.c \
+	src/qsgd/basefile.h src/qsgd/basefile.c src/qsgd/snapdelta.h src/qsgd/snapdelta.c \
 	src/qsgd/httpd.h src/qsgd/httpd.c \
 	src/qsgd/sdnotify.h src/qsgd/sdnotify.c \
 	src/qsgd/hugepages.h src/qsgd/hugepages.c \
