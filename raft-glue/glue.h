@@ -57,7 +57,10 @@ struct glue_sm {
 	 * (libraft restores the local snapshot before the loop runs).
 	 * restore_decode (thread pool): decode buf (valid during the call)
 	 *   into an image; must not touch the live state. NULL with *rc and
-	 *   errmsg set on failure (then fatal: the snapshot was accepted).
+	 *   errmsg set on failure (then fatal: the snapshot was accepted),
+	 *   except *rc = QSG_RC_BUSY: not yet (qsgd: a delta snapshot's base
+	 *   file is being fetched), asked again 200 ms later with the same
+	 *   buffer, entries queued meanwhile.
 	 * restore_install (loop): make the image the state, quickly; the
 	 *   previous state comes back in *old (or NULL). Non-zero is fatal.
 	 * restore_step (loop): the rest of the install, a slice per call;

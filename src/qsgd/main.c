@@ -135,7 +135,8 @@ static int sm_restore(void *data, const void *buf, size_t len)
 	/* At startup (libraft's raft_start): a delta restores with the base
 	 * file it names, which this member wrote. */
 	struct fsm_image *img = NULL, *old = NULL;
-	int rc = snapdelta_decode(m->cfg.dir, buf, len, &img, errmsg);
+	struct fsm_baseref want;
+	int rc = snapdelta_decode(m->cfg.dir, buf, len, &img, &want, errmsg);
 	if (rc == QSG_OK && (rc = fsm_restore_install(m->core.fsm, img, &old, errmsg)) == QSG_OK) {
 		fsm_image_free(old);
 		fsm_restore_claims(m->core.fsm, SIZE_MAX);
@@ -161,7 +162,14 @@ static void *sm_restore_decode(void *data, const void *buf, size_t len, int *rc,
 	struct fsm_image *img = NULL;
 	/* Pool thread: the live state is not touched; a delta's base file is
 	 * read here. */
-	*rc = snapdelta_decode(m->cfg.dir, buf, len, &img, errmsg);
+	struct fsm_baseref want;
+	*rc = snapdelta_decode(m->cfg.dir, buf, len, &img, &want, errmsg);
+	if (*rc == QSG_RC_UNKNOWN_OBJECT && m->catchup != NULL) {
+		/* A delta whose base this member lacks: fetched from a peer
+		 * (catchup.c); the glue asks again (QSG_RC_BUSY). */
+		catchup_want_base(m->catchup, &want);
+		*rc = QSG_RC_BUSY;
+	}
 	return img;
 }
 

@@ -1,6 +1,12 @@
 /* Delta snapshots in qsgd (snapdelta.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "basefile.h"
 #include "snapdelta.h"
@@ -72,8 +78,40 @@ void snapdelta_done(struct snapdelta *d, struct fsm *f, bool ok)
 	basefile_prune(d->dir, d->base.index, d->prev);
 }
 
+/* A part file fetched whole: fdatasync, rename to the base file, fsync the
+ * directory. QSG_RC_UNKNOWN_OBJECT: none, or not complete yet. */
+static int install_part(const char *dir, const struct fsm_baseref *ref, char *errmsg)
+{
+	char path[4096], part[4200];
+	basefile_path(path, sizeof path, dir, ref->index);
+	snprintf(part, sizeof part, "%s.part", path);
+	int fd = open(part, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return qsg_errf(errmsg, QSG_RC_UNKNOWN_OBJECT, "base file %" PRIu64 " missing",
+				ref->index);
+	struct stat st;
+	int rc = QSG_OK;
+	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != ref->size)
+		rc = qsg_errf(errmsg, QSG_RC_UNKNOWN_OBJECT,
+			      "base file %" PRIu64 " is being fetched", ref->index);
+	else if (fdatasync(fd) != 0)
+		rc = qsg_errf(errmsg, QSG_RC_IO, "base file %s: fdatasync: %s", part,
+			      strerror(errno));
+	close(fd);
+	if (rc == QSG_OK && rename(part, path) != 0)
+		rc = qsg_errf(errmsg, QSG_RC_IO, "base file %s: rename: %s", path, strerror(errno));
+	if (rc == QSG_OK) {
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || fsync(dfd) != 0)
+			rc = qsg_errf(errmsg, QSG_RC_IO, "fsync of %s: %s", dir, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+	}
+	return rc;
+}
+
 int snapdelta_decode(const char *dir, const void *buf, size_t len, struct fsm_image **img,
-		     char *errmsg)
+		     struct fsm_baseref *want, char *errmsg)
 {
 	struct fsm_baseref ref;
 	*img = NULL;
@@ -85,7 +123,17 @@ int snapdelta_decode(const char *dir, const void *buf, size_t len, struct fsm_im
 	void *file;
 	const void *payload;
 	size_t plen;
+	*want = ref;
 	int rc = basefile_read(dir, &ref, &file, &payload, &plen, errmsg);
+	if (rc == QSG_RC_UNKNOWN_OBJECT && (rc = install_part(dir, &ref, errmsg)) == QSG_OK)
+		rc = basefile_read(dir, &ref, &file, &payload, &plen, errmsg);
+	if (rc == QSG_RC_BAD_FRAME) {
+		/* Not the base the delta names, or corrupt: fetch it again. */
+		char path[4096];
+		basefile_path(path, sizeof path, dir, ref.index);
+		(void)unlink(path);
+		rc = QSG_RC_UNKNOWN_OBJECT;
+	}
 	if (rc != QSG_OK)
 		return rc;
 	rc = fsm_restore_decode_delta(payload, plen, buf, len, img, errmsg);

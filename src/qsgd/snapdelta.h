@@ -50,9 +50,12 @@ int snapdelta_payload(struct snapdelta *d, const void *buf, size_t len);
  * snapshot is a rebase again). */
 void snapdelta_done(struct snapdelta *d, struct fsm *f, bool ok);
 /* Decode a snapshot of any format into an image (fsm_restore_decode): a
- * delta with the base file of dir it names. QSG_RC_UNKNOWN_OBJECT: this
- * member lacks that base. Blocking I/O: pool or startup. */
+ * delta with the base file of dir it names; a complete part file fetched
+ * from a peer (DIR/base-<index>.qsb.part, catchup.c) is made durable,
+ * checked and installed first. QSG_RC_UNKNOWN_OBJECT: this member lacks
+ * that base (*want names it; a corrupt one fetched was deleted). Blocking
+ * I/O: pool or startup. */
 int snapdelta_decode(const char *dir, const void *buf, size_t len, struct fsm_image **img,
-		     char *errmsg);
+		     struct fsm_baseref *want, char *errmsg);
 
 #endif

@@ -8,8 +8,8 @@
 # then kill -9 of every member: each restarts from its local snapshot (a
 # delta restores with its base file, QSG0012I says which) and every message
 # is back, exactly once and in order.
-# Ports: members 31101.., Raft 31201.., HTTP 31191..
-. "$(dirname "$0")/lib.sh" 31100
+# Ports: members 31301.., Raft 31401.., HTTP 31391..
+. "$(dirname "$0")/lib.sh" 31300
 HTTP_BASE=$((QSG_PORT_BASE + 90))
 Q=DELTA.Q
 N=30000
