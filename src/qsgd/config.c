@@ -34,6 +34,7 @@ void qsgd_config_defaults(struct qsgd_config *c)
 	c->snapshot_mode = QSGD_SNAPSHOT_FORK;
 	c->lease_ms = 1000;
 	c->renew_ms = 200;
+	c->amqp_idle_ms = 60000;
 	c->session_expiry_s = 3600;
 	c->chinit_autostart = 1;
 	c->store_cache_mb = 256;
@@ -43,6 +44,7 @@ void qsgd_config_defaults(struct qsgd_config *c)
 	c->store_write_buffer_kb = 1024;
 	c->store_bytes_per_sync_kb = 8192;
 	c->max_entry_bytes = 4u * 1024 * 1024;
+	c->stomp_max_prefetch = 256;
 	c->max_inflight = 16;
 	c->leader_wait_ms = 3000;
 	c->expire_interval_ms = 10000;
@@ -203,6 +205,13 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 					  e);
 		else
 			goto unknown;
+	} else if (strcmp(section, "amqp") == 0) { /* docs/protocols.md "AMQP 1.0" */
+		if (strcmp(key, "address") == 0)
+			rc = set_addr(c->amqp, value, what, e);
+		else if (strcmp(key, "idle_timeout_ms") == 0)
+			rc = set_unsigned(&c->amqp_idle_ms, value, 0, 3600u * 1000, what, e);
+		else
+			goto unknown;
 	} else if (strcmp(section, "listener") == 0) {
 		if (strcmp(key, "address") == 0)
 			rc = set_addr(c->listen, value, what, e);
@@ -211,6 +220,13 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 	} else if (strcmp(section, "http") == 0) {
 		if (strcmp(key, "address") == 0)
 			rc = set_addr(c->http, value, what, e);
+		else
+			goto unknown;
+	} else if (strcmp(section, "stomp") == 0) { /* docs/protocols.md */
+		if (strcmp(key, "address") == 0)
+			rc = set_addr(c->stomp, value, what, e);
+		else if (strcmp(key, "max_prefetch") == 0)
+			rc = set_unsigned(&c->stomp_max_prefetch, value, 1, 1024, what, e);
 		else
 			goto unknown;
 	} else if (strcmp(section, "log") == 0) {
@@ -679,6 +695,12 @@ int qsgd_config_validate(struct qsgd_config *c, char *errmsg)
 					"member %s: raft and listen addresses are the same",
 					m->name);
 	}
+	if (c->stomp[0] != '\0' &&
+	    (strcmp(c->stomp, c->listen) == 0 || strcmp(c->stomp, c->raft) == 0 ||
+	     strcmp(c->stomp, c->http) == 0))
+		return qsg_errf(errmsg, QSG_RC_CONFIG,
+				"stomp address %s is also the listener, Raft or http address",
+				c->stomp);
 	if (c->http[0] != '\0' &&
 	    (strcmp(c->http, c->listen) == 0 || strcmp(c->http, c->raft) == 0))
 		return qsg_errf(errmsg, QSG_RC_CONFIG,
@@ -710,6 +732,19 @@ int qsgd_config_validate(struct qsgd_config *c, char *errmsg)
 				"id %u raft %s listen %s",
 				c->name, self->id, self->raft, self->listen, c->id, c->raft,
 				c->listen);
+	if (c->amqp[0] != '\0' &&
+	    (strcmp(c->amqp, c->listen) == 0 || strcmp(c->amqp, c->raft) == 0 ||
+	     strcmp(c->amqp, c->http) == 0 || strcmp(c->amqp, c->stomp) == 0))
+		return qsg_errf(errmsg, QSG_RC_CONFIG,
+				"amqp address %s is also another listener's or the Raft address",
+				c->amqp);
+	/* The AMQP listener has no TLS yet: PLAIN would carry passwords in
+	 * clear, so it serves the insecure demo mode only. */
+	if (c->amqp[0] != '\0' && c->auth_mode != QSGD_AUTH_NONE)
+		return qsg_errf(errmsg, QSG_RC_CONFIG,
+				"[amqp] address needs [security] authentication = none for now: "
+				"the AMQP listener has no TLS yet, and SASL PLAIN would carry "
+				"passwords in clear (docs/protocols.md \"AMQP 1.0\")");
 	/* Last, so that a configuration's own mistakes are named first. */
 	if (c->auth_mode == QSGD_AUTH_REQUIRED &&
 	    (!c->tls_enabled || c->tls_verify == QSGD_TLS_VERIFY_NONE))

@@ -60,6 +60,10 @@ struct qsgd_config {
 	unsigned session_expiry_s;
 	/* [http] "" = no HTTP listener (/metrics, /healthz, /readyz) */
 	char http[FSM_ADDR_MAX + 1];
+	/* [stomp] (docs/protocols.md): "" = no STOMP listener; max_prefetch
+	 * bounds a subscription's prefetch-count (default 256). */
+	char stomp[FSM_ADDR_MAX + 1];
+	unsigned stomp_max_prefetch;
 	/* [log] */
 	int log_format; /* enum qlog_format */
 	int join; /* [raft] join / --join: never bootstrap; wait to be added
@@ -102,6 +106,11 @@ struct qsgd_config {
 	 * "Authority records"); upper case; QSGADMIN */
 	char admin_group[FSM_NAME_MAX + 1];
 	char admin_password_hash[QSGD_HASH_TEXT_MAX]; /* "" = no break-glass password */
+	/* [amqp] (docs/protocols.md "AMQP 1.0"): "" = no AMQP listener;
+	 * idle_timeout_ms: the idle time-out the listener advertises (peers
+	 * heart-beat at half of it; 0 none; default 60000). */
+	char amqp[FSM_ADDR_MAX + 1];
+	unsigned amqp_idle_ms;
 	/* [member NAME] sections or --member flags (this member included). */
 	unsigned n_members;
 	struct qsgd_member_cfg members[QSGD_MAX_MEMBERS];

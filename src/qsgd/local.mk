@@ -47,7 +47,9 @@ qsgd_SOURCES = \
 	src/qsgd/sdnotify.h src/qsgd/sdnotify.c \
 	src/qsgd/hugepages.h src/qsgd/hugepages.c \
 	$(GW_SOURCES) \
+	$(AMQPGW_SOURCES) \
 	src/qsgd/main.c
 qsgd_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
-qsgd_LDADD = libqsgd.la libqsgadmin.la libqsgglue.la libqsgchan.la libqsgfsm.la libqsgstore.la \
-	libqsgtls.la libqsgpw.la libqsgcommon.la $(SSL_LIBS) $(RAFT_LIBS) $(UV_LIBS) $(LZ4_LIBS) $(INIH_LIBS)
+qsgd_LDADD = libqsgamqp.la libqsgd.la libqsgadmin.la libqsgglue.la libqsgchan.la libqsgfsm.la libqsgstore.la \
+	libqsgtls.la libqsgpw.la libqsgcommon.la $(SSL_LIBS) $(RAFT_LIBS) $(UV_LIBS) $(LZ4_LIBS) $(INIH_LIBS) \
+	$(PROTON_LIBS)

@@ -23,6 +23,8 @@
 #include "daemon.h"
 #include "forward.h"
 #include "httpd.h"
+#include "gw/stompgw.h"
+#include "amqp/amqpgw.h"
 #include "lease.h"
 #include "log.h"
 #include "looplag.h"
@@ -62,6 +64,8 @@ struct member {
 	struct catchup *catchup; /* fetch of missing bodies from peers */
 	struct tlsstream_cfg tls; /* [tls]; m->core.tls points here when set */
 	struct httpd *httpd; /* NULL: no [http] address */
+	struct stompgw *stomp; /* NULL: no [stomp] address (src/gw/stompgw.h) */
+	struct amqpgw *amqp; /* NULL: no [amqp] address (src/amqp/amqpgw.h) */
 	struct sdnotify sd;
 	uv_timer_t ready_timer; /* until READY=1 */
 	uv_timer_t watchdog_timer; /* WATCHDOG=1 every WATCHDOG_USEC/2 */
@@ -329,6 +333,10 @@ static void stop(struct member *m, const char *why)
 	}
 	httpd_close(m->httpd);
 	m->httpd = NULL;
+	stompgw_close(m->stomp); /* before the server: its sessions are detached */
+	m->stomp = NULL;
+	amqpgw_close(m->amqp); /* likewise */
+	m->amqp = NULL;
 	lifecycle_close(d->lifecycle);
 	lease_close(d->lease);
 	chinit_close(d->chinit);
@@ -714,6 +722,14 @@ static int run(struct member *m)
 		QLOG_ERR(&m->log, "QSG6002E", "%s", errmsg);
 		exit_code = EXIT_CONFIG;
 		stop(m, "HTTP listener failed");
+	} else if (cfg->stomp[0] != '\0' && (rc = stompgw_init(&m->stomp, d, errmsg)) != QSG_OK) {
+		QLOG_ERR(&m->log, "QSG9104E", "%s", errmsg);
+		exit_code = EXIT_CONFIG;
+		stop(m, "STOMP listener failed");
+	} else if (cfg->amqp[0] != '\0' && (rc = amqpgw_init(&m->amqp, d, errmsg)) != QSG_OK) {
+		QLOG_ERR(&m->log, "QSG9204E", "%s", errmsg);
+		exit_code = EXIT_CONFIG;
+		stop(m, "AMQP listener failed");
 	} else {
 		if (m->httpd != NULL)
 			QLOG_INFO_(&m->log, "QSG6001I",

@@ -461,6 +461,11 @@ static void on_hello(struct conn *c, const struct proto_req *req)
 	c->sess = SESS_ATTACHING; /* other requests: "HELLO is still in progress" */
 	c->authing = true;
 	c->refs++; /* until hello_authed */
+	if (c->vpreauth) { /* proved by the same client's first session */
+		struct auth_id id = c->id; /* hello_authed copies it to c->id */
+		hello_authed(p, QSG_OK, &id, NULL);
+		return;
+	}
 	auth_hello(&s->auth, &h, hello_authed, p);
 }
 
@@ -819,6 +824,12 @@ struct conn *server_vconn_open(struct server *s, const struct server_vconn_ops *
 	c->vtls = peer->tls;
 	snprintf(c->vpeer, sizeof c->vpeer, "%s", peer->peer);
 	snprintf(c->vcn, sizeof c->vcn, "%s", peer->cert_cn != NULL ? peer->cert_cn : "");
+	const struct conn *o = peer->same_client;
+	if (o != NULL && o->vops != NULL && !o->closed && o->kind == CONN_CLIENT &&
+	    o->sess == SESS_ATTACHED) {
+		c->id = o->id;
+		c->vpreauth = true;
+	}
 	return c;
 }
 

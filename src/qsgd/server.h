@@ -40,11 +40,17 @@ struct server_vconn_ops {
 	 * server_vconn_close (now or later; not required from on_close). */
 	void (*on_close)(void *arg);
 };
-/* Who is behind it, for auth.c and the log. */
+/* Who is behind it, for auth.c, CHLAUTH and the log. */
 struct server_vconn_peer {
-	const char *peer; /* e.g. "stomp 10.0.0.1:4711" */
+	const char *peer; /* the client's address, "10.0.0.1:4711" */
 	const char *cert_cn; /* CN of its verified TLS certificate, or "" / NULL */
 	bool tls;
+	/* Another virtual connection of the same client whose HELLO was
+	 * accepted, or NULL: this one's HELLO takes that identity instead of
+	 * checking the credentials again (one password check per client, not
+	 * one per gateway session); CHLAUTH and the CONNECT authority are
+	 * checked again. */
+	const struct conn *same_client;
 };
 /* NULL when out of memory or the server is closing. */
 struct conn *server_vconn_open(struct server *s, const struct server_vconn_ops *ops, void *arg,

@@ -50,6 +50,7 @@ struct conn {
 	void *varg;
 	bool vshut;
 	bool vtls;
+	bool vpreauth; /* id holds the identity a same_client HELLO proved */
 	char vpeer[80];
 	char vcn[FSM_NAME_MAX + 1];
 };

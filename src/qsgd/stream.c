@@ -82,7 +82,7 @@ static bool reserve_in(struct stream *s)
 {
 	size_t want = READ_CHUNK;
 	/* If a frame header is there, make room for the whole frame at once. */
-	if (s->in_len >= 4) {
+	if (s->in_len >= 4 && s->ops->on_bytes == NULL) {
 		size_t flen = (size_t)qsg_le32(s->in) + 4;
 		if (flen <= PROTO_MAX_FRAME + 4 && flen > s->in_len && flen - s->in_len > want)
 			want = flen - s->in_len;
@@ -176,6 +176,10 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 		else
 			s->tls_detect = NULL; /* plaintext */
 	}
+	if (s->ops->on_bytes != NULL) {
+		stream_replay(s);
+		return;
+	}
 	size_t off = 0;
 	while (!s->closing && !s->draining && off < s->in_len) {
 		size_t flen = 0;
@@ -203,6 +207,34 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 		free(s->in);
 		s->in = NULL;
 		s->in_cap = 0;
+	}
+}
+
+void stream_replay(struct stream *s)
+{
+	if (s->closing || s->draining || s->in_len == 0)
+		return;
+	size_t off = s->ops->on_bytes(s, s->in, s->in_len);
+	if (s->closing || off == 0)
+		return;
+	memmove(s->in, s->in + off, s->in_len - off);
+	s->in_len -= off;
+	if (s->in_len == 0 && s->in_cap > 4 * READ_CHUNK) {
+		free(s->in);
+		s->in = NULL;
+		s->in_cap = 0;
+	}
+}
+
+void stream_pause(struct stream *s, bool pause)
+{
+	if (s->closing || s->draining || pause != s->reading)
+		return;
+	if (pause) {
+		uv_read_stop((uv_stream_t *)&s->tcp);
+		s->reading = false;
+	} else if (uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb) == 0) {
+		s->reading = true;
 	}
 }
 

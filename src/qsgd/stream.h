@@ -35,6 +35,11 @@ struct stream_ops {
 	void (*on_error)(struct stream *s, int rc, uint32_t reqid);
 	/* After stream_close, when libuv released the handle: free memory here. */
 	void (*on_closed)(struct stream *s);
+	/* Optional: a stream of another protocol (the STOMP gateway). When
+	 * set, on_frame is not used: the whole input (plaintext, mutable) is
+	 * handed over and the return value is how many bytes were consumed;
+	 * the rest is kept for the next call (stream_replay, or more input). */
+	size_t (*on_bytes)(struct stream *s, uint8_t *p, size_t len);
 };
 
 struct stream {
@@ -79,6 +84,10 @@ void stream_init(struct stream *s, struct stream_set *set, const struct stream_o
 int stream_start(struct stream *s);
 /* Mark the stream for writing in this iteration (after appending to out). */
 void stream_mark(struct stream *s);
+/* on_bytes streams: stop or start reading from the socket (back-pressure),
+ * and hand the input kept so far to on_bytes again. */
+void stream_pause(struct stream *s, bool pause);
+void stream_replay(struct stream *s);
 /* Close the socket (pending output is dropped); on_closed follows. */
 void stream_close(struct stream *s);
 /* Stop reading, write what is pending, then close (reply-then-close). */

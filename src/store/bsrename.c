@@ -352,6 +352,20 @@ uint64_t bsalias_live(const struct bodystore *b)
 
 /* ---- rename ---- */
 
+/* Whether a part of the message whose records' key is phys is held here
+ * (the parts are 0 .. n-1, each held or missing). */
+static bool parts_held(struct bodystore *b, uint64_t phys)
+{
+	const struct bent *e;
+	for (uint32_t n = 0; n < (1u << 16) && (e = bsmap_find(b->map, mkey(phys, n))) != NULL;
+	     n++) {
+		if (e->seg != 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /* A renamed seqno that is missing here (a member catching up): nothing
  * to keep on disk, so the missing entries (every part, all missing) take
  * the new name, under which the catch-up fetches them. */
@@ -398,11 +412,15 @@ int bodystore_rename(void *arg, uint64_t seqno, uint64_t new_seqno)
 		return QSG_OK;
 	}
 	const struct bent *e = bsmap_find(b->map, phys);
-	if (e != NULL && e->seg == 0 && oa == NULL && na == NULL &&
+	bool held = e != NULL && parts_held(b, phys);
+	if (e != NULL && !held && oa == NULL && na == NULL &&
 	    bsmap_find(b->map, new_seqno) == NULL) {
 		return rename_missing(b, seqno, new_seqno);
 	}
-	if (e == NULL || e->seg == 0) {
+	/* Some part held (part 0 may be missing, a part to fetch): an alias,
+	 * the missing parts stay missing under the records' key and are
+	 * fetched under the new name (bodystore_fetch_names). */
+	if (!held) {
 		return qsg_errf(b->errmsg, QSG_RC_IO,
 				"message %llu body not held on this member (catching up)",
 				(unsigned long long)seqno);

