@@ -219,6 +219,8 @@ static bool is_removed(const struct basecur *bc, uint64_t seqno)
 static bool is_cleared(const struct basecur *bc, const struct fsm_qattrs *a)
 {
 	struct dtcleared key;
+	if (bc->ncleared == 0)
+		return false; /* bsearch of a NULL array is undefined */
 	memcpy(key.name, a->name, sizeof key.name);
 	key.scope = a->scope;
 	return bsearch(&key, bc->cleared, bc->ncleared, sizeof key, cmp_cleared) != NULL;
