@@ -75,6 +75,10 @@ struct amqpconn {
 	uint64_t txn; /* the open transaction, 0: none */
 	bool auth_pending, auth_done, closed_be, io_closed, in_pump;
 	bool kill_read; /* close the read side once proton returns */
+	bool tls; /* over TLS (amqpconn_set_tls) */
+	char cert_cn[256]; /* the verified client certificate's CN (auth.c checks it) */
+	char cert_dn[256];
+	char mechs[32];
 	/* Input that came after a SASL init while its check runs (a client
 	 * may send its AMQP header at once): fed once the outcome is out. */
 	uint8_t *stash;
@@ -196,13 +200,29 @@ static void sasl_free(pn_transport_t *t)
 	(void)t;
 }
 
+/* The identity of the TLS client certificate (we run TLS ourselves, so
+ * proton's own external username is never set). */
+static const char *external_id(const struct amqpconn *c)
+{
+	return c->tls && c->cert_cn[0] ? c->cert_cn : NULL;
+}
+
+static bool plain_ok(const struct amqpconn *c)
+{
+	return c->tls || !c->cfg.plain_needs_tls;
+}
+
 static const char *sasl_mechs(pn_transport_t *t)
 {
 	struct amqpconn *c = sasl_conn(t);
-	if (c->cfg.anonymous)
-		return pnx_sasl_get_external_username(t) ? "EXTERNAL PLAIN ANONYMOUS"
-							 : "PLAIN ANONYMOUS";
-	return pnx_sasl_get_external_username(t) ? "EXTERNAL PLAIN" : "PLAIN";
+	snprintf(c->mechs, sizeof c->mechs, "%s%s%s", external_id(c) ? "EXTERNAL " : "",
+		 plain_ok(c) ? "PLAIN " : "", c->cfg.anonymous ? "ANONYMOUS " : "");
+	size_t n = strlen(c->mechs);
+	if (n == 0) /* none fits: PLAIN is listed, and refused (sasl_process_init) */
+		snprintf(c->mechs, sizeof c->mechs, "PLAIN");
+	else
+		c->mechs[n - 1] = '\0';
+	return c->mechs;
 }
 
 static bool sasl_init_server(pn_transport_t *t)
@@ -259,11 +279,11 @@ static void sasl_process_init(pn_transport_t *t, const char *mech, const pn_byte
 		pnx_sasl_set_desired_state(t, SASL_POSTED_OUTCOME);
 		return;
 	}
-	if (strcmp(mech, "EXTERNAL") == 0 && pnx_sasl_get_external_username(t)) {
-		auth_start(c, "EXTERNAL", pnx_sasl_get_external_username(t), NULL, 0);
+	if (strcmp(mech, "EXTERNAL") == 0 && external_id(c)) {
+		auth_start(c, "EXTERNAL", external_id(c), NULL, 0);
 		return;
 	}
-	if (strcmp(mech, "PLAIN") != 0 || !recv || !recv->start) {
+	if (strcmp(mech, "PLAIN") != 0 || !plain_ok(c) || !recv || !recv->start) {
 		sasl_fail(t);
 		return;
 	}
@@ -1050,6 +1070,28 @@ void amqpconn_close(struct amqpconn *c, const char *cond, const char *text)
 {
 	pn_connection_driver_errorf(&c->drv, cond, "%s", text);
 	pump(c);
+}
+
+void amqpconn_set_tls(struct amqpconn *c, const char *cert_cn, const char *cert_dn)
+{
+	c->tls = true;
+	snprintf(c->cert_cn, sizeof c->cert_cn, "%s", cert_cn ? cert_cn : "");
+	snprintf(c->cert_dn, sizeof c->cert_dn, "%s", cert_dn ? cert_dn : "");
+}
+
+bool amqpconn_tls(const struct amqpconn *c)
+{
+	return c->tls;
+}
+
+const char *amqpconn_cert_cn(const struct amqpconn *c)
+{
+	return c->tls ? c->cert_cn : "";
+}
+
+const char *amqpconn_cert_dn(const struct amqpconn *c)
+{
+	return c->tls ? c->cert_dn : "";
 }
 
 const char *amqpconn_peer(const struct amqpconn *c)

@@ -37,6 +37,10 @@ struct amqpconn;
 struct amqpconn_cfg {
 	bool anonymous; /* offer ANONYMOUS ([security] authentication = none) */
 	bool require_auth; /* a client must authenticate (SASL) */
+	/* PLAIN only over TLS ([security] authentication = required: a
+	 * password never crosses the network in clear): not offered, and
+	 * refused, on a plaintext connection. */
+	bool plain_needs_tls;
 	uint32_t max_frame; /* bytes; 0: 64 KiB */
 	uint32_t idle_ms; /* our idle timeout (peers heart-beat at half); 0: none */
 	uint32_t credit; /* credit given to each sender link of a client */
@@ -50,7 +54,7 @@ struct amqpconn_cfg {
  * nothing at all after closed(c). */
 struct amqp_be_ops {
 	/* mech: "PLAIN" (user, password) or "EXTERNAL" (user: the TLS peer's
-	 * CN, password NULL). -> amqpconn_auth_done */
+	 * CN, amqpconn_set_tls; password NULL). -> amqpconn_auth_done */
 	void (*auth)(void *be, struct amqpconn *c, uint64_t req, const char *mech, const char *user,
 		     const char *password, size_t pwlen);
 	/* Put msg (valid until the answer) to queue under txn (0: none): the
@@ -94,6 +98,15 @@ int amqpconn_new(struct amqpconn **out, const struct amqpconn_cfg *cfg,
 		 void *ioctx, const char *peer, char *errmsg);
 /* Calls be->closed (once) and frees everything. */
 void amqpconn_free(struct amqpconn *c);
+
+/* The connection runs over TLS (before its first input); cert_cn: the
+ * verified client certificate's CN ("" none): then EXTERNAL is offered,
+ * with that identity; cert_dn: its subject DN (for CHLAUTH SSLPEERMAP). */
+void amqpconn_set_tls(struct amqpconn *c, const char *cert_cn, const char *cert_dn);
+bool amqpconn_tls(const struct amqpconn *c);
+/* The verified client certificate's CN and DN ("" none or plaintext). */
+const char *amqpconn_cert_cn(const struct amqpconn *c);
+const char *amqpconn_cert_dn(const struct amqpconn *c);
 
 /* Bytes read from the peer; eof: the peer closed its side. */
 void amqpconn_input(struct amqpconn *c, const uint8_t *p, size_t n);

@@ -14,6 +14,7 @@
 #include "qsgd/config.h"
 #include "qsgd/daemon.h"
 #include "qsgd/log.h"
+#include "qsgd/tlsstream.h"
 
 struct amqpgw {
 	struct qsgd *d;
@@ -96,6 +97,10 @@ static struct gwsess *sess_open(struct agconn *ac, gwsess_lost_cb lost, void *ar
 	    .app = "amqp",
 	    .user = ac->creds ? ac->user : NULL,
 	    .password = ac->creds ? ac->password : NULL,
+	    /* EXTERNAL (no user): auth.c takes the certificate's CN */
+	    .cert_cn = amqpconn_cert_cn(ac->c),
+	    .cert_dn = amqpconn_cert_dn(ac->c),
+	    .tls = amqpconn_tls(ac->c),
 	    /* A slot session takes the identity of the connection session
 	     * once its HELLO passed: no second password check. */
 	    .same_client = ac->main_ready ? ac->main : NULL,
@@ -117,16 +122,22 @@ static void be_auth(void *be, struct amqpconn *c, uint64_t req, const char *mech
 {
 	struct agconn *ac = be;
 	(void)c;
-	if (strcmp(mech, "PLAIN") != 0 || !pw || pwlen >= sizeof ac->password || ac->main) {
-		/* EXTERNAL needs a TLS peer, which this listener has not yet. */
+	bool external = strcmp(mech, "EXTERNAL") == 0;
+	if (ac->main ||
+	    (!external && (strcmp(mech, "PLAIN") != 0 || !pw || pwlen >= sizeof ac->password))) {
 		amqpconn_auth_done(ac->c, req, QSG_RC_NOT_AUTHORIZED, NULL);
 		return;
 	}
+	/* The connection session's HELLO is the check: PLAIN with the user
+	 * and password; EXTERNAL without a user, so that auth.c names the
+	 * user by the verified certificate's CN (as for a libqsg client). */
 	snprintf(ac->user, sizeof ac->user, "%s", user);
-	memcpy(ac->password, pw, pwlen);
-	ac->password[pwlen] = 0;
-	ac->pwlen = pwlen;
-	ac->creds = true;
+	if (!external) {
+		memcpy(ac->password, pw, pwlen);
+		ac->password[pwlen] = 0;
+		ac->pwlen = pwlen;
+		ac->creds = true;
+	}
 	ac->auth_req = req;
 	if (!main_sess(ac)) {
 		ac->auth_req = 0;
@@ -424,9 +435,12 @@ static void slot_settle(struct agslot *s, enum amqp_act act)
 		gwsess_put(s->gs, qm.deadq,
 			   FSM_F_SYNCPOINT | (s->held.persistent ? FSM_F_PERSISTENT : 0), &s->held,
 			   dlq_put_done, s);
+	} else if (act == AMQP_ACT_RELEASE) {
+		/* released, modified without delivery-failed: back, its
+		 * BackoutCount unchanged (FSM_OP_BACKOUT_UNCOUNTED). */
+		gwsess_release(s->gs, settle_done, s);
 	} else {
-		/* released and modified: a backout (BackoutCount + 1; the group
-		 * has no backout without counting yet). */
+		/* modified(delivery-failed): BackoutCount + 1, BOTHRESH/BOQNAME */
 		gwsess_backout(s->gs, settle_done, s);
 	}
 }
@@ -582,18 +596,22 @@ int amqpgw_init(struct amqpgw **out, struct qsgd *d, char *errmsg)
 	struct amqpconn_cfg cfg = {
 	    .anonymous = d->cfg->auth_mode == QSGD_AUTH_NONE,
 	    .require_auth = d->cfg->auth_mode != QSGD_AUTH_NONE,
+	    /* as a HELLO (auth.c): credentials only over TLS when required */
+	    .plain_needs_tls = d->cfg->auth_mode == QSGD_AUTH_REQUIRED,
 	    .idle_ms = d->cfg->amqp_idle_ms,
 	    .credit = 64,
 	    .max_message = FSM_MAX_MSGL,
 	    .container_id = d->cfg->name,
 	};
-	int rc = amqplisten_start(&gw->l, d->loop, d->cfg->amqp, &cfg, &gw_ops, gw, errmsg);
+	/* TLS as the client listener: the member's [tls] (tlsstream.h). */
+	int rc = amqplisten_start(&gw->l, d->loop, d->cfg->amqp, &cfg, d->tls, &gw_ops, gw, errmsg);
 	if (rc != QSG_OK) {
 		free(gw);
 		return rc;
 	}
 	amqplisten_set_log(gw->l, gw_log, gw);
-	QLOG_INFO_(d->log, "QSG9200I", "AMQP 1.0 listener on %s", d->cfg->amqp);
+	QLOG_INFO_(d->log, "QSG9200I", "AMQP 1.0 listener on %s%s", d->cfg->amqp,
+		   d->tls != NULL ? (d->tls->optional ? " (TLS or plaintext)" : " (TLS)") : "");
 	*out = gw;
 	return QSG_OK;
 }

@@ -7,68 +7,57 @@
 
 #include "common/hostport.h"
 #include "common/qsg_err.h"
+#include "qsgd/stream.h"
+#include "qsgd/tlsstream.h"
+
+/* A closed connection whose peer does not read its last bytes is closed
+ * anyway after this. */
+#define AMQP_DRAIN_MS 2000
+/* While reading waits for output to drain: how often it is looked at. */
+#define AMQP_DRAIN_POLL_MS 10
 
 struct asock {
 	struct asock *next, *prev;
 	struct amqplisten *s;
-	uv_tcp_t tcp;
+	struct stream st; /* st.data = this */
 	uv_timer_t timer;
 	struct amqpconn *c;
-	size_t queued; /* bytes in uv_write requests */
-	bool paused_auth, paused_write, reading, closing;
-	int handles; /* open handles */
+	bool paused_auth, paused_write, closing;
+	bool ticking; /* the timer drives amqpconn_tick */
+	bool tls_told; /* amqpconn_set_tls done (or plaintext) */
+	char peer[64];
 };
 
 struct amqplisten {
 	uv_loop_t *loop;
 	uv_tcp_t tcp;
+	struct stream_set set;
 	struct amqpconn_cfg cfg;
 	char container_id[FSM_NAME_MAX + 1];
+	struct tlsstream_cfg *tls;
 	const struct amqp_be_ops *ops;
 	void *be;
 	struct asock *socks;
 	unsigned nsocks;
-	bool stopping, listening;
+	bool stopping, set_closing;
 	int port;
+	int nclosed; /* the listener handle and the stream set: 2 */
 	void (*log)(void *arg, const char *peer, const char *text);
 	void *log_arg;
 };
 
-struct awrite {
-	uv_write_t req;
-	struct asock *k;
-	size_t n;
-	uint8_t data[];
-};
-
 static void sock_close(struct asock *k);
-static void read_start(struct asock *k);
+static void arm_timer(struct asock *k);
+
+static size_t pending_out(const struct asock *k)
+{
+	return k->st.out.len + k->st.writing.len;
+}
 
 static void read_state(struct asock *k)
 {
 	bool want = !k->closing && !k->paused_auth && !k->paused_write;
-	if (want && !k->reading) {
-		read_start(k);
-	} else if (!want && k->reading) {
-		uv_read_stop((uv_stream_t *)&k->tcp);
-		k->reading = false;
-	}
-}
-
-static void write_cb(uv_write_t *req, int status)
-{
-	struct awrite *w = (struct awrite *)req;
-	struct asock *k = w->k;
-	k->queued -= w->n;
-	free(w);
-	if (status < 0 && !k->closing) {
-		sock_close(k);
-		return;
-	}
-	if (k->paused_write && k->queued < AMQP_WRITE_HIGH / 2) {
-		k->paused_write = false;
-		read_state(k);
-	}
+	stream_pause(&k->st, !want);
 }
 
 static void io_write(void *ctx, const uint8_t *p, size_t n)
@@ -76,24 +65,13 @@ static void io_write(void *ctx, const uint8_t *p, size_t n)
 	struct asock *k = ctx;
 	if (k->closing)
 		return;
-	struct awrite *w = malloc(sizeof *w + n);
-	if (!w) {
-		sock_close(k);
-		return;
-	}
-	memcpy(w->data, p, n);
-	w->k = k;
-	w->n = n;
-	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)n);
-	if (uv_write(&w->req, (uv_stream_t *)&k->tcp, &b, 1, write_cb) != 0) {
-		free(w);
-		sock_close(k);
-		return;
-	}
-	k->queued += n;
-	if (k->queued > AMQP_WRITE_HIGH && !k->paused_write) {
+	qsg_put_bytes(&k->st.out, p, n);
+	stream_mark(&k->st);
+	if (pending_out(k) > AMQP_WRITE_HIGH && !k->paused_write) {
 		k->paused_write = true;
 		read_state(k);
+		if (k->ticking)
+			arm_timer(k); /* polls the drain */
 	}
 }
 
@@ -113,16 +91,38 @@ static void io_log(void *ctx, const char *text)
 {
 	struct asock *k = ctx;
 	if (k->s->log)
-		k->s->log(k->s->log_arg, amqpconn_peer(k->c), text);
+		k->s->log(k->s->log_arg, k->peer, text);
 }
 
 static const struct amqpconn_io sock_io = {io_write, io_close, io_pause, io_log};
 
-static void handle_closed(uv_handle_t *h)
+static void maybe_free_listener(struct amqplisten *s);
+
+static void set_closed(struct stream_set *set)
+{
+	struct amqplisten *s = set->data;
+	s->nclosed++;
+	maybe_free_listener(s);
+}
+
+/* Once stopping and every connection is gone: the stream set's handles,
+ * then the memory (after the listener's handle and the set's). */
+static void maybe_free_listener(struct amqplisten *s)
+{
+	if (!s->stopping || s->socks)
+		return;
+	if (!s->set_closing) {
+		s->set_closing = true;
+		stream_set_close(&s->set, set_closed);
+		return;
+	}
+	if (s->nclosed == 2)
+		free(s);
+}
+
+static void sock_freed(uv_handle_t *h)
 {
 	struct asock *k = h->data;
-	if (--k->handles)
-		return;
 	struct amqplisten *s = k->s;
 	if (k->prev)
 		k->prev->next = k->next;
@@ -133,92 +133,134 @@ static void handle_closed(uv_handle_t *h)
 	s->nsocks--;
 	amqpconn_free(k->c);
 	free(k);
-	if (s->stopping && !s->listening && !s->socks)
-		free(s);
+	maybe_free_listener(s);
 }
 
-static void shutdown_cb(uv_shutdown_t *req, int status)
+/* The stream's handle is closed: then the timer's. */
+static void st_closed(struct stream *st)
 {
-	(void)status;
-	struct asock *k = req->data;
-	free(req);
-	uv_close((uv_handle_t *)&k->tcp, handle_closed);
-	uv_close((uv_handle_t *)&k->timer, handle_closed);
+	struct asock *k = st->data;
+	uv_timer_stop(&k->timer);
+	uv_close((uv_handle_t *)&k->timer, sock_freed);
 }
 
-/* Flush what is queued, then close the handles. */
+static void drain_expired(uv_timer_t *t)
+{
+	struct asock *k = t->data;
+	stream_close(&k->st);
+}
+
+/* Flush what is queued (TLS: then close_notify), then close; a peer that
+ * does not read gets AMQP_DRAIN_MS. */
 static void sock_close(struct asock *k)
 {
 	if (k->closing)
 		return;
 	k->closing = true;
-	read_state(k);
 	uv_timer_stop(&k->timer);
-	uv_shutdown_t *req = malloc(sizeof *req);
-	if (req) {
-		req->data = k;
-		if (uv_shutdown(req, (uv_stream_t *)&k->tcp, shutdown_cb) == 0)
-			return;
-		free(req);
-	}
-	uv_close((uv_handle_t *)&k->tcp, handle_closed);
-	uv_close((uv_handle_t *)&k->timer, handle_closed);
+	uv_timer_start(&k->timer, drain_expired, AMQP_DRAIN_MS, 0);
+	stream_close_after_write(&k->st);
 }
-
-static void arm_timer(struct asock *k);
 
 static void timer_cb(uv_timer_t *t)
 {
 	struct asock *k = t->data;
-	if (!k->closing)
-		arm_timer(k);
+	if (k->closing)
+		return;
+	if (k->paused_write && pending_out(k) < AMQP_WRITE_HIGH / 2) {
+		k->paused_write = false;
+		read_state(k);
+	}
+	arm_timer(k);
 }
 
 static void arm_timer(struct asock *k)
 {
+	k->ticking = true;
 	int64_t now = (int64_t)uv_now(k->s->loop);
 	int64_t next = amqpconn_tick(k->c, now);
 	if (k->closing)
 		return;
-	if (next > 0)
-		uv_timer_start(&k->timer, timer_cb, (uint64_t)(next > now ? next - now : 1), 0);
+	int64_t delay = next > 0 ? (next > now ? next - now : 1) : -1;
+	if (k->paused_write && (delay < 0 || delay > AMQP_DRAIN_POLL_MS))
+		delay = AMQP_DRAIN_POLL_MS;
+	if (delay >= 0)
+		uv_timer_start(&k->timer, timer_cb, (uint64_t)delay, 0);
+	else
+		uv_timer_stop(&k->timer);
 }
 
-static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-	(void)hint;
-	(void)h;
-	static __thread char rbuf[64 * 1024];
-	*buf = uv_buf_init(rbuf, sizeof rbuf);
-}
-
-static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+/* Plaintext (after TLS, once its handshake is done): all of it is taken. */
+static size_t st_bytes(struct stream *st, uint8_t *p, size_t n)
 {
 	struct asock *k = st->data;
-	if (n > 0) {
-		amqpconn_input(k->c, (const uint8_t *)buf->base, (size_t)n);
-	} else if (n < 0) {
-		if (k->reading) {
-			uv_read_stop(st);
-			k->reading = false;
-		}
-		amqpconn_eof(k->c);
-		if (!k->closing && amqpconn_finished(k->c))
-			sock_close(k);
-		else if (!k->closing)
-			sock_close(k);
+	if (k->closing)
+		return n;
+	if (!k->tls_told) {
+		k->tls_told = true;
+		if (k->st.tls != NULL)
+			amqpconn_set_tls(k->c, tlsstream_peer_cn(&k->st),
+					 tlsstream_peer_dn(&k->st));
 	}
+	if (!k->ticking)
+		arm_timer(k);
+	if (k->closing)
+		return n;
+	amqpconn_input(k->c, p, n);
+	return n;
 }
 
-static void read_start(struct asock *k)
+static void st_frame(struct stream *st, const uint8_t *p, size_t n)
 {
-	if (uv_read_start((uv_stream_t *)&k->tcp, alloc_cb, read_cb) == 0)
-		k->reading = true;
+	(void)st;
+	(void)p;
+	(void)n; /* not called: on_bytes is set */
 }
 
-static void free_data(uv_handle_t *h)
+static void st_error(struct stream *st, int rc, uint32_t reqid)
 {
-	free(h->data);
+	struct asock *k = st->data;
+	(void)reqid;
+	if (k->closing) {
+		stream_close(st);
+		return;
+	}
+	if (rc == QSG_RC_CONNECTION_BROKEN) {
+		/* The peer closed its side: proton's close goes out first. */
+		amqpconn_eof(k->c);
+		sock_close(k);
+		return;
+	}
+	if (rc == QSG_RC_TLS_FAILED && k->s->log)
+		k->s->log(k->s->log_arg, k->peer, "TLS failed (handshake or record layer)");
+	k->closing = true;
+	stream_close(st);
+}
+
+static const struct stream_ops st_ops = {
+    .on_frame = st_frame,
+    .on_error = st_error,
+    .on_closed = st_closed,
+    .on_bytes = st_bytes,
+};
+
+static void peer_name(struct asock *k)
+{
+	snprintf(k->peer, sizeof k->peer, "?");
+	struct sockaddr_storage sa;
+	int len = sizeof sa;
+	if (uv_tcp_getpeername(&k->st.tcp, (struct sockaddr *)&sa, &len) != 0)
+		return;
+	char host[48] = "";
+	int port = 0;
+	if (sa.ss_family == AF_INET6) {
+		uv_ip6_name((struct sockaddr_in6 *)&sa, host, sizeof host);
+		port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+	} else {
+		uv_ip4_name((struct sockaddr_in *)&sa, host, sizeof host);
+		port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
+	}
+	snprintf(k->peer, sizeof k->peer, "%s:%d", host, port);
 }
 
 static void accept_cb(uv_stream_t *server, int status)
@@ -230,51 +272,53 @@ static void accept_cb(uv_stream_t *server, int status)
 	if (!k)
 		return;
 	k->s = s;
-	uv_tcp_init(s->loop, &k->tcp);
-	k->tcp.data = k;
-	k->handles = 1;
-	if (uv_accept(server, (uv_stream_t *)&k->tcp) != 0 || s->nsocks >= AMQP_MAX_CONNS) {
-		uv_close((uv_handle_t *)&k->tcp, free_data);
-		return;
-	}
-	uv_tcp_nodelay(&k->tcp, 1);
 	uv_timer_init(s->loop, &k->timer);
 	k->timer.data = k;
-	k->handles = 2;
-	char peer[64] = "?";
-	struct sockaddr_storage sa;
-	int len = sizeof sa;
-	if (uv_tcp_getpeername(&k->tcp, (struct sockaddr *)&sa, &len) == 0) {
-		char host[48] = "";
-		int port = 0;
-		if (sa.ss_family == AF_INET6) {
-			uv_ip6_name((struct sockaddr_in6 *)&sa, host, sizeof host);
-			port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
-		} else {
-			uv_ip4_name((struct sockaddr_in *)&sa, host, sizeof host);
-			port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
-		}
-		snprintf(peer, sizeof peer, "%s:%d", host, port);
-	}
+	uv_tcp_init(s->loop, &k->st.tcp);
+	stream_init(&k->st, &s->set, &st_ops, k);
 	k->next = s->socks;
 	if (s->socks)
 		s->socks->prev = k;
 	s->socks = k;
 	s->nsocks++;
-	char err[QSG_ERRMSG_SIZE];
-	if (amqpconn_new(&k->c, &s->cfg, s->ops, s->be, &sock_io, k, peer, err) != QSG_OK) {
-		k->closing = true;
-		uv_close((uv_handle_t *)&k->tcp, handle_closed);
-		uv_close((uv_handle_t *)&k->timer, handle_closed);
+	k->closing = true; /* until it runs */
+	if (uv_accept(server, (uv_stream_t *)&k->st.tcp) != 0 || s->nsocks > AMQP_MAX_CONNS) {
+		stream_close(&k->st);
 		return;
 	}
-	read_state(k);
-	arm_timer(k);
+	peer_name(k);
+	if (s->tls != NULL && s->tls->optional) {
+		k->st.tls_detect = s->tls;
+	} else if (s->tls != NULL) {
+		if (tlsstream_attach(&k->st, s->tls, TLS_SERVER, NULL) != QSG_OK) {
+			stream_close(&k->st);
+			return;
+		}
+	}
+	char err[QSG_ERRMSG_SIZE];
+	if (amqpconn_new(&k->c, &s->cfg, s->ops, s->be, &sock_io, k, k->peer, err) != QSG_OK ||
+	    stream_start(&k->st) != QSG_OK) {
+		stream_close(&k->st);
+		return;
+	}
+	k->closing = false;
+	/* With TLS (or maybe TLS) the connection starts with its first
+	 * plaintext bytes, once the certificate is known (the handshake has
+	 * its own timeout); plaintext ones tick now (the idle timeout). */
+	if (s->tls == NULL) {
+		k->tls_told = true;
+		arm_timer(k);
+	}
+}
+
+static void free_data(uv_handle_t *h)
+{
+	free(h->data);
 }
 
 int amqplisten_start(struct amqplisten **out, uv_loop_t *loop, const char *addr,
-		     const struct amqpconn_cfg *cfg, const struct amqp_be_ops *ops, void *be,
-		     char *errmsg)
+		     const struct amqpconn_cfg *cfg, struct tlsstream_cfg *tls,
+		     const struct amqp_be_ops *ops, void *be, char *errmsg)
 {
 	char host[64];
 	int port;
@@ -295,6 +339,7 @@ int amqplisten_start(struct amqplisten **out, uv_loop_t *loop, const char *addr,
 	snprintf(s->container_id, sizeof s->container_id, "%s",
 		 cfg->container_id ? cfg->container_id : "qsg");
 	s->cfg.container_id = s->container_id;
+	s->tls = tls;
 	s->ops = ops;
 	s->be = be;
 	uv_tcp_init(loop, &s->tcp);
@@ -303,16 +348,17 @@ int amqplisten_start(struct amqplisten **out, uv_loop_t *loop, const char *addr,
 	if (r == 0)
 		r = uv_listen((uv_stream_t *)&s->tcp, 128, accept_cb);
 	if (r != 0) {
-		uv_close((uv_handle_t *)&s->tcp, free_data);
+		uv_close((uv_handle_t *)&s->tcp, free_data); /* frees s */
 		return qsg_errf(errmsg, QSG_RC_CONFIG, "[amqp] address %s: %s", addr,
 				uv_strerror(r));
 	}
+	stream_set_init(&s->set, loop);
+	s->set.data = s;
 	struct sockaddr_storage bound;
 	int blen = sizeof bound;
 	uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&bound, &blen);
 	s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
 						    : ((struct sockaddr_in *)&bound)->sin_port);
-	s->listening = true;
 	*out = s;
 	return QSG_OK;
 }
@@ -337,9 +383,8 @@ unsigned amqplisten_connections(const struct amqplisten *s)
 static void listener_closed(uv_handle_t *h)
 {
 	struct amqplisten *s = h->data;
-	s->listening = false;
-	if (!s->socks)
-		free(s);
+	s->nclosed++;
+	maybe_free_listener(s);
 }
 
 void amqplisten_stop(struct amqplisten *s)
@@ -348,10 +393,10 @@ void amqplisten_stop(struct amqplisten *s)
 		return;
 	s->stopping = true;
 	for (struct asock *k = s->socks; k; k = k->next)
-		amqpconn_close(k->c, "amqp:connection:forced", "the member is stopping");
-	for (struct asock *k = s->socks, *n; k; k = n) {
-		n = k->next;
+		if (!k->closing)
+			amqpconn_close(k->c, "amqp:connection:forced", "the member is stopping");
+	for (struct asock *k = s->socks; k; k = k->next)
 		sock_close(k);
-	}
 	uv_close((uv_handle_t *)&s->tcp, listener_closed);
+	maybe_free_listener(s);
 }

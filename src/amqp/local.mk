@@ -2,8 +2,10 @@
 # Owner: the AMQP 1.0 endpoint (issue 13, docs/protocols.md "AMQP 1.0").
 # libqsgamqp: messages and outcomes (amqpmsg.c, pure), one connection on
 # Qpid Proton's connection driver with our SASL mechanisms (amqpconn.c, no
-# I/O) and the libuv listener (amqplisten.c). The backend (the group's
-# gateway) is given by the caller.
+# I/O) and the libuv listener (amqplisten.c, on the daemon's byte streams
+# of libqsgd: src/qsgd/stream.c and tlsstream.c, TLS as the client
+# listener; a program linking it links libqsgd.la). The backend (the
+# group's gateway) is given by the caller.
 noinst_LTLIBRARIES += libqsgamqp.la
 libqsgamqp_la_SOURCES = src/amqp/amqpmsg.h src/amqp/amqpmsg.c \
 	src/amqp/amqpconn.h src/amqp/amqpconn.c \

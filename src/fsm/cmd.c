@@ -186,6 +186,7 @@ static unsigned op_fields(uint8_t op)
 		return F_CLIENT | F_MEMBER;
 	case FSM_OP_DETACH:
 	case FSM_OP_BACKOUT:
+	case FSM_OP_BACKOUT_UNCOUNTED:
 		return F_SESSION;
 	case FSM_OP_OPEN:
 	case FSM_OP_CLOSE:

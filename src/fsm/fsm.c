@@ -175,6 +175,7 @@ static int apply_cmd(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct
 	case FSM_OP_GET_DONE:
 		return op_get_done(f, c);
 	case FSM_OP_BACKOUT:
+	case FSM_OP_BACKOUT_UNCOUNTED:
 		return op_backout(f, c);
 	case FSM_OP_MEMBER_JOIN:
 		return op_member_join(f, c, now);

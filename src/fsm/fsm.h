@@ -139,6 +139,11 @@ enum fsm_op {
 	/* Channel authentication rules (fsm_chlauth.c, docs/security.md
 	 * "Channel authentication (CHLAUTH)"). */
 	FSM_OP_CHLAUTH_SET = 65, /* chlauth: action ADD/REPLACE/REMOVE/REMOVEALL */
+	/* Sessions (continued). */
+	FSM_OP_BACKOUT_UNCOUNTED = 66, /* client_id, epoch: as BACKOUT, but
+					* BackoutCount is left alone (and so
+					* no move to BOQNAME): an AMQP
+					* released outcome; command level 5 */
 };
 
 /* Command levels (docs/lifecycle.md, "Command levels"). A build applies
@@ -154,9 +159,10 @@ enum fsm_op {
  * FSM_CA_QSGDISP); users (USER_DEFINE, USER_ALTER, USER_DELETE);
  * authority records (AUTHREC_SET, AUTHREC_DELETE). Level 4: MEMBER_REMOVE_QMGR
  * (a forgotten member's private channels leave with it); channel
- * authentication rules (CHLAUTH_SET). */
+ * authentication rules (CHLAUTH_SET). Level 5: BACKOUT_UNCOUNTED (a
+ * backout that leaves BackoutCount alone). */
 #define FSM_CMDLEVEL_MIN 1
-#define FSM_CMDLEVEL 4
+#define FSM_CMDLEVEL 5
 
 /* Command flags (FSM_F_SYNCPOINT .. FSM_F_GEN_MSGID, the message flags, are
  * in common/msg.h). */

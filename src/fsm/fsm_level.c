@@ -50,6 +50,8 @@ unsigned fsm_cmd_level(const struct fsm_cmd *c)
 	case FSM_OP_AUTHREC_SET:
 	case FSM_OP_AUTHREC_DELETE:
 		return 3; /* authority records (docs/security.md "Authority records") */
+	case FSM_OP_BACKOUT_UNCOUNTED:
+		return 5; /* released without counting (docs/protocols.md "AMQP 1.0") */
 	case FSM_OP_CHLAUTH_SET:
 		return 4; /* channel authentication (docs/security.md "Channel authentication
 			     (CHLAUTH)") */

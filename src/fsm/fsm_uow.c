@@ -35,8 +35,10 @@ void uow_append(struct session *s, struct qmsg *m)
 }
 
 /* Back out one message taken off a uow; returns its cost in backout
- * budget units (fsm.h, FSM_BACKOUT_BUDGET). */
-static uint64_t backout_one(struct fsm *f, struct qmsg *m)
+ * budget units (fsm.h, FSM_BACKOUT_BUDGET). counted: BackoutCount + 1,
+ * and BOTHRESH/BOQNAME apply; else (BACKOUT_UNCOUNTED) the message goes
+ * back where it was, its count as it was. */
+static uint64_t backout_one(struct fsm *f, struct qmsg *m, bool counted)
 {
 	struct queue *q = m->q;
 	m->uow_next = NULL;
@@ -44,6 +46,11 @@ static uint64_t backout_one(struct fsm *f, struct qmsg *m)
 	if (m->state == MS_HELD) {
 		q->curdepth--;
 		msg_free(f, m);
+		return 1;
+	}
+	if (!counted) {
+		make_visible(f, q, m, false);
+		queue_notify(f, q, 1);
 		return 1;
 	}
 	/* Its first backout gives it an extension: out of memory fails the
@@ -78,7 +85,7 @@ static uint64_t backout_one(struct fsm *f, struct qmsg *m)
 
 /* Back out s's uow from its head while *budget > 0 (each message takes
  * its cost, at least one unit); true when the uow is empty. */
-static bool uow_backout_some(struct fsm *f, struct session *s, uint64_t *budget)
+static bool uow_backout_as(struct fsm *f, struct session *s, uint64_t *budget, bool counted)
 {
 	while (s->uow_head != NULL && *budget > 0) {
 		struct qmsg *m = s->uow_head;
@@ -86,10 +93,15 @@ static bool uow_backout_some(struct fsm *f, struct session *s, uint64_t *budget)
 		if (s->uow_head == NULL)
 			s->uow_tail = NULL;
 		s->uow_count--;
-		uint64_t cost = backout_one(f, m);
+		uint64_t cost = backout_one(f, m, counted);
 		*budget -= cost < *budget ? cost : *budget;
 	}
 	return s->uow_head == NULL;
+}
+
+static bool uow_backout_some(struct fsm *f, struct session *s, uint64_t *budget)
+{
+	return uow_backout_as(f, s, budget, true);
 }
 
 void uow_remove(struct session *s, struct qmsg *m)
@@ -436,12 +448,14 @@ int op_commit(struct fsm *f, const struct fsm_cmd *c)
 	return QSG_OK;
 }
 
+/* BACKOUT and BACKOUT_UNCOUNTED (level 5: BackoutCount left alone). */
 int op_backout(struct fsm *f, const struct fsm_cmd *c)
 {
 	struct session *s;
 	int rc = session_check(f, c, &s);
 	if (rc != QSG_OK)
 		return rc;
-	uow_backout(f, s);
+	uint64_t all = UINT64_MAX;
+	uow_backout_as(f, s, &all, c->op != FSM_OP_BACKOUT_UNCOUNTED);
 	return QSG_OK;
 }

@@ -66,6 +66,7 @@ struct gwsess {
 	char user[PROTO_MAX_USER + 1];
 	char password[PROTO_MAX_PASSWORD + 1];
 	char cn[FSM_NAME_MAX + 1];
+	char dn[256];
 	bool tls;
 };
 
@@ -359,6 +360,7 @@ struct gwsess *gwsess_open(struct server *srv, uv_loop_t *loop, const struct gws
 		snprintf(g->user, sizeof g->user, "?"); /* too long: refused by auth.c */
 	}
 	snprintf(g->cn, sizeof g->cn, "%s", peer->cert_cn != NULL ? peer->cert_cn : "");
+	snprintf(g->dn, sizeof g->dn, "%s", peer->cert_dn != NULL ? peer->cert_dn : "");
 	g->tls = peer->tls;
 	g->client_id = peer->client_id;
 	while (g->client_id == 0)
@@ -368,6 +370,7 @@ struct gwsess *gwsess_open(struct server *srv, uv_loop_t *loop, const struct gws
 	struct server_vconn_peer vp = {
 	    .peer = g->peer,
 	    .cert_cn = g->cn,
+	    .cert_dn = g->dn,
 	    .tls = g->tls,
 	    .same_client = o != NULL && o->vc != NULL && gwsess_ready(o) ? o->vc : NULL};
 	g->vc = server_vconn_open(srv, &vops, g, &vp);
@@ -487,6 +490,15 @@ void gwsess_backout(struct gwsess *g, gwsess_cb cb, void *arg)
 	struct proto_req q;
 	memset(&q, 0, sizeof q);
 	q.op = PROTO_BACKOUT;
+	submit(g, &q, true, cb, arg);
+}
+
+void gwsess_release(struct gwsess *g, gwsess_cb cb, void *arg)
+{
+	struct proto_req q;
+	memset(&q, 0, sizeof q);
+	q.op = PROTO_BACKOUT;
+	q.u.backout.flags = PROTO_BACKOUT_UNCOUNTED;
 	submit(g, &q, true, cb, arg);
 }
 

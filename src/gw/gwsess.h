@@ -37,6 +37,7 @@ struct gwsess_peer {
 	const char *user; /* NULL or "": no credentials */
 	const char *password;
 	const char *cert_cn;
+	const char *cert_dn; /* the certificate's subject DN (CHLAUTH SSLPEERMAP) */
 	bool tls;
 	/* 0: a random client id (a new session); else this one, so that a
 	 * client that comes back is the same producer: its PUT sequence
@@ -78,6 +79,9 @@ void gwsess_get(struct gwsess *g, const char *queue, uint32_t flags, int32_t wai
 		void *arg);
 void gwsess_commit(struct gwsess *g, gwsess_cb cb, void *arg);
 void gwsess_backout(struct gwsess *g, gwsess_cb cb, void *arg);
+/* A backout that leaves BackoutCount alone (so no move to BOQNAME), once
+ * the group is at command level 5; a counted one before. */
+void gwsess_release(struct gwsess *g, gwsess_cb cb, void *arg);
 /* Requests not answered yet. */
 unsigned gwsess_inflight(const struct gwsess *g);
 bool gwsess_ready(const struct gwsess *g);

@@ -362,6 +362,9 @@ static void on_connection(uv_stream_t *l, int status)
 		return;
 	}
 	sc_peer(c);
+	/* A client that vanishes without heart-beats (a partition, a host
+	 * that died) still ends: TCP keep-alive after 30 s idle. */
+	uv_tcp_keepalive(&c->stream.tcp, 1, 30);
 	struct tlsstream_cfg *tls = gw->d->tls;
 	if (tls != NULL && tls->optional)
 		c->stream.tls_detect = tls;

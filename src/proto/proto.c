@@ -266,7 +266,11 @@ int proto_req_encode(const struct proto_req *req, struct qsg_wbuf *w)
 		qsg_put_u64(w, req->u.base.offset);
 		qsg_put_u32(w, req->u.base.max);
 		break;
-	default: /* BACKOUT, PING: empty body */
+	case PROTO_BACKOUT: /* empty body, or its flags */
+		if (req->u.backout.flags != 0)
+			qsg_put_u32(w, req->u.backout.flags);
+		break;
+	default: /* PING: empty body */
 		break;
 	}
 	return end_frame(w, off, rc);
@@ -640,7 +644,17 @@ int proto_req_decode(const void *p, size_t len, struct proto_req *req, char *err
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 					"FETCH_BASE: offset or length out of range");
 		return QSG_OK;
-	default: /* BACKOUT, PING */
+	case PROTO_BACKOUT:
+		if (qsg_rbuf_left(&r) >= 4) { /* optional: flags (fewer bytes: trailing) */
+			req->u.backout.flags = qsg_get_u32(&r);
+			if (r.err == QSG_OK &&
+			    (req->u.backout.flags & ~PROTO_BACKOUT_UNCOUNTED) != 0)
+				return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+						"BACKOUT: unknown flags 0x%x",
+						req->u.backout.flags);
+		}
+		return finish(&r, req->op, errmsg);
+	default: /* PING */
 		return finish(&r, req->op, errmsg);
 	}
 }

@@ -23,6 +23,9 @@
 #include "../common/msg.h"
 
 #define PROTO_VERSION 1
+/* BACKOUT flags: leave BackoutCount alone (an AMQP released outcome;
+ * FSM_OP_BACKOUT_UNCOUNTED once the group is at command level 5). */
+#define PROTO_BACKOUT_UNCOUNTED 0x1u
 #define PROTO_HDR_SIZE 12 /* including the length field */
 #define PROTO_MAX_FRAME (FSM_MAX_MSGL + FSM_MAX_PROPS + 4096)
 #define PROTO_MAX_TEXT 65535
@@ -117,6 +120,11 @@ struct proto_req {
 		struct { /* COMMIT */
 			uint64_t uow; /* uow number: uows_done + 1 at HELLO, +1 per commit */
 		} commit;
+		struct { /* BACKOUT: an optional u32 of PROTO_BACKOUT_* flags
+			  * (absent: 0; a frame without it is what every
+			  * client before sends) */
+			uint32_t flags;
+		} backout;
 		struct { /* OPEN / CLOSE */
 			char queue[FSM_NAME_MAX + 1];
 		} open;

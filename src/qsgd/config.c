@@ -738,13 +738,6 @@ int qsgd_config_validate(struct qsgd_config *c, char *errmsg)
 		return qsg_errf(errmsg, QSG_RC_CONFIG,
 				"amqp address %s is also another listener's or the Raft address",
 				c->amqp);
-	/* The AMQP listener has no TLS yet: PLAIN would carry passwords in
-	 * clear, so it serves the insecure demo mode only. */
-	if (c->amqp[0] != '\0' && c->auth_mode != QSGD_AUTH_NONE)
-		return qsg_errf(errmsg, QSG_RC_CONFIG,
-				"[amqp] address needs [security] authentication = none for now: "
-				"the AMQP listener has no TLS yet, and SASL PLAIN would carry "
-				"passwords in clear (docs/protocols.md \"AMQP 1.0\")");
 	/* Last, so that a configuration's own mistakes are named first. */
 	if (c->auth_mode == QSGD_AUTH_REQUIRED &&
 	    (!c->tls_enabled || c->tls_verify == QSGD_TLS_VERIFY_NONE))

@@ -448,7 +448,7 @@ static void on_hello(struct conn *c, const struct proto_req *req)
 		return;
 	}
 	/* CHLAUTH before the credentials (docs/security.md). */
-	const char *dn = c->vops != NULL ? "" : tlsstream_peer_dn(&c->stream);
+	const char *dn = c->vops != NULL ? c->vdn : tlsstream_peer_dn(&c->stream);
 	if (authchl_hello(&s->auth, &h, dn, p->mcauser, errmsg) != QSG_OK) {
 		free(p);
 		reply_rc(c, req->op, req->reqid, QSG_RC_NOT_AUTHORIZED, errmsg);
@@ -674,7 +674,12 @@ static void conn_frame_1(struct stream *st, const uint8_t *p, size_t len)
 		cmd.seq = req.u.commit.uow;
 		break;
 	case PROTO_BACKOUT:
-		cmd.op = FSM_OP_BACKOUT;
+		/* Uncounted once every member applies it (level 5); before, a
+		 * counted backout (docs/protocols.md "AMQP 1.0"). */
+		cmd.op = (req.u.backout.flags & PROTO_BACKOUT_UNCOUNTED) != 0 &&
+				 fsm_group_cmdlevel(c->srv->d->fsm) >= 5
+			     ? FSM_OP_BACKOUT_UNCOUNTED
+			     : FSM_OP_BACKOUT;
 		break;
 	case PROTO_OPEN:
 	case PROTO_CLOSE:
@@ -824,6 +829,7 @@ struct conn *server_vconn_open(struct server *s, const struct server_vconn_ops *
 	c->vtls = peer->tls;
 	snprintf(c->vpeer, sizeof c->vpeer, "%s", peer->peer);
 	snprintf(c->vcn, sizeof c->vcn, "%s", peer->cert_cn != NULL ? peer->cert_cn : "");
+	snprintf(c->vdn, sizeof c->vdn, "%s", peer->cert_dn != NULL ? peer->cert_dn : "");
 	const struct conn *o = peer->same_client;
 	if (o != NULL && o->vops != NULL && !o->closed && o->kind == CONN_CLIENT &&
 	    o->sess == SESS_ATTACHED) {

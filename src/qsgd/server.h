@@ -44,6 +44,7 @@ struct server_vconn_ops {
 struct server_vconn_peer {
 	const char *peer; /* the client's address, "10.0.0.1:4711" */
 	const char *cert_cn; /* CN of its verified TLS certificate, or "" / NULL */
+	const char *cert_dn; /* its certificate's subject DN (CHLAUTH SSLPEERMAP), or "" / NULL */
 	bool tls;
 	/* Another virtual connection of the same client whose HELLO was
 	 * accepted, or NULL: this one's HELLO takes that identity instead of

@@ -53,6 +53,7 @@ struct conn {
 	bool vpreauth; /* id holds the identity a same_client HELLO proved */
 	char vpeer[80];
 	char vcn[FSM_NAME_MAX + 1];
+	char vdn[256]; /* the certificate's subject DN (CHLAUTH SSLPEERMAP) */
 };
 
 /* One request in flight. */

@@ -6,9 +6,11 @@
 check_PROGRAMS += tests/integration/amqpfake
 tests_integration_amqpfake_SOURCES = tests/integration/amqpfake.c
 tests_integration_amqpfake_CFLAGS = $(AM_CFLAGS) $(PROTON_CFLAGS)
-tests_integration_amqpfake_LDADD = libqsgamqp.la libqsgcommon.la $(PROTON_LIBS) $(SSL_LIBS) \
-	$(UV_LIBS)
+tests_integration_amqpfake_LDADD = libqsgamqp.la libqsgd.la libqsgtls.la libqsgcommon.la \
+	$(PROTON_LIBS) $(SSL_LIBS) $(UV_LIBS) $(INIH_LIBS)
 TESTS += tests/integration/test_amqp_driver.sh
 EXTRA_DIST += tests/integration/test_amqp_driver.sh tests/integration/amqp_client.py
 TESTS += tests/integration/test_amqp.sh
 EXTRA_DIST += tests/integration/test_amqp.sh tests/integration/amqp_failover.py
+TESTS += tests/integration/test_amqp_tls.sh
+EXTRA_DIST += tests/integration/test_amqp_tls.sh tests/integration/amqp_tls.py

@@ -354,15 +354,19 @@ static void on_term(uv_signal_t *sig, int signum)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: amqpfake PORT [--auth]\n");
+		fprintf(stderr, "usage: amqpfake PORT [--auth | --auth-tls]\n");
 		return 2;
 	}
-	bool auth = argc > 2 && strcmp(argv[2], "--auth") == 0;
+	/* --auth-tls: as authentication = required (PLAIN only over TLS,
+	 * which this listener has not: every PLAIN is refused). */
+	bool auth_tls = argc > 2 && strcmp(argv[2], "--auth-tls") == 0;
+	bool auth = auth_tls || (argc > 2 && strcmp(argv[2], "--auth") == 0);
 	uv_loop_t *loop = uv_default_loop();
 	struct fake fk = {0};
 	struct amqpconn_cfg cfg = {
 	    .anonymous = !auth,
 	    .require_auth = auth,
+	    .plain_needs_tls = auth_tls,
 	    .idle_ms = 10000,
 	    .credit = 16,
 	    .max_message = 1024 * 1024,
@@ -371,7 +375,7 @@ int main(int argc, char **argv)
 	char addr[64], err[QSG_ERRMSG_SIZE];
 	snprintf(addr, sizeof addr, "127.0.0.1:%s", argv[1]);
 	struct amqplisten *l;
-	if (amqplisten_start(&l, loop, addr, &cfg, &fake_ops, &fk, err) != QSG_OK) {
+	if (amqplisten_start(&l, loop, addr, &cfg, NULL, &fake_ops, &fk, err) != QSG_OK) {
 		fprintf(stderr, "amqpfake: %s\n", err);
 		return 1;
 	}

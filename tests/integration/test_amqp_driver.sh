@@ -30,6 +30,11 @@ P2=$((QSG_PORT_BASE + 11))
 start_fake $P2 --auth
 log "case auth"
 timeout 60 $PY "$CLIENT" "amqp://app:secret@127.0.0.1:$P2" auth || fail "case auth"
+P3=$((QSG_PORT_BASE + 12))
+start_fake $P3 --auth-tls
+log "case plain_needs_tls"
+timeout 60 $PY "$CLIENT" "amqp://app:secret@127.0.0.1:$P3" plain_needs_tls ||
+	fail "case plain_needs_tls"
 # Garbage closes only that connection: the endpoint still serves.
 printf 'AMQP\0\1\0\0\xff\xff\xff\xff\xff\xff' | timeout 5 bash -c "cat >/dev/tcp/127.0.0.1/$P" || true
 printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 bash -c "cat >/dev/tcp/127.0.0.1/$P" || true

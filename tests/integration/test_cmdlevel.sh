@@ -32,7 +32,7 @@ wait_grplevel() { # LEVEL SECONDS: on every member
 	fail "GRPLEVEL is not $1 on every member within $2 s (last: $n)"
 }
 
-LVL=4 # this build's FSM_CMDLEVEL
+LVL=5 # this build's FSM_CMDLEVEL
 cluster_up 3
 "$QSGADM" <<<"DEFINE QLOCAL(T.LVL)" >/dev/null || fail "define"
 wait_grplevel $LVL 10

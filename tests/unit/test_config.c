@@ -421,8 +421,8 @@ static void tls_section(void **state)
 
 /* Whole-configuration checks (qsgd_config_validate). */
 static const struct reject invalid[] = {
-    /* [amqp]: only in the demo mode (no TLS on the AMQP listener yet), on
-     * an address of its own. */
+    /* [amqp]: in every mode (TLS as the client listener: its PLAIN
+     * credentials are checked as a HELLO's), on an address of its own. */
     {"[qmgr]\nname = QM1\ngroup = G\ndir = /d\n[raft]\nid = 1\naddress = h:1\n[listener]\n"
      "address = h:2\n[security]\nauthentication = none\n[amqp]\naddress = h:5672\n"
      "idle_timeout_ms = 0\n",
@@ -430,7 +430,7 @@ static const struct reject invalid[] = {
     {"[qmgr]\nname = QM1\ngroup = G\ndir = /d\n[raft]\nid = 1\naddress = h:1\n[listener]\n"
      "address = h:2\n[tls]\nkey = /k\ncert = /c\nca = /ca\n[security]\nauthentication = "
      "required\n[amqp]\naddress = h:5672\n",
-     "[amqp] address needs [security] authentication = none"},
+     NULL},
     {"[qmgr]\nname = QM1\ngroup = G\ndir = /d\n[raft]\nid = 1\naddress = h:1\n[listener]\n"
      "address = h:2\n[security]\nauthentication = none\n[amqp]\naddress = h:2\n",
      "amqp address h:2 is also another listener's or the Raft address"},

@@ -298,6 +298,48 @@ static void backout_threshold_moves_to_boq(void **state)
 	assert_int_equal(x->r.msg.backout_count, 4);
 }
 
+/* BACKOUT_UNCOUNTED (level 5, an AMQP released outcome): the message goes
+ * back to its place with BackoutCount as it was, so BOTHRESH never moves
+ * it; a counted BACKOUT after it counts from there. */
+static void backout_uncounted_leaves_count(void **state)
+{
+	struct ctx *x = *state;
+	struct fsm_qattrs a = {.bothresh = 1};
+	strcpy(a.boqname, "BOQ");
+	assert_int_equal(qdefine(x, "Q", FSM_QA_BOTHRESH | FSM_QA_BOQNAME, &a, 0), QSG_OK);
+	assert_int_equal(qdefine(x, "BOQ", 0, NULL, 0), QSG_OK);
+	uint64_t ep = attach(x, 1, 1);
+	assert_int_equal(put(x, 1, ep, 0, "Q", 0, 0, "first", 1), QSG_OK);
+	assert_int_equal(put(x, 1, ep, 0, "Q", 0, 0, "second", 2), QSG_OK);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(get(x, 1, ep, "Q", FSM_F_SYNCPOINT, 0), QSG_OK);
+		assert_body(x, "first");
+		assert_int_equal(x->r.msg.backout_count, 0);
+		x->notified = 0;
+		assert_int_equal(sess(x, FSM_OP_BACKOUT_UNCOUNTED, 1, ep, 0, NULL), QSG_OK);
+		assert_int_equal(x->notified, 1);
+		struct fsm_qinfo i1 = qi(x, "Q");
+		assert_int_equal(i1.curdepth, 2);
+		assert_int_equal(i1.uncommitted, 0);
+		assert_int_equal(qi(x, "BOQ").curdepth, 0);
+	}
+	/* A counted backout: BackoutCount 1 reaches BOTHRESH(1): to BOQ. */
+	assert_int_equal(get(x, 1, ep, "Q", FSM_F_SYNCPOINT, 0), QSG_OK);
+	assert_body(x, "first");
+	assert_int_equal(sess(x, FSM_OP_BACKOUT, 1, ep, 0, NULL), QSG_OK);
+	assert_int_equal(qi(x, "BOQ").curdepth, 1);
+	assert_int_equal(get(x, 1, ep, "BOQ", FSM_F_SYNCPOINT, 0), QSG_OK);
+	assert_body(x, "first");
+	assert_int_equal(x->r.msg.backout_count, 1);
+	/* Uncounted again: stays on BOQ (BOQ has no threshold) at count 1. */
+	assert_int_equal(sess(x, FSM_OP_BACKOUT_UNCOUNTED, 1, ep, 0, NULL), QSG_OK);
+	assert_int_equal(get(x, 1, ep, "BOQ", 0, 0), QSG_OK);
+	assert_int_equal(x->r.msg.backout_count, 1);
+	/* A fenced session is refused, as for BACKOUT. */
+	assert_int_equal(sess(x, FSM_OP_BACKOUT_UNCOUNTED, 1, ep + 1, 0, NULL),
+			 QSG_RC_SESSION_FENCED);
+}
+
 static void producer_dedup(void **state)
 {
 	struct ctx *x = *state;
@@ -1091,6 +1133,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(syncpoint_get_backout_restores_position, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(backout_threshold_moves_to_boq, setup, teardown),
+	    cmocka_unit_test_setup_teardown(backout_uncounted_leaves_count, setup, teardown),
 	    cmocka_unit_test_setup_teardown(producer_dedup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(fencing_by_epoch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(members_and_leases, setup, teardown),

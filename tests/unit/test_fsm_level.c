@@ -109,6 +109,11 @@ static void cmd_levels(void **state)
 	assert_int_equal(fsm_cmd_level(&c), FSM_CMDLEVEL_MIN);
 	c.op = FSM_OP_MEMBER_LEVEL;
 	assert_int_equal(fsm_cmd_level(&c), 2);
+	/* Level 5: a backout without counting; BACKOUT itself needs none. */
+	c.op = FSM_OP_BACKOUT_UNCOUNTED;
+	assert_int_equal(fsm_cmd_level(&c), 5);
+	c.op = FSM_OP_BACKOUT;
+	assert_int_equal(fsm_cmd_level(&c), FSM_CMDLEVEL_MIN);
 	/* Queue attributes: the trigger attributes need level 2. */
 	c.op = FSM_OP_QALTER;
 	c.attrs.set = FSM_QA_MAXDEPTH;

@@ -541,6 +541,34 @@ static void invalid_fields(void **state)
 /* HELLO's optional credentials (docs/security.md "Authentication"): a
  * HELLO without them is the old HELLO, byte for byte; with them they round
  * trip; every bad length is refused. */
+/* BACKOUT's optional flags: absent (the old frame) is 0; UNCOUNTED round
+ * trips; an unknown bit is refused. */
+static void backout_flags(void **state)
+{
+	(void)state;
+	struct proto_req q, d;
+	struct qsg_wbuf w, old;
+	char msg[QSG_ERRMSG_SIZE];
+	sample_req(PROTO_BACKOUT, &q);
+	qsg_wbuf_init(&old);
+	assert_int_equal(proto_req_encode(&q, &old), QSG_OK);
+	assert_int_equal(proto_req_decode(old.data, old.len, &d, msg), QSG_OK);
+	assert_int_equal(d.u.backout.flags, 0);
+	q.u.backout.flags = PROTO_BACKOUT_UNCOUNTED;
+	qsg_wbuf_init(&w);
+	assert_int_equal(proto_req_encode(&q, &w), QSG_OK);
+	assert_int_equal(w.len, old.len + 4);
+	assert_int_equal(proto_req_decode(w.data, w.len, &d, msg), QSG_OK);
+	assert_int_equal(d.u.backout.flags, PROTO_BACKOUT_UNCOUNTED);
+	qsg_wbuf_reset(&w);
+	q.u.backout.flags = 0x2;
+	assert_int_equal(proto_req_encode(&q, &w), QSG_OK);
+	assert_int_equal(proto_req_decode(w.data, w.len, &d, msg), QSG_RC_BAD_FRAME);
+	assert_non_null(strstr(msg, "flags"));
+	qsg_wbuf_close(&w);
+	qsg_wbuf_close(&old);
+}
+
 static void hello_credentials(void **state)
 {
 	(void)state;
@@ -992,12 +1020,19 @@ static void fetch_base(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(req_roundtrip),	       cmocka_unit_test(resp_roundtrip),
-	    cmocka_unit_test(truncation_and_trailing), cmocka_unit_test(frame_check),
-	    cmocka_unit_test(hello_credentials),       cmocka_unit_test(bad_version_and_op),
-	    cmocka_unit_test(invalid_fields),	       cmocka_unit_test(admin_walk),
-	    cmocka_unit_test(fetch_request_limits),    cmocka_unit_test(fetch_writer_limits),
-	    cmocka_unit_test(fetch_response_hostile),  cmocka_unit_test(fetch_base),
+	    cmocka_unit_test(req_roundtrip),
+	    cmocka_unit_test(resp_roundtrip),
+	    cmocka_unit_test(truncation_and_trailing),
+	    cmocka_unit_test(frame_check),
+	    cmocka_unit_test(backout_flags),
+	    cmocka_unit_test(hello_credentials),
+	    cmocka_unit_test(bad_version_and_op),
+	    cmocka_unit_test(invalid_fields),
+	    cmocka_unit_test(admin_walk),
+	    cmocka_unit_test(fetch_request_limits),
+	    cmocka_unit_test(fetch_writer_limits),
+	    cmocka_unit_test(fetch_response_hostile),
+	    cmocka_unit_test(fetch_base),
 	};
 	proto_fetch_writer_init(&sample_fw);
 	int rc = cmocka_run_group_tests_name("proto", tests, NULL, NULL);
