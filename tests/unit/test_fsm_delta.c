@@ -309,7 +309,10 @@ static void one_run(uint64_t seed, int steps)
 static void random_runs(void **state)
 {
 	(void)state;
-	for (uint64_t seed = 1; seed <= 4; seed++)
+	/* QSG_DELTA_SEEDS: more seeds (default 4), for a longer search. */
+	const char *env = getenv("QSG_DELTA_SEEDS");
+	uint64_t n = env != NULL && atoi(env) > 0 ? (uint64_t)atoi(env) : 4;
+	for (uint64_t seed = 1; seed <= n; seed++)
 		one_run(seed, 2500);
 }
 
