@@ -93,6 +93,8 @@ struct glue_tls {
 	const char *key_file; /* this member's key and certificate (PEM) */
 	const char *cert_file; /* CN = this member's name */
 	const char *ca_file; /* the members' certificates chain to it (required) */
+	const char *crl_file; /* PEM CRLs checked on every link (NULL: none) */
+	int crl_check; /* enum tls_crl_check: 0 leaf, 1 chain */
 	unsigned handshake_ms; /* TLS handshake and preamble; 0 = 10000 */
 	/* The member name of a Raft id, which the certificate of the server
 	 * with that id must have as its CN; false when the id is no member
@@ -102,6 +104,9 @@ struct glue_tls {
 	/* A Raft connection refused or failed (one line of text, for the
 	 * daemon's log); may be NULL. */
 	void (*refused)(void *arg, const char *text);
+	/* The same for a peer refused because a CRL lists its certificate;
+	 * NULL: refused is called. */
+	void (*revoked)(void *arg, const char *text);
 	void *arg;
 };
 

@@ -112,17 +112,20 @@ struct wreq {
 static void link_close(struct link *l);
 static void pump(struct link *l);
 
-static void say(struct rtls *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(struct rtls *x, const char *fmt, ...)
+static void say(struct rtls *x, bool revoked, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(struct rtls *x, bool revoked, const char *fmt, ...)
 {
 	char text[QSG_ERRMSG_SIZE + 256];
+	void (*to)(void *, const char *) =
+	    revoked && x->cfg.revoked != NULL ? x->cfg.revoked : x->cfg.refused;
 	va_list ap;
-	if (x->cfg.refused == NULL)
+	if (to == NULL)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	x->cfg.refused(x->cfg.arg, text);
+	to(x->cfg.arg, text);
 }
 
 /* A refused or failed connection: counted, logged, closed. */
@@ -130,12 +133,13 @@ static void refuse(struct link *l, const char *why)
 {
 	if (l->state >= DRAINING)
 		return;
+	bool revoked = tls_conn_peer_revoked(&l->conn);
 	l->x->stats.refused++;
 	if (l->outgoing)
-		say(l->x, "Raft TLS connection to %s (%s, Raft id %llu) refused: %s", l->where,
-		    l->name, (unsigned long long)l->id, why);
+		say(l->x, revoked, "Raft TLS connection to %s (%s, Raft id %llu) refused: %s",
+		    l->where, l->name, (unsigned long long)l->id, why);
 	else
-		say(l->x, "Raft TLS connection from %s refused: %s", l->where, why);
+		say(l->x, revoked, "Raft TLS connection from %s refused: %s", l->where, why);
 	link_close(l);
 }
 
@@ -147,10 +151,10 @@ static void refuse(struct link *l, const char *why)
 static void failed(struct link *l, const char *why)
 {
 	if (l->outgoing)
-		say(l->x, "Raft TLS connection to %s (%s, Raft id %llu) failed: %s", l->where,
-		    l->name, (unsigned long long)l->id, why);
+		say(l->x, false, "Raft TLS connection to %s (%s, Raft id %llu) failed: %s",
+		    l->where, l->name, (unsigned long long)l->id, why);
 	else
-		say(l->x, "Raft TLS connection from %s (Raft id %llu) failed: %s", l->where,
+		say(l->x, false, "Raft TLS connection from %s (Raft id %llu) failed: %s", l->where,
 		    (unsigned long long)l->id, why);
 }
 
@@ -847,7 +851,9 @@ int rtls_init(struct raft_uv_transport *t, uv_loop_t *loop, const struct glue_tl
 				.verify = TLS_VERIFY_REQUIRED,
 				.key_file = cfg->key_file,
 				.cert_file = cfg->cert_file,
-				.ca_file = cfg->ca_file};
+				.ca_file = cfg->ca_file,
+				.crl_file = cfg->crl_file,
+				.crl_check = (enum tls_crl_check)cfg->crl_check};
 	int rc = tls_ctx_init(&x->server, &tc, e);
 	if (rc != QSG_OK) {
 		free(x);
@@ -861,7 +867,7 @@ int rtls_init(struct raft_uv_transport *t, uv_loop_t *loop, const struct glue_tl
 		return qsg_errf(errmsg, rc, "Raft TLS: %s", e);
 	}
 	x->cfg = *cfg;
-	x->cfg.key_file = x->cfg.cert_file = x->cfg.ca_file = NULL;
+	x->cfg.key_file = x->cfg.cert_file = x->cfg.ca_file = x->cfg.crl_file = NULL;
 	if (x->cfg.handshake_ms == 0)
 		x->cfg.handshake_ms = 10000;
 	x->loop = loop;

@@ -757,9 +757,13 @@ static void outgoing_update(struct amqpconn *c, pn_delivery_t *dlv)
 	char reason[256];
 	reason[0] = 0;
 	if (act == AMQP_ACT_DEADLETTER) {
-		const char *d =
-		    pn_condition_get_description(pn_disposition_condition(pn_delivery_remote(dlv)));
-		snprintf(reason, sizeof reason, "%s", d ? d : "");
+		/* rejected's error: "condition: description" (either may be
+		 * missing), for the dead-letter message. */
+		pn_condition_t *cond = pn_disposition_condition(pn_delivery_remote(dlv));
+		const char *nm = pn_condition_get_name(cond),
+			   *d = pn_condition_get_description(cond);
+		snprintf(reason, sizeof reason, "%s%s%s", nm ? nm : "", nm && d ? ": " : "",
+			 d ? d : "");
 	}
 	struct aop *s = op_new(c, OP_SETTLE, o->l, dlv);
 	if (!s) {

@@ -64,6 +64,9 @@ struct agslot {
 	uint64_t txn; /* consumed when this transaction commits */
 	struct fsm_msg held; /* for the dead-letter queue */
 	uint8_t *held_buf;
+	char reason[256]; /* rejected's error, for the dead-letter message */
+	uint8_t *dlq_props; /* the dead-letter message's properties (or NULL) */
+	struct qsg_wbuf dlq_w; /* ... when in the gateway format */
 };
 
 static void main_lost(void *arg, int rc, const char *text)
@@ -244,6 +247,8 @@ static void slot_free(struct agslot *s)
 	if (s->gs)
 		gwsess_close(s->gs);
 	free(s->held_buf);
+	free(s->dlq_props);
+	qsg_wbuf_close(&s->dlq_w);
 	free(s);
 }
 
@@ -368,6 +373,7 @@ static void be_get(void *be, struct amqpconn *c, uint64_t req, const char *queue
 		return;
 	}
 	s->ac = ac;
+	qsg_wbuf_init(&s->dlq_w);
 	s->req = req;
 	s->settled_mode = settled;
 	s->wait = wait;
@@ -420,6 +426,48 @@ static void dlq_put_done(void *arg, const struct proto_resp *resp)
 	gwsess_commit(s->gs, settle_done, s);
 }
 
+/* The dead-letter reason on the message (docs/protocols.md "Dead-letter
+ * reason"), in its own properties format: a message put through AMQP gets
+ * message-annotations (amqp_props_dlq); one with gateway properties
+ * (STOMP) or none gets the named properties qsg-dlq-reason, qsg-dlq-text,
+ * qsg-dlq-queue (replacing earlier ones); a libqsg application's own
+ * properties area is left as it is. On any failure the message goes as
+ * it was. */
+static void dlq_reason(struct agslot *s, struct fsm_msg *m)
+{
+	const struct qsg_slice p = s->held.props;
+	char code[16];
+	snprintf(code, sizeof code, "%d", AMQP_DLQ_REASON_REJECTED);
+	if (p.len >= AMQP_PROPS_HDR && memcmp(p.p, AMQP_PROPS_MAGIC, 4) == 0) {
+		size_t n = 0;
+		if (amqp_props_dlq(p.p, p.len, AMQP_DLQ_REASON_REJECTED, s->reason, s->queue,
+				   &s->dlq_props, &n) == QSG_OK)
+			m->props = (struct qsg_slice){s->dlq_props, n};
+		return;
+	}
+	if (p.len > 0 && p.p[0] != GWPROPS_VERSION)
+		return; /* opaque (libqsg) */
+	static const char *names[] = {"qsg-dlq-reason", "qsg-dlq-text", "qsg-dlq-queue"};
+	const char *values[] = {code, s->reason, s->queue};
+	struct qsg_wbuf *w = &s->dlq_w; /* initialised with the slot */
+	gwprops_begin(w);
+	for (size_t i = 0; i < 3; i++)
+		gwprops_add(w, names[i], strlen(names[i]), values[i], strlen(values[i]));
+	size_t pos = 0;
+	struct qsg_slice name, value;
+	int r = 0;
+	while (p.len > 0 && (r = gwprops_next(p.p, p.len, &pos, &name, &value)) == 1) {
+		bool ours = false;
+		for (size_t i = 0; i < 3; i++)
+			ours |=
+			    name.len == strlen(names[i]) && memcmp(name.p, names[i], name.len) == 0;
+		if (!ours)
+			gwprops_add(w, (const char *)name.p, name.len, value.p, value.len);
+	}
+	if (r >= 0 && w->err == QSG_OK && w->len <= FSM_MAX_PROPS)
+		m->props = (struct qsg_slice){w->data, w->len};
+}
+
 static void slot_settle(struct agslot *s, enum amqp_act act)
 {
 	if (act == AMQP_ACT_CONSUME) {
@@ -432,8 +480,10 @@ static void slot_settle(struct agslot *s, enum amqp_act act)
 			gwsess_backout(s->gs, settle_done, s);
 			return;
 		}
+		struct fsm_msg m = s->held;
+		dlq_reason(s, &m);
 		gwsess_put(s->gs, qm.deadq,
-			   FSM_F_SYNCPOINT | (s->held.persistent ? FSM_F_PERSISTENT : 0), &s->held,
+			   FSM_F_SYNCPOINT | (s->held.persistent ? FSM_F_PERSISTENT : 0), &m,
 			   dlq_put_done, s);
 	} else if (act == AMQP_ACT_RELEASE) {
 		/* released, modified without delivery-failed: back, its
@@ -449,7 +499,6 @@ static void be_settle(void *be, struct amqpconn *c, uint64_t req, uint64_t lock,
 		      uint64_t txn, const char *reason)
 {
 	struct agconn *ac = be;
-	(void)reason;
 	struct agslot *s = ac->slots;
 	while (s && s->lock != lock)
 		s = s->next;
@@ -458,6 +507,7 @@ static void be_settle(void *be, struct amqpconn *c, uint64_t req, uint64_t lock,
 		return;
 	}
 	s->settle_req = req;
+	snprintf(s->reason, sizeof s->reason, "%s", reason && *reason ? reason : "rejected");
 	if (txn && act == AMQP_ACT_CONSUME) {
 		s->txn = txn; /* at discharge */
 		s->act = act;

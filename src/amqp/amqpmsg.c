@@ -390,6 +390,187 @@ fail:
 	return rc;
 }
 
+/* --- the dead-letter reason (amqp_props_dlq) --------------------------------- */
+
+static bool dlq_key(pn_data_t *d)
+{
+	pn_data_rewind(d);
+	if (!pn_data_next(d) || (pn_data_type(d) != PN_SYMBOL && pn_data_type(d) != PN_STRING))
+		return false;
+	pn_bytes_t k = pn_data_type(d) == PN_SYMBOL ? pn_data_get_symbol(d) : pn_data_get_string(d);
+	static const char *keys[] = {AMQP_DLQ_REASON, AMQP_DLQ_TEXT, AMQP_DLQ_QUEUE};
+	for (size_t i = 0; i < 3; i++)
+		if (k.size == strlen(keys[i]) && memcmp(k.start, keys[i], k.size) == 0)
+			return true;
+	return false;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A message-annotations section: map32 of count entries (ours first, then
+ * kept: raw encoded keys and values). */
+static int put_ma(const uint8_t *ours, size_t olen, const uint8_t *kept, size_t klen,
+		  uint32_t count, uint8_t **buf, size_t *len, size_t *cap)
+{
+	uint8_t h[12] = {0x00, 0x53, AMQP_SEC_MESSAGE_ANN, 0xd1};
+	if (olen + klen > UINT32_MAX - 4)
+		return QSG_RC_MSG_TOO_BIG;
+	put_be32(h + 4, (uint32_t)(4 + olen + klen));
+	put_be32(h + 8, count);
+	int rc = append_raw(h, sizeof h, buf, len, cap);
+	if (rc == QSG_OK)
+		rc = append_raw(ours, olen, buf, len, cap);
+	if (rc == QSG_OK)
+		rc = append_raw(kept, klen, buf, len, cap);
+	return rc;
+}
+
+/* Rewrite the message-annotations section s (k bytes): its entries but
+ * ours, after ours. */
+static int rewrite_ma(pn_data_t *d, const uint8_t *s, size_t k, const uint8_t *ours, size_t olen,
+		      uint8_t **buf, size_t *len, size_t *cap)
+{
+	if (k < 2 || s[0] != 0x00)
+		return QSG_RC_BAD_FRAME;
+	pn_data_clear(d);
+	ssize_t dk = pn_data_decode(d, (const char *)s + 1, k - 1); /* the descriptor */
+	if (dk <= 0)
+		return QSG_RC_BAD_FRAME;
+	size_t m = 1 + (size_t)dk;
+	const uint8_t *e;
+	size_t elen;
+	uint32_t count;
+	if (m + 3 <= k && s[m] == 0xc1 && m + 2 + (size_t)s[m + 1] == k && s[m + 1] >= 1) {
+		count = s[m + 2];
+		e = s + m + 3;
+		elen = (size_t)s[m + 1] - 1;
+	} else if (m + 9 <= k && s[m] == 0xd1 && get_be32(s + m + 1) >= 4 &&
+		   m + 5 + (size_t)get_be32(s + m + 1) == k) {
+		count = get_be32(s + m + 5);
+		e = s + m + 9;
+		elen = (size_t)get_be32(s + m + 1) - 4;
+	} else {
+		return QSG_RC_BAD_FRAME;
+	}
+	if (count % 2 != 0 || count > elen)
+		return QSG_RC_BAD_FRAME;
+	uint8_t *kept = malloc(elen + 1);
+	if (!kept)
+		return QSG_RC_STORAGE_NOT_AVAILABLE;
+	size_t off = 0, klen = 0;
+	uint32_t kc = 0;
+	int rc = QSG_OK;
+	for (uint32_t i = 0; i < count / 2 && rc == QSG_OK; i++) {
+		pn_data_clear(d);
+		ssize_t kk = off < elen ? pn_data_decode(d, (const char *)e + off, elen - off) : -1;
+		bool ours_key = kk > 0 && dlq_key(d);
+		pn_data_clear(d);
+		ssize_t vk =
+		    kk > 0 && off + (size_t)kk < elen
+			? pn_data_decode(d, (const char *)e + off + kk, elen - off - (size_t)kk)
+			: -1;
+		if (kk <= 0 || vk <= 0) {
+			rc = QSG_RC_BAD_FRAME;
+			break;
+		}
+		size_t n = (size_t)kk + (size_t)vk;
+		if (!ours_key) {
+			memcpy(kept + klen, e + off, n);
+			klen += n;
+			kc += 2;
+		}
+		off += n;
+	}
+	if (rc == QSG_OK && off != elen)
+		rc = QSG_RC_BAD_FRAME;
+	if (rc == QSG_OK)
+		rc = put_ma(ours, olen, kept, klen, 6 + kc, buf, len, cap);
+	free(kept);
+	return rc;
+}
+
+int amqp_props_dlq(const uint8_t *props, size_t plen, int32_t reason, const char *text,
+		   const char *queue, uint8_t **out, size_t *outlen)
+{
+	if (plen < AMQP_PROPS_HDR || memcmp(props, AMQP_PROPS_MAGIC, 4) != 0)
+		return QSG_RC_BAD_FRAME;
+	size_t cap = plen + 512, len = 0, ocap = 256, olen = 0;
+	uint8_t *buf = malloc(cap), *ours = malloc(ocap);
+	pn_data_t *d = pn_data(16);
+	int rc = QSG_RC_STORAGE_NOT_AVAILABLE;
+	if (!buf || !ours || !d)
+		goto done;
+	text = text ? text : "";
+	queue = queue ? queue : "";
+	pn_data_put_symbol(d, pn_bytes(strlen(AMQP_DLQ_REASON), AMQP_DLQ_REASON));
+	pn_data_put_int(d, reason);
+	pn_data_put_symbol(d, pn_bytes(strlen(AMQP_DLQ_TEXT), AMQP_DLQ_TEXT));
+	if (utf8_ok((const uint8_t *)text, strlen(text)))
+		pn_data_put_string(d, pn_bytes(strlen(text), text));
+	else
+		pn_data_put_binary(d, pn_bytes(strlen(text), text));
+	pn_data_put_symbol(d, pn_bytes(strlen(AMQP_DLQ_QUEUE), AMQP_DLQ_QUEUE));
+	pn_data_put_string(d, pn_bytes(strlen(queue), queue));
+	if ((rc = append_data(d, &ours, &olen, &ocap)) != QSG_OK)
+		goto done;
+	if ((rc = append_raw(props, AMQP_PROPS_HDR, &buf, &len, &cap)) != QSG_OK)
+		goto done;
+	/* The kept sections are in wire order: message-annotations, when
+	 * there, is the first. */
+	bool added = false;
+	for (size_t pos = AMQP_PROPS_HDR; pos < plen && rc == QSG_OK;) {
+		pn_data_clear(d);
+		ssize_t k = pn_data_decode(d, (const char *)props + pos, plen - pos);
+		if (k <= 0) {
+			rc = QSG_RC_BAD_FRAME;
+			break;
+		}
+		uint64_t code = 0;
+		pn_data_rewind(d);
+		if (pn_data_next(d) && pn_data_type(d) == PN_DESCRIBED) {
+			pn_data_enter(d);
+			code = section_code(d);
+			pn_data_exit(d);
+		}
+		if (!added && code == AMQP_SEC_MESSAGE_ANN) {
+			rc = rewrite_ma(d, props + pos, (size_t)k, ours, olen, &buf, &len, &cap);
+		} else {
+			if (!added)
+				rc = put_ma(ours, olen, NULL, 0, 6, &buf, &len, &cap);
+			if (rc == QSG_OK)
+				rc = append_raw(props + pos, (size_t)k, &buf, &len, &cap);
+		}
+		added = true;
+		pos += (size_t)k;
+	}
+	if (rc == QSG_OK && !added)
+		rc = put_ma(ours, olen, NULL, 0, 6, &buf, &len, &cap);
+	if (rc == QSG_OK && len > FSM_MAX_PROPS)
+		rc = QSG_RC_MSG_TOO_BIG;
+done:
+	if (d)
+		pn_data_free(d);
+	free(ours);
+	if (rc != QSG_OK) {
+		free(buf);
+		return rc;
+	}
+	*out = buf;
+	*outlen = len;
+	return QSG_OK;
+}
+
 int amqp_msg_to_wire(const struct fsm_msg *m, uint8_t **out, size_t *outlen)
 {
 	size_t cap = 256 + m->body.len + m->props.len, len = 0;

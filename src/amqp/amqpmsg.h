@@ -58,7 +58,7 @@ struct amqp_in {
 
 /* errcond: the AMQP error condition for a refusal ("amqp:decode-error",
  * "amqp:message-size-exceeded"); errmsg: QSG_ERRMSG_MAX text. Returns
- * QSG_OK or QSG_RC_FORMAT_ERROR / QSG_RC_MSG_TOO_BIG_FOR_Q. */
+ * QSG_OK or QSG_RC_BAD_FRAME / QSG_RC_MSG_TOO_BIG_FOR_Q. */
 int amqp_msg_from_wire(const uint8_t *p, size_t n, struct amqp_in *out, const char **errcond,
 		       char *errmsg);
 void amqp_in_close(struct amqp_in *in);
@@ -123,6 +123,23 @@ void amqp_put_txn_id(struct pn_data_t *d, uint64_t id);
  * type (0 none), *failed: modified's delivery-failed. */
 struct pn_delivery_t;
 uint64_t amqp_txn_state(struct pn_delivery_t *d, uint64_t *outcome, bool *failed);
+
+/* The dead-letter reason of a message a consumer rejected
+ * (docs/protocols.md "Dead-letter reason"): MQ's MQFB_APPL_FIRST, the
+ * first feedback code an application may set. */
+#define AMQP_DLQ_REASON_REJECTED 65536
+#define AMQP_DLQ_REASON "x-opt-qsg-dlq-reason" /* int */
+#define AMQP_DLQ_TEXT "x-opt-qsg-dlq-text" /* string */
+#define AMQP_DLQ_QUEUE "x-opt-qsg-dlq-queue" /* string: where it was rejected */
+/* A properties area put through AMQP ("AMQ1") with the dead-letter
+ * reason in its message-annotations: those three keys (replaced when
+ * there), the other entries kept byte for byte; a message-annotations
+ * section is added when it has none. *out is malloc'd. QSG_OK,
+ * QSG_RC_BAD_FRAME (not AMQ1, or a section that does not decode),
+ * QSG_RC_MSG_TOO_BIG (over FSM_MAX_PROPS) or
+ * QSG_RC_STORAGE_NOT_AVAILABLE. */
+int amqp_props_dlq(const uint8_t *props, size_t plen, int32_t reason, const char *text,
+		   const char *queue, uint8_t **out, size_t *outlen);
 
 /* The AMQP error condition for a reason code ("amqp:not-found" ...). */
 const char *amqp_rc_condition(int rc);

@@ -115,6 +115,8 @@ int chhost_tls_client(struct chhost *h, const struct chssl_spec *spec, struct tl
 	    .key_file = cfg->tls_key,
 	    .cert_file = cfg->tls_cert,
 	    .ca_file = cfg->tls_ca,
+	    .crl_file = cfg->tls_crl[0] != '\0' ? cfg->tls_crl : NULL,
+	    .crl_check = (enum tls_crl_check)cfg->tls_crl_check,
 	    .ciphers = spec->ciphers,
 	    .ciphersuites = spec->ciphersuites,
 	    .min_version = spec->min_version,

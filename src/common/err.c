@@ -40,13 +40,16 @@ static const struct rc_desc rc_table[] = {
     {QSG_RC_Q_MGR_STOPPING, "QSG_RC_Q_MGR_STOPPING", "the member is stopping"},
     {QSG_RC_UNEXPECTED_ERROR, "QSG_RC_UNEXPECTED_ERROR", "an unexpected internal error occurred"},
     {QSG_RC_FUNCTION_NOT_SUPPORTED, "QSG_RC_FUNCTION_NOT_SUPPORTED",
-     "the function needs a higher command level than the group's (a member runs an older build, or has not yet reported its level after starting: retry)"},
+     "the function needs a higher command level than the group's (a member runs an older build, or "
+     "has not yet reported its level after starting: retry)"},
     {QSG_RC_NOT_AUTHORIZED, "QSG_RC_NOT_AUTHORIZED",
      "not authorized: the user id and password, or the certificate, were not accepted"},
     {QSG_RC_SSL_INITIALIZATION_ERROR, "QSG_RC_SSL_INITIALIZATION_ERROR",
      "the TLS key, certificate, CA or options could not be used"},
     {QSG_RC_SSL_PEER_NAME_MISMATCH, "QSG_RC_SSL_PEER_NAME_MISMATCH",
      "the TLS peer's certificate does not name the identity expected"},
+    {QSG_RC_SSL_CERTIFICATE_REVOKED, "QSG_RC_SSL_CERTIFICATE_REVOKED",
+     "the TLS peer's certificate is revoked (listed in a CRL of [tls] crl)"},
     {QSG_RC_OUTCOME_UNKNOWN, "QSG_RC_OUTCOME_UNKNOWN",
      "leadership changed or the connection was lost: the operation may or may not have "
      "completed"},

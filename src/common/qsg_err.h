@@ -45,6 +45,7 @@ enum qsg_rc {
 	QSG_RC_FUNCTION_NOT_SUPPORTED = 2298, /* needs a higher command level than the group's */
 	QSG_RC_SSL_INITIALIZATION_ERROR = 2393, /* TLS key, certificate, CA or options unusable */
 	QSG_RC_SSL_PEER_NAME_MISMATCH = 2398, /* TLS peer is not the identity expected */
+	QSG_RC_SSL_CERTIFICATE_REVOKED = 2401, /* TLS peer's certificate listed in a CRL */
 
 	/* qsg's own reason codes. */
 	QSG_RC_OUTCOME_UNKNOWN = 6001, /* may or may not have committed */

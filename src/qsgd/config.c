@@ -312,7 +312,16 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 				rc = qsg_errf(e, QSG_RC_CONFIG, "%s: expected yes or no", what);
 		} else if (strcmp(key, "handshake_timeout_ms") == 0)
 			rc = set_unsigned(&c->tls_handshake_ms, value, 100, 600000, what, e);
-		else
+		else if (strcmp(key, "crl") == 0)
+			rc = copy_str(c->tls_crl, sizeof c->tls_crl, value, what, e);
+		else if (strcmp(key, "crl_check") == 0) {
+			if (strcmp(value, "leaf") == 0)
+				c->tls_crl_check = QSGD_TLS_CRL_LEAF;
+			else if (strcmp(value, "chain") == 0)
+				c->tls_crl_check = QSGD_TLS_CRL_CHAIN;
+			else
+				rc = qsg_errf(e, QSG_RC_CONFIG, "%s: expected leaf or chain", what);
+		} else
 			goto unknown;
 	} else if (strcmp(section, "security") == 0) {
 		c->security_section = 1;
@@ -717,6 +726,10 @@ int qsgd_config_validate(struct qsgd_config *c, char *errmsg)
 					"[tls]: ca is required for TLS on Raft (raft = yes, the "
 					"default: members are always verified); raft = no keeps "
 					"Raft in plaintext");
+		if (c->tls_crl[0] != '\0' && c->tls_ca[0] == '\0')
+			return qsg_errf(errmsg, QSG_RC_CONFIG,
+					"[tls]: crl needs ca (a CRL is checked with the CA that "
+					"signed it)");
 	}
 	const struct qsgd_member_cfg *self = NULL;
 	for (unsigned i = 0; i < c->n_members; i++)

@@ -21,6 +21,8 @@
 #define QSGD_TLS_VERIFY_NONE 2
 #define QSGD_TLS_MODE_REQUIRED 0 /* the client listener accepts TLS only */
 #define QSGD_TLS_MODE_OPTIONAL 1 /* TLS or plaintext, told by the first byte */
+#define QSGD_TLS_CRL_LEAF 0 /* = TLS_CRL_LEAF: the peer's certificate */
+#define QSGD_TLS_CRL_CHAIN 1 /* = TLS_CRL_CHAIN: and every CA of its chain */
 /* [security] authentication (docs/security.md "Authentication"). */
 #define QSGD_AUTH_NONE 0 /* no checks: the insecure demo mode (said in the log) */
 #define QSGD_AUTH_OPTIONAL 1 /* credentials, when presented, must pass */
@@ -95,6 +97,10 @@ struct qsgd_config {
 	/* [tls] raft: Raft traffic in mutual TLS, peers checked against the
 	 * member list (default yes; no: plaintext Raft). */
 	int tls_raft;
+	/* [tls] crl: PEM file of CRLs checked by every context ("" none);
+	 * crl_check: QSGD_TLS_CRL_LEAF (default) or QSGD_TLS_CRL_CHAIN. */
+	char tls_crl[QSGD_PATH_MAX];
+	int tls_crl_check;
 	/* [security] (docs/security.md "Authentication"): security_section
 	 * when the section is present. */
 	int security_section;

@@ -294,6 +294,12 @@ static void raft_tls_refused(void *arg, const char *text)
 	QLOG_WARNING(&m->log, "QSG8004W", "%s", text);
 }
 
+static void raft_tls_revoked(void *arg, const char *text)
+{
+	struct member *m = arg;
+	QLOG_WARNING(&m->log, "QSG8019W", "%s", text);
+}
+
 /* ---- shutdown ---- */
 
 static void glue_closed(void *arg)
@@ -624,9 +630,12 @@ static int run(struct member *m)
 	struct glue_tls gtls = {.key_file = cfg->tls_key,
 				.cert_file = cfg->tls_cert,
 				.ca_file = cfg->tls_ca,
+				.crl_file = cfg->tls_crl[0] != '\0' ? cfg->tls_crl : NULL,
+				.crl_check = cfg->tls_crl_check,
 				.handshake_ms = cfg->tls_handshake_ms,
 				.member_name = raft_member_name,
 				.refused = raft_tls_refused,
+				.revoked = raft_tls_revoked,
 				.arg = m};
 	if (cfg->tls_enabled && cfg->tls_raft)
 		gc.tls = &gtls;
@@ -652,15 +661,23 @@ static int run(struct member *m)
 			return EXIT_CONFIG;
 		}
 		d->tls = &m->tls;
+		char crl[QSGD_PATH_MAX + 96] = "";
+		if (cfg->tls_crl[0] != '\0')
+			snprintf(crl, sizeof crl, "; revocation: %u CRL(s) from %s, checked for %s",
+				 m->tls.server.n_crls, cfg->tls_crl,
+				 cfg->tls_crl_check == QSGD_TLS_CRL_CHAIN
+				     ? "the whole chain"
+				     : "the peer's certificate");
 		QLOG_INFO_(&m->log, "QSG8003I",
 			   "TLS on the client listener (mode %s, verify %s), to other members and "
-			   "%s",
+			   "%s%s",
 			   cfg->tls_mode == QSGD_TLS_MODE_OPTIONAL ? "optional" : "required",
 			   cfg->tls_verify == QSGD_TLS_VERIFY_NONE	 ? "none"
 			   : cfg->tls_verify == QSGD_TLS_VERIFY_OPTIONAL ? "optional"
 									 : "required",
 			   cfg->tls_raft ? "on Raft (mutual, member names checked)"
-					 : "NOT on Raft ([tls] raft = no: Raft is plaintext)");
+					 : "NOT on Raft ([tls] raft = no: Raft is plaintext)",
+			   crl);
 	}
 	if ((rc = glue_init(&d->glue, &m->loop, &gc, &sm, errmsg)) != QSG_OK) {
 		QLOG_ERR(&m->log, "QSG0021E", "Raft: %s", errmsg);

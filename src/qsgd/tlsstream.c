@@ -32,6 +32,8 @@ int tlsstream_cfg_init(struct tlsstream_cfg *t, const struct qsgd_config *cfg, s
 	    .key_file = cfg->tls_key,
 	    .cert_file = cfg->tls_cert,
 	    .ca_file = cfg->tls_ca[0] != '\0' ? cfg->tls_ca : NULL,
+	    .crl_file = cfg->tls_crl[0] != '\0' ? cfg->tls_crl : NULL,
+	    .crl_check = (enum tls_crl_check)cfg->tls_crl_check,
 	};
 	memset(t, 0, sizeof *t);
 	int rc = tls_ctx_init(&t->server, &tc, e);
@@ -96,6 +98,11 @@ static void log_failure(struct stream *s, int rc, const char *why)
 	ts->logged = true;
 	char peer[96];
 	peer_name(s, peer, sizeof peer);
+	if (tls_conn_peer_revoked(&ts->conn)) {
+		QLOG_WARNING(ts->cfg->log, "QSG8019W", "TLS handshake with %s refused: %s (%d): %s",
+			     peer, qsg_rc_name(rc), rc, why);
+		return;
+	}
 	QLOG_WARNING(ts->cfg->log, "QSG8001W", "TLS %s with %s failed: %s (%d): %s",
 		     tls_conn_handshake_done(&ts->conn) ? "connection" : "handshake", peer,
 		     qsg_rc_name(rc), rc, why);

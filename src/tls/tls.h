@@ -26,7 +26,8 @@
  *
  * Errors: int codes from qsg_err.h plus errmsg (QSG_ERRMSG_SIZE, may be NULL)
  * with OpenSSL's reason text:
- *   QSG_RC_SSL_INITIALIZATION_ERROR  key, certificate, CA or options unusable;
+ *   QSG_RC_SSL_INITIALIZATION_ERROR  key, certificate, CA, CRL or options
+ *                                    unusable;
  *   QSG_RC_TLS_FAILED                handshake or record layer failed (bad or
  *                                    missing certificate, protocol error,
  *                                    garbage, transport closed without
@@ -73,6 +74,14 @@ enum tls_verify {
 	TLS_VERIFY_NONE = 2,
 };
 
+/* What a CRL (crl_file) is checked for: the peer's own certificate only
+ * (X509_V_FLAG_CRL_CHECK: its issuer needs a CRL), or every certificate of
+ * its chain (X509_V_FLAG_CRL_CHECK_ALL: every CA of it needs one). */
+enum tls_crl_check {
+	TLS_CRL_LEAF = 0,
+	TLS_CRL_CHAIN = 1,
+};
+
 struct tls_config {
 	enum tls_role role;
 	enum tls_verify verify;
@@ -83,6 +92,12 @@ struct tls_config {
 	const char *ciphersuites; /* TLS 1.3 suites (NULL: OpenSSL's default) */
 	int min_version; /* 0 or 12: TLS 1.2; 13: TLS 1.3 only */
 	int max_version; /* 0 or 13: TLS 1.3; 12: TLS 1.2 (interop tests) */
+	/* PEM file of one or more CRLs (NULL: no revocation check). Needs
+	 * ca_file: every CRL must be signed by a CA of it and not be past its
+	 * nextUpdate, or init and reload fail. A peer whose certificate a CRL
+	 * lists is refused at the handshake (tls_conn_peer_revoked). */
+	const char *crl_file;
+	enum tls_crl_check crl_check;
 };
 
 struct ssl_ctx_st;
@@ -91,14 +106,15 @@ struct tls_ctx {
 	struct tls_config cfg; /* strings owned (copies) */
 	struct ssl_ctx_st *ssl_ctx; /* the current one; conns hold a reference */
 	unsigned generation; /* 1 after init, +1 per successful reload */
+	unsigned n_crls; /* CRLs loaded from crl_file by the last init/reload */
 };
 
-/* Reads key, certificate and CA and builds the context. On failure nothing
+/* Reads key, certificate, CA and CRL and builds the context. On failure nothing
  * is left to close. */
 int tls_ctx_init(struct tls_ctx *ctx, const struct tls_config *cfg, char *errmsg);
 void tls_ctx_close(struct tls_ctx *ctx);
 
-/* Re-reads key, certificate and CA (same file names) into a new OpenSSL
+/* Re-reads key, certificate, CA and CRL (same file names) into a new OpenSSL
  * context. On success new connections use it and existing ones keep the one
  * they started with; on failure the old one stays in use and the error is
  * returned. */
@@ -128,6 +144,7 @@ struct tls_conn {
 	int rc; /* QSG_OK, or why it failed */
 	bool verified; /* peer certificate chained to the CA */
 	bool shut_sent; /* our close_notify is queued */
+	bool revoked; /* refused: a CRL lists the peer's certificate */
 	char expect_peer[TLS_DN_SIZE];
 	struct tls_buf plain_in; /* decrypted, not yet read */
 	struct tls_buf plain_out; /* written before the handshake completed */
@@ -194,6 +211,11 @@ const char *tls_conn_peer_dn(const struct tls_conn *conn);
 const char *tls_conn_peer_cn(const struct tls_conn *conn);
 const char *tls_conn_peer_fingerprint(const struct tls_conn *conn);
 bool tls_conn_peer_verified(const struct tls_conn *conn);
+/* The handshake failed because a CRL of the context lists the peer's
+ * certificate (or, with TLS_CRL_CHAIN, one of its CAs); tls_conn_reason()
+ * then names the certificate ("... \"CN=x,O=y\" (serial 1A:2B) is revoked
+ * (CRL)"). */
+bool tls_conn_peer_revoked(const struct tls_conn *conn);
 /* Whether a peer certificate with subject DN dn and CN cn (as the peer_dn
  * and peer_cn functions give them) is the one expect names, by the rules of
  * tls_conn_init's expect_peer. For links that learn whom to expect only

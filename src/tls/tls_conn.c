@@ -100,6 +100,12 @@ static int fail_ssl(struct tls_conn *c, int e, const char *what)
 		ERR_clear_error();
 		return fail(c, QSG_RC_SSL_PEER_NAME_MISMATCH, "%s", why);
 	}
+	if (c->revoked) { /* set by verify_cb: the reason names the certificate */
+		char why[QSG_ERRMSG_SIZE];
+		memcpy(why, c->reason, sizeof why);
+		ERR_clear_error();
+		return fail(c, QSG_RC_SSL_CERTIFICATE_REVOKED, "%s", why);
+	}
 	if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
 		ERR_clear_error();
 		return fail(c, QSG_RC_TLS_FAILED, "%s failed: unexpected end of data", what);
@@ -115,12 +121,37 @@ static int fail_ssl(struct tls_conn *c, int e, const char *what)
 
 /* ---- peer checks ---- */
 
+/* A CRL lists the certificate being checked (the peer's, or with
+ * crl_check = chain one of its CAs): remembered with its name and serial. */
+static void note_revoked(struct tls_conn *c, X509_STORE_CTX *x)
+{
+	X509 *cert = X509_STORE_CTX_get_current_cert(x);
+	char dn[TLS_DN_SIZE], cn[TLS_CN_SIZE], serial[64] = "?";
+	int depth = X509_STORE_CTX_get_error_depth(x);
+
+	tls_peer_names(cert, dn, cn);
+	if (cert != NULL) {
+		const ASN1_INTEGER *sn = X509_get0_serialNumber(cert);
+		size_t k = 0;
+		for (int i = 0; sn != NULL && i < sn->length && k + 4 < sizeof serial; i++)
+			k += (size_t)snprintf(serial + k, sizeof serial - k, "%s%02X", i ? ":" : "",
+					      sn->data[i]);
+	}
+	c->revoked = true;
+	snprintf(c->reason, sizeof c->reason,
+		 "%s certificate \"%.120s\" (serial %.60s) is revoked (CRL)",
+		 depth == 0 ? "peer" : "the CA", dn[0] ? dn : "(no name)", serial);
+}
+
 static int verify_cb(int ok, X509_STORE_CTX *x)
 {
 	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct tls_conn *c = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
 	char dn[TLS_DN_SIZE], cn[TLS_CN_SIZE];
 
+	if (!ok && c != NULL && !c->revoked &&
+	    X509_STORE_CTX_get_error(x) == X509_V_ERR_CERT_REVOKED)
+		note_revoked(c, x);
 	if (!ok || c == NULL || c->expect_peer[0] == '\0' || X509_STORE_CTX_get_error_depth(x) != 0)
 		return ok;
 	tls_peer_names(X509_STORE_CTX_get_current_cert(x), dn, cn);
@@ -476,6 +507,11 @@ const char *tls_conn_peer_fingerprint(const struct tls_conn *conn)
 bool tls_conn_peer_verified(const struct tls_conn *conn)
 {
 	return conn->verified;
+}
+
+bool tls_conn_peer_revoked(const struct tls_conn *conn)
+{
+	return conn->state == TLS_FAILED && conn->revoked;
 }
 
 const char *tls_conn_version(const struct tls_conn *conn)

@@ -1,5 +1,5 @@
 /* struct tls_ctx: the configuration and the current OpenSSL context, built
- * from the key, certificate and CA files; reload swaps in a new one. */
+ * from the key, certificate, CA and CRL files; reload swaps in a new one. */
 #include "tls_int.h"
 
 #include <stdio.h>
@@ -69,12 +69,16 @@ static int config_check(const struct tls_config *cfg, char *errmsg)
 		return qsg_errf(
 		    errmsg, QSG_RC_CONFIG,
 		    "tls: min_version and max_version must be 12 (TLS 1.2) or 13 (TLS 1.3)");
+	if (cfg->crl_file != NULL && cfg->ca_file == NULL)
+		return qsg_errf(errmsg, QSG_RC_CONFIG, "tls: a CRL needs a CA file");
+	if (cfg->crl_check != TLS_CRL_LEAF && cfg->crl_check != TLS_CRL_CHAIN)
+		return qsg_errf(errmsg, QSG_RC_CONFIG, "tls: crl_check must be leaf or chain");
 	if (cfg->min_version == 13 && cfg->max_version == 12)
 		return qsg_errf(errmsg, QSG_RC_CONFIG, "tls: min_version above max_version");
 	return QSG_OK;
 }
 
-static int load_files(SSL_CTX *c, const struct tls_config *cfg, char *errmsg)
+static int load_files(SSL_CTX *c, const struct tls_config *cfg, unsigned *n_crls, char *errmsg)
 {
 	char what[QSG_ERRMSG_SIZE];
 
@@ -108,11 +112,11 @@ static int load_files(SSL_CTX *c, const struct tls_config *cfg, char *errmsg)
 			SSL_CTX_set_client_CA_list(c, names);
 		}
 	}
-	return QSG_OK;
+	return tls_crl_load(c, cfg, n_crls, errmsg);
 }
 
 /* A new OpenSSL context from cfg (files read now). */
-static int build(const struct tls_config *cfg, SSL_CTX **out, char *errmsg)
+static int build(const struct tls_config *cfg, SSL_CTX **out, unsigned *n_crls, char *errmsg)
 {
 	SSL_CTX *c;
 	int rc;
@@ -148,7 +152,7 @@ static int build(const struct tls_config *cfg, SSL_CTX **out, char *errmsg)
 		rc = tls_ossl_err(errmsg, QSG_RC_SSL_INITIALIZATION_ERROR, "tls: ciphersuites");
 		goto fail;
 	}
-	rc = load_files(c, cfg, errmsg);
+	rc = load_files(c, cfg, n_crls, errmsg);
 	if (rc != QSG_OK)
 		goto fail;
 	*out = c;
@@ -177,6 +181,7 @@ static void free_strings(struct tls_config *cfg)
 	free((char *)cfg->ca_file);
 	free((char *)cfg->ciphers);
 	free((char *)cfg->ciphersuites);
+	free((char *)cfg->crl_file);
 	memset(cfg, 0, sizeof *cfg);
 }
 
@@ -197,11 +202,12 @@ int tls_ctx_init(struct tls_ctx *ctx, const struct tls_config *cfg, char *errmsg
 	ctx->cfg.ca_file = dup_opt(cfg->ca_file, &oom);
 	ctx->cfg.ciphers = dup_opt(cfg->ciphers, &oom);
 	ctx->cfg.ciphersuites = dup_opt(cfg->ciphersuites, &oom);
+	ctx->cfg.crl_file = dup_opt(cfg->crl_file, &oom);
 	if (oom) {
 		free_strings(&ctx->cfg);
 		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "tls: out of memory");
 	}
-	rc = build(&ctx->cfg, &ctx->ssl_ctx, errmsg);
+	rc = build(&ctx->cfg, &ctx->ssl_ctx, &ctx->n_crls, errmsg);
 	if (rc != QSG_OK) {
 		free_strings(&ctx->cfg);
 		return rc;
@@ -222,15 +228,17 @@ void tls_ctx_close(struct tls_ctx *ctx)
 int tls_ctx_reload(struct tls_ctx *ctx, char *errmsg)
 {
 	SSL_CTX *fresh = NULL;
+	unsigned n = 0;
 	int rc;
 
 	if (ctx == NULL || ctx->ssl_ctx == NULL)
 		return qsg_errf(errmsg, QSG_RC_INVALID, "tls: reload of a closed context");
-	rc = build(&ctx->cfg, &fresh, errmsg);
+	rc = build(&ctx->cfg, &fresh, &n, errmsg);
 	if (rc != QSG_OK)
 		return rc; /* the old context stays */
 	SSL_CTX_free(ctx->ssl_ctx);
 	ctx->ssl_ctx = fresh;
+	ctx->n_crls = n;
 	ctx->generation++;
 	return QSG_OK;
 }

@@ -20,6 +20,11 @@ void tls_peer_names(X509 *x, char dn[TLS_DN_SIZE], char cn[TLS_CN_SIZE]);
  * there is none). */
 void tls_peer_capture(struct tls_conn *conn);
 
+/* Loads cfg->crl_file (when set) into c's certificate store, after the CA
+ * (tls_crl.c): every CRL in it must be signed by a CA of the store and be
+ * current; then sets the store's CRL check flags. *count: CRLs loaded. */
+int tls_crl_load(SSL_CTX *c, const struct tls_config *cfg, unsigned *count, char *errmsg);
+
 /* tls_peer_match (tls.h) is in tls_peer.c too. */
 
 #endif

@@ -281,6 +281,52 @@ def plain_needs_tls(url):
         pass
 
 
+def reject_with(r, name, text):
+    """rejected with an error condition (BlockingReceiver.reject sends
+    none)."""
+    from proton import Condition
+    d = r.fetcher.unsettled.popleft()
+    d.local.condition = Condition(name, text)
+    d.update(Delivery.REJECTED)
+    d.settle()
+
+
+def dlq_reason(url):
+    """The dead-letter reason (docs/protocols.md): a message put through
+    AMQP gets x-opt-qsg-dlq-* message-annotations (its own annotations
+    kept); one put by libqsg (qsgput, before this case: OUT.Q holds
+    "from libqsg") gets qsg-dlq-* application-properties."""
+    c = BlockingConnection(url, timeout=10)
+    r = c.create_receiver("OUT.Q", credit=1)
+    m = r.receive(timeout=10)
+    if m.body is None or bytes(m.body).rstrip(b"\n") != b"from libqsg":
+        fail("OUT.Q first holds %r, expected the qsgput message" % (m.body,))
+    reject_with(r, "app:bad", "cannot parse")
+    c.create_sender("OUT.Q").send(Message(body="amqp one", annotations={symbol("x-opt-mine"): "keep"}))
+    m = r.receive(timeout=10)
+    if m.body != "amqp one":
+        fail("OUT.Q then holds %r" % (m.body,))
+    reject_with(r, "app:bad", "no good")
+    r.close()
+    d = c.create_receiver("DLQ", credit=2)
+    got = {}
+    for _ in range(2):  # by priority: AMQP's default 4 before qsgput's
+        m = d.receive(timeout=10)
+        got["amqp" if m.body == "amqp one" else "libqsg"] = m
+        d.accept()
+    if set(got) != {"amqp", "libqsg"}:
+        fail("DLQ holds %r" % ([m.body for m in got.values()],))
+    p = got["libqsg"].properties or {}
+    if (p.get("qsg-dlq-reason") != "65536" or p.get("qsg-dlq-queue") != "OUT.Q"
+            or p.get("qsg-dlq-text") != "app:bad: cannot parse"):
+        fail("libqsg message on the DLQ: properties %r" % (p,))
+    a = got["amqp"].annotations or {}
+    if (a.get("x-opt-qsg-dlq-reason") != 65536 or a.get("x-opt-qsg-dlq-text") != "app:bad: no good"
+            or a.get("x-opt-qsg-dlq-queue") != "OUT.Q" or a.get("x-opt-mine") != "keep"):
+        fail("AMQP message on the DLQ: annotations %r" % (a,))
+    c.close()
+
+
 def from_libqsg(url):
     """A message put by qsgput (libqsg): its body as one data section, its
     MsgId as a 24-byte binary message-id."""
@@ -320,7 +366,8 @@ def from_stomp(url):
 
 CASES = {"from_libqsg": from_libqsg, "from_stomp": from_stomp, "send_receive": send_receive, "outcomes": outcomes,
          "backout_threshold": backout_threshold, "transactions": transactions,
-         "auth": auth, "plain_needs_tls": plain_needs_tls}
+         "auth": auth, "plain_needs_tls": plain_needs_tls,
+         "dlq_reason": dlq_reason}
 
 if __name__ == "__main__":
     CASES[sys.argv[2]](sys.argv[1])

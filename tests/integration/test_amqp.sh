@@ -56,6 +56,10 @@ timeout 60 "$PY" "$here/amqp_client.py" "amqp://$(amqp_of "$follower")" from_lib
 	fail "from libqsg"
 got=$("$QSGGET" IO.Q -w 5 -n 1)
 [ "$got" = "from amqp" ] || fail "qsgget got '$got', expected 'from amqp'"
+log "rejected: the reason on the dead-letter message"
+echo "from libqsg" | "$QSGPUT" OUT.Q >/dev/null
+timeout 60 "$PY" "$here/amqp_client.py" "amqp://$(amqp_of "$follower")" dlq_reason ||
+	fail "dead-letter reason"
 if "$PY" -c 'import stomp' 2>/dev/null; then
 	log "STOMP -> AMQP: headers as application-properties"
 	STOMP_ADDR=$(echo "$QSG_STOMP" | cut -d, -f"${follower#QM}") timeout 60 "$PY" \

@@ -12,3 +12,6 @@ tests_cluster_test_rtls_LDADD = libqsgglue.la libqsgtls.la libqsgcommon.la \
 endif
 TESTS += tests/integration/test_tls_raft.sh
 EXTRA_DIST += tests/integration/test_tls_raft.sh
+# Revocation ([tls] crl) on a TLS group: clients, member links, Raft.
+TESTS += tests/integration/test_tls_crl.sh
+EXTRA_DIST += tests/integration/test_tls_crl.sh

@@ -265,6 +265,123 @@ static void pairs_to_app_props(void **state)
 	pn_message_free(m2);
 }
 
+/* The value of annotation key in m's message-annotations (NULL: none),
+ * with the number of entries. */
+static pn_data_t *annotation(pn_message_t *m, const char *key, size_t *entries)
+{
+	pn_data_t *a = pn_message_annotations(m);
+	pn_data_rewind(a);
+	if (!pn_data_next(a))
+		return NULL;
+	*entries = pn_data_get_map(a);
+	pn_data_enter(a);
+	while (pn_data_next(a)) {
+		pn_bytes_t k = pn_data_get_symbol(a);
+		bool hit = k.size == strlen(key) && memcmp(k.start, key, k.size) == 0;
+		pn_data_next(a);
+		if (hit)
+			return a;
+	}
+	return NULL;
+}
+
+/* amqp_props_dlq on AMQ1 areas of messages with no annotations and with
+ * some (one of ours among them: replaced, the others kept), back through
+ * amqp_msg_to_wire and proton's decoder; not AMQ1, or truncated: refused. */
+static void dlq_annotations(void **state)
+{
+	(void)state;
+	for (int with = 0; with < 2; with++) {
+		pn_message_t *m = pn_message();
+		if (with) {
+			pn_data_t *a = pn_message_annotations(m);
+			pn_data_put_map(a);
+			pn_data_enter(a);
+			pn_data_put_symbol(a, pn_bytes(10, "x-opt-mine"));
+			pn_data_put_string(a, pn_bytes(4, "keep"));
+			pn_data_put_symbol(a, pn_bytes(strlen(AMQP_DLQ_TEXT), AMQP_DLQ_TEXT));
+			pn_data_put_string(a, pn_bytes(3, "old"));
+			pn_data_exit(a);
+		}
+		pn_data_t *ap = pn_message_properties(m);
+		pn_data_put_map(ap);
+		pn_data_enter(ap);
+		pn_data_put_string(ap, pn_bytes(1, "k"));
+		pn_data_put_string(ap, pn_bytes(1, "v"));
+		pn_data_exit(ap);
+		pn_data_put_string(pn_message_body(m), pn_bytes(2, "hi"));
+		char buf[4096];
+		size_t n = encode(m, buf, sizeof buf);
+		struct amqp_in in;
+		const char *cond = NULL;
+		char err[QSG_ERRMSG_SIZE];
+		assert_int_equal(amqp_msg_from_wire((uint8_t *)buf, n, &in, &cond, err), QSG_OK);
+		uint8_t *props;
+		size_t plen;
+		assert_int_equal(amqp_props_dlq(in.m.props.p, in.m.props.len,
+						AMQP_DLQ_REASON_REJECTED, "app:bad: no", "OUT.Q",
+						&props, &plen),
+				 QSG_OK);
+		/* A truncation is refused, unless it falls between two sections
+		 * (a shorter area); none reads past it (ASan). */
+		size_t bad = 0;
+		for (size_t cut = AMQP_PROPS_HDR + 1; cut < in.m.props.len; cut++) {
+			uint8_t *x = malloc(cut), *o = NULL;
+			memcpy(x, in.m.props.p, cut);
+			size_t ol;
+			int rc = amqp_props_dlq(x, cut, 1, "t", "Q", &o, &ol);
+			assert_true(rc == QSG_RC_BAD_FRAME || rc == QSG_OK);
+			bad += rc == QSG_RC_BAD_FRAME;
+			if (rc == QSG_OK)
+				free(o);
+			free(x);
+		}
+		assert_true(bad + 3 >= in.m.props.len - AMQP_PROPS_HDR - 1);
+		struct fsm_msg out = in.m;
+		out.props = (struct qsg_slice){props, plen};
+		uint8_t *w;
+		size_t wl;
+		assert_int_equal(amqp_msg_to_wire(&out, &w, &wl), QSG_OK);
+		pn_message_t *m2 = pn_message();
+		assert_int_equal(pn_message_decode(m2, (const char *)w, wl), 0);
+		size_t entries = 0;
+		pn_data_t *v = annotation(m2, AMQP_DLQ_REASON, &entries);
+		assert_non_null(v);
+		assert_int_equal(pn_data_type(v), PN_INT);
+		assert_int_equal(pn_data_get_int(v), AMQP_DLQ_REASON_REJECTED);
+		assert_int_equal(entries, with ? 8 : 6);
+		v = annotation(m2, AMQP_DLQ_TEXT, &entries);
+		assert_non_null(v);
+		assert_int_equal(pn_data_get_string(v).size, 11);
+		assert_memory_equal(pn_data_get_string(v).start, "app:bad: no", 11);
+		v = annotation(m2, AMQP_DLQ_QUEUE, &entries);
+		assert_memory_equal(pn_data_get_string(v).start, "OUT.Q", 5);
+		if (with) {
+			v = annotation(m2, "x-opt-mine", &entries);
+			assert_non_null(v);
+			assert_memory_equal(pn_data_get_string(v).start, "keep", 4);
+		}
+		pn_data_t *ap2 = pn_message_properties(m2);
+		pn_data_rewind(ap2);
+		assert_true(pn_data_next(ap2));
+		assert_int_equal(pn_data_get_map(ap2), 2);
+		free(w);
+		free(props);
+		pn_message_free(m2);
+		amqp_in_close(&in);
+		pn_message_free(m);
+	}
+	uint8_t *o;
+	size_t ol;
+	assert_int_equal(amqp_props_dlq((const uint8_t *)"XYZ1abc", 7, 1, "", "", &o, &ol),
+			 QSG_RC_BAD_FRAME);
+	/* Only the header: an annotations section alone. */
+	uint8_t hdr[AMQP_PROPS_HDR] = {'A', 'M', 'Q', '1', AMQP_BODY_DATA};
+	assert_int_equal(amqp_props_dlq(hdr, sizeof hdr, 1, "t", "Q", &o, &ol), QSG_OK);
+	assert_true(ol > sizeof hdr);
+	free(o);
+}
+
 static void id_map(void **state)
 {
 	(void)state;
@@ -338,6 +455,7 @@ int main(void)
 	    cmocka_unit_test(outcomes),
 	    cmocka_unit_test(binary_value_body),
 	    cmocka_unit_test(pairs_to_app_props),
+	    cmocka_unit_test(dlq_annotations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -381,6 +381,16 @@ static void tls_section(void **state)
 	assert_int_equal(c.tls_mode, QSGD_TLS_MODE_REQUIRED);
 	assert_int_equal(c.tls_handshake_ms, 10000);
 	assert_int_equal(c.tls_raft, 1); /* Raft in TLS unless said otherwise */
+	assert_string_equal(c.tls_crl, ""); /* no revocation check */
+	assert_int_equal(c.tls_crl_check, QSGD_TLS_CRL_LEAF);
+
+	path = write_ini(BASE_INI "[tls]\nkey = /k\ncert = /c\nca = /ca\ncrl = /crl.pem\n"
+				  "crl_check = chain\n");
+	argv[2] = (char *)path;
+	assert_int_equal(qsgd_config_load(&c, 3, argv, errmsg), QSG_OK);
+	unlink(path);
+	assert_string_equal(c.tls_crl, "/crl.pem");
+	assert_int_equal(c.tls_crl_check, QSGD_TLS_CRL_CHAIN);
 
 	/* Without a CA only with raft = no (Raft peers are always verified). */
 	path = write_ini(BASE_INI "[tls]\nkey = /k\ncert = /c\nverify = none\nmode = optional\n"
@@ -402,6 +412,9 @@ static void tls_section(void **state)
 	    {"[tls]\nkey = /k\ncert = /c\n", "[tls]: ca is required unless verify = none"},
 	    {"[tls]\nkey = /k\ncert = /c\nverify = optional\n", "[tls]: ca is required"},
 	    {"[tls]\nraft = maybe\n", "[tls] raft: expected yes or no"},
+	    {"[tls]\ncrl_check = all\n", "[tls] crl_check: expected leaf or chain"},
+	    {"[tls]\nkey = /k\ncert = /c\nverify = none\nraft = no\ncrl = /crl.pem\n",
+	     "[tls]: crl needs ca"},
 	    {"[tls]\nkey = /k\ncert = /c\nverify = none\n",
 	     "[tls]: ca is required for TLS on Raft"},
 	};

@@ -7,3 +7,11 @@ tests_unit_test_tls_SOURCES = tests/unit/test_tls.c
 tests_unit_test_tls_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SSL_CFLAGS)
 tests_unit_test_tls_LDADD = libqsgtls.la libqsgcommon.la $(SSL_LIBS) $(CMOCKA_LIBS)
 endif
+# Revocation ([tls] crl): CRLs made at test time by scripts/tls-certs -r/-u/-l.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_tls_crl
+TESTS += tests/unit/test_tls_crl
+tests_unit_test_tls_crl_SOURCES = tests/unit/test_tls_crl.c
+tests_unit_test_tls_crl_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SSL_CFLAGS)
+tests_unit_test_tls_crl_LDADD = libqsgtls.la libqsgcommon.la $(SSL_LIBS) $(CMOCKA_LIBS)
+endif
