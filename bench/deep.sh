@@ -29,7 +29,10 @@
 #
 # Environment: DEPTH (default 1000000), STEP (default 100000), SIZE (1024),
 # RESTART (0), QSG_BIN_DIR (default build/), QSG_RUN_DIR (run/deep),
-# QSG_PORT_BASE (16700), QSG_LOG_LEVEL (warn). The group is stopped on exit,
+# QSG_PORT_BASE (16700), QSG_LOG_LEVEL (warn), QSG_SNAPSHOT_DELTA (on|off,
+# passed by scripts/cluster as [raft] snapshot_delta: delta snapshots
+# against member-local base files, docs/storage.md "A base and deltas";
+# unset: the default, off). The group is stopped on exit,
 # by PID. Results are recorded in docs/performance.md with the command.
 # Nothing else may scrape the members' /metrics during a run: each scrape
 # starts a new stall window.

@@ -34,6 +34,9 @@
 #include "fsm_adapter.h"
 
 #define GLUE_AR_SLICE_NS (5ull * 1000 * 1000)
+/* A decode answered QSG_RC_BUSY (the state machine waits for something,
+ * e.g. a delta snapshot's base file being fetched): asked again after. */
+#define GLUE_AR_RETRY_MS 200
 
 struct glue_aentry {
 	struct glue_aentry *next;
@@ -94,6 +97,19 @@ static void drop_queue(struct glue_adapter *a)
 	a->ar.qn = 0;
 }
 
+/* A decode waiting to be asked again: dropped (superseded, closing). */
+static void drop_wait(struct glue_adapter *a)
+{
+	struct glue_ajob *j = a->ar.wait;
+	if (j == NULL)
+		return;
+	a->ar.wait = NULL;
+	if (a->ar.job == j)
+		a->ar.job = NULL;
+	raft_free(j->buf);
+	free(j);
+}
+
 /* --- discard (pool) ------------------------------------------------------ */
 
 static void discard_work(uv_work_t *w)
@@ -148,6 +164,14 @@ static void decode_done(uv_work_t *w, int status)
 	struct glue_ajob *j = w->data;
 	struct glue_adapter *a = j->a;
 	a->ar.jobs--;
+	if (!j->superseded && !a->ar.closing && status == 0 && j->rc == QSG_RC_BUSY &&
+	    j->image == NULL && a->ar.timer_init && !a->ar.timer_closed) {
+		/* Not yet: keep the buffer, decode again later (timer_cb). */
+		a->ar.wait = j;
+		a->ar.waits++;
+		uv_timer_start(&a->ar.timer, timer_cb, GLUE_AR_RETRY_MS, 0);
+		return;
+	}
 	raft_free(j->buf);
 	j->buf = NULL;
 	if (a->ar.job == j)
@@ -185,6 +209,21 @@ static void timer_cb(uv_timer_t *t)
 
 	if (a->ar.closing || a->failed)
 		return;
+	if (a->ar.wait != NULL) {
+		struct glue_ajob *j = a->ar.wait;
+		a->ar.wait = NULL;
+		j->rc = QSG_OK;
+		j->errmsg[0] = '\0';
+		if (uv_queue_work(a->ar.loop, &j->work, decode_work, decode_done) != 0) {
+			raft_free(j->buf);
+			free(j);
+			a->ar.job = NULL;
+			fatal(a, QSG_RC_STORAGE_NOT_AVAILABLE, "decode", "cannot queue the decode");
+			return;
+		}
+		a->ar.jobs++;
+		return;
+	}
 	if (a->ar.stepping) {
 		while (!a->sm.restore_step(a->sm.data)) {
 			if (over(t0)) {
@@ -253,6 +292,7 @@ int glue_ar_restore(struct glue_adapter *a, struct raft_buffer *buf)
 	/* Everything queued so far is covered by this snapshot (libraft
 	 * applies again from its index); older work is superseded. */
 	drop_queue(a);
+	drop_wait(a);
 	if (a->ar.job != NULL)
 		a->ar.job->superseded = true;
 	a->ar.job = NULL;
@@ -319,6 +359,7 @@ bool glue_ar_close(struct glue_adapter *a)
 {
 	a->ar.closing = true;
 	drop_queue(a);
+	drop_wait(a);
 	if (a->ar.image != NULL) {
 		a->sm.restore_discard(a->sm.data, a->ar.image);
 		a->ar.image = NULL;

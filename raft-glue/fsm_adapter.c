@@ -203,11 +203,15 @@ static void snap_begin(struct glue_adapter *a)
 	a->snap_active = true;
 }
 
-/* Pool (FORK) or loop (INLINE): make the side data durable. */
-static int snap_sync(struct glue_adapter *a)
+/* Pool (FORK) or loop (INLINE): make the side data durable, then hand the
+ * bytes to snap_payload. */
+static int snap_sync(struct glue_adapter *a, const void *buf, size_t len)
 {
 	if (a->snap_active && a->sm.snap_sync != NULL) {
 		a->snap_rc = a->sm.snap_sync(a->snap_job);
+	}
+	if (a->snap_active && a->snap_rc == 0 && a->sm.snap_payload != NULL) {
+		a->snap_rc = a->sm.snap_payload(a->sm.data, buf, len);
 	}
 	return a->snap_rc;
 }
@@ -265,7 +269,7 @@ static int adapter_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], un
 	/* Inline mode: the store's sync runs on the loop too (the fallback
 	 * mode; FORK runs it in the pool). */
 	snap_begin(a);
-	if (snap_sync(a) != 0) {
+	if (snap_sync(a, b->base, b->len) != 0) {
 		snap_end(a, false);
 		free(b->base);
 		free(b);
@@ -328,7 +332,7 @@ static int adapter_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs
 		free(b);
 		return RAFT_IOERR;
 	}
-	if (b != NULL && snap_sync(a) != 0) {
+	if (b != NULL && snap_sync(a, a->sf.buf, a->sf.len) != 0) {
 		/* The store could not be made durable up to the snapshot: the
 		 * snapshot must not be persisted (docs/storage.md). */
 		snprintf(a->sf.errmsg, sizeof a->sf.errmsg, "message store sync failed");

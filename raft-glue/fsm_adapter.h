@@ -23,6 +23,7 @@ struct glue_arestore {
 	uv_loop_t *loop;
 	uv_timer_t timer; /* drives install steps and the queue */
 	struct glue_ajob *job; /* the decode in flight that counts */
+	struct glue_ajob *wait; /* job, waiting to decode again (QSG_RC_BUSY) */
 	unsigned jobs; /* pool works in flight (decodes, discards) */
 	void *image; /* decoded, waiting for install */
 	bool stepping; /* restore_step not done yet */
@@ -30,6 +31,7 @@ struct glue_arestore {
 	size_t qn;
 	uint64_t started_ns; /* uv_hrtime() at the restore */
 	uint64_t restores, last_us, queued_max;
+	uint64_t waits; /* decodes asked again (QSG_RC_BUSY) */
 	/* The adapter's apply of one entry (set by glue_adapter_setup), for
 	 * the queue's drain; non-zero: the adapter has failed. */
 	int (*apply)(struct glue_adapter *a, uint64_t index, const void *payload, size_t len);

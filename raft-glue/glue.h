@@ -45,13 +45,22 @@ struct glue_sm {
 	void *(*snap_prepare)(void *data, uint64_t index);
 	int (*snap_sync)(void *job);
 	void (*snap_done)(void *data, void *job, uint64_t index, bool ok);
+	/* Optional (needs snap_prepare): the snapshot's bytes, after
+	 * snap_sync succeeded and before libraft receives them (thread pool
+	 * in FORK mode, loop in INLINE mode); non-zero fails the snapshot.
+	 * qsgd writes a delta snapshot's base file here (docs/storage.md "A
+	 * base and deltas"). */
+	int (*snap_payload)(void *data, const void *buf, size_t len);
 	/* Optional, all four or none: a snapshot received from the leader is
 	 * restored off the loop (raft-glue/arestore.c, docs/storage.md
 	 * "Restore off the loop"); FORK mode only, and not at glue_start
 	 * (libraft restores the local snapshot before the loop runs).
 	 * restore_decode (thread pool): decode buf (valid during the call)
 	 *   into an image; must not touch the live state. NULL with *rc and
-	 *   errmsg set on failure (then fatal: the snapshot was accepted).
+	 *   errmsg set on failure (then fatal: the snapshot was accepted),
+	 *   except *rc = QSG_RC_BUSY: not yet (qsgd: a delta snapshot's base
+	 *   file is being fetched), asked again 200 ms later with the same
+	 *   buffer, entries queued meanwhile.
 	 * restore_install (loop): make the image the state, quickly; the
 	 *   previous state comes back in *old (or NULL). Non-zero is fatal.
 	 * restore_step (loop): the rest of the install, a slice per call;

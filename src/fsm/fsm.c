@@ -36,6 +36,7 @@ void state_free(struct fsm *f)
 	f->claim_n = f->claim_pos = 0;
 	f->claiming = false;
 	reap_free_all(f); /* the garbage: not released either */
+	delta_free(f);
 	/* Sessions first: their uows point at queues. */
 	struct hmap_node *n = hmap_next(&f->sessions, NULL);
 	while (n != NULL) {

@@ -37,6 +37,11 @@
  * authority records (fsm_authrec.c); 11: the channel authentication rules
  * (fsm_chlauth.c) */
 #define FSM_SNAPSHOT_VERSION 11
+/* 12: a delta snapshot, the change since a member-local base (a full
+ * snapshot of format 8 to FSM_SNAPSHOT_VERSION kept in a file):
+ * fsm_snapshot_delta, fsm_restore_decode_delta (docs/storage.md "A base and
+ * deltas"). */
+#define FSM_SNAPSHOT_DELTA 12
 #define FSM_MAX_BATCH 65536
 #define FSM_ADDR_MAX 128 /* host:port */
 #define FSM_DESCR_MAX 64
@@ -652,6 +657,44 @@ bool fsm_restore_claims(struct fsm *f, size_t budget);
 void fsm_image_free(struct fsm_image *img);
 /* Hash of the canonical snapshot: equal states have equal digests. */
 uint64_t fsm_digest(struct fsm *f);
+
+/* Delta snapshots (docs/storage.md "A base and deltas"). Not state: the
+ * state machine tracks, member-locally, how the queues' committed contents
+ * changed since a base, the state at some index B whose full snapshot the
+ * caller keeps (a file). The tracking never changes an apply's results.
+ *  - fsm_delta_rebase: the current state becomes the base (call it when
+ *    its full snapshot is taken, at the same index: fsm_snapshot then;
+ *    in fork mode right after the fork). O(queues + touched messages).
+ *  - fsm_delta_stop: no base (fsm_delta_valid false until the next rebase).
+ *  - fsm_delta_valid: a base was taken and the tracking is complete (an
+ *    allocation failure or a restore ends it: the next snapshot must be a
+ *    full one and a rebase).
+ *  - fsm_delta_size: the number of records a delta would hold now (an upper
+ *    bound: removed seqnos + touched messages + seqnos assigned since the
+ *    base); fsm_delta_base_count: committed messages of the base.
+ *  - fsm_snapshot_delta: format 12, the small state in full, `ref` (the
+ *    caller's name for the base: its index, file size and checksum) and
+ *    the change of the queues' contents since the base. QSG_RC_INVALID
+ *    without a valid base.
+ *  - fsm_snapshot_baseref: the base reference of a format 12 snapshot
+ *    (QSG_RC_BAD_FRAME if p is not one).
+ *  - fsm_restore_decode_delta: fsm_restore_decode of the state that `base`
+ *    (the full snapshot at the base) plus `delta` (format 12 against it)
+ *    describe; the caller checks that base is the file ref names. */
+struct fsm_baseref {
+	uint64_t index; /* raft index of the base */
+	uint64_t size; /* bytes of its file */
+	uint32_t crc; /* the file's checksum (the caller's) */
+};
+void fsm_delta_rebase(struct fsm *f);
+void fsm_delta_stop(struct fsm *f);
+bool fsm_delta_valid(const struct fsm *f);
+uint64_t fsm_delta_size(const struct fsm *f);
+uint64_t fsm_delta_base_count(const struct fsm *f);
+int fsm_snapshot_delta(struct fsm *f, const struct fsm_baseref *ref, struct qsg_wbuf *out);
+int fsm_snapshot_baseref(const void *p, size_t len, struct fsm_baseref *ref);
+int fsm_restore_decode_delta(const void *base, size_t blen, const void *delta, size_t dlen,
+			     struct fsm_image **out, char *errmsg);
 
 /* Queries (local replica). fsm_queue_info finds the object (scope, name)
  * exactly; fsm_queue_lookup resolves name as member `member` sees it (see

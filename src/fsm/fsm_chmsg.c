@@ -164,7 +164,7 @@ static bool park_move(struct fsm *f, struct chst *e, uint32_t i, struct queue *q
 	struct park *pk = blk_park(f, e, i, q);
 	if (pk == NULL)
 		return false;
-	take_visible(q, m);
+	take_visible(f, q, m);
 	park_insert(f, pk, m, true); /* met in get order: usually the last */
 	w->parked++;
 	return true;
@@ -212,7 +212,7 @@ static int lock_msg(struct fsm *f, struct chst *e, struct queue *q, struct qmsg 
 	if (m->state == MS_PARKED)
 		park_take(f, m);
 	else
-		take_visible(q, m);
+		take_visible(f, q, m);
 	m->state = MS_CHLOCKED;
 	m->chseq = ++e->s.curseq;
 	q->uncommitted++;

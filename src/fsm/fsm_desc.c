@@ -149,6 +149,7 @@ int qmsg_set_backout(struct fsm *f, struct qmsg *m, uint32_t n)
 		return ext_failed(f);
 	x->backout_count = n;
 	qmsg_ext_trim(m);
+	delta_touched(f, m);
 	return QSG_OK;
 }
 
@@ -161,6 +162,7 @@ int qmsg_set_hold(struct fsm *f, struct qmsg *m, int64_t until)
 		return ext_failed(f);
 	x->hold_until = until;
 	qmsg_ext_trim(m);
+	delta_touched(f, m);
 	return QSG_OK;
 }
 
@@ -173,5 +175,6 @@ int qmsg_keep_msgid(struct fsm *f, struct qmsg *m)
 		return ext_failed(f);
 	msgid_gen(x->msgid, m->seqno, m->put_time_ms);
 	m->flags &= (uint8_t)~QM_GENID;
+	delta_touched(f, m);
 	return QSG_OK;
 }

@@ -13,7 +13,9 @@
  * leases), fsm_chan.c (channel tables, definitions, status CAS, channel
  * queries), fsm_chmsg.c (channel message transfer), fsm_park.c (the
  * parks of a sender's black list), fsm_reap.c (garbage
- * freed after the apply, in slices), fsm_snapshot.c,
+ * freed after the apply, in slices), fsm_snapshot.c (fsm_snapmsg.c: its
+ * message codec, fsm_snap.h), fsm_delta.c (format 12 delta snapshots) and
+ * fsm_dtrack.c (their change tracking: the bottom layer),
  * fsm_query.c, fsm_check.c (invariants, checked builds only), sorted.c
  * (sorted-array search). Internal functions carry no fsm_ prefix: that
  * prefix is the public interface of fsm.h. */
@@ -72,6 +74,10 @@ struct ikey;
 #define QM_MARK 0x08 /* CH_SETTLE scratch (0 outside an apply) */
 #define QM_GENID 0x10 /* msgid is msgid_gen(seqno, put_time_ms): not stored */
 #define QM_INDEXED 0x20 /* in its queue's index (x->iprev, x->inext) */
+/* QM_TOUCHED: delta tracking (fsm_delta.c), not state: a message of the
+ * base (seqno <= f->dt.base_max) linked into its queue's priority list since
+ * the base, so in the queue's touched map (q->dtouched). */
+#define QM_TOUCHED 0x40
 
 /* What few messages need, out of line (docs/storage.md, "The in-memory
  * descriptor"). m->x is non-NULL iff one of these is not its default:
@@ -224,7 +230,12 @@ struct queue {
 	uint64_t gets_total;
 	struct hmap index; /* ikey by msgid or correlid (INDXTYPE) */
 	bool index_ok; /* false after an allocation failure: gets scan */
+	bool park; /* the lists of a park (struct park), not a queue */
 	uint32_t pending; /* CH_RECV_BATCH scratch (0 outside an apply) */
+	/* Not state: delta tracking (fsm_delta.c), the messages of the base
+	 * linked into this queue's priority lists since the base (struct
+	 * dtnode by seqno; QM_TOUCHED). */
+	struct hmap dtouched;
 };
 
 struct sopen {
@@ -247,7 +258,36 @@ struct session {
 	uint32_t uow_count;
 };
 
+/* A touched message in q->dtouched (fsm_dtrack.c), by seqno. */
+struct dtnode {
+	struct hmap_node node; /* first */
+	struct qmsg *m;
+};
+
+/* A queue whose base messages all left at once (CLEAR, DELETE). */
+struct dtcleared {
+	char name[FSM_NAME_MAX + 1];
+	uint32_t scope;
+};
+
+/* Delta tracking since a base (fsm_delta.c, docs/storage.md "A base and
+ * deltas"): member-local, not state, never read by an apply. */
+struct dtrack {
+	bool on; /* a base was taken and nothing was lost since */
+	uint64_t base_max; /* last_seqno at the base */
+	uint64_t base_count; /* committed (visible) messages at the base */
+	uint64_t ntouched; /* QM_TOUCHED messages, over every q->dtouched */
+	/* Seqnos of base messages that left a priority list (not touched
+	 * ones: those are in dtouched), in the order they left. */
+	uint64_t *removed;
+	size_t nremoved, capremoved;
+	struct dtcleared *cleared;
+	size_t ncleared, capcleared;
+};
+
 struct fsm {
+	/* Not state: delta tracking (fsm_delta.c). */
+	struct dtrack dt;
 	/* Every struct qmsg of this state (src/common/slab.h); created by the
 	 * first msg_new, closed by state_free. */
 	struct qsg_slab *descs;
@@ -383,7 +423,7 @@ void make_visible(struct fsm *f, struct queue *q, struct qmsg *m, bool from_tail
 /* The fences of q dropped (its lists leave the state at once: CLEAR,
  * DELETE, teardown). */
 void fences_drop(struct queue *q);
-void take_visible(struct queue *q, struct qmsg *m);
+void take_visible(struct fsm *f, struct queue *q, struct qmsg *m);
 /* Take a visible message off its queue (curdepth included) and free it
  * (msg_free: released). */
 void remove_visible(struct fsm *f, struct queue *q, struct qmsg *m);
@@ -610,6 +650,18 @@ void reap_queue(struct fsm *f, struct queue *q);
 void reap_msg(struct fsm *f, struct queue *q, struct qmsg *m);
 /* Teardown (state_free): frees the garbage without releasing content. */
 void reap_free_all(struct fsm *f);
+
+/* fsm_dtrack.c: delta tracking hooks (no-ops without a base, and for park
+ * lists). m was linked into q's priority list (make_visible); m is leaving
+ * it (take_visible); a field of m changed (qmsg_set_*); every visible
+ * message of q leaves at once (reap_queue); teardown of q. */
+void delta_linked(struct fsm *f, struct queue *q, struct qmsg *m);
+void delta_unlinked(struct fsm *f, struct queue *q, struct qmsg *m);
+void delta_touched(struct fsm *f, struct qmsg *m);
+void delta_cleared(struct fsm *f, struct queue *q);
+void delta_queue_free(struct queue *q);
+/* Teardown of f's tracking (state_free). */
+void delta_free(struct fsm *f);
 
 /* fsm_check.c */
 /* Check the state's invariants with QSG_ASSERT (abort on failure) and

@@ -16,6 +16,7 @@ struct park *park_new(struct queue *xq)
 	if (pk == NULL)
 		return NULL;
 	pk->l.index_ok = true; /* indxtype NONE: never indexed */
+	pk->l.park = true; /* delta tracking leaves parks alone (small state) */
 	hmap_init(&pk->l.index);
 	pk->xq = xq;
 	return pk;
@@ -57,7 +58,7 @@ void park_take(struct fsm *f, struct qmsg *m)
 	struct park *pk = m->park;
 	if (qmsg_expiry(m) != 0)
 		xheap_del(pk->xq, m); /* then take_visible finds it in no heap */
-	take_visible(&pk->l, m);
+	take_visible(f, &pk->l, m);
 	pk->l.curdepth--;
 	m->q = pk->xq;
 	m->park = NULL;

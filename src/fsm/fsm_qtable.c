@@ -495,15 +495,17 @@ void make_visible(struct fsm *f, struct queue *q, struct qmsg *m, bool from_tail
 	m->flags &= (uint8_t)~QM_XFER; /* meaningful in a uow only */
 	m->q = q;
 	q->nvisible++;
+	delta_linked(f, q, m);
 	/* Out of memory fails the apply (the member stops); m stays visible. */
 	if (qmsg_expiry(m) != 0 && xheap_add(q, m) != QSG_OK)
 		f->alloc_failed = true;
 	index_add(f, q, m, from_tail);
 }
 
-void take_visible(struct queue *q, struct qmsg *m)
+void take_visible(struct fsm *f, struct queue *q, struct qmsg *m)
 {
 	unsigned p = m->priority;
+	delta_unlinked(f, q, m);
 	index_del(q, m);
 	list_fence_del(q, m);
 	if (m->prev != NULL)
@@ -522,7 +524,7 @@ void take_visible(struct queue *q, struct qmsg *m)
 
 void remove_visible(struct fsm *f, struct queue *q, struct qmsg *m)
 {
-	take_visible(q, m);
+	take_visible(f, q, m);
 	q->curdepth--;
 	msg_free(f, m);
 }
@@ -565,6 +567,7 @@ struct queue *queue_lookup(const struct fsm *f, uint32_t member, const char *nam
 
 void queue_free(struct queue *q)
 {
+	delta_queue_free(q);
 	index_drop(q); /* first: it touches the messages */
 	fences_drop(q);
 	xheap_drop(q);

@@ -393,7 +393,7 @@ int op_get(struct fsm *f, const struct fsm_cmd *c, int64_t now, struct qsg_wbuf 
 	bool stream = streamed(f, m, c);
 	if ((rc = stream ? qmsg_put_first(f, out, m) : qmsg_put(f, out, m)) != QSG_OK)
 		return rc;
-	take_visible(q, m);
+	take_visible(f, q, m);
 	if (sync || stream) {
 		/* A chunked message got outside syncpoint stays locked to the
 		 * session until GET_DONE (or a backout) while the requester

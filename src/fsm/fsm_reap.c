@@ -36,6 +36,7 @@ static void reap_parks(struct fsm *f, struct queue *q);
 
 void reap_queue(struct fsm *f, struct queue *q)
 {
+	delta_cleared(f, q); /* by reference: not one by one */
 	for (int p = 0; p < NPRIO; p++) {
 		if (q->head[p] == NULL)
 			continue;
@@ -102,7 +103,7 @@ void reap_msg(struct fsm *f, struct queue *q, struct qmsg *m)
 	if (m->state == MS_PARKED)
 		park_take(f, m); /* of a listed destination (expired) */
 	else
-		take_visible(q, m);
+		take_visible(f, q, m);
 	q->curdepth--;
 	if (f->reap_tail != NULL)
 		f->reap_tail->next = m;

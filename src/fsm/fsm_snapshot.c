@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fsm_int.h"
+#include "fsm_snap.h"
 
 #include "seqset.h"
 #include "sorted.h"
@@ -16,128 +16,6 @@
 #define UOW_LOCKED_GET 2
 #define UOW_XFER_GET 3 /* format 4: a chunked message got outside syncpoint */
 #define UOW_XFER_PUT 4 /* format 4: a chunked put outside syncpoint */
-
-/* The encoder's state: the format being written and, for format 6, the
- * seqno and put time of the message written last (deltas). */
-struct snapw {
-	struct qsg_wbuf *out;
-	uint8_t version; /* 5 or 6 */
-	uint64_t seqno;
-	int64_t time;
-};
-
-/* Format 6 message flags (u8). */
-#define SM_PERSISTENT 0x01
-#define SM_MSGID 0x02 /* msgid follows (absent: msgid_gen(seqno, put time)) */
-#define SM_CORRELID 0x04 /* correlid follows (absent: zero) */
-#define SM_EXPIRY 0x08 /* svar expiry follows (absent: 0) */
-#define SM_BACKOUT 0x10 /* uvar backout count follows (absent: 0) */
-#define SM_HOLD 0x20 /* svar hold_until follows (absent: 0) */
-#define SM_PARTS 0x40 /* part table follows (absent: not chunked) */
-#define SM_KNOWN 0x7f
-#define SM_MAX_FIXED (2 + 4 * QSG_UVAR_MAX + 4 + 2 * FSM_ID_LEN + 3 * QSG_UVAR_MAX)
-
-static const uint8_t zero_id[FSM_ID_LEN];
-
-/* A message in a snapshot, format 3 to 5: its descriptor, the message
- * layout without the content: ids, priority, persistent, expiry, put time,
- * backout count, seqno, then u32 props_len, u32 body_len, u32 crc (crc32c
- * of props || body), then i64 hold_until, then (format 4) the part table:
- * u32 nparts (0 = not chunked), then u32 nrecv, u64 producer seq, nrecv x
- * u32 crc. 102 bytes for a message that is not chunked.
- *
- * Format 6 (docs/protocol.md): u8 flags (SM_*), u8 priority, svar seqno
- * minus the previous message's, svar put time minus the previous
- * message's (both 0 before the first message of the snapshot), uvar
- * props_len, uvar body_len, u32 crc, then only the fields that are not at
- * their default, in flag order (msgid 24, correlid 24, svar expiry, uvar
- * backout count, svar hold_until, part table: uvar nparts, uvar nrecv, u64
- * producer seq, nrecv x u32 crc). A common message (generated msgid,
- * nothing else set) takes 11-14 bytes instead of 102: the snapshot, the
- * encode, the pipe from the forked child, LZ4, the disk write and an
- * InstallSnapshot all shrink with it (docs/storage.md). The content lives
- * with the body provider; the crc makes the digest cover it. */
-static void snap_msg(const struct fsm *f, struct snapw *sw, const struct qmsg *m)
-{
-	struct qsg_wbuf *out = sw->out;
-	const struct chunkinfo *ck = (m->flags & QM_CHUNKED) ? chunk_find(f, m->seqno) : NULL;
-	if (sw->version < 6) {
-		uint8_t id[FSM_ID_LEN];
-		qsg_put_bytes(out, qmsg_msgid(m, id), FSM_ID_LEN);
-		qsg_put_bytes(out, qmsg_correlid(m), FSM_ID_LEN);
-		qsg_put_u8(out, m->priority);
-		qsg_put_u8(out, (m->flags & QM_PERSISTENT) ? 1 : 0);
-		qsg_put_i64(out, qmsg_expiry(m));
-		qsg_put_i64(out, m->put_time_ms);
-		qsg_put_u32(out, qmsg_backout(m));
-		qsg_put_u64(out, m->seqno);
-		qsg_put_u32(out, m->props_len);
-		qsg_put_u32(out, m->body_len);
-		qsg_put_u32(out, m->crc);
-		qsg_put_i64(out, qmsg_hold_until(m));
-		qsg_put_u32(out, ck != NULL ? ck->nparts : 0);
-		if (ck != NULL) {
-			qsg_put_u32(out, ck->nrecv);
-			qsg_put_u64(out, ck->pseq);
-			for (uint32_t i = 0; i < ck->nrecv; i++)
-				qsg_put_u32(out, ck->crc[i]);
-		}
-		return;
-	}
-	if (qsg_wbuf_reserve(out, SM_MAX_FIXED) != QSG_OK)
-		return;
-	const struct qmsg_ext *x = m->x;
-	uint8_t fl = (m->flags & QM_PERSISTENT) ? SM_PERSISTENT : 0;
-	if (!(m->flags & QM_GENID))
-		fl |= SM_MSGID;
-	if (x != NULL) {
-		if (memcmp(x->correlid, zero_id, FSM_ID_LEN) != 0)
-			fl |= SM_CORRELID;
-		if (x->expiry_ms != 0)
-			fl |= SM_EXPIRY;
-		if (x->backout_count != 0)
-			fl |= SM_BACKOUT;
-		if (x->hold_until != 0)
-			fl |= SM_HOLD;
-	}
-	if (ck != NULL)
-		fl |= SM_PARTS;
-	uint8_t *p = out->data + out->len;
-	uint8_t *p0 = p;
-	*p++ = fl;
-	*p++ = m->priority;
-	p += qsg_uvar_encode(p, qsg_zigzag((int64_t)(m->seqno - sw->seqno)));
-	p += qsg_uvar_encode(p,
-			     qsg_zigzag((int64_t)((uint64_t)m->put_time_ms - (uint64_t)sw->time)));
-	p += qsg_uvar_encode(p, m->props_len);
-	p += qsg_uvar_encode(p, m->body_len);
-	for (unsigned i = 0; i < 4; i++)
-		*p++ = (uint8_t)(m->crc >> (8 * i));
-	if (fl & SM_MSGID) {
-		memcpy(p, x != NULL ? x->msgid : zero_id, FSM_ID_LEN);
-		p += FSM_ID_LEN;
-	}
-	if (fl & SM_CORRELID) {
-		memcpy(p, x->correlid, FSM_ID_LEN);
-		p += FSM_ID_LEN;
-	}
-	if (fl & SM_EXPIRY)
-		p += qsg_uvar_encode(p, qsg_zigzag(x->expiry_ms));
-	if (fl & SM_BACKOUT)
-		p += qsg_uvar_encode(p, x->backout_count);
-	if (fl & SM_HOLD)
-		p += qsg_uvar_encode(p, qsg_zigzag(x->hold_until));
-	out->len += (size_t)(p - p0);
-	sw->seqno = m->seqno;
-	sw->time = m->put_time_ms;
-	if (ck != NULL) {
-		qsg_put_uvar(out, ck->nparts);
-		qsg_put_uvar(out, ck->nrecv);
-		qsg_put_u64(out, ck->pseq);
-		for (uint32_t i = 0; i < ck->nrecv; i++)
-			qsg_put_u32(out, ck->crc[i]);
-	}
-}
 
 /* Format 8: after an SDR entry's locked messages, per list entry: u8
  * leaving, u32 count of its parked messages, and if any: queue name, u32
@@ -280,10 +158,12 @@ static void snap_chan(const struct fsm *f, struct snapw *sw)
 	}
 }
 
-int fsm_snapshot_format(struct fsm *f, struct qsg_wbuf *out, uint8_t version)
+/* A full snapshot in `version`, or (ref not NULL) a format 12 delta
+ * against the tracked base: the same but for the delta head and the
+ * queues' messages (fsm_delta.c). */
+static int snapshot_write(struct fsm *f, struct qsg_wbuf *out, uint8_t version,
+			  const struct fsm_baseref *ref)
 {
-	if (version < 5 || version > FSM_SNAPSHOT_VERSION)
-		return QSG_RC_BAD_VERSION;
 	struct snapw w = {.out = out, .version = version};
 	struct snapw *sw = &w;
 	struct queue **qs;
@@ -300,12 +180,19 @@ int fsm_snapshot_format(struct fsm *f, struct qsg_wbuf *out, uint8_t version)
 	qsg_put_u8(out, version);
 	qsg_put_u64(out, f->last_seqno);
 	qsg_put_i64(out, f->last_time);
+	if (ref != NULL && (rc = delta_write_head(f, out, ref)) != QSG_OK)
+		out->err = rc;
 	qsg_put_u32(out, (uint32_t)nq);
 	for (size_t i = 0; i < nq; i++) {
 		struct queue *q = qs[i];
 		fsm_qattrs_encode(out, &q->attrs);
 		qsg_put_u64(out, q->puts_total);
 		qsg_put_u64(out, q->gets_total);
+		if (ref != NULL) {
+			if ((rc = delta_write_queue(f, sw, q)) != QSG_OK)
+				out->err = rc;
+			continue;
+		}
 		if (version < 8 && f->nchsts > 0) {
 			bool ok = true;
 			qsg_put_u32(out, snap_queue_old(f, sw, q, false, &ok));
@@ -389,244 +276,28 @@ int fsm_snapshot_format(struct fsm *f, struct qsg_wbuf *out, uint8_t version)
 	return out->err;
 }
 
+int fsm_snapshot_format(struct fsm *f, struct qsg_wbuf *out, uint8_t version)
+{
+	if (version < 5 || version > FSM_SNAPSHOT_VERSION)
+		return QSG_RC_BAD_VERSION;
+	return snapshot_write(f, out, version, NULL);
+}
+
+int fsm_snapshot_delta(struct fsm *f, const struct fsm_baseref *ref, struct qsg_wbuf *out)
+{
+	if (!f->dt.on)
+		return QSG_RC_INVALID;
+	return snapshot_write(f, out, FSM_SNAPSHOT_DELTA, ref);
+}
+
 int fsm_snapshot(struct fsm *f, struct qsg_wbuf *out)
 {
 	return fsm_snapshot_format(f, out, FSM_SNAPSHOT_VERSION);
 }
 
-/* Restore: the messages of the new state in decode order (the snapshot is
- * canonical, so the order is deterministic), with their content when the
- * snapshot has it (format 2). */
-struct rmsg {
-	struct qsg_slice props, body;
-};
-
-/* The part table of a format 4 message (nparts 0: not chunked). */
-struct rchunk {
-	uint32_t nparts, nrecv;
-	uint64_t pseq;
-	uint32_t crc[FSM_MAX_PARTS];
-};
-
-struct rctx {
-	uint8_t version; /* 2 to 6 */
-	uint64_t seqno; /* format 6: of the message decoded last */
-	int64_t time;
-	struct rchunk ck; /* of the message decoded last */
-	struct qmsg **m; /* every message, in decode order */
-	struct rmsg *v; /* format 2 only: their content */
-	size_t n, cap;
-};
-
-/* A format 6 message (snap_msg). Refuses what the encoder never writes:
- * unknown flags, a field present at its default, a msgid present that is
- * the generated one; so a snapshot that decodes re-encodes to the same
- * bytes. */
-static void snap_msg_decode6(struct qsg_rbuf *r, struct rctx *x, struct fsm_msg *v, uint32_t *crc,
-			     int64_t *hold)
-{
-	memset(v, 0, sizeof *v);
-	uint8_t fl = qsg_get_u8(r);
-	v->priority = qsg_get_u8(r);
-	v->persistent = (fl & SM_PERSISTENT) ? 1 : 0;
-	v->seqno = x->seqno + (uint64_t)qsg_get_svar(r);
-	v->put_time_ms = (int64_t)((uint64_t)x->time + (uint64_t)qsg_get_svar(r));
-	uint64_t props_len = qsg_get_uvar(r);
-	uint64_t body_len = qsg_get_uvar(r);
-	*crc = qsg_get_u32(r);
-	uint8_t gen[FSM_ID_LEN];
-	msgid_gen(gen, v->seqno, v->put_time_ms);
-	if (fl & SM_MSGID) {
-		qsg_get_bytes(r, v->msgid, FSM_ID_LEN);
-		if (r->err == QSG_OK && memcmp(v->msgid, gen, FSM_ID_LEN) == 0)
-			r->err = QSG_RC_BAD_FRAME;
-	} else {
-		memcpy(v->msgid, gen, FSM_ID_LEN);
-	}
-	if (fl & SM_CORRELID) {
-		qsg_get_bytes(r, v->correlid, FSM_ID_LEN);
-		if (r->err == QSG_OK && memcmp(v->correlid, zero_id, FSM_ID_LEN) == 0)
-			r->err = QSG_RC_BAD_FRAME;
-	}
-	if (fl & SM_EXPIRY) {
-		v->expiry_ms = qsg_get_svar(r);
-		if (v->expiry_ms == 0)
-			r->err = QSG_RC_BAD_FRAME;
-	}
-	if (fl & SM_BACKOUT) {
-		uint64_t b = qsg_get_uvar(r);
-		if (b == 0 || b > UINT32_MAX)
-			r->err = QSG_RC_BAD_FRAME;
-		v->backout_count = (uint32_t)b;
-	}
-	*hold = 0;
-	if (fl & SM_HOLD) {
-		*hold = qsg_get_svar(r);
-		if (*hold == 0)
-			r->err = QSG_RC_BAD_FRAME;
-	}
-	if (r->err == QSG_OK && ((fl & ~SM_KNOWN) || v->priority > 9 || props_len > FSM_MAX_PROPS ||
-				 body_len > FSM_MAX_MSGL))
-		r->err = QSG_RC_BAD_FRAME;
-	v->props.len = (size_t)props_len;
-	v->body.len = (size_t)body_len;
-	x->seqno = v->seqno;
-	x->time = v->put_time_ms;
-	struct rchunk *ck = &x->ck;
-	ck->nparts = 0;
-	if (r->err == QSG_OK && (fl & SM_PARTS)) {
-		uint64_t nparts = qsg_get_uvar(r);
-		uint64_t nrecv = qsg_get_uvar(r);
-		ck->pseq = qsg_get_u64(r);
-		if (r->err == QSG_OK &&
-		    (nparts == 0 || nparts != fsm_nparts((uint32_t)v->body.len) || nrecv == 0 ||
-		     nrecv > nparts))
-			r->err = QSG_RC_BAD_FRAME;
-		if (r->err == QSG_OK) {
-			ck->nparts = (uint32_t)nparts;
-			ck->nrecv = (uint32_t)nrecv;
-		}
-		for (uint32_t i = 0; r->err == QSG_OK && i < ck->nrecv; i++)
-			ck->crc[i] = qsg_get_u32(r);
-	}
-}
-
-/* One message: a format 6 message, a format 3-5 descriptor, or a format 2
- * message with its content (crc computed); then hold_until. Sets r->err on
- * bad values. */
-static void snap_msg_decode(struct qsg_rbuf *r, struct rctx *x, struct fsm_msg *v, uint32_t *crc,
-			    int64_t *hold)
-{
-	uint8_t version = x->version;
-	if (version >= 6) {
-		snap_msg_decode6(r, x, v, crc, hold);
-		return;
-	}
-	*crc = 0;
-	if (version == 2) {
-		fsm_msg_decode(r, v);
-		if (r->err == QSG_OK)
-			*crc = msg_crc(v);
-	} else {
-		memset(v, 0, sizeof *v);
-		qsg_get_bytes(r, v->msgid, FSM_ID_LEN);
-		qsg_get_bytes(r, v->correlid, FSM_ID_LEN);
-		v->priority = qsg_get_u8(r);
-		v->persistent = qsg_get_u8(r);
-		v->expiry_ms = qsg_get_i64(r);
-		v->put_time_ms = qsg_get_i64(r);
-		v->backout_count = qsg_get_u32(r);
-		v->seqno = qsg_get_u64(r);
-		v->props.len = qsg_get_u32(r);
-		v->body.len = qsg_get_u32(r);
-		*crc = qsg_get_u32(r);
-		if (r->err == QSG_OK &&
-		    (v->priority > 9 || v->persistent > 1 || v->props.len > FSM_MAX_PROPS ||
-		     v->body.len > FSM_MAX_MSGL))
-			r->err = QSG_RC_BAD_FRAME;
-	}
-	*hold = qsg_get_i64(r);
-	x->ck.nparts = 0;
-	if (version >= 4) {
-		struct rchunk *ck = &x->ck;
-		ck->nparts = qsg_get_u32(r);
-		if (r->err == QSG_OK && ck->nparts > 0) {
-			ck->nrecv = qsg_get_u32(r);
-			ck->pseq = qsg_get_u64(r);
-			if (r->err == QSG_OK && (ck->nparts != fsm_nparts((uint32_t)v->body.len) ||
-						 ck->nrecv == 0 || ck->nrecv > ck->nparts))
-				r->err = QSG_RC_BAD_FRAME;
-			for (uint32_t i = 0; r->err == QSG_OK && i < ck->nrecv; i++)
-				ck->crc[i] = qsg_get_u32(r);
-		}
-	}
-}
-
-/* msg_new for a decoded message, with its part table. A part table still
- * receiving parts is allowed only where `partial_ok` (a held put). */
-static struct qmsg *snap_msg_new(struct fsm *g, const struct rctx *x, const struct fsm_msg *v,
-				 uint32_t crc, int64_t hold, bool partial_ok, char *errmsg)
-{
-	if (x->ck.nparts > 0 && x->ck.nrecv < x->ck.nparts && !partial_ok) {
-		qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot message %llu: parts missing",
-			 (unsigned long long)v->seqno);
-		return NULL;
-	}
-	struct qmsg *m = msg_new(g, v, crc);
-	if (m != NULL && qmsg_set_hold(g, m, hold) != QSG_OK) {
-		msg_destroy(m);
-		m = NULL;
-	}
-	if (m == NULL) {
-		qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
-		return NULL;
-	}
-	if (x->ck.nparts > 0 &&
-	    (chunk_find(g, v->seqno) != NULL ||
-	     chunk_attach(g, m, x->ck.nparts, x->ck.nrecv, x->ck.pseq, x->ck.crc) != QSG_OK)) {
-		qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot message %llu: bad part table",
-			 (unsigned long long)v->seqno);
-		msg_destroy(m);
-		return NULL;
-	}
-	return m;
-}
-
-/* The next message of a run kept in get order (a queue's messages, a
- * channel's park): decoded, its seqno checked, made, and checked to come
- * after `last`. Errors name "snapshot KIND NAME: BAD" (or ": ORDER"); a
- * message cut short returns r->err with errmsg untouched. */
-static int snap_run_msg(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, const struct qmsg *last,
-			const char *kind, const char *name, const char *bad, const char *order,
-			struct fsm_msg *v, struct qmsg **mp, char *errmsg)
-{
-	uint32_t crc;
-	int64_t hold;
-	snap_msg_decode(r, x, v, &crc, &hold);
-	if (r->err != QSG_OK)
-		return r->err;
-	if (v->seqno == 0 || v->seqno > g->last_seqno)
-		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot %s %s: %s", kind, name, bad);
-	struct qmsg *m = snap_msg_new(g, x, v, crc, hold, false, errmsg);
-	if (m == NULL)
-		return QSG_RC_BAD_FRAME;
-	if (last != NULL && !msg_get_before(last, m)) {
-		msg_destroy(m);
-		return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "snapshot %s %s: %s", kind, name, order);
-	}
-	*mp = m;
-	return QSG_OK;
-}
-
-/* Remember m (linked into the new state) for the provider calls. */
-static int rctx_add(struct rctx *x, struct qmsg *m, const struct fsm_msg *v, char *errmsg)
-{
-	if (x->n == x->cap) {
-		size_t cap = x->cap == 0 ? 64 : x->cap * 2;
-		struct qmsg **nm = realloc(x->m, cap * sizeof *nm);
-		if (nm == NULL)
-			return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
-		x->m = nm;
-		if (x->version == 2) {
-			struct rmsg *nv = realloc(x->v, cap * sizeof *nv);
-			if (nv == NULL)
-				return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE,
-						"out of memory");
-			x->v = nv;
-		}
-		x->cap = cap;
-	}
-	x->m[x->n] = m;
-	if (x->version == 2) {
-		x->v[x->n].props = v->props;
-		x->v[x->n].body = v->body;
-	}
-	x->n++;
-	return QSG_OK;
-}
-
 /* Restore helpers: decode into the fresh state `g`. */
-static int restore_queues(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, char *errmsg)
+static int restore_queues(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, struct basecur *bc,
+			  char *errmsg)
 {
 	uint32_t nq = qsg_get_u32(r);
 	struct queue *prevq = NULL;
@@ -661,6 +332,11 @@ static int restore_queues(struct fsm *g, struct qsg_rbuf *r, struct rctx *x, cha
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
 					"snapshot queue %s: remote or alias queue with messages",
 					a.name);
+		if (bc != NULL) {
+			if ((rc = delta_restore_queue(g, r, x, bc, q, nm, errmsg)) != QSG_OK)
+				return rc;
+			continue;
+		}
 		struct qmsg *last = NULL;
 		for (uint32_t j = 0; j < nm && r->err == QSG_OK; j++) {
 			struct fsm_msg v;
@@ -1058,7 +734,8 @@ void fsm_image_free(struct fsm_image *img)
 	free(img);
 }
 
-int fsm_restore_decode(const void *p, size_t len, struct fsm_image **out, char *errmsg)
+static int restore_decode(const void *p, size_t len, struct basecur *bc, struct fsm_image **out,
+			  char *errmsg)
 {
 	struct qsg_rbuf r;
 	char msg[QSG_ERRMSG_SIZE] = "";
@@ -1076,9 +753,18 @@ int fsm_restore_decode(const void *p, size_t len, struct fsm_image **out, char *
 	int rc;
 	if (r.err != QSG_OK) {
 		rc = qsg_errf(msg, QSG_RC_BAD_FRAME, "snapshot of %zu bytes has no header", len);
-	} else if ((x->version < 2 || x->version > FSM_SNAPSHOT_VERSION)) {
+	} else if ((x->version < 2 || x->version > FSM_SNAPSHOT_DELTA)) {
 		rc = qsg_errf(msg, QSG_RC_BAD_VERSION, "snapshot format version %u", x->version);
-	} else if ((rc = restore_queues(g, &r, x, msg)) == QSG_OK &&
+	} else if (x->version == FSM_SNAPSHOT_DELTA && bc == NULL) {
+		rc = qsg_errf(msg, QSG_RC_BAD_VERSION,
+			      "a delta snapshot (format 12) restores only with its base");
+	} else if (x->version != FSM_SNAPSHOT_DELTA && bc != NULL) {
+		rc = qsg_errf(msg, QSG_RC_BAD_VERSION, "snapshot format version %u is not a delta",
+			      x->version);
+	} else if (bc != NULL && (rc = delta_read_head(&r, bc, g->last_seqno, msg)) != QSG_OK) {
+		if (msg[0] == '\0')
+			qsg_errf(msg, rc, "delta snapshot head cut short");
+	} else if ((rc = restore_queues(g, &r, x, bc, msg)) == QSG_OK &&
 		   (rc = restore_sessions(g, &r, x, msg)) == QSG_OK &&
 		   (rc = restore_members(g, &r, x->version, msg)) == QSG_OK &&
 		   (rc = restore_chan(g, &r, x, msg)) == QSG_OK &&
@@ -1108,6 +794,23 @@ int fsm_restore_decode(const void *p, size_t len, struct fsm_image **out, char *
 	}
 	*out = img;
 	return QSG_OK;
+}
+
+int fsm_restore_decode(const void *p, size_t len, struct fsm_image **out, char *errmsg)
+{
+	return restore_decode(p, len, NULL, out, errmsg);
+}
+
+int fsm_restore_decode_delta(const void *base, size_t blen, const void *delta, size_t dlen,
+			     struct fsm_image **out, char *errmsg)
+{
+	struct basecur bc;
+	*out = NULL;
+	int rc = basecur_open(&bc, base, blen, errmsg);
+	if (rc == QSG_OK)
+		rc = restore_decode(delta, dlen, &bc, out, errmsg);
+	basecur_close(&bc);
+	return rc;
 }
 
 int fsm_restore_install(struct fsm *f, struct fsm_image *img, struct fsm_image **old, char *errmsg)

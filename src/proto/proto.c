@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "common/crc32c.h"
+
 /* Upper bounds of the variable-length fields. */
 #define MAX_FWD_BLOB (PROTO_MAX_FRAME - PROTO_HDR_SIZE - 8)
 /* FETCH answers: what a response frame holds after rc, the longest text
@@ -40,6 +42,8 @@ static const char *op_name(uint8_t op)
 		return "FORWARD";
 	case PROTO_FETCH:
 		return "FETCH";
+	case PROTO_FETCH_BASE:
+		return "FETCH_BASE";
 	case PROTO_PUT_CHUNK:
 		return "PUT_CHUNK";
 	case PROTO_GETX:
@@ -251,6 +255,17 @@ int proto_req_encode(const struct proto_req *req, struct qsg_wbuf *w)
 	case PROTO_FETCH:
 		rc = fetch_req_encode(req, w);
 		break;
+	case PROTO_FETCH_BASE:
+		if (req->u.base.max == 0 || req->u.base.max > PROTO_BASE_CHUNK) {
+			rc = QSG_RC_DATA_LENGTH_ERROR;
+			break;
+		}
+		qsg_put_u64(w, req->u.base.index);
+		qsg_put_u64(w, req->u.base.size);
+		qsg_put_u32(w, req->u.base.crc);
+		qsg_put_u64(w, req->u.base.offset);
+		qsg_put_u32(w, req->u.base.max);
+		break;
 	case PROTO_BACKOUT: /* empty body, or its flags */
 		if (req->u.backout.flags != 0)
 			qsg_put_u32(w, req->u.backout.flags);
@@ -336,6 +351,15 @@ int proto_resp_encode(const struct proto_resp *resp, struct qsg_wbuf *w)
 			break;
 		}
 		qsg_put_blob(w, resp->u.forward.result.p, resp->u.forward.result.len);
+		break;
+	case PROTO_FETCH_BASE:
+		if (resp->u.base.data.len > PROTO_BASE_CHUNK) {
+			rc = QSG_RC_DATA_LENGTH_ERROR;
+			break;
+		}
+		qsg_put_u64(w, resp->u.base.offset);
+		qsg_put_u32(w, resp->u.base.crc);
+		qsg_put_blob(w, resp->u.base.data.p, resp->u.base.data.len);
 		break;
 	case PROTO_FETCH:
 		if (resp->u.fetch.count > PROTO_FETCH_MAX ||
@@ -607,6 +631,19 @@ int proto_req_decode(const void *p, size_t len, struct proto_req *req, char *err
 		return finish(&r, req->op, errmsg);
 	case PROTO_FETCH:
 		return fetch_req_decode(&r, req, errmsg);
+	case PROTO_FETCH_BASE:
+		req->u.base.index = qsg_get_u64(&r);
+		req->u.base.size = qsg_get_u64(&r);
+		req->u.base.crc = qsg_get_u32(&r);
+		req->u.base.offset = qsg_get_u64(&r);
+		req->u.base.max = qsg_get_u32(&r);
+		if ((rc = finish(&r, req->op, errmsg)) != QSG_OK)
+			return rc;
+		if (req->u.base.max == 0 || req->u.base.max > PROTO_BASE_CHUNK ||
+		    req->u.base.offset >= req->u.base.size)
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"FETCH_BASE: offset or length out of range");
+		return QSG_OK;
 	case PROTO_BACKOUT:
 		if (qsg_rbuf_left(&r) >= 4) { /* optional: flags (fewer bytes: trailing) */
 			req->u.backout.flags = qsg_get_u32(&r);
@@ -712,6 +749,16 @@ int proto_resp_decode(const void *p, size_t len, struct proto_resp *resp, char *
 			return qsg_errf(errmsg, QSG_RC_BAD_FRAME, "PUT: duplicate flag %u",
 					resp->u.put.duplicate);
 		return QSG_OK;
+	case PROTO_FETCH_BASE:
+		resp->u.base.offset = qsg_get_u64(&r);
+		resp->u.base.crc = qsg_get_u32(&r);
+		resp->u.base.data = qsg_get_blob(&r, PROTO_BASE_CHUNK);
+		if (r.err == QSG_OK &&
+		    (resp->u.base.data.len == 0 ||
+		     qsg_crc32c(0, resp->u.base.data.p, resp->u.base.data.len) != resp->u.base.crc))
+			return qsg_errf(errmsg, QSG_RC_BAD_FRAME,
+					"FETCH_BASE: empty answer or checksum mismatch");
+		return finish(&r, resp->op, errmsg);
 	case PROTO_GET_PART:
 		resp->u.part.data = qsg_get_blob(&r, PROTO_PART_MAX);
 		return finish(&r, resp->op, errmsg);

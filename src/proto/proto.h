@@ -48,6 +48,7 @@ enum proto_op {
 	PROTO_PING = 10,
 	PROTO_FORWARD = 20, /* member -> leader: encoded fsm commands */
 	PROTO_FETCH = 21, /* member -> member: message bodies by seqno (catch-up) */
+	PROTO_FETCH_BASE = 22, /* member -> member: a chunk of a base file (delta snapshots) */
 	/* Large messages (docs/protocol.md, "Large messages"). */
 	PROTO_PUT_CHUNK = 30, /* one part of a chunked put */
 	PROTO_GETX = 31, /* GET whose reply may be part 0 of a chunked message */
@@ -67,6 +68,9 @@ enum proto_op {
 #define PROTO_FETCH_MAX 4096
 #define PROTO_FETCH_CONTENT (1u << 20)
 #define PROTO_FETCH_MAX_LEN (FSM_MAX_MSGL + FSM_MAX_PROPS) /* one content */
+
+/* FETCH_BASE: at most PROTO_BASE_CHUNK bytes of a base file per answer. */
+#define PROTO_BASE_CHUNK (1u << 20)
 
 enum proto_peer_kind { PROTO_KIND_CLIENT = 1, PROTO_KIND_MEMBER = 2 };
 
@@ -137,6 +141,11 @@ struct proto_req {
 			uint32_t len; /* the part's content length */
 			uint32_t crc; /* its CRC32C, from the GETX reply */
 		} part;
+		struct { /* FETCH_BASE: the base file (index, size, crc: its
+			  * struct fsm_baseref), from offset, at most max bytes */
+			uint64_t index, size, offset;
+			uint32_t crc, max; /* max 1..PROTO_BASE_CHUNK */
+		} base;
 		struct { /* FETCH */
 			uint32_t count; /* 1..PROTO_FETCH_MAX */
 			/* Encoding: count seqnos, strictly ascending; when NULL,
@@ -187,6 +196,12 @@ struct proto_resp {
 		struct { /* FORWARD */
 			struct qsg_slice result; /* one encoded fsm result */
 		} forward;
+		struct { /* FETCH_BASE: the bytes at offset and their CRC32C
+			  * (checked at decode) */
+			uint64_t offset;
+			uint32_t crc;
+			struct qsg_slice data;
+		} base;
 		struct { /* FETCH: count answers; walk them with proto_fetch_next */
 			uint32_t count;
 			struct qsg_slice items; /* raw encoding, checked at decode */

@@ -2,9 +2,17 @@
  * Design: docs/catchup.md. */
 #include "catchup.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "basefile.h"
+#include "common/crc32c.h"
 
 #include "net.h"
 #include "proto/proto.h"
@@ -71,6 +79,16 @@ struct catchup {
 	uint64_t s_missing, s_fetched, s_bytes;
 	struct catchup_stats st;
 	struct peer_list peers; /* scratch of open_conn */
+	/* A base file to fetch (catchup_want_base, any thread: under mu). */
+	uv_mutex_t mu;
+	struct fsm_baseref want;
+	bool want_set;
+	/* The fetch of that base (loop): the part file and its size. */
+	bool base_active;
+	struct fsm_baseref base;
+	int base_fd;
+	uint64_t base_off;
+	uint64_t base_t0;
 };
 
 /* ---- peers ---- */
@@ -141,8 +159,10 @@ static void peers_list(struct catchup *cu, struct peer_list *l)
 
 static void maybe_free(struct catchup *cu)
 {
-	if (cu->closing && cu->nclosed == 3 && cu->nconns == 0)
+	if (cu->closing && cu->nclosed == 3 && cu->nconns == 0) {
+		uv_mutex_destroy(&cu->mu);
 		free(cu);
+	}
 }
 
 static void drop_conn(struct catchup *cu, const char *why)
@@ -198,6 +218,7 @@ static void cc_error(struct stream *s, int rc, uint32_t reqid)
 }
 
 static void step(struct catchup *cu);
+static void base_answer(struct catchup *cu, const struct proto_resp *resp);
 
 /* Fill the answers of one FETCH response. Returns NULL or what is wrong. */
 static const char *take_answers(struct catchup *cu, const struct proto_resp *resp, char *errmsg)
@@ -256,6 +277,11 @@ static void cc_frame(struct stream *st, const uint8_t *p, size_t len)
 		}
 		c->state = CC_READY;
 		step(cu);
+		return;
+	}
+	if (resp.op == PROTO_FETCH_BASE && cu->inflight && resp.reqid == cu->reqid) {
+		cu->inflight = false;
+		base_answer(cu, &resp);
 		return;
 	}
 	if (resp.op != PROTO_FETCH || !cu->inflight || resp.reqid != cu->reqid) {
@@ -425,10 +451,157 @@ static void session(struct catchup *cu, uint64_t missing)
 	}
 }
 
+/* ---- base files ---- */
+
+static void base_stop(struct catchup *cu)
+{
+	if (cu->base_fd >= 0)
+		close(cu->base_fd);
+	cu->base_fd = -1;
+	cu->base_active = false;
+}
+
+/* Start (or resume) the fetch of the base wanted, if any. */
+static void base_begin(struct catchup *cu)
+{
+	struct fsm_baseref ref;
+	uv_mutex_lock(&cu->mu);
+	bool set = cu->want_set;
+	ref = cu->want;
+	cu->want_set = false;
+	uv_mutex_unlock(&cu->mu);
+	if (!set || (cu->base_active && cu->base.index == ref.index))
+		return;
+	base_stop(cu);
+	char path[4200];
+	basefile_path(path, sizeof path - 8, cu->d->cfg->dir, ref.index);
+	strcat(path, ".part");
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		QLOG_WARNING(cu->d->log, "QSG4106W", "base file %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	uint64_t off = (uint64_t)st.st_size;
+	if (off > ref.size && ftruncate(fd, 0) == 0)
+		off = 0;
+	if (off == ref.size) { /* complete: the restore installs it */
+		close(fd);
+		return;
+	}
+	cu->base = ref;
+	cu->base_fd = fd;
+	cu->base_off = off;
+	cu->base_active = true;
+	cu->base_t0 = uv_now(cu->d->loop);
+	QLOG_INFO_(cu->d->log, "QSG4107I",
+		   "fetching base file %" PRIu64 " (%" PRIu64 " bytes, %" PRIu64
+		   " already here) from other members",
+		   ref.index, ref.size, off);
+}
+
+static void send_base(struct catchup *cu)
+{
+	struct cconn *c = cu->conn;
+	struct proto_req req;
+	memset(&req, 0, sizeof req);
+	req.op = PROTO_FETCH_BASE;
+	do {
+		req.reqid = c->next_reqid++;
+	} while (req.reqid == 0);
+	req.u.base.index = cu->base.index;
+	req.u.base.size = cu->base.size;
+	req.u.base.crc = cu->base.crc;
+	req.u.base.offset = cu->base_off;
+	req.u.base.max = PROTO_BASE_CHUNK;
+	int rc = proto_req_encode(&req, &c->stream.out);
+	if (rc != QSG_OK) {
+		peer_failed(cu, qsg_rc_name(rc));
+		return;
+	}
+	cu->reqid = req.reqid;
+	cu->inflight = true;
+	cu->sent_at = uv_now(cu->d->loop);
+	stream_mark(&c->stream);
+}
+
+static void base_answer(struct catchup *cu, const struct proto_resp *resp)
+{
+	char errmsg[QSG_ERRMSG_SIZE];
+	if (!cu->base_active)
+		return; /* superseded meanwhile */
+	if (resp->rc != QSG_OK) {
+		snprintf(errmsg, sizeof errmsg, "FETCH_BASE refused: %s", qsg_rc_name(resp->rc));
+		peer_failed(cu, errmsg);
+		return;
+	}
+	size_t n = resp->u.base.data.len;
+	if (resp->u.base.offset != cu->base_off || n > cu->base.size - cu->base_off) {
+		peer_failed(cu, "FETCH_BASE answer out of place");
+		return;
+	}
+	/* At most 1 MiB into the page cache; the restore's decode, in the
+	 * pool, makes the file durable before it uses it. */
+	const uint8_t *p = resp->u.base.data.p;
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = pwrite(cu->base_fd, p + done, n - done, (off_t)(cu->base_off + done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			QLOG_WARNING(cu->d->log, "QSG4106W", "base file %" PRIu64 ": write: %s",
+				     cu->base.index, strerror(errno));
+			base_stop(cu);
+			return;
+		}
+		done += (size_t)w;
+	}
+	cu->base_off += n;
+	cu->st.base_bytes += n;
+	cu->st.requests++;
+	cu->failed_peer = 0;
+	if (cu->base_off == cu->base.size) {
+		QLOG_INFO_(cu->d->log, "QSG4108I",
+			   "base file %" PRIu64 " fetched: %" PRIu64 " bytes in %.1f s",
+			   cu->base.index, cu->base.size,
+			   (double)(uv_now(cu->d->loop) - cu->base_t0) / 1000.0);
+		base_stop(cu);
+	}
+	step(cu);
+}
+
+/* The base fetch's share of a step; true when it used the connection. */
+static bool base_step(struct catchup *cu, uint64_t now)
+{
+	base_begin(cu);
+	if (!cu->base_active)
+		return false;
+	if (cu->inflight) {
+		if (now - cu->sent_at > CATCHUP_REQUEST_TIMEOUT_MS)
+			peer_failed(cu, "no answer in time");
+		return true;
+	}
+	if (now < cu->next_try)
+		return true;
+	if (cu->conn == NULL) {
+		open_conn(cu);
+		return true;
+	}
+	if (cu->conn->state == CC_READY)
+		send_base(cu);
+	return true;
+}
+
 static void step(struct catchup *cu)
 {
 	struct bodystore *b = cu->d->bodies;
-	if (cu->closing || b == NULL)
+	if (cu->closing)
+		return;
+	if (base_step(cu, uv_now(cu->d->loop)))
+		return; /* a base first: the bodies its delta names follow */
+	if (b == NULL)
 		return;
 	uint64_t now = uv_now(cu->d->loop);
 	cu->st.missing = b->nmissing;
@@ -478,6 +651,11 @@ int catchup_init(struct catchup **out, struct qsgd *d, char *errmsg)
 	if (cu == NULL)
 		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "out of memory");
 	cu->d = d;
+	cu->base_fd = -1;
+	if (uv_mutex_init(&cu->mu) != 0) {
+		free(cu);
+		return qsg_errf(errmsg, QSG_RC_STORAGE_NOT_AVAILABLE, "mutex");
+	}
 	stream_set_init(&cu->set, d->loop);
 	cu->set.data = cu;
 	uv_timer_init(d->loop, &cu->timer);
@@ -504,9 +682,20 @@ static void set_closed(struct stream_set *set)
 void catchup_close(struct catchup *cu)
 {
 	drop_conn(cu, "stopping");
+	if (cu->base_fd >= 0)
+		close(cu->base_fd);
+	cu->base_fd = -1;
 	cu->closing = true;
 	uv_close((uv_handle_t *)&cu->timer, timer_closed);
 	stream_set_close(&cu->set, set_closed);
+}
+
+void catchup_want_base(struct catchup *cu, const struct fsm_baseref *ref)
+{
+	uv_mutex_lock(&cu->mu);
+	cu->want = *ref;
+	cu->want_set = true;
+	uv_mutex_unlock(&cu->mu);
 }
 
 void catchup_kick(struct catchup *cu)
@@ -578,4 +767,48 @@ void catchup_serve(struct qsgd *d, const struct proto_req *req, struct qsg_wbuf 
 	}
 	qsg_wbuf_close(&content);
 	proto_fetch_writer_close(&fw);
+}
+
+void catchup_serve_base(struct qsgd *d, const struct proto_req *req, struct qsg_wbuf *out)
+{
+	struct proto_resp resp;
+	char path[4096];
+	uint8_t *buf = NULL;
+	memset(&resp, 0, sizeof resp);
+	resp.op = PROTO_FETCH_BASE;
+	resp.reqid = req->reqid;
+	resp.rc = QSG_RC_UNKNOWN_OBJECT;
+	basefile_path(path, sizeof path, d->cfg->dir, req->u.base.index);
+	/* Pread of at most 1 MiB of a file just written (the page cache). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	uint8_t trl[4];
+	if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size == req->u.base.size &&
+	    st.st_size >= 4 && pread(fd, trl, 4, st.st_size - 4) == 4 &&
+	    ((uint32_t)trl[0] | (uint32_t)trl[1] << 8 | (uint32_t)trl[2] << 16 |
+	     (uint32_t)trl[3] << 24) == req->u.base.crc) {
+		uint64_t n = req->u.base.size - req->u.base.offset;
+		if (n > req->u.base.max)
+			n = req->u.base.max;
+		buf = malloc((size_t)n);
+		ssize_t got =
+		    buf != NULL ? pread(fd, buf, (size_t)n, (off_t)req->u.base.offset) : -1;
+		if (got == (ssize_t)n) {
+			resp.rc = QSG_OK;
+			resp.u.base.offset = req->u.base.offset;
+			resp.u.base.data.p = buf;
+			resp.u.base.data.len = (size_t)n;
+			resp.u.base.crc = qsg_crc32c(0, buf, (size_t)n);
+		} else {
+			resp.rc = QSG_RC_IO;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	if (resp.rc != QSG_OK) {
+		resp.text.p = (const uint8_t *)qsg_rc_text(resp.rc);
+		resp.text.len = strlen((const char *)resp.text.p);
+	}
+	proto_resp_encode(&resp, out);
+	free(buf);
 }

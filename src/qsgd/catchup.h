@@ -40,6 +40,7 @@ struct catchup_stats {
 	uint64_t requests; /* FETCH requests answered */
 	uint64_t failures; /* connections or answers that failed */
 	uint32_t peer; /* member asked now (0: none) */
+	uint64_t base_bytes; /* base file bytes fetched since start */
 	bool active; /* missing bodies are being fetched */
 };
 
@@ -58,5 +59,18 @@ void catchup_stats(const struct catchup *cu, struct catchup_stats *out);
  * Answers a prefix of the request: it stops before the content would pass
  * PROTO_FETCH_CONTENT. */
 void catchup_serve(struct qsgd *d, const struct proto_req *req, struct qsg_wbuf *out);
+
+/* Base files of delta snapshots (docs/catchup.md "Base files"). A snapshot
+ * installed from the leader may be a delta against a base file this member
+ * lacks (snapdelta_decode answers QSG_RC_UNKNOWN_OBJECT): catchup_want_base
+ * (any thread: the restore's decode runs in the pool) asks for it; the
+ * poll fetches it from a peer with FETCH_BASE in PROTO_BASE_CHUNK chunks,
+ * each checked by its CRC32C, appended to DIR/base-<index>.qsb.part: an
+ * interrupted fetch resumes at the part file's size. The restore's decode,
+ * retried, finds the part file complete, checks and installs it
+ * (snapdelta_decode). catchup_serve_base answers a FETCH_BASE from this
+ * member's base files (QSG_RC_UNKNOWN_OBJECT: not that base). */
+void catchup_want_base(struct catchup *cu, const struct fsm_baseref *ref);
+void catchup_serve_base(struct qsgd *d, const struct proto_req *req, struct qsg_wbuf *out);
 
 #endif

@@ -174,7 +174,12 @@ static int conf_handler(void *user, const char *section, const char *key, const 
 			rc = set_unsigned(&c->snapshot_threshold, value, 16, UINT_MAX, what, e);
 		else if (strcmp(key, "snapshot_trailing") == 0)
 			rc = set_unsigned(&c->snapshot_trailing, value, 0, UINT_MAX, what, e);
-		else if (strcmp(key, "snapshot_mode") == 0) {
+		else if (strcmp(key, "snapshot_delta") == 0) {
+			if (strcmp(value, "on") == 0 || strcmp(value, "off") == 0)
+				c->snapshot_delta = strcmp(value, "on") == 0;
+			else
+				rc = qsg_errf(e, QSG_RC_CONFIG, "%s: expected on or off", what);
+		} else if (strcmp(key, "snapshot_mode") == 0) {
 			if (strcmp(value, "fork") == 0)
 				c->snapshot_mode = QSGD_SNAPSHOT_FORK;
 			else if (strcmp(value, "inline") == 0)

@@ -53,6 +53,7 @@ struct qsgd_config {
 	unsigned snapshot_threshold;
 	unsigned snapshot_trailing;
 	int snapshot_mode; /* [raft] snapshot_mode: QSGD_SNAPSHOT_FORK or _INLINE */
+	bool snapshot_delta; /* [raft] snapshot_delta: base files and deltas */
 	/* [listener] */
 	char listen[FSM_ADDR_MAX + 1];
 	/* [lease] */

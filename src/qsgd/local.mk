@@ -21,7 +21,8 @@ libqsgd_la_SOURCES = \
 	src/qsgd/lease.h src/qsgd/lease.c \
 	src/qsgd/waiters.h src/qsgd/waiters.c \
 	src/qsgd/looplag.h src/qsgd/looplag.c \
-	src/qsgd/reaper.h src/qsgd/reaper.c
+	src/qsgd/reaper.h src/qsgd/reaper.c \
+	src/qsgd/basefile.h src/qsgd/basefile.c
 libqsgd_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 libqsgd_la_LIBADD = libqsgtls.la libqsgpw.la $(SSL_LIBS)
 
@@ -41,6 +42,7 @@ qsgd_SOURCES = \
 	src/qsgd/lifecycle.h src/qsgd/lifecycle.c \
 	src/qsgd/metrics.h src/qsgd/metrics.c \
 	src/qsgd/msgstore.h src/qsgd/msgstore.c \
+	src/qsgd/snapdelta.h src/qsgd/snapdelta.c \
 	src/qsgd/httpd.h src/qsgd/httpd.c \
 	src/qsgd/sdnotify.h src/qsgd/sdnotify.c \
 	src/qsgd/hugepages.h src/qsgd/hugepages.c \

@@ -30,6 +30,7 @@
 #include "looplag.h"
 #include "metrics.h"
 #include "msgstore.h"
+#include "snapdelta.h"
 #include "net.h"
 #include "raft-glue/glue.h"
 #include "reaper.h"
@@ -58,6 +59,7 @@ struct member {
 	struct qsgd_stats stats;
 	struct looplag looplag; /* loop-stall monitor (issue 10) */
 	struct msgstore store; /* message bodies (issue 10) */
+	struct snapdelta sd_delta; /* delta snapshots and base files */
 	struct reaper reaper; /* frees what CLEAR/DELETE PURGE left (issue 10) */
 	struct catchup *catchup; /* fetch of missing bodies from peers */
 	struct tlsstream_cfg tls; /* [tls]; m->core.tls points here when set */
@@ -126,16 +128,29 @@ static int sm_apply(void *data, const void *buf, size_t len, struct qsg_wbuf *re
 static int sm_snapshot(void *data, struct qsg_wbuf *out)
 {
 	struct member *m = data;
-	return fsm_snapshot(m->core.fsm, out);
+	/* In FORK mode: the child (pure: snapdelta_snapshot does no I/O). */
+	return snapdelta_snapshot(&m->sd_delta, m->core.fsm, out);
 }
 
 static int sm_restore(void *data, const void *buf, size_t len)
 {
 	struct member *m = data;
 	char errmsg[QSG_ERRMSG_SIZE] = "";
-	int rc = fsm_restore(m->core.fsm, buf, len, errmsg);
+	/* At startup (libraft's raft_start): a delta restores with the base
+	 * file it names, which this member wrote. */
+	struct fsm_image *img = NULL, *old = NULL;
+	struct fsm_baseref want;
+	int rc = snapdelta_decode(m->cfg.dir, buf, len, &img, &want, errmsg);
+	if (rc == QSG_OK && (rc = fsm_restore_install(m->core.fsm, img, &old, errmsg)) == QSG_OK) {
+		fsm_image_free(old);
+		fsm_restore_claims(m->core.fsm, SIZE_MAX);
+	}
 	if (rc != QSG_OK)
 		QLOG_ERR(&m->log, "QSG0012E", "snapshot restore failed: %s", errmsg);
+	else if (len > 0 && ((const uint8_t *)buf)[0] == FSM_SNAPSHOT_DELTA)
+		QLOG_INFO_(&m->log, "QSG0012I",
+			   "state restored from a delta snapshot of %zu bytes and its base file",
+			   len);
 	else
 		QLOG_INFO_(&m->log, "QSG0012I", "state restored from a snapshot of %zu bytes", len);
 	if (rc == QSG_OK && m->catchup != NULL)
@@ -147,9 +162,18 @@ static int sm_restore(void *data, const void *buf, size_t len)
  * the swap and the store's claims in slices on the loop. */
 static void *sm_restore_decode(void *data, const void *buf, size_t len, int *rc, char *errmsg)
 {
+	struct member *m = data;
 	struct fsm_image *img = NULL;
-	(void)data; /* pool thread: the live state is not touched */
-	*rc = fsm_restore_decode(buf, len, &img, errmsg);
+	/* Pool thread: the live state is not touched; a delta's base file is
+	 * read here. */
+	struct fsm_baseref want;
+	*rc = snapdelta_decode(m->cfg.dir, buf, len, &img, &want, errmsg);
+	if (*rc == QSG_RC_UNKNOWN_OBJECT && m->catchup != NULL) {
+		/* A delta whose base this member lacks: fetched from a peer
+		 * (catchup.c); the glue asks again (QSG_RC_BUSY). */
+		catchup_want_base(m->catchup, &want);
+		*rc = QSG_RC_BUSY;
+	}
 	return img;
 }
 
@@ -196,6 +220,7 @@ static void *sm_snap_prepare(void *data, uint64_t index)
 	/* Called on the loop right after the capture (the fork): charge it. */
 	glue_get_info(m->core.glue, &gi);
 	looplag_charge(&m->looplag, LOOPLAG_SNAPSHOT, gi.snapshot_last_loop_us * 1000u);
+	snapdelta_prepare(&m->sd_delta, m->core.fsm, index);
 	return msgstore_snap_prepare(&m->store, index);
 }
 
@@ -203,6 +228,18 @@ static void sm_snap_done(void *data, void *job, uint64_t index, bool ok)
 {
 	struct member *m = data;
 	msgstore_snap_done(&m->store, job, index, ok);
+	bool rebase = m->sd_delta.rebase;
+	snapdelta_done(&m->sd_delta, m->core.fsm, ok);
+	if (rebase && (!ok || m->sd_delta.rc != QSG_OK))
+		QLOG_WARNING(&m->log, "QSG0038W", "snapshot at index %llu: no new base: %s",
+			     (unsigned long long)index,
+			     m->sd_delta.errmsg[0] ? m->sd_delta.errmsg : "the snapshot failed");
+}
+
+static int sm_snap_payload(void *data, const void *buf, size_t len)
+{
+	struct member *m = data;
+	return snapdelta_payload(&m->sd_delta, buf, len);
 }
 
 /* ---- glue callbacks ---- */
@@ -426,6 +463,9 @@ static void http_handler(void *arg, const char *path, struct httpd_response *r)
 		    .loop = &ls,
 		    .store = &ms,
 		    .reaper = &rp,
+		    .snapshot_rebases = m->sd_delta.rebases,
+		    .snapshot_deltas = m->sd_delta.deltas,
+		    .snapshot_base_index = m->sd_delta.have ? m->sd_delta.base.index : 0,
 		};
 		r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 		if (metrics_render(&in, &r->body) != QSG_OK)
@@ -549,6 +589,7 @@ static int run(struct member *m)
 		QLOG_ERR(&m->log, "QSG0020E", "state machine: %s", errmsg);
 		return EXIT_CONFIG;
 	}
+	snapdelta_init(&m->sd_delta, m->cfg.dir, cfg->snapshot_delta);
 	if ((rc = msgstore_init(&m->store, &m->loop, &m->log, cfg, errmsg)) != QSG_OK) {
 		QLOG_ERR(&m->log, "QSG7004E", "message store: %s", errmsg);
 		fsm_close(d->fsm);
@@ -609,7 +650,8 @@ static int run(struct member *m)
 			     .applying = sm_applying,
 			     .snap_prepare = sm_snap_prepare,
 			     .snap_sync = msgstore_snap_sync,
-			     .snap_done = sm_snap_done};
+			     .snap_done = sm_snap_done,
+			     .snap_payload = sm_snap_payload};
 
 	if (cfg->tls_enabled) {
 		if ((rc = tlsstream_cfg_init(&m->tls, cfg, &m->log, errmsg)) != QSG_OK) {

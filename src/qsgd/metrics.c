@@ -498,6 +498,16 @@ int metrics_render(const struct metrics_input *in, struct qsg_wbuf *w)
 	head(w, "qsg_snapshot_failures_total", "counter",
 	     "Snapshot captures that failed (fork mode); libraft retries later.");
 	out(w, "qsg_snapshot_failures_total %" PRIu64 "\n", gi->snapshot_failures);
+	/* Delta snapshots ([raft] snapshot_delta, docs/storage.md). */
+	head(w, "qsg_snapshot_rebases_total", "counter",
+	     "Snapshots written in full as this member's new base file.");
+	out(w, "qsg_snapshot_rebases_total %" PRIu64 "\n", in->snapshot_rebases);
+	head(w, "qsg_snapshot_deltas_total", "counter",
+	     "Snapshots written as a delta against this member's base file.");
+	out(w, "qsg_snapshot_deltas_total %" PRIu64 "\n", in->snapshot_deltas);
+	head(w, "qsg_snapshot_base_index", "gauge",
+	     "Raft index of this member's current base file (0: none).");
+	out(w, "qsg_snapshot_base_index %" PRIu64 "\n", in->snapshot_base_index);
 	head(w, "qsg_raft_aio_destroy_deferred_total", "counter",
 	     "Kernel AIO contexts of closed Raft log segments destroyed in the background "
 	     "instead of on the event loop.");

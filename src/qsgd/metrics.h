@@ -78,6 +78,9 @@ struct metrics_input {
 	 * series */
 	const char *chinit_status;
 	uint64_t chinit_failures;
+	/* Delta snapshots (snapdelta.h): snapshots written as a new base
+	 * and as a delta, the base's raft index (0: none). */
+	uint64_t snapshot_rebases, snapshot_deltas, snapshot_base_index;
 };
 
 /* Append the exposition (text format 0.0.4) to out. Returns QSG_OK or

@@ -556,7 +556,8 @@ static void conn_frame_1(struct stream *st, const uint8_t *p, size_t len)
 	int rc = proto_req_decode(p, len, &req, errmsg);
 	if (rc != QSG_OK) {
 		reply_rc(c, req.op, req.reqid, rc, errmsg);
-		if (req.op == PROTO_FETCH) /* a member peer that misspeaks: drop it */
+		if (req.op == PROTO_FETCH || req.op == PROTO_FETCH_BASE) /* a member peer that
+									  * misspeaks: drop it */
 			conn_close_after_write(c);
 		return;
 	}
@@ -575,6 +576,16 @@ static void conn_frame_1(struct stream *st, const uint8_t *p, size_t len)
 				 "FORWARD is only accepted from members");
 		else
 			on_forward(c, &req);
+		return;
+	}
+	if (req.op == PROTO_FETCH_BASE) { /* a chunk of a base file, answered at once */
+		if (c->kind != CONN_MEMBER)
+			reply_rc(c, req.op, req.reqid, QSG_RC_NOT_ATTACHED,
+				 "FETCH_BASE is only accepted from members");
+		else if (!c->closed && !c->stream.closing && !c->stream.draining) {
+			catchup_serve_base(c->srv->d, &req, &c->stream.out);
+			stream_mark(&c->stream);
+		}
 		return;
 	}
 	if (req.op == PROTO_FETCH) { /* catch-up: answered at once, from the local store */

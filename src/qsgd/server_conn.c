@@ -82,7 +82,8 @@ void reply(struct conn *c, const struct proto_resp *resp)
 static bool known_op(uint8_t op)
 {
 	return (op >= PROTO_HELLO && op <= PROTO_PING) || op == PROTO_FORWARD ||
-	       op == PROTO_FETCH || (op >= PROTO_PUT_CHUNK && op <= PROTO_GET_DONE);
+	       op == PROTO_FETCH || op == PROTO_FETCH_BASE ||
+	       (op >= PROTO_PUT_CHUNK && op <= PROTO_GET_DONE);
 }
 
 void reply_rc(struct conn *c, uint8_t op, uint32_t reqid, int rc, const char *text)

@@ -18,11 +18,15 @@
 # Skipped (77) when the daemon writes no message store segments (a qsgd
 # whose snapshots still carry the bodies has nothing to catch up).
 # CATCHUP_MESSAGES overrides the count per phase (default 20000).
+# CATCHUP_DELTA=on ([raft] snapshot_delta, test_delta_catchup.sh): the
+# snapshot V installs is a delta against the leader's base file, which V
+# fetches first (FETCH_BASE, QSG4107I then QSG4108I).
 # Ports: members 19701.., Raft 19801.., HTTP 19791..
 . "$(dirname "$0")/lib.sh" 19700
 HTTP_BASE=$((QSG_PORT_BASE + 90))
 Q=CATCHUP.Q
 N=${CATCHUP_MESSAGES:-20000}
+DELTA=${CATCHUP_DELTA:-off}
 PUTTERS=4
 
 # scripts/cluster writes QMn.ini on the first `up` only: start once to write
@@ -30,8 +34,8 @@ PUTTERS=4
 cluster_up 3
 "$CLUSTER" down >/dev/null
 for i in 1 2 3; do
-	printf '[raft]\nsnapshot_threshold = 64\nsnapshot_trailing = 32\n[http]\naddress = 127.0.0.1:%d\n' \
-		$((HTTP_BASE + i)) >>"$QSG_RUN_DIR/QM$i.ini"
+	printf '[raft]\nsnapshot_threshold = 64\nsnapshot_trailing = 32\nsnapshot_delta = %s\n[http]\naddress = 127.0.0.1:%d\n' \
+		"$DELTA" $((HTTP_BASE + i)) >>"$QSG_RUN_DIR/QM$i.ini"
 done
 cluster_up 3
 
@@ -133,6 +137,23 @@ print(next((int(float(l.split()[-1])) for l in body.splitlines() if l.startswith
 PY
 )
 log "$l0 took $snaps snapshot(s)"
+if [ "$DELTA" = on ]; then
+	# The fill made every snapshot a rebase (the depth grew by more than a
+	# quarter each time); small puts to another queue make the next ones
+	# deltas against the last base, which V will lack.
+	"$QSGADM" -c "$live_conn" <<<"DEFINE QLOCAL(CATCHUP.SIDE) MAXDEPTH(999999)" >/dev/null
+	for ((k = 0; k < 60; k++)); do
+		seq 1 20 | sed "s/^/side-$k-/" | "$QSGPUT" -c "$live_conn" CATCHUP.SIDE || fail "side put"
+	done
+	deltas=$(python3 - $((HTTP_BASE + ${l0#QM})) <<'PY'
+import sys, urllib.request
+body = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode()
+print(next((int(float(l.split()[-1])) for l in body.splitlines() if l.startswith("qsg_snapshot_deltas_total ")), 0))
+PY
+)
+	log "$l0 took $deltas delta snapshot(s)"
+	[ "${deltas:-0}" -gt 0 ] || fail "$l0 took no delta snapshot"
+fi
 [ "${snaps:-0}" -gt 0 ] || fail "$l0 took no snapshot: $V would catch up from the log, not a snapshot"
 
 log "restart $V with an empty data directory"
@@ -147,6 +168,11 @@ done
 grep -q QSG4101I "$vlog" ||
 	fail "$V never logged QSG4101I: it did not install a snapshot with missing bodies"
 grep -q QSG4102I "$vlog" || fail "$V did not finish its catch-up (QSG4102I) within 180 s"
+if [ "$DELTA" = on ]; then
+	grep -q QSG4108I "$vlog" || fail "$V did not fetch a base file (QSG4108I) with snapshot_delta = on"
+	log "$V: $(grep QSG4107I "$vlog" | tail -1)"
+	log "$V: $(grep QSG4108I "$vlog" | tail -1)"
+fi
 log "$V: $(grep QSG4101I "$vlog" | tail -1)"
 log "$V: $(grep QSG4102I "$vlog" | tail -1) ($(($(date +%s) - t0)) s after start)"
 # The metrics the lead wires (names may vary): shown, not asserted.

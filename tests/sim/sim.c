@@ -211,6 +211,11 @@ struct sim {
 	/* servers, PRNG, faults (tests/lib/fixture.h); fx.unavailable[i]:
 	 * fail-stopped by an injected I/O fault */
 	struct fix fx;
+	/* Delta snapshots (check_delta): each server's base (a full snapshot
+	 * taken when its tracking was rebased) and the checks made. */
+	struct qsg_wbuf dbase[FIX_MAX_N];
+	struct fsm *dfsm[FIX_MAX_N]; /* the state machine the base is of */
+	uint64_t delta_checks;
 	enum fix_fault faults[16]; /* the fault table (fault_table) */
 	struct opts o;
 	unsigned n;
@@ -2227,6 +2232,69 @@ static void check_snapshot(struct sim *s, const char *when)
 	}
 }
 
+/* Delta snapshots (docs/storage.md "A base and deltas"): every replica's
+ * format 12 snapshot against its base (an older full snapshot) restores,
+ * with that base, to the same bytes as its full snapshot; then, at times,
+ * a new base. A replica whose state machine was replaced, or whose
+ * tracking ended, starts with a new base. */
+static void check_delta(struct sim *s)
+{
+	for (unsigned i = 0; i < s->n && !s->fx.failed; i++) {
+		struct fsm *f = s->fx.fsm[i];
+		if (s->fx.unavailable[i] || f == NULL)
+			continue;
+		if (s->dfsm[i] == f && fsm_delta_valid(f) && s->dbase[i].len > 0) {
+			struct qsg_wbuf full, d, again;
+			struct fsm_baseref ref = {.index = 1, .size = s->dbase[i].len};
+			struct fsm_image *img = NULL, *old = NULL;
+			struct fsm *g = NULL;
+			char errmsg[QSG_ERRMSG_SIZE] = "";
+			qsg_wbuf_init(&full);
+			qsg_wbuf_init(&d);
+			qsg_wbuf_init(&again);
+			if (fsm_snapshot(f, &full) != QSG_OK ||
+			    fsm_snapshot_delta(f, &ref, &d) != QSG_OK ||
+			    fsm_restore_decode_delta(s->dbase[i].data, s->dbase[i].len, d.data,
+						     d.len, &img, errmsg) != QSG_OK ||
+			    fsm_init(&g, errmsg) != QSG_OK)
+				sim_fail(s, "delta snapshot of server %u does not restore: %s",
+					 i + 1, errmsg);
+			else {
+				fsm_bodies_mem_peer(g, f);
+				if (fsm_restore_install(g, img, &old, errmsg) != QSG_OK)
+					sim_fail(s, "delta snapshot of server %u: install: %s",
+						 i + 1, errmsg);
+				img = NULL;
+				fsm_image_free(old);
+				fsm_restore_claims(g, SIZE_MAX);
+				if (fsm_snapshot(g, &again) != QSG_OK || again.len != full.len ||
+				    memcmp(again.data, full.data, full.len) != 0)
+					sim_fail(
+					    s,
+					    "delta snapshot of server %u restores to a different "
+					    "state",
+					    i + 1);
+				s->delta_checks++;
+			}
+			fsm_image_free(img);
+			if (g != NULL)
+				fsm_close(g);
+			qsg_wbuf_close(&full);
+			qsg_wbuf_close(&d);
+			qsg_wbuf_close(&again);
+			/* Not from the fault PRNG: the seeds' runs stay what
+			 * they were. */
+			if ((s->delta_checks * 0x9e3779b97f4a7c15ull) >> 59 != 0)
+				continue;
+		}
+		qsg_wbuf_reset(&s->dbase[i]);
+		if (fsm_snapshot(f, &s->dbase[i]) == QSG_OK) {
+			fsm_delta_rebase(f);
+			s->dfsm[i] = f;
+		}
+	}
+}
+
 static void drain_receiver(struct sim *s)
 {
 	struct qsg_wbuf rb;
@@ -2444,6 +2512,8 @@ static void sim_close(struct sim *s)
 		s->stale.head = fr->next;
 		frame_free(fr);
 	}
+	for (unsigned i = 0; i < FIX_MAX_N; i++)
+		qsg_wbuf_close(&s->dbase[i]);
 	free(s->put_dest);
 	free(s->acked);
 	free(s->got);
@@ -2474,8 +2544,11 @@ static bool run_seed(const struct opts *o, uint64_t seed, struct stats *tot)
 		if (pick(s, 30) == 0)
 			fix_inject(&s->fx);
 		tick(s);
+		if (step % 4 == 0)
+			check_delta(s);
 	}
 	check_snapshot(s, "end of the faults");
+	trace(s, "%llu delta snapshot checks", (unsigned long long)s->delta_checks);
 	heal(s);
 	struct progress p0, p1;
 	raft_time moved = fix_time(&s->fx);

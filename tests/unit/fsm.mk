@@ -110,3 +110,10 @@ tests_unit_test_fsm_seqset_SOURCES = tests/unit/test_fsm_seqset.c tests/unit/fsm
 tests_unit_test_fsm_seqset_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_fsm_seqset_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
 endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_fsm_delta
+TESTS += tests/unit/test_fsm_delta
+tests_unit_test_fsm_delta_SOURCES = tests/unit/test_fsm_delta.c
+tests_unit_test_fsm_delta_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_fsm_delta_LDADD = libqsgfsm_checked.la libqsgcommon.la $(CMOCKA_LIBS)
+endif

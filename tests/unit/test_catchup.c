@@ -16,12 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "common/crc32c.h"
 #include "proto/proto.h"
+#include "qsgd/basefile.h"
 #include "qsgd/catchup.h"
 #include "qsgd/stream.h"
 #include "qsgd_fake.h"
@@ -119,6 +121,8 @@ struct fpeer {
 	uint32_t max_count; /* largest FETCH count asked */
 	unsigned short_replies; /* replies that answered fewer than asked */
 	bool corrupt; /* flip the last byte of every reply */
+	struct qsgd_config cfg; /* dir: its bodystore's (base files) */
+	unsigned base_fetches, base_refused;
 };
 
 static void pc_frame(struct stream *st, const uint8_t *p, size_t len)
@@ -138,6 +142,20 @@ static void pc_frame(struct stream *st, const uint8_t *p, size_t len)
 		resp.op = PROTO_HELLO;
 		resp.reqid = req.reqid;
 		assert_int_equal(proto_resp_encode(&resp, &st->out), QSG_OK);
+		stream_mark(st);
+		return;
+	}
+	if (req.op == PROTO_FETCH_BASE) {
+		size_t off = st->out.len;
+		catchup_serve_base(&fp->d, &req, &st->out);
+		struct proto_resp resp;
+		assert_int_equal(
+		    proto_resp_decode(st->out.data + off, st->out.len - off, &resp, errmsg),
+		    QSG_OK);
+		if (resp.rc == QSG_OK)
+			fp->base_fetches++;
+		else
+			fp->base_refused++;
 		stream_mark(st);
 		return;
 	}
@@ -206,6 +224,8 @@ static void peer_start(struct fpeer *fp, struct fake *fk)
 
 	memset(fp, 0, sizeof *fp);
 	bs_open(&fp->store);
+	snprintf(fp->cfg.dir, sizeof fp->cfg.dir, "%s", fp->store.dir);
+	fp->d.cfg = &fp->cfg;
 	fp->d.log = &fk->log;
 	fp->d.bodies = &fp->store.b;
 	stream_set_init(&fp->set, &fk->loop);
@@ -252,6 +272,7 @@ static struct env *env_new(void)
 	e->fk.info.role = GLUE_FOLLOWER;
 	e->fk.info.leader_id = 2;
 	bs_open(&e->me);
+	snprintf(e->fk.cfg.dir, sizeof e->fk.cfg.dir, "%s", e->me.dir);
 	e->fk.d.bodies = &e->me.b;
 	assert_int_equal(catchup_init(&e->cu, &e->fk.d, errmsg), QSG_OK);
 	return e;
@@ -533,6 +554,70 @@ static void renamed_parts_fetched_by_current_name(void **state)
 	env_free(e);
 }
 
+/* A base file (delta snapshots, docs/catchup.md "Base files"): the leader
+ * lacks it (2085), member 3 has it; the fetch resumes a part file cut in
+ * the middle of a chunk and ends with the file's exact bytes, in 1 MiB
+ * chunks; nothing is fetched again once complete. */
+static void base_file_fetched_in_chunks(void **state)
+{
+	(void)state;
+	struct env *e = env_new();
+	char errmsg[QSG_ERRMSG_SIZE];
+	size_t plen = (5u << 19) + 12345; /* 2.5 MiB and some */
+	uint8_t *payload = malloc(plen);
+	assert_non_null(payload);
+	for (size_t i = 0; i < plen; i++)
+		payload[i] = (uint8_t)(i * 131 + (i >> 13));
+	struct fsm_baseref ref;
+	assert_int_equal(basefile_write(e->p3.store.dir, 193, payload, plen, &ref, errmsg), QSG_OK);
+	char src[512], part[600];
+	basefile_path(src, sizeof src, e->p3.store.dir, 193);
+	basefile_path(part, sizeof part - 8, e->me.dir, 193);
+	strcat(part, ".part");
+	FILE *in = fopen(src, "rb");
+	assert_non_null(in);
+	uint8_t *file = malloc((size_t)ref.size);
+	assert_non_null(file);
+	assert_int_equal(fread(file, 1, (size_t)ref.size, in), ref.size);
+	fclose(in);
+	size_t had = (1u << 20) + 100; /* an interrupted fetch */
+	FILE *out = fopen(part, "wb");
+	assert_non_null(out);
+	assert_int_equal(fwrite(file, 1, had, out), had);
+	fclose(out);
+
+	catchup_want_base(e->cu, &ref);
+	uint64_t start = uv_now(&e->fk.loop);
+	struct stat st;
+	while (stat(part, &st) != 0 || (uint64_t)st.st_size != ref.size) {
+		assert_true(uv_now(&e->fk.loop) - start < 15000);
+		fake_run_ms(&e->fk, 5);
+	}
+	fake_run_ms(&e->fk, 3 * CATCHUP_TICK_MS);
+	assert_true(e->p2.base_refused >= 1); /* the leader lacks it */
+	/* ceil((size - had) / 1 MiB) chunks from member 3 */
+	assert_int_equal(e->p3.base_fetches, (ref.size - had + (1u << 20) - 1) >> 20);
+	in = fopen(part, "rb");
+	assert_non_null(in);
+	uint8_t *got = malloc((size_t)ref.size);
+	assert_non_null(got);
+	assert_int_equal(fread(got, 1, (size_t)ref.size, in), ref.size);
+	fclose(in);
+	assert_memory_equal(got, file, (size_t)ref.size);
+	const void *p;
+	size_t n;
+	assert_int_equal(basefile_check(got, (size_t)ref.size, &ref, &p, &n, errmsg), QSG_OK);
+	assert_int_equal(n, plen);
+	assert_memory_equal(p, payload, plen);
+	/* A byte changed anywhere fails the check. */
+	got[ref.size / 2] ^= 1;
+	assert_int_not_equal(basefile_check(got, (size_t)ref.size, &ref, &p, &n, errmsg), QSG_OK);
+	free(got);
+	free(file);
+	free(payload);
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -541,6 +626,7 @@ int main(void)
 	    cmocka_unit_test(leader_asks_the_others),
 	    cmocka_unit_test(serve_limits),
 	    cmocka_unit_test(renamed_parts_fetched_by_current_name),
+	    cmocka_unit_test(base_file_fetched_in_chunks),
 	};
 	return cmocka_run_group_tests_name("catchup", tests, NULL, NULL);
 }
