@@ -15,8 +15,11 @@
 #      elect, L refuses F's Raft links, F learns no leader; F taken off the
 #      CRL + REFRESH on L and O: F rejoins and a put through it works;
 #   4. a member whose crl file is missing or not a CRL refuses to start
-#      (QSG8000E with the reason).
-# Ports: members 29001.., Raft 29101..
+#      (QSG8000E with the reason) (run last: it stops F);
+#   5. an outbound TLS channel to a remote queue manager QMR whose
+#      certificate is revoked: the sender refuses QMR at the handshake
+#      (CHSTATUS RETRYING, SSL_CERTIFICATE_REVOKED (2401); QSG8019W).
+# Ports: members 29001.., Raft 29101.., QMR 29050 (Raft 29150)
 . "$(dirname "$0")/lib.sh" 29000
 Q=CRL.Q
 TLS=$QSG_RUN_DIR/tls
@@ -144,6 +147,81 @@ log "3: $F off the CRL: rejoined"
 "$QSGGET" -c "$("$CLUSTER" conn "$F")" "$Q" -n 10 -w 2 >"$QSG_RUN_DIR/got" 2>/dev/null || true
 grep -qx 'three\|five' "$QSG_RUN_DIR/got" && fail "a refused message was put"
 for w in one two four six seven eight; do grep -qx "$w" "$QSG_RUN_DIR/got" || fail "message $w lost"; done
+
+# 5. An outbound channel: its CipherSpec context checks the partner's
+#    certificate against the CRL. QMR (a group of one, its own [tls]
+#    without a CRL, mode = optional for scripts/cluster's plaintext admin
+#    calls) receives; with QMR's certificate revoked and the group
+#    refreshed, the sender is refused at the handshake (2401, QSG8019W).
+"$CERTS" "$TLS" QMR >/dev/null || fail "certificate for QMR"
+R=127.0.0.1:$((QSG_PORT_BASE + 50))
+cat >"$QSG_RUN_DIR/QMR.ini" <<EOF2
+[qmgr]
+name = QMR
+group = QMR
+dir = $QSG_RUN_DIR/QMR
+log_level = info
+[raft]
+id = 1
+address = 127.0.0.1:$((QSG_PORT_BASE + 150))
+[listener]
+address = $R
+[member QMR]
+id = 1
+raft = 127.0.0.1:$((QSG_PORT_BASE + 150))
+listen = $R
+[tls]
+key = $TLS/QMR.key
+cert = $TLS/QMR.crt
+ca = $TLS/ca.crt
+mode = optional
+[security]
+authentication = none
+EOF2
+"$CLUSTER" remote | grep -q '^QSG_REMOTE_CONN=' || fail "remote queue manager QMR"
+for c in "$QSG_CONN" "$R"; do
+	for ((i = 0; i < 100; i++)); do
+		[ "$(mqsc_fields "$c" "DISPLAY QMGR GRPLEVEL" GRPLEVEL)" -ge 3 ] 2>/dev/null && break
+		sleep 0.1
+	done
+done
+"$QSGADM" >"$QSG_RUN_DIR/defs.g" 2>&1 <<EOF2 || fail "5: group definitions: $(cat "$QSG_RUN_DIR/defs.g")"
+DEFINE QLOCAL(XQ1) USAGE(XMITQ)
+DEFINE QREMOTE(TO.R1) RNAME(IN1) RQMNAME(QMR) XMITQ(XQ1)
+DEFINE CHANNEL(G.TO.R1) CHLTYPE(SDR) CONNAME('$R') XMITQ(XQ1) SHORTTMR(1) LONGTMR(2) SSLCIPH(ANY_TLS13)
+EOF2
+"$QSGADM" -c "$R" >"$QSG_RUN_DIR/defs.r" 2>&1 <<EOF2 || fail "5: QMR definitions: $(cat "$QSG_RUN_DIR/defs.r")"
+DEFINE QLOCAL(IN1)
+DEFINE CHANNEL(G.TO.R1) CHLTYPE(RCVR) SSLCIPH(ANY_TLS13)
+EOF2
+chstatus() { mqsc_fields "$QSG_CONN" "DISPLAY CHSTATUS(G.TO.R1) ALL" STATUS REASON; }
+wait_chstatus() { # STATUS TEXT
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[[ "$(chstatus)" == "$1"*"$2"* ]] && return 0
+		sleep 0.1
+	done
+	log "5: G.TO.R1: $(chstatus)"
+	return 1
+}
+start_channel "$QSG_CONN" G.TO.R1
+wait_chstatus RUNNING "" || fail "5: G.TO.R1 did not run before the revocation"
+echo ch-one | "$QSGPUT" TO.R1 >/dev/null || fail "5: put TO.R1"
+"$QSGGET" -c "$R" IN1 -n 1 -w 30 >/dev/null || fail "5: nothing delivered before the revocation"
+"$QSGADM" <<<"STOP CHANNEL(G.TO.R1)" >/dev/null || true
+wait_chstatus STOPPED "" || fail "5: G.TO.R1 did not stop"
+"$CERTS" -r "$TLS" QMR >/dev/null || fail "revoke QMR"
+refresh_all 3
+echo ch-two | "$QSGPUT" TO.R1 >/dev/null || fail "5: put TO.R1 (2)"
+start_channel "$QSG_CONN" G.TO.R1
+wait_chstatus RETRYING "SSL_CERTIFICATE_REVOKED (2401) in TLS" ||
+	fail "5: the sender did not refuse QMR's revoked certificate"
+wait_log "QSG8019W TLS handshake with 127.0.0.1:$((QSG_PORT_BASE + 50)) refused: .*\"CN=QMR,O=qsg test\" (serial .*) is revoked" \
+	"$QSG_RUN_DIR"/QM[123].log || fail "5: no QSG8019W for the channel partner"
+[ "$(mqsc_fields "$R" "DISPLAY QLOCAL(IN1) CURDEPTH" CURDEPTH)" = 0 ] ||
+	fail "5: a message reached QMR after the revocation"
+log "5: G.TO.R1: $(chstatus | head -c 160)"
+"$QSGADM" <<<"STOP CHANNEL(G.TO.R1)" >/dev/null || true
 
 # 4. A member with a missing or unparsable CRL does not start.
 "$CLUSTER" stop "$F"
