@@ -6,7 +6,7 @@
 if ENABLE_FUZZ
 noinst_PROGRAMS += tests/fuzz/fuzz_chproto
 tests_fuzz_fuzz_chproto_SOURCES = tests/fuzz/fuzz_chproto.c src/chan/chproto.c \
-	src/proto/proto.c src/common/msg.c src/common/codec.c src/common/err.c
+	src/proto/proto.c src/common/msg.c src/common/codec.c src/common/err.c src/common/crc32c.c
 tests_fuzz_fuzz_chproto_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_chproto_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_chproto_LDADD = $(LZ4_LIBS)
