@@ -146,15 +146,7 @@ static void display(const struct admin_env *env, const struct mqsc_cmd *mc, admi
 			snprintf(text, sizeof text,
 				 "QSG0054I: Display channel authentication records (%u).", d.count);
 	}
-	if (aw.buf.err != QSG_OK) {
-		rc = QSG_RC_STORAGE_NOT_AVAILABLE;
-		snprintf(text, sizeof text, "QSG0004E: DISPLAY CHLAUTH: %s (%d).", qsg_rc_name(rc),
-			 rc);
-		proto_admin_close(&aw);
-		proto_admin_init(&aw);
-	}
-	done(arg, rc, text, &aw);
-	proto_admin_close(&aw);
+	admin_display_done(&aw, "CHLAUTH", rc, text, done, arg);
 }
 
 void admin_exec_chlauth(const struct admin_env *env, const struct mqsc_cmd *mc, admin_done_cb done,

@@ -703,15 +703,7 @@ void admin_exec_display(const struct admin_env *env, const struct mqsc_cmd *mc, 
 			 mqsc_obj_name(mc->obj), qsg_rc_name(rc), rc);
 		break;
 	}
-	if (aw.buf.err != QSG_OK) {
-		rc = QSG_RC_STORAGE_NOT_AVAILABLE;
-		snprintf(text, sizeof text, "QSG0004E: DISPLAY %s: %s (%d).",
-			 mqsc_obj_name(mc->obj), qsg_rc_name(rc), rc);
-		proto_admin_close(&aw);
-		proto_admin_init(&aw);
-	}
-	done(arg, rc, text, &aw);
-	proto_admin_close(&aw);
+	admin_display_done(&aw, mqsc_obj_name(mc->obj), rc, text, done, arg);
 }
 
 /* START/STOP CHINIT: this member's channel initiator, synchronously. */

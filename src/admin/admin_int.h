@@ -37,6 +37,11 @@ void admin_reply(admin_done_cb done, void *arg, int rc, const char *text,
 /* Message id of a failure ("QSG0002E" ...). */
 const char *admin_err_id(int rc);
 void admin_reply_error(admin_done_cb done, void *arg, int rc, const char *what);
+/* The end of a DISPLAY of `what`: done with rc, text and the objects in aw,
+ * or, when aw ran out of memory, with no objects and QSG0004E; aw is
+ * closed. */
+void admin_display_done(struct proto_admin_writer *aw, const char *what, int rc, const char *text,
+			admin_done_cb done, void *arg);
 /* "defined", "altered" ... */
 const char *admin_done_word(enum mqsc_verb v);
 void admin_failed_text(char *text, size_t size, const struct admin_op *op, int rc);

@@ -116,15 +116,7 @@ static void display(const struct admin_env *env, const struct mqsc_cmd *mc, admi
 	} else {
 		snprintf(text, sizeof text, "QSG0043I: Display user details.");
 	}
-	if (aw.buf.err != QSG_OK) {
-		rc = QSG_RC_STORAGE_NOT_AVAILABLE;
-		snprintf(text, sizeof text, "QSG0004E: DISPLAY USER: %s (%d).", qsg_rc_name(rc),
-			 rc);
-		proto_admin_close(&aw);
-		proto_admin_init(&aw);
-	}
-	done(arg, rc, text, &aw);
-	proto_admin_close(&aw);
+	admin_display_done(&aw, "USER", rc, text, done, arg);
 }
 
 void admin_exec_user(const struct admin_env *env, struct mqsc_cmd *mc, admin_done_cb done,

@@ -156,3 +156,19 @@ void admin_active_text(char *text, size_t size, const struct admin_env *env, con
 	snprintf(text, size, "QSG0021E: Channel %s is %s on %s (epoch %" PRIu64 ")%s", name,
 		 tail[0] == '.' ? "already active" : "active", owner, img->epoch, tail);
 }
+
+void admin_display_done(struct proto_admin_writer *aw, const char *what, int rc, const char *text,
+			admin_done_cb done, void *arg)
+{
+	char etext[ADMIN_TEXT_SIZE];
+	if (aw->buf.err != QSG_OK) {
+		rc = QSG_RC_STORAGE_NOT_AVAILABLE;
+		snprintf(etext, sizeof etext, "QSG0004E: DISPLAY %s: %s (%d).", what,
+			 qsg_rc_name(rc), rc);
+		text = etext;
+		proto_admin_close(aw);
+		proto_admin_init(aw);
+	}
+	done(arg, rc, text, aw);
+	proto_admin_close(aw);
+}
