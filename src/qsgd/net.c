@@ -1,5 +1,6 @@
 #include "net.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <uv.h>
 
@@ -21,4 +22,23 @@ int net_resolve(const char *hostport, struct sockaddr_storage *out)
 	if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)out) == 0)
 		return QSG_OK;
 	return QSG_RC_CONFIG;
+}
+
+void net_peer_name(uv_tcp_t *tcp, char *buf, size_t size)
+{
+	struct sockaddr_storage sa;
+	int len = sizeof sa;
+	snprintf(buf, size, "?");
+	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&sa, &len) != 0)
+		return;
+	char host[64];
+	if (sa.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&sa;
+		uv_ip4_name(in, host, sizeof host);
+		snprintf(buf, size, "%s:%u", host, (unsigned)ntohs(in->sin_port));
+	} else if (sa.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&sa;
+		uv_ip6_name(in6, host, sizeof host);
+		snprintf(buf, size, "[%s]:%u", host, (unsigned)ntohs(in6->sin6_port));
+	}
 }

@@ -10,6 +10,7 @@
 #include "common/pwhash.h"
 
 #include "chan/chrcv.h"
+#include "net.h"
 #include "tlsstream.h"
 
 /* A virtual connection's reply: encoded as for a socket and handed to its
@@ -186,25 +187,10 @@ void conn_gone(struct conn *c)
 
 void conn_peer(struct conn *c, char *buf, size_t size)
 {
-	struct sockaddr_storage sa;
-	int len = sizeof sa;
-	char host[64];
-	snprintf(buf, size, "?");
-	if (c->vops != NULL) {
+	if (c->vops != NULL)
 		snprintf(buf, size, "%s", c->vpeer);
-		return;
-	}
-	if (uv_tcp_getpeername(&c->stream.tcp, (struct sockaddr *)&sa, &len) != 0)
-		return;
-	if (sa.ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)&sa;
-		uv_ip4_name(in, host, sizeof host);
-		snprintf(buf, size, "%s:%u", host, (unsigned)ntohs(in->sin_port));
-	} else if (sa.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&sa;
-		uv_ip6_name(in6, host, sizeof host);
-		snprintf(buf, size, "[%s]:%u", host, (unsigned)ntohs(in6->sin6_port));
-	}
+	else
+		net_peer_name(&c->stream.tcp, buf, size);
 }
 const char *conn_cert_cn(struct conn *c)
 {

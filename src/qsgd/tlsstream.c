@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "net.h"
 #include "stream.h"
 
 #define CIPHER_CHUNK (64 * 1024)
@@ -70,25 +71,6 @@ bool tlsstream_looks_tls(const unsigned char *p, size_t n, bool *need)
 	return p[1] == 0x03 && p[2] >= 0x01 && p[2] <= 0x04;
 }
 
-static void peer_name(struct stream *s, char *buf, size_t size)
-{
-	struct sockaddr_storage sa;
-	int len = sizeof sa;
-	snprintf(buf, size, "?");
-	if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&sa, &len) != 0)
-		return;
-	char host[64];
-	if (sa.ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)&sa;
-		uv_ip4_name(in, host, sizeof host);
-		snprintf(buf, size, "%s:%u", host, (unsigned)ntohs(in->sin_port));
-	} else if (sa.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&sa;
-		uv_ip6_name(in6, host, sizeof host);
-		snprintf(buf, size, "[%s]:%u", host, (unsigned)ntohs(in6->sin6_port));
-	}
-}
-
 /* One line per failed connection: who, the reason code and OpenSSL's text. */
 static void log_failure(struct stream *s, int rc, const char *why)
 {
@@ -97,7 +79,7 @@ static void log_failure(struct stream *s, int rc, const char *why)
 		return;
 	ts->logged = true;
 	char peer[96];
-	peer_name(s, peer, sizeof peer);
+	net_peer_name(&s->tcp, peer, sizeof peer);
 	if (tls_conn_peer_revoked(&ts->conn)) {
 		QLOG_WARNING(ts->cfg->log, "QSG8019W", "TLS handshake with %s refused: %s (%d): %s",
 			     peer, qsg_rc_name(rc), rc, why);
